@@ -1,0 +1,370 @@
+/**
+ * The typed config tree: what src/config/build.ts produces from the directive table and what
+ * every other layer reads. It is plain data (JSON-serialisable but for Loc objects, which are
+ * plain too), deeply frozen after build, and hashed so that an unchanged reload is a no-op.
+ *
+ * Conventions: durations are integer milliseconds in fields ending in `Ms`, sizes are bytes in
+ * fields ending in `Bytes`. Strings that may contain `$variables` are kept as written (type
+ * `Template`); the http layer compiles them once per config into functions.
+ * Every directive default lives in src/config/directives.ts, never here.
+ */
+import type { Loc } from '../errors.js';
+
+/** A string as written in the config, possibly containing `$var` / `${var}` references. */
+export type Template = string;
+
+export interface Config {
+  /** Absolute path of the main config file ("inline.conf" style name for text configs). */
+  readonly file: string;
+  /** The prefix relative paths are resolved against (-p, default: the config file's directory). */
+  readonly prefix: string;
+  readonly main: MainConfig;
+  /** null when the config has no http {} and no top-level server {}. */
+  readonly http: HttpConfig | null;
+  /** All tcp {} and stream {} blocks merged; null when there are none. */
+  readonly stream: StreamConfig | null;
+  /** Every file the config was read from (main file first, then includes), for reload watching. */
+  readonly files: readonly string[];
+  /** sha256 of the canonical JSON of everything above except `files`; equal hash = no-op reload. */
+  readonly hash: string;
+}
+
+// ---------------------------------------------------------------------------------------------
+// main context
+
+export type LogLevel = 'debug' | 'info' | 'notice' | 'warn' | 'error' | 'crit' | 'alert' | 'emerg';
+
+export interface ErrorLogConfig {
+  /** Absolute path, or 'stderr'. */
+  readonly target: string;
+  readonly level: LogLevel;
+  readonly loc: Loc;
+}
+
+export interface MainConfig {
+  /** Absolute pid file path, or null for `pid off;`. */
+  readonly pid: string | null;
+  readonly errorLogs: readonly ErrorLogConfig[];
+  /** 'auto' means one per CPU. */
+  readonly workerProcesses: number | 'auto';
+  readonly workerConnections: number;
+  readonly workerShutdownTimeoutMs: number;
+  readonly daemon: boolean;
+  readonly user: { readonly user: string; readonly group: string | null } | null;
+  /** Watch the config files and reload on change (`watch on|off`). */
+  readonly watch: boolean;
+  /** How long tunnels whose route vanished on reload may live on (`stream_close_delay`). */
+  readonly streamCloseDelayMs: number;
+}
+
+// ---------------------------------------------------------------------------------------------
+// shared pieces
+
+export type ListenAddress =
+  | { readonly kind: 'tcp'; readonly host: string; readonly port: number }
+  | { readonly kind: 'unix'; readonly path: string };
+
+export interface ListenConfig {
+  readonly address: ListenAddress;
+  /** Canonical text of the address ("127.0.0.1:8080", "[::1]:80", "unix:/run/x.sock"); listeners are diffed on it. */
+  readonly key: string;
+  readonly defaultServer: boolean;
+  readonly reuseport: boolean;
+  readonly backlog: number | null;
+  readonly proxyProtocol: boolean;
+  readonly ssl: boolean;
+  readonly http2: boolean;
+  readonly loc: Loc;
+}
+
+export type ServerName =
+  | { readonly kind: 'exact'; readonly name: string; readonly loc: Loc }
+  /** `*.example.org` (suffix holds ".example.org"); `.example.org` yields exact + this. */
+  | { readonly kind: 'leadingWildcard'; readonly suffix: string; readonly loc: Loc }
+  /** `www.example.*` (prefix holds "www.example."). */
+  | { readonly kind: 'trailingWildcard'; readonly prefix: string; readonly loc: Loc }
+  /** `~^(?<user>.+)\.example\.org$`; source is the regex without the `~`. */
+  | { readonly kind: 'regex'; readonly source: string; readonly loc: Loc };
+
+export interface AccessLogConfig {
+  /** Absolute path, 'stderr', 'stdout', or null for `access_log off`. */
+  readonly path: string | null;
+  /** Name of a log_format (default "combined"). */
+  readonly format: string;
+  readonly loc: Loc;
+}
+
+export interface LogFormatConfig {
+  readonly name: string;
+  readonly escape: 'default' | 'json' | 'none';
+  /** The format strings concatenated, as written. */
+  readonly template: Template;
+  readonly loc: Loc;
+}
+
+/** `map $source $target { default x; key value; ~regex value; }` */
+export interface MapConfig {
+  readonly source: Template;
+  /** Variable name without `$`. */
+  readonly variable: string;
+  readonly hostnames: boolean;
+  readonly defaultValue: Template;
+  readonly entries: readonly {
+    readonly kind: 'exact' | 'regex' | 'regexCaseless';
+    readonly key: string;
+    readonly value: Template;
+    readonly loc: Loc;
+  }[];
+  readonly loc: Loc;
+}
+
+// ---------------------------------------------------------------------------------------------
+// upstreams (shared by http, websocket and tcp proxying)
+
+export type BalanceMethod =
+  | { readonly kind: 'round_robin' }
+  | { readonly kind: 'least_conn' }
+  | { readonly kind: 'ip_hash' }
+  | { readonly kind: 'hash'; readonly key: Template; readonly consistent: boolean }
+  | { readonly kind: 'random'; readonly two: boolean; readonly leastConn: boolean };
+
+export interface UpstreamServerConfig {
+  /** As written: "127.0.0.1:9001", "backend.test:80", "unix:/run/app.sock". */
+  readonly address: string;
+  /** Parsed form; a host name is resolved at runtime (it may give several peers). */
+  readonly target: ListenAddress;
+  readonly weight: number;
+  readonly maxFails: number;
+  readonly failTimeoutMs: number;
+  /** 0 = unlimited. */
+  readonly maxConns: number;
+  readonly backup: boolean;
+  readonly down: boolean;
+  readonly loc: Loc;
+}
+
+export type CheckType = 'tcp' | 'http' | 'ssl_hello' | 'websocket';
+export type HttpStatusClass = 'http_2xx' | 'http_3xx' | 'http_4xx' | 'http_5xx';
+
+export interface CheckConfig {
+  readonly intervalMs: number;
+  readonly rise: number;
+  readonly fall: number;
+  readonly timeoutMs: number;
+  readonly defaultDown: boolean;
+  readonly type: CheckType;
+  /** 0 = the peer's own port. */
+  readonly port: number;
+  /** Raw request for type=http (`check_http_send`, escapes already resolved). */
+  readonly httpSend: string;
+  readonly expectAlive: readonly HttpStatusClass[];
+  readonly keepaliveRequests: number;
+  readonly loc: Loc;
+}
+
+export interface UpstreamConfig {
+  readonly name: string;
+  readonly method: BalanceMethod;
+  readonly servers: readonly UpstreamServerConfig[];
+  readonly check: CheckConfig | null;
+  /** Idle keep-alive connections kept per upstream (per worker); 0 disables pooling. */
+  readonly keepalive: number;
+  readonly keepaliveTimeoutMs: number;
+  readonly keepaliveRequests: number;
+  /** True for groups made implicitly from `proxy_pass http://host:port`. */
+  readonly implicit: boolean;
+  readonly loc: Loc;
+}
+
+/** Where proxy_pass / websocket_pass send traffic. */
+export interface ProxyTarget {
+  readonly scheme: 'http' | 'https' | 'tcp';
+  /** Name of an UpstreamConfig in the same context (implicit groups get the "host:port" name). */
+  readonly upstream: string;
+  /** The URI part of `proxy_pass http://up/uri`, or null when none was given (forward as is). */
+  readonly uri: Template | null;
+  /** True when the target contains variables and must be resolved per request. */
+  readonly dynamic: boolean;
+  /** The argument as written. */
+  readonly raw: string;
+  readonly loc: Loc;
+}
+
+// ---------------------------------------------------------------------------------------------
+// http {}
+
+export interface HttpConfig {
+  readonly upstreams: readonly UpstreamConfig[];
+  readonly servers: readonly HttpServerConfig[];
+  readonly logFormats: readonly LogFormatConfig[];
+  readonly maps: readonly MapConfig[];
+}
+
+export interface HeaderOp {
+  readonly name: string;
+  /** An empty value removes the header (nginx `proxy_set_header X "";`). */
+  readonly value: Template;
+  readonly loc: Loc;
+}
+
+export interface AddHeader {
+  readonly name: string;
+  readonly value: Template;
+  readonly always: boolean;
+  readonly loc: Loc;
+}
+
+export interface ErrorPage {
+  readonly codes: readonly number[];
+  /** `=code` rewrites the response status; `=` alone takes the status of the target. */
+  readonly overrideStatus: number | 'target' | null;
+  readonly target: Template;
+  readonly loc: Loc;
+}
+
+export interface RewriteRule {
+  readonly regex: string;
+  readonly replacement: Template;
+  readonly flag: 'last' | 'break' | 'redirect' | 'permanent' | null;
+  readonly loc: Loc;
+}
+
+export type ProxyRedirect =
+  | { readonly kind: 'default' }
+  | { readonly kind: 'off' }
+  | { readonly kind: 'rules'; readonly rules: readonly { readonly from: Template; readonly to: Template }[] };
+
+export type NextUpstreamCondition =
+  | 'error' | 'timeout' | 'invalid_header' | 'http_500' | 'http_502' | 'http_503' | 'http_504'
+  | 'http_403' | 'http_404' | 'http_429' | 'non_idempotent';
+
+/**
+ * Everything a request handled by one location needs, after nginx-style inheritance
+ * (http → server → location; a level that sets any proxy_set_header replaces the parent's list).
+ */
+export interface LocationSettings {
+  readonly proxyConnectTimeoutMs: number;
+  readonly proxyReadTimeoutMs: number;
+  readonly proxySendTimeoutMs: number;
+  readonly proxySetHeaders: readonly HeaderOp[];
+  readonly proxyHideHeaders: readonly string[];
+  readonly proxyPassHeaders: readonly string[];
+  readonly proxyHttpVersion: '1.0' | '1.1';
+  readonly proxyMethod: Template | null;
+  readonly proxyPassRequestHeaders: boolean;
+  readonly proxyPassRequestBody: boolean;
+  readonly proxyRedirect: ProxyRedirect;
+  readonly proxyInterceptErrors: boolean;
+  readonly proxyBuffering: boolean;
+  /** Set X-Forwarded-For / X-Real-IP / X-Forwarded-Proto (tsproxy default on; nginx has none). */
+  readonly proxyForwardedHeaders: boolean;
+  /** Send a PROXY protocol header to HTTP upstreams (0 = off, 1 or 2). */
+  readonly proxyProtocolVersion: 0 | 1 | 2;
+  /** Empty means `off`. */
+  readonly proxyNextUpstream: readonly NextUpstreamCondition[];
+  /** 0 = unlimited (bounded by the number of peers). */
+  readonly proxyNextUpstreamTries: number;
+  readonly proxyNextUpstreamTimeoutMs: number;
+  readonly clientMaxBodySizeBytes: number;
+  readonly clientBodyTimeoutMs: number;
+  readonly sendTimeoutMs: number;
+  readonly keepaliveTimeoutMs: number;
+  readonly keepaliveRequests: number;
+  readonly addHeaders: readonly AddHeader[];
+  readonly errorPages: readonly ErrorPage[];
+  readonly accessLogs: readonly AccessLogConfig[];
+  readonly root: string;
+  readonly index: readonly string[];
+  readonly websocketReadTimeoutMs: number;
+  readonly serverTokens: boolean;
+}
+
+export type LocationMatch =
+  | { readonly kind: 'exact'; readonly path: string }
+  | { readonly kind: 'prefix'; readonly path: string }
+  /** `^~`: a prefix that, when it is the longest match, skips regex locations. */
+  | { readonly kind: 'prefixNoRegex'; readonly path: string }
+  | { readonly kind: 'regex'; readonly source: string; readonly caseless: boolean }
+  /** `@name`: only reachable from error_page / try_files. */
+  | { readonly kind: 'named'; readonly name: string };
+
+export type LocationHandler =
+  | { readonly kind: 'proxy'; readonly target: ProxyTarget }
+  | { readonly kind: 'websocket'; readonly path: string | null; readonly target: ProxyTarget }
+  | { readonly kind: 'return'; readonly code: number; readonly text: Template | null; readonly loc: Loc }
+  | { readonly kind: 'checkStatus'; readonly format: 'html' | 'json' | 'prometheus' }
+  /** No content handler: serve static files from root (404 when absent). */
+  | { readonly kind: 'static' };
+
+export interface LocationConfig {
+  readonly match: LocationMatch;
+  readonly handler: LocationHandler;
+  /** Rewrite-phase directives in file order (rewrite, set, return before content). */
+  readonly rewrites: readonly RewriteRule[];
+  readonly sets: readonly { readonly variable: string; readonly value: Template; readonly loc: Loc }[];
+  readonly settings: LocationSettings;
+  readonly locations: readonly LocationConfig[];
+  readonly loc: Loc;
+}
+
+export interface HttpServerConfig {
+  /** Listens of this server; a server without `listen` gets `*:80` (nginx) - see directives.ts. */
+  readonly listens: readonly ListenConfig[];
+  /** Names in file order; [] means the server only answers as a default. */
+  readonly serverNames: readonly ServerName[];
+  readonly clientHeaderTimeoutMs: number;
+  readonly clientHeaderBufferSizeBytes: number;
+  readonly largeClientHeaderBuffers: { readonly count: number; readonly sizeBytes: number };
+  /** Server-level rewrite phase (runs before location matching, as nginx). */
+  readonly rewrites: readonly RewriteRule[];
+  readonly returnDirective: { readonly code: number; readonly text: Template | null; readonly loc: Loc } | null;
+  /** Settings used when no location matches (and inherited by locations). */
+  readonly settings: LocationSettings;
+  readonly locations: readonly LocationConfig[];
+  readonly loc: Loc;
+}
+
+// ---------------------------------------------------------------------------------------------
+// tcp {} / stream {}
+
+export interface AccessRule {
+  readonly action: 'allow' | 'deny';
+  /** "all", an address, or a CIDR. */
+  readonly source: string;
+  readonly loc: Loc;
+}
+
+export type StreamHandler =
+  | { readonly kind: 'proxy'; readonly target: ProxyTarget }
+  /** `websocket_pass [path] target` in tcp servers: one entry per directive, in file order. */
+  | { readonly kind: 'websocket'; readonly routes: readonly { readonly path: string | null; readonly target: ProxyTarget }[] }
+  | { readonly kind: 'none' };
+
+export interface StreamServerConfig {
+  readonly listens: readonly ListenConfig[];
+  /** Matched against the TLS SNI (or Host for websocket_pass servers). */
+  readonly serverNames: readonly ServerName[];
+  readonly handler: StreamHandler;
+  readonly proxyConnectTimeoutMs: number;
+  /** Idle timeout between two successive reads or writes (nginx stream `proxy_timeout`). */
+  readonly proxyTimeoutMs: number;
+  readonly proxyNextUpstream: boolean;
+  readonly proxyNextUpstreamTries: number;
+  readonly proxyNextUpstreamTimeoutMs: number;
+  /** 0 = off. */
+  readonly proxyProtocolVersion: 0 | 1 | 2;
+  readonly tcpNodelay: boolean;
+  readonly soKeepalive: boolean;
+  readonly sslPreread: boolean;
+  readonly prereadTimeoutMs: number;
+  readonly accessLogs: readonly AccessLogConfig[];
+  readonly accessRules: readonly AccessRule[];
+  readonly loc: Loc;
+}
+
+export interface StreamConfig {
+  readonly upstreams: readonly UpstreamConfig[];
+  readonly servers: readonly StreamServerConfig[];
+  readonly logFormats: readonly LogFormatConfig[];
+  readonly maps: readonly MapConfig[];
+}

@@ -1,0 +1,78 @@
+/**
+ * Every error tsproxy raises or reports has a stable `code` from this registry
+ * (fastify's FST_ERR_* idea). Code elsewhere branches on `code`, never on message text.
+ * test/errors.test.ts keeps this list, the classes and the README's error table in sync.
+ */
+export const ERROR_CODES = {
+  TSP_ERR_CONFIG_LEX: 'a character sequence the config lexer cannot read (e.g. an unterminated quote)',
+  TSP_ERR_CONFIG_SYNTAX: 'the config does not follow the grammar (missing ";", "{" or "}")',
+  TSP_ERR_CONFIG_UNKNOWN_DIRECTIVE: 'a directive name tsproxy does not know',
+  TSP_ERR_CONFIG_NOT_ALLOWED: 'a directive used in a context where it is not allowed',
+  TSP_ERR_CONFIG_ARGS: 'a directive with the wrong number of arguments',
+  TSP_ERR_CONFIG_DUPLICATE: 'a directive given twice where only one is allowed',
+  TSP_ERR_CONFIG_VALUE: 'an argument whose value is invalid for its directive',
+  TSP_ERR_CONFIG_REFERENCE: 'a reference to something that does not exist, or a conflict between blocks',
+  TSP_ERR_CONFIG_INCLUDE: 'an include or config file that cannot be read',
+  TSP_ERR_UPSTREAM_CONNECT: 'connecting to an upstream peer failed (502, retryable)',
+  TSP_ERR_UPSTREAM_TIMEOUT: 'an upstream peer did not answer in time (504)',
+  TSP_ERR_UPSTREAM_RESET: 'an upstream peer closed or reset the connection (502)',
+  TSP_ERR_UPSTREAM_INVALID_HEADER: 'an upstream peer sent an invalid response head (502)',
+  TSP_ERR_NO_LIVE_UPSTREAM: 'no peer of an upstream group is available (502)',
+  TSP_ERR_CLIENT_ABORT: 'the client closed the connection before the response was complete',
+  TSP_ERR_LISTEN: 'a listen address could not be bound',
+  TSP_ERR_SIGNAL: 'tsproxy -s could not signal the running instance',
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export class TsproxyError extends Error {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = new.target.name;
+  }
+}
+
+/** A position in a config file. Lines and columns are 1-based, as editors show them. */
+export interface Loc {
+  readonly file: string;
+  readonly line: number;
+  readonly column: number;
+  /** Length of the offending token in characters (for the caret line); 1 when unknown. */
+  readonly length?: number;
+}
+
+export type Severity = 'emerg' | 'warn';
+
+/** A config problem at a position. `severity: 'warn'` never fails `-t` or a reload. */
+export class ConfigError extends TsproxyError {
+  readonly loc: Loc;
+  readonly severity: Severity;
+  constructor(code: ErrorCode, message: string, loc: Loc, severity: Severity = 'emerg') {
+    super(code, message);
+    this.loc = loc;
+    this.severity = severity;
+  }
+  override toString(): string {
+    return `${this.loc.file}:${this.loc.line}:${this.loc.column}: ${this.message}`;
+  }
+}
+
+/** A proxying failure that carries the HTTP status it maps to (like ws's err[kStatusCode]). */
+export class ProxyError extends TsproxyError {
+  readonly status: 502 | 503 | 504;
+  /** True when nothing reached the upstream, so any request may be retried on another peer. */
+  readonly beforeSend: boolean;
+  constructor(code: ErrorCode, message: string, status: 502 | 503 | 504, beforeSend: boolean, options?: { cause?: unknown }) {
+    super(code, message, options);
+    this.status = status;
+    this.beforeSend = beforeSend;
+  }
+}
+
+/** Order errors by file, then position, so `-t` prints them as they appear in the config. */
+export function compareConfigErrors(a: ConfigError, b: ConfigError): number {
+  if (a.loc.file !== b.loc.file) return a.loc.file < b.loc.file ? -1 : 1;
+  return a.loc.line - b.loc.line || a.loc.column - b.loc.column;
+}
