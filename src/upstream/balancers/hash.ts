@@ -1,0 +1,189 @@
+/**
+ * ip_hash, `hash key` and `hash key consistent`, with nginx's arithmetic so that a client or key
+ * lands on the same peer as it would behind nginx with the same server list.
+ */
+import { isIPv4, isIPv6 } from 'node:net';
+import { crc32 } from 'node:zlib';
+import type { Peer } from '../peer.js';
+import type { Balancer, IsEligible, PickContext } from './balancer.js';
+import { smoothPick } from './round-robin.js';
+
+/** nginx gives up hashing after this many unusable peers and falls back to round robin. */
+const MAX_HASH_TRIES = 20;
+
+/** The peer owning slot `w` of the weight line (peer i owns `weight_i` consecutive slots). */
+function peerAtWeight(peers: readonly Peer[], w: number): Peer {
+  let i = 0;
+  while (w >= peers[i]!.weight) {
+    w -= peers[i]!.weight;
+    i++;
+  }
+  return peers[i]!;
+}
+
+function totalWeight(peers: readonly Peer[]): number {
+  let total = 0;
+  for (const p of peers) total += p.weight;
+  return total;
+}
+
+/** Bytes of an IP address for ip_hash: the /24 of IPv4 (v4-mapped IPv6 included), all of IPv6. */
+export function ipHashBytes(address: string): number[] {
+  let a = address;
+  const zone = a.indexOf('%');
+  if (zone !== -1) a = a.slice(0, zone);
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(a);
+  if (mapped !== null) a = mapped[1]!;
+  if (isIPv4(a)) return a.split('.').slice(0, 3).map(Number);
+  if (isIPv6(a)) return ipv6Bytes(a);
+  // unix-socket clients: nginx hashes a fixed pseudo address
+  return [0, 0, 0];
+}
+
+function ipv6Bytes(a: string): number[] {
+  let tail: number[] = [];
+  const lastColon = a.lastIndexOf(':');
+  if (a.includes('.', lastColon)) {
+    tail = a.slice(lastColon + 1).split('.').map(Number);
+    a = `${a.slice(0, lastColon + 1)}0:0`;
+  }
+  const [head = '', rest] = a.split('::');
+  const groups = (s: string | undefined): string[] => (s === undefined || s === '' ? [] : s.split(':'));
+  const left = groups(head);
+  const right = groups(rest);
+  const words = rest === undefined ? left : [...left, ...Array<string>(8 - left.length - right.length).fill('0'), ...right];
+  const bytes: number[] = [];
+  for (const w of words) {
+    const n = Number.parseInt(w, 16);
+    bytes.push(n >> 8, n & 0xff);
+  }
+  if (tail.length === 4) bytes.splice(12, 4, ...tail);
+  return bytes;
+}
+
+export class IpHashBalancer implements Balancer {
+  readonly #peers: readonly Peer[];
+  readonly #total: number;
+
+  constructor(peers: readonly Peer[]) {
+    this.#peers = peers;
+    this.#total = totalWeight(peers);
+  }
+
+  pick(ctx: PickContext, isEligible: IsEligible): Peer | null {
+    if (this.#peers.length < 2) return smoothPick(this.#peers, isEligible);
+    const bytes = ipHashBytes(ctx.clientAddress);
+    let hash = 89;
+    for (let tries = 0; tries < MAX_HASH_TRIES; tries++) {
+      for (const b of bytes) hash = (hash * 113 + b) % 6271;
+      const peer = peerAtWeight(this.#peers, hash % this.#total);
+      if (isEligible(peer)) return peer;
+    }
+    return smoothPick(this.#peers, isEligible);
+  }
+}
+
+/** `hash key`: Cache::Memcached compatible, ((crc32([rehash] key) >> 16) & 0x7fff) summed over tries. */
+export class HashBalancer implements Balancer {
+  readonly #peers: readonly Peer[];
+  readonly #total: number;
+
+  constructor(peers: readonly Peer[]) {
+    this.#peers = peers;
+    this.#total = totalWeight(peers);
+  }
+
+  pick(ctx: PickContext, isEligible: IsEligible): Peer | null {
+    const key = ctx.hashKey;
+    if (key === null || key === '' || this.#peers.length < 2) return smoothPick(this.#peers, isEligible);
+    let hash = 0;
+    for (let rehash = 0; rehash < MAX_HASH_TRIES; rehash++) {
+      const crc = crc32(rehash > 0 ? `${rehash}${key}` : key);
+      hash += (crc >>> 16) & 0x7fff;
+      const peer = peerAtWeight(this.#peers, hash % this.#total);
+      if (isEligible(peer)) return peer;
+    }
+    return smoothPick(this.#peers, isEligible);
+  }
+}
+
+/** Points on the ketama ring per unit of weight (nginx). */
+const POINTS_PER_WEIGHT = 160;
+
+interface RingPoint {
+  readonly hash: number;
+  /** Index of the peer in the balancer's list. */
+  readonly peer: number;
+}
+
+/**
+ * The ring point hashes of one peer, as ngx_http_upstream_init_chash: crc32(host "\0" port prev),
+ * where prev is the previous point's hash as 4 little-endian bytes (0 for the first).
+ */
+export function ringHashes(peer: Peer): number[] {
+  let host: string;
+  let port: string;
+  if (peer.path !== null) {
+    host = peer.path;
+    port = '';
+  } else {
+    host = peer.host!.includes(':') ? `[${peer.host}]` : peer.host!;
+    port = String(peer.port);
+  }
+  const base = crc32(Buffer.from(`${host}\0${port}`, 'latin1'));
+  const prev = Buffer.alloc(4);
+  const out: number[] = [];
+  for (let j = 0; j < peer.weight * POINTS_PER_WEIGHT; j++) {
+    const hash = crc32(prev, base);
+    out.push(hash);
+    prev.writeUInt32LE(hash, 0);
+  }
+  return out;
+}
+
+export class ConsistentHashBalancer implements Balancer {
+  readonly #peers: readonly Peer[];
+  readonly #ring: readonly RingPoint[];
+
+  constructor(peers: readonly Peer[]) {
+    this.#peers = peers;
+    const points: RingPoint[] = [];
+    peers.forEach((peer, i) => {
+      for (const hash of ringHashes(peer)) points.push({ hash, peer: i });
+    });
+    points.sort((a, b) => a.hash - b.hash || a.peer - b.peer);
+    // equal hashes: the first one wins, as nginx dedups after sorting
+    this.#ring = points.filter((p, i) => i === 0 || p.hash !== points[i - 1]!.hash);
+  }
+
+  pick(ctx: PickContext, isEligible: IsEligible): Peer | null {
+    const key = ctx.hashKey;
+    const ring = this.#ring;
+    if (key === null || key === '' || this.#peers.length < 2 || ring.length === 0) {
+      return smoothPick(this.#peers, isEligible);
+    }
+    const at = this.#findPoint(crc32(key));
+    // walk clockwise past points of unusable peers; each distinct peer is checked once
+    const seen = new Set<number>();
+    for (let step = 0; step < ring.length && seen.size < this.#peers.length; step++) {
+      const index = ring[(at + step) % ring.length]!.peer;
+      if (seen.has(index)) continue;
+      seen.add(index);
+      const peer = this.#peers[index]!;
+      if (isEligible(peer)) return peer;
+    }
+    return null;
+  }
+
+  /** Index of the first point with hash >= h (ring.length wraps to 0 through the modulo). */
+  #findPoint(h: number): number {
+    let lo = 0;
+    let hi = this.#ring.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.#ring[mid]!.hash < h) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+}

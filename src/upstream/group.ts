@@ -1,0 +1,166 @@
+/**
+ * UpstreamGroup: the peers of one `upstream {}` for one config generation, and the mechanism
+ * around the balancer — who is usable, tries, connection accounting, passive health.
+ */
+import { lookup } from 'node:dns/promises';
+import { isIP } from 'node:net';
+import type { UpstreamConfig, UpstreamServerConfig } from '../config/types.js';
+import { ConfigError } from '../errors.js';
+import { logger } from '../log.js';
+import { createBalancer, supportsBackup, type Balancer, type IsEligible, type PickContext } from './balancers/balancer.js';
+import { notePick, noteOutcome } from './health/passive.js';
+import { Peer, type PeerAddress } from './peer.js';
+import { registryKey, type PeerRegistry } from './registry.js';
+
+export type { PickContext } from './balancers/balancer.js';
+
+export type Resolver = (host: string) => Promise<string[]>;
+
+export interface GroupOptions {
+  /** Host name → addresses; default dns.lookup(host, { all: true }). */
+  readonly resolve?: Resolver;
+  /** Clock in ms (tests inject one); default Date.now. */
+  readonly now?: () => number;
+  /** Random source for `random`; default Math.random. */
+  readonly random?: () => number;
+  /** Prefix of the registry keys, so http and stream upstreams of one name keep separate peers. */
+  readonly namespace?: string;
+}
+
+async function defaultResolve(host: string): Promise<string[]> {
+  const found = await lookup(host, { all: true });
+  return found.map((a) => a.address);
+}
+
+async function addressesOf(server: UpstreamServerConfig, resolve: Resolver): Promise<PeerAddress[]> {
+  const target = server.target;
+  if (target.kind === 'unix') return [target];
+  const host = target.host.startsWith('[') && target.host.endsWith(']') ? target.host.slice(1, -1) : target.host;
+  if (isIP(host) !== 0) return [{ kind: 'tcp', host, port: target.port }];
+  let found: string[];
+  try {
+    found = await resolve(host);
+  } catch {
+    throw new ConfigError('TSP_ERR_CONFIG_VALUE', `host not found in upstream "${server.address}"`, server.loc, 'emerg');
+  }
+  if (found.length === 0) {
+    throw new ConfigError('TSP_ERR_CONFIG_VALUE', `host not found in upstream "${server.address}"`, server.loc, 'emerg');
+  }
+  return found.map((address) => ({ kind: 'tcp', host: address, port: target.port }));
+}
+
+export class UpstreamGroup {
+  readonly name: string;
+  readonly config: UpstreamConfig;
+  /** Every peer, primaries first, in config order. */
+  readonly peers: readonly Peer[];
+  readonly primary: readonly Peer[];
+  /** Empty for methods that ignore backups (hash, ip_hash, random). */
+  readonly backup: readonly Peer[];
+  /** Registry keys of the peers, for PeerRegistry.retain. */
+  readonly registryKeys: readonly string[];
+
+  readonly #balancer: Balancer;
+  readonly #backupBalancer: Balancer | null;
+  readonly #now: () => number;
+  /** nginx: a group of one peer is never taken out by passive checks. */
+  readonly #single: boolean;
+
+  private constructor(cfg: UpstreamConfig, primary: Peer[], backup: Peer[], opts: GroupOptions) {
+    this.name = cfg.name;
+    this.config = cfg;
+    this.primary = primary;
+    this.backup = backup;
+    this.peers = [...primary, ...backup];
+    this.registryKeys = this.peers.map((p) => registryKey((opts.namespace ?? '') + cfg.name, p.key));
+    this.#now = opts.now ?? Date.now;
+    this.#single = this.peers.length === 1;
+    const balancerOpts = opts.random === undefined ? {} : { random: opts.random };
+    this.#balancer = createBalancer(cfg.method, primary, balancerOpts);
+    this.#backupBalancer = backup.length > 0 ? createBalancer(cfg.method, backup, balancerOpts) : null;
+  }
+
+  static async create(cfg: UpstreamConfig, registry: PeerRegistry, opts: GroupOptions = {}): Promise<UpstreamGroup> {
+    const resolve = opts.resolve ?? defaultResolve;
+    const resolved = await Promise.all(cfg.servers.map((server) => addressesOf(server, resolve)));
+    const useBackup = supportsBackup(cfg.method);
+    const primary: Peer[] = [];
+    const backup: Peer[] = [];
+    const seen = new Set<Peer>();
+    cfg.servers.forEach((server, i) => {
+      if (server.backup && !useBackup) return;
+      for (const address of resolved[i]!) {
+        const peer = registry.acquire((opts.namespace ?? '') + cfg.name, server, address);
+        if (seen.has(peer)) {
+          // one Peer per address: a second server line for it would double-count its state
+          logger.warn({ upstream: cfg.name, peer: peer.key }, `duplicate peer ${peer.key} in upstream ${cfg.name} ignored`);
+          continue;
+        }
+        seen.add(peer);
+        configureActiveCheck(peer, cfg);
+        (server.backup ? backup : primary).push(peer);
+      }
+    });
+    return new UpstreamGroup(cfg, primary, backup, opts);
+  }
+
+  /** Choose a peer for one attempt and count the connection; null when none is usable. */
+  pick(ctx: PickContext): Peer | null {
+    const now = this.#now();
+    const tried = ctx.tried;
+    const single = this.#single;
+    const isEligible: IsEligible = (p) =>
+      (tried === null || !tried.has(p)) && (single ? !p.down && p.healthy && !p.busy() : p.available(now));
+    let peer = this.#balancer.pick(ctx, isEligible);
+    if (peer === null && this.#backupBalancer !== null) peer = this.#backupBalancer.pick(ctx, isEligible);
+    if (peer === null) return null;
+    peer.activeConns++;
+    peer.requests++;
+    notePick(peer, now);
+    return peer;
+  }
+
+  /** End an attempt started by pick(); `failed` feeds passive health (max_fails / fail_timeout). */
+  release(peer: Peer, failed: boolean): void {
+    if (peer.activeConns > 0) peer.activeConns--;
+    if (this.#single) return;
+    const now = this.#now();
+    if (noteOutcome(peer, failed, now)) {
+      logger.warn(
+        { upstream: this.name, peer: peer.key },
+        `upstream server temporarily disabled: peer ${peer.key} in upstream ${this.name} failed ${peer.fails} times`,
+      );
+    }
+  }
+
+  /** True when no peer (primary or backup) could take a request now. */
+  allDown(): boolean {
+    const now = this.#now();
+    if (this.#single) {
+      const p = this.peers[0]!;
+      return p.down || !p.healthy || p.busy();
+    }
+    return !this.peers.some((p) => p.available(now));
+  }
+}
+
+/**
+ * Peers that a check already watched keep their verdict across reloads; a peer new to checking
+ * starts down when default_down is set (nginx), and a group without `check` trusts its peers.
+ */
+function configureActiveCheck(peer: Peer, cfg: UpstreamConfig): void {
+  const check = cfg.check;
+  if (check === null) {
+    peer.checkType = null;
+    peer.healthy = true;
+    peer.riseCount = 0;
+    peer.fallCount = 0;
+    return;
+  }
+  if (peer.checkType === null) {
+    peer.healthy = !check.defaultDown;
+    peer.riseCount = 0;
+    peer.fallCount = 0;
+  }
+  peer.checkType = check.type;
+}

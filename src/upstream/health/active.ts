@@ -1,0 +1,138 @@
+/**
+ * Active health checks for one group (nginx_upstream_check_module semantics): every peer is
+ * probed every `interval`, `rise` consecutive successes bring it up, `fall` consecutive failures
+ * take it down. Probes of a group are spread over the interval, never overlap for one peer, and
+ * only state changes are logged. The runtime starts a checker per group and stops the old one on
+ * reload; the verdicts live on the Peers, which the registry keeps across reloads.
+ */
+import type { CheckConfig } from '../../config/types.js';
+import { logger as rootLogger } from '../../log.js';
+import type { UpstreamGroup } from '../group.js';
+import type { Peer } from '../peer.js';
+import { probe, type ProbeResult } from './probes.js';
+
+export interface CheckLogger {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+}
+
+export interface HealthCheckerOptions {
+  /** Clock in ms for `checkedAt`; default Date.now. */
+  readonly now?: () => number;
+  /** Random source in [0, 1) for the start jitter; default Math.random. */
+  readonly random?: () => number;
+  /** Default: the process logger (read at log time, so setLogger() applies). */
+  readonly logger?: CheckLogger;
+}
+
+interface PeerSchedule {
+  timer: NodeJS.Timeout | null;
+  inFlight: AbortController | null;
+}
+
+export class HealthChecker {
+  readonly group: UpstreamGroup;
+  readonly #check: CheckConfig | null;
+  readonly #now: () => number;
+  readonly #random: () => number;
+  readonly #logger: CheckLogger | null;
+  #schedules = new Map<Peer, PeerSchedule>();
+  #running = false;
+
+  constructor(group: UpstreamGroup, opts: HealthCheckerOptions = {}) {
+    this.group = group;
+    this.#check = group.config.check;
+    this.#now = opts.now ?? Date.now;
+    this.#random = opts.random ?? Math.random;
+    this.#logger = opts.logger ?? null;
+  }
+
+  get running(): boolean {
+    return this.#running;
+  }
+
+  /** Start probing; a group without `check` has nothing to do. */
+  start(): void {
+    const check = this.#check;
+    if (this.#running || check === null) return;
+    this.#running = true;
+    const peers = this.group.peers;
+    const spacing = check.intervalMs / Math.max(1, peers.length);
+    peers.forEach((peer, i) => {
+      const schedule: PeerSchedule = { timer: null, inFlight: null };
+      this.#schedules.set(peer, schedule);
+      const jitter = Math.floor(this.#random() * spacing * 0.5);
+      this.#schedule(peer, schedule, Math.floor(i * spacing) + jitter);
+    });
+  }
+
+  /** Stop probing: timers cleared, probes in flight aborted (their sockets destroyed, results dropped). */
+  stop(): void {
+    this.#running = false;
+    for (const schedule of this.#schedules.values()) {
+      if (schedule.timer !== null) clearTimeout(schedule.timer);
+      schedule.timer = null;
+      schedule.inFlight?.abort();
+      schedule.inFlight = null;
+    }
+    this.#schedules.clear();
+  }
+
+  /** Probe one peer now and apply the verdict (also what the timers run). */
+  async checkPeer(peer: Peer): Promise<ProbeResult> {
+    const check = this.#check;
+    if (check === null) return { ok: true };
+    const controller = new AbortController();
+    const schedule = this.#schedules.get(peer);
+    if (schedule !== undefined) schedule.inFlight = controller;
+    const result = await probe(peer, check, controller.signal);
+    if (schedule !== undefined && schedule.inFlight === controller) schedule.inFlight = null;
+    if (!controller.signal.aborted && !peer.retired) this.#apply(peer, check, result);
+    return result;
+  }
+
+  #schedule(peer: Peer, schedule: PeerSchedule, delayMs: number): void {
+    const timer = setTimeout(() => {
+      schedule.timer = null;
+      const started = Date.now();
+      void this.checkPeer(peer).then(() => {
+        if (!this.#running || peer.retired || this.#schedules.get(peer) !== schedule) return;
+        // start-to-start period is the interval, unless the probe itself took longer
+        const elapsed = Date.now() - started;
+        this.#schedule(peer, schedule, Math.max(0, this.#check!.intervalMs - elapsed));
+      });
+    }, delayMs);
+    timer.unref();
+    schedule.timer = timer;
+  }
+
+  #apply(peer: Peer, check: CheckConfig, result: ProbeResult): void {
+    peer.checkedAt = this.#now();
+    if (result.ok) {
+      peer.riseCount++;
+      peer.fallCount = 0;
+      if (!peer.healthy && peer.riseCount >= check.rise) {
+        peer.healthy = true;
+        this.#log().info(
+          { upstream: this.group.name, peer: peer.key },
+          `peer ${peer.key} in upstream ${this.group.name} is up`,
+        );
+      }
+      return;
+    }
+    peer.lastError = result.reason;
+    peer.fallCount++;
+    peer.riseCount = 0;
+    if (peer.healthy && peer.fallCount >= check.fall) {
+      peer.healthy = false;
+      this.#log().warn(
+        { upstream: this.group.name, peer: peer.key, reason: result.reason },
+        `peer ${peer.key} in upstream ${this.group.name} is down: ${result.reason}`,
+      );
+    }
+  }
+
+  #log(): CheckLogger {
+    return this.#logger ?? rootLogger;
+  }
+}

@@ -1,0 +1,194 @@
+/**
+ * One active check of one peer: open a connection, speak just enough of the protocol to judge
+ * the peer, close. Every probe ends in a ProbeResult; nothing a peer sends can throw.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { connect, type Socket } from 'node:net';
+import type { CheckConfig, HttpStatusClass } from '../../config/types.js';
+import type { Peer } from '../peer.js';
+
+export type ProbeResult = { readonly ok: true } | { readonly ok: false; readonly reason: string };
+
+const OK: ProbeResult = { ok: true };
+const WS_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
+/** A check reply head longer than this is not worth reading. */
+const MAX_HEAD_BYTES = 16 * 1024;
+
+const ERRNO_TEXT: Record<string, string> = {
+  ECONNREFUSED: 'Connection refused',
+  ECONNRESET: 'Connection reset by peer',
+  ECONNABORTED: 'Software caused connection abort',
+  EHOSTUNREACH: 'No route to host',
+  ENETUNREACH: 'Network is unreachable',
+  ETIMEDOUT: 'Connection timed out',
+  ENOENT: 'No such file or directory',
+  EACCES: 'Permission denied',
+  EPIPE: 'Broken pipe',
+  EADDRNOTAVAIL: 'Cannot assign requested address',
+};
+
+/** nginx-style reason: `connect() failed (111: Connection refused)`. */
+export function describeSocketError(err: NodeJS.ErrnoException): string {
+  const code = err.code ?? 'EIO';
+  const errno = typeof err.errno === 'number' ? Math.abs(err.errno) : 0;
+  const text = ERRNO_TEXT[code] ?? code;
+  const syscall = err.syscall ?? 'recv';
+  return errno > 0 ? `${syscall}() failed (${errno}: ${text})` : `${syscall}() failed (${text})`;
+}
+
+interface Protocol {
+  /** Bytes to send once connected (null: the connect itself is the check). */
+  readonly request: Buffer | null;
+  /** Judge the bytes received so far; null means "need more". */
+  judge(received: Buffer, socket: Socket): ProbeResult | null;
+}
+
+export function statusClassOf(status: number): HttpStatusClass | null {
+  if (status >= 200 && status < 300) return 'http_2xx';
+  if (status >= 300 && status < 400) return 'http_3xx';
+  if (status >= 400 && status < 500) return 'http_4xx';
+  if (status >= 500 && status < 600) return 'http_5xx';
+  return null;
+}
+
+function httpProtocol(check: CheckConfig): Protocol {
+  return {
+    request: Buffer.from(check.httpSend, 'latin1'),
+    judge(received) {
+      const eol = received.indexOf('\r\n');
+      if (eol === -1) return null;
+      const m = /^HTTP\/\d\.\d (\d{3})/.exec(received.toString('latin1', 0, eol));
+      if (m === null) return { ok: false, reason: 'invalid status line in check response' };
+      const status = Number(m[1]);
+      const cls = statusClassOf(status);
+      if (cls !== null && check.expectAlive.includes(cls)) return OK;
+      return { ok: false, reason: `check returned status ${status}` };
+    },
+  };
+}
+
+/**
+ * A minimal TLS 1.2 ClientHello (also acceptable to TLS 1.3 servers): modern suites and the
+ * extensions OpenSSL needs before it answers with a ServerHello rather than an alert.
+ */
+export function clientHello(): Buffer {
+  const suites = [0x1301, 0x1302, 0x1303, 0xc02b, 0xc02f, 0xc02c, 0xc030, 0xcca9, 0xcca8, 0x009c, 0x009d, 0x002f, 0x0035];
+  const u16 = (n: number): number[] => [(n >> 8) & 0xff, n & 0xff];
+  const ext = (type: number, body: number[]): number[] => [...u16(type), ...u16(body.length), ...body];
+  const list16 = (items: number[]): number[] => [...u16(items.length * 2), ...items.flatMap(u16)];
+  const extensions = [
+    ...ext(0x000a, list16([0x001d, 0x0017, 0x0018])), // supported_groups: x25519, secp256r1, secp384r1
+    ...ext(0x000b, [1, 0]), // ec_point_formats: uncompressed
+    ...ext(0x000d, list16([0x0403, 0x0804, 0x0401, 0x0503, 0x0805, 0x0501, 0x0806, 0x0601])), // signature_algorithms
+  ];
+  const body = [
+    0x03, 0x03, // client_version TLS 1.2
+    ...randomBytes(32),
+    0, // session id
+    ...list16(suites),
+    1, 0, // compression: null
+    ...u16(extensions.length),
+    ...extensions,
+  ];
+  const handshake = [1, (body.length >> 16) & 0xff, ...u16(body.length), ...body];
+  return Buffer.from([0x16, 0x03, 0x01, ...u16(handshake.length), ...handshake]);
+}
+
+const sslHelloProtocol: Protocol = {
+  get request() {
+    return clientHello();
+  },
+  judge(received) {
+    if (received[0] !== 0x16) return { ok: false, reason: 'check response is not a TLS handshake' };
+    if (received.length < 6) return null;
+    return received[5] === 2 ? OK : { ok: false, reason: 'check response is not a TLS ServerHello' };
+  },
+};
+
+function websocketProtocol(peer: Peer, check: CheckConfig): Protocol {
+  const key = randomBytes(16).toString('base64');
+  const accept = createHash('sha1').update(key + WS_GUID).digest('base64');
+  // the path of check_http_send's request line, so one directive serves both check types
+  const path = /^[A-Z]+ (\/\S*)/.exec(check.httpSend)?.[1] ?? '/';
+  const host = peer.path !== null ? 'localhost' : peer.key;
+  const request =
+    `GET ${path} HTTP/1.1\r\nHost: ${host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+    `Sec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`;
+  return {
+    request: Buffer.from(request, 'latin1'),
+    judge(received, socket) {
+      const end = received.indexOf('\r\n\r\n');
+      if (end === -1) return null;
+      const lines = received.toString('latin1', 0, end).split('\r\n');
+      const status = /^HTTP\/1\.1 (\d{3})/.exec(lines[0] ?? '')?.[1];
+      if (status !== '101') return { ok: false, reason: `websocket check returned status ${status ?? 'invalid'}` };
+      const got = lines
+        .slice(1)
+        .find((l) => l.toLowerCase().startsWith('sec-websocket-accept:'))
+        ?.slice('sec-websocket-accept:'.length)
+        .trim();
+      if (got !== accept) return { ok: false, reason: 'websocket check got a wrong Sec-WebSocket-Accept' };
+      // a polite close frame (masked, code 1000) so the peer does not log an abnormal closure
+      const mask = randomBytes(4);
+      const payload = Buffer.from([0x03 ^ mask[0]!, 0xe8 ^ mask[1]!]);
+      socket.end(Buffer.concat([Buffer.from([0x88, 0x82]), mask, payload]), () => socket.destroy());
+      return OK;
+    },
+  };
+}
+
+const tcpProtocol: Protocol = { request: null, judge: () => OK };
+
+function protocolFor(peer: Peer, check: CheckConfig): Protocol {
+  switch (check.type) {
+    case 'tcp':
+      return tcpProtocol;
+    case 'http':
+      return httpProtocol(check);
+    case 'ssl_hello':
+      return sslHelloProtocol;
+    case 'websocket':
+      return websocketProtocol(peer, check);
+  }
+}
+
+/** Run one check of `peer`; resolves (never rejects) when judged, failed, timed out or aborted. */
+export function probe(peer: Peer, check: CheckConfig, signal?: AbortSignal): Promise<ProbeResult> {
+  return new Promise((resolve) => {
+    const protocol = protocolFor(peer, check);
+    const port = check.port !== 0 ? check.port : peer.port;
+    let received: Buffer = Buffer.alloc(0);
+    let settled = false;
+    let socket: Socket | null = null;
+    const finish = (result: ProbeResult, keepOpen = false): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      if (!keepOpen) socket?.destroy();
+      resolve(result);
+    };
+    const onAbort = (): void => finish({ ok: false, reason: 'check aborted' });
+    const timer = setTimeout(() => finish({ ok: false, reason: 'timed out' }), check.timeoutMs);
+    timer.unref();
+    if (signal?.aborted) return onAbort();
+    signal?.addEventListener('abort', onAbort, { once: true });
+
+    socket = peer.path !== null ? connect({ path: peer.path }) : connect({ host: peer.host!, port });
+    const s = socket;
+    s.on('error', (err: NodeJS.ErrnoException) => finish({ ok: false, reason: describeSocketError(err) }));
+    s.on('connect', () => {
+      if (protocol.request === null) return finish(OK);
+      s.write(protocol.request);
+    });
+    s.on('data', (chunk: Buffer) => {
+      if (settled) return;
+      received = received.length === 0 ? chunk : Buffer.concat([received, chunk]);
+      const verdict = protocol.judge(received, s);
+      if (verdict !== null) return finish(verdict, s.writableEnded);
+      if (received.length > MAX_HEAD_BYTES) finish({ ok: false, reason: 'check response head too large' });
+    });
+    s.on('end', () => finish({ ok: false, reason: 'connection closed prematurely' }));
+    s.on('close', () => finish({ ok: false, reason: 'connection closed prematurely' }));
+  });
+}

@@ -1,0 +1,73 @@
+/**
+ * The PeerRegistry owns every Peer across config generations (Caddy's hosts.LoadOrStore idea):
+ * a reload acquires the peers of the new config — getting back the very objects of the old one for
+ * unchanged (upstream, address) pairs — then retains only those, dropping the rest.
+ *
+ * Keys are `${upstreamName} ${peerKey}`. http and stream upstreams share one name space here, so a
+ * runtime that keeps both in one registry should give stream groups a distinct name prefix.
+ */
+import type { UpstreamServerConfig } from '../config/types.js';
+import { Peer, peerKeyOf, type PeerAddress } from './peer.js';
+
+export function registryKey(upstreamName: string, peerKey: string): string {
+  return `${upstreamName} ${peerKey}`;
+}
+
+export class PeerRegistry {
+  #peers = new Map<string, Peer>();
+
+  /** The existing peer (its `server` parameters refreshed) or a new one. */
+  acquire(upstreamName: string, server: UpstreamServerConfig, address: PeerAddress): Peer {
+    const key = registryKey(upstreamName, peerKeyOf(address));
+    let peer = this.#peers.get(key);
+    if (peer === undefined) {
+      peer = new Peer(upstreamName, address);
+      peer.effectiveWeight = server.weight;
+      this.#peers.set(key, peer);
+    }
+    peer.configure(server);
+    return peer;
+  }
+
+  get(upstreamName: string, peerKey: string): Peer | undefined {
+    return this.#peers.get(registryKey(upstreamName, peerKey));
+  }
+
+  has(upstreamName: string, peerKey: string): boolean {
+    return this.#peers.has(registryKey(upstreamName, peerKey));
+  }
+
+  get size(): number {
+    return this.#peers.size;
+  }
+
+  peers(): IterableIterator<Peer> {
+    return this.#peers.values();
+  }
+
+  /** Drop one peer; checkers still holding it stop probing it. */
+  release(upstreamName: string, peerKey: string): boolean {
+    const key = registryKey(upstreamName, peerKey);
+    const peer = this.#peers.get(key);
+    if (peer === undefined) return false;
+    peer.retired = true;
+    this.#peers.delete(key);
+    return true;
+  }
+
+  /**
+   * Keep only the peers whose registry keys are given (the union over every group of the config
+   * now in service, see UpstreamGroup.registryKeys); returns the peers dropped.
+   */
+  retain(keys: Iterable<string>): Peer[] {
+    const keep = new Set(keys);
+    const dropped: Peer[] = [];
+    for (const [key, peer] of this.#peers) {
+      if (keep.has(key)) continue;
+      peer.retired = true;
+      this.#peers.delete(key);
+      dropped.push(peer);
+    }
+    return dropped;
+  }
+}

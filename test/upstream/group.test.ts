@@ -1,0 +1,191 @@
+import { describe, expect, test } from 'vitest';
+import { ConfigError } from '../../src/errors.js';
+import { UpstreamGroup } from '../../src/upstream/group.js';
+import type { Peer } from '../../src/upstream/peer.js';
+import { PeerRegistry } from '../../src/upstream/registry.js';
+import { check, server, upstream } from './helpers.js';
+
+const ctx = { clientAddress: '127.0.0.1', hashKey: null, tried: null };
+
+function keys(group: UpstreamGroup, n: number): string {
+  return Array.from({ length: n }, () => {
+    const p = group.pick(ctx);
+    if (p !== null) group.release(p, false);
+    return p?.key ?? '-';
+  }).join(' ');
+}
+
+describe('UpstreamGroup.create', () => {
+  test('IP literals, IPv6 and unix paths skip DNS; host names give one peer per address', async () => {
+    const asked: string[] = [];
+    const resolve = async (host: string): Promise<string[]> => {
+      asked.push(host);
+      return ['10.0.0.1', '10.0.0.2'];
+    };
+    const g = await UpstreamGroup.create(
+      upstream('app', [server('127.0.0.1:9001'), server('[::1]:9002'), server('unix:/tmp/app.sock'), server('backend.test:80')]),
+      new PeerRegistry(),
+      { resolve },
+    );
+    expect(asked).toEqual(['backend.test']);
+    expect(g.peers.map((p) => p.key)).toEqual(['127.0.0.1:9001', '[::1]:9002', 'unix:/tmp/app.sock', '10.0.0.1:80', '10.0.0.2:80']);
+    expect(g.peers[1]!.host).toBe('::1');
+    expect(g.peers[2]!.path).toBe('/tmp/app.sock');
+    expect(g.name).toBe('app');
+  });
+
+  test('an unresolvable host is a config error at the server line', async () => {
+    const resolve = async (): Promise<string[]> => {
+      throw Object.assign(new Error('getaddrinfo ENOTFOUND'), { code: 'ENOTFOUND' });
+    };
+    const err = await UpstreamGroup.create(upstream('app', [server('nowhere.test:80')]), new PeerRegistry(), { resolve }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as ConfigError).message).toBe('host not found in upstream "nowhere.test:80"');
+  });
+
+  test('the default resolver uses dns.lookup (127.0.0.1 as a name resolves to itself)', async () => {
+    const g = await UpstreamGroup.create(upstream('app', [server('127.0.0.1:1')]), new PeerRegistry());
+    expect(g.peers.map((p) => p.key)).toEqual(['127.0.0.1:1']);
+  });
+});
+
+describe('UpstreamGroup.pick / release', () => {
+  test('weighted round robin through the group, with accounting', async () => {
+    const g = await UpstreamGroup.create(
+      upstream('app', [server('127.0.0.1:1', { weight: 5 }), server('127.0.0.1:2'), server('127.0.0.1:3')]),
+      new PeerRegistry(),
+    );
+    expect(keys(g, 7)).toBe('127.0.0.1:1 127.0.0.1:1 127.0.0.1:2 127.0.0.1:1 127.0.0.1:3 127.0.0.1:1 127.0.0.1:1');
+    expect(g.peers.map((p) => p.requests)).toEqual([5, 1, 1]);
+    const p = g.pick(ctx)!;
+    expect(p.activeConns).toBe(1);
+    g.release(p, false);
+    expect(p.activeConns).toBe(0);
+  });
+
+  test.each([
+    { name: 'down peers are skipped', servers: [server('127.0.0.1:1', { down: true }), server('127.0.0.1:2')], expected: '127.0.0.1:2 127.0.0.1:2' },
+    {
+      name: 'backup only while every primary is unavailable',
+      servers: [server('127.0.0.1:1'), server('127.0.0.1:2', { backup: true })],
+      expected: '127.0.0.1:1 127.0.0.1:1',
+    },
+    {
+      name: 'backup takes over when primaries are down',
+      servers: [server('127.0.0.1:1', { down: true }), server('127.0.0.1:2', { backup: true }), server('127.0.0.1:3', { backup: true })],
+      expected: '127.0.0.1:2 127.0.0.1:3',
+    },
+    { name: 'all down gives null', servers: [server('127.0.0.1:1', { down: true }), server('127.0.0.1:2', { down: true })], expected: '- -' },
+  ])('$name', async ({ servers, expected }) => {
+    const g = await UpstreamGroup.create(upstream('app', servers), new PeerRegistry());
+    expect(keys(g, 2)).toBe(expected);
+  });
+
+  test('hash methods ignore backup servers', async () => {
+    const g = await UpstreamGroup.create(
+      upstream('app', [server('127.0.0.1:1', { down: true }), server('127.0.0.1:2', { backup: true })], { method: { kind: 'ip_hash' } }),
+      new PeerRegistry(),
+    );
+    expect(g.backup).toEqual([]);
+    expect(g.peers).toHaveLength(1);
+    expect(g.pick(ctx)).toBeNull();
+    expect(g.allDown()).toBe(true);
+  });
+
+  test('max_conns: a full peer is skipped until a connection is released', async () => {
+    const g = await UpstreamGroup.create(upstream('app', [server('127.0.0.1:1', { maxConns: 1 }), server('127.0.0.1:2', { maxConns: 1 })]), new PeerRegistry());
+    const a = g.pick(ctx)!;
+    const b = g.pick(ctx)!;
+    expect([a.key, b.key]).toEqual(['127.0.0.1:1', '127.0.0.1:2']);
+    expect(g.pick(ctx)).toBeNull();
+    g.release(b, false);
+    expect(g.pick(ctx)).toBe(b);
+  });
+
+  test('tried peers are not picked again; then null', async () => {
+    const g = await UpstreamGroup.create(upstream('app', [server('127.0.0.1:1'), server('127.0.0.1:2')]), new PeerRegistry());
+    const tried = new Set<Peer>();
+    const first = g.pick({ ...ctx, tried })!;
+    tried.add(first);
+    const second = g.pick({ ...ctx, tried })!;
+    expect(second).not.toBe(first);
+    tried.add(second);
+    expect(g.pick({ ...ctx, tried })).toBeNull();
+  });
+
+  test('a failure takes the peer out for fail_timeout (max_fails=1), then one probe goes through', async () => {
+    let now = 1_000_000;
+    const g = await UpstreamGroup.create(
+      upstream('app', [server('127.0.0.1:1', { failTimeoutMs: 10_000 }), server('127.0.0.1:2')]),
+      new PeerRegistry(),
+      { now: () => now },
+    );
+    const [a, b] = g.peers as [Peer, Peer];
+    g.release(g.pick(ctx)!, true); // a fails
+    expect(a.available(now)).toBe(false);
+    expect(keys(g, 3)).toBe('127.0.0.1:2 127.0.0.1:2 127.0.0.1:2');
+    now += 10_001;
+    // a's effective weight was cut by the failure, so round robin comes back to it gradually
+    let probe = g.pick(ctx)!;
+    for (let i = 0; i < 5 && probe !== a; i++) {
+      g.release(probe, false);
+      probe = g.pick(ctx)!;
+    }
+    expect(probe).toBe(a);
+    // while the probe is in flight everyone else goes to b
+    expect(g.pick(ctx)).toBe(b);
+    g.release(b, false);
+    g.release(probe, false);
+    expect(a.fails).toBe(0);
+    expect(a.available(now)).toBe(true);
+  });
+
+  test('a group of one peer is never taken out by passive checks', async () => {
+    const g = await UpstreamGroup.create(upstream('app', [server('127.0.0.1:1')]), new PeerRegistry());
+    for (let i = 0; i < 5; i++) g.release(g.pick(ctx)!, true);
+    expect(g.pick(ctx)?.key).toBe('127.0.0.1:1');
+    expect(g.allDown()).toBe(false);
+  });
+
+  test('allDown follows active health and down flags', async () => {
+    const g = await UpstreamGroup.create(upstream('app', [server('127.0.0.1:1'), server('127.0.0.1:2', { down: true })]), new PeerRegistry());
+    expect(g.allDown()).toBe(false);
+    g.peers[0]!.healthy = false;
+    expect(g.allDown()).toBe(true);
+    expect(g.pick(ctx)).toBeNull();
+  });
+});
+
+describe('state across reloads', () => {
+  test('re-creating a group from the same registry keeps peers, counters and health', async () => {
+    const registry = new PeerRegistry();
+    const cfg = upstream('app', [server('127.0.0.1:1'), server('127.0.0.1:2')], { check: check({ defaultDown: true }) });
+    const g1 = await UpstreamGroup.create(cfg, registry);
+    // default_down: new peers start down
+    expect(g1.peers.map((p) => p.healthy)).toEqual([false, false]);
+    g1.peers[0]!.healthy = true;
+    g1.peers[0]!.requests = 42;
+    const cfg2 = upstream('app', [server('127.0.0.1:1', { weight: 3 }), server('127.0.0.1:3')], { check: check({ defaultDown: true }) });
+    const g2 = await UpstreamGroup.create(cfg2, registry);
+    expect(g2.peers[0]).toBe(g1.peers[0]);
+    expect(g2.peers[0]!.healthy).toBe(true);
+    expect(g2.peers[0]!.requests).toBe(42);
+    expect(g2.peers[0]!.weight).toBe(3);
+    expect(g2.peers[1]!.healthy).toBe(false);
+    const dropped = registry.retain(g2.registryKeys);
+    expect(dropped.map((p) => p.key)).toEqual(['127.0.0.1:2']);
+    expect(dropped[0]!.retired).toBe(true);
+    expect(registry.size).toBe(2);
+  });
+
+  test('removing check makes peers healthy; the same address in another upstream is another peer', async () => {
+    const registry = new PeerRegistry();
+    const g1 = await UpstreamGroup.create(upstream('a', [server('127.0.0.1:1')], { check: check({ defaultDown: true }) }), registry);
+    const other = await UpstreamGroup.create(upstream('b', [server('127.0.0.1:1')]), registry);
+    expect(other.peers[0]).not.toBe(g1.peers[0]);
+    const g2 = await UpstreamGroup.create(upstream('a', [server('127.0.0.1:1')]), registry);
+    expect(g2.peers[0]).toBe(g1.peers[0]);
+    expect(g2.peers[0]!.healthy).toBe(true);
+    expect(g2.peers[0]!.checkType).toBeNull();
+  });
+});
