@@ -1,0 +1,216 @@
+/**
+ * Location matching, compiled once per server (nginx ngx_http_core_find_location):
+ *
+ *   1. `= path` equal to the URI wins at once;
+ *   2. a proxying location whose path is the URI plus '/' (and no location has the URI itself)
+ *      answers 301 at once - before any regex, as nginx's auto_redirect does;
+ *   3. the longest matching prefix is remembered and its nested locations are searched the same
+ *      way; an exact match, redirect or regex match found there wins;
+ *   4. unless that prefix is `^~`, this level's regexes are tried in file order (so regexes nested
+ *      in the prefix come before the server-level ones);
+ *   5. else the remembered (deepest) prefix.
+ * A `^~` nested inside a prefix only skips the regexes of its own level, not the outer ones.
+ * Every rule above was checked against nginx 1.22 (test/http/locations.test.ts).
+ */
+import type { LocationConfig } from '../config/types.js';
+import { compileConfigRegex } from '../config/template.js';
+import type { Captures } from './variables.js';
+
+export class CompiledLocation {
+  readonly config: LocationConfig;
+  /** The location as written after `location` ("= /x", "~* \\.jpg$", "/app/", "@fallback"). */
+  readonly name: string;
+  /** For the HTTP engine: its own per-location plan, attached once per config. */
+  slot: unknown = null;
+  readonly regex: RegExp | null;
+  /** Whether the regex has capture groups (else `test` is enough and no captures are made). */
+  readonly hasGroups: boolean;
+  readonly children: LocationLevel | null;
+  readonly parent: CompiledLocation | null;
+  /** The path of `=`/prefix/`^~` locations, '' for regex and named ones. */
+  readonly path: string;
+
+  constructor(config: LocationConfig, parent: CompiledLocation | null) {
+    this.config = config;
+    this.parent = parent;
+    const m = config.match;
+    this.path = m.kind === 'exact' || m.kind === 'prefix' || m.kind === 'prefixNoRegex' ? m.path : '';
+    switch (m.kind) {
+      case 'exact': this.name = `= ${m.path}`; break;
+      case 'prefix': this.name = m.path; break;
+      case 'prefixNoRegex': this.name = `^~ ${m.path}`; break;
+      case 'regex': this.name = `${m.caseless ? '~*' : '~'} ${m.source}`; break;
+      case 'named': this.name = `@${m.name}`; break;
+    }
+    if (m.kind === 'regex') {
+      this.regex = compileConfigRegex(m.source, m.caseless);
+      this.hasGroups = new RegExp(`${this.regex.source}|`).exec('')!.length > 1;
+    } else {
+      this.regex = null;
+      this.hasGroups = false;
+    }
+    this.children = config.locations.length > 0 ? new LocationLevel(config.locations, this) : null;
+  }
+
+  /** nginx auto_redirect: set by proxy_pass (here also websocket_pass) on a location ending in '/'. */
+  get autoRedirect(): boolean {
+    const m = this.config.match;
+    const k = this.config.handler.kind;
+    return (m.kind === 'exact' || m.kind === 'prefix' || m.kind === 'prefixNoRegex')
+      && m.path.length > 1 && m.path.endsWith('/') && (k === 'proxy' || k === 'websocket');
+  }
+}
+
+export interface LocationMatchResult {
+  readonly location: CompiledLocation | null;
+  /** Captures of the matched regex location, null for prefix/exact matches. */
+  readonly captures: Captures | null;
+  /** Answer 301 to the path plus '/' (keep the query), do not run the location. */
+  readonly redirectSlash: boolean;
+}
+
+const enum Rc { Declined, Again, Ok, Done }
+
+/** Mutable state of one lookup (nginx keeps it in r->loc_conf). */
+interface Search {
+  location: CompiledLocation | null;
+  captures: Captures | null;
+}
+
+/** The locations of one nesting level. */
+export class LocationLevel {
+  readonly #exact = new Map<string, CompiledLocation>();
+  /**
+   * Prefix locations by path, and the distinct path lengths, longest first: the longest match is
+   * the first `uri.slice(0, len)` found, a few Map lookups instead of comparing every prefix.
+   */
+  readonly #prefixes = new Map<string, CompiledLocation>();
+  readonly #lengths: number[];
+  /** Auto-redirecting locations keyed by their path without the trailing slash. */
+  readonly #redirects = new Map<string, CompiledLocation>();
+  readonly #regexes: CompiledLocation[] = [];
+  /** Every location of this level and below, in file order (named ones included). */
+  readonly all: CompiledLocation[] = [];
+
+  constructor(configs: readonly LocationConfig[], parent: CompiledLocation | null) {
+    for (const cfg of configs) {
+      const loc = new CompiledLocation(cfg, parent);
+      this.all.push(loc);
+      if (loc.children) this.all.push(...loc.children.all);
+      const m = cfg.match;
+      switch (m.kind) {
+        case 'exact':
+          // nginx rejects duplicates at config time; keep the first if one slips through
+          if (!this.#exact.has(m.path)) this.#exact.set(m.path, loc);
+          break;
+        case 'prefix':
+        case 'prefixNoRegex':
+          if (!this.#prefixes.has(m.path)) this.#prefixes.set(m.path, loc);
+          break;
+        case 'regex':
+          this.#regexes.push(loc);
+          break;
+        case 'named':
+          break;
+      }
+      if (loc.autoRedirect) {
+        const key = loc.path.slice(0, -1);
+        if (!this.#redirects.has(key)) this.#redirects.set(key, loc);
+      }
+    }
+    this.#lengths = [...new Set([...this.#prefixes.keys()].map((k) => k.length))].sort((a, b) => b - a);
+  }
+
+  search(uri: string, s: Search): Rc {
+    const exact = this.#exact.get(uri);
+    if (exact !== undefined) {
+      s.location = exact;
+      s.captures = null;
+      return Rc.Ok;
+    }
+    let rc = Rc.Declined;
+    let noregex = false;
+    let prefix: CompiledLocation | null = null;
+    const lengths = this.#lengths;
+    for (let i = 0; i < lengths.length; i++) {
+      const len = lengths[i]!;
+      if (len > uri.length) continue;
+      const p = this.#prefixes.get(len === uri.length ? uri : uri.slice(0, len));
+      if (p !== undefined) {
+        prefix = p;
+        break;
+      }
+    }
+    if (this.#redirects.size > 0 && (prefix === null || prefix.path !== uri)) {
+      const r = this.#redirects.get(uri);
+      if (r !== undefined) {
+        s.location = r;
+        s.captures = null;
+        return Rc.Done;
+      }
+    }
+    if (prefix !== null) {
+      s.location = prefix;
+      s.captures = null;
+      noregex = prefix.config.match.kind === 'prefixNoRegex';
+      rc = prefix.children !== null ? prefix.children.search(uri, s) : Rc.Again;
+      if (rc === Rc.Ok || rc === Rc.Done) return rc;
+    }
+    if (!noregex) {
+      for (const loc of this.#regexes) {
+        const re = loc.regex!;
+        if (loc.hasGroups) {
+          const m = re.exec(uri);
+          if (m === null) continue;
+          s.captures = { numbered: m, named: m.groups ?? null };
+        } else {
+          if (!re.test(uri)) continue;
+          s.captures = null;
+        }
+        s.location = loc;
+        // a regex location may hold nested regex locations of its own
+        if (loc.children !== null) loc.children.search(uri, s);
+        return Rc.Ok;
+      }
+    }
+    return rc;
+  }
+}
+
+const scratch: Search = { location: null, captures: null };
+
+/** All locations of a server, compiled; `find` runs per request and allocates one result. */
+export class LocationTree {
+  readonly #root: LocationLevel;
+  readonly #named = new Map<string, CompiledLocation>();
+
+  constructor(configs: readonly LocationConfig[]) {
+    this.#root = new LocationLevel(configs, null);
+    for (const loc of this.#root.all) {
+      const m = loc.config.match;
+      if (m.kind === 'named' && !this.#named.has(m.name)) this.#named.set(m.name, loc);
+    }
+  }
+
+  /** Every compiled location, in file order, nested ones after their parent. */
+  get all(): readonly CompiledLocation[] {
+    return this.#root.all;
+  }
+
+  find(uri: string): LocationMatchResult {
+    // lookups are synchronous, so one scratch object serves them all
+    const s = scratch;
+    s.location = null;
+    s.captures = null;
+    const rc = this.#root.search(uri, s);
+    const result = { location: s.location, captures: s.captures, redirectSlash: rc === Rc.Done };
+    s.location = null;
+    s.captures = null;
+    return result;
+  }
+
+  /** `@name` locations (error_page / try_files targets); never matched by a URI. */
+  named(name: string): CompiledLocation | null {
+    return this.#named.get(name.startsWith('@') ? name.slice(1) : name) ?? null;
+  }
+}

@@ -1,0 +1,101 @@
+/**
+ * The HTTP router, built once per config: listen key → virtual hosts (by Host) → server →
+ * location (by normalized URI). Per request it only does map lookups, prefix comparisons and
+ * the config's own regexes.
+ */
+import type { HttpConfig, HttpServerConfig } from '../config/types.js';
+import { CompiledLocation, LocationTree, type LocationMatchResult } from './locations.js';
+import { ServerNameTable, type NameMatch } from './server-names.js';
+import type { Captures } from './variables.js';
+
+export { CompiledLocation, type LocationMatchResult } from './locations.js';
+export { normalizeHost } from './server-names.js';
+export { normalizeUri, splitTarget, parseAbsoluteTarget } from './uri.js';
+
+export class CompiledServer {
+  readonly config: HttpServerConfig;
+  /** The first server_name as written, for $server_name ('' when none). */
+  readonly primaryName: string;
+  /** For the HTTP engine: its own per-server plan, attached once per config. */
+  slot: unknown = null;
+  readonly #locations: LocationTree;
+
+  constructor(config: HttpServerConfig) {
+    this.config = config;
+    const first = config.serverNames[0];
+    this.primaryName = first === undefined ? ''
+      : first.kind === 'exact' ? first.name
+      : first.kind === 'leadingWildcard' ? `*${first.suffix}`
+      : first.kind === 'trailingWildcard' ? `${first.prefix}*`
+      : `~${first.source}`;
+    this.#locations = new LocationTree(config.locations);
+  }
+
+  /** Every location of the server (nested ones too), to attach per-location plans to. */
+  get locations(): readonly CompiledLocation[] {
+    return this.#locations.all;
+  }
+
+  /** `path` is the normalized URI (see normalizeUri). */
+  findLocation(path: string): LocationMatchResult {
+    return this.#locations.find(path);
+  }
+
+  namedLocation(name: string): CompiledLocation | null {
+    return this.#locations.named(name);
+  }
+}
+
+export interface VirtualHostMatch {
+  readonly server: CompiledServer;
+  readonly captures: Captures | null;
+}
+
+/** The servers of one listen address, selected by Host. */
+export class VirtualHosts {
+  readonly key: string;
+  /** In file order. */
+  readonly servers: readonly CompiledServer[];
+  readonly #names: ServerNameTable<CompiledServer>;
+
+  constructor(key: string, servers: readonly CompiledServer[]) {
+    this.key = key;
+    this.servers = servers;
+    const explicit = servers.find((s) => s.config.listens.some((l) => l.key === key && l.defaultServer));
+    this.#names = new ServerNameTable(
+      servers.map((s) => ({ value: s, names: s.config.serverNames })),
+      explicit,
+    );
+  }
+
+  get defaultServer(): CompiledServer {
+    return this.#names.defaultServer;
+  }
+
+  /** `host` is the Host header as received ('' when absent); see normalizeHost for the 400 check. */
+  find(host: string): VirtualHostMatch {
+    return this.#names.find(host) satisfies NameMatch<CompiledServer>;
+  }
+}
+
+/**
+ * Compile every server once and group them by listen key; a server with several listens is the
+ * same CompiledServer object under each key (so plans attached to it are shared).
+ */
+export function buildVirtualHosts(http: HttpConfig): Map<string, VirtualHosts> {
+  const byKey = new Map<string, CompiledServer[]>();
+  for (const cfg of http.servers) {
+    const server = new CompiledServer(cfg);
+    const seen = new Set<string>();
+    for (const l of cfg.listens) {
+      if (seen.has(l.key)) continue;
+      seen.add(l.key);
+      let list = byKey.get(l.key);
+      if (list === undefined) byKey.set(l.key, (list = []));
+      list.push(server);
+    }
+  }
+  const out = new Map<string, VirtualHosts>();
+  for (const [key, servers] of byKey) out.set(key, new VirtualHosts(key, servers));
+  return out;
+}

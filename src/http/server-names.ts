@@ -1,0 +1,156 @@
+/**
+ * Virtual host selection for one listen address (nginx ngx_http_find_virtual_server):
+ * exact name → longest `*.suffix` → longest `prefix.*` → first matching regex in file order →
+ * the address's default_server, else its first server. Compiled once per config; generic over
+ * what a name selects so that stream (SNI) routing can use the same table.
+ */
+import type { ServerName } from '../config/types.js';
+import { compileConfigRegex } from '../config/template.js';
+import type { Captures } from './variables.js';
+
+export interface NameMatch<T> {
+  readonly server: T;
+  /** Captures of a regex server_name, else null. */
+  readonly captures: Captures | null;
+}
+
+/** Entry for building a table: the names of one server, in file order. */
+export interface NamedEntry<T> {
+  readonly value: T;
+  /** A server without names answers to the empty name (requests without Host), as in nginx. */
+  readonly names: readonly ServerName[];
+}
+
+const CACHE_LIMIT = 1000;
+
+/**
+ * A Host header → the name it is compared as: port stripped (`[::1]:80` keeps its brackets),
+ * one trailing dot removed, lowercased. null for what nginx answers 400 ("client sent invalid
+ * host header"): `..`, '/', '\\', NUL, control chars, or nothing before the port.
+ * The empty string stays empty (no Host).
+ */
+export function normalizeHost(host: string): string | null {
+  if (host === '') return '';
+  let end = host.length;
+  let literal = false;
+  let inPort = false;
+  let lastDot = -2;
+  let upper = false;
+  for (let i = 0; i < host.length; i++) {
+    const c = host.charCodeAt(i);
+    if (c === 0x2e /* . */) {
+      if (lastDot === i - 1) return null;
+      lastDot = i;
+    } else if (c === 0x3a /* : */) {
+      if (!literal && !inPort) {
+        end = i;
+        inPort = true;
+      }
+    } else if (c === 0x5b /* [ */) {
+      if (i === 0) literal = true;
+    } else if (c === 0x5d /* ] */) {
+      if (literal) {
+        end = i + 1;
+        literal = false;
+        inPort = true;
+      }
+    } else if (c <= 0x20 || c === 0x7f || c === 0x2f || c === 0x5c) {
+      return null;
+    } else if (c >= 0x41 && c <= 0x5a) {
+      upper = true;
+    }
+  }
+  if (lastDot === end - 1) end--;
+  if (end <= 0) return null;
+  const name = end === host.length ? host : host.slice(0, end);
+  return upper ? name.toLowerCase() : name;
+}
+
+interface RegexName<T> {
+  readonly re: RegExp;
+  readonly hasGroups: boolean;
+  readonly value: T;
+}
+
+export class ServerNameTable<T> {
+  readonly defaultServer: T;
+  readonly #exact = new Map<string, T>();
+  /** `*.example.org` keyed ".example.org". */
+  readonly #leading = new Map<string, T>();
+  /** `www.example.*` keyed "www.example.". */
+  readonly #trailing = new Map<string, T>();
+  readonly #regexes: RegexName<T>[] = [];
+  readonly #cache = new Map<string, NameMatch<T>>();
+  readonly #defaultMatch: NameMatch<T>;
+
+  /** `entries` in file order; `defaultServer` is the listen's default_server (else entries[0]). */
+  constructor(entries: readonly NamedEntry<T>[], defaultServer?: T) {
+    if (entries.length === 0 && defaultServer === undefined) throw new Error('a server name table needs a server');
+    this.defaultServer = defaultServer ?? entries[0]!.value;
+    this.#defaultMatch = { server: this.defaultServer, captures: null };
+    // the first server to claim a name keeps it (nginx warns "conflicting server name")
+    const claim = (map: Map<string, T>, key: string, value: T): void => {
+      if (!map.has(key)) map.set(key, value);
+    };
+    for (const { value, names } of entries) {
+      if (names.length === 0) claim(this.#exact, '', value);
+      for (const n of names) {
+        switch (n.kind) {
+          case 'exact': claim(this.#exact, n.name.toLowerCase(), value); break;
+          case 'leadingWildcard': claim(this.#leading, n.suffix.toLowerCase(), value); break;
+          case 'trailingWildcard': claim(this.#trailing, n.prefix.toLowerCase(), value); break;
+          case 'regex': {
+            // nginx compiles server_name regexes caseless
+            const re = compileConfigRegex(n.source, true);
+            const hasGroups = new RegExp(`${re.source}|`).exec('')!.length > 1;
+            this.#regexes.push({ re, hasGroups, value });
+            break;
+          }
+        }
+      }
+    }
+  }
+
+  /** Select by a Host header value (raw: any case, maybe with a port); '' when there is none. */
+  find(hostHeader: string): NameMatch<T> {
+    const cached = this.#cache.get(hostHeader);
+    if (cached !== undefined) return cached;
+    const host = normalizeHost(hostHeader);
+    if (host === null) return this.#defaultMatch;
+    const m = this.#lookup(host);
+    if (m.captures === null) {
+      // bounded so random Host headers cannot grow memory; clearing is cheaper than LRU upkeep
+      if (this.#cache.size >= CACHE_LIMIT) this.#cache.clear();
+      this.#cache.set(hostHeader, m);
+    }
+    return m;
+  }
+
+  #lookup(host: string): NameMatch<T> {
+    const exact = this.#exact.get(host);
+    if (exact !== undefined) return { server: exact, captures: null };
+    if (host === '') return this.#defaultMatch;
+    if (this.#leading.size > 0) {
+      // ".b.example.org", then ".example.org", then ".org": longest suffix first
+      for (let dot = host.indexOf('.', 1); dot !== -1; dot = host.indexOf('.', dot + 1)) {
+        const v = this.#leading.get(host.slice(dot));
+        if (v !== undefined) return { server: v, captures: null };
+      }
+    }
+    if (this.#trailing.size > 0) {
+      for (let dot = host.lastIndexOf('.', host.length - 2); dot > 0; dot = host.lastIndexOf('.', dot - 1)) {
+        const v = this.#trailing.get(host.slice(0, dot + 1));
+        if (v !== undefined) return { server: v, captures: null };
+      }
+    }
+    for (const r of this.#regexes) {
+      if (r.hasGroups) {
+        const m = r.re.exec(host);
+        if (m !== null) return { server: r.value, captures: { numbered: m, named: m.groups ?? null } };
+      } else if (r.re.test(host)) {
+        return { server: r.value, captures: null };
+      }
+    }
+    return this.#defaultMatch;
+  }
+}
