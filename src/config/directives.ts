@@ -1,0 +1,46 @@
+/**
+ * The directive table: the only place that knows directive names (nginx's ngx_command_t).
+ * The specs live per area in ./directives/; this module joins them and indexes them by name.
+ */
+import { HTTP_DIRECTIVES } from './directives/http.js';
+import { MAIN_DIRECTIVES } from './directives/main.js';
+import type { Context, DirectiveSpec, SettingKind } from './directives/scope.js';
+import { STREAM_DIRECTIVES } from './directives/stream.js';
+import { UPSTREAM_DIRECTIVES } from './directives/upstream.js';
+
+export type { Context, DirectiveSpec, SettingKind } from './directives/scope.js';
+
+export const DIRECTIVES: readonly DirectiveSpec[] = [...MAIN_DIRECTIVES, ...HTTP_DIRECTIVES, ...UPSTREAM_DIRECTIVES, ...STREAM_DIRECTIVES];
+
+/** Specs by name; a name may have one spec per context family (`server`, `listen`, `proxy_pass`...). */
+export const DIRECTIVES_BY_NAME: ReadonlyMap<string, readonly DirectiveSpec[]> = (() => {
+  const m = new Map<string, DirectiveSpec[]>();
+  for (const spec of DIRECTIVES) {
+    const list = m.get(spec.name) ?? [];
+    if (list.some((s) => s.contexts.some((c) => spec.contexts.includes(c)))) {
+      throw new Error(`directive table: "${spec.name}" has two specs for one context`);
+    }
+    list.push(spec);
+    m.set(spec.name, list);
+  }
+  return m;
+})();
+
+/** The spec of `name` allowed in `context`, null when the name is known but not allowed there, undefined when unknown. */
+export function findDirective(name: string, context: Context): DirectiveSpec | null | undefined {
+  const specs = DIRECTIVES_BY_NAME.get(name);
+  if (specs === undefined) return undefined;
+  return specs.find((s) => s.contexts.includes(context)) ?? null;
+}
+
+/** Default values of every inherited setting of one kind, from the table's `default`s. */
+export function settingDefaults(kind: SettingKind): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const spec of DIRECTIVES) {
+    if (spec.setting?.kind === kind && !Object.hasOwn(out, spec.setting.field)) out[spec.setting.field] = spec.setting.initial;
+  }
+  return out;
+}
+
+/** Names the table knows, for "did you mean" suggestions and the missing ";" warning. */
+export const DIRECTIVE_NAMES: readonly string[] = [...DIRECTIVES_BY_NAME.keys()];

@@ -1,0 +1,440 @@
+/** http, server and location directives. */
+import type { Arg, Directive } from '../ast.js';
+import type {
+  AccessLogConfig, AddHeader, ErrorPage, HeaderOp, ListenConfig, LocationMatch, LogFormatConfig,
+  NextUpstreamCondition, ProxyRedirect, RewriteRule, ServerName,
+} from '../types.js';
+import { addressKey, parseListenAddress, parseNumber, parseProxyPassUrl, regexError } from '../units.js';
+import { ensureHttp } from './main.js';
+import {
+  childScope, count, err, flag, invalidParameter, invalidValue, isVariableName, listSetting, noEffect, oneOf,
+  seconds, setting, size, type Context, type DirectiveSpec, type HttpServerDraft, type LocationDraft,
+  type Reporter, type Scope, type TargetDraft, type ValueParser,
+} from './scope.js';
+
+const LOC3: readonly Context[] = ['http', 'server', 'location'];
+const SRV2: readonly Context[] = ['http', 'server'];
+
+// ---------------------------------------------------------------------------------------------
+// listen / server_name (shared with stream servers)
+
+const LISTEN_FLAGS = ['default_server', 'default', 'reuseport', 'proxy_protocol', 'ssl', 'http2', 'deferred', 'bind', 'ipv6only=on', 'ipv6only=off'];
+
+export function parseListen(d: Directive, r: Reporter, allowed: readonly string[] = LISTEN_FLAGS): ListenConfig | undefined {
+  const a0 = d.args[0]!;
+  const addr = parseListenAddress(a0.value);
+  if (!addr.ok) return err(r, 'TSP_ERR_CONFIG_VALUE', addr.message, a0.loc);
+  let defaultServer = false, reuseport = false, proxyProtocol = false, ssl = false, http2 = false;
+  let backlog: number | null = null;
+  let bad = false;
+  for (const a of d.args.slice(1)) {
+    const v = a.value;
+    if (v.startsWith('backlog=')) {
+      const n = parseNumber(v.slice(8));
+      if (n === null || n === 0) { err(r, 'TSP_ERR_CONFIG_VALUE', `invalid backlog "${v.slice(8)}"`, a.loc); bad = true; } else backlog = n;
+      continue;
+    }
+    if (!allowed.includes(v)) { invalidParameter(r, a); bad = true; continue; }
+    if (v === 'default_server' || v === 'default') defaultServer = true;
+    else if (v === 'reuseport') reuseport = true;
+    else if (v === 'proxy_protocol') proxyProtocol = true;
+    else if (v === 'ssl') ssl = true;
+    else if (v === 'http2') http2 = true;
+  }
+  if (bad) return undefined;
+  return { address: addr.value, key: addressKey(addr.value), defaultServer, reuseport, backlog, proxyProtocol, ssl, http2, loc: a0.loc };
+}
+
+export function parseServerNames(d: Directive, r: Reporter): ServerName[] {
+  const out: ServerName[] = [];
+  for (const a of d.args) {
+    const v = a.value;
+    if (v === '') continue;
+    if (v.startsWith('~')) {
+      const why = regexError(v.slice(1));
+      if (why !== null) err(r, 'TSP_ERR_CONFIG_VALUE', `invalid regex "${v.slice(1)}": ${why}`, a.loc);
+      else out.push({ kind: 'regex', source: v.slice(1), loc: a.loc });
+      continue;
+    }
+    const name = v.toLowerCase();
+    if (name.startsWith('*.')) out.push({ kind: 'leadingWildcard', suffix: name.slice(1), loc: a.loc });
+    else if (name.endsWith('.*')) out.push({ kind: 'trailingWildcard', prefix: name.slice(0, -1), loc: a.loc });
+    else if (name.startsWith('.')) {
+      out.push({ kind: 'exact', name: name.slice(1), loc: a.loc }, { kind: 'leadingWildcard', suffix: name, loc: a.loc });
+    } else if (name.includes('*')) err(r, 'TSP_ERR_CONFIG_VALUE', `invalid server name or wildcard "${v}"`, a.loc);
+    else out.push({ kind: 'exact', name, loc: a.loc });
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// proxy targets
+
+export function httpTarget(scope: Scope, a: Arg, viaName: boolean): TargetDraft | undefined {
+  const r = scope.state.report;
+  let t: TargetDraft;
+  if (viaName && !/^https?:\/\//i.test(a.value)) {
+    // websocket_pass names an upstream (tcp_proxy_module style).
+    t = { scheme: 'http', upstream: a.value, uri: null, dynamic: a.value.includes('$'), raw: a.value, loc: a.loc, hasPort: /:\d+$/.test(a.value), area: 'http' };
+  } else {
+    const u = parseProxyPassUrl(a.value);
+    if (!u.ok) return err(r, 'TSP_ERR_CONFIG_VALUE', u.message, a.loc);
+    t = { scheme: u.value.scheme, upstream: u.value.host, uri: u.value.uri, dynamic: u.value.dynamic, raw: a.value, loc: a.loc, hasPort: u.value.hasPort, area: 'http' };
+  }
+  scope.state.targets.push(t);
+  return t;
+}
+
+function contentHandlerTaken(loc: LocationDraft): boolean {
+  return loc.proxy !== null || loc.websocket !== null || loc.checkStatus !== null;
+}
+
+// ---------------------------------------------------------------------------------------------
+// location
+
+function parseLocationMatch(d: Directive, r: Reporter): LocationMatch | undefined {
+  const [a, b] = d.args;
+  if (b === undefined) {
+    const v = a!.value;
+    if (v.startsWith('@')) return { kind: 'named', name: v.slice(1) };
+    // nginx also accepts the modifier glued to the path ("=/x", "~^/x").
+    if (v.startsWith('=') && v.length > 1) return { kind: 'exact', path: v.slice(1) };
+    if (v.startsWith('^~') && v.length > 2) return { kind: 'prefixNoRegex', path: v.slice(2) };
+    if (v.startsWith('~*') && v.length > 2) return regexMatch(v.slice(2), true, a!, r);
+    if (v.startsWith('~') && v.length > 1) return regexMatch(v.slice(1), false, a!, r);
+    return { kind: 'prefix', path: v };
+  }
+  switch (a!.value) {
+    case '=': return { kind: 'exact', path: b.value };
+    case '^~': return { kind: 'prefixNoRegex', path: b.value };
+    case '~': return regexMatch(b.value, false, b, r);
+    case '~*': return regexMatch(b.value, true, b, r);
+    default: return err(r, 'TSP_ERR_CONFIG_VALUE', `invalid location modifier "${a!.value}"`, a!.loc);
+  }
+}
+
+function regexMatch(source: string, caseless: boolean, a: Arg, r: Reporter): LocationMatch | undefined {
+  const why = regexError(source, caseless);
+  return why === null ? { kind: 'regex', source, caseless } : err(r, 'TSP_ERR_CONFIG_VALUE', `invalid regex "${source}": ${why}`, a.loc);
+}
+
+export function locationText(m: LocationMatch): string {
+  switch (m.kind) {
+    case 'exact': case 'prefix': case 'prefixNoRegex': return m.path;
+    case 'named': return `@${m.name}`;
+    case 'regex': return m.source;
+  }
+}
+
+/** Key under which two sibling locations collide (nginx: exact, prefix and ^~ share prefix keys). */
+function locationKey(m: LocationMatch): string {
+  switch (m.kind) {
+    case 'exact': return `=${m.path}`;
+    case 'prefix': case 'prefixNoRegex': return `p${m.path}`;
+    case 'named': return `@${m.name}`;
+    case 'regex': return `${m.caseless ? '~*' : '~'}${m.source}`;
+  }
+}
+
+const applyLocation = (scope: Scope, d: Directive): Scope | null => {
+  const r = scope.state.report;
+  const match = parseLocationMatch(d, r);
+  if (match === undefined) return null;
+  const argLoc = d.args[d.args.length - 1]!.loc;
+  const parent = scope.location;
+  const text = locationText(match);
+  if (parent !== undefined) {
+    const p = parent.match;
+    if (match.kind === 'named') return err(r, 'TSP_ERR_CONFIG_NOT_ALLOWED', `named location "@${match.name}" can be on the server level only`, argLoc) ?? null;
+    if (p.kind === 'exact') return err(r, 'TSP_ERR_CONFIG_NOT_ALLOWED', `location "${text}" cannot be inside the exact location "${p.path}"`, argLoc) ?? null;
+    if (p.kind === 'named') return err(r, 'TSP_ERR_CONFIG_NOT_ALLOWED', `location "${text}" cannot be inside the named location "@${p.name}"`, argLoc) ?? null;
+    if ((p.kind === 'prefix' || p.kind === 'prefixNoRegex') && match.kind !== 'regex' && !match.path.startsWith(p.path)) {
+      return err(r, 'TSP_ERR_CONFIG_NOT_ALLOWED', `location "${text}" is outside location "${p.path}"`, argLoc) ?? null;
+    }
+  }
+  const siblings = parent?.locations ?? scope.server!.locations;
+  const key = locationKey(match);
+  const twin = siblings.find((l) => locationKey(l.match) === key);
+  if (twin !== undefined) {
+    if (match.kind !== 'regex') return err(r, 'TSP_ERR_CONFIG_DUPLICATE', `duplicate location "${text}"`, argLoc) ?? null;
+    r.warn('TSP_ERR_CONFIG_DUPLICATE', `location "${text}" can never match: the same regex is used at line ${twin.loc.line}`, argLoc);
+  }
+  const child = childScope(scope, 'location');
+  const draft: LocationDraft = {
+    match, matchLoc: argLoc, rewrites: [], sets: [], proxy: null, websocket: null, ret: null, checkStatus: null,
+    locations: [], scope: child, loc: d.loc,
+  };
+  siblings.push(draft);
+  return { ...child, location: draft, ...(scope.server ? { server: scope.server } : {}) };
+};
+
+// ---------------------------------------------------------------------------------------------
+// value parsers
+
+const returnValue: ValueParser<{ code: number; text: string | null; loc: Directive['loc'] }> = (args, d, r) => {
+  const a0 = args[0]!;
+  if (args.length === 1 && /^(https?:\/\/|\$scheme)/.test(a0.value)) return { code: 302, text: a0.value, loc: d.loc };
+  const code = parseNumber(a0.value);
+  if (code === null || code > 999) return err(r, 'TSP_ERR_CONFIG_VALUE', `invalid return code "${a0.value}"`, a0.loc);
+  return { code, text: args[1]?.value ?? null, loc: d.loc };
+};
+
+const REWRITE_FLAGS = ['last', 'break', 'redirect', 'permanent'] as const;
+const rewriteRule: ValueParser<RewriteRule> = (args, d, r) => {
+  const [re, rep, fl] = args;
+  const why = regexError(re!.value);
+  if (why !== null) return err(r, 'TSP_ERR_CONFIG_VALUE', `invalid regex "${re!.value}": ${why}`, re!.loc);
+  if (fl !== undefined && !(REWRITE_FLAGS as readonly string[]).includes(fl.value)) return invalidParameter(r, fl);
+  return { regex: re!.value, replacement: rep!.value, flag: (fl?.value as RewriteRule['flag']) ?? null, loc: d.loc };
+};
+
+const headerOp: ValueParser<HeaderOp> = (args, d) => ({ name: args[0]!.value, value: args[1]!.value, loc: d.loc });
+
+const addHeader: ValueParser<AddHeader> = (args, d, r) => {
+  if (args[2] !== undefined && args[2].value !== 'always') return invalidParameter(r, args[2]);
+  return { name: args[0]!.value, value: args[1]!.value, always: args[2] !== undefined, loc: d.loc };
+};
+
+const errorPage: ValueParser<ErrorPage> = (args, d, r) => {
+  const codes: number[] = [];
+  let overrideStatus: ErrorPage['overrideStatus'] = null;
+  const target = args[args.length - 1]!;
+  for (const a of args.slice(0, -1)) {
+    if (a.value.startsWith('=')) {
+      if (a !== args[args.length - 2]) return invalidValue(r, a, d);
+      const rest = a.value.slice(1);
+      const n = rest === '' ? 'target' : parseNumber(rest);
+      if (n === null) return err(r, 'TSP_ERR_CONFIG_VALUE', `invalid value "${a.value}"`, a.loc);
+      overrideStatus = n;
+      continue;
+    }
+    const n = parseNumber(a.value);
+    if (n === null) return err(r, 'TSP_ERR_CONFIG_VALUE', `invalid value "${a.value}"`, a.loc);
+    if (n < 300 || n > 599) return err(r, 'TSP_ERR_CONFIG_VALUE', `value "${a.value}" must be between 300 and 599`, a.loc);
+    codes.push(n);
+  }
+  if (codes.length === 0) return err(r, 'TSP_ERR_CONFIG_ARGS', `invalid number of arguments in "${d.name}" directive`, d.loc);
+  return { codes, overrideStatus, target: target.value, loc: d.loc };
+};
+
+export function accessLog(defaultFormat: string): ValueParser<AccessLogConfig> {
+  return (args, d) => {
+    const path = args[0]!.value;
+    return { path: path === 'off' ? null : path, format: args[1]?.value ?? defaultFormat, loc: d.loc };
+  };
+}
+
+export const logFormat: ValueParser<LogFormatConfig> = (args, d, r) => {
+  let rest = args.slice(1);
+  let escape: LogFormatConfig['escape'] = 'default';
+  if (rest[0]?.value.startsWith('escape=')) {
+    const v = rest[0].value.slice(7);
+    if (v !== 'default' && v !== 'json' && v !== 'none') return err(r, 'TSP_ERR_CONFIG_VALUE', `unknown log format escaping "${v}"`, rest[0].loc);
+    escape = v;
+    rest = rest.slice(1);
+  }
+  if (rest.length === 0) return err(r, 'TSP_ERR_CONFIG_ARGS', `invalid number of arguments in "${d.name}" directive`, d.loc);
+  return { name: args[0]!.value, escape, template: rest.map((a) => a.value).join(''), loc: d.loc };
+};
+
+const NEXT_UPSTREAM: readonly NextUpstreamCondition[] = [
+  'error', 'timeout', 'invalid_header', 'http_500', 'http_502', 'http_503', 'http_504', 'http_403', 'http_404', 'http_429', 'non_idempotent',
+];
+const nextUpstream: ValueParser<NextUpstreamCondition[]> = (args, _d, r) => {
+  if (args.length === 1 && args[0]!.value === 'off') return [];
+  const out: NextUpstreamCondition[] = [];
+  for (const a of args) {
+    if (!(NEXT_UPSTREAM as readonly string[]).includes(a.value)) return err(r, 'TSP_ERR_CONFIG_VALUE', `invalid value "${a.value}"`, a.loc);
+    out.push(a.value as NextUpstreamCondition);
+  }
+  return out;
+};
+
+const largeBuffers: ValueParser<{ count: number; sizeBytes: number }> = (args, d, r) => {
+  const n = parseNumber(args[0]!.value);
+  if (n === null || n === 0) return err(r, 'TSP_ERR_CONFIG_VALUE', `"${d.name}" directive invalid value`, args[0]!.loc);
+  const s = size([args[1]!], d, r);
+  return s === undefined ? undefined : { count: n, sizeBytes: s };
+};
+
+const applyProxyRedirect = (scope: Scope, d: Directive): void => {
+  const own = scope.settings['proxyRedirect'] as ProxyRedirect | undefined;
+  if (d.args.length === 1) {
+    const v = d.args[0]!.value;
+    if (v === 'default' || v === 'off') { scope.settings['proxyRedirect'] = { kind: v }; return; }
+    invalidValue(scope.state.report, d.args[0]!, d);
+    return;
+  }
+  const rule = { from: d.args[0]!.value, to: d.args[1]!.value };
+  scope.settings['proxyRedirect'] = own?.kind === 'rules' ? { kind: 'rules', rules: [...own.rules, rule] } : { kind: 'rules', rules: [rule] };
+};
+
+// ---------------------------------------------------------------------------------------------
+// the table
+
+const http = (o: Omit<Parameters<typeof setting>[0], 'kind' | 'contexts'> & { contexts?: readonly Context[] }): DirectiveSpec =>
+  setting({ contexts: LOC3, kind: 'http', ...o });
+
+export const HTTP_DIRECTIVES: readonly DirectiveSpec[] = [
+  {
+    name: 'server', contexts: ['main', 'http'], args: [0, 0], block: 'server', multiple: true, syntax: 'server { ... }',
+    summary: 'A virtual server.', note: 'A `server {}` at top level is taken as if inside `http {}`.',
+    apply(scope, d) {
+      const httpScope = scope.context === 'main' ? ensureHttp(scope.state) : scope;
+      const child = childScope(httpScope, 'server');
+      const server: HttpServerDraft = { listens: [], serverNames: [], rewrites: [], ret: null, locations: [], scope: child, loc: d.loc };
+      scope.state.http!.servers.push(server);
+      return { ...child, server };
+    },
+  },
+  {
+    name: 'listen', contexts: ['server'], args: [1, Infinity], multiple: true, default: '*:80',
+    syntax: 'listen address[:port] | port | unix:path [default_server] [reuseport] [backlog=n] [proxy_protocol];',
+    summary: 'Address and port the server accepts requests on.',
+    note: 'A server without `listen` gets `0.0.0.0:80`. `ssl` and `http2` are accepted and recorded but not served yet.',
+    apply(scope, d) {
+      const l = parseListen(d, scope.state.report);
+      if (l !== undefined) scope.server!.listens.push(l);
+    },
+  },
+  {
+    name: 'server_name', contexts: ['server'], args: [1, Infinity], multiple: true, default: '""',
+    syntax: 'server_name name ...;', summary: 'Names of the virtual server: exact, `*.wild`, `wild.*`, `.both`, `~regex`.',
+    apply(scope, d) { scope.server!.serverNames.push(...parseServerNames(d, scope.state.report)); },
+  },
+  {
+    name: 'location', contexts: ['server', 'location'], args: [1, 2], block: 'location', multiple: true,
+    syntax: 'location [ = | ~ | ~* | ^~ ] uri { ... } | location @name { ... }',
+    summary: 'Configuration depending on the request URI.', apply: applyLocation,
+  },
+  {
+    name: 'proxy_pass', contexts: ['location'], args: [1, 1], syntax: 'proxy_pass URL;',
+    summary: 'Proxy to an upstream group or `host:port`; a URI part replaces the matched location prefix.',
+    note: 'Upgrade: websocket requests are proxied as WebSockets without extra headers.',
+    apply(scope, d) {
+      const loc = scope.location!;
+      if (contentHandlerTaken(loc)) { err(scope.state.report, 'TSP_ERR_CONFIG_DUPLICATE', `"${d.name}" directive is duplicate`, d.loc); return; }
+      loc.proxy = httpTarget(scope, d.args[0]!, false) ?? null;
+    },
+  },
+  {
+    name: 'websocket_pass', contexts: ['location'], args: [1, 2], syntax: 'websocket_pass [path] upstream | URL;',
+    summary: 'Proxy WebSocket upgrades (tcp_proxy_module); `path` matches the first path segment exactly.',
+    apply(scope, d) {
+      const loc = scope.location!;
+      if (contentHandlerTaken(loc)) { err(scope.state.report, 'TSP_ERR_CONFIG_DUPLICATE', `"${d.name}" directive is duplicate`, d.loc); return; }
+      const target = httpTarget(scope, d.args[d.args.length - 1]!, true);
+      if (target !== undefined) loc.websocket = { path: d.args.length === 2 ? d.args[0]!.value : null, target };
+    },
+  },
+  {
+    name: 'return', contexts: ['server', 'location'], args: [1, 2], syntax: 'return code [text] | code URL | URL;',
+    summary: 'Stop processing and return a status (a bare URL redirects with 302).',
+    apply(scope, d) {
+      const v = returnValue(d.args, d, scope.state.report);
+      if (v === undefined) return;
+      if (scope.location) scope.location.ret = v;
+      else scope.server!.ret = v;
+    },
+  },
+  {
+    name: 'rewrite', contexts: ['server', 'location'], args: [2, 3], multiple: true,
+    syntax: 'rewrite regex replacement [last | break | redirect | permanent];', summary: 'Rewrite the request URI.',
+    apply(scope, d) {
+      const v = rewriteRule(d.args, d, scope.state.report);
+      if (v !== undefined) (scope.location ?? scope.server!).rewrites.push(v);
+    },
+  },
+  {
+    name: 'set', contexts: ['location'], args: [2, 2], multiple: true, syntax: 'set $variable value;',
+    summary: 'Set a variable.', note: 'Allowed in `location` only (nginx also allows `server` and `if`).',
+    apply(scope, d) {
+      const a = d.args[0]!;
+      if (!isVariableName(a.value)) { err(scope.state.report, 'TSP_ERR_CONFIG_VALUE', `invalid variable name "${a.value}"`, a.loc); return; }
+      scope.location!.sets.push({ variable: a.value.slice(1), value: d.args[1]!.value, loc: d.loc });
+    },
+  },
+  {
+    name: 'check_status', contexts: ['location'], args: [0, 1], syntax: 'check_status [html | json | prometheus];',
+    summary: 'Serve the health state of every upstream peer.', default: 'html',
+    note: 'From nginx_upstream_check_module; `prometheus` is tsproxy only.',
+    apply(scope, d) { applyCheckStatus(scope, d); },
+  },
+  {
+    name: 'tcp_check_status', contexts: ['location'], args: [0, 1], syntax: 'tcp_check_status [html | json | prometheus];',
+    summary: 'Same as `check_status` (tcp_proxy_module name).', default: 'html', apply(scope, d) { applyCheckStatus(scope, d); },
+  },
+  http({ name: 'root', field: 'root', parse: (a) => a[0]!.value, default: 'html', syntax: 'root path;', summary: 'Root directory for static files.', note: 'Resolved against the prefix.' }),
+  http({ name: 'index', field: 'index', parse: (a) => a.map((x) => x.value), args: [1, Infinity], default: 'index.html', syntax: 'index file ...;', summary: 'Index files for a directory request.' }),
+  listSetting({ name: 'add_header', contexts: LOC3, kind: 'http', field: 'addHeaders', parse: addHeader, args: [2, 3], syntax: 'add_header name value [always];', summary: 'Add a response header (2xx/3xx responses unless `always`).' }),
+  listSetting({
+    name: 'proxy_set_header', contexts: LOC3, kind: 'http', field: 'proxySetHeaders', parse: headerOp, args: [2, 2],
+    syntax: 'proxy_set_header field value;', summary: 'Set (or, with an empty value, remove) a header sent upstream.',
+    note: 'With none set, tsproxy sends `Host: $proxy_host` and keeps connections alive (nginx: `Connection: close`).',
+  }),
+  listSetting({ name: 'proxy_hide_header', contexts: LOC3, kind: 'http', field: 'proxyHideHeaders', parse: (a) => a[0]!.value.toLowerCase(), args: [1, 1], syntax: 'proxy_hide_header field;', summary: 'Do not pass this upstream response header to the client.' }),
+  listSetting({ name: 'proxy_pass_header', contexts: LOC3, kind: 'http', field: 'proxyPassHeaders', parse: (a) => a[0]!.value.toLowerCase(), args: [1, 1], syntax: 'proxy_pass_header field;', summary: 'Pass a header that is hidden by default.' }),
+  http({ name: 'proxy_http_version', field: 'proxyHttpVersion', parse: oneOf(['1.0', '1.1'] as const), default: '1.1', syntax: 'proxy_http_version 1.0 | 1.1;', summary: 'HTTP version used to talk to upstreams.', note: 'Default 1.1 with keep-alive (nginx: 1.0).' }),
+  http({ name: 'proxy_method', field: 'proxyMethod', parse: text, initial: null, syntax: 'proxy_method method;', summary: 'Method used for upstream requests instead of the client\'s.' }),
+  http({ name: 'proxy_pass_request_headers', field: 'proxyPassRequestHeaders', parse: flag, default: 'on', syntax: 'proxy_pass_request_headers on | off;', summary: 'Pass the client request headers upstream.' }),
+  http({ name: 'proxy_pass_request_body', field: 'proxyPassRequestBody', parse: flag, default: 'on', syntax: 'proxy_pass_request_body on | off;', summary: 'Pass the client request body upstream.' }),
+  {
+    name: 'proxy_redirect', contexts: LOC3, args: [1, 2], multiple: true, default: 'default',
+    syntax: 'proxy_redirect default | off | redirect replacement;', summary: 'Rewrite Location and Refresh headers of upstream responses.',
+    setting: { kind: 'http', field: 'proxyRedirect', initial: { kind: 'default' } }, apply: applyProxyRedirect,
+  },
+  http({ name: 'proxy_intercept_errors', field: 'proxyInterceptErrors', parse: flag, default: 'off', syntax: 'proxy_intercept_errors on | off;', summary: 'Answer upstream responses >= 300 with error_page.' }),
+  http({ name: 'proxy_buffering', field: 'proxyBuffering', parse: flag, default: 'on', syntax: 'proxy_buffering on | off;', summary: 'Buffer upstream responses.' }),
+  http({ name: 'proxy_forwarded_headers', field: 'proxyForwardedHeaders', parse: flag, default: 'on', syntax: 'proxy_forwarded_headers on | off;', summary: 'Set X-Forwarded-For, X-Real-IP and X-Forwarded-Proto.', note: 'tsproxy only.' }),
+  http({ name: 'proxy_protocol', field: 'proxyProtocolVersion', parse: (a, d, r) => { const f = flag(a, d, r); return f === undefined ? undefined : f ? 1 : 0; }, default: 'off', syntax: 'proxy_protocol on | off;', summary: 'Send a PROXY protocol v1 header to HTTP upstreams.', note: 'tsproxy only in http.' }),
+  http({ name: 'proxy_next_upstream', field: 'proxyNextUpstream', parse: nextUpstream, args: [1, Infinity], default: 'error timeout', syntax: 'proxy_next_upstream error | timeout | invalid_header | http_500 | http_502 | http_503 | http_504 | http_403 | http_404 | http_429 | non_idempotent | off ...;', summary: 'When to try the next upstream peer.' }),
+  http({ name: 'proxy_next_upstream_tries', field: 'proxyNextUpstreamTries', parse: count, default: '0', syntax: 'proxy_next_upstream_tries number;', summary: 'Maximum tries (0: no limit).' }),
+  http({ name: 'proxy_next_upstream_timeout', field: 'proxyNextUpstreamTimeoutMs', parse: seconds, default: '0', syntax: 'proxy_next_upstream_timeout time;', summary: 'Time limit for trying peers (0: no limit).' }),
+  http({ name: 'proxy_connect_timeout', field: 'proxyConnectTimeoutMs', parse: seconds, default: '60s', syntax: 'proxy_connect_timeout time;', summary: 'Timeout for connecting to an upstream.' }),
+  http({ name: 'proxy_read_timeout', field: 'proxyReadTimeoutMs', parse: seconds, default: '60s', syntax: 'proxy_read_timeout time;', summary: 'Timeout between two reads from an upstream.' }),
+  http({ name: 'proxy_send_timeout', field: 'proxySendTimeoutMs', parse: seconds, default: '60s', syntax: 'proxy_send_timeout time;', summary: 'Timeout between two writes to an upstream.' }),
+  http({ name: 'client_max_body_size', field: 'clientMaxBodySizeBytes', parse: size, default: '1m', syntax: 'client_max_body_size size;', summary: 'Largest allowed request body (0: no limit).' }),
+  http({ name: 'client_body_timeout', field: 'clientBodyTimeoutMs', parse: seconds, default: '60s', syntax: 'client_body_timeout time;', summary: 'Timeout between two reads of the request body.' }),
+  http({ name: 'client_header_timeout', contexts: SRV2, field: 'clientHeaderTimeoutMs', parse: seconds, default: '60s', syntax: 'client_header_timeout time;', summary: 'Timeout for reading the request head.' }),
+  http({ name: 'client_header_buffer_size', contexts: SRV2, field: 'clientHeaderBufferSizeBytes', parse: size, default: '1k', syntax: 'client_header_buffer_size size;', summary: 'Buffer for the request head.' }),
+  http({ name: 'large_client_header_buffers', contexts: SRV2, field: 'largeClientHeaderBuffers', parse: largeBuffers, args: [2, 2], default: '4 8k', syntax: 'large_client_header_buffers number size;', summary: 'Buffers for large request heads (a line must fit in one).' }),
+  http({ name: 'send_timeout', field: 'sendTimeoutMs', parse: seconds, default: '60s', syntax: 'send_timeout time;', summary: 'Timeout between two writes to the client.' }),
+  http({ name: 'keepalive_timeout', field: 'keepaliveTimeoutMs', parse: seconds, args: [1, 2], default: '75s', syntax: 'keepalive_timeout timeout [header_timeout];', summary: 'How long an idle client keep-alive connection stays open.', note: 'The header_timeout argument is accepted and ignored.' }),
+  http({ name: 'keepalive_requests', field: 'keepaliveRequests', parse: count, default: '1000', syntax: 'keepalive_requests number;', summary: 'Requests served on one client connection.' }),
+  http({ name: 'websocket_read_timeout', field: 'websocketReadTimeoutMs', parse: seconds, default: '60s', syntax: 'websocket_read_timeout time;', summary: 'Idle timeout of a proxied WebSocket.', note: 'tsproxy / tcp_proxy_module.' }),
+  http({ name: 'server_tokens', field: 'serverTokens', parse: flag, default: 'on', syntax: 'server_tokens on | off;', summary: 'Show the version in error pages and the Server header.' }),
+  listSetting({ name: 'error_page', contexts: LOC3, kind: 'http', field: 'errorPages', parse: errorPage, args: [2, Infinity], syntax: 'error_page code ... [=[response]] uri;', summary: 'URI shown for the given error codes.' }),
+  listSetting({
+    name: 'access_log', contexts: LOC3, kind: 'http', field: 'accessLogs', parse: accessLog('combined'), args: [1, Infinity],
+    syntax: 'access_log path [format] | off;', summary: 'Where requests are logged, in which log_format.',
+    note: 'No access log unless configured (nginx: `logs/access.log combined`). Extra parameters (buffer=, if=) are ignored.',
+  }),
+  {
+    name: 'log_format', contexts: ['http'], args: [2, Infinity], multiple: true, syntax: 'log_format name [escape=default|json|none] string ...;',
+    summary: 'A named access log format (`combined` is predefined).',
+    apply(scope, d) { const v = logFormat(d.args, d, scope.state.report); if (v) scope.state.http!.logFormats.push(v); },
+  },
+  noEffect('error_log', LOC3, [1, 2], 'Error log (accepted at this level, but only the main-level error_log is used).', 'error_log file [level];'),
+  noEffect('sendfile', LOC3, [1, 1], 'Use sendfile().', 'sendfile on | off;'),
+  noEffect('tcp_nopush', LOC3, [1, 1], 'TCP_NOPUSH / TCP_CORK.', 'tcp_nopush on | off;'),
+  noEffect('tcp_nodelay', LOC3, [1, 1], 'TCP_NODELAY on client connections (always on in tsproxy).', 'tcp_nodelay on | off;'),
+  noEffect('types_hash_max_size', SRV2, [1, 1], 'Size of the MIME types hash.', 'types_hash_max_size size;'),
+  noEffect('default_type', LOC3, [1, 1], 'Default MIME type of responses.', 'default_type mime-type;'),
+  noEffect('gzip', LOC3, [1, 1], 'Response compression (tsproxy does not compress).', 'gzip on | off;'),
+  ...['client_body_temp_path', 'proxy_temp_path', 'fastcgi_temp_path', 'uwsgi_temp_path', 'scgi_temp_path'].map((n) =>
+    noEffect(n, LOC3, [1, 4], 'Directory for temporary files.', `${n} path [level1 [level2 [level3]]];`)),
+  { ...noEffect('types', LOC3, [0, 0], 'MIME type table (as in `include mime.types`).', 'types { ... }'), block: 'http', rawBlock: true },
+];
+
+function text(args: readonly Arg[]): string {
+  return args[0]!.value;
+}
+
+function applyCheckStatus(scope: Scope, d: Directive): void {
+  const loc = scope.location!;
+  const r = scope.state.report;
+  if (contentHandlerTaken(loc)) { err(r, 'TSP_ERR_CONFIG_DUPLICATE', `"${d.name}" directive is duplicate`, d.loc); return; }
+  const v = d.args[0]?.value ?? 'html';
+  if (v !== 'html' && v !== 'json' && v !== 'prometheus') { invalidValue(r, d.args[0]!, d); return; }
+  loc.checkStatus = v;
+}

@@ -1,0 +1,280 @@
+/**
+ * What directive specs build into: mutable drafts per block, the scope chain used for
+ * inheritance, and small helpers that turn argument values into settings with nginx's messages.
+ * build.ts walks the AST with these; only the table files know directive names.
+ */
+import type { ErrorCode, Loc } from '../../errors.js';
+import type { Arg, Directive } from '../ast.js';
+import type {
+  ListenConfig, LocationMatch, LogFormatConfig, MapConfig, RewriteRule, ServerName, UpstreamServerConfig,
+  BalanceMethod, CheckConfig, AccessRule, Template,
+} from '../types.js';
+import { isBareNumber, parseDuration, parseFlag, parseNumber, parseSize } from '../units.js';
+
+export type Context =
+  | 'main' | 'events' | 'http' | 'server' | 'location' | 'upstream'
+  | 'stream' | 'stream_server' | 'stream_upstream' | 'map' | 'if';
+
+/** Which defaults table a setting lives in (merged along the scope chain). */
+export type SettingKind = 'main' | 'http' | 'stream' | 'upstream';
+
+export interface Reporter {
+  error(code: ErrorCode, message: string, loc: Loc): void;
+  warn(code: ErrorCode, message: string, loc: Loc): void;
+}
+
+export type Settings = Record<string, unknown>;
+
+export interface TargetDraft {
+  scheme: 'http' | 'https' | 'tcp';
+  upstream: string;
+  uri: Template | null;
+  dynamic: boolean;
+  raw: string;
+  loc: Loc;
+  /** Whether the host part names a port (then an unknown name becomes an implicit group). */
+  hasPort: boolean;
+  readonly area: 'http' | 'stream';
+}
+
+export interface UpstreamDraft {
+  readonly name: string;
+  readonly area: 'http' | 'stream';
+  method: BalanceMethod;
+  methodLoc: Loc | null;
+  readonly servers: UpstreamServerConfig[];
+  /** `server` directives written, valid or not (an upstream whose servers are all invalid is not "empty"). */
+  serverDirectives: number;
+  /** Loc of the first `backup` server parameter, checked against the method at the end. */
+  backupLoc: Loc | null;
+  check: Omit<CheckConfig, 'httpSend' | 'expectAlive' | 'keepaliveRequests'> | null;
+  readonly scope: Scope;
+  readonly loc: Loc;
+}
+
+export interface LocationDraft {
+  readonly match: LocationMatch;
+  readonly matchLoc: Loc;
+  readonly rewrites: RewriteRule[];
+  readonly sets: { variable: string; value: Template; loc: Loc }[];
+  proxy: TargetDraft | null;
+  websocket: { path: string | null; target: TargetDraft } | null;
+  ret: { code: number; text: Template | null; loc: Loc } | null;
+  checkStatus: 'html' | 'json' | 'prometheus' | null;
+  readonly locations: LocationDraft[];
+  readonly scope: Scope;
+  readonly loc: Loc;
+}
+
+export interface HttpServerDraft {
+  readonly listens: ListenConfig[];
+  readonly serverNames: ServerName[];
+  readonly rewrites: RewriteRule[];
+  ret: { code: number; text: Template | null; loc: Loc } | null;
+  readonly locations: LocationDraft[];
+  readonly scope: Scope;
+  readonly loc: Loc;
+}
+
+export interface StreamServerDraft {
+  readonly listens: ListenConfig[];
+  readonly serverNames: ServerName[];
+  proxy: TargetDraft | null;
+  readonly websockets: { path: string | null; target: TargetDraft }[];
+  readonly accessRules: AccessRule[];
+  readonly scope: Scope;
+  readonly loc: Loc;
+}
+
+export interface AreaDraft {
+  readonly upstreams: UpstreamDraft[];
+  readonly logFormats: LogFormatConfig[];
+  readonly maps: MapConfig[];
+  readonly scope: Scope;
+}
+
+export interface BuildState {
+  readonly prefix: string;
+  readonly report: Reporter;
+  readonly mainScope: Scope;
+  http: (AreaDraft & { readonly servers: HttpServerDraft[] }) | null;
+  stream: (AreaDraft & { readonly servers: StreamServerDraft[] }) | null;
+  readonly targets: TargetDraft[];
+}
+
+export interface Scope {
+  readonly state: BuildState;
+  readonly context: Context;
+  readonly parent: Scope | null;
+  /** Own values of inherited settings (a child reads parent values through merging). */
+  readonly settings: Settings;
+  /** Directives seen in this block, for `"x" directive is duplicate`. */
+  readonly seen: Set<string>;
+  readonly server?: HttpServerDraft;
+  readonly location?: LocationDraft;
+  readonly upstream?: UpstreamDraft;
+  readonly streamServer?: StreamServerDraft;
+}
+
+export function childScope(parent: Scope, context: Context, extra: Partial<Scope> = {}): Scope {
+  return { state: parent.state, context, parent, settings: {}, seen: new Set(), ...extra };
+}
+
+/** Returns the value, or undefined after reporting why it is invalid. */
+export type ValueParser<V> = (args: readonly Arg[], d: Directive, r: Reporter) => V | undefined;
+
+/** Applies one directive to the scope; a block directive returns the scope of its block (null: skip it). */
+export type Apply = (scope: Scope, d: Directive) => Scope | null | void;
+
+export interface DirectiveSpec {
+  readonly name: string;
+  readonly contexts: readonly Context[];
+  /** [min, max] argument count (Infinity for "1 or more"). */
+  readonly args: readonly [number, number];
+  /** The context of the block's children; present means the directive needs `{`. */
+  readonly block?: Context;
+  /** The block holds data, not directives (map entries, types); apply reads it itself. */
+  readonly rawBlock?: boolean;
+  /** May appear more than once in one block. */
+  readonly multiple?: boolean;
+  readonly summary: string;
+  readonly syntax: string;
+  readonly default?: string;
+  /** How tsproxy differs from nginx here (rendered in grammar/directives.md). */
+  readonly note?: string;
+  /** For inherited settings: where the value goes and its default, parsed from `default`. */
+  readonly setting?: { readonly kind: SettingKind; readonly field: string; readonly initial: unknown };
+  readonly apply: Apply;
+}
+
+export function err(r: Reporter, code: ErrorCode, message: string, loc: Loc): undefined {
+  r.error(code, message, loc);
+  return undefined;
+}
+
+export const invalidValue = (r: Reporter, a: Arg, d: Directive): undefined =>
+  err(r, 'TSP_ERR_CONFIG_VALUE', `invalid value "${a.value}" in "${d.name}" directive`, a.loc);
+
+export const invalidParameter = (r: Reporter, a: Arg, text = a.value): undefined =>
+  err(r, 'TSP_ERR_CONFIG_VALUE', `invalid parameter "${text}"`, a.loc);
+
+// ---------------------------------------------------------------------------------------------
+// value parsers shared by the table files
+
+export const flag: ValueParser<boolean> = (args, d, r) => {
+  const v = parseFlag(args[0]!.value);
+  if (v === null) {
+    return err(r, 'TSP_ERR_CONFIG_VALUE', `invalid value "${args[0]!.value}" in "${d.name}" directive, it must be "on" or "off"`, args[0]!.loc);
+  }
+  return v;
+};
+
+/** nginx time directives: a bare number is seconds; > 1000 bare seconds draws a warning. */
+export const seconds: ValueParser<number> = (args, d, r) => {
+  const a = args[0]!;
+  const v = parseDuration(a.value, 's');
+  if (v === null) return err(r, 'TSP_ERR_CONFIG_VALUE', `"${d.name}" directive invalid value`, a.loc);
+  if (isBareNumber(a.value) && Number(a.value) > 1000) {
+    r.warn('TSP_ERR_CONFIG_VALUE', `"${d.name}" value "${a.value}" is in seconds; write "${a.value}ms" if milliseconds were meant`, a.loc);
+  }
+  return v;
+};
+
+export const size: ValueParser<number> = (args, d, r) => {
+  const v = parseSize(args[0]!.value);
+  return v === null ? err(r, 'TSP_ERR_CONFIG_VALUE', `"${d.name}" directive invalid value`, args[0]!.loc) : v;
+};
+
+export const count: ValueParser<number> = (args, d, r) => {
+  const v = parseNumber(args[0]!.value);
+  return v === null ? err(r, 'TSP_ERR_CONFIG_VALUE', `"${d.name}" directive invalid number`, args[0]!.loc) : v;
+};
+
+export const positive: ValueParser<number> = (args, d, r) => {
+  const v = parseNumber(args[0]!.value);
+  return v === null || v === 0 ? invalidValue(r, args[0]!, d) : v;
+};
+
+export const text: ValueParser<string> = (args) => args[0]!.value;
+
+export function oneOf<T extends string>(values: readonly T[]): ValueParser<T> {
+  return (args, d, r) => (values.includes(args[0]!.value as T) ? (args[0]!.value as T) : invalidValue(r, args[0]!, d));
+}
+
+// ---------------------------------------------------------------------------------------------
+// spec constructors
+
+type Docs = Pick<DirectiveSpec, 'summary' | 'syntax' | 'note' | 'multiple'>;
+
+export const DEFAULT_LOC: Loc = { file: '<default>', line: 0, column: 0 };
+const THROWING: Reporter = {
+  error(_code, message) {
+    throw new Error(`bad default in directive table: ${message}`);
+  },
+  warn() {},
+};
+
+function defaultValue<V>(name: string, parse: ValueParser<V>, text: string): V {
+  const args = text.split(' ').map((value) => ({ value, quoted: false, loc: DEFAULT_LOC }));
+  return parse(args, { name, args, block: null, loc: DEFAULT_LOC }, THROWING) as V;
+}
+
+/** An inherited single-value setting (`proxy_read_timeout 30s;`). */
+export function setting<V>(
+  o: Docs & {
+    name: string; contexts: readonly Context[]; kind: SettingKind; field: string; parse: ValueParser<V>;
+    args?: readonly [number, number]; default?: string; initial?: V;
+  },
+): DirectiveSpec {
+  const initial = o.initial !== undefined ? o.initial : o.default !== undefined ? defaultValue(o.name, o.parse, o.default) : null;
+  return {
+    name: o.name, contexts: o.contexts, args: o.args ?? [1, 1], summary: o.summary, syntax: o.syntax,
+    ...(o.default !== undefined ? { default: o.default } : {}),
+    ...(o.note !== undefined ? { note: o.note } : {}),
+    ...(o.multiple ? { multiple: true } : {}),
+    setting: { kind: o.kind, field: o.field, initial },
+    apply(scope, d) {
+      const v = o.parse(d.args, d, scope.state.report);
+      if (v !== undefined) scope.settings[o.field] = v;
+    },
+  };
+}
+
+/**
+ * An inherited list (`proxy_set_header`, `add_header`, ...): every directive adds an entry, and a
+ * level that has any entry replaces the parent's whole list (nginx merge rule).
+ */
+export function listSetting<V>(
+  o: Docs & {
+    name: string; contexts: readonly Context[]; kind: SettingKind; field: string; parse: ValueParser<V>;
+    args: readonly [number, number]; default?: string; initial?: readonly V[];
+  },
+): DirectiveSpec {
+  return {
+    name: o.name, contexts: o.contexts, args: o.args, summary: o.summary, syntax: o.syntax, multiple: true,
+    ...(o.default !== undefined ? { default: o.default } : {}),
+    ...(o.note !== undefined ? { note: o.note } : {}),
+    setting: { kind: o.kind, field: o.field, initial: o.initial ?? [] },
+    apply(scope, d) {
+      const v = o.parse(d.args, d, scope.state.report);
+      if (v === undefined) return;
+      const own = Object.hasOwn(scope.settings, o.field) ? (scope.settings[o.field] as V[]) : (scope.settings[o.field] = []);
+      (own as V[]).push(v);
+    },
+  };
+}
+
+/** Accepted for nginx compatibility, with no effect. */
+export function noEffect(name: string, contexts: readonly Context[], args: readonly [number, number], summary: string, syntax: string): DirectiveSpec {
+  return { name, contexts, args, summary, syntax, note: 'Accepted for nginx compatibility; has no effect.', apply() {} };
+}
+
+/** Resolve a path against the prefix as nginx does (absolute paths and stderr/stdout kept). */
+export function resolvePath(prefix: string, path: string): string {
+  if (path.startsWith('/') || path === 'stderr' || path === 'stdout') return path;
+  return `${prefix.replace(/\/+$/, '')}/${path}`;
+}
+
+export function isVariableName(v: string): boolean {
+  return /^\$[A-Za-z_][A-Za-z0-9_]*$/.test(v);
+}

@@ -1,0 +1,129 @@
+/** stream {} / tcp {} servers, and `map` (http and stream). */
+import type { Directive } from '../ast.js';
+import type { AccessRule, MapConfig } from '../types.js';
+import { accessLog, logFormat, parseListen, parseServerNames } from './http.js';
+import {
+  childScope, count, err, flag, isVariableName, listSetting, oneOf, seconds, setting,
+  type Context, type DirectiveSpec, type Scope, type StreamServerDraft, type TargetDraft,
+} from './scope.js';
+
+const ST: readonly Context[] = ['stream', 'stream_server'];
+const SRV: readonly Context[] = ['stream_server'];
+
+function streamTarget(scope: Scope, d: Directive): TargetDraft {
+  const a = d.args[d.args.length - 1]!;
+  const t: TargetDraft = {
+    scheme: 'tcp', upstream: a.value, uri: null, dynamic: a.value.includes('$'), raw: a.value, loc: a.loc,
+    hasPort: a.value.startsWith('unix:') || /:\d+$/.test(a.value), area: 'stream',
+  };
+  scope.state.targets.push(t);
+  return t;
+}
+
+function applyMap(scope: Scope, d: Directive): null {
+  const r = scope.state.report;
+  const [src, dst] = d.args;
+  if (!isVariableName(dst!.value)) { err(r, 'TSP_ERR_CONFIG_VALUE', `invalid variable name "${dst!.value}"`, dst!.loc); return null; }
+  const map: { -readonly [K in keyof MapConfig]: MapConfig[K] } = {
+    source: src!.value, variable: dst!.value.slice(1), hostnames: false, defaultValue: '', entries: [], loc: d.loc,
+  };
+  const entries: MapConfig['entries'][number][] = [];
+  const keys = new Set<string>();
+  for (const e of d.block ?? []) {
+    if (e.name === 'hostnames' && e.args.length === 0) { map.hostnames = true; continue; }
+    if (e.args.length !== 1 || e.block !== null) { err(r, 'TSP_ERR_CONFIG_ARGS', 'invalid number of the map parameters', e.loc); continue; }
+    const value = e.args[0]!.value;
+    if (e.name === 'default') { map.defaultValue = value; continue; }
+    if (keys.has(e.name)) { err(r, 'TSP_ERR_CONFIG_DUPLICATE', `conflicting parameter "${e.name}"`, e.loc); continue; }
+    keys.add(e.name);
+    if (e.name.startsWith('~*')) entries.push({ kind: 'regexCaseless', key: e.name.slice(2), value, loc: e.loc });
+    else if (e.name.startsWith('~')) entries.push({ kind: 'regex', key: e.name.slice(1), value, loc: e.loc });
+    else entries.push({ kind: 'exact', key: e.name.startsWith('\\') ? e.name.slice(1) : e.name, value, loc: e.loc });
+  }
+  map.entries = entries;
+  (scope.context === 'http' ? scope.state.http! : scope.state.stream!).maps.push(map);
+  return null;
+}
+
+const stream = (o: Omit<Parameters<typeof setting>[0], 'kind' | 'contexts'> & { contexts?: readonly Context[] }): DirectiveSpec =>
+  setting({ contexts: ST, kind: 'stream', ...o });
+
+export const STREAM_DIRECTIVES: readonly DirectiveSpec[] = [
+  {
+    name: 'map', contexts: ['http', 'stream'], args: [2, 2], block: 'map', rawBlock: true, multiple: true,
+    syntax: 'map string $variable { [hostnames;] [default value;] key value; ... }',
+    summary: 'A variable whose value depends on another (exact keys, `~regex`, `~*regex`).', apply: applyMap,
+  },
+  {
+    name: 'server', contexts: ['stream'], args: [0, 0], block: 'stream_server', multiple: true, syntax: 'server { ... }',
+    summary: 'A TCP virtual server (routed by SNI, or by Host for websocket_pass).',
+    apply(scope, d) {
+      const child = childScope(scope, 'stream_server');
+      const streamServer: StreamServerDraft = { listens: [], serverNames: [], proxy: null, websockets: [], accessRules: [], scope: child, loc: d.loc };
+      scope.state.stream!.servers.push(streamServer);
+      return { ...child, streamServer };
+    },
+  },
+  {
+    name: 'listen', contexts: SRV, args: [1, Infinity], multiple: true, syntax: 'listen address:port [proxy_protocol] [reuseport] [backlog=n];',
+    summary: 'Address and port the TCP server accepts connections on.',
+    apply(scope, d) {
+      const l = parseListen(d, scope.state.report, ['proxy_protocol', 'reuseport', 'ssl', 'default_server', 'default', 'bind']);
+      if (l !== undefined) scope.streamServer!.listens.push(l);
+    },
+  },
+  {
+    name: 'server_name', contexts: SRV, args: [1, Infinity], multiple: true, syntax: 'server_name name ...;',
+    summary: 'Names matched against the TLS SNI (or the Host of a WebSocket upgrade).',
+    apply(scope, d) { scope.streamServer!.serverNames.push(...parseServerNames(d, scope.state.report)); },
+  },
+  {
+    name: 'proxy_pass', contexts: SRV, args: [1, 1], syntax: 'proxy_pass upstream | host:port | unix:path;',
+    summary: 'Proxy the connection to an upstream group or address.',
+    apply(scope, d) {
+      const s = scope.streamServer!;
+      if (s.websockets.length > 0) { err(scope.state.report, 'TSP_ERR_CONFIG_DUPLICATE', `"${d.name}" directive is duplicate`, d.loc); return; }
+      s.proxy = streamTarget(scope, d);
+    },
+  },
+  {
+    name: 'websocket_pass', contexts: SRV, args: [1, 2], multiple: true, syntax: 'websocket_pass [path] upstream;',
+    summary: 'Route WebSocket upgrades by first path segment (tcp_proxy_module).',
+    apply(scope, d) {
+      const s = scope.streamServer!;
+      if (s.proxy !== null) { err(scope.state.report, 'TSP_ERR_CONFIG_DUPLICATE', `"${d.name}" directive is duplicate`, d.loc); return; }
+      s.websockets.push({ path: d.args.length === 2 ? d.args[0]!.value : null, target: streamTarget(scope, d) });
+    },
+  },
+  stream({ name: 'proxy_connect_timeout', field: 'proxyConnectTimeoutMs', parse: seconds, default: '60s', syntax: 'proxy_connect_timeout time;', summary: 'Timeout for connecting to an upstream.' }),
+  stream({ name: 'proxy_timeout', field: 'proxyTimeoutMs', parse: seconds, default: '10m', syntax: 'proxy_timeout time;', summary: 'Idle timeout between two successive reads or writes.' }),
+  stream({ name: 'proxy_read_timeout', field: 'proxyTimeoutMs', parse: seconds, initial: 600_000, syntax: 'proxy_read_timeout time;', summary: 'tcp_proxy_module name for `proxy_timeout`.', note: 'Sets the same idle timeout as `proxy_timeout`.' }),
+  stream({ name: 'proxy_send_timeout', field: 'proxyTimeoutMs', parse: seconds, initial: 600_000, syntax: 'proxy_send_timeout time;', summary: 'tcp_proxy_module name for `proxy_timeout`.', note: 'Sets the same idle timeout as `proxy_timeout`.' }),
+  stream({ name: 'proxy_next_upstream', field: 'proxyNextUpstream', parse: flag, default: 'on', syntax: 'proxy_next_upstream on | off;', summary: 'Try the next peer when a connection cannot be made.' }),
+  stream({ name: 'proxy_next_upstream_tries', field: 'proxyNextUpstreamTries', parse: count, default: '0', syntax: 'proxy_next_upstream_tries number;', summary: 'Maximum tries (0: no limit).' }),
+  stream({ name: 'proxy_next_upstream_timeout', field: 'proxyNextUpstreamTimeoutMs', parse: seconds, default: '0', syntax: 'proxy_next_upstream_timeout time;', summary: 'Time limit for trying peers (0: no limit).' }),
+  stream({ name: 'proxy_protocol', field: 'proxyProtocol', parse: flag, default: 'off', syntax: 'proxy_protocol on | off;', summary: 'Send a PROXY protocol header to the upstream.' }),
+  stream({ name: 'proxy_protocol_version', field: 'proxyProtocolVersionNumber', parse: (a, d, r) => { const v = oneOf(['1', '2'] as const)(a, d, r); return v === undefined ? undefined : Number(v); }, default: '1', syntax: 'proxy_protocol_version 1 | 2;', summary: 'PROXY protocol version sent when `proxy_protocol on`.', note: 'tsproxy only.' }),
+  stream({ name: 'tcp_nodelay', field: 'tcpNodelay', parse: flag, default: 'on', syntax: 'tcp_nodelay on | off;', summary: 'TCP_NODELAY on both sides.' }),
+  stream({ name: 'so_keepalive', field: 'soKeepalive', parse: flag, default: 'off', syntax: 'so_keepalive on | off;', summary: 'SO_KEEPALIVE on upstream connections.' }),
+  stream({ name: 'ssl_preread', field: 'sslPreread', parse: flag, default: 'off', syntax: 'ssl_preread on | off;', summary: 'Read the TLS ClientHello (SNI) before choosing a server.' }),
+  stream({ name: 'preread_timeout', field: 'prereadTimeoutMs', parse: seconds, default: '30s', syntax: 'preread_timeout time;', summary: 'Timeout for the preread phase.' }),
+  listSetting({
+    name: 'access_log', contexts: ST, kind: 'stream', field: 'accessLogs', parse: accessLog('basic'), args: [1, Infinity],
+    syntax: 'access_log path [format] | off;', summary: 'Where connections are logged.', note: 'The format defaults to `basic` (predefined by tsproxy).',
+  }),
+  {
+    name: 'log_format', contexts: ['stream'], args: [2, Infinity], multiple: true, syntax: 'log_format name [escape=default|json|none] string ...;',
+    summary: 'A named stream log format.', apply(scope, d) { const v = logFormat(d.args, d, scope.state.report); if (v) scope.state.stream!.logFormats.push(v); },
+  },
+  ...(['allow', 'deny'] as const).map((action): DirectiveSpec => ({
+    name: action, contexts: SRV, args: [1, 1], multiple: true, syntax: `${action} address | CIDR | all;`,
+    summary: `${action === 'allow' ? 'Allow' : 'Deny'} clients; rules are checked in order, first match wins.`,
+    note: 'Allowed in stream servers only (nginx also allows the stream level).',
+    apply(scope, d) {
+      const rule: AccessRule = { action, source: d.args[0]!.value, loc: d.loc };
+      if (!/^(all|[0-9a-fA-F:.]+(\/\d{1,3})?|unix:)$/.test(rule.source)) { err(scope.state.report, 'TSP_ERR_CONFIG_VALUE', `invalid parameter "${rule.source}"`, d.args[0]!.loc); return; }
+      scope.streamServer!.accessRules.push(rule);
+    },
+  })),
+];

@@ -1,0 +1,145 @@
+/**
+ * Cross-references, checked once the whole tree is read (upstreams may be declared after use):
+ * proxy targets → upstream groups (or implicit `host:port` groups), balancing vs `backup`,
+ * listen/server_name conflicts, log format names, unused upstreams.
+ */
+import type { Loc } from '../errors.js';
+import { settingDefaults } from './directives.js';
+import type { BuildState, LocationDraft, Reporter, Scope, TargetDraft, UpstreamDraft } from './directives/scope.js';
+import type { AccessLogConfig, ListenConfig, ServerName, UpstreamConfig } from './types.js';
+import { parseUpstreamAddress } from './units.js';
+
+export interface Implicit {
+  readonly http: UpstreamConfig[];
+  readonly stream: UpstreamConfig[];
+}
+
+const UPSTREAM_DEFAULTS = settingDefaults('upstream');
+const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
+
+export function validateDrafts(state: BuildState, r: Reporter): Implicit {
+  const implicit: Implicit = { http: [], stream: [] };
+  resolveTargets(state, r, implicit);
+  for (const area of [state.http, state.stream]) {
+    if (area === null) continue;
+    for (const u of area.upstreams) checkUpstream(u, r);
+  }
+  warnUnused(state, r);
+  if (state.http) {
+    checkListens(state.http.servers, r, true);
+    const formats = new Set(['combined', ...state.http.logFormats.map((f) => f.name)]);
+    const scopes: Scope[] = [state.http.scope];
+    const addLocations = (ls: readonly LocationDraft[]): void => ls.forEach((l) => { scopes.push(l.scope); addLocations(l.locations); });
+    for (const s of state.http.servers) { scopes.push(s.scope); addLocations(s.locations); }
+    checkLogFormats(scopes, formats, r);
+  }
+  if (state.stream) {
+    for (const s of state.stream.servers) {
+      if (s.listens.length === 0) r.error('TSP_ERR_CONFIG_REFERENCE', 'no "listen" is defined for server', s.loc);
+    }
+    checkListens(state.stream.servers, r, false);
+    const formats = new Set(['basic', ...state.stream.logFormats.map((f) => f.name)]);
+    checkLogFormats([state.stream.scope, ...state.stream.servers.map((s) => s.scope)], formats, r);
+  }
+  return implicit;
+}
+
+function resolveTargets(state: BuildState, r: Reporter, implicit: Implicit): void {
+  const made = { http: new Set<string>(), stream: new Set<string>() };
+  for (const t of state.targets) {
+    if (t.dynamic) continue;
+    const area = t.area === 'http' ? state.http! : state.stream!;
+    if (area.upstreams.some((u) => u.name === t.upstream)) continue;
+    let name = t.upstream.toLowerCase();
+    if (!t.hasPort) {
+      if (t.area === 'stream') { r.error('TSP_ERR_CONFIG_REFERENCE', `no port in upstream "${t.upstream}"`, t.loc); continue; }
+      // No DNS at build time: a dotless name that is no upstream is a typo, as nginx finds out.
+      if (!name.includes('.') && !name.startsWith('[')) { r.error('TSP_ERR_CONFIG_REFERENCE', `host not found in upstream "${t.upstream}"`, t.loc); continue; }
+      name = `${name}:${t.scheme === 'https' ? 443 : 80}`;
+    }
+    const addr = parseUpstreamAddress(name, null);
+    if (!addr.ok) { r.error('TSP_ERR_CONFIG_VALUE', addr.message, t.loc); continue; }
+    (t as { upstream: string }).upstream = name;
+    if (made[t.area].has(name)) continue;
+    made[t.area].add(name);
+    implicit[t.area].push(implicitUpstream(name, addr.value, t));
+  }
+}
+
+function implicitUpstream(name: string, target: UpstreamConfig['servers'][number]['target'], t: TargetDraft): UpstreamConfig {
+  return {
+    name,
+    method: { kind: 'round_robin' },
+    servers: [{ address: name, target, weight: 1, maxFails: 1, failTimeoutMs: 10_000, maxConns: 0, backup: false, down: false, loc: t.loc }],
+    check: null,
+    keepalive: UPSTREAM_DEFAULTS['keepalive'] as number,
+    keepaliveTimeoutMs: UPSTREAM_DEFAULTS['keepaliveTimeoutMs'] as number,
+    keepaliveRequests: UPSTREAM_DEFAULTS['keepaliveRequests'] as number,
+    implicit: true,
+    loc: t.loc,
+  };
+}
+
+function checkUpstream(u: UpstreamDraft, r: Reporter): void {
+  if (u.serverDirectives === 0) r.error('TSP_ERR_CONFIG_REFERENCE', 'no servers are inside upstream', u.loc);
+  const k = u.method.kind;
+  if (u.backupLoc !== null && (k === 'hash' || k === 'ip_hash' || k === 'random')) {
+    r.error('TSP_ERR_CONFIG_VALUE', 'balancing method does not support parameter "backup"', u.backupLoc);
+  }
+}
+
+function warnUnused(state: BuildState, r: Reporter): void {
+  for (const [areaName, area] of [['http', state.http], ['stream', state.stream]] as const) {
+    if (area === null) continue;
+    const targets = state.targets.filter((t) => t.area === areaName);
+    // A `$variable` target may name any group at run time.
+    if (targets.some((t) => t.dynamic)) continue;
+    const used = new Set(targets.map((t) => t.upstream));
+    for (const u of area.upstreams) {
+      if (!used.has(u.name)) r.warn('TSP_ERR_CONFIG_REFERENCE', `upstream "${u.name}" is never used`, u.loc);
+    }
+  }
+}
+
+function nameKey(n: ServerName): string {
+  switch (n.kind) {
+    case 'exact': return n.name;
+    case 'leadingWildcard': return `*${n.suffix}`;
+    case 'trailingWildcard': return `${n.prefix}*`;
+    case 'regex': return `~${n.source}`;
+  }
+}
+
+/** nginx: two default_server on one address is an error; one name twice on an address a warning. */
+function checkListens(servers: readonly { listens: readonly ListenConfig[]; serverNames: readonly ServerName[]; loc: Loc }[], r: Reporter, http: boolean): void {
+  const defaults = new Set<string>();
+  const names = new Map<string, Set<string>>();
+  for (const s of servers) {
+    const listens = s.listens.length > 0 || !http ? s.listens : [{ key: '0.0.0.0:80', defaultServer: false, loc: s.loc } as ListenConfig];
+    const seenHere = new Set<string>();
+    for (const l of listens) {
+      if (seenHere.has(l.key)) continue;
+      seenHere.add(l.key);
+      if (l.defaultServer) {
+        if (defaults.has(l.key)) r.error('TSP_ERR_CONFIG_REFERENCE', `a duplicate default server for ${l.key}`, l.loc);
+        defaults.add(l.key);
+      }
+      let set = names.get(l.key);
+      if (set === undefined) names.set(l.key, (set = new Set()));
+      for (const n of s.serverNames) {
+        const key = nameKey(n);
+        if (set.has(key)) r.warn('TSP_ERR_CONFIG_REFERENCE', `conflicting server name "${key}" on ${l.key}, ignored`, n.loc);
+        else set.add(key);
+      }
+    }
+  }
+}
+
+function checkLogFormats(scopes: readonly Scope[], formats: ReadonlySet<string>, r: Reporter): void {
+  for (const s of scopes) {
+    const logs = s.settings['accessLogs'] as AccessLogConfig[] | undefined;
+    for (const l of logs ?? []) {
+      if (l.path !== null && !formats.has(l.format)) r.error('TSP_ERR_CONFIG_REFERENCE', `unknown log format "${l.format}"`, l.loc);
+    }
+  }
+}

@@ -1,0 +1,280 @@
+/**
+ * The socket side of stream proxying: reading ahead on a client socket without losing bytes
+ * (preread), connecting to an upstream peer with next-upstream retries, and the bidirectional
+ * pipe with backpressure, half-close and an idle timeout.
+ */
+import net from 'node:net';
+import type { UpstreamGroup } from '../upstream/group.js';
+import type { Peer } from '../upstream/peer.js';
+
+// ---------------------------------------------------------------------------------------------
+// preread
+
+export type PrereadOutcome<T> =
+  | { readonly kind: 'done'; readonly value: T; readonly buffer: Buffer }
+  /** preread_timeout passed first. */
+  | { readonly kind: 'timeout'; readonly buffer: Buffer }
+  /** The client closed (or half-closed) before the parser was satisfied. */
+  | { readonly kind: 'closed'; readonly buffer: Buffer };
+
+/**
+ * Read from `socket` until `parse` returns a value (undefined means "need more"), then pause the
+ * socket: the bytes read stay in `buffer` and are written to the upstream before the pipe starts.
+ */
+export function preread<T>(
+  socket: net.Socket,
+  initial: Buffer,
+  timeoutMs: number,
+  parse: (buf: Buffer) => T | undefined,
+): Promise<PrereadOutcome<T>> {
+  const first = parse(initial);
+  if (first !== undefined) return Promise.resolve({ kind: 'done', value: first, buffer: initial });
+  return new Promise((resolve) => {
+    let buffer = initial;
+    const finish = (outcome: PrereadOutcome<T>): void => {
+      clearTimeout(timer);
+      socket.off('data', onData);
+      socket.off('end', onGone);
+      socket.off('close', onGone);
+      socket.pause();
+      resolve(outcome);
+    };
+    const onData = (chunk: Buffer): void => {
+      buffer = buffer.length === 0 ? chunk : Buffer.concat([buffer, chunk]);
+      const value = parse(buffer);
+      if (value !== undefined) finish({ kind: 'done', value, buffer });
+    };
+    const onGone = (): void => finish({ kind: 'closed', buffer });
+    const timer = setTimeout(() => finish({ kind: 'timeout', buffer }), timeoutMs);
+    socket.on('data', onData);
+    socket.once('end', onGone);
+    socket.once('close', onGone);
+    socket.resume();
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// connecting
+
+export interface ConnectOptions {
+  readonly clientAddress: string;
+  readonly hashKey: string | null;
+  readonly connectTimeoutMs: number;
+  readonly nextUpstream: boolean;
+  /** 0 = bounded only by the number of peers. */
+  readonly tries: number;
+  /** 0 = unlimited. */
+  readonly nextUpstreamTimeoutMs: number;
+  readonly tcpNodelay: boolean;
+  readonly soKeepalive: boolean;
+  /** Called with each attempt's socket so the caller can destroy it if the client goes away. */
+  onAttempt(socket: net.Socket | null): void;
+  /** True once the client is gone: stop trying. */
+  aborted(): boolean;
+}
+
+export type ConnectOutcome =
+  | { readonly kind: 'connected'; readonly socket: net.Socket; readonly peer: Peer; readonly tried: readonly string[]; readonly connectMs: number }
+  | { readonly kind: 'failed'; readonly tried: readonly string[]; readonly reason: 'no live upstreams' | 'connect failed' }
+  | { readonly kind: 'aborted'; readonly tried: readonly string[] };
+
+function upstreamOnEarlyError(): void {
+  // The Tunnel sees the socket destroyed and tears the session down.
+}
+
+function connectOnce(peer: Peer, timeoutMs: number, onAttempt: (s: net.Socket | null) => void): Promise<net.Socket | Error> {
+  return new Promise((resolve) => {
+    const socket =
+      peer.path !== null
+        ? net.connect({ path: peer.path, allowHalfOpen: true })
+        : net.connect({ host: peer.host!, port: peer.port, allowHalfOpen: true });
+    onAttempt(socket);
+    const timer = setTimeout(() => socket.destroy(new Error(`upstream timed out (connect to ${peer.key})`)), timeoutMs);
+    const onError = (err: Error): void => {
+      clearTimeout(timer);
+      socket.off('connect', onConnect);
+      resolve(err);
+    };
+    const onClose = (): void => onError(new Error('connection closed while connecting'));
+    const onConnect = (): void => {
+      clearTimeout(timer);
+      // Until the Tunnel takes over (a few ticks later) a reset must not be an unhandled 'error'.
+      socket.on('error', upstreamOnEarlyError);
+      socket.off('error', onError);
+      socket.off('close', onClose);
+      resolve(socket);
+    };
+    socket.once('error', onError);
+    socket.once('close', onClose);
+    socket.once('connect', onConnect);
+  });
+}
+
+/**
+ * Pick and connect, trying the next peer on failure when proxy_next_upstream allows it. Each
+ * failed peer is released as failed exactly once; the connected peer stays counted until the
+ * caller releases it.
+ */
+export async function connectUpstream(group: UpstreamGroup, o: ConnectOptions): Promise<ConnectOutcome> {
+  const started = Date.now();
+  const triedPeers = new Set<Peer>();
+  const tried: string[] = [];
+  for (;;) {
+    const peer = group.pick({ clientAddress: o.clientAddress, hashKey: o.hashKey, tried: triedPeers.size === 0 ? null : triedPeers });
+    if (peer === null) return { kind: 'failed', tried, reason: tried.length === 0 ? 'no live upstreams' : 'connect failed' };
+    triedPeers.add(peer);
+    tried.push(peer.key);
+    const attemptStarted = Date.now();
+    const result = await connectOnce(peer, o.connectTimeoutMs, o.onAttempt);
+    o.onAttempt(null);
+    if (o.aborted()) {
+      group.release(peer, false);
+      if (!(result instanceof Error)) result.destroy();
+      return { kind: 'aborted', tried };
+    }
+    if (!(result instanceof Error)) {
+      result.setNoDelay(o.tcpNodelay);
+      if (o.soKeepalive) result.setKeepAlive(true);
+      return { kind: 'connected', socket: result, peer, tried, connectMs: Date.now() - attemptStarted };
+    }
+    group.release(peer, true);
+    if (!o.nextUpstream) return { kind: 'failed', tried, reason: 'connect failed' };
+    if (o.tries !== 0 && tried.length >= o.tries) return { kind: 'failed', tried, reason: 'connect failed' };
+    if (o.nextUpstreamTimeoutMs !== 0 && Date.now() - started >= o.nextUpstreamTimeoutMs) {
+      return { kind: 'failed', tried, reason: 'connect failed' };
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// the pipe
+
+export interface TunnelEnd {
+  /** Bytes written to the client / read from the client (after any preread bytes). */
+  readonly toClient: number;
+  readonly fromClient: number;
+  /** The error that tore the tunnel down, null after a clean close from both sides. */
+  readonly error: Error | null;
+  readonly idleTimeout: boolean;
+}
+
+/**
+ * Pipe client ↔ upstream until both directions have ended. One side's FIN is passed on with
+ * end() while the other direction keeps flowing; an error or reset on either side, or no data
+ * either way for idleTimeoutMs, destroys both. `onEnd` runs exactly once.
+ */
+export class Tunnel {
+  readonly #client: net.Socket;
+  readonly #upstream: net.Socket;
+  readonly #idleTimeoutMs: number;
+  readonly #onEnd: (end: TunnelEnd) => void;
+  #toClient = 0;
+  #fromClient = 0;
+  #lastActivity = Date.now();
+  #timer: NodeJS.Timeout | null = null;
+  #error: Error | null = null;
+  #idle = false;
+  #clientClosed = false;
+  #upstreamClosed = false;
+  #done = false;
+
+  constructor(client: net.Socket, upstream: net.Socket, idleTimeoutMs: number, onEnd: (end: TunnelEnd) => void) {
+    this.#client = client;
+    this.#upstream = upstream;
+    this.#idleTimeoutMs = idleTimeoutMs;
+    this.#onEnd = onEnd;
+    client.on('data', this.#clientOnData);
+    upstream.on('data', this.#upstreamOnData);
+    client.on('drain', this.#clientOnDrain);
+    upstream.on('drain', this.#upstreamOnDrain);
+    client.on('end', this.#clientOnEnd);
+    upstream.on('end', this.#upstreamOnEnd);
+    client.on('error', this.#onError);
+    upstream.on('error', this.#onError);
+    client.on('close', this.#clientOnClose);
+    upstream.on('close', this.#upstreamOnClose);
+    if (idleTimeoutMs > 0) this.#timer = setTimeout(this.#onTimer, idleTimeoutMs);
+    // A side that already closed (while we were connecting) will not emit 'close' again.
+    if (client.destroyed) this.#clientOnClose();
+    if (upstream.destroyed) this.#upstreamOnClose();
+    client.resume();
+    upstream.resume();
+  }
+
+  /** Tear down both sides now (reload closing a vanished route, shutdown). */
+  destroy(err?: Error): void {
+    if (err !== undefined && this.#error === null) this.#error = err;
+    this.#client.destroy();
+    this.#upstream.destroy();
+  }
+
+  #clientOnData = (chunk: Buffer): void => {
+    this.#fromClient += chunk.length;
+    this.#lastActivity = Date.now();
+    if (!this.#upstream.write(chunk)) this.#client.pause();
+  };
+
+  #upstreamOnData = (chunk: Buffer): void => {
+    this.#toClient += chunk.length;
+    this.#lastActivity = Date.now();
+    if (!this.#client.write(chunk)) this.#upstream.pause();
+  };
+
+  #clientOnDrain = (): void => {
+    this.#upstream.resume();
+  };
+
+  #upstreamOnDrain = (): void => {
+    this.#client.resume();
+  };
+
+  #clientOnEnd = (): void => {
+    this.#upstream.end();
+  };
+
+  #upstreamOnEnd = (): void => {
+    this.#client.end();
+  };
+
+  #onError = (err: Error): void => {
+    if (this.#error === null) this.#error = err;
+    this.destroy();
+  };
+
+  #onTimer = (): void => {
+    const idleFor = Date.now() - this.#lastActivity;
+    if (idleFor >= this.#idleTimeoutMs) {
+      this.#idle = true;
+      this.#timer = null;
+      this.destroy();
+      return;
+    }
+    this.#timer = setTimeout(this.#onTimer, this.#idleTimeoutMs - idleFor);
+  };
+
+  #clientOnClose = (): void => {
+    if (this.#clientClosed) return;
+    this.#clientClosed = true;
+    this.#sideClosed(this.#client, this.#upstream);
+  };
+
+  #upstreamOnClose = (): void => {
+    if (this.#upstreamClosed) return;
+    this.#upstreamClosed = true;
+    this.#sideClosed(this.#upstream, this.#client);
+  };
+
+  #sideClosed(side: net.Socket, other: net.Socket): void {
+    // A side that closed without finishing both directions (reset, destroy) takes the other down;
+    // a clean close means the other side has already seen our FIN and is only flushing.
+    if (!side.readableEnded || !side.writableFinished) other.destroy();
+    if (this.#clientClosed && this.#upstreamClosed) this.#finish();
+  }
+
+  #finish(): void {
+    if (this.#done) return;
+    this.#done = true;
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#onEnd({ toClient: this.#toClient, fromClient: this.#fromClient, error: this.#error, idleTimeout: this.#idle });
+  }
+}

@@ -1,0 +1,142 @@
+/**
+ * Read the server name (SNI) and ALPN list out of a TLS ClientHello without terminating TLS
+ * (nginx ssl_preread). The parser is given everything read so far and answers "incomplete" until
+ * the whole ClientHello is there; the hello may span several TCP segments and several TLS records.
+ */
+
+/** A ClientHello larger than this is refused (nginx reads at most one 16 KiB record too). */
+export const CLIENT_HELLO_MAX_BYTES = 16 * 1024;
+
+const RECORD_HANDSHAKE = 0x16;
+const HANDSHAKE_CLIENT_HELLO = 0x01;
+const EXT_SERVER_NAME = 0x0000;
+const EXT_ALPN = 0x0010;
+
+export interface ClientHelloInfo {
+  /** Lower-cased host name from the server_name extension, or null when the client sent none. */
+  readonly serverName: string | null;
+  readonly alpn: readonly string[];
+  /** The legacy record version ("TLSv1.2"-style text is derived by callers if needed). */
+  readonly recordVersion: number;
+}
+
+export type ClientHelloResult =
+  | { readonly kind: 'incomplete' }
+  /** The first byte is not a TLS handshake record: not TLS at all. */
+  | { readonly kind: 'notTls' }
+  | { readonly kind: 'invalid'; readonly reason: string }
+  | { readonly kind: 'ok'; readonly hello: ClientHelloInfo };
+
+const INCOMPLETE: ClientHelloResult = Object.freeze({ kind: 'incomplete' });
+const NOT_TLS: ClientHelloResult = Object.freeze({ kind: 'notTls' });
+
+function invalid(reason: string): ClientHelloResult {
+  return { kind: 'invalid', reason };
+}
+
+export function parseClientHello(buf: Buffer, maxBytes = CLIENT_HELLO_MAX_BYTES): ClientHelloResult {
+  if (buf.length === 0) return INCOMPLETE;
+  if (buf[0] !== RECORD_HANDSHAKE) return NOT_TLS;
+  // Gather handshake bytes from consecutive handshake records until the hello is complete.
+  const fragments: Buffer[] = [];
+  let have = 0;
+  let need = -1;
+  let offset = 0;
+  let recordVersion = 0;
+  for (;;) {
+    if (offset + 5 > buf.length) return buf.length >= maxBytes ? invalid('ClientHello too large') : INCOMPLETE;
+    if (buf[offset] !== RECORD_HANDSHAKE) return invalid('ClientHello interleaved with another record type');
+    if (buf[offset + 1] !== 0x03) return invalid('unknown TLS record version');
+    if (offset === 0) recordVersion = buf.readUInt16BE(1);
+    const recordLength = buf.readUInt16BE(offset + 3);
+    if (recordLength === 0) return invalid('empty TLS handshake record');
+    const end = offset + 5 + recordLength;
+    if (end > maxBytes) return invalid('ClientHello too large');
+    if (end > buf.length) return INCOMPLETE;
+    fragments.push(buf.subarray(offset + 5, end));
+    have += recordLength;
+    offset = end;
+    if (need === -1 && have >= 4) {
+      const head = fragments.length === 1 ? fragments[0]! : Buffer.concat(fragments);
+      if (head[0] !== HANDSHAKE_CLIENT_HELLO) return invalid('first handshake message is not a ClientHello');
+      need = 4 + head.readUIntBE(1, 3);
+      if (need > maxBytes) return invalid('ClientHello too large');
+    }
+    if (need !== -1 && have >= need) break;
+  }
+  const hs = fragments.length === 1 ? fragments[0]! : Buffer.concat(fragments);
+  return parseHelloBody(hs.subarray(4, need), recordVersion);
+}
+
+function parseHelloBody(b: Buffer, recordVersion: number): ClientHelloResult {
+  // client_version(2) random(32)
+  let i = 34;
+  if (i + 1 > b.length) return invalid('truncated ClientHello');
+  i += 1 + b[i]!; // session_id
+  if (i + 2 > b.length) return invalid('truncated ClientHello');
+  i += 2 + b.readUInt16BE(i); // cipher_suites
+  if (i + 1 > b.length) return invalid('truncated ClientHello');
+  i += 1 + b[i]!; // compression_methods
+  if (i > b.length) return invalid('truncated ClientHello');
+  let serverName: string | null = null;
+  let alpn: string[] = [];
+  if (i === b.length) return { kind: 'ok', hello: { serverName, alpn, recordVersion } }; // no extensions (SSLv3-era)
+  if (i + 2 > b.length) return invalid('truncated ClientHello');
+  const extEnd = i + 2 + b.readUInt16BE(i);
+  if (extEnd > b.length) return invalid('truncated ClientHello extensions');
+  i += 2;
+  while (i < extEnd) {
+    if (i + 4 > extEnd) return invalid('truncated ClientHello extension');
+    const type = b.readUInt16BE(i);
+    const len = b.readUInt16BE(i + 2);
+    const data = b.subarray(i + 4, i + 4 + len);
+    if (i + 4 + len > extEnd) return invalid('truncated ClientHello extension');
+    if (type === EXT_SERVER_NAME) {
+      const name = parseServerName(data);
+      if (name === undefined) return invalid('malformed server_name extension');
+      serverName = name;
+    } else if (type === EXT_ALPN) {
+      const list = parseAlpn(data);
+      if (list === null) return invalid('malformed ALPN extension');
+      alpn = list;
+    }
+    i += 4 + len;
+  }
+  return { kind: 'ok', hello: { serverName, alpn, recordVersion } };
+}
+
+/** undefined: malformed; null: no host_name entry. */
+function parseServerName(d: Buffer): string | null | undefined {
+  if (d.length < 2) return undefined;
+  const listEnd = 2 + d.readUInt16BE(0);
+  if (listEnd > d.length) return undefined;
+  let i = 2;
+  while (i + 3 <= listEnd) {
+    const nameType = d[i]!;
+    const len = d.readUInt16BE(i + 1);
+    if (i + 3 + len > listEnd) return undefined;
+    if (nameType === 0) {
+      const name = d.toString('latin1', i + 3, i + 3 + len);
+      // A host name is LDH ASCII (RFC 6066); anything else could smuggle bytes into logs or routing.
+      if (len === 0 || !/^[A-Za-z0-9._-]+$/.test(name)) return undefined;
+      return name.toLowerCase();
+    }
+    i += 3 + len;
+  }
+  return i === listEnd ? null : undefined;
+}
+
+function parseAlpn(d: Buffer): string[] | null {
+  if (d.length < 2) return null;
+  const end = 2 + d.readUInt16BE(0);
+  if (end > d.length) return null;
+  const out: string[] = [];
+  let i = 2;
+  while (i < end) {
+    const len = d[i]!;
+    if (len === 0 || i + 1 + len > end) return null;
+    out.push(d.toString('latin1', i + 1, i + 1 + len));
+    i += 1 + len;
+  }
+  return out;
+}

@@ -1,0 +1,150 @@
+/**
+ * Access log lines for stream sessions, with nginx's stream variables. A log_format is compiled
+ * once per config into an array of literal strings and getters, so writing a line is a join.
+ */
+import os from 'node:os';
+import type { LogFormatConfig } from '../config/types.js';
+
+/** nginx's predefined stream format `basic`. */
+export const BASIC_LOG_FORMAT =
+  '$remote_addr [$time_local] $protocol $status $bytes_sent $bytes_received $session_time';
+
+/** What a stream variable may read; the StreamSite session implements it. */
+export interface SessionInfo {
+  readonly connection: number;
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  readonly serverAddress: string;
+  readonly serverPort: number;
+  /** Bytes sent to / received from the client. */
+  readonly bytesSent: number;
+  readonly bytesReceived: number;
+  /** Epoch ms of accept, and of the end (the log time). */
+  readonly startedAt: number;
+  readonly endedAt: number;
+  /** Every upstream address tried, in order. */
+  readonly upstreamAddrs: readonly string[];
+  readonly upstreamBytesSent: number;
+  readonly upstreamBytesReceived: number;
+  /** ms, or null when no connection was made. */
+  readonly upstreamConnectTimeMs: number | null;
+  readonly status: number;
+  readonly sslPrereadServerName: string | null;
+  readonly sslPrereadAlpn: readonly string[];
+  readonly proxyProtocolAddress: string | null;
+  readonly proxyProtocolPort: number | null;
+  /** Host of a websocket_pass request head, null otherwise. */
+  readonly host: string | null;
+  readonly serverName: string;
+}
+
+export type Variable = (s: SessionInfo) => string;
+
+const HOSTNAME = os.hostname();
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+const pad = (n: number, w = 2): string => String(n).padStart(w, '0');
+
+function tzOffset(d: Date, colon: boolean): string {
+  const off = -d.getTimezoneOffset();
+  const sign = off >= 0 ? '+' : '-';
+  const abs = Math.abs(off);
+  return `${sign}${pad(Math.floor(abs / 60))}${colon ? ':' : ''}${pad(abs % 60)}`;
+}
+
+/** "10/Oct/2000:13:55:36 -0700", as nginx $time_local. */
+export function timeLocal(ms: number): string {
+  const d = new Date(ms);
+  return `${pad(d.getDate())}/${MONTHS[d.getMonth()]}/${d.getFullYear()}:${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())} ${tzOffset(d, false)}`;
+}
+
+function timeIso(ms: number): string {
+  const d = new Date(ms);
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}${tzOffset(d, true)}`;
+}
+
+const seconds = (ms: number): string => (ms / 1000).toFixed(3);
+const orDash = (v: string | null): string => (v === null || v === '' ? '-' : v);
+
+export const STREAM_VARIABLES: Readonly<Record<string, Variable>> = {
+  remote_addr: (s) => s.remoteAddress,
+  remote_port: (s) => String(s.remotePort),
+  binary_remote_addr: (s) => s.remoteAddress,
+  server_addr: (s) => s.serverAddress,
+  server_port: (s) => String(s.serverPort),
+  server_name: (s) => s.serverName,
+  bytes_sent: (s) => String(s.bytesSent),
+  bytes_received: (s) => String(s.bytesReceived),
+  session_time: (s) => seconds(s.endedAt - s.startedAt),
+  upstream_addr: (s) => orDash(s.upstreamAddrs.join(', ')),
+  upstream_bytes_sent: (s) => String(s.upstreamBytesSent),
+  upstream_bytes_received: (s) => String(s.upstreamBytesReceived),
+  upstream_connect_time: (s) => (s.upstreamConnectTimeMs === null ? '-' : seconds(s.upstreamConnectTimeMs)),
+  status: (s) => String(s.status),
+  protocol: () => 'TCP',
+  connection: (s) => String(s.connection),
+  ssl_preread_server_name: (s) => s.sslPrereadServerName ?? '',
+  ssl_preread_alpn_protocols: (s) => s.sslPrereadAlpn.join(','),
+  proxy_protocol_addr: (s) => s.proxyProtocolAddress ?? '',
+  proxy_protocol_port: (s) => (s.proxyProtocolPort === null ? '' : String(s.proxyProtocolPort)),
+  host: (s) => s.host ?? '',
+  time_local: (s) => timeLocal(s.endedAt),
+  time_iso8601: (s) => timeIso(s.endedAt),
+  msec: (s) => seconds(s.endedAt),
+  pid: () => String(process.pid),
+  hostname: () => HOSTNAME,
+};
+
+type Escape = LogFormatConfig['escape'];
+
+/** nginx `escape=default`: `"`, `\` and bytes outside printable ASCII become \xHH. */
+function escapeDefault(v: string): string {
+  return v.replace(/["\\\x00-\x1f\x7f-\uffff]/g, (c) => `\\x${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`);
+}
+
+function escapeJson(v: string): string {
+  return JSON.stringify(v).slice(1, -1);
+}
+
+const VAR = /\$(?:\{([A-Za-z0-9_]+)\}|([A-Za-z0-9_]+))/g;
+
+/**
+ * Compile a log_format template. Unknown variables log as "-" rather than failing the config,
+ * since the config layer owns validation; empty values log as "-" like nginx.
+ */
+export function compileLogFormat(template: string, escape: Escape = 'default'): (s: SessionInfo) => string {
+  const parts: (string | Variable)[] = [];
+  let last = 0;
+  for (const m of template.matchAll(VAR)) {
+    if (m.index > last) parts.push(template.slice(last, m.index));
+    const name = m[1] ?? m[2]!;
+    const get = STREAM_VARIABLES[name];
+    if (get === undefined) parts.push('-');
+    else if (escape === 'json') parts.push((s) => escapeJson(get(s)));
+    else if (escape === 'none') parts.push((s) => get(s) || '-');
+    else parts.push((s) => escapeDefault(get(s)) || '-');
+    last = m.index + m[0].length;
+  }
+  if (last < template.length) parts.push(template.slice(last));
+  return (s) => {
+    let out = '';
+    for (const p of parts) out += typeof p === 'string' ? p : p(s);
+    return `${out}\n`;
+  };
+}
+
+/** A template for `hash $key` evaluated per session (no escaping, empty stays empty). */
+export function compileKey(template: string): (s: SessionInfo) => string {
+  const parts: (string | Variable)[] = [];
+  let last = 0;
+  for (const m of template.matchAll(VAR)) {
+    if (m.index > last) parts.push(template.slice(last, m.index));
+    parts.push(STREAM_VARIABLES[m[1] ?? m[2]!] ?? (() => ''));
+    last = m.index + m[0].length;
+  }
+  if (last < template.length) parts.push(template.slice(last));
+  return (s) => {
+    let out = '';
+    for (const p of parts) out += typeof p === 'string' ? p : p(s);
+    return out;
+  };
+}

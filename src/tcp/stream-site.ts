@@ -1,0 +1,429 @@
+/**
+ * StreamSite: the tcp {} / stream {} servers of one config, as connection handlers per listen key.
+ * A session reads a PROXY header if the listen asks for one, peeks the TLS ClientHello (SNI) or
+ * the HTTP head (websocket_pass) when it must choose among servers, checks allow/deny, connects
+ * to an upstream peer and pipes bytes both ways. TLS is never terminated: peeked bytes are
+ * forwarded exactly as read (only a websocket_pass head gains X-Forwarded-For / X-Real-IP).
+ */
+import type net from 'node:net';
+import type { Logger } from 'pino';
+import type { LogFormatConfig, StreamConfig, StreamServerConfig, UpstreamConfig } from '../config/types.js';
+import type { UpstreamGroup } from '../upstream/group.js';
+import { compileAccessRules, type AccessCheck } from './access.js';
+import { parseRequestHead, rewriteHead, routeMatches, type HttpPeekResult, type RequestHead } from './http-peek.js';
+import { connectUpstream, preread, Tunnel } from './proxy.js';
+import { decodeProxyHeader, encodeProxyV1, encodeProxyV2, PP2_TYPE_AUTHORITY, unmap, type ProxyTlv } from './proxy-protocol.js';
+import { ServerNameIndex } from './server-names.js';
+import { parseClientHello, type ClientHelloResult } from './sni.js';
+import { BASIC_LOG_FORMAT, compileKey, compileLogFormat, type SessionInfo } from './stream-log.js';
+
+export interface StreamSiteDeps {
+  readonly groups: ReadonlyMap<string, UpstreamGroup>;
+  readonly logger: Logger;
+  openAccessLog(path: string): { write(line: string): void };
+}
+
+interface CompiledLog {
+  readonly sink: { write(line: string): void };
+  readonly format: (s: SessionInfo) => string;
+}
+
+interface Route {
+  readonly path: string | null;
+  readonly upstream: string;
+}
+
+interface CompiledServer {
+  readonly config: StreamServerConfig;
+  /** $server_name: the first name as written, '' for a nameless server. */
+  readonly name: string;
+  readonly access: AccessCheck;
+  readonly logs: readonly CompiledLog[];
+  /** websocket_pass routes, or null for proxy_pass / no handler. */
+  readonly routes: readonly Route[] | null;
+}
+
+interface ListenSite {
+  readonly key: string;
+  readonly servers: readonly CompiledServer[];
+  readonly names: ServerNameIndex<CompiledServer>;
+  readonly defaultServer: CompiledServer;
+  readonly proxyProtocol: boolean;
+  /** Read ahead before choosing a server: several servers, or $ssl_preread_server_name wanted. */
+  readonly peek: boolean;
+  readonly hasWebsocket: boolean;
+  readonly prereadTimeoutMs: number;
+}
+
+/** What a server-choosing peek found. */
+type Peeked =
+  | { readonly kind: 'tls'; readonly hello: ClientHelloResult }
+  | { readonly kind: 'http'; readonly head: HttpPeekResult }
+  | { readonly kind: 'other' };
+
+const OTHER: Peeked = Object.freeze({ kind: 'other' });
+let connectionCounter = 0;
+
+function socketOnError(): void {
+  // Errors end the session through 'close'; this listener only keeps them from being thrown.
+}
+
+/** Per-connection state and the SessionInfo the access log reads. */
+class Session implements SessionInfo {
+  readonly connection = ++connectionCounter;
+  readonly socket: net.Socket;
+  readonly site: ListenSite;
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  readonly serverAddress: string;
+  readonly serverPort: number;
+  readonly startedAt = Date.now();
+  endedAt = 0;
+  bytesSent = 0;
+  bytesReceived = 0;
+  upstreamAddrs: readonly string[] = [];
+  upstreamBytesSent = 0;
+  upstreamBytesReceived = 0;
+  upstreamConnectTimeMs: number | null = null;
+  status = 200;
+  sslPrereadServerName: string | null = null;
+  sslPrereadAlpn: readonly string[] = [];
+  proxyProtocolAddress: string | null = null;
+  proxyProtocolPort: number | null = null;
+  host: string | null = null;
+  /** The default server until a name chooses another. */
+  server: CompiledServer;
+  tunnel: Tunnel | null = null;
+  pending: net.Socket | null = null;
+  gone = false;
+
+  constructor(socket: net.Socket, site: ListenSite) {
+    this.socket = socket;
+    this.site = site;
+    this.server = site.defaultServer;
+    this.remoteAddress = socket.remoteAddress === undefined ? 'unix:' : unmap(socket.remoteAddress);
+    this.remotePort = socket.remotePort ?? 0;
+    this.serverAddress = socket.localAddress === undefined ? 'unix:' : unmap(socket.localAddress);
+    this.serverPort = socket.localPort ?? 0;
+  }
+
+  get serverName(): string {
+    return this.server.name;
+  }
+}
+
+const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 404: 'Not Found', 500: 'Internal Server Error', 502: 'Bad Gateway' };
+
+export class StreamSite {
+  readonly #sites = new Map<string, ListenSite>();
+  readonly #groups: ReadonlyMap<string, UpstreamGroup>;
+  readonly #logger: Logger;
+  readonly #hashKeys = new Map<string, (s: SessionInfo) => string>();
+  readonly #sessions = new Set<Session>();
+  #closed = false;
+
+  constructor(stream: StreamConfig, deps: StreamSiteDeps) {
+    this.#groups = deps.groups;
+    this.#logger = deps.logger.child({ component: 'stream' });
+    for (const u of stream.upstreams) this.#compileHashKey(u);
+    const formats = new Map<string, (s: SessionInfo) => string>();
+    const formatConfigs = new Map<string, LogFormatConfig>(stream.logFormats.map((f) => [f.name, f]));
+    const formatFor = (name: string): ((s: SessionInfo) => string) => {
+      let f = formats.get(name);
+      if (f === undefined) {
+        const cfg = formatConfigs.get(name);
+        // Stream has no "combined"; the config layer's default name falls back to nginx's `basic`.
+        f = cfg === undefined ? compileLogFormat(BASIC_LOG_FORMAT) : compileLogFormat(cfg.template, cfg.escape);
+        formats.set(name, f);
+      }
+      return f;
+    };
+    const byKey = new Map<string, { server: CompiledServer; isDefault: boolean; proxyProtocol: boolean }[]>();
+    for (const config of stream.servers) {
+      const server: CompiledServer = {
+        config,
+        name: firstName(config),
+        access: compileAccessRules(config.accessRules),
+        logs: config.accessLogs
+          .filter((l) => l.path !== null)
+          .map((l) => ({ sink: deps.openAccessLog(l.path!), format: formatFor(l.format) })),
+        routes:
+          config.handler.kind === 'websocket'
+            ? config.handler.routes.map((r) => ({ path: r.path, upstream: r.target.upstream }))
+            : null,
+      };
+      for (const l of config.listens) {
+        const list = byKey.get(l.key) ?? [];
+        list.push({ server, isDefault: l.defaultServer, proxyProtocol: l.proxyProtocol });
+        byKey.set(l.key, list);
+      }
+    }
+    for (const [key, list] of byKey) {
+      const servers = list.map((e) => e.server);
+      const defaultServer = list.find((e) => e.isDefault)?.server ?? servers[0]!;
+      this.#sites.set(key, {
+        key,
+        servers,
+        names: new ServerNameIndex(servers.map((s) => ({ names: s.config.serverNames, server: s })), defaultServer),
+        defaultServer,
+        proxyProtocol: list.some((e) => e.proxyProtocol),
+        peek: servers.length > 1 || servers.some((s) => s.config.sslPreread),
+        hasWebsocket: servers.some((s) => s.routes !== null),
+        prereadTimeoutMs: defaultServer.config.prereadTimeoutMs,
+      });
+    }
+  }
+
+  #compileHashKey(u: UpstreamConfig): void {
+    if (u.method.kind === 'hash') this.#hashKeys.set(u.name, compileKey(u.method.key));
+  }
+
+  /** The connection handler for one listen key (the runtime calls it per accepted socket). */
+  handler(listenKey: string): (socket: net.Socket) => void {
+    const site = this.#sites.get(listenKey);
+    return (socket) => {
+      socket.on('error', socketOnError);
+      if (site === undefined || this.#closed) {
+        socket.destroy();
+        return;
+      }
+      const session = new Session(socket, site);
+      this.#sessions.add(session);
+      this.#serve(site, session).catch((err: unknown) => {
+        this.#logger.error({ err, listen: listenKey }, 'stream session failed');
+        session.status = 500;
+        socket.destroy();
+        this.#end(session);
+      });
+    };
+  }
+
+  /** Number of sessions in progress (tests, graceful stop). */
+  get activeSessions(): number {
+    return this.#sessions.size;
+  }
+
+  /**
+   * Stop handing new connections to this site. Sessions already running keep flowing: a reload
+   * retires the old site while its tunnels live on (the runtime decides when to cut them).
+   */
+  close(): void {
+    this.#closed = true;
+  }
+
+  /** Destroy every running session now (fast stop). */
+  destroySessions(): void {
+    for (const s of this.#sessions) {
+      s.tunnel?.destroy();
+      s.pending?.destroy();
+      s.socket.destroy();
+    }
+  }
+
+  async #serve(site: ListenSite, s: Session): Promise<void> {
+    const socket = s.socket;
+    // We pass each FIN on ourselves; the listener's default would close our write side early.
+    socket.allowHalfOpen = true;
+    socket.once('close', () => {
+      s.gone = true;
+      s.pending?.destroy();
+    });
+    let buffer: Buffer = Buffer.alloc(0);
+
+    if (site.proxyProtocol) {
+      const r = await preread(socket, buffer, site.prereadTimeoutMs, (b) => {
+        const d = decodeProxyHeader(b);
+        return d.kind === 'incomplete' ? undefined : d;
+      });
+      if (r.kind !== 'done' || r.value.kind !== 'ok') {
+        if (r.kind === 'done' && r.value.kind === 'invalid') {
+          this.#logger.info({ listen: site.key, client: s.remoteAddress }, `broken header: ${r.value.reason}`);
+        }
+        return this.#abort(s, r.buffer.length, 400);
+      }
+      const h = r.value.header;
+      if (h.family === 'tcp4' || h.family === 'tcp6') {
+        s.proxyProtocolAddress = h.sourceAddress;
+        s.proxyProtocolPort = h.sourcePort;
+      }
+      s.bytesReceived += r.value.length;
+      buffer = r.buffer.subarray(r.value.length);
+    }
+
+    let head: RequestHead | null = null;
+    let server = site.defaultServer;
+    if (site.peek) {
+      const r = await preread<Peeked>(socket, buffer, site.prereadTimeoutMs, (b) => {
+        if (b.length === 0) return undefined;
+        if (b[0] === 0x16) {
+          const hello = parseClientHello(b);
+          return hello.kind === 'incomplete' ? undefined : { kind: 'tls', hello };
+        }
+        if (!site.hasWebsocket) return OTHER;
+        const h = parseRequestHead(b);
+        return h.kind === 'incomplete' ? undefined : { kind: 'http', head: h };
+      });
+      buffer = r.buffer;
+      if (r.kind !== 'done') return this.#abort(s, buffer.length, r.kind === 'timeout' ? 200 : 400);
+      const p = r.value;
+      if (p.kind === 'tls' && p.hello.kind === 'ok') {
+        s.sslPrereadServerName = p.hello.hello.serverName;
+        s.sslPrereadAlpn = p.hello.hello.alpn;
+        server = site.names.find(s.sslPrereadServerName);
+      } else if (p.kind === 'http' && p.head.kind === 'ok') {
+        head = p.head.head;
+        s.host = head.host;
+        server = site.names.find(head.host);
+      } else if (p.kind === 'http' && site.defaultServer.routes !== null) {
+        s.server = site.defaultServer;
+        return this.#respond(s, buffer.length, 400);
+      }
+    }
+    s.server = server;
+    const cfg = server.config;
+    socket.setNoDelay(cfg.tcpNodelay);
+    if (cfg.soKeepalive) socket.setKeepAlive(true);
+
+    if (!server.access(s.remoteAddress)) {
+      this.#logger.info({ listen: site.key, client: s.remoteAddress }, 'access forbidden by rule');
+      return this.#abort(s, buffer.length, 403);
+    }
+
+    let upstream: string;
+    let payload: Buffer = buffer;
+    if (server.routes !== null) {
+      if (head === null) {
+        const r = await preread(socket, buffer, cfg.prereadTimeoutMs, (b) => {
+          const h = parseRequestHead(b);
+          return h.kind === 'incomplete' ? undefined : h;
+        });
+        buffer = r.buffer;
+        if (r.kind !== 'done') return this.#abort(s, buffer.length, r.kind === 'timeout' ? 200 : 400);
+        if (r.value.kind !== 'ok') return this.#respond(s, buffer.length, 400);
+        head = r.value.head;
+        s.host = head.host;
+      }
+      const path = head.path;
+      const route = server.routes.find((rt) => routeMatches(rt.path, path));
+      if (route === undefined) return this.#respond(s, buffer.length, 404);
+      upstream = route.upstream;
+      payload = rewriteHead(buffer, head, s.remoteAddress);
+    } else if (cfg.handler.kind === 'proxy') {
+      upstream = cfg.handler.target.upstream;
+    } else {
+      this.#logger.error({ listen: site.key }, 'no handler configured for stream server');
+      return this.#abort(s, buffer.length, 500);
+    }
+    s.bytesReceived += buffer.length;
+
+    const group = this.#groups.get(upstream);
+    if (group === undefined) {
+      this.#logger.error({ upstream }, `upstream "${upstream}" not found`);
+      return server.routes !== null ? this.#respond(s, 0, 500) : this.#abort(s, 0, 500);
+    }
+    const hashKey = this.#hashKeys.get(group.name)?.(s) ?? null;
+    const outcome = await connectUpstream(group, {
+      clientAddress: s.remoteAddress,
+      hashKey,
+      connectTimeoutMs: cfg.proxyConnectTimeoutMs,
+      nextUpstream: cfg.proxyNextUpstream,
+      tries: cfg.proxyNextUpstreamTries,
+      nextUpstreamTimeoutMs: cfg.proxyNextUpstreamTimeoutMs,
+      tcpNodelay: cfg.tcpNodelay,
+      soKeepalive: cfg.soKeepalive,
+      onAttempt: (attempt) => {
+        s.pending = attempt;
+        if (attempt !== null && s.gone) attempt.destroy();
+      },
+      aborted: () => s.gone,
+    });
+    s.upstreamAddrs = outcome.tried;
+    if (outcome.kind === 'aborted') return this.#end(s);
+    if (outcome.kind === 'failed') {
+      this.#logger.error({ upstream, listen: site.key, client: s.remoteAddress, tried: outcome.tried }, outcome.reason);
+      return server.routes !== null ? this.#respond(s, 0, 502) : this.#abort(s, 0, 502);
+    }
+
+    const { socket: up, peer } = outcome;
+    s.upstreamConnectTimeMs = outcome.connectMs;
+    if (cfg.proxyProtocolVersion !== 0) {
+      const endpoints = {
+        sourceAddress: s.remoteAddress,
+        sourcePort: s.remotePort,
+        destinationAddress: s.serverAddress,
+        destinationPort: s.serverPort,
+      };
+      let pp: Buffer;
+      if (cfg.proxyProtocolVersion === 1) pp = encodeProxyV1(endpoints);
+      else {
+        const tlvs: ProxyTlv[] = [];
+        if (s.sslPrereadServerName !== null) tlvs.push({ type: PP2_TYPE_AUTHORITY, value: Buffer.from(s.sslPrereadServerName) });
+        pp = encodeProxyV2(endpoints, tlvs);
+      }
+      up.write(pp);
+      s.upstreamBytesSent += pp.length;
+    }
+    if (payload.length > 0) {
+      up.write(payload);
+      s.upstreamBytesSent += payload.length;
+    }
+    s.tunnel = new Tunnel(socket, up, cfg.proxyTimeoutMs, (end) => {
+      group.release(peer, false);
+      s.bytesSent += end.toClient;
+      s.bytesReceived += end.fromClient;
+      s.upstreamBytesSent += end.fromClient;
+      s.upstreamBytesReceived += end.toClient;
+      if (end.idleTimeout) this.#logger.info({ listen: site.key, upstream, peer: peer.key }, 'proxy timed out');
+      this.#end(s);
+    });
+  }
+
+  /** Close the client without an answer (non-HTTP sessions, bad PROXY header, denied). */
+  #abort(s: Session, received: number, status: number): void {
+    s.bytesReceived += received;
+    s.status = status;
+    s.socket.destroy();
+    this.#end(s);
+  }
+
+  /** Answer a websocket_pass client with an HTTP error page, then close. */
+  #respond(s: Session, received: number, status: number): void {
+    s.bytesReceived += received;
+    s.status = status;
+    const title = `${status} ${STATUS_TEXT[status] ?? 'Error'}`;
+    const body = `<html>\r\n<head><title>${title}</title></head>\r\n<body>\r\n<center><h1>${title}</h1></center>\r\n<hr><center>tsproxy</center>\r\n</body>\r\n</html>\r\n`;
+    const response = `HTTP/1.1 ${title}\r\nContent-Type: text/html\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`;
+    s.bytesSent += response.length;
+    const socket = s.socket;
+    // Read and drop whatever the client still sends so our FIN is not turned into a reset
+    // that could destroy the response before the client reads it; bounded by a timer.
+    socket.on('data', () => {});
+    socket.resume();
+    const timer = setTimeout(() => socket.destroy(), 5000);
+    socket.once('close', () => clearTimeout(timer));
+    socket.end(response);
+    socket.once('end', () => socket.destroy());
+    this.#end(s);
+  }
+
+  #end(s: Session): void {
+    if (!this.#sessions.delete(s)) return;
+    s.endedAt = Date.now();
+    for (const log of s.server.logs) log.sink.write(log.format(s));
+  }
+}
+
+function firstName(cfg: StreamServerConfig): string {
+  const n = cfg.serverNames[0];
+  if (n === undefined) return '';
+  switch (n.kind) {
+    case 'exact':
+      return n.name;
+    case 'leadingWildcard':
+      return `*${n.suffix}`;
+    case 'trailingWildcard':
+      return `${n.prefix}*`;
+    case 'regex':
+      return `~${n.source}`;
+  }
+}

@@ -1,0 +1,98 @@
+import { describe, expect, it } from 'vitest';
+import { normaliseHost, parseRequestHead, rewriteHead, routeMatches } from '../../src/tcp/http-peek.js';
+
+const upgrade =
+  'GET /chat/1?x=1 HTTP/1.1\r\nHost: Site1.Test:8081\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+  'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n';
+
+describe('parseRequestHead', () => {
+  it('reads the request line and Host of an upgrade request', () => {
+    const buf = Buffer.from(upgrade + '\x81\x05hello');
+    const r = parseRequestHead(buf);
+    if (r.kind !== 'ok') throw new Error(r.kind);
+    expect(r.head).toMatchObject({ method: 'GET', target: '/chat/1?x=1', path: '/chat/1', version: '1.1', host: 'site1.test' });
+    expect(r.head.headLength).toBe(upgrade.length);
+    expect(r.head.headers.map((h) => h.name)).toContain('sec-websocket-key');
+  });
+
+  it('is incomplete on every strict prefix', () => {
+    const buf = Buffer.from(upgrade);
+    for (let n = 0; n < buf.length; n++) expect(parseRequestHead(buf.subarray(0, n)).kind).toBe('incomplete');
+  });
+
+  it('accepts bare LF line endings and absolute-form targets', () => {
+    const r = parseRequestHead(Buffer.from('GET http://Other.test:80/a HTTP/1.1\nHost: x.test\n\n'));
+    expect(r.kind === 'ok' && [r.head.host, r.head.path]).toEqual(['other.test', '/a']);
+  });
+
+  it('allows HTTP/1.0 without Host', () => {
+    const r = parseRequestHead(Buffer.from('GET / HTTP/1.0\r\n\r\n'));
+    expect(r.kind === 'ok' && r.head.host).toBe(null);
+  });
+
+  it.each([
+    ['GET / HTTP/1.1\r\n\r\n'],
+    ['GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n'],
+    ['GET / HTTP/2.0\r\nHost: a\r\n\r\n'],
+    ['GET  / HTTP/1.1\r\nHost: a\r\n\r\n'],
+    ['GET / HTTP/1.1\r\nHost: a\r\n folded\r\n\r\n'],
+    ['GET / HTTP/1.1\r\nHo st: a\r\n\r\n'],
+    ['GET / HTTP/1.1\r\nHost: a b\r\n\r\n'],
+    ['GET / HTTP/1.1\r\nHost: a\r\nX: \x01\r\n\r\n'],
+    ['GET x HTTP/1.1\r\nHost: a\r\n\r\n'],
+    ['\r\n\r\n'],
+  ])('rejects %j', (text) => {
+    expect(parseRequestHead(Buffer.from(text)).kind).toBe('invalid');
+  });
+
+  it('rejects a head larger than the bound', () => {
+    const big = Buffer.from(`GET / HTTP/1.1\r\nHost: a\r\nX: ${'y'.repeat(9000)}`);
+    expect(parseRequestHead(big).kind).toBe('invalid');
+    expect(parseRequestHead(big.subarray(0, 100), 8192).kind).toBe('incomplete');
+  });
+});
+
+describe('normaliseHost', () => {
+  it('strips the port and a trailing dot, lower-cases', () => {
+    expect(normaliseHost('Example.TEST:8080')).toBe('example.test');
+    expect(normaliseHost('example.test.')).toBe('example.test');
+    expect(normaliseHost('[::1]:80')).toBe('[::1]');
+    expect(normaliseHost('a/b')).toBe(null);
+    expect(normaliseHost('a..b')).toBe(null);
+  });
+});
+
+describe('routeMatches', () => {
+  it('matches the first path segment exactly', () => {
+    expect(routeMatches('/chat', '/chat')).toBe(true);
+    expect(routeMatches('/chat', '/chat/1')).toBe(true);
+    expect(routeMatches('/chat', '/chatroom')).toBe(false);
+    expect(routeMatches('/chat', '/')).toBe(false);
+    expect(routeMatches('/chat/', '/chat/x')).toBe(true);
+    expect(routeMatches('/chat', '/ch%61t/1')).toBe(true);
+    expect(routeMatches('/chat', '/%zz')).toBe(false);
+    expect(routeMatches(null, '/anything')).toBe(true);
+    expect(routeMatches('/', '/anything')).toBe(true);
+  });
+});
+
+describe('rewriteHead', () => {
+  it('inserts X-Forwarded-For and X-Real-IP after the request line and keeps the rest byte for byte', () => {
+    const buf = Buffer.from(upgrade + 'tail');
+    const r = parseRequestHead(buf);
+    if (r.kind !== 'ok') throw new Error(r.kind);
+    const out = rewriteHead(buf, r.head, '192.0.2.1').toString('latin1');
+    expect(out).toBe(
+      upgrade.replace('\r\n', '\r\nX-Forwarded-For: 192.0.2.1\r\nX-Real-IP: 192.0.2.1\r\n') + 'tail',
+    );
+  });
+
+  it('appends to a client X-Forwarded-For and replaces a client X-Real-IP', () => {
+    const buf = Buffer.from('GET / HTTP/1.0\nX-Real-IP: 6.6.6.6\nx-forwarded-for: 10.0.0.1\nA: b\n\n');
+    const r = parseRequestHead(buf);
+    if (r.kind !== 'ok') throw new Error(r.kind);
+    expect(rewriteHead(buf, r.head, '::1').toString()).toBe(
+      'GET / HTTP/1.0\nX-Forwarded-For: 10.0.0.1, ::1\r\nX-Real-IP: ::1\r\nA: b\r\n\r\n',
+    );
+  });
+});

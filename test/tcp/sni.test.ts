@@ -1,0 +1,92 @@
+import net from 'node:net';
+import tls from 'node:tls';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import { parseClientHello } from '../../src/tcp/sni.js';
+
+/** Capture the bytes a real node:tls client sends first, from a plain TCP server on 127.0.0.1. */
+async function captureClientHello(options: tls.ConnectionOptions): Promise<Buffer> {
+  const server = net.createServer();
+  onTestFinished(() => void server.close());
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as net.AddressInfo;
+  const got = new Promise<Buffer>((resolve) => {
+    server.once('connection', (s) => {
+      s.on('error', () => {});
+      let buf = Buffer.alloc(0);
+      s.on('data', (d: Buffer) => {
+        buf = Buffer.concat([buf, d]);
+        if (parseClientHello(buf).kind !== 'incomplete') {
+          s.destroy();
+          resolve(buf);
+        }
+      });
+    });
+  });
+  const client = tls.connect({ host: '127.0.0.1', port, rejectUnauthorized: false, ...options });
+  client.on('error', () => {});
+  onTestFinished(() => void client.destroy());
+  return got;
+}
+
+/** Re-frame a single-record hello into records of at most `size` handshake bytes. */
+function fragment(hello: Buffer, size: number): Buffer {
+  const body = hello.subarray(5, 5 + hello.readUInt16BE(3));
+  const out: Buffer[] = [];
+  for (let i = 0; i < body.length; i += size) {
+    const part = body.subarray(i, i + size);
+    const h = Buffer.from([0x16, hello[1]!, hello[2]!, 0, 0]);
+    h.writeUInt16BE(part.length, 3);
+    out.push(h, part);
+  }
+  return Buffer.concat(out);
+}
+
+describe('parseClientHello', () => {
+  it('reads the SNI and ALPN of a real node:tls ClientHello', async () => {
+    const hello = await captureClientHello({ servername: 'A.Test', ALPNProtocols: ['h2', 'http/1.1'] });
+    const r = parseClientHello(hello);
+    expect(r).toEqual({ kind: 'ok', hello: { serverName: 'a.test', alpn: ['h2', 'http/1.1'], recordVersion: 0x0301 } });
+  });
+
+  it('reports no server name when the client sends no SNI (IP host)', async () => {
+    const r = parseClientHello(await captureClientHello({}));
+    expect(r.kind === 'ok' && r.hello.serverName).toBe(null);
+  });
+
+  it('is incomplete on every strict prefix (hello split across TCP segments)', async () => {
+    const hello = await captureClientHello({ servername: 'b.test' });
+    for (let n = 0; n < hello.length; n++) expect(parseClientHello(hello.subarray(0, n)).kind).toBe('incomplete');
+    expect(parseClientHello(hello).kind).toBe('ok');
+  });
+
+  it('reassembles a hello fragmented over several TLS records', async () => {
+    const hello = await captureClientHello({ servername: 'long-name.wild.test' });
+    const split = fragment(hello, 37);
+    for (let n = 0; n < split.length; n += 7) expect(parseClientHello(split.subarray(0, n)).kind).toBe('incomplete');
+    const r = parseClientHello(split);
+    expect(r.kind === 'ok' && r.hello.serverName).toBe('long-name.wild.test');
+  });
+
+  it('says notTls for other protocols', () => {
+    expect(parseClientHello(Buffer.from('GET / HTTP/1.1\r\n')).kind).toBe('notTls');
+    expect(parseClientHello(Buffer.from('SSH-2.0-x')).kind).toBe('notTls');
+  });
+
+  it('rejects a non-hello handshake, a huge length, a bad record version and a corrupt SNI', async () => {
+    const hello = await captureClientHello({ servername: 'a.test' });
+    const notHello = Buffer.from(hello);
+    notHello[5] = 0x02;
+    expect(parseClientHello(notHello).kind).toBe('invalid');
+    expect(parseClientHello(Buffer.from([0x16, 3, 1, 0xff, 0xff])).kind).toBe('invalid');
+    expect(parseClientHello(Buffer.from([0x16, 9, 1, 0, 5])).kind).toBe('invalid');
+    const at = hello.indexOf(Buffer.from('a.test'));
+    const corrupt = Buffer.from(hello);
+    corrupt[at] = 0x0a; // a newline inside the host name
+    expect(parseClientHello(corrupt).kind).toBe('invalid');
+  });
+
+  it('gives up on a stream of handshake records that never completes within the bound', () => {
+    const record = Buffer.concat([Buffer.from([0x16, 3, 1, 0x10, 0x00]), Buffer.from([1, 0xff, 0xff, 0xff]), Buffer.alloc(0x1000 - 4)]);
+    expect(parseClientHello(record).kind).toBe('invalid');
+  });
+});
