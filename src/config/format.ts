@@ -1,0 +1,43 @@
+/**
+ * Human display of config errors, nginx's first line plus the source line and a caret:
+ *
+ *   tsproxy: [emerg] unknown directive "proxy_pas" in /etc/tsproxy/tsproxy.conf:12:9
+ *       proxy_pas http://app;
+ *       ^^^^^^^^^
+ */
+import type { ConfigError } from '../errors.js';
+
+export interface SourceText {
+  readonly file: string;
+  readonly text: string;
+}
+
+export function formatConfigError(err: ConfigError, sources: readonly SourceText[]): string {
+  const { file, line, column } = err.loc;
+  const head = `tsproxy: [${err.severity}] ${err.message} in ${file}:${line}:${column}`;
+  const source = sources.find((s) => s.file === file);
+  if (source === undefined) return head;
+  const text = sourceLine(source.text, line);
+  if (text === null) return head;
+  // Keep tabs in the caret's indent so it lines up however wide the terminal draws a tab.
+  const indent = text.slice(0, Math.max(0, column - 1)).replace(/[^\t]/g, ' ');
+  const pad = column - 1 > text.length ? ' '.repeat(column - 1 - text.length) : '';
+  const room = Math.max(1, text.length - (column - 1));
+  const length = Math.min(Math.max(1, err.loc.length ?? 1), room);
+  return `${head}\n${text}\n${indent}${pad}${'^'.repeat(length)}`;
+}
+
+/** Line `n` (1-based) without its line terminator, or null when the text has no such line. */
+function sourceLine(text: string, n: number): string | null {
+  if (n < 1) return null;
+  let start = 0;
+  for (let i = 1; i < n; i++) {
+    const nl = text.indexOf('\n', start);
+    if (nl < 0) return null;
+    start = nl + 1;
+  }
+  let end = text.indexOf('\n', start);
+  if (end < 0) end = text.length;
+  if (end > start && text[end - 1] === '\r') end--;
+  return text.slice(start, end);
+}

@@ -1,0 +1,42 @@
+/**
+ * The grammar, and nothing else (see grammar/tsproxy.ebnf):
+ *
+ *   config    = { statement } EOF ;
+ *   statement = Word { argument } ( ";" | block ) ;
+ *   argument  = Word | String ;          (the token category Argument, see tokens.ts)
+ *   block     = "{" { statement } "}" ;
+ *
+ * One parser instance is shared (Chevrotain builds its lookahead tables once; `parser.input = tokens`
+ * resets it). Rules are class properties so a misspelt SUBRULE does not compile. Messages are
+ * rewritten into nginx wording in parse.ts, where the whole token stream is known.
+ */
+import { CstParser } from 'chevrotain';
+import { allTokens, Argument, LCurly, RCurly, Semi, Word } from './tokens.js';
+
+export class ConfigParser extends CstParser {
+  constructor() {
+    super(allTokens, { recoveryEnabled: true, maxLookahead: 1 });
+    this.performSelfAnalysis();
+  }
+
+  config = this.RULE('config', () => {
+    this.MANY(() => this.SUBRULE(this.statement));
+  });
+
+  statement = this.RULE('statement', () => {
+    this.CONSUME(Word, { LABEL: 'name' });
+    this.MANY(() => this.CONSUME(Argument));
+    this.OR([
+      { ALT: () => this.CONSUME(Semi) },
+      { ALT: () => this.SUBRULE(this.block) },
+    ]);
+  });
+
+  block = this.RULE('block', () => {
+    this.CONSUME(LCurly);
+    this.MANY(() => this.SUBRULE(this.statement));
+    this.CONSUME(RCurly);
+  });
+}
+
+export const configParser = new ConfigParser();
