@@ -1,0 +1,72 @@
+/**
+ * Listening sockets keyed by ListenConfig.key. A reload diffs the keys (nginx `ls.remain`):
+ * unchanged keys keep their socket so no connection is refused during a reload, new keys are
+ * bound before the swap (a bind failure fails the reload), removed keys close after the swap.
+ */
+import net from 'node:net';
+import fs from 'node:fs';
+import { TsproxyError } from '../errors.js';
+import type { ListenConfig } from '../config/types.js';
+
+export type ConnectionDispatch = (socket: net.Socket, key: string) => void;
+
+export interface Listener {
+  readonly key: string;
+  readonly server: net.Server;
+  /** Sockets accepted by this listener and still open (for drain and fast stop). */
+  readonly sockets: Set<net.Socket>;
+}
+
+function socketOnError(): void {
+  // Handlers attach their own error listeners; this one only guarantees an early reset
+  // (before the handler runs) can never crash the process.
+}
+
+export function openListener(listen: ListenConfig, dispatch: ConnectionDispatch): Promise<Listener> {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer({ noDelay: true });
+  const listener: Listener = { key: listen.key, server, sockets };
+  server.on('connection', (socket) => {
+    socket.on('error', socketOnError);
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+    dispatch(socket, listen.key);
+  });
+  return new Promise((resolve, reject) => {
+    const onError = (err: NodeJS.ErrnoException) => {
+      reject(new TsproxyError('TSP_ERR_LISTEN', `bind() to ${listen.key} failed (${err.code ?? err.message})`, { cause: err }));
+    };
+    server.once('error', onError);
+    const done = () => {
+      server.off('error', onError);
+      server.on('error', (err) => {
+        // A listening server only errors on accept problems (EMFILE); keep serving.
+        process.stderr.write(`tsproxy: [alert] accept on ${listen.key} failed: ${err.message}\n`);
+      });
+      resolve(listener);
+    };
+    const a = listen.address;
+    if (a.kind === 'unix') {
+      // A stale socket file from a crashed run would make bind fail with EADDRINUSE.
+      try {
+        if (fs.statSync(a.path).isSocket()) fs.unlinkSync(a.path);
+      } catch {
+        // absent: nothing to clean
+      }
+      server.listen({ path: a.path, backlog: listen.backlog ?? 511 }, done);
+    } else {
+      const host = a.host === '*' ? undefined : a.host;
+      server.listen({ host, port: a.port, backlog: listen.backlog ?? 511, ipv6Only: a.host === '::' ? false : undefined }, done);
+    }
+  });
+}
+
+export function closeListener(listener: Listener): Promise<void> {
+  return new Promise((resolve) => listener.server.close(() => resolve()));
+}
+
+/** The address a listener really bound (the ephemeral port for `listen 127.0.0.1:0`). */
+export function boundAddress(listener: Listener): net.AddressInfo | string {
+  const addr = listener.server.address();
+  return addr ?? listener.key;
+}

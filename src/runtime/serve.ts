@@ -1,0 +1,60 @@
+/**
+ * Running in the foreground: start the runtime, write the pid file once every listener is bound,
+ * and map signals to actions as nginx does (HUP reload, QUIT graceful stop, TERM/INT fast stop,
+ * USR1 reopen logs).
+ */
+import type { Logger } from 'pino';
+import type { Config } from '../config/types.js';
+import type { ConfigError } from '../errors.js';
+import { flushLogs, reopenLogs } from '../log.js';
+import { Runtime } from './runtime.js';
+import { Reloader } from './reload.js';
+import { writePidFile, removePidFile } from './pidfile.js';
+
+export interface ServeOptions {
+  config: Config;
+  logger: Logger;
+  load(): { config: Config | null; errors: ConfigError[]; warnings: ConfigError[] };
+}
+
+export interface Serving {
+  runtime: Runtime;
+  reloader: Reloader;
+  /** Resolves with the exit code once the process should exit. */
+  done: Promise<number>;
+}
+
+export async function serve({ config, logger, load }: ServeOptions): Promise<Serving> {
+  const runtime = await Runtime.start(config, { logger });
+  const pidFile = config.main.pid;
+  if (pidFile !== null) writePidFile(pidFile);
+  for (const [key, addr] of runtime.addresses()) {
+    logger.info({ listen: key, address: typeof addr === 'string' ? addr : `${addr.address}:${addr.port}` }, 'listening');
+  }
+  const reloader = new Reloader({ runtime, logger, load });
+  if (config.main.watch) reloader.watch(config.files);
+
+  let resolveDone!: (code: number) => void;
+  const done = new Promise<number>((r) => (resolveDone = r));
+  let stopping = false;
+  const stop = async (graceful: boolean, signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, graceful ? 'gracefully shutting down' : 'exiting');
+    await reloader.close();
+    await runtime.stop({ graceful });
+    if (pidFile !== null) removePidFile(pidFile);
+    flushLogs();
+    resolveDone(0);
+  };
+  process.on('SIGHUP', () => reloader.requestReload('SIGHUP'));
+  process.on('SIGQUIT', () => void stop(true, 'SIGQUIT'));
+  process.on('SIGTERM', () => void stop(false, 'SIGTERM'));
+  process.on('SIGINT', () => void stop(false, 'SIGINT'));
+  process.on('SIGUSR1', () => {
+    reopenLogs();
+    logger.info('log files reopened');
+  });
+  logger.info({ config: config.file }, 'tsproxy started');
+  return { runtime, reloader, done };
+}

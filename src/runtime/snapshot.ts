@@ -1,0 +1,118 @@
+/**
+ * A Snapshot is everything one config version needs to serve traffic, built beside the running
+ * one: upstream groups (peers taken from the reload-surviving registry), the HTTP and stream
+ * sites, health checkers, and the table from listen key to connection handler.
+ */
+import type net from 'node:net';
+import type { Logger } from 'pino';
+import type { Config, ListenConfig, UpstreamConfig } from '../config/types.js';
+import type { LogSink } from '../log.js';
+import { UpstreamGroup } from '../upstream/group.js';
+import type { PeerRegistry } from '../upstream/registry.js';
+import { HealthChecker } from '../upstream/health/active.js';
+import { HttpSite } from '../http/site.js';
+import { StreamSite } from '../tcp/stream-site.js';
+
+export interface SnapshotDeps {
+  logger: Logger;
+  openAccessLog(path: string): LogSink;
+}
+
+export interface Snapshot {
+  readonly config: Config;
+  readonly listens: ReadonlyMap<string, ListenConfig>;
+  readonly handlers: ReadonlyMap<string, (socket: net.Socket) => void>;
+  readonly httpGroups: ReadonlyMap<string, UpstreamGroup>;
+  readonly streamGroups: ReadonlyMap<string, UpstreamGroup>;
+  /** Registry keys of every peer in this snapshot; peers outside it are dropped after a swap. */
+  readonly peerKeys: ReadonlySet<string>;
+  readonly http: HttpSite | null;
+  readonly stream: StreamSite | null;
+  /** Start the health checkers (after the swap, so two snapshots never probe at once). */
+  start(): void;
+  /** Stop taking new connections on this snapshot's sites (stop / replaced by a reload). */
+  stopAccepting(): void;
+  readonly checkers: HealthChecker[];
+}
+
+/** http and stream upstreams live in separate namespaces, as in nginx. */
+export const STREAM_UPSTREAM_PREFIX = 'stream:';
+
+async function buildGroups(
+  upstreams: readonly UpstreamConfig[],
+  registry: PeerRegistry,
+  namespace: string,
+): Promise<Map<string, UpstreamGroup>> {
+  const groups = new Map<string, UpstreamGroup>();
+  await Promise.all(
+    upstreams.map(async (u) => {
+      const group = await UpstreamGroup.create(u, registry, { namespace });
+      groups.set(u.name, group);
+    }),
+  );
+  return groups;
+}
+
+export async function buildSnapshot(config: Config, registry: PeerRegistry, deps: SnapshotDeps): Promise<Snapshot> {
+  const httpGroups = config.http ? await buildGroups(config.http.upstreams, registry, '') : new Map<string, UpstreamGroup>();
+  const streamGroups = config.stream
+    ? await buildGroups(config.stream.upstreams, registry, STREAM_UPSTREAM_PREFIX)
+    : new Map<string, UpstreamGroup>();
+  const siteDeps = { logger: deps.logger, openAccessLog: deps.openAccessLog };
+  const http = config.http ? new HttpSite(config.http, { ...siteDeps, groups: httpGroups }) : null;
+  const stream = config.stream ? new StreamSite(config.stream, { ...siteDeps, groups: streamGroups }) : null;
+
+  const listens = new Map<string, ListenConfig>();
+  const handlers = new Map<string, (socket: net.Socket) => void>();
+  for (const server of config.http?.servers ?? []) {
+    for (const l of server.listens) {
+      if (!listens.has(l.key)) {
+        listens.set(l.key, l);
+        handlers.set(l.key, http!.handler(l.key));
+      }
+    }
+  }
+  for (const server of config.stream?.servers ?? []) {
+    for (const l of server.listens) {
+      if (!listens.has(l.key)) {
+        listens.set(l.key, l);
+        handlers.set(l.key, stream!.handler(l.key));
+      }
+    }
+  }
+
+  const peerKeys = new Set<string>();
+  const checkers: HealthChecker[] = [];
+  for (const group of [...httpGroups.values(), ...streamGroups.values()]) {
+    for (const key of group.registryKeys) peerKeys.add(key);
+    if (group.config.check !== null) checkers.push(new HealthChecker(group, { logger: deps.logger }));
+  }
+
+  return {
+    config,
+    listens,
+    handlers,
+    httpGroups,
+    streamGroups,
+    peerKeys,
+    http,
+    stream,
+    checkers,
+    start() {
+      for (const c of checkers) c.start();
+    },
+    stopAccepting() {
+      for (const c of checkers) c.stop();
+    },
+  };
+}
+
+/**
+ * Retire a snapshot that is no longer current. Its in-flight requests finish on their own (they
+ * hold references to it); checkers stop so only the current snapshot probes peers.
+ */
+export function disposeSnapshot(old: Snapshot, _next: Snapshot | null): void {
+  for (const c of old.checkers) c.stop();
+  old.http?.close();
+  old.stream?.close();
+}

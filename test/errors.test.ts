@@ -1,0 +1,38 @@
+import { describe, expect, test } from 'vitest';
+import fs from 'node:fs';
+import path from 'node:path';
+import { execSync } from 'node:child_process';
+import { ERROR_CODES, ConfigError, ProxyError, TsproxyError, type ErrorCode } from '../src/errors.js';
+
+const root = path.resolve(import.meta.dirname, '..');
+const codes = Object.keys(ERROR_CODES) as ErrorCode[];
+
+describe('error code registry', () => {
+  test('every code follows TSP_ERR_<AREA>_<WHAT>', () => {
+    for (const code of codes) expect(code).toMatch(/^TSP_ERR_[A-Z]+(_[A-Z]+)*$/);
+  });
+
+  test('classes carry code and name', () => {
+    const c = new ConfigError('TSP_ERR_CONFIG_VALUE', 'invalid value "x" in "listen" directive', { file: 'a.conf', line: 3, column: 9 });
+    expect(c).toBeInstanceOf(TsproxyError);
+    expect(c.name).toBe('ConfigError');
+    expect(c.code).toBe('TSP_ERR_CONFIG_VALUE');
+    expect(String(c)).toBe('a.conf:3:9: invalid value "x" in "listen" directive');
+    const p = new ProxyError('TSP_ERR_UPSTREAM_TIMEOUT', 'upstream timed out', 504, false);
+    expect(p.name).toBe('ProxyError');
+    expect(p.status).toBe(504);
+  });
+
+  test('every code is documented in the README error table, and nothing else is', () => {
+    const readme = fs.readFileSync(path.join(root, 'README.md'), 'utf8');
+    const documented = new Set(readme.match(/`TSP_ERR_[A-Z_]+`/g)?.map((s) => s.slice(1, -1)));
+    expect([...documented].sort()).toEqual([...codes].sort());
+  });
+
+  test('every code is used somewhere in src/ besides the registry', () => {
+    const out = execSync(`grep -rhoE "TSP_ERR_[A-Z_]+" src --exclude=errors.ts`, { cwd: root, encoding: 'utf8' });
+    const used = new Set(out.split('\n').filter(Boolean));
+    const unused = codes.filter((c) => !used.has(c));
+    expect(unused).toEqual([]);
+  });
+});

@@ -1,0 +1,42 @@
+/**
+ * Start tsproxy in-process on a config given as text (no temporary file), for integration tests.
+ * Listen on 127.0.0.1:0 in the config and ask `proxy.port('127.0.0.1:0')` for the real port.
+ */
+import { onTestFinished } from 'vitest';
+import { loadConfig } from '../../src/config/load.js';
+import { Runtime } from '../../src/runtime/runtime.js';
+import type { Config } from '../../src/config/types.js';
+
+export function configFrom(text: string, file = 'inline.conf'): Config {
+  const result = loadConfig(text, file);
+  if (result.config === null) {
+    throw new Error(`config has errors:\n${result.errors.map((e) => String(e)).join('\n')}`);
+  }
+  return result.config;
+}
+
+export interface TestProxy {
+  runtime: Runtime;
+  /** Port bound for a listen key; with one listener the key may be omitted. */
+  port(key?: string): number;
+  url(path?: string, key?: string): string;
+  stop(): Promise<void>;
+}
+
+export async function startProxy(text: string, options: { autoStop?: boolean } = {}): Promise<TestProxy> {
+  const runtime = await Runtime.start(configFrom(text));
+  const port = (key?: string) => {
+    if (key !== undefined) return runtime.port(key);
+    const keys = [...runtime.addresses().keys()];
+    if (keys.length !== 1) throw new Error(`several listeners (${keys.join(', ')}): name one`);
+    return runtime.port(keys[0]!);
+  };
+  const proxy: TestProxy = {
+    runtime,
+    port,
+    url: (path = '/', key?: string) => `http://127.0.0.1:${port(key)}${path}`,
+    stop: () => runtime.stop({ graceful: false }),
+  };
+  if (options.autoStop !== false) onTestFinished(() => proxy.stop());
+  return proxy;
+}

@@ -1,0 +1,128 @@
+import { describe, expect, test, onTestFinished } from 'vitest';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { runCli, startCli, ROOT, type RunningCli } from '../helpers/cli.js';
+
+const FIXTURES = path.join(ROOT, 'test/fixtures/cli');
+
+function tempDir(): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsproxy-cli-'));
+  onTestFinished(() => fs.rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** The port a running tsproxy logged for a listen key (pino JSON lines on stderr). */
+function loggedPort(run: RunningCli, key: string): number | null {
+  for (const line of run.output().split('\n')) {
+    if (!line.startsWith('{')) continue;
+    try {
+      const rec = JSON.parse(line) as { msg?: string; listen?: string; address?: string };
+      if (rec.msg === 'listening' && rec.listen === key) return Number(rec.address!.split(':').pop());
+    } catch {
+      // not a log line
+    }
+  }
+  return null;
+}
+
+describe('tsproxy -t', () => {
+  test('the shipped config passes', async () => {
+    const r = await runCli(['-t', '-p', ROOT, '-c', 'conf/tsproxy.conf']);
+    const file = path.join(ROOT, 'conf/tsproxy.conf');
+    expect(r.stderr).toContain(`tsproxy: the configuration file ${file} syntax is ok\n`);
+    expect(r.stderr).toContain(`tsproxy: configuration file ${file} test is successful\n`);
+    expect(r.code).toBe(0);
+  });
+
+  test('every error of a broken config, with position, source line and caret', async () => {
+    const file = path.join(FIXTURES, 'broken.conf');
+    const r = await runCli(['-t', '-c', file]);
+    expect(r.code).toBe(1);
+    const lines = r.stderr.split('\n');
+    const first = lines.findIndex((l) => l.includes('unknown directive "proxy_pas"'));
+    expect(first).toBeGreaterThanOrEqual(0);
+    expect(lines[first]).toMatch(new RegExp(`^tsproxy: \\[emerg\\] unknown directive "proxy_pas".* in ${file.replace(/[.]/g, '\\.')}:8:13$`));
+    expect(lines[first + 1]).toBe('            proxy_pas http://127.0.0.1:9;');
+    expect(lines[first + 2]).toBe('            ^^^^^^^^^');
+    expect(r.stderr).toContain(`in ${file}:11:35`);
+    expect(r.stderr.trimEnd().split('\n').pop()).toBe(`tsproxy: configuration file ${file} test failed`);
+  });
+
+  test('-q prints nothing on success', async () => {
+    const r = await runCli(['-t', '-q', '-p', ROOT, '-c', 'conf/tsproxy.conf']);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toBe('');
+  });
+
+  test('-T dumps every file with includes', async () => {
+    const r = await runCli(['-T', '-c', path.join(FIXTURES, 'main.conf')]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(`# configuration file ${path.join(FIXTURES, 'main.conf')}:\n# main file for -T`);
+    expect(r.stdout).toContain(`# configuration file ${path.join(FIXTURES, 'main.d/site.conf')}:\nserver {`);
+  });
+
+  test('a missing config file is reported with nginx wording', async () => {
+    const r = await runCli(['-t', '-c', '/nonexistent/tsproxy.conf']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('open() "/nonexistent/tsproxy.conf" failed');
+  });
+});
+
+describe('version and usage', () => {
+  test('-v and -V', async () => {
+    const v = await runCli(['-v']);
+    expect(v.code).toBe(0);
+    expect(v.stderr).toMatch(/^tsproxy version: tsproxy\/\d+\.\d+\.\d+\n$/);
+    const V = await runCli(['-V']);
+    expect(V.stderr).toContain('configure arguments: ');
+    expect(V.stderr).toContain('--with-stream');
+  });
+
+  test('an unknown flag prints usage and fails', async () => {
+    const r = await runCli(['-x']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('tsproxy: invalid option: "x"');
+    expect(r.stderr).toContain('Usage: tsproxy');
+  });
+});
+
+// Each tsproxy start compiles the sources through tsx: seconds on a loaded CI machine.
+describe('running', () => {
+  test('a config error at start exits non-zero quickly, writes no pid file, creates the error log', async () => {
+    const dir = tempDir();
+    fs.writeFileSync(path.join(dir, 't.conf'), 'pid run/t.pid;\nerror_log logs/err.log;\nhttp { server { listen 127.0.0.1:0; bogus; } }\n');
+    const started = Date.now();
+    const r = await runCli(['-c', path.join(dir, 't.conf')]);
+    expect(r.code).toBe(1);
+    expect(Date.now() - started).toBeLessThan(5_000); // tsx startup dominates; the loader itself is fast
+    expect(r.stderr).toContain('[emerg] unknown directive "bogus"');
+    expect(fs.existsSync(path.join(dir, 'run/t.pid'))).toBe(false);
+    expect(fs.readFileSync(path.join(dir, 'logs/err.log'), 'utf8')).toContain('unknown directive "bogus"');
+  });
+
+  test('pid file after bind, -s reload and -s quit, stale pid file', async () => {
+    const dir = tempDir();
+    const conf = path.join(dir, 't.conf');
+    fs.writeFileSync(conf, 'pid t.pid;\nerror_log stderr info;\nwatch off;\nhttp { server { listen 127.0.0.1:0; location / { return 200 "one"; } } }\n');
+    const run = startCli(['-c', conf]);
+    await expect.poll(() => fs.existsSync(path.join(dir, 't.pid')), { timeout: 10_000 }).toBe(true);
+    expect(loggedPort(run, '127.0.0.1:0')).toBeGreaterThan(0);
+    expect(Number(fs.readFileSync(path.join(dir, 't.pid'), 'utf8'))).toBe(run.child.pid);
+
+    fs.writeFileSync(conf, 'pid t.pid;\nerror_log stderr info;\nwatch off;\nhttp { server { listen 127.0.0.1:0; location / { return 200 "two"; } } }\n');
+    const reload = await runCli(['-s', 'reload', '-c', conf]);
+    expect(reload.code).toBe(0);
+    await expect.poll(() => run.output(), { timeout: 10_000 }).toContain('configuration reloaded');
+
+    const quit = await runCli(['-s', 'quit', '-c', conf]);
+    expect(quit.code).toBe(0);
+    expect(await run.exited).toBe(0);
+    expect(fs.existsSync(path.join(dir, 't.pid'))).toBe(false);
+
+    fs.writeFileSync(path.join(dir, 't.pid'), '999999\n');
+    const stale = await runCli(['-s', 'reload', '-c', conf]);
+    expect(stale.code).toBe(1);
+    expect(stale.stderr).toContain('stale pid file');
+  }, 90_000);
+});
