@@ -12,6 +12,7 @@ import { ConfigError, compareConfigErrors } from '../errors.js';
 import type { Directive } from './ast.js';
 import { buildConfig } from './build.js';
 import { GLOBALS_FILE, parseConfigText, readConfigTree } from './parse.js';
+import { configParser } from './parser.js';
 import type { Config } from './types.js';
 
 export interface LoadOptions {
@@ -41,6 +42,7 @@ export function loadConfig(text: string, file: string, opts: LoadOptions = {}): 
     sources.push({ file: GLOBALS_FILE, text: opts.globals });
   }
   const parsed = parseConfigText(text, file);
+  releaseTokens();
   errors.push(...parsed.errors);
   directives.push(...rejectIncludes(parsed.directives, errors));
   return finish(directives, errors, sources, file, prefix, [file]);
@@ -49,9 +51,19 @@ export function loadConfig(text: string, file: string, opts: LoadOptions = {}): 
 export function loadConfigFile(path: string, opts: LoadOptions = {}): LoadResult {
   const file = resolve(path);
   const prefix = resolve(opts.prefix ?? dirname(file));
-  const tree = readConfigTree(file, { prefix, ...(opts.globals !== undefined ? { globals: opts.globals } : {}) });
+  // nginx resolves includes against the config file's directory (conf_prefix), not -p.
+  const tree = readConfigTree(file, { prefix: dirname(file), ...(opts.globals !== undefined ? { globals: opts.globals } : {}) });
+  releaseTokens();
   const files = tree.sources.map((s) => s.file).filter((f) => f !== GLOBALS_FILE);
   return finish(tree.directives, [...tree.errors], tree.sources, file, prefix, files);
+}
+
+/**
+ * The parser singleton keeps its last input (every token of the last file parsed: ~80 MB for
+ * 10,000 servers) until the next parse; drop it before building so it does not add to the peak.
+ */
+function releaseTokens(): void {
+  configParser.input = [];
 }
 
 function rejectIncludes(directives: readonly Directive[], errors: ConfigError[]): Directive[] {
@@ -79,19 +91,149 @@ function finish(
 }
 
 /**
- * sha256 of the tree's JSON, skipping `loc`, `files` and `hash`. Key order is canonical because
- * build.ts constructs every object with a fixed key order (no key sorting needed: it is the hot part).
+ * sha256 of a canonical text of the tree: its JSON (key order as build.ts constructs every
+ * object) without `loc`, `files` and `hash`, written in one pass straight into the hash. Each
+ * distinct `settings` content is written once, later ones as `#n` (n-th distinct content): with
+ * 10,000 locations sharing a handful of settings objects, that keeps the text (and the time)
+ * proportional to what differs. Equal content gives equal text, so an unchanged reload matches.
  */
 export function hashConfig(tree: Omit<Config, 'hash' | 'files'> | Config): string {
   const { files: _files, hash: _hash, ...rest } = tree as Config;
-  const json = JSON.stringify(rest, (key, value: unknown) => (key === 'loc' ? undefined : value));
-  return createHash('sha256').update(json).digest('hex');
+  return new CanonicalHash().digest(rest);
 }
 
+const FLUSH_AT = 1 << 16;
+
+class CanonicalHash {
+  readonly #hash = createHash('sha256');
+  #buf = '';
+  /** > 0 while a settings object is written into a side buffer (which must not be flushed). */
+  #nested = 0;
+  readonly #refByObject = new Map<object, string>();
+  readonly #refByText = new Map<string, string>();
+  /** Text of the object-valued fields of settings objects, by identity (shared between levels). */
+  readonly #textByObject = new Map<object, string>();
+  /** `"key":` per key name, quoted once. */
+  readonly #keys = new Map<string, string>();
+
+  digest(v: unknown): string {
+    this.#value(v);
+    this.#hash.update(this.#buf);
+    return this.#hash.digest('hex');
+  }
+
+  #value(v: unknown): void {
+    if (typeof v === 'string') this.#buf += JSON.stringify(v);
+    else if (typeof v === 'number') this.#buf += Number.isFinite(v) ? String(v) : 'null';
+    else if (typeof v === 'boolean') this.#buf += v ? 'true' : 'false';
+    else if (v === null || typeof v !== 'object') this.#buf += 'null';
+    else if (Array.isArray(v)) this.#array(v);
+    else this.#object(v as Record<string, unknown>);
+  }
+
+  #array(a: readonly unknown[]): void {
+    this.#buf += '[';
+    for (let i = 0; i < a.length; i++) {
+      if (i > 0) this.#buf += ',';
+      const x = a[i];
+      if (x === undefined || typeof x === 'function') this.#buf += 'null';
+      else this.#value(x);
+    }
+    this.#buf += ']';
+    if (this.#nested === 0 && this.#buf.length > FLUSH_AT) this.#flush();
+  }
+
+  #object(o: Record<string, unknown>): void {
+    let sep = '{';
+    // Plain data objects (build.ts makes them): for-in sees exactly their own keys, in order.
+    for (const k in o) {
+      const x = o[k];
+      if (k === 'loc' || x === undefined || typeof x === 'function') continue;
+      let key = this.#keys.get(k);
+      if (key === undefined) this.#keys.set(k, (key = `${JSON.stringify(k)}:`));
+      this.#buf += sep + key;
+      sep = ',';
+      if (k === 'settings' && x !== null && typeof x === 'object') this.#shared(x);
+      else this.#value(x);
+    }
+    this.#buf += sep === '{' ? '{}' : '}';
+    if (this.#nested === 0 && this.#buf.length > FLUSH_AT) this.#flush();
+  }
+
+  #flush(): void {
+    this.#hash.update(this.#buf);
+    this.#buf = '';
+  }
+
+  #shared(o: object): void {
+    const known = this.#refByObject.get(o);
+    if (known !== undefined) {
+      this.#buf += known;
+      return;
+    }
+    // A location that sets one header has its own settings object, but every other field value
+    // is its parent's (same identity): their text is memoised, so only the new value is written.
+    const outer = this.#buf;
+    this.#nested++;
+    let text = '{';
+    let sep = '';
+    for (const [k, x] of Object.entries(o)) {
+      if (k === 'loc' || x === undefined || typeof x === 'function') continue;
+      let key = this.#keys.get(k);
+      if (key === undefined) this.#keys.set(k, (key = `${JSON.stringify(k)}:`));
+      let value: string | undefined;
+      if (x !== null && typeof x === 'object') {
+        value = this.#textByObject.get(x);
+        if (value === undefined) {
+          this.#buf = '';
+          this.#value(x);
+          this.#textByObject.set(x, (value = this.#buf));
+        }
+      } else {
+        this.#buf = '';
+        this.#value(x);
+        value = this.#buf;
+      }
+      text += sep + key + value;
+      sep = ',';
+    }
+    text += '}';
+    this.#nested--;
+    this.#buf = outer;
+    let ref = this.#refByText.get(text);
+    if (ref === undefined) {
+      ref = `#${this.#refByText.size}`;
+      this.#refByText.set(text, ref);
+      this.#buf += text;
+    } else {
+      this.#buf += ref;
+    }
+    this.#refByObject.set(o, ref);
+  }
+}
+
+/**
+ * Freeze every object of the tree, iteratively (a 10k-server tree is deep and wide). An object
+ * that is already frozen is not entered again: settings shared by thousands of locations, and
+ * table defaults shared between loads, were frozen whole by an earlier pass of this function.
+ */
 export function deepFreeze<T>(v: T): T {
-  if (v !== null && typeof v === 'object' && !Object.isFrozen(v)) {
-    Object.freeze(v);
-    for (const x of Object.values(v)) deepFreeze(x);
+  if (v === null || typeof v !== 'object' || Object.isFrozen(v)) return v;
+  const stack: object[] = [v as object];
+  while (stack.length > 0) {
+    const o = stack.pop()!;
+    Object.freeze(o);
+    if (Array.isArray(o)) {
+      for (let i = 0; i < o.length; i++) {
+        const x: unknown = o[i];
+        if (x !== null && typeof x === 'object' && !Object.isFrozen(x)) stack.push(x);
+      }
+    } else {
+      for (const k of Object.keys(o)) {
+        const x: unknown = (o as Record<string, unknown>)[k];
+        if (x !== null && typeof x === 'object' && !Object.isFrozen(x)) stack.push(x);
+      }
+    }
   }
   return v;
 }

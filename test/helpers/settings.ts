@@ -35,6 +35,7 @@ export function locationSettings(over: Partial<LocationSettings> = {}): Location
     index: ['index.html'],
     websocketReadTimeoutMs: 60_000,
     serverTokens: true,
+    realIp: { from: [], header: 'X-Real-IP', recursive: false },
     ...over,
   };
 }

@@ -1,0 +1,438 @@
+/**
+ * One client connection: reads request heads, routes them, hands each request to an exchange
+ * (proxy) or answers locally, and keeps the connection alive between requests. Requests are
+ * handled one at a time; pipelined bytes wait (socket paused) until the response before them
+ * is complete, so responses go out in request order.
+ *
+ * Listeners are bound once per connection (arrow fields), never per request.
+ */
+import type net from 'node:net';
+import {
+  HEAD_NEED_MORE,
+  HEAD_READY,
+  HeadAccumulator,
+  parseRequestHead,
+  type HeadLimits,
+  type RequestHead,
+} from './parser.js';
+import { normalizeHost, normalizeUri, splitTarget, type CompiledServer, type VirtualHosts } from './router.js';
+import { applyErrorPage } from './error-page.js';
+import { HttpRequest } from './request.js';
+import {
+  REDIRECT_CODES,
+  absoluteLocation,
+  errorResponse,
+  redirectResponse,
+  renderLocal,
+  type LocalResponse,
+} from './respond.js';
+import { buildAddHeaders } from './headers.js';
+import type { LocationPlan } from './plan.js';
+import type { HttpSite } from './site.js';
+import { ProxyExchange } from './proxy.js';
+import { renderStatus } from '../upstream/status.js';
+// The PROXY protocol decoder is shared with the stream proxy (pure, no I/O).
+import { decodeProxyHeader } from '../tcp/proxy-protocol.js';
+
+const S_HEAD = 0;
+const S_BODY = 1;
+const S_WAIT = 2;
+const S_TUNNEL = 3;
+const S_CLOSED = 4;
+/** Waiting for the PROXY protocol header of a `listen ... proxy_protocol` connection. */
+const S_PROXY = 5;
+
+let nextConnectionId = 1;
+
+/** What a ClientConnection needs from the exchange handling its current request. */
+export interface Exchange {
+  /** Client bytes after the head: returns how many belong to this request. */
+  clientData(chunk: Buffer): number;
+  /** The request body has been read completely. */
+  readonly bodyDone: boolean;
+  clientDrain(): void;
+  /** The client went away (or the connection is being torn down). */
+  clientClosed(): void;
+}
+
+export class ClientConnection {
+  readonly socket: net.Socket;
+  readonly site: HttpSite;
+  readonly vhosts: VirtualHosts;
+  readonly id = nextConnectionId++;
+  readonly remoteAddr: string;
+  readonly remotePort: number;
+  /** $proxy_protocol_addr: the source address of the PROXY header, null without one. */
+  proxyProtocolAddr: string | null = null;
+  readonly serverAddr: string;
+  readonly serverPort: number;
+  requests = 0;
+  exchange: Exchange | null = null;
+  #state: number = S_HEAD;
+  #acc = new HeadAccumulator();
+  #pipelined: Buffer | null = null;
+  #limits: HeadLimits;
+  #headerTimeoutMs: number;
+  #keepaliveTimeoutMs: number;
+  /** The request being answered (for the access log), null between requests. */
+  #request: HttpRequest | null = null;
+  #plan: LocationPlan | null = null;
+  #timeoutMs = -1;
+  /** The server of the current request (error_page routes in it), null once used. */
+  #server: CompiledServer | null = null;
+  #proxyPending: Buffer | null = null;
+
+  constructor(socket: net.Socket, site: HttpSite, vhosts: VirtualHosts) {
+    this.socket = socket;
+    this.site = site;
+    this.vhosts = vhosts;
+    this.remoteAddr = socket.remoteAddress ?? '';
+    this.remotePort = socket.remotePort ?? 0;
+    this.serverAddr = socket.localAddress ?? '';
+    this.serverPort = socket.localPort ?? 0;
+    const server = vhosts.defaultServer.config;
+    // nginx reads the request line into client_header_buffer_size and falls back to one large
+    // buffer; a line or header that does not fit a large buffer is rejected.
+    const large = Math.max(server.largeClientHeaderBuffers.sizeBytes, server.clientHeaderBufferSizeBytes);
+    this.#limits = {
+      requestLineBytes: large,
+      headerLineBytes: large,
+      headBytes: Math.max(server.clientHeaderBufferSizeBytes, server.largeClientHeaderBuffers.count * large),
+    };
+    this.#headerTimeoutMs = server.clientHeaderTimeoutMs;
+    if (vhosts.servers.some((s) => s.config.listens.some((l) => l.key === vhosts.key && l.proxyProtocol))) this.#state = S_PROXY;
+    this.#keepaliveTimeoutMs = server.settings.keepaliveTimeoutMs;
+    socket.on('error', this.#onError);
+    socket.on('data', this.#onData);
+    socket.on('drain', this.#onDrain);
+    socket.on('timeout', this.#onTimeout);
+    socket.on('close', this.#onClose);
+    socket.setNoDelay(true);
+    this.setTimeout(this.#headerTimeoutMs);
+    site.track(this);
+  }
+
+  /** socket.setTimeout re-arms a timer each call: skip it when the value does not change. */
+  setTimeout(ms: number): void {
+    if (ms === this.#timeoutMs) return;
+    this.#timeoutMs = ms;
+    this.socket.setTimeout(ms);
+  }
+
+  get closed(): boolean {
+    return this.#state === S_CLOSED;
+  }
+
+  /** Idle between requests (no head bytes pending): safe to close on reload or stop. */
+  get idle(): boolean {
+    return this.#state === S_HEAD && this.#acc.pendingBytes === 0 && this.exchange === null;
+  }
+
+  #onError = (): void => {
+    // 'close' follows and does the cleanup; a reset client is not our error.
+  };
+
+  #onData = (chunk: Buffer): void => {
+    switch (this.#state) {
+      case S_HEAD:
+        this.#feedHead(chunk);
+        return;
+      case S_BODY: {
+        const ex = this.exchange!;
+        const n = ex.clientData(chunk);
+        const state = this.#state as number;
+        if (n < chunk.length && state !== S_CLOSED) {
+          const rest = n === 0 ? chunk : chunk.subarray(n);
+          if (state === S_HEAD) this.#feedHead(rest);
+          else this.#hold(rest);
+        }
+        if (ex.bodyDone && this.#state === S_BODY) this.bodyComplete();
+        return;
+      }
+      case S_WAIT:
+        this.#hold(chunk);
+        return;
+      case S_TUNNEL:
+        this.exchange!.clientData(chunk);
+        return;
+      case S_PROXY:
+        this.#feedProxyHeader(chunk);
+        return;
+    }
+  };
+
+  #feedProxyHeader(chunk: Buffer): void {
+    const buf = this.#proxyPending === null ? chunk : Buffer.concat([this.#proxyPending, chunk]);
+    const res = decodeProxyHeader(buf);
+    if (res.kind === 'incomplete') {
+      this.#proxyPending = buf;
+      if (buf.length > 536) this.socket.destroy();
+      return;
+    }
+    this.#proxyPending = null;
+    if (res.kind === 'invalid') {
+      // nginx closes a proxy_protocol connection without a valid header, without an answer.
+      this.site.logger.info({ listen: this.vhosts.key, reason: res.reason }, 'broken PROXY protocol header');
+      this.socket.destroy();
+      return;
+    }
+    const h = res.header;
+    // As nginx: $remote_addr stays the peer's unless realip (`real_ip_header proxy_protocol`) says otherwise.
+    if (h.command === 'proxy' && (h.family === 'tcp4' || h.family === 'tcp6')) this.proxyProtocolAddr = h.sourceAddress;
+    this.#state = S_HEAD;
+    if (res.length < buf.length) this.#feedHead(buf.subarray(res.length));
+  }
+
+  #hold(bytes: Buffer): void {
+    this.#pipelined = this.#pipelined === null ? bytes : Buffer.concat([this.#pipelined, bytes]);
+    this.socket.pause();
+  }
+
+  #onDrain = (): void => {
+    this.exchange?.clientDrain();
+  };
+
+  #onTimeout = (): void => {
+    if (this.#state === S_HEAD && this.#acc.pendingBytes > 0) {
+      // client_header_timeout with a partial head: nginx's 408.
+      this.#respondRaw(408);
+    } else if (this.#state === S_BODY && this.exchange !== null && this.#request !== null && this.#request.status === 0) {
+      this.exchange.clientClosed();
+      this.exchange = null;
+      this.respond(this.#request, this.#plan, errorResponse(408), false);
+    } else {
+      this.socket.destroy();
+    }
+  };
+
+  #onClose = (): void => {
+    const was = this.#state;
+    this.#state = S_CLOSED;
+    this.site.untrack(this);
+    if (this.exchange !== null) {
+      const ex = this.exchange;
+      this.exchange = null;
+      ex.clientClosed();
+    }
+    if (was !== S_CLOSED && this.#request !== null && this.#request.status !== 0) this.#log();
+  };
+
+  #feedHead(chunk: Buffer): void {
+    const rc = this.#acc.push(chunk, this.#limits);
+    if (rc === HEAD_NEED_MORE) {
+      if (this.#acc.pendingBytes > 0) this.setTimeout(this.#headerTimeoutMs);
+      return;
+    }
+    if (rc !== HEAD_READY) {
+      this.#respondRaw(rc);
+      return;
+    }
+    const text = this.#acc.head;
+    const rest = this.#acc.rest;
+    this.#acc.reset();
+    const head = parseRequestHead(text, this.#limits);
+    if (typeof head === 'number') {
+      this.#respondRaw(head);
+      return;
+    }
+    this.#start(head, text.length, rest);
+  }
+
+  /** A malformed request: answer and close without routing (nginx does the same). */
+  #respondRaw(status: number): void {
+    const { text } = renderLocal(errorResponse(status), false, false);
+    this.#state = S_WAIT;
+    this.setTimeout(this.#keepaliveTimeoutMs);
+    this.socket.end(text, 'latin1');
+  }
+
+  #start(head: RequestHead, headBytes: number, rest: Buffer | null): void {
+    this.requests++;
+    const r = new HttpRequest(head, headBytes, this, this.requests);
+    this.#request = r;
+    this.#plan = null;
+    this.#server = null;
+    this.#state = head.chunked || head.contentLength > 0 ? S_BODY : S_WAIT;
+    this.setTimeout(0);
+
+    const host = normalizeHost(head.host ?? '');
+    if (host === null) return this.respond(r, null, errorResponse(400), false);
+    const match = this.vhosts.find(head.host ?? '');
+    const server = match.server;
+    r.host = host === '' ? server.primaryName : host;
+    r.serverName = server.primaryName;
+    r.captures = match.captures;
+    const { path, args } = splitTarget(head.target);
+    r.args = args;
+    const uri = normalizeUri(path);
+    if (uri === null) return this.respond(r, null, errorResponse(400), false);
+    r.uri = uri;
+    const serverPlan = server.slot as LocationPlan;
+    this.#server = server;
+
+    const ret = server.config.returnDirective;
+    if (ret !== null) return this.#return(r, serverPlan, ret.code, this.site.serverReturnText(server, r), rest);
+
+    const found = server.findLocation(uri);
+    if (found.captures !== null) r.captures = found.captures;
+    if (found.redirectSlash) {
+      const target = absoluteLocation(`${uri}/${args === '' ? '' : `?${args}`}`, r.scheme, r.host, this.serverPort);
+      return this.respond(r, serverPlan, redirectResponse(301, target), this.#canKeepAlive(head, serverPlan));
+    }
+    const plan = found.location === null ? serverPlan : (found.location.slot as LocationPlan);
+    this.#plan = plan;
+    if (plan.realIp !== null) r.remoteAddr = plan.realIp(head, this.remoteAddr, this.proxyProtocolAddr);
+    this.#keepaliveTimeoutMs = plan.settings.keepaliveTimeoutMs;
+    const max = plan.settings.clientMaxBodySizeBytes;
+    if (max > 0 && head.contentLength > max) {
+      // Refused before reading the body (and before any 100 Continue): close after answering.
+      return this.respond(r, plan, errorResponse(413), false);
+    }
+    if (this.#state === S_BODY) this.setTimeout(plan.settings.clientBodyTimeoutMs);
+    const h = plan.handler;
+    switch (h.kind) {
+      case 'proxy':
+      case 'websocket': {
+        const ex = new ProxyExchange(this, r, plan, plan.proxy!);
+        this.exchange = ex;
+        ex.start();
+        if (rest !== null && this.#state !== S_CLOSED) this.#onData(rest);
+        if (this.exchange === ex && ex.bodyDone && this.#state === S_BODY) this.bodyComplete();
+        return;
+      }
+      case 'return':
+        return this.#return(r, plan, h.code, plan.returnText?.(r) ?? null, rest);
+      case 'checkStatus': {
+        const { contentType, body } = renderStatus([...this.site.groups.values()], h.format);
+        return this.respond(r, plan, { status: 200, contentType, body, headers: '' }, this.#canKeepAlive(head, plan), rest);
+      }
+      case 'static':
+        return this.respond(r, plan, errorResponse(404), this.#canKeepAlive(head, plan), rest);
+    }
+  }
+
+  #return(r: HttpRequest, plan: LocationPlan, code: number, text: string | null, rest: Buffer | null): void {
+    const keep = this.#canKeepAlive(r.head, plan);
+    if (REDIRECT_CODES.has(code) && text !== null) {
+      return this.respond(r, plan, redirectResponse(code, absoluteLocation(text, r.scheme, r.host, this.serverPort)), keep, rest);
+    }
+    // nginx `return 444` closes the connection without a response.
+    if (code === 444) {
+      this.socket.destroy();
+      return;
+    }
+    const res: LocalResponse = text === null ? errorResponse(code) : { status: code, contentType: 'text/plain', body: text, headers: '' };
+    this.respond(r, plan, res, keep, rest);
+  }
+
+  /** Keep-alive is possible after a local answer only if no request body is left unread. */
+  #canKeepAlive(head: RequestHead, plan: LocationPlan | null): boolean {
+    return head.keepAlive && !head.chunked && head.contentLength <= 0 && this.requestsLeft(plan);
+  }
+
+  requestsLeft(plan: LocationPlan | null): boolean {
+    const max = plan?.settings.keepaliveRequests ?? 1000;
+    return !this.site.retired && (max <= 0 || this.requests < max);
+  }
+
+  /** Send a locally generated response and finish the request. */
+  respond(r: HttpRequest, plan: LocationPlan | null, res: LocalResponse, keepAlive: boolean, rest: Buffer | null = null): void {
+    if (this.#state === S_CLOSED) return;
+    const server = this.#server;
+    if (res.status >= 400 && plan !== null && server !== null && plan.errorPages.length > 0) {
+      // Routed once: an error inside the error page is answered with the built-in page.
+      this.#server = null;
+      const page = applyErrorPage(plan, server, r, res.status, () => [...this.site.groups.values()], this.serverPort);
+      if (page !== null) res = page;
+    }
+    const withAdds = plan === null ? res : { ...res, headers: res.headers + buildAddHeaders(plan.resHeaders, res.status, r) };
+    const { text, bodyBytes } = renderLocal(withAdds, keepAlive, r.method === 'HEAD');
+    r.status = res.status;
+    r.bytesSent = Buffer.byteLength(text, 'latin1');
+    r.bodyBytesSent = bodyBytes;
+    this.#plan = plan;
+    if (rest !== null && keepAlive) this.#pipelined = rest;
+    if (keepAlive) this.socket.write(text, 'latin1');
+    else this.socket.end(text, 'latin1');
+    this.finish(keepAlive);
+  }
+
+  /** The current request's response is complete (written to the socket buffer). */
+  finish(keepAlive: boolean): void {
+    this.#log();
+    this.exchange = null;
+    this.#request = null;
+    if (this.#state === S_CLOSED) return;
+    // A site retired while this response was in flight: the next request belongs to the new config.
+    if (!keepAlive || this.site.retired) {
+      this.#state = S_WAIT;
+      if (!this.socket.writableEnded) this.socket.end();
+      this.setTimeout(this.#keepaliveTimeoutMs);
+      return;
+    }
+    this.#state = S_HEAD;
+    this.setTimeout(this.#keepaliveTimeoutMs);
+    const pending = this.#pipelined;
+    if (pending !== null) {
+      this.#pipelined = null;
+      // Next tick: a long pipeline of local answers must not recurse.
+      process.nextTick(connectionResume, this, pending);
+    } else {
+      this.socket.resume();
+    }
+  }
+
+  /** The upstream answered 101: from now on client bytes go straight to the exchange. */
+  enterTunnel(): Buffer | null {
+    this.#state = S_TUNNEL;
+    const held = this.#pipelined;
+    this.#pipelined = null;
+    this.socket.resume();
+    return held;
+  }
+
+  /** Abort: destroy the connection (a response already started can never be completed). */
+  abort(): void {
+    this.socket.destroy();
+  }
+
+  /** Stop reading client bytes (backpressure towards the upstream). */
+  pause(): void {
+    this.socket.pause();
+  }
+
+  resume(): void {
+    if (this.#pipelined === null) this.socket.resume();
+  }
+
+  /** The request body has been read completely. */
+  bodyComplete(): void {
+    if (this.#state !== S_BODY) return;
+    this.#state = S_WAIT;
+    // Waiting for the upstream is bounded by proxy_read_timeout, not by a client timer.
+    if (this.exchange !== null && this.#request !== null && this.#request.status === 0) this.setTimeout(0);
+  }
+
+  /** Called by the site on reload/stop: close now if idle, else after the current response. */
+  retire(): void {
+    if (this.idle) this.socket.end();
+  }
+
+  dispatchHeld(chunk: Buffer): void {
+    if (this.#state === S_HEAD) this.#feedHead(chunk);
+    else this.#onData(chunk);
+  }
+
+  #log(): void {
+    const r = this.#request;
+    const plan = this.#plan;
+    if (r === null || plan === null || plan.accessLogs.length === 0) return;
+    for (const log of plan.accessLogs) log.sink.write(`${log.format(r)}\n`);
+  }
+}
+
+function connectionResume(conn: ClientConnection, pending: Buffer): void {
+  if (conn.closed) return;
+  conn.socket.resume();
+  conn.dispatchHeld(pending);
+}

@@ -1,0 +1,223 @@
+/**
+ * Header rewriting between client and upstream, compiled once per location: which client headers
+ * are dropped, which are set (proxy_set_header), the X-Forwarded-* trio, proxy_hide_header /
+ * proxy_pass_header on responses, add_header, and proxy_redirect's Location rewriting.
+ * The builders append `Name: value\r\n` lines to one string; the caller writes the head at once.
+ *
+ * Upstream Server and Date headers pass through (nginx hides them and adds its own; a proxy
+ * that keeps them tells the truth about who answered, and saves a header build per response).
+ */
+import { ADD_HEADER_STATUSES, HOP_BY_HOP_HEADERS } from '../constants.js';
+import type { LocationSettings, ProxyRedirect } from '../config/types.js';
+import type { RequestHead, ResponseHead } from './parser.js';
+
+export type Getter<R> = (r: R) => string;
+export type TemplateCompiler<R> = (template: string) => Getter<R>;
+
+interface SetOp<R> {
+  readonly name: string;
+  readonly lname: string;
+  readonly get: Getter<R>;
+  /** A constant value known at build time (skips the getter call), or null. */
+  readonly constant: string | null;
+}
+
+/** What the request builder needs from the request besides its head. */
+export interface ForwardContext {
+  readonly clientAddress: string;
+  readonly scheme: string;
+  /** $proxy_host: the upstream name, or host:port for implicit groups. */
+  readonly proxyHost: string;
+}
+
+export interface RequestHeaderPlan<R> {
+  /** Lowercased client header names never forwarded as received. */
+  readonly drop: ReadonlySet<string>;
+  readonly passRequestHeaders: boolean;
+  readonly sets: readonly SetOp<R>[];
+  /** proxy_set_header Host given (else Host: $proxy_host). */
+  readonly hostSet: boolean;
+  readonly forwardFor: boolean;
+  readonly realIp: boolean;
+  readonly forwardProto: boolean;
+}
+
+const CONSTANT = /^[^$]*$/;
+
+function compileSet<R>(name: string, value: string, compile: TemplateCompiler<R>): SetOp<R> {
+  const constant = CONSTANT.test(value) ? value : null;
+  return { name, lname: name.toLowerCase(), get: constant === null ? compile(value) : () => constant, constant };
+}
+
+export function compileRequestHeaders<R>(settings: LocationSettings, compile: TemplateCompiler<R>): RequestHeaderPlan<R> {
+  const drop = new Set(HOP_BY_HOP_HEADERS);
+  // Framing and Host are always written by us, from the parsed values.
+  drop.add('content-length');
+  drop.add('host');
+  const sets: SetOp<R>[] = [];
+  let hostSet = false;
+  for (const op of settings.proxySetHeaders) {
+    const lname = op.name.toLowerCase();
+    // nginx's Upgrade/Connection incantation for websockets is accepted and ignored: upgrades
+    // are forwarded by the engine itself, and Connection is ours to manage.
+    if (lname === 'connection' || lname === 'upgrade' || lname === 'content-length' || lname === 'transfer-encoding') continue;
+    drop.add(lname);
+    if (lname === 'host') hostSet = true;
+    sets.push(compileSet(op.name, op.value, compile));
+  }
+  const fwd = settings.proxyForwardedHeaders;
+  const forwardFor = fwd && !drop.has('x-forwarded-for');
+  const realIp = fwd && !drop.has('x-real-ip');
+  const forwardProto = fwd && !drop.has('x-forwarded-proto');
+  if (forwardFor) drop.add('x-forwarded-for');
+  if (realIp) drop.add('x-real-ip');
+  if (forwardProto) drop.add('x-forwarded-proto');
+  return { drop, passRequestHeaders: settings.proxyPassRequestHeaders, sets, hostSet, forwardFor, realIp, forwardProto };
+}
+
+/**
+ * The header lines of the upstream request (without the request line, framing and Connection).
+ * `r` is what templates read.
+ */
+export function buildRequestHeaders<R>(plan: RequestHeaderPlan<R>, req: RequestHead, ctx: ForwardContext, r: R): string {
+  let out = '';
+  if (!plan.hostSet) out = `Host: ${ctx.proxyHost}\r\n`;
+  let xff: string | null = null;
+  const headers = req.headers;
+  const lnames = req.lnames;
+  const drop = plan.drop;
+  const connection = req.connection;
+  if (plan.passRequestHeaders) {
+    for (let k = 0; k < lnames.length; k++) {
+      const lname = lnames[k]!;
+      if (drop.has(lname)) {
+        if (lname === 'x-forwarded-for' && plan.forwardFor) xff = xff === null ? headers[2 * k + 1]! : `${xff}, ${headers[2 * k + 1]!}`;
+        continue;
+      }
+      // RFC 9110 §7.6.1: fields named in Connection are hop-by-hop too.
+      if (connection.length > 0 && connection.includes(lname)) continue;
+      out += `${headers[2 * k]!}: ${headers[2 * k + 1]!}\r\n`;
+    }
+  }
+  if (plan.forwardFor) out += `X-Forwarded-For: ${xff === null || xff === '' ? ctx.clientAddress : `${xff}, ${ctx.clientAddress}`}\r\n`;
+  if (plan.realIp) out += `X-Real-IP: ${ctx.clientAddress}\r\n`;
+  if (plan.forwardProto) out += `X-Forwarded-Proto: ${ctx.scheme}\r\n`;
+  for (const op of plan.sets) {
+    const v = op.constant ?? op.get(r);
+    // nginx: a header whose value evaluates to "" is not sent.
+    if (v !== '') out += `${op.name}: ${sanitize(v)}\r\n`;
+  }
+  return out;
+}
+
+/** Variables may carry client bytes; a CR or LF in them must never split a header. */
+function sanitize(v: string): string {
+  return v.includes('\r') || v.includes('\n') ? v.replace(/[\r\n]+/g, ' ') : v;
+}
+
+/** $proxy_add_x_forwarded_for: the client's X-Forwarded-For plus its address. */
+export function proxyAddXForwardedFor(req: RequestHead, clientAddress: string): string {
+  let xff: string | null = null;
+  for (let k = 0; k < req.lnames.length; k++) {
+    if (req.lnames[k] === 'x-forwarded-for') xff = xff === null ? req.headers[2 * k + 1]! : `${xff}, ${req.headers[2 * k + 1]!}`;
+  }
+  return xff === null || xff === '' ? clientAddress : `${xff}, ${clientAddress}`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// responses
+
+interface AddOp<R> extends SetOp<R> {
+  readonly always: boolean;
+}
+
+interface RedirectRule<R> {
+  readonly from: Getter<R>;
+  readonly to: Getter<R>;
+}
+
+export interface ResponseHeaderPlan<R> {
+  /** Lowercased upstream header names not passed to the client. */
+  readonly hide: ReadonlySet<string>;
+  readonly adds: readonly AddOp<R>[];
+  readonly redirects: readonly RedirectRule<R>[];
+}
+
+export interface RedirectDefaults {
+  /** `http://<proxy_pass host><proxy_pass uri>` as nginx's default `proxy_redirect` "from". */
+  readonly from: string;
+  /** The location prefix nginx's default rule rewrites to. */
+  readonly to: string;
+}
+
+export function compileResponseHeaders<R>(
+  settings: LocationSettings,
+  redirectDefault: RedirectDefaults | null,
+  compile: TemplateCompiler<R>,
+): ResponseHeaderPlan<R> {
+  const hide = new Set(HOP_BY_HOP_HEADERS);
+  // Framing is re-derived for the client side of the exchange.
+  hide.add('content-length');
+  for (const name of ['x-accel-redirect', 'x-accel-expires', 'x-accel-limit-rate', 'x-accel-buffering', 'x-accel-charset']) {
+    hide.add(name);
+  }
+  for (const h of settings.proxyHideHeaders) hide.add(h.toLowerCase());
+  for (const h of settings.proxyPassHeaders) {
+    const l = h.toLowerCase();
+    if (!HOP_BY_HOP_HEADERS.has(l)) hide.delete(l);
+  }
+  const adds = settings.addHeaders.map((a) => ({ ...compileSet(a.name, a.value, compile), always: a.always }));
+  return { hide, adds, redirects: compileRedirects(settings.proxyRedirect, redirectDefault, compile) };
+}
+
+function compileRedirects<R>(cfg: ProxyRedirect, def: RedirectDefaults | null, compile: TemplateCompiler<R>): RedirectRule<R>[] {
+  if (cfg.kind === 'off') return [];
+  if (cfg.kind === 'default') {
+    if (def === null) return [];
+    const { from, to } = def;
+    return [{ from: () => from, to: () => to }];
+  }
+  return cfg.rules.map((rule) => ({ from: compile(rule.from), to: compile(rule.to) }));
+}
+
+/**
+ * The header lines of the client response: upstream headers minus hidden and Connection-named
+ * ones, Location rewritten by proxy_redirect, then add_header.
+ */
+export function buildResponseHeaders<R>(plan: ResponseHeaderPlan<R>, res: ResponseHead, status: number, r: R): string {
+  let out = '';
+  const headers = res.headers;
+  const lnames = res.lnames;
+  const hide = plan.hide;
+  const connection = res.connection;
+  for (let k = 0; k < lnames.length; k++) {
+    const lname = lnames[k]!;
+    if (hide.has(lname)) continue;
+    if (connection.length > 0 && connection.includes(lname)) continue;
+    let value = headers[2 * k + 1]!;
+    if (plan.redirects.length > 0 && (lname === 'location' || lname === 'refresh')) value = rewriteRedirect(plan, value, r);
+    out += `${headers[2 * k]!}: ${value}\r\n`;
+  }
+  return out + buildAddHeaders(plan, status, r);
+}
+
+/** add_header lines for a response with `status` (also used for locally generated responses). */
+export function buildAddHeaders<R>(plan: ResponseHeaderPlan<R>, status: number, r: R): string {
+  if (plan.adds.length === 0) return '';
+  let out = '';
+  const ok = ADD_HEADER_STATUSES.has(status);
+  for (const a of plan.adds) {
+    if (!ok && !a.always) continue;
+    const v = a.constant ?? a.get(r);
+    if (v !== '') out += `${a.name}: ${sanitize(v)}\r\n`;
+  }
+  return out;
+}
+
+function rewriteRedirect<R>(plan: ResponseHeaderPlan<R>, value: string, r: R): string {
+  for (const rule of plan.redirects) {
+    const from = rule.from(r);
+    if (from !== '' && value.startsWith(from)) return sanitize(rule.to(r) + value.slice(from.length));
+  }
+  return value;
+}

@@ -1,0 +1,207 @@
+/**
+ * Per-location plans, compiled once per config and attached to CompiledLocation.slot: everything
+ * a request handled by the location needs (header ops, retry masks, URI rewrite, access logs)
+ * so the request path only reads fields.
+ */
+import type { Logger } from 'pino';
+import type { AccessLogConfig, HttpConfig, LocationConfig, LocationSettings, LocationHandler, NextUpstreamCondition } from '../config/types.js';
+import { regexCaptureNames } from '../config/template.js';
+import type { LogSink } from '../log.js';
+import type { UpstreamGroup } from '../upstream/group.js';
+import { compileRequestHeaders, compileResponseHeaders, type RequestHeaderPlan, type ResponseHeaderPlan, type RedirectDefaults } from './headers.js';
+import { compileLogFormats, type LogFormatter } from './log-format.js';
+import type { CompiledLocation } from './locations.js';
+import { compileRealIp, type RealIpResolver } from './realip.js';
+import { compileErrorPages, type ErrorPagePlan } from './error-page.js';
+import { compileMaps, compileTemplate, type CompiledTemplate, type RequestInfo, type TemplateContext } from './variables.js';
+
+export interface AccessLogPlan {
+  readonly sink: LogSink;
+  readonly format: LogFormatter;
+}
+
+export interface ProxyPlan {
+  readonly group: UpstreamGroup | null;
+  readonly upstreamName: string;
+  /** $proxy_host and the default Host header. */
+  readonly proxyHost: string;
+  readonly reqHeaders: RequestHeaderPlan<RequestInfo>;
+  /** Location prefix replaced by `replacement` (proxy_pass with a URI), null to forward as received. */
+  readonly prefix: string | null;
+  readonly replacement: string | null;
+  /** proxy_pass with variables in its URI: the evaluated value is the whole URI. */
+  readonly dynamicUri: CompiledTemplate | null;
+  readonly method: CompiledTemplate | null;
+  /** The evaluated key for `hash` balancing, null for other methods. */
+  readonly hashKey: CompiledTemplate | null;
+  readonly http10: boolean;
+  readonly retryOnError: boolean;
+  readonly retryOnTimeout: boolean;
+  readonly retryOnInvalidHeader: boolean;
+  readonly retryNonIdempotent: boolean;
+  /** Upstream statuses that make the next peer be tried (http_5xx etc.). */
+  readonly retryStatuses: ReadonlySet<number>;
+  /** Max attempts (0 = as many as peers). */
+  readonly tries: number;
+  readonly retryTimeoutMs: number;
+  readonly keepalive: number;
+  readonly keepaliveTimeoutMs: number;
+  readonly keepaliveRequests: number;
+  /** websocket_pass path filter (first segment), null = any. */
+  readonly websocketPath: string | null;
+  /** PROXY protocol header on each new upstream connection (such connections are never pooled). */
+  readonly proxyProtocol: 0 | 1 | 2;
+  readonly tunnelTimeoutMs: number;
+}
+
+export interface LocationPlan {
+  readonly location: CompiledLocation | null;
+  readonly settings: LocationSettings;
+  readonly handler: LocationHandler;
+  readonly resHeaders: ResponseHeaderPlan<RequestInfo>;
+  readonly accessLogs: readonly AccessLogPlan[];
+  readonly proxy: ProxyPlan | null;
+  readonly returnText: CompiledTemplate | null;
+  readonly errorPages: readonly ErrorPagePlan[];
+  /** set_real_ip_from / real_ip_header, null when off. */
+  readonly realIp: RealIpResolver | null;
+}
+
+export interface PlanContext {
+  readonly groups: ReadonlyMap<string, UpstreamGroup>;
+  readonly logger: Logger;
+  readonly templates: TemplateContext;
+  readonly formats: ReadonlyMap<string, LogFormatter>;
+  readonly openAccessLog: (path: string) => LogSink;
+}
+
+/** Template compile context for a whole http {} (maps, set variables, named captures). */
+export function buildPlanContext(
+  http: HttpConfig,
+  deps: { groups: ReadonlyMap<string, UpstreamGroup>; logger: Logger; openAccessLog(path: string): LogSink },
+): PlanContext {
+  const declared = new Set<string>();
+  const visit = (locs: readonly LocationConfig[]): void => {
+    for (const l of locs) {
+      for (const s of l.sets) declared.add(s.variable);
+      if (l.match.kind === 'regex') for (const n of safeCaptureNames(l.match.source)) declared.add(n);
+      visit(l.locations);
+    }
+  };
+  for (const s of http.servers) {
+    for (const n of s.serverNames) if (n.kind === 'regex') for (const c of safeCaptureNames(n.source)) declared.add(c);
+    visit(s.locations);
+  }
+  const maps = compileMaps(http.maps, { declared });
+  const templates: TemplateContext = { maps, declared };
+  let formats: Map<string, LogFormatter>;
+  try {
+    formats = compileLogFormats(http.logFormats, templates);
+  } catch (err) {
+    deps.logger.error({ err }, 'log_format failed to compile');
+    formats = compileLogFormats([], templates);
+  }
+  return { groups: deps.groups, logger: deps.logger, templates, formats, openAccessLog: deps.openAccessLog };
+}
+
+function safeCaptureNames(source: string): string[] {
+  try {
+    return regexCaptureNames(source);
+  } catch {
+    return [];
+  }
+}
+
+function compile(ctx: PlanContext, t: string): CompiledTemplate {
+  try {
+    return compileTemplate(t, ctx.templates);
+  } catch (err) {
+    // The config layer validates variables; reaching here means a gap there, not a user error.
+    ctx.logger.error({ err }, `template "${t}" failed to compile`);
+    return compileTemplate('');
+  }
+}
+
+const STATUS_CONDITIONS: Partial<Record<NextUpstreamCondition, number>> = {
+  http_500: 500,
+  http_502: 502,
+  http_503: 503,
+  http_504: 504,
+  http_403: 403,
+  http_404: 404,
+  http_429: 429,
+};
+
+export function compileLocationPlan(
+  ctx: PlanContext,
+  location: CompiledLocation | null,
+  settings: LocationSettings,
+  handler: LocationHandler,
+): LocationPlan {
+  const tc = (t: string) => compile(ctx, t);
+  let proxy: ProxyPlan | null = null;
+  let redirectDefault: RedirectDefaults | null = null;
+  if (handler.kind === 'proxy' || handler.kind === 'websocket') {
+    const target = handler.target;
+    const group = ctx.groups.get(target.upstream) ?? null;
+    if (group === null) ctx.logger.error({ upstream: target.upstream }, `no upstream group "${target.upstream}"`);
+    const implicit = group?.config.implicit ?? false;
+    const proxyHost = implicit && target.upstream.endsWith(':80') ? target.upstream.slice(0, -3) : target.upstream;
+    const m = location?.config.match;
+    const prefix = m !== undefined && (m.kind === 'prefix' || m.kind === 'prefixNoRegex' || m.kind === 'exact') ? m.path : null;
+    const staticUri = target.uri !== null && !/\$/.test(target.uri) ? target.uri : null;
+    if (prefix !== null) redirectDefault = target.uri === null ? { from: `${target.raw.replace(/\/$/, '')}/`, to: '/' } : staticUri !== null ? { from: target.raw, to: prefix } : null;
+    const conds = new Set(settings.proxyNextUpstream);
+    const retryStatuses = new Set<number>();
+    for (const c of conds) {
+      const s = STATUS_CONDITIONS[c];
+      if (s !== undefined) retryStatuses.add(s);
+    }
+    proxy = {
+      group,
+      upstreamName: target.upstream,
+      proxyHost,
+      reqHeaders: compileRequestHeaders(settings, tc),
+      prefix: staticUri !== null ? prefix : null,
+      replacement: staticUri,
+      dynamicUri: target.uri !== null && staticUri === null ? tc(target.uri) : null,
+      method: settings.proxyMethod === null ? null : tc(settings.proxyMethod),
+      hashKey: group !== null && group.config.method.kind === 'hash' ? tc(group.config.method.key) : null,
+      http10: settings.proxyHttpVersion === '1.0',
+      retryOnError: conds.has('error'),
+      retryOnTimeout: conds.has('timeout'),
+      retryOnInvalidHeader: conds.has('invalid_header'),
+      retryNonIdempotent: conds.has('non_idempotent'),
+      retryStatuses,
+      tries: settings.proxyNextUpstreamTries,
+      retryTimeoutMs: settings.proxyNextUpstreamTimeoutMs,
+      keepalive: group?.config.keepalive ?? 0,
+      keepaliveTimeoutMs: group?.config.keepaliveTimeoutMs ?? 60_000,
+      keepaliveRequests: group?.config.keepaliveRequests ?? 1000,
+      websocketPath: handler.kind === 'websocket' ? handler.path : null,
+      proxyProtocol: settings.proxyProtocolVersion,
+      tunnelTimeoutMs: handler.kind === 'websocket' ? settings.websocketReadTimeoutMs : settings.proxyReadTimeoutMs,
+    };
+  }
+  return {
+    location,
+    settings,
+    handler,
+    resHeaders: compileResponseHeaders(settings, redirectDefault, tc),
+    accessLogs: compileAccessLogs(ctx, settings.accessLogs),
+    proxy,
+    returnText: handler.kind === 'return' && handler.text !== null ? tc(handler.text) : null,
+    realIp: compileRealIp(settings.realIp),
+    errorPages: compileErrorPages(settings.errorPages, tc),
+  };
+}
+
+function compileAccessLogs(ctx: PlanContext, logs: readonly AccessLogConfig[]): AccessLogPlan[] {
+  const out: AccessLogPlan[] = [];
+  for (const l of logs) {
+    if (l.path === null) continue;
+    const format = ctx.formats.get(l.format) ?? ctx.formats.get('combined')!;
+    out.push({ sink: ctx.openAccessLog(l.path), format });
+  }
+  return out;
+}

@@ -1,0 +1,159 @@
+/**
+ * Upstream connections and the keep-alive pool. An UpstreamConn wraps one socket to one peer for
+ * its whole life; its listeners are bound once per connection (not per request) and forward
+ * events to whichever exchange currently owns it. Idle connections wait in a per-peer LIFO stack
+ * (the most recently used socket is the least likely to have been closed by the peer).
+ */
+import net from 'node:net';
+import type { Peer } from '../upstream/peer.js';
+
+/** What an UpstreamConn reports to the exchange that owns it. */
+export interface UpstreamOwner {
+  upstreamConnect(conn: UpstreamConn): void;
+  upstreamData(conn: UpstreamConn, chunk: Buffer): void;
+  upstreamDrain(conn: UpstreamConn): void;
+  upstreamTimeout(conn: UpstreamConn): void;
+  upstreamClose(conn: UpstreamConn, err: Error | null): void;
+}
+
+export class UpstreamConn {
+  readonly socket: net.Socket;
+  readonly peer: Peer;
+  owner: UpstreamOwner | null = null;
+  /** Requests sent on this connection (keepalive_requests). */
+  requests = 0;
+  connected = false;
+  closed = false;
+  /** The first error the socket reported. */
+  error: Error | null = null;
+  /** Set while the connection waits in the pool. */
+  pool: UpstreamPool | null = null;
+  #timeoutMs = -1;
+
+  constructor(peer: Peer, owner: UpstreamOwner, connectTimeoutMs: number) {
+    this.peer = peer;
+    this.owner = owner;
+    const socket =
+      peer.path !== null
+        ? net.connect({ path: peer.path })
+        : net.connect({ host: peer.host!, port: peer.port, noDelay: true });
+    this.socket = socket;
+    socket.on('error', this.#onError);
+    socket.on('connect', this.#onConnect);
+    socket.on('data', this.#onData);
+    socket.on('drain', this.#onDrain);
+    socket.on('timeout', this.#onTimeout);
+    socket.on('close', this.#onClose);
+    this.setTimeout(connectTimeoutMs);
+  }
+
+  /** socket.setTimeout costs a timer re-arm; read and pool-idle timeouts are often equal. */
+  setTimeout(ms: number): void {
+    if (ms === this.#timeoutMs) return;
+    this.#timeoutMs = ms;
+    this.socket.setTimeout(ms);
+  }
+
+  destroy(): void {
+    if (!this.closed) this.socket.destroy();
+  }
+
+  #onError = (err: Error): void => {
+    this.error ??= err;
+  };
+
+  #onConnect = (): void => {
+    this.connected = true;
+    this.owner?.upstreamConnect(this);
+  };
+
+  #onData = (chunk: Buffer): void => {
+    if (this.owner !== null) this.owner.upstreamData(this, chunk);
+    // Bytes on an idle connection break HTTP framing: it can never be reused.
+    else this.socket.destroy();
+  };
+
+  #onDrain = (): void => {
+    this.owner?.upstreamDrain(this);
+  };
+
+  #onTimeout = (): void => {
+    if (this.owner !== null) this.owner.upstreamTimeout(this);
+    else this.socket.destroy();
+  };
+
+  #onClose = (): void => {
+    this.closed = true;
+    this.pool?.remove(this);
+    const owner = this.owner;
+    this.owner = null;
+    owner?.upstreamClose(this, this.error);
+  };
+}
+
+export class UpstreamPool {
+  readonly #idle = new Map<Peer, UpstreamConn[]>();
+  /** Idle connections per upstream group name (nginx `keepalive N` is per group). */
+  readonly #perGroup = new Map<string, number>();
+  #closed = false;
+
+  /** An idle connection to `peer`, or null. */
+  take(peer: Peer): UpstreamConn | null {
+    const stack = this.#idle.get(peer);
+    if (stack === undefined) return null;
+    while (stack.length > 0) {
+      const conn = stack.pop()!;
+      this.#dec(conn.peer.upstream);
+      conn.pool = null;
+      if (!conn.closed && !conn.socket.destroyed) return conn;
+    }
+    return null;
+  }
+
+  /** Park a connection; false (and the connection destroyed) when the group's pool is full. */
+  put(conn: UpstreamConn, max: number, idleTimeoutMs: number): boolean {
+    const group = conn.peer.upstream;
+    const count = this.#perGroup.get(group) ?? 0;
+    if (this.#closed || max <= 0 || count >= max || conn.closed) {
+      conn.owner = null;
+      conn.destroy();
+      return false;
+    }
+    conn.owner = null;
+    conn.pool = this;
+    conn.setTimeout(idleTimeoutMs);
+    let stack = this.#idle.get(conn.peer);
+    if (stack === undefined) this.#idle.set(conn.peer, (stack = []));
+    stack.push(conn);
+    this.#perGroup.set(group, count + 1);
+    return true;
+  }
+
+  remove(conn: UpstreamConn): void {
+    const stack = this.#idle.get(conn.peer);
+    if (stack === undefined) return;
+    const i = stack.indexOf(conn);
+    if (i !== -1) {
+      stack.splice(i, 1);
+      this.#dec(conn.peer.upstream);
+    }
+    conn.pool = null;
+  }
+
+  /** Idle connections to `peer` (tests and the status page). */
+  idleCount(peer: Peer): number {
+    return this.#idle.get(peer)?.length ?? 0;
+  }
+
+  close(): void {
+    this.#closed = true;
+    for (const stack of this.#idle.values()) for (const conn of stack.splice(0)) conn.socket.destroy();
+    this.#perGroup.clear();
+  }
+
+  #dec(group: string): void {
+    const n = this.#perGroup.get(group) ?? 0;
+    if (n <= 1) this.#perGroup.delete(group);
+    else this.#perGroup.set(group, n - 1);
+  }
+}

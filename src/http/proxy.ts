@@ -1,0 +1,537 @@
+/**
+ * One proxied request: pick a peer, take a pooled connection or connect, write the request head
+ * as one string plus the body bytes as they arrive, parse the response head, write ours as one
+ * string, then stream the body back with backpressure both ways. Retries follow
+ * proxy_next_upstream while nothing has reached the client; after that a failure aborts the
+ * client connection so a truncated body can never look complete.
+ */
+import { IDEMPOTENT_METHODS, MAX_RESPONSE_HEAD_BYTES } from '../constants.js';
+import type { Peer } from '../upstream/peer.js';
+import { ChunkedScanner } from './chunked.js';
+import type { ClientConnection, Exchange } from './connection.js';
+import { buildResponseHeaders } from './headers.js';
+import { buildUpstreamHead, firstSegmentIs } from './upstream-request.js';
+import { HEAD_NEED_MORE, HEAD_READY, HeadAccumulator, headerValue, parseResponseHead, type HeadLimits, type RequestHead, type ResponseHead } from './parser.js';
+import type { LocationPlan, ProxyPlan } from './plan.js';
+import { UpstreamConn, type UpstreamOwner } from './pool.js';
+import type { HttpRequest } from './request.js';
+import { errorResponse, statusText } from './respond.js';
+// Pure encoders shared with the stream proxy (no state, no I/O).
+import { encodeProxyV1, encodeProxyV2 } from '../tcp/proxy-protocol.js';
+
+const RESPONSE_LIMITS: HeadLimits = {
+  requestLineBytes: MAX_RESPONSE_HEAD_BYTES,
+  headerLineBytes: MAX_RESPONSE_HEAD_BYTES,
+  headBytes: MAX_RESPONSE_HEAD_BYTES,
+};
+
+const CONTINUE = 'HTTP/1.1 100 Continue\r\n\r\n';
+
+/** Statuses that count against max_fails when they trigger a retry (nginx: 403/404 do not). */
+const FAILURE_STATUSES: ReadonlySet<number> = new Set([500, 502, 503, 504, 429]);
+
+export class ProxyExchange implements Exchange, UpstreamOwner {
+  bodyDone: boolean;
+  readonly #conn: ClientConnection;
+  readonly #r: HttpRequest;
+  readonly #head: RequestHead;
+  readonly #plan: LocationPlan;
+  readonly #proxy: ProxyPlan;
+  #upstreamHead = '';
+  #bodyRemaining: number;
+  readonly #bodyScanner: ChunkedScanner | null;
+  #held: Buffer[] | null = null;
+  #up: UpstreamConn | null = null;
+  #peer: Peer | null = null;
+  #tried: Set<Peer> | null = null;
+  #attempts = 0;
+  #firstTryMs = 0;
+  #tryStartMs = 0;
+  #headSent = false;
+  #reused = false;
+  readonly #resAcc = new HeadAccumulator();
+  #res: ResponseHead | null = null;
+  #resRemaining = 0;
+  #resScanner: ChunkedScanner | null = null;
+  #responseStarted = false;
+  #clientKeepAlive = false;
+  #reusable = true;
+  #done = false;
+  #tunnel = false;
+  /** What the client gets when the tries run out: the status of the last failure. */
+  #lastStatus = 502;
+
+  constructor(conn: ClientConnection, r: HttpRequest, plan: LocationPlan, proxy: ProxyPlan) {
+    this.#conn = conn;
+    this.#r = r;
+    this.#head = r.head;
+    this.#plan = plan;
+    this.#proxy = proxy;
+    const head = r.head;
+    this.#bodyScanner = head.chunked ? new ChunkedScanner() : null;
+    this.#bodyRemaining = head.chunked ? 0 : Math.max(0, head.contentLength);
+    this.bodyDone = !head.chunked && this.#bodyRemaining === 0;
+  }
+
+  start(): void {
+    const proxy = this.#proxy;
+    const r = this.#r;
+    if (proxy.group === null) return this.#fail(502);
+    if (proxy.websocketPath !== null && !firstSegmentIs(r.uri, proxy.websocketPath)) return this.#fail(404);
+    r.proxyHost = proxy.proxyHost;
+    this.#upstreamHead = buildUpstreamHead(proxy, r);
+    this.#firstTryMs = Date.now();
+    this.#connect();
+  }
+
+  #pick(): Peer | null {
+    const proxy = this.#proxy;
+    const r = this.#r;
+    return proxy.group!.pick({
+      clientAddress: r.remoteAddr,
+      hashKey: proxy.hashKey === null ? null : proxy.hashKey(r),
+      tried: this.#tried,
+    });
+  }
+
+  #connect(picked: Peer | null = null): void {
+    const group = this.#proxy.group!;
+    const r = this.#r;
+    const peer = picked ?? this.#pick();
+    if (peer === null) {
+      if (this.#attempts === 0) {
+        this.#conn.site.logger.error({ code: 'TSP_ERR_NO_LIVE_UPSTREAM', upstream: group.name }, `no live upstreams while connecting to upstream "${group.name}"`);
+      }
+      return this.#fail(this.#lastStatus);
+    }
+    this.#attempts++;
+    this.#peer = peer;
+    this.#tryStartMs = Date.now();
+    r.upstreamAddr = r.upstreamAddr === '' ? peer.key : `${r.upstreamAddr}, ${peer.key}`;
+    const pooled = this.#proxy.proxyProtocol === 0 ? this.#conn.site.pool.take(peer) : null;
+    if (pooled !== null) {
+      pooled.owner = this;
+      this.#up = pooled;
+      this.#reused = true;
+      this.#send(pooled);
+    } else {
+      this.#reused = false;
+      this.#up = new UpstreamConn(peer, this, this.#plan.settings.proxyConnectTimeoutMs);
+    }
+  }
+
+  upstreamConnect(up: UpstreamConn): void {
+    if (up !== this.#up || this.#done) return;
+    this.#send(up);
+  }
+
+  #send(up: UpstreamConn): void {
+    const s = up.socket;
+    if (up.requests++ === 0 && this.#proxy.proxyProtocol !== 0) s.write(this.#proxyHeader());
+    up.setTimeout(this.#plan.settings.proxyReadTimeoutMs);
+    const held = this.#held;
+    if (held === null) {
+      s.write(this.#upstreamHead, 'latin1');
+    } else {
+      // Head and the body bytes already received leave in one writev.
+      this.#held = null;
+      s.cork();
+      s.write(this.#upstreamHead, 'latin1');
+      for (const b of held) s.write(b);
+      s.uncork();
+    }
+    this.#headSent = true;
+    if (!this.bodyDone) this.#conn.resume();
+  }
+
+  #proxyHeader(): Buffer {
+    const r = this.#r;
+    const conn = this.#conn;
+    const e = { sourceAddress: r.remoteAddr, sourcePort: conn.remotePort, destinationAddress: conn.serverAddr, destinationPort: conn.serverPort };
+    return this.#proxy.proxyProtocol === 1 ? encodeProxyV1(e) : encodeProxyV2(e);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // client side
+
+  clientData(chunk: Buffer): number {
+    if (this.#tunnel) {
+      if (this.#up !== null && !this.#up.socket.write(chunk)) this.#conn.pause();
+      return chunk.length;
+    }
+    if (this.bodyDone || this.#done) return this.bodyDone ? 0 : chunk.length;
+    let n: number;
+    const scanner = this.#bodyScanner;
+    if (scanner !== null) {
+      n = scanner.scan(chunk);
+      if (n < 0) {
+        this.#clientBodyError(400);
+        return chunk.length;
+      }
+      const max = this.#plan.settings.clientMaxBodySizeBytes;
+      if (max > 0 && scanner.dataBytes > max) {
+        this.#clientBodyError(413);
+        return chunk.length;
+      }
+      if (scanner.done) this.bodyDone = true;
+    } else {
+      n = Math.min(this.#bodyRemaining, chunk.length);
+      this.#bodyRemaining -= n;
+      if (this.#bodyRemaining === 0) this.bodyDone = true;
+    }
+    this.#r.requestLength += n;
+    const part = n === chunk.length ? chunk : chunk.subarray(0, n);
+    const up = this.#up;
+    if (this.#headSent && up !== null) {
+      if (!up.socket.write(part)) this.#conn.pause();
+    } else {
+      (this.#held ??= []).push(part);
+      this.#conn.pause();
+    }
+    if (this.bodyDone) this.#conn.bodyComplete();
+    return n;
+  }
+
+  #clientBodyError(status: number): void {
+    this.#closeUpstream(false);
+    if (this.#responseStarted) {
+      this.#done = true;
+      this.#conn.abort();
+    } else {
+      this.#fail(status, false);
+    }
+  }
+
+  clientDrain(): void {
+    const up = this.#up;
+    if (up !== null && up.socket.isPaused()) up.socket.resume();
+  }
+
+  clientClosed(): void {
+    if (this.#done) return;
+    this.#done = true;
+    if (this.#r.status === 0) this.#r.status = 499;
+    const logger = this.#conn.site.logger;
+    if (logger.isLevelEnabled('debug')) {
+      logger.debug({ code: 'TSP_ERR_CLIENT_ABORT', upstream: this.#proxy.upstreamName }, 'client closed the connection before the response was complete');
+    }
+    const up = this.#up;
+    if (this.#tunnel && up !== null) {
+      up.owner = null;
+      up.socket.end();
+      this.#releasePeer(false);
+      return;
+    }
+    this.#closeUpstream(false);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // upstream side
+
+  upstreamDrain(up: UpstreamConn): void {
+    if (up === this.#up) this.#conn.resume();
+  }
+
+  upstreamData(up: UpstreamConn, chunk: Buffer): void {
+    if (up !== this.#up || this.#done) return;
+    if (this.#tunnel) {
+      if (!this.#conn.socket.write(chunk)) up.socket.pause();
+      return;
+    }
+    if (this.#res !== null) {
+      this.#responseBody(chunk);
+      return;
+    }
+    let data: Buffer | null = chunk;
+    while (data !== null) {
+      const rc = this.#resAcc.push(data, RESPONSE_LIMITS);
+      if (rc === HEAD_NEED_MORE) return;
+      if (rc !== HEAD_READY) return this.#invalidResponse();
+      const res = parseResponseHead(this.#resAcc.head, this.#head.method);
+      data = this.#resAcc.rest;
+      this.#resAcc.reset();
+      if (res === null) return this.#invalidResponse();
+      if (res.status >= 200) {
+        // Head and the body bytes that came with it leave in one writev.
+        const client = this.#conn.socket;
+        client.cork();
+        if (this.#responseHead(res) && data !== null && !this.#done) this.#responseBody(data);
+        client.uncork();
+        return;
+      }
+      if (res.status === 101) {
+        if (this.#head.upgrade === null) return this.#invalidResponse();
+        return this.#startTunnel(res, data);
+      }
+      // 1xx interim responses: relay 100 Continue to a client that can read it, drop the rest.
+      if (res.status === 100 && this.#head.versionMinor === 1) this.#conn.socket.write(CONTINUE, 'latin1');
+    }
+  }
+
+  #invalidResponse(): void {
+    this.#conn.site.logger.error({ code: 'TSP_ERR_UPSTREAM_INVALID_HEADER', upstream: this.#proxy.upstreamName, peer: this.#peer?.key }, 'upstream sent invalid header');
+    this.#lastStatus = 502;
+    if (this.#proxy.retryOnInvalidHeader && this.#canRetry()) return this.#retry(true);
+    this.#closeUpstream(true);
+    this.#fail(502);
+  }
+
+  /** Returns false when the response was dropped for a retry. */
+  #responseHead(res: ResponseHead): boolean {
+    const r = this.#r;
+    const status = res.status;
+    r.upstreamStatus = r.upstreamStatus === '' ? String(status) : `${r.upstreamStatus}, ${status}`;
+    r.upstreamHeaderTime = seconds(Date.now() - this.#tryStartMs);
+    if (this.#proxy.retryStatuses.has(status) && this.#canRetry()) {
+      // Only drop this response if another peer can take the request; else it is the answer.
+      const current = this.#peer!;
+      (this.#tried ??= new Set()).add(current);
+      const next = this.#pick();
+      if (next !== null) {
+        this.#retry(FAILURE_STATUSES.has(status), next);
+        return false;
+      }
+    }
+    this.#res = res;
+    const head = this.#head;
+    const keep = head.keepAlive && res.body !== 'close' && this.bodyDone && this.#conn.requestsLeft(this.#plan);
+    this.#clientKeepAlive = keep;
+    let text = `HTTP/1.1 ${status} ${res.reason === '' ? statusText(status) : res.reason}\r\n`;
+    text += buildResponseHeaders(this.#plan.resHeaders, res, status, r);
+    switch (res.body) {
+      case 'chunked':
+        text += 'Transfer-Encoding: chunked\r\n';
+        this.#resScanner = new ChunkedScanner();
+        break;
+      case 'length':
+        text += `Content-Length: ${res.contentLength}\r\n`;
+        this.#resRemaining = res.contentLength;
+        break;
+      case 'none':
+        if (res.contentLength >= 0 && status !== 204) text += `Content-Length: ${res.contentLength}\r\n`;
+        break;
+      case 'close':
+        break;
+    }
+    text += keep ? 'Connection: keep-alive\r\n\r\n' : 'Connection: close\r\n\r\n';
+    r.status = status;
+    r.responseHeaders = res.headers;
+    r.bytesSent += text.length;
+    this.#responseStarted = true;
+    this.#conn.setTimeout(this.#plan.settings.sendTimeoutMs);
+    const full = this.#conn.socket.write(text, 'latin1');
+    if (res.body === 'none' || (res.body === 'length' && res.contentLength === 0)) this.#complete();
+    else if (!full) this.#up?.socket.pause();
+    return true;
+  }
+
+  #responseBody(chunk: Buffer): void {
+    const res = this.#res!;
+    let n = chunk.length;
+    let finished = false;
+    if (res.body === 'length') {
+      n = Math.min(this.#resRemaining, chunk.length);
+      this.#resRemaining -= n;
+      finished = this.#resRemaining === 0;
+    } else if (res.body === 'chunked') {
+      const scanner = this.#resScanner!;
+      n = scanner.scan(chunk);
+      if (n < 0) {
+        this.#conn.site.logger.error(
+          { code: 'TSP_ERR_UPSTREAM_INVALID_HEADER', upstream: this.#proxy.upstreamName, peer: this.#peer?.key, reason: scanner.error },
+          'upstream sent invalid chunked response',
+        );
+        this.#closeUpstream(true);
+        this.#done = true;
+        this.#conn.abort();
+        return;
+      }
+      finished = scanner.done;
+    } else if (res.body === 'none') {
+      n = 0;
+      finished = true;
+    }
+    if (n < chunk.length) this.#reusable = false;
+    if (n > 0) {
+      const r = this.#r;
+      r.bodyBytesSent += n;
+      r.bytesSent += n;
+      const ok = this.#conn.socket.write(n === chunk.length ? chunk : chunk.subarray(0, n));
+      if (!ok && !finished) this.#up?.socket.pause();
+    }
+    if (finished) this.#complete();
+  }
+
+  #startTunnel(res: ResponseHead, rest: Buffer | null): void {
+    const up = this.#up!;
+    const r = this.#r;
+    r.upstreamStatus = '101';
+    let text = 'HTTP/1.1 101 Switching Protocols\r\n';
+    text += buildResponseHeaders(this.#plan.resHeaders, res, 101, r);
+    text += `Upgrade: ${headerValue(res, 'upgrade') ?? headerValue(this.#head, 'upgrade')!}\r\nConnection: upgrade\r\n\r\n`;
+    r.status = 101;
+    r.bytesSent += text.length;
+    this.#tunnel = true;
+    this.#responseStarted = true;
+    const client = this.#conn.socket;
+    client.write(text, 'latin1');
+    if (rest !== null) client.write(rest);
+    const timeout = this.#proxy.tunnelTimeoutMs;
+    this.#conn.setTimeout(timeout);
+    up.setTimeout(timeout);
+    const held = this.#conn.enterTunnel();
+    if (held !== null) up.socket.write(held);
+  }
+
+  upstreamTimeout(up: UpstreamConn): void {
+    if (up !== this.#up || this.#done) return;
+    if (this.#tunnel) {
+      this.#done = true;
+      this.#closeUpstream(false);
+      this.#conn.abort();
+      return;
+    }
+    const connecting = !up.connected;
+    this.#conn.site.logger.error(
+      { code: 'TSP_ERR_UPSTREAM_TIMEOUT', upstream: this.#proxy.upstreamName, peer: this.#peer?.key },
+      connecting ? 'upstream timed out while connecting' : 'upstream timed out while reading response',
+    );
+    this.#lastStatus = 504;
+    if (this.#res === null && this.#proxy.retryOnTimeout && this.#canRetry()) return this.#retry(true);
+    this.#closeUpstream(true);
+    if (this.#responseStarted) {
+      this.#done = true;
+      this.#conn.abort();
+    } else {
+      this.#fail(504);
+    }
+  }
+
+  upstreamClose(up: UpstreamConn, err: Error | null): void {
+    if (up !== this.#up || this.#done) return;
+    this.#up = null;
+    if (this.#tunnel) {
+      this.#done = true;
+      this.#releasePeer(false);
+      if (err === null) this.#conn.socket.end();
+      else this.#conn.abort();
+      return;
+    }
+    if (this.#res !== null) {
+      if (this.#res.body === 'close' && err === null) {
+        this.#reusable = false;
+        this.#complete();
+        return;
+      }
+      // The body was cut short: the client must see a broken connection, not a short success.
+      this.#releasePeer(true);
+      this.#done = true;
+      this.#conn.abort();
+      return;
+    }
+    // A pooled connection the peer closed just as we reused it: not the peer's fault.
+    if (this.#reused && this.#resAcc.pendingBytes === 0 && this.#replayable()) {
+      this.#releasePeer(false);
+      this.#resetAttempt();
+      this.#attempts--;
+      this.#connect();
+      return;
+    }
+    const reason = err === null ? 'upstream prematurely closed connection' : `upstream connection failed (${(err as NodeJS.ErrnoException).code ?? err.message})`;
+    const code = up.connected ? 'TSP_ERR_UPSTREAM_RESET' : 'TSP_ERR_UPSTREAM_CONNECT';
+    this.#conn.site.logger.error({ code, upstream: this.#proxy.upstreamName, peer: this.#peer?.key }, reason);
+    this.#lastStatus = 502;
+    if (this.#proxy.retryOnError && this.#canRetry()) return this.#retry(true);
+    this.#releasePeer(true);
+    this.#fail(502);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // outcomes
+
+  /** Whether the request may be sent again: nothing of it reached a peer, or it is bodiless and idempotent. */
+  #replayable(): boolean {
+    if (!this.#headSent) return true;
+    const head = this.#head;
+    const bodiless = !head.chunked && head.contentLength <= 0;
+    return bodiless && (IDEMPOTENT_METHODS.has(head.method) || this.#proxy.retryNonIdempotent);
+  }
+
+  #canRetry(): boolean {
+    if (this.#responseStarted || !this.#replayable()) return false;
+    const proxy = this.#proxy;
+    if (proxy.tries > 0 && this.#attempts >= proxy.tries) return false;
+    if (proxy.retryTimeoutMs > 0 && Date.now() - this.#firstTryMs >= proxy.retryTimeoutMs) return false;
+    return true;
+  }
+
+  #retry(failed: boolean, next: Peer | null = null): void {
+    const peer = this.#peer;
+    this.#closeUpstream(failed);
+    if (peer !== null) (this.#tried ??= new Set()).add(peer);
+    this.#resetAttempt();
+    this.#connect(next);
+  }
+
+  #resetAttempt(): void {
+    this.#headSent = false;
+    this.#resAcc.reset();
+    this.#res = null;
+  }
+
+  #releasePeer(failed: boolean): void {
+    const peer = this.#peer;
+    if (peer === null) return;
+    this.#peer = null;
+    this.#proxy.group!.release(peer, failed);
+  }
+
+  /** Drop the current upstream connection (never pooled) and end its attempt. */
+  #closeUpstream(failed: boolean): void {
+    const up = this.#up;
+    this.#up = null;
+    if (up !== null) {
+      up.owner = null;
+      up.destroy();
+    }
+    this.#releasePeer(failed);
+  }
+
+  #complete(): void {
+    this.#done = true;
+    const r = this.#r;
+    r.upstreamResponseTime = seconds(Date.now() - this.#tryStartMs);
+    this.#releasePeer(false);
+    const up = this.#up;
+    this.#up = null;
+    if (up !== null) {
+      const proxy = this.#proxy;
+      const res = this.#res!;
+      const reusable =
+        this.#reusable && res.keepAlive && this.bodyDone && this.#head.upgrade === null && proxy.keepalive > 0 && proxy.proxyProtocol === 0 &&
+        !proxy.http10 && this.#head.versionMinor === 1 && (proxy.keepaliveRequests <= 0 || up.requests < proxy.keepaliveRequests);
+      if (reusable) {
+        if (up.socket.isPaused()) up.socket.resume();
+        this.#conn.site.pool.put(up, proxy.keepalive, proxy.keepaliveTimeoutMs);
+      } else {
+        up.owner = null;
+        up.destroy();
+      }
+    }
+    this.#conn.finish(this.#clientKeepAlive && this.bodyDone);
+  }
+
+  /** Answer locally (nothing was sent to the client yet). */
+  #fail(status: number, keepAlive = true): void {
+    this.#done = true;
+    this.#closeUpstream(false);
+    const r = this.#r;
+    if (r.upstreamStatus === '' && this.#attempts > 0) r.upstreamStatus = String(status);
+    const keep = keepAlive && this.#head.keepAlive && this.bodyDone && this.#conn.requestsLeft(this.#plan);
+    this.#conn.respond(r, this.#plan, errorResponse(status), keep);
+  }
+}
+
+function seconds(ms: number): string {
+  return (ms / 1000).toFixed(3);
+}

@@ -1,0 +1,61 @@
+/**
+ * nginx realip: when the connection comes from a trusted peer (`set_real_ip_from`), the client
+ * address is taken from a request header or from the PROXY protocol header of the connection
+ * (`real_ip_header`), compiled once per location into a function.
+ */
+import net from 'node:net';
+import type { RealIpConfig } from '../config/types.js';
+import type { RequestHead } from './parser.js';
+
+export type RealIpResolver = (head: RequestHead, peerAddress: string, proxyProtocolAddress: string | null) => string;
+
+function unmap(address: string): string {
+  return address.startsWith('::ffff:') && net.isIPv4(address.slice(7)) ? address.slice(7) : address;
+}
+
+/** null when realip is off (no trusted peers) or reads the PROXY protocol. */
+export function compileRealIp(cfg: RealIpConfig | undefined): RealIpResolver | null {
+  if (cfg === undefined || cfg.from.length === 0) return null;
+  const lname = cfg.header.toLowerCase();
+  const list = new net.BlockList();
+  let unix = false;
+  for (const src of cfg.from) {
+    if (src === 'unix:') {
+      unix = true;
+      continue;
+    }
+    const slash = src.indexOf('/');
+    const addr = slash === -1 ? src : src.slice(0, slash);
+    const family = net.isIPv6(addr) ? 'ipv6' : 'ipv4';
+    if (net.isIP(addr) === 0) continue;
+    if (slash === -1) list.addAddress(addr, family);
+    else list.addSubnet(addr, Number(src.slice(slash + 1)), family);
+  }
+  const trusted = (address: string): boolean => {
+    if (address === '') return unix;
+    const a = unmap(address);
+    const family = net.isIPv6(a) ? 'ipv6' : net.isIPv4(a) ? 'ipv4' : null;
+    return family !== null && list.check(a, family);
+  };
+  const recursive = cfg.recursive;
+  if (lname === 'proxy_protocol') return (_head, peer, pp) => (pp !== null && pp !== '' && trusted(peer) ? unmap(pp) : peer);
+  return (head, peer) => {
+    if (!trusted(peer)) return peer;
+    let value: string | null = null;
+    for (let k = 0; k < head.lnames.length; k++) {
+      if (head.lnames[k] === lname) value = value === null ? head.headers[2 * k + 1]! : `${value}, ${head.headers[2 * k + 1]!}`;
+    }
+    if (value === null) return peer;
+    const parts = value.split(',').map((p) => p.trim()).filter((p) => p !== '');
+    if (parts.length === 0) return peer;
+    // nginx: the last address, or with `real_ip_recursive on` the last one that is not trusted.
+    let pick = parts[parts.length - 1]!;
+    if (recursive) {
+      for (let i = parts.length - 1; i >= 0; i--) {
+        pick = parts[i]!;
+        if (!trusted(pick)) break;
+      }
+    }
+    return net.isIP(unmap(pick)) === 0 ? peer : unmap(pick);
+  };
+}

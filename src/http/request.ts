@@ -1,0 +1,62 @@
+/**
+ * The per-request object: what variables and access logs read (RequestInfo), filled in as the
+ * request moves through routing and proxying. One plain class so every request has the same
+ * hidden class.
+ */
+import type { Captures, RequestInfo } from './variables.js';
+import type { RequestHead } from './parser.js';
+
+export class HttpRequest implements RequestInfo {
+  readonly head: RequestHead;
+  readonly method: string;
+  readonly requestUri: string;
+  uri = '';
+  args = '';
+  readonly httpVersion: string;
+  readonly scheme: 'http' | 'https' = 'http';
+  readonly headers: readonly string[];
+  /** The peer address, or the client address realip found in a header. */
+  remoteAddr: string;
+  readonly remotePort: number;
+  readonly serverAddr: string;
+  readonly serverPort: number;
+  host = '';
+  serverName = '';
+  readonly connectionId: number;
+  readonly connectionRequests: number;
+  readonly startMs: number;
+  captures: Captures | null = null;
+  vars: Map<string, string> | null = null;
+  status = 0;
+  bytesSent = 0;
+  bodyBytesSent = 0;
+  requestLength: number;
+  upstreamAddr = '';
+  upstreamStatus = '';
+  upstreamResponseTime = '';
+  upstreamConnectTime = '';
+  upstreamHeaderTime = '';
+  proxyHost = '';
+  responseHeaders: readonly string[] | null = null;
+
+  constructor(
+    head: RequestHead,
+    headBytes: number,
+    conn: { readonly remoteAddr: string; readonly remotePort: number; readonly serverAddr: string; readonly serverPort: number; readonly id: number },
+    connectionRequests: number,
+  ) {
+    this.head = head;
+    this.method = head.method;
+    this.requestUri = head.target;
+    this.httpVersion = head.versionMinor === 1 ? '1.1' : '1.0';
+    this.headers = head.headers;
+    this.remoteAddr = conn.remoteAddr;
+    this.remotePort = conn.remotePort;
+    this.serverAddr = conn.serverAddr;
+    this.serverPort = conn.serverPort;
+    this.connectionId = conn.id;
+    this.connectionRequests = connectionRequests;
+    this.startMs = Date.now();
+    this.requestLength = headBytes;
+  }
+}

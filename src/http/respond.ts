@@ -1,0 +1,91 @@
+/**
+ * Locally generated responses: nginx-style error pages, `return`, redirects and the status page.
+ * A response head is built as one string and written with the body in one socket.write.
+ */
+import { SERVER_NAME, STATUS_TEXT } from '../constants.js';
+
+let dateSecond = -1;
+let dateText = '';
+
+/** The Date header value, formatted at most once per second. */
+export function httpDate(): string {
+  const now = Date.now();
+  const second = Math.floor(now / 1000);
+  if (second !== dateSecond) {
+    dateSecond = second;
+    dateText = new Date(second * 1000).toUTCString();
+  }
+  return dateText;
+}
+
+export function statusText(status: number): string {
+  return STATUS_TEXT[status] ?? (status < 400 ? 'OK' : status < 500 ? 'Bad Request' : 'Internal Server Error');
+}
+
+const errorPages = new Map<number, string>();
+
+/** nginx's built-in page for an error status (the same markup, tsproxy's name in the footer). */
+export function errorPage(status: number): string {
+  let page = errorPages.get(status);
+  if (page === undefined) {
+    const title = `${status} ${statusText(status)}`;
+    page =
+      `<html>\r\n<head><title>${title}</title></head>\r\n<body>\r\n<center><h1>${title}</h1></center>\r\n` +
+      `<hr><center>${SERVER_NAME}</center>\r\n</body>\r\n</html>\r\n`;
+    errorPages.set(status, page);
+  }
+  return page;
+}
+
+/** Whether a response with this status carries a body at all (RFC 9110 §6.4.1). */
+export function statusHasBody(status: number): boolean {
+  return status >= 200 && status !== 204 && status !== 304;
+}
+
+export interface LocalResponse {
+  readonly status: number;
+  readonly contentType: string | null;
+  readonly body: string;
+  /** Extra header lines, each ending in CRLF. */
+  readonly headers: string;
+}
+
+/**
+ * The bytes of a local response. `head` suppresses the body (HEAD requests) but keeps its length.
+ * `keepAlive` decides the Connection header; HTTP/1.0 clients get a 1.1 status line as nginx sends.
+ */
+export function renderLocal(res: LocalResponse, keepAlive: boolean, head: boolean): { text: string; bodyBytes: number } {
+  const hasBody = statusHasBody(res.status);
+  const bodyBytes = hasBody ? Buffer.byteLength(res.body) : 0;
+  let text = `HTTP/1.1 ${res.status} ${statusText(res.status)}\r\nServer: ${SERVER_NAME}\r\nDate: ${httpDate()}\r\n`;
+  if (hasBody) {
+    if (res.contentType !== null) text += `Content-Type: ${res.contentType}\r\n`;
+    text += `Content-Length: ${bodyBytes}\r\n`;
+  }
+  text += res.headers;
+  text += keepAlive ? 'Connection: keep-alive\r\n\r\n' : 'Connection: close\r\n\r\n';
+  if (hasBody && !head) text += res.body;
+  return { text, bodyBytes: head ? 0 : bodyBytes };
+}
+
+export function errorResponse(status: number, headers = ''): LocalResponse {
+  return { status, contentType: 'text/html', body: status >= 400 ? errorPage(status) : '', headers };
+}
+
+/** `return 301 URL` / redirects: nginx sends its error-page markup with a Location header. */
+export function redirectResponse(status: number, location: string, headers = ''): LocalResponse {
+  const title = `${status} ${statusText(status)}`;
+  const body =
+    `<html>\r\n<head><title>${title}</title></head>\r\n<body>\r\n<center><h1>${title}</h1></center>\r\n` +
+    `<hr><center>${SERVER_NAME}</center>\r\n</body>\r\n</html>\r\n`;
+  return { status, contentType: 'text/html', body, headers: `Location: ${location}\r\n${headers}` };
+}
+
+export const REDIRECT_CODES: ReadonlySet<number> = new Set([301, 302, 303, 307, 308]);
+
+/** nginx absolute_redirect: a relative Location becomes scheme://host[:port]/path. */
+export function absoluteLocation(url: string, scheme: string, host: string, port: number): string {
+  if (url.charCodeAt(0) !== 0x2f) return url;
+  const defaultPort = scheme === 'https' ? 443 : 80;
+  return `${scheme}://${host}${port === defaultPort || port === 0 ? '' : `:${port}`}${url}`;
+}

@@ -1,0 +1,104 @@
+/**
+ * HttpSite: one config's HTTP side, built once per config (routers, per-location plans, log
+ * formats, the upstream connection pool) and handed to the runtime as one connection handler
+ * per listen key. On reload the runtime builds a new site and close()s the old one: idle
+ * keep-alive connections of the old site are closed at once and busy ones after their current
+ * response, so every next request is served by the new config (nginx closes old workers'
+ * keep-alive connections the same way).
+ */
+import type net from 'node:net';
+import type { Logger } from 'pino';
+import type { HttpConfig } from '../config/types.js';
+import type { LogSink } from '../log.js';
+import type { UpstreamGroup } from '../upstream/group.js';
+import { ClientConnection } from './connection.js';
+import { buildPlanContext, compileLocationPlan, type LocationPlan, type PlanContext } from './plan.js';
+import { UpstreamPool } from './pool.js';
+import { buildVirtualHosts, type CompiledServer, type VirtualHosts } from './router.js';
+import { compileTemplate, type CompiledTemplate, type RequestInfo } from './variables.js';
+
+export interface HttpSiteDeps {
+  /** Upstream groups by name, implicit ones ("127.0.0.1:9001") included. */
+  readonly groups: ReadonlyMap<string, UpstreamGroup>;
+  readonly logger: Logger;
+  openAccessLog(path: string): LogSink;
+}
+
+export class HttpSite {
+  readonly groups: ReadonlyMap<string, UpstreamGroup>;
+  readonly logger: Logger;
+  readonly pool = new UpstreamPool();
+  readonly #vhosts: Map<string, VirtualHosts>;
+  readonly #connections = new Set<ClientConnection>();
+  readonly #serverReturns = new Map<CompiledServer, CompiledTemplate | null>();
+  #retired = false;
+
+  constructor(http: HttpConfig, deps: HttpSiteDeps) {
+    this.groups = deps.groups;
+    this.logger = deps.logger.child({ component: 'http' });
+    this.#vhosts = buildVirtualHosts(http);
+    const ctx = buildPlanContext(http, { groups: deps.groups, logger: this.logger, openAccessLog: deps.openAccessLog });
+    const seen = new Set<CompiledServer>();
+    for (const vh of this.#vhosts.values()) {
+      for (const server of vh.servers) {
+        if (seen.has(server)) continue;
+        seen.add(server);
+        this.#attachPlans(ctx, server);
+      }
+    }
+  }
+
+  #attachPlans(ctx: PlanContext, server: CompiledServer): void {
+    const cfg = server.config;
+    // Requests no location matches: nginx answers 404 with the server's settings.
+    server.slot = compileLocationPlan(ctx, null, cfg.settings, { kind: 'static' }) satisfies LocationPlan;
+    for (const loc of server.locations) {
+      loc.slot = compileLocationPlan(ctx, loc, loc.config.settings, loc.config.handler) satisfies LocationPlan;
+    }
+    const ret = cfg.returnDirective;
+    this.#serverReturns.set(server, ret === null || ret.text === null ? null : compileTemplate(ret.text, ctx.templates));
+  }
+
+  /** The compiled text of a server-level `return` (evaluated per request). */
+  serverReturnText(server: CompiledServer, r: RequestInfo): string | null {
+    const t = this.#serverReturns.get(server);
+    return t === undefined || t === null ? null : t(r);
+  }
+
+  get retired(): boolean {
+    return this.#retired;
+  }
+
+  handler(listenKey: string): (socket: net.Socket) => void {
+    const vhosts = this.#vhosts.get(listenKey);
+    if (vhosts === undefined) throw new Error(`no http server listens on ${listenKey}`);
+    return (socket) => {
+      if (this.#retired) {
+        socket.destroy();
+        return;
+      }
+      new ClientConnection(socket, this, vhosts);
+    };
+  }
+
+  track(conn: ClientConnection): void {
+    this.#connections.add(conn);
+  }
+
+  untrack(conn: ClientConnection): void {
+    this.#connections.delete(conn);
+  }
+
+  /** Open client connections (tests, graceful stop). */
+  get connectionCount(): number {
+    return this.#connections.size;
+  }
+
+  /** Retire this config: close idle connections now, busy ones after their response. */
+  close(): void {
+    if (this.#retired) return;
+    this.#retired = true;
+    for (const conn of this.#connections) conn.retire();
+    this.pool.close();
+  }
+}

@@ -1,0 +1,201 @@
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import {
+  HEAD_NEED_MORE,
+  HEAD_READY,
+  HeadAccumulator,
+  parseRequestHead,
+  parseResponseHead,
+  type HeadLimits,
+  type RequestHead,
+} from '../../src/http/parser.js';
+
+const LIMITS: HeadLimits = { requestLineBytes: 1024, headerLineBytes: 1024, headBytes: 8192 };
+
+/** Feed `text` in pieces of `step` bytes; return the parsed head or the error status. */
+function parse(text: string, step = 0, limits = LIMITS): RequestHead | number {
+  const acc = new HeadAccumulator();
+  const buf = Buffer.from(text, 'latin1');
+  const n = step || buf.length;
+  for (let off = 0; off < buf.length; off += n) {
+    const r = acc.push(buf.subarray(off, off + n), limits);
+    if (r === HEAD_READY) return parseRequestHead(acc.head, limits);
+    if (r !== HEAD_NEED_MORE) return r;
+  }
+  return HEAD_NEED_MORE;
+}
+
+function ok(text: string): RequestHead {
+  const r = parse(text);
+  if (typeof r === 'number') throw new Error(`expected a head, got ${r}`);
+  return r;
+}
+
+describe('request heads', () => {
+  it('parses a request line and headers, keeping names as sent', () => {
+    const h = ok('GET /a?b=1 HTTP/1.1\r\nHost: Example.TEST:8080\r\nX-Thing:  v a l  \r\nAccept:\r\n\r\n');
+    expect(h).toMatchObject({ method: 'GET', target: '/a?b=1', versionMinor: 1, host: 'Example.TEST:8080', keepAlive: true });
+    expect(h.headers).toEqual(['Host', 'Example.TEST:8080', 'X-Thing', 'v a l', 'Accept', '']);
+    expect(h.lnames).toEqual(['host', 'x-thing', 'accept']);
+  });
+
+  it('assembles a head split at every byte and returns the rest', () => {
+    const text = 'POST /p HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\n';
+    for (let step = 1; step < text.length; step++) {
+      expect(parse(text, step)).toMatchObject({ method: 'POST', contentLength: 3 });
+    }
+    const acc = new HeadAccumulator();
+    expect(acc.push(Buffer.from(`${text}abcGET`), LIMITS)).toBe(HEAD_READY);
+    expect(acc.rest?.toString()).toBe('abcGET');
+  });
+
+  it('skips empty lines before the request line', () => {
+    expect(ok('\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n').method).toBe('GET');
+  });
+
+  it('derives keep-alive from the version and Connection', () => {
+    expect(ok('GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n').keepAlive).toBe(false);
+    expect(ok('GET / HTTP/1.0\r\n\r\n').keepAlive).toBe(false);
+    expect(ok('GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n').keepAlive).toBe(true);
+  });
+
+  it('recognises upgrades and Expect: 100-continue', () => {
+    const h = ok('GET /ws HTTP/1.1\r\nHost: a\r\nConnection: keep-alive, Upgrade\r\nUpgrade: WebSocket\r\nExpect: 100-Continue\r\n\r\n');
+    expect(h.upgrade).toBe('websocket');
+    expect(h.expectContinue).toBe(true);
+    expect(ok('GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\n\r\n').upgrade).toBeNull();
+  });
+
+  it('reduces absolute-form to origin-form and checks it against Host', () => {
+    expect(ok('GET http://a.test/x?y HTTP/1.1\r\nHost: A.test\r\n\r\n')).toMatchObject({ target: '/x?y', host: 'a.test' });
+    expect(ok('GET http://a.test HTTP/1.1\r\n\r\n')).toMatchObject({ target: '/', host: 'a.test' });
+    expect(parse('GET http://a.test/ HTTP/1.1\r\nHost: b.test\r\n\r\n')).toBe(400);
+    expect(parse('GET http://u@a.test/ HTTP/1.1\r\nHost: a.test\r\n\r\n')).toBe(400);
+  });
+
+  it('accepts OPTIONS * only', () => {
+    expect(ok('OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n').target).toBe('*');
+    expect(parse('GET * HTTP/1.1\r\nHost: a\r\n\r\n')).toBe(400);
+  });
+
+  it('collapses identical Content-Length values', () => {
+    expect(ok('POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n').contentLength).toBe(5);
+    expect(ok('POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5, 5\r\n\r\n').contentLength).toBe(5);
+  });
+
+  it('accepts exactly "chunked" as Transfer-Encoding', () => {
+    expect(ok('POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: Chunked\r\n\r\n').chunked).toBe(true);
+  });
+
+  it.each([
+    ['CL + TE', 'POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n', 400],
+    ['TE + CL', 'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n', 400],
+    ['differing CL', 'POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n', 400],
+    ['CL list', 'POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5, 6\r\n\r\n', 400],
+    ['signed CL', 'POST / HTTP/1.1\r\nHost: a\r\nContent-Length: +5\r\n\r\n', 400],
+    ['hex CL', 'POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0x5\r\n\r\n', 400],
+    ['empty CL', 'POST / HTTP/1.1\r\nHost: a\r\nContent-Length:\r\n\r\n', 400],
+    ['huge CL', 'POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 99999999999999999999\r\n\r\n', 400],
+    ['chunked, chunked', 'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, chunked\r\n\r\n', 400],
+    ['two TE headers', 'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n', 400],
+    ['xchunked', 'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: xchunked\r\n\r\n', 400],
+    ['gzip', 'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n', 400],
+    ['chunked with junk', 'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked;q=1\r\n\r\n', 400],
+    ['vertical tab in TE', 'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: \x0bchunked\r\n\r\n', 400],
+    ['space before colon', 'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding : chunked\r\n\r\n', 400],
+    ['TE in HTTP/1.0', 'POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n', 400],
+    ['obs-fold', 'GET / HTTP/1.1\r\nHost: a\r\nX: a\r\n b\r\n\r\n', 400],
+    ['missing Host', 'GET / HTTP/1.1\r\n\r\n', 400],
+    ['two Hosts', 'GET / HTTP/1.1\r\nHost: a\r\nHost: a\r\n\r\n', 400],
+    ['Host with slash', 'GET / HTTP/1.1\r\nHost: a/b\r\n\r\n', 400],
+    ['Host with space', 'GET / HTTP/1.1\r\nHost: a b\r\n\r\n', 400],
+    ['Host with ..', 'GET / HTTP/1.1\r\nHost: a..b\r\n\r\n', 400],
+    ['bare LF line end', 'GET / HTTP/1.1\nHost: a\n\n', 400],
+    ['bare LF inside a head', 'GET / HTTP/1.1\r\nHost: a\nX: y\r\n\r\n', 400],
+    ['bare CR in a value', 'GET / HTTP/1.1\r\nHost: a\r\nX: a\rb\r\n\r\n', 400],
+    ['NUL in a value', 'GET / HTTP/1.1\r\nHost: a\r\nX: a\x00b\r\n\r\n', 400],
+    ['lowercase version', 'GET / http/1.1\r\nHost: a\r\n\r\n', 400],
+    ['HTTP/0.9', 'GET / HTTP/0.9\r\n\r\n', 400],
+    ['HTTP/2.0', 'GET / HTTP/2.0\r\nHost: a\r\n\r\n', 505],
+    ['two spaces', 'GET  / HTTP/1.1\r\nHost: a\r\n\r\n', 400],
+    ['no version', 'GET /\r\nHost: a\r\n\r\n', 400],
+    ['bad method char', 'G(T / HTTP/1.1\r\nHost: a\r\n\r\n', 400],
+    ['lowercase method (nginx)', 'get / HTTP/1.1\r\nHost: a\r\n\r\n', 400],
+    ['space in target', 'GET /a b HTTP/1.1\r\nHost: a\r\n\r\n', 400],
+    ['CONNECT', 'CONNECT a.test:443 HTTP/1.1\r\nHost: a.test:443\r\n\r\n', 405],
+    ['TRACE', 'TRACE / HTTP/1.1\r\nHost: a\r\n\r\n', 405],
+    ['relative target', 'GET a/b HTTP/1.1\r\nHost: a\r\n\r\n', 400],
+  ])('rejects %s', (_name, text, status) => {
+    expect(parse(text)).toBe(status);
+  });
+
+  it('answers 414 for an overlong request line and 431 for big headers', () => {
+    const limits: HeadLimits = { requestLineBytes: 100, headerLineBytes: 200, headBytes: 1000 };
+    expect(parse(`GET /${'a'.repeat(200)} HTTP/1.1\r\nHost: a\r\n\r\n`, 0, limits)).toBe(414);
+    expect(parse(`GET /${'a'.repeat(200)}`, 0, limits)).toBe(414);
+    expect(parse(`GET / HTTP/1.1\r\nHost: a\r\nX: ${'b'.repeat(300)}\r\n\r\n`, 0, limits)).toBe(431);
+    expect(parse(`GET / HTTP/1.1\r\nHost: a\r\n${'X: y\r\n'.repeat(300)}`, 0, limits)).toBe(431);
+    expect(parse(`GET / HTTP/1.1\r\nHost: a\r\n${'X: y\r\n'.repeat(300)}\r\n`, 0, limits)).toBe(431);
+  });
+
+  it('never throws: random bytes give a head, an error status or "need more"', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 300 }), fc.integer({ min: 1, max: 40 }), (bytes, step) => {
+        const r = parse(Buffer.from(bytes).toString('latin1'), step);
+        if (typeof r === 'number') expect([HEAD_NEED_MORE, 400, 405, 414, 431, 505]).toContain(r);
+        else expect(r.method).toMatch(/^[A-Z_-]+$/);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('never throws on mutated valid requests, and whatever it accepts is unambiguous', () => {
+    const base = 'POST /x HTTP/1.1\r\nHost: a.test\r\nTransfer-Encoding: chunked\r\nX-A: 1\r\n\r\n';
+    const alphabet = fc.constantFrom(' ', '\t', '\r', '\n', ':', ',', 'a', '0', '\x00', '\x0b', 'chunked', 'Content-Length: 1\r\n');
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: base.length }), alphabet, fc.integer({ min: 0, max: 3 }), (pos, ins, del) => {
+        const text = base.slice(0, pos) + ins + base.slice(pos + del);
+        const r = parse(text);
+        if (typeof r !== 'number') {
+          // An accepted head never carries both framings.
+          expect(r.chunked && r.contentLength !== -1).toBe(false);
+          for (const v of r.headers) expect(v).not.toMatch(/[\r\n\x00]/);
+        }
+      }),
+      { numRuns: 3000 },
+    );
+  });
+});
+
+describe('response heads', () => {
+  it('parses status, reason and framing', () => {
+    const r = parseResponseHead('HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-A: b\r\n\r\n', 'GET');
+    expect(r).toMatchObject({ status: 200, reason: 'OK', body: 'length', contentLength: 5, keepAlive: true });
+    expect(parseResponseHead('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n', 'GET')?.body).toBe('chunked');
+    expect(parseResponseHead('HTTP/1.1 200 OK\r\n\r\n', 'GET')).toMatchObject({ body: 'close', keepAlive: false });
+    expect(parseResponseHead('HTTP/1.0 200 OK\r\nContent-Length: 1\r\n\r\n', 'GET')?.keepAlive).toBe(false);
+    expect(parseResponseHead('HTTP/1.1 204\r\n\r\n', 'GET')).toMatchObject({ status: 204, reason: '', body: 'none' });
+  });
+
+  it('gives no body to HEAD, 1xx, 204 and 304', () => {
+    expect(parseResponseHead('HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n', 'HEAD')?.body).toBe('none');
+    expect(parseResponseHead('HTTP/1.1 100 Continue\r\n\r\n', 'POST')?.body).toBe('none');
+    expect(parseResponseHead('HTTP/1.1 304 Not Modified\r\nContent-Length: 5\r\n\r\n', 'GET')?.body).toBe('none');
+  });
+
+  it('lets Transfer-Encoding override Content-Length', () => {
+    const r = parseResponseHead('HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n', 'GET');
+    expect(r).toMatchObject({ body: 'chunked', contentLength: -1 });
+  });
+
+  it.each([
+    'HTTP/1.1 20 OK\r\n\r\n',
+    'HTTP/2 200 OK\r\n\r\n',
+    'HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n',
+    'HTTP/1.1 200 OK\r\nX : y\r\n\r\n',
+    'HTTP/1.1 200 OK\r\nX: a\nb\r\n\r\n',
+    'ICY 200 OK\r\n\r\n',
+  ])('rejects %j', (text) => {
+    expect(parseResponseHead(text, 'GET')).toBeNull();
+  });
+});
