@@ -12,7 +12,7 @@ import {
   type StreamServerDraft, type TargetDraft, type UpstreamDraft,
 } from './directives/scope.js';
 import type {
-  CheckConfig, Config, HttpConfig, HttpServerConfig, ListenConfig, LocationConfig, LocationHandler, LocationSettings, MainConfig,
+  AccessLogConfig, CheckConfig, Config, HttpConfig, HttpServerConfig, ListenConfig, LocationConfig, LocationHandler, LocationSettings, MainConfig,
   ProxyTarget, StreamConfig, StreamServerConfig, UpstreamConfig,
 } from './types.js';
 import { validateDrafts } from './validate.js';
@@ -22,6 +22,8 @@ export interface BuildOptions {
   readonly file: string;
   /** Directory relative paths (pid, logs, root) resolve against. */
   readonly prefix: string;
+  /** When given, filled with ms per sub-phase (walk, validate, assemble) for bench/config-phases.ts. */
+  readonly timings?: Record<string, number>;
 }
 
 export interface BuildResult {
@@ -39,21 +41,28 @@ export function buildConfig(directives: readonly Directive[], opts: BuildOptions
     warn: (code: ErrorCode, message: string, loc: Loc) => void warnings.push(new ConfigError(code, message, loc, 'warn')),
   };
   const state = { prefix: opts.prefix, report, http: null, stream: null, targets: [] } as unknown as { -readonly [K in keyof BuildState]: BuildState[K] };
-  state.mainScope = { state, context: 'main', parent: null, settings: {}, seen: new Set() };
-  walk(state.mainScope, directives);
-  const implicit = validateDrafts(state, report);
-  if (errors.length > 0) return { config: null, errors, warnings };
-  return {
-    config: {
-      file: opts.file,
-      prefix: opts.prefix,
-      main: assembleMain(state),
-      http: state.http && assembleHttp(state, implicit.http),
-      stream: state.stream && assembleStream(state, implicit.stream),
-    },
-    errors,
-    warnings,
+  state.mainScope = { state, context: 'main', parent: null, settings: {}, seen: [], server: undefined, location: undefined, upstream: undefined, streamServer: undefined };
+  let t = performance.now();
+  const lap = (name: string): void => {
+    if (opts.timings === undefined) return;
+    const now = performance.now();
+    opts.timings[name] = now - t;
+    t = now;
   };
+  walk(state.mainScope, directives);
+  lap('walk');
+  const implicit = validateDrafts(state, report);
+  lap('validate');
+  if (errors.length > 0) return { config: null, errors, warnings };
+  const config = {
+    file: opts.file,
+    prefix: opts.prefix,
+    main: assembleMain(state),
+    http: state.http && assembleHttp(state, implicit.http),
+    stream: state.stream && assembleStream(state, implicit.stream),
+  };
+  lap('assemble');
+  return { config, errors, warnings };
 }
 
 function walk(scope: Scope, directives: readonly Directive[]): void {
@@ -82,11 +91,11 @@ function walk(scope: Scope, directives: readonly Directive[]): void {
       continue;
     }
     if (!spec.multiple) {
-      if (scope.seen.has(d.name)) {
+      if (scope.seen.includes(d.name)) {
         r.error('TSP_ERR_CONFIG_DUPLICATE', `"${d.name}" directive is duplicate`, d.loc);
         continue;
       }
-      scope.seen.add(d.name);
+      scope.seen.push(d.name);
     }
     if (d.block === null) warnMissingSemicolon(scope, d);
     const child = spec.apply(scope, d);
@@ -182,40 +191,75 @@ function target(t: TargetDraft): ProxyTarget {
   return { scheme: t.scheme, upstream: t.upstream, uri: t.uri, dynamic: t.dynamic, raw: t.raw, loc: t.loc };
 }
 
-function locationSettings(m: Settings, prefix: string): LocationSettings {
-  const s = m as unknown as LocationSettings;
+/** True when a level sets none of the inherited settings (most locations of a big config). */
+function isEmpty(o: Settings): boolean {
+  for (const _ in o) return false;
+  return true;
+}
+
+function resolveAccessLogs(prefix: string, logs: readonly AccessLogConfig[]): readonly AccessLogConfig[] {
+  return logs.map((l) => (l.path === null ? l : { ...l, path: resolvePath(prefix, l.path) }));
+}
+
+/**
+ * A level's LocationSettings: the parent's values overlaid with this level's own. A level that
+ * sets nothing gets the parent's object itself, so 10,000 plain locations share one frozen
+ * object instead of each copying ~30 fields (that copying was most of the build time, in GC).
+ * Fields are read one by one from `own` (never `{ ...parent, ...own }`): that keeps one hidden
+ * class and a fixed key order, which the hash relies on.
+ */
+function mergeSettings(base: LocationSettings, own: Settings, prefix: string): LocationSettings {
+  if (isEmpty(own)) return base;
+  const o = own as Partial<Record<keyof LocationSettings, unknown>> & Settings;
+  const pick = <K extends keyof LocationSettings>(k: K): LocationSettings[K] => (o[k] === undefined ? base[k] : (o[k] as LocationSettings[K]));
   return {
-    proxyConnectTimeoutMs: s.proxyConnectTimeoutMs,
-    proxyReadTimeoutMs: s.proxyReadTimeoutMs,
-    proxySendTimeoutMs: s.proxySendTimeoutMs,
-    proxySetHeaders: s.proxySetHeaders,
-    proxyHideHeaders: s.proxyHideHeaders,
-    proxyPassHeaders: s.proxyPassHeaders,
-    proxyHttpVersion: s.proxyHttpVersion,
-    proxyMethod: s.proxyMethod,
-    proxyPassRequestHeaders: s.proxyPassRequestHeaders,
-    proxyPassRequestBody: s.proxyPassRequestBody,
-    proxyRedirect: s.proxyRedirect,
-    proxyInterceptErrors: s.proxyInterceptErrors,
-    proxyBuffering: s.proxyBuffering,
-    proxyForwardedHeaders: s.proxyForwardedHeaders,
-    proxyProtocolVersion: s.proxyProtocolVersion,
-    proxyNextUpstream: s.proxyNextUpstream,
-    proxyNextUpstreamTries: s.proxyNextUpstreamTries,
-    proxyNextUpstreamTimeoutMs: s.proxyNextUpstreamTimeoutMs,
-    clientMaxBodySizeBytes: s.clientMaxBodySizeBytes,
-    clientBodyTimeoutMs: s.clientBodyTimeoutMs,
-    sendTimeoutMs: s.sendTimeoutMs,
-    keepaliveTimeoutMs: s.keepaliveTimeoutMs,
-    keepaliveRequests: s.keepaliveRequests,
-    addHeaders: s.addHeaders,
-    errorPages: s.errorPages,
-    accessLogs: s.accessLogs.map((l) => (l.path === null ? l : { ...l, path: resolvePath(prefix, l.path) })),
-    root: resolvePath(prefix, s.root),
-    index: s.index,
-    websocketReadTimeoutMs: s.websocketReadTimeoutMs,
-    serverTokens: s.serverTokens,
+    proxyConnectTimeoutMs: pick('proxyConnectTimeoutMs'),
+    proxyReadTimeoutMs: pick('proxyReadTimeoutMs'),
+    proxySendTimeoutMs: pick('proxySendTimeoutMs'),
+    proxySetHeaders: pick('proxySetHeaders'),
+    proxyHideHeaders: pick('proxyHideHeaders'),
+    proxyPassHeaders: pick('proxyPassHeaders'),
+    proxyHttpVersion: pick('proxyHttpVersion'),
+    proxyMethod: pick('proxyMethod'),
+    proxyPassRequestHeaders: pick('proxyPassRequestHeaders'),
+    proxyPassRequestBody: pick('proxyPassRequestBody'),
+    proxyRedirect: pick('proxyRedirect'),
+    proxyInterceptErrors: pick('proxyInterceptErrors'),
+    proxyBuffering: pick('proxyBuffering'),
+    proxyForwardedHeaders: pick('proxyForwardedHeaders'),
+    proxyProtocolVersion: pick('proxyProtocolVersion'),
+    proxyNextUpstream: pick('proxyNextUpstream'),
+    proxyNextUpstreamTries: pick('proxyNextUpstreamTries'),
+    proxyNextUpstreamTimeoutMs: pick('proxyNextUpstreamTimeoutMs'),
+    clientMaxBodySizeBytes: pick('clientMaxBodySizeBytes'),
+    clientBodyTimeoutMs: pick('clientBodyTimeoutMs'),
+    sendTimeoutMs: pick('sendTimeoutMs'),
+    keepaliveTimeoutMs: pick('keepaliveTimeoutMs'),
+    keepaliveRequests: pick('keepaliveRequests'),
+    addHeaders: pick('addHeaders'),
+    errorPages: pick('errorPages'),
+    accessLogs: o['accessLogs'] === undefined ? base.accessLogs : resolveAccessLogs(prefix, o['accessLogs'] as AccessLogConfig[]),
+    root: o['root'] === undefined ? base.root : resolvePath(prefix, o['root'] as string),
+    index: pick('index'),
+    websocketReadTimeoutMs: pick('websocketReadTimeoutMs'),
+    serverTokens: pick('serverTokens'),
+    realIp: o['realIpFrom'] === undefined && o['realIpHeader'] === undefined && o['realIpRecursive'] === undefined
+      ? base.realIp
+      : {
+        from: (o['realIpFrom'] as string[] | undefined) ?? base.realIp.from,
+        header: (o['realIpHeader'] as string | undefined) ?? base.realIp.header,
+        recursive: (o['realIpRecursive'] as boolean | undefined) ?? base.realIp.recursive,
+      },
   };
+}
+
+/** The http-level defaults as a LocationSettings (paths resolved), the root of every merge. */
+function defaultSettings(prefix: string): LocationSettings {
+  const d = DEFAULTS.http;
+  const seed = {
+    accessLogs: [], root: '', realIp: { from: [], header: '', recursive: false },
+  } as unknown as LocationSettings;
+  return mergeSettings(seed, d, prefix);
 }
 
 function defaultListen(loc: Loc): ListenConfig {
@@ -225,55 +269,62 @@ function defaultListen(loc: Loc): ListenConfig {
   };
 }
 
-function assembleLocation(l: LocationDraft, parent: Settings, prefix: string): LocationConfig {
-  const merged = { ...parent, ...l.scope.settings };
+function assembleLocation(l: LocationDraft, parent: LocationSettings, prefix: string): LocationConfig {
+  const settings = mergeSettings(parent, l.scope.settings, prefix);
   let handler: LocationHandler;
-  if (l.ret) handler = { kind: 'return', ...l.ret };
+  if (l.ret) handler = { kind: 'return', code: l.ret.code, text: l.ret.text, loc: l.ret.loc };
   else if (l.checkStatus) handler = { kind: 'checkStatus', format: l.checkStatus };
   else if (l.proxy) handler = { kind: 'proxy', target: target(l.proxy) };
   else if (l.websocket) handler = { kind: 'websocket', path: l.websocket.path, target: target(l.websocket.target) };
   else handler = { kind: 'static' };
-  return {
-    match: l.match,
-    handler,
-    rewrites: l.rewrites,
-    sets: l.sets,
-    settings: locationSettings(merged, prefix),
-    locations: l.locations.map((c) => assembleLocation(c, merged, prefix)),
-    loc: l.loc,
-  };
+  const locations: LocationConfig[] = [];
+  for (const c of l.locations) locations.push(assembleLocation(c, settings, prefix));
+  return { match: l.match, handler, rewrites: l.rewrites, sets: l.sets, settings, locations, loc: l.loc };
 }
 
-function assembleHttpServer(s: HttpServerDraft, parent: Settings, prefix: string): HttpServerConfig {
-  const merged = { ...parent, ...s.scope.settings };
+/** Server-only settings (client_header_*), read from the server's own values, else the http level's. */
+function serverValue<T>(own: Settings, http: Settings, key: string): T {
+  return (own[key] === undefined ? http[key] : own[key]) as T;
+}
+
+function assembleHttpServer(s: HttpServerDraft, http: Settings, base: LocationSettings, prefix: string): HttpServerConfig {
+  const own = s.scope.settings;
+  const settings = mergeSettings(base, own, prefix);
+  const locations: LocationConfig[] = [];
+  for (const l of s.locations) locations.push(assembleLocation(l, settings, prefix));
   return {
     listens: s.listens.length > 0 ? s.listens : [defaultListen(s.loc)],
     serverNames: s.serverNames,
-    clientHeaderTimeoutMs: merged['clientHeaderTimeoutMs'] as number,
-    clientHeaderBufferSizeBytes: merged['clientHeaderBufferSizeBytes'] as number,
-    largeClientHeaderBuffers: merged['largeClientHeaderBuffers'] as HttpServerConfig['largeClientHeaderBuffers'],
+    clientHeaderTimeoutMs: serverValue(own, http, 'clientHeaderTimeoutMs'),
+    clientHeaderBufferSizeBytes: serverValue(own, http, 'clientHeaderBufferSizeBytes'),
+    largeClientHeaderBuffers: serverValue(own, http, 'largeClientHeaderBuffers'),
     rewrites: s.rewrites,
+    // Only present when used, so configs without server-level `set` keep their shape and hash.
+    ...(s.sets.length > 0 ? { sets: s.sets } : {}),
     returnDirective: s.ret,
-    settings: locationSettings(merged, prefix),
-    locations: s.locations.map((l) => assembleLocation(l, merged, prefix)),
+    settings,
+    locations,
     loc: s.loc,
   };
 }
 
 function assembleHttp(state: BuildState, implicit: readonly UpstreamConfig[]): HttpConfig {
   const h = state.http!;
-  const base = { ...DEFAULTS.http, ...h.scope.settings };
+  const http = { ...DEFAULTS.http, ...h.scope.settings };
+  const base = mergeSettings(defaultSettings(state.prefix), h.scope.settings, state.prefix);
+  const servers: HttpServerConfig[] = [];
+  for (const s of h.servers) servers.push(assembleHttpServer(s, http, base, state.prefix));
   return {
     upstreams: [...h.upstreams.map(assembleUpstream), ...implicit],
-    servers: h.servers.map((s) => assembleHttpServer(s, base, state.prefix)),
+    servers,
     logFormats: h.logFormats,
     maps: h.maps,
   };
 }
 
-function assembleStreamServer(s: StreamServerDraft, parent: Settings, prefix: string): StreamServerConfig {
-  const m = { ...parent, ...s.scope.settings } as Settings;
-  const accessLogs = (m['accessLogs'] as StreamServerConfig['accessLogs']).map((l) => (l.path === null ? l : { ...l, path: resolvePath(prefix, l.path) }));
+function assembleStreamServer(s: StreamServerDraft, parent: Settings, accessLogs: readonly AccessLogConfig[], prefix: string): StreamServerConfig {
+  const own = s.scope.settings;
+  const m = isEmpty(own) ? parent : { ...parent, ...own };
   return {
     listens: s.listens,
     serverNames: s.serverNames,
@@ -292,8 +343,10 @@ function assembleStreamServer(s: StreamServerDraft, parent: Settings, prefix: st
     soKeepalive: m['soKeepalive'] as boolean,
     sslPreread: m['sslPreread'] as boolean,
     prereadTimeoutMs: m['prereadTimeoutMs'] as number,
-    accessLogs,
+    // Resolved once at the stream level and shared by every server that sets none of its own.
+    accessLogs: own['accessLogs'] === undefined ? accessLogs : resolveAccessLogs(prefix, own['accessLogs'] as AccessLogConfig[]),
     accessRules: s.accessRules,
+    setRealIpFrom: m['setRealIpFrom'] as string[],
     loc: s.loc,
   };
 }
@@ -301,9 +354,12 @@ function assembleStreamServer(s: StreamServerDraft, parent: Settings, prefix: st
 function assembleStream(state: BuildState, implicit: readonly UpstreamConfig[]): StreamConfig {
   const st = state.stream!;
   const base = { ...DEFAULTS.stream, ...st.scope.settings };
+  const accessLogs = resolveAccessLogs(state.prefix, base['accessLogs'] as AccessLogConfig[]);
+  const servers: StreamServerConfig[] = [];
+  for (const s of st.servers) servers.push(assembleStreamServer(s, base, accessLogs, state.prefix));
   return {
     upstreams: [...st.upstreams.map(assembleUpstream), ...implicit],
-    servers: st.servers.map((s) => assembleStreamServer(s, base, state.prefix)),
+    servers,
     logFormats: st.logFormats,
     maps: st.maps,
   };

@@ -277,6 +277,19 @@ export interface LocationSettings {
   readonly index: readonly string[];
   readonly websocketReadTimeoutMs: number;
   readonly serverTokens: boolean;
+  /**
+   * nginx realip: when the peer address is in `from`, the client address is taken from `header`
+   * ("X-Real-IP", "X-Forwarded-For", "proxy_protocol" or any header name, as written); with
+   * `recursive`, the last address in X-Forwarded-For that is not in `from`.
+   */
+  readonly realIp: RealIpConfig;
+}
+
+export interface RealIpConfig {
+  /** Trusted peers: IPv4/IPv6 addresses or CIDRs as written (validated), or "unix:"; empty = off. */
+  readonly from: readonly string[];
+  readonly header: string;
+  readonly recursive: boolean;
 }
 
 export type LocationMatch =
@@ -317,6 +330,8 @@ export interface HttpServerConfig {
   readonly largeClientHeaderBuffers: { readonly count: number; readonly sizeBytes: number };
   /** Server-level rewrite phase (runs before location matching, as nginx). */
   readonly rewrites: readonly RewriteRule[];
+  /** Server-level `set` (absent when none); runs with `rewrites` in file order (by loc). */
+  readonly sets?: readonly { readonly variable: string; readonly value: Template; readonly loc: Loc }[];
   readonly returnDirective: { readonly code: number; readonly text: Template | null; readonly loc: Loc } | null;
   /** Settings used when no location matches (and inherited by locations). */
   readonly settings: LocationSettings;
@@ -359,6 +374,11 @@ export interface StreamServerConfig {
   readonly prereadTimeoutMs: number;
   readonly accessLogs: readonly AccessLogConfig[];
   readonly accessRules: readonly AccessRule[];
+  /**
+   * nginx stream realip: connections from these peers (addresses, CIDRs, "unix:") take the client
+   * address from the PROXY protocol header (the listen needs `proxy_protocol`); empty = off.
+   */
+  readonly setRealIpFrom: readonly string[];
   readonly loc: Loc;
 }
 

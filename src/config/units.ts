@@ -3,6 +3,7 @@
  * ngx_parse_url, in TypeScript). They never throw: invalid input gives null or an error Result
  * whose message is already in nginx's wording, so build.ts only adds the position.
  */
+import { isIP } from 'node:net';
 import type { ListenAddress } from './types.js';
 
 export type Result<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly message: string };
@@ -221,4 +222,49 @@ export function regexError(source: string, caseless = false): string | null {
   } catch (err) {
     return (err as Error).message;
   }
+}
+
+/** IPv4 or IPv6 text → its bytes (4 or 16), or null. Zone ids (`%eth0`) are not accepted. */
+export function ipBytes(text: string): number[] | null {
+  const v = text.includes('%') ? 0 : isIP(text);
+  if (v === 4) return text.split('.').map(Number);
+  if (v !== 6) return null;
+  let s = text;
+  const tail: number[] = [];
+  const lastColon = s.lastIndexOf(':');
+  if (s.includes('.', lastColon)) {
+    // "::ffff:1.2.3.4": the last 32 bits written as IPv4
+    tail.push(...s.slice(lastColon + 1).split('.').map(Number));
+    s = `${s.slice(0, lastColon + 1)}0:0`;
+  }
+  const [head, rest] = s.split('::') as [string, string | undefined];
+  const groups = (x: string): number[] => (x === '' ? [] : x.split(':').map((g) => parseInt(g, 16)));
+  const h = groups(head);
+  const t = rest === undefined ? [] : groups(rest);
+  const all = [...h, ...new Array<number>(8 - h.length - t.length).fill(0), ...t];
+  const bytes = all.flatMap((g) => [g >> 8, g & 0xff]);
+  if (tail.length === 4) bytes.splice(12, 4, ...tail);
+  return bytes;
+}
+
+/**
+ * `set_real_ip_from` / allow-style sources: an address, a CIDR or `unix:`. Host names are not
+ * resolved (no DNS while building a config), so they fail as nginx words an unresolvable one.
+ * A CIDR with host bits set is valid but draws nginx's warning (the bits are ignored).
+ */
+export function parseTrustedSource(text: string, directive: string): Result<{ readonly warning: string | null }> {
+  if (text === 'unix:') return ok({ warning: null });
+  const notFound = fail<{ readonly warning: string | null }>(`host not found in ${directive} "${text}"`);
+  const slash = text.indexOf('/');
+  const bytes = ipBytes(slash < 0 ? text : text.slice(0, slash));
+  if (bytes === null) return notFound;
+  if (slash < 0) return ok({ warning: null });
+  const bitsText = text.slice(slash + 1);
+  if (!/^\d{1,3}$/.test(bitsText) || Number(bitsText) > bytes.length * 8) return notFound;
+  const bits = Number(bitsText);
+  for (let i = 0; i < bytes.length; i++) {
+    const keep = Math.max(0, Math.min(8, bits - i * 8));
+    if ((bytes[i]! & (0xff >> keep)) !== 0) return ok({ warning: `low address bits of ${text} are meaningless` });
+  }
+  return ok({ warning: null });
 }

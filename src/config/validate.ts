@@ -28,10 +28,11 @@ export function validateDrafts(state: BuildState, r: Reporter): Implicit {
   if (state.http) {
     checkListens(state.http.servers, r, true);
     const formats = new Set(['combined', ...state.http.logFormats.map((f) => f.name)]);
-    const scopes: Scope[] = [state.http.scope];
-    const addLocations = (ls: readonly LocationDraft[]): void => ls.forEach((l) => { scopes.push(l.scope); addLocations(l.locations); });
-    for (const s of state.http.servers) { scopes.push(s.scope); addLocations(s.locations); }
-    checkLogFormats(scopes, formats, r);
+    checkLogFormats(state.http.scope, formats, r);
+    for (const s of state.http.servers) {
+      checkLogFormats(s.scope, formats, r);
+      checkLocationLogFormats(s.locations, formats, r);
+    }
   }
   if (state.stream) {
     for (const s of state.stream.servers) {
@@ -39,7 +40,8 @@ export function validateDrafts(state: BuildState, r: Reporter): Implicit {
     }
     checkListens(state.stream.servers, r, false);
     const formats = new Set(['basic', ...state.stream.logFormats.map((f) => f.name)]);
-    checkLogFormats([state.stream.scope, ...state.stream.servers.map((s) => s.scope)], formats, r);
+    checkLogFormats(state.stream.scope, formats, r);
+    for (const s of state.stream.servers) checkLogFormats(s.scope, formats, r);
   }
   return implicit;
 }
@@ -49,7 +51,7 @@ function resolveTargets(state: BuildState, r: Reporter, implicit: Implicit): voi
   for (const t of state.targets) {
     if (t.dynamic) continue;
     const area = t.area === 'http' ? state.http! : state.stream!;
-    if (area.upstreams.some((u) => u.name === t.upstream)) continue;
+    if (area.upstreamsByName.has(t.upstream)) continue;
     let name = t.upstream.toLowerCase();
     if (!t.hasPort) {
       if (t.area === 'stream') { r.error('TSP_ERR_CONFIG_REFERENCE', `no port in upstream "${t.upstream}"`, t.loc); continue; }
@@ -113,33 +115,51 @@ function nameKey(n: ServerName): string {
 /** nginx: two default_server on one address is an error; one name twice on an address a warning. */
 function checkListens(servers: readonly { listens: readonly ListenConfig[]; serverNames: readonly ServerName[]; loc: Loc }[], r: Reporter, http: boolean): void {
   const defaults = new Set<string>();
-  const names = new Map<string, Set<string>>();
+  // Per address, one set per name kind keyed by the field as parsed: no key string is built per name.
+  const names = new Map<string, Record<ServerName['kind'], Set<string>>>();
+  const implicitListen = [{ key: '0.0.0.0:80', defaultServer: false } as ListenConfig];
   for (const s of servers) {
-    const listens = s.listens.length > 0 || !http ? s.listens : [{ key: '0.0.0.0:80', defaultServer: false, loc: s.loc } as ListenConfig];
-    const seenHere = new Set<string>();
-    for (const l of listens) {
-      if (seenHere.has(l.key)) continue;
-      seenHere.add(l.key);
+    const listens = s.listens.length > 0 || !http ? s.listens : implicitListen;
+    for (let i = 0; i < listens.length; i++) {
+      const l = listens[i]!;
+      if (listenedBefore(listens, i)) continue;
       if (l.defaultServer) {
         if (defaults.has(l.key)) r.error('TSP_ERR_CONFIG_REFERENCE', `a duplicate default server for ${l.key}`, l.loc);
         defaults.add(l.key);
       }
-      let set = names.get(l.key);
-      if (set === undefined) names.set(l.key, (set = new Set()));
+      let sets = names.get(l.key);
+      if (sets === undefined) names.set(l.key, (sets = { exact: new Set(), leadingWildcard: new Set(), trailingWildcard: new Set(), regex: new Set() }));
       for (const n of s.serverNames) {
-        const key = nameKey(n);
-        if (set.has(key)) r.warn('TSP_ERR_CONFIG_REFERENCE', `conflicting server name "${key}" on ${l.key}, ignored`, n.loc);
-        else set.add(key);
+        const set = sets[n.kind];
+        const field = n.kind === 'exact' ? n.name : n.kind === 'leadingWildcard' ? n.suffix : n.kind === 'trailingWildcard' ? n.prefix : n.source;
+        if (set.has(field)) r.warn('TSP_ERR_CONFIG_REFERENCE', `conflicting server name "${nameKey(n)}" on ${l.key}, ignored`, n.loc);
+        else set.add(field);
       }
     }
   }
 }
 
-function checkLogFormats(scopes: readonly Scope[], formats: ReadonlySet<string>, r: Reporter): void {
-  for (const s of scopes) {
-    const logs = s.settings['accessLogs'] as AccessLogConfig[] | undefined;
-    for (const l of logs ?? []) {
-      if (l.path !== null && !formats.has(l.format)) r.error('TSP_ERR_CONFIG_REFERENCE', `unknown log format "${l.format}"`, l.loc);
-    }
+/** A server that lists one address twice is checked once for it (a server has one or two listens). */
+function listenedBefore(listens: readonly ListenConfig[], i: number): boolean {
+  for (let j = 0; j < i; j++) if (listens[j]!.key === listens[i]!.key) return true;
+  return false;
+}
+
+/**
+ * nginx: `unknown log format "x"`. Unlike nginx, a format may be declared after its first use
+ * (the whole tree is read first), so include order does not matter.
+ */
+function checkLogFormats(scope: Scope, formats: ReadonlySet<string>, r: Reporter): void {
+  const logs = scope.settings['accessLogs'] as AccessLogConfig[] | undefined;
+  if (logs === undefined) return;
+  for (const l of logs) {
+    if (l.path !== null && !formats.has(l.format)) r.error('TSP_ERR_CONFIG_REFERENCE', `unknown log format "${l.format}"`, l.loc);
+  }
+}
+
+function checkLocationLogFormats(locations: readonly LocationDraft[], formats: ReadonlySet<string>, r: Reporter): void {
+  for (const l of locations) {
+    checkLogFormats(l.scope, formats, r);
+    if (l.locations.length > 0) checkLocationLogFormats(l.locations, formats, r);
   }
 }

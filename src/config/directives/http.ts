@@ -7,8 +7,8 @@ import type {
 import { addressKey, parseListenAddress, parseNumber, parseProxyPassUrl, regexError } from '../units.js';
 import { ensureHttp } from './main.js';
 import {
-  childScope, count, err, flag, invalidParameter, invalidValue, isVariableName, listSetting, noEffect, oneOf,
-  seconds, setting, size, type Context, type DirectiveSpec, type HttpServerDraft, type LocationDraft,
+  addLogFormat, childScope, count, err, flag, invalidParameter, invalidValue, isVariableName, listSetting, noEffect, oneOf,
+  seconds, setting, size, trustedSource, type Context, type DirectiveSpec, type HttpServerDraft, type LocationDraft,
   type Reporter, type Scope, type TargetDraft, type ValueParser,
 } from './scope.js';
 
@@ -27,7 +27,8 @@ export function parseListen(d: Directive, r: Reporter, allowed: readonly string[
   let defaultServer = false, reuseport = false, proxyProtocol = false, ssl = false, http2 = false;
   let backlog: number | null = null;
   let bad = false;
-  for (const a of d.args.slice(1)) {
+  for (let i = 1; i < d.args.length; i++) {
+    const a = d.args[i]!;
     const v = a.value;
     if (v.startsWith('backlog=')) {
       const n = parseNumber(v.slice(8));
@@ -154,18 +155,20 @@ const applyLocation = (scope: Scope, d: Directive): Scope | null => {
   }
   const siblings = parent?.locations ?? scope.server!.locations;
   const key = locationKey(match);
-  const twin = siblings.find((l) => locationKey(l.match) === key);
+  let twin: LocationDraft | undefined;
+  for (const l of siblings) if (l.key === key) { twin = l; break; }
   if (twin !== undefined) {
     if (match.kind !== 'regex') return err(r, 'TSP_ERR_CONFIG_DUPLICATE', `duplicate location "${text}"`, argLoc) ?? null;
     r.warn('TSP_ERR_CONFIG_DUPLICATE', `location "${text}" can never match: the same regex is used at line ${twin.loc.line}`, argLoc);
   }
   const child = childScope(scope, 'location');
   const draft: LocationDraft = {
-    match, matchLoc: argLoc, rewrites: [], sets: [], proxy: null, websocket: null, ret: null, checkStatus: null,
+    match, matchLoc: argLoc, key, rewrites: [], sets: [], proxy: null, websocket: null, ret: null, checkStatus: null,
     locations: [], scope: child, loc: d.loc,
   };
   siblings.push(draft);
-  return { ...child, location: draft, ...(scope.server ? { server: scope.server } : {}) };
+  child.location = draft;
+  return child;
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -282,9 +285,10 @@ export const HTTP_DIRECTIVES: readonly DirectiveSpec[] = [
     apply(scope, d) {
       const httpScope = scope.context === 'main' ? ensureHttp(scope.state) : scope;
       const child = childScope(httpScope, 'server');
-      const server: HttpServerDraft = { listens: [], serverNames: [], rewrites: [], ret: null, locations: [], scope: child, loc: d.loc };
+      const server: HttpServerDraft = { listens: [], serverNames: [], rewrites: [], sets: [], ret: null, locations: [], scope: child, loc: d.loc };
       scope.state.http!.servers.push(server);
-      return { ...child, server };
+      child.server = server;
+      return child;
     },
   },
   {
@@ -346,12 +350,12 @@ export const HTTP_DIRECTIVES: readonly DirectiveSpec[] = [
     },
   },
   {
-    name: 'set', contexts: ['location'], args: [2, 2], multiple: true, syntax: 'set $variable value;',
-    summary: 'Set a variable.', note: 'Allowed in `location` only (nginx also allows `server` and `if`).',
+    name: 'set', contexts: ['server', 'location'], args: [2, 2], multiple: true, syntax: 'set $variable value;',
+    summary: 'Set a variable.', note: 'Runs in file order with `rewrite` (nginx also allows `if`, which tsproxy has not).',
     apply(scope, d) {
       const a = d.args[0]!;
       if (!isVariableName(a.value)) { err(scope.state.report, 'TSP_ERR_CONFIG_VALUE', `invalid variable name "${a.value}"`, a.loc); return; }
-      scope.location!.sets.push({ variable: a.value.slice(1), value: d.args[1]!.value, loc: d.loc });
+      (scope.location ?? scope.server!).sets.push({ variable: a.value.slice(1), value: d.args[1]!.value, loc: d.loc });
     },
   },
   {
@@ -407,13 +411,26 @@ export const HTTP_DIRECTIVES: readonly DirectiveSpec[] = [
   listSetting({
     name: 'access_log', contexts: LOC3, kind: 'http', field: 'accessLogs', parse: accessLog('combined'), args: [1, Infinity],
     syntax: 'access_log path [format] | off;', summary: 'Where requests are logged, in which log_format.',
-    note: 'No access log unless configured (nginx: `logs/access.log combined`). Extra parameters (buffer=, if=) are ignored.',
+    note: 'No access log unless configured (nginx: `logs/access.log combined`). Extra parameters (buffer=, if=) are ignored. The format may be declared after its first use (nginx: before).',
   }),
   {
     name: 'log_format', contexts: ['http'], args: [2, Infinity], multiple: true, syntax: 'log_format name [escape=default|json|none] string ...;',
     summary: 'A named access log format (`combined` is predefined).',
-    apply(scope, d) { const v = logFormat(d.args, d, scope.state.report); if (v) scope.state.http!.logFormats.push(v); },
+    apply(scope, d) { const v = logFormat(d.args, d, scope.state.report); if (v) addLogFormat(scope, scope.state.http!, 'combined', d, v); },
   },
+  listSetting({
+    name: 'set_real_ip_from', contexts: LOC3, kind: 'http', field: 'realIpFrom', parse: trustedSource, args: [1, 1],
+    syntax: 'set_real_ip_from address | CIDR | unix:;', summary: 'A trusted peer whose real_ip_header gives the client address.',
+    note: 'Host names are not resolved: use addresses or CIDRs.',
+  }),
+  http({
+    name: 'real_ip_header', field: 'realIpHeader', parse: (a) => a[0]!.value, default: 'X-Real-IP',
+    syntax: 'real_ip_header field | X-Real-IP | X-Forwarded-For | proxy_protocol;', summary: 'Where the client address of a trusted peer\'s request is read.',
+  }),
+  http({
+    name: 'real_ip_recursive', field: 'realIpRecursive', parse: flag, default: 'off', syntax: 'real_ip_recursive on | off;',
+    summary: 'Take the last X-Forwarded-For address that is not a trusted peer (instead of the last one).',
+  }),
   noEffect('error_log', LOC3, [1, 2], 'Error log (accepted at this level, but only the main-level error_log is used).', 'error_log file [level];'),
   noEffect('sendfile', LOC3, [1, 1], 'Use sendfile().', 'sendfile on | off;'),
   noEffect('tcp_nopush', LOC3, [1, 1], 'TCP_NOPUSH / TCP_CORK.', 'tcp_nopush on | off;'),

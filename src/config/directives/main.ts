@@ -9,12 +9,12 @@ import {
 const LEVELS: readonly LogLevel[] = ['debug', 'info', 'notice', 'warn', 'error', 'crit', 'alert', 'emerg'];
 
 export function ensureHttp(state: BuildState): Scope {
-  state.http ??= { upstreams: [], servers: [], logFormats: [], maps: [], scope: childScope(state.mainScope, 'http') };
+  state.http ??= { upstreams: [], upstreamsByName: new Map(), servers: [], logFormats: [], maps: [], scope: childScope(state.mainScope, 'http') };
   return state.http.scope;
 }
 
 export function ensureStream(state: BuildState): Scope {
-  state.stream ??= { upstreams: [], servers: [], logFormats: [], maps: [], scope: childScope(state.mainScope, 'stream') };
+  state.stream ??= { upstreams: [], upstreamsByName: new Map(), servers: [], logFormats: [], maps: [], scope: childScope(state.mainScope, 'stream') };
   return state.stream.scope;
 }
 
@@ -75,7 +75,7 @@ export const MAIN_DIRECTIVES: readonly DirectiveSpec[] = [
     name: 'events', contexts: ['main'], args: [0, 0], block: 'events', syntax: 'events { ... }',
     summary: 'Connection processing settings.',
     // events settings are main settings: share the object so assembly finds them.
-    apply: (scope) => childScope(scope, 'events', { settings: scope.settings }),
+    apply: (scope) => childScope(scope, 'events', scope.settings),
   },
   setting({
     name: 'worker_connections', contexts: ['events'], kind: 'main', field: 'workerConnections', parse: positive,

@@ -9,7 +9,7 @@ import type {
   ListenConfig, LocationMatch, LogFormatConfig, MapConfig, RewriteRule, ServerName, UpstreamServerConfig,
   BalanceMethod, CheckConfig, AccessRule, Template,
 } from '../types.js';
-import { isBareNumber, parseDuration, parseFlag, parseNumber, parseSize } from '../units.js';
+import { isBareNumber, parseDuration, parseFlag, parseNumber, parseSize, parseTrustedSource } from '../units.js';
 
 export type Context =
   | 'main' | 'events' | 'http' | 'server' | 'location' | 'upstream'
@@ -55,6 +55,8 @@ export interface UpstreamDraft {
 export interface LocationDraft {
   readonly match: LocationMatch;
   readonly matchLoc: Loc;
+  /** Under which two sibling locations collide (computed once: a server may have hundreds). */
+  readonly key: string;
   readonly rewrites: RewriteRule[];
   readonly sets: { variable: string; value: Template; loc: Loc }[];
   proxy: TargetDraft | null;
@@ -70,6 +72,8 @@ export interface HttpServerDraft {
   readonly listens: ListenConfig[];
   readonly serverNames: ServerName[];
   readonly rewrites: RewriteRule[];
+  /** Server-level `set` (rewrite phase before location matching). */
+  readonly sets: { variable: string; value: Template; loc: Loc }[];
   ret: { code: number; text: Template | null; loc: Loc } | null;
   readonly locations: LocationDraft[];
   readonly scope: Scope;
@@ -88,6 +92,8 @@ export interface StreamServerDraft {
 
 export interface AreaDraft {
   readonly upstreams: UpstreamDraft[];
+  /** The same drafts by name: duplicate checks and target lookups stay O(1) with 10k upstreams. */
+  readonly upstreamsByName: Map<string, UpstreamDraft>;
   readonly logFormats: LogFormatConfig[];
   readonly maps: MapConfig[];
   readonly scope: Scope;
@@ -108,16 +114,24 @@ export interface Scope {
   readonly parent: Scope | null;
   /** Own values of inherited settings (a child reads parent values through merging). */
   readonly settings: Settings;
-  /** Directives seen in this block, for `"x" directive is duplicate`. */
-  readonly seen: Set<string>;
-  readonly server?: HttpServerDraft;
-  readonly location?: LocationDraft;
-  readonly upstream?: UpstreamDraft;
-  readonly streamServer?: StreamServerDraft;
+  /** Single-use directives seen in this block, for `"x" directive is duplicate` (a few per block: an array beats a Set). */
+  readonly seen: string[];
+  /** The draft this block fills; set once, right after the draft is made (it points back here). */
+  server: HttpServerDraft | undefined;
+  location: LocationDraft | undefined;
+  upstream: UpstreamDraft | undefined;
+  streamServer: StreamServerDraft | undefined;
 }
 
-export function childScope(parent: Scope, context: Context, extra: Partial<Scope> = {}): Scope {
-  return { state: parent.state, context, parent, settings: {}, seen: new Set(), ...extra };
+/**
+ * A block's scope. Every scope has the same fields in the same order (one hidden class for tens
+ * of thousands of blocks); a location inherits its server's draft.
+ */
+export function childScope(parent: Scope, context: Context, settings: Settings = {}): Scope {
+  return {
+    state: parent.state, context, parent, settings, seen: [],
+    server: parent.server, location: undefined, upstream: undefined, streamServer: undefined,
+  };
 }
 
 /** Returns the value, or undefined after reporting why it is invalid. */
@@ -196,6 +210,28 @@ export const positive: ValueParser<number> = (args, d, r) => {
 };
 
 export const text: ValueParser<string> = (args) => args[0]!.value;
+
+/** `set_real_ip_from address | CIDR | unix:` (http and stream realip). */
+export const trustedSource: ValueParser<string> = (args, d, r) => {
+  const a = args[0]!;
+  const v = parseTrustedSource(a.value, d.name);
+  if (!v.ok) return err(r, 'TSP_ERR_CONFIG_VALUE', v.message, a.loc);
+  if (v.value.warning !== null) r.warn('TSP_ERR_CONFIG_VALUE', v.value.warning, a.loc);
+  return a.value;
+};
+
+/**
+ * `log_format name ...` in an area: nginx refuses a second format of one name, `combined` in http
+ * included. Stream's `basic` is only tsproxy's default and may be redefined (nginx's stream docs
+ * define their own `basic`); pass null for it.
+ */
+export function addLogFormat(scope: Scope, area: AreaDraft, predefined: string | null, d: Directive, format: LogFormatConfig): void {
+  if (format.name === predefined || area.logFormats.some((f) => f.name === format.name)) {
+    err(scope.state.report, 'TSP_ERR_CONFIG_DUPLICATE', `duplicate "log_format" name "${format.name}"`, d.args[0]!.loc);
+    return;
+  }
+  area.logFormats.push(format);
+}
 
 export function oneOf<T extends string>(values: readonly T[]): ValueParser<T> {
   return (args, d, r) => (values.includes(args[0]!.value as T) ? (args[0]!.value as T) : invalidValue(r, args[0]!, d));

@@ -3,7 +3,7 @@ import type { Directive } from '../ast.js';
 import type { AccessRule, MapConfig } from '../types.js';
 import { accessLog, logFormat, parseListen, parseServerNames } from './http.js';
 import {
-  childScope, count, err, flag, isVariableName, listSetting, oneOf, seconds, setting,
+  addLogFormat, childScope, count, err, flag, isVariableName, listSetting, oneOf, seconds, setting, trustedSource,
   type Context, type DirectiveSpec, type Scope, type StreamServerDraft, type TargetDraft,
 } from './scope.js';
 
@@ -61,7 +61,8 @@ export const STREAM_DIRECTIVES: readonly DirectiveSpec[] = [
       const child = childScope(scope, 'stream_server');
       const streamServer: StreamServerDraft = { listens: [], serverNames: [], proxy: null, websockets: [], accessRules: [], scope: child, loc: d.loc };
       scope.state.stream!.servers.push(streamServer);
-      return { ...child, streamServer };
+      child.streamServer = streamServer;
+      return child;
     },
   },
   {
@@ -112,9 +113,14 @@ export const STREAM_DIRECTIVES: readonly DirectiveSpec[] = [
     name: 'access_log', contexts: ST, kind: 'stream', field: 'accessLogs', parse: accessLog('basic'), args: [1, Infinity],
     syntax: 'access_log path [format] | off;', summary: 'Where connections are logged.', note: 'The format defaults to `basic` (predefined by tsproxy).',
   }),
+  listSetting({
+    name: 'set_real_ip_from', contexts: ST, kind: 'stream', field: 'setRealIpFrom', parse: trustedSource, args: [1, 1],
+    syntax: 'set_real_ip_from address | CIDR | unix:;', summary: 'A trusted peer whose PROXY protocol header gives the client address.',
+    note: 'The client address comes from the PROXY protocol header (the listen needs `proxy_protocol`). Host names are not resolved.',
+  }),
   {
     name: 'log_format', contexts: ['stream'], args: [2, Infinity], multiple: true, syntax: 'log_format name [escape=default|json|none] string ...;',
-    summary: 'A named stream log format.', apply(scope, d) { const v = logFormat(d.args, d, scope.state.report); if (v) scope.state.stream!.logFormats.push(v); },
+    summary: 'A named stream log format.', apply(scope, d) { const v = logFormat(d.args, d, scope.state.report); if (v) addLogFormat(scope, scope.state.stream!, null, d, v); },
   },
   ...(['allow', 'deny'] as const).map((action): DirectiveSpec => ({
     name: action, contexts: SRV, args: [1, 1], multiple: true, syntax: `${action} address | CIDR | all;`,

@@ -12,7 +12,7 @@ const UP: readonly Context[] = ['upstream', 'stream_upstream'];
 const applyUpstream = (scope: Scope, d: Directive): Scope | null => {
   const area = scope.context === 'http' ? scope.state.http! : scope.state.stream!;
   const nameArg = d.args[0]!;
-  if (area.upstreams.some((u) => u.name === nameArg.value)) {
+  if (area.upstreamsByName.has(nameArg.value)) {
     err(scope.state.report, 'TSP_ERR_CONFIG_DUPLICATE', `duplicate upstream "${nameArg.value}"`, nameArg.loc);
     return null;
   }
@@ -22,7 +22,9 @@ const applyUpstream = (scope: Scope, d: Directive): Scope | null => {
     servers: [], serverDirectives: 0, backupLoc: null, check: null, scope: child, loc: d.loc,
   };
   area.upstreams.push(upstream);
-  return { ...child, upstream };
+  area.upstreamsByName.set(upstream.name, upstream);
+  child.upstream = upstream;
+  return child;
 };
 
 function parseServer(scope: Scope, d: Directive): UpstreamServerConfig | undefined {
@@ -31,7 +33,8 @@ function parseServer(scope: Scope, d: Directive): UpstreamServerConfig | undefin
   const addr = parseUpstreamAddress(a0.value, scope.context === 'upstream' ? 80 : null);
   if (!addr.ok) return err(r, 'TSP_ERR_CONFIG_VALUE', addr.message, a0.loc);
   let weight = 1, maxFails = 1, failTimeoutMs = 10_000, maxConns = 0, backup = false, down = false;
-  for (const a of d.args.slice(1)) {
+  for (let i = 1; i < d.args.length; i++) {
+    const a = d.args[i]!;
     const eq = a.value.indexOf('=');
     const key = eq < 0 ? a.value : a.value.slice(0, eq);
     const val = a.value.slice(eq + 1);
