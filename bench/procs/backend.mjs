@@ -1,0 +1,97 @@
+// @ts-check
+/**
+ * The benchmark backends, in one process pinned beside wrk: a raw-socket HTTP/1.1 server with
+ * fixed responses (so the backend costs as little as possible and the proxy is what gets measured),
+ * a ws echo server, and a TCP source that streams as fast as the reader takes it.
+ * Prints one JSON line with the bound ports once everything listens.
+ *   node bench/procs/backend.mjs
+ */
+import net from 'node:net';
+import { WebSocketServer } from 'ws';
+
+const HOST = '127.0.0.1';
+const SMALL = Buffer.from('HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\nhello', 'latin1');
+const BIG_BODY = 64 * 1024;
+const BIG = Buffer.concat([
+  Buffer.from(`HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: ${BIG_BODY}\r\n\r\n`, 'latin1'),
+  Buffer.alloc(BIG_BODY, 'x'),
+]);
+const CLOSE_RE = /\r\nconnection:[ \t]*close/i;
+const KEEP_RE = /\r\nconnection:[ \t]*keep-alive/i;
+const LENGTH_RE = /\r\ncontent-length:[ \t]*(\d+)/i;
+
+/** @param {net.Socket} sock */
+function onHttp(sock) {
+  sock.setNoDelay(true);
+  sock.on('error', () => sock.destroy());
+  let pending = '';
+  let skip = 0; // request body bytes still to discard (the benchmark only sends GETs, but a body must not be read as a head)
+  sock.on('data', (chunk) => {
+    let text = chunk.toString('latin1');
+    if (skip > 0) {
+      const n = Math.min(skip, text.length);
+      skip -= n;
+      text = text.slice(n);
+    }
+    pending += text;
+    /** @type {Buffer[]} */
+    const out = [];
+    let close = false;
+    let end;
+    while (skip === 0 && (end = pending.indexOf('\r\n\r\n')) !== -1) {
+      const head = pending.slice(0, end);
+      pending = pending.slice(end + 4);
+      const sp = head.indexOf(' ');
+      const path = head.slice(sp + 1, head.indexOf(' ', sp + 1));
+      out.push(path.startsWith('/64k') ? BIG : SMALL);
+      const http11 = head.slice(0, head.indexOf('\r\n')).endsWith('HTTP/1.1');
+      if (http11 ? CLOSE_RE.test(head) : !KEEP_RE.test(head)) close = true;
+      const len = LENGTH_RE.exec(head);
+      if (len !== null) {
+        const n = Math.min(Number(len[1]), pending.length);
+        pending = pending.slice(n);
+        skip = Number(len[1]) - n;
+      }
+      if (close) break;
+    }
+    if (out.length === 1) sock.write(out[0]);
+    else if (out.length > 1) sock.write(Buffer.concat(out));
+    if (close) sock.end();
+  });
+}
+
+const CHUNK = Buffer.alloc(256 * 1024, 'y');
+/** @param {net.Socket} sock */
+function onTcp(sock) {
+  sock.setNoDelay(true);
+  sock.on('error', () => sock.destroy());
+  sock.resume();
+  const pump = () => {
+    while (!sock.destroyed && sock.write(CHUNK));
+  };
+  sock.on('drain', pump);
+  pump();
+}
+
+/** @param {net.Server} server @returns {Promise<number>} */
+function listen(server) {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ host: HOST, port: 0, backlog: 4096 }, () => {
+      const addr = server.address();
+      resolve(typeof addr === 'object' && addr !== null ? addr.port : 0);
+    });
+  });
+}
+
+const httpPort = await listen(net.createServer(onHttp));
+const tcpPort = await listen(net.createServer(onTcp));
+const wss = new WebSocketServer({ host: HOST, port: 0, backlog: 4096, perMessageDeflate: false, clientTracking: false });
+wss.on('connection', (ws) => {
+  ws.on('error', () => ws.terminate());
+  ws.on('message', (data, isBinary) => ws.send(/** @type {Buffer} */ (data), { binary: isBinary }));
+});
+await new Promise((resolve) => wss.once('listening', resolve));
+const wsAddr = wss.address();
+const wsPort = typeof wsAddr === 'object' ? wsAddr.port : 0;
+process.stdout.write(`${JSON.stringify({ http: httpPort, ws: wsPort, tcp: tcpPort })}\n`);
