@@ -53,7 +53,8 @@ export function openAccessLog(target: string): LogSink {
 
 /** USR1: reopen every log file (after logrotate moved them). */
 export function reopenLogs(): void {
-  for (const dest of destinations.values()) dest.reopen?.();
+  // stderr/stdout are file descriptors, not files: nothing to reopen (SonicBoom would throw).
+  for (const [target, dest] of destinations) if (target !== 'stderr' && target !== 'stdout') dest.reopen?.();
 }
 
 /** Flush buffered log lines (before exit). */

@@ -30,7 +30,9 @@ import { buildAddHeaders } from './headers.js';
 import type { LocationPlan } from './plan.js';
 import type { HttpSite } from './site.js';
 import { ProxyExchange } from './proxy.js';
-import { renderStatus } from '../upstream/status.js';
+import { MAX_URI_CHANGES, runRewritePhase } from './rewrite.js';
+import { StaticExchange } from './static.js';
+import { renderStatus, statusFormatOf } from '../upstream/status.js';
 // The PROXY protocol decoder is shared with the stream proxy (pure, no I/O).
 import { decodeProxyHeader } from '../tcp/proxy-protocol.js';
 
@@ -44,6 +46,8 @@ const S_PROXY = 5;
 
 let nextConnectionId = 1;
 
+const STATIC_HANDLER = { kind: 'static' } as const;
+
 /** What a ClientConnection needs from the exchange handling its current request. */
 export interface Exchange {
   /** Client bytes after the head: returns how many belong to this request. */
@@ -53,12 +57,15 @@ export interface Exchange {
   clientDrain(): void;
   /** The client went away (or the connection is being torn down). */
   clientClosed(): void;
+  /** The client shut down its write side (FIN) while its socket stays open for our answer. */
+  clientEnd?(): void;
 }
 
 export class ClientConnection {
   readonly socket: net.Socket;
-  readonly site: HttpSite;
-  readonly vhosts: VirtualHosts;
+  /** The site (config) of the current request; see #followReload. */
+  site: HttpSite;
+  vhosts: VirtualHosts;
   readonly id = nextConnectionId++;
   readonly remoteAddr: string;
   readonly remotePort: number;
@@ -81,6 +88,8 @@ export class ClientConnection {
   /** The server of the current request (error_page routes in it), null once used. */
   #server: CompiledServer | null = null;
   #proxyPending: Buffer | null = null;
+  /** Close after the current response (listener removed by a reload, or stop). */
+  #retiring = false;
 
   constructor(socket: net.Socket, site: HttpSite, vhosts: VirtualHosts) {
     this.socket = socket;
@@ -102,7 +111,11 @@ export class ClientConnection {
     this.#headerTimeoutMs = server.clientHeaderTimeoutMs;
     if (vhosts.servers.some((s) => s.config.listens.some((l) => l.key === vhosts.key && l.proxyProtocol))) this.#state = S_PROXY;
     this.#keepaliveTimeoutMs = server.settings.keepaliveTimeoutMs;
+    // nginx answers a client that sent its request and then shut down its write side (FIN):
+    // keep our side open until the response is out (finish() ends it).
+    socket.allowHalfOpen = true;
     socket.on('error', this.#onError);
+    socket.on('end', this.#onEnd);
     socket.on('data', this.#onData);
     socket.on('drain', this.#onDrain);
     socket.on('timeout', this.#onTimeout);
@@ -188,6 +201,26 @@ export class ClientConnection {
     this.socket.pause();
   }
 
+  /** The client sent FIN: no more requests will come. */
+  #clientEnded = false;
+
+  #onEnd = (): void => {
+    this.#clientEnded = true;
+    const state = this.#state;
+    if (state === S_TUNNEL) {
+      // Half-close passes through a tunnel: the upstream sees our FIN, and may still answer.
+      if (this.exchange?.clientEnd !== undefined) this.exchange.clientEnd();
+      else this.socket.end();
+    } else if (state === S_BODY) {
+      // The body can never complete.
+      this.socket.destroy();
+    } else if (this.exchange === null && this.#request === null && this.#pipelined === null) {
+      // Idle, or a head that will never complete: close our side too.
+      this.socket.end();
+    }
+    // Otherwise a response is in progress: finish() ends the socket after it.
+  };
+
   #onDrain = (): void => {
     this.exchange?.clientDrain();
   };
@@ -246,7 +279,20 @@ export class ClientConnection {
     this.socket.end(text, 'latin1');
   }
 
+  /** A reload swapped the site in service: this new request is served by it. */
+  #followReload(next: HttpSite | null): void {
+    const vhosts = next?.vhostsFor(this.vhosts.key);
+    // The listen key is gone from the new config: the runtime retires this connection.
+    if (next === null || vhosts === undefined) return;
+    this.site.untrack(this);
+    this.site = next;
+    this.vhosts = vhosts;
+    next.track(this);
+  }
+
   #start(head: RequestHead, headBytes: number, rest: Buffer | null): void {
+    const holder = this.site.holder;
+    if (holder !== null && holder.current !== this.site) this.#followReload(holder.current);
     this.requests++;
     const r = new HttpRequest(head, headBytes, this, this.requests);
     this.#request = r;
@@ -271,15 +317,40 @@ export class ClientConnection {
     this.#server = server;
 
     const ret = server.config.returnDirective;
-    if (ret !== null) return this.#return(r, serverPlan, ret.code, this.site.serverReturnText(server, r), rest);
-
-    const found = server.findLocation(uri);
-    if (found.captures !== null) r.captures = found.captures;
-    if (found.redirectSlash) {
-      const target = absoluteLocation(`${uri}/${args === '' ? '' : `?${args}`}`, r.scheme, r.host, this.serverPort);
-      return this.respond(r, serverPlan, redirectResponse(301, target), this.#canKeepAlive(head, serverPlan));
+    const absolute = (url: string): string => absoluteLocation(url, r.scheme, r.host, this.serverPort);
+    let stopped = false;
+    if (serverPlan.rewrites.length > 0) {
+      // Server-level rewrite phase: `last` and `break` both end it (nginx).
+      const out = runRewritePhase(serverPlan.rewrites, r, absolute);
+      if (out.kind === 'redirect') return this.respond(r, serverPlan, redirectResponse(out.status, out.location), this.#canKeepAlive(head, serverPlan), rest);
+      stopped = out.kind === 'last' || out.kind === 'break';
     }
-    const plan = found.location === null ? serverPlan : (found.location.slot as LocationPlan);
+    if (ret !== null && !stopped) return this.#return(r, serverPlan, ret.code, this.site.serverReturnText(server, r), rest);
+
+    let plan: LocationPlan;
+    let broke = false;
+    for (let changes = MAX_URI_CHANGES; ; ) {
+      const found = server.findLocation(r.uri);
+      if (found.captures !== null) r.captures = found.captures;
+      if (found.redirectSlash) {
+        const target = absolute(`${r.uri}/${r.args === '' ? '' : `?${r.args}`}`);
+        return this.respond(r, serverPlan, redirectResponse(301, target), this.#canKeepAlive(head, serverPlan), rest);
+      }
+      plan = found.location === null ? serverPlan : (found.location.slot as LocationPlan);
+      if (found.location === null || plan.rewrites.length === 0) break;
+      const out = runRewritePhase(plan.rewrites, r, absolute);
+      if (out.kind === 'redirect') return this.respond(r, plan, redirectResponse(out.status, out.location), this.#canKeepAlive(head, plan), rest);
+      if (out.kind === 'break') broke = true;
+      // A changed URI is looked up again, unless the location's own `return` answers first.
+      if (out.kind === 'last' || (out.kind === 'changed' && plan.handler.kind !== 'return')) {
+        if (changes-- === 0) {
+          this.site.logger.error({ uri: r.uri }, 'rewrite or internal redirection cycle');
+          return this.respond(r, plan, errorResponse(500), false);
+        }
+        continue;
+      }
+      break;
+    }
     this.#plan = plan;
     if (plan.realIp !== null) r.remoteAddr = plan.realIp(head, this.remoteAddr, this.proxyProtocolAddr);
     this.#keepaliveTimeoutMs = plan.settings.keepaliveTimeoutMs;
@@ -289,7 +360,8 @@ export class ClientConnection {
       return this.respond(r, plan, errorResponse(413), false);
     }
     if (this.#state === S_BODY) this.setTimeout(plan.settings.clientBodyTimeoutMs);
-    const h = plan.handler;
+    // `break` stops every rewrite-module directive of the location, its `return` included.
+    const h = broke && plan.handler.kind === 'return' ? STATIC_HANDLER : plan.handler;
     switch (h.kind) {
       case 'proxy':
       case 'websocket': {
@@ -303,11 +375,17 @@ export class ClientConnection {
       case 'return':
         return this.#return(r, plan, h.code, plan.returnText?.(r) ?? null, rest);
       case 'checkStatus': {
-        const { contentType, body } = renderStatus([...this.site.groups.values()], h.format);
+        const { contentType, body } = renderStatus(this.site.statusGroups(), statusFormatOf(r.args, h.format));
         return this.respond(r, plan, { status: 200, contentType, body, headers: '' }, this.#canKeepAlive(head, plan), rest);
       }
-      case 'static':
-        return this.respond(r, plan, errorResponse(404), this.#canKeepAlive(head, plan), rest);
+      case 'static': {
+        if (r.method !== 'GET' && r.method !== 'HEAD') return this.respond(r, plan, errorResponse(405), this.#canKeepAlive(head, plan), rest);
+        const ex = new StaticExchange(this, r, plan, this.#canKeepAlive(head, plan));
+        this.exchange = ex;
+        if (rest !== null) this.#pipelined = rest;
+        ex.start();
+        return;
+      }
     }
   }
 
@@ -332,21 +410,28 @@ export class ClientConnection {
 
   requestsLeft(plan: LocationPlan | null): boolean {
     const max = plan?.settings.keepaliveRequests ?? 1000;
-    return !this.site.retired && (max <= 0 || this.requests < max);
+    return !this.#retiring && !this.site.retired && (max <= 0 || this.requests < max);
   }
 
   /** Send a locally generated response and finish the request. */
-  respond(r: HttpRequest, plan: LocationPlan | null, res: LocalResponse, keepAlive: boolean, rest: Buffer | null = null): void {
+  respond(
+    r: HttpRequest,
+    plan: LocationPlan | null,
+    res: LocalResponse,
+    keepAlive: boolean,
+    rest: Buffer | null = null,
+    errorPage = res.status >= 400,
+  ): void {
     if (this.#state === S_CLOSED) return;
     const server = this.#server;
-    if (res.status >= 400 && plan !== null && server !== null && plan.errorPages.length > 0) {
+    if (errorPage && plan !== null && server !== null && plan.errorPages.length > 0) {
       // Routed once: an error inside the error page is answered with the built-in page.
       this.#server = null;
-      const page = applyErrorPage(plan, server, r, res.status, () => [...this.site.groups.values()], this.serverPort);
+      const page = applyErrorPage(plan, server, r, res.status, this.site.statusGroups, this.serverPort);
       if (page !== null) res = page;
     }
     const withAdds = plan === null ? res : { ...res, headers: res.headers + buildAddHeaders(plan.resHeaders, res.status, r) };
-    const { text, bodyBytes } = renderLocal(withAdds, keepAlive, r.method === 'HEAD');
+    const { text, bodyBytes } = renderLocal(withAdds, keepAlive, r.method === 'HEAD', plan?.settings.serverTokens ?? true);
     r.status = res.status;
     r.bytesSent = Buffer.byteLength(text, 'latin1');
     r.bodyBytesSent = bodyBytes;
@@ -364,7 +449,7 @@ export class ClientConnection {
     this.#request = null;
     if (this.#state === S_CLOSED) return;
     // A site retired while this response was in flight: the next request belongs to the new config.
-    if (!keepAlive || this.site.retired) {
+    if (!keepAlive || this.#retiring || this.site.retired || (this.#clientEnded && this.#pipelined === null)) {
       this.#state = S_WAIT;
       if (!this.socket.writableEnded) this.socket.end();
       this.setTimeout(this.#keepaliveTimeoutMs);
@@ -415,6 +500,7 @@ export class ClientConnection {
 
   /** Called by the site on reload/stop: close now if idle, else after the current response. */
   retire(): void {
+    this.#retiring = true;
     if (this.idle) this.socket.end();
   }
 

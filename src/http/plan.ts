@@ -4,7 +4,7 @@
  * so the request path only reads fields.
  */
 import type { Logger } from 'pino';
-import type { AccessLogConfig, HttpConfig, LocationConfig, LocationSettings, LocationHandler, NextUpstreamCondition } from '../config/types.js';
+import type { AccessLogConfig, HttpConfig, HttpServerConfig, LocationConfig, LocationSettings, LocationHandler, NextUpstreamCondition } from '../config/types.js';
 import { regexCaptureNames } from '../config/template.js';
 import type { LogSink } from '../log.js';
 import type { UpstreamGroup } from '../upstream/group.js';
@@ -13,6 +13,7 @@ import { compileLogFormats, type LogFormatter } from './log-format.js';
 import type { CompiledLocation } from './locations.js';
 import { compileRealIp, type RealIpResolver } from './realip.js';
 import { compileErrorPages, type ErrorPagePlan } from './error-page.js';
+import { compileRewritePhase, type RewriteStep } from './rewrite.js';
 import { compileMaps, compileTemplate, type CompiledTemplate, type RequestInfo, type TemplateContext } from './variables.js';
 
 export interface AccessLogPlan {
@@ -31,6 +32,10 @@ export interface ProxyPlan {
   readonly replacement: string | null;
   /** proxy_pass with variables in its URI: the evaluated value is the whole URI. */
   readonly dynamicUri: CompiledTemplate | null;
+  /** proxy_pass with variables in its host part: evaluated per request (`group` is null then). */
+  readonly dynamicHost: CompiledTemplate | null;
+  /** proxy_pass_request_body: false sends no body (and no Content-Length / Transfer-Encoding). */
+  readonly passBody: boolean;
   readonly method: CompiledTemplate | null;
   /** The evaluated key for `hash` balancing, null for other methods. */
   readonly hashKey: CompiledTemplate | null;
@@ -65,6 +70,11 @@ export interface LocationPlan {
   readonly errorPages: readonly ErrorPagePlan[];
   /** set_real_ip_from / real_ip_header, null when off. */
   readonly realIp: RealIpResolver | null;
+  /**
+   * The rewrite phase (rewrite/set in file order). On a location's plan: that location's steps;
+   * on a server's plan (CompiledServer.slot): the server-level steps run before location matching.
+   */
+  readonly rewrites: readonly RewriteStep[];
 }
 
 export interface PlanContext {
@@ -84,11 +94,14 @@ export function buildPlanContext(
   const visit = (locs: readonly LocationConfig[]): void => {
     for (const l of locs) {
       for (const s of l.sets) declared.add(s.variable);
+      for (const rw of l.rewrites) for (const n of safeCaptureNames(rw.regex)) declared.add(n);
       if (l.match.kind === 'regex') for (const n of safeCaptureNames(l.match.source)) declared.add(n);
       visit(l.locations);
     }
   };
   for (const s of http.servers) {
+    for (const v of s.sets ?? []) declared.add(v.variable);
+    for (const rw of s.rewrites) for (const n of safeCaptureNames(rw.regex)) declared.add(n);
     for (const n of s.serverNames) if (n.kind === 'regex') for (const c of safeCaptureNames(n.source)) declared.add(c);
     visit(s.locations);
   }
@@ -137,14 +150,15 @@ export function compileLocationPlan(
   location: CompiledLocation | null,
   settings: LocationSettings,
   handler: LocationHandler,
+  server: HttpServerConfig | null = null,
 ): LocationPlan {
   const tc = (t: string) => compile(ctx, t);
   let proxy: ProxyPlan | null = null;
   let redirectDefault: RedirectDefaults | null = null;
   if (handler.kind === 'proxy' || handler.kind === 'websocket') {
     const target = handler.target;
-    const group = ctx.groups.get(target.upstream) ?? null;
-    if (group === null) ctx.logger.error({ upstream: target.upstream }, `no upstream group "${target.upstream}"`);
+    const group = target.dynamic ? null : (ctx.groups.get(target.upstream) ?? null);
+    if (group === null && !target.dynamic) ctx.logger.error({ upstream: target.upstream }, `no upstream group "${target.upstream}"`);
     const implicit = group?.config.implicit ?? false;
     const proxyHost = implicit && target.upstream.endsWith(':80') ? target.upstream.slice(0, -3) : target.upstream;
     const m = location?.config.match;
@@ -165,6 +179,8 @@ export function compileLocationPlan(
       prefix: staticUri !== null ? prefix : null,
       replacement: staticUri,
       dynamicUri: target.uri !== null && staticUri === null ? tc(target.uri) : null,
+      dynamicHost: target.dynamic ? tc(target.upstream) : null,
+      passBody: settings.proxyPassRequestBody,
       method: settings.proxyMethod === null ? null : tc(settings.proxyMethod),
       hashKey: group !== null && group.config.method.kind === 'hash' ? tc(group.config.method.key) : null,
       http10: settings.proxyHttpVersion === '1.0',
@@ -193,6 +209,7 @@ export function compileLocationPlan(
     returnText: handler.kind === 'return' && handler.text !== null ? tc(handler.text) : null,
     realIp: compileRealIp(settings.realIp),
     errorPages: compileErrorPages(settings.errorPages, tc),
+    rewrites: compileRewrites(ctx, location?.config ?? null, server, tc),
   };
 }
 
@@ -204,4 +221,22 @@ function compileAccessLogs(ctx: PlanContext, logs: readonly AccessLogConfig[]): 
     out.push({ sink: ctx.openAccessLog(l.path), format });
   }
   return out;
+}
+
+function compileRewrites(
+  ctx: PlanContext,
+  location: LocationConfig | null,
+  server: HttpServerConfig | null,
+  tc: (t: string) => CompiledTemplate,
+): RewriteStep[] {
+  try {
+    if (location !== null) {
+      const ret = location.handler.kind === 'return' ? location.handler.loc : null;
+      return compileRewritePhase(location.rewrites, location.sets, ret, tc);
+    }
+    if (server !== null) return compileRewritePhase(server.rewrites, server.sets ?? [], server.returnDirective?.loc ?? null, tc);
+  } catch (err) {
+    ctx.logger.error({ err }, 'rewrite failed to compile');
+  }
+  return [];
 }

@@ -145,6 +145,20 @@ export class UpstreamPool {
     return this.#idle.get(peer)?.length ?? 0;
   }
 
+  /** Close the idle connections of peers a reload dropped from the config. */
+  dropPeers(peers: Iterable<Peer>): void {
+    for (const peer of peers) {
+      const stack = this.#idle.get(peer);
+      if (stack === undefined) continue;
+      this.#idle.delete(peer);
+      for (const conn of stack.splice(0)) {
+        this.#dec(peer.upstream);
+        conn.pool = null;
+        conn.socket.destroy();
+      }
+    }
+  }
+
   close(): void {
     this.#closed = true;
     for (const stack of this.#idle.values()) for (const conn of stack.splice(0)) conn.socket.destroy();

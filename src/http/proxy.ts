@@ -7,6 +7,8 @@
  */
 import { IDEMPOTENT_METHODS, MAX_RESPONSE_HEAD_BYTES } from '../constants.js';
 import type { Peer } from '../upstream/peer.js';
+import type { UpstreamGroup } from '../upstream/group.js';
+import { dynamicGroupsOf } from './dynamic.js';
 import { ChunkedScanner } from './chunked.js';
 import type { ClientConnection, Exchange } from './connection.js';
 import { buildResponseHeaders } from './headers.js';
@@ -27,6 +29,9 @@ const RESPONSE_LIMITS: HeadLimits = {
 
 const CONTINUE = 'HTTP/1.1 100 Continue\r\n\r\n';
 
+/** Request bodies up to this size are kept so a retry can send them again (nginx buffers them). */
+const REPLAY_BODY_BYTES = 64 * 1024;
+
 /** Statuses that count against max_fails when they trigger a retry (nginx: 403/404 do not). */
 const FAILURE_STATUSES: ReadonlySet<number> = new Set([500, 502, 503, 504, 429]);
 
@@ -38,9 +43,14 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
   readonly #plan: LocationPlan;
   readonly #proxy: ProxyPlan;
   #upstreamHead = '';
+  /** The group of this request (proxy.group, or the one a dynamic proxy_pass resolved to). */
+  #group: UpstreamGroup | null = null;
   #bodyRemaining: number;
   readonly #bodyScanner: ChunkedScanner | null;
   #held: Buffer[] | null = null;
+  /** Every body byte received so far, for a retry; null once it outgrew REPLAY_BODY_BYTES. */
+  #replay: Buffer[] | null = [];
+  #replayBytes = 0;
   #up: UpstreamConn | null = null;
   #peer: Peer | null = null;
   #tried: Set<Peer> | null = null;
@@ -76,10 +86,36 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
   start(): void {
     const proxy = this.#proxy;
     const r = this.#r;
-    if (proxy.group === null) return this.#fail(502);
     if (proxy.websocketPath !== null && !firstSegmentIs(r.uri, proxy.websocketPath)) return this.#fail(404);
-    r.proxyHost = proxy.proxyHost;
-    this.#upstreamHead = buildUpstreamHead(proxy, r);
+    if (proxy.dynamicHost !== null) {
+      const target = dynamicGroupsOf(this.#conn.site).resolve(proxy.dynamicHost(r));
+      if (target === null) return this.#noTarget();
+      if (!(target instanceof Promise)) return this.#begin(target.group, target.proxyHost);
+      target.then(
+        (t) => {
+          if (this.#done) return;
+          if (t === null) this.#noTarget();
+          else this.#begin(t.group, t.proxyHost);
+        },
+        () => this.#noTarget(),
+      );
+      return;
+    }
+    if (proxy.group === null) return this.#fail(502);
+    this.#begin(proxy.group, proxy.proxyHost);
+  }
+
+  #noTarget(): void {
+    if (this.#done) return;
+    this.#conn.site.logger.error({ upstream: this.#proxy.upstreamName }, 'proxy_pass target could not be resolved');
+    this.#fail(502);
+  }
+
+  #begin(group: UpstreamGroup, proxyHost: string): void {
+    const r = this.#r;
+    this.#group = group;
+    r.proxyHost = proxyHost;
+    this.#upstreamHead = buildUpstreamHead(this.#proxy, r, proxyHost);
     this.#firstTryMs = Date.now();
     this.#connect();
   }
@@ -87,7 +123,7 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
   #pick(): Peer | null {
     const proxy = this.#proxy;
     const r = this.#r;
-    return proxy.group!.pick({
+    return this.#group!.pick({
       clientAddress: r.remoteAddr,
       hashKey: proxy.hashKey === null ? null : proxy.hashKey(r),
       tried: this.#tried,
@@ -95,7 +131,7 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
   }
 
   #connect(picked: Peer | null = null): void {
-    const group = this.#proxy.group!;
+    const group = this.#group!;
     const r = this.#r;
     const peer = picked ?? this.#pick();
     if (peer === null) {
@@ -180,7 +216,17 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
       if (this.#bodyRemaining === 0) this.bodyDone = true;
     }
     this.#r.requestLength += n;
+    if (!this.#proxy.passBody) {
+      // proxy_pass_request_body off: read and drop.
+      if (this.bodyDone) this.#conn.bodyComplete();
+      return n;
+    }
     const part = n === chunk.length ? chunk : chunk.subarray(0, n);
+    if (this.#replay !== null) {
+      this.#replayBytes += n;
+      if (this.#replayBytes <= REPLAY_BODY_BYTES) this.#replay.push(part);
+      else this.#replay = null;
+    }
     const up = this.#up;
     if (this.#headSent && up !== null) {
       if (!up.socket.write(part)) this.#conn.pause();
@@ -205,6 +251,11 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
   clientDrain(): void {
     const up = this.#up;
     if (up !== null && up.socket.isPaused()) up.socket.resume();
+  }
+
+  clientEnd(): void {
+    const up = this.#up;
+    if (this.#tunnel && up !== null && !up.socket.writableEnded) up.socket.end();
   }
 
   clientClosed(): void {
@@ -292,6 +343,10 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
         return false;
       }
     }
+    if (status >= 300 && this.#plan.settings.proxyInterceptErrors && this.#plan.errorPages.some((p) => p.codes.has(status))) {
+      this.#intercept(status);
+      return false;
+    }
     this.#res = res;
     const head = this.#head;
     const keep = head.keepAlive && res.body !== 'close' && this.bodyDone && this.#conn.requestsLeft(this.#plan);
@@ -374,6 +429,12 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
     this.#tunnel = true;
     this.#responseStarted = true;
     const client = this.#conn.socket;
+    // Half-close both ways: an upstream FIN ends the client side, and the upstream stays
+    // writable until the client ends too (see clientEnd).
+    up.socket.allowHalfOpen = true;
+    up.socket.once('end', () => {
+      if (!client.writableEnded) client.end();
+    });
     client.write(text, 'latin1');
     if (rest !== null) client.write(rest);
     const timeout = this.#proxy.tunnelTimeoutMs;
@@ -381,6 +442,14 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
     up.setTimeout(timeout);
     const held = this.#conn.enterTunnel();
     if (held !== null) up.socket.write(held);
+    const tunnels = this.#conn.site.tunnels;
+    if (tunnels !== null) {
+      // Reported so a reload can close it if its route vanishes; unregistered when the client side closes.
+      const route = { kind: 'http', listen: this.#conn.vhosts.key, node: this.#plan.location?.config ?? null, upstream: this.#proxy.upstreamName, path: null } as const;
+      const websocket = (headerValue(this.#head, 'upgrade') ?? '').toLowerCase() === 'websocket';
+      const entry = tunnels.register(route, { client, upstream: up.socket, websocket });
+      client.once('close', () => entry.unregister());
+    }
   }
 
   upstreamTimeout(up: UpstreamConn): void {
@@ -449,12 +518,15 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
   // -------------------------------------------------------------------------------------------
   // outcomes
 
-  /** Whether the request may be sent again: nothing of it reached a peer, or it is bodiless and idempotent. */
+  /**
+   * Whether the request may be sent again: nothing of it reached a peer, or its body (if any) is
+   * still held and it is idempotent (or `non_idempotent` is set).
+   */
   #replayable(): boolean {
     if (!this.#headSent) return true;
     const head = this.#head;
     const bodiless = !head.chunked && head.contentLength <= 0;
-    return bodiless && (IDEMPOTENT_METHODS.has(head.method) || this.#proxy.retryNonIdempotent);
+    return (bodiless || this.#replay !== null) && (IDEMPOTENT_METHODS.has(head.method) || this.#proxy.retryNonIdempotent);
   }
 
   #canRetry(): boolean {
@@ -474,6 +546,8 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
   }
 
   #resetAttempt(): void {
+    // the next attempt starts with the body bytes received so far (those not yet sent are among them)
+    if (this.#headSent && this.#replay !== null && this.#replay.length > 0) this.#held = [...this.#replay];
     this.#headSent = false;
     this.#resAcc.reset();
     this.#res = null;
@@ -483,7 +557,7 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
     const peer = this.#peer;
     if (peer === null) return;
     this.#peer = null;
-    this.#proxy.group!.release(peer, failed);
+    this.#group!.release(peer, failed);
   }
 
   /** Drop the current upstream connection (never pooled) and end its attempt. */
@@ -519,6 +593,19 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
       }
     }
     this.#conn.finish(this.#clientKeepAlive && this.bodyDone);
+  }
+
+  /**
+   * proxy_intercept_errors: the upstream's answer is replaced by the error_page for its status.
+   * Its body is discarded by closing the connection (draining it could take as long as the
+   * body is big; a new connection is cheaper than reading bytes nobody wants).
+   */
+  #intercept(status: number): void {
+    this.#done = true;
+    this.#r.upstreamResponseTime = seconds(Date.now() - this.#tryStartMs);
+    this.#closeUpstream(false);
+    const keep = this.#head.keepAlive && this.bodyDone && this.#conn.requestsLeft(this.#plan);
+    this.#conn.respond(this.#r, this.#plan, errorResponse(status), keep, null, true);
   }
 
   /** Answer locally (nothing was sent to the client yet). */

@@ -12,6 +12,8 @@ export class HttpRequest implements RequestInfo {
   readonly requestUri: string;
   uri = '';
   args = '';
+  /** A rewrite changed $uri: the upstream gets it instead of the client's request target. */
+  uriChanged = false;
   readonly httpVersion: string;
   readonly scheme: 'http' | 'https' = 'http';
   readonly headers: readonly string[];

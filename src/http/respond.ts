@@ -3,6 +3,10 @@
  * A response head is built as one string and written with the body in one socket.write.
  */
 import { SERVER_NAME, STATUS_TEXT } from '../constants.js';
+import { VERSION } from '../version.js';
+
+/** The Server header value: `server_tokens on` (the default) adds the version, as nginx. */
+export const SERVER_WITH_VERSION = `${SERVER_NAME}/${VERSION}`;
 
 let dateSecond = -1;
 let dateText = '';
@@ -16,6 +20,11 @@ export function httpDate(): string {
     dateText = new Date(second * 1000).toUTCString();
   }
   return dateText;
+}
+
+/** The Server and Date lines every local response starts with. */
+export function localHeadLines(serverTokens: boolean): string {
+  return `Server: ${serverTokens ? SERVER_WITH_VERSION : SERVER_NAME}\r\nDate: ${httpDate()}\r\n`;
 }
 
 export function statusText(status: number): string {
@@ -54,10 +63,10 @@ export interface LocalResponse {
  * The bytes of a local response. `head` suppresses the body (HEAD requests) but keeps its length.
  * `keepAlive` decides the Connection header; HTTP/1.0 clients get a 1.1 status line as nginx sends.
  */
-export function renderLocal(res: LocalResponse, keepAlive: boolean, head: boolean): { text: string; bodyBytes: number } {
+export function renderLocal(res: LocalResponse, keepAlive: boolean, head: boolean, serverTokens = true): { text: string; bodyBytes: number } {
   const hasBody = statusHasBody(res.status);
   const bodyBytes = hasBody ? Buffer.byteLength(res.body) : 0;
-  let text = `HTTP/1.1 ${res.status} ${statusText(res.status)}\r\nServer: ${SERVER_NAME}\r\nDate: ${httpDate()}\r\n`;
+  let text = `HTTP/1.1 ${res.status} ${statusText(res.status)}\r\n${localHeadLines(serverTokens)}`;
   if (hasBody) {
     if (res.contentType !== null) text += `Content-Type: ${res.contentType}\r\n`;
     text += `Content-Length: ${bodyBytes}\r\n`;

@@ -1,10 +1,10 @@
 /**
  * HttpSite: one config's HTTP side, built once per config (routers, per-location plans, log
  * formats, the upstream connection pool) and handed to the runtime as one connection handler
- * per listen key. On reload the runtime builds a new site and close()s the old one: idle
- * keep-alive connections of the old site are closed at once and busy ones after their current
- * response, so every next request is served by the new config (nginx closes old workers'
- * keep-alive connections the same way).
+ * per listen key. With a runtime `holder`, a reload only swaps `holder.current`: each keep-alive
+ * connection moves to the new site when its next request starts (in-flight requests finish on
+ * the site they started with), so a reload closes no connection. close() retires a site for good
+ * (stop): idle connections close at once, busy ones after their current response.
  */
 import type net from 'node:net';
 import type { Logger } from 'pino';
@@ -22,12 +22,37 @@ export interface HttpSiteDeps {
   readonly groups: ReadonlyMap<string, UpstreamGroup>;
   readonly logger: Logger;
   openAccessLog(path: string): LogSink;
+  /** What check_status shows: every group of the config, stream ones too (default: `groups`). */
+  readonly statusGroups?: () => readonly UpstreamGroup[];
+  /** The runtime's upstream pool, shared by every config so idle upstream sockets survive reloads. */
+  readonly pool?: UpstreamPool;
+  /** The site now in service: keep-alive connections switch to it on their next request. */
+  readonly holder?: SiteHolder;
+  /** Where upgraded tunnels are reported, so a reload can close those whose route vanished. */
+  readonly tunnels?: TunnelTracker;
+}
+
+/** Swapped by the runtime at reload; null when the new config has no http {}. */
+export interface SiteHolder {
+  current: HttpSite | null;
+}
+
+/** The runtime's tunnel registry as the http engine sees it (src/runtime/connections.ts). */
+export interface TunnelTracker {
+  register(
+    route: { kind: 'http'; listen: string; node: object | null; upstream: string; path: null },
+    sockets: { client: net.Socket; upstream: net.Socket; websocket: boolean },
+  ): { unregister(): void };
 }
 
 export class HttpSite {
   readonly groups: ReadonlyMap<string, UpstreamGroup>;
+  readonly statusGroups: () => readonly UpstreamGroup[];
   readonly logger: Logger;
-  readonly pool = new UpstreamPool();
+  readonly pool: UpstreamPool;
+  readonly holder: SiteHolder | null;
+  readonly tunnels: TunnelTracker | null;
+  readonly #ownsPool: boolean;
   readonly #vhosts: Map<string, VirtualHosts>;
   readonly #connections = new Set<ClientConnection>();
   readonly #serverReturns = new Map<CompiledServer, CompiledTemplate | null>();
@@ -35,6 +60,11 @@ export class HttpSite {
 
   constructor(http: HttpConfig, deps: HttpSiteDeps) {
     this.groups = deps.groups;
+    this.statusGroups = deps.statusGroups ?? (() => [...deps.groups.values()]);
+    this.pool = deps.pool ?? new UpstreamPool();
+    this.#ownsPool = deps.pool === undefined;
+    this.holder = deps.holder ?? null;
+    this.tunnels = deps.tunnels ?? null;
     this.logger = deps.logger.child({ component: 'http' });
     this.#vhosts = buildVirtualHosts(http);
     const ctx = buildPlanContext(http, { groups: deps.groups, logger: this.logger, openAccessLog: deps.openAccessLog });
@@ -51,7 +81,7 @@ export class HttpSite {
   #attachPlans(ctx: PlanContext, server: CompiledServer): void {
     const cfg = server.config;
     // Requests no location matches: nginx answers 404 with the server's settings.
-    server.slot = compileLocationPlan(ctx, null, cfg.settings, { kind: 'static' }) satisfies LocationPlan;
+    server.slot = compileLocationPlan(ctx, null, cfg.settings, { kind: 'static' }, cfg) satisfies LocationPlan;
     for (const loc of server.locations) {
       loc.slot = compileLocationPlan(ctx, loc, loc.config.settings, loc.config.handler) satisfies LocationPlan;
     }
@@ -67,6 +97,16 @@ export class HttpSite {
 
   get retired(): boolean {
     return this.#retired;
+  }
+
+  /** The virtual hosts of a listen key, undefined when this config does not listen there. */
+  vhostsFor(listenKey: string): VirtualHosts | undefined {
+    return this.#vhosts.get(listenKey);
+  }
+
+  /** A listen key removed by a reload: idle connections on it close now, busy ones after their response. */
+  retireListen(listenKey: string): void {
+    for (const conn of this.#connections) if (conn.vhosts.key === listenKey) conn.retire();
   }
 
   handler(listenKey: string): (socket: net.Socket) => void {
@@ -99,6 +139,6 @@ export class HttpSite {
     if (this.#retired) return;
     this.#retired = true;
     for (const conn of this.#connections) conn.retire();
-    this.pool.close();
+    if (this.#ownsPool) this.pool.close();
   }
 }

@@ -7,11 +7,15 @@ import { headerValue } from './parser.js';
 import type { ProxyPlan } from './plan.js';
 import type { HttpRequest } from './request.js';
 
-export function buildUpstreamHead(proxy: ProxyPlan, r: HttpRequest): string {
+export function buildUpstreamHead(proxy: ProxyPlan, r: HttpRequest, proxyHost = proxy.proxyHost): string {
   const head = r.head;
   const method = proxy.method === null ? head.method : proxy.method(r);
   let uri: string;
-  if (proxy.dynamicUri !== null) {
+  if (r.uriChanged) {
+    // nginx: a URI changed by rewrite goes out whole; proxy_pass's own URI part is ignored.
+    uri = escapePath(r.uri);
+    if (r.args !== '') uri += `?${r.args}`;
+  } else if (proxy.dynamicUri !== null) {
     uri = proxy.dynamicUri(r) || '/';
   } else if (proxy.replacement !== null && proxy.prefix !== null && r.uri.startsWith(proxy.prefix)) {
     // DESIGN.md: `proxy_pass http://up/x/;` replaces the matched location prefix with /x/.
@@ -24,8 +28,10 @@ export function buildUpstreamHead(proxy: ProxyPlan, r: HttpRequest): string {
   // An HTTP/1.0 client cannot take a chunked response: ask the upstream in 1.0 as well.
   const v10 = proxy.http10 || head.versionMinor === 0;
   let text = `${method} ${uri} ${v10 ? 'HTTP/1.0' : 'HTTP/1.1'}\r\n`;
-  text += buildRequestHeaders(proxy.reqHeaders, head, { clientAddress: r.remoteAddr, scheme: r.scheme, proxyHost: proxy.proxyHost }, r);
-  if (head.chunked) text += 'Transfer-Encoding: chunked\r\n';
+  text += buildRequestHeaders(proxy.reqHeaders, head, { clientAddress: r.remoteAddr, scheme: r.scheme, proxyHost }, r);
+  if (!proxy.passBody) {
+    // proxy_pass_request_body off: the body is read and dropped, so no framing goes out.
+  } else if (head.chunked) text += 'Transfer-Encoding: chunked\r\n';
   else if (head.contentLength >= 0) text += `Content-Length: ${head.contentLength}\r\n`;
   if (head.upgrade !== null) text += `Upgrade: ${headerValue(head, 'upgrade')!}\r\nConnection: upgrade\r\n\r\n`;
   else text += v10 || proxy.keepalive <= 0 ? 'Connection: close\r\n\r\n' : 'Connection: keep-alive\r\n\r\n';

@@ -2,12 +2,21 @@
  * One entry point for every reload trigger (SIGHUP, `-s reload`, a changed config file):
  * requestReload(reason) debounces, loads and validates the config, and asks the runtime to swap.
  * A config with errors is logged error by error (file:line:col) and the old one keeps serving.
+ *
+ * Watching: every file the config was read from, plus the directory of every `include` glob
+ * (filtered by the glob), so a NEW file dropped into `conf.d/` triggers a reload too. chokidar's
+ * `atomic` and `awaitWriteFinish` make editors that write a temp file and rename it, or write in
+ * chunks, produce one reload.
  */
+import fs from 'node:fs';
+import path from 'node:path';
 import chokidar, { type FSWatcher } from 'chokidar';
 import type { Logger } from 'pino';
 import type { Runtime } from './runtime.js';
 import type { Config } from '../config/types.js';
+import type { Directive } from '../config/ast.js';
 import type { ConfigError } from '../errors.js';
+import { globToRegExp, parseConfigText } from '../config/parse.js';
 
 export interface ReloaderOptions {
   runtime: Runtime;
@@ -17,12 +26,76 @@ export interface ReloaderOptions {
   debounceMs?: number;
 }
 
+const GLOB_CHARS = /[*?[]/;
+
+/** An include glob: the directory to watch and a test for the files it names. */
+export interface WatchedGlob {
+  readonly pattern: string;
+  /** The deepest directory of the pattern without glob characters. */
+  readonly dir: string;
+  /** How many directory levels below `dir` the pattern reaches. */
+  readonly depth: number;
+  matches(file: string): boolean;
+}
+
+export function compileGlob(pattern: string): WatchedGlob {
+  const parts = pattern.split('/');
+  const first = parts.findIndex((p) => GLOB_CHARS.test(p));
+  const dir = parts.slice(0, first).join('/') || '/';
+  const rest = parts.slice(first).map((p) => (GLOB_CHARS.test(p) ? globToRegExp(p) : p));
+  return {
+    pattern,
+    dir,
+    depth: rest.length - 1,
+    matches(file: string): boolean {
+      const rel = path.relative(dir, file).split(path.sep);
+      if (rel.length !== rest.length) return false;
+      return rest.every((p, i) => {
+        const name = rel[i]!;
+        if (typeof p === 'string') return p === name;
+        // As glob(3): a leading dot must be matched explicitly.
+        return !(name.startsWith('.') && !p.source.startsWith('^\\.')) && p.test(name);
+      });
+    },
+  };
+}
+
+/** The absolute include globs of a config (read from its files: the typed tree has no includes). */
+export function includeGlobs(config: Config): string[] {
+  const base = path.dirname(config.file);
+  const out = new Set<string>();
+  const walk = (ds: readonly Directive[]): void => {
+    for (const d of ds) {
+      if (d.name === 'include' && d.block === null && d.args.length === 1) {
+        const p = d.args[0]!.value;
+        if (GLOB_CHARS.test(p)) out.add(path.resolve(base, p));
+      }
+      if (d.block !== null) walk(d.block);
+    }
+  };
+  for (const file of config.files) {
+    let text: string;
+    try {
+      text = fs.readFileSync(file, 'utf8');
+    } catch {
+      continue;
+    }
+    if (!text.includes('include')) continue;
+    walk(parseConfigText(text, file).directives);
+  }
+  return [...out];
+}
+
 export class Reloader {
   #opts: ReloaderOptions;
   #timer: NodeJS.Timeout | null = null;
   #reasons: string[] = [];
   #watcher: FSWatcher | null = null;
   #watched = new Set<string>();
+  #files = new Set<string>();
+  #globs: WatchedGlob[] = [];
+  #closed = false;
+  #ready: Promise<void> = Promise.resolve();
   /** Resolves after the most recent requested reload finished (tests and -s reload wait on it). */
   idle: Promise<void> = Promise.resolve();
 
@@ -31,6 +104,7 @@ export class Reloader {
   }
 
   requestReload(reason: string): void {
+    if (this.#closed) return;
     this.#reasons.push(reason);
     if (this.#timer !== null) clearTimeout(this.#timer);
     let resolveIdle!: () => void;
@@ -48,7 +122,9 @@ export class Reloader {
     const { config, errors, warnings } = this.#opts.load();
     for (const w of warnings) logger.warn({ file: w.loc.file, line: w.loc.line, col: w.loc.column }, w.message);
     if (config === null) {
-      for (const e of errors) logger.error({ file: e.loc.file, line: e.loc.line, col: e.loc.column, code: e.code }, e.message);
+      for (const e of errors) {
+        logger.error({ file: e.loc.file, line: e.loc.line, col: e.loc.column, code: e.code }, `${e.message} in ${e.loc.file}:${e.loc.line}:${e.loc.column}`);
+      }
       logger.error({ reason, errors: errors.length }, 'reload failed, keeping the running configuration');
       return;
     }
@@ -57,32 +133,46 @@ export class Reloader {
       if (!summary.changed) {
         logger.info({ reason }, 'configuration unchanged, nothing to reload');
       } else {
+        const d = summary.diff!;
         logger.info(
           {
             reason,
-            opened: summary.listenersOpened,
-            closed: summary.listenersClosed,
+            servers: d.servers,
+            upstreams: d.upstreams,
+            listenersOpened: summary.listenersOpened,
+            listenersClosed: summary.listenersClosed,
+            tunnelsClosing: summary.tunnelsClosing,
             durationMs: Math.round(performance.now() - started),
           },
           'configuration reloaded',
         );
       }
-      this.watch(config.files);
+      if (config.main.watch) this.watch(config.files, includeGlobs(config));
+      else await this.#unwatch();
     } catch (err) {
       logger.error({ err, reason }, 'reload failed, keeping the running configuration');
     }
   }
 
-  /** Watch the config file and every file it includes (chokidar; editors that write by rename are fine). */
-  watch(files: readonly string[]): void {
-    const next = new Set(files);
+  /** Watch the config files and the directories of the include globs. */
+  watch(files: readonly string[], globs: readonly string[] = []): void {
+    if (this.#closed) return;
+    this.#files = new Set(files);
+    this.#globs = globs.map(compileGlob);
+    const next = new Set([...files, ...this.#globs.map((g) => g.dir)]);
     if (this.#watcher === null) {
       this.#watcher = chokidar.watch([...next], {
         ignoreInitial: true,
         awaitWriteFinish: { stabilityThreshold: 50, pollInterval: 20 },
         atomic: true,
+        depth: Math.max(0, ...this.#globs.map((g) => g.depth)),
       });
-      this.#watcher.on('all', (event, file) => this.requestReload(`${event} ${file}`));
+      const w = this.#watcher;
+      this.#ready = new Promise((resolve) => w.once('ready', () => resolve()));
+      this.#watcher.on('all', (event, file) => {
+        if (event === 'addDir' || event === 'unlinkDir') return;
+        if (this.#files.has(file) || this.#globs.some((g) => g.matches(file))) this.requestReload(`${event} ${file}`);
+      });
       this.#watcher.on('error', (err) => this.#opts.logger.warn({ err }, 'config watcher error'));
     } else {
       const add = [...next].filter((f) => !this.#watched.has(f));
@@ -93,9 +183,25 @@ export class Reloader {
     this.#watched = next;
   }
 
-  async close(): Promise<void> {
-    if (this.#timer !== null) clearTimeout(this.#timer);
-    await this.#watcher?.close();
+  /** Resolves once the watcher has scanned what it watches (tests change files only after this). */
+  ready(): Promise<void> {
+    return this.#ready;
+  }
+
+  get watching(): boolean {
+    return this.#watcher !== null;
+  }
+
+  async #unwatch(): Promise<void> {
+    const w = this.#watcher;
     this.#watcher = null;
+    this.#watched = new Set();
+    await w?.close();
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    await this.#unwatch();
   }
 }

@@ -4,14 +4,25 @@
  * addresses, then swaps in one assignment (nginx ngx_init_cycle; Traefik's HandlerSwitcher):
  * new connections and new keep-alive requests see the new snapshot, in-flight requests finish on
  * the one they started with. Any failure before the swap leaves the old snapshot serving.
+ *
+ * What outlives snapshots lives here: the peer registry (health and counters), the upstream
+ * keep-alive pool (keyed by Peer, so an unchanged (upstream, address) keeps its idle sockets),
+ * the SiteHolder keep-alive client connections follow, and the tunnel registry.
+ *
+ * Seam for worker processes: a worker runs exactly this class; the primary would own the
+ * Reloader and send configs (or paths) to workers, which call reload() themselves.
  */
 import type net from 'node:net';
 import type { Logger } from 'pino';
 import type { Config } from '../config/types.js';
 import { logger as rootLogger, openAccessLog } from '../log.js';
 import { PeerRegistry } from '../upstream/registry.js';
-import { buildSnapshot, disposeSnapshot, type Snapshot } from './snapshot.js';
+import { UpstreamPool } from '../http/pool.js';
+import type { HttpSite, SiteHolder } from '../http/site.js';
+import { buildSnapshot, disposeSnapshot, type Snapshot, type SnapshotDeps } from './snapshot.js';
 import { openListener, closeListener, boundAddress, type Listener } from './listeners.js';
+import { TunnelRegistry } from './connections.js';
+import { diffConfigs, type ConfigDiff } from './diff.js';
 
 export interface RuntimeOptions {
   logger?: Logger;
@@ -22,7 +33,13 @@ export interface ReloadSummary {
   readonly listenersOpened: readonly string[];
   readonly listenersClosed: readonly string[];
   readonly durationMs: number;
+  /** null for a no-op reload. */
+  readonly diff: ConfigDiff | null;
+  /** Tunnels whose route vanished, closing after stream_close_delay. */
+  readonly tunnelsClosing: number;
 }
+
+const UNCHANGED_DIFF = null;
 
 export class Runtime {
   #snapshot: Snapshot;
@@ -30,20 +47,35 @@ export class Runtime {
   #registry: PeerRegistry;
   #logger: Logger;
   #stopping = false;
+  readonly #deps: SnapshotDeps;
+  readonly #pool: UpstreamPool;
+  readonly #holder: SiteHolder;
+  readonly #tunnels: TunnelRegistry;
+  /** Every http site that may still own client connections (the current one and older ones still draining). */
+  readonly #httpSites = new Set<HttpSite>();
+  /** Removed listeners still draining, with their deadline timers. */
+  readonly #draining = new Map<Listener, NodeJS.Timeout | null>();
   /** Serialises reloads: a reload requested during another waits for it. */
   #reloading: Promise<unknown> = Promise.resolve();
 
-  private constructor(snapshot: Snapshot, registry: PeerRegistry, logger: Logger) {
+  private constructor(snapshot: Snapshot, registry: PeerRegistry, logger: Logger, deps: SnapshotDeps) {
     this.#snapshot = snapshot;
     this.#registry = registry;
     this.#logger = logger;
+    this.#deps = deps;
+    this.#pool = deps.pool;
+    this.#holder = deps.holder;
+    this.#tunnels = deps.tunnels;
+    this.#holder.current = snapshot.http;
+    if (snapshot.http !== null) this.#httpSites.add(snapshot.http);
   }
 
   static async start(config: Config, options: RuntimeOptions = {}): Promise<Runtime> {
     const logger = options.logger ?? rootLogger;
     const registry = new PeerRegistry();
-    const snapshot = await buildSnapshot(config, registry, { logger, openAccessLog });
-    const runtime = new Runtime(snapshot, registry, logger);
+    const deps: SnapshotDeps = { logger, openAccessLog, pool: new UpstreamPool(), holder: { current: null }, tunnels: new TunnelRegistry() };
+    const snapshot = await buildSnapshot(config, registry, deps);
+    const runtime = new Runtime(snapshot, registry, logger, deps);
     try {
       for (const listen of snapshot.listens.values()) {
         runtime.#listeners.set(listen.key, await openListener(listen, runtime.#dispatch));
@@ -58,6 +90,16 @@ export class Runtime {
 
   get config(): Config {
     return this.#snapshot.config;
+  }
+
+  /** The tunnel registry (tests, status). */
+  get tunnels(): TunnelRegistry {
+    return this.#tunnels;
+  }
+
+  /** The upstream keep-alive pool shared by every config (tests, status). */
+  get pool(): UpstreamPool {
+    return this.#pool;
   }
 
   /** The bound address of every listener, keyed by its config key ("127.0.0.1:0" → real port). */
@@ -94,10 +136,11 @@ export class Runtime {
   async #reload(config: Config): Promise<ReloadSummary> {
     const started = performance.now();
     const old = this.#snapshot;
+    if (this.#stopping) throw new Error('tsproxy is stopping');
     if (config.hash === old.config.hash) {
-      return { changed: false, listenersOpened: [], listenersClosed: [], durationMs: performance.now() - started };
+      return { changed: false, listenersOpened: [], listenersClosed: [], durationMs: performance.now() - started, diff: UNCHANGED_DIFF, tunnelsClosing: 0 };
     }
-    const snapshot = await buildSnapshot(config, this.#registry, { logger: this.#logger, openAccessLog });
+    const snapshot = await buildSnapshot(config, this.#registry, this.#deps);
     const opened: Listener[] = [];
     try {
       for (const listen of snapshot.listens.values()) {
@@ -108,45 +151,88 @@ export class Runtime {
       disposeSnapshot(snapshot, null);
       throw err;
     }
+    // The swap: from here on new connections and new keep-alive requests see `snapshot`.
     for (const l of opened) this.#listeners.set(l.key, l);
     this.#snapshot = snapshot;
+    this.#holder.current = snapshot.http;
+    if (snapshot.http !== null) this.#httpSites.add(snapshot.http);
     snapshot.start();
+
     const closed: string[] = [];
     for (const [key, l] of this.#listeners) {
       if (!snapshot.listens.has(key)) {
         closed.push(key);
         this.#listeners.delete(key);
-        void closeListener(l);
+        this.#drainListener(l, config.main.workerShutdownTimeoutMs);
       }
     }
     disposeSnapshot(old, snapshot);
-    this.#registry.retain(snapshot.peerKeys);
+    for (const site of this.#httpSites) {
+      if (site !== snapshot.http && site.connectionCount === 0) this.#httpSites.delete(site);
+    }
+    this.#pool.dropPeers(this.#registry.retain(snapshot.peerKeys));
+    const tunnelsClosing = this.#tunnels.retain(snapshot.routeKeys, config.main.streamCloseDelayMs);
     return {
       changed: true,
       listenersOpened: opened.map((l) => l.key),
       listenersClosed: closed,
       durationMs: performance.now() - started,
+      diff: diffConfigs(old.config, config),
+      tunnelsClosing,
     };
   }
 
   /**
-   * Stop accepting; graceful waits (up to timeoutMs) for open connections to finish on their own,
-   * then destroys what is left. Idle keep-alive connections are closed at once either way.
+   * A listener the new config dropped: stop accepting now, let each connection finish its current
+   * request (http connections on it are retired: idle ones close now, busy ones after their
+   * response); tunnels on it are closed by the tunnel registry (their route vanished with it).
+   * worker_shutdown_timeout, when set, bounds how long the rest may take.
+   */
+  #drainListener(l: Listener, timeoutMs: number): void {
+    void closeListener(l);
+    for (const site of this.#httpSites) site.retireListen(l.key);
+    let timer: NodeJS.Timeout | null = null;
+    if (timeoutMs > 0) {
+      timer = setTimeout(() => {
+        for (const s of l.sockets) s.destroy();
+        this.#draining.delete(l);
+      }, timeoutMs);
+      timer.unref();
+    }
+    this.#draining.set(l, timer);
+  }
+
+  /**
+   * Stop accepting. Graceful: idle keep-alive connections close at once, busy ones after their
+   * current response, tunnels get going-away (WebSocket 1001); waits for all of it, up to
+   * timeoutMs (default worker_shutdown_timeout; 0 waits as long as it takes), then destroys what
+   * is left. Fast: destroys everything now.
    */
   async stop(options: { graceful: boolean; timeoutMs?: number } = { graceful: false }): Promise<void> {
     if (this.#stopping) return;
     this.#stopping = true;
-    const listeners = [...this.#listeners.values()];
+    const listeners = [...this.#listeners.values(), ...this.#draining.keys()];
+    for (const t of this.#draining.values()) if (t !== null) clearTimeout(t);
     this.#listeners.clear();
+    this.#draining.clear();
     const closing = Promise.all(listeners.map(closeListener));
     this.#snapshot.stopAccepting();
+    this.#holder.current = null;
+    for (const site of this.#httpSites) site.close();
+    this.#snapshot.stream?.close();
     if (options.graceful) {
-      const deadline = Date.now() + (options.timeoutMs ?? this.#snapshot.config.main.workerShutdownTimeoutMs);
+      this.#tunnels.closeAll();
+      const timeoutMs = options.timeoutMs ?? this.#snapshot.config.main.workerShutdownTimeoutMs;
+      const deadline = timeoutMs > 0 ? Date.now() + timeoutMs : Number.POSITIVE_INFINITY;
       while (Date.now() < deadline && listeners.some((l) => l.sockets.size > 0)) {
-        await new Promise((r) => setTimeout(r, 50));
+        await new Promise((r) => setTimeout(r, 20));
       }
+    } else {
+      this.#tunnels.destroyAll();
     }
     for (const l of listeners) for (const s of l.sockets) s.destroy();
+    this.#snapshot.stream?.destroySessions();
+    this.#pool.close();
     await closing;
     disposeSnapshot(this.#snapshot, null);
     this.#registry.retain(new Set());

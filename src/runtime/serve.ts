@@ -8,7 +8,7 @@ import type { Config } from '../config/types.js';
 import type { ConfigError } from '../errors.js';
 import { flushLogs, reopenLogs } from '../log.js';
 import { Runtime } from './runtime.js';
-import { Reloader } from './reload.js';
+import { Reloader, includeGlobs } from './reload.js';
 import { writePidFile, removePidFile } from './pidfile.js';
 
 export interface ServeOptions {
@@ -32,7 +32,7 @@ export async function serve({ config, logger, load }: ServeOptions): Promise<Ser
     logger.info({ listen: key, address: typeof addr === 'string' ? addr : `${addr.address}:${addr.port}` }, 'listening');
   }
   const reloader = new Reloader({ runtime, logger, load });
-  if (config.main.watch) reloader.watch(config.files);
+  if (config.main.watch) reloader.watch(config.files, includeGlobs(config));
 
   let resolveDone!: (code: number) => void;
   const done = new Promise<number>((r) => (resolveDone = r));
@@ -52,6 +52,8 @@ export async function serve({ config, logger, load }: ServeOptions): Promise<Ser
   process.on('SIGTERM', () => void stop(false, 'SIGTERM'));
   process.on('SIGINT', () => void stop(false, 'SIGINT'));
   process.on('SIGUSR1', () => {
+    // Lines buffered before the signal belong to the old (rotated) file.
+    flushLogs();
     reopenLogs();
     logger.info('log files reopened');
   });

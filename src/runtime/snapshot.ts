@@ -10,12 +10,18 @@ import type { LogSink } from '../log.js';
 import { UpstreamGroup } from '../upstream/group.js';
 import type { PeerRegistry } from '../upstream/registry.js';
 import { HealthChecker } from '../upstream/health/active.js';
-import { HttpSite } from '../http/site.js';
+import { HttpSite, type SiteHolder } from '../http/site.js';
+import type { UpstreamPool } from '../http/pool.js';
 import { StreamSite } from '../tcp/stream-site.js';
+import type { TunnelRegistry } from './connections.js';
 
 export interface SnapshotDeps {
   logger: Logger;
   openAccessLog(path: string): LogSink;
+  /** Runtime-wide: survive every reload. */
+  pool: UpstreamPool;
+  holder: SiteHolder;
+  tunnels: TunnelRegistry;
 }
 
 export interface Snapshot {
@@ -33,6 +39,8 @@ export interface Snapshot {
   /** Stop taking new connections on this snapshot's sites (stop / replaced by a reload). */
   stopAccepting(): void;
   readonly checkers: HealthChecker[];
+  /** Keys of every tunnel route of this config (see connections.ts). */
+  readonly routeKeys: ReadonlySet<string>;
 }
 
 /** http and stream upstreams live in separate namespaces, as in nginx. */
@@ -42,11 +50,12 @@ async function buildGroups(
   upstreams: readonly UpstreamConfig[],
   registry: PeerRegistry,
   namespace: string,
+  logger?: Logger,
 ): Promise<Map<string, UpstreamGroup>> {
   const groups = new Map<string, UpstreamGroup>();
   await Promise.all(
     upstreams.map(async (u) => {
-      const group = await UpstreamGroup.create(u, registry, { namespace });
+      const group = await UpstreamGroup.create(u, registry, logger === undefined ? { namespace } : { namespace, logger });
       groups.set(u.name, group);
     }),
   );
@@ -54,13 +63,16 @@ async function buildGroups(
 }
 
 export async function buildSnapshot(config: Config, registry: PeerRegistry, deps: SnapshotDeps): Promise<Snapshot> {
-  const httpGroups = config.http ? await buildGroups(config.http.upstreams, registry, '') : new Map<string, UpstreamGroup>();
+  const httpGroups = config.http ? await buildGroups(config.http.upstreams, registry, '', deps.logger) : new Map<string, UpstreamGroup>();
   const streamGroups = config.stream
-    ? await buildGroups(config.stream.upstreams, registry, STREAM_UPSTREAM_PREFIX)
+    ? await buildGroups(config.stream.upstreams, registry, STREAM_UPSTREAM_PREFIX, deps.logger)
     : new Map<string, UpstreamGroup>();
-  const siteDeps = { logger: deps.logger, openAccessLog: deps.openAccessLog };
-  const http = config.http ? new HttpSite(config.http, { ...siteDeps, groups: httpGroups }) : null;
+  const siteDeps = { logger: deps.logger, openAccessLog: deps.openAccessLog, tunnels: deps.tunnels };
+  const http = config.http
+    ? new HttpSite(config.http, { ...siteDeps, groups: httpGroups, statusGroups: () => [...httpGroups.values(), ...streamGroups.values()], pool: deps.pool, holder: deps.holder })
+    : null;
   const stream = config.stream ? new StreamSite(config.stream, { ...siteDeps, groups: streamGroups }) : null;
+  const routeKeys = deps.tunnels.index(config);
 
   const listens = new Map<string, ListenConfig>();
   const handlers = new Map<string, (socket: net.Socket) => void>();
@@ -98,6 +110,7 @@ export async function buildSnapshot(config: Config, registry: PeerRegistry, deps
     http,
     stream,
     checkers,
+    routeKeys,
     start() {
       for (const c of checkers) c.start();
     },
@@ -109,10 +122,12 @@ export async function buildSnapshot(config: Config, registry: PeerRegistry, deps
 
 /**
  * Retire a snapshot that is no longer current. Its in-flight requests finish on their own (they
- * hold references to it); checkers stop so only the current snapshot probes peers.
+ * hold references to it) and its keep-alive connections move to the next site on their next
+ * request (SiteHolder), so the http site is not closed here; with no next snapshot (stop) it is.
+ * Checkers stop so only the current snapshot probes peers.
  */
-export function disposeSnapshot(old: Snapshot, _next: Snapshot | null): void {
+export function disposeSnapshot(old: Snapshot, next: Snapshot | null): void {
   for (const c of old.checkers) c.stop();
-  old.http?.close();
+  if (next === null) old.http?.close();
   old.stream?.close();
 }

@@ -21,6 +21,15 @@ export interface StreamSiteDeps {
   readonly groups: ReadonlyMap<string, UpstreamGroup>;
   readonly logger: Logger;
   openAccessLog(path: string): { write(line: string): void };
+  /** Where tunnels are reported, so a reload can close those whose route vanished (src/runtime/connections.ts). */
+  readonly tunnels?: StreamTunnelTracker;
+}
+
+export interface StreamTunnelTracker {
+  register(
+    route: { kind: 'tcp'; listen: string; node: object | null; upstream: string; path: string | null },
+    sockets: { client: net.Socket; upstream: net.Socket; websocket: boolean },
+  ): { unregister(): void };
 }
 
 interface CompiledLog {
@@ -120,10 +129,12 @@ export class StreamSite {
   readonly #logger: Logger;
   readonly #hashKeys = new Map<string, (s: SessionInfo) => string>();
   readonly #sessions = new Set<Session>();
+  readonly #tunnels: StreamTunnelTracker | null;
   #closed = false;
 
   constructor(stream: StreamConfig, deps: StreamSiteDeps) {
     this.#groups = deps.groups;
+    this.#tunnels = deps.tunnels ?? null;
     this.#logger = deps.logger.child({ component: 'stream' });
     for (const u of stream.upstreams) this.#compileHashKey(u);
     const formats = new Map<string, (s: SessionInfo) => string>();
@@ -290,6 +301,7 @@ export class StreamSite {
     }
 
     let upstream: string;
+    let routePath: string | null = null;
     let payload: Buffer = buffer;
     if (server.routes !== null) {
       if (head === null) {
@@ -307,6 +319,7 @@ export class StreamSite {
       const route = server.routes.find((rt) => routeMatches(rt.path, path));
       if (route === undefined) return this.#respond(s, buffer.length, 404);
       upstream = route.upstream;
+      routePath = route.path;
       payload = rewriteHead(buffer, head, s.remoteAddress);
     } else if (cfg.handler.kind === 'proxy') {
       upstream = cfg.handler.target.upstream;
@@ -367,7 +380,12 @@ export class StreamSite {
       up.write(payload);
       s.upstreamBytesSent += payload.length;
     }
+    const entry = this.#tunnels?.register(
+      { kind: 'tcp', listen: site.key, node: cfg, upstream, path: routePath },
+      { client: socket, upstream: up, websocket: server.routes !== null },
+    );
     s.tunnel = new Tunnel(socket, up, cfg.proxyTimeoutMs, (end) => {
+      entry?.unregister();
       group.release(peer, false);
       s.bytesSent += end.toClient;
       s.bytesReceived += end.fromClient;

@@ -1,0 +1,230 @@
+/**
+ * Static files for locations without a content handler (`root`, `index`), as nginx's static and
+ * index modules: GET/HEAD, Content-Type by extension, Last-Modified / If-Modified-Since (exact
+ * match, nginx's default `if_modified_since exact`), ETag / If-None-Match, one `bytes=` range
+ * (206, or 416 when unsatisfiable; several ranges get the whole file), a directory request
+ * without an index file is 403 (autoindex off), a directory without its slash is 301.
+ * The body streams from a file handle with backpressure: a client that does not read pauses the
+ * file stream, and send_timeout closes it in the end.
+ */
+import { open, type FileHandle } from 'node:fs/promises';
+import type { ReadStream, Stats } from 'node:fs';
+import path from 'node:path';
+import type { ClientConnection, Exchange } from './connection.js';
+import { buildAddHeaders } from './headers.js';
+import { headerValue } from './parser.js';
+import type { LocationPlan } from './plan.js';
+import type { HttpRequest } from './request.js';
+import { absoluteLocation, errorResponse, localHeadLines, redirectResponse, statusText, type LocalResponse } from './respond.js';
+
+const MIME_TYPES: Readonly<Record<string, string>> = {
+  html: 'text/html', htm: 'text/html', shtml: 'text/html', css: 'text/css', xml: 'text/xml', txt: 'text/plain',
+  js: 'application/javascript', mjs: 'application/javascript', json: 'application/json', map: 'application/json',
+  wasm: 'application/wasm', pdf: 'application/pdf', zip: 'application/zip', gz: 'application/gzip', tar: 'application/x-tar',
+  gif: 'image/gif', jpeg: 'image/jpeg', jpg: 'image/jpeg', png: 'image/png', svg: 'image/svg+xml', svgz: 'image/svg+xml',
+  webp: 'image/webp', avif: 'image/avif', ico: 'image/x-icon', bmp: 'image/x-ms-bmp', tif: 'image/tiff', tiff: 'image/tiff',
+  woff: 'font/woff', woff2: 'font/woff2', ttf: 'font/ttf', otf: 'font/otf', eot: 'application/vnd.ms-fontobject',
+  mp3: 'audio/mpeg', ogg: 'audio/ogg', m4a: 'audio/x-m4a', wav: 'audio/wav', mp4: 'video/mp4', webm: 'video/webm',
+  mpeg: 'video/mpeg', mpg: 'video/mpeg', mov: 'video/quicktime', avi: 'video/x-msvideo', csv: 'text/csv', md: 'text/markdown',
+  rss: 'application/rss+xml', atom: 'application/atom+xml', yaml: 'application/yaml', yml: 'application/yaml',
+};
+
+/** Content-Type for a file name (nginx mime.types subset; default_type application/octet-stream). */
+export function contentTypeOf(file: string): string {
+  const dot = file.lastIndexOf('.');
+  if (dot === -1 || dot < file.lastIndexOf('/')) return 'application/octet-stream';
+  return MIME_TYPES[file.slice(dot + 1).toLowerCase()] ?? 'application/octet-stream';
+}
+
+/**
+ * The file a URI names under root, or null when it would leave root. The URI is normalized by
+ * the router already; a rewrite may have produced anything, so the check stays.
+ */
+export function resolveUnderRoot(root: string, uri: string): string | null {
+  if (uri.includes('\0')) return null;
+  const base = path.resolve(root);
+  const full = path.resolve(base, `.${uri.startsWith('/') ? uri : `/${uri}`}`);
+  if (full !== base && !full.startsWith(base.endsWith(path.sep) ? base : base + path.sep)) return null;
+  return full;
+}
+
+export type ByteRange = { readonly start: number; readonly end: number } | 'unsatisfiable' | null;
+
+/** One `bytes=a-b` / `a-` / `-n` range; null means "serve the whole file" (absent, invalid, several). */
+export function parseRange(value: string, size: number): ByteRange {
+  const m = /^bytes=(\d*)-(\d*)$/.exec(value.trim());
+  if (m === null) return null;
+  const [, a, b] = m;
+  if (a === '' && b === '') return null;
+  if (a === '') {
+    const n = Number(b);
+    if (n === 0) return 'unsatisfiable';
+    return { start: Math.max(0, size - n), end: size - 1 };
+  }
+  const start = Number(a);
+  let end = b === '' ? size - 1 : Number(b);
+  if (b !== '' && end < start) return null;
+  if (start >= size) return 'unsatisfiable';
+  if (end >= size) end = size - 1;
+  return { start, end };
+}
+
+export function etagOf(st: Stats): string {
+  return `"${Math.floor(st.mtimeMs / 1000).toString(16)}-${st.size.toString(16)}"`;
+}
+
+export class StaticExchange implements Exchange {
+  bodyDone: boolean;
+  readonly #conn: ClientConnection;
+  readonly #r: HttpRequest;
+  readonly #plan: LocationPlan;
+  readonly #keepAlive: boolean;
+  #stream: ReadStream | null = null;
+  #done = false;
+
+  constructor(conn: ClientConnection, r: HttpRequest, plan: LocationPlan, keepAlive: boolean) {
+    this.#conn = conn;
+    this.#r = r;
+    this.#plan = plan;
+    this.#keepAlive = keepAlive;
+    // A body sent with GET is read and dropped; the connection closes after the answer.
+    this.bodyDone = !r.head.chunked && r.head.contentLength <= 0;
+  }
+
+  start(): void {
+    this.#serve().catch((err: unknown) => {
+      this.#conn.site.logger.error({ err, uri: this.#r.uri }, 'static file failed');
+      if (!this.#done) this.#respond(errorResponse(500));
+    });
+  }
+
+  clientData(chunk: Buffer): number {
+    return chunk.length;
+  }
+
+  clientDrain(): void {
+    if (this.#stream !== null && this.#stream.isPaused()) this.#stream.resume();
+  }
+
+  clientClosed(): void {
+    if (this.#done) return;
+    this.#done = true;
+    if (this.#r.status === 0) this.#r.status = 499;
+    this.#stream?.destroy();
+  }
+
+  #respond(res: LocalResponse): void {
+    this.#done = true;
+    this.#conn.respond(this.#r, this.#plan, res, this.#keepAlive);
+  }
+
+  async #serve(): Promise<void> {
+    const r = this.#r;
+    const root = this.#plan.settings.root;
+    const file = resolveUnderRoot(root, r.uri);
+    if (file === null) return this.#respond(errorResponse(404));
+    if (r.uri.endsWith('/')) {
+      for (const index of this.#plan.settings.index) {
+        const found = await openFile(path.join(file, index));
+        if (this.#done) return void (await found?.handle.close());
+        if (found !== null && found.stats.isFile()) return this.#send(found.handle, found.stats, path.join(file, index));
+        await found?.handle.close();
+      }
+      const dir = await openFile(file);
+      await dir?.handle.close();
+      if (this.#done) return;
+      return this.#respond(errorResponse(dir !== null && dir.stats.isDirectory() ? 403 : 404));
+    }
+    const found = await openFile(file);
+    if (this.#done) return void (await found?.handle.close());
+    if (found === null) return this.#respond(errorResponse(404));
+    if (found.stats.isDirectory()) {
+      await found.handle.close();
+      const target = absoluteLocation(`${r.uri}/${r.args === '' ? '' : `?${r.args}`}`, r.scheme, r.host, r.serverPort);
+      return this.#respond(redirectResponse(301, target));
+    }
+    if (!found.stats.isFile()) {
+      await found.handle.close();
+      return this.#respond(errorResponse(404));
+    }
+    return this.#send(found.handle, found.stats, file);
+  }
+
+  #send(handle: FileHandle, st: Stats, file: string): void {
+    const r = this.#r;
+    const head = r.head;
+    const lastModified = new Date(Math.floor(st.mtimeMs / 1000) * 1000).toUTCString();
+    const etag = etagOf(st);
+    const validators = `Last-Modified: ${lastModified}\r\nETag: ${etag}\r\n`;
+    const inm = headerValue(head, 'if-none-match');
+    const ims = headerValue(head, 'if-modified-since');
+    if ((inm !== null && (inm === '*' || inm.split(',').some((t) => t.trim() === etag))) || (inm === null && ims !== null && ims === lastModified)) {
+      void handle.close();
+      return this.#respond({ status: 304, contentType: null, body: '', headers: validators });
+    }
+    const size = st.size;
+    const rangeHeader = headerValue(head, 'range');
+    const range = rangeHeader === null ? null : parseRange(rangeHeader, size);
+    if (range === 'unsatisfiable') {
+      void handle.close();
+      return this.#respond(errorResponse(416, `Content-Range: bytes */${size}\r\n`));
+    }
+    const status = range === null ? 200 : 206;
+    const start = range === null ? 0 : range.start;
+    const end = range === null ? size - 1 : range.end;
+    const length = size === 0 ? 0 : end - start + 1;
+    let text = `HTTP/1.1 ${status} ${statusText(status)}\r\n${localHeadLines(this.#plan.settings.serverTokens)}`;
+    text += `Content-Type: ${contentTypeOf(file)}\r\nContent-Length: ${length}\r\n${validators}`;
+    if (range !== null) text += `Content-Range: bytes ${start}-${end}/${size}\r\n`;
+    text += 'Accept-Ranges: bytes\r\n';
+    text += buildAddHeaders(this.#plan.resHeaders, status, r);
+    text += this.#keepAlive ? 'Connection: keep-alive\r\n\r\n' : 'Connection: close\r\n\r\n';
+    r.status = status;
+    r.bytesSent = Buffer.byteLength(text, 'latin1');
+    const conn = this.#conn;
+    conn.setTimeout(this.#plan.settings.sendTimeoutMs);
+    conn.socket.write(text, 'latin1');
+    if (r.method === 'HEAD' || length === 0) {
+      void handle.close();
+      return this.#finish();
+    }
+    const stream = handle.createReadStream({ start, end, highWaterMark: 64 * 1024 });
+    this.#stream = stream;
+    stream.on('data', (chunk: Buffer | string) => {
+      const buf = chunk as Buffer;
+      r.bodyBytesSent += buf.length;
+      r.bytesSent += buf.length;
+      if (!conn.socket.write(buf)) stream.pause();
+    });
+    stream.on('end', () => this.#finish());
+    stream.on('error', (err) => {
+      if (this.#done) return;
+      // The head is out: a short body must not look complete.
+      this.#done = true;
+      conn.site.logger.error({ err, file }, 'static file read failed');
+      conn.abort();
+    });
+  }
+
+  #finish(): void {
+    if (this.#done) return;
+    this.#done = true;
+    this.#stream = null;
+    this.#conn.finish(this.#keepAlive && this.bodyDone);
+  }
+}
+
+async function openFile(file: string): Promise<{ handle: FileHandle; stats: Stats } | null> {
+  let handle: FileHandle;
+  try {
+    handle = await open(file, 'r');
+  } catch {
+    return null;
+  }
+  try {
+    return { handle, stats: await handle.stat() };
+  } catch {
+    await handle.close();
+    return null;
+  }
+}

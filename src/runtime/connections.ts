@@ -1,0 +1,269 @@
+/**
+ * Tunnel tracking across reloads. The sites report every WebSocket / TCP tunnel here (register on
+ * upgrade or connect, unregister when it ends) together with the route it runs on. A reload
+ * hands the registry the route keys of the new config: tunnels whose route still exists are left
+ * alone; the others are closed after `stream_close_delay` (WebSockets get a close frame 1001
+ * "going away" in both directions, raw TCP tunnels a FIN).
+ *
+ * Route identity is decided at snapshot build time, never per packet: `index(config)` names each
+ * route-bearing config node (an http location, a stream server) by something that survives a
+ * reload — the server's first server_name (or its index when it has none) and the location's match
+ * chain — and returns the set of live route keys. A tunnel's key is its listen key + that name +
+ * upstream (+ websocket_pass path).
+ *
+ * Spreading: closing every vanished tunnel at the same instant makes all those clients reconnect
+ * at once (a thundering herd on the new config's backends). Caddy closes them after the delay;
+ * we close them spread evenly over the last 10% of the delay window instead, in the order they
+ * were opened, so the first one closes at 90% of the delay and the last one at 100%.
+ */
+import crypto from 'node:crypto';
+import type net from 'node:net';
+import type { Config, LocationConfig, ServerName } from '../config/types.js';
+
+export interface TunnelRoute {
+  readonly kind: 'http' | 'tcp';
+  readonly listen: string;
+  /** The config node the route hangs on: an http LocationConfig or a StreamServerConfig. */
+  readonly node: object | null;
+  readonly upstream: string;
+  /** websocket_pass path of a tcp route, null otherwise. */
+  readonly path: string | null;
+}
+
+export interface TunnelSockets {
+  readonly client: net.Socket;
+  readonly upstream: net.Socket;
+  /** Speak WebSocket close frames on going away (else just FIN both ways). */
+  readonly websocket: boolean;
+}
+
+export interface TunnelEntry {
+  unregister(): void;
+}
+
+/** The part of the registry the sites see (http and tcp declare the same shape structurally). */
+export interface TunnelTracker {
+  register(route: TunnelRoute, sockets: TunnelSockets): TunnelEntry;
+}
+
+/** Share of the delay window over which vanished tunnels are closed (see the header comment). */
+export const SPREAD_FRACTION = 0.1;
+/** After going away, how long the two ends may take to close before they are destroyed. */
+export const GOING_AWAY_GRACE_MS = 2_000;
+
+/** Server → client close frame: FIN + opcode 8, unmasked, length 2, status 1001 (RFC 6455 §5.5.1). */
+export const CLOSE_1001_FRAME: Buffer = Buffer.from([0x88, 0x02, 0x03, 0xe9]);
+
+/** Client → server close frame 1001: frames from the client side must be masked (RFC 6455 §5.3). */
+export function maskedClose1001(): Buffer {
+  const mask = crypto.randomBytes(4);
+  return Buffer.from([0x88, 0x82, mask[0]!, mask[1]!, mask[2]!, mask[3]!, 0x03 ^ mask[0]!, 0xe9 ^ mask[1]!]);
+}
+
+function dropData(): void {
+  // After going away nothing more is relayed: each end gets exactly one close frame, then FIN.
+}
+
+/**
+ * Close one tunnel politely. The relay's 'data' listeners are replaced by a sink first, so no
+ * frame of one side can follow our close frame to the other (a WebSocket peer treats data after a
+ * close frame as a protocol error). A frame already half relayed cannot be helped without parsing
+ * every frame, which we do not do on the hot path.
+ */
+export function goingAway(t: TunnelSockets): void {
+  const { client, upstream } = t;
+  for (const s of [client, upstream]) {
+    s.removeAllListeners('data');
+    s.on('data', dropData);
+    s.resume();
+  }
+  if (t.websocket) {
+    if (client.writable) client.write(CLOSE_1001_FRAME);
+    if (upstream.writable) upstream.write(maskedClose1001());
+  }
+  client.end();
+  upstream.end();
+  const timer = setTimeout(() => {
+    client.destroy();
+    upstream.destroy();
+  }, GOING_AWAY_GRACE_MS);
+  timer.unref();
+  let open = 2;
+  const closed = () => {
+    if (--open === 0) clearTimeout(timer);
+  };
+  if (client.destroyed) closed();
+  else client.once('close', closed);
+  if (upstream.destroyed) closed();
+  else upstream.once('close', closed);
+}
+
+class Tracked implements TunnelEntry {
+  readonly key: string;
+  readonly sockets: TunnelSockets;
+  readonly seq: number;
+  timer: NodeJS.Timeout | null = null;
+  readonly #registry: TunnelRegistry;
+
+  constructor(registry: TunnelRegistry, key: string, sockets: TunnelSockets, seq: number) {
+    this.#registry = registry;
+    this.key = key;
+    this.sockets = sockets;
+    this.seq = seq;
+  }
+
+  unregister(): void {
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+    this.#registry.forget(this);
+  }
+}
+
+export class TunnelRegistry implements TunnelTracker {
+  /** Reload-stable names of route-bearing config nodes, for every config ever indexed. */
+  readonly #names = new WeakMap<object, string>();
+  readonly #tunnels = new Set<Tracked>();
+  #seq = 0;
+
+  /** Name the routes of `config` and return its live route keys. */
+  index(config: Config): Set<string> {
+    const keys = new Set<string>();
+    config.http?.servers.forEach((server, i) => {
+      const serverPart = serverIdentity(server.serverNames, i);
+      const walk = (locations: readonly LocationConfig[], chain: string): void => {
+        for (const loc of locations) {
+          const part = `${chain}${matchText(loc)}`;
+          const name = `${serverPart} ${part}`;
+          this.#names.set(loc, name);
+          const h = loc.handler;
+          if (h.kind === 'proxy' || h.kind === 'websocket') {
+            for (const l of server.listens) keys.add(routeKey('http', l.key, name, null, h.target.upstream));
+          }
+          walk(loc.locations, `${part} > `);
+        }
+      };
+      walk(server.locations, '');
+    });
+    config.stream?.servers.forEach((server, i) => {
+      const name = serverIdentity(server.serverNames, i);
+      this.#names.set(server, name);
+      const h = server.handler;
+      const routes =
+        h.kind === 'websocket' ? h.routes.map((r) => ({ path: r.path, upstream: r.target.upstream }))
+        : h.kind === 'proxy' ? [{ path: null, upstream: h.target.upstream }]
+        : [];
+      for (const l of server.listens) for (const r of routes) keys.add(routeKey('tcp', l.key, name, r.path, r.upstream));
+    });
+    return keys;
+  }
+
+  /** The key a tunnel on `route` gets (the node must belong to an indexed config). */
+  keyOf(route: TunnelRoute): string {
+    const name = route.node === null ? '?' : (this.#names.get(route.node) ?? '?');
+    return routeKey(route.kind, route.listen, name, route.path, route.upstream);
+  }
+
+  register(route: TunnelRoute, sockets: TunnelSockets): TunnelEntry {
+    const t = new Tracked(this, this.keyOf(route), sockets, this.#seq++);
+    this.#tunnels.add(t);
+    return t;
+  }
+
+  /** @internal called by an entry's unregister(). */
+  forget(t: Tracked): void {
+    this.#tunnels.delete(t);
+  }
+
+  get size(): number {
+    return this.#tunnels.size;
+  }
+
+  /** Open tunnels whose close is scheduled (tests). */
+  get closing(): number {
+    let n = 0;
+    for (const t of this.#tunnels) if (t.timer !== null) n++;
+    return n;
+  }
+
+  /**
+   * After a swap: schedule the close of every tunnel whose route is not in `live`, spread over
+   * the last part of `delayMs`; cancel a scheduled close whose route came back. Returns how many
+   * tunnels are now waiting to be closed.
+   */
+  retain(live: ReadonlySet<string>, delayMs: number): number {
+    const vanished: Tracked[] = [];
+    for (const t of this.#tunnels) {
+      if (live.has(t.key)) {
+        if (t.timer !== null) {
+          clearTimeout(t.timer);
+          t.timer = null;
+        }
+      } else if (t.timer === null) {
+        vanished.push(t);
+      }
+    }
+    vanished.sort((a, b) => a.seq - b.seq);
+    const start = delayMs * (1 - SPREAD_FRACTION);
+    const span = delayMs - start;
+    vanished.forEach((t, i) => {
+      const at = vanished.length === 1 ? delayMs : start + (span * i) / (vanished.length - 1);
+      t.timer = setTimeout(() => this.#close(t), Math.round(at));
+      t.timer.unref();
+    });
+    return this.closing;
+  }
+
+  /** Shutdown: every tunnel goes away now. */
+  closeAll(): void {
+    for (const t of [...this.#tunnels]) this.#close(t);
+  }
+
+  /** Fast stop: destroy every tunnel. */
+  destroyAll(): void {
+    for (const t of [...this.#tunnels]) {
+      t.unregister();
+      t.sockets.client.destroy();
+      t.sockets.upstream.destroy();
+    }
+  }
+
+  #close(t: Tracked): void {
+    t.unregister();
+    goingAway(t.sockets);
+  }
+}
+
+function routeKey(kind: string, listen: string, name: string, path: string | null, upstream: string): string {
+  return `${kind}|${listen}|${name}|${path ?? ''}|${upstream}`;
+}
+
+function serverIdentity(names: readonly ServerName[], index: number): string {
+  const n = names[0];
+  if (n === undefined) return `#${index}`;
+  switch (n.kind) {
+    case 'exact':
+      return n.name;
+    case 'leadingWildcard':
+      return `*${n.suffix}`;
+    case 'trailingWildcard':
+      return `${n.prefix}*`;
+    case 'regex':
+      return `~${n.source}`;
+  }
+}
+
+function matchText(loc: LocationConfig): string {
+  const m = loc.match;
+  switch (m.kind) {
+    case 'exact':
+      return `= ${m.path}`;
+    case 'prefix':
+      return m.path;
+    case 'prefixNoRegex':
+      return `^~ ${m.path}`;
+    case 'regex':
+      return `${m.caseless ? '~*' : '~'} ${m.source}`;
+    case 'named':
+      return `@${m.name}`;
+  }
+}
