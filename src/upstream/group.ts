@@ -25,6 +25,10 @@ export interface GroupOptions {
   readonly random?: () => number;
   /** Prefix of the registry keys, so http and stream upstreams of one name keep separate peers. */
   readonly namespace?: string;
+  /** Where passive-health transitions are logged; default: the process logger. */
+  readonly logger?: { warn(obj: object, msg: string): void };
+  /** Which block declared the group (for check_status); default: 'stream' when a namespace is given. */
+  readonly context?: 'http' | 'stream';
 }
 
 async function defaultResolve(host: string): Promise<string[]> {
@@ -51,6 +55,7 @@ async function addressesOf(server: UpstreamServerConfig, resolve: Resolver): Pro
 
 export class UpstreamGroup {
   readonly name: string;
+  readonly context: 'http' | 'stream';
   readonly config: UpstreamConfig;
   /** Every peer, primaries first, in config order. */
   readonly peers: readonly Peer[];
@@ -63,17 +68,20 @@ export class UpstreamGroup {
   readonly #balancer: Balancer;
   readonly #backupBalancer: Balancer | null;
   readonly #now: () => number;
+  readonly #logger: { warn(obj: object, msg: string): void } | null;
   /** nginx: a group of one peer is never taken out by passive checks. */
   readonly #single: boolean;
 
   private constructor(cfg: UpstreamConfig, primary: Peer[], backup: Peer[], opts: GroupOptions) {
     this.name = cfg.name;
+    this.context = opts.context ?? (opts.namespace ? 'stream' : 'http');
     this.config = cfg;
     this.primary = primary;
     this.backup = backup;
     this.peers = [...primary, ...backup];
     this.registryKeys = this.peers.map((p) => registryKey((opts.namespace ?? '') + cfg.name, p.key));
     this.#now = opts.now ?? Date.now;
+    this.#logger = opts.logger ?? null;
     this.#single = this.peers.length === 1;
     const balancerOpts = opts.random === undefined ? {} : { random: opts.random };
     this.#balancer = createBalancer(cfg.method, primary, balancerOpts);
@@ -126,7 +134,7 @@ export class UpstreamGroup {
     if (this.#single) return;
     const now = this.#now();
     if (noteOutcome(peer, failed, now)) {
-      logger.warn(
+      (this.#logger ?? logger).warn(
         { upstream: this.name, peer: peer.key },
         `upstream server temporarily disabled: peer ${peer.key} in upstream ${this.name} failed ${peer.fails} times`,
       );

@@ -95,7 +95,8 @@ describe('running', () => {
     const started = Date.now();
     const r = await runCli(['-c', path.join(dir, 't.conf')]);
     expect(r.code).toBe(1);
-    expect(Date.now() - started).toBeLessThan(5_000); // tsx startup dominates; the loader itself is fast
+    // Bounded loosely: tsx compiling the sources dominates on a loaded CI machine; a hang would hit it.
+    expect(Date.now() - started).toBeLessThan(30_000);
     expect(r.stderr).toContain('[emerg] unknown directive "bogus"');
     expect(fs.existsSync(path.join(dir, 'run/t.pid'))).toBe(false);
     expect(fs.readFileSync(path.join(dir, 'logs/err.log'), 'utf8')).toContain('unknown directive "bogus"');
