@@ -9,7 +9,7 @@ import { EOF, type IRecognitionException, type IToken } from 'chevrotain';
 import { compareConfigErrors, ConfigError, type Loc } from '../errors.js';
 import type { Arg, Directive } from './ast.js';
 import type { ConfigCstNode } from './cst.js';
-import { tokenize } from './lexer.js';
+import { scanDirectives, tokenize } from './lexer.js';
 import { configParser } from './parser.js';
 import { LCurly, QuotedString, RCurly, Word } from './tokens.js';
 import { cstToDirectives } from './visitor.js';
@@ -19,7 +19,19 @@ export interface ParseResult {
   errors: ConfigError[];
 }
 
+/**
+ * Text → directives and positioned errors. A correct config takes the one-pass fast path
+ * (`scanDirectives`, lexer.ts); anything else is parsed by Chevrotain, whose grammar is the
+ * normative one, so every error message and position comes from `parseWithChevrotain`.
+ */
 export function parseConfigText(text: string, file: string): ParseResult {
+  const directives = scanDirectives(text, file);
+  if (directives !== null) return { directives, errors: [] };
+  return parseWithChevrotain(text, file);
+}
+
+/** The reference path: hand lexer → Chevrotain CST (with recovery) → visitor, errors in nginx wording. */
+export function parseWithChevrotain(text: string, file: string): ParseResult {
   const lexed = tokenize(text, file);
   const errors = lexed.errors;
   const tokens = lexed.tokens;
@@ -73,6 +85,8 @@ export function parseConfigText(text: string, file: string): ParseResult {
     report(new ConfigError('TSP_ERR_CONFIG_SYNTAX', `unexpected "${t.image}"`, tokenLoc(t, file)));
     start += stray + skipStray(slice, stray);
   }
+  // The parser singleton would keep every token (and so the file's text) alive until the next parse.
+  configParser.input = [];
   if (errors.length > 1) errors.sort(compareConfigErrors);
   return { directives, errors };
 }

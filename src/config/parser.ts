@@ -9,6 +9,8 @@
  * One parser instance is shared (Chevrotain builds its lookahead tables once; `parser.input = tokens`
  * resets it). Rules are class properties so a misspelt SUBRULE does not compile. Messages are
  * rewritten into nginx wording in parse.ts, where the whole token stream is known.
+ * A correct config never reaches this parser: parse.ts tries the one-pass `scanDirectives` first
+ * and only falls back to Chevrotain (the normative grammar) to report errors.
  */
 import { CstParser } from 'chevrotain';
 import { allTokens, Argument, LCurly, RCurly, Semi, Word } from './tokens.js';

@@ -1,8 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import type { Directive } from '../../src/config/ast.js';
-import { referenceTokenize, tokenize } from '../../src/config/lexer.js';
-import { parseConfigText } from '../../src/config/parse.js';
+import { referenceTokenize, scanDirectives, tokenize } from '../../src/config/lexer.js';
+import { parseConfigText, parseWithChevrotain } from '../../src/config/parse.js';
 import { UnterminatedString } from '../../src/config/tokens.js';
 import type { Loc } from '../../src/errors.js';
 
@@ -149,4 +149,55 @@ test('print → parse round trip', () => {
     }),
     { numRuns: 500 },
   );
+});
+
+// The fast path (scanDirectives) must give exactly Chevrotain's tree, positions included, on every
+// correct config, and decline (null) on every config Chevrotain or the lexer reports an error for.
+function checkFastPath(text: string): void {
+  const fast = scanDirectives(text, 'f.conf');
+  const ref = parseWithChevrotain(text, 'f.conf');
+  if (ref.errors.length === 0) expect(fast, JSON.stringify(text)).toEqual(ref.directives);
+  else expect(fast, JSON.stringify(text)).toBeNull();
+  expect(parseConfigText(text, 'f.conf')).toEqual(ref);
+}
+
+const printed = tree.map((ts) => print(ts));
+const printedMutated = fc
+  .tuple(printed, fc.array(mutation, { minLength: 1, maxLength: 3 }))
+  .map(([text, ms]) => mutate(text, ms.map((m) => ({ ...m, at: m.at % (text.length + 1) }))));
+
+describe('the fast path agrees with the Chevrotain path', () => {
+  test.each([
+    REALISTIC,
+    '',
+    'a;',
+    'a b\\\nc "x\\\ny" \'z\';\r\nb { c { } }#x\n',
+    'a "b"#c\n;',
+    'a\\\n;',
+    'a "b"c;',
+    'a "b""c";',
+    'a "b',
+    'a \'b\\',
+    'a',
+    'a {',
+    '}',
+    'a { } }',
+    '{ }',
+    ';',
+    'a b }',
+    'a "b";',
+    '"a" b;',
+  ])('%j', (text) => checkFastPath(text));
+
+  test('random configs: soup, mutations, printed trees and their mutations', () => {
+    fc.assert(fc.property(fc.oneof(soup, mutated, printed, printedMutated, fc.string({ maxLength: 40 })), checkFastPath), {
+      numRuns: 3000,
+    });
+  });
+
+  test('correct configs do take the fast path', () => {
+    fc.assert(fc.property(printed, (text) => {
+      expect(scanDirectives(text, 'f.conf')).not.toBeNull();
+    }), { numRuns: 300 });
+  });
 });
