@@ -16,7 +16,7 @@ import {
   type RequestHead,
 } from './parser.js';
 import { normalizeHost, normalizeUri, splitTarget, type CompiledServer, type VirtualHosts } from './router.js';
-import { applyErrorPage } from './error-page.js';
+import { applyErrorPage, type InternalRedirect } from './error-page.js';
 import { HttpRequest } from './request.js';
 import {
   REDIRECT_CODES,
@@ -27,11 +27,12 @@ import {
   type LocalResponse,
 } from './respond.js';
 import { buildAddHeaders } from './headers.js';
-import type { LocationPlan } from './plan.js';
+import type { LocationPlan, ProxyPlan } from './plan.js';
 import type { HttpSite } from './site.js';
 import { ProxyExchange } from './proxy.js';
 import { MAX_URI_CHANGES, runRewritePhase } from './rewrite.js';
 import { StaticExchange } from './static.js';
+import { compileTemplate, type CompiledTemplate } from './variables.js';
 import { renderStatus, statusFormatOf } from '../upstream/status.js';
 // The PROXY protocol decoder is shared with the stream proxy (pure, no I/O).
 import { decodeProxyHeader } from '../tcp/proxy-protocol.js';
@@ -428,6 +429,7 @@ export class ClientConnection {
       // Routed once: an error inside the error page is answered with the built-in page.
       this.#server = null;
       const page = applyErrorPage(plan, server, r, res.status, this.site.statusGroups, this.serverPort);
+      if (page !== null && 'kind' in page) return this.#serveErrorPage(r, page, keepAlive, rest);
       if (page !== null) res = page;
     }
     const withAdds = plan === null ? res : { ...res, headers: res.headers + buildAddHeaders(plan.resHeaders, res.status, r) };
@@ -440,6 +442,34 @@ export class ClientConnection {
     if (keepAlive) this.socket.write(text, 'latin1');
     else this.socket.end(text, 'latin1');
     this.finish(keepAlive);
+  }
+
+  /**
+   * error_page served by a static or proxied location. The request body is never passed on (the
+   * first handler may have consumed part of it); when it is not read completely, the connection
+   * closes after the page instead of reading it.
+   */
+  #serveErrorPage(r: HttpRequest, page: InternalRedirect, keepAlive: boolean, rest: Buffer | null): void {
+    const bodyRead = this.#state !== S_BODY;
+    if (!bodyRead) this.#state = S_WAIT;
+    const keep = keepAlive && bodyRead;
+    const plan = page.plan;
+    this.#plan = plan;
+    if (keep && rest !== null) this.#pipelined = rest;
+    const h = plan.handler;
+    if (h.kind === 'proxy' || h.kind === 'websocket') {
+      const proxy: ProxyPlan = { ...plan.proxy!, passBody: false, method: page.asGet ? errorPageMethod : plan.proxy!.method, statusOverride: page.status };
+      const ex = new ProxyExchange(this, r, plan, proxy);
+      ex.bodyDone = keep;
+      this.exchange = ex;
+      ex.start();
+      return;
+    }
+    if (!page.asGet && r.method !== 'GET' && r.method !== 'HEAD') return this.respond(r, plan, errorResponse(405), keep);
+    const ex = new StaticExchange(this, r, plan, keep, page.status);
+    ex.bodyDone = keep;
+    this.exchange = ex;
+    ex.start();
   }
 
   /** The current request's response is complete (written to the socket buffer). */
@@ -516,6 +546,9 @@ export class ClientConnection {
     for (const log of plan.accessLogs) log.sink.write(`${log.format(r)}\n`);
   }
 }
+
+/** An internal redirect to an error page turns the method into GET (HEAD stays HEAD). */
+const errorPageMethod: CompiledTemplate = compileTemplate('GET');
 
 function connectionResume(conn: ClientConnection, pending: Buffer): void {
   if (conn.closed) return;

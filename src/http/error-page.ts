@@ -1,8 +1,16 @@
 /**
- * error_page for locally generated errors (4xx/5xx the proxy answers itself): a URL target
- * answers with a redirect, an internal URI or @name target is routed once more and answered by
- * that location's `return` (or check_status); other handlers fall back to the built-in page.
- * Intercepting upstream error responses (proxy_intercept_errors) is not done here.
+ * error_page (nginx semantics) for every error the proxy answers itself (404 from static files,
+ * 502/504 from proxy failures, 413, 403, `return` codes) and, with `proxy_intercept_errors on`,
+ * for upstream error responses (proxy.ts hands them to ClientConnection.respond like a local error).
+ *
+ * - A URL target answers with a redirect: 302, or the `=code` given when it is a redirect code.
+ * - A local URI re-runs location matching on that URI (args from its `?` part); the method
+ *   becomes GET unless it was HEAD. `@name` targets keep the method and URI.
+ * - The target answers with its own handler: `return` and check_status here, static files and
+ *   proxying in connection.ts (InternalRedirect). The final status is the `=code`, the target's
+ *   own with a bare `=`, else the original error's.
+ * - One level only (nginx `recursive_error_pages off`): the connection clears the server it
+ *   routes in before calling here, so an error while serving the page gets the built-in page.
  */
 import type { ErrorPage } from '../config/types.js';
 import { renderStatus } from '../upstream/status.js';
@@ -19,11 +27,34 @@ export interface ErrorPagePlan {
   readonly target: CompiledTemplate;
 }
 
+/** The error page is served by the target location's static or proxy handler. */
+export interface InternalRedirect {
+  readonly kind: 'internal';
+  readonly plan: LocationPlan;
+  /** The status the target's response goes out with; 0 keeps the target's own (bare `=`). */
+  readonly status: number;
+  /** The request is handled as GET from here on (a URI target of anything but HEAD). */
+  readonly asGet: boolean;
+}
+
 export function compileErrorPages(pages: readonly ErrorPage[], compile: (t: string) => CompiledTemplate): ErrorPagePlan[] {
   return pages.map((p) => ({ codes: new Set(p.codes), overrideStatus: p.overrideStatus, target: compile(p.target) }));
 }
 
-/** The response error_page makes of `status`, or null when no error_page applies. */
+/** The status a target's response is forced to: `=code`, else the original error (0 = the target's). */
+export function forcedStatus(override: ErrorPagePlan['overrideStatus'], status: number): number {
+  return override === 'target' ? 0 : (override ?? status);
+}
+
+/** Whether an error_page target is an external URL (answered with a redirect). */
+export function isExternalTarget(target: string): boolean {
+  return /^https?:\/\//i.test(target);
+}
+
+/**
+ * What error_page makes of `status`: a finished response, an internal redirect for the
+ * connection to serve, or null when no error_page applies. A URI target changes `r.uri`/`r.args`.
+ */
 export function applyErrorPage(
   plan: LocationPlan,
   server: CompiledServer,
@@ -31,38 +62,48 @@ export function applyErrorPage(
   status: number,
   groups: () => Parameters<typeof renderStatus>[0],
   serverPort: number,
-): LocalResponse | null {
+): LocalResponse | InternalRedirect | null {
   const page = plan.errorPages.find((p) => p.codes.has(status));
   if (page === undefined) return null;
   const target = page.target(r);
   const override = page.overrideStatus;
-  if (/^https?:\/\//i.test(target)) {
+  if (isExternalTarget(target)) {
     const code = typeof override === 'number' && REDIRECT_CODES.has(override) ? override : 302;
     return redirectResponse(code, target);
   }
-  let loc;
+  let targetPlan: LocationPlan;
+  let asGet = false;
   if (target.startsWith('@')) {
-    loc = server.namedLocation(target.slice(1));
+    const loc = server.namedLocation(target.slice(1));
+    if (loc === null) return errorResponse(404);
+    targetPlan = loc.slot as LocationPlan;
   } else {
     const { path, args } = splitTarget(target);
     const uri = normalizeUri(path);
-    if (uri === null) return null;
+    if (uri === null) return errorResponse(400);
     r.uri = uri;
     r.args = args;
-    loc = server.findLocation(uri).location;
+    // The upstream gets the new URI, not the client's request target.
+    r.uriChanged = true;
+    const found = server.findLocation(uri);
+    if (found.captures !== null) r.captures = found.captures;
+    // No location: the server's own plan (static files from its root), as for a first match.
+    targetPlan = found.location === null ? (server.slot as LocationPlan) : (found.location.slot as LocationPlan);
+    asGet = r.method !== 'HEAD';
   }
-  const target_ = loc === null ? null : (loc.slot as LocationPlan);
-  const h = target_?.handler;
-  const fixed = typeof override === 'number' ? override : status;
-  if (h?.kind === 'return') {
-    const code = override === 'target' ? h.code : fixed;
-    const text = target_!.returnText?.(r) ?? null;
-    if (REDIRECT_CODES.has(h.code) && text !== null) return redirectResponse(h.code, absoluteLocation(text, r.scheme, r.host, serverPort));
+  const forced = forcedStatus(override, status);
+  const h = targetPlan.handler;
+  if (h.kind === 'return') {
+    const text = targetPlan.returnText?.(r) ?? null;
+    if (REDIRECT_CODES.has(h.code) && text !== null) {
+      return redirectResponse(forced === 0 ? h.code : forced, absoluteLocation(text, r.scheme, r.host, serverPort));
+    }
+    const code = forced === 0 ? h.code : forced;
     return text === null ? errorResponse(code) : { status: code, contentType: 'text/plain', body: text, headers: '' };
   }
-  if (h?.kind === 'checkStatus') {
+  if (h.kind === 'checkStatus') {
     const { contentType, body } = renderStatus(groups(), h.format);
-    return { status: override === 'target' ? 200 : fixed, contentType, body, headers: '' };
+    return { status: forced === 0 ? 200 : forced, contentType, body, headers: '' };
   }
-  return errorResponse(override === 'target' ? 404 : fixed);
+  return { kind: 'internal', plan: targetPlan, status: forced, asGet };
 }

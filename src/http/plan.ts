@@ -57,6 +57,11 @@ export interface ProxyPlan {
   /** PROXY protocol header on each new upstream connection (such connections are never pooled). */
   readonly proxyProtocol: 0 | 1 | 2;
   readonly tunnelTimeoutMs: number;
+  /**
+   * error_page served by this location: the status its response goes out with (0 or absent =
+   * the upstream's). Set only on the per-error copy connection.ts makes, never at compile time.
+   */
+  readonly statusOverride?: number;
 }
 
 export interface LocationPlan {

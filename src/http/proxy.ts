@@ -351,8 +351,10 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
     const head = this.#head;
     const keep = head.keepAlive && res.body !== 'close' && this.bodyDone && this.#conn.requestsLeft(this.#plan);
     this.#clientKeepAlive = keep;
-    let text = `HTTP/1.1 ${status} ${res.reason === '' ? statusText(status) : res.reason}\r\n`;
-    text += buildResponseHeaders(this.#plan.resHeaders, res, status, r);
+    // An error_page target goes out with the error's status (nginx err_status), unless `=`.
+    const shown = this.#proxy.statusOverride || status;
+    let text = `HTTP/1.1 ${shown} ${res.reason === '' || shown !== status ? statusText(shown) : res.reason}\r\n`;
+    text += buildResponseHeaders(this.#plan.resHeaders, res, shown, r);
     switch (res.body) {
       case 'chunked':
         text += 'Transfer-Encoding: chunked\r\n';
@@ -369,7 +371,7 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
         break;
     }
     text += keep ? 'Connection: keep-alive\r\n\r\n' : 'Connection: close\r\n\r\n';
-    r.status = status;
+    r.status = shown;
     r.responseHeaders = res.headers;
     r.bytesSent += text.length;
     this.#responseStarted = true;

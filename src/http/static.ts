@@ -79,11 +79,14 @@ export class StaticExchange implements Exchange {
   readonly #r: HttpRequest;
   readonly #plan: LocationPlan;
   readonly #keepAlive: boolean;
+  /** error_page: the status the file goes out with (0 = 200/206 as usual). */
+  readonly #status: number;
   #stream: ReadStream | null = null;
   #done = false;
 
-  constructor(conn: ClientConnection, r: HttpRequest, plan: LocationPlan, keepAlive: boolean) {
+  constructor(conn: ClientConnection, r: HttpRequest, plan: LocationPlan, keepAlive: boolean, status = 0) {
     this.#conn = conn;
+    this.#status = status;
     this.#r = r;
     this.#plan = plan;
     this.#keepAlive = keepAlive;
@@ -155,28 +158,31 @@ export class StaticExchange implements Exchange {
     const head = r.head;
     const lastModified = new Date(Math.floor(st.mtimeMs / 1000) * 1000).toUTCString();
     const etag = etagOf(st);
-    const validators = `Last-Modified: ${lastModified}\r\nETag: ${etag}\r\n`;
+    // An error page with a status other than 200 is the whole file, unconditionally, without
+    // Last-Modified or ranges (nginx's not-modified and range filters act on 200 only).
+    const forced = this.#status !== 0 && this.#status !== 200;
+    const validators = forced ? `ETag: ${etag}\r\n` : `Last-Modified: ${lastModified}\r\nETag: ${etag}\r\n`;
     const inm = headerValue(head, 'if-none-match');
     const ims = headerValue(head, 'if-modified-since');
-    if ((inm !== null && (inm === '*' || inm.split(',').some((t) => t.trim() === etag))) || (inm === null && ims !== null && ims === lastModified)) {
+    if (!forced && (inm !== null && (inm === '*' || inm.split(',').some((t) => t.trim() === etag))) || (inm === null && ims !== null && ims === lastModified)) {
       void handle.close();
       return this.#respond({ status: 304, contentType: null, body: '', headers: validators });
     }
     const size = st.size;
     const rangeHeader = headerValue(head, 'range');
-    const range = rangeHeader === null ? null : parseRange(rangeHeader, size);
+    const range = rangeHeader === null || forced ? null : parseRange(rangeHeader, size);
     if (range === 'unsatisfiable') {
       void handle.close();
       return this.#respond(errorResponse(416, `Content-Range: bytes */${size}\r\n`));
     }
-    const status = range === null ? 200 : 206;
+    const status = forced ? this.#status : range === null ? 200 : 206;
     const start = range === null ? 0 : range.start;
     const end = range === null ? size - 1 : range.end;
     const length = size === 0 ? 0 : end - start + 1;
     let text = `HTTP/1.1 ${status} ${statusText(status)}\r\n${localHeadLines(this.#plan.settings.serverTokens)}`;
     text += `Content-Type: ${contentTypeOf(file)}\r\nContent-Length: ${length}\r\n${validators}`;
     if (range !== null) text += `Content-Range: bytes ${start}-${end}/${size}\r\n`;
-    text += 'Accept-Ranges: bytes\r\n';
+    if (!forced) text += 'Accept-Ranges: bytes\r\n';
     text += buildAddHeaders(this.#plan.resHeaders, status, r);
     text += this.#keepAlive ? 'Connection: keep-alive\r\n\r\n' : 'Connection: close\r\n\r\n';
     r.status = status;
