@@ -36,6 +36,9 @@ export interface SessionInfo {
   /** Host of a websocket_pass request head, null otherwise. */
   readonly host: string | null;
   readonly serverName: string;
+  /** The socket's peer before realip replaced remoteAddress/remotePort (nginx $realip_remote_addr). */
+  readonly realipRemoteAddress?: string;
+  readonly realipRemotePort?: number;
 }
 
 export type Variable = (s: SessionInfo) => string;
@@ -87,6 +90,8 @@ export const STREAM_VARIABLES: Readonly<Record<string, Variable>> = {
   proxy_protocol_addr: (s) => s.proxyProtocolAddress ?? '',
   proxy_protocol_port: (s) => (s.proxyProtocolPort === null ? '' : String(s.proxyProtocolPort)),
   host: (s) => s.host ?? '',
+  realip_remote_addr: (s) => s.realipRemoteAddress ?? s.remoteAddress,
+  realip_remote_port: (s) => String(s.realipRemotePort ?? s.remotePort),
   time_local: (s) => timeLocal(s.endedAt),
   time_iso8601: (s) => timeIso(s.endedAt),
   msec: (s) => seconds(s.endedAt),
@@ -111,13 +116,17 @@ const VAR = /\$(?:\{([A-Za-z0-9_]+)\}|([A-Za-z0-9_]+))/g;
  * Compile a log_format template. Unknown variables log as "-" rather than failing the config,
  * since the config layer owns validation; empty values log as "-" like nginx.
  */
-export function compileLogFormat(template: string, escape: Escape = 'default'): (s: SessionInfo) => string {
+export function compileLogFormat(
+  template: string,
+  escape: Escape = 'default',
+  maps?: ReadonlyMap<string, Variable>,
+): (s: SessionInfo) => string {
   const parts: (string | Variable)[] = [];
   let last = 0;
   for (const m of template.matchAll(VAR)) {
     if (m.index > last) parts.push(template.slice(last, m.index));
     const name = m[1] ?? m[2]!;
-    const get = STREAM_VARIABLES[name];
+    const get = maps?.get(name) ?? STREAM_VARIABLES[name];
     if (get === undefined) parts.push('-');
     else if (escape === 'json') parts.push((s) => escapeJson(get(s)));
     else if (escape === 'none') parts.push((s) => get(s) || '-');
@@ -133,12 +142,13 @@ export function compileLogFormat(template: string, escape: Escape = 'default'): 
 }
 
 /** A template for `hash $key` evaluated per session (no escaping, empty stays empty). */
-export function compileKey(template: string): (s: SessionInfo) => string {
+export function compileKey(template: string, maps?: ReadonlyMap<string, Variable>): (s: SessionInfo) => string {
   const parts: (string | Variable)[] = [];
   let last = 0;
   for (const m of template.matchAll(VAR)) {
     if (m.index > last) parts.push(template.slice(last, m.index));
-    parts.push(STREAM_VARIABLES[m[1] ?? m[2]!] ?? (() => ''));
+    const name = m[1] ?? m[2]!;
+    parts.push(maps?.get(name) ?? STREAM_VARIABLES[name] ?? (() => ''));
     last = m.index + m[0].length;
   }
   if (last < template.length) parts.push(template.slice(last));

@@ -7,7 +7,7 @@
  */
 import type net from 'node:net';
 import type { Logger } from 'pino';
-import type { LogFormatConfig, StreamConfig, StreamServerConfig, UpstreamConfig } from '../config/types.js';
+import type { LogFormatConfig, StreamConfig, StreamServerConfig } from '../config/types.js';
 import type { UpstreamGroup } from '../upstream/group.js';
 import { compileAccessRules, type AccessCheck } from './access.js';
 import { parseRequestHead, rewriteHead, routeMatches, type HttpPeekResult, type RequestHead } from './http-peek.js';
@@ -15,7 +15,9 @@ import { connectUpstream, preread, Tunnel } from './proxy.js';
 import { decodeProxyHeader, encodeProxyV1, encodeProxyV2, PP2_TYPE_AUTHORITY, unmap, type ProxyTlv } from './proxy-protocol.js';
 import { ServerNameIndex } from './server-names.js';
 import { parseClientHello, type ClientHelloResult } from './sni.js';
-import { BASIC_LOG_FORMAT, compileKey, compileLogFormat, type SessionInfo } from './stream-log.js';
+import { StreamDynamicGroups } from './dynamic-target.js';
+import { BASIC_LOG_FORMAT, compileKey, compileLogFormat, type SessionInfo, type Variable } from './stream-log.js';
+import { compileStreamMaps, compileStreamTemplate } from './stream-vars.js';
 
 export interface StreamSiteDeps {
   readonly groups: ReadonlyMap<string, UpstreamGroup>;
@@ -50,6 +52,10 @@ interface CompiledServer {
   readonly logs: readonly CompiledLog[];
   /** websocket_pass routes, or null for proxy_pass / no handler. */
   readonly routes: readonly Route[] | null;
+  /** `proxy_pass $var`: the evaluated target (an upstream name, host:port or unix:path). */
+  readonly dynamicTarget: Variable | null;
+  /** set_real_ip_from: whether a peer may give the client address in its PROXY header; null = off. */
+  readonly realip: ((peer: string) => boolean) | null;
 }
 
 interface ListenSite {
@@ -82,8 +88,11 @@ class Session implements SessionInfo {
   readonly connection = ++connectionCounter;
   readonly socket: net.Socket;
   readonly site: ListenSite;
-  readonly remoteAddress: string;
-  readonly remotePort: number;
+  /** The client: the socket's peer, or the PROXY header's source once realip trusts the peer. */
+  remoteAddress: string;
+  remotePort: number;
+  realipRemoteAddress: string;
+  realipRemotePort: number;
   readonly serverAddress: string;
   readonly serverPort: number;
   readonly startedAt = Date.now();
@@ -112,6 +121,8 @@ class Session implements SessionInfo {
     this.server = site.defaultServer;
     this.remoteAddress = socket.remoteAddress === undefined ? 'unix:' : unmap(socket.remoteAddress);
     this.remotePort = socket.remotePort ?? 0;
+    this.realipRemoteAddress = this.remoteAddress;
+    this.realipRemotePort = this.remotePort;
     this.serverAddress = socket.localAddress === undefined ? 'unix:' : unmap(socket.localAddress);
     this.serverPort = socket.localPort ?? 0;
   }
@@ -130,13 +141,16 @@ export class StreamSite {
   readonly #hashKeys = new Map<string, (s: SessionInfo) => string>();
   readonly #sessions = new Set<Session>();
   readonly #tunnels: StreamTunnelTracker | null;
+  readonly #dynamic: StreamDynamicGroups;
   #closed = false;
 
   constructor(stream: StreamConfig, deps: StreamSiteDeps) {
     this.#groups = deps.groups;
     this.#tunnels = deps.tunnels ?? null;
     this.#logger = deps.logger.child({ component: 'stream' });
-    for (const u of stream.upstreams) this.#compileHashKey(u);
+    this.#dynamic = new StreamDynamicGroups(deps.groups);
+    const maps = compileStreamMaps(stream.maps);
+    for (const u of stream.upstreams) if (u.method.kind === 'hash') this.#hashKeys.set(u.name, compileKey(u.method.key, maps));
     const formats = new Map<string, (s: SessionInfo) => string>();
     const formatConfigs = new Map<string, LogFormatConfig>(stream.logFormats.map((f) => [f.name, f]));
     const formatFor = (name: string): ((s: SessionInfo) => string) => {
@@ -144,7 +158,7 @@ export class StreamSite {
       if (f === undefined) {
         const cfg = formatConfigs.get(name);
         // Stream has no "combined"; the config layer's default name falls back to nginx's `basic`.
-        f = cfg === undefined ? compileLogFormat(BASIC_LOG_FORMAT) : compileLogFormat(cfg.template, cfg.escape);
+        f = cfg === undefined ? compileLogFormat(BASIC_LOG_FORMAT) : compileLogFormat(cfg.template, cfg.escape, maps);
         formats.set(name, f);
       }
       return f;
@@ -162,6 +176,11 @@ export class StreamSite {
           config.handler.kind === 'websocket'
             ? config.handler.routes.map((r) => ({ path: r.path, upstream: r.target.upstream }))
             : null,
+        dynamicTarget:
+          config.handler.kind === 'proxy' && config.handler.target.dynamic
+            ? compileStreamTemplate(config.handler.target.raw, maps)
+            : null,
+        realip: compileRealip(config.setRealIpFrom ?? []),
       };
       for (const l of config.listens) {
         const list = byKey.get(l.key) ?? [];
@@ -183,10 +202,6 @@ export class StreamSite {
         prereadTimeoutMs: defaultServer.config.prereadTimeoutMs,
       });
     }
-  }
-
-  #compileHashKey(u: UpstreamConfig): void {
-    if (u.method.kind === 'hash') this.#hashKeys.set(u.name, compileKey(u.method.key));
   }
 
   /** The connection handler for one listen key (the runtime calls it per accepted socket). */
@@ -292,6 +307,10 @@ export class StreamSite {
     }
     s.server = server;
     const cfg = server.config;
+    if (s.proxyProtocolAddress !== null && server.realip?.(s.remoteAddress) === true) {
+      s.remoteAddress = s.proxyProtocolAddress;
+      s.remotePort = s.proxyProtocolPort ?? 0;
+    }
     socket.setNoDelay(cfg.tcpNodelay);
     if (cfg.soKeepalive) socket.setKeepAlive(true);
 
@@ -321,6 +340,8 @@ export class StreamSite {
       upstream = route.upstream;
       routePath = route.path;
       payload = rewriteHead(buffer, head, s.remoteAddress);
+    } else if (server.dynamicTarget !== null) {
+      upstream = server.dynamicTarget(s);
     } else if (cfg.handler.kind === 'proxy') {
       upstream = cfg.handler.target.upstream;
     } else {
@@ -329,7 +350,12 @@ export class StreamSite {
     }
     s.bytesReceived += buffer.length;
 
-    const group = this.#groups.get(upstream);
+    let group = this.#groups.get(upstream);
+    if (group === undefined && server.dynamicTarget !== null) {
+      const found = this.#dynamic.resolve(upstream);
+      group = (found instanceof Promise ? await found : found) ?? undefined;
+      if (s.gone) return this.#end(s);
+    }
     if (group === undefined) {
       this.#logger.error({ upstream }, `upstream "${upstream}" not found`);
       return server.routes !== null ? this.#respond(s, 0, 500) : this.#abort(s, 0, 500);
@@ -430,6 +456,18 @@ export class StreamSite {
     for (const log of s.server.logs) log.sink.write(log.format(s));
   }
 }
+
+function compileRealip(sources: readonly string[]): ((peer: string) => boolean) | null {
+  if (sources.length === 0) return null;
+  const unix = sources.includes('unix:');
+  const trusted = compileAccessRules([
+    ...sources.filter((x) => x !== 'unix:').map((source) => ({ action: 'allow' as const, source, loc: LOC })),
+    { action: 'deny', source: 'all', loc: LOC },
+  ]);
+  return (peer) => (peer === 'unix:' ? unix : trusted(peer));
+}
+
+const LOC = { file: '<set_real_ip_from>', line: 0, column: 0 };
 
 function firstName(cfg: StreamServerConfig): string {
   const n = cfg.serverNames[0];

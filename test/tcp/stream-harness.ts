@@ -73,6 +73,7 @@ export function server(over: Partial<StreamServerConfig> & Pick<StreamServerConf
     prereadTimeoutMs: 30_000,
     accessLogs: [],
     accessRules: [],
+    setRealIpFrom: [],
     loc,
     ...over,
   };
