@@ -260,7 +260,9 @@ export function scanDirectives(text: string, file: string): Directive[] | null {
         i++;
         continue;
       }
-      if (c === LBRACE || c === SEMI || c === DQUOTE || c === SQUOTE) return null;
+      if (c === LBRACE || c === SEMI) return null;
+    }
+    if (nameLoc === null && c !== DQUOTE && c !== SQUOTE) {
       wordLines = 0;
       i = scanWord(text, i, n);
       if (wordLines > 0) {
@@ -320,11 +322,15 @@ export function scanDirectives(text: string, file: string): Directive[] | null {
         const d = text.charCodeAt(i);
         if (d !== SPACE && d !== TAB && d !== CR && d !== LF && d !== SEMI && d !== LBRACE && d !== RBRACE && d !== HASH) return null;
       }
-      scratch.push({
-        value: unescape(text.slice(start + 1, i - 1)),
-        quoted: true,
-        loc: { file, line: startLine, column, length: i - start },
-      });
+      const value = unescape(text.slice(start + 1, i - 1));
+      if (nameLoc === null) {
+        // A quoted statement name (nginx accepts it; map keys such as '' need it).
+        name = value;
+        nameLoc = { file, line: startLine, column, length: i - start };
+        scratch.length = 0;
+        continue;
+      }
+      scratch.push({ value, quoted: true, loc: { file, line: startLine, column, length: i - start } });
       continue;
     }
     wordLines = 0;

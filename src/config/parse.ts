@@ -9,7 +9,7 @@ import { EOF, type IRecognitionException, type IToken } from 'chevrotain';
 import { compareConfigErrors, ConfigError, type Loc } from '../errors.js';
 import type { Arg, Directive } from './ast.js';
 import type { ConfigCstNode } from './cst.js';
-import { scanDirectives, tokenize } from './lexer.js';
+import { scanDirectives, tokenize, tokenValue } from './lexer.js';
 import { configParser } from './parser.js';
 import { LCurly, QuotedString, RCurly, Word } from './tokens.js';
 import { cstToDirectives } from './visitor.js';
@@ -142,7 +142,7 @@ function syntaxError(e: IRecognitionException, tokens: readonly IToken[], file: 
     // Statement = Word {argument} (";" | block): only "}" or EOF can end the arguments here.
     let first = at - 1;
     while (first > 0 && isArgToken(tokens[first - 1]!)) first--;
-    const name = tokens[first]?.image ?? '';
+    const name = tokens[first] === undefined ? '' : tokenValue(tokens[first]!);
     return new ConfigError('TSP_ERR_CONFIG_SYNTAX', `directive "${name}" is not terminated by ";"`, afterLoc(prev, file));
   }
   if (eof) {

@@ -2,7 +2,7 @@
  * The grammar, and nothing else (see grammar/tsproxy.ebnf):
  *
  *   config    = { statement } EOF ;
- *   statement = Word { argument } ( ";" | block ) ;
+ *   statement = argument { argument } ( ";" | block ) ;   (a quoted name is allowed, as nginx: map keys like '' )
  *   argument  = Word | String ;          (the token category Argument, see tokens.ts)
  *   block     = "{" { statement } "}" ;
  *
@@ -13,7 +13,7 @@
  * and only falls back to Chevrotain (the normative grammar) to report errors.
  */
 import { CstParser } from 'chevrotain';
-import { allTokens, Argument, LCurly, RCurly, Semi, Word } from './tokens.js';
+import { allTokens, Argument, LCurly, RCurly, Semi } from './tokens.js';
 
 export class ConfigParser extends CstParser {
   constructor() {
@@ -26,8 +26,8 @@ export class ConfigParser extends CstParser {
   });
 
   statement = this.RULE('statement', () => {
-    this.CONSUME(Word, { LABEL: 'name' });
-    this.MANY(() => this.CONSUME(Argument));
+    this.CONSUME1(Argument, { LABEL: 'name' });
+    this.MANY(() => this.CONSUME2(Argument));
     this.OR([
       { ALT: () => this.CONSUME(Semi) },
       { ALT: () => this.SUBRULE(this.block) },

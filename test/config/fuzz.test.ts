@@ -48,7 +48,6 @@ function validLoc(loc: Loc, text: string): boolean {
 function allLocsValid(ds: readonly Directive[], text: string): boolean {
   return ds.every(
     (d) =>
-      d.name !== '' &&
       validLoc(d.loc, text) &&
       d.args.every((a) => validLoc(a.loc, text)) &&
       (d.block === null || allLocsValid(d.block, text)),

@@ -156,9 +156,8 @@ describe('WebSocket through proxy_pass (classic nginx snippet)', () => {
 });
 
 describe('the nginx snippet verbatim', () => {
-  // Known gap (config parser, not this module): a statement must start with a bare word, so the
-  // map key '' is rejected with 'unexpected "\'\'"'. Flip to it() once the grammar accepts it.
-  it.fails("accepts `'' close;` in the map", async () => {
+  // A statement may start with a quoted word (nginx accepts it), so the map key '' loads verbatim.
+  it("accepts `'' close;` in the map", async () => {
     const be = await wsBackend();
     const proxy = await startProxy(CLASSIC(be.port, '', "''"));
     const ws = await open(`ws://127.0.0.1:${proxy.port()}/ws/`);
