@@ -54,10 +54,7 @@ function open(url: string, headers: Record<string, string> = {}): Promise<WebSoc
 const closed = (ws: WebSocket): Promise<[number, string]> =>
   new Promise((r) => ws.once('close', (code, reason) => r([code, reason.toString()])));
 
-/**
- * nginx's snippet, except the empty key: the config parser does not yet take a quoted string as
- * the first word of a statement (`''  close;`), see the `it.fails` below; `~^$` is equivalent.
- */
+/** nginx's snippet; `emptyKey` lets a test use `''` (verbatim) or the equivalent `~^$`. */
 const CLASSIC = (port: number, extra = '', emptyKey = '~^$'): string => `
   http {
     map $http_upgrade $connection_upgrade {
