@@ -10,7 +10,12 @@ import { formatConfigError } from './config/format.js';
 import { readConfigTree } from './config/parse.js';
 import { createLogger, setLogger, flushLogs } from './log.js';
 import { readRunningPid } from './runtime/pidfile.js';
+import cluster from 'node:cluster';
 import { serve } from './runtime/serve.js';
+import { servePrimary } from './runtime/primary.js';
+import { runWorker } from './runtime/worker.js';
+import { workerCount } from './runtime/workers.js';
+import { daemonize, isDaemonChild } from './runtime/daemon.js';
 import { TsproxyError } from './errors.js';
 import { VERSION, FEATURES } from './version.js';
 
@@ -131,10 +136,24 @@ async function main(argv: readonly string[]): Promise<number> {
   const config = result.config;
   const { prefix } = resolvePaths(opts);
   const errorLog = opts.errorLog !== null ? { target: path.resolve(prefix, opts.errorLog), level: 'info' as const } : config.main.errorLogs[0];
-  const logger = createLogger(errorLog?.target ?? 'stderr', errorLog?.level ?? 'info');
+  const logTarget = { target: errorLog?.target ?? 'stderr', level: errorLog?.level ?? ('info' as const) };
+  if (config.main.daemon && !isDaemonChild()) {
+    const stderrFile = logTarget.target === 'stderr' || logTarget.target === 'stdout' ? path.join(prefix, 'logs/error.log') : logTarget.target;
+    try {
+      await daemonize({ argv, pidFile: config.main.pid, stderrFile });
+      return 0;
+    } catch (err) {
+      say(`[emerg] ${(err as Error).message}`);
+      return 1;
+    }
+  }
+  const logger = createLogger(logTarget.target, logTarget.level);
   setLogger(logger);
   try {
-    const serving = await serve({ config, logger, load: () => load(opts) });
+    const workers = workerCount(config);
+    const serving = workers > 1
+      ? await servePrimary({ config, logger, errorLog: logTarget, workers, load: () => load(opts) })
+      : await serve({ config, logger, load: () => load(opts) });
     return await serving.done;
   } catch (err) {
     const message = err instanceof TsproxyError ? err.message : String(err);
@@ -145,7 +164,8 @@ async function main(argv: readonly string[]): Promise<number> {
   }
 }
 
-main(process.argv.slice(2)).then(
+// A worker process runs the same entry point; it takes its config from the primary.
+(cluster.isWorker ? runWorker() : main(process.argv.slice(2))).then(
   (code) => process.exit(code),
   (err) => {
     say(`[emerg] ${(err as Error)?.stack ?? String(err)}`);

@@ -21,6 +21,9 @@ export const ERROR_CODES = {
   TSP_ERR_CLIENT_ABORT: 'the client closed the connection before the response was complete',
   TSP_ERR_LISTEN: 'a listen address could not be bound',
   TSP_ERR_SIGNAL: 'tsproxy -s could not signal the running instance',
+  TSP_ERR_WORKER: 'a worker process failed to start',
+  TSP_ERR_DAEMON: 'the daemonized process did not come up (daemon on)',
+  TSP_ERR_USER: 'the "user" directive names a user or group that cannot be switched to',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -19,7 +19,8 @@ import type { ConfigError } from '../errors.js';
 import { globToRegExp, parseConfigText } from '../config/parse.js';
 
 export interface ReloaderOptions {
-  runtime: Runtime;
+  /** A Runtime, or the primary's worker pool (anything that reloads and reports a summary). */
+  runtime: Pick<Runtime, 'reload'>;
   logger: Logger;
   /** Load and validate the config from disk (the same loader as startup). */
   load(): { config: Config | null; errors: ConfigError[]; warnings: ConfigError[] };

@@ -26,6 +26,18 @@ import { diffConfigs, type ConfigDiff } from './diff.js';
 
 export interface RuntimeOptions {
   logger?: Logger;
+  /** false in worker processes: the primary runs one checker per peer and sends the verdicts (applyHealth). */
+  activeChecks?: boolean;
+  /** Cap on concurrent connections per listener (worker_connections in worker processes); unset: no cap. */
+  maxConnections?: number;
+}
+
+/** A peer's active-check verdict as the primary sends it to workers. */
+export interface PeerHealthState {
+  readonly registryKey: string;
+  readonly healthy: boolean;
+  readonly checkedAt?: number | null;
+  readonly lastError?: string | null;
 }
 
 export interface ReloadSummary {
@@ -47,6 +59,8 @@ export class Runtime {
   #registry: PeerRegistry;
   #logger: Logger;
   #stopping = false;
+  #activeChecks = true;
+  #maxConnections: number | null = null;
   readonly #deps: SnapshotDeps;
   readonly #pool: UpstreamPool;
   readonly #holder: SiteHolder;
@@ -76,16 +90,32 @@ export class Runtime {
     const deps: SnapshotDeps = { logger, openAccessLog, pool: new UpstreamPool(), holder: { current: null }, tunnels: new TunnelRegistry() };
     const snapshot = await buildSnapshot(config, registry, deps);
     const runtime = new Runtime(snapshot, registry, logger, deps);
+    runtime.#activeChecks = options.activeChecks ?? true;
+    runtime.#maxConnections = options.maxConnections ?? null;
     try {
       for (const listen of snapshot.listens.values()) {
-        runtime.#listeners.set(listen.key, await openListener(listen, runtime.#dispatch));
+        runtime.#listeners.set(listen.key, runtime.#capped(await openListener(listen, runtime.#dispatch)));
       }
     } catch (err) {
       await runtime.stop({ graceful: false });
       throw err;
     }
-    snapshot.start();
+    if (runtime.#activeChecks) snapshot.start();
     return runtime;
+  }
+
+  #capped(l: Listener): Listener {
+    if (this.#maxConnections !== null) l.server.maxConnections = this.#maxConnections;
+    return l;
+  }
+
+  /** Apply a verdict the primary's checker reached; unknown keys (a reload in between) are ignored. */
+  applyHealth(state: PeerHealthState): void {
+    const peer = this.#registry.byKey(state.registryKey);
+    if (peer === undefined) return;
+    peer.healthy = state.healthy;
+    if (state.checkedAt !== undefined) peer.checkedAt = state.checkedAt;
+    if (state.lastError !== undefined) peer.lastError = state.lastError;
   }
 
   get config(): Config {
@@ -144,7 +174,7 @@ export class Runtime {
     const opened: Listener[] = [];
     try {
       for (const listen of snapshot.listens.values()) {
-        if (!this.#listeners.has(listen.key)) opened.push(await openListener(listen, this.#dispatch));
+        if (!this.#listeners.has(listen.key)) opened.push(this.#capped(await openListener(listen, this.#dispatch)));
       }
     } catch (err) {
       await Promise.all(opened.map(closeListener));
@@ -156,7 +186,7 @@ export class Runtime {
     this.#snapshot = snapshot;
     this.#holder.current = snapshot.http;
     if (snapshot.http !== null) this.#httpSites.add(snapshot.http);
-    snapshot.start();
+    if (this.#activeChecks) snapshot.start();
 
     const closed: string[] = [];
     for (const [key, l] of this.#listeners) {

@@ -10,6 +10,7 @@ import { flushLogs, reopenLogs } from '../log.js';
 import { Runtime } from './runtime.js';
 import { Reloader, includeGlobs } from './reload.js';
 import { writePidFile, removePidFile } from './pidfile.js';
+import { dropPrivileges } from './privileges.js';
 
 export interface ServeOptions {
   config: Config;
@@ -27,9 +28,20 @@ export interface Serving {
 export async function serve({ config, logger, load }: ServeOptions): Promise<Serving> {
   const runtime = await Runtime.start(config, { logger });
   const pidFile = config.main.pid;
-  if (pidFile !== null) writePidFile(pidFile);
+  // Logged before the pid file appears: whoever waits for the pid file can read the bound ports.
   for (const [key, addr] of runtime.addresses()) {
     logger.info({ listen: key, address: typeof addr === 'string' ? addr : `${addr.address}:${addr.port}` }, 'listening');
+  }
+  if (pidFile !== null) writePidFile(pidFile);
+  // Listeners are bound and the log and pid files exist: now the process may give up root.
+  if (config.main.user !== null) {
+    try {
+      dropPrivileges(config.main.user, logger);
+    } catch (err) {
+      await runtime.stop({ graceful: false });
+      if (pidFile !== null) removePidFile(pidFile);
+      throw err;
+    }
   }
   const reloader = new Reloader({ runtime, logger, load });
   if (config.main.watch) reloader.watch(config.files, includeGlobs(config));

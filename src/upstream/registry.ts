@@ -33,6 +33,11 @@ export class PeerRegistry {
     return this.#peers.get(registryKey(upstreamName, peerKey));
   }
 
+  /** By full registry key (as UpstreamGroup.registryKeys lists them; worker health messages use it). */
+  byKey(key: string): Peer | undefined {
+    return this.#peers.get(key);
+  }
+
   has(upstreamName: string, peerKey: string): boolean {
     return this.#peers.has(registryKey(upstreamName, peerKey));
   }

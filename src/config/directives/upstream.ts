@@ -161,5 +161,5 @@ export const UPSTREAM_DIRECTIVES: readonly DirectiveSpec[] = [
     },
     default: 'http_2xx http_3xx', syntax: 'check_http_expect_alive http_2xx | http_3xx | http_4xx | http_5xx ...;', summary: 'Status classes a `type=http` check accepts.',
   }),
-  setting({ name: 'check_keepalive_requests', contexts: UP, kind: 'upstream', field: 'keepaliveRequestsCheck', parse: positive, default: '1', syntax: 'check_keepalive_requests number;', summary: 'Checks sent over one connection.' }),
+  setting({ name: 'check_keepalive_requests', contexts: UP, kind: 'upstream', field: 'keepaliveRequestsCheck', parse: positive, default: '1', syntax: 'check_keepalive_requests number;', summary: 'Checks sent over one connection.', note: 'type=http only; reuse needs a `check_http_send` that keeps the connection alive (HTTP/1.1 without `Connection: close`).' }),
 ];

@@ -9,6 +9,7 @@ import type { CheckConfig } from '../../config/types.js';
 import { logger as rootLogger } from '../../log.js';
 import type { UpstreamGroup } from '../group.js';
 import type { Peer } from '../peer.js';
+import { CheckConnections } from './http-check.js';
 import { probe, type ProbeResult } from './probes.js';
 
 export interface CheckLogger {
@@ -23,6 +24,8 @@ export interface HealthCheckerOptions {
   readonly random?: () => number;
   /** Default: the process logger (read at log time, so setLogger() applies). */
   readonly logger?: CheckLogger;
+  /** Called after a peer's verdict flipped (the primary forwards it to worker processes). */
+  readonly onChange?: (peer: Peer) => void;
 }
 
 interface PeerSchedule {
@@ -36,7 +39,10 @@ export class HealthChecker {
   readonly #now: () => number;
   readonly #random: () => number;
   readonly #logger: CheckLogger | null;
+  readonly #onChange: ((peer: Peer) => void) | null;
   #schedules = new Map<Peer, PeerSchedule>();
+  /** Idle connections between http checks (check_keepalive_requests > 1). */
+  readonly #kept = new CheckConnections();
   #running = false;
 
   constructor(group: UpstreamGroup, opts: HealthCheckerOptions = {}) {
@@ -45,6 +51,7 @@ export class HealthChecker {
     this.#now = opts.now ?? Date.now;
     this.#random = opts.random ?? Math.random;
     this.#logger = opts.logger ?? null;
+    this.#onChange = opts.onChange ?? null;
   }
 
   get running(): boolean {
@@ -76,16 +83,21 @@ export class HealthChecker {
       schedule.inFlight = null;
     }
     this.#schedules.clear();
+    this.#kept.closeAll();
   }
 
   /** Probe one peer now and apply the verdict (also what the timers run). */
   async checkPeer(peer: Peer): Promise<ProbeResult> {
     const check = this.#check;
     if (check === null) return { ok: true };
+    if (peer.retired) {
+      this.#kept.drop(peer);
+      return { ok: false, reason: 'check aborted' };
+    }
     const controller = new AbortController();
     const schedule = this.#schedules.get(peer);
     if (schedule !== undefined) schedule.inFlight = controller;
-    const result = await probe(peer, check, controller.signal);
+    const result = await probe(peer, check, controller.signal, this.#kept);
     if (schedule !== undefined && schedule.inFlight === controller) schedule.inFlight = null;
     if (!controller.signal.aborted && !peer.retired) this.#apply(peer, check, result);
     return result;
@@ -96,6 +108,7 @@ export class HealthChecker {
       schedule.timer = null;
       const started = Date.now();
       void this.checkPeer(peer).then(() => {
+        if (peer.retired) this.#kept.drop(peer);
         if (!this.#running || peer.retired || this.#schedules.get(peer) !== schedule) return;
         // start-to-start period is the interval, unless the probe itself took longer
         const elapsed = Date.now() - started;
@@ -117,6 +130,7 @@ export class HealthChecker {
           { upstream: this.group.name, peer: peer.key },
           `peer ${peer.key} in upstream ${this.group.name} is up`,
         );
+        this.#onChange?.(peer);
       }
       return;
     }
@@ -129,6 +143,7 @@ export class HealthChecker {
         { upstream: this.group.name, peer: peer.key, reason: result.reason },
         `peer ${peer.key} in upstream ${this.group.name} is down: ${result.reason}`,
       );
+      this.#onChange?.(peer);
     }
   }
 

@@ -6,13 +6,12 @@ import { createHash, randomBytes } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
 import type { CheckConfig, HttpStatusClass } from '../../config/types.js';
 import type { Peer } from '../peer.js';
+import { CheckResponseReader, MAX_HEAD_BYTES, requestClosesConnection, type CheckConnections, type TakenConnection } from './http-check.js';
 
 export type ProbeResult = { readonly ok: true } | { readonly ok: false; readonly reason: string };
 
 const OK: ProbeResult = { ok: true };
 const WS_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
-/** A check reply head longer than this is not worth reading. */
-const MAX_HEAD_BYTES = 16 * 1024;
 
 const ERRNO_TEXT: Record<string, string> = {
   ECONNREFUSED: 'Connection refused',
@@ -152,8 +151,29 @@ function protocolFor(peer: Peer, check: CheckConfig): Protocol {
   }
 }
 
-/** Run one check of `peer`; resolves (never rejects) when judged, failed, timed out or aborted. */
-export function probe(peer: Peer, check: CheckConfig, signal?: AbortSignal): Promise<ProbeResult> {
+function connectTo(peer: Peer, check: CheckConfig): Socket {
+  const port = check.port !== 0 ? check.port : peer.port;
+  const socket = peer.path !== null ? connect({ path: peer.path }) : connect({ host: peer.host!, port });
+  // stays for the socket's whole life, also while it idles between checks
+  socket.on('error', () => {});
+  return socket;
+}
+
+function verdictOf(check: CheckConfig, status: number): ProbeResult {
+  const cls = statusClassOf(status);
+  if (cls !== null && check.expectAlive.includes(cls)) return OK;
+  return { ok: false, reason: `check returned status ${status}` };
+}
+
+/**
+ * Run one check of `peer`; resolves (never rejects) when judged, failed, timed out or aborted.
+ * With `kept`, type=http checks honour check_keepalive_requests: a connection the response left
+ * reusable is parked in `kept` for the next check of the peer.
+ */
+export function probe(peer: Peer, check: CheckConfig, signal?: AbortSignal, kept?: CheckConnections): Promise<ProbeResult> {
+  if (kept !== undefined && check.type === 'http' && check.keepaliveRequests > 1) {
+    return probeKeptHttp(peer, check, kept, signal);
+  }
   return new Promise((resolve) => {
     const protocol = protocolFor(peer, check);
     const port = check.port !== 0 ? check.port : peer.port;
@@ -190,5 +210,84 @@ export function probe(peer: Peer, check: CheckConfig, signal?: AbortSignal): Pro
     });
     s.on('end', () => finish({ ok: false, reason: 'connection closed prematurely' }));
     s.on('close', () => finish({ ok: false, reason: 'connection closed prematurely' }));
+  });
+}
+
+/**
+ * A type=http check over a connection that may carry up to check_keepalive_requests checks. The
+ * whole response is read so the next check starts on a clean stream. A kept connection the peer
+ * closed before answering is no verdict on the peer: the check goes again on a fresh connection.
+ */
+function probeKeptHttp(peer: Peer, check: CheckConfig, kept: CheckConnections, signal?: AbortSignal): Promise<ProbeResult> {
+  return new Promise((resolve) => {
+    const request = Buffer.from(check.httpSend, 'latin1');
+    const isHead = /^HEAD /.test(check.httpSend);
+    const mayKeep = !requestClosesConnection(check.httpSend);
+    let settled = false;
+    let detach: (() => void) | null = null;
+    let current: Socket | null = null;
+    const finish = (result: ProbeResult, keepUses = 0): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      detach?.();
+      if (current !== null) {
+        if (keepUses > 0 && keepUses < check.keepaliveRequests) kept.put(peer, current, keepUses);
+        else current.destroy();
+      }
+      resolve(result);
+    };
+    const onAbort = (): void => finish({ ok: false, reason: 'check aborted' });
+    const timer = setTimeout(() => finish({ ok: false, reason: 'timed out' }), check.timeoutMs);
+    timer.unref();
+    if (signal?.aborted) return onAbort();
+    signal?.addEventListener('abort', onAbort, { once: true });
+
+    const attempt = (reused: TakenConnection | null): void => {
+      const s = reused?.socket ?? connectTo(peer, check);
+      current = s;
+      const uses = (reused?.uses ?? 0) + 1;
+      const reader = new CheckResponseReader(isHead);
+      let answered = false;
+      const lost = (reason: string): void => {
+        if (settled) return;
+        if (reused !== null && !answered) {
+          // the peer closed the idle connection (keepalive_timeout) just as we reused it
+          detach?.();
+          s.destroy();
+          return attempt(null);
+        }
+        finish({ ok: false, reason });
+      };
+      const onError = (err: NodeJS.ErrnoException): void => lost(describeSocketError(err));
+      const onClosed = (): void => lost('connection closed prematurely');
+      const onConnect = (): void => void s.write(request);
+      const onData = (chunk: Buffer): void => {
+        if (settled) return;
+        answered = true;
+        const failure = reader.feed(chunk);
+        if (failure !== null) return finish({ ok: false, reason: failure });
+        const head = reader.head;
+        if (head === null) return;
+        const verdict = verdictOf(check, head.status);
+        if (!mayKeep || !reader.reusable) return finish(verdict);
+        if (reader.complete) finish(verdict, reader.excess === 0 ? uses : 0);
+      };
+      s.on('error', onError);
+      s.on('data', onData);
+      s.on('end', onClosed);
+      s.on('close', onClosed);
+      detach = () => {
+        s.off('error', onError);
+        s.off('data', onData);
+        s.off('end', onClosed);
+        s.off('close', onClosed);
+        s.off('connect', onConnect);
+      };
+      if (reused !== null) s.write(request);
+      else s.on('connect', onConnect);
+    };
+    attempt(kept.take(peer));
   });
 }

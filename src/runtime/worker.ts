@@ -1,0 +1,94 @@
+/**
+ * A worker process: a Runtime as in single-process mode, minus what the primary owns (config
+ * loading, pid file, file watching, active health checks, signals). Messages from the primary are
+ * handled one at a time, in order, so a reload sent while the worker is still starting applies
+ * after the start.
+ */
+import type { Logger } from 'pino';
+import { createLogger, setLogger, flushLogs, reopenLogs } from '../log.js';
+import { Runtime } from './runtime.js';
+import { dropPrivileges } from './privileges.js';
+import type { PrimaryMessage, WorkerMessage } from './workers.js';
+
+function send(msg: WorkerMessage): void {
+  process.send?.(msg);
+}
+
+/** Resolves with the exit code once the primary told this worker to stop (or went away). */
+export function runWorker(): Promise<number> {
+  let runtime: Runtime | null = null;
+  let logger: Logger | null = null;
+  let queue: Promise<void> = Promise.resolve();
+  let resolveDone!: (code: number) => void;
+  const done = new Promise<number>((r) => (resolveDone = r));
+  let stopping = false;
+
+  const stop = async (graceful: boolean): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    await runtime?.stop({ graceful });
+    flushLogs();
+    resolveDone(0);
+  };
+
+  const handle = async (msg: PrimaryMessage): Promise<void> => {
+    switch (msg.type) {
+      case 'start': {
+        logger = createLogger(msg.errorLog.target, msg.errorLog.level);
+        setLogger(logger);
+        try {
+          runtime = await Runtime.start(msg.config, { logger, activeChecks: false, maxConnections: msg.config.main.workerConnections });
+          // Log files were opened by now; only then give up root (nginx opens them in the master).
+          await new Promise((r) => setTimeout(r, 20));
+          if (msg.user !== null) dropPrivileges(msg.user, logger);
+        } catch (err) {
+          send({ type: 'failed', message: (err as Error).message });
+          await runtime?.stop({ graceful: false });
+          flushLogs();
+          resolveDone(1);
+          return;
+        }
+        const addresses: [string, string][] = [...runtime.addresses()].map(([k, a]) => [k, typeof a === 'string' ? a : `${a.address}:${a.port}`]);
+        send({ type: 'ready', addresses });
+        return;
+      }
+      case 'reload': {
+        if (runtime === null) return;
+        try {
+          const summary = await runtime.reload(msg.config);
+          send({ type: 'reloaded', id: msg.id, summary, error: null });
+        } catch (err) {
+          send({ type: 'reloaded', id: msg.id, summary: null, error: (err as Error).message });
+        }
+        return;
+      }
+      case 'health':
+        for (const s of msg.states) runtime?.applyHealth(s);
+        return;
+      case 'reopen':
+        flushLogs();
+        reopenLogs();
+        return;
+      case 'stop':
+        await stop(msg.graceful);
+        return;
+    }
+  };
+
+  process.on('message', (msg: PrimaryMessage) => {
+    // health verdicts must not wait behind a slow reload; everything else keeps its order
+    if (msg.type === 'health' || (msg.type === 'stop' && !msg.graceful)) {
+      void handle(msg);
+      return;
+    }
+    queue = queue.then(() => handle(msg)).catch((err: unknown) => logger?.error({ err }, 'worker message failed'));
+  });
+  // The primary coordinates: a terminal's Ctrl-C / Ctrl-\ reaches the whole process group, and
+  // the default action of HUP and USR1 would kill the worker.
+  for (const sig of ['SIGHUP', 'SIGUSR1', 'SIGINT', 'SIGQUIT'] as const) process.on(sig, () => undefined);
+  process.on('SIGTERM', () => void stop(false));
+  // The primary died (SIGKILL): nobody will stop us or replace the handles; go.
+  process.on('disconnect', () => void stop(false));
+  send({ type: 'hello' });
+  return done;
+}

@@ -1,0 +1,96 @@
+/**
+ * What the primary and its worker processes say to each other (node:cluster IPC, 'advanced'
+ * serialization), and the primary's one-checker-per-peer health state.
+ *
+ * Workers receive the loaded Config over IPC rather than re-reading the file: a worker then serves
+ * exactly the config the primary validated (an editor half way through writing the file cannot
+ * give workers a different or broken version), and a 150k-line config is parsed once, not N times.
+ * Config is plain data, so structured clone carries it whole.
+ */
+import os from 'node:os';
+import type { Logger } from 'pino';
+import type { Config, UpstreamConfig } from '../config/types.js';
+import type { LogLevel } from '../config/types.js';
+import { UpstreamGroup } from '../upstream/group.js';
+import { PeerRegistry } from '../upstream/registry.js';
+import { HealthChecker } from '../upstream/health/active.js';
+import type { Peer } from '../upstream/peer.js';
+import type { PeerHealthState, ReloadSummary } from './runtime.js';
+import { STREAM_UPSTREAM_PREFIX } from './snapshot.js';
+
+export interface ErrorLogTarget {
+  readonly target: string;
+  readonly level: LogLevel;
+}
+
+export type PrimaryMessage =
+  | { type: 'start'; config: Config; errorLog: ErrorLogTarget; user: Config['main']['user'] }
+  | { type: 'reload'; id: number; config: Config }
+  | { type: 'health'; states: PeerHealthState[] }
+  | { type: 'reopen' }
+  | { type: 'stop'; graceful: boolean };
+
+export type WorkerMessage =
+  /** Sent once the worker listens for messages: cluster's 'online' comes before an ESM entry point has loaded, and IPC messages that arrive with no listener are lost. */
+  | { type: 'hello' }
+  | { type: 'ready'; addresses: [string, string][] }
+  | { type: 'failed'; message: string }
+  | { type: 'reloaded'; id: number; summary: ReloadSummary | null; error: string | null };
+
+/** worker_processes: 'auto' is one per CPU. */
+export function workerCount(config: Config): number {
+  const n = config.main.workerProcesses;
+  return n === 'auto' ? Math.max(1, os.availableParallelism()) : n;
+}
+
+/**
+ * The primary's active health checks: one HealthChecker per checked upstream, on a registry of
+ * its own (the primary serves no traffic). Verdict flips go to onChange, which broadcasts them.
+ */
+export class PrimaryHealth {
+  readonly #registry = new PeerRegistry();
+  readonly #logger: Logger;
+  readonly #onChange: (state: PeerHealthState) => void;
+  #checkers: HealthChecker[] = [];
+  #keys = new Map<Peer, string>();
+
+  constructor(logger: Logger, onChange: (state: PeerHealthState) => void) {
+    this.#logger = logger;
+    this.#onChange = onChange;
+  }
+
+  /** Build the groups of `config` (peers that stay keep their state), swap the checkers. */
+  async apply(config: Config): Promise<void> {
+    const wanted: [UpstreamConfig, string][] = [
+      ...(config.http?.upstreams ?? []).map((u): [UpstreamConfig, string] => [u, '']),
+      ...(config.stream?.upstreams ?? []).map((u): [UpstreamConfig, string] => [u, STREAM_UPSTREAM_PREFIX]),
+    ].filter(([u]) => u.check !== null);
+    const groups = await Promise.all(wanted.map(([u, namespace]) => UpstreamGroup.create(u, this.#registry, { namespace, logger: this.#logger })));
+    for (const c of this.#checkers) c.stop();
+    const keys = new Map<Peer, string>();
+    for (const g of groups) g.peers.forEach((p, i) => keys.set(p, g.registryKeys[i]!));
+    this.#keys = keys;
+    this.#registry.retain(keys.values());
+    this.#checkers = groups.map((g) => new HealthChecker(g, { logger: this.#logger, onChange: (p) => this.#changed(p) }));
+    for (const c of this.#checkers) c.start();
+  }
+
+  #changed(peer: Peer): void {
+    const registryKey = this.#keys.get(peer);
+    if (registryKey !== undefined) this.#onChange(stateOf(registryKey, peer));
+  }
+
+  /** Every checked peer's current verdict (what a new or reloaded worker is sent). */
+  states(): PeerHealthState[] {
+    return [...this.#keys].map(([peer, key]) => stateOf(key, peer));
+  }
+
+  stop(): void {
+    for (const c of this.#checkers) c.stop();
+    this.#checkers = [];
+  }
+}
+
+function stateOf(registryKey: string, peer: Peer): PeerHealthState {
+  return { registryKey, healthy: peer.healthy, checkedAt: peer.checkedAt, lastError: peer.lastError };
+}
