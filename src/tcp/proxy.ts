@@ -82,12 +82,68 @@ function upstreamOnEarlyError(): void {
   // The Tunnel sees the socket destroyed and tears the session down.
 }
 
+const READ_MIN = 4 * 1024;
+const READ_MAX = 256 * 1024;
+
+/** Upstream sockets read through an UpstreamReader, for the Tunnel to find. */
+const readers = new WeakMap<net.Socket, UpstreamReader>();
+
+/**
+ * Reads an upstream socket into one reused buffer (net's `onread`) instead of a fresh 64 KiB
+ * allocation per read: bulk transfers were bound by allocation, GC and read count. The buffer
+ * grows while reads fill it (fewer, bigger reads and writes) and shrinks when they do not, so an
+ * idle tunnel holds a few KiB. Chunks go out as 'data' events but are only valid during the
+ * event: a listener that keeps one must copy it. The only listeners are the Tunnel (whose write
+ * either completes at once or is seen queued in target.writableLength, and then the buffer is
+ * left to that write) and the reload's drop-everything sink.
+ */
+class UpstreamReader {
+  #buf = Buffer.allocUnsafeSlow(READ_MIN);
+  #socket: net.Socket | null = null;
+  #target: net.Socket | null = null;
+  /** Copies of what arrived before the Tunnel took over (server-speaks-first protocols). */
+  #held: Buffer[] = [];
+
+  bind(socket: net.Socket): void {
+    this.#socket = socket;
+    readers.set(socket, this);
+  }
+
+  readonly buffer = (): Buffer => this.#buf;
+
+  readonly onRead = (n: number, buf: Buffer): boolean => {
+    const socket = this.#socket!;
+    if (socket.listenerCount('data') === 0) {
+      // Nobody relays yet: keep a copy and stop reading until the Tunnel resumes the socket.
+      this.#held.push(Buffer.from(buf.subarray(0, n)));
+      return false;
+    }
+    socket.emit('data', buf.subarray(0, n));
+    const size = buf.length;
+    const next = n === size ? Math.min(size * 4, READ_MAX) : n < size / 4 ? Math.max(size / 4, READ_MIN) : size;
+    const retained = this.#target === null || this.#target.writableLength > 0;
+    if (retained || next !== size) this.#buf = Buffer.allocUnsafeSlow(next);
+    return true;
+  };
+
+  /** The Tunnel starts: chunks now go to `target`; what arrived before is relayed first. */
+  attach(target: net.Socket): void {
+    this.#target = target;
+    const held = this.#held;
+    this.#held = [];
+    for (const b of held) this.#socket!.emit('data', b);
+  }
+}
+
 function connectOnce(peer: Peer, timeoutMs: number, onAttempt: (s: net.Socket | null) => void): Promise<net.Socket | Error> {
   return new Promise((resolve) => {
+    const reader = new UpstreamReader();
+    const onread = { buffer: reader.buffer, callback: reader.onRead };
     const socket =
       peer.path !== null
-        ? net.connect({ path: peer.path, allowHalfOpen: true })
-        : net.connect({ host: peer.host!, port: peer.port, allowHalfOpen: true });
+        ? net.connect({ path: peer.path, allowHalfOpen: true, onread })
+        : net.connect({ host: peer.host!, port: peer.port, allowHalfOpen: true, onread });
+    reader.bind(socket);
     onAttempt(socket);
     const timer = setTimeout(() => socket.destroy(new Error(`upstream timed out (connect to ${peer.key})`)), timeoutMs);
     const onError = (err: Error): void => {
@@ -194,6 +250,7 @@ export class Tunnel {
     client.on('close', this.#clientOnClose);
     upstream.on('close', this.#upstreamOnClose);
     if (idleTimeoutMs > 0) this.#timer = setTimeout(this.#onTimer, idleTimeoutMs);
+    readers.get(upstream)?.attach(client);
     // A side that already closed (while we were connecting) will not emit 'close' again.
     if (client.destroyed) this.#clientOnClose();
     if (upstream.destroyed) this.#upstreamOnClose();
