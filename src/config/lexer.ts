@@ -279,6 +279,8 @@ export function scanDirectives(text: string, file: string): Directive[] | null {
       continue;
     }
     if (c === SEMI || c === LBRACE) {
+      // Only reachable with a name: at a statement start these returned null above.
+      if (nameLoc === null) return null;
       i++;
       const args = scratch.slice();
       if (c === SEMI) {
