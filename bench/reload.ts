@@ -5,7 +5,7 @@
  * WebSockets dropped and the reload latency distribution (trigger → 'configuration reloaded').
  * Target: zero failures. 127.0.0.1 only; bounded in count and time.
  *
- *   npx tsx bench/reload.ts [--reloads 50] [--conns 8] [--ws 20]
+ *   npx tsx bench/reload.ts [--reloads 50] [--conns 8] [--ws 20] [--workers 1]
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -17,11 +17,12 @@ import { parseArgs } from 'node:util';
 import { WebSocket, WebSocketServer } from 'ws';
 
 const { values } = parseArgs({
-  options: { reloads: { type: 'string', default: '50' }, conns: { type: 'string', default: '8' }, ws: { type: 'string', default: '20' } },
+  options: { reloads: { type: 'string', default: '50' }, conns: { type: 'string', default: '8' }, ws: { type: 'string', default: '20' }, workers: { type: 'string', default: '1' } },
 });
 const RELOADS = Number(values.reloads);
 const CONNS = Number(values.conns);
 const WEBSOCKETS = Number(values.ws);
+const WORKERS = Number(values.workers);
 const DEADLINE_MS = 180_000;
 const ROOT = path.resolve(import.meta.dirname, '..');
 
@@ -47,7 +48,7 @@ async function main(): Promise<void> {
   const write = (n: number) =>
     fs.writeFileSync(
       conf,
-      `error_log stderr info;\npid off;\nhttp { upstream app { server 127.0.0.1:${backendPort}; keepalive 32; }
+      `error_log stderr info;\npid off;\nworker_processes ${WORKERS};\nhttp { upstream app { server 127.0.0.1:${backendPort}; keepalive 32; }
       server { listen 127.0.0.1:${port}; access_log off;
         location / { proxy_pass http://app; }
         location /ws { proxy_pass http://127.0.0.1:${wsPort}; }
@@ -133,6 +134,7 @@ async function main(): Promise<void> {
   const stillOpen = sockets.filter((ws) => ws.readyState === WebSocket.OPEN).length;
   latencies.sort((a, b) => a - b);
   const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))]!.toFixed(0);
+  console.log(`worker processes:   ${WORKERS}`);
   console.log(`reloads:            ${latencies.length} (alternating file change / SIGHUP)`);
   console.log(`requests sent:      ${sent} over ${CONNS} keep-alive connections`);
   console.log(`non-2xx:            ${non2xx}`);

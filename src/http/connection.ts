@@ -18,19 +18,12 @@ import {
 import { normalizeHost, normalizeUri, splitTarget, type CompiledServer, type VirtualHosts } from './router.js';
 import { applyErrorPage, type InternalRedirect } from './error-page.js';
 import { HttpRequest } from './request.js';
-import {
-  REDIRECT_CODES,
-  absoluteLocation,
-  errorResponse,
-  redirectResponse,
-  renderLocal,
-  type LocalResponse,
-} from './respond.js';
+import { errorResponse, renderLocal, type LocalResponse } from './respond.js';
 import { buildAddHeaders } from './headers.js';
 import type { LocationPlan, ProxyPlan } from './plan.js';
 import type { HttpSite } from './site.js';
 import { ProxyExchange } from './proxy.js';
-import { MAX_URI_CHANGES, runRewritePhase } from './rewrite.js';
+import { answerReturn, canKeepAlive, routeRequest } from './route-request.js';
 import { StaticExchange } from './static.js';
 import { compileTemplate, type CompiledTemplate } from './variables.js';
 import { renderStatus, statusFormatOf } from '../upstream/status.js';
@@ -314,44 +307,10 @@ export class ClientConnection {
     const uri = normalizeUri(path);
     if (uri === null) return this.respond(r, null, errorResponse(400), false);
     r.uri = uri;
-    const serverPlan = server.slot as LocationPlan;
     this.#server = server;
-
-    const ret = server.config.returnDirective;
-    const absolute = (url: string): string => absoluteLocation(url, r.scheme, r.host, this.serverPort);
-    let stopped = false;
-    if (serverPlan.rewrites.length > 0) {
-      // Server-level rewrite phase: `last` and `break` both end it (nginx).
-      const out = runRewritePhase(serverPlan.rewrites, r, absolute);
-      if (out.kind === 'redirect') return this.respond(r, serverPlan, redirectResponse(out.status, out.location), this.#canKeepAlive(head, serverPlan), rest);
-      stopped = out.kind === 'last' || out.kind === 'break';
-    }
-    if (ret !== null && !stopped) return this.#return(r, serverPlan, ret.code, this.site.serverReturnText(server, r), rest);
-
-    let plan: LocationPlan;
-    let broke = false;
-    for (let changes = MAX_URI_CHANGES; ; ) {
-      const found = server.findLocation(r.uri);
-      if (found.captures !== null) r.captures = found.captures;
-      if (found.redirectSlash) {
-        const target = absolute(`${r.uri}/${r.args === '' ? '' : `?${r.args}`}`);
-        return this.respond(r, serverPlan, redirectResponse(301, target), this.#canKeepAlive(head, serverPlan), rest);
-      }
-      plan = found.location === null ? serverPlan : (found.location.slot as LocationPlan);
-      if (found.location === null || plan.rewrites.length === 0) break;
-      const out = runRewritePhase(plan.rewrites, r, absolute);
-      if (out.kind === 'redirect') return this.respond(r, plan, redirectResponse(out.status, out.location), this.#canKeepAlive(head, plan), rest);
-      if (out.kind === 'break') broke = true;
-      // A changed URI is looked up again, unless the location's own `return` answers first.
-      if (out.kind === 'last' || (out.kind === 'changed' && plan.handler.kind !== 'return')) {
-        if (changes-- === 0) {
-          this.site.logger.error({ uri: r.uri }, 'rewrite or internal redirection cycle');
-          return this.respond(r, plan, errorResponse(500), false);
-        }
-        continue;
-      }
-      break;
-    }
+    const routed = routeRequest(this, r, server, rest);
+    if (routed === null) return;
+    const plan = routed.plan;
     this.#plan = plan;
     if (plan.realIp !== null) r.remoteAddr = plan.realIp(head, this.remoteAddr, this.proxyProtocolAddr);
     this.#keepaliveTimeoutMs = plan.settings.keepaliveTimeoutMs;
@@ -362,7 +321,7 @@ export class ClientConnection {
     }
     if (this.#state === S_BODY) this.setTimeout(plan.settings.clientBodyTimeoutMs);
     // `break` stops every rewrite-module directive of the location, its `return` included.
-    const h = broke && plan.handler.kind === 'return' ? STATIC_HANDLER : plan.handler;
+    const h = routed.broke && plan.handler.kind === 'return' ? STATIC_HANDLER : plan.handler;
     switch (h.kind) {
       case 'proxy':
       case 'websocket': {
@@ -374,39 +333,20 @@ export class ClientConnection {
         return;
       }
       case 'return':
-        return this.#return(r, plan, h.code, plan.returnText?.(r) ?? null, rest);
+        return answerReturn(this, r, plan, h.code, plan.returnText?.(r) ?? null, rest);
       case 'checkStatus': {
         const { contentType, body } = renderStatus(this.site.statusGroups(), statusFormatOf(r.args, h.format));
-        return this.respond(r, plan, { status: 200, contentType, body, headers: '' }, this.#canKeepAlive(head, plan), rest);
+        return this.respond(r, plan, { status: 200, contentType, body, headers: '' }, canKeepAlive(this, head, plan), rest);
       }
       case 'static': {
-        if (r.method !== 'GET' && r.method !== 'HEAD') return this.respond(r, plan, errorResponse(405), this.#canKeepAlive(head, plan), rest);
-        const ex = new StaticExchange(this, r, plan, this.#canKeepAlive(head, plan));
+        if (r.method !== 'GET' && r.method !== 'HEAD') return this.respond(r, plan, errorResponse(405), canKeepAlive(this, head, plan), rest);
+        const ex = new StaticExchange(this, r, plan, canKeepAlive(this, head, plan));
         this.exchange = ex;
         if (rest !== null) this.#pipelined = rest;
         ex.start();
         return;
       }
     }
-  }
-
-  #return(r: HttpRequest, plan: LocationPlan, code: number, text: string | null, rest: Buffer | null): void {
-    const keep = this.#canKeepAlive(r.head, plan);
-    if (REDIRECT_CODES.has(code) && text !== null) {
-      return this.respond(r, plan, redirectResponse(code, absoluteLocation(text, r.scheme, r.host, this.serverPort)), keep, rest);
-    }
-    // nginx `return 444` closes the connection without a response.
-    if (code === 444) {
-      this.socket.destroy();
-      return;
-    }
-    const res: LocalResponse = text === null ? errorResponse(code) : { status: code, contentType: 'text/plain', body: text, headers: '' };
-    this.respond(r, plan, res, keep, rest);
-  }
-
-  /** Keep-alive is possible after a local answer only if no request body is left unread. */
-  #canKeepAlive(head: RequestHead, plan: LocationPlan | null): boolean {
-    return head.keepAlive && !head.chunked && head.contentLength <= 0 && this.requestsLeft(plan);
   }
 
   requestsLeft(plan: LocationPlan | null): boolean {
@@ -497,8 +437,9 @@ export class ClientConnection {
     }
   }
 
-  /** The upstream answered 101: from now on client bytes go straight to the exchange. */
-  enterTunnel(): Buffer | null {
+  /** The upstream answered 101: from now on client bytes go straight to `tunnel`. */
+  enterTunnel(tunnel: Exchange): Buffer | null {
+    this.exchange = tunnel;
     this.#state = S_TUNNEL;
     const held = this.#pipelined;
     this.#pipelined = null;

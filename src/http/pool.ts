@@ -12,6 +12,8 @@ export interface UpstreamOwner {
   upstreamConnect(conn: UpstreamConn): void;
   upstreamData(conn: UpstreamConn, chunk: Buffer): void;
   upstreamDrain(conn: UpstreamConn): void;
+  /** The peer sent FIN (only a tunnel, whose socket is half-open, cares). */
+  upstreamEnd?(conn: UpstreamConn): void;
   upstreamTimeout(conn: UpstreamConn): void;
   upstreamClose(conn: UpstreamConn, err: Error | null): void;
 }
@@ -42,6 +44,7 @@ export class UpstreamConn {
     socket.on('connect', this.#onConnect);
     socket.on('data', this.#onData);
     socket.on('drain', this.#onDrain);
+    socket.on('end', this.#onEnd);
     socket.on('timeout', this.#onTimeout);
     socket.on('close', this.#onClose);
     this.setTimeout(connectTimeoutMs);
@@ -75,6 +78,10 @@ export class UpstreamConn {
 
   #onDrain = (): void => {
     this.owner?.upstreamDrain(this);
+  };
+
+  #onEnd = (): void => {
+    this.owner?.upstreamEnd?.(this);
   };
 
   #onTimeout = (): void => {

@@ -9,17 +9,16 @@ import { IDEMPOTENT_METHODS, MAX_RESPONSE_HEAD_BYTES } from '../constants.js';
 import type { Peer } from '../upstream/peer.js';
 import type { UpstreamGroup } from '../upstream/group.js';
 import { dynamicGroupsOf } from './dynamic.js';
-import { ChunkedScanner } from './chunked.js';
+import { BODY_TOO_LARGE, BodyReplay, RequestBodyFraming, ResponseBodyFraming } from './framing.js';
 import type { ClientConnection, Exchange } from './connection.js';
 import { buildResponseHeaders } from './headers.js';
-import { buildUpstreamHead, firstSegmentIs } from './upstream-request.js';
-import { HEAD_NEED_MORE, HEAD_READY, HeadAccumulator, headerValue, parseResponseHead, type HeadLimits, type RequestHead, type ResponseHead } from './parser.js';
+import { buildUpstreamHead, firstSegmentIs, proxyProtocolHeader } from './upstream-request.js';
+import { HEAD_NEED_MORE, HEAD_READY, HeadAccumulator, parseResponseHead, type HeadLimits, type RequestHead, type ResponseHead } from './parser.js';
 import type { LocationPlan, ProxyPlan } from './plan.js';
 import { UpstreamConn, type UpstreamOwner } from './pool.js';
 import type { HttpRequest } from './request.js';
 import { errorResponse, statusText } from './respond.js';
-// Pure encoders shared with the stream proxy (no state, no I/O).
-import { encodeProxyV1, encodeProxyV2 } from '../tcp/proxy-protocol.js';
+import { startHttpTunnel } from '../websocket/tunnel.js';
 
 const RESPONSE_LIMITS: HeadLimits = {
   requestLineBytes: MAX_RESPONSE_HEAD_BYTES,
@@ -28,9 +27,6 @@ const RESPONSE_LIMITS: HeadLimits = {
 };
 
 const CONTINUE = 'HTTP/1.1 100 Continue\r\n\r\n';
-
-/** Request bodies up to this size are kept so a retry can send them again (nginx buffers them). */
-const REPLAY_BODY_BYTES = 64 * 1024;
 
 /** Statuses that count against max_fails when they trigger a retry (nginx: 403/404 do not). */
 const FAILURE_STATUSES: ReadonlySet<number> = new Set([500, 502, 503, 504, 429]);
@@ -45,12 +41,9 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
   #upstreamHead = '';
   /** The group of this request (proxy.group, or the one a dynamic proxy_pass resolved to). */
   #group: UpstreamGroup | null = null;
-  #bodyRemaining: number;
-  readonly #bodyScanner: ChunkedScanner | null;
+  readonly #body: RequestBodyFraming;
   #held: Buffer[] | null = null;
-  /** Every body byte received so far, for a retry; null once it outgrew REPLAY_BODY_BYTES. */
-  #replay: Buffer[] | null = [];
-  #replayBytes = 0;
+  readonly #replay = new BodyReplay();
   #up: UpstreamConn | null = null;
   #peer: Peer | null = null;
   #tried: Set<Peer> | null = null;
@@ -61,13 +54,11 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
   #reused = false;
   readonly #resAcc = new HeadAccumulator();
   #res: ResponseHead | null = null;
-  #resRemaining = 0;
-  #resScanner: ChunkedScanner | null = null;
+  readonly #resBody = new ResponseBodyFraming();
   #responseStarted = false;
   #clientKeepAlive = false;
   #reusable = true;
   #done = false;
-  #tunnel = false;
   /** What the client gets when the tries run out: the status of the last failure. */
   #lastStatus = 502;
 
@@ -77,10 +68,8 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
     this.#head = r.head;
     this.#plan = plan;
     this.#proxy = proxy;
-    const head = r.head;
-    this.#bodyScanner = head.chunked ? new ChunkedScanner() : null;
-    this.#bodyRemaining = head.chunked ? 0 : Math.max(0, head.contentLength);
-    this.bodyDone = !head.chunked && this.#bodyRemaining === 0;
+    this.#body = new RequestBodyFraming(r.head);
+    this.bodyDone = this.#body.done;
   }
 
   start(): void {
@@ -163,7 +152,7 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
 
   #send(up: UpstreamConn): void {
     const s = up.socket;
-    if (up.requests++ === 0 && this.#proxy.proxyProtocol !== 0) s.write(this.#proxyHeader());
+    if (up.requests++ === 0 && this.#proxy.proxyProtocol !== 0) s.write(proxyProtocolHeader(this.#proxy.proxyProtocol, this.#r, this.#conn));
     up.setTimeout(this.#plan.settings.proxyReadTimeoutMs);
     const held = this.#held;
     if (held === null) {
@@ -180,41 +169,17 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
     if (!this.bodyDone) this.#conn.resume();
   }
 
-  #proxyHeader(): Buffer {
-    const r = this.#r;
-    const conn = this.#conn;
-    const e = { sourceAddress: r.remoteAddr, sourcePort: conn.remotePort, destinationAddress: conn.serverAddr, destinationPort: conn.serverPort };
-    return this.#proxy.proxyProtocol === 1 ? encodeProxyV1(e) : encodeProxyV2(e);
-  }
-
   // -------------------------------------------------------------------------------------------
   // client side
 
   clientData(chunk: Buffer): number {
-    if (this.#tunnel) {
-      if (this.#up !== null && !this.#up.socket.write(chunk)) this.#conn.pause();
+    if (this.bodyDone || this.#done) return this.bodyDone ? 0 : chunk.length;
+    const n = this.#body.take(chunk, this.#plan.settings.clientMaxBodySizeBytes);
+    if (n < 0) {
+      this.#clientBodyError(n === BODY_TOO_LARGE ? 413 : 400);
       return chunk.length;
     }
-    if (this.bodyDone || this.#done) return this.bodyDone ? 0 : chunk.length;
-    let n: number;
-    const scanner = this.#bodyScanner;
-    if (scanner !== null) {
-      n = scanner.scan(chunk);
-      if (n < 0) {
-        this.#clientBodyError(400);
-        return chunk.length;
-      }
-      const max = this.#plan.settings.clientMaxBodySizeBytes;
-      if (max > 0 && scanner.dataBytes > max) {
-        this.#clientBodyError(413);
-        return chunk.length;
-      }
-      if (scanner.done) this.bodyDone = true;
-    } else {
-      n = Math.min(this.#bodyRemaining, chunk.length);
-      this.#bodyRemaining -= n;
-      if (this.#bodyRemaining === 0) this.bodyDone = true;
-    }
+    if (this.#body.done) this.bodyDone = true;
     this.#r.requestLength += n;
     if (!this.#proxy.passBody) {
       // proxy_pass_request_body off: read and drop.
@@ -222,11 +187,7 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
       return n;
     }
     const part = n === chunk.length ? chunk : chunk.subarray(0, n);
-    if (this.#replay !== null) {
-      this.#replayBytes += n;
-      if (this.#replayBytes <= REPLAY_BODY_BYTES) this.#replay.push(part);
-      else this.#replay = null;
-    }
+    this.#replay.add(part);
     const up = this.#up;
     if (this.#headSent && up !== null) {
       if (!up.socket.write(part)) this.#conn.pause();
@@ -253,11 +214,6 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
     if (up !== null && up.socket.isPaused()) up.socket.resume();
   }
 
-  clientEnd(): void {
-    const up = this.#up;
-    if (this.#tunnel && up !== null && !up.socket.writableEnded) up.socket.end();
-  }
-
   clientClosed(): void {
     if (this.#done) return;
     this.#done = true;
@@ -265,13 +221,6 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
     const logger = this.#conn.site.logger;
     if (logger.isLevelEnabled('debug')) {
       logger.debug({ code: 'TSP_ERR_CLIENT_ABORT', upstream: this.#proxy.upstreamName }, 'client closed the connection before the response was complete');
-    }
-    const up = this.#up;
-    if (this.#tunnel && up !== null) {
-      up.owner = null;
-      up.socket.end();
-      this.#releasePeer(false);
-      return;
     }
     this.#closeUpstream(false);
   }
@@ -285,10 +234,6 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
 
   upstreamData(up: UpstreamConn, chunk: Buffer): void {
     if (up !== this.#up || this.#done) return;
-    if (this.#tunnel) {
-      if (!this.#conn.socket.write(chunk)) up.socket.pause();
-      return;
-    }
     if (this.#res !== null) {
       this.#responseBody(chunk);
       return;
@@ -355,21 +300,9 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
     const shown = this.#proxy.statusOverride || status;
     let text = `HTTP/1.1 ${shown} ${res.reason === '' || shown !== status ? statusText(shown) : res.reason}\r\n`;
     text += buildResponseHeaders(this.#plan.resHeaders, res, shown, r);
-    switch (res.body) {
-      case 'chunked':
-        text += 'Transfer-Encoding: chunked\r\n';
-        this.#resScanner = new ChunkedScanner();
-        break;
-      case 'length':
-        text += `Content-Length: ${res.contentLength}\r\n`;
-        this.#resRemaining = res.contentLength;
-        break;
-      case 'none':
-        if (res.contentLength >= 0 && status !== 204) text += `Content-Length: ${res.contentLength}\r\n`;
-        break;
-      case 'close':
-        break;
-    }
+    if (res.body === 'chunked') text += 'Transfer-Encoding: chunked\r\n';
+    else if (res.body === 'length' || (res.body === 'none' && res.contentLength >= 0 && status !== 204)) text += `Content-Length: ${res.contentLength}\r\n`;
+    this.#resBody.start(res);
     text += keep ? 'Connection: keep-alive\r\n\r\n' : 'Connection: close\r\n\r\n';
     r.status = shown;
     r.responseHeaders = res.headers;
@@ -377,37 +310,25 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
     this.#responseStarted = true;
     this.#conn.setTimeout(this.#plan.settings.sendTimeoutMs);
     const full = this.#conn.socket.write(text, 'latin1');
-    if (res.body === 'none' || (res.body === 'length' && res.contentLength === 0)) this.#complete();
+    if (this.#resBody.done) this.#complete();
     else if (!full) this.#up?.socket.pause();
     return true;
   }
 
   #responseBody(chunk: Buffer): void {
-    const res = this.#res!;
-    let n = chunk.length;
-    let finished = false;
-    if (res.body === 'length') {
-      n = Math.min(this.#resRemaining, chunk.length);
-      this.#resRemaining -= n;
-      finished = this.#resRemaining === 0;
-    } else if (res.body === 'chunked') {
-      const scanner = this.#resScanner!;
-      n = scanner.scan(chunk);
-      if (n < 0) {
-        this.#conn.site.logger.error(
-          { code: 'TSP_ERR_UPSTREAM_INVALID_HEADER', upstream: this.#proxy.upstreamName, peer: this.#peer?.key, reason: scanner.error },
-          'upstream sent invalid chunked response',
-        );
-        this.#closeUpstream(true);
-        this.#done = true;
-        this.#conn.abort();
-        return;
-      }
-      finished = scanner.done;
-    } else if (res.body === 'none') {
-      n = 0;
-      finished = true;
+    const framing = this.#resBody;
+    const n = framing.take(chunk);
+    if (n < 0) {
+      this.#conn.site.logger.error(
+        { code: 'TSP_ERR_UPSTREAM_INVALID_HEADER', upstream: this.#proxy.upstreamName, peer: this.#peer?.key, reason: framing.error },
+        'upstream sent invalid chunked response',
+      );
+      this.#closeUpstream(true);
+      this.#done = true;
+      this.#conn.abort();
+      return;
     }
+    const finished = framing.done;
     if (n < chunk.length) this.#reusable = false;
     if (n > 0) {
       const r = this.#r;
@@ -419,49 +340,19 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
     if (finished) this.#complete();
   }
 
+  /** The upstream answered 101: the connection becomes a tunnel, which takes both sockets over. */
   #startTunnel(res: ResponseHead, rest: Buffer | null): void {
     const up = this.#up!;
-    const r = this.#r;
-    r.upstreamStatus = '101';
-    let text = 'HTTP/1.1 101 Switching Protocols\r\n';
-    text += buildResponseHeaders(this.#plan.resHeaders, res, 101, r);
-    text += `Upgrade: ${headerValue(res, 'upgrade') ?? headerValue(this.#head, 'upgrade')!}\r\nConnection: upgrade\r\n\r\n`;
-    r.status = 101;
-    r.bytesSent += text.length;
-    this.#tunnel = true;
+    const peer = this.#peer!;
+    this.#done = true;
     this.#responseStarted = true;
-    const client = this.#conn.socket;
-    // Half-close both ways: an upstream FIN ends the client side, and the upstream stays
-    // writable until the client ends too (see clientEnd).
-    up.socket.allowHalfOpen = true;
-    up.socket.once('end', () => {
-      if (!client.writableEnded) client.end();
-    });
-    client.write(text, 'latin1');
-    if (rest !== null) client.write(rest);
-    const timeout = this.#proxy.tunnelTimeoutMs;
-    this.#conn.setTimeout(timeout);
-    up.setTimeout(timeout);
-    const held = this.#conn.enterTunnel();
-    if (held !== null) up.socket.write(held);
-    const tunnels = this.#conn.site.tunnels;
-    if (tunnels !== null) {
-      // Reported so a reload can close it if its route vanishes; unregistered when the client side closes.
-      const route = { kind: 'http', listen: this.#conn.vhosts.key, node: this.#plan.location?.config ?? null, upstream: this.#proxy.upstreamName, path: null } as const;
-      const websocket = (headerValue(this.#head, 'upgrade') ?? '').toLowerCase() === 'websocket';
-      const entry = tunnels.register(route, { client, upstream: up.socket, websocket });
-      client.once('close', () => entry.unregister());
-    }
+    this.#up = null;
+    this.#peer = null;
+    startHttpTunnel(this.#conn, up, this.#group!, peer, this.#r, this.#plan, this.#proxy, res, rest);
   }
 
   upstreamTimeout(up: UpstreamConn): void {
     if (up !== this.#up || this.#done) return;
-    if (this.#tunnel) {
-      this.#done = true;
-      this.#closeUpstream(false);
-      this.#conn.abort();
-      return;
-    }
     const connecting = !up.connected;
     this.#conn.site.logger.error(
       { code: 'TSP_ERR_UPSTREAM_TIMEOUT', upstream: this.#proxy.upstreamName, peer: this.#peer?.key },
@@ -481,13 +372,6 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
   upstreamClose(up: UpstreamConn, err: Error | null): void {
     if (up !== this.#up || this.#done) return;
     this.#up = null;
-    if (this.#tunnel) {
-      this.#done = true;
-      this.#releasePeer(false);
-      if (err === null) this.#conn.socket.end();
-      else this.#conn.abort();
-      return;
-    }
     if (this.#res !== null) {
       if (this.#res.body === 'close' && err === null) {
         this.#reusable = false;
@@ -528,7 +412,7 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
     if (!this.#headSent) return true;
     const head = this.#head;
     const bodiless = !head.chunked && head.contentLength <= 0;
-    return (bodiless || this.#replay !== null) && (IDEMPOTENT_METHODS.has(head.method) || this.#proxy.retryNonIdempotent);
+    return (bodiless || this.#replay.complete) && (IDEMPOTENT_METHODS.has(head.method) || this.#proxy.retryNonIdempotent);
   }
 
   #canRetry(): boolean {
@@ -549,7 +433,7 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
 
   #resetAttempt(): void {
     // the next attempt starts with the body bytes received so far (those not yet sent are among them)
-    if (this.#headSent && this.#replay !== null && this.#replay.length > 0) this.#held = [...this.#replay];
+    if (this.#headSent && this.#replay.complete && this.#replay.parts.length > 0) this.#held = [...this.#replay.parts];
     this.#headSent = false;
     this.#resAcc.reset();
     this.#res = null;

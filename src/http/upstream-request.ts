@@ -6,6 +6,18 @@ import { buildRequestHeaders } from './headers.js';
 import { headerValue } from './parser.js';
 import type { ProxyPlan } from './plan.js';
 import type { HttpRequest } from './request.js';
+// Pure encoders shared with the stream proxy (no state, no I/O).
+import { encodeProxyV1, encodeProxyV2 } from '../tcp/proxy-protocol.js';
+
+/** The PROXY protocol header (`proxy_protocol on`) a new upstream connection starts with. */
+export function proxyProtocolHeader(
+  version: number,
+  r: HttpRequest,
+  conn: { readonly remotePort: number; readonly serverAddr: string; readonly serverPort: number },
+): Buffer {
+  const e = { sourceAddress: r.remoteAddr, sourcePort: conn.remotePort, destinationAddress: conn.serverAddr, destinationPort: conn.serverPort };
+  return version === 1 ? encodeProxyV1(e) : encodeProxyV2(e);
+}
 
 export function buildUpstreamHead(proxy: ProxyPlan, r: HttpRequest, proxyHost = proxy.proxyHost): string {
   const head = r.head;

@@ -1,0 +1,169 @@
+/**
+ * An upgraded HTTP connection (the upstream answered 101): from here on the client and upstream
+ * sockets are a raw bidirectional pipe with backpressure both ways, half-close passed through
+ * (one side's FIN ends the other's write side while the other direction keeps flowing) and one
+ * idle timeout (proxy_read_timeout / websocket_idle_timeout) on both sockets.
+ *
+ * The tunnel takes over the client connection's exchange slot and the upstream connection's owner
+ * slot, so the events both already forward (bound once per connection) arrive here: no listener
+ * and no closure is added per tunnel.
+ */
+import type { UpstreamGroup } from '../upstream/group.js';
+import type { Peer } from '../upstream/peer.js';
+import type { ClientConnection, Exchange } from '../http/connection.js';
+import type { UpstreamConn, UpstreamOwner } from '../http/pool.js';
+import { buildResponseHeaders } from '../http/headers.js';
+import { headerValue, type ResponseHead } from '../http/parser.js';
+import type { LocationPlan, ProxyPlan } from '../http/plan.js';
+import type { HttpRequest } from '../http/request.js';
+import type { TunnelTracker } from '../http/site.js';
+
+type TunnelRoute = Parameters<TunnelTracker['register']>[0];
+
+/**
+ * Answer the client's upgrade with the upstream's 101 (our header rules applied) and turn the
+ * connection into a tunnel. `peer` stays counted in `group` until the tunnel ends.
+ */
+export function startHttpTunnel(
+  conn: ClientConnection,
+  up: UpstreamConn,
+  group: UpstreamGroup,
+  peer: Peer,
+  r: HttpRequest,
+  plan: LocationPlan,
+  proxy: ProxyPlan,
+  res: ResponseHead,
+  rest: Buffer | null,
+): HttpTunnel {
+  r.upstreamStatus = '101';
+  const upgrade = headerValue(r.head, 'upgrade');
+  let head = 'HTTP/1.1 101 Switching Protocols\r\n';
+  head += buildResponseHeaders(plan.resHeaders, res, 101, r);
+  head += `Upgrade: ${headerValue(res, 'upgrade') ?? upgrade!}\r\nConnection: upgrade\r\n\r\n`;
+  r.status = 101;
+  r.bytesSent += head.length;
+  const route = { kind: 'http', listen: conn.vhosts.key, node: plan.location?.config ?? null, upstream: proxy.upstreamName, path: null } as const;
+  const websocket = (upgrade ?? '').toLowerCase() === 'websocket';
+  return new HttpTunnel(conn, up, group, peer, { head, rest, idleTimeoutMs: proxy.tunnelTimeoutMs, route, websocket });
+}
+
+export interface HttpTunnelOptions {
+  /** The 101 response head for the client, as one latin1 string. */
+  readonly head: string;
+  /** Upstream bytes that arrived after the 101 head (the first frames). */
+  readonly rest: Buffer | null;
+  readonly idleTimeoutMs: number;
+  /** For the runtime's tunnel registry (reloads close tunnels whose route vanished). */
+  readonly route: TunnelRoute;
+  readonly websocket: boolean;
+}
+
+export class HttpTunnel implements Exchange, UpstreamOwner {
+  /** A tunnel has no request body: every client byte is relayed. */
+  readonly bodyDone = true;
+  readonly #conn: ClientConnection;
+  #up: UpstreamConn | null;
+  readonly #group: UpstreamGroup;
+  #peer: Peer | null;
+  #entry: { unregister(): void } | null = null;
+  #done = false;
+
+  /** Takes over `up` (whose peer stays counted in `group` until the tunnel ends) and `conn`. */
+  constructor(conn: ClientConnection, up: UpstreamConn, group: UpstreamGroup, peer: Peer, o: HttpTunnelOptions) {
+    this.#conn = conn;
+    this.#up = up;
+    this.#group = group;
+    this.#peer = peer;
+    up.owner = this;
+    const client = conn.socket;
+    // The upstream stays writable after its FIN until the client ends too (see clientEnd).
+    up.socket.allowHalfOpen = true;
+    client.write(o.head, 'latin1');
+    if (o.rest !== null) client.write(o.rest);
+    conn.setTimeout(o.idleTimeoutMs);
+    up.setTimeout(o.idleTimeoutMs);
+    const held = conn.enterTunnel(this);
+    if (held !== null) up.socket.write(held);
+    const tunnels = conn.site.tunnels;
+    if (tunnels !== null) this.#entry = tunnels.register(o.route, { client, upstream: up.socket, websocket: o.websocket });
+  }
+
+  // client side (ClientConnection forwards its socket's events)
+
+  clientData(chunk: Buffer): number {
+    const up = this.#up;
+    if (up !== null && !up.socket.write(chunk)) this.#conn.pause();
+    return chunk.length;
+  }
+
+  clientDrain(): void {
+    const up = this.#up;
+    if (up !== null && up.socket.isPaused()) up.socket.resume();
+  }
+
+  clientEnd(): void {
+    const up = this.#up;
+    if (up !== null && !up.socket.writableEnded) up.socket.end();
+  }
+
+  clientClosed(): void {
+    const entry = this.#entry;
+    this.#entry = null;
+    entry?.unregister();
+    if (this.#done) return;
+    this.#done = true;
+    const up = this.#up;
+    this.#up = null;
+    if (up !== null) {
+      up.owner = null;
+      up.socket.end();
+    }
+    this.#releasePeer();
+  }
+
+  // upstream side (UpstreamConn forwards its socket's events)
+
+  upstreamConnect(): void {
+    // Connected long ago: a tunnel starts on an upstream that answered.
+  }
+
+  upstreamData(up: UpstreamConn, chunk: Buffer): void {
+    if (up !== this.#up || this.#done) return;
+    if (!this.#conn.socket.write(chunk)) up.socket.pause();
+  }
+
+  upstreamDrain(up: UpstreamConn): void {
+    if (up === this.#up) this.#conn.resume();
+  }
+
+  upstreamEnd(up: UpstreamConn): void {
+    const client = this.#conn.socket;
+    if (up === this.#up && !client.writableEnded) client.end();
+  }
+
+  upstreamTimeout(up: UpstreamConn): void {
+    if (up !== this.#up || this.#done) return;
+    this.#done = true;
+    this.#up = null;
+    up.owner = null;
+    up.destroy();
+    this.#releasePeer();
+    this.#conn.abort();
+  }
+
+  upstreamClose(up: UpstreamConn, err: Error | null): void {
+    if (up !== this.#up || this.#done) return;
+    this.#up = null;
+    this.#done = true;
+    this.#releasePeer();
+    if (err === null) this.#conn.socket.end();
+    else this.#conn.abort();
+  }
+
+  #releasePeer(): void {
+    const peer = this.#peer;
+    if (peer === null) return;
+    this.#peer = null;
+    this.#group.release(peer, false);
+  }
+}
