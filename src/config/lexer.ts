@@ -72,31 +72,13 @@ export function tokenize(text: string, file: string): TokenizeResult {
       comments.push(makeToken(text, Comment, start, i, startLine, startColumn, line, lineStart));
       continue;
     } else if (c === DQUOTE || c === SQUOTE) {
-      type = UnterminatedString;
-      i++;
-      while (i < n) {
-        const d = text.charCodeAt(i);
-        if (d === c) {
-          i++;
-          type = QuotedString;
-          break;
-        }
-        if (d === BACKSLASH) {
-          // A lone backslash at the very end is not part of the (unterminated) string.
-          if (i + 1 >= n) break;
-          if (text.charCodeAt(i + 1) === LF) {
-            line++;
-            lineStart = i + 2;
-          }
-          i += 2;
-          continue;
-        }
-        if (d === LF) {
-          line++;
-          lineStart = i + 1;
-        }
-        i++;
+      wordLines = 0;
+      i = scanQuoted(text, i, n);
+      if (wordLines > 0) {
+        line += wordLines;
+        lineStart = wordLineStart;
       }
+      type = quotedClosed ? QuotedString : UnterminatedString;
     } else {
       type = Word;
       wordLines = 0;
@@ -138,9 +120,41 @@ export function tokenize(text: string, file: string): TokenizeResult {
   return { tokens, comments, errors, truncated };
 }
 
-// Newlines scanWord crossed (only `\<LF>` can put one inside a word), without allocating a result object.
+// Newlines scanWord / scanQuoted crossed, without allocating a result object.
 let wordLines = 0;
 let wordLineStart = 0;
+// Whether scanQuoted found the closing quote.
+let quotedClosed = false;
+
+/** End offset (exclusive) of the quoted string whose opening quote is at `i` (or where it stops unterminated). */
+function scanQuoted(text: string, i: number, n: number): number {
+  const quote = text.charCodeAt(i);
+  quotedClosed = false;
+  i++;
+  while (i < n) {
+    const d = text.charCodeAt(i);
+    if (d === quote) {
+      quotedClosed = true;
+      return i + 1;
+    }
+    if (d === BACKSLASH) {
+      // A lone backslash at the very end is not part of the (unterminated) string.
+      if (i + 1 >= n) return i;
+      if (text.charCodeAt(i + 1) === LF) {
+        wordLines++;
+        wordLineStart = i + 2;
+      }
+      i += 2;
+      continue;
+    }
+    if (d === LF) {
+      wordLines++;
+      wordLineStart = i + 1;
+    }
+    i++;
+  }
+  return i;
+}
 
 /** End offset (exclusive) of the word starting at `i`: see Word in tokens.ts. */
 function scanWord(text: string, i: number, n: number): number {
@@ -294,31 +308,13 @@ export function scanDirectives(text: string, file: string): Directive[] | null {
     }
     if (c === RBRACE) return null;
     if (c === DQUOTE || c === SQUOTE) {
-      i++;
-      let closed = false;
-      while (i < n) {
-        const d = text.charCodeAt(i);
-        if (d === c) {
-          i++;
-          closed = true;
-          break;
-        }
-        if (d === BACKSLASH) {
-          if (i + 1 >= n) break;
-          if (text.charCodeAt(i + 1) === LF) {
-            line++;
-            lineStart = i + 2;
-          }
-          i += 2;
-          continue;
-        }
-        if (d === LF) {
-          line++;
-          lineStart = i + 1;
-        }
-        i++;
+      wordLines = 0;
+      i = scanQuoted(text, i, n);
+      if (wordLines > 0) {
+        line += wordLines;
+        lineStart = wordLineStart;
       }
-      if (!closed) return null;
+      if (!quotedClosed) return null;
       // nginx: a closing quote must be followed by a space, ";", "{" or "}" (a comment may follow too).
       if (i < n) {
         const d = text.charCodeAt(i);

@@ -3,6 +3,9 @@
  * as a child process.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { onTestFinished } from 'vitest';
 
@@ -54,4 +57,38 @@ export function startCli(args: readonly string[], options: { cwd?: string } = {}
     if (child.exitCode === null) child.kill('SIGKILL');
   });
   return { child, output: () => out, exited };
+}
+
+/** A temporary directory (readable by other users, for `user nobody` tests), removed after the test. */
+export function tempDir(prefix = 'tsproxy-'): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  fs.chmodSync(dir, 0o755);
+  onTestFinished(() => fs.rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/**
+ * A port that was free a moment ago. Only for configs that must name a fixed port across a
+ * restart of the process; everything else listens on 127.0.0.1:0 (this can race, rarely).
+ */
+export async function freePort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as net.AddressInfo).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+/** The pino JSON records a running tsproxy wrote so far. */
+export function logRecords(run: RunningCli): Record<string, unknown>[] {
+  const out: Record<string, unknown>[] = [];
+  for (const line of run.output().split('\n')) {
+    if (!line.startsWith('{')) continue;
+    try {
+      out.push(JSON.parse(line) as Record<string, unknown>);
+    } catch {
+      // a partial line
+    }
+  }
+  return out;
 }

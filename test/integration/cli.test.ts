@@ -2,15 +2,9 @@ import { describe, expect, test, onTestFinished } from 'vitest';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { runCli, startCli, ROOT, type RunningCli } from '../helpers/cli.js';
+import { runCli, startCli, tempDir, ROOT, type RunningCli } from '../helpers/cli.js';
 
 const FIXTURES = path.join(ROOT, 'test/fixtures/cli');
-
-function tempDir(): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsproxy-cli-'));
-  onTestFinished(() => fs.rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
 
 /** The port a running tsproxy logged for a listen key (pino JSON lines on stderr). */
 function loggedPort(run: RunningCli, key: string): number | null {

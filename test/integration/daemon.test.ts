@@ -7,22 +7,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, test, onTestFinished } from 'vitest';
-import { runCli, startCli } from '../helpers/cli.js';
-
-function tempDir(): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsproxy-daemon-'));
-  fs.chmodSync(dir, 0o755);
-  onTestFinished(() => fs.rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
-
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
+import { runCli, startCli, tempDir, freePort } from '../helpers/cli.js';
 
 function get(port: number): Promise<string> {
   return new Promise((resolve) => {

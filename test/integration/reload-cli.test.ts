@@ -8,37 +8,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, test, onTestFinished } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
-import { startCli, type RunningCli } from '../helpers/cli.js';
+import { startCli, tempDir, freePort, logRecords, type RunningCli } from '../helpers/cli.js';
 import { startHttpBackend } from '../helpers/backend.js';
 
-function tempDir(): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsproxy-reload-cli-'));
-  onTestFinished(() => fs.rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
-
 /** A free port: bound and released (tsproxy is told a fixed port so reloads keep it). */
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
-
-function logRecords(run: RunningCli): Record<string, unknown>[] {
-  const out: Record<string, unknown>[] = [];
-  for (const line of run.output().split('\n')) {
-    if (!line.startsWith('{')) continue;
-    try {
-      out.push(JSON.parse(line) as Record<string, unknown>);
-    } catch {
-      // a partial line
-    }
-  }
-  return out;
-}
-
 const count = (run: RunningCli, msg: string) => logRecords(run).filter((r) => r.msg === msg).length;
 
 function get(port: number, urlPath: string): Promise<{ status: number; body: string }> {

@@ -8,36 +8,9 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, test, onTestFinished } from 'vitest';
-import { startCli, type RunningCli } from '../helpers/cli.js';
+import { startCli, tempDir, freePort, logRecords, type RunningCli } from '../helpers/cli.js';
 
-function tempDir(): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsproxy-workers-'));
-  onTestFinished(() => fs.rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
-
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
-
-function records(run: RunningCli): Record<string, unknown>[] {
-  const out: Record<string, unknown>[] = [];
-  for (const line of run.output().split('\n')) {
-    if (!line.startsWith('{')) continue;
-    try {
-      out.push(JSON.parse(line) as Record<string, unknown>);
-    } catch {
-      // a partial line
-    }
-  }
-  return out;
-}
-
-const withMsg = (run: RunningCli, msg: string) => records(run).filter((r) => r.msg === msg);
+const withMsg = (run: RunningCli, msg: string) => logRecords(run).filter((r) => r.msg === msg);
 
 /** One request on a new connection; "status body" or the error message. */
 function get(port: number, urlPath = '/'): Promise<string> {
