@@ -33,7 +33,8 @@ function resolvePaths(opts: CliOptions): { configPath: string; prefix: string } 
 
 function load(opts: CliOptions): LoadResult {
   const { configPath, prefix } = resolvePaths(opts);
-  return loadConfigFile(configPath, { prefix, globals: opts.globals ?? undefined });
+  const testOnly = opts.action === 'test' || opts.action === 'dump';
+  return loadConfigFile(configPath, { prefix, globals: opts.globals ?? undefined, skipHash: testOnly });
 }
 
 function printProblems(result: LoadResult, quiet: boolean): void {

@@ -103,6 +103,17 @@ describe('loadConfig', () => {
   });
 });
 
+describe('skipHash (tsproxy -t)', () => {
+  test('gives the same tree without a hash', () => {
+    const text = 'http { server { listen 127.0.0.1:0; location / { return 200 "x"; } } }';
+    const full = loadConfig(text, 'a.conf');
+    const quick = loadConfig(text, 'a.conf', { skipHash: true });
+    expect(full.config!.hash).toMatch(/^[0-9a-f]{64}$/);
+    expect(quick.config!.hash).toBe('');
+    expect({ ...quick.config!, hash: full.config!.hash }).toEqual(full.config);
+  });
+});
+
 describe('loadConfigFile', () => {
   test('reads includes relative to the prefix and lists every file', () => {
     const dir = tmp();
