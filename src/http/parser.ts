@@ -95,7 +95,8 @@ export const HEAD_READY = 1;
 /**
  * Collects bytes until a whole head is present. push() returns HEAD_NEED_MORE, HEAD_READY (then
  * `head` holds the head text including its final CRLFCRLF and `rest` the bytes after it) or an
- * error status (400/414/431) for heads that can never become valid.
+ * error status (400/414/431) for heads that can never become valid. `rest` is a view of the
+ * pushed chunk; a partial head is kept as a copy, so callers may reuse their read buffer.
  */
 export class HeadAccumulator {
   head = '';
@@ -113,14 +114,16 @@ export class HeadAccumulator {
   }
 
   push(chunk: Buffer, limits: HeadLimits): number {
-    let buf = this.#pending === null ? chunk : Buffer.concat([this.#pending, chunk]);
+    const joined = this.#pending !== null;
+    let buf = joined ? Buffer.concat([this.#pending!, chunk]) : chunk;
     // RFC 9112 §2.2: ignore empty lines before a request line (clients add CRLF after bodies).
     let skip = 0;
     while (skip + 1 < buf.length && buf[skip] === 13 && buf[skip + 1] === 10) skip += 2;
     if (skip > 0) buf = buf.subarray(skip);
     const end = buf.indexOf(CRLFCRLF);
     if (end === -1) {
-      this.#pending = buf.length === 0 ? null : buf;
+      // A view of `chunk` would not survive the caller: upstream reads reuse their buffer.
+      this.#pending = buf.length === 0 ? null : joined ? buf : Buffer.from(buf);
       return checkIncomplete(buf, limits);
     }
     const headEnd = end + 4;

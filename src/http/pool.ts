@@ -7,6 +7,12 @@
 import net from 'node:net';
 import type { Peer } from '../upstream/peer.js';
 
+/** Read buffer bounds: small enough for many idle keep-alive connections, big enough for bulk. */
+const READ_MIN = 4 * 1024;
+const READ_MAX = 256 * 1024;
+/** Consecutive reads under a quarter of the buffer before it shrinks. */
+const SHRINK_AFTER = 16;
+
 /** What an UpstreamConn reports to the exchange that owns it. */
 export interface UpstreamOwner {
   upstreamConnect(conn: UpstreamConn): void;
@@ -30,15 +36,24 @@ export class UpstreamConn {
   error: Error | null = null;
   /** Set while the connection waits in the pool. */
   pool: UpstreamPool | null = null;
+  /**
+   * Where the owner writes the chunks it is given (its client). Null: a chunk may be kept past
+   * the 'data' event, so the read buffer is never reused.
+   */
+  sink: net.Socket | null = null;
   #timeoutMs = -1;
+  #buf = Buffer.allocUnsafeSlow(READ_MIN);
+  #smallReads = 0;
 
-  constructor(peer: Peer, owner: UpstreamOwner, connectTimeoutMs: number) {
+  constructor(peer: Peer, owner: UpstreamOwner, connectTimeoutMs: number, sink: net.Socket | null = null) {
     this.peer = peer;
     this.owner = owner;
+    this.sink = sink;
+    const onread = { buffer: this.#buffer, callback: this.#onRead };
     const socket =
       peer.path !== null
-        ? net.connect({ path: peer.path })
-        : net.connect({ host: peer.host!, port: peer.port, noDelay: true });
+        ? net.connect({ path: peer.path, onread })
+        : net.connect({ host: peer.host!, port: peer.port, noDelay: true, onread });
     this.socket = socket;
     socket.on('error', this.#onError);
     socket.on('connect', this.#onConnect);
@@ -68,6 +83,41 @@ export class UpstreamConn {
   #onConnect = (): void => {
     this.connected = true;
     this.owner?.upstreamConnect(this);
+  };
+
+  readonly #buffer = (): Buffer => this.#buf;
+
+  /**
+   * Reads land in one reused buffer (net's `onread`) instead of a fresh 64 KiB allocation per
+   * read: bulk responses were bound by allocation, GC and read count (as the stream proxy's
+   * UpstreamReader). Chunks still go out as 'data' events (the reload's goingAway() swaps those
+   * listeners) but are views valid only during the event. The buffer is reused only when the
+   * sink's write completed synchronously (writableLength 0 after the event); a write left queued
+   * still references it, so it is handed over to that write and a new one allocated. The buffer
+   * grows while reads fill it and shrinks after a run of reads that do not, so a connection
+   * that only carries small responses holds a few KiB.
+   */
+  readonly #onRead = (n: number, buf: Buffer): boolean => {
+    // The sink the chunk is written to, before the event can hand the connection to another owner.
+    const sink = this.owner === null ? null : this.sink;
+    this.socket.emit('data', buf.subarray(0, n));
+    const size = buf.length;
+    let next = size;
+    if (n === size) {
+      next = Math.min(size * 4, READ_MAX);
+      this.#smallReads = 0;
+    } else if (n < size / 4) {
+      // Shrink only after a run of small reads: a response read as one big and one small read
+      // (head and body, or a body's tail) would otherwise reallocate on every request.
+      if (++this.#smallReads >= SHRINK_AFTER) {
+        next = Math.max(size / 4, READ_MIN);
+        this.#smallReads = 0;
+      }
+    } else {
+      this.#smallReads = 0;
+    }
+    if (sink === null || sink.writableLength > 0 || next !== size) this.#buf = Buffer.allocUnsafeSlow(next);
+    return true;
   };
 
   #onData = (chunk: Buffer): void => {
@@ -123,10 +173,12 @@ export class UpstreamPool {
     const count = this.#perGroup.get(group) ?? 0;
     if (this.#closed || max <= 0 || count >= max || conn.closed) {
       conn.owner = null;
+      conn.sink = null;
       conn.destroy();
       return false;
     }
     conn.owner = null;
+    conn.sink = null;
     conn.pool = this;
     conn.setTimeout(idleTimeoutMs);
     let stack = this.#idle.get(conn.peer);

@@ -136,12 +136,13 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
     const pooled = this.#proxy.proxyProtocol === 0 ? this.#conn.site.pool.take(peer) : null;
     if (pooled !== null) {
       pooled.owner = this;
+      pooled.sink = this.#conn.socket;
       this.#up = pooled;
       this.#reused = true;
       this.#send(pooled);
     } else {
       this.#reused = false;
-      this.#up = new UpstreamConn(peer, this, this.#plan.settings.proxyConnectTimeoutMs);
+      this.#up = new UpstreamConn(peer, this, this.#plan.settings.proxyConnectTimeoutMs, this.#conn.socket);
     }
   }
 
