@@ -7,6 +7,7 @@ import { hostname as osHostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { isIP } from 'node:net';
 import type { MapConfig } from '../config/types.js';
+import { wildcardLookup } from '../config/host-names.js';
 import {
   BUILTIN_VARIABLES, UnknownVariableError, compileConfigRegex, parseTemplate,
 } from '../config/template.js';
@@ -340,19 +341,6 @@ export function compileTemplate(t: string, ctx?: TemplateContext): CompiledTempl
 // ---------------------------------------------------------------------------------------------
 // map
 
-/** Longest `*.suffix`, then longest `prefix.*` match of a host name, as server_name does. */
-function wildcard<T>(host: string, leading: Map<string, T>, trailing: Map<string, T>): T | undefined {
-  for (let dot = host.indexOf('.', 1); dot !== -1 && leading.size > 0; dot = host.indexOf('.', dot + 1)) {
-    const v = leading.get(host.slice(dot));
-    if (v !== undefined) return v;
-  }
-  for (let dot = host.lastIndexOf('.', host.length - 2); dot > 0 && trailing.size > 0; dot = host.lastIndexOf('.', dot - 1)) {
-    const v = trailing.get(host.slice(0, dot + 1));
-    if (v !== undefined) return v;
-  }
-  return undefined;
-}
-
 /**
  * `map` blocks → lazily computed variables. Exact keys compare caseless (nginx's default);
  * regex keys are tried in file order, then the default. The value is cached in r.vars so a
@@ -405,7 +393,7 @@ export function compileMaps(maps: readonly MapConfig[], ctx?: { declared?: Reado
         let key = source!(r);
         if (m.hostnames && key.endsWith('.')) key = key.slice(0, -1);
         const lkey = key.toLowerCase();
-        const hit = exact.get(lkey) ?? (m.hostnames ? wildcard(lkey, leading, trailing) : undefined);
+        const hit = exact.get(lkey) ?? (m.hostnames ? wildcardLookup(lkey, leading, trailing) : undefined);
         if (hit !== undefined) v = hit(r);
         else {
           v = '';

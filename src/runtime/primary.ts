@@ -20,9 +20,9 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/types.js';
 import type { ConfigError } from '../errors.js';
 import { TsproxyError } from '../errors.js';
-import { flushLogs, reopenLogs } from '../log.js';
 import { Reloader, includeGlobs } from './reload.js';
-import { writePidFile, removePidFile } from './pidfile.js';
+import { writePidFile } from './pidfile.js';
+import { handleSignals } from './signals.js';
 import { diffConfigs } from './diff.js';
 import type { PeerHealthState, ReloadSummary } from './runtime.js';
 import { PrimaryHealth, type ErrorLogTarget, type PrimaryMessage, type WorkerMessage } from './workers.js';
@@ -225,29 +225,7 @@ export async function servePrimary(opts: PrimaryOptions): Promise<PrimaryServing
   const reloader = new Reloader({ runtime: primary, logger, load: opts.load });
   if (config.main.watch) reloader.watch(config.files, includeGlobs(config));
 
-  let resolveDone!: (code: number) => void;
-  const done = new Promise<number>((r) => (resolveDone = r));
-  let stopping = false;
-  const stop = async (graceful: boolean, signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, graceful ? 'gracefully shutting down' : 'exiting');
-    await reloader.close();
-    await primary.stop(graceful);
-    if (pidFile !== null) removePidFile(pidFile);
-    flushLogs();
-    resolveDone(0);
-  };
-  process.on('SIGHUP', () => reloader.requestReload('SIGHUP'));
-  process.on('SIGQUIT', () => void stop(true, 'SIGQUIT'));
-  process.on('SIGTERM', () => void stop(false, 'SIGTERM'));
-  process.on('SIGINT', () => void stop(false, 'SIGINT'));
-  process.on('SIGUSR1', () => {
-    flushLogs();
-    reopenLogs();
-    primary.reopen();
-    logger.info('log files reopened');
-  });
+  const done = handleSignals({ logger, reloader, pidFile, stop: (graceful) => primary.stop(graceful), reopen: () => primary.reopen() });
   logger.info({ config: config.file, workers: primary.pids }, 'tsproxy started');
   return { primary, done };
 }

@@ -6,10 +6,10 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config/types.js';
 import type { ConfigError } from '../errors.js';
-import { flushLogs, reopenLogs } from '../log.js';
 import { Runtime } from './runtime.js';
 import { Reloader, includeGlobs } from './reload.js';
 import { writePidFile, removePidFile } from './pidfile.js';
+import { handleSignals } from './signals.js';
 import { dropPrivileges } from './privileges.js';
 
 export interface ServeOptions {
@@ -46,29 +46,7 @@ export async function serve({ config, logger, load }: ServeOptions): Promise<Ser
   const reloader = new Reloader({ runtime, logger, load });
   if (config.main.watch) reloader.watch(config.files, includeGlobs(config));
 
-  let resolveDone!: (code: number) => void;
-  const done = new Promise<number>((r) => (resolveDone = r));
-  let stopping = false;
-  const stop = async (graceful: boolean, signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, graceful ? 'gracefully shutting down' : 'exiting');
-    await reloader.close();
-    await runtime.stop({ graceful });
-    if (pidFile !== null) removePidFile(pidFile);
-    flushLogs();
-    resolveDone(0);
-  };
-  process.on('SIGHUP', () => reloader.requestReload('SIGHUP'));
-  process.on('SIGQUIT', () => void stop(true, 'SIGQUIT'));
-  process.on('SIGTERM', () => void stop(false, 'SIGTERM'));
-  process.on('SIGINT', () => void stop(false, 'SIGINT'));
-  process.on('SIGUSR1', () => {
-    // Lines buffered before the signal belong to the old (rotated) file.
-    flushLogs();
-    reopenLogs();
-    logger.info('log files reopened');
-  });
+  const done = handleSignals({ logger, reloader, pidFile, stop: (graceful) => runtime.stop({ graceful }) });
   logger.info({ config: config.file }, 'tsproxy started');
   return { runtime, reloader, done };
 }

@@ -4,6 +4,7 @@
  * Everything is compiled once per config; a session only runs the compiled getters.
  */
 import type { MapConfig } from '../config/types.js';
+import { wildcardLookup } from '../config/host-names.js';
 import { STREAM_VARIABLES, type SessionInfo, type Variable } from './stream-log.js';
 
 /** Map variables by name (without `$`), to pass to compileLogFormat / compileKey / compileStreamTemplate. */
@@ -47,18 +48,6 @@ export function compileStreamTemplate(template: string, maps: StreamMaps = new M
     for (const p of parts) out += typeof p === 'string' ? p : p(s);
     return out;
   };
-}
-
-function wildcard<T>(host: string, leading: Map<string, T>, trailing: Map<string, T>): T | undefined {
-  for (let dot = host.indexOf('.', 1); dot !== -1 && leading.size > 0; dot = host.indexOf('.', dot + 1)) {
-    const v = leading.get(host.slice(dot));
-    if (v !== undefined) return v;
-  }
-  for (let dot = host.lastIndexOf('.', host.length - 2); dot > 0 && trailing.size > 0; dot = host.lastIndexOf('.', dot - 1)) {
-    const v = trailing.get(host.slice(0, dot + 1));
-    if (v !== undefined) return v;
-  }
-  return undefined;
 }
 
 /**
@@ -106,7 +95,7 @@ export function compileStreamMaps(maps: readonly MapConfig[]): StreamMaps {
         let key = source(s);
         if (m.hostnames && key.endsWith('.')) key = key.slice(0, -1);
         const lkey = key.toLowerCase();
-        const hit = exact.get(lkey) ?? (m.hostnames ? wildcard(lkey, leading, trailing) : undefined);
+        const hit = exact.get(lkey) ?? (m.hostnames ? wildcardLookup(lkey, leading, trailing) : undefined);
         if (hit !== undefined) v = hit(s);
         else {
           for (const { re, value } of regexes) {
