@@ -26,7 +26,8 @@ export interface Serving {
 }
 
 export async function serve({ config, logger, load }: ServeOptions): Promise<Serving> {
-  const runtime = await Runtime.start(config, { logger });
+  // worker_connections caps client connections per listener, as in each worker of the multi-process mode.
+  const runtime = await Runtime.start(config, { logger, maxConnections: config.main.workerConnections });
   const pidFile = config.main.pid;
   // Logged before the pid file appears: whoever waits for the pid file can read the bound ports.
   for (const [key, addr] of runtime.addresses()) {

@@ -1,5 +1,6 @@
 import { describe, expect, test, onTestFinished } from 'vitest';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { runCli, startCli, tempDir, ROOT, type RunningCli } from '../helpers/cli.js';
@@ -120,4 +121,26 @@ describe('running', () => {
     expect(stale.code).toBe(1);
     expect(stale.stderr).toContain('stale pid file');
   }, 90_000);
+
+  test('worker_connections caps concurrent client connections', async () => {
+    const dir = tempDir();
+    const conf = path.join(dir, 't.conf');
+    fs.writeFileSync(conf, 'pid t.pid;\nerror_log stderr info;\nwatch off;\nevents { worker_connections 2; }\nhttp { server { listen 127.0.0.1:0; location / { return 200 "ok"; } } }\n');
+    const run = startCli(['-c', conf]);
+    await expect.poll(() => loggedPort(run, '127.0.0.1:0'), { timeout: 20_000 }).toBeGreaterThan(0);
+    const port = loggedPort(run, '127.0.0.1:0')!;
+    const open = async () => {
+      const s = net.connect(port, '127.0.0.1');
+      s.on('error', () => undefined);
+      onTestFinished(() => void s.destroy());
+      await new Promise((r) => s.once('connect', r));
+      return s;
+    };
+    const a = await open();
+    const b = await open();
+    const c = await open();
+    // The third connection is over the cap: the server closes it without reading.
+    await new Promise((r) => c.once('close', r));
+    expect(a.destroyed || b.destroyed).toBe(false);
+  }, 60_000);
 });
