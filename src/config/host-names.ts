@@ -1,3 +1,5 @@
+import type { ServerName } from './types.js';
+
 /**
  * nginx's host-name wildcard rule, shared by `map ... { hostnames; }` in http and stream
  * (server_name tables keep their own compiled form): the longest `*.suffix` entry wins, then the
@@ -13,4 +15,18 @@ export function wildcardLookup<T>(host: string, leading: ReadonlyMap<string, T>,
     if (v !== undefined) return v;
   }
   return undefined;
+}
+
+/** A server_name as written (`*.x`, `x.*`, `~re`), used to identify a server in route keys and logs. */
+export function serverNameText(n: ServerName): string {
+  switch (n.kind) {
+    case 'exact':
+      return n.name;
+    case 'leadingWildcard':
+      return `*${n.suffix}`;
+    case 'trailingWildcard':
+      return `${n.prefix}*`;
+    case 'regex':
+      return `~${n.source}`;
+  }
 }

@@ -18,6 +18,7 @@
  */
 import crypto from 'node:crypto';
 import type net from 'node:net';
+import { serverNameText } from '../config/host-names.js';
 import type { Config, LocationConfig, ServerName } from '../config/types.js';
 
 export interface TunnelRoute {
@@ -239,17 +240,7 @@ function routeKey(kind: string, listen: string, name: string, path: string | nul
 
 function serverIdentity(names: readonly ServerName[], index: number): string {
   const n = names[0];
-  if (n === undefined) return `#${index}`;
-  switch (n.kind) {
-    case 'exact':
-      return n.name;
-    case 'leadingWildcard':
-      return `*${n.suffix}`;
-    case 'trailingWildcard':
-      return `${n.prefix}*`;
-    case 'regex':
-      return `~${n.source}`;
-  }
+  return n === undefined ? `#${index}` : serverNameText(n);
 }
 
 function matchText(loc: LocationConfig): string {

@@ -6,6 +6,7 @@
  * forwarded exactly as read (only a websocket_pass head gains X-Forwarded-For / X-Real-IP).
  */
 import type net from 'node:net';
+import { serverNameText } from '../config/host-names.js';
 import type { Logger } from 'pino';
 import type { LogFormatConfig, StreamConfig, StreamServerConfig } from '../config/types.js';
 import type { UpstreamGroup } from '../upstream/group.js';
@@ -471,15 +472,5 @@ const LOC = { file: '<set_real_ip_from>', line: 0, column: 0 };
 
 function firstName(cfg: StreamServerConfig): string {
   const n = cfg.serverNames[0];
-  if (n === undefined) return '';
-  switch (n.kind) {
-    case 'exact':
-      return n.name;
-    case 'leadingWildcard':
-      return `*${n.suffix}`;
-    case 'trailingWildcard':
-      return `${n.prefix}*`;
-    case 'regex':
-      return `~${n.source}`;
-  }
+  return n === undefined ? '' : serverNameText(n);
 }
