@@ -7,13 +7,14 @@ import { ConfigError, type ErrorCode, type Loc } from '../errors.js';
 import type { Directive } from './ast.js';
 import { DIRECTIVE_NAMES, findDirective, settingDefaults } from './directives.js';
 import { resolveErrorLogs } from './directives/main.js';
+import { PROXY_SSL_FIELDS, assembleProxySsl, assembleSsl } from './directives/ssl.js';
 import {
   resolvePath, type BuildState, type HttpServerDraft, type LocationDraft, type Reporter, type Scope, type Settings,
   type StreamServerDraft, type TargetDraft, type UpstreamDraft,
 } from './directives/scope.js';
 import type {
   AccessLogConfig, CheckConfig, Config, HttpConfig, HttpServerConfig, ListenConfig, LocationConfig, LocationHandler, LocationSettings, MainConfig,
-  ProxyTarget, StreamConfig, StreamServerConfig, UpstreamConfig,
+  ProxyTarget, SslConfig, StreamConfig, StreamServerConfig, UpstreamConfig,
 } from './types.js';
 import { validateDrafts } from './validate.js';
 
@@ -208,8 +209,9 @@ function resolveAccessLogs(prefix: string, logs: readonly AccessLogConfig[]): re
  * Fields are read one by one from `own` (never `{ ...parent, ...own }`): that keeps one hidden
  * class and a fixed key order, which the hash relies on.
  */
-function mergeSettings(base: LocationSettings, own: Settings, prefix: string): LocationSettings {
+function mergeSettings(base: LocationSettings, own: Settings, state: BuildState): LocationSettings {
   if (isEmpty(own)) return base;
+  const prefix = state.prefix;
   const o = own as Partial<Record<keyof LocationSettings, unknown>> & Settings;
   const pick = <K extends keyof LocationSettings>(k: K): LocationSettings[K] => (o[k] === undefined ? base[k] : (o[k] as LocationSettings[K]));
   return {
@@ -228,6 +230,7 @@ function mergeSettings(base: LocationSettings, own: Settings, prefix: string): L
     proxyBuffering: pick('proxyBuffering'),
     proxyForwardedHeaders: pick('proxyForwardedHeaders'),
     proxyProtocolVersion: pick('proxyProtocolVersion'),
+    proxySsl: PROXY_SSL_FIELDS.some((f) => o[f] !== undefined) ? assembleProxySsl(base.proxySsl ?? null, o, prefix) : base.proxySsl,
     proxyNextUpstream: pick('proxyNextUpstream'),
     proxyNextUpstreamTries: pick('proxyNextUpstreamTries'),
     proxyNextUpstreamTimeoutMs: pick('proxyNextUpstreamTimeoutMs'),
@@ -254,12 +257,12 @@ function mergeSettings(base: LocationSettings, own: Settings, prefix: string): L
 }
 
 /** The http-level defaults as a LocationSettings (paths resolved), the root of every merge. */
-function defaultSettings(prefix: string): LocationSettings {
+function defaultSettings(state: BuildState): LocationSettings {
   const d = DEFAULTS.http;
   const seed = {
     accessLogs: [], root: '', realIp: { from: [], header: '', recursive: false },
   } as unknown as LocationSettings;
-  return mergeSettings(seed, d, prefix);
+  return mergeSettings(seed, d, state);
 }
 
 function defaultListen(loc: Loc): ListenConfig {
@@ -269,8 +272,8 @@ function defaultListen(loc: Loc): ListenConfig {
   };
 }
 
-function assembleLocation(l: LocationDraft, parent: LocationSettings, prefix: string): LocationConfig {
-  const settings = mergeSettings(parent, l.scope.settings, prefix);
+function assembleLocation(l: LocationDraft, parent: LocationSettings, state: BuildState): LocationConfig {
+  const settings = mergeSettings(parent, l.scope.settings, state);
   let handler: LocationHandler;
   if (l.ret) handler = { kind: 'return', code: l.ret.code, text: l.ret.text, loc: l.ret.loc };
   else if (l.checkStatus) handler = { kind: 'checkStatus', format: l.checkStatus };
@@ -278,7 +281,7 @@ function assembleLocation(l: LocationDraft, parent: LocationSettings, prefix: st
   else if (l.websocket) handler = { kind: 'websocket', path: l.websocket.path, target: target(l.websocket.target) };
   else handler = { kind: 'static' };
   const locations: LocationConfig[] = [];
-  for (const c of l.locations) locations.push(assembleLocation(c, settings, prefix));
+  for (const c of l.locations) locations.push(assembleLocation(c, settings, state));
   return { match: l.match, handler, rewrites: l.rewrites, sets: l.sets, settings, locations, loc: l.loc };
 }
 
@@ -287,11 +290,11 @@ function serverValue<T>(own: Settings, http: Settings, key: string): T {
   return (own[key] === undefined ? http[key] : own[key]) as T;
 }
 
-function assembleHttpServer(s: HttpServerDraft, http: Settings, base: LocationSettings, prefix: string): HttpServerConfig {
+function assembleHttpServer(s: HttpServerDraft, http: Settings, base: LocationSettings, state: BuildState): HttpServerConfig {
   const own = s.scope.settings;
-  const settings = mergeSettings(base, own, prefix);
+  const settings = mergeSettings(base, own, state);
   const locations: LocationConfig[] = [];
-  for (const l of s.locations) locations.push(assembleLocation(l, settings, prefix));
+  for (const l of s.locations) locations.push(assembleLocation(l, settings, state));
   return {
     listens: s.listens.length > 0 ? s.listens : [defaultListen(s.loc)],
     serverNames: s.serverNames,
@@ -302,6 +305,8 @@ function assembleHttpServer(s: HttpServerDraft, http: Settings, base: LocationSe
     // Only present when used, so configs without server-level `set` keep their shape and hash.
     ...(s.sets.length > 0 ? { sets: s.sets } : {}),
     returnDirective: s.ret,
+    ssl: ownsSsl(own) ? assembleSsl((f) => serverValue(own, http, f), state.prefix, state.report) : areaSsl(http, state),
+    http2: serverValue<boolean>(own, http, 'http2') || s.listens.some((l) => l.http2),
     settings,
     locations,
     loc: s.loc,
@@ -311,9 +316,9 @@ function assembleHttpServer(s: HttpServerDraft, http: Settings, base: LocationSe
 function assembleHttp(state: BuildState, implicit: readonly UpstreamConfig[]): HttpConfig {
   const h = state.http!;
   const http = { ...DEFAULTS.http, ...h.scope.settings };
-  const base = mergeSettings(defaultSettings(state.prefix), h.scope.settings, state.prefix);
+  const base = mergeSettings(defaultSettings(state), h.scope.settings, state);
   const servers: HttpServerConfig[] = [];
-  for (const s of h.servers) servers.push(assembleHttpServer(s, http, base, state.prefix));
+  for (const s of h.servers) servers.push(assembleHttpServer(s, http, base, state));
   return {
     upstreams: [...h.upstreams.map(assembleUpstream), ...implicit],
     servers,
@@ -322,7 +327,8 @@ function assembleHttp(state: BuildState, implicit: readonly UpstreamConfig[]): H
   };
 }
 
-function assembleStreamServer(s: StreamServerDraft, parent: Settings, accessLogs: readonly AccessLogConfig[], prefix: string): StreamServerConfig {
+function assembleStreamServer(s: StreamServerDraft, parent: Settings, accessLogs: readonly AccessLogConfig[], state: BuildState): StreamServerConfig {
+  const prefix = state.prefix;
   const own = s.scope.settings;
   const m = isEmpty(own) ? parent : { ...parent, ...own };
   return {
@@ -347,8 +353,27 @@ function assembleStreamServer(s: StreamServerDraft, parent: Settings, accessLogs
     accessLogs: own['accessLogs'] === undefined ? accessLogs : resolveAccessLogs(prefix, own['accessLogs'] as AccessLogConfig[]),
     accessRules: s.accessRules,
     setRealIpFrom: m['setRealIpFrom'] as string[],
+    ssl: ownsSsl(own) ? assembleSsl((f) => m[f], state.prefix, state.report) : areaSsl(parent, state),
     loc: s.loc,
   };
+}
+
+/** Whether a server sets any ssl_* directive itself (most do not, and share their area's SslConfig). */
+function ownsSsl(own: Settings): boolean {
+  for (const k in own) if (k.startsWith('ssl')) return true;
+  return false;
+}
+
+const areaSslCache = new WeakMap<Settings, SslConfig>();
+
+/** The http/stream level's SslConfig, built once per area settings object and shared by its servers. */
+function areaSsl(area: Settings, state: BuildState): SslConfig {
+  let ssl = areaSslCache.get(area);
+  if (ssl === undefined) {
+    ssl = assembleSsl((f) => area[f], state.prefix, state.report);
+    areaSslCache.set(area, ssl);
+  }
+  return ssl;
 }
 
 function assembleStream(state: BuildState, implicit: readonly UpstreamConfig[]): StreamConfig {
@@ -356,7 +381,7 @@ function assembleStream(state: BuildState, implicit: readonly UpstreamConfig[]):
   const base = { ...DEFAULTS.stream, ...st.scope.settings };
   const accessLogs = resolveAccessLogs(state.prefix, base['accessLogs'] as AccessLogConfig[]);
   const servers: StreamServerConfig[] = [];
-  for (const s of st.servers) servers.push(assembleStreamServer(s, base, accessLogs, state.prefix));
+  for (const s of st.servers) servers.push(assembleStreamServer(s, base, accessLogs, state));
   return {
     upstreams: [...st.upstreams.map(assembleUpstream), ...implicit],
     servers,

@@ -13,6 +13,7 @@ import type { Directive } from './ast.js';
 import { buildConfig } from './build.js';
 import { GLOBALS_FILE, parseConfigText, readConfigTree } from './parse.js';
 import { configParser } from './parser.js';
+import { loadTlsFiles } from './tls-files.js';
 import type { Config } from './types.js';
 
 export interface LoadOptions {
@@ -88,10 +89,14 @@ function finish(
   file: string, prefix: string, files: readonly string[], skipHash = false,
 ): LoadResult {
   const built = buildConfig(directives, { file, prefix });
-  const all = [...errors, ...built.errors].sort(compareConfigErrors);
+  const all = [...errors, ...built.errors];
   const warnings = built.warnings.sort(compareConfigErrors);
+  // Certificates are read only for a config that is otherwise valid (paths may be wrong otherwise).
+  const tlsFiles = all.length === 0 && built.config !== null ? loadTlsFiles(built.config.http, built.config.stream) : null;
+  if (tlsFiles !== null) all.push(...tlsFiles.errors);
+  all.sort(compareConfigErrors);
   if (all.length > 0 || built.config === null) return { config: null, errors: all, warnings, sources };
-  const config: Config = { ...built.config, files: [...new Set(files)], hash: skipHash ? '' : hashConfig(built.config) };
+  const config: Config = { ...built.config, files: [...new Set([...files, ...tlsFiles!.files])], hash: skipHash ? '' : hashConfig(built.config) };
   return { config: deepFreeze(config), errors: [], warnings, sources };
 }
 

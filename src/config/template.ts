@@ -38,6 +38,8 @@ export const BUILTIN_VARIABLES: ReadonlySet<string> = new Set([
   'time_local', 'time_iso8601', 'upstream_addr', 'upstream_status', 'upstream_response_time',
   'upstream_connect_time', 'upstream_header_time', 'proxy_host', 'proxy_add_x_forwarded_for',
   'connection', 'connection_requests', 'content_length', 'content_type', 'connection_upgrade',
+  'ssl_protocol', 'ssl_cipher', 'ssl_server_name', 'ssl_client_verify', 'ssl_client_s_dn', 'ssl_client_i_dn',
+  'ssl_client_serial', 'ssl_client_fingerprint', 'ssl_session_reused', 'ssl_alpn_protocol',
 ]);
 
 /** Families of variables whose suffix names something of the request or response. */

@@ -77,6 +77,74 @@ export interface ListenConfig {
   readonly loc: Loc;
 }
 
+// ---------------------------------------------------------------------------------------------
+// TLS (ssl_* and proxy_ssl_* directives)
+
+export type TlsProtocol = 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3';
+
+/**
+ * A PEM file named by a directive. `pem` is the file's content, read by src/config/tls-files.ts
+ * when the config is loaded (so a changed file changes the hash and reloads, -t fails on a bad
+ * file, and workers get exactly what the primary checked); '' until then.
+ */
+export interface PemFile {
+  /** Absolute path. */
+  readonly file: string;
+  readonly pem: string;
+  readonly loc: Loc;
+}
+
+/** One `ssl_certificate` + its `ssl_certificate_key` (paired by position, as nginx). */
+export interface CertificateConfig {
+  readonly cert: PemFile;
+  readonly key: PemFile;
+  /** The `ssl_password_file` line that decrypts the key, null when the key is not encrypted. */
+  readonly passphrase: string | null;
+}
+
+/** TLS termination settings of a server (http or stream), inherited from the http/stream level. */
+export interface SslConfig {
+  /** Empty when the server has no certificate (then it cannot be on an `ssl` listen). */
+  readonly certificates: readonly CertificateConfig[];
+  readonly protocols: readonly TlsProtocol[];
+  /** OpenSSL cipher list (TLSv1.2 and below; TLSv1.3 suites are OpenSSL's defaults). */
+  readonly ciphers: string;
+  readonly preferServerCiphers: boolean;
+  readonly sessionTimeoutMs: number;
+  readonly sessionTickets: boolean;
+  /** `ssl_ecdh_curve` ('auto' = OpenSSL's default list). */
+  readonly ecdhCurve: string;
+  readonly dhparam: PemFile | null;
+  readonly verifyClient: 'off' | 'on' | 'optional' | 'optional_no_ca';
+  readonly verifyDepth: number;
+  /** CAs that client certificates are verified against (and whose names are sent to clients). */
+  readonly clientCertificate: PemFile | null;
+  /** More CAs for verification, not sent to clients. */
+  readonly trustedCertificate: PemFile | null;
+  /** `ssl_password_file`: passphrases tried on encrypted keys (the one that works lands in CertificateConfig). */
+  readonly passwordFile: PemFile | null;
+}
+
+/** `proxy_ssl_*`: TLS towards `proxy_pass https://` upstreams. */
+export interface ProxySslConfig {
+  /** Send SNI (`proxy_ssl_server_name`, default off as nginx). */
+  readonly serverName: boolean;
+  /** The name sent as SNI and verified (`proxy_ssl_name`, default `$proxy_host`). */
+  readonly name: Template;
+  readonly verify: boolean;
+  readonly verifyDepth: number;
+  readonly trustedCertificate: PemFile | null;
+  /**
+   * Client certificate presented to the upstream. `cert` and `key` are inherited separately (either
+   * may be set at another level); a certificate without a key is an error only where it is used.
+   */
+  readonly certificate: { readonly cert: PemFile | null; readonly key: PemFile | null; readonly passphrase: string | null };
+  readonly protocols: readonly TlsProtocol[];
+  readonly ciphers: string;
+  readonly sessionReuse: boolean;
+  readonly passwordFile: PemFile | null;
+}
+
 export type ServerName =
   | { readonly kind: 'exact'; readonly name: string; readonly loc: Loc }
   /** `*.example.org` (suffix holds ".example.org"); `.example.org` yields exact + this. */
@@ -260,6 +328,8 @@ export interface LocationSettings {
   readonly proxyForwardedHeaders: boolean;
   /** Send a PROXY protocol header to HTTP upstreams (0 = off, 1 or 2). */
   readonly proxyProtocolVersion: 0 | 1 | 2;
+  /** TLS towards `proxy_pass https://` upstreams. */
+  readonly proxySsl: ProxySslConfig;
   /** Empty means `off`. */
   readonly proxyNextUpstream: readonly NextUpstreamCondition[];
   /** 0 = unlimited (bounded by the number of peers). */
@@ -333,6 +403,10 @@ export interface HttpServerConfig {
   /** Server-level `set` (absent when none); runs with `rewrites` in file order (by loc). */
   readonly sets?: readonly { readonly variable: string; readonly value: Template; readonly loc: Loc }[];
   readonly returnDirective: { readonly code: number; readonly text: Template | null; readonly loc: Loc } | null;
+  /** TLS settings, used when the server is on an `ssl` listen (chosen by SNI). */
+  readonly ssl: SslConfig;
+  /** HTTP/2 offered to clients: `http2 on;` or a listen with `http2`. */
+  readonly http2: boolean;
   /** Settings used when no location matches (and inherited by locations). */
   readonly settings: LocationSettings;
   readonly locations: readonly LocationConfig[];
@@ -379,6 +453,8 @@ export interface StreamServerConfig {
    * address from the PROXY protocol header (the listen needs `proxy_protocol`); empty = off.
    */
   readonly setRealIpFrom: readonly string[];
+  /** TLS settings, used when the server is on an `ssl` listen (terminated, then raw TCP upstream). */
+  readonly ssl: SslConfig;
   readonly loc: Loc;
 }
 

@@ -6,7 +6,7 @@ import type {
   HttpConfig, HttpServerConfig, ListenConfig, LocationConfig, LocationHandler, LocationMatch, ServerName,
 } from '../../src/config/types.js';
 import type { RequestInfo } from '../../src/http/variables.js';
-import { locationSettings } from './settings.js';
+import { locationSettings, sslSettings } from './settings.js';
 
 const LOC = { file: 'test.conf', line: 1, column: 1 };
 
@@ -88,6 +88,8 @@ export function server(opts: {
     largeClientHeaderBuffers: { count: 4, sizeBytes: 8192 },
     rewrites: [],
     returnDirective: null,
+    ssl: sslSettings(),
+    http2: false,
     settings: locationSettings(),
     locations: opts.locations ?? [],
     loc: LOC,

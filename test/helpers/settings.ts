@@ -1,4 +1,4 @@
-import type { LocationSettings } from '../../src/config/types.js';
+import type { LocationSettings, ProxySslConfig, SslConfig } from '../../src/config/types.js';
 
 const LOC = { file: 'test.conf', line: 1, column: 1 };
 
@@ -20,6 +20,7 @@ export function locationSettings(over: Partial<LocationSettings> = {}): Location
     proxyBuffering: true,
     proxyForwardedHeaders: true,
     proxyProtocolVersion: 0,
+    proxySsl: proxySslSettings(),
     proxyNextUpstream: ['error', 'timeout'],
     proxyNextUpstreamTries: 0,
     proxyNextUpstreamTimeoutMs: 0,
@@ -46,4 +47,21 @@ export function headerOp(name: string, value: string) {
 
 export function addHeader(name: string, value: string, always = false) {
   return { name, value, always, loc: LOC };
+}
+
+/** SslConfig with nginx defaults and no certificate. */
+export function sslSettings(over: Partial<SslConfig> = {}): SslConfig {
+  return {
+    certificates: [], protocols: ['TLSv1.2', 'TLSv1.3'], ciphers: 'HIGH:!aNULL:!MD5', preferServerCiphers: false,
+    sessionTimeoutMs: 300_000, sessionTickets: true, ecdhCurve: 'auto', dhparam: null, verifyClient: 'off', verifyDepth: 1,
+    clientCertificate: null, trustedCertificate: null, passwordFile: null, ...over,
+  };
+}
+
+/** ProxySslConfig with nginx defaults. */
+export function proxySslSettings(over: Partial<ProxySslConfig> = {}): ProxySslConfig {
+  return {
+    serverName: false, name: '$proxy_host', verify: false, verifyDepth: 1, trustedCertificate: null, certificate: { cert: null, key: null, passphrase: null },
+    protocols: ['TLSv1.2', 'TLSv1.3'], ciphers: 'DEFAULT', sessionReuse: true, passwordFile: null, ...over,
+  };
 }

@@ -6,6 +6,7 @@
 import net from 'node:net';
 import { onTestFinished } from 'vitest';
 import { pino } from 'pino';
+import { sslSettings } from '../helpers/settings.js';
 import type {
   ListenConfig,
   ServerName,
@@ -73,6 +74,7 @@ export function server(over: Partial<StreamServerConfig> & Pick<StreamServerConf
     prereadTimeoutMs: 30_000,
     accessLogs: [],
     accessRules: [],
+    ssl: sslSettings(),
     setRealIpFrom: [],
     loc,
     ...over,

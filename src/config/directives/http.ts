@@ -39,12 +39,8 @@ export function parseListen(d: Directive, r: Reporter, allowed: readonly string[
     if (v === 'default_server' || v === 'default') defaultServer = true;
     else if (v === 'reuseport') reuseport = true;
     else if (v === 'proxy_protocol') proxyProtocol = true;
-    else if (v === 'ssl' || v === 'http2') {
-      // Refuse rather than serve plain HTTP on a port the operator believes is TLS or HTTP/2
-      // (TLS termination and HTTP/2 are a later feature).
-      err(r, 'TSP_ERR_CONFIG_VALUE', `the "${v}" parameter of "listen" is not supported yet (TLS termination and HTTP/2 are planned)`, a.loc);
-      bad = true;
-    }
+    else if (v === 'ssl') ssl = true;
+    else if (v === 'http2') http2 = true;
   }
   if (bad) return undefined;
   return { address: addr.value, key: addressKey(addr.value), defaultServer, reuseport, backlog, proxyProtocol, ssl, http2, loc: a0.loc };
@@ -297,9 +293,9 @@ export const HTTP_DIRECTIVES: readonly DirectiveSpec[] = [
   },
   {
     name: 'listen', contexts: ['server'], args: [1, Infinity], multiple: true, default: '*:80',
-    syntax: 'listen address[:port] | port | unix:path [default_server] [reuseport] [backlog=n] [proxy_protocol];',
+    syntax: 'listen address[:port] | port | unix:path [default_server] [ssl] [http2] [reuseport] [backlog=n] [proxy_protocol];',
     summary: 'Address and port the server accepts requests on.',
-    note: 'A server without `listen` gets `0.0.0.0:80`. `ssl` and `http2` are refused until TLS termination lands.',
+    note: 'A server without `listen` gets `0.0.0.0:80`. `ssl` terminates TLS (certificate chosen by SNI); `http2` offers HTTP/2 (ALPN with `ssl`, prior-knowledge h2c without).',
     apply(scope, d) {
       const l = parseListen(d, scope.state.report);
       if (l !== undefined) scope.server!.listens.push(l);

@@ -66,7 +66,7 @@ export const STREAM_DIRECTIVES: readonly DirectiveSpec[] = [
     },
   },
   {
-    name: 'listen', contexts: SRV, args: [1, Infinity], multiple: true, syntax: 'listen address:port [proxy_protocol] [reuseport] [backlog=n];',
+    name: 'listen', contexts: SRV, args: [1, Infinity], multiple: true, syntax: 'listen address:port [ssl] [proxy_protocol] [reuseport] [backlog=n];',
     summary: 'Address and port the TCP server accepts connections on.',
     apply(scope, d) {
       const l = parseListen(d, scope.state.report, ['proxy_protocol', 'reuseport', 'ssl', 'default_server', 'default', 'bind']);
