@@ -32,27 +32,32 @@ export class DynamicGroups {
     this.#named = named;
   }
 
-  /** The target for an evaluated host value; null when it names nothing usable (502). */
-  resolve(value: string): DynamicTarget | Promise<DynamicTarget | null> | null {
+  /**
+   * The target for an evaluated host value; null when it names nothing usable (502).
+   * `defaultPort`: 80, or 443 for `proxy_pass https://$var`.
+   */
+  resolve(value: string, defaultPort = 80): DynamicTarget | Promise<DynamicTarget | null> | null {
     const named = this.#named.get(value);
     if (named !== undefined && !named.config.implicit) return { group: named, proxyHost: value };
     const m = /^([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::(\d{1,5}))?$/.exec(value);
     if (m === null) return null;
-    const port = m[2] === undefined ? 80 : Number(m[2]);
+    const port = m[2] === undefined ? defaultPort : Number(m[2]);
     if (port === 0 || port > 65535) return null;
     const key = `${m[1]!.toLowerCase()}:${port}`;
     const implicit = this.#named.get(key);
-    if (implicit !== undefined) return { group: implicit, proxyHost: port === 80 ? m[1]! : key };
-    let p = this.#cache.get(key);
+    if (implicit !== undefined) return { group: implicit, proxyHost: port === defaultPort ? m[1]! : key };
+    // $proxy_host depends on the scheme's default port: http and https targets cache apart.
+    const cacheKey = defaultPort === 80 ? key : `${key} ${defaultPort}`;
+    let p = this.#cache.get(cacheKey);
     if (p === undefined) {
       if (this.#cache.size >= MAX_CACHED) this.#cache.delete(this.#cache.keys().next().value!);
-      p = this.#create(key, port === 80 ? m[1]! : key);
-      this.#cache.set(key, p);
+      p = this.#create(key, port === defaultPort ? m[1]! : key, cacheKey);
+      this.#cache.set(cacheKey, p);
     }
     return p;
   }
 
-  async #create(key: string, proxyHost: string): Promise<DynamicTarget | null> {
+  async #create(key: string, proxyHost: string, cacheKey: string): Promise<DynamicTarget | null> {
     const addr = parseUpstreamAddress(key, 80);
     if (!addr.ok) return null;
     const loc = { file: '<proxy_pass variable>', line: 0, column: 0 };
@@ -71,7 +76,7 @@ export class DynamicGroups {
       return { group: await UpstreamGroup.create(cfg, this.#registry, { namespace: 'dynamic ' }), proxyHost };
     } catch {
       // Not resolvable now: forget it, so a later request tries again.
-      this.#cache.delete(key);
+      this.#cache.delete(cacheKey);
       return null;
     }
   }

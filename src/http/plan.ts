@@ -4,7 +4,7 @@
  * so the request path only reads fields.
  */
 import type { Logger } from 'pino';
-import type { AccessLogConfig, HttpConfig, HttpServerConfig, LocationConfig, LocationSettings, LocationHandler, NextUpstreamCondition } from '../config/types.js';
+import type { AccessLogConfig, HttpConfig, HttpServerConfig, LocationConfig, LocationSettings, LocationHandler, NextUpstreamCondition, ProxySslConfig } from '../config/types.js';
 import { regexCaptureNames } from '../config/template.js';
 import type { LogSink } from '../log.js';
 import type { UpstreamGroup } from '../upstream/group.js';
@@ -15,6 +15,7 @@ import { compileRealIp, type RealIpResolver } from './realip.js';
 import { compileErrorPages, type ErrorPagePlan } from './error-page.js';
 import { compileRewritePhase, type RewriteStep } from './rewrite.js';
 import { compileMaps, compileTemplate, type CompiledTemplate, type RequestInfo, type TemplateContext } from './variables.js';
+import { buildTlsContext, planUpstreamTls, type UpstreamTlsContext, type UpstreamTlsPlan } from './upstream-tls.js';
 
 export interface AccessLogPlan {
   readonly sink: LogSink;
@@ -56,6 +57,12 @@ export interface ProxyPlan {
   readonly websocketPath: string | null;
   /** PROXY protocol header on each new upstream connection (such connections are never pooled). */
   readonly proxyProtocol: 0 | 1 | 2;
+  readonly scheme: 'http' | 'https';
+  /**
+   * `proxy_pass https://`: how upstream connections are secured; null for http (and for https
+   * when no TLS context could be built: such a location answers 502).
+   */
+  readonly tls: UpstreamTlsPlan | null;
   readonly tunnelTimeoutMs: number;
   /**
    * error_page served by this location: the status its response goes out with (0 or absent =
@@ -88,6 +95,8 @@ export interface PlanContext {
   readonly templates: TemplateContext;
   readonly formats: ReadonlyMap<string, LogFormatter>;
   readonly openAccessLog: (path: string) => LogSink;
+  /** One SecureContext per distinct proxy_ssl_* settings object (inherited ones are shared). */
+  readonly tlsContexts: Map<ProxySslConfig, UpstreamTlsContext | null>;
 }
 
 /** Template compile context for a whole http {} (maps, set variables, named captures). */
@@ -119,7 +128,7 @@ export function buildPlanContext(
     deps.logger.error({ err }, 'log_format failed to compile');
     formats = compileLogFormats([], templates);
   }
-  return { groups: deps.groups, logger: deps.logger, templates, formats, openAccessLog: deps.openAccessLog };
+  return { groups: deps.groups, logger: deps.logger, templates, formats, openAccessLog: deps.openAccessLog, tlsContexts: new Map() };
 }
 
 function safeCaptureNames(source: string): string[] {
@@ -165,7 +174,9 @@ export function compileLocationPlan(
     const group = target.dynamic ? null : (ctx.groups.get(target.upstream) ?? null);
     if (group === null && !target.dynamic) ctx.logger.error({ upstream: target.upstream }, `no upstream group "${target.upstream}"`);
     const implicit = group?.config.implicit ?? false;
-    const proxyHost = implicit && target.upstream.endsWith(':80') ? target.upstream.slice(0, -3) : target.upstream;
+    const https = target.scheme === 'https';
+    const defaultPort = https ? ':443' : ':80';
+    const proxyHost = implicit && target.upstream.endsWith(defaultPort) ? target.upstream.slice(0, -defaultPort.length) : target.upstream;
     const m = location?.config.match;
     const prefix = m !== undefined && (m.kind === 'prefix' || m.kind === 'prefixNoRegex' || m.kind === 'exact') ? m.path : null;
     const staticUri = target.uri !== null && !/\$/.test(target.uri) ? target.uri : null;
@@ -201,6 +212,8 @@ export function compileLocationPlan(
       keepaliveRequests: group?.config.keepaliveRequests ?? 1000,
       websocketPath: handler.kind === 'websocket' ? handler.path : null,
       proxyProtocol: settings.proxyProtocolVersion,
+      scheme: https ? 'https' : 'http',
+      tls: https ? upstreamTls(ctx, settings.proxySsl, target.dynamic ? null : proxyHost, tc) : null,
       tunnelTimeoutMs: handler.kind === 'websocket' ? settings.websocketReadTimeoutMs : settings.proxyReadTimeoutMs,
     };
   }
@@ -216,6 +229,21 @@ export function compileLocationPlan(
     errorPages: compileErrorPages(settings.errorPages, tc),
     rewrites: compileRewrites(ctx, location?.config ?? null, server, tc),
   };
+}
+
+function upstreamTls(ctx: PlanContext, p: ProxySslConfig, proxyHost: string | null, tc: (t: string) => CompiledTemplate): UpstreamTlsPlan | null {
+  let tls = ctx.tlsContexts.get(p);
+  if (tls === undefined) {
+    try {
+      tls = buildTlsContext(p);
+    } catch (err) {
+      // tls-files.ts checked every PEM at load: reaching here is a gap there, not a user error.
+      ctx.logger.error({ err }, 'proxy_ssl settings failed to build a TLS context');
+      tls = null;
+    }
+    ctx.tlsContexts.set(p, tls);
+  }
+  return tls === null ? null : planUpstreamTls(tls, p.name, proxyHost, tc);
 }
 
 function compileAccessLogs(ctx: PlanContext, logs: readonly AccessLogConfig[]): AccessLogPlan[] {

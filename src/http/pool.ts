@@ -3,15 +3,24 @@
  * its whole life; its listeners are bound once per connection (not per request) and forward
  * events to whichever exchange currently owns it. Idle connections wait in a per-peer LIFO stack
  * (the most recently used socket is the least likely to have been closed by the peer).
+ *
+ * TLS connections (`proxy_pass https://`) are pooled the same way under a key (TlsTarget.poolKey)
+ * that a taker must match: a connection made with another SNI name, CA list or client
+ * certificate is never handed out. The pool also keeps the last TLS session per (peer, key) for
+ * proxy_ssl_session_reuse.
  */
 import net from 'node:net';
+import tls from 'node:tls';
 import type { Peer } from '../upstream/peer.js';
+import { connectOptions, type TlsSessionCache, type TlsTarget } from './upstream-tls.js';
 
 /** Read buffer bounds: small enough for many idle keep-alive connections, big enough for bulk. */
 const READ_MIN = 4 * 1024;
 const READ_MAX = 256 * 1024;
 /** Consecutive reads under a quarter of the buffer before it shrinks. */
 const SHRINK_AFTER = 16;
+/** TLS sessions kept (per peer and TLS key); bounded because proxy_ssl_name may vary per request. */
+const MAX_SESSIONS = 1024;
 
 /** What an UpstreamConn reports to the exchange that owns it. */
 export interface UpstreamOwner {
@@ -27,6 +36,12 @@ export interface UpstreamOwner {
 export class UpstreamConn {
   readonly socket: net.Socket;
   readonly peer: Peer;
+  /** '' for plain TCP, else the TlsTarget's poolKey: which pooled stack the connection goes to. */
+  readonly poolKey: string;
+  /** Set for TLS connections; `connected` then waits for the handshake. */
+  readonly tls: TlsTarget | null;
+  /** The TCP connection is up (for TLS the handshake may still be running). */
+  tcpConnected = false;
   owner: UpstreamOwner | null = null;
   /** Requests sent on this connection (keepalive_requests). */
   requests = 0;
@@ -44,19 +59,48 @@ export class UpstreamConn {
   #timeoutMs = -1;
   #buf = Buffer.allocUnsafeSlow(READ_MIN);
   #smallReads = 0;
+  readonly #sessions: TlsSessionCache | null;
 
-  constructor(peer: Peer, owner: UpstreamOwner, connectTimeoutMs: number, sink: net.Socket | null = null) {
+  /**
+   * `secure`: connect with TLS; `sessions`: where TLS sessions are looked up and stored
+   * (proxy_ssl_session_reuse), null not to resume.
+   */
+  constructor(
+    peer: Peer, owner: UpstreamOwner, connectTimeoutMs: number, sink: net.Socket | null = null,
+    secure: TlsTarget | null = null, sessions: TlsSessionCache | null = null,
+  ) {
     this.peer = peer;
     this.owner = owner;
     this.sink = sink;
+    this.tls = secure;
+    this.poolKey = secure === null ? '' : secure.poolKey;
+    this.#sessions = secure === null ? null : sessions;
+    // tls.connect takes `onread` too (Node >= 15.1), so TLS reads also land in the reused buffer.
     const onread = { buffer: this.#buffer, callback: this.#onRead };
-    const socket =
-      peer.path !== null
-        ? net.connect({ path: peer.path, onread })
-        : net.connect({ host: peer.host!, port: peer.port, noDelay: true, onread });
+    let socket: net.Socket;
+    if (secure === null) {
+      socket =
+        peer.path !== null
+          ? net.connect({ path: peer.path, onread })
+          : net.connect({ host: peer.host!, port: peer.port, noDelay: true, onread });
+      socket.on('connect', this.#onConnect);
+    } else {
+      // `onread` works on tls.connect but is missing from its typings.
+      const opts: tls.ConnectionOptions & { onread?: typeof onread } = connectOptions(secure, this.#sessions?.getSession(this.#sessionKey()));
+      opts.onread = onread;
+      if (peer.path !== null) opts.path = peer.path;
+      else {
+        opts.host = peer.host!;
+        opts.port = peer.port;
+      }
+      socket = tls.connect(opts);
+      socket.setNoDelay(true);
+      socket.on('connect', this.#onTcpConnect);
+      socket.on('secureConnect', this.#onConnect);
+      if (this.#sessions !== null) socket.on('session', this.#onSession);
+    }
     this.socket = socket;
     socket.on('error', this.#onError);
-    socket.on('connect', this.#onConnect);
     socket.on('data', this.#onData);
     socket.on('drain', this.#onDrain);
     socket.on('end', this.#onEnd);
@@ -80,9 +124,22 @@ export class UpstreamConn {
     this.error ??= err;
   };
 
+  #onTcpConnect = (): void => {
+    this.tcpConnected = true;
+  };
+
   #onConnect = (): void => {
+    this.tcpConnected = true;
     this.connected = true;
     this.owner?.upstreamConnect(this);
+  };
+
+  #sessionKey(): string {
+    return `${this.peer.key} ${this.poolKey}`;
+  }
+
+  #onSession = (session: Buffer): void => {
+    this.#sessions?.setSession(this.#sessionKey(), session);
   };
 
   readonly #buffer = (): Buffer => this.#buf;
@@ -148,23 +205,36 @@ export class UpstreamConn {
   };
 }
 
-export class UpstreamPool {
+export class UpstreamPool implements TlsSessionCache {
+  /** Plain connections: one lookup on the hot path. */
   readonly #idle = new Map<Peer, UpstreamConn[]>();
+  /** TLS connections by peer, then by pool key. */
+  readonly #idleTls = new Map<Peer, Map<string, UpstreamConn[]>>();
   /** Idle connections per upstream group name (nginx `keepalive N` is per group). */
   readonly #perGroup = new Map<string, number>();
+  readonly #sessions = new Map<string, Buffer>();
   #closed = false;
 
-  /** An idle connection to `peer`, or null. */
-  take(peer: Peer): UpstreamConn | null {
-    const stack = this.#idle.get(peer);
+  /** An idle connection to `peer` made with the same TLS parameters (`key` '' = plain), or null. */
+  take(peer: Peer, key = ''): UpstreamConn | null {
+    const stack = key === '' ? this.#idle.get(peer) : this.#idleTls.get(peer)?.get(key);
     if (stack === undefined) return null;
     while (stack.length > 0) {
       const conn = stack.pop()!;
       this.#dec(conn.peer.upstream);
       conn.pool = null;
+      if (key !== '' && stack.length === 0) this.#dropEmpty(peer, key);
       if (!conn.closed && !conn.socket.destroyed) return conn;
     }
     return null;
+  }
+
+  /** Per-name TLS stacks (proxy_ssl_name with variables) must not pile up empty. */
+  #dropEmpty(peer: Peer, key: string): void {
+    const byKey = this.#idleTls.get(peer);
+    if (byKey === undefined) return;
+    byKey.delete(key);
+    if (byKey.size === 0) this.#idleTls.delete(peer);
   }
 
   /** Park a connection; false (and the connection destroyed) when the group's pool is full. */
@@ -181,39 +251,58 @@ export class UpstreamPool {
     conn.sink = null;
     conn.pool = this;
     conn.setTimeout(idleTimeoutMs);
-    let stack = this.#idle.get(conn.peer);
-    if (stack === undefined) this.#idle.set(conn.peer, (stack = []));
-    stack.push(conn);
+    this.#stackFor(conn).push(conn);
     this.#perGroup.set(group, count + 1);
     return true;
   }
 
+  #stackFor(conn: UpstreamConn): UpstreamConn[] {
+    const peer = conn.peer;
+    let stack: UpstreamConn[] | undefined;
+    if (conn.poolKey === '') {
+      stack = this.#idle.get(peer);
+      if (stack === undefined) this.#idle.set(peer, (stack = []));
+      return stack;
+    }
+    let byKey = this.#idleTls.get(peer);
+    if (byKey === undefined) this.#idleTls.set(peer, (byKey = new Map()));
+    stack = byKey.get(conn.poolKey);
+    if (stack === undefined) byKey.set(conn.poolKey, (stack = []));
+    return stack;
+  }
+
   remove(conn: UpstreamConn): void {
-    const stack = this.#idle.get(conn.peer);
+    const stack = conn.poolKey === '' ? this.#idle.get(conn.peer) : this.#idleTls.get(conn.peer)?.get(conn.poolKey);
     if (stack === undefined) return;
     const i = stack.indexOf(conn);
     if (i !== -1) {
       stack.splice(i, 1);
       this.#dec(conn.peer.upstream);
+      if (conn.poolKey !== '' && stack.length === 0) this.#dropEmpty(conn.peer, conn.poolKey);
     }
     conn.pool = null;
   }
 
-  /** Idle connections to `peer` (tests and the status page). */
+  /** Idle connections to `peer`, TLS ones included (tests and the status page). */
   idleCount(peer: Peer): number {
-    return this.#idle.get(peer)?.length ?? 0;
+    let n = this.#idle.get(peer)?.length ?? 0;
+    for (const stack of this.#idleTls.get(peer)?.values() ?? []) n += stack.length;
+    return n;
   }
 
   /** Close the idle connections of peers a reload dropped from the config. */
   dropPeers(peers: Iterable<Peer>): void {
     for (const peer of peers) {
-      const stack = this.#idle.get(peer);
-      if (stack === undefined) continue;
+      const stacks = [this.#idle.get(peer), ...(this.#idleTls.get(peer)?.values() ?? [])];
       this.#idle.delete(peer);
-      for (const conn of stack.splice(0)) {
-        this.#dec(peer.upstream);
-        conn.pool = null;
-        conn.socket.destroy();
+      this.#idleTls.delete(peer);
+      for (const stack of stacks) {
+        if (stack === undefined) continue;
+        for (const conn of stack.splice(0)) {
+          this.#dec(peer.upstream);
+          conn.pool = null;
+          conn.socket.destroy();
+        }
       }
     }
   }
@@ -221,7 +310,22 @@ export class UpstreamPool {
   close(): void {
     this.#closed = true;
     for (const stack of this.#idle.values()) for (const conn of stack.splice(0)) conn.socket.destroy();
+    for (const byKey of this.#idleTls.values()) for (const stack of byKey.values()) for (const conn of stack.splice(0)) conn.socket.destroy();
+    this.#idleTls.clear();
     this.#perGroup.clear();
+    this.#sessions.clear();
+  }
+
+  getSession(key: string): Buffer | undefined {
+    return this.#sessions.get(key);
+  }
+
+  /** The newest session wins (TLS 1.3 sends several tickets); the oldest entry goes when full. */
+  setSession(key: string, session: Buffer): void {
+    if (this.#closed) return;
+    this.#sessions.delete(key);
+    if (this.#sessions.size >= MAX_SESSIONS) this.#sessions.delete(this.#sessions.keys().next().value!);
+    this.#sessions.set(key, session);
   }
 
   #dec(group: string): void {

@@ -19,6 +19,7 @@ import { UpstreamConn, type UpstreamOwner } from './pool.js';
 import type { HttpRequest } from './request.js';
 import { errorResponse, statusText } from './respond.js';
 import { startHttpTunnel } from '../websocket/tunnel.js';
+import { resolveTlsTarget, type TlsTarget } from './upstream-tls.js';
 
 const RESPONSE_LIMITS: HeadLimits = {
   requestLineBytes: MAX_RESPONSE_HEAD_BYTES,
@@ -41,6 +42,8 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
   #upstreamHead = '';
   /** The group of this request (proxy.group, or the one a dynamic proxy_pass resolved to). */
   #group: UpstreamGroup | null = null;
+  /** proxy_pass https://: the TLS parameters of this request's upstream connections. */
+  #tls: TlsTarget | null = null;
   readonly #body: RequestBodyFraming;
   #held: Buffer[] | null = null;
   readonly #replay = new BodyReplay();
@@ -76,8 +79,9 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
     const proxy = this.#proxy;
     const r = this.#r;
     if (proxy.websocketPath !== null && !firstSegmentIs(r.uri, proxy.websocketPath)) return this.#fail(404);
+    if (proxy.scheme === 'https' && proxy.tls === null) return this.#fail(502);
     if (proxy.dynamicHost !== null) {
-      const target = dynamicGroupsOf(this.#conn.site).resolve(proxy.dynamicHost(r));
+      const target = dynamicGroupsOf(this.#conn.site).resolve(proxy.dynamicHost(r), proxy.scheme === 'https' ? 443 : 80);
       if (target === null) return this.#noTarget();
       if (!(target instanceof Promise)) return this.#begin(target.group, target.proxyHost);
       target.then(
@@ -104,6 +108,7 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
     const r = this.#r;
     this.#group = group;
     r.proxyHost = proxyHost;
+    if (this.#proxy.tls !== null) this.#tls = resolveTlsTarget(this.#proxy.tls, r, proxyHost);
     this.#upstreamHead = buildUpstreamHead(this.#proxy, r, proxyHost);
     this.#firstTryMs = Date.now();
     this.#connect();
@@ -133,7 +138,9 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
     this.#peer = peer;
     this.#tryStartMs = Date.now();
     r.upstreamAddr = r.upstreamAddr === '' ? peer.key : `${r.upstreamAddr}, ${peer.key}`;
-    const pooled = this.#proxy.proxyProtocol === 0 ? this.#conn.site.pool.take(peer) : null;
+    const tls = this.#tls;
+    const pool = this.#conn.site.pool;
+    const pooled = this.#proxy.proxyProtocol === 0 ? pool.take(peer, tls === null ? '' : tls.poolKey) : null;
     if (pooled !== null) {
       pooled.owner = this;
       pooled.sink = this.#conn.socket;
@@ -142,7 +149,8 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
       this.#send(pooled);
     } else {
       this.#reused = false;
-      this.#up = new UpstreamConn(peer, this, this.#plan.settings.proxyConnectTimeoutMs, this.#conn.socket);
+      const sessions = tls !== null && tls.ctx.sessionReuse ? pool : null;
+      this.#up = new UpstreamConn(peer, this, this.#plan.settings.proxyConnectTimeoutMs, this.#conn.socket, tls, sessions);
     }
   }
 
@@ -355,9 +363,10 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
   upstreamTimeout(up: UpstreamConn): void {
     if (up !== this.#up || this.#done) return;
     const connecting = !up.connected;
+    const what = !connecting ? 'reading response' : up.tcpConnected ? 'SSL handshaking' : 'connecting';
     this.#conn.site.logger.error(
       { code: 'TSP_ERR_UPSTREAM_TIMEOUT', upstream: this.#proxy.upstreamName, peer: this.#peer?.key },
-      connecting ? 'upstream timed out while connecting' : 'upstream timed out while reading response',
+      `upstream timed out while ${what}`,
     );
     this.#lastStatus = 504;
     if (this.#res === null && this.#proxy.retryOnTimeout && this.#canRetry()) return this.#retry(true);
@@ -393,7 +402,9 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
       this.#connect();
       return;
     }
-    const reason = err === null ? 'upstream prematurely closed connection' : `upstream connection failed (${(err as NodeJS.ErrnoException).code ?? err.message})`;
+    const reason = up.tls !== null && up.tcpConnected && !up.connected
+      ? `upstream SSL handshake failed (${err === null ? 'connection closed' : tlsReason(err)})`
+      : err === null ? 'upstream prematurely closed connection' : `upstream connection failed (${(err as NodeJS.ErrnoException).code ?? err.message})`;
     const code = up.connected ? 'TSP_ERR_UPSTREAM_RESET' : 'TSP_ERR_UPSTREAM_CONNECT';
     this.#conn.site.logger.error({ code, upstream: this.#proxy.upstreamName, peer: this.#peer?.key }, reason);
     this.#lastStatus = 502;
@@ -504,6 +515,12 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
     const keep = keepAlive && this.#head.keepAlive && this.bodyDone && this.#conn.requestsLeft(this.#plan);
     this.#conn.respond(r, this.#plan, errorResponse(status), keep);
   }
+}
+
+/** A verification or handshake error as nginx-like text: OpenSSL's code and message. */
+function tlsReason(err: Error): string {
+  const code = (err as NodeJS.ErrnoException).code;
+  return code === undefined || err.message.includes(code) ? err.message : `${code}: ${err.message}`;
 }
 
 function seconds(ms: number): string {

@@ -50,3 +50,47 @@ export function makeCert(name: string): TestCert {
 export function testCerts(): { a: TestCert; b: TestCert; wild: TestCert } {
   return { a: makeCert('a.test'), b: makeCert('b.test'), wild: makeCert('*.wild.test') };
 }
+
+/**
+ * A CA certificate (CA:TRUE, keyCertSign) named `name`: self-signed, or signed by `issuer` (an
+ * intermediate). Use its `cert` as a trust list and pass it to makeSignedCert.
+ */
+export function makeCa(name: string, issuer?: TestCert): TestCert {
+  return signed(`ca:${issuer?.name ?? ''}:${name}`, name, issuer ?? null, 'basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n');
+}
+
+/** A leaf certificate for `name` (a DNS name or an IP address, as CN and SAN) signed by `issuer`. */
+export function makeSignedCert(issuer: TestCert, name: string): TestCert {
+  const san = /^[\d.]+$|:/.test(name) ? `IP:${name}` : `DNS:${name}`;
+  return signed(`leaf:${issuer.name}:${name}`, name, issuer, `basicConstraints=CA:FALSE\nsubjectAltName=${san}\n`);
+}
+
+function signed(cacheKey: string, name: string, issuer: TestCert | null, ext: string): TestCert {
+  const hit = cache.get(cacheKey);
+  if (hit !== undefined) return hit;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsproxy-cert-'));
+  try {
+    const f = (n: string) => path.join(dir, n);
+    fs.writeFileSync(f('ext.cnf'), ext);
+    const run = (args: string[]) => execFileSync(openssl(), args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    const keyArgs = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', f('key.pem'), '-subj', `/CN=${name}`];
+    if (issuer === null) {
+      run(['req', '-x509', ...keyArgs, '-out', f('cert.pem'), '-days', '1', '-extensions', 'v3', '-config', writeReqConfig(f, ext)]);
+    } else {
+      fs.writeFileSync(f('issuer.pem'), issuer.cert);
+      fs.writeFileSync(f('issuer.key'), issuer.key);
+      run(['req', '-new', ...keyArgs, '-out', f('req.csr')]);
+      run(['x509', '-req', '-in', f('req.csr'), '-CA', f('issuer.pem'), '-CAkey', f('issuer.key'), '-set_serial', String(Date.now()), '-days', '1', '-out', f('cert.pem'), '-extfile', f('ext.cnf')]);
+    }
+    const cert = { name, key: fs.readFileSync(f('key.pem'), 'utf8'), cert: fs.readFileSync(f('cert.pem'), 'utf8') };
+    cache.set(cacheKey, cert);
+    return cert;
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function writeReqConfig(f: (n: string) => string, ext: string): string {
+  fs.writeFileSync(f('req.cnf'), `[req]\ndistinguished_name=dn\n[dn]\n[v3]\n${ext}`);
+  return f('req.cnf');
+}
