@@ -25,6 +25,7 @@ export function validateDrafts(state: BuildState, r: Reporter): Implicit {
     for (const u of area.upstreams) checkUpstream(u, r);
   }
   warnUnused(state, r);
+  warnPlainHttpChecks(state, r);
   if (state.http) {
     checkListens(state.http.servers, r, true);
     const formats = new Set(['combined', ...state.http.logFormats.map((f) => f.name)]);
@@ -99,6 +100,18 @@ function warnUnused(state: BuildState, r: Reporter): void {
     const used = new Set(targets.map((t) => t.upstream));
     for (const u of area.upstreams) {
       if (!used.has(u.name)) r.warn('TSP_ERR_CONFIG_REFERENCE', `upstream "${u.name}" is never used`, u.loc);
+    }
+  }
+}
+
+/** `check type=http` speaks plain HTTP: on a group reached with `proxy_pass https://` it would mark every peer down. */
+function warnPlainHttpChecks(state: BuildState, r: Reporter): void {
+  if (state.http === null) return;
+  const https = new Set<string>();
+  for (const t of state.targets) if (t.area === 'http' && t.scheme === 'https' && !t.dynamic) https.add(t.upstream);
+  for (const u of state.http.upstreams) {
+    if (u.check?.type === 'http' && https.has(u.name)) {
+      r.warn('TSP_ERR_CONFIG_VALUE', `"check type=http" does not speak TLS, but upstream "${u.name}" is used with "https://"; use type=tcp or type=ssl_hello`, u.check.loc);
     }
   }
 }

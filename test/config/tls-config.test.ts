@@ -140,3 +140,15 @@ describe('ssl_* config', () => {
     expect(p.certificate.key!.pem).toBe(a.key);
   });
 });
+
+describe('health checks and https upstreams', () => {
+  it('warns that check type=http does not speak TLS on a group used with https://', () => {
+    const dir = tempDir();
+    write(dir, { 'tsproxy.conf': 'http {\n  upstream app { server 127.0.0.1:9443; check interval=1s type=http; }\n  upstream ok { server 127.0.0.1:9444; check type=ssl_hello; }\n  server { listen 127.0.0.1:0; location / { proxy_pass https://app; } location /b { proxy_pass https://ok; } }\n}\n' });
+    const r = loadConfigFile(path.join(dir, 'tsproxy.conf'));
+    expect(messages(r)).toEqual([]);
+    expect(r.warnings.map((w) => `${w.message} @${w.loc.line}`)).toEqual([
+      '"check type=http" does not speak TLS, but upstream "app" is used with "https://"; use type=tcp or type=ssl_hello @2',
+    ]);
+  });
+});
