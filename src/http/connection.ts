@@ -18,7 +18,7 @@ import {
 import { normalizeHost, normalizeUri, splitTarget, type CompiledServer, type VirtualHosts } from './router.js';
 import { applyErrorPage, type InternalRedirect } from './error-page.js';
 import { HttpRequest } from './request.js';
-import { errorResponse, renderLocal, type LocalResponse } from './respond.js';
+import { errorResponse, renderLocal, sslErrorResponse, type LocalResponse } from './respond.js';
 import { buildAddHeaders } from './headers.js';
 import type { LocationPlan, ProxyPlan } from './plan.js';
 import type { HttpSite } from './site.js';
@@ -29,6 +29,7 @@ import { compileTemplate, type CompiledTemplate } from './variables.js';
 import { renderStatus, statusFormatOf } from '../upstream/status.js';
 // The PROXY protocol decoder is shared with the stream proxy (pure, no I/O).
 import { decodeProxyHeader } from '../tcp/proxy-protocol.js';
+import type { TlsInfo } from '../tls/info.js';
 
 const S_HEAD = 0;
 const S_BODY = 1;
@@ -55,6 +56,12 @@ export interface Exchange {
   clientEnd?(): void;
 }
 
+/** What the accept path learned before the first request (TLS listens read the PROXY header themselves). */
+export interface AcceptedConnection {
+  readonly tls: TlsInfo | null;
+  readonly proxyProtocolAddr: string | null;
+}
+
 export class ClientConnection {
   readonly socket: net.Socket;
   /** The site (config) of the current request; see #followReload. */
@@ -63,8 +70,12 @@ export class ClientConnection {
   readonly id = nextConnectionId++;
   readonly remoteAddr: string;
   readonly remotePort: number;
+  /** One HTTP/2 stream (src/http2/) rather than a socket: $server_protocol is HTTP/2.0. */
+  http2 = false;
   /** $proxy_protocol_addr: the source address of the PROXY header, null without one. */
   proxyProtocolAddr: string | null = null;
+  /** TLS state of an `ssl` listen's connection ($https, $ssl_*), null for plain HTTP. */
+  readonly tls: TlsInfo | null;
   readonly serverAddr: string;
   readonly serverPort: number;
   requests = 0;
@@ -85,10 +96,11 @@ export class ClientConnection {
   /** Close after the current response (listener removed by a reload, or stop). */
   #retiring = false;
 
-  constructor(socket: net.Socket, site: HttpSite, vhosts: VirtualHosts) {
+  constructor(socket: net.Socket, site: HttpSite, vhosts: VirtualHosts, accepted: AcceptedConnection | null = null) {
     this.socket = socket;
     this.site = site;
     this.vhosts = vhosts;
+    this.tls = accepted?.tls ?? null;
     this.remoteAddr = socket.remoteAddress ?? '';
     this.remotePort = socket.remotePort ?? 0;
     this.serverAddr = socket.localAddress ?? '';
@@ -103,7 +115,8 @@ export class ClientConnection {
       headBytes: Math.max(server.clientHeaderBufferSizeBytes, server.largeClientHeaderBuffers.count * large),
     };
     this.#headerTimeoutMs = server.clientHeaderTimeoutMs;
-    if (vhosts.servers.some((s) => s.config.listens.some((l) => l.key === vhosts.key && l.proxyProtocol))) this.#state = S_PROXY;
+    if (accepted !== null) this.proxyProtocolAddr = accepted.proxyProtocolAddr;
+    else if (vhosts.servers.some((s) => s.config.listens.some((l) => l.key === vhosts.key && l.proxyProtocol))) this.#state = S_PROXY;
     this.#keepaliveTimeoutMs = server.settings.keepaliveTimeoutMs;
     // nginx answers a client that sent its request and then shut down its write side (FIN):
     // keep our side open until the response is out (finish() ends it).
@@ -308,6 +321,13 @@ export class ClientConnection {
     if (uri === null) return this.respond(r, null, errorResponse(400), false);
     r.uri = uri;
     this.#server = server;
+    // nginx checks the client certificate against the Host-chosen server's ssl_verify_client.
+    const refusal = this.tls?.refusal(server.config.ssl.verifyClient) ?? null;
+    if (refusal !== null) {
+      this.site.logger.info({ listen: this.vhosts.key, client: this.remoteAddr }, refusal === 'cert'
+        ? `client SSL certificate verify error: ${this.tls!.clientVerify}` : 'client sent no required SSL certificate');
+      return this.respond(r, server.slot as LocationPlan, sslErrorResponse(refusal), false);
+    }
     const routed = routeRequest(this, r, server, rest);
     if (routed === null) return;
     const plan = routed.plan;

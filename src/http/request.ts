@@ -5,6 +5,7 @@
  */
 import type { Captures, RequestInfo } from './variables.js';
 import type { RequestHead } from './parser.js';
+import type { TlsInfo } from '../tls/info.js';
 
 export class HttpRequest implements RequestInfo {
   readonly head: RequestHead;
@@ -15,7 +16,8 @@ export class HttpRequest implements RequestInfo {
   /** A rewrite changed $uri: the upstream gets it instead of the client's request target. */
   uriChanged = false;
   readonly httpVersion: string;
-  readonly scheme: 'http' | 'https' = 'http';
+  readonly scheme: 'http' | 'https';
+  readonly tls: TlsInfo | null;
   readonly headers: readonly string[];
   /** The peer address, or the client address realip found in a header. */
   remoteAddr: string;
@@ -44,14 +46,16 @@ export class HttpRequest implements RequestInfo {
   constructor(
     head: RequestHead,
     headBytes: number,
-    conn: { readonly remoteAddr: string; readonly remotePort: number; readonly serverAddr: string; readonly serverPort: number; readonly id: number },
+    conn: { readonly remoteAddr: string; readonly remotePort: number; readonly serverAddr: string; readonly serverPort: number; readonly id: number; readonly http2?: boolean; readonly tls?: TlsInfo | null },
     connectionRequests: number,
   ) {
     this.head = head;
     this.method = head.method;
     this.requestUri = head.target;
-    this.httpVersion = head.versionMinor === 1 ? '1.1' : '1.0';
+    this.httpVersion = conn.http2 === true ? '2.0' : head.versionMinor === 1 ? '1.1' : '1.0';
     this.headers = head.headers;
+    this.tls = conn.tls ?? null;
+    this.scheme = this.tls === null ? 'http' : 'https';
     this.remoteAddr = conn.remoteAddr;
     this.remotePort = conn.remotePort;
     this.serverAddr = conn.serverAddr;

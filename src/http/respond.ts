@@ -81,6 +81,18 @@ export function errorResponse(status: number, headers = ''): LocalResponse {
   return { status, contentType: 'text/html', body: status >= 400 ? errorPage(status) : '', headers };
 }
 
+/**
+ * nginx's 495 / 496 pages: status 400 with the reason as title and a second line
+ * (`ssl_verify_client`: a certificate that failed verification / none when one is required).
+ */
+export function sslErrorResponse(kind: 'cert' | 'nocert'): LocalResponse {
+  const reason = kind === 'cert' ? 'The SSL certificate error' : 'No required SSL certificate was sent';
+  const body =
+    `<html>\r\n<head><title>400 ${reason}</title></head>\r\n<body>\r\n<center><h1>400 Bad Request</h1></center>\r\n` +
+    `<center>${reason}</center>\r\n<hr><center>${SERVER_NAME}</center>\r\n</body>\r\n</html>\r\n`;
+  return { status: 400, contentType: 'text/html', body, headers: '' };
+}
+
 /** `return 301 URL` / redirects: nginx sends its error-page markup with a Location header. */
 export function redirectResponse(status: number, location: string, headers = ''): LocalResponse {
   const title = `${status} ${statusText(status)}`;

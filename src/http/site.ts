@@ -11,11 +11,15 @@ import type { Logger } from 'pino';
 import type { HttpConfig } from '../config/types.js';
 import type { LogSink } from '../log.js';
 import type { UpstreamGroup } from '../upstream/group.js';
-import { ClientConnection } from './connection.js';
+import { ClientConnection, type AcceptedConnection } from './connection.js';
 import { buildPlanContext, compileLocationPlan, type LocationPlan, type PlanContext } from './plan.js';
 import { UpstreamPool } from './pool.js';
 import { buildVirtualHosts, type CompiledServer, type VirtualHosts } from './router.js';
+import { HttpsListen, isTlsListen } from './tls-listen.js';
+import { TlsServers } from '../tls/context.js';
 import { compileTemplate, type CompiledTemplate, type RequestInfo } from './variables.js';
+import { http2SessionFactory } from '../http2/session.js';
+import { sniffH2cPreface } from '../http2/h2c.js';
 
 export interface HttpSiteDeps {
   /** Upstream groups by name, implicit ones ("127.0.0.1:9001") included. */
@@ -30,6 +34,12 @@ export interface HttpSiteDeps {
   readonly holder?: SiteHolder;
   /** Where upgraded tunnels are reported, so a reload can close those whose route vanished. */
   readonly tunnels?: TunnelTracker;
+}
+
+/** An HTTP/2 session (src/http2/session.ts) as the site tracks it: retire() sends GOAWAY. */
+export interface TrackedSession {
+  readonly listenKey: string;
+  retire(): void;
 }
 
 /** Swapped by the runtime at reload; null when the new config has no http {}. */
@@ -55,7 +65,12 @@ export class HttpSite {
   readonly #ownsPool: boolean;
   readonly #vhosts: Map<string, VirtualHosts>;
   readonly #connections = new Set<ClientConnection>();
+  readonly #sessions = new Set<TrackedSession>();
+  readonly #http2Handlers = new Map<string, (socket: net.Socket, accepted?: AcceptedConnection) => void>();
   readonly #serverReturns = new Map<CompiledServer, CompiledTemplate | null>();
+  /** TLS contexts of this config (one per SslConfig) and the `ssl` listen keys' accept paths. */
+  readonly #tls = new TlsServers();
+  readonly #https = new Map<string, HttpsListen>();
   #retired = false;
 
   constructor(http: HttpConfig, deps: HttpSiteDeps) {
@@ -76,6 +91,7 @@ export class HttpSite {
         this.#attachPlans(ctx, server);
       }
     }
+    for (const [key, vh] of this.#vhosts) if (isTlsListen(vh)) this.#https.set(key, new HttpsListen(this, vh, this.#tls));
   }
 
   #attachPlans(ctx: PlanContext, server: CompiledServer): void {
@@ -107,11 +123,29 @@ export class HttpSite {
   /** A listen key removed by a reload: idle connections on it close now, busy ones after their response. */
   retireListen(listenKey: string): void {
     for (const conn of this.#connections) if (conn.vhosts.key === listenKey) conn.retire();
+    for (const session of this.#sessions) if (session.listenKey === listenKey) session.retire();
   }
 
   handler(listenKey: string): (socket: net.Socket) => void {
     const vhosts = this.#vhosts.get(listenKey);
     if (vhosts === undefined) throw new Error(`no http server listens on ${listenKey}`);
+    const https = this.#https.get(listenKey);
+    if (https !== undefined) return https.handler();
+    // h2c: a plain listen where a server offers http2 takes HTTP/1.1 and prior-knowledge HTTP/2.
+    if (vhosts.servers.some((s) => s.config.http2 && s.config.listens.some((l) => l.key === listenKey && !l.ssl && !l.proxyProtocol))) {
+      const h2 = this.http2Handler(listenKey);
+      return (socket) => {
+        if (this.#retired) {
+          socket.destroy();
+          return;
+        }
+        sniffH2cPreface(socket, vhosts.defaultServer.config.clientHeaderTimeoutMs, (isH2) => {
+          if (isH2) return h2(socket);
+          new ClientConnection(socket, this, vhosts);
+          socket.resume();
+        });
+      };
+    }
     return (socket) => {
       if (this.#retired) {
         socket.destroy();
@@ -119,6 +153,36 @@ export class HttpSite {
       }
       new ClientConnection(socket, this, vhosts);
     };
+  }
+
+  /**
+   * HTTP/2 on an already-connected socket: a TLS socket whose ALPN chose 'h2', or a plain socket
+   * that sent the h2c preface (src/http2/). `accepted` carries what the accept path learned (a
+   * PROXY header's address); TLS state is read from the socket when it is not given.
+   */
+  http2Handler(listenKey: string): (socket: net.Socket, accepted?: AcceptedConnection) => void {
+    let handler = this.#http2Handlers.get(listenKey);
+    if (handler !== undefined) return handler;
+    const vhosts = this.#vhosts.get(listenKey);
+    if (vhosts === undefined) throw new Error(`no http server listens on ${listenKey}`);
+    const serve = http2SessionFactory(this, listenKey, vhosts);
+    handler = (socket, accepted) => {
+      if (this.#retired) {
+        socket.destroy();
+        return;
+      }
+      serve(socket, accepted);
+    };
+    this.#http2Handlers.set(listenKey, handler);
+    return handler;
+  }
+
+  trackSession(session: TrackedSession): void {
+    this.#sessions.add(session);
+  }
+
+  untrackSession(session: TrackedSession): void {
+    this.#sessions.delete(session);
   }
 
   track(conn: ClientConnection): void {
@@ -131,7 +195,7 @@ export class HttpSite {
 
   /** Open client connections (tests, graceful stop). */
   get connectionCount(): number {
-    return this.#connections.size;
+    return this.#connections.size + this.#sessions.size;
   }
 
   /** Retire this config: close idle connections now, busy ones after their response. */
@@ -139,6 +203,7 @@ export class HttpSite {
     if (this.#retired) return;
     this.#retired = true;
     for (const conn of this.#connections) conn.retire();
+    for (const session of this.#sessions) session.retire();
     if (this.#ownsPool) this.pool.close();
   }
 }

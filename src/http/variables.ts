@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { isIP } from 'node:net';
 import type { MapConfig } from '../config/types.js';
 import { wildcardLookup } from '../config/host-names.js';
+import { SSL_VARIABLES, type TlsInfo } from '../tls/info.js';
 import {
   BUILTIN_VARIABLES, UnknownVariableError, compileConfigRegex, parseTemplate,
 } from '../config/template.js';
@@ -30,6 +31,8 @@ export interface RequestInfo {
   /** "1.1" */
   readonly httpVersion: string;
   readonly scheme: 'http' | 'https';
+  /** TLS state of the connection ($ssl_*); absent or null for plain HTTP. */
+  readonly tls?: TlsInfo | null;
   /** Flat [name, value, name, value, ...] as received, names in original case. */
   readonly headers: readonly string[];
   readonly remoteAddr: string;
@@ -259,6 +262,7 @@ const BUILTINS: Readonly<Record<string, Getter>> = {
   content_type: (r) => headerValue(r.headers, 'content-type'),
   // tsproxy built-in so that nginx's `map $http_upgrade $connection_upgrade` is not needed
   connection_upgrade: (r) => (headerValue(r.headers, 'upgrade') === '' ? 'close' : 'upgrade'),
+  ...Object.fromEntries(Object.entries(SSL_VARIABLES).map(([name, get]) => [name, (r: RequestInfo) => get(r.tls ?? null)])),
 };
 
 function declaredGetter(name: string, map: Getter | undefined): Getter {

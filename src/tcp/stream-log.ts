@@ -4,6 +4,7 @@
  */
 import os from 'node:os';
 import type { LogFormatConfig } from '../config/types.js';
+import { SSL_VARIABLES, type TlsInfo } from '../tls/info.js';
 
 /** nginx's predefined stream format `basic`. */
 export const BASIC_LOG_FORMAT =
@@ -39,6 +40,8 @@ export interface SessionInfo {
   /** The socket's peer before realip replaced remoteAddress/remotePort (nginx $realip_remote_addr). */
   readonly realipRemoteAddress?: string;
   readonly realipRemotePort?: number;
+  /** TLS state of a session on an `ssl` listen, else null/absent. */
+  readonly tls?: TlsInfo | null;
 }
 
 export type Variable = (s: SessionInfo) => string;
@@ -97,6 +100,7 @@ export const STREAM_VARIABLES: Readonly<Record<string, Variable>> = {
   msec: (s) => seconds(s.endedAt),
   pid: () => String(process.pid),
   hostname: () => HOSTNAME,
+  ...Object.fromEntries(Object.entries(SSL_VARIABLES).map(([name, get]) => [name, (s: SessionInfo) => get(s.tls ?? null)])),
 };
 
 type Escape = LogFormatConfig['escape'];

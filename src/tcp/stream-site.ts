@@ -6,6 +6,7 @@
  * forwarded exactly as read (only a websocket_pass head gains X-Forwarded-For / X-Real-IP).
  */
 import type net from 'node:net';
+import type tls from 'node:tls';
 import { serverNameText } from '../config/host-names.js';
 import type { Logger } from 'pino';
 import type { LogFormatConfig, StreamConfig, StreamServerConfig } from '../config/types.js';
@@ -19,6 +20,10 @@ import { parseClientHello, type ClientHelloResult } from './sni.js';
 import { StreamDynamicGroups } from './dynamic-target.js';
 import { BASIC_LOG_FORMAT, compileKey, compileLogFormat, type SessionInfo, type Variable } from './stream-log.js';
 import { compileStreamMaps, compileStreamTemplate } from './stream-vars.js';
+import type { SslConfig } from '../config/types.js';
+import { startHandshake } from '../tls/accept.js';
+import { TlsServers } from '../tls/context.js';
+import { tlsInfoOf, type TlsInfo } from '../tls/info.js';
 
 export interface StreamSiteDeps {
   readonly groups: ReadonlyMap<string, UpstreamGroup>;
@@ -69,6 +74,8 @@ interface ListenSite {
   readonly peek: boolean;
   readonly hasWebsocket: boolean;
   readonly prereadTimeoutMs: number;
+  /** `listen ... ssl`: TLS is terminated with the certificate of the server SNI chooses. */
+  readonly ssl: boolean;
 }
 
 /** What a server-choosing peek found. */
@@ -87,7 +94,10 @@ function socketOnError(): void {
 /** Per-connection state and the SessionInfo the access log reads. */
 class Session implements SessionInfo {
   readonly connection = ++connectionCounter;
-  readonly socket: net.Socket;
+  /** The accepted socket; on an `ssl` listen, the TLS socket once the handshake is done. */
+  socket: net.Socket;
+  /** TLS state of an `ssl` listen's session ($ssl_* in logs), else null. */
+  tls: TlsInfo | null = null;
   readonly site: ListenSite;
   /** The client: the socket's peer, or the PROXY header's source once realip trusts the peer. */
   remoteAddress: string;
@@ -143,6 +153,8 @@ export class StreamSite {
   readonly #sessions = new Set<Session>();
   readonly #tunnels: StreamTunnelTracker | null;
   readonly #dynamic: StreamDynamicGroups;
+  /** TLS contexts of this config, one per SslConfig (src/tls/context.ts). */
+  readonly #tls = new TlsServers();
   #closed = false;
 
   constructor(stream: StreamConfig, deps: StreamSiteDeps) {
@@ -164,7 +176,7 @@ export class StreamSite {
       }
       return f;
     };
-    const byKey = new Map<string, { server: CompiledServer; isDefault: boolean; proxyProtocol: boolean }[]>();
+    const byKey = new Map<string, { server: CompiledServer; isDefault: boolean; proxyProtocol: boolean; ssl: boolean }[]>();
     for (const config of stream.servers) {
       const server: CompiledServer = {
         config,
@@ -185,22 +197,26 @@ export class StreamSite {
       };
       for (const l of config.listens) {
         const list = byKey.get(l.key) ?? [];
-        list.push({ server, isDefault: l.defaultServer, proxyProtocol: l.proxyProtocol });
+        list.push({ server, isDefault: l.defaultServer, proxyProtocol: l.proxyProtocol, ssl: l.ssl });
         byKey.set(l.key, list);
       }
     }
     for (const [key, list] of byKey) {
       const servers = list.map((e) => e.server);
       const defaultServer = list.find((e) => e.isDefault)?.server ?? servers[0]!;
+      const ssl = list.some((e) => e.ssl);
+      // Built now so that a bad ssl_* setting fails the (re)load, not the first connection.
+      if (ssl) for (const s of servers) this.#tls.serverFor(effectiveSsl(s, defaultServer), NO_ALPN);
       this.#sites.set(key, {
         key,
         servers,
         names: new ServerNameIndex(servers.map((s) => ({ names: s.config.serverNames, server: s })), defaultServer),
         defaultServer,
         proxyProtocol: list.some((e) => e.proxyProtocol),
-        peek: servers.length > 1 || servers.some((s) => s.config.sslPreread),
-        hasWebsocket: servers.some((s) => s.routes !== null),
+        peek: ssl || servers.length > 1 || servers.some((s) => s.config.sslPreread),
+        hasWebsocket: !ssl && servers.some((s) => s.routes !== null),
         prereadTimeoutMs: defaultServer.config.prereadTimeoutMs,
+        ssl,
       });
     }
   }
@@ -305,6 +321,10 @@ export class StreamSite {
         s.server = site.defaultServer;
         return this.#respond(s, buffer.length, 400);
       }
+      if (site.ssl && !(p.kind === 'tls' && p.hello.kind === 'ok')) {
+        this.#logger.info({ listen: site.key, client: s.remoteAddress }, 'TLS handshake failed: not a TLS ClientHello');
+        return this.#abort(s, buffer.length, 400);
+      }
     }
     s.server = server;
     const cfg = server.config;
@@ -319,13 +339,18 @@ export class StreamSite {
       this.#logger.info({ listen: site.key, client: s.remoteAddress }, 'access forbidden by rule');
       return this.#abort(s, buffer.length, 403);
     }
+    // nginx stream runs the access phase before the ssl phase: denied clients get no handshake.
+    if (site.ssl) {
+      if (!(await this.#terminate(site, s, buffer))) return;
+      buffer = Buffer.alloc(0);
+    }
 
     let upstream: string;
     let routePath: string | null = null;
     let payload: Buffer = buffer;
     if (server.routes !== null) {
       if (head === null) {
-        const r = await preread(socket, buffer, cfg.prereadTimeoutMs, (b) => {
+        const r = await preread(s.socket, buffer, cfg.prereadTimeoutMs, (b) => {
           const h = parseRequestHead(b);
           return h.kind === 'incomplete' ? undefined : h;
         });
@@ -409,9 +434,9 @@ export class StreamSite {
     }
     const entry = this.#tunnels?.register(
       { kind: 'tcp', listen: site.key, node: cfg, upstream, path: routePath },
-      { client: socket, upstream: up, websocket: server.routes !== null },
+      { client: s.socket, upstream: up, websocket: server.routes !== null },
     );
-    s.tunnel = new Tunnel(socket, up, cfg.proxyTimeoutMs, (end) => {
+    s.tunnel = new Tunnel(s.socket, up, cfg.proxyTimeoutMs, (end) => {
       entry?.unregister();
       group.release(peer, false);
       s.bytesSent += end.toClient;
@@ -421,6 +446,40 @@ export class StreamSite {
       if (end.idleTimeout) this.#logger.info({ listen: site.key, upstream, peer: peer.key }, 'proxy timed out');
       this.#end(s);
     });
+  }
+
+  /**
+   * TLS on an `ssl` listen: handshake with the chosen server's settings (preread_timeout bounds
+   * it, as it bounds the ClientHello), then the session reads and writes the TLS socket. A
+   * client certificate that ssl_verify_client refuses closes the connection (nginx stream).
+   */
+  async #terminate(site: ListenSite, s: Session, hello: Buffer): Promise<boolean> {
+    const ssl = effectiveSsl(s.server, site.defaultServer);
+    const raw = s.socket;
+    const { socket, reason } = await new Promise<{ socket: tls.TLSSocket | null; reason: string | null }>((resolve) => {
+      startHandshake(this.#tls, raw, hello, ssl, NO_ALPN, Date.now() + site.prereadTimeoutMs, (socket, reason) => resolve({ socket, reason }));
+    });
+    if (socket === null) {
+      if (reason !== null) this.#logger.info({ listen: site.key, client: s.remoteAddress }, `TLS handshake failed: ${reason}`);
+      this.#abort(s, hello.length, 400);
+      return false;
+    }
+    s.bytesReceived += hello.length;
+    s.socket = socket;
+    s.tls = tlsInfoOf(socket);
+    socket.allowHalfOpen = true;
+    socket.once('close', () => {
+      s.gone = true;
+      s.pending?.destroy();
+    });
+    const refusal = s.tls!.refusal(s.server.config.ssl.verifyClient);
+    if (refusal !== null) {
+      this.#logger.info({ listen: site.key, client: s.remoteAddress }, refusal === 'cert'
+        ? `client SSL certificate verify error: ${s.tls!.clientVerify}` : 'client sent no required SSL certificate');
+      this.#abort(s, 0, 400);
+      return false;
+    }
+    return true;
   }
 
   /** Close the client without an answer (non-HTTP sessions, bad PROXY header, denied). */
@@ -469,6 +528,13 @@ function compileRealip(sources: readonly string[]): ((peer: string) => boolean) 
 }
 
 const LOC = { file: '<set_real_ip_from>', line: 0, column: 0 };
+
+const NO_ALPN: readonly string[] = Object.freeze([]);
+
+/** A server without certificates terminates with the listen's default server's (nginx keeps its context). */
+function effectiveSsl(server: CompiledServer, defaultServer: CompiledServer): SslConfig {
+  return server.config.ssl.certificates.length > 0 ? server.config.ssl : defaultServer.config.ssl;
+}
 
 function firstName(cfg: StreamServerConfig): string {
   const n = cfg.serverNames[0];

@@ -94,3 +94,33 @@ function writeReqConfig(f: (n: string) => string, ext: string): string {
   fs.writeFileSync(f('req.cnf'), `[req]\ndistinguished_name=dn\n[dn]\n[v3]\n${ext}`);
   return f('req.cnf');
 }
+
+/**
+ * A client certificate signed by `issuer` (a makeCa CA) with a full subject in openssl -subj form
+ * ("/C=US/O=Org/CN=client"), for $ssl_client_s_dn; the serial is random.
+ */
+export function makeClientCert(issuer: TestCert, subject: string): TestCert {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsproxy-client-'));
+  try {
+    const f = (n: string) => path.join(dir, n);
+    const run = (args: string[]) => execFileSync(openssl(), args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    fs.writeFileSync(f('issuer.pem'), issuer.cert);
+    fs.writeFileSync(f('issuer.key'), issuer.key);
+    fs.writeFileSync(f('ext.cnf'), 'basicConstraints=CA:FALSE\n');
+    run(['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', f('key.pem'), '-subj', subject, '-out', f('req.csr')]);
+    const serial = `0x${Math.floor(Math.random() * 2 ** 48).toString(16)}`;
+    run(['x509', '-req', '-in', f('req.csr'), '-CA', f('issuer.pem'), '-CAkey', f('issuer.key'), '-set_serial', serial, '-days', '1', '-out', f('cert.pem'), '-extfile', f('ext.cnf')]);
+    return { name: subject, key: fs.readFileSync(f('key.pem'), 'utf8'), cert: fs.readFileSync(f('cert.pem'), 'utf8') };
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Writes `<base>.crt` and `<base>.key` for a certificate into `dir`; returns their paths. */
+export function writeCert(dir: string, base: string, c: TestCert): { cert: string; key: string } {
+  const cert = path.join(dir, `${base}.crt`);
+  const key = path.join(dir, `${base}.key`);
+  fs.writeFileSync(cert, c.cert);
+  fs.writeFileSync(key, c.key);
+  return { cert, key };
+}

@@ -1,0 +1,82 @@
+/**
+ * The accept path of an http `listen ... ssl` address: TLS is terminated (certificate and
+ * ssl_verify_client of the server SNI chooses, src/tls/accept.ts), then the TLS socket is served
+ * like a plain one: HTTP/1.1 by a ClientConnection, or HTTP/2 by the site's http2Handler when
+ * ALPN chose h2 (offered when any server of the address has `http2`).
+ */
+import type net from 'node:net';
+import type { SslConfig } from '../config/types.js';
+import { acceptTls } from '../tls/accept.js';
+import type { TlsServers } from '../tls/context.js';
+import { tlsInfoOf } from '../tls/info.js';
+import { ClientConnection } from './connection.js';
+import type { CompiledServer, VirtualHosts } from './router.js';
+import type { HttpSite } from './site.js';
+
+const ALPN_H2 = Object.freeze(['h2', 'http/1.1']);
+const ALPN_H1 = Object.freeze(['http/1.1']);
+
+/** nginx: listen options belong to the address, so one `ssl` makes every server on it TLS. */
+export function isTlsListen(vhosts: VirtualHosts): boolean {
+  return vhosts.servers.some((s) => s.config.listens.some((l) => l.key === vhosts.key && l.ssl));
+}
+
+/**
+ * The TLS settings a server's SNI selects: its own, or (a server without certificates) the
+ * address's default server's, as nginx keeps the default context when the SNI server has none.
+ */
+function effectiveSsl(server: CompiledServer, vhosts: VirtualHosts): SslConfig {
+  return server.config.ssl.certificates.length > 0 ? server.config.ssl : vhosts.defaultServer.config.ssl;
+}
+
+export class HttpsListen {
+  readonly #site: HttpSite;
+  readonly #vhosts: VirtualHosts;
+  readonly #servers: TlsServers;
+  readonly #alpn: readonly string[];
+  readonly #proxyProtocol: boolean;
+  readonly #timeoutMs: number;
+
+  /** Builds every handshake server the address may use now, so a bad setting fails the (re)load. */
+  constructor(site: HttpSite, vhosts: VirtualHosts, servers: TlsServers) {
+    this.#site = site;
+    this.#vhosts = vhosts;
+    this.#servers = servers;
+    this.#alpn = vhosts.servers.some((s) => s.config.http2) ? ALPN_H2 : ALPN_H1;
+    this.#proxyProtocol = vhosts.servers.some((s) => s.config.listens.some((l) => l.key === vhosts.key && l.proxyProtocol));
+    // The handshake is bounded by the default server's client_header_timeout (nginx does the same).
+    this.#timeoutMs = vhosts.defaultServer.config.clientHeaderTimeoutMs;
+    for (const s of vhosts.servers) servers.serverFor(effectiveSsl(s, vhosts), this.#alpn);
+  }
+
+  handler(): (socket: net.Socket) => void {
+    const site = this.#site;
+    const vhosts = this.#vhosts;
+    const key = vhosts.key;
+    const h2 = this.#alpn === ALPN_H2 ? site.http2Handler(key) : null;
+    const options = {
+      proxyProtocol: this.#proxyProtocol,
+      timeoutMs: this.#timeoutMs,
+      alpn: this.#alpn,
+      choose: (hello: { serverName: string | null }): SslConfig =>
+        effectiveSsl(hello.serverName === null ? vhosts.defaultServer : vhosts.find(hello.serverName).server, vhosts),
+    };
+    return (socket) => {
+      if (site.retired) {
+        socket.destroy();
+        return;
+      }
+      void acceptTls(this.#servers, socket, options, (t, reason) => {
+        if (t === null) {
+          if (reason !== null) site.logger.info({ listen: key, client: socket.remoteAddress }, `TLS handshake failed: ${reason}`);
+          return;
+        }
+        const h = t.proxyHeader;
+        const proxyProtocolAddr = h !== null && h.command === 'proxy' && (h.family === 'tcp4' || h.family === 'tcp6') ? h.sourceAddress : null;
+        const accepted = { tls: tlsInfoOf(t.socket), proxyProtocolAddr };
+        if (t.socket.alpnProtocol === 'h2' && h2 !== null) return h2(t.socket, accepted);
+        new ClientConnection(t.socket, site, vhosts, accepted);
+      });
+    };
+  }
+}
