@@ -152,3 +152,21 @@ describe('health checks and https upstreams', () => {
     ]);
   });
 });
+
+describe('OpenSSL lists', () => {
+  it('refuses an unknown cipher list or curve at load time, where it is written', () => {
+    const dir = tempDir();
+    write(dir, { 'tsproxy.conf': 'http {\n  ssl_ciphers NO-SUCH-CIPHER;\n  ssl_ecdh_curve nocurve;\n  proxy_ssl_ciphers ALSO-NOT;\n  ssl_prefer_server_ciphers on;\n}\n' });
+    const m = messages(loadConfigFile(path.join(dir, 'tsproxy.conf')));
+    expect(m).toHaveLength(3);
+    expect(m[0]).toMatch(/^invalid value "NO-SUCH-CIPHER" in "ssl_ciphers" directive: .+ @2:15$/);
+    expect(m[1]).toMatch(/^invalid value "nocurve" in "ssl_ecdh_curve" directive: .+ @3:18$/);
+    expect(m[2]).toMatch(/^invalid value "ALSO-NOT" in "proxy_ssl_ciphers" directive: .+ @4:21$/);
+  });
+
+  it('accepts OpenSSL cipher strings and curve lists nginx configs use', () => {
+    const dir = tempDir();
+    write(dir, { 'tsproxy.conf': 'http {\n  ssl_ciphers ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256;\n  ssl_ecdh_curve X25519:prime256v1:secp384r1;\n}\n' });
+    expect(messages(loadConfigFile(path.join(dir, 'tsproxy.conf')))).toEqual([]);
+  });
+});
