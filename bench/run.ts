@@ -2,9 +2,10 @@
  * tsproxy benchmark suite: tsproxy side by side with nginx, HAProxy and the Node proxies.
  *   npm run bench                 full run (5 interleaved rounds, about 10 minutes)
  *   npm run bench -- --quick      about a minute (fewer rounds, shorter runs, 1,000 idle sockets)
- * Options: --rounds N, --only small,64k,latency,ws,idle,tcp,configtest, --peers nginx,tsproxy,...,
+ * Options: --rounds N, --only small,64k,latency,ws,idle,tcp,configtest,reload,scale, --peers nginx,tsproxy,...,
  *          --tsproxy PATH/cli.js (use a built cli instead of compiling src/ into bench/.deps),
- *          --cpu-prof (write `node --cpu-prof` profiles of tsproxy to bench/out/profiles).
+ *          --cpu-prof (write `node --cpu-prof` profiles of tsproxy to bench/out/profiles),
+ *          --ws-burst N (WebSocket messages per backend write in the WS CPU scenario, default 8).
  * Prints one table of medians with ratios to nginx and writes it to bench/results/latest.md.
  * The machine's speed drifts by tens of percent from minute to minute, so only the ratios of one
  * run mean anything: every scenario runs the rows round robin, in a rotated order each round.
@@ -15,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { execFileSync } from 'node:child_process';
 import { installTrap, killAll, start, firstLine, run, tail } from './lib/procs.js';
 import { Peer, PEERS, DIRECT, type BenchContext, type Backends } from './lib/peers.js';
-import { SCENARIOS, PENDING, type Settings, type Env, type Scenario } from './lib/scenarios.js';
+import { SCENARIOS, type Settings, type Env, type Scenario } from './lib/scenarios.js';
 import { tableGrid, toMarkdown, toText, formatNumber, type Row, type Cell } from './lib/report.js';
 import { ensureSystemPackages, ensureNpmPeers, buildTsproxy, machineInfo, clockTicks } from './lib/setup.js';
 
@@ -45,9 +46,14 @@ function settingsFor(quick: boolean): Settings {
     httpSeconds: quick ? 1 : 2,
     latencySeconds: 1,
     tcpSeconds: quick ? 1 : 1.5,
-    wsMessages: quick ? 15_000 : 30_000,
+    wsMessages: quick ? 500_000 : 1_000_000,
+    wsBurst: Number(option('ws-burst') ?? 8),
+    wsMessagesSingle: quick ? 100_000 : 200_000,
     wsConns: 10,
-    idleConns: quick ? 1_000 : 5_000,
+    idleConns: quick ? 2_000 : 5_000,
+    idleSteps: 4,
+    reloadSeconds: quick ? 2 : 4,
+    reloads: quick ? 5 : 10,
     configServers: 10_000,
     loadCpus: LOAD_CPUS,
     ticksPerS: clockTicks(),
@@ -106,19 +112,22 @@ function header(info: ReturnType<typeof machineInfo>, s: Settings, command: stri
     `node ${info.node}   nginx ${info.nginx}   ${info.haproxy}   ${info.wrk}`,
     `command: ${command}`,
     `pinning: proxy on CPU ${PROXY_CPUS} (taskset, 1 worker/thread); wrk -t1, the backend (raw-socket HTTP, ws echo, TCP source) and the clients on CPU ${LOAD_CPUS}; all on 127.0.0.1`,
-    `method: ${s.rounds} interleaved round(s) per scenario (idle WS: ${Math.min(s.rounds, 2)}, config test: ${Math.min(s.rounds, 3)}), medians; cells are "median (ratio to nginx in this run)"`,
+    `method: ${s.rounds} interleaved round(s) per scenario (idle WS: ${Math.min(s.rounds, 2)}, config test and reload: ${Math.min(s.rounds, 3)}), medians; cells are "median (ratio to nginx in this run)"`,
   ];
 }
 
-const LEGEND = [
-  'HTTP small / 64 KiB: wrk -t1 -c50, keep-alive, req/s (higher is better).',
-  'c1 p50/p99: wrk -t1 -c1 --latency on the small response, ms (lower is better).',
-  'WS CPU us/msg: proxy CPU time (utime+stime of all its processes, /proc/PID/stat) per 64-byte echo round trip (client to backend and back), 10 sockets, 8 in flight each (lower is better).',
-  'idle WS KiB/conn: RSS growth of a freshly started proxy per idle WebSocket held open through it (lower is better).',
-  'raw TCP Gbit/s: one stream from a TCP source through the stream/tcp proxy to a sink (higher is better); "-" = the row has no TCP proxy.',
-  '-t 10k servers s: wall time of `nginx -t` / `tsproxy -t` on bench/gen-config.ts output (10,000 server blocks), on the proxy CPU (lower is better).',
-  'n/a (reason): the row failed in every round of that scenario; ratio 1.00 = nginx.',
-];
+function legend(s: Settings): string[] {
+  return [
+    'HTTP small / 64 KiB: wrk -t1 -c50, keep-alive, req/s (higher is better).',
+    'c1 p50/p99: wrk -t1 -c1 --latency on the small response, ms (lower is better).',
+    `WS CPU us/msg: proxy CPU time (all threads of all its processes, /proc/PID/task/TID/schedstat) per 64-byte message of a client-bound stream to 10 sockets, the backend sending as fast as the path takes them in bursts of ${s.wsBurst} messages per write (lower is better); "1/write": the same with one write per message, which measures the per-read/write (wakeup, syscall) cost.`,
+    'idle WS KiB/conn: slope of settled RSS (after a pause, once it stops moving) over the number of idle WebSockets held open through a fresh proxy, 4 equal steps (lower is better).',
+    'raw TCP Gbit/s: one stream from a TCP source through the stream/tcp proxy to a sink (higher is better); "-" = the row has no TCP proxy.',
+    '-t 10k servers s: wall time of `nginx -t` / `tsproxy -t` on bench/gen-config.ts output (10,000 server blocks), on the proxy CPU (lower is better).',
+    'reload: failed req = wrk socket errors + non-2xx while the config is changed and reloaded N times under wrk -t1 -c50 keep-alive (nginx SIGHUP, HAProxy -W master-worker SIGUSR2, tsproxy SIGHUP; 1 worker, pinned as above); req/s vs none = req/s of that run / req/s of the same instance without reloads; "-" = not run for that row.',
+    'n/a (reason): the row failed in every round of that scenario; ratio 1.00 = nginx.',
+  ];
+}
 
 async function main(): Promise<void> {
   installTrap();
@@ -172,14 +181,20 @@ async function main(): Promise<void> {
   for (const p of peers) await p.stop();
   killAll();
 
-  for (const row of rows.values()) for (const c of PENDING) row.cells.set(c.id, { values: [], text: 'not yet' });
-  const columns = [...scenarios.flatMap((sc) => sc.columns), ...PENDING];
+  const columns = scenarios.filter((sc) => sc.separate === undefined).flatMap((sc) => sc.columns);
   const grid = tableGrid([...rows.values()], columns, 'nginx');
+  // Scenarios with a table of their own list only the rows that take part.
+  const extra = scenarios.flatMap((sc) => {
+    if (sc.separate === undefined) return [];
+    const taking = [...rows.values()].filter((r) => sc.columns.some((c) => r.cells.get(c.id)?.notApplicable === false));
+    return [{ ...sc.separate, grid: tableGrid(taking, sc.columns, 'nginx') }];
+  });
   const args = process.argv.slice(2);
   const command = process.env.npm_lifecycle_event === 'bench' ? `npm run bench${args.length > 0 ? ` -- ${args.join(' ')}` : ''}` : `npx tsx bench/run.ts ${args.join(' ')}`.trim();
   const head = header(machineInfo(), s, command);
   const minutes = ((Date.now() - t0) / 60_000).toFixed(1);
-  process.stdout.write(`\n${head.join('\n')}\n\n${toText(grid)}\n\n(measured in ${minutes} min; reload-under-load is not built yet)\n`);
+  const extraText = extra.map((t) => `\n${t.title}; ${t.note}\n${toText(t.grid)}\n`).join('');
+  process.stdout.write(`\n${head.join('\n')}\n\n${toText(grid)}\n${extraText}\n(measured in ${minutes} min)\n`);
 
   const raw = [...rows.values()].flatMap((r) =>
     [...r.cells.entries()].filter(([, c]) => c.values.length > 0).map(([col, c]) => `- ${r.label} / ${col}: ${c.values.map((v) => formatNumber(v, 3)).join(', ')}`),
@@ -191,8 +206,9 @@ async function main(): Promise<void> {
     '',
     toMarkdown(grid),
     '',
-    ...LEGEND.map((l) => `- ${l}`),
+    ...legend(s).map((l) => `- ${l}`),
     '',
+    ...extra.flatMap((t) => [`## ${t.title}`, '', `${t.note}.`, '', toMarkdown(t.grid), '']),
     '<details><summary>every round</summary>',
     '',
     ...raw,

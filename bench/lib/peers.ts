@@ -35,12 +35,32 @@ export interface Endpoint {
   tcp: number | null;
   /** Process tree to measure, null when there is no proxy process (backend direct). */
   pids: (() => number[]) | null;
+  /**
+   * Rewrites the config (serving "generation N" at /gen, so every reload is a real change) and
+   * tells the proxy to reload it; null when the row cannot reload.
+   */
+  reload: ((generation: number) => void) | null;
 }
 
 interface Launched {
   child: ChildProcess;
   http: number;
   tcp: number | null;
+  reload?: (generation: number) => void;
+}
+
+/** Variations of a row's setup (the worker-scaling scenario; defaults: 1 worker on the proxy CPU). */
+export interface LaunchOptions {
+  /** worker_processes (nginx, tsproxy) / nbthread (HAProxy). */
+  workers?: number;
+  /** taskset CPU list of the proxy. */
+  cpus?: string;
+}
+
+/** An extra instance of a row, started and stopped by a scenario itself. */
+export interface Instance {
+  endpoint: Endpoint;
+  stop(): Promise<void>;
 }
 
 export interface PeerSpec {
@@ -54,7 +74,9 @@ export interface PeerSpec {
   server?: boolean;
   /** Scenarios where this row is not meaningful. */
   skip?: readonly string[];
-  launch(ctx: BenchContext): Promise<Launched>;
+  /** Accepts LaunchOptions.workers (the worker-scaling scenario). */
+  workers?: boolean;
+  launch(ctx: BenchContext, opts?: LaunchOptions): Promise<Launched>;
 }
 
 const START_TIMEOUT_MS = 15_000;
@@ -79,11 +101,17 @@ export class Peer {
 
   get endpoint(): Endpoint {
     const { backends } = this.#ctx;
-    if (this.#direct) return { http: backends.http, tcp: backends.tcp, pids: null };
+    if (this.#direct) return { http: backends.http, tcp: backends.tcp, pids: null, reload: null };
     const l = this.#launched;
     if (l === null) throw new Error(this.error ?? 'not started');
-    const pid = l.child.pid!;
-    return { http: l.http, tcp: l.tcp, pids: () => processTree(pid) };
+    return endpointOf(l);
+  }
+
+  /** Starts one more instance of this row (own ports, own config) that the caller stops. */
+  async instance(opts: LaunchOptions = {}): Promise<Instance> {
+    if (this.#direct) throw new Error('the direct row has no process');
+    const l = await this.spec.launch(this.#ctx, opts);
+    return { endpoint: endpointOf(l), stop: () => stop(l.child, 'SIGTERM', 3000) };
   }
 
   /** The port a WebSocket client connects to (the backend itself for the direct row). */
@@ -119,6 +147,11 @@ export class Peer {
   }
 }
 
+function endpointOf(l: Launched): Endpoint {
+  const pid = l.child.pid!;
+  return { http: l.http, tcp: l.tcp, pids: () => processTree(pid), reload: l.reload ?? null };
+}
+
 // ---- launchers ---------------------------------------------------------------------------------
 
 async function untilReady(child: ChildProcess, http: number, tcp: number | null): Promise<Launched> {
@@ -145,12 +178,16 @@ export function nginxStyleConfig(o: {
   nofile: number;
   nginx: boolean;
   workers?: number;
+  /** Served at /gen; a reload scenario bumps it so each reload is a real config change. */
+  generation?: number;
 }): string {
   const d = o.dir;
   const b = o.backends;
   const nginxOnly = (s: string) => (o.nginx ? s : '');
+  // tsproxy watches its config files by default; the benchmark reloads it by signal only, as nginx.
+  const tsproxyOnly = (s: string) => (o.nginx ? '' : s);
   return `${nginxOnly('load_module /usr/lib/nginx/modules/ngx_stream_module.so;\n')}worker_processes ${o.workers ?? 1};
-${nginxOnly(`worker_rlimit_nofile ${o.nofile};\ndaemon off;\n`)}pid ${d}/proxy.pid;
+${nginxOnly(`worker_rlimit_nofile ${o.nofile};\ndaemon off;\n`)}${tsproxyOnly('watch off;\n')}pid ${d}/proxy.pid;
 error_log ${d}/error.log warn;
 events { worker_connections 16384; }
 http {
@@ -178,6 +215,9 @@ ${nginxOnly(`    client_body_temp_path ${d}/body;\n    proxy_temp_path ${d}/prox
             proxy_read_timeout 3600s;
             proxy_send_timeout 3600s;
         }
+        location = /gen {
+            return 200 "generation ${o.generation ?? 0}";
+        }
     }
 }
 stream {
@@ -189,7 +229,7 @@ stream {
 `;
 }
 
-export function haproxyConfig(o: { http: number; tcp: number; backends: Backends; nofile: number; threads?: number }): string {
+export function haproxyConfig(o: { http: number; tcp: number; backends: Backends; nofile: number; threads?: number; generation?: number }): string {
   const b = o.backends;
   return `global
     nbthread ${o.threads ?? 1}
@@ -205,6 +245,7 @@ defaults
 
 frontend web
     bind ${LOOPBACK}:${o.http}
+    http-request return status 200 content-type text/plain string "generation ${o.generation ?? 0}" if { path /gen }
     use_backend wsbackend if { path_beg /ws }
     default_backend backend
 
@@ -231,32 +272,52 @@ function rowDir(ctx: BenchContext, id: string): string {
   return dir;
 }
 
-async function launchNginx(ctx: BenchContext): Promise<Launched> {
-  const dir = rowDir(ctx, 'nginx');
+/** Sends `signal` to the row's main process (the child is the proxy itself: `exec taskset`). */
+function signalReload(child: ChildProcess, signal: NodeJS.Signals): void {
+  if (!alive(child)) throw new Error('the proxy is not running');
+  child.kill(signal);
+}
+
+let instances = 0;
+
+async function launchNginx(ctx: BenchContext, opts: LaunchOptions = {}): Promise<Launched> {
+  const dir = rowDir(ctx, `nginx-${instances++}`);
   const [http, tcp] = [await freePort(), await freePort()];
   const conf = path.join(dir, 'nginx.conf');
-  fs.writeFileSync(conf, nginxStyleConfig({ dir, http, tcp, backends: ctx.backends, nofile: ctx.nofile, nginx: true }));
-  const child = start('nginx', ['-p', dir, '-c', conf, '-e', path.join(dir, 'error.log')], { cpus: ctx.proxyCpus, nofile: ctx.nofile });
-  return untilReady(child, http, tcp);
+  const write = (generation: number) =>
+    fs.writeFileSync(conf, nginxStyleConfig({ dir, http, tcp, backends: ctx.backends, nofile: ctx.nofile, nginx: true, workers: opts.workers, generation }));
+  write(0);
+  const child = start('nginx', ['-p', dir, '-c', conf, '-e', path.join(dir, 'error.log')], { cpus: opts.cpus ?? ctx.proxyCpus, nofile: ctx.nofile });
+  const l = await untilReady(child, http, tcp);
+  // SIGHUP = `nginx -s reload`: new workers with the new config, old ones finish gracefully.
+  return { ...l, reload: (g) => (write(g), signalReload(child, 'SIGHUP')) };
 }
 
-async function launchHaproxy(ctx: BenchContext): Promise<Launched> {
-  const dir = rowDir(ctx, 'haproxy');
+async function launchHaproxy(ctx: BenchContext, opts: LaunchOptions = {}): Promise<Launched> {
+  const dir = rowDir(ctx, `haproxy-${instances++}`);
   const [http, tcp] = [await freePort(), await freePort()];
   const conf = path.join(dir, 'haproxy.cfg');
-  fs.writeFileSync(conf, haproxyConfig({ http, tcp, backends: ctx.backends, nofile: ctx.nofile }));
-  const child = start('haproxy', ['-db', '-f', conf], { cpus: ctx.proxyCpus, nofile: ctx.nofile });
-  return untilReady(child, http, tcp);
+  const write = (generation: number) =>
+    fs.writeFileSync(conf, haproxyConfig({ http, tcp, backends: ctx.backends, nofile: ctx.nofile, threads: opts.workers, generation }));
+  write(0);
+  // Master-worker mode (-W), so SIGUSR2 reloads: the master re-executes itself with the new
+  // config and the old worker finishes its connections (the haproxy -sf handover, built in).
+  const child = start('haproxy', ['-W', '-db', '-f', conf], { cpus: opts.cpus ?? ctx.proxyCpus, nofile: ctx.nofile });
+  const l = await untilReady(child, http, tcp);
+  return { ...l, reload: (g) => (write(g), signalReload(child, 'SIGUSR2')) };
 }
 
-async function launchTsproxy(ctx: BenchContext): Promise<Launched> {
-  const dir = rowDir(ctx, 'tsproxy');
+async function launchTsproxy(ctx: BenchContext, opts: LaunchOptions = {}): Promise<Launched> {
+  const dir = rowDir(ctx, `tsproxy-${instances++}`);
   const [http, tcp] = [await freePort(), await freePort()];
   const conf = path.join(dir, 'tsproxy.conf');
-  fs.writeFileSync(conf, nginxStyleConfig({ dir, http, tcp, backends: ctx.backends, nofile: ctx.nofile, nginx: false }));
+  const write = (generation: number) =>
+    fs.writeFileSync(conf, nginxStyleConfig({ dir, http, tcp, backends: ctx.backends, nofile: ctx.nofile, nginx: false, workers: opts.workers, generation }));
+  write(0);
   const prof = ctx.cpuProfDir === null ? [] : ['--cpu-prof', `--cpu-prof-dir=${ctx.cpuProfDir}`];
-  const child = start('node', [...prof, ctx.tsproxyCli, '-p', dir, '-c', conf], { cpus: ctx.proxyCpus, nofile: ctx.nofile, env: { ...process.env, NODE_ENV: 'production' } });
-  return untilReady(child, http, tcp);
+  const child = start('node', [...prof, ctx.tsproxyCli, '-p', dir, '-c', conf], { cpus: opts.cpus ?? ctx.proxyCpus, nofile: ctx.nofile, env: { ...process.env, NODE_ENV: 'production' } });
+  const l = await untilReady(child, http, tcp);
+  return { ...l, reload: (g) => (write(g), signalReload(child, 'SIGHUP')) };
 }
 
 function nodeLauncher(impl: string): (ctx: BenchContext) => Promise<Launched> {
@@ -278,9 +339,9 @@ export const DIRECT: PeerSpec = {
 };
 
 export const PEERS: readonly PeerSpec[] = [
-  { id: 'nginx', label: 'nginx', ws: true, tcp: true, launch: launchNginx },
-  { id: 'haproxy', label: 'HAProxy', ws: true, tcp: true, skip: ['configtest'], launch: launchHaproxy },
-  { id: 'tsproxy', label: 'tsproxy', ws: true, tcp: true, launch: launchTsproxy },
+  { id: 'nginx', label: 'nginx', ws: true, tcp: true, workers: true, launch: launchNginx },
+  { id: 'haproxy', label: 'HAProxy', ws: true, tcp: true, workers: true, skip: ['configtest'], launch: launchHaproxy },
+  { id: 'tsproxy', label: 'tsproxy', ws: true, tcp: true, workers: true, launch: launchTsproxy },
   { id: 'node-http-proxy', label: 'node-http-proxy 1.18.1', ws: true, tcp: false, skip: ['configtest'], launch: nodeLauncher('http-proxy') },
   { id: 'http-proxy-3', label: 'http-proxy-3 1.23.3', ws: true, tcp: false, skip: ['configtest'], launch: nodeLauncher('http-proxy-3') },
   { id: 'node-minimal', label: 'minimal node:http proxy', ws: true, tcp: true, skip: ['configtest'], launch: nodeLauncher('minimal') },

@@ -177,6 +177,21 @@ export function httpStatus(port: number, path: string, timeoutMs = 2000): Promis
   });
 }
 
+/** One GET with a fresh connection; resolves with the body as text ('' on any error). */
+export function httpBody(port: number, path: string, timeoutMs = 2000): Promise<string> {
+  return new Promise((resolve) => {
+    const req = http.get({ host: LOOPBACK, port, path, agent: false, timeout: timeoutMs }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (body += d));
+      res.on('end', () => resolve(body));
+      res.on('error', () => resolve(''));
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve(''));
+  });
+}
+
 /** Polls until GET `path` answers 200 (bounded by `timeoutMs`). */
 export async function waitHttp(port: number, path: string, timeoutMs: number, child?: ChildProcess): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -259,6 +274,33 @@ export function cpuSeconds(pids: readonly number[], ticksPerS = CLOCK_TICKS_PER_
   let ticks = 0;
   for (const p of pids) ticks += readStat(p)?.ticks ?? 0;
   return ticks / ticksPerS;
+}
+
+/**
+ * CPU seconds used so far by a process tree, in nanoseconds' resolution: the sum of
+ * /proc/PID/task/TID/schedstat (time on CPU) over every thread. A short run is a few ticks of
+ * /proc/PID/stat's 10 ms clock; this has no such granularity. Falls back to `cpuSeconds` when
+ * schedstat is missing (kernel without CONFIG_SCHEDSTATS). Threads that exited are not counted.
+ */
+export function cpuSecondsPrecise(pids: readonly number[], ticksPerS = CLOCK_TICKS_PER_S): number {
+  if (!fs.existsSync('/proc/self/schedstat')) return cpuSeconds(pids, ticksPerS);
+  let ns = 0;
+  for (const p of pids) {
+    let tids: string[];
+    try {
+      tids = fs.readdirSync(`/proc/${p}/task`);
+    } catch {
+      continue; // the process is gone
+    }
+    for (const t of tids) {
+      try {
+        ns += Number(fs.readFileSync(`/proc/${p}/task/${t}/schedstat`, 'latin1').split(' ')[0]);
+      } catch {
+        // the thread is gone
+      }
+    }
+  }
+  return ns / 1e9;
 }
 
 /** Resident set size in bytes of a process tree. */

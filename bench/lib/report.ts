@@ -60,6 +60,8 @@ export interface Column {
   digits: number;
   /** Shown in the legend: which way is better. */
   better: 'higher' | 'lower';
+  /** Cells show the value only (the value is a ratio or a count already). */
+  noRatio?: boolean;
 }
 
 /** One cell: measured values of each round, or why there are none. */
@@ -105,7 +107,7 @@ export function tableGrid(rows: readonly Row[], columns: readonly Column[], refI
     return c === undefined || c.values.length === 0 ? null : median(c.values);
   };
   const grid = [['proxy', ...columns.map((c) => c.title)]];
-  for (const row of rows) grid.push([row.label, ...columns.map((c) => formatCell(row.cells.get(c.id), c.digits, refMedian(c.id)))]);
+  for (const row of rows) grid.push([row.label, ...columns.map((c) => formatCell(row.cells.get(c.id), c.digits, c.noRatio === true ? null : refMedian(c.id)))]);
   return grid;
 }
 

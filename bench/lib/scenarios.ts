@@ -4,10 +4,10 @@
  * other one to itself.
  */
 import path from 'node:path';
-import type { Peer, BenchContext } from './peers.js';
+import type { Peer, BenchContext, Instance } from './peers.js';
 import type { Column } from './report.js';
 import { checkWrk, parseWrk } from './report.js';
-import { cpuSeconds, firstLine, rssBytes, run, sleep, start, stop, LOOPBACK } from './procs.js';
+import { cpuSecondsPrecise, firstLine, httpBody, rssBytes, run, sleep, start, stop, LOOPBACK } from './procs.js';
 
 export interface Settings {
   quick: boolean;
@@ -16,9 +16,18 @@ export interface Settings {
   httpSeconds: number;
   latencySeconds: number;
   tcpSeconds: number;
+  /** Client-bound 64-byte messages per WS CPU measurement (`wsBurst` per backend write), over `wsConns` sockets. */
   wsMessages: number;
+  wsBurst: number;
+  /** The same with one backend write per message. */
+  wsMessagesSingle: number;
   wsConns: number;
+  /** Idle WebSockets at the last of the `idleSteps` equal steps. */
   idleConns: number;
+  idleSteps: number;
+  /** Reload scenario: wrk seconds per run (with and without reloads) and reloads per run. */
+  reloadSeconds: number;
+  reloads: number;
   configServers: number;
   /** CPU list for wrk, clients and the backend. */
   loadCpus: string;
@@ -41,16 +50,18 @@ export interface Scenario {
   rounds?: (s: Settings) => number;
   /** Whether the row takes part. */
   applies(peer: Peer): boolean;
+  /** Shown as its own small table (rows that take part only) instead of columns of the main one. */
+  separate?: { title: string; note: string };
   measure(peer: Peer, env: Env): Promise<Record<string, number>>;
 }
 
 const isProxy = (p: Peer) => p.id !== 'direct' && p.spec.server !== true;
 
-async function wrk(env: Env, args: string[], seconds: number) {
-  const r = await run('wrk', [...args, '-d', `${seconds}s`, '--timeout', '2s'], { cpus: env.settings.loadCpus, timeoutMs: (seconds + 15) * 1000 });
+async function wrk(env: Env, args: string[], seconds: number, o: { cpus?: string; check?: boolean } = {}) {
+  const r = await run('wrk', [...args, '-d', `${seconds}s`, '--timeout', '2s'], { cpus: o.cpus ?? env.settings.loadCpus, timeoutMs: (seconds + 15) * 1000 });
   if (r.code !== 0) throw new Error(`wrk exited ${r.code}: ${r.stderr.trim() || r.stdout.trim()}`);
   const res = parseWrk(r.stdout);
-  checkWrk(res);
+  if (o.check !== false) checkWrk(res);
   return res;
 }
 
@@ -95,41 +106,86 @@ function wsClient(env: Env, args: string[]) {
   return start('node', [script, ...args], { cpus: env.settings.loadCpus, nofile: env.ctx.nofile });
 }
 
-/** Proxy CPU time (user + system, all processes of the row) per 64-byte echo round trip. */
-export const wsEcho: Scenario = {
+/**
+ * Proxy CPU time (user + system of every thread of the row, /proc/PID/task/TID/schedstat) per
+ * 64-byte message of a client-bound stream: the backend pushes messages through the proxy to 10
+ * raw-socket clients as fast as the path takes them. Two variants:
+ *   ws   bursts of `wsBurst` messages per backend write (an app flushing a batch per tick), so the
+ *        proxy finds several messages per read: the proxy's per-message cost;
+ *   ws1  one write per message: the proxy wakes, reads and writes once per message, so this is the
+ *        per-read/write (syscall and wakeup) cost, about equal for every row.
+ * The earlier echo method (10 sockets x 8 in flight, a reply awaited before the next send) was the
+ * second kind with twice the wakeups: ~20 us for every row.
+ */
+export const wsStream: Scenario = {
   id: 'ws',
-  columns: [{ id: 'ws', title: 'WS CPU us/msg', digits: 2, better: 'lower' }],
+  columns: [
+    { id: 'ws', title: 'WS CPU us/msg', digits: 2, better: 'lower' },
+    { id: 'ws1', title: 'WS us/msg 1/write', digits: 2, better: 'lower' },
+  ],
   applies: (p) => isProxy(p) && p.spec.ws,
   async measure(peer, env) {
     const s = env.settings;
-    const pids = peer.endpoint.pids!;
-    const client = wsClient(env, ['echo', `ws://${LOOPBACK}:${peer.wsPort}/ws`, String(s.wsConns), String(s.wsMessages), '8']);
-    try {
-      if ((await firstLine(client, 15_000)) !== 'ready') throw new Error('ws client not ready');
-      const tree = pids();
-      const before = cpuSeconds(tree, s.ticksPerS);
-      client.stdin!.write('go\n');
-      const done = JSON.parse(await firstLine(client, 120_000)) as { messages: number };
-      const used = cpuSeconds(tree, s.ticksPerS) - before;
-      return { ws: (used * 1e6) / done.messages };
-    } finally {
-      await stop(client, 'SIGKILL', 100);
-    }
+    return { ws: await wsCpuPerMessage(peer, env, s.wsMessages, s.wsBurst), ws1: await wsCpuPerMessage(peer, env, s.wsMessagesSingle, 1) };
   },
 };
 
-async function settledRss(pids: number[]): Promise<number> {
-  let last = rssBytes(pids);
-  for (let i = 0; i < 8; i++) {
-    await sleep(250);
-    const now = rssBytes(pids);
-    if (Math.abs(now - last) < last * 0.005) return now;
+async function wsCpuPerMessage(peer: Peer, env: Env, messages: number, burst: number): Promise<number> {
+  const s = env.settings;
+  const pids = peer.endpoint.pids!;
+  const client = wsClient(env, ['stream', `ws://${LOOPBACK}:${peer.wsPort}/ws/stream`, String(s.wsConns), String(messages), '-', String(burst)]);
+  try {
+    if ((await firstLine(client, 15_000)) !== 'ready') throw new Error('ws client not ready');
+    const tree = pids();
+    const before = cpuSecondsPrecise(tree, s.ticksPerS);
+    client.stdin!.write('go\n');
+    const done = JSON.parse(await firstLine(client, 120_000)) as { messages: number };
+    const used = cpuSecondsPrecise(tree, s.ticksPerS) - before;
+    return (used * 1e6) / done.messages;
+  } finally {
+    await stop(client, 'SIGKILL', 100);
+  }
+}
+
+/**
+ * RSS after a pause, once it stops moving: V8 collects the handshakes' garbage a few seconds after
+ * allocation stops (its memory reducer), with no inspector or --expose-gc needed. Stable = four
+ * reads 200 ms apart within 32 KiB; at most `maxMs`.
+ */
+export async function settledRss(read: () => number, maxMs = 5000, pause: (ms: number) => Promise<unknown> = sleep): Promise<number> {
+  const STABLE_BYTES = 32 * 1024;
+  const STABLE_READS = 4;
+  let last = read();
+  let stable = 0;
+  for (let waited = 0; waited < maxMs; waited += 200) {
+    await pause(200);
+    const now = read();
+    stable = Math.abs(now - last) <= STABLE_BYTES ? stable + 1 : 0;
     last = now;
+    if (stable >= STABLE_READS) break;
   }
   return last;
 }
 
-/** RSS growth of a fresh proxy process per idle WebSocket held open through it. */
+/** Least-squares slope of y over x. */
+export function slope(xs: readonly number[], ys: readonly number[]): number {
+  const n = xs.length;
+  const mx = xs.reduce((a, b) => a + b, 0) / n;
+  const my = ys.reduce((a, b) => a + b, 0) / n;
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < n; i++) {
+    num += (xs[i]! - mx) * (ys[i]! - my);
+    den += (xs[i]! - mx) ** 2;
+  }
+  return den === 0 ? NaN : num / den;
+}
+
+/**
+ * RSS per idle WebSocket held open through a fresh proxy: the slope of settled RSS over the
+ * number of open sockets, sampled after each of `idleSteps` equal batches (so fixed costs such as
+ * the first heap growth cancel instead of being divided by N).
+ */
 export const wsIdle: Scenario = {
   id: 'idle',
   columns: [{ id: 'idle', title: 'idle WS KiB/conn', digits: 1, better: 'lower' }],
@@ -138,8 +194,9 @@ export const wsIdle: Scenario = {
   rounds: (s) => Math.min(s.rounds, 2),
   applies: (p) => isProxy(p) && p.spec.ws,
   async measure(peer, env) {
-    const n = env.settings.idleConns;
+    const { idleConns, idleSteps } = env.settings;
     const tree = peer.endpoint.pids!;
+    const read = () => rssBytes(tree());
     const wsUrl = `ws://${LOOPBACK}:${peer.wsPort}/ws`;
     // A first small batch loads the upgrade code paths, so the baseline is not the cold process.
     const warm = wsClient(env, ['idle', wsUrl, '20']);
@@ -148,16 +205,23 @@ export const wsIdle: Scenario = {
     } finally {
       await stop(warm, 'SIGKILL', 100);
     }
-    await sleep(300);
-    const before = await settledRss(tree());
-    const client = wsClient(env, ['idle', wsUrl, String(n)]);
+    const batch = Math.round(idleConns / idleSteps);
+    const counts: number[] = [0];
+    const rss: number[] = [await settledRss(read)];
+    const clients = [];
     try {
-      const opened = JSON.parse(await firstLine(client, 120_000)) as { open: number };
-      if (opened.open !== n) throw new Error(`only ${opened.open} of ${n} opened`);
-      const after = await settledRss(tree());
-      return { idle: (after - before) / n / 1024 };
+      for (let i = 1; i <= idleSteps; i++) {
+        const client = wsClient(env, ['idle', wsUrl, String(batch)]);
+        clients.push(client);
+        const opened = JSON.parse(await firstLine(client, 120_000)) as { open: number };
+        if (opened.open !== batch) throw new Error(`only ${opened.open} of ${batch} opened`);
+        counts.push(i * batch);
+        rss.push(await settledRss(read));
+      }
+      // The first batch also pays one-time growth (heap pages, socket tables): fit from batch 1 on.
+      return { idle: slope(counts.slice(1), rss.slice(1)) / 1024 };
     } finally {
-      await stop(client, 'SIGKILL', 100);
+      for (const c of clients) await stop(c, 'SIGKILL', 100);
     }
   },
 };
@@ -200,7 +264,109 @@ export const configTest: Scenario = {
   },
 };
 
-export const SCENARIOS: readonly Scenario[] = [httpSmall, http64k, latency, wsEcho, wsIdle, tcpStream, configTest];
+const RELOAD_PATH = '/small';
 
-/** Columns that are placeholders for scenarios not built yet. */
-export const PENDING: readonly Column[] = [{ id: 'reload', title: 'reload under load', digits: 0, better: 'lower' }];
+/**
+ * Reload under load: on a fresh instance of the row, wrk -c50 keep-alive on the small response for
+ * `reloadSeconds` without reloads, then again while the config is changed and reloaded `reloads`
+ * times at even intervals (nginx SIGHUP, HAProxy master-worker SIGUSR2, tsproxy SIGHUP). Reports
+ * failed requests (wrk socket errors + non-2xx during the reload run) and req/s during reloads as
+ * a ratio to req/s without. Checks afterwards that the last generation is served.
+ */
+export const reloadUnderLoad: Scenario = {
+  id: 'reload',
+  columns: [
+    { id: 'reloadFails', title: 'reload: failed req', digits: 0, better: 'lower', noRatio: true },
+    { id: 'reloadRatio', title: 'reload: req/s vs none', digits: 2, better: 'higher', noRatio: true },
+  ],
+  rounds: (s) => Math.min(s.rounds, 3),
+  applies: (p) => p.spec.workers === true,
+  async measure(peer, env) {
+    const s = env.settings;
+    const inst = await peer.instance();
+    try {
+      const ep = inst.endpoint;
+      const reload = ep.reload;
+      if (reload === null) throw new Error('row cannot reload');
+      const target = url(ep.http, RELOAD_PATH);
+      await waitIdle(ep.pids!);
+      await wrk(env, ['-t1', '-c50', target], 1); // warm-up (JIT of the Node row)
+      const quiet = await wrk(env, ['-t1', '-c50', target], s.reloadSeconds);
+      const loaded = wrk(env, ['-t1', '-c50', target], s.reloadSeconds, { check: false });
+      const every = (s.reloadSeconds * 1000) / s.reloads;
+      await sleep(every / 2);
+      for (let g = 1; g <= s.reloads; g++) {
+        reload(g);
+        if (g < s.reloads) await sleep(every);
+      }
+      const r = await loaded;
+      await expectGeneration(ep.http, s.reloads);
+      return { reloadFails: r.socketErrors + r.non2xx, reloadRatio: r.requestsPerSec / quiet.requestsPerSec };
+    } finally {
+      await inst.stop();
+    }
+  },
+};
+
+async function expectGeneration(port: number, generation: number): Promise<void> {
+  const want = `generation ${generation}`;
+  let got = '';
+  for (let i = 0; i < 30; i++) {
+    got = await httpBody(port, '/gen');
+    if (got === want) return;
+    await sleep(100);
+  }
+  throw new Error(`after the reloads /gen answered "${got}", not "${want}"`);
+}
+
+/**
+ * worker_processes 2 against 1 on the 2-core machine. Nothing is pinned here (the proxy, wrk -t2
+ * and the backend share both cores), so the factor says what a second worker buys when the load
+ * generator competes for the same CPUs, not what two dedicated cores would give.
+ */
+export const workerScaling: Scenario = {
+  id: 'scale',
+  columns: [
+    { id: 'scale1', title: '1 worker req/s', digits: 0, better: 'higher' },
+    { id: 'scale2', title: '2 workers req/s', digits: 0, better: 'higher' },
+    { id: 'scale', title: 'scaling 2w/1w', digits: 2, better: 'higher', noRatio: true },
+  ],
+  applies: (p) => p.spec.workers === true,
+  separate: {
+    title: 'worker_processes 2 scaling (small response, req/s)',
+    note: 'unpinned: the proxy (1 or 2 workers; HAProxy: nbthread), wrk -t2 -c50 and the backend all share both cores of the machine',
+  },
+  async measure(peer, env) {
+    const all = '0,1';
+    const measure = async (workers: number) => {
+      let inst: Instance | null = null;
+      try {
+        inst = await peer.instance({ workers, cpus: all });
+        // The first worker answering is not all of them: a Node worker still loading would eat CPU
+        // in the measurement. Wait until the whole tree is idle, then warm every worker's JIT up.
+        await waitIdle(inst.endpoint.pids!);
+        await wrk(env, ['-t2', '-c50', url(inst.endpoint.http, '/small')], 2, { cpus: all }); // warm-up
+        return (await wrk(env, ['-t2', '-c50', url(inst.endpoint.http, '/small')], env.settings.httpSeconds, { cpus: all })).requestsPerSec;
+      } finally {
+        await inst?.stop();
+      }
+    };
+    const one = await measure(1);
+    const two = await measure(2);
+    return { scale1: one, scale2: two, scale: two / one };
+  },
+};
+
+/** Waits until a process tree uses under 2% of a CPU over 300 ms (at most `maxMs`). */
+async function waitIdle(pids: () => number[], maxMs = 15_000): Promise<void> {
+  const deadline = Date.now() + maxMs;
+  let last = cpuSecondsPrecise(pids());
+  while (Date.now() < deadline) {
+    await sleep(300);
+    const now = cpuSecondsPrecise(pids());
+    if (now - last < 0.006) return;
+    last = now;
+  }
+}
+
+export const SCENARIOS: readonly Scenario[] = [httpSmall, http64k, latency, wsStream, wsIdle, tcpStream, configTest, reloadUnderLoad, workerScaling];

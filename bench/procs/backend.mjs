@@ -2,7 +2,8 @@
 /**
  * The benchmark backends, in one process pinned beside wrk: a raw-socket HTTP/1.1 server with
  * fixed responses (so the backend costs as little as possible and the proxy is what gets measured),
- * a ws echo server, and a TCP source that streams as fast as the reader takes it.
+ * a ws echo server (and a client-bound message stream under /ws/stream), and a TCP source that
+ * streams as fast as the reader takes it.
  * Prints one JSON line with the bound ports once everything listens.
  *   node bench/procs/backend.mjs
  */
@@ -87,8 +88,43 @@ function listen(server) {
 const httpPort = await listen(net.createServer(onHttp));
 const tcpPort = await listen(net.createServer(onTcp));
 const wss = new WebSocketServer({ host: HOST, port: 0, backlog: 4096, perMessageDeflate: false, clientTracking: false });
-wss.on('connection', (ws) => {
+const STREAM_MESSAGE = Buffer.alloc(64, 's');
+const STREAM_BUFFERED_MAX = 256 * 1024;
+const STREAM_BURSTS_PER_TICK = 16;
+/**
+ * Client-bound stream (paths under /ws/stream): the client's first message is "N B"; the backend
+ * then sends N 64-byte binary messages (one ws.send each) in bursts of B written together (socket
+ * corked around the burst: one write per burst), as fast as the socket takes them (bounded by
+ * bufferedAmount).
+ * @param {import('ws').WebSocket} ws @param {number} n @param {number} burst
+ */
+function stream(ws, n, burst) {
+  // @ts-ignore: ws keeps its net.Socket in _socket (cork/uncork is all we need of it).
+  const sock = /** @type {import('node:net').Socket} */ (ws._socket);
+  const pump = () => {
+    let bursts = 0;
+    while (n > 0 && bursts < STREAM_BURSTS_PER_TICK && ws.bufferedAmount < STREAM_BUFFERED_MAX) {
+      sock.cork();
+      for (let i = 0; i < burst && n > 0; i++, n--) ws.send(STREAM_MESSAGE, { binary: true });
+      sock.uncork();
+      bursts++;
+    }
+    if (n > 0 && ws.readyState === ws.OPEN) {
+      if (bursts === 0) setTimeout(pump, 1);
+      else setImmediate(pump);
+    }
+  };
+  pump();
+}
+wss.on('connection', (ws, req) => {
   ws.on('error', () => ws.terminate());
+  if (req.url !== undefined && req.url.startsWith('/ws/stream')) {
+    ws.once('message', (data) => {
+      const [n, burst] = String(data).split(' ').map(Number);
+      stream(ws, n ?? 0, Math.max(1, burst || 1));
+    });
+    return;
+  }
   ws.on('message', (data, isBinary) => ws.send(/** @type {Buffer} */ (data), { binary: isBinary }));
 });
 await new Promise((resolve) => wss.once('listening', resolve));

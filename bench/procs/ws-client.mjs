@@ -4,17 +4,22 @@
  *   echo: open CONNS sockets, print "ready", wait for "go" on stdin, then push MESSAGES 64-byte
  *         binary messages through the echo backend, WINDOW in flight per socket; print
  *         {"messages","elapsedMs"} and exit.
+ *   stream: open CONNS raw sockets to URL (a /ws/stream path), print "ready", wait for "go", then
+ *         ask the backend for MESSAGES/CONNS 64-byte messages on each socket, sent in bursts of
+ *         BURST, and count the bytes until all arrived (66 bytes a frame); print
+ *         {"messages","elapsedMs"} and exit.
  *   idle: open CONNS sockets (at most 100 handshakes at a time), print {"open": n} and hold them
  *         until stdin closes or "close" arrives.
  *   node bench/procs/ws-client.mjs echo URL CONNS MESSAGES WINDOW
+ *   node bench/procs/ws-client.mjs stream URL CONNS MESSAGES - BURST
  *   node bench/procs/ws-client.mjs idle URL CONNS
  */
 import net from 'node:net';
 import WebSocket from 'ws';
 
-const [mode, url, connsArg, messagesArg, windowArg] = process.argv.slice(2);
-if (url === undefined || (mode !== 'echo' && mode !== 'idle')) {
-  process.stderr.write('usage: ws-client.mjs echo|idle URL CONNS [MESSAGES WINDOW]\n');
+const [mode, url, connsArg, messagesArg, windowArg, burstArg] = process.argv.slice(2);
+if (url === undefined || (mode !== 'echo' && mode !== 'idle' && mode !== 'stream')) {
+  process.stderr.write('usage: ws-client.mjs echo|stream|idle URL CONNS [MESSAGES [WINDOW]]\n');
   process.exit(2);
 }
 const conns = Number(connsArg ?? 1);
@@ -108,6 +113,43 @@ if (mode === 'idle') {
   for (const s of sockets) s.on('error', () => {});
   process.stdout.write(`${JSON.stringify({ open: sockets.length })}\n`);
   await waitForStdin('close');
+  process.exit(0);
+}
+
+/** A masked client text frame (payload under 126 bytes). @param {string} text */
+function maskedText(text) {
+  const payload = Buffer.from(text, 'utf8');
+  const mask = Buffer.from([0x12, 0x34, 0x56, 0x78]);
+  const out = Buffer.alloc(6 + payload.length);
+  out[0] = 0x81;
+  out[1] = 0x80 | payload.length;
+  mask.copy(out, 2);
+  for (let i = 0; i < payload.length; i++) out[6 + i] = payload[i] ^ mask[i & 3];
+  return out;
+}
+
+if (mode === 'stream') {
+  const STREAM_FRAME_BYTES = 2 + 64;
+  const sockets = await openAll(conns, openRaw).catch(fail);
+  const per = Math.ceil(Number(messagesArg ?? 200_000) / conns);
+  process.stdout.write('ready\n');
+  await waitForStdin('go');
+  let bytes = 0;
+  const want = per * conns * STREAM_FRAME_BYTES;
+  const t0 = process.hrtime.bigint();
+  await new Promise((resolve) => {
+    for (const s of sockets) {
+      s.on('data', (/** @type {Buffer} */ d) => {
+        bytes += d.length;
+        if (bytes >= want) resolve(undefined);
+      });
+      s.on('error', fail);
+      s.on('close', () => bytes < want && fail(new Error('a socket closed during the run')));
+      s.write(maskedText(`${per} ${Number(burstArg ?? 1)}`));
+    }
+  });
+  const elapsedMs = Number(process.hrtime.bigint() - t0) / 1e6;
+  process.stdout.write(`${JSON.stringify({ messages: Math.floor(bytes / STREAM_FRAME_BYTES), elapsedMs })}\n`);
   process.exit(0);
 }
 

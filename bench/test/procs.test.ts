@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { cpuSeconds, firstLine, processTree, rssBytes, run, start, stop } from '../lib/procs.js';
+import { cpuSeconds, cpuSecondsPrecise, firstLine, processTree, rssBytes, run, start, stop } from '../lib/procs.js';
 
 const exists = (pid: number) => fs.existsSync(`/proc/${pid}`) && !/^\S+ \(.*\) Z/.test(fs.readFileSync(`/proc/${pid}/stat`, 'latin1'));
 
@@ -33,6 +33,8 @@ describe('process control', () => {
     const tree = processTree(child.pid!);
     expect(rssBytes(tree)).toBeGreaterThan(10 * 1024 * 1024);
     const before = cpuSeconds(tree);
+    const preciseBefore = cpuSecondsPrecise(tree);
     await expect.poll(() => cpuSeconds(tree) - before, { timeout: 4000 }).toBeGreaterThan(0.2);
+    expect(cpuSecondsPrecise(tree) - preciseBefore).toBeGreaterThan(0.15);
   });
 });

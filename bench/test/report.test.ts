@@ -91,6 +91,12 @@ describe('table', () => {
     expect(grid[3]).toEqual(['other', '-', 'not yet']);
   });
 
+  it('prints no ratio in a column whose values are ratios or counts already', () => {
+    const grid = tableGrid(rows, [{ ...cols[0]!, noRatio: true }], 'nginx');
+    expect(grid[1]).toEqual(['nginx', '38,400']);
+    expect(grid[2]).toEqual(['tsproxy', '19,200']);
+  });
+
   it('prints plain values when nginx has no result', () => {
     expect(formatCell({ values: [1234.5] }, 1, null)).toBe('1,234.5');
   });
