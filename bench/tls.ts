@@ -9,6 +9,7 @@
  *   https keep-alive    wrk -t1 -c50 https://...  (TLS records only; handshakes amortised)
  *   https new conn      wrk -t1 -c50 -H "Connection: close"  (one full TLS 1.3 handshake per request)
  *   h2                  h2load -t1 -c10 -m10 (10 sessions x 10 concurrent streams)
+ * Every proxy gets a 1 s wrk and h2load warm-up after it starts (the Node rows need JIT warm-up).
  * Needs wrk and h2load (Debian nghttp2-client); installs them with apt-get when missing.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -202,6 +203,9 @@ async function main(): Promise<void> {
       let stopProxy: (() => Promise<void>) | null = null;
       try {
         stopProxy = await p.launch(pdir, port, backend);
+        // Warm-up (JIT for the Node rows, session caches for all): not measured.
+        await run('wrk', ['-t1', '-c10', '-d1s', `https://${LOOPBACK}:${port}/small`], { cpus: LOAD_CPU, timeoutMs: 20_000 });
+        await run('h2load', ['-t1', '-c2', '-m10', '-D', '1', `https://${LOOPBACK}:${port}/small`], { cpus: LOAD_CPU, timeoutMs: 20_000 });
         for (const s of SCENARIOS) {
           const key = `${p.id}/${s.id}`;
           try {

@@ -82,11 +82,13 @@ export function errorResponse(status: number, headers = ''): LocalResponse {
 }
 
 /**
- * nginx's 495 / 496 pages: status 400 with the reason as title and a second line
- * (`ssl_verify_client`: a certificate that failed verification / none when one is required).
+ * nginx's 495 / 496 / 497 pages: status 400 with the reason as title and a second line
+ * (`ssl_verify_client`: a certificate that failed verification / none when one is required;
+ * a plain HTTP request on a TLS port).
  */
-export function sslErrorResponse(kind: 'cert' | 'nocert'): LocalResponse {
-  const reason = kind === 'cert' ? 'The SSL certificate error' : 'No required SSL certificate was sent';
+export function sslErrorResponse(kind: 'cert' | 'nocert' | 'plain'): LocalResponse {
+  const reason = kind === 'cert' ? 'The SSL certificate error'
+    : kind === 'nocert' ? 'No required SSL certificate was sent' : 'The plain HTTP request was sent to HTTPS port';
   const body =
     `<html>\r\n<head><title>400 ${reason}</title></head>\r\n<body>\r\n<center><h1>400 Bad Request</h1></center>\r\n` +
     `<center>${reason}</center>\r\n<hr><center>${SERVER_NAME}</center>\r\n</body>\r\n</html>\r\n`;

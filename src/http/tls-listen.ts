@@ -10,10 +10,13 @@ import { acceptTls } from '../tls/accept.js';
 import type { TlsServers } from '../tls/context.js';
 import { tlsInfoOf } from '../tls/info.js';
 import { ClientConnection } from './connection.js';
+import { renderLocal, sslErrorResponse } from './respond.js';
 import type { CompiledServer, VirtualHosts } from './router.js';
 import type { HttpSite } from './site.js';
 
 const ALPN_H2 = Object.freeze(['h2', 'http/1.1']);
+/** nginx's 497 page (sent with status 400), for a plain HTTP request on a TLS port. */
+const PLAIN_HTTP_ANSWER = renderLocal(sslErrorResponse('plain'), false, false).text;
 const ALPN_H1 = Object.freeze(['http/1.1']);
 
 /** nginx: listen options belong to the address, so one `ssl` makes every server on it TLS. */
@@ -58,6 +61,7 @@ export class HttpsListen {
       proxyProtocol: this.#proxyProtocol,
       timeoutMs: this.#timeoutMs,
       alpn: this.#alpn,
+      plainHttpAnswer: PLAIN_HTTP_ANSWER,
       choose: (hello: { serverName: string | null }): SslConfig =>
         effectiveSsl(hello.serverName === null ? vhosts.defaultServer : vhosts.find(hello.serverName).server, vhosts),
     };

@@ -6,8 +6,9 @@
  * put back (unshift) and the socket is handed to the chosen config's handshake server
  * (context.ts). One deadline covers reading the hello and the whole handshake.
  *
- * Anything that is not a ClientHello (plain HTTP, garbage, an oversized hello) closes the
- * connection without an answer, as nginx does; so does a client that stalls past the deadline.
+ * Anything that is not a ClientHello (garbage, an oversized hello) closes the connection without
+ * an answer, as nginx does; so does a client that stalls past the deadline. A plain HTTP request
+ * on an http TLS port gets nginx's 400 "The plain HTTP request was sent to HTTPS port".
  */
 import type net from 'node:net';
 import type tls from 'node:tls';
@@ -74,6 +75,11 @@ export interface AcceptOptions {
   readonly alpn: readonly string[];
   /** The certificate/verify settings for the SNI name (lower-cased; null without SNI). */
   choose(hello: ClientHelloInfo): SslConfig;
+  /**
+   * http: what to answer a plain HTTP request sent to the TLS port (nginx's 400 "The plain HTTP
+   * request was sent to HTTPS port"); absent: close without an answer (stream).
+   */
+  readonly plainHttpAnswer?: string;
 }
 
 /** The whole accept path of an http `listen ... ssl` address. */
@@ -102,6 +108,11 @@ export async function acceptTls(
     const p = parseClientHello(b);
     return p.kind === 'incomplete' ? undefined : p;
   });
+  if (h.kind === 'done' && h.value.kind === 'notTls' && o.plainHttpAnswer !== undefined && looksLikeHttp(h.buffer)) {
+    raw.end(o.plainHttpAnswer, 'latin1');
+    raw.resume();
+    return done(null, 'plain HTTP request sent to the TLS port');
+  }
   if (h.kind !== 'done' || h.value.kind !== 'ok') {
     raw.destroy();
     const reason = h.kind === 'timeout' ? 'TLS handshake timed out'
@@ -113,4 +124,10 @@ export async function acceptTls(
   startHandshake(servers, raw, h.buffer, ssl, o.alpn, deadline, (socket, reason) => {
     done(socket === null ? null : { socket, proxyHeader }, reason);
   });
+}
+
+/** A request line starts with an upper-case method token (a TLS record starts with 0x14-0x17). */
+function looksLikeHttp(b: Buffer): boolean {
+  const c = b[0];
+  return c !== undefined && c >= 0x41 && c <= 0x5a;
 }
