@@ -11,8 +11,7 @@ import { dirname, resolve } from 'node:path';
 import { ConfigError, compareConfigErrors } from '../errors.js';
 import type { Directive } from './ast.js';
 import { buildConfig } from './build.js';
-import { GLOBALS_FILE, parseConfigText, readConfigTree } from './parse.js';
-import { configParser } from './parser.js';
+import { GLOBALS_FILE, parseConfigText, readConfigTree, releaseParser } from './parse.js';
 import { loadTlsFiles } from './tls-files.js';
 import type { Config } from './types.js';
 
@@ -69,7 +68,7 @@ export function loadConfigFile(path: string, opts: LoadOptions = {}): LoadResult
  * 10,000 servers) until the next parse; drop it before building so it does not add to the peak.
  */
 function releaseTokens(): void {
-  configParser.input = [];
+  releaseParser();
 }
 
 function rejectIncludes(directives: readonly Directive[], errors: ConfigError[]): Directive[] {
