@@ -11,7 +11,7 @@
 import { Lexer, type IToken, type TokenType } from 'chevrotain';
 import { ConfigError } from '../errors.js';
 import {
-  CR, DQUOTE, HASH, LBRACE, LF, RBRACE, SEMI, SPACE, SQUOTE, TAB, scanQuoted, scanState, scanWord, unescape,
+  CR, DQUOTE, HASH, LBRACE, LF, RBRACE, SEMI, SPACE, SQUOTE, TAB, scanComment, scanQuoted, scanState, scanWord, unescape,
 } from './scan.js';
 import { allTokens, Comment, LCurly, QuotedString, RCurly, Semi, UnterminatedString, Word } from './tokens.js';
 
@@ -55,12 +55,7 @@ export function tokenize(text: string, file: string): TokenizeResult {
       type = c === LBRACE ? LCurly : c === RBRACE ? RCurly : Semi;
       i++;
     } else if (c === HASH) {
-      i++;
-      while (i < n) {
-        const d = text.charCodeAt(i);
-        if (d === LF || d === CR) break;
-        i++;
-      }
+      i = scanComment(text, i, n);
       comments.push(makeToken(text, Comment, start, i, startLine, startColumn, line, lineStart));
       continue;
     } else if (c === DQUOTE || c === SQUOTE) {

@@ -56,6 +56,17 @@ export function scanQuoted(text: string, i: number, n: number): number {
   return i;
 }
 
+/** End offset (exclusive) of the comment whose `#` is at `i` (it runs to the end of the line). */
+export function scanComment(text: string, i: number, n: number): number {
+  i++;
+  while (i < n) {
+    const d = text.charCodeAt(i);
+    if (d === LF || d === CR) break;
+    i++;
+  }
+  return i;
+}
+
 /** End offset (exclusive) of the word starting at `i`: see Word in tokens.ts. */
 export function scanWord(text: string, i: number, n: number): number {
   while (i < n) {
@@ -120,14 +131,8 @@ export function scanDirectives(text: string, file: string): Directive[] | null {
         i++;
         line++;
         lineStart = i;
-      } else if (c === HASH) {
-        i++;
-        while (i < n) {
-          const d = text.charCodeAt(i);
-          if (d === LF || d === CR) break;
-          i++;
-        }
-      } else break;
+      } else if (c === HASH) i = scanComment(text, i, n);
+      else break;
     }
     if (i >= n) return nameLoc === null && open.length === 0 ? top : null;
     const c = text.charCodeAt(i);
