@@ -8,7 +8,7 @@
  * Scenarios (small 5-byte response from the raw-socket backend, upstream keep-alive):
  *   https keep-alive    wrk -t1 -c50 https://...  (TLS records only; handshakes amortised)
  *   https new conn      wrk -t1 -c50 -H "Connection: close"  (one full TLS 1.3 handshake per request)
- *   h2                  h2load -t1 -c10 -m10 (10 sessions x 10 concurrent streams)
+ *   h2                  h2load -t1 -c10 -m5 (10 sessions x 5 concurrent streams: 50 in flight, as wrk -c50)
  * Every proxy gets a 1 s wrk and h2load warm-up after it starts (the Node rows need JIT warm-up).
  * Needs wrk and h2load (Debian nghttp2-client); installs them with apt-get when missing.
  */
@@ -171,7 +171,7 @@ const SCENARIOS: readonly Scenario[] = [
   {
     id: 'h2', label: 'HTTP/2 req/s',
     async measure(port) {
-      const r = await run('h2load', ['-t1', '-c10', '-m10', '-D', String(SECONDS), `https://${LOOPBACK}:${port}/small`], { cpus: LOAD_CPU, timeoutMs: (SECONDS + 20) * 1000 });
+      const r = await run('h2load', ['-t1', '-c10', '-m5', '-D', String(SECONDS), `https://${LOOPBACK}:${port}/small`], { cpus: LOAD_CPU, timeoutMs: (SECONDS + 20) * 1000 });
       const m = /finished in [\d.]+m?s, ([\d.]+) req\/s/.exec(r.stdout);
       const ok = /status codes: (\d+) 2xx/.exec(r.stdout);
       const done = /requests: \d+ total, \d+ started, (\d+) done, (\d+) succeeded/.exec(r.stdout);

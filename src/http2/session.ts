@@ -157,7 +157,6 @@ export class Http2ClientSession {
     const id = stream.id ?? 0;
     if (id > this.#lastStreamId) this.#lastStreamId = id;
     if (this.#open++ === 0) this.#clearIdle();
-    stream.once('close', this.#onStreamClose);
     this.#requests++;
     const max = this.#limits.maxRequests;
     // keepalive_requests: this is the last stream of the session.
@@ -174,12 +173,18 @@ export class Http2ClientSession {
     const method = headers[':method'] ?? '';
     const head = requestHead(headers, method, !stream.endAfterHeaders);
     if (head === null) {
+      stream.once('close', this.#onStreamClose);
       // Fields that would not survive as HTTP/1.1 (nghttp2 lets none through; kept as a guard).
       // Answered rather than reset: resetting streams while a session winds down crashes node 20.
       if (!stream.destroyed) stream.respond({ ':status': 400 }, { endStream: true });
       return;
     }
     const sock = new StreamSocket(stream, this.#socket, method);
+    // One 'close' listener per stream: the session's count, then the socket's 'close' (the engine's).
+    stream.once('close', () => {
+      this.#onStreamClose();
+      sock.emitClose();
+    });
     const conn = new ClientConnection(sock as unknown as net.Socket, site, vhosts, this.#accepted);
     conn.http2 = true;
     // Before the head goes in: a local answer ends the response synchronously, and a request

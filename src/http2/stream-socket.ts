@@ -51,7 +51,12 @@ export class StreamSocket extends EventEmitter {
   /** A response head written in pieces (never by the engine, which writes heads whole). */
   #headText = '';
   #decoder: ChunkedDecoder | null = null;
+  /** The idle timeout the engine asked for last. */
   #timeoutMs = 0;
+  /** The timeout the stream's timer runs with (applied at most once per tick: see setTimeout). */
+  #appliedMs = 0;
+  #timeoutQueued = false;
+  #drainListening = false;
   #closeEmitted = false;
   readonly #onChunk = (data: Buffer): void => {
     this.stream.write(data);
@@ -65,8 +70,8 @@ export class StreamSocket extends EventEmitter {
     this.remotePort = socket.remotePort;
     this.localAddress = socket.localAddress;
     this.localPort = socket.localPort;
-    stream.on('drain', () => this.emit('drain'));
-    stream.on('close', () => this.emitClose());
+    // The stream's 'close' is forwarded by the session (one listener per stream, not two), and
+    // 'drain' is listened to once a write was refused (most responses never need it).
   }
 
   // ------------------------------------------------------------------------------------------
@@ -76,12 +81,31 @@ export class StreamSocket extends EventEmitter {
     return this;
   }
 
+  /**
+   * The engine re-arms its timeout at each phase, several times in one tick (header timeout then
+   * none while a proxied request waits; send_timeout then keepalive_timeout as the response ends),
+   * and each node stream.setTimeout() call makes a new timer. Timers cannot fire before the
+   * current tick ends, so only the last value of a tick is applied, in a microtask.
+   */
   setTimeout(ms: number): this {
     if (ms === this.#timeoutMs || this.destroyed) return this;
-    if (this.#timeoutMs === 0 && ms > 0 && this.stream.listenerCount('timeout') === 0) this.stream.on('timeout', () => this.emit('timeout'));
     this.#timeoutMs = ms;
-    this.stream.setTimeout(ms);
+    if (!this.#timeoutQueued) {
+      this.#timeoutQueued = true;
+      queueTimeout(this);
+    }
     return this;
+  }
+
+  /** Applies the last timeout asked for in this tick to the stream's timer. */
+  applyTimeout(): void {
+    this.#timeoutQueued = false;
+    const ms = this.#timeoutMs;
+    const stream = this.stream;
+    if (ms === this.#appliedMs || this.destroyed || stream.destroyed) return;
+    if (this.#appliedMs === 0 && ms > 0 && stream.listenerCount('timeout') === 0) stream.on('timeout', () => this.emit('timeout'));
+    this.#appliedMs = ms;
+    stream.setTimeout(ms);
   }
 
   pause(): this {
@@ -110,7 +134,12 @@ export class StreamSocket extends EventEmitter {
   write(data: string | Buffer, encoding?: BufferEncoding): boolean {
     if (this.writableEnded || this.destroyed) return false;
     this.#push(data, encoding);
-    return !this.stream.writableNeedDrain;
+    if (!this.stream.writableNeedDrain) return true;
+    if (!this.#drainListening) {
+      this.#drainListening = true;
+      this.stream.on('drain', () => this.emit('drain'));
+    }
+    return false;
   }
 
   end(data?: string | Buffer, encoding?: BufferEncoding): this {
@@ -222,4 +251,18 @@ export class StreamSocket extends EventEmitter {
 
 function emitClose(sock: StreamSocket): void {
   sock.emitClose();
+}
+
+/** Sockets whose timeout changed in this tick; applied together in one microtask. */
+let timeoutQueue: StreamSocket[] = [];
+
+function queueTimeout(sock: StreamSocket): void {
+  if (timeoutQueue.length === 0) queueMicrotask(applyTimeouts);
+  timeoutQueue.push(sock);
+}
+
+function applyTimeouts(): void {
+  const queue = timeoutQueue;
+  timeoutQueue = [];
+  for (const sock of queue) sock.applyTimeout();
 }

@@ -74,6 +74,38 @@ describe('HTTP/2 sessions', () => {
     await stopped;
   });
 
+  it('client_body_timeout and send_timeout apply per stream; the session keeps serving', async () => {
+    const a = await startHttpBackend('A', (req, res) => {
+      if (req.url === '/stuck') {
+        // A body bigger than the client's stream window (64 KiB, never read): send_timeout fires.
+        res.end(Buffer.alloc(256 * 1024, 'z'));
+        return;
+      }
+      req.resume();
+      req.on('end', () => res.end('A'));
+    });
+    const proxy = await startProxy(`http { server { listen 127.0.0.1:0 http2; client_body_timeout 1s; send_timeout 1s;
+      location / { proxy_pass http://127.0.0.1:${a.port}; } } }`);
+    const s = await h2connect(proxy.url(''));
+    // A body that stops after 3 of its 10 bytes: the stream ends after client_body_timeout.
+    const slow = s.request({ ':method': 'POST', ':path': '/body', 'content-length': '10' });
+    slow.on('error', () => {});
+    slow.resume();
+    slow.write('abc');
+    const slowClosed = new Promise<number>((resolve) => slow.on('close', () => resolve(slow.rstCode ?? 0)));
+    // A response the client never reads: the stream is reset after send_timeout.
+    const stuck = s.request({ ':path': '/stuck' }, { endStream: true });
+    stuck.on('error', () => {});
+    stuck.pause();
+    const stuckClosed = new Promise<number>((resolve) => stuck.on('close', () => resolve(stuck.rstCode ?? 0)));
+    const started = Date.now();
+    await slowClosed;
+    await stuckClosed;
+    expect(Date.now() - started).toBeGreaterThanOrEqual(900);
+    expect(stuck.rstCode).not.toBe(http2.constants.NGHTTP2_NO_ERROR);
+    expect((await h2request(s, { ':path': '/after', ':method': 'POST' }, 'x')).text).toBe('A');
+  });
+
   it('applies the request head limits (large_client_header_buffers)', async () => {
     const proxy = await startProxy(`http { server { listen 127.0.0.1:0 http2; large_client_header_buffers 2 1k; location / { return 200 "x"; } } }`);
     const s = await h2connect(proxy.url(''));
