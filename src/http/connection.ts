@@ -4,7 +4,7 @@
  * handled one at a time; pipelined bytes wait (socket paused) until the response before them
  * is complete, so responses go out in request order.
  *
- * Listeners are bound once per connection (arrow fields), never per request.
+ * Socket listeners are shared by all connections (see #listeners), never made per request.
  */
 import type net from 'node:net';
 import {
@@ -40,6 +40,10 @@ const S_CLOSED = 4;
 const S_PROXY = 5;
 
 let nextConnectionId = 1;
+
+/** The socket's back-pointer to its connection, for the shared listeners. */
+const kConnection = Symbol('tsproxy.connection');
+type OwnedSocket = net.Socket & { [kConnection]: ClientConnection };
 
 const STATIC_HANDLER = { kind: 'static' } as const;
 
@@ -106,14 +110,7 @@ export class ClientConnection {
     this.serverAddr = socket.localAddress ?? '';
     this.serverPort = socket.localPort ?? 0;
     const server = vhosts.defaultServer.config;
-    // nginx reads the request line into client_header_buffer_size and falls back to one large
-    // buffer; a line or header that does not fit a large buffer is rejected.
-    const large = Math.max(server.largeClientHeaderBuffers.sizeBytes, server.clientHeaderBufferSizeBytes);
-    this.#limits = {
-      requestLineBytes: large,
-      headerLineBytes: large,
-      headBytes: Math.max(server.clientHeaderBufferSizeBytes, server.largeClientHeaderBuffers.count * large),
-    };
+    this.#limits = headLimitsOf(server);
     this.#headerTimeoutMs = server.clientHeaderTimeoutMs;
     if (accepted !== null) this.proxyProtocolAddr = accepted.proxyProtocolAddr;
     else if (vhosts.servers.some((s) => s.config.listens.some((l) => l.key === vhosts.key && l.proxyProtocol))) this.#state = S_PROXY;
@@ -121,16 +118,43 @@ export class ClientConnection {
     // nginx answers a client that sent its request and then shut down its write side (FIN):
     // keep our side open until the response is out (finish() ends it).
     socket.allowHalfOpen = true;
-    socket.on('error', this.#onError);
-    socket.on('end', this.#onEnd);
-    socket.on('data', this.#onData);
-    socket.on('drain', this.#onDrain);
-    socket.on('timeout', this.#onTimeout);
-    socket.on('close', this.#onClose);
+    (socket as OwnedSocket)[kConnection] = this;
+    const on = ClientConnection.#listeners;
+    socket.on('error', on.error);
+    socket.on('end', on.end);
+    socket.on('data', on.data);
+    socket.on('drain', on.drain);
+    socket.on('timeout', on.timeout);
+    socket.on('close', on.close);
     socket.setNoDelay(true);
     this.setTimeout(this.#headerTimeoutMs);
     site.track(this);
   }
+
+  /**
+   * Socket listeners shared by every connection (`this` is the socket, which points back to its
+   * connection): six bound closures per connection were ~350 bytes of every idle WebSocket.
+   */
+  static readonly #listeners = {
+    error(this: net.Socket): void {
+      // 'close' follows and does the cleanup; a reset client is not our error.
+    },
+    end(this: net.Socket): void {
+      (this as OwnedSocket)[kConnection].#onEnd();
+    },
+    data(this: net.Socket, chunk: Buffer): void {
+      (this as OwnedSocket)[kConnection].#onData(chunk);
+    },
+    drain(this: net.Socket): void {
+      (this as OwnedSocket)[kConnection].exchange?.clientDrain();
+    },
+    timeout(this: net.Socket): void {
+      (this as OwnedSocket)[kConnection].#onTimeout();
+    },
+    close(this: net.Socket): void {
+      (this as OwnedSocket)[kConnection].#onClose();
+    },
+  };
 
   /** socket.setTimeout re-arms a timer each call: skip it when the value does not change. */
   setTimeout(ms: number): void {
@@ -148,11 +172,7 @@ export class ClientConnection {
     return this.#state === S_HEAD && this.#acc.pendingBytes === 0 && this.exchange === null;
   }
 
-  #onError = (): void => {
-    // 'close' follows and does the cleanup; a reset client is not our error.
-  };
-
-  #onData = (chunk: Buffer): void => {
+  #onData(chunk: Buffer): void {
     switch (this.#state) {
       case S_HEAD:
         this.#feedHead(chunk);
@@ -179,7 +199,7 @@ export class ClientConnection {
         this.#feedProxyHeader(chunk);
         return;
     }
-  };
+  }
 
   #feedProxyHeader(chunk: Buffer): void {
     const buf = this.#proxyPending === null ? chunk : Buffer.concat([this.#proxyPending, chunk]);
@@ -211,7 +231,7 @@ export class ClientConnection {
   /** The client sent FIN: no more requests will come. */
   #clientEnded = false;
 
-  #onEnd = (): void => {
+  #onEnd(): void {
     this.#clientEnded = true;
     const state = this.#state;
     if (state === S_TUNNEL) {
@@ -226,13 +246,9 @@ export class ClientConnection {
       this.socket.end();
     }
     // Otherwise a response is in progress: finish() ends the socket after it.
-  };
+  }
 
-  #onDrain = (): void => {
-    this.exchange?.clientDrain();
-  };
-
-  #onTimeout = (): void => {
+  #onTimeout(): void {
     if (this.#state === S_HEAD && this.#acc.pendingBytes > 0) {
       // client_header_timeout with a partial head: nginx's 408.
       this.#respondRaw(408);
@@ -243,9 +259,9 @@ export class ClientConnection {
     } else {
       this.socket.destroy();
     }
-  };
+  }
 
-  #onClose = (): void => {
+  #onClose(): void {
     const was = this.#state;
     this.#state = S_CLOSED;
     this.site.untrack(this);
@@ -255,7 +271,7 @@ export class ClientConnection {
       ex.clientClosed();
     }
     if (was !== S_CLOSED && this.#request !== null && this.#request.status !== 0) this.#log();
-  };
+  }
 
   #feedHead(chunk: Buffer): void {
     const rc = this.#acc.push(chunk, this.#limits);
@@ -461,6 +477,9 @@ export class ClientConnection {
   enterTunnel(tunnel: Exchange): Buffer | null {
     this.exchange = tunnel;
     this.#state = S_TUNNEL;
+    // A tunnel may stay open for hours: keep the request (~1.7 KiB of head strings) only for an
+    // access log line at close.
+    if (this.#plan === null || this.#plan.accessLogs.length === 0) this.#request = null;
     const held = this.#pipelined;
     this.#pipelined = null;
     this.socket.resume();
@@ -506,6 +525,26 @@ export class ClientConnection {
     if (r === null || plan === null || plan.accessLogs.length === 0) return;
     for (const log of plan.accessLogs) log.sink.write(`${log.format(r)}\n`);
   }
+}
+
+type ServerConfig = VirtualHosts['defaultServer']['config'];
+
+/** One HeadLimits per server config, shared by its connections (not one object per connection). */
+const headLimits = new WeakMap<ServerConfig, HeadLimits>();
+
+function headLimitsOf(server: ServerConfig): HeadLimits {
+  let limits = headLimits.get(server);
+  if (limits !== undefined) return limits;
+  // nginx reads the request line into client_header_buffer_size and falls back to one large
+  // buffer; a line or header that does not fit a large buffer is rejected.
+  const large = Math.max(server.largeClientHeaderBuffers.sizeBytes, server.clientHeaderBufferSizeBytes);
+  limits = {
+    requestLineBytes: large,
+    headerLineBytes: large,
+    headBytes: Math.max(server.clientHeaderBufferSizeBytes, server.largeClientHeaderBuffers.count * large),
+  };
+  headLimits.set(server, limits);
+  return limits;
 }
 
 /** An internal redirect to an error page turns the method into GET (HEAD stays HEAD). */

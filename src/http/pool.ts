@@ -1,6 +1,6 @@
 /**
  * Upstream connections and the keep-alive pool. An UpstreamConn wraps one socket to one peer for
- * its whole life; its listeners are bound once per connection (not per request) and forward
+ * its whole life; its socket listeners are shared functions (none made per request) and forward
  * events to whichever exchange currently owns it. Idle connections wait in a per-peer LIFO stack
  * (the most recently used socket is the least likely to have been closed by the peer).
  *
@@ -17,10 +17,19 @@ import { connectOptions, type TlsSessionCache, type TlsTarget } from './upstream
 /** Read buffer bounds: small enough for many idle keep-alive connections, big enough for bulk. */
 const READ_MIN = 4 * 1024;
 const READ_MAX = 256 * 1024;
+/**
+ * Read buffer floor of a tunnel (WebSocket): most tunnels sit idle for hours, and an idle tunnel's
+ * buffer was 4 KiB of its ~20 KiB. Traffic grows it back (x4 per full read) within a few reads.
+ */
+export const TUNNEL_READ_MIN = 512;
 /** Consecutive reads under a quarter of the buffer before it shrinks. */
 const SHRINK_AFTER = 16;
 /** TLS sessions kept (per peer and TLS key); bounded because proxy_ssl_name may vary per request. */
 const MAX_SESSIONS = 1024;
+
+/** The socket's back-pointer to its UpstreamConn, for the shared listeners. */
+const kUpstreamConn = Symbol('tsproxy.upstreamConn');
+type OwnedSocket = net.Socket & { [kUpstreamConn]: UpstreamConn };
 
 /** What an UpstreamConn reports to the exchange that owns it. */
 export interface UpstreamOwner {
@@ -58,6 +67,9 @@ export class UpstreamConn {
   sink: net.Socket | null = null;
   #timeoutMs = -1;
   #buf = Buffer.allocUnsafeSlow(READ_MIN);
+  #readMin = READ_MIN;
+  /** Set by tunnelReads(): the next buffer is the tunnel floor, whatever this read was. */
+  #shrinkNow = false;
   #smallReads = 0;
   readonly #sessions: TlsSessionCache | null;
 
@@ -83,7 +95,7 @@ export class UpstreamConn {
         peer.path !== null
           ? net.connect({ path: peer.path, onread })
           : net.connect({ host: peer.host!, port: peer.port, noDelay: true, onread });
-      socket.on('connect', this.#onConnect);
+      socket.on('connect', UpstreamConn.#listeners.connect);
     } else {
       // `onread` works on tls.connect but is missing from its typings.
       const opts: tls.ConnectionOptions & { onread?: typeof onread } = connectOptions(secure, this.#sessions?.getSession(this.#sessionKey()));
@@ -95,19 +107,52 @@ export class UpstreamConn {
       }
       socket = tls.connect(opts);
       socket.setNoDelay(true);
-      socket.on('connect', this.#onTcpConnect);
-      socket.on('secureConnect', this.#onConnect);
-      if (this.#sessions !== null) socket.on('session', this.#onSession);
+      this.#tlsListeners(socket);
+      socket.on('secureConnect', UpstreamConn.#listeners.connect);
     }
     this.socket = socket;
-    socket.on('error', this.#onError);
-    socket.on('data', this.#onData);
-    socket.on('drain', this.#onDrain);
-    socket.on('end', this.#onEnd);
-    socket.on('timeout', this.#onTimeout);
-    socket.on('close', this.#onClose);
+    (socket as OwnedSocket)[kUpstreamConn] = this;
+    const on = UpstreamConn.#listeners;
+    socket.on('error', on.error);
+    socket.on('data', on.data);
+    socket.on('drain', on.drain);
+    socket.on('end', on.end);
+    socket.on('timeout', on.timeout);
+    socket.on('close', on.close);
     this.setTimeout(connectTimeoutMs);
   }
+
+  /**
+   * Socket listeners shared by every connection (`this` is the socket, which points back to its
+   * UpstreamConn) rather than bound closures per connection: tunnels keep their upstream
+   * connection for hours.
+   */
+  static readonly #listeners = {
+    connect(this: net.Socket): void {
+      (this as OwnedSocket)[kUpstreamConn].#onConnect();
+    },
+    error(this: net.Socket, err: Error): void {
+      const conn = (this as OwnedSocket)[kUpstreamConn];
+      conn.error ??= err;
+    },
+    data(this: net.Socket, chunk: Buffer): void {
+      (this as OwnedSocket)[kUpstreamConn].#onData(chunk);
+    },
+    drain(this: net.Socket): void {
+      const conn = (this as OwnedSocket)[kUpstreamConn];
+      conn.owner?.upstreamDrain(conn);
+    },
+    end(this: net.Socket): void {
+      const conn = (this as OwnedSocket)[kUpstreamConn];
+      conn.owner?.upstreamEnd?.(conn);
+    },
+    timeout(this: net.Socket): void {
+      (this as OwnedSocket)[kUpstreamConn].#onTimeout();
+    },
+    close(this: net.Socket): void {
+      (this as OwnedSocket)[kUpstreamConn].#onClose();
+    },
+  };
 
   /** socket.setTimeout costs a timer re-arm; read and pool-idle timeouts are often equal. */
   setTimeout(ms: number): void {
@@ -120,29 +165,35 @@ export class UpstreamConn {
     if (!this.closed) this.socket.destroy();
   }
 
-  #onError = (err: Error): void => {
-    this.error ??= err;
-  };
+  /** TLS-only listeners, made here rather than as fields so plain connections do not carry them. */
+  #tlsListeners(socket: net.Socket): void {
+    socket.on('connect', () => {
+      this.tcpConnected = true;
+    });
+    const sessions = this.#sessions;
+    if (sessions !== null) socket.on('session', (session: Buffer) => sessions.setSession(this.#sessionKey(), session));
+  }
 
-  #onTcpConnect = (): void => {
-    this.tcpConnected = true;
-  };
-
-  #onConnect = (): void => {
+  #onConnect(): void {
     this.tcpConnected = true;
     this.connected = true;
     this.owner?.upstreamConnect(this);
-  };
+  }
 
   #sessionKey(): string {
     return `${this.peer.key} ${this.poolKey}`;
   }
 
-  #onSession = (session: Buffer): void => {
-    this.#sessions?.setSession(this.#sessionKey(), session);
-  };
-
   readonly #buffer = (): Buffer => this.#buf;
+
+  /**
+   * The connection became a tunnel (upgrade): drop to a small read buffer now (the tunnel starts
+   * inside the read of the 101 response, so the next read already uses it) and keep that floor.
+   */
+  tunnelReads(): void {
+    this.#readMin = TUNNEL_READ_MIN;
+    if (this.#buf.length > TUNNEL_READ_MIN) this.#shrinkNow = true;
+  }
 
   /**
    * Reads land in one reused buffer (net's `onread`) instead of a fresh 64 KiB allocation per
@@ -160,14 +211,18 @@ export class UpstreamConn {
     this.socket.emit('data', buf.subarray(0, n));
     const size = buf.length;
     let next = size;
-    if (n === size) {
+    if (this.#shrinkNow) {
+      this.#shrinkNow = false;
+      next = this.#readMin;
+      this.#smallReads = 0;
+    } else if (n === size) {
       next = Math.min(size * 4, READ_MAX);
       this.#smallReads = 0;
     } else if (n < size / 4) {
       // Shrink only after a run of small reads: a response read as one big and one small read
       // (head and body, or a body's tail) would otherwise reallocate on every request.
       if (++this.#smallReads >= SHRINK_AFTER) {
-        next = Math.max(size / 4, READ_MIN);
+        next = Math.max(size / 4, this.#readMin);
         this.#smallReads = 0;
       }
     } else {
@@ -177,32 +232,24 @@ export class UpstreamConn {
     return true;
   };
 
-  #onData = (chunk: Buffer): void => {
+  #onData(chunk: Buffer): void {
     if (this.owner !== null) this.owner.upstreamData(this, chunk);
     // Bytes on an idle connection break HTTP framing: it can never be reused.
     else this.socket.destroy();
-  };
+  }
 
-  #onDrain = (): void => {
-    this.owner?.upstreamDrain(this);
-  };
-
-  #onEnd = (): void => {
-    this.owner?.upstreamEnd?.(this);
-  };
-
-  #onTimeout = (): void => {
+  #onTimeout(): void {
     if (this.owner !== null) this.owner.upstreamTimeout(this);
     else this.socket.destroy();
-  };
+  }
 
-  #onClose = (): void => {
+  #onClose(): void {
     this.closed = true;
     this.pool?.remove(this);
     const owner = this.owner;
     this.owner = null;
     owner?.upstreamClose(this, this.error);
-  };
+  }
 }
 
 export class UpstreamPool implements TlsSessionCache {

@@ -99,9 +99,12 @@ export function goingAway(t: TunnelSockets): void {
   else upstream.once('close', closed);
 }
 
-class Tracked implements TunnelEntry {
+/** One registered tunnel; it copies the sockets so the caller's object is not kept per tunnel. */
+class Tracked implements TunnelEntry, TunnelSockets {
   readonly key: string;
-  readonly sockets: TunnelSockets;
+  readonly client: net.Socket;
+  readonly upstream: net.Socket;
+  readonly websocket: boolean;
   readonly seq: number;
   timer: NodeJS.Timeout | null = null;
   readonly #registry: TunnelRegistry;
@@ -109,7 +112,9 @@ class Tracked implements TunnelEntry {
   constructor(registry: TunnelRegistry, key: string, sockets: TunnelSockets, seq: number) {
     this.#registry = registry;
     this.key = key;
-    this.sockets = sockets;
+    this.client = sockets.client;
+    this.upstream = sockets.upstream;
+    this.websocket = sockets.websocket;
     this.seq = seq;
   }
 
@@ -124,11 +129,18 @@ export class TunnelRegistry implements TunnelTracker {
   /** Reload-stable names of route-bearing config nodes, for every config ever indexed. */
   readonly #names = new WeakMap<object, string>();
   readonly #tunnels = new Set<Tracked>();
+  /**
+   * One key string per route, shared by its tunnels (a key built per tunnel is a chain of
+   * concatenated strings kept as long as the tunnel). Renewed on each index() so the keys of
+   * routes gone from the config are not kept.
+   */
+  #keys = new Map<string, string>();
   #seq = 0;
 
   /** Name the routes of `config` and return its live route keys. */
   index(config: Config): Set<string> {
     const keys = new Set<string>();
+    this.#keys = new Map();
     config.http?.servers.forEach((server, i) => {
       const serverPart = serverIdentity(server.serverNames, i);
       const walk = (locations: readonly LocationConfig[], chain: string): void => {
@@ -161,7 +173,11 @@ export class TunnelRegistry implements TunnelTracker {
   /** The key a tunnel on `route` gets (the node must belong to an indexed config). */
   keyOf(route: TunnelRoute): string {
     const name = route.node === null ? '?' : (this.#names.get(route.node) ?? '?');
-    return routeKey(route.kind, route.listen, name, route.path, route.upstream);
+    const key = routeKey(route.kind, route.listen, name, route.path, route.upstream);
+    const shared = this.#keys.get(key);
+    if (shared !== undefined) return shared;
+    this.#keys.set(key, key);
+    return key;
   }
 
   register(route: TunnelRoute, sockets: TunnelSockets): TunnelEntry {
@@ -223,14 +239,14 @@ export class TunnelRegistry implements TunnelTracker {
   destroyAll(): void {
     for (const t of [...this.#tunnels]) {
       t.unregister();
-      t.sockets.client.destroy();
-      t.sockets.upstream.destroy();
+      t.client.destroy();
+      t.upstream.destroy();
     }
   }
 
   #close(t: Tracked): void {
     t.unregister();
-    goingAway(t.sockets);
+    goingAway(t);
   }
 }
 

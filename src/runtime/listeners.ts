@@ -26,10 +26,15 @@ export function openListener(listen: ListenConfig, dispatch: ConnectionDispatch)
   const sockets = new Set<net.Socket>();
   const server = net.createServer({ noDelay: true });
   const listener: Listener = { key: listen.key, server, sockets };
+  // One listener per listening socket, not a once() wrapper and closure per connection (~250
+  // bytes each, kept as long as the connection: idle WebSockets live for hours).
+  function socketOnClose(this: net.Socket): void {
+    sockets.delete(this);
+  }
   server.on('connection', (socket) => {
     socket.on('error', socketOnError);
     sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
+    socket.on('close', socketOnClose);
     dispatch(socket, listen.key);
   });
   return new Promise((resolve, reject) => {

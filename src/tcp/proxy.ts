@@ -82,7 +82,8 @@ function upstreamOnEarlyError(): void {
   // The Tunnel sees the socket destroyed and tears the session down.
 }
 
-const READ_MIN = 4 * 1024;
+/** Most stream tunnels (websocket_pass too) sit idle: start and floor small, full reads grow it x4. */
+const READ_MIN = 512;
 const READ_MAX = 256 * 1024;
 
 /** Upstream sockets read through an UpstreamReader, for the Tunnel to find. */

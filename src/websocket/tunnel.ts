@@ -2,12 +2,19 @@
  * An upgraded HTTP connection (the upstream answered 101): from here on the client and upstream
  * sockets are a raw bidirectional pipe with backpressure both ways, half-close passed through
  * (one side's FIN ends the other's write side while the other direction keeps flowing) and one
- * idle timeout (proxy_read_timeout / websocket_idle_timeout) on both sockets.
+ * idle timeout (proxy_read_timeout / websocket_idle_timeout): no bytes either way for that long.
  *
  * The tunnel takes over the client connection's exchange slot and the upstream connection's owner
- * slot, so the events both already forward (bound once per connection) arrive here: no listener
+ * slot, so the events both already forward (shared listeners) arrive here: no listener
  * and no closure is added per tunnel.
+ *
+ * Idle tunnels are what a WebSocket proxy mostly holds, so their memory is kept small (issue 7):
+ * one timer for both sockets (two socket timeouts cost two Timeouts and two bound functions, and
+ * a refresh per chunk on each side) that checks the time of the last chunk when it fires, the
+ * upstream's read buffer drops to TUNNEL_READ_MIN, and the client connection forgets the request
+ * unless an access log line needs it at close.
  */
+import type net from 'node:net';
 import type { UpstreamGroup } from '../upstream/group.js';
 import type { Peer } from '../upstream/peer.js';
 import type { ClientConnection, Exchange } from '../http/connection.js';
@@ -67,6 +74,10 @@ export class HttpTunnel implements Exchange, UpstreamOwner {
   #peer: Peer | null;
   #entry: { unregister(): void } | null = null;
   #done = false;
+  readonly #idleTimeoutMs: number;
+  /** Date.now() of the last chunk either way; the timer compares against it when it fires. */
+  #lastActivity = 0;
+  #timer: NodeJS.Timeout | null = null;
 
   /** Takes over `up` (whose peer stays counted in `group` until the tunnel ends) and `conn`. */
   constructor(conn: ClientConnection, up: UpstreamConn, group: UpstreamGroup, peer: Peer, o: HttpTunnelOptions) {
@@ -80,8 +91,17 @@ export class HttpTunnel implements Exchange, UpstreamOwner {
     up.socket.allowHalfOpen = true;
     client.write(o.head, 'latin1');
     if (o.rest !== null) client.write(o.rest);
-    conn.setTimeout(o.idleTimeoutMs);
-    up.setTimeout(o.idleTimeoutMs);
+    conn.setTimeout(0);
+    up.setTimeout(0);
+    forgetSocketTimer(client);
+    forgetSocketTimer(up.socket);
+    up.tunnelReads();
+    this.#idleTimeoutMs = o.idleTimeoutMs;
+    if (o.idleTimeoutMs > 0) {
+      this.#lastActivity = Date.now();
+      this.#timer = setTimeout(tunnelTimer, o.idleTimeoutMs, this);
+      this.#timer.unref();
+    }
     const held = conn.enterTunnel(this);
     if (held !== null) up.socket.write(held);
     const tunnels = conn.site.tunnels;
@@ -91,6 +111,7 @@ export class HttpTunnel implements Exchange, UpstreamOwner {
   // client side (ClientConnection forwards its socket's events)
 
   clientData(chunk: Buffer): number {
+    this.#lastActivity = Date.now();
     const up = this.#up;
     if (up !== null && !up.socket.write(chunk)) this.#conn.pause();
     return chunk.length;
@@ -112,6 +133,7 @@ export class HttpTunnel implements Exchange, UpstreamOwner {
     entry?.unregister();
     if (this.#done) return;
     this.#done = true;
+    this.#stopTimer();
     const up = this.#up;
     this.#up = null;
     if (up !== null) {
@@ -129,6 +151,7 @@ export class HttpTunnel implements Exchange, UpstreamOwner {
 
   upstreamData(up: UpstreamConn, chunk: Buffer): void {
     if (up !== this.#up || this.#done) return;
+    this.#lastActivity = Date.now();
     if (!this.#conn.socket.write(chunk)) up.socket.pause();
   }
 
@@ -142,8 +165,25 @@ export class HttpTunnel implements Exchange, UpstreamOwner {
   }
 
   upstreamTimeout(up: UpstreamConn): void {
-    if (up !== this.#up || this.#done) return;
+    // The upstream socket has no timeout of its own in a tunnel (see idleCheck).
+    if (up === this.#up) this.#timedOut();
+  }
+
+  /** The tunnel timer fired: time out if nothing moved since, else wait for the rest. */
+  idleCheck(): void {
+    this.#timer = null;
+    if (this.#done) return;
+    const left = this.#lastActivity + this.#idleTimeoutMs - Date.now();
+    if (left <= 0) return this.#timedOut();
+    this.#timer = setTimeout(tunnelTimer, left, this);
+    this.#timer.unref();
+  }
+
+  #timedOut(): void {
+    const up = this.#up;
+    if (up === null || this.#done) return;
     this.#done = true;
+    this.#stopTimer();
     this.#up = null;
     up.owner = null;
     up.destroy();
@@ -151,10 +191,16 @@ export class HttpTunnel implements Exchange, UpstreamOwner {
     this.#conn.abort();
   }
 
+  #stopTimer(): void {
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#timer = null;
+  }
+
   upstreamClose(up: UpstreamConn, err: Error | null): void {
     if (up !== this.#up || this.#done) return;
     this.#up = null;
     this.#done = true;
+    this.#stopTimer();
     this.#releasePeer();
     if (err === null) this.#conn.socket.end();
     else this.#conn.abort();
@@ -166,4 +212,26 @@ export class HttpTunnel implements Exchange, UpstreamOwner {
     this.#peer = null;
     this.#group.release(peer, false);
   }
+}
+
+function tunnelTimer(t: HttpTunnel): void {
+  t.idleCheck();
+}
+
+/** Node's own key of a socket's timer (Symbol(timeout)); null when this Node version has none. */
+let timerKey: symbol | null | undefined;
+
+/**
+ * socket.setTimeout(0) stops the socket's timer but leaves the Timeout and its bound callback
+ * (~200 bytes) referenced from the socket for good, so each tunnel socket would carry a dead
+ * timer (its own timer replaces them). A socket that never had a timeout holds null there: put
+ * null back. Found by its description, once; a Node version without it is left alone.
+ */
+function forgetSocketTimer(socket: net.Socket): void {
+  if (timerKey === undefined) timerKey = Object.getOwnPropertySymbols(socket).find((k) => k.description === 'timeout') ?? null;
+  if (timerKey === null) return;
+  const holder = socket as unknown as Record<symbol, unknown>;
+  const timer = holder[timerKey];
+  // Only a stopped timer (setTimeout(0) sets _idleTimeout to -1) is dropped.
+  if (timer !== null && typeof timer === 'object' && (timer as { _idleTimeout?: number })._idleTimeout === -1) holder[timerKey] = null;
 }

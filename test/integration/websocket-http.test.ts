@@ -5,10 +5,14 @@
  * websocket_pass). Real ws clients and servers on 127.0.0.1.
  */
 import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import type http from 'node:http';
 import type net from 'node:net';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
+import { flushLogs } from '../../src/log.js';
 import { startProxy } from '../helpers/proxy.js';
 
 interface Backend {
@@ -85,6 +89,28 @@ describe('WebSocket through proxy_pass (classic nginx snippet)', () => {
     const got = await echoed;
     expect(got.length).toBe(big.length);
     expect(crypto.createHash('sha256').update(got).digest('hex')).toBe(crypto.createHash('sha256').update(big).digest('hex'));
+  });
+
+  it('writes the access log line of a tunnel when it closes, with the request it was opened by', async () => {
+    // An idle tunnel forgets its request unless a log needs it (issue 7): this one does.
+    const be = await wsBackend();
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsproxy-wslog-'));
+    onTestFinished(() => fs.rmSync(dir, { recursive: true, force: true }));
+    const log = path.join(dir, 'access.log');
+    const proxy = await startProxy(CLASSIC(be.port, `access_log ${log};`));
+    const ws = await open(`ws://127.0.0.1:${proxy.port()}/ws/logged?a=1`, { 'User-Agent': 'probe-kept' });
+    const echoed = new Promise<string>((r) => ws.once('message', (d) => r(String(d))));
+    // Access logs are written asynchronously in 4 KiB batches: flush before each look.
+    const logged = (): string => {
+      flushLogs();
+      return fs.existsSync(log) ? fs.readFileSync(log, 'utf8') : '';
+    };
+    ws.send('hello');
+    expect(await echoed).toBe('hello');
+    expect(logged()).toBe('');
+    ws.close(1000);
+    // combined format: the request line, 101, and a request header (User-Agent) at close.
+    await expect.poll(logged).toMatch(/"GET \/ws\/logged\?a=1 HTTP\/1\.1" 101 \d+ "-" "probe-kept"\n$/);
   });
 
   it('passes ping/pong in both directions with their payloads', async () => {
