@@ -206,7 +206,7 @@ function ioReason(e: unknown): string {
 }
 
 /** OpenSSL's reason without the "error:0480006C:PEM routines::" noise. */
-function tlsReason(e: unknown): string {
+export function tlsReason(e: unknown): string {
   const m = (e as Error).message ?? String(e);
   const tail = /error:[0-9A-F]+:[^:]*:[^:]*:(.+)$/.exec(m);
   return (tail?.[1] ?? m).trim();

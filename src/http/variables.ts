@@ -7,10 +7,10 @@ import { hostname as osHostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { isIP } from 'node:net';
 import type { MapConfig } from '../config/types.js';
-import { wildcardLookup } from '../config/host-names.js';
+import { buildMapTables, mapKeyLookup, type MapTables } from '../config/host-names.js';
 import { SSL_VARIABLES, type TlsInfo } from '../tls/info.js';
 import {
-  BUILTIN_VARIABLES, UnknownVariableError, compileConfigRegex, parseTemplate,
+  BUILTIN_VARIABLES, UnknownVariableError, parseTemplate,
 } from '../config/template.js';
 
 export { UnknownVariableError, TemplateSyntaxError, isKnownVariable, listVariables, checkTemplate } from '../config/template.js';
@@ -358,32 +358,12 @@ export function compileMaps(maps: readonly MapConfig[], ctx?: { declared?: Reado
     const name = m.variable;
     let source: CompiledTemplate | null = null;
     let dflt: CompiledTemplate | null = null;
-    const exact = new Map<string, CompiledTemplate>();
-    // `hostnames`: "*.x.org"/".x.org" keyed ".x.org", "www.x.*" keyed "www.x."
-    const leading = new Map<string, CompiledTemplate>();
-    const trailing = new Map<string, CompiledTemplate>();
-    const regexes: { re: RegExp; value: CompiledTemplate }[] = [];
+    let t: MapTables<CompiledTemplate> | null = null;
     // templates may name maps defined later, so compile them once every map is registered
     pending.push(() => {
       source = compileTemplate(m.source, inner);
       dflt = compileTemplate(m.defaultValue, inner);
-      for (const e of m.entries) {
-        const value = compileTemplate(e.value, inner);
-        if (e.kind === 'exact') {
-          const key = e.key.toLowerCase();
-          const claim = (table: Map<string, CompiledTemplate>, k: string): void => {
-            if (!table.has(k)) table.set(k, value);
-          };
-          if (m.hostnames && key.startsWith('*.')) claim(leading, key.slice(1));
-          else if (m.hostnames && key.startsWith('.')) {
-            claim(exact, key.slice(1));
-            claim(leading, key);
-          } else if (m.hostnames && key.endsWith('.*')) claim(trailing, key.slice(0, -1));
-          else claim(exact, key);
-        } else {
-          regexes.push({ re: compileConfigRegex(e.key, e.kind === 'regexCaseless'), value });
-        }
-      }
+      t = buildMapTables(m, (value) => compileTemplate(value, inner));
     });
     let computing = false;
     out.set(name, (r) => {
@@ -396,13 +376,12 @@ export function compileMaps(maps: readonly MapConfig[], ctx?: { declared?: Reado
       try {
         let key = source!(r);
         if (m.hostnames && key.endsWith('.')) key = key.slice(0, -1);
-        const lkey = key.toLowerCase();
-        const hit = exact.get(lkey) ?? (m.hostnames ? wildcardLookup(lkey, leading, trailing) : undefined);
+        const hit = mapKeyLookup(t!, m.hostnames, key);
         if (hit !== undefined) v = hit(r);
         else {
           v = '';
           let found = false;
-          for (const { re, value } of regexes) {
+          for (const { re, value } of t!.regexes) {
             const mm = re.exec(key);
             if (mm === null) continue;
             const saved = r.captures;

@@ -4,7 +4,7 @@
  * Everything is compiled once per config; a session only runs the compiled getters.
  */
 import type { MapConfig } from '../config/types.js';
-import { wildcardLookup } from '../config/host-names.js';
+import { buildMapTables, mapKeyLookup } from '../config/host-names.js';
 import { STREAM_VARIABLES, type SessionInfo, type Variable } from './stream-log.js';
 
 /** Map variables by name (without `$`), to pass to compileLogFormat / compileKey / compileStreamTemplate. */
@@ -61,27 +61,7 @@ export function compileStreamMaps(maps: readonly MapConfig[]): StreamMaps {
     const name = m.variable;
     const source = compileStreamTemplate(m.source, out);
     const dflt = compileStreamTemplate(m.defaultValue, out);
-    const exact = new Map<string, Variable>();
-    const leading = new Map<string, Variable>();
-    const trailing = new Map<string, Variable>();
-    const regexes: { re: RegExp; value: Variable }[] = [];
-    for (const e of m.entries) {
-      const value = compileStreamTemplate(e.value, out);
-      if (e.kind !== 'exact') {
-        regexes.push({ re: new RegExp(e.key.replace(/\(\?P</g, '(?<'), e.kind === 'regexCaseless' ? 'i' : ''), value });
-        continue;
-      }
-      const key = e.key.toLowerCase();
-      const claim = (table: Map<string, Variable>, k: string): void => {
-        if (!table.has(k)) table.set(k, value);
-      };
-      if (m.hostnames && key.startsWith('*.')) claim(leading, key.slice(1));
-      else if (m.hostnames && key.startsWith('.')) {
-        claim(exact, key.slice(1));
-        claim(leading, key);
-      } else if (m.hostnames && key.endsWith('.*')) claim(trailing, key.slice(0, -1));
-      else claim(exact, key);
-    }
+    const t = buildMapTables(m, (value) => compileStreamTemplate(value, out));
     const cache = new WeakMap<SessionInfo, string>();
     let computing = false;
     out.set(name, (s) => {
@@ -94,11 +74,10 @@ export function compileStreamMaps(maps: readonly MapConfig[]): StreamMaps {
       try {
         let key = source(s);
         if (m.hostnames && key.endsWith('.')) key = key.slice(0, -1);
-        const lkey = key.toLowerCase();
-        const hit = exact.get(lkey) ?? (m.hostnames ? wildcardLookup(lkey, leading, trailing) : undefined);
+        const hit = mapKeyLookup(t, m.hostnames, key);
         if (hit !== undefined) v = hit(s);
         else {
-          for (const { re, value } of regexes) {
+          for (const { re, value } of t.regexes) {
             const mm = re.exec(key);
             if (mm === null) continue;
             const saved = captures;

@@ -8,6 +8,7 @@
  */
 import tls from 'node:tls';
 import type { Loc } from '../../errors.js';
+import { tlsReason } from '../tls-files.js';
 import type { CertificateConfig, PemFile, ProxySslConfig, SslConfig, TlsProtocol } from '../types.js';
 import {
   count, err, flag, invalidValue, listSetting, noEffect, resolvePath, seconds, setting,
@@ -57,7 +58,7 @@ function opensslList(option: 'ciphers' | 'ecdhCurve'): ValueParser<string> {
       tls.createSecureContext({ [option]: v });
       return v;
     } catch (e) {
-      return err(r, 'TSP_ERR_CONFIG_VALUE', `invalid value "${v}" in "${d.name}" directive: ${(e as Error).message.replace(/^error:[0-9A-F]+:[^:]*:[^:]*:/, '')}`, args[0]!.loc);
+      return err(r, 'TSP_ERR_CONFIG_VALUE', `invalid value "${v}" in "${d.name}" directive: ${tlsReason(e)}`, args[0]!.loc);
     }
   };
 }
