@@ -15,20 +15,15 @@ import {
   type HeadLimits,
   type RequestHead,
 } from './parser.js';
-import { normalizeHost, normalizeUri, splitTarget, type CompiledServer, type VirtualHosts } from './router.js';
-import { applyErrorPage, type InternalRedirect } from './error-page.js';
+import type { CompiledServer, VirtualHosts } from './router.js';
+import { applyErrorPage } from './error-page.js';
 import { HttpRequest } from './request.js';
-import { errorResponse, renderLocal, sslErrorResponse, type LocalResponse } from './respond.js';
+import { errorResponse, renderLocal, type LocalResponse } from './respond.js';
 import { buildAddHeaders } from './headers.js';
-import type { LocationPlan, ProxyPlan } from './plan.js';
+import type { LocationPlan } from './plan.js';
 import type { HttpSite } from './site.js';
-import { ProxyExchange } from './proxy.js';
-import { answerReturn, canKeepAlive, routeRequest } from './route-request.js';
-import { StaticExchange } from './static.js';
-import { compileTemplate, type CompiledTemplate } from './variables.js';
-import { renderStatus, statusFormatOf } from '../upstream/status.js';
-// The PROXY protocol decoder is shared with the stream proxy (pure, no I/O).
-import { decodeProxyHeader } from '../tcp/proxy-protocol.js';
+import { serveErrorPage, serveRequest } from './dispatch.js';
+import { expectsProxyHeader, headLimitsOf, PROXY_INCOMPLETE, readProxyHeader, type AcceptedConnection } from './connection-setup.js';
 import type { TlsInfo } from '../tls/info.js';
 
 const S_HEAD = 0;
@@ -45,8 +40,6 @@ let nextConnectionId = 1;
 const kConnection = Symbol('tsproxy.connection');
 type OwnedSocket = net.Socket & { [kConnection]: ClientConnection };
 
-const STATIC_HANDLER = { kind: 'static' } as const;
-
 /** What a ClientConnection needs from the exchange handling its current request. */
 export interface Exchange {
   /** Client bytes after the head: returns how many belong to this request. */
@@ -60,15 +53,9 @@ export interface Exchange {
   clientEnd?(): void;
 }
 
-/** What the accept path learned before the first request (TLS listens read the PROXY header themselves). */
-export interface AcceptedConnection {
-  readonly tls: TlsInfo | null;
-  readonly proxyProtocolAddr: string | null;
-}
-
 export class ClientConnection {
   readonly socket: net.Socket;
-  /** The site (config) of the current request; see #followReload. */
+  /** The site (config) of the current request; see followReload (dispatch.ts). */
   site: HttpSite;
   vhosts: VirtualHosts;
   readonly id = nextConnectionId++;
@@ -113,7 +100,7 @@ export class ClientConnection {
     this.#limits = headLimitsOf(server);
     this.#headerTimeoutMs = server.clientHeaderTimeoutMs;
     if (accepted !== null) this.proxyProtocolAddr = accepted.proxyProtocolAddr;
-    else if (vhosts.servers.some((s) => s.config.listens.some((l) => l.key === vhosts.key && l.proxyProtocol))) this.#state = S_PROXY;
+    else if (expectsProxyHeader(vhosts)) this.#state = S_PROXY;
     this.#keepaliveTimeoutMs = server.settings.keepaliveTimeoutMs;
     // nginx answers a client that sent its request and then shut down its write side (FIN):
     // keep our side open until the response is out (finish() ends it).
@@ -203,24 +190,11 @@ export class ClientConnection {
 
   #feedProxyHeader(chunk: Buffer): void {
     const buf = this.#proxyPending === null ? chunk : Buffer.concat([this.#proxyPending, chunk]);
-    const res = decodeProxyHeader(buf);
-    if (res.kind === 'incomplete') {
-      this.#proxyPending = buf;
-      if (buf.length > 536) this.socket.destroy();
-      return;
-    }
-    this.#proxyPending = null;
-    if (res.kind === 'invalid') {
-      // nginx closes a proxy_protocol connection without a valid header, without an answer.
-      this.site.logger.info({ listen: this.vhosts.key, reason: res.reason }, 'broken PROXY protocol header');
-      this.socket.destroy();
-      return;
-    }
-    const h = res.header;
-    // As nginx: $remote_addr stays the peer's unless realip (`real_ip_header proxy_protocol`) says otherwise.
-    if (h.command === 'proxy' && (h.family === 'tcp4' || h.family === 'tcp6')) this.proxyProtocolAddr = h.sourceAddress;
+    const n = readProxyHeader(this, buf);
+    this.#proxyPending = n === PROXY_INCOMPLETE ? buf : null;
+    if (n < 0) return;
     this.#state = S_HEAD;
-    if (res.length < buf.length) this.#feedHead(buf.subarray(res.length));
+    if (n < buf.length) this.#feedHead(buf.subarray(n));
   }
 
   #hold(bytes: Buffer): void {
@@ -302,20 +276,7 @@ export class ClientConnection {
     this.socket.end(text, 'latin1');
   }
 
-  /** A reload swapped the site in service: this new request is served by it. */
-  #followReload(next: HttpSite | null): void {
-    const vhosts = next?.vhostsFor(this.vhosts.key);
-    // The listen key is gone from the new config: the runtime retires this connection.
-    if (next === null || vhosts === undefined) return;
-    this.site.untrack(this);
-    this.site = next;
-    this.vhosts = vhosts;
-    next.track(this);
-  }
-
   #start(head: RequestHead, headBytes: number, rest: Buffer | null): void {
-    const holder = this.site.holder;
-    if (holder !== null && holder.current !== this.site) this.#followReload(holder.current);
     this.requests++;
     const r = new HttpRequest(head, headBytes, this, this.requests);
     this.#request = r;
@@ -323,66 +284,7 @@ export class ClientConnection {
     this.#server = null;
     this.#state = head.chunked || head.contentLength > 0 ? S_BODY : S_WAIT;
     this.setTimeout(0);
-
-    const host = normalizeHost(head.host ?? '');
-    if (host === null) return this.respond(r, null, errorResponse(400), false);
-    const match = this.vhosts.find(head.host ?? '');
-    const server = match.server;
-    r.host = host === '' ? server.primaryName : host;
-    r.serverName = server.primaryName;
-    r.captures = match.captures;
-    const { path, args } = splitTarget(head.target);
-    r.args = args;
-    const uri = normalizeUri(path);
-    if (uri === null) return this.respond(r, null, errorResponse(400), false);
-    r.uri = uri;
-    this.#server = server;
-    // nginx checks the client certificate against the Host-chosen server's ssl_verify_client.
-    const refusal = this.tls?.refusal(server.config.ssl.verifyClient) ?? null;
-    if (refusal !== null) {
-      this.site.logger.info({ listen: this.vhosts.key, client: this.remoteAddr }, refusal === 'cert'
-        ? `client SSL certificate verify error: ${this.tls!.clientVerify}` : 'client sent no required SSL certificate');
-      return this.respond(r, server.slot as LocationPlan, sslErrorResponse(refusal), false);
-    }
-    const routed = routeRequest(this, r, server, rest);
-    if (routed === null) return;
-    const plan = routed.plan;
-    this.#plan = plan;
-    if (plan.realIp !== null) r.remoteAddr = plan.realIp(head, this.remoteAddr, this.proxyProtocolAddr);
-    this.#keepaliveTimeoutMs = plan.settings.keepaliveTimeoutMs;
-    const max = plan.settings.clientMaxBodySizeBytes;
-    if (max > 0 && head.contentLength > max) {
-      // Refused before reading the body (and before any 100 Continue): close after answering.
-      return this.respond(r, plan, errorResponse(413), false);
-    }
-    if (this.#state === S_BODY) this.setTimeout(plan.settings.clientBodyTimeoutMs);
-    // `break` stops every rewrite-module directive of the location, its `return` included.
-    const h = routed.broke && plan.handler.kind === 'return' ? STATIC_HANDLER : plan.handler;
-    switch (h.kind) {
-      case 'proxy':
-      case 'websocket': {
-        const ex = new ProxyExchange(this, r, plan, plan.proxy!);
-        this.exchange = ex;
-        ex.start();
-        if (rest !== null && this.#state !== S_CLOSED) this.#onData(rest);
-        if (this.exchange === ex && ex.bodyDone && this.#state === S_BODY) this.bodyComplete();
-        return;
-      }
-      case 'return':
-        return answerReturn(this, r, plan, h.code, plan.returnText?.(r) ?? null, rest);
-      case 'checkStatus': {
-        const { contentType, body } = renderStatus(this.site.statusGroups(), statusFormatOf(r.args, h.format));
-        return this.respond(r, plan, { status: 200, contentType, body, headers: '' }, canKeepAlive(this, head, plan), rest);
-      }
-      case 'static': {
-        if (r.method !== 'GET' && r.method !== 'HEAD') return this.respond(r, plan, errorResponse(405), canKeepAlive(this, head, plan), rest);
-        const ex = new StaticExchange(this, r, plan, canKeepAlive(this, head, plan));
-        this.exchange = ex;
-        if (rest !== null) this.#pipelined = rest;
-        ex.start();
-        return;
-      }
-    }
+    serveRequest(this, r, rest);
   }
 
   requestsLeft(plan: LocationPlan | null): boolean {
@@ -405,7 +307,7 @@ export class ClientConnection {
       // Routed once: an error inside the error page is answered with the built-in page.
       this.#server = null;
       const page = applyErrorPage(plan, server, r, res.status, this.site.statusGroups, this.serverPort);
-      if (page !== null && 'kind' in page) return this.#serveErrorPage(r, page, keepAlive, rest);
+      if (page !== null && 'kind' in page) return serveErrorPage(this, r, page, keepAlive, rest);
       if (page !== null) res = page;
     }
     const withAdds = plan === null ? res : { ...res, headers: res.headers + buildAddHeaders(plan.resHeaders, res.status, r) };
@@ -420,32 +322,38 @@ export class ClientConnection {
     this.finish(keepAlive);
   }
 
+  /** The server the Host chose: error_page routes in it (once). */
+  useServer(server: CompiledServer): void {
+    this.#server = server;
+  }
+
+  /** Reading the current request's body from the client. */
+  get readingBody(): boolean {
+    return this.#state === S_BODY;
+  }
+
+  /** The request was routed to `plan`: its access log and keepalive_timeout apply. */
+  usePlan(plan: LocationPlan): void {
+    this.#plan = plan;
+    this.#keepaliveTimeoutMs = plan.settings.keepaliveTimeoutMs;
+  }
+
+  /** Bytes after the current request, read once its response is complete. */
+  queuePipelined(rest: Buffer | null): void {
+    if (rest !== null) this.#pipelined = rest;
+  }
+
   /**
-   * error_page served by a static or proxied location. The request body is never passed on (the
-   * first handler may have consumed part of it); when it is not read completely, the connection
-   * closes after the page instead of reading it.
+   * error_page hands the request to `plan`: a body not read completely is left unread. Returns
+   * whether the connection may stay open after the page.
    */
-  #serveErrorPage(r: HttpRequest, page: InternalRedirect, keepAlive: boolean, rest: Buffer | null): void {
+  beginErrorPage(plan: LocationPlan, keepAlive: boolean, rest: Buffer | null): boolean {
     const bodyRead = this.#state !== S_BODY;
     if (!bodyRead) this.#state = S_WAIT;
     const keep = keepAlive && bodyRead;
-    const plan = page.plan;
     this.#plan = plan;
-    if (keep && rest !== null) this.#pipelined = rest;
-    const h = plan.handler;
-    if (h.kind === 'proxy' || h.kind === 'websocket') {
-      const proxy: ProxyPlan = { ...plan.proxy!, passBody: false, method: page.asGet ? errorPageMethod : plan.proxy!.method, statusOverride: page.status };
-      const ex = new ProxyExchange(this, r, plan, proxy);
-      ex.bodyDone = keep;
-      this.exchange = ex;
-      ex.start();
-      return;
-    }
-    if (!page.asGet && r.method !== 'GET' && r.method !== 'HEAD') return this.respond(r, plan, errorResponse(405), keep);
-    const ex = new StaticExchange(this, r, plan, keep, page.status);
-    ex.bodyDone = keep;
-    this.exchange = ex;
-    ex.start();
+    if (keep) this.queuePipelined(rest);
+    return keep;
   }
 
   /** The current request's response is complete (written to the socket buffer). */
@@ -526,29 +434,6 @@ export class ClientConnection {
     for (const log of plan.accessLogs) log.sink.write(`${log.format(r)}\n`);
   }
 }
-
-type ServerConfig = VirtualHosts['defaultServer']['config'];
-
-/** One HeadLimits per server config, shared by its connections (not one object per connection). */
-const headLimits = new WeakMap<ServerConfig, HeadLimits>();
-
-function headLimitsOf(server: ServerConfig): HeadLimits {
-  let limits = headLimits.get(server);
-  if (limits !== undefined) return limits;
-  // nginx reads the request line into client_header_buffer_size and falls back to one large
-  // buffer; a line or header that does not fit a large buffer is rejected.
-  const large = Math.max(server.largeClientHeaderBuffers.sizeBytes, server.clientHeaderBufferSizeBytes);
-  limits = {
-    requestLineBytes: large,
-    headerLineBytes: large,
-    headBytes: Math.max(server.clientHeaderBufferSizeBytes, server.largeClientHeaderBuffers.count * large),
-  };
-  headLimits.set(server, limits);
-  return limits;
-}
-
-/** An internal redirect to an error page turns the method into GET (HEAD stays HEAD). */
-const errorPageMethod: CompiledTemplate = compileTemplate('GET');
 
 function connectionResume(conn: ClientConnection, pending: Buffer): void {
   if (conn.closed) return;

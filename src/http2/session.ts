@@ -13,7 +13,8 @@
  */
 import http2 from 'node:http2';
 import type net from 'node:net';
-import { ClientConnection, type AcceptedConnection } from '../http/connection.js';
+import { ClientConnection } from '../http/connection.js';
+import type { AcceptedConnection } from '../http/connection-setup.js';
 import { tlsInfoOf } from '../tls/info.js';
 import type { HttpSite } from '../http/site.js';
 import type { VirtualHosts } from '../http/router.js';

@@ -1,0 +1,73 @@
+/**
+ * What a client connection settles before its first request: what the accept path already
+ * learned (TLS state, a PROXY header read by the TLS listener), the request-head size limits of
+ * its listen's default server, and the PROXY protocol header of a plain `listen ... proxy_protocol`
+ * connection.
+ *
+ * Separate from connection.ts, which owns the socket and the per-request state machine: nothing
+ * here runs per request. The PROXY decoder itself is shared with the stream proxy
+ * (src/tcp/proxy-protocol.ts); this module applies its result to an HTTP connection.
+ */
+import type { ClientConnection } from './connection.js';
+import type { HeadLimits } from './parser.js';
+import type { VirtualHosts } from './router.js';
+import { decodeProxyHeader } from '../tcp/proxy-protocol.js';
+import type { TlsInfo } from '../tls/info.js';
+
+/** What the accept path learned before the first request (TLS listens read the PROXY header themselves). */
+export interface AcceptedConnection {
+  readonly tls: TlsInfo | null;
+  readonly proxyProtocolAddr: string | null;
+}
+
+type ServerConfig = VirtualHosts['defaultServer']['config'];
+
+/** One HeadLimits per server config, shared by its connections (not one object per connection). */
+const headLimits = new WeakMap<ServerConfig, HeadLimits>();
+
+export function headLimitsOf(server: ServerConfig): HeadLimits {
+  let limits = headLimits.get(server);
+  if (limits !== undefined) return limits;
+  // nginx reads the request line into client_header_buffer_size and falls back to one large
+  // buffer; a line or header that does not fit a large buffer is rejected.
+  const large = Math.max(server.largeClientHeaderBuffers.sizeBytes, server.clientHeaderBufferSizeBytes);
+  limits = {
+    requestLineBytes: large,
+    headerLineBytes: large,
+    headBytes: Math.max(server.clientHeaderBufferSizeBytes, server.largeClientHeaderBuffers.count * large),
+  };
+  headLimits.set(server, limits);
+  return limits;
+}
+
+/** A connection of this listen starts with a PROXY protocol header (`listen ... proxy_protocol`). */
+export function expectsProxyHeader(vhosts: VirtualHosts): boolean {
+  return vhosts.servers.some((s) => s.config.listens.some((l) => l.key === vhosts.key && l.proxyProtocol));
+}
+
+/** readProxyHeader: more bytes are needed (keep `buf` and call again with more). */
+export const PROXY_INCOMPLETE = -1;
+/** readProxyHeader: no valid header; the connection has been destroyed. */
+export const PROXY_REFUSED = -2;
+
+/**
+ * Decode the PROXY header at the start of `buf` (all the connection's bytes so far) and record its
+ * source address. Returns the header's length, PROXY_INCOMPLETE or PROXY_REFUSED.
+ */
+export function readProxyHeader(conn: ClientConnection, buf: Buffer): number {
+  const res = decodeProxyHeader(buf);
+  if (res.kind === 'incomplete') {
+    if (buf.length > 536) conn.socket.destroy();
+    return PROXY_INCOMPLETE;
+  }
+  if (res.kind === 'invalid') {
+    // nginx closes a proxy_protocol connection without a valid header, without an answer.
+    conn.site.logger.info({ listen: conn.vhosts.key, reason: res.reason }, 'broken PROXY protocol header');
+    conn.socket.destroy();
+    return PROXY_REFUSED;
+  }
+  const h = res.header;
+  // As nginx: $remote_addr stays the peer's unless realip (`real_ip_header proxy_protocol`) says otherwise.
+  if (h.command === 'proxy' && (h.family === 'tcp4' || h.family === 'tcp6')) conn.proxyProtocolAddr = h.sourceAddress;
+  return res.length;
+}
