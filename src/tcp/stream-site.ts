@@ -2,28 +2,27 @@
  * StreamSite: the tcp {} / stream {} servers of one config, as connection handlers per listen key.
  * A session reads a PROXY header if the listen asks for one, peeks the TLS ClientHello (SNI) or
  * the HTTP head (websocket_pass) when it must choose among servers, checks allow/deny, connects
- * to an upstream peer and pipes bytes both ways. TLS is never terminated: peeked bytes are
- * forwarded exactly as read (only a websocket_pass head gains X-Forwarded-For / X-Real-IP).
+ * to an upstream peer and pipes bytes both ways. Without `listen ... ssl` TLS passes through:
+ * peeked bytes are forwarded exactly as read (only a websocket_pass head gains X-Forwarded-For /
+ * X-Real-IP); with it, TLS is terminated with the SNI-chosen server's settings (#terminate) and
+ * the upstream gets plain TCP. What is compiled once per config is in stream-compile.ts.
  */
 import type net from 'node:net';
 import type tls from 'node:tls';
-import { serverNameText } from '../config/host-names.js';
 import type { Logger } from 'pino';
-import type { LogFormatConfig, StreamConfig, StreamServerConfig } from '../config/types.js';
+import type { StreamConfig } from '../config/types.js';
 import type { UpstreamGroup } from '../upstream/group.js';
-import { compileAccessRules, type AccessCheck } from './access.js';
 import { parseRequestHead, rewriteHead, routeMatches, type HttpPeekResult, type RequestHead } from './http-peek.js';
 import { connectUpstream, preread, Tunnel } from './proxy.js';
-import { decodeProxyHeader, encodeProxyV1, encodeProxyV2, PP2_TYPE_AUTHORITY, unmap, type ProxyTlv } from './proxy-protocol.js';
-import { ServerNameIndex } from './server-names.js';
+import { decodeProxyHeader, encodeProxyV1, encodeProxyV2, PP2_TYPE_AUTHORITY, type ProxyTlv } from './proxy-protocol.js';
 import { parseClientHello, type ClientHelloResult } from './sni.js';
 import { StreamDynamicGroups } from './dynamic-target.js';
-import { BASIC_LOG_FORMAT, compileKey, compileLogFormat, type SessionInfo, type Variable } from './stream-log.js';
-import { compileStreamMaps, compileStreamTemplate } from './stream-vars.js';
-import type { SslConfig } from '../config/types.js';
+import { compileStream, effectiveSsl, NO_ALPN, type ListenSite } from './stream-compile.js';
+import type { SessionInfo } from './stream-log.js';
+import { Session } from './stream-session.js';
 import { startHandshake } from '../tls/accept.js';
 import { TlsServers } from '../tls/context.js';
-import { tlsInfoOf, type TlsInfo } from '../tls/info.js';
+import { tlsInfoOf } from '../tls/info.js';
 
 export interface StreamSiteDeps {
   readonly groups: ReadonlyMap<string, UpstreamGroup>;
@@ -40,44 +39,6 @@ export interface StreamTunnelTracker {
   ): { unregister(): void };
 }
 
-interface CompiledLog {
-  readonly sink: { write(line: string): void };
-  readonly format: (s: SessionInfo) => string;
-}
-
-interface Route {
-  readonly path: string | null;
-  readonly upstream: string;
-}
-
-interface CompiledServer {
-  readonly config: StreamServerConfig;
-  /** $server_name: the first name as written, '' for a nameless server. */
-  readonly name: string;
-  readonly access: AccessCheck;
-  readonly logs: readonly CompiledLog[];
-  /** websocket_pass routes, or null for proxy_pass / no handler. */
-  readonly routes: readonly Route[] | null;
-  /** `proxy_pass $var`: the evaluated target (an upstream name, host:port or unix:path). */
-  readonly dynamicTarget: Variable | null;
-  /** set_real_ip_from: whether a peer may give the client address in its PROXY header; null = off. */
-  readonly realip: ((peer: string) => boolean) | null;
-}
-
-interface ListenSite {
-  readonly key: string;
-  readonly servers: readonly CompiledServer[];
-  readonly names: ServerNameIndex<CompiledServer>;
-  readonly defaultServer: CompiledServer;
-  readonly proxyProtocol: boolean;
-  /** Read ahead before choosing a server: several servers, or $ssl_preread_server_name wanted. */
-  readonly peek: boolean;
-  readonly hasWebsocket: boolean;
-  readonly prereadTimeoutMs: number;
-  /** `listen ... ssl`: TLS is terminated with the certificate of the server SNI chooses. */
-  readonly ssl: boolean;
-}
-
 /** What a server-choosing peek found. */
 type Peeked =
   | { readonly kind: 'tls'; readonly hello: ClientHelloResult }
@@ -85,71 +46,18 @@ type Peeked =
   | { readonly kind: 'other' };
 
 const OTHER: Peeked = Object.freeze({ kind: 'other' });
-let connectionCounter = 0;
 
 function socketOnError(): void {
   // Errors end the session through 'close'; this listener only keeps them from being thrown.
 }
 
-/** Per-connection state and the SessionInfo the access log reads. */
-class Session implements SessionInfo {
-  readonly connection = ++connectionCounter;
-  /** The accepted socket; on an `ssl` listen, the TLS socket once the handshake is done. */
-  socket: net.Socket;
-  /** TLS state of an `ssl` listen's session ($ssl_* in logs), else null. */
-  tls: TlsInfo | null = null;
-  readonly site: ListenSite;
-  /** The client: the socket's peer, or the PROXY header's source once realip trusts the peer. */
-  remoteAddress: string;
-  remotePort: number;
-  realipRemoteAddress: string;
-  realipRemotePort: number;
-  readonly serverAddress: string;
-  readonly serverPort: number;
-  readonly startedAt = Date.now();
-  endedAt = 0;
-  bytesSent = 0;
-  bytesReceived = 0;
-  upstreamAddrs: readonly string[] = [];
-  upstreamBytesSent = 0;
-  upstreamBytesReceived = 0;
-  upstreamConnectTimeMs: number | null = null;
-  status = 200;
-  sslPrereadServerName: string | null = null;
-  sslPrereadAlpn: readonly string[] = [];
-  proxyProtocolAddress: string | null = null;
-  proxyProtocolPort: number | null = null;
-  host: string | null = null;
-  /** The default server until a name chooses another. */
-  server: CompiledServer;
-  tunnel: Tunnel | null = null;
-  pending: net.Socket | null = null;
-  gone = false;
-
-  constructor(socket: net.Socket, site: ListenSite) {
-    this.socket = socket;
-    this.site = site;
-    this.server = site.defaultServer;
-    this.remoteAddress = socket.remoteAddress === undefined ? 'unix:' : unmap(socket.remoteAddress);
-    this.remotePort = socket.remotePort ?? 0;
-    this.realipRemoteAddress = this.remoteAddress;
-    this.realipRemotePort = this.remotePort;
-    this.serverAddress = socket.localAddress === undefined ? 'unix:' : unmap(socket.localAddress);
-    this.serverPort = socket.localPort ?? 0;
-  }
-
-  get serverName(): string {
-    return this.server.name;
-  }
-}
-
 const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 404: 'Not Found', 500: 'Internal Server Error', 502: 'Bad Gateway' };
 
 export class StreamSite {
-  readonly #sites = new Map<string, ListenSite>();
+  readonly #sites: ReadonlyMap<string, ListenSite>;
   readonly #groups: ReadonlyMap<string, UpstreamGroup>;
   readonly #logger: Logger;
-  readonly #hashKeys = new Map<string, (s: SessionInfo) => string>();
+  readonly #hashKeys: ReadonlyMap<string, (s: SessionInfo) => string>;
   readonly #sessions = new Set<Session>();
   readonly #tunnels: StreamTunnelTracker | null;
   readonly #dynamic: StreamDynamicGroups;
@@ -162,63 +70,9 @@ export class StreamSite {
     this.#tunnels = deps.tunnels ?? null;
     this.#logger = deps.logger.child({ component: 'stream' });
     this.#dynamic = new StreamDynamicGroups(deps.groups);
-    const maps = compileStreamMaps(stream.maps);
-    for (const u of stream.upstreams) if (u.method.kind === 'hash') this.#hashKeys.set(u.name, compileKey(u.method.key, maps));
-    const formats = new Map<string, (s: SessionInfo) => string>();
-    const formatConfigs = new Map<string, LogFormatConfig>(stream.logFormats.map((f) => [f.name, f]));
-    const formatFor = (name: string): ((s: SessionInfo) => string) => {
-      let f = formats.get(name);
-      if (f === undefined) {
-        const cfg = formatConfigs.get(name);
-        // Stream has no "combined"; the config layer's default name falls back to nginx's `basic`.
-        f = cfg === undefined ? compileLogFormat(BASIC_LOG_FORMAT) : compileLogFormat(cfg.template, cfg.escape, maps);
-        formats.set(name, f);
-      }
-      return f;
-    };
-    const byKey = new Map<string, { server: CompiledServer; isDefault: boolean; proxyProtocol: boolean; ssl: boolean }[]>();
-    for (const config of stream.servers) {
-      const server: CompiledServer = {
-        config,
-        name: firstName(config),
-        access: compileAccessRules(config.accessRules),
-        logs: config.accessLogs
-          .filter((l) => l.path !== null)
-          .map((l) => ({ sink: deps.openAccessLog(l.path!), format: formatFor(l.format) })),
-        routes:
-          config.handler.kind === 'websocket'
-            ? config.handler.routes.map((r) => ({ path: r.path, upstream: r.target.upstream }))
-            : null,
-        dynamicTarget:
-          config.handler.kind === 'proxy' && config.handler.target.dynamic
-            ? compileStreamTemplate(config.handler.target.raw, maps)
-            : null,
-        realip: compileRealip(config.setRealIpFrom ?? []),
-      };
-      for (const l of config.listens) {
-        const list = byKey.get(l.key) ?? [];
-        list.push({ server, isDefault: l.defaultServer, proxyProtocol: l.proxyProtocol, ssl: l.ssl });
-        byKey.set(l.key, list);
-      }
-    }
-    for (const [key, list] of byKey) {
-      const servers = list.map((e) => e.server);
-      const defaultServer = list.find((e) => e.isDefault)?.server ?? servers[0]!;
-      const ssl = list.some((e) => e.ssl);
-      // Built now so that a bad ssl_* setting fails the (re)load, not the first connection.
-      if (ssl) for (const s of servers) this.#tls.serverFor(effectiveSsl(s, defaultServer), NO_ALPN);
-      this.#sites.set(key, {
-        key,
-        servers,
-        names: new ServerNameIndex(servers.map((s) => ({ names: s.config.serverNames, server: s })), defaultServer),
-        defaultServer,
-        proxyProtocol: list.some((e) => e.proxyProtocol),
-        peek: ssl || servers.length > 1 || servers.some((s) => s.config.sslPreread),
-        hasWebsocket: !ssl && servers.some((s) => s.routes !== null),
-        prereadTimeoutMs: defaultServer.config.prereadTimeoutMs,
-        ssl,
-      });
-    }
+    const compiled = compileStream(stream, deps, this.#tls);
+    this.#sites = compiled.sites;
+    this.#hashKeys = compiled.hashKeys;
   }
 
   /** The connection handler for one listen key (the runtime calls it per accepted socket). */
@@ -515,28 +369,4 @@ export class StreamSite {
     s.endedAt = Date.now();
     for (const log of s.server.logs) log.sink.write(log.format(s));
   }
-}
-
-function compileRealip(sources: readonly string[]): ((peer: string) => boolean) | null {
-  if (sources.length === 0) return null;
-  const unix = sources.includes('unix:');
-  const trusted = compileAccessRules([
-    ...sources.filter((x) => x !== 'unix:').map((source) => ({ action: 'allow' as const, source, loc: LOC })),
-    { action: 'deny', source: 'all', loc: LOC },
-  ]);
-  return (peer) => (peer === 'unix:' ? unix : trusted(peer));
-}
-
-const LOC = { file: '<set_real_ip_from>', line: 0, column: 0 };
-
-const NO_ALPN: readonly string[] = Object.freeze([]);
-
-/** A server without certificates terminates with the listen's default server's (nginx keeps its context). */
-function effectiveSsl(server: CompiledServer, defaultServer: CompiledServer): SslConfig {
-  return server.config.ssl.certificates.length > 0 ? server.config.ssl : defaultServer.config.ssl;
-}
-
-function firstName(cfg: StreamServerConfig): string {
-  const n = cfg.serverNames[0];
-  return n === undefined ? '' : serverNameText(n);
 }

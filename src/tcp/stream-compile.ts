@@ -1,0 +1,154 @@
+/**
+ * The compiled form of a config's tcp {} / stream {} servers, built once per (re)load: per listen
+ * key the servers sharing it (access rules, access log sinks and formats, websocket_pass routes,
+ * `proxy_pass $var` templates, set_real_ip_from), its server-name index and read-ahead settings,
+ * plus the key functions of hash upstreams. Separate from stream-site.ts so that config-time
+ * compilation and the per-connection session flow live apart; sessions only read these shapes.
+ */
+import { serverNameText } from '../config/host-names.js';
+import type { LogFormatConfig, SslConfig, StreamConfig, StreamServerConfig } from '../config/types.js';
+import type { TlsServers } from '../tls/context.js';
+import { compileAccessRules, type AccessCheck } from './access.js';
+import { ServerNameIndex } from './server-names.js';
+import { BASIC_LOG_FORMAT, compileKey, compileLogFormat, type SessionInfo, type Variable } from './stream-log.js';
+import { compileStreamMaps, compileStreamTemplate } from './stream-vars.js';
+
+interface CompiledLog {
+  readonly sink: { write(line: string): void };
+  readonly format: (s: SessionInfo) => string;
+}
+
+interface Route {
+  readonly path: string | null;
+  readonly upstream: string;
+}
+
+export interface CompiledServer {
+  readonly config: StreamServerConfig;
+  /** $server_name: the first name as written, '' for a nameless server. */
+  readonly name: string;
+  readonly access: AccessCheck;
+  readonly logs: readonly CompiledLog[];
+  /** websocket_pass routes, or null for proxy_pass / no handler. */
+  readonly routes: readonly Route[] | null;
+  /** `proxy_pass $var`: the evaluated target (an upstream name, host:port or unix:path). */
+  readonly dynamicTarget: Variable | null;
+  /** set_real_ip_from: whether a peer may give the client address in its PROXY header; null = off. */
+  readonly realip: ((peer: string) => boolean) | null;
+}
+
+export interface ListenSite {
+  readonly key: string;
+  readonly servers: readonly CompiledServer[];
+  readonly names: ServerNameIndex<CompiledServer>;
+  readonly defaultServer: CompiledServer;
+  readonly proxyProtocol: boolean;
+  /** Read ahead before choosing a server: several servers, or $ssl_preread_server_name wanted. */
+  readonly peek: boolean;
+  readonly hasWebsocket: boolean;
+  readonly prereadTimeoutMs: number;
+  /** `listen ... ssl`: TLS is terminated with the certificate of the server SNI chooses. */
+  readonly ssl: boolean;
+}
+
+export interface CompiledStream {
+  /** Listen key → the servers on it. */
+  readonly sites: ReadonlyMap<string, ListenSite>;
+  /** Upstream name → its `hash` key, for hash-balanced upstreams. */
+  readonly hashKeys: ReadonlyMap<string, (s: SessionInfo) => string>;
+}
+
+/**
+ * Compile the stream servers of one config. TLS contexts of `ssl` listens are built in `tls` now,
+ * so that a bad ssl_* setting fails the (re)load rather than the first connection.
+ */
+export function compileStream(
+  stream: StreamConfig,
+  logs: { openAccessLog(path: string): { write(line: string): void } },
+  tls: TlsServers,
+): CompiledStream {
+  const sites = new Map<string, ListenSite>();
+  const hashKeys = new Map<string, (s: SessionInfo) => string>();
+  const maps = compileStreamMaps(stream.maps);
+  for (const u of stream.upstreams) if (u.method.kind === 'hash') hashKeys.set(u.name, compileKey(u.method.key, maps));
+  const formats = new Map<string, (s: SessionInfo) => string>();
+  const formatConfigs = new Map<string, LogFormatConfig>(stream.logFormats.map((f) => [f.name, f]));
+  const formatFor = (name: string): ((s: SessionInfo) => string) => {
+    let f = formats.get(name);
+    if (f === undefined) {
+      const cfg = formatConfigs.get(name);
+      // Stream has no "combined"; the config layer's default name falls back to nginx's `basic`.
+      f = cfg === undefined ? compileLogFormat(BASIC_LOG_FORMAT) : compileLogFormat(cfg.template, cfg.escape, maps);
+      formats.set(name, f);
+    }
+    return f;
+  };
+  const byKey = new Map<string, { server: CompiledServer; isDefault: boolean; proxyProtocol: boolean; ssl: boolean }[]>();
+  for (const config of stream.servers) {
+    const server: CompiledServer = {
+      config,
+      name: firstName(config),
+      access: compileAccessRules(config.accessRules),
+      logs: config.accessLogs
+        .filter((l) => l.path !== null)
+        .map((l) => ({ sink: logs.openAccessLog(l.path!), format: formatFor(l.format) })),
+      routes:
+        config.handler.kind === 'websocket'
+          ? config.handler.routes.map((r) => ({ path: r.path, upstream: r.target.upstream }))
+          : null,
+      dynamicTarget:
+        config.handler.kind === 'proxy' && config.handler.target.dynamic
+          ? compileStreamTemplate(config.handler.target.raw, maps)
+          : null,
+      realip: compileRealip(config.setRealIpFrom ?? []),
+    };
+    for (const l of config.listens) {
+      const list = byKey.get(l.key) ?? [];
+      list.push({ server, isDefault: l.defaultServer, proxyProtocol: l.proxyProtocol, ssl: l.ssl });
+      byKey.set(l.key, list);
+    }
+  }
+  for (const [key, list] of byKey) {
+    const servers = list.map((e) => e.server);
+    const defaultServer = list.find((e) => e.isDefault)?.server ?? servers[0]!;
+    const ssl = list.some((e) => e.ssl);
+    // Built now so that a bad ssl_* setting fails the (re)load, not the first connection.
+    if (ssl) for (const s of servers) tls.serverFor(effectiveSsl(s, defaultServer), NO_ALPN);
+    sites.set(key, {
+      key,
+      servers,
+      names: new ServerNameIndex(servers.map((s) => ({ names: s.config.serverNames, server: s })), defaultServer),
+      defaultServer,
+      proxyProtocol: list.some((e) => e.proxyProtocol),
+      peek: ssl || servers.length > 1 || servers.some((s) => s.config.sslPreread),
+      hasWebsocket: !ssl && servers.some((s) => s.routes !== null),
+      prereadTimeoutMs: defaultServer.config.prereadTimeoutMs,
+      ssl,
+    });
+  }
+  return { sites, hashKeys };
+}
+
+function compileRealip(sources: readonly string[]): ((peer: string) => boolean) | null {
+  if (sources.length === 0) return null;
+  const unix = sources.includes('unix:');
+  const trusted = compileAccessRules([
+    ...sources.filter((x) => x !== 'unix:').map((source) => ({ action: 'allow' as const, source, loc: LOC })),
+    { action: 'deny', source: 'all', loc: LOC },
+  ]);
+  return (peer) => (peer === 'unix:' ? unix : trusted(peer));
+}
+
+const LOC = { file: '<set_real_ip_from>', line: 0, column: 0 };
+
+export const NO_ALPN: readonly string[] = Object.freeze([]);
+
+/** A server without certificates terminates with the listen's default server's (nginx keeps its context). */
+export function effectiveSsl(server: CompiledServer, defaultServer: CompiledServer): SslConfig {
+  return server.config.ssl.certificates.length > 0 ? server.config.ssl : defaultServer.config.ssl;
+}
+
+function firstName(cfg: StreamServerConfig): string {
+  const n = cfg.serverNames[0];
+  return n === undefined ? '' : serverNameText(n);
+}

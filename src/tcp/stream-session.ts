@@ -1,0 +1,66 @@
+/**
+ * Session: the per-connection state of a stream (tcp {}) session, which is also the SessionInfo
+ * that access logs, `hash` keys and `proxy_pass $var` templates read. Kept apart from
+ * stream-site.ts (which drives a session through preread, TLS, connect and tunnel) so the state
+ * and its initial values from the accepted socket are in one small place.
+ */
+import type net from 'node:net';
+import type { TlsInfo } from '../tls/info.js';
+import type { Tunnel } from './proxy.js';
+import { unmap } from './proxy-protocol.js';
+import type { CompiledServer, ListenSite } from './stream-compile.js';
+import type { SessionInfo } from './stream-log.js';
+
+let connectionCounter = 0;
+
+/** Per-connection state and the SessionInfo the access log reads. */
+export class Session implements SessionInfo {
+  readonly connection = ++connectionCounter;
+  /** The accepted socket; on an `ssl` listen, the TLS socket once the handshake is done. */
+  socket: net.Socket;
+  /** TLS state of an `ssl` listen's session ($ssl_* in logs), else null. */
+  tls: TlsInfo | null = null;
+  readonly site: ListenSite;
+  /** The client: the socket's peer, or the PROXY header's source once realip trusts the peer. */
+  remoteAddress: string;
+  remotePort: number;
+  realipRemoteAddress: string;
+  realipRemotePort: number;
+  readonly serverAddress: string;
+  readonly serverPort: number;
+  readonly startedAt = Date.now();
+  endedAt = 0;
+  bytesSent = 0;
+  bytesReceived = 0;
+  upstreamAddrs: readonly string[] = [];
+  upstreamBytesSent = 0;
+  upstreamBytesReceived = 0;
+  upstreamConnectTimeMs: number | null = null;
+  status = 200;
+  sslPrereadServerName: string | null = null;
+  sslPrereadAlpn: readonly string[] = [];
+  proxyProtocolAddress: string | null = null;
+  proxyProtocolPort: number | null = null;
+  host: string | null = null;
+  /** The default server until a name chooses another. */
+  server: CompiledServer;
+  tunnel: Tunnel | null = null;
+  pending: net.Socket | null = null;
+  gone = false;
+
+  constructor(socket: net.Socket, site: ListenSite) {
+    this.socket = socket;
+    this.site = site;
+    this.server = site.defaultServer;
+    this.remoteAddress = socket.remoteAddress === undefined ? 'unix:' : unmap(socket.remoteAddress);
+    this.remotePort = socket.remotePort ?? 0;
+    this.realipRemoteAddress = this.remoteAddress;
+    this.realipRemotePort = this.remotePort;
+    this.serverAddress = socket.localAddress === undefined ? 'unix:' : unmap(socket.localAddress);
+    this.serverPort = socket.localPort ?? 0;
+  }
+
+  get serverName(): string {
+    return this.server.name;
+  }
+}
