@@ -2,17 +2,19 @@
  * One proxied request: pick a peer, take a pooled connection or connect, write the request head
  * as one string plus the body bytes as they arrive, parse the response head, write ours as one
  * string, then stream the body back with backpressure both ways. Retries follow
- * proxy_next_upstream while nothing has reached the client; after that a failure aborts the
- * client connection so a truncated body can never look complete.
+ * proxy_next_upstream (rules and body replay in next-upstream.ts) while nothing has reached the
+ * client; after that a failure aborts the client connection so a truncated body can never look
+ * complete.
  */
-import { IDEMPOTENT_METHODS, MAX_RESPONSE_HEAD_BYTES } from '../constants.js';
+import { MAX_RESPONSE_HEAD_BYTES } from '../constants.js';
 import type { Peer } from '../upstream/peer.js';
 import type { UpstreamGroup } from '../upstream/group.js';
 import { dynamicGroupsOf } from './dynamic.js';
-import { BODY_TOO_LARGE, BodyReplay, RequestBodyFraming, ResponseBodyFraming } from './framing.js';
+import { BODY_TOO_LARGE, RequestBodyFraming, ResponseBodyFraming } from './framing.js';
 import type { ClientConnection, Exchange } from './connection.js';
 import { buildResponseHeaders } from './headers.js';
 import { buildUpstreamHead, firstSegmentIs, proxyProtocolHeader } from './upstream-request.js';
+import { closeCode, closeReason, isFailureStatus, NextUpstream, timeoutPhase } from './next-upstream.js';
 import { HEAD_NEED_MORE, HEAD_READY, HeadAccumulator, parseResponseHead, type HeadLimits, type RequestHead, type ResponseHead } from './parser.js';
 import type { LocationPlan, ProxyPlan } from './plan.js';
 import { UpstreamConn, type UpstreamOwner } from './pool.js';
@@ -29,9 +31,6 @@ const RESPONSE_LIMITS: HeadLimits = {
 
 const CONTINUE = 'HTTP/1.1 100 Continue\r\n\r\n';
 
-/** Statuses that count against max_fails when they trigger a retry (nginx: 403/404 do not). */
-const FAILURE_STATUSES: ReadonlySet<number> = new Set([500, 502, 503, 504, 429]);
-
 export class ProxyExchange implements Exchange, UpstreamOwner {
   bodyDone: boolean;
   readonly #conn: ClientConnection;
@@ -45,15 +44,11 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
   /** proxy_pass https://: the TLS parameters of this request's upstream connections. */
   #tls: TlsTarget | null = null;
   readonly #body: RequestBodyFraming;
-  #held: Buffer[] | null = null;
-  readonly #replay = new BodyReplay();
+  /** proxy_next_upstream: tries so far, the peers they went to, the body a retry sends again. */
+  readonly #next: NextUpstream;
   #up: UpstreamConn | null = null;
   #peer: Peer | null = null;
-  #tried: Set<Peer> | null = null;
-  #attempts = 0;
-  #firstTryMs = 0;
   #tryStartMs = 0;
-  #headSent = false;
   #reused = false;
   readonly #resAcc = new HeadAccumulator();
   #res: ResponseHead | null = null;
@@ -72,6 +67,7 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
     this.#plan = plan;
     this.#proxy = proxy;
     this.#body = new RequestBodyFraming(r.head);
+    this.#next = new NextUpstream(r.head, proxy);
     this.bodyDone = this.#body.done;
   }
 
@@ -110,7 +106,7 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
     r.proxyHost = proxyHost;
     if (this.#proxy.tls !== null) this.#tls = resolveTlsTarget(this.#proxy.tls, r, proxyHost);
     this.#upstreamHead = buildUpstreamHead(this.#proxy, r, proxyHost);
-    this.#firstTryMs = Date.now();
+    this.#next.start();
     this.#connect();
   }
 
@@ -120,21 +116,22 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
     return this.#group!.pick({
       clientAddress: r.remoteAddr,
       hashKey: proxy.hashKey === null ? null : proxy.hashKey(r),
-      tried: this.#tried,
+      tried: this.#next.tried,
     });
   }
 
   #connect(picked: Peer | null = null): void {
     const group = this.#group!;
     const r = this.#r;
+    const next = this.#next;
     const peer = picked ?? this.#pick();
     if (peer === null) {
-      if (this.#attempts === 0) {
+      if (next.attempts === 0) {
         this.#conn.site.logger.error({ code: 'TSP_ERR_NO_LIVE_UPSTREAM', upstream: group.name }, `no live upstreams while connecting to upstream "${group.name}"`);
       }
       return this.#fail(this.#lastStatus);
     }
-    this.#attempts++;
+    next.attempts++;
     this.#peer = peer;
     this.#tryStartMs = Date.now();
     r.upstreamAddr = r.upstreamAddr === '' ? peer.key : `${r.upstreamAddr}, ${peer.key}`;
@@ -163,18 +160,17 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
     const s = up.socket;
     if (up.requests++ === 0 && this.#proxy.proxyProtocol !== 0) s.write(proxyProtocolHeader(this.#proxy.proxyProtocol, this.#r, this.#conn));
     up.setTimeout(this.#plan.settings.proxyReadTimeoutMs);
-    const held = this.#held;
+    const held = this.#next.takeHeld();
     if (held === null) {
       s.write(this.#upstreamHead, 'latin1');
     } else {
       // Head and the body bytes already received leave in one writev.
-      this.#held = null;
       s.cork();
       s.write(this.#upstreamHead, 'latin1');
       for (const b of held) s.write(b);
       s.uncork();
     }
-    this.#headSent = true;
+    this.#next.headSent = true;
     if (!this.bodyDone) this.#conn.resume();
   }
 
@@ -196,12 +192,13 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
       return n;
     }
     const part = n === chunk.length ? chunk : chunk.subarray(0, n);
-    this.#replay.add(part);
+    const next = this.#next;
+    next.keep(part);
     const up = this.#up;
-    if (this.#headSent && up !== null) {
+    if (next.headSent && up !== null) {
       if (!up.socket.write(part)) this.#conn.pause();
     } else {
-      (this.#held ??= []).push(part);
+      next.hold(part);
       this.#conn.pause();
     }
     if (this.bodyDone) this.#conn.bodyComplete();
@@ -276,7 +273,7 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
   #invalidResponse(): void {
     this.#conn.site.logger.error({ code: 'TSP_ERR_UPSTREAM_INVALID_HEADER', upstream: this.#proxy.upstreamName, peer: this.#peer?.key }, 'upstream sent invalid header');
     this.#lastStatus = 502;
-    if (this.#proxy.retryOnInvalidHeader && this.#canRetry()) return this.#retry(true);
+    if (this.#next.allows(this.#proxy.retryOnInvalidHeader, this.#responseStarted)) return this.#retry(true);
     this.#closeUpstream(true);
     this.#fail(502);
   }
@@ -287,13 +284,12 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
     const status = res.status;
     r.upstreamStatus = r.upstreamStatus === '' ? String(status) : `${r.upstreamStatus}, ${status}`;
     r.upstreamHeaderTime = seconds(Date.now() - this.#tryStartMs);
-    if (this.#proxy.retryStatuses.has(status) && this.#canRetry()) {
+    if (this.#next.allows(this.#proxy.retryStatuses.has(status), this.#responseStarted)) {
       // Only drop this response if another peer can take the request; else it is the answer.
-      const current = this.#peer!;
-      (this.#tried ??= new Set()).add(current);
-      const next = this.#pick();
-      if (next !== null) {
-        this.#retry(FAILURE_STATUSES.has(status), next);
+      this.#next.markTried(this.#peer!);
+      const nextPeer = this.#pick();
+      if (nextPeer !== null) {
+        this.#retry(isFailureStatus(status), nextPeer);
         return false;
       }
     }
@@ -362,14 +358,12 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
 
   upstreamTimeout(up: UpstreamConn): void {
     if (up !== this.#up || this.#done) return;
-    const connecting = !up.connected;
-    const what = !connecting ? 'reading response' : up.tcpConnected ? 'SSL handshaking' : 'connecting';
     this.#conn.site.logger.error(
       { code: 'TSP_ERR_UPSTREAM_TIMEOUT', upstream: this.#proxy.upstreamName, peer: this.#peer?.key },
-      `upstream timed out while ${what}`,
+      `upstream timed out while ${timeoutPhase(up)}`,
     );
     this.#lastStatus = 504;
-    if (this.#res === null && this.#proxy.retryOnTimeout && this.#canRetry()) return this.#retry(true);
+    if (this.#res === null && this.#next.allows(this.#proxy.retryOnTimeout, this.#responseStarted)) return this.#retry(true);
     this.#closeUpstream(true);
     if (this.#responseStarted) {
       this.#done = true;
@@ -395,20 +389,16 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
       return;
     }
     // A pooled connection the peer closed just as we reused it: not the peer's fault.
-    if (this.#reused && this.#resAcc.pendingBytes === 0 && this.#replayable()) {
+    if (this.#reused && this.#resAcc.pendingBytes === 0 && this.#next.replayable()) {
       this.#releasePeer(false);
       this.#resetAttempt();
-      this.#attempts--;
+      this.#next.attempts--;
       this.#connect();
       return;
     }
-    const reason = up.tls !== null && up.tcpConnected && !up.connected
-      ? `upstream SSL handshake failed (${err === null ? 'connection closed' : tlsReason(err)})`
-      : err === null ? 'upstream prematurely closed connection' : `upstream connection failed (${(err as NodeJS.ErrnoException).code ?? err.message})`;
-    const code = up.connected ? 'TSP_ERR_UPSTREAM_RESET' : 'TSP_ERR_UPSTREAM_CONNECT';
-    this.#conn.site.logger.error({ code, upstream: this.#proxy.upstreamName, peer: this.#peer?.key }, reason);
+    this.#conn.site.logger.error({ code: closeCode(up), upstream: this.#proxy.upstreamName, peer: this.#peer?.key }, closeReason(up, err));
     this.#lastStatus = 502;
-    if (this.#proxy.retryOnError && this.#canRetry()) return this.#retry(true);
+    if (this.#next.allows(this.#proxy.retryOnError, this.#responseStarted)) return this.#retry(true);
     this.#releasePeer(true);
     this.#fail(502);
   }
@@ -416,37 +406,16 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
   // -------------------------------------------------------------------------------------------
   // outcomes
 
-  /**
-   * Whether the request may be sent again: nothing of it reached a peer, or its body (if any) is
-   * still held and it is idempotent (or `non_idempotent` is set).
-   */
-  #replayable(): boolean {
-    if (!this.#headSent) return true;
-    const head = this.#head;
-    const bodiless = !head.chunked && head.contentLength <= 0;
-    return (bodiless || this.#replay.complete) && (IDEMPOTENT_METHODS.has(head.method) || this.#proxy.retryNonIdempotent);
-  }
-
-  #canRetry(): boolean {
-    if (this.#responseStarted || !this.#replayable()) return false;
-    const proxy = this.#proxy;
-    if (proxy.tries > 0 && this.#attempts >= proxy.tries) return false;
-    if (proxy.retryTimeoutMs > 0 && Date.now() - this.#firstTryMs >= proxy.retryTimeoutMs) return false;
-    return true;
-  }
-
-  #retry(failed: boolean, next: Peer | null = null): void {
+  #retry(failed: boolean, nextPeer: Peer | null = null): void {
     const peer = this.#peer;
     this.#closeUpstream(failed);
-    if (peer !== null) (this.#tried ??= new Set()).add(peer);
+    if (peer !== null) this.#next.markTried(peer);
     this.#resetAttempt();
-    this.#connect(next);
+    this.#connect(nextPeer);
   }
 
   #resetAttempt(): void {
-    // the next attempt starts with the body bytes received so far (those not yet sent are among them)
-    if (this.#headSent && this.#replay.complete && this.#replay.parts.length > 0) this.#held = [...this.#replay.parts];
-    this.#headSent = false;
+    this.#next.restart();
     this.#resAcc.reset();
     this.#res = null;
   }
@@ -511,16 +480,10 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
     this.#done = true;
     this.#closeUpstream(false);
     const r = this.#r;
-    if (r.upstreamStatus === '' && this.#attempts > 0) r.upstreamStatus = String(status);
+    if (r.upstreamStatus === '' && this.#next.attempts > 0) r.upstreamStatus = String(status);
     const keep = keepAlive && this.#head.keepAlive && this.bodyDone && this.#conn.requestsLeft(this.#plan);
     this.#conn.respond(r, this.#plan, errorResponse(status), keep);
   }
-}
-
-/** A verification or handshake error as nginx-like text: OpenSSL's code and message. */
-function tlsReason(err: Error): string {
-  const code = (err as NodeJS.ErrnoException).code;
-  return code === undefined || err.message.includes(code) ? err.message : `${code}: ${err.message}`;
 }
 
 function seconds(ms: number): string {

@@ -1,0 +1,124 @@
+/**
+ * proxy_next_upstream for one proxied request: which peers it was sent to, whether a failed try
+ * may be followed by another (the failure's condition is enabled, nothing reached the client, the
+ * request can still be sent again, the tries and time budgets are not spent), and the request
+ * body bytes a new try sends again. Also how a failed try is named in the error log.
+ *
+ * Separate from proxy.ts, which moves the bytes, so the retry rules read in one place and can be
+ * checked without sockets. One instance per ProxyExchange; no closures, and the body copy is only
+ * made once a body byte arrives.
+ */
+import { IDEMPOTENT_METHODS } from '../constants.js';
+import type { Peer } from '../upstream/peer.js';
+import { BodyReplay } from './framing.js';
+import type { RequestHead } from './parser.js';
+import type { ProxyPlan } from './plan.js';
+import type { UpstreamConn } from './pool.js';
+
+/** Statuses that count against max_fails when they trigger a retry (nginx: 403/404 do not). */
+const FAILURE_STATUSES: ReadonlySet<number> = new Set([500, 502, 503, 504, 429]);
+
+export class NextUpstream {
+  /** Tries started (a pooled connection the peer closed just as it was reused is taken back). */
+  attempts = 0;
+  /** Peers this request already went to, skipped by group.pick; null until a retry. */
+  tried: Set<Peer> | null = null;
+  /** The current try's head went out: body bytes go straight to the peer from then on. */
+  headSent = false;
+  /** Body bytes received before the current try's head went out; they leave with it. */
+  held: Buffer[] | null = null;
+  #firstTryMs = 0;
+  #replay: BodyReplay | null = null;
+  readonly #head: RequestHead;
+  readonly #proxy: ProxyPlan;
+
+  constructor(head: RequestHead, proxy: ProxyPlan) {
+    this.#head = head;
+    this.#proxy = proxy;
+  }
+
+  /** The first try starts now (proxy_next_upstream_timeout counts from here). */
+  start(): void {
+    this.#firstTryMs = Date.now();
+  }
+
+  /** A body part on its way to the peer: copied for a retry while the copy fits the limit. */
+  keep(part: Buffer): void {
+    (this.#replay ??= new BodyReplay()).add(part);
+  }
+
+  /** A body part that must wait for the current try's head. */
+  hold(part: Buffer): void {
+    (this.held ??= []).push(part);
+  }
+
+  /** The held body parts, handed over to go out with the head. */
+  takeHeld(): Buffer[] | null {
+    const held = this.held;
+    this.held = null;
+    return held;
+  }
+
+  markTried(peer: Peer): void {
+    (this.tried ??= new Set()).add(peer);
+  }
+
+  /**
+   * Whether the request may be sent again: nothing of it reached a peer, or its body (if any) is
+   * still held and it is idempotent (or `non_idempotent` is set).
+   */
+  replayable(): boolean {
+    if (!this.headSent) return true;
+    const head = this.#head;
+    const bodiless = !head.chunked && head.contentLength <= 0;
+    return (bodiless || this.#replay === null || this.#replay.complete) && (IDEMPOTENT_METHODS.has(head.method) || this.#proxy.retryNonIdempotent);
+  }
+
+  /**
+   * Whether a failed try may be followed by another: `enabled` is the proxy_next_upstream
+   * condition of the failure, and `responseStarted` whether the client got anything yet.
+   */
+  allows(enabled: boolean, responseStarted: boolean): boolean {
+    if (!enabled || responseStarted || !this.replayable()) return false;
+    const proxy = this.#proxy;
+    if (proxy.tries > 0 && this.attempts >= proxy.tries) return false;
+    if (proxy.retryTimeoutMs > 0 && Date.now() - this.#firstTryMs >= proxy.retryTimeoutMs) return false;
+    return true;
+  }
+
+  /** A new try begins: it starts with the body bytes received so far (those not yet sent are among them). */
+  restart(): void {
+    const replay = this.#replay;
+    if (this.headSent && replay !== null && replay.complete && replay.parts.length > 0) this.held = [...replay.parts];
+    this.headSent = false;
+  }
+}
+
+/** Whether a response status that triggers a retry counts as a failure of the peer. */
+export function isFailureStatus(status: number): boolean {
+  return FAILURE_STATUSES.has(status);
+}
+
+/** What the try was doing when its timer fired: "upstream timed out while <this>". */
+export function timeoutPhase(up: UpstreamConn): string {
+  return up.connected ? 'reading response' : up.tcpConnected ? 'SSL handshaking' : 'connecting';
+}
+
+/** The log code of an upstream connection lost before a response head. */
+export function closeCode(up: UpstreamConn): string {
+  return up.connected ? 'TSP_ERR_UPSTREAM_RESET' : 'TSP_ERR_UPSTREAM_CONNECT';
+}
+
+/** The log message of an upstream connection lost before a response head. */
+export function closeReason(up: UpstreamConn, err: Error | null): string {
+  if (up.tls !== null && up.tcpConnected && !up.connected) {
+    return `upstream SSL handshake failed (${err === null ? 'connection closed' : tlsReason(err)})`;
+  }
+  return err === null ? 'upstream prematurely closed connection' : `upstream connection failed (${(err as NodeJS.ErrnoException).code ?? err.message})`;
+}
+
+/** A verification or handshake error as nginx-like text: OpenSSL's code and message. */
+function tlsReason(err: Error): string {
+  const code = (err as NodeJS.ErrnoException).code;
+  return code === undefined || err.message.includes(code) ? err.message : `${code}: ${err.message}`;
+}
