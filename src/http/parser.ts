@@ -1,14 +1,17 @@
 /**
  * The HTTP/1.1 wire parser (RFC 9112): request heads from clients, response heads from upstreams.
- * Pure and allocation-light: a head is located with one Buffer.indexOf("\r\n\r\n"), turned into one
+ * Pure and allocation-light: a head is located with one Buffer.indexOf per line, turned into one
  * latin1 string and scanned once with charCodeAt. Headers stay a flat [name, value, ...] array as
  * received, with a parallel array of lowercased names for lookups.
  *
- * Line endings: CRLF only. A bare LF or a bare CR anywhere in a head is a 400. nginx accepts LF-only
- * lines, but a proxy that accepts them while a front proxy does not (or the reverse) is exactly the
- * disagreement request smuggling lives on, and every real client sends CRLF.
+ * Line endings: CRLF or a bare LF (RFC 9112 §2.2 allows a recipient to accept LF; nginx does, in
+ * requests and in upstream responses, mixed too). A bare CR anywhere in a head is a 400, as in
+ * nginx. This opens no smuggling door: what goes upstream (and back to the client) is always
+ * re-serialised with CRLF from the parsed fields, and the Content-Length / Transfer-Encoding rules
+ * and chunk framing (chunked.ts, CRLF only) stay strict.
  */
 import { MAX_CHUNK_SIZE } from '../constants.js';
+import { parseAbsoluteTarget, validHost } from './uri.js';
 
 export interface HeadLimits {
   /** Longest request line in bytes (414 beyond it). */
@@ -28,7 +31,10 @@ export interface RequestHead {
   readonly headers: string[];
   /** Lowercased names, lnames[i] belongs to headers[2 * i]. */
   readonly lnames: string[];
-  /** The Host header value (or the absolute-form authority); null when absent (HTTP/1.0). */
+  /**
+   * The absolute-form authority when the target has one (it wins over Host, RFC 9112 §3.2.2, as in
+   * nginx), else the Host header value; null when neither (HTTP/1.0 only). Never ''.
+   */
   readonly host: string | null;
   /** -1 when there is no Content-Length. */
   readonly contentLength: number;
@@ -79,14 +85,6 @@ const TARGET_CHAR = new Uint8Array(256);
 for (let c = 0x21; c <= 0x7e; c++) TARGET_CHAR[c] = 1;
 for (let c = 0x80; c <= 0xff; c++) TARGET_CHAR[c] = 1;
 
-/** Host: reg-name / IP-literal / port characters; no "/", "\\", "@", controls or spaces. */
-const HOST_CHAR = new Uint8Array(256);
-for (const c of "-._~!$&'()*+,;=:%[]") HOST_CHAR[c.charCodeAt(0)] = 1;
-for (let c = 0x30; c <= 0x39; c++) HOST_CHAR[c] = 1;
-for (let c = 0x41; c <= 0x5a; c++) HOST_CHAR[c] = 1;
-for (let c = 0x61; c <= 0x7a; c++) HOST_CHAR[c] = 1;
-
-const CRLFCRLF = Buffer.from('\r\n\r\n', 'latin1');
 const DIGITS_ONLY = /^[0-9]+$/;
 
 export const HEAD_NEED_MORE = 0;
@@ -94,7 +92,7 @@ export const HEAD_READY = 1;
 
 /**
  * Collects bytes until a whole head is present. push() returns HEAD_NEED_MORE, HEAD_READY (then
- * `head` holds the head text including its final CRLFCRLF and `rest` the bytes after it) or an
+ * `head` holds the head text including its empty last line and `rest` the bytes after it) or an
  * error status (400/414/431) for heads that can never become valid. `rest` is a view of the
  * pushed chunk; a partial head is kept as a copy, so callers may reuse their read buffer.
  */
@@ -116,17 +114,17 @@ export class HeadAccumulator {
   push(chunk: Buffer, limits: HeadLimits): number {
     const joined = this.#pending !== null;
     let buf = joined ? Buffer.concat([this.#pending!, chunk]) : chunk;
-    // RFC 9112 §2.2: ignore empty lines before a request line (clients add CRLF after bodies).
+    // RFC 9112 §2.2: ignore empty lines before a request line (clients add CRLF after bodies);
+    // nginx skips any CR and LF there.
     let skip = 0;
-    while (skip + 1 < buf.length && buf[skip] === 13 && buf[skip + 1] === 10) skip += 2;
+    while (skip < buf.length && (buf[skip] === 13 || buf[skip] === 10)) skip++;
     if (skip > 0) buf = buf.subarray(skip);
-    const end = buf.indexOf(CRLFCRLF);
-    if (end === -1) {
+    const headEnd = findHeadEnd(buf);
+    if (headEnd === -1) {
       // A view of `chunk` would not survive the caller: upstream reads reuse their buffer.
       this.#pending = buf.length === 0 ? null : joined ? buf : Buffer.from(buf);
       return checkIncomplete(buf, limits);
     }
-    const headEnd = end + 4;
     if (headEnd > limits.headBytes) {
       this.#pending = null;
       return firstLineTooLong(buf, limits) ? 414 : 431;
@@ -138,19 +136,52 @@ export class HeadAccumulator {
   }
 }
 
+/**
+ * The length of the head at the start of `buf` (up to and including the first empty line, its
+ * lines ended by CRLF or LF), or -1 while no empty line has arrived. As fast as one
+ * indexOf("\r\n\r\n") on real heads: one native search per line.
+ */
+function findHeadEnd(buf: Buffer): number {
+  const len = buf.length;
+  let from = 0;
+  for (;;) {
+    const lf = buf.indexOf(10, from);
+    if (lf === -1 || lf + 1 >= len) return -1;
+    const next = buf[lf + 1];
+    if (next === 10) return lf + 2;
+    if (next === 13) {
+      if (lf + 2 >= len) return -1;
+      // CR not followed by LF: not an empty line; the parser refuses the bare CR.
+      if (buf[lf + 2] === 10) return lf + 3;
+    }
+    from = lf + 1;
+  }
+}
+
 function firstLineTooLong(buf: Buffer, limits: HeadLimits): boolean {
   const lf = buf.indexOf(10);
-  return lf === -1 ? buf.length > limits.requestLineBytes : lf - 1 > limits.requestLineBytes;
+  if (lf === -1) return buf.length > limits.requestLineBytes;
+  return (lf > 0 && buf[lf - 1] === 13 ? lf - 1 : lf) > limits.requestLineBytes;
 }
 
 function checkIncomplete(buf: Buffer, limits: HeadLimits): number {
   if (firstLineTooLong(buf, limits)) return 414;
   if (buf.length > limits.headBytes) return 431;
-  // A bare LF can never be part of a valid head: fail now instead of waiting for a timeout.
-  for (let i = buf.indexOf(10); i !== -1; i = buf.indexOf(10, i + 1)) {
-    if (i === 0 || buf[i - 1] !== 13) return 400;
+  // A bare CR can never be part of a valid head: fail now (as nginx) instead of at a timeout.
+  for (let i = buf.indexOf(13); i !== -1 && i + 1 < buf.length; i = buf.indexOf(13, i + 1)) {
+    if (buf[i + 1] !== 10) return 400;
   }
   return HEAD_NEED_MORE;
+}
+
+/**
+ * The length of the line end at `i` of `s`: 2 for CRLF, 1 for a bare LF, 0 for anything else
+ * (a bare CR included).
+ */
+function eolAt(s: string, i: number): number {
+  const c = s.charCodeAt(i);
+  if (c === 10) return 1;
+  return c === 13 && s.charCodeAt(i + 1) === 10 ? 2 : 0;
 }
 
 /**
@@ -169,8 +200,9 @@ export function parseRequestHead(s: string, limits: HeadLimits): RequestHead | n
   if (i === tStart || i >= len || s.charCodeAt(i) !== 0x20) return badLine(s, limits);
   let target = s.slice(tStart, i);
   i++;
-  // "HTTP/" DIGIT "." DIGIT CRLF
-  if (i + 10 > len || s.charCodeAt(i + 8) !== 13 || s.charCodeAt(i + 9) !== 10) return badLine(s, limits);
+  // "HTTP/" DIGIT "." DIGIT CRLF (or LF)
+  const eol = i + 9 > len ? 0 : eolAt(s, i + 8);
+  if (eol === 0) return badLine(s, limits);
   if (s.slice(i, i + 5) !== 'HTTP/' || s.charCodeAt(i + 6) !== 0x2e) return 400;
   const major = s.charCodeAt(i + 5) - 0x30;
   const minor = s.charCodeAt(i + 7) - 0x30;
@@ -178,7 +210,7 @@ export function parseRequestHead(s: string, limits: HeadLimits): RequestHead | n
   if (i + 8 > limits.requestLineBytes) return 414;
   if (major !== 1) return major === 0 ? 400 : 505;
   const versionMinor: 0 | 1 = minor === 0 ? 0 : 1;
-  i += 10;
+  i += 8 + eol;
 
   const headers: string[] = [];
   const lnames: string[] = [];
@@ -195,8 +227,8 @@ export function parseRequestHead(s: string, limits: HeadLimits): RequestHead | n
     const lineStart = i;
     if (i >= len) return 400;
     let c = s.charCodeAt(i);
-    if (c === 13) {
-      if (s.charCodeAt(i + 1) !== 10) return 400;
+    if (c === 13 || c === 10) {
+      if (eolAt(s, i) === 0) return 400;
       break;
     }
     while (TCHAR[c] === 1) c = s.charCodeAt(++i);
@@ -206,15 +238,15 @@ export function parseRequestHead(s: string, limits: HeadLimits): RequestHead | n
     while (c === 0x20 || c === 0x09) c = s.charCodeAt(++i);
     const vStart = i;
     let vEnd = i;
-    while (c !== 13) {
-      if (VALUE_CHAR[c] !== 1) return 400; // bare LF, NUL, other controls
+    while (VALUE_CHAR[c] === 1) {
       if (c !== 0x20 && c !== 0x09) vEnd = i + 1;
       c = s.charCodeAt(++i);
     }
-    if (s.charCodeAt(i + 1) !== 10) return 400;
+    const lineEnd = eolAt(s, i);
+    if (lineEnd === 0) return 400; // bare CR, NUL, other controls
     if (i - lineStart > limits.headerLineBytes) return 431;
     const value = s.slice(vStart, vEnd);
-    i += 2;
+    i += lineEnd;
     const lname = name.toLowerCase();
     headers.push(name, value);
     lnames.push(lname);
@@ -246,21 +278,19 @@ export function parseRequestHead(s: string, limits: HeadLimits): RequestHead | n
   }
 
   if (method === 'CONNECT' || method === 'TRACE') return 405;
+  // nginx: HTTP/1.1 needs a Host header (absolute-form or not); an empty or invalid one is a 400
+  // in any version (the Host is checked even when an absolute-form authority replaces it).
+  if (host === null ? versionMinor === 1 : !validHost(host)) return 400;
   if (target.charCodeAt(0) !== 0x2f) {
     if (target === '*') {
       if (method !== 'OPTIONS') return 400;
     } else {
-      const abs = splitAbsoluteForm(target);
+      // RFC 9112 §3.2.2 (and nginx): the absolute-form authority wins over Host.
+      const abs = parseAbsoluteTarget(target);
       if (abs === null) return 400;
-      if (host !== null && host.toLowerCase() !== abs.authority.toLowerCase()) return 400;
-      host = abs.authority;
-      target = abs.path;
+      host = abs.host;
+      target = abs.target;
     }
-  }
-  if (host === null) {
-    if (versionMinor === 1) return 400;
-  } else if (!validHost(host)) {
-    return 400;
   }
 
   let chunked = false;
@@ -292,8 +322,9 @@ export function parseRequestHead(s: string, limits: HeadLimits): RequestHead | n
 
 /** A request line that failed to parse is a 414 when it is also overlong (nginx order). */
 function badLine(s: string, limits: HeadLimits): number {
-  const cr = s.indexOf('\r');
-  return cr > limits.requestLineBytes ? 414 : 400;
+  const lf = s.indexOf('\n');
+  const end = lf > 0 && s.charCodeAt(lf - 1) === 13 ? lf - 1 : lf;
+  return end > limits.requestLineBytes ? 414 : 400;
 }
 
 /** "5" or "5, 5" (identical list members collapse); anything else is -1. */
@@ -328,32 +359,6 @@ function appendTokens(out: string[], value: string): void {
   }
 }
 
-function validHost(host: string): boolean {
-  for (let k = 0; k < host.length; k++) if (HOST_CHAR[host.charCodeAt(k)] !== 1) return false;
-  // A leading dot or ".." would let a Host header name a parent domain or escape a path built from it.
-  return host.charCodeAt(0) !== 0x2e && !host.includes('..');
-}
-
-function splitAbsoluteForm(target: string): { authority: string; path: string } | null {
-  const colon = target.indexOf('://');
-  if (colon === -1) return null;
-  const scheme = target.slice(0, colon).toLowerCase();
-  if (scheme !== 'http' && scheme !== 'https') return null;
-  const aStart = colon + 3;
-  let aEnd = aStart;
-  while (aEnd < target.length) {
-    const c = target.charCodeAt(aEnd);
-    if (c === 0x2f || c === 0x3f || c === 0x23) break;
-    aEnd++;
-  }
-  const authority = target.slice(aStart, aEnd);
-  if (authority === '' || authority.includes('@')) return null;
-  let path = target.slice(aEnd);
-  if (path === '') path = '/';
-  else if (path.charCodeAt(0) !== 0x2f) path = `/${path}`;
-  return { authority, path };
-}
-
 /**
  * Parse an upstream response head. `method` is the request's method (HEAD responses have no body).
  * Returns null for anything invalid (the proxy answers 502).
@@ -374,14 +379,12 @@ export function parseResponseHead(s: string, method: string): ResponseHead | nul
   if (c === 0x20) {
     const rStart = ++i;
     c = s.charCodeAt(i);
-    while (c !== 13) {
-      if (VALUE_CHAR[c] !== 1) return null;
-      c = s.charCodeAt(++i);
-    }
+    while (VALUE_CHAR[c] === 1) c = s.charCodeAt(++i);
     reason = s.slice(rStart, i);
   }
-  if (c !== 13 || s.charCodeAt(i + 1) !== 10) return null;
-  i += 2;
+  const statusEol = eolAt(s, i);
+  if (statusEol === 0) return null;
+  i += statusEol;
 
   const headers: string[] = [];
   const lnames: string[] = [];
@@ -393,8 +396,8 @@ export function parseResponseHead(s: string, method: string): ResponseHead | nul
     const lineStart = i;
     if (i >= len) return null;
     c = s.charCodeAt(i);
-    if (c === 13) {
-      if (s.charCodeAt(i + 1) !== 10) return null;
+    if (c === 13 || c === 10) {
+      if (eolAt(s, i) === 0) return null;
       break;
     }
     while (TCHAR[c] === 1) c = s.charCodeAt(++i);
@@ -404,14 +407,14 @@ export function parseResponseHead(s: string, method: string): ResponseHead | nul
     while (c === 0x20 || c === 0x09) c = s.charCodeAt(++i);
     const vStart = i;
     let vEnd = i;
-    while (c !== 13) {
-      if (VALUE_CHAR[c] !== 1) return null;
+    while (VALUE_CHAR[c] === 1) {
       if (c !== 0x20 && c !== 0x09) vEnd = i + 1;
       c = s.charCodeAt(++i);
     }
-    if (s.charCodeAt(i + 1) !== 10) return null;
+    const lineEnd = eolAt(s, i);
+    if (lineEnd === 0) return null;
     const value = s.slice(vStart, vEnd);
-    i += 2;
+    i += lineEnd;
     const lname = name.toLowerCase();
     headers.push(name, value);
     lnames.push(lname);

@@ -51,6 +51,26 @@ describe('request heads', () => {
 
   it('skips empty lines before the request line', () => {
     expect(ok('\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n').method).toBe('GET');
+    expect(ok('\n\nGET / HTTP/1.1\r\nHost: a\r\n\r\n').method).toBe('GET');
+  });
+
+  // nginx 1.22 serves all of these (checked on raw sockets); RFC 9112 §2.2 allows a bare LF.
+  it.each([
+    ['LF only', 'GET / HTTP/1.0\nHost: a\n\n'],
+    ['LF request line', 'GET / HTTP/1.1\nHost: a\r\n\r\n'],
+    ['LF before a CRLF empty line', 'GET / HTTP/1.1\r\nHost: a\n\r\n'],
+    ['CRLF before an LF empty line', 'GET / HTTP/1.1\nHost: a\r\n\n'],
+  ])('accepts bare LF line ends (%s)', (_name, text) => {
+    for (let step = 1; step <= text.length; step++) {
+      expect(parse(text, step)).toMatchObject({ method: 'GET', target: '/', host: 'a', headers: ['Host', 'a'] });
+    }
+  });
+
+  it('ends the head at the first empty line, however its lines end', () => {
+    const acc = new HeadAccumulator();
+    expect(acc.push(Buffer.from('POST / HTTP/1.1\nHost: a\nContent-Length: 4\n\nab\r\n\r\n'), LIMITS)).toBe(HEAD_READY);
+    expect(acc.head).toBe('POST / HTTP/1.1\nHost: a\nContent-Length: 4\n\n');
+    expect(acc.rest?.toString()).toBe('ab\r\n\r\n');
   });
 
   it('derives keep-alive from the version and Connection', () => {
@@ -66,11 +86,19 @@ describe('request heads', () => {
     expect(ok('GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\n\r\n').upgrade).toBeNull();
   });
 
-  it('reduces absolute-form to origin-form and checks it against Host', () => {
+  // Checked with nginx 1.22 on raw sockets: the absolute-form authority wins over Host, HTTP/1.1
+  // still needs a Host header, and the authority is refused where a Host would be.
+  it('reduces absolute-form to origin-form; its authority wins over Host', () => {
     expect(ok('GET http://a.test/x?y HTTP/1.1\r\nHost: A.test\r\n\r\n')).toMatchObject({ target: '/x?y', host: 'a.test' });
-    expect(ok('GET http://a.test HTTP/1.1\r\n\r\n')).toMatchObject({ target: '/', host: 'a.test' });
-    expect(parse('GET http://a.test/ HTTP/1.1\r\nHost: b.test\r\n\r\n')).toBe(400);
-    expect(parse('GET http://u@a.test/ HTTP/1.1\r\nHost: a.test\r\n\r\n')).toBe(400);
+    expect(ok('GET http://Example.ORG:8080/ HTTP/1.1\r\nHost: localhost\r\n\r\n')).toMatchObject({ target: '/', host: 'Example.ORG:8080' });
+    expect(ok('GET http://a.test HTTP/1.0\r\n\r\n')).toMatchObject({ target: '/', host: 'a.test' });
+    expect(ok('GET https://a.test?q HTTP/1.1\r\nHost: b\r\n\r\n')).toMatchObject({ target: '/?q', host: 'a.test' });
+    expect(ok('GET ftp://a.test/ HTTP/1.1\r\nHost: b\r\n\r\n')).toMatchObject({ host: 'a.test' });
+    expect(ok('GET http://[::1]:80/ HTTP/1.1\r\nHost: b\r\n\r\n')).toMatchObject({ host: '[::1]:80' });
+    expect(parse('GET http://a.test HTTP/1.1\r\n\r\n')).toBe(400);
+    for (const authority of ['u@a.test', 'u:p@a.test', 'a.test:abc', 'a.test:99999', '[::1', '[::1]x', 'a:1:2', 'a..b', '.a', '', 'a#f']) {
+      expect(parse(`GET http://${authority}/ HTTP/1.1\r\nHost: a.test\r\n\r\n`), authority).toBe(400);
+    }
   });
 
   it('accepts OPTIONS * only', () => {
@@ -110,9 +138,18 @@ describe('request heads', () => {
     ['Host with slash', 'GET / HTTP/1.1\r\nHost: a/b\r\n\r\n', 400],
     ['Host with space', 'GET / HTTP/1.1\r\nHost: a b\r\n\r\n', 400],
     ['Host with ..', 'GET / HTTP/1.1\r\nHost: a..b\r\n\r\n', 400],
-    ['bare LF line end', 'GET / HTTP/1.1\nHost: a\n\n', 400],
-    ['bare LF inside a head', 'GET / HTTP/1.1\r\nHost: a\nX: y\r\n\r\n', 400],
+    // nginx 1.22 answers 400 to a bare CR anywhere in a head (checked on raw sockets).
     ['bare CR in a value', 'GET / HTTP/1.1\r\nHost: a\r\nX: a\rb\r\n\r\n', 400],
+    ['bare CR after the request line', 'GET / HTTP/1.1\rHost: a\r\n\r\n', 400],
+    ['bare CR between headers', 'GET / HTTP/1.1\r\nHost: a\rX: b\r\n\r\n', 400],
+    ['bare CR on the empty line', 'GET / HTTP/1.1\r\nHost: a\r\n\r\r\n', 400],
+    ['bare CR in the target', 'GET /\r HTTP/1.1\r\nHost: a\r\n\r\n', 400],
+    ['empty Host', 'GET / HTTP/1.1\r\nHost:\r\n\r\n', 400],
+    ['blank Host', 'GET / HTTP/1.1\r\nHost:  \r\n\r\n', 400],
+    ['empty Host in HTTP/1.0', 'GET / HTTP/1.0\r\nHost:\r\n\r\n', 400],
+    ['Host with a bad port', 'GET / HTTP/1.1\r\nHost: a:8o\r\n\r\n', 400],
+    ['Host with an open bracket', 'GET / HTTP/1.1\r\nHost: [::1\r\n\r\n', 400],
+    ['Host with userinfo', 'GET / HTTP/1.1\r\nHost: u@a\r\n\r\n', 400],
     ['NUL in a value', 'GET / HTTP/1.1\r\nHost: a\r\nX: a\x00b\r\n\r\n', 400],
     ['lowercase version', 'GET / http/1.1\r\nHost: a\r\n\r\n', 400],
     ['HTTP/0.9', 'GET / HTTP/0.9\r\n\r\n', 400],
@@ -188,7 +225,17 @@ describe('response heads', () => {
     expect(r).toMatchObject({ body: 'chunked', contentLength: -1 });
   });
 
+  // nginx 1.22 proxies an upstream response whose head ends its lines in bare LF.
+  it('accepts bare LF line ends', () => {
+    expect(parseResponseHead('HTTP/1.1 200 OK\nContent-Length: 2\nX-A: b\n\n', 'GET')).toMatchObject({
+      status: 200, reason: 'OK', body: 'length', contentLength: 2, headers: ['Content-Length', '2', 'X-A', 'b'],
+    });
+    expect(parseResponseHead('HTTP/1.1 204\n\r\n', 'GET')).toMatchObject({ status: 204, body: 'none' });
+  });
+
   it.each([
+    'HTTP/1.1 200 OK\rX: y\r\n\r\n',
+    'HTTP/1.1 200 OK\r\nX: a\rb\r\n\r\n',
     'HTTP/1.1 20 OK\r\n\r\n',
     'HTTP/2 200 OK\r\n\r\n',
     'HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n',

@@ -71,7 +71,10 @@ describe('parseAbsoluteTarget', () => {
     ['http://example.test?x', { scheme: 'http', host: 'example.test', target: '/?x' }],
     ['http://[::1]:80/a', { scheme: 'http', host: '[::1]:80', target: '/a' }],
     ['/origin/form', null],
-    ['ftp://x/y', null],
+    // nginx accepts any scheme there (it does not change $scheme)
+    ['ftp://x/y', { scheme: 'ftp', host: 'x', target: '/y' }],
+    ['http://a.test:abc/', null],
+    ['http://[::1/', null],
     ['http:///nohost', null],
     ['http://user@host/', null],
     ['example.test:443', null],

