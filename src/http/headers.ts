@@ -10,6 +10,7 @@
 import { ADD_HEADER_STATUSES, HOP_BY_HOP_HEADERS } from '../constants.js';
 import type { LocationSettings, ProxyRedirect } from '../config/types.js';
 import type { RequestHead, ResponseHead } from './parser.js';
+import { headerSafe } from './wire-text.js';
 
 export type Getter<R> = (r: R) => string;
 export type TemplateCompiler<R> = (template: string) => Getter<R>;
@@ -105,14 +106,9 @@ export function buildRequestHeaders<R>(plan: RequestHeaderPlan<R>, req: RequestH
   for (const op of plan.sets) {
     const v = op.constant ?? op.get(r);
     // nginx: a header whose value evaluates to "" is not sent.
-    if (v !== '') out += `${op.name}: ${sanitize(v)}\r\n`;
+    if (v !== '') out += `${op.name}: ${headerSafe(v)}\r\n`;
   }
   return out;
-}
-
-/** Variables may carry client bytes; a CR or LF in them must never split a header. */
-function sanitize(v: string): string {
-  return v.includes('\r') || v.includes('\n') ? v.replace(/[\r\n]+/g, ' ') : v;
 }
 
 /** $proxy_add_x_forwarded_for: the client's X-Forwarded-For plus its address. */
@@ -209,7 +205,7 @@ export function buildAddHeaders<R>(plan: ResponseHeaderPlan<R>, status: number, 
   for (const a of plan.adds) {
     if (!ok && !a.always) continue;
     const v = a.constant ?? a.get(r);
-    if (v !== '') out += `${a.name}: ${sanitize(v)}\r\n`;
+    if (v !== '') out += `${a.name}: ${headerSafe(v)}\r\n`;
   }
   return out;
 }
@@ -217,7 +213,7 @@ export function buildAddHeaders<R>(plan: ResponseHeaderPlan<R>, status: number, 
 function rewriteRedirect<R>(plan: ResponseHeaderPlan<R>, value: string, r: R): string {
   for (const rule of plan.redirects) {
     const from = rule.from(r);
-    if (from !== '' && value.startsWith(from)) return sanitize(rule.to(r) + value.slice(from.length));
+    if (from !== '' && value.startsWith(from)) return headerSafe(rule.to(r) + value.slice(from.length));
   }
   return value;
 }

@@ -4,6 +4,7 @@
  */
 import { SERVER_NAME, STATUS_TEXT } from '../constants.js';
 import { VERSION } from '../version.js';
+import { bodyBytes as asBodyBytes, locationSafe } from './wire-text.js';
 
 /** The Server header value: `server_tokens on` (the default) adds the version, as nginx. */
 export const SERVER_WITH_VERSION = `${SERVER_NAME}/${VERSION}`;
@@ -65,7 +66,10 @@ export interface LocalResponse {
  */
 export function renderLocal(res: LocalResponse, keepAlive: boolean, head: boolean, serverTokens = true): { text: string; bodyBytes: number } {
   const hasBody = statusHasBody(res.status);
-  const bodyBytes = hasBody ? Buffer.byteLength(res.body) : 0;
+  // The head goes out as latin1: the body as the latin1 string of its UTF-8 bytes, so that its
+  // Content-Length is the number of bytes written.
+  const body = hasBody ? asBodyBytes(res.body) : '';
+  const bodyBytes = body.length;
   let text = `HTTP/1.1 ${res.status} ${statusText(res.status)}\r\n${localHeadLines(serverTokens)}`;
   if (hasBody) {
     if (res.contentType !== null) text += `Content-Type: ${res.contentType}\r\n`;
@@ -73,7 +77,7 @@ export function renderLocal(res: LocalResponse, keepAlive: boolean, head: boolea
   }
   text += res.headers;
   text += keepAlive ? 'Connection: keep-alive\r\n\r\n' : 'Connection: close\r\n\r\n';
-  if (hasBody && !head) text += res.body;
+  if (hasBody && !head) text += body;
   return { text, bodyBytes: head ? 0 : bodyBytes };
 }
 
@@ -101,7 +105,8 @@ export function redirectResponse(status: number, location: string, headers = '')
   const body =
     `<html>\r\n<head><title>${title}</title></head>\r\n<body>\r\n<center><h1>${title}</h1></center>\r\n` +
     `<hr><center>${SERVER_NAME}</center>\r\n</body>\r\n</html>\r\n`;
-  return { status, contentType: 'text/html', body, headers: `Location: ${location}\r\n${headers}` };
+  // The URL may hold decoded client bytes ($uri, captures): they must not split the head.
+  return { status, contentType: 'text/html', body, headers: `Location: ${locationSafe(location)}\r\n${headers}` };
 }
 
 export const REDIRECT_CODES: ReadonlySet<number> = new Set([301, 302, 303, 307, 308]);

@@ -6,6 +6,7 @@ import { buildRequestHeaders } from './headers.js';
 import { headerValue } from './parser.js';
 import type { ProxyPlan } from './plan.js';
 import type { HttpRequest } from './request.js';
+import { targetSafe } from './wire-text.js';
 // Pure encoders shared with the stream proxy (no state, no I/O).
 import { encodeProxyV1, encodeProxyV2 } from '../tcp/proxy-protocol.js';
 
@@ -21,14 +22,15 @@ export function proxyProtocolHeader(
 
 export function buildUpstreamHead(proxy: ProxyPlan, r: HttpRequest, proxyHost = proxy.proxyHost): string {
   const head = r.head;
-  const method = proxy.method === null ? head.method : proxy.method(r);
+  const method = proxy.method === null ? head.method : targetSafe(proxy.method(r));
   let uri: string;
   if (r.uriChanged) {
     // nginx: a URI changed by rewrite goes out whole; proxy_pass's own URI part is ignored.
     uri = escapePath(r.uri);
     if (r.args !== '') uri += `?${r.args}`;
   } else if (proxy.dynamicUri !== null) {
-    uri = proxy.dynamicUri(r) || '/';
+    // Variables ($uri, captures) hold decoded bytes: a CR LF or a space must not split the line.
+    uri = targetSafe(proxy.dynamicUri(r)) || '/';
   } else if (proxy.replacement !== null && proxy.prefix !== null && r.uri.startsWith(proxy.prefix)) {
     // DESIGN.md: `proxy_pass http://up/x/;` replaces the matched location prefix with /x/.
     uri = proxy.replacement + escapePath(r.uri.slice(proxy.prefix.length));

@@ -100,3 +100,47 @@ describe('absolute-form request targets', () => {
     expect(statuses(await rawExchange(proxy.port(), raw))).toEqual([400]);
   });
 });
+
+describe('variables never split a head', () => {
+  /** The header lines of the first response head in `raw`, as a lenient client splits them. */
+  const headLines = (raw: string): string[] => raw.slice(0, raw.indexOf('\r\n\r\n')).split(/\r\n|\n|\r/);
+  // %0d%0a decodes to CR LF in $uri; %C4%8A decodes to U+010A, whose low byte is an LF.
+  const INJECTIONS = ['%0d%0aSet-Cookie:%20a=b', '%0aSet-Cookie:%20a=b', '%C4%8ASet-Cookie:%20a=b', '%C4%8D%C4%8ASet-Cookie:%20a=b'];
+
+  it.each(INJECTIONS)('return 302 http://x$uri with %s sets no cookie', async (inj) => {
+    // nginx 1.22 answers `/r%0d%0aSet-Cookie:%20a=b` with a Set-Cookie header line (checked on a
+    // raw socket); tsproxy percent-encodes the controls in a Location.
+    const proxy = await startProxy(`http { server { listen 127.0.0.1:0; location /r { return 302 http://x$uri; } } }`);
+    const out = await rawExchange(proxy.port(), `GET /r${inj} HTTP/1.1\r\nHost: a\r\n\r\n`);
+    expect(statuses(out)).toEqual([302]);
+    const lines = headLines(out);
+    expect(lines.some((l) => /^set-cookie/i.test(l))).toBe(false);
+    expect(lines.find((l) => l.startsWith('Location: '))).toMatch(/^Location: http:\/\/x\/r\S*Set-Cookie: a=b$/);
+  });
+
+  it.each(INJECTIONS)('add_header X-U $uri with %s keeps one header line', async (inj) => {
+    const proxy = await startProxy(`http { server { listen 127.0.0.1:0; location /a { add_header X-U $uri; return 200 "$uri"; } } }`);
+    const req = `GET /a${inj} HTTP/1.1\r\nHost: a\r\n\r\n`;
+    // Pipelined twice: a Content-Length that did not match the body bytes would break the second.
+    const out = await rawExchange(proxy.port(), req + req);
+    expect(statuses(out)).toEqual([200, 200]);
+    const lines = headLines(out);
+    expect(lines.some((l) => /^set-cookie/i.test(l))).toBe(false);
+    expect(lines.filter((l) => l.startsWith('X-U: /a'))).toHaveLength(1);
+  });
+
+  it('proxy_set_header and a proxy_pass URI from $uri keep the upstream request whole', async () => {
+    const backend = await startRawBackend((socket, all) => {
+      if (all.endsWith('\r\n\r\n')) socket.end('HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok');
+    });
+    const proxy = await startProxy(`http { server { listen 127.0.0.1:0;
+      location /p { proxy_set_header X-U $uri; proxy_pass http://127.0.0.1:${backend.port}/up$uri; } } }`);
+    const out = await rawExchange(proxy.port(), 'GET /p%20HTTP/1.1%0d%0aX-Injected:%201%0d%0a%0d%0aGET%20/smuggled%C4%8A HTTP/1.1\r\nHost: a\r\n\r\n');
+    expect(statuses(out)).toEqual([200]);
+    const sent = backend.received.join('');
+    expect(sent.split('\r\n')[0]).toBe('GET /up/p%20HTTP/1.1%0D%0AX-Injected:%201%0D%0A%0D%0AGET%20/smuggled\xc4\x8a HTTP/1.1');
+    expect(sent).not.toMatch(/\r\nX-Injected/);
+    expect(sent).not.toMatch(/(^|\r\n)GET \/smuggled/);
+    expect(sent.replace(/\r\n/g, '')).not.toMatch(/[\r\n]/);
+  });
+});
