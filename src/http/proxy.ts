@@ -254,6 +254,9 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
       this.#resAcc.reset();
       if (res === null) return this.#invalidResponse();
       if (res.status >= 200) {
+        // Bytes after a head that has no body (204, 304, HEAD): the upstream's framing is not
+        // ours, so its connection is not reused.
+        if (res.body === 'none' && data !== null) this.#reusable = false;
         // Head and the body bytes that came with it leave in one writev.
         const client = this.#conn.socket;
         client.cork();
@@ -415,6 +418,7 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
   }
 
   #resetAttempt(): void {
+    this.#reusable = true;
     this.#next.restart();
     this.#resAcc.reset();
     this.#res = null;

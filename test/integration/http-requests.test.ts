@@ -144,3 +144,25 @@ describe('variables never split a head', () => {
     expect(sent.replace(/\r\n/g, '')).not.toMatch(/[\r\n]/);
   });
 });
+
+describe('bytes after a response without a body', () => {
+  it.each([
+    ['HEAD', 'HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello'],
+    ['GET', 'HTTP/1.1 204 No Content\r\n\r\nhello'],
+    ['GET', 'HTTP/1.1 304 Not Modified\r\nContent-Length: 5\r\n\r\nhello'],
+  ])('%s answered with %j: the upstream connection is not reused', async (method, answer) => {
+    const backend = await startRawBackend((socket, all, index) => {
+      if (!all.endsWith('\r\n\r\n')) return;
+      // The first connection answers with stray bytes after the head, any later one cleanly.
+      socket.write(index === 0 ? answer : 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
+    });
+    const proxy = await startProxy(`http { upstream b { server 127.0.0.1:${backend.port}; keepalive 4; }
+      server { listen 127.0.0.1:0; location / { proxy_pass http://b; } } }`);
+    const out = await rawExchange(proxy.port(), `${method} /a HTTP/1.1\r\nHost: a\r\n\r\nGET /b HTTP/1.1\r\nHost: a\r\n\r\n`);
+    expect(statuses(out).slice(1)).toEqual([200]);
+    expect(out).not.toContain('hello');
+    expect(out).toMatch(/\r\n\r\nok$/);
+    // The second request went over a new connection, and got that connection's first answer.
+    expect(backend.received).toHaveLength(2);
+  });
+});
