@@ -10,6 +10,7 @@ import { MAX_RESPONSE_HEAD_BYTES } from '../constants.js';
 import type { Peer } from '../upstream/peer.js';
 import type { UpstreamGroup } from '../upstream/group.js';
 import { dynamicGroupsOf } from './dynamic.js';
+import { ChunkedDecoder } from './chunked-decoder.js';
 import { BODY_TOO_LARGE, RequestBodyFraming, ResponseBodyFraming } from './framing.js';
 import type { ClientConnection, Exchange } from './connection.js';
 import { buildResponseHeaders } from './headers.js';
@@ -53,6 +54,8 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
   readonly #resAcc = new HeadAccumulator();
   #res: ResponseHead | null = null;
   readonly #resBody = new ResponseBodyFraming();
+  /** An HTTP/1.0 client given a chunked response: its data bytes, without the chunk framing. */
+  #dechunk: ChunkedDecoder | null = null;
   #responseStarted = false;
   #clientKeepAlive = false;
   #reusable = true;
@@ -302,14 +305,19 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
     }
     this.#res = res;
     const head = this.#head;
-    const keep = head.keepAlive && res.body !== 'close' && this.bodyDone && this.#conn.requestsLeft(this.#plan);
+    // An HTTP/1.0 client cannot read chunked framing: it gets the data bytes, and the end of the
+    // body is the end of the connection (as nginx, which has no length to send either).
+    const dechunk = res.body === 'chunked' && head.versionMinor === 0;
+    this.#dechunk = dechunk ? new ChunkedDecoder() : null;
+    const keep = head.keepAlive && res.body !== 'close' && !dechunk && this.bodyDone && this.#conn.requestsLeft(this.#plan);
     this.#clientKeepAlive = keep;
     // An error_page target goes out with the error's status (nginx err_status), unless `=`.
     const shown = this.#proxy.statusOverride || status;
     let text = `HTTP/1.1 ${shown} ${res.reason === '' || shown !== status ? statusText(shown) : res.reason}\r\n`;
     text += buildResponseHeaders(this.#plan.resHeaders, res, shown, r);
-    if (res.body === 'chunked') text += 'Transfer-Encoding: chunked\r\n';
-    else if (res.body === 'length' || (res.body === 'none' && res.contentLength >= 0 && status !== 204)) text += `Content-Length: ${res.contentLength}\r\n`;
+    if (res.body === 'chunked') {
+      if (!dechunk) text += 'Transfer-Encoding: chunked\r\n';
+    } else if (res.body === 'length' || (res.body === 'none' && res.contentLength >= 0 && status !== 204)) text += `Content-Length: ${res.contentLength}\r\n`;
     this.#resBody.start(res);
     text += keep ? 'Connection: keep-alive\r\n\r\n' : 'Connection: close\r\n\r\n';
     r.status = shown;
@@ -339,13 +347,27 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
     const finished = framing.done;
     if (n < chunk.length) this.#reusable = false;
     if (n > 0) {
-      const r = this.#r;
-      r.bodyBytesSent += n;
-      r.bytesSent += n;
-      const ok = this.#conn.socket.write(n === chunk.length ? chunk : chunk.subarray(0, n));
+      const part = n === chunk.length ? chunk : chunk.subarray(0, n);
+      const ok = this.#dechunk === null ? this.#sendBody(part) : this.#sendDechunked(part);
       if (!ok && !finished) this.#up?.socket.pause();
     }
     if (finished) this.#complete();
+  }
+
+  /** Body bytes to the client; false when its socket buffer is full. */
+  #sendBody(part: Buffer): boolean {
+    const r = this.#r;
+    r.bodyBytesSent += part.length;
+    r.bytesSent += part.length;
+    return this.#conn.socket.write(part);
+  }
+
+  #sendDechunked(part: Buffer): boolean {
+    let ok = true;
+    this.#dechunk!.decode(part, (data) => {
+      ok = this.#sendBody(data) && ok;
+    });
+    return ok;
   }
 
   /** The upstream answered 101: the connection becomes a tunnel, which takes both sockets over. */
@@ -454,7 +476,7 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
       const res = this.#res!;
       const reusable =
         this.#reusable && res.keepAlive && this.bodyDone && this.#head.upgrade === null && proxy.keepalive > 0 && proxy.proxyProtocol === 0 &&
-        !proxy.http10 && this.#head.versionMinor === 1 && (proxy.keepaliveRequests <= 0 || up.requests < proxy.keepaliveRequests);
+        !proxy.http10 && (proxy.keepaliveRequests <= 0 || up.requests < proxy.keepaliveRequests);
       if (reusable) {
         if (up.socket.isPaused()) up.socket.resume();
         this.#conn.site.pool.put(up, proxy.keepalive, proxy.keepaliveTimeoutMs);

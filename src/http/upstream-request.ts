@@ -39,8 +39,9 @@ export function buildUpstreamHead(proxy: ProxyPlan, r: HttpRequest, proxyHost = 
     // No URI in proxy_pass: the request URI goes out exactly as the client sent it.
     uri = head.target;
   }
-  // An HTTP/1.0 client cannot take a chunked response: ask the upstream in 1.0 as well.
-  const v10 = proxy.http10 || head.versionMinor === 0;
+  // proxy_http_version whatever the client speaks (nginx): a chunked answer to an HTTP/1.0
+  // client is de-chunked on its way out (proxy.ts).
+  const v10 = proxy.http10;
   let text = `${method} ${uri} ${v10 ? 'HTTP/1.0' : 'HTTP/1.1'}\r\n`;
   text += buildRequestHeaders(proxy.reqHeaders, head, { clientAddress: r.remoteAddr, scheme: r.scheme, proxyHost }, r);
   if (!proxy.passBody) {

@@ -13,7 +13,7 @@
 import { EventEmitter } from 'node:events';
 import http2 from 'node:http2';
 import { parseResponseHead, type ResponseHead } from '../http/parser.js';
-import { ChunkedDecoder } from './chunked-decoder.js';
+import { ChunkedDecoder } from '../http/chunked-decoder.js';
 
 const { NGHTTP2_NO_ERROR, NGHTTP2_INTERNAL_ERROR, NGHTTP2_CANCEL } = http2.constants;
 

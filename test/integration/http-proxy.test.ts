@@ -138,14 +138,37 @@ describe('http proxy', () => {
     expect(gone.headers.location).toBe('https://elsewhere.test/');
   });
 
-  it('speaks HTTP/1.0 to HTTP/1.0 clients and closes after', async () => {
-    const a = await startHttpBackend('A');
+  // nginx 1.22 (proxy_http_version 1.1, keepalive): an HTTP/1.0 client's request goes upstream
+  // in HTTP/1.1 over the pooled connection; a chunked answer reaches it de-chunked, without a
+  // length, and the connection closes after it (Connection: keep-alive asked or not).
+  it('speaks proxy_http_version to HTTP/1.0 clients over pooled connections and de-chunks for them', async () => {
+    const versions: string[] = [];
+    const a = await startHttpBackend('A', (req, res) => {
+      versions.push(req.httpVersion);
+      if (req.url !== '/chunked') return res.end('A');
+      res.write('hel');
+      setTimeout(() => res.end('lo'), 20);
+    });
     const proxy = await startProxy(`http { server { listen 127.0.0.1:0; location / { proxy_pass http://127.0.0.1:${a.port}; } } }`);
-    const out = await rawExchange(proxy.port(), 'GET / HTTP/1.0\r\n\r\n', 3000);
-    expect(out).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
-    expect(a.seen[0]!.headers.connection).toBe('close');
-    expect(out).toMatch(/\r\nConnection: close\r\n/i);
-    expect(out).toMatch(/\r\n\r\nA$/);
+    const plain = await rawExchange(proxy.port(), 'GET / HTTP/1.0\r\n\r\n', 3000);
+    expect(plain).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+    expect(plain).toMatch(/\r\nConnection: close\r\n/i);
+    expect(plain).toMatch(/\r\nContent-Length: 1\r\n[\s\S]*\r\n\r\nA$/);
+    for (const extra of ['', 'Connection: keep-alive\r\n']) {
+      const started = Date.now();
+      const out = await rawExchange(proxy.port(), `GET /chunked HTTP/1.0\r\n${extra}\r\n`, 3000);
+      // Closed by the proxy right after the body, not by the 3 s idle timer.
+      expect(Date.now() - started).toBeLessThan(2500);
+      expect(out).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+      expect(out).not.toMatch(/\r\n(Transfer-Encoding|Content-Length):/i);
+      expect(out).toMatch(/\r\nConnection: close\r\n/i);
+      expect(out).toMatch(/\r\n\r\nhello$/);
+    }
+    // node:http answers an HTTP/1.1 request's streamed body chunked: the proxy de-chunked it.
+    expect(versions).toEqual(['1.1', '1.1', '1.1']);
+    expect(a.seen.map((s) => s.headers.connection)).toEqual(['keep-alive', 'keep-alive', 'keep-alive']);
+    expect(a.requests).toBe(3);
+    expect(a.sockets).toBe(1);
   });
 
   it('relays HEAD, 204 and 304 without bodies', async () => {

@@ -166,3 +166,22 @@ describe('bytes after a response without a body', () => {
     expect(backend.received).toHaveLength(2);
   });
 });
+
+describe('HTTP/1.0 clients', () => {
+  it('get a big chunked answer de-chunked byte for byte, extensions and trailers dropped', async () => {
+    const piece = Buffer.alloc(10_000);
+    for (let i = 0; i < piece.length; i++) piece[i] = 0x61 + (i % 26);
+    const backend = await startRawBackend((socket, all) => {
+      if (!all.endsWith('\r\n\r\n')) return;
+      socket.write('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n');
+      for (let i = 0; i < 200; i++) socket.write(Buffer.concat([Buffer.from(`${piece.length.toString(16)};ext=${i}\r\n`), piece, Buffer.from('\r\n')]));
+      socket.write('0\r\nX-Trailer: t\r\n\r\n');
+    });
+    const proxy = await startProxy(`http { server { listen 127.0.0.1:0; location / { proxy_pass http://127.0.0.1:${backend.port}; } } }`);
+    const out = await rawExchange(proxy.port(), 'GET / HTTP/1.0\r\n\r\n', 3000);
+    expect(backend.received[0]).toMatch(/^GET \/ HTTP\/1\.1\r\n/);
+    const body = bodyOf(out);
+    expect(body.length).toBe(2_000_000);
+    expect(body).toBe(piece.toString('latin1').repeat(200));
+  });
+});

@@ -1,7 +1,8 @@
 /**
- * Decodes a chunked body into its data bytes, for HTTP/2 clients (DATA frames carry no chunk
- * framing). The bytes it sees were already validated by the engine's ChunkedScanner on their way
- * from the upstream, so this only walks the structure: sizes, extensions and trailers are skipped.
+ * Decodes a chunked body into its data bytes, for clients that cannot take chunked framing:
+ * HTTP/2 clients (DATA frames carry none) and HTTP/1.0 clients. The bytes it sees were already
+ * validated by the engine's ChunkedScanner on their way from the upstream, so this only walks the
+ * structure: sizes, extensions and trailers are skipped.
  */
 const S_SIZE = 0;
 const S_EXT = 1;
