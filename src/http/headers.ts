@@ -15,7 +15,7 @@ import { headerSafe } from './wire-text.js';
 export type Getter<R> = (r: R) => string;
 export type TemplateCompiler<R> = (template: string) => Getter<R>;
 
-interface SetOp<R> {
+export interface SetOp<R> {
   readonly name: string;
   readonly lname: string;
   readonly get: Getter<R>;
@@ -41,6 +41,13 @@ export interface RequestHeaderPlan<R> {
   readonly forwardFor: boolean;
   readonly realIp: boolean;
   readonly forwardProto: boolean;
+  /**
+   * `proxy_set_header Upgrade ...` (nginx's meaning: this value, whatever the client asked), null
+   * to forward only a client's `Upgrade: websocket`.
+   */
+  readonly upgrade: SetOp<R> | null;
+  /** `proxy_set_header Connection ...`: this value (an empty one means our default), or null. */
+  readonly connection: SetOp<R> | null;
 }
 
 const CONSTANT = /^[^$]*$/;
@@ -57,10 +64,14 @@ export function compileRequestHeaders<R>(settings: LocationSettings, compile: Te
   drop.add('host');
   const sets: SetOp<R>[] = [];
   let hostSet = false;
+  let upgrade: SetOp<R> | null = null;
+  let connection: SetOp<R> | null = null;
   for (const op of settings.proxySetHeaders) {
     const lname = op.name.toLowerCase();
-    // nginx's Upgrade/Connection incantation for websockets is accepted and ignored: upgrades
-    // are forwarded by the engine itself, and Connection is ours to manage.
+    // Upgrade and Connection go out last, with the framing (upstream-request.ts); the framing
+    // headers are always ours.
+    if (lname === 'upgrade') upgrade = compileSet(op.name, op.value, compile);
+    if (lname === 'connection') connection = compileSet(op.name, op.value, compile);
     if (lname === 'connection' || lname === 'upgrade' || lname === 'content-length' || lname === 'transfer-encoding') continue;
     drop.add(lname);
     if (lname === 'host') hostSet = true;
@@ -73,12 +84,12 @@ export function compileRequestHeaders<R>(settings: LocationSettings, compile: Te
   if (forwardFor) drop.add('x-forwarded-for');
   if (realIp) drop.add('x-real-ip');
   if (forwardProto) drop.add('x-forwarded-proto');
-  return { drop, passRequestHeaders: settings.proxyPassRequestHeaders, sets, hostSet, forwardFor, realIp, forwardProto };
+  return { drop, passRequestHeaders: settings.proxyPassRequestHeaders, sets, hostSet, forwardFor, realIp, forwardProto, upgrade, connection };
 }
 
 /**
- * The header lines of the upstream request (without the request line, framing and Connection).
- * `r` is what templates read.
+ * The header lines of the upstream request (without the request line, framing, Upgrade and
+ * Connection). `r` is what templates read.
  */
 export function buildRequestHeaders<R>(plan: RequestHeaderPlan<R>, req: RequestHead, ctx: ForwardContext, r: R): string {
   let out = '';
@@ -109,6 +120,12 @@ export function buildRequestHeaders<R>(plan: RequestHeaderPlan<R>, req: RequestH
     if (v !== '') out += `${op.name}: ${headerSafe(v)}\r\n`;
   }
   return out;
+}
+
+/** The value of a proxy_set_header op for this request ('' when it evaluates to nothing). */
+export function setValue<R>(op: SetOp<R>, r: R): string {
+  const v = op.constant ?? op.get(r);
+  return v === '' ? v : headerSafe(v);
 }
 
 /** $proxy_add_x_forwarded_for: the client's X-Forwarded-For plus its address. */

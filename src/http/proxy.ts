@@ -14,9 +14,9 @@ import { ChunkedDecoder } from './chunked-decoder.js';
 import { BODY_TOO_LARGE, RequestBodyFraming, ResponseBodyFraming } from './framing.js';
 import type { ClientConnection, Exchange } from './connection.js';
 import { buildResponseHeaders } from './headers.js';
-import { buildUpstreamHead, firstSegmentIs, proxyProtocolHeader } from './upstream-request.js';
+import { buildUpstreamHead, firstSegmentIs, proxyProtocolHeader, upgradeMatches } from './upstream-request.js';
 import { closeCode, closeReason, isFailureStatus, NextUpstream, timeoutPhase } from './next-upstream.js';
-import { HEAD_NEED_MORE, HEAD_READY, HeadAccumulator, parseResponseHead, type HeadLimits, type RequestHead, type ResponseHead } from './parser.js';
+import { HEAD_NEED_MORE, HEAD_READY, HeadAccumulator, headerValue, parseResponseHead, type HeadLimits, type RequestHead, type ResponseHead } from './parser.js';
 import type { LocationPlan, ProxyPlan } from './plan.js';
 import { UpstreamConn, type UpstreamOwner } from './pool.js';
 import type { HttpRequest } from './request.js';
@@ -40,6 +40,10 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
   readonly #plan: LocationPlan;
   readonly #proxy: ProxyPlan;
   #upstreamHead = '';
+  /** The upgrade asked of the upstream (what a 101 must name), null when none can be relayed. */
+  #upgrade: readonly string[] | null = null;
+  /** The Connection sent upstream lets the connection be pooled afterwards. */
+  #upstreamReusable = false;
   /** The group of this request (proxy.group, or the one a dynamic proxy_pass resolved to). */
   #group: UpstreamGroup | null = null;
   /** proxy_pass https://: the TLS parameters of this request's upstream connections. */
@@ -108,7 +112,10 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
     this.#group = group;
     r.proxyHost = proxyHost;
     if (this.#proxy.tls !== null) this.#tls = resolveTlsTarget(this.#proxy.tls, r, proxyHost);
-    this.#upstreamHead = buildUpstreamHead(this.#proxy, r, proxyHost);
+    const head = buildUpstreamHead(this.#proxy, r, proxyHost);
+    this.#upstreamHead = head.text;
+    this.#upgrade = head.upgrade;
+    this.#upstreamReusable = head.reusable;
     this.#next.start();
     this.#connect();
   }
@@ -268,7 +275,9 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
         return;
       }
       if (res.status === 101) {
-        if (this.#head.upgrade === null) return this.#invalidResponse();
+        // Only the protocol the client asked for (h2c smuggling: a 101 to something else would
+        // hand the client a tunnel to the backend past every location rule).
+        if (this.#upgrade === null || !upgradeMatches(this.#upgrade, headerValue(res, 'upgrade'))) return this.#invalidResponse();
         return this.#startTunnel(res, data);
       }
       // 1xx interim responses: relay 100 Continue to a client that can read it, drop the rest.
@@ -475,7 +484,7 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
       const proxy = this.#proxy;
       const res = this.#res!;
       const reusable =
-        this.#reusable && res.keepAlive && this.bodyDone && this.#head.upgrade === null && proxy.keepalive > 0 && proxy.proxyProtocol === 0 &&
+        this.#reusable && res.keepAlive && this.bodyDone && this.#upstreamReusable && proxy.keepalive > 0 && proxy.proxyProtocol === 0 &&
         !proxy.http10 && (proxy.keepaliveRequests <= 0 || up.requests < proxy.keepaliveRequests);
       if (reusable) {
         if (up.socket.isPaused()) up.socket.resume();

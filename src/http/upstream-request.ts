@@ -1,8 +1,13 @@
 /**
  * The upstream request head, built once per request as one string: request line (proxy_method,
- * the proxy_pass URI rule, proxy_http_version), rewritten headers, framing and Connection.
+ * the proxy_pass URI rule, proxy_http_version), rewritten headers, framing, Upgrade and Connection.
+ *
+ * Upgrades: a client's `Upgrade: websocket` is forwarded by itself (tsproxy's default: WebSocket
+ * just works); any other Upgrade (curl's and Java's `h2c`, ...) is not, since nginx forwards none
+ * unless configured and an h2c upgrade that a backend accepts would tunnel the client past every
+ * location rule. `proxy_set_header Upgrade ...` keeps nginx's meaning: that value is sent.
  */
-import { buildRequestHeaders } from './headers.js';
+import { buildRequestHeaders, setValue } from './headers.js';
 import { headerValue } from './parser.js';
 import type { ProxyPlan } from './plan.js';
 import type { HttpRequest } from './request.js';
@@ -20,7 +25,19 @@ export function proxyProtocolHeader(
   return version === 1 ? encodeProxyV1(e) : encodeProxyV2(e);
 }
 
-export function buildUpstreamHead(proxy: ProxyPlan, r: HttpRequest, proxyHost = proxy.proxyHost): string {
+export interface UpstreamHead {
+  readonly text: string;
+  /**
+   * The upgrade asked of the upstream (lowercased tokens of the Upgrade sent), when the client
+   * asked for one and the request carries `Connection: upgrade`; a 101 must name one of them.
+   * Null when a 101 cannot be relayed.
+   */
+  readonly upgrade: readonly string[] | null;
+  /** The Connection sent lets the upstream connection be reused (not close, not upgrade). */
+  readonly reusable: boolean;
+}
+
+export function buildUpstreamHead(proxy: ProxyPlan, r: HttpRequest, proxyHost = proxy.proxyHost): UpstreamHead {
   const head = r.head;
   const method = proxy.method === null ? head.method : targetSafe(proxy.method(r));
   let uri: string;
@@ -48,9 +65,39 @@ export function buildUpstreamHead(proxy: ProxyPlan, r: HttpRequest, proxyHost = 
     // proxy_pass_request_body off: the body is read and dropped, so no framing goes out.
   } else if (head.chunked) text += 'Transfer-Encoding: chunked\r\n';
   else if (head.contentLength >= 0) text += `Content-Length: ${head.contentLength}\r\n`;
-  if (head.upgrade !== null) text += `Upgrade: ${headerValue(head, 'upgrade')!}\r\nConnection: upgrade\r\n\r\n`;
-  else text += v10 || proxy.keepalive <= 0 ? 'Connection: close\r\n\r\n' : 'Connection: keep-alive\r\n\r\n';
-  return text;
+  const plan = proxy.reqHeaders;
+  const upgrade = plan.upgrade !== null ? setValue(plan.upgrade, r) : head.upgrade === 'websocket' ? headerValue(head, 'upgrade')! : '';
+  const explicit = plan.connection === null ? '' : setValue(plan.connection, r);
+  if (upgrade !== '') text += `Upgrade: ${upgrade}\r\n`;
+  if (explicit === '') {
+    // Ours: an upgrade, else keep-alive when the connection may be pooled.
+    const close = v10 || proxy.keepalive <= 0;
+    if (upgrade !== '') text += 'Connection: upgrade\r\n\r\n';
+    else text += close ? 'Connection: close\r\n\r\n' : 'Connection: keep-alive\r\n\r\n';
+    return { text, upgrade: upgrade !== '' && head.upgrade !== null ? tokens(upgrade) : null, reusable: upgrade === '' && !close };
+  }
+  // proxy_set_header Connection: honoured as written (`close` from nginx's websocket map too).
+  text += `Connection: ${explicit}\r\n\r\n`;
+  const options = tokens(explicit);
+  const upgrading = upgrade !== '' && head.upgrade !== null && options.includes('upgrade');
+  return { text, upgrade: upgrading ? tokens(upgrade) : null, reusable: !options.includes('close') && !options.includes('upgrade') };
+}
+
+/** Lowercased comma-separated tokens. */
+function tokens(value: string): string[] {
+  const out: string[] = [];
+  for (const part of value.split(',')) {
+    const t = part.trim().toLowerCase();
+    if (t !== '') out.push(t);
+  }
+  return out;
+}
+
+/** A 101 switches to what was asked: its Upgrade names only protocols the request offered. */
+export function upgradeMatches(asked: readonly string[], answered: string | null): boolean {
+  if (answered === null) return false;
+  const got = tokens(answered);
+  return got.length > 0 && got.every((t) => asked.includes(t));
 }
 
 /** websocket_pass path: matches the first path segment exactly (/chat matches /chat/1, not /chatroom). */

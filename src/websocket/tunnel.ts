@@ -43,14 +43,15 @@ export function startHttpTunnel(
   rest: Buffer | null,
 ): HttpTunnel {
   r.upstreamStatus = '101';
-  const upgrade = headerValue(r.head, 'upgrade');
+  // The proxy checked that the 101 names the protocol the client asked for.
+  const upgrade = headerValue(res, 'upgrade')!;
   let head = 'HTTP/1.1 101 Switching Protocols\r\n';
   head += buildResponseHeaders(plan.resHeaders, res, 101, r);
-  head += `Upgrade: ${headerValue(res, 'upgrade') ?? upgrade!}\r\nConnection: upgrade\r\n\r\n`;
+  head += `Upgrade: ${upgrade}\r\nConnection: upgrade\r\n\r\n`;
   r.status = 101;
   r.bytesSent += head.length;
   const route = { kind: 'http', listen: conn.vhosts.key, node: plan.location?.config ?? null, upstream: proxy.upstreamName, path: null } as const;
-  const websocket = (upgrade ?? '').toLowerCase() === 'websocket';
+  const websocket = upgrade.trim().toLowerCase() === 'websocket';
   return new HttpTunnel(conn, up, group, peer, { head, rest, idleTimeoutMs: proxy.tunnelTimeoutMs, route, websocket });
 }
 

@@ -70,12 +70,15 @@ describe('request headers', () => {
     expect(lines(out)).toEqual(['Host: backend', 'X-Forwarded-For: 1.1.1.1', 'X-U: a Evil: 1']);
   });
 
-  it('ignores the websocket Upgrade/Connection incantation (the engine handles upgrades)', () => {
+  it('keeps proxy_set_header Upgrade/Connection apart (they go out with the framing)', () => {
     const plan = compileRequestHeaders(
       locationSettings({ proxySetHeaders: [headerOp('Upgrade', '$http_upgrade'), headerOp('Connection', 'upgrade')] }),
       compile,
     );
     expect(plan.sets).toHaveLength(0);
+    expect(plan.upgrade?.name).toBe('Upgrade');
+    expect(plan.connection?.constant).toBe('upgrade');
+    expect(lines(buildRequestHeaders(plan, req('GET / HTTP/1.1\r\nHost: a\r\nUpgrade: h2c\r\n\r\n'), ctx, {}))).not.toContain('Upgrade: h2c');
   });
 
   it('drops the client body framing headers (the proxy writes its own)', () => {

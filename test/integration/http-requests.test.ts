@@ -4,7 +4,10 @@
  * targets, HTTP/1.0 clients, which upgrades reach the upstream, the Connection header, client
  * aborts, header splitting through variables, and bytes after a body-less response.
  */
-import { describe, expect, it } from 'vitest';
+import http from 'node:http';
+import type net from 'node:net';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import { WebSocket, WebSocketServer } from 'ws';
 import { startProxy } from '../helpers/proxy.js';
 import { rawExchange, startRawBackend, statuses } from '../helpers/backend.js';
 
@@ -183,5 +186,90 @@ describe('HTTP/1.0 clients', () => {
     const body = bodyOf(out);
     expect(body.length).toBe(2_000_000);
     expect(body).toBe(piece.toString('latin1').repeat(200));
+  });
+});
+
+describe('upgrades and Connection', () => {
+  /** An HTTP server with a ws WebSocketServer on it, as socket.io and ws apps run. */
+  async function wsApp(): Promise<{ port: number; upgrades: http.IncomingHttpHeaders[]; plain: http.IncomingHttpHeaders[] }> {
+    const server = http.createServer((req, res) => {
+      app.plain.push(req.headers);
+      res.end('plain');
+    });
+    const wss = new WebSocketServer({ server });
+    wss.on('connection', (ws) => ws.on('message', (d) => ws.send(d)));
+    server.on('upgrade', (req: http.IncomingMessage) => app.upgrades.push(req.headers));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const app = { port: (server.address() as net.AddressInfo).port, upgrades: [] as http.IncomingHttpHeaders[], plain: [] as http.IncomingHttpHeaders[] };
+    onTestFinished(async () => {
+      for (const c of wss.clients) c.terminate();
+      wss.close();
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    });
+    return app;
+  }
+
+  const H2C = 'GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n';
+
+  it("does not forward curl's Upgrade: h2c: a ws backend answers the request itself", async () => {
+    // ws answers an h2c upgrade with 400; nginx (no proxy_set_header Upgrade) sends it none.
+    const app = await wsApp();
+    const proxy = await startProxy(`http { server { listen 127.0.0.1:0; location / { proxy_pass http://127.0.0.1:${app.port}; } } }`);
+    const out = await rawExchange(proxy.port(), H2C);
+    expect(statuses(out)).toEqual([200]);
+    expect(bodyOf(out)).toBe('plain');
+    expect(app.upgrades).toEqual([]);
+    expect(app.plain[0]!.upgrade).toBeUndefined();
+    expect(app.plain[0]!['http2-settings']).toBeUndefined();
+    expect(app.plain[0]!.connection).toBe('keep-alive');
+    // WebSocket still just works on the same location.
+    const ws = new WebSocket(`ws://127.0.0.1:${proxy.port()}/`);
+    onTestFinished(() => ws.terminate());
+    await new Promise((r, j) => { ws.once('open', r); ws.once('error', j); });
+    ws.send('echo');
+    expect(String(await new Promise((r) => ws.once('message', r)))).toBe('echo');
+  });
+
+  it('forwards Upgrade: h2c when proxy_set_header Upgrade says so (nginx\'s meaning)', async () => {
+    const app = await wsApp();
+    const proxy = await startProxy(`http {
+      map $http_upgrade $connection_upgrade { default upgrade; '' close; }
+      server { listen 127.0.0.1:0; location / { proxy_pass http://127.0.0.1:${app.port};
+        proxy_set_header Upgrade $http_upgrade; proxy_set_header Connection $connection_upgrade; } } }`);
+    const out = await rawExchange(proxy.port(), H2C);
+    expect(statuses(out)).toEqual([400]);
+    expect(app.upgrades.map((h) => [h.upgrade, h.connection])).toEqual([['h2c', 'upgrade']]);
+  });
+
+  it('refuses a 101 whose Upgrade is not what the client asked for (502, no tunnel)', async () => {
+    const backend = await startRawBackend((socket, all) => {
+      if (all.endsWith('\r\n\r\n')) socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\nConnection: Upgrade\r\n\r\n');
+    });
+    const proxy = await startProxy(`http { server { listen 127.0.0.1:0; location / { proxy_pass http://127.0.0.1:${backend.port}; } } }`);
+    const ask = 'GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n';
+    const out = await rawExchange(proxy.port(), `${ask}PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n`);
+    // The bytes after the request are read as the next request (nginx's HTTP/2 preface: 505).
+    expect(statuses(out)).toEqual([502, 505]);
+    expect(out).not.toContain('101');
+    // Nothing after the handshake reached the backend: no tunnel was made.
+    expect(backend.received.join('')).not.toContain('PRI *');
+  });
+
+  it.each([
+    ['close', 'close', 2],
+    ['keep-alive', 'keep-alive', 1],
+  ])('honours proxy_set_header Connection %s', async (value, sent, sockets) => {
+    const backend = await startRawBackend((socket, all) => {
+      const n = all.split('\r\n\r\n').length - 1;
+      if (all.endsWith('\r\n\r\n')) socket.write(`HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n${n}`);
+    });
+    const proxy = await startProxy(`http { upstream b { server 127.0.0.1:${backend.port}; keepalive 4; }
+      server { listen 127.0.0.1:0; location / { proxy_pass http://b; proxy_set_header Connection ${value}; } } }`);
+    const req = 'GET / HTTP/1.1\r\nHost: a\r\n\r\n';
+    const out = await rawExchange(proxy.port(), req + req);
+    expect(statuses(out)).toEqual([200, 200]);
+    expect(backend.received.join('').match(/\r\nConnection: [^\r]*/g)).toEqual([`\r\nConnection: ${sent}`, `\r\nConnection: ${sent}`]);
+    expect(backend.received).toHaveLength(sockets);
   });
 });
