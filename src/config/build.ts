@@ -228,6 +228,7 @@ function mergeSettings(base: LocationSettings, own: Settings, state: BuildState)
     proxyRedirect: pick('proxyRedirect'),
     proxyInterceptErrors: pick('proxyInterceptErrors'),
     proxyBuffering: pick('proxyBuffering'),
+    proxyIgnoreClientAbort: pick('proxyIgnoreClientAbort'),
     proxyForwardedHeaders: pick('proxyForwardedHeaders'),
     proxyProtocolVersion: pick('proxyProtocolVersion'),
     proxySsl: PROXY_SSL_FIELDS.some((f) => o[f] !== undefined) ? assembleProxySsl(base.proxySsl ?? null, o, prefix) : base.proxySsl,

@@ -324,6 +324,8 @@ export interface LocationSettings {
   readonly proxyRedirect: ProxyRedirect;
   readonly proxyInterceptErrors: boolean;
   readonly proxyBuffering: boolean;
+  /** proxy_ignore_client_abort: a client that goes away does not abort the upstream request. */
+  readonly proxyIgnoreClientAbort: boolean;
   /** Set X-Forwarded-For / X-Real-IP / X-Forwarded-Proto (tsproxy default on; nginx has none). */
   readonly proxyForwardedHeaders: boolean;
   /** Send a PROXY protocol header to HTTP upstreams (0 = off, 1 or 2). */

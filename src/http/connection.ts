@@ -49,7 +49,10 @@ export interface Exchange {
   clientDrain(): void;
   /** The client went away (or the connection is being torn down). */
   clientClosed(): void;
-  /** The client shut down its write side (FIN) while its socket stays open for our answer. */
+  /**
+   * The client shut down its write side (FIN) while its socket stays open for our answer. Without
+   * it, the answer is finished and the connection then closed.
+   */
   clientEnd?(): void;
 }
 
@@ -102,8 +105,9 @@ export class ClientConnection {
     if (accepted !== null) this.proxyProtocolAddr = accepted.proxyProtocolAddr;
     else if (expectsProxyHeader(vhosts)) this.#state = S_PROXY;
     this.#keepaliveTimeoutMs = server.settings.keepaliveTimeoutMs;
-    // nginx answers a client that sent its request and then shut down its write side (FIN):
-    // keep our side open until the response is out (finish() ends it).
+    // nginx answers a client that sent its request and then shut down its write side (FIN) when
+    // it answers itself (return, static files): keep our side open until the response is out
+    // (finish() ends it). A proxied request is aborted instead (ProxyExchange.clientEnd).
     socket.allowHalfOpen = true;
     (socket as OwnedSocket)[kConnection] = this;
     const on = ClientConnection.#listeners;
@@ -215,6 +219,9 @@ export class ClientConnection {
     } else if (state === S_BODY) {
       // The body can never complete.
       this.socket.destroy();
+    } else if (this.exchange?.clientEnd !== undefined) {
+      // A proxied request: nginx aborts it (proxy_ignore_client_abort decides).
+      this.exchange.clientEnd();
     } else if (this.exchange === null && this.#request === null && this.#pipelined === null) {
       // Idle, or a head that will never complete: close our side too.
       this.socket.end();

@@ -61,6 +61,11 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
   /** An HTTP/1.0 client given a chunked response: its data bytes, without the chunk framing. */
   #dechunk: ChunkedDecoder | null = null;
   #responseStarted = false;
+  /**
+   * proxy_ignore_client_abort: the client closed after sending its whole request, and the
+   * upstream request goes on; its answer is read and dropped, and logged when it ends.
+   */
+  #clientGone = false;
   #clientKeepAlive = false;
   #reusable = true;
   #done = false;
@@ -218,8 +223,7 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
   #clientBodyError(status: number): void {
     this.#closeUpstream(false);
     if (this.#responseStarted) {
-      this.#done = true;
-      this.#conn.abort();
+      this.#abortClient();
     } else {
       this.#fail(status, false);
     }
@@ -232,6 +236,10 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
 
   clientClosed(): void {
     if (this.#done) return;
+    if (this.bodyDone && this.#plan.settings.proxyIgnoreClientAbort) {
+      this.#clientGone = true;
+      return;
+    }
     this.#done = true;
     if (this.#r.status === 0) this.#r.status = 499;
     const logger = this.#conn.site.logger;
@@ -239,6 +247,26 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
       logger.debug({ code: 'TSP_ERR_CLIENT_ABORT', upstream: this.#proxy.upstreamName }, 'client closed the connection before the response was complete');
     }
     this.#closeUpstream(false);
+  }
+
+  /**
+   * The client shut down its write side (FIN) while we wait for or relay the upstream's answer.
+   * nginx (proxy_ignore_client_abort off) takes it for a client that went away: the upstream
+   * request is aborted, the client connection closed, and the request logged 499 unless its
+   * response had started (checked with nginx 1.22 on a raw socket).
+   */
+  clientEnd(): void {
+    if (this.#done || this.#plan.settings.proxyIgnoreClientAbort) return;
+    this.clientClosed();
+    this.#conn.abort();
+  }
+
+  /** A response that cannot be completed: the client must see a broken connection. */
+  #abortClient(): void {
+    this.#done = true;
+    // A client already gone was not logged at its close (the request went on): log it now.
+    if (this.#clientGone) this.#conn.finish(false);
+    else this.#conn.abort();
   }
 
   // -------------------------------------------------------------------------------------------
@@ -281,7 +309,7 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
         return this.#startTunnel(res, data);
       }
       // 1xx interim responses: relay 100 Continue to a client that can read it, drop the rest.
-      if (res.status === 100 && this.#head.versionMinor === 1) this.#conn.socket.write(CONTINUE, 'latin1');
+      if (res.status === 100 && this.#head.versionMinor === 1 && !this.#clientGone) this.#conn.socket.write(CONTINUE, 'latin1');
     }
   }
 
@@ -333,6 +361,12 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
     r.responseHeaders = res.headers;
     r.bytesSent += text.length;
     this.#responseStarted = true;
+    if (this.#clientGone) {
+      // Read the answer to its end (the connection may be reused), write nothing.
+      r.bytesSent = 0;
+      if (this.#resBody.done) this.#complete();
+      return true;
+    }
     this.#conn.setTimeout(this.#plan.settings.sendTimeoutMs);
     const full = this.#conn.socket.write(text, 'latin1');
     if (this.#resBody.done) this.#complete();
@@ -349,8 +383,7 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
         'upstream sent invalid chunked response',
       );
       this.#closeUpstream(true);
-      this.#done = true;
-      this.#conn.abort();
+      this.#abortClient();
       return;
     }
     const finished = framing.done;
@@ -365,6 +398,7 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
 
   /** Body bytes to the client; false when its socket buffer is full. */
   #sendBody(part: Buffer): boolean {
+    if (this.#clientGone) return true;
     const r = this.#r;
     r.bodyBytesSent += part.length;
     r.bytesSent += part.length;
@@ -381,6 +415,10 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
 
   /** The upstream answered 101: the connection becomes a tunnel, which takes both sockets over. */
   #startTunnel(res: ResponseHead, rest: Buffer | null): void {
+    if (this.#clientGone) {
+      this.#closeUpstream(false);
+      return this.#abortClient();
+    }
     const up = this.#up!;
     const peer = this.#peer!;
     this.#done = true;
@@ -399,12 +437,8 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
     this.#lastStatus = 504;
     if (this.#res === null && this.#next.allows(this.#proxy.retryOnTimeout, this.#responseStarted)) return this.#retry(true);
     this.#closeUpstream(true);
-    if (this.#responseStarted) {
-      this.#done = true;
-      this.#conn.abort();
-    } else {
-      this.#fail(504);
-    }
+    if (this.#responseStarted) this.#abortClient();
+    else this.#fail(504);
   }
 
   upstreamClose(up: UpstreamConn, err: Error | null): void {
@@ -418,8 +452,7 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
       }
       // The body was cut short: the client must see a broken connection, not a short success.
       this.#releasePeer(true);
-      this.#done = true;
-      this.#conn.abort();
+      this.#abortClient();
       return;
     }
     // A pooled connection the peer closed just as we reused it: not the peer's fault.
@@ -506,6 +539,7 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
     this.#done = true;
     this.#r.upstreamResponseTime = seconds(Date.now() - this.#tryStartMs);
     this.#closeUpstream(false);
+    if (this.#clientGone) return this.#goneAnswer(status);
     const keep = this.#head.keepAlive && this.bodyDone && this.#conn.requestsLeft(this.#plan);
     this.#conn.respond(this.#r, this.#plan, errorResponse(status), keep, null, true);
   }
@@ -516,8 +550,15 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
     this.#closeUpstream(false);
     const r = this.#r;
     if (r.upstreamStatus === '' && this.#next.attempts > 0) r.upstreamStatus = String(status);
+    if (this.#clientGone) return this.#goneAnswer(status);
     const keep = keepAlive && this.#head.keepAlive && this.bodyDone && this.#conn.requestsLeft(this.#plan);
     this.#conn.respond(r, this.#plan, errorResponse(status), keep);
+  }
+
+  /** The answer a client that went away would have had: only logged. */
+  #goneAnswer(status: number): void {
+    this.#r.status = status;
+    this.#conn.finish(false);
   }
 }
 

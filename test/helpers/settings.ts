@@ -18,6 +18,7 @@ export function locationSettings(over: Partial<LocationSettings> = {}): Location
     proxyRedirect: { kind: 'default' },
     proxyInterceptErrors: false,
     proxyBuffering: true,
+    proxyIgnoreClientAbort: false,
     proxyForwardedHeaders: true,
     proxyProtocolVersion: 0,
     proxySsl: proxySslSettings(),

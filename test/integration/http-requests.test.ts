@@ -4,10 +4,14 @@
  * targets, HTTP/1.0 clients, which upgrades reach the upstream, the Connection header, client
  * aborts, header splitting through variables, and bytes after a body-less response.
  */
+import fs from 'node:fs';
 import http from 'node:http';
-import type net from 'node:net';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
+import { flushLogs } from '../../src/log.js';
 import { startProxy } from '../helpers/proxy.js';
 import { rawExchange, startRawBackend, statuses } from '../helpers/backend.js';
 
@@ -271,5 +275,102 @@ describe('upgrades and Connection', () => {
     expect(statuses(out)).toEqual([200, 200]);
     expect(backend.received.join('').match(/\r\nConnection: [^\r]*/g)).toEqual([`\r\nConnection: ${sent}`, `\r\nConnection: ${sent}`]);
     expect(backend.received).toHaveLength(sockets);
+  });
+});
+
+describe('a client that goes away while the upstream answers', () => {
+  /** A raw backend answering `answer(path)` after `delayMs`; it records each connection's close. */
+  async function slowBackend(delayMs: number, answer: (path: string) => string) {
+    const closes: number[] = [];
+    const backend = await startRawBackend((socket, all) => {
+      if (!all.endsWith('\r\n\r\n')) return;
+      const path = all.slice(all.lastIndexOf('GET ') + 4).split(' ')[0]!;
+      setTimeout(() => !socket.destroyed && socket.write(answer(path)), delayMs);
+    });
+    backend.server.on('connection', (s: net.Socket) => s.on('close', () => closes.push(Date.now())));
+    return { ...backend, closes };
+  }
+
+  async function proxyWithLog(port: number, extra = '') {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsproxy-abort-'));
+    onTestFinished(() => fs.rmSync(dir, { recursive: true, force: true }));
+    const file = path.join(dir, 'access.log');
+    const proxy = await startProxy(`http { log_format s '$status "$request" $upstream_status';
+      upstream b { server 127.0.0.1:${port}; keepalive 4; }
+      server { listen 127.0.0.1:0; location / { proxy_pass http://b; access_log ${file} s; ${extra} } } }`);
+    const logged = (): string => {
+      flushLogs();
+      return fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '';
+    };
+    return { proxy, logged };
+  }
+
+  /** Send `data`, then after `afterMs` half-close (end) or close (destroy); collect what comes back. */
+  function client(port: number, data: string, how: 'end' | 'destroy', afterMs = 50) {
+    const s = net.connect({ host: '127.0.0.1', port, allowHalfOpen: true });
+    onTestFinished(() => void s.destroy());
+    const state = { out: '', ended: false, closed: false };
+    s.on('error', () => {});
+    s.on('data', (d) => (state.out += d.toString('latin1')));
+    s.on('end', () => (state.ended = true));
+    s.on('close', () => (state.closed = true));
+    s.on('connect', () => {
+      s.write(data);
+      setTimeout(() => (how === 'end' ? s.end() : s.destroy()), afterMs);
+    });
+    return state;
+  }
+
+  const REQ = 'GET /slow HTTP/1.1\r\nHost: a\r\n\r\n';
+  const OK = (p: string) => `HTTP/1.1 200 OK\r\nContent-Length: ${p.length}\r\n\r\n${p}`;
+
+  // nginx 1.22 (raw socket, `end()` or `destroy()` 100 ms after the request): "client prematurely
+  // closed connection, so upstream connection is closed too", 499 in the access log, and the
+  // half-closed client gets no answer, only the close.
+  it.each(['end', 'destroy'] as const)('client %s(): the upstream request is aborted and logged 499', async (how) => {
+    const backend = await slowBackend(60_000, OK);
+    const { proxy, logged } = await proxyWithLog(backend.port);
+    const c = client(proxy.port(), REQ, how);
+    await expect.poll(() => backend.closes.length).toBe(1);
+    await expect.poll(logged).toBe('499 "GET /slow HTTP/1.1" -\n');
+    await expect.poll(() => c.closed).toBe(true);
+    expect(c.out).toBe('');
+  });
+
+  it('client end() while the body streams: the upstream is closed, the status stays as sent', async () => {
+    // nginx 1.22 (proxy_buffering off): the same close, logged with the 200 it had sent.
+    const backend = await startRawBackend((socket, all) => {
+      if (all.endsWith('\r\n\r\n')) socket.write('HTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\nfirst');
+    });
+    const closes: number[] = [];
+    backend.server.on('connection', (s: net.Socket) => s.on('close', () => closes.push(1)));
+    const { proxy, logged } = await proxyWithLog(backend.port);
+    const c = client(proxy.port(), REQ, 'end', 200);
+    await expect.poll(() => c.out).toMatch(/\r\n\r\nfirst$/);
+    await expect.poll(() => closes.length).toBe(1);
+    await expect.poll(() => c.closed).toBe(true);
+    await expect.poll(logged).toBe('200 "GET /slow HTTP/1.1" 200\n');
+  });
+
+  it('proxy_ignore_client_abort on: a half-closed client gets its answer', async () => {
+    const backend = await slowBackend(150, OK);
+    const { proxy, logged } = await proxyWithLog(backend.port, 'proxy_ignore_client_abort on;');
+    const c = client(proxy.port(), REQ, 'end');
+    await expect.poll(() => c.closed).toBe(true);
+    expect(c.out).toMatch(/^HTTP\/1\.1 200 OK\r\n[\s\S]*\r\n\r\n\/slow$/);
+    await expect.poll(logged).toBe('200 "GET /slow HTTP/1.1" 200\n');
+  });
+
+  it('proxy_ignore_client_abort on: a closed client leaves the upstream request to finish, and its connection pooled', async () => {
+    // nginx 1.22: the backend connection stays open (kept alive) and the request is logged 200.
+    const backend = await slowBackend(150, OK);
+    const { proxy, logged } = await proxyWithLog(backend.port, 'proxy_ignore_client_abort on;');
+    client(proxy.port(), REQ, 'destroy');
+    await expect.poll(logged).toBe('200 "GET /slow HTTP/1.1" 200\n');
+    expect(backend.closes).toEqual([]);
+    // The pooled connection serves the next request.
+    const out = await rawExchange(proxy.port(), 'GET /next HTTP/1.1\r\nHost: a\r\n\r\n', 1000);
+    expect(bodyOf(out)).toBe('/next');
+    expect(backend.received).toHaveLength(1);
   });
 });

@@ -388,6 +388,7 @@ export const HTTP_DIRECTIVES: readonly DirectiveSpec[] = [
     setting: { kind: 'http', field: 'proxyRedirect', initial: { kind: 'default' } }, apply: applyProxyRedirect,
   },
   http({ name: 'proxy_intercept_errors', field: 'proxyInterceptErrors', parse: flag, default: 'off', syntax: 'proxy_intercept_errors on | off;', summary: 'Answer upstream responses >= 300 with error_page.' }),
+  http({ name: 'proxy_ignore_client_abort', field: 'proxyIgnoreClientAbort', parse: flag, default: 'off', syntax: 'proxy_ignore_client_abort on | off;', summary: 'Finish the upstream request when the client closes (or half-closes) its connection first.' }),
   http({ name: 'proxy_buffering', field: 'proxyBuffering', parse: flag, default: 'on', syntax: 'proxy_buffering on | off;', summary: 'Buffer upstream responses.' }),
   http({ name: 'proxy_forwarded_headers', field: 'proxyForwardedHeaders', parse: flag, default: 'on', syntax: 'proxy_forwarded_headers on | off;', summary: 'Set X-Forwarded-For, X-Real-IP and X-Forwarded-Proto.', note: 'tsproxy only.' }),
   http({ name: 'proxy_protocol', field: 'proxyProtocolVersion', parse: (a, d, r) => { const f = flag(a, d, r); return f === undefined ? undefined : f ? 1 : 0; }, default: 'off', syntax: 'proxy_protocol on | off;', summary: 'Send a PROXY protocol v1 header to HTTP upstreams.', note: 'tsproxy only in http.' }),
