@@ -4,8 +4,7 @@
  * handled one at a time, in order, so a reload sent while the worker is still starting applies
  * after the start.
  */
-import type { Logger } from 'pino';
-import { createLogger, setLogger, flushLogs, reopenLogs } from '../log.js';
+import { configureErrorLog, flushLogs, logger, reopenLogs, type ErrorLogTarget } from '../log.js';
 import { Runtime } from './runtime.js';
 import { dropPrivileges } from './privileges.js';
 import type { PrimaryMessage, WorkerMessage } from './workers.js';
@@ -17,7 +16,8 @@ function send(msg: WorkerMessage): void {
 /** Resolves with the exit code once the primary told this worker to stop (or went away). */
 export function runWorker(): Promise<number> {
   let runtime: Runtime | null = null;
-  let logger: Logger | null = null;
+  /** The error log when the config names none (the primary's -e, else stderr). */
+  let fallback: ErrorLogTarget | undefined;
   let queue: Promise<void> = Promise.resolve();
   let resolveDone!: (code: number) => void;
   const done = new Promise<number>((r) => (resolveDone = r));
@@ -34,8 +34,8 @@ export function runWorker(): Promise<number> {
   const handle = async (msg: PrimaryMessage): Promise<void> => {
     switch (msg.type) {
       case 'start': {
-        logger = createLogger(msg.errorLog.target, msg.errorLog.level);
-        setLogger(logger);
+        fallback = msg.errorLog;
+        configureErrorLog(msg.config.main.errorLogs, fallback);
         try {
           runtime = await Runtime.start(msg.config, { logger, activeChecks: false, maxConnections: msg.config.main.workerConnections });
           // Log files were opened by now; only then give up root (nginx opens them in the master).
@@ -56,6 +56,7 @@ export function runWorker(): Promise<number> {
         if (runtime === null) return;
         try {
           const summary = await runtime.reload(msg.config);
+          if (summary.changed) configureErrorLog(msg.config.main.errorLogs, fallback);
           send({ type: 'reloaded', id: msg.id, summary, error: null });
         } catch (err) {
           send({ type: 'reloaded', id: msg.id, summary: null, error: (err as Error).message });
@@ -66,7 +67,6 @@ export function runWorker(): Promise<number> {
         for (const s of msg.states) runtime?.applyHealth(s);
         return;
       case 'reopen':
-        flushLogs();
         reopenLogs();
         return;
       case 'stop':
@@ -81,7 +81,7 @@ export function runWorker(): Promise<number> {
       void handle(msg);
       return;
     }
-    queue = queue.then(() => handle(msg)).catch((err: unknown) => logger?.error({ err }, 'worker message failed'));
+    queue = queue.then(() => handle(msg)).catch((err: unknown) => logger.error({ err }, 'worker message failed'));
   });
   // The primary coordinates: a terminal's Ctrl-C / Ctrl-\ reaches the whole process group, and
   // the default action of HUP and USR1 would kill the worker.

@@ -3,22 +3,14 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { runCli, startCli, tempDir, ROOT, type RunningCli } from '../helpers/cli.js';
+import { logRecords, runCli, startCli, tempDir, ROOT, type RunningCli } from '../helpers/cli.js';
 
 const FIXTURES = path.join(ROOT, 'test/fixtures/cli');
 
-/** The port a running tsproxy logged for a listen key (pino JSON lines on stderr). */
+/** The port a running tsproxy logged for a listen key (its "listening" error-log line). */
 function loggedPort(run: RunningCli, key: string): number | null {
-  for (const line of run.output().split('\n')) {
-    if (!line.startsWith('{')) continue;
-    try {
-      const rec = JSON.parse(line) as { msg?: string; listen?: string; address?: string };
-      if (rec.msg === 'listening' && rec.listen === key) return Number(rec.address!.split(':').pop());
-    } catch {
-      // not a log line
-    }
-  }
-  return null;
+  const rec = logRecords(run).find((r) => r.msg === 'listening' && r.listen === key);
+  return rec === undefined ? null : Number(rec.address!.split(':').pop());
 }
 
 describe('tsproxy -t', () => {

@@ -1,0 +1,123 @@
+/**
+ * Where log lines go: one destination per file (shared by every error_log and access_log naming
+ * it), written as soon as a line arrives. pino's sonic-boom does the writing, asynchronously and
+ * coalescing what arrives during a write, so the request path never waits for the disk and a
+ * line is in the file (the kernel's page cache: `tail -f` shows it, `kill -9` cannot lose it)
+ * within a few milliseconds. The old 4 KiB minimum kept lines in memory until exit.
+ *
+ * `access_log ... buffer=SIZE [flush=TIME] [gzip[=LEVEL]]` opts into nginx's buffering: lines
+ * collect in memory and are written when the next one does not fit, when the oldest has waited
+ * `flush` (no such timer without flush=, as nginx), on USR1 and at exit; gzip compresses each
+ * written buffer into a gzip member of its own (zcat reads the file whole).
+ */
+import { gzipSync } from 'node:zlib';
+import { pino } from 'pino';
+
+export interface LogSink {
+  write(line: string): void;
+}
+
+/** nginx's access_log buffering parameters (bufferBytes 0: unbuffered). */
+export interface LogBuffering {
+  readonly bufferBytes: number;
+  /** 0: no timer, the buffer is written when full (and on USR1 / exit). */
+  readonly flushMs: number;
+  /** 0: plain text; 1-9: gzip level. */
+  readonly gzipLevel: number;
+}
+
+type Destination = pino.DestinationStream & { reopen?: () => void; flushSync?: () => void };
+
+const destinations = new Map<string, Destination>();
+
+function destinationOnError(err: Error): void {
+  // A log file that cannot be written (disk full, removed dir) must never take the proxy down.
+  process.stderr.write(`tsproxy: [alert] log write failed: ${err.message}\n`);
+}
+
+/** The destination of a target ('stderr', 'stdout' or an absolute path); `binary` for gzip data. */
+function destinationFor(target: string, binary = false): Destination {
+  const key = binary ? `${target}\0binary` : target;
+  let dest = destinations.get(key);
+  if (dest === undefined) {
+    if (target === 'stderr') dest = pino.destination({ dest: 2, sync: true });
+    else if (target === 'stdout') dest = pino.destination({ dest: 1, sync: false, minLength: 0 });
+    else dest = pino.destination({ dest: target, sync: false, mkdir: true, minLength: 0, contentMode: binary ? 'buffer' : 'utf8' });
+    (dest as unknown as NodeJS.EventEmitter).on?.('error', destinationOnError);
+    destinations.set(key, dest);
+  }
+  return dest;
+}
+
+class BufferedSink implements LogSink {
+  readonly target: string;
+  readonly #dest: Destination;
+  readonly #opts: LogBuffering;
+  #chunks: string[] = [];
+  #bytes = 0;
+  #timer: NodeJS.Timeout | null = null;
+
+  constructor(target: string, opts: LogBuffering) {
+    this.target = target;
+    this.#opts = opts;
+    this.#dest = destinationFor(target, opts.gzipLevel > 0);
+  }
+
+  write(line: string): void {
+    const n = Buffer.byteLength(line);
+    if (this.#bytes + n > this.#opts.bufferBytes) this.flush();
+    this.#chunks.push(line);
+    this.#bytes += n;
+    if (this.#bytes >= this.#opts.bufferBytes) this.flush();
+    else if (this.#timer === null && this.#opts.flushMs > 0) {
+      this.#timer = setTimeout(() => this.flush(), this.#opts.flushMs);
+      this.#timer.unref();
+    }
+  }
+
+  flush(): void {
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#timer = null;
+    if (this.#bytes === 0) return;
+    const text = this.#chunks.join('');
+    this.#chunks = [];
+    this.#bytes = 0;
+    const level = this.#opts.gzipLevel;
+    this.#dest.write((level > 0 ? gzipSync(Buffer.from(text), { level }) : text) as unknown as string);
+  }
+}
+
+const buffered = new Map<string, BufferedSink>();
+
+/** The sink of one access_log target with its buffering (or the plain destination when unbuffered). */
+export function openLogSink(target: string, buffering: LogBuffering | null = null): LogSink {
+  if (buffering === null || buffering.bufferBytes <= 0) return destinationFor(target) as unknown as LogSink;
+  const key = `${target}\0${buffering.bufferBytes}\0${buffering.flushMs}\0${buffering.gzipLevel}`;
+  let sink = buffered.get(key);
+  if (sink === undefined) {
+    // A reload changed this file's buffering: what the old buffer holds goes out now.
+    for (const other of buffered.values()) if (other.target === target) other.flush();
+    sink = new BufferedSink(target, buffering);
+    buffered.set(key, sink);
+  }
+  return sink;
+}
+
+/** Write what buffered access logs hold and wait for every destination's pending writes (exit, USR1). */
+export function flushLogs(): void {
+  for (const sink of buffered.values()) sink.flush();
+  for (const dest of destinations.values()) {
+    try {
+      dest.flushSync?.();
+    } catch {
+      // a destination that is not open yet has nothing to flush
+    }
+  }
+}
+
+/** USR1: reopen every log file (after logrotate moved them); buffered lines go to the old file first. */
+export function reopenLogs(): void {
+  flushLogs();
+  // stderr/stdout are file descriptors, not files: nothing to reopen (SonicBoom would throw).
+  for (const [key, dest] of destinations) if (key !== 'stderr' && key !== 'stdout') dest.reopen?.();
+}
