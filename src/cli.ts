@@ -9,7 +9,7 @@ import { loadConfigFile, type LoadResult } from './config/load.js';
 import { configErrorText, formatConfigError } from './config/format.js';
 import { readConfigTree } from './config/parse.js';
 import { LEVEL_VALUES } from './log/levels.js';
-import { configureErrorLog, errorLogReachesStderr, flushLogs, formatErrorLine, logger, type ErrorLogTarget } from './log.js';
+import { configureErrorLog, errorLogReachesStderr, flushLogs, formatErrorLine, logger, reconfigureErrorLog, settleLogs, type ErrorLogTarget } from './log.js';
 import { readRunningPid } from './runtime/pidfile.js';
 import cluster from 'node:cluster';
 import { serve } from './runtime/serve.js';
@@ -171,9 +171,9 @@ async function main(argv: readonly string[]): Promise<number> {
     }
   }
   // error_log follows reloads: applied now and after each reload that changed the config.
-  configureErrorLog(config.main.errorLogs, errorLog);
-  const onReloaded = (next: typeof config) => configureErrorLog(next.main.errorLogs, errorLog);
+  const onReloaded = (next: typeof config) => reconfigureErrorLog(next.main.errorLogs, errorLog);
   try {
+    configureErrorLog(config.main.errorLogs, errorLog);
     const workers = workerCount(config);
     const serving = workers > 1
       ? await servePrimary({ config, logger, errorLog, workers, load: () => load(opts), onReloaded })
@@ -190,8 +190,9 @@ async function main(argv: readonly string[]): Promise<number> {
 }
 
 // A worker process runs the same entry point; it takes its config from the primary.
+// Log files still opening get a moment, so nothing logged before the exit is lost.
 (cluster.isWorker ? runWorker() : main(process.argv.slice(2))).then(
-  (code) => process.exit(code),
+  (code) => void settleLogs().finally(() => process.exit(code)),
   (err) => {
     say(`[emerg] ${(err as Error)?.stack ?? String(err)}`);
     process.exit(1);

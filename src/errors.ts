@@ -25,6 +25,7 @@ export const ERROR_CODES = {
   TSP_ERR_WORKER: 'a worker process failed to start',
   TSP_ERR_DAEMON: 'the daemonized process did not come up (daemon on)',
   TSP_ERR_USER: 'the "user" directive names a user or group that cannot be switched to',
+  TSP_ERR_LOG_FILE: 'an error_log file cannot be opened',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -10,11 +10,12 @@
  */
 import { pino, type LogFn, type Logger } from 'pino';
 import type { LogLevel } from './config/types.js';
+import { TsproxyError, systemErrorText } from './errors.js';
 import { CUSTOM_LEVELS, LEVEL_VALUES, levelLabel, type CustomLevel } from './log/levels.js';
 import { formatErrorLine } from './log/error-layout.js';
-import { openLogSink, type LogBuffering, type LogSink } from './log/sinks.js';
+import { openErrorLogSink, openLogSink, type LogBuffering, type LogSink } from './log/sinks.js';
 
-export { flushLogs, reopenLogs, type LogBuffering, type LogSink } from './log/sinks.js';
+export { flushLogs, reopenLogs, settleLogs, type LogBuffering, type LogSink } from './log/sinks.js';
 export { formatErrorLine } from './log/error-layout.js';
 
 /**
@@ -52,8 +53,15 @@ class ErrorLogStream {
   lastMsg: string | undefined = undefined;
   #routes: Route[] = [];
 
+  /** Throws TSP_ERR_LOG_FILE (nginx's `open() "file" failed (13: Permission denied)`) and keeps the old targets. */
   route(targets: readonly ErrorLogTarget[]): void {
-    this.#routes = targets.map((t) => ({ levelValue: LEVEL_VALUES[t.level], json: t.format === 'json', sink: openLogSink(t.target) }));
+    this.#routes = targets.map((t) => {
+      try {
+        return { levelValue: LEVEL_VALUES[t.level], json: t.format === 'json', sink: openErrorLogSink(t.target) };
+      } catch (err) {
+        throw new TsproxyError('TSP_ERR_LOG_FILE', `open() "${t.target}" failed (${systemErrorText(err)})`, { cause: err });
+      }
+    });
   }
 
   write(json: string): void {
@@ -109,12 +117,25 @@ export const logger: ErrorLogger = pinoLogger(rootStream as unknown as pino.Dest
 /**
  * Apply a config's error_log targets to the process logger (at start and after each successful
  * reload). An empty list means the config names none: `fallback` (the -e file, else stderr).
+ * Throws TSP_ERR_LOG_FILE when a file cannot be opened; the previous targets stay.
  */
 export function configureErrorLog(targets: readonly ErrorLogTarget[], fallback: ErrorLogTarget = INITIAL): void {
   const effective = targets.length > 0 ? targets : [fallback];
   rootStream.route(effective);
   logger.level = lowestLevel(effective);
   current = effective;
+}
+
+/**
+ * configureErrorLog after a reload: the new config is already serving, so an error_log file that
+ * cannot be opened is reported (in the old log) instead of failing anything.
+ */
+export function reconfigureErrorLog(targets: readonly ErrorLogTarget[], fallback?: ErrorLogTarget): void {
+  try {
+    configureErrorLog(targets, fallback);
+  } catch (err) {
+    logger.alert((err as Error).message);
+  }
 }
 
 /** True when a line logged now reaches stderr (then nothing needs repeating there). */

@@ -1,9 +1,12 @@
 /**
- * Where log lines go: one destination per file (shared by every error_log and access_log naming
- * it), written as soon as a line arrives. pino's sonic-boom does the writing, asynchronously and
- * coalescing what arrives during a write, so the request path never waits for the disk and a
- * line is in the file (the kernel's page cache: `tail -f` shows it, `kill -9` cannot lose it)
- * within a few milliseconds. The old 4 KiB minimum kept lines in memory until exit.
+ * Where log lines go: one destination per file, written as soon as a line arrives, so a line is
+ * in the file (the kernel's page cache: `tail -f` shows it, `kill -9` cannot lose it) at once.
+ * (A 4 KiB minimum used to keep lines in memory until exit.) pino's sonic-boom does the writing:
+ * - error logs synchronously, as nginx writes its error log: the file is opened when the config
+ *   is applied (a file that cannot be opened fails the start), lines keep their order with
+ *   stderr, and a line logged just before exit is never lost;
+ * - access logs asynchronously, coalescing what arrives during a write, so the request path
+ *   never waits for the disk.
  *
  * `access_log ... buffer=SIZE [flush=TIME] [gzip[=LEVEL]]` opts into nginx's buffering: lines
  * collect in memory and are written when the next one does not fit, when the oldest has waited
@@ -35,18 +38,25 @@ function destinationOnError(err: Error): void {
   process.stderr.write(`tsproxy: [alert] log write failed: ${err.message}\n`);
 }
 
-/** The destination of a target ('stderr', 'stdout' or an absolute path); `binary` for gzip data. */
-function destinationFor(target: string, binary = false): Destination {
-  const key = binary ? `${target}\0binary` : target;
+type Mode = 'sync' | 'async' | 'binary';
+
+/** The destination of a target ('stderr', 'stdout' or an absolute path); `binary` takes gzip data. */
+function destinationFor(target: string, mode: Mode): Destination {
+  const key = target === 'stderr' || target === 'stdout' ? target : `${target}\0${mode}`;
   let dest = destinations.get(key);
   if (dest === undefined) {
     if (target === 'stderr') dest = pino.destination({ dest: 2, sync: true });
     else if (target === 'stdout') dest = pino.destination({ dest: 1, sync: false, minLength: 0 });
-    else dest = pino.destination({ dest: target, sync: false, mkdir: true, minLength: 0, contentMode: binary ? 'buffer' : 'utf8' });
+    else dest = pino.destination({ dest: target, sync: mode === 'sync', mkdir: true, minLength: 0, contentMode: mode === 'binary' ? 'buffer' : 'utf8' });
     (dest as unknown as NodeJS.EventEmitter).on?.('error', destinationOnError);
     destinations.set(key, dest);
   }
   return dest;
+}
+
+/** An error log's sink: written synchronously; throws when the file cannot be opened. */
+export function openErrorLogSink(target: string): LogSink {
+  return destinationFor(target, 'sync') as unknown as LogSink;
 }
 
 class BufferedSink implements LogSink {
@@ -60,7 +70,7 @@ class BufferedSink implements LogSink {
   constructor(target: string, opts: LogBuffering) {
     this.target = target;
     this.#opts = opts;
-    this.#dest = destinationFor(target, opts.gzipLevel > 0);
+    this.#dest = destinationFor(target, opts.gzipLevel > 0 ? 'binary' : 'async');
   }
 
   write(line: string): void {
@@ -91,7 +101,7 @@ const buffered = new Map<string, BufferedSink>();
 
 /** The sink of one access_log target with its buffering (or the plain destination when unbuffered). */
 export function openLogSink(target: string, buffering: LogBuffering | null = null): LogSink {
-  if (buffering === null || buffering.bufferBytes <= 0) return destinationFor(target) as unknown as LogSink;
+  if (buffering === null || buffering.bufferBytes <= 0) return destinationFor(target, 'async') as unknown as LogSink;
   const key = `${target}\0${buffering.bufferBytes}\0${buffering.flushMs}\0${buffering.gzipLevel}`;
   let sink = buffered.get(key);
   if (sink === undefined) {
@@ -115,9 +125,34 @@ export function flushLogs(): void {
   }
 }
 
+/**
+ * Before the process exits: files still being opened (asynchronously) get a moment to open, so
+ * what was logged into them is flushed instead of lost.
+ */
+export async function settleLogs(): Promise<void> {
+  const opening = [...destinations.values()].filter((d) => (d as unknown as { fd: number }).fd < 0);
+  await Promise.all(
+    opening.map((d) => new Promise<void>((resolve) => {
+      const e = d as unknown as NodeJS.EventEmitter;
+      const done = () => resolve();
+      e.once('ready', done);
+      e.once('error', done);
+      setTimeout(done, 1_000).unref();
+    })),
+  );
+  flushLogs();
+}
+
 /** USR1: reopen every log file (after logrotate moved them); buffered lines go to the old file first. */
 export function reopenLogs(): void {
   flushLogs();
   // stderr/stdout are file descriptors, not files: nothing to reopen (SonicBoom would throw).
-  for (const [key, dest] of destinations) if (key !== 'stderr' && key !== 'stdout') dest.reopen?.();
+  for (const [key, dest] of destinations) {
+    if (key === 'stderr' || key === 'stdout') continue;
+    try {
+      dest.reopen?.();
+    } catch (err) {
+      destinationOnError(err as Error);
+    }
+  }
 }

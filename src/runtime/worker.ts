@@ -4,7 +4,7 @@
  * handled one at a time, in order, so a reload sent while the worker is still starting applies
  * after the start.
  */
-import { configureErrorLog, flushLogs, logger, reopenLogs, type ErrorLogTarget } from '../log.js';
+import { configureErrorLog, flushLogs, logger, reconfigureErrorLog, reopenLogs, type ErrorLogTarget } from '../log.js';
 import { Runtime } from './runtime.js';
 import { dropPrivileges } from './privileges.js';
 import type { PrimaryMessage, WorkerMessage } from './workers.js';
@@ -12,6 +12,7 @@ import type { PrimaryMessage, WorkerMessage } from './workers.js';
 function send(msg: WorkerMessage): void {
   process.send?.(msg);
 }
+
 
 /** Resolves with the exit code once the primary told this worker to stop (or went away). */
 export function runWorker(): Promise<number> {
@@ -35,8 +36,8 @@ export function runWorker(): Promise<number> {
     switch (msg.type) {
       case 'start': {
         fallback = msg.errorLog;
-        configureErrorLog(msg.config.main.errorLogs, fallback);
         try {
+          configureErrorLog(msg.config.main.errorLogs, fallback);
           runtime = await Runtime.start(msg.config, { logger, activeChecks: false, maxConnections: msg.config.main.workerConnections });
           // Log files were opened by now; only then give up root (nginx opens them in the master).
           await new Promise((r) => setTimeout(r, 20));
@@ -56,7 +57,7 @@ export function runWorker(): Promise<number> {
         if (runtime === null) return;
         try {
           const summary = await runtime.reload(msg.config);
-          if (summary.changed) configureErrorLog(msg.config.main.errorLogs, fallback);
+          if (summary.changed) reconfigureErrorLog(msg.config.main.errorLogs, fallback);
           send({ type: 'reloaded', id: msg.id, summary, error: null });
         } catch (err) {
           send({ type: 'reloaded', id: msg.id, summary: null, error: (err as Error).message });

@@ -4,14 +4,17 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { onTestFinished } from 'vitest';
 
 export const ROOT = path.resolve(import.meta.dirname, '../..');
 const CLI = path.join(ROOT, 'src/cli.ts');
-const TSX = ['--import', 'tsx'];
+// By absolute URL: the child may run in a directory with no node_modules (tests of -p and cwd).
+const TSX = ['--import', pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href];
 
 export interface CliResult {
   code: number | null;

@@ -4,6 +4,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { logRecords, runCli, startCli, tempDir, ROOT, type RunningCli } from '../helpers/cli.js';
+import { DEFAULT_CONFIG_PATH } from '../../src/cli/args.js';
 
 const FIXTURES = path.join(ROOT, 'test/fixtures/cli');
 
@@ -49,21 +50,39 @@ describe('tsproxy -t', () => {
     expect(r.stdout).toContain(`# configuration file ${path.join(FIXTURES, 'main.d/site.conf')}:\nserver {`);
   });
 
-  test('a missing config file is reported with nginx wording', async () => {
+  test('a missing config file is reported with nginx wording, without a position', async () => {
     const r = await runCli(['-t', '-c', '/nonexistent/tsproxy.conf']);
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain('open() "/nonexistent/tsproxy.conf" failed');
+    expect(r.stderr).toBe(
+      'tsproxy: [emerg] open() "/nonexistent/tsproxy.conf" failed (2: No such file or directory)\n' +
+        'tsproxy: configuration file /nonexistent/tsproxy.conf test failed\n',
+    );
+  });
+
+  test.skipIf(fs.existsSync(DEFAULT_CONFIG_PATH))('no -c and no default config: nginx\'s open() line, no fake position', async () => {
+    const r = await runCli([], { cwd: tempDir() });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(`tsproxy: [emerg] open() "${DEFAULT_CONFIG_PATH}" failed (2: No such file or directory)\n`);
   });
 });
 
 describe('version and usage', () => {
-  test('-v and -V', async () => {
+  test('-v and -V (what is built in: TLS and HTTP/2 included)', async () => {
     const v = await runCli(['-v']);
     expect(v.code).toBe(0);
     expect(v.stderr).toMatch(/^tsproxy version: tsproxy\/\d+\.\d+\.\d+\n$/);
     const V = await runCli(['-V']);
-    expect(V.stderr).toContain('configure arguments: ');
-    expect(V.stderr).toContain('--with-stream');
+    const args = /configure arguments: (.*)\n/.exec(V.stderr)![1]!.split(' ');
+    expect(args).toEqual(expect.arrayContaining(['--with-http_ssl_module', '--with-http_v2_module', '--with-stream', '--with-stream_ssl_module']));
+    expect(args).not.toContain('--without-http_ssl_module');
+    expect(args).not.toContain('--without-http_v2_module');
+  });
+
+  test('-h gives the real defaults', async () => {
+    const h = await runCli(['-h']);
+    expect(h.code).toBe(0);
+    expect(h.stderr).toContain('-e filename   : set error log file used when the configuration names none (default: stderr)\n');
+    expect(h.stderr).toContain(`-c filename   : set configuration file (default: ${DEFAULT_CONFIG_PATH})\n`);
   });
 
   test('an unknown flag prints usage and fails', async () => {
@@ -135,4 +154,50 @@ describe('running', () => {
     await new Promise((r) => c.once('close', r));
     expect(a.destroyed || b.destroyed).toBe(false);
   }, 60_000);
+});
+
+describe('files under the prefix (nginx)', () => {
+  test('-p DIR -c file -e file from another directory: both relative to the prefix', async () => {
+    const site = tempDir();
+    fs.writeFileSync(path.join(site, 'nginx.conf'), 'pid off;\nhttp { server { listen 127.0.0.1:0; location / { return 200; } } }\n');
+    const r = await runCli(['-t', '-p', `${site}/`, '-c', 'nginx.conf'], { cwd: tempDir() });
+    expect(r.stderr).toContain(`configuration file ${path.join(site, 'nginx.conf')} test is successful`);
+    expect(r.code).toBe(0);
+
+    // -e names the error log used when the config names none: it lands under the prefix too
+    const run = startCli(['-p', site, '-c', 'nginx.conf', '-e', 'error.log'], { cwd: tempDir() });
+    const errorLog = path.join(site, 'error.log');
+    await expect.poll(() => (fs.existsSync(errorLog) ? fs.readFileSync(errorLog, 'utf8') : ''), { timeout: 30_000 }).toContain('tsproxy started');
+    run.child.kill('SIGTERM');
+    expect(await run.exited).toBe(0);
+  }, 60_000);
+
+  test("`tsproxy -s reload` with npm start's -p/-c finds the pid file the running instance wrote (default logs/tsproxy.pid under the prefix)", async () => {
+    // npm start runs the script in package.json from the package root; a fresh clone's layout:
+    const start = (JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts['start']!;
+    const args = start.split(' ').slice(2);
+    expect(start).toBe(`node dist/cli.js ${args.join(' ')}`);
+    expect(args).toEqual(['-p', '.', '-c', 'conf/tsproxy.conf']);
+    const clone = tempDir();
+    fs.mkdirSync(path.join(clone, 'conf'));
+    const conf = path.join(clone, 'conf/tsproxy.conf');
+    const write = (body: string) => fs.writeFileSync(conf, `error_log stderr info;\nwatch off;\nhttp { server { listen 127.0.0.1:0; location / { return 200 "${body}"; } } }\n`);
+    write('one');
+    const run = startCli(args, { cwd: clone });
+    const pidFile = path.join(clone, 'logs/tsproxy.pid');
+    await expect.poll(() => fs.existsSync(pidFile), { timeout: 30_000 }).toBe(true);
+    expect(Number(fs.readFileSync(pidFile, 'utf8'))).toBe(run.child.pid);
+
+    write('two');
+    // `npm start -- -s reload` runs exactly this, from the package root
+    const reload = await runCli([...args, '-s', 'reload'], { cwd: clone });
+    expect(reload.stderr).toBe('');
+    expect(reload.code).toBe(0);
+    await expect.poll(() => logRecords(run).filter((r) => r.msg === 'configuration reloaded').length, { timeout: 10_000 }).toBe(1);
+    // and the same from elsewhere, with the prefix spelled out
+    const quit = await runCli(['-p', clone, '-c', 'conf/tsproxy.conf', '-s', 'quit'], { cwd: tempDir() });
+    expect(quit.code).toBe(0);
+    expect(await run.exited).toBe(0);
+    expect(fs.existsSync(pidFile)).toBe(false);
+  }, 90_000);
 });
