@@ -103,7 +103,8 @@ export function createLogger(targets: readonly ErrorLogTarget[] | { stream: pino
   return pinoLogger(stream as unknown as pino.DestinationStream, lowestLevel(targets));
 }
 
-const INITIAL: ErrorLogTarget = { target: 'stderr', level: (process.env.TSPROXY_LOG_LEVEL as LogLevel | undefined) ?? 'notice' };
+const envLevel = process.env.TSPROXY_LOG_LEVEL;
+const INITIAL: ErrorLogTarget = { target: 'stderr', level: envLevel !== undefined && envLevel in LEVEL_VALUES ? (envLevel as LogLevel) : 'notice' };
 
 /**
  * The process-wide logger. Until a config is running it writes to stderr at TSPROXY_LOG_LEVEL

@@ -113,9 +113,13 @@ export function openLogSink(target: string, buffering: LogBuffering | null = nul
   return sink;
 }
 
-/** Write what buffered access logs hold and wait for every destination's pending writes (exit, USR1). */
-export function flushLogs(): void {
+function flushBuffers(): void {
   for (const sink of buffered.values()) sink.flush();
+}
+
+/** Before exit: write what buffered access logs hold and every destination's pending lines, synchronously. */
+export function flushLogs(): void {
+  flushBuffers();
   for (const dest of destinations.values()) {
     try {
       dest.flushSync?.();
@@ -145,7 +149,8 @@ export async function settleLogs(): Promise<void> {
 
 /** USR1: reopen every log file (after logrotate moved them); buffered lines go to the old file first. */
 export function reopenLogs(): void {
-  flushLogs();
+  // sonic-boom's reopen lets a write in progress finish into the old file first.
+  flushBuffers();
   // stderr/stdout are file descriptors, not files: nothing to reopen (SonicBoom would throw).
   for (const [key, dest] of destinations) {
     if (key === 'stderr' || key === 'stdout') continue;
