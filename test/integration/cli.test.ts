@@ -1,4 +1,5 @@
 import { describe, expect, test, onTestFinished } from 'vitest';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -201,3 +202,25 @@ describe('files under the prefix (nginx)', () => {
     expect(fs.existsSync(pidFile)).toBe(false);
   }, 90_000);
 });
+
+describe('install', () => {
+  test('`npm install -g .` puts a working `tsproxy` on the PATH (a link to the built clone)', async () => {
+    const prefix = tempDir('tsproxy-global-');
+    const npm = await runCommand('npm', ['install', '-g', '--offline', '--no-audit', '--no-fund', '--prefix', prefix, '.'], ROOT);
+    expect(npm.code, npm.output).toBe(0);
+    const bin = path.join(prefix, 'bin/tsproxy');
+    const v = await runCommand(bin, ['-v'], tempDir(), { PATH: `${path.join(prefix, 'bin')}:${process.env.PATH ?? ''}` });
+    expect(v.output).toMatch(/^tsproxy version: tsproxy\/\d+\.\d+\.\d+\n$/);
+  }, 120_000);
+});
+
+function runCommand(file: string, args: string[], cwd: string, env: Record<string, string> = {}): Promise<{ code: number | null; output: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(file, args, { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+    child.on('error', (e) => resolve({ code: -1, output: e.message }));
+    child.on('close', (code) => resolve({ code, output }));
+  });
+}
