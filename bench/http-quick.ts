@@ -55,7 +55,7 @@ if (mode === '--backend') {
   }`;
   const { config, errors } = loadConfig(text, 'bench.conf');
   if (config === null) throw new Error(errors.map(String).join('\n'));
-  const runtime = await Runtime.start(config, { logger: createLogger('stderr', 'error') });
+  const runtime = await Runtime.start(config, { logger: createLogger([{ target: 'stderr', level: 'error' }]) });
   process.stdout.write(`PORT ${runtime.port('127.0.0.1:0')}\n`);
   process.on('SIGINT', () => void runtime.stop().then(() => process.exit(0)));
 } else {

@@ -6,9 +6,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs, USAGE, DEFAULT_CONFIG_PATH, type CliOptions } from './cli/args.js';
 import { loadConfigFile, type LoadResult } from './config/load.js';
-import { formatConfigError } from './config/format.js';
+import { configErrorText, formatConfigError } from './config/format.js';
 import { readConfigTree } from './config/parse.js';
-import { createLogger, setLogger, flushLogs } from './log.js';
+import { LEVEL_VALUES } from './log/levels.js';
+import { configureErrorLog, errorLogReachesStderr, flushLogs, formatErrorLine, logger, reconfigureErrorLog, settleLogs, type ErrorLogTarget } from './log.js';
 import { readRunningPid } from './runtime/pidfile.js';
 import cluster from 'node:cluster';
 import { serve } from './runtime/serve.js';
@@ -25,10 +26,31 @@ function say(line: string): void {
   process.stderr.write(`tsproxy: ${line}\n`);
 }
 
-function resolvePaths(opts: CliOptions): { configPath: string; prefix: string } {
-  const configPath = path.resolve(opts.configPath ?? DEFAULT_CONFIG_PATH);
-  const prefix = path.resolve(opts.prefix ?? path.dirname(configPath));
-  return { configPath, prefix };
+interface Paths {
+  readonly configPath: string;
+  readonly prefix: string;
+  /** The error log when the config names none: -e, else stderr. */
+  readonly errorLog: ErrorLogTarget;
+}
+
+/**
+ * nginx: relative -c and -e name files under the prefix (`-p /srv/site/ -c nginx.conf` is
+ * /srv/site/nginx.conf from any directory). Without -p the prefix is the config file's
+ * directory, so a relative -c is then taken from the current directory.
+ */
+function resolvePaths(opts: CliOptions): Paths {
+  let configPath: string;
+  let prefix: string;
+  if (opts.prefix !== null) {
+    prefix = path.resolve(opts.prefix);
+    configPath = path.resolve(prefix, opts.configPath ?? DEFAULT_CONFIG_PATH);
+  } else {
+    configPath = path.resolve(opts.configPath ?? DEFAULT_CONFIG_PATH);
+    prefix = path.dirname(configPath);
+  }
+  const e = opts.errorLog;
+  const errorLog: ErrorLogTarget = { target: e === null || e === 'stderr' ? 'stderr' : path.resolve(prefix, e), level: 'notice' };
+  return { configPath, prefix, errorLog };
 }
 
 function load(opts: CliOptions): LoadResult {
@@ -50,19 +72,19 @@ function configuredErrorLog(opts: CliOptions): string | null {
   const { configPath, prefix } = resolvePaths(opts);
   const tree = readConfigTree(configPath, { prefix, globals: opts.globals ?? undefined });
   const d = tree.directives.find((x) => x.name === 'error_log' && x.block === null && x.args.length > 0);
-  return d === undefined ? null : d.args[0]!.value;
+  if (d === undefined) return null;
+  const target = d.args[0]!.value;
+  return target === 'stderr' ? target : path.resolve(prefix, target);
 }
 
-/** nginx creates the error log even when the config is broken, so operators find the reason there. */
+/** nginx writes a failed start's reasons to the error log file too (they already went to stderr). */
 function appendErrorLog(opts: CliOptions, result: LoadResult): void {
-  const { prefix } = resolvePaths(opts);
-  const target = opts.errorLog ?? configuredErrorLog(opts) ?? path.join(prefix, 'logs/error.log');
+  const target = configuredErrorLog(opts) ?? resolvePaths(opts).errorLog.target;
   if (target === 'stderr') return;
-  const file = path.resolve(prefix, target);
   try {
-    fs.mkdirSync(path.dirname(file), { recursive: true });
-    const lines = result.errors.map((e) => `${new Date().toISOString()} [emerg] ${e.message} in ${e.loc.file}:${e.loc.line}:${e.loc.column}\n`);
-    fs.appendFileSync(file, lines.join(''));
+    fs.mkdirSync(path.dirname(target), { recursive: true });
+    const now = Date.now();
+    fs.appendFileSync(target, result.errors.map((e) => formatErrorLine(LEVEL_VALUES.emerg, {}, configErrorText(e), process.pid, now)).join(''));
   } catch {
     // no writable error log: the messages already went to stderr
   }
@@ -135,11 +157,11 @@ async function main(argv: readonly string[]): Promise<number> {
     return 1;
   }
   const config = result.config;
-  const { prefix } = resolvePaths(opts);
-  const errorLog = opts.errorLog !== null ? { target: path.resolve(prefix, opts.errorLog), level: 'info' as const } : config.main.errorLogs[0];
-  const logTarget = { target: errorLog?.target ?? 'stderr', level: errorLog?.level ?? ('info' as const) };
+  const { prefix, errorLog } = resolvePaths(opts);
   if (config.main.daemon && !isDaemonChild()) {
-    const stderrFile = logTarget.target === 'stderr' || logTarget.target === 'stdout' ? path.join(prefix, 'logs/error.log') : logTarget.target;
+    // The detached process's stderr (its early output) goes to the first error log file.
+    const file = [...config.main.errorLogs, errorLog].find((l) => l.target !== 'stderr' && l.target !== 'stdout');
+    const stderrFile = file?.target ?? path.join(prefix, 'logs/error.log');
     try {
       await daemonize({ argv, pidFile: config.main.pid, stderrFile });
       return 0;
@@ -148,26 +170,29 @@ async function main(argv: readonly string[]): Promise<number> {
       return 1;
     }
   }
-  const logger = createLogger(logTarget.target, logTarget.level);
-  setLogger(logger);
+  // error_log follows reloads: applied now and after each reload that changed the config.
+  const onReloaded = (next: typeof config) => reconfigureErrorLog(next.main.errorLogs, errorLog);
   try {
+    configureErrorLog(config.main.errorLogs, errorLog);
     const workers = workerCount(config);
     const serving = workers > 1
-      ? await servePrimary({ config, logger, errorLog: logTarget, workers, load: () => load(opts) })
-      : await serve({ config, logger, load: () => load(opts) });
+      ? await servePrimary({ config, logger, errorLog, workers, load: () => load(opts), onReloaded })
+      : await serve({ config, logger, load: () => load(opts), onReloaded });
     return await serving.done;
   } catch (err) {
+    // One line, as nginx: in the error log, and on stderr too unless the error log is stderr.
     const message = err instanceof TsproxyError ? err.message : String(err);
-    say(`[emerg] ${message}`);
-    logger.fatal({ err }, message);
+    logger.emerg(err instanceof TsproxyError ? { code: err.code } : {}, message);
+    if (!errorLogReachesStderr('emerg')) say(`[emerg] ${message}`);
     flushLogs();
     return 1;
   }
 }
 
 // A worker process runs the same entry point; it takes its config from the primary.
+// Log files still opening get a moment, so nothing logged before the exit is lost.
 (cluster.isWorker ? runWorker() : main(process.argv.slice(2))).then(
-  (code) => process.exit(code),
+  (code) => void settleLogs().finally(() => process.exit(code)),
   (err) => {
     say(`[emerg] ${(err as Error)?.stack ?? String(err)}`);
     process.exit(1);

@@ -25,6 +25,7 @@ export const ERROR_CODES = {
   TSP_ERR_WORKER: 'a worker process failed to start',
   TSP_ERR_DAEMON: 'the daemonized process did not come up (daemon on)',
   TSP_ERR_USER: 'the "user" directive names a user or group that cannot be switched to',
+  TSP_ERR_LOG_FILE: 'an error_log file cannot be opened',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
@@ -79,4 +80,39 @@ export class ProxyError extends TsproxyError {
 export function compareConfigErrors(a: ConfigError, b: ConfigError): number {
   if (a.loc.file !== b.loc.file) return a.loc.file < b.loc.file ? -1 : 1;
   return a.loc.line - b.loc.line || a.loc.column - b.loc.column;
+}
+
+/** strerror(3) texts of the errors a proxy meets, for nginx-style messages ("111: Connection refused"). */
+const STRERROR: Readonly<Record<string, string>> = {
+  ENOENT: 'No such file or directory',
+  EACCES: 'Permission denied',
+  EPERM: 'Operation not permitted',
+  EISDIR: 'Is a directory',
+  ENOTDIR: 'Not a directory',
+  ELOOP: 'Too many levels of symbolic links',
+  EMFILE: 'Too many open files',
+  ENOSPC: 'No space left on device',
+  EROFS: 'Read-only file system',
+  EPIPE: 'Broken pipe',
+  EADDRINUSE: 'Address already in use',
+  EADDRNOTAVAIL: 'Cannot assign requested address',
+  ECONNREFUSED: 'Connection refused',
+  ECONNRESET: 'Connection reset by peer',
+  ECONNABORTED: 'Software caused connection abort',
+  EHOSTUNREACH: 'No route to host',
+  ENETUNREACH: 'Network is unreachable',
+  ETIMEDOUT: 'Connection timed out',
+};
+
+/**
+ * An operating-system error as nginx prints it inside parentheses: `111: Connection refused`
+ * (errno and strerror). Node gives the errno negated and no strerror text, hence the table;
+ * an unknown code is shown as itself.
+ */
+export function systemErrorText(err: unknown): string {
+  const e = err as NodeJS.ErrnoException | null;
+  const code = e?.code ?? '';
+  const text = STRERROR[code] ?? (code !== '' ? code : (e?.message ?? String(err)));
+  const errno = typeof e?.errno === 'number' ? Math.abs(e.errno) : 0;
+  return errno > 0 ? `${errno}: ${text}` : text;
 }

@@ -4,20 +4,25 @@ import { createRequire } from 'node:module';
 const require = createRequire(import.meta.url);
 export const VERSION: string = (require('../package.json') as { version: string }).version;
 
-/** Tools that probe nginx-style binaries grep these; keep them in step with the README feature table. */
-export const FEATURES: readonly string[] = [
-  '--with-http_proxy_module',
-  '--with-http_upstream_keepalive_module',
-  '--with-http_upstream_least_conn_module',
-  '--with-http_upstream_ip_hash_module',
-  '--with-http_upstream_hash_module',
-  '--with-http_upstream_random_module',
-  '--with-http_upstream_check_module',
-  '--with-http_realip_module',
-  '--with-websocket',
-  '--with-stream',
-  '--with-stream_ssl_preread_module',
-  '--with-tcp_proxy_module',
-  '--without-http_ssl_module',
-  '--without-http_v2_module',
+/**
+ * What is built in, as the nginx configure arguments of the same features (tools that probe
+ * nginx-style binaries grep these, e.g. for --with-http_ssl_module). Each entry names a
+ * directive that only exists with the feature, and test/cli/version.test.ts checks that the
+ * directive table has it, so the list cannot claim what is not there. Third-party nginx modules
+ * tsproxy implements are listed as nginx lists them, with --add-module. `gzip` is accepted
+ * without effect, hence --without.
+ */
+export const FEATURE_DIRECTIVES: readonly (readonly [flag: string, directive: string | null])[] = [
+  ['--with-http_ssl_module', 'ssl_certificate'],
+  ['--with-http_v2_module', 'http2'],
+  ['--with-http_realip_module', 'real_ip_header'],
+  ['--with-stream', 'stream'],
+  ['--with-stream_ssl_module', 'ssl_certificate'],
+  ['--with-stream_ssl_preread_module', 'ssl_preread'],
+  ['--with-stream_realip_module', 'set_real_ip_from'],
+  ['--without-http_gzip_module', null],
+  ['--add-module=nginx_upstream_check_module', 'check'],
+  ['--add-module=nginx_tcp_proxy_module', 'websocket_pass'],
 ];
+
+export const FEATURES: readonly string[] = FEATURE_DIRECTIVES.map(([flag]) => flag);

@@ -31,7 +31,7 @@ Options:
   -q            : suppress non-error messages during configuration testing
   -s signal     : send signal to the running instance: stop, quit, reopen, reload
   -p prefix     : set prefix path (default: the configuration file's directory)
-  -e filename   : set error log file (default: logs/error.log under the prefix)
+  -e filename   : set error log file used when the configuration names none (default: stderr)
   -c filename   : set configuration file (default: ${DEFAULT_CONFIG_PATH})
   -g directives : set global directives out of configuration file
 `;

@@ -12,9 +12,18 @@ export interface SourceText {
   readonly text: string;
 }
 
+/**
+ * nginx's message text: `<message> in <file>:<line>:<col>`, or the message alone for an error
+ * with no position in a file (line 0: the main config file cannot be opened).
+ */
+export function configErrorText(err: ConfigError): string {
+  const { file, line, column } = err.loc;
+  return line > 0 ? `${err.message} in ${file}:${line}:${column}` : err.message;
+}
+
 export function formatConfigError(err: ConfigError, sources: readonly SourceText[]): string {
   const { file, line, column } = err.loc;
-  const head = `tsproxy: [${err.severity}] ${err.message} in ${file}:${line}:${column}`;
+  const head = `tsproxy: [${err.severity}] ${configErrorText(err)}`;
   const source = sources.find((s) => s.file === file);
   if (source === undefined) return head;
   const text = sourceLine(source.text, line);

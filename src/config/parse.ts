@@ -6,7 +6,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { createRequire } from 'node:module';
-import { ConfigError, type Loc } from '../errors.js';
+import { ConfigError, systemErrorText, type Loc } from '../errors.js';
 import type { Arg, Directive } from './ast.js';
 import { scanDirectives } from './scan.js';
 
@@ -76,7 +76,8 @@ export const GLOBALS_FILE = '<command line>';
 
 export function readConfigTree(path: string, opts: ReadOptions): ConfigTree {
   const tree = new TreeReader(opts.prefix);
-  const main = tree.read(path, { file: path, line: 1, column: 1, length: 1 });
+  // Line 0: a main file that cannot be opened has no position to show (nginx prints none).
+  const main = tree.read(path, { file: path, line: 0, column: 0 });
   const directives: Directive[] = [];
   if (opts.globals !== undefined && opts.globals.trim() !== '') {
     const g = parseConfigText(opts.globals, GLOBALS_FILE);
@@ -89,21 +90,8 @@ export function readConfigTree(path: string, opts: ReadOptions): ConfigTree {
   return { directives, sources: tree.sources, errors: tree.errors };
 }
 
-const STRERROR: Record<string, string> = {
-  ENOENT: 'No such file or directory',
-  EACCES: 'Permission denied',
-  EISDIR: 'Is a directory',
-  ENOTDIR: 'Not a directory',
-  ELOOP: 'Too many levels of symbolic links',
-  EMFILE: 'Too many open files',
-};
-
 function openFailed(path: string, err: unknown, loc: Loc): ConfigError {
-  const e = err as NodeJS.ErrnoException;
-  const code = e.code ?? '';
-  const reason = STRERROR[code] ?? e.message;
-  const errno = typeof e.errno === 'number' ? Math.abs(e.errno) : 0;
-  return new ConfigError('TSP_ERR_CONFIG_INCLUDE', `open() "${path}" failed (${errno}: ${reason})`, loc);
+  return new ConfigError('TSP_ERR_CONFIG_INCLUDE', `open() "${path}" failed (${systemErrorText(err)})`, loc);
 }
 
 class TreeReader {

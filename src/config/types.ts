@@ -38,12 +38,15 @@ export interface ErrorLogConfig {
   /** Absolute path, or 'stderr'. */
   readonly target: string;
   readonly level: LogLevel;
+  /** 'text': nginx's layout; 'json': pino's JSON lines (`error_log ... json`). */
+  readonly format: 'text' | 'json';
   readonly loc: Loc;
 }
 
 export interface MainConfig {
   /** Absolute pid file path, or null for `pid off;`. */
   readonly pid: string | null;
+  /** Empty when the config names none: then the -e file, else stderr at notice. */
   readonly errorLogs: readonly ErrorLogConfig[];
   /** 'auto' means one per CPU. */
   readonly workerProcesses: number | 'auto';
@@ -159,7 +162,17 @@ export interface AccessLogConfig {
   readonly path: string | null;
   /** Name of a log_format (default "combined"). */
   readonly format: string;
+  /** buffer= / flush= / gzip (absent: each line is written at once). */
+  readonly buffering?: AccessLogBuffering;
   readonly loc: Loc;
+}
+
+export interface AccessLogBuffering {
+  readonly bufferBytes: number;
+  /** 0: written when the buffer is full (and on USR1 / exit), as nginx without flush=. */
+  readonly flushMs: number;
+  /** 0: not compressed; 1-9: gzip level. */
+  readonly gzipLevel: number;
 }
 
 export interface LogFormatConfig {

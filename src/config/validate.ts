@@ -29,10 +29,11 @@ export function validateDrafts(state: BuildState, r: Reporter): Implicit {
   if (state.http) {
     checkListens(state.http.servers, r, true);
     const formats = new Set(['combined', ...state.http.logFormats.map((f) => f.name)]);
-    checkLogFormats(state.http.scope, formats, r);
+    const buffered = new Map<string, AccessLogConfig>();
+    checkLogFormats(state.http.scope, formats, r, buffered);
     for (const s of state.http.servers) {
-      checkLogFormats(s.scope, formats, r);
-      checkLocationLogFormats(s.locations, formats, r);
+      checkLogFormats(s.scope, formats, r, buffered);
+      checkLocationLogFormats(s.locations, formats, r, buffered);
     }
   }
   if (state.stream) {
@@ -41,8 +42,9 @@ export function validateDrafts(state: BuildState, r: Reporter): Implicit {
     }
     checkListens(state.stream.servers, r, false);
     const formats = new Set(['basic', ...state.stream.logFormats.map((f) => f.name)]);
-    checkLogFormats(state.stream.scope, formats, r);
-    for (const s of state.stream.servers) checkLogFormats(s.scope, formats, r);
+    const buffered = new Map<string, AccessLogConfig>();
+    checkLogFormats(state.stream.scope, formats, r, buffered);
+    for (const s of state.stream.servers) checkLogFormats(s.scope, formats, r, buffered);
   }
   return implicit;
 }
@@ -160,19 +162,26 @@ function listenedBefore(listens: readonly ListenConfig[], i: number): boolean {
 
 /**
  * nginx: `unknown log format "x"`. Unlike nginx, a format may be declared after its first use
- * (the whole tree is read first), so include order does not matter.
+ * (the whole tree is read first), so include order does not matter. A file's buffer belongs to
+ * the file: two buffer=/flush=/gzip settings for one path conflict (nginx's message).
  */
-function checkLogFormats(scope: Scope, formats: ReadonlySet<string>, r: Reporter): void {
+function checkLogFormats(scope: Scope, formats: ReadonlySet<string>, r: Reporter, buffered: Map<string, AccessLogConfig>): void {
   const logs = scope.settings['accessLogs'] as AccessLogConfig[] | undefined;
   if (logs === undefined) return;
   for (const l of logs) {
     if (l.path !== null && !formats.has(l.format)) r.error('TSP_ERR_CONFIG_REFERENCE', `unknown log format "${l.format}"`, l.loc);
+    if (l.path === null || l.buffering === undefined) continue;
+    const first = buffered.get(l.path);
+    if (first === undefined) buffered.set(l.path, l);
+    else if (JSON.stringify(first.buffering) !== JSON.stringify(l.buffering)) {
+      r.error('TSP_ERR_CONFIG_VALUE', `access_log "${l.path}" already defined with conflicting parameters`, l.loc);
+    }
   }
 }
 
-function checkLocationLogFormats(locations: readonly LocationDraft[], formats: ReadonlySet<string>, r: Reporter): void {
+function checkLocationLogFormats(locations: readonly LocationDraft[], formats: ReadonlySet<string>, r: Reporter, buffered: Map<string, AccessLogConfig>): void {
   for (const l of locations) {
-    checkLogFormats(l.scope, formats, r);
-    if (l.locations.length > 0) checkLocationLogFormats(l.locations, formats, r);
+    checkLogFormats(l.scope, formats, r, buffered);
+    if (l.locations.length > 0) checkLocationLogFormats(l.locations, formats, r, buffered);
   }
 }

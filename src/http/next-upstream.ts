@@ -2,7 +2,8 @@
  * proxy_next_upstream for one proxied request: which peers it was sent to, whether a failed try
  * may be followed by another (the failure's condition is enabled, nothing reached the client, the
  * request can still be sent again, the tries and time budgets are not spent), and the request
- * body bytes a new try sends again. Also how a failed try is named in the error log.
+ * body bytes a new try sends again. Also the code a failed try is logged with (its wording:
+ * upstream-log.ts).
  *
  * Separate from proxy.ts, which moves the bytes, so the retry rules read in one place and can be
  * checked without sockets. One instance per ProxyExchange; no closures, and the body copy is only
@@ -99,26 +100,7 @@ export function isFailureStatus(status: number): boolean {
   return FAILURE_STATUSES.has(status);
 }
 
-/** What the try was doing when its timer fired: "upstream timed out while <this>". */
-export function timeoutPhase(up: UpstreamConn): string {
-  return up.connected ? 'reading response' : up.tcpConnected ? 'SSL handshaking' : 'connecting';
-}
-
 /** The log code of an upstream connection lost before a response head. */
 export function closeCode(up: UpstreamConn): string {
   return up.connected ? 'TSP_ERR_UPSTREAM_RESET' : 'TSP_ERR_UPSTREAM_CONNECT';
-}
-
-/** The log message of an upstream connection lost before a response head. */
-export function closeReason(up: UpstreamConn, err: Error | null): string {
-  if (up.tls !== null && up.tcpConnected && !up.connected) {
-    return `upstream SSL handshake failed (${err === null ? 'connection closed' : tlsReason(err)})`;
-  }
-  return err === null ? 'upstream prematurely closed connection' : `upstream connection failed (${(err as NodeJS.ErrnoException).code ?? err.message})`;
-}
-
-/** A verification or handshake error as nginx-like text: OpenSSL's code and message. */
-function tlsReason(err: Error): string {
-  const code = (err as NodeJS.ErrnoException).code;
-  return code === undefined || err.message.includes(code) ? err.message : `${code}: ${err.message}`;
 }

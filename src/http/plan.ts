@@ -94,7 +94,7 @@ export interface PlanContext {
   readonly logger: Logger;
   readonly templates: TemplateContext;
   readonly formats: ReadonlyMap<string, LogFormatter>;
-  readonly openAccessLog: (path: string) => LogSink;
+  readonly openAccessLog: (path: string, buffering?: AccessLogConfig['buffering']) => LogSink;
   /** One SecureContext per distinct proxy_ssl_* settings object (inherited ones are shared). */
   readonly tlsContexts: Map<ProxySslConfig, UpstreamTlsContext | null>;
 }
@@ -102,7 +102,7 @@ export interface PlanContext {
 /** Template compile context for a whole http {} (maps, set variables, named captures). */
 export function buildPlanContext(
   http: HttpConfig,
-  deps: { groups: ReadonlyMap<string, UpstreamGroup>; logger: Logger; openAccessLog(path: string): LogSink },
+  deps: { groups: ReadonlyMap<string, UpstreamGroup>; logger: Logger; openAccessLog(path: string, buffering?: AccessLogConfig['buffering']): LogSink },
 ): PlanContext {
   const declared = new Set<string>();
   const visit = (locs: readonly LocationConfig[]): void => {
@@ -251,7 +251,7 @@ function compileAccessLogs(ctx: PlanContext, logs: readonly AccessLogConfig[]): 
   for (const l of logs) {
     if (l.path === null) continue;
     const format = ctx.formats.get(l.format) ?? ctx.formats.get('combined')!;
-    out.push({ sink: ctx.openAccessLog(l.path), format });
+    out.push({ sink: ctx.openAccessLog(l.path, l.buffering), format });
   }
   return out;
 }

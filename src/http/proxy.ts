@@ -15,7 +15,8 @@ import { BODY_TOO_LARGE, RequestBodyFraming, ResponseBodyFraming } from './frami
 import type { ClientConnection, Exchange } from './connection.js';
 import { buildResponseHeaders } from './headers.js';
 import { buildUpstreamHead, firstSegmentIs, proxyProtocolHeader, upgradeMatches } from './upstream-request.js';
-import { closeCode, closeReason, isFailureStatus, NextUpstream, timeoutPhase } from './next-upstream.js';
+import { closeCode, isFailureStatus, NextUpstream } from './next-upstream.js';
+import { closeMessage, invalidResponseMessage, requestLogContext, timeoutMessage, type RequestLogContext } from './upstream-log.js';
 import { HEAD_NEED_MORE, HEAD_READY, HeadAccumulator, headerValue, parseResponseHead, type HeadLimits, type RequestHead, type ResponseHead } from './parser.js';
 import type { LocationPlan, ProxyPlan } from './plan.js';
 import { UpstreamConn, type UpstreamOwner } from './pool.js';
@@ -108,7 +109,7 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
 
   #noTarget(): void {
     if (this.#done) return;
-    this.#conn.site.logger.error({ upstream: this.#proxy.upstreamName }, 'proxy_pass target could not be resolved');
+    this.#conn.site.logger.error(this.#logContext('TSP_ERR_UPSTREAM_CONNECT'), 'proxy_pass target could not be resolved');
     this.#fail(502);
   }
 
@@ -142,7 +143,7 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
     const peer = picked ?? this.#pick();
     if (peer === null) {
       if (next.attempts === 0) {
-        this.#conn.site.logger.error({ code: 'TSP_ERR_NO_LIVE_UPSTREAM', upstream: group.name }, `no live upstreams while connecting to upstream "${group.name}"`);
+        this.#conn.site.logger.error(this.#logContext('TSP_ERR_NO_LIVE_UPSTREAM', group.name), 'no live upstreams while connecting to upstream');
       }
       return this.#fail(this.#lastStatus);
     }
@@ -286,11 +287,12 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
     while (data !== null) {
       const rc = this.#resAcc.push(data, RESPONSE_LIMITS);
       if (rc === HEAD_NEED_MORE) return;
-      if (rc !== HEAD_READY) return this.#invalidResponse();
-      const res = parseResponseHead(this.#resAcc.head, this.#head.method);
+      if (rc !== HEAD_READY) return this.#invalidResponse(null, rc !== 400);
+      const head = this.#resAcc.head;
+      const res = parseResponseHead(head, this.#head.method);
       data = this.#resAcc.rest;
       this.#resAcc.reset();
-      if (res === null) return this.#invalidResponse();
+      if (res === null) return this.#invalidResponse(head);
       if (res.status >= 200) {
         // Bytes after a head that has no body (204, 304, HEAD): the upstream's framing is not
         // ours, so its connection is not reused.
@@ -305,7 +307,7 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
       if (res.status === 101) {
         // Only the protocol the client asked for (h2c smuggling: a 101 to something else would
         // hand the client a tunnel to the backend past every location rule).
-        if (this.#upgrade === null || !upgradeMatches(this.#upgrade, headerValue(res, 'upgrade'))) return this.#invalidResponse();
+        if (this.#upgrade === null || !upgradeMatches(this.#upgrade, headerValue(res, 'upgrade'))) return this.#invalidResponse(null);
         return this.#startTunnel(res, data);
       }
       // 1xx interim responses: relay 100 Continue to a client that can read it, drop the rest.
@@ -313,8 +315,13 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
     }
   }
 
-  #invalidResponse(): void {
-    this.#conn.site.logger.error({ code: 'TSP_ERR_UPSTREAM_INVALID_HEADER', upstream: this.#proxy.upstreamName, peer: this.#peer?.key }, 'upstream sent invalid header');
+  /** The error-log context of this request (error path only): nginx's client/server/request/upstream/host. */
+  #logContext(code: string, upstreamHost = this.#peer?.key): RequestLogContext {
+    return requestLogContext(this.#r, code, this.#proxy.scheme, upstreamHost, this.#upstreamHead === '' ? undefined : this.#upstreamHead);
+  }
+
+  #invalidResponse(head: string | null, tooBig = false): void {
+    this.#conn.site.logger.error(this.#logContext('TSP_ERR_UPSTREAM_INVALID_HEADER'), invalidResponseMessage(head, tooBig));
     this.#lastStatus = 502;
     if (this.#next.allows(this.#proxy.retryOnInvalidHeader, this.#responseStarted)) return this.#retry(true);
     this.#closeUpstream(true);
@@ -378,10 +385,7 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
     const framing = this.#resBody;
     const n = framing.take(chunk);
     if (n < 0) {
-      this.#conn.site.logger.error(
-        { code: 'TSP_ERR_UPSTREAM_INVALID_HEADER', upstream: this.#proxy.upstreamName, peer: this.#peer?.key, reason: framing.error },
-        'upstream sent invalid chunked response',
-      );
+      this.#conn.site.logger.error(this.#logContext('TSP_ERR_UPSTREAM_INVALID_HEADER'), 'upstream sent invalid chunked response while reading upstream');
       this.#closeUpstream(true);
       this.#abortClient();
       return;
@@ -431,8 +435,8 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
   upstreamTimeout(up: UpstreamConn): void {
     if (up !== this.#up || this.#done) return;
     this.#conn.site.logger.error(
-      { code: 'TSP_ERR_UPSTREAM_TIMEOUT', upstream: this.#proxy.upstreamName, peer: this.#peer?.key },
-      `upstream timed out while ${timeoutPhase(up)}`,
+      this.#logContext('TSP_ERR_UPSTREAM_TIMEOUT'),
+      timeoutMessage(up, this.#res !== null),
     );
     this.#lastStatus = 504;
     if (this.#res === null && this.#next.allows(this.#proxy.retryOnTimeout, this.#responseStarted)) return this.#retry(true);
@@ -463,7 +467,7 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
       this.#connect();
       return;
     }
-    this.#conn.site.logger.error({ code: closeCode(up), upstream: this.#proxy.upstreamName, peer: this.#peer?.key }, closeReason(up, err));
+    this.#conn.site.logger.error(this.#logContext(closeCode(up)), closeMessage(up, err));
     this.#lastStatus = 502;
     if (this.#next.allows(this.#proxy.retryOnError, this.#responseStarted)) return this.#retry(true);
     this.#releasePeer(true);

@@ -8,7 +8,7 @@
  */
 import type net from 'node:net';
 import type { Logger } from 'pino';
-import type { HttpConfig } from '../config/types.js';
+import type { AccessLogConfig, HttpConfig } from '../config/types.js';
 import type { LogSink } from '../log.js';
 import type { UpstreamGroup } from '../upstream/group.js';
 import { ClientConnection } from './connection.js';
@@ -26,7 +26,7 @@ export interface HttpSiteDeps {
   /** Upstream groups by name, implicit ones ("127.0.0.1:9001") included. */
   readonly groups: ReadonlyMap<string, UpstreamGroup>;
   readonly logger: Logger;
-  openAccessLog(path: string): LogSink;
+  openAccessLog(path: string, buffering?: AccessLogConfig['buffering']): LogSink;
   /** What check_status shows: every group of the config, stream ones too (default: `groups`). */
   readonly statusGroups?: () => readonly UpstreamGroup[];
   /** The runtime's upstream pool, shared by every config so idle upstream sockets survive reloads. */

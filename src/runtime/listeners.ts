@@ -5,7 +5,7 @@
  */
 import net from 'node:net';
 import fs from 'node:fs';
-import { TsproxyError } from '../errors.js';
+import { TsproxyError, systemErrorText } from '../errors.js';
 import type { ListenConfig } from '../config/types.js';
 
 export type ConnectionDispatch = (socket: net.Socket, key: string) => void;
@@ -39,7 +39,7 @@ export function openListener(listen: ListenConfig, dispatch: ConnectionDispatch)
   });
   return new Promise((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException) => {
-      reject(new TsproxyError('TSP_ERR_LISTEN', `bind() to ${listen.key} failed (${err.code ?? err.message})`, { cause: err }));
+      reject(new TsproxyError('TSP_ERR_LISTEN', `bind() to ${listen.key} failed (${systemErrorText(err)})`, { cause: err }));
     };
     server.once('error', onError);
     const done = () => {

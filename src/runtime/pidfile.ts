@@ -1,7 +1,7 @@
 /** The pid file: written only after every listener is bound, removed on exit (nginx). */
 import fs from 'node:fs';
 import path from 'node:path';
-import { TsproxyError } from '../errors.js';
+import { TsproxyError, systemErrorText } from '../errors.js';
 
 export function writePidFile(file: string): void {
   fs.mkdirSync(path.dirname(file), { recursive: true });
@@ -22,7 +22,7 @@ export function readRunningPid(file: string): number {
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch (err) {
-    throw new TsproxyError('TSP_ERR_SIGNAL', `open() "${file}" failed (${(err as NodeJS.ErrnoException).code ?? 'error'}): is tsproxy running?`);
+    throw new TsproxyError('TSP_ERR_SIGNAL', `open() "${file}" failed (${systemErrorText(err)})`);
   }
   const pid = Number.parseInt(text.trim(), 10);
   if (!Number.isInteger(pid) || pid <= 0) throw new TsproxyError('TSP_ERR_SIGNAL', `invalid PID number "${text.trim()}" in "${file}"`);

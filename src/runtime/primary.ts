@@ -16,9 +16,9 @@
  */
 import cluster, { type Worker } from 'node:cluster';
 import os from 'node:os';
-import type { Logger } from 'pino';
 import type { Config } from '../config/types.js';
 import type { ConfigError } from '../errors.js';
+import type { ErrorLogger } from '../log.js';
 import { TsproxyError } from '../errors.js';
 import { Reloader, includeGlobs } from './reload.js';
 import { writePidFile } from './pidfile.js';
@@ -30,10 +30,13 @@ import { isRoot, USER_IGNORED } from './privileges.js';
 
 export interface PrimaryOptions {
   config: Config;
-  logger: Logger;
+  logger: ErrorLogger;
+  /** The error log when the config names none (-e, else stderr); workers get it to apply error_log themselves. */
   errorLog: ErrorLogTarget;
   workers: number;
   load(): { config: Config | null; errors: ConfigError[]; warnings: ConfigError[] };
+  /** After a successful reload that changed the config (the command line applies error_log here). */
+  onReloaded?(config: Config): void;
 }
 
 /** A worker that dies within this long of its start counts as a crash loop (backoff grows). */
@@ -50,7 +53,7 @@ interface Slot {
 export class Primary {
   #config: Config;
   readonly #opts: PrimaryOptions;
-  readonly #logger: Logger;
+  readonly #logger: ErrorLogger;
   readonly #slots = new Set<Slot>();
   readonly #health: PrimaryHealth;
   #reloadId = 0;
@@ -91,7 +94,7 @@ export class Primary {
           worker.send({ type: 'health', states: this.#health.states() } satisfies PrimaryMessage);
           if (!this.#listeningLogged) {
             this.#listeningLogged = true;
-            for (const [listen, address] of msg.addresses) this.#logger.info({ listen, address }, 'listening');
+            for (const [listen, address] of msg.addresses) this.#logger.notice({ listen, address }, 'listening');
           }
           resolve(slot);
         } else if (msg.type === 'failed') {
@@ -113,11 +116,11 @@ export class Primary {
     // nginx logs this at [alert]; a crash loop backs off so it does not burn a CPU respawning.
     this.#quickCrashes = Date.now() - slot.startedAt < QUICK_CRASH_MS ? this.#quickCrashes + 1 : 0;
     const delayMs = this.#quickCrashes === 0 ? 0 : Math.min(MAX_BACKOFF_MS, 100 * 2 ** (this.#quickCrashes - 1));
-    this.#logger.error({ worker: pid, code, signal, respawnInMs: delayMs }, `worker process ${pid} ${how}`);
+    this.#logger.alert({ worker: pid, code, signal, respawnInMs: delayMs }, `worker process ${pid} ${how}`);
     const timer = setTimeout(() => {
       if (this.#stopping) return;
       this.#fork().then(
-        (s) => this.#logger.info({ worker: s.worker.process.pid }, 'worker process started'),
+        (s) => this.#logger.notice({ worker: s.worker.process.pid }, 'worker process started'),
         (err: Error) => this.#logger.error({ err }, 'replacement worker failed to start'),
       );
     }, delayMs);
@@ -222,11 +225,11 @@ export async function servePrimary(opts: PrimaryOptions): Promise<PrimaryServing
   await primary.start();
   const pidFile = config.main.pid;
   if (pidFile !== null) writePidFile(pidFile);
-  const reloader = new Reloader({ runtime: primary, logger, load: opts.load });
+  const reloader = new Reloader({ runtime: primary, logger, load: opts.load, onReloaded: opts.onReloaded });
   if (config.main.watch) reloader.watch(config.files, includeGlobs(config));
 
   const done = handleSignals({ logger, reloader, pidFile, stop: (graceful) => primary.stop(graceful), reopen: () => primary.reopen() });
-  logger.info({ config: config.file, workers: primary.pids }, 'tsproxy started');
+  logger.notice({ config: config.file, workers: primary.pids }, 'tsproxy started');
   return { primary, done };
 }
 

@@ -11,19 +11,22 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import chokidar, { type FSWatcher } from 'chokidar';
-import type { Logger } from 'pino';
 import type { Runtime } from './runtime.js';
 import type { Config } from '../config/types.js';
 import type { Directive } from '../config/ast.js';
 import type { ConfigError } from '../errors.js';
 import { globToRegExp, parseConfigText } from '../config/parse.js';
+import { configErrorText } from '../config/format.js';
+import type { ErrorLogger } from '../log.js';
 
 export interface ReloaderOptions {
   /** A Runtime, or the primary's worker pool (anything that reloads and reports a summary). */
   runtime: Pick<Runtime, 'reload'>;
-  logger: Logger;
+  logger: ErrorLogger;
   /** Load and validate the config from disk (the same loader as startup). */
   load(): { config: Config | null; errors: ConfigError[]; warnings: ConfigError[] };
+  /** After a reload that changed something succeeded, before its summary is logged (applies error_log). */
+  onReloaded?(config: Config): void;
   debounceMs?: number;
 }
 
@@ -121,21 +124,20 @@ export class Reloader {
     const { runtime, logger } = this.#opts;
     const started = performance.now();
     const { config, errors, warnings } = this.#opts.load();
-    for (const w of warnings) logger.warn({ file: w.loc.file, line: w.loc.line, col: w.loc.column }, w.message);
+    for (const w of warnings) logger.warn(configErrorText(w));
     if (config === null) {
-      for (const e of errors) {
-        logger.error({ file: e.loc.file, line: e.loc.line, col: e.loc.column, code: e.code }, `${e.message} in ${e.loc.file}:${e.loc.line}:${e.loc.column}`);
-      }
+      for (const e of errors) logger.emerg({ code: e.code }, configErrorText(e));
       logger.error({ reason, errors: errors.length }, 'reload failed, keeping the running configuration');
       return;
     }
     try {
       const summary = await runtime.reload(config);
       if (!summary.changed) {
-        logger.info({ reason }, 'configuration unchanged, nothing to reload');
+        logger.notice({ reason }, 'configuration unchanged, nothing to reload');
       } else {
+        this.#opts.onReloaded?.(config);
         const d = summary.diff!;
-        logger.info(
+        logger.notice(
           {
             reason,
             servers: d.servers,

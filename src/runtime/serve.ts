@@ -3,9 +3,9 @@
  * and map signals to actions as nginx does (HUP reload, QUIT graceful stop, TERM/INT fast stop,
  * USR1 reopen logs).
  */
-import type { Logger } from 'pino';
 import type { Config } from '../config/types.js';
 import type { ConfigError } from '../errors.js';
+import type { ErrorLogger } from '../log.js';
 import { Runtime } from './runtime.js';
 import { Reloader, includeGlobs } from './reload.js';
 import { writePidFile, removePidFile } from './pidfile.js';
@@ -14,8 +14,10 @@ import { dropPrivileges } from './privileges.js';
 
 export interface ServeOptions {
   config: Config;
-  logger: Logger;
+  logger: ErrorLogger;
   load(): { config: Config | null; errors: ConfigError[]; warnings: ConfigError[] };
+  /** After a successful reload that changed the config (the command line applies error_log). */
+  onReloaded?(config: Config): void;
 }
 
 export interface Serving {
@@ -25,13 +27,13 @@ export interface Serving {
   done: Promise<number>;
 }
 
-export async function serve({ config, logger, load }: ServeOptions): Promise<Serving> {
+export async function serve({ config, logger, load, onReloaded }: ServeOptions): Promise<Serving> {
   // worker_connections caps client connections per listener, as in each worker of the multi-process mode.
   const runtime = await Runtime.start(config, { logger, maxConnections: config.main.workerConnections });
   const pidFile = config.main.pid;
   // Logged before the pid file appears: whoever waits for the pid file can read the bound ports.
   for (const [key, addr] of runtime.addresses()) {
-    logger.info({ listen: key, address: typeof addr === 'string' ? addr : `${addr.address}:${addr.port}` }, 'listening');
+    logger.notice({ listen: key, address: typeof addr === 'string' ? addr : `${addr.address}:${addr.port}` }, 'listening');
   }
   if (pidFile !== null) writePidFile(pidFile);
   // Listeners are bound and the log and pid files exist: now the process may give up root.
@@ -44,10 +46,10 @@ export async function serve({ config, logger, load }: ServeOptions): Promise<Ser
       throw err;
     }
   }
-  const reloader = new Reloader({ runtime, logger, load });
+  const reloader = new Reloader({ runtime, logger, load, onReloaded });
   if (config.main.watch) reloader.watch(config.files, includeGlobs(config));
 
   const done = handleSignals({ logger, reloader, pidFile, stop: (graceful) => runtime.stop({ graceful }) });
-  logger.info({ config: config.file }, 'tsproxy started');
+  logger.notice({ config: config.file }, 'tsproxy started');
   return { runtime, reloader, done };
 }

@@ -2,13 +2,12 @@
  * The nginx signal contract of a serving process, single or primary: HUP reload, QUIT graceful
  * stop, TERM/INT fast stop, USR1 reopen logs. One place, so both modes behave alike.
  */
-import type { Logger } from 'pino';
-import { flushLogs, reopenLogs } from '../log.js';
+import { flushLogs, reopenLogs, type ErrorLogger } from '../log.js';
 import type { Reloader } from './reload.js';
 import { removePidFile } from './pidfile.js';
 
 export interface SignalTargets {
-  logger: Logger;
+  logger: ErrorLogger;
   reloader: Reloader;
   pidFile: string | null;
   /** Stop serving: drain first when graceful. */
@@ -25,7 +24,7 @@ export function handleSignals(t: SignalTargets): Promise<number> {
   const stop = async (graceful: boolean, signal: string) => {
     if (stopping) return;
     stopping = true;
-    t.logger.info({ signal }, graceful ? 'gracefully shutting down' : 'exiting');
+    t.logger.notice({ signal }, graceful ? 'gracefully shutting down' : 'exiting');
     await t.reloader.close();
     await t.stop(graceful);
     if (t.pidFile !== null) removePidFile(t.pidFile);
@@ -37,11 +36,10 @@ export function handleSignals(t: SignalTargets): Promise<number> {
   process.on('SIGTERM', () => void stop(false, 'SIGTERM'));
   process.on('SIGINT', () => void stop(false, 'SIGINT'));
   process.on('SIGUSR1', () => {
-    // Lines buffered before the signal belong to the old (rotated) file.
-    flushLogs();
+    // reopenLogs first writes what buffered logs hold: those lines belong to the old (rotated) file.
     reopenLogs();
     t.reopen?.();
-    t.logger.info('log files reopened');
+    t.logger.notice('log files reopened');
   });
   return done;
 }

@@ -5,7 +5,7 @@
  */
 import type net from 'node:net';
 import type { Logger } from 'pino';
-import type { Config, ListenConfig, UpstreamConfig } from '../config/types.js';
+import type { AccessLogConfig, Config, ListenConfig, UpstreamConfig } from '../config/types.js';
 import type { LogSink } from '../log.js';
 import { UpstreamGroup } from '../upstream/group.js';
 import type { PeerRegistry } from '../upstream/registry.js';
@@ -17,7 +17,7 @@ import type { TunnelRegistry } from './connections.js';
 
 export interface SnapshotDeps {
   logger: Logger;
-  openAccessLog(path: string): LogSink;
+  openAccessLog(path: string, buffering?: AccessLogConfig['buffering']): LogSink;
   /** Runtime-wide: survive every reload. */
   pool: UpstreamPool;
   holder: SiteHolder;

@@ -4,8 +4,7 @@
  * handled one at a time, in order, so a reload sent while the worker is still starting applies
  * after the start.
  */
-import type { Logger } from 'pino';
-import { createLogger, setLogger, flushLogs, reopenLogs } from '../log.js';
+import { configureErrorLog, flushLogs, logger, reconfigureErrorLog, reopenLogs, type ErrorLogTarget } from '../log.js';
 import { Runtime } from './runtime.js';
 import { dropPrivileges } from './privileges.js';
 import type { PrimaryMessage, WorkerMessage } from './workers.js';
@@ -14,10 +13,12 @@ function send(msg: WorkerMessage): void {
   process.send?.(msg);
 }
 
+
 /** Resolves with the exit code once the primary told this worker to stop (or went away). */
 export function runWorker(): Promise<number> {
   let runtime: Runtime | null = null;
-  let logger: Logger | null = null;
+  /** The error log when the config names none (the primary's -e, else stderr). */
+  let fallback: ErrorLogTarget | undefined;
   let queue: Promise<void> = Promise.resolve();
   let resolveDone!: (code: number) => void;
   const done = new Promise<number>((r) => (resolveDone = r));
@@ -34,9 +35,9 @@ export function runWorker(): Promise<number> {
   const handle = async (msg: PrimaryMessage): Promise<void> => {
     switch (msg.type) {
       case 'start': {
-        logger = createLogger(msg.errorLog.target, msg.errorLog.level);
-        setLogger(logger);
+        fallback = msg.errorLog;
         try {
+          configureErrorLog(msg.config.main.errorLogs, fallback);
           runtime = await Runtime.start(msg.config, { logger, activeChecks: false, maxConnections: msg.config.main.workerConnections });
           // Log files were opened by now; only then give up root (nginx opens them in the master).
           await new Promise((r) => setTimeout(r, 20));
@@ -56,6 +57,7 @@ export function runWorker(): Promise<number> {
         if (runtime === null) return;
         try {
           const summary = await runtime.reload(msg.config);
+          if (summary.changed) reconfigureErrorLog(msg.config.main.errorLogs, fallback);
           send({ type: 'reloaded', id: msg.id, summary, error: null });
         } catch (err) {
           send({ type: 'reloaded', id: msg.id, summary: null, error: (err as Error).message });
@@ -66,7 +68,6 @@ export function runWorker(): Promise<number> {
         for (const s of msg.states) runtime?.applyHealth(s);
         return;
       case 'reopen':
-        flushLogs();
         reopenLogs();
         return;
       case 'stop':
@@ -81,7 +82,7 @@ export function runWorker(): Promise<number> {
       void handle(msg);
       return;
     }
-    queue = queue.then(() => handle(msg)).catch((err: unknown) => logger?.error({ err }, 'worker message failed'));
+    queue = queue.then(() => handle(msg)).catch((err: unknown) => logger.error({ err }, 'worker message failed'));
   });
   // The primary coordinates: a terminal's Ctrl-C / Ctrl-\ reaches the whole process group, and
   // the default action of HUP and USR1 would kill the worker.

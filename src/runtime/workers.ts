@@ -10,7 +10,6 @@
 import os from 'node:os';
 import type { Logger } from 'pino';
 import type { Config, UpstreamConfig } from '../config/types.js';
-import type { LogLevel } from '../config/types.js';
 import { UpstreamGroup } from '../upstream/group.js';
 import { PeerRegistry } from '../upstream/registry.js';
 import { HealthChecker } from '../upstream/health/active.js';
@@ -18,10 +17,9 @@ import type { Peer } from '../upstream/peer.js';
 import type { PeerHealthState, ReloadSummary } from './runtime.js';
 import { STREAM_UPSTREAM_PREFIX } from './snapshot.js';
 
-export interface ErrorLogTarget {
-  readonly target: string;
-  readonly level: LogLevel;
-}
+import type { ErrorLogTarget } from '../log.js';
+
+export type { ErrorLogTarget };
 
 export type PrimaryMessage =
   | { type: 'start'; config: Config; errorLog: ErrorLogTarget; user: Config['main']['user'] }

@@ -6,7 +6,7 @@
  * compilation and the per-connection session flow live apart; sessions only read these shapes.
  */
 import { serverNameText } from '../config/host-names.js';
-import type { LogFormatConfig, SslConfig, StreamConfig, StreamServerConfig } from '../config/types.js';
+import type { AccessLogConfig, LogFormatConfig, SslConfig, StreamConfig, StreamServerConfig } from '../config/types.js';
 import type { TlsServers } from '../tls/context.js';
 import { compileAccessRules, type AccessCheck } from './access.js';
 import { ServerNameIndex } from './server-names.js';
@@ -64,7 +64,7 @@ export interface CompiledStream {
  */
 export function compileStream(
   stream: StreamConfig,
-  logs: { openAccessLog(path: string): { write(line: string): void } },
+  logs: { openAccessLog(path: string, buffering?: AccessLogConfig['buffering']): { write(line: string): void } },
   tls: TlsServers,
 ): CompiledStream {
   const sites = new Map<string, ListenSite>();
@@ -91,7 +91,7 @@ export function compileStream(
       access: compileAccessRules(config.accessRules),
       logs: config.accessLogs
         .filter((l) => l.path !== null)
-        .map((l) => ({ sink: logs.openAccessLog(l.path!), format: formatFor(l.format) })),
+        .map((l) => ({ sink: logs.openAccessLog(l.path!, l.buffering), format: formatFor(l.format) })),
       routes:
         config.handler.kind === 'websocket'
           ? config.handler.routes.map((r) => ({ path: r.path, upstream: r.target.upstream }))

@@ -10,7 +10,7 @@
 import type net from 'node:net';
 import type tls from 'node:tls';
 import type { Logger } from 'pino';
-import type { StreamConfig } from '../config/types.js';
+import type { AccessLogConfig, StreamConfig } from '../config/types.js';
 import type { UpstreamGroup } from '../upstream/group.js';
 import { parseRequestHead, rewriteHead, routeMatches, type HttpPeekResult, type RequestHead } from './http-peek.js';
 import { connectUpstream, preread, Tunnel } from './proxy.js';
@@ -27,7 +27,7 @@ import { tlsInfoOf } from '../tls/info.js';
 export interface StreamSiteDeps {
   readonly groups: ReadonlyMap<string, UpstreamGroup>;
   readonly logger: Logger;
-  openAccessLog(path: string): { write(line: string): void };
+  openAccessLog(path: string, buffering?: AccessLogConfig['buffering']): { write(line: string): void };
   /** Where tunnels are reported, so a reload can close those whose route vanished (src/runtime/connections.ts). */
   readonly tunnels?: StreamTunnelTracker;
 }

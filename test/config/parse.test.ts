@@ -150,11 +150,11 @@ describe('readConfigTree', () => {
     expect(shape(r.directives).map((d) => (d as unknown[])[0])).toEqual(['broken', 'after']);
   });
 
-  test('a missing main file is one error at 1:1 of that path', () => {
+  test('a missing main file is one error without a position (line 0), as nginx prints none', () => {
     const path = `${FIX}/nope.conf`;
     const r = readConfigTree(path, { prefix: FIX });
     expect(r.errors.map((e) => [e.code, e.message, e.loc])).toEqual([
-      ['TSP_ERR_CONFIG_INCLUDE', `open() "${path}" failed (2: No such file or directory)`, { file: path, line: 1, column: 1, length: 1 }],
+      ['TSP_ERR_CONFIG_INCLUDE', `open() "${path}" failed (2: No such file or directory)`, { file: path, line: 0, column: 0 }],
     ]);
     expect([r.directives, r.sources]).toEqual([[], []]);
   });

@@ -4,14 +4,17 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { onTestFinished } from 'vitest';
 
 export const ROOT = path.resolve(import.meta.dirname, '../..');
 const CLI = path.join(ROOT, 'src/cli.ts');
-const TSX = ['--import', 'tsx'];
+// By absolute URL: the child may run in a directory with no node_modules (tests of -p and cwd).
+const TSX = ['--import', pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href];
 
 export interface CliResult {
   code: number | null;
@@ -79,16 +82,33 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-/** The pino JSON records a running tsproxy wrote so far. */
-export function logRecords(run: RunningCli): Record<string, unknown>[] {
-  const out: Record<string, unknown>[] = [];
+const ERROR_LINE = /^(\d{4}\/\d\d\/\d\d \d\d:\d\d:\d\d) \[([a-z]+)\] (\d+)#0: (?:\*(\d+) )?(.*)$/;
+const FIELD_SPLIT = /, (?=[A-Za-z_]+: )/;
+
+/**
+ * One error-log line in nginx's text layout as a record: time, level, pid, connection, msg and
+ * each `, key: value` context field (quoted values unquoted). null for any other line.
+ */
+export function parseErrorLine(line: string): Record<string, string> | null {
+  const m = ERROR_LINE.exec(line);
+  if (m === null) return null;
+  const [msg, ...fields] = m[5]!.split(FIELD_SPLIT);
+  const rec: Record<string, string> = { time: m[1]!, level: m[2]!, pid: m[3]!, msg: msg! };
+  if (m[4] !== undefined) rec.connection = m[4];
+  for (const f of fields) {
+    const colon = f.indexOf(': ');
+    const value = f.slice(colon + 2);
+    rec[f.slice(0, colon)] = value.startsWith('"') && value.endsWith('"') && value.length >= 2 ? value.slice(1, -1).replace(/\\(["\\])/g, '$1') : value;
+  }
+  return rec;
+}
+
+/** The error-log records (nginx's text layout) a running tsproxy wrote to stderr/stdout so far. */
+export function logRecords(run: RunningCli): Record<string, string>[] {
+  const out: Record<string, string>[] = [];
   for (const line of run.output().split('\n')) {
-    if (!line.startsWith('{')) continue;
-    try {
-      out.push(JSON.parse(line) as Record<string, unknown>);
-    } catch {
-      // a partial line
-    }
+    const rec = parseErrorLine(line);
+    if (rec !== null) out.push(rec);
   }
   return out;
 }

@@ -1,24 +1,18 @@
 import { describe, expect, test, onTestFinished } from 'vitest';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { runCli, startCli, tempDir, ROOT, type RunningCli } from '../helpers/cli.js';
+import { logRecords, runCli, startCli, tempDir, ROOT, type RunningCli } from '../helpers/cli.js';
+import { DEFAULT_CONFIG_PATH } from '../../src/cli/args.js';
 
 const FIXTURES = path.join(ROOT, 'test/fixtures/cli');
 
-/** The port a running tsproxy logged for a listen key (pino JSON lines on stderr). */
+/** The port a running tsproxy logged for a listen key (its "listening" error-log line). */
 function loggedPort(run: RunningCli, key: string): number | null {
-  for (const line of run.output().split('\n')) {
-    if (!line.startsWith('{')) continue;
-    try {
-      const rec = JSON.parse(line) as { msg?: string; listen?: string; address?: string };
-      if (rec.msg === 'listening' && rec.listen === key) return Number(rec.address!.split(':').pop());
-    } catch {
-      // not a log line
-    }
-  }
-  return null;
+  const rec = logRecords(run).find((r) => r.msg === 'listening' && r.listen === key);
+  return rec === undefined ? null : Number(rec.address!.split(':').pop());
 }
 
 describe('tsproxy -t', () => {
@@ -57,21 +51,39 @@ describe('tsproxy -t', () => {
     expect(r.stdout).toContain(`# configuration file ${path.join(FIXTURES, 'main.d/site.conf')}:\nserver {`);
   });
 
-  test('a missing config file is reported with nginx wording', async () => {
+  test('a missing config file is reported with nginx wording, without a position', async () => {
     const r = await runCli(['-t', '-c', '/nonexistent/tsproxy.conf']);
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain('open() "/nonexistent/tsproxy.conf" failed');
+    expect(r.stderr).toBe(
+      'tsproxy: [emerg] open() "/nonexistent/tsproxy.conf" failed (2: No such file or directory)\n' +
+        'tsproxy: configuration file /nonexistent/tsproxy.conf test failed\n',
+    );
+  });
+
+  test.skipIf(fs.existsSync(DEFAULT_CONFIG_PATH))('no -c and no default config: nginx\'s open() line, no fake position', async () => {
+    const r = await runCli([], { cwd: tempDir() });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(`tsproxy: [emerg] open() "${DEFAULT_CONFIG_PATH}" failed (2: No such file or directory)\n`);
   });
 });
 
 describe('version and usage', () => {
-  test('-v and -V', async () => {
+  test('-v and -V (what is built in: TLS and HTTP/2 included)', async () => {
     const v = await runCli(['-v']);
     expect(v.code).toBe(0);
     expect(v.stderr).toMatch(/^tsproxy version: tsproxy\/\d+\.\d+\.\d+\n$/);
     const V = await runCli(['-V']);
-    expect(V.stderr).toContain('configure arguments: ');
-    expect(V.stderr).toContain('--with-stream');
+    const args = /configure arguments: (.*)\n/.exec(V.stderr)![1]!.split(' ');
+    expect(args).toEqual(expect.arrayContaining(['--with-http_ssl_module', '--with-http_v2_module', '--with-stream', '--with-stream_ssl_module']));
+    expect(args).not.toContain('--without-http_ssl_module');
+    expect(args).not.toContain('--without-http_v2_module');
+  });
+
+  test('-h gives the real defaults', async () => {
+    const h = await runCli(['-h']);
+    expect(h.code).toBe(0);
+    expect(h.stderr).toContain('-e filename   : set error log file used when the configuration names none (default: stderr)\n');
+    expect(h.stderr).toContain(`-c filename   : set configuration file (default: ${DEFAULT_CONFIG_PATH})\n`);
   });
 
   test('an unknown flag prints usage and fails', async () => {
@@ -144,3 +156,71 @@ describe('running', () => {
     expect(a.destroyed || b.destroyed).toBe(false);
   }, 60_000);
 });
+
+describe('files under the prefix (nginx)', () => {
+  test('-p DIR -c file -e file from another directory: both relative to the prefix', async () => {
+    const site = tempDir();
+    fs.writeFileSync(path.join(site, 'nginx.conf'), 'pid off;\nhttp { server { listen 127.0.0.1:0; location / { return 200; } } }\n');
+    const r = await runCli(['-t', '-p', `${site}/`, '-c', 'nginx.conf'], { cwd: tempDir() });
+    expect(r.stderr).toContain(`configuration file ${path.join(site, 'nginx.conf')} test is successful`);
+    expect(r.code).toBe(0);
+
+    // -e names the error log used when the config names none: it lands under the prefix too
+    const run = startCli(['-p', site, '-c', 'nginx.conf', '-e', 'error.log'], { cwd: tempDir() });
+    const errorLog = path.join(site, 'error.log');
+    await expect.poll(() => (fs.existsSync(errorLog) ? fs.readFileSync(errorLog, 'utf8') : ''), { timeout: 30_000 }).toContain('tsproxy started');
+    run.child.kill('SIGTERM');
+    expect(await run.exited).toBe(0);
+  }, 60_000);
+
+  test("`tsproxy -s reload` with npm start's -p/-c finds the pid file the running instance wrote (default logs/tsproxy.pid under the prefix)", async () => {
+    // npm start runs the script in package.json from the package root; a fresh clone's layout:
+    const start = (JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts['start']!;
+    const args = start.split(' ').slice(2);
+    expect(start).toBe(`node dist/cli.js ${args.join(' ')}`);
+    expect(args).toEqual(['-p', '.', '-c', 'conf/tsproxy.conf']);
+    const clone = tempDir();
+    fs.mkdirSync(path.join(clone, 'conf'));
+    const conf = path.join(clone, 'conf/tsproxy.conf');
+    const write = (body: string) => fs.writeFileSync(conf, `error_log stderr info;\nwatch off;\nhttp { server { listen 127.0.0.1:0; location / { return 200 "${body}"; } } }\n`);
+    write('one');
+    const run = startCli(args, { cwd: clone });
+    const pidFile = path.join(clone, 'logs/tsproxy.pid');
+    await expect.poll(() => fs.existsSync(pidFile), { timeout: 30_000 }).toBe(true);
+    expect(Number(fs.readFileSync(pidFile, 'utf8'))).toBe(run.child.pid);
+
+    write('two');
+    // `npm start -- -s reload` runs exactly this, from the package root
+    const reload = await runCli([...args, '-s', 'reload'], { cwd: clone });
+    expect(reload.stderr).toBe('');
+    expect(reload.code).toBe(0);
+    await expect.poll(() => logRecords(run).filter((r) => r.msg === 'configuration reloaded').length, { timeout: 10_000 }).toBe(1);
+    // and the same from elsewhere, with the prefix spelled out
+    const quit = await runCli(['-p', clone, '-c', 'conf/tsproxy.conf', '-s', 'quit'], { cwd: tempDir() });
+    expect(quit.code).toBe(0);
+    expect(await run.exited).toBe(0);
+    expect(fs.existsSync(pidFile)).toBe(false);
+  }, 90_000);
+});
+
+describe('install', () => {
+  test('`npm install -g .` puts a working `tsproxy` on the PATH (a link to the built clone)', async () => {
+    const prefix = tempDir('tsproxy-global-');
+    const npm = await runCommand('npm', ['install', '-g', '--offline', '--no-audit', '--no-fund', '--prefix', prefix, '.'], ROOT);
+    expect(npm.code, npm.output).toBe(0);
+    const bin = path.join(prefix, 'bin/tsproxy');
+    const v = await runCommand(bin, ['-v'], tempDir(), { PATH: `${path.join(prefix, 'bin')}:${process.env.PATH ?? ''}` });
+    expect(v.output).toMatch(/^tsproxy version: tsproxy\/\d+\.\d+\.\d+\n$/);
+  }, 120_000);
+});
+
+function runCommand(file: string, args: string[], cwd: string, env: Record<string, string> = {}): Promise<{ code: number | null; output: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(file, args, { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+    child.on('error', (e) => resolve({ code: -1, output: e.message }));
+    child.on('close', (code) => resolve({ code, output }));
+  });
+}

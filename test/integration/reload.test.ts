@@ -14,6 +14,7 @@ import { loadConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/types.js';
 import { Runtime } from '../../src/runtime/runtime.js';
 import { Reloader } from '../../src/runtime/reload.js';
+import { createLogger } from '../../src/log.js';
 import { startHttpBackend } from '../helpers/backend.js';
 
 const quiet = pino({ level: 'silent' });
@@ -186,14 +187,14 @@ describe('listeners', () => {
     const rt = await start('http { server { listen 127.0.0.1:0; location / { return 200 "old"; } } }');
     const port = rt.port('127.0.0.1:0');
     const lines: string[] = [];
-    const logger = pino({ level: 'info' }, new Writable({ write: (c, _e, cb) => (lines.push(String(c)), cb()) }));
+    const logger = createLogger({ level: 'info', stream: new Writable({ write: (c, _e, cb) => (lines.push(String(c)), cb()) }) });
     let next = cfg(`http { server { listen 127.0.0.1:0; listen 127.0.0.1:${taken}; location / { return 200 "new"; } } }`);
     const reloader = new Reloader({ runtime: rt, logger, load: () => ({ config: next, errors: [], warnings: [] }), debounceMs: 1 });
     onTestFinished(() => reloader.close());
     reloader.requestReload('test');
     await reloader.idle;
     expect(lines.join('')).toContain('reload failed, keeping the running configuration');
-    expect(lines.join('')).toContain(`bind() to 127.0.0.1:${taken} failed (EADDRINUSE)`);
+    expect(lines.join('')).toContain(`bind() to 127.0.0.1:${taken} failed (98: Address already in use)`);
     expect((await get({ port }, '/')).body).toBe('old');
     expect([...rt.addresses().keys()]).toEqual(['127.0.0.1:0']);
 

@@ -6,15 +6,16 @@
 import http from 'node:http';
 import net from 'node:net';
 import { Writable } from 'node:stream';
-import { pino } from 'pino';
 import { onTestFinished } from 'vitest';
 import { Runtime } from '../../src/runtime/runtime.js';
+import { createLogger } from '../../src/log.js';
 import type { StatusDocument } from '../../src/upstream/status.js';
 import type { HttpBackend } from '../helpers/backend.js';
 import { configFrom } from '../helpers/proxy.js';
 
 export interface LogLine {
-  level: number;
+  /** nginx's level name ("error", "notice", ...). */
+  level: string;
   msg: string;
   [key: string]: unknown;
 }
@@ -28,7 +29,7 @@ export interface LoggedProxy {
   readonly logs: LogLine[];
 }
 
-/** Start the runtime with a pino logger that writes into `logs` (one listener expected). */
+/** Start the runtime with a logger that writes JSON lines into `logs` (one listener expected). */
 export async function startLoggedProxy(text: string, listen?: string): Promise<LoggedProxy> {
   const logs: LogLine[] = [];
   const sink = new Writable({
@@ -37,7 +38,7 @@ export async function startLoggedProxy(text: string, listen?: string): Promise<L
       done();
     },
   });
-  const logger = pino({ level: 'info' }, sink);
+  const logger = createLogger({ level: 'info', stream: sink });
   const runtime = await Runtime.start(configFrom(text), { logger });
   onTestFinished(() => runtime.stop({ graceful: false }));
   const port = runtime.port(listen ?? [...runtime.addresses().keys()][0]!);

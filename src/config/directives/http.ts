@@ -4,7 +4,7 @@ import type {
   AccessLogConfig, AddHeader, ErrorPage, HeaderOp, ListenConfig, LocationMatch, LogFormatConfig,
   NextUpstreamCondition, ProxyRedirect, RewriteRule, ServerName,
 } from '../types.js';
-import { addressKey, parseListenAddress, parseNumber, parseProxyPassUrl, regexError } from '../units.js';
+import { addressKey, parseDuration, parseListenAddress, parseNumber, parseProxyPassUrl, parseSize, regexError } from '../units.js';
 import { ensureHttp } from './main.js';
 import {
   addLogFormat, childScope, count, err, flag, invalidParameter, invalidValue, isVariableName, listSetting, noEffect, oneOf,
@@ -220,10 +220,42 @@ const errorPage: ValueParser<ErrorPage> = (args, d, r) => {
   return { codes, overrideStatus, target: target.value, loc: d.loc };
 };
 
+/** nginx's access_log buffer when only gzip is given. */
+const GZIP_BUFFER_BYTES = 64 * 1024;
+
+/**
+ * `access_log path [format [buffer=size] [gzip[=level]] [flush=time] [if=condition]] | off`
+ * with nginx's checks and messages (checked with ask-nginx): flush= needs a buffer, gzip alone
+ * buffers 64k at level 1. `if=` is accepted and not applied (every request is logged).
+ */
 export function accessLog(defaultFormat: string): ValueParser<AccessLogConfig> {
-  return (args, d) => {
+  return (args, d, r) => {
     const path = args[0]!.value;
-    return { path: path === 'off' ? null : path, format: args[1]?.value ?? defaultFormat, loc: d.loc };
+    let bufferBytes = 0;
+    let flushMs = 0;
+    let gzipLevel = 0;
+    for (const a of args.slice(2)) {
+      const v = a.value;
+      if (v.startsWith('buffer=')) {
+        const n = parseSize(v.slice(7));
+        if (n === null || n === 0) return err(r, 'TSP_ERR_CONFIG_VALUE', `invalid buffer size "${v.slice(7)}"`, a.loc);
+        bufferBytes = n;
+      } else if (v.startsWith('flush=')) {
+        const ms = parseDuration(v.slice(6), 's');
+        if (ms === null || ms === 0) return err(r, 'TSP_ERR_CONFIG_VALUE', `invalid flush time "${v.slice(6)}"`, a.loc);
+        flushMs = ms;
+      } else if (v === 'gzip' || v.startsWith('gzip=')) {
+        const level = v === 'gzip' ? 1 : parseNumber(v.slice(5));
+        if (level === null || level < 1 || level > 9) return err(r, 'TSP_ERR_CONFIG_VALUE', `invalid compression level "${v.slice(5)}"`, a.loc);
+        gzipLevel = level;
+      } else if (!v.startsWith('if=')) {
+        return err(r, 'TSP_ERR_CONFIG_VALUE', `invalid parameter "${v}"`, a.loc);
+      }
+    }
+    if (flushMs > 0 && bufferBytes === 0 && gzipLevel === 0) return err(r, 'TSP_ERR_CONFIG_VALUE', `no buffer is defined for access_log "${path}"`, d.loc);
+    if (gzipLevel > 0 && bufferBytes === 0) bufferBytes = GZIP_BUFFER_BYTES;
+    const log = { path: path === 'off' ? null : path, format: args[1]?.value ?? defaultFormat, loc: d.loc };
+    return bufferBytes === 0 ? log : { ...log, buffering: { bufferBytes, flushMs, gzipLevel } };
   };
 }
 
@@ -411,8 +443,8 @@ export const HTTP_DIRECTIVES: readonly DirectiveSpec[] = [
   listSetting({ name: 'error_page', contexts: LOC3, kind: 'http', field: 'errorPages', parse: errorPage, args: [2, Infinity], syntax: 'error_page code ... [=[response]] uri;', summary: 'URI shown for the given error codes.' }),
   listSetting({
     name: 'access_log', contexts: LOC3, kind: 'http', field: 'accessLogs', parse: accessLog('combined'), args: [1, Infinity],
-    syntax: 'access_log path [format] | off;', summary: 'Where requests are logged, in which log_format.',
-    note: 'No access log unless configured (nginx: `logs/access.log combined`). Extra parameters (buffer=, if=) are ignored. The format may be declared after its first use (nginx: before).',
+    syntax: 'access_log path [format [buffer=size] [gzip[=level]] [flush=time] [if=condition]] | off;', summary: 'Where requests are logged, in which log_format.',
+    note: 'No access log unless configured (nginx: `logs/access.log combined`). Each line is written at once; `buffer=` (and `gzip`) buffer as nginx: written when full, after `flush=` time, on USR1 and at exit. `if=` is accepted and not applied. The format may be declared after its first use (nginx: before).',
   }),
   {
     name: 'log_format', contexts: ['http'], args: [2, Infinity], multiple: true, syntax: 'log_format name [escape=default|json|none] string ...;',

@@ -2,7 +2,7 @@
 import type { ErrorLogConfig, LogLevel } from '../types.js';
 import { parseNumber } from '../units.js';
 import {
-  DEFAULT_LOC, childScope, err, flag, listSetting, noEffect, positive, resolvePath, seconds, setting,
+  childScope, err, flag, listSetting, noEffect, positive, resolvePath, seconds, setting,
   type BuildState, type DirectiveSpec, type Scope, type ValueParser,
 } from './scope.js';
 
@@ -18,11 +18,19 @@ export function ensureStream(state: BuildState): Scope {
   return state.stream.scope;
 }
 
-/** `error_log file [level]`; the path is resolved when the table is applied (needs the prefix). */
+/**
+ * `error_log file [level] [json]`; the path is resolved when the table is applied (needs the
+ * prefix). `json` (tsproxy) writes pino's JSON lines instead of nginx's text layout.
+ */
 const errorLog: ValueParser<ErrorLogConfig> = (args, d, r) => {
-  const level = (args[1]?.value ?? 'error') as LogLevel;
-  if (!LEVELS.includes(level)) return err(r, 'TSP_ERR_CONFIG_VALUE', `invalid log level "${args[1]!.value}"`, args[1]!.loc);
-  return { target: args[0]!.value, level, loc: d.loc };
+  let level: LogLevel = 'error';
+  let format: ErrorLogConfig['format'] = 'text';
+  for (const a of args.slice(1)) {
+    if (a.value === 'json' && format === 'text') format = 'json';
+    else if (LEVELS.includes(a.value as LogLevel) && a === args[1]) level = a.value as LogLevel;
+    else return err(r, 'TSP_ERR_CONFIG_VALUE', `invalid log level "${a.value}"`, a.loc);
+  }
+  return { target: args[0]!.value, level, format, loc: d.loc };
 };
 
 const workerProcesses: ValueParser<number | 'auto'> = (args, d, r) => {
@@ -48,10 +56,10 @@ export const MAIN_DIRECTIVES: readonly DirectiveSpec[] = [
     note: '`pid off` writes no pid file. Relative paths are resolved against the prefix.',
   }),
   listSetting({
-    name: 'error_log', contexts: ['main'], kind: 'main', field: 'errorLogs', parse: errorLog, args: [1, 2],
-    initial: [{ target: 'stderr', level: 'notice', loc: DEFAULT_LOC }], default: 'stderr notice',
-    syntax: 'error_log file | stderr [level];', summary: 'Where and from which level the error log is written.',
-    note: 'Default is `stderr notice` (nginx: `logs/error.log error`).',
+    name: 'error_log', contexts: ['main'], kind: 'main', field: 'errorLogs', parse: errorLog, args: [1, 3],
+    default: 'stderr notice',
+    syntax: 'error_log file | stderr [level] [json];', summary: 'Where and from which level the error log is written (several may be given).',
+    note: 'Default is `stderr notice`, or the `-e` file (nginx: `logs/error.log error`). Lines use nginx\'s layout; `json` writes JSON lines instead. Follows reloads.',
   }),
   setting({
     name: 'daemon', contexts: ['main'], kind: 'main', field: 'daemon', parse: flag, default: 'off',

@@ -111,7 +111,8 @@ export const STREAM_DIRECTIVES: readonly DirectiveSpec[] = [
   stream({ name: 'preread_timeout', field: 'prereadTimeoutMs', parse: seconds, default: '30s', syntax: 'preread_timeout time;', summary: 'Timeout for the preread phase.' }),
   listSetting({
     name: 'access_log', contexts: ST, kind: 'stream', field: 'accessLogs', parse: accessLog('basic'), args: [1, Infinity],
-    syntax: 'access_log path [format] | off;', summary: 'Where connections are logged.', note: 'The format defaults to `basic` (predefined by tsproxy).',
+    syntax: 'access_log path [format [buffer=size] [gzip[=level]] [flush=time] [if=condition]] | off;', summary: 'Where connections are logged.',
+    note: 'The format defaults to `basic` (predefined by tsproxy). Buffering as in http; `if=` is accepted and not applied.',
   }),
   listSetting({
     name: 'set_real_ip_from', contexts: ST, kind: 'stream', field: 'setRealIpFrom', parse: trustedSource, args: [1, 1],

@@ -6,6 +6,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
 import type { CheckConfig, HttpStatusClass } from '../../config/types.js';
 import type { Peer } from '../peer.js';
+import { systemErrorText } from '../../errors.js';
 import { CheckResponseReader, MAX_HEAD_BYTES, requestClosesConnection, type CheckConnections, type TakenConnection } from './http-check.js';
 
 export type ProbeResult = { readonly ok: true } | { readonly ok: false; readonly reason: string };
@@ -13,26 +14,9 @@ export type ProbeResult = { readonly ok: true } | { readonly ok: false; readonly
 const OK: ProbeResult = { ok: true };
 const WS_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 
-const ERRNO_TEXT: Record<string, string> = {
-  ECONNREFUSED: 'Connection refused',
-  ECONNRESET: 'Connection reset by peer',
-  ECONNABORTED: 'Software caused connection abort',
-  EHOSTUNREACH: 'No route to host',
-  ENETUNREACH: 'Network is unreachable',
-  ETIMEDOUT: 'Connection timed out',
-  ENOENT: 'No such file or directory',
-  EACCES: 'Permission denied',
-  EPIPE: 'Broken pipe',
-  EADDRNOTAVAIL: 'Cannot assign requested address',
-};
-
 /** nginx-style reason: `connect() failed (111: Connection refused)`. */
 export function describeSocketError(err: NodeJS.ErrnoException): string {
-  const code = err.code ?? 'EIO';
-  const errno = typeof err.errno === 'number' ? Math.abs(err.errno) : 0;
-  const text = ERRNO_TEXT[code] ?? code;
-  const syscall = err.syscall ?? 'recv';
-  return errno > 0 ? `${syscall}() failed (${errno}: ${text})` : `${syscall}() failed (${text})`;
+  return `${err.syscall ?? 'recv'}() failed (${systemErrorText(err)})`;
 }
 
 interface Protocol {
