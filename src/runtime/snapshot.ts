@@ -1,7 +1,8 @@
 /**
  * A Snapshot is everything one config version needs to serve traffic, built beside the running
  * one: upstream groups (peers taken from the reload-surviving registry), the HTTP and stream
- * sites, health checkers, and the table from listen key to connection handler.
+ * sites, health checkers, and the table from listen key to connection handler. Building it
+ * mutates nothing the running snapshot uses; commit() applies it to the shared peers.
  */
 import type net from 'node:net';
 import type { Logger } from 'pino';
@@ -34,6 +35,12 @@ export interface Snapshot {
   readonly peerKeys: ReadonlySet<string>;
   readonly http: HttpSite | null;
   readonly stream: StreamSite | null;
+  /**
+   * The reload is decided (every listener bound, every worker prepared): apply the new upstream
+   * parameters to the shared peers (see UpstreamGroup.prepare). Before this the snapshot has
+   * changed nothing the running one uses, so dropping it (disposeSnapshot) undoes it whole.
+   */
+  commit(): void;
   /** Start the health checkers (after the swap, so two snapshots never probe at once). */
   start(): void;
   /** Stop taking new connections on this snapshot's sites (stop / replaced by a reload). */
@@ -55,7 +62,8 @@ async function buildGroups(
   const groups = new Map<string, UpstreamGroup>();
   await Promise.all(
     upstreams.map(async (u) => {
-      const group = await UpstreamGroup.create(u, registry, logger === undefined ? { namespace } : { namespace, logger });
+      // prepare, not create: nothing a running config uses changes until the snapshot is committed.
+      const group = await UpstreamGroup.prepare(u, registry, logger === undefined ? { namespace } : { namespace, logger });
       groups.set(u.name, group);
     }),
   );
@@ -111,6 +119,10 @@ export async function buildSnapshot(config: Config, registry: PeerRegistry, deps
     stream,
     checkers,
     routeKeys,
+    commit() {
+      for (const g of httpGroups.values()) g.commit();
+      for (const g of streamGroups.values()) g.commit();
+    },
     start() {
       for (const c of checkers) c.start();
     },
