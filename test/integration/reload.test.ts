@@ -36,6 +36,14 @@ function tempDir(): string {
   return dir;
 }
 
+/** A port some other server holds for the rest of the test (a listen on it cannot bind). */
+async function busyPort(): Promise<number> {
+  const blocker = net.createServer();
+  await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
+  onTestFinished(() => new Promise<void>((r) => blocker.close(() => r())));
+  return (blocker.address() as net.AddressInfo).port;
+}
+
 function keepAliveAgent(): http.Agent {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
   onTestFinished(() => agent.destroy());
@@ -179,10 +187,7 @@ describe('listeners', () => {
   });
 
   test('a new listen that cannot bind fails the reload, keeps the old config, and the error is logged', async () => {
-    const blocker = net.createServer();
-    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
-    onTestFinished(() => new Promise<void>((r) => blocker.close(() => r())));
-    const taken = (blocker.address() as net.AddressInfo).port;
+    const taken = await busyPort();
     const rt = await start('http { server { listen 127.0.0.1:0; location / { return 200 "old"; } } }');
     const port = rt.port('127.0.0.1:0');
     const lines: string[] = [];
@@ -214,10 +219,7 @@ describe('listeners', () => {
 
 describe('a rejected reload changes nothing', () => {
   test('a reload that fails on a busy port does not apply `down` or `check default_down` to running peers', async () => {
-    const blocker = net.createServer();
-    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
-    onTestFinished(() => new Promise<void>((r) => blocker.close(() => r())));
-    const taken = (blocker.address() as net.AddressInfo).port;
+    const taken = await busyPort();
     const a = await startHttpBackend('A');
     const b = await startHttpBackend('B');
     const config = (extra: { listen: string; downA: string; checkB: string }) =>
