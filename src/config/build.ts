@@ -275,6 +275,23 @@ function defaultSettings(state: BuildState): LocationSettings {
   return mergeSettings(seed, d, state);
 }
 
+/**
+ * The http defaults outside any http {} (for the http form of tcp websocket_pass servers,
+ * websocket-http.ts): location settings and the server-only head limits.
+ */
+export function httpDefaults(prefix: string): {
+  readonly settings: LocationSettings;
+  readonly clientHeaderBufferSizeBytes: number;
+  readonly largeClientHeaderBuffers: HttpServerConfig['largeClientHeaderBuffers'];
+} {
+  const d = DEFAULTS.http;
+  return {
+    settings: defaultSettings({ prefix } as BuildState),
+    clientHeaderBufferSizeBytes: d['clientHeaderBufferSizeBytes'] as number,
+    largeClientHeaderBuffers: d['largeClientHeaderBuffers'] as HttpServerConfig['largeClientHeaderBuffers'],
+  };
+}
+
 function defaultListen(loc: Loc): ListenConfig {
   return {
     address: { kind: 'tcp', host: '0.0.0.0', port: 80 }, key: '0.0.0.0:80', defaultServer: false, reuseport: false,

@@ -96,8 +96,8 @@ export class ClientConnection {
     this.site = site;
     this.vhosts = vhosts;
     this.tls = accepted?.tls ?? null;
-    this.remoteAddr = socket.remoteAddress ?? '';
-    this.remotePort = socket.remotePort ?? 0;
+    this.remoteAddr = accepted?.remoteAddr ?? socket.remoteAddress ?? '';
+    this.remotePort = accepted?.remotePort ?? socket.remotePort ?? 0;
     this.serverAddr = socket.localAddress ?? '';
     this.serverPort = socket.localPort ?? 0;
     const server = vhosts.defaultServer.config;

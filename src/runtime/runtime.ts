@@ -119,14 +119,23 @@ export class Runtime {
     this.#pool = deps.pool;
     this.#holder = deps.holder;
     this.#tunnels = deps.tunnels;
+    this.#serve(snapshot);
+  }
+
+  /** New connections and keep-alive requests go to `snapshot`'s http sites from now on. */
+  #serve(snapshot: Snapshot): void {
     this.#holder.current = snapshot.http;
+    this.#deps.websocketHolder.current = snapshot.websocketHttp;
     if (snapshot.http !== null) this.#httpSites.add(snapshot.http);
+    if (snapshot.websocketHttp !== null) this.#httpSites.add(snapshot.websocketHttp);
   }
 
   static async start(config: Config, options: RuntimeOptions = {}): Promise<Runtime> {
     const logger = options.logger ?? rootLogger;
     const registry = new PeerRegistry();
-    const deps: SnapshotDeps = { logger, openAccessLog, pool: new UpstreamPool(), holder: { current: null }, tunnels: new TunnelRegistry() };
+    const deps: SnapshotDeps = {
+      logger, openAccessLog, pool: new UpstreamPool(), holder: { current: null }, websocketHolder: { current: null }, tunnels: new TunnelRegistry(),
+    };
     const snapshot = await buildSnapshot(config, registry, deps);
     snapshot.commit();
     const runtime = new Runtime(snapshot, registry, logger, deps);
@@ -252,8 +261,7 @@ export class Runtime {
     snapshot.commit();
     for (const l of opened) this.#listeners.set(l.key, l);
     this.#snapshot = snapshot;
-    this.#holder.current = snapshot.http;
-    if (snapshot.http !== null) this.#httpSites.add(snapshot.http);
+    this.#serve(snapshot);
     if (this.#activeChecks) snapshot.start();
 
     const closed: string[] = [];
@@ -266,7 +274,7 @@ export class Runtime {
     }
     disposeSnapshot(old, snapshot);
     for (const site of this.#httpSites) {
-      if (site !== snapshot.http && site.connectionCount === 0) this.#httpSites.delete(site);
+      if (site !== snapshot.http && site !== snapshot.websocketHttp && site.connectionCount === 0) this.#httpSites.delete(site);
     }
     this.#pool.dropPeers(this.#registry.retain(snapshot.peerKeys));
     const tunnelsClosing = this.#tunnels.retain(snapshot.routeKeys, config.main.streamCloseDelayMs);
@@ -317,6 +325,7 @@ export class Runtime {
     const closing = Promise.all(listeners.map(closeListener));
     this.#snapshot.stopAccepting();
     this.#holder.current = null;
+    this.#deps.websocketHolder.current = null;
     for (const site of this.#httpSites) site.close();
     this.#snapshot.stream?.close();
     if (options.graceful) {

@@ -6,7 +6,9 @@
  */
 import type net from 'node:net';
 import type { Logger } from 'pino';
-import type { Config, ListenConfig, UpstreamConfig } from '../config/types.js';
+import type { Config, HttpServerConfig, ListenConfig, StreamServerConfig, UpstreamConfig } from '../config/types.js';
+import { websocketPassHttp } from '../config/websocket-http.js';
+import { compileAccessRules } from '../tcp/access.js';
 import type { LogSink } from '../log.js';
 import { UpstreamGroup } from '../upstream/group.js';
 import type { PeerRegistry } from '../upstream/registry.js';
@@ -22,6 +24,8 @@ export interface SnapshotDeps {
   /** Runtime-wide: survive every reload. */
   pool: UpstreamPool;
   holder: SiteHolder;
+  /** The site now serving tcp websocket_pass connections (their keep-alive requests follow it). */
+  websocketHolder: SiteHolder;
   tunnels: TunnelRegistry;
 }
 
@@ -35,6 +39,8 @@ export interface Snapshot {
   readonly peerKeys: ReadonlySet<string>;
   readonly http: HttpSite | null;
   readonly stream: StreamSite | null;
+  /** The HTTP engine serving the tcp websocket_pass servers (src/config/websocket-http.ts), if any. */
+  readonly websocketHttp: HttpSite | null;
   /**
    * The reload is decided (every listener bound, every worker prepared): apply the new upstream
    * parameters to the shared peers (see UpstreamGroup.prepare). Before this the snapshot has
@@ -79,8 +85,13 @@ export async function buildSnapshot(config: Config, registry: PeerRegistry, deps
   const http = config.http
     ? new HttpSite(config.http, { ...siteDeps, groups: httpGroups, statusGroups: () => [...httpGroups.values(), ...streamGroups.values()], pool: deps.pool, holder: deps.holder })
     : null;
-  const stream = config.stream ? new StreamSite(config.stream, { ...siteDeps, groups: streamGroups }) : null;
-  const routeKeys = deps.tunnels.index(config);
+  const ws = websocketPassHttp(config.stream, config.prefix);
+  const websocketHttp = ws === null ? null : new HttpSite(ws.http, {
+    ...siteDeps, groups: streamGroups, pool: deps.pool, holder: deps.websocketHolder, serverAccess: accessRulesOf(ws.servers),
+  });
+  const websocketHandoff = (key: string) => (websocketHttp?.vhostsFor(key) === undefined ? null : websocketHttp.handoffHandler(key));
+  const stream = config.stream ? new StreamSite(config.stream, { ...siteDeps, groups: streamGroups, websocketHandoff }) : null;
+  const routeKeys = deps.tunnels.index(config, ws?.http ?? null);
 
   const listens = new Map<string, ListenConfig>();
   const handlers = new Map<string, (socket: net.Socket) => void>();
@@ -117,6 +128,7 @@ export async function buildSnapshot(config: Config, registry: PeerRegistry, deps
     peerKeys,
     http,
     stream,
+    websocketHttp,
     checkers,
     routeKeys,
     commit() {
@@ -140,6 +152,16 @@ export async function buildSnapshot(config: Config, registry: PeerRegistry, deps
  */
 export function disposeSnapshot(old: Snapshot, next: Snapshot | null): void {
   for (const c of old.checkers) c.stop();
-  if (next === null) old.http?.close();
+  if (next === null) {
+    old.http?.close();
+    old.websocketHttp?.close();
+  }
   old.stream?.close();
+}
+
+/** The allow/deny of tcp servers whose http form is served by the HTTP engine (checked per request). */
+function accessRulesOf(servers: ReadonlyMap<HttpServerConfig, StreamServerConfig>): Map<HttpServerConfig, (clientAddress: string) => boolean> {
+  const out = new Map<HttpServerConfig, (clientAddress: string) => boolean>();
+  for (const [http, stream] of servers) if (stream.accessRules.length > 0) out.set(http, compileAccessRules(stream.accessRules));
+  return out;
 }
