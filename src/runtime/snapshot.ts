@@ -15,7 +15,7 @@ import type { PeerRegistry } from '../upstream/registry.js';
 import { HealthChecker } from '../upstream/health/active.js';
 import { HttpSite, type SiteHolder } from '../http/site.js';
 import type { UpstreamPool } from '../http/pool.js';
-import { StreamSite } from '../tcp/stream-site.js';
+import { StreamSite, type WebsocketHandoff } from '../tcp/stream-site.js';
 import type { TunnelRegistry } from './connections.js';
 
 export interface SnapshotDeps {
@@ -89,7 +89,12 @@ export async function buildSnapshot(config: Config, registry: PeerRegistry, deps
   const websocketHttp = ws === null ? null : new HttpSite(ws.http, {
     ...siteDeps, groups: streamGroups, pool: deps.pool, holder: deps.websocketHolder, serverAccess: accessRulesOf(ws.servers),
   });
-  const websocketHandoff = (key: string) => (websocketHttp?.vhostsFor(key) === undefined ? null : websocketHttp.handoffHandler(key));
+  // One handler per listen key, made now (the stream site asks per connection).
+  const handoffs = new Map<string, WebsocketHandoff>();
+  for (const server of ws?.http.servers ?? []) {
+    for (const l of server.listens) if (!handoffs.has(l.key)) handoffs.set(l.key, websocketHttp!.handoffHandler(l.key));
+  }
+  const websocketHandoff = (key: string) => handoffs.get(key) ?? null;
   const stream = config.stream ? new StreamSite(config.stream, { ...siteDeps, groups: streamGroups, websocketHandoff }) : null;
   const routeKeys = deps.tunnels.index(config, ws?.http ?? null);
 
