@@ -17,6 +17,7 @@ import type {
   ProxyTarget, SslConfig, StreamConfig, StreamServerConfig, UpstreamConfig,
 } from './types.js';
 import { validateDrafts } from './validate.js';
+import { MAX_REPORTED_ERRORS } from './limits.js';
 
 export interface BuildOptions {
   /** Name of the main config file (Config.file). */
@@ -37,9 +38,18 @@ export interface BuildResult {
 export function buildConfig(directives: readonly Directive[], opts: BuildOptions): BuildResult {
   const errors: ConfigError[] = [];
   const warnings: ConfigError[] = [];
+  // Past the cap of reported problems (+1, so load.ts says "too many errors") nothing more is
+  // kept: a million statements of random names would otherwise be a million Error objects.
   const report: Reporter = {
-    error: (code: ErrorCode, message: string, loc: Loc) => void errors.push(new ConfigError(code, message, loc)),
-    warn: (code: ErrorCode, message: string, loc: Loc) => void warnings.push(new ConfigError(code, message, loc, 'warn')),
+    error: (code: ErrorCode, message: string, loc: Loc) => {
+      if (errors.length <= MAX_REPORTED_ERRORS) errors.push(new ConfigError(code, message, loc));
+    },
+    warn: (code: ErrorCode, message: string, loc: Loc) => {
+      if (warnings.length <= MAX_REPORTED_ERRORS) warnings.push(new ConfigError(code, message, loc, 'warn'));
+    },
+    get full() {
+      return errors.length > MAX_REPORTED_ERRORS;
+    },
   };
   const state = { prefix: opts.prefix, report, http: null, stream: null, targets: [] } as unknown as { -readonly [K in keyof BuildState]: BuildState[K] };
   state.mainScope = { state, context: 'main', parent: null, settings: {}, seen: [], server: undefined, location: undefined, upstream: undefined, streamServer: undefined };
@@ -71,7 +81,7 @@ function walk(scope: Scope, directives: readonly Directive[]): void {
   for (const d of directives) {
     const spec = findDirective(d.name, scope.context);
     if (spec === undefined) {
-      const hint = suggest(d.name);
+      const hint = r.full === true ? null : suggest(d.name);
       r.error('TSP_ERR_CONFIG_UNKNOWN_DIRECTIVE', `unknown directive "${d.name}"${hint ? ` - did you mean "${hint}"?` : ''}`, d.loc);
       continue;
     }
@@ -264,6 +274,23 @@ function defaultSettings(state: BuildState): LocationSettings {
     accessLogs: [], root: '', realIp: { from: [], header: '', recursive: false },
   } as unknown as LocationSettings;
   return mergeSettings(seed, d, state);
+}
+
+/**
+ * The http defaults outside any http {} (for the http form of tcp websocket_pass servers,
+ * websocket-http.ts): location settings and the server-only head limits.
+ */
+export function httpDefaults(prefix: string): {
+  readonly settings: LocationSettings;
+  readonly clientHeaderBufferSizeBytes: number;
+  readonly largeClientHeaderBuffers: HttpServerConfig['largeClientHeaderBuffers'];
+} {
+  const d = DEFAULTS.http;
+  return {
+    settings: defaultSettings({ prefix } as BuildState),
+    clientHeaderBufferSizeBytes: d['clientHeaderBufferSizeBytes'] as number,
+    largeClientHeaderBuffers: d['largeClientHeaderBuffers'] as HttpServerConfig['largeClientHeaderBuffers'],
+  };
 }
 
 function defaultListen(loc: Loc): ListenConfig {

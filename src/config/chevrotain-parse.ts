@@ -12,11 +12,15 @@ import type { ParseResult } from './parse.js';
 import { configParser } from './parser.js';
 import { LCurly, QuotedString, RCurly, Word } from './tokens.js';
 import { cstToDirectives } from './visitor.js';
+import { MAX_REPORTED_ERRORS } from './limits.js';
 
-export function parseWithChevrotain(text: string, file: string): ParseResult {
-  const lexed = tokenize(text, file);
+export function parseWithChevrotain(text: string, file: string, maxTokens?: number): ParseResult {
+  const lexed = tokenize(text, file, maxTokens);
   const errors = lexed.errors;
   const tokens = lexed.tokens;
+  // After an unterminated string (or a cut at a limit, see tokenize) the parser only sees a
+  // truncated file; its complaints about the end of file are consequences, not news.
+  const truncated = lexed.truncated;
   const directives: Directive[] = [];
   const seen = new Set<string>();
   const report = (e: ConfigError): void => {
@@ -26,16 +30,14 @@ export function parseWithChevrotain(text: string, file: string): ParseResult {
     seen.add(key);
     errors.push(e);
   };
-  // After an unterminated string the parser only sees a truncated file; its complaints about
-  // the end of file are consequences, not news.
-  const truncated = lexed.truncated;
   // After recovery, the "}" that closed a stray "{" comes out as a stray "}" (not always the
   // matching one: recovery may have used that to close the enclosing block). Each stray "{"
   // therefore excuses the next stray "}": one error per mistake.
   let excused = 0;
 
   let start = 0;
-  for (;;) {
+  // Random bytes give an error every few tokens: past the cap, reporting more costs time for nothing.
+  while (errors.length < MAX_REPORTED_ERRORS) {
     const slice = start === 0 ? tokens : tokens.slice(start);
     configParser.input = slice;
     const cst = configParser.config() as ConfigCstNode;
@@ -70,7 +72,7 @@ export function parseWithChevrotain(text: string, file: string): ParseResult {
   // The parser singleton would keep every token (and so the file's text) alive until the next parse.
   configParser.input = [];
   if (errors.length > 1) errors.sort(compareConfigErrors);
-  return { directives, errors };
+  return { directives, errors, tokens: tokens.length };
 }
 
 function isEof(t: IToken): boolean {

@@ -21,13 +21,20 @@ export function configErrorText(err: ConfigError): string {
   return line > 0 ? `${err.message} in ${file}:${line}:${column}` : err.message;
 }
 
+/** Longest stretch of a source line shown under an error. */
+const MAX_SHOWN_LINE = 240;
+
 export function formatConfigError(err: ConfigError, sources: readonly SourceText[]): string {
-  const { file, line, column } = err.loc;
+  const { file, line } = err.loc;
   const head = `tsproxy: [${err.severity}] ${configErrorText(err)}`;
   const source = sources.find((s) => s.file === file);
   if (source === undefined) return head;
-  const text = sourceLine(source.text, line);
-  if (text === null) return head;
+  const whole = sourceLine(source.text, line);
+  if (whole === null) return head;
+  // A line of random bytes may be megabytes long: show a window that starts a little before the column.
+  const from = whole.length <= MAX_SHOWN_LINE ? 0 : Math.max(0, Math.min(err.loc.column - 1 - 60, whole.length - MAX_SHOWN_LINE));
+  const text = whole.length <= MAX_SHOWN_LINE ? whole : whole.slice(from, from + MAX_SHOWN_LINE);
+  const column = err.loc.column - from;
   // Keep tabs in the caret's indent so it lines up however wide the terminal draws a tab.
   const indent = text.slice(0, Math.max(0, column - 1)).replace(/[^\t]/g, ' ');
   const pad = column - 1 > text.length ? ' '.repeat(column - 1 - text.length) : '';

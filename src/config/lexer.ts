@@ -13,6 +13,7 @@ import { ConfigError } from '../errors.js';
 import {
   CR, DQUOTE, HASH, LBRACE, LF, RBRACE, SEMI, SPACE, SQUOTE, TAB, scanComment, scanQuoted, scanState, scanWord, unescape,
 } from './scan.js';
+import { MAX_BLOCK_DEPTH, MAX_TOKENS, tooDeepMessage, tooManyTokensMessage } from './limits.js';
 import { allTokens, Comment, LCurly, QuotedString, RCurly, Semi, UnterminatedString, Word } from './tokens.js';
 
 // The fast path and the escape rules live in scan.ts (no Chevrotain); re-exported for the tests.
@@ -26,7 +27,14 @@ export interface TokenizeResult {
   readonly truncated: boolean;
 }
 
-export function tokenize(text: string, file: string): TokenizeResult {
+/**
+ * Text → tokens. Lexing stops early, with an error, at the `maxTokens`-th token or at the "{" of a
+ * block nested deeper than MAX_BLOCK_DEPTH (then without the statement that opens it, so it does
+ * not come out as a block-less directive): the parser and the visitor recurse once per level, and
+ * a pathological file must cost bounded memory. `truncated` is set then, as after an unterminated
+ * string: what the cut leaves unclosed is a consequence, not news.
+ */
+export function tokenize(text: string, file: string, maxTokens = MAX_TOKENS): TokenizeResult {
   const tokens: IToken[] = [];
   const comments: IToken[] = [];
   const errors: ConfigError[] = [];
@@ -35,6 +43,7 @@ export function tokenize(text: string, file: string): TokenizeResult {
   let line = 1;
   let lineStart = 0;
   let i = 0;
+  let depth = 0;
   while (i < n) {
     const c = text.charCodeAt(i);
     if (c === SPACE || c === TAB || c === CR) {
@@ -51,8 +60,20 @@ export function tokenize(text: string, file: string): TokenizeResult {
     const startLine = line;
     const startColumn = i - lineStart + 1;
     let type: TokenType;
+    if (c !== HASH && tokens.length >= maxTokens) {
+      errors.push(new ConfigError('TSP_ERR_CONFIG_SYNTAX', tooManyTokensMessage(), { file, line: startLine, column: startColumn, length: 1 }));
+      truncated = true;
+      break;
+    }
     if (c === LBRACE || c === RBRACE || c === SEMI) {
       type = c === LBRACE ? LCurly : c === RBRACE ? RCurly : Semi;
+      if (c === RBRACE && depth > 0) depth--;
+      else if (c === LBRACE && ++depth > MAX_BLOCK_DEPTH) {
+        errors.push(new ConfigError('TSP_ERR_CONFIG_SYNTAX', tooDeepMessage(), { file, line: startLine, column: startColumn, length: 1 }));
+        while (tokens.length > 0 && isArgument(tokens[tokens.length - 1]!)) tokens.pop();
+        truncated = true;
+        break;
+      }
       i++;
     } else if (c === HASH) {
       i = scanComment(text, i, n);
@@ -105,6 +126,10 @@ export function tokenize(text: string, file: string): TokenizeResult {
     tokens.push(token);
   }
   return { tokens, comments, errors, truncated };
+}
+
+function isArgument(t: IToken): boolean {
+  return t.tokenType === Word || t.tokenType === QuotedString;
 }
 
 function makeToken(

@@ -13,6 +13,7 @@ import type { Directive } from './ast.js';
 import { buildConfig } from './build.js';
 import { GLOBALS_FILE, parseConfigText, readConfigTree, releaseParser } from './parse.js';
 import { loadTlsFiles } from './tls-files.js';
+import { boundedMessage, MAX_REPORTED_ERRORS } from './limits.js';
 import type { Config } from './types.js';
 
 export interface LoadOptions {
@@ -42,14 +43,15 @@ export function loadConfig(text: string, file: string, opts: LoadOptions = {}): 
   const sources = [{ file, text }];
   if (opts.globals !== undefined && opts.globals.trim() !== '') {
     const g = parseConfigText(opts.globals, GLOBALS_FILE);
-    errors.push(...g.errors);
-    directives.push(...g.directives);
+    for (const e of g.errors) errors.push(e);
+    for (const d of g.directives) directives.push(d);
     sources.push({ file: GLOBALS_FILE, text: opts.globals });
   }
   const parsed = parseConfigText(text, file);
   releaseTokens();
-  errors.push(...parsed.errors);
-  directives.push(...rejectIncludes(parsed.directives, errors));
+  for (const e of parsed.errors) errors.push(e);
+  // Loops, not push(...spread): a text of a million statements would overflow the stack.
+  for (const d of rejectIncludes(parsed.directives, errors)) directives.push(d);
   return finish(directives, errors, sources, file, prefix, [file], opts.skipHash);
 }
 
@@ -94,9 +96,27 @@ function finish(
   const tlsFiles = all.length === 0 && built.config !== null ? loadTlsFiles(built.config.http, built.config.stream) : null;
   if (tlsFiles !== null) all.push(...tlsFiles.errors);
   all.sort(compareConfigErrors);
-  if (all.length > 0 || built.config === null) return { config: null, errors: all, warnings, sources };
+  if (all.length > 0 || built.config === null) return { config: null, errors: bounded(all), warnings: bounded(warnings), sources };
   const config: Config = { ...built.config, files: [...new Set([...files, ...tlsFiles!.files])], hash: skipHash ? '' : hashConfig(built.config) };
   return { config: deepFreeze(config), errors: [], warnings, sources };
+}
+
+/**
+ * At most MAX_REPORTED_ERRORS problems, each message of bounded length, then one "too many errors"
+ * at the first one left out: random bytes give thousands of errors (the Chevrotain path stops
+ * collecting at the cap too), and a megabyte of random bytes is one "unknown directive" name.
+ */
+function bounded(errors: ConfigError[]): ConfigError[] {
+  const out: ConfigError[] = [];
+  for (const e of errors.slice(0, MAX_REPORTED_ERRORS)) {
+    const message = boundedMessage(e.message);
+    out.push(message === e.message ? e : new ConfigError(e.code, message, e.loc, e.severity));
+  }
+  if (errors.length > MAX_REPORTED_ERRORS) {
+    const first = errors[MAX_REPORTED_ERRORS]!;
+    out.push(new ConfigError(first.code, `too many errors, only the first ${MAX_REPORTED_ERRORS} are shown`, first.loc, first.severity));
+  }
+  return out;
 }
 
 /**

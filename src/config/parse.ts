@@ -3,16 +3,19 @@
  * a positioned ConfigError (collected, never thrown), and the file tree (main file, `-g`
  * globals, `include` globs expanded in place).
  */
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { createRequire } from 'node:module';
 import { ConfigError, systemErrorText, type Loc } from '../errors.js';
 import type { Arg, Directive } from './ast.js';
-import { scanDirectives } from './scan.js';
+import { scanDirectives, scanState } from './scan.js';
+import { MAX_BLOCK_DEPTH, MAX_FILE_BYTES, MAX_TOKENS, MAX_TOTAL_BYTES, tooDeepMessage, tooManyTokensMessage } from './limits.js';
 
 export interface ParseResult {
   directives: Directive[];
   errors: ConfigError[];
+  /** Tokens read (counted against MAX_TOKENS across the files of one load). */
+  tokens: number;
 }
 
 /**
@@ -20,15 +23,21 @@ export interface ParseResult {
  * (`scanDirectives`, lexer.ts); anything else is parsed by Chevrotain, whose grammar is the
  * normative one, so every error message and position comes from `parseWithChevrotain`.
  */
-export function parseConfigText(text: string, file: string): ParseResult {
-  const directives = scanDirectives(text, file);
-  if (directives !== null) return { directives, errors: [] };
-  return parseWithChevrotain(text, file);
+export function parseConfigText(text: string, file: string, maxTokens = MAX_TOKENS): ParseResult {
+  if (text.length > MAX_FILE_BYTES) {
+    const loc = { file, line: 1, column: 1, length: 1 };
+    return { directives: [], errors: [new ConfigError('TSP_ERR_CONFIG_INCLUDE', tooLarge(file, `${text.length} characters`), loc)], tokens: 0 };
+  }
+  const directives = scanDirectives(text, file, maxTokens);
+  if (directives !== null) return { directives, errors: [], tokens: scanState.tokens };
+  const at = scanState.tokenLimitAt;
+  if (at !== null) return { directives: [], errors: [new ConfigError('TSP_ERR_CONFIG_SYNTAX', tooManyTokensMessage(), at)], tokens: maxTokens };
+  return parseWithChevrotain(text, file, maxTokens);
 }
 
 /** The reference path (chevrotain-parse.ts), loaded on first use. */
-export function parseWithChevrotain(text: string, file: string): ParseResult {
-  return chevrotainSide().parseWithChevrotain(text, file);
+export function parseWithChevrotain(text: string, file: string, maxTokens?: number): ParseResult {
+  return chevrotainSide().parseWithChevrotain(text, file, maxTokens);
 }
 
 /** Drop the Chevrotain parser's last input, if it was ever loaded. */
@@ -80,14 +89,41 @@ export function readConfigTree(path: string, opts: ReadOptions): ConfigTree {
   const main = tree.read(path, { file: path, line: 0, column: 0 });
   const directives: Directive[] = [];
   if (opts.globals !== undefined && opts.globals.trim() !== '') {
-    const g = parseConfigText(opts.globals, GLOBALS_FILE);
+    const g = tree.parse(opts.globals, GLOBALS_FILE);
     // Listed (after the main file) so its errors can show their source line; it is no file to watch.
     tree.sources.push({ file: GLOBALS_FILE, text: opts.globals });
-    tree.errors.push(...g.errors);
-    directives.push(...tree.expand(g.directives, []));
+    for (const d of tree.expand(g.directives, [], 0)) directives.push(d);
   }
-  if (main !== null) directives.push(...tree.expand(main, [path]));
+  // Loops, not push(...spread): a file of a million statements would overflow the stack.
+  if (main !== null) for (const d of tree.expand(main, [path], 0)) directives.push(d);
   return { directives, sources: tree.sources, errors: tree.errors };
+}
+
+function tooLarge(file: string, size: string): string {
+  return `configuration file "${file}" is too large (${size}; the limit is ${MAX_FILE_BYTES / (1024 * 1024)} MiB)`;
+}
+
+/**
+ * The file's text, read at most `max` + 1 bytes far (a device such as /dev/zero never ends, and
+ * stat sizes of special files mean nothing): null when there is more than `max`.
+ */
+function readBounded(path: string, max: number): string | null {
+  const fd = openSync(path, 'r');
+  try {
+    const chunks: Buffer[] = [];
+    let total = 0;
+    for (;;) {
+      const chunk = Buffer.allocUnsafe(Math.min(1 << 20, max + 1 - total));
+      const n = readSync(fd, chunk, 0, chunk.length, null);
+      if (n === 0) break;
+      chunks.push(n === chunk.length ? chunk : chunk.subarray(0, n));
+      total += n;
+      if (total > max) return null;
+    }
+    return Buffer.concat(chunks, total).toString('utf8');
+  } finally {
+    closeSync(fd);
+  }
 }
 
 function openFailed(path: string, err: unknown, loc: Loc): ConfigError {
@@ -100,6 +136,10 @@ class TreeReader {
   readonly #prefix: string;
   /** Files already parsed: a file included from several places is read and parsed once. */
   readonly #parsed = new Map<string, readonly Directive[]>();
+  /** Bytes of every file read so far (MAX_TOTAL_BYTES). */
+  #totalBytes = 0;
+  /** Tokens left for the files still to parse (MAX_TOKENS is for all files together). */
+  #tokensLeft = MAX_TOKENS;
 
   constructor(prefix: string) {
     this.#prefix = prefix;
@@ -109,28 +149,53 @@ class TreeReader {
   read(path: string, at: Loc): readonly Directive[] | null {
     const cached = this.#parsed.get(path);
     if (cached !== undefined) return cached;
-    let text: string;
+    let text: string | null;
     try {
-      text = readFileSync(path, 'utf8');
+      text = readBounded(path, Math.min(MAX_FILE_BYTES, MAX_TOTAL_BYTES - this.#totalBytes));
     } catch (err) {
       this.errors.push(openFailed(path, err, at));
       return null;
     }
+    if (text === null) {
+      const message = this.#totalBytes + MAX_FILE_BYTES > MAX_TOTAL_BYTES
+        ? `configuration files are too large together: "${path}" brings them past the limit of ${MAX_TOTAL_BYTES / (1024 * 1024)} MiB`
+        : tooLarge(path, `more than ${MAX_FILE_BYTES} bytes`);
+      this.errors.push(new ConfigError('TSP_ERR_CONFIG_INCLUDE', message, at));
+      // Nothing more is read once the total is reached: each further file would only say so again.
+      this.#parsed.set(path, []);
+      return null;
+    }
+    this.#totalBytes += Buffer.byteLength(text);
     this.sources.push({ file: path, text });
-    const r = parseConfigText(text, path);
-    this.errors.push(...r.errors);
+    const r = this.parse(text, path);
     this.#parsed.set(path, r.directives);
     return r.directives;
   }
 
-  /** Replace every `include` (at any depth) by the statements of the files it names. */
-  expand(directives: readonly Directive[], stack: readonly string[]): Directive[] {
+  /** Parse one file's text within what is left of the token budget; its errors are kept. */
+  parse(text: string, file: string): ParseResult {
+    const r = parseConfigText(text, file, this.#tokensLeft);
+    this.#tokensLeft = Math.max(0, this.#tokensLeft - r.tokens);
+    for (const e of r.errors) this.errors.push(e);
+    return r;
+  }
+
+  /**
+   * Replace every `include` (at any depth) by the statements of the files it names. `depth` is the
+   * block level of `directives`: each file is bounded by the parser, but includes inside blocks
+   * add up, so the expanded tree is checked against MAX_BLOCK_DEPTH here too.
+   */
+  expand(directives: readonly Directive[], stack: readonly string[], depth: number): Directive[] {
     const out: Directive[] = [];
     for (const d of directives) {
       if (d.name === 'include' && d.block === null) {
-        this.#include(d, stack, out);
-      } else if (d.block !== null && d.block.some(needsExpansion)) {
-        out.push({ ...d, block: this.expand(d.block, stack) });
+        this.#include(d, stack, depth, out);
+      } else if (d.block === null) {
+        out.push(d);
+      } else if (depth + 1 > MAX_BLOCK_DEPTH) {
+        this.errors.push(new ConfigError('TSP_ERR_CONFIG_SYNTAX', tooDeepMessage(), d.loc));
+      } else if (d.block.some(needsExpansion) || (depth > 0 && depth + 1 + nestingDepth(d.block) > MAX_BLOCK_DEPTH)) {
+        out.push({ ...d, block: this.expand(d.block, stack, depth + 1) });
       } else {
         out.push(d);
       }
@@ -138,7 +203,7 @@ class TreeReader {
     return out;
   }
 
-  #include(d: Directive, stack: readonly string[], out: Directive[]): void {
+  #include(d: Directive, stack: readonly string[], depth: number, out: Directive[]): void {
     if (d.args.length !== 1) {
       this.errors.push(new ConfigError('TSP_ERR_CONFIG_ARGS', 'invalid number of arguments in "include" directive', d.loc));
       return;
@@ -154,9 +219,16 @@ class TreeReader {
         continue;
       }
       const included = this.read(file, arg.loc);
-      if (included !== null) out.push(...this.expand(included, [...stack, file]));
+      if (included !== null) for (const x of this.expand(included, [...stack, file], depth)) out.push(x);
     }
   }
+}
+
+/** Levels of blocks inside `ds` (0: no blocks). Bounded by the parser's limit per file. */
+function nestingDepth(ds: readonly Directive[]): number {
+  let max = 0;
+  for (const d of ds) if (d.block !== null) max = Math.max(max, 1 + nestingDepth(d.block));
+  return max;
 }
 
 function needsExpansion(d: Directive): boolean {

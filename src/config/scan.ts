@@ -6,6 +6,7 @@
  */
 import type { Loc } from '../errors.js';
 import type { Arg, Directive } from './ast.js';
+import { MAX_BLOCK_DEPTH, MAX_TOKENS } from './limits.js';
 
 export const SPACE = 0x20;
 export const TAB = 0x09;
@@ -24,7 +25,7 @@ export const DOLLAR = 0x24;
  * What the last scanWord / scanQuoted found besides its end offset, without allocating a result
  * object: newlines crossed (callers reset `lines` first) and whether the closing quote was found.
  */
-export const scanState = { lines: 0, lineStart: 0, closed: false };
+export const scanState = { lines: 0, lineStart: 0, closed: false, tokens: 0, tokenLimitAt: null as Loc | null };
 
 /** End offset (exclusive) of the quoted string whose opening quote is at `i` (or where it stops unterminated). */
 export function scanQuoted(text: string, i: number, n: number): number {
@@ -105,8 +106,12 @@ export function scanWord(text: string, i: number, n: number): number {
  * configs. Why: on a 10,000-server config the token array, the CST and Chevrotain's per-token
  * work cost about two thirds of `tsproxy -t` and most of its peak memory (see bench/config-phases.ts).
  */
-export function scanDirectives(text: string, file: string): Directive[] | null {
+export function scanDirectives(text: string, file: string, maxTokens = MAX_TOKENS): Directive[] | null {
   const n = text.length;
+  // Counted as the lexer counts (words, strings, braces, semicolons): past maxTokens the
+  // Chevrotain path reports it. The count of a successful scan is left in scanState.tokens.
+  let tokens = 0;
+  scanState.tokenLimitAt = null;
   const top: Directive[] = [];
   // The enclosing statements while inside blocks: an explicit stack, so deep nesting cannot
   // overflow. A block's Directive is made at its "}", with its list copied to its exact size
@@ -134,7 +139,16 @@ export function scanDirectives(text: string, file: string): Directive[] | null {
       } else if (c === HASH) i = scanComment(text, i, n);
       else break;
     }
-    if (i >= n) return nameLoc === null && open.length === 0 ? top : null;
+    if (i >= n) {
+      scanState.tokens = tokens;
+      return nameLoc === null && open.length === 0 ? top : null;
+    }
+    if (++tokens > maxTokens) {
+      // Everything before was correct (the scan would have declined earlier): parse.ts reports
+      // the limit here without the Chevrotain path, which would build a million tokens first.
+      scanState.tokenLimitAt = { file, line, column: i - lineStart + 1, length: 1 };
+      return null;
+    }
     const c = text.charCodeAt(i);
     const start = i;
     const startLine = line;
@@ -175,6 +189,8 @@ export function scanDirectives(text: string, file: string): Directive[] | null {
       if (c === SEMI) {
         current.push({ name, args, block: null, loc: nameLoc });
       } else {
+        // Too deep: the Chevrotain path reports it (at this "{") without recursing that far.
+        if (open.length >= MAX_BLOCK_DEPTH) return null;
         open.push({ outer: current, name, args, loc: nameLoc });
         current = [];
       }

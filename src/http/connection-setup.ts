@@ -18,6 +18,12 @@ import type { TlsInfo } from '../tls/info.js';
 export interface AcceptedConnection {
   readonly tls: TlsInfo | null;
   readonly proxyProtocolAddr: string | null;
+  /**
+   * The client address when the accept path settled it (a tcp websocket_pass connection whose
+   * PROXY header stream realip trusted); default: the socket's peer.
+   */
+  readonly remoteAddr?: string;
+  readonly remotePort?: number;
 }
 
 type ServerConfig = VirtualHosts['defaultServer']['config'];

@@ -89,14 +89,18 @@ export class ClientConnection {
   #proxyPending: Buffer | null = null;
   /** Close after the current response (listener removed by a reload, or stop). */
   #retiring = false;
+  /** When the connection was accepted: the first request's head is due client_header_timeout later. */
+  readonly #acceptedAtMs = Date.now();
+  /** Deadline of a head that arrived in pieces (null while none is pending). */
+  #headDeadline: NodeJS.Timeout | null = null;
 
   constructor(socket: net.Socket, site: HttpSite, vhosts: VirtualHosts, accepted: AcceptedConnection | null = null) {
     this.socket = socket;
     this.site = site;
     this.vhosts = vhosts;
     this.tls = accepted?.tls ?? null;
-    this.remoteAddr = socket.remoteAddress ?? '';
-    this.remotePort = socket.remotePort ?? 0;
+    this.remoteAddr = accepted?.remoteAddr ?? socket.remoteAddress ?? '';
+    this.remotePort = accepted?.remotePort ?? socket.remotePort ?? 0;
     this.serverAddr = socket.localAddress ?? '';
     this.serverPort = socket.localPort ?? 0;
     const server = vhosts.defaultServer.config;
@@ -196,6 +200,7 @@ export class ClientConnection {
     const buf = this.#proxyPending === null ? chunk : Buffer.concat([this.#proxyPending, chunk]);
     const n = readProxyHeader(this, buf);
     this.#proxyPending = n === PROXY_INCOMPLETE ? buf : null;
+    if (n === PROXY_INCOMPLETE) this.#armHeadDeadline();
     if (n < 0) return;
     this.#state = S_HEAD;
     if (n < buf.length) this.#feedHead(buf.subarray(n));
@@ -229,10 +234,46 @@ export class ClientConnection {
     // Otherwise a response is in progress: finish() ends the socket after it.
   }
 
+  /**
+   * client_header_timeout is a deadline for the whole head, not an idle timer: a head dribbled a
+   * byte at a time must not hold the connection forever. nginx counts the first request from the
+   * accept and each keep-alive request from its first byte (the wait before it is
+   * keepalive_timeout). Armed only when a head (or PROXY header) arrives in pieces, so a client
+   * that sends its head in one read pays for no timer.
+   */
+  #armHeadDeadline(): void {
+    if (this.#headDeadline !== null || this.#headerTimeoutMs <= 0) return;
+    const ms = this.requests === 0 ? this.#acceptedAtMs + this.#headerTimeoutMs - Date.now() : this.#headerTimeoutMs;
+    this.#headDeadline = setTimeout(ClientConnection.#headTimedOut, Math.max(ms, 0), this);
+    this.#headDeadline.unref();
+  }
+
+  #clearHeadDeadline(): void {
+    if (this.#headDeadline === null) return;
+    clearTimeout(this.#headDeadline);
+    this.#headDeadline = null;
+  }
+
+  static #headTimedOut(conn: ClientConnection): void {
+    conn.#headDeadline = null;
+    if (conn.#state === S_HEAD || conn.#state === S_PROXY) conn.#closeTimedOutHead();
+  }
+
+  /**
+   * The head did not arrive in time: close without an answer. nginx does the same ("client timed
+   * out ... while reading client request line/headers", 408 only in its access log; checked
+   * against nginx 1.22 with a raw socket).
+   */
+  #closeTimedOutHead(): void {
+    this.site.logger.info({ listen: this.vhosts.key, client: this.remoteAddr }, 'client timed out while reading the request head');
+    this.#clearHeadDeadline();
+    this.#state = S_WAIT;
+    this.socket.destroy();
+  }
+
   #onTimeout(): void {
-    if (this.#state === S_HEAD && this.#acc.pendingBytes > 0) {
-      // client_header_timeout with a partial head: nginx's 408.
-      this.#respondRaw(408);
+    if ((this.#state === S_HEAD && this.#acc.pendingBytes > 0) || this.#state === S_PROXY) {
+      this.#closeTimedOutHead();
     } else if (this.#state === S_BODY && this.exchange !== null && this.#request !== null && this.#request.status === 0) {
       this.exchange.clientClosed();
       this.exchange = null;
@@ -245,6 +286,7 @@ export class ClientConnection {
   #onClose(): void {
     const was = this.#state;
     this.#state = S_CLOSED;
+    this.#clearHeadDeadline();
     this.site.untrack(this);
     if (this.exchange !== null) {
       const ex = this.exchange;
@@ -257,9 +299,13 @@ export class ClientConnection {
   #feedHead(chunk: Buffer): void {
     const rc = this.#acc.push(chunk, this.#limits);
     if (rc === HEAD_NEED_MORE) {
-      if (this.#acc.pendingBytes > 0) this.setTimeout(this.#headerTimeoutMs);
+      if (this.#acc.pendingBytes > 0) {
+        this.setTimeout(this.#headerTimeoutMs);
+        this.#armHeadDeadline();
+      }
       return;
     }
+    this.#clearHeadDeadline();
     if (rc !== HEAD_READY) {
       this.#respondRaw(rc);
       return;

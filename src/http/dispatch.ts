@@ -57,6 +57,12 @@ export function serveRequest(conn: ClientConnection, r: HttpRequest, rest: Buffe
   if (uri === null) return conn.respond(r, null, errorResponse(400), false);
   r.uri = uri;
   conn.useServer(server);
+  // A tcp websocket_pass server's allow/deny, for every request (its Host may choose another server).
+  const access = conn.site.serverAccess?.get(server.config);
+  if (access !== undefined && !access(conn.remoteAddr)) {
+    conn.site.logger.info({ listen: conn.vhosts.key, client: conn.remoteAddr }, 'access forbidden by rule');
+    return conn.abort();
+  }
   // nginx checks the client certificate against the Host-chosen server's ssl_verify_client.
   const refusal = conn.tls?.refusal(server.config.ssl.verifyClient) ?? null;
   if (refusal !== null) {

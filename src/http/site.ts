@@ -8,7 +8,7 @@
  */
 import type net from 'node:net';
 import type { Logger } from 'pino';
-import type { AccessLogConfig, HttpConfig } from '../config/types.js';
+import type { AccessLogConfig, HttpConfig, HttpServerConfig } from '../config/types.js';
 import type { LogSink } from '../log.js';
 import type { UpstreamGroup } from '../upstream/group.js';
 import { ClientConnection } from './connection.js';
@@ -35,6 +35,12 @@ export interface HttpSiteDeps {
   readonly holder?: SiteHolder;
   /** Where upgraded tunnels are reported, so a reload can close those whose route vanished. */
   readonly tunnels?: TunnelTracker;
+  /**
+   * Per-server client address rules, checked on every request (a denied client is closed without
+   * an answer): the allow/deny of tcp websocket_pass servers served by this site
+   * (src/config/websocket-http.ts). http {} itself has no allow/deny.
+   */
+  readonly serverAccess?: ReadonlyMap<HttpServerConfig, (clientAddress: string) => boolean>;
 }
 
 /** An HTTP/2 session (src/http2/session.ts) as the site tracks it: retire() sends GOAWAY. */
@@ -51,7 +57,7 @@ export interface SiteHolder {
 /** The runtime's tunnel registry as the http engine sees it (src/runtime/connections.ts). */
 export interface TunnelTracker {
   register(
-    route: { kind: 'http'; listen: string; node: object | null; upstream: string; path: null },
+    route: { kind: 'http'; listen: string; node: object | null; upstream: string },
     sockets: { client: net.Socket; upstream: net.Socket; websocket: boolean },
   ): { unregister(): void };
 }
@@ -63,6 +69,7 @@ export class HttpSite {
   readonly pool: UpstreamPool;
   readonly holder: SiteHolder | null;
   readonly tunnels: TunnelTracker | null;
+  readonly serverAccess: ReadonlyMap<HttpServerConfig, (clientAddress: string) => boolean> | null;
   readonly #ownsPool: boolean;
   readonly #vhosts: Map<string, VirtualHosts>;
   readonly #connections = new Set<ClientConnection>();
@@ -81,6 +88,7 @@ export class HttpSite {
     this.#ownsPool = deps.pool === undefined;
     this.holder = deps.holder ?? null;
     this.tunnels = deps.tunnels ?? null;
+    this.serverAccess = deps.serverAccess ?? null;
     this.logger = deps.logger.child({ component: 'http' });
     this.#vhosts = buildVirtualHosts(http);
     const ctx = buildPlanContext(http, { groups: deps.groups, logger: this.logger, openAccessLog: deps.openAccessLog });
@@ -153,6 +161,26 @@ export class HttpSite {
         return;
       }
       new ClientConnection(socket, this, vhosts);
+    };
+  }
+
+  /**
+   * A connection another engine accepted and read into (tcp websocket_pass: PROXY header, allow/deny,
+   * TLS, the first request head peeked): `buffered` (the bytes read so far) is put back and the
+   * connection is served from its first request on, each request routed by its own Host and path.
+   */
+  handoffHandler(listenKey: string): (socket: net.Socket, accepted: AcceptedConnection, buffered: Buffer) => void {
+    const vhosts = this.#vhosts.get(listenKey);
+    if (vhosts === undefined) throw new Error(`no http server listens on ${listenKey}`);
+    return (socket, accepted, buffered) => {
+      if (this.#retired) {
+        socket.destroy();
+        return;
+      }
+      socket.pause();
+      if (buffered.length > 0) socket.unshift(buffered);
+      new ClientConnection(socket, this, vhosts, accepted);
+      socket.resume();
     };
   }
 

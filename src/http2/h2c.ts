@@ -11,7 +11,8 @@ function noop(): void {}
 
 /**
  * Reads until the preface matches or fails, then pauses the socket, puts the bytes back and calls
- * `decide` (the HTTP/1.1 side must resume the socket). A silent client is closed after `timeoutMs`.
+ * `decide` (the HTTP/1.1 side must resume the socket). A client that has not decided within
+ * `timeoutMs` (silent or dribbling) is closed.
  */
 export function sniffH2cPreface(socket: net.Socket, timeoutMs: number, decide: (isH2: boolean) => void): void {
   socket.on('error', noop);
@@ -22,18 +23,15 @@ export function sniffH2cPreface(socket: net.Socket, timeoutMs: number, decide: (
     if (got.compare(PREFACE, 0, n, 0, n) !== 0) done(false);
     else if (got.length >= PREFACE.length) done(true);
   };
-  const onTimeout = (): void => {
-    socket.destroy();
-  };
   const done = (isH2: boolean): void => {
     socket.removeListener('data', onData);
-    socket.removeListener('timeout', onTimeout);
-    socket.setTimeout(0);
+    if (timer !== null) clearTimeout(timer);
     socket.pause();
     socket.unshift(got!);
     decide(isH2);
   };
   socket.on('data', onData);
-  socket.on('timeout', onTimeout);
-  if (timeoutMs > 0) socket.setTimeout(timeoutMs);
+  // A deadline, not an idle timer: a preface dribbled a byte at a time is cut at timeoutMs too.
+  const timer = timeoutMs > 0 ? setTimeout(() => socket.destroy(), timeoutMs) : null;
+  timer?.unref();
 }

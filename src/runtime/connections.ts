@@ -9,7 +9,8 @@
  * route-bearing config node (an http location, a stream server) by something that survives a
  * reload — the server's first server_name (or its index when it has none) and the location's match
  * chain — and returns the set of live route keys. A tunnel's key is its listen key + that name +
- * upstream (+ websocket_pass path).
+ * upstream. The WebSockets of tcp websocket_pass servers are the HTTP engine's tunnels, on the
+ * locations of their http form (src/config/websocket-http.ts).
  *
  * Spreading: closing every vanished tunnel at the same instant makes all those clients reconnect
  * at once (a thundering herd on the new config's backends). Caddy closes them after the delay;
@@ -19,7 +20,7 @@
 import crypto from 'node:crypto';
 import type net from 'node:net';
 import { serverNameText } from '../config/host-names.js';
-import type { Config, LocationConfig, ServerName } from '../config/types.js';
+import type { Config, HttpConfig, LocationConfig, ServerName } from '../config/types.js';
 
 export interface TunnelRoute {
   readonly kind: 'http' | 'tcp';
@@ -27,8 +28,6 @@ export interface TunnelRoute {
   /** The config node the route hangs on: an http LocationConfig or a StreamServerConfig. */
   readonly node: object | null;
   readonly upstream: string;
-  /** websocket_pass path of a tcp route, null otherwise. */
-  readonly path: string | null;
 }
 
 export interface TunnelSockets {
@@ -137,12 +136,28 @@ export class TunnelRegistry implements TunnelTracker {
   #keys = new Map<string, string>();
   #seq = 0;
 
-  /** Name the routes of `config` and return its live route keys. */
-  index(config: Config): Set<string> {
+  /**
+   * Name the routes of `config` and return its live route keys. `websocketHttp` is the http form of
+   * its tcp websocket_pass servers (src/config/websocket-http.ts), whose tunnels the HTTP engine opens.
+   */
+  index(config: Config, websocketHttp: HttpConfig | null = null): Set<string> {
     const keys = new Set<string>();
     this.#keys = new Map();
-    config.http?.servers.forEach((server, i) => {
-      const serverPart = serverIdentity(server.serverNames, i);
+    if (config.http !== null) this.#indexHttp(config.http, '', keys);
+    if (websocketHttp !== null) this.#indexHttp(websocketHttp, 'tcp ', keys);
+    config.stream?.servers.forEach((server, i) => {
+      const name = serverIdentity(server.serverNames, i);
+      this.#names.set(server, name);
+      // websocket_pass servers' tunnels are the HTTP engine's (indexed above as `websocketHttp`).
+      const h = server.handler;
+      if (h.kind === 'proxy') for (const l of server.listens) keys.add(routeKey('tcp', l.key, name, h.target.upstream));
+    });
+    return keys;
+  }
+
+  #indexHttp(http: HttpConfig, prefix: string, keys: Set<string>): void {
+    http.servers.forEach((server, i) => {
+      const serverPart = `${prefix}${serverIdentity(server.serverNames, i)}`;
       const walk = (locations: readonly LocationConfig[], chain: string): void => {
         for (const loc of locations) {
           const part = `${chain}${matchText(loc)}`;
@@ -150,30 +165,19 @@ export class TunnelRegistry implements TunnelTracker {
           this.#names.set(loc, name);
           const h = loc.handler;
           if (h.kind === 'proxy' || h.kind === 'websocket') {
-            for (const l of server.listens) keys.add(routeKey('http', l.key, name, null, h.target.upstream));
+            for (const l of server.listens) keys.add(routeKey('http', l.key, name, h.target.upstream));
           }
           walk(loc.locations, `${part} > `);
         }
       };
       walk(server.locations, '');
     });
-    config.stream?.servers.forEach((server, i) => {
-      const name = serverIdentity(server.serverNames, i);
-      this.#names.set(server, name);
-      const h = server.handler;
-      const routes =
-        h.kind === 'websocket' ? h.routes.map((r) => ({ path: r.path, upstream: r.target.upstream }))
-        : h.kind === 'proxy' ? [{ path: null, upstream: h.target.upstream }]
-        : [];
-      for (const l of server.listens) for (const r of routes) keys.add(routeKey('tcp', l.key, name, r.path, r.upstream));
-    });
-    return keys;
   }
 
   /** The key a tunnel on `route` gets (the node must belong to an indexed config). */
   keyOf(route: TunnelRoute): string {
     const name = route.node === null ? '?' : (this.#names.get(route.node) ?? '?');
-    const key = routeKey(route.kind, route.listen, name, route.path, route.upstream);
+    const key = routeKey(route.kind, route.listen, name, route.upstream);
     const shared = this.#keys.get(key);
     if (shared !== undefined) return shared;
     this.#keys.set(key, key);
@@ -250,8 +254,8 @@ export class TunnelRegistry implements TunnelTracker {
   }
 }
 
-function routeKey(kind: string, listen: string, name: string, path: string | null, upstream: string): string {
-  return `${kind}|${listen}|${name}|${path ?? ''}|${upstream}`;
+function routeKey(kind: string, listen: string, name: string, upstream: string): string {
+  return `${kind}|${listen}|${name}|${upstream}`;
 }
 
 function serverIdentity(names: readonly ServerName[], index: number): string {

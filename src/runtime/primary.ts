@@ -8,11 +8,12 @@
  * pass it over IPC, which caps throughput at what one process can hand off. Workers binding the
  * same address (also `127.0.0.1:0`) get the same handle from the primary, hence one shared port.
  *
- * Reload: the primary validates the new config, then each worker reloads in place
- * (Runtime.reload: build beside, bind new keys, swap, drain removed keys). This is as safe as a
- * worker replacement: listening sockets are never closed, so no connection is refused; in-flight
- * requests finish on the old snapshot; a failure inside a worker keeps its old config serving.
- * And it keeps keep-alive connections, upstream pools and tunnels, which replacing workers would cut.
+ * Reload: the primary validates the new config, then the workers reload in place, all or nothing:
+ * each prepares (Runtime.prepare: build beside, bind new keys), and only when every one could do
+ * they commit (swap, drain removed keys); otherwise every one aborts and keeps its config, and so
+ * do the primary's health checkers. This is as safe as a worker replacement: listening sockets are
+ * never closed, so no connection is refused; in-flight requests finish on the old snapshot. And it
+ * keeps keep-alive connections, upstream pools and tunnels, which replacing workers would cut.
  */
 import cluster, { type Worker } from 'node:cluster';
 import os from 'node:os';
@@ -24,7 +25,7 @@ import { Reloader, includeGlobs } from './reload.js';
 import { writePidFile } from './pidfile.js';
 import { handleSignals } from './signals.js';
 import { diffConfigs } from './diff.js';
-import type { PeerHealthState, ReloadSummary } from './runtime.js';
+import { unchanged, type PeerHealthState, type ReloadSummary } from './runtime.js';
 import { PrimaryHealth, type ErrorLogTarget, type PrimaryMessage, type WorkerMessage } from './workers.js';
 import { isRoot, USER_IGNORED } from './privileges.js';
 
@@ -48,6 +49,8 @@ interface Slot {
   worker: Worker;
   startedAt: number;
   ready: boolean;
+  /** Hash of the config the worker serves (sent at start, or committed). */
+  configHash: string;
 }
 
 export class Primary {
@@ -57,6 +60,8 @@ export class Primary {
   readonly #slots = new Set<Slot>();
   readonly #health: PrimaryHealth;
   #reloadId = 0;
+  /** Serialises reloads (a SIGHUP during a reload waits for it). */
+  #reloading: Promise<unknown> = Promise.resolve();
   #stopping = false;
   #quickCrashes = 0;
   #listeningLogged = false;
@@ -83,15 +88,18 @@ export class Primary {
   /** Fork one worker; resolves when it is listening, rejects when it failed to start. */
   #fork(): Promise<Slot> {
     const worker = cluster.fork();
-    const slot: Slot = { worker, startedAt: Date.now(), ready: false };
+    const slot: Slot = { worker, startedAt: Date.now(), ready: false, configHash: '' };
     this.#slots.add(slot);
     return new Promise((resolve, reject) => {
       worker.on('message', (msg: WorkerMessage) => {
         if (msg.type === 'hello') {
+          slot.configHash = this.#config.hash;
           worker.send({ type: 'start', config: this.#config, errorLog: this.#opts.errorLog, user: this.#user() } satisfies PrimaryMessage);
         } else if (msg.type === 'ready') {
           slot.ready = true;
           worker.send({ type: 'health', states: this.#health.states() } satisfies PrimaryMessage);
+          // Started during a reload that has been committed since: serve the config in service.
+          this.#catchUp(slot);
           if (!this.#listeningLogged) {
             this.#listeningLogged = true;
             for (const [listen, address] of msg.addresses) this.#logger.notice({ listen, address }, 'listening');
@@ -140,46 +148,93 @@ export class Primary {
     }
   }
 
-  /** What the Reloader calls: the config is already validated. */
-  async reload(config: Config): Promise<ReloadSummary> {
+  /** What the Reloader calls: the config is already validated. Reloads run one at a time. */
+  reload(config: Config): Promise<ReloadSummary> {
+    const next = this.#reloading.then(() => this.#reload(config));
+    this.#reloading = next.catch(() => undefined);
+    return next;
+  }
+
+  /**
+   * All or nothing, in two phases: every worker prepares (builds and binds, changing nothing it
+   * serves), and only when all of them could does each commit; if one cannot, all abort and keep
+   * the running config. The primary's health checkers follow the same decision. A worker that
+   * exits during the round is replaced, and a worker that started during it catches up after.
+   */
+  async #reload(config: Config): Promise<ReloadSummary> {
     const started = performance.now();
     const old = this.#config;
-    if (config.hash === old.hash) return { changed: false, listenersOpened: [], listenersClosed: [], durationMs: 0, diff: null, tunnelsClosing: 0 };
-    this.#config = config;
-    await this.#health.apply(config);
+    if (config.hash === old.hash) return unchanged();
+    const health = await this.#health.prepare(config);
     const id = ++this.#reloadId;
-    const answers = await Promise.all([...this.#slots].map((s) => this.#reloadWorker(s, id, config)));
-    const failed = answers.filter((a) => a.error !== null);
-    if (failed.length === answers.length && answers.length > 0) {
-      this.#config = old;
-      throw new TsproxyError('TSP_ERR_WORKER', failed[0]!.error!);
+    const round = [...this.#slots].filter((s) => s.ready);
+    const prepared = await Promise.all(round.map((s) => this.#ask(s, { type: 'prepare', id, config }, 'prepared')));
+    const refusal = prepared.find((a) => a !== null && a.error !== null);
+    if (refusal !== undefined) {
+      for (const s of round) this.#send(s, { type: 'abort', id });
+      throw new TsproxyError('TSP_ERR_WORKER', `a worker process could not apply the configuration, none did: ${refusal!.error}`);
     }
-    for (const a of failed) this.#logger.error({ error: a.error }, 'a worker process failed to reload, it keeps its configuration');
-    const first = answers.find((a) => a.summary !== null)?.summary;
+    this.#config = config;
+    this.#health.commit(health);
+    const answers = await Promise.all(round.map((s) => this.#ask(s, { type: 'commit', id }, 'reloaded')));
+    round.forEach((s, i) => {
+      if (answers[i] !== null) s.configHash = config.hash;
+      // the reloaded worker has new peers in their initial state: give it the current verdicts
+      this.#send(s, { type: 'health', states: this.#health.states() });
+    });
+    for (const a of answers) if (a !== null && a.error !== null) this.#logger.error({ error: a.error }, 'a worker process failed to commit the reload');
+    for (const s of this.#slots) if (s.ready && !round.includes(s)) this.#catchUp(s);
+    const first = answers.find((a) => a !== null && a.summary !== null)?.summary;
     return {
       changed: true,
       listenersOpened: first?.listenersOpened ?? [],
       listenersClosed: first?.listenersClosed ?? [],
       durationMs: performance.now() - started,
       diff: diffConfigs(old, config),
-      tunnelsClosing: answers.reduce((n, a) => n + (a.summary?.tunnelsClosing ?? 0), 0),
+      tunnelsClosing: answers.reduce((n, a) => n + (a?.summary?.tunnelsClosing ?? 0), 0),
     };
   }
 
-  #reloadWorker(slot: Slot, id: number, config: Config): Promise<{ summary: ReloadSummary | null; error: string | null }> {
+  /**
+   * A worker started with another config than the one in service (it said hello during a reload):
+   * reload it alone; if it cannot, replace it (its replacement starts with the config in service).
+   */
+  #catchUp(slot: Slot): void {
+    const config = this.#config;
+    if (slot.configHash === config.hash) return;
+    void this.#ask(slot, { type: 'reload', id: ++this.#reloadId, config }, 'reloaded').then((a) => {
+      if (a === null) return;
+      if (a.error === null) {
+        slot.configHash = config.hash;
+        this.#send(slot, { type: 'health', states: this.#health.states() });
+        return;
+      }
+      this.#logger.error({ worker: slot.worker.process.pid, error: a.error }, 'a worker process could not take the configuration in service, replacing it');
+      slot.worker.kill();
+    });
+  }
+
+  #send(slot: Slot, msg: PrimaryMessage): void {
+    if (slot.worker.isConnected()) slot.worker.send(msg);
+  }
+
+  /** Send `msg` and resolve the worker's answer of type `reply` for its id; null if the worker exits first. */
+  #ask<T extends 'prepared' | 'reloaded'>(
+    slot: Slot,
+    msg: PrimaryMessage & { id: number },
+    reply: T,
+  ): Promise<Extract<WorkerMessage, { type: T }> | null> {
     const w = slot.worker;
     return new Promise((resolve) => {
-      const onMessage = (msg: WorkerMessage) => {
-        if (msg.type !== 'reloaded' || msg.id !== id) return;
+      const onMessage = (m: WorkerMessage) => {
+        if (m.type !== reply || !('id' in m) || m.id !== msg.id) return;
         cleanup();
-        // the reloaded worker has new peers in their initial state: give it the current verdicts
-        if (w.isConnected()) w.send({ type: 'health', states: this.#health.states() } satisfies PrimaryMessage);
-        resolve({ summary: msg.summary, error: msg.error });
+        resolve(m as Extract<WorkerMessage, { type: T }>);
       };
-      // A worker that dies mid-reload is replaced with the new config (#fork reads #config).
+      // A worker that dies mid-reload is replaced (#fork sends the config in service then).
       const onExit = () => {
         cleanup();
-        resolve({ summary: null, error: null });
+        resolve(null);
       };
       const cleanup = () => {
         w.off('message', onMessage);
@@ -188,7 +243,7 @@ export class Primary {
       w.on('message', onMessage);
       w.on('exit', onExit);
       if (!w.isConnected()) return onExit();
-      w.send({ type: 'reload', id, config } satisfies PrimaryMessage);
+      w.send(msg);
     });
   }
 

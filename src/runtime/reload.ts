@@ -123,7 +123,15 @@ export class Reloader {
   async #run(reason: string): Promise<void> {
     const { runtime, logger } = this.#opts;
     const started = performance.now();
-    const { config, errors, warnings } = this.#opts.load();
+    let loaded: ReturnType<ReloaderOptions['load']>;
+    try {
+      loaded = this.#opts.load();
+    } catch (err) {
+      // A loader bug must not take the running proxy down: the reload is refused like a bad config.
+      logger.error({ err, reason }, 'reload failed, keeping the running configuration');
+      return;
+    }
+    const { config, errors, warnings } = loaded;
     for (const w of warnings) logger.warn(configErrorText(w));
     if (config === null) {
       for (const e of errors) logger.emerg({ code: e.code }, configErrorText(e));

@@ -3,7 +3,8 @@
  * listeners. A reload builds the next Snapshot beside the current one, binds any new listen
  * addresses, then swaps in one assignment (nginx ngx_init_cycle; Traefik's HandlerSwitcher):
  * new connections and new keep-alive requests see the new snapshot, in-flight requests finish on
- * the one they started with. Any failure before the swap leaves the old snapshot serving.
+ * the one they started with. Any failure before the swap leaves the old snapshot serving, untouched:
+ * building and binding (prepare) change nothing that serves traffic; commit applies and swaps.
  *
  * What outlives snapshots lives here: the peer registry (health and counters), the upstream
  * keep-alive pool (keyed by Peer, so an unchanged (upstream, address) keeps its idle sockets),
@@ -53,6 +54,42 @@ export interface ReloadSummary {
 
 const UNCHANGED_DIFF = null;
 
+/** The summary of a reload whose config hash equals the running one's. */
+export function unchanged(): ReloadSummary {
+  return { changed: false, listenersOpened: [], listenersClosed: [], durationMs: 0, diff: UNCHANGED_DIFF, tunnelsClosing: 0 };
+}
+
+/** A reload built and bound but not applied yet (Runtime.prepare); commit() or abort() it. */
+export class PreparedReload {
+  readonly config: Config;
+  /** @internal */
+  readonly snapshot: Snapshot;
+  /** @internal listeners opened for new listen keys */
+  readonly opened: Listener[];
+  /** @internal performance.now() when the reload started */
+  readonly started: number;
+  /** Resolves once committed or aborted (the next reload waits for it). */
+  readonly settled: Promise<void>;
+  #settle!: () => void;
+  #done = false;
+
+  constructor(config: Config, snapshot: Snapshot, opened: Listener[], started: number) {
+    this.config = config;
+    this.snapshot = snapshot;
+    this.opened = opened;
+    this.started = started;
+    this.settled = new Promise((r) => (this.#settle = r));
+  }
+
+  /** @internal Mark it committed or aborted: false when it already was. */
+  settle(): boolean {
+    if (this.#done) return false;
+    this.#done = true;
+    this.#settle();
+    return true;
+  }
+}
+
 export class Runtime {
   #snapshot: Snapshot;
   #listeners = new Map<string, Listener>();
@@ -71,6 +108,8 @@ export class Runtime {
   readonly #draining = new Map<Listener, NodeJS.Timeout | null>();
   /** Serialises reloads: a reload requested during another waits for it. */
   #reloading: Promise<unknown> = Promise.resolve();
+  /** A prepared reload waiting for commit() or abort() (stop() aborts it). */
+  #pending: PreparedReload | null = null;
 
   private constructor(snapshot: Snapshot, registry: PeerRegistry, logger: Logger, deps: SnapshotDeps) {
     this.#snapshot = snapshot;
@@ -80,15 +119,25 @@ export class Runtime {
     this.#pool = deps.pool;
     this.#holder = deps.holder;
     this.#tunnels = deps.tunnels;
+    this.#serve(snapshot);
+  }
+
+  /** New connections and keep-alive requests go to `snapshot`'s http sites from now on. */
+  #serve(snapshot: Snapshot): void {
     this.#holder.current = snapshot.http;
+    this.#deps.websocketHolder.current = snapshot.websocketHttp;
     if (snapshot.http !== null) this.#httpSites.add(snapshot.http);
+    if (snapshot.websocketHttp !== null) this.#httpSites.add(snapshot.websocketHttp);
   }
 
   static async start(config: Config, options: RuntimeOptions = {}): Promise<Runtime> {
     const logger = options.logger ?? rootLogger;
     const registry = new PeerRegistry();
-    const deps: SnapshotDeps = { logger, openAccessLog, pool: new UpstreamPool(), holder: { current: null }, tunnels: new TunnelRegistry() };
+    const deps: SnapshotDeps = {
+      logger, openAccessLog, pool: new UpstreamPool(), holder: { current: null }, websocketHolder: { current: null }, tunnels: new TunnelRegistry(),
+    };
     const snapshot = await buildSnapshot(config, registry, deps);
+    snapshot.commit();
     const runtime = new Runtime(snapshot, registry, logger, deps);
     runtime.#activeChecks = options.activeChecks ?? true;
     runtime.#maxConnections = options.maxConnections ?? null;
@@ -157,19 +206,28 @@ export class Runtime {
   };
 
   /** Build, bind and swap; on any error the old snapshot keeps serving and the error is thrown. */
-  reload(config: Config): Promise<ReloadSummary> {
-    const next = this.#reloading.then(() => this.#reload(config));
-    this.#reloading = next.catch(() => undefined);
-    return next;
+  async reload(config: Config): Promise<ReloadSummary> {
+    const prepared = await this.prepare(config);
+    return prepared === null ? unchanged() : this.commit(prepared);
   }
 
-  async #reload(config: Config): Promise<ReloadSummary> {
+  /**
+   * Phase one of a reload: build the next snapshot and bind its new listen addresses, changing
+   * nothing that serves traffic (peers keep their parameters, see UpstreamGroup.prepare). Resolves
+   * null when the config is unchanged; throws (having undone everything) when it cannot be
+   * applied. Otherwise the caller must commit() or abort() it; other reloads wait until then. A
+   * worker process prepares on the primary's word and commits only when every worker prepared.
+   */
+  prepare(config: Config): Promise<PreparedReload | null> {
+    const result = this.#reloading.then(() => this.#prepare(config));
+    this.#reloading = result.then((p) => p?.settled, () => undefined);
+    return result;
+  }
+
+  async #prepare(config: Config): Promise<PreparedReload | null> {
     const started = performance.now();
-    const old = this.#snapshot;
     if (this.#stopping) throw new Error('tsproxy is stopping');
-    if (config.hash === old.config.hash) {
-      return { changed: false, listenersOpened: [], listenersClosed: [], durationMs: performance.now() - started, diff: UNCHANGED_DIFF, tunnelsClosing: 0 };
-    }
+    if (config.hash === this.#snapshot.config.hash) return null;
     const snapshot = await buildSnapshot(config, this.#registry, this.#deps);
     const opened: Listener[] = [];
     try {
@@ -181,11 +239,29 @@ export class Runtime {
       disposeSnapshot(snapshot, null);
       throw err;
     }
+    this.#pending = new PreparedReload(config, snapshot, opened, started);
+    return this.#pending;
+  }
+
+  /** Drop a prepared reload: close the listeners it opened; the running snapshot was never touched. */
+  async abort(prepared: PreparedReload): Promise<void> {
+    if (!prepared.settle()) return;
+    if (this.#pending === prepared) this.#pending = null;
+    await Promise.all(prepared.opened.map(closeListener));
+    disposeSnapshot(prepared.snapshot, null);
+  }
+
+  /** Phase two: apply the prepared snapshot to the shared peers and swap it in (synchronous). */
+  commit(prepared: PreparedReload): ReloadSummary {
+    if (!prepared.settle()) throw new Error('reload already committed or aborted (or tsproxy is stopping)');
+    this.#pending = null;
+    const { snapshot, opened, config } = prepared;
+    const old = this.#snapshot;
     // The swap: from here on new connections and new keep-alive requests see `snapshot`.
+    snapshot.commit();
     for (const l of opened) this.#listeners.set(l.key, l);
     this.#snapshot = snapshot;
-    this.#holder.current = snapshot.http;
-    if (snapshot.http !== null) this.#httpSites.add(snapshot.http);
+    this.#serve(snapshot);
     if (this.#activeChecks) snapshot.start();
 
     const closed: string[] = [];
@@ -198,7 +274,7 @@ export class Runtime {
     }
     disposeSnapshot(old, snapshot);
     for (const site of this.#httpSites) {
-      if (site !== snapshot.http && site.connectionCount === 0) this.#httpSites.delete(site);
+      if (site !== snapshot.http && site !== snapshot.websocketHttp && site.connectionCount === 0) this.#httpSites.delete(site);
     }
     this.#pool.dropPeers(this.#registry.retain(snapshot.peerKeys));
     const tunnelsClosing = this.#tunnels.retain(snapshot.routeKeys, config.main.streamCloseDelayMs);
@@ -206,7 +282,7 @@ export class Runtime {
       changed: true,
       listenersOpened: opened.map((l) => l.key),
       listenersClosed: closed,
-      durationMs: performance.now() - started,
+      durationMs: performance.now() - prepared.started,
       diff: diffConfigs(old.config, config),
       tunnelsClosing,
     };
@@ -241,6 +317,7 @@ export class Runtime {
   async stop(options: { graceful: boolean; timeoutMs?: number } = { graceful: false }): Promise<void> {
     if (this.#stopping) return;
     this.#stopping = true;
+    if (this.#pending !== null) await this.abort(this.#pending);
     const listeners = [...this.#listeners.values(), ...this.#draining.keys()];
     for (const t of this.#draining.values()) if (t !== null) clearTimeout(t);
     this.#listeners.clear();
@@ -248,6 +325,7 @@ export class Runtime {
     const closing = Promise.all(listeners.map(closeListener));
     this.#snapshot.stopAccepting();
     this.#holder.current = null;
+    this.#deps.websocketHolder.current = null;
     for (const site of this.#httpSites) site.close();
     this.#snapshot.stream?.close();
     if (options.graceful) {

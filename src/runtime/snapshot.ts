@@ -1,18 +1,21 @@
 /**
  * A Snapshot is everything one config version needs to serve traffic, built beside the running
  * one: upstream groups (peers taken from the reload-surviving registry), the HTTP and stream
- * sites, health checkers, and the table from listen key to connection handler.
+ * sites, health checkers, and the table from listen key to connection handler. Building it
+ * mutates nothing the running snapshot uses; commit() applies it to the shared peers.
  */
 import type net from 'node:net';
 import type { Logger } from 'pino';
-import type { AccessLogConfig, Config, ListenConfig, UpstreamConfig } from '../config/types.js';
+import type { AccessLogConfig, Config, HttpServerConfig, ListenConfig, StreamServerConfig, UpstreamConfig } from '../config/types.js';
+import { websocketPassHttp } from '../config/websocket-http.js';
+import { compileAccessRules } from '../tcp/access.js';
 import type { LogSink } from '../log.js';
 import { UpstreamGroup } from '../upstream/group.js';
 import type { PeerRegistry } from '../upstream/registry.js';
 import { HealthChecker } from '../upstream/health/active.js';
 import { HttpSite, type SiteHolder } from '../http/site.js';
 import type { UpstreamPool } from '../http/pool.js';
-import { StreamSite } from '../tcp/stream-site.js';
+import { StreamSite, type WebsocketHandoff } from '../tcp/stream-site.js';
 import type { TunnelRegistry } from './connections.js';
 
 export interface SnapshotDeps {
@@ -21,6 +24,8 @@ export interface SnapshotDeps {
   /** Runtime-wide: survive every reload. */
   pool: UpstreamPool;
   holder: SiteHolder;
+  /** The site now serving tcp websocket_pass connections (their keep-alive requests follow it). */
+  websocketHolder: SiteHolder;
   tunnels: TunnelRegistry;
 }
 
@@ -34,6 +39,14 @@ export interface Snapshot {
   readonly peerKeys: ReadonlySet<string>;
   readonly http: HttpSite | null;
   readonly stream: StreamSite | null;
+  /** The HTTP engine serving the tcp websocket_pass servers (src/config/websocket-http.ts), if any. */
+  readonly websocketHttp: HttpSite | null;
+  /**
+   * The reload is decided (every listener bound, every worker prepared): apply the new upstream
+   * parameters to the shared peers (see UpstreamGroup.prepare). Before this the snapshot has
+   * changed nothing the running one uses, so dropping it (disposeSnapshot) undoes it whole.
+   */
+  commit(): void;
   /** Start the health checkers (after the swap, so two snapshots never probe at once). */
   start(): void;
   /** Stop taking new connections on this snapshot's sites (stop / replaced by a reload). */
@@ -55,7 +68,8 @@ async function buildGroups(
   const groups = new Map<string, UpstreamGroup>();
   await Promise.all(
     upstreams.map(async (u) => {
-      const group = await UpstreamGroup.create(u, registry, logger === undefined ? { namespace } : { namespace, logger });
+      // prepare, not create: nothing a running config uses changes until the snapshot is committed.
+      const group = await UpstreamGroup.prepare(u, registry, logger === undefined ? { namespace } : { namespace, logger });
       groups.set(u.name, group);
     }),
   );
@@ -71,8 +85,18 @@ export async function buildSnapshot(config: Config, registry: PeerRegistry, deps
   const http = config.http
     ? new HttpSite(config.http, { ...siteDeps, groups: httpGroups, statusGroups: () => [...httpGroups.values(), ...streamGroups.values()], pool: deps.pool, holder: deps.holder })
     : null;
-  const stream = config.stream ? new StreamSite(config.stream, { ...siteDeps, groups: streamGroups }) : null;
-  const routeKeys = deps.tunnels.index(config);
+  const ws = websocketPassHttp(config.stream, config.prefix);
+  const websocketHttp = ws === null ? null : new HttpSite(ws.http, {
+    ...siteDeps, groups: streamGroups, pool: deps.pool, holder: deps.websocketHolder, serverAccess: accessRulesOf(ws.servers),
+  });
+  // One handler per listen key, made now (the stream site asks per connection).
+  const handoffs = new Map<string, WebsocketHandoff>();
+  for (const server of ws?.http.servers ?? []) {
+    for (const l of server.listens) if (!handoffs.has(l.key)) handoffs.set(l.key, websocketHttp!.handoffHandler(l.key));
+  }
+  const websocketHandoff = (key: string) => handoffs.get(key) ?? null;
+  const stream = config.stream ? new StreamSite(config.stream, { ...siteDeps, groups: streamGroups, websocketHandoff }) : null;
+  const routeKeys = deps.tunnels.index(config, ws?.http ?? null);
 
   const listens = new Map<string, ListenConfig>();
   const handlers = new Map<string, (socket: net.Socket) => void>();
@@ -109,8 +133,13 @@ export async function buildSnapshot(config: Config, registry: PeerRegistry, deps
     peerKeys,
     http,
     stream,
+    websocketHttp,
     checkers,
     routeKeys,
+    commit() {
+      for (const g of httpGroups.values()) g.commit();
+      for (const g of streamGroups.values()) g.commit();
+    },
     start() {
       for (const c of checkers) c.start();
     },
@@ -128,6 +157,16 @@ export async function buildSnapshot(config: Config, registry: PeerRegistry, deps
  */
 export function disposeSnapshot(old: Snapshot, next: Snapshot | null): void {
   for (const c of old.checkers) c.stop();
-  if (next === null) old.http?.close();
+  if (next === null) {
+    old.http?.close();
+    old.websocketHttp?.close();
+  }
   old.stream?.close();
+}
+
+/** The allow/deny of tcp servers whose http form is served by the HTTP engine (checked per request). */
+function accessRulesOf(servers: ReadonlyMap<HttpServerConfig, StreamServerConfig>): Map<HttpServerConfig, (clientAddress: string) => boolean> {
+  const out = new Map<HttpServerConfig, (clientAddress: string) => boolean>();
+  for (const [http, stream] of servers) if (stream.accessRules.length > 0) out.set(http, compileAccessRules(stream.accessRules));
+  return out;
 }

@@ -4,8 +4,9 @@
  * handled one at a time, in order, so a reload sent while the worker is still starting applies
  * after the start.
  */
+import type { Config } from '../config/types.js';
 import { configureErrorLog, flushLogs, logger, reconfigureErrorLog, reopenLogs, type ErrorLogTarget } from '../log.js';
-import { Runtime } from './runtime.js';
+import { Runtime, unchanged, type PreparedReload } from './runtime.js';
 import { dropPrivileges } from './privileges.js';
 import type { PrimaryMessage, WorkerMessage } from './workers.js';
 
@@ -23,6 +24,8 @@ export function runWorker(): Promise<number> {
   let resolveDone!: (code: number) => void;
   const done = new Promise<number>((r) => (resolveDone = r));
   let stopping = false;
+  /** The reload prepared on the primary's word, until it says commit or abort (null: config unchanged). */
+  let prepared: { id: number; config: Config; reload: PreparedReload | null } | null = null;
 
   const stop = async (graceful: boolean): Promise<void> => {
     if (stopping) return;
@@ -51,6 +54,36 @@ export function runWorker(): Promise<number> {
         }
         const addresses: [string, string][] = [...runtime.addresses()].map(([k, a]) => [k, typeof a === 'string' ? a : `${a.address}:${a.port}`]);
         send({ type: 'ready', addresses });
+        return;
+      }
+      case 'prepare': {
+        if (runtime === null) return;
+        try {
+          prepared = { id: msg.id, config: msg.config, reload: await runtime.prepare(msg.config) };
+          send({ type: 'prepared', id: msg.id, error: null });
+        } catch (err) {
+          send({ type: 'prepared', id: msg.id, error: (err as Error).message });
+        }
+        return;
+      }
+      case 'commit': {
+        const p = prepared;
+        if (runtime === null || p === null || p.id !== msg.id) return;
+        prepared = null;
+        try {
+          const summary = p.reload === null ? unchanged() : runtime.commit(p.reload);
+          if (summary.changed) reconfigureErrorLog(p.config.main.errorLogs, fallback);
+          send({ type: 'reloaded', id: msg.id, summary, error: null });
+        } catch (err) {
+          send({ type: 'reloaded', id: msg.id, summary: null, error: (err as Error).message });
+        }
+        return;
+      }
+      case 'abort': {
+        const p = prepared;
+        if (runtime === null || p === null || p.id !== msg.id) return;
+        prepared = null;
+        if (p.reload !== null) await runtime.abort(p.reload);
         return;
       }
       case 'reload': {

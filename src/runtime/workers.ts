@@ -23,6 +23,12 @@ export type { ErrorLogTarget };
 
 export type PrimaryMessage =
   | { type: 'start'; config: Config; errorLog: ErrorLogTarget; user: Config['main']['user'] }
+  /** Reload phase one: build and bind, change nothing; answered by `prepared`. */
+  | { type: 'prepare'; id: number; config: Config }
+  /** Phase two, once every worker prepared: apply (answered by `reloaded`), or drop it (`abort`). */
+  | { type: 'commit'; id: number }
+  | { type: 'abort'; id: number }
+  /** One-phase reload of a worker that started during a reload, to catch up with its outcome. */
   | { type: 'reload'; id: number; config: Config }
   | { type: 'health'; states: PeerHealthState[] }
   | { type: 'reopen' }
@@ -33,6 +39,7 @@ export type WorkerMessage =
   | { type: 'hello' }
   | { type: 'ready'; addresses: [string, string][] }
   | { type: 'failed'; message: string }
+  | { type: 'prepared'; id: number; error: string | null }
   | { type: 'reloaded'; id: number; summary: ReloadSummary | null; error: string | null };
 
 /** worker_processes: 'auto' is one per CPU. */
@@ -59,11 +66,24 @@ export class PrimaryHealth {
 
   /** Build the groups of `config` (peers that stay keep their state), swap the checkers. */
   async apply(config: Config): Promise<void> {
+    this.commit(await this.prepare(config));
+  }
+
+  /**
+   * The checked groups of `config`, prepared like the workers' snapshots: nothing changes (checkers,
+   * peer parameters) until commit(), so a reload the workers refuse leaves the checks as they were.
+   */
+  prepare(config: Config): Promise<UpstreamGroup[]> {
     const wanted: [UpstreamConfig, string][] = [
       ...(config.http?.upstreams ?? []).map((u): [UpstreamConfig, string] => [u, '']),
       ...(config.stream?.upstreams ?? []).map((u): [UpstreamConfig, string] => [u, STREAM_UPSTREAM_PREFIX]),
     ].filter(([u]) => u.check !== null);
-    const groups = await Promise.all(wanted.map(([u, namespace]) => UpstreamGroup.create(u, this.#registry, { namespace, logger: this.#logger })));
+    return Promise.all(wanted.map(([u, namespace]) => UpstreamGroup.prepare(u, this.#registry, { namespace, logger: this.#logger })));
+  }
+
+  /** Switch the checkers to groups from prepare(). */
+  commit(groups: readonly UpstreamGroup[]): void {
+    for (const g of groups) g.commit();
     for (const c of this.#checkers) c.stop();
     const keys = new Map<Peer, string>();
     for (const g of groups) g.peers.forEach((p, i) => keys.set(p, g.registryKeys[i]!));

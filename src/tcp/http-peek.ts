@@ -1,8 +1,8 @@
 /**
- * Just enough HTTP/1.x to route a tcp-server `websocket_pass` connection (nginx_tcp_proxy_module):
- * find the end of the request head in the bytes read so far, take the request line and Host,
- * and rewrite the head with X-Forwarded-For / X-Real-IP. Everything after the head (the first
- * WebSocket frames a hasty client may already have sent) is forwarded untouched.
+ * Just enough HTTP/1.x to choose the tcp server of a `websocket_pass` connection
+ * (nginx_tcp_proxy_module) among those sharing a port: find the end of the first request head in
+ * the bytes read so far, take the request line and Host. The connection is then served by the
+ * HTTP engine (src/config/websocket-http.ts), which parses every request itself.
  */
 
 /** nginx client_header_buffer_size-sized bound on a routed head. */
@@ -149,43 +149,4 @@ export function normaliseHost(value: string): string | null {
   if (host.endsWith('.')) host = host.slice(0, -1);
   if (host.includes('..') || host.startsWith('.')) return null;
   return host.toLowerCase();
-}
-
-/**
- * Does a websocket_pass route path match the request path? The route names the first path
- * segment exactly: "/chat" matches "/chat" and "/chat/1" but not "/chatroom"; null or "/" match all.
- */
-export function routeMatches(route: string | null, path: string): boolean {
-  if (route === null) return true;
-  const prefix = route.endsWith('/') ? route.slice(0, -1) : route;
-  if (prefix === '') return true;
-  let p = path;
-  if (p.includes('%')) {
-    try {
-      p = decodeURIComponent(p);
-    } catch {
-      return false;
-    }
-  }
-  return p === prefix || p.startsWith(`${prefix}/`);
-}
-
-/**
- * The head as forwarded: the request line, then X-Forwarded-For (appended to any the client sent,
- * as nginx $proxy_add_x_forwarded_for) and X-Real-IP (replacing any the client sent: it is only
- * trustworthy when we set it), then the client's other header lines byte for byte, then the rest.
- */
-export function rewriteHead(buf: Buffer, head: RequestHead, clientAddress: string): Buffer {
-  const eol = '\r\n';
-  const prior = head.headers.filter((h) => h.name === 'x-forwarded-for').map((h) => h.value);
-  const xff = [...prior, clientAddress].join(', ');
-  const inserted = Buffer.from(`X-Forwarded-For: ${xff}${eol}X-Real-IP: ${clientAddress}${eol}`, 'latin1');
-  const pieces: Buffer[] = [buf.subarray(0, head.requestLineLength), inserted];
-  const crlf = Buffer.from(eol, 'latin1');
-  for (const h of head.headers) {
-    if (h.name === 'x-forwarded-for' || h.name === 'x-real-ip') continue;
-    pieces.push(buf.subarray(h.start, h.end), crlf);
-  }
-  pieces.push(crlf, buf.subarray(head.headLength));
-  return Buffer.concat(pieces);
 }

@@ -12,7 +12,7 @@ import type tls from 'node:tls';
 import type { Logger } from 'pino';
 import type { AccessLogConfig, StreamConfig } from '../config/types.js';
 import type { UpstreamGroup } from '../upstream/group.js';
-import { parseRequestHead, rewriteHead, routeMatches, type HttpPeekResult, type RequestHead } from './http-peek.js';
+import { parseRequestHead, type HttpPeekResult } from './http-peek.js';
 import { connectUpstream, preread, Tunnel } from './proxy.js';
 import { decodeProxyHeader, encodeProxyV1, encodeProxyV2, PP2_TYPE_AUTHORITY, type ProxyTlv } from './proxy-protocol.js';
 import { parseClientHello, type ClientHelloResult } from './sni.js';
@@ -22,7 +22,7 @@ import type { SessionInfo } from './stream-log.js';
 import { Session } from './stream-session.js';
 import { startHandshake } from '../tls/accept.js';
 import { TlsServers } from '../tls/context.js';
-import { tlsInfoOf } from '../tls/info.js';
+import { tlsInfoOf, type TlsInfo } from '../tls/info.js';
 
 export interface StreamSiteDeps {
   readonly groups: ReadonlyMap<string, UpstreamGroup>;
@@ -30,11 +30,23 @@ export interface StreamSiteDeps {
   openAccessLog(path: string, buffering?: AccessLogConfig['buffering']): { write(line: string): void };
   /** Where tunnels are reported, so a reload can close those whose route vanished (src/runtime/connections.ts). */
   readonly tunnels?: StreamTunnelTracker;
+  /** Who serves websocket_pass connections, per listen key: the runtime's HTTP engine (#handOff). */
+  readonly websocketHandoff?: (listenKey: string) => WebsocketHandoff | null;
 }
+
+/** What the HTTP engine needs of a connection the stream side accepted (its AcceptedConnection). */
+export interface HandedOffConnection {
+  readonly tls: TlsInfo | null;
+  readonly proxyProtocolAddr: string | null;
+  readonly remoteAddr: string;
+  readonly remotePort: number;
+}
+
+export type WebsocketHandoff = (socket: net.Socket, accepted: HandedOffConnection, buffered: Buffer) => void;
 
 export interface StreamTunnelTracker {
   register(
-    route: { kind: 'tcp'; listen: string; node: object | null; upstream: string; path: string | null },
+    route: { kind: 'tcp'; listen: string; node: object | null; upstream: string },
     sockets: { client: net.Socket; upstream: net.Socket; websocket: boolean },
   ): { unregister(): void };
 }
@@ -51,7 +63,7 @@ function socketOnError(): void {
   // Errors end the session through 'close'; this listener only keeps them from being thrown.
 }
 
-const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 404: 'Not Found', 500: 'Internal Server Error', 502: 'Bad Gateway' };
+const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 500: 'Internal Server Error' };
 
 export class StreamSite {
   readonly #sites: ReadonlyMap<string, ListenSite>;
@@ -61,6 +73,7 @@ export class StreamSite {
   readonly #sessions = new Set<Session>();
   readonly #tunnels: StreamTunnelTracker | null;
   readonly #dynamic: StreamDynamicGroups;
+  readonly #websocketHandoff: ((listenKey: string) => WebsocketHandoff | null) | null;
   /** TLS contexts of this config, one per SslConfig (src/tls/context.ts). */
   readonly #tls = new TlsServers();
   #closed = false;
@@ -68,6 +81,7 @@ export class StreamSite {
   constructor(stream: StreamConfig, deps: StreamSiteDeps) {
     this.#groups = deps.groups;
     this.#tunnels = deps.tunnels ?? null;
+    this.#websocketHandoff = deps.websocketHandoff ?? null;
     this.#logger = deps.logger.child({ component: 'stream' });
     this.#dynamic = new StreamDynamicGroups(deps.groups);
     const compiled = compileStream(stream, deps, this.#tls);
@@ -147,7 +161,6 @@ export class StreamSite {
       buffer = r.buffer.subarray(r.value.length);
     }
 
-    let head: RequestHead | null = null;
     let server = site.defaultServer;
     if (site.peek) {
       const r = await preread<Peeked>(socket, buffer, site.prereadTimeoutMs, (b) => {
@@ -168,9 +181,10 @@ export class StreamSite {
         s.sslPrereadAlpn = p.hello.hello.alpn;
         server = site.names.find(s.sslPrereadServerName);
       } else if (p.kind === 'http' && p.head.kind === 'ok') {
-        head = p.head.head;
-        s.host = head.host;
-        server = site.names.find(head.host);
+        // The first request's Host chooses the server whose allow/deny and TLS apply (the HTTP
+        // engine then routes every request, this one included, by its own Host and path).
+        s.host = p.head.head.host;
+        server = site.names.find(s.host);
       } else if (p.kind === 'http' && site.defaultServer.routes !== null) {
         s.server = site.defaultServer;
         return this.#respond(s, buffer.length, 400);
@@ -199,28 +213,10 @@ export class StreamSite {
       buffer = Buffer.alloc(0);
     }
 
+    if (server.routes !== null) return this.#handOff(site, s, buffer);
     let upstream: string;
-    let routePath: string | null = null;
-    let payload: Buffer = buffer;
-    if (server.routes !== null) {
-      if (head === null) {
-        const r = await preread(s.socket, buffer, cfg.prereadTimeoutMs, (b) => {
-          const h = parseRequestHead(b);
-          return h.kind === 'incomplete' ? undefined : h;
-        });
-        buffer = r.buffer;
-        if (r.kind !== 'done') return this.#abort(s, buffer.length, r.kind === 'timeout' ? 200 : 400);
-        if (r.value.kind !== 'ok') return this.#respond(s, buffer.length, 400);
-        head = r.value.head;
-        s.host = head.host;
-      }
-      const path = head.path;
-      const route = server.routes.find((rt) => routeMatches(rt.path, path));
-      if (route === undefined) return this.#respond(s, buffer.length, 404);
-      upstream = route.upstream;
-      routePath = route.path;
-      payload = rewriteHead(buffer, head, s.remoteAddress);
-    } else if (server.dynamicTarget !== null) {
+    const payload: Buffer = buffer;
+    if (server.dynamicTarget !== null) {
       upstream = server.dynamicTarget(s);
     } else if (cfg.handler.kind === 'proxy') {
       upstream = cfg.handler.target.upstream;
@@ -238,7 +234,7 @@ export class StreamSite {
     }
     if (group === undefined) {
       this.#logger.error({ upstream }, `upstream "${upstream}" not found`);
-      return server.routes !== null ? this.#respond(s, 0, 500) : this.#abort(s, 0, 500);
+      return this.#abort(s, 0, 500);
     }
     const hashKey = this.#hashKeys.get(group.name)?.(s) ?? null;
     const outcome = await connectUpstream(group, {
@@ -260,7 +256,7 @@ export class StreamSite {
     if (outcome.kind === 'aborted') return this.#end(s);
     if (outcome.kind === 'failed') {
       this.#logger.error({ upstream, listen: site.key, client: s.remoteAddress, tried: outcome.tried }, outcome.reason);
-      return server.routes !== null ? this.#respond(s, 0, 502) : this.#abort(s, 0, 502);
+      return this.#abort(s, 0, 502);
     }
 
     const { socket: up, peer } = outcome;
@@ -287,8 +283,8 @@ export class StreamSite {
       s.upstreamBytesSent += payload.length;
     }
     const entry = this.#tunnels?.register(
-      { kind: 'tcp', listen: site.key, node: cfg, upstream, path: routePath },
-      { client: s.socket, upstream: up, websocket: server.routes !== null },
+      { kind: 'tcp', listen: site.key, node: cfg, upstream },
+      { client: s.socket, upstream: up, websocket: false },
     );
     s.tunnel = new Tunnel(s.socket, up, cfg.proxyTimeoutMs, (end) => {
       entry?.unregister();
@@ -300,6 +296,30 @@ export class StreamSite {
       if (end.idleTimeout) this.#logger.info({ listen: site.key, upstream, peer: peer.key }, 'proxy timed out');
       this.#end(s);
     });
+  }
+
+  /**
+   * A websocket_pass server's connection goes to the HTTP engine (see src/config/websocket-http.ts):
+   * it routes each request by its own Host and path, adds X-Forwarded-For / X-Real-IP to each,
+   * answers 404 to a path no route takes, and turns an accepted upgrade into a tunnel. The bytes
+   * read so far (the first head) are handed over with the client address decided here (realip).
+   * The session's log line is written when the connection closes.
+   */
+  #handOff(site: ListenSite, s: Session, buffer: Buffer): void {
+    const serve = this.#websocketHandoff?.(site.key) ?? null;
+    if (serve === null) {
+      this.#logger.error({ listen: site.key }, 'no HTTP engine for websocket_pass');
+      return this.#respond(s, buffer.length, 500);
+    }
+    const socket = s.socket;
+    const readBefore = socket.bytesRead - buffer.length;
+    const writtenBefore = socket.bytesWritten;
+    socket.once('close', () => {
+      s.bytesReceived += socket.bytesRead - readBefore;
+      s.bytesSent += socket.bytesWritten - writtenBefore;
+      this.#end(s);
+    });
+    serve(socket, { tls: s.tls, proxyProtocolAddr: s.proxyProtocolAddress, remoteAddr: s.remoteAddress, remotePort: s.remotePort }, buffer);
   }
 
   /**

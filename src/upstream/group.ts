@@ -9,7 +9,7 @@ import { ConfigError } from '../errors.js';
 import { logger } from '../log.js';
 import { createBalancer, supportsBackup, type Balancer, type IsEligible, type PickContext } from './balancers/balancer.js';
 import { notePick, noteOutcome } from './health/passive.js';
-import { Peer, type PeerAddress } from './peer.js';
+import { Peer, peerKeyOf, type PeerAddress } from './peer.js';
 import { registryKey, type PeerRegistry } from './registry.js';
 
 export type { PickContext } from './balancers/balancer.js';
@@ -53,6 +53,15 @@ async function addressesOf(server: UpstreamServerConfig, resolve: Resolver): Pro
   return found.map((address) => ({ kind: 'tcp', host: address, port: target.port }));
 }
 
+/** What a prepared group applies at commit(). */
+interface PendingPeers {
+  readonly registry: PeerRegistry;
+  readonly peers: readonly { readonly peer: Peer; readonly server: UpstreamServerConfig }[];
+}
+
+/** The balancer of a prepared group until commit(): it chooses nothing. */
+const UNCOMMITTED: Balancer = { pick: () => null };
+
 export class UpstreamGroup {
   readonly name: string;
   readonly context: 'http' | 'stream';
@@ -65,15 +74,21 @@ export class UpstreamGroup {
   /** Registry keys of the peers, for PeerRegistry.retain. */
   readonly registryKeys: readonly string[];
 
-  readonly #balancer: Balancer;
-  readonly #backupBalancer: Balancer | null;
+  #balancer: Balancer = UNCOMMITTED;
+  #backupBalancer: Balancer | null = null;
+  /** What commit() applies to the shared peers; null once committed. */
+  #pending: PendingPeers | null;
+  readonly #registryName: string;
+  readonly #balancerOpts: { random?: () => number };
   readonly #now: () => number;
   readonly #logger: { warn(obj: object, msg: string): void } | null;
   /** nginx: a group of one peer is never taken out by passive checks. */
   readonly #single: boolean;
 
-  private constructor(cfg: UpstreamConfig, primary: Peer[], backup: Peer[], opts: GroupOptions) {
+  private constructor(cfg: UpstreamConfig, primary: Peer[], backup: Peer[], opts: GroupOptions, pending: PendingPeers) {
     this.name = cfg.name;
+    this.#pending = pending;
+    this.#registryName = (opts.namespace ?? '') + cfg.name;
     this.context = opts.context ?? (opts.namespace ? 'stream' : 'http');
     this.config = cfg;
     this.primary = primary;
@@ -83,33 +98,65 @@ export class UpstreamGroup {
     this.#now = opts.now ?? Date.now;
     this.#logger = opts.logger ?? null;
     this.#single = this.peers.length === 1;
-    const balancerOpts = opts.random === undefined ? {} : { random: opts.random };
-    this.#balancer = createBalancer(cfg.method, primary, balancerOpts);
-    this.#backupBalancer = backup.length > 0 ? createBalancer(cfg.method, backup, balancerOpts) : null;
+    this.#balancerOpts = opts.random === undefined ? {} : { random: opts.random };
   }
 
+  /** prepare() then commit(): for groups that are not part of a reload (tests, implicit groups). */
   static async create(cfg: UpstreamConfig, registry: PeerRegistry, opts: GroupOptions = {}): Promise<UpstreamGroup> {
+    const group = await UpstreamGroup.prepare(cfg, registry, opts);
+    group.commit();
+    return group;
+  }
+
+  /**
+   * Resolve the servers and find their peers without touching any peer a running config uses:
+   * peers the registry knows are only referenced (their new `server` parameters, `down` included,
+   * and check settings wait for commit()), new ones are made but not registered. A reload that
+   * fails later (a busy port) then changes nothing. The group picks nothing until commit().
+   */
+  static async prepare(cfg: UpstreamConfig, registry: PeerRegistry, opts: GroupOptions = {}): Promise<UpstreamGroup> {
     const resolve = opts.resolve ?? defaultResolve;
     const resolved = await Promise.all(cfg.servers.map((server) => addressesOf(server, resolve)));
     const useBackup = supportsBackup(cfg.method);
+    const registryName = (opts.namespace ?? '') + cfg.name;
     const primary: Peer[] = [];
     const backup: Peer[] = [];
-    const seen = new Set<Peer>();
+    const pending: { peer: Peer; server: UpstreamServerConfig }[] = [];
+    const seen = new Set<string>();
     cfg.servers.forEach((server, i) => {
       if (server.backup && !useBackup) return;
       for (const address of resolved[i]!) {
-        const peer = registry.acquire((opts.namespace ?? '') + cfg.name, server, address);
-        if (seen.has(peer)) {
+        const key = peerKeyOf(address);
+        if (seen.has(key)) {
           // one Peer per address: a second server line for it would double-count its state
-          logger.warn({ upstream: cfg.name, peer: peer.key }, `duplicate peer ${peer.key} in upstream ${cfg.name} ignored`);
+          logger.warn({ upstream: cfg.name, peer: key }, `duplicate peer ${key} in upstream ${cfg.name} ignored`);
           continue;
         }
-        seen.add(peer);
-        configureActiveCheck(peer, cfg);
+        seen.add(key);
+        const peer = registry.get(registryName, key) ?? new Peer(registryName, address);
+        pending.push({ peer, server });
         (server.backup ? backup : primary).push(peer);
       }
     });
-    return new UpstreamGroup(cfg, primary, backup, opts);
+    return new UpstreamGroup(cfg, primary, backup, opts, { registry, peers: pending });
+  }
+
+  /**
+   * The reload is decided: register new peers, apply the `server` parameters and check settings
+   * to every peer (shared with the config still serving, as a reload intends), build the balancers
+   * (hash rings and weighted draws read the weights just applied). Runs once.
+   */
+  commit(): void {
+    const pending = this.#pending;
+    if (pending === null) return;
+    this.#pending = null;
+    for (const { peer, server } of pending.peers) {
+      if (pending.registry.adopt(this.#registryName, peer)) peer.effectiveWeight = server.weight;
+      peer.configure(server);
+      configureActiveCheck(peer, this.config);
+    }
+    this.#balancer = createBalancer(this.config.method, this.primary, this.#balancerOpts);
+    this.#backupBalancer = this.backup.length > 0 ? createBalancer(this.config.method, this.backup, this.#balancerOpts) : null;
   }
 
   /** Choose a peer for one attempt and count the connection; null when none is usable. */

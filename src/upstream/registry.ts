@@ -29,6 +29,18 @@ export class PeerRegistry {
     return peer;
   }
 
+  /**
+   * Register a peer made by a reload being prepared (UpstreamGroup.prepare), at its commit.
+   * Returns false when the key already has a peer (then the registry keeps that one).
+   */
+  adopt(upstreamName: string, peer: Peer): boolean {
+    const key = registryKey(upstreamName, peer.key);
+    if (this.#peers.has(key)) return false;
+    peer.retired = false;
+    this.#peers.set(key, peer);
+    return true;
+  }
+
   get(upstreamName: string, peerKey: string): Peer | undefined {
     return this.#peers.get(registryKey(upstreamName, peerKey));
   }

@@ -50,7 +50,7 @@ export function startHttpTunnel(
   head += `Upgrade: ${upgrade}\r\nConnection: upgrade\r\n\r\n`;
   r.status = 101;
   r.bytesSent += head.length;
-  const route = { kind: 'http', listen: conn.vhosts.key, node: plan.location?.config ?? null, upstream: proxy.upstreamName, path: null } as const;
+  const route = { kind: 'http', listen: conn.vhosts.key, node: plan.location?.config ?? null, upstream: proxy.upstreamName } as const;
   const websocket = upgrade.trim().toLowerCase() === 'websocket';
   return new HttpTunnel(conn, up, group, peer, { head, rest, idleTimeoutMs: proxy.tunnelTimeoutMs, route, websocket });
 }

@@ -73,7 +73,7 @@ describe('http site', () => {
     expect((await request(proxy.url('/'))).body).toBe('new');
   });
 
-  it('answers 414, 431 and 408 by the client header limits', async () => {
+  it('answers 414 and 431 by the client header limits, and closes a head cut by client_header_timeout', async () => {
     const proxy = await startProxy(`http { server { listen 127.0.0.1:0;
       client_header_buffer_size 1k; large_client_header_buffers 2 1k; client_header_timeout 300ms;
       location / { return 200 ok; } } }`);
@@ -81,7 +81,10 @@ describe('http site', () => {
     expect(statuses(await rawExchange(port, `GET /${'a'.repeat(2000)} HTTP/1.1\r\nHost: x\r\n\r\n`))).toEqual([414]);
     expect(statuses(await rawExchange(port, `GET / HTTP/1.1\r\nHost: x\r\nX: ${'b'.repeat(1500)}\r\n\r\n`))).toEqual([431]);
     expect(statuses(await rawExchange(port, `GET / HTTP/1.1\r\nHost: x\r\n${'X-Header: 123456789\r\n'.repeat(200)}\r\n`))).toEqual([431]);
-    expect(statuses(await rawExchange(port, 'GET / HTTP/1.1\r\nHost: x\r\n', 3000))).toEqual([408]);
+    // nginx closes a timed-out head without an answer (408 only in its access log): checked with nginx 1.22.
+    const started = Date.now();
+    expect(await rawExchange(port, 'GET / HTTP/1.1\r\nHost: x\r\n', 3000)).toBe('');
+    expect(Date.now() - started).toBeLessThan(2000);
   });
 
   it('answers 408 when the request body stalls past client_body_timeout', async () => {

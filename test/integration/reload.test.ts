@@ -37,6 +37,14 @@ function tempDir(): string {
   return dir;
 }
 
+/** A port some other server holds for the rest of the test (a listen on it cannot bind). */
+async function busyPort(): Promise<number> {
+  const blocker = net.createServer();
+  await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
+  onTestFinished(() => new Promise<void>((r) => blocker.close(() => r())));
+  return (blocker.address() as net.AddressInfo).port;
+}
+
 function keepAliveAgent(): http.Agent {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
   onTestFinished(() => agent.destroy());
@@ -180,10 +188,7 @@ describe('listeners', () => {
   });
 
   test('a new listen that cannot bind fails the reload, keeps the old config, and the error is logged', async () => {
-    const blocker = net.createServer();
-    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
-    onTestFinished(() => new Promise<void>((r) => blocker.close(() => r())));
-    const taken = (blocker.address() as net.AddressInfo).port;
+    const taken = await busyPort();
     const rt = await start('http { server { listen 127.0.0.1:0; location / { return 200 "old"; } } }');
     const port = rt.port('127.0.0.1:0');
     const lines: string[] = [];
@@ -210,6 +215,40 @@ describe('listeners', () => {
     reloader.requestReload('again');
     await reloader.idle;
     expect(lines.join('')).toContain('configuration unchanged, nothing to reload');
+  });
+});
+
+describe('a rejected reload changes nothing', () => {
+  test('a reload that fails on a busy port does not apply `down` or `check default_down` to running peers', async () => {
+    const taken = await busyPort();
+    const a = await startHttpBackend('A');
+    const b = await startHttpBackend('B');
+    const config = (extra: { listen: string; downA: string; checkB: string }) =>
+      cfg(`http {
+        upstream ua { server 127.0.0.1:${a.port}${extra.downA}; server 127.0.0.1:1 backup; }
+        upstream ub { server 127.0.0.1:${b.port}; ${extra.checkB} }
+        server { listen 127.0.0.1:0; ${extra.listen}
+          location /a { proxy_pass http://ua; }
+          location /b { proxy_pass http://ub; } } }`);
+    const rt = await start('');
+    await rt.reload(config({ listen: '', downA: '', checkB: '' }));
+    const port = rt.port('127.0.0.1:0');
+    expect((await get({ port }, '/a')).body).toBe('A');
+    expect((await get({ port }, '/b')).body).toBe('B');
+
+    // The new config marks A down and gives ub a check whose default_down starts its peer down
+    // (probing port 1, so it could never come up), and adds a listen that cannot bind.
+    const bad = config({ listen: `listen 127.0.0.1:${taken};`, downA: ' down', checkB: 'check interval=60000 rise=2 fall=5 timeout=1000 port=1;' });
+    await expect(rt.reload(bad)).rejects.toThrow(/EADDRINUSE/);
+    for (let i = 0; i < 3; i++) {
+      expect(await get({ port }, '/a')).toMatchObject({ status: 200, body: 'A' });
+      expect(await get({ port }, '/b')).toMatchObject({ status: 200, body: 'B' });
+    }
+
+    // Without the busy port the same change applies (so the test above can fail).
+    await rt.reload(config({ listen: '', downA: ' down', checkB: 'check interval=60000 rise=2 fall=5 timeout=1000 port=1;' }));
+    expect((await get({ port }, '/a')).status).toBe(502);
+    expect((await get({ port }, '/b')).status).toBe(502);
   });
 });
 

@@ -8,7 +8,9 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, test, onTestFinished } from 'vitest';
+import { spawnSync } from 'node:child_process';
 import { startCli, tempDir, freePort, logRecords, type RunningCli } from '../helpers/cli.js';
+import { startHttpBackend } from '../helpers/backend.js';
 
 const withMsg = (run: RunningCli, msg: string) => logRecords(run).filter((r) => r.msg === msg);
 
@@ -38,11 +40,11 @@ function alive(pid: number): boolean {
 }
 
 /** Pids seen over many new connections until `want` distinct ones answered. */
-async function pidsSeen(port: number, want: number, seen = new Set<string>()): Promise<Set<string>> {
+async function pidsSeen(port: number, want: number, seen = new Set<string>(), urlPath = '/'): Promise<Set<string>> {
   await expect
     .poll(
       async () => {
-        const batch = await Promise.all(Array.from({ length: 20 }, () => get(port)));
+        const batch = await Promise.all(Array.from({ length: 20 }, () => get(port, urlPath)));
         for (const r of batch) if (r.startsWith('200 ')) seen.add(r.slice(4));
         return seen.size;
       },
@@ -178,4 +180,50 @@ describe('worker_processes', () => {
     run.child.kill('SIGTERM');
     expect(await run.exited).toBe(0);
   });
+
+  // A real per-worker failure: with its open-files limit at 3 (prlimit, util-linux), one worker
+  // cannot read /etc/hosts, so resolving `localhost` in the new config fails there and nowhere else.
+  test.skipIf(spawnSync('prlimit', ['--version']).status !== 0)('a reload one worker cannot apply is applied by none, and the primary keeps its health checks', async () => {
+    const a = await startHttpBackend('A');
+    const b = await startHttpBackend('B');
+    const dir = tempDir();
+    const port = await freePort();
+    const conf = (version: string, extra: string) =>
+      `error_log stderr info;\npid off;\nwatch off;\nworker_processes 2;\nhttp {\n` +
+      ` upstream app { server 127.0.0.1:${a.port}; ${version === 'v2' ? 'check interval=60000 rise=2 fall=5 timeout=1000 default_down=true port=1;' : ''} }\n${extra}` +
+      ` server { listen 127.0.0.1:${port}; location / { proxy_pass http://app; } location /v { return 200 "$pid ${version}"; }` +
+      `${extra === '' ? '' : ' location /dns { proxy_pass http://dns; }'} }\n}\n`;
+    const v2 = conf('v2', ` upstream dns { server localhost:${b.port}; }\n`);
+    fs.writeFileSync(path.join(dir, 'main.conf'), conf('v1', ''));
+    const run = startCli(['-c', path.join(dir, 'main.conf')]);
+    await started(run);
+    const workers = [...(await pidsSeen(port, 2, new Set(), '/v'))].map((r) => Number(r.split(' ')[0]));
+    expect(await get(port)).toBe('200 A');
+
+    const limit = spawnSync('prlimit', ['--pid', String(workers[0]), '--nofile', '--output', 'SOFT,HARD', '--noheadings']).stdout.toString().trim().split(/\s+/);
+    expect(spawnSync('prlimit', ['--pid', String(workers[0]), '--nofile=3:' + limit[1]]).status).toBe(0);
+    onTestFinished(() => void spawnSync('prlimit', ['--pid', String(workers[0]), `--nofile=${limit[0]}:${limit[1]}`]));
+    fs.writeFileSync(path.join(dir, 'main.conf'), v2);
+    run.child.kill('SIGHUP');
+    await expect.poll(() => withMsg(run, 'reload failed, keeping the running configuration').length, { timeout: 10_000 }).toBe(1);
+    expect(JSON.stringify(withMsg(run, 'reload failed, keeping the running configuration')[0])).toContain('host not found in upstream');
+    expect(spawnSync('prlimit', ['--pid', String(workers[0]), `--nofile=${limit[0]}:${limit[1]}`]).status).toBe(0);
+
+    // Both workers still serve v1, and the primary's checker for v2 (its peer down by default_down)
+    // never reached them: the peer both configs share still answers.
+    const answers = await pidsSeen(port, 2, new Set(), '/v');
+    expect([...answers].map((r) => r.split(' ')[1])).toEqual(['v1', 'v1']);
+    for (let i = 0; i < 10; i++) expect(await get(port)).toBe('200 A');
+
+    // The same config applies once every worker can: the check now keeps the peer down.
+    run.child.kill('SIGHUP');
+    await expect.poll(() => withMsg(run, 'configuration reloaded').length, { timeout: 10_000 }).toBe(1);
+    await expect
+      .poll(async () => new Set((await Promise.all(Array.from({ length: 20 }, () => get(port, '/v')))).map((r) => r.split(' ')[2])), { timeout: 10_000 })
+      .toEqual(new Set(['v2']));
+    expect(await get(port, '/dns')).toBe('200 B');
+    expect((await get(port)).slice(0, 3)).toBe('502');
+    run.child.kill('SIGTERM');
+    expect(await run.exited).toBe(0);
+  }, 60_000);
 });

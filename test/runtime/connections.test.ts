@@ -28,9 +28,9 @@ describe('route keys', () => {
     const c = cfg(base());
     reg.index(c);
     const loc = c.http!.servers[0]!.locations[0]!;
-    expect(one.has(reg.keyOf({ kind: 'http', listen: '127.0.0.1:8080', node: loc, upstream: '127.0.0.1:9001', path: null }))).toBe(true);
-    expect(one.has(reg.keyOf({ kind: 'http', listen: '127.0.0.1:8080', node: loc, upstream: '127.0.0.1:9999', path: null }))).toBe(false);
-    expect(one.has(reg.keyOf({ kind: 'http', listen: '127.0.0.1:8080', node: loc.locations[0]!, upstream: '127.0.0.1:9002', path: null }))).toBe(true);
+    expect(one.has(reg.keyOf({ kind: 'http', listen: '127.0.0.1:8080', node: loc, upstream: '127.0.0.1:9001' }))).toBe(true);
+    expect(one.has(reg.keyOf({ kind: 'http', listen: '127.0.0.1:8080', node: loc, upstream: '127.0.0.1:9999' }))).toBe(false);
+    expect(one.has(reg.keyOf({ kind: 'http', listen: '127.0.0.1:8080', node: loc.locations[0]!, upstream: '127.0.0.1:9002' }))).toBe(true);
   });
 });
 
@@ -55,7 +55,7 @@ describe('closing vanished tunnels', () => {
         onTestFinished(() => void s.destroy());
       }
       sockets.push(client);
-      const route = { kind: 'http' as const, listen: '127.0.0.1:8080', node: i === 3 ? loc : {}, upstream: '127.0.0.1:9001', path: null };
+      const route = { kind: 'http' as const, listen: '127.0.0.1:8080', node: i === 3 ? loc : {}, upstream: '127.0.0.1:9001' };
       const entry = reg.register(route, { client, upstream, websocket: false });
       client.once('finish', () => {
         ends[i] = Date.now() - t0;

@@ -49,16 +49,6 @@ export function proxyTo(upstream: string): StreamHandler {
   return { kind: 'proxy', target: { scheme: 'tcp', upstream, uri: null, dynamic: false, raw: upstream, loc } };
 }
 
-export function websocketTo(...routes: [path: string | null, upstream: string][]): StreamHandler {
-  return {
-    kind: 'websocket',
-    routes: routes.map(([path, upstream]) => ({
-      path,
-      target: { scheme: 'tcp', upstream, uri: null, dynamic: false, raw: upstream, loc },
-    })),
-  };
-}
-
 export function server(over: Partial<StreamServerConfig> & Pick<StreamServerConfig, 'listens' | 'handler'>): StreamServerConfig {
   return {
     serverNames: [],

@@ -21,6 +21,8 @@ export type SettingKind = 'main' | 'http' | 'stream' | 'upstream';
 export interface Reporter {
   error(code: ErrorCode, message: string, loc: Loc): void;
   warn(code: ErrorCode, message: string, loc: Loc): void;
+  /** Enough errors to report (MAX_REPORTED_ERRORS): costly messages ("did you mean") may be skipped. */
+  readonly full?: boolean;
 }
 
 export type Settings = Record<string, unknown>;

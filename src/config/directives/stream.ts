@@ -75,7 +75,7 @@ export const STREAM_DIRECTIVES: readonly DirectiveSpec[] = [
   },
   {
     name: 'server_name', contexts: SRV, args: [1, Infinity], multiple: true, syntax: 'server_name name ...;',
-    summary: 'Names matched against the TLS SNI (or the Host of a WebSocket upgrade).',
+    summary: 'Names matched against the TLS SNI (or the Host of each request to a websocket_pass server).',
     apply(scope, d) { scope.streamServer!.serverNames.push(...parseServerNames(d, scope.state.report)); },
   },
   {
@@ -89,7 +89,8 @@ export const STREAM_DIRECTIVES: readonly DirectiveSpec[] = [
   },
   {
     name: 'websocket_pass', contexts: SRV, args: [1, 2], multiple: true, syntax: 'websocket_pass [path] upstream;',
-    summary: 'Route WebSocket upgrades by first path segment (tcp_proxy_module).',
+    summary: 'Route requests and WebSocket upgrades by first path segment (tcp_proxy_module).',
+    note: 'Every request of a keep-alive connection is routed on its own, with its own X-Forwarded-For / X-Real-IP (tcp_proxy_module reads only the first).',
     apply(scope, d) {
       const s = scope.streamServer!;
       if (s.proxy !== null) { err(scope.state.report, 'TSP_ERR_CONFIG_DUPLICATE', `"${d.name}" directive is duplicate`, d.loc); return; }

@@ -149,7 +149,7 @@ export const UPSTREAM_DIRECTIVES: readonly DirectiveSpec[] = [
     syntax: 'check [interval=ms] [rise=n] [fall=n] [timeout=ms] [default_down=true|false] [type=tcp|http|ssl_hello|websocket] [port=n];',
     default: 'interval=30000 rise=2 fall=5 timeout=1000 default_down=true type=tcp port=0',
     summary: 'Active health checks. Bare numbers are milliseconds; unit suffixes are accepted.',
-    note: 'From nginx_upstream_check_module; `type=websocket` is tsproxy only. A bare value under 100 draws a warning.',
+    note: 'From nginx_upstream_check_module; `type=websocket` is tsproxy only. A bare value under 100 draws a warning. A peer down by `default_down` (at start, or new after a reload) is probed at once and back to back until `rise` or a failure, then every `interval`.',
     apply: applyCheck,
   },
   setting({ name: 'check_http_send', contexts: UP, kind: 'upstream', field: 'httpSend', parse: (a) => a[0]!.value, initial: 'GET / HTTP/1.0\r\n\r\n', default: '"GET / HTTP/1.0\\r\\n\\r\\n"', syntax: 'check_http_send request;', summary: 'Request sent by `type=http` checks.' }),

@@ -4,6 +4,11 @@
  * take it down. Probes of a group are spread over the interval, never overlap for one peer, and
  * only state changes are logged. The runtime starts a checker per group and stops the old one on
  * reload; the verdicts live on the Peers, which the registry keeps across reloads.
+ *
+ * A peer down only because `default_down` says so (new to checking: no result yet) is probed at
+ * once, and again back to back while it passes, until `rise` brings it up or one probe fails; then
+ * it joins the schedule. Otherwise a freshly started proxy answers 502 for interval x rise
+ * (a minute with the defaults) before serving a backend that was up all along.
  */
 import type { CheckConfig } from '../../config/types.js';
 import { logger as rootLogger } from '../../log.js';
@@ -31,6 +36,11 @@ export interface HealthCheckerOptions {
 interface PeerSchedule {
   timer: NodeJS.Timeout | null;
   inFlight: AbortController | null;
+}
+
+/** Down only by default_down: no check result since checking started (configureActiveCheck reset the counts). */
+function downByDefault(peer: Peer): boolean {
+  return !peer.healthy && peer.riseCount === 0 && peer.fallCount === 0;
 }
 
 export class HealthChecker {
@@ -68,6 +78,10 @@ export class HealthChecker {
     peers.forEach((peer, i) => {
       const schedule: PeerSchedule = { timer: null, inFlight: null };
       this.#schedules.set(peer, schedule);
+      if (check.defaultDown && downByDefault(peer)) {
+        this.#schedule(peer, schedule, 0, true);
+        return;
+      }
       const jitter = Math.floor(this.#random() * spacing * 0.5);
       this.#schedule(peer, schedule, Math.floor(i * spacing) + jitter);
     });
@@ -103,13 +117,15 @@ export class HealthChecker {
     return result;
   }
 
-  #schedule(peer: Peer, schedule: PeerSchedule, delayMs: number): void {
+  /** `rising`: probing a default-down peer back to back (see the module comment). */
+  #schedule(peer: Peer, schedule: PeerSchedule, delayMs: number, rising = false): void {
     const timer = setTimeout(() => {
       schedule.timer = null;
       const started = Date.now();
-      void this.checkPeer(peer).then(() => {
+      void this.checkPeer(peer).then((result) => {
         if (peer.retired) this.#kept.drop(peer);
         if (!this.#running || peer.retired || this.#schedules.get(peer) !== schedule) return;
+        if (rising && result.ok && !peer.healthy) return this.#schedule(peer, schedule, 0, true);
         // start-to-start period is the interval, unless the probe itself took longer
         const elapsed = Date.now() - started;
         this.#schedule(peer, schedule, Math.max(0, this.#check!.intervalMs - elapsed));

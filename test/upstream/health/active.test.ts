@@ -92,16 +92,39 @@ describe('active checks: tcp', () => {
     const { checker, peer, group } = await checkedGroup([port], { defaultDown: true, rise: 3, intervalMs: 30 });
     expect(peer.healthy).toBe(false);
     expect(group.allDown()).toBe(true);
-    const seen: number[] = [];
     checker.start();
-    await expect
-      .poll(() => {
-        seen.push(peer.riseCount);
-        return peer.healthy;
-      }, { timeout: 5000, interval: 5 })
-      .toBe(true);
+    await expect.poll(() => peer.healthy, { timeout: 5000, interval: 5 }).toBe(true);
+    // Not before `rise`: the back-to-back probing (next test) counts exactly three.
     expect(peer.riseCount).toBeGreaterThanOrEqual(3);
-    expect(seen.filter((n) => n > 0 && n < 3).length).toBeGreaterThan(0);
+  });
+
+  test('default_down: a new peer is probed at once and back to back until `rise`, not once per interval', async () => {
+    const { port, counter } = await countingServer();
+    const { checker, peer } = await checkedGroup([port], { defaultDown: true, rise: 3, intervalMs: 10_000 });
+    const t0 = Date.now();
+    checker.start();
+    await expect.poll(() => peer.healthy, { timeout: 1000, interval: 5 }).toBe(true);
+    expect(Date.now() - t0).toBeLessThan(1000);
+    expect(counter.connections).toBe(3);
+    // Up: back on the schedule (next probe an interval later).
+    await new Promise((r) => setTimeout(r, 300));
+    expect(counter.connections).toBe(3);
+  });
+
+  test('default_down: the back-to-back probing stops at the first failure', async () => {
+    const counter = { connections: 0 };
+    const srv = createServer((s) => {
+      counter.connections++;
+      s.end('HTTP/1.0 500 Internal Server Error\r\n\r\n');
+    });
+    const port = await listen(srv);
+    onTestFinished(() => close(srv));
+    const { checker, peer } = await checkedGroup([port], { type: 'http', defaultDown: true, rise: 2, intervalMs: 10_000 });
+    checker.start();
+    await expect.poll(() => peer.checkedAt, { timeout: 1000, interval: 5 }).not.toBeNull();
+    await new Promise((r) => setTimeout(r, 300));
+    expect(counter.connections).toBe(1);
+    expect(peer.healthy).toBe(false);
   });
 
   test('a reload keeps the verdict of an existing peer even with default_down', async () => {
