@@ -62,9 +62,9 @@ describe('size and token limits', () => {
     expect(r.errors.map(String)).toEqual([
       `${join(dir, 'main.conf')}:2:13: configuration file "${big}" is too large (more than ${MAX_FILE_BYTES} bytes; the limit is 16 MiB)`,
     ]);
-    // The main file itself: positioned at its start.
+    // The main file itself: no position (line 0), like an open() failure of the main file; the message names it.
     expect(loadConfigFile(big).errors.map(String)).toEqual([
-      `${big}:1:1: configuration file "${big}" is too large (more than ${MAX_FILE_BYTES} bytes; the limit is 16 MiB)`,
+      `${big}:0:0: configuration file "${big}" is too large (more than ${MAX_FILE_BYTES} bytes; the limit is 16 MiB)`,
     ]);
   });
 

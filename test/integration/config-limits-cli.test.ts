@@ -36,7 +36,7 @@ describe('pathological configs', () => {
     const dir = tempDir();
     const cases: [string, (file: string) => void, RegExp][] = [
       ['nested.conf', (f) => fs.writeFileSync(f, NESTED), /\[emerg\] too deeply nested blocks \(the limit is 100 levels\) in .*nested\.conf:1:\d+\n/],
-      ['huge.conf', writeHuge, /\[emerg\] configuration file ".*huge\.conf" is too large \(more than 16777216 bytes; the limit is 16 MiB\) in .*huge\.conf:1:1\n/],
+      ['huge.conf', writeHuge, /\[emerg\] configuration file ".*huge\.conf" is too large \(more than 16777216 bytes; the limit is 16 MiB\)\n/],
       ['random.conf', (f) => fs.writeFileSync(f, randomText(300_000), 'utf8'), /\[emerg\] too many errors, only the first 100 are shown in .*random\.conf:\d+:\d+\n/],
     ];
     for (const [name, write, message] of cases) {
