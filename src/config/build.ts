@@ -9,7 +9,7 @@ import { DIRECTIVE_NAMES, findDirective, settingDefaults } from './directives.js
 import { resolveErrorLogs } from './directives/main.js';
 import { PROXY_SSL_FIELDS, assembleProxySsl, assembleSsl } from './directives/ssl.js';
 import {
-  resolvePath, type BuildState, type HttpServerDraft, type LocationDraft, type Reporter, type Scope, type Settings,
+  noteTemplate, resolvePath, templateArgs, type BuildState, type HttpServerDraft, type LocationDraft, type Reporter, type Scope, type Settings,
   type StreamServerDraft, type TargetDraft, type UpstreamDraft,
 } from './directives/scope.js';
 import type {
@@ -17,6 +17,7 @@ import type {
   ProxyTarget, SslConfig, StreamConfig, StreamServerConfig, UpstreamConfig,
 } from './types.js';
 import { validateDrafts } from './validate.js';
+import { checkVariables } from './variables.js';
 
 export interface BuildOptions {
   /** Name of the main config file (Config.file). */
@@ -41,7 +42,7 @@ export function buildConfig(directives: readonly Directive[], opts: BuildOptions
     error: (code: ErrorCode, message: string, loc: Loc) => void errors.push(new ConfigError(code, message, loc)),
     warn: (code: ErrorCode, message: string, loc: Loc) => void warnings.push(new ConfigError(code, message, loc, 'warn')),
   };
-  const state = { prefix: opts.prefix, report, http: null, stream: null, targets: [] } as unknown as { -readonly [K in keyof BuildState]: BuildState[K] };
+  const state = { prefix: opts.prefix, report, http: null, stream: null, targets: [], templates: [] } as unknown as { -readonly [K in keyof BuildState]: BuildState[K] };
   state.mainScope = { state, context: 'main', parent: null, settings: {}, seen: [], server: undefined, location: undefined, upstream: undefined, streamServer: undefined };
   let t = performance.now();
   const lap = (name: string): void => {
@@ -53,6 +54,7 @@ export function buildConfig(directives: readonly Directive[], opts: BuildOptions
   walk(state.mainScope, directives);
   lap('walk');
   const implicit = validateDrafts(state, report);
+  checkVariables(state.templates, state, report);
   lap('validate');
   if (errors.length > 0) return { config: null, errors, warnings };
   const config = {
@@ -99,6 +101,7 @@ function walk(scope: Scope, directives: readonly Directive[]): void {
       scope.seen.push(d.name);
     }
     if (d.block === null) warnMissingSemicolon(scope, d);
+    if (spec.templates !== undefined) for (const a of templateArgs(d.args, spec.templates)) noteTemplate(scope, a.value, a.loc);
     const child = spec.apply(scope, d);
     if (child && d.block !== null && !spec.rawBlock) walk(child, d.block);
   }

@@ -7,6 +7,7 @@
  * complete.
  */
 import { MAX_RESPONSE_HEAD_BYTES } from '../constants.js';
+import { UpstreamAttempts, type UpstreamAttempt } from '../upstream/attempts.js';
 import type { Peer } from '../upstream/peer.js';
 import type { UpstreamGroup } from '../upstream/group.js';
 import { dynamicGroupsOf } from './dynamic.js';
@@ -16,7 +17,7 @@ import { buildResponseHeaders } from './headers.js';
 import { buildUpstreamHead, firstSegmentIs, proxyProtocolHeader } from './upstream-request.js';
 import { closeCode, closeReason, isFailureStatus, NextUpstream, timeoutPhase } from './next-upstream.js';
 import { HEAD_NEED_MORE, HEAD_READY, HeadAccumulator, parseResponseHead, type HeadLimits, type RequestHead, type ResponseHead } from './parser.js';
-import type { LocationPlan, ProxyPlan } from './plan.js';
+import { proxyPortOf, type LocationPlan, type ProxyPlan } from './plan.js';
 import { UpstreamConn, type UpstreamOwner } from './pool.js';
 import type { HttpRequest } from './request.js';
 import { errorResponse, statusText } from './respond.js';
@@ -48,7 +49,8 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
   readonly #next: NextUpstream;
   #up: UpstreamConn | null = null;
   #peer: Peer | null = null;
-  #tryStartMs = 0;
+  /** The current try's record in r.upstream ($upstream_* variables). */
+  #try: UpstreamAttempt | null = null;
   #reused = false;
   readonly #resAcc = new HeadAccumulator();
   #res: ResponseHead | null = null;
@@ -104,6 +106,8 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
     const r = this.#r;
     this.#group = group;
     r.proxyHost = proxyHost;
+    r.proxyPort = proxyHost === this.#proxy.proxyHost ? this.#proxy.proxyPort : proxyPortOf(proxyHost, this.#proxy.scheme);
+    (r.upstream ??= new UpstreamAttempts()).newPhase();
     if (this.#proxy.tls !== null) this.#tls = resolveTlsTarget(this.#proxy.tls, r, proxyHost);
     this.#upstreamHead = buildUpstreamHead(this.#proxy, r, proxyHost);
     this.#next.start();
@@ -128,13 +132,14 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
     if (peer === null) {
       if (next.attempts === 0) {
         this.#conn.site.logger.error({ code: 'TSP_ERR_NO_LIVE_UPSTREAM', upstream: group.name }, `no live upstreams while connecting to upstream "${group.name}"`);
+        // nginx lists the group's name when no peer could be tried
+        this.#try = r.upstream!.start(group.name, Date.now());
       }
       return this.#fail(this.#lastStatus);
     }
     next.attempts++;
     this.#peer = peer;
-    this.#tryStartMs = Date.now();
-    r.upstreamAddr = r.upstreamAddr === '' ? peer.key : `${r.upstreamAddr}, ${peer.key}`;
+    this.#try = r.upstream!.start(peer.key, Date.now());
     const tls = this.#tls;
     const pool = this.#conn.site.pool;
     const pooled = this.#proxy.proxyProtocol === 0 ? pool.take(peer, tls === null ? '' : tls.poolKey) : null;
@@ -158,9 +163,13 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
 
   #send(up: UpstreamConn): void {
     const s = up.socket;
-    if (up.requests++ === 0 && this.#proxy.proxyProtocol !== 0) s.write(proxyProtocolHeader(this.#proxy.proxyProtocol, this.#r, this.#conn));
+    const attempt = this.#try!;
+    attempt.connectMs = Date.now() - attempt.startMs;
+    const pp = up.requests++ === 0 && this.#proxy.proxyProtocol !== 0 ? proxyProtocolHeader(this.#proxy.proxyProtocol, this.#r, this.#conn) : null;
+    if (pp !== null) s.write(pp);
     up.setTimeout(this.#plan.settings.proxyReadTimeoutMs);
     const held = this.#next.takeHeld();
+    attempt.bytesSent += (pp?.length ?? 0) + this.#upstreamHead.length + (held === null ? 0 : held.reduce((n, b) => n + b.length, 0));
     if (held === null) {
       s.write(this.#upstreamHead, 'latin1');
     } else {
@@ -196,6 +205,7 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
     next.keep(part);
     const up = this.#up;
     if (next.headSent && up !== null) {
+      this.#try!.bytesSent += part.length;
       if (!up.socket.write(part)) this.#conn.pause();
     } else {
       next.hold(part);
@@ -240,6 +250,7 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
 
   upstreamData(up: UpstreamConn, chunk: Buffer): void {
     if (up !== this.#up || this.#done) return;
+    this.#try!.bytesReceived += chunk.length;
     if (this.#res !== null) {
       this.#responseBody(chunk);
       return;
@@ -282,8 +293,9 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
   #responseHead(res: ResponseHead): boolean {
     const r = this.#r;
     const status = res.status;
-    r.upstreamStatus = r.upstreamStatus === '' ? String(status) : `${r.upstreamStatus}, ${status}`;
-    r.upstreamHeaderTime = seconds(Date.now() - this.#tryStartMs);
+    const attempt = this.#try!;
+    attempt.status = status;
+    attempt.headerMs = Date.now() - attempt.startMs;
     if (this.#next.allows(this.#proxy.retryStatuses.has(status), this.#responseStarted)) {
       // Only drop this response if another peer can take the request; else it is the answer.
       this.#next.markTried(this.#peer!);
@@ -311,6 +323,7 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
     text += keep ? 'Connection: keep-alive\r\n\r\n' : 'Connection: close\r\n\r\n';
     r.status = shown;
     r.responseHeaders = res.headers;
+    r.connectionHeader = keep ? 'keep-alive' : 'close';
     r.bytesSent += text.length;
     this.#responseStarted = true;
     this.#conn.setTimeout(this.#plan.settings.sendTimeoutMs);
@@ -337,6 +350,7 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
     if (n < chunk.length) this.#reusable = false;
     if (n > 0) {
       const r = this.#r;
+      this.#try!.bodyBytes += n;
       r.bodyBytesSent += n;
       r.bytesSent += n;
       const ok = this.#conn.socket.write(n === chunk.length ? chunk : chunk.subarray(0, n));
@@ -392,6 +406,7 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
     if (this.#reused && this.#resAcc.pendingBytes === 0 && this.#next.replayable()) {
       this.#releasePeer(false);
       this.#resetAttempt();
+      this.#r.upstream!.forget(this.#try!);
       this.#next.attempts--;
       this.#connect();
       return;
@@ -407,6 +422,7 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
   // outcomes
 
   #retry(failed: boolean, nextPeer: Peer | null = null): void {
+    this.#endTry(this.#lastStatus);
     const peer = this.#peer;
     this.#closeUpstream(failed);
     if (peer !== null) this.#next.markTried(peer);
@@ -440,8 +456,7 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
 
   #complete(): void {
     this.#done = true;
-    const r = this.#r;
-    r.upstreamResponseTime = seconds(Date.now() - this.#tryStartMs);
+    this.#try!.end(Date.now());
     this.#releasePeer(false);
     const up = this.#up;
     this.#up = null;
@@ -469,10 +484,18 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
    */
   #intercept(status: number): void {
     this.#done = true;
-    this.#r.upstreamResponseTime = seconds(Date.now() - this.#tryStartMs);
+    this.#try!.end(Date.now());
     this.#closeUpstream(false);
     const keep = this.#head.keepAlive && this.bodyDone && this.#conn.requestsLeft(this.#plan);
     this.#conn.respond(this.#r, this.#plan, errorResponse(status), keep, null, true);
+  }
+
+  /** The current try ended without a response to pass on: it is listed with `status` (502, 504, ...). */
+  #endTry(status: number): void {
+    const attempt = this.#try;
+    if (attempt === null) return;
+    if (attempt.status === 0) attempt.status = status;
+    attempt.end(Date.now());
   }
 
   /** Answer locally (nothing was sent to the client yet). */
@@ -480,12 +503,8 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
     this.#done = true;
     this.#closeUpstream(false);
     const r = this.#r;
-    if (r.upstreamStatus === '' && this.#next.attempts > 0) r.upstreamStatus = String(status);
+    this.#endTry(status);
     const keep = keepAlive && this.#head.keepAlive && this.bodyDone && this.#conn.requestsLeft(this.#plan);
     this.#conn.respond(r, this.#plan, errorResponse(status), keep);
   }
-}
-
-function seconds(ms: number): string {
-  return (ms / 1000).toFixed(3);
 }

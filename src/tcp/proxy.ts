@@ -4,6 +4,7 @@
  * pipe with backpressure, half-close and an idle timeout.
  */
 import net from 'node:net';
+import type { UpstreamAttempts } from '../upstream/attempts.js';
 import type { UpstreamGroup } from '../upstream/group.js';
 import type { Peer } from '../upstream/peer.js';
 
@@ -67,6 +68,8 @@ export interface ConnectOptions {
   readonly nextUpstreamTimeoutMs: number;
   readonly tcpNodelay: boolean;
   readonly soKeepalive: boolean;
+  /** Where each try is recorded ($upstream_addr, $upstream_connect_time, ... list them). */
+  readonly attempts: UpstreamAttempts;
   /** Called with each attempt's socket so the caller can destroy it if the client goes away. */
   onAttempt(socket: net.Socket | null): void;
   /** True once the client is gone: stop trying. */
@@ -74,9 +77,9 @@ export interface ConnectOptions {
 }
 
 export type ConnectOutcome =
-  | { readonly kind: 'connected'; readonly socket: net.Socket; readonly peer: Peer; readonly tried: readonly string[]; readonly connectMs: number }
-  | { readonly kind: 'failed'; readonly tried: readonly string[]; readonly reason: 'no live upstreams' | 'connect failed' }
-  | { readonly kind: 'aborted'; readonly tried: readonly string[] };
+  | { readonly kind: 'connected'; readonly socket: net.Socket; readonly peer: Peer }
+  | { readonly kind: 'failed'; readonly reason: 'no live upstreams' | 'connect failed' }
+  | { readonly kind: 'aborted' };
 
 function upstreamOnEarlyError(): void {
   // The Tunnel sees the socket destroyed and tears the session down.
@@ -175,30 +178,35 @@ function connectOnce(peer: Peer, timeoutMs: number, onAttempt: (s: net.Socket | 
 export async function connectUpstream(group: UpstreamGroup, o: ConnectOptions): Promise<ConnectOutcome> {
   const started = Date.now();
   const triedPeers = new Set<Peer>();
-  const tried: string[] = [];
   for (;;) {
     const peer = group.pick({ clientAddress: o.clientAddress, hashKey: o.hashKey, tried: triedPeers.size === 0 ? null : triedPeers });
-    if (peer === null) return { kind: 'failed', tried, reason: tried.length === 0 ? 'no live upstreams' : 'connect failed' };
+    if (peer === null) {
+      // nginx lists the group's name when no peer could be tried at all
+      if (triedPeers.size === 0) o.attempts.start(group.name, Date.now()).end(Date.now());
+      return { kind: 'failed', reason: triedPeers.size === 0 ? 'no live upstreams' : 'connect failed' };
+    }
     triedPeers.add(peer);
-    tried.push(peer.key);
-    const attemptStarted = Date.now();
+    const attempt = o.attempts.start(peer.key, Date.now());
     const result = await connectOnce(peer, o.connectTimeoutMs, o.onAttempt);
     o.onAttempt(null);
     if (o.aborted()) {
       group.release(peer, false);
+      attempt.end(Date.now());
       if (!(result instanceof Error)) result.destroy();
-      return { kind: 'aborted', tried };
+      return { kind: 'aborted' };
     }
     if (!(result instanceof Error)) {
+      attempt.connectMs = Date.now() - attempt.startMs;
       result.setNoDelay(o.tcpNodelay);
       if (o.soKeepalive) result.setKeepAlive(true);
-      return { kind: 'connected', socket: result, peer, tried, connectMs: Date.now() - attemptStarted };
+      return { kind: 'connected', socket: result, peer };
     }
+    attempt.end(Date.now());
     group.release(peer, true);
-    if (!o.nextUpstream) return { kind: 'failed', tried, reason: 'connect failed' };
-    if (o.tries !== 0 && tried.length >= o.tries) return { kind: 'failed', tried, reason: 'connect failed' };
+    if (!o.nextUpstream) return { kind: 'failed', reason: 'connect failed' };
+    if (o.tries !== 0 && triedPeers.size >= o.tries) return { kind: 'failed', reason: 'connect failed' };
     if (o.nextUpstreamTimeoutMs !== 0 && Date.now() - started >= o.nextUpstreamTimeoutMs) {
-      return { kind: 'failed', tried, reason: 'connect failed' };
+      return { kind: 'failed', reason: 'connect failed' };
     }
   }
 }
@@ -210,6 +218,8 @@ export interface TunnelEnd {
   /** Bytes written to the client / read from the client (after any preread bytes). */
   readonly toClient: number;
   readonly fromClient: number;
+  /** Date.now() of the upstream's first byte, 0 when it sent none. */
+  readonly firstUpstreamByteAt: number;
   /** The error that tore the tunnel down, null after a clean close from both sides. */
   readonly error: Error | null;
   readonly idleTimeout: boolean;
@@ -227,6 +237,7 @@ export class Tunnel {
   readonly #onEnd: (end: TunnelEnd) => void;
   #toClient = 0;
   #fromClient = 0;
+  #firstUpstreamByteAt = 0;
   #lastActivity = Date.now();
   #timer: NodeJS.Timeout | null = null;
   #error: Error | null = null;
@@ -275,6 +286,7 @@ export class Tunnel {
   #upstreamOnData = (chunk: Buffer): void => {
     this.#toClient += chunk.length;
     this.#lastActivity = Date.now();
+    if (this.#firstUpstreamByteAt === 0) this.#firstUpstreamByteAt = this.#lastActivity;
     if (!this.#client.write(chunk)) this.#upstream.pause();
   };
 
@@ -333,6 +345,8 @@ export class Tunnel {
     if (this.#done) return;
     this.#done = true;
     if (this.#timer !== null) clearTimeout(this.#timer);
-    this.#onEnd({ toClient: this.#toClient, fromClient: this.#fromClient, error: this.#error, idleTimeout: this.#idle });
+    this.#onEnd({
+      toClient: this.#toClient, fromClient: this.#fromClient, firstUpstreamByteAt: this.#firstUpstreamByteAt, error: this.#error, idleTimeout: this.#idle,
+    });
   }
 }

@@ -80,7 +80,7 @@ describe('tcp proxy', () => {
     const proxy = await startStream(
       streamConfig(
         [upstream('be', `127.0.0.1:${dead}`, backend.address)],
-        [server({ listens: [listen('k')], handler: proxyTo('be'), accessLogs: [{ path: '/log', format: 'x', loc: listen('k').loc }] })],
+        [server({ listens: [listen('k')], handler: proxyTo('be'), accessLogs: [{ path: '/log', format: 'basic', loc: listen('k').loc }] })],
       ),
     );
     const c = connect(proxy.port('k'));

@@ -125,7 +125,7 @@ export const UPSTREAM_DIRECTIVES: readonly DirectiveSpec[] = [
   { name: 'least_conn', contexts: UP, args: [0, 0], syntax: 'least_conn;', summary: 'Pick the peer with the fewest active connections.', apply: (s, d) => setMethod(s, d, { kind: 'least_conn' }) },
   { name: 'ip_hash', contexts: ['upstream'], args: [0, 0], syntax: 'ip_hash;', summary: 'Pick the peer by client address.', apply: (s, d) => setMethod(s, d, { kind: 'ip_hash' }) },
   {
-    name: 'hash', contexts: UP, args: [1, 2], syntax: 'hash key [consistent];', summary: 'Pick the peer by a hashed key (ketama with `consistent`).',
+    name: 'hash', contexts: UP, args: [1, 2], templates: 0, syntax: 'hash key [consistent];', summary: 'Pick the peer by a hashed key (ketama with `consistent`).',
     apply(s, d) {
       const c = d.args[1];
       if (c !== undefined && c.value !== 'consistent') { invalidParameter(s.state.report, c); return; }
