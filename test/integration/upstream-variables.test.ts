@@ -54,7 +54,7 @@ function rawClient(port: number, first: string): { text(): string; closed: Promi
 
 const ALL = 'st=$upstream_status addr=$upstream_addr rt=$upstream_response_time ct=$upstream_connect_time '
   + 'ht=$upstream_header_time br=$upstream_bytes_received bs=$upstream_bytes_sent rl=$upstream_response_length '
-  + 'pp=$proxy_port ph=$proxy_host s=$status';
+  + 'pp=$proxy_port ph=$proxy_host s=$status c=$sent_http_connection';
 
 describe('http $upstream_* lists', () => {
   it('lists a refused peer and the one that answered: 502, 200', async () => {
@@ -69,13 +69,16 @@ describe('http $upstream_* lists', () => {
       upstream u { server ${DEAD}; server 127.0.0.1:${live.port}; }
       server { listen 127.0.0.1:0; access_log ${log.path} t;
         location / { proxy_pass http://u; proxy_next_upstream error; } } }`);
-    expect((await request(proxy.url('/'))).body).toBe('hi\n');
+    const res = await request(proxy.url('/'));
+    expect(res.body).toBe('hi\n');
     await expect.poll(() => log.lines().length).toBe(1);
     const line = log.lines()[0]!;
-    const m = /^st=(.*) addr=(.*) rt=(.*) ct=(.*) ht=(.*) br=(.*) bs=(.*) rl=(.*) pp=(.*) ph=(.*) s=(.*)$/.exec(line);
+    const m = /^st=(.*) addr=(.*) rt=(.*) ct=(.*) ht=(.*) br=(.*) bs=(.*) rl=(.*) pp=(.*) ph=(.*) s=(.*) c=(.*)$/.exec(line);
     expect(m, line).not.toBeNull();
-    const [, st, addr, rt, ct, ht, br, bs, rl, pp, ph, s] = m!;
+    const [, st, addr, rt, ct, ht, br, bs, rl, pp, ph, s, c] = m!;
     expect({ st, addr, pp, ph, s, rl }).toEqual({ st: '502, 200', addr: `${DEAD}, 127.0.0.1:${live.port}`, pp: '80', ph: 'u', s: '200', rl: '0, 3' });
+    // the Connection header tsproxy sent, not the upstream's
+    expect(c).toBe(res.headers.connection);
     expect(rt).toMatch(/^\d+\.\d{3}, \d+\.\d{3}$/);
     expect(ct).toMatch(/^-, \d+\.\d{3}$/);
     expect(ht).toMatch(/^-, \d+\.\d{3}$/);
