@@ -34,10 +34,12 @@ export interface ProxyPlan {
   /** Location prefix replaced by `replacement` (proxy_pass with a URI), null to forward as received. */
   readonly prefix: string | null;
   readonly replacement: string | null;
-  /** proxy_pass with variables in its URI: the evaluated value is the whole URI. */
-  readonly dynamicUri: CompiledTemplate | null;
-  /** proxy_pass with variables in its host part: evaluated per request (`group` is null then). */
-  readonly dynamicHost: CompiledTemplate | null;
+  /**
+   * proxy_pass with variables: the URL after the scheme, evaluated per request (`group` is null
+   * then). Its host part names an upstream or host[:port]; a path part, if any, is the whole URI
+   * sent (nginx: `set $b 127.0.0.1:9000/x/; proxy_pass http://$b;` sends `/x/`).
+   */
+  readonly dynamicTarget: CompiledTemplate | null;
   /** proxy_pass_request_body: false sends no body (and no Content-Length / Transfer-Encoding). */
   readonly passBody: boolean;
   readonly method: CompiledTemplate | null;
@@ -181,10 +183,9 @@ export function compileLocationPlan(
       proxyHost,
       proxyPort: proxyPortOf(proxyHost, https ? 'https' : 'http'),
       reqHeaders: compileRequestHeaders(settings, tc),
-      prefix: staticUri !== null ? prefix : null,
-      replacement: staticUri,
-      dynamicUri: target.uri !== null && staticUri === null ? tc(target.uri) : null,
-      dynamicHost: target.dynamic ? tc(target.upstream) : null,
+      prefix: staticUri !== null && !target.dynamic ? prefix : null,
+      replacement: target.dynamic ? null : staticUri,
+      dynamicTarget: target.dynamic ? tc(target.raw.replace(/^https?:\/\//i, '')) : null,
       passBody: settings.proxyPassRequestBody,
       method: settings.proxyMethod === null ? null : tc(settings.proxyMethod),
       hashKey: group !== null && group.config.method.kind === 'hash' ? tc(group.config.method.key) : null,

@@ -10,7 +10,7 @@ import { MAX_RESPONSE_HEAD_BYTES } from '../constants.js';
 import { UpstreamAttempts, type UpstreamAttempt } from '../upstream/attempts.js';
 import type { Peer } from '../upstream/peer.js';
 import type { UpstreamGroup } from '../upstream/group.js';
-import { dynamicGroupsOf } from './dynamic.js';
+import { dynamicGroupsOf, splitDynamicUrl } from './dynamic.js';
 import { BODY_TOO_LARGE, RequestBodyFraming, ResponseBodyFraming } from './framing.js';
 import type { ClientConnection, Exchange } from './connection.js';
 import { buildResponseHeaders } from './headers.js';
@@ -42,6 +42,8 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
   #upstreamHead = '';
   /** The group of this request (proxy.group, or the one a dynamic proxy_pass resolved to). */
   #group: UpstreamGroup | null = null;
+  /** The URI part of an evaluated `proxy_pass http://$var` (it replaces the request URI), else null. */
+  #dynamicUri: string | null = null;
   /** proxy_pass https://: the TLS parameters of this request's upstream connections. */
   #tls: TlsTarget | null = null;
   readonly #body: RequestBodyFraming;
@@ -78,8 +80,10 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
     const r = this.#r;
     if (proxy.websocketPath !== null && !firstSegmentIs(r.uri, proxy.websocketPath)) return this.#fail(404);
     if (proxy.scheme === 'https' && proxy.tls === null) return this.#fail(502);
-    if (proxy.dynamicHost !== null) {
-      const target = dynamicGroupsOf(this.#conn.site).resolve(proxy.dynamicHost(r), proxy.scheme === 'https' ? 443 : 80);
+    if (proxy.dynamicTarget !== null) {
+      const url = splitDynamicUrl(proxy.dynamicTarget(r));
+      this.#dynamicUri = url.uri;
+      const target = dynamicGroupsOf(this.#conn.site).resolve(url.host, proxy.scheme === 'https' ? 443 : 80);
       if (target === null) return this.#noTarget();
       if (!(target instanceof Promise)) return this.#begin(target.group, target.proxyHost);
       target.then(
@@ -109,7 +113,7 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
     r.proxyPort = proxyHost === this.#proxy.proxyHost ? this.#proxy.proxyPort : proxyPortOf(proxyHost, this.#proxy.scheme);
     (r.upstream ??= new UpstreamAttempts()).newPhase();
     if (this.#proxy.tls !== null) this.#tls = resolveTlsTarget(this.#proxy.tls, r, proxyHost);
-    this.#upstreamHead = buildUpstreamHead(this.#proxy, r, proxyHost);
+    this.#upstreamHead = buildUpstreamHead(this.#proxy, r, proxyHost, this.#dynamicUri);
     this.#next.start();
     this.#connect();
   }

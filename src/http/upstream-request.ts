@@ -19,7 +19,8 @@ export function proxyProtocolHeader(
   return version === 1 ? encodeProxyV1(e) : encodeProxyV2(e);
 }
 
-export function buildUpstreamHead(proxy: ProxyPlan, r: HttpRequest, proxyHost = proxy.proxyHost): string {
+/** `dynamicUri`: the URI part of an evaluated `proxy_pass http://$var/...`, sent as it is (nginx). */
+export function buildUpstreamHead(proxy: ProxyPlan, r: HttpRequest, proxyHost = proxy.proxyHost, dynamicUri: string | null = null): string {
   const head = r.head;
   const method = proxy.method === null ? head.method : proxy.method(r);
   let uri: string;
@@ -27,8 +28,8 @@ export function buildUpstreamHead(proxy: ProxyPlan, r: HttpRequest, proxyHost = 
     // nginx: a URI changed by rewrite goes out whole; proxy_pass's own URI part is ignored.
     uri = escapePath(r.uri);
     if (r.args !== '') uri += `?${r.args}`;
-  } else if (proxy.dynamicUri !== null) {
-    uri = proxy.dynamicUri(r) || '/';
+  } else if (dynamicUri !== null) {
+    uri = dynamicUri;
   } else if (proxy.replacement !== null && proxy.prefix !== null && r.uri.startsWith(proxy.prefix)) {
     // DESIGN.md: `proxy_pass http://up/x/;` replaces the matched location prefix with /x/.
     uri = proxy.replacement + escapePath(r.uri.slice(proxy.prefix.length));
