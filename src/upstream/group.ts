@@ -9,7 +9,7 @@ import { ConfigError } from '../errors.js';
 import { logger } from '../log.js';
 import { createBalancer, supportsBackup, type Balancer, type IsEligible, type PickContext } from './balancers/balancer.js';
 import { notePick, noteOutcome } from './health/passive.js';
-import { Peer, type PeerAddress } from './peer.js';
+import { peerKeyOf, type Peer, type PeerAddress } from './peer.js';
 import { registryKey, type PeerRegistry } from './registry.js';
 
 export type { PickContext } from './balancers/balancer.js';
@@ -79,7 +79,7 @@ export class UpstreamGroup {
     this.primary = primary;
     this.backup = backup;
     this.peers = [...primary, ...backup];
-    this.registryKeys = this.peers.map((p) => registryKey((opts.namespace ?? '') + cfg.name, p.key));
+    this.registryKeys = this.peers.map((p) => registryKey((opts.namespace ?? '') + cfg.name, p.id));
     this.#now = opts.now ?? Date.now;
     this.#logger = opts.logger ?? null;
     this.#single = this.peers.length === 1;
@@ -94,17 +94,15 @@ export class UpstreamGroup {
     const useBackup = supportsBackup(cfg.method);
     const primary: Peer[] = [];
     const backup: Peer[] = [];
-    const seen = new Set<Peer>();
+    // nginx keeps two identical lines as two peers: the n-th line of an address is its own peer
+    const occurrences = new Map<string, number>();
     cfg.servers.forEach((server, i) => {
       if (server.backup && !useBackup) return;
       for (const address of resolved[i]!) {
-        const peer = registry.acquire((opts.namespace ?? '') + cfg.name, server, address);
-        if (seen.has(peer)) {
-          // one Peer per address: a second server line for it would double-count its state
-          logger.warn({ upstream: cfg.name, peer: peer.key }, `duplicate peer ${peer.key} in upstream ${cfg.name} ignored`);
-          continue;
-        }
-        seen.add(peer);
+        const key = peerKeyOf(address);
+        const n = (occurrences.get(key) ?? 0) + 1;
+        occurrences.set(key, n);
+        const peer = registry.acquire((opts.namespace ?? '') + cfg.name, server, address, n);
         configureActiveCheck(peer, cfg);
         (server.backup ? backup : primary).push(peer);
       }
