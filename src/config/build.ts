@@ -186,6 +186,7 @@ export function assembleUpstream(u: UpstreamDraft): UpstreamConfig {
     keepalive: s['keepalive'] as number,
     keepaliveTimeoutMs: s['keepaliveTimeoutMs'] as number,
     keepaliveRequests: s['keepaliveRequests'] as number,
+    keepaliveTimeMs: s['keepaliveTimeMs'] as number,
     implicit: false,
     loc: u.loc,
   };
@@ -344,6 +345,7 @@ function assembleStreamServer(s: StreamServerDraft, parent: Settings, accessLogs
         : { kind: 'none' },
     proxyConnectTimeoutMs: m['proxyConnectTimeoutMs'] as number,
     proxyTimeoutMs: m['proxyTimeoutMs'] as number,
+    proxyHalfClose: m['proxyHalfClose'] as boolean,
     proxyNextUpstream: m['proxyNextUpstream'] as boolean,
     proxyNextUpstreamTries: m['proxyNextUpstreamTries'] as number,
     proxyNextUpstreamTimeoutMs: m['proxyNextUpstreamTimeoutMs'] as number,

@@ -69,6 +69,7 @@ export class DynamicGroups {
       keepalive: DEFAULTS['keepalive'] as number,
       keepaliveTimeoutMs: DEFAULTS['keepaliveTimeoutMs'] as number,
       keepaliveRequests: DEFAULTS['keepaliveRequests'] as number,
+      keepaliveTimeMs: DEFAULTS['keepaliveTimeMs'] as number,
       implicit: true,
       loc,
     };

@@ -58,6 +58,8 @@ export interface ProxyPlan {
   readonly keepalive: number;
   readonly keepaliveTimeoutMs: number;
   readonly keepaliveRequests: number;
+  /** upstream keepalive_time: a connection older than this is not pooled again. */
+  readonly keepaliveTimeMs: number;
   /** websocket_pass path filter (first segment), null = any. */
   readonly websocketPath: string | null;
   /** PROXY protocol header on each new upstream connection (such connections are never pooled). */
@@ -200,6 +202,7 @@ export function compileLocationPlan(
       keepalive: group?.config.keepalive ?? 0,
       keepaliveTimeoutMs: group?.config.keepaliveTimeoutMs ?? 60_000,
       keepaliveRequests: group?.config.keepaliveRequests ?? 1000,
+      keepaliveTimeMs: group?.config.keepaliveTimeMs ?? 3_600_000,
       websocketPath: handler.kind === 'websocket' ? handler.path : null,
       proxyProtocol: settings.proxyProtocolVersion,
       scheme: https ? 'https' : 'http',

@@ -469,7 +469,8 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
       const res = this.#res!;
       const reusable =
         this.#reusable && res.keepAlive && this.bodyDone && this.#head.upgrade === null && proxy.keepalive > 0 && proxy.proxyProtocol === 0 &&
-        !proxy.http10 && this.#head.versionMinor === 1 && (proxy.keepaliveRequests <= 0 || up.requests < proxy.keepaliveRequests);
+        !proxy.http10 && this.#head.versionMinor === 1 && (proxy.keepaliveRequests <= 0 || up.requests < proxy.keepaliveRequests) &&
+        Date.now() - up.createdAt < proxy.keepaliveTimeMs;
       if (reusable) {
         if (up.socket.isPaused()) up.socket.resume();
         this.#conn.site.pool.put(up, proxy.keepalive, proxy.keepaliveTimeoutMs);

@@ -225,15 +225,27 @@ export interface TunnelEnd {
   readonly idleTimeout: boolean;
 }
 
+export interface TunnelOptions {
+  /** No data either way for this long destroys both sides (0: no limit). */
+  readonly idleTimeoutMs: number;
+  /** proxy_half_close: pass one side's FIN on and keep the other direction flowing. */
+  readonly halfClose: boolean;
+}
+
 /**
- * Pipe client ↔ upstream until both directions have ended. One side's FIN is passed on with
- * end() while the other direction keeps flowing; an error or reset on either side, or no data
- * either way for idleTimeoutMs, destroys both. `onEnd` runs exactly once.
+ * Pipe client ↔ upstream until the session ends. With `halfClose`, one side's FIN is passed on
+ * with end() while the other direction keeps flowing until it ends too; without (nginx's default),
+ * one side's FIN ends the session: what it sent is flushed to the other side, both are closed and
+ * nothing more is relayed. An error or reset on either side, or no data either way for
+ * idleTimeoutMs, destroys both. `onEnd` runs exactly once.
  */
 export class Tunnel {
   readonly #client: net.Socket;
   readonly #upstream: net.Socket;
   readonly #idleTimeoutMs: number;
+  readonly #halfClose: boolean;
+  /** Without half-close: a FIN was seen and both sides are being closed. */
+  #ending = false;
   readonly #onEnd: (end: TunnelEnd) => void;
   #toClient = 0;
   #fromClient = 0;
@@ -246,10 +258,12 @@ export class Tunnel {
   #upstreamClosed = false;
   #done = false;
 
-  constructor(client: net.Socket, upstream: net.Socket, idleTimeoutMs: number, onEnd: (end: TunnelEnd) => void) {
+  constructor(client: net.Socket, upstream: net.Socket, o: TunnelOptions, onEnd: (end: TunnelEnd) => void) {
+    const idleTimeoutMs = o.idleTimeoutMs;
     this.#client = client;
     this.#upstream = upstream;
     this.#idleTimeoutMs = idleTimeoutMs;
+    this.#halfClose = o.halfClose;
     this.#onEnd = onEnd;
     client.on('data', this.#clientOnData);
     upstream.on('data', this.#upstreamOnData);
@@ -299,12 +313,26 @@ export class Tunnel {
   };
 
   #clientOnEnd = (): void => {
-    this.#upstream.end();
+    if (this.#halfClose) this.#upstream.end();
+    else this.#endSession();
   };
 
   #upstreamOnEnd = (): void => {
-    this.#client.end();
+    if (this.#halfClose) this.#client.end();
+    else this.#endSession();
   };
+
+  /** No half-close: stop relaying, let each side flush what it was given, then close it. */
+  #endSession(): void {
+    if (this.#ending) return;
+    this.#ending = true;
+    this.#client.off('data', this.#clientOnData);
+    this.#upstream.off('data', this.#upstreamOnData);
+    for (const side of [this.#client, this.#upstream]) {
+      if (side.writableFinished) side.destroy();
+      else side.end(() => side.destroy());
+    }
+  }
 
   #onError = (err: Error): void => {
     if (this.#error === null) this.#error = err;
@@ -336,8 +364,9 @@ export class Tunnel {
 
   #sideClosed(side: net.Socket, other: net.Socket): void {
     // A side that closed without finishing both directions (reset, destroy) takes the other down;
-    // a clean close means the other side has already seen our FIN and is only flushing.
-    if (!side.readableEnded || !side.writableFinished) other.destroy();
+    // a clean close means the other side has already seen our FIN and is only flushing. Once
+    // #endSession runs, each side closes after its own flush.
+    if (!this.#ending && (!side.readableEnded || !side.writableFinished)) other.destroy();
     if (this.#clientClosed && this.#upstreamClosed) this.#finish();
   }
 

@@ -292,7 +292,7 @@ export class StreamSite {
       { kind: 'tcp', listen: site.key, node: cfg, upstream, path: routePath },
       { client: s.socket, upstream: up, websocket: server.routes !== null },
     );
-    s.tunnel = new Tunnel(s.socket, up, cfg.proxyTimeoutMs, (end) => {
+    s.tunnel = new Tunnel(s.socket, up, { idleTimeoutMs: cfg.proxyTimeoutMs, halfClose: cfg.proxyHalfClose }, (end) => {
       entry?.unregister();
       group.release(peer, false);
       s.bytesSent += end.toClient;

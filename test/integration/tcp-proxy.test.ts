@@ -13,21 +13,27 @@ import {
 } from '../tcp/stream-harness.js';
 
 describe('tcp proxy', () => {
-  it('echoes through the proxy and keeps the reverse direction open after the client half-closes', async () => {
-    // The backend answers only after the client's FIN, so the reply can only arrive over a half-closed tunnel.
-    const backend = await tcpServer(
-      (s) => {
-        const got: Buffer[] = [];
-        s.on('data', (d: Buffer) => got.push(d));
-        s.on('end', () => {
-          s.write('echo:');
-          setImmediate(() => s.end(Buffer.concat(got)));
-        });
-      },
-      { allowHalfOpen: true },
-    );
+  /**
+   * A backend that answers only after the client's FIN: the reply can only arrive over a
+   * half-closed tunnel. `heard` is what it received.
+   */
+  const answersAfterFin = async (heard: Buffer[] = []): ReturnType<typeof tcpServer> => tcpServer(
+    (s) => {
+      s.on('data', (d: Buffer) => heard.push(d));
+      s.on('end', () => {
+        s.write('echo:');
+        setImmediate(() => s.end(Buffer.concat(heard)));
+      });
+    },
+    { allowHalfOpen: true },
+  );
+
+  it('with proxy_half_close on, echoes through the proxy and keeps the reverse direction open after the client half-closes', async () => {
+    const backend = await answersAfterFin();
     const proxy = await startStream(
-      streamConfig([upstream('be', backend.address)], [server({ listens: [listen('k')], handler: proxyTo('be'), accessLogs: [{ path: '/log', format: 'basic', loc: listen('k').loc }] })]),
+      streamConfig([upstream('be', backend.address)], [server({
+        listens: [listen('k')], handler: proxyTo('be'), proxyHalfClose: true, accessLogs: [{ path: '/log', format: 'basic', loc: listen('k').loc }],
+      })]),
     );
     const c = connect(proxy.port('k'));
     c.socket.write('hello ');
@@ -40,9 +46,32 @@ describe('tcp proxy', () => {
     expect(proxy.groups.get('be')!.peers[0]!.activeConns).toBe(0);
   });
 
+  it('with proxy_half_close off (nginx\'s default), the client\'s FIN ends the session once its bytes reached the upstream', async () => {
+    // nginx 1.22, same backend: the client gets FIN and nothing else ("client disconnected,
+    // bytes from/to client:11/0"); with proxy_half_close on it gets "echo:hello world".
+    const heard: Buffer[] = [];
+    const backend = await answersAfterFin(heard);
+    const proxy = await startStream(streamConfig([upstream('be', backend.address)], [server({ listens: [listen('k')], handler: proxyTo('be') })]));
+    const c = connect(proxy.port('k'));
+    c.socket.write('hello ');
+    c.socket.end('world');
+    await c.closed;
+    expect(c.received().toString()).toBe('');
+    await expect.poll(() => Buffer.concat(heard).toString()).toBe('hello world');
+    expect(proxy.groups.get('be')!.peers[0]!.activeConns).toBe(0);
+  });
+
+  it('with proxy_half_close off, the upstream\'s FIN ends the session after its bytes reached the client', async () => {
+    const backend = await tcpServer((s) => s.end('bye'));
+    const proxy = await startStream(streamConfig([upstream('be', backend.address)], [server({ listens: [listen('k')], handler: proxyTo('be') })]));
+    const c = connect(proxy.port('k'));
+    await c.closed;
+    expect(c.received().toString()).toBe('bye');
+  });
+
   it('carries 100 MB both ways intact (sha256) with backpressure', async () => {
     const backend = await tcpServer((s) => s.pipe(s), { allowHalfOpen: true });
-    const proxy = await startStream(streamConfig([upstream('be', backend.address)], [server({ listens: [listen('k')], handler: proxyTo('be') })]));
+    const proxy = await startStream(streamConfig([upstream('be', backend.address)], [server({ listens: [listen('k')], handler: proxyTo('be'), proxyHalfClose: true })]));
     const c = connect(proxy.port('k'));
     const total = 100 * 1024 * 1024;
     const block = crypto.randomBytes(1024 * 1024);

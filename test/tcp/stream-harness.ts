@@ -64,6 +64,7 @@ export function server(over: Partial<StreamServerConfig> & Pick<StreamServerConf
     serverNames: [],
     proxyConnectTimeoutMs: 2000,
     proxyTimeoutMs: 600_000,
+    proxyHalfClose: false,
     proxyNextUpstream: true,
     proxyNextUpstreamTries: 0,
     proxyNextUpstreamTimeoutMs: 0,
@@ -103,6 +104,7 @@ export function upstream(name: string, ...addresses: string[]): UpstreamConfig {
     keepalive: 0,
     keepaliveTimeoutMs: 60_000,
     keepaliveRequests: 1000,
+    keepaliveTimeMs: 3_600_000,
     implicit: false,
     loc,
   };

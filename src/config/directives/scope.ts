@@ -351,9 +351,18 @@ export function listSetting<V>(
   };
 }
 
-/** Accepted for nginx compatibility, with no effect. */
-export function noEffect(name: string, contexts: readonly Context[], args: readonly [number, number], summary: string, syntax: string): DirectiveSpec {
-  return { name, contexts, args, summary, syntax, note: 'Accepted for nginx compatibility; has no effect.', apply() {} };
+/**
+ * Accepted for nginx compatibility, with no effect. `check` validates the value as nginx would
+ * (a typo is still an error), and the value is then ignored.
+ */
+export function noEffect(
+  name: string, contexts: readonly Context[], args: readonly [number, number], summary: string, syntax: string,
+  check?: ValueParser<unknown>,
+): DirectiveSpec {
+  return {
+    name, contexts, args, summary, syntax, note: 'Accepted for nginx compatibility; has no effect.',
+    apply(scope, d) { check?.(d.args, d, scope.state.report); },
+  };
 }
 
 /** Resolve a path against the prefix as nginx does (absolute paths and stderr/stdout kept). */

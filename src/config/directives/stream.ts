@@ -3,7 +3,7 @@ import type { Directive } from '../ast.js';
 import type { AccessRule, MapConfig } from '../types.js';
 import { accessLog, logFormat, parseListen, parseServerNames } from './http.js';
 import {
-  addLogFormat, checkRegex, childScope, count, err, flag, isVariableName, listSetting, noteTemplate, oneOf, seconds, setting, trustedSource,
+  addLogFormat, checkRegex, childScope, count, err, flag, isVariableName, listSetting, noEffect, noteTemplate, size, oneOf, seconds, setting, trustedSource,
   type Context, type DirectiveSpec, type Scope, type StreamServerDraft, type TargetDraft,
 } from './scope.js';
 
@@ -100,10 +100,16 @@ export const STREAM_DIRECTIVES: readonly DirectiveSpec[] = [
       s.websockets.push({ path: d.args.length === 2 ? d.args[0]!.value : null, target: streamTarget(scope, d) });
     },
   },
+  noEffect('proxy_buffer_size', ST, [1, 1], 'Buffer for reading from the client and the upstream (tsproxy sizes its buffers itself).', 'proxy_buffer_size size;', size),
   stream({ name: 'proxy_connect_timeout', field: 'proxyConnectTimeoutMs', parse: seconds, default: '60s', syntax: 'proxy_connect_timeout time;', summary: 'Timeout for connecting to an upstream.' }),
   stream({ name: 'proxy_timeout', field: 'proxyTimeoutMs', parse: seconds, default: '10m', syntax: 'proxy_timeout time;', summary: 'Idle timeout between two successive reads or writes.' }),
   stream({ name: 'proxy_read_timeout', field: 'proxyTimeoutMs', parse: seconds, initial: 600_000, syntax: 'proxy_read_timeout time;', summary: 'tcp_proxy_module name for `proxy_timeout`.', note: 'Sets the same idle timeout as `proxy_timeout`.' }),
   stream({ name: 'proxy_send_timeout', field: 'proxyTimeoutMs', parse: seconds, initial: 600_000, syntax: 'proxy_send_timeout time;', summary: 'tcp_proxy_module name for `proxy_timeout`.', note: 'Sets the same idle timeout as `proxy_timeout`.' }),
+  stream({
+    name: 'proxy_half_close', field: 'proxyHalfClose', parse: flag, default: 'off', syntax: 'proxy_half_close on | off;',
+    summary: 'Pass one side\'s FIN on and keep the other direction open until it closes too.',
+    note: 'Off (nginx\'s default): when either side closes, the session ends once what it sent is delivered.',
+  }),
   stream({ name: 'proxy_next_upstream', field: 'proxyNextUpstream', parse: flag, default: 'on', syntax: 'proxy_next_upstream on | off;', summary: 'Try the next peer when a connection cannot be made.' }),
   stream({ name: 'proxy_next_upstream_tries', field: 'proxyNextUpstreamTries', parse: count, default: '0', syntax: 'proxy_next_upstream_tries number;', summary: 'Maximum tries (0: no limit).' }),
   stream({ name: 'proxy_next_upstream_timeout', field: 'proxyNextUpstreamTimeoutMs', parse: seconds, default: '0', syntax: 'proxy_next_upstream_timeout time;', summary: 'Time limit for trying peers (0: no limit).' }),

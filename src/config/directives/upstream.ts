@@ -143,6 +143,10 @@ export const UPSTREAM_DIRECTIVES: readonly DirectiveSpec[] = [
   },
   setting({ name: 'keepalive', contexts: ['upstream'], kind: 'upstream', field: 'keepalive', parse: positive, default: '32', syntax: 'keepalive connections;', summary: 'Idle keep-alive connections kept per upstream.', note: 'Default 32 (nginx: no pooling unless set).' }),
   setting({ name: 'keepalive_timeout', contexts: ['upstream'], kind: 'upstream', field: 'keepaliveTimeoutMs', parse: seconds, default: '60s', syntax: 'keepalive_timeout time;', summary: 'How long an idle upstream connection is kept.' }),
+  setting({
+    name: 'keepalive_time', contexts: ['upstream'], kind: 'upstream', field: 'keepaliveTimeMs', parse: seconds, default: '1h',
+    syntax: 'keepalive_time time;', summary: 'How long a kept-alive upstream connection may be reused, counted from its connect.',
+  }),
   setting({ name: 'keepalive_requests', contexts: ['upstream'], kind: 'upstream', field: 'keepaliveRequests', parse: count, default: '1000', syntax: 'keepalive_requests number;', summary: 'Requests sent over one upstream connection.' }),
   {
     name: 'check', contexts: UP, args: [0, Infinity],
