@@ -197,6 +197,7 @@ export async function connectUpstream(group: UpstreamGroup, o: ConnectOptions): 
     }
     if (!(result instanceof Error)) {
       attempt.connectMs = Date.now() - attempt.startMs;
+      group.connected(peer);
       result.setNoDelay(o.tcpNodelay);
       if (o.soKeepalive) result.setKeepAlive(true);
       return { kind: 'connected', socket: result, peer };

@@ -8,7 +8,7 @@ import type { UpstreamConfig, UpstreamServerConfig } from '../config/types.js';
 import { ConfigError } from '../errors.js';
 import { logger } from '../log.js';
 import { createBalancer, supportsBackup, type Balancer, type IsEligible, type PickContext } from './balancers/balancer.js';
-import { notePick, noteOutcome } from './health/passive.js';
+import { notePick, noteOutcome, noteSuccess } from './health/passive.js';
 import { peerKeyOf, type Peer, type PeerAddress } from './peer.js';
 import { registryKey, type PeerRegistry } from './registry.js';
 
@@ -137,6 +137,15 @@ export class UpstreamGroup {
         `upstream server temporarily disabled: peer ${peer.key} in upstream ${this.name} failed ${peer.fails} times`,
       );
     }
+  }
+
+  /**
+   * A stream connection to `peer` is established: nginx's stream module counts the connect as
+   * the peer's success (NOTIFY_CONNECT), so a recovered peer takes new connections at once
+   * instead of after the probe session ends. The session stays counted until release().
+   */
+  connected(peer: Peer): void {
+    if (!this.#single) noteSuccess(peer);
   }
 
   /** True when no peer (primary or backup) could take a request now. */

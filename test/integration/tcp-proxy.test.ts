@@ -1,5 +1,7 @@
 import crypto from 'node:crypto';
-import { describe, expect, it } from 'vitest';
+import net from 'node:net';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import { startProxy } from '../helpers/proxy.js';
 import {
   connect,
   deadPort,
@@ -208,5 +210,44 @@ describe('tcp proxy', () => {
     await allowed.ended;
     expect(allowed.received().toString()).toBe('x');
     expect(reached).toBe(1);
+  });
+
+  it('a recovered primary takes new connections back at once, while long sessions are still open (nginx)', async () => {
+    // nginx 1.22 with `server A fail_timeout=1s; server B backup;`, sessions held open: after A
+    // comes back, connections go to B until fail_timeout has passed, then every one to A
+    // ("BBBBBBBBBBAAAAAAAAAAAAAAAAAAAA"); its stream module counts the connect as the peer's success.
+    const open: net.Socket[] = [];
+    const atA: net.Socket[] = [];
+    onTestFinished(() => { for (const s of [...open, ...atA]) s.destroy(); });
+    const a = await tcpServer((s) => {
+      atA.push(s);
+      s.write('A');
+    });
+    const b = await tcpServer((s) => {
+      open.push(s);
+      s.write('B');
+    });
+    const proxy = await startProxy(`stream {
+      upstream u { server ${a.address} fail_timeout=300ms; server ${b.address} backup; }
+      server { listen 127.0.0.1:0; proxy_pass u; } }`);
+    /** A session that stays open: which backend greeted it. */
+    const session = (): Promise<string> => new Promise((resolve) => {
+      const c = net.connect(proxy.port(), '127.0.0.1');
+      open.push(c);
+      c.on('error', () => {});
+      c.once('data', (d) => resolve(String(d)));
+      c.once('close', () => resolve('closed'));
+    });
+    expect(await session()).toBe('A');
+    const stopped = new Promise<void>((r) => a.server.close(() => r()));
+    for (const s of atA.splice(0)) s.destroy();
+    await stopped;
+    expect([await session(), await session()]).toEqual(['B', 'B']);
+    await new Promise<void>((r) => a.server.listen(a.port, '127.0.0.1', r));
+    // the first session that reaches A again is the probe; it stays open
+    await expect.poll(session, { interval: 50, timeout: 5000 }).toBe('A');
+    const next: string[] = [];
+    for (let i = 0; i < 5; i++) next.push(await session());
+    expect(next.join('')).toBe('AAAAA');
   });
 });
