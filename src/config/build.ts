@@ -9,7 +9,7 @@ import { DIRECTIVE_NAMES, findDirective, settingDefaults } from './directives.js
 import { resolveErrorLogs } from './directives/main.js';
 import { PROXY_SSL_FIELDS, assembleProxySsl, assembleSsl } from './directives/ssl.js';
 import {
-  noteTemplate, resolvePath, templateArgs, type BuildState, type HttpServerDraft, type LocationDraft, type Reporter, type Scope, type Settings,
+  noteTemplateArgs, resolvePath, type BuildState, type HttpServerDraft, type LocationDraft, type Reporter, type Scope, type Settings,
   type StreamServerDraft, type TargetDraft, type UpstreamDraft,
 } from './directives/scope.js';
 import type {
@@ -101,7 +101,7 @@ function walk(scope: Scope, directives: readonly Directive[]): void {
       scope.seen.push(d.name);
     }
     if (d.block === null) warnMissingSemicolon(scope, d);
-    if (spec.templates !== undefined) for (const a of templateArgs(d.args, spec.templates)) noteTemplate(scope, a.value, a.loc);
+    if (spec.templates !== undefined) noteTemplateArgs(scope, d.args, spec.templates);
     const child = spec.apply(scope, d);
     if (child && d.block !== null && !spec.rawBlock) walk(child, d.block);
   }

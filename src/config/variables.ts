@@ -91,9 +91,12 @@ export function checkVariables(
     http: areas.http === null ? new Set<string>() : declaredHttpVariables(areas.http),
     stream: areas.stream === null ? new Set<string>() : declaredStreamVariables(areas.stream),
   };
+  // A big config repeats the same few templates (`proxy_set_header Host $host` per location).
+  const checked = { http: new Map<string, ReturnType<typeof checkTemplate>>(), stream: new Map<string, ReturnType<typeof checkTemplate>>() };
   for (const u of uses) {
-    if (!u.value.includes('$')) continue;
-    const problem = checkTemplate(u.value, declared[u.area], u.area);
+    const seen = checked[u.area];
+    let problem = seen.get(u.value);
+    if (problem === undefined) seen.set(u.value, (problem = checkTemplate(u.value, declared[u.area], u.area)));
     if (problem !== null) r.error('TSP_ERR_CONFIG_VALUE', problem.message, spanLoc(u.loc, u.value, problem.offset, problem.length));
   }
 }

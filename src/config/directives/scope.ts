@@ -140,16 +140,19 @@ export function childScope(parent: Scope, context: Context, settings: Settings =
 
 export type TemplateArgs = 'all' | 'rest' | 'last' | number;
 
-/** The arguments `which` names. */
-export function templateArgs(args: readonly Arg[], which: TemplateArgs): readonly Arg[] {
-  if (which === 'all') return args;
-  if (which === 'rest') return args.slice(1);
-  const a = which === 'last' ? args[args.length - 1] : args[which];
-  return a === undefined ? [] : [a];
+/** Record the template arguments `which` names (no array is made: this runs per directive). */
+export function noteTemplateArgs(scope: Scope, args: readonly Arg[], which: TemplateArgs): void {
+  if (typeof which === 'number' || which === 'last') {
+    const a = which === 'last' ? args[args.length - 1] : args[which];
+    if (a !== undefined) noteTemplate(scope, a.value, a.loc);
+    return;
+  }
+  for (let i = which === 'rest' ? 1 : 0; i < args.length; i++) noteTemplate(scope, args[i]!.value, args[i]!.loc);
 }
 
 /** Record a template written in the config, for the variable check at the end of the walk. */
 export function noteTemplate(scope: Scope, value: string, loc: Loc): void {
+  if (!value.includes('$')) return;
   const stream = scope.context === 'stream' || scope.context === 'stream_server' || scope.context === 'stream_upstream';
   scope.state.templates.push({ area: stream ? 'stream' : 'http', value, loc });
 }
