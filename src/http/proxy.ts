@@ -136,9 +136,9 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
     if (peer === null) {
       if (next.attempts === 0) {
         this.#conn.site.logger.error({ code: 'TSP_ERR_NO_LIVE_UPSTREAM', upstream: group.name }, `no live upstreams while connecting to upstream "${group.name}"`);
-        // nginx lists the group's name when no peer could be tried
-        this.#try = r.upstream!.start(group.name, Date.now());
       }
+      // nginx lists a try that found no live peer (while the group's tries remain) as the group's name, 502
+      if (next.attempts === 0 || next.attempts < group.tries) (this.#try = r.upstream!.start(group.name, Date.now())).status = 502;
       return this.#fail(this.#lastStatus);
     }
     next.attempts++;

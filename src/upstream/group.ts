@@ -64,6 +64,8 @@ export class UpstreamGroup {
   readonly backup: readonly Peer[];
   /** Registry keys of the peers, for PeerRegistry.retain. */
   readonly registryKeys: readonly string[];
+  /** Tries a request may make (nginx: one per peer not marked `down`, backups included). */
+  readonly tries: number;
 
   readonly #balancer: Balancer;
   readonly #backupBalancer: Balancer | null;
@@ -80,6 +82,7 @@ export class UpstreamGroup {
     this.backup = backup;
     this.peers = [...primary, ...backup];
     this.registryKeys = this.peers.map((p) => registryKey((opts.namespace ?? '') + cfg.name, p.id));
+    this.tries = this.peers.filter((p) => !p.down).length;
     this.#now = opts.now ?? Date.now;
     this.#logger = opts.logger ?? null;
     this.#single = this.peers.length === 1;

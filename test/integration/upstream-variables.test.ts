@@ -108,6 +108,29 @@ describe('http $upstream_* lists', () => {
     expect(second).toMatch(new RegExp(`^st=502 : 200 addr=d : 127\\.0\\.0\\.1:${live.port} ct=- : \\d+\\.\\d{3} s=200$`));
   });
 
+  it('lists a retry that found no live peer as the group\'s name (nginx: "502, 502" addr "A, u")', async () => {
+    let release = (): void => {};
+    const held = new Promise<void>((r) => (release = r));
+    const slow = await startHttpBackend('S', (req, res) => {
+      if (req.url === '/slow') void held.then(() => res.end('slow'));
+      else res.end('fast');
+    });
+    const log = logFile();
+    const proxy = await startProxy(`http {
+      log_format t 'uri=$uri st=$upstream_status addr=$upstream_addr s=$status';
+      upstream u { server 127.0.0.1:${slow.port} max_conns=1; server ${DEAD}; }
+      server { listen 127.0.0.1:0; access_log ${log.path} t; location / { proxy_pass http://u; } } }`);
+    // the slow request holds the only live peer (max_conns=1); the next one tries the dead peer,
+    // then finds no live peer for its second try
+    const first = request(proxy.url('/slow'));
+    await expect.poll(() => slow.seen.length).toBe(1);
+    expect((await request(proxy.url('/x'))).status).toBe(502);
+    release();
+    expect((await first).body).toBe('slow');
+    await expect.poll(() => log.lines().length).toBe(2);
+    expect(log.lines()).toContain(`uri=/x st=502, 502 addr=${DEAD}, u s=502`);
+  });
+
   it('logs an upgraded connection when it ends, with the tunnelled bytes and Connection: upgrade', async () => {
     let backendGot = 0;
     const upHead = 'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n';
