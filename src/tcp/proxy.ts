@@ -181,8 +181,8 @@ export async function connectUpstream(group: UpstreamGroup, o: ConnectOptions): 
   for (;;) {
     const peer = group.pick({ clientAddress: o.clientAddress, hashKey: o.hashKey, tried: triedPeers.size === 0 ? null : triedPeers });
     if (peer === null) {
-      // nginx lists the group's name when no peer could be tried at all
-      if (triedPeers.size === 0) o.attempts.start(group.name, Date.now()).end(Date.now());
+      // nginx lists a try that found no live peer (while the group's tries remain) as the group's name
+      if (triedPeers.size === 0 || triedPeers.size < group.tries) o.attempts.start(group.name, Date.now()).end(Date.now());
       return { kind: 'failed', reason: triedPeers.size === 0 ? 'no live upstreams' : 'connect failed' };
     }
     triedPeers.add(peer);
