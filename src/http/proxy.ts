@@ -426,7 +426,7 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
   // outcomes
 
   #retry(failed: boolean, nextPeer: Peer | null = null): void {
-    this.#endTry(this.#lastStatus);
+    this.#try?.fail(this.#lastStatus, Date.now());
     const peer = this.#peer;
     this.#closeUpstream(failed);
     if (peer !== null) this.#next.markTried(peer);
@@ -495,20 +495,12 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
     this.#conn.respond(this.#r, this.#plan, errorResponse(status), keep, null, true);
   }
 
-  /** The current try ended without a response to pass on: it is listed with `status` (502, 504, ...). */
-  #endTry(status: number): void {
-    const attempt = this.#try;
-    if (attempt === null) return;
-    if (attempt.status === 0) attempt.status = status;
-    attempt.end(Date.now());
-  }
-
   /** Answer locally (nothing was sent to the client yet). */
   #fail(status: number, keepAlive = true): void {
     this.#done = true;
     this.#closeUpstream(false);
     const r = this.#r;
-    this.#endTry(status);
+    this.#try?.fail(status, Date.now());
     const keep = keepAlive && this.#head.keepAlive && this.bodyDone && this.#conn.requestsLeft(this.#plan);
     this.#conn.respond(r, this.#plan, errorResponse(status), keep);
   }

@@ -32,6 +32,12 @@ export class UpstreamAttempt {
   end(now: number): void {
     if (this.endMs < 0) this.endMs = now - this.startMs;
   }
+
+  /** The try ended without a response to pass on: listed with `status` (502, 504...) unless it had one. */
+  fail(status: number, now: number): void {
+    if (this.status === 0) this.status = status;
+    this.end(now);
+  }
 }
 
 /** Milliseconds as nginx prints times: seconds with 3 decimals. */
