@@ -9,7 +9,7 @@ import { DIRECTIVE_NAMES, findDirective, settingDefaults } from './directives.js
 import { resolveErrorLogs } from './directives/main.js';
 import { PROXY_SSL_FIELDS, assembleProxySsl, assembleSsl } from './directives/ssl.js';
 import {
-  resolvePath, type BuildState, type HttpServerDraft, type LocationDraft, type Reporter, type Scope, type Settings,
+  noteTemplateArgs, resolvePath, type BuildState, type HttpServerDraft, type LocationDraft, type Reporter, type Scope, type Settings,
   type StreamServerDraft, type TargetDraft, type UpstreamDraft,
 } from './directives/scope.js';
 import type {
@@ -18,6 +18,7 @@ import type {
 } from './types.js';
 import { validateDrafts } from './validate.js';
 import { MAX_REPORTED_ERRORS } from './limits.js';
+import { checkVariables } from './variables.js';
 
 export interface BuildOptions {
   /** Name of the main config file (Config.file). */
@@ -51,7 +52,7 @@ export function buildConfig(directives: readonly Directive[], opts: BuildOptions
       return errors.length > MAX_REPORTED_ERRORS;
     },
   };
-  const state = { prefix: opts.prefix, report, http: null, stream: null, targets: [] } as unknown as { -readonly [K in keyof BuildState]: BuildState[K] };
+  const state = { prefix: opts.prefix, report, http: null, stream: null, targets: [], templates: [] } as unknown as { -readonly [K in keyof BuildState]: BuildState[K] };
   state.mainScope = { state, context: 'main', parent: null, settings: {}, seen: [], server: undefined, location: undefined, upstream: undefined, streamServer: undefined };
   let t = performance.now();
   const lap = (name: string): void => {
@@ -63,6 +64,7 @@ export function buildConfig(directives: readonly Directive[], opts: BuildOptions
   walk(state.mainScope, directives);
   lap('walk');
   const implicit = validateDrafts(state, report);
+  checkVariables(state.templates, state, report);
   lap('validate');
   if (errors.length > 0) return { config: null, errors, warnings };
   const config = {
@@ -109,6 +111,7 @@ function walk(scope: Scope, directives: readonly Directive[]): void {
       scope.seen.push(d.name);
     }
     if (d.block === null) warnMissingSemicolon(scope, d);
+    if (spec.templates !== undefined) noteTemplateArgs(scope, d.args, spec.templates);
     const child = spec.apply(scope, d);
     if (child && d.block !== null && !spec.rawBlock) walk(child, d.block);
   }
@@ -193,6 +196,7 @@ export function assembleUpstream(u: UpstreamDraft): UpstreamConfig {
     keepalive: s['keepalive'] as number,
     keepaliveTimeoutMs: s['keepaliveTimeoutMs'] as number,
     keepaliveRequests: s['keepaliveRequests'] as number,
+    keepaliveTimeMs: s['keepaliveTimeMs'] as number,
     implicit: false,
     loc: u.loc,
   };
@@ -369,6 +373,7 @@ function assembleStreamServer(s: StreamServerDraft, parent: Settings, accessLogs
         : { kind: 'none' },
     proxyConnectTimeoutMs: m['proxyConnectTimeoutMs'] as number,
     proxyTimeoutMs: m['proxyTimeoutMs'] as number,
+    proxyHalfClose: m['proxyHalfClose'] as boolean,
     proxyNextUpstream: m['proxyNextUpstream'] as boolean,
     proxyNextUpstreamTries: m['proxyNextUpstreamTries'] as number,
     proxyNextUpstreamTimeoutMs: m['proxyNextUpstreamTimeoutMs'] as number,

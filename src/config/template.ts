@@ -5,6 +5,8 @@
  * turns the parts into getters.
  */
 
+import { translatePcre } from './pcre.js';
+
 export type TemplatePart =
   | { readonly kind: 'literal'; readonly text: string }
   | { readonly kind: 'variable'; readonly name: string }
@@ -29,33 +31,83 @@ export class UnknownVariableError extends Error {
   }
 }
 
-/** Variables with a fixed name (nginx core, upstream, proxy, and tsproxy's $connection_upgrade). */
+const SSL_NAMES = [
+  'ssl_protocol', 'ssl_cipher', 'ssl_server_name', 'ssl_client_verify', 'ssl_client_s_dn', 'ssl_client_i_dn',
+  'ssl_client_serial', 'ssl_client_fingerprint', 'ssl_session_reused', 'ssl_alpn_protocol',
+];
+
+/** http variables with a fixed name (nginx core, upstream, proxy, ssl, and tsproxy's $connection_upgrade). */
 export const BUILTIN_VARIABLES: ReadonlySet<string> = new Set([
   'host', 'hostname', 'pid', 'remote_addr', 'binary_remote_addr', 'remote_port', 'remote_user',
   'server_addr', 'server_port', 'server_name', 'server_protocol', 'scheme', 'https',
   'request', 'request_method', 'request_uri', 'uri', 'document_uri', 'args', 'query_string', 'is_args',
   'request_id', 'status', 'body_bytes_sent', 'bytes_sent', 'request_length', 'request_time', 'msec',
   'time_local', 'time_iso8601', 'upstream_addr', 'upstream_status', 'upstream_response_time',
-  'upstream_connect_time', 'upstream_header_time', 'proxy_host', 'proxy_add_x_forwarded_for',
+  'upstream_connect_time', 'upstream_header_time', 'upstream_bytes_received', 'upstream_bytes_sent',
+  'upstream_response_length', 'proxy_host', 'proxy_port', 'proxy_add_x_forwarded_for',
   'connection', 'connection_requests', 'content_length', 'content_type', 'connection_upgrade',
-  'ssl_protocol', 'ssl_cipher', 'ssl_server_name', 'ssl_client_verify', 'ssl_client_s_dn', 'ssl_client_i_dn',
-  'ssl_client_serial', 'ssl_client_fingerprint', 'ssl_session_reused', 'ssl_alpn_protocol',
+  ...SSL_NAMES,
 ]);
 
-/** Families of variables whose suffix names something of the request or response. */
-export const VARIABLE_PREFIXES: readonly string[] = ['http_', 'sent_http_', 'arg_', 'cookie_'];
+/** Families of http variables whose suffix names something of the request or response. */
+export const VARIABLE_PREFIXES: readonly string[] = ['http_', 'sent_http_', 'upstream_http_', 'arg_', 'cookie_'];
+
+/** stream {} variables (nginx's stream core, upstream, realip, ssl_preread and ssl modules). */
+export const STREAM_BUILTIN_VARIABLES: ReadonlySet<string> = new Set([
+  'remote_addr', 'remote_port', 'binary_remote_addr', 'server_addr', 'server_port', 'server_name',
+  'bytes_sent', 'bytes_received', 'session_time', 'status', 'protocol', 'connection',
+  'upstream_addr', 'upstream_bytes_sent', 'upstream_bytes_received', 'upstream_connect_time',
+  'upstream_first_byte_time', 'upstream_session_time',
+  'ssl_preread_server_name', 'ssl_preread_alpn_protocols', 'proxy_protocol_addr', 'proxy_protocol_port',
+  'host', 'realip_remote_addr', 'realip_remote_port', 'time_local', 'time_iso8601', 'msec', 'pid', 'hostname',
+  ...SSL_NAMES,
+]);
+
+/**
+ * Variables nginx (1.22 and its common modules) knows and tsproxy does not compute: -t names them
+ * as unsupported rather than unknown, so an operator knows the config is not simply misspelt.
+ */
+const NGINX_ONLY_HTTP: ReadonlySet<string> = new Set([
+  'document_root', 'realpath_root', 'request_filename', 'request_body', 'request_body_file', 'request_completion',
+  'pipe', 'limit_rate', 'connection_time', 'nginx_version', 'tcpinfo_rtt', 'tcpinfo_rttvar', 'tcpinfo_snd_cwnd',
+  'tcpinfo_rcv_space', 'proxy_protocol_server_addr', 'proxy_protocol_server_port', 'upstream_cache_status',
+  'upstream_queue_time', 'upstream_last_server_name', 'proxy_internal_body_length', 'proxy_internal_chunked',
+  'realip_remote_addr', 'realip_remote_port', 'http2', 'gzip_ratio', 'invalid_referer', 'secure_link',
+  'secure_link_expires', 'limit_conn_status', 'limit_req_status', 'date_local', 'date_gmt', 'uid_got', 'uid_set',
+  'uid_reset', 'msie', 'modern_browser', 'ancient_browser', 'ssl_ciphers', 'ssl_curve', 'ssl_curves',
+  'ssl_early_data', 'ssl_session_id', 'ssl_client_cert', 'ssl_client_raw_cert', 'ssl_client_escaped_cert',
+  'ssl_client_s_dn_legacy', 'ssl_client_i_dn_legacy', 'ssl_client_v_start', 'ssl_client_v_end',
+  'ssl_client_v_remain', 'proxy_protocol_addr', 'proxy_protocol_port',
+]);
+const NGINX_ONLY_STREAM: ReadonlySet<string> = new Set([
+  'nginx_version', 'proxy_protocol_server_addr', 'proxy_protocol_server_port', 'ssl_preread_protocol',
+  'ssl_ciphers', 'ssl_curve', 'ssl_curves', 'ssl_session_id', 'ssl_client_cert', 'ssl_client_raw_cert',
+  'ssl_client_escaped_cert', 'ssl_client_v_start', 'ssl_client_v_end', 'ssl_client_v_remain',
+]);
+const NGINX_ONLY_PREFIXES: readonly string[] = ['sent_trailer_', 'upstream_trailer_', 'upstream_cookie_', 'geoip_', 'jwt_'];
+
+export type VariableArea = 'http' | 'stream';
 
 function isNameChar(c: number): boolean {
   return (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || (c >= 0x30 && c <= 0x39) || c === 0x5f;
 }
 
 /** Whether `name` (without `$`) is a built-in or prefixed variable; `declared` adds set/map/capture names. */
-export function isKnownVariable(name: string, declared?: ReadonlySet<string>): boolean {
-  if (BUILTIN_VARIABLES.has(name) || declared?.has(name)) return true;
+export function isKnownVariable(name: string, declared?: ReadonlySet<string>, area: VariableArea = 'http'): boolean {
+  if (declared?.has(name)) return true;
+  if (area === 'stream') return STREAM_BUILTIN_VARIABLES.has(name);
+  if (BUILTIN_VARIABLES.has(name)) return true;
   for (const p of VARIABLE_PREFIXES) {
     if (name.length > p.length && name.startsWith(p)) return true;
   }
   return false;
+}
+
+/** Why `name` cannot be used, as -t says it: unknown (nginx's wording), or known to nginx only. */
+export function unknownVariableMessage(name: string, area: VariableArea): string {
+  const nginxOnly = (area === 'http' ? NGINX_ONLY_HTTP : NGINX_ONLY_STREAM).has(name)
+    || NGINX_ONLY_PREFIXES.some((p) => name.startsWith(p) && name.length > p.length);
+  return nginxOnly ? `the "${name}" variable is not supported by tsproxy` : new UnknownVariableError(name).message;
 }
 
 /**
@@ -123,33 +175,45 @@ export function listVariables(t: string): string[] {
 }
 
 /**
- * The first problem of a template, as nginx words it, or null: for config validation.
+ * The first problem of a template, as nginx words it, with its offset in the template, or null.
  * `declared` holds the names made by `set`, `map` and named regex captures.
  */
-export function checkTemplate(t: string, declared?: ReadonlySet<string>): string | null {
+export function checkTemplate(t: string, declared?: ReadonlySet<string>, area: VariableArea = 'http'): { message: string; offset: number; length: number } | null {
   let parts: TemplatePart[];
   try {
     parts = parseTemplate(t);
   } catch (err) {
-    return (err as Error).message;
+    return { message: (err as Error).message, offset: 0, length: t.length };
   }
   for (const p of parts) {
-    if (p.kind === 'variable' && !isKnownVariable(p.name, declared)) return new UnknownVariableError(p.name).message;
+    if (p.kind !== 'variable' || isKnownVariable(p.name, declared, area)) continue;
+    const at = findReference(t, p.name);
+    return { message: unknownVariableMessage(p.name, area), offset: at.offset, length: at.length };
   }
   return null;
 }
 
+/** Where `$name` / `${name}` is written in `t` (for the caret). */
+function findReference(t: string, name: string): { offset: number; length: number } {
+  for (let i = t.indexOf('$'); i !== -1; i = t.indexOf('$', i + 1)) {
+    if (t.startsWith(`{${name}}`, i + 1)) return { offset: i, length: name.length + 3 };
+    if (t.startsWith(name, i + 1) && !isNameChar(t.charCodeAt(i + 1 + name.length))) return { offset: i, length: name.length + 1 };
+  }
+  return { offset: 0, length: t.length };
+}
+
 /**
- * A PCRE pattern from the config as a JS RegExp source: `(?P<name>` (PCRE's Python syntax, common
- * in nginx configs) becomes `(?<name>`. Throws SyntaxError when JS cannot compile it.
+ * A config regex (PCRE, as nginx compiles it) as a JS RegExp: see pcre.ts. Throws SyntaxError
+ * for what -t refuses (the config layer reports it with a position before this runs).
  */
 export function compileConfigRegex(source: string, caseless: boolean): RegExp {
-  return new RegExp(source.replace(/\(\?P</g, '(?<'), caseless ? 'i' : '');
+  const t = translatePcre(source, caseless);
+  if (!t.ok) throw new SyntaxError(`invalid regex "${source}": ${t.error.message}`);
+  return new RegExp(t.value.source, t.value.flags);
 }
 
 /** Names of the named groups of a config regex: they become variables when it matches. */
 export function regexCaptureNames(source: string): string[] {
-  const names: string[] = [];
-  for (const m of source.matchAll(/\(\?P?<([A-Za-z_][A-Za-z0-9_]*)>/g)) names.push(m[1]!);
-  return names;
+  const t = translatePcre(source, false);
+  return t.ok ? [...t.value.names] : [];
 }

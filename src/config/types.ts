@@ -252,6 +252,8 @@ export interface UpstreamConfig {
   readonly keepalive: number;
   readonly keepaliveTimeoutMs: number;
   readonly keepaliveRequests: number;
+  /** How long a pooled connection may be reused, counted from its connect (`keepalive_time`). */
+  readonly keepaliveTimeMs: number;
   /** True for groups made implicitly from `proxy_pass http://host:port`. */
   readonly implicit: boolean;
   readonly loc: Loc;
@@ -452,6 +454,12 @@ export interface StreamServerConfig {
   readonly proxyConnectTimeoutMs: number;
   /** Idle timeout between two successive reads or writes (nginx stream `proxy_timeout`). */
   readonly proxyTimeoutMs: number;
+  /**
+   * `proxy_half_close on`: one side's FIN is passed on and the other direction keeps flowing
+   * until it ends too. Off (nginx's default): one side's FIN ends the session once what that
+   * side sent is flushed.
+   */
+  readonly proxyHalfClose: boolean;
   readonly proxyNextUpstream: boolean;
   readonly proxyNextUpstreamTries: number;
   readonly proxyNextUpstreamTimeoutMs: number;

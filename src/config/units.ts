@@ -214,16 +214,6 @@ export function parseProxyPassUrl(text: string): Result<ProxyPassUrl> {
   return ok({ scheme, host, hasPort, uri, dynamic });
 }
 
-/** Validate a JavaScript regex as config regexes are compiled; null when fine, else the reason. */
-export function regexError(source: string, caseless = false): string | null {
-  try {
-    new RegExp(source, caseless ? 'i' : '');
-    return null;
-  } catch (err) {
-    return (err as Error).message;
-  }
-}
-
 /** IPv4 or IPv6 text → its bytes (4 or 16), or null. Zone ids (`%eth0`) are not accepted. */
 export function ipBytes(text: string): number[] | null {
   const v = text.includes('%') ? 0 : isIP(text);

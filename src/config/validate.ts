@@ -80,6 +80,7 @@ function implicitUpstream(name: string, target: UpstreamConfig['servers'][number
     keepalive: UPSTREAM_DEFAULTS['keepalive'] as number,
     keepaliveTimeoutMs: UPSTREAM_DEFAULTS['keepaliveTimeoutMs'] as number,
     keepaliveRequests: UPSTREAM_DEFAULTS['keepaliveRequests'] as number,
+    keepaliveTimeMs: UPSTREAM_DEFAULTS['keepaliveTimeMs'] as number,
     implicit: true,
     loc: t.loc,
   };

@@ -366,6 +366,7 @@ export class ClientConnection {
     const withAdds = plan === null ? res : { ...res, headers: res.headers + buildAddHeaders(plan.resHeaders, res.status, r) };
     const { text, bodyBytes } = renderLocal(withAdds, keepAlive, r.method === 'HEAD', plan?.settings.serverTokens ?? true);
     r.status = res.status;
+    r.connectionHeader = keepAlive ? 'keep-alive' : 'close';
     r.bytesSent = Buffer.byteLength(text, 'latin1');
     r.bodyBytesSent = bodyBytes;
     this.#plan = plan;

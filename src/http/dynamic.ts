@@ -69,6 +69,7 @@ export class DynamicGroups {
       keepalive: DEFAULTS['keepalive'] as number,
       keepaliveTimeoutMs: DEFAULTS['keepaliveTimeoutMs'] as number,
       keepaliveRequests: DEFAULTS['keepaliveRequests'] as number,
+      keepaliveTimeMs: DEFAULTS['keepaliveTimeMs'] as number,
       implicit: true,
       loc,
     };
@@ -80,6 +81,17 @@ export class DynamicGroups {
       return null;
     }
   }
+}
+
+/**
+ * An evaluated `proxy_pass http://$var...` (scheme already off): the host part, and the URI part
+ * (from the first "/", or after `unix:/path:`) or null when there is none.
+ */
+export function splitDynamicUrl(value: string): { host: string; uri: string | null } {
+  const end = value.startsWith('unix:') ? value.indexOf(':', 5) : value.indexOf('/');
+  if (end === -1) return { host: value, uri: null };
+  const uri = value.slice(value.startsWith('unix:') ? end + 1 : end);
+  return { host: value.slice(0, end), uri: uri === '' ? null : uri };
 }
 
 const bySite = new WeakMap<object, DynamicGroups>();

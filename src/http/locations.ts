@@ -44,7 +44,7 @@ export class CompiledLocation {
     }
     if (m.kind === 'regex') {
       this.regex = compileConfigRegex(m.source, m.caseless);
-      this.hasGroups = new RegExp(`${this.regex.source}|`).exec('')!.length > 1;
+      this.hasGroups = new RegExp(`${this.regex.source}|`, this.regex.flags).exec('')!.length > 1;
     } else {
       this.regex = null;
       this.hasGroups = false;

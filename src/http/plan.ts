@@ -5,7 +5,8 @@
  */
 import type { Logger } from 'pino';
 import type { AccessLogConfig, HttpConfig, HttpServerConfig, LocationConfig, LocationSettings, LocationHandler, NextUpstreamCondition, ProxySslConfig } from '../config/types.js';
-import { regexCaptureNames } from '../config/template.js';
+import { declaredHttpVariables } from '../config/variables.js';
+import { TsproxyError } from '../errors.js';
 import type { LogSink } from '../log.js';
 import type { UpstreamGroup } from '../upstream/group.js';
 import { compileRequestHeaders, compileResponseHeaders, type RequestHeaderPlan, type ResponseHeaderPlan, type RedirectDefaults } from './headers.js';
@@ -27,14 +28,18 @@ export interface ProxyPlan {
   readonly upstreamName: string;
   /** $proxy_host and the default Host header. */
   readonly proxyHost: string;
+  /** $proxy_port of `proxyHost`. */
+  readonly proxyPort: string;
   readonly reqHeaders: RequestHeaderPlan<RequestInfo>;
   /** Location prefix replaced by `replacement` (proxy_pass with a URI), null to forward as received. */
   readonly prefix: string | null;
   readonly replacement: string | null;
-  /** proxy_pass with variables in its URI: the evaluated value is the whole URI. */
-  readonly dynamicUri: CompiledTemplate | null;
-  /** proxy_pass with variables in its host part: evaluated per request (`group` is null then). */
-  readonly dynamicHost: CompiledTemplate | null;
+  /**
+   * proxy_pass with variables: the URL after the scheme, evaluated per request (`group` is null
+   * then). Its host part names an upstream or host[:port]; a path part, if any, is the whole URI
+   * sent (nginx: `set $b 127.0.0.1:9000/x/; proxy_pass http://$b;` sends `/x/`).
+   */
+  readonly dynamicTarget: CompiledTemplate | null;
   /** proxy_pass_request_body: false sends no body (and no Content-Length / Transfer-Encoding). */
   readonly passBody: boolean;
   readonly method: CompiledTemplate | null;
@@ -53,6 +58,8 @@ export interface ProxyPlan {
   readonly keepalive: number;
   readonly keepaliveTimeoutMs: number;
   readonly keepaliveRequests: number;
+  /** upstream keepalive_time: a connection older than this is not pooled again. */
+  readonly keepaliveTimeMs: number;
   /** websocket_pass path filter (first segment), null = any. */
   readonly websocketPath: string | null;
   /** PROXY protocol header on each new upstream connection (such connections are never pooled). */
@@ -99,54 +106,39 @@ export interface PlanContext {
   readonly tlsContexts: Map<ProxySslConfig, UpstreamTlsContext | null>;
 }
 
+/** $proxy_port of a proxy_pass host ("backend", "127.0.0.1:9001", "[::1]:80"): its port, else the scheme's. */
+export function proxyPortOf(proxyHost: string, scheme: 'http' | 'https'): string {
+  const m = /:(\d+)$/.exec(proxyHost);
+  return m !== null && !proxyHost.endsWith(']') ? m[1]! : scheme === 'https' ? '443' : '80';
+}
+
 /** Template compile context for a whole http {} (maps, set variables, named captures). */
 export function buildPlanContext(
   http: HttpConfig,
   deps: { groups: ReadonlyMap<string, UpstreamGroup>; logger: Logger; openAccessLog(path: string, buffering?: AccessLogConfig['buffering']): LogSink },
 ): PlanContext {
-  const declared = new Set<string>();
-  const visit = (locs: readonly LocationConfig[]): void => {
-    for (const l of locs) {
-      for (const s of l.sets) declared.add(s.variable);
-      for (const rw of l.rewrites) for (const n of safeCaptureNames(rw.regex)) declared.add(n);
-      if (l.match.kind === 'regex') for (const n of safeCaptureNames(l.match.source)) declared.add(n);
-      visit(l.locations);
-    }
-  };
-  for (const s of http.servers) {
-    for (const v of s.sets ?? []) declared.add(v.variable);
-    for (const rw of s.rewrites) for (const n of safeCaptureNames(rw.regex)) declared.add(n);
-    for (const n of s.serverNames) if (n.kind === 'regex') for (const c of safeCaptureNames(n.source)) declared.add(c);
-    visit(s.locations);
-  }
-  const maps = compileMaps(http.maps, { declared });
+  const declared = declaredHttpVariables(http);
+  const maps = mustCompile('map', () => compileMaps(http.maps, { declared }));
   const templates: TemplateContext = { maps, declared };
-  let formats: Map<string, LogFormatter>;
-  try {
-    formats = compileLogFormats(http.logFormats, templates);
-  } catch (err) {
-    deps.logger.error({ err }, 'log_format failed to compile');
-    formats = compileLogFormats([], templates);
-  }
+  const formats = mustCompile('log_format', () => compileLogFormats(http.logFormats, templates));
   return { groups: deps.groups, logger: deps.logger, templates, formats, openAccessLog: deps.openAccessLog, tlsContexts: new Map() };
 }
 
-function safeCaptureNames(source: string): string[] {
+/**
+ * Run a template compiler whose input the config check (config/variables.ts) already accepted: a
+ * failure here is a gap in that check, so it fails the load or reload loudly instead of serving
+ * with some other template.
+ */
+function mustCompile<T>(what: string, compile: () => T): T {
   try {
-    return regexCaptureNames(source);
-  } catch {
-    return [];
+    return compile();
+  } catch (err) {
+    throw new TsproxyError('TSP_ERR_CONFIG_VALUE', `${what} cannot be compiled although the config check accepted it: ${(err as Error).message}`, { cause: err });
   }
 }
 
 function compile(ctx: PlanContext, t: string): CompiledTemplate {
-  try {
-    return compileTemplate(t, ctx.templates);
-  } catch (err) {
-    // The config layer validates variables; reaching here means a gap there, not a user error.
-    ctx.logger.error({ err }, `template "${t}" failed to compile`);
-    return compileTemplate('');
-  }
+  return mustCompile(`template "${t}"`, () => compileTemplate(t, ctx.templates));
 }
 
 const STATUS_CONDITIONS: Partial<Record<NextUpstreamCondition, number>> = {
@@ -191,11 +183,11 @@ export function compileLocationPlan(
       group,
       upstreamName: target.upstream,
       proxyHost,
+      proxyPort: proxyPortOf(proxyHost, https ? 'https' : 'http'),
       reqHeaders: compileRequestHeaders(settings, tc),
-      prefix: staticUri !== null ? prefix : null,
-      replacement: staticUri,
-      dynamicUri: target.uri !== null && staticUri === null ? tc(target.uri) : null,
-      dynamicHost: target.dynamic ? tc(target.upstream) : null,
+      prefix: staticUri !== null && !target.dynamic ? prefix : null,
+      replacement: target.dynamic ? null : staticUri,
+      dynamicTarget: target.dynamic ? tc(target.raw.replace(/^https?:\/\//i, '')) : null,
       passBody: settings.proxyPassRequestBody,
       method: settings.proxyMethod === null ? null : tc(settings.proxyMethod),
       hashKey: group !== null && group.config.method.kind === 'hash' ? tc(group.config.method.key) : null,
@@ -210,6 +202,7 @@ export function compileLocationPlan(
       keepalive: group?.config.keepalive ?? 0,
       keepaliveTimeoutMs: group?.config.keepaliveTimeoutMs ?? 60_000,
       keepaliveRequests: group?.config.keepaliveRequests ?? 1000,
+      keepaliveTimeMs: group?.config.keepaliveTimeMs ?? 3_600_000,
       websocketPath: handler.kind === 'websocket' ? handler.path : null,
       proxyProtocol: settings.proxyProtocolVersion,
       scheme: https ? 'https' : 'http',
@@ -227,7 +220,7 @@ export function compileLocationPlan(
     returnText: handler.kind === 'return' && handler.text !== null ? tc(handler.text) : null,
     realIp: compileRealIp(settings.realIp),
     errorPages: compileErrorPages(settings.errorPages, tc),
-    rewrites: compileRewrites(ctx, location?.config ?? null, server, tc),
+    rewrites: compileRewrites(location?.config ?? null, server, tc),
   };
 }
 
@@ -250,26 +243,25 @@ function compileAccessLogs(ctx: PlanContext, logs: readonly AccessLogConfig[]): 
   const out: AccessLogPlan[] = [];
   for (const l of logs) {
     if (l.path === null) continue;
-    const format = ctx.formats.get(l.format) ?? ctx.formats.get('combined')!;
+    const format = ctx.formats.get(l.format);
+    // validate.ts refuses an unknown format name: never log in another format than the one named
+    if (format === undefined) throw new TsproxyError('TSP_ERR_CONFIG_REFERENCE', `unknown log format "${l.format}" reached the access log`);
     out.push({ sink: ctx.openAccessLog(l.path, l.buffering), format });
   }
   return out;
 }
 
 function compileRewrites(
-  ctx: PlanContext,
   location: LocationConfig | null,
   server: HttpServerConfig | null,
   tc: (t: string) => CompiledTemplate,
 ): RewriteStep[] {
-  try {
+  return mustCompile('rewrite', () => {
     if (location !== null) {
       const ret = location.handler.kind === 'return' ? location.handler.loc : null;
       return compileRewritePhase(location.rewrites, location.sets, ret, tc);
     }
     if (server !== null) return compileRewritePhase(server.rewrites, server.sets ?? [], server.returnDirective?.loc ?? null, tc);
-  } catch (err) {
-    ctx.logger.error({ err }, 'rewrite failed to compile');
-  }
-  return [];
+    return [];
+  });
 }

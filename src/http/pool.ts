@@ -54,6 +54,8 @@ export class UpstreamConn {
   owner: UpstreamOwner | null = null;
   /** Requests sent on this connection (keepalive_requests). */
   requests = 0;
+  /** When the connection was opened (keepalive_time counts from here, as nginx). */
+  readonly createdAt = Date.now();
   connected = false;
   closed = false;
   /** The first error the socket reported. */

@@ -7,9 +7,10 @@
  * complete.
  */
 import { MAX_RESPONSE_HEAD_BYTES } from '../constants.js';
+import { UpstreamAttempts, type UpstreamAttempt } from '../upstream/attempts.js';
 import type { Peer } from '../upstream/peer.js';
 import type { UpstreamGroup } from '../upstream/group.js';
-import { dynamicGroupsOf } from './dynamic.js';
+import { dynamicGroupsOf, splitDynamicUrl } from './dynamic.js';
 import { ChunkedDecoder } from './chunked-decoder.js';
 import { BODY_TOO_LARGE, RequestBodyFraming, ResponseBodyFraming } from './framing.js';
 import type { ClientConnection, Exchange } from './connection.js';
@@ -18,7 +19,7 @@ import { buildUpstreamHead, firstSegmentIs, proxyProtocolHeader, upgradeMatches 
 import { closeCode, isFailureStatus, NextUpstream } from './next-upstream.js';
 import { closeMessage, invalidResponseMessage, requestLogContext, timeoutMessage, type RequestLogContext } from './upstream-log.js';
 import { HEAD_NEED_MORE, HEAD_READY, HeadAccumulator, headerValue, parseResponseHead, type HeadLimits, type RequestHead, type ResponseHead } from './parser.js';
-import type { LocationPlan, ProxyPlan } from './plan.js';
+import { proxyPortOf, type LocationPlan, type ProxyPlan } from './plan.js';
 import { UpstreamConn, type UpstreamOwner } from './pool.js';
 import type { HttpRequest } from './request.js';
 import { errorResponse, statusText } from './respond.js';
@@ -47,6 +48,8 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
   #upstreamReusable = false;
   /** The group of this request (proxy.group, or the one a dynamic proxy_pass resolved to). */
   #group: UpstreamGroup | null = null;
+  /** The URI part of an evaluated `proxy_pass http://$var` (it replaces the request URI), else null. */
+  #dynamicUri: string | null = null;
   /** proxy_pass https://: the TLS parameters of this request's upstream connections. */
   #tls: TlsTarget | null = null;
   readonly #body: RequestBodyFraming;
@@ -54,7 +57,8 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
   readonly #next: NextUpstream;
   #up: UpstreamConn | null = null;
   #peer: Peer | null = null;
-  #tryStartMs = 0;
+  /** The current try's record in r.upstream ($upstream_* variables). */
+  #try: UpstreamAttempt | null = null;
   #reused = false;
   readonly #resAcc = new HeadAccumulator();
   #res: ResponseHead | null = null;
@@ -89,8 +93,10 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
     const r = this.#r;
     if (proxy.websocketPath !== null && !firstSegmentIs(r.uri, proxy.websocketPath)) return this.#fail(404);
     if (proxy.scheme === 'https' && proxy.tls === null) return this.#fail(502);
-    if (proxy.dynamicHost !== null) {
-      const target = dynamicGroupsOf(this.#conn.site).resolve(proxy.dynamicHost(r), proxy.scheme === 'https' ? 443 : 80);
+    if (proxy.dynamicTarget !== null) {
+      const url = splitDynamicUrl(proxy.dynamicTarget(r));
+      this.#dynamicUri = url.uri;
+      const target = dynamicGroupsOf(this.#conn.site).resolve(url.host, proxy.scheme === 'https' ? 443 : 80);
       if (target === null) return this.#noTarget();
       if (!(target instanceof Promise)) return this.#begin(target.group, target.proxyHost);
       target.then(
@@ -117,8 +123,10 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
     const r = this.#r;
     this.#group = group;
     r.proxyHost = proxyHost;
+    r.proxyPort = proxyHost === this.#proxy.proxyHost ? this.#proxy.proxyPort : proxyPortOf(proxyHost, this.#proxy.scheme);
+    (r.upstream ??= new UpstreamAttempts()).newPhase();
     if (this.#proxy.tls !== null) this.#tls = resolveTlsTarget(this.#proxy.tls, r, proxyHost);
-    const head = buildUpstreamHead(this.#proxy, r, proxyHost);
+    const head = buildUpstreamHead(this.#proxy, r, proxyHost, this.#dynamicUri);
     this.#upstreamHead = head.text;
     this.#upgrade = head.upgrade;
     this.#upstreamReusable = head.reusable;
@@ -145,12 +153,13 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
       if (next.attempts === 0) {
         this.#conn.site.logger.error(this.#logContext('TSP_ERR_NO_LIVE_UPSTREAM', group.name), 'no live upstreams while connecting to upstream');
       }
+      // nginx lists a try that found no live peer (while the group's tries remain) as the group's name, 502
+      if (next.attempts === 0 || next.attempts < group.tries) (this.#try = r.upstream!.start(group.name, Date.now())).status = 502;
       return this.#fail(this.#lastStatus);
     }
     next.attempts++;
     this.#peer = peer;
-    this.#tryStartMs = Date.now();
-    r.upstreamAddr = r.upstreamAddr === '' ? peer.key : `${r.upstreamAddr}, ${peer.key}`;
+    this.#try = r.upstream!.start(peer.key, Date.now());
     const tls = this.#tls;
     const pool = this.#conn.site.pool;
     const pooled = this.#proxy.proxyProtocol === 0 ? pool.take(peer, tls === null ? '' : tls.poolKey) : null;
@@ -174,9 +183,13 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
 
   #send(up: UpstreamConn): void {
     const s = up.socket;
-    if (up.requests++ === 0 && this.#proxy.proxyProtocol !== 0) s.write(proxyProtocolHeader(this.#proxy.proxyProtocol, this.#r, this.#conn));
+    const attempt = this.#try!;
+    attempt.connectMs = Date.now() - attempt.startMs;
+    const pp = up.requests++ === 0 && this.#proxy.proxyProtocol !== 0 ? proxyProtocolHeader(this.#proxy.proxyProtocol, this.#r, this.#conn) : null;
+    if (pp !== null) s.write(pp);
     up.setTimeout(this.#plan.settings.proxyReadTimeoutMs);
     const held = this.#next.takeHeld();
+    attempt.bytesSent += (pp?.length ?? 0) + this.#upstreamHead.length + (held === null ? 0 : held.reduce((n, b) => n + b.length, 0));
     if (held === null) {
       s.write(this.#upstreamHead, 'latin1');
     } else {
@@ -212,6 +225,7 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
     next.keep(part);
     const up = this.#up;
     if (next.headSent && up !== null) {
+      this.#try!.bytesSent += part.length;
       if (!up.socket.write(part)) this.#conn.pause();
     } else {
       next.hold(part);
@@ -279,6 +293,7 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
 
   upstreamData(up: UpstreamConn, chunk: Buffer): void {
     if (up !== this.#up || this.#done) return;
+    this.#try!.bytesReceived += chunk.length;
     if (this.#res !== null) {
       this.#responseBody(chunk);
       return;
@@ -332,8 +347,9 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
   #responseHead(res: ResponseHead): boolean {
     const r = this.#r;
     const status = res.status;
-    r.upstreamStatus = r.upstreamStatus === '' ? String(status) : `${r.upstreamStatus}, ${status}`;
-    r.upstreamHeaderTime = seconds(Date.now() - this.#tryStartMs);
+    const attempt = this.#try!;
+    attempt.status = status;
+    attempt.headerMs = Date.now() - attempt.startMs;
     if (this.#next.allows(this.#proxy.retryStatuses.has(status), this.#responseStarted)) {
       // Only drop this response if another peer can take the request; else it is the answer.
       this.#next.markTried(this.#peer!);
@@ -366,6 +382,7 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
     text += keep ? 'Connection: keep-alive\r\n\r\n' : 'Connection: close\r\n\r\n';
     r.status = shown;
     r.responseHeaders = res.headers;
+    r.connectionHeader = keep ? 'keep-alive' : 'close';
     r.bytesSent += text.length;
     this.#responseStarted = true;
     if (this.#clientGone) {
@@ -394,6 +411,7 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
     if (n < chunk.length) this.#reusable = false;
     if (n > 0) {
       const part = n === chunk.length ? chunk : chunk.subarray(0, n);
+      this.#try!.bodyBytes += n;
       const ok = this.#dechunk === null ? this.#sendBody(part) : this.#sendDechunked(part);
       if (!ok && !finished) this.#up?.socket.pause();
     }
@@ -463,6 +481,7 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
     if (this.#reused && this.#resAcc.pendingBytes === 0 && this.#next.replayable()) {
       this.#releasePeer(false);
       this.#resetAttempt();
+      this.#r.upstream!.forget(this.#try!);
       this.#next.attempts--;
       this.#connect();
       return;
@@ -478,6 +497,7 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
   // outcomes
 
   #retry(failed: boolean, nextPeer: Peer | null = null): void {
+    this.#try?.fail(this.#lastStatus, Date.now());
     const peer = this.#peer;
     this.#closeUpstream(failed);
     if (peer !== null) this.#next.markTried(peer);
@@ -512,8 +532,7 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
 
   #complete(): void {
     this.#done = true;
-    const r = this.#r;
-    r.upstreamResponseTime = seconds(Date.now() - this.#tryStartMs);
+    this.#try!.end(Date.now());
     this.#releasePeer(false);
     const up = this.#up;
     this.#up = null;
@@ -522,7 +541,8 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
       const res = this.#res!;
       const reusable =
         this.#reusable && res.keepAlive && this.bodyDone && this.#upstreamReusable && proxy.keepalive > 0 && proxy.proxyProtocol === 0 &&
-        !proxy.http10 && (proxy.keepaliveRequests <= 0 || up.requests < proxy.keepaliveRequests);
+        !proxy.http10 && (proxy.keepaliveRequests <= 0 || up.requests < proxy.keepaliveRequests) &&
+        Date.now() - up.createdAt < proxy.keepaliveTimeMs;
       if (reusable) {
         if (up.socket.isPaused()) up.socket.resume();
         this.#conn.site.pool.put(up, proxy.keepalive, proxy.keepaliveTimeoutMs);
@@ -541,7 +561,7 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
    */
   #intercept(status: number): void {
     this.#done = true;
-    this.#r.upstreamResponseTime = seconds(Date.now() - this.#tryStartMs);
+    this.#try!.end(Date.now());
     this.#closeUpstream(false);
     if (this.#clientGone) return this.#goneAnswer(status);
     const keep = this.#head.keepAlive && this.bodyDone && this.#conn.requestsLeft(this.#plan);
@@ -553,7 +573,7 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
     this.#done = true;
     this.#closeUpstream(false);
     const r = this.#r;
-    if (r.upstreamStatus === '' && this.#next.attempts > 0) r.upstreamStatus = String(status);
+    this.#try?.fail(status, Date.now());
     if (this.#clientGone) return this.#goneAnswer(status);
     const keep = keepAlive && this.#head.keepAlive && this.bodyDone && this.#conn.requestsLeft(this.#plan);
     this.#conn.respond(r, this.#plan, errorResponse(status), keep);
@@ -564,8 +584,4 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
     this.#r.status = status;
     this.#conn.finish(false);
   }
-}
-
-function seconds(ms: number): string {
-  return (ms / 1000).toFixed(3);
 }

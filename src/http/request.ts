@@ -6,6 +6,7 @@
 import type { Captures, RequestInfo } from './variables.js';
 import type { RequestHead } from './parser.js';
 import type { TlsInfo } from '../tls/info.js';
+import type { UpstreamAttempts } from '../upstream/attempts.js';
 
 export class HttpRequest implements RequestInfo {
   readonly head: RequestHead;
@@ -35,13 +36,11 @@ export class HttpRequest implements RequestInfo {
   bytesSent = 0;
   bodyBytesSent = 0;
   requestLength: number;
-  upstreamAddr = '';
-  upstreamStatus = '';
-  upstreamResponseTime = '';
-  upstreamConnectTime = '';
-  upstreamHeaderTime = '';
+  upstream: UpstreamAttempts | null = null;
   proxyHost = '';
+  proxyPort = '';
   responseHeaders: readonly string[] | null = null;
+  connectionHeader = '';
 
   constructor(
     head: RequestHead,

@@ -102,7 +102,7 @@ export class ServerNameTable<T> {
           case 'regex': {
             // nginx compiles server_name regexes caseless
             const re = compileConfigRegex(n.source, true);
-            const hasGroups = new RegExp(`${re.source}|`).exec('')!.length > 1;
+            const hasGroups = new RegExp(`${re.source}|`, re.flags).exec('')!.length > 1;
             this.#regexes.push({ re, hasGroups, value });
             break;
           }

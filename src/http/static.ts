@@ -186,6 +186,7 @@ export class StaticExchange implements Exchange {
     text += buildAddHeaders(this.#plan.resHeaders, status, r);
     text += this.#keepAlive ? 'Connection: keep-alive\r\n\r\n' : 'Connection: close\r\n\r\n';
     r.status = status;
+    r.connectionHeader = this.#keepAlive ? 'keep-alive' : 'close';
     r.bytesSent = Buffer.byteLength(text, 'latin1');
     const conn = this.#conn;
     conn.setTimeout(this.#plan.settings.sendTimeoutMs);

@@ -37,7 +37,8 @@ export interface UpstreamHead {
   readonly reusable: boolean;
 }
 
-export function buildUpstreamHead(proxy: ProxyPlan, r: HttpRequest, proxyHost = proxy.proxyHost): UpstreamHead {
+/** `dynamicUri`: the URI part of an evaluated `proxy_pass http://$var/...`, sent as it is (nginx). */
+export function buildUpstreamHead(proxy: ProxyPlan, r: HttpRequest, proxyHost = proxy.proxyHost, dynamicUri: string | null = null): UpstreamHead {
   const head = r.head;
   const method = proxy.method === null ? head.method : targetSafe(proxy.method(r));
   let uri: string;
@@ -45,9 +46,9 @@ export function buildUpstreamHead(proxy: ProxyPlan, r: HttpRequest, proxyHost = 
     // nginx: a URI changed by rewrite goes out whole; proxy_pass's own URI part is ignored.
     uri = escapePath(r.uri);
     if (r.args !== '') uri += `?${r.args}`;
-  } else if (proxy.dynamicUri !== null) {
+  } else if (dynamicUri !== null) {
     // Variables ($uri, captures) hold decoded bytes: a CR LF or a space must not split the line.
-    uri = targetSafe(proxy.dynamicUri(r)) || '/';
+    uri = targetSafe(dynamicUri) || '/';
   } else if (proxy.replacement !== null && proxy.prefix !== null && r.uri.startsWith(proxy.prefix)) {
     // DESIGN.md: `proxy_pass http://up/x/;` replaces the matched location prefix with /x/.
     uri = proxy.replacement + escapePath(r.uri.slice(proxy.prefix.length));

@@ -9,6 +9,7 @@ import { isIP } from 'node:net';
 import type { MapConfig } from '../config/types.js';
 import { buildMapTables, mapKeyLookup, type MapTables } from '../config/host-names.js';
 import { SSL_VARIABLES, type TlsInfo } from '../tls/info.js';
+import { ATTEMPT_VALUES, seconds, secondsOrDash, type UpstreamAttempt, type UpstreamAttempts } from '../upstream/attempts.js';
 import {
   BUILTIN_VARIABLES, UnknownVariableError, parseTemplate,
 } from '../config/template.js';
@@ -53,13 +54,15 @@ export interface RequestInfo {
   bytesSent: number;
   bodyBytesSent: number;
   requestLength: number;
-  upstreamAddr: string;
-  upstreamStatus: string;
-  upstreamResponseTime: string;
-  upstreamConnectTime: string;
-  upstreamHeaderTime: string;
+  /** The upstream tries of this request ($upstream_* list them), null when it was not proxied. */
+  upstream: UpstreamAttempts | null;
   proxyHost: string;
+  /** $proxy_port: the port of the proxy_pass target (80 / 443 for an upstream name). */
+  proxyPort: string;
+  /** The upstream response's headers as received (also what $sent_http_* reads). */
   responseHeaders: readonly string[] | null;
+  /** The Connection header tsproxy sent ($sent_http_connection): keep-alive, close or upgrade. */
+  connectionHeader: string;
 }
 
 export type Getter = (r: RequestInfo) => string;
@@ -206,6 +209,11 @@ export function binaryAddress(a: string): string {
   return out;
 }
 
+/** A `$upstream_*` list, '' when the request was not proxied. */
+function attempts(value: (a: UpstreamAttempt) => string): Getter {
+  return (r) => r.upstream?.format(value) ?? '';
+}
+
 function requestId(r: RequestInfo): string {
   let id = r.vars?.get(REQUEST_ID);
   if (id === undefined) {
@@ -246,12 +254,13 @@ const BUILTINS: Readonly<Record<string, Getter>> = {
   msec: () => (Date.now() / 1000).toFixed(3),
   time_local: () => (refreshTime(), cachedLocal),
   time_iso8601: () => (refreshTime(), cachedIso),
-  upstream_addr: (r) => r.upstreamAddr,
-  upstream_status: (r) => r.upstreamStatus,
-  upstream_response_time: (r) => r.upstreamResponseTime,
-  upstream_connect_time: (r) => r.upstreamConnectTime,
-  upstream_header_time: (r) => r.upstreamHeaderTime,
+  ...Object.fromEntries(Object.entries(ATTEMPT_VALUES).map(([name, value]) => [name, attempts(value)])),
+  upstream_status: attempts((a) => (a.status === 0 ? '-' : String(a.status))),
+  upstream_response_time: attempts((a) => seconds(Math.max(0, a.endMs))),
+  upstream_header_time: attempts((a) => secondsOrDash(a.headerMs)),
+  upstream_response_length: attempts((a) => String(a.bodyBytes)),
   proxy_host: (r) => r.proxyHost,
+  proxy_port: (r) => r.proxyPort,
   proxy_add_x_forwarded_for: (r) => {
     const xff = headerValue(r.headers, 'x-forwarded-for');
     return xff === '' ? r.remoteAddr : `${xff}, ${r.remoteAddr}`;
@@ -287,7 +296,13 @@ export function variableGetter(name: string, ctx?: TemplateContext): Getter {
   }
   if (name.startsWith('sent_http_') && name.length > 10) {
     const h = name.slice(10).replace(/_/g, '-').toLowerCase();
+    // the upstream's Connection is never passed on: log the one tsproxy sent
+    if (h === 'connection') return (r) => r.connectionHeader;
     return (r) => headerValue(r.responseHeaders, h);
+  }
+  if (name.startsWith('upstream_http_') && name.length > 14) {
+    const h = name.slice(14).replace(/_/g, '-').toLowerCase();
+    return (r) => (r.upstream === null ? '' : headerValue(r.responseHeaders, h));
   }
   if (name.startsWith('arg_') && name.length > 4) {
     const a = name.slice(4).toLowerCase();
@@ -391,6 +406,8 @@ export function compileMaps(maps: readonly MapConfig[], ctx?: { declared?: Reado
             } finally {
               r.captures = saved;
             }
+            // nginx keeps a map regex's named captures as variables of the request
+            if (mm.groups !== undefined) for (const k in mm.groups) (r.vars ??= new Map()).set(k, mm.groups[k] ?? '');
             found = true;
             break;
           }

@@ -49,6 +49,7 @@ export class StreamDynamicGroups {
       keepalive: 0,
       keepaliveTimeoutMs: 60_000,
       keepaliveRequests: 1000,
+      keepaliveTimeMs: 3_600_000,
       implicit: true,
       loc,
     };

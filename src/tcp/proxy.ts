@@ -4,6 +4,7 @@
  * pipe with backpressure, half-close and an idle timeout.
  */
 import net from 'node:net';
+import type { UpstreamAttempts } from '../upstream/attempts.js';
 import type { UpstreamGroup } from '../upstream/group.js';
 import type { Peer } from '../upstream/peer.js';
 
@@ -67,6 +68,8 @@ export interface ConnectOptions {
   readonly nextUpstreamTimeoutMs: number;
   readonly tcpNodelay: boolean;
   readonly soKeepalive: boolean;
+  /** Where each try is recorded ($upstream_addr, $upstream_connect_time, ... list them). */
+  readonly attempts: UpstreamAttempts;
   /** Called with each attempt's socket so the caller can destroy it if the client goes away. */
   onAttempt(socket: net.Socket | null): void;
   /** True once the client is gone: stop trying. */
@@ -74,9 +77,9 @@ export interface ConnectOptions {
 }
 
 export type ConnectOutcome =
-  | { readonly kind: 'connected'; readonly socket: net.Socket; readonly peer: Peer; readonly tried: readonly string[]; readonly connectMs: number }
-  | { readonly kind: 'failed'; readonly tried: readonly string[]; readonly reason: 'no live upstreams' | 'connect failed' }
-  | { readonly kind: 'aborted'; readonly tried: readonly string[] };
+  | { readonly kind: 'connected'; readonly socket: net.Socket; readonly peer: Peer }
+  | { readonly kind: 'failed'; readonly reason: 'no live upstreams' | 'connect failed' }
+  | { readonly kind: 'aborted' };
 
 function upstreamOnEarlyError(): void {
   // The Tunnel sees the socket destroyed and tears the session down.
@@ -175,30 +178,36 @@ function connectOnce(peer: Peer, timeoutMs: number, onAttempt: (s: net.Socket | 
 export async function connectUpstream(group: UpstreamGroup, o: ConnectOptions): Promise<ConnectOutcome> {
   const started = Date.now();
   const triedPeers = new Set<Peer>();
-  const tried: string[] = [];
   for (;;) {
     const peer = group.pick({ clientAddress: o.clientAddress, hashKey: o.hashKey, tried: triedPeers.size === 0 ? null : triedPeers });
-    if (peer === null) return { kind: 'failed', tried, reason: tried.length === 0 ? 'no live upstreams' : 'connect failed' };
+    if (peer === null) {
+      // nginx lists a try that found no live peer (while the group's tries remain) as the group's name
+      if (triedPeers.size === 0 || triedPeers.size < group.tries) o.attempts.start(group.name, Date.now()).end(Date.now());
+      return { kind: 'failed', reason: triedPeers.size === 0 ? 'no live upstreams' : 'connect failed' };
+    }
     triedPeers.add(peer);
-    tried.push(peer.key);
-    const attemptStarted = Date.now();
+    const attempt = o.attempts.start(peer.key, Date.now());
     const result = await connectOnce(peer, o.connectTimeoutMs, o.onAttempt);
     o.onAttempt(null);
     if (o.aborted()) {
       group.release(peer, false);
+      attempt.end(Date.now());
       if (!(result instanceof Error)) result.destroy();
-      return { kind: 'aborted', tried };
+      return { kind: 'aborted' };
     }
     if (!(result instanceof Error)) {
+      attempt.connectMs = Date.now() - attempt.startMs;
+      group.connected(peer);
       result.setNoDelay(o.tcpNodelay);
       if (o.soKeepalive) result.setKeepAlive(true);
-      return { kind: 'connected', socket: result, peer, tried, connectMs: Date.now() - attemptStarted };
+      return { kind: 'connected', socket: result, peer };
     }
+    attempt.end(Date.now());
     group.release(peer, true);
-    if (!o.nextUpstream) return { kind: 'failed', tried, reason: 'connect failed' };
-    if (o.tries !== 0 && tried.length >= o.tries) return { kind: 'failed', tried, reason: 'connect failed' };
+    if (!o.nextUpstream) return { kind: 'failed', reason: 'connect failed' };
+    if (o.tries !== 0 && triedPeers.size >= o.tries) return { kind: 'failed', reason: 'connect failed' };
     if (o.nextUpstreamTimeoutMs !== 0 && Date.now() - started >= o.nextUpstreamTimeoutMs) {
-      return { kind: 'failed', tried, reason: 'connect failed' };
+      return { kind: 'failed', reason: 'connect failed' };
     }
   }
 }
@@ -210,23 +219,38 @@ export interface TunnelEnd {
   /** Bytes written to the client / read from the client (after any preread bytes). */
   readonly toClient: number;
   readonly fromClient: number;
+  /** Date.now() of the upstream's first byte, 0 when it sent none. */
+  readonly firstUpstreamByteAt: number;
   /** The error that tore the tunnel down, null after a clean close from both sides. */
   readonly error: Error | null;
   readonly idleTimeout: boolean;
 }
 
+export interface TunnelOptions {
+  /** No data either way for this long destroys both sides (0: no limit). */
+  readonly idleTimeoutMs: number;
+  /** proxy_half_close: pass one side's FIN on and keep the other direction flowing. */
+  readonly halfClose: boolean;
+}
+
 /**
- * Pipe client ↔ upstream until both directions have ended. One side's FIN is passed on with
- * end() while the other direction keeps flowing; an error or reset on either side, or no data
- * either way for idleTimeoutMs, destroys both. `onEnd` runs exactly once.
+ * Pipe client ↔ upstream until the session ends. With `halfClose`, one side's FIN is passed on
+ * with end() while the other direction keeps flowing until it ends too; without (nginx's default),
+ * one side's FIN ends the session: what it sent is flushed to the other side, both are closed and
+ * nothing more is relayed. An error or reset on either side, or no data either way for
+ * idleTimeoutMs, destroys both. `onEnd` runs exactly once.
  */
 export class Tunnel {
   readonly #client: net.Socket;
   readonly #upstream: net.Socket;
   readonly #idleTimeoutMs: number;
+  readonly #halfClose: boolean;
+  /** Without half-close: a FIN was seen and both sides are being closed. */
+  #ending = false;
   readonly #onEnd: (end: TunnelEnd) => void;
   #toClient = 0;
   #fromClient = 0;
+  #firstUpstreamByteAt = 0;
   #lastActivity = Date.now();
   #timer: NodeJS.Timeout | null = null;
   #error: Error | null = null;
@@ -235,10 +259,12 @@ export class Tunnel {
   #upstreamClosed = false;
   #done = false;
 
-  constructor(client: net.Socket, upstream: net.Socket, idleTimeoutMs: number, onEnd: (end: TunnelEnd) => void) {
+  constructor(client: net.Socket, upstream: net.Socket, o: TunnelOptions, onEnd: (end: TunnelEnd) => void) {
+    const idleTimeoutMs = o.idleTimeoutMs;
     this.#client = client;
     this.#upstream = upstream;
     this.#idleTimeoutMs = idleTimeoutMs;
+    this.#halfClose = o.halfClose;
     this.#onEnd = onEnd;
     client.on('data', this.#clientOnData);
     upstream.on('data', this.#upstreamOnData);
@@ -275,6 +301,7 @@ export class Tunnel {
   #upstreamOnData = (chunk: Buffer): void => {
     this.#toClient += chunk.length;
     this.#lastActivity = Date.now();
+    if (this.#firstUpstreamByteAt === 0) this.#firstUpstreamByteAt = this.#lastActivity;
     if (!this.#client.write(chunk)) this.#upstream.pause();
   };
 
@@ -287,12 +314,26 @@ export class Tunnel {
   };
 
   #clientOnEnd = (): void => {
-    this.#upstream.end();
+    if (this.#halfClose) this.#upstream.end();
+    else this.#endSession();
   };
 
   #upstreamOnEnd = (): void => {
-    this.#client.end();
+    if (this.#halfClose) this.#client.end();
+    else this.#endSession();
   };
+
+  /** No half-close: stop relaying, let each side flush what it was given, then close it. */
+  #endSession(): void {
+    if (this.#ending) return;
+    this.#ending = true;
+    this.#client.off('data', this.#clientOnData);
+    this.#upstream.off('data', this.#upstreamOnData);
+    for (const side of [this.#client, this.#upstream]) {
+      if (side.writableFinished) side.destroy();
+      else side.end(() => side.destroy());
+    }
+  }
 
   #onError = (err: Error): void => {
     if (this.#error === null) this.#error = err;
@@ -324,8 +365,9 @@ export class Tunnel {
 
   #sideClosed(side: net.Socket, other: net.Socket): void {
     // A side that closed without finishing both directions (reset, destroy) takes the other down;
-    // a clean close means the other side has already seen our FIN and is only flushing.
-    if (!side.readableEnded || !side.writableFinished) other.destroy();
+    // a clean close means the other side has already seen our FIN and is only flushing. Once
+    // #endSession runs, each side closes after its own flush.
+    if (!this.#ending && (!side.readableEnded || !side.writableFinished)) other.destroy();
     if (this.#clientClosed && this.#upstreamClosed) this.#finish();
   }
 
@@ -333,6 +375,8 @@ export class Tunnel {
     if (this.#done) return;
     this.#done = true;
     if (this.#timer !== null) clearTimeout(this.#timer);
-    this.#onEnd({ toClient: this.#toClient, fromClient: this.#fromClient, error: this.#error, idleTimeout: this.#idle });
+    this.#onEnd({
+      toClient: this.#toClient, fromClient: this.#fromClient, firstUpstreamByteAt: this.#firstUpstreamByteAt, error: this.#error, idleTimeout: this.#idle,
+    });
   }
 }

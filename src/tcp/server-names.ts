@@ -3,6 +3,7 @@
  * websocket_pass servers, the HTTP Host: exact → longest `*.leading` → longest `trailing.*` →
  * first `~regex` in file order → the key's default_server → its first server (nginx order).
  */
+import { compileConfigRegex } from '../config/template.js';
 import type { ServerName } from '../config/types.js';
 
 export class ServerNameIndex<T> {
@@ -29,11 +30,10 @@ export class ServerNameIndex<T> {
           case 'trailingWildcard':
             this.#trailing.push({ prefix: n.prefix.toLowerCase(), server });
             break;
-          case 'regex': {
-            const re = compileServerNameRegex(n.source);
-            if (re !== null) this.#regex.push({ re, server });
+          case 'regex':
+            // server_name regexes are checked at load (pcre.ts); names compare caselessly (nginx)
+            this.#regex.push({ re: compileConfigRegex(n.source, true), server });
             break;
-          }
         }
       }
     }
@@ -51,14 +51,5 @@ export class ServerNameIndex<T> {
     for (const w of this.#trailing) if (name.length > w.prefix.length && name.startsWith(w.prefix)) return w.server;
     for (const r of this.#regex) if (r.re.test(name)) return r.server;
     return this.#fallback;
-  }
-}
-
-/** PCRE's `(?P<name>` is spelled `(?<name>` in JS; names are matched case-insensitively (nginx). */
-export function compileServerNameRegex(source: string): RegExp | null {
-  try {
-    return new RegExp(source.replace(/\(\?P</g, '(?<'), 'i');
-  } catch {
-    return null;
   }
 }

@@ -10,8 +10,10 @@ import type { AccessLogConfig, LogFormatConfig, SslConfig, StreamConfig, StreamS
 import type { TlsServers } from '../tls/context.js';
 import { compileAccessRules, type AccessCheck } from './access.js';
 import { ServerNameIndex } from './server-names.js';
-import { BASIC_LOG_FORMAT, compileKey, compileLogFormat, type SessionInfo, type Variable } from './stream-log.js';
-import { compileStreamMaps, compileStreamTemplate } from './stream-vars.js';
+import { declaredStreamVariables } from '../config/variables.js';
+import { TsproxyError } from '../errors.js';
+import { BASIC_LOG_FORMAT, type SessionInfo, type Variable } from './stream-log.js';
+import { compileLogFormat, compileStreamMaps, compileStreamTemplate, type StreamTemplateContext } from './stream-vars.js';
 
 interface CompiledLog {
   readonly sink: { write(line: string): void };
@@ -69,16 +71,18 @@ export function compileStream(
 ): CompiledStream {
   const sites = new Map<string, ListenSite>();
   const hashKeys = new Map<string, (s: SessionInfo) => string>();
-  const maps = compileStreamMaps(stream.maps);
-  for (const u of stream.upstreams) if (u.method.kind === 'hash') hashKeys.set(u.name, compileKey(u.method.key, maps));
+  const declared = declaredStreamVariables(stream);
+  const ctx: StreamTemplateContext = { maps: compileStreamMaps(stream.maps, declared), declared };
+  for (const u of stream.upstreams) if (u.method.kind === 'hash') hashKeys.set(u.name, compileStreamTemplate(u.method.key, ctx));
   const formats = new Map<string, (s: SessionInfo) => string>();
   const formatConfigs = new Map<string, LogFormatConfig>(stream.logFormats.map((f) => [f.name, f]));
   const formatFor = (name: string): ((s: SessionInfo) => string) => {
     let f = formats.get(name);
     if (f === undefined) {
       const cfg = formatConfigs.get(name);
-      // Stream has no "combined"; the config layer's default name falls back to nginx's `basic`.
-      f = cfg === undefined ? compileLogFormat(BASIC_LOG_FORMAT) : compileLogFormat(cfg.template, cfg.escape, maps);
+      // `basic` is predefined unless the config defines its own; validate.ts refuses other unknown names.
+      if (cfg === undefined && name !== 'basic') throw new TsproxyError('TSP_ERR_CONFIG_REFERENCE', `unknown log format "${name}" reached the stream access log`);
+      f = cfg === undefined ? compileLogFormat(BASIC_LOG_FORMAT) : compileLogFormat(cfg.template, cfg.escape, ctx);
       formats.set(name, f);
     }
     return f;
@@ -98,7 +102,7 @@ export function compileStream(
           : null,
       dynamicTarget:
         config.handler.kind === 'proxy' && config.handler.target.dynamic
-          ? compileStreamTemplate(config.handler.target.raw, maps)
+          ? compileStreamTemplate(config.handler.target.raw, ctx)
           : null,
       realip: compileRealip(config.setRealIpFrom ?? []),
     };

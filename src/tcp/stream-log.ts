@@ -1,9 +1,9 @@
 /**
- * Access log lines for stream sessions, with nginx's stream variables. A log_format is compiled
- * once per config into an array of literal strings and getters, so writing a line is a join.
+ * nginx's stream variables: what a session exposes (SessionInfo) and a getter per name. The
+ * compilers that turn templates and log formats into getters are in stream-vars.ts.
  */
 import os from 'node:os';
-import type { LogFormatConfig } from '../config/types.js';
+import { ATTEMPT_VALUES, secondsOrDash, type UpstreamAttempt, type UpstreamAttempts } from '../upstream/attempts.js';
 import { SSL_VARIABLES, type TlsInfo } from '../tls/info.js';
 
 /** nginx's predefined stream format `basic`. */
@@ -23,12 +23,8 @@ export interface SessionInfo {
   /** Epoch ms of accept, and of the end (the log time). */
   readonly startedAt: number;
   readonly endedAt: number;
-  /** Every upstream address tried, in order. */
-  readonly upstreamAddrs: readonly string[];
-  readonly upstreamBytesSent: number;
-  readonly upstreamBytesReceived: number;
-  /** ms, or null when no connection was made. */
-  readonly upstreamConnectTimeMs: number | null;
+  /** Every upstream try, in order ($upstream_* list one value per try); null before the first. */
+  readonly upstream: UpstreamAttempts | null;
   readonly status: number;
   readonly sslPrereadServerName: string | null;
   readonly sslPrereadAlpn: readonly string[];
@@ -69,7 +65,11 @@ function timeIso(ms: number): string {
 }
 
 const seconds = (ms: number): string => (ms / 1000).toFixed(3);
-const orDash = (v: string | null): string => (v === null || v === '' ? '-' : v);
+
+/** A `$upstream_*` list, '' before any try. */
+function attempts(value: (a: UpstreamAttempt) => string): Variable {
+  return (s) => s.upstream?.format(value) ?? '';
+}
 
 export const STREAM_VARIABLES: Readonly<Record<string, Variable>> = {
   remote_addr: (s) => s.remoteAddress,
@@ -81,10 +81,9 @@ export const STREAM_VARIABLES: Readonly<Record<string, Variable>> = {
   bytes_sent: (s) => String(s.bytesSent),
   bytes_received: (s) => String(s.bytesReceived),
   session_time: (s) => seconds(s.endedAt - s.startedAt),
-  upstream_addr: (s) => orDash(s.upstreamAddrs.join(', ')),
-  upstream_bytes_sent: (s) => String(s.upstreamBytesSent),
-  upstream_bytes_received: (s) => String(s.upstreamBytesReceived),
-  upstream_connect_time: (s) => (s.upstreamConnectTimeMs === null ? '-' : seconds(s.upstreamConnectTimeMs)),
+  ...Object.fromEntries(Object.entries(ATTEMPT_VALUES).map(([name, value]) => [name, attempts(value)])),
+  upstream_first_byte_time: attempts((a) => secondsOrDash(a.firstByteMs)),
+  upstream_session_time: attempts((a) => secondsOrDash(a.endMs)),
   status: (s) => String(s.status),
   protocol: () => 'TCP',
   connection: (s) => String(s.connection),
@@ -103,62 +102,11 @@ export const STREAM_VARIABLES: Readonly<Record<string, Variable>> = {
   ...Object.fromEntries(Object.entries(SSL_VARIABLES).map(([name, get]) => [name, (s: SessionInfo) => get(s.tls ?? null)])),
 };
 
-type Escape = LogFormatConfig['escape'];
-
 /** nginx `escape=default`: `"`, `\` and bytes outside printable ASCII become \xHH. */
-function escapeDefault(v: string): string {
+export function escapeDefault(v: string): string {
   return v.replace(/["\\\x00-\x1f\x7f-\uffff]/g, (c) => `\\x${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`);
 }
 
-function escapeJson(v: string): string {
+export function escapeJson(v: string): string {
   return JSON.stringify(v).slice(1, -1);
-}
-
-const VAR = /\$(?:\{([A-Za-z0-9_]+)\}|([A-Za-z0-9_]+))/g;
-
-/**
- * Compile a log_format template. Unknown variables log as "-" rather than failing the config,
- * since the config layer owns validation; empty values log as "-" like nginx.
- */
-export function compileLogFormat(
-  template: string,
-  escape: Escape = 'default',
-  maps?: ReadonlyMap<string, Variable>,
-): (s: SessionInfo) => string {
-  const parts: (string | Variable)[] = [];
-  let last = 0;
-  for (const m of template.matchAll(VAR)) {
-    if (m.index > last) parts.push(template.slice(last, m.index));
-    const name = m[1] ?? m[2]!;
-    const get = maps?.get(name) ?? STREAM_VARIABLES[name];
-    if (get === undefined) parts.push('-');
-    else if (escape === 'json') parts.push((s) => escapeJson(get(s)));
-    else if (escape === 'none') parts.push((s) => get(s) || '-');
-    else parts.push((s) => escapeDefault(get(s)) || '-');
-    last = m.index + m[0].length;
-  }
-  if (last < template.length) parts.push(template.slice(last));
-  return (s) => {
-    let out = '';
-    for (const p of parts) out += typeof p === 'string' ? p : p(s);
-    return `${out}\n`;
-  };
-}
-
-/** A template for `hash $key` evaluated per session (no escaping, empty stays empty). */
-export function compileKey(template: string, maps?: ReadonlyMap<string, Variable>): (s: SessionInfo) => string {
-  const parts: (string | Variable)[] = [];
-  let last = 0;
-  for (const m of template.matchAll(VAR)) {
-    if (m.index > last) parts.push(template.slice(last, m.index));
-    const name = m[1] ?? m[2]!;
-    parts.push(maps?.get(name) ?? STREAM_VARIABLES[name] ?? (() => ''));
-    last = m.index + m[0].length;
-  }
-  if (last < template.length) parts.push(template.slice(last));
-  return (s) => {
-    let out = '';
-    for (const p of parts) out += typeof p === 'string' ? p : p(s);
-    return out;
-  };
 }

@@ -6,6 +6,7 @@
  */
 import type net from 'node:net';
 import type { TlsInfo } from '../tls/info.js';
+import type { UpstreamAttempts } from '../upstream/attempts.js';
 import type { Tunnel } from './proxy.js';
 import { unmap } from './proxy-protocol.js';
 import type { CompiledServer, ListenSite } from './stream-compile.js';
@@ -32,10 +33,8 @@ export class Session implements SessionInfo {
   endedAt = 0;
   bytesSent = 0;
   bytesReceived = 0;
-  upstreamAddrs: readonly string[] = [];
-  upstreamBytesSent = 0;
-  upstreamBytesReceived = 0;
-  upstreamConnectTimeMs: number | null = null;
+  /** The upstream tries ($upstream_* lists), made when the first one starts. */
+  upstream: UpstreamAttempts | null = null;
   status = 200;
   sslPrereadServerName: string | null = null;
   sslPrereadAlpn: readonly string[] = [];

@@ -20,6 +20,7 @@ import { StreamDynamicGroups } from './dynamic-target.js';
 import { compileStream, effectiveSsl, NO_ALPN, type ListenSite } from './stream-compile.js';
 import type { SessionInfo } from './stream-log.js';
 import { Session } from './stream-session.js';
+import { UpstreamAttempts } from '../upstream/attempts.js';
 import { startHandshake } from '../tls/accept.js';
 import { TlsServers } from '../tls/context.js';
 import { tlsInfoOf, type TlsInfo } from '../tls/info.js';
@@ -246,21 +247,22 @@ export class StreamSite {
       nextUpstreamTimeoutMs: cfg.proxyNextUpstreamTimeoutMs,
       tcpNodelay: cfg.tcpNodelay,
       soKeepalive: cfg.soKeepalive,
+      attempts: (s.upstream = new UpstreamAttempts()),
       onAttempt: (attempt) => {
         s.pending = attempt;
         if (attempt !== null && s.gone) attempt.destroy();
       },
       aborted: () => s.gone,
     });
-    s.upstreamAddrs = outcome.tried;
     if (outcome.kind === 'aborted') return this.#end(s);
     if (outcome.kind === 'failed') {
-      this.#logger.error({ upstream, listen: site.key, client: s.remoteAddress, tried: outcome.tried }, outcome.reason);
+      const tried = s.upstream.list.map((a) => a.addr);
+      this.#logger.error({ upstream, listen: site.key, client: s.remoteAddress, tried }, outcome.reason);
       return this.#abort(s, 0, 502);
     }
 
     const { socket: up, peer } = outcome;
-    s.upstreamConnectTimeMs = outcome.connectMs;
+    const attempt = s.upstream.last!;
     if (cfg.proxyProtocolVersion !== 0) {
       const endpoints = {
         sourceAddress: s.remoteAddress,
@@ -276,23 +278,25 @@ export class StreamSite {
         pp = encodeProxyV2(endpoints, tlvs);
       }
       up.write(pp);
-      s.upstreamBytesSent += pp.length;
+      attempt.bytesSent += pp.length;
     }
     if (payload.length > 0) {
       up.write(payload);
-      s.upstreamBytesSent += payload.length;
+      attempt.bytesSent += payload.length;
     }
     const entry = this.#tunnels?.register(
       { kind: 'tcp', listen: site.key, node: cfg, upstream },
       { client: s.socket, upstream: up, websocket: false },
     );
-    s.tunnel = new Tunnel(s.socket, up, cfg.proxyTimeoutMs, (end) => {
+    s.tunnel = new Tunnel(s.socket, up, { idleTimeoutMs: cfg.proxyTimeoutMs, halfClose: cfg.proxyHalfClose }, (end) => {
       entry?.unregister();
       group.release(peer, false);
       s.bytesSent += end.toClient;
       s.bytesReceived += end.fromClient;
-      s.upstreamBytesSent += end.fromClient;
-      s.upstreamBytesReceived += end.toClient;
+      attempt.bytesSent += end.fromClient;
+      attempt.bytesReceived += end.toClient;
+      if (end.firstUpstreamByteAt !== 0) attempt.firstByteMs = end.firstUpstreamByteAt - attempt.startMs;
+      attempt.end(Date.now());
       if (end.idleTimeout) this.#logger.info({ listen: site.key, upstream, peer: peer.key }, 'proxy timed out');
       this.#end(s);
     });

@@ -8,7 +8,7 @@ import type { UpstreamConfig, UpstreamServerConfig } from '../config/types.js';
 import { ConfigError } from '../errors.js';
 import { logger } from '../log.js';
 import { createBalancer, supportsBackup, type Balancer, type IsEligible, type PickContext } from './balancers/balancer.js';
-import { notePick, noteOutcome } from './health/passive.js';
+import { notePick, noteOutcome, noteSuccess } from './health/passive.js';
 import { Peer, peerKeyOf, type PeerAddress } from './peer.js';
 import { registryKey, type PeerRegistry } from './registry.js';
 
@@ -73,6 +73,8 @@ export class UpstreamGroup {
   readonly backup: readonly Peer[];
   /** Registry keys of the peers, for PeerRegistry.retain. */
   readonly registryKeys: readonly string[];
+  /** Tries a request may make (nginx: one per peer not marked `down`, backups included). */
+  readonly tries: number;
 
   #balancer: Balancer = UNCOMMITTED;
   #backupBalancer: Balancer | null = null;
@@ -94,7 +96,9 @@ export class UpstreamGroup {
     this.primary = primary;
     this.backup = backup;
     this.peers = [...primary, ...backup];
-    this.registryKeys = this.peers.map((p) => registryKey((opts.namespace ?? '') + cfg.name, p.key));
+    this.registryKeys = this.peers.map((p) => registryKey((opts.namespace ?? '') + cfg.name, p.id));
+    // From the config, not the peers: a prepared group's peers still carry the running config's `down`.
+    this.tries = pending.peers.filter((e) => !e.server.down).length;
     this.#now = opts.now ?? Date.now;
     this.#logger = opts.logger ?? null;
     this.#single = this.peers.length === 1;
@@ -122,18 +126,16 @@ export class UpstreamGroup {
     const primary: Peer[] = [];
     const backup: Peer[] = [];
     const pending: { peer: Peer; server: UpstreamServerConfig }[] = [];
-    const seen = new Set<string>();
+    // nginx keeps two identical lines as two peers: the n-th line of an address is its own peer
+    const occurrences = new Map<string, number>();
     cfg.servers.forEach((server, i) => {
       if (server.backup && !useBackup) return;
       for (const address of resolved[i]!) {
         const key = peerKeyOf(address);
-        if (seen.has(key)) {
-          // one Peer per address: a second server line for it would double-count its state
-          logger.warn({ upstream: cfg.name, peer: key }, `duplicate peer ${key} in upstream ${cfg.name} ignored`);
-          continue;
-        }
-        seen.add(key);
-        const peer = registry.get(registryName, key) ?? new Peer(registryName, address);
+        const n = (occurrences.get(key) ?? 0) + 1;
+        occurrences.set(key, n);
+        const id = n === 1 ? key : `${key}#${n}`;
+        const peer = registry.get(registryName, id) ?? new Peer(registryName, address, n);
         pending.push({ peer, server });
         (server.backup ? backup : primary).push(peer);
       }
@@ -186,6 +188,15 @@ export class UpstreamGroup {
         `upstream server temporarily disabled: peer ${peer.key} in upstream ${this.name} failed ${peer.fails} times`,
       );
     }
+  }
+
+  /**
+   * A stream connection to `peer` is established: nginx's stream module counts the connect as
+   * the peer's success (NOTIFY_CONNECT), so a recovered peer takes new connections at once
+   * instead of after the probe session ends. The session stays counted until release().
+   */
+  connected(peer: Peer): void {
+    if (!this.#single) noteSuccess(peer);
   }
 
   /** True when no peer (primary or backup) could take a request now. */

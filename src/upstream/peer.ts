@@ -16,7 +16,14 @@ export function peerKeyOf(address: PeerAddress): string {
 }
 
 export class Peer {
+  /** The address as nginx logs it ($upstream_addr): "127.0.0.1:9001". */
   readonly key: string;
+  /**
+   * Unique within the group: `key`, or `key#n` for the n-th `server` line (or resolved address)
+   * of the same address. nginx keeps every line as a peer of its own, so a retry may go to the
+   * same address again; state (passive health, checks, pools) is per line.
+   */
+  readonly id: string;
   readonly upstream: string;
   readonly address: PeerAddress;
   /** null for unix peers. */
@@ -66,10 +73,11 @@ export class Peer {
   /** Set once the registry dropped the peer; checkers that still hold it stop probing it. */
   retired = false;
 
-  constructor(upstream: string, address: PeerAddress) {
+  constructor(upstream: string, address: PeerAddress, occurrence = 1) {
     this.upstream = upstream;
     this.address = address;
     this.key = peerKeyOf(address);
+    this.id = occurrence === 1 ? this.key : `${this.key}#${occurrence}`;
     if (address.kind === 'unix') {
       this.host = null;
       this.port = 0;

@@ -16,12 +16,16 @@ export function registryKey(upstreamName: string, peerKey: string): string {
 export class PeerRegistry {
   #peers = new Map<string, Peer>();
 
-  /** The existing peer (its `server` parameters refreshed) or a new one. */
-  acquire(upstreamName: string, server: UpstreamServerConfig, address: PeerAddress): Peer {
-    const key = registryKey(upstreamName, peerKeyOf(address));
+  /**
+   * The existing peer (its `server` parameters refreshed) or a new one. `occurrence` counts the
+   * lines of the group with this address (the second is its own peer, keyed `address#2`).
+   */
+  acquire(upstreamName: string, server: UpstreamServerConfig, address: PeerAddress, occurrence = 1): Peer {
+    const id = occurrence === 1 ? peerKeyOf(address) : `${peerKeyOf(address)}#${occurrence}`;
+    const key = registryKey(upstreamName, id);
     let peer = this.#peers.get(key);
     if (peer === undefined) {
-      peer = new Peer(upstreamName, address);
+      peer = new Peer(upstreamName, address, occurrence);
       peer.effectiveWeight = server.weight;
       this.#peers.set(key, peer);
     }
@@ -34,13 +38,14 @@ export class PeerRegistry {
    * Returns false when the key already has a peer (then the registry keeps that one).
    */
   adopt(upstreamName: string, peer: Peer): boolean {
-    const key = registryKey(upstreamName, peer.key);
+    const key = registryKey(upstreamName, peer.id);
     if (this.#peers.has(key)) return false;
     peer.retired = false;
     this.#peers.set(key, peer);
     return true;
   }
 
+  /** `peerKey` is a Peer's `id` ("127.0.0.1:9001", or "127.0.0.1:9001#2" for a second line). */
   get(upstreamName: string, peerKey: string): Peer | undefined {
     return this.#peers.get(registryKey(upstreamName, peerKey));
   }

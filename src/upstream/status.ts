@@ -13,6 +13,7 @@ export type StatusFormat = 'html' | 'json' | 'prometheus';
 export type PeerState = 'up' | 'down' | 'passive-down' | 'disabled';
 
 export interface PeerStatus {
+  /** The peer's id: its address, with `#n` for the n-th line of the same address. */
   readonly key: string;
   readonly state: PeerState;
   readonly weight: number;
@@ -53,7 +54,7 @@ export function statusDocument(groups: readonly UpstreamGroup[], now: number): S
       name: g.name,
       context: g.context,
       peers: g.peers.map((p) => ({
-        key: p.key,
+        key: p.id,
         state: peerState(p, now),
         weight: p.weight,
         backup: p.backup,

@@ -42,17 +42,21 @@ export function startHttpTunnel(
   res: ResponseHead,
   rest: Buffer | null,
 ): HttpTunnel {
-  r.upstreamStatus = '101';
+  const attempt = r.upstream?.last ?? null;
+  if (attempt !== null) attempt.status = 101;
   // The proxy checked that the 101 names the protocol the client asked for.
   const upgrade = headerValue(res, 'upgrade')!;
   let head = 'HTTP/1.1 101 Switching Protocols\r\n';
   head += buildResponseHeaders(plan.resHeaders, res, 101, r);
   head += `Upgrade: ${upgrade}\r\nConnection: upgrade\r\n\r\n`;
   r.status = 101;
+  r.connectionHeader = 'upgrade';
   r.bytesSent += head.length;
   const route = { kind: 'http', listen: conn.vhosts.key, node: plan.location?.config ?? null, upstream: proxy.upstreamName } as const;
   const websocket = upgrade.trim().toLowerCase() === 'websocket';
-  return new HttpTunnel(conn, up, group, peer, { head, rest, idleTimeoutMs: proxy.tunnelTimeoutMs, route, websocket });
+  // Tunnelled bytes are counted only for an access log line (written when the tunnel ends).
+  const logged = plan.accessLogs.length > 0 ? r : null;
+  return new HttpTunnel(conn, up, group, peer, { head, rest, idleTimeoutMs: proxy.tunnelTimeoutMs, route, websocket, logged });
 }
 
 export interface HttpTunnelOptions {
@@ -64,6 +68,12 @@ export interface HttpTunnelOptions {
   /** For the runtime's tunnel registry (reloads close tunnels whose route vanished). */
   readonly route: TunnelRoute;
   readonly websocket: boolean;
+  /**
+   * The request, when an access log will read it: the bytes tunnelled to the client count in its
+   * $bytes_sent / $body_bytes_sent, both ways in $upstream_bytes_*, as nginx logs an upgraded
+   * connection (checked with nginx 1.22).
+   */
+  readonly logged: HttpRequest | null;
 }
 
 export class HttpTunnel implements Exchange, UpstreamOwner {
@@ -79,6 +89,7 @@ export class HttpTunnel implements Exchange, UpstreamOwner {
   /** Date.now() of the last chunk either way; the timer compares against it when it fires. */
   #lastActivity = 0;
   #timer: NodeJS.Timeout | null = null;
+  readonly #logged: HttpRequest | null;
 
   /** Takes over `up` (whose peer stays counted in `group` until the tunnel ends) and `conn`. */
   constructor(conn: ClientConnection, up: UpstreamConn, group: UpstreamGroup, peer: Peer, o: HttpTunnelOptions) {
@@ -86,12 +97,17 @@ export class HttpTunnel implements Exchange, UpstreamOwner {
     this.#up = up;
     this.#group = group;
     this.#peer = peer;
+    this.#logged = o.logged;
     up.owner = this;
     const client = conn.socket;
     // The upstream stays writable after its FIN until the client ends too (see clientEnd).
     up.socket.allowHalfOpen = true;
     client.write(o.head, 'latin1');
-    if (o.rest !== null) client.write(o.rest);
+    if (o.rest !== null) {
+      // already counted as received from the upstream along with the 101 head
+      this.#countToClient(o.rest.length, false);
+      client.write(o.rest);
+    }
     conn.setTimeout(0);
     up.setTimeout(0);
     forgetSocketTimer(client);
@@ -113,6 +129,8 @@ export class HttpTunnel implements Exchange, UpstreamOwner {
 
   clientData(chunk: Buffer): number {
     this.#lastActivity = Date.now();
+    const attempt = this.#logged?.upstream?.last;
+    if (attempt != null) attempt.bytesSent += chunk.length;
     const up = this.#up;
     if (up !== null && !up.socket.write(chunk)) this.#conn.pause();
     return chunk.length;
@@ -153,6 +171,7 @@ export class HttpTunnel implements Exchange, UpstreamOwner {
   upstreamData(up: UpstreamConn, chunk: Buffer): void {
     if (up !== this.#up || this.#done) return;
     this.#lastActivity = Date.now();
+    this.#countToClient(chunk.length, true);
     if (!this.#conn.socket.write(chunk)) up.socket.pause();
   }
 
@@ -207,11 +226,22 @@ export class HttpTunnel implements Exchange, UpstreamOwner {
     else this.#conn.abort();
   }
 
+  #countToClient(n: number, fromUpstream: boolean): void {
+    const r = this.#logged;
+    if (r === null) return;
+    r.bytesSent += n;
+    r.bodyBytesSent += n;
+    const attempt = fromUpstream ? r.upstream?.last : null;
+    if (attempt != null) attempt.bytesReceived += n;
+  }
+
+  /** The tunnel is over: its peer is free again; the try's time covers the tunnel (nginx). */
   #releasePeer(): void {
     const peer = this.#peer;
     if (peer === null) return;
     this.#peer = null;
     this.#group.release(peer, false);
+    this.#logged?.upstream?.last?.end(Date.now());
   }
 }
 

@@ -4,6 +4,7 @@ import { describe, expect, test } from 'vitest';
 import { DIRECTIVES, DIRECTIVE_NAMES, findDirective, settingDefaults } from '../../src/config/directives.js';
 import { renderDirectiveReference } from '../../src/config/directives-doc.js';
 import { suggest } from '../../src/config/build.js';
+import { loadConfig } from '../../src/config/load.js';
 
 const DOC = join(import.meta.dirname, '../../grammar/directives.md');
 
@@ -50,5 +51,32 @@ describe('directive table', () => {
     expect(suggest('lisen')).toBe('listen');
     expect(suggest('completely_unknown')).toBeNull();
     expect(DIRECTIVE_NAMES).toContain('websocket_pass');
+  });
+});
+
+describe('directives real configs carry', () => {
+  test('upstream keepalive_time, stream proxy_half_close, and the accepted buffer / hash sizes', () => {
+    const r = loadConfig(`http {
+      server_names_hash_bucket_size 128; server_names_hash_max_size 1024;
+      proxy_buffer_size 16k; proxy_buffers 8 16k; proxy_busy_buffers_size 32k;
+      upstream u { server 127.0.0.1:9; keepalive_time 30m; }
+      server { listen 127.0.0.1:0; location / { proxy_pass http://u; } } }
+      stream { proxy_buffer_size 16k; server { listen 127.0.0.1:0; proxy_half_close on; proxy_pass 127.0.0.1:9; }
+               server { listen 127.0.0.1:1; proxy_pass 127.0.0.1:9; } }`, 'd.conf');
+    expect(r.errors.map(String)).toEqual([]);
+    const c = r.config!;
+    expect(c.http!.upstreams.find((u) => u.name === 'u')!.keepaliveTimeMs).toBe(1_800_000);
+    // nginx's defaults: keepalive_time 1h, proxy_half_close off
+    expect(c.http!.upstreams.find((u) => u.implicit)?.keepaliveTimeMs ?? 3_600_000).toBe(3_600_000);
+    expect(c.stream!.servers.map((s) => s.proxyHalfClose)).toEqual([true, false]);
+  });
+
+  test('their values are still checked', () => {
+    const text = 'http { proxy_buffers 8 16x; server_names_hash_bucket_size big; }';
+    const errors = loadConfig(text, 'd.conf').errors.map((e) => `${e.loc.line}:${e.loc.column}+${e.loc.length ?? 1} ${e.message}`);
+    expect(errors).toEqual([
+      `1:${text.indexOf('16x') + 1}+3 "proxy_buffers" directive invalid value`,
+      `1:${text.indexOf('big') + 1}+3 "server_names_hash_bucket_size" directive invalid value`,
+    ]);
   });
 });

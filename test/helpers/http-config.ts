@@ -109,8 +109,7 @@ export function requestInfo(over: Partial<RequestInfo> = {}): RequestInfo {
     connectionId: 7, connectionRequests: 1, startMs: Date.now(),
     captures: null, vars: null,
     status: 200, bytesSent: 0, bodyBytesSent: 0, requestLength: 0,
-    upstreamAddr: '', upstreamStatus: '', upstreamResponseTime: '', upstreamConnectTime: '',
-    upstreamHeaderTime: '', proxyHost: '', responseHeaders: null,
+    upstream: null, proxyHost: '', proxyPort: '', responseHeaders: null, connectionHeader: '',
     ...over,
   };
 }

@@ -3,9 +3,10 @@ import { hostname } from 'node:os';
 import {
   compileMaps, compileTemplate, formatTimeIso8601, formatTimeLocal, TemplateSyntaxError, UnknownVariableError,
 } from '../../src/http/variables.js';
-import { checkTemplate, isKnownVariable, listVariables, parseTemplate, regexCaptureNames } from '../../src/config/template.js';
+import { BUILTIN_VARIABLES, checkTemplate, isKnownVariable, listVariables, parseTemplate, regexCaptureNames } from '../../src/config/template.js';
 import type { MapConfig } from '../../src/config/types.js';
 import { requestInfo } from '../helpers/http-config.js';
+import { UpstreamAttempts } from '../../src/upstream/attempts.js';
 
 const LOC = { file: 'test.conf', line: 1, column: 1 };
 const ev = (t: string, over = {}, ctx?: Parameters<typeof compileTemplate>[1]) => compileTemplate(t, ctx)(requestInfo(over));
@@ -25,18 +26,26 @@ describe('template syntax', () => {
 
   test.each(['a$', '$-x', '${host', '${ho-st}', '${}'])('%j is a syntax error', (t) => {
     expect(() => parseTemplate(t)).toThrow(TemplateSyntaxError);
-    expect(checkTemplate(t)).toMatch(/variable/);
+    expect(checkTemplate(t)?.message).toMatch(/variable/);
   });
 
   test('unknown variables are a config-time error naming the variable', () => {
     expect(() => compileTemplate('x $nope y')).toThrow(UnknownVariableError);
     expect(() => compileTemplate('$nope')).toThrow('unknown "nope" variable');
-    expect(checkTemplate('$host $nope')).toBe('unknown "nope" variable');
+    expect(checkTemplate('$host $nope')).toEqual({ message: 'unknown "nope" variable', offset: 6, length: 5 });
+    expect(checkTemplate('a${nope}b')).toEqual({ message: 'unknown "nope" variable', offset: 1, length: 7 });
+    expect(checkTemplate('$request_body')?.message).toBe('the "request_body" variable is not supported by tsproxy');
+    expect(checkTemplate('$ssl_preread_server_name', undefined, 'stream')).toBeNull();
+    expect(checkTemplate('$ssl_preread_server_name')?.message).toBe('unknown "ssl_preread_server_name" variable');
     expect(checkTemplate('$host $nope', new Set(['nope']))).toBeNull();
     expect(isKnownVariable('http_x_anything')).toBe(true);
     expect(isKnownVariable('http_')).toBe(false);
     expect(listVariables('$a ${b} $a $1')).toEqual(['a', 'b']);
     expect(regexCaptureNames('^(?<user>.+)\\.(?P<dom>x)$')).toEqual(['user', 'dom']);
+  });
+
+  test('every built-in name -t accepts has a getter', () => {
+    for (const name of BUILTIN_VARIABLES) expect(() => compileTemplate(`$${name}`), name).not.toThrow();
   });
 
   test('constant templates say so', () => {
@@ -102,11 +111,31 @@ describe('variables', () => {
     expect(ev('[$sent_http_content_type]')).toBe('[]');
   });
 
-  test('upstream and proxy fields', () => {
-    expect(ev('$upstream_addr $upstream_status $upstream_response_time $upstream_connect_time $upstream_header_time $proxy_host', {
-      upstreamAddr: '127.0.0.1:9001', upstreamStatus: '200', upstreamResponseTime: '0.004',
-      upstreamConnectTime: '0.001', upstreamHeaderTime: '0.003', proxyHost: 'backend',
-    })).toBe('127.0.0.1:9001 200 0.004 0.001 0.003 backend');
+  test('upstream and proxy fields: one value per try, " : " between the phases of an internal redirect', () => {
+    const tries = new UpstreamAttempts();
+    tries.start('127.0.0.1:1', 1000).end(1000);
+    const ok = tries.start('127.0.0.1:9001', 1000);
+    Object.assign(ok, { status: 200, connectMs: 1, headerMs: 3, bytesSent: 84, bytesReceived: 145, bodyBytes: 3 });
+    ok.end(1004);
+    tries.list[0]!.status = 502;
+    const all = '$upstream_addr|$upstream_status|$upstream_response_time|$upstream_connect_time|$upstream_header_time'
+      + '|$upstream_bytes_sent|$upstream_bytes_received|$upstream_response_length|$proxy_host|$proxy_port';
+    expect(ev(all, { upstream: tries, proxyHost: 'backend', proxyPort: '80' }))
+      .toBe('127.0.0.1:1, 127.0.0.1:9001|502, 200|0.000, 0.004|-, 0.001|-, 0.003|0, 84|0, 145|0, 3|backend|80');
+    tries.newPhase();
+    const again = tries.start('127.0.0.1:9002', 2000);
+    again.status = 503;
+    again.end(2000);
+    expect(ev('$upstream_status', { upstream: tries })).toBe('502, 200 : 503');
+    expect(ev('[$upstream_addr]')).toBe('[]');
+  });
+
+  test('$upstream_http_ reads the upstream response; $sent_http_connection what tsproxy sent', () => {
+    const upstream = new UpstreamAttempts();
+    const headers = ['X-App', 'one', 'Connection', 'Upgrade'];
+    expect(ev('$upstream_http_x_app', { upstream, responseHeaders: headers })).toBe('one');
+    expect(ev('[$upstream_http_x_app]', { responseHeaders: null })).toBe('[]');
+    expect(ev('$sent_http_connection', { responseHeaders: headers, connectionHeader: 'upgrade' })).toBe('upgrade');
   });
 
   test('$status of a request without a response yet is 000', () => {

@@ -90,6 +90,27 @@ describe('proxy options', () => {
     expect(out).toMatch(/Connection: keep-alive[\s\S]*Connection: close/);
   });
 
+  it('upstream keepalive_time: a pooled connection older than it is closed after its request (nginx 1.19.10+)', async () => {
+    const ports: number[] = [];
+    const b = await startHttpBackend('B', (req, res) => {
+      ports.push(req.socket.remotePort!);
+      res.end('ok');
+    });
+    const proxy = await startProxy(`http {
+      upstream u { server 127.0.0.1:${b.port}; keepalive 4; keepalive_time 300ms; }
+      server { listen 127.0.0.1:0; location / { proxy_pass http://u; } } }`);
+    await request(proxy.url('/1'));
+    await request(proxy.url('/2'));
+    // keepalive_time is a span of real time: let it pass. The pooled connection still takes the
+    // next request (nginx checks the age when the connection is released), then it is closed.
+    await new Promise((r) => setTimeout(r, 350));
+    await request(proxy.url('/3'));
+    await request(proxy.url('/4'));
+    expect(ports[1]).toBe(ports[0]);
+    expect(ports[2]).toBe(ports[0]);
+    expect(ports[3]).not.toBe(ports[0]);
+  });
+
   it('relays chunked response trailers unchanged', async () => {
     const b = await startHttpBackend('B', (_req, res) => {
       res.setHeader('trailer', 'x-checksum');

@@ -76,4 +76,20 @@ describe('rewrite and set (nginx semantics)', () => {
     expect(b.seen.map((s) => [s.url, s.headers.host])).toEqual([['/map/', `127.0.0.1:${b.port}`], ['/map/x', `127.0.0.1:${b.port}`]]);
     expect((await request(proxy.url('/map/'), { headers: { 'x-pick': 'bad' } })).status).toBe(502);
   });
+
+  it('proxy_pass http://$var: a value with a path sends that path as the URI; an upstream name works with one too (nginx)', async () => {
+    const b = await startHttpBackend('B', (req, res) => res.end(`${req.url} host=${req.headers.host}`));
+    const proxy = await startProxy(`http {
+      upstream u { server 127.0.0.1:${b.port}; }
+      server { listen 127.0.0.1:0;
+        location /a/ { set $b 127.0.0.1:${b.port}/x/; proxy_pass http://$b; }
+        location /b/ { set $b u/y/; proxy_pass http://$b; }
+        location /c/ { set $b u; proxy_pass http://$b; }
+        location /d/ { set $b 127.0.0.1:${b.port}; proxy_pass http://$b/z$uri; } } }`);
+    // answers of nginx 1.22 for the same config (ask-nginx)
+    expect((await request(proxy.url('/a/foo?q=1'))).body).toBe(`/x/ host=127.0.0.1:${b.port}`);
+    expect((await request(proxy.url('/b/foo?q=1'))).body).toBe('/y/ host=u');
+    expect((await request(proxy.url('/c/foo?q=1'))).body).toBe('/c/foo?q=1 host=u');
+    expect((await request(proxy.url('/d/foo?q=1'))).body).toBe(`/z/d/foo host=127.0.0.1:${b.port}`);
+  });
 });

@@ -151,3 +151,20 @@ describe('http site', () => {
     expect(res.headers.location).toBe(`http://h.test:${proxy.port()}/app/?x=1`);
   });
 });
+
+describe('templates the config check accepted are compiled as written, or the site is not built', () => {
+  // Configs that bypass the check (built in code, or a gap in config/variables.ts): the load or
+  // reload fails naming the template instead of serving with another one.
+  const deps = { groups: new Map(), logger: pino({ level: 'silent' }), openAccessLog: () => ({ write: () => {} }) };
+
+  it('http: a log_format or a return text with a name nothing defines', () => {
+    const config = configFrom('http { server { listen 127.0.0.1:0; location / { return 200 "$host"; } } }');
+    const loc = config.http!.servers[0]!.loc;
+    const badFormat = { ...config.http!, logFormats: [{ name: 'x', escape: 'default' as const, template: '$remote_addr $nope', loc }] };
+    expect(() => new HttpSite(badFormat, deps)).toThrow('log_format cannot be compiled although the config check accepted it: unknown "nope" variable');
+    const s = config.http!.servers[0]!;
+    const l = s.locations[0]!;
+    const badReturn = { ...config.http!, servers: [{ ...s, locations: [{ ...l, handler: { kind: 'return' as const, code: 200, text: 'x $nope', loc } }] }] };
+    expect(() => new HttpSite(badReturn, deps)).toThrow('template "x $nope" cannot be compiled although the config check accepted it');
+  });
+});

@@ -202,7 +202,7 @@ describe('stream access log byte counts', () => {
       stream {
         log_format bytes '$bytes_sent $bytes_received $upstream_bytes_sent $upstream_bytes_received $upstream_addr $session_time $status';
         upstream be { server ${backend.address}; }
-        server { listen 127.0.0.1:0; proxy_pass be; access_log ${dir}/b.log bytes; }
+        server { listen 127.0.0.1:0; proxy_pass be; proxy_half_close on; access_log ${dir}/b.log bytes; }
       }`);
     const c = connect(proxy.port());
     const payload = Buffer.alloc(12_345, 7);

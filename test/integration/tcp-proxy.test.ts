@@ -1,5 +1,7 @@
 import crypto from 'node:crypto';
-import { describe, expect, it } from 'vitest';
+import net from 'node:net';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import { startProxy } from '../helpers/proxy.js';
 import {
   connect,
   deadPort,
@@ -13,21 +15,27 @@ import {
 } from '../tcp/stream-harness.js';
 
 describe('tcp proxy', () => {
-  it('echoes through the proxy and keeps the reverse direction open after the client half-closes', async () => {
-    // The backend answers only after the client's FIN, so the reply can only arrive over a half-closed tunnel.
-    const backend = await tcpServer(
-      (s) => {
-        const got: Buffer[] = [];
-        s.on('data', (d: Buffer) => got.push(d));
-        s.on('end', () => {
-          s.write('echo:');
-          setImmediate(() => s.end(Buffer.concat(got)));
-        });
-      },
-      { allowHalfOpen: true },
-    );
+  /**
+   * A backend that answers only after the client's FIN: the reply can only arrive over a
+   * half-closed tunnel. `heard` is what it received.
+   */
+  const answersAfterFin = async (heard: Buffer[] = []): ReturnType<typeof tcpServer> => tcpServer(
+    (s) => {
+      s.on('data', (d: Buffer) => heard.push(d));
+      s.on('end', () => {
+        s.write('echo:');
+        setImmediate(() => s.end(Buffer.concat(heard)));
+      });
+    },
+    { allowHalfOpen: true },
+  );
+
+  it('with proxy_half_close on, echoes through the proxy and keeps the reverse direction open after the client half-closes', async () => {
+    const backend = await answersAfterFin();
     const proxy = await startStream(
-      streamConfig([upstream('be', backend.address)], [server({ listens: [listen('k')], handler: proxyTo('be'), accessLogs: [{ path: '/log', format: 'basic', loc: listen('k').loc }] })]),
+      streamConfig([upstream('be', backend.address)], [server({
+        listens: [listen('k')], handler: proxyTo('be'), proxyHalfClose: true, accessLogs: [{ path: '/log', format: 'basic', loc: listen('k').loc }],
+      })]),
     );
     const c = connect(proxy.port('k'));
     c.socket.write('hello ');
@@ -40,9 +48,32 @@ describe('tcp proxy', () => {
     expect(proxy.groups.get('be')!.peers[0]!.activeConns).toBe(0);
   });
 
+  it('with proxy_half_close off (nginx\'s default), the client\'s FIN ends the session once its bytes reached the upstream', async () => {
+    // nginx 1.22, same backend: the client gets FIN and nothing else ("client disconnected,
+    // bytes from/to client:11/0"); with proxy_half_close on it gets "echo:hello world".
+    const heard: Buffer[] = [];
+    const backend = await answersAfterFin(heard);
+    const proxy = await startStream(streamConfig([upstream('be', backend.address)], [server({ listens: [listen('k')], handler: proxyTo('be') })]));
+    const c = connect(proxy.port('k'));
+    c.socket.write('hello ');
+    c.socket.end('world');
+    await c.closed;
+    expect(c.received().toString()).toBe('');
+    await expect.poll(() => Buffer.concat(heard).toString()).toBe('hello world');
+    expect(proxy.groups.get('be')!.peers[0]!.activeConns).toBe(0);
+  });
+
+  it('with proxy_half_close off, the upstream\'s FIN ends the session after its bytes reached the client', async () => {
+    const backend = await tcpServer((s) => s.end('bye'));
+    const proxy = await startStream(streamConfig([upstream('be', backend.address)], [server({ listens: [listen('k')], handler: proxyTo('be') })]));
+    const c = connect(proxy.port('k'));
+    await c.closed;
+    expect(c.received().toString()).toBe('bye');
+  });
+
   it('carries 100 MB both ways intact (sha256) with backpressure', async () => {
     const backend = await tcpServer((s) => s.pipe(s), { allowHalfOpen: true });
-    const proxy = await startStream(streamConfig([upstream('be', backend.address)], [server({ listens: [listen('k')], handler: proxyTo('be') })]));
+    const proxy = await startStream(streamConfig([upstream('be', backend.address)], [server({ listens: [listen('k')], handler: proxyTo('be'), proxyHalfClose: true })]));
     const c = connect(proxy.port('k'));
     const total = 100 * 1024 * 1024;
     const block = crypto.randomBytes(1024 * 1024);
@@ -80,7 +111,7 @@ describe('tcp proxy', () => {
     const proxy = await startStream(
       streamConfig(
         [upstream('be', `127.0.0.1:${dead}`, backend.address)],
-        [server({ listens: [listen('k')], handler: proxyTo('be'), accessLogs: [{ path: '/log', format: 'x', loc: listen('k').loc }] })],
+        [server({ listens: [listen('k')], handler: proxyTo('be'), accessLogs: [{ path: '/log', format: 'basic', loc: listen('k').loc }] })],
       ),
     );
     const c = connect(proxy.port('k'));
@@ -179,5 +210,44 @@ describe('tcp proxy', () => {
     await allowed.ended;
     expect(allowed.received().toString()).toBe('x');
     expect(reached).toBe(1);
+  });
+
+  it('a recovered primary takes new connections back at once, while long sessions are still open (nginx)', async () => {
+    // nginx 1.22 with `server A fail_timeout=1s; server B backup;`, sessions held open: after A
+    // comes back, connections go to B until fail_timeout has passed, then every one to A
+    // ("BBBBBBBBBBAAAAAAAAAAAAAAAAAAAA"); its stream module counts the connect as the peer's success.
+    const open: net.Socket[] = [];
+    const atA: net.Socket[] = [];
+    onTestFinished(() => { for (const s of [...open, ...atA]) s.destroy(); });
+    const a = await tcpServer((s) => {
+      atA.push(s);
+      s.write('A');
+    });
+    const b = await tcpServer((s) => {
+      open.push(s);
+      s.write('B');
+    });
+    const proxy = await startProxy(`stream {
+      upstream u { server ${a.address} fail_timeout=300ms; server ${b.address} backup; }
+      server { listen 127.0.0.1:0; proxy_pass u; } }`);
+    /** A session that stays open: which backend greeted it. */
+    const session = (): Promise<string> => new Promise((resolve) => {
+      const c = net.connect(proxy.port(), '127.0.0.1');
+      open.push(c);
+      c.on('error', () => {});
+      c.once('data', (d) => resolve(String(d)));
+      c.once('close', () => resolve('closed'));
+    });
+    expect(await session()).toBe('A');
+    const stopped = new Promise<void>((r) => a.server.close(() => r()));
+    for (const s of atA.splice(0)) s.destroy();
+    await stopped;
+    expect([await session(), await session()]).toEqual(['B', 'B']);
+    await new Promise<void>((r) => a.server.listen(a.port, '127.0.0.1', r));
+    // the first session that reaches A again is the probe; it stays open
+    await expect.poll(session, { interval: 50, timeout: 5000 }).toBe('A');
+    const next: string[] = [];
+    for (let i = 0; i < 5; i++) next.push(await session());
+    expect(next.join('')).toBe('AAAAA');
   });
 });

@@ -4,7 +4,7 @@
  * replayed when nginx would.
  */
 import { describe, expect, it } from 'vitest';
-import { startHttpBackend, startRawBackend } from '../helpers/backend.js';
+import { request, startHttpBackend, startRawBackend } from '../helpers/backend.js';
 import {
   closedPort, countBy, keepAliveAgent, killBackend, peerStateIn, reviveBackend, send, startLoggedProxy, statusJson, type Reply,
 } from './upstream-helpers.js';
@@ -158,5 +158,31 @@ describe('upstream failover through the proxy', () => {
     expect(second.body).toContain('502 Bad Gateway');
     await expect.poll(() => noLive().length).toBe(1);
     expect(noLive()[0]!.level).toBe('error');
+  });
+
+  it('two identical server lines are two peers: a retry may go to the same address again (nginx)', async () => {
+    // nginx 1.22 with this upstream and a backend answering 502 then 200 logs
+    // `st=502, 200 addr=A, A` for the first request (checked by running it).
+    let n = 0;
+    const a = await startHttpBackend('A', (_req, res) => {
+      n++;
+      res.statusCode = n % 2 === 1 ? 502 : 200;
+      res.end(`n=${n}`);
+    });
+    const proxy = await startLoggedProxy(`http {
+      upstream u { server 127.0.0.1:${a.port}; server 127.0.0.1:${a.port}; }
+      server { listen 127.0.0.1:0;
+        location = /status { check_status json; }
+        location / { proxy_pass http://u; proxy_next_upstream error http_502; add_header X-Up "$upstream_status $upstream_addr" always; } } }`);
+    const first = await request(proxy.url('/'));
+    expect(first.status).toBe(200);
+    expect(first.body).toBe('n=2');
+    expect(first.headers['x-up']).toBe(`502, 200 127.0.0.1:${a.port}, 127.0.0.1:${a.port}`);
+    const doc = await statusJson(proxy.url('/status'));
+    expect(doc.upstreams[0]!.peers.map((p) => [p.key, p.requests, p.fails])).toEqual([
+      [`127.0.0.1:${a.port}`, 1, 1],
+      [`127.0.0.1:${a.port}#2`, 1, 0],
+    ]);
+    expect(proxy.logs.some((l) => /duplicate/.test(l.msg))).toBe(false);
   });
 });

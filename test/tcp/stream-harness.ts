@@ -54,6 +54,7 @@ export function server(over: Partial<StreamServerConfig> & Pick<StreamServerConf
     serverNames: [],
     proxyConnectTimeoutMs: 2000,
     proxyTimeoutMs: 600_000,
+    proxyHalfClose: false,
     proxyNextUpstream: true,
     proxyNextUpstreamTries: 0,
     proxyNextUpstreamTimeoutMs: 0,
@@ -93,6 +94,7 @@ export function upstream(name: string, ...addresses: string[]): UpstreamConfig {
     keepalive: 0,
     keepaliveTimeoutMs: 60_000,
     keepaliveRequests: 1000,
+    keepaliveTimeMs: 3_600_000,
     implicit: false,
     loc,
   };

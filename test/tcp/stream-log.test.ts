@@ -1,5 +1,21 @@
 import { describe, expect, it } from 'vitest';
-import { BASIC_LOG_FORMAT, compileKey, compileLogFormat, timeLocal, type SessionInfo } from '../../src/tcp/stream-log.js';
+import { BASIC_LOG_FORMAT, timeLocal, type SessionInfo } from '../../src/tcp/stream-log.js';
+import { compileLogFormat, compileStreamTemplate } from '../../src/tcp/stream-vars.js';
+import { UpstreamAttempts } from '../../src/upstream/attempts.js';
+
+/** Two tries: the first refused (nothing sent, no connect time), the second carried the session. */
+function twoTries(): UpstreamAttempts {
+  const t0 = Date.UTC(2025, 0, 2, 3, 4, 5);
+  const tries = new UpstreamAttempts();
+  tries.start('127.0.0.1:9001', t0).end(t0 + 1);
+  const ok = tries.start('127.0.0.1:9002', t0 + 1);
+  ok.connectMs = 3;
+  ok.firstByteMs = 5;
+  ok.bytesSent = 56;
+  ok.bytesReceived = 1234;
+  ok.end(t0 + 1250);
+  return tries;
+}
 
 const session: SessionInfo = {
   connection: 7,
@@ -11,10 +27,7 @@ const session: SessionInfo = {
   bytesReceived: 56,
   startedAt: Date.UTC(2025, 0, 2, 3, 4, 5),
   endedAt: Date.UTC(2025, 0, 2, 3, 4, 6) + 250,
-  upstreamAddrs: ['127.0.0.1:9001', '127.0.0.1:9002'],
-  upstreamBytesSent: 56,
-  upstreamBytesReceived: 1234,
-  upstreamConnectTimeMs: 3,
+  upstream: twoTries(),
   status: 200,
   sslPrereadServerName: 'a.test',
   sslPrereadAlpn: ['h2', 'http/1.1'],
@@ -31,9 +44,19 @@ describe('stream access log formats', () => {
     expect(timeLocal(session.endedAt)).toMatch(/^\d\d\/Jan\/2025:\d\d:\d\d:\d\d [+-]\d{4}$/);
   });
 
-  it('supports ${name}, stream variables, "-" for empty values and unknown names', () => {
-    const f = compileLogFormat('${remote_addr}:$remote_port $upstream_addr $ssl_preread_server_name $proxy_protocol_addr $nope $upstream_connect_time $ssl_preread_alpn_protocols');
-    expect(f(session)).toBe('192.0.2.1:50000 127.0.0.1:9001, 127.0.0.1:9002 a.test - - 0.003 h2,http/1.1\n');
+  it('supports ${name}, stream variables, "-" for empty values', () => {
+    const f = compileLogFormat('${remote_addr}:$remote_port $upstream_addr $ssl_preread_server_name $proxy_protocol_addr $ssl_preread_alpn_protocols');
+    expect(f(session)).toBe('192.0.2.1:50000 127.0.0.1:9001, 127.0.0.1:9002 a.test - h2,http/1.1\n');
+  });
+
+  it('lists one value per upstream try, as nginx (a refused peer has no connect or first byte time)', () => {
+    const f = compileLogFormat('$upstream_connect_time|$upstream_first_byte_time|$upstream_session_time|$upstream_bytes_sent|$upstream_bytes_received');
+    expect(f(session)).toBe('-, 0.003|-, 0.005|0.001, 1.249|0, 56|0, 1234\n');
+    expect(f({ ...session, upstream: null })).toBe('-|-|-|-|-\n');
+  });
+
+  it('refuses a name nothing defines instead of logging something else', () => {
+    expect(() => compileLogFormat('$remote_addr $nope')).toThrow('unknown "nope" variable');
   });
 
   it('escapes like nginx by default and as JSON on request', () => {
@@ -43,6 +66,6 @@ describe('stream access log formats', () => {
   });
 
   it('compiles hash keys without escaping', () => {
-    expect(compileKey('$remote_addr-$ssl_preread_server_name')(session)).toBe('192.0.2.1-a.test');
+    expect(compileStreamTemplate('$remote_addr-$ssl_preread_server_name')(session)).toBe('192.0.2.1-a.test');
   });
 });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { MapConfig } from '../../src/config/types.js';
-import { compileKey, compileLogFormat, type SessionInfo } from '../../src/tcp/stream-log.js';
-import { compileStreamMaps, compileStreamTemplate } from '../../src/tcp/stream-vars.js';
+import type { SessionInfo } from '../../src/tcp/stream-log.js';
+import { compileLogFormat, compileStreamMaps, compileStreamTemplate } from '../../src/tcp/stream-vars.js';
 
 const loc = { file: 't', line: 1, column: 1 };
 
@@ -25,21 +25,22 @@ function map(source: string, variable: string, entries: [string, string][], defa
 function session(over: Partial<SessionInfo> = {}): SessionInfo {
   return {
     connection: 1, remoteAddress: '192.0.2.1', remotePort: 4000, serverAddress: '127.0.0.1', serverPort: 443,
-    bytesSent: 0, bytesReceived: 0, startedAt: 0, endedAt: 0, upstreamAddrs: [], upstreamBytesSent: 0,
-    upstreamBytesReceived: 0, upstreamConnectTimeMs: null, status: 200, sslPrereadServerName: null,
+    bytesSent: 0, bytesReceived: 0, startedAt: 0, endedAt: 0, upstream: null, status: 200, sslPrereadServerName: null,
     sslPrereadAlpn: [], proxyProtocolAddress: null, proxyProtocolPort: null, host: null, serverName: '',
     ...over,
   };
 }
 
 describe('stream maps', () => {
+  const declared = new Set(['app']);
   const maps = compileStreamMaps([
     map('$ssl_preread_server_name', 'backend', [['a.test', 'up_a'], ['~^(?<app>\\w+)\\.apps\\.test$', '$app:9000'], ['~^n(\\d)\\.test$', 'up_$1']], 'up_b'),
     map('$ssl_preread_server_name', 'zone', [['*.example.org', 'wild'], ['www.example.*', 'tail'], ['.exact.org', 'dot']], 'none', true),
     // A map reading a map defined before it, and one reading itself.
     map('$backend', 'tier', [['up_a', 'gold']], 'plain'),
     map('$loop', 'loop', [], '$loop'),
-  ]);
+  ], declared);
+  const ctx = { maps, declared };
   const v = (name: string, sni: string | null): string => maps.get(name)!(session({ sslPrereadServerName: sni }));
 
   it('exact keys compare caseless, then regexes in order with captures, then the default', () => {
@@ -66,14 +67,31 @@ describe('stream maps', () => {
 
   it('templates, log formats and hash keys see map variables', () => {
     const s = session({ sslPrereadServerName: 'a.test' });
-    expect(compileStreamTemplate('$backend-$remote_addr', maps)(s)).toBe('up_a-192.0.2.1');
-    expect(compileLogFormat('$tier $remote_addr', 'default', maps)(s)).toBe('gold 192.0.2.1\n');
-    expect(compileKey('$backend', maps)(s)).toBe('up_a');
+    expect(compileStreamTemplate('$backend-$remote_addr', ctx)(s)).toBe('up_a-192.0.2.1');
+    expect(compileLogFormat('$tier $remote_addr', 'default', ctx)(s)).toBe('gold 192.0.2.1\n');
+    expect(compileStreamTemplate('$backend', ctx)(s)).toBe('up_a');
   });
 
   it('$realip_remote_addr falls back to $remote_addr', () => {
     const f = compileLogFormat('$remote_addr $realip_remote_addr:$realip_remote_port');
     expect(f(session())).toBe('192.0.2.1 192.0.2.1:4000\n');
     expect(f(session({ realipRemoteAddress: '127.0.0.1', realipRemotePort: 9 }))).toBe('192.0.2.1 127.0.0.1:9\n');
+  });
+});
+
+describe('stream variable names', () => {
+  it('the names -t accepts are exactly the ones a session computes', async () => {
+    const { STREAM_BUILTIN_VARIABLES } = await import('../../src/config/template.js');
+    const { STREAM_VARIABLES } = await import('../../src/tcp/stream-log.js');
+    expect([...STREAM_BUILTIN_VARIABLES].sort()).toEqual(Object.keys(STREAM_VARIABLES).sort());
+  });
+
+  it('a map regex keeps its named captures for later templates of the session (nginx)', () => {
+    const declared = new Set(['sub']);
+    const maps = compileStreamMaps([map('$ssl_preread_server_name', 'b', [['~^(?<sub>\\w+)\\.x$', 'up']], 'none')], declared);
+    const s = session({ sslPrereadServerName: 'api.x' });
+    const t = compileStreamTemplate('$b-$sub', { maps, declared });
+    expect(t(s)).toBe('up-api');
+    expect(compileStreamTemplate('[$sub]', { maps, declared })(session())).toBe('[]');
   });
 });

@@ -54,6 +54,7 @@ export function upstream(
     keepalive: 0,
     keepaliveTimeoutMs: 60_000,
     keepaliveRequests: 1000,
+    keepaliveTimeMs: 3_600_000,
     implicit: false,
     loc,
   };

@@ -4,10 +4,10 @@ import type {
   AccessLogConfig, AddHeader, ErrorPage, HeaderOp, ListenConfig, LocationMatch, LogFormatConfig,
   NextUpstreamCondition, ProxyRedirect, RewriteRule, ServerName,
 } from '../types.js';
-import { addressKey, parseDuration, parseListenAddress, parseNumber, parseProxyPassUrl, parseSize, regexError } from '../units.js';
+import { addressKey, parseDuration, parseListenAddress, parseNumber, parseProxyPassUrl, parseSize } from '../units.js';
 import { ensureHttp } from './main.js';
 import {
-  addLogFormat, childScope, count, err, flag, invalidParameter, invalidValue, isVariableName, listSetting, noEffect, oneOf,
+  addLogFormat, checkRegex, childScope, count, err, flag, invalidParameter, invalidValue, isVariableName, listSetting, noEffect, oneOf,
   seconds, setting, size, trustedSource, type Context, type DirectiveSpec, type HttpServerDraft, type LocationDraft,
   type Reporter, type Scope, type TargetDraft, type ValueParser,
 } from './scope.js';
@@ -52,9 +52,8 @@ export function parseServerNames(d: Directive, r: Reporter): ServerName[] {
     const v = a.value;
     if (v === '') continue;
     if (v.startsWith('~')) {
-      const why = regexError(v.slice(1));
-      if (why !== null) err(r, 'TSP_ERR_CONFIG_VALUE', `invalid regex "${v.slice(1)}": ${why}`, a.loc);
-      else out.push({ kind: 'regex', source: v.slice(1), loc: a.loc });
+      // nginx folds case only for a pattern with an uppercase letter; Host is lowercased anyway.
+      if (checkRegex(r, v, 1, true, a.loc) !== undefined) out.push({ kind: 'regex', source: v.slice(1), loc: a.loc });
       continue;
     }
     const name = v.toLowerCase();
@@ -101,22 +100,22 @@ function parseLocationMatch(d: Directive, r: Reporter): LocationMatch | undefine
     // nginx also accepts the modifier glued to the path ("=/x", "~^/x").
     if (v.startsWith('=') && v.length > 1) return { kind: 'exact', path: v.slice(1) };
     if (v.startsWith('^~') && v.length > 2) return { kind: 'prefixNoRegex', path: v.slice(2) };
-    if (v.startsWith('~*') && v.length > 2) return regexMatch(v.slice(2), true, a!, r);
-    if (v.startsWith('~') && v.length > 1) return regexMatch(v.slice(1), false, a!, r);
+    if (v.startsWith('~*') && v.length > 2) return regexMatch(2, true, a!, r);
+    if (v.startsWith('~') && v.length > 1) return regexMatch(1, false, a!, r);
     return { kind: 'prefix', path: v };
   }
   switch (a!.value) {
     case '=': return { kind: 'exact', path: b.value };
     case '^~': return { kind: 'prefixNoRegex', path: b.value };
-    case '~': return regexMatch(b.value, false, b, r);
-    case '~*': return regexMatch(b.value, true, b, r);
+    case '~': return regexMatch(0, false, b, r);
+    case '~*': return regexMatch(0, true, b, r);
     default: return err(r, 'TSP_ERR_CONFIG_VALUE', `invalid location modifier "${a!.value}"`, a!.loc);
   }
 }
 
-function regexMatch(source: string, caseless: boolean, a: Arg, r: Reporter): LocationMatch | undefined {
-  const why = regexError(source, caseless);
-  return why === null ? { kind: 'regex', source, caseless } : err(r, 'TSP_ERR_CONFIG_VALUE', `invalid regex "${source}": ${why}`, a.loc);
+/** A regex location; the pattern starts at `at` in the argument (`~^/x` is glued, nginx accepts it). */
+function regexMatch(at: number, caseless: boolean, a: Arg, r: Reporter): LocationMatch | undefined {
+  return checkRegex(r, a.value, at, caseless, a.loc) === undefined ? undefined : { kind: 'regex', source: a.value.slice(at), caseless };
 }
 
 export function locationText(m: LocationMatch): string {
@@ -185,8 +184,7 @@ const returnValue: ValueParser<{ code: number; text: string | null; loc: Directi
 const REWRITE_FLAGS = ['last', 'break', 'redirect', 'permanent'] as const;
 const rewriteRule: ValueParser<RewriteRule> = (args, d, r) => {
   const [re, rep, fl] = args;
-  const why = regexError(re!.value);
-  if (why !== null) return err(r, 'TSP_ERR_CONFIG_VALUE', `invalid regex "${re!.value}": ${why}`, re!.loc);
+  if (checkRegex(r, re!.value, 0, false, re!.loc) === undefined) return undefined;
   if (fl !== undefined && !(REWRITE_FLAGS as readonly string[]).includes(fl.value)) return invalidParameter(r, fl);
   return { regex: re!.value, replacement: rep!.value, flag: (fl?.value as RewriteRule['flag']) ?? null, loc: d.loc };
 };
@@ -344,7 +342,7 @@ export const HTTP_DIRECTIVES: readonly DirectiveSpec[] = [
     summary: 'Configuration depending on the request URI.', apply: applyLocation,
   },
   {
-    name: 'proxy_pass', contexts: ['location'], args: [1, 1], syntax: 'proxy_pass URL;',
+    name: 'proxy_pass', contexts: ['location'], args: [1, 1], templates: 0, syntax: 'proxy_pass URL;',
     summary: 'Proxy to an upstream group or `host:port`; a URI part replaces the matched location prefix.',
     note: 'Upgrade: websocket requests are proxied as WebSockets without extra headers.',
     apply(scope, d) {
@@ -354,7 +352,7 @@ export const HTTP_DIRECTIVES: readonly DirectiveSpec[] = [
     },
   },
   {
-    name: 'websocket_pass', contexts: ['location'], args: [1, 2], syntax: 'websocket_pass [path] upstream | URL;',
+    name: 'websocket_pass', contexts: ['location'], args: [1, 2], templates: 'last', syntax: 'websocket_pass [path] upstream | URL;',
     summary: 'Proxy WebSocket upgrades (tcp_proxy_module); `path` matches the first path segment exactly.',
     apply(scope, d) {
       const loc = scope.location!;
@@ -364,7 +362,7 @@ export const HTTP_DIRECTIVES: readonly DirectiveSpec[] = [
     },
   },
   {
-    name: 'return', contexts: ['server', 'location'], args: [1, 2], syntax: 'return code [text] | code URL | URL;',
+    name: 'return', contexts: ['server', 'location'], args: [1, 2], templates: 'all', syntax: 'return code [text] | code URL | URL;',
     summary: 'Stop processing and return a status (a bare URL redirects with 302).',
     apply(scope, d) {
       const v = returnValue(d.args, d, scope.state.report);
@@ -374,7 +372,7 @@ export const HTTP_DIRECTIVES: readonly DirectiveSpec[] = [
     },
   },
   {
-    name: 'rewrite', contexts: ['server', 'location'], args: [2, 3], multiple: true,
+    name: 'rewrite', contexts: ['server', 'location'], args: [2, 3], multiple: true, templates: 1,
     syntax: 'rewrite regex replacement [last | break | redirect | permanent];', summary: 'Rewrite the request URI.',
     apply(scope, d) {
       const v = rewriteRule(d.args, d, scope.state.report);
@@ -382,7 +380,7 @@ export const HTTP_DIRECTIVES: readonly DirectiveSpec[] = [
     },
   },
   {
-    name: 'set', contexts: ['server', 'location'], args: [2, 2], multiple: true, syntax: 'set $variable value;',
+    name: 'set', contexts: ['server', 'location'], args: [2, 2], multiple: true, templates: 1, syntax: 'set $variable value;',
     summary: 'Set a variable.', note: 'Runs in file order with `rewrite` (nginx also allows `if`, which tsproxy has not).',
     apply(scope, d) {
       const a = d.args[0]!;
@@ -402,20 +400,20 @@ export const HTTP_DIRECTIVES: readonly DirectiveSpec[] = [
   },
   http({ name: 'root', field: 'root', parse: (a) => a[0]!.value, default: 'html', syntax: 'root path;', summary: 'Root directory for static files.', note: 'Resolved against the prefix.' }),
   http({ name: 'index', field: 'index', parse: (a) => a.map((x) => x.value), args: [1, Infinity], default: 'index.html', syntax: 'index file ...;', summary: 'Index files for a directory request.' }),
-  listSetting({ name: 'add_header', contexts: LOC3, kind: 'http', field: 'addHeaders', parse: addHeader, args: [2, 3], syntax: 'add_header name value [always];', summary: 'Add a response header (2xx/3xx responses unless `always`).' }),
+  listSetting({ name: 'add_header', contexts: LOC3, kind: 'http', field: 'addHeaders', parse: addHeader, args: [2, 3], templates: 1, syntax: 'add_header name value [always];', summary: 'Add a response header (2xx/3xx responses unless `always`).' }),
   listSetting({
-    name: 'proxy_set_header', contexts: LOC3, kind: 'http', field: 'proxySetHeaders', parse: headerOp, args: [2, 2],
+    name: 'proxy_set_header', contexts: LOC3, kind: 'http', field: 'proxySetHeaders', parse: headerOp, args: [2, 2], templates: 1,
     syntax: 'proxy_set_header field value;', summary: 'Set (or, with an empty value, remove) a header sent upstream.',
     note: 'With none set, tsproxy sends `Host: $proxy_host` and keeps connections alive (nginx: `Connection: close`).',
   }),
   listSetting({ name: 'proxy_hide_header', contexts: LOC3, kind: 'http', field: 'proxyHideHeaders', parse: (a) => a[0]!.value.toLowerCase(), args: [1, 1], syntax: 'proxy_hide_header field;', summary: 'Do not pass this upstream response header to the client.' }),
   listSetting({ name: 'proxy_pass_header', contexts: LOC3, kind: 'http', field: 'proxyPassHeaders', parse: (a) => a[0]!.value.toLowerCase(), args: [1, 1], syntax: 'proxy_pass_header field;', summary: 'Pass a header that is hidden by default.' }),
   http({ name: 'proxy_http_version', field: 'proxyHttpVersion', parse: oneOf(['1.0', '1.1'] as const), default: '1.1', syntax: 'proxy_http_version 1.0 | 1.1;', summary: 'HTTP version used to talk to upstreams.', note: 'Default 1.1 with keep-alive (nginx: 1.0).' }),
-  http({ name: 'proxy_method', field: 'proxyMethod', parse: text, initial: null, syntax: 'proxy_method method;', summary: 'Method used for upstream requests instead of the client\'s.' }),
+  http({ name: 'proxy_method', field: 'proxyMethod', parse: text, initial: null, templates: 0, syntax: 'proxy_method method;', summary: 'Method used for upstream requests instead of the client\'s.' }),
   http({ name: 'proxy_pass_request_headers', field: 'proxyPassRequestHeaders', parse: flag, default: 'on', syntax: 'proxy_pass_request_headers on | off;', summary: 'Pass the client request headers upstream.' }),
   http({ name: 'proxy_pass_request_body', field: 'proxyPassRequestBody', parse: flag, default: 'on', syntax: 'proxy_pass_request_body on | off;', summary: 'Pass the client request body upstream.' }),
   {
-    name: 'proxy_redirect', contexts: LOC3, args: [1, 2], multiple: true, default: 'default',
+    name: 'proxy_redirect', contexts: LOC3, args: [1, 2], multiple: true, default: 'default', templates: 'all',
     syntax: 'proxy_redirect default | off | redirect replacement;', summary: 'Rewrite Location and Refresh headers of upstream responses.',
     setting: { kind: 'http', field: 'proxyRedirect', initial: { kind: 'default' } }, apply: applyProxyRedirect,
   },
@@ -440,14 +438,14 @@ export const HTTP_DIRECTIVES: readonly DirectiveSpec[] = [
   http({ name: 'keepalive_requests', field: 'keepaliveRequests', parse: count, default: '1000', syntax: 'keepalive_requests number;', summary: 'Requests served on one client connection.' }),
   http({ name: 'websocket_read_timeout', field: 'websocketReadTimeoutMs', parse: seconds, default: '60s', syntax: 'websocket_read_timeout time;', summary: 'Idle timeout of a proxied WebSocket.', note: 'tsproxy / tcp_proxy_module.' }),
   http({ name: 'server_tokens', field: 'serverTokens', parse: flag, default: 'on', syntax: 'server_tokens on | off;', summary: 'Show the version in error pages and the Server header.' }),
-  listSetting({ name: 'error_page', contexts: LOC3, kind: 'http', field: 'errorPages', parse: errorPage, args: [2, Infinity], syntax: 'error_page code ... [=[response]] uri;', summary: 'URI shown for the given error codes.' }),
+  listSetting({ name: 'error_page', contexts: LOC3, kind: 'http', field: 'errorPages', parse: errorPage, args: [2, Infinity], templates: 'last', syntax: 'error_page code ... [=[response]] uri;', summary: 'URI shown for the given error codes.' }),
   listSetting({
     name: 'access_log', contexts: LOC3, kind: 'http', field: 'accessLogs', parse: accessLog('combined'), args: [1, Infinity],
     syntax: 'access_log path [format [buffer=size] [gzip[=level]] [flush=time] [if=condition]] | off;', summary: 'Where requests are logged, in which log_format.',
     note: 'No access log unless configured (nginx: `logs/access.log combined`). Each line is written at once; `buffer=` (and `gzip`) buffer as nginx: written when full, after `flush=` time, on USR1 and at exit. `if=` is accepted and not applied. The format may be declared after its first use (nginx: before).',
   }),
   {
-    name: 'log_format', contexts: ['http'], args: [2, Infinity], multiple: true, syntax: 'log_format name [escape=default|json|none] string ...;',
+    name: 'log_format', contexts: ['http'], args: [2, Infinity], multiple: true, templates: 'rest', syntax: 'log_format name [escape=default|json|none] string ...;',
     summary: 'A named access log format (`combined` is predefined).',
     apply(scope, d) { const v = logFormat(d.args, d, scope.state.report); if (v) addLogFormat(scope, scope.state.http!, 'combined', d, v); },
   },
@@ -471,6 +469,11 @@ export const HTTP_DIRECTIVES: readonly DirectiveSpec[] = [
   noEffect('types_hash_max_size', SRV2, [1, 1], 'Size of the MIME types hash.', 'types_hash_max_size size;'),
   noEffect('default_type', LOC3, [1, 1], 'Default MIME type of responses.', 'default_type mime-type;'),
   noEffect('gzip', LOC3, [1, 1], 'Response compression (tsproxy does not compress).', 'gzip on | off;'),
+  noEffect('proxy_buffer_size', LOC3, [1, 1], 'Buffer for the upstream response head (tsproxy takes heads up to 64 KiB).', 'proxy_buffer_size size;', size),
+  noEffect('proxy_buffers', LOC3, [2, 2], 'Buffers for an upstream response (tsproxy streams bodies with backpressure).', 'proxy_buffers number size;', largeBuffers),
+  noEffect('proxy_busy_buffers_size', LOC3, [1, 1], 'Buffers busy sending to the client.', 'proxy_busy_buffers_size size;', size),
+  noEffect('server_names_hash_bucket_size', ['http'], [1, 1], 'Bucket size of the server names hash (tsproxy uses a Map).', 'server_names_hash_bucket_size size;', size),
+  noEffect('server_names_hash_max_size', ['http'], [1, 1], 'Maximum size of the server names hash.', 'server_names_hash_max_size size;', count),
   ...['client_body_temp_path', 'proxy_temp_path', 'fastcgi_temp_path', 'uwsgi_temp_path', 'scgi_temp_path'].map((n) =>
     noEffect(n, LOC3, [1, 4], 'Directory for temporary files.', `${n} path [level1 [level2 [level3]]];`)),
   { ...noEffect('types', LOC3, [0, 0], 'MIME type table (as in `include mime.types`).', 'types { ... }'), block: 'http', rawBlock: true },

@@ -9,6 +9,8 @@ import type {
   ListenConfig, LocationMatch, LogFormatConfig, MapConfig, RewriteRule, ServerName, UpstreamServerConfig,
   BalanceMethod, CheckConfig, AccessRule, Template,
 } from '../types.js';
+import { translatePcre, type JsRegex } from '../pcre.js';
+import type { TemplateUse } from '../variables.js';
 import { isBareNumber, parseDuration, parseFlag, parseNumber, parseSize, parseTrustedSource } from '../units.js';
 
 export type Context =
@@ -108,6 +110,8 @@ export interface BuildState {
   http: (AreaDraft & { readonly servers: HttpServerDraft[] }) | null;
   stream: (AreaDraft & { readonly servers: StreamServerDraft[] }) | null;
   readonly targets: TargetDraft[];
+  /** Every template argument met, checked against the declared variables at the end (variables.ts). */
+  readonly templates: TemplateUse[];
 }
 
 export interface Scope {
@@ -136,6 +140,25 @@ export function childScope(parent: Scope, context: Context, settings: Settings =
   };
 }
 
+export type TemplateArgs = 'all' | 'rest' | 'last' | number;
+
+/** Record the template arguments `which` names (no array is made: this runs per directive). */
+export function noteTemplateArgs(scope: Scope, args: readonly Arg[], which: TemplateArgs): void {
+  if (typeof which === 'number' || which === 'last') {
+    const a = which === 'last' ? args[args.length - 1] : args[which];
+    if (a !== undefined) noteTemplate(scope, a.value, a.loc);
+    return;
+  }
+  for (let i = which === 'rest' ? 1 : 0; i < args.length; i++) noteTemplate(scope, args[i]!.value, args[i]!.loc);
+}
+
+/** Record a template written in the config, for the variable check at the end of the walk. */
+export function noteTemplate(scope: Scope, value: string, loc: Loc): void {
+  if (!value.includes('$')) return;
+  const stream = scope.context === 'stream' || scope.context === 'stream_server' || scope.context === 'stream_upstream';
+  scope.state.templates.push({ area: stream ? 'stream' : 'http', value, loc });
+}
+
 /** Returns the value, or undefined after reporting why it is invalid. */
 export type ValueParser<V> = (args: readonly Arg[], d: Directive, r: Reporter) => V | undefined;
 
@@ -158,6 +181,11 @@ export interface DirectiveSpec {
   readonly default?: string;
   /** How tsproxy differs from nginx here (rendered in grammar/directives.md). */
   readonly note?: string;
+  /**
+   * Which arguments are templates (`$variables` resolved per request): every one, all but the
+   * first, the last, or one by index. build.ts records them for the variable check.
+   */
+  readonly templates?: TemplateArgs;
   /** For inherited settings: where the value goes and its default, parsed from `default`. */
   readonly setting?: { readonly kind: SettingKind; readonly field: string; readonly initial: unknown };
   readonly apply: Apply;
@@ -166,6 +194,30 @@ export interface DirectiveSpec {
 export function err(r: Reporter, code: ErrorCode, message: string, loc: Loc): undefined {
   r.error(code, message, loc);
   return undefined;
+}
+
+/**
+ * Where `length` characters at `offset` of a value sit in the file, for a caret under them: the
+ * value's token at `loc` is the value itself or the value in quotes; when escapes or line breaks
+ * make the mapping unclear, the whole token.
+ */
+export function spanLoc(loc: Loc, value: string, offset: number, length: number): Loc {
+  const written = loc.length ?? 0;
+  const lead = written === value.length ? 0 : written === value.length + 2 ? 1 : -1;
+  if (lead < 0 || value.includes('\n')) return loc;
+  return { file: loc.file, line: loc.line, column: loc.column + lead + offset, length: Math.max(1, length) };
+}
+
+/**
+ * A config regex as PCRE reads it (pcre.ts): its translation, or undefined after reporting what
+ * PCRE refuses or tsproxy cannot run faithfully, with a caret under the construct. The pattern
+ * starts at `at` in `value`, the token written at `loc` (`~*` before it, for instance).
+ */
+export function checkRegex(r: Reporter, value: string, at: number, caseless: boolean, loc: Loc): JsRegex | undefined {
+  const source = value.slice(at);
+  const t = translatePcre(source, caseless);
+  if (t.ok) return t.value;
+  return err(r, 'TSP_ERR_CONFIG_VALUE', `invalid regex "${source}": ${t.error.message}`, spanLoc(loc, value, at + t.error.offset, t.error.length));
 }
 
 export const invalidValue = (r: Reporter, a: Arg, d: Directive): undefined =>
@@ -261,12 +313,13 @@ function defaultValue<V>(name: string, parse: ValueParser<V>, text: string): V {
 export function setting<V>(
   o: Docs & {
     name: string; contexts: readonly Context[]; kind: SettingKind; field: string; parse: ValueParser<V>;
-    args?: readonly [number, number]; default?: string; initial?: V;
+    args?: readonly [number, number]; default?: string; initial?: V; templates?: TemplateArgs;
   },
 ): DirectiveSpec {
   const initial = o.initial !== undefined ? o.initial : o.default !== undefined ? defaultValue(o.name, o.parse, o.default) : null;
   return {
     name: o.name, contexts: o.contexts, args: o.args ?? [1, 1], summary: o.summary, syntax: o.syntax,
+    ...(o.templates !== undefined ? { templates: o.templates } : {}),
     ...(o.default !== undefined ? { default: o.default } : {}),
     ...(o.note !== undefined ? { note: o.note } : {}),
     ...(o.multiple ? { multiple: true } : {}),
@@ -285,11 +338,12 @@ export function setting<V>(
 export function listSetting<V>(
   o: Docs & {
     name: string; contexts: readonly Context[]; kind: SettingKind; field: string; parse: ValueParser<V>;
-    args: readonly [number, number]; default?: string; initial?: readonly V[];
+    args: readonly [number, number]; default?: string; initial?: readonly V[]; templates?: TemplateArgs;
   },
 ): DirectiveSpec {
   return {
     name: o.name, contexts: o.contexts, args: o.args, summary: o.summary, syntax: o.syntax, multiple: true,
+    ...(o.templates !== undefined ? { templates: o.templates } : {}),
     ...(o.default !== undefined ? { default: o.default } : {}),
     ...(o.note !== undefined ? { note: o.note } : {}),
     setting: { kind: o.kind, field: o.field, initial: o.initial ?? [] },
@@ -302,9 +356,18 @@ export function listSetting<V>(
   };
 }
 
-/** Accepted for nginx compatibility, with no effect. */
-export function noEffect(name: string, contexts: readonly Context[], args: readonly [number, number], summary: string, syntax: string): DirectiveSpec {
-  return { name, contexts, args, summary, syntax, note: 'Accepted for nginx compatibility; has no effect.', apply() {} };
+/**
+ * Accepted for nginx compatibility, with no effect. `check` validates the value as nginx would
+ * (a typo is still an error), and the value is then ignored.
+ */
+export function noEffect(
+  name: string, contexts: readonly Context[], args: readonly [number, number], summary: string, syntax: string,
+  check?: ValueParser<unknown>,
+): DirectiveSpec {
+  return {
+    name, contexts, args, summary, syntax, note: 'Accepted for nginx compatibility; has no effect.',
+    apply(scope, d) { check?.(d.args, d, scope.state.report); },
+  };
 }
 
 /** Resolve a path against the prefix as nginx does (absolute paths and stderr/stdout kept). */

@@ -107,7 +107,7 @@ export const SSL_DIRECTIVES: readonly DirectiveSpec[] = [
     note: 'The listen parameter `http2` does the same for every server on that address.',
   }),
   setting({ name: 'proxy_ssl_server_name', contexts: LOC3, kind: 'http', field: 'proxySslServerName', parse: flag, default: 'off', syntax: 'proxy_ssl_server_name on | off;', summary: 'Send SNI to `https://` upstreams.' }),
-  setting({ name: 'proxy_ssl_name', contexts: LOC3, kind: 'http', field: 'proxySslName', parse: word, default: '$proxy_host', syntax: 'proxy_ssl_name name;', summary: 'Name sent as SNI and checked against the upstream certificate.' }),
+  setting({ name: 'proxy_ssl_name', contexts: LOC3, kind: 'http', field: 'proxySslName', parse: word, default: '$proxy_host', templates: 0, syntax: 'proxy_ssl_name name;', summary: 'Name sent as SNI and checked against the upstream certificate.' }),
   setting({ name: 'proxy_ssl_verify', contexts: LOC3, kind: 'http', field: 'proxySslVerify', parse: flag, default: 'off', syntax: 'proxy_ssl_verify on | off;', summary: 'Verify the upstream certificate.' }),
   setting({ name: 'proxy_ssl_verify_depth', contexts: LOC3, kind: 'http', field: 'proxySslVerifyDepth', parse: count, default: '1', syntax: 'proxy_ssl_verify_depth number;', summary: 'Longest upstream certificate chain.' }),
   setting({ name: 'proxy_ssl_trusted_certificate', contexts: LOC3, kind: 'http', field: 'proxySslTrustedCertificate', parse: pathArg, initial: null, syntax: 'proxy_ssl_trusted_certificate file;', summary: 'CAs that upstream certificates are verified against.', note: 'Without it, `proxy_ssl_verify on` uses Node\'s bundled CA list.' }),

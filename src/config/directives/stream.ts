@@ -3,7 +3,7 @@ import type { Directive } from '../ast.js';
 import type { AccessRule, MapConfig } from '../types.js';
 import { accessLog, logFormat, parseListen, parseServerNames } from './http.js';
 import {
-  addLogFormat, childScope, count, err, flag, isVariableName, listSetting, oneOf, seconds, setting, trustedSource,
+  addLogFormat, checkRegex, childScope, count, err, flag, isVariableName, listSetting, noEffect, noteTemplate, size, oneOf, seconds, setting, trustedSource,
   type Context, type DirectiveSpec, type Scope, type StreamServerDraft, type TargetDraft,
 } from './scope.js';
 
@@ -27,18 +27,22 @@ function applyMap(scope: Scope, d: Directive): null {
   const map: { -readonly [K in keyof MapConfig]: MapConfig[K] } = {
     source: src!.value, variable: dst!.value.slice(1), hostnames: false, defaultValue: '', entries: [], loc: d.loc,
   };
+  noteTemplate(scope, src!.value, src!.loc);
   const entries: MapConfig['entries'][number][] = [];
   const keys = new Set<string>();
   for (const e of d.block ?? []) {
     if (e.name === 'hostnames' && e.args.length === 0) { map.hostnames = true; continue; }
     if (e.args.length !== 1 || e.block !== null) { err(r, 'TSP_ERR_CONFIG_ARGS', 'invalid number of the map parameters', e.loc); continue; }
     const value = e.args[0]!.value;
+    noteTemplate(scope, value, e.args[0]!.loc);
     if (e.name === 'default') { map.defaultValue = value; continue; }
     if (keys.has(e.name)) { err(r, 'TSP_ERR_CONFIG_DUPLICATE', `conflicting parameter "${e.name}"`, e.loc); continue; }
     keys.add(e.name);
-    if (e.name.startsWith('~*')) entries.push({ kind: 'regexCaseless', key: e.name.slice(2), value, loc: e.loc });
-    else if (e.name.startsWith('~')) entries.push({ kind: 'regex', key: e.name.slice(1), value, loc: e.loc });
-    else entries.push({ kind: 'exact', key: e.name.startsWith('\\') ? e.name.slice(1) : e.name, value, loc: e.loc });
+    const at = e.name.startsWith('~*') ? 2 : e.name.startsWith('~') ? 1 : 0;
+    if (at === 0) entries.push({ kind: 'exact', key: e.name.startsWith('\\') ? e.name.slice(1) : e.name, value, loc: e.loc });
+    else if (checkRegex(r, e.name, at, at === 2, e.loc) !== undefined) {
+      entries.push({ kind: at === 2 ? 'regexCaseless' : 'regex', key: e.name.slice(at), value, loc: e.loc });
+    }
   }
   map.entries = entries;
   (scope.context === 'http' ? scope.state.http! : scope.state.stream!).maps.push(map);
@@ -79,7 +83,7 @@ export const STREAM_DIRECTIVES: readonly DirectiveSpec[] = [
     apply(scope, d) { scope.streamServer!.serverNames.push(...parseServerNames(d, scope.state.report)); },
   },
   {
-    name: 'proxy_pass', contexts: SRV, args: [1, 1], syntax: 'proxy_pass upstream | host:port | unix:path;',
+    name: 'proxy_pass', contexts: SRV, args: [1, 1], templates: 0, syntax: 'proxy_pass upstream | host:port | unix:path;',
     summary: 'Proxy the connection to an upstream group or address.',
     apply(scope, d) {
       const s = scope.streamServer!;
@@ -88,7 +92,7 @@ export const STREAM_DIRECTIVES: readonly DirectiveSpec[] = [
     },
   },
   {
-    name: 'websocket_pass', contexts: SRV, args: [1, 2], multiple: true, syntax: 'websocket_pass [path] upstream;',
+    name: 'websocket_pass', contexts: SRV, args: [1, 2], multiple: true, templates: 'last', syntax: 'websocket_pass [path] upstream;',
     summary: 'Route requests and WebSocket upgrades by first path segment (tcp_proxy_module).',
     note: 'Every request of a keep-alive connection is routed on its own, with its own X-Forwarded-For / X-Real-IP (tcp_proxy_module reads only the first).',
     apply(scope, d) {
@@ -97,10 +101,16 @@ export const STREAM_DIRECTIVES: readonly DirectiveSpec[] = [
       s.websockets.push({ path: d.args.length === 2 ? d.args[0]!.value : null, target: streamTarget(scope, d) });
     },
   },
+  noEffect('proxy_buffer_size', ST, [1, 1], 'Buffer for reading from the client and the upstream (tsproxy sizes its buffers itself).', 'proxy_buffer_size size;', size),
   stream({ name: 'proxy_connect_timeout', field: 'proxyConnectTimeoutMs', parse: seconds, default: '60s', syntax: 'proxy_connect_timeout time;', summary: 'Timeout for connecting to an upstream.' }),
   stream({ name: 'proxy_timeout', field: 'proxyTimeoutMs', parse: seconds, default: '10m', syntax: 'proxy_timeout time;', summary: 'Idle timeout between two successive reads or writes.' }),
   stream({ name: 'proxy_read_timeout', field: 'proxyTimeoutMs', parse: seconds, initial: 600_000, syntax: 'proxy_read_timeout time;', summary: 'tcp_proxy_module name for `proxy_timeout`.', note: 'Sets the same idle timeout as `proxy_timeout`.' }),
   stream({ name: 'proxy_send_timeout', field: 'proxyTimeoutMs', parse: seconds, initial: 600_000, syntax: 'proxy_send_timeout time;', summary: 'tcp_proxy_module name for `proxy_timeout`.', note: 'Sets the same idle timeout as `proxy_timeout`.' }),
+  stream({
+    name: 'proxy_half_close', field: 'proxyHalfClose', parse: flag, default: 'off', syntax: 'proxy_half_close on | off;',
+    summary: 'Pass one side\'s FIN on and keep the other direction open until it closes too.',
+    note: 'Off (nginx\'s default): when either side closes, the session ends once what it sent is delivered.',
+  }),
   stream({ name: 'proxy_next_upstream', field: 'proxyNextUpstream', parse: flag, default: 'on', syntax: 'proxy_next_upstream on | off;', summary: 'Try the next peer when a connection cannot be made.' }),
   stream({ name: 'proxy_next_upstream_tries', field: 'proxyNextUpstreamTries', parse: count, default: '0', syntax: 'proxy_next_upstream_tries number;', summary: 'Maximum tries (0: no limit).' }),
   stream({ name: 'proxy_next_upstream_timeout', field: 'proxyNextUpstreamTimeoutMs', parse: seconds, default: '0', syntax: 'proxy_next_upstream_timeout time;', summary: 'Time limit for trying peers (0: no limit).' }),
@@ -121,7 +131,7 @@ export const STREAM_DIRECTIVES: readonly DirectiveSpec[] = [
     note: 'The client address comes from the PROXY protocol header (the listen needs `proxy_protocol`). Host names are not resolved.',
   }),
   {
-    name: 'log_format', contexts: ['stream'], args: [2, Infinity], multiple: true, syntax: 'log_format name [escape=default|json|none] string ...;',
+    name: 'log_format', contexts: ['stream'], args: [2, Infinity], multiple: true, templates: 'rest', syntax: 'log_format name [escape=default|json|none] string ...;',
     summary: 'A named stream log format.', apply(scope, d) { const v = logFormat(d.args, d, scope.state.report); if (v) addLogFormat(scope, scope.state.stream!, null, d, v); },
   },
   ...(['allow', 'deny'] as const).map((action): DirectiveSpec => ({

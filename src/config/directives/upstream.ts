@@ -125,7 +125,7 @@ export const UPSTREAM_DIRECTIVES: readonly DirectiveSpec[] = [
   { name: 'least_conn', contexts: UP, args: [0, 0], syntax: 'least_conn;', summary: 'Pick the peer with the fewest active connections.', apply: (s, d) => setMethod(s, d, { kind: 'least_conn' }) },
   { name: 'ip_hash', contexts: ['upstream'], args: [0, 0], syntax: 'ip_hash;', summary: 'Pick the peer by client address.', apply: (s, d) => setMethod(s, d, { kind: 'ip_hash' }) },
   {
-    name: 'hash', contexts: UP, args: [1, 2], syntax: 'hash key [consistent];', summary: 'Pick the peer by a hashed key (ketama with `consistent`).',
+    name: 'hash', contexts: UP, args: [1, 2], templates: 0, syntax: 'hash key [consistent];', summary: 'Pick the peer by a hashed key (ketama with `consistent`).',
     apply(s, d) {
       const c = d.args[1];
       if (c !== undefined && c.value !== 'consistent') { invalidParameter(s.state.report, c); return; }
@@ -143,6 +143,10 @@ export const UPSTREAM_DIRECTIVES: readonly DirectiveSpec[] = [
   },
   setting({ name: 'keepalive', contexts: ['upstream'], kind: 'upstream', field: 'keepalive', parse: positive, default: '32', syntax: 'keepalive connections;', summary: 'Idle keep-alive connections kept per upstream.', note: 'Default 32 (nginx: no pooling unless set).' }),
   setting({ name: 'keepalive_timeout', contexts: ['upstream'], kind: 'upstream', field: 'keepaliveTimeoutMs', parse: seconds, default: '60s', syntax: 'keepalive_timeout time;', summary: 'How long an idle upstream connection is kept.' }),
+  setting({
+    name: 'keepalive_time', contexts: ['upstream'], kind: 'upstream', field: 'keepaliveTimeMs', parse: seconds, default: '1h',
+    syntax: 'keepalive_time time;', summary: 'How long a kept-alive upstream connection may be reused, counted from its connect.',
+  }),
   setting({ name: 'keepalive_requests', contexts: ['upstream'], kind: 'upstream', field: 'keepaliveRequests', parse: count, default: '1000', syntax: 'keepalive_requests number;', summary: 'Requests sent over one upstream connection.' }),
   {
     name: 'check', contexts: UP, args: [0, Infinity],

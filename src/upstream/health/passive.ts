@@ -23,6 +23,11 @@ export function notePick(peer: Peer, now: number): void {
   if (now - peer.passiveCheckedAt > peer.failTimeoutMs) peer.passiveCheckedAt = now;
 }
 
+/** The peer served (nginx: `if (peer->accessed < peer->checked) peer->fails = 0`): a probe that worked brings it back. */
+export function noteSuccess(peer: Peer): void {
+  if (peer.maxFails > 0 && peer.failedAt < peer.passiveCheckedAt) peer.fails = 0;
+}
+
 /**
  * A request to the peer ended. Returns true when this failure made the peer unavailable
  * (the caller logs that transition).
@@ -30,7 +35,7 @@ export function notePick(peer: Peer, now: number): void {
 export function noteOutcome(peer: Peer, failed: boolean, now: number): boolean {
   if (peer.maxFails === 0) return false;
   if (!failed) {
-    if (peer.failedAt < peer.passiveCheckedAt) peer.fails = 0;
+    noteSuccess(peer);
     return false;
   }
   if (peer.fails < peer.maxFails && now - peer.failedAt > peer.failTimeoutMs) peer.fails = 0;

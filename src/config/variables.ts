@@ -1,0 +1,102 @@
+/**
+ * Which `$variables` a config may use, checked once the whole tree is read: nginx's variables
+ * are global to http {} (or stream {}), so a `set` in one location, a `map` anywhere or a named
+ * capture of any regex declares a name for every template. Every template argument of the
+ * directive table (DirectiveSpec.templates) is checked here, so `-t` reports `unknown "x"
+ * variable` at the `$x` itself, and the run-time compilers never meet a name they cannot resolve.
+ */
+import type { Loc } from '../errors.js';
+import { translatePcre } from './pcre.js';
+import { checkTemplate, type VariableArea } from './template.js';
+import type { LocationMatch, MapConfig, ServerName } from './types.js';
+import { spanLoc, type Reporter } from './directives/scope.js';
+
+/** What declares names, as both the build drafts and the typed Config have it. */
+interface LocationLike {
+  readonly sets: readonly { readonly variable: string }[];
+  readonly rewrites: readonly { readonly regex: string }[];
+  readonly match: LocationMatch;
+  readonly locations: readonly LocationLike[];
+}
+
+export interface HttpLike {
+  readonly maps: readonly MapConfig[];
+  readonly servers: readonly {
+    readonly sets?: readonly { readonly variable: string }[];
+    readonly rewrites: readonly { readonly regex: string }[];
+    readonly serverNames: readonly ServerName[];
+    readonly locations: readonly LocationLike[];
+  }[];
+}
+
+export interface StreamLike {
+  readonly maps: readonly MapConfig[];
+}
+
+/** A template argument met during the walk. */
+export interface TemplateUse {
+  readonly area: VariableArea;
+  readonly value: string;
+  readonly loc: Loc;
+}
+
+function addCaptures(out: Set<string>, source: string): void {
+  const t = translatePcre(source, false);
+  if (t.ok) for (const n of t.value.names) out.add(n);
+}
+
+function addMaps(out: Set<string>, maps: readonly MapConfig[]): void {
+  for (const m of maps) {
+    out.add(m.variable);
+    for (const e of m.entries) if (e.kind !== 'exact') addCaptures(out, e.key);
+  }
+}
+
+function addLocations(out: Set<string>, locations: readonly LocationLike[]): void {
+  for (const l of locations) {
+    for (const s of l.sets) out.add(s.variable);
+    for (const rw of l.rewrites) addCaptures(out, rw.regex);
+    if (l.match.kind === 'regex') addCaptures(out, l.match.source);
+    addLocations(out, l.locations);
+  }
+}
+
+/** Names an http {} declares: `set` and `map` targets, named captures of every regex. */
+export function declaredHttpVariables(http: HttpLike): Set<string> {
+  const out = new Set<string>();
+  addMaps(out, http.maps);
+  for (const s of http.servers) {
+    for (const v of s.sets ?? []) out.add(v.variable);
+    for (const rw of s.rewrites) addCaptures(out, rw.regex);
+    for (const n of s.serverNames) if (n.kind === 'regex') addCaptures(out, n.source);
+    addLocations(out, s.locations);
+  }
+  return out;
+}
+
+/** Names a stream {} declares: `map` targets and the named captures of map regexes. */
+export function declaredStreamVariables(stream: StreamLike): Set<string> {
+  const out = new Set<string>();
+  addMaps(out, stream.maps);
+  return out;
+}
+
+/** Report every template that names a variable nobody defines, at the `$name`. */
+export function checkVariables(
+  uses: readonly TemplateUse[],
+  areas: { readonly http: HttpLike | null; readonly stream: StreamLike | null },
+  r: Reporter,
+): void {
+  const declared = {
+    http: areas.http === null ? new Set<string>() : declaredHttpVariables(areas.http),
+    stream: areas.stream === null ? new Set<string>() : declaredStreamVariables(areas.stream),
+  };
+  // A big config repeats the same few templates (`proxy_set_header Host $host` per location).
+  const checked = { http: new Map<string, ReturnType<typeof checkTemplate>>(), stream: new Map<string, ReturnType<typeof checkTemplate>>() };
+  for (const u of uses) {
+    const seen = checked[u.area];
+    let problem = seen.get(u.value);
+    if (problem === undefined) seen.set(u.value, (problem = checkTemplate(u.value, declared[u.area], u.area)));
+    if (problem !== null) r.error('TSP_ERR_CONFIG_VALUE', problem.message, spanLoc(u.loc, u.value, problem.offset, problem.length));
+  }
+}
