@@ -46,6 +46,7 @@ export const BUILTIN_VARIABLES: ReadonlySet<string> = new Set([
   'upstream_connect_time', 'upstream_header_time', 'upstream_bytes_received', 'upstream_bytes_sent',
   'upstream_response_length', 'proxy_host', 'proxy_port', 'proxy_add_x_forwarded_for',
   'connection', 'connection_requests', 'content_length', 'content_type', 'connection_upgrade',
+  'realip_remote_addr', 'realip_remote_port', 'proxy_protocol_addr', 'proxy_protocol_port',
   ...SSL_NAMES,
 ]);
 
@@ -72,12 +73,12 @@ const NGINX_ONLY_HTTP: ReadonlySet<string> = new Set([
   'pipe', 'limit_rate', 'connection_time', 'nginx_version', 'tcpinfo_rtt', 'tcpinfo_rttvar', 'tcpinfo_snd_cwnd',
   'tcpinfo_rcv_space', 'proxy_protocol_server_addr', 'proxy_protocol_server_port', 'upstream_cache_status',
   'upstream_queue_time', 'upstream_last_server_name', 'proxy_internal_body_length', 'proxy_internal_chunked',
-  'realip_remote_addr', 'realip_remote_port', 'http2', 'gzip_ratio', 'invalid_referer', 'secure_link',
+  'http2', 'gzip_ratio', 'invalid_referer', 'secure_link',
   'secure_link_expires', 'limit_conn_status', 'limit_req_status', 'date_local', 'date_gmt', 'uid_got', 'uid_set',
   'uid_reset', 'msie', 'modern_browser', 'ancient_browser', 'ssl_ciphers', 'ssl_curve', 'ssl_curves',
   'ssl_early_data', 'ssl_session_id', 'ssl_client_cert', 'ssl_client_raw_cert', 'ssl_client_escaped_cert',
   'ssl_client_s_dn_legacy', 'ssl_client_i_dn_legacy', 'ssl_client_v_start', 'ssl_client_v_end',
-  'ssl_client_v_remain', 'proxy_protocol_addr', 'proxy_protocol_port',
+  'ssl_client_v_remain',
 ]);
 const NGINX_ONLY_STREAM: ReadonlySet<string> = new Set([
   'nginx_version', 'proxy_protocol_server_addr', 'proxy_protocol_server_port', 'ssl_preread_protocol',

@@ -11,19 +11,26 @@
 import type { ClientConnection } from './connection.js';
 import type { HeadLimits } from './parser.js';
 import type { VirtualHosts } from './router.js';
-import { decodeProxyHeader } from '../tcp/proxy-protocol.js';
+import { decodeProxyHeader, type ProxyHeader } from '../tcp/proxy-protocol.js';
 import type { TlsInfo } from '../tls/info.js';
 
 /** What the accept path learned before the first request (TLS listens read the PROXY header themselves). */
 export interface AcceptedConnection {
   readonly tls: TlsInfo | null;
   readonly proxyProtocolAddr: string | null;
+  readonly proxyProtocolPort: number | null;
   /**
    * The client address when the accept path settled it (a tcp websocket_pass connection whose
    * PROXY header stream realip trusted); default: the socket's peer.
    */
   readonly remoteAddr?: string;
   readonly remotePort?: number;
+}
+
+/** The client address a PROXY header carries ($proxy_protocol_addr / _port); null for LOCAL or UNKNOWN. */
+export function proxyHeaderSource(h: ProxyHeader | null): { readonly addr: string; readonly port: number } | null {
+  if (h === null || h.command !== 'proxy' || (h.family !== 'tcp4' && h.family !== 'tcp6')) return null;
+  return { addr: h.sourceAddress, port: h.sourcePort };
 }
 
 type ServerConfig = VirtualHosts['defaultServer']['config'];
@@ -72,8 +79,11 @@ export function readProxyHeader(conn: ClientConnection, buf: Buffer): number {
     conn.socket.destroy();
     return PROXY_REFUSED;
   }
-  const h = res.header;
   // As nginx: $remote_addr stays the peer's unless realip (`real_ip_header proxy_protocol`) says otherwise.
-  if (h.command === 'proxy' && (h.family === 'tcp4' || h.family === 'tcp6')) conn.proxyProtocolAddr = h.sourceAddress;
+  const source = proxyHeaderSource(res.header);
+  if (source !== null) {
+    conn.proxyProtocolAddr = source.addr;
+    conn.proxyProtocolPort = source.port;
+  }
   return res.length;
 }

@@ -68,6 +68,7 @@ export class ClientConnection {
   http2 = false;
   /** $proxy_protocol_addr: the source address of the PROXY header, null without one. */
   proxyProtocolAddr: string | null = null;
+  proxyProtocolPort: number | null = null;
   /** TLS state of an `ssl` listen's connection ($https, $ssl_*), null for plain HTTP. */
   readonly tls: TlsInfo | null;
   readonly serverAddr: string;
@@ -106,7 +107,10 @@ export class ClientConnection {
     const server = vhosts.defaultServer.config;
     this.#limits = headLimitsOf(server);
     this.#headerTimeoutMs = server.clientHeaderTimeoutMs;
-    if (accepted !== null) this.proxyProtocolAddr = accepted.proxyProtocolAddr;
+    if (accepted !== null) {
+      this.proxyProtocolAddr = accepted.proxyProtocolAddr;
+      this.proxyProtocolPort = accepted.proxyProtocolPort;
+    }
     else if (expectsProxyHeader(vhosts)) this.#state = S_PROXY;
     this.#keepaliveTimeoutMs = server.settings.keepaliveTimeoutMs;
     // nginx answers a client that sent its request and then shut down its write side (FIN) when

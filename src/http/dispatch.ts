@@ -74,7 +74,14 @@ export function serveRequest(conn: ClientConnection, r: HttpRequest, rest: Buffe
   if (routed === null) return;
   const plan = routed.plan;
   conn.usePlan(plan);
-  if (plan.realIp !== null) r.remoteAddr = plan.realIp(head, conn.remoteAddr, conn.proxyProtocolAddr);
+  if (plan.realIp !== null) {
+    const pp = conn.proxyProtocolAddr === null ? null : { addr: conn.proxyProtocolAddr, port: conn.proxyProtocolPort ?? 0 };
+    const real = plan.realIp(head, conn.remoteAddr, pp);
+    if (real !== null) {
+      r.remoteAddr = real.addr;
+      r.remotePort = real.port;
+    }
+  }
   const max = plan.settings.clientMaxBodySizeBytes;
   if (max > 0 && head.contentLength > max) {
     // Refused before reading the body (and before any 100 Continue): close after answering.

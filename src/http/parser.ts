@@ -26,6 +26,8 @@ export interface RequestHead {
   readonly method: string;
   /** origin-form target (path + query) after reducing absolute-form; "*" for OPTIONS *. */
   readonly target: string;
+  /** The target as the request line had it ($request): the absolute form when one was sent, else `target`. */
+  readonly rawTarget: string;
   readonly versionMinor: 0 | 1;
   /** Flat [name, value, ...] as received (values trimmed of OWS). */
   readonly headers: string[];
@@ -281,6 +283,7 @@ export function parseRequestHead(s: string, limits: HeadLimits): RequestHead | n
   // nginx: HTTP/1.1 needs a Host header (absolute-form or not); an empty or invalid one is a 400
   // in any version (the Host is checked even when an absolute-form authority replaces it).
   if (host === null ? versionMinor === 1 : !validHost(host)) return 400;
+  const rawTarget = target;
   if (target.charCodeAt(0) !== 0x2f) {
     if (target === '*') {
       if (method !== 'OPTIONS') return 400;
@@ -307,6 +310,7 @@ export function parseRequestHead(s: string, limits: HeadLimits): RequestHead | n
   return {
     method,
     target,
+    rawTarget,
     versionMinor,
     headers,
     lnames,

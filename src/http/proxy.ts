@@ -153,8 +153,13 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
       if (next.attempts === 0) {
         this.#conn.site.logger.error(this.#logContext('TSP_ERR_NO_LIVE_UPSTREAM', group.name), 'no live upstreams while connecting to upstream');
       }
-      // nginx lists a try that found no live peer (while the group's tries remain) as the group's name, 502
-      if (next.attempts === 0 || next.attempts < group.tries) (this.#try = r.upstream!.start(group.name, Date.now())).status = 502;
+      // nginx lists a try that found no live peer (while the group's tries remain) as the group's
+      // name, and answers that 502 ("no live upstreams"), whatever failed before (a timeout: 504
+      // only when it was the last try by nginx's count).
+      if (next.attempts === 0 || next.attempts < group.tries) {
+        (this.#try = r.upstream!.start(group.name, Date.now())).status = 502;
+        return this.#fail(502);
+      }
       return this.#fail(this.#lastStatus);
     }
     next.attempts++;

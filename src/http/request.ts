@@ -12,6 +12,7 @@ export class HttpRequest implements RequestInfo {
   readonly head: RequestHead;
   readonly method: string;
   readonly requestUri: string;
+  readonly rawTarget: string;
   uri = '';
   args = '';
   /** A rewrite changed $uri: the upstream gets it instead of the client's request target. */
@@ -22,7 +23,12 @@ export class HttpRequest implements RequestInfo {
   readonly headers: readonly string[];
   /** The peer address, or the client address realip found in a header. */
   remoteAddr: string;
-  readonly remotePort: number;
+  /** The peer port, or the one realip found (0: none, $remote_port is empty). */
+  remotePort: number;
+  readonly realipRemoteAddr: string;
+  readonly realipRemotePort: number;
+  readonly proxyProtocolAddr: string | null;
+  readonly proxyProtocolPort: number | null;
   readonly serverAddr: string;
   readonly serverPort: number;
   host = '';
@@ -45,18 +51,25 @@ export class HttpRequest implements RequestInfo {
   constructor(
     head: RequestHead,
     headBytes: number,
-    conn: { readonly remoteAddr: string; readonly remotePort: number; readonly serverAddr: string; readonly serverPort: number; readonly id: number; readonly http2?: boolean; readonly tls?: TlsInfo | null },
+    conn: {
+      readonly remoteAddr: string; readonly remotePort: number; readonly serverAddr: string;
+      readonly proxyProtocolAddr?: string | null; readonly proxyProtocolPort?: number | null; readonly serverPort: number; readonly id: number; readonly http2?: boolean; readonly tls?: TlsInfo | null },
     connectionRequests: number,
   ) {
     this.head = head;
     this.method = head.method;
     this.requestUri = head.target;
+    this.rawTarget = head.rawTarget;
     this.httpVersion = conn.http2 === true ? '2.0' : head.versionMinor === 1 ? '1.1' : '1.0';
     this.headers = head.headers;
     this.tls = conn.tls ?? null;
     this.scheme = this.tls === null ? 'http' : 'https';
     this.remoteAddr = conn.remoteAddr;
     this.remotePort = conn.remotePort;
+    this.realipRemoteAddr = conn.remoteAddr;
+    this.realipRemotePort = conn.remotePort;
+    this.proxyProtocolAddr = conn.proxyProtocolAddr ?? null;
+    this.proxyProtocolPort = conn.proxyProtocolPort ?? null;
     this.serverAddr = conn.serverAddr;
     this.serverPort = conn.serverPort;
     this.connectionId = conn.id;

@@ -9,6 +9,7 @@ import type { SslConfig } from '../config/types.js';
 import { acceptTls } from '../tls/accept.js';
 import type { TlsServers } from '../tls/context.js';
 import { tlsInfoOf } from '../tls/info.js';
+import { proxyHeaderSource } from './connection-setup.js';
 import { ClientConnection } from './connection.js';
 import { renderLocal, sslErrorResponse } from './respond.js';
 import type { CompiledServer, VirtualHosts } from './router.js';
@@ -75,9 +76,8 @@ export class HttpsListen {
           if (reason !== null) site.logger.info({ listen: key, client: socket.remoteAddress }, `TLS handshake failed: ${reason}`);
           return;
         }
-        const h = t.proxyHeader;
-        const proxyProtocolAddr = h !== null && h.command === 'proxy' && (h.family === 'tcp4' || h.family === 'tcp6') ? h.sourceAddress : null;
-        const accepted = { tls: tlsInfoOf(t.socket), proxyProtocolAddr };
+        const source = proxyHeaderSource(t.proxyHeader);
+        const accepted = { tls: tlsInfoOf(t.socket), proxyProtocolAddr: source?.addr ?? null, proxyProtocolPort: source?.port ?? null };
         if (t.socket.alpnProtocol === 'h2' && h2 !== null) return h2(t.socket, accepted);
         new ClientConnection(t.socket, site, vhosts, accepted);
       });

@@ -38,6 +38,14 @@ export interface RequestInfo {
   readonly headers: readonly string[];
   readonly remoteAddr: string;
   readonly remotePort: number;
+  /** The request line's target as sent ($request); requestUri when absent. */
+  readonly rawTarget?: string;
+  /** The connection's peer before realip changed remoteAddr ($realip_remote_addr / _port). */
+  readonly realipRemoteAddr?: string;
+  readonly realipRemotePort?: number;
+  /** The client address of the connection's PROXY protocol header, null without one. */
+  readonly proxyProtocolAddr?: string | null;
+  readonly proxyProtocolPort?: number | null;
   readonly serverAddr: string;
   readonly serverPort: number;
   /** Host without port, lowercased, or server_name when absent. */
@@ -229,7 +237,12 @@ const BUILTINS: Readonly<Record<string, Getter>> = {
   pid: () => PID,
   remote_addr: (r) => r.remoteAddr,
   binary_remote_addr: (r) => binaryAddress(r.remoteAddr),
-  remote_port: (r) => String(r.remotePort),
+  // 0: a unix socket peer, or realip found an address without a port (nginx prints nothing)
+  remote_port: (r) => (r.remotePort === 0 ? '' : String(r.remotePort)),
+  realip_remote_addr: (r) => r.realipRemoteAddr ?? r.remoteAddr,
+  realip_remote_port: (r) => String(r.realipRemotePort ?? r.remotePort),
+  proxy_protocol_addr: (r) => r.proxyProtocolAddr ?? '',
+  proxy_protocol_port: (r) => (r.proxyProtocolPort === null || r.proxyProtocolPort === undefined ? '' : String(r.proxyProtocolPort)),
   remote_user: remoteUser,
   server_addr: (r) => r.serverAddr,
   server_port: (r) => String(r.serverPort),
@@ -237,7 +250,8 @@ const BUILTINS: Readonly<Record<string, Getter>> = {
   server_protocol: (r) => `HTTP/${r.httpVersion}`,
   scheme: (r) => r.scheme,
   https: (r) => (r.scheme === 'https' ? 'on' : ''),
-  request: (r) => `${r.method} ${r.requestUri} HTTP/${r.httpVersion}`,
+  // nginx logs the request line's target as sent: an absolute-form one stays absolute here
+  request: (r) => `${r.method} ${r.rawTarget ?? r.requestUri} HTTP/${r.httpVersion}`,
   request_method: (r) => r.method,
   request_uri: (r) => r.requestUri,
   uri: (r) => r.uri,

@@ -73,7 +73,7 @@ export function http2SessionFactory(site: HttpSite, listenKey: string, vhosts: V
     }
     // Every stream's ClientConnection gets this: TLS state for $https/$ssl_*, and never a PROXY
     // header to wait for (the accept path read it, and a stream's head is synthesized).
-    new Http2ClientSession(site, listenKey, session, socket, limits, accepted ?? { tls: tlsInfoOf(socket), proxyProtocolAddr: null });
+    new Http2ClientSession(site, listenKey, session, socket, limits, accepted ?? { tls: tlsInfoOf(socket), proxyProtocolAddr: null, proxyProtocolPort: null });
   };
 }
 

@@ -39,6 +39,7 @@ export interface StreamSiteDeps {
 export interface HandedOffConnection {
   readonly tls: TlsInfo | null;
   readonly proxyProtocolAddr: string | null;
+  readonly proxyProtocolPort: number | null;
   readonly remoteAddr: string;
   readonly remotePort: number;
 }
@@ -323,7 +324,7 @@ export class StreamSite {
       s.bytesSent += socket.bytesWritten - writtenBefore;
       this.#end(s);
     });
-    serve(socket, { tls: s.tls, proxyProtocolAddr: s.proxyProtocolAddress, remoteAddr: s.remoteAddress, remotePort: s.remotePort }, buffer);
+    serve(socket, { tls: s.tls, proxyProtocolAddr: s.proxyProtocolAddress, proxyProtocolPort: s.proxyProtocolPort, remoteAddr: s.remoteAddress, remotePort: s.remotePort }, buffer);
   }
 
   /**

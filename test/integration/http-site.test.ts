@@ -133,6 +133,36 @@ describe('http site', () => {
     expect(a.requests).toBe(1);
   });
 
+  // nginx 1.22 (checked with ask-nginx and a raw PROXY header): realip from proxy_protocol takes
+  // the header's port too; $realip_remote_addr/_port keep the peer; $proxy_protocol_* the header.
+  it('$proxy_protocol_addr/_port, $realip_remote_addr/_port and $remote_port after realip, as nginx', async () => {
+    const pp = await startProxy(`http { server { listen 127.0.0.1:0 proxy_protocol;
+      set_real_ip_from 127.0.0.1; real_ip_header proxy_protocol;
+      location / { return 200 "ra=$remote_addr:$remote_port realip=$realip_remote_addr pp=$proxy_protocol_addr:$proxy_protocol_port"; } } }`);
+    const byHeader = await startProxy(`http { server { listen 127.0.0.1:0;
+      set_real_ip_from 127.0.0.1; real_ip_header X-Real-IP;
+      location / { return 200 "ra=$remote_addr:$remote_port realip=$realip_remote_addr pp=$proxy_protocol_addr"; } } }`);
+    const [ppPort, headerPort] = [pp.port(), byHeader.port()];
+    const out = await rawExchange(ppPort!, 'PROXY TCP4 10.1.2.3 127.0.0.1 5555 80\r\nGET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n', 3000);
+    expect(out).toMatch(/\r\n\r\nra=10\.1\.2\.3:5555 realip=127\.0\.0\.1 pp=10\.1\.2\.3:5555$/);
+    // a header address without a port leaves $remote_port empty; with one, it is that port
+    const bare = await request(`http://127.0.0.1:${headerPort}/`, { headers: { 'x-real-ip': '10.9.9.9' } });
+    expect(bare.body).toBe('ra=10.9.9.9: realip=127.0.0.1 pp=');
+    const withPort = await request(`http://127.0.0.1:${headerPort}/`, { headers: { 'x-real-ip': '10.9.9.9:777' } });
+    expect(withPort.body).toBe('ra=10.9.9.9:777 realip=127.0.0.1 pp=');
+    const v6 = await request(`http://127.0.0.1:${headerPort}/`, { headers: { 'x-real-ip': '[2001:db8::1]:80' } });
+    expect(v6.body).toBe('ra=2001:db8::1:80 realip=127.0.0.1 pp=');
+  });
+
+  // nginx logs the request line's target as sent; $request_uri is the origin form (ask-nginx:
+  // "req=GET http://Example.ORG:8080/a/b?x=1 HTTP/1.1 ru=/a/b?x=1 host=example.org").
+  it('$request keeps an absolute-form target as sent, $request_uri is its origin form', async () => {
+    const proxy = await startProxy(`http { server { listen 127.0.0.1:0;
+      location / { return 200 "req=$request ru=$request_uri host=$host"; } } }`);
+    const out = await rawExchange(proxy.port(), 'GET http://Example.ORG:8080/a/b?x=1 HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n', 3000);
+    expect(out).toMatch(/\r\n\r\nreq=GET http:\/\/Example\.ORG:8080\/a\/b\?x=1 HTTP\/1\.1 ru=\/a\/b\?x=1 host=example\.org$/);
+  });
+
   it('serves check_status from the upstream groups', async () => {
     const a = await startHttpBackend('A');
     const proxy = await startProxy(`http { upstream app { server 127.0.0.1:${a.port}; }

@@ -131,6 +131,26 @@ describe('http $upstream_* lists', () => {
     expect(log.lines()).toContain(`uri=/x st=502, 502 addr=${DEAD}, u s=502`);
   });
 
+
+  // nginx 1.22, same config: a silent peer times out, the other is down after its first failure;
+  // every request then answers 502 ("no live upstreams"), not the timeout's 504:
+  //   st=502 us=504, 502 ua=S, 127.0.0.1:1   then   st=502 us=504, 502 ua=S, u
+  it('a timeout followed by no live peer answers 502, as nginx ("504, 502" addr "S, u")', async () => {
+    const silent = await tcpBackend(() => {});
+    const log = logFile();
+    const proxy = await startProxy(`http {
+      log_format t 'st=$status us=$upstream_status ua=$upstream_addr';
+      upstream u { server 127.0.0.1:${silent} max_fails=0; server ${DEAD} max_fails=1 fail_timeout=30s; }
+      server { listen 127.0.0.1:0; access_log ${log.path} t; proxy_read_timeout 200ms;
+        location / { proxy_pass http://u; } } }`);
+    for (let i = 0; i < 3; i++) expect((await request(proxy.url('/'))).status).toBe(502);
+    await expect.poll(() => log.lines().length).toBe(3);
+    expect(log.lines()).toEqual([
+      `st=502 us=504, 502 ua=127.0.0.1:${silent}, ${DEAD}`,
+      `st=502 us=504, 502 ua=127.0.0.1:${silent}, u`,
+      `st=502 us=504, 502 ua=127.0.0.1:${silent}, u`,
+    ]);
+  });
   it('logs an upgraded connection when it ends, with the tunnelled bytes and Connection: upgrade', async () => {
     let backendGot = 0;
     const upHead = 'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n';
