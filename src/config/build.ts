@@ -7,14 +7,15 @@ import { ConfigError, type ErrorCode, type Loc } from '../errors.js';
 import type { Directive } from './ast.js';
 import { DIRECTIVE_NAMES, findDirective, settingDefaults } from './directives.js';
 import { resolveErrorLogs } from './directives/main.js';
-import { PROXY_SSL_FIELDS, assembleProxySsl, assembleSsl } from './directives/ssl.js';
+import { assembleSsl, mergeProxySsl, proxySslOf, setsProxySsl } from './directives/ssl.js';
 import {
-  noteTemplateArgs, resolvePath, type BuildState, type HttpServerDraft, type LocationDraft, type Reporter, type Scope, type Settings,
+  BuildState, noteTemplateArgs, resolvePath, type HttpServerDraft, type LocationDraft, type Reporter, type Scope,
   type StreamServerDraft, type TargetDraft, type UpstreamDraft,
 } from './directives/scope.js';
+import type { HttpSettings, OwnOf, SslSettings, StreamSettings } from './directives/settings.js';
 import type {
-  AccessLogConfig, CheckConfig, Config, HttpConfig, HttpServerConfig, ListenConfig, LocationConfig, LocationHandler, LocationSettings, MainConfig,
-  ProxyTarget, SslConfig, StreamConfig, StreamServerConfig, UpstreamConfig,
+  AccessLogConfig, Config, HttpConfig, HttpServerConfig, ListenConfig, LocationConfig, LocationHandler, LocationSettings, MainConfig,
+  ProxyTarget, RealIpConfig, SslConfig, StreamConfig, StreamServerConfig, UpstreamConfig,
 } from './types.js';
 import { validateDrafts } from './validate.js';
 import { MAX_REPORTED_ERRORS } from './limits.js';
@@ -52,8 +53,7 @@ export function buildConfig(directives: readonly Directive[], opts: BuildOptions
       return errors.length > MAX_REPORTED_ERRORS;
     },
   };
-  const state = { prefix: opts.prefix, report, http: null, stream: null, targets: [], templates: [] } as unknown as { -readonly [K in keyof BuildState]: BuildState[K] };
-  state.mainScope = { state, context: 'main', parent: null, settings: {}, seen: [], server: undefined, location: undefined, upstream: undefined, streamServer: undefined };
+  const state = new BuildState(opts.prefix, report);
   let t = performance.now();
   const lap = (name: string): void => {
     if (opts.timings === undefined) return;
@@ -166,37 +166,36 @@ const DEFAULTS = {
 };
 
 function assembleMain(state: BuildState): MainConfig {
-  const m = { ...DEFAULTS.main, ...state.mainScope.settings } as Settings;
-  const pid = m['pid'] as string | null;
+  const m = { ...DEFAULTS.main, ...state.mainScope.settings.main };
   return {
-    pid: pid === null ? null : resolvePath(state.prefix, pid),
-    errorLogs: resolveErrorLogs(state.prefix, m['errorLogs'] as MainConfig['errorLogs']),
-    workerProcesses: m['workerProcesses'] as MainConfig['workerProcesses'],
-    workerConnections: m['workerConnections'] as number,
-    workerShutdownTimeoutMs: m['workerShutdownTimeoutMs'] as number,
-    daemon: m['daemon'] as boolean,
-    user: m['user'] as MainConfig['user'],
-    watch: m['watch'] as boolean,
-    streamCloseDelayMs: m['streamCloseDelayMs'] as number,
+    pid: m.pid === null ? null : resolvePath(state.prefix, m.pid),
+    errorLogs: resolveErrorLogs(state.prefix, m.errorLogs),
+    workerProcesses: m.workerProcesses,
+    workerConnections: m.workerConnections,
+    workerShutdownTimeoutMs: m.workerShutdownTimeoutMs,
+    daemon: m.daemon,
+    user: m.user,
+    watch: m.watch,
+    streamCloseDelayMs: m.streamCloseDelayMs,
   };
 }
 
 export function assembleUpstream(u: UpstreamDraft): UpstreamConfig {
-  const s = { ...DEFAULTS.upstream, ...u.scope.settings } as Settings;
+  const s = { ...DEFAULTS.upstream, ...u.scope.settings.upstream };
   return {
     name: u.name,
     method: u.method,
     servers: u.servers,
     check: u.check && {
       ...u.check,
-      httpSend: s['httpSend'] as string,
-      expectAlive: s['expectAlive'] as CheckConfig['expectAlive'],
-      keepaliveRequests: s['keepaliveRequestsCheck'] as number,
+      httpSend: s.httpSend,
+      expectAlive: s.expectAlive,
+      keepaliveRequests: s.keepaliveRequestsCheck,
     },
-    keepalive: s['keepalive'] as number,
-    keepaliveTimeoutMs: s['keepaliveTimeoutMs'] as number,
-    keepaliveRequests: s['keepaliveRequests'] as number,
-    keepaliveTimeMs: s['keepaliveTimeMs'] as number,
+    keepalive: s.keepalive,
+    keepaliveTimeoutMs: s.keepaliveTimeoutMs,
+    keepaliveRequests: s.keepaliveRequests,
+    keepaliveTimeMs: s.keepaliveTimeMs,
     implicit: false,
     loc: u.loc,
   };
@@ -206,78 +205,84 @@ function target(t: TargetDraft): ProxyTarget {
   return { scheme: t.scheme, upstream: t.upstream, uri: t.uri, dynamic: t.dynamic, raw: t.raw, loc: t.loc };
 }
 
-/** True when a level sets none of the inherited settings (most locations of a big config). */
-function isEmpty(o: Settings): boolean {
-  for (const _ in o) return false;
-  return true;
-}
-
 function resolveAccessLogs(prefix: string, logs: readonly AccessLogConfig[]): readonly AccessLogConfig[] {
   return logs.map((l) => (l.path === null ? l : { ...l, path: resolvePath(prefix, l.path) }));
 }
+
+/** LocationSettings fields that are the http setting of the same name, taken as written. */
+type CopiedField = Exclude<keyof LocationSettings, 'proxySsl' | 'accessLogs' | 'root' | 'realIp'>;
 
 /**
  * A level's LocationSettings: the parent's values overlaid with this level's own. A level that
  * sets nothing gets the parent's object itself, so 10,000 plain locations share one frozen
  * object instead of each copying ~30 fields (that copying was most of the build time, in GC).
- * Fields are read one by one from `own` (never `{ ...parent, ...own }`): that keeps one hidden
- * class and a fixed key order, which the hash relies on.
  */
-function mergeSettings(base: LocationSettings, own: Settings, state: BuildState): LocationSettings {
-  if (isEmpty(own)) return base;
-  const prefix = state.prefix;
-  const o = own as Partial<Record<keyof LocationSettings, unknown>> & Settings;
-  const pick = <K extends keyof LocationSettings>(k: K): LocationSettings[K] => (o[k] === undefined ? base[k] : (o[k] as LocationSettings[K]));
-  return {
-    proxyConnectTimeoutMs: pick('proxyConnectTimeoutMs'),
-    proxyReadTimeoutMs: pick('proxyReadTimeoutMs'),
-    proxySendTimeoutMs: pick('proxySendTimeoutMs'),
-    proxySetHeaders: pick('proxySetHeaders'),
-    proxyHideHeaders: pick('proxyHideHeaders'),
-    proxyPassHeaders: pick('proxyPassHeaders'),
-    proxyHttpVersion: pick('proxyHttpVersion'),
-    proxyMethod: pick('proxyMethod'),
-    proxyPassRequestHeaders: pick('proxyPassRequestHeaders'),
-    proxyPassRequestBody: pick('proxyPassRequestBody'),
-    proxyRedirect: pick('proxyRedirect'),
-    proxyInterceptErrors: pick('proxyInterceptErrors'),
-    proxyBuffering: pick('proxyBuffering'),
-    proxyIgnoreClientAbort: pick('proxyIgnoreClientAbort'),
-    proxyForwardedHeaders: pick('proxyForwardedHeaders'),
-    proxyProtocolVersion: pick('proxyProtocolVersion'),
-    proxySsl: PROXY_SSL_FIELDS.some((f) => o[f] !== undefined) ? assembleProxySsl(base.proxySsl ?? null, o, prefix) : base.proxySsl,
-    proxyNextUpstream: pick('proxyNextUpstream'),
-    proxyNextUpstreamTries: pick('proxyNextUpstreamTries'),
-    proxyNextUpstreamTimeoutMs: pick('proxyNextUpstreamTimeoutMs'),
-    clientMaxBodySizeBytes: pick('clientMaxBodySizeBytes'),
-    clientBodyTimeoutMs: pick('clientBodyTimeoutMs'),
-    sendTimeoutMs: pick('sendTimeoutMs'),
-    keepaliveTimeoutMs: pick('keepaliveTimeoutMs'),
-    keepaliveRequests: pick('keepaliveRequests'),
-    addHeaders: pick('addHeaders'),
-    errorPages: pick('errorPages'),
-    accessLogs: o['accessLogs'] === undefined ? base.accessLogs : resolveAccessLogs(prefix, o['accessLogs'] as AccessLogConfig[]),
-    root: o['root'] === undefined ? base.root : resolvePath(prefix, o['root'] as string),
-    index: pick('index'),
-    websocketReadTimeoutMs: pick('websocketReadTimeoutMs'),
-    serverTokens: pick('serverTokens'),
-    realIp: o['realIpFrom'] === undefined && o['realIpHeader'] === undefined && o['realIpRecursive'] === undefined
-      ? base.realIp
-      : {
-        from: (o['realIpFrom'] as string[] | undefined) ?? base.realIp.from,
-        header: (o['realIpHeader'] as string | undefined) ?? base.realIp.header,
-        recursive: (o['realIpRecursive'] as boolean | undefined) ?? base.realIp.recursive,
-      },
-  };
+function mergeSettings(base: LocationSettings, own: OwnOf<'http'> | undefined, prefix: string): LocationSettings {
+  if (own === undefined) return base;
+  const realIp = own.realIpFrom === undefined && own.realIpHeader === undefined && own.realIpRecursive === undefined
+    ? base.realIp
+    : { from: own.realIpFrom ?? base.realIp.from, header: own.realIpHeader ?? base.realIp.header, recursive: own.realIpRecursive ?? base.realIp.recursive };
+  return locationSettings(
+    base, own,
+    setsProxySsl(own) ? mergeProxySsl(base.proxySsl, own, prefix) : base.proxySsl,
+    own.accessLogs === undefined ? base.accessLogs : resolveAccessLogs(prefix, own.accessLogs),
+    own.root === undefined ? base.root : resolvePath(prefix, own.root),
+    realIp,
+  );
 }
 
 /** The http-level defaults as a LocationSettings (paths resolved), the root of every merge. */
-function defaultSettings(state: BuildState): LocationSettings {
-  const d = DEFAULTS.http;
-  const seed = {
-    accessLogs: [], root: '', realIp: { from: [], header: '', recursive: false },
-  } as unknown as LocationSettings;
-  return mergeSettings(seed, d, state);
+function defaultSettings(d: HttpSettings, prefix: string): LocationSettings {
+  return locationSettings(
+    d, d, proxySslOf(d, prefix), resolveAccessLogs(prefix, d.accessLogs), resolvePath(prefix, d.root),
+    { from: d.realIpFrom, header: d.realIpHeader, recursive: d.realIpRecursive },
+  );
+}
+
+/**
+ * The fields one by one, `own`'s when set, else `base`'s (never `{ ...base, ...own }`): one hidden
+ * class and a fixed key order, which the hash relies on. Own values are never null (parsers
+ * return values), so `??` means "not set at this level".
+ */
+function locationSettings(
+  base: Pick<LocationSettings, CopiedField>, own: Partial<Pick<LocationSettings, CopiedField>>,
+  proxySsl: LocationSettings['proxySsl'], accessLogs: readonly AccessLogConfig[], root: string, realIp: RealIpConfig,
+): LocationSettings {
+  return {
+    proxyConnectTimeoutMs: own.proxyConnectTimeoutMs ?? base.proxyConnectTimeoutMs,
+    proxyReadTimeoutMs: own.proxyReadTimeoutMs ?? base.proxyReadTimeoutMs,
+    proxySendTimeoutMs: own.proxySendTimeoutMs ?? base.proxySendTimeoutMs,
+    proxySetHeaders: own.proxySetHeaders ?? base.proxySetHeaders,
+    proxyHideHeaders: own.proxyHideHeaders ?? base.proxyHideHeaders,
+    proxyPassHeaders: own.proxyPassHeaders ?? base.proxyPassHeaders,
+    proxyHttpVersion: own.proxyHttpVersion ?? base.proxyHttpVersion,
+    proxyMethod: own.proxyMethod ?? base.proxyMethod,
+    proxyPassRequestHeaders: own.proxyPassRequestHeaders ?? base.proxyPassRequestHeaders,
+    proxyPassRequestBody: own.proxyPassRequestBody ?? base.proxyPassRequestBody,
+    proxyRedirect: own.proxyRedirect ?? base.proxyRedirect,
+    proxyInterceptErrors: own.proxyInterceptErrors ?? base.proxyInterceptErrors,
+    proxyBuffering: own.proxyBuffering ?? base.proxyBuffering,
+    proxyIgnoreClientAbort: own.proxyIgnoreClientAbort ?? base.proxyIgnoreClientAbort,
+    proxyForwardedHeaders: own.proxyForwardedHeaders ?? base.proxyForwardedHeaders,
+    proxyProtocolVersion: own.proxyProtocolVersion ?? base.proxyProtocolVersion,
+    proxySsl,
+    proxyNextUpstream: own.proxyNextUpstream ?? base.proxyNextUpstream,
+    proxyNextUpstreamTries: own.proxyNextUpstreamTries ?? base.proxyNextUpstreamTries,
+    proxyNextUpstreamTimeoutMs: own.proxyNextUpstreamTimeoutMs ?? base.proxyNextUpstreamTimeoutMs,
+    clientMaxBodySizeBytes: own.clientMaxBodySizeBytes ?? base.clientMaxBodySizeBytes,
+    clientBodyTimeoutMs: own.clientBodyTimeoutMs ?? base.clientBodyTimeoutMs,
+    sendTimeoutMs: own.sendTimeoutMs ?? base.sendTimeoutMs,
+    keepaliveTimeoutMs: own.keepaliveTimeoutMs ?? base.keepaliveTimeoutMs,
+    keepaliveRequests: own.keepaliveRequests ?? base.keepaliveRequests,
+    addHeaders: own.addHeaders ?? base.addHeaders,
+    errorPages: own.errorPages ?? base.errorPages,
+    accessLogs,
+    root,
+    index: own.index ?? base.index,
+    websocketReadTimeoutMs: own.websocketReadTimeoutMs ?? base.websocketReadTimeoutMs,
+    serverTokens: own.serverTokens ?? base.serverTokens,
+    realIp,
+  };
 }
 
 /**
@@ -291,9 +296,9 @@ export function httpDefaults(prefix: string): {
 } {
   const d = DEFAULTS.http;
   return {
-    settings: defaultSettings({ prefix } as BuildState),
-    clientHeaderBufferSizeBytes: d['clientHeaderBufferSizeBytes'] as number,
-    largeClientHeaderBuffers: d['largeClientHeaderBuffers'] as HttpServerConfig['largeClientHeaderBuffers'],
+    settings: defaultSettings(d, prefix),
+    clientHeaderBufferSizeBytes: d.clientHeaderBufferSizeBytes,
+    largeClientHeaderBuffers: d.largeClientHeaderBuffers,
   };
 }
 
@@ -304,8 +309,8 @@ function defaultListen(loc: Loc): ListenConfig {
   };
 }
 
-function assembleLocation(l: LocationDraft, parent: LocationSettings, state: BuildState): LocationConfig {
-  const settings = mergeSettings(parent, l.scope.settings, state);
+function assembleLocation(l: LocationDraft, parent: LocationSettings, prefix: string): LocationConfig {
+  const settings = mergeSettings(parent, l.scope.settings.http, prefix);
   let handler: LocationHandler;
   if (l.ret) handler = { kind: 'return', code: l.ret.code, text: l.ret.text, loc: l.ret.loc };
   else if (l.checkStatus) handler = { kind: 'checkStatus', format: l.checkStatus };
@@ -313,32 +318,29 @@ function assembleLocation(l: LocationDraft, parent: LocationSettings, state: Bui
   else if (l.websocket) handler = { kind: 'websocket', path: l.websocket.path, target: target(l.websocket.target) };
   else handler = { kind: 'static' };
   const locations: LocationConfig[] = [];
-  for (const c of l.locations) locations.push(assembleLocation(c, settings, state));
+  for (const c of l.locations) locations.push(assembleLocation(c, settings, prefix));
   return { match: l.match, handler, rewrites: l.rewrites, sets: l.sets, settings, locations, loc: l.loc };
 }
 
-/** Server-only settings (client_header_*), read from the server's own values, else the http level's. */
-function serverValue<T>(own: Settings, http: Settings, key: string): T {
-  return (own[key] === undefined ? http[key] : own[key]) as T;
-}
-
-function assembleHttpServer(s: HttpServerDraft, http: Settings, base: LocationSettings, state: BuildState): HttpServerConfig {
-  const own = s.scope.settings;
-  const settings = mergeSettings(base, own, state);
+function assembleHttpServer(s: HttpServerDraft, http: HttpSettings, base: LocationSettings, state: BuildState): HttpServerConfig {
+  const prefix = state.prefix;
+  // Server-only settings (client_header_*, http2, ssl_*): the server's own values, else the http level's.
+  const own = s.scope.settings.http;
+  const settings = mergeSettings(base, own, prefix);
   const locations: LocationConfig[] = [];
-  for (const l of s.locations) locations.push(assembleLocation(l, settings, state));
+  for (const l of s.locations) locations.push(assembleLocation(l, settings, prefix));
   return {
     listens: s.listens.length > 0 ? s.listens : [defaultListen(s.loc)],
     serverNames: s.serverNames,
-    clientHeaderTimeoutMs: serverValue(own, http, 'clientHeaderTimeoutMs'),
-    clientHeaderBufferSizeBytes: serverValue(own, http, 'clientHeaderBufferSizeBytes'),
-    largeClientHeaderBuffers: serverValue(own, http, 'largeClientHeaderBuffers'),
+    clientHeaderTimeoutMs: own?.clientHeaderTimeoutMs ?? http.clientHeaderTimeoutMs,
+    clientHeaderBufferSizeBytes: own?.clientHeaderBufferSizeBytes ?? http.clientHeaderBufferSizeBytes,
+    largeClientHeaderBuffers: own?.largeClientHeaderBuffers ?? http.largeClientHeaderBuffers,
     rewrites: s.rewrites,
     // Only present when used, so configs without server-level `set` keep their shape and hash.
     ...(s.sets.length > 0 ? { sets: s.sets } : {}),
     returnDirective: s.ret,
-    ssl: ownsSsl(own) ? assembleSsl((f) => serverValue(own, http, f), state.prefix, state.report) : areaSsl(http, state),
-    http2: serverValue<boolean>(own, http, 'http2') || s.listens.some((l) => l.http2),
+    ssl: serverSsl(own, http, state),
+    http2: (own?.http2 ?? http.http2) || s.listens.some((l) => l.http2),
     settings,
     locations,
     loc: s.loc,
@@ -347,8 +349,8 @@ function assembleHttpServer(s: HttpServerDraft, http: Settings, base: LocationSe
 
 function assembleHttp(state: BuildState, implicit: readonly UpstreamConfig[]): HttpConfig {
   const h = state.http!;
-  const http = { ...DEFAULTS.http, ...h.scope.settings };
-  const base = mergeSettings(defaultSettings(state), h.scope.settings, state);
+  const http = { ...DEFAULTS.http, ...h.scope.settings.http };
+  const base = mergeSettings(defaultSettings(DEFAULTS.http, state.prefix), h.scope.settings.http, state.prefix);
   const servers: HttpServerConfig[] = [];
   for (const s of h.servers) servers.push(assembleHttpServer(s, http, base, state));
   return {
@@ -359,10 +361,10 @@ function assembleHttp(state: BuildState, implicit: readonly UpstreamConfig[]): H
   };
 }
 
-function assembleStreamServer(s: StreamServerDraft, parent: Settings, accessLogs: readonly AccessLogConfig[], state: BuildState): StreamServerConfig {
+function assembleStreamServer(s: StreamServerDraft, parent: StreamSettings, accessLogs: readonly AccessLogConfig[], state: BuildState): StreamServerConfig {
   const prefix = state.prefix;
-  const own = s.scope.settings;
-  const m = isEmpty(own) ? parent : { ...parent, ...own };
+  const own = s.scope.settings.stream;
+  const m = own === undefined ? parent : { ...parent, ...own };
   return {
     listens: s.listens,
     serverNames: s.serverNames,
@@ -371,48 +373,46 @@ function assembleStreamServer(s: StreamServerDraft, parent: Settings, accessLogs
       : s.websockets.length > 0
         ? { kind: 'websocket', routes: s.websockets.map((w) => ({ path: w.path, target: target(w.target) })) }
         : { kind: 'none' },
-    proxyConnectTimeoutMs: m['proxyConnectTimeoutMs'] as number,
-    proxyTimeoutMs: m['proxyTimeoutMs'] as number,
-    proxyHalfClose: m['proxyHalfClose'] as boolean,
-    proxyNextUpstream: m['proxyNextUpstream'] as boolean,
-    proxyNextUpstreamTries: m['proxyNextUpstreamTries'] as number,
-    proxyNextUpstreamTimeoutMs: m['proxyNextUpstreamTimeoutMs'] as number,
-    proxyProtocolVersion: m['proxyProtocol'] ? (m['proxyProtocolVersionNumber'] as 1 | 2) : 0,
-    tcpNodelay: m['tcpNodelay'] as boolean,
-    soKeepalive: m['soKeepalive'] as boolean,
-    sslPreread: m['sslPreread'] as boolean,
-    prereadTimeoutMs: m['prereadTimeoutMs'] as number,
+    proxyConnectTimeoutMs: m.proxyConnectTimeoutMs,
+    proxyTimeoutMs: m.proxyTimeoutMs,
+    proxyHalfClose: m.proxyHalfClose,
+    proxyNextUpstream: m.proxyNextUpstream,
+    proxyNextUpstreamTries: m.proxyNextUpstreamTries,
+    proxyNextUpstreamTimeoutMs: m.proxyNextUpstreamTimeoutMs,
+    proxyProtocolVersion: m.proxyProtocol ? m.proxyProtocolVersionNumber : 0,
+    tcpNodelay: m.tcpNodelay,
+    soKeepalive: m.soKeepalive,
+    sslPreread: m.sslPreread,
+    prereadTimeoutMs: m.prereadTimeoutMs,
     // Resolved once at the stream level and shared by every server that sets none of its own.
-    accessLogs: own['accessLogs'] === undefined ? accessLogs : resolveAccessLogs(prefix, own['accessLogs'] as AccessLogConfig[]),
+    accessLogs: own?.accessLogs === undefined ? accessLogs : resolveAccessLogs(prefix, own.accessLogs),
     accessRules: s.accessRules,
-    setRealIpFrom: m['setRealIpFrom'] as string[],
-    ssl: ownsSsl(own) ? assembleSsl((f) => m[f], state.prefix, state.report) : areaSsl(parent, state),
+    setRealIpFrom: m.setRealIpFrom,
+    ssl: serverSsl(own, parent, state),
     loc: s.loc,
   };
 }
 
-/** Whether a server sets any ssl_* directive itself (most do not, and share their area's SslConfig). */
-function ownsSsl(own: Settings): boolean {
-  for (const k in own) if (k.startsWith('ssl')) return true;
-  return false;
-}
-
-const areaSslCache = new WeakMap<Settings, SslConfig>();
-
-/** The http/stream level's SslConfig, built once per area settings object and shared by its servers. */
-function areaSsl(area: Settings, state: BuildState): SslConfig {
+/**
+ * A server's SslConfig: built from its own ssl_* values over its area's when it sets any, else the
+ * area's, built once per area and shared by every server that sets none (most do).
+ */
+function serverSsl(own: Partial<SslSettings> | undefined, area: SslSettings, state: BuildState): SslConfig {
+  if (own !== undefined) for (const k in own) if (k.startsWith('ssl')) return assembleSsl(own, area, state.prefix, state.report);
   let ssl = areaSslCache.get(area);
   if (ssl === undefined) {
-    ssl = assembleSsl((f) => area[f], state.prefix, state.report);
+    ssl = assembleSsl(undefined, area, state.prefix, state.report);
     areaSslCache.set(area, ssl);
   }
   return ssl;
 }
 
+const areaSslCache = new WeakMap<SslSettings, SslConfig>();
+
 function assembleStream(state: BuildState, implicit: readonly UpstreamConfig[]): StreamConfig {
   const st = state.stream!;
-  const base = { ...DEFAULTS.stream, ...st.scope.settings };
-  const accessLogs = resolveAccessLogs(state.prefix, base['accessLogs'] as AccessLogConfig[]);
+  const base = { ...DEFAULTS.stream, ...st.scope.settings.stream };
+  const accessLogs = resolveAccessLogs(state.prefix, base.accessLogs);
   const servers: StreamServerConfig[] = [];
   for (const s of st.servers) servers.push(assembleStreamServer(s, base, accessLogs, state));
   return {

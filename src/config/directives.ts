@@ -4,7 +4,9 @@
  */
 import { HTTP_DIRECTIVES } from './directives/http.js';
 import { MAIN_DIRECTIVES } from './directives/main.js';
+import { TsproxyError } from '../errors.js';
 import type { Context, DirectiveSpec, SettingKind } from './directives/scope.js';
+import type { OwnSettings, SettingsOf } from './directives/settings.js';
 import { SSL_DIRECTIVES } from './directives/ssl.js';
 import { STREAM_DIRECTIVES } from './directives/stream.js';
 import { UPSTREAM_DIRECTIVES } from './directives/upstream.js';
@@ -19,7 +21,7 @@ export const DIRECTIVES_BY_NAME: ReadonlyMap<string, readonly DirectiveSpec[]> =
   for (const spec of DIRECTIVES) {
     const list = m.get(spec.name) ?? [];
     if (list.some((s) => s.contexts.some((c) => spec.contexts.includes(c)))) {
-      throw new Error(`directive table: "${spec.name}" has two specs for one context`);
+      throw new TsproxyError('TSP_ERR_INTERNAL', `directive table: "${spec.name}" has two specs for one context`);
     }
     list.push(spec);
     m.set(spec.name, list);
@@ -34,13 +36,18 @@ export function findDirective(name: string, context: Context): DirectiveSpec | n
   return specs.find((s) => s.contexts.includes(context)) ?? null;
 }
 
-/** Default values of every inherited setting of one kind, from the table's `default`s. */
-export function settingDefaults(kind: SettingKind): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const spec of DIRECTIVES) {
-    if (spec.setting?.kind === kind && !Object.hasOwn(out, spec.setting.field)) out[spec.setting.field] = spec.setting.initial;
-  }
-  return out;
+/** The table's defaults of every inherited setting, by kind (the first spec of a field gives it). */
+const DEFAULTS: OwnSettings = {};
+for (const spec of DIRECTIVES) spec.setting?.seed(DEFAULTS);
+
+/**
+ * Default values of every inherited setting of one kind, from the table's `default`s: a new
+ * object per call (callers merge into it). The one place a draft is taken as complete: every
+ * field of settings.ts has a spec, and test/config/directives.test.ts checks that a config
+ * setting nothing assembles without an undefined value.
+ */
+export function settingDefaults<K extends SettingKind>(kind: K): SettingsOf<K> {
+  return { ...DEFAULTS[kind] } as SettingsOf<K>;
 }
 
 /** Names the table knows, for "did you mean" suggestions and the missing ";" warning. */

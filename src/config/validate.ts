@@ -5,7 +5,7 @@
  */
 import type { Loc } from '../errors.js';
 import { settingDefaults } from './directives.js';
-import type { BuildState, LocationDraft, Reporter, Scope, TargetDraft, UpstreamDraft } from './directives/scope.js';
+import { DEFAULT_LOC, type BuildState, type LocationDraft, type Reporter, type TargetDraft, type UpstreamDraft } from './directives/scope.js';
 import type { AccessLogConfig, ListenConfig, ServerName, UpstreamConfig } from './types.js';
 import { parseUpstreamAddress } from './units.js';
 
@@ -30,9 +30,9 @@ export function validateDrafts(state: BuildState, r: Reporter): Implicit {
     checkListens(state.http.servers, r, true);
     const formats = new Set(['combined', ...state.http.logFormats.map((f) => f.name)]);
     const buffered = new Map<string, AccessLogConfig>();
-    checkLogFormats(state.http.scope, formats, r, buffered);
+    checkLogFormats(state.http.scope.settings.http?.accessLogs, formats, r, buffered);
     for (const s of state.http.servers) {
-      checkLogFormats(s.scope, formats, r, buffered);
+      checkLogFormats(s.scope.settings.http?.accessLogs, formats, r, buffered);
       checkLocationLogFormats(s.locations, formats, r, buffered);
     }
   }
@@ -43,8 +43,8 @@ export function validateDrafts(state: BuildState, r: Reporter): Implicit {
     checkListens(state.stream.servers, r, false);
     const formats = new Set(['basic', ...state.stream.logFormats.map((f) => f.name)]);
     const buffered = new Map<string, AccessLogConfig>();
-    checkLogFormats(state.stream.scope, formats, r, buffered);
-    for (const s of state.stream.servers) checkLogFormats(s.scope, formats, r, buffered);
+    checkLogFormats(state.stream.scope.settings.stream?.accessLogs, formats, r, buffered);
+    for (const s of state.stream.servers) checkLogFormats(s.scope.settings.stream?.accessLogs, formats, r, buffered);
   }
   return implicit;
 }
@@ -64,7 +64,7 @@ function resolveTargets(state: BuildState, r: Reporter, implicit: Implicit): voi
     }
     const addr = parseUpstreamAddress(name, null);
     if (!addr.ok) { r.error('TSP_ERR_CONFIG_VALUE', addr.message, t.loc); continue; }
-    (t as { upstream: string }).upstream = name;
+    t.upstream = name;
     if (made[t.area].has(name)) continue;
     made[t.area].add(name);
     implicit[t.area].push(implicitUpstream(name, addr.value, t));
@@ -77,10 +77,10 @@ function implicitUpstream(name: string, target: UpstreamConfig['servers'][number
     method: { kind: 'round_robin' },
     servers: [{ address: name, target, weight: 1, maxFails: 1, failTimeoutMs: 10_000, maxConns: 0, backup: false, down: false, loc: t.loc }],
     check: null,
-    keepalive: UPSTREAM_DEFAULTS['keepalive'] as number,
-    keepaliveTimeoutMs: UPSTREAM_DEFAULTS['keepaliveTimeoutMs'] as number,
-    keepaliveRequests: UPSTREAM_DEFAULTS['keepaliveRequests'] as number,
-    keepaliveTimeMs: UPSTREAM_DEFAULTS['keepaliveTimeMs'] as number,
+    keepalive: UPSTREAM_DEFAULTS.keepalive,
+    keepaliveTimeoutMs: UPSTREAM_DEFAULTS.keepaliveTimeoutMs,
+    keepaliveRequests: UPSTREAM_DEFAULTS.keepaliveRequests,
+    keepaliveTimeMs: UPSTREAM_DEFAULTS.keepaliveTimeMs,
     implicit: true,
     loc: t.loc,
   };
@@ -128,12 +128,15 @@ function nameKey(n: ServerName): string {
   }
 }
 
+/** What the listen checks read of a listen. */
+type ListenKey = Pick<ListenConfig, 'key' | 'defaultServer' | 'loc'>;
+
 /** nginx: two default_server on one address is an error; one name twice on an address a warning. */
 function checkListens(servers: readonly { listens: readonly ListenConfig[]; serverNames: readonly ServerName[]; loc: Loc }[], r: Reporter, http: boolean): void {
   const defaults = new Set<string>();
   // Per address, one set per name kind keyed by the field as parsed: no key string is built per name.
   const names = new Map<string, Record<ServerName['kind'], Set<string>>>();
-  const implicitListen = [{ key: '0.0.0.0:80', defaultServer: false } as ListenConfig];
+  const implicitListen: readonly ListenKey[] = [{ key: '0.0.0.0:80', defaultServer: false, loc: DEFAULT_LOC }];
   for (const s of servers) {
     const listens = s.listens.length > 0 || !http ? s.listens : implicitListen;
     for (let i = 0; i < listens.length; i++) {
@@ -156,7 +159,7 @@ function checkListens(servers: readonly { listens: readonly ListenConfig[]; serv
 }
 
 /** A server that lists one address twice is checked once for it (a server has one or two listens). */
-function listenedBefore(listens: readonly ListenConfig[], i: number): boolean {
+function listenedBefore(listens: readonly ListenKey[], i: number): boolean {
   for (let j = 0; j < i; j++) if (listens[j]!.key === listens[i]!.key) return true;
   return false;
 }
@@ -166,8 +169,7 @@ function listenedBefore(listens: readonly ListenConfig[], i: number): boolean {
  * (the whole tree is read first), so include order does not matter. A file's buffer belongs to
  * the file: two buffer=/flush=/gzip settings for one path conflict (nginx's message).
  */
-function checkLogFormats(scope: Scope, formats: ReadonlySet<string>, r: Reporter, buffered: Map<string, AccessLogConfig>): void {
-  const logs = scope.settings['accessLogs'] as AccessLogConfig[] | undefined;
+function checkLogFormats(logs: readonly AccessLogConfig[] | undefined, formats: ReadonlySet<string>, r: Reporter, buffered: Map<string, AccessLogConfig>): void {
   if (logs === undefined) return;
   for (const l of logs) {
     if (l.path !== null && !formats.has(l.format)) r.error('TSP_ERR_CONFIG_REFERENCE', `unknown log format "${l.format}"`, l.loc);
@@ -182,7 +184,7 @@ function checkLogFormats(scope: Scope, formats: ReadonlySet<string>, r: Reporter
 
 function checkLocationLogFormats(locations: readonly LocationDraft[], formats: ReadonlySet<string>, r: Reporter, buffered: Map<string, AccessLogConfig>): void {
   for (const l of locations) {
-    checkLogFormats(l.scope, formats, r, buffered);
+    checkLogFormats(l.scope.settings.http?.accessLogs, formats, r, buffered);
     if (l.locations.length > 0) checkLocationLogFormats(l.locations, formats, r, buffered);
   }
 }

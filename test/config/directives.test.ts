@@ -5,6 +5,7 @@ import { DIRECTIVES, DIRECTIVE_NAMES, findDirective, settingDefaults } from '../
 import { renderDirectiveReference } from '../../src/config/directives-doc.js';
 import { suggest } from '../../src/config/build.js';
 import { loadConfig } from '../../src/config/load.js';
+import { flag, listSetting, setting, text } from '../../src/config/directives/scope.js';
 
 const DOC = join(import.meta.dirname, '../../grammar/directives.md');
 
@@ -44,6 +45,37 @@ describe('directive table', () => {
     expect(settingDefaults('stream')['proxyTimeoutMs']).toBe(600_000);
     expect(settingDefaults('main')['workerConnections']).toBe(1024);
     expect(settingDefaults('upstream')['expectAlive']).toEqual(['http_2xx', 'http_3xx']);
+  });
+
+  test('the defaults fill every setting: a config that sets nothing assembles without an undefined value', () => {
+    const r = loadConfig(`http { upstream u { server 127.0.0.1:1; check; } server { location / { proxy_pass http://u; } } }
+      stream { server { listen 127.0.0.1:1; proxy_pass 127.0.0.1:2; } }`, 'd.conf');
+    expect(r.errors.map(String)).toEqual([]);
+    const missing: string[] = [];
+    const walk = (v: unknown, path: string): void => {
+      if (v === null || typeof v !== 'object') return;
+      for (const [k, x] of Object.entries(v)) {
+        if (x === undefined) missing.push(`${path}.${k}`);
+        else walk(x, `${path}.${k}`);
+      }
+    };
+    walk(r.config, 'config');
+    expect(missing).toEqual([]);
+  });
+
+  test('a setting is typed by the field it fills (tsc refuses a parser of another type)', () => {
+    const spec = setting({
+      name: 'proxy_read_timeout', contexts: ['location'], kind: 'http', field: 'proxyReadTimeoutMs',
+      // @ts-expect-error proxyReadTimeoutMs holds a number; a flag parser returns a boolean
+      parse: flag, default: 'on', syntax: 'proxy_read_timeout time;', summary: 'typed by its field',
+    });
+    expect(spec.setting).toMatchObject({ kind: 'http', field: 'proxyReadTimeoutMs' });
+    const list = listSetting({
+      name: 'add_header', contexts: ['location'], kind: 'http', field: 'addHeaders', args: [2, 2],
+      // @ts-expect-error addHeaders holds AddHeader entries, not strings
+      parse: text, syntax: 'add_header name value;', summary: 'typed by its field',
+    });
+    expect(list.setting).toMatchObject({ kind: 'http', field: 'addHeaders' });
   });
 
   test('suggestions use edit distance <= 2', () => {

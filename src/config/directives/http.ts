@@ -8,8 +8,8 @@ import { addressKey, parseDuration, parseListenAddress, parseNumber, parseProxyP
 import { ensureHttp } from './main.js';
 import {
   addLogFormat, checkRegex, childScope, count, err, flag, invalidParameter, invalidValue, isVariableName, listSetting, noEffect, oneOf,
-  seconds, setting, size, trustedSource, type Context, type DirectiveSpec, type HttpServerDraft, type LocationDraft,
-  type Reporter, type Scope, type TargetDraft, type ValueParser,
+  member, ownSettings, seconds, setting, size, trustedSource, valueSlot, type Context, type DirectiveSpec, type HttpServerDraft,
+  type LocationDraft, type Reporter, type Scope, type SettingOptions, type TargetDraft, type ValueField, type ValueParser,
 } from './scope.js';
 
 const LOC3: readonly Context[] = ['http', 'server', 'location'];
@@ -185,8 +185,13 @@ const REWRITE_FLAGS = ['last', 'break', 'redirect', 'permanent'] as const;
 const rewriteRule: ValueParser<RewriteRule> = (args, d, r) => {
   const [re, rep, fl] = args;
   if (checkRegex(r, re!.value, 0, false, re!.loc) === undefined) return undefined;
-  if (fl !== undefined && !(REWRITE_FLAGS as readonly string[]).includes(fl.value)) return invalidParameter(r, fl);
-  return { regex: re!.value, replacement: rep!.value, flag: (fl?.value as RewriteRule['flag']) ?? null, loc: d.loc };
+  let flag: RewriteRule['flag'] = null;
+  if (fl !== undefined) {
+    const f = member(REWRITE_FLAGS, fl.value);
+    if (f === undefined) return invalidParameter(r, fl);
+    flag = f;
+  }
+  return { regex: re!.value, replacement: rep!.value, flag, loc: d.loc };
 };
 
 const headerOp: ValueParser<HeaderOp> = (args, d) => ({ name: args[0]!.value, value: args[1]!.value, loc: d.loc });
@@ -277,8 +282,9 @@ const nextUpstream: ValueParser<NextUpstreamCondition[]> = (args, _d, r) => {
   if (args.length === 1 && args[0]!.value === 'off') return [];
   const out: NextUpstreamCondition[] = [];
   for (const a of args) {
-    if (!(NEXT_UPSTREAM as readonly string[]).includes(a.value)) return err(r, 'TSP_ERR_CONFIG_VALUE', `invalid value "${a.value}"`, a.loc);
-    out.push(a.value as NextUpstreamCondition);
+    const c = member(NEXT_UPSTREAM, a.value);
+    if (c === undefined) return err(r, 'TSP_ERR_CONFIG_VALUE', `invalid value "${a.value}"`, a.loc);
+    out.push(c);
   }
   return out;
 };
@@ -291,21 +297,21 @@ const largeBuffers: ValueParser<{ count: number; sizeBytes: number }> = (args, d
 };
 
 const applyProxyRedirect = (scope: Scope, d: Directive): void => {
-  const own = scope.settings['proxyRedirect'] as ProxyRedirect | undefined;
   if (d.args.length === 1) {
     const v = d.args[0]!.value;
-    if (v === 'default' || v === 'off') { scope.settings['proxyRedirect'] = { kind: v }; return; }
+    if (v === 'default' || v === 'off') { ownSettings(scope, 'http').proxyRedirect = { kind: v }; return; }
     invalidValue(scope.state.report, d.args[0]!, d);
     return;
   }
+  const own = ownSettings(scope, 'http');
   const rule = { from: d.args[0]!.value, to: d.args[1]!.value };
-  scope.settings['proxyRedirect'] = own?.kind === 'rules' ? { kind: 'rules', rules: [...own.rules, rule] } : { kind: 'rules', rules: [rule] };
+  own.proxyRedirect = own.proxyRedirect?.kind === 'rules' ? { kind: 'rules', rules: [...own.proxyRedirect.rules, rule] } : { kind: 'rules', rules: [rule] };
 };
 
 // ---------------------------------------------------------------------------------------------
 // the table
 
-const http = (o: Omit<Parameters<typeof setting>[0], 'kind' | 'contexts'> & { contexts?: readonly Context[] }): DirectiveSpec =>
+const http = <F extends ValueField<'http'>>(o: Omit<SettingOptions<'http', F>, 'kind' | 'contexts'> & { contexts?: readonly Context[] }): DirectiveSpec =>
   setting({ contexts: LOC3, kind: 'http', ...o });
 
 export const HTTP_DIRECTIVES: readonly DirectiveSpec[] = [
@@ -415,7 +421,7 @@ export const HTTP_DIRECTIVES: readonly DirectiveSpec[] = [
   {
     name: 'proxy_redirect', contexts: LOC3, args: [1, 2], multiple: true, default: 'default', templates: 'all',
     syntax: 'proxy_redirect default | off | redirect replacement;', summary: 'Rewrite Location and Refresh headers of upstream responses.',
-    setting: { kind: 'http', field: 'proxyRedirect', initial: { kind: 'default' } }, apply: applyProxyRedirect,
+    setting: valueSlot('http', 'proxyRedirect', { kind: 'default' }), apply: applyProxyRedirect,
   },
   http({ name: 'proxy_intercept_errors', field: 'proxyInterceptErrors', parse: flag, default: 'off', syntax: 'proxy_intercept_errors on | off;', summary: 'Answer upstream responses >= 300 with error_page.' }),
   http({ name: 'proxy_ignore_client_abort', field: 'proxyIgnoreClientAbort', parse: flag, default: 'off', syntax: 'proxy_ignore_client_abort on | off;', summary: 'Finish the upstream request when the client closes (or half-closes) its connection first.' }),

@@ -2,7 +2,7 @@
 import type { ErrorLogConfig, LogLevel } from '../types.js';
 import { parseNumber } from '../units.js';
 import {
-  childScope, err, flag, listSetting, noEffect, positive, resolvePath, seconds, setting,
+  childScope, err, flag, listSetting, member, noEffect, positive, resolvePath, seconds, setting,
   type BuildState, type DirectiveSpec, type Scope, type ValueParser,
 } from './scope.js';
 
@@ -26,8 +26,9 @@ const errorLog: ValueParser<ErrorLogConfig> = (args, d, r) => {
   let level: LogLevel = 'error';
   let format: ErrorLogConfig['format'] = 'text';
   for (const a of args.slice(1)) {
+    const l = a === args[1] ? member(LEVELS, a.value) : undefined;
     if (a.value === 'json' && format === 'text') format = 'json';
-    else if (LEVELS.includes(a.value as LogLevel) && a === args[1]) level = a.value as LogLevel;
+    else if (l !== undefined) level = l;
     else return err(r, 'TSP_ERR_CONFIG_VALUE', `invalid log level "${a.value}"`, a.loc);
   }
   return { target: args[0]!.value, level, format, loc: d.loc };

@@ -3,7 +3,7 @@
  * inheritance, and small helpers that turn argument values into settings with nginx's messages.
  * build.ts walks the AST with these; only the table files know directive names.
  */
-import type { ErrorCode, Loc } from '../../errors.js';
+import { TsproxyError, type ErrorCode, type Loc } from '../../errors.js';
 import type { Arg, Directive } from '../ast.js';
 import type {
   ListenConfig, LocationMatch, LogFormatConfig, MapConfig, RewriteRule, ServerName, UpstreamServerConfig,
@@ -12,13 +12,13 @@ import type {
 import { translatePcre, type JsRegex } from '../pcre.js';
 import type { TemplateUse } from '../variables.js';
 import { isBareNumber, parseDuration, parseFlag, parseNumber, parseSize, parseTrustedSource } from '../units.js';
+import type { ItemsByKind, Lists, OwnOf, OwnSettings, SettingKind, ValuesByKind } from './settings.js';
+
+export type { SettingKind } from './settings.js';
 
 export type Context =
   | 'main' | 'events' | 'http' | 'server' | 'location' | 'upstream'
   | 'stream' | 'stream_server' | 'stream_upstream' | 'map' | 'if';
-
-/** Which defaults table a setting lives in (merged along the scope chain). */
-export type SettingKind = 'main' | 'http' | 'stream' | 'upstream';
 
 export interface Reporter {
   error(code: ErrorCode, message: string, loc: Loc): void;
@@ -26,8 +26,6 @@ export interface Reporter {
   /** Enough errors to report (MAX_REPORTED_ERRORS): costly messages ("did you mean") may be skipped. */
   readonly full?: boolean;
 }
-
-export type Settings = Record<string, unknown>;
 
 export interface TargetDraft {
   scheme: 'http' | 'https' | 'tcp';
@@ -41,6 +39,9 @@ export interface TargetDraft {
   readonly area: 'http' | 'stream';
 }
 
+/** `check` as written; the check_* settings join it at assembly. */
+export type CheckDraft = Omit<CheckConfig, 'httpSend' | 'expectAlive' | 'keepaliveRequests'>;
+
 export interface UpstreamDraft {
   readonly name: string;
   readonly area: 'http' | 'stream';
@@ -51,7 +52,7 @@ export interface UpstreamDraft {
   serverDirectives: number;
   /** Loc of the first `backup` server parameter, checked against the method at the end. */
   backupLoc: Loc | null;
-  check: Omit<CheckConfig, 'httpSend' | 'expectAlive' | 'keepaliveRequests'> | null;
+  check: CheckDraft | null;
   readonly scope: Scope;
   readonly loc: Loc;
 }
@@ -103,15 +104,25 @@ export interface AreaDraft {
   readonly scope: Scope;
 }
 
-export interface BuildState {
+/** Everything one build collects while walking the tree; its main scope is the root of every scope chain. */
+export class BuildState {
   readonly prefix: string;
   readonly report: Reporter;
   readonly mainScope: Scope;
-  http: (AreaDraft & { readonly servers: HttpServerDraft[] }) | null;
-  stream: (AreaDraft & { readonly servers: StreamServerDraft[] }) | null;
-  readonly targets: TargetDraft[];
+  http: (AreaDraft & { readonly servers: HttpServerDraft[] }) | null = null;
+  stream: (AreaDraft & { readonly servers: StreamServerDraft[] }) | null = null;
+  readonly targets: TargetDraft[] = [];
   /** Every template argument met, checked against the declared variables at the end (variables.ts). */
-  readonly templates: TemplateUse[];
+  readonly templates: TemplateUse[] = [];
+
+  constructor(prefix: string, report: Reporter) {
+    this.prefix = prefix;
+    this.report = report;
+    this.mainScope = {
+      state: this, context: 'main', parent: null, settings: {}, seen: [],
+      server: undefined, location: undefined, upstream: undefined, streamServer: undefined,
+    };
+  }
 }
 
 export interface Scope {
@@ -119,7 +130,7 @@ export interface Scope {
   readonly context: Context;
   readonly parent: Scope | null;
   /** Own values of inherited settings (a child reads parent values through merging). */
-  readonly settings: Settings;
+  readonly settings: OwnSettings;
   /** Single-use directives seen in this block, for `"x" directive is duplicate` (a few per block: an array beats a Set). */
   readonly seen: string[];
   /** The draft this block fills; set once, right after the draft is made (it points back here). */
@@ -133,7 +144,7 @@ export interface Scope {
  * A block's scope. Every scope has the same fields in the same order (one hidden class for tens
  * of thousands of blocks); a location inherits its server's draft.
  */
-export function childScope(parent: Scope, context: Context, settings: Settings = {}): Scope {
+export function childScope(parent: Scope, context: Context, settings: OwnSettings = {}): Scope {
   return {
     state: parent.state, context, parent, settings, seen: [],
     server: parent.server, location: undefined, upstream: undefined, streamServer: undefined,
@@ -186,8 +197,8 @@ export interface DirectiveSpec {
    * first, the last, or one by index. build.ts records them for the variable check.
    */
   readonly templates?: TemplateArgs;
-  /** For inherited settings: where the value goes and its default, parsed from `default`. */
-  readonly setting?: { readonly kind: SettingKind; readonly field: string; readonly initial: unknown };
+  /** For inherited settings: where the value goes, and how its default enters the defaults. */
+  readonly setting?: SettingSlot;
   readonly apply: Apply;
 }
 
@@ -287,8 +298,13 @@ export function addLogFormat(scope: Scope, area: AreaDraft, predefined: string |
   area.logFormats.push(format);
 }
 
+/** The value among `values` that `text` is, undefined when none. */
+export function member<T extends string>(values: readonly T[], text: string): T | undefined {
+  return values.find((v) => v === text);
+}
+
 export function oneOf<T extends string>(values: readonly T[]): ValueParser<T> {
-  return (args, d, r) => (values.includes(args[0]!.value as T) ? (args[0]!.value as T) : invalidValue(r, args[0]!, d));
+  return (args, d, r) => member(values, args[0]!.value) ?? invalidValue(r, args[0]!, d);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -299,59 +315,113 @@ type Docs = Pick<DirectiveSpec, 'summary' | 'syntax' | 'note' | 'multiple'>;
 export const DEFAULT_LOC: Loc = { file: '<default>', line: 0, column: 0 };
 const THROWING: Reporter = {
   error(_code, message) {
-    throw new Error(`bad default in directive table: ${message}`);
+    throw new TsproxyError('TSP_ERR_INTERNAL', `bad default in directive table: ${message}`);
   },
   warn() {},
 };
 
 function defaultValue<V>(name: string, parse: ValueParser<V>, text: string): V {
   const args = text.split(' ').map((value) => ({ value, quoted: false, loc: DEFAULT_LOC }));
-  return parse(args, { name, args, block: null, loc: DEFAULT_LOC }, THROWING) as V;
+  const v = parse(args, { name, args, block: null, loc: DEFAULT_LOC }, THROWING);
+  if (v === undefined) throw new TsproxyError('TSP_ERR_INTERNAL', `bad default in directive table: "${name} ${text}"`);
+  return v;
 }
 
-/** An inherited single-value setting (`proxy_read_timeout 30s;`). */
-export function setting<V>(
-  o: Docs & {
-    name: string; contexts: readonly Context[]; kind: SettingKind; field: string; parse: ValueParser<V>;
-    args?: readonly [number, number]; default?: string; initial?: V; templates?: TemplateArgs;
-  },
-): DirectiveSpec {
-  const initial = o.initial !== undefined ? o.initial : o.default !== undefined ? defaultValue(o.name, o.parse, o.default) : null;
+/** Fields of single values and of lists, per kind. */
+export type ValueField<K extends SettingKind> = keyof ValuesByKind[K] & string;
+export type ListField<K extends SettingKind> = keyof ItemsByKind[K] & string;
+
+/** The values `kind` this block sets itself, made at its first setting. */
+export function ownSettings<K extends SettingKind>(scope: Scope, kind: K): OwnOf<K> {
+  return (scope.settings[kind] ??= {});
+}
+
+/**
+ * Where an inherited setting goes. `seed` puts its default into a defaults store unless an earlier
+ * spec of the same field did (the first spec of a field gives the default, as settingDefaults reads).
+ */
+export interface SettingSlot {
+  readonly kind: SettingKind;
+  readonly field: string;
+  seed(defaults: OwnSettings): void;
+}
+
+export function valueSlot<K extends SettingKind, F extends ValueField<K>>(kind: K, field: F, initial: ValuesByKind[K][F]): SettingSlot {
+  return {
+    kind, field,
+    seed(defaults) {
+      const values: Partial<ValuesByKind[K]> = (defaults[kind] ??= {});
+      if (!Object.hasOwn(values, field)) values[field] = initial;
+    },
+  };
+}
+
+function listSlot<K extends SettingKind, F extends ListField<K>>(kind: K, field: F, initial: readonly ItemsByKind[K][F][]): SettingSlot {
+  return {
+    kind, field,
+    seed(defaults) {
+      const lists: Partial<Lists<ItemsByKind[K]>> = (defaults[kind] ??= {});
+      if (!Object.hasOwn(lists, field)) lists[field] = [...initial];
+    },
+  };
+}
+
+export type SettingOptions<K extends SettingKind, F extends ValueField<K>> = Docs & {
+  name: string; contexts: readonly Context[]; kind: K; field: F; parse: ValueParser<ValuesByKind[K][F]>;
+  args?: readonly [number, number]; default?: string; initial?: ValuesByKind[K][F]; templates?: TemplateArgs;
+};
+
+export type ListSettingOptions<K extends SettingKind, F extends ListField<K>> = Docs & {
+  name: string; contexts: readonly Context[]; kind: K; field: F; parse: ValueParser<ItemsByKind[K][F]>;
+  args: readonly [number, number]; default?: string; initial?: readonly ItemsByKind[K][F][]; templates?: TemplateArgs;
+};
+
+/**
+ * An inherited single-value setting (`proxy_read_timeout 30s;`) filling `field` of its kind's
+ * draft (settings.ts): the parser must return that field's type. Its default is `initial`, else
+ * `default` parsed as the directive would be.
+ */
+export function setting<K extends SettingKind, F extends ValueField<K>>(o: SettingOptions<K, F>): DirectiveSpec {
+  let initial: ValuesByKind[K][F];
+  if (o.initial !== undefined) initial = o.initial;
+  else if (o.default !== undefined) initial = defaultValue(o.name, o.parse, o.default);
+  else throw new TsproxyError('TSP_ERR_INTERNAL', `directive table: "${o.name}" has neither a default nor an initial value`);
   return {
     name: o.name, contexts: o.contexts, args: o.args ?? [1, 1], summary: o.summary, syntax: o.syntax,
     ...(o.templates !== undefined ? { templates: o.templates } : {}),
     ...(o.default !== undefined ? { default: o.default } : {}),
     ...(o.note !== undefined ? { note: o.note } : {}),
     ...(o.multiple ? { multiple: true } : {}),
-    setting: { kind: o.kind, field: o.field, initial },
+    setting: valueSlot(o.kind, o.field, initial),
     apply(scope, d) {
       const v = o.parse(d.args, d, scope.state.report);
-      if (v !== undefined) scope.settings[o.field] = v;
+      if (v === undefined) return;
+      const own: Partial<ValuesByKind[K]> = ownSettings(scope, o.kind);
+      own[o.field] = v;
     },
   };
 }
 
 /**
- * An inherited list (`proxy_set_header`, `add_header`, ...): every directive adds an entry, and a
- * level that has any entry replaces the parent's whole list (nginx merge rule).
+ * An inherited list (`proxy_set_header`, `add_header`, ...) of `field`'s element type: every
+ * directive adds an entry, and a level that has any entry replaces the parent's whole list
+ * (nginx merge rule).
  */
-export function listSetting<V>(
-  o: Docs & {
-    name: string; contexts: readonly Context[]; kind: SettingKind; field: string; parse: ValueParser<V>;
-    args: readonly [number, number]; default?: string; initial?: readonly V[]; templates?: TemplateArgs;
-  },
-): DirectiveSpec {
+export function listSetting<K extends SettingKind, F extends ListField<K>>(o: ListSettingOptions<K, F>): DirectiveSpec {
   return {
     name: o.name, contexts: o.contexts, args: o.args, summary: o.summary, syntax: o.syntax, multiple: true,
     ...(o.templates !== undefined ? { templates: o.templates } : {}),
     ...(o.default !== undefined ? { default: o.default } : {}),
     ...(o.note !== undefined ? { note: o.note } : {}),
-    setting: { kind: o.kind, field: o.field, initial: o.initial ?? [] },
+    setting: listSlot(o.kind, o.field, o.initial ?? []),
     apply(scope, d) {
       const v = o.parse(d.args, d, scope.state.report);
       if (v === undefined) return;
-      const own = Object.hasOwn(scope.settings, o.field) ? (scope.settings[o.field] as V[]) : (scope.settings[o.field] = []);
-      (own as V[]).push(v);
+      // Pushed in place: one level may hold many entries (a copy per entry would be quadratic).
+      const own: Partial<Lists<ItemsByKind[K]>> = ownSettings(scope, o.kind);
+      const list = own[o.field];
+      if (list === undefined) own[o.field] = [v];
+      else list.push(v);
     },
   };
 }

@@ -7,13 +7,13 @@
  * src/config/tls-files.ts, once per distinct file.
  */
 import tls from 'node:tls';
-import type { Loc } from '../../errors.js';
 import { tlsReason } from '../tls-files.js';
 import type { CertificateConfig, PemFile, ProxySslConfig, SslConfig, TlsProtocol } from '../types.js';
 import {
-  count, err, flag, invalidValue, listSetting, noEffect, resolvePath, seconds, setting,
-  type Context, type DirectiveSpec, type Reporter, type Settings, type SettingKind, type ValueParser,
+  count, err, flag, invalidValue, listSetting, member, noEffect, resolvePath, seconds, setting,
+  type Context, type DirectiveSpec, type Reporter, type SettingOptions, type ValueParser,
 } from './scope.js';
+import type { PathArg, ProxySslValues, SslSettings, SslValues } from './settings.js';
 
 const HTTP_SSL: readonly Context[] = ['http', 'server'];
 const STREAM_SSL: readonly Context[] = ['stream', 'stream_server'];
@@ -21,20 +21,15 @@ const LOC3: readonly Context[] = ['http', 'server', 'location'];
 
 const PROTOCOLS: readonly TlsProtocol[] = ['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'];
 
-/** A path as written; resolved against the prefix at assembly. */
-interface PathArg {
-  readonly path: string;
-  readonly loc: Loc;
-}
-
 const pathArg: ValueParser<PathArg> = (args) => ({ path: args[0]!.value, loc: args[0]!.loc });
 
 const protocols: ValueParser<TlsProtocol[]> = (args, d, r) => {
   const out: TlsProtocol[] = [];
   for (const a of args) {
     // nginx accepts SSLv2/SSLv3 and OpenSSL refuses them at run time; refuse them here, clearly.
-    if (!(PROTOCOLS as readonly string[]).includes(a.value)) return invalidValue(r, a, d);
-    if (!out.includes(a.value as TlsProtocol)) out.push(a.value as TlsProtocol);
+    const p = member(PROTOCOLS, a.value);
+    if (p === undefined) return invalidValue(r, a, d);
+    if (!out.includes(p)) out.push(p);
   }
   return out;
 };
@@ -65,9 +60,11 @@ function opensslList(option: 'ciphers' | 'ecdhCurve'): ValueParser<string> {
 
 const sessionTimeout: ValueParser<number> = (args, d, r) => seconds(args, d, r);
 
+type SslArea = 'http' | 'stream';
+
 /** The ssl_* directives of one area (http servers or stream servers): same names, own settings kind. */
-function sslDirectives(contexts: readonly Context[], kind: SettingKind): DirectiveSpec[] {
-  const s = <V>(o: Omit<Parameters<typeof setting<V>>[0], 'kind' | 'contexts'>): DirectiveSpec => setting<V>({ contexts, kind, ...o });
+function sslDirectives(contexts: readonly Context[], kind: SslArea): DirectiveSpec[] {
+  const s = <F extends keyof SslValues>(o: Omit<SettingOptions<SslArea, F>, 'kind' | 'contexts'>): DirectiveSpec => setting({ contexts, kind, ...o });
   return [
     listSetting({
       name: 'ssl_certificate', contexts, kind, field: 'sslCertificates', parse: pathArg, args: [1, 1],
@@ -119,82 +116,98 @@ export const SSL_DIRECTIVES: readonly DirectiveSpec[] = [
   setting({ name: 'proxy_ssl_session_reuse', contexts: LOC3, kind: 'http', field: 'proxySslSessionReuse', parse: flag, default: 'on', syntax: 'proxy_ssl_session_reuse on | off;', summary: 'Resume TLS sessions with upstreams.' }),
 ];
 
-function pemFile(prefix: string, p: PathArg | null | undefined): PemFile | null {
-  return p == null ? null : { file: resolvePath(prefix, p.path), pem: '', loc: p.loc };
+function pemFile(prefix: string, p: PathArg | null): PemFile | null {
+  return p === null ? null : { file: resolvePath(prefix, p.path), pem: '', loc: p.loc };
 }
 
 /**
  * A level's certificates: `ssl_certificate` and `ssl_certificate_key` lists are inherited
  * separately (a level that sets either replaces the parent's list) and paired by position.
  */
-function certificates(s: Settings, prefix: string, r: Reporter): CertificateConfig[] {
-  const certs = (s['sslCertificates'] as PathArg[] | undefined) ?? [];
-  const keys = (s['sslCertificateKeys'] as PathArg[] | undefined) ?? [];
+function certificates(certs: readonly PathArg[], keys: readonly PathArg[], prefix: string, r: Reporter): CertificateConfig[] {
   const out: CertificateConfig[] = [];
   for (let i = 0; i < certs.length; i++) {
+    const cert = certs[i]!;
     const key = keys[i];
     if (key === undefined) {
-      err(r, 'TSP_ERR_CONFIG_REFERENCE', `no "ssl_certificate_key" is defined for certificate "${certs[i]!.path}"`, certs[i]!.loc);
+      err(r, 'TSP_ERR_CONFIG_REFERENCE', `no "ssl_certificate_key" is defined for certificate "${cert.path}"`, cert.loc);
       continue;
     }
-    out.push({ cert: pemFile(prefix, certs[i])!, key: pemFile(prefix, key)!, passphrase: null });
+    out.push({ cert: { file: resolvePath(prefix, cert.path), pem: '', loc: cert.loc }, key: { file: resolvePath(prefix, key.path), pem: '', loc: key.loc }, passphrase: null });
   }
   return out;
 }
 
 /**
- * SslConfig of a server from its merged settings (`get` returns the server's own value, else the
- * area level's, else the default). `passwordFile` rides along for tls-files.ts to try.
+ * SslConfig of a server: each ssl_* value its own (`own`, undefined when it sets none) or else
+ * its area's (`area`: the http/stream level's values over the defaults). `passwordFile` rides
+ * along for tls-files.ts to try.
  */
-export function assembleSsl(get: (field: string) => unknown, prefix: string, r: Reporter): SslConfig {
-  const certs = certificates({ sslCertificates: get('sslCertificates'), sslCertificateKeys: get('sslCertificateKeys') }, prefix, r);
+export function assembleSsl(own: Partial<SslSettings> | undefined, area: SslSettings, prefix: string, r: Reporter): SslConfig {
   return {
-    certificates: certs,
-    protocols: get('sslProtocols') as TlsProtocol[],
-    ciphers: get('sslCiphers') as string,
-    preferServerCiphers: get('sslPreferServerCiphers') as boolean,
-    sessionTimeoutMs: get('sslSessionTimeoutMs') as number,
-    sessionTickets: get('sslSessionTickets') as boolean,
-    ecdhCurve: get('sslEcdhCurve') as string,
-    dhparam: pemFile(prefix, get('sslDhparam') as PathArg | null),
-    verifyClient: get('sslVerifyClient') as SslConfig['verifyClient'],
-    verifyDepth: get('sslVerifyDepth') as number,
-    clientCertificate: pemFile(prefix, get('sslClientCertificate') as PathArg | null),
-    trustedCertificate: pemFile(prefix, get('sslTrustedCertificate') as PathArg | null),
-    passwordFile: pemFile(prefix, get('sslPasswordFile') as PathArg | null),
+    certificates: certificates(own?.sslCertificates ?? area.sslCertificates, own?.sslCertificateKeys ?? area.sslCertificateKeys, prefix, r),
+    protocols: own?.sslProtocols ?? area.sslProtocols,
+    ciphers: own?.sslCiphers ?? area.sslCiphers,
+    preferServerCiphers: own?.sslPreferServerCiphers ?? area.sslPreferServerCiphers,
+    sessionTimeoutMs: own?.sslSessionTimeoutMs ?? area.sslSessionTimeoutMs,
+    sessionTickets: own?.sslSessionTickets ?? area.sslSessionTickets,
+    ecdhCurve: own?.sslEcdhCurve ?? area.sslEcdhCurve,
+    dhparam: pemFile(prefix, own?.sslDhparam ?? area.sslDhparam),
+    verifyClient: own?.sslVerifyClient ?? area.sslVerifyClient,
+    verifyDepth: own?.sslVerifyDepth ?? area.sslVerifyDepth,
+    clientCertificate: pemFile(prefix, own?.sslClientCertificate ?? area.sslClientCertificate),
+    trustedCertificate: pemFile(prefix, own?.sslTrustedCertificate ?? area.sslTrustedCertificate),
+    passwordFile: pemFile(prefix, own?.sslPasswordFile ?? area.sslPasswordFile),
   };
 }
 
 /** The proxy_ssl_* fields a level may set (mergeSettings rebuilds ProxySslConfig only when one is). */
-export const PROXY_SSL_FIELDS: readonly string[] = [
+const PROXY_SSL_FIELDS: readonly (keyof ProxySslValues)[] = [
   'proxySslServerName', 'proxySslName', 'proxySslVerify', 'proxySslVerifyDepth', 'proxySslTrustedCertificate',
   'proxySslCertificate', 'proxySslCertificateKey', 'proxySslPasswordFile', 'proxySslProtocols', 'proxySslCiphers', 'proxySslSessionReuse',
 ];
 
-/**
- * ProxySslConfig of a level: `base` (the parent's; null at the root, where `own` holds every
- * default) overlaid with the level's own proxy_ssl_* values. A certificate set at one level pairs
- * with a key set at another.
- */
-export function assembleProxySsl(base: ProxySslConfig | null, own: Settings, prefix: string): ProxySslConfig {
-  const pick = <T>(field: string, fallback: T): T => (own[field] === undefined ? fallback : (own[field] as T));
-  const certificate = {
-    cert: own['proxySslCertificate'] !== undefined ? pemFile(prefix, own['proxySslCertificate'] as PathArg | null) : base?.certificate.cert ?? null,
-    key: own['proxySslCertificateKey'] !== undefined ? pemFile(prefix, own['proxySslCertificateKey'] as PathArg | null) : base?.certificate.key ?? null,
-    passphrase: null,
-  };
-  const d = base;
-  // At the root `own` holds every field's default, so the fallbacks below are never used there.
+/** Whether a level sets any proxy_ssl_* directive itself. */
+export function setsProxySsl(own: Partial<ProxySslValues>): boolean {
+  return PROXY_SSL_FIELDS.some((f) => own[f] !== undefined);
+}
+
+/** The ProxySslConfig of the http defaults (the root every level's is merged onto). */
+export function proxySslOf(d: ProxySslValues, prefix: string): ProxySslConfig {
   return {
-    serverName: pick('proxySslServerName', d?.serverName ?? false),
-    name: pick('proxySslName', d?.name ?? '$proxy_host'),
-    verify: pick('proxySslVerify', d?.verify ?? false),
-    verifyDepth: pick('proxySslVerifyDepth', d?.verifyDepth ?? 1),
-    trustedCertificate: own['proxySslTrustedCertificate'] !== undefined ? pemFile(prefix, own['proxySslTrustedCertificate'] as PathArg | null) : d?.trustedCertificate ?? null,
-    certificate,
-    protocols: pick('proxySslProtocols', d?.protocols ?? ['TLSv1.2', 'TLSv1.3']),
-    ciphers: pick('proxySslCiphers', d?.ciphers ?? 'DEFAULT'),
-    sessionReuse: pick('proxySslSessionReuse', d?.sessionReuse ?? true),
-    passwordFile: own['proxySslPasswordFile'] !== undefined ? pemFile(prefix, own['proxySslPasswordFile'] as PathArg | null) : d?.passwordFile ?? null,
+    serverName: d.proxySslServerName,
+    name: d.proxySslName,
+    verify: d.proxySslVerify,
+    verifyDepth: d.proxySslVerifyDepth,
+    trustedCertificate: pemFile(prefix, d.proxySslTrustedCertificate),
+    certificate: { cert: pemFile(prefix, d.proxySslCertificate), key: pemFile(prefix, d.proxySslCertificateKey), passphrase: null },
+    protocols: d.proxySslProtocols,
+    ciphers: d.proxySslCiphers,
+    sessionReuse: d.proxySslSessionReuse,
+    passwordFile: pemFile(prefix, d.proxySslPasswordFile),
+  };
+}
+
+/**
+ * ProxySslConfig of a level: `base` (the parent's) overlaid with the level's own proxy_ssl_*
+ * values. A certificate set at one level pairs with a key set at another.
+ */
+export function mergeProxySsl(base: ProxySslConfig, own: Partial<ProxySslValues>, prefix: string): ProxySslConfig {
+  const pem = (p: PathArg | null | undefined, inherited: PemFile | null): PemFile | null => (p === undefined ? inherited : pemFile(prefix, p));
+  return {
+    serverName: own.proxySslServerName ?? base.serverName,
+    name: own.proxySslName ?? base.name,
+    verify: own.proxySslVerify ?? base.verify,
+    verifyDepth: own.proxySslVerifyDepth ?? base.verifyDepth,
+    trustedCertificate: pem(own.proxySslTrustedCertificate, base.trustedCertificate),
+    certificate: {
+      cert: pem(own.proxySslCertificate, base.certificate.cert),
+      key: pem(own.proxySslCertificateKey, base.certificate.key),
+      passphrase: null,
+    },
+    protocols: own.proxySslProtocols ?? base.protocols,
+    ciphers: own.proxySslCiphers ?? base.ciphers,
+    sessionReuse: own.proxySslSessionReuse ?? base.sessionReuse,
+    passwordFile: pem(own.proxySslPasswordFile, base.passwordFile),
   };
 }

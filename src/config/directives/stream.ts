@@ -4,7 +4,7 @@ import type { AccessRule, MapConfig } from '../types.js';
 import { accessLog, logFormat, parseListen, parseServerNames } from './http.js';
 import {
   addLogFormat, checkRegex, childScope, count, err, flag, isVariableName, listSetting, noEffect, noteTemplate, size, oneOf, seconds, setting, trustedSource,
-  type Context, type DirectiveSpec, type Scope, type StreamServerDraft, type TargetDraft,
+  type Context, type DirectiveSpec, type Scope, type SettingOptions, type StreamServerDraft, type TargetDraft, type ValueField,
 } from './scope.js';
 
 const ST: readonly Context[] = ['stream', 'stream_server'];
@@ -49,7 +49,7 @@ function applyMap(scope: Scope, d: Directive): null {
   return null;
 }
 
-const stream = (o: Omit<Parameters<typeof setting>[0], 'kind' | 'contexts'> & { contexts?: readonly Context[] }): DirectiveSpec =>
+const stream = <F extends ValueField<'stream'>>(o: Omit<SettingOptions<'stream', F>, 'kind' | 'contexts'> & { contexts?: readonly Context[] }): DirectiveSpec =>
   setting({ contexts: ST, kind: 'stream', ...o });
 
 export const STREAM_DIRECTIVES: readonly DirectiveSpec[] = [
@@ -115,7 +115,7 @@ export const STREAM_DIRECTIVES: readonly DirectiveSpec[] = [
   stream({ name: 'proxy_next_upstream_tries', field: 'proxyNextUpstreamTries', parse: count, default: '0', syntax: 'proxy_next_upstream_tries number;', summary: 'Maximum tries (0: no limit).' }),
   stream({ name: 'proxy_next_upstream_timeout', field: 'proxyNextUpstreamTimeoutMs', parse: seconds, default: '0', syntax: 'proxy_next_upstream_timeout time;', summary: 'Time limit for trying peers (0: no limit).' }),
   stream({ name: 'proxy_protocol', field: 'proxyProtocol', parse: flag, default: 'off', syntax: 'proxy_protocol on | off;', summary: 'Send a PROXY protocol header to the upstream.' }),
-  stream({ name: 'proxy_protocol_version', field: 'proxyProtocolVersionNumber', parse: (a, d, r) => { const v = oneOf(['1', '2'] as const)(a, d, r); return v === undefined ? undefined : Number(v); }, default: '1', syntax: 'proxy_protocol_version 1 | 2;', summary: 'PROXY protocol version sent when `proxy_protocol on`.', note: 'tsproxy only.' }),
+  stream({ name: 'proxy_protocol_version', field: 'proxyProtocolVersionNumber', parse: (a, d, r) => { const v = oneOf(['1', '2'] as const)(a, d, r); return v === undefined ? undefined : v === '1' ? 1 : 2; }, default: '1', syntax: 'proxy_protocol_version 1 | 2;', summary: 'PROXY protocol version sent when `proxy_protocol on`.', note: 'tsproxy only.' }),
   stream({ name: 'tcp_nodelay', field: 'tcpNodelay', parse: flag, default: 'on', syntax: 'tcp_nodelay on | off;', summary: 'TCP_NODELAY on both sides.' }),
   stream({ name: 'so_keepalive', field: 'soKeepalive', parse: flag, default: 'off', syntax: 'so_keepalive on | off;', summary: 'SO_KEEPALIVE on upstream connections.' }),
   stream({ name: 'ssl_preread', field: 'sslPreread', parse: flag, default: 'off', syntax: 'ssl_preread on | off;', summary: 'Read the TLS ClientHello (SNI) before choosing a server.' }),

@@ -3,8 +3,8 @@ import type { Arg, Directive } from '../ast.js';
 import type { CheckType, HttpStatusClass, UpstreamServerConfig } from '../types.js';
 import { isBareNumber, parseDuration, parseNumber, parseUpstreamAddress } from '../units.js';
 import {
-  childScope, count, err, invalidParameter, positive, seconds, setting,
-  type Context, type DirectiveSpec, type Reporter, type Scope, type UpstreamDraft,
+  childScope, count, err, invalidParameter, member, positive, seconds, setting,
+  type CheckDraft, type Context, type DirectiveSpec, type Reporter, type Scope, type UpstreamDraft,
 } from './scope.js';
 
 const UP: readonly Context[] = ['upstream', 'stream_upstream'];
@@ -71,7 +71,7 @@ function checkTime(a: Arg, key: string, val: string, r: Reporter): number | unde
 
 function applyCheck(scope: Scope, d: Directive): void {
   const r = scope.state.report;
-  const c = { intervalMs: 30_000, rise: 2, fall: 5, timeoutMs: 1000, defaultDown: true, type: 'tcp' as CheckType, port: 0, loc: d.loc };
+  const c: { -readonly [K in keyof CheckDraft]: CheckDraft[K] } = { intervalMs: 30_000, rise: 2, fall: 5, timeoutMs: 1000, defaultDown: true, type: 'tcp', port: 0, loc: d.loc };
   for (const a of d.args) {
     const eq = a.value.indexOf('=');
     if (eq < 0) { invalidParameter(r, a); return; }
@@ -96,10 +96,12 @@ function applyCheck(scope: Scope, d: Directive): void {
         if (val !== 'true' && val !== 'false') { invalidParameter(r, a); return; }
         c.defaultDown = val === 'true';
         break;
-      case 'type':
-        if (!(CHECK_TYPES as readonly string[]).includes(val)) { invalidParameter(r, a); return; }
-        c.type = val as CheckType;
+      case 'type': {
+        const type = member(CHECK_TYPES, val);
+        if (type === undefined) { invalidParameter(r, a); return; }
+        c.type = type;
         break;
+      }
       default:
         invalidParameter(r, a);
         return;
@@ -160,8 +162,13 @@ export const UPSTREAM_DIRECTIVES: readonly DirectiveSpec[] = [
   setting({
     name: 'check_http_expect_alive', contexts: UP, kind: 'upstream', field: 'expectAlive', args: [1, Infinity],
     parse: (args, _d, r) => {
-      for (const a of args) if (!(STATUS_CLASSES as readonly string[]).includes(a.value)) return invalidParameter(r, a);
-      return args.map((a) => a.value as HttpStatusClass);
+      const out: HttpStatusClass[] = [];
+      for (const a of args) {
+        const c = member(STATUS_CLASSES, a.value);
+        if (c === undefined) return invalidParameter(r, a);
+        out.push(c);
+      }
+      return out;
     },
     default: 'http_2xx http_3xx', syntax: 'check_http_expect_alive http_2xx | http_3xx | http_4xx | http_5xx ...;', summary: 'Status classes a `type=http` check accepts.',
   }),

@@ -1,0 +1,204 @@
+/**
+ * What inherited directives fill, typed by the field: one draft per settings kind, as the
+ * directives write them (paths not yet resolved, related values not yet grouped). build.ts turns
+ * a level's merged draft into the typed config (LocationSettings, StreamServerConfig, ...).
+ *
+ * A draft is split into its single values (`*Values`, set by `setting()`: the last directive of
+ * a level wins) and its lists (`*Items`, element types, filled by `listSetting()`: every
+ * directive adds an entry, and a level with any entry replaces the parent's whole list). The
+ * spec constructors in scope.ts take a field of these types, so a directive whose parser returns
+ * another type than its field's does not compile.
+ */
+import type { Loc } from '../../errors.js';
+import type {
+  AccessLogConfig, AddHeader, ErrorLogConfig, ErrorPage, HeaderOp, HttpStatusClass, LocationSettings, MainConfig,
+  SslConfig, Template, TlsProtocol,
+} from '../types.js';
+
+/** Which draft a setting lives in (merged along the scope chain). */
+export type SettingKind = 'main' | 'http' | 'stream' | 'upstream';
+
+/** A path as written; resolved against the prefix at assembly. */
+export interface PathArg {
+  readonly path: string;
+  readonly loc: Loc;
+}
+
+export interface MainValues {
+  workerProcesses: MainConfig['workerProcesses'];
+  workerShutdownTimeoutMs: number;
+  /** null: `pid off`. */
+  pid: string | null;
+  daemon: boolean;
+  user: MainConfig['user'];
+  watch: boolean;
+  streamCloseDelayMs: number;
+  workerConnections: number;
+}
+
+export interface MainItems {
+  errorLogs: ErrorLogConfig;
+}
+
+/** ssl_* of http and stream servers (same names in both areas, each area its own values). */
+export interface SslValues {
+  sslPasswordFile: PathArg | null;
+  sslProtocols: TlsProtocol[];
+  sslCiphers: string;
+  sslPreferServerCiphers: boolean;
+  sslSessionTimeoutMs: number;
+  sslSessionTickets: boolean;
+  sslEcdhCurve: string;
+  sslDhparam: PathArg | null;
+  sslVerifyClient: SslConfig['verifyClient'];
+  sslVerifyDepth: number;
+  sslClientCertificate: PathArg | null;
+  sslTrustedCertificate: PathArg | null;
+}
+
+/** `ssl_certificate` and `ssl_certificate_key`: inherited separately, paired by position at assembly. */
+export interface SslItems {
+  sslCertificates: PathArg;
+  sslCertificateKeys: PathArg;
+}
+
+/** proxy_ssl_* (TLS towards `proxy_pass https://`), grouped into ProxySslConfig at assembly. */
+export interface ProxySslValues {
+  proxySslServerName: boolean;
+  proxySslName: Template;
+  proxySslVerify: boolean;
+  proxySslVerifyDepth: number;
+  proxySslTrustedCertificate: PathArg | null;
+  proxySslCertificate: PathArg | null;
+  proxySslCertificateKey: PathArg | null;
+  proxySslPasswordFile: PathArg | null;
+  proxySslProtocols: TlsProtocol[];
+  proxySslCiphers: string;
+  proxySslSessionReuse: boolean;
+}
+
+/**
+ * http, server and location values. Most are LocationSettings fields of the same name and type
+ * (build.ts copies them); `root`, the realIp* and proxySsl* ones are resolved or grouped, and the
+ * client_header_*, http2 and ssl* ones are read by servers only.
+ */
+export interface HttpValues extends SslValues, ProxySslValues {
+  proxyConnectTimeoutMs: number;
+  proxyReadTimeoutMs: number;
+  proxySendTimeoutMs: number;
+  proxyHttpVersion: LocationSettings['proxyHttpVersion'];
+  proxyMethod: Template | null;
+  proxyPassRequestHeaders: boolean;
+  proxyPassRequestBody: boolean;
+  proxyRedirect: LocationSettings['proxyRedirect'];
+  proxyInterceptErrors: boolean;
+  proxyBuffering: boolean;
+  proxyIgnoreClientAbort: boolean;
+  proxyForwardedHeaders: boolean;
+  proxyProtocolVersion: LocationSettings['proxyProtocolVersion'];
+  proxyNextUpstream: LocationSettings['proxyNextUpstream'];
+  proxyNextUpstreamTries: number;
+  proxyNextUpstreamTimeoutMs: number;
+  clientMaxBodySizeBytes: number;
+  clientBodyTimeoutMs: number;
+  sendTimeoutMs: number;
+  keepaliveTimeoutMs: number;
+  keepaliveRequests: number;
+  /** As written; resolved against the prefix at assembly. */
+  root: string;
+  index: readonly string[];
+  websocketReadTimeoutMs: number;
+  serverTokens: boolean;
+  realIpHeader: string;
+  realIpRecursive: boolean;
+  clientHeaderTimeoutMs: number;
+  clientHeaderBufferSizeBytes: number;
+  largeClientHeaderBuffers: { readonly count: number; readonly sizeBytes: number };
+  http2: boolean;
+}
+
+export interface HttpItems extends SslItems {
+  proxySetHeaders: HeaderOp;
+  proxyHideHeaders: string;
+  proxyPassHeaders: string;
+  addHeaders: AddHeader;
+  errorPages: ErrorPage;
+  /** Paths as written; resolved against the prefix at assembly. */
+  accessLogs: AccessLogConfig;
+  realIpFrom: string;
+}
+
+/** stream {} / tcp {} and stream server values (StreamServerConfig fields unless noted). */
+export interface StreamValues extends SslValues {
+  proxyConnectTimeoutMs: number;
+  /** proxy_timeout, and its tcp_proxy_module names proxy_read_timeout / proxy_send_timeout. */
+  proxyTimeoutMs: number;
+  proxyHalfClose: boolean;
+  proxyNextUpstream: boolean;
+  proxyNextUpstreamTries: number;
+  proxyNextUpstreamTimeoutMs: number;
+  /** `proxy_protocol on|off` and `proxy_protocol_version`: StreamServerConfig.proxyProtocolVersion. */
+  proxyProtocol: boolean;
+  proxyProtocolVersionNumber: 1 | 2;
+  tcpNodelay: boolean;
+  soKeepalive: boolean;
+  sslPreread: boolean;
+  prereadTimeoutMs: number;
+}
+
+export interface StreamItems extends SslItems {
+  accessLogs: AccessLogConfig;
+  setRealIpFrom: string;
+}
+
+/** upstream {} values (UpstreamConfig, and the check_* ones of its CheckConfig). */
+export interface UpstreamValues {
+  keepalive: number;
+  keepaliveTimeoutMs: number;
+  keepaliveTimeMs: number;
+  keepaliveRequests: number;
+  httpSend: string;
+  expectAlive: HttpStatusClass[];
+  /** check_keepalive_requests (CheckConfig.keepaliveRequests). */
+  keepaliveRequestsCheck: number;
+}
+
+/** Nothing in upstream {} is a list. */
+export type UpstreamItems = Record<never, never>;
+
+/** Single values of each kind, by field. */
+export interface ValuesByKind {
+  main: MainValues;
+  http: HttpValues;
+  stream: StreamValues;
+  upstream: UpstreamValues;
+}
+
+/** Element types of the lists of each kind, by field. */
+export interface ItemsByKind {
+  main: MainItems;
+  http: HttpItems;
+  stream: StreamItems;
+  upstream: UpstreamItems;
+}
+
+/** The lists of a draft, from their element types. */
+export type Lists<I> = { [F in keyof I]: I[F][] };
+
+/** A whole draft: every field has a value (the table's defaults fill what no level sets). */
+export type SettingsOf<K extends SettingKind> = ValuesByKind[K] & Lists<ItemsByKind[K]>;
+
+/** What one level sets itself: only the fields its directives wrote. */
+export type OwnOf<K extends SettingKind> = Partial<ValuesByKind[K]> & Partial<Lists<ItemsByKind[K]>>;
+
+/**
+ * A block's own settings by kind. Only the kind of the block's context is ever filled, created at
+ * the block's first setting: a block that sets nothing has none, which build.ts checks first.
+ */
+export type OwnSettings = { [K in SettingKind]?: OwnOf<K> };
+
+export type MainSettings = SettingsOf<'main'>;
+export type HttpSettings = SettingsOf<'http'>;
+export type StreamSettings = SettingsOf<'stream'>;
+export type UpstreamSettings = SettingsOf<'upstream'>;
+export type SslSettings = SslValues & Lists<SslItems>;
