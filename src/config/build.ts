@@ -21,6 +21,9 @@ import { validateDrafts } from './validate.js';
 import { MAX_REPORTED_ERRORS } from './limits.js';
 import { checkVariables } from './variables.js';
 
+/** The Config fields that come from loading, not from the directives. */
+export type LoadedFields = 'hash' | 'files' | 'includeGlobs';
+
 export interface BuildOptions {
   /** Name of the main config file (Config.file). */
   readonly file: string;
@@ -31,8 +34,8 @@ export interface BuildOptions {
 }
 
 export interface BuildResult {
-  /** null when there are errors. Not frozen and without `hash`/`files` (load.ts adds them). */
-  readonly config: Omit<Config, 'hash' | 'files'> | null;
+  /** null when there are errors. Not frozen and without what load.ts adds (`hash`, `files`, `includeGlobs`). */
+  readonly config: Omit<Config, LoadedFields> | null;
   readonly errors: ConfigError[];
   readonly warnings: ConfigError[];
 }

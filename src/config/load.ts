@@ -3,14 +3,14 @@
  * Every problem of every stage is returned, sorted by position; `config` is non-null exactly
  * when there are no errors (warnings never fail a load).
  *
- * The hash covers the canonical JSON of the tree WITHOUT `files` and WITHOUT Loc objects, so a
- * cosmetic edit (a comment, a moved line) is a no-op reload.
+ * The hash covers the canonical JSON of the tree WITHOUT `files`, `includeGlobs` and Loc objects,
+ * so a cosmetic edit (a comment, a moved line) is a no-op reload.
  */
 import { createHash } from 'node:crypto';
 import { dirname, resolve } from 'node:path';
 import { ConfigError, compareConfigErrors } from '../errors.js';
 import type { Directive } from './ast.js';
-import { buildConfig } from './build.js';
+import { buildConfig, type LoadedFields } from './build.js';
 import { GLOBALS_FILE, parseConfigText, readConfigTree, releaseParser } from './parse.js';
 import { loadTlsFiles } from './tls-files.js';
 import { boundedMessage, MAX_REPORTED_ERRORS } from './limits.js';
@@ -52,7 +52,7 @@ export function loadConfig(text: string, file: string, opts: LoadOptions = {}): 
   for (const e of parsed.errors) errors.push(e);
   // Loops, not push(...spread): a text of a million statements would overflow the stack.
   for (const d of rejectIncludes(parsed.directives, errors)) directives.push(d);
-  return finish(directives, errors, sources, file, prefix, [file], opts.skipHash);
+  return finish(directives, errors, sources, file, prefix, { files: [file], includeGlobs: [] }, opts.skipHash);
 }
 
 export function loadConfigFile(path: string, opts: LoadOptions = {}): LoadResult {
@@ -62,7 +62,7 @@ export function loadConfigFile(path: string, opts: LoadOptions = {}): LoadResult
   const tree = readConfigTree(file, { prefix: dirname(file), ...(opts.globals !== undefined ? { globals: opts.globals } : {}) });
   releaseTokens();
   const files = tree.sources.map((s) => s.file).filter((f) => f !== GLOBALS_FILE);
-  return finish(tree.directives, [...tree.errors], tree.sources, file, prefix, files, opts.skipHash);
+  return finish(tree.directives, [...tree.errors], tree.sources, file, prefix, { files, includeGlobs: tree.includeGlobs }, opts.skipHash);
 }
 
 /**
@@ -87,7 +87,7 @@ function rejectIncludes(directives: readonly Directive[], errors: ConfigError[])
 
 function finish(
   directives: readonly Directive[], errors: ConfigError[], sources: { file: string; text: string }[],
-  file: string, prefix: string, files: readonly string[], skipHash = false,
+  file: string, prefix: string, read: { files: readonly string[]; includeGlobs: readonly string[] }, skipHash = false,
 ): LoadResult {
   const built = buildConfig(directives, { file, prefix });
   const all = [...errors, ...built.errors];
@@ -97,7 +97,12 @@ function finish(
   if (tlsFiles !== null) all.push(...tlsFiles.errors);
   all.sort(compareConfigErrors);
   if (all.length > 0 || built.config === null) return { config: null, errors: bounded(all), warnings: bounded(warnings), sources };
-  const config: Config = { ...built.config, files: [...new Set([...files, ...tlsFiles!.files])], hash: skipHash ? '' : hashConfig(built.config) };
+  const config: Config = {
+    ...built.config,
+    files: [...new Set([...read.files, ...tlsFiles!.files])],
+    includeGlobs: read.includeGlobs,
+    hash: skipHash ? '' : hashConfig(built.config),
+  };
   return { config: deepFreeze(config), errors: [], warnings, sources };
 }
 
@@ -121,13 +126,13 @@ function bounded(errors: ConfigError[]): ConfigError[] {
 
 /**
  * sha256 of a canonical text of the tree: its JSON (key order as build.ts constructs every
- * object) without `loc`, `files` and `hash`, written in one pass straight into the hash. Each
+ * object) without `loc`, `files`, `includeGlobs` and `hash`, written in one pass straight into the hash. Each
  * distinct `settings` content is written once, later ones as `#n` (n-th distinct content): with
  * 10,000 locations sharing a handful of settings objects, that keeps the text (and the time)
  * proportional to what differs. Equal content gives equal text, so an unchanged reload matches.
  */
-export function hashConfig(tree: Omit<Config, 'hash' | 'files'> | Config): string {
-  const { files: _files, hash: _hash, ...rest } = tree as Config;
+export function hashConfig(tree: Omit<Config, LoadedFields> & Partial<Pick<Config, LoadedFields>>): string {
+  const { files: _files, includeGlobs: _globs, hash: _hash, ...rest } = tree;
   return new CanonicalHash().digest(rest);
 }
 

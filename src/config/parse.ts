@@ -72,6 +72,8 @@ export interface ConfigTree {
   directives: Directive[];
   sources: Source[];
   errors: ConfigError[];
+  /** The absolute patterns of the `include` globs expanded (a glob that matched nothing too), for reload watching. */
+  includeGlobs: string[];
 }
 
 export interface ReadOptions {
@@ -96,7 +98,7 @@ export function readConfigTree(path: string, opts: ReadOptions): ConfigTree {
   }
   // Loops, not push(...spread): a file of a million statements would overflow the stack.
   if (main !== null) for (const d of tree.expand(main, [path], 0)) directives.push(d);
-  return { directives, sources: tree.sources, errors: tree.errors };
+  return { directives, sources: tree.sources, errors: tree.errors, includeGlobs: [...tree.globs] };
 }
 
 function tooLarge(file: string, size: string): string {
@@ -133,6 +135,8 @@ function openFailed(path: string, err: unknown, loc: Loc): ConfigError {
 class TreeReader {
   readonly sources: Source[] = [];
   readonly errors: ConfigError[] = [];
+  /** Include globs met, normalised (a file included from several places adds its globs once). */
+  readonly globs = new Set<string>();
   readonly #prefix: string;
   /** Files already parsed: a file included from several places is read and parsed once. */
   readonly #parsed = new Map<string, readonly Directive[]>();
@@ -210,7 +214,9 @@ class TreeReader {
     }
     const arg = d.args[0]!;
     const pattern = isAbsolute(arg.value) ? arg.value : resolve(this.#prefix, arg.value);
-    const files = hasGlob(pattern) ? globFiles(pattern) : [pattern];
+    const glob = hasGlob(pattern);
+    if (glob) this.globs.add(resolve(pattern));
+    const files = glob ? globFiles(pattern) : [pattern];
     for (const file of files) {
       if (stack.includes(file)) {
         this.errors.push(

@@ -25,7 +25,12 @@ export interface Config {
   readonly stream: StreamConfig | null;
   /** Every file the config was read from (main file first, then includes), for reload watching. */
   readonly files: readonly string[];
-  /** sha256 of the canonical JSON of everything above except `files`; equal hash = no-op reload. */
+  /**
+   * The absolute patterns of the `include` globs the loader expanded (one that matched nothing
+   * too): their directories are watched, so a new file that matches reloads.
+   */
+  readonly includeGlobs: readonly string[];
+  /** sha256 of the canonical JSON of everything above except `files` and `includeGlobs`; equal hash = no-op reload. */
   readonly hash: string;
 }
 

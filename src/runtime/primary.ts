@@ -21,7 +21,7 @@ import type { Config } from '../config/types.js';
 import type { ConfigError } from '../errors.js';
 import type { ErrorLogger } from '../log.js';
 import { TsproxyError } from '../errors.js';
-import { Reloader, includeGlobs } from './reload.js';
+import { Reloader } from './reload.js';
 import { writePidFile } from './pidfile.js';
 import { handleSignals } from './signals.js';
 import { diffConfigs } from './diff.js';
@@ -281,7 +281,7 @@ export async function servePrimary(opts: PrimaryOptions): Promise<PrimaryServing
   const pidFile = config.main.pid;
   if (pidFile !== null) writePidFile(pidFile);
   const reloader = new Reloader({ runtime: primary, logger, load: opts.load, onReloaded: opts.onReloaded });
-  if (config.main.watch) reloader.watch(config.files, includeGlobs(config));
+  if (config.main.watch) reloader.watch(config.files, config.includeGlobs);
 
   const done = handleSignals({ logger, reloader, pidFile, stop: (graceful) => primary.stop(graceful), reopen: () => primary.reopen() });
   logger.notice({ config: config.file, workers: primary.pids }, 'tsproxy started');

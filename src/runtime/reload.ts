@@ -4,18 +4,17 @@
  * A config with errors is logged error by error (file:line:col) and the old one keeps serving.
  *
  * Watching: every file the config was read from, plus the directory of every `include` glob
- * (filtered by the glob), so a NEW file dropped into `conf.d/` triggers a reload too. chokidar's
- * `atomic` and `awaitWriteFinish` make editors that write a temp file and rename it, or write in
- * chunks, produce one reload.
+ * (filtered by the glob), so a NEW file dropped into `conf.d/` triggers a reload too. Both lists
+ * come with the loaded Config (`files`, `includeGlobs`): nothing is parsed again to find them.
+ * chokidar's `atomic` and `awaitWriteFinish` make editors that write a temp file and rename it,
+ * or write in chunks, produce one reload.
  */
-import fs from 'node:fs';
 import path from 'node:path';
 import chokidar, { type FSWatcher } from 'chokidar';
 import type { Runtime } from './runtime.js';
 import type { Config } from '../config/types.js';
-import type { Directive } from '../config/ast.js';
 import type { ConfigError } from '../errors.js';
-import { globToRegExp, parseConfigText } from '../config/parse.js';
+import { globToRegExp } from '../config/parse.js';
 import { configErrorText } from '../config/format.js';
 import type { ErrorLogger } from '../log.js';
 
@@ -62,32 +61,6 @@ export function compileGlob(pattern: string): WatchedGlob {
       });
     },
   };
-}
-
-/** The absolute include globs of a config (read from its files: the typed tree has no includes). */
-export function includeGlobs(config: Config): string[] {
-  const base = path.dirname(config.file);
-  const out = new Set<string>();
-  const walk = (ds: readonly Directive[]): void => {
-    for (const d of ds) {
-      if (d.name === 'include' && d.block === null && d.args.length === 1) {
-        const p = d.args[0]!.value;
-        if (GLOB_CHARS.test(p)) out.add(path.resolve(base, p));
-      }
-      if (d.block !== null) walk(d.block);
-    }
-  };
-  for (const file of config.files) {
-    let text: string;
-    try {
-      text = fs.readFileSync(file, 'utf8');
-    } catch {
-      continue;
-    }
-    if (!text.includes('include')) continue;
-    walk(parseConfigText(text, file).directives);
-  }
-  return [...out];
 }
 
 export class Reloader {
@@ -158,7 +131,7 @@ export class Reloader {
           'configuration reloaded',
         );
       }
-      if (config.main.watch) this.watch(config.files, includeGlobs(config));
+      if (config.main.watch) this.watch(config.files, config.includeGlobs);
       else await this.#unwatch();
     } catch (err) {
       logger.error({ err, reason }, 'reload failed, keeping the running configuration');

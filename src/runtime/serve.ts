@@ -7,7 +7,7 @@ import type { Config } from '../config/types.js';
 import type { ConfigError } from '../errors.js';
 import type { ErrorLogger } from '../log.js';
 import { Runtime } from './runtime.js';
-import { Reloader, includeGlobs } from './reload.js';
+import { Reloader } from './reload.js';
 import { writePidFile, removePidFile } from './pidfile.js';
 import { handleSignals } from './signals.js';
 import { dropPrivileges } from './privileges.js';
@@ -47,7 +47,7 @@ export async function serve({ config, logger, load, onReloaded }: ServeOptions):
     }
   }
   const reloader = new Reloader({ runtime, logger, load, onReloaded });
-  if (config.main.watch) reloader.watch(config.files, includeGlobs(config));
+  if (config.main.watch) reloader.watch(config.files, config.includeGlobs);
 
   const done = handleSignals({ logger, reloader, pidFile, stop: (graceful) => runtime.stop({ graceful }) });
   logger.notice({ config: config.file }, 'tsproxy started');

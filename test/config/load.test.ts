@@ -129,6 +129,29 @@ describe('loadConfigFile', () => {
     expect(r.sources.map((s) => s.file)).toContain(join(dir, 'conf.d', 'b.conf'));
   });
 
+  test('carries the include globs it expanded (for the watcher), outside the hash', () => {
+    const dir = tmp();
+    mkdirSync(join(dir, 'conf.d'));
+    mkdirSync(join(dir, 'empty.d'));
+    writeFileSync(join(dir, 'conf.d', 'a.conf'), 'server { listen 127.0.0.1:0; server_name a.test; include plain.inc; }\n');
+    writeFileSync(join(dir, 'plain.inc'), 'location / { include /nowhere/*.loc; }\n');
+    writeFileSync(join(dir, 'main.conf'), 'http { include conf.d/*.conf; include empty.d/*.conf; }\n');
+    const r = loadConfigFile(join(dir, 'main.conf'), { globals: `include ${join(dir, 'empty.d')}/?.conf;` });
+    expect(r.errors).toEqual([]);
+    // A glob that matched nothing is listed (a file added later reloads), a plain include is not
+    // (it is in `files`); the -g text's glob too, as the loader expanded it.
+    expect([...r.config!.includeGlobs].sort()).toEqual(
+      [join(dir, 'conf.d/*.conf'), join(dir, 'empty.d/*.conf'), join(dir, 'empty.d/?.conf'), '/nowhere/*.loc'].sort(),
+    );
+    expect(r.config!.files).toContain(join(dir, 'plain.inc'));
+    // Globs that brought nothing change nothing: the same tree has the same hash.
+    const before = loadConfigFile(join(dir, 'main.conf')).config!.hash;
+    writeFileSync(join(dir, 'main.conf'), 'http { include conf.d/*.conf; }\n');
+    const same = loadConfigFile(join(dir, 'main.conf')).config!;
+    expect(same.includeGlobs).toEqual([join(dir, 'conf.d/*.conf'), '/nowhere/*.loc']);
+    expect(same.hash).toBe(before);
+  });
+
   test('errors carry the included file name', () => {
     const dir = tmp();
     writeFileSync(join(dir, 'main.conf'), 'http {\n  include inc.conf;\n}\n');
