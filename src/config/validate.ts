@@ -15,7 +15,6 @@ export interface Implicit {
 }
 
 const UPSTREAM_DEFAULTS = settingDefaults('upstream');
-const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
 
 export function validateDrafts(state: BuildState, r: Reporter): Implicit {
   const implicit: Implicit = { http: [], stream: [] };

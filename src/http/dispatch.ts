@@ -12,7 +12,7 @@
  */
 import type { ClientConnection } from './connection.js';
 import type { InternalRedirect } from './error-page.js';
-import type { LocationPlan, ProxyPlan } from './plan.js';
+import type { ProxyPlan } from './plan.js';
 import { ProxyExchange } from './proxy.js';
 import type { HttpRequest } from './request.js';
 import { errorResponse, sslErrorResponse } from './respond.js';
@@ -68,7 +68,7 @@ export function serveRequest(conn: ClientConnection, r: HttpRequest, rest: Buffe
   if (refusal !== null) {
     conn.site.logger.info({ listen: conn.vhosts.key, client: conn.remoteAddr }, refusal === 'cert'
       ? `client SSL certificate verify error: ${conn.tls!.clientVerify}` : 'client sent no required SSL certificate');
-    return conn.respond(r, server.slot as LocationPlan, sslErrorResponse(refusal), false);
+    return conn.respond(r, server.plan, sslErrorResponse(refusal), false);
   }
   const routed = routeRequest(conn, r, server, rest);
   if (routed === null) return;

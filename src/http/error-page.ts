@@ -76,7 +76,7 @@ export function applyErrorPage(
   if (target.startsWith('@')) {
     const loc = server.namedLocation(target.slice(1));
     if (loc === null) return errorResponse(404);
-    targetPlan = loc.slot as LocationPlan;
+    targetPlan = loc.plan;
   } else {
     const { path, args } = splitTarget(target);
     const uri = normalizeUri(path);
@@ -88,7 +88,7 @@ export function applyErrorPage(
     const found = server.findLocation(uri);
     if (found.captures !== null) r.captures = found.captures;
     // No location: the server's own plan (static files from its root), as for a first match.
-    targetPlan = found.location === null ? (server.slot as LocationPlan) : (found.location.slot as LocationPlan);
+    targetPlan = found.location === null ? server.plan : found.location.plan;
     asGet = r.method !== 'HEAD';
   }
   const forced = forcedStatus(override, status);

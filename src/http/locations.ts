@@ -14,14 +14,18 @@
  */
 import type { LocationConfig } from '../config/types.js';
 import { compileConfigRegex } from '../config/template.js';
+import type { LocationPlan } from './plan.js';
 import type { Captures } from './variables.js';
 
 export class CompiledLocation {
   readonly config: LocationConfig;
   /** The location as written after `location` ("= /x", "~* \\.jpg$", "/app/", "@fallback"). */
   readonly name: string;
-  /** For the HTTP engine: its own per-location plan, attached once per config. */
-  slot: unknown = null;
+  /**
+   * What the engine does with a request this location handles (plan.ts), compiled once per
+   * config: HttpSite attaches it right after the router is built, before any request is routed.
+   */
+  plan!: LocationPlan;
   readonly regex: RegExp | null;
   /** Whether the regex has capture groups (else `test` is enough and no captures are made). */
   readonly hasGroups: boolean;

@@ -1,5 +1,5 @@
 /**
- * Per-location plans, compiled once per config and attached to CompiledLocation.slot: everything
+ * Per-location plans, compiled once per config and attached to CompiledLocation.plan: everything
  * a request handled by the location needs (header ops, retry masks, URI rewrite, access logs)
  * so the request path only reads fields.
  */
@@ -91,7 +91,7 @@ export interface LocationPlan {
   readonly realIp: RealIpResolver | null;
   /**
    * The rewrite phase (rewrite/set in file order). On a location's plan: that location's steps;
-   * on a server's plan (CompiledServer.slot): the server-level steps run before location matching.
+   * on a server's plan (CompiledServer.plan): the server-level steps run before location matching.
    */
   readonly rewrites: readonly RewriteStep[];
 }

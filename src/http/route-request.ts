@@ -20,7 +20,7 @@ export interface Routed {
 /** Route `r` within `server`; null when routing answered the request itself. */
 export function routeRequest(conn: ClientConnection, r: HttpRequest, server: CompiledServer, rest: Buffer | null): Routed | null {
   const head = r.head;
-  const serverPlan = server.slot as LocationPlan;
+  const serverPlan = server.plan;
   const ret = server.config.returnDirective;
   const absolute = (url: string): string => absoluteLocation(url, r.scheme, r.host, conn.serverPort);
   let stopped = false;
@@ -47,7 +47,7 @@ export function routeRequest(conn: ClientConnection, r: HttpRequest, server: Com
       conn.respond(r, serverPlan, redirectResponse(301, target), canKeepAlive(conn, head, serverPlan), rest);
       return null;
     }
-    plan = found.location === null ? serverPlan : (found.location.slot as LocationPlan);
+    plan = found.location === null ? serverPlan : found.location.plan;
     if (found.location === null || plan.rewrites.length === 0) break;
     const out = runRewritePhase(plan.rewrites, r, absolute);
     if (out.kind === 'redirect') {

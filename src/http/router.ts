@@ -5,6 +5,7 @@
  */
 import type { HttpConfig, HttpServerConfig } from '../config/types.js';
 import { CompiledLocation, LocationTree, type LocationMatchResult } from './locations.js';
+import type { LocationPlan } from './plan.js';
 import { ServerNameTable, type NameMatch } from './server-names.js';
 import type { Captures } from './variables.js';
 
@@ -16,8 +17,11 @@ export class CompiledServer {
   readonly config: HttpServerConfig;
   /** The first server_name as written, for $server_name ('' when none). */
   readonly primaryName: string;
-  /** For the HTTP engine: its own per-server plan, attached once per config. */
-  slot: unknown = null;
+  /**
+   * The plan of requests no location matches, whose rewrite steps are the server-level ones
+   * (plan.ts): HttpSite attaches it right after the router is built, before any request is routed.
+   */
+  plan!: LocationPlan;
   readonly #locations: LocationTree;
 
   constructor(config: HttpServerConfig) {

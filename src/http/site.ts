@@ -13,7 +13,7 @@ import type { LogSink } from '../log.js';
 import type { UpstreamGroup } from '../upstream/group.js';
 import { ClientConnection } from './connection.js';
 import type { AcceptedConnection } from './connection-setup.js';
-import { buildPlanContext, compileLocationPlan, type LocationPlan, type PlanContext } from './plan.js';
+import { buildPlanContext, compileLocationPlan, type PlanContext } from './plan.js';
 import { UpstreamPool } from './pool.js';
 import { buildVirtualHosts, type CompiledServer, type VirtualHosts } from './router.js';
 import { HttpsListen, isTlsListen } from './tls-listen.js';
@@ -106,10 +106,8 @@ export class HttpSite {
   #attachPlans(ctx: PlanContext, server: CompiledServer): void {
     const cfg = server.config;
     // Requests no location matches: nginx answers 404 with the server's settings.
-    server.slot = compileLocationPlan(ctx, null, cfg.settings, { kind: 'static' }, cfg) satisfies LocationPlan;
-    for (const loc of server.locations) {
-      loc.slot = compileLocationPlan(ctx, loc, loc.config.settings, loc.config.handler) satisfies LocationPlan;
-    }
+    server.plan = compileLocationPlan(ctx, null, cfg.settings, { kind: 'static' }, cfg);
+    for (const loc of server.locations) loc.plan = compileLocationPlan(ctx, loc, loc.config.settings, loc.config.handler);
     const ret = cfg.returnDirective;
     this.#serverReturns.set(server, ret === null || ret.text === null ? null : compileTemplate(ret.text, ctx.templates));
   }

@@ -2,7 +2,7 @@
 import type { Arg, Directive } from '../ast.js';
 import type {
   AccessLogConfig, AddHeader, ErrorPage, HeaderOp, ListenConfig, LocationMatch, LogFormatConfig,
-  NextUpstreamCondition, ProxyRedirect, RewriteRule, ServerName,
+  NextUpstreamCondition, RewriteRule, ServerName,
 } from '../types.js';
 import { addressKey, parseDuration, parseListenAddress, parseNumber, parseProxyPassUrl, parseSize } from '../units.js';
 import { ensureHttp } from './main.js';
