@@ -66,7 +66,10 @@ export class ConfigError extends TsproxyError {
   }
 }
 
-/** A proxying failure that carries the HTTP status it maps to (like ws's err[kStatusCode]). */
+/**
+ * A proxying failure that carries the status it maps to (like ws's err[kStatusCode]): what the
+ * stream connect loop (tcp/proxy.ts) fails with, its code logged and its status the session's.
+ */
 export class ProxyError extends TsproxyError {
   readonly status: 502 | 503 | 504;
   /** True when nothing reached the upstream, so any request may be retried on another peer. */

@@ -9,7 +9,7 @@
  * every syntax error of the file in one run.
  */
 import { Lexer, type IToken, type TokenType } from 'chevrotain';
-import { ConfigError } from '../errors.js';
+import { ConfigError, TsproxyError } from '../errors.js';
 import {
   CR, DQUOTE, HASH, LBRACE, LF, RBRACE, SEMI, SPACE, SQUOTE, TAB, scanComment, scanQuoted, scanState, scanWord, unescape,
 } from './scan.js';
@@ -176,7 +176,7 @@ export function referenceTokenize(text: string): { tokens: IToken[]; comments: I
     lineTerminatorCharacters: ['\n'],
   });
   const r = reference.tokenize(text);
-  if (r.errors.length > 0) throw new Error(`reference lexer failed: ${r.errors[0]!.message}`);
+  if (r.errors.length > 0) throw new TsproxyError('TSP_ERR_CONFIG_LEX', `reference lexer failed: ${r.errors[0]!.message}`);
   return { tokens: r.tokens, comments: r.groups['comments'] ?? [] };
 }
 

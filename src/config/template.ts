@@ -5,6 +5,7 @@
  * turns the parts into getters.
  */
 
+import { TsproxyError } from '../errors.js';
 import { translatePcre } from './pcre.js';
 
 export type TemplatePart =
@@ -14,19 +15,20 @@ export type TemplatePart =
   | { readonly kind: 'capture'; readonly index: number };
 
 /** A template that does not follow nginx's `$name` / `${name}` syntax. */
-export class TemplateSyntaxError extends Error {
+export class TemplateSyntaxError extends TsproxyError {
   constructor(message: string) {
-    super(message);
-    this.name = 'TemplateSyntaxError';
+    super('TSP_ERR_CONFIG_VALUE', message);
   }
 }
 
-/** A `$name` nobody defines; the config layer turns it into `unknown "name" variable` at its Loc. */
-export class UnknownVariableError extends Error {
+/**
+ * A `$name` nobody defines; the config layer turns it into `unknown "name" variable` at its Loc
+ * (with the code it reports every template problem with).
+ */
+export class UnknownVariableError extends TsproxyError {
   readonly variable: string;
   constructor(variable: string) {
-    super(`unknown "${variable}" variable`);
-    this.name = 'UnknownVariableError';
+    super('TSP_ERR_CONFIG_VALUE', `unknown "${variable}" variable`);
     this.variable = variable;
   }
 }
@@ -204,12 +206,12 @@ function findReference(t: string, name: string): { offset: number; length: numbe
 }
 
 /**
- * A config regex (PCRE, as nginx compiles it) as a JS RegExp: see pcre.ts. Throws SyntaxError
- * for what -t refuses (the config layer reports it with a position before this runs).
+ * A config regex (PCRE, as nginx compiles it) as a JS RegExp: see pcre.ts. Throws
+ * (TSP_ERR_CONFIG_VALUE) for what -t refuses (the config layer reports it with a position before this runs).
  */
 export function compileConfigRegex(source: string, caseless: boolean): RegExp {
   const t = translatePcre(source, caseless);
-  if (!t.ok) throw new SyntaxError(`invalid regex "${source}": ${t.error.message}`);
+  if (!t.ok) throw new TsproxyError('TSP_ERR_CONFIG_VALUE', `invalid regex "${source}": ${t.error.message}`);
   return new RegExp(t.value.source, t.value.flags);
 }
 

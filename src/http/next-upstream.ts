@@ -10,6 +10,7 @@
  * made once a body byte arrives.
  */
 import { IDEMPOTENT_METHODS } from '../constants.js';
+import type { ErrorCode } from '../errors.js';
 import type { Peer } from '../upstream/peer.js';
 import { BodyReplay } from './framing.js';
 import type { RequestHead } from './parser.js';
@@ -101,6 +102,6 @@ export function isFailureStatus(status: number): boolean {
 }
 
 /** The log code of an upstream connection lost before a response head. */
-export function closeCode(up: UpstreamConn): string {
+export function closeCode(up: UpstreamConn): ErrorCode {
   return up.connected ? 'TSP_ERR_UPSTREAM_RESET' : 'TSP_ERR_UPSTREAM_CONNECT';
 }

@@ -6,6 +6,7 @@
  * client; after that a failure aborts the client connection so a truncated body can never look
  * complete.
  */
+import type { ErrorCode } from '../errors.js';
 import { MAX_RESPONSE_HEAD_BYTES } from '../constants.js';
 import { UpstreamAttempts, type UpstreamAttempt } from '../upstream/attempts.js';
 import type { Peer } from '../upstream/peer.js';
@@ -336,7 +337,7 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
   }
 
   /** The error-log context of this request (error path only): nginx's client/server/request/upstream/host. */
-  #logContext(code: string, upstreamHost = this.#peer?.key): RequestLogContext {
+  #logContext(code: ErrorCode, upstreamHost = this.#peer?.key): RequestLogContext {
     return requestLogContext(this.#r, code, this.#proxy.scheme, upstreamHost, this.#upstreamHead === '' ? undefined : this.#upstreamHead);
   }
 

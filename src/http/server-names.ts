@@ -5,6 +5,7 @@
  * what a name selects so that stream (SNI) routing can use the same table.
  */
 import type { ServerName } from '../config/types.js';
+import { TsproxyError } from '../errors.js';
 import { compileConfigRegex } from '../config/template.js';
 import type { Captures } from './variables.js';
 
@@ -85,7 +86,7 @@ export class ServerNameTable<T> {
 
   /** `entries` in file order; `defaultServer` is the listen's default_server (else entries[0]). */
   constructor(entries: readonly NamedEntry<T>[], defaultServer?: T) {
-    if (entries.length === 0 && defaultServer === undefined) throw new Error('a server name table needs a server');
+    if (entries.length === 0 && defaultServer === undefined) throw new TsproxyError('TSP_ERR_INTERNAL', 'a server name table needs a server');
     this.defaultServer = defaultServer ?? entries[0]!.value;
     this.#defaultMatch = { server: this.defaultServer, captures: null };
     // the first server to claim a name keeps it (nginx warns "conflicting server name")

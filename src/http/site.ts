@@ -9,6 +9,7 @@
 import type net from 'node:net';
 import type { Logger } from 'pino';
 import type { AccessLogConfig, HttpConfig, HttpServerConfig } from '../config/types.js';
+import { TsproxyError } from '../errors.js';
 import type { LogSink } from '../log.js';
 import type { UpstreamGroup } from '../upstream/group.js';
 import { ClientConnection } from './connection.js';
@@ -135,7 +136,7 @@ export class HttpSite {
 
   handler(listenKey: string): (socket: net.Socket) => void {
     const vhosts = this.#vhosts.get(listenKey);
-    if (vhosts === undefined) throw new Error(`no http server listens on ${listenKey}`);
+    if (vhosts === undefined) throw noListen(listenKey);
     const https = this.#https.get(listenKey);
     if (https !== undefined) return https.handler();
     // h2c: a plain listen where a server offers http2 takes HTTP/1.1 and prior-knowledge HTTP/2.
@@ -169,7 +170,7 @@ export class HttpSite {
    */
   handoffHandler(listenKey: string): (socket: net.Socket, accepted: AcceptedConnection, buffered: Buffer) => void {
     const vhosts = this.#vhosts.get(listenKey);
-    if (vhosts === undefined) throw new Error(`no http server listens on ${listenKey}`);
+    if (vhosts === undefined) throw noListen(listenKey);
     return (socket, accepted, buffered) => {
       if (this.#retired) {
         socket.destroy();
@@ -191,7 +192,7 @@ export class HttpSite {
     let handler = this.#http2Handlers.get(listenKey);
     if (handler !== undefined) return handler;
     const vhosts = this.#vhosts.get(listenKey);
-    if (vhosts === undefined) throw new Error(`no http server listens on ${listenKey}`);
+    if (vhosts === undefined) throw noListen(listenKey);
     const serve = http2SessionFactory(this, listenKey, vhosts);
     handler = (socket, accepted) => {
       if (this.#retired) {
@@ -233,4 +234,9 @@ export class HttpSite {
     for (const session of this.#sessions) session.retire();
     if (this.#ownsPool) this.pool.close();
   }
+}
+
+/** The runtime asked for a listen key this config has no http server on: a bug in the caller. */
+function noListen(listenKey: string): TsproxyError {
+  return new TsproxyError('TSP_ERR_INTERNAL', `no http server listens on ${listenKey}`);
 }

@@ -10,13 +10,13 @@
  * (checked against nginx 1.22 with ask-nginx). Only called on the error path: nothing here
  * runs for a request that succeeds.
  */
-import { systemErrorText } from '../errors.js';
+import { systemErrorText, type ErrorCode } from '../errors.js';
 import { headerValue } from './parser.js';
 import type { UpstreamConn } from './pool.js';
 import type { HttpRequest } from './request.js';
 
 export interface RequestLogContext {
-  code?: string;
+  code?: ErrorCode;
   connection: number;
   client: string;
   server: string;
@@ -30,7 +30,7 @@ export interface RequestLogContext {
  * was chosen, the upstream group's name (nginx: `upstream: "http://app/path"`); `upstreamHead`
  * the request head sent (or to be sent) upstream, whose request line gives the URI.
  */
-export function requestLogContext(r: HttpRequest, code: string, scheme?: string, upstreamHost?: string, upstreamHead?: string): RequestLogContext {
+export function requestLogContext(r: HttpRequest, code: ErrorCode, scheme?: string, upstreamHost?: string, upstreamHead?: string): RequestLogContext {
   const head = r.head;
   const ctx: RequestLogContext = {
     code,

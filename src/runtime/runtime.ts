@@ -16,6 +16,7 @@
 import type net from 'node:net';
 import type { Logger } from 'pino';
 import type { Config } from '../config/types.js';
+import { TsproxyError } from '../errors.js';
 import { logger as rootLogger, openAccessLog } from '../log.js';
 import { PeerRegistry } from '../upstream/registry.js';
 import { UpstreamPool } from '../http/pool.js';
@@ -191,7 +192,7 @@ export class Runtime {
   /** The port a `listen` key really bound (tests listen on 127.0.0.1:0). */
   port(key: string): number {
     const addr = this.addresses().get(key);
-    if (addr === undefined || typeof addr === 'string') throw new Error(`no TCP listener for ${key}`);
+    if (addr === undefined || typeof addr === 'string') throw new TsproxyError('TSP_ERR_INTERNAL', `no TCP listener for ${key}`);
     return addr.port;
   }
 
@@ -226,7 +227,7 @@ export class Runtime {
 
   async #prepare(config: Config): Promise<PreparedReload | null> {
     const started = performance.now();
-    if (this.#stopping) throw new Error('tsproxy is stopping');
+    if (this.#stopping) throw new TsproxyError('TSP_ERR_RELOAD', 'tsproxy is stopping');
     if (config.hash === this.#snapshot.config.hash) return null;
     const snapshot = await buildSnapshot(config, this.#registry, this.#deps);
     const opened: Listener[] = [];
@@ -253,7 +254,7 @@ export class Runtime {
 
   /** Phase two: apply the prepared snapshot to the shared peers and swap it in (synchronous). */
   commit(prepared: PreparedReload): ReloadSummary {
-    if (!prepared.settle()) throw new Error('reload already committed or aborted (or tsproxy is stopping)');
+    if (!prepared.settle()) throw new TsproxyError('TSP_ERR_RELOAD', 'reload already committed or aborted (or tsproxy is stopping)');
     this.#pending = null;
     const { snapshot, opened, config } = prepared;
     const old = this.#snapshot;

@@ -4,6 +4,7 @@
  * pipe with backpressure, half-close and an idle timeout.
  */
 import net from 'node:net';
+import { ProxyError } from '../errors.js';
 import type { UpstreamAttempts } from '../upstream/attempts.js';
 import type { UpstreamGroup } from '../upstream/group.js';
 import type { Peer } from '../upstream/peer.js';
@@ -78,7 +79,8 @@ export interface ConnectOptions {
 
 export type ConnectOutcome =
   | { readonly kind: 'connected'; readonly socket: net.Socket; readonly peer: Peer }
-  | { readonly kind: 'failed'; readonly reason: 'no live upstreams' | 'connect failed' }
+  /** Nothing reached a peer; the session ends with `error.status` (502, as nginx's stream module). */
+  | { readonly kind: 'failed'; readonly error: ProxyError }
   | { readonly kind: 'aborted' };
 
 function upstreamOnEarlyError(): void {
@@ -149,13 +151,13 @@ function connectOnce(peer: Peer, timeoutMs: number, onAttempt: (s: net.Socket | 
         : net.connect({ host: peer.host!, port: peer.port, allowHalfOpen: true, onread });
     reader.bind(socket);
     onAttempt(socket);
-    const timer = setTimeout(() => socket.destroy(new Error(`upstream timed out (connect to ${peer.key})`)), timeoutMs);
+    const timer = setTimeout(() => socket.destroy(new ProxyError('TSP_ERR_UPSTREAM_TIMEOUT', `upstream timed out (connect to ${peer.key})`, 502, true)), timeoutMs);
     const onError = (err: Error): void => {
       clearTimeout(timer);
       socket.off('connect', onConnect);
       resolve(err);
     };
-    const onClose = (): void => onError(new Error('connection closed while connecting'));
+    const onClose = (): void => onError(new ProxyError('TSP_ERR_UPSTREAM_CONNECT', 'connection closed while connecting', 502, true));
     const onConnect = (): void => {
       clearTimeout(timer);
       // Until the Tunnel takes over (a few ticks later) a reset must not be an unhandled 'error'.
@@ -178,12 +180,13 @@ function connectOnce(peer: Peer, timeoutMs: number, onAttempt: (s: net.Socket | 
 export async function connectUpstream(group: UpstreamGroup, o: ConnectOptions): Promise<ConnectOutcome> {
   const started = Date.now();
   const triedPeers = new Set<Peer>();
+  let last: Error | null = null;
   for (;;) {
     const peer = group.pick({ clientAddress: o.clientAddress, hashKey: o.hashKey, tried: triedPeers.size === 0 ? null : triedPeers });
     if (peer === null) {
       // nginx lists a try that found no live peer (while the group's tries remain) as the group's name
       if (triedPeers.size === 0 || triedPeers.size < group.tries) o.attempts.start(group.name, Date.now()).end(Date.now());
-      return { kind: 'failed', reason: triedPeers.size === 0 ? 'no live upstreams' : 'connect failed' };
+      return connectFailed(last);
     }
     triedPeers.add(peer);
     const attempt = o.attempts.start(peer.key, Date.now());
@@ -204,12 +207,21 @@ export async function connectUpstream(group: UpstreamGroup, o: ConnectOptions): 
     }
     attempt.end(Date.now());
     group.release(peer, true);
-    if (!o.nextUpstream) return { kind: 'failed', reason: 'connect failed' };
-    if (o.tries !== 0 && triedPeers.size >= o.tries) return { kind: 'failed', reason: 'connect failed' };
-    if (o.nextUpstreamTimeoutMs !== 0 && Date.now() - started >= o.nextUpstreamTimeoutMs) {
-      return { kind: 'failed', reason: 'connect failed' };
-    }
+    last = result;
+    if (!o.nextUpstream) return connectFailed(last);
+    if (o.tries !== 0 && triedPeers.size >= o.tries) return connectFailed(last);
+    if (o.nextUpstreamTimeoutMs !== 0 && Date.now() - started >= o.nextUpstreamTimeoutMs) return connectFailed(last);
   }
+}
+
+/**
+ * The connect loop gave up: no peer could be tried ("no live upstreams"), or the last try failed
+ * (its error is the cause; a connect timeout keeps its code).
+ */
+function connectFailed(last: Error | null): ConnectOutcome {
+  if (last === null) return { kind: 'failed', error: new ProxyError('TSP_ERR_NO_LIVE_UPSTREAM', 'no live upstreams', 502, true) };
+  const code = last instanceof ProxyError ? last.code : 'TSP_ERR_UPSTREAM_CONNECT';
+  return { kind: 'failed', error: new ProxyError(code, 'connect failed', 502, true, { cause: last }) };
 }
 
 // ---------------------------------------------------------------------------------------------

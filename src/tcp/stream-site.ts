@@ -258,8 +258,9 @@ export class StreamSite {
     if (outcome.kind === 'aborted') return this.#end(s);
     if (outcome.kind === 'failed') {
       const tried = s.upstream.list.map((a) => a.addr);
-      this.#logger.error({ upstream, listen: site.key, client: s.remoteAddress, tried }, outcome.reason);
-      return this.#abort(s, 0, 502);
+      const { error } = outcome;
+      this.#logger.error({ code: error.code, upstream, listen: site.key, client: s.remoteAddress, tried }, error.message);
+      return this.#abort(s, 0, error.status);
     }
 
     const { socket: up, peer } = outcome;

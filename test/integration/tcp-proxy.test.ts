@@ -2,6 +2,7 @@ import crypto from 'node:crypto';
 import net from 'node:net';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { startProxy } from '../helpers/proxy.js';
+import { startLoggedProxy } from './upstream-helpers.js';
 import {
   connect,
   deadPort,
@@ -142,6 +143,21 @@ describe('tcp proxy', () => {
     await b.closed;
     await expect.poll(() => proxy.logs.get('/off')?.[0]).toContain(' TCP 502 0 0 ');
     await expect.poll(() => proxy.logs.get('/gone')?.[0]).toContain(' TCP 502 0 0 ');
+  });
+
+  it('logs why no peer was connected with the failure\'s code: the try that failed, then no live upstreams', async () => {
+    const [a, b] = [await deadPort(), await deadPort()];
+    const proxy = await startLoggedProxy(`stream { upstream gone { server 127.0.0.1:${a}; server 127.0.0.1:${b}; }
+      server { listen 127.0.0.1:0; proxy_pass gone; } }`);
+    const failures = () => proxy.logs.filter((l) => l.level === 'error').map((l) => [l['code'], l.msg, l['upstream']]);
+    await connect(proxy.port).closed;
+    await expect.poll(failures).toEqual([['TSP_ERR_UPSTREAM_CONNECT', 'connect failed', 'gone']]);
+    // Both refused peers are out for fail_timeout (max_fails 1): nothing is tried.
+    await connect(proxy.port).closed;
+    await expect.poll(failures).toEqual([
+      ['TSP_ERR_UPSTREAM_CONNECT', 'connect failed', 'gone'],
+      ['TSP_ERR_NO_LIVE_UPSTREAM', 'no live upstreams', 'gone'],
+    ]);
   });
 
   it('destroys both sides after proxy_timeout without traffic', async () => {
