@@ -58,7 +58,9 @@ describe('pathological configs', () => {
     const dir = tempDir();
     const port = await freePort();
     const conf = path.join(dir, 'main.conf');
-    const good = `error_log stderr info;\npid off;\nhttp { server { listen 127.0.0.1:${port}; location / { return 200 "alive"; } } }\n`;
+    // watch off: SIGHUP drives these reloads. With the watcher on, a slow 50 MB write seen
+    // half-way (comment lines only: a valid, empty config) could be applied and close the port.
+    const good = `error_log stderr info;\npid off;\nwatch off;\nhttp { server { listen 127.0.0.1:${port}; location / { return 200 "alive"; } } }\n`;
     fs.writeFileSync(conf, good);
     const run = startCli(['-c', conf]);
     const failures = () => logRecords(run).filter((r) => r.msg === 'reload failed, keeping the running configuration').length;
