@@ -20,7 +20,7 @@ import { answerReturn, canKeepAlive, routeRequest } from './route-request.js';
 import { normalizeHost, normalizeUri, splitTarget } from './router.js';
 import type { HttpSite } from './site.js';
 import { StaticExchange } from './static.js';
-import { compileTemplate, type CompiledTemplate } from './variables.js';
+import { compileTemplate, useCaptures, type CompiledTemplate } from './variables.js';
 import { renderStatus, statusFormatOf } from '../upstream/status.js';
 
 const STATIC_HANDLER = { kind: 'static' } as const;
@@ -50,7 +50,7 @@ export function serveRequest(conn: ClientConnection, r: HttpRequest, rest: Buffe
   const server = match.server;
   r.host = host === '' ? server.primaryName : host;
   r.serverName = server.primaryName;
-  r.captures = match.captures;
+  if (match.captures !== null) useCaptures(r, match.captures);
   const { path, args } = splitTarget(head.target);
   r.args = args;
   const uri = normalizeUri(path);

@@ -19,7 +19,7 @@ import type { LocationPlan } from './plan.js';
 import { REDIRECT_CODES, absoluteLocation, errorResponse, redirectResponse, type LocalResponse } from './respond.js';
 import type { HttpRequest } from './request.js';
 import { normalizeUri, splitTarget } from './uri.js';
-import type { CompiledTemplate } from './variables.js';
+import { useCaptures, type CompiledTemplate } from './variables.js';
 
 export interface ErrorPagePlan {
   readonly codes: ReadonlySet<number>;
@@ -86,7 +86,7 @@ export function applyErrorPage(
     // The upstream gets the new URI, not the client's request target.
     r.uriChanged = true;
     const found = server.findLocation(uri);
-    if (found.captures !== null) r.captures = found.captures;
+    if (found.captures !== null) useCaptures(r, found.captures);
     // No location: the server's own plan (static files from its root), as for a first match.
     targetPlan = found.location === null ? server.plan : found.location.plan;
     asGet = r.method !== 'HEAD';

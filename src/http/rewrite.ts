@@ -16,7 +16,7 @@ import type { Loc } from '../errors.js';
 import type { RewriteRule, Template } from '../config/types.js';
 import { compileConfigRegex } from '../config/template.js';
 import type { HttpRequest } from './request.js';
-import type { CompiledTemplate } from './variables.js';
+import { useCaptures, type CompiledTemplate } from './variables.js';
 
 export type RewriteStep =
   | {
@@ -82,7 +82,7 @@ export function runRewritePhase(steps: readonly RewriteStep[], r: HttpRequest, a
     }
     const m = step.regex.exec(r.uri);
     if (m === null) continue;
-    r.captures = { numbered: m, named: m.groups ?? null };
+    useCaptures(r, { numbered: m, named: m.groups ?? null });
     const value = step.replacement(r);
     const q = value.indexOf('?');
     const dropArgs = value.endsWith('?');

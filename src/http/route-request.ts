@@ -10,6 +10,7 @@ import { REDIRECT_CODES, absoluteLocation, errorResponse, redirectResponse, type
 import { MAX_URI_CHANGES, runRewritePhase } from './rewrite.js';
 import type { CompiledServer } from './router.js';
 import type { ClientConnection } from './connection.js';
+import { useCaptures } from './variables.js';
 
 /** Where a request goes: its location's plan; `broke` when `rewrite ... break` skips its `return`. */
 export interface Routed {
@@ -41,7 +42,7 @@ export function routeRequest(conn: ClientConnection, r: HttpRequest, server: Com
   let broke = false;
   for (let changes = MAX_URI_CHANGES; ; ) {
     const found = server.findLocation(r.uri);
-    if (found.captures !== null) r.captures = found.captures;
+    if (found.captures !== null) useCaptures(r, found.captures);
     if (found.redirectSlash) {
       const target = absolute(`${r.uri}/${r.args === '' ? '' : `?${r.args}`}`);
       conn.respond(r, serverPlan, redirectResponse(301, target), canKeepAlive(conn, head, serverPlan), rest);

@@ -288,6 +288,21 @@ const BUILTINS: Readonly<Record<string, Getter>> = {
   ...Object.fromEntries(Object.entries(SSL_VARIABLES).map(([name, get]) => [name, (r: RequestInfo) => get(r.tls ?? null)])),
 };
 
+/**
+ * A regex matched (server_name, location, rewrite): $1..$9 follow it, and its named captures
+ * become variables of the request, as nginx stores them, so they outlive the next regex (a
+ * server_name `(?<sub>)` still reads after a capturing location or a `rewrite ... last`).
+ */
+export function useCaptures(r: RequestInfo, captures: Captures): void {
+  r.captures = captures;
+  if (captures.named !== null) storeNamedCaptures(r, captures.named);
+}
+
+function storeNamedCaptures(r: RequestInfo, named: Readonly<Record<string, string | undefined>>): void {
+  const vars = (r.vars ??= new Map());
+  for (const k in named) vars.set(k, named[k] ?? '');
+}
+
 function declaredGetter(name: string, map: Getter | undefined): Getter {
   return (r) => {
     const v = r.vars?.get(name);
@@ -421,7 +436,7 @@ export function compileMaps(maps: readonly MapConfig[], ctx?: { declared?: Reado
               r.captures = saved;
             }
             // nginx keeps a map regex's named captures as variables of the request
-            if (mm.groups !== undefined) for (const k in mm.groups) (r.vars ??= new Map()).set(k, mm.groups[k] ?? '');
+            if (mm.groups !== undefined) storeNamedCaptures(r, mm.groups);
             found = true;
             break;
           }

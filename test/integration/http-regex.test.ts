@@ -59,6 +59,24 @@ describe('PCRE in http routing', () => {
     expect(await get('/k/ab/ba')).toBe('404 none');
   });
 
+  // nginx stores named captures as variables of the request: they outlive a later capturing
+  // regex and a `rewrite ... last` (nginx 1.22: "cap sub=foo one=z", "n=xx", "k=zz n=zz").
+  it('named captures stay variables after a capturing location and across rewrite ... last, as nginx', async () => {
+    const proxy = await startProxy(String.raw`http { server { listen 127.0.0.1:0;
+      server_name "~^(?<sub>[a-z]+)\.example\.com$";
+      location ~ ^/cap/(\w+)$ { return 200 "cap sub=$sub one=$1"; }
+      location ~ ^/a/(?<n>\w+)$ { rewrite ^ /b last; }
+      location /b { return 200 "n=$n sub=$sub"; }
+      location ~ ^/e/(?<n>\w+)$ { set $k $n; rewrite ^ /f last; }
+      location /f { return 200 "k=$k n=$n"; }
+      location / { return 200 "plain sub=$sub"; } } }`);
+    const get = async (path: string): Promise<string> => (await request(proxy.url(path), { headers: { host: 'foo.example.com' } })).body;
+    expect(await get('/cap/z')).toBe('cap sub=foo one=z');
+    expect(await get('/a/xx')).toBe('n=xx sub=foo');
+    expect(await get('/e/zz')).toBe('k=zz n=zz');
+    expect(await get('/x')).toBe('plain sub=foo');
+  });
+
   it('-t refuses what it cannot run faithfully, with a caret under the construct', () => {
     const text = [
       'http { server { listen 127.0.0.1:0;',
