@@ -181,19 +181,34 @@ export function listVariables(t: string): string[] {
  * The first problem of a template, as nginx words it, with its offset in the template, or null.
  * `declared` holds the names made by `set`, `map` and named regex captures.
  */
-export function checkTemplate(t: string, declared?: ReadonlySet<string>, area: VariableArea = 'http'): { message: string; offset: number; length: number } | null {
+export interface TemplateProblem {
+  readonly message: string;
+  readonly offset: number;
+  readonly length: number;
+}
+
+/** The first problem of a template (see templateProblems), or null. */
+export function checkTemplate(t: string, declared?: ReadonlySet<string>, area: VariableArea = 'http'): TemplateProblem | null {
+  return templateProblems(t, declared, area)[0] ?? null;
+}
+
+/** Every problem of a template: a syntax error, or each variable nothing defines (once per name). */
+export function templateProblems(t: string, declared?: ReadonlySet<string>, area: VariableArea = 'http'): TemplateProblem[] {
   let parts: TemplatePart[];
   try {
     parts = parseTemplate(t);
   } catch (err) {
-    return { message: (err as Error).message, offset: 0, length: t.length };
+    return [{ message: (err as Error).message, offset: 0, length: t.length }];
   }
+  const out: TemplateProblem[] = [];
+  let reported: Set<string> | null = null;
   for (const p of parts) {
-    if (p.kind !== 'variable' || isKnownVariable(p.name, declared, area)) continue;
+    if (p.kind !== 'variable' || isKnownVariable(p.name, declared, area) || reported?.has(p.name)) continue;
+    (reported ??= new Set()).add(p.name);
     const at = findReference(t, p.name);
-    return { message: unknownVariableMessage(p.name, area), offset: at.offset, length: at.length };
+    out.push({ message: unknownVariableMessage(p.name, area), offset: at.offset, length: at.length });
   }
-  return null;
+  return out;
 }
 
 /** Where `$name` / `${name}` is written in `t` (for the caret). */

@@ -7,7 +7,7 @@
  */
 import type { Loc } from '../errors.js';
 import { translatePcre } from './pcre.js';
-import { checkTemplate, type VariableArea } from './template.js';
+import { templateProblems, type TemplateProblem, type VariableArea } from './template.js';
 import type { LocationMatch, MapConfig, ServerName } from './types.js';
 import { spanLoc, type Reporter } from './directives/scope.js';
 
@@ -92,11 +92,11 @@ export function checkVariables(
     stream: areas.stream === null ? new Set<string>() : declaredStreamVariables(areas.stream),
   };
   // A big config repeats the same few templates (`proxy_set_header Host $host` per location).
-  const checked = { http: new Map<string, ReturnType<typeof checkTemplate>>(), stream: new Map<string, ReturnType<typeof checkTemplate>>() };
+  const checked = { http: new Map<string, TemplateProblem[]>(), stream: new Map<string, TemplateProblem[]>() };
   for (const u of uses) {
     const seen = checked[u.area];
-    let problem = seen.get(u.value);
-    if (problem === undefined) seen.set(u.value, (problem = checkTemplate(u.value, declared[u.area], u.area)));
-    if (problem !== null) r.error('TSP_ERR_CONFIG_VALUE', problem.message, spanLoc(u.loc, u.value, problem.offset, problem.length));
+    let problems = seen.get(u.value);
+    if (problems === undefined) seen.set(u.value, (problems = templateProblems(u.value, declared[u.area], u.area)));
+    for (const p of problems) r.error('TSP_ERR_CONFIG_VALUE', p.message, spanLoc(u.loc, u.value, p.offset, p.length));
   }
 }

@@ -33,6 +33,15 @@ describe('unknown variables at -t', () => {
     expect(errors(text)).toEqual([`${at(text, ref)} unknown "nope" variable`]);
   });
 
+  test('every unknown variable of one template is reported, each at its own `$`, once per name', () => {
+    const text = http(`return 200 "$request_body $nope $document_root $nope";`);
+    expect(errors(text)).toEqual([
+      `${at(text, '$request_body')} the "request_body" variable is not supported by tsproxy`,
+      `${at(text, '$nope')} unknown "nope" variable`,
+      `${at(text, '$document_root')} the "document_root" variable is not supported by tsproxy`,
+    ]);
+  });
+
   test('log_format, map source, map value and default, upstream hash key', () => {
     const text = [
       'http {',
