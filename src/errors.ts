@@ -19,6 +19,7 @@ export const ERROR_CODES = {
   TSP_ERR_UPSTREAM_RESET: 'an upstream peer closed or reset the connection (502)',
   TSP_ERR_UPSTREAM_INVALID_HEADER: 'an upstream peer sent an invalid response head (502)',
   TSP_ERR_NO_LIVE_UPSTREAM: 'no peer of an upstream group is available (502)',
+  TSP_ERR_PEER_DISABLED: 'a peer reached max_fails and is left out for fail_timeout (warn)',
   TSP_ERR_CLIENT_ABORT: 'the client closed the connection before the response was complete',
   TSP_ERR_LISTEN: 'a listen address could not be bound',
   TSP_ERR_SIGNAL: 'tsproxy -s could not signal the running instance',

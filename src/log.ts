@@ -15,7 +15,7 @@ import { CUSTOM_LEVELS, LEVEL_VALUES, levelLabel, type CustomLevel } from './log
 import { formatErrorLine } from './log/error-layout.js';
 import { openErrorLogSink, openLogSink, type LogBuffering, type LogSink } from './log/sinks.js';
 
-export { flushLogs, reopenLogs, settleLogs, type LogBuffering, type LogSink } from './log/sinks.js';
+export { appendLogLine, flushLogs, reopenLogs, settleLogs, type LogBuffering, type LogSink } from './log/sinks.js';
 export { formatErrorLine } from './log/error-layout.js';
 
 /**

@@ -489,7 +489,7 @@ export class ClientConnection {
     const r = this.#request;
     const plan = this.#plan;
     if (r === null || plan === null || plan.accessLogs.length === 0) return;
-    for (const log of plan.accessLogs) log.sink.write(`${log.format(r)}\n`);
+    for (const log of plan.accessLogs) log.write(r);
   }
 }
 

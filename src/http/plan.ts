@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import type { AccessLogConfig, HttpConfig, HttpServerConfig, LocationConfig, LocationSettings, LocationHandler, NextUpstreamCondition, ProxySslConfig } from '../config/types.js';
 import { declaredHttpVariables } from '../config/variables.js';
 import { TsproxyError } from '../errors.js';
-import type { LogSink } from '../log.js';
+import { appendLogLine, type LogSink } from '../log.js';
 import type { UpstreamGroup } from '../upstream/group.js';
 import { compileRequestHeaders, compileResponseHeaders, type RequestHeaderPlan, type ResponseHeaderPlan, type RedirectDefaults } from './headers.js';
 import { compileLogFormats, type LogFormatter } from './log-format.js';
@@ -19,8 +19,8 @@ import { compileMaps, compileTemplate, type CompiledTemplate, type RequestInfo, 
 import { buildTlsContext, planUpstreamTls, type UpstreamTlsContext, type UpstreamTlsPlan } from './upstream-tls.js';
 
 export interface AccessLogPlan {
-  readonly sink: LogSink;
-  readonly format: LogFormatter;
+  /** Writes the request's line: to one sink, or to the file a path with variables names for it. */
+  readonly write: (r: RequestInfo) => void;
 }
 
 export interface ProxyPlan {
@@ -84,6 +84,9 @@ export interface LocationPlan {
   readonly handler: LocationHandler;
   readonly resHeaders: ResponseHeaderPlan<RequestInfo>;
   readonly accessLogs: readonly AccessLogPlan[];
+  /** `root` and `index`, evaluated per request (nginx allows variables in both). */
+  readonly root: CompiledTemplate;
+  readonly index: readonly CompiledTemplate[];
   readonly proxy: ProxyPlan | null;
   readonly returnText: CompiledTemplate | null;
   readonly errorPages: readonly ErrorPagePlan[];
@@ -216,6 +219,8 @@ export function compileLocationPlan(
     handler,
     resHeaders: compileResponseHeaders(settings, redirectDefault, tc),
     accessLogs: compileAccessLogs(ctx, settings.accessLogs),
+    root: tc(settings.root),
+    index: settings.index.map(tc),
     proxy,
     returnText: handler.kind === 'return' && handler.text !== null ? tc(handler.text) : null,
     realIp: compileRealIp(settings.realIp),
@@ -246,7 +251,13 @@ function compileAccessLogs(ctx: PlanContext, logs: readonly AccessLogConfig[]): 
     const format = ctx.formats.get(l.format);
     // validate.ts refuses an unknown format name: never log in another format than the one named
     if (format === undefined) throw new TsproxyError('TSP_ERR_CONFIG_REFERENCE', `unknown log format "${l.format}" reached the access log`);
-    out.push({ sink: ctx.openAccessLog(l.path, l.buffering), format });
+    if (l.path.includes('$')) {
+      const file = compile(ctx, l.path);
+      out.push({ write: (r) => appendLogLine(file(r), `${format(r)}\n`) });
+    } else {
+      const sink = ctx.openAccessLog(l.path, l.buffering);
+      out.push({ write: (r) => sink.write(`${format(r)}\n`) });
+    }
   }
   return out;
 }

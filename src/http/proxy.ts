@@ -12,13 +12,14 @@ import { UpstreamAttempts, type UpstreamAttempt } from '../upstream/attempts.js'
 import type { Peer } from '../upstream/peer.js';
 import type { UpstreamGroup } from '../upstream/group.js';
 import { dynamicGroupsOf, splitDynamicUrl } from './dynamic.js';
+import { ChunkedScanner } from './chunked.js';
 import { ChunkedDecoder } from './chunked-decoder.js';
 import { BODY_TOO_LARGE, RequestBodyFraming, ResponseBodyFraming } from './framing.js';
 import type { ClientConnection, Exchange } from './connection.js';
 import { buildResponseHeaders } from './headers.js';
 import { buildUpstreamHead, firstSegmentIs, proxyProtocolHeader, upgradeMatches } from './upstream-request.js';
 import { closeCode, isFailureStatus, NextUpstream } from './next-upstream.js';
-import { closeMessage, invalidResponseMessage, requestLogContext, timeoutMessage, type RequestLogContext } from './upstream-log.js';
+import { closeMessage, disabledMessage, invalidResponseMessage, requestLogContext, timeoutMessage, type RequestLogContext } from './upstream-log.js';
 import { HEAD_NEED_MORE, HEAD_READY, HeadAccumulator, headerValue, parseResponseHead, type HeadLimits, type RequestHead, type ResponseHead } from './parser.js';
 import { proxyPortOf, type LocationPlan, type ProxyPlan } from './plan.js';
 import { UpstreamConn, type UpstreamOwner } from './pool.js';
@@ -318,6 +319,14 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
         // Bytes after a head that has no body (204, 304, HEAD): the upstream's framing is not
         // ours, so its connection is not reused.
         if (res.body === 'none' && data !== null) this.#reusable = false;
+        // Chunked framing that breaks in the bytes that came with the head: nothing has reached
+        // the client yet, so it gets a 502 page instead of a connection closed on it.
+        if (res.body === 'chunked' && data !== null && new ChunkedScanner().scan(data) < 0) {
+          this.#conn.site.logger.error(this.#logContext('TSP_ERR_UPSTREAM_INVALID_HEADER'), 'upstream sent invalid chunked response while reading upstream');
+          this.#try!.status = res.status;
+          this.#closeUpstream(true);
+          return this.#fail(502);
+        }
         // Head and the body bytes that came with it leave in one writev.
         const client = this.#conn.socket;
         client.cork();
@@ -479,7 +488,7 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
         return;
       }
       // The body was cut short: the client must see a broken connection, not a short success.
-      this.#releasePeer(true);
+      this.#releasePeer(true, up);
       this.#abortClient();
       return;
     }
@@ -495,7 +504,7 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
     this.#conn.site.logger.error(this.#logContext(closeCode(up)), closeMessage(up, err));
     this.#lastStatus = 502;
     if (this.#next.allows(this.#proxy.retryOnError, this.#responseStarted)) return this.#retry(true);
-    this.#releasePeer(true);
+    this.#releasePeer(true, up);
     this.#fail(502);
   }
 
@@ -518,11 +527,14 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
     this.#res = null;
   }
 
-  #releasePeer(failed: boolean): void {
+  /** `up`: the try's connection, for the phase nginx names when the failure disables the peer. */
+  #releasePeer(failed: boolean, up: UpstreamConn | null = null): void {
     const peer = this.#peer;
     if (peer === null) return;
+    if (this.#group!.release(peer, failed)) {
+      this.#conn.site.logger.warn(this.#logContext('TSP_ERR_PEER_DISABLED'), disabledMessage(up, this.#res !== null));
+    }
     this.#peer = null;
-    this.#group!.release(peer, failed);
   }
 
   /** Drop the current upstream connection (never pooled) and end its attempt. */
@@ -533,7 +545,7 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
       up.owner = null;
       up.destroy();
     }
-    this.#releasePeer(failed);
+    this.#releasePeer(failed, up);
   }
 
   #complete(): void {

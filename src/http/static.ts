@@ -123,11 +123,12 @@ export class StaticExchange implements Exchange {
 
   async #serve(): Promise<void> {
     const r = this.#r;
-    const root = this.#plan.settings.root;
+    const root = this.#plan.root(r);
     const file = resolveUnderRoot(root, r.uri);
     if (file === null) return this.#respond(errorResponse(404));
     if (r.uri.endsWith('/')) {
-      for (const index of this.#plan.settings.index) {
+      for (const indexOf of this.#plan.index) {
+        const index = indexOf(r);
         const found = await openFile(path.join(file, index));
         if (this.#done) return void (await found?.handle.close());
         if (found !== null && found.stats.isFile()) return this.#send(found.handle, found.stats, path.join(file, index));

@@ -37,7 +37,7 @@ export function requestLogContext(r: HttpRequest, code: ErrorCode, scheme?: stri
     connection: r.connectionId,
     client: r.remoteAddr,
     server: r.serverName,
-    request: `${head.method} ${head.target} HTTP/${r.httpVersion}`,
+    request: `${head.method} ${head.rawTarget} HTTP/${r.httpVersion}`,
   };
   if (scheme !== undefined && upstreamHost !== undefined) ctx.upstream = `${scheme}://${upstreamHost}${upstreamHead === undefined ? '' : upstreamUri(upstreamHead)}`;
   const host = headerValue(head, 'host');
@@ -58,6 +58,11 @@ export function upstreamPhase(up: UpstreamConn, readingBody: boolean): string {
   if (!up.tcpConnected) return 'connecting to upstream';
   if (!up.connected) return 'SSL handshaking to upstream';
   return readingBody ? 'reading upstream' : 'reading response header from upstream';
+}
+
+/** nginx's warning when a failure takes a peer out for fail_timeout (max_fails reached). */
+export function disabledMessage(up: UpstreamConn | null, readingBody: boolean): string {
+  return `upstream server temporarily disabled while ${up === null ? 'connecting to upstream' : upstreamPhase(up, readingBody)}`;
 }
 
 export function timeoutMessage(up: UpstreamConn, readingBody: boolean): string {

@@ -13,6 +13,7 @@
  * `flush` (no such timer without flush=, as nginx), on USR1 and at exit; gzip compresses each
  * written buffer into a gzip member of its own (zcat reads the file whole).
  */
+import fs from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { pino } from 'pino';
 
@@ -113,6 +114,37 @@ export function openLogSink(target: string, buffering: LogBuffering | null = nul
   return sink;
 }
 
+/** Lines waiting per file while a write to it is under way (access_log paths with variables). */
+const appending = new Map<string, string[]>();
+
+/**
+ * `access_log` with variables in its path: each line is appended to the file its request names,
+ * opened for that write and closed after it, as nginx does (without open_log_file_cache), so
+ * names a client chooses ($host) never pin descriptors. Lines to one file keep their order.
+ */
+export function appendLogLine(file: string, line: string): void {
+  const queued = appending.get(file);
+  if (queued !== undefined) {
+    queued.push(line);
+    return;
+  }
+  appending.set(file, []);
+  appendQueued(file, line);
+}
+
+function appendQueued(file: string, text: string): void {
+  fs.appendFile(file, text, (err) => {
+    if (err !== null) destinationOnError(err);
+    const rest = appending.get(file);
+    if (rest === undefined || rest.length === 0) {
+      appending.delete(file);
+      return;
+    }
+    appending.set(file, []);
+    appendQueued(file, rest.join(''));
+  });
+}
+
 function flushBuffers(): void {
   for (const sink of buffered.values()) sink.flush();
 }
@@ -120,6 +152,15 @@ function flushBuffers(): void {
 /** Before exit: write what buffered access logs hold and every destination's pending lines, synchronously. */
 export function flushLogs(): void {
   flushBuffers();
+  for (const [file, lines] of appending) {
+    if (lines.length === 0) continue;
+    try {
+      fs.appendFileSync(file, lines.join(''));
+    } catch (err) {
+      destinationOnError(err as Error);
+    }
+    lines.length = 0;
+  }
   for (const dest of destinations.values()) {
     try {
       dest.flushSync?.();

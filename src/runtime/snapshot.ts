@@ -63,13 +63,12 @@ async function buildGroups(
   upstreams: readonly UpstreamConfig[],
   registry: PeerRegistry,
   namespace: string,
-  logger?: Logger,
 ): Promise<Map<string, UpstreamGroup>> {
   const groups = new Map<string, UpstreamGroup>();
   await Promise.all(
     upstreams.map(async (u) => {
       // prepare, not create: nothing a running config uses changes until the snapshot is committed.
-      const group = await UpstreamGroup.prepare(u, registry, logger === undefined ? { namespace } : { namespace, logger });
+      const group = await UpstreamGroup.prepare(u, registry, { namespace });
       groups.set(u.name, group);
     }),
   );
@@ -77,9 +76,9 @@ async function buildGroups(
 }
 
 export async function buildSnapshot(config: Config, registry: PeerRegistry, deps: SnapshotDeps): Promise<Snapshot> {
-  const httpGroups = config.http ? await buildGroups(config.http.upstreams, registry, '', deps.logger) : new Map<string, UpstreamGroup>();
+  const httpGroups = config.http ? await buildGroups(config.http.upstreams, registry, '') : new Map<string, UpstreamGroup>();
   const streamGroups = config.stream
-    ? await buildGroups(config.stream.upstreams, registry, STREAM_UPSTREAM_PREFIX, deps.logger)
+    ? await buildGroups(config.stream.upstreams, registry, STREAM_UPSTREAM_PREFIX)
     : new Map<string, UpstreamGroup>();
   const siteDeps = { logger: deps.logger, openAccessLog: deps.openAccessLog, tunnels: deps.tunnels };
   const http = config.http

@@ -78,7 +78,7 @@ export class PrimaryHealth {
       ...(config.http?.upstreams ?? []).map((u): [UpstreamConfig, string] => [u, '']),
       ...(config.stream?.upstreams ?? []).map((u): [UpstreamConfig, string] => [u, STREAM_UPSTREAM_PREFIX]),
     ].filter(([u]) => u.check !== null);
-    return Promise.all(wanted.map(([u, namespace]) => UpstreamGroup.prepare(u, this.#registry, { namespace, logger: this.#logger })));
+    return Promise.all(wanted.map(([u, namespace]) => UpstreamGroup.prepare(u, this.#registry, { namespace })));
   }
 
   /** Switch the checkers to groups from prepare(). */

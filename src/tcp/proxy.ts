@@ -75,6 +75,8 @@ export interface ConnectOptions {
   onAttempt(socket: net.Socket | null): void;
   /** True once the client is gone: stop trying. */
   aborted(): boolean;
+  /** A failed connect took `peer` out for fail_timeout (max_fails reached): the caller logs it. */
+  peerDisabled(peer: Peer): void;
 }
 
 export type ConnectOutcome =
@@ -206,7 +208,7 @@ export async function connectUpstream(group: UpstreamGroup, o: ConnectOptions): 
       return { kind: 'connected', socket: result, peer };
     }
     attempt.end(Date.now());
-    group.release(peer, true);
+    if (group.release(peer, true)) o.peerDisabled(peer);
     last = result;
     if (!o.nextUpstream) return connectFailed(last);
     if (o.tries !== 0 && triedPeers.size >= o.tries) return connectFailed(last);

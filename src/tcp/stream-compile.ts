@@ -12,12 +12,13 @@ import { compileAccessRules, type AccessCheck } from './access.js';
 import { ServerNameIndex } from './server-names.js';
 import { declaredStreamVariables } from '../config/variables.js';
 import { TsproxyError } from '../errors.js';
+import { appendLogLine } from '../log.js';
 import { BASIC_LOG_FORMAT, type SessionInfo, type Variable } from './stream-log.js';
 import { compileLogFormat, compileStreamMaps, compileStreamTemplate, type StreamTemplateContext } from './stream-vars.js';
 
 interface CompiledLog {
-  readonly sink: { write(line: string): void };
-  readonly format: (s: SessionInfo) => string;
+  /** Writes the session's line: to one sink, or to the file a path with variables names for it. */
+  readonly write: (s: SessionInfo) => void;
 }
 
 interface Route {
@@ -95,7 +96,15 @@ export function compileStream(
       access: compileAccessRules(config.accessRules),
       logs: config.accessLogs
         .filter((l) => l.path !== null)
-        .map((l) => ({ sink: logs.openAccessLog(l.path!, l.buffering), format: formatFor(l.format) })),
+        .map((l): CompiledLog => {
+          const format = formatFor(l.format);
+          if (l.path!.includes('$')) {
+            const file = compileStreamTemplate(l.path!, ctx);
+            return { write: (s) => appendLogLine(file(s), format(s)) };
+          }
+          const sink = logs.openAccessLog(l.path!, l.buffering);
+          return { write: (s) => sink.write(format(s)) };
+        }),
       routes:
         config.handler.kind === 'websocket'
           ? config.handler.routes.map((r) => ({ path: r.path, upstream: r.target.upstream }))

@@ -254,6 +254,10 @@ export class StreamSite {
         if (attempt !== null && s.gone) attempt.destroy();
       },
       aborted: () => s.gone,
+      peerDisabled: (peer) => this.#logger.warn(
+        { code: 'TSP_ERR_PEER_DISABLED', client: s.remoteAddress, server: site.key, upstream: peer.key },
+        'upstream server temporarily disabled while connecting to upstream',
+      ),
     });
     if (outcome.kind === 'aborted') return this.#end(s);
     if (outcome.kind === 'failed') {
@@ -393,6 +397,6 @@ export class StreamSite {
   #end(s: Session): void {
     if (!this.#sessions.delete(s)) return;
     s.endedAt = Date.now();
-    for (const log of s.server.logs) log.sink.write(log.format(s));
+    for (const log of s.server.logs) log.write(s);
   }
 }

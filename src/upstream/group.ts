@@ -6,7 +6,6 @@ import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import type { UpstreamConfig, UpstreamServerConfig } from '../config/types.js';
 import { ConfigError } from '../errors.js';
-import { logger } from '../log.js';
 import { createBalancer, supportsBackup, type Balancer, type IsEligible, type PickContext } from './balancers/balancer.js';
 import { notePick, noteOutcome, noteSuccess } from './health/passive.js';
 import { Peer, peerKeyOf, type PeerAddress } from './peer.js';
@@ -25,8 +24,6 @@ export interface GroupOptions {
   readonly random?: () => number;
   /** Prefix of the registry keys, so http and stream upstreams of one name keep separate peers. */
   readonly namespace?: string;
-  /** Where passive-health transitions are logged; default: the process logger. */
-  readonly logger?: { warn(obj: object, msg: string): void };
   /** Which block declared the group (for check_status); default: 'stream' when a namespace is given. */
   readonly context?: 'http' | 'stream';
 }
@@ -83,7 +80,6 @@ export class UpstreamGroup {
   readonly #registryName: string;
   readonly #balancerOpts: { random?: () => number };
   readonly #now: () => number;
-  readonly #logger: { warn(obj: object, msg: string): void } | null;
   /** nginx: a group of one peer is never taken out by passive checks. */
   readonly #single: boolean;
 
@@ -100,7 +96,6 @@ export class UpstreamGroup {
     // From the config, not the peers: a prepared group's peers still carry the running config's `down`.
     this.tries = pending.peers.filter((e) => !e.server.down).length;
     this.#now = opts.now ?? Date.now;
-    this.#logger = opts.logger ?? null;
     this.#single = this.peers.length === 1;
     this.#balancerOpts = opts.random === undefined ? {} : { random: opts.random };
   }
@@ -177,17 +172,15 @@ export class UpstreamGroup {
     return peer;
   }
 
-  /** End an attempt started by pick(); `failed` feeds passive health (max_fails / fail_timeout). */
-  release(peer: Peer, failed: boolean): void {
+  /**
+   * End an attempt started by pick(); `failed` feeds passive health (max_fails / fail_timeout).
+   * Returns true when this failure took the peer out for fail_timeout: the caller logs nginx's
+   * "upstream server temporarily disabled while <phase>" with its request's context.
+   */
+  release(peer: Peer, failed: boolean): boolean {
     if (peer.activeConns > 0) peer.activeConns--;
-    if (this.#single) return;
-    const now = this.#now();
-    if (noteOutcome(peer, failed, now)) {
-      (this.#logger ?? logger).warn(
-        { upstream: this.name, peer: peer.key },
-        `upstream server temporarily disabled: peer ${peer.key} in upstream ${this.name} failed ${peer.fails} times`,
-      );
-    }
+    if (this.#single) return false;
+    return noteOutcome(peer, failed, this.#now());
   }
 
   /**

@@ -4,11 +4,14 @@
  */
 import fs from 'node:fs';
 import http from 'node:http';
+import net from 'node:net';
 import path from 'node:path';
 import zlib from 'node:zlib';
-import { describe, expect, test } from 'vitest';
+import { describe, expect, onTestFinished, test } from 'vitest';
 import { freePort, startCli, tempDir, type RunningCli } from '../helpers/cli.js';
 import { closedPort } from './upstream-helpers.js';
+import { request } from '../helpers/backend.js';
+import { startProxy } from '../helpers/proxy.js';
 
 function read(file: string): string {
   try {
@@ -113,4 +116,43 @@ describe('access_log buffer= / flush= / gzip (nginx)', () => {
     expect([bytes[0], bytes[1]]).toEqual([0x1f, 0x8b]);
     expect(zlib.gunzipSync(bytes).toString()).toBe('/one\n/two\n');
   }, 60_000);
+});
+
+// nginx: a path with variables names the file per request (`access_log logs/$host.log` writes one
+// file per host); such a log is opened for each line and cannot be buffered.
+describe('access_log paths with variables', () => {
+  test('http: each request is logged in the file its variables name', async () => {
+    const dir = tempDir();
+    const proxy = await startProxy(`http { log_format p '$request_uri';
+      server { listen 127.0.0.1:0; access_log ${dir}/$host.log p; location / { return 200 "ok"; } } }`);
+    const port = proxy.port();
+    for (const [host, uri] of [['foo', '/1'], ['bar', '/2'], ['foo', '/3']] as const) {
+      const res = await request(`http://127.0.0.1:${port}${uri}`, { headers: { host } });
+      expect(res.status).toBe(200);
+    }
+    await expect.poll(() => read(path.join(dir, 'foo.log')), { timeout: 2_000 }).toBe('/1\n/3\n');
+    await expect.poll(() => read(path.join(dir, 'bar.log')), { timeout: 2_000 }).toBe('/2\n');
+  });
+
+  test('stream: each session is logged in the file its variables name', async () => {
+    const dir = tempDir();
+    const backend = net.createServer((s) => {
+      s.on('error', () => {});
+      s.end('hi');
+    });
+    await new Promise<void>((r) => backend.listen(0, '127.0.0.1', r));
+    onTestFinished(() => void backend.close());
+    const upstreamPort = (backend.address() as net.AddressInfo).port;
+    const proxy = await startProxy(`stream { log_format s '$status';
+      server { listen 127.0.0.1:0; access_log ${dir}/s-$protocol.log s; proxy_pass 127.0.0.1:${upstreamPort}; } }`);
+    const got = await new Promise<string>((resolve, reject) => {
+      const c = net.connect(proxy.port(), '127.0.0.1');
+      let text = '';
+      c.on('data', (d) => (text += String(d)));
+      c.on('error', reject);
+      c.on('close', () => resolve(text));
+    });
+    expect(got).toBe('hi');
+    await expect.poll(() => read(path.join(dir, 's-TCP.log')), { timeout: 2_000 }).toBe('200\n');
+  });
 });

@@ -77,11 +77,14 @@ describe("nginx's layout and wording", () => {
     const invalid = await rawBackend('HTTP/1.1 200 OK\r\nBad Header Line\r\n\r\n');
     fs.writeFileSync(
       path.join(dir, 'main.conf'),
-      `error_log ${log} info;\npid off;\nhttp {\n upstream dead { server 127.0.0.1:${refused} down; }\n server { listen 127.0.0.1:${port}; server_name _;\n` +
+      `error_log ${log} info;\npid off;\nhttp {\n upstream dead { server 127.0.0.1:${refused} down; }\n` +
+        ` upstream two { server 127.0.0.1:${refused} max_fails=1; server 127.0.0.1:1 max_fails=1; }\n` +
+        ` server { listen 127.0.0.1:${port}; server_name _;\n` +
         `  location /refused { proxy_pass http://127.0.0.1:${refused}; }\n` +
         `  location /timeout { proxy_read_timeout 300ms; proxy_pass http://127.0.0.1:${silent}; }\n` +
         `  location /nolive { proxy_pass http://dead; }\n` +
-        `  location /invalid { proxy_pass http://127.0.0.1:${invalid}; }\n } }\n`,
+        `  location /invalid { proxy_pass http://127.0.0.1:${invalid}; }\n` +
+        `  location /two { proxy_pass http://two; }\n } }\n`,
     );
     const run = startCli(['-c', path.join(dir, 'main.conf')]);
     await waitStarted(log, run);
@@ -97,6 +100,12 @@ describe("nginx's layout and wording", () => {
       expect(await get(port, urlPath)).toBe(status);
       // read from disk, not from memory: the line is there within a second of the response
       await expect.poll(() => read(log), { timeout: 1_000, interval: 20 }).toMatch(new RegExp(`^${TIME_PID}${escape(line)}$`, 'm'));
+    }
+    // max_fails reached: nginx warns after the connect() error, with the same context
+    expect(await get(port, '/two')).toBe(502);
+    for (const peer of [`127.0.0.1:${refused}`, '127.0.0.1:1']) {
+      const warn = `upstream server temporarily disabled while connecting to upstream, client: 127.0.0.1, server: _, request: "GET /two HTTP/1.1", upstream: "http://${peer}/two", host: "localhost"`;
+      await expect.poll(() => read(log), { timeout: 1_000, interval: 20 }).toMatch(new RegExp(`^${TIME_PID.replace('error', 'warn')}${escape(warn)}$`, 'm'));
     }
   });
 

@@ -63,6 +63,16 @@ describe('bare LF line ends', () => {
     // Not a peer failure: both requests went over the one pooled connection.
     expect(backend.received).toHaveLength(1);
   });
+
+  // Chunk framing stays CRLF-only (a documented difference: nginx also takes `5\nhello\n`).
+  // Broken framing in the bytes that came with the head: nothing reached the client, so a 502.
+  it('answers 502 when the chunk framing that came with the response head is not CRLF', async () => {
+    const backend = await startRawBackend((socket, all) => {
+      if (all.endsWith('\r\n\r\n')) socket.end('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n5\nhello\n0\n\n');
+    });
+    const proxy = await startProxy(`http { server { listen 127.0.0.1:0; location / { proxy_pass http://127.0.0.1:${backend.port}; } } }`);
+    expect(statuses(await rawExchange(proxy.port(), 'GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n'))).toEqual([502]);
+  });
 });
 
 describe('absolute-form request targets', () => {

@@ -80,6 +80,20 @@ describe('static files', () => {
     expect((await request(proxy.url('/hello.txt'), { method: 'POST', body: 'x' })).status).toBe(405);
   });
 
+  // nginx evaluates variables in `root` and `index` per request (ask-nginx: `root /srv/site-$host`
+  // serves /srv/site-foo/index.html to Host: foo).
+  it('root and index with variables are evaluated per request', async () => {
+    const root = makeRoot();
+    mkdirSync(path.join(root, 'site-foo'));
+    writeFileSync(path.join(root, 'site-foo', 'index.html'), 'FOO');
+    writeFileSync(path.join(root, 'site-foo', 'start-a.html'), 'A START');
+    const proxy = await startProxy(`http { server { listen 127.0.0.1:0; root ${root}/site-$host;
+      location / { index start-$arg_i.html index.html; } } }`);
+    expect(await request(proxy.url('/'), { headers: { host: 'foo' } })).toMatchObject({ status: 200, body: 'FOO' });
+    expect((await request(proxy.url('/'), { headers: { host: 'bar' } })).status).toBe(404);
+    expect(await request(proxy.url('/?i=a'), { headers: { host: 'foo' } })).toMatchObject({ status: 200, body: 'A START' });
+  });
+
   it('never leaves root', async () => {
     const root = makeRoot();
     const proxy = await staticProxy(path.join(root, 'site'));

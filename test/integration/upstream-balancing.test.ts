@@ -82,8 +82,9 @@ describe('balancing through the proxy', () => {
     expect(countBy(await sequential(10, proxy.url('/')))).toEqual({ B: 10 });
     expect(a.requests).toBe(2);
     expect(peerStateIn(await statusJson(proxy.url('/status')), 'app', a.port)).toBe('passive-down');
-    expect(proxy.logs.filter((l) => l.msg.startsWith('upstream server temporarily disabled')).map((l) => l.msg)).toEqual([
-      `upstream server temporarily disabled: peer 127.0.0.1:${a.port} in upstream app failed 2 times`,
+    // nginx's words: the warning names the phase, the context names the peer
+    expect(proxy.logs.filter((l) => l.msg.startsWith('upstream server temporarily disabled')).map((l) => [l.msg, l['upstream']])).toEqual([
+      ['upstream server temporarily disabled while reading response header from upstream', `http://127.0.0.1:${a.port}/`],
     ]);
 
     // penalty over: one probe goes to A, fails, and A rests again

@@ -257,6 +257,8 @@ export function accessLog(defaultFormat: string): ValueParser<AccessLogConfig> {
     }
     if (flushMs > 0 && bufferBytes === 0 && gzipLevel === 0) return err(r, 'TSP_ERR_CONFIG_VALUE', `no buffer is defined for access_log "${path}"`, d.loc);
     if (gzipLevel > 0 && bufferBytes === 0) bufferBytes = GZIP_BUFFER_BYTES;
+    // nginx: a path with variables names a file per request, opened for each line
+    if (bufferBytes > 0 && path.includes('$')) return err(r, 'TSP_ERR_CONFIG_VALUE', 'buffered logs cannot have variables in name', d.loc);
     const log = { path: path === 'off' ? null : path, format: args[1]?.value ?? defaultFormat, loc: d.loc };
     return bufferBytes === 0 ? log : { ...log, buffering: { bufferBytes, flushMs, gzipLevel } };
   };
@@ -404,8 +406,8 @@ export const HTTP_DIRECTIVES: readonly DirectiveSpec[] = [
     name: 'tcp_check_status', contexts: ['location'], args: [0, 1], syntax: 'tcp_check_status [html | json | prometheus];',
     summary: 'Same as `check_status` (tcp_proxy_module name).', default: 'html', apply(scope, d) { applyCheckStatus(scope, d); },
   },
-  http({ name: 'root', field: 'root', parse: (a) => a[0]!.value, default: 'html', syntax: 'root path;', summary: 'Root directory for static files.', note: 'Resolved against the prefix.' }),
-  http({ name: 'index', field: 'index', parse: (a) => a.map((x) => x.value), args: [1, Infinity], default: 'index.html', syntax: 'index file ...;', summary: 'Index files for a directory request.' }),
+  http({ name: 'root', field: 'root', parse: (a) => a[0]!.value, default: 'html', templates: 0, syntax: 'root path;', summary: 'Root directory for static files.', note: 'Resolved against the prefix.' }),
+  http({ name: 'index', field: 'index', parse: (a) => a.map((x) => x.value), args: [1, Infinity], default: 'index.html', templates: 'all', syntax: 'index file ...;', summary: 'Index files for a directory request.', note: 'The file is served by the location that asked for it (nginx: an internal redirect to it).' }),
   listSetting({ name: 'add_header', contexts: LOC3, kind: 'http', field: 'addHeaders', parse: addHeader, args: [2, 3], templates: 1, syntax: 'add_header name value [always];', summary: 'Add a response header (2xx/3xx responses unless `always`).' }),
   listSetting({
     name: 'proxy_set_header', contexts: LOC3, kind: 'http', field: 'proxySetHeaders', parse: headerOp, args: [2, 2], templates: 1,
@@ -446,9 +448,9 @@ export const HTTP_DIRECTIVES: readonly DirectiveSpec[] = [
   http({ name: 'server_tokens', field: 'serverTokens', parse: flag, default: 'on', syntax: 'server_tokens on | off;', summary: 'Show the version in error pages and the Server header.' }),
   listSetting({ name: 'error_page', contexts: LOC3, kind: 'http', field: 'errorPages', parse: errorPage, args: [2, Infinity], templates: 'last', syntax: 'error_page code ... [=[response]] uri;', summary: 'URI shown for the given error codes.' }),
   listSetting({
-    name: 'access_log', contexts: LOC3, kind: 'http', field: 'accessLogs', parse: accessLog('combined'), args: [1, Infinity],
+    name: 'access_log', contexts: LOC3, kind: 'http', field: 'accessLogs', parse: accessLog('combined'), args: [1, Infinity], templates: 0,
     syntax: 'access_log path [format [buffer=size] [gzip[=level]] [flush=time] [if=condition]] | off;', summary: 'Where requests are logged, in which log_format.',
-    note: 'No access log unless configured (nginx: `logs/access.log combined`). Each line is written at once; `buffer=` (and `gzip`) buffer as nginx: written when full, after `flush=` time, on USR1 and at exit. `if=` is accepted and not applied. The format may be declared after its first use (nginx: before).',
+    note: 'No access log unless configured (nginx: `logs/access.log combined`). Each line is written at once; `buffer=` (and `gzip`) buffer as nginx: written when full, after `flush=` time, on USR1 and at exit. `if=` is accepted and not applied. A path with variables names a file per request, opened for each line (unbuffered, as nginx). The format may be declared after its first use (nginx: before).',
   }),
   {
     name: 'log_format', contexts: ['http'], args: [2, Infinity], multiple: true, templates: 'rest', syntax: 'log_format name [escape=default|json|none] string ...;',

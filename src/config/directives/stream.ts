@@ -121,7 +121,7 @@ export const STREAM_DIRECTIVES: readonly DirectiveSpec[] = [
   stream({ name: 'ssl_preread', field: 'sslPreread', parse: flag, default: 'off', syntax: 'ssl_preread on | off;', summary: 'Read the TLS ClientHello (SNI) before choosing a server.' }),
   stream({ name: 'preread_timeout', field: 'prereadTimeoutMs', parse: seconds, default: '30s', syntax: 'preread_timeout time;', summary: 'Timeout for the preread phase.' }),
   listSetting({
-    name: 'access_log', contexts: ST, kind: 'stream', field: 'accessLogs', parse: accessLog('basic'), args: [1, Infinity],
+    name: 'access_log', contexts: ST, kind: 'stream', field: 'accessLogs', parse: accessLog('basic'), args: [1, Infinity], templates: 0,
     syntax: 'access_log path [format [buffer=size] [gzip[=level]] [flush=time] [if=condition]] | off;', summary: 'Where connections are logged.',
     note: 'The format defaults to `basic` (predefined by tsproxy). Buffering as in http; `if=` is accepted and not applied.',
   }),
