@@ -215,8 +215,9 @@ export class Runtime {
    * Phase one of a reload: build the next snapshot and bind its new listen addresses, changing
    * nothing that serves traffic (the new `server` parameters stay in the new groups' entries, see
    * UpstreamGroup.prepare). Resolves null when the config is unchanged; throws (having undone
-   * everything) when it cannot be applied. Otherwise the caller must commit() or abort() it; other reloads wait until then. A
-   * worker process prepares on the primary's word and commits only when every worker prepared.
+   * everything) when it cannot be applied. Otherwise the caller must commit() or abort() it;
+   * other reloads wait until then. A worker process prepares on the primary's word and commits
+   * only when every worker prepared.
    */
   prepare(config: Config): Promise<PreparedReload | null> {
     const result = this.#reloading.then(() => this.#prepare(config));

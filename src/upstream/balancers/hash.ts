@@ -11,8 +11,8 @@ import { smoothPick } from './round-robin.js';
 /** nginx gives up hashing after this many unusable peers and falls back to round robin. */
 const MAX_HASH_TRIES = 20;
 
-/** The peer owning slot `w` of the weight line (peer i owns `weight_i` consecutive slots). */
-function peerAtWeight(entries: readonly PeerEntry[], w: number): PeerEntry {
+/** The entry owning slot `w` of the weight line (entry i owns `weight_i` consecutive slots). */
+function entryAtWeight(entries: readonly PeerEntry[], w: number): PeerEntry {
   let i = 0;
   while (w >= entries[i]!.params.weight) {
     w -= entries[i]!.params.weight;
@@ -76,8 +76,8 @@ export class IpHashBalancer implements Balancer {
     let hash = 89;
     for (let tries = 0; tries < MAX_HASH_TRIES; tries++) {
       for (const b of bytes) hash = (hash * 113 + b) % 6271;
-      const peer = peerAtWeight(this.#entries, hash % this.#total);
-      if (isEligible(peer)) return peer;
+      const entry = entryAtWeight(this.#entries, hash % this.#total);
+      if (isEligible(entry)) return entry;
     }
     return smoothPick(this.#entries, isEligible);
   }
@@ -100,8 +100,8 @@ export class HashBalancer implements Balancer {
     for (let rehash = 0; rehash < MAX_HASH_TRIES; rehash++) {
       const crc = crc32(rehash > 0 ? `${rehash}${key}` : key);
       hash += (crc >>> 16) & 0x7fff;
-      const peer = peerAtWeight(this.#entries, hash % this.#total);
-      if (isEligible(peer)) return peer;
+      const entry = entryAtWeight(this.#entries, hash % this.#total);
+      if (isEligible(entry)) return entry;
     }
     return smoothPick(this.#entries, isEligible);
   }
@@ -169,8 +169,8 @@ export class ConsistentHashBalancer implements Balancer {
       const index = ring[(at + step) % ring.length]!.peer;
       if (seen.has(index)) continue;
       seen.add(index);
-      const peer = this.#entries[index]!;
-      if (isEligible(peer)) return peer;
+      const entry = this.#entries[index]!;
+      if (isEligible(entry)) return entry;
     }
     return null;
   }
