@@ -158,8 +158,9 @@ export class Primary {
   /**
    * All or nothing, in two phases: every worker prepares (builds and binds, changing nothing it
    * serves), and only when all of them could does each commit; if one cannot, all abort and keep
-   * the running config. The primary's health checkers follow the same decision. A worker that
-   * exits during the round is replaced, and a worker that started during it catches up after.
+   * the running config. The primary's health checkers follow the same decision, switching after
+   * the workers committed. A worker that exits during the round is replaced, and a worker that
+   * started during it catches up after.
    */
   async #reload(config: Config): Promise<ReloadSummary> {
     const started = performance.now();
@@ -175,8 +176,10 @@ export class Primary {
       throw new TsproxyError('TSP_ERR_WORKER', `a worker process could not apply the configuration, none did: ${refusal!.error}`);
     }
     this.#config = config;
-    this.#health.commit(health);
     const answers = await Promise.all(round.map((s) => this.#ask(s, { type: 'commit', id }, 'reloaded')));
+    // The checkers switch once the workers have: a verdict on a peer new to this config then
+    // finds it in every worker's registry. A stop meanwhile has stopped the checkers for good.
+    if (!this.#stopping) this.#health.commit(health);
     round.forEach((s, i) => {
       if (answers[i] !== null) s.configHash = config.hash;
       // the reloaded worker has new peers in their initial state: give it the current verdicts

@@ -214,10 +214,11 @@ export class Runtime {
 
   /**
    * Phase one of a reload: build the next snapshot and bind its new listen addresses, changing
-   * nothing that serves traffic (peers keep their parameters, see UpstreamGroup.prepare). Resolves
-   * null when the config is unchanged; throws (having undone everything) when it cannot be
-   * applied. Otherwise the caller must commit() or abort() it; other reloads wait until then. A
-   * worker process prepares on the primary's word and commits only when every worker prepared.
+   * nothing that serves traffic (the new `server` parameters stay in the new groups' entries, see
+   * UpstreamGroup.prepare). Resolves null when the config is unchanged; throws (having undone
+   * everything) when it cannot be applied. Otherwise the caller must commit() or abort() it;
+   * other reloads wait until then. A worker process prepares on the primary's word and commits
+   * only when every worker prepared.
    */
   prepare(config: Config): Promise<PreparedReload | null> {
     const result = this.#reloading.then(() => this.#prepare(config));
@@ -252,7 +253,7 @@ export class Runtime {
     disposeSnapshot(prepared.snapshot, null);
   }
 
-  /** Phase two: apply the prepared snapshot to the shared peers and swap it in (synchronous). */
+  /** Phase two: commit the prepared snapshot (peers registered and retained) and swap it in (synchronous). */
   commit(prepared: PreparedReload): ReloadSummary {
     if (!prepared.settle()) throw new TsproxyError('TSP_ERR_RELOAD', 'reload already committed or aborted (or tsproxy is stopping)');
     this.#pending = null;
@@ -277,7 +278,6 @@ export class Runtime {
     for (const site of this.#httpSites) {
       if (site !== snapshot.http && site !== snapshot.websocketHttp && site.connectionCount === 0) this.#httpSites.delete(site);
     }
-    this.#pool.dropPeers(this.#registry.retain(snapshot.peerKeys));
     const tunnelsClosing = this.#tunnels.retain(snapshot.routeKeys, config.main.streamCloseDelayMs);
     return {
       changed: true,

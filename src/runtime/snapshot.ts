@@ -2,7 +2,8 @@
  * A Snapshot is everything one config version needs to serve traffic, built beside the running
  * one: upstream groups (peers taken from the reload-surviving registry), the HTTP and stream
  * sites, health checkers, and the table from listen key to connection handler. Building it
- * mutates nothing the running snapshot uses; commit() applies it to the shared peers.
+ * writes nothing the running snapshot uses (the groups keep their `server` parameters in their own
+ * entries); commit() registers its new peers and drops the peers it no longer names.
  */
 import type net from 'node:net';
 import type { Logger } from 'pino';
@@ -42,9 +43,11 @@ export interface Snapshot {
   /** The HTTP engine serving the tcp websocket_pass servers (src/config/websocket-http.ts), if any. */
   readonly websocketHttp: HttpSite | null;
   /**
-   * The reload is decided (every listener bound, every worker prepared): apply the new upstream
-   * parameters to the shared peers (see UpstreamGroup.prepare). Before this the snapshot has
-   * changed nothing the running one uses, so dropping it (disposeSnapshot) undoes it whole.
+   * The reload is decided (every listener bound, every worker prepared): commit every group
+   * (register new peers, `default_down` for peers new to checking, balancers on; see
+   * UpstreamGroup.commit), then drop the registry's peers this config does not name and close
+   * their idle pooled connections. Before this the snapshot has changed nothing the running one
+   * uses, so dropping it (disposeSnapshot) undoes it whole.
    */
   commit(): void;
   /** Start the health checkers (after the swap, so two snapshots never probe at once). */
@@ -138,6 +141,7 @@ export async function buildSnapshot(config: Config, registry: PeerRegistry, deps
     commit() {
       for (const g of httpGroups.values()) g.commit();
       for (const g of streamGroups.values()) g.commit();
+      deps.pool.dropPeers(registry.retain(peerKeys));
     },
     start() {
       for (const c of checkers) c.start();

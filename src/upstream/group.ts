@@ -1,12 +1,17 @@
 /**
  * UpstreamGroup: the peers of one `upstream {}` for one config generation, and the mechanism
  * around the balancer — who is usable, tries, connection accounting, passive health.
+ *
+ * The group owns its `{ peer, params }` entries (entry.ts): the Peers are shared with every other
+ * config naming the same (upstream, address) and carry only live state; the `server` parameters
+ * are this config's and never leave the entry.
  */
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import type { UpstreamConfig, UpstreamServerConfig } from '../config/types.js';
 import { ConfigError } from '../errors.js';
 import { createBalancer, supportsBackup, type Balancer, type IsEligible, type PickContext } from './balancers/balancer.js';
+import { PeerEntry, peerParamsOf } from './entry.js';
 import { notePick, noteOutcome, noteSuccess } from './health/passive.js';
 import { Peer, peerKeyOf, type PeerAddress } from './peer.js';
 import { registryKey, type PeerRegistry } from './registry.js';
@@ -50,10 +55,11 @@ async function addressesOf(server: UpstreamServerConfig, resolve: Resolver): Pro
   return found.map((address) => ({ kind: 'tcp', host: address, port: target.port }));
 }
 
-/** What a prepared group applies at commit(). */
-interface PendingPeers {
+/** What a prepared group does at commit(). */
+interface Pending {
   readonly registry: PeerRegistry;
-  readonly peers: readonly { readonly peer: Peer; readonly server: UpstreamServerConfig }[];
+  readonly balancer: Balancer;
+  readonly backupBalancer: Balancer | null;
 }
 
 /** The balancer of a prepared group until commit(): it chooses nothing. */
@@ -63,11 +69,13 @@ export class UpstreamGroup {
   readonly name: string;
   readonly context: 'http' | 'stream';
   readonly config: UpstreamConfig;
-  /** Every peer, primaries first, in config order. */
-  readonly peers: readonly Peer[];
-  readonly primary: readonly Peer[];
+  /** Every peer with this config's parameters for it, primaries first, in config order. */
+  readonly entries: readonly PeerEntry[];
+  readonly primary: readonly PeerEntry[];
   /** Empty for methods that ignore backups (hash, ip_hash, random). */
-  readonly backup: readonly Peer[];
+  readonly backup: readonly PeerEntry[];
+  /** The peers of `entries`, in the same order. */
+  readonly peers: readonly Peer[];
   /** Registry keys of the peers, for PeerRegistry.retain. */
   readonly registryKeys: readonly string[];
   /** Tries a request may make (nginx: one per peer not marked `down`, backups included). */
@@ -75,29 +83,36 @@ export class UpstreamGroup {
 
   #balancer: Balancer = UNCOMMITTED;
   #backupBalancer: Balancer | null = null;
-  /** What commit() applies to the shared peers; null once committed. */
-  #pending: PendingPeers | null;
+  /** What commit() does; null once committed. */
+  #pending: Pending | null;
+  /** release() and connected() get a Peer back: its entry holds the parameters passive health reads. */
+  readonly #entryOf: ReadonlyMap<Peer, PeerEntry>;
   readonly #registryName: string;
-  readonly #balancerOpts: { random?: () => number };
   readonly #now: () => number;
   /** nginx: a group of one peer is never taken out by passive checks. */
   readonly #single: boolean;
 
-  private constructor(cfg: UpstreamConfig, primary: Peer[], backup: Peer[], opts: GroupOptions, pending: PendingPeers) {
+  private constructor(cfg: UpstreamConfig, primary: PeerEntry[], backup: PeerEntry[], opts: GroupOptions, registry: PeerRegistry) {
     this.name = cfg.name;
-    this.#pending = pending;
     this.#registryName = (opts.namespace ?? '') + cfg.name;
     this.context = opts.context ?? (opts.namespace ? 'stream' : 'http');
     this.config = cfg;
     this.primary = primary;
     this.backup = backup;
-    this.peers = [...primary, ...backup];
-    this.registryKeys = this.peers.map((p) => registryKey((opts.namespace ?? '') + cfg.name, p.id));
-    // From the config, not the peers: a prepared group's peers still carry the running config's `down`.
-    this.tries = pending.peers.filter((e) => !e.server.down).length;
+    this.entries = [...primary, ...backup];
+    this.peers = this.entries.map((e) => e.peer);
+    this.#entryOf = new Map(this.entries.map((e) => [e.peer, e]));
+    this.registryKeys = this.peers.map((p) => registryKey(this.#registryName, p.id));
+    this.tries = this.entries.filter((e) => !e.params.down).length;
     this.#now = opts.now ?? Date.now;
-    this.#single = this.peers.length === 1;
-    this.#balancerOpts = opts.random === undefined ? {} : { random: opts.random };
+    this.#single = this.entries.length === 1;
+    // Built now (hash rings read the weights of the entries); they take over at commit().
+    const balancerOpts = opts.random === undefined ? {} : { random: opts.random };
+    this.#pending = {
+      registry,
+      balancer: createBalancer(cfg.method, primary, balancerOpts),
+      backupBalancer: backup.length > 0 ? createBalancer(cfg.method, backup, balancerOpts) : null,
+    };
   }
 
   /** prepare() then commit(): for groups that are not part of a reload (tests, implicit groups). */
@@ -108,52 +123,58 @@ export class UpstreamGroup {
   }
 
   /**
-   * Resolve the servers and find their peers without touching any peer a running config uses:
-   * peers the registry knows are only referenced (their new `server` parameters, `down` included,
-   * and check settings wait for commit()), new ones are made but not registered. A reload that
-   * fails later (a busy port) then changes nothing. The group picks nothing until commit().
+   * Resolve the servers and pair each peer with its parameters, writing to nothing shared: peers
+   * the registry knows are only referenced, new ones are made but not registered, and the
+   * parameters stay in the group's entries. A reload that fails later (a busy port) then
+   * changes nothing. The group picks nothing until commit().
    */
   static async prepare(cfg: UpstreamConfig, registry: PeerRegistry, opts: GroupOptions = {}): Promise<UpstreamGroup> {
     const resolve = opts.resolve ?? defaultResolve;
     const resolved = await Promise.all(cfg.servers.map((server) => addressesOf(server, resolve)));
     const useBackup = supportsBackup(cfg.method);
     const registryName = (opts.namespace ?? '') + cfg.name;
-    const primary: Peer[] = [];
-    const backup: Peer[] = [];
-    const pending: { peer: Peer; server: UpstreamServerConfig }[] = [];
+    const primary: PeerEntry[] = [];
+    const backup: PeerEntry[] = [];
     // nginx keeps two identical lines as two peers: the n-th line of an address is its own peer
     const occurrences = new Map<string, number>();
     cfg.servers.forEach((server, i) => {
       if (server.backup && !useBackup) return;
+      const params = peerParamsOf(server);
       for (const address of resolved[i]!) {
         const key = peerKeyOf(address);
         const n = (occurrences.get(key) ?? 0) + 1;
         occurrences.set(key, n);
         const id = n === 1 ? key : `${key}#${n}`;
         const peer = registry.get(registryName, id) ?? new Peer(registryName, address, n);
-        pending.push({ peer, server });
-        (server.backup ? backup : primary).push(peer);
+        (server.backup ? backup : primary).push(new PeerEntry(peer, params));
       }
     });
-    return new UpstreamGroup(cfg, primary, backup, opts, { registry, peers: pending });
+    return new UpstreamGroup(cfg, primary, backup, opts, registry);
   }
 
   /**
-   * The reload is decided: register new peers, apply the `server` parameters and check settings
-   * to every peer (shared with the config still serving, as a reload intends), build the balancers
-   * (hash rings and weighted draws read the weights just applied). Runs once.
+   * The reload is decided (every listener bound, every worker prepared): register the new peers,
+   * start the smooth-RR state over where the weight changed, apply `default_down` to peers new to
+   * active checking (or trust every peer when the group has no `check`), and let the balancers
+   * choose. Runs once.
    */
   commit(): void {
     const pending = this.#pending;
     if (pending === null) return;
     this.#pending = null;
-    for (const { peer, server } of pending.peers) {
-      if (pending.registry.adopt(this.#registryName, peer)) peer.effectiveWeight = server.weight;
-      peer.configure(server);
-      configureActiveCheck(peer, this.config);
+    const check = this.config.check;
+    for (const { peer, params } of this.entries) {
+      pending.registry.adopt(this.#registryName, peer);
+      peer.restartBalancing(params.weight);
+      peer.watchActively(check);
     }
-    this.#balancer = createBalancer(this.config.method, this.primary, this.#balancerOpts);
-    this.#backupBalancer = this.backup.length > 0 ? createBalancer(this.config.method, this.backup, this.#balancerOpts) : null;
+    this.#balancer = pending.balancer;
+    this.#backupBalancer = pending.backupBalancer;
+  }
+
+  /** This group's entry for `peer` (undefined for a peer of another group). */
+  entryOf(peer: Peer): PeerEntry | undefined {
+    return this.#entryOf.get(peer);
   }
 
   /** Choose a peer for one attempt and count the connection; null when none is usable. */
@@ -161,14 +182,15 @@ export class UpstreamGroup {
     const now = this.#now();
     const tried = ctx.tried;
     const single = this.#single;
-    const isEligible: IsEligible = (p) =>
-      (tried === null || !tried.has(p)) && (single ? !p.down && p.healthy && !p.busy() : p.available(now));
-    let peer = this.#balancer.pick(ctx, isEligible);
-    if (peer === null && this.#backupBalancer !== null) peer = this.#backupBalancer.pick(ctx, isEligible);
-    if (peer === null) return null;
+    const isEligible: IsEligible = (e) =>
+      (tried === null || !tried.has(e.peer)) && (single ? !e.params.down && e.peer.healthy && !e.busy() : e.available(now));
+    let entry = this.#balancer.pick(ctx, isEligible);
+    if (entry === null && this.#backupBalancer !== null) entry = this.#backupBalancer.pick(ctx, isEligible);
+    if (entry === null) return null;
+    const peer = entry.peer;
     peer.activeConns++;
     peer.requests++;
-    notePick(peer, now);
+    notePick(entry, now);
     return peer;
   }
 
@@ -180,7 +202,9 @@ export class UpstreamGroup {
   release(peer: Peer, failed: boolean): boolean {
     if (peer.activeConns > 0) peer.activeConns--;
     if (this.#single) return false;
-    return noteOutcome(peer, failed, this.#now());
+    const entry = this.#entryOf.get(peer);
+    if (entry === undefined) return false;
+    return noteOutcome(entry, failed, this.#now());
   }
 
   /**
@@ -189,37 +213,18 @@ export class UpstreamGroup {
    * instead of after the probe session ends. The session stays counted until release().
    */
   connected(peer: Peer): void {
-    if (!this.#single) noteSuccess(peer);
+    if (this.#single) return;
+    const entry = this.#entryOf.get(peer);
+    if (entry !== undefined) noteSuccess(entry);
   }
 
   /** True when no peer (primary or backup) could take a request now. */
   allDown(): boolean {
     const now = this.#now();
     if (this.#single) {
-      const p = this.peers[0]!;
-      return p.down || !p.healthy || p.busy();
+      const e = this.entries[0]!;
+      return e.params.down || !e.peer.healthy || e.busy();
     }
-    return !this.peers.some((p) => p.available(now));
+    return !this.entries.some((e) => e.available(now));
   }
-}
-
-/**
- * Peers that a check already watched keep their verdict across reloads; a peer new to checking
- * starts down when default_down is set (nginx), and a group without `check` trusts its peers.
- */
-function configureActiveCheck(peer: Peer, cfg: UpstreamConfig): void {
-  const check = cfg.check;
-  if (check === null) {
-    peer.checkType = null;
-    peer.healthy = true;
-    peer.riseCount = 0;
-    peer.fallCount = 0;
-    return;
-  }
-  if (peer.checkType === null) {
-    peer.healthy = !check.defaultDown;
-    peer.riseCount = 0;
-    peer.fallCount = 0;
-  }
-  peer.checkType = check.type;
 }

@@ -1,10 +1,13 @@
 /**
- * One upstream address and everything we know about it at run time. A Peer outlives configs: the
+ * One upstream address and what we know about it at run time. A Peer outlives configs: the
  * PeerRegistry hands the same object to every config that still names the same (upstream, address),
- * so counters, passive penalties and active-check state survive a reload.
+ * so counters, passive penalties, active-check state and the smooth-RR state survive a reload.
+ *
+ * A Peer holds no configuration: the `server` parameters (weight, max_fails, down...) belong to
+ * the group that uses the peer (its PeerEntry, entry.ts), so two configs alive at once (one
+ * serving, one being prepared or still finishing requests) each see their own parameters.
  */
-import type { CheckType, ListenAddress, UpstreamServerConfig } from '../config/types.js';
-import { passivelyDown } from './health/passive.js';
+import type { ListenAddress } from '../config/types.js';
 
 /** A resolved address: an IP literal and port, or a unix socket path. */
 export type PeerAddress = ListenAddress;
@@ -33,16 +36,6 @@ export class Peer {
   /** null for TCP peers. */
   readonly path: string | null;
 
-  // config parameters (refreshed by configure() on every reload)
-  weight = 1;
-  maxFails = 1;
-  failTimeoutMs = 10_000;
-  maxConns = 0;
-  backup = false;
-  down = false;
-  /** The `server` directive as written, for logs and the status page. */
-  server = '';
-
   // traffic counters
   activeConns = 0;
   requests = 0;
@@ -57,12 +50,21 @@ export class Peer {
   // smooth weighted round robin state (nginx current_weight / effective_weight)
   currentWeight = 0;
   effectiveWeight = 1;
+  /**
+   * The `weight` the smooth-RR state above was built for; 0 before a committed config used the
+   * peer. nginx starts that state over at every reload; tsproxy keeps it while the weight stays
+   * (see restartBalancing).
+   */
+  balancedWeight = 0;
 
   // active health
   /** Active-check verdict; true whenever the group has no `check`. */
   healthy = true;
-  /** The check type that currently watches this peer, null without `check`. */
-  checkType: CheckType | null = null;
+  /**
+   * Whether an active check gives the verdict. False: the committed group has no `check`, or the
+   * peer is new; then `default_down` decides its first verdict at commit.
+   */
+  activelyChecked = false;
   /** Consecutive successful / failed active checks (they reset each other). */
   riseCount = 0;
   fallCount = 0;
@@ -89,33 +91,35 @@ export class Peer {
     }
   }
 
-  /** Apply the `server` parameters of the current config; runtime state is kept. */
-  configure(server: UpstreamServerConfig): void {
-    if (server.weight !== this.weight) {
-      // the smooth RR state is only meaningful for the weights it was built with
-      this.currentWeight = 0;
-      this.effectiveWeight = server.weight;
+  /**
+   * A committed config balances this peer with `weight`: the smooth-RR state is only meaningful
+   * for the weight it was built with, so a new weight (or a new peer) starts it over; an
+   * unchanged one keeps it, failure penalty included.
+   */
+  restartBalancing(weight: number): void {
+    if (weight === this.balancedWeight) return;
+    this.balancedWeight = weight;
+    this.currentWeight = 0;
+    this.effectiveWeight = weight;
+  }
+
+  /**
+   * A committed config watches this peer with an active check (`check` non-null) or not. A peer
+   * an active check already watched keeps its verdict across reloads; one new to checking starts
+   * down when default_down is set (nginx); without a check the peer is trusted.
+   */
+  watchActively(check: { readonly defaultDown: boolean } | null): void {
+    if (check === null) {
+      this.activelyChecked = false;
+      this.healthy = true;
+      this.riseCount = 0;
+      this.fallCount = 0;
+      return;
     }
-    this.weight = server.weight;
-    this.maxFails = server.maxFails;
-    this.failTimeoutMs = server.failTimeoutMs;
-    this.maxConns = server.maxConns;
-    this.backup = server.backup;
-    this.down = server.down;
-    this.server = server.address;
-  }
-
-  /** Whether the passive checks (max_fails / fail_timeout) currently keep this peer out. */
-  passivelyDown(now: number): boolean {
-    return passivelyDown(this, now);
-  }
-
-  /** Whether max_conns is reached. */
-  busy(): boolean {
-    return this.maxConns > 0 && this.activeConns >= this.maxConns;
-  }
-
-  available(now: number): boolean {
-    return !this.down && this.healthy && !this.busy() && !passivelyDown(this, now);
+    if (this.activelyChecked) return;
+    this.activelyChecked = true;
+    this.healthy = !check.defaultDown;
+    this.riseCount = 0;
+    this.fallCount = 0;
   }
 }

@@ -1,13 +1,13 @@
 /**
  * The PeerRegistry owns every Peer across config generations (Caddy's hosts.LoadOrStore idea):
- * a reload acquires the peers of the new config — getting back the very objects of the old one for
- * unchanged (upstream, address) pairs — then retains only those, dropping the rest.
+ * a reload being prepared looks up the peers of the new config — getting back the very objects of
+ * the old one for unchanged (upstream, address) pairs — and, once committed, adopts its new peers
+ * and retains only the peers of the config in service, dropping the rest.
  *
  * Keys are `${upstreamName} ${peerKey}`. http and stream upstreams share one name space here, so a
  * runtime that keeps both in one registry should give stream groups a distinct name prefix.
  */
-import type { UpstreamServerConfig } from '../config/types.js';
-import { Peer, peerKeyOf, type PeerAddress } from './peer.js';
+import type { Peer } from './peer.js';
 
 export function registryKey(upstreamName: string, peerKey: string): string {
   return `${upstreamName} ${peerKey}`;
@@ -17,24 +17,7 @@ export class PeerRegistry {
   #peers = new Map<string, Peer>();
 
   /**
-   * The existing peer (its `server` parameters refreshed) or a new one. `occurrence` counts the
-   * lines of the group with this address (the second is its own peer, keyed `address#2`).
-   */
-  acquire(upstreamName: string, server: UpstreamServerConfig, address: PeerAddress, occurrence = 1): Peer {
-    const id = occurrence === 1 ? peerKeyOf(address) : `${peerKeyOf(address)}#${occurrence}`;
-    const key = registryKey(upstreamName, id);
-    let peer = this.#peers.get(key);
-    if (peer === undefined) {
-      peer = new Peer(upstreamName, address, occurrence);
-      peer.effectiveWeight = server.weight;
-      this.#peers.set(key, peer);
-    }
-    peer.configure(server);
-    return peer;
-  }
-
-  /**
-   * Register a peer made by a reload being prepared (UpstreamGroup.prepare), at its commit.
+   * Register a peer made by a reload being prepared (UpstreamGroup.prepare), at its commit().
    * Returns false when the key already has a peer (then the registry keeps that one).
    */
   adopt(upstreamName: string, peer: Peer): boolean {

@@ -1,13 +1,14 @@
 /**
  * `check_status [html|json|prometheus]` (alias `tcp_check_status`): the state of every peer of
- * every group, rendered from the live Peer objects. Unlike nginx's modules, which each show only
+ * every group, rendered from the live Peer objects and the group's own parameters (weight, backup,
+ * down, check type). Unlike nginx's modules, which each show only
  * their own context, one page lists the upstreams of both `http {}` and `stream {}` (tagged with
  * their context): an operator wants one place to see what is down. `?format=` overrides the
  * directive's format. The HTML page is self-contained (inline style, no scripts) and refreshes
  * itself every 5 seconds.
  */
 import type { UpstreamGroup } from './group.js';
-import type { Peer } from './peer.js';
+import type { PeerEntry } from './entry.js';
 
 export type StatusFormat = 'html' | 'json' | 'prometheus';
 export type PeerState = 'up' | 'down' | 'passive-down' | 'disabled';
@@ -41,10 +42,10 @@ export interface StatusDocument {
   readonly generatedAt: string;
 }
 
-export function peerState(peer: Peer, now: number): PeerState {
-  if (peer.down) return 'disabled';
-  if (!peer.healthy) return 'down';
-  if (peer.passivelyDown(now)) return 'passive-down';
+export function peerState(entry: PeerEntry, now: number): PeerState {
+  if (entry.params.down) return 'disabled';
+  if (!entry.peer.healthy) return 'down';
+  if (entry.passivelyDown(now)) return 'passive-down';
   return 'up';
 }
 
@@ -53,22 +54,27 @@ export function statusDocument(groups: readonly UpstreamGroup[], now: number): S
     upstreams: groups.map((g) => ({
       name: g.name,
       context: g.context,
-      peers: g.peers.map((p) => ({
-        key: p.id,
-        state: peerState(p, now),
-        weight: p.weight,
-        backup: p.backup,
-        activeConns: p.activeConns,
-        requests: p.requests,
-        fails: p.fails,
-        rise: p.riseCount,
-        fall: p.fallCount,
-        lastCheck: p.checkedAt === null ? null : new Date(p.checkedAt).toISOString(),
-        lastError: p.lastError,
-        checkType: p.checkType,
-      })),
+      peers: g.entries.map((e) => statusOf(e, g.config.check?.type ?? null, now)),
     })),
     generatedAt: new Date(now).toISOString(),
+  };
+}
+
+function statusOf(entry: PeerEntry, checkType: string | null, now: number): PeerStatus {
+  const p = entry.peer;
+  return {
+    key: p.id,
+    state: peerState(entry, now),
+    weight: entry.params.weight,
+    backup: entry.params.backup,
+    activeConns: p.activeConns,
+    requests: p.requests,
+    fails: p.fails,
+    rise: p.riseCount,
+    fall: p.fallCount,
+    lastCheck: p.checkedAt === null ? null : new Date(p.checkedAt).toISOString(),
+    lastError: p.lastError,
+    checkType,
   };
 }
 

@@ -3,6 +3,7 @@ import { ConfigError } from '../../src/errors.js';
 import { UpstreamGroup } from '../../src/upstream/group.js';
 import type { Peer } from '../../src/upstream/peer.js';
 import { PeerRegistry } from '../../src/upstream/registry.js';
+import { statusDocument } from '../../src/upstream/status.js';
 import { check, server, upstream } from './helpers.js';
 
 const ctx = { clientAddress: '127.0.0.1', hashKey: null, tried: null };
@@ -121,8 +122,9 @@ describe('UpstreamGroup.pick / release', () => {
       { now: () => now },
     );
     const [a, b] = g.peers as [Peer, Peer];
+    const entryA = g.entryOf(a)!;
     g.release(g.pick(ctx)!, true); // a fails
-    expect(a.available(now)).toBe(false);
+    expect(entryA.available(now)).toBe(false);
     expect(keys(g, 3)).toBe('127.0.0.1:2 127.0.0.1:2 127.0.0.1:2');
     now += 10_001;
     // a's effective weight was cut by the failure, so round robin comes back to it gradually
@@ -137,7 +139,7 @@ describe('UpstreamGroup.pick / release', () => {
     g.release(b, false);
     g.release(probe, false);
     expect(a.fails).toBe(0);
-    expect(a.available(now)).toBe(true);
+    expect(entryA.available(now)).toBe(true);
   });
 
   test('a group of one peer is never taken out by passive checks', async () => {
@@ -170,7 +172,7 @@ describe('state across reloads', () => {
     expect(g2.peers[0]).toBe(g1.peers[0]);
     expect(g2.peers[0]!.healthy).toBe(true);
     expect(g2.peers[0]!.requests).toBe(42);
-    expect(g2.peers[0]!.weight).toBe(3);
+    expect(g2.entries[0]!.params.weight).toBe(3);
     expect(g2.peers[1]!.healthy).toBe(false);
     const dropped = registry.retain(g2.registryKeys);
     expect(dropped.map((p) => p.key)).toEqual(['127.0.0.1:2']);
@@ -186,6 +188,85 @@ describe('state across reloads', () => {
     const g2 = await UpstreamGroup.create(upstream('a', [server('127.0.0.1:1')]), registry);
     expect(g2.peers[0]).toBe(g1.peers[0]);
     expect(g2.peers[0]!.healthy).toBe(true);
-    expect(g2.peers[0]!.checkType).toBeNull();
+    expect(g2.peers[0]!.activelyChecked).toBe(false);
+  });
+});
+
+describe('parameters belong to the group, state to the peer', () => {
+  test('a reload keeps the Peer and its counters; the parameters are each group\'s; a new weight restarts smooth RR', async () => {
+    const registry = new PeerRegistry();
+    const g1 = await UpstreamGroup.create(upstream('app', [server('127.0.0.1:1', { weight: 2, maxFails: 3 }), server('127.0.0.1:2')]), registry);
+    const [a, b] = g1.peers as [Peer, Peer];
+    a.requests = 5;
+    a.currentWeight = 7;
+    b.currentWeight = 3;
+    const g2 = await UpstreamGroup.create(
+      upstream('app', [server('127.0.0.1:1', { weight: 4, maxFails: 0, down: true }), server('127.0.0.1:2')]),
+      registry,
+    );
+    expect(g2.peers).toEqual([a, b]);
+    expect(a.requests).toBe(5);
+    const paramsOf = (g: UpstreamGroup) => g.entries.map((e) => [e.params.weight, e.params.maxFails, e.params.down]);
+    expect(paramsOf(g2)).toEqual([[4, 0, true], [1, 1, false]]);
+    // the config that served before keeps seeing its own parameters
+    expect(paramsOf(g1)).toEqual([[2, 3, false], [1, 1, false]]);
+    expect(Object.isFrozen(g2.entries[0]!.params)).toBe(true);
+    // a weight change restarts the smooth RR state; an unchanged weight keeps it
+    expect([a.currentWeight, a.effectiveWeight]).toEqual([0, 4]);
+    expect([b.currentWeight, b.effectiveWeight]).toEqual([3, 1]);
+    const other = await UpstreamGroup.create(upstream('other', [server('127.0.0.1:1')]), registry);
+    expect(other.peers[0]).not.toBe(a);
+    expect(registry.size).toBe(3);
+  });
+
+  test('an unchanged weight keeps the round-robin rotation going across a reload (nginx would start it over)', async () => {
+    const registry = new PeerRegistry();
+    const cfg = () => upstream('app', [server('127.0.0.1:1', { weight: 5 }), server('127.0.0.1:2'), server('127.0.0.1:3')]);
+    const g1 = await UpstreamGroup.create(cfg(), registry);
+    expect(keys(g1, 3)).toBe('127.0.0.1:1 127.0.0.1:1 127.0.0.1:2');
+    const g2 = await UpstreamGroup.create(cfg(), registry);
+    expect(keys(g2, 4)).toBe('127.0.0.1:1 127.0.0.1:3 127.0.0.1:1 127.0.0.1:1');
+  });
+
+  test('prepare writes nothing shared; commit registers new peers and applies default_down; the old group keeps its own `down`', async () => {
+    const registry = new PeerRegistry();
+    const running = await UpstreamGroup.create(upstream('app', [server('127.0.0.1:1'), server('127.0.0.1:2')], { check: check() }), registry);
+    expect(keys(running, 4)).toBe('127.0.0.1:1 127.0.0.1:2 127.0.0.1:1 127.0.0.1:2');
+    const [a, b] = running.peers as [Peer, Peer];
+    a.lastError = 'timed out';
+    const state = () => running.peers.map((p) => ({ ...p }));
+    const before = state();
+
+    const next = await UpstreamGroup.prepare(
+      upstream('app', [server('127.0.0.1:1', { down: true, weight: 3, maxConns: 1 }), server('127.0.0.1:2'), server('127.0.0.1:3')], {
+        check: check({ type: 'http', defaultDown: true }),
+      }),
+      registry,
+    );
+    expect(next.peers.slice(0, 2)).toEqual([a, b]);
+    expect(state()).toEqual(before);
+    expect(registry.size).toBe(2);
+    expect(next.pick(ctx)).toBeNull();
+    // the running group serves on with its own parameters
+    expect(keys(running, 2)).toBe('127.0.0.1:1 127.0.0.1:2');
+    expect(statusDocument([running], 0).upstreams[0]!.peers.map((p) => [p.state, p.weight, p.checkType])).toEqual([
+      ['up', 1, 'tcp'],
+      ['up', 1, 'tcp'],
+    ]);
+
+    next.commit();
+    const c = next.peers[2]!;
+    expect(registry.get('app', '127.0.0.1:3')).toBe(c);
+    // default_down applies to the peer new to checking; a and b keep their verdict
+    expect([a.healthy, b.healthy, c.healthy]).toEqual([true, true, false]);
+    expect(keys(next, 2)).toBe('127.0.0.1:2 127.0.0.1:2');
+    expect(statusDocument([next], 0).upstreams[0]!.peers.map((p) => [p.state, p.weight, p.checkType])).toEqual([
+      ['disabled', 3, 'http'],
+      ['up', 1, 'http'],
+      ['down', 1, 'http'],
+    ]);
+    // requests still finishing on the old config (retries) see its parameters: a is not down there
+    expect(running.entryOf(a)!.params.down).toBe(false);
+    expect(keys(running, 2)).toContain('127.0.0.1:1');
   });
 });

@@ -1,4 +1,5 @@
 import type { BalanceMethod, CheckConfig, UpstreamConfig, UpstreamServerConfig } from '../../src/config/types.js';
+import { PeerEntry, peerParamsOf } from '../../src/upstream/entry.js';
 import { Peer } from '../../src/upstream/peer.js';
 
 const loc = { file: 'test.conf', line: 1, column: 1 };
@@ -60,18 +61,21 @@ export function upstream(
   };
 }
 
-/** Peers named a, b, c... (ports 1, 2, 3...) with the given weights. */
-export function peers(weights: number[], params: Partial<UpstreamServerConfig> = {}): Peer[] {
-  return weights.map((weight, i) => {
-    const p = new Peer('t', { kind: 'tcp', host: '10.0.0.1', port: i + 1 });
-    p.configure(server(`10.0.0.1:${i + 1}`, { ...params, weight }));
-    return p;
-  });
+/** A committed group's entry for a new peer of `cfg` (as UpstreamGroup.commit() leaves it). */
+export function entry(cfg: UpstreamServerConfig, address: Peer['address'] = cfg.target): PeerEntry {
+  const e = new PeerEntry(new Peer('t', address), peerParamsOf(cfg));
+  e.peer.restartBalancing(e.params.weight);
+  return e;
 }
 
-/** Letter of a peer made by peers(): port 1 → "a". */
-export function letter(p: { port: number } | null): string {
-  return p === null ? '-' : String.fromCharCode(96 + p.port);
+/** Entries of peers named a, b, c... (ports 1, 2, 3...) with the given weights. */
+export function entries(weights: number[], params: Partial<UpstreamServerConfig> = {}): PeerEntry[] {
+  return weights.map((weight, i) => entry(server(`10.0.0.1:${i + 1}`, { ...params, weight })));
+}
+
+/** Letter of an entry made by entries(): port 1 → "a". */
+export function letter(e: { peer: { port: number } } | null): string {
+  return e === null ? '-' : String.fromCharCode(96 + e.peer.port);
 }
 
 export const ctx = { clientAddress: '127.0.0.1', hashKey: null, tried: null };

@@ -1,7 +1,6 @@
 import { describe, expect, test } from 'vitest';
-import { peerKeyOf } from '../../src/upstream/peer.js';
+import { Peer, peerKeyOf } from '../../src/upstream/peer.js';
 import { PeerRegistry, registryKey } from '../../src/upstream/registry.js';
-import { server } from './helpers.js';
 
 describe('peerKeyOf', () => {
   test.each([
@@ -13,28 +12,35 @@ describe('peerKeyOf', () => {
   });
 });
 
+/** A new peer of `upstream` on 127.0.0.1:port, registered as a commit does. */
+function adopted(r: PeerRegistry, upstream: string, port: number): Peer {
+  const peer = new Peer(upstream, { kind: 'tcp', host: '127.0.0.1', port });
+  expect(r.adopt(upstream, peer)).toBe(true);
+  return peer;
+}
+
 describe('PeerRegistry', () => {
-  test('acquire returns the same Peer for the same (upstream, address) and refreshes parameters', () => {
+  test('adopt registers a peer under (upstream, id); the first one of a key stays', () => {
     const r = new PeerRegistry();
-    const addr = { kind: 'tcp', host: '127.0.0.1', port: 1 } as const;
-    const a = r.acquire('app', server('127.0.0.1:1', { weight: 2, maxFails: 3 }), addr);
-    a.requests = 5;
-    a.currentWeight = 7;
-    const b = r.acquire('app', server('127.0.0.1:1', { weight: 4, maxFails: 0, down: true }), addr);
-    expect(b).toBe(a);
-    expect(b.requests).toBe(5);
-    expect([b.weight, b.maxFails, b.down]).toEqual([4, 0, true]);
-    // a weight change restarts the smooth RR state
-    expect([b.currentWeight, b.effectiveWeight]).toEqual([0, 4]);
-    expect(r.acquire('other', server('127.0.0.1:1'), addr)).not.toBe(a);
-    expect(r.size).toBe(2);
+    const a = adopted(r, 'app', 1);
+    expect(r.get('app', '127.0.0.1:1')).toBe(a);
+    expect(r.byKey(registryKey('app', '127.0.0.1:1'))).toBe(a);
+    expect(r.adopt('app', new Peer('app', { kind: 'tcp', host: '127.0.0.1', port: 1 }))).toBe(false);
+    expect(r.get('app', '127.0.0.1:1')).toBe(a);
+    // the same address in another upstream is another peer; a second line of it is keyed #2
+    const other = adopted(r, 'other', 1);
+    expect(other).not.toBe(a);
+    const second = new Peer('app', { kind: 'tcp', host: '127.0.0.1', port: 1 }, 2);
+    expect(r.adopt('app', second)).toBe(true);
+    expect(r.get('app', '127.0.0.1:1#2')).toBe(second);
+    expect(r.size).toBe(3);
   });
 
   test('retain drops and retires everything else; release drops one', () => {
     const r = new PeerRegistry();
-    const a = r.acquire('app', server('127.0.0.1:1'), { kind: 'tcp', host: '127.0.0.1', port: 1 });
-    const b = r.acquire('app', server('127.0.0.1:2'), { kind: 'tcp', host: '127.0.0.1', port: 2 });
-    const c = r.acquire('app', server('127.0.0.1:3'), { kind: 'tcp', host: '127.0.0.1', port: 3 });
+    const a = adopted(r, 'app', 1);
+    const b = adopted(r, 'app', 2);
+    const c = adopted(r, 'app', 3);
     expect(r.retain([registryKey('app', a.key), registryKey('app', c.key)])).toEqual([b]);
     expect([a.retired, b.retired, c.retired]).toEqual([false, true, false]);
     expect(r.has('app', '127.0.0.1:2')).toBe(false);
@@ -43,7 +49,7 @@ describe('PeerRegistry', () => {
     expect(r.release('app', '127.0.0.1:3')).toBe(false);
     expect([...r.peers()]).toEqual([a]);
     // a dropped address comes back as a fresh peer
-    const b2 = r.acquire('app', server('127.0.0.1:2'), { kind: 'tcp', host: '127.0.0.1', port: 2 });
+    const b2 = adopted(r, 'app', 2);
     expect(b2).not.toBe(b);
     expect(b2.retired).toBe(false);
   });

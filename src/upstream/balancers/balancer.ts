@@ -1,10 +1,13 @@
 /**
  * Balancers only choose. The group decides which peers are usable (down, active/passive health,
  * max_conns, already tried) and hands that in as a predicate; the balancer picks among the usable
- * members of the peer list it was built for. Hash balancers need the whole list (the weight line
+ * members of the entry list it was built for. Hash balancers need the whole list (the weight line
  * or ring includes unusable peers), which is why they get a predicate and not a filtered array.
+ * Weights come from the entries (the group's parameters); the smooth-RR state they move is the
+ * shared Peer's.
  */
 import type { BalanceMethod } from '../../config/types.js';
+import type { PeerEntry } from '../entry.js';
 import type { Peer } from '../peer.js';
 import { ConsistentHashBalancer, HashBalancer, IpHashBalancer } from './hash.js';
 import { LeastConnBalancer } from './least-conn.js';
@@ -20,10 +23,10 @@ export interface PickContext {
   readonly tried: ReadonlySet<Peer> | null;
 }
 
-export type IsEligible = (peer: Peer) => boolean;
+export type IsEligible = (entry: PeerEntry) => boolean;
 
 export interface Balancer {
-  pick(ctx: PickContext, isEligible: IsEligible): Peer | null;
+  pick(ctx: PickContext, isEligible: IsEligible): PeerEntry | null;
 }
 
 export interface BalancerOptions {
@@ -36,17 +39,17 @@ export function supportsBackup(method: BalanceMethod): boolean {
   return method.kind === 'round_robin' || method.kind === 'least_conn';
 }
 
-export function createBalancer(method: BalanceMethod, peers: readonly Peer[], opts: BalancerOptions = {}): Balancer {
+export function createBalancer(method: BalanceMethod, entries: readonly PeerEntry[], opts: BalancerOptions = {}): Balancer {
   switch (method.kind) {
     case 'round_robin':
-      return new RoundRobinBalancer(peers);
+      return new RoundRobinBalancer(entries);
     case 'least_conn':
-      return new LeastConnBalancer(peers);
+      return new LeastConnBalancer(entries);
     case 'ip_hash':
-      return new IpHashBalancer(peers);
+      return new IpHashBalancer(entries);
     case 'hash':
-      return method.consistent ? new ConsistentHashBalancer(peers) : new HashBalancer(peers);
+      return method.consistent ? new ConsistentHashBalancer(entries) : new HashBalancer(entries);
     case 'random':
-      return new RandomBalancer(peers, method.two, opts.random);
+      return new RandomBalancer(entries, method.two, opts.random);
   }
 }

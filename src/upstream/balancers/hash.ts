@@ -4,26 +4,26 @@
  */
 import { isIPv4, isIPv6 } from 'node:net';
 import { crc32 } from 'node:zlib';
-import type { Peer } from '../peer.js';
+import type { PeerEntry } from '../entry.js';
 import type { Balancer, IsEligible, PickContext } from './balancer.js';
 import { smoothPick } from './round-robin.js';
 
 /** nginx gives up hashing after this many unusable peers and falls back to round robin. */
 const MAX_HASH_TRIES = 20;
 
-/** The peer owning slot `w` of the weight line (peer i owns `weight_i` consecutive slots). */
-function peerAtWeight(peers: readonly Peer[], w: number): Peer {
+/** The entry owning slot `w` of the weight line (entry i owns `weight_i` consecutive slots). */
+function entryAtWeight(entries: readonly PeerEntry[], w: number): PeerEntry {
   let i = 0;
-  while (w >= peers[i]!.weight) {
-    w -= peers[i]!.weight;
+  while (w >= entries[i]!.params.weight) {
+    w -= entries[i]!.params.weight;
     i++;
   }
-  return peers[i]!;
+  return entries[i]!;
 }
 
-function totalWeight(peers: readonly Peer[]): number {
+function totalWeight(entries: readonly PeerEntry[]): number {
   let total = 0;
-  for (const p of peers) total += p.weight;
+  for (const e of entries) total += e.params.weight;
   return total;
 }
 
@@ -62,48 +62,48 @@ function ipv6Bytes(a: string): number[] {
 }
 
 export class IpHashBalancer implements Balancer {
-  readonly #peers: readonly Peer[];
+  readonly #entries: readonly PeerEntry[];
   readonly #total: number;
 
-  constructor(peers: readonly Peer[]) {
-    this.#peers = peers;
-    this.#total = totalWeight(peers);
+  constructor(entries: readonly PeerEntry[]) {
+    this.#entries = entries;
+    this.#total = totalWeight(entries);
   }
 
-  pick(ctx: PickContext, isEligible: IsEligible): Peer | null {
-    if (this.#peers.length < 2) return smoothPick(this.#peers, isEligible);
+  pick(ctx: PickContext, isEligible: IsEligible): PeerEntry | null {
+    if (this.#entries.length < 2) return smoothPick(this.#entries, isEligible);
     const bytes = ipHashBytes(ctx.clientAddress);
     let hash = 89;
     for (let tries = 0; tries < MAX_HASH_TRIES; tries++) {
       for (const b of bytes) hash = (hash * 113 + b) % 6271;
-      const peer = peerAtWeight(this.#peers, hash % this.#total);
-      if (isEligible(peer)) return peer;
+      const entry = entryAtWeight(this.#entries, hash % this.#total);
+      if (isEligible(entry)) return entry;
     }
-    return smoothPick(this.#peers, isEligible);
+    return smoothPick(this.#entries, isEligible);
   }
 }
 
 /** `hash key`: Cache::Memcached compatible, ((crc32([rehash] key) >> 16) & 0x7fff) summed over tries. */
 export class HashBalancer implements Balancer {
-  readonly #peers: readonly Peer[];
+  readonly #entries: readonly PeerEntry[];
   readonly #total: number;
 
-  constructor(peers: readonly Peer[]) {
-    this.#peers = peers;
-    this.#total = totalWeight(peers);
+  constructor(entries: readonly PeerEntry[]) {
+    this.#entries = entries;
+    this.#total = totalWeight(entries);
   }
 
-  pick(ctx: PickContext, isEligible: IsEligible): Peer | null {
+  pick(ctx: PickContext, isEligible: IsEligible): PeerEntry | null {
     const key = ctx.hashKey;
-    if (key === null || key === '' || this.#peers.length < 2) return smoothPick(this.#peers, isEligible);
+    if (key === null || key === '' || this.#entries.length < 2) return smoothPick(this.#entries, isEligible);
     let hash = 0;
     for (let rehash = 0; rehash < MAX_HASH_TRIES; rehash++) {
       const crc = crc32(rehash > 0 ? `${rehash}${key}` : key);
       hash += (crc >>> 16) & 0x7fff;
-      const peer = peerAtWeight(this.#peers, hash % this.#total);
-      if (isEligible(peer)) return peer;
+      const entry = entryAtWeight(this.#entries, hash % this.#total);
+      if (isEligible(entry)) return entry;
     }
-    return smoothPick(this.#peers, isEligible);
+    return smoothPick(this.#entries, isEligible);
   }
 }
 
@@ -120,7 +120,7 @@ interface RingPoint {
  * The ring point hashes of one peer, as ngx_http_upstream_init_chash: crc32(host "\0" port prev),
  * where prev is the previous point's hash as 4 little-endian bytes (0 for the first).
  */
-export function ringHashes(peer: Peer): number[] {
+export function ringHashes({ peer, params }: PeerEntry): number[] {
   let host: string;
   let port: string;
   if (peer.path !== null) {
@@ -133,7 +133,7 @@ export function ringHashes(peer: Peer): number[] {
   const base = crc32(Buffer.from(`${host}\0${port}`, 'latin1'));
   const prev = Buffer.alloc(4);
   const out: number[] = [];
-  for (let j = 0; j < peer.weight * POINTS_PER_WEIGHT; j++) {
+  for (let j = 0; j < params.weight * POINTS_PER_WEIGHT; j++) {
     const hash = crc32(prev, base);
     out.push(hash);
     prev.writeUInt32LE(hash, 0);
@@ -142,35 +142,35 @@ export function ringHashes(peer: Peer): number[] {
 }
 
 export class ConsistentHashBalancer implements Balancer {
-  readonly #peers: readonly Peer[];
+  readonly #entries: readonly PeerEntry[];
   readonly #ring: readonly RingPoint[];
 
-  constructor(peers: readonly Peer[]) {
-    this.#peers = peers;
+  constructor(entries: readonly PeerEntry[]) {
+    this.#entries = entries;
     const points: RingPoint[] = [];
-    peers.forEach((peer, i) => {
-      for (const hash of ringHashes(peer)) points.push({ hash, peer: i });
+    entries.forEach((entry, i) => {
+      for (const hash of ringHashes(entry)) points.push({ hash, peer: i });
     });
     points.sort((a, b) => a.hash - b.hash || a.peer - b.peer);
     // equal hashes: the first one wins, as nginx dedups after sorting
     this.#ring = points.filter((p, i) => i === 0 || p.hash !== points[i - 1]!.hash);
   }
 
-  pick(ctx: PickContext, isEligible: IsEligible): Peer | null {
+  pick(ctx: PickContext, isEligible: IsEligible): PeerEntry | null {
     const key = ctx.hashKey;
     const ring = this.#ring;
-    if (key === null || key === '' || this.#peers.length < 2 || ring.length === 0) {
-      return smoothPick(this.#peers, isEligible);
+    if (key === null || key === '' || this.#entries.length < 2 || ring.length === 0) {
+      return smoothPick(this.#entries, isEligible);
     }
     const at = this.#findPoint(crc32(key));
     // walk clockwise past points of unusable peers; each distinct peer is checked once
     const seen = new Set<number>();
-    for (let step = 0; step < ring.length && seen.size < this.#peers.length; step++) {
+    for (let step = 0; step < ring.length && seen.size < this.#entries.length; step++) {
       const index = ring[(at + step) % ring.length]!.peer;
       if (seen.has(index)) continue;
       seen.add(index);
-      const peer = this.#peers[index]!;
-      if (isEligible(peer)) return peer;
+      const entry = this.#entries[index]!;
+      if (isEligible(entry)) return entry;
     }
     return null;
   }

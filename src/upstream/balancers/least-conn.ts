@@ -3,36 +3,36 @@
  * cross-multiplication, no floats); several peers tied are settled by smooth weighted round robin
  * among just those.
  */
-import type { Peer } from '../peer.js';
+import type { PeerEntry } from '../entry.js';
 import type { Balancer, IsEligible, PickContext } from './balancer.js';
 import { smoothPick } from './round-robin.js';
 
 /** Negative when a has fewer connections per weight than b. */
-export function compareLoad(a: Peer, b: Peer): number {
-  return a.activeConns * b.weight - b.activeConns * a.weight;
+export function compareLoad(a: PeerEntry, b: PeerEntry): number {
+  return a.peer.activeConns * b.params.weight - b.peer.activeConns * a.params.weight;
 }
 
 export class LeastConnBalancer implements Balancer {
-  readonly #peers: readonly Peer[];
+  readonly #entries: readonly PeerEntry[];
 
-  constructor(peers: readonly Peer[]) {
-    this.#peers = peers;
+  constructor(entries: readonly PeerEntry[]) {
+    this.#entries = entries;
   }
 
-  pick(_ctx: PickContext, isEligible: IsEligible): Peer | null {
-    let best: Peer | null = null;
+  pick(_ctx: PickContext, isEligible: IsEligible): PeerEntry | null {
+    let best: PeerEntry | null = null;
     let many = false;
-    for (const peer of this.#peers) {
-      if (!isEligible(peer)) continue;
-      if (best === null || compareLoad(peer, best) < 0) {
-        best = peer;
+    for (const entry of this.#entries) {
+      if (!isEligible(entry)) continue;
+      if (best === null || compareLoad(entry, best) < 0) {
+        best = entry;
         many = false;
-      } else if (compareLoad(peer, best) === 0) {
+      } else if (compareLoad(entry, best) === 0) {
         many = true;
       }
     }
     if (best === null || !many) return best;
     const least = best;
-    return smoothPick(this.#peers, (p) => isEligible(p) && compareLoad(p, least) === 0);
+    return smoothPick(this.#entries, (e) => isEligible(e) && compareLoad(e, least) === 0);
   }
 }

@@ -4,7 +4,7 @@
  * distinct usable peers and keeps the one with fewer connections per weight (the power of two
  * choices; least_conn is the only method nginx offers for it, so it is implied).
  */
-import type { Peer } from '../peer.js';
+import type { PeerEntry } from '../entry.js';
 import type { Balancer, IsEligible, PickContext } from './balancer.js';
 import { compareLoad } from './least-conn.js';
 import { smoothPick } from './round-robin.js';
@@ -12,29 +12,29 @@ import { smoothPick } from './round-robin.js';
 const MAX_RANDOM_TRIES = 20;
 
 export class RandomBalancer implements Balancer {
-  readonly #peers: readonly Peer[];
+  readonly #entries: readonly PeerEntry[];
   readonly #two: boolean;
   readonly #random: () => number;
   /** Cumulative weights: peer i owns [ranges[i-1], ranges[i]). */
   readonly #ranges: readonly number[];
 
-  constructor(peers: readonly Peer[], two: boolean, random: () => number = Math.random) {
-    this.#peers = peers;
+  constructor(entries: readonly PeerEntry[], two: boolean, random: () => number = Math.random) {
+    this.#entries = entries;
     this.#two = two;
     this.#random = random;
     let sum = 0;
-    this.#ranges = peers.map((p) => (sum += p.weight));
+    this.#ranges = entries.map((e) => (sum += e.params.weight));
   }
 
-  pick(_ctx: PickContext, isEligible: IsEligible): Peer | null {
-    if (this.#peers.length < 2) return smoothPick(this.#peers, isEligible);
+  pick(_ctx: PickContext, isEligible: IsEligible): PeerEntry | null {
+    if (this.#entries.length < 2) return smoothPick(this.#entries, isEligible);
     const first = this.#draw(isEligible, -1);
-    if (first === -1) return smoothPick(this.#peers, isEligible);
-    if (!this.#two) return this.#peers[first]!;
+    if (first === -1) return smoothPick(this.#entries, isEligible);
+    if (!this.#two) return this.#entries[first]!;
     const second = this.#draw(isEligible, first);
-    if (second === -1) return this.#peers[first]!;
-    const a = this.#peers[first]!;
-    const b = this.#peers[second]!;
+    if (second === -1) return this.#entries[first]!;
+    const a = this.#entries[first]!;
+    const b = this.#entries[second]!;
     return compareLoad(b, a) < 0 ? b : a;
   }
 
@@ -50,7 +50,7 @@ export class RandomBalancer implements Balancer {
         if (this.#ranges[mid]! <= x) lo = mid + 1;
         else hi = mid;
       }
-      if (lo !== except && isEligible(this.#peers[lo]!)) return lo;
+      if (lo !== except && isEligible(this.#entries[lo]!)) return lo;
     }
     return -1;
   }

@@ -3,7 +3,9 @@
  * probed every `interval`, `rise` consecutive successes bring it up, `fall` consecutive failures
  * take it down. Probes of a group are spread over the interval, never overlap for one peer, and
  * only state changes are logged. The runtime starts a checker per group and stops the old one on
- * reload; the verdicts live on the Peers, which the registry keeps across reloads.
+ * reload; the verdicts live on the Peers, which the registry keeps across reloads. The settings
+ * (interval, rise, fall, type...) are the group's `check`: the checker of the committed config
+ * drives the verdict, and nothing of the check is written into the Peer.
  *
  * A peer down only because `default_down` says so (new to checking: no result yet) is probed at
  * once, and again back to back while it passes, until `rise` brings it up or one probe fails; then
@@ -38,7 +40,7 @@ interface PeerSchedule {
   inFlight: AbortController | null;
 }
 
-/** Down only by default_down: no check result since checking started (configureActiveCheck reset the counts). */
+/** Down only by default_down: no check result since checking started (Peer.watchActively reset the counts). */
 function downByDefault(peer: Peer): boolean {
   return !peer.healthy && peer.riseCount === 0 && peer.fallCount === 0;
 }

@@ -11,38 +11,42 @@
  * - a success that started after the window start (the probe) resets fails; a failure of the
  *   probe counts and the penalty starts over;
  * - max_fails=0 disables all of this.
+ *
+ * The counters live on the shared Peer; max_fails / fail_timeout / weight are the parameters of
+ * the group whose request it was (its PeerEntry).
  */
-import type { Peer } from '../peer.js';
+import type { PeerEntry } from '../entry.js';
 
-export function passivelyDown(peer: Peer, now: number): boolean {
-  return peer.maxFails > 0 && peer.fails >= peer.maxFails && now - peer.passiveCheckedAt <= peer.failTimeoutMs;
+export function passivelyDown({ peer, params }: PeerEntry, now: number): boolean {
+  return params.maxFails > 0 && peer.fails >= params.maxFails && now - peer.passiveCheckedAt <= params.failTimeoutMs;
 }
 
 /** A request was sent to the peer (nginx: `if (now - best->checked > fail_timeout) best->checked = now`). */
-export function notePick(peer: Peer, now: number): void {
-  if (now - peer.passiveCheckedAt > peer.failTimeoutMs) peer.passiveCheckedAt = now;
+export function notePick({ peer, params }: PeerEntry, now: number): void {
+  if (now - peer.passiveCheckedAt > params.failTimeoutMs) peer.passiveCheckedAt = now;
 }
 
 /** The peer served (nginx: `if (peer->accessed < peer->checked) peer->fails = 0`): a probe that worked brings it back. */
-export function noteSuccess(peer: Peer): void {
-  if (peer.maxFails > 0 && peer.failedAt < peer.passiveCheckedAt) peer.fails = 0;
+export function noteSuccess({ peer, params }: PeerEntry): void {
+  if (params.maxFails > 0 && peer.failedAt < peer.passiveCheckedAt) peer.fails = 0;
 }
 
 /**
  * A request to the peer ended. Returns true when this failure made the peer unavailable
  * (the caller logs that transition).
  */
-export function noteOutcome(peer: Peer, failed: boolean, now: number): boolean {
-  if (peer.maxFails === 0) return false;
+export function noteOutcome(entry: PeerEntry, failed: boolean, now: number): boolean {
+  const { peer, params } = entry;
+  if (params.maxFails === 0) return false;
   if (!failed) {
-    noteSuccess(peer);
+    noteSuccess(entry);
     return false;
   }
-  if (peer.fails < peer.maxFails && now - peer.failedAt > peer.failTimeoutMs) peer.fails = 0;
+  if (peer.fails < params.maxFails && now - peer.failedAt > params.failTimeoutMs) peer.fails = 0;
   peer.fails++;
   peer.failedAt = now;
   peer.passiveCheckedAt = now;
   // nginx lowers the peer's share in smooth RR and lets it climb back by 1 per selection
-  peer.effectiveWeight = Math.max(0, peer.effectiveWeight - Math.trunc(peer.weight / peer.maxFails));
-  return peer.fails >= peer.maxFails;
+  peer.effectiveWeight = Math.max(0, peer.effectiveWeight - Math.trunc(params.weight / params.maxFails));
+  return peer.fails >= params.maxFails;
 }

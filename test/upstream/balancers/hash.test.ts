@@ -1,8 +1,8 @@
 import { describe, expect, test } from 'vitest';
 import { createBalancer } from '../../../src/upstream/balancers/balancer.js';
 import { ipHashBytes, ringHashes } from '../../../src/upstream/balancers/hash.js';
-import { Peer } from '../../../src/upstream/peer.js';
-import { ctx, letter, peers, server } from '../helpers.js';
+import type { PeerEntry } from '../../../src/upstream/entry.js';
+import { ctx, entries, entry, letter, server } from '../helpers.js';
 
 const ipHash = { kind: 'ip_hash' } as const;
 
@@ -22,13 +22,13 @@ describe('ip_hash', () => {
     // 10.0.0.x: ((89*113+10)%6271*113+0)%6271*113+0)%6271
     let h = 89;
     for (const b of [10, 0, 0]) h = (h * 113 + b) % 6271;
-    const list = peers([1, 1, 1]);
+    const list = entries([1, 1, 1]);
     const expected = 'abc'[h % 3];
     expect(letter(createBalancer(ipHash, list).pick({ ...ctx, clientAddress: '10.0.0.9' }, () => true))).toBe(expected);
   });
 
   test('the same /24 always lands on the same peer; other networks spread', () => {
-    const b = createBalancer(ipHash, peers([1, 1, 1, 1]));
+    const b = createBalancer(ipHash, entries([1, 1, 1, 1]));
     const pick = (ip: string): string => letter(b.pick({ ...ctx, clientAddress: ip }, () => true));
     const first = pick('203.0.113.1');
     for (let i = 2; i < 50; i++) expect(pick(`203.0.113.${i}`)).toBe(first);
@@ -38,7 +38,7 @@ describe('ip_hash', () => {
   });
 
   test('an unusable peer moves only its clients (rehash continues the chain)', () => {
-    const b = createBalancer(ipHash, peers([1, 1, 1]));
+    const b = createBalancer(ipHash, entries([1, 1, 1]));
     const before = new Map<string, string>();
     for (let i = 0; i < 100; i++) before.set(`10.${i}.0.1`, letter(b.pick({ ...ctx, clientAddress: `10.${i}.0.1` }, () => true)));
     for (const [ip, was] of before) {
@@ -53,7 +53,7 @@ describe('hash key', () => {
   const method = { kind: 'hash', key: '$request_uri', consistent: false } as const;
 
   test('the same key always gets the same peer; keys spread by weight', () => {
-    const b = createBalancer(method, peers([1, 3]));
+    const b = createBalancer(method, entries([1, 3]));
     const pick = (k: string): string => letter(b.pick({ ...ctx, hashKey: k }, () => true));
     expect(pick('/x')).toBe(pick('/x'));
     const counts: Record<string, number> = { a: 0, b: 0 };
@@ -63,13 +63,13 @@ describe('hash key', () => {
   });
 
   test('an empty key falls back to round robin', () => {
-    const b = createBalancer(method, peers([1, 1]));
+    const b = createBalancer(method, entries([1, 1]));
     const seq = [1, 2, 3, 4].map(() => letter(b.pick({ ...ctx, hashKey: '' }, () => true))).join(' ');
     expect(seq).toBe('a b a b');
   });
 
   test('rehashes past unusable peers and gives null when none is usable', () => {
-    const b = createBalancer(method, peers([1, 1, 1]));
+    const b = createBalancer(method, entries([1, 1, 1]));
     for (let i = 0; i < 50; i++) expect(letter(b.pick({ ...ctx, hashKey: `k${i}` }, (p) => letter(p) === 'c'))).toBe('c');
     expect(b.pick({ ...ctx, hashKey: 'k' }, () => false)).toBeNull();
   });
@@ -78,21 +78,16 @@ describe('hash key', () => {
 describe('hash key consistent (ketama ring)', () => {
   const method = { kind: 'hash', key: '$arg_id', consistent: true } as const;
 
-  function ringPeers(n: number): Peer[] {
-    return Array.from({ length: n }, (_, i) => {
-      const p = new Peer('t', { kind: 'tcp', host: `10.0.0.${i + 1}`, port: 80 });
-      p.configure(server(`10.0.0.${i + 1}:80`));
-      return p;
-    });
+  function ringPeers(n: number): PeerEntry[] {
+    return Array.from({ length: n }, (_, i) => entry(server(`10.0.0.${i + 1}:80`)));
   }
 
   test('160 points per weight unit, chained as crc32(host \\0 port prev)', () => {
-    const [p] = ringPeers(1);
-    p!.configure(server('10.0.0.1:80', { weight: 2 }));
-    const hashes = ringHashes(p!);
+    const p = entry(server('10.0.0.1:80', { weight: 2 }));
+    const hashes = ringHashes(p);
     expect(hashes).toHaveLength(320);
     expect(new Set(hashes).size).toBe(320);
-    expect(ringHashes(p!)).toEqual(hashes);
+    expect(ringHashes(p)).toEqual(hashes);
   });
 
   test('removing one of 10 peers moves only its share of 10,000 keys (~10%)', () => {
@@ -133,25 +128,21 @@ describe('hash key consistent (ketama ring)', () => {
  * port each request was proxied to. Keeping nginx's arithmetic means a migration keeps affinity.
  */
 describe('same choices as nginx', () => {
-  function localPeers(weights: number[]): Peer[] {
-    return weights.map((weight, i) => {
-      const p = new Peer('t', { kind: 'tcp', host: '127.0.0.1', port: 19001 + i });
-      p.configure(server(`127.0.0.1:${19001 + i}`, { weight }));
-      return p;
-    });
+  function localPeers(weights: number[]): PeerEntry[] {
+    return weights.map((weight, i) => entry(server(`127.0.0.1:${19001 + i}`, { weight })));
   }
   const keys = Array.from({ length: 12 }, (_, i) => `key${i}`);
 
   test('hash $arg_k consistent', () => {
     const b = createBalancer({ kind: 'hash', key: '$arg_k', consistent: true }, localPeers([1, 1, 1, 1, 1]));
-    expect(keys.map((k) => b.pick({ ...ctx, hashKey: k }, () => true)!.port)).toEqual([
+    expect(keys.map((k) => b.pick({ ...ctx, hashKey: k }, () => true)!.peer.port)).toEqual([
       19004, 19003, 19005, 19002, 19003, 19004, 19004, 19004, 19001, 19002, 19005, 19004,
     ]);
   });
 
   test('hash $arg_k with weights 1,3,1,1,1', () => {
     const b = createBalancer({ kind: 'hash', key: '$arg_k', consistent: false }, localPeers([1, 3, 1, 1, 1]));
-    expect(keys.map((k) => b.pick({ ...ctx, hashKey: k }, () => true)!.port)).toEqual([
+    expect(keys.map((k) => b.pick({ ...ctx, hashKey: k }, () => true)!.peer.port)).toEqual([
       19001, 19002, 19002, 19002, 19002, 19003, 19003, 19002, 19005, 19004, 19001, 19003,
     ]);
   });
@@ -159,6 +150,6 @@ describe('same choices as nginx', () => {
   test('ip_hash with weights 1,3,1,2,1', () => {
     const b = createBalancer({ kind: 'ip_hash' }, localPeers([1, 3, 1, 2, 1]));
     const clients = ['127.0.0.1', '127.1.2.3', '127.5.6.7', '127.200.9.1'];
-    expect(clients.map((a) => b.pick({ ...ctx, clientAddress: a }, () => true)!.port)).toEqual([19001, 19002, 19002, 19004]);
+    expect(clients.map((a) => b.pick({ ...ctx, clientAddress: a }, () => true)!.peer.port)).toEqual([19001, 19002, 19002, 19004]);
   });
 });

@@ -1,11 +1,11 @@
 import { describe, expect, test } from 'vitest';
 import { createBalancer } from '../../../src/upstream/balancers/balancer.js';
 import { noteOutcome } from '../../../src/upstream/health/passive.js';
-import type { Peer } from '../../../src/upstream/peer.js';
-import { ctx, letter, peers } from '../helpers.js';
+import type { PeerEntry } from '../../../src/upstream/entry.js';
+import { ctx, entries, letter } from '../helpers.js';
 
-function sequence(weights: number[], n: number, eligible: (p: Peer) => boolean = () => true): string {
-  const list = peers(weights);
+function sequence(weights: number[], n: number, eligible: (p: PeerEntry) => boolean = () => true): string {
+  const list = entries(weights);
   const b = createBalancer({ kind: 'round_robin' }, list);
   return Array.from({ length: n }, () => letter(b.pick(ctx, eligible))).join(' ');
 }
@@ -32,15 +32,15 @@ describe('smooth weighted round robin', () => {
   });
 
   test('a failed peer loses weight/max_fails of effective weight and earns it back one per pick', () => {
-    const list = peers([4, 4], { maxFails: 2 });
-    const [a, b] = list as [Peer, Peer];
+    const list = entries([4, 4], { maxFails: 2 });
+    const [a, b] = list as [PeerEntry, PeerEntry];
     const balancer = createBalancer({ kind: 'round_robin' }, list);
     noteOutcome(a, true, 0);
-    expect(a.effectiveWeight).toBe(2);
+    expect(a.peer.effectiveWeight).toBe(2);
     const seq = Array.from({ length: 4 }, () => letter(balancer.pick(ctx, () => true))).join(' ');
     // a takes part with 2 then 3, then 4 — b gets more of the first picks than plain 1:1 would give
     expect(seq).toBe('b a b a');
-    expect(a.effectiveWeight).toBe(4);
-    expect(b.effectiveWeight).toBe(4);
+    expect(a.peer.effectiveWeight).toBe(4);
+    expect(b.peer.effectiveWeight).toBe(4);
   });
 });

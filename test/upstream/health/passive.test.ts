@@ -1,16 +1,16 @@
 import { describe, expect, test } from 'vitest';
 import { notePick, noteOutcome, passivelyDown } from '../../../src/upstream/health/passive.js';
-import type { Peer } from '../../../src/upstream/peer.js';
-import { peers } from '../helpers.js';
+import type { PeerEntry } from '../../../src/upstream/entry.js';
+import { entries } from '../helpers.js';
 
-function peer(maxFails: number, failTimeoutMs = 10_000): Peer {
-  return peers([1], { maxFails, failTimeoutMs })[0]!;
+function peer(maxFails: number, failTimeoutMs = 10_000): PeerEntry {
+  return entries([1], { maxFails, failTimeoutMs })[0]!;
 }
 
 type Step = [at: number, event: 'pick' | 'ok' | 'fail'];
 
 /** Replays picks and outcomes, then reports whether the peer is passively down at each probe time. */
-function replay(p: Peer, steps: Step[], probes: number[]): boolean[] {
+function replay(p: PeerEntry, steps: Step[], probes: number[]): boolean[] {
   for (const [at, event] of steps) {
     if (event === 'pick') notePick(p, at);
     else noteOutcome(p, event === 'fail', at);
@@ -66,7 +66,7 @@ describe('max_fails / fail_timeout', () => {
     notePick(p, 10_001); // the probe
     expect(passivelyDown(p, 10_002)).toBe(true); // nobody else meanwhile
     noteOutcome(p, true, 10_050);
-    expect(p.fails).toBe(2);
+    expect(p.peer.fails).toBe(2);
     expect(passivelyDown(p, 20_050)).toBe(true);
     expect(passivelyDown(p, 20_051)).toBe(false);
   });
@@ -76,13 +76,13 @@ describe('max_fails / fail_timeout', () => {
     notePick(p, 0);
     noteOutcome(p, true, 1); // failure
     noteOutcome(p, false, 2); // a request picked before the failure succeeds: no reset
-    expect(p.fails).toBe(1);
+    expect(p.peer.fails).toBe(1);
     notePick(p, 5_000); // still inside fail_timeout of the failure
     noteOutcome(p, false, 5_001);
-    expect(p.fails).toBe(1);
+    expect(p.peer.fails).toBe(1);
     notePick(p, 20_000); // first pick after fail_timeout opens a new window
     noteOutcome(p, false, 20_001);
-    expect(p.fails).toBe(0);
+    expect(p.peer.fails).toBe(0);
   });
 
   test('fake timers: the peer comes back by itself once fail_timeout passed', async () => {
