@@ -1,16 +1,11 @@
 /**
  * `proxy_pass http://$var...`: the host part is evaluated per request. A value naming an upstream
- * group of the config uses it; otherwise it is taken as host[:port] (default 80) and served by an
- * implicit one-server group, created on first use and cached per site (so per config) by
- * "host:port". Host names are resolved once, through UpstreamGroup.create, when the group is
- * made. Such groups keep their peer state in a registry of their own: it does not survive a
- * reload (the runtime's registry only knows groups of the config).
+ * group of the config uses it; otherwise it is taken as host[:port] (default 80, or 443 for
+ * https) and served by an implicit one-server group (upstream/implicit.ts), cached per site.
  */
-import type { UpstreamConfig } from '../config/types.js';
 import { settingDefaults } from '../config/directives.js';
-import { parseUpstreamAddress } from '../config/units.js';
-import { UpstreamGroup } from '../upstream/group.js';
-import { PeerRegistry } from '../upstream/registry.js';
+import type { UpstreamGroup } from '../upstream/group.js';
+import { ImplicitGroups } from '../upstream/implicit.js';
 
 const DEFAULTS = settingDefaults('upstream');
 
@@ -20,13 +15,22 @@ export interface DynamicTarget {
   readonly proxyHost: string;
 }
 
-/** Bounded so that client-controlled values cannot grow memory without limit. */
-const MAX_CACHED = 1024;
+/** host[:port] as a proxy_pass URL may hold it (a unix: socket cannot come from a variable here). */
+const HOST_PORT = /^([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::(\d{1,5}))?$/;
 
 export class DynamicGroups {
   readonly #named: ReadonlyMap<string, UpstreamGroup>;
-  readonly #registry = new PeerRegistry();
-  readonly #cache = new Map<string, Promise<DynamicTarget | null>>();
+  readonly #implicit = new ImplicitGroups({
+    namespace: 'dynamic ',
+    keepalive: {
+      keepalive: DEFAULTS.keepalive,
+      keepaliveTimeoutMs: DEFAULTS.keepaliveTimeoutMs,
+      keepaliveRequests: DEFAULTS.keepaliveRequests,
+      keepaliveTimeMs: DEFAULTS.keepaliveTimeMs,
+    },
+    // bounded: client-controlled values cannot grow memory without limit
+    maxCached: 1024,
+  });
 
   constructor(named: ReadonlyMap<string, UpstreamGroup>) {
     this.#named = named;
@@ -39,47 +43,17 @@ export class DynamicGroups {
   resolve(value: string, defaultPort = 80): DynamicTarget | Promise<DynamicTarget | null> | null {
     const named = this.#named.get(value);
     if (named !== undefined && !named.config.implicit) return { group: named, proxyHost: value };
-    const m = /^([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::(\d{1,5}))?$/.exec(value);
+    const m = HOST_PORT.exec(value);
     if (m === null) return null;
     const port = m[2] === undefined ? defaultPort : Number(m[2]);
     if (port === 0 || port > 65535) return null;
     const key = `${m[1]!.toLowerCase()}:${port}`;
-    const implicit = this.#named.get(key);
-    if (implicit !== undefined) return { group: implicit, proxyHost: port === defaultPort ? m[1]! : key };
-    // $proxy_host depends on the scheme's default port: http and https targets cache apart.
-    const cacheKey = defaultPort === 80 ? key : `${key} ${defaultPort}`;
-    let p = this.#cache.get(cacheKey);
-    if (p === undefined) {
-      if (this.#cache.size >= MAX_CACHED) this.#cache.delete(this.#cache.keys().next().value!);
-      p = this.#create(key, port === defaultPort ? m[1]! : key, cacheKey);
-      this.#cache.set(cacheKey, p);
-    }
-    return p;
-  }
-
-  async #create(key: string, proxyHost: string, cacheKey: string): Promise<DynamicTarget | null> {
-    const addr = parseUpstreamAddress(key, 80);
-    if (!addr.ok) return null;
-    const loc = { file: '<proxy_pass variable>', line: 0, column: 0 };
-    const cfg: UpstreamConfig = {
-      name: key,
-      method: { kind: 'round_robin' },
-      servers: [{ address: key, target: addr.value, weight: 1, maxFails: 1, failTimeoutMs: 10_000, maxConns: 0, backup: false, down: false, loc }],
-      check: null,
-      keepalive: DEFAULTS.keepalive,
-      keepaliveTimeoutMs: DEFAULTS.keepaliveTimeoutMs,
-      keepaliveRequests: DEFAULTS.keepaliveRequests,
-      keepaliveTimeMs: DEFAULTS.keepaliveTimeMs,
-      implicit: true,
-      loc,
-    };
-    try {
-      return { group: await UpstreamGroup.create(cfg, this.#registry, { namespace: 'dynamic ' }), proxyHost };
-    } catch {
-      // Not resolvable now: forget it, so a later request tries again.
-      this.#cache.delete(cacheKey);
-      return null;
-    }
+    // $proxy_host: the host alone when the port is the scheme's default
+    const proxyHost = port === defaultPort ? m[1]! : key;
+    const implicit = this.#named.get(key) ?? this.#implicit.get(key, null);
+    if (implicit === null) return null;
+    if (!(implicit instanceof Promise)) return { group: implicit, proxyHost };
+    return implicit.then((group) => (group === null ? null : { group, proxyHost }));
   }
 }
 

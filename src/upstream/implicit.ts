@@ -1,0 +1,77 @@
+/**
+ * Implicit upstream groups: `proxy_pass http://$var` (http) and `proxy_pass $var` (stream) name a
+ * host:port or unix:path that is no upstream of the config; nginx then proxies to that address
+ * alone. Each address gets a one-server round-robin group, made on first use (host names are
+ * resolved once, by UpstreamGroup.create), cached per config and bounded, because the value may
+ * come from the client (a Host, an SNI through a map). Their peers live in a registry of their
+ * own: their state does not outlive the config (the runtime's registry only knows the config's
+ * groups). One builder for http and stream; each protocol decides what a value means first
+ * (a named upstream, a default port, $proxy_host).
+ */
+import type { UpstreamConfig } from '../config/types.js';
+import { parseUpstreamAddress } from '../config/units.js';
+import { UpstreamGroup } from './group.js';
+import { PeerRegistry } from './registry.js';
+
+/** The keep-alive settings an implicit group's connections get (http: the upstream defaults; stream: none). */
+export type ImplicitKeepalive = Pick<UpstreamConfig, 'keepalive' | 'keepaliveTimeoutMs' | 'keepaliveRequests' | 'keepaliveTimeMs'>;
+
+export interface ImplicitGroupOptions {
+  /** Registry namespace of the groups' peers ("dynamic ", "stream dynamic "). */
+  readonly namespace: string;
+  readonly keepalive: ImplicitKeepalive;
+  /** Most groups kept; the oldest is forgotten first. */
+  readonly maxCached: number;
+}
+
+const LOC = { file: '<proxy_pass variable>', line: 0, column: 0 };
+
+export class ImplicitGroups {
+  readonly #opts: ImplicitGroupOptions;
+  readonly #registry = new PeerRegistry();
+  /** A group once made; its creation while it resolves. */
+  readonly #cache = new Map<string, UpstreamGroup | Promise<UpstreamGroup | null>>();
+
+  constructor(opts: ImplicitGroupOptions) {
+    this.#opts = opts;
+  }
+
+  /**
+   * The group of `address` ("host:port", "[v6]:port", "unix:/path"; `defaultPort` when it has no
+   * port, null: a port is required). null when it is no usable address; a promise the first time.
+   */
+  get(address: string, defaultPort: number | null): UpstreamGroup | Promise<UpstreamGroup | null> | null {
+    const parsed = parseUpstreamAddress(address, defaultPort);
+    if (!parsed.ok) return null;
+    const target = parsed.value;
+    const key = target.kind === 'unix' ? `unix:${target.path}` : target.host.includes(':') ? `[${target.host}]:${target.port}` : `${target.host.toLowerCase()}:${target.port}`;
+    const cached = this.#cache.get(key);
+    if (cached !== undefined) return cached;
+    if (this.#cache.size >= this.#opts.maxCached) this.#cache.delete(this.#cache.keys().next().value!);
+    const made = this.#create(key, target);
+    this.#cache.set(key, made);
+    return made;
+  }
+
+  async #create(key: string, target: UpstreamConfig['servers'][number]['target']): Promise<UpstreamGroup | null> {
+    const cfg: UpstreamConfig = {
+      name: key,
+      method: { kind: 'round_robin' },
+      servers: [{ address: key, target, weight: 1, maxFails: 1, failTimeoutMs: 10_000, maxConns: 0, backup: false, down: false, loc: LOC }],
+      check: null,
+      ...this.#opts.keepalive,
+      implicit: true,
+      loc: LOC,
+    };
+    try {
+      const group = await UpstreamGroup.create(cfg, this.#registry, { namespace: this.#opts.namespace });
+      // Later lookups get the group itself, without a promise to wait for.
+      if (this.#cache.has(key)) this.#cache.set(key, group);
+      return group;
+    } catch {
+      // Not resolvable now: forget it, so a later request tries again.
+      this.#cache.delete(key);
+      return null;
+    }
+  }
+}
