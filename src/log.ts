@@ -9,7 +9,7 @@
  * stream that asks for its metadata), not by parsing pino's JSON back.
  */
 import { pino, type LogFn, type Logger } from 'pino';
-import type { LogLevel } from './config/types.js';
+import type { LogLevel } from './log/levels.js';
 import { TsproxyError, systemErrorText } from './errors.js';
 import { CUSTOM_LEVELS, LEVEL_VALUES, levelLabel, type CustomLevel } from './log/levels.js';
 import { formatErrorLine } from './log/error-layout.js';

@@ -9,6 +9,7 @@
  * Every directive default lives in src/config/directives.ts, never here.
  */
 import type { Loc } from '../errors.js';
+import type { LogLevel } from '../log/levels.js';
 
 /** A string as written in the config, possibly containing `$var` / `${var}` references. */
 export type Template = string;
@@ -37,7 +38,8 @@ export interface Config {
 // ---------------------------------------------------------------------------------------------
 // main context
 
-export type LogLevel = 'debug' | 'info' | 'notice' | 'warn' | 'error' | 'crit' | 'alert' | 'emerg';
+/** nginx's error_log levels (defined with the log, which must not import the config). */
+export type { LogLevel };
 
 export interface ErrorLogConfig {
   /** Absolute path, or 'stderr'. */

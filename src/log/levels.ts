@@ -3,7 +3,8 @@
  * its own) and gets notice, crit, alert and emerg as custom levels, so a call site says
  * `logger.notice(...)` and the log says `[notice]`, never pino's `fatal` or a number.
  */
-import type { LogLevel } from '../config/types.js';
+/** nginx's error_log levels, lowest first (the config's `error_log` names one). */
+export type LogLevel = 'debug' | 'info' | 'notice' | 'warn' | 'error' | 'crit' | 'alert' | 'emerg';
 
 /** The pino custom levels tsproxy adds (values between pino's own, in nginx's order). */
 export const CUSTOM_LEVELS = { notice: 35, crit: 52, alert: 55, emerg: 58 } as const;
