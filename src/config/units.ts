@@ -237,21 +237,34 @@ export function ipBytes(text: string): number[] | null {
   return bytes;
 }
 
+/** An address source as set_real_ip_from and allow/deny write it, parsed (core/address-match.ts compiles a list). */
+export type AddressSource =
+  | { readonly kind: 'unix' }
+  /** An address is a CIDR of full length; `bytes` as written (host bits not cleared). */
+  | { readonly kind: 'cidr'; readonly bytes: readonly number[]; readonly bits: number };
+
+/** `10.0.0.0/8`, `::1`, `unix:` → its parsed form; null when it is none of them (`all` included). */
+export function parseAddressSource(text: string): AddressSource | null {
+  if (text === 'unix:') return { kind: 'unix' };
+  const slash = text.indexOf('/');
+  const bytes = ipBytes(slash < 0 ? text : text.slice(0, slash));
+  if (bytes === null) return null;
+  if (slash < 0) return { kind: 'cidr', bytes, bits: bytes.length * 8 };
+  const bitsText = text.slice(slash + 1);
+  if (!/^\d{1,3}$/.test(bitsText) || Number(bitsText) > bytes.length * 8) return null;
+  return { kind: 'cidr', bytes, bits: Number(bitsText) };
+}
+
 /**
  * `set_real_ip_from` / allow-style sources: an address, a CIDR or `unix:`. Host names are not
  * resolved (no DNS while building a config), so they fail as nginx words an unresolvable one.
  * A CIDR with host bits set is valid but draws nginx's warning (the bits are ignored).
  */
 export function parseTrustedSource(text: string, directive: string): Result<{ readonly warning: string | null }> {
-  if (text === 'unix:') return ok({ warning: null });
-  const notFound = fail<{ readonly warning: string | null }>(`host not found in ${directive} "${text}"`);
-  const slash = text.indexOf('/');
-  const bytes = ipBytes(slash < 0 ? text : text.slice(0, slash));
-  if (bytes === null) return notFound;
-  if (slash < 0) return ok({ warning: null });
-  const bitsText = text.slice(slash + 1);
-  if (!/^\d{1,3}$/.test(bitsText) || Number(bitsText) > bytes.length * 8) return notFound;
-  const bits = Number(bitsText);
+  const source = parseAddressSource(text);
+  if (source === null) return fail(`host not found in ${directive} "${text}"`);
+  if (source.kind === 'unix') return ok({ warning: null });
+  const { bytes, bits } = source;
   for (let i = 0; i < bytes.length; i++) {
     const keep = Math.max(0, Math.min(8, bits - i * 8));
     if ((bytes[i]! & (0xff >> keep)) !== 0) return ok({ warning: `low address bits of ${text} are meaningless` });

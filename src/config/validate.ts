@@ -7,6 +7,7 @@ import type { Loc } from '../errors.js';
 import { settingDefaults } from './directives.js';
 import { DEFAULT_LOC, type BuildState, type LocationDraft, type Reporter, type TargetDraft, type UpstreamDraft } from './directives/scope.js';
 import type { AccessLogConfig, ListenConfig, ServerName, UpstreamConfig } from './types.js';
+import { serverNameText } from './host-names.js';
 import { parseUpstreamAddress } from './units.js';
 
 export interface Implicit {
@@ -118,15 +119,6 @@ function warnPlainHttpChecks(state: BuildState, r: Reporter): void {
   }
 }
 
-function nameKey(n: ServerName): string {
-  switch (n.kind) {
-    case 'exact': return n.name;
-    case 'leadingWildcard': return `*${n.suffix}`;
-    case 'trailingWildcard': return `${n.prefix}*`;
-    case 'regex': return `~${n.source}`;
-  }
-}
-
 /** What the listen checks read of a listen. */
 type ListenKey = Pick<ListenConfig, 'key' | 'defaultServer' | 'loc'>;
 
@@ -150,7 +142,7 @@ function checkListens(servers: readonly { listens: readonly ListenConfig[]; serv
       for (const n of s.serverNames) {
         const set = sets[n.kind];
         const field = n.kind === 'exact' ? n.name : n.kind === 'leadingWildcard' ? n.suffix : n.kind === 'trailingWildcard' ? n.prefix : n.source;
-        if (set.has(field)) r.warn('TSP_ERR_CONFIG_REFERENCE', `conflicting server name "${nameKey(n)}" on ${l.key}, ignored`, n.loc);
+        if (set.has(field)) r.warn('TSP_ERR_CONFIG_REFERENCE', `conflicting server name "${serverNameText(n)}" on ${l.key}, ignored`, n.loc);
         else set.add(field);
       }
     }

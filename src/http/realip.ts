@@ -5,6 +5,7 @@
  */
 import net from 'node:net';
 import type { RealIpConfig } from '../config/types.js';
+import { compileTrustedPeers, unmapIPv4 as unmap } from '../core/address-match.js';
 import type { RequestHead } from './parser.js';
 
 /** The client address realip settled on; port 0 when the source names none ($remote_port is then empty, as nginx). */
@@ -40,34 +41,11 @@ function parseAddrPort(text: string): RealIp | null {
   return { addr: unmap(host), port: Number(port) };
 }
 
-function unmap(address: string): string {
-  return address.startsWith('::ffff:') && net.isIPv4(address.slice(7)) ? address.slice(7) : address;
-}
-
-/** null when realip is off (no trusted peers) or reads the PROXY protocol. */
+/** null when realip is off (no trusted peers). */
 export function compileRealIp(cfg: RealIpConfig | undefined): RealIpResolver | null {
-  if (cfg === undefined || cfg.from.length === 0) return null;
+  const trusted = compileTrustedPeers(cfg?.from ?? []);
+  if (cfg === undefined || trusted === null) return null;
   const lname = cfg.header.toLowerCase();
-  const list = new net.BlockList();
-  let unix = false;
-  for (const src of cfg.from) {
-    if (src === 'unix:') {
-      unix = true;
-      continue;
-    }
-    const slash = src.indexOf('/');
-    const addr = slash === -1 ? src : src.slice(0, slash);
-    const family = net.isIPv6(addr) ? 'ipv6' : 'ipv4';
-    if (net.isIP(addr) === 0) continue;
-    if (slash === -1) list.addAddress(addr, family);
-    else list.addSubnet(addr, Number(src.slice(slash + 1)), family);
-  }
-  const trusted = (address: string): boolean => {
-    if (address === '') return unix;
-    const a = unmap(address);
-    const family = net.isIPv6(a) ? 'ipv6' : net.isIPv4(a) ? 'ipv4' : null;
-    return family !== null && list.check(a, family);
-  };
   const recursive = cfg.recursive;
   if (lname === 'proxy_protocol') return (_head, peer, pp) => (pp !== null && pp.addr !== '' && trusted(peer) ? { addr: unmap(pp.addr), port: pp.port } : null);
   return (head, peer) => {

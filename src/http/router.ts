@@ -6,11 +6,11 @@
 import type { HttpConfig, HttpServerConfig } from '../config/types.js';
 import { CompiledLocation, LocationTree, type LocationMatchResult } from './locations.js';
 import type { LocationPlan } from './plan.js';
-import { ServerNameTable, type NameMatch } from './server-names.js';
-import type { Captures } from './variables.js';
+import { serverNameText } from '../config/host-names.js';
+import { ServerNameIndex, type NameMatch } from '../core/server-names.js';
 
 export { CompiledLocation, type LocationMatchResult } from './locations.js';
-export { normalizeHost } from './server-names.js';
+export { normalizeHost } from '../core/server-names.js';
 export { normalizeUri, splitTarget, parseAbsoluteTarget } from './uri.js';
 
 export class CompiledServer {
@@ -27,11 +27,7 @@ export class CompiledServer {
   constructor(config: HttpServerConfig) {
     this.config = config;
     const first = config.serverNames[0];
-    this.primaryName = first === undefined ? ''
-      : first.kind === 'exact' ? first.name
-      : first.kind === 'leadingWildcard' ? `*${first.suffix}`
-      : first.kind === 'trailingWildcard' ? `${first.prefix}*`
-      : `~${first.source}`;
+    this.primaryName = first === undefined ? '' : serverNameText(first);
     this.#locations = new LocationTree(config.locations);
   }
 
@@ -50,23 +46,20 @@ export class CompiledServer {
   }
 }
 
-export interface VirtualHostMatch {
-  readonly server: CompiledServer;
-  readonly captures: Captures | null;
-}
+export type VirtualHostMatch = NameMatch<CompiledServer>;
 
 /** The servers of one listen address, selected by Host. */
 export class VirtualHosts {
   readonly key: string;
   /** In file order. */
   readonly servers: readonly CompiledServer[];
-  readonly #names: ServerNameTable<CompiledServer>;
+  readonly #names: ServerNameIndex<CompiledServer>;
 
   constructor(key: string, servers: readonly CompiledServer[]) {
     this.key = key;
     this.servers = servers;
     const explicit = servers.find((s) => s.config.listens.some((l) => l.key === key && l.defaultServer));
-    this.#names = new ServerNameTable(
+    this.#names = new ServerNameIndex(
       servers.map((s) => ({ value: s, names: s.config.serverNames })),
       explicit,
     );
@@ -78,7 +71,7 @@ export class VirtualHosts {
 
   /** `host` is the Host header as received ('' when absent); see normalizeHost for the 400 check. */
   find(host: string): VirtualHostMatch {
-    return this.#names.find(host) satisfies NameMatch<CompiledServer>;
+    return this.#names.find(host);
   }
 }
 

@@ -9,7 +9,7 @@ import type net from 'node:net';
 import type { Logger } from 'pino';
 import type { AccessLogConfig, Config, HttpServerConfig, ListenConfig, StreamServerConfig, UpstreamConfig } from '../config/types.js';
 import { websocketPassHttp } from '../config/websocket-http.js';
-import { compileAccessRules } from '../tcp/access.js';
+import { compileAccessRules } from '../core/address-match.js';
 import type { LogSink } from '../log.js';
 import { UpstreamGroup } from '../upstream/group.js';
 import type { PeerRegistry } from '../upstream/registry.js';

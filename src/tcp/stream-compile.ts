@@ -8,13 +8,14 @@
 import { serverNameText } from '../config/host-names.js';
 import type { AccessLogConfig, LogFormatConfig, SslConfig, StreamConfig, StreamServerConfig } from '../config/types.js';
 import type { TlsServers } from '../tls/context.js';
-import { compileAccessRules, type AccessCheck } from './access.js';
-import { ServerNameIndex } from './server-names.js';
+import { compileAccessRules, compileTrustedPeers, type AddressCheck } from '../core/address-match.js';
+import { ServerNameIndex } from '../core/server-names.js';
 import { declaredStreamVariables } from '../config/variables.js';
 import { TsproxyError } from '../errors.js';
 import { appendLogLine } from '../log.js';
-import { BASIC_LOG_FORMAT, type SessionInfo, type Variable } from './stream-log.js';
-import { compileLogFormat, compileStreamMaps, compileStreamTemplate, type StreamTemplateContext } from './stream-vars.js';
+import {
+  BASIC_LOG_FORMAT, compileLogFormat, compileStreamMaps, compileStreamTemplate, type SessionInfo, type StreamTemplateContext, type Variable,
+} from './stream-vars.js';
 
 interface CompiledLog {
   /** Writes the session's line: to one sink, or to the file a path with variables names for it. */
@@ -30,14 +31,14 @@ export interface CompiledServer {
   readonly config: StreamServerConfig;
   /** $server_name: the first name as written, '' for a nameless server. */
   readonly name: string;
-  readonly access: AccessCheck;
+  readonly access: AddressCheck;
   readonly logs: readonly CompiledLog[];
   /** websocket_pass routes, or null for proxy_pass / no handler. */
   readonly routes: readonly Route[] | null;
   /** `proxy_pass $var`: the evaluated target (an upstream name, host:port or unix:path). */
   readonly dynamicTarget: Variable | null;
   /** set_real_ip_from: whether a peer may give the client address in its PROXY header; null = off. */
-  readonly realip: ((peer: string) => boolean) | null;
+  readonly realip: AddressCheck | null;
 }
 
 export interface ListenSite {
@@ -113,7 +114,7 @@ export function compileStream(
         config.handler.kind === 'proxy' && config.handler.target.dynamic
           ? compileStreamTemplate(config.handler.target.raw, ctx)
           : null,
-      realip: compileRealip(config.setRealIpFrom ?? []),
+      realip: compileTrustedPeers(config.setRealIpFrom ?? []),
     };
     for (const l of config.listens) {
       const list = byKey.get(l.key) ?? [];
@@ -130,7 +131,7 @@ export function compileStream(
     sites.set(key, {
       key,
       servers,
-      names: new ServerNameIndex(servers.map((s) => ({ names: s.config.serverNames, server: s })), defaultServer),
+      names: new ServerNameIndex(servers.map((s) => ({ names: s.config.serverNames, value: s })), defaultServer),
       defaultServer,
       proxyProtocol: list.some((e) => e.proxyProtocol),
       peek: ssl || servers.length > 1 || servers.some((s) => s.config.sslPreread),
@@ -141,18 +142,6 @@ export function compileStream(
   }
   return { sites, hashKeys };
 }
-
-function compileRealip(sources: readonly string[]): ((peer: string) => boolean) | null {
-  if (sources.length === 0) return null;
-  const unix = sources.includes('unix:');
-  const trusted = compileAccessRules([
-    ...sources.filter((x) => x !== 'unix:').map((source) => ({ action: 'allow' as const, source, loc: LOC })),
-    { action: 'deny', source: 'all', loc: LOC },
-  ]);
-  return (peer) => (peer === 'unix:' ? unix : trusted(peer));
-}
-
-const LOC = { file: '<set_real_ip_from>', line: 0, column: 0 };
 
 export const NO_ALPN: readonly string[] = Object.freeze([]);
 

@@ -5,12 +5,13 @@
  * and its initial values from the accepted socket are in one small place.
  */
 import type net from 'node:net';
+import type { Captures } from '../core/variables/template.js';
 import type { TlsInfo } from '../tls/info.js';
 import type { UpstreamAttempts } from '../upstream/attempts.js';
 import type { Tunnel } from './proxy.js';
 import { unmap } from './proxy-protocol.js';
 import type { CompiledServer, ListenSite } from './stream-compile.js';
-import type { SessionInfo } from './stream-log.js';
+import type { SessionInfo } from './stream-vars.js';
 
 let connectionCounter = 0;
 
@@ -41,6 +42,10 @@ export class Session implements SessionInfo {
   proxyProtocolAddress: string | null = null;
   proxyProtocolPort: number | null = null;
   host: string | null = null;
+  /** Map values and named captures of map regexes (core/variables), made at the first one. */
+  vars: Map<string, string> | null = null;
+  /** The captures of the map regex being evaluated. */
+  captures: Captures | null = null;
   /** The default server until a name chooses another. */
   server: CompiledServer;
   tunnel: Tunnel | null = null;

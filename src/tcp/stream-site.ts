@@ -18,7 +18,7 @@ import { decodeProxyHeader, encodeProxyV1, encodeProxyV2, PP2_TYPE_AUTHORITY, ty
 import { parseClientHello, type ClientHelloResult } from './sni.js';
 import { StreamDynamicGroups } from './dynamic-target.js';
 import { compileStream, effectiveSsl, NO_ALPN, type ListenSite } from './stream-compile.js';
-import type { SessionInfo } from './stream-log.js';
+import type { SessionInfo } from './stream-vars.js';
 import { Session } from './stream-session.js';
 import { UpstreamAttempts } from '../upstream/attempts.js';
 import { startHandshake } from '../tls/accept.js';
@@ -181,12 +181,12 @@ export class StreamSite {
       if (p.kind === 'tls' && p.hello.kind === 'ok') {
         s.sslPrereadServerName = p.hello.hello.serverName;
         s.sslPrereadAlpn = p.hello.hello.alpn;
-        server = site.names.find(s.sslPrereadServerName);
+        server = site.names.find(s.sslPrereadServerName).server;
       } else if (p.kind === 'http' && p.head.kind === 'ok') {
         // The first request's Host chooses the server whose allow/deny and TLS apply (the HTTP
         // engine then routes every request, this one included, by its own Host and path).
         s.host = p.head.head.host;
-        server = site.names.find(s.host);
+        server = site.names.find(s.host).server;
       } else if (p.kind === 'http' && site.defaultServer.routes !== null) {
         s.server = site.defaultServer;
         return this.#respond(s, buffer.length, 400);

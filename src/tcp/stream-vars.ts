@@ -1,138 +1,116 @@
 /**
- * Stream templates, `map` blocks and log formats: what nginx's stream modules give, e.g. routing
- * by SNI with `map $ssl_preread_server_name $backend { ... }` and `proxy_pass $backend;`.
- * Everything is compiled once per config with the same template syntax as http
- * (config/template.ts); a session only runs the compiled getters. A name nothing defines throws
- * (the config check refused it at load), so no template ever evaluates to something else.
+ * stream's variables (nginx's stream core, upstream, realip, ssl_preread and ssl modules): what a
+ * session exposes to them (SessionInfo) and a getter per name (STREAM_VARIABLES), bound to the
+ * engine in core/variables/ that compiles templates, `map` blocks and log formats once per
+ * config, e.g. routing by SNI with `map $ssl_preread_server_name $backend { ... }` and
+ * `proxy_pass $backend;`. A session only runs the compiled getters.
  */
+import os from 'node:os';
 import type { LogFormatConfig, MapConfig } from '../config/types.js';
-import { buildMapTables, mapKeyLookup } from '../config/host-names.js';
-import { parseTemplate, UnknownVariableError, type TemplatePart } from '../config/template.js';
-import { escapeDefault, escapeJson, STREAM_VARIABLES, type SessionInfo, type Variable } from './stream-log.js';
+import { compileLogFormat as compileLogWith } from '../core/variables/log-format.js';
+import { compileMaps } from '../core/variables/maps.js';
+import { compileTemplate, type Getter, type TemplateScope, type VariableScope, type VariableTable } from '../core/variables/template.js';
+import { timeIso8601, timeLocal } from '../core/variables/time.js';
+import { SSL_VARIABLES, type TlsInfo } from '../tls/info.js';
+import { ATTEMPT_VALUES, seconds, secondsOrDash, type UpstreamAttempt, type UpstreamAttempts } from '../upstream/attempts.js';
+
+/** nginx's predefined stream format `basic`. */
+export const BASIC_LOG_FORMAT =
+  '$remote_addr [$time_local] $protocol $status $bytes_sent $bytes_received $session_time';
+
+/** What a stream variable may read; the StreamSite session implements it. */
+export interface SessionInfo extends VariableScope {
+  readonly connection: number;
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  readonly serverAddress: string;
+  readonly serverPort: number;
+  /** Bytes sent to / received from the client. */
+  readonly bytesSent: number;
+  readonly bytesReceived: number;
+  /** Epoch ms of accept, and of the end (the log time). */
+  readonly startedAt: number;
+  readonly endedAt: number;
+  /** Every upstream try, in order ($upstream_* list one value per try); null before the first. */
+  readonly upstream: UpstreamAttempts | null;
+  readonly status: number;
+  readonly sslPrereadServerName: string | null;
+  readonly sslPrereadAlpn: readonly string[];
+  readonly proxyProtocolAddress: string | null;
+  readonly proxyProtocolPort: number | null;
+  /** Host of a websocket_pass request head, null otherwise. */
+  readonly host: string | null;
+  readonly serverName: string;
+  /** The socket's peer before realip replaced remoteAddress/remotePort (nginx $realip_remote_addr). */
+  readonly realipRemoteAddress?: string;
+  readonly realipRemotePort?: number;
+  /** TLS state of a session on an `ssl` listen, else null/absent. */
+  readonly tls?: TlsInfo | null;
+}
+
+export type Variable = Getter<SessionInfo>;
 
 /** Map variables by name (without `$`). */
 export type StreamMaps = ReadonlyMap<string, Variable>;
 
-export interface StreamTemplateContext {
-  readonly maps: StreamMaps;
-  /** Names the config declares (map targets, named captures of map regexes: config/variables.ts). */
-  readonly declared: ReadonlySet<string>;
+export type StreamTemplateContext = TemplateScope<SessionInfo>;
+
+const HOSTNAME = os.hostname();
+
+/** A `$upstream_*` list, '' before any try. */
+function attempts(value: (a: UpstreamAttempt) => string): Variable {
+  return (s) => s.upstream?.format(value) ?? '';
 }
+
+/** Every name of config/template.ts STREAM_BUILTIN_VARIABLES (test/tcp/stream-vars.test.ts keeps both equal). */
+export const STREAM_VARIABLES: Readonly<Record<string, Variable>> = {
+  remote_addr: (s) => s.remoteAddress,
+  remote_port: (s) => String(s.remotePort),
+  binary_remote_addr: (s) => s.remoteAddress,
+  server_addr: (s) => s.serverAddress,
+  server_port: (s) => String(s.serverPort),
+  server_name: (s) => s.serverName,
+  bytes_sent: (s) => String(s.bytesSent),
+  bytes_received: (s) => String(s.bytesReceived),
+  session_time: (s) => seconds(s.endedAt - s.startedAt),
+  ...Object.fromEntries(Object.entries(ATTEMPT_VALUES).map(([name, value]) => [name, attempts(value)])),
+  upstream_first_byte_time: attempts((a) => secondsOrDash(a.firstByteMs)),
+  upstream_session_time: attempts((a) => secondsOrDash(a.endMs)),
+  status: (s) => String(s.status),
+  protocol: () => 'TCP',
+  connection: (s) => String(s.connection),
+  ssl_preread_server_name: (s) => s.sslPrereadServerName ?? '',
+  ssl_preread_alpn_protocols: (s) => s.sslPrereadAlpn.join(','),
+  proxy_protocol_addr: (s) => s.proxyProtocolAddress ?? '',
+  proxy_protocol_port: (s) => (s.proxyProtocolPort === null ? '' : String(s.proxyProtocolPort)),
+  host: (s) => s.host ?? '',
+  realip_remote_addr: (s) => s.realipRemoteAddress ?? s.remoteAddress,
+  realip_remote_port: (s) => String(s.realipRemotePort ?? s.remotePort),
+  // the time of the log line, which is the session's end
+  time_local: (s) => timeLocal(s.endedAt),
+  time_iso8601: (s) => timeIso8601(s.endedAt),
+  msec: (s) => seconds(s.endedAt),
+  pid: () => String(process.pid),
+  hostname: () => HOSTNAME,
+  ...Object.fromEntries(Object.entries(SSL_VARIABLES).map(([name, get]) => [name, (s: SessionInfo) => get(s.tls ?? null)])),
+};
+
+/** stream's variables for the engine in core/variables/: no prefix families. */
+export const STREAM_TABLE: VariableTable<SessionInfo> = { builtins: STREAM_VARIABLES, families: {}, emptyIsSet: new Set() };
 
 const NONE: StreamTemplateContext = { maps: new Map(), declared: new Set() };
 
-/**
- * Captures of the regex map entry being evaluated. Evaluation is synchronous, so one slot per
- * process is enough and no per-session object is needed.
- */
-let captures: RegExpExecArray | null = null;
-
-/** Named captures of the map regexes that matched for a session: nginx keeps them as variables. */
-const kept = new WeakMap<SessionInfo, Record<string, string | undefined>>();
-
-function getter(part: Exclude<TemplatePart, { kind: 'literal' }>, ctx: StreamTemplateContext): Variable {
-  if (part.kind === 'capture') {
-    const i = part.index;
-    return () => captures?.[i] ?? '';
-  }
-  const name = part.name;
-  const own = ctx.maps.get(name) ?? STREAM_VARIABLES[name];
-  if (own !== undefined) return own;
-  // A named capture: of the regex map entry being evaluated, else of the last one that matched.
-  if (ctx.declared.has(name)) return (s) => captures?.groups?.[name] ?? kept.get(s)?.[name] ?? '';
-  throw new UnknownVariableError(name);
-}
-
-function join(parts: readonly (string | Variable)[]): Variable {
-  if (parts.length === 0) return () => '';
-  if (parts.length === 1) {
-    const only = parts[0]!;
-    return typeof only === 'string' ? () => only : only;
-  }
-  return (s) => {
-    let out = '';
-    for (const p of parts) out += typeof p === 'string' ? p : p(s);
-    return out;
-  };
-}
-
 /** `text with $vars` against the stream variables and the config's maps (proxy_pass, hash keys). */
 export function compileStreamTemplate(template: string, ctx: StreamTemplateContext = NONE): Variable {
-  return join(parseTemplate(template).map((p) => (p.kind === 'literal' ? p.text : getter(p, ctx))));
+  return compileTemplate(template, STREAM_TABLE, ctx);
 }
 
-/**
- * A stream log_format: empty values log as "-" (nginx) unless escape=json; every line ends in
- * a newline.
- */
+/** A stream log_format: every line ends in a newline (the sinks write lines as they are). */
 export function compileLogFormat(template: string, escape: LogFormatConfig['escape'] = 'default', ctx: StreamTemplateContext = NONE): Variable {
-  const parts = parseTemplate(template).map((p): string | Variable => {
-    if (p.kind === 'literal') return p.text;
-    const get = getter(p, ctx);
-    if (escape === 'json') return (s) => escapeJson(get(s));
-    if (escape === 'none') return (s) => get(s) || '-';
-    return (s) => escapeDefault(get(s)) || '-';
-  });
-  parts.push('\n');
-  return join(parts);
+  return compileLogWith({ template, escape }, STREAM_TABLE, ctx, '\n');
 }
 
-/**
- * `map` blocks → variables. Exact keys compare caseless (nginx), `hostnames` adds `*.x`/`.x`/`x.*`
- * keys, regex keys are tried in file order, then the default. A value is computed once per
- * session (cached in a WeakMap keyed by the session, so no field is needed on SessionInfo).
- * Maps may read maps defined after them: every name is registered before any is compiled.
- */
+/** stream's `map` blocks → variables, computed once per session (core/variables/maps.ts). */
 export function compileStreamMaps(maps: readonly MapConfig[], declared: ReadonlySet<string> = new Set()): StreamMaps {
-  const out = new Map<string, Variable>();
-  const ctx: StreamTemplateContext = { maps: out, declared };
-  const pending: (() => void)[] = [];
-  for (const m of maps) {
-    let source: Variable = () => '';
-    let dflt: Variable = () => '';
-    let t: ReturnType<typeof buildMapTables<Variable>> | null = null;
-    pending.push(() => {
-      source = compileStreamTemplate(m.source, ctx);
-      dflt = compileStreamTemplate(m.defaultValue, ctx);
-      t = buildMapTables(m, (value) => compileStreamTemplate(value, ctx));
-    });
-    const cache = new WeakMap<SessionInfo, string>();
-    let computing = false;
-    out.set(m.variable, (s) => {
-      const cached = cache.get(s);
-      if (cached !== undefined) return cached;
-      // A map that reads itself (directly or through another map) yields '' instead of recursing.
-      if (computing) return '';
-      computing = true;
-      let v: string | undefined;
-      try {
-        let key = source(s);
-        if (m.hostnames && key.endsWith('.')) key = key.slice(0, -1);
-        const hit = mapKeyLookup(t!, m.hostnames, key);
-        if (hit !== undefined) v = hit(s);
-        else {
-          for (const { re, value } of t!.regexes) {
-            const mm = re.exec(key);
-            if (mm === null) continue;
-            const saved = captures;
-            captures = mm;
-            try {
-              v = value(s);
-            } finally {
-              captures = saved;
-            }
-            if (mm.groups !== undefined) kept.set(s, { ...kept.get(s), ...mm.groups });
-            break;
-          }
-          v ??= dflt(s);
-        }
-      } finally {
-        computing = false;
-      }
-      cache.set(s, v);
-      return v;
-    });
-  }
-  for (const p of pending) p();
-  return out;
+  return compileMaps(maps, STREAM_TABLE, declared);
 }

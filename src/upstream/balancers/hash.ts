@@ -2,8 +2,8 @@
  * ip_hash, `hash key` and `hash key consistent`, with nginx's arithmetic so that a client or key
  * lands on the same peer as it would behind nginx with the same server list.
  */
-import { isIPv4, isIPv6 } from 'node:net';
 import { crc32 } from 'node:zlib';
+import { ipBytes } from '../../config/units.js';
 import type { PeerEntry } from '../entry.js';
 import type { Balancer, IsEligible, PickContext } from './balancer.js';
 import { smoothPick } from './round-robin.js';
@@ -34,31 +34,10 @@ export function ipHashBytes(address: string): number[] {
   if (zone !== -1) a = a.slice(0, zone);
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(a);
   if (mapped !== null) a = mapped[1]!;
-  if (isIPv4(a)) return a.split('.').slice(0, 3).map(Number);
-  if (isIPv6(a)) return ipv6Bytes(a);
+  const bytes = ipBytes(a);
   // unix-socket clients: nginx hashes a fixed pseudo address
-  return [0, 0, 0];
-}
-
-function ipv6Bytes(a: string): number[] {
-  let tail: number[] = [];
-  const lastColon = a.lastIndexOf(':');
-  if (a.includes('.', lastColon)) {
-    tail = a.slice(lastColon + 1).split('.').map(Number);
-    a = `${a.slice(0, lastColon + 1)}0:0`;
-  }
-  const [head = '', rest] = a.split('::');
-  const groups = (s: string | undefined): string[] => (s === undefined || s === '' ? [] : s.split(':'));
-  const left = groups(head);
-  const right = groups(rest);
-  const words = rest === undefined ? left : [...left, ...Array<string>(8 - left.length - right.length).fill('0'), ...right];
-  const bytes: number[] = [];
-  for (const w of words) {
-    const n = Number.parseInt(w, 16);
-    bytes.push(n >> 8, n & 0xff);
-  }
-  if (tail.length === 4) bytes.splice(12, 4, ...tail);
-  return bytes;
+  if (bytes === null) return [0, 0, 0];
+  return bytes.length === 4 ? bytes.slice(0, 3) : bytes;
 }
 
 export class IpHashBalancer implements Balancer {

@@ -1,9 +1,10 @@
-import { describe, expect, test } from 'vitest';
-import { ServerNameTable, normalizeHost } from '../../src/http/server-names.js';
+import { describe, expect, it, test } from 'vitest';
+import { ServerNameIndex, normalizeHost } from '../../src/core/server-names.js';
 import { serverNames } from '../helpers/http-config.js';
+import { names } from '../tcp/stream-harness.js';
 
 // Checked with ask-nginx (nginx 1.22.1): one port, servers in this order, each returning its name.
-const table = new ServerNameTable([
+const table = new ServerNameIndex([
   { value: 'first', names: serverNames('first.test') },
   { value: 'noname', names: [] },
   { value: 'exact', names: serverNames('exact.example.org') },
@@ -51,9 +52,9 @@ describe('server name precedence matches nginx', () => {
   });
 });
 
-describe('ServerNameTable', () => {
+describe('ServerNameIndex', () => {
   test('default server is used for unknown names and no Host when no server has ""', () => {
-    const t = new ServerNameTable([
+    const t = new ServerNameIndex([
       { value: 'a', names: serverNames('a.test') },
       { value: 'b', names: serverNames('b.test') },
     ], 'b');
@@ -63,7 +64,7 @@ describe('ServerNameTable', () => {
   });
 
   test('"" as a server_name matches an empty Host only', () => {
-    const t = new ServerNameTable([
+    const t = new ServerNameIndex([
       { value: 'a', names: serverNames('a.test') },
       { value: 'empty', names: serverNames('') },
     ]);
@@ -72,7 +73,7 @@ describe('ServerNameTable', () => {
   });
 
   test('the first server claiming a name keeps it', () => {
-    const t = new ServerNameTable([
+    const t = new ServerNameIndex([
       { value: 'one', names: serverNames('x.test', '*.w.test') },
       { value: 'two', names: serverNames('x.test', '*.w.test') },
     ]);
@@ -81,7 +82,7 @@ describe('ServerNameTable', () => {
   });
 
   test('wildcards need at least one label: *.example.org does not match example.org', () => {
-    const t = new ServerNameTable([
+    const t = new ServerNameIndex([
       { value: 'def', names: [] },
       { value: 'wild', names: serverNames('*.example.org', 'api.*') },
     ]);
@@ -91,7 +92,7 @@ describe('ServerNameTable', () => {
   });
 
   test('repeated lookups (cached) give the same answer, captures are never cached', () => {
-    const t = new ServerNameTable([
+    const t = new ServerNameIndex([
       { value: 'a', names: serverNames('a.test') },
       { value: 'r', names: serverNames('~^(.+)\\.r\\.test$') },
     ]);
@@ -121,5 +122,41 @@ describe('normalizeHost', () => {
     ['a\u0000b', null],
   ])('%j → %j', (host, want) => {
     expect(normalizeHost(host)).toBe(want);
+  });
+});
+
+describe('ServerNameIndex for stream (SNI, websocket_pass Host)', () => {
+  const index = new ServerNameIndex(
+    [
+      { names: names('~^(?P<user>[a-z]+)\\.re\\.test$'), value: 'regex' },
+      { names: names('*.example.test'), value: 'short-wild' },
+      { names: names('*.www.example.test', 'www.example.*'), value: 'long-wild' },
+      { names: names('www.example.test'), value: 'exact' },
+      { names: names('www.*'), value: 'trailing-short' },
+      { names: names('Dup.test'), value: 'first' },
+      { names: names('dup.test'), value: 'second' },
+    ],
+    'default',
+  );
+
+  it('prefers exact, then longest leading wildcard, then longest trailing wildcard, then regex', () => {
+    expect(index.find('www.example.test').server).toBe('exact');
+    expect(index.find('a.www.example.test').server).toBe('long-wild');
+    expect(index.find('a.example.test').server).toBe('short-wild');
+    expect(index.find('www.example.org').server).toBe('long-wild');
+    expect(index.find('www.other.test').server).toBe('trailing-short');
+    expect(index.find('bob.re.test').server).toBe('regex');
+  });
+
+  it('falls back to the default for no name, an unknown name, or a bare wildcard suffix', () => {
+    expect(index.find(null).server).toBe('default');
+    expect(index.find('').server).toBe('default');
+    expect(index.find('nobody.test').server).toBe('default');
+    expect(index.find('example.test').server).toBe('default');
+    expect(index.find('b0b.re.test').server).toBe('default');
+  });
+
+  it('gives a name to the first server that lists it', () => {
+    expect(index.find('dup.test').server).toBe('first');
   });
 });

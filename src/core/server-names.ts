@@ -1,21 +1,21 @@
 /**
- * Virtual host selection for one listen address (nginx ngx_http_find_virtual_server):
- * exact name → longest `*.suffix` → longest `prefix.*` → first matching regex in file order →
- * the address's default_server, else its first server. Compiled once per config; generic over
- * what a name selects so that stream (SNI) routing can use the same table.
+ * The server-name index of one listen address, for http (Host) and stream (SNI, or the Host of a
+ * websocket_pass request) alike (nginx ngx_http_find_virtual_server): exact name → longest
+ * `*.suffix` → longest `prefix.*` → first matching regex in file order → the address's
+ * default_server, else its first server. Built once per config; generic over what a name selects.
  */
 import type { ServerName } from '../config/types.js';
 import { TsproxyError } from '../errors.js';
 import { compileConfigRegex } from '../config/template.js';
-import type { Captures } from './variables.js';
+import type { Captures } from './variables/template.js';
 
 export interface NameMatch<T> {
   readonly server: T;
-  /** Captures of a regex server_name, else null. */
+  /** Captures of a regex server_name, else null (http stores them on the request: useCaptures). */
   readonly captures: Captures | null;
 }
 
-/** Entry for building a table: the names of one server, in file order. */
+/** Entry for building an index: the names of one server, in file order. */
 export interface NamedEntry<T> {
   readonly value: T;
   /** A server without names answers to the empty name (requests without Host), as in nginx. */
@@ -25,9 +25,9 @@ export interface NamedEntry<T> {
 const CACHE_LIMIT = 1000;
 
 /**
- * A Host header → the name it is compared as: port stripped (`[::1]:80` keeps its brackets),
- * one trailing dot removed, lowercased. null for what nginx answers 400 ("client sent invalid
- * host header"): `..`, '/', '\\', NUL, control chars, or nothing before the port.
+ * A Host header (or SNI) → the name it is compared as: port stripped (`[::1]:80` keeps its
+ * brackets), one trailing dot removed, lowercased. null for what nginx answers 400 ("client sent
+ * invalid host header"): `..`, '/', '\\', NUL, control chars, or nothing before the port.
  * The empty string stays empty (no Host).
  */
 export function normalizeHost(host: string): string | null {
@@ -67,31 +67,49 @@ export function normalizeHost(host: string): string | null {
   return upper ? name.toLowerCase() : name;
 }
 
+/**
+ * nginx's host-name wildcard rule, shared by server names and `map ... { hostnames; }`: the
+ * longest `*.suffix` entry wins, then the longest `prefix.*` entry. Keys are stored as ".suffix"
+ * and "prefix." in the two maps; a wildcard needs at least one label (`*.x.org` is not `x.org`).
+ */
+export function wildcardLookup<T>(host: string, leading: ReadonlyMap<string, T>, trailing: ReadonlyMap<string, T>): T | undefined {
+  // ".b.example.org", then ".example.org", then ".org": longest suffix first
+  for (let dot = host.indexOf('.', 1); dot !== -1 && leading.size > 0; dot = host.indexOf('.', dot + 1)) {
+    const v = leading.get(host.slice(dot));
+    if (v !== undefined) return v;
+  }
+  for (let dot = host.lastIndexOf('.', host.length - 2); dot > 0 && trailing.size > 0; dot = host.lastIndexOf('.', dot - 1)) {
+    const v = trailing.get(host.slice(0, dot + 1));
+    if (v !== undefined) return v;
+  }
+  return undefined;
+}
+
 interface RegexName<T> {
   readonly re: RegExp;
   readonly hasGroups: boolean;
   readonly value: T;
 }
 
-export class ServerNameTable<T> {
+export class ServerNameIndex<T> {
   readonly defaultServer: T;
-  readonly #exact = new Map<string, T>();
+  readonly #exact = new Map<string, NameMatch<T>>();
   /** `*.example.org` keyed ".example.org". */
-  readonly #leading = new Map<string, T>();
+  readonly #leading = new Map<string, NameMatch<T>>();
   /** `www.example.*` keyed "www.example.". */
-  readonly #trailing = new Map<string, T>();
+  readonly #trailing = new Map<string, NameMatch<T>>();
   readonly #regexes: RegexName<T>[] = [];
   readonly #cache = new Map<string, NameMatch<T>>();
   readonly #defaultMatch: NameMatch<T>;
 
   /** `entries` in file order; `defaultServer` is the listen's default_server (else entries[0]). */
   constructor(entries: readonly NamedEntry<T>[], defaultServer?: T) {
-    if (entries.length === 0 && defaultServer === undefined) throw new TsproxyError('TSP_ERR_INTERNAL', 'a server name table needs a server');
+    if (entries.length === 0 && defaultServer === undefined) throw new TsproxyError('TSP_ERR_INTERNAL', 'a server name index needs a server');
     this.defaultServer = defaultServer ?? entries[0]!.value;
     this.#defaultMatch = { server: this.defaultServer, captures: null };
     // the first server to claim a name keeps it (nginx warns "conflicting server name")
-    const claim = (map: Map<string, T>, key: string, value: T): void => {
-      if (!map.has(key)) map.set(key, value);
+    const claim = (map: Map<string, NameMatch<T>>, key: string, value: T): void => {
+      if (!map.has(key)) map.set(key, { server: value, captures: null });
     };
     for (const { value, names } of entries) {
       if (names.length === 0) claim(this.#exact, '', value);
@@ -112,43 +130,37 @@ export class ServerNameTable<T> {
     }
   }
 
-  /** Select by a Host header value (raw: any case, maybe with a port); '' when there is none. */
-  find(hostHeader: string): NameMatch<T> {
-    const cached = this.#cache.get(hostHeader);
-    if (cached !== undefined) return cached;
-    const host = normalizeHost(hostHeader);
+  /**
+   * Select by a Host header value or SNI as received (any case, maybe with a port); '' is a
+   * request without Host (the server named ""); null is no name at all (a ClientHello without
+   * SNI): the default server, without a lookup.
+   */
+  find(host: string | null): NameMatch<T> {
     if (host === null) return this.#defaultMatch;
-    const m = this.#lookup(host);
+    const cached = this.#cache.get(host);
+    if (cached !== undefined) return cached;
+    const name = normalizeHost(host);
+    if (name === null) return this.#defaultMatch;
+    const m = this.#lookup(name);
     if (m.captures === null) {
       // bounded so random Host headers cannot grow memory; clearing is cheaper than LRU upkeep
       if (this.#cache.size >= CACHE_LIMIT) this.#cache.clear();
-      this.#cache.set(hostHeader, m);
+      this.#cache.set(host, m);
     }
     return m;
   }
 
-  #lookup(host: string): NameMatch<T> {
-    const exact = this.#exact.get(host);
-    if (exact !== undefined) return { server: exact, captures: null };
-    if (host === '') return this.#defaultMatch;
-    if (this.#leading.size > 0) {
-      // ".b.example.org", then ".example.org", then ".org": longest suffix first
-      for (let dot = host.indexOf('.', 1); dot !== -1; dot = host.indexOf('.', dot + 1)) {
-        const v = this.#leading.get(host.slice(dot));
-        if (v !== undefined) return { server: v, captures: null };
-      }
-    }
-    if (this.#trailing.size > 0) {
-      for (let dot = host.lastIndexOf('.', host.length - 2); dot > 0; dot = host.lastIndexOf('.', dot - 1)) {
-        const v = this.#trailing.get(host.slice(0, dot + 1));
-        if (v !== undefined) return { server: v, captures: null };
-      }
-    }
+  #lookup(name: string): NameMatch<T> {
+    const exact = this.#exact.get(name);
+    if (exact !== undefined) return exact;
+    if (name === '') return this.#defaultMatch;
+    const wild = wildcardLookup(name, this.#leading, this.#trailing);
+    if (wild !== undefined) return wild;
     for (const r of this.#regexes) {
       if (r.hasGroups) {
-        const m = r.re.exec(host);
+        const m = r.re.exec(name);
         if (m !== null) return { server: r.value, captures: { numbered: m, named: m.groups ?? null } };
-      } else if (r.re.test(host)) {
+      } else if (r.re.test(name)) {
         return { server: r.value, captures: null };
       }
     }
