@@ -9,9 +9,9 @@
  * (src/tcp/proxy-protocol.ts); this module applies its result to an HTTP connection.
  */
 import type { ClientConnection } from './connection.js';
-import type { HeadLimits } from './parser.js';
+import type { HeadLimits } from '../wire/head-accumulator.js';
 import type { VirtualHosts } from './router.js';
-import { decodeProxyHeader, type ProxyHeader } from '../tcp/proxy-protocol.js';
+import { decodeProxyHeader, type ProxyHeader } from '../wire/proxy-protocol.js';
 import type { TlsInfo } from '../tls/info.js';
 
 /** What the accept path learned before the first request (TLS listens read the PROXY header themselves). */

@@ -11,7 +11,7 @@ import type { Captures } from './variables.js';
 
 export { CompiledLocation, type LocationMatchResult } from './locations.js';
 export { normalizeHost } from './server-names.js';
-export { normalizeUri, splitTarget, parseAbsoluteTarget } from './uri.js';
+export { normalizeUri, splitTarget } from './uri.js';
 
 export class CompiledServer {
   readonly config: HttpServerConfig;

@@ -11,7 +11,7 @@
  * runs for a request that succeeds.
  */
 import { systemErrorText, type ErrorCode } from '../errors.js';
-import { headerValue } from './parser.js';
+import { headerValue } from '../wire/headers.js';
 import type { UpstreamConn } from './pool.js';
 import type { HttpRequest } from './request.js';
 

@@ -5,7 +5,7 @@
  */
 import net from 'node:net';
 import type { AccessRule } from '../config/types.js';
-import { ipToBytes, unmap } from './proxy-protocol.js';
+import { ipToBytes, unmap } from '../wire/ip.js';
 
 export interface Cidr {
   readonly family: 4 | 6;

@@ -8,7 +8,7 @@ import type net from 'node:net';
 import type { TlsInfo } from '../tls/info.js';
 import type { UpstreamAttempts } from '../upstream/attempts.js';
 import type { Tunnel } from './proxy.js';
-import { unmap } from './proxy-protocol.js';
+import { unmap } from '../wire/ip.js';
 import type { CompiledServer, ListenSite } from './stream-compile.js';
 import type { SessionInfo } from './stream-log.js';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { ChunkedScanner } from '../../src/http/chunked.js';
+import { ChunkedScanner } from '../../src/wire/chunked.js';
 
 function scanAll(text: string, splitEvery = 0): { consumed: number; done: boolean; error: string | null; data: number } {
   const s = new ChunkedScanner();

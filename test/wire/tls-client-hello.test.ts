@@ -1,32 +1,6 @@
-import net from 'node:net';
-import tls from 'node:tls';
-import { describe, expect, it, onTestFinished } from 'vitest';
-import { parseClientHello } from '../../src/tcp/sni.js';
-
-/** Capture the bytes a real node:tls client sends first, from a plain TCP server on 127.0.0.1. */
-async function captureClientHello(options: tls.ConnectionOptions): Promise<Buffer> {
-  const server = net.createServer();
-  onTestFinished(() => void server.close());
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as net.AddressInfo;
-  const got = new Promise<Buffer>((resolve) => {
-    server.once('connection', (s) => {
-      s.on('error', () => {});
-      let buf = Buffer.alloc(0);
-      s.on('data', (d: Buffer) => {
-        buf = Buffer.concat([buf, d]);
-        if (parseClientHello(buf).kind !== 'incomplete') {
-          s.destroy();
-          resolve(buf);
-        }
-      });
-    });
-  });
-  const client = tls.connect({ host: '127.0.0.1', port, rejectUnauthorized: false, ...options });
-  client.on('error', () => {});
-  onTestFinished(() => void client.destroy());
-  return got;
-}
+import { describe, expect, it } from 'vitest';
+import { parseClientHello } from '../../src/wire/tls-client-hello.js';
+import { captureClientHello } from '../tcp/stream-harness.js';
 
 /** Re-frame a single-record hello into records of at most `size` handshake bytes. */
 function fragment(hello: Buffer, size: number): Buffer {
