@@ -251,8 +251,11 @@ export class ChunkedDecoder {
 /** The last chunk with an empty trailer section: the end of a chunked body. */
 export const LAST_CHUNK: Buffer = Buffer.from('0\r\n\r\n', 'latin1');
 
-/** `data` as one chunk (size line, data, CRLF); empty data would end the body, so give none. */
+const NO_BYTES = Buffer.alloc(0);
+
+/** `data` as one chunk (size line, data, CRLF); no bytes for empty data (a 0 chunk ends a body). */
 export function encodeChunk(data: Buffer): Buffer {
+  if (data.length === 0) return NO_BYTES;
   const sizeLine = `${data.length.toString(16)}\r\n`;
   const out = Buffer.allocUnsafe(sizeLine.length + data.length + 2);
   out.write(sizeLine, 0, 'latin1');

@@ -139,3 +139,17 @@ describe('PROXY protocol v2', () => {
     expect(decodeProxyHeader(badTlv).kind).toBe('invalid');
   });
 });
+
+describe('decodeProxyHeader (fuzz)', () => {
+  it('never throws: random bytes after either signature give a header, "incomplete" or "invalid"', () => {
+    fc.assert(
+      fc.property(fc.constantFrom('', 'PROXY ', 'PROXY TCP4 ', PROXY_V2_SIGNATURE.toString('latin1')), fc.uint8Array({ maxLength: 200 }), (prefix, bytes) => {
+        const r = decodeProxyHeader(Buffer.concat([Buffer.from(prefix, 'latin1'), Buffer.from(bytes)]));
+        expect(['ok', 'incomplete', 'invalid']).toContain(r.kind);
+        if (r.kind === 'ok') expect(r.length).toBeLessThanOrEqual(prefix.length + bytes.length);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+});
+
