@@ -174,3 +174,45 @@ export function parseResponseHead(s: string, method: string): ResponseHead | nul
   }
   return { versionMinor, status, reason, headers, lnames, contentLength, body, keepAlive, connection };
 }
+
+/** What responseHeadFault() found first in a head parseResponseHead() refused. */
+export type ResponseHeadFault =
+  | { readonly kind: 'status-line' }
+  /** A field line: `text` is the line up to the byte it may not hold there, `bad` that byte (its line end when it has no colon). */
+  | { readonly kind: 'field-line'; readonly text: string; readonly bad: number }
+  /** A second Content-Length line unlike the first. */
+  | { readonly kind: 'content-length'; readonly line: string; readonly previous: string };
+
+const STATUS_LINE_FAULT: ResponseHeadFault = Object.freeze({ kind: 'status-line' });
+
+/**
+ * Why a response head was refused, for the error log (nginx names the first bad byte). Walks the
+ * lines by the parser's rules (CRLF or bare LF ends); null when no single line is at fault.
+ */
+export function responseHeadFault(s: string): ResponseHeadFault | null {
+  const statusEnd = statusLineLength(s);
+  if (statusEnd <= 0) return STATUS_LINE_FAULT;
+  let contentLength: string | null = null;
+  for (let i = statusEnd; i < s.length; ) {
+    const lf = s.indexOf('\n', i);
+    const eol = lf === -1 ? s.length : lf > i && s.charCodeAt(lf - 1) === 13 ? lf - 1 : lf;
+    const line = s.slice(i, eol);
+    if (line === '') break;
+    const colon = line.indexOf(':');
+    for (let k = 0; k < line.length; k++) {
+      const c = line.charCodeAt(k);
+      // an empty name makes the colon itself the bad byte (nginx)
+      const ok = colon < 0 || k < colon ? TCHAR[c] === 1 : k === colon ? colon > 0 : VALUE_CHAR[c] === 1;
+      if (!ok) return { kind: 'field-line', text: line.slice(0, k), bad: c };
+    }
+    if (colon < 0) return { kind: 'field-line', text: line, bad: lf === -1 ? 13 : s.charCodeAt(eol) };
+    if (line.slice(0, colon).toLowerCase() === 'content-length') {
+      if (contentLength !== null && contentLength !== line) return { kind: 'content-length', line, previous: contentLength };
+      contentLength = line;
+    }
+    if (lf === -1) break;
+    i = lf + 1;
+  }
+  return null;
+}
+
