@@ -6,7 +6,7 @@
  *
  * Separate from connection.ts, which owns the socket and the per-request state machine: nothing
  * here runs per request. The PROXY decoder itself is shared with the stream proxy
- * (src/tcp/proxy-protocol.ts); this module applies its result to an HTTP connection.
+ * (src/wire/proxy-protocol.ts); this module applies its result to an HTTP connection.
  */
 import type { ClientConnection } from './connection.js';
 import type { HeadLimits } from '../wire/head-accumulator.js';
