@@ -35,11 +35,10 @@ const ALLOWED: Readonly<Record<string, readonly string[]>> = {
  */
 const KNOWN: readonly string[] = [
   'http -> http2',
-  'http -> tcp',
   'http -> websocket',
-  'tls -> tcp',
   'websocket -> http',
   'websocket -> upstream',
+  'websocket -> wire',
 ];
 
 /** Folders the structural step is dissolving (websocket/ moves into http/). */

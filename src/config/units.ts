@@ -4,6 +4,7 @@
  * whose message is already in nginx's wording, so build.ts only adds the position.
  */
 import { isIP } from 'node:net';
+import { ipBytes } from '../wire/ip.js';
 import type { ListenAddress } from './types.js';
 
 export type Result<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly message: string };
@@ -212,29 +213,6 @@ export function parseProxyPassUrl(text: string): Result<ProxyPassUrl> {
   }
   const hasPort = !host.startsWith('unix:') && (host.startsWith('[') ? /\]:\d+$/.test(host) : /:\d+$/.test(host));
   return ok({ scheme, host, hasPort, uri, dynamic });
-}
-
-/** IPv4 or IPv6 text → its bytes (4 or 16), or null. Zone ids (`%eth0`) are not accepted. */
-export function ipBytes(text: string): number[] | null {
-  const v = text.includes('%') ? 0 : isIP(text);
-  if (v === 4) return text.split('.').map(Number);
-  if (v !== 6) return null;
-  let s = text;
-  const tail: number[] = [];
-  const lastColon = s.lastIndexOf(':');
-  if (s.includes('.', lastColon)) {
-    // "::ffff:1.2.3.4": the last 32 bits written as IPv4
-    tail.push(...s.slice(lastColon + 1).split('.').map(Number));
-    s = `${s.slice(0, lastColon + 1)}0:0`;
-  }
-  const [head, rest] = s.split('::') as [string, string | undefined];
-  const groups = (x: string): number[] => (x === '' ? [] : x.split(':').map((g) => parseInt(g, 16)));
-  const h = groups(head);
-  const t = rest === undefined ? [] : groups(rest);
-  const all = [...h, ...new Array<number>(8 - h.length - t.length).fill(0), ...t];
-  const bytes = all.flatMap((g) => [g >> 8, g & 0xff]);
-  if (tail.length === 4) bytes.splice(12, 4, ...tail);
-  return bytes;
 }
 
 /** An address source as set_real_ip_from and allow/deny write it, parsed (core/address-match.ts compiles a list). */

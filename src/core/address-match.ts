@@ -10,7 +10,8 @@
  * (nor the reverse); `unix:` matches unix-domain peers ('' or 'unix:' as the address); `all`
  * matches everything.
  */
-import { ipBytes, parseAddressSource } from '../config/units.js';
+import { parseAddressSource } from '../config/units.js';
+import { ipBytes, unmap } from '../wire/ip.js';
 
 /** `(address) → whether the rules let it through`. */
 export type AddressCheck = (address: string) => boolean;
@@ -199,17 +200,12 @@ export function compileTrustedPeers(sources: readonly string[]): AddressCheck | 
   return compileAddressRules(sources.map((source) => ({ allow: true, source })), false);
 }
 
-/** "::ffff:1.2.3.4" → "1.2.3.4"; anything else unchanged. */
-export function unmapIPv4(address: string): string {
-  return address.startsWith('::ffff:') && parseIPv4(address, 7, address.length) >= 0 ? address.slice(7) : address;
-}
-
 /**
  * $binary_remote_addr: the address as 4 or 16 bytes in a latin1 string (hash keys); an
  * IPv4-mapped IPv6 address gives 4, as nginx sees IPv4. Anything else is returned as it is.
  */
 export function binaryAddress(address: string): string {
   const zone = address.indexOf('%');
-  const bytes = ipBytes(unmapIPv4(zone === -1 ? address : address.slice(0, zone)));
+  const bytes = ipBytes(unmap(zone === -1 ? address : address.slice(0, zone)));
   return bytes === null ? address : String.fromCharCode(...bytes);
 }

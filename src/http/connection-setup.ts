@@ -6,12 +6,12 @@
  *
  * Separate from connection.ts, which owns the socket and the per-request state machine: nothing
  * here runs per request. The PROXY decoder itself is shared with the stream proxy
- * (src/tcp/proxy-protocol.ts); this module applies its result to an HTTP connection.
+ * (src/wire/proxy-protocol.ts); this module applies its result to an HTTP connection.
  */
 import type { ClientConnection } from './connection.js';
-import type { HeadLimits } from './parser.js';
+import type { HeadLimits } from '../wire/head-accumulator.js';
 import type { VirtualHosts } from './router.js';
-import { decodeProxyHeader, type ProxyHeader } from '../tcp/proxy-protocol.js';
+import { decodeProxyHeader, type ProxyHeader } from '../wire/proxy-protocol.js';
 import type { TlsInfo } from '../tls/info.js';
 
 /** What the accept path learned before the first request (TLS listens read the PROXY header themselves). */

@@ -7,14 +7,8 @@
  * Socket listeners are shared by all connections (see #listeners), never made per request.
  */
 import type net from 'node:net';
-import {
-  HEAD_NEED_MORE,
-  HEAD_READY,
-  HeadAccumulator,
-  parseRequestHead,
-  type HeadLimits,
-  type RequestHead,
-} from './parser.js';
+import { HEAD_NEED_MORE, HEAD_READY, HeadAccumulator, type HeadLimits } from '../wire/head-accumulator.js';
+import { parseRequestHead, type RequestHead } from '../wire/http1-request.js';
 import type { CompiledServer, VirtualHosts } from './router.js';
 import { applyErrorPage } from './error-page.js';
 import { HttpRequest } from './request.js';

@@ -3,8 +3,9 @@
  * it is complete. Content-Length bodies are counted, chunked ones scanned (validated, never
  * re-encoded: the bytes pass unchanged).
  */
-import { ChunkedScanner } from './chunked.js';
-import type { RequestHead, ResponseHead } from './parser.js';
+import { ChunkedScanner } from '../wire/chunked.js';
+import type { RequestHead } from '../wire/http1-request.js';
+import type { ResponseHead } from '../wire/http1-response.js';
 
 /** take(): the chunked framing is broken (400 for a request, an aborted response upstream). */
 export const BODY_INVALID = -1;

@@ -9,8 +9,9 @@
  */
 import { ADD_HEADER_STATUSES, HOP_BY_HOP_HEADERS } from '../constants.js';
 import type { LocationSettings, ProxyRedirect } from '../config/types.js';
-import type { RequestHead, ResponseHead } from './parser.js';
-import { headerSafe } from './wire-text.js';
+import { headerSafe } from '../wire/head-text.js';
+import type { RequestHead } from '../wire/http1-request.js';
+import type { ResponseHead } from '../wire/http1-response.js';
 
 export type Getter<R> = (r: R) => string;
 export type TemplateCompiler<R> = (template: string) => Getter<R>;

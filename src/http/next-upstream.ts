@@ -13,7 +13,7 @@ import { IDEMPOTENT_METHODS } from '../constants.js';
 import type { ErrorCode } from '../errors.js';
 import type { Peer } from '../upstream/peer.js';
 import { BodyReplay } from './framing.js';
-import type { RequestHead } from './parser.js';
+import type { RequestHead } from '../wire/http1-request.js';
 import type { ProxyPlan } from './plan.js';
 import type { UpstreamConn } from './pool.js';
 

@@ -5,8 +5,9 @@
  */
 import net from 'node:net';
 import type { RealIpConfig } from '../config/types.js';
-import { compileTrustedPeers, unmapIPv4 as unmap } from '../core/address-match.js';
-import type { RequestHead } from './parser.js';
+import { compileTrustedPeers } from '../core/address-match.js';
+import { unmap } from '../wire/ip.js';
+import type { RequestHead } from '../wire/http1-request.js';
 
 /** The client address realip settled on; port 0 when the source names none ($remote_port is then empty, as nginx). */
 export interface RealIp {

@@ -4,7 +4,7 @@
  * hidden class.
  */
 import type { Captures, RequestInfo } from './variables.js';
-import type { RequestHead } from './parser.js';
+import type { RequestHead } from '../wire/http1-request.js';
 import type { TlsInfo } from '../tls/info.js';
 import type { UpstreamAttempts } from '../upstream/attempts.js';
 

@@ -4,7 +4,7 @@
  */
 import { SERVER_NAME, STATUS_TEXT } from '../constants.js';
 import { VERSION } from '../version.js';
-import { bodyBytes as asBodyBytes, locationSafe } from './wire-text.js';
+import { bodyBytes as asBodyBytes, locationSafe } from '../wire/head-text.js';
 
 /** The Server header value: `server_tokens on` (the default) adds the version, as nginx. */
 export const SERVER_WITH_VERSION = `${SERVER_NAME}/${VERSION}`;

@@ -3,7 +3,7 @@
  * matching with the location rewrite phase (re-matching after `last` or a changed URI), and the
  * answers routing can give by itself (redirects, `return`, the rewrite-cycle 500).
  */
-import type { RequestHead } from './parser.js';
+import type { RequestHead } from '../wire/http1-request.js';
 import type { LocationPlan } from './plan.js';
 import type { HttpRequest } from './request.js';
 import { REDIRECT_CODES, absoluteLocation, errorResponse, redirectResponse, type LocalResponse } from './respond.js';

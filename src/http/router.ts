@@ -11,7 +11,7 @@ import { ServerNameIndex, type NameMatch } from '../core/server-names.js';
 
 export { CompiledLocation, type LocationMatchResult } from './locations.js';
 export { normalizeHost } from '../core/server-names.js';
-export { normalizeUri, splitTarget, parseAbsoluteTarget } from './uri.js';
+export { normalizeUri, splitTarget } from './uri.js';
 
 export class CompiledServer {
   readonly config: HttpServerConfig;

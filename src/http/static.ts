@@ -12,7 +12,7 @@ import type { ReadStream, Stats } from 'node:fs';
 import path from 'node:path';
 import type { ClientConnection, Exchange } from './connection.js';
 import { buildAddHeaders } from './headers.js';
-import { headerValue } from './parser.js';
+import { headerValue } from '../wire/headers.js';
 import type { LocationPlan } from './plan.js';
 import type { HttpRequest } from './request.js';
 import { absoluteLocation, errorResponse, localHeadLines, redirectResponse, statusText, type LocalResponse } from './respond.js';

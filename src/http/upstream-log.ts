@@ -11,7 +11,8 @@
  * runs for a request that succeeds.
  */
 import { systemErrorText, type ErrorCode } from '../errors.js';
-import { headerValue } from './parser.js';
+import { headerValue } from '../wire/headers.js';
+import { responseHeadFault } from '../wire/http1-response.js';
 import type { UpstreamConn } from './pool.js';
 import type { HttpRequest } from './request.js';
 
@@ -89,10 +90,6 @@ function tlsReason(err: Error): string {
   return code === undefined || err.message.includes(code) ? err.message : `${code}: ${err.message}`;
 }
 
-const STATUS_LINE = /^HTTP\/\d\.\d [1-5]\d\d(?: [\t\x20-\x7e\x80-\xff]*)?\r\n/;
-const NAME_CHAR = /[!#$%&'*+\-.^_`|~0-9A-Za-z]/;
-const VALUE_CHAR = /[\t\x20-\x7e\x80-\xff]/;
-
 function hex(c: string): string {
   return `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`;
 }
@@ -106,25 +103,15 @@ function hex(c: string): string {
 export function invalidResponseMessage(head: string | null, tooBig: boolean): string {
   const phase = ' while reading response header from upstream';
   if (tooBig) return `upstream sent too big header${phase}`;
-  if (head === null) return `upstream sent invalid header${phase}`;
-  const status = STATUS_LINE.exec(head);
-  if (status === null) return `upstream sent no valid HTTP/1.0 header${phase}`;
-  let contentLength: string | null = null;
-  for (const line of head.slice(status[0].length).split('\r\n')) {
-    if (line === '') break;
-    const colon = line.indexOf(':');
-    for (let i = 0; i < line.length; i++) {
-      const c = line[i]!;
-      const ok = colon < 0 || i < colon ? NAME_CHAR.test(c) : i === colon || VALUE_CHAR.test(c);
-      if (!ok) return `upstream sent invalid header: "${line.slice(0, i).replace(/[^\x20-\x7e]/g, hex)}${hex(c)}..."${phase}`;
-    }
-    if (colon <= 0) return `upstream sent invalid header: "${line.replace(/[^\x20-\x7e]/g, hex)}${hex('\r')}..."${phase}`;
-    if (line.slice(0, colon).toLowerCase() === 'content-length') {
-      if (contentLength !== null && contentLength !== line) {
-        return `upstream sent duplicate header line: "${line}", previous value: "${contentLength}"${phase}`;
-      }
-      contentLength = line;
-    }
+  const fault = head === null ? null : responseHeadFault(head);
+  switch (fault?.kind) {
+    case 'status-line':
+      return `upstream sent no valid HTTP/1.0 header${phase}`;
+    case 'field-line':
+      return `upstream sent invalid header: "${fault.text.replace(/[^\x20-\x7e]/g, hex)}${hex(String.fromCharCode(fault.bad))}..."${phase}`;
+    case 'content-length':
+      return `upstream sent duplicate header line: "${fault.line}", previous value: "${fault.previous}"${phase}`;
+    default:
+      return `upstream sent invalid header${phase}`;
   }
-  return `upstream sent invalid header${phase}`;
 }

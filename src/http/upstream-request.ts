@@ -8,12 +8,12 @@
  * location rule. `proxy_set_header Upgrade ...` keeps nginx's meaning: that value is sent.
  */
 import { buildRequestHeaders, setValue } from './headers.js';
-import { headerValue } from './parser.js';
+import { headerValue } from '../wire/headers.js';
 import type { ProxyPlan } from './plan.js';
 import type { HttpRequest } from './request.js';
-import { targetSafe } from './wire-text.js';
+import { targetSafe } from '../wire/head-text.js';
 // Pure encoders shared with the stream proxy (no state, no I/O).
-import { encodeProxyV1, encodeProxyV2 } from '../tcp/proxy-protocol.js';
+import { encodeProxyV1, encodeProxyV2 } from '../wire/proxy-protocol.js';
 
 /** The PROXY protocol header (`proxy_protocol on`) a new upstream connection starts with. */
 export function proxyProtocolHeader(

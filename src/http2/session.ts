@@ -19,6 +19,7 @@ import { tlsInfoOf } from '../tls/info.js';
 import type { HttpSite } from '../http/site.js';
 import type { VirtualHosts } from '../http/router.js';
 import { StreamSocket } from './stream-socket.js';
+import { encodeChunk, LAST_CHUNK } from '../wire/chunked.js';
 
 const { NGHTTP2_NO_ERROR } = http2.constants;
 
@@ -29,8 +30,6 @@ const INITIAL_WINDOW_BYTES = 256 * 1024;
 /** Connection receive window (the protocol's default is 64 KiB for all streams together). */
 const SESSION_WINDOW_BYTES = 1024 * 1024;
 
-const CRLF = Buffer.from('\r\n', 'latin1');
-const LAST_CHUNK = Buffer.from('0\r\n\r\n', 'latin1');
 /** A CR, LF or NUL in a field would split the synthesized HTTP/1.1 head (nghttp2 rejects them too). */
 const UNSAFE_FIELD = /[\r\n\0]/;
 /** Request headers not passed into the HTTP/1.1 head: pseudo-headers are handled apart, TE is hop-by-hop. */
@@ -197,7 +196,7 @@ export class Http2ClientSession {
     const chunked = head.chunked;
     stream.on('data', (chunk: Buffer) => {
       if (sock.destroyed) return;
-      sock.emit('data', chunked ? Buffer.concat([Buffer.from(`${chunk.length.toString(16)}\r\n`, 'latin1'), chunk, CRLF]) : chunk);
+      sock.emit('data', chunked ? encodeChunk(chunk) : chunk);
     });
     stream.on('end', () => {
       sock.inputEnded = true;

@@ -12,8 +12,8 @@
  */
 import { EventEmitter } from 'node:events';
 import http2 from 'node:http2';
-import { parseResponseHead, type ResponseHead } from '../http/parser.js';
-import { ChunkedDecoder } from '../http/chunked-decoder.js';
+import { parseResponseHead, type ResponseHead } from '../wire/http1-response.js';
+import { ChunkedDecoder } from '../wire/chunked.js';
 
 const { NGHTTP2_NO_ERROR, NGHTTP2_INTERNAL_ERROR, NGHTTP2_CANCEL } = http2.constants;
 

@@ -17,10 +17,10 @@
  * we close them spread evenly over the last 10% of the delay window instead, in the order they
  * were opened, so the first one closes at 90% of the delay and the last one at 100%.
  */
-import crypto from 'node:crypto';
 import type net from 'node:net';
 import { serverNameText } from '../config/host-names.js';
 import type { Config, HttpConfig, LocationConfig, ServerName } from '../config/types.js';
+import { closeFrame, CLOSE_GOING_AWAY } from '../wire/websocket.js';
 
 export interface TunnelRoute {
   readonly kind: 'http' | 'tcp';
@@ -51,14 +51,8 @@ export const SPREAD_FRACTION = 0.1;
 /** After going away, how long the two ends may take to close before they are destroyed. */
 export const GOING_AWAY_GRACE_MS = 2_000;
 
-/** Server → client close frame: FIN + opcode 8, unmasked, length 2, status 1001 (RFC 6455 §5.5.1). */
-export const CLOSE_1001_FRAME: Buffer = Buffer.from([0x88, 0x02, 0x03, 0xe9]);
-
-/** Client → server close frame 1001: frames from the client side must be masked (RFC 6455 §5.3). */
-export function maskedClose1001(): Buffer {
-  const mask = crypto.randomBytes(4);
-  return Buffer.from([0x88, 0x82, mask[0]!, mask[1]!, mask[2]!, mask[3]!, 0x03 ^ mask[0]!, 0xe9 ^ mask[1]!]);
-}
+/** Server → client close frame 1001, unmasked; the one to the upstream is masked afresh each time. */
+const CLOSE_1001_FRAME: Buffer = closeFrame(CLOSE_GOING_AWAY, false);
 
 function dropData(): void {
   // After going away nothing more is relayed: each end gets exactly one close frame, then FIN.
@@ -79,7 +73,7 @@ export function goingAway(t: TunnelSockets): void {
   }
   if (t.websocket) {
     if (client.writable) client.write(CLOSE_1001_FRAME);
-    if (upstream.writable) upstream.write(maskedClose1001());
+    if (upstream.writable) upstream.write(closeFrame(CLOSE_GOING_AWAY, true));
   }
   client.end();
   upstream.end();

@@ -1,59 +1,13 @@
 /**
- * The socket side of stream proxying: reading ahead on a client socket without losing bytes
- * (preread), connecting to an upstream peer with next-upstream retries, and the bidirectional
- * pipe with backpressure, half-close and an idle timeout.
+ * The socket side of stream proxying: connecting to an upstream peer with next-upstream retries,
+ * and the bidirectional pipe with backpressure, half-close and an idle timeout. (Reading ahead on
+ * a client socket, preread, is src/tls/preread.ts: the TLS accept path uses it too.)
  */
 import net from 'node:net';
 import { ProxyError } from '../errors.js';
 import type { UpstreamAttempts } from '../upstream/attempts.js';
 import type { UpstreamGroup } from '../upstream/group.js';
 import type { Peer } from '../upstream/peer.js';
-
-// ---------------------------------------------------------------------------------------------
-// preread
-
-export type PrereadOutcome<T> =
-  | { readonly kind: 'done'; readonly value: T; readonly buffer: Buffer }
-  /** preread_timeout passed first. */
-  | { readonly kind: 'timeout'; readonly buffer: Buffer }
-  /** The client closed (or half-closed) before the parser was satisfied. */
-  | { readonly kind: 'closed'; readonly buffer: Buffer };
-
-/**
- * Read from `socket` until `parse` returns a value (undefined means "need more"), then pause the
- * socket: the bytes read stay in `buffer` and are written to the upstream before the pipe starts.
- */
-export function preread<T>(
-  socket: net.Socket,
-  initial: Buffer,
-  timeoutMs: number,
-  parse: (buf: Buffer) => T | undefined,
-): Promise<PrereadOutcome<T>> {
-  const first = parse(initial);
-  if (first !== undefined) return Promise.resolve({ kind: 'done', value: first, buffer: initial });
-  return new Promise((resolve) => {
-    let buffer = initial;
-    const finish = (outcome: PrereadOutcome<T>): void => {
-      clearTimeout(timer);
-      socket.off('data', onData);
-      socket.off('end', onGone);
-      socket.off('close', onGone);
-      socket.pause();
-      resolve(outcome);
-    };
-    const onData = (chunk: Buffer): void => {
-      buffer = buffer.length === 0 ? chunk : Buffer.concat([buffer, chunk]);
-      const value = parse(buffer);
-      if (value !== undefined) finish({ kind: 'done', value, buffer });
-    };
-    const onGone = (): void => finish({ kind: 'closed', buffer });
-    const timer = setTimeout(() => finish({ kind: 'timeout', buffer }), timeoutMs);
-    socket.on('data', onData);
-    socket.once('end', onGone);
-    socket.once('close', onGone);
-    socket.resume();
-  });
-}
 
 // ---------------------------------------------------------------------------------------------
 // connecting

@@ -9,7 +9,7 @@ import type { Captures } from '../core/variables/template.js';
 import type { TlsInfo } from '../tls/info.js';
 import type { UpstreamAttempts } from '../upstream/attempts.js';
 import type { Tunnel } from './proxy.js';
-import { unmap } from './proxy-protocol.js';
+import { unmap } from '../wire/ip.js';
 import type { CompiledServer, ListenSite } from './stream-compile.js';
 import type { SessionInfo } from './stream-vars.js';
 

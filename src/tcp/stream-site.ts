@@ -12,16 +12,18 @@ import type tls from 'node:tls';
 import type { Logger } from 'pino';
 import type { AccessLogConfig, StreamConfig } from '../config/types.js';
 import type { UpstreamGroup } from '../upstream/group.js';
-import { parseRequestHead, type HttpPeekResult } from './http-peek.js';
-import { connectUpstream, preread, Tunnel } from './proxy.js';
-import { decodeProxyHeader, encodeProxyV1, encodeProxyV2, PP2_TYPE_AUTHORITY, type ProxyTlv } from './proxy-protocol.js';
-import { parseClientHello, type ClientHelloResult } from './sni.js';
+import { STATUS_TEXT } from '../constants.js';
+import { peekRequestHost, type HttpPeek } from './http-peek.js';
+import { connectUpstream, Tunnel } from './proxy.js';
+import { decodeProxyHeader, encodeProxyV1, encodeProxyV2, PP2_TYPE_AUTHORITY, type ProxyTlv } from '../wire/proxy-protocol.js';
+import { parseClientHello, type ClientHelloResult } from '../wire/tls-client-hello.js';
 import { StreamDynamicGroups } from './dynamic-target.js';
 import { compileStream, effectiveSsl, NO_ALPN, type ListenSite } from './stream-compile.js';
 import type { SessionInfo } from './stream-vars.js';
 import { Session } from './stream-session.js';
 import { UpstreamAttempts } from '../upstream/attempts.js';
 import { startHandshake } from '../tls/accept.js';
+import { preread } from '../tls/preread.js';
 import { TlsServers } from '../tls/context.js';
 import { tlsInfoOf, type TlsInfo } from '../tls/info.js';
 
@@ -56,7 +58,7 @@ export interface StreamTunnelTracker {
 /** What a server-choosing peek found. */
 type Peeked =
   | { readonly kind: 'tls'; readonly hello: ClientHelloResult }
-  | { readonly kind: 'http'; readonly head: HttpPeekResult }
+  | { readonly kind: 'http'; readonly head: HttpPeek }
   | { readonly kind: 'other' };
 
 const OTHER: Peeked = Object.freeze({ kind: 'other' });
@@ -64,8 +66,6 @@ const OTHER: Peeked = Object.freeze({ kind: 'other' });
 function socketOnError(): void {
   // Errors end the session through 'close'; this listener only keeps them from being thrown.
 }
-
-const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 500: 'Internal Server Error' };
 
 export class StreamSite {
   readonly #sites: ReadonlyMap<string, ListenSite>;
@@ -172,7 +172,7 @@ export class StreamSite {
           return hello.kind === 'incomplete' ? undefined : { kind: 'tls', hello };
         }
         if (!site.hasWebsocket) return OTHER;
-        const h = parseRequestHead(b);
+        const h = peekRequestHost(b);
         return h.kind === 'incomplete' ? undefined : { kind: 'http', head: h };
       });
       buffer = r.buffer;
@@ -185,11 +185,12 @@ export class StreamSite {
       } else if (p.kind === 'http' && p.head.kind === 'ok') {
         // The first request's Host chooses the server whose allow/deny and TLS apply (the HTTP
         // engine then routes every request, this one included, by its own Host and path).
-        s.host = p.head.head.host;
+        s.host = p.head.host;
         server = site.names.find(s.host).server;
       } else if (p.kind === 'http' && site.defaultServer.routes !== null) {
+        // The HTTP engine would give the same answer: it parses with the same parser.
         s.server = site.defaultServer;
-        return this.#respond(s, buffer.length, 400);
+        return this.#respond(s, buffer.length, p.head.kind === 'invalid' ? p.head.status : 400);
       }
       if (site.ssl && !(p.kind === 'tls' && p.hello.kind === 'ok')) {
         this.#logger.info({ listen: site.key, client: s.remoteAddress }, 'TLS handshake failed: not a TLS ClientHello');

@@ -13,9 +13,9 @@
 import type net from 'node:net';
 import type tls from 'node:tls';
 import type { SslConfig } from '../config/types.js';
-import { decodeProxyHeader, type ProxyHeader } from '../tcp/proxy-protocol.js';
-import { preread } from '../tcp/proxy.js';
-import { parseClientHello, type ClientHelloInfo } from '../tcp/sni.js';
+import { decodeProxyHeader, type ProxyHeader } from '../wire/proxy-protocol.js';
+import { parseClientHello, type ClientHelloInfo } from '../wire/tls-client-hello.js';
+import { preread } from './preread.js';
 import type { TlsServers } from './context.js';
 
 export interface Terminated {

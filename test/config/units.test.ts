@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import fc from 'fast-check';
 import {
-  addressKey, ipBytes, isBareNumber, parseDuration, parseFlag, parseListenAddress, parseProxyPassUrl, parseSize, parseTrustedSource,
+  addressKey, isBareNumber, parseDuration, parseFlag, parseListenAddress, parseProxyPassUrl, parseSize, parseTrustedSource,
   parseUpstreamAddress,
 } from '../../src/config/units.js';
 
@@ -78,23 +78,6 @@ describe('parseProxyPassUrl', () => {
   ])('%s', (text, value) => expect(parseProxyPassUrl(text)).toEqual({ ok: true, value }));
   test.each([['ftp://x', 'invalid URL prefix'], ['up', 'invalid URL prefix'], ['http://', 'no host in upstream ""'], ['http://a:99999', 'invalid port in upstream "a:99999"']])(
     'rejects %s', (text, message) => expect(parseProxyPassUrl(text)).toEqual({ ok: false, message }));
-});
-
-describe('ipBytes', () => {
-  test.each([
-    ['10.1.2.3', [10, 1, 2, 3]],
-    ['::1', [...new Array<number>(15).fill(0), 1]],
-    ['2001:db8::ff00:42', [0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0, 0, 0x42]],
-    ['::ffff:1.2.3.4', [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 1, 2, 3, 4]],
-    ['1:2:3:4:5:6:7:8', [0, 1, 0, 2, 0, 3, 0, 4, 0, 5, 0, 6, 0, 7, 0, 8]],
-  ] as const)('%s', (text, bytes) => expect(ipBytes(text)).toEqual(bytes));
-  test.each(['1.2.3', '256.0.0.1', 'lb.internal', '::1::2', 'fe80::1%eth0', ''])('rejects %j', (text) => expect(ipBytes(text)).toBeNull());
-  test('IPv6 written out in full round-trips for any 16 bytes', () => {
-    fc.assert(fc.property(fc.array(fc.integer({ min: 0, max: 255 }), { minLength: 16, maxLength: 16 }), (bytes) => {
-      const groups = Array.from({ length: 8 }, (_, i) => ((bytes[2 * i]! << 8) | bytes[2 * i + 1]!).toString(16));
-      expect(ipBytes(groups.join(':'))).toEqual(bytes);
-    }));
-  });
 });
 
 describe('parseTrustedSource (set_real_ip_from)', () => {

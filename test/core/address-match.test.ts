@@ -1,7 +1,7 @@
 import net from 'node:net';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { binaryAddress, compileAccessRules, compileTrustedPeers, unmapIPv4 } from '../../src/core/address-match.js';
+import { binaryAddress, compileAccessRules, compileTrustedPeers } from '../../src/core/address-match.js';
 import type { AccessRule } from '../../src/config/types.js';
 import { parseAddressSource } from '../../src/config/units.js';
 
@@ -155,12 +155,6 @@ describe('compileTrustedPeers (set_real_ip_from)', () => {
 });
 
 describe('address text helpers', () => {
-  it('unmapIPv4 unmaps only a dotted IPv4-mapped address', () => {
-    expect(unmapIPv4('::ffff:1.2.3.4')).toBe('1.2.3.4');
-    expect(unmapIPv4('::ffff:1.2.3')).toBe('::ffff:1.2.3');
-    expect(unmapIPv4('::1')).toBe('::1');
-  });
-
   it('binaryAddress ignores a zone id and leaves what is no address alone', () => {
     expect([...Buffer.from(binaryAddress('fe80::1%eth0'), 'latin1')]).toEqual([0xfe, 0x80, ...new Array<number>(13).fill(0), 1]);
     expect(binaryAddress('unix:')).toBe('unix:');

@@ -6,7 +6,9 @@ import {
   compileResponseHeaders,
   type TemplateCompiler,
 } from '../../src/http/headers.js';
-import { HEAD_READY, HeadAccumulator, parseRequestHead, parseResponseHead, type RequestHead } from '../../src/http/parser.js';
+import { HEAD_READY, HeadAccumulator } from '../../src/wire/head-accumulator.js';
+import { parseRequestHead, type RequestHead } from '../../src/wire/http1-request.js';
+import { parseResponseHead } from '../../src/wire/http1-response.js';
 import { addHeader, headerOp, locationSettings } from '../helpers/settings.js';
 
 type Vars = Record<string, string>;

@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import fc from 'fast-check';
-import { normalizeUri, parseAbsoluteTarget, splitTarget } from '../../src/http/uri.js';
+import { normalizeUri, splitTarget } from '../../src/http/uri.js';
 
 describe('normalizeUri (answers checked with nginx 1.22 via ask-nginx --path-as-is)', () => {
   test.each([
@@ -61,24 +61,5 @@ describe('splitTarget', () => {
     ['/x?a=?b', { path: '/x', args: 'a=?b' }],
   ])('%j', (t, want) => {
     expect(splitTarget(t)).toEqual(want);
-  });
-});
-
-describe('parseAbsoluteTarget', () => {
-  test.each([
-    ['http://example.test/path?q=1', { scheme: 'http', host: 'example.test', target: '/path?q=1' }],
-    ['HTTPS://Example.test:8443', { scheme: 'https', host: 'Example.test:8443', target: '/' }],
-    ['http://example.test?x', { scheme: 'http', host: 'example.test', target: '/?x' }],
-    ['http://[::1]:80/a', { scheme: 'http', host: '[::1]:80', target: '/a' }],
-    ['/origin/form', null],
-    // nginx accepts any scheme there (it does not change $scheme)
-    ['ftp://x/y', { scheme: 'ftp', host: 'x', target: '/y' }],
-    ['http://a.test:abc/', null],
-    ['http://[::1/', null],
-    ['http:///nohost', null],
-    ['http://user@host/', null],
-    ['example.test:443', null],
-  ])('%j', (t, want) => {
-    expect(parseAbsoluteTarget(t)).toEqual(want);
   });
 });

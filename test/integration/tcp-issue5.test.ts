@@ -10,7 +10,7 @@ import path from 'node:path';
 import { describe, expect, it, onTestFinished, vi } from 'vitest';
 import { flushLogs } from '../../src/log.js';
 import { startProxy } from '../helpers/proxy.js';
-import { decodeProxyHeader, encodeProxyV1 } from '../../src/tcp/proxy-protocol.js';
+import { decodeProxyHeader, encodeProxyV1 } from '../../src/wire/proxy-protocol.js';
 import { captureClientHello, connect, tcpServer } from '../tcp/stream-harness.js';
 
 function tmpDir(): string {

@@ -2,7 +2,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { testCerts, type TestCert } from '../helpers/tls-certs.js';
-import { decodeProxyHeader } from '../../src/tcp/proxy-protocol.js';
+import { decodeProxyHeader } from '../../src/wire/proxy-protocol.js';
 import {
   captureClientHello,
   connect,
@@ -199,7 +199,7 @@ describe('PROXY protocol', () => {
     v1.socket.end();
     await expect.poll(() => proxy.logs.get('/log')?.[0]).toBe('127.0.0.1 203.0.113.7:5555 200\n');
 
-    const { encodeProxyV2 } = await import('../../src/tcp/proxy-protocol.js');
+    const { encodeProxyV2 } = await import('../../src/wire/proxy-protocol.js');
     const v2 = connect(proxy.port('pp'));
     const header = encodeProxyV2({ sourceAddress: '2001:db8::9', sourcePort: 7, destinationAddress: '2001:db8::1', destinationPort: 443 });
     // split mid-header: the decoder must wait for the rest

@@ -134,6 +134,39 @@ tcp {
     await expect.poll(lines)
       .toEqual(['200', '200', '200', '200', '400']);
   });
+
+  // The first head is read with the HTTP engine's own parser (src/wire/): what http {} refuses is
+  // refused here with the same status, and what it takes (bare LF line ends) is routed.
+  it('answers a first head as http {} answers it', async () => {
+    const all = await wsBackend('all');
+    const stream = await startProxy(`stream {
+      upstream all { server 127.0.0.1:${all}; }
+      server { listen 127.0.0.1:0; server_name a.test; websocket_pass all; } }`);
+    const http = await startProxy('http { server { listen 127.0.0.1:0; server_name a.test; location / { return 204; } } }');
+    const [streamPort, httpPort] = [stream.port(), http.port()];
+    const statusLine = async (port: number, head: string): Promise<string> => {
+      const c = connect(port);
+      c.socket.write(head);
+      await expect.poll(() => c.received().includes('\r\n')).toBe(true);
+      c.socket.destroy();
+      return c.received().toString('latin1').split('\r\n', 1)[0]!;
+    };
+    for (const head of [
+      'GET / HTTP/2.0\r\nHost: a.test\r\n\r\n',
+      'TRACE / HTTP/1.1\r\nHost: a.test\r\n\r\n',
+      'GET / HTTP/1.1\r\nHost: a.test\r\nX: a\rb\r\n\r\n',
+      `GET / HTTP/1.1\r\nHost: a.test\r\nX: ${'y'.repeat(9000)}\r\n\r\n`,
+    ]) {
+      const expected = await statusLine(httpPort, head);
+      expect(expected).toMatch(/^HTTP\/1\.1 (400|405|431|505) /);
+      expect(await statusLine(streamPort, head), head.slice(0, 30)).toBe(expected);
+    }
+    const ws = connect(streamPort);
+    ws.socket.write('GET /x HTTP/1.1\nHost: a.test\nUpgrade: websocket\nConnection: Upgrade\n' +
+      'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\nSec-WebSocket-Version: 13\n\n');
+    await expect.poll(() => ws.received().toString('latin1')).toMatch(/^HTTP\/1\.1 101 [^]*all xff=127\.0\.0\.1/);
+    ws.socket.destroy();
+  });
 });
 
 interface Seen {

@@ -208,7 +208,7 @@ export function connect(port: number): { socket: net.Socket; received: () => Buf
 /** The bytes a real node:tls client sends first (its ClientHello), captured on a plain TCP server. */
 export async function captureClientHello(options: import('node:tls').ConnectionOptions): Promise<Buffer> {
   const tls = await import('node:tls');
-  const { parseClientHello } = await import('../../src/tcp/sni.js');
+  const { parseClientHello } = await import('../../src/wire/tls-client-hello.js');
   let resolveHello!: (b: Buffer) => void;
   const got = new Promise<Buffer>((r) => (resolveHello = r));
   const srv = await tcpServer((s) => {

@@ -3,7 +3,7 @@
  * lands on the same peer as it would behind nginx with the same server list.
  */
 import { crc32 } from 'node:zlib';
-import { ipBytes } from '../../config/units.js';
+import { ipBytes } from '../../wire/ip.js';
 import type { PeerEntry } from '../entry.js';
 import type { Balancer, IsEligible, PickContext } from './balancer.js';
 import { smoothPick } from './round-robin.js';

@@ -2,17 +2,20 @@
  * One active check of one peer: open a connection, speak just enough of the protocol to judge
  * the peer, close. Every probe ends in a ProbeResult; nothing a peer sends can throw.
  */
-import { createHash, randomBytes } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
 import type { CheckConfig, HttpStatusClass } from '../../config/types.js';
 import type { Peer } from '../peer.js';
 import { systemErrorText } from '../../errors.js';
 import { CheckResponseReader, MAX_HEAD_BYTES, requestClosesConnection, type CheckConnections, type TakenConnection } from './http-check.js';
+import { headLength } from '../../wire/head-accumulator.js';
+import { headerValue } from '../../wire/headers.js';
+import { parseResponseHead, readStatusLine, STATUS_LINE_INCOMPLETE } from '../../wire/http1-response.js';
+import { encodeClientHello } from '../../wire/tls-client-hello.js';
+import { closeFrame, CLOSE_NORMAL, upgradeRequest, websocketAccept, websocketKey } from '../../wire/websocket.js';
 
 export type ProbeResult = { readonly ok: true } | { readonly ok: false; readonly reason: string };
 
 const OK: ProbeResult = { ok: true };
-const WS_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 
 /** nginx-style reason: `connect() failed (111: Connection refused)`. */
 export function describeSocketError(err: NodeJS.ErrnoException): string {
@@ -38,48 +41,17 @@ function httpProtocol(check: CheckConfig): Protocol {
   return {
     request: Buffer.from(check.httpSend, 'latin1'),
     judge(received) {
-      const eol = received.indexOf('\r\n');
-      if (eol === -1) return null;
-      const m = /^HTTP\/\d\.\d (\d{3})/.exec(received.toString('latin1', 0, eol));
-      if (m === null) return { ok: false, reason: 'invalid status line in check response' };
-      const status = Number(m[1]);
-      const cls = statusClassOf(status);
-      if (cls !== null && check.expectAlive.includes(cls)) return OK;
-      return { ok: false, reason: `check returned status ${status}` };
+      const line = readStatusLine(received);
+      if (line === STATUS_LINE_INCOMPLETE) return null;
+      if (typeof line === 'number') return { ok: false, reason: 'invalid status line in check response' };
+      return verdictOf(check, line.status);
     },
   };
 }
 
-/**
- * A minimal TLS 1.2 ClientHello (also acceptable to TLS 1.3 servers): modern suites and the
- * extensions OpenSSL needs before it answers with a ServerHello rather than an alert.
- */
-export function clientHello(): Buffer {
-  const suites = [0x1301, 0x1302, 0x1303, 0xc02b, 0xc02f, 0xc02c, 0xc030, 0xcca9, 0xcca8, 0x009c, 0x009d, 0x002f, 0x0035];
-  const u16 = (n: number): number[] => [(n >> 8) & 0xff, n & 0xff];
-  const ext = (type: number, body: number[]): number[] => [...u16(type), ...u16(body.length), ...body];
-  const list16 = (items: number[]): number[] => [...u16(items.length * 2), ...items.flatMap(u16)];
-  const extensions = [
-    ...ext(0x000a, list16([0x001d, 0x0017, 0x0018])), // supported_groups: x25519, secp256r1, secp384r1
-    ...ext(0x000b, [1, 0]), // ec_point_formats: uncompressed
-    ...ext(0x000d, list16([0x0403, 0x0804, 0x0401, 0x0503, 0x0805, 0x0501, 0x0806, 0x0601])), // signature_algorithms
-  ];
-  const body = [
-    0x03, 0x03, // client_version TLS 1.2
-    ...randomBytes(32),
-    0, // session id
-    ...list16(suites),
-    1, 0, // compression: null
-    ...u16(extensions.length),
-    ...extensions,
-  ];
-  const handshake = [1, (body.length >> 16) & 0xff, ...u16(body.length), ...body];
-  return Buffer.from([0x16, 0x03, 0x01, ...u16(handshake.length), ...handshake]);
-}
-
 const sslHelloProtocol: Protocol = {
   get request() {
-    return clientHello();
+    return encodeClientHello();
   },
   judge(received) {
     if (received[0] !== 0x16) return { ok: false, reason: 'check response is not a TLS handshake' };
@@ -89,32 +61,25 @@ const sslHelloProtocol: Protocol = {
 };
 
 function websocketProtocol(peer: Peer, check: CheckConfig): Protocol {
-  const key = randomBytes(16).toString('base64');
-  const accept = createHash('sha1').update(key + WS_GUID).digest('base64');
+  const key = websocketKey();
+  const accept = websocketAccept(key);
   // the path of check_http_send's request line, so one directive serves both check types
   const path = /^[A-Z]+ (\/\S*)/.exec(check.httpSend)?.[1] ?? '/';
   const host = peer.path !== null ? 'localhost' : peer.key;
-  const request =
-    `GET ${path} HTTP/1.1\r\nHost: ${host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
-    `Sec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`;
   return {
-    request: Buffer.from(request, 'latin1'),
+    request: Buffer.from(upgradeRequest(path, host, key), 'latin1'),
     judge(received, socket) {
-      const end = received.indexOf('\r\n\r\n');
+      const end = headLength(received);
       if (end === -1) return null;
-      const lines = received.toString('latin1', 0, end).split('\r\n');
-      const status = /^HTTP\/1\.1 (\d{3})/.exec(lines[0] ?? '')?.[1];
-      if (status !== '101') return { ok: false, reason: `websocket check returned status ${status ?? 'invalid'}` };
-      const got = lines
-        .slice(1)
-        .find((l) => l.toLowerCase().startsWith('sec-websocket-accept:'))
-        ?.slice('sec-websocket-accept:'.length)
-        .trim();
-      if (got !== accept) return { ok: false, reason: 'websocket check got a wrong Sec-WebSocket-Accept' };
+      const text = received.toString('latin1', 0, end);
+      const line = readStatusLine(text);
+      const status = typeof line === 'number' || line.versionMinor !== 1 ? null : line.status;
+      if (status !== 101) return { ok: false, reason: `websocket check returned status ${status ?? 'invalid'}` };
+      const head = parseResponseHead(text, 'GET');
+      if (head === null) return { ok: false, reason: 'invalid websocket check response head' };
+      if (headerValue(head, 'sec-websocket-accept') !== accept) return { ok: false, reason: 'websocket check got a wrong Sec-WebSocket-Accept' };
       // a polite close frame (masked, code 1000) so the peer does not log an abnormal closure
-      const mask = randomBytes(4);
-      const payload = Buffer.from([0x03 ^ mask[0]!, 0xe8 ^ mask[1]!]);
-      socket.end(Buffer.concat([Buffer.from([0x88, 0x82]), mask, payload]), () => socket.destroy());
+      socket.end(closeFrame(CLOSE_NORMAL, true), () => socket.destroy());
       return OK;
     },
   };

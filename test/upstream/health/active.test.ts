@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
@@ -281,6 +282,21 @@ describe('active checks: http', () => {
     const { checker, peer } = await checkedGroup([port], { type: 'http' });
     expect(await checker.checkPeer(peer)).toEqual({ ok: false, reason: 'invalid status line in check response' });
   });
+
+  // The proxy's own status-line rules (src/wire/http1-response.ts): a bare LF ends it, as nginx
+  // takes it from upstreams; what the proxy would not take as a status line is a failure.
+  test.each([
+    { reply: 'HTTP/1.1 200 OK\nContent-Length: 0\n\n', result: { ok: true } },
+    { reply: 'HTTP/1.0 503\n\n', result: { ok: false, reason: 'check returned status 503' } },
+    { reply: 'HTTP/2.0 200 OK\r\n\r\n', result: { ok: false, reason: 'invalid status line in check response' } },
+    { reply: 'HTTP/1.1 600 X\r\n\r\n', result: { ok: false, reason: 'invalid status line in check response' } },
+  ])('reply $reply', async ({ reply, result }) => {
+    const srv = createServer((s) => s.once('data', () => s.end(reply)));
+    const port = await listen(srv);
+    onTestFinished(() => close(srv));
+    const { checker, peer } = await checkedGroup([port], { type: 'http' });
+    expect(await checker.checkPeer(peer)).toEqual(result);
+  });
 });
 
 describe('active checks: ssl_hello', () => {
@@ -322,6 +338,20 @@ describe('active checks: websocket', () => {
     expect(await checker.checkPeer(peer)).toEqual({ ok: true });
     await expect.poll(() => closes).toEqual([1000]);
     expect(paths).toEqual(['/ws/health']);
+  });
+
+  test('a 101 whose head ends its lines in bare LF is read as the proxy reads it', async () => {
+    const srv = createServer((s) =>
+      s.once('data', (d: Buffer) => {
+        const key = /Sec-WebSocket-Key: (\S+)/.exec(d.toString('latin1'))![1]!;
+        const accept = createHash('sha1').update(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64');
+        s.write(`HTTP/1.1 101 Switching Protocols\nUpgrade: websocket\nConnection: Upgrade\nSec-WebSocket-Accept: ${accept}\n\n`);
+      }),
+    );
+    const port = await listen(srv);
+    onTestFinished(() => close(srv));
+    const { checker, peer } = await checkedGroup([port], { type: 'websocket' });
+    expect(await checker.checkPeer(peer)).toEqual({ ok: true });
   });
 
   test.each([

@@ -60,6 +60,22 @@ describe('CheckResponseReader', () => {
     );
   });
 
+  // The proxy's own parsers read check replies (src/wire/): heads end lines in CRLF or a bare LF,
+  // chunk framing is CRLF only, and a head they refuse past a valid status line is judged by its
+  // status on a connection that is not reused.
+  test('reads a reply as the proxy reads upstream responses', () => {
+    expect(read('HTTP/1.1 200 OK\nContent-Length: 2\n\nok', { split: 3 })).toMatchObject({
+      head: { status: 200, versionMinor: 1 }, complete: true, reusable: true, excess: 0,
+    });
+    expect(read('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\nok\r\n0\r\n\r\n')).toMatchObject({ complete: true, reusable: false });
+    expect(read('HTTP/1.1 500 Oops\r\nX : y\r\nContent-Length: 0\r\n\r\n')).toMatchObject({
+      head: { status: 500, versionMinor: 1 }, complete: true, reusable: false,
+    });
+    expect(read('HTTP/1.1 200 OK\r\nX: a\rb')).toMatchObject({ head: { status: 200, versionMinor: 1 }, complete: true, reusable: false });
+    expect(new CheckResponseReader(false).feed(Buffer.from('HTTP/2.0 200 OK\r\n'))).toBe('invalid status line in check response');
+    expect(new CheckResponseReader(false).feed(Buffer.from('HTTP/1.1 200OK\r\n'))).toBe('invalid status line in check response');
+  });
+
   test('requestClosesConnection', () => {
     expect(requestClosesConnection(KEEP_SEND)).toBe(false);
     expect(requestClosesConnection('GET / HTTP/1.1\r\nHost: x\r\n\r\n')).toBe(false);

@@ -1,11 +1,16 @@
 /**
- * A chunked transfer-coding scanner (RFC 9112 §7.1). It walks the bytes without decoding them:
- * the proxy forwards chunked bodies byte for byte, and the scanner only says where the message
- * ends and whether the framing is valid. Strict where leniency breeds smuggling: hex sizes only
- * (no sign, "0x" or inner spaces), at most 16 digits and never above 2^53, CRLF after each data
- * block, bounded chunk extensions and trailers, no obs-fold in trailers.
+ * Chunked transfer coding (RFC 9112 §7.1), one module for every use of it:
+ * - ChunkedScanner walks chunked bytes without decoding them: the proxy forwards chunked bodies
+ *   byte for byte, and the scanner only says where the message ends and whether the framing is
+ *   valid. Strict where leniency breeds smuggling: hex sizes only (no sign, "0x" or inner
+ *   spaces), at most 16 digits and never above 2^53, CRLF (never a bare LF) after each size line
+ *   and data block, bounded chunk extensions and trailers, no obs-fold in trailers.
+ * - ChunkedDecoder gives the data bytes of a body the scanner already validated, for clients
+ *   that cannot take chunked framing (HTTP/2 clients, HTTP/1.0 clients).
+ * - encodeChunk / LAST_CHUNK frame data.
  */
 import { MAX_CHUNK_EXT_BYTES, MAX_CHUNK_SIZE, MAX_TRAILER_BYTES } from '../constants.js';
+import { TCHAR, VALUE_CHAR } from './headers.js';
 
 const S_SIZE_START = 0;
 const S_SIZE = 1;
@@ -29,17 +34,7 @@ for (let c = 0; c < 6; c++) {
   HEX[0x61 + c] = 10 + c;
 }
 
-const TCHAR = new Uint8Array(256);
-for (const c of "!#$%&'*+-.^_`|~") TCHAR[c.charCodeAt(0)] = 1;
-for (let c = 0x30; c <= 0x39; c++) TCHAR[c] = 1;
-for (let c = 0x41; c <= 0x5a; c++) TCHAR[c] = 1;
-for (let c = 0x61; c <= 0x7a; c++) TCHAR[c] = 1;
-
-/** Visible chars, SP, HTAB and obs-text: what an extension or trailer value may hold. */
-function textByte(b: number): boolean {
-  return b === 0x09 || (b >= 0x20 && b !== 0x7f);
-}
-
+/** Validates chunked framing as it passes (see above); extension and trailer values take VALUE_CHAR. */
 export class ChunkedScanner {
   /** True once the last chunk and the trailer section have been seen. */
   done = false;
@@ -110,7 +105,7 @@ export class ChunkedScanner {
           break;
         case S_EXT:
           if (b === 13) this.#state = S_SIZE_LF;
-          else if (!textByte(b)) return this.#fail('invalid chunk extension');
+          else if (VALUE_CHAR[b] !== 1) return this.#fail('invalid chunk extension');
           else if (++this.#extBytes > MAX_CHUNK_EXT_BYTES) return this.#fail('chunk extension too long');
           break;
         case S_SIZE_LF:
@@ -143,7 +138,7 @@ export class ChunkedScanner {
           break;
         case S_TRAILER_VALUE:
           if (b === 13) this.#state = S_TRAILER_LF;
-          else if (!textByte(b)) return this.#fail('invalid trailer');
+          else if (VALUE_CHAR[b] !== 1) return this.#fail('invalid trailer');
           if (++this.#trailerBytes > MAX_TRAILER_BYTES) return this.#fail('trailers too large');
           break;
         case S_TRAILER_LF:
@@ -164,4 +159,108 @@ export class ChunkedScanner {
     this.error = reason;
     return -1;
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// decoding
+
+const D_SIZE = 0;
+const D_EXT = 1;
+const D_DATA = 2;
+const D_DATA_END = 3;
+const D_TRAILER = 4;
+const D_TRAILER_LINE = 5;
+const D_DONE = 6;
+
+/**
+ * Decodes a chunked body into its data bytes. The bytes it sees were already validated by a
+ * ChunkedScanner on their way in, so this only walks the structure: sizes, extensions and
+ * trailers are skipped, never judged.
+ */
+export class ChunkedDecoder {
+  #state = D_SIZE;
+  #size = 0;
+  #remaining = 0;
+
+  get done(): boolean {
+    return this.#state === D_DONE;
+  }
+
+  /** Calls `out` with each data slice (views of `buf`) found in `buf`. */
+  decode(buf: Buffer, out: (data: Buffer) => void): void {
+    const end = buf.length;
+    let i = 0;
+    while (i < end) {
+      switch (this.#state) {
+        case D_SIZE: {
+          const b = buf[i++]!;
+          if (b === 0x0a) this.#sizeDone();
+          else if (b === 0x3b || b === 0x20 || b === 0x09 || b === 0x0d) this.#state = D_EXT;
+          else this.#size = this.#size * 16 + HEX[b]!;
+          break;
+        }
+        case D_EXT: {
+          const lf = buf.indexOf(0x0a, i);
+          if (lf === -1) return;
+          i = lf + 1;
+          this.#sizeDone();
+          break;
+        }
+        case D_DATA: {
+          const take = Math.min(this.#remaining, end - i);
+          out(take === end && i === 0 ? buf : buf.subarray(i, i + take));
+          i += take;
+          this.#remaining -= take;
+          if (this.#remaining === 0) this.#state = D_DATA_END;
+          break;
+        }
+        case D_DATA_END:
+          // CRLF after the data.
+          if (buf[i++] === 0x0a) this.#state = D_SIZE;
+          break;
+        case D_TRAILER: {
+          // At the start of a trailer line: an empty line (CRLF) ends the message.
+          const b = buf[i++]!;
+          if (b === 0x0a) this.#state = D_DONE;
+          else if (b !== 0x0d) this.#state = D_TRAILER_LINE;
+          break;
+        }
+        case D_TRAILER_LINE: {
+          const lf = buf.indexOf(0x0a, i);
+          if (lf === -1) return;
+          i = lf + 1;
+          this.#state = D_TRAILER;
+          break;
+        }
+        default:
+          return;
+      }
+    }
+  }
+
+  #sizeDone(): void {
+    this.#remaining = this.#size;
+    this.#size = 0;
+    this.#state = this.#remaining === 0 ? D_TRAILER : D_DATA;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// encoding
+
+/** The last chunk with an empty trailer section: the end of a chunked body. */
+export const LAST_CHUNK: Buffer = Buffer.from('0\r\n\r\n', 'latin1');
+
+const NO_BYTES = Buffer.alloc(0);
+
+/** `data` as one chunk (size line, data, CRLF); no bytes for empty data (a 0 chunk ends a body). */
+export function encodeChunk(data: Buffer): Buffer {
+  if (data.length === 0) return NO_BYTES;
+  const sizeLine = `${data.length.toString(16)}\r\n`;
+  const out = Buffer.allocUnsafe(sizeLine.length + data.length + 2);
+  out.write(sizeLine, 0, 'latin1');
+  data.copy(out, sizeLine.length);
+  out[out.length - 2] = 13;
+  out[out.length - 1] = 10;
+  return out;
 }

@@ -4,11 +4,10 @@ import {
   decodeProxyHeader,
   encodeProxyV1,
   encodeProxyV2,
-  ipToBytes,
   PP2_TYPE_AUTHORITY,
   PROXY_V2_SIGNATURE,
-  unmap,
-} from '../../src/tcp/proxy-protocol.js';
+} from '../../src/wire/proxy-protocol.js';
+import { ipToBytes, unmap } from '../../src/wire/ip.js';
 
 const v4 = { sourceAddress: '192.0.2.10', sourcePort: 51234, destinationAddress: '198.51.100.1', destinationPort: 443 };
 const v6 = { sourceAddress: '2001:db8::1', sourcePort: 1, destinationAddress: '::1', destinationPort: 65535 };
@@ -141,11 +140,16 @@ describe('PROXY protocol v2', () => {
   });
 });
 
-describe('ipToBytes', () => {
-  it('expands compressed and dotted IPv6 forms', () => {
-    expect(ipToBytes('::1').toString('hex')).toBe('00000000000000000000000000000001');
-    expect(ipToBytes('::ffff:1.2.3.4').toString('hex')).toBe('00000000000000000000ffff01020304');
-    expect(ipToBytes('2001:db8::').toString('hex')).toBe('20010db8000000000000000000000000');
-    expect(ipToBytes('fe80::1%eth0').toString('hex')).toBe('fe800000000000000000000000000001');
+describe('decodeProxyHeader (fuzz)', () => {
+  it('never throws: random bytes after either signature give a header, "incomplete" or "invalid"', () => {
+    fc.assert(
+      fc.property(fc.constantFrom('', 'PROXY ', 'PROXY TCP4 ', PROXY_V2_SIGNATURE.toString('latin1')), fc.uint8Array({ maxLength: 200 }), (prefix, bytes) => {
+        const r = decodeProxyHeader(Buffer.concat([Buffer.from(prefix, 'latin1'), Buffer.from(bytes)]));
+        expect(['ok', 'incomplete', 'invalid']).toContain(r.kind);
+        if (r.kind === 'ok') expect(r.length).toBeLessThanOrEqual(prefix.length + bytes.length);
+      }),
+      { numRuns: 2000 },
+    );
   });
 });
+

@@ -1,8 +1,11 @@
 /**
- * Read the server name (SNI) and ALPN list out of a TLS ClientHello without terminating TLS
- * (nginx ssl_preread). The parser is given everything read so far and answers "incomplete" until
- * the whole ClientHello is there; the hello may span several TCP segments and several TLS records.
+ * The TLS ClientHello (RFC 8446 §4.1.2, RFC 5246 §7.4.1.2). parseClientHello reads the server
+ * name (SNI) and ALPN list out of one without terminating TLS (nginx ssl_preread, and our own TLS
+ * accept path choosing a server before the handshake): it is given everything read so far and
+ * answers "incomplete" until the whole ClientHello is there; the hello may span several TCP
+ * segments and several TLS records. encodeClientHello makes the one health checks send.
  */
+import { randomBytes } from 'node:crypto';
 
 /** A ClientHello larger than this is refused (nginx reads at most one 16 KiB record too). */
 export const CLIENT_HELLO_MAX_BYTES = 16 * 1024;
@@ -139,4 +142,32 @@ function parseAlpn(d: Buffer): string[] | null {
     i += 1 + len;
   }
   return out;
+}
+
+/**
+ * A minimal TLS 1.2 ClientHello (also acceptable to TLS 1.3 servers): modern suites and the
+ * extensions OpenSSL needs before it answers with a ServerHello rather than an alert
+ * (`check type=ssl_hello`).
+ */
+export function encodeClientHello(): Buffer {
+  const suites = [0x1301, 0x1302, 0x1303, 0xc02b, 0xc02f, 0xc02c, 0xc030, 0xcca9, 0xcca8, 0x009c, 0x009d, 0x002f, 0x0035];
+  const u16 = (n: number): number[] => [(n >> 8) & 0xff, n & 0xff];
+  const ext = (type: number, body: number[]): number[] => [...u16(type), ...u16(body.length), ...body];
+  const list16 = (items: number[]): number[] => [...u16(items.length * 2), ...items.flatMap(u16)];
+  const extensions = [
+    ...ext(0x000a, list16([0x001d, 0x0017, 0x0018])), // supported_groups: x25519, secp256r1, secp384r1
+    ...ext(0x000b, [1, 0]), // ec_point_formats: uncompressed
+    ...ext(0x000d, list16([0x0403, 0x0804, 0x0401, 0x0503, 0x0805, 0x0501, 0x0806, 0x0601])), // signature_algorithms
+  ];
+  const body = [
+    0x03, 0x03, // client_version TLS 1.2
+    ...randomBytes(32),
+    0, // session id
+    ...list16(suites),
+    1, 0, // compression: null
+    ...u16(extensions.length),
+    ...extensions,
+  ];
+  const handshake = [HANDSHAKE_CLIENT_HELLO, (body.length >> 16) & 0xff, ...u16(body.length), ...body];
+  return Buffer.from([RECORD_HANDSHAKE, 0x03, 0x01, ...u16(handshake.length), ...handshake]);
 }

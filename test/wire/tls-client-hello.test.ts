@@ -1,32 +1,7 @@
-import net from 'node:net';
-import tls from 'node:tls';
-import { describe, expect, it, onTestFinished } from 'vitest';
-import { parseClientHello } from '../../src/tcp/sni.js';
-
-/** Capture the bytes a real node:tls client sends first, from a plain TCP server on 127.0.0.1. */
-async function captureClientHello(options: tls.ConnectionOptions): Promise<Buffer> {
-  const server = net.createServer();
-  onTestFinished(() => void server.close());
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as net.AddressInfo;
-  const got = new Promise<Buffer>((resolve) => {
-    server.once('connection', (s) => {
-      s.on('error', () => {});
-      let buf = Buffer.alloc(0);
-      s.on('data', (d: Buffer) => {
-        buf = Buffer.concat([buf, d]);
-        if (parseClientHello(buf).kind !== 'incomplete') {
-          s.destroy();
-          resolve(buf);
-        }
-      });
-    });
-  });
-  const client = tls.connect({ host: '127.0.0.1', port, rejectUnauthorized: false, ...options });
-  client.on('error', () => {});
-  onTestFinished(() => void client.destroy());
-  return got;
-}
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { encodeClientHello, parseClientHello } from '../../src/wire/tls-client-hello.js';
+import { captureClientHello } from '../tcp/stream-harness.js';
 
 /** Re-frame a single-record hello into records of at most `size` handshake bytes. */
 function fragment(hello: Buffer, size: number): Buffer {
@@ -90,3 +65,34 @@ describe('parseClientHello', () => {
     expect(parseClientHello(record).kind).toBe('invalid');
   });
 });
+
+describe('encodeClientHello', () => {
+  it('is a whole ClientHello to the parser: one record, no SNI, no ALPN', () => {
+    const hello = encodeClientHello();
+    expect(hello.readUInt16BE(3)).toBe(hello.length - 5);
+    expect(parseClientHello(hello)).toEqual({ kind: 'ok', hello: { serverName: null, alpn: [], recordVersion: 0x0301 } });
+    for (let n = 0; n < hello.length; n++) expect(parseClientHello(hello.subarray(0, n)).kind).toBe('incomplete');
+  });
+});
+
+describe('parseClientHello (fuzz)', () => {
+  it('never throws on random bytes, nor on a real hello with bytes changed', async () => {
+    const hello = await captureClientHello({ servername: 'fuzz.test', ALPNProtocols: ['h2', 'http/1.1'] });
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 300 }), (bytes) => {
+        parseClientHello(Buffer.concat([Buffer.from([0x16, 3, 1]), Buffer.from(bytes)]));
+      }),
+      { numRuns: 1000 },
+    );
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 4 }), (edits) => {
+        const b = Buffer.from(hello);
+        for (const [at, v] of edits) b[at % b.length] = v;
+        const r = parseClientHello(b);
+        if (r.kind === 'ok' && r.hello.serverName !== null) expect(r.hello.serverName).toMatch(/^[a-z0-9._-]+$/);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+});
+

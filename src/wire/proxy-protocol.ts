@@ -3,7 +3,8 @@
  * The decoder is incremental (it says "incomplete" until a whole header is buffered) so both the
  * stream listener and the HTTP engine can feed it the bytes they have read so far.
  */
-import net from 'node:net';
+import { isIP } from 'node:net';
+import { formatIp, ipToBytes, unmap } from './ip.js';
 
 /** The 12-byte v2 signature: \r\n\r\n\0\r\nQUIT\n. */
 export const PROXY_V2_SIGNATURE = Buffer.from([0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a]);
@@ -87,7 +88,7 @@ function decodeV1(buf: Buffer): ProxyDecodeResult {
   const [, proto, src, dst, sport, dport] = parts as [string, string, string, string, string, string];
   const want = proto === 'TCP4' ? 4 : proto === 'TCP6' ? 6 : 0;
   if (want === 0) return invalid(`unknown PROXY v1 protocol "${proto}"`);
-  if (net.isIP(src) !== want || net.isIP(dst) !== want) return invalid('bad address in PROXY v1 header');
+  if (isIP(src) !== want || isIP(dst) !== want) return invalid('bad address in PROXY v1 header');
   if (!V1_PORT.test(sport) || !V1_PORT.test(dport)) return invalid('bad port in PROXY v1 header');
   const sourcePort = Number(sport);
   const destinationPort = Number(dport);
@@ -200,13 +201,6 @@ function cString(buf: Buffer): string {
   return buf.toString('utf8', 0, nul === -1 ? buf.length : nul);
 }
 
-function formatIp(bytes: Buffer): string {
-  if (bytes.length === 4) return `${bytes[0]}.${bytes[1]}.${bytes[2]}.${bytes[3]}`;
-  const groups: string[] = [];
-  for (let i = 0; i < 16; i += 2) groups.push(bytes.readUInt16BE(i).toString(16));
-  // Let the URL parser compress the longest zero run the canonical (RFC 5952) way.
-  return new URL(`http://[${groups.join(':')}]/`).hostname.slice(1, -1);
-}
 
 // ---------------------------------------------------------------------------------------------
 // encoding
@@ -218,8 +212,6 @@ export interface ProxyEndpoints {
   readonly destinationPort: number;
 }
 
-const MAPPED_V4 = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i;
-
 /**
  * Decide the family a header can describe: both ends IPv4 (IPv4-mapped IPv6 counts as IPv4,
  * as a dual-stack listener reports them) → TCP4; both IP but mixed → TCP6 with v4 mapped;
@@ -228,17 +220,11 @@ const MAPPED_V4 = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i;
 function normalise(e: ProxyEndpoints): { family: 4 | 6 | 0; src: string; dst: string } {
   const src = unmap(e.sourceAddress);
   const dst = unmap(e.destinationAddress);
-  const fs = net.isIP(src);
-  const fd = net.isIP(dst);
+  const fs = isIP(src);
+  const fd = isIP(dst);
   if (fs === 0 || fd === 0) return { family: 0, src, dst };
   if (fs === 4 && fd === 4) return { family: 4, src, dst };
   return { family: 6, src: fs === 4 ? `::ffff:${src}` : src, dst: fd === 4 ? `::ffff:${dst}` : dst };
-}
-
-/** "::ffff:1.2.3.4" → "1.2.3.4"; anything else unchanged. */
-export function unmap(address: string): string {
-  const m = MAPPED_V4.exec(address);
-  return m === null ? address : m[1]!;
 }
 
 export function encodeProxyV1(e: ProxyEndpoints): Buffer {
@@ -279,26 +265,4 @@ function writeIp(out: Buffer, at: number, ip: string): number {
   const bytes = ipToBytes(ip);
   bytes.copy(out, at);
   return at + bytes.length;
-}
-
-/** 4 bytes for IPv4, 16 for IPv6 (IPv4-mapped and embedded dotted quads included). */
-export function ipToBytes(ip: string): Buffer {
-  if (net.isIPv4(ip)) return Buffer.from(ip.split('.').map(Number));
-  const out = Buffer.alloc(16);
-  let text = ip;
-  const zone = text.indexOf('%');
-  if (zone !== -1) text = text.slice(0, zone);
-  // A trailing dotted quad fills the last two groups.
-  const lastColon = text.lastIndexOf(':');
-  const tail = text.slice(lastColon + 1);
-  if (tail.includes('.')) {
-    const [a, b, c, d] = tail.split('.').map(Number) as [number, number, number, number];
-    text = `${text.slice(0, lastColon + 1)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
-  }
-  const [head, rest] = text.split('::') as [string, string | undefined];
-  const hs = head === '' ? [] : head.split(':');
-  const ts = rest === undefined || rest === '' ? [] : rest.split(':');
-  const groups = rest === undefined ? hs : [...hs, ...Array<string>(8 - hs.length - ts.length).fill('0'), ...ts];
-  for (let g = 0; g < 8; g++) out.writeUInt16BE(parseInt(groups[g] ?? '0', 16), g * 2);
-  return out;
 }

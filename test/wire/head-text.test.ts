@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { bodyBytes, headerSafe, locationSafe, targetSafe } from '../../src/http/wire-text.js';
+import { bodyBytes, headerSafe, locationSafe, targetSafe } from '../../src/wire/head-text.js';
 
 describe('wire text', () => {
   it('leaves ordinary values alone', () => {
