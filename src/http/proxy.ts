@@ -15,17 +15,18 @@ import { dynamicGroupsOf, splitDynamicUrl } from './dynamic.js';
 import { ChunkedScanner } from './chunked.js';
 import { ChunkedDecoder } from './chunked-decoder.js';
 import { BODY_TOO_LARGE, RequestBodyFraming, ResponseBodyFraming } from './framing.js';
-import type { ClientConnection, Exchange } from './connection.js';
-import { buildResponseHeaders } from './headers.js';
+import { writeResponseHeaders } from './headers.js';
 import { buildUpstreamHead, firstSegmentIs, proxyProtocolHeader, upgradeMatches } from './upstream-request.js';
 import { closeCode, isFailureStatus, NextUpstream } from './next-upstream.js';
 import { closeMessage, disabledMessage, invalidResponseMessage, requestLogContext, timeoutMessage, type RequestLogContext } from './upstream-log.js';
 import { HEAD_NEED_MORE, HEAD_READY, HeadAccumulator, headerValue, parseResponseHead, type HeadLimits, type RequestHead, type ResponseHead } from './parser.js';
 import { proxyPortOf, type LocationPlan, type ProxyPlan } from './plan.js';
 import { UpstreamConn, type UpstreamOwner } from './pool.js';
-import type { HttpRequest } from './request.js';
+import { BODY_NONE, BODY_STREAM, type HttpRequest } from './request.js';
 import { errorResponse, statusText } from './respond.js';
-import { startHttpTunnel } from '../websocket/tunnel.js';
+import { finishRequest, respond } from './phases.js';
+import type { ClientTransport, Exchange } from './transport.js';
+import { startHttpTunnel } from './upgrade.js';
 import { resolveTlsTarget, type TlsTarget } from './upstream-tls.js';
 
 const RESPONSE_LIMITS: HeadLimits = {
@@ -34,11 +35,12 @@ const RESPONSE_LIMITS: HeadLimits = {
   headBytes: MAX_RESPONSE_HEAD_BYTES,
 };
 
-const CONTINUE = 'HTTP/1.1 100 Continue\r\n\r\n';
+const CRLF = Buffer.from('\r\n', 'latin1');
+const LAST_CHUNK = Buffer.from('0\r\n\r\n', 'latin1');
 
 export class ProxyExchange implements Exchange, UpstreamOwner {
   bodyDone: boolean;
-  readonly #conn: ClientConnection;
+  readonly #t: ClientTransport;
   readonly #r: HttpRequest;
   readonly #head: RequestHead;
   readonly #plan: LocationPlan;
@@ -65,8 +67,16 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
   readonly #resAcc = new HeadAccumulator();
   #res: ResponseHead | null = null;
   readonly #resBody = new ResponseBodyFraming();
-  /** An HTTP/1.0 client given a chunked response: its data bytes, without the chunk framing. */
+  /**
+   * A chunked response to a client that cannot take its framing (HTTP/1.0, HTTP/2): the data
+   * bytes go out without it.
+   */
   #dechunk: ChunkedDecoder | null = null;
+  /** The decoder's output callback (made with the decoder) and whether every write was taken. */
+  #onDechunked: ((data: Buffer) => void) | null = null;
+  #dechunkedOk = true;
+  /** An HTTP/2 body without content-length: it goes upstream chunked (framed here). */
+  readonly #streamed: boolean;
   #responseStarted = false;
   /**
    * proxy_ignore_client_abort: the client closed after sending its whole request, and the
@@ -79,14 +89,15 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
   /** What the client gets when the tries run out: the status of the last failure. */
   #lastStatus = 502;
 
-  constructor(conn: ClientConnection, r: HttpRequest, plan: LocationPlan, proxy: ProxyPlan) {
-    this.#conn = conn;
+  constructor(r: HttpRequest, plan: LocationPlan, proxy: ProxyPlan) {
+    this.#t = r.transport;
     this.#r = r;
     this.#head = r.head;
     this.#plan = plan;
     this.#proxy = proxy;
-    this.#body = new RequestBodyFraming(r.head);
-    this.#next = new NextUpstream(r.head, proxy);
+    this.#body = new RequestBodyFraming(r.head, r.body);
+    this.#next = new NextUpstream(r.head, proxy, r.body === BODY_NONE);
+    this.#streamed = r.body === BODY_STREAM;
     this.bodyDone = this.#body.done;
   }
 
@@ -98,7 +109,7 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
     if (proxy.dynamicTarget !== null) {
       const url = splitDynamicUrl(proxy.dynamicTarget(r));
       this.#dynamicUri = url.uri;
-      const target = dynamicGroupsOf(this.#conn.site).resolve(url.host, proxy.scheme === 'https' ? 443 : 80);
+      const target = dynamicGroupsOf(this.#r.site).resolve(url.host, proxy.scheme === 'https' ? 443 : 80);
       if (target === null) return this.#noTarget();
       if (!(target instanceof Promise)) return this.#begin(target.group, target.proxyHost);
       target.then(
@@ -117,7 +128,7 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
 
   #noTarget(): void {
     if (this.#done) return;
-    this.#conn.site.logger.error(this.#logContext('TSP_ERR_UPSTREAM_CONNECT'), 'proxy_pass target could not be resolved');
+    this.#r.site.logger.error(this.#logContext('TSP_ERR_UPSTREAM_CONNECT'), 'proxy_pass target could not be resolved');
     this.#fail(502);
   }
 
@@ -153,7 +164,7 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
     const peer = picked ?? this.#pick();
     if (peer === null) {
       if (next.attempts === 0) {
-        this.#conn.site.logger.error(this.#logContext('TSP_ERR_NO_LIVE_UPSTREAM', group.name), 'no live upstreams while connecting to upstream');
+        this.#r.site.logger.error(this.#logContext('TSP_ERR_NO_LIVE_UPSTREAM', group.name), 'no live upstreams while connecting to upstream');
       }
       // nginx lists a try that found no live peer (while the group's tries remain) as the group's
       // name, and answers that 502 ("no live upstreams"), whatever failed before (a timeout: 504
@@ -168,18 +179,18 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
     this.#peer = peer;
     this.#try = r.upstream!.start(peer.key, Date.now());
     const tls = this.#tls;
-    const pool = this.#conn.site.pool;
+    const pool = this.#r.site.pool;
     const pooled = this.#proxy.proxyProtocol === 0 ? pool.take(peer, tls === null ? '' : tls.poolKey) : null;
     if (pooled !== null) {
       pooled.owner = this;
-      pooled.sink = this.#conn.socket;
+      pooled.sink = this.#t.output;
       this.#up = pooled;
       this.#reused = true;
       this.#send(pooled);
     } else {
       this.#reused = false;
       const sessions = tls !== null && tls.ctx.sessionReuse ? pool : null;
-      this.#up = new UpstreamConn(peer, this, this.#plan.settings.proxyConnectTimeoutMs, this.#conn.socket, tls, sessions);
+      this.#up = new UpstreamConn(peer, this, this.#plan.settings.proxyConnectTimeoutMs, this.#t.output, tls, sessions);
     }
   }
 
@@ -192,7 +203,7 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
     const s = up.socket;
     const attempt = this.#try!;
     attempt.connectMs = Date.now() - attempt.startMs;
-    const pp = up.requests++ === 0 && this.#proxy.proxyProtocol !== 0 ? proxyProtocolHeader(this.#proxy.proxyProtocol, this.#r, this.#conn) : null;
+    const pp = up.requests++ === 0 && this.#proxy.proxyProtocol !== 0 ? proxyProtocolHeader(this.#proxy.proxyProtocol, this.#r) : null;
     if (pp !== null) s.write(pp);
     up.setTimeout(this.#plan.settings.proxyReadTimeoutMs);
     const held = this.#next.takeHeld();
@@ -207,7 +218,7 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
       s.uncork();
     }
     this.#next.headSent = true;
-    if (!this.bodyDone) this.#conn.resume();
+    if (!this.bodyDone) this.#t.resume();
   }
 
   // -------------------------------------------------------------------------------------------
@@ -224,22 +235,47 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
     this.#r.requestLength += n;
     if (!this.#proxy.passBody) {
       // proxy_pass_request_body off: read and drop.
-      if (this.bodyDone) this.#conn.bodyComplete();
+      if (this.bodyDone) this.#t.bodyComplete();
       return n;
     }
-    const part = n === chunk.length ? chunk : chunk.subarray(0, n);
+    if (n > 0) {
+      const part = n === chunk.length ? chunk : chunk.subarray(0, n);
+      if (!this.#streamed) this.#forwardBody(part);
+      else {
+        // Its own chunk: size line, data, CRLF (one writev; the data is not copied).
+        const up = this.#up?.socket;
+        up?.cork();
+        this.#forwardBody(Buffer.from(`${n.toString(16)}\r\n`, 'latin1'));
+        this.#forwardBody(part);
+        this.#forwardBody(CRLF);
+        up?.uncork();
+      }
+    }
+    if (this.bodyDone) this.#t.bodyComplete();
+    return n;
+  }
+
+  /** The end of an HTTP/2 body without content-length (END_STREAM): the last chunk goes upstream. */
+  clientBodyEnd(): void {
+    if (this.bodyDone || this.#done) return;
+    this.#body.end();
+    this.bodyDone = true;
+    if (this.#proxy.passBody) this.#forwardBody(LAST_CHUNK);
+    this.#t.bodyComplete();
+  }
+
+  /** Request body bytes on their way upstream: sent now, or held until the head goes out. */
+  #forwardBody(part: Buffer): void {
     const next = this.#next;
     next.keep(part);
     const up = this.#up;
     if (next.headSent && up !== null) {
       this.#try!.bytesSent += part.length;
-      if (!up.socket.write(part)) this.#conn.pause();
+      if (!up.socket.write(part)) this.#t.pause();
     } else {
       next.hold(part);
-      this.#conn.pause();
+      this.#t.pause();
     }
-    if (this.bodyDone) this.#conn.bodyComplete();
-    return n;
   }
 
   #clientBodyError(status: number): void {
@@ -264,7 +300,7 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
     }
     this.#done = true;
     if (this.#r.status === 0) this.#r.status = 499;
-    const logger = this.#conn.site.logger;
+    const logger = this.#r.site.logger;
     if (logger.isLevelEnabled('debug')) {
       logger.debug({ code: 'TSP_ERR_CLIENT_ABORT', upstream: this.#proxy.upstreamName }, 'client closed the connection before the response was complete');
     }
@@ -280,22 +316,22 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
   clientEnd(): void {
     if (this.#done || this.#plan.settings.proxyIgnoreClientAbort) return;
     this.clientClosed();
-    this.#conn.abort();
+    this.#t.abort();
   }
 
   /** A response that cannot be completed: the client must see a broken connection. */
   #abortClient(): void {
     this.#done = true;
     // A client already gone was not logged at its close (the request went on): log it now.
-    if (this.#clientGone) this.#conn.finish(false);
-    else this.#conn.abort();
+    if (this.#clientGone) finishRequest(this.#r, false);
+    else this.#t.abort();
   }
 
   // -------------------------------------------------------------------------------------------
   // upstream side
 
   upstreamDrain(up: UpstreamConn): void {
-    if (up === this.#up) this.#conn.resume();
+    if (up === this.#up) this.#t.resume();
   }
 
   upstreamData(up: UpstreamConn, chunk: Buffer): void {
@@ -322,16 +358,16 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
         // Chunked framing that breaks in the bytes that came with the head: nothing has reached
         // the client yet, so it gets a 502 page instead of a connection closed on it.
         if (res.body === 'chunked' && data !== null && new ChunkedScanner().scan(data) < 0) {
-          this.#conn.site.logger.error(this.#logContext('TSP_ERR_UPSTREAM_INVALID_HEADER'), 'upstream sent invalid chunked response while reading upstream');
+          this.#r.site.logger.error(this.#logContext('TSP_ERR_UPSTREAM_INVALID_HEADER'), 'upstream sent invalid chunked response while reading upstream');
           this.#try!.status = res.status;
           this.#closeUpstream(true);
           return this.#fail(502);
         }
         // Head and the body bytes that came with it leave in one writev.
-        const client = this.#conn.socket;
-        client.cork();
+        const t = this.#t;
+        t.cork();
         if (this.#responseHead(res) && data !== null && !this.#done) this.#responseBody(data);
-        client.uncork();
+        t.uncork();
         return;
       }
       if (res.status === 101) {
@@ -341,7 +377,7 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
         return this.#startTunnel(res, data);
       }
       // 1xx interim responses: relay 100 Continue to a client that can read it, drop the rest.
-      if (res.status === 100 && this.#head.versionMinor === 1 && !this.#clientGone) this.#conn.socket.write(CONTINUE, 'latin1');
+      if (res.status === 100 && this.#head.versionMinor === 1 && !this.#clientGone) this.#t.sendContinue();
     }
   }
 
@@ -351,7 +387,7 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
   }
 
   #invalidResponse(head: string | null, tooBig = false): void {
-    this.#conn.site.logger.error(this.#logContext('TSP_ERR_UPSTREAM_INVALID_HEADER'), invalidResponseMessage(head, tooBig));
+    this.#r.site.logger.error(this.#logContext('TSP_ERR_UPSTREAM_INVALID_HEADER'), invalidResponseMessage(head, tooBig));
     this.#lastStatus = 502;
     if (this.#next.allows(this.#proxy.retryOnInvalidHeader, this.#responseStarted)) return this.#retry(true);
     this.#closeUpstream(true);
@@ -380,25 +416,25 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
     }
     this.#res = res;
     const head = this.#head;
-    // An HTTP/1.0 client cannot read chunked framing: it gets the data bytes, and the end of the
-    // body is the end of the connection (as nginx, which has no length to send either).
-    const dechunk = res.body === 'chunked' && head.versionMinor === 0;
-    this.#dechunk = dechunk ? new ChunkedDecoder() : null;
-    const keep = head.keepAlive && res.body !== 'close' && !dechunk && this.bodyDone && this.#conn.requestsLeft(this.#plan);
+    const t = this.#t;
+    // A client that cannot read chunked framing (HTTP/1.0; HTTP/2, whose DATA frames carry the
+    // bytes) gets the data bytes; an HTTP/1.0 one sees the end of the body as the end of the
+    // connection (as nginx, which has no length to send either).
+    const dechunk = res.body === 'chunked' && (head.versionMinor === 0 || !t.passesChunked);
+    if (dechunk) {
+      this.#dechunk = new ChunkedDecoder();
+      this.#onDechunked ??= (data) => {
+        if (!this.#sendBody(data)) this.#dechunkedOk = false;
+      };
+    } else this.#dechunk = null;
+    const keep = head.keepAlive && res.body !== 'close' && !(dechunk && head.versionMinor === 0) && this.bodyDone && t.requestsLeft(this.#plan);
     this.#clientKeepAlive = keep;
     // An error_page target goes out with the error's status (nginx err_status), unless `=`.
     const shown = this.#proxy.statusOverride || status;
-    let text = `HTTP/1.1 ${shown} ${res.reason === '' || shown !== status ? statusText(shown) : res.reason}\r\n`;
-    text += buildResponseHeaders(this.#plan.resHeaders, res, shown, r);
-    if (res.body === 'chunked') {
-      if (!dechunk) text += 'Transfer-Encoding: chunked\r\n';
-    } else if (res.body === 'length' || (res.body === 'none' && res.contentLength >= 0 && status !== 204)) text += `Content-Length: ${res.contentLength}\r\n`;
     this.#resBody.start(res);
-    text += keep ? 'Connection: keep-alive\r\n\r\n' : 'Connection: close\r\n\r\n';
     r.status = shown;
     r.responseHeaders = res.headers;
     r.connectionHeader = keep ? 'keep-alive' : 'close';
-    r.bytesSent += text.length;
     this.#responseStarted = true;
     if (this.#clientGone) {
       // Read the answer to its end (the connection may be reused), write nothing.
@@ -406,10 +442,14 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
       if (this.#resBody.done) this.#complete();
       return true;
     }
-    this.#conn.setTimeout(this.#plan.settings.sendTimeoutMs);
-    const full = this.#conn.socket.write(text, 'latin1');
+    t.setTimeout(this.#plan.settings.sendTimeoutMs);
+    t.status(shown, res.reason === '' || shown !== status ? statusText(shown) : res.reason);
+    writeResponseHeaders(this.#plan.resHeaders, res, shown, r, t);
+    if (res.body === 'chunked') {
+      if (!dechunk) t.field('Transfer-Encoding', 'chunked');
+    } else if (res.body === 'length' || (res.body === 'none' && res.contentLength >= 0 && status !== 204)) t.field('Content-Length', `${res.contentLength}`);
+    r.bytesSent += t.sendHead(keep, null, this.#resBody.done);
     if (this.#resBody.done) this.#complete();
-    else if (!full) this.#up?.socket.pause();
     return true;
   }
 
@@ -417,7 +457,7 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
     const framing = this.#resBody;
     const n = framing.take(chunk);
     if (n < 0) {
-      this.#conn.site.logger.error(this.#logContext('TSP_ERR_UPSTREAM_INVALID_HEADER'), 'upstream sent invalid chunked response while reading upstream');
+      this.#r.site.logger.error(this.#logContext('TSP_ERR_UPSTREAM_INVALID_HEADER'), 'upstream sent invalid chunked response while reading upstream');
       this.#closeUpstream(true);
       this.#abortClient();
       return;
@@ -433,21 +473,19 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
     if (finished) this.#complete();
   }
 
-  /** Body bytes to the client; false when its socket buffer is full. */
+  /** Body bytes to the client; false when its buffer is full. */
   #sendBody(part: Buffer): boolean {
     if (this.#clientGone) return true;
     const r = this.#r;
     r.bodyBytesSent += part.length;
     r.bytesSent += part.length;
-    return this.#conn.socket.write(part);
+    return this.#t.data(part);
   }
 
   #sendDechunked(part: Buffer): boolean {
-    let ok = true;
-    this.#dechunk!.decode(part, (data) => {
-      ok = this.#sendBody(data) && ok;
-    });
-    return ok;
+    this.#dechunkedOk = true;
+    this.#dechunk!.decode(part, this.#onDechunked!);
+    return this.#dechunkedOk;
   }
 
   /** The upstream answered 101: the connection becomes a tunnel, which takes both sockets over. */
@@ -462,12 +500,13 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
     this.#responseStarted = true;
     this.#up = null;
     this.#peer = null;
-    startHttpTunnel(this.#conn, up, this.#group!, peer, this.#r, this.#plan, this.#proxy, res, rest);
+    // Only an HTTP/1.1 connection asks for an upgrade (an HTTP/2 head has no Upgrade to relay).
+    startHttpTunnel(this.#t.upgradable!, up, this.#group!, peer, this.#r, this.#plan, this.#proxy, res, rest);
   }
 
   upstreamTimeout(up: UpstreamConn): void {
     if (up !== this.#up || this.#done) return;
-    this.#conn.site.logger.error(
+    this.#r.site.logger.error(
       this.#logContext('TSP_ERR_UPSTREAM_TIMEOUT'),
       timeoutMessage(up, this.#res !== null),
     );
@@ -501,7 +540,7 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
       this.#connect();
       return;
     }
-    this.#conn.site.logger.error(this.#logContext(closeCode(up)), closeMessage(up, err));
+    this.#r.site.logger.error(this.#logContext(closeCode(up)), closeMessage(up, err));
     this.#lastStatus = 502;
     if (this.#next.allows(this.#proxy.retryOnError, this.#responseStarted)) return this.#retry(true);
     this.#releasePeer(true, up);
@@ -532,7 +571,7 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
     const peer = this.#peer;
     if (peer === null) return;
     if (this.#group!.release(peer, failed)) {
-      this.#conn.site.logger.warn(this.#logContext('TSP_ERR_PEER_DISABLED'), disabledMessage(up, this.#res !== null));
+      this.#r.site.logger.warn(this.#logContext('TSP_ERR_PEER_DISABLED'), disabledMessage(up, this.#res !== null));
     }
     this.#peer = null;
   }
@@ -563,13 +602,13 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
         Date.now() - up.createdAt < proxy.keepaliveTimeMs;
       if (reusable) {
         if (up.socket.isPaused()) up.socket.resume();
-        this.#conn.site.pool.put(up, proxy.keepalive, proxy.keepaliveTimeoutMs);
+        this.#r.site.pool.put(up, proxy.keepalive, proxy.keepaliveTimeoutMs);
       } else {
         up.owner = null;
         up.destroy();
       }
     }
-    this.#conn.finish(this.#clientKeepAlive && this.bodyDone);
+    finishRequest(this.#r, this.#clientKeepAlive && this.bodyDone);
   }
 
   /**
@@ -582,8 +621,8 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
     this.#try!.end(Date.now());
     this.#closeUpstream(false);
     if (this.#clientGone) return this.#goneAnswer(status);
-    const keep = this.#head.keepAlive && this.bodyDone && this.#conn.requestsLeft(this.#plan);
-    this.#conn.respond(this.#r, this.#plan, errorResponse(status), keep, null, true);
+    const keep = this.#head.keepAlive && this.bodyDone && this.#t.requestsLeft(this.#plan);
+    respond(this.#r, errorResponse(status), keep, true);
   }
 
   /** Answer locally (nothing was sent to the client yet). */
@@ -593,13 +632,13 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
     const r = this.#r;
     this.#try?.fail(status, Date.now());
     if (this.#clientGone) return this.#goneAnswer(status);
-    const keep = keepAlive && this.#head.keepAlive && this.bodyDone && this.#conn.requestsLeft(this.#plan);
-    this.#conn.respond(r, this.#plan, errorResponse(status), keep);
+    const keep = keepAlive && this.#head.keepAlive && this.bodyDone && this.#t.requestsLeft(this.#plan);
+    respond(r, errorResponse(status), keep);
   }
 
   /** The answer a client that went away would have had: only logged. */
   #goneAnswer(status: number): void {
     this.#r.status = status;
-    this.#conn.finish(false);
+    finishRequest(this.#r, false);
   }
 }

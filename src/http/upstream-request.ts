@@ -10,18 +10,17 @@
 import { buildRequestHeaders, setValue } from './headers.js';
 import { headerValue } from './parser.js';
 import type { ProxyPlan } from './plan.js';
-import type { HttpRequest } from './request.js';
+import { BODY_CHUNKED, BODY_STREAM, type HttpRequest } from './request.js';
 import { targetSafe } from './wire-text.js';
 // Pure encoders shared with the stream proxy (no state, no I/O).
 import { encodeProxyV1, encodeProxyV2 } from '../tcp/proxy-protocol.js';
 
-/** The PROXY protocol header (`proxy_protocol on`) a new upstream connection starts with. */
-export function proxyProtocolHeader(
-  version: number,
-  r: HttpRequest,
-  conn: { readonly remotePort: number; readonly serverAddr: string; readonly serverPort: number },
-): Buffer {
-  const e = { sourceAddress: r.remoteAddr, sourcePort: conn.remotePort, destinationAddress: conn.serverAddr, destinationPort: conn.serverPort };
+/**
+ * The PROXY protocol header (`proxy_protocol on`) a new upstream connection starts with: the
+ * client address (after realip) and the connection's own port.
+ */
+export function proxyProtocolHeader(version: number, r: HttpRequest): Buffer {
+  const e = { sourceAddress: r.remoteAddr, sourcePort: r.realipRemotePort, destinationAddress: r.serverAddr, destinationPort: r.serverPort };
   return version === 1 ? encodeProxyV1(e) : encodeProxyV2(e);
 }
 
@@ -64,7 +63,10 @@ export function buildUpstreamHead(proxy: ProxyPlan, r: HttpRequest, proxyHost = 
   text += buildRequestHeaders(proxy.reqHeaders, head, { clientAddress: r.remoteAddr, scheme: r.scheme, proxyHost }, r);
   if (!proxy.passBody) {
     // proxy_pass_request_body off: the body is read and dropped, so no framing goes out.
-  } else if (head.chunked) text += 'Transfer-Encoding: chunked\r\n';
+  } else if (r.body === BODY_CHUNKED || r.body === BODY_STREAM) {
+    // An HTTP/2 body without content-length goes chunked (proxy.ts frames its DATA).
+    text += 'Transfer-Encoding: chunked\r\n';
+  }
   else if (head.contentLength >= 0) text += `Content-Length: ${head.contentLength}\r\n`;
   const plan = proxy.reqHeaders;
   const upgrade = plan.upgrade !== null ? setValue(plan.upgrade, r) : head.upgrade === 'websocket' ? headerValue(head, 'upgrade')! : '';
