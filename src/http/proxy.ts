@@ -1,42 +1,38 @@
 /**
  * One proxied request: pick a peer, take a pooled connection or connect, write the request head
- * as one string plus the body bytes as they arrive, parse the response head, write ours as one
- * string, then stream the body back with backpressure both ways. Retries follow
+ * as one string plus the body bytes as they arrive, read the response head, hand ours to the
+ * client's transport, then stream the body back with backpressure both ways. Retries follow
  * proxy_next_upstream (rules and body replay in next-upstream.ts) while nothing has reached the
  * client; after that a failure aborts the client connection so a truncated body can never look
  * complete.
+ *
+ * This is the exchange (the tries and their outcomes). Along its seams: the upstream request
+ * (upstream-request.ts), the request body on its way there (proxy-request-body.ts), the upstream
+ * response head (upstream-response.ts), and the response as the client gets it
+ * (proxy-response.ts).
  */
 import type { ErrorCode } from '../errors.js';
-import { MAX_RESPONSE_HEAD_BYTES } from '../constants.js';
 import { UpstreamAttempts, type UpstreamAttempt } from '../upstream/attempts.js';
 import type { Peer } from '../upstream/peer.js';
 import type { UpstreamGroup } from '../upstream/group.js';
 import { dynamicGroupsOf, splitDynamicUrl } from './dynamic.js';
 import { ChunkedScanner } from './chunked.js';
-import { ChunkedDecoder } from './chunked-decoder.js';
-import { BODY_TOO_LARGE, RequestBodyFraming, ResponseBodyFraming } from './framing.js';
-import { writeResponseHeaders } from './headers.js';
-import { buildUpstreamHead, firstSegmentIs, proxyProtocolHeader, upgradeMatches } from './upstream-request.js';
+import { BODY_TOO_LARGE } from './framing.js';
+import { ProxyRequestBody } from './proxy-request-body.js';
+import { buildUpstreamHead, firstSegmentIs, proxyProtocolHeader, upgradeMatches, writeUpstreamRequest } from './upstream-request.js';
 import { closeCode, isFailureStatus, NextUpstream } from './next-upstream.js';
 import { closeMessage, disabledMessage, invalidResponseMessage, requestLogContext, timeoutMessage, type RequestLogContext } from './upstream-log.js';
-import { HEAD_NEED_MORE, HEAD_READY, HeadAccumulator, headerValue, parseResponseHead, type HeadLimits, type RequestHead, type ResponseHead } from './parser.js';
+import { headerValue, type RequestHead, type ResponseHead } from './parser.js';
 import { proxyPortOf, type LocationPlan, type ProxyPlan } from './plan.js';
 import { UpstreamConn, type UpstreamOwner } from './pool.js';
-import { BODY_NONE, BODY_STREAM, type HttpRequest } from './request.js';
-import { errorResponse, statusText } from './respond.js';
+import { BODY_NONE, type HttpRequest } from './request.js';
+import { errorResponse } from './respond.js';
+import { ProxyResponse } from './proxy-response.js';
 import { finishRequest, respond } from './phases.js';
 import type { ClientTransport, Exchange } from './transport.js';
 import { startHttpTunnel } from './upgrade.js';
+import { HEAD_INVALID, HEAD_PENDING, ResponseHeadReader, poolable } from './upstream-response.js';
 import { resolveTlsTarget, type TlsTarget } from './upstream-tls.js';
-
-const RESPONSE_LIMITS: HeadLimits = {
-  requestLineBytes: MAX_RESPONSE_HEAD_BYTES,
-  headerLineBytes: MAX_RESPONSE_HEAD_BYTES,
-  headBytes: MAX_RESPONSE_HEAD_BYTES,
-};
-
-const CRLF = Buffer.from('\r\n', 'latin1');
-const LAST_CHUNK = Buffer.from('0\r\n\r\n', 'latin1');
 
 export class ProxyExchange implements Exchange, UpstreamOwner {
   bodyDone: boolean;
@@ -56,7 +52,7 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
   #dynamicUri: string | null = null;
   /** proxy_pass https://: the TLS parameters of this request's upstream connections. */
   #tls: TlsTarget | null = null;
-  readonly #body: RequestBodyFraming;
+  readonly #body: ProxyRequestBody;
   /** proxy_next_upstream: tries so far, the peers they went to, the body a retry sends again. */
   readonly #next: NextUpstream;
   #up: UpstreamConn | null = null;
@@ -64,26 +60,10 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
   /** The current try's record in r.upstream ($upstream_* variables). */
   #try: UpstreamAttempt | null = null;
   #reused = false;
-  readonly #resAcc = new HeadAccumulator();
+  readonly #resAcc = new ResponseHeadReader();
   #res: ResponseHead | null = null;
-  readonly #resBody = new ResponseBodyFraming();
-  /**
-   * A chunked response to a client that cannot take its framing (HTTP/1.0, HTTP/2): the data
-   * bytes go out without it.
-   */
-  #dechunk: ChunkedDecoder | null = null;
-  /** The decoder's output callback (made with the decoder) and whether every write was taken. */
-  #onDechunked: ((data: Buffer) => void) | null = null;
-  #dechunkedOk = true;
-  /** An HTTP/2 body without content-length: it goes upstream chunked (framed here). */
-  readonly #streamed: boolean;
-  #responseStarted = false;
-  /**
-   * proxy_ignore_client_abort: the client closed after sending its whole request, and the
-   * upstream request goes on; its answer is read and dropped, and logged when it ends.
-   */
-  #clientGone = false;
-  #clientKeepAlive = false;
+  /** The response to the client: its framing, head and body bytes. */
+  readonly #response: ProxyResponse;
   #reusable = true;
   #done = false;
   /** What the client gets when the tries run out: the status of the last failure. */
@@ -95,9 +75,9 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
     this.#head = r.head;
     this.#plan = plan;
     this.#proxy = proxy;
-    this.#body = new RequestBodyFraming(r.head, r.body);
     this.#next = new NextUpstream(r.head, proxy, r.body === BODY_NONE);
-    this.#streamed = r.body === BODY_STREAM;
+    this.#body = new ProxyRequestBody(r, plan, proxy, this.#next);
+    this.#response = new ProxyResponse(r, plan, proxy);
     this.bodyDone = this.#body.done;
   }
 
@@ -206,17 +186,7 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
     const pp = up.requests++ === 0 && this.#proxy.proxyProtocol !== 0 ? proxyProtocolHeader(this.#proxy.proxyProtocol, this.#r) : null;
     if (pp !== null) s.write(pp);
     up.setTimeout(this.#plan.settings.proxyReadTimeoutMs);
-    const held = this.#next.takeHeld();
-    attempt.bytesSent += (pp?.length ?? 0) + this.#upstreamHead.length + (held === null ? 0 : held.reduce((n, b) => n + b.length, 0));
-    if (held === null) {
-      s.write(this.#upstreamHead, 'latin1');
-    } else {
-      // Head and the body bytes already received leave in one writev.
-      s.cork();
-      s.write(this.#upstreamHead, 'latin1');
-      for (const b of held) s.write(b);
-      s.uncork();
-    }
+    attempt.bytesSent += (pp?.length ?? 0) + writeUpstreamRequest(s, this.#upstreamHead, this.#next.takeHeld());
     this.#next.headSent = true;
     if (!this.bodyDone) this.#t.resume();
   }
@@ -226,61 +196,30 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
 
   clientData(chunk: Buffer): number {
     if (this.bodyDone || this.#done) return this.bodyDone ? 0 : chunk.length;
-    const n = this.#body.take(chunk, this.#plan.settings.clientMaxBodySizeBytes);
+    const body = this.#body;
+    const n = body.receive(chunk, this.#up, this.#try);
     if (n < 0) {
       this.#clientBodyError(n === BODY_TOO_LARGE ? 413 : 400);
       return chunk.length;
     }
-    if (this.#body.done) this.bodyDone = true;
-    this.#r.requestLength += n;
-    if (!this.#proxy.passBody) {
-      // proxy_pass_request_body off: read and drop.
-      if (this.bodyDone) this.#t.bodyComplete();
-      return n;
+    if (body.done) {
+      this.bodyDone = true;
+      this.#t.bodyComplete();
     }
-    if (n > 0) {
-      const part = n === chunk.length ? chunk : chunk.subarray(0, n);
-      if (!this.#streamed) this.#forwardBody(part);
-      else {
-        // Its own chunk: size line, data, CRLF (one writev; the data is not copied).
-        const up = this.#up?.socket;
-        up?.cork();
-        this.#forwardBody(Buffer.from(`${n.toString(16)}\r\n`, 'latin1'));
-        this.#forwardBody(part);
-        this.#forwardBody(CRLF);
-        up?.uncork();
-      }
-    }
-    if (this.bodyDone) this.#t.bodyComplete();
     return n;
   }
 
-  /** The end of an HTTP/2 body without content-length (END_STREAM): the last chunk goes upstream. */
+  /** The end of an HTTP/2 body without content-length (END_STREAM). */
   clientBodyEnd(): void {
     if (this.bodyDone || this.#done) return;
-    this.#body.end();
+    this.#body.finish(this.#up, this.#try);
     this.bodyDone = true;
-    if (this.#proxy.passBody) this.#forwardBody(LAST_CHUNK);
     this.#t.bodyComplete();
-  }
-
-  /** Request body bytes on their way upstream: sent now, or held until the head goes out. */
-  #forwardBody(part: Buffer): void {
-    const next = this.#next;
-    next.keep(part);
-    const up = this.#up;
-    if (next.headSent && up !== null) {
-      this.#try!.bytesSent += part.length;
-      if (!up.socket.write(part)) this.#t.pause();
-    } else {
-      next.hold(part);
-      this.#t.pause();
-    }
   }
 
   #clientBodyError(status: number): void {
     this.#closeUpstream(false);
-    if (this.#responseStarted) {
+    if (this.#response.started) {
       this.#abortClient();
     } else {
       this.#fail(status, false);
@@ -295,7 +234,7 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
   clientClosed(): void {
     if (this.#done) return;
     if (this.bodyDone && this.#plan.settings.proxyIgnoreClientAbort) {
-      this.#clientGone = true;
+      this.#response.clientGone = true;
       return;
     }
     this.#done = true;
@@ -323,7 +262,7 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
   #abortClient(): void {
     this.#done = true;
     // A client already gone was not logged at its close (the request went on): log it now.
-    if (this.#clientGone) finishRequest(this.#r, false);
+    if (this.#response.clientGone) finishRequest(this.#r, false);
     else this.#t.abort();
   }
 
@@ -341,44 +280,35 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
       this.#responseBody(chunk);
       return;
     }
-    let data: Buffer | null = chunk;
-    while (data !== null) {
-      const rc = this.#resAcc.push(data, RESPONSE_LIMITS);
-      if (rc === HEAD_NEED_MORE) return;
-      if (rc !== HEAD_READY) return this.#invalidResponse(null, rc !== 400);
-      const head = this.#resAcc.head;
-      const res = parseResponseHead(head, this.#head.method);
-      data = this.#resAcc.rest;
-      this.#resAcc.reset();
-      if (res === null) return this.#invalidResponse(head);
-      if (res.status >= 200) {
-        // Bytes after a head that has no body (204, 304, HEAD): the upstream's framing is not
-        // ours, so its connection is not reused.
-        if (res.body === 'none' && data !== null) this.#reusable = false;
-        // Chunked framing that breaks in the bytes that came with the head: nothing has reached
-        // the client yet, so it gets a 502 page instead of a connection closed on it.
-        if (res.body === 'chunked' && data !== null && new ChunkedScanner().scan(data) < 0) {
-          this.#r.site.logger.error(this.#logContext('TSP_ERR_UPSTREAM_INVALID_HEADER'), 'upstream sent invalid chunked response while reading upstream');
-          this.#try!.status = res.status;
-          this.#closeUpstream(true);
-          return this.#fail(502);
-        }
-        // Head and the body bytes that came with it leave in one writev.
-        const t = this.#t;
-        t.cork();
-        if (this.#responseHead(res) && data !== null && !this.#done) this.#responseBody(data);
-        t.uncork();
-        return;
-      }
-      if (res.status === 101) {
-        // Only the protocol the client asked for (h2c smuggling: a 101 to something else would
-        // hand the client a tunnel to the backend past every location rule).
-        if (this.#upgrade === null || !upgradeMatches(this.#upgrade, headerValue(res, 'upgrade'))) return this.#invalidResponse(null);
-        return this.#startTunnel(res, data);
-      }
-      // 1xx interim responses: relay 100 Continue to a client that can read it, drop the rest.
-      if (res.status === 100 && this.#head.versionMinor === 1 && !this.#clientGone) this.#t.sendContinue();
+    const reader = this.#resAcc;
+    const res = reader.read(chunk, this.#head.method, this.#response);
+    if (res === HEAD_PENDING) return;
+    if (res === HEAD_INVALID) return this.#invalidResponse(reader.invalidHead, reader.tooBig);
+    const data = reader.after;
+    // A view of the pool's read buffer: it must not be kept past this event.
+    reader.after = null;
+    if (res.status === 101) {
+      // Only the protocol the client asked for (h2c smuggling: a 101 to something else would
+      // hand the client a tunnel to the backend past every location rule).
+      if (this.#upgrade === null || !upgradeMatches(this.#upgrade, headerValue(res, 'upgrade'))) return this.#invalidResponse(null);
+      return this.#startTunnel(res, data);
     }
+    // Bytes after a head that has no body (204, 304, HEAD): the upstream's framing is not
+    // ours, so its connection is not reused.
+    if (res.body === 'none' && data !== null) this.#reusable = false;
+    // Chunked framing that breaks in the bytes that came with the head: nothing has reached
+    // the client yet, so it gets a 502 page instead of a connection closed on it.
+    if (res.body === 'chunked' && data !== null && new ChunkedScanner().scan(data) < 0) {
+      this.#r.site.logger.error(this.#logContext('TSP_ERR_UPSTREAM_INVALID_HEADER'), 'upstream sent invalid chunked response while reading upstream');
+      this.#try!.status = res.status;
+      this.#closeUpstream(true);
+      return this.#fail(502);
+    }
+    // Head and the body bytes that came with it leave in one writev.
+    const t = this.#t;
+    t.cork();
+    if (this.#responseHead(res) && data !== null && !this.#done) this.#responseBody(data);
+    t.uncork();
   }
 
   /** The error-log context of this request (error path only): nginx's client/server/request/upstream/host. */
@@ -389,7 +319,7 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
   #invalidResponse(head: string | null, tooBig = false): void {
     this.#r.site.logger.error(this.#logContext('TSP_ERR_UPSTREAM_INVALID_HEADER'), invalidResponseMessage(head, tooBig));
     this.#lastStatus = 502;
-    if (this.#next.allows(this.#proxy.retryOnInvalidHeader, this.#responseStarted)) return this.#retry(true);
+    if (this.#next.allows(this.#proxy.retryOnInvalidHeader, this.#response.started)) return this.#retry(true);
     this.#closeUpstream(true);
     this.#fail(502);
   }
@@ -401,7 +331,7 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
     const attempt = this.#try!;
     attempt.status = status;
     attempt.headerMs = Date.now() - attempt.startMs;
-    if (this.#next.allows(this.#proxy.retryStatuses.has(status), this.#responseStarted)) {
+    if (this.#next.allows(this.#proxy.retryStatuses.has(status), this.#response.started)) {
       // Only drop this response if another peer can take the request; else it is the answer.
       this.#next.markTried(this.#peer!);
       const nextPeer = this.#pick();
@@ -415,89 +345,40 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
       return false;
     }
     this.#res = res;
-    const head = this.#head;
-    const t = this.#t;
-    // A client that cannot read chunked framing (HTTP/1.0; HTTP/2, whose DATA frames carry the
-    // bytes) gets the data bytes; an HTTP/1.0 one sees the end of the body as the end of the
-    // connection (as nginx, which has no length to send either).
-    const dechunk = res.body === 'chunked' && (head.versionMinor === 0 || !t.passesChunked);
-    if (dechunk) {
-      this.#dechunk = new ChunkedDecoder();
-      this.#onDechunked ??= (data) => {
-        if (!this.#sendBody(data)) this.#dechunkedOk = false;
-      };
-    } else this.#dechunk = null;
-    const keep = head.keepAlive && res.body !== 'close' && !(dechunk && head.versionMinor === 0) && this.bodyDone && t.requestsLeft(this.#plan);
-    this.#clientKeepAlive = keep;
-    // An error_page target goes out with the error's status (nginx err_status), unless `=`.
-    const shown = this.#proxy.statusOverride || status;
-    this.#resBody.start(res);
-    r.status = shown;
-    r.responseHeaders = res.headers;
-    r.connectionHeader = keep ? 'keep-alive' : 'close';
-    this.#responseStarted = true;
-    if (this.#clientGone) {
-      // Read the answer to its end (the connection may be reused), write nothing.
-      r.bytesSent = 0;
-      if (this.#resBody.done) this.#complete();
-      return true;
-    }
-    t.setTimeout(this.#plan.settings.sendTimeoutMs);
-    t.status(shown, res.reason === '' || shown !== status ? statusText(shown) : res.reason);
-    writeResponseHeaders(this.#plan.resHeaders, res, shown, r, t);
-    if (res.body === 'chunked') {
-      if (!dechunk) t.field('Transfer-Encoding', 'chunked');
-    } else if (res.body === 'length' || (res.body === 'none' && res.contentLength >= 0 && status !== 204)) t.field('Content-Length', `${res.contentLength}`);
-    r.bytesSent += t.sendHead(keep, null, this.#resBody.done);
-    if (this.#resBody.done) this.#complete();
+    const response = this.#response;
+    response.begin(res, this.bodyDone);
+    if (response.done) this.#complete();
     return true;
   }
 
   #responseBody(chunk: Buffer): void {
-    const framing = this.#resBody;
-    const n = framing.take(chunk);
+    const response = this.#response;
+    const n = response.take(chunk);
     if (n < 0) {
       this.#r.site.logger.error(this.#logContext('TSP_ERR_UPSTREAM_INVALID_HEADER'), 'upstream sent invalid chunked response while reading upstream');
       this.#closeUpstream(true);
       this.#abortClient();
       return;
     }
-    const finished = framing.done;
+    const finished = response.done;
     if (n < chunk.length) this.#reusable = false;
     if (n > 0) {
-      const part = n === chunk.length ? chunk : chunk.subarray(0, n);
       this.#try!.bodyBytes += n;
-      const ok = this.#dechunk === null ? this.#sendBody(part) : this.#sendDechunked(part);
-      if (!ok && !finished) this.#up?.socket.pause();
+      if (!response.send(n === chunk.length ? chunk : chunk.subarray(0, n)) && !finished) this.#up?.socket.pause();
     }
     if (finished) this.#complete();
   }
 
-  /** Body bytes to the client; false when its buffer is full. */
-  #sendBody(part: Buffer): boolean {
-    if (this.#clientGone) return true;
-    const r = this.#r;
-    r.bodyBytesSent += part.length;
-    r.bytesSent += part.length;
-    return this.#t.data(part);
-  }
-
-  #sendDechunked(part: Buffer): boolean {
-    this.#dechunkedOk = true;
-    this.#dechunk!.decode(part, this.#onDechunked!);
-    return this.#dechunkedOk;
-  }
-
   /** The upstream answered 101: the connection becomes a tunnel, which takes both sockets over. */
   #startTunnel(res: ResponseHead, rest: Buffer | null): void {
-    if (this.#clientGone) {
+    if (this.#response.clientGone) {
       this.#closeUpstream(false);
       return this.#abortClient();
     }
     const up = this.#up!;
     const peer = this.#peer!;
     this.#done = true;
-    this.#responseStarted = true;
+    this.#response.started = true;
     this.#up = null;
     this.#peer = null;
     // Only an HTTP/1.1 connection asks for an upgrade (an HTTP/2 head has no Upgrade to relay).
@@ -511,9 +392,9 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
       timeoutMessage(up, this.#res !== null),
     );
     this.#lastStatus = 504;
-    if (this.#res === null && this.#next.allows(this.#proxy.retryOnTimeout, this.#responseStarted)) return this.#retry(true);
+    if (this.#res === null && this.#next.allows(this.#proxy.retryOnTimeout, this.#response.started)) return this.#retry(true);
     this.#closeUpstream(true);
-    if (this.#responseStarted) this.#abortClient();
+    if (this.#response.started) this.#abortClient();
     else this.#fail(504);
   }
 
@@ -542,7 +423,7 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
     }
     this.#r.site.logger.error(this.#logContext(closeCode(up)), closeMessage(up, err));
     this.#lastStatus = 502;
-    if (this.#next.allows(this.#proxy.retryOnError, this.#responseStarted)) return this.#retry(true);
+    if (this.#next.allows(this.#proxy.retryOnError, this.#response.started)) return this.#retry(true);
     this.#releasePeer(true, up);
     this.#fail(502);
   }
@@ -595,12 +476,7 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
     this.#up = null;
     if (up !== null) {
       const proxy = this.#proxy;
-      const res = this.#res!;
-      const reusable =
-        this.#reusable && res.keepAlive && this.bodyDone && this.#upstreamReusable && proxy.keepalive > 0 && proxy.proxyProtocol === 0 &&
-        !proxy.http10 && (proxy.keepaliveRequests <= 0 || up.requests < proxy.keepaliveRequests) &&
-        Date.now() - up.createdAt < proxy.keepaliveTimeMs;
-      if (reusable) {
+      if (this.#reusable && this.bodyDone && this.#upstreamReusable && poolable(proxy, up, this.#res!)) {
         if (up.socket.isPaused()) up.socket.resume();
         this.#r.site.pool.put(up, proxy.keepalive, proxy.keepaliveTimeoutMs);
       } else {
@@ -608,7 +484,7 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
         up.destroy();
       }
     }
-    finishRequest(this.#r, this.#clientKeepAlive && this.bodyDone);
+    finishRequest(this.#r, this.#response.keepAlive && this.bodyDone);
   }
 
   /**
@@ -620,7 +496,7 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
     this.#done = true;
     this.#try!.end(Date.now());
     this.#closeUpstream(false);
-    if (this.#clientGone) return this.#goneAnswer(status);
+    if (this.#response.clientGone) return this.#goneAnswer(status);
     const keep = this.#head.keepAlive && this.bodyDone && this.#t.requestsLeft(this.#plan);
     respond(this.#r, errorResponse(status), keep, true);
   }
@@ -631,7 +507,7 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
     this.#closeUpstream(false);
     const r = this.#r;
     this.#try?.fail(status, Date.now());
-    if (this.#clientGone) return this.#goneAnswer(status);
+    if (this.#response.clientGone) return this.#goneAnswer(status);
     const keep = keepAlive && this.#head.keepAlive && this.bodyDone && this.#t.requestsLeft(this.#plan);
     respond(r, errorResponse(status), keep);
   }

@@ -7,6 +7,7 @@
  * unless configured and an h2c upgrade that a backend accepts would tunnel the client past every
  * location rule. `proxy_set_header Upgrade ...` keeps nginx's meaning: that value is sent.
  */
+import type net from 'node:net';
 import { buildRequestHeaders, setValue } from './headers.js';
 import { headerValue } from './parser.js';
 import type { ProxyPlan } from './plan.js';
@@ -84,6 +85,26 @@ export function buildUpstreamHead(proxy: ProxyPlan, r: HttpRequest, proxyHost = 
   const options = tokens(explicit);
   const upgrading = upgrade !== '' && head.upgrade !== null && options.includes('upgrade');
   return { text, upgrade: upgrading ? tokens(upgrade) : null, reusable: !options.includes('close') && !options.includes('upgrade') };
+}
+
+/**
+ * Write a request head and the body bytes received before it went out (null: none) to an
+ * upstream socket, in one writev; returns the bytes written.
+ */
+export function writeUpstreamRequest(s: net.Socket, head: string, held: readonly Buffer[] | null): number {
+  if (held === null) {
+    s.write(head, 'latin1');
+    return head.length;
+  }
+  let bytes = head.length;
+  s.cork();
+  s.write(head, 'latin1');
+  for (const b of held) {
+    s.write(b);
+    bytes += b.length;
+  }
+  s.uncork();
+  return bytes;
 }
 
 /** Lowercased comma-separated tokens. */
