@@ -29,21 +29,6 @@ const ALLOWED: Readonly<Record<string, readonly string[]>> = {
   cli: ['.', 'log', 'config', 'runtime'],
 };
 
-/**
- * Edges the structural step (issue 13) is still removing; each entry must exist (a stale entry
- * fails too), and the list only shrinks.
- */
-const KNOWN: readonly string[] = [
-  'http -> http2',
-  'http -> websocket',
-  'websocket -> http',
-  'websocket -> upstream',
-  'websocket -> wire',
-];
-
-/** Folders the structural step is dissolving (websocket/ moves into http/). */
-const KNOWN_FOLDERS: readonly string[] = ['websocket'];
-
 interface Edge {
   readonly from: string;
   readonly to: string;
@@ -89,15 +74,12 @@ describe('the import map of src/', () => {
   const folders = new Set(all.flatMap((e) => [e.from, e.to]));
 
   test('every folder of src/ is on the map', () => {
-    expect([...folders].filter((f) => !(f in ALLOWED) && !KNOWN_FOLDERS.includes(f)).sort()).toEqual([]);
-    expect(KNOWN_FOLDERS.filter((f) => !folders.has(f)), 'stale KNOWN_FOLDERS: remove them').toEqual([]);
+    expect([...folders].filter((f) => !(f in ALLOWED)).sort()).toEqual([]);
   });
 
-  test('no import goes against the map (beyond the known edges being removed)', () => {
+  test('no import goes against the map', () => {
     const against = all.filter((e) => !(e.from === '.' && path.basename(e.file) === 'cli.ts') && !(ALLOWED[e.from] ?? []).includes(e.to));
-    const found = [...new Set(against.map((e) => `${e.from} -> ${e.to}`))].sort();
-    expect(found.filter((k) => !KNOWN.includes(k)), against.map((e) => `${e.file}: ${e.from} -> ${e.to}`).join('\n')).toEqual([]);
-    expect(KNOWN.filter((k) => !found.includes(k)), 'stale KNOWN entries: remove them').toEqual([]);
+    expect(against.map((e) => `${e.file}: ${e.from} -> ${e.to}`)).toEqual([]);
   });
 
   test('cli.ts only drives the runtime, the config and the command line', () => {
@@ -121,12 +103,6 @@ describe('the import map of src/', () => {
       for (const next of graph.get(node) ?? []) visit(next, [...stack, node]);
     };
     for (const node of graph.keys()) visit(node, []);
-    const known = new Set(KNOWN);
-    // a loop through a known edge goes when that edge goes; any other loop fails
-    const fresh = loops.filter((l) => {
-      const hops = l.split(' -> ');
-      return !hops.slice(1).some((to, k) => known.has(`${hops[k]} -> ${to}`));
-    });
-    expect([...new Set(fresh)].sort()).toEqual([]);
+    expect([...new Set(loops)].sort()).toEqual([]);
   });
 });

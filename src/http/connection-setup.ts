@@ -8,7 +8,9 @@
  * here runs per request. The PROXY decoder itself is shared with the stream proxy
  * (src/wire/proxy-protocol.ts); this module applies its result to an HTTP connection.
  */
+import type net from 'node:net';
 import type { ClientConnection } from './connection.js';
+import type { ConnectionInfo } from './transport.js';
 import type { HeadLimits } from '../wire/head-accumulator.js';
 import type { VirtualHosts } from './router.js';
 import { decodeProxyHeader, type ProxyHeader } from '../wire/proxy-protocol.js';
@@ -25,6 +27,19 @@ export interface AcceptedConnection {
    */
   readonly remoteAddr?: string;
   readonly remotePort?: number;
+}
+
+/** The addresses of an accepted socket, with what its accept path learned (HTTP/2 sessions share one per connection). */
+export function connectionInfo(socket: net.Socket, accepted: AcceptedConnection): ConnectionInfo {
+  return {
+    remoteAddr: accepted.remoteAddr ?? socket.remoteAddress ?? '',
+    remotePort: accepted.remotePort ?? socket.remotePort ?? 0,
+    serverAddr: socket.localAddress ?? '',
+    serverPort: socket.localPort ?? 0,
+    tls: accepted.tls,
+    proxyProtocolAddr: accepted.proxyProtocolAddr,
+    proxyProtocolPort: accepted.proxyProtocolPort,
+  };
 }
 
 /** The client address a PROXY header carries ($proxy_protocol_addr / _port); null for LOCAL or UNKNOWN. */

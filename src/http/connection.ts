@@ -1,23 +1,25 @@
 /**
- * One client connection: reads request heads, routes them, hands each request to an exchange
- * (proxy) or answers locally, and keeps the connection alive between requests. Requests are
- * handled one at a time; pipelined bytes wait (socket paused) until the response before them
- * is complete, so responses go out in request order.
+ * One HTTP/1.1 client connection: the transport of its requests (transport.ts). It reads request
+ * heads, hands each request to the phases (phases.ts) and writes the responses they produce,
+ * keeping the connection alive between requests. Requests are handled one at a time; pipelined
+ * bytes wait (socket paused) until the response before them is complete, so responses go out in
+ * request order. It owns the socket and the framing (timeouts, half-close, keep-alive,
+ * pipelining, the PROXY header); what serves a request is decided elsewhere.
  *
  * Socket listeners are shared by all connections (see #listeners), never made per request.
  */
 import type net from 'node:net';
 import { HEAD_NEED_MORE, HEAD_READY, HeadAccumulator, type HeadLimits } from '../wire/head-accumulator.js';
 import { parseRequestHead, type RequestHead } from '../wire/http1-request.js';
-import type { CompiledServer, VirtualHosts } from './router.js';
-import { applyErrorPage } from './error-page.js';
-import { HttpRequest } from './request.js';
-import { errorResponse, renderLocal, type LocalResponse } from './respond.js';
-import { buildAddHeaders } from './headers.js';
+import type { VirtualHosts } from './router.js';
+import { BODY_NONE, HttpRequest, bodyFramingOf } from './request.js';
+import { errorResponse, renderLocal } from './respond.js';
 import type { LocationPlan } from './plan.js';
 import type { HttpSite } from './site.js';
-import { serveErrorPage, serveRequest } from './dispatch.js';
+import { logRequest, respond, serveRequest } from './phases.js';
 import { expectsProxyHeader, headLimitsOf, PROXY_INCOMPLETE, readProxyHeader, type AcceptedConnection } from './connection-setup.js';
+import { nextConnectionId, type ClientTransport, type Exchange } from './transport.js';
+import type { TunnelClient } from './tunnel.js';
 import type { TlsInfo } from '../tls/info.js';
 
 const S_HEAD = 0;
@@ -28,38 +30,21 @@ const S_CLOSED = 4;
 /** Waiting for the PROXY protocol header of a `listen ... proxy_protocol` connection. */
 const S_PROXY = 5;
 
-let nextConnectionId = 1;
+const CONTINUE = 'HTTP/1.1 100 Continue\r\n\r\n';
 
 /** The socket's back-pointer to its connection, for the shared listeners. */
 const kConnection = Symbol('tsproxy.connection');
 type OwnedSocket = net.Socket & { [kConnection]: ClientConnection };
 
-/** What a ClientConnection needs from the exchange handling its current request. */
-export interface Exchange {
-  /** Client bytes after the head: returns how many belong to this request. */
-  clientData(chunk: Buffer): number;
-  /** The request body has been read completely. */
-  readonly bodyDone: boolean;
-  clientDrain(): void;
-  /** The client went away (or the connection is being torn down). */
-  clientClosed(): void;
-  /**
-   * The client shut down its write side (FIN) while its socket stays open for our answer. Without
-   * it, the answer is finished and the connection then closed.
-   */
-  clientEnd?(): void;
-}
-
-export class ClientConnection {
+export class ClientConnection implements ClientTransport, TunnelClient {
   readonly socket: net.Socket;
-  /** The site (config) of the current request; see followReload (dispatch.ts). */
+  /** The site (config) of the current request; a reload applies from the next request on. */
   site: HttpSite;
   vhosts: VirtualHosts;
-  readonly id = nextConnectionId++;
+  readonly id = nextConnectionId();
+  readonly http2 = false;
   readonly remoteAddr: string;
   readonly remotePort: number;
-  /** One HTTP/2 stream (src/http2/) rather than a socket: $server_protocol is HTTP/2.0. */
-  http2 = false;
   /** $proxy_protocol_addr: the source address of the PROXY header, null without one. */
   proxyProtocolAddr: string | null = null;
   proxyProtocolPort: number | null = null;
@@ -67,6 +52,8 @@ export class ClientConnection {
   readonly tls: TlsInfo | null;
   readonly serverAddr: string;
   readonly serverPort: number;
+  /** HTTP/1.1 passes chunked framing through (an HTTP/1.0 client's request is decoded by the proxy). */
+  readonly passesChunked = true;
   requests = 0;
   exchange: Exchange | null = null;
   #state: number = S_HEAD;
@@ -75,12 +62,9 @@ export class ClientConnection {
   #limits: HeadLimits;
   #headerTimeoutMs: number;
   #keepaliveTimeoutMs: number;
-  /** The request being answered (for the access log), null between requests. */
+  /** The request being served (for the access log), null between requests. */
   #request: HttpRequest | null = null;
-  #plan: LocationPlan | null = null;
   #timeoutMs = -1;
-  /** The server of the current request (error_page routes in it), null once used. */
-  #server: CompiledServer | null = null;
   #proxyPending: Buffer | null = null;
   /** Close after the current response (listener removed by a reload, or stop). */
   #retiring = false;
@@ -88,6 +72,10 @@ export class ClientConnection {
   readonly #acceptedAtMs = Date.now();
   /** Deadline of a head that arrived in pieces (null while none is pending). */
   #headDeadline: NodeJS.Timeout | null = null;
+  /** The client sent FIN: no more requests will come. */
+  #clientEnded = false;
+  /** The response head being built (status line and fields). */
+  #head = '';
 
   constructor(socket: net.Socket, site: HttpSite, vhosts: VirtualHosts, accepted: AcceptedConnection | null = null) {
     this.socket = socket;
@@ -109,7 +97,7 @@ export class ClientConnection {
     this.#keepaliveTimeoutMs = server.settings.keepaliveTimeoutMs;
     // nginx answers a client that sent its request and then shut down its write side (FIN) when
     // it answers itself (return, static files): keep our side open until the response is out
-    // (finish() ends it). A proxied request is aborted instead (ProxyExchange.clientEnd).
+    // (end() ends it). A proxied request is aborted instead (ProxyExchange.clientEnd).
     socket.allowHalfOpen = true;
     (socket as OwnedSocket)[kConnection] = this;
     const on = ClientConnection.#listeners;
@@ -165,6 +153,10 @@ export class ClientConnection {
     return this.#state === S_HEAD && this.#acc.pendingBytes === 0 && this.exchange === null;
   }
 
+  get upgradable(): TunnelClient {
+    return this;
+  }
+
   #onData(chunk: Buffer): void {
     switch (this.#state) {
       case S_HEAD:
@@ -209,9 +201,6 @@ export class ClientConnection {
     this.socket.pause();
   }
 
-  /** The client sent FIN: no more requests will come. */
-  #clientEnded = false;
-
   #onEnd(): void {
     this.#clientEnded = true;
     const state = this.#state;
@@ -229,7 +218,7 @@ export class ClientConnection {
       // Idle, or a head that will never complete: close our side too.
       this.socket.end();
     }
-    // Otherwise a response is in progress: finish() ends the socket after it.
+    // Otherwise a response is in progress: end() ends the socket after it.
   }
 
   /**
@@ -270,12 +259,14 @@ export class ClientConnection {
   }
 
   #onTimeout(): void {
+    const r = this.#request;
     if ((this.#state === S_HEAD && this.#acc.pendingBytes > 0) || this.#state === S_PROXY) {
       this.#closeTimedOutHead();
-    } else if (this.#state === S_BODY && this.exchange !== null && this.#request !== null && this.#request.status === 0) {
+    } else if (this.#state === S_BODY && this.exchange !== null && r !== null && r.status === 0) {
+      // client_body_timeout: the body stopped before its end.
       this.exchange.clientClosed();
       this.exchange = null;
-      this.respond(this.#request, this.#plan, errorResponse(408), false);
+      respond(r, errorResponse(408), false);
     } else {
       this.socket.destroy();
     }
@@ -291,7 +282,8 @@ export class ClientConnection {
       this.exchange = null;
       ex.clientClosed();
     }
-    if (was !== S_CLOSED && this.#request !== null && this.#request.status !== 0) this.#log();
+    const r = this.#request;
+    if (was !== S_CLOSED && r !== null && r.status !== 0) logRequest(r);
   }
 
   #feedHead(chunk: Buffer): void {
@@ -321,21 +313,42 @@ export class ClientConnection {
 
   /** A malformed request: answer and close without routing (nginx does the same). */
   #respondRaw(status: number): void {
-    const { text } = renderLocal(errorResponse(status), false, false);
     this.#state = S_WAIT;
     this.setTimeout(this.#keepaliveTimeoutMs);
-    this.socket.end(text, 'latin1');
+    this.socket.end(renderLocal(errorResponse(status)), 'latin1');
   }
 
+  /** A new request; `rest` is the client bytes read after its head. */
   #start(head: RequestHead, headBytes: number, rest: Buffer | null): void {
+    const holder = this.site.holder;
+    if (holder !== null && holder.current !== this.site) this.#followReload(holder.current);
     this.requests++;
-    const r = new HttpRequest(head, headBytes, this, this.requests);
+    const body = bodyFramingOf(head);
+    const r = new HttpRequest(head, headBytes, this, this.requests, body);
     this.#request = r;
-    this.#plan = null;
-    this.#server = null;
-    this.#state = head.chunked || head.contentLength > 0 ? S_BODY : S_WAIT;
     this.setTimeout(0);
-    serveRequest(this, r, rest);
+    if (body === BODY_NONE) {
+      this.#state = S_WAIT;
+      // The next request's bytes: read once this response is complete.
+      if (rest !== null) this.#hold(rest);
+      serveRequest(r);
+      return;
+    }
+    this.#state = S_BODY;
+    serveRequest(r);
+    // The body bytes that came with the head, once the handler is there to take them.
+    if (rest !== null && this.#state === S_BODY && this.exchange !== null && !this.socket.destroyed) this.#onData(rest);
+  }
+
+  /** A reload swapped the site in service: the new request is served by it. */
+  #followReload(next: HttpSite | null): void {
+    const vhosts = next?.vhostsFor(this.vhosts.key);
+    // The listen key is gone from the new config: the runtime retires this connection.
+    if (next === null || vhosts === undefined) return;
+    this.site.untrack(this);
+    this.site = next;
+    this.vhosts = vhosts;
+    next.track(this);
   }
 
   requestsLeft(plan: LocationPlan | null): boolean {
@@ -343,74 +356,66 @@ export class ClientConnection {
     return !this.#retiring && !this.site.retired && (max <= 0 || this.requests < max);
   }
 
-  /** Send a locally generated response and finish the request. */
-  respond(
-    r: HttpRequest,
-    plan: LocationPlan | null,
-    res: LocalResponse,
-    keepAlive: boolean,
-    rest: Buffer | null = null,
-    errorPage = res.status >= 400,
-  ): void {
-    if (this.#state === S_CLOSED) return;
-    const server = this.#server;
-    if (errorPage && plan !== null && server !== null && plan.errorPages.length > 0) {
-      // Routed once: an error inside the error page is answered with the built-in page.
-      this.#server = null;
-      const page = applyErrorPage(plan, server, r, res.status, this.site.statusGroups, this.serverPort);
-      if (page !== null && 'kind' in page) return serveErrorPage(this, r, page, keepAlive, rest);
-      if (page !== null) res = page;
-    }
-    const withAdds = plan === null ? res : { ...res, headers: res.headers + buildAddHeaders(plan.resHeaders, res.status, r) };
-    const { text, bodyBytes } = renderLocal(withAdds, keepAlive, r.method === 'HEAD', plan?.settings.serverTokens ?? true);
-    r.status = res.status;
-    r.connectionHeader = keepAlive ? 'keep-alive' : 'close';
-    r.bytesSent = Buffer.byteLength(text, 'latin1');
-    r.bodyBytesSent = bodyBytes;
-    this.#plan = plan;
-    if (rest !== null && keepAlive) this.#pipelined = rest;
-    if (keepAlive) this.socket.write(text, 'latin1');
-    else this.socket.end(text, 'latin1');
-    this.finish(keepAlive);
+  // ---------------------------------------------------------------------------------------------
+  // the response sink: one head string (status line, fields, Connection), then body bytes
+
+  status(code: number, reason: string): void {
+    this.#head = `HTTP/1.1 ${code} ${reason}\r\n`;
   }
 
-  /** The server the Host chose: error_page routes in it (once). */
-  useServer(server: CompiledServer): void {
-    this.#server = server;
+  field(name: string, value: string): void {
+    this.#head += `${name}: ${value}\r\n`;
   }
+
+  sendHead(keepAlive: boolean, body: string | null, last: boolean): number {
+    let text = this.#head + (keepAlive ? 'Connection: keep-alive\r\n\r\n' : 'Connection: close\r\n\r\n');
+    this.#head = '';
+    const bytes = text.length;
+    if (body !== null) text += body;
+    if (last && !keepAlive) this.socket.end(text, 'latin1');
+    else this.socket.write(text, 'latin1');
+    return bytes;
+  }
+
+  data(chunk: Buffer): boolean {
+    return this.socket.write(chunk);
+  }
+
+  sendContinue(): void {
+    this.socket.write(CONTINUE, 'latin1');
+  }
+
+  cork(): void {
+    this.socket.cork();
+  }
+
+  uncork(): void {
+    this.socket.uncork();
+  }
+
+  get output(): net.Socket {
+    return this.socket;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // the request's life
 
   /** Reading the current request's body from the client. */
   get readingBody(): boolean {
     return this.#state === S_BODY;
   }
 
-  /** The request was routed to `plan`: its access log and keepalive_timeout apply. */
-  usePlan(plan: LocationPlan): void {
-    this.#plan = plan;
-    this.#keepaliveTimeoutMs = plan.settings.keepaliveTimeoutMs;
-  }
-
-  /** Bytes after the current request, read once its response is complete. */
-  queuePipelined(rest: Buffer | null): void {
-    if (rest !== null) this.#pipelined = rest;
-  }
-
-  /**
-   * error_page hands the request to `plan`: a body not read completely is left unread. Returns
-   * whether the connection may stay open after the page.
-   */
-  beginErrorPage(plan: LocationPlan, keepAlive: boolean, rest: Buffer | null): boolean {
-    const bodyRead = this.#state !== S_BODY;
-    if (!bodyRead) this.#state = S_WAIT;
-    const keep = keepAlive && bodyRead;
-    this.#plan = plan;
-    if (keep) this.queuePipelined(rest);
-    return keep;
+  /** error_page: a body not read completely is left unread (the connection closes after the page). */
+  stopBody(): boolean {
+    if (this.#state !== S_BODY) return true;
+    this.#state = S_WAIT;
+    return false;
   }
 
   /** The current request's response is complete (written to the socket buffer). */
-  finish(keepAlive: boolean): void {
-    this.#log();
+  end(keepAlive: boolean): void {
+    const plan = this.#request?.plan ?? null;
+    if (plan !== null) this.#keepaliveTimeoutMs = plan.settings.keepaliveTimeoutMs;
     this.exchange = null;
     this.#request = null;
     if (this.#state === S_CLOSED) return;
@@ -439,7 +444,8 @@ export class ClientConnection {
     this.#state = S_TUNNEL;
     // A tunnel may stay open for hours: keep the request (~1.7 KiB of head strings) only for an
     // access log line at close.
-    if (this.#plan === null || this.#plan.accessLogs.length === 0) this.#request = null;
+    const plan = this.#request?.plan ?? null;
+    if (plan === null || plan.accessLogs.length === 0) this.#request = null;
     const held = this.#pipelined;
     this.#pipelined = null;
     this.socket.resume();
@@ -477,13 +483,6 @@ export class ClientConnection {
   dispatchHeld(chunk: Buffer): void {
     if (this.#state === S_HEAD) this.#feedHead(chunk);
     else this.#onData(chunk);
-  }
-
-  #log(): void {
-    const r = this.#request;
-    const plan = this.#plan;
-    if (r === null || plan === null || plan.accessLogs.length === 0) return;
-    for (const log of plan.accessLogs) log.write(r);
   }
 }
 

@@ -1,22 +1,22 @@
 /**
  * error_page (nginx semantics) for every error the proxy answers itself (404 from static files,
  * 502/504 from proxy failures, 413, 403, `return` codes) and, with `proxy_intercept_errors on`,
- * for upstream error responses (proxy.ts hands them to ClientConnection.respond like a local error).
+ * for upstream error responses (proxy.ts hands them to phases.respond like a local error).
  *
  * - A URL target answers with a redirect: 302, or the `=code` given when it is a redirect code.
  * - A local URI re-runs location matching on that URI (args from its `?` part); the method
  *   becomes GET unless it was HEAD. `@name` targets keep the method and URI.
  * - The target answers with its own handler: `return` and check_status here, static files and
- *   proxying in connection.ts (InternalRedirect). The final status is the `=code`, the target's
- *   own with a bare `=`, else the original error's.
- * - One level only (nginx `recursive_error_pages off`): the connection clears the server it
- *   routes in before calling here, so an error while serving the page gets the built-in page.
+ *   proxying in the content phase (phases.ts, InternalRedirect). The final status is the `=code`,
+ *   the target's own with a bare `=`, else the original error's.
+ * - One level only (nginx `recursive_error_pages off`): the request remembers that error_page was
+ *   used, so an error while serving the page gets the built-in page.
  */
 import type { ErrorPage } from '../config/types.js';
 import { renderStatus } from '../upstream/status.js';
 import type { CompiledServer } from './router.js';
 import type { LocationPlan } from './plan.js';
-import { REDIRECT_CODES, absoluteLocation, errorResponse, redirectResponse, type LocalResponse } from './respond.js';
+import { NO_FIELDS, REDIRECT_CODES, absoluteLocation, errorResponse, redirectResponse, type LocalResponse } from './respond.js';
 import type { HttpRequest } from './request.js';
 import { normalizeUri, splitTarget } from './uri.js';
 import { useCaptures, type CompiledTemplate } from './variables.js';
@@ -99,11 +99,11 @@ export function applyErrorPage(
       return redirectResponse(forced === 0 ? h.code : forced, absoluteLocation(text, r.scheme, r.host, serverPort));
     }
     const code = forced === 0 ? h.code : forced;
-    return text === null ? errorResponse(code) : { status: code, contentType: 'text/plain', body: text, headers: '' };
+    return text === null ? errorResponse(code) : { status: code, contentType: 'text/plain', body: text, headers: NO_FIELDS };
   }
   if (h.kind === 'checkStatus') {
     const { contentType, body } = renderStatus(groups(), h.format);
-    return { status: forced === 0 ? 200 : forced, contentType, body, headers: '' };
+    return { status: forced === 0 ? 200 : forced, contentType, body, headers: NO_FIELDS };
   }
   return { kind: 'internal', plan: targetPlan, status: forced, asGet };
 }

@@ -6,6 +6,7 @@
 import { ChunkedScanner } from '../wire/chunked.js';
 import type { RequestHead } from '../wire/http1-request.js';
 import type { ResponseHead } from '../wire/http1-response.js';
+import { BODY_CHUNKED, BODY_LENGTH, BODY_NONE, BODY_STREAM, type BodyFraming } from './request.js';
 
 /** take(): the chunked framing is broken (400 for a request, an aborted response upstream). */
 export const BODY_INVALID = -1;
@@ -16,16 +17,23 @@ export class RequestBodyFraming {
   done: boolean;
   #remaining: number;
   readonly #scanner: ChunkedScanner | null;
+  /** A body that ends with its HTTP/2 stream: its bytes so far (client_max_body_size), else -1. */
+  #streamed: number;
 
-  constructor(head: RequestHead) {
-    this.#scanner = head.chunked ? new ChunkedScanner() : null;
-    this.#remaining = head.chunked ? 0 : Math.max(0, head.contentLength);
-    this.done = !head.chunked && this.#remaining === 0;
+  constructor(head: RequestHead, framing: BodyFraming) {
+    this.#scanner = framing === BODY_CHUNKED ? new ChunkedScanner() : null;
+    this.#streamed = framing === BODY_STREAM ? 0 : -1;
+    this.#remaining = framing === BODY_LENGTH ? head.contentLength : 0;
+    this.done = framing === BODY_NONE;
   }
 
   /** Bytes of `chunk` that belong to the body, or BODY_INVALID / BODY_TOO_LARGE (maxBytes 0: no limit). */
   take(chunk: Buffer, maxBytes: number): number {
     const scanner = this.#scanner;
+    if (this.#streamed >= 0) {
+      this.#streamed += chunk.length;
+      return maxBytes > 0 && this.#streamed > maxBytes ? BODY_TOO_LARGE : chunk.length;
+    }
     if (scanner === null) {
       const n = Math.min(this.#remaining, chunk.length);
       this.#remaining -= n;
@@ -37,6 +45,11 @@ export class RequestBodyFraming {
     if (maxBytes > 0 && scanner.dataBytes > maxBytes) return BODY_TOO_LARGE;
     if (scanner.done) this.done = true;
     return n;
+  }
+
+  /** A body that ends with its stream has ended. */
+  end(): void {
+    this.done = true;
   }
 }
 

@@ -2,7 +2,8 @@
  * Header rewriting between client and upstream, compiled once per location: which client headers
  * are dropped, which are set (proxy_set_header), the X-Forwarded-* trio, proxy_hide_header /
  * proxy_pass_header on responses, add_header, and proxy_redirect's Location rewriting.
- * The builders append `Name: value\r\n` lines to one string; the caller writes the head at once.
+ * Request heads are built as one string of `Name: value\r\n` lines; response fields go to a
+ * FieldWriter (the client's transport: HTTP/1.1 text or an HTTP/2 headers object).
  *
  * Upstream Server and Date headers pass through (nginx hides them and adds its own; a proxy
  * that keeps them tells the truth about who answered, and saves a header build per response).
@@ -194,12 +195,25 @@ function compileRedirects<R>(cfg: ProxyRedirect, def: RedirectDefaults | null, c
   return cfg.rules.map((rule) => ({ from: compile(rule.from), to: compile(rule.to) }));
 }
 
+/** Receives header fields one by one (a transport's response head, or text lines). */
+export interface FieldWriter {
+  field(name: string, value: string): void;
+}
+
+/** Fields as `Name: value\r\n` lines. */
+export class FieldLines implements FieldWriter {
+  text = '';
+
+  field(name: string, value: string): void {
+    this.text += `${name}: ${value}\r\n`;
+  }
+}
+
 /**
- * The header lines of the client response: upstream headers minus hidden and Connection-named
- * ones, Location rewritten by proxy_redirect, then add_header.
+ * The fields of the client response: upstream headers minus hidden and Connection-named ones,
+ * Location rewritten by proxy_redirect, then add_header.
  */
-export function buildResponseHeaders<R>(plan: ResponseHeaderPlan<R>, res: ResponseHead, status: number, r: R): string {
-  let out = '';
+export function writeResponseHeaders<R>(plan: ResponseHeaderPlan<R>, res: ResponseHead, status: number, r: R, out: FieldWriter): void {
   const headers = res.headers;
   const lnames = res.lnames;
   const hide = plan.hide;
@@ -210,22 +224,27 @@ export function buildResponseHeaders<R>(plan: ResponseHeaderPlan<R>, res: Respon
     if (connection.length > 0 && connection.includes(lname)) continue;
     let value = headers[2 * k + 1]!;
     if (plan.redirects.length > 0 && (lname === 'location' || lname === 'refresh')) value = rewriteRedirect(plan, value, r);
-    out += `${headers[2 * k]!}: ${value}\r\n`;
+    out.field(headers[2 * k]!, value);
   }
-  return out + buildAddHeaders(plan, status, r);
+  writeAddHeaders(plan, status, r, out);
 }
 
-/** add_header lines for a response with `status` (also used for locally generated responses). */
-export function buildAddHeaders<R>(plan: ResponseHeaderPlan<R>, status: number, r: R): string {
-  if (plan.adds.length === 0) return '';
-  let out = '';
+/** writeResponseHeaders as `Name: value\r\n` lines. */
+export function buildResponseHeaders<R>(plan: ResponseHeaderPlan<R>, res: ResponseHead, status: number, r: R): string {
+  const lines = new FieldLines();
+  writeResponseHeaders(plan, res, status, r, lines);
+  return lines.text;
+}
+
+/** add_header fields for a response with `status` (also used for locally generated responses). */
+export function writeAddHeaders<R>(plan: ResponseHeaderPlan<R>, status: number, r: R, out: FieldWriter): void {
+  if (plan.adds.length === 0) return;
   const ok = ADD_HEADER_STATUSES.has(status);
   for (const a of plan.adds) {
     if (!ok && !a.always) continue;
     const v = a.constant ?? a.get(r);
-    if (v !== '') out += `${a.name}: ${headerSafe(v)}\r\n`;
+    if (v !== '') out.field(a.name, headerSafe(v));
   }
-  return out;
 }
 
 function rewriteRedirect<R>(plan: ResponseHeaderPlan<R>, value: string, r: R): string {

@@ -33,10 +33,13 @@ export class NextUpstream {
   #replay: BodyReplay | null = null;
   readonly #head: RequestHead;
   readonly #proxy: ProxyPlan;
+  readonly #bodiless: boolean;
 
-  constructor(head: RequestHead, proxy: ProxyPlan) {
+  /** `bodiless`: the request has no body at all. */
+  constructor(head: RequestHead, proxy: ProxyPlan, bodiless: boolean) {
     this.#head = head;
     this.#proxy = proxy;
+    this.#bodiless = bodiless;
   }
 
   /** The first try starts now (proxy_next_upstream_timeout counts from here). */
@@ -72,8 +75,7 @@ export class NextUpstream {
   replayable(): boolean {
     if (!this.headSent) return true;
     const head = this.#head;
-    const bodiless = !head.chunked && head.contentLength <= 0;
-    return (bodiless || this.#replay === null || this.#replay.complete) && (IDEMPOTENT_METHODS.has(head.method) || this.#proxy.retryNonIdempotent);
+    return (this.#bodiless || this.#replay === null || this.#replay.complete) && (IDEMPOTENT_METHODS.has(head.method) || this.#proxy.retryNonIdempotent);
   }
 
   /**

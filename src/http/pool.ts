@@ -31,6 +31,11 @@ const MAX_SESSIONS = 1024;
 const kUpstreamConn = Symbol('tsproxy.upstreamConn');
 type OwnedSocket = net.Socket & { [kUpstreamConn]: UpstreamConn };
 
+/** Where chunks read from an upstream are written: bytes still queued there hold the read buffer. */
+export interface ChunkSink {
+  readonly writableLength: number;
+}
+
 /** What an UpstreamConn reports to the exchange that owns it. */
 export interface UpstreamOwner {
   upstreamConnect(conn: UpstreamConn): void;
@@ -63,10 +68,10 @@ export class UpstreamConn {
   /** Set while the connection waits in the pool. */
   pool: UpstreamPool | null = null;
   /**
-   * Where the owner writes the chunks it is given (its client). Null: a chunk may be kept past
-   * the 'data' event, so the read buffer is never reused.
+   * Where the owner writes the chunks it is given (its client's socket or HTTP/2 stream). Null: a
+   * chunk may be kept past the 'data' event, so the read buffer is never reused.
    */
-  sink: net.Socket | null = null;
+  sink: ChunkSink | null = null;
   #timeoutMs = -1;
   #buf = Buffer.allocUnsafeSlow(READ_MIN);
   #readMin = READ_MIN;
@@ -80,7 +85,7 @@ export class UpstreamConn {
    * (proxy_ssl_session_reuse), null not to resume.
    */
   constructor(
-    peer: Peer, owner: UpstreamOwner, connectTimeoutMs: number, sink: net.Socket | null = null,
+    peer: Peer, owner: UpstreamOwner, connectTimeoutMs: number, sink: ChunkSink | null = null,
     secure: TlsTarget | null = null, sessions: TlsSessionCache | null = null,
   ) {
     this.peer = peer;

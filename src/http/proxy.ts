@@ -1,46 +1,44 @@
 /**
  * One proxied request: pick a peer, take a pooled connection or connect, write the request head
- * as one string plus the body bytes as they arrive, parse the response head, write ours as one
- * string, then stream the body back with backpressure both ways. Retries follow
+ * as one string plus the body bytes as they arrive, read the response head, hand ours to the
+ * client's transport, then stream the body back with backpressure both ways. Retries follow
  * proxy_next_upstream (rules and body replay in next-upstream.ts) while nothing has reached the
  * client; after that a failure aborts the client connection so a truncated body can never look
  * complete.
+ *
+ * This is the exchange (the tries and their outcomes). Along its seams: the upstream request
+ * (upstream-request.ts), the request body on its way there (proxy-request-body.ts), the upstream
+ * response head (upstream-response.ts), and the response as the client gets it
+ * (proxy-response.ts).
  */
 import type { ErrorCode } from '../errors.js';
-import { MAX_RESPONSE_HEAD_BYTES } from '../constants.js';
 import { UpstreamAttempts, type UpstreamAttempt } from '../upstream/attempts.js';
 import type { Peer } from '../upstream/peer.js';
 import type { UpstreamGroup } from '../upstream/group.js';
 import { dynamicGroupsOf, splitDynamicUrl } from './dynamic.js';
-import { ChunkedDecoder, ChunkedScanner } from '../wire/chunked.js';
-import { BODY_TOO_LARGE, RequestBodyFraming, ResponseBodyFraming } from './framing.js';
-import type { ClientConnection, Exchange } from './connection.js';
-import { buildResponseHeaders } from './headers.js';
-import { buildUpstreamHead, firstSegmentIs, proxyProtocolHeader, upgradeMatches } from './upstream-request.js';
+import { ChunkedScanner } from '../wire/chunked.js';
+import { BODY_TOO_LARGE } from './framing.js';
+import { ProxyRequestBody } from './proxy-request-body.js';
+import { buildUpstreamHead, firstSegmentIs, proxyProtocolHeader, upgradeMatches, writeUpstreamRequest } from './upstream-request.js';
 import { closeCode, isFailureStatus, NextUpstream } from './next-upstream.js';
 import { closeMessage, disabledMessage, invalidResponseMessage, requestLogContext, timeoutMessage, type RequestLogContext } from './upstream-log.js';
-import { HEAD_NEED_MORE, HEAD_READY, HeadAccumulator, type HeadLimits } from '../wire/head-accumulator.js';
 import { headerValue } from '../wire/headers.js';
 import type { RequestHead } from '../wire/http1-request.js';
-import { parseResponseHead, type ResponseHead } from '../wire/http1-response.js';
+import type { ResponseHead } from '../wire/http1-response.js';
 import { proxyPortOf, type LocationPlan, type ProxyPlan } from './plan.js';
 import { UpstreamConn, type UpstreamOwner } from './pool.js';
-import type { HttpRequest } from './request.js';
-import { errorResponse, statusText } from './respond.js';
-import { startHttpTunnel } from '../websocket/tunnel.js';
+import { BODY_NONE, type HttpRequest } from './request.js';
+import { errorResponse } from './respond.js';
+import { ProxyResponse } from './proxy-response.js';
+import { finishRequest, respond } from './phases.js';
+import type { ClientTransport, Exchange } from './transport.js';
+import { startHttpTunnel } from './upgrade.js';
+import { HEAD_INVALID, HEAD_PENDING, ResponseHeadReader, poolable } from './upstream-response.js';
 import { resolveTlsTarget, type TlsTarget } from './upstream-tls.js';
-
-const RESPONSE_LIMITS: HeadLimits = {
-  requestLineBytes: MAX_RESPONSE_HEAD_BYTES,
-  headerLineBytes: MAX_RESPONSE_HEAD_BYTES,
-  headBytes: MAX_RESPONSE_HEAD_BYTES,
-};
-
-const CONTINUE = 'HTTP/1.1 100 Continue\r\n\r\n';
 
 export class ProxyExchange implements Exchange, UpstreamOwner {
   bodyDone: boolean;
-  readonly #conn: ClientConnection;
+  readonly #t: ClientTransport;
   readonly #r: HttpRequest;
   readonly #head: RequestHead;
   readonly #plan: LocationPlan;
@@ -56,7 +54,7 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
   #dynamicUri: string | null = null;
   /** proxy_pass https://: the TLS parameters of this request's upstream connections. */
   #tls: TlsTarget | null = null;
-  readonly #body: RequestBodyFraming;
+  readonly #body: ProxyRequestBody;
   /** proxy_next_upstream: tries so far, the peers they went to, the body a retry sends again. */
   readonly #next: NextUpstream;
   #up: UpstreamConn | null = null;
@@ -64,31 +62,24 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
   /** The current try's record in r.upstream ($upstream_* variables). */
   #try: UpstreamAttempt | null = null;
   #reused = false;
-  readonly #resAcc = new HeadAccumulator();
+  readonly #resAcc = new ResponseHeadReader();
   #res: ResponseHead | null = null;
-  readonly #resBody = new ResponseBodyFraming();
-  /** An HTTP/1.0 client given a chunked response: its data bytes, without the chunk framing. */
-  #dechunk: ChunkedDecoder | null = null;
-  #responseStarted = false;
-  /**
-   * proxy_ignore_client_abort: the client closed after sending its whole request, and the
-   * upstream request goes on; its answer is read and dropped, and logged when it ends.
-   */
-  #clientGone = false;
-  #clientKeepAlive = false;
+  /** The response to the client: its framing, head and body bytes. */
+  readonly #response: ProxyResponse;
   #reusable = true;
   #done = false;
   /** What the client gets when the tries run out: the status of the last failure. */
   #lastStatus = 502;
 
-  constructor(conn: ClientConnection, r: HttpRequest, plan: LocationPlan, proxy: ProxyPlan) {
-    this.#conn = conn;
+  constructor(r: HttpRequest, plan: LocationPlan, proxy: ProxyPlan) {
+    this.#t = r.transport;
     this.#r = r;
     this.#head = r.head;
     this.#plan = plan;
     this.#proxy = proxy;
-    this.#body = new RequestBodyFraming(r.head);
-    this.#next = new NextUpstream(r.head, proxy);
+    this.#next = new NextUpstream(r.head, proxy, r.body === BODY_NONE);
+    this.#body = new ProxyRequestBody(r, plan, proxy, this.#next);
+    this.#response = new ProxyResponse(r, plan, proxy);
     this.bodyDone = this.#body.done;
   }
 
@@ -100,7 +91,7 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
     if (proxy.dynamicTarget !== null) {
       const url = splitDynamicUrl(proxy.dynamicTarget(r));
       this.#dynamicUri = url.uri;
-      const target = dynamicGroupsOf(this.#conn.site).resolve(url.host, proxy.scheme === 'https' ? 443 : 80);
+      const target = dynamicGroupsOf(this.#r.site).resolve(url.host, proxy.scheme === 'https' ? 443 : 80);
       if (target === null) return this.#noTarget();
       if (!(target instanceof Promise)) return this.#begin(target.group, target.proxyHost);
       target.then(
@@ -119,7 +110,7 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
 
   #noTarget(): void {
     if (this.#done) return;
-    this.#conn.site.logger.error(this.#logContext('TSP_ERR_UPSTREAM_CONNECT'), 'proxy_pass target could not be resolved');
+    this.#r.site.logger.error(this.#logContext('TSP_ERR_UPSTREAM_CONNECT'), 'proxy_pass target could not be resolved');
     this.#fail(502);
   }
 
@@ -155,7 +146,7 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
     const peer = picked ?? this.#pick();
     if (peer === null) {
       if (next.attempts === 0) {
-        this.#conn.site.logger.error(this.#logContext('TSP_ERR_NO_LIVE_UPSTREAM', group.name), 'no live upstreams while connecting to upstream');
+        this.#r.site.logger.error(this.#logContext('TSP_ERR_NO_LIVE_UPSTREAM', group.name), 'no live upstreams while connecting to upstream');
       }
       // nginx lists a try that found no live peer (while the group's tries remain) as the group's
       // name, and answers that 502 ("no live upstreams"), whatever failed before (a timeout: 504
@@ -170,18 +161,18 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
     this.#peer = peer;
     this.#try = r.upstream!.start(peer.key, Date.now());
     const tls = this.#tls;
-    const pool = this.#conn.site.pool;
+    const pool = this.#r.site.pool;
     const pooled = this.#proxy.proxyProtocol === 0 ? pool.take(peer, tls === null ? '' : tls.poolKey) : null;
     if (pooled !== null) {
       pooled.owner = this;
-      pooled.sink = this.#conn.socket;
+      pooled.sink = this.#t.output;
       this.#up = pooled;
       this.#reused = true;
       this.#send(pooled);
     } else {
       this.#reused = false;
       const sessions = tls !== null && tls.ctx.sessionReuse ? pool : null;
-      this.#up = new UpstreamConn(peer, this, this.#plan.settings.proxyConnectTimeoutMs, this.#conn.socket, tls, sessions);
+      this.#up = new UpstreamConn(peer, this, this.#plan.settings.proxyConnectTimeoutMs, this.#t.output, tls, sessions);
     }
   }
 
@@ -194,22 +185,12 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
     const s = up.socket;
     const attempt = this.#try!;
     attempt.connectMs = Date.now() - attempt.startMs;
-    const pp = up.requests++ === 0 && this.#proxy.proxyProtocol !== 0 ? proxyProtocolHeader(this.#proxy.proxyProtocol, this.#r, this.#conn) : null;
+    const pp = up.requests++ === 0 && this.#proxy.proxyProtocol !== 0 ? proxyProtocolHeader(this.#proxy.proxyProtocol, this.#r) : null;
     if (pp !== null) s.write(pp);
     up.setTimeout(this.#plan.settings.proxyReadTimeoutMs);
-    const held = this.#next.takeHeld();
-    attempt.bytesSent += (pp?.length ?? 0) + this.#upstreamHead.length + (held === null ? 0 : held.reduce((n, b) => n + b.length, 0));
-    if (held === null) {
-      s.write(this.#upstreamHead, 'latin1');
-    } else {
-      // Head and the body bytes already received leave in one writev.
-      s.cork();
-      s.write(this.#upstreamHead, 'latin1');
-      for (const b of held) s.write(b);
-      s.uncork();
-    }
+    attempt.bytesSent += (pp?.length ?? 0) + writeUpstreamRequest(s, this.#upstreamHead, this.#next.takeHeld());
     this.#next.headSent = true;
-    if (!this.bodyDone) this.#conn.resume();
+    if (!this.bodyDone) this.#t.resume();
   }
 
   // -------------------------------------------------------------------------------------------
@@ -217,36 +198,30 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
 
   clientData(chunk: Buffer): number {
     if (this.bodyDone || this.#done) return this.bodyDone ? 0 : chunk.length;
-    const n = this.#body.take(chunk, this.#plan.settings.clientMaxBodySizeBytes);
+    const body = this.#body;
+    const n = body.receive(chunk, this.#up, this.#try);
     if (n < 0) {
       this.#clientBodyError(n === BODY_TOO_LARGE ? 413 : 400);
       return chunk.length;
     }
-    if (this.#body.done) this.bodyDone = true;
-    this.#r.requestLength += n;
-    if (!this.#proxy.passBody) {
-      // proxy_pass_request_body off: read and drop.
-      if (this.bodyDone) this.#conn.bodyComplete();
-      return n;
+    if (body.done) {
+      this.bodyDone = true;
+      this.#t.bodyComplete();
     }
-    const part = n === chunk.length ? chunk : chunk.subarray(0, n);
-    const next = this.#next;
-    next.keep(part);
-    const up = this.#up;
-    if (next.headSent && up !== null) {
-      this.#try!.bytesSent += part.length;
-      if (!up.socket.write(part)) this.#conn.pause();
-    } else {
-      next.hold(part);
-      this.#conn.pause();
-    }
-    if (this.bodyDone) this.#conn.bodyComplete();
     return n;
+  }
+
+  /** The end of an HTTP/2 body without content-length (END_STREAM). */
+  clientBodyEnd(): void {
+    if (this.bodyDone || this.#done) return;
+    this.#body.finish(this.#up, this.#try);
+    this.bodyDone = true;
+    this.#t.bodyComplete();
   }
 
   #clientBodyError(status: number): void {
     this.#closeUpstream(false);
-    if (this.#responseStarted) {
+    if (this.#response.started) {
       this.#abortClient();
     } else {
       this.#fail(status, false);
@@ -261,12 +236,12 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
   clientClosed(): void {
     if (this.#done) return;
     if (this.bodyDone && this.#plan.settings.proxyIgnoreClientAbort) {
-      this.#clientGone = true;
+      this.#response.clientGone = true;
       return;
     }
     this.#done = true;
     if (this.#r.status === 0) this.#r.status = 499;
-    const logger = this.#conn.site.logger;
+    const logger = this.#r.site.logger;
     if (logger.isLevelEnabled('debug')) {
       logger.debug({ code: 'TSP_ERR_CLIENT_ABORT', upstream: this.#proxy.upstreamName }, 'client closed the connection before the response was complete');
     }
@@ -282,22 +257,22 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
   clientEnd(): void {
     if (this.#done || this.#plan.settings.proxyIgnoreClientAbort) return;
     this.clientClosed();
-    this.#conn.abort();
+    this.#t.abort();
   }
 
   /** A response that cannot be completed: the client must see a broken connection. */
   #abortClient(): void {
     this.#done = true;
     // A client already gone was not logged at its close (the request went on): log it now.
-    if (this.#clientGone) this.#conn.finish(false);
-    else this.#conn.abort();
+    if (this.#response.clientGone) finishRequest(this.#r, false);
+    else this.#t.abort();
   }
 
   // -------------------------------------------------------------------------------------------
   // upstream side
 
   upstreamDrain(up: UpstreamConn): void {
-    if (up === this.#up) this.#conn.resume();
+    if (up === this.#up) this.#t.resume();
   }
 
   upstreamData(up: UpstreamConn, chunk: Buffer): void {
@@ -307,44 +282,35 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
       this.#responseBody(chunk);
       return;
     }
-    let data: Buffer | null = chunk;
-    while (data !== null) {
-      const rc = this.#resAcc.push(data, RESPONSE_LIMITS);
-      if (rc === HEAD_NEED_MORE) return;
-      if (rc !== HEAD_READY) return this.#invalidResponse(null, rc !== 400);
-      const head = this.#resAcc.head;
-      const res = parseResponseHead(head, this.#head.method);
-      data = this.#resAcc.rest;
-      this.#resAcc.reset();
-      if (res === null) return this.#invalidResponse(head);
-      if (res.status >= 200) {
-        // Bytes after a head that has no body (204, 304, HEAD): the upstream's framing is not
-        // ours, so its connection is not reused.
-        if (res.body === 'none' && data !== null) this.#reusable = false;
-        // Chunked framing that breaks in the bytes that came with the head: nothing has reached
-        // the client yet, so it gets a 502 page instead of a connection closed on it.
-        if (res.body === 'chunked' && data !== null && new ChunkedScanner().scan(data) < 0) {
-          this.#conn.site.logger.error(this.#logContext('TSP_ERR_UPSTREAM_INVALID_HEADER'), 'upstream sent invalid chunked response while reading upstream');
-          this.#try!.status = res.status;
-          this.#closeUpstream(true);
-          return this.#fail(502);
-        }
-        // Head and the body bytes that came with it leave in one writev.
-        const client = this.#conn.socket;
-        client.cork();
-        if (this.#responseHead(res) && data !== null && !this.#done) this.#responseBody(data);
-        client.uncork();
-        return;
-      }
-      if (res.status === 101) {
-        // Only the protocol the client asked for (h2c smuggling: a 101 to something else would
-        // hand the client a tunnel to the backend past every location rule).
-        if (this.#upgrade === null || !upgradeMatches(this.#upgrade, headerValue(res, 'upgrade'))) return this.#invalidResponse(null);
-        return this.#startTunnel(res, data);
-      }
-      // 1xx interim responses: relay 100 Continue to a client that can read it, drop the rest.
-      if (res.status === 100 && this.#head.versionMinor === 1 && !this.#clientGone) this.#conn.socket.write(CONTINUE, 'latin1');
+    const reader = this.#resAcc;
+    const res = reader.read(chunk, this.#head.method, this.#response);
+    if (res === HEAD_PENDING) return;
+    if (res === HEAD_INVALID) return this.#invalidResponse(reader.invalidHead, reader.tooBig);
+    const data = reader.after;
+    // A view of the pool's read buffer: it must not be kept past this event.
+    reader.after = null;
+    if (res.status === 101) {
+      // Only the protocol the client asked for (h2c smuggling: a 101 to something else would
+      // hand the client a tunnel to the backend past every location rule).
+      if (this.#upgrade === null || !upgradeMatches(this.#upgrade, headerValue(res, 'upgrade'))) return this.#invalidResponse(null);
+      return this.#startTunnel(res, data);
     }
+    // Bytes after a head that has no body (204, 304, HEAD): the upstream's framing is not
+    // ours, so its connection is not reused.
+    if (res.body === 'none' && data !== null) this.#reusable = false;
+    // Chunked framing that breaks in the bytes that came with the head: nothing has reached
+    // the client yet, so it gets a 502 page instead of a connection closed on it.
+    if (res.body === 'chunked' && data !== null && new ChunkedScanner().scan(data) < 0) {
+      this.#r.site.logger.error(this.#logContext('TSP_ERR_UPSTREAM_INVALID_HEADER'), 'upstream sent invalid chunked response while reading upstream');
+      this.#try!.status = res.status;
+      this.#closeUpstream(true);
+      return this.#fail(502);
+    }
+    // Head and the body bytes that came with it leave in one writev.
+    const t = this.#t;
+    t.cork();
+    if (this.#responseHead(res) && data !== null && !this.#done) this.#responseBody(data);
+    t.uncork();
   }
 
   /** The error-log context of this request (error path only): nginx's client/server/request/upstream/host. */
@@ -353,9 +319,9 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
   }
 
   #invalidResponse(head: string | null, tooBig = false): void {
-    this.#conn.site.logger.error(this.#logContext('TSP_ERR_UPSTREAM_INVALID_HEADER'), invalidResponseMessage(head, tooBig));
+    this.#r.site.logger.error(this.#logContext('TSP_ERR_UPSTREAM_INVALID_HEADER'), invalidResponseMessage(head, tooBig));
     this.#lastStatus = 502;
-    if (this.#next.allows(this.#proxy.retryOnInvalidHeader, this.#responseStarted)) return this.#retry(true);
+    if (this.#next.allows(this.#proxy.retryOnInvalidHeader, this.#response.started)) return this.#retry(true);
     this.#closeUpstream(true);
     this.#fail(502);
   }
@@ -367,7 +333,7 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
     const attempt = this.#try!;
     attempt.status = status;
     attempt.headerMs = Date.now() - attempt.startMs;
-    if (this.#next.allows(this.#proxy.retryStatuses.has(status), this.#responseStarted)) {
+    if (this.#next.allows(this.#proxy.retryStatuses.has(status), this.#response.started)) {
       // Only drop this response if another peer can take the request; else it is the answer.
       this.#next.markTried(this.#peer!);
       const nextPeer = this.#pick();
@@ -381,102 +347,56 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
       return false;
     }
     this.#res = res;
-    const head = this.#head;
-    // An HTTP/1.0 client cannot read chunked framing: it gets the data bytes, and the end of the
-    // body is the end of the connection (as nginx, which has no length to send either).
-    const dechunk = res.body === 'chunked' && head.versionMinor === 0;
-    this.#dechunk = dechunk ? new ChunkedDecoder() : null;
-    const keep = head.keepAlive && res.body !== 'close' && !dechunk && this.bodyDone && this.#conn.requestsLeft(this.#plan);
-    this.#clientKeepAlive = keep;
-    // An error_page target goes out with the error's status (nginx err_status), unless `=`.
-    const shown = this.#proxy.statusOverride || status;
-    let text = `HTTP/1.1 ${shown} ${res.reason === '' || shown !== status ? statusText(shown) : res.reason}\r\n`;
-    text += buildResponseHeaders(this.#plan.resHeaders, res, shown, r);
-    if (res.body === 'chunked') {
-      if (!dechunk) text += 'Transfer-Encoding: chunked\r\n';
-    } else if (res.body === 'length' || (res.body === 'none' && res.contentLength >= 0 && status !== 204)) text += `Content-Length: ${res.contentLength}\r\n`;
-    this.#resBody.start(res);
-    text += keep ? 'Connection: keep-alive\r\n\r\n' : 'Connection: close\r\n\r\n';
-    r.status = shown;
-    r.responseHeaders = res.headers;
-    r.connectionHeader = keep ? 'keep-alive' : 'close';
-    r.bytesSent += text.length;
-    this.#responseStarted = true;
-    if (this.#clientGone) {
-      // Read the answer to its end (the connection may be reused), write nothing.
-      r.bytesSent = 0;
-      if (this.#resBody.done) this.#complete();
-      return true;
-    }
-    this.#conn.setTimeout(this.#plan.settings.sendTimeoutMs);
-    const full = this.#conn.socket.write(text, 'latin1');
-    if (this.#resBody.done) this.#complete();
-    else if (!full) this.#up?.socket.pause();
+    const response = this.#response;
+    response.begin(res, this.bodyDone);
+    if (response.done) this.#complete();
     return true;
   }
 
   #responseBody(chunk: Buffer): void {
-    const framing = this.#resBody;
-    const n = framing.take(chunk);
+    const response = this.#response;
+    const n = response.take(chunk);
     if (n < 0) {
-      this.#conn.site.logger.error(this.#logContext('TSP_ERR_UPSTREAM_INVALID_HEADER'), 'upstream sent invalid chunked response while reading upstream');
+      this.#r.site.logger.error(this.#logContext('TSP_ERR_UPSTREAM_INVALID_HEADER'), 'upstream sent invalid chunked response while reading upstream');
       this.#closeUpstream(true);
       this.#abortClient();
       return;
     }
-    const finished = framing.done;
+    const finished = response.done;
     if (n < chunk.length) this.#reusable = false;
     if (n > 0) {
-      const part = n === chunk.length ? chunk : chunk.subarray(0, n);
       this.#try!.bodyBytes += n;
-      const ok = this.#dechunk === null ? this.#sendBody(part) : this.#sendDechunked(part);
-      if (!ok && !finished) this.#up?.socket.pause();
+      if (!response.send(n === chunk.length ? chunk : chunk.subarray(0, n)) && !finished) this.#up?.socket.pause();
     }
     if (finished) this.#complete();
   }
 
-  /** Body bytes to the client; false when its socket buffer is full. */
-  #sendBody(part: Buffer): boolean {
-    if (this.#clientGone) return true;
-    const r = this.#r;
-    r.bodyBytesSent += part.length;
-    r.bytesSent += part.length;
-    return this.#conn.socket.write(part);
-  }
-
-  #sendDechunked(part: Buffer): boolean {
-    let ok = true;
-    this.#dechunk!.decode(part, (data) => {
-      ok = this.#sendBody(data) && ok;
-    });
-    return ok;
-  }
-
   /** The upstream answered 101: the connection becomes a tunnel, which takes both sockets over. */
   #startTunnel(res: ResponseHead, rest: Buffer | null): void {
-    if (this.#clientGone) {
+    if (this.#response.clientGone) {
       this.#closeUpstream(false);
       return this.#abortClient();
     }
     const up = this.#up!;
     const peer = this.#peer!;
     this.#done = true;
-    this.#responseStarted = true;
+    this.#response.started = true;
     this.#up = null;
     this.#peer = null;
-    startHttpTunnel(this.#conn, up, this.#group!, peer, this.#r, this.#plan, this.#proxy, res, rest);
+    // Only an HTTP/1.1 connection asks for an upgrade (an HTTP/2 head has no Upgrade to relay).
+    startHttpTunnel(this.#t.upgradable!, up, this.#group!, peer, this.#r, this.#plan, this.#proxy, res, rest);
   }
 
   upstreamTimeout(up: UpstreamConn): void {
     if (up !== this.#up || this.#done) return;
-    this.#conn.site.logger.error(
+    this.#r.site.logger.error(
       this.#logContext('TSP_ERR_UPSTREAM_TIMEOUT'),
       timeoutMessage(up, this.#res !== null),
     );
     this.#lastStatus = 504;
-    if (this.#res === null && this.#next.allows(this.#proxy.retryOnTimeout, this.#responseStarted)) return this.#retry(true);
+    if (this.#res === null && this.#next.allows(this.#proxy.retryOnTimeout, this.#response.started)) return this.#retry(true);
     this.#closeUpstream(true);
-    if (this.#responseStarted) this.#abortClient();
+    if (this.#response.started) this.#abortClient();
     else this.#fail(504);
   }
 
@@ -503,9 +423,9 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
       this.#connect();
       return;
     }
-    this.#conn.site.logger.error(this.#logContext(closeCode(up)), closeMessage(up, err));
+    this.#r.site.logger.error(this.#logContext(closeCode(up)), closeMessage(up, err));
     this.#lastStatus = 502;
-    if (this.#next.allows(this.#proxy.retryOnError, this.#responseStarted)) return this.#retry(true);
+    if (this.#next.allows(this.#proxy.retryOnError, this.#response.started)) return this.#retry(true);
     this.#releasePeer(true, up);
     this.#fail(502);
   }
@@ -534,7 +454,7 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
     const peer = this.#peer;
     if (peer === null) return;
     if (this.#group!.release(peer, failed)) {
-      this.#conn.site.logger.warn(this.#logContext('TSP_ERR_PEER_DISABLED'), disabledMessage(up, this.#res !== null));
+      this.#r.site.logger.warn(this.#logContext('TSP_ERR_PEER_DISABLED'), disabledMessage(up, this.#res !== null));
     }
     this.#peer = null;
   }
@@ -558,20 +478,15 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
     this.#up = null;
     if (up !== null) {
       const proxy = this.#proxy;
-      const res = this.#res!;
-      const reusable =
-        this.#reusable && res.keepAlive && this.bodyDone && this.#upstreamReusable && proxy.keepalive > 0 && proxy.proxyProtocol === 0 &&
-        !proxy.http10 && (proxy.keepaliveRequests <= 0 || up.requests < proxy.keepaliveRequests) &&
-        Date.now() - up.createdAt < proxy.keepaliveTimeMs;
-      if (reusable) {
+      if (this.#reusable && this.bodyDone && this.#upstreamReusable && poolable(proxy, up, this.#res!)) {
         if (up.socket.isPaused()) up.socket.resume();
-        this.#conn.site.pool.put(up, proxy.keepalive, proxy.keepaliveTimeoutMs);
+        this.#r.site.pool.put(up, proxy.keepalive, proxy.keepaliveTimeoutMs);
       } else {
         up.owner = null;
         up.destroy();
       }
     }
-    this.#conn.finish(this.#clientKeepAlive && this.bodyDone);
+    finishRequest(this.#r, this.#response.keepAlive && this.bodyDone);
   }
 
   /**
@@ -583,9 +498,9 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
     this.#done = true;
     this.#try!.end(Date.now());
     this.#closeUpstream(false);
-    if (this.#clientGone) return this.#goneAnswer(status);
-    const keep = this.#head.keepAlive && this.bodyDone && this.#conn.requestsLeft(this.#plan);
-    this.#conn.respond(this.#r, this.#plan, errorResponse(status), keep, null, true);
+    if (this.#response.clientGone) return this.#goneAnswer(status);
+    const keep = this.#head.keepAlive && this.bodyDone && this.#t.requestsLeft(this.#plan);
+    respond(this.#r, errorResponse(status), keep, true);
   }
 
   /** Answer locally (nothing was sent to the client yet). */
@@ -594,14 +509,14 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
     this.#closeUpstream(false);
     const r = this.#r;
     this.#try?.fail(status, Date.now());
-    if (this.#clientGone) return this.#goneAnswer(status);
-    const keep = keepAlive && this.#head.keepAlive && this.bodyDone && this.#conn.requestsLeft(this.#plan);
-    this.#conn.respond(r, this.#plan, errorResponse(status), keep);
+    if (this.#response.clientGone) return this.#goneAnswer(status);
+    const keep = keepAlive && this.#head.keepAlive && this.bodyDone && this.#t.requestsLeft(this.#plan);
+    respond(r, errorResponse(status), keep);
   }
 
   /** The answer a client that went away would have had: only logged. */
   #goneAnswer(status: number): void {
     this.#r.status = status;
-    this.#conn.finish(false);
+    finishRequest(this.#r, false);
   }
 }

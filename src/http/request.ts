@@ -1,12 +1,31 @@
 /**
  * The per-request object: what variables and access logs read (RequestInfo), filled in as the
- * request moves through routing and proxying. One plain class so every request has the same
- * hidden class.
+ * request moves through routing and proxying, and the engine's state of the request as it goes
+ * through the phases (phases.ts). One plain class so every request has the same hidden class.
  */
 import type { Captures, RequestInfo } from './variables.js';
 import type { RequestHead } from '../wire/http1-request.js';
 import type { TlsInfo } from '../tls/info.js';
 import type { UpstreamAttempts } from '../upstream/attempts.js';
+import type { InternalRedirect } from './error-page.js';
+import type { LocationPlan } from './plan.js';
+import type { CompiledServer } from './router.js';
+import type { HttpSite } from './site.js';
+import type { ClientTransport } from './transport.js';
+
+/** The request-body framing a request arrives with. */
+export const BODY_NONE = 0;
+export const BODY_LENGTH = 1;
+export const BODY_CHUNKED = 2;
+/** An HTTP/2 request body without content-length: it ends with the stream (END_STREAM). */
+export const BODY_STREAM = 3;
+export type BodyFraming = typeof BODY_NONE | typeof BODY_LENGTH | typeof BODY_CHUNKED | typeof BODY_STREAM;
+
+/** An error_page target being served (the content phase's second pass). */
+export interface ErrorPageRun extends InternalRedirect {
+  /** The connection may stay open after the page (the body was read, the client keeps alive). */
+  readonly keepAlive: boolean;
+}
 
 export class HttpRequest implements RequestInfo {
   readonly head: RequestHead;
@@ -48,33 +67,55 @@ export class HttpRequest implements RequestInfo {
   responseHeaders: readonly string[] | null = null;
   connectionHeader = '';
 
-  constructor(
-    head: RequestHead,
-    headBytes: number,
-    conn: {
-      readonly remoteAddr: string; readonly remotePort: number; readonly serverAddr: string;
-      readonly proxyProtocolAddr?: string | null; readonly proxyProtocolPort?: number | null; readonly serverPort: number; readonly id: number; readonly http2?: boolean; readonly tls?: TlsInfo | null },
-    connectionRequests: number,
-  ) {
+  // ---------------------------------------------------------------------------------------------
+  // the engine's state of the request (phases.ts)
+
+  /** The client side: an HTTP/1.1 connection or an HTTP/2 stream. */
+  readonly transport: ClientTransport;
+  /** The config serving the request (a reload applies from the next request on). */
+  readonly site: HttpSite;
+  readonly body: BodyFraming;
+  /** The server the Host chose, null until then. */
+  server: CompiledServer | null = null;
+  /** The location (or server) plan answering the request: its headers, logs, error pages. */
+  plan: LocationPlan | null = null;
+  /** `rewrite ... break` ran: the location's `return` is skipped. */
+  broke = false;
+  /** URI changes left before "rewrite or internal redirection cycle" (500). */
+  uriChangesLeft = 0;
+  /** error_page was used (one level: nginx recursive_error_pages off). */
+  errorPageUsed = false;
+  /** The error_page target the content phase serves, null on the first pass. */
+  errorPage: ErrorPageRun | null = null;
+
+  constructor(head: RequestHead, headBytes: number, t: ClientTransport, connectionRequests: number, body: BodyFraming) {
     this.head = head;
     this.method = head.method;
     this.requestUri = head.target;
     this.rawTarget = head.rawTarget;
-    this.httpVersion = conn.http2 === true ? '2.0' : head.versionMinor === 1 ? '1.1' : '1.0';
+    this.httpVersion = t.http2 ? '2.0' : head.versionMinor === 1 ? '1.1' : '1.0';
     this.headers = head.headers;
-    this.tls = conn.tls ?? null;
+    this.tls = t.tls;
     this.scheme = this.tls === null ? 'http' : 'https';
-    this.remoteAddr = conn.remoteAddr;
-    this.remotePort = conn.remotePort;
-    this.realipRemoteAddr = conn.remoteAddr;
-    this.realipRemotePort = conn.remotePort;
-    this.proxyProtocolAddr = conn.proxyProtocolAddr ?? null;
-    this.proxyProtocolPort = conn.proxyProtocolPort ?? null;
-    this.serverAddr = conn.serverAddr;
-    this.serverPort = conn.serverPort;
-    this.connectionId = conn.id;
+    this.remoteAddr = t.remoteAddr;
+    this.remotePort = t.remotePort;
+    this.realipRemoteAddr = t.remoteAddr;
+    this.realipRemotePort = t.remotePort;
+    this.proxyProtocolAddr = t.proxyProtocolAddr;
+    this.proxyProtocolPort = t.proxyProtocolPort;
+    this.serverAddr = t.serverAddr;
+    this.serverPort = t.serverPort;
+    this.connectionId = t.id;
     this.connectionRequests = connectionRequests;
     this.startMs = Date.now();
     this.requestLength = headBytes;
+    this.transport = t;
+    this.site = t.site;
+    this.body = body;
   }
+}
+
+/** The body framing of an HTTP/1.1 request head. */
+export function bodyFramingOf(head: RequestHead): BodyFraming {
+  return head.chunked ? BODY_CHUNKED : head.contentLength > 0 ? BODY_LENGTH : BODY_NONE;
 }

@@ -1,9 +1,13 @@
 /**
  * Locally generated responses: nginx-style error pages, `return`, redirects and the status page.
- * A response head is built as one string and written with the body in one socket.write.
+ * Their heads are written field by field into a HeadWriter: the client's transport (one string
+ * written with the body in one socket write on HTTP/1.1, one headers object on HTTP/2), or a
+ * text head for the answers a connection gives before any request exists (renderLocal).
  */
 import { SERVER_NAME, STATUS_TEXT } from '../constants.js';
 import { VERSION } from '../version.js';
+import { FieldLines } from './headers.js';
+import type { HeadWriter } from './transport.js';
 import { bodyBytes as asBodyBytes, locationSafe } from '../wire/head-text.js';
 
 /** The Server header value: `server_tokens on` (the default) adds the version, as nginx. */
@@ -23,9 +27,10 @@ export function httpDate(): string {
   return dateText;
 }
 
-/** The Server and Date lines every local response starts with. */
-export function localHeadLines(serverTokens: boolean): string {
-  return `Server: ${serverTokens ? SERVER_WITH_VERSION : SERVER_NAME}\r\nDate: ${httpDate()}\r\n`;
+/** The Server and Date fields every local response starts with. */
+export function writeServerFields(w: HeadWriter, serverTokens: boolean): void {
+  w.field('Server', serverTokens ? SERVER_WITH_VERSION : SERVER_NAME);
+  w.field('Date', httpDate());
 }
 
 export function statusText(status: number): string {
@@ -52,36 +57,60 @@ export function statusHasBody(status: number): boolean {
   return status >= 200 && status !== 204 && status !== 304;
 }
 
+/** No extra header fields. */
+export const NO_FIELDS: readonly string[] = Object.freeze([]);
+
 export interface LocalResponse {
   readonly status: number;
   readonly contentType: string | null;
   readonly body: string;
-  /** Extra header lines, each ending in CRLF. */
-  readonly headers: string;
+  /** Extra header fields, flat [name, value, ...]. */
+  readonly headers: readonly string[];
 }
 
 /**
- * The bytes of a local response. `head` suppresses the body (HEAD requests) but keeps its length.
- * `keepAlive` decides the Connection header; HTTP/1.0 clients get a 1.1 status line as nginx sends.
+ * The body of a local response as the latin1 string of its UTF-8 bytes (the head goes out as
+ * latin1, so its length is its Content-Length), null when its status has none.
  */
-export function renderLocal(res: LocalResponse, keepAlive: boolean, head: boolean, serverTokens = true): { text: string; bodyBytes: number } {
-  const hasBody = statusHasBody(res.status);
-  // The head goes out as latin1: the body as the latin1 string of its UTF-8 bytes, so that its
-  // Content-Length is the number of bytes written.
-  const body = hasBody ? asBodyBytes(res.body) : '';
-  const bodyBytes = body.length;
-  let text = `HTTP/1.1 ${res.status} ${statusText(res.status)}\r\n${localHeadLines(serverTokens)}`;
-  if (hasBody) {
-    if (res.contentType !== null) text += `Content-Type: ${res.contentType}\r\n`;
-    text += `Content-Length: ${bodyBytes}\r\n`;
-  }
-  text += res.headers;
-  text += keepAlive ? 'Connection: keep-alive\r\n\r\n' : 'Connection: close\r\n\r\n';
-  if (hasBody && !head) text += body;
-  return { text, bodyBytes: head ? 0 : bodyBytes };
+export function localBody(res: LocalResponse): string | null {
+  return statusHasBody(res.status) ? asBodyBytes(res.body) : null;
 }
 
-export function errorResponse(status: number, headers = ''): LocalResponse {
+/**
+ * Writes a local response's status line and fields (Server, Date, Content-Type, Content-Length,
+ * its own): everything but add_header and the transport's own (Connection). `body` is localBody().
+ * HTTP/1.0 clients get a 1.1 status line as nginx sends.
+ */
+export function writeLocalHead(w: HeadWriter, res: LocalResponse, body: string | null, serverTokens: boolean): void {
+  w.status(res.status, statusText(res.status));
+  writeServerFields(w, serverTokens);
+  if (body !== null) {
+    if (res.contentType !== null) w.field('Content-Type', res.contentType);
+    w.field('Content-Length', `${body.length}`);
+  }
+  const fields = res.headers;
+  for (let i = 0; i < fields.length; i += 2) w.field(fields[i]!, fields[i + 1]!);
+}
+
+/** An HTTP/1.1 head as text: status line and field lines (a transport adds Connection and the blank line). */
+export class HeadText extends FieldLines implements HeadWriter {
+  status(code: number, reason: string): void {
+    this.text = `HTTP/1.1 ${code} ${reason}\r\n`;
+  }
+}
+
+/**
+ * The bytes of a local response sent without a request to route (a malformed head, plain HTTP on
+ * a TLS port): always `Connection: close`.
+ */
+export function renderLocal(res: LocalResponse): string {
+  const head = new HeadText();
+  const body = localBody(res);
+  writeLocalHead(head, res, body, true);
+  return `${head.text}Connection: close\r\n\r\n${body ?? ''}`;
+}
+
+export function errorResponse(status: number, headers: readonly string[] = NO_FIELDS): LocalResponse {
   return { status, contentType: 'text/html', body: status >= 400 ? errorPage(status) : '', headers };
 }
 
@@ -96,17 +125,17 @@ export function sslErrorResponse(kind: 'cert' | 'nocert' | 'plain'): LocalRespon
   const body =
     `<html>\r\n<head><title>400 ${reason}</title></head>\r\n<body>\r\n<center><h1>400 Bad Request</h1></center>\r\n` +
     `<center>${reason}</center>\r\n<hr><center>${SERVER_NAME}</center>\r\n</body>\r\n</html>\r\n`;
-  return { status: 400, contentType: 'text/html', body, headers: '' };
+  return { status: 400, contentType: 'text/html', body, headers: NO_FIELDS };
 }
 
 /** `return 301 URL` / redirects: nginx sends its error-page markup with a Location header. */
-export function redirectResponse(status: number, location: string, headers = ''): LocalResponse {
+export function redirectResponse(status: number, location: string): LocalResponse {
   const title = `${status} ${statusText(status)}`;
   const body =
     `<html>\r\n<head><title>${title}</title></head>\r\n<body>\r\n<center><h1>${title}</h1></center>\r\n` +
     `<hr><center>${SERVER_NAME}</center>\r\n</body>\r\n</html>\r\n`;
   // The URL may hold decoded client bytes ($uri, captures): they must not split the head.
-  return { status, contentType: 'text/html', body, headers: `Location: ${locationSafe(location)}\r\n${headers}` };
+  return { status, contentType: 'text/html', body, headers: ['Location', locationSafe(location)] };
 }
 
 export const REDIRECT_CODES: ReadonlySet<number> = new Set([301, 302, 303, 307, 308]);

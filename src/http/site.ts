@@ -20,8 +20,6 @@ import { buildVirtualHosts, type CompiledServer, type VirtualHosts } from './rou
 import { HttpsListen, isTlsListen } from './tls-listen.js';
 import { TlsServers } from '../tls/context.js';
 import { compileTemplate, type CompiledTemplate, type RequestInfo } from './variables.js';
-import { http2SessionFactory } from '../http2/session.js';
-import { sniffH2cPreface } from '../http2/h2c.js';
 
 export interface HttpSiteDeps {
   /** Upstream groups by name, implicit ones ("127.0.0.1:9001") included. */
@@ -75,7 +73,6 @@ export class HttpSite {
   readonly #vhosts: Map<string, VirtualHosts>;
   readonly #connections = new Set<ClientConnection>();
   readonly #sessions = new Set<TrackedSession>();
-  readonly #http2Handlers = new Map<string, (socket: net.Socket, accepted?: AcceptedConnection) => void>();
   readonly #serverReturns = new Map<CompiledServer, CompiledTemplate | null>();
   /** TLS contexts of this config (one per SslConfig) and the `ssl` listen keys' accept paths. */
   readonly #tls = new TlsServers();
@@ -134,26 +131,16 @@ export class HttpSite {
     for (const session of this.#sessions) if (session.listenKey === listenKey) session.retire();
   }
 
+  /**
+   * HTTP/1.1 on a listen key: plain, or TLS offering only http/1.1. The runtime serves listens
+   * through the accept layer (src/http2/accept.ts), which adds HTTP/2 (ALPN h2, h2c) where a
+   * server asks for it.
+   */
   handler(listenKey: string): (socket: net.Socket) => void {
     const vhosts = this.#vhosts.get(listenKey);
     if (vhosts === undefined) throw noListen(listenKey);
     const https = this.#https.get(listenKey);
-    if (https !== undefined) return https.handler();
-    // h2c: a plain listen where a server offers http2 takes HTTP/1.1 and prior-knowledge HTTP/2.
-    if (vhosts.servers.some((s) => s.config.http2 && s.config.listens.some((l) => l.key === listenKey && !l.ssl && !l.proxyProtocol))) {
-      const h2 = this.http2Handler(listenKey);
-      return (socket) => {
-        if (this.#retired) {
-          socket.destroy();
-          return;
-        }
-        sniffH2cPreface(socket, vhosts.defaultServer.config.clientHeaderTimeoutMs, (isH2) => {
-          if (isH2) return h2(socket);
-          new ClientConnection(socket, this, vhosts);
-          socket.resume();
-        });
-      };
-    }
+    if (https !== undefined) return https.handler(null);
     return (socket) => {
       if (this.#retired) {
         socket.destroy();
@@ -161,6 +148,16 @@ export class HttpSite {
       }
       new ClientConnection(socket, this, vhosts);
     };
+  }
+
+  /** The TLS accept path of an `ssl` listen key, undefined for a plain one. */
+  tlsListen(listenKey: string): HttpsListen | undefined {
+    return this.#https.get(listenKey);
+  }
+
+  /** An HTTP/1.1 connection on an already-accepted socket (the accept layer chose HTTP/1.1). */
+  serveHttp1(socket: net.Socket, vhosts: VirtualHosts, accepted: AcceptedConnection | null = null): void {
+    new ClientConnection(socket, this, vhosts, accepted);
   }
 
   /**
@@ -181,28 +178,6 @@ export class HttpSite {
       new ClientConnection(socket, this, vhosts, accepted);
       socket.resume();
     };
-  }
-
-  /**
-   * HTTP/2 on an already-connected socket: a TLS socket whose ALPN chose 'h2', or a plain socket
-   * that sent the h2c preface (src/http2/). `accepted` carries what the accept path learned (a
-   * PROXY header's address); TLS state is read from the socket when it is not given.
-   */
-  http2Handler(listenKey: string): (socket: net.Socket, accepted?: AcceptedConnection) => void {
-    let handler = this.#http2Handlers.get(listenKey);
-    if (handler !== undefined) return handler;
-    const vhosts = this.#vhosts.get(listenKey);
-    if (vhosts === undefined) throw noListen(listenKey);
-    const serve = http2SessionFactory(this, listenKey, vhosts);
-    handler = (socket, accepted) => {
-      if (this.#retired) {
-        socket.destroy();
-        return;
-      }
-      serve(socket, accepted);
-    };
-    this.#http2Handlers.set(listenKey, handler);
-    return handler;
   }
 
   trackSession(session: TrackedSession): void {

@@ -10,12 +10,13 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import type { ReadStream, Stats } from 'node:fs';
 import path from 'node:path';
-import type { ClientConnection, Exchange } from './connection.js';
-import { buildAddHeaders } from './headers.js';
+import { writeAddHeaders } from './headers.js';
 import { headerValue } from '../wire/headers.js';
+import { finishRequest, respond } from './phases.js';
 import type { LocationPlan } from './plan.js';
-import type { HttpRequest } from './request.js';
-import { absoluteLocation, errorResponse, localHeadLines, redirectResponse, statusText, type LocalResponse } from './respond.js';
+import { BODY_NONE, type HttpRequest } from './request.js';
+import { absoluteLocation, errorResponse, redirectResponse, statusText, writeServerFields, type LocalResponse } from './respond.js';
+import type { ClientTransport, Exchange } from './transport.js';
 
 const MIME_TYPES: Readonly<Record<string, string>> = {
   html: 'text/html', htm: 'text/html', shtml: 'text/html', css: 'text/css', xml: 'text/xml', txt: 'text/plain',
@@ -75,7 +76,7 @@ export function etagOf(st: Stats): string {
 
 export class StaticExchange implements Exchange {
   bodyDone: boolean;
-  readonly #conn: ClientConnection;
+  readonly #t: ClientTransport;
   readonly #r: HttpRequest;
   readonly #plan: LocationPlan;
   readonly #keepAlive: boolean;
@@ -84,19 +85,19 @@ export class StaticExchange implements Exchange {
   #stream: ReadStream | null = null;
   #done = false;
 
-  constructor(conn: ClientConnection, r: HttpRequest, plan: LocationPlan, keepAlive: boolean, status = 0) {
-    this.#conn = conn;
+  constructor(r: HttpRequest, plan: LocationPlan, keepAlive: boolean, status = 0) {
+    this.#t = r.transport;
     this.#status = status;
     this.#r = r;
     this.#plan = plan;
     this.#keepAlive = keepAlive;
     // A body sent with GET is read and dropped; the connection closes after the answer.
-    this.bodyDone = !r.head.chunked && r.head.contentLength <= 0;
+    this.bodyDone = r.body === BODY_NONE;
   }
 
   start(): void {
     this.#serve().catch((err: unknown) => {
-      this.#conn.site.logger.error({ err, uri: this.#r.uri }, 'static file failed');
+      this.#r.site.logger.error({ err, uri: this.#r.uri }, 'static file failed');
       if (!this.#done) this.#respond(errorResponse(500));
     });
   }
@@ -118,7 +119,7 @@ export class StaticExchange implements Exchange {
 
   #respond(res: LocalResponse): void {
     this.#done = true;
-    this.#conn.respond(this.#r, this.#plan, res, this.#keepAlive);
+    respond(this.#r, res, this.#keepAlive);
   }
 
   async #serve(): Promise<void> {
@@ -162,7 +163,7 @@ export class StaticExchange implements Exchange {
     // An error page with a status other than 200 is the whole file, unconditionally, without
     // Last-Modified or ranges (nginx's not-modified and range filters act on 200 only).
     const forced = this.#status !== 0 && this.#status !== 200;
-    const validators = forced ? `ETag: ${etag}\r\n` : `Last-Modified: ${lastModified}\r\nETag: ${etag}\r\n`;
+    const validators = forced ? ['ETag', etag] : ['Last-Modified', lastModified, 'ETag', etag];
     const inm = headerValue(head, 'if-none-match');
     const ims = headerValue(head, 'if-modified-since');
     if (!forced && (inm !== null && (inm === '*' || inm.split(',').some((t) => t.trim() === etag))) || (inm === null && ims !== null && ims === lastModified)) {
@@ -174,25 +175,27 @@ export class StaticExchange implements Exchange {
     const range = rangeHeader === null || forced ? null : parseRange(rangeHeader, size);
     if (range === 'unsatisfiable') {
       void handle.close();
-      return this.#respond(errorResponse(416, `Content-Range: bytes */${size}\r\n`));
+      return this.#respond(errorResponse(416, ['Content-Range', `bytes */${size}`]));
     }
     const status = forced ? this.#status : range === null ? 200 : 206;
     const start = range === null ? 0 : range.start;
     const end = range === null ? size - 1 : range.end;
     const length = size === 0 ? 0 : end - start + 1;
-    let text = `HTTP/1.1 ${status} ${statusText(status)}\r\n${localHeadLines(this.#plan.settings.serverTokens)}`;
-    text += `Content-Type: ${contentTypeOf(file)}\r\nContent-Length: ${length}\r\n${validators}`;
-    if (range !== null) text += `Content-Range: bytes ${start}-${end}/${size}\r\n`;
-    if (!forced) text += 'Accept-Ranges: bytes\r\n';
-    text += buildAddHeaders(this.#plan.resHeaders, status, r);
-    text += this.#keepAlive ? 'Connection: keep-alive\r\n\r\n' : 'Connection: close\r\n\r\n';
+    const t = this.#t;
+    const last = r.method === 'HEAD' || length === 0;
+    t.setTimeout(this.#plan.settings.sendTimeoutMs);
+    t.status(status, statusText(status));
+    writeServerFields(t, this.#plan.settings.serverTokens);
+    t.field('Content-Type', contentTypeOf(file));
+    t.field('Content-Length', `${length}`);
+    for (let i = 0; i < validators.length; i += 2) t.field(validators[i]!, validators[i + 1]!);
+    if (range !== null) t.field('Content-Range', `bytes ${start}-${end}/${size}`);
+    if (!forced) t.field('Accept-Ranges', 'bytes');
+    writeAddHeaders(this.#plan.resHeaders, status, r, t);
     r.status = status;
     r.connectionHeader = this.#keepAlive ? 'keep-alive' : 'close';
-    r.bytesSent = Buffer.byteLength(text, 'latin1');
-    const conn = this.#conn;
-    conn.setTimeout(this.#plan.settings.sendTimeoutMs);
-    conn.socket.write(text, 'latin1');
-    if (r.method === 'HEAD' || length === 0) {
+    r.bytesSent = t.sendHead(this.#keepAlive, null, last);
+    if (last) {
       void handle.close();
       return this.#finish();
     }
@@ -202,15 +205,15 @@ export class StaticExchange implements Exchange {
       const buf = chunk as Buffer;
       r.bodyBytesSent += buf.length;
       r.bytesSent += buf.length;
-      if (!conn.socket.write(buf)) stream.pause();
+      if (!t.data(buf)) stream.pause();
     });
     stream.on('end', () => this.#finish());
     stream.on('error', (err) => {
       if (this.#done) return;
       // The head is out: a short body must not look complete.
       this.#done = true;
-      conn.site.logger.error({ err, file }, 'static file read failed');
-      conn.abort();
+      r.site.logger.error({ err, file }, 'static file read failed');
+      t.abort();
     });
   }
 
@@ -218,7 +221,7 @@ export class StaticExchange implements Exchange {
     if (this.#done) return;
     this.#done = true;
     this.#stream = null;
-    this.#conn.finish(this.#keepAlive && this.bodyDone);
+    finishRequest(this.#r, this.#keepAlive && this.bodyDone);
   }
 }
 

@@ -1,15 +1,16 @@
 /**
  * The accept path of an http `listen ... ssl` address: TLS is terminated (certificate and
  * ssl_verify_client of the server SNI chooses, src/tls/accept.ts), then the TLS socket is served
- * like a plain one: HTTP/1.1 by a ClientConnection, or HTTP/2 by the site's http2Handler when
- * ALPN chose h2 (offered when any server of the address has `http2`).
+ * like a plain one: HTTP/1.1 by a ClientConnection, or HTTP/2 by the handler the accept layer
+ * (src/http2/accept.ts) passes in when ALPN chose h2 (offered when any server of the address has
+ * `http2` and a handler is given).
  */
 import type net from 'node:net';
 import type { SslConfig } from '../config/types.js';
 import { acceptTls } from '../tls/accept.js';
 import type { TlsServers } from '../tls/context.js';
 import { tlsInfoOf } from '../tls/info.js';
-import { proxyHeaderSource } from './connection-setup.js';
+import { proxyHeaderSource, type AcceptedConnection } from './connection-setup.js';
 import { ClientConnection } from './connection.js';
 import { renderLocal, sslErrorResponse } from './respond.js';
 import type { CompiledServer, VirtualHosts } from './router.js';
@@ -17,7 +18,7 @@ import type { HttpSite } from './site.js';
 
 const ALPN_H2 = Object.freeze(['h2', 'http/1.1']);
 /** nginx's 497 page (sent with status 400), for a plain HTTP request on a TLS port. */
-const PLAIN_HTTP_ANSWER = renderLocal(sslErrorResponse('plain'), false, false).text;
+const PLAIN_HTTP_ANSWER = renderLocal(sslErrorResponse('plain'));
 const ALPN_H1 = Object.freeze(['http/1.1']);
 
 /** nginx: listen options belong to the address, so one `ssl` makes every server on it TLS. */
@@ -53,15 +54,20 @@ export class HttpsListen {
     for (const s of vhosts.servers) servers.serverFor(effectiveSsl(s, vhosts), this.#alpn);
   }
 
-  handler(): (socket: net.Socket) => void {
+  /** Whether ALPN offers h2 here (a server of the address has `http2`). */
+  get offersHttp2(): boolean {
+    return this.#alpn === ALPN_H2;
+  }
+
+  /** `h2`: serves a connection whose ALPN chose h2; null to offer HTTP/1.1 only. */
+  handler(h2: ((socket: net.Socket, accepted: AcceptedConnection) => void) | null): (socket: net.Socket) => void {
     const site = this.#site;
     const vhosts = this.#vhosts;
     const key = vhosts.key;
-    const h2 = this.#alpn === ALPN_H2 ? site.http2Handler(key) : null;
     const options = {
       proxyProtocol: this.#proxyProtocol,
       timeoutMs: this.#timeoutMs,
-      alpn: this.#alpn,
+      alpn: h2 === null ? ALPN_H1 : this.#alpn,
       plainHttpAnswer: PLAIN_HTTP_ANSWER,
       choose: (hello: { serverName: string | null }): SslConfig =>
         effectiveSsl(hello.serverName === null ? vhosts.defaultServer : vhosts.find(hello.serverName).server, vhosts),
@@ -77,7 +83,7 @@ export class HttpsListen {
           return;
         }
         const source = proxyHeaderSource(t.proxyHeader);
-        const accepted = { tls: tlsInfoOf(t.socket), proxyProtocolAddr: source?.addr ?? null, proxyProtocolPort: source?.port ?? null };
+        const accepted: AcceptedConnection = { tls: tlsInfoOf(t.socket), proxyProtocolAddr: source?.addr ?? null, proxyProtocolPort: source?.port ?? null };
         if (t.socket.alpnProtocol === 'h2' && h2 !== null) return h2(t.socket, accepted);
         new ClientConnection(t.socket, site, vhosts, accepted);
       });

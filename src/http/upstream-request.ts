@@ -7,21 +7,21 @@
  * unless configured and an h2c upgrade that a backend accepts would tunnel the client past every
  * location rule. `proxy_set_header Upgrade ...` keeps nginx's meaning: that value is sent.
  */
+import type net from 'node:net';
 import { buildRequestHeaders, setValue } from './headers.js';
 import { headerValue } from '../wire/headers.js';
 import type { ProxyPlan } from './plan.js';
-import type { HttpRequest } from './request.js';
+import { BODY_CHUNKED, BODY_STREAM, type HttpRequest } from './request.js';
 import { targetSafe } from '../wire/head-text.js';
 // Pure encoders shared with the stream proxy (no state, no I/O).
 import { encodeProxyV1, encodeProxyV2 } from '../wire/proxy-protocol.js';
 
-/** The PROXY protocol header (`proxy_protocol on`) a new upstream connection starts with. */
-export function proxyProtocolHeader(
-  version: number,
-  r: HttpRequest,
-  conn: { readonly remotePort: number; readonly serverAddr: string; readonly serverPort: number },
-): Buffer {
-  const e = { sourceAddress: r.remoteAddr, sourcePort: conn.remotePort, destinationAddress: conn.serverAddr, destinationPort: conn.serverPort };
+/**
+ * The PROXY protocol header (`proxy_protocol on`) a new upstream connection starts with: the
+ * client address (after realip) and the connection's own port.
+ */
+export function proxyProtocolHeader(version: number, r: HttpRequest): Buffer {
+  const e = { sourceAddress: r.remoteAddr, sourcePort: r.realipRemotePort, destinationAddress: r.serverAddr, destinationPort: r.serverPort };
   return version === 1 ? encodeProxyV1(e) : encodeProxyV2(e);
 }
 
@@ -64,7 +64,10 @@ export function buildUpstreamHead(proxy: ProxyPlan, r: HttpRequest, proxyHost = 
   text += buildRequestHeaders(proxy.reqHeaders, head, { clientAddress: r.remoteAddr, scheme: r.scheme, proxyHost }, r);
   if (!proxy.passBody) {
     // proxy_pass_request_body off: the body is read and dropped, so no framing goes out.
-  } else if (head.chunked) text += 'Transfer-Encoding: chunked\r\n';
+  } else if (r.body === BODY_CHUNKED || r.body === BODY_STREAM) {
+    // An HTTP/2 body without content-length goes chunked (proxy.ts frames its DATA).
+    text += 'Transfer-Encoding: chunked\r\n';
+  }
   else if (head.contentLength >= 0) text += `Content-Length: ${head.contentLength}\r\n`;
   const plan = proxy.reqHeaders;
   const upgrade = plan.upgrade !== null ? setValue(plan.upgrade, r) : head.upgrade === 'websocket' ? headerValue(head, 'upgrade')! : '';
@@ -82,6 +85,26 @@ export function buildUpstreamHead(proxy: ProxyPlan, r: HttpRequest, proxyHost = 
   const options = tokens(explicit);
   const upgrading = upgrade !== '' && head.upgrade !== null && options.includes('upgrade');
   return { text, upgrade: upgrading ? tokens(upgrade) : null, reusable: !options.includes('close') && !options.includes('upgrade') };
+}
+
+/**
+ * Write a request head and the body bytes received before it went out (null: none) to an
+ * upstream socket, in one writev; returns the bytes written.
+ */
+export function writeUpstreamRequest(s: net.Socket, head: string, held: readonly Buffer[] | null): number {
+  if (held === null) {
+    s.write(head, 'latin1');
+    return head.length;
+  }
+  let bytes = head.length;
+  s.cork();
+  s.write(head, 'latin1');
+  for (const b of held) {
+    s.write(b);
+    bytes += b.length;
+  }
+  s.uncork();
+  return bytes;
 }
 
 /** Lowercased comma-separated tokens. */

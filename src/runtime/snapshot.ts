@@ -15,6 +15,7 @@ import { UpstreamGroup } from '../upstream/group.js';
 import type { PeerRegistry } from '../upstream/registry.js';
 import { HealthChecker } from '../upstream/health/active.js';
 import { HttpSite, type SiteHolder } from '../http/site.js';
+import { httpListenHandler } from '../http2/accept.js';
 import type { UpstreamPool } from '../http/pool.js';
 import { StreamSite, type WebsocketHandoff } from '../tcp/stream-site.js';
 import type { TunnelRegistry } from './connections.js';
@@ -106,7 +107,7 @@ export async function buildSnapshot(config: Config, registry: PeerRegistry, deps
     for (const l of server.listens) {
       if (!listens.has(l.key)) {
         listens.set(l.key, l);
-        handlers.set(l.key, http!.handler(l.key));
+        handlers.set(l.key, httpListenHandler(http!, l.key));
       }
     }
   }

@@ -7,7 +7,7 @@
  *   and data block, bounded chunk extensions and trailers, no obs-fold in trailers.
  * - ChunkedDecoder gives the data bytes of a body the scanner already validated, for clients
  *   that cannot take chunked framing (HTTP/2 clients, HTTP/1.0 clients).
- * - encodeChunk / LAST_CHUNK frame data.
+ * - chunkParts / LAST_CHUNK frame data.
  */
 import { MAX_CHUNK_EXT_BYTES, MAX_CHUNK_SIZE, MAX_TRAILER_BYTES } from '../constants.js';
 import { TCHAR, VALUE_CHAR } from './headers.js';
@@ -251,16 +251,14 @@ export class ChunkedDecoder {
 /** The last chunk with an empty trailer section: the end of a chunked body. */
 export const LAST_CHUNK: Buffer = Buffer.from('0\r\n\r\n', 'latin1');
 
-const NO_BYTES = Buffer.alloc(0);
+const CRLF: Buffer = Buffer.from('\r\n', 'latin1');
+const NO_PARTS: readonly Buffer[] = [];
 
-/** `data` as one chunk (size line, data, CRLF); no bytes for empty data (a 0 chunk ends a body). */
-export function encodeChunk(data: Buffer): Buffer {
-  if (data.length === 0) return NO_BYTES;
-  const sizeLine = `${data.length.toString(16)}\r\n`;
-  const out = Buffer.allocUnsafe(sizeLine.length + data.length + 2);
-  out.write(sizeLine, 0, 'latin1');
-  data.copy(out, sizeLine.length);
-  out[out.length - 2] = 13;
-  out[out.length - 1] = 10;
-  return out;
+/**
+ * `data` as one chunk: its size line, the data itself (not copied) and CRLF, to be written in
+ * order (corked: one writev); no parts for empty data (a 0 chunk ends a body).
+ */
+export function chunkParts(data: Buffer): readonly Buffer[] {
+  if (data.length === 0) return NO_PARTS;
+  return [Buffer.from(`${data.length.toString(16)}\r\n`, 'latin1'), data, CRLF];
 }

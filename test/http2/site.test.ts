@@ -3,13 +3,14 @@ import http2 from 'node:http2';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { pino } from 'pino';
 import { HttpSite } from '../../src/http/site.js';
+import { http2Handler } from '../../src/http2/accept.js';
 import { UpstreamGroup } from '../../src/upstream/group.js';
 import { PeerRegistry } from '../../src/upstream/registry.js';
 import { configFrom } from '../helpers/proxy.js';
 import { startHttpBackend } from '../helpers/backend.js';
 import { h2connect, h2request } from './h2-helpers.js';
 
-/** A site whose http2Handler serves every socket of a plain net.Server (as TLS hands over ALPN h2). */
+/** A site whose HTTP/2 handler serves every socket of a plain net.Server (as TLS hands over ALPN h2). */
 async function h2Site(text: string): Promise<{ url: string; lines: string[]; site: HttpSite }> {
   const config = configFrom(text);
   const registry = new PeerRegistry();
@@ -21,7 +22,7 @@ async function h2Site(text: string): Promise<{ url: string; lines: string[]; sit
     logger: pino({ level: 'silent' }),
     openAccessLog: () => ({ write: (line: string) => void lines.push(line) }),
   });
-  const handler = site.http2Handler(config.http!.servers[0]!.listens[0]!.key);
+  const handler = http2Handler(site, config.http!.servers[0]!.listens[0]!.key);
   const server = net.createServer((socket) => {
     socket.on('error', () => {});
     handler(socket);
@@ -37,7 +38,7 @@ async function h2Site(text: string): Promise<{ url: string; lines: string[]; sit
   return { url: `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`, lines, site };
 }
 
-describe('HttpSite.http2Handler', () => {
+describe('http2Handler(site)', () => {
   it('tracks the session, not finished streams; logs each stream once', async () => {
     const a = await startHttpBackend('A');
     const { url, lines, site } = await h2Site(`http { log_format t '$request|$status|$body_bytes_sent|$upstream_status';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { ChunkedDecoder, ChunkedScanner, encodeChunk, LAST_CHUNK } from '../../src/wire/chunked.js';
+import { ChunkedDecoder, ChunkedScanner, chunkParts, LAST_CHUNK } from '../../src/wire/chunked.js';
 
 function scanAll(text: string, splitEvery = 0): { consumed: number; done: boolean; error: string | null; data: number } {
   const s = new ChunkedScanner();
@@ -121,11 +121,11 @@ describe('ChunkedDecoder', () => {
   });
 });
 
-describe('encodeChunk', () => {
+describe('chunkParts', () => {
   it('frames data as one chunk and never as the last one', () => {
-    expect(encodeChunk(Buffer.from('hello')).toString('latin1')).toBe('5\r\nhello\r\n');
-    expect(encodeChunk(Buffer.alloc(300, 0x61)).subarray(0, 5).toString('latin1')).toBe('12c\r\n');
-    expect(encodeChunk(Buffer.alloc(0)).length).toBe(0);
+    expect(Buffer.concat(chunkParts(Buffer.from('hello'))).toString('latin1')).toBe('5\r\nhello\r\n');
+    expect(Buffer.concat(chunkParts(Buffer.alloc(300, 0x61))).subarray(0, 5).toString('latin1')).toBe('12c\r\n');
+    expect(chunkParts(Buffer.alloc(0)).length).toBe(0);
     expect(LAST_CHUNK.toString('latin1')).toBe('0\r\n\r\n');
   });
 });
@@ -157,7 +157,7 @@ describe('scanner and decoder agree (fuzz)', () => {
         expect(scanAll(body.toString('latin1'), step)).toMatchObject({ consumed: body.length, done: true, error: null, data: want.length });
         expect(decodeAll(body, step)).toEqual({ data: want, done: true });
         // the encoder's framing is the same framing
-        const encoded = Buffer.concat([...b.datas.map((d) => encodeChunk(Buffer.from(d))), LAST_CHUNK]);
+        const encoded = Buffer.concat([...b.datas.flatMap((d) => chunkParts(Buffer.from(d))), LAST_CHUNK]);
         expect(decodeAll(encoded, step)).toEqual({ data: want, done: true });
         expect(scanAll(encoded.toString('latin1'), step)).toMatchObject({ consumed: encoded.length, done: true });
       }),

@@ -6,7 +6,9 @@
  *
  * The tunnel takes over the client connection's exchange slot and the upstream connection's owner
  * slot, so the events both already forward (shared listeners) arrive here: no listener
- * and no closure is added per tunnel.
+ * and no closure is added per tunnel. It knows the client only as a TunnelClient (an HTTP/1.1
+ * connection; HTTP/2 has no upgrades) and the request only as the counters an access log reads;
+ * the HTTP side of the upgrade (the 101 head, the route) is upgrade.ts's.
  *
  * Idle tunnels are what a WebSocket proxy mostly holds, so their memory is kept small (issue 7):
  * one timer for both sockets (two socket timeouts cost two Timeouts and two bound functions, and
@@ -15,49 +17,31 @@
  * unless an access log line needs it at close.
  */
 import type net from 'node:net';
+import type { UpstreamAttempts } from '../upstream/attempts.js';
 import type { UpstreamGroup } from '../upstream/group.js';
 import type { Peer } from '../upstream/peer.js';
-import type { ClientConnection, Exchange } from '../http/connection.js';
-import type { UpstreamConn, UpstreamOwner } from '../http/pool.js';
-import { buildResponseHeaders } from '../http/headers.js';
-import { headerValue } from '../wire/headers.js';
-import type { ResponseHead } from '../wire/http1-response.js';
-import type { LocationPlan, ProxyPlan } from '../http/plan.js';
-import type { HttpRequest } from '../http/request.js';
-import type { TunnelTracker } from '../http/site.js';
+import type { UpstreamConn, UpstreamOwner } from './pool.js';
+import type { TunnelTracker } from './site.js';
+import type { Exchange } from './transport.js';
 
 type TunnelRoute = Parameters<TunnelTracker['register']>[0];
 
-/**
- * Answer the client's upgrade with the upstream's 101 (our header rules applied) and turn the
- * connection into a tunnel. `peer` stays counted in `group` until the tunnel ends.
- */
-export function startHttpTunnel(
-  conn: ClientConnection,
-  up: UpstreamConn,
-  group: UpstreamGroup,
-  peer: Peer,
-  r: HttpRequest,
-  plan: LocationPlan,
-  proxy: ProxyPlan,
-  res: ResponseHead,
-  rest: Buffer | null,
-): HttpTunnel {
-  const attempt = r.upstream?.last ?? null;
-  if (attempt !== null) attempt.status = 101;
-  // The proxy checked that the 101 names the protocol the client asked for.
-  const upgrade = headerValue(res, 'upgrade')!;
-  let head = 'HTTP/1.1 101 Switching Protocols\r\n';
-  head += buildResponseHeaders(plan.resHeaders, res, 101, r);
-  head += `Upgrade: ${upgrade}\r\nConnection: upgrade\r\n\r\n`;
-  r.status = 101;
-  r.connectionHeader = 'upgrade';
-  r.bytesSent += head.length;
-  const route = { kind: 'http', listen: conn.vhosts.key, node: plan.location?.config ?? null, upstream: proxy.upstreamName } as const;
-  const websocket = upgrade.trim().toLowerCase() === 'websocket';
-  // Tunnelled bytes are counted only for an access log line (written when the tunnel ends).
-  const logged = plan.accessLogs.length > 0 ? r : null;
-  return new HttpTunnel(conn, up, group, peer, { head, rest, idleTimeoutMs: proxy.tunnelTimeoutMs, route, websocket, logged });
+/** The client side of a tunnel: the HTTP/1.1 connection that was upgraded. */
+export interface TunnelClient {
+  readonly socket: net.Socket;
+  setTimeout(ms: number): void;
+  pause(): void;
+  resume(): void;
+  abort(): void;
+  /** From now on the client's bytes and events go to `tunnel`; returns bytes it sent ahead of them. */
+  enterTunnel(tunnel: Exchange): Buffer | null;
+}
+
+/** What an access log line reads of an upgraded request: the bytes both ways. */
+export interface TunnelCounters {
+  bytesSent: number;
+  bodyBytesSent: number;
+  readonly upstream: UpstreamAttempts | null;
 }
 
 export interface HttpTunnelOptions {
@@ -68,19 +52,20 @@ export interface HttpTunnelOptions {
   readonly idleTimeoutMs: number;
   /** For the runtime's tunnel registry (reloads close tunnels whose route vanished). */
   readonly route: TunnelRoute;
+  readonly tunnels: TunnelTracker | null;
   readonly websocket: boolean;
   /**
    * The request, when an access log will read it: the bytes tunnelled to the client count in its
    * $bytes_sent / $body_bytes_sent, both ways in $upstream_bytes_*, as nginx logs an upgraded
    * connection (checked with nginx 1.22).
    */
-  readonly logged: HttpRequest | null;
+  readonly logged: TunnelCounters | null;
 }
 
 export class HttpTunnel implements Exchange, UpstreamOwner {
   /** A tunnel has no request body: every client byte is relayed. */
   readonly bodyDone = true;
-  readonly #conn: ClientConnection;
+  readonly #conn: TunnelClient;
   #up: UpstreamConn | null;
   readonly #group: UpstreamGroup;
   #peer: Peer | null;
@@ -90,10 +75,10 @@ export class HttpTunnel implements Exchange, UpstreamOwner {
   /** Date.now() of the last chunk either way; the timer compares against it when it fires. */
   #lastActivity = 0;
   #timer: NodeJS.Timeout | null = null;
-  readonly #logged: HttpRequest | null;
+  readonly #logged: TunnelCounters | null;
 
   /** Takes over `up` (whose peer stays counted in `group` until the tunnel ends) and `conn`. */
-  constructor(conn: ClientConnection, up: UpstreamConn, group: UpstreamGroup, peer: Peer, o: HttpTunnelOptions) {
+  constructor(conn: TunnelClient, up: UpstreamConn, group: UpstreamGroup, peer: Peer, o: HttpTunnelOptions) {
     this.#conn = conn;
     this.#up = up;
     this.#group = group;
@@ -122,11 +107,10 @@ export class HttpTunnel implements Exchange, UpstreamOwner {
     }
     const held = conn.enterTunnel(this);
     if (held !== null) up.socket.write(held);
-    const tunnels = conn.site.tunnels;
-    if (tunnels !== null) this.#entry = tunnels.register(o.route, { client, upstream: up.socket, websocket: o.websocket });
+    if (o.tunnels !== null) this.#entry = o.tunnels.register(o.route, { client, upstream: up.socket, websocket: o.websocket });
   }
 
-  // client side (ClientConnection forwards its socket's events)
+  // client side (the TunnelClient forwards its socket's events)
 
   clientData(chunk: Buffer): number {
     this.#lastActivity = Date.now();

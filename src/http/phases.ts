@@ -1,0 +1,356 @@
+/**
+ * The request path as nginx's phases, each a small function of the request returning what to do
+ * next, driven by one loop (runPhases):
+ *
+ *   post-read       the server the Host chooses, the URI, the client certificate, a tcp
+ *                   websocket_pass server's allow/deny
+ *   server rewrite  the server's rewrite/set and its `return`
+ *   find location   location matching (and the slash redirect)
+ *   rewrite         the location's rewrite/set; a changed URI finds its location again
+ *   preaccess       realip (set_real_ip_from / real_ip_header)
+ *   access          checks made before the body is read (client_max_body_size); access, auth
+ *                   and limit modules plug in here
+ *   content         the location's handler: proxy/WebSocket, static files, `return`, check_status
+ *   log             the access log, when the response is complete (finishRequest)
+ *
+ * error_page re-enters the loop at the content phase with the target's plan (internal redirect),
+ * whether the error came from a phase or later from a handler (respond()).
+ *
+ * A phase reads and writes the request (HttpRequest's engine state) and talks to the client only
+ * through its transport (transport.ts). Plain functions and shared result constants: a request
+ * that is proxied allocates nothing here.
+ */
+import { applyErrorPage } from './error-page.js';
+import { writeAddHeaders } from './headers.js';
+import type { LocationPlan, ProxyPlan } from './plan.js';
+import { ProxyExchange } from './proxy.js';
+import { BODY_NONE, type ErrorPageRun, type HttpRequest } from './request.js';
+import {
+  REDIRECT_CODES,
+  NO_FIELDS,
+  absoluteLocation,
+  errorResponse,
+  localBody,
+  redirectResponse,
+  sslErrorResponse,
+  writeLocalHead,
+  type LocalResponse,
+} from './respond.js';
+import { MAX_URI_CHANGES, runRewritePhase } from './rewrite.js';
+import { normalizeHost, normalizeUri, splitTarget } from './router.js';
+import { StaticExchange } from './static.js';
+import { compileTemplate, useCaptures, type CompiledTemplate } from './variables.js';
+import { renderStatus, statusFormatOf } from '../upstream/status.js';
+
+/** Go on with the next phase. */
+const NEXT = { kind: 'next' } as const;
+/** The URI changed (`rewrite ... last`, or a changed URI without `return`): find the location again. */
+const FIND_AGAIN = { kind: 'findAgain' } as const;
+/** A handler took the request: it answers by itself (maybe later). */
+const HANDLED = { kind: 'handled' } as const;
+/** Close the connection without an answer (`return 444`, a client refused by allow/deny). */
+const CLOSE = { kind: 'close' } as const;
+
+/** Answer locally with `response` (error_page may turn it into an internal redirect). */
+export interface Answer {
+  readonly kind: 'answer';
+  readonly response: LocalResponse;
+  readonly keepAlive: boolean;
+}
+
+export type PhaseResult = typeof NEXT | typeof FIND_AGAIN | typeof HANDLED | typeof CLOSE | Answer;
+
+function answer(response: LocalResponse, keepAlive: boolean): Answer {
+  return { kind: 'answer', response, keepAlive };
+}
+
+const PHASE_POST_READ = 0;
+const PHASE_FIND_LOCATION = 2;
+const PHASE_CONTENT = 6;
+
+const PHASES: readonly ((r: HttpRequest) => PhaseResult)[] = [
+  postRead,
+  serverRewrite,
+  findLocation,
+  rewrite,
+  preaccess,
+  access,
+  content,
+];
+
+/** Serve a request whose head its transport has read: run every phase from the first. */
+export function serveRequest(r: HttpRequest): void {
+  runPhases(r, PHASE_POST_READ);
+}
+
+function runPhases(r: HttpRequest, from: number): void {
+  let phase = from;
+  for (;;) {
+    const res = PHASES[phase]!(r);
+    switch (res.kind) {
+      case 'next':
+        phase++;
+        continue;
+      case 'findAgain':
+        phase = PHASE_FIND_LOCATION;
+        continue;
+      case 'handled':
+        return;
+      case 'close':
+        r.transport.abort();
+        return;
+      case 'answer':
+        if (!answerLocally(r, res.response, res.keepAlive, res.response.status >= 400)) return;
+        phase = PHASE_CONTENT;
+        continue;
+    }
+  }
+}
+
+// -----------------------------------------------------------------------------------------------
+// phases
+
+function postRead(r: HttpRequest): PhaseResult {
+  const t = r.transport;
+  const head = r.head;
+  const host = normalizeHost(head.host ?? '');
+  if (host === null) return answer(errorResponse(400), false);
+  const match = t.vhosts.find(head.host ?? '');
+  const server = match.server;
+  r.host = host === '' ? server.primaryName : host;
+  r.serverName = server.primaryName;
+  if (match.captures !== null) useCaptures(r, match.captures);
+  const { path, args } = splitTarget(head.target);
+  r.args = args;
+  const uri = normalizeUri(path);
+  if (uri === null) return answer(errorResponse(400), false);
+  r.uri = uri;
+  r.server = server;
+  const site = r.site;
+  // A tcp websocket_pass server's allow/deny, for every request (its Host may choose another server).
+  const allowed = site.serverAccess?.get(server.config);
+  if (allowed !== undefined && !allowed(t.remoteAddr)) {
+    site.logger.info({ listen: t.vhosts.key, client: t.remoteAddr }, 'access forbidden by rule');
+    return CLOSE;
+  }
+  // nginx checks the client certificate against the Host-chosen server's ssl_verify_client.
+  const refusal = t.tls?.refusal(server.config.ssl.verifyClient) ?? null;
+  if (refusal !== null) {
+    site.logger.info({ listen: t.vhosts.key, client: t.remoteAddr }, refusal === 'cert'
+      ? `client SSL certificate verify error: ${t.tls!.clientVerify}` : 'client sent no required SSL certificate');
+    r.plan = server.plan;
+    return answer(sslErrorResponse(refusal), false);
+  }
+  return NEXT;
+}
+
+/** The server-level rewrite phase (`last` and `break` both end it, nginx), then the server's `return`. */
+function serverRewrite(r: HttpRequest): PhaseResult {
+  const server = r.server!;
+  const serverPlan = server.plan;
+  r.plan = serverPlan;
+  r.uriChangesLeft = MAX_URI_CHANGES;
+  let stopped = false;
+  if (serverPlan.rewrites.length > 0) {
+    const out = runRewritePhase(serverPlan.rewrites, r, absoluteIn(r));
+    if (out.kind === 'redirect') return answer(redirectResponse(out.status, out.location), canKeepAlive(r, serverPlan));
+    stopped = out.kind === 'last' || out.kind === 'break';
+  }
+  const ret = server.config.returnDirective;
+  if (ret !== null && !stopped) return answerReturn(r, serverPlan, ret.code, r.site.serverReturnText(server, r));
+  return NEXT;
+}
+
+function findLocation(r: HttpRequest): PhaseResult {
+  const server = r.server!;
+  const found = server.findLocation(r.uri);
+  if (found.captures !== null) useCaptures(r, found.captures);
+  if (found.redirectSlash) {
+    r.plan = server.plan;
+    const target = absoluteLocation(`${r.uri}/${r.args === '' ? '' : `?${r.args}`}`, r.scheme, r.host, r.serverPort);
+    return answer(redirectResponse(301, target), canKeepAlive(r, server.plan));
+  }
+  // No location: the server's own plan (static files from its root, its error pages).
+  r.plan = found.location === null ? server.plan : found.location.plan;
+  return NEXT;
+}
+
+function rewrite(r: HttpRequest): PhaseResult {
+  const plan = r.plan!;
+  // The server's plan (no location matched) holds the server-level steps, which already ran.
+  if (plan.location === null || plan.rewrites.length === 0) return NEXT;
+  const out = runRewritePhase(plan.rewrites, r, absoluteIn(r));
+  if (out.kind === 'redirect') return answer(redirectResponse(out.status, out.location), canKeepAlive(r, plan));
+  if (out.kind === 'break') r.broke = true;
+  // A changed URI is looked up again, unless the location's own `return` answers first.
+  if (out.kind === 'last' || (out.kind === 'changed' && plan.handler.kind !== 'return')) {
+    if (r.uriChangesLeft-- === 0) {
+      r.site.logger.error({ uri: r.uri }, 'rewrite or internal redirection cycle');
+      return answer(errorResponse(500), false);
+    }
+    return FIND_AGAIN;
+  }
+  return NEXT;
+}
+
+/** realip: the client address a trusted peer's header (or PROXY header) names. */
+function preaccess(r: HttpRequest): PhaseResult {
+  const realIp = r.plan!.realIp;
+  if (realIp !== null) {
+    const pp = r.proxyProtocolAddr === null ? null : { addr: r.proxyProtocolAddr, port: r.proxyProtocolPort ?? 0 };
+    const real = realIp(r.head, r.realipRemoteAddr, pp);
+    if (real !== null) {
+      r.remoteAddr = real.addr;
+      r.remotePort = real.port;
+    }
+  }
+  return NEXT;
+}
+
+/** Checks made before the body is read. */
+function access(r: HttpRequest): PhaseResult {
+  const plan = r.plan!;
+  const max = plan.settings.clientMaxBodySizeBytes;
+  // Refused before reading the body (and before any 100 Continue): close after answering.
+  if (max > 0 && r.head.contentLength > max) return answer(errorResponse(413), false);
+  return NEXT;
+}
+
+const STATIC_HANDLER = { kind: 'static' } as const;
+
+/** An internal redirect to an error page turns the method into GET (HEAD stays HEAD). */
+const errorPageMethod: CompiledTemplate = compileTemplate('GET');
+
+function content(r: HttpRequest): PhaseResult {
+  const plan = r.plan!;
+  if (r.errorPage !== null) return errorPageContent(r, plan, r.errorPage);
+  const t = r.transport;
+  if (t.readingBody) t.setTimeout(plan.settings.clientBodyTimeoutMs);
+  // `break` stops every rewrite-module directive of the location, its `return` included.
+  const h = r.broke && plan.handler.kind === 'return' ? STATIC_HANDLER : plan.handler;
+  switch (h.kind) {
+    case 'proxy':
+    case 'websocket': {
+      const ex = new ProxyExchange(r, plan, plan.proxy!);
+      t.exchange = ex;
+      ex.start();
+      return HANDLED;
+    }
+    case 'return':
+      return answerReturn(r, plan, h.code, plan.returnText?.(r) ?? null);
+    case 'checkStatus': {
+      const { contentType, body } = renderStatus(r.site.statusGroups(), statusFormatOf(r.args, h.format));
+      return answer({ status: 200, contentType, body, headers: NO_FIELDS }, canKeepAlive(r, plan));
+    }
+    case 'static': {
+      if (r.method !== 'GET' && r.method !== 'HEAD') return answer(errorResponse(405), canKeepAlive(r, plan));
+      const ex = new StaticExchange(r, plan, canKeepAlive(r, plan));
+      t.exchange = ex;
+      ex.start();
+      return HANDLED;
+    }
+  }
+}
+
+/**
+ * error_page served by a static or proxied location. The request body is never passed on (the
+ * first handler may have consumed part of it); when it is not read completely, the connection
+ * closes after the page instead of reading it.
+ */
+function errorPageContent(r: HttpRequest, plan: LocationPlan, page: ErrorPageRun): PhaseResult {
+  const t = r.transport;
+  const bodyRead = t.stopBody();
+  const keep = page.keepAlive && bodyRead;
+  const h = plan.handler;
+  if (h.kind === 'proxy' || h.kind === 'websocket') {
+    const proxy: ProxyPlan = { ...plan.proxy!, passBody: false, method: page.asGet ? errorPageMethod : plan.proxy!.method, statusOverride: page.status };
+    const ex = new ProxyExchange(r, plan, proxy);
+    ex.bodyDone = keep;
+    t.exchange = ex;
+    ex.start();
+    return HANDLED;
+  }
+  if (!page.asGet && r.method !== 'GET' && r.method !== 'HEAD') return answer(errorResponse(405), keep);
+  const ex = new StaticExchange(r, plan, keep, page.status);
+  ex.bodyDone = keep;
+  t.exchange = ex;
+  ex.start();
+  return HANDLED;
+}
+
+// -----------------------------------------------------------------------------------------------
+// answers
+
+/** The `absolute` argument of the rewrite phase: relative redirects get scheme://host[:port]. */
+function absoluteIn(r: HttpRequest): (url: string) => string {
+  return (url) => absoluteLocation(url, r.scheme, r.host, r.serverPort);
+}
+
+/** `return code [text|URL]`. */
+function answerReturn(r: HttpRequest, plan: LocationPlan, code: number, text: string | null): PhaseResult {
+  r.plan = plan;
+  const keep = canKeepAlive(r, plan);
+  if (REDIRECT_CODES.has(code) && text !== null) return answer(redirectResponse(code, absoluteLocation(text, r.scheme, r.host, r.serverPort)), keep);
+  // nginx `return 444` closes the connection without a response.
+  if (code === 444) return CLOSE;
+  return answer(text === null ? errorResponse(code) : { status: code, contentType: 'text/plain', body: text, headers: NO_FIELDS }, keep);
+}
+
+/** Keep-alive is possible after a local answer only if no request body is left unread. */
+function canKeepAlive(r: HttpRequest, plan: LocationPlan | null): boolean {
+  return r.head.keepAlive && r.body === BODY_NONE && r.transport.requestsLeft(plan);
+}
+
+/**
+ * Answer `r` locally (a handler's failure, an intercepted upstream error, a body timeout): through
+ * error_page when it applies (`errorPage`, by default for statuses from 400 on), else as is.
+ */
+export function respond(r: HttpRequest, res: LocalResponse, keepAlive: boolean, errorPage = res.status >= 400): void {
+  if (answerLocally(r, res, keepAlive, errorPage)) runPhases(r, PHASE_CONTENT);
+}
+
+/**
+ * Send a local answer with the request's plan (its add_header, server_tokens, access log), or
+ * prepare the error_page internal redirect. Returns true when the content phase must run the
+ * error page's handler (r.plan and r.errorPage are set).
+ */
+function answerLocally(r: HttpRequest, res: LocalResponse, keepAlive: boolean, errorPage: boolean): boolean {
+  const t = r.transport;
+  if (t.closed) return false;
+  const plan = r.plan;
+  const server = r.server;
+  if (errorPage && plan !== null && server !== null && !r.errorPageUsed && plan.errorPages.length > 0) {
+    // Routed once: an error inside the error page is answered with the built-in page.
+    r.errorPageUsed = true;
+    const page = applyErrorPage(plan, server, r, res.status, r.site.statusGroups, r.serverPort);
+    if (page !== null && 'kind' in page) {
+      r.plan = page.plan;
+      r.errorPage = { ...page, keepAlive };
+      return true;
+    }
+    if (page !== null) res = page;
+  }
+  const body = localBody(res);
+  const sent = r.method === 'HEAD' ? null : body;
+  writeLocalHead(t, res, body, plan?.settings.serverTokens ?? true);
+  if (plan !== null) writeAddHeaders(plan.resHeaders, res.status, r, t);
+  r.status = res.status;
+  r.connectionHeader = keepAlive ? 'keep-alive' : 'close';
+  r.bytesSent = t.sendHead(keepAlive, sent, true) + (sent?.length ?? 0);
+  r.bodyBytesSent = sent?.length ?? 0;
+  finishRequest(r, keepAlive);
+  return false;
+}
+
+/** The response is complete: the log phase, then the transport keeps the connection or ends it. */
+export function finishRequest(r: HttpRequest, keepAlive: boolean): void {
+  logRequest(r);
+  r.transport.end(keepAlive);
+}
+
+/** The log phase: the access log lines of the request's location. */
+export function logRequest(r: HttpRequest): void {
+  const plan = r.plan;
+  if (plan === null || plan.accessLogs.length === 0) return;
+  for (const log of plan.accessLogs) log.write(r);
+}

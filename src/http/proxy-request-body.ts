@@ -1,0 +1,80 @@
+/**
+ * The request body of a proxied request on its way upstream: its framing as it arrives
+ * (framing.ts: counted, or chunked and scanned, never re-encoded), the bytes going to the current
+ * try's upstream connection once its head went out and held until then (proxy_next_upstream keeps
+ * them for a retry too: next-upstream.ts). An HTTP/2 body without content-length arrives as bare
+ * DATA bytes and goes upstream chunked: each DATA frame becomes one chunk (size line, data, CRLF
+ * in one writev, the data not copied), and the end of the stream the last chunk.
+ *
+ * One per ProxyExchange: it is the body's framing object too, so the split costs no allocation.
+ */
+import type { UpstreamAttempt } from '../upstream/attempts.js';
+import { chunkParts, LAST_CHUNK } from '../wire/chunked.js';
+import { RequestBodyFraming } from './framing.js';
+import type { NextUpstream } from './next-upstream.js';
+import type { LocationPlan, ProxyPlan } from './plan.js';
+import type { UpstreamConn } from './pool.js';
+import { BODY_STREAM, type HttpRequest } from './request.js';
+import type { ClientTransport } from './transport.js';
+
+
+export class ProxyRequestBody extends RequestBodyFraming {
+  readonly #t: ClientTransport;
+  readonly #r: HttpRequest;
+  readonly #next: NextUpstream;
+  readonly #maxBytes: number;
+  /** proxy_pass_request_body: off reads the body and drops it. */
+  readonly #pass: boolean;
+  /** An HTTP/2 body without content-length: chunk framing is made here. */
+  readonly #streamed: boolean;
+
+  constructor(r: HttpRequest, plan: LocationPlan, proxy: ProxyPlan, next: NextUpstream) {
+    super(r.head, r.body);
+    this.#t = r.transport;
+    this.#r = r;
+    this.#next = next;
+    this.#maxBytes = plan.settings.clientMaxBodySizeBytes;
+    this.#pass = proxy.passBody;
+    this.#streamed = r.body === BODY_STREAM;
+  }
+
+  /**
+   * Client bytes: returns how many belong to the body (or BODY_INVALID / BODY_TOO_LARGE) and sends
+   * them to `up`, the current try's connection (with `attempt`, its record), or holds them.
+   */
+  receive(chunk: Buffer, up: UpstreamConn | null, attempt: UpstreamAttempt | null): number {
+    const n = this.take(chunk, this.#maxBytes);
+    if (n <= 0) return n;
+    this.#r.requestLength += n;
+    if (!this.#pass) return n;
+    const part = n === chunk.length ? chunk : chunk.subarray(0, n);
+    if (!this.#streamed) {
+      this.#forward(part, up, attempt);
+      return n;
+    }
+    const socket = up?.socket;
+    socket?.cork();
+    for (const bytes of chunkParts(part)) this.#forward(bytes, up, attempt);
+    socket?.uncork();
+    return n;
+  }
+
+  /** The end of a body that ends with its HTTP/2 stream: the last chunk goes upstream. */
+  finish(up: UpstreamConn | null, attempt: UpstreamAttempt | null): void {
+    this.end();
+    if (this.#pass) this.#forward(LAST_CHUNK, up, attempt);
+  }
+
+  /** Sent now, or held until the try's head goes out (the client is paused meanwhile). */
+  #forward(part: Buffer, up: UpstreamConn | null, attempt: UpstreamAttempt | null): void {
+    const next = this.#next;
+    next.keep(part);
+    if (next.headSent && up !== null) {
+      attempt!.bytesSent += part.length;
+      if (!up.socket.write(part)) this.#t.pause();
+    } else {
+      next.hold(part);
+      this.#t.pause();
+    }
+  }
+}

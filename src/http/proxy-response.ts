@@ -1,0 +1,109 @@
+/**
+ * The client side of a proxied response: its head (the upstream's status and fields through the
+ * location's header rules, the framing the client gets, keep-alive) and its body bytes, written
+ * to the client's transport. A chunked upstream body passes through scanned, not re-encoded, to a
+ * client that takes chunked framing (HTTP/1.1); HTTP/1.0 and HTTP/2 clients get its data bytes.
+ *
+ * One per ProxyExchange: it is the body framing (ResponseBodyFraming) of the upstream response
+ * too, restarted for each head a retry reads, so the split costs no allocation.
+ */
+import { ChunkedDecoder } from '../wire/chunked.js';
+import { ResponseBodyFraming } from './framing.js';
+import { writeResponseHeaders } from './headers.js';
+import type { RequestHead } from '../wire/http1-request.js';
+import type { ResponseHead } from '../wire/http1-response.js';
+import type { LocationPlan, ProxyPlan } from './plan.js';
+import type { HttpRequest } from './request.js';
+import { statusText } from './respond.js';
+import type { ClientTransport } from './transport.js';
+
+export class ProxyResponse extends ResponseBodyFraming {
+  /** A response head was accepted for the client: a failure from now on aborts it. */
+  started = false;
+  /**
+   * proxy_ignore_client_abort: the client closed after sending its whole request, and the
+   * upstream request goes on; its answer is read and dropped, and logged when it ends.
+   */
+  clientGone = false;
+  /** The client connection stays open after this response. */
+  keepAlive = false;
+  readonly #t: ClientTransport;
+  readonly #r: HttpRequest;
+  readonly #head: RequestHead;
+  readonly #plan: LocationPlan;
+  readonly #proxy: ProxyPlan;
+  /** A chunked response to a client that cannot take its framing: its data bytes go out. */
+  #dechunk: ChunkedDecoder | null = null;
+  /** The decoder's output callback (made with the first decoder) and whether every write was taken. */
+  #onDechunked: ((data: Buffer) => void) | null = null;
+  #dechunkedOk = true;
+
+  constructor(r: HttpRequest, plan: LocationPlan, proxy: ProxyPlan) {
+    super();
+    this.#t = r.transport;
+    this.#r = r;
+    this.#head = r.head;
+    this.#plan = plan;
+    this.#proxy = proxy;
+  }
+
+  /** The upstream's final head: the client's head goes out (nothing to a client gone). `bodyDone`: the request body was read. */
+  begin(res: ResponseHead, bodyDone: boolean): void {
+    const r = this.#r;
+    const head = this.#head;
+    const t = this.#t;
+    const status = res.status;
+    // A client that cannot read chunked framing (HTTP/1.0; HTTP/2, whose DATA frames carry the
+    // bytes) gets the data bytes; an HTTP/1.0 one sees the end of the body as the end of the
+    // connection (as nginx, which has no length to send either).
+    const dechunk = res.body === 'chunked' && (head.versionMinor === 0 || !t.passesChunked);
+    if (dechunk) {
+      this.#dechunk = new ChunkedDecoder();
+      this.#onDechunked ??= (data) => {
+        if (!this.#sendData(data)) this.#dechunkedOk = false;
+      };
+    } else this.#dechunk = null;
+    const keep = head.keepAlive && res.body !== 'close' && !(dechunk && head.versionMinor === 0) && bodyDone && t.requestsLeft(this.#plan);
+    this.keepAlive = keep;
+    // An error_page target goes out with the error's status (nginx err_status), unless `=`.
+    const shown = this.#proxy.statusOverride || status;
+    this.start(res);
+    r.status = shown;
+    r.responseHeaders = res.headers;
+    r.connectionHeader = keep ? 'keep-alive' : 'close';
+    this.started = true;
+    if (this.clientGone) {
+      // Read the answer to its end (the connection may be reused), write nothing.
+      r.bytesSent = 0;
+      return;
+    }
+    t.setTimeout(this.#plan.settings.sendTimeoutMs);
+    t.status(shown, res.reason === '' || shown !== status ? statusText(shown) : res.reason);
+    writeResponseHeaders(this.#plan.resHeaders, res, shown, r, t);
+    if (res.body === 'chunked') {
+      if (!dechunk) t.field('Transfer-Encoding', 'chunked');
+    } else if (res.body === 'length' || (res.body === 'none' && res.contentLength >= 0 && status !== 204)) t.field('Content-Length', `${res.contentLength}`);
+    r.bytesSent += t.sendHead(keep, null, this.done);
+  }
+
+  /** Body bytes of the response (as take() counted them); false when the client's buffer is full. */
+  send(part: Buffer): boolean {
+    if (this.#dechunk === null) return this.#sendData(part);
+    this.#dechunkedOk = true;
+    this.#dechunk.decode(part, this.#onDechunked!);
+    return this.#dechunkedOk;
+  }
+
+  /** A 100 Continue from the upstream, relayed to a client that can read it. */
+  interimContinue(): void {
+    if (this.#head.versionMinor === 1 && !this.clientGone) this.#t.sendContinue();
+  }
+
+  #sendData(data: Buffer): boolean {
+    if (this.clientGone) return true;
+    const r = this.#r;
+    r.bodyBytesSent += data.length;
+    r.bytesSent += data.length;
+    return this.#t.data(data);
+  }
+}

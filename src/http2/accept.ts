@@ -1,0 +1,67 @@
+/**
+ * The accept layer of an http listen: which protocol serves an accepted socket. A TLS listen
+ * (`ssl`) terminates TLS and lets ALPN choose (h2 when a server of the address has `http2`); a
+ * plain listen where a server has `http2` (without `proxy_protocol`) sniffs the first bytes for
+ * the h2c preface (h2c.ts); anything else is HTTP/1.1 (the site's ClientConnection).
+ *
+ * It sits above src/http (which knows nothing of HTTP/2) and hands HTTP/2 sockets to a session
+ * factory (session.ts) and HTTP/1.1 sockets to the site. The runtime serves every http listen
+ * through httpListenHandler.
+ */
+import type net from 'node:net';
+import type { AcceptedConnection } from '../http/connection-setup.js';
+import type { HttpSite } from '../http/site.js';
+import { sniffH2cPreface } from './h2c.js';
+import { http2SessionFactory } from './session.js';
+
+type Http2Handler = (socket: net.Socket, accepted?: AcceptedConnection) => void;
+
+/** One session factory (one node:http2 server) per (site, listen key). */
+const http2Handlers = new WeakMap<HttpSite, Map<string, Http2Handler>>();
+
+/** The handler of accepted sockets for an http listen key of `site`. */
+export function httpListenHandler(site: HttpSite, listenKey: string): (socket: net.Socket) => void {
+  const https = site.tlsListen(listenKey);
+  if (https !== undefined) return https.handler(https.offersHttp2 ? http2Handler(site, listenKey) : null);
+  const vhosts = site.vhostsFor(listenKey);
+  // h2c: a plain listen where a server offers http2 takes HTTP/1.1 and prior-knowledge HTTP/2.
+  const h2c = vhosts?.servers.some((s) => s.config.http2 && s.config.listens.some((l) => l.key === listenKey && !l.ssl && !l.proxyProtocol));
+  if (vhosts === undefined || h2c !== true) return site.handler(listenKey);
+  const h2 = http2Handler(site, listenKey);
+  const timeoutMs = vhosts.defaultServer.config.clientHeaderTimeoutMs;
+  return (socket) => {
+    if (site.retired) {
+      socket.destroy();
+      return;
+    }
+    sniffH2cPreface(socket, timeoutMs, (isH2) => {
+      if (isH2) return h2(socket);
+      site.serveHttp1(socket, vhosts);
+      socket.resume();
+    });
+  };
+}
+
+/**
+ * HTTP/2 on an already-connected socket: a TLS socket whose ALPN chose 'h2', or a plain socket
+ * that sent the h2c preface. `accepted` carries what the accept path learned (a PROXY header's
+ * address); TLS state is read from the socket when it is not given.
+ */
+export function http2Handler(site: HttpSite, listenKey: string): Http2Handler {
+  let handlers = http2Handlers.get(site);
+  if (handlers === undefined) http2Handlers.set(site, (handlers = new Map()));
+  let handler = handlers.get(listenKey);
+  if (handler !== undefined) return handler;
+  const vhosts = site.vhostsFor(listenKey);
+  if (vhosts === undefined) return site.handler(listenKey);
+  const serve = http2SessionFactory(site, listenKey, vhosts);
+  handler = (socket, accepted) => {
+    if (site.retired) {
+      socket.destroy();
+      return;
+    }
+    serve(socket, accepted);
+  };
+  handlers.set(listenKey, handler);
+  return handler;
+}

@@ -1,0 +1,352 @@
+/**
+ * One HTTP/2 stream as the transport of its request (src/http/transport.ts): the request head is
+ * built from the stream's header block (request-head.ts), DATA frames are fed to the engine as
+ * body bytes, and the engine's response goes out as one HEADERS frame (stream.respond() with the
+ * fields the engine writes, connection-specific ones dropped) and DATA frames. No HTTP/1.1 text
+ * is written or parsed on the way.
+ *
+ * The request body ends with the stream (END_STREAM). Its length is the content-length when one
+ * was sent (nghttp2 holds the DATA to it); without one the engine learns it at the end
+ * (Exchange.clientBodyEnd), and the proxy sends such a body upstream chunked.
+ *
+ * Ending: a complete response ends the stream; when the client is still sending (413, an early
+ * upstream answer), RST_STREAM(NO_ERROR) follows it (RFC 9113 §8.1). An aborted response
+ * (truncated upstream body, `return 444`, timeouts) resets the stream with INTERNAL_ERROR, or
+ * CANCEL once everything was written.
+ *
+ * Listeners are shared functions (the stream points back to its transport), not closures per stream.
+ */
+import http2 from 'node:http2';
+import { logRequest, respond, serveRequest } from '../http/phases.js';
+import { headLimitsOf } from '../http/connection-setup.js';
+import type { LocationPlan } from '../http/plan.js';
+import { BODY_LENGTH, BODY_NONE, BODY_STREAM, HttpRequest } from '../http/request.js';
+import { errorResponse, localBody, writeLocalHead } from '../http/respond.js';
+import type { VirtualHosts } from '../http/router.js';
+import type { HttpSite } from '../http/site.js';
+import { nextConnectionId, type ClientTransport, type ConnectionInfo, type Exchange } from '../http/transport.js';
+import type { TlsInfo } from '../tls/info.js';
+import { http2RequestHead } from './request-head.js';
+
+const { NGHTTP2_NO_ERROR, NGHTTP2_INTERNAL_ERROR, NGHTTP2_CANCEL } = http2.constants;
+
+/** Response fields that have no place in HTTP/2 (RFC 9113 §8.2.2). */
+const CONNECTION_HEADERS: ReadonlySet<string> = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te']);
+
+/** Headers node's http2 refuses to send twice (ERR_HTTP2_HEADER_SINGLE_VALUE): the first one wins. */
+const SINGLE_VALUE: ReadonlySet<string> = new Set([
+  'access-control-allow-credentials', 'access-control-max-age', 'access-control-request-method', 'age', 'authorization',
+  'content-encoding', 'content-language', 'content-length', 'content-location', 'content-md5', 'content-range',
+  'content-type', 'date', 'dnt', 'etag', 'expires', 'from', 'host', 'if-match', 'if-modified-since', 'if-none-match',
+  'if-range', 'if-unmodified-since', 'last-modified', 'location', 'max-forwards', 'proxy-authorization', 'range',
+  'referer', 'retry-after', 'tk', 'upgrade-insecure-requests', 'user-agent', 'x-content-type-options',
+]);
+
+/** Reading the request body. */
+const S_BODY = 0;
+/** The body is read (or not wanted): waiting for, or sending, the response. */
+const S_WAIT = 1;
+/** The response is complete. */
+const S_DONE = 2;
+const S_CLOSED = 3;
+
+/** What every stream of a session shares: the connection's addresses and TLS, and the session's count. */
+export interface StreamConnection {
+  readonly info: ConnectionInfo;
+  /** A stream of the session closed. */
+  streamClosed(): void;
+}
+
+const kTransport = Symbol('tsproxy.h2stream');
+type OwnedStream = http2.ServerHttp2Stream & { [kTransport]: Http2Stream };
+
+export class Http2Stream implements ClientTransport {
+  readonly id = nextConnectionId();
+  readonly http2 = true;
+  /** DATA frames carry the body bytes: a chunked upstream body is decoded. */
+  readonly passesChunked = false;
+  readonly upgradable = null;
+  readonly site: HttpSite;
+  readonly vhosts: VirtualHosts;
+  exchange: Exchange | null = null;
+  readonly #conn: StreamConnection;
+  readonly #stream: http2.ServerHttp2Stream;
+  #state = S_WAIT;
+  /** The client's side ended (END_STREAM seen): no RST needed after our response. */
+  #inputEnded: boolean;
+  #request: HttpRequest | null = null;
+  /** The response head being built, and its size as HTTP/1.1 text. */
+  #headers: http2.OutgoingHttpHeaders | null = null;
+  #headBytes = 0;
+  /** stream.respond() was called. */
+  #responded = false;
+  #timeoutMs = 0;
+  #drainListening = false;
+
+  constructor(conn: StreamConnection, site: HttpSite, vhosts: VirtualHosts, stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) {
+    this.#conn = conn;
+    this.site = site;
+    this.vhosts = vhosts;
+    this.#stream = stream;
+    (stream as OwnedStream)[kTransport] = this;
+    const on = Http2Stream.#listeners;
+    stream.once('close', on.close);
+    const bodyless = stream.endAfterHeaders;
+    this.#inputEnded = bodyless;
+    // The head limits of the config serving the stream (a reload applies to new streams).
+    const head = http2RequestHead(headers, headLimitsOf(vhosts.defaultServer.config));
+    if (typeof head === 'number') {
+      this.#refuse(head);
+      return;
+    }
+    if (!bodyless) {
+      stream.on('data', on.data);
+      stream.once('end', on.end);
+    }
+    const body = bodyless || head.contentLength === 0 ? BODY_NONE : head.contentLength > 0 ? BODY_LENGTH : BODY_STREAM;
+    if (body !== BODY_NONE) this.#state = S_BODY;
+    const r = new HttpRequest(head, head.bytes, this, 1, body);
+    this.#request = r;
+    serveRequest(r);
+  }
+
+  static readonly #listeners = {
+    data(this: http2.ServerHttp2Stream, chunk: Buffer): void {
+      (this as OwnedStream)[kTransport].#onData(chunk);
+    },
+    end(this: http2.ServerHttp2Stream): void {
+      (this as OwnedStream)[kTransport].#onEnd();
+    },
+    drain(this: http2.ServerHttp2Stream): void {
+      (this as OwnedStream)[kTransport].exchange?.clientDrain();
+    },
+    timeout(this: http2.ServerHttp2Stream): void {
+      (this as OwnedStream)[kTransport].#onTimeout();
+    },
+    close(this: http2.ServerHttp2Stream): void {
+      const t = (this as OwnedStream)[kTransport];
+      // The session counts streams node closed (it closes itself only after the last one).
+      t.#conn.streamClosed();
+      t.#onClose();
+    },
+  };
+
+  get remoteAddr(): string {
+    return this.#conn.info.remoteAddr;
+  }
+
+  get remotePort(): number {
+    return this.#conn.info.remotePort;
+  }
+
+  get serverAddr(): string {
+    return this.#conn.info.serverAddr;
+  }
+
+  get serverPort(): number {
+    return this.#conn.info.serverPort;
+  }
+
+  get tls(): TlsInfo | null {
+    return this.#conn.info.tls;
+  }
+
+  get proxyProtocolAddr(): string | null {
+    return this.#conn.info.proxyProtocolAddr;
+  }
+
+  get proxyProtocolPort(): number | null {
+    return this.#conn.info.proxyProtocolPort;
+  }
+
+  get closed(): boolean {
+    return this.#state === S_CLOSED;
+  }
+
+  get readingBody(): boolean {
+    return this.#state === S_BODY;
+  }
+
+  get output(): http2.ServerHttp2Stream {
+    return this.#stream;
+  }
+
+  /** A request head that cannot be served: answered without routing (as HTTP/1.1 answers a malformed head). */
+  #refuse(status: number): void {
+    const res = errorResponse(status);
+    const body = localBody(res);
+    writeLocalHead(this, res, body, true);
+    this.sendHead(false, body, true);
+    this.end(false);
+  }
+
+  #onData(chunk: Buffer): void {
+    // After the answer (or an error page that stopped reading), the rest of the body is dropped.
+    if (this.#state !== S_BODY) return;
+    const ex = this.exchange;
+    if (ex === null) return;
+    ex.clientData(chunk);
+    if (ex.bodyDone && this.#state === S_BODY) this.bodyComplete();
+  }
+
+  #onEnd(): void {
+    this.#inputEnded = true;
+    if (this.#state === S_BODY) this.exchange?.clientBodyEnd?.();
+  }
+
+  #onTimeout(): void {
+    const r = this.#request;
+    if (this.#state === S_BODY && this.exchange !== null && r !== null && r.status === 0) {
+      // client_body_timeout: the body stopped before its end.
+      this.exchange.clientClosed();
+      this.exchange = null;
+      respond(r, errorResponse(408), false);
+    } else {
+      this.abort();
+    }
+  }
+
+  #onClose(): void {
+    const was = this.#state;
+    if (was === S_CLOSED) return;
+    this.#state = S_CLOSED;
+    if (this.exchange !== null) {
+      const ex = this.exchange;
+      this.exchange = null;
+      ex.clientClosed();
+    }
+    const r = this.#request;
+    this.#request = null;
+    if (r !== null && r.status !== 0) logRequest(r);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // the response sink: one headers object for stream.respond(), then DATA
+
+  status(code: number, reason: string): void {
+    this.#headers = { ':status': code };
+    // As the status line an HTTP/1.1 head would start with ($bytes_sent).
+    this.#headBytes = 15 + reason.length;
+  }
+
+  field(name: string, value: string): void {
+    const lname = name.toLowerCase();
+    if (CONNECTION_HEADERS.has(lname)) return;
+    const headers = this.#headers!;
+    const prev = headers[lname];
+    if (prev === undefined) headers[lname] = value;
+    else if (SINGLE_VALUE.has(lname)) return;
+    else if (Array.isArray(prev)) prev.push(value);
+    else headers[lname] = [prev as string, value];
+    this.#headBytes += name.length + value.length + 4;
+  }
+
+  sendHead(_keepAlive: boolean, body: string | null, last: boolean): number {
+    const headers = this.#headers!;
+    this.#headers = null;
+    const stream = this.#stream;
+    if (this.#state === S_CLOSED || stream.destroyed || stream.headersSent) return 0;
+    const empty = body === null || body.length === 0;
+    try {
+      stream.respond(headers, { endStream: last && empty });
+    } catch {
+      // A field node's http2 refuses (an upstream header with invalid characters): the response cannot be sent.
+      this.abort();
+      return 0;
+    }
+    this.#responded = true;
+    if (!empty) {
+      const bytes = Buffer.from(body, 'latin1');
+      if (last) stream.end(bytes);
+      else stream.write(bytes);
+    }
+    return this.#headBytes + 2;
+  }
+
+  data(chunk: Buffer): boolean {
+    const stream = this.#stream;
+    if (this.#state === S_CLOSED || stream.destroyed || stream.writableEnded) return false;
+    stream.write(chunk);
+    if (!stream.writableNeedDrain) return true;
+    if (!this.#drainListening) {
+      this.#drainListening = true;
+      stream.on('drain', Http2Stream.#listeners.drain);
+    }
+    return false;
+  }
+
+  sendContinue(): void {
+    const stream = this.#stream;
+    if (!stream.headersSent && !stream.destroyed) stream.additionalHeaders({ ':status': 100 });
+  }
+
+  cork(): void {}
+
+  uncork(): void {}
+
+  // ---------------------------------------------------------------------------------------------
+  // the request's life
+
+  /** node's stream.setTimeout() makes a new timer per call: only changes are applied. */
+  setTimeout(ms: number): void {
+    if (ms === this.#timeoutMs || this.#state === S_CLOSED) return;
+    const stream = this.#stream;
+    if (stream.destroyed) return;
+    if (this.#timeoutMs === 0 && stream.listenerCount('timeout') === 0) stream.on('timeout', Http2Stream.#listeners.timeout);
+    this.#timeoutMs = ms;
+    stream.setTimeout(ms);
+  }
+
+  pause(): void {
+    this.#stream.pause();
+  }
+
+  resume(): void {
+    this.#stream.resume();
+  }
+
+  bodyComplete(): void {
+    if (this.#state !== S_BODY) return;
+    this.#state = S_WAIT;
+    // Waiting for the upstream is bounded by proxy_read_timeout, not by a client timer.
+    if (this.exchange !== null && this.#request !== null && this.#request.status === 0) this.setTimeout(0);
+  }
+
+  stopBody(): boolean {
+    if (this.#state !== S_BODY) return true;
+    this.#state = S_WAIT;
+    return false;
+  }
+
+  /** One request per stream. */
+  requestsLeft(_plan: LocationPlan | null): boolean {
+    return false;
+  }
+
+  end(_keepAlive: boolean): void {
+    this.exchange = null;
+    this.#request = null;
+    if (this.#state === S_CLOSED) return;
+    this.#state = S_DONE;
+    const stream = this.#stream;
+    if (stream.destroyed) return;
+    // Ended without a response head (nothing valid to send).
+    if (!this.#responded) return this.abort();
+    if (!stream.writableEnded) stream.end();
+    // A response that did not wait for the whole request body (413, an early upstream answer):
+    // RST_STREAM(NO_ERROR) after the response tells the client to stop sending (RFC 9113 §8.1).
+    if (!this.#inputEnded) stream.close(NGHTTP2_NO_ERROR);
+  }
+
+  abort(): void {
+    if (this.#state === S_CLOSED) return;
+    const stream = this.#stream;
+    if (!stream.destroyed) stream.close(!this.#responded || !stream.writableEnded ? NGHTTP2_INTERNAL_ERROR : NGHTTP2_CANCEL);
+    // As a socket's: 'close' comes later, never inside the caller's abort() call.
+    process.nextTick(Http2Stream.#closeAfterAbort, this);
+  }
+
+  static #closeAfterAbort(t: Http2Stream): void {
+    t.#onClose();
+  }
+}
