@@ -27,7 +27,7 @@ export function httpListenHandler(site: HttpSite, listenKey: string): (socket: n
   // h2c: a plain listen where a server offers http2 takes HTTP/1.1 and prior-knowledge HTTP/2.
   const h2c = vhosts?.servers.some((s) => s.config.http2 && s.config.listens.some((l) => l.key === listenKey && !l.ssl && !l.proxyProtocol));
   if (vhosts === undefined || h2c !== true) return site.handler(listenKey);
-  const h2 = http2Handler(site, listenKey);
+  const h2 = sessionHandler(site, listenKey);
   const timeoutMs = vhosts.defaultServer.config.clientHeaderTimeoutMs;
   return (socket) => {
     if (site.retired) {
@@ -43,11 +43,22 @@ export function httpListenHandler(site: HttpSite, listenKey: string): (socket: n
 }
 
 /**
- * HTTP/2 on an already-connected socket: a TLS socket whose ALPN chose 'h2', or a plain socket
- * that sent the h2c preface. `accepted` carries what the accept path learned (a PROXY header's
- * address); TLS state is read from the socket when it is not given.
+ * HTTP/2 on an already-connected socket whose ALPN chose 'h2' (or any socket that is to speak
+ * HTTP/2 from its first byte): the client preface is read first (h2c.ts puts an empty SETTINGS in
+ * front of a first frame that is not SETTINGS, as nginx is lenient there). `accepted` carries what
+ * the accept path learned (a PROXY header's address); TLS state is read from the socket when it is
+ * not given.
  */
 export function http2Handler(site: HttpSite, listenKey: string): Http2Handler {
+  const serve = sessionHandler(site, listenKey);
+  const vhosts = site.vhostsFor(listenKey);
+  if (vhosts === undefined) return serve;
+  const timeoutMs = vhosts.defaultServer.config.clientHeaderTimeoutMs;
+  return (socket, accepted) => sniffH2cPreface(socket, timeoutMs, () => serve(socket, accepted), true);
+}
+
+/** HTTP/2 on a socket whose preface was read (and put back). */
+function sessionHandler(site: HttpSite, listenKey: string): Http2Handler {
   let handlers = http2Handlers.get(site);
   if (handlers === undefined) http2Handlers.set(site, (handlers = new Map()));
   let handler = handlers.get(listenKey);

@@ -21,7 +21,7 @@ import type { HttpSite } from '../http/site.js';
 import type { VirtualHosts } from '../http/router.js';
 import { Http2Stream, type StreamConnection } from './stream.js';
 
-const { NGHTTP2_NO_ERROR } = http2.constants;
+const { NGHTTP2_NO_ERROR, NGHTTP2_PROTOCOL_ERROR } = http2.constants;
 
 /** nginx's http2_max_concurrent_streams default. */
 const MAX_CONCURRENT_STREAMS = 128;
@@ -48,7 +48,11 @@ export function http2SessionFactory(site: HttpSite, listenKey: string, vhosts: V
   });
   h2.on('sessionError', noop);
   const settings = server.settings;
-  const limits: SessionLimits = { idleMs: settings.keepaliveTimeoutMs, maxRequests: settings.keepaliveRequests };
+  const limits: SessionLimits = {
+    idleMs: settings.keepaliveTimeoutMs,
+    headerMs: server.clientHeaderTimeoutMs,
+    maxRequests: settings.keepaliveRequests,
+  };
   let created: http2.ServerHttp2Session | null = null;
   h2.on('session', (s: http2.ServerHttp2Session) => {
     created = s;
@@ -70,7 +74,10 @@ export function http2SessionFactory(site: HttpSite, listenKey: string, vhosts: V
 }
 
 interface SessionLimits {
+  /** keepalive_timeout: a session without open streams, after its first request. */
   readonly idleMs: number;
+  /** client_header_timeout: a new session that has not opened a stream yet (or keepalive_timeout 0). */
+  readonly headerMs: number;
   readonly maxRequests: number;
 }
 
@@ -86,6 +93,8 @@ export class Http2ClientSession implements StreamConnection {
   #requests = 0;
   #idle: NodeJS.Timeout | null = null;
   #closing = false;
+  /** Destroys the socket when a retired session without streams did not close by itself. */
+  #linger: NodeJS.Timeout | null = null;
 
   constructor(site: HttpSite, listenKey: string, session: http2.ServerHttp2Session, socket: net.Socket, limits: SessionLimits, accepted: AcceptedConnection) {
     this.listenKey = listenKey;
@@ -95,6 +104,7 @@ export class Http2ClientSession implements StreamConnection {
     this.#socket = socket;
     this.#limits = limits;
     session.on('error', noop);
+    protocolErrorsAsProtocolError(session);
     try {
       session.setLocalWindowSize(SESSION_WINDOW_BYTES);
     } catch {
@@ -118,12 +128,41 @@ export class Http2ClientSession implements StreamConnection {
     // GOAWAY naming the last stream seen, serve every stream node still hands us, and close the
     // session when the last one is done.
     session.goaway(NGHTTP2_NO_ERROR, this.#lastStreamId);
-    if (this.#open === 0) session.close();
+    if (this.#open === 0) this.#closeIdle();
   }
 
+  /**
+   * Close a session without open streams. node's session.close() waits for nghttp2, which never
+   * finishes when it is itself waiting (a header block without its CONTINUATION) or has already
+   * ended the session with a GOAWAY of its own (an HPACK or frame error): the socket is destroyed
+   * when the GOAWAY had its time to leave. No stream is open, so this is not the close-with-open-
+   * streams case that corrupts node 20's heap.
+   */
+  #closeIdle(): void {
+    const session = this.#session;
+    if (!session.closed && !session.destroyed) session.close();
+    if (this.#linger === null && !this.#socket.destroyed) {
+      this.#linger = setTimeout(destroySocket, LINGER_MS, this.#socket);
+      this.#linger.unref();
+    }
+  }
+
+  /**
+   * No stream open: keepalive_timeout after a request; before the first one (and with
+   * keepalive_timeout 0, which otherwise has no timer) client_header_timeout, as a new HTTP/1.1
+   * connection gets. nghttp2 ends some broken sessions with a GOAWAY of its own and no word to
+   * us; this timer is what closes them.
+   */
   #armIdle(): void {
-    if (this.#closing || this.#limits.idleMs <= 0) return;
-    this.#idle = setTimeout(this.#onIdle, this.#limits.idleMs);
+    if (this.#closing) return;
+    const ms = this.#requests > 0 && this.#limits.idleMs > 0 ? this.#limits.idleMs : this.#requests > 0 ? 0 : this.#limits.headerMs;
+    if (ms <= 0 && this.#requests > 0) {
+      // keepalive_timeout 0: the session ends with its last stream.
+      this.retire();
+      return;
+    }
+    if (ms <= 0) return;
+    this.#idle = setTimeout(this.#onIdle, ms);
     this.#idle.unref();
   }
 
@@ -141,6 +180,7 @@ export class Http2ClientSession implements StreamConnection {
   #onClose = (): void => {
     this.#closing = true;
     this.#clearIdle();
+    if (this.#linger !== null) clearTimeout(this.#linger);
     this.#site.untrackSession(this);
     if (!this.#socket.destroyed) this.#socket.destroy();
   };
@@ -170,6 +210,48 @@ export class Http2ClientSession implements StreamConnection {
     if (--this.#open !== 0) return;
     const session = this.#session;
     if (!this.#closing) this.#armIdle();
-    else if (!session.closed && !session.destroyed) session.close();
+    else if (!session.destroyed) this.#closeIdle();
   }
+}
+
+/** Time for a GOAWAY to leave before the socket of a closing session is destroyed. */
+const LINGER_MS = 1000;
+
+function destroySocket(socket: net.Socket): void {
+  socket.destroy();
+}
+
+/**
+ * node's http2 ends a session whose input nghttp2 refused (a first frame on an even stream id, a
+ * PUSH_PROMISE from the client, a WINDOW_UPDATE on an idle stream, a bad preface or SETTINGS)
+ * with GOAWAY(INTERNAL_ERROR): `destroy(err)` without a code means INTERNAL_ERROR. These are the
+ * client's errors and nginx names them (RFC 9113 §5.4.1, §6.5.2): PROTOCOL_ERROR, or the
+ * specific code nghttp2's error stands for. nghttp2's own failures (out of memory, a callback
+ * failing) keep INTERNAL_ERROR.
+ */
+function protocolErrorsAsProtocolError(session: http2.ServerHttp2Session): void {
+  const destroy = session.destroy;
+  session.destroy = function (this: http2.ServerHttp2Session, error?: Error | null, code?: number): void {
+    if (code === undefined && error instanceof Error) code = peerErrorCode(error);
+    destroy.call(this, error ?? undefined, code);
+  };
+}
+
+/** nghttp2 library errors (nghttp2.h) that name a specific HTTP/2 error code. */
+const CODE_OF_NGHTTP2_ERROR: ReadonlyMap<number, number> = new Map([
+  [-522, http2.constants.NGHTTP2_FRAME_SIZE_ERROR], // NGHTTP2_ERR_FRAME_SIZE_ERROR
+  [-523, http2.constants.NGHTTP2_COMPRESSION_ERROR], // NGHTTP2_ERR_HEADER_COMP
+  [-524, http2.constants.NGHTTP2_FLOW_CONTROL_ERROR], // NGHTTP2_ERR_FLOW_CONTROL
+  [-904, http2.constants.NGHTTP2_ENHANCE_YOUR_CALM], // NGHTTP2_ERR_FLOODED
+]);
+/** nghttp2's failures that are not the peer's: out of memory, a callback failing. */
+const NGHTTP2_ERR_NOMEM = -901;
+const NGHTTP2_ERR_CALLBACK_FAILURE = -902;
+
+/** The GOAWAY code for an error node's http2 destroys the session with; undefined keeps node's. */
+function peerErrorCode(error: Error): number | undefined {
+  const errno = (error as { errno?: unknown }).errno;
+  if ((error as { code?: unknown }).code !== 'ERR_HTTP2_ERROR' || typeof errno !== 'number') return undefined;
+  if (errno === NGHTTP2_ERR_NOMEM || errno === NGHTTP2_ERR_CALLBACK_FAILURE) return undefined;
+  return CODE_OF_NGHTTP2_ERROR.get(errno) ?? NGHTTP2_PROTOCOL_ERROR;
 }
