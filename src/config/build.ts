@@ -344,9 +344,18 @@ function assembleHttpServer(s: HttpServerDraft, http: HttpSettings, base: Locati
     returnDirective: s.ret,
     ssl: serverSsl(own, http, state),
     http2: (own?.http2 ?? http.http2) || s.listens.some((l) => l.http2),
+    // Only present when set, so other configs keep their shape and hash.
+    ...http2Tuning(own?.http2MaxConcurrentStreams ?? http.http2MaxConcurrentStreams, own?.http2BodyPrereadSizeBytes ?? http.http2BodyPrereadSizeBytes),
     settings,
     locations,
     loc: s.loc,
+  };
+}
+
+function http2Tuning(maxConcurrentStreams: number | null, bodyPrereadSizeBytes: number | null): Pick<HttpServerConfig, 'http2MaxConcurrentStreams' | 'http2BodyPrereadSizeBytes'> {
+  return {
+    ...(maxConcurrentStreams !== null ? { http2MaxConcurrentStreams: maxConcurrentStreams } : {}),
+    ...(bodyPrereadSizeBytes !== null ? { http2BodyPrereadSizeBytes: bodyPrereadSizeBytes } : {}),
   };
 }
 

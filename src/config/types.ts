@@ -431,6 +431,10 @@ export interface HttpServerConfig {
   readonly ssl: SslConfig;
   /** HTTP/2 offered to clients: `http2 on;` or a listen with `http2`. */
   readonly http2: boolean;
+  /** http2_max_concurrent_streams (absent: 128, nginx's default). */
+  readonly http2MaxConcurrentStreams?: number;
+  /** http2_body_preread_size: the stream's initial window (absent: 256 KiB). */
+  readonly http2BodyPrereadSizeBytes?: number;
   /** Settings used when no location matches (and inherited by locations). */
   readonly settings: LocationSettings;
   readonly locations: readonly LocationConfig[];

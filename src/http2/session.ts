@@ -27,6 +27,8 @@ const { NGHTTP2_NO_ERROR, NGHTTP2_PROTOCOL_ERROR } = http2.constants;
 const MAX_CONCURRENT_STREAMS = 128;
 /** Per-stream receive window: request bodies flow without a WINDOW_UPDATE per 64 KiB. */
 const INITIAL_WINDOW_BYTES = 256 * 1024;
+/** The largest flow-control window (RFC 9113 §6.9.1). */
+const MAX_WINDOW_BYTES = 2 ** 31 - 1;
 /** Connection receive window (the protocol's default is 64 KiB for all streams together). */
 const SESSION_WINDOW_BYTES = 1024 * 1024;
 
@@ -38,9 +40,9 @@ export function http2SessionFactory(site: HttpSite, listenKey: string, vhosts: V
   const headBytes = headLimitsOf(server).headBytes;
   const h2 = http2.createServer({
     settings: {
-      maxConcurrentStreams: MAX_CONCURRENT_STREAMS,
+      maxConcurrentStreams: server.http2MaxConcurrentStreams ?? MAX_CONCURRENT_STREAMS,
       maxHeaderListSize: headBytes,
-      initialWindowSize: INITIAL_WINDOW_BYTES,
+      initialWindowSize: Math.min(server.http2BodyPrereadSizeBytes ?? INITIAL_WINDOW_BYTES, MAX_WINDOW_BYTES),
       enablePush: false,
     },
     // Header count is bounded by size (as nginx), not by node's default of 128 fields.

@@ -115,6 +115,9 @@ export interface HttpValues extends SslValues, ProxySslValues {
   clientHeaderBufferSizeBytes: number;
   largeClientHeaderBuffers: { readonly count: number; readonly sizeBytes: number };
   http2: boolean;
+  /** http2_max_concurrent_streams / http2_body_preread_size (directives/http2.ts); null: not set. */
+  http2MaxConcurrentStreams: number | null;
+  http2BodyPrereadSizeBytes: number | null;
 }
 
 export interface HttpItems extends SslItems {
