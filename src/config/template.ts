@@ -41,7 +41,7 @@ const SSL_NAMES = [
 /** http variables with a fixed name (nginx core, upstream, proxy, ssl, and tsproxy's $connection_upgrade). */
 export const BUILTIN_VARIABLES: ReadonlySet<string> = new Set([
   'host', 'hostname', 'pid', 'remote_addr', 'binary_remote_addr', 'remote_port', 'remote_user',
-  'server_addr', 'server_port', 'server_name', 'server_protocol', 'scheme', 'https',
+  'server_addr', 'server_port', 'server_name', 'server_protocol', 'scheme', 'https', 'http2',
   'request', 'request_method', 'request_uri', 'uri', 'document_uri', 'args', 'query_string', 'is_args',
   'request_id', 'status', 'body_bytes_sent', 'bytes_sent', 'request_length', 'request_time', 'msec',
   'time_local', 'time_iso8601', 'upstream_addr', 'upstream_status', 'upstream_response_time',

@@ -133,6 +133,14 @@ function postRead(r: HttpRequest): PhaseResult {
     site.logger.info({ listen: t.vhosts.key, client: t.remoteAddr }, 'access forbidden by rule');
     return CLOSE;
   }
+  // nginx (1.22, HTTP/1.1 and HTTP/2): a Host other than the SNI name, choosing a server that
+  // verifies client certificates, is 421 (the certificate was checked for the SNI server only).
+  const tls = t.tls;
+  if (tls !== null && tls.serverName !== '' && server.config.ssl.verifyClient !== 'off' && host !== '' && host !== tls.serverName.toLowerCase()) {
+    site.logger.info({ listen: t.vhosts.key, client: t.remoteAddr }, 'client attempted to request the server name different from the one that was negotiated');
+    r.plan = server.plan;
+    return answer(errorResponse(421), false);
+  }
   // nginx checks the client certificate against the Host-chosen server's ssl_verify_client.
   const refusal = t.tls?.refusal(server.config.ssl.verifyClient) ?? null;
   if (refusal !== null) {

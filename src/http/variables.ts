@@ -172,6 +172,8 @@ const BUILTINS: Readonly<Record<string, Getter>> = {
   server_protocol: (r) => `HTTP/${r.httpVersion}`,
   scheme: (r) => r.scheme,
   https: (r) => (r.scheme === 'https' ? 'on' : ''),
+  // nginx: "h2" over TLS, "h2c" in clear text, empty on HTTP/1.x
+  http2: (r) => (r.httpVersion !== '2.0' ? '' : r.tls === null ? 'h2c' : 'h2'),
   // nginx logs the request line's target as sent: an absolute-form one stays absolute here
   request: (r) => `${r.method} ${r.rawTarget ?? r.requestUri} HTTP/${r.httpVersion}`,
   request_method: (r) => r.method,

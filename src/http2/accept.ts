@@ -9,7 +9,9 @@
  * through httpListenHandler.
  */
 import type net from 'node:net';
-import type { AcceptedConnection } from '../http/connection-setup.js';
+import { expectsProxyHeader, proxyHeaderSource, type AcceptedConnection } from '../http/connection-setup.js';
+import { preread } from '../tls/preread.js';
+import { decodeProxyHeader } from '../wire/proxy-protocol.js';
 import type { HttpSite } from '../http/site.js';
 import { sniffH2cPreface } from './h2c.js';
 import { http2SessionFactory } from './session.js';
@@ -25,22 +27,50 @@ export function httpListenHandler(site: HttpSite, listenKey: string): (socket: n
   if (https !== undefined) return https.handler(https.offersHttp2 ? http2Handler(site, listenKey) : null);
   const vhosts = site.vhostsFor(listenKey);
   // h2c: a plain listen where a server offers http2 takes HTTP/1.1 and prior-knowledge HTTP/2.
-  const h2c = vhosts?.servers.some((s) => s.config.http2 && s.config.listens.some((l) => l.key === listenKey && !l.ssl && !l.proxyProtocol));
+  const h2c = vhosts?.servers.some((s) => s.config.http2 && s.config.listens.some((l) => l.key === listenKey && !l.ssl));
   if (vhosts === undefined || h2c !== true) return site.handler(listenKey);
   const h2 = sessionHandler(site, listenKey);
   const timeoutMs = vhosts.defaultServer.config.clientHeaderTimeoutMs;
+  const sniff = (socket: net.Socket, accepted?: AcceptedConnection, budgetMs = timeoutMs): void => {
+    sniffH2cPreface(socket, budgetMs, (isH2) => {
+      if (isH2) return h2(socket, accepted);
+      site.serveHttp1(socket, vhosts, accepted ?? null);
+      socket.resume();
+    });
+  };
+  if (!expectsProxyHeader(vhosts)) {
+    return (socket) => {
+      if (site.retired) socket.destroy();
+      else sniff(socket);
+    };
+  }
+  // `listen ... proxy_protocol http2`: the PROXY header first (within client_header_timeout, as
+  // HTTP/1.1 reads it), then the preface decides; both protocols get the header's address.
   return (socket) => {
     if (site.retired) {
       socket.destroy();
       return;
     }
-    sniffH2cPreface(socket, timeoutMs, (isH2) => {
-      if (isH2) return h2(socket);
-      site.serveHttp1(socket, vhosts);
-      socket.resume();
+    socket.on('error', noop);
+    const deadline = Date.now() + timeoutMs;
+    void preread(socket, Buffer.alloc(0), timeoutMs, (b) => {
+      const d = decodeProxyHeader(b);
+      return d.kind === 'incomplete' ? undefined : d;
+    }).then((r) => {
+      if (r.kind !== 'done' || r.value.kind !== 'ok') {
+        socket.destroy();
+        return;
+      }
+      const source = proxyHeaderSource(r.value.header);
+      const rest = r.buffer.subarray(r.value.length);
+      if (rest.length > 0) socket.unshift(rest);
+      const accepted: AcceptedConnection = { tls: null, proxyProtocolAddr: source?.addr ?? null, proxyProtocolPort: source?.port ?? null };
+      sniff(socket, accepted, Math.max(1, deadline - Date.now()));
     });
   };
 }
+
+function noop(): void {}
 
 /**
  * HTTP/2 on an already-connected socket whose ALPN chose 'h2' (or any socket that is to speak

@@ -53,6 +53,8 @@ export function sniffH2cPreface(socket: net.Socket, timeoutMs: number, decide: (
     decide(isH2);
   };
   socket.on('data', onData);
+  // After a read-ahead (a PROXY header) the socket is paused; a new one starts flowing anyway.
+  socket.resume();
   // A deadline, not an idle timer: a preface dribbled a byte at a time is cut at timeoutMs too.
   const timer = timeoutMs > 0 ? setTimeout(() => socket.destroy(), timeoutMs) : null;
   timer?.unref();
