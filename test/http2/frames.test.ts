@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { startProxy } from '../helpers/proxy.js';
+import { startHttpBackend } from '../helpers/backend.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -133,5 +134,54 @@ describe('HTTP/2 frames', () => {
     expect(await c.status(1)).toBe(431);
     c.write(F.requestHeaders(3, F.get('/')));
     expect(await c.status(3)).toBe(200);
+  });
+});
+
+describe('HTTP/2 frames: responses, TLS preface, shutdown', () => {
+  it('response headers larger than one frame go out as HEADERS + CONTINUATION', async () => {
+    const big = 'v'.repeat(20_000);
+    const proxy = await startProxy(`http { server { listen 127.0.0.1:0 http2; location / { add_header X-Big ${big}; return 200 "ok"; } } }`);
+    const c = await F.RawH2.open(proxy.port());
+    c.write(F.requestHeaders(1, F.get('/')));
+    const head = await c.waitFor((f) => f.type === F.HEADERS && f.streamId === 1);
+    expect(head.flags & F.END_HEADERS).toBe(0);
+    expect(F.statusOf(head.payload)).toBe(200);
+    const cont = await c.waitFor((f) => f.type === F.CONTINUATION && f.streamId === 1 && (f.flags & F.END_HEADERS) !== 0);
+    expect(head.payload.length + cont.payload.length).toBeGreaterThan(16_384);
+    await expect.poll(() => c.body(1)).toBe('ok');
+  });
+
+  it('a wrong preface after ALPN h2 is answered GOAWAY(PROTOCOL_ERROR) and closed', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'tsproxy-h2frames-'));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+    const tls = writeCert(dir, 'a', makeCert('a.test'));
+    const proxy = await startProxy(`http { server { listen 127.0.0.1:0 ssl http2; ssl_certificate ${tls.cert}; ssl_certificate_key ${tls.key};
+      location / { return 200 "tls"; } } }`);
+    // nginx: GOAWAY(PROTOCOL_ERROR), last stream 0, then close (checked on an h2 listen).
+    const c = await F.RawH2.connect(proxy.port(), {});
+    c.write(Buffer.from('PRI * HTTP/2.0\r\n\r\nXX\r\n\r\n'), F.settings());
+    expect(await c.goaway()).toEqual({ lastStreamId: 0, code: F.PROTOCOL_ERROR });
+    await c.whenClosed();
+  });
+
+  it('a graceful stop sends GOAWAY naming the last stream, finishes it, and serves no new stream', async () => {
+    let release: (() => void) | null = null;
+    const a = await startHttpBackend('A', (_req, res) => {
+      release = () => res.end('late');
+    });
+    const proxy = await startProxy(`http { server { listen 127.0.0.1:0 http2; location / { proxy_pass http://127.0.0.1:${a.port}; } } }`, { autoStop: false });
+    const c = await F.RawH2.open(proxy.port());
+    c.write(F.requestHeaders(1, F.get('/slow')));
+    await expect.poll(() => release !== null).toBe(true);
+    const stopped = proxy.runtime.stop({ graceful: true, timeoutMs: 10_000 });
+    expect(await c.goaway()).toEqual({ lastStreamId: 1, code: F.NO_ERROR });
+    c.write(F.requestHeaders(3, F.get('/new')));
+    release!();
+    expect(await c.status(1)).toBe(200);
+    await expect.poll(() => c.body(1)).toBe('late');
+    await stopped;
+    await c.whenClosed();
+    expect(a.seen.map((r) => r.url)).toEqual(['/slow']);
+    expect(c.frames.some((f) => f.type === F.HEADERS && f.streamId === 3)).toBe(false);
   });
 });
