@@ -346,6 +346,7 @@ function assembleHttpServer(s: HttpServerDraft, http: HttpSettings, base: Locati
     http2: (own?.http2 ?? http.http2) || s.listens.some((l) => l.http2),
     // Only present when set, so other configs keep their shape and hash.
     ...http2Tuning(own?.http2MaxConcurrentStreams ?? http.http2MaxConcurrentStreams, own?.http2BodyPrereadSizeBytes ?? http.http2BodyPrereadSizeBytes),
+    ...keepaliveTime(own?.clientKeepaliveTimeMs ?? http.clientKeepaliveTimeMs),
     settings,
     locations,
     loc: s.loc,
@@ -357,6 +358,10 @@ function http2Tuning(maxConcurrentStreams: number | null, bodyPrereadSizeBytes: 
     ...(maxConcurrentStreams !== null ? { http2MaxConcurrentStreams: maxConcurrentStreams } : {}),
     ...(bodyPrereadSizeBytes !== null ? { http2BodyPrereadSizeBytes: bodyPrereadSizeBytes } : {}),
   };
+}
+
+function keepaliveTime(ms: number | null): Pick<HttpServerConfig, 'keepaliveTimeMs'> {
+  return ms !== null ? { keepaliveTimeMs: ms } : {};
 }
 
 function assembleHttp(state: BuildState, implicit: readonly UpstreamConfig[]): HttpConfig {

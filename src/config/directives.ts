@@ -4,6 +4,7 @@
  */
 import { HTTP_DIRECTIVES } from './directives/http.js';
 import { HTTP2_DIRECTIVES } from './directives/http2.js';
+import { CLIENT_KEEPALIVE_DIRECTIVES } from './directives/client-keepalive.js';
 import { MAIN_DIRECTIVES } from './directives/main.js';
 import { TsproxyError } from '../errors.js';
 import type { Context, DirectiveSpec, SettingKind } from './directives/scope.js';
@@ -14,7 +15,7 @@ import { UPSTREAM_DIRECTIVES } from './directives/upstream.js';
 
 export type { Context, DirectiveSpec, SettingKind } from './directives/scope.js';
 
-export const DIRECTIVES: readonly DirectiveSpec[] = [...MAIN_DIRECTIVES, ...HTTP_DIRECTIVES, ...UPSTREAM_DIRECTIVES, ...STREAM_DIRECTIVES, ...SSL_DIRECTIVES, ...HTTP2_DIRECTIVES];
+export const DIRECTIVES: readonly DirectiveSpec[] = [...MAIN_DIRECTIVES, ...HTTP_DIRECTIVES, ...UPSTREAM_DIRECTIVES, ...STREAM_DIRECTIVES, ...SSL_DIRECTIVES, ...HTTP2_DIRECTIVES, ...CLIENT_KEEPALIVE_DIRECTIVES];
 
 /** Specs by name; a name may have one spec per context family (`server`, `listen`, `proxy_pass`...). */
 export const DIRECTIVES_BY_NAME: ReadonlyMap<string, readonly DirectiveSpec[]> = (() => {

@@ -435,6 +435,8 @@ export interface HttpServerConfig {
   readonly http2MaxConcurrentStreams?: number;
   /** http2_body_preread_size: the stream's initial window (absent: 256 KiB). */
   readonly http2BodyPrereadSizeBytes?: number;
+  /** keepalive_time: how long a client connection may serve requests (absent: 1h, nginx's default). */
+  readonly keepaliveTimeMs?: number;
   /** Settings used when no location matches (and inherited by locations). */
   readonly settings: LocationSettings;
   readonly locations: readonly LocationConfig[];

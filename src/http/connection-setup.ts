@@ -50,6 +50,14 @@ export function proxyHeaderSource(h: ProxyHeader | null): { readonly addr: strin
 
 type ServerConfig = VirtualHosts['defaultServer']['config'];
 
+/** nginx's keepalive_time default. */
+const KEEPALIVE_TIME_MS = 3_600_000;
+
+/** keepalive_time: how long a client connection of `server`'s address may serve requests. */
+export function keepaliveTimeOf(server: ServerConfig): number {
+  return server.keepaliveTimeMs ?? KEEPALIVE_TIME_MS;
+}
+
 /** One HeadLimits per server config, shared by its connections (not one object per connection). */
 const headLimits = new WeakMap<ServerConfig, HeadLimits>();
 

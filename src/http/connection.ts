@@ -17,7 +17,7 @@ import { errorResponse, renderLocal } from './respond.js';
 import type { LocationPlan } from './plan.js';
 import type { HttpSite } from './site.js';
 import { logRequest, respond, serveRequest } from './phases.js';
-import { expectsProxyHeader, headLimitsOf, PROXY_INCOMPLETE, readProxyHeader, type AcceptedConnection } from './connection-setup.js';
+import { expectsProxyHeader, headLimitsOf, keepaliveTimeOf, PROXY_INCOMPLETE, readProxyHeader, type AcceptedConnection } from './connection-setup.js';
 import { nextConnectionId, type ClientTransport, type Exchange } from './transport.js';
 import type { TunnelClient } from './tunnel.js';
 import type { TlsInfo } from '../tls/info.js';
@@ -353,7 +353,8 @@ export class ClientConnection implements ClientTransport, TunnelClient {
 
   requestsLeft(plan: LocationPlan | null): boolean {
     const max = plan?.settings.keepaliveRequests ?? 1000;
-    return !this.#retiring && !this.site.retired && (max <= 0 || this.requests < max);
+    return !this.#retiring && !this.site.retired && (max <= 0 || this.requests < max) &&
+      Date.now() - this.#acceptedAtMs < keepaliveTimeOf(this.vhosts.defaultServer.config);
   }
 
   // ---------------------------------------------------------------------------------------------

@@ -14,7 +14,7 @@
  */
 import http2 from 'node:http2';
 import type net from 'node:net';
-import { connectionInfo, headLimitsOf, type AcceptedConnection } from '../http/connection-setup.js';
+import { connectionInfo, headLimitsOf, keepaliveTimeOf, type AcceptedConnection } from '../http/connection-setup.js';
 import type { ConnectionInfo } from '../http/transport.js';
 import { tlsInfoOf } from '../tls/info.js';
 import type { HttpSite } from '../http/site.js';
@@ -54,6 +54,7 @@ export function http2SessionFactory(site: HttpSite, listenKey: string, vhosts: V
     idleMs: settings.keepaliveTimeoutMs,
     headerMs: server.clientHeaderTimeoutMs,
     maxRequests: settings.keepaliveRequests,
+    maxAgeMs: keepaliveTimeOf(server),
   };
   let created: http2.ServerHttp2Session | null = null;
   h2.on('session', (s: http2.ServerHttp2Session) => {
@@ -80,6 +81,8 @@ interface SessionLimits {
   readonly idleMs: number;
   /** client_header_timeout: a new session that has not opened a stream yet (or keepalive_timeout 0). */
   readonly headerMs: number;
+  /** keepalive_time: a stream that finds the session older is its last one. */
+  readonly maxAgeMs: number;
   readonly maxRequests: number;
 }
 
@@ -93,6 +96,7 @@ export class Http2ClientSession implements StreamConnection {
   #open = 0;
   #lastStreamId = 0;
   #requests = 0;
+  readonly #startedAtMs = Date.now();
   #idle: NodeJS.Timeout | null = null;
   #closing = false;
   /** Destroys the socket when a retired session without streams did not close by itself. */
@@ -194,8 +198,8 @@ export class Http2ClientSession implements StreamConnection {
     if (this.#open++ === 0) this.#clearIdle();
     this.#requests++;
     const max = this.#limits.maxRequests;
-    // keepalive_requests: this is the last stream of the session.
-    if (max > 0 && this.#requests >= max) this.retire();
+    // keepalive_requests, keepalive_time: this is the last stream of the session.
+    if ((max > 0 && this.#requests >= max) || Date.now() - this.#startedAtMs >= this.#limits.maxAgeMs) this.retire();
 
     // A reload applies to new streams: they are served by the site now in service (a stream
     // node still hands us while the session winds down is served by the session's own site).

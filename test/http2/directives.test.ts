@@ -2,7 +2,8 @@
  * nginx's http2_* directives: accepted as nginx 1.22 accepts them (its checks and its "obsolete"
  * warnings, checked with `nginx -t`), and applied where node's http2 lets us.
  */
-import { describe, expect, it } from 'vitest';
+import net from 'node:net';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
 import { startProxy } from '../helpers/proxy.js';
 import { startHttpBackend } from '../helpers/backend.js';
@@ -65,5 +66,32 @@ describe('http2_* directives', () => {
     await expect.poll(() => held.length).toBe(3);
     held[2]!();
     expect(await c.status(7)).toBe(200);
+  });
+
+  it('keepalive_time: the stream or request that finds the connection older ends it (GOAWAY / Connection: close)', async () => {
+    const proxy = await startProxy(`http { keepalive_time 1s; server { listen 127.0.0.1:0 http2; location / { return 200 "x"; } } }`);
+    const c = await F.RawH2.open(proxy.port());
+    c.write(F.requestHeaders(1, F.get('/')));
+    expect(await c.status(1)).toBe(200);
+    const h1 = net.connect(proxy.port(), '127.0.0.1');
+    h1.on('error', () => {});
+    onTestFinished(() => {
+      h1.destroy();
+    });
+    let got = '';
+    h1.on('data', (d: Buffer) => (got += d.toString('latin1')));
+    h1.write('GET / HTTP/1.1\r\nHost: a\r\n\r\n');
+    await expect.poll(() => got).toMatch(/\r\n\r\nx$/);
+    expect(got).not.toMatch(/Connection: close/i);
+    // keepalive_time is a span of time: wait it out.
+    await new Promise((r) => setTimeout(r, 1100));
+    expect(c.frames.some((f) => f.type === F.GOAWAY)).toBe(false);
+    c.write(F.requestHeaders(3, F.get('/')));
+    expect(await c.status(3)).toBe(200);
+    expect(await c.goaway()).toEqual({ lastStreamId: 3, code: F.NO_ERROR });
+    got = '';
+    h1.write('GET / HTTP/1.1\r\nHost: a\r\n\r\n');
+    await expect.poll(() => got).toMatch(/\r\n\r\nx$/);
+    expect(got).toMatch(/Connection: close/i);
   });
 });

@@ -31,7 +31,9 @@ async function tlsAfter(port: number, before: string, servername: string, alpn: 
   raw.write(before);
   const t = tls.connect({ socket: raw, servername, ALPNProtocols: alpn, rejectUnauthorized: false });
   t.on('error', () => {});
-  onTestFinished(() => t.destroy());
+  onTestFinished(() => {
+    t.destroy();
+  });
   await new Promise<void>((resolve, reject) => {
     t.once('secureConnect', () => resolve());
     t.once('error', reject);

@@ -118,6 +118,8 @@ export interface HttpValues extends SslValues, ProxySslValues {
   /** http2_max_concurrent_streams / http2_body_preread_size (directives/http2.ts); null: not set. */
   http2MaxConcurrentStreams: number | null;
   http2BodyPrereadSizeBytes: number | null;
+  /** keepalive_time of client connections (directives/client-keepalive.ts); null: not set (1h). */
+  clientKeepaliveTimeMs: number | null;
 }
 
 export interface HttpItems extends SslItems {
