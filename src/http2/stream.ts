@@ -11,13 +11,13 @@
  *
  * Ending: a complete response ends the stream; when the client is still sending (413, an early
  * upstream answer), RST_STREAM(NO_ERROR) follows it (RFC 9113 §8.1). An aborted response
- * (truncated upstream body, `return 444`, timeouts) resets the stream with INTERNAL_ERROR, or
- * CANCEL once everything was written.
+ * (truncated upstream body, `return 444`) resets the stream with INTERNAL_ERROR, or CANCEL once
+ * everything was written; client_body_timeout and send_timeout with PROTOCOL_ERROR (nginx).
  *
  * Listeners are shared functions (the stream points back to its transport), not closures per stream.
  */
 import http2 from 'node:http2';
-import { logRequest, respond, serveRequest } from '../http/phases.js';
+import { logRequest, serveRequest } from '../http/phases.js';
 import { headLimitsOf } from '../http/connection-setup.js';
 import type { LocationPlan } from '../http/plan.js';
 import { BODY_LENGTH, BODY_NONE, BODY_STREAM, HttpRequest } from '../http/request.js';
@@ -28,7 +28,7 @@ import { nextConnectionId, type ClientTransport, type ConnectionInfo, type Excha
 import type { TlsInfo } from '../tls/info.js';
 import { http2RequestHead } from './request-head.js';
 
-const { NGHTTP2_NO_ERROR, NGHTTP2_INTERNAL_ERROR, NGHTTP2_CANCEL } = http2.constants;
+const { NGHTTP2_NO_ERROR, NGHTTP2_PROTOCOL_ERROR, NGHTTP2_INTERNAL_ERROR, NGHTTP2_CANCEL } = http2.constants;
 
 /** Response fields that have no place in HTTP/2 (RFC 9113 §8.2.2). */
 const CONNECTION_HEADERS: ReadonlySet<string> = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te']);
@@ -194,16 +194,19 @@ export class Http2Stream implements ClientTransport {
     if (this.#state === S_BODY) this.exchange?.clientBodyEnd?.();
   }
 
+  /**
+   * client_body_timeout (the body stopped before its end) or send_timeout: as nginx (checked with
+   * nginx 1.22), the stream is reset with PROTOCOL_ERROR, a timed-out body is logged as 408 and no
+   * 408 is sent; the session goes on.
+   */
   #onTimeout(): void {
     const r = this.#request;
     if (this.#state === S_BODY && this.exchange !== null && r !== null && r.status === 0) {
-      // client_body_timeout: the body stopped before its end.
       this.exchange.clientClosed();
       this.exchange = null;
-      respond(r, errorResponse(408), false);
-    } else {
-      this.abort();
+      r.status = 408;
     }
+    this.#reset(NGHTTP2_PROTOCOL_ERROR);
   }
 
   #onClose(): void {
@@ -339,9 +342,14 @@ export class Http2Stream implements ClientTransport {
   }
 
   abort(): void {
+    const stream = this.#stream;
+    this.#reset(!this.#responded || !stream.writableEnded ? NGHTTP2_INTERNAL_ERROR : NGHTTP2_CANCEL);
+  }
+
+  #reset(code: number): void {
     if (this.#state === S_CLOSED) return;
     const stream = this.#stream;
-    if (!stream.destroyed) stream.close(!this.#responded || !stream.writableEnded ? NGHTTP2_INTERNAL_ERROR : NGHTTP2_CANCEL);
+    if (!stream.destroyed) stream.close(code);
     // As a socket's: 'close' comes later, never inside the caller's abort() call.
     process.nextTick(Http2Stream.#closeAfterAbort, this);
   }

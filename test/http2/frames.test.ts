@@ -4,9 +4,10 @@
  * frames.
  */
 import { describe, expect, it } from 'vitest';
+import { flushLogs } from '../../src/log.js';
 import { startProxy } from '../helpers/proxy.js';
 import { startHttpBackend } from '../helpers/backend.js';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { onTestFinished } from 'vitest';
@@ -183,5 +184,26 @@ describe('HTTP/2 frames: responses, TLS preface, shutdown', () => {
     await c.whenClosed();
     expect(a.seen.map((r) => r.url)).toEqual(['/slow']);
     expect(c.frames.some((f) => f.type === F.HEADERS && f.streamId === 3)).toBe(false);
+  });
+
+  it('client_body_timeout resets the stream with PROTOCOL_ERROR, logs 408, sends no 408; the session goes on', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'tsproxy-h2frames-'));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+    const a = await startHttpBackend('A', (req, res) => {
+      req.resume();
+      req.on('end', () => res.end('A'));
+    });
+    const log = path.join(dir, 'access.log');
+    const proxy = await startProxy(`http { log_format s "$request_method $status"; server { listen 127.0.0.1:0 http2; client_body_timeout 1s; access_log ${log} s;
+      location / { proxy_pass http://127.0.0.1:${a.port}; } } }`);
+    const c = await F.RawH2.open(proxy.port());
+    // nginx 1.22: RST_STREAM(PROTOCOL_ERROR) after client_body_timeout, no response, "client timed out".
+    c.write(F.frame(F.HEADERS, F.END_HEADERS, 1, F.headerBlock([[':method', 'POST'], [':scheme', 'http'], [':path', '/'], [':authority', 'a'], ['content-length', '10']])));
+    c.write(F.frame(F.DATA, 0, 1, Buffer.from('abc')));
+    expect(await c.rst(1, 4000)).toBe(F.PROTOCOL_ERROR);
+    expect(c.frames.some((f) => f.type === F.HEADERS && f.streamId === 1)).toBe(false);
+    c.write(F.requestHeaders(3, F.get('/')));
+    expect(await c.status(3)).toBe(200);
+    await expect.poll(() => (flushLogs(), existsSync(log) ? readFileSync(log, 'utf8') : '')).toBe('POST 408\nGET 200\n');
   });
 });
