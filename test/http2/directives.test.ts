@@ -40,6 +40,8 @@ describe('http2_* directives', () => {
   it('refuses what nginx refuses', () => {
     expect(load('http2_streams_index_size 3;').errors).toEqual(['"http2_streams_index_size" directive must be a power of two']);
     expect(load('http2_recv_buffer_size 1;').errors).toEqual(['"http2_recv_buffer_size" directive value is too small']);
+    expect(load('http2_chunk_size 0;').errors).toEqual(['the http2 chunk size cannot be zero']);
+    expect(load('http2_push_preload maybe;').errors).toEqual(['invalid value "maybe" in "http2_push_preload" directive, it must be "on" or "off"']);
     expect(load('server { http2_recv_buffer_size 1k; }').errors.join()).toMatch(/"http2_recv_buffer_size" directive is not allowed here/);
   });
 

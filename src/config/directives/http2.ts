@@ -7,7 +7,7 @@
  */
 import type { Directive } from '../ast.js';
 import {
-  count, invalidValue, noEffect, positive, seconds, setting, size,
+  count, flag, noEffect, positive, seconds, setting, size,
   type Context, type DirectiveSpec, type Reporter, type ValueParser,
 } from './scope.js';
 
@@ -42,11 +42,6 @@ function invalidWith(r: Reporter, d: Directive, message: string): undefined {
   return undefined;
 }
 
-const onOff: ValueParser<boolean> = (args, d, r) => {
-  const v = args[0]!.value;
-  return v === 'on' ? true : v === 'off' ? false : invalidValue(r, args[0]!, d);
-};
-
 /** A directive nginx 1.19.7 made obsolete: accepted with nginx's warning, no effect. */
 function obsolete(name: string, replacement: string, parse: ValueParser<unknown>, syntax: string): DirectiveSpec {
   return {
@@ -75,7 +70,7 @@ export const HTTP2_DIRECTIVES: readonly DirectiveSpec[] = [
   { ...noEffect('http2_recv_buffer_size', ['http'], [1, 1], 'Per-worker input buffer.', 'http2_recv_buffer_size size;', recvBufferSize), note: 'Accepted with nginx\'s checks; no effect: node\'s http2 reads into its own buffers.' },
   { ...noEffect('http2_streams_index_size', HTTP_SERVER, [1, 1], 'Size of the stream index table.', 'http2_streams_index_size number;', powerOfTwo), note: 'Accepted with nginx\'s checks (a power of two); no effect.' },
   { ...noEffect('http2_push', LOC3, [1, 1], 'Server push (removed in nginx 1.25.1).', 'http2_push uri | off;'), note: 'Accepted; no effect: tsproxy never pushes (current nginx ignores it too).' },
-  { ...noEffect('http2_push_preload', LOC3, [1, 1], 'Push on Link: preload (removed in nginx 1.25.1).', 'http2_push_preload on | off;', onOff), note: 'Accepted; no effect: tsproxy never pushes.' },
+  { ...noEffect('http2_push_preload', LOC3, [1, 1], 'Push on Link: preload (removed in nginx 1.25.1).', 'http2_push_preload on | off;', flag), note: 'Accepted; no effect: tsproxy never pushes.' },
   { ...noEffect('http2_max_concurrent_pushes', HTTP_SERVER, [1, 1], 'Most concurrent pushes (removed in nginx 1.25.1).', 'http2_max_concurrent_pushes number;', count), note: 'Accepted; no effect: tsproxy never pushes.' },
   obsolete('http2_idle_timeout', 'keepalive_timeout', seconds, 'http2_idle_timeout time;'),
   obsolete('http2_recv_timeout', 'client_header_timeout', seconds, 'http2_recv_timeout time;'),
