@@ -161,12 +161,12 @@ export class Http2ClientSession implements StreamConnection {
    */
   #armIdle(): void {
     if (this.#closing) return;
-    const ms = this.#requests > 0 && this.#limits.idleMs > 0 ? this.#limits.idleMs : this.#requests > 0 ? 0 : this.#limits.headerMs;
-    if (ms <= 0 && this.#requests > 0) {
+    if (this.#requests > 0 && this.#limits.idleMs <= 0) {
       // keepalive_timeout 0: the session ends with its last stream.
       this.retire();
       return;
     }
+    const ms = this.#requests > 0 ? this.#limits.idleMs : this.#limits.headerMs;
     if (ms <= 0) return;
     this.#idle = setTimeout(this.#onIdle, ms);
     this.#idle.unref();
