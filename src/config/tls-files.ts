@@ -12,6 +12,7 @@ import { readFileSync } from 'node:fs';
 import { createPrivateKey } from 'node:crypto';
 import tls from 'node:tls';
 import { ConfigError } from '../errors.js';
+import { NotReadAfterStartError, type FileReads } from './file-reads.js';
 import type {
   CertificateConfig, HttpConfig, ListenConfig, LocationConfig, PemFile, ProxySslConfig, SslConfig, StreamConfig,
 } from './types.js';
@@ -20,13 +21,13 @@ type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 export interface TlsFilesResult {
   readonly errors: ConfigError[];
-  /** Every file read, for the reload watcher. */
+  /** Every regular file read, for the reload watcher. */
   readonly files: string[];
 }
 
 /** Fills `pem` (and `passphrase`) in place in a freshly built (not yet frozen) tree. */
-export function loadTlsFiles(http: HttpConfig | null, stream: StreamConfig | null): TlsFilesResult {
-  const loader = new TlsFileLoader();
+export function loadTlsFiles(http: HttpConfig | null, stream: StreamConfig | null, reads: FileReads): TlsFilesResult {
+  const loader = new TlsFileLoader(reads);
   if (http !== null) {
     for (const s of http.servers) {
       loader.ssl(s.ssl);
@@ -38,7 +39,7 @@ export function loadTlsFiles(http: HttpConfig | null, stream: StreamConfig | nul
     for (const s of stream.servers) loader.ssl(s.ssl);
     checkSslListens(stream.servers, loader.errors);
   }
-  return { errors: loader.errors, files: [...loader.contents.keys()] };
+  return { errors: loader.errors, files: [...loader.contents.keys()].filter((f) => !reads.special(f)) };
 }
 
 /**
@@ -71,6 +72,11 @@ class TlsFileLoader {
   readonly contents = new Map<string, string | null>();
   readonly #checked = new Map<string, string | null | undefined>();
   readonly #seenSsl = new Set<object>();
+  readonly #reads: FileReads;
+
+  constructor(reads: FileReads) {
+    this.#reads = reads;
+  }
 
   ssl(ssl: SslConfig): void {
     if (this.#seenSsl.has(ssl)) return;
@@ -110,7 +116,7 @@ class TlsFileLoader {
     let text = this.contents.get(f.file);
     if (text === undefined) {
       try {
-        text = readFileSync(f.file, 'utf8');
+        text = this.#reads.text(f.file, (p) => readFileSync(p, 'utf8'));
       } catch (e) {
         text = null;
         this.errors.push(new ConfigError('TSP_ERR_CONFIG_TLS', `cannot load ${what} "${f.file}": ${ioReason(e)}`, f.loc));
@@ -198,6 +204,7 @@ class TlsFileLoader {
 }
 
 function ioReason(e: unknown): string {
+  if (e instanceof NotReadAfterStartError) return e.message;
   const code = (e as NodeJS.ErrnoException).code;
   if (code === 'ENOENT') return 'no such file';
   if (code === 'EACCES') return 'permission denied';
