@@ -16,6 +16,7 @@ import type { SslConfig } from '../config/types.js';
 import { decodeProxyHeader, type ProxyHeader } from '../wire/proxy-protocol.js';
 import { parseClientHello, type ClientHelloInfo } from '../wire/tls-client-hello.js';
 import { preread } from './preread.js';
+import { judgeClientChain } from './chain.js';
 import type { TlsServers } from './context.js';
 
 export interface Terminated {
@@ -65,6 +66,7 @@ export function startHandshake(
     raw,
     (socket) => {
       socket.on('error', socketOnError);
+      judgeClientChain(socket, ssl);
       finish(socket, null);
     },
     (err) => finish(null, (err as NodeJS.ErrnoException).code ?? err.message),

@@ -11,11 +11,11 @@
  * - ssl_ciphers → ciphers (TLSv1.2 and below; TLSv1.3 suites stay OpenSSL's, as in nginx);
  * - ssl_prefer_server_ciphers → honorCipherOrder; ssl_session_timeout → sessionTimeout;
  * - ssl_session_tickets off → SSL_OP_NO_TICKET; ssl_ecdh_curve → ecdhCurve; ssl_dhparam → dhparam;
- * - ssl_client_certificate + ssl_trusted_certificate → ca (Node sends the names of every `ca`
- *   certificate to clients, the trusted ones too; nginx sends only ssl_client_certificate's);
+ * - ssl_client_certificate → ca (Node sends the names of every `ca` certificate to clients, and
+ *   nginx sends only ssl_client_certificate's: ssl_trusted_certificate is checked by chain.ts);
  * - ssl_verify_client on|optional|optional_no_ca → requestCert (never rejectUnauthorized: as nginx,
  *   the handshake completes and the request is refused with 400 - see info.ts / the sites).
- * ssl_verify_depth is not enforced (Node has no such option).
+ * ssl_verify_depth is enforced by chain.ts after the handshake (Node has no such option).
  *
  * Sessions (sessions.ts): each SslConfig gets a session id context of its own (a digest of its
  * certificates and client verification, as nginx), so a session resumes only on a server that
@@ -37,7 +37,10 @@ const ORDER: readonly TlsProtocol[] = ['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3']
 /** Options for tls.Server / createSecureContext from a server's ssl_* settings. */
 export function tlsServerOptions(ssl: SslConfig): tls.TlsOptions {
   const listed = ORDER.filter((p) => ssl.protocols.includes(p));
-  const ca = [ssl.clientCertificate, ssl.trustedCertificate].filter((f) => f !== null).map((f) => f!.pem);
+  // Node sends the name of every `ca` certificate to clients; nginx only ssl_client_certificate's.
+  // So the trusted ones are not given to Node (chain.ts verifies against them), unless they are
+  // the only CAs (then Node must have them to ask for a certificate at all).
+  const ca = (ssl.clientCertificate ?? ssl.trustedCertificate) === null ? [] : [(ssl.clientCertificate ?? ssl.trustedCertificate)!.pem];
   const opts: tls.TlsOptions = {
     key: ssl.certificates.map((c) => (c.passphrase === null ? { pem: c.key.pem } : { pem: c.key.pem, passphrase: c.passphrase })),
     cert: ssl.certificates.map((c) => c.cert.pem),

@@ -5,6 +5,7 @@
  */
 import type tls from 'node:tls';
 import type { X509Certificate } from 'node:crypto';
+import { chainVerdict } from './chain.js';
 
 /** OpenSSL's X509_verify_cert_error_string (3.x) for the codes Node reports, as nginx logs them. */
 const VERIFY_ERRORS: Readonly<Record<string, string>> = {
@@ -72,7 +73,11 @@ export class TlsInfo {
     this.sessionReused = socket.isSessionReused();
     this.#cert = socket.getPeerX509Certificate() ?? null;
     this.hasClientCert = this.#cert !== null;
-    this.verifyError = this.hasClientCert && !socket.authorized ? String(socket.authorizationError ?? 'CERT_REJECTED') : null;
+    // chain.ts's verdict (ssl_verify_depth, ssl_trusted_certificate) where it differs from Node's.
+    const judged = chainVerdict(socket);
+    this.verifyError = !this.hasClientCert ? null
+      : judged !== undefined ? judged
+      : socket.authorized ? null : String(socket.authorizationError ?? 'CERT_REJECTED');
   }
 
   /** $ssl_client_verify: SUCCESS, FAILED:reason or NONE. */
