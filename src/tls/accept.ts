@@ -17,6 +17,7 @@ import { decodeProxyHeader, type ProxyHeader } from '../wire/proxy-protocol.js';
 import { parseClientHello, type ClientHelloInfo } from '../wire/tls-client-hello.js';
 import { preread } from './preread.js';
 import { judgeClientChain } from './chain.js';
+import { noteClientOffer } from './info.js';
 import type { TlsServers } from './context.js';
 
 export interface Terminated {
@@ -67,6 +68,7 @@ export function startHandshake(
     (socket) => {
       socket.on('error', socketOnError);
       judgeClientChain(socket, ssl);
+      if (hello !== undefined) noteClientOffer(socket, hello.cipherSuites, hello.groups);
       finish(socket, null);
     },
     (err) => finish(null, (err as NodeJS.ErrnoException).code ?? err.message),
