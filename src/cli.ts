@@ -110,7 +110,9 @@ async function main(argv: readonly string[]): Promise<number> {
       process.stderr.write(`tsproxy version: tsproxy/${VERSION}\n`);
       return 0;
     case 'configure':
-      process.stderr.write(`tsproxy version: tsproxy/${VERSION}\nbuilt with node ${process.version}\nconfigure arguments: ${FEATURES.join(' ')}\n`);
+      // nginx's lines (tools grep "built with OpenSSL" and "TLS SNI support enabled"): TLS is
+      // Node's OpenSSL, and SNI always works (the accept path reads it).
+      process.stderr.write(`tsproxy version: tsproxy/${VERSION}\nbuilt with OpenSSL ${process.versions.openssl} (node ${process.version})\nTLS SNI support enabled\nconfigure arguments: ${FEATURES.join(' ')}\n`);
       return 0;
     default:
       break;
