@@ -8,6 +8,7 @@ import { parseArgs, USAGE, DEFAULT_CONFIG_PATH, type CliOptions } from './cli/ar
 import { loadConfigFile, type LoadResult } from './config/load.js';
 import { configErrorText, formatConfigError } from './config/format.js';
 import { readConfigTree } from './config/parse.js';
+import { FileReads } from './config/file-reads.js';
 import { LEVEL_VALUES } from './log/levels.js';
 import { configureErrorLog, errorLogReachesStderr, flushLogs, formatErrorLine, logger, reconfigureErrorLog, settleLogs, type ErrorLogTarget } from './log.js';
 import { readRunningPid } from './runtime/pidfile.js';
@@ -53,10 +54,13 @@ function resolvePaths(opts: CliOptions): Paths {
   return { configPath, prefix, errorLog };
 }
 
+/** One for the process: a FIFO the config names is read at start only, reloads reuse its text. */
+const fileReads = new FileReads();
+
 function load(opts: CliOptions): LoadResult {
   const { configPath, prefix } = resolvePaths(opts);
   const testOnly = opts.action === 'test' || opts.action === 'dump';
-  return loadConfigFile(configPath, { prefix, globals: opts.globals ?? undefined, skipHash: testOnly });
+  return loadConfigFile(configPath, { prefix, globals: opts.globals ?? undefined, skipHash: testOnly, fileReads });
 }
 
 function printProblems(result: LoadResult, quiet: boolean): void {
@@ -70,7 +74,7 @@ function printProblems(result: LoadResult, quiet: boolean): void {
  */
 function configuredErrorLog(opts: CliOptions): string | null {
   const { configPath, prefix } = resolvePaths(opts);
-  const tree = readConfigTree(configPath, { prefix, globals: opts.globals ?? undefined });
+  const tree = readConfigTree(configPath, { prefix, globals: opts.globals ?? undefined, fileReads });
   const d = tree.directives.find((x) => x.name === 'error_log' && x.block === null && x.args.length > 0);
   if (d === undefined) return null;
   const target = d.args[0]!.value;
@@ -106,7 +110,9 @@ async function main(argv: readonly string[]): Promise<number> {
       process.stderr.write(`tsproxy version: tsproxy/${VERSION}\n`);
       return 0;
     case 'configure':
-      process.stderr.write(`tsproxy version: tsproxy/${VERSION}\nbuilt with node ${process.version}\nconfigure arguments: ${FEATURES.join(' ')}\n`);
+      // nginx's lines (tools grep "built with OpenSSL" and "TLS SNI support enabled"): TLS is
+      // Node's OpenSSL, and SNI always works (the accept path reads it).
+      process.stderr.write(`tsproxy version: tsproxy/${VERSION}\nbuilt with OpenSSL ${process.versions.openssl} (node ${process.version})\nTLS SNI support enabled\nconfigure arguments: ${FEATURES.join(' ')}\n`);
       return 0;
     default:
       break;
@@ -157,6 +163,8 @@ async function main(argv: readonly string[]): Promise<number> {
     return 1;
   }
   const config = result.config;
+  // Every later load runs while the process serves: it must not open a FIFO (it would block).
+  fileReads.started();
   const { prefix, errorLog } = resolvePaths(opts);
   if (config.main.daemon && !isDaemonChild()) {
     // The detached process's stderr (its early output) goes to the first error log file.

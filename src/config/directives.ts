@@ -10,12 +10,22 @@ import { TsproxyError } from '../errors.js';
 import type { Context, DirectiveSpec, SettingKind } from './directives/scope.js';
 import type { OwnSettings, SettingsOf } from './directives/settings.js';
 import { SSL_DIRECTIVES } from './directives/ssl.js';
+import { SSL_SESSION_DIRECTIVES } from './directives/ssl-sessions.js';
 import { STREAM_DIRECTIVES } from './directives/stream.js';
 import { UPSTREAM_DIRECTIVES } from './directives/upstream.js';
 
 export type { Context, DirectiveSpec, SettingKind } from './directives/scope.js';
 
-export const DIRECTIVES: readonly DirectiveSpec[] = [...MAIN_DIRECTIVES, ...HTTP_DIRECTIVES, ...UPSTREAM_DIRECTIVES, ...STREAM_DIRECTIVES, ...SSL_DIRECTIVES, ...HTTP2_DIRECTIVES, ...CLIENT_KEEPALIVE_DIRECTIVES];
+export const DIRECTIVES: readonly DirectiveSpec[] = [
+  ...MAIN_DIRECTIVES,
+  ...HTTP_DIRECTIVES,
+  ...UPSTREAM_DIRECTIVES,
+  ...STREAM_DIRECTIVES,
+  ...SSL_DIRECTIVES,
+  ...SSL_SESSION_DIRECTIVES,
+  ...HTTP2_DIRECTIVES,
+  ...CLIENT_KEEPALIVE_DIRECTIVES,
+];
 
 /** Specs by name; a name may have one spec per context family (`server`, `listen`, `proxy_pass`...). */
 export const DIRECTIVES_BY_NAME: ReadonlyMap<string, readonly DirectiveSpec[]> = (() => {

@@ -13,6 +13,7 @@ import type { Directive } from './ast.js';
 import { buildConfig, type LoadedFields } from './build.js';
 import { GLOBALS_FILE, parseConfigText, readConfigTree, releaseParser } from './parse.js';
 import { loadTlsFiles } from './tls-files.js';
+import { FileReads } from './file-reads.js';
 import { boundedMessage, MAX_REPORTED_ERRORS } from './limits.js';
 import type { Config } from './types.js';
 
@@ -26,6 +27,11 @@ export interface LoadOptions {
    * a quarter of its time on a 10,000-server config.
    */
   readonly skipHash?: boolean;
+  /**
+   * How files are read: the command line keeps one for the process, so a FIFO (a password file)
+   * is read once, at start, and reloads reuse its text. Default: a reader for this load alone.
+   */
+  readonly fileReads?: FileReads;
 }
 
 export interface LoadResult {
@@ -52,17 +58,19 @@ export function loadConfig(text: string, file: string, opts: LoadOptions = {}): 
   for (const e of parsed.errors) errors.push(e);
   // Loops, not push(...spread): a text of a million statements would overflow the stack.
   for (const d of rejectIncludes(parsed.directives, errors)) directives.push(d);
-  return finish(directives, errors, sources, file, prefix, { files: [file], includeGlobs: [] }, opts.skipHash);
+  return finish(directives, errors, sources, file, prefix, { files: [file], includeGlobs: [] }, opts);
 }
 
 export function loadConfigFile(path: string, opts: LoadOptions = {}): LoadResult {
   const file = resolve(path);
   const prefix = resolve(opts.prefix ?? dirname(file));
   // nginx resolves includes against the config file's directory (conf_prefix), not -p.
-  const tree = readConfigTree(file, { prefix: dirname(file), ...(opts.globals !== undefined ? { globals: opts.globals } : {}) });
+  const fileReads = opts.fileReads ?? new FileReads();
+  const tree = readConfigTree(file, { prefix: dirname(file), fileReads, ...(opts.globals !== undefined ? { globals: opts.globals } : {}) });
   releaseTokens();
-  const files = tree.sources.map((s) => s.file).filter((f) => f !== GLOBALS_FILE);
-  return finish(tree.directives, [...tree.errors], tree.sources, file, prefix, { files, includeGlobs: tree.includeGlobs }, opts.skipHash);
+  // A FIFO or device is not watched: it is never read again (file-reads.ts).
+  const files = tree.sources.map((s) => s.file).filter((f) => f !== GLOBALS_FILE && !fileReads.special(f));
+  return finish(tree.directives, [...tree.errors], tree.sources, file, prefix, { files, includeGlobs: tree.includeGlobs }, { ...opts, fileReads });
 }
 
 /**
@@ -87,13 +95,13 @@ function rejectIncludes(directives: readonly Directive[], errors: ConfigError[])
 
 function finish(
   directives: readonly Directive[], errors: ConfigError[], sources: { file: string; text: string }[],
-  file: string, prefix: string, read: { files: readonly string[]; includeGlobs: readonly string[] }, skipHash = false,
+  file: string, prefix: string, read: { files: readonly string[]; includeGlobs: readonly string[] }, opts: LoadOptions,
 ): LoadResult {
   const built = buildConfig(directives, { file, prefix });
   const all = [...errors, ...built.errors];
   const warnings = built.warnings.sort(compareConfigErrors);
   // Certificates are read only for a config that is otherwise valid (paths may be wrong otherwise).
-  const tlsFiles = all.length === 0 && built.config !== null ? loadTlsFiles(built.config.http, built.config.stream) : null;
+  const tlsFiles = all.length === 0 && built.config !== null ? loadTlsFiles(built.config.http, built.config.stream, opts.fileReads ?? new FileReads()) : null;
   if (tlsFiles !== null) all.push(...tlsFiles.errors);
   all.sort(compareConfigErrors);
   if (all.length > 0 || built.config === null) return { config: null, errors: bounded(all), warnings: bounded(warnings), sources };
@@ -101,7 +109,7 @@ function finish(
     ...built.config,
     files: [...new Set([...read.files, ...tlsFiles!.files])],
     includeGlobs: read.includeGlobs,
-    hash: skipHash ? '' : hashConfig(built.config),
+    hash: opts.skipHash === true ? '' : hashConfig(built.config),
   };
   return { config: deepFreeze(config), errors: [], warnings, sources };
 }

@@ -9,6 +9,7 @@ import { createRequire } from 'node:module';
 import { ConfigError, systemErrorText, type Loc } from '../errors.js';
 import type { Arg, Directive } from './ast.js';
 import { scanDirectives, scanState } from './scan.js';
+import { FileReads, NotReadAfterStartError } from './file-reads.js';
 import { MAX_BLOCK_DEPTH, MAX_FILE_BYTES, MAX_TOKENS, MAX_TOTAL_BYTES, tooDeepMessage, tooManyTokensMessage } from './limits.js';
 
 export interface ParseResult {
@@ -81,12 +82,14 @@ export interface ReadOptions {
   readonly prefix: string;
   /** The `-g` text, parsed as file '<command line>' and put before the main file's statements. */
   readonly globals?: string;
+  /** How files are read (a process reads a FIFO once); default: a reader of its own. */
+  readonly fileReads?: FileReads;
 }
 
 export const GLOBALS_FILE = '<command line>';
 
 export function readConfigTree(path: string, opts: ReadOptions): ConfigTree {
-  const tree = new TreeReader(opts.prefix);
+  const tree = new TreeReader(opts.prefix, opts.fileReads ?? new FileReads());
   // Line 0: a main file that cannot be opened has no position to show (nginx prints none).
   const main = tree.read(path, { file: path, line: 0, column: 0 });
   const directives: Directive[] = [];
@@ -129,6 +132,7 @@ function readBounded(path: string, max: number): string | null {
 }
 
 function openFailed(path: string, err: unknown, loc: Loc): ConfigError {
+  if (err instanceof NotReadAfterStartError) return new ConfigError('TSP_ERR_CONFIG_INCLUDE', err.message, loc);
   return new ConfigError('TSP_ERR_CONFIG_INCLUDE', `open() "${path}" failed (${systemErrorText(err)})`, loc);
 }
 
@@ -138,6 +142,7 @@ class TreeReader {
   /** Include globs met, normalised (a file included from several places adds its globs once). */
   readonly globs = new Set<string>();
   readonly #prefix: string;
+  readonly #fileReads: FileReads;
   /** Files already parsed: a file included from several places is read and parsed once. */
   readonly #parsed = new Map<string, readonly Directive[]>();
   /** Bytes of every file read so far (MAX_TOTAL_BYTES). */
@@ -145,8 +150,9 @@ class TreeReader {
   /** Tokens left for the files still to parse (MAX_TOKENS is for all files together). */
   #tokensLeft = MAX_TOKENS;
 
-  constructor(prefix: string) {
+  constructor(prefix: string, fileReads: FileReads) {
     this.#prefix = prefix;
+    this.#fileReads = fileReads;
   }
 
   /** Parse one file (once); null when it cannot be read. */
@@ -155,7 +161,8 @@ class TreeReader {
     if (cached !== undefined) return cached;
     let text: string | null;
     try {
-      text = readBounded(path, Math.min(MAX_FILE_BYTES, MAX_TOTAL_BYTES - this.#totalBytes));
+      const max = Math.min(MAX_FILE_BYTES, MAX_TOTAL_BYTES - this.#totalBytes);
+      text = this.#fileReads.text(path, (p) => readBounded(p, max));
     } catch (err) {
       this.errors.push(openFailed(path, err, at));
       return null;

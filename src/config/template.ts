@@ -36,6 +36,8 @@ export class UnknownVariableError extends TsproxyError {
 const SSL_NAMES = [
   'ssl_protocol', 'ssl_cipher', 'ssl_server_name', 'ssl_client_verify', 'ssl_client_s_dn', 'ssl_client_i_dn',
   'ssl_client_serial', 'ssl_client_fingerprint', 'ssl_session_reused', 'ssl_alpn_protocol',
+  'ssl_session_id', 'ssl_ciphers', 'ssl_curve', 'ssl_curves', 'ssl_client_cert', 'ssl_client_raw_cert',
+  'ssl_client_s_dn_legacy', 'ssl_client_i_dn_legacy', 'ssl_client_v_start', 'ssl_client_v_end', 'ssl_client_v_remain',
 ];
 
 /** http variables with a fixed name (nginx core, upstream, proxy, ssl, and tsproxy's $connection_upgrade). */
@@ -77,15 +79,11 @@ const NGINX_ONLY_HTTP: ReadonlySet<string> = new Set([
   'upstream_queue_time', 'upstream_last_server_name', 'proxy_internal_body_length', 'proxy_internal_chunked',
   'http2', 'gzip_ratio', 'invalid_referer', 'secure_link',
   'secure_link_expires', 'limit_conn_status', 'limit_req_status', 'date_local', 'date_gmt', 'uid_got', 'uid_set',
-  'uid_reset', 'msie', 'modern_browser', 'ancient_browser', 'ssl_ciphers', 'ssl_curve', 'ssl_curves',
-  'ssl_early_data', 'ssl_session_id', 'ssl_client_cert', 'ssl_client_raw_cert', 'ssl_client_escaped_cert',
-  'ssl_client_s_dn_legacy', 'ssl_client_i_dn_legacy', 'ssl_client_v_start', 'ssl_client_v_end',
-  'ssl_client_v_remain',
+  'uid_reset', 'msie', 'modern_browser', 'ancient_browser', 'ssl_early_data', 'ssl_client_escaped_cert',
 ]);
 const NGINX_ONLY_STREAM: ReadonlySet<string> = new Set([
   'nginx_version', 'proxy_protocol_server_addr', 'proxy_protocol_server_port', 'ssl_preread_protocol',
-  'ssl_ciphers', 'ssl_curve', 'ssl_curves', 'ssl_session_id', 'ssl_client_cert', 'ssl_client_raw_cert',
-  'ssl_client_escaped_cert', 'ssl_client_v_start', 'ssl_client_v_end', 'ssl_client_v_remain',
+  'ssl_client_escaped_cert',
 ]);
 const NGINX_ONLY_PREFIXES: readonly string[] = ['sent_trailer_', 'upstream_trailer_', 'upstream_cookie_', 'geoip_', 'jwt_'];
 

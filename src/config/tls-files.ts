@@ -12,21 +12,22 @@ import { readFileSync } from 'node:fs';
 import { createPrivateKey } from 'node:crypto';
 import tls from 'node:tls';
 import { ConfigError } from '../errors.js';
+import { NotReadAfterStartError, type FileReads } from './file-reads.js';
 import type {
-  CertificateConfig, HttpConfig, ListenConfig, LocationConfig, PemFile, ProxySslConfig, SslConfig, StreamConfig,
+  CertificateConfig, HttpConfig, ListenConfig, LocationConfig, PemFile, ProxySslConfig, SslConfig, StreamConfig, TicketKeyFile,
 } from './types.js';
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 export interface TlsFilesResult {
   readonly errors: ConfigError[];
-  /** Every file read, for the reload watcher. */
+  /** Every regular file read, for the reload watcher. */
   readonly files: string[];
 }
 
 /** Fills `pem` (and `passphrase`) in place in a freshly built (not yet frozen) tree. */
-export function loadTlsFiles(http: HttpConfig | null, stream: StreamConfig | null): TlsFilesResult {
-  const loader = new TlsFileLoader();
+export function loadTlsFiles(http: HttpConfig | null, stream: StreamConfig | null, reads: FileReads): TlsFilesResult {
+  const loader = new TlsFileLoader(reads);
   if (http !== null) {
     for (const s of http.servers) {
       loader.ssl(s.ssl);
@@ -38,7 +39,7 @@ export function loadTlsFiles(http: HttpConfig | null, stream: StreamConfig | nul
     for (const s of stream.servers) loader.ssl(s.ssl);
     checkSslListens(stream.servers, loader.errors);
   }
-  return { errors: loader.errors, files: [...loader.contents.keys()] };
+  return { errors: loader.errors, files: [...loader.contents.keys()].filter((f) => !reads.special(f)) };
 }
 
 /**
@@ -59,7 +60,8 @@ function checkSslListens(servers: readonly { listens: readonly ListenConfig[]; s
   for (const e of byKey.values()) {
     if (e.ssl === null) continue;
     const def = e.explicit ?? e.first!;
-    if (def.ssl.certificates.length === 0) {
+    // nginx: a default server that refuses every handshake needs no certificate.
+    if (def.ssl.certificates.length === 0 && !def.ssl.rejectHandshake) {
       errors.push(new ConfigError('TSP_ERR_CONFIG_TLS', 'no "ssl_certificate" is defined for the "listen ... ssl" directive', def.listen.loc));
     }
   }
@@ -71,6 +73,13 @@ class TlsFileLoader {
   readonly contents = new Map<string, string | null>();
   readonly #checked = new Map<string, string | null | undefined>();
   readonly #seenSsl = new Set<object>();
+  readonly #reads: FileReads;
+  /** Ticket key files by path (null: reported). */
+  readonly #keys = new Map<string, Buffer | null>();
+
+  constructor(reads: FileReads) {
+    this.#reads = reads;
+  }
 
   ssl(ssl: SslConfig): void {
     if (this.#seenSsl.has(ssl)) return;
@@ -78,6 +87,7 @@ class TlsFileLoader {
     const passwords = this.#passwords(ssl.passwordFile);
     for (const c of ssl.certificates) this.#certificate(c, passwords, 'ssl_certificate');
     for (const ca of [ssl.clientCertificate, ssl.trustedCertificate]) if (ca !== null) this.#ca(ca);
+    for (const k of ssl.sessionTicketKeys) this.#ticketKey(k);
     if (ssl.dhparam !== null && this.#fill(ssl.dhparam, 'DH parameters')) {
       this.#try(ssl.dhparam, 'DH parameters', () => tls.createSecureContext({ dhparam: ssl.dhparam!.pem }));
     }
@@ -110,7 +120,7 @@ class TlsFileLoader {
     let text = this.contents.get(f.file);
     if (text === undefined) {
       try {
-        text = readFileSync(f.file, 'utf8');
+        text = this.#reads.text(f.file, (p) => readFileSync(p, 'utf8'));
       } catch (e) {
         text = null;
         this.errors.push(new ConfigError('TSP_ERR_CONFIG_TLS', `cannot load ${what} "${f.file}": ${ioReason(e)}`, f.loc));
@@ -120,6 +130,35 @@ class TlsFileLoader {
     if (text === null) return false;
     (f as Mutable<PemFile>).pem = text;
     return true;
+  }
+
+  /**
+   * An ssl_session_ticket_key file, as nginx reads it: 48 bytes (name, AES-128 key, HMAC key) or
+   * 80 (name, HMAC key, AES-256 key). Stored in Node's 48-byte layout (name, HMAC, AES-128):
+   * a 48-byte key then makes the same tickets as nginx; an 80-byte one uses the first 16 bytes
+   * of each key (Node's tickets are AES-128).
+   */
+  #ticketKey(k: TicketKeyFile): void {
+    let bytes = this.#keys.get(k.file);
+    if (bytes === undefined) {
+      try {
+        bytes = Buffer.from(this.#reads.text(k.file, (p) => readFileSync(p).toString('latin1'))!, 'latin1');
+      } catch (e) {
+        bytes = null;
+        this.errors.push(new ConfigError('TSP_ERR_CONFIG_TLS', `cannot load session ticket key "${k.file}": ${ioReason(e)}`, k.loc));
+      }
+      if (bytes !== null && bytes.length !== 48 && bytes.length !== 80) {
+        this.errors.push(new ConfigError('TSP_ERR_CONFIG_TLS', `"${k.file}" must be 48 or 80 bytes`, k.loc));
+        bytes = null;
+      }
+      this.#keys.set(k.file, bytes);
+      if (bytes !== null) this.contents.set(k.file, '');
+    }
+    if (bytes === null) return;
+    const node = bytes.length === 48
+      ? Buffer.concat([bytes.subarray(0, 16), bytes.subarray(32, 48), bytes.subarray(16, 32)])
+      : Buffer.concat([bytes.subarray(0, 16), bytes.subarray(16, 32), bytes.subarray(48, 64)]);
+    (k as Mutable<TicketKeyFile>).key = node.toString('base64');
   }
 
   #passwords(f: PemFile | null): readonly string[] | null {
@@ -198,6 +237,7 @@ class TlsFileLoader {
 }
 
 function ioReason(e: unknown): string {
+  if (e instanceof NotReadAfterStartError) return e.message;
   const code = (e as NodeJS.ErrnoException).code;
   if (code === 'ENOENT') return 'no such file';
   if (code === 'EACCES') return 'permission denied';

@@ -133,6 +133,27 @@ export interface SslConfig {
   readonly trustedCertificate: PemFile | null;
   /** `ssl_password_file`: passphrases tried on encrypted keys (the one that works lands in CertificateConfig). */
   readonly passwordFile: PemFile | null;
+  readonly sessionCache: SslSessionCache;
+  /** `ssl_session_ticket_key` files in order (the first encrypts, all decrypt); empty: keys of our own. */
+  readonly sessionTicketKeys: readonly TicketKeyFile[];
+  /** `ssl_reject_handshake on`: a handshake whose SNI selects this server is refused. */
+  readonly rejectHandshake: boolean;
+}
+
+/** `ssl_session_cache`: nginx's `off` / `none` / `builtin[:size]` and `shared:name:size`. */
+export interface SslSessionCache {
+  /** 'off' / 'none' as written; a number: a cache of this process of that many sessions; null: only `shared`. */
+  readonly builtin: 'off' | 'none' | number | null;
+  /** A cache every worker process shares, kept across reloads while its name is used. */
+  readonly shared: { readonly name: string; readonly sizeBytes: number } | null;
+}
+
+/** An `ssl_session_ticket_key` file: `key` is filled with its bytes (base64) when the config loads. */
+export interface TicketKeyFile {
+  readonly file: string;
+  /** Base64 of the file's 48 or 80 bytes (empty until tls-files.ts reads it). */
+  readonly key: string;
+  readonly loc: Loc;
 }
 
 /** `proxy_ssl_*`: TLS towards `proxy_pass https://` upstreams. */

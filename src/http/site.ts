@@ -19,6 +19,7 @@ import { UpstreamPool } from './pool.js';
 import { buildVirtualHosts, type CompiledServer, type VirtualHosts } from './router.js';
 import { HttpsListen, isTlsListen } from './tls-listen.js';
 import { TlsServers } from '../tls/context.js';
+import type { SessionZones } from '../tls/sessions.js';
 import { compileTemplate, type CompiledTemplate, type RequestInfo } from './variables.js';
 
 export interface HttpSiteDeps {
@@ -40,6 +41,8 @@ export interface HttpSiteDeps {
    * (src/config/websocket-http.ts). http {} itself has no allow/deny.
    */
   readonly serverAccess?: ReadonlyMap<HttpServerConfig, (clientAddress: string) => boolean>;
+  /** The runtime's ssl_session_cache shared zones (kept across reloads; the primary's with workers). */
+  readonly tlsSessions?: SessionZones;
 }
 
 /** An HTTP/2 session (src/http2/session.ts) as the site tracks it: retire() sends GOAWAY. */
@@ -75,7 +78,7 @@ export class HttpSite {
   readonly #sessions = new Set<TrackedSession>();
   readonly #serverReturns = new Map<CompiledServer, CompiledTemplate | null>();
   /** TLS contexts of this config (one per SslConfig) and the `ssl` listen keys' accept paths. */
-  readonly #tls = new TlsServers();
+  readonly #tls: TlsServers;
   readonly #https = new Map<string, HttpsListen>();
   #retired = false;
 
@@ -88,6 +91,7 @@ export class HttpSite {
     this.tunnels = deps.tunnels ?? null;
     this.serverAccess = deps.serverAccess ?? null;
     this.logger = deps.logger.child({ component: 'http' });
+    this.#tls = new TlsServers(deps.tlsSessions ?? null);
     this.#vhosts = buildVirtualHosts(http);
     const ctx = buildPlanContext(http, { groups: deps.groups, logger: this.logger, openAccessLog: deps.openAccessLog });
     const seen = new Set<CompiledServer>();

@@ -8,7 +8,7 @@
  * file stream, and send_timeout closes it in the end.
  */
 import { open, type FileHandle } from 'node:fs/promises';
-import type { ReadStream, Stats } from 'node:fs';
+import { constants, type ReadStream, type Stats } from 'node:fs';
 import path from 'node:path';
 import { writeAddHeaders } from './headers.js';
 import { headerValue } from '../wire/headers.js';
@@ -225,10 +225,15 @@ export class StaticExchange implements Exchange {
   }
 }
 
+const OPEN_FLAGS = constants.O_RDONLY | constants.O_NONBLOCK;
+
 async function openFile(file: string): Promise<{ handle: FileHandle; stats: Stats } | null> {
   let handle: FileHandle;
   try {
-    handle = await open(file, 'r');
+    // O_NONBLOCK, as nginx opens files: a FIFO under the root must not hold a thread-pool thread
+    // until some writer comes (four of them would stall every fs call and DNS lookup). It is
+    // then answered 404 as any file that is not a regular file or directory.
+    handle = await open(file, OPEN_FLAGS);
   } catch {
     return null;
   }

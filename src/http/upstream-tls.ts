@@ -16,6 +16,7 @@ import tls from 'node:tls';
 import type { PeerCertificate } from 'node:tls';
 import type { ProxySslConfig, TlsProtocol } from '../config/types.js';
 import type { CompiledTemplate, RequestInfo } from './variables.js';
+import { intermediateCount } from '../tls/chain.js';
 
 /** The config-only half, shared by all locations with the same ProxySslConfig. */
 export interface UpstreamTlsContext {
@@ -153,16 +154,7 @@ export function connectOptions(t: TlsTarget, session: Buffer | undefined): tls.C
  * root pointing at itself).
  */
 function checkDepth(cert: PeerCertificate, depth: number): Error | undefined {
-  let intermediates = 0;
-  let c = (cert as tls.DetailedPeerCertificate).issuerCertificate as tls.DetailedPeerCertificate | undefined;
-  let prev: tls.DetailedPeerCertificate = cert as tls.DetailedPeerCertificate;
-  while (c !== undefined && c !== prev && c.fingerprint256 !== prev.fingerprint256) {
-    const selfIssued = c.issuerCertificate === undefined || c.issuerCertificate === c || c.issuerCertificate.fingerprint256 === c.fingerprint256;
-    if (!selfIssued) intermediates++;
-    prev = c;
-    c = c.issuerCertificate;
-    if (selfIssued) break;
-  }
+  const intermediates = intermediateCount(cert);
   if (intermediates <= depth) return undefined;
   const err = new Error(`certificate chain too long (${intermediates} intermediate CAs, proxy_ssl_verify_depth ${depth})`) as NodeJS.ErrnoException;
   err.code = 'CERT_CHAIN_TOO_LONG';

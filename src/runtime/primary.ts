@@ -28,6 +28,9 @@ import { diffConfigs } from './diff.js';
 import { unchanged, type PeerHealthState, type ReloadSummary } from './runtime.js';
 import { PrimaryHealth, type ErrorLogTarget, type PrimaryMessage, type WorkerMessage } from './workers.js';
 import { isRoot, USER_IGNORED } from './privileges.js';
+import { randomBytes } from 'node:crypto';
+import { LocalSessionZones } from '../tls/sessions.js';
+import { serveSessionRequest } from './tls-session-ipc.js';
 
 export interface PrimaryOptions {
   config: Config;
@@ -59,6 +62,8 @@ export class Primary {
   readonly #logger: ErrorLogger;
   readonly #slots = new Set<Slot>();
   readonly #health: PrimaryHealth;
+  /** ssl_session_cache shared zones of every worker, and the ticket secret they share. */
+  readonly #sessions = new LocalSessionZones(randomBytes(32));
   #reloadId = 0;
   /** Serialises reloads (a SIGHUP during a reload waits for it). */
   #reloading: Promise<unknown> = Promise.resolve();
@@ -94,7 +99,11 @@ export class Primary {
       worker.on('message', (msg: WorkerMessage) => {
         if (msg.type === 'hello') {
           slot.configHash = this.#config.hash;
-          worker.send({ type: 'start', config: this.#config, errorLog: this.#opts.errorLog, user: this.#user() } satisfies PrimaryMessage);
+          worker.send({ type: 'start', config: this.#config, errorLog: this.#opts.errorLog, user: this.#user(), ticketSecret: this.#sessions.ticketSecret } satisfies PrimaryMessage);
+        } else if (msg.type === 'tlsSessionSet' || msg.type === 'tlsSessionGet') {
+          serveSessionRequest(this.#sessions, msg, (answer) => {
+            if (worker.isConnected()) worker.send(answer satisfies PrimaryMessage);
+          });
         } else if (msg.type === 'ready') {
           slot.ready = true;
           worker.send({ type: 'health', states: this.#health.states() } satisfies PrimaryMessage);

@@ -24,6 +24,8 @@ import type { HttpSite, SiteHolder } from '../http/site.js';
 import { buildSnapshot, disposeSnapshot, type Snapshot, type SnapshotDeps } from './snapshot.js';
 import { openListener, closeListener, boundAddress, type Listener } from './listeners.js';
 import { TunnelRegistry } from './connections.js';
+import { randomBytes } from 'node:crypto';
+import { LocalSessionZones, type SessionZones } from '../tls/sessions.js';
 import { diffConfigs, type ConfigDiff } from './diff.js';
 
 export interface RuntimeOptions {
@@ -32,6 +34,8 @@ export interface RuntimeOptions {
   activeChecks?: boolean;
   /** Cap on concurrent connections per listener (worker_connections in worker processes); unset: no cap. */
   maxConnections?: number;
+  /** ssl_session_cache shared zones and the ticket secret (a worker's reach the primary); default: this process's. */
+  tlsSessions?: SessionZones;
 }
 
 /** A peer's active-check verdict as the primary sends it to workers. */
@@ -136,6 +140,7 @@ export class Runtime {
     const registry = new PeerRegistry();
     const deps: SnapshotDeps = {
       logger, openAccessLog, pool: new UpstreamPool(), holder: { current: null }, websocketHolder: { current: null }, tunnels: new TunnelRegistry(),
+      tlsSessions: options.tlsSessions ?? new LocalSessionZones(randomBytes(32)),
     };
     const snapshot = await buildSnapshot(config, registry, deps);
     snapshot.commit();

@@ -19,6 +19,7 @@ import { httpListenHandler } from '../http2/accept.js';
 import type { UpstreamPool } from '../http/pool.js';
 import { StreamSite, type WebsocketHandoff } from '../tcp/stream-site.js';
 import type { TunnelRegistry } from './connections.js';
+import type { SessionZones } from '../tls/sessions.js';
 
 export interface SnapshotDeps {
   logger: Logger;
@@ -29,6 +30,8 @@ export interface SnapshotDeps {
   /** The site now serving tcp websocket_pass connections (their keep-alive requests follow it). */
   websocketHolder: SiteHolder;
   tunnels: TunnelRegistry;
+  /** ssl_session_cache shared zones: outlive reloads (the primary's with workers). */
+  tlsSessions: SessionZones;
 }
 
 export interface Snapshot {
@@ -84,7 +87,7 @@ export async function buildSnapshot(config: Config, registry: PeerRegistry, deps
   const streamGroups = config.stream
     ? await buildGroups(config.stream.upstreams, registry, STREAM_UPSTREAM_PREFIX)
     : new Map<string, UpstreamGroup>();
-  const siteDeps = { logger: deps.logger, openAccessLog: deps.openAccessLog, tunnels: deps.tunnels };
+  const siteDeps = { logger: deps.logger, openAccessLog: deps.openAccessLog, tunnels: deps.tunnels, tlsSessions: deps.tlsSessions };
   const http = config.http
     ? new HttpSite(config.http, { ...siteDeps, groups: httpGroups, statusGroups: () => [...httpGroups.values(), ...streamGroups.values()], pool: deps.pool, holder: deps.holder })
     : null;

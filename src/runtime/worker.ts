@@ -9,6 +9,7 @@ import { configureErrorLog, flushLogs, logger, reconfigureErrorLog, reopenLogs, 
 import { Runtime, unchanged, type PreparedReload } from './runtime.js';
 import { dropPrivileges } from './privileges.js';
 import type { PrimaryMessage, WorkerMessage } from './workers.js';
+import { WorkerSessionZones } from './tls-session-ipc.js';
 
 function send(msg: WorkerMessage): void {
   process.send?.(msg);
@@ -18,6 +19,8 @@ function send(msg: WorkerMessage): void {
 /** Resolves with the exit code once the primary told this worker to stop (or went away). */
 export function runWorker(): Promise<number> {
   let runtime: Runtime | null = null;
+  /** The primary's ssl_session_cache zones, reached over IPC. */
+  let sessions: WorkerSessionZones | null = null;
   /** The error log when the config names none (the primary's -e, else stderr). */
   let fallback: ErrorLogTarget | undefined;
   let queue: Promise<void> = Promise.resolve();
@@ -41,7 +44,8 @@ export function runWorker(): Promise<number> {
         fallback = msg.errorLog;
         try {
           configureErrorLog(msg.config.main.errorLogs, fallback);
-          runtime = await Runtime.start(msg.config, { logger, activeChecks: false, maxConnections: msg.config.main.workerConnections });
+          sessions = new WorkerSessionZones(msg.ticketSecret, send);
+          runtime = await Runtime.start(msg.config, { logger, activeChecks: false, maxConnections: msg.config.main.workerConnections, tlsSessions: sessions });
           // Log files were opened by now; only then give up root (nginx opens them in the master).
           await new Promise((r) => setTimeout(r, 20));
           if (msg.user !== null) dropPrivileges(msg.user, logger);
@@ -106,12 +110,15 @@ export function runWorker(): Promise<number> {
       case 'stop':
         await stop(msg.graceful);
         return;
+      case 'tlsSession':
+        sessions?.answered(msg);
+        return;
     }
   };
 
   process.on('message', (msg: PrimaryMessage) => {
     // health verdicts must not wait behind a slow reload; everything else keeps its order
-    if (msg.type === 'health' || (msg.type === 'stop' && !msg.graceful)) {
+    if (msg.type === 'health' || msg.type === 'tlsSession' || (msg.type === 'stop' && !msg.graceful)) {
       void handle(msg);
       return;
     }

@@ -16,13 +16,14 @@ import { HealthChecker } from '../upstream/health/active.js';
 import type { Peer } from '../upstream/peer.js';
 import type { PeerHealthState, ReloadSummary } from './runtime.js';
 import { STREAM_UPSTREAM_PREFIX } from './snapshot.js';
+import type { SessionAnswer, SessionRequest } from './tls-session-ipc.js';
 
 import type { ErrorLogTarget } from '../log.js';
 
 export type { ErrorLogTarget };
 
 export type PrimaryMessage =
-  | { type: 'start'; config: Config; errorLog: ErrorLogTarget; user: Config['main']['user'] }
+  | { type: 'start'; config: Config; errorLog: ErrorLogTarget; user: Config['main']['user']; ticketSecret: Uint8Array }
   /** Reload phase one: build and bind, change nothing; answered by `prepared`. */
   | { type: 'prepare'; id: number; config: Config }
   /** Phase two, once every worker prepared: apply (answered by `reloaded`), or drop it (`abort`). */
@@ -32,7 +33,8 @@ export type PrimaryMessage =
   | { type: 'reload'; id: number; config: Config }
   | { type: 'health'; states: PeerHealthState[] }
   | { type: 'reopen' }
-  | { type: 'stop'; graceful: boolean };
+  | { type: 'stop'; graceful: boolean }
+  | SessionAnswer;
 
 export type WorkerMessage =
   /** Sent once the worker listens for messages: cluster's 'online' comes before an ESM entry point has loaded, and IPC messages that arrive with no listener are lost. */
@@ -40,7 +42,8 @@ export type WorkerMessage =
   | { type: 'ready'; addresses: [string, string][] }
   | { type: 'failed'; message: string }
   | { type: 'prepared'; id: number; error: string | null }
-  | { type: 'reloaded'; id: number; summary: ReloadSummary | null; error: string | null };
+  | { type: 'reloaded'; id: number; summary: ReloadSummary | null; error: string | null }
+  | SessionRequest;
 
 /** worker_processes: 'auto' is one per CPU. */
 export function workerCount(config: Config): number {

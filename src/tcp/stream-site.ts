@@ -25,6 +25,7 @@ import { UpstreamAttempts } from '../upstream/attempts.js';
 import { startHandshake } from '../tls/accept.js';
 import { preread } from '../tls/preread.js';
 import { TlsServers } from '../tls/context.js';
+import type { SessionZones } from '../tls/sessions.js';
 import { tlsInfoOf, type TlsInfo } from '../tls/info.js';
 
 export interface StreamSiteDeps {
@@ -35,6 +36,8 @@ export interface StreamSiteDeps {
   readonly tunnels?: StreamTunnelTracker;
   /** Who serves websocket_pass connections, per listen key: the runtime's HTTP engine (#handOff). */
   readonly websocketHandoff?: (listenKey: string) => WebsocketHandoff | null;
+  /** The runtime's ssl_session_cache shared zones (kept across reloads; the primary's with workers). */
+  readonly tlsSessions?: SessionZones;
 }
 
 /** What the HTTP engine needs of a connection the stream side accepted (its AcceptedConnection). */
@@ -77,10 +80,11 @@ export class StreamSite {
   readonly #dynamic: StreamDynamicGroups;
   readonly #websocketHandoff: ((listenKey: string) => WebsocketHandoff | null) | null;
   /** TLS contexts of this config, one per SslConfig (src/tls/context.ts). */
-  readonly #tls = new TlsServers();
+  readonly #tls: TlsServers;
   #closed = false;
 
   constructor(stream: StreamConfig, deps: StreamSiteDeps) {
+    this.#tls = new TlsServers(deps.tlsSessions ?? null);
     this.#groups = deps.groups;
     this.#tunnels = deps.tunnels ?? null;
     this.#websocketHandoff = deps.websocketHandoff ?? null;
@@ -342,7 +346,8 @@ export class StreamSite {
     const ssl = effectiveSsl(s.server, site.defaultServer);
     const raw = s.socket;
     const { socket, reason } = await new Promise<{ socket: tls.TLSSocket | null; reason: string | null }>((resolve) => {
-      startHandshake(this.#tls, raw, hello, ssl, NO_ALPN, Date.now() + site.prereadTimeoutMs, (socket, reason) => resolve({ socket, reason }));
+      const parsed = parseClientHello(hello);
+      startHandshake(this.#tls, raw, hello, ssl, NO_ALPN, Date.now() + site.prereadTimeoutMs, (socket, reason) => resolve({ socket, reason }), parsed.kind === 'ok' ? parsed.hello : undefined);
     });
     if (socket === null) {
       if (reason !== null) this.#logger.info({ listen: site.key, client: s.remoteAddress }, `TLS handshake failed: ${reason}`);

@@ -16,6 +16,8 @@ import type { SslConfig } from '../config/types.js';
 import { decodeProxyHeader, type ProxyHeader } from '../wire/proxy-protocol.js';
 import { parseClientHello, type ClientHelloInfo } from '../wire/tls-client-hello.js';
 import { preread } from './preread.js';
+import { judgeClientChain } from './chain.js';
+import { noteClientOffer } from './info.js';
 import type { TlsServers } from './context.js';
 
 export interface Terminated {
@@ -37,7 +39,14 @@ export function startHandshake(
   alpn: readonly string[],
   deadline: number,
   done: (socket: tls.TLSSocket | null, reason: string | null) => void,
+  hello?: ClientHelloInfo,
 ): void {
+  if (ssl.rejectHandshake) {
+    // nginx (ssl_reject_handshake, checked on the wire): a fatal unrecognized_name alert, closed.
+    raw.end(REJECT_ALERT);
+    raw.resume();
+    return done(null, 'handshake rejected');
+  }
   let finished = false;
   const finish = (socket: tls.TLSSocket | null, reason: string | null): void => {
     if (finished) return;
@@ -52,17 +61,23 @@ export function startHandshake(
   raw.once('close', onClose);
   raw.pause();
   if (buffered.length > 0) raw.unshift(buffered);
-  const server = servers.serverFor(ssl, alpn);
+  const server = hello === undefined ? servers.serverFor(ssl, alpn) : servers.serverForHello(ssl, alpn, hello);
   servers.handshake(
     server,
     raw,
     (socket) => {
       socket.on('error', socketOnError);
+      judgeClientChain(socket, ssl);
+      if (hello !== undefined) noteClientOffer(socket, hello.cipherSuites, hello.groups);
       finish(socket, null);
     },
     (err) => finish(null, (err as NodeJS.ErrnoException).code ?? err.message),
+    hello,
   );
 }
+
+/** TLS alert record: fatal (2), unrecognized_name (112), as OpenSSL sends it for nginx. */
+const REJECT_ALERT = Buffer.from([0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x70]);
 
 function socketOnError(): void {
   // The connection's owner adds its own listener; this one keeps a late reset from crashing us.
@@ -123,7 +138,7 @@ export async function acceptTls(
   const ssl = o.choose(h.value.hello);
   startHandshake(servers, raw, h.buffer, ssl, o.alpn, deadline, (socket, reason) => {
     done(socket === null ? null : { socket, proxyHeader }, reason);
-  });
+  }, h.value.hello);
 }
 
 /** A request line starts with an upper-case method token (a TLS record starts with 0x14-0x17). */

@@ -5,6 +5,19 @@
  */
 import type tls from 'node:tls';
 import type { X509Certificate } from 'node:crypto';
+import { chainVerdict } from './chain.js';
+import { cipherList, groupList, groupName } from './names.js';
+import { sessionFields } from './session-der.js';
+
+/** What the ClientHello offered, kept per TLS socket for $ssl_ciphers / $ssl_curves (copies). */
+const offers = new WeakMap<object, { readonly ciphers: Buffer; readonly groups: Buffer }>();
+
+/** accept.ts: remember the client's cipher and group lists of this connection. */
+export function noteClientOffer(socket: object, ciphers: Buffer, groups: Buffer): void {
+  offers.set(socket, { ciphers: Buffer.from(ciphers), groups: Buffer.from(groups) });
+}
+
+const DAY_MS = 86_400_000;
 
 /** OpenSSL's X509_verify_cert_error_string (3.x) for the codes Node reports, as nginx logs them. */
 const VERIFY_ERRORS: Readonly<Record<string, string>> = {
@@ -44,8 +57,22 @@ export type VerifyMode = 'off' | 'on' | 'optional' | 'optional_no_ca';
 export type VerifyRefusal = 'cert' | 'nocert' | null;
 
 /** RFC 2253 text of Node's "C=US\nO=Org\nCN=client" (reversed, comma-separated), as nginx's $ssl_client_s_dn. */
+/**
+ * X509_NAME_oneline's "/C=US/O=Org/CN=client": in certificate order, nothing escaped but bytes
+ * outside printable ASCII (\xHH). Node's lines carry RFC 2253 escapes (`\,`), which it has not.
+ */
+function legacyDn(dn: string): string {
+  let out = '';
+  for (const p of dn.split('\n')) {
+    if (p === '') continue;
+    out += `/${p.replace(/\\(.)/g, '$1')}`;
+  }
+  return /[^\x20-\x7e]/.test(out) ? out.replace(/[^\x20-\x7e]+/g, (m) => [...Buffer.from(m, 'utf8')].map((b) => `\\x${b.toString(16).toUpperCase().padStart(2, '0')}`).join('')) : out;
+}
+
 function rfc2253(dn: string): string {
-  return dn.split('\n').filter((p) => p !== '').reverse().map((p) => p.replace(/([,+;<>"])/g, '\\$1')).join(',');
+  // Node's lines are already escaped as RFC 2253 wants ("O=Client\, Inc."): only reverse and join.
+  return dn.split('\n').filter((p) => p !== '').reverse().join(',');
 }
 
 export class TlsInfo {
@@ -72,7 +99,11 @@ export class TlsInfo {
     this.sessionReused = socket.isSessionReused();
     this.#cert = socket.getPeerX509Certificate() ?? null;
     this.hasClientCert = this.#cert !== null;
-    this.verifyError = this.hasClientCert && !socket.authorized ? String(socket.authorizationError ?? 'CERT_REJECTED') : null;
+    // chain.ts's verdict (ssl_verify_depth, ssl_trusted_certificate) where it differs from Node's.
+    const judged = chainVerdict(socket);
+    this.verifyError = !this.hasClientCert ? null
+      : judged !== undefined ? judged
+      : socket.authorized ? null : String(socket.authorizationError ?? 'CERT_REJECTED');
   }
 
   /** $ssl_client_verify: SUCCESS, FAILED:reason or NONE. */
@@ -104,6 +135,60 @@ export class TlsInfo {
   /** SHA1, lowercase hex without colons (nginx). */
   get clientFingerprint(): string {
     return this.#cert ? this.#cert.fingerprint.replace(/:/g, '').toLowerCase() : '';
+  }
+
+  /** Lowercase hex, '' when the session has none (a TLS 1.2 ticket's first handshake). Read when asked: TLS 1.3 sets it with the tickets. */
+  get sessionId(): string {
+    return sessionFields(this.#socket.getSession()).id.toString('hex');
+  }
+
+  get curve(): string {
+    const g = sessionFields(this.#socket.getSession()).kexGroup;
+    return g === 0 ? '' : groupName(g);
+  }
+
+  get ciphers(): string {
+    const o = offers.get(this.#socket);
+    return o === undefined ? '' : cipherList(o.ciphers);
+  }
+
+  get curves(): string {
+    const o = offers.get(this.#socket);
+    return o === undefined ? '' : groupList(o.groups);
+  }
+
+  /** The PEM as is ($ssl_client_raw_cert). */
+  get clientRawCert(): string {
+    return this.#cert ? this.#cert.toString() : '';
+  }
+
+  /** The PEM with a tab before every line but the first, no final newline (nginx, for a header value). */
+  get clientCert(): string {
+    return this.#cert ? this.#cert.toString().trimEnd().replace(/\n/g, '\n\t') : '';
+  }
+
+  /** X509_NAME_oneline: "/C=US/O=Org/CN=client", in the certificate's order. */
+  get clientSDnLegacy(): string {
+    return this.#cert ? legacyDn(this.#cert.subject) : '';
+  }
+
+  get clientIDnLegacy(): string {
+    return this.#cert ? legacyDn(this.#cert.issuer) : '';
+  }
+
+  /** "Dec  6 14:43:47 2026 GMT" (ASN1_TIME_print), as Node gives it. */
+  get clientVStart(): string {
+    return this.#cert?.validFrom ?? '';
+  }
+
+  get clientVEnd(): string {
+    return this.#cert?.validTo ?? '';
+  }
+
+  /** Whole days left (0 once expired), as nginx counts them. */
+  get clientVRemain(): string {
+    if (!this.#cert) return '';
+    return String(Math.max(0, Math.floor((Date.parse(this.#cert.validTo) - Date.now()) / DAY_MS)));
   }
 
   /** The TLS socket (for ALPN hand-off and tests). */
@@ -140,4 +225,15 @@ export const SSL_VARIABLES: Readonly<Record<string, (t: TlsInfo | null) => strin
   ssl_client_fingerprint: (t) => t?.clientFingerprint ?? '',
   ssl_session_reused: (t) => (t === null ? '' : t.sessionReused ? 'r' : '.'),
   ssl_alpn_protocol: (t) => t?.alpn ?? '',
+  ssl_session_id: (t) => t?.sessionId ?? '',
+  ssl_ciphers: (t) => t?.ciphers ?? '',
+  ssl_curve: (t) => t?.curve ?? '',
+  ssl_curves: (t) => t?.curves ?? '',
+  ssl_client_cert: (t) => t?.clientCert ?? '',
+  ssl_client_raw_cert: (t) => t?.clientRawCert ?? '',
+  ssl_client_s_dn_legacy: (t) => t?.clientSDnLegacy ?? '',
+  ssl_client_i_dn_legacy: (t) => t?.clientIDnLegacy ?? '',
+  ssl_client_v_start: (t) => t?.clientVStart ?? '',
+  ssl_client_v_end: (t) => t?.clientVEnd ?? '',
+  ssl_client_v_remain: (t) => t?.clientVRemain ?? '',
 };

@@ -14,6 +14,10 @@ const RECORD_HANDSHAKE = 0x16;
 const HANDSHAKE_CLIENT_HELLO = 0x01;
 const EXT_SERVER_NAME = 0x0000;
 const EXT_ALPN = 0x0010;
+const EXT_SUPPORTED_GROUPS = 0x000a;
+const EXT_SESSION_TICKET = 0x0023;
+const EXT_PRE_SHARED_KEY = 0x0029;
+const NO_BYTES: Buffer = Buffer.alloc(0);
 
 export interface ClientHelloInfo {
   /** Lower-cased host name from the server_name extension, or null when the client sent none. */
@@ -21,6 +25,16 @@ export interface ClientHelloInfo {
   readonly alpn: readonly string[];
   /** The legacy record version ("TLSv1.2"-style text is derived by callers if needed). */
   readonly recordVersion: number;
+  /** legacy_session_id (TLS 1.2: the session to resume; TLS 1.3: random). Views into the input. */
+  readonly sessionId: Buffer;
+  /** The cipher_suites list, 2 bytes per suite ($ssl_ciphers). */
+  readonly cipherSuites: Buffer;
+  /** The supported_groups list, 2 bytes per group, empty without one ($ssl_curves). */
+  readonly groups: Buffer;
+  /** A TLS 1.2 session ticket (non-empty session_ticket extension), else null. */
+  readonly ticket: Buffer | null;
+  /** The first identity of a TLS 1.3 pre_shared_key extension (a ticket), else null. */
+  readonly pskIdentity: Buffer | null;
 }
 
 export type ClientHelloResult =
@@ -75,15 +89,21 @@ function parseHelloBody(b: Buffer, recordVersion: number): ClientHelloResult {
   // client_version(2) random(32)
   let i = 34;
   if (i + 1 > b.length) return invalid('truncated ClientHello');
+  const sessionId = b.subarray(i + 1, i + 1 + b[i]!);
   i += 1 + b[i]!; // session_id
   if (i + 2 > b.length) return invalid('truncated ClientHello');
+  const cipherSuites = b.subarray(i + 2, i + 2 + b.readUInt16BE(i));
   i += 2 + b.readUInt16BE(i); // cipher_suites
   if (i + 1 > b.length) return invalid('truncated ClientHello');
   i += 1 + b[i]!; // compression_methods
   if (i > b.length) return invalid('truncated ClientHello');
   let serverName: string | null = null;
   let alpn: string[] = [];
-  if (i === b.length) return { kind: 'ok', hello: { serverName, alpn, recordVersion } }; // no extensions (SSLv3-era)
+  let groups = NO_BYTES;
+  let ticket: Buffer | null = null;
+  let pskIdentity: Buffer | null = null;
+  const hello = () => ({ serverName, alpn, recordVersion, sessionId, cipherSuites, groups, ticket, pskIdentity });
+  if (i === b.length) return { kind: 'ok', hello: hello() }; // no extensions (SSLv3-era)
   if (i + 2 > b.length) return invalid('truncated ClientHello');
   const extEnd = i + 2 + b.readUInt16BE(i);
   if (extEnd > b.length) return invalid('truncated ClientHello extensions');
@@ -102,10 +122,18 @@ function parseHelloBody(b: Buffer, recordVersion: number): ClientHelloResult {
       const list = parseAlpn(data);
       if (list === null) return invalid('malformed ALPN extension');
       alpn = list;
+    } else if (type === EXT_SUPPORTED_GROUPS && len >= 2) {
+      groups = data.subarray(2, Math.min(len, 2 + data.readUInt16BE(0)));
+    } else if (type === EXT_SESSION_TICKET && len > 0) {
+      ticket = data;
+    } else if (type === EXT_PRE_SHARED_KEY && len >= 4) {
+      // identities<7..2^16-1>: identity<1..2^16-1> obfuscated_ticket_age(4) ...
+      const idLen = data.readUInt16BE(2);
+      if (4 + idLen <= len) pskIdentity = data.subarray(4, 4 + idLen);
     }
     i += 4 + len;
   }
-  return { kind: 'ok', hello: { serverName, alpn, recordVersion } };
+  return { kind: 'ok', hello: hello() };
 }
 
 /** undefined: malformed; null: no host_name entry. */

@@ -55,7 +55,8 @@ export function sslSettings(over: Partial<SslConfig> = {}): SslConfig {
   return {
     certificates: [], protocols: ['TLSv1.2', 'TLSv1.3'], ciphers: 'HIGH:!aNULL:!MD5', preferServerCiphers: false,
     sessionTimeoutMs: 300_000, sessionTickets: true, ecdhCurve: 'auto', dhparam: null, verifyClient: 'off', verifyDepth: 1,
-    clientCertificate: null, trustedCertificate: null, passwordFile: null, ...over,
+    clientCertificate: null, trustedCertificate: null, passwordFile: null,
+    sessionCache: { builtin: 'none', shared: null }, sessionTicketKeys: [], rejectHandshake: false, ...over,
   };
 }
 

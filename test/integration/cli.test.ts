@@ -73,6 +73,11 @@ describe('version and usage', () => {
     expect(v.code).toBe(0);
     expect(v.stderr).toMatch(/^tsproxy version: tsproxy\/\d+\.\d+\.\d+\n$/);
     const V = await runCli(['-V']);
+    // nginx -V (1.22, Debian): "nginx version: ...", "built with OpenSSL 3.0.x ...", "TLS SNI support enabled", "configure arguments: ...".
+    const lines = V.stderr.split('\n');
+    expect(lines[1]).toBe(`built with OpenSSL ${process.versions.openssl} (node ${process.version})`);
+    expect(lines[2]).toBe('TLS SNI support enabled');
+    expect(lines[3]).toMatch(/^configure arguments: /);
     const args = /configure arguments: (.*)\n/.exec(V.stderr)![1]!.split(' ');
     expect(args).toEqual(expect.arrayContaining(['--with-http_ssl_module', '--with-http_v2_module', '--with-stream', '--with-stream_ssl_module']));
     expect(args).not.toContain('--without-http_ssl_module');

@@ -1,3 +1,4 @@
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -132,6 +133,20 @@ describe('static files', () => {
     const res = await request(proxy.url('/big.bin'));
     expect(res.body.length).toBe(big.length);
     expect(statSync(path.join(root, 'big.bin')).size).toBe(big.length);
+  });
+
+  it('answers 404 for a FIFO under root without waiting for a writer (nginx: "is not a regular file", 404)', async () => {
+    // nginx 1.22 answers 404 at once (checked with ask-nginx). Opened without O_NONBLOCK, each
+    // request held a thread-pool thread until some writer came: four of them stalled every file.
+    const root = makeRoot();
+    const fifo = path.join(root, 'pipe');
+    execFileSync('mkfifo', [fifo]);
+    // Releases any open() still waiting on it if the proxy regressed (O_RDWR never blocks).
+    onTestFinished(() => void spawnSync('sh', ['-c', 'exec 3<>"$1"', 'sh', fifo]));
+    const proxy = await staticProxy(root);
+    const answers = await Promise.all(Array.from({ length: 6 }, () => request(proxy.url('/pipe'))));
+    expect(answers.map((a) => a.status)).toEqual([404, 404, 404, 404, 404, 404]);
+    expect((await request(proxy.url('/hello.txt'))).body).toBe('hello world');
   });
 
   it('keeps the connection alive across static responses', async () => {

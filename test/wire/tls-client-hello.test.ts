@@ -1,7 +1,28 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { encodeClientHello, parseClientHello } from '../../src/wire/tls-client-hello.js';
+import tls from 'node:tls';
 import { captureClientHello } from '../tcp/stream-harness.js';
+import { makeCert } from '../helpers/tls-certs.js';
+
+/** A session (with its ticket) from one full handshake with a node:tls server. */
+async function sessionFromServer(version: tls.SecureVersion): Promise<Buffer> {
+  const c = makeCert('a.test');
+  const server = tls.createServer({ key: c.key, cert: c.cert }, (s) => s.end('x'));
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  try {
+    return await new Promise<Buffer>((resolve, reject) => {
+      let session: Buffer | null = null;
+      const s = tls.connect({ host: '127.0.0.1', port: (server.address() as { port: number }).port, rejectUnauthorized: false, minVersion: version, maxVersion: version });
+      s.on('session', (b) => (session = b));
+      s.on('error', reject);
+      s.resume();
+      s.on('end', () => (session === null ? reject(new Error('no session')) : resolve(session)));
+    });
+  } finally {
+    server.close();
+  }
+}
 
 /** Re-frame a single-record hello into records of at most `size` handshake bytes. */
 function fragment(hello: Buffer, size: number): Buffer {
@@ -20,7 +41,21 @@ describe('parseClientHello', () => {
   it('reads the SNI and ALPN of a real node:tls ClientHello', async () => {
     const hello = await captureClientHello({ servername: 'A.Test', ALPNProtocols: ['h2', 'http/1.1'] });
     const r = parseClientHello(hello);
-    expect(r).toEqual({ kind: 'ok', hello: { serverName: 'a.test', alpn: ['h2', 'http/1.1'], recordVersion: 0x0301 } });
+    expect(r).toMatchObject({ kind: 'ok', hello: { serverName: 'a.test', alpn: ['h2', 'http/1.1'], recordVersion: 0x0301, ticket: null, pskIdentity: null } });
+    if (r.kind !== 'ok') return;
+    // TLS 1.3 compatibility mode sends a 32-byte legacy session id; suites and groups are 2 bytes each.
+    expect(r.hello.sessionId.length).toBe(32);
+    expect(r.hello.cipherSuites.length % 2).toBe(0);
+    expect(r.hello.cipherSuites.includes(Buffer.from([0x13, 0x01]))).toBe(true);
+    expect(r.hello.groups.includes(Buffer.from([0x00, 0x1d]))).toBe(true);
+  });
+
+  it('reads the session ticket (TLS 1.2) and the PSK identity (TLS 1.3) of a resuming client', async () => {
+    for (const [version, field] of [['TLSv1.2', 'ticket'], ['TLSv1.3', 'pskIdentity']] as const) {
+      const session = await sessionFromServer(version);
+      const r = parseClientHello(await captureClientHello({ session, minVersion: version, maxVersion: version }));
+      expect(r.kind === 'ok' && r.hello[field]!.length).toBeGreaterThan(32);
+    }
   });
 
   it('reports no server name when the client sends no SNI (IP host)', async () => {
@@ -70,7 +105,7 @@ describe('encodeClientHello', () => {
   it('is a whole ClientHello to the parser: one record, no SNI, no ALPN', () => {
     const hello = encodeClientHello();
     expect(hello.readUInt16BE(3)).toBe(hello.length - 5);
-    expect(parseClientHello(hello)).toEqual({ kind: 'ok', hello: { serverName: null, alpn: [], recordVersion: 0x0301 } });
+    expect(parseClientHello(hello)).toMatchObject({ kind: 'ok', hello: { serverName: null, alpn: [], recordVersion: 0x0301, ticket: null, pskIdentity: null } });
     for (let n = 0; n < hello.length; n++) expect(parseClientHello(hello.subarray(0, n)).kind).toBe('incomplete');
   });
 });

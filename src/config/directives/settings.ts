@@ -54,12 +54,15 @@ export interface SslValues {
   sslVerifyDepth: number;
   sslClientCertificate: PathArg | null;
   sslTrustedCertificate: PathArg | null;
+  sslSessionCache: SslConfig['sessionCache'];
+  sslRejectHandshake: boolean;
 }
 
 /** `ssl_certificate` and `ssl_certificate_key`: inherited separately, paired by position at assembly. */
 export interface SslItems {
   sslCertificates: PathArg;
   sslCertificateKeys: PathArg;
+  sslSessionTicketKeys: PathArg;
 }
 
 /** proxy_ssl_* (TLS towards `proxy_pass https://`), grouped into ProxySslConfig at assembly. */

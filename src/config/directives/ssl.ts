@@ -87,7 +87,6 @@ function sslDirectives(contexts: readonly Context[], kind: SslArea): DirectiveSp
     s({ name: 'ssl_verify_depth', field: 'sslVerifyDepth', parse: count, default: '1', syntax: 'ssl_verify_depth number;', summary: 'Longest client certificate chain.' }),
     s({ name: 'ssl_client_certificate', field: 'sslClientCertificate', parse: pathArg, initial: null, syntax: 'ssl_client_certificate file;', summary: 'CAs that client certificates are verified against (names sent to clients).' }),
     s({ name: 'ssl_trusted_certificate', field: 'sslTrustedCertificate', parse: pathArg, initial: null, syntax: 'ssl_trusted_certificate file;', summary: 'More CAs for client verification, not sent to clients.' }),
-    noEffect('ssl_session_cache', contexts, [1, 2], 'Server-side session cache (tsproxy resumes sessions with tickets).', 'ssl_session_cache off | none | [builtin[:size]] [shared:name:size];'),
     noEffect('ssl_buffer_size', contexts, [1, 1], 'Size of the buffer for sending data.', 'ssl_buffer_size size;'),
     { ...noEffect('ssl_stapling', contexts, [1, 1], 'OCSP stapling (not supported).', 'ssl_stapling on | off;'), note: 'Not supported: accepted and ignored, so nginx configs load. OCSP responses are not stapled.' },
     { ...noEffect('ssl_stapling_verify', contexts, [1, 1], 'Verify OCSP responses (not supported).', 'ssl_stapling_verify on | off;'), note: 'Not supported: accepted and ignored.' },
@@ -158,6 +157,9 @@ export function assembleSsl(own: Partial<SslSettings> | undefined, area: SslSett
     clientCertificate: pemFile(prefix, own?.sslClientCertificate ?? area.sslClientCertificate),
     trustedCertificate: pemFile(prefix, own?.sslTrustedCertificate ?? area.sslTrustedCertificate),
     passwordFile: pemFile(prefix, own?.sslPasswordFile ?? area.sslPasswordFile),
+    sessionCache: own?.sslSessionCache ?? area.sslSessionCache,
+    sessionTicketKeys: (own?.sslSessionTicketKeys ?? area.sslSessionTicketKeys).map((p) => ({ file: resolvePath(prefix, p.path), key: '', loc: p.loc })),
+    rejectHandshake: own?.sslRejectHandshake ?? area.sslRejectHandshake,
   };
 }
 
