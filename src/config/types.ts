@@ -84,7 +84,29 @@ export interface ListenConfig {
   readonly proxyProtocol: boolean;
   readonly ssl: boolean;
   readonly http2: boolean;
+  /** nginx's other socket parameters; absent when the listen sets none of them. */
+  readonly socket?: ListenSocketOptions;
   readonly loc: Loc;
+}
+
+/** `so_keepalive=`: off, on (the system's timers), or keepidle:keepintvl:keepcnt (null: the system's). */
+export interface ListenKeepalive {
+  readonly enabled: boolean;
+  readonly idleMs: number | null;
+  readonly intervalMs: number | null;
+  readonly count: number | null;
+}
+
+/** listen's socket parameters besides backlog= and reuseport (what Node cannot apply is accepted: README). */
+export interface ListenSocketOptions {
+  readonly rcvbufBytes: number | null;
+  readonly sndbufBytes: number | null;
+  readonly keepalive: ListenKeepalive | null;
+  readonly fastopen: number | null;
+  readonly deferred: boolean;
+  readonly bind: boolean;
+  /** null: tsproxy's default (an IPv6 wildcard also takes IPv4). */
+  readonly ipv6only: boolean | null;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 /** stream {} / tcp {} servers, and `map` (http and stream). */
 import type { Directive } from '../ast.js';
 import type { AccessRule, MapConfig } from '../types.js';
-import { accessLog, logFormat, parseListen, parseServerNames } from './http.js';
+import { accessLog, logFormat, parseServerNames } from './http.js';
+import { parseStreamListen } from './listen.js';
 import {
   addLogFormat, checkRegex, childScope, count, err, flag, isVariableName, listSetting, noEffect, noteTemplate, size, oneOf, seconds, setting, trustedSource,
   type Context, type DirectiveSpec, type Scope, type SettingOptions, type StreamServerDraft, type TargetDraft, type ValueField,
@@ -70,10 +71,10 @@ export const STREAM_DIRECTIVES: readonly DirectiveSpec[] = [
     },
   },
   {
-    name: 'listen', contexts: SRV, args: [1, Infinity], multiple: true, syntax: 'listen address:port [ssl] [proxy_protocol] [reuseport] [backlog=n];',
+    name: 'listen', contexts: SRV, args: [1, Infinity], multiple: true, syntax: 'listen address:port [ssl] [proxy_protocol] [backlog=n] [rcvbuf=size] [sndbuf=size] [reuseport] [so_keepalive=on|off|[keepidle]:[keepintvl]:[keepcnt]] [fastopen=n] [bind] [ipv6only=on|off];',
     summary: 'Address and port the TCP server accepts connections on.',
     apply(scope, d) {
-      const l = parseListen(d, scope.state.report, ['proxy_protocol', 'reuseport', 'ssl', 'default_server', 'default', 'bind']);
+      const l = parseStreamListen(d, scope.state.report);
       if (l !== undefined) scope.streamServer!.listens.push(l);
     },
   },
