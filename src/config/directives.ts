@@ -3,6 +3,7 @@
  * The specs live per area in ./directives/; this module joins them and indexes them by name.
  */
 import { HTTP_DIRECTIVES } from './directives/http.js';
+import { HTTP_CLIENT_DIRECTIVES } from './directives/http-client.js';
 import { MAIN_DIRECTIVES } from './directives/main.js';
 import { TsproxyError } from '../errors.js';
 import type { Context, DirectiveSpec, SettingKind } from './directives/scope.js';
@@ -13,7 +14,7 @@ import { UPSTREAM_DIRECTIVES } from './directives/upstream.js';
 
 export type { Context, DirectiveSpec, SettingKind } from './directives/scope.js';
 
-export const DIRECTIVES: readonly DirectiveSpec[] = [...MAIN_DIRECTIVES, ...HTTP_DIRECTIVES, ...UPSTREAM_DIRECTIVES, ...STREAM_DIRECTIVES, ...SSL_DIRECTIVES];
+export const DIRECTIVES: readonly DirectiveSpec[] = [...MAIN_DIRECTIVES, ...HTTP_DIRECTIVES, ...HTTP_CLIENT_DIRECTIVES, ...UPSTREAM_DIRECTIVES, ...STREAM_DIRECTIVES, ...SSL_DIRECTIVES];
 
 /** Specs by name; a name may have one spec per context family (`server`, `listen`, `proxy_pass`...). */
 export const DIRECTIVES_BY_NAME: ReadonlyMap<string, readonly DirectiveSpec[]> = (() => {

@@ -354,6 +354,20 @@ export type NextUpstreamCondition =
  * Everything a request handled by one location needs, after nginx-style inheritance
  * (http → server → location; a level that sets any proxy_set_header replaces the parent's list).
  */
+/** lingering_close / lingering_time / lingering_timeout. */
+export interface LingeringConfig {
+  readonly mode: 'on' | 'off' | 'always';
+  readonly timeMs: number;
+  readonly timeoutMs: number;
+}
+
+/** underscores_in_headers / ignore_invalid_headers / max_headers of a server. */
+export interface HeaderNameRules {
+  readonly underscoresInHeaders: boolean;
+  readonly ignoreInvalidHeaders: boolean;
+  readonly maxHeaders: number;
+}
+
 export interface LocationSettings {
   readonly proxyConnectTimeoutMs: number;
   readonly proxyReadTimeoutMs: number;
@@ -399,6 +413,8 @@ export interface LocationSettings {
    * `recursive`, the last address in X-Forwarded-For that is not in `from`.
    */
   readonly realIp: RealIpConfig;
+  /** Absent while nginx's defaults apply (lingering_close on, 30s, 5s). */
+  readonly lingering?: LingeringConfig;
 }
 
 export interface RealIpConfig {
@@ -444,6 +460,8 @@ export interface HttpServerConfig {
   readonly clientHeaderTimeoutMs: number;
   readonly clientHeaderBufferSizeBytes: number;
   readonly largeClientHeaderBuffers: { readonly count: number; readonly sizeBytes: number };
+  /** Absent while nginx's defaults apply (underscores off, invalid names ignored, 1000 headers). */
+  readonly headerNames?: HeaderNameRules;
   /** Server-level rewrite phase (runs before location matching, as nginx). */
   readonly rewrites: readonly RewriteRule[];
   /** Server-level `set` (absent when none); runs with `rewrites` in file order (by loc). */

@@ -11,7 +11,7 @@
  */
 import type { Loc } from '../../errors.js';
 import type {
-  AccessLogConfig, AddHeader, ErrorLogConfig, ErrorPage, HeaderOp, HttpStatusClass, LocationSettings, MainConfig,
+  AccessLogConfig, AddHeader, ErrorLogConfig, ErrorPage, HeaderOp, HttpStatusClass, LingeringConfig, LocationSettings, MainConfig,
   SslConfig, Template, TlsProtocol,
 } from '../types.js';
 
@@ -115,6 +115,12 @@ export interface HttpValues extends SslValues, ProxySslValues {
   clientHeaderBufferSizeBytes: number;
   largeClientHeaderBuffers: { readonly count: number; readonly sizeBytes: number };
   http2: boolean;
+  underscoresInHeaders: boolean;
+  ignoreInvalidHeaders: boolean;
+  maxHeaders: number;
+  lingeringClose: LingeringConfig['mode'];
+  lingeringTimeMs: number;
+  lingeringTimeoutMs: number;
 }
 
 export interface HttpItems extends SslItems {
