@@ -398,6 +398,8 @@ function assembleStreamServer(s: StreamServerDraft, parent: StreamSettings, acce
     serverNames: s.serverNames,
     handler: s.proxy
       ? { kind: 'proxy', target: target(s.proxy) }
+      : typeof s.ret === 'string'
+        ? { kind: 'return', value: s.ret }
       : s.websockets.length > 0
         ? { kind: 'websocket', routes: s.websockets.map((w) => ({ path: w.path, target: target(w.target) })) }
         : { kind: 'none' },
@@ -412,6 +414,7 @@ function assembleStreamServer(s: StreamServerDraft, parent: StreamSettings, acce
     soKeepalive: m.soKeepalive,
     sslPreread: m.sslPreread,
     prereadTimeoutMs: m.prereadTimeoutMs,
+    ...(m.prereadBufferBytes !== 16_384 ? { prereadBufferBytes: m.prereadBufferBytes } : {}),
     // Resolved once at the stream level and shared by every server that sets none of its own.
     accessLogs: own?.accessLogs === undefined ? accessLogs : resolveAccessLogs(prefix, own.accessLogs),
     accessRules: s.accessRules,

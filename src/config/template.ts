@@ -61,7 +61,7 @@ export const STREAM_BUILTIN_VARIABLES: ReadonlySet<string> = new Set([
   'bytes_sent', 'bytes_received', 'session_time', 'status', 'protocol', 'connection',
   'upstream_addr', 'upstream_bytes_sent', 'upstream_bytes_received', 'upstream_connect_time',
   'upstream_first_byte_time', 'upstream_session_time',
-  'ssl_preread_server_name', 'ssl_preread_alpn_protocols', 'proxy_protocol_addr', 'proxy_protocol_port',
+  'ssl_preread_server_name', 'ssl_preread_alpn_protocols', 'ssl_preread_protocol', 'proxy_protocol_addr', 'proxy_protocol_port',
   'host', 'realip_remote_addr', 'realip_remote_port', 'time_local', 'time_iso8601', 'msec', 'pid', 'hostname',
   ...SSL_NAMES,
 ]);
@@ -83,7 +83,7 @@ const NGINX_ONLY_HTTP: ReadonlySet<string> = new Set([
   'ssl_client_v_remain',
 ]);
 const NGINX_ONLY_STREAM: ReadonlySet<string> = new Set([
-  'nginx_version', 'proxy_protocol_server_addr', 'proxy_protocol_server_port', 'ssl_preread_protocol',
+  'nginx_version', 'proxy_protocol_server_addr', 'proxy_protocol_server_port',
   'ssl_ciphers', 'ssl_curve', 'ssl_curves', 'ssl_session_id', 'ssl_client_cert', 'ssl_client_raw_cert',
   'ssl_client_escaped_cert', 'ssl_client_v_start', 'ssl_client_v_end', 'ssl_client_v_remain',
 ]);

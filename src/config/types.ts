@@ -491,6 +491,8 @@ export type StreamHandler =
   | { readonly kind: 'proxy'; readonly target: ProxyTarget }
   /** `websocket_pass [path] target` in tcp servers: one entry per directive, in file order. */
   | { readonly kind: 'websocket'; readonly routes: readonly { readonly path: string | null; readonly target: ProxyTarget }[] }
+  /** `return value;`: the value (a template) is sent and the connection closed. */
+  | { readonly kind: 'return'; readonly value: string }
   | { readonly kind: 'none' };
 
 export interface StreamServerConfig {
@@ -516,6 +518,8 @@ export interface StreamServerConfig {
   readonly soKeepalive: boolean;
   readonly sslPreread: boolean;
   readonly prereadTimeoutMs: number;
+  /** preread_buffer_size; absent at nginx's default (16k), so configs without it keep their shape. */
+  readonly prereadBufferBytes?: number;
   readonly accessLogs: readonly AccessLogConfig[];
   readonly accessRules: readonly AccessRule[];
   /**

@@ -5,6 +5,7 @@
  * plus the key functions of hash upstreams. Separate from stream-site.ts so that config-time
  * compilation and the per-connection session flow live apart; sessions only read these shapes.
  */
+import { CLIENT_HELLO_MAX_BYTES } from '../wire/tls-client-hello.js';
 import { serverNameText } from '../config/host-names.js';
 import type { AccessLogConfig, LogFormatConfig, SslConfig, StreamConfig, StreamServerConfig } from '../config/types.js';
 import type { TlsServers } from '../tls/context.js';
@@ -39,6 +40,8 @@ export interface CompiledServer {
   readonly dynamicTarget: Variable | null;
   /** set_real_ip_from: whether a peer may give the client address in its PROXY header; null = off. */
   readonly realip: AddressCheck | null;
+  /** `return value;`: what is sent before closing; null for other handlers. */
+  readonly ret: Variable | null;
 }
 
 export interface ListenSite {
@@ -51,6 +54,8 @@ export interface ListenSite {
   readonly peek: boolean;
   readonly hasWebsocket: boolean;
   readonly prereadTimeoutMs: number;
+  /** preread_buffer_size of the default server: the largest ClientHello read ahead. */
+  readonly prereadBufferBytes: number;
   /** `listen ... ssl`: TLS is terminated with the certificate of the server SNI chooses. */
   readonly ssl: boolean;
 }
@@ -115,6 +120,7 @@ export function compileStream(
           ? compileStreamTemplate(config.handler.target.raw, ctx)
           : null,
       realip: compileTrustedPeers(config.setRealIpFrom ?? []),
+      ret: config.handler.kind === 'return' ? compileStreamTemplate(config.handler.value, ctx) : null,
     };
     for (const l of config.listens) {
       const list = byKey.get(l.key) ?? [];
@@ -137,6 +143,7 @@ export function compileStream(
       peek: ssl || servers.length > 1 || servers.some((s) => s.config.sslPreread),
       hasWebsocket: !ssl && servers.some((s) => s.routes !== null),
       prereadTimeoutMs: defaultServer.config.prereadTimeoutMs,
+      prereadBufferBytes: defaultServer.config.prereadBufferBytes ?? CLIENT_HELLO_MAX_BYTES,
       ssl,
     });
   }

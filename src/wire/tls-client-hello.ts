@@ -14,6 +14,8 @@ const RECORD_HANDSHAKE = 0x16;
 const HANDSHAKE_CLIENT_HELLO = 0x01;
 const EXT_SERVER_NAME = 0x0000;
 const EXT_ALPN = 0x0010;
+const EXT_SUPPORTED_VERSIONS = 0x002b;
+const TLS13 = 0x0304;
 
 export interface ClientHelloInfo {
   /** Lower-cased host name from the server_name extension, or null when the client sent none. */
@@ -21,6 +23,11 @@ export interface ClientHelloInfo {
   readonly alpn: readonly string[];
   /** The legacy record version ("TLSv1.2"-style text is derived by callers if needed). */
   readonly recordVersion: number;
+  /**
+   * The highest version the client offers, as nginx's $ssl_preread_protocol reads it: the
+   * hello's client_version, or TLS 1.3 (0x0304) when supported_versions lists it.
+   */
+  readonly version: number;
 }
 
 export type ClientHelloResult =
@@ -73,6 +80,8 @@ export function parseClientHello(buf: Buffer, maxBytes = CLIENT_HELLO_MAX_BYTES)
 
 function parseHelloBody(b: Buffer, recordVersion: number): ClientHelloResult {
   // client_version(2) random(32)
+  if (b.length < 2) return invalid('truncated ClientHello');
+  let version = b.readUInt16BE(0);
   let i = 34;
   if (i + 1 > b.length) return invalid('truncated ClientHello');
   i += 1 + b[i]!; // session_id
@@ -83,7 +92,7 @@ function parseHelloBody(b: Buffer, recordVersion: number): ClientHelloResult {
   if (i > b.length) return invalid('truncated ClientHello');
   let serverName: string | null = null;
   let alpn: string[] = [];
-  if (i === b.length) return { kind: 'ok', hello: { serverName, alpn, recordVersion } }; // no extensions (SSLv3-era)
+  if (i === b.length) return { kind: 'ok', hello: { serverName, alpn, recordVersion, version } }; // no extensions (SSLv3-era)
   if (i + 2 > b.length) return invalid('truncated ClientHello');
   const extEnd = i + 2 + b.readUInt16BE(i);
   if (extEnd > b.length) return invalid('truncated ClientHello extensions');
@@ -102,10 +111,19 @@ function parseHelloBody(b: Buffer, recordVersion: number): ClientHelloResult {
       const list = parseAlpn(data);
       if (list === null) return invalid('malformed ALPN extension');
       alpn = list;
+    } else if (type === EXT_SUPPORTED_VERSIONS && offersTls13(data)) {
+      version = TLS13;
     }
     i += 4 + len;
   }
-  return { kind: 'ok', hello: { serverName, alpn, recordVersion } };
+  return { kind: 'ok', hello: { serverName, alpn, recordVersion, version } };
+}
+
+/** supported_versions (RFC 8446 §4.2.1): a length byte, then 2-byte versions. */
+function offersTls13(d: Buffer): boolean {
+  const end = Math.min(d.length, 1 + (d[0] ?? 0));
+  for (let i = 1; i + 1 < end; i += 2) if (d.readUInt16BE(i) === TLS13) return true;
+  return false;
 }
 
 /** undefined: malformed; null: no host_name entry. */

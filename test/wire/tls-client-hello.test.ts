@@ -20,7 +20,14 @@ describe('parseClientHello', () => {
   it('reads the SNI and ALPN of a real node:tls ClientHello', async () => {
     const hello = await captureClientHello({ servername: 'A.Test', ALPNProtocols: ['h2', 'http/1.1'] });
     const r = parseClientHello(hello);
-    expect(r).toEqual({ kind: 'ok', hello: { serverName: 'a.test', alpn: ['h2', 'http/1.1'], recordVersion: 0x0301 } });
+    // client_version says TLS 1.2; supported_versions offers 1.3 (what $ssl_preread_protocol reads)
+    expect(r).toEqual({ kind: 'ok', hello: { serverName: 'a.test', alpn: ['h2', 'http/1.1'], recordVersion: 0x0301, version: 0x0304 } });
+  });
+
+  it('a hello without supported_versions: its client_version (a TLS 1.2-only node:tls client)', async () => {
+    const hello = await captureClientHello({ servername: 'a.test', maxVersion: 'TLSv1.2' });
+    const r = parseClientHello(hello);
+    expect(r.kind === 'ok' && r.hello.version).toBe(0x0303);
   });
 
   it('reports no server name when the client sends no SNI (IP host)', async () => {
@@ -70,7 +77,7 @@ describe('encodeClientHello', () => {
   it('is a whole ClientHello to the parser: one record, no SNI, no ALPN', () => {
     const hello = encodeClientHello();
     expect(hello.readUInt16BE(3)).toBe(hello.length - 5);
-    expect(parseClientHello(hello)).toEqual({ kind: 'ok', hello: { serverName: null, alpn: [], recordVersion: 0x0301 } });
+    expect(parseClientHello(hello)).toEqual({ kind: 'ok', hello: { serverName: null, alpn: [], recordVersion: 0x0301, version: 0x0303 } });
     for (let n = 0; n < hello.length; n++) expect(parseClientHello(hello.subarray(0, n)).kind).toBe('incomplete');
   });
 });

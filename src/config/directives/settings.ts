@@ -150,6 +150,7 @@ export interface StreamValues extends SslValues {
   soKeepalive: boolean;
   sslPreread: boolean;
   prereadTimeoutMs: number;
+  prereadBufferBytes: number;
 }
 
 export interface StreamItems extends SslItems {
