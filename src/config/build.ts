@@ -414,6 +414,7 @@ function assembleStreamServer(s: StreamServerDraft, parent: StreamSettings, acce
     soKeepalive: m.soKeepalive,
     sslPreread: m.sslPreread,
     prereadTimeoutMs: m.prereadTimeoutMs,
+    ...(m.proxySsl ? { proxySsl: proxySslOf(m, prefix) } : {}),
     ...(m.prereadBufferBytes !== 16_384 ? { prereadBufferBytes: m.prereadBufferBytes } : {}),
     // Resolved once at the stream level and shared by every server that sets none of its own.
     accessLogs: own?.accessLogs === undefined ? accessLogs : resolveAccessLogs(prefix, own.accessLogs),

@@ -518,6 +518,8 @@ export interface StreamServerConfig {
   readonly soKeepalive: boolean;
   readonly sslPreread: boolean;
   readonly prereadTimeoutMs: number;
+  /** `proxy_ssl on`: TLS to the upstream with these proxy_ssl_* settings; absent when off. */
+  readonly proxySsl?: ProxySslConfig;
   /** preread_buffer_size; absent at nginx's default (16k), so configs without it keep their shape. */
   readonly prereadBufferBytes?: number;
   readonly accessLogs: readonly AccessLogConfig[];

@@ -15,6 +15,7 @@ import type { UpstreamGroup } from '../upstream/group.js';
 import { STATUS_TEXT } from '../constants.js';
 import { peekRequestHost, type HttpPeek } from './http-peek.js';
 import { connectUpstream, Tunnel } from './proxy.js';
+import { secureUpstream, sessionTlsTarget, UpstreamTlsSessions } from './upstream-tls.js';
 import { decodeProxyHeader, encodeProxyV1, encodeProxyV2, PP2_TYPE_AUTHORITY, type ProxyTlv } from '../wire/proxy-protocol.js';
 import { parseClientHello, type ClientHelloResult } from '../wire/tls-client-hello.js';
 import { StreamDynamicGroups } from './dynamic-target.js';
@@ -78,6 +79,7 @@ export class StreamSite {
   readonly #websocketHandoff: ((listenKey: string) => WebsocketHandoff | null) | null;
   /** TLS contexts of this config, one per SslConfig (src/tls/context.ts). */
   readonly #tls = new TlsServers();
+  readonly #upstreamTlsSessions = new UpstreamTlsSessions();
   #closed = false;
 
   constructor(stream: StreamConfig, deps: StreamSiteDeps) {
@@ -275,7 +277,18 @@ export class StreamSite {
       return this.#abort(s, 0, error.status);
     }
 
-    const { socket: up, peer } = outcome;
+    const { peer } = outcome;
+    let up: net.Socket = outcome.socket;
+    if (server.upstreamTls !== null) {
+      const secured = await secureUpstream(up, sessionTlsTarget(server.upstreamTls, s, upstream), peer.key, this.#upstreamTlsSessions, cfg.proxyConnectTimeoutMs);
+      if (typeof secured === 'string' || s.gone) {
+        group.release(peer, typeof secured === 'string');
+        if (typeof secured !== 'string') { secured.destroy(); return this.#end(s); }
+        this.#logger.error({ upstream, listen: site.key, client: s.remoteAddress, peer: peer.key }, secured);
+        return this.#abort(s, 0, 502);
+      }
+      up = secured;
+    }
     const attempt = s.upstream.last!;
     if (cfg.proxyProtocolVersion !== 0) {
       const endpoints = {

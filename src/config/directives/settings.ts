@@ -135,7 +135,9 @@ export interface HttpItems extends SslItems {
 }
 
 /** stream {} / tcp {} and stream server values (StreamServerConfig fields unless noted). */
-export interface StreamValues extends SslValues {
+export interface StreamValues extends SslValues, ProxySslValues {
+  /** `proxy_ssl on`: StreamServerConfig.proxySsl is present. */
+  proxySsl: boolean;
   proxyConnectTimeoutMs: number;
   /** proxy_timeout, and its tcp_proxy_module names proxy_read_timeout / proxy_send_timeout. */
   proxyTimeoutMs: number;
