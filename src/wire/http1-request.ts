@@ -100,10 +100,11 @@ export function parseRequestHead(s: string, limits: HeadLimits): RequestHead | n
       if (eolAt(s, i) === 0) return 400;
       break;
     }
-    let invalidName = false;
+    // classes are bits (1 valid, 2 invalid): or-ing them costs no branch per character
+    let classes = 0;
     let k: number;
     while ((k = nameChars[c]!) > 0) {
-      if (k === NAME_INVALID) invalidName = true;
+      classes |= k;
       c = s.charCodeAt(++i);
     }
     if (c !== 0x3a || i === lineStart) return 400; // obs-fold, space before ':', bad name
@@ -122,7 +123,7 @@ export function parseRequestHead(s: string, limits: HeadLimits): RequestHead | n
     i += lineEnd;
     // nginx (max_headers, 1.27.2): too many lines is a 400; an invalid name is ignored (nginx logs it at info).
     if (++lines > maxHeaders) return 400;
-    if (invalidName) continue;
+    if ((classes & NAME_INVALID) !== 0) continue;
     const value = s.slice(vStart, vEnd);
     const lname = name.toLowerCase();
     headers.push(name, value);
