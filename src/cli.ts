@@ -189,7 +189,7 @@ async function main(argv: readonly string[]): Promise<number> {
     return await serving.done;
   } catch (err) {
     // One line, as nginx: in the error log, and on stderr too unless the error log is stderr.
-    const message = err instanceof TsproxyError ? err.message : String(err);
+    const message = err instanceof Error ? err.message : String(err);
     logger.emerg(err instanceof TsproxyError ? { code: err.code } : {}, message);
     if (!errorLogReachesStderr('emerg')) say(`[emerg] ${message}`);
     flushLogs();
@@ -202,7 +202,14 @@ async function main(argv: readonly string[]): Promise<number> {
 (cluster.isWorker ? runWorker() : main(process.argv.slice(2))).then(
   (code) => void settleLogs().finally(() => process.exit(code)),
   (err) => {
-    say(`[emerg] ${(err as Error)?.stack ?? String(err)}`);
-    process.exit(1);
+    // Never a stack trace: one line, as every other start failure (and in the error log too).
+    const message = err instanceof Error ? err.message : String(err);
+    try {
+      logger.emerg(message);
+      if (!errorLogReachesStderr('emerg')) say(`[emerg] ${message}`);
+    } catch {
+      say(`[emerg] ${message}`);
+    }
+    void settleLogs().finally(() => process.exit(1));
   },
 );

@@ -10,7 +10,6 @@
  */
 import { pino, type LogFn, type Logger } from 'pino';
 import type { LogLevel } from './log/levels.js';
-import { TsproxyError, systemErrorText } from './errors.js';
 import { CUSTOM_LEVELS, LEVEL_VALUES, levelLabel, type CustomLevel } from './log/levels.js';
 import { formatErrorLine } from './log/error-layout.js';
 import { openErrorLogSink, openLogSink, type LogBuffering, type LogSink } from './log/sinks.js';
@@ -55,13 +54,7 @@ class ErrorLogStream {
 
   /** Throws TSP_ERR_LOG_FILE (nginx's `open() "file" failed (13: Permission denied)`) and keeps the old targets. */
   route(targets: readonly ErrorLogTarget[]): void {
-    this.#routes = targets.map((t) => {
-      try {
-        return { levelValue: LEVEL_VALUES[t.level], json: t.format === 'json', sink: openErrorLogSink(t.target) };
-      } catch (err) {
-        throw new TsproxyError('TSP_ERR_LOG_FILE', `open() "${t.target}" failed (${systemErrorText(err)})`, { cause: err });
-      }
-    });
+    this.#routes = targets.map((t) => ({ levelValue: LEVEL_VALUES[t.level], json: t.format === 'json', sink: openErrorLogSink(t.target) }));
   }
 
   write(json: string): void {

@@ -32,9 +32,9 @@ describe('error code registry', () => {
   test('src/ raises the project\'s error classes, each with its code, not bare Errors', () => {
     const grep = (re: string): string[] =>
       execSync(`grep -rnE "${re}" src || true`, { cwd: root, encoding: 'utf8' }).split('\n').filter(Boolean);
-    // upstream-tls.ts makes an OpenSSL-style verify error (code CERT_CHAIN_TOO_LONG) for node's TLS
+    // tls/upstream.ts makes an OpenSSL-style verify error (code CERT_CHAIN_TOO_LONG) for node's TLS
     // to fail the handshake with, as its own verify errors look; tls/info.ts words it by that code.
-    expect(grep('new (Error|TypeError|RangeError|SyntaxError)\\(').filter((l) => !l.startsWith('src/http/upstream-tls.ts:'))).toEqual([]);
+    expect(grep('new (Error|TypeError|RangeError|SyntaxError)\\(').filter((l) => !l.startsWith('src/tls/upstream.ts:'))).toEqual([]);
     expect(grep('class [A-Za-z]+ extends Error\\b').map((l) => l.replace(/:\d+:/, ':'))).toEqual(['src/errors.ts:export class TsproxyError extends Error {']);
     // ProxyError (status + beforeSend) is what the stream connect loop fails with.
     expect(grep('new ProxyError\\(').length).toBeGreaterThan(0);

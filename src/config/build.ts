@@ -16,6 +16,7 @@ import type { HttpSettings, OwnOf, SslSettings, StreamSettings } from './directi
 import type {
   AccessLogConfig, Config, HttpConfig, HttpServerConfig, ListenConfig, LocationConfig, LocationHandler, LocationSettings, MainConfig,
   ProxyTarget, RealIpConfig, SslConfig, StreamConfig, StreamServerConfig, UpstreamConfig,
+  HeaderNameRules, LingeringConfig,
 } from './types.js';
 import { validateDrafts } from './validate.js';
 import { MAX_REPORTED_ERRORS } from './limits.js';
@@ -213,7 +214,7 @@ function resolveAccessLogs(prefix: string, logs: readonly AccessLogConfig[]): re
 }
 
 /** LocationSettings fields that are the http setting of the same name, taken as written. */
-type CopiedField = Exclude<keyof LocationSettings, 'proxySsl' | 'accessLogs' | 'root' | 'realIp'>;
+type CopiedField = Exclude<keyof LocationSettings, 'proxySsl' | 'accessLogs' | 'root' | 'realIp' | 'lingering'>;
 
 /**
  * A level's LocationSettings: the parent's values overlaid with this level's own. A level that
@@ -225,13 +226,35 @@ function mergeSettings(base: LocationSettings, own: OwnOf<'http'> | undefined, p
   const realIp = own.realIpFrom === undefined && own.realIpHeader === undefined && own.realIpRecursive === undefined
     ? base.realIp
     : { from: own.realIpFrom ?? base.realIp.from, header: own.realIpHeader ?? base.realIp.header, recursive: own.realIpRecursive ?? base.realIp.recursive };
-  return locationSettings(
+  const settings = locationSettings(
     base, own,
     setsProxySsl(own) ? mergeProxySsl(base.proxySsl, own, prefix) : base.proxySsl,
     own.accessLogs === undefined ? base.accessLogs : resolveAccessLogs(prefix, own.accessLogs),
     own.root === undefined ? base.root : resolvePath(prefix, own.root),
     realIp,
   );
+  const lingering = mergeLingering(base.lingering, own);
+  return lingering === undefined ? settings : { ...settings, lingering };
+}
+
+const DEFAULT_LINGERING = { mode: 'on', timeMs: 30_000, timeoutMs: 5_000 } as const;
+
+/** lingering_*: present in the typed tree only when it differs from nginx's defaults (configs without it keep their shape). */
+function mergeLingering(base: LingeringConfig | undefined, own: OwnOf<'http'>): LingeringConfig | undefined {
+  if (own.lingeringClose === undefined && own.lingeringTimeMs === undefined && own.lingeringTimeoutMs === undefined) return base;
+  const b = base ?? DEFAULT_LINGERING;
+  const l = { mode: own.lingeringClose ?? b.mode, timeMs: own.lingeringTimeMs ?? b.timeMs, timeoutMs: own.lingeringTimeoutMs ?? b.timeoutMs };
+  return l.mode === 'on' && l.timeMs === DEFAULT_LINGERING.timeMs && l.timeoutMs === DEFAULT_LINGERING.timeoutMs ? undefined : l;
+}
+
+/** underscores_in_headers / ignore_invalid_headers / max_headers: present only when not nginx's defaults. */
+function headerNameRules(own: OwnOf<'http'> | undefined, http: HttpSettings): HeaderNameRules | undefined {
+  const r = {
+    underscoresInHeaders: own?.underscoresInHeaders ?? http.underscoresInHeaders,
+    ignoreInvalidHeaders: own?.ignoreInvalidHeaders ?? http.ignoreInvalidHeaders,
+    maxHeaders: own?.maxHeaders ?? http.maxHeaders,
+  };
+  return !r.underscoresInHeaders && r.ignoreInvalidHeaders && r.maxHeaders === 1000 ? undefined : r;
 }
 
 /** The http-level defaults as a LocationSettings (paths resolved), the root of every merge. */
@@ -332,12 +355,14 @@ function assembleHttpServer(s: HttpServerDraft, http: HttpSettings, base: Locati
   const settings = mergeSettings(base, own, prefix);
   const locations: LocationConfig[] = [];
   for (const l of s.locations) locations.push(assembleLocation(l, settings, prefix));
+  const headerNames = headerNameRules(own, http);
   return {
     listens: s.listens.length > 0 ? s.listens : [defaultListen(s.loc)],
     serverNames: s.serverNames,
     clientHeaderTimeoutMs: own?.clientHeaderTimeoutMs ?? http.clientHeaderTimeoutMs,
     clientHeaderBufferSizeBytes: own?.clientHeaderBufferSizeBytes ?? http.clientHeaderBufferSizeBytes,
     largeClientHeaderBuffers: own?.largeClientHeaderBuffers ?? http.largeClientHeaderBuffers,
+    ...(headerNames !== undefined ? { headerNames } : {}),
     rewrites: s.rewrites,
     // Only present when used, so configs without server-level `set` keep their shape and hash.
     ...(s.sets.length > 0 ? { sets: s.sets } : {}),
@@ -387,6 +412,8 @@ function assembleStreamServer(s: StreamServerDraft, parent: StreamSettings, acce
     serverNames: s.serverNames,
     handler: s.proxy
       ? { kind: 'proxy', target: target(s.proxy) }
+      : typeof s.ret === 'string'
+        ? { kind: 'return', value: s.ret }
       : s.websockets.length > 0
         ? { kind: 'websocket', routes: s.websockets.map((w) => ({ path: w.path, target: target(w.target) })) }
         : { kind: 'none' },
@@ -401,6 +428,8 @@ function assembleStreamServer(s: StreamServerDraft, parent: StreamSettings, acce
     soKeepalive: m.soKeepalive,
     sslPreread: m.sslPreread,
     prereadTimeoutMs: m.prereadTimeoutMs,
+    ...(m.proxySsl ? { proxySsl: proxySslOf(m, prefix) } : {}),
+    ...(m.prereadBufferBytes !== 16_384 ? { prereadBufferBytes: m.prereadBufferBytes } : {}),
     // Resolved once at the stream level and shared by every server that sets none of its own.
     accessLogs: own?.accessLogs === undefined ? accessLogs : resolveAccessLogs(prefix, own.accessLogs),
     accessRules: s.accessRules,

@@ -5,6 +5,7 @@
 import { HTTP_DIRECTIVES } from './directives/http.js';
 import { HTTP2_DIRECTIVES } from './directives/http2.js';
 import { CLIENT_KEEPALIVE_DIRECTIVES } from './directives/client-keepalive.js';
+import { HTTP_CLIENT_DIRECTIVES } from './directives/http-client.js';
 import { MAIN_DIRECTIVES } from './directives/main.js';
 import { TsproxyError } from '../errors.js';
 import type { Context, DirectiveSpec, SettingKind } from './directives/scope.js';
@@ -19,6 +20,7 @@ export type { Context, DirectiveSpec, SettingKind } from './directives/scope.js'
 export const DIRECTIVES: readonly DirectiveSpec[] = [
   ...MAIN_DIRECTIVES,
   ...HTTP_DIRECTIVES,
+  ...HTTP_CLIENT_DIRECTIVES,
   ...UPSTREAM_DIRECTIVES,
   ...STREAM_DIRECTIVES,
   ...SSL_DIRECTIVES,

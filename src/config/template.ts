@@ -63,7 +63,7 @@ export const STREAM_BUILTIN_VARIABLES: ReadonlySet<string> = new Set([
   'bytes_sent', 'bytes_received', 'session_time', 'status', 'protocol', 'connection',
   'upstream_addr', 'upstream_bytes_sent', 'upstream_bytes_received', 'upstream_connect_time',
   'upstream_first_byte_time', 'upstream_session_time',
-  'ssl_preread_server_name', 'ssl_preread_alpn_protocols', 'proxy_protocol_addr', 'proxy_protocol_port',
+  'ssl_preread_server_name', 'ssl_preread_alpn_protocols', 'ssl_preread_protocol', 'proxy_protocol_addr', 'proxy_protocol_port',
   'host', 'realip_remote_addr', 'realip_remote_port', 'time_local', 'time_iso8601', 'msec', 'pid', 'hostname',
   ...SSL_NAMES,
 ]);
@@ -82,7 +82,7 @@ const NGINX_ONLY_HTTP: ReadonlySet<string> = new Set([
   'uid_reset', 'msie', 'modern_browser', 'ancient_browser', 'ssl_early_data', 'ssl_client_escaped_cert',
 ]);
 const NGINX_ONLY_STREAM: ReadonlySet<string> = new Set([
-  'nginx_version', 'proxy_protocol_server_addr', 'proxy_protocol_server_port', 'ssl_preread_protocol',
+  'nginx_version', 'proxy_protocol_server_addr', 'proxy_protocol_server_port',
   'ssl_client_escaped_cert',
 ]);
 const NGINX_ONLY_PREFIXES: readonly string[] = ['sent_trailer_', 'upstream_trailer_', 'upstream_cookie_', 'geoip_', 'jwt_'];

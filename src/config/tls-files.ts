@@ -36,7 +36,10 @@ export function loadTlsFiles(http: HttpConfig | null, stream: StreamConfig | nul
     checkSslListens(http.servers, loader.errors);
   }
   if (stream !== null) {
-    for (const s of stream.servers) loader.ssl(s.ssl);
+    for (const s of stream.servers) {
+      loader.ssl(s.ssl);
+      if (s.proxySsl !== undefined) loader.proxySsl(s.proxySsl);
+    }
     checkSslListens(stream.servers, loader.errors);
   }
   return { errors: loader.errors, files: [...loader.contents.keys()].filter((f) => !reads.special(f)) };
@@ -93,8 +96,8 @@ class TlsFileLoader {
     }
   }
 
-  /** proxy_ssl_* files matter only where a location proxies to https://: read and check them there. */
-  #proxySsl(p: ProxySslConfig): void {
+  /** proxy_ssl_* files matter only where a location proxies to https:// (or a stream server has proxy_ssl on): read and check them there. */
+  proxySsl(p: ProxySslConfig): void {
     if (this.#seenSsl.has(p)) return;
     this.#seenSsl.add(p);
     if (p.trustedCertificate !== null) this.#ca(p.trustedCertificate);
@@ -110,7 +113,7 @@ class TlsFileLoader {
   locations(locations: readonly LocationConfig[]): void {
     for (const l of locations) {
       const h = l.handler;
-      if ((h.kind === 'proxy' || h.kind === 'websocket') && h.target.scheme === 'https') this.#proxySsl(l.settings.proxySsl);
+      if ((h.kind === 'proxy' || h.kind === 'websocket') && h.target.scheme === 'https') this.proxySsl(l.settings.proxySsl);
       this.locations(l.locations);
     }
   }

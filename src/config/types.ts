@@ -84,7 +84,29 @@ export interface ListenConfig {
   readonly proxyProtocol: boolean;
   readonly ssl: boolean;
   readonly http2: boolean;
+  /** nginx's other socket parameters; absent when the listen sets none of them. */
+  readonly socket?: ListenSocketOptions;
   readonly loc: Loc;
+}
+
+/** `so_keepalive=`: off, on (the system's timers), or keepidle:keepintvl:keepcnt (null: the system's). */
+export interface ListenKeepalive {
+  readonly enabled: boolean;
+  readonly idleMs: number | null;
+  readonly intervalMs: number | null;
+  readonly count: number | null;
+}
+
+/** listen's socket parameters besides backlog= and reuseport (what Node cannot apply is accepted: README). */
+export interface ListenSocketOptions {
+  readonly rcvbufBytes: number | null;
+  readonly sndbufBytes: number | null;
+  readonly keepalive: ListenKeepalive | null;
+  readonly fastopen: number | null;
+  readonly deferred: boolean;
+  readonly bind: boolean;
+  /** null: tsproxy's default (an IPv6 wildcard also takes IPv4). */
+  readonly ipv6only: boolean | null;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -353,6 +375,20 @@ export type NextUpstreamCondition =
  * Everything a request handled by one location needs, after nginx-style inheritance
  * (http → server → location; a level that sets any proxy_set_header replaces the parent's list).
  */
+/** lingering_close / lingering_time / lingering_timeout. */
+export interface LingeringConfig {
+  readonly mode: 'on' | 'off' | 'always';
+  readonly timeMs: number;
+  readonly timeoutMs: number;
+}
+
+/** underscores_in_headers / ignore_invalid_headers / max_headers of a server. */
+export interface HeaderNameRules {
+  readonly underscoresInHeaders: boolean;
+  readonly ignoreInvalidHeaders: boolean;
+  readonly maxHeaders: number;
+}
+
 export interface LocationSettings {
   readonly proxyConnectTimeoutMs: number;
   readonly proxyReadTimeoutMs: number;
@@ -398,6 +434,8 @@ export interface LocationSettings {
    * `recursive`, the last address in X-Forwarded-For that is not in `from`.
    */
   readonly realIp: RealIpConfig;
+  /** Absent while nginx's defaults apply (lingering_close on, 30s, 5s). */
+  readonly lingering?: LingeringConfig;
 }
 
 export interface RealIpConfig {
@@ -443,6 +481,8 @@ export interface HttpServerConfig {
   readonly clientHeaderTimeoutMs: number;
   readonly clientHeaderBufferSizeBytes: number;
   readonly largeClientHeaderBuffers: { readonly count: number; readonly sizeBytes: number };
+  /** Absent while nginx's defaults apply (underscores off, invalid names ignored, 1000 headers). */
+  readonly headerNames?: HeaderNameRules;
   /** Server-level rewrite phase (runs before location matching, as nginx). */
   readonly rewrites: readonly RewriteRule[];
   /** Server-level `set` (absent when none); runs with `rewrites` in file order (by loc). */
@@ -478,6 +518,8 @@ export type StreamHandler =
   | { readonly kind: 'proxy'; readonly target: ProxyTarget }
   /** `websocket_pass [path] target` in tcp servers: one entry per directive, in file order. */
   | { readonly kind: 'websocket'; readonly routes: readonly { readonly path: string | null; readonly target: ProxyTarget }[] }
+  /** `return value;`: the value (a template) is sent and the connection closed. */
+  | { readonly kind: 'return'; readonly value: string }
   | { readonly kind: 'none' };
 
 export interface StreamServerConfig {
@@ -503,6 +545,10 @@ export interface StreamServerConfig {
   readonly soKeepalive: boolean;
   readonly sslPreread: boolean;
   readonly prereadTimeoutMs: number;
+  /** `proxy_ssl on`: TLS to the upstream with these proxy_ssl_* settings; absent when off. */
+  readonly proxySsl?: ProxySslConfig;
+  /** preread_buffer_size; absent at nginx's default (16k), so configs without it keep their shape. */
+  readonly prereadBufferBytes?: number;
   readonly accessLogs: readonly AccessLogConfig[];
   readonly accessRules: readonly AccessRule[];
   /**

@@ -5,6 +5,7 @@
  */
 import type { Loc } from '../errors.js';
 import { settingDefaults } from './directives.js';
+import { hasSocketOptions } from './directives/listen.js';
 import { DEFAULT_LOC, type BuildState, type LocationDraft, type Reporter, type TargetDraft, type UpstreamDraft } from './directives/scope.js';
 import type { AccessLogConfig, ListenConfig, ServerName, UpstreamConfig } from './types.js';
 import { serverNameText } from './host-names.js';
@@ -120,14 +121,15 @@ function warnPlainHttpChecks(state: BuildState, r: Reporter): void {
 }
 
 /** What the listen checks read of a listen. */
-type ListenKey = Pick<ListenConfig, 'key' | 'defaultServer' | 'loc'>;
+type ListenKey = Pick<ListenConfig, 'key' | 'defaultServer' | 'loc' | 'socket' | 'backlog' | 'reuseport'>;
 
 /** nginx: two default_server on one address is an error; one name twice on an address a warning. */
 function checkListens(servers: readonly { listens: readonly ListenConfig[]; serverNames: readonly ServerName[]; loc: Loc }[], r: Reporter, http: boolean): void {
   const defaults = new Set<string>();
+  const optioned = new Set<string>();
   // Per address, one set per name kind keyed by the field as parsed: no key string is built per name.
   const names = new Map<string, Record<ServerName['kind'], Set<string>>>();
-  const implicitListen: readonly ListenKey[] = [{ key: '0.0.0.0:80', defaultServer: false, loc: DEFAULT_LOC }];
+  const implicitListen: readonly ListenKey[] = [{ key: '0.0.0.0:80', defaultServer: false, loc: DEFAULT_LOC, backlog: null, reuseport: false }];
   for (const s of servers) {
     const listens = s.listens.length > 0 || !http ? s.listens : implicitListen;
     for (let i = 0; i < listens.length; i++) {
@@ -136,6 +138,10 @@ function checkListens(servers: readonly { listens: readonly ListenConfig[]; serv
       if (l.defaultServer) {
         if (defaults.has(l.key)) r.error('TSP_ERR_CONFIG_REFERENCE', `a duplicate default server for ${l.key}`, l.loc);
         defaults.add(l.key);
+      }
+      if (hasSocketOptions(l)) {
+        if (optioned.has(l.key)) r.error('TSP_ERR_CONFIG_DUPLICATE', `duplicate listen options for ${l.key}`, l.loc);
+        optioned.add(l.key);
       }
       let sets = names.get(l.key);
       if (sets === undefined) names.set(l.key, (sets = { exact: new Set(), leadingWildcard: new Set(), trailingWildcard: new Set(), regex: new Set() }));

@@ -12,6 +12,7 @@ import type net from 'node:net';
 import type { ClientConnection } from './connection.js';
 import type { ConnectionInfo } from './transport.js';
 import type { HeadLimits } from '../wire/head-accumulator.js';
+import { headerNameTable } from '../wire/headers.js';
 import type { VirtualHosts } from './router.js';
 import { decodeProxyHeader, type ProxyHeader } from '../wire/proxy-protocol.js';
 import type { TlsInfo } from '../tls/info.js';
@@ -58,6 +59,9 @@ export function keepaliveTimeOf(server: ServerConfig): number {
   return server.keepaliveTimeMs ?? KEEPALIVE_TIME_MS;
 }
 
+/** nginx's defaults: underscores_in_headers off, ignore_invalid_headers on. */
+const NGINX_HEADER_NAMES = headerNameTable(false, true);
+
 /** One HeadLimits per server config, shared by its connections (not one object per connection). */
 const headLimits = new WeakMap<ServerConfig, HeadLimits>();
 
@@ -67,10 +71,13 @@ export function headLimitsOf(server: ServerConfig): HeadLimits {
   // nginx reads the request line into client_header_buffer_size and falls back to one large
   // buffer; a line or header that does not fit a large buffer is rejected.
   const large = Math.max(server.largeClientHeaderBuffers.sizeBytes, server.clientHeaderBufferSizeBytes);
+  const rules = server.headerNames;
   limits = {
     requestLineBytes: large,
     headerLineBytes: large,
     headBytes: Math.max(server.clientHeaderBufferSizeBytes, server.largeClientHeaderBuffers.count * large),
+    headerNames: rules === undefined ? NGINX_HEADER_NAMES : headerNameTable(rules.underscoresInHeaders, rules.ignoreInvalidHeaders),
+    maxHeaders: rules?.maxHeaders ?? 1000,
   };
   headLimits.set(server, limits);
   return limits;

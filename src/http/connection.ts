@@ -29,8 +29,17 @@ const S_TUNNEL = 3;
 const S_CLOSED = 4;
 /** Waiting for the PROXY protocol header of a `listen ... proxy_protocol` connection. */
 const S_PROXY = 5;
+/** Lingering close: our FIN is sent, what the client still sends is read and dropped (nginx). */
+const S_LINGER = 6;
+
+/** nginx's lingering defaults (a location without lingering_* directives has no `lingering`). */
+const LINGERING_DEFAULT = { mode: 'on', timeMs: 30_000, timeoutMs: 5_000 } as const;
 
 const CONTINUE = 'HTTP/1.1 100 Continue\r\n\r\n';
+
+function lingerDeadline(socket: net.Socket): void {
+  socket.destroy();
+}
 
 /** The socket's back-pointer to its connection, for the shared listeners. */
 const kConnection = Symbol('tsproxy.connection');
@@ -68,6 +77,8 @@ export class ClientConnection implements ClientTransport, TunnelClient {
   #proxyPending: Buffer | null = null;
   /** Close after the current response (listener removed by a reload, or stop). */
   #retiring = false;
+  /** The current request's body was left unread (error_page): the close lingers. */
+  #bodyLeftUnread = false;
   /** When the connection was accepted: the first request's head is due client_header_timeout later. */
   readonly #acceptedAtMs = Date.now();
   /** Deadline of a head that arrived in pieces (null while none is pending). */
@@ -177,6 +188,9 @@ export class ClientConnection implements ClientTransport, TunnelClient {
       case S_WAIT:
         this.#hold(chunk);
         return;
+      case S_LINGER:
+        return; // read and dropped
+
       case S_TUNNEL:
         this.exchange!.clientData(chunk);
         return;
@@ -208,8 +222,8 @@ export class ClientConnection implements ClientTransport, TunnelClient {
       // Half-close passes through a tunnel: the upstream sees our FIN, and may still answer.
       if (this.exchange?.clientEnd !== undefined) this.exchange.clientEnd();
       else this.socket.end();
-    } else if (state === S_BODY) {
-      // The body can never complete.
+    } else if (state === S_BODY || state === S_LINGER) {
+      // The body can never complete (lingering: the client is done sending).
       this.socket.destroy();
     } else if (this.exchange?.clientEnd !== undefined) {
       // A proxied request: nginx aborts it (proxy_ignore_client_abort decides).
@@ -323,6 +337,7 @@ export class ClientConnection implements ClientTransport, TunnelClient {
     const holder = this.site.holder;
     if (holder !== null && holder.current !== this.site) this.#followReload(holder.current);
     this.requests++;
+    this.#bodyLeftUnread = false;
     const body = bodyFramingOf(head);
     const r = new HttpRequest(head, headBytes, this, this.requests, body);
     this.#request = r;
@@ -410,6 +425,7 @@ export class ClientConnection implements ClientTransport, TunnelClient {
   stopBody(): boolean {
     if (this.#state !== S_BODY) return true;
     this.#state = S_WAIT;
+    this.#bodyLeftUnread = true;
     return false;
   }
 
@@ -422,8 +438,15 @@ export class ClientConnection implements ClientTransport, TunnelClient {
     if (this.#state === S_CLOSED) return;
     // A site retired while this response was in flight: the next request belongs to the new config.
     if (!keepAlive || this.#retiring || this.site.retired || (this.#clientEnded && this.#pipelined === null)) {
+      const bodyUnread = this.#state === S_BODY || this.#bodyLeftUnread;
+      const lingering = plan?.settings.lingering ?? LINGERING_DEFAULT;
+      if (!this.#clientEnded && (lingering.mode === 'always' || (lingering.mode === 'on' && bodyUnread))) {
+        this.#linger(lingering.timeMs, lingering.timeoutMs);
+        return;
+      }
       this.#state = S_WAIT;
       if (!this.socket.writableEnded) this.socket.end();
+      if (lingering.mode === 'off' && bodyUnread) this.socket.destroySoon();
       this.setTimeout(this.#keepaliveTimeoutMs);
       return;
     }
@@ -437,6 +460,23 @@ export class ClientConnection implements ClientTransport, TunnelClient {
     } else {
       this.socket.resume();
     }
+  }
+
+  /**
+   * nginx's lingering close: the response is followed by our FIN, then whatever the client still
+   * sends (the rest of a body we did not read) is read and dropped until it closes, it is quiet
+   * for lingering_timeout, or lingering_time has passed. Closing at once would leave unread bytes
+   * in the kernel, which answers them with a RST that can destroy the response at the client.
+   */
+  #linger(timeMs: number, timeoutMs: number): void {
+    this.#state = S_LINGER;
+    this.#pipelined = null;
+    if (!this.socket.writableEnded) this.socket.end();
+    this.setTimeout(timeoutMs);
+    const deadline = setTimeout(lingerDeadline, timeMs, this.socket);
+    deadline.unref();
+    this.socket.once('close', () => clearTimeout(deadline));
+    this.socket.resume();
   }
 
   /** The upstream answered 101: from now on client bytes go straight to `tunnel`. */

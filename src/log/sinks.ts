@@ -15,7 +15,9 @@
  */
 import fs from 'node:fs';
 import { gzipSync } from 'node:zlib';
+import path from 'node:path';
 import { pino } from 'pino';
+import { TsproxyError, systemErrorText } from '../errors.js';
 
 export interface LogSink {
   write(line: string): void;
@@ -41,6 +43,25 @@ function destinationOnError(err: Error): void {
 
 type Mode = 'sync' | 'async' | 'binary';
 
+/**
+ * A log file is opened (and its directory made, as before) synchronously once before sonic-boom
+ * opens it: a file that cannot be opened fails the start / reload with nginx's
+ * `open() "file" failed (20: Not a directory)` instead of an asynchronous error, and an
+ * asynchronous destination whose open failed would throw "sonic boom is not ready yet" at exit.
+ */
+function checkWritable(target: string): void {
+  try {
+    fs.mkdirSync(path.dirname(target), { recursive: true });
+  } catch {
+    // the open below reports why (nginx never creates directories; the message is open()'s)
+  }
+  try {
+    fs.closeSync(fs.openSync(target, 'a'));
+  } catch (err) {
+    throw new TsproxyError('TSP_ERR_LOG_FILE', `open() "${target}" failed (${systemErrorText(err)})`, { cause: err });
+  }
+}
+
 /** The destination of a target ('stderr', 'stdout' or an absolute path); `binary` takes gzip data. */
 function destinationFor(target: string, mode: Mode): Destination {
   const key = target === 'stderr' || target === 'stdout' ? target : `${target}\0${mode}`;
@@ -48,7 +69,10 @@ function destinationFor(target: string, mode: Mode): Destination {
   if (dest === undefined) {
     if (target === 'stderr') dest = pino.destination({ dest: 2, sync: true });
     else if (target === 'stdout') dest = pino.destination({ dest: 1, sync: false, minLength: 0 });
-    else dest = pino.destination({ dest: target, sync: mode === 'sync', mkdir: true, minLength: 0, contentMode: mode === 'binary' ? 'buffer' : 'utf8' });
+    else {
+      checkWritable(target);
+      dest = pino.destination({ dest: target, sync: mode === 'sync', minLength: 0, contentMode: mode === 'binary' ? 'buffer' : 'utf8' });
+    }
     (dest as unknown as NodeJS.EventEmitter).on?.('error', destinationOnError);
     destinations.set(key, dest);
   }

@@ -3,10 +3,18 @@
  * unchanged keys keep their socket so no connection is refused during a reload, new keys are
  * bound before the swap (a bind failure fails the reload), removed keys close after the swap.
  */
+import cluster from 'node:cluster';
 import net from 'node:net';
 import fs from 'node:fs';
 import { TsproxyError, systemErrorText } from '../errors.js';
 import type { ListenConfig } from '../config/types.js';
+
+/** `reusePort` came in Node 22.12 / 23.1; older versions ignore the option. */
+function nodeHasReusePort(): boolean {
+  const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
+  return major > 23 || (major === 23 && minor >= 1) || (major === 22 && minor >= 12);
+}
+const REUSE_PORT = nodeHasReusePort();
 
 export type ConnectionDispatch = (socket: net.Socket, key: string) => void;
 
@@ -24,7 +32,12 @@ function socketOnError(): void {
 
 export function openListener(listen: ListenConfig, dispatch: ConnectionDispatch): Promise<Listener> {
   const sockets = new Set<net.Socket>();
-  const server = net.createServer({ noDelay: true });
+  // so_keepalive= is applied by the server to every accepted socket (TCP_KEEPIDLE from keepidle;
+  // Node sets no keepintvl / keepcnt of its own choosing: README).
+  const keepalive = listen.socket?.keepalive ?? null;
+  const server = net.createServer(keepalive?.enabled === true
+    ? { noDelay: true, keepAlive: true, keepAliveInitialDelay: keepalive.idleMs ?? 0 }
+    : { noDelay: true });
   const listener: Listener = { key: listen.key, server, sockets };
   // One listener per listening socket, not a once() wrapper and closure per connection (~250
   // bytes each, kept as long as the connection: idle WebSockets live for hours).
@@ -61,7 +74,13 @@ export function openListener(listen: ListenConfig, dispatch: ConnectionDispatch)
       server.listen({ path: a.path, backlog: listen.backlog ?? 511 }, done);
     } else {
       const host = a.host === '*' ? undefined : a.host;
-      server.listen({ host, port: a.port, backlog: listen.backlog ?? 511, ipv6Only: a.host === '::' ? false : undefined }, done);
+      // ipv6only= applies to IPv6 addresses only (nginx); without it `[::]` also takes IPv4.
+      const ipv6 = a.host.includes(':');
+      const ipv6Only = ipv6 ? (listen.socket?.ipv6only ?? (a.host === '::' ? false : undefined)) : undefined;
+      // reuseport with worker processes: each worker binds its own socket and the kernel spreads
+      // connections over them (nginx). Without Node's reusePort, workers share the primary's socket.
+      const ownSocket = listen.reuseport && REUSE_PORT && cluster.isWorker && a.port !== 0;
+      server.listen({ host, port: a.port, backlog: listen.backlog ?? 511, ipv6Only, ...(ownSocket ? { reusePort: true, exclusive: true } : {}) }, done);
     }
   });
 }

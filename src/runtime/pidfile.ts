@@ -4,8 +4,16 @@ import path from 'node:path';
 import { TsproxyError, systemErrorText } from '../errors.js';
 
 export function writePidFile(file: string): void {
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  fs.writeFileSync(file, `${process.pid}\n`);
+  try {
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+  } catch {
+    // the write below says why, in nginx's words
+  }
+  try {
+    fs.writeFileSync(file, `${process.pid}\n`);
+  } catch (err) {
+    throw new TsproxyError('TSP_ERR_LOG_FILE', `open() "${file}" failed (${systemErrorText(err)})`, { cause: err });
+  }
 }
 
 export function removePidFile(file: string): void {

@@ -5,6 +5,7 @@
  * writes nothing the running snapshot uses (the groups keep their `server` parameters in their own
  * entries); commit() registers its new peers and drops the peers it no longer names.
  */
+import { hasSocketOptions } from '../config/directives/listen.js';
 import type net from 'node:net';
 import type { Logger } from 'pino';
 import type { AccessLogConfig, Config, HttpServerConfig, ListenConfig, StreamServerConfig, UpstreamConfig } from '../config/types.js';
@@ -111,7 +112,7 @@ export async function buildSnapshot(config: Config, registry: PeerRegistry, deps
       if (!listens.has(l.key)) {
         listens.set(l.key, l);
         handlers.set(l.key, httpListenHandler(http!, l.key));
-      }
+      } else if (hasSocketOptions(l)) listens.set(l.key, l); // the one listen of the address that carries its socket options
     }
   }
   for (const server of config.stream?.servers ?? []) {
@@ -119,7 +120,7 @@ export async function buildSnapshot(config: Config, registry: PeerRegistry, deps
       if (!listens.has(l.key)) {
         listens.set(l.key, l);
         handlers.set(l.key, stream!.handler(l.key));
-      }
+      } else if (hasSocketOptions(l)) listens.set(l.key, l);
     }
   }
 

@@ -5,8 +5,10 @@
  * plus the key functions of hash upstreams. Separate from stream-site.ts so that config-time
  * compilation and the per-connection session flow live apart; sessions only read these shapes.
  */
+import { CLIENT_HELLO_MAX_BYTES } from '../wire/tls-client-hello.js';
+import { buildTlsContext, tlsTarget, type TlsTarget, type UpstreamTlsContext } from '../tls/upstream.js';
 import { serverNameText } from '../config/host-names.js';
-import type { AccessLogConfig, LogFormatConfig, SslConfig, StreamConfig, StreamServerConfig } from '../config/types.js';
+import type { AccessLogConfig, LogFormatConfig, ProxySslConfig, SslConfig, StreamConfig, StreamServerConfig } from '../config/types.js';
 import type { TlsServers } from '../tls/context.js';
 import { compileAccessRules, compileTrustedPeers, type AddressCheck } from '../core/address-match.js';
 import { ServerNameIndex } from '../core/server-names.js';
@@ -39,6 +41,19 @@ export interface CompiledServer {
   readonly dynamicTarget: Variable | null;
   /** set_real_ip_from: whether a peer may give the client address in its PROXY header; null = off. */
   readonly realip: AddressCheck | null;
+  /** `return value;`: what is sent before closing; null for other handlers. */
+  readonly ret: Variable | null;
+  /** `proxy_ssl on`: how the upstream connection is secured; null when off. */
+  readonly upstreamTls: StreamUpstreamTls | null;
+}
+
+/** proxy_ssl of a stream server: the shared context, and the name (fixed, or per session). */
+export interface StreamUpstreamTls {
+  readonly ctx: UpstreamTlsContext;
+  /** Set when the name is known at build time (proxy_ssl_name without variables, or a static proxy_pass). */
+  readonly target: TlsTarget | null;
+  /** proxy_ssl_name with variables; null: the proxy_pass value of the session. */
+  readonly name: Variable | null;
 }
 
 export interface ListenSite {
@@ -51,6 +66,8 @@ export interface ListenSite {
   readonly peek: boolean;
   readonly hasWebsocket: boolean;
   readonly prereadTimeoutMs: number;
+  /** preread_buffer_size of the default server: the largest ClientHello read ahead. */
+  readonly prereadBufferBytes: number;
   /** `listen ... ssl`: TLS is terminated with the certificate of the server SNI chooses. */
   readonly ssl: boolean;
 }
@@ -89,6 +106,8 @@ export function compileStream(
     }
     return f;
   };
+  // One SecureContext per distinct proxy_ssl settings object (servers inheriting them share it).
+  const tlsContexts = new Map<ProxySslConfig, UpstreamTlsContext>();
   const byKey = new Map<string, { server: CompiledServer; isDefault: boolean; proxyProtocol: boolean; ssl: boolean }[]>();
   for (const config of stream.servers) {
     const server: CompiledServer = {
@@ -115,6 +134,8 @@ export function compileStream(
           ? compileStreamTemplate(config.handler.target.raw, ctx)
           : null,
       realip: compileTrustedPeers(config.setRealIpFrom ?? []),
+      ret: config.handler.kind === 'return' ? compileStreamTemplate(config.handler.value, ctx) : null,
+      upstreamTls: config.proxySsl === undefined ? null : streamUpstreamTls(config, config.proxySsl, tlsContexts, ctx),
     };
     for (const l of config.listens) {
       const list = byKey.get(l.key) ?? [];
@@ -137,6 +158,7 @@ export function compileStream(
       peek: ssl || servers.length > 1 || servers.some((s) => s.config.sslPreread),
       hasWebsocket: !ssl && servers.some((s) => s.routes !== null),
       prereadTimeoutMs: defaultServer.config.prereadTimeoutMs,
+      prereadBufferBytes: defaultServer.config.prereadBufferBytes ?? CLIENT_HELLO_MAX_BYTES,
       ssl,
     });
   }
@@ -153,4 +175,17 @@ export function effectiveSsl(server: CompiledServer, defaultServer: CompiledServ
 function firstName(cfg: StreamServerConfig): string {
   const n = cfg.serverNames[0];
   return n === undefined ? '' : serverNameText(n);
+}
+
+function streamUpstreamTls(
+  config: StreamServerConfig, p: ProxySslConfig, contexts: Map<ProxySslConfig, UpstreamTlsContext>, ctx: StreamTemplateContext,
+): StreamUpstreamTls {
+  let tlsCtx = contexts.get(p);
+  if (tlsCtx === undefined) contexts.set(p, (tlsCtx = buildTlsContext(p)));
+  // nginx stream: proxy_ssl_name defaults to the host of proxy_pass.
+  if (p.name.includes('$')) return { ctx: tlsCtx, target: null, name: compileStreamTemplate(p.name, ctx) };
+  if (p.name !== '') return { ctx: tlsCtx, target: tlsTarget(tlsCtx, p.name), name: null };
+  const h = config.handler;
+  if (h.kind === 'proxy' && !h.target.dynamic) return { ctx: tlsCtx, target: tlsTarget(tlsCtx, h.target.upstream), name: null };
+  return { ctx: tlsCtx, target: null, name: null };
 }

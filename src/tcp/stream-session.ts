@@ -39,6 +39,7 @@ export class Session implements SessionInfo {
   status = 200;
   sslPrereadServerName: string | null = null;
   sslPrereadAlpn: readonly string[] = [];
+  sslPrereadVersion = 0;
   proxyProtocolAddress: string | null = null;
   proxyProtocolPort: number | null = null;
   host: string | null = null;

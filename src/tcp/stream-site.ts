@@ -15,6 +15,7 @@ import type { UpstreamGroup } from '../upstream/group.js';
 import { STATUS_TEXT } from '../constants.js';
 import { peekRequestHost, type HttpPeek } from './http-peek.js';
 import { connectUpstream, Tunnel } from './proxy.js';
+import { secureUpstream, sessionTlsTarget, UpstreamTlsSessions } from './upstream-tls.js';
 import { decodeProxyHeader, encodeProxyV1, encodeProxyV2, PP2_TYPE_AUTHORITY, type ProxyTlv } from '../wire/proxy-protocol.js';
 import { parseClientHello, type ClientHelloResult } from '../wire/tls-client-hello.js';
 import { StreamDynamicGroups } from './dynamic-target.js';
@@ -81,6 +82,7 @@ export class StreamSite {
   readonly #websocketHandoff: ((listenKey: string) => WebsocketHandoff | null) | null;
   /** TLS contexts of this config, one per SslConfig (src/tls/context.ts). */
   readonly #tls: TlsServers;
+  readonly #upstreamTlsSessions = new UpstreamTlsSessions();
   #closed = false;
 
   constructor(stream: StreamConfig, deps: StreamSiteDeps) {
@@ -172,7 +174,7 @@ export class StreamSite {
       const r = await preread<Peeked>(socket, buffer, site.prereadTimeoutMs, (b) => {
         if (b.length === 0) return undefined;
         if (b[0] === 0x16) {
-          const hello = parseClientHello(b);
+          const hello = parseClientHello(b, site.prereadBufferBytes);
           return hello.kind === 'incomplete' ? undefined : { kind: 'tls', hello };
         }
         if (!site.hasWebsocket) return OTHER;
@@ -182,9 +184,15 @@ export class StreamSite {
       buffer = r.buffer;
       if (r.kind !== 'done') return this.#abort(s, buffer.length, r.kind === 'timeout' ? 200 : 400);
       const p = r.value;
+      if (p.kind === 'tls' && p.hello.kind === 'invalid' && p.hello.reason === 'ClientHello too large') {
+        // nginx: "preread buffer full", the session ends (400)
+        this.#logger.error({ listen: site.key, client: s.remoteAddress }, 'preread buffer full while prereading client data');
+        return this.#abort(s, buffer.length, 400);
+      }
       if (p.kind === 'tls' && p.hello.kind === 'ok') {
         s.sslPrereadServerName = p.hello.hello.serverName;
         s.sslPrereadAlpn = p.hello.hello.alpn;
+        s.sslPrereadVersion = p.hello.hello.version;
         server = site.names.find(s.sslPrereadServerName).server;
       } else if (p.kind === 'http' && p.head.kind === 'ok') {
         // The first request's Host chooses the server whose allow/deny and TLS apply (the HTTP
@@ -221,6 +229,7 @@ export class StreamSite {
     }
 
     if (server.routes !== null) return this.#handOff(site, s, buffer);
+    if (server.ret !== null) return this.#sendAndClose(s, buffer.length, 200, Buffer.from(server.ret(s)));
     let upstream: string;
     const payload: Buffer = buffer;
     if (server.dynamicTarget !== null) {
@@ -272,7 +281,18 @@ export class StreamSite {
       return this.#abort(s, 0, error.status);
     }
 
-    const { socket: up, peer } = outcome;
+    const { peer } = outcome;
+    let up: net.Socket = outcome.socket;
+    if (server.upstreamTls !== null) {
+      const secured = await secureUpstream(up, sessionTlsTarget(server.upstreamTls, s, upstream), peer.key, this.#upstreamTlsSessions, cfg.proxyConnectTimeoutMs);
+      if (typeof secured === 'string' || s.gone) {
+        group.release(peer, typeof secured === 'string');
+        if (typeof secured !== 'string') { secured.destroy(); return this.#end(s); }
+        this.#logger.error({ upstream, listen: site.key, client: s.remoteAddress, peer: peer.key }, secured);
+        return this.#abort(s, 0, 502);
+      }
+      up = secured;
+    }
     const attempt = s.upstream.last!;
     if (cfg.proxyProtocolVersion !== 0) {
       const endpoints = {
@@ -382,12 +402,17 @@ export class StreamSite {
 
   /** Answer a websocket_pass client with an HTTP error page, then close. */
   #respond(s: Session, received: number, status: number): void {
-    s.bytesReceived += received;
-    s.status = status;
     const title = `${status} ${STATUS_TEXT[status] ?? 'Error'}`;
     const body = `<html>\r\n<head><title>${title}</title></head>\r\n<body>\r\n<center><h1>${title}</h1></center>\r\n<hr><center>tsproxy</center>\r\n</body>\r\n</html>\r\n`;
     const response = `HTTP/1.1 ${title}\r\nContent-Type: text/html\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`;
-    s.bytesSent += response.length;
+    this.#sendAndClose(s, received, status, Buffer.from(response, 'latin1'));
+  }
+
+  /** Send `payload` (an error page, `return`'s value) and close the session. */
+  #sendAndClose(s: Session, received: number, status: number, payload: Buffer): void {
+    s.bytesReceived += received;
+    s.status = status;
+    s.bytesSent += payload.length;
     const socket = s.socket;
     // Read and drop whatever the client still sends so our FIN is not turned into a reset
     // that could destroy the response before the client reads it; bounded by a timer.
@@ -395,7 +420,7 @@ export class StreamSite {
     socket.resume();
     const timer = setTimeout(() => socket.destroy(), 5000);
     socket.once('close', () => clearTimeout(timer));
-    socket.end(response);
+    socket.end(payload);
     socket.once('end', () => socket.destroy());
     this.#end(s);
   }

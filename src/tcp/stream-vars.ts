@@ -36,6 +36,8 @@ export interface SessionInfo extends VariableScope {
   readonly status: number;
   readonly sslPrereadServerName: string | null;
   readonly sslPrereadAlpn: readonly string[];
+  /** The highest TLS version the ClientHello offers (0: none read). */
+  readonly sslPrereadVersion?: number;
   readonly proxyProtocolAddress: string | null;
   readonly proxyProtocolPort: number | null;
   /** Host of a websocket_pass request head, null otherwise. */
@@ -63,6 +65,9 @@ function attempts(value: (a: UpstreamAttempt) => string): Variable {
 }
 
 /** Every name of config/template.ts STREAM_BUILTIN_VARIABLES (test/tcp/stream-vars.test.ts keeps both equal). */
+/** nginx's names for ClientHello versions 0x0300..0x0304 ($ssl_preread_protocol). */
+const TLS_VERSION_NAMES: readonly string[] = ['SSLv3', 'TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'];
+
 export const STREAM_VARIABLES: Readonly<Record<string, Variable>> = {
   remote_addr: (s) => s.remoteAddress,
   remote_port: (s) => String(s.remotePort),
@@ -81,6 +86,7 @@ export const STREAM_VARIABLES: Readonly<Record<string, Variable>> = {
   connection: (s) => String(s.connection),
   ssl_preread_server_name: (s) => s.sslPrereadServerName ?? '',
   ssl_preread_alpn_protocols: (s) => s.sslPrereadAlpn.join(','),
+  ssl_preread_protocol: (s) => TLS_VERSION_NAMES[(s.sslPrereadVersion ?? 0) - 0x0300] ?? '',
   proxy_protocol_addr: (s) => s.proxyProtocolAddress ?? '',
   proxy_protocol_port: (s) => (s.proxyProtocolPort === null ? '' : String(s.proxyProtocolPort)),
   host: (s) => s.host ?? '',

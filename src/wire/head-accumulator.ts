@@ -11,6 +11,10 @@ export interface HeadLimits {
   readonly headerLineBytes: number;
   /** Longest whole head in bytes (431 beyond it). */
   readonly headBytes: number;
+  /** Request header name classes (headerNameTable in headers.ts); absent: any token name, none ignored. */
+  readonly headerNames?: Uint8Array;
+  /** Most request header lines (max_headers: 400 beyond it); absent: no count limit. */
+  readonly maxHeaders?: number;
 }
 
 export const HEAD_NEED_MORE = 0;

@@ -12,6 +12,37 @@ for (let c = 0x30; c <= 0x39; c++) TCHAR[c] = 1;
 for (let c = 0x41; c <= 0x5a; c++) TCHAR[c] = 1;
 for (let c = 0x61; c <= 0x7a; c++) TCHAR[c] = 1;
 
+/** Classes of a request header name's characters (headerNameTable). */
+export const NAME_VALID = 1;
+/** A character that makes the name invalid: the header is ignored (ignore_invalid_headers on). */
+export const NAME_INVALID = 2;
+
+/**
+ * nginx's request header name rules as a table (checked with nginx 1.22):
+ * ignore_invalid_headers on (default): letters, digits and '-' (and '_' with
+ * underscores_in_headers) are valid; any other visible character or obs-text makes the header
+ * invalid and it is ignored. Off: a token (tchar) name passes whole, '_' included whatever
+ * underscores_in_headers says. Space, controls and ':' end the name either way (a 400 unless
+ * ':' is next).
+ */
+export function headerNameTable(underscores: boolean, ignoreInvalid: boolean): Uint8Array {
+  if (!ignoreInvalid) return TCHAR;
+  const t = new Uint8Array(256);
+  for (let c = 0x21; c <= 0xff; c++) if (c !== 0x3a && c !== 0x7f) t[c] = NAME_INVALID;
+  for (let c = 0x30; c <= 0x39; c++) t[c] = NAME_VALID;
+  for (let c = 0x41; c <= 0x5a; c++) t[c] = NAME_VALID;
+  for (let c = 0x61; c <= 0x7a; c++) t[c] = NAME_VALID;
+  t[0x2d] = NAME_VALID;
+  if (underscores) t[0x5f] = NAME_VALID;
+  return t;
+}
+
+/** True when a header name is one the table marks invalid (for heads not parsed from text: HTTP/2). */
+export function isInvalidHeaderName(name: string, table: Uint8Array): boolean {
+  for (let i = 0; i < name.length; i++) if (table[name.charCodeAt(i)] !== NAME_VALID) return true;
+  return false;
+}
+
 /** field-vchar / SP / HTAB / obs-text: what a field value (or a reason phrase) may hold. */
 export const VALUE_CHAR = new Uint8Array(256);
 VALUE_CHAR[0x09] = 1;

@@ -18,6 +18,8 @@ const EXT_SUPPORTED_GROUPS = 0x000a;
 const EXT_SESSION_TICKET = 0x0023;
 const EXT_PRE_SHARED_KEY = 0x0029;
 const NO_BYTES: Buffer = Buffer.alloc(0);
+const EXT_SUPPORTED_VERSIONS = 0x002b;
+const TLS13 = 0x0304;
 
 export interface ClientHelloInfo {
   /** Lower-cased host name from the server_name extension, or null when the client sent none. */
@@ -35,6 +37,11 @@ export interface ClientHelloInfo {
   readonly ticket: Buffer | null;
   /** The first identity of a TLS 1.3 pre_shared_key extension (a ticket), else null. */
   readonly pskIdentity: Buffer | null;
+  /**
+   * The highest version the client offers, as nginx's $ssl_preread_protocol reads it: the
+   * hello's client_version, or TLS 1.3 (0x0304) when supported_versions lists it.
+   */
+  readonly version: number;
 }
 
 export type ClientHelloResult =
@@ -87,6 +94,8 @@ export function parseClientHello(buf: Buffer, maxBytes = CLIENT_HELLO_MAX_BYTES)
 
 function parseHelloBody(b: Buffer, recordVersion: number): ClientHelloResult {
   // client_version(2) random(32)
+  if (b.length < 2) return invalid('truncated ClientHello');
+  let version = b.readUInt16BE(0);
   let i = 34;
   if (i + 1 > b.length) return invalid('truncated ClientHello');
   const sessionId = b.subarray(i + 1, i + 1 + b[i]!);
@@ -102,7 +111,7 @@ function parseHelloBody(b: Buffer, recordVersion: number): ClientHelloResult {
   let groups = NO_BYTES;
   let ticket: Buffer | null = null;
   let pskIdentity: Buffer | null = null;
-  const hello = () => ({ serverName, alpn, recordVersion, sessionId, cipherSuites, groups, ticket, pskIdentity });
+  const hello = () => ({ serverName, alpn, recordVersion, version, sessionId, cipherSuites, groups, ticket, pskIdentity });
   if (i === b.length) return { kind: 'ok', hello: hello() }; // no extensions (SSLv3-era)
   if (i + 2 > b.length) return invalid('truncated ClientHello');
   const extEnd = i + 2 + b.readUInt16BE(i);
@@ -130,10 +139,19 @@ function parseHelloBody(b: Buffer, recordVersion: number): ClientHelloResult {
       // identities<7..2^16-1>: identity<1..2^16-1> obfuscated_ticket_age(4) ...
       const idLen = data.readUInt16BE(2);
       if (4 + idLen <= len) pskIdentity = data.subarray(4, 4 + idLen);
+    } else if (type === EXT_SUPPORTED_VERSIONS && offersTls13(data)) {
+      version = TLS13;
     }
     i += 4 + len;
   }
   return { kind: 'ok', hello: hello() };
+}
+
+/** supported_versions (RFC 8446 §4.2.1): a length byte, then 2-byte versions. */
+function offersTls13(d: Buffer): boolean {
+  const end = Math.min(d.length, 1 + (d[0] ?? 0));
+  for (let i = 1; i + 1 < end; i += 2) if (d.readUInt16BE(i) === TLS13) return true;
+  return false;
 }
 
 /** undefined: malformed; null: no host_name entry. */

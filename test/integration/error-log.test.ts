@@ -141,6 +141,52 @@ describe('a failed start', () => {
   });
 });
 
+describe('a start that fails on a file (nginx 1.22 wording and exit code, checked with ask-nginx)', () => {
+  // nginx: `nginx: [emerg] open() "/x/afile/x.log" failed (20: Not a directory)`, exit 1, and the line in the error log.
+  const cases: [string, (bad: string) => string][] = [
+    ['an access_log', (bad) => `http { access_log ${bad}; server { listen 127.0.0.1:0; return 200; } }`],
+    ['a stream access_log', (bad) => `stream { access_log ${bad}; server { listen 127.0.0.1:0; proxy_pass 127.0.0.1:1; } }`],
+  ];
+  for (const workers of [1, 2]) {
+    for (const [what, conf] of cases) {
+      test(`${what} under a regular file, worker_processes ${workers}: one [emerg] line, exit 1, no stack`, async () => {
+        const dir = tempDir();
+        const file = path.join(dir, 'afile');
+        fs.writeFileSync(file, 'x');
+        const bad = path.join(file, 'x.log');
+        fs.writeFileSync(path.join(dir, 'main.conf'), `error_log logs/error.log;\npid off;\nworker_processes ${workers};\n${conf(bad)}\n`);
+        const r = await runCli(['-c', path.join(dir, 'main.conf')], { timeoutMs: 30_000 });
+        expect(r.code).toBe(1);
+        expect(r.stderr).toBe(`tsproxy: [emerg] open() "${bad}" failed (20: Not a directory)\n`);
+        expect(recordsIn(path.join(dir, 'logs/error.log')).map((x) => [x.level, x.msg])).toEqual([['emerg', `open() "${bad}" failed (20: Not a directory)`]]);
+      });
+    }
+  }
+
+  test('a pid file that cannot be written: one [emerg] line, exit 1', async () => {
+    const dir = tempDir();
+    const file = path.join(dir, 'afile');
+    fs.writeFileSync(file, 'x');
+    const bad = path.join(file, 'tsproxy.pid');
+    fs.writeFileSync(path.join(dir, 'main.conf'), `error_log logs/error.log;\npid ${bad};\nhttp { server { listen 127.0.0.1:0; return 200; } }\n`);
+    const r = await runCli(['-c', path.join(dir, 'main.conf')], { timeoutMs: 30_000 });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(`tsproxy: [emerg] open() "${bad}" failed (20: Not a directory)\n`);
+    expect(recordsIn(path.join(dir, 'logs/error.log')).map((x) => x.msg)).toContain(`open() "${bad}" failed (20: Not a directory)`);
+  });
+
+  test('an error_log under a regular file: the one line on stderr (there is no other log), exit 1', async () => {
+    const dir = tempDir();
+    const file = path.join(dir, 'afile');
+    fs.writeFileSync(file, 'x');
+    const bad = path.join(file, 'error.log');
+    fs.writeFileSync(path.join(dir, 'main.conf'), `error_log ${bad};\npid off;\nhttp { server { listen 127.0.0.1:0; return 200; } }\n`);
+    const r = await runCli(['-c', path.join(dir, 'main.conf')], { timeoutMs: 30_000 });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(new RegExp(`^\\d{4}/\\d\\d/\\d\\d \\d\\d:\\d\\d:\\d\\d \\[emerg\\] \\d+#0: open\\(\\) "${bad.replace(/[.]/g, '\\.')}" failed \\(20: Not a directory\\)\\n$`));
+  });
+});
+
 describe('error_log follows reloads', () => {
   for (const workers of [1, 2]) {
     test(`worker_processes ${workers}: after a reload, lines go to the new error_log (and in its format), none to the old one`, async () => {

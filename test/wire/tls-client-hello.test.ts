@@ -41,7 +41,8 @@ describe('parseClientHello', () => {
   it('reads the SNI and ALPN of a real node:tls ClientHello', async () => {
     const hello = await captureClientHello({ servername: 'A.Test', ALPNProtocols: ['h2', 'http/1.1'] });
     const r = parseClientHello(hello);
-    expect(r).toMatchObject({ kind: 'ok', hello: { serverName: 'a.test', alpn: ['h2', 'http/1.1'], recordVersion: 0x0301, ticket: null, pskIdentity: null } });
+    // client_version says TLS 1.2; supported_versions offers 1.3 (what $ssl_preread_protocol reads)
+    expect(r).toMatchObject({ kind: 'ok', hello: { serverName: 'a.test', alpn: ['h2', 'http/1.1'], recordVersion: 0x0301, version: 0x0304, ticket: null, pskIdentity: null } });
     if (r.kind !== 'ok') return;
     // TLS 1.3 compatibility mode sends a 32-byte legacy session id; suites and groups are 2 bytes each.
     expect(r.hello.sessionId.length).toBe(32);
@@ -56,6 +57,12 @@ describe('parseClientHello', () => {
       const r = parseClientHello(await captureClientHello({ session, minVersion: version, maxVersion: version }));
       expect(r.kind === 'ok' && r.hello[field]!.length).toBeGreaterThan(32);
     }
+  });
+
+  it('a hello without supported_versions: its client_version (a TLS 1.2-only node:tls client)', async () => {
+    const hello = await captureClientHello({ servername: 'a.test', maxVersion: 'TLSv1.2' });
+    const r = parseClientHello(hello);
+    expect(r.kind === 'ok' && r.hello.version).toBe(0x0303);
   });
 
   it('reports no server name when the client sends no SNI (IP host)', async () => {
@@ -105,7 +112,7 @@ describe('encodeClientHello', () => {
   it('is a whole ClientHello to the parser: one record, no SNI, no ALPN', () => {
     const hello = encodeClientHello();
     expect(hello.readUInt16BE(3)).toBe(hello.length - 5);
-    expect(parseClientHello(hello)).toMatchObject({ kind: 'ok', hello: { serverName: null, alpn: [], recordVersion: 0x0301, ticket: null, pskIdentity: null } });
+    expect(parseClientHello(hello)).toMatchObject({ kind: 'ok', hello: { serverName: null, alpn: [], recordVersion: 0x0301, version: 0x0303, ticket: null, pskIdentity: null } });
     for (let n = 0; n < hello.length; n++) expect(parseClientHello(hello.subarray(0, n)).kind).toBe('incomplete');
   });
 });

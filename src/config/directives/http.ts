@@ -6,6 +6,7 @@ import type {
 } from '../types.js';
 import { addressKey, parseDuration, parseListenAddress, parseNumber, parseProxyPassUrl, parseSize } from '../units.js';
 import { ensureHttp } from './main.js';
+import { parseListen } from './listen.js';
 import {
   addLogFormat, checkRegex, childScope, count, err, flag, invalidParameter, invalidValue, isVariableName, listSetting, noEffect, oneOf,
   member, ownSettings, seconds, setting, size, trustedSource, valueSlot, type Context, type DirectiveSpec, type HttpServerDraft,
@@ -17,34 +18,6 @@ const SRV2: readonly Context[] = ['http', 'server'];
 
 // ---------------------------------------------------------------------------------------------
 // listen / server_name (shared with stream servers)
-
-const LISTEN_FLAGS = ['default_server', 'default', 'reuseport', 'proxy_protocol', 'ssl', 'http2', 'deferred', 'bind', 'ipv6only=on', 'ipv6only=off'];
-
-export function parseListen(d: Directive, r: Reporter, allowed: readonly string[] = LISTEN_FLAGS): ListenConfig | undefined {
-  const a0 = d.args[0]!;
-  const addr = parseListenAddress(a0.value);
-  if (!addr.ok) return err(r, 'TSP_ERR_CONFIG_VALUE', addr.message, a0.loc);
-  let defaultServer = false, reuseport = false, proxyProtocol = false, ssl = false, http2 = false;
-  let backlog: number | null = null;
-  let bad = false;
-  for (let i = 1; i < d.args.length; i++) {
-    const a = d.args[i]!;
-    const v = a.value;
-    if (v.startsWith('backlog=')) {
-      const n = parseNumber(v.slice(8));
-      if (n === null || n === 0) { err(r, 'TSP_ERR_CONFIG_VALUE', `invalid backlog "${v.slice(8)}"`, a.loc); bad = true; } else backlog = n;
-      continue;
-    }
-    if (!allowed.includes(v)) { invalidParameter(r, a); bad = true; continue; }
-    if (v === 'default_server' || v === 'default') defaultServer = true;
-    else if (v === 'reuseport') reuseport = true;
-    else if (v === 'proxy_protocol') proxyProtocol = true;
-    else if (v === 'ssl') ssl = true;
-    else if (v === 'http2') http2 = true;
-  }
-  if (bad) return undefined;
-  return { address: addr.value, key: addressKey(addr.value), defaultServer, reuseport, backlog, proxyProtocol, ssl, http2, loc: a0.loc };
-}
 
 export function parseServerNames(d: Directive, r: Reporter): ServerName[] {
   const out: ServerName[] = [];
@@ -331,9 +304,9 @@ export const HTTP_DIRECTIVES: readonly DirectiveSpec[] = [
   },
   {
     name: 'listen', contexts: ['server'], args: [1, Infinity], multiple: true, default: '*:80',
-    syntax: 'listen address[:port] | port | unix:path [default_server] [ssl] [http2] [reuseport] [backlog=n] [proxy_protocol];',
+    syntax: 'listen address[:port] | port | unix:path [default_server] [ssl] [http2] [proxy_protocol] [backlog=n] [rcvbuf=size] [sndbuf=size] [reuseport] [so_keepalive=on|off|[keepidle]:[keepintvl]:[keepcnt]] [fastopen=n] [deferred] [bind] [ipv6only=on|off];',
     summary: 'Address and port the server accepts requests on.',
-    note: 'A server without `listen` gets `0.0.0.0:80`. `ssl` terminates TLS (certificate chosen by SNI); `http2` offers HTTP/2 (ALPN with `ssl`, prior-knowledge h2c without).',
+    note: 'A server without `listen` gets `0.0.0.0:80`. `ssl` terminates TLS (certificate chosen by SNI); `http2` offers HTTP/2 (ALPN with `ssl`, prior-knowledge h2c without). Socket parameters: `backlog`, `so_keepalive` (keepidle), `ipv6only` and `reuseport` (worker processes, Node >= 22.12) are applied; `rcvbuf`, `sndbuf`, `fastopen`, `deferred`, `bind` and so_keepalive\'s keepintvl/keepcnt are checked and have no effect (Node cannot set them).',
     apply(scope, d) {
       const l = parseListen(d, scope.state.report);
       if (l !== undefined) scope.server!.listens.push(l);

@@ -89,6 +89,8 @@ export interface StreamServerDraft {
   readonly listens: ListenConfig[];
   readonly serverNames: ServerName[];
   proxy: TargetDraft | null;
+  /** `return value;` (stream return module); the later of return / proxy_pass is the handler, as nginx. */
+  ret?: string | null;
   readonly websockets: { path: string | null; target: TargetDraft }[];
   readonly accessRules: AccessRule[];
   readonly scope: Scope;

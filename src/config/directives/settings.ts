@@ -11,7 +11,7 @@
  */
 import type { Loc } from '../../errors.js';
 import type {
-  AccessLogConfig, AddHeader, ErrorLogConfig, ErrorPage, HeaderOp, HttpStatusClass, LocationSettings, MainConfig,
+  AccessLogConfig, AddHeader, ErrorLogConfig, ErrorPage, HeaderOp, HttpStatusClass, LingeringConfig, LocationSettings, MainConfig,
   SslConfig, Template, TlsProtocol,
 } from '../types.js';
 
@@ -123,6 +123,12 @@ export interface HttpValues extends SslValues, ProxySslValues {
   http2BodyPrereadSizeBytes: number | null;
   /** keepalive_time of client connections (directives/client-keepalive.ts); null: not set (1h). */
   clientKeepaliveTimeMs: number | null;
+  underscoresInHeaders: boolean;
+  ignoreInvalidHeaders: boolean;
+  maxHeaders: number;
+  lingeringClose: LingeringConfig['mode'];
+  lingeringTimeMs: number;
+  lingeringTimeoutMs: number;
 }
 
 export interface HttpItems extends SslItems {
@@ -137,7 +143,9 @@ export interface HttpItems extends SslItems {
 }
 
 /** stream {} / tcp {} and stream server values (StreamServerConfig fields unless noted). */
-export interface StreamValues extends SslValues {
+export interface StreamValues extends SslValues, ProxySslValues {
+  /** `proxy_ssl on`: StreamServerConfig.proxySsl is present. */
+  proxySsl: boolean;
   proxyConnectTimeoutMs: number;
   /** proxy_timeout, and its tcp_proxy_module names proxy_read_timeout / proxy_send_timeout. */
   proxyTimeoutMs: number;
@@ -152,6 +160,7 @@ export interface StreamValues extends SslValues {
   soKeepalive: boolean;
   sslPreread: boolean;
   prereadTimeoutMs: number;
+  prereadBufferBytes: number;
 }
 
 export interface StreamItems extends SslItems {

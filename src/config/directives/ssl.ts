@@ -94,6 +94,28 @@ function sslDirectives(contexts: readonly Context[], kind: SslArea): DirectiveSp
   ];
 }
 
+/**
+ * The proxy_ssl_* directives of one area: http locations (`proxy_pass https://`) and stream
+ * servers (`proxy_ssl on`), same names, own settings kind. Only the name default differs: http's
+ * is `$proxy_host`; stream's '' stands for proxy_pass's host (stream has no $proxy_host).
+ */
+function proxySslDirectives(contexts: readonly Context[], kind: SslArea, nameDefault: string): DirectiveSpec[] {
+  const s = <F extends keyof ProxySslValues>(o: Omit<SettingOptions<SslArea, F>, 'kind' | 'contexts'>): DirectiveSpec => setting({ contexts, kind, ...o });
+  return [
+    s({ name: 'proxy_ssl_server_name', field: 'proxySslServerName', parse: flag, default: 'off', syntax: 'proxy_ssl_server_name on | off;', summary: 'Send SNI to TLS upstreams.' }),
+    s({ name: 'proxy_ssl_name', field: 'proxySslName', parse: word, ...(nameDefault === '' ? { initial: '' } : { default: nameDefault }), templates: 0, syntax: 'proxy_ssl_name name;', summary: 'Name sent as SNI and checked against the upstream certificate.', ...(nameDefault === '' ? { note: 'Default: the host of proxy_pass.' } : {}) }),
+    s({ name: 'proxy_ssl_verify', field: 'proxySslVerify', parse: flag, default: 'off', syntax: 'proxy_ssl_verify on | off;', summary: 'Verify the upstream certificate.' }),
+    s({ name: 'proxy_ssl_verify_depth', field: 'proxySslVerifyDepth', parse: count, default: '1', syntax: 'proxy_ssl_verify_depth number;', summary: 'Longest upstream certificate chain.' }),
+    s({ name: 'proxy_ssl_trusted_certificate', field: 'proxySslTrustedCertificate', parse: pathArg, initial: null, syntax: 'proxy_ssl_trusted_certificate file;', summary: 'CAs that upstream certificates are verified against.', note: 'Without it, `proxy_ssl_verify on` uses Node\'s bundled CA list.' }),
+    s({ name: 'proxy_ssl_certificate', field: 'proxySslCertificate', parse: pathArg, initial: null, syntax: 'proxy_ssl_certificate file;', summary: 'Client certificate presented to upstreams.' }),
+    s({ name: 'proxy_ssl_certificate_key', field: 'proxySslCertificateKey', parse: pathArg, initial: null, syntax: 'proxy_ssl_certificate_key file;', summary: 'Key of `proxy_ssl_certificate`.' }),
+    s({ name: 'proxy_ssl_password_file', field: 'proxySslPasswordFile', parse: pathArg, initial: null, syntax: 'proxy_ssl_password_file file;', summary: 'Passphrases for an encrypted `proxy_ssl_certificate_key`.' }),
+    s({ name: 'proxy_ssl_protocols', field: 'proxySslProtocols', parse: protocols, args: [1, 4], default: 'TLSv1.2 TLSv1.3', syntax: 'proxy_ssl_protocols [TLSv1] [TLSv1.1] [TLSv1.2] [TLSv1.3];', summary: 'TLS versions offered to upstreams.' }),
+    s({ name: 'proxy_ssl_ciphers', field: 'proxySslCiphers', parse: opensslList('ciphers'), default: 'DEFAULT', syntax: 'proxy_ssl_ciphers ciphers;', summary: 'OpenSSL cipher list for upstream TLS.' }),
+    s({ name: 'proxy_ssl_session_reuse', field: 'proxySslSessionReuse', parse: flag, default: 'on', syntax: 'proxy_ssl_session_reuse on | off;', summary: 'Resume TLS sessions with upstreams.' }),
+  ];
+}
+
 export const SSL_DIRECTIVES: readonly DirectiveSpec[] = [
   ...sslDirectives(HTTP_SSL, 'http'),
   ...sslDirectives(STREAM_SSL, 'stream'),
@@ -102,17 +124,9 @@ export const SSL_DIRECTIVES: readonly DirectiveSpec[] = [
     summary: 'Offer HTTP/2 (ALPN h2 on ssl listens, prior-knowledge h2c on plain ones).',
     note: 'The listen parameter `http2` does the same for every server on that address.',
   }),
-  setting({ name: 'proxy_ssl_server_name', contexts: LOC3, kind: 'http', field: 'proxySslServerName', parse: flag, default: 'off', syntax: 'proxy_ssl_server_name on | off;', summary: 'Send SNI to `https://` upstreams.' }),
-  setting({ name: 'proxy_ssl_name', contexts: LOC3, kind: 'http', field: 'proxySslName', parse: word, default: '$proxy_host', templates: 0, syntax: 'proxy_ssl_name name;', summary: 'Name sent as SNI and checked against the upstream certificate.' }),
-  setting({ name: 'proxy_ssl_verify', contexts: LOC3, kind: 'http', field: 'proxySslVerify', parse: flag, default: 'off', syntax: 'proxy_ssl_verify on | off;', summary: 'Verify the upstream certificate.' }),
-  setting({ name: 'proxy_ssl_verify_depth', contexts: LOC3, kind: 'http', field: 'proxySslVerifyDepth', parse: count, default: '1', syntax: 'proxy_ssl_verify_depth number;', summary: 'Longest upstream certificate chain.' }),
-  setting({ name: 'proxy_ssl_trusted_certificate', contexts: LOC3, kind: 'http', field: 'proxySslTrustedCertificate', parse: pathArg, initial: null, syntax: 'proxy_ssl_trusted_certificate file;', summary: 'CAs that upstream certificates are verified against.', note: 'Without it, `proxy_ssl_verify on` uses Node\'s bundled CA list.' }),
-  setting({ name: 'proxy_ssl_certificate', contexts: LOC3, kind: 'http', field: 'proxySslCertificate', parse: pathArg, initial: null, syntax: 'proxy_ssl_certificate file;', summary: 'Client certificate presented to upstreams.' }),
-  setting({ name: 'proxy_ssl_certificate_key', contexts: LOC3, kind: 'http', field: 'proxySslCertificateKey', parse: pathArg, initial: null, syntax: 'proxy_ssl_certificate_key file;', summary: 'Key of `proxy_ssl_certificate`.' }),
-  setting({ name: 'proxy_ssl_password_file', contexts: LOC3, kind: 'http', field: 'proxySslPasswordFile', parse: pathArg, initial: null, syntax: 'proxy_ssl_password_file file;', summary: 'Passphrases for an encrypted `proxy_ssl_certificate_key`.' }),
-  setting({ name: 'proxy_ssl_protocols', contexts: LOC3, kind: 'http', field: 'proxySslProtocols', parse: protocols, args: [1, 4], default: 'TLSv1.2 TLSv1.3', syntax: 'proxy_ssl_protocols [TLSv1] [TLSv1.1] [TLSv1.2] [TLSv1.3];', summary: 'TLS versions offered to upstreams.' }),
-  setting({ name: 'proxy_ssl_ciphers', contexts: LOC3, kind: 'http', field: 'proxySslCiphers', parse: opensslList('ciphers'), default: 'DEFAULT', syntax: 'proxy_ssl_ciphers ciphers;', summary: 'OpenSSL cipher list for upstream TLS.' }),
-  setting({ name: 'proxy_ssl_session_reuse', contexts: LOC3, kind: 'http', field: 'proxySslSessionReuse', parse: flag, default: 'on', syntax: 'proxy_ssl_session_reuse on | off;', summary: 'Resume TLS sessions with upstreams.' }),
+  ...proxySslDirectives(LOC3, 'http', '$proxy_host'),
+  ...proxySslDirectives(STREAM_SSL, 'stream', ''),
+  setting({ name: 'proxy_ssl', contexts: STREAM_SSL, kind: 'stream', field: 'proxySsl', parse: flag, default: 'off', syntax: 'proxy_ssl on | off;', summary: 'Speak TLS to the upstream (stream).' }),
 ];
 
 function pemFile(prefix: string, p: PathArg | null): PemFile | null {

@@ -1,7 +1,8 @@
 /** stream {} / tcp {} servers, and `map` (http and stream). */
 import type { Directive } from '../ast.js';
 import type { AccessRule, MapConfig } from '../types.js';
-import { accessLog, logFormat, parseListen, parseServerNames } from './http.js';
+import { accessLog, logFormat, parseServerNames } from './http.js';
+import { parseStreamListen } from './listen.js';
 import {
   addLogFormat, checkRegex, childScope, count, err, flag, isVariableName, listSetting, noEffect, noteTemplate, size, oneOf, seconds, setting, trustedSource,
   type Context, type DirectiveSpec, type Scope, type SettingOptions, type StreamServerDraft, type TargetDraft, type ValueField,
@@ -70,10 +71,10 @@ export const STREAM_DIRECTIVES: readonly DirectiveSpec[] = [
     },
   },
   {
-    name: 'listen', contexts: SRV, args: [1, Infinity], multiple: true, syntax: 'listen address:port [ssl] [proxy_protocol] [reuseport] [backlog=n];',
+    name: 'listen', contexts: SRV, args: [1, Infinity], multiple: true, syntax: 'listen address:port [ssl] [proxy_protocol] [backlog=n] [rcvbuf=size] [sndbuf=size] [reuseport] [so_keepalive=on|off|[keepidle]:[keepintvl]:[keepcnt]] [fastopen=n] [bind] [ipv6only=on|off];',
     summary: 'Address and port the TCP server accepts connections on.',
     apply(scope, d) {
-      const l = parseListen(d, scope.state.report, ['proxy_protocol', 'reuseport', 'ssl', 'default_server', 'default', 'bind']);
+      const l = parseStreamListen(d, scope.state.report);
       if (l !== undefined) scope.streamServer!.listens.push(l);
     },
   },
@@ -89,6 +90,18 @@ export const STREAM_DIRECTIVES: readonly DirectiveSpec[] = [
       const s = scope.streamServer!;
       if (s.websockets.length > 0) { err(scope.state.report, 'TSP_ERR_CONFIG_DUPLICATE', `"${d.name}" directive is duplicate`, d.loc); return; }
       s.proxy = streamTarget(scope, d);
+      s.ret = null;
+    },
+  },
+  {
+    name: 'return', contexts: SRV, args: [1, 1], templates: 0, syntax: 'return value;',
+    summary: 'Send the value (text and variables) to the client and close the connection (nginx stream return module).',
+    apply(scope, d) {
+      const s = scope.streamServer!;
+      if (s.ret !== undefined && s.ret !== null) { err(scope.state.report, 'TSP_ERR_CONFIG_DUPLICATE', `"${d.name}" directive is duplicate`, d.loc); return; }
+      if (s.websockets.length > 0) { err(scope.state.report, 'TSP_ERR_CONFIG_DUPLICATE', `"${d.name}" directive is duplicate`, d.loc); return; }
+      s.ret = d.args[0]!.value;
+      s.proxy = null;
     },
   },
   {
@@ -119,6 +132,7 @@ export const STREAM_DIRECTIVES: readonly DirectiveSpec[] = [
   stream({ name: 'tcp_nodelay', field: 'tcpNodelay', parse: flag, default: 'on', syntax: 'tcp_nodelay on | off;', summary: 'TCP_NODELAY on both sides.' }),
   stream({ name: 'so_keepalive', field: 'soKeepalive', parse: flag, default: 'off', syntax: 'so_keepalive on | off;', summary: 'SO_KEEPALIVE on upstream connections.' }),
   stream({ name: 'ssl_preread', field: 'sslPreread', parse: flag, default: 'off', syntax: 'ssl_preread on | off;', summary: 'Read the TLS ClientHello (SNI) before choosing a server.' }),
+  stream({ name: 'preread_buffer_size', field: 'prereadBufferBytes', parse: size, default: '16k', syntax: 'preread_buffer_size size;', summary: 'Most bytes read ahead (the TLS ClientHello for ssl_preread); a larger hello ends the session.' }),
   stream({ name: 'preread_timeout', field: 'prereadTimeoutMs', parse: seconds, default: '30s', syntax: 'preread_timeout time;', summary: 'Timeout for the preread phase.' }),
   listSetting({
     name: 'access_log', contexts: ST, kind: 'stream', field: 'accessLogs', parse: accessLog('basic'), args: [1, Infinity], templates: 0,
