@@ -21,6 +21,7 @@ import { expectsProxyHeader, headLimitsOf, keepaliveTimeOf, PROXY_INCOMPLETE, re
 import { nextConnectionId, type ClientTransport, type Exchange } from './transport.js';
 import type { TunnelClient } from './tunnel.js';
 import type { TlsInfo } from '../tls/info.js';
+import { Http1Output } from './http1-output.js';
 
 const S_HEAD = 0;
 const S_BODY = 1;
@@ -35,8 +36,6 @@ const S_LINGER = 6;
 /** nginx's lingering defaults (a location without lingering_* directives has no `lingering`). */
 const LINGERING_DEFAULT = { mode: 'on', timeMs: 30_000, timeoutMs: 5_000 } as const;
 
-const CONTINUE = 'HTTP/1.1 100 Continue\r\n\r\n';
-
 function lingerDeadline(socket: net.Socket): void {
   socket.destroy();
 }
@@ -45,8 +44,7 @@ function lingerDeadline(socket: net.Socket): void {
 const kConnection = Symbol('tsproxy.connection');
 type OwnedSocket = net.Socket & { [kConnection]: ClientConnection };
 
-export class ClientConnection implements ClientTransport, TunnelClient {
-  readonly socket: net.Socket;
+export class ClientConnection extends Http1Output implements ClientTransport, TunnelClient {
   /** The site (config) of the current request; a reload applies from the next request on. */
   site: HttpSite;
   vhosts: VirtualHosts;
@@ -85,11 +83,9 @@ export class ClientConnection implements ClientTransport, TunnelClient {
   #headDeadline: NodeJS.Timeout | null = null;
   /** The client sent FIN: no more requests will come. */
   #clientEnded = false;
-  /** The response head being built (status line and fields). */
-  #head = '';
 
   constructor(socket: net.Socket, site: HttpSite, vhosts: VirtualHosts, accepted: AcceptedConnection | null = null) {
-    this.socket = socket;
+    super(socket);
     this.site = site;
     this.vhosts = vhosts;
     this.tls = accepted?.tls ?? null;
@@ -370,47 +366,6 @@ export class ClientConnection implements ClientTransport, TunnelClient {
     const max = plan?.settings.keepaliveRequests ?? 1000;
     return !this.#retiring && !this.site.retired && (max <= 0 || this.requests < max) &&
       Date.now() - this.#acceptedAtMs < keepaliveTimeOf(this.vhosts.defaultServer.config);
-  }
-
-  // ---------------------------------------------------------------------------------------------
-  // the response sink: one head string (status line, fields, Connection), then body bytes
-
-  status(code: number, reason: string): void {
-    this.#head = `HTTP/1.1 ${code} ${reason}\r\n`;
-  }
-
-  field(name: string, value: string): void {
-    this.#head += `${name}: ${value}\r\n`;
-  }
-
-  sendHead(keepAlive: boolean, body: string | null, last: boolean): number {
-    let text = this.#head + (keepAlive ? 'Connection: keep-alive\r\n\r\n' : 'Connection: close\r\n\r\n');
-    this.#head = '';
-    const bytes = text.length;
-    if (body !== null) text += body;
-    if (last && !keepAlive) this.socket.end(text, 'latin1');
-    else this.socket.write(text, 'latin1');
-    return bytes;
-  }
-
-  data(chunk: Buffer): boolean {
-    return this.socket.write(chunk);
-  }
-
-  sendContinue(): void {
-    this.socket.write(CONTINUE, 'latin1');
-  }
-
-  cork(): void {
-    this.socket.cork();
-  }
-
-  uncork(): void {
-    this.socket.uncork();
-  }
-
-  get output(): net.Socket {
-    return this.socket;
   }
 
   // ---------------------------------------------------------------------------------------------

@@ -80,14 +80,20 @@ export type TemplateContext = TemplateScope<RequestInfo>;
 // ---------------------------------------------------------------------------------------------
 // header helpers
 
-/** Values of a header (lowercase name) joined as nginx 1.23+ does: "; " for Cookie, else ", ". */
-export function headerValue(headers: readonly string[] | null, lname: string): string {
+/**
+ * Values of a header (lowercase name) joined as nginx 1.23+ does: "; " for Cookie, else ", ".
+ * `anySeparator`: '-' and '_' in a name match each other ($http_x_under reads X_Under too, which
+ * underscores_in_headers lets in), as nginx's $http_ lookup.
+ */
+export function headerValue(headers: readonly string[] | null, lname: string, anySeparator = false): string {
   if (headers === null) return '';
   let out: string | null = null;
   const len = lname.length;
   for (let i = 0; i < headers.length; i += 2) {
     const name = headers[i]!;
-    if (name.length !== len || name.toLowerCase() !== lname) continue;
+    if (name.length !== len) continue;
+    const lower = name.toLowerCase();
+    if (lower !== lname && !(anySeparator && lower.replace(/_/g, '-') === lname)) continue;
     const v = headers[i + 1]!;
     out = out === null ? v : out + (lname === 'cookie' ? '; ' : ', ') + v;
   }
@@ -216,7 +222,8 @@ const BUILTINS: Readonly<Record<string, Getter>> = {
 const FAMILIES: Readonly<Record<string, (suffix: string) => Getter>> = {
   http_: (suffix) => {
     const h = headerName(suffix);
-    return (r) => headerValue(r.headers, h);
+    if (!suffix.includes('_')) return (r) => headerValue(r.headers, h);
+    return (r) => headerValue(r.headers, h, true);
   },
   sent_http_: (suffix) => {
     const h = headerName(suffix);

@@ -13,7 +13,7 @@
  */
 import type http2 from 'node:http2';
 import type { HeadLimits } from '../wire/head-accumulator.js';
-import { parseContentLength } from '../wire/headers.js';
+import { isInvalidHeaderName, parseContentLength, TCHAR } from '../wire/headers.js';
 import type { RequestHead } from '../wire/http1-request.js';
 import { parseAbsoluteTarget, validHost } from '../wire/request-target.js';
 
@@ -64,13 +64,20 @@ export function http2RequestHead(headers: http2.IncomingHttpHeaders, limits: Hea
   }
   let contentLength = -1;
   let expectContinue = false;
+  // underscores_in_headers / ignore_invalid_headers / max_headers apply to HTTP/2 fields as to
+  // HTTP/1.1 lines (nginx checks both the same way); TCHAR: every token name passes.
+  const nameRules = limits.headerNames ?? TCHAR;
+  let fields = host === null ? 0 : 1;
   for (const name in headers) {
-    if (name.charCodeAt(0) === 0x3a || SKIPPED.has(name)) continue;
+    if (name.charCodeAt(0) === 0x3a) continue;
     const field = headers[name];
     if (field === undefined) continue;
     const values = typeof field === 'string' ? null : field;
     const count = values === null ? 1 : values.length;
+    fields += count;
+    if (SKIPPED.has(name)) continue;
     if (BAD_NAME.test(name)) bad = true;
+    else if (nameRules !== TCHAR && isInvalidHeaderName(name, nameRules)) continue;
     for (let k = 0; k < count; k++) {
       const value = trimOws(values === null ? (field as string) : values[k]!);
       const length = name.length + FIELD_SEPARATOR + value.length;
@@ -89,6 +96,7 @@ export function http2RequestHead(headers: http2.IncomingHttpHeaders, limits: Hea
     }
   }
   bytes += LINE_END;
+  if (fields > (limits.maxHeaders ?? Infinity)) bad = true;
   // The parser's order: the whole head, the request line, then the fields and their values.
   if (bytes > limits.headBytes) return lineBytes > limits.requestLineBytes ? 414 : 431;
   if (path === undefined || path === '' || !METHOD.test(method) || BAD_TARGET.test(path)) return lineBytes > limits.requestLineBytes ? 414 : 400;

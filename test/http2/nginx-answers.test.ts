@@ -55,6 +55,18 @@ describe('HTTP/2 as nginx answers it', () => {
     expect((await request(plain.url('/'))).body).toBe('[]');
   });
 
+  it('header names as on HTTP/1.1: "_" and other non-letters ignored by default, underscores_in_headers, max_headers (nginx 1.22 ignores x_under and x.dot on h2)', async () => {
+    const echo = 'location / { return 200 "u=[$http_x_under] d=[$http_x_dot] ok=[$http_x_ok]"; }';
+    const strict = await startProxy(`http { server { listen 127.0.0.1:0 http2; ${echo} } }`);
+    const lenient = await startProxy(`http { server { listen 127.0.0.1:0 http2; underscores_in_headers on; max_headers 3; ${echo} } }`);
+    const fields = { ':path': '/', 'x_under': '1', 'x.dot': '2', 'x-ok': '3' };
+    expect((await h2request(await h2connect(strict.url('')), fields)).text).toBe('u=[] d=[] ok=[3]');
+    const c = await h2connect(lenient.url(''));
+    // :authority (Host) and three fields: one more than max_headers 3
+    expect((await h2request(c, fields)).status).toBe(400);
+    expect((await h2request(c, { ':path': '/', 'x_under': '1', 'x-ok': '3' })).text).toBe('u=[1] d=[] ok=[3]');
+  });
+
   it('several cookie fields reach the upstream as one Cookie joined with "; "', async () => {
     const a = await startHttpBackend('A');
     const proxy = await startProxy(`http { server { listen 127.0.0.1:0 http2; location / { proxy_pass http://127.0.0.1:${a.port}; } } }`);
