@@ -125,18 +125,13 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
     this.#upstreamHead = head.text;
     this.#upgrade = head.upgrade;
     this.#upstreamReusable = head.reusable;
-    this.#next.start();
+    this.#next.start(group);
     this.#connect();
   }
 
   #pick(): Peer | null {
-    const proxy = this.#proxy;
     const r = this.#r;
-    return this.#group!.pick({
-      clientAddress: r.remoteAddr,
-      hashKey: proxy.hashKey === null ? null : proxy.hashKey(r),
-      tried: this.#next.tried,
-    });
+    return this.#next.pick(r.remoteAddr, this.#proxy.hashKey === null ? null : this.#proxy.hashKey(r));
   }
 
   #connect(picked: Peer | null = null): void {
@@ -148,18 +143,15 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
       if (next.attempts === 0) {
         this.#r.site.logger.error(this.#logContext('TSP_ERR_NO_LIVE_UPSTREAM', group.name), 'no live upstreams while connecting to upstream');
       }
-      // nginx lists a try that found no live peer (while the group's tries remain) as the group's
-      // name, and answers that 502 ("no live upstreams"), whatever failed before (a timeout: 504
-      // only when it was the last try by nginx's count).
-      if (next.attempts === 0 || next.attempts < group.tries) {
-        (this.#try = r.upstream!.start(group.name, Date.now())).status = 502;
-        return this.#fail(502);
-      }
-      return this.#fail(this.#lastStatus);
+      // A try nginx lists as the group's name is answered 502 ("no live upstreams"), whatever
+      // failed before (a timeout: 504 only when it was the last try by nginx's count).
+      const listed = next.noPeer(r.upstream!);
+      if (listed === null) return this.#fail(this.#lastStatus);
+      (this.#try = listed).status = 502;
+      return this.#fail(502);
     }
-    next.attempts++;
     this.#peer = peer;
-    this.#try = r.upstream!.start(peer.key, Date.now());
+    this.#try = next.begin(peer, r.upstream!);
     const tls = this.#tls;
     const pool = this.#r.site.pool;
     const pooled = this.#proxy.proxyProtocol === 0 ? pool.take(peer, tls === null ? '' : tls.poolKey) : null;
@@ -418,8 +410,7 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
     if (this.#reused && this.#resAcc.pendingBytes === 0 && this.#next.replayable()) {
       this.#releasePeer(false);
       this.#resetAttempt();
-      this.#r.upstream!.forget(this.#try!);
-      this.#next.attempts--;
+      this.#next.takeBack(this.#try!, this.#r.upstream!);
       this.#connect();
       return;
     }
@@ -453,7 +444,7 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
   #releasePeer(failed: boolean, up: UpstreamConn | null = null): void {
     const peer = this.#peer;
     if (peer === null) return;
-    if (this.#group!.release(peer, failed)) {
+    if (this.#next.release(peer, failed)) {
       this.#r.site.logger.warn(this.#logContext('TSP_ERR_PEER_DISABLED'), disabledMessage(up, this.#res !== null));
     }
     this.#peer = null;

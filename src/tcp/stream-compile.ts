@@ -9,6 +9,7 @@ import { serverNameText } from '../config/host-names.js';
 import type { AccessLogConfig, LogFormatConfig, SslConfig, StreamConfig, StreamServerConfig } from '../config/types.js';
 import type { TlsServers } from '../tls/context.js';
 import { compileAccessRules, compileTrustedPeers, type AddressCheck } from '../core/address-match.js';
+import type { RetryLimits } from '../core/retry.js';
 import { ServerNameIndex } from '../core/server-names.js';
 import { declaredStreamVariables } from '../config/variables.js';
 import { TsproxyError } from '../errors.js';
@@ -39,6 +40,8 @@ export interface CompiledServer {
   readonly dynamicTarget: Variable | null;
   /** set_real_ip_from: whether a peer may give the client address in its PROXY header; null = off. */
   readonly realip: AddressCheck | null;
+  /** proxy_next_upstream_tries / _timeout, for core's PeerTries. */
+  readonly retry: RetryLimits;
 }
 
 export interface ListenSite {
@@ -115,6 +118,7 @@ export function compileStream(
           ? compileStreamTemplate(config.handler.target.raw, ctx)
           : null,
       realip: compileTrustedPeers(config.setRealIpFrom ?? []),
+      retry: { tries: config.proxyNextUpstreamTries, retryTimeoutMs: config.proxyNextUpstreamTimeoutMs },
     };
     for (const l of config.listens) {
       const list = byKey.get(l.key) ?? [];
