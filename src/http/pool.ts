@@ -231,6 +231,19 @@ export class UpstreamPool implements TlsSessionCache {
   readonly #sessions = new Map<string, Buffer>();
   #closed = false;
 
+  /**
+   * The connection a try uses: an idle one to `peer` made with the same TLS parameters (when
+   * `reuse`), handed to `owner` and already `connected`; else a new one, connecting
+   * (`owner.upstreamConnect` follows), that stores its TLS sessions here when `tls` reuses them.
+   */
+  open(peer: Peer, owner: UpstreamOwner, sink: ChunkSink, tls: TlsTarget | null, connectTimeoutMs: number, reuse: boolean): UpstreamConn {
+    const pooled = reuse ? this.take(peer, tls === null ? '' : tls.poolKey) : null;
+    if (pooled === null) return new UpstreamConn(peer, owner, connectTimeoutMs, sink, tls, tls !== null && tls.ctx.sessionReuse ? this : null);
+    pooled.owner = owner;
+    pooled.sink = sink;
+    return pooled;
+  }
+
   /** An idle connection to `peer` made with the same TLS parameters (`key` '' = plain), or null. */
   take(peer: Peer, key = ''): UpstreamConn | null {
     const stack = key === '' ? this.#idle.get(peer) : this.#idleTls.get(peer)?.get(key);
