@@ -96,16 +96,20 @@ describe('core Tunnel on real sockets', () => {
 
   test('the idle timeout destroys both sides of a silent tunnel and keeps a busy one', async () => {
     const backend = await tcpServer((s) => s.on('data', (d: Buffer) => s.write(d)));
-    const r = await relay(backend.port, { idleTimeoutMs: 250 });
+    const r = await relay(backend.port, { idleTimeoutMs: 300 });
     const idle = connect(r.port);
     const busy = connect(r.port);
+    const started = Date.now();
     const ticker = setInterval(() => busy.socket.write('.'), 50);
     onTestFinished(() => clearInterval(ticker));
     await idle.closed;
+    expect(Date.now() - started).toBeGreaterThanOrEqual(250);
     await expect.poll(() => r.ended.filter((t) => t.idleTimedOut).length).toBe(1);
-    await new Promise((resolve) => setTimeout(resolve, 300));
     expect(busy.socket.destroyed).toBe(false);
     expect(busy.received().length).toBeGreaterThan(0);
+    clearInterval(ticker);
+    await busy.closed;
+    await expect.poll(() => r.ended.filter((t) => t.idleTimedOut).length).toBe(2);
   });
 
   test('what a server sends before the tunnel exists is held and relayed first', async () => {
