@@ -1,17 +1,16 @@
 /**
- * proxy_next_upstream for one proxied request: which peers it was sent to, whether a failed try
+ * proxy_next_upstream for one proxied request: what is HTTP's on top of core's retry loop
+ * (core/retry.ts: peers tried, tries and time budget, the no-live-peer rule). Whether a failed try
  * may be followed by another (the failure's condition is enabled, nothing reached the client, the
- * request can still be sent again, the tries and time budgets are not spent), and the request
- * body bytes a new try sends again. Also the code a failed try is logged with (its wording:
- * upstream-log.ts).
+ * request can still be sent again, the budget is not spent), and the request body bytes a new try
+ * sends again. Also the code a failed try is logged with (its wording: upstream-log.ts).
  *
- * Separate from proxy.ts, which moves the bytes, so the retry rules read in one place and can be
- * checked without sockets. One instance per ProxyExchange; no closures, and the body copy is only
- * made once a body byte arrives.
+ * Separate from proxy.ts, which moves the bytes, so the retry rules read in one place. One
+ * instance per ProxyExchange; no closures, and the body copy is only made once a body byte arrives.
  */
 import { IDEMPOTENT_METHODS } from '../constants.js';
+import { PeerTries } from '../core/retry.js';
 import type { ErrorCode } from '../errors.js';
-import type { Peer } from '../upstream/peer.js';
 import { BodyReplay } from './framing.js';
 import type { RequestHead } from '../wire/http1-request.js';
 import type { ProxyPlan } from './plan.js';
@@ -20,16 +19,11 @@ import type { UpstreamConn } from './pool.js';
 /** Statuses that count against max_fails when they trigger a retry (nginx: 403/404 do not). */
 const FAILURE_STATUSES: ReadonlySet<number> = new Set([500, 502, 503, 504, 429]);
 
-export class NextUpstream {
-  /** Tries started (a pooled connection the peer closed just as it was reused is taken back). */
-  attempts = 0;
-  /** Peers this request already went to, skipped by group.pick; null until a retry. */
-  tried: Set<Peer> | null = null;
+export class NextUpstream extends PeerTries {
   /** The current try's head went out: body bytes go straight to the peer from then on. */
   headSent = false;
   /** Body bytes received before the current try's head went out; they leave with it. */
   held: Buffer[] | null = null;
-  #firstTryMs = 0;
   #replay: BodyReplay | null = null;
   readonly #head: RequestHead;
   readonly #proxy: ProxyPlan;
@@ -37,14 +31,10 @@ export class NextUpstream {
 
   /** `bodiless`: the request has no body at all. */
   constructor(head: RequestHead, proxy: ProxyPlan, bodiless: boolean) {
+    super(proxy);
     this.#head = head;
     this.#proxy = proxy;
     this.#bodiless = bodiless;
-  }
-
-  /** The first try starts now (proxy_next_upstream_timeout counts from here). */
-  start(): void {
-    this.#firstTryMs = Date.now();
   }
 
   /** A body part on its way to the peer: copied for a retry while the copy fits the limit. */
@@ -64,10 +54,6 @@ export class NextUpstream {
     return held;
   }
 
-  markTried(peer: Peer): void {
-    (this.tried ??= new Set()).add(peer);
-  }
-
   /**
    * Whether the request may be sent again: nothing of it reached a peer, or its body (if any) is
    * still held and it is idempotent (or `non_idempotent` is set).
@@ -83,11 +69,7 @@ export class NextUpstream {
    * condition of the failure, and `responseStarted` whether the client got anything yet.
    */
   allows(enabled: boolean, responseStarted: boolean): boolean {
-    if (!enabled || responseStarted || !this.replayable()) return false;
-    const proxy = this.#proxy;
-    if (proxy.tries > 0 && this.attempts >= proxy.tries) return false;
-    if (proxy.retryTimeoutMs > 0 && Date.now() - this.#firstTryMs >= proxy.retryTimeoutMs) return false;
-    return true;
+    return enabled && !responseStarted && this.replayable() && this.budgetLeft();
   }
 
   /** A new try begins: it starts with the body bytes received so far (those not yet sent are among them). */

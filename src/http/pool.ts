@@ -11,19 +11,10 @@
  */
 import net from 'node:net';
 import tls from 'node:tls';
+import { AdaptiveReadBuffer, CONNECTION_READ_FLOOR_BYTES, TUNNEL_READ_FLOOR_BYTES } from '../core/read-buffer.js';
 import type { Peer } from '../upstream/peer.js';
 import { connectOptions, type TlsSessionCache, type TlsTarget } from './upstream-tls.js';
 
-/** Read buffer bounds: small enough for many idle keep-alive connections, big enough for bulk. */
-const READ_MIN = 4 * 1024;
-const READ_MAX = 256 * 1024;
-/**
- * Read buffer floor of a tunnel (WebSocket): most tunnels sit idle for hours, and an idle tunnel's
- * buffer was 4 KiB of its ~20 KiB. Traffic grows it back (x4 per full read) within a few reads.
- */
-export const TUNNEL_READ_MIN = 512;
-/** Consecutive reads under a quarter of the buffer before it shrinks. */
-const SHRINK_AFTER = 16;
 /** TLS sessions kept (per peer and TLS key); bounded because proxy_ssl_name may vary per request. */
 const MAX_SESSIONS = 1024;
 
@@ -73,11 +64,8 @@ export class UpstreamConn {
    */
   sink: ChunkSink | null = null;
   #timeoutMs = -1;
-  #buf = Buffer.allocUnsafeSlow(READ_MIN);
-  #readMin = READ_MIN;
-  /** Set by tunnelReads(): the next buffer is the tunnel floor, whatever this read was. */
-  #shrinkNow = false;
-  #smallReads = 0;
+  /** Where reads land (core/read-buffer.ts: the one grow/shrink rule). */
+  readonly #reads = new AdaptiveReadBuffer(CONNECTION_READ_FLOOR_BYTES);
   readonly #sessions: TlsSessionCache | null;
 
   /**
@@ -95,7 +83,7 @@ export class UpstreamConn {
     this.poolKey = secure === null ? '' : secure.poolKey;
     this.#sessions = secure === null ? null : sessions;
     // tls.connect takes `onread` too (Node >= 15.1), so TLS reads also land in the reused buffer.
-    const onread = { buffer: this.#buffer, callback: this.#onRead };
+    const onread = { buffer: this.#reads.current, callback: this.#onRead };
     let socket: net.Socket;
     if (secure === null) {
       socket =
@@ -191,51 +179,25 @@ export class UpstreamConn {
     return `${this.peer.key} ${this.poolKey}`;
   }
 
-  readonly #buffer = (): Buffer => this.#buf;
-
   /**
-   * The connection became a tunnel (upgrade): drop to a small read buffer now (the tunnel starts
-   * inside the read of the 101 response, so the next read already uses it) and keep that floor.
+   * The connection became a tunnel (upgrade): drop to the tunnel floor now (the tunnel starts
+   * inside the read of the 101 response, so the next read already uses it) and keep it.
    */
   tunnelReads(): void {
-    this.#readMin = TUNNEL_READ_MIN;
-    if (this.#buf.length > TUNNEL_READ_MIN) this.#shrinkNow = true;
+    this.#reads.lowerFloor(TUNNEL_READ_FLOOR_BYTES);
   }
 
   /**
-   * Reads land in one reused buffer (net's `onread`) instead of a fresh 64 KiB allocation per
-   * read: bulk responses were bound by allocation, GC and read count (as the stream proxy's
-   * UpstreamReader). Chunks still go out as 'data' events (the reload's goingAway() swaps those
-   * listeners) but are views valid only during the event. The buffer is reused only when the
-   * sink's write completed synchronously (writableLength 0 after the event); a write left queued
-   * still references it, so it is handed over to that write and a new one allocated. The buffer
-   * grows while reads fill it and shrinks after a run of reads that do not, so a connection
-   * that only carries small responses holds a few KiB.
+   * Reads land in the connection's AdaptiveReadBuffer and still go out as 'data' events (the
+   * reload's goingAway() swaps those listeners), as views valid only during the event. The
+   * buffer is reused only when the sink's write completed synchronously (writableLength 0 after
+   * the event); without a sink the owner may keep the chunk, so it never is.
    */
   readonly #onRead = (n: number, buf: Buffer): boolean => {
     // The sink the chunk is written to, before the event can hand the connection to another owner.
     const sink = this.owner === null ? null : this.sink;
     this.socket.emit('data', buf.subarray(0, n));
-    const size = buf.length;
-    let next = size;
-    if (this.#shrinkNow) {
-      this.#shrinkNow = false;
-      next = this.#readMin;
-      this.#smallReads = 0;
-    } else if (n === size) {
-      next = Math.min(size * 4, READ_MAX);
-      this.#smallReads = 0;
-    } else if (n < size / 4) {
-      // Shrink only after a run of small reads: a response read as one big and one small read
-      // (head and body, or a body's tail) would otherwise reallocate on every request.
-      if (++this.#smallReads >= SHRINK_AFTER) {
-        next = Math.max(size / 4, this.#readMin);
-        this.#smallReads = 0;
-      }
-    } else {
-      this.#smallReads = 0;
-    }
-    if (sink === null || sink.writableLength > 0 || next !== size) this.#buf = Buffer.allocUnsafeSlow(next);
+    this.#reads.afterRead(n, sink === null || sink.writableLength > 0);
     return true;
   };
 
@@ -268,6 +230,19 @@ export class UpstreamPool implements TlsSessionCache {
   readonly #perGroup = new Map<string, number>();
   readonly #sessions = new Map<string, Buffer>();
   #closed = false;
+
+  /**
+   * The connection a try uses: an idle one to `peer` made with the same TLS parameters (when
+   * `reuse`), handed to `owner` and already `connected`; else a new one, connecting
+   * (`owner.upstreamConnect` follows), that stores its TLS sessions here when `tls` reuses them.
+   */
+  open(peer: Peer, owner: UpstreamOwner, sink: ChunkSink, tls: TlsTarget | null, connectTimeoutMs: number, reuse: boolean): UpstreamConn {
+    const pooled = reuse ? this.take(peer, tls === null ? '' : tls.poolKey) : null;
+    if (pooled === null) return new UpstreamConn(peer, owner, connectTimeoutMs, sink, tls, tls !== null && tls.ctx.sessionReuse ? this : null);
+    pooled.owner = owner;
+    pooled.sink = sink;
+    return pooled;
+  }
 
   /** An idle connection to `peer` made with the same TLS parameters (`key` '' = plain), or null. */
   take(peer: Peer, key = ''): UpstreamConn | null {

@@ -14,7 +14,8 @@ import type { RequestHead } from '../wire/http1-request.js';
 import type { ResponseHead } from '../wire/http1-response.js';
 import type { LocationPlan, ProxyPlan } from './plan.js';
 import type { HttpRequest } from './request.js';
-import { statusText } from './respond.js';
+import { errorResponse, statusText } from './respond.js';
+import { finishRequest, respond } from './phases.js';
 import type { ClientTransport } from './transport.js';
 
 export class ProxyResponse extends ResponseBodyFraming {
@@ -92,6 +93,22 @@ export class ProxyResponse extends ResponseBodyFraming {
     this.#dechunkedOk = true;
     this.#dechunk.decode(part, this.#onDechunked!);
     return this.#dechunkedOk;
+  }
+
+  /**
+   * The proxy answers instead of the upstream (a failure before any response head reached the
+   * client, or proxy_intercept_errors): the error page for `status`; to a client that went away,
+   * only the log line. `keepAlive`: the request allows it (its body was read whole).
+   * `errorPage`: an error_page may replace the answer.
+   */
+  answer(status: number, keepAlive: boolean, errorPage = status >= 400): void {
+    const r = this.#r;
+    if (this.clientGone) {
+      r.status = status;
+      finishRequest(r, false);
+      return;
+    }
+    respond(r, errorResponse(status), keepAlive && this.#head.keepAlive && this.#t.requestsLeft(this.#plan), errorPage);
   }
 
   /** A 100 Continue from the upstream, relayed to a client that can read it. */

@@ -6,10 +6,12 @@
  * client; after that a failure aborts the client connection so a truncated body can never look
  * complete.
  *
- * This is the exchange (the tries and their outcomes). Along its seams: the upstream request
- * (upstream-request.ts), the request body on its way there (proxy-request-body.ts), the upstream
- * response head (upstream-response.ts), and the response as the client gets it
- * (proxy-response.ts).
+ * This is the exchange (the tries and their outcomes). Along its seams: the retry rules
+ * (next-upstream.ts over core/retry.ts), the connection a try uses (pool.ts `open`: pooled or
+ * new), the upstream request (upstream-request.ts), the request body on its way there
+ * (proxy-request-body.ts), the upstream response head (upstream-response.ts), the response as the
+ * client gets it, or the local answer in its place (proxy-response.ts), and the tunnel after a
+ * 101 (upgrade.ts, tunnel.ts over core/tunnel.ts).
  */
 import type { ErrorCode } from '../errors.js';
 import { UpstreamAttempts, type UpstreamAttempt } from '../upstream/attempts.js';
@@ -26,11 +28,10 @@ import { headerValue } from '../wire/headers.js';
 import type { RequestHead } from '../wire/http1-request.js';
 import type { ResponseHead } from '../wire/http1-response.js';
 import { proxyPortOf, type LocationPlan, type ProxyPlan } from './plan.js';
-import { UpstreamConn, type UpstreamOwner } from './pool.js';
+import type { UpstreamConn, UpstreamOwner } from './pool.js';
 import { BODY_NONE, type HttpRequest } from './request.js';
-import { errorResponse } from './respond.js';
 import { ProxyResponse } from './proxy-response.js';
-import { finishRequest, respond } from './phases.js';
+import { finishRequest } from './phases.js';
 import type { ClientTransport, Exchange } from './transport.js';
 import { startHttpTunnel } from './upgrade.js';
 import { HEAD_INVALID, HEAD_PENDING, ResponseHeadReader, poolable } from './upstream-response.js';
@@ -125,18 +126,13 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
     this.#upstreamHead = head.text;
     this.#upgrade = head.upgrade;
     this.#upstreamReusable = head.reusable;
-    this.#next.start();
+    this.#next.start(group);
     this.#connect();
   }
 
   #pick(): Peer | null {
-    const proxy = this.#proxy;
     const r = this.#r;
-    return this.#group!.pick({
-      clientAddress: r.remoteAddr,
-      hashKey: proxy.hashKey === null ? null : proxy.hashKey(r),
-      tried: this.#next.tried,
-    });
+    return this.#next.pick(r.remoteAddr, this.#proxy.hashKey === null ? null : this.#proxy.hashKey(r));
   }
 
   #connect(picked: Peer | null = null): void {
@@ -148,32 +144,20 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
       if (next.attempts === 0) {
         this.#r.site.logger.error(this.#logContext('TSP_ERR_NO_LIVE_UPSTREAM', group.name), 'no live upstreams while connecting to upstream');
       }
-      // nginx lists a try that found no live peer (while the group's tries remain) as the group's
-      // name, and answers that 502 ("no live upstreams"), whatever failed before (a timeout: 504
-      // only when it was the last try by nginx's count).
-      if (next.attempts === 0 || next.attempts < group.tries) {
-        (this.#try = r.upstream!.start(group.name, Date.now())).status = 502;
-        return this.#fail(502);
-      }
-      return this.#fail(this.#lastStatus);
+      // A try nginx lists as the group's name is answered 502 ("no live upstreams"), whatever
+      // failed before (a timeout: 504 only when it was the last try by nginx's count).
+      const listed = next.noPeer(r.upstream!);
+      if (listed === null) return this.#fail(this.#lastStatus);
+      (this.#try = listed).status = 502;
+      return this.#fail(502);
     }
-    next.attempts++;
     this.#peer = peer;
-    this.#try = r.upstream!.start(peer.key, Date.now());
-    const tls = this.#tls;
-    const pool = this.#r.site.pool;
-    const pooled = this.#proxy.proxyProtocol === 0 ? pool.take(peer, tls === null ? '' : tls.poolKey) : null;
-    if (pooled !== null) {
-      pooled.owner = this;
-      pooled.sink = this.#t.output;
-      this.#up = pooled;
-      this.#reused = true;
-      this.#send(pooled);
-    } else {
-      this.#reused = false;
-      const sessions = tls !== null && tls.ctx.sessionReuse ? pool : null;
-      this.#up = new UpstreamConn(peer, this, this.#plan.settings.proxyConnectTimeoutMs, this.#t.output, tls, sessions);
-    }
+    this.#try = next.begin(peer, r.upstream!);
+    // A PROXY header is the client's: such a connection is never reused.
+    const reuse = this.#proxy.proxyProtocol === 0;
+    const up = (this.#up = r.site.pool.open(peer, this, this.#t.output, this.#tls, this.#plan.settings.proxyConnectTimeoutMs, reuse));
+    this.#reused = up.connected;
+    if (up.connected) this.#send(up);
   }
 
   upstreamConnect(up: UpstreamConn): void {
@@ -418,8 +402,7 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
     if (this.#reused && this.#resAcc.pendingBytes === 0 && this.#next.replayable()) {
       this.#releasePeer(false);
       this.#resetAttempt();
-      this.#r.upstream!.forget(this.#try!);
-      this.#next.attempts--;
+      this.#next.takeBack(this.#try!, this.#r.upstream!);
       this.#connect();
       return;
     }
@@ -453,7 +436,7 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
   #releasePeer(failed: boolean, up: UpstreamConn | null = null): void {
     const peer = this.#peer;
     if (peer === null) return;
-    if (this.#group!.release(peer, failed)) {
+    if (this.#next.release(peer, failed)) {
       this.#r.site.logger.warn(this.#logContext('TSP_ERR_PEER_DISABLED'), disabledMessage(up, this.#res !== null));
     }
     this.#peer = null;
@@ -498,25 +481,14 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
     this.#done = true;
     this.#try!.end(Date.now());
     this.#closeUpstream(false);
-    if (this.#response.clientGone) return this.#goneAnswer(status);
-    const keep = this.#head.keepAlive && this.bodyDone && this.#t.requestsLeft(this.#plan);
-    respond(this.#r, errorResponse(status), keep, true);
+    this.#response.answer(status, this.bodyDone, true);
   }
 
   /** Answer locally (nothing was sent to the client yet). */
   #fail(status: number, keepAlive = true): void {
     this.#done = true;
     this.#closeUpstream(false);
-    const r = this.#r;
     this.#try?.fail(status, Date.now());
-    if (this.#response.clientGone) return this.#goneAnswer(status);
-    const keep = keepAlive && this.#head.keepAlive && this.bodyDone && this.#t.requestsLeft(this.#plan);
-    respond(r, errorResponse(status), keep);
-  }
-
-  /** The answer a client that went away would have had: only logged. */
-  #goneAnswer(status: number): void {
-    this.#r.status = status;
-    finishRequest(this.#r, false);
+    this.#response.answer(status, keepAlive && this.bodyDone);
   }
 }

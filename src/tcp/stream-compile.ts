@@ -11,6 +11,7 @@ import { serverNameText } from '../config/host-names.js';
 import type { AccessLogConfig, LogFormatConfig, ProxySslConfig, SslConfig, StreamConfig, StreamServerConfig } from '../config/types.js';
 import type { TlsServers } from '../tls/context.js';
 import { compileAccessRules, compileTrustedPeers, type AddressCheck } from '../core/address-match.js';
+import type { RetryLimits } from '../core/retry.js';
 import { ServerNameIndex } from '../core/server-names.js';
 import { declaredStreamVariables } from '../config/variables.js';
 import { TsproxyError } from '../errors.js';
@@ -45,6 +46,8 @@ export interface CompiledServer {
   readonly ret: Variable | null;
   /** `proxy_ssl on`: how the upstream connection is secured; null when off. */
   readonly upstreamTls: StreamUpstreamTls | null;
+  /** proxy_next_upstream_tries / _timeout, for core's PeerTries. */
+  readonly retry: RetryLimits;
 }
 
 /** proxy_ssl of a stream server: the shared context, and the name (fixed, or per session). */
@@ -136,6 +139,7 @@ export function compileStream(
       realip: compileTrustedPeers(config.setRealIpFrom ?? []),
       ret: config.handler.kind === 'return' ? compileStreamTemplate(config.handler.value, ctx) : null,
       upstreamTls: config.proxySsl === undefined ? null : streamUpstreamTls(config, config.proxySsl, tlsContexts, ctx),
+      retry: { tries: config.proxyNextUpstreamTries, retryTimeoutMs: config.proxyNextUpstreamTimeoutMs },
     };
     for (const l of config.listens) {
       const list = byKey.get(l.key) ?? [];

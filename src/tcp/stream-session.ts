@@ -6,9 +6,9 @@
  */
 import type net from 'node:net';
 import type { Captures } from '../core/variables/template.js';
+import type { Tunnel } from '../core/tunnel.js';
 import type { TlsInfo } from '../tls/info.js';
 import type { UpstreamAttempts } from '../upstream/attempts.js';
-import type { Tunnel } from './proxy.js';
 import { unmap } from '../wire/ip.js';
 import type { CompiledServer, ListenSite } from './stream-compile.js';
 import type { SessionInfo } from './stream-vars.js';

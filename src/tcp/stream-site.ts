@@ -14,7 +14,8 @@ import type { AccessLogConfig, StreamConfig } from '../config/types.js';
 import type { UpstreamGroup } from '../upstream/group.js';
 import { STATUS_TEXT } from '../constants.js';
 import { peekRequestHost, type HttpPeek } from './http-peek.js';
-import { connectUpstream, Tunnel } from './proxy.js';
+import { Tunnel, type TunnelReader } from '../core/tunnel.js';
+import { connectUpstream } from './proxy.js';
 import { secureUpstream, sessionTlsTarget, UpstreamTlsSessions } from './upstream-tls.js';
 import { decodeProxyHeader, encodeProxyV1, encodeProxyV2, PP2_TYPE_AUTHORITY, type ProxyTlv } from '../wire/proxy-protocol.js';
 import { parseClientHello, type ClientHelloResult } from '../wire/tls-client-hello.js';
@@ -258,8 +259,7 @@ export class StreamSite {
       hashKey,
       connectTimeoutMs: cfg.proxyConnectTimeoutMs,
       nextUpstream: cfg.proxyNextUpstream,
-      tries: cfg.proxyNextUpstreamTries,
-      nextUpstreamTimeoutMs: cfg.proxyNextUpstreamTimeoutMs,
+      retry: server.retry,
       tcpNodelay: cfg.tcpNodelay,
       soKeepalive: cfg.soKeepalive,
       attempts: (s.upstream = new UpstreamAttempts()),
@@ -283,6 +283,8 @@ export class StreamSite {
 
     const { peer } = outcome;
     let up: net.Socket = outcome.socket;
+    // A TLS upstream is read by the TLS socket (its handle is TLSWrap's), not by the reader.
+    let reader: TunnelReader | null = outcome.reader;
     if (server.upstreamTls !== null) {
       const secured = await secureUpstream(up, sessionTlsTarget(server.upstreamTls, s, upstream), peer.key, this.#upstreamTlsSessions, cfg.proxyConnectTimeoutMs);
       if (typeof secured === 'string' || s.gone) {
@@ -292,6 +294,7 @@ export class StreamSite {
         return this.#abort(s, 0, 502);
       }
       up = secured;
+      reader = null;
     }
     const attempt = s.upstream.last!;
     if (cfg.proxyProtocolVersion !== 0) {
@@ -319,18 +322,21 @@ export class StreamSite {
       { kind: 'tcp', listen: site.key, node: cfg, upstream },
       { client: s.socket, upstream: up, websocket: false },
     );
-    s.tunnel = new Tunnel(s.socket, up, { idleTimeoutMs: cfg.proxyTimeoutMs, halfClose: cfg.proxyHalfClose }, (end) => {
+    const tunnel = new Tunnel(s.socket, up, { idleTimeoutMs: cfg.proxyTimeoutMs, halfClose: cfg.proxyHalfClose }, (end) => {
       entry?.unregister();
       group.release(peer, false);
-      s.bytesSent += end.toClient;
-      s.bytesReceived += end.fromClient;
-      attempt.bytesSent += end.fromClient;
-      attempt.bytesReceived += end.toClient;
+      s.bytesSent += end.bytesToClient;
+      s.bytesReceived += end.bytesFromClient;
+      attempt.bytesSent += end.bytesFromClient;
+      attempt.bytesReceived += end.bytesToClient;
       if (end.firstUpstreamByteAt !== 0) attempt.firstByteMs = end.firstUpstreamByteAt - attempt.startMs;
       attempt.end(Date.now());
-      if (end.idleTimeout) this.#logger.info({ listen: site.key, upstream, peer: peer.key }, 'proxy timed out');
+      if (end.idleTimedOut) this.#logger.info({ listen: site.key, upstream, peer: peer.key }, 'proxy timed out');
       this.#end(s);
     });
+    s.tunnel = tunnel;
+    tunnel.listen(reader);
+
   }
 
   /**
