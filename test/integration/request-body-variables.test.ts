@@ -10,6 +10,7 @@ import path from 'node:path';
 import { describe, expect, test, onTestFinished } from 'vitest';
 import { rawExchange, startHttpBackend } from '../helpers/backend.js';
 import { startProxy } from '../helpers/proxy.js';
+import { h2connect, h2request } from '../http2/h2-helpers.js';
 
 function tempDir(): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsp-body-'));
@@ -134,6 +135,15 @@ describe('$request_body / $request_body_file (nginx 1.22)', () => {
     expect(reply).toContain('up len=5');
   });
 
+  test('proxy_set_header reads it before the body went upstream: empty, so the header is not sent (README: nginx reads the body first)', async () => {
+    const b = await startHttpBackend('b', (req, res) => { req.resume(); req.on('end', () => res.end(`x-body=${String(req.headers['x-body'])}`)); });
+    const proxy = await startProxy(`http { server { listen 127.0.0.1:0;
+      location / { proxy_set_header X-Body $request_body; proxy_pass http://127.0.0.1:${b.port}; add_header X-Body "[$request_body]"; } } }`);
+    const reply = await post(proxy.port(), '/', 'hello');
+    expect(reply).toContain('x-body=undefined');
+    expect(header(reply, 'X-Body')).toBe('[hello]');
+  });
+
   test('through a map, and a body the client sends in the same packet as the head', async () => {
     const up = await backend();
     const dir = tempDir();
@@ -156,5 +166,21 @@ describe('$request_body / $request_body_file (nginx 1.22)', () => {
       server { listen 127.0.0.1:0; location / { access_log ${log} b; proxy_pass http://127.0.0.1:${up}; } } }`);
     await post(proxy.port(), '/', 'a"b\\c');
     expect(await logLines(log, 1)).toEqual(['[a\\x22b\\x5Cc]']);
+  });
+
+  test('HTTP/2 bodies, with and without content-length (nginx 1.22 over h2c)', async () => {
+    const up = await backend();
+    const proxy = await startProxy(`http { server { listen 127.0.0.1:0 http2; client_body_buffer_size 16;
+      location / { proxy_pass http://127.0.0.1:${up}; ${SHOW} } } }`);
+    const s = await h2connect(proxy.url(''));
+    onTestFinished(() => { s.destroy(); });
+    let res = await h2request(s, { ':method': 'POST', ':path': '/' }, 'hello');
+    expect([res.headers['x-body'], res.headers['x-file'], res.text]).toEqual(['[hello]', '[]', 'up len=5\n']);
+    res = await h2request(s, { ':method': 'POST', ':path': '/', 'content-length': '5' }, 'hello');
+    expect(res.headers['x-body']).toBe('[hello]');
+    res = await h2request(s, { ':method': 'POST', ':path': '/' }, '0123456789abcdefXYZW0123456789');
+    expect(res.headers['x-body']).toBe('[]');
+    expect(res.headers['x-file']).toMatch(/^\[.+\/\d{10}\]$/);
+    expect(res.text).toBe('up len=30\n');
   });
 });
