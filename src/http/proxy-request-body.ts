@@ -39,7 +39,10 @@ export class ProxyRequestBody extends RequestBodyFraming {
     this.#maxBytes = plan.settings.clientMaxBodySizeBytes;
     this.#pass = proxy.passBody;
     this.#streamed = r.body === BODY_STREAM;
-    this.#kept = plan.keepBody === null || r.body === BODY_NONE ? null : (r.keptBody = new KeptBody(plan.keepBody, r.body, r.head.contentLength, r.site.logger));
+    // An error_page proxied again keeps the copy the first exchange made (it is released once, at the log).
+    this.#kept = plan.keepBody === null || r.body === BODY_NONE || r.keptBody !== null
+      ? null
+      : (r.keptBody = new KeptBody(plan.keepBody, r.body, r.head.contentLength, r.site.logger));
   }
 
   /**

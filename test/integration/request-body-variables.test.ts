@@ -119,6 +119,22 @@ describe('$request_body / $request_body_file (nginx 1.22)', () => {
     expect(header(reply, 'X-File')).toBe('[]');
   });
 
+  test('an error_page proxied again keeps the first copy, and its file is still removed at the end', async () => {
+    const failing = await startHttpBackend('f', (req, res) => { req.resume(); req.on('end', () => { res.statusCode = 502; res.end('bad'); }); });
+    const up = await backend();
+    const dir = tempDir();
+    const log = path.join(dir, 'access.log');
+    const proxy = await startProxy(`http { log_format f '$request_body_file';
+      server { listen 127.0.0.1:0; client_body_in_file_only clean; client_body_temp_path ${dir}/t; access_log ${log} f;
+        location / { proxy_intercept_errors on; error_page 502 = @next; proxy_pass http://127.0.0.1:${failing.port}; }
+        location @next { proxy_pass http://127.0.0.1:${up}; } } }`);
+    const reply = await post(proxy.port(), '/', 'hello');
+    expect(reply).toMatch(/^HTTP\/1\.1 200 /);
+    const [line] = await logLines(log, 1);
+    expect(line).toMatch(new RegExp(`^${dir}/t/\\d{10}$`));
+    await expect.poll(() => fs.readdirSync(path.join(dir, 't')).length).toBe(0);
+  });
+
   test('a return location and proxy_request_buffering off leave both empty', async () => {
     const up = await backend();
     const proxy = await startProxy(`http { server { listen 127.0.0.1:0;
