@@ -5,6 +5,7 @@
  * ask-nginx and a raw socket sending the body 100 ms after the head, as these tests do).
  */
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, test, onTestFinished } from 'vitest';
@@ -133,6 +134,24 @@ describe('$request_body / $request_body_file (nginx 1.22)', () => {
     const [line] = await logLines(log, 1);
     expect(line).toMatch(new RegExp(`^${dir}/t/\\d{10}$`));
     await expect.poll(() => fs.readdirSync(path.join(dir, 't')).length).toBe(0);
+  });
+
+  test('a client that leaves mid-body leaves no file; a directory that cannot be made is logged and the request goes on', async () => {
+    const up = await backend();
+    const dir = tempDir();
+    fs.writeFileSync(path.join(dir, 'plain-file'), '');
+    const proxy = await startProxy(`http { server { listen 127.0.0.1:0;
+      location /gone { client_body_in_file_only clean; client_body_temp_path ${dir}/t; proxy_pass http://127.0.0.1:${up}; }
+      location /bad { client_body_in_file_only clean; client_body_temp_path ${dir}/plain-file/t; proxy_pass http://127.0.0.1:${up}; ${SHOW} } } }`);
+    const s = net.connect(proxy.port(), '127.0.0.1');
+    s.on('error', () => {});
+    s.write('POST /gone HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nhalf');
+    await expect.poll(() => fs.existsSync(path.join(dir, 't')) && fs.readdirSync(path.join(dir, 't')).length).toBe(1);
+    s.destroy();
+    await expect.poll(() => fs.readdirSync(path.join(dir, 't')).length).toBe(0);
+    const reply = await post(proxy.port(), '/bad', 'hello');
+    expect(reply).toContain('up len=5');
+    expect(header(reply, 'X-File')).toBe('[]');
   });
 
   test('a return location and proxy_request_buffering off leave both empty', async () => {
