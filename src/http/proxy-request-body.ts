@@ -39,10 +39,12 @@ export class ProxyRequestBody extends RequestBodyFraming {
     this.#maxBytes = plan.settings.clientMaxBodySizeBytes;
     this.#pass = proxy.passBody;
     this.#streamed = r.body === BODY_STREAM;
-    // An error_page proxied again keeps the copy the first exchange made (it is released once, at the log).
-    this.#kept = plan.keepBody === null || r.body === BODY_NONE || r.keptBody !== null
+    const keep = plan.keepBody;
+    // An error_page proxied again keeps the copy the first exchange made (it is released once, at
+    // the log). `Content-Length: 0` with client_body_in_file_only still makes an (empty) file, as nginx.
+    this.#kept = keep === null || r.keptBody !== null || (r.body === BODY_NONE && !(keep.fileOnly && r.head.contentLength === 0))
       ? null
-      : (r.keptBody = new KeptBody(plan.keepBody, r.body, r.head.contentLength, r.site.logger));
+      : (r.keptBody = new KeptBody(keep, r.body, r.head.contentLength, r.site.logger));
   }
 
   /**

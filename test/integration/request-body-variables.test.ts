@@ -115,6 +115,11 @@ describe('$request_body / $request_body_file (nginx 1.22)', () => {
     expect(reply).toContain('up len=3');
     await expect.poll(() => fs.existsSync(cleaned)).toBe(false);
     expect(fs.readFileSync(kept, 'utf8')).toBe('hello');
+    // Content-Length: 0 still makes a file (nginx); no body at all makes none
+    reply = await post(port, '/c', '');
+    expect(header(reply, 'X-File')).toMatch(/^\[.+\/\d{10}\]$/);
+    reply = await rawExchange(port, 'GET /c HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    expect(header(reply, 'X-File')).toBe('[]');
     reply = await post(port, '/s', 'single');
     expect(header(reply, 'X-Body')).toBe('[single]');
     expect(header(reply, 'X-File')).toBe('[]');
