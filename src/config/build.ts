@@ -7,6 +7,7 @@ import { ConfigError, type ErrorCode, type Loc } from '../errors.js';
 import type { Directive } from './ast.js';
 import { DIRECTIVE_NAMES, findDirective, settingDefaults } from './directives.js';
 import { resolveErrorLogs } from './directives/main.js';
+import { defaultClientBody } from './directives/client-body.js';
 import { assembleSsl, mergeProxySsl, proxySslOf, setsProxySsl } from './directives/ssl.js';
 import {
   BuildState, noteTemplateArgs, resolvePath, type HttpServerDraft, type LocationDraft, type Reporter, type Scope,
@@ -16,7 +17,7 @@ import type { HttpSettings, OwnOf, SslSettings, StreamSettings } from './directi
 import type {
   AccessLogConfig, Config, HttpConfig, HttpServerConfig, ListenConfig, LocationConfig, LocationHandler, LocationSettings, MainConfig,
   ProxyTarget, RealIpConfig, SslConfig, StreamConfig, StreamServerConfig, UpstreamConfig,
-  HeaderNameRules, LingeringConfig,
+  ClientBodyConfig, HeaderNameRules, LingeringConfig,
 } from './types.js';
 import { validateDrafts } from './validate.js';
 import { MAX_REPORTED_ERRORS } from './limits.js';
@@ -214,7 +215,7 @@ function resolveAccessLogs(prefix: string, logs: readonly AccessLogConfig[]): re
 }
 
 /** LocationSettings fields that are the http setting of the same name, taken as written. */
-type CopiedField = Exclude<keyof LocationSettings, 'proxySsl' | 'accessLogs' | 'root' | 'realIp' | 'lingering'>;
+type CopiedField = Exclude<keyof LocationSettings, 'proxySsl' | 'accessLogs' | 'root' | 'realIp' | 'lingering' | 'clientBody'>;
 
 /**
  * A level's LocationSettings: the parent's values overlaid with this level's own. A level that
@@ -234,7 +235,28 @@ function mergeSettings(base: LocationSettings, own: OwnOf<'http'> | undefined, p
     realIp,
   );
   const lingering = mergeLingering(base.lingering, own);
-  return lingering === undefined ? settings : { ...settings, lingering };
+  const clientBody = mergeClientBody(base.clientBody, own, prefix);
+  if (lingering === undefined && clientBody === undefined) return settings;
+  return { ...settings, ...(lingering === undefined ? {} : { lingering }), ...(clientBody === undefined ? {} : { clientBody }) };
+}
+
+/** client_body_* / proxy_request_buffering: present in the typed tree only when not nginx's defaults. */
+function mergeClientBody(base: ClientBodyConfig | undefined, own: OwnOf<'http'>, prefix: string): ClientBodyConfig | undefined {
+  if (own.clientBodyBufferSizeBytes === undefined && own.clientBodyInFileOnly === undefined && own.clientBodyInSingleBuffer === undefined
+    && own.clientBodyTempPath === undefined && own.proxyRequestBuffering === undefined) return base;
+  const b = base ?? defaultClientBody(prefix);
+  const c: ClientBodyConfig = {
+    bufferSizeBytes: own.clientBodyBufferSizeBytes ?? b.bufferSizeBytes,
+    inFileOnly: own.clientBodyInFileOnly ?? b.inFileOnly,
+    singleBuffer: own.clientBodyInSingleBuffer ?? b.singleBuffer,
+    tempPath: own.clientBodyTempPath === undefined ? b.tempPath : resolvePath(prefix, own.clientBodyTempPath.path),
+    tempLevels: own.clientBodyTempPath?.levels ?? b.tempLevels,
+    requestBuffering: own.proxyRequestBuffering ?? b.requestBuffering,
+  };
+  const d = defaultClientBody(prefix);
+  const same = c.bufferSizeBytes === d.bufferSizeBytes && c.inFileOnly === d.inFileOnly && c.singleBuffer === d.singleBuffer
+    && c.tempPath === d.tempPath && c.tempLevels.length === 0 && c.requestBuffering === d.requestBuffering;
+  return same ? undefined : c;
 }
 
 const DEFAULT_LINGERING = { mode: 'on', timeMs: 30_000, timeoutMs: 5_000 } as const;

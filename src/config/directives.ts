@@ -6,6 +6,7 @@ import { HTTP_DIRECTIVES } from './directives/http.js';
 import { HTTP2_DIRECTIVES } from './directives/http2.js';
 import { CLIENT_KEEPALIVE_DIRECTIVES } from './directives/client-keepalive.js';
 import { HTTP_CLIENT_DIRECTIVES } from './directives/http-client.js';
+import { CLIENT_BODY_DIRECTIVES } from './directives/client-body.js';
 import { MAIN_DIRECTIVES } from './directives/main.js';
 import { TsproxyError } from '../errors.js';
 import type { Context, DirectiveSpec, SettingKind } from './directives/scope.js';
@@ -21,6 +22,7 @@ export const DIRECTIVES: readonly DirectiveSpec[] = [
   ...MAIN_DIRECTIVES,
   ...HTTP_DIRECTIVES,
   ...HTTP_CLIENT_DIRECTIVES,
+  ...CLIENT_BODY_DIRECTIVES,
   ...UPSTREAM_DIRECTIVES,
   ...STREAM_DIRECTIVES,
   ...SSL_DIRECTIVES,

@@ -298,6 +298,23 @@ export interface LingeringConfig {
   readonly timeoutMs: number;
 }
 
+/**
+ * What is kept of a request body for $request_body / $request_body_file: client_body_buffer_size,
+ * client_body_in_file_only, client_body_in_single_buffer, client_body_temp_path and
+ * proxy_request_buffering.
+ */
+export interface ClientBodyConfig {
+  readonly bufferSizeBytes: number;
+  readonly inFileOnly: 'off' | 'on' | 'clean';
+  readonly singleBuffer: boolean;
+  /** The directory of body files, resolved against the prefix. */
+  readonly tempPath: string;
+  /** Subdirectory levels: how many digits of the file name each takes (nginx `1 2`), [] for none. */
+  readonly tempLevels: readonly number[];
+  /** proxy_request_buffering: off keeps nothing ($request_body stays empty, as nginx). */
+  readonly requestBuffering: boolean;
+}
+
 /** underscores_in_headers / ignore_invalid_headers / max_headers of a server. */
 export interface HeaderNameRules {
   readonly underscoresInHeaders: boolean;
@@ -352,6 +369,8 @@ export interface LocationSettings {
   readonly realIp: RealIpConfig;
   /** Absent while nginx's defaults apply (lingering_close on, 30s, 5s). */
   readonly lingering?: LingeringConfig;
+  /** Absent while nginx's defaults apply (16k, off, off, `client_body_temp`, buffering on). */
+  readonly clientBody?: ClientBodyConfig;
 }
 
 export interface RealIpConfig {

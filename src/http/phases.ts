@@ -356,9 +356,12 @@ export function finishRequest(r: HttpRequest, keepAlive: boolean): void {
   r.transport.end(keepAlive);
 }
 
-/** The log phase: the access log lines of the request's location. */
+/** The log phase: the access log lines of the request's location; then the body file goes (nginx: at the request's end). */
 export function logRequest(r: HttpRequest): void {
   const plan = r.plan;
-  if (plan === null || plan.accessLogs.length === 0) return;
-  for (const log of plan.accessLogs) log.write(r);
+  if (plan !== null) for (const log of plan.accessLogs) log.write(r);
+  if (r.keptBody !== null) {
+    r.keptBody.release();
+    r.keptBody = null;
+  }
 }

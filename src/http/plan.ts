@@ -16,6 +16,8 @@ import { compileRealIp, type RealIpResolver } from './realip.js';
 import { compileErrorPages, type ErrorPagePlan } from './error-page.js';
 import { compileRewritePhase, type RewriteStep } from './rewrite.js';
 import { compileMaps, compileTemplate, type CompiledTemplate, type RequestInfo, type TemplateContext } from './variables.js';
+import { bodyReadersOf, keepBodyPlan, type BodyReaders } from './keep-body-plan.js';
+import type { KeepBodyPlan } from './kept-body.js';
 import { buildTlsContext, planUpstreamTls, type UpstreamTlsContext, type UpstreamTlsPlan } from './upstream-tls.js';
 
 export interface AccessLogPlan {
@@ -97,6 +99,8 @@ export interface LocationPlan {
    * on a server's plan (CompiledServer.plan): the server-level steps run before location matching.
    */
   readonly rewrites: readonly RewriteStep[];
+  /** What is kept of a proxied request's body ($request_body, $request_body_file), null: nothing. */
+  readonly keepBody: KeepBodyPlan | null;
 }
 
 export interface PlanContext {
@@ -107,6 +111,10 @@ export interface PlanContext {
   readonly openAccessLog: (path: string, buffering?: AccessLogConfig['buffering']) => LogSink;
   /** One SecureContext per distinct proxy_ssl_* settings object (inherited ones are shared). */
   readonly tlsContexts: Map<ProxySslConfig, UpstreamTlsContext | null>;
+  /** Variables whose value comes from the request body, and the log formats that read them. */
+  readonly bodyReaders: BodyReaders;
+  /** The config's prefix: the default client_body_temp_path is under it. */
+  readonly prefix: string;
 }
 
 /** $proxy_port of a proxy_pass host ("backend", "127.0.0.1:9001", "[::1]:80"): its port, else the scheme's. */
@@ -118,13 +126,16 @@ export function proxyPortOf(proxyHost: string, scheme: 'http' | 'https'): string
 /** Template compile context for a whole http {} (maps, set variables, named captures). */
 export function buildPlanContext(
   http: HttpConfig,
-  deps: { groups: ReadonlyMap<string, UpstreamGroup>; logger: Logger; openAccessLog(path: string, buffering?: AccessLogConfig['buffering']): LogSink },
+  deps: { groups: ReadonlyMap<string, UpstreamGroup>; logger: Logger; openAccessLog(path: string, buffering?: AccessLogConfig['buffering']): LogSink; prefix: string },
 ): PlanContext {
   const declared = declaredHttpVariables(http);
   const maps = mustCompile('map', () => compileMaps(http.maps, { declared }));
   const templates: TemplateContext = { maps, declared };
   const formats = mustCompile('log_format', () => compileLogFormats(http.logFormats, templates));
-  return { groups: deps.groups, logger: deps.logger, templates, formats, openAccessLog: deps.openAccessLog, tlsContexts: new Map() };
+  return {
+    groups: deps.groups, logger: deps.logger, templates, formats, openAccessLog: deps.openAccessLog, tlsContexts: new Map(),
+    bodyReaders: bodyReadersOf(http), prefix: deps.prefix,
+  };
 }
 
 /**
@@ -226,6 +237,7 @@ export function compileLocationPlan(
     realIp: compileRealIp(settings.realIp),
     errorPages: compileErrorPages(settings.errorPages, tc),
     rewrites: compileRewrites(location?.config ?? null, server, tc),
+    keepBody: proxy === null ? null : keepBodyPlan(ctx, settings),
   };
 }
 

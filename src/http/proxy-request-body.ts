@@ -14,7 +14,8 @@ import { RequestBodyFraming } from './framing.js';
 import type { NextUpstream } from './next-upstream.js';
 import type { LocationPlan, ProxyPlan } from './plan.js';
 import type { UpstreamConn } from './pool.js';
-import { BODY_STREAM, type HttpRequest } from './request.js';
+import { KeptBody } from './kept-body.js';
+import { BODY_NONE, BODY_STREAM, type HttpRequest } from './request.js';
 import type { ClientTransport } from './transport.js';
 
 
@@ -27,6 +28,8 @@ export class ProxyRequestBody extends RequestBodyFraming {
   readonly #pass: boolean;
   /** An HTTP/2 body without content-length: chunk framing is made here. */
   readonly #streamed: boolean;
+  /** The copy for $request_body / $request_body_file, only where the location's plan asks for one. */
+  readonly #kept: KeptBody | null;
 
   constructor(r: HttpRequest, plan: LocationPlan, proxy: ProxyPlan, next: NextUpstream) {
     super(r.head, r.body);
@@ -36,6 +39,12 @@ export class ProxyRequestBody extends RequestBodyFraming {
     this.#maxBytes = plan.settings.clientMaxBodySizeBytes;
     this.#pass = proxy.passBody;
     this.#streamed = r.body === BODY_STREAM;
+    const keep = plan.keepBody;
+    // An error_page proxied again keeps the copy the first exchange made (it is released once, at
+    // the log). `Content-Length: 0` with client_body_in_file_only still makes an (empty) file, as nginx.
+    this.#kept = keep === null || r.keptBody !== null || (r.body === BODY_NONE && !(keep.fileOnly && r.head.contentLength === 0))
+      ? null
+      : (r.keptBody = new KeptBody(keep, r.body, r.head.contentLength, r.site.logger));
   }
 
   /**
@@ -46,8 +55,13 @@ export class ProxyRequestBody extends RequestBodyFraming {
     const n = this.take(chunk, this.#maxBytes);
     if (n <= 0) return n;
     this.#r.requestLength += n;
-    if (!this.#pass) return n;
     const part = n === chunk.length ? chunk : chunk.subarray(0, n);
+    const kept = this.#kept;
+    if (kept !== null) {
+      kept.add(part);
+      if (this.done) kept.end();
+    }
+    if (!this.#pass) return n;
     if (!this.#streamed) {
       this.#forward(part, up, attempt);
       return n;
@@ -62,6 +76,7 @@ export class ProxyRequestBody extends RequestBodyFraming {
   /** The end of a body that ends with its HTTP/2 stream: the last chunk goes upstream. */
   finish(up: UpstreamConn | null, attempt: UpstreamAttempt | null): void {
     this.end();
+    this.#kept?.end();
     if (this.#pass) this.#forward(LAST_CHUNK, up, attempt);
   }
 

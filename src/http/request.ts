@@ -8,6 +8,7 @@ import type { RequestHead } from '../wire/http1-request.js';
 import type { TlsInfo } from '../tls/info.js';
 import type { UpstreamAttempts } from '../upstream/attempts.js';
 import type { InternalRedirect } from './error-page.js';
+import type { KeptBody } from './kept-body.js';
 import type { LocationPlan } from './plan.js';
 import type { CompiledServer } from './router.js';
 import type { HttpSite } from './site.js';
@@ -66,6 +67,7 @@ export class HttpRequest implements RequestInfo {
   proxyPort = '';
   responseHeaders: readonly string[] | null = null;
   connectionHeader = '';
+  keptBody: KeptBody | null = null;
 
   // ---------------------------------------------------------------------------------------------
   // the engine's state of the request (phases.ts)

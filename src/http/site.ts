@@ -43,6 +43,8 @@ export interface HttpSiteDeps {
   readonly serverAccess?: ReadonlyMap<HttpServerConfig, (clientAddress: string) => boolean>;
   /** The runtime's ssl_session_cache shared zones (kept across reloads; the primary's with workers). */
   readonly tlsSessions?: SessionZones;
+  /** The config's prefix (relative default paths such as client_body_temp); default: the working directory. */
+  readonly prefix?: string;
 }
 
 /** An HTTP/2 session (src/http2/session.ts) as the site tracks it: retire() sends GOAWAY. */
@@ -93,7 +95,7 @@ export class HttpSite {
     this.logger = deps.logger.child({ component: 'http' });
     this.#tls = new TlsServers(deps.tlsSessions ?? null);
     this.#vhosts = buildVirtualHosts(http);
-    const ctx = buildPlanContext(http, { groups: deps.groups, logger: this.logger, openAccessLog: deps.openAccessLog });
+    const ctx = buildPlanContext(http, { groups: deps.groups, logger: this.logger, openAccessLog: deps.openAccessLog, prefix: deps.prefix ?? process.cwd() });
     const seen = new Set<CompiledServer>();
     for (const vh of this.#vhosts.values()) {
       for (const server of vh.servers) {

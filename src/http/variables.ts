@@ -69,6 +69,8 @@ export interface RequestInfo {
   responseHeaders: readonly string[] | null;
   /** The Connection header tsproxy sent ($sent_http_connection): keep-alive, close or upgrade. */
   connectionHeader: string;
+  /** The copy of the body kept for $request_body / $request_body_file (kept-body.ts), null when none. */
+  readonly keptBody?: { readonly text: string; readonly fileName: string } | null;
 }
 
 export type Getter = GetterOf<RequestInfo>;
@@ -215,6 +217,10 @@ const BUILTINS: Readonly<Record<string, Getter>> = {
   content_type: (r) => headerValue(r.headers, 'content-type'),
   // tsproxy built-in so that nginx's `map $http_upgrade $connection_upgrade` is not needed
   connection_upgrade: (r) => (headerValue(r.headers, 'upgrade') === '' ? 'close' : 'upgrade'),
+  // Only locations whose plan keeps the body have one (kept-body.ts); elsewhere both are empty, as
+  // nginx's are when the body was not read (a `return` location).
+  request_body: (r) => r.keptBody?.text ?? '',
+  request_body_file: (r) => r.keptBody?.fileName ?? '',
   ...Object.fromEntries(Object.entries(SSL_VARIABLES).map(([name, get]) => [name, (r: RequestInfo) => get(r.tls ?? null)])),
 };
 

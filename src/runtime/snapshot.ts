@@ -90,7 +90,7 @@ export async function buildSnapshot(config: Config, registry: PeerRegistry, deps
     : new Map<string, UpstreamGroup>();
   const siteDeps = { logger: deps.logger, openAccessLog: deps.openAccessLog, tunnels: deps.tunnels, tlsSessions: deps.tlsSessions };
   const http = config.http
-    ? new HttpSite(config.http, { ...siteDeps, groups: httpGroups, statusGroups: () => [...httpGroups.values(), ...streamGroups.values()], pool: deps.pool, holder: deps.holder })
+    ? new HttpSite(config.http, { ...siteDeps, prefix: config.prefix, groups: httpGroups, statusGroups: () => [...httpGroups.values(), ...streamGroups.values()], pool: deps.pool, holder: deps.holder })
     : null;
   const ws = websocketPassHttp(config.stream, config.prefix);
   const websocketHttp = ws === null ? null : new HttpSite(ws.http, {

@@ -34,9 +34,9 @@ describe('unknown variables at -t', () => {
   });
 
   test('every unknown variable of one template is reported, each at its own `$`, once per name', () => {
-    const text = http(`return 200 "$request_body $nope $document_root $nope";`);
+    const text = http(`return 200 "$request_completion $nope $document_root $nope";`);
     expect(errors(text)).toEqual([
-      `${at(text, '$request_body')} the "request_body" variable is not supported by tsproxy`,
+      `${at(text, '$request_completion')} the "request_completion" variable is not supported by tsproxy`,
       `${at(text, '$nope')} unknown "nope" variable`,
       `${at(text, '$document_root')} the "document_root" variable is not supported by tsproxy`,
     ]);
@@ -67,8 +67,8 @@ describe('unknown variables at -t', () => {
   });
 
   test('variables nginx has and tsproxy does not compute are named as such', () => {
-    const text = http('return 200 $request_body;');
-    expect(errors(text)).toEqual([`${at(text, '$request_body')} the "request_body" variable is not supported by tsproxy`]);
+    const text = http('return 200 $request_completion;');
+    expect(errors(text)).toEqual([`${at(text, '$request_completion')} the "request_completion" variable is not supported by tsproxy`]);
   });
 
   test('template syntax errors point at the argument', () => {

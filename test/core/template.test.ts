@@ -32,7 +32,8 @@ describe('template syntax', () => {
     expect(() => compileTemplate('$nope')).toThrow('unknown "nope" variable');
     expect(checkTemplate('$host $nope')).toEqual({ message: 'unknown "nope" variable', offset: 6, length: 5 });
     expect(checkTemplate('a${nope}b')).toEqual({ message: 'unknown "nope" variable', offset: 1, length: 7 });
-    expect(checkTemplate('$request_body')?.message).toBe('the "request_body" variable is not supported by tsproxy');
+    expect(checkTemplate('$request_completion')?.message).toBe('the "request_completion" variable is not supported by tsproxy');
+    expect(checkTemplate('$request_body $request_body_file')).toBeNull();
     expect(checkTemplate('$ssl_preread_server_name', undefined, 'stream')).toBeNull();
     expect(checkTemplate('$ssl_preread_server_name')?.message).toBe('unknown "ssl_preread_server_name" variable');
     expect(checkTemplate('$host $nope', new Set(['nope']))).toBeNull();

@@ -88,9 +88,10 @@ export function countRequests(raw: string): number {
 
 /**
  * Write `data` on a fresh connection to 127.0.0.1:port and collect what comes back until the
- * server closes, or until nothing arrived for `idleMs` (then we close).
+ * server closes, or until nothing arrived for `idleMs` (then we close). `later` is written
+ * `afterMs` after the connect (a request body sent after its head).
  */
-export function rawExchange(port: number, data: string | Buffer, idleMs = 400): Promise<string> {
+export function rawExchange(port: number, data: string | Buffer, idleMs = 400, later?: { data: string; afterMs: number }): Promise<string> {
   return new Promise((resolve) => {
     const socket = net.connect({ host: '127.0.0.1', port });
     let out = '';
@@ -102,6 +103,7 @@ export function rawExchange(port: number, data: string | Buffer, idleMs = 400): 
     socket.on('error', () => {});
     socket.on('connect', () => {
       socket.write(data);
+      if (later !== undefined) setTimeout(() => socket.write(later.data), later.afterMs);
       arm();
     });
     socket.on('data', (d) => {

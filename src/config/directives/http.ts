@@ -455,7 +455,7 @@ export const HTTP_DIRECTIVES: readonly DirectiveSpec[] = [
   noEffect('proxy_busy_buffers_size', LOC3, [1, 1], 'Buffers busy sending to the client.', 'proxy_busy_buffers_size size;', size),
   noEffect('server_names_hash_bucket_size', ['http'], [1, 1], 'Bucket size of the server names hash (tsproxy uses a Map).', 'server_names_hash_bucket_size size;', size),
   noEffect('server_names_hash_max_size', ['http'], [1, 1], 'Maximum size of the server names hash.', 'server_names_hash_max_size size;', count),
-  ...['client_body_temp_path', 'proxy_temp_path', 'fastcgi_temp_path', 'uwsgi_temp_path', 'scgi_temp_path'].map((n) =>
+  ...['proxy_temp_path', 'fastcgi_temp_path', 'uwsgi_temp_path', 'scgi_temp_path'].map((n) =>
     noEffect(n, LOC3, [1, 4], 'Directory for temporary files.', `${n} path [level1 [level2 [level3]]];`)),
   { ...noEffect('types', LOC3, [0, 0], 'MIME type table (as in `include mime.types`).', 'types { ... }'), block: 'http', rawBlock: true },
 ];

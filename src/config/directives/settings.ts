@@ -11,7 +11,7 @@
  */
 import type { Loc } from '../../errors.js';
 import type {
-  AccessLogConfig, AddHeader, ErrorLogConfig, ErrorPage, HeaderOp, HttpStatusClass, LingeringConfig, LocationSettings, MainConfig,
+  AccessLogConfig, AddHeader, ClientBodyConfig, ErrorLogConfig, ErrorPage, HeaderOp, HttpStatusClass, LingeringConfig, LocationSettings, MainConfig,
   SslConfig, Template, TlsProtocol,
 } from '../types.js';
 
@@ -129,6 +129,12 @@ export interface HttpValues extends SslValues, ProxySslValues {
   lingeringClose: LingeringConfig['mode'];
   lingeringTimeMs: number;
   lingeringTimeoutMs: number;
+  clientBodyBufferSizeBytes: number;
+  clientBodyInFileOnly: ClientBodyConfig['inFileOnly'];
+  clientBodyInSingleBuffer: boolean;
+  /** As written; resolved against the prefix at assembly. */
+  clientBodyTempPath: { readonly path: string; readonly levels: readonly number[] };
+  proxyRequestBuffering: boolean;
 }
 
 export interface HttpItems extends SslItems {
