@@ -4,7 +4,7 @@
 # load generator's core, CPU per request much less. Not a comparison with nginx (bench/run.ts and
 # bench/tls.ts do that); a before/after check of the hot paths.
 #
-#   bench/cpu-per-request.sh [ROUNDS] CLI_A CLI_B ...     (each CLI is a built dist/cli.js)
+#   [MODES=h1|h2] bench/cpu-per-request.sh [ROUNDS] CLI_A CLI_B ...   (each CLI a built dist/cli.js)
 #   e.g. git worktree add /tmp/before <commit> && (cd /tmp/before && ln -s $PWD/node_modules . &&
 #        npx tsc -p tsconfig.build.json); bench/cpu-per-request.sh 3 /tmp/before/dist/cli.js dist/cli.js
 #
@@ -61,7 +61,7 @@ CONF
 }
 
 printf '%-8s %-50s %s\n' scenario build 'us CPU per request (each round)'
-for mode in h1 h2; do
+for mode in ${MODES:-h1 h2}; do
   declare -A results=()
   for _ in $(seq "$ROUNDS"); do for cli in "$@"; do results[$cli]+="$(one "$cli" "$mode") "; done; done
   for cli in "$@"; do printf '%-8s %-50s %s\n' "$mode" "$cli" "${results[$cli]}"; done
