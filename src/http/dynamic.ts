@@ -20,20 +20,22 @@ const HOST_PORT = /^([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::(\d{1,5}))?$/;
 
 export class DynamicGroups {
   readonly #named: ReadonlyMap<string, UpstreamGroup>;
-  readonly #implicit = new ImplicitGroups({
-    namespace: 'dynamic ',
-    keepalive: {
-      keepalive: DEFAULTS.keepalive,
-      keepaliveTimeoutMs: DEFAULTS.keepaliveTimeoutMs,
-      keepaliveRequests: DEFAULTS.keepaliveRequests,
-      keepaliveTimeMs: DEFAULTS.keepaliveTimeMs,
-    },
-    // bounded: client-controlled values cannot grow memory without limit
-    maxCached: 1024,
-  });
+  readonly #groups: ImplicitGroups;
 
   constructor(named: ReadonlyMap<string, UpstreamGroup>) {
     this.#named = named;
+    this.#groups = new ImplicitGroups({
+      named,
+      namespace: 'dynamic ',
+      keepalive: {
+        keepalive: DEFAULTS.keepalive,
+        keepaliveTimeoutMs: DEFAULTS.keepaliveTimeoutMs,
+        keepaliveRequests: DEFAULTS.keepaliveRequests,
+        keepaliveTimeMs: DEFAULTS.keepaliveTimeMs,
+      },
+      // bounded: client-controlled values cannot grow memory without limit
+      maxCached: 1024,
+    });
   }
 
   /**
@@ -41,6 +43,7 @@ export class DynamicGroups {
    * `defaultPort`: 80, or 443 for `proxy_pass https://$var`.
    */
   resolve(value: string, defaultPort = 80): DynamicTarget | Promise<DynamicTarget | null> | null {
+    // An upstream of the config by name: $proxy_host is the name.
     const named = this.#named.get(value);
     if (named !== undefined && !named.config.implicit) return { group: named, proxyHost: value };
     const m = HOST_PORT.exec(value);
@@ -50,7 +53,7 @@ export class DynamicGroups {
     const key = `${m[1]!.toLowerCase()}:${port}`;
     // $proxy_host: the host alone when the port is the scheme's default
     const proxyHost = port === defaultPort ? m[1]! : key;
-    const implicit = this.#named.get(key) ?? this.#implicit.get(key, null);
+    const implicit = this.#groups.resolve(key, defaultPort);
     if (implicit === null) return null;
     if (!(implicit instanceof Promise)) return { group: implicit, proxyHost };
     return implicit.then((group) => (group === null ? null : { group, proxyHost }));

@@ -19,7 +19,7 @@ import { connectUpstream } from './proxy.js';
 import { secureUpstream, sessionTlsTarget, UpstreamTlsSessions } from './upstream-tls.js';
 import { decodeProxyHeader, encodeProxyV1, encodeProxyV2, PP2_TYPE_AUTHORITY, type ProxyTlv } from '../wire/proxy-protocol.js';
 import { parseClientHello, type ClientHelloResult } from '../wire/tls-client-hello.js';
-import { StreamDynamicGroups } from './dynamic-target.js';
+import { ImplicitGroups } from '../upstream/implicit.js';
 import { compileStream, effectiveSsl, NO_ALPN, type ListenSite } from './stream-compile.js';
 import type { SessionInfo } from './stream-vars.js';
 import { Session } from './stream-session.js';
@@ -79,7 +79,8 @@ export class StreamSite {
   readonly #hashKeys: ReadonlyMap<string, (s: SessionInfo) => string>;
   readonly #sessions = new Set<Session>();
   readonly #tunnels: StreamTunnelTracker | null;
-  readonly #dynamic: StreamDynamicGroups;
+  /** `proxy_pass $var`: the group the value names (an address has no default port in stream, as nginx). */
+  readonly #dynamic: ImplicitGroups;
   readonly #websocketHandoff: ((listenKey: string) => WebsocketHandoff | null) | null;
   /** TLS contexts of this config, one per SslConfig (src/tls/context.ts). */
   readonly #tls: TlsServers;
@@ -92,7 +93,13 @@ export class StreamSite {
     this.#tunnels = deps.tunnels ?? null;
     this.#websocketHandoff = deps.websocketHandoff ?? null;
     this.#logger = deps.logger.child({ component: 'stream' });
-    this.#dynamic = new StreamDynamicGroups(deps.groups);
+    this.#dynamic = new ImplicitGroups({
+      named: deps.groups,
+      namespace: 'stream dynamic ',
+      keepalive: { keepalive: 0, keepaliveTimeoutMs: 60_000, keepaliveRequests: 1000, keepaliveTimeMs: 3_600_000 },
+      // bounded: client-controlled values (an SNI through a map) cannot grow memory without limit
+      maxCached: 256,
+    });
     const compiled = compileStream(stream, deps, this.#tls);
     this.#sites = compiled.sites;
     this.#hashKeys = compiled.hashKeys;
@@ -245,7 +252,7 @@ export class StreamSite {
 
     let group = this.#groups.get(upstream);
     if (group === undefined && server.dynamicTarget !== null) {
-      const found = this.#dynamic.resolve(upstream);
+      const found = this.#dynamic.resolve(upstream, null);
       group = (found instanceof Promise ? await found : found) ?? undefined;
       if (s.gone) return this.#end(s);
     }

@@ -5,8 +5,9 @@
  * resolved once, by UpstreamGroup.create), cached per config and bounded, because the value may
  * come from the client (a Host, an SNI through a map). Their peers live in a registry of their
  * own: their state does not outlive the config (the runtime's registry only knows the config's
- * groups). One builder for http and stream; each protocol decides what a value means first
- * (a named upstream, a default port, $proxy_host).
+ * groups). One implementation for http and stream (`resolve`: an upstream of the config by its
+ * name or address, else an implicit group); http adds only its own reading of the value (a
+ * default port, no unix: socket, $proxy_host).
  */
 import type { UpstreamConfig } from '../config/types.js';
 import { parseUpstreamAddress } from '../config/units.js';
@@ -17,6 +18,8 @@ import { PeerRegistry } from './registry.js';
 export type ImplicitKeepalive = Pick<UpstreamConfig, 'keepalive' | 'keepaliveTimeoutMs' | 'keepaliveRequests' | 'keepaliveTimeMs'>;
 
 export interface ImplicitGroupOptions {
+  /** The config's groups by name (named upstreams, and the implicit groups of static proxy_pass). */
+  readonly named?: ReadonlyMap<string, UpstreamGroup>;
   /** Registry namespace of the groups' peers ("dynamic ", "stream dynamic "). */
   readonly namespace: string;
   readonly keepalive: ImplicitKeepalive;
@@ -37,6 +40,14 @@ export class ImplicitGroups {
   }
 
   /**
+   * The group a proxy_pass variable's value names: the config's group of that name (an upstream,
+   * or the implicit group a static proxy_pass made for the same address), else `get`.
+   */
+  resolve(value: string, defaultPort: number | null): UpstreamGroup | Promise<UpstreamGroup | null> | null {
+    return this.#opts.named?.get(value) ?? this.get(value, defaultPort);
+  }
+
+  /**
    * The group of `address` ("host:port", "[v6]:port", "unix:/path"; `defaultPort` when it has no
    * port, null: a port is required). null when it is no usable address; a promise the first time.
    */
@@ -45,6 +56,8 @@ export class ImplicitGroups {
     if (!parsed.ok) return null;
     const target = parsed.value;
     const key = target.kind === 'unix' ? `unix:${target.path}` : target.host.includes(':') ? `[${target.host}]:${target.port}` : `${target.host.toLowerCase()}:${target.port}`;
+    const configured = this.#opts.named?.get(key);
+    if (configured !== undefined) return configured;
     const cached = this.#cache.get(key);
     if (cached !== undefined) return cached;
     if (this.#cache.size >= this.#opts.maxCached) this.#cache.delete(this.#cache.keys().next().value!);

@@ -42,4 +42,19 @@ describe('implicit groups (proxy_pass to an address no upstream names)', () => {
     expect(await groups.get('no-such-host.invalid:80', null)).toBeNull();
     expect(groups.get('no-such-host.invalid:80', null)).toBeInstanceOf(Promise);
   });
+
+  test('resolve: a group of the config by name, or by the address it serves, before an implicit one', async () => {
+    const maker = new ImplicitGroups({ namespace: 'config ', keepalive: KEEPALIVE, maxCached: 8 });
+    const backend = (await maker.get('127.0.0.1:7001', null))!;
+    const staticPass = (await maker.get('127.0.0.2:80', null))!;
+    const named = new Map([['backend', backend], ['127.0.0.2:80', staticPass]]);
+    const groups = new ImplicitGroups({ named, namespace: 'test ', keepalive: KEEPALIVE, maxCached: 8 });
+    expect(groups.resolve('backend', null)).toBe(backend);
+    // the address with its default port is the key of the group a static proxy_pass made
+    expect(groups.resolve('127.0.0.2', 80)).toBe(staticPass);
+    const other = await groups.resolve('127.0.0.3:80', null);
+    expect(other).not.toBe(staticPass);
+    expect(other!.peers[0]!.key).toBe('127.0.0.3:80');
+    expect(groups.resolve('', null)).toBeNull();
+  });
 });
