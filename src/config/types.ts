@@ -11,9 +11,12 @@
 import type { Loc } from '../errors.js';
 import type { LogLevel } from '../log/levels.js';
 import type { CertificateConfig, PemFile, ProxySslConfig, SslConfig, SslSessionCache, TicketKeyFile, TlsProtocol } from './tls-types.js';
+import type { StreamHandler, StreamServerConfig, StreamConfig } from './stream-types.js';
 
 /** The TLS part of the tree lives in tls-types.ts. */
 export type { CertificateConfig, PemFile, ProxySslConfig, SslConfig, SslSessionCache, TicketKeyFile, TlsProtocol };
+/** The stream part lives in stream-types.ts. */
+export type { StreamHandler, StreamServerConfig, StreamConfig };
 
 /** A string as written in the config, possibly containing `$var` / `${var}` references. */
 export type Template = string;
@@ -113,6 +116,13 @@ export interface ListenSocketOptions {
   readonly ipv6only: boolean | null;
 }
 
+/** allow / deny (compiled by core/address-match.ts). */
+export interface AccessRule {
+  readonly action: 'allow' | 'deny';
+  /** "all", an address, or a CIDR. */
+  readonly source: string;
+  readonly loc: Loc;
+}
 
 export type ServerName =
   | { readonly kind: 'exact'; readonly name: string; readonly loc: Loc }
@@ -437,68 +447,4 @@ export interface HttpServerConfig {
   readonly settings: LocationSettings;
   readonly locations: readonly LocationConfig[];
   readonly loc: Loc;
-}
-
-// ---------------------------------------------------------------------------------------------
-// tcp {} / stream {}
-
-export interface AccessRule {
-  readonly action: 'allow' | 'deny';
-  /** "all", an address, or a CIDR. */
-  readonly source: string;
-  readonly loc: Loc;
-}
-
-export type StreamHandler =
-  | { readonly kind: 'proxy'; readonly target: ProxyTarget }
-  /** `websocket_pass [path] target` in tcp servers: one entry per directive, in file order. */
-  | { readonly kind: 'websocket'; readonly routes: readonly { readonly path: string | null; readonly target: ProxyTarget }[] }
-  /** `return value;`: the value (a template) is sent and the connection closed. */
-  | { readonly kind: 'return'; readonly value: string }
-  | { readonly kind: 'none' };
-
-export interface StreamServerConfig {
-  readonly listens: readonly ListenConfig[];
-  /** Matched against the TLS SNI (or Host for websocket_pass servers). */
-  readonly serverNames: readonly ServerName[];
-  readonly handler: StreamHandler;
-  readonly proxyConnectTimeoutMs: number;
-  /** Idle timeout between two successive reads or writes (nginx stream `proxy_timeout`). */
-  readonly proxyTimeoutMs: number;
-  /**
-   * `proxy_half_close on`: one side's FIN is passed on and the other direction keeps flowing
-   * until it ends too. Off (nginx's default): one side's FIN ends the session once what that
-   * side sent is flushed.
-   */
-  readonly proxyHalfClose: boolean;
-  readonly proxyNextUpstream: boolean;
-  readonly proxyNextUpstreamTries: number;
-  readonly proxyNextUpstreamTimeoutMs: number;
-  /** 0 = off. */
-  readonly proxyProtocolVersion: 0 | 1 | 2;
-  readonly tcpNodelay: boolean;
-  readonly soKeepalive: boolean;
-  readonly sslPreread: boolean;
-  readonly prereadTimeoutMs: number;
-  /** `proxy_ssl on`: TLS to the upstream with these proxy_ssl_* settings; absent when off. */
-  readonly proxySsl?: ProxySslConfig;
-  /** preread_buffer_size; absent at nginx's default (16k), so configs without it keep their shape. */
-  readonly prereadBufferBytes?: number;
-  readonly accessLogs: readonly AccessLogConfig[];
-  readonly accessRules: readonly AccessRule[];
-  /**
-   * nginx stream realip: connections from these peers (addresses, CIDRs, "unix:") take the client
-   * address from the PROXY protocol header (the listen needs `proxy_protocol`); empty = off.
-   */
-  readonly setRealIpFrom: readonly string[];
-  /** TLS settings, used when the server is on an `ssl` listen (terminated, then raw TCP upstream). */
-  readonly ssl: SslConfig;
-  readonly loc: Loc;
-}
-
-export interface StreamConfig {
-  readonly upstreams: readonly UpstreamConfig[];
-  readonly servers: readonly StreamServerConfig[];
-  readonly logFormats: readonly LogFormatConfig[];
-  readonly maps: readonly MapConfig[];
 }
