@@ -15,7 +15,7 @@ import type http2 from 'node:http2';
 import type { HeadLimits } from '../wire/head-accumulator.js';
 import { isInvalidHeaderName, parseContentLength, TCHAR } from '../wire/headers.js';
 import type { RequestHead } from '../wire/http1-request.js';
-import { parseAbsoluteTarget, validHost } from '../wire/request-target.js';
+import { ASTERISK_FORM, nonOriginTarget, validHost } from '../wire/request-target.js';
 
 /** Method characters as nginx accepts them (the HTTP/1.1 parser's rule). */
 const METHOD = /^[A-Z_-]+$/;
@@ -109,14 +109,11 @@ export function http2RequestHead(headers: http2.IncomingHttpHeaders, limits: Hea
   if (host === null || !validHost(host)) return 400;
   let target = path;
   if (target.charCodeAt(0) !== 0x2f) {
-    if (target === '*') {
-      if (method !== 'OPTIONS') return 400;
-    } else {
-      // RFC 9112 §3.2.2 (and nginx): the absolute-form authority wins over Host.
-      const abs = parseAbsoluteTarget(target);
-      if (abs === null) return 400;
-      host = abs.host;
-      target = abs.target;
+    const other = nonOriginTarget(method, target);
+    if (other === null) return 400;
+    if (other !== ASTERISK_FORM) {
+      host = other.host;
+      target = other.target;
     }
   }
   return {

@@ -10,7 +10,7 @@
  */
 import type { HeadLimits } from './head-accumulator.js';
 import { appendTokens, eolAt, isExactlyChunked, NAME_INVALID, parseContentLength, TCHAR, VALUE_CHAR } from './headers.js';
-import { parseAbsoluteTarget, validHost } from './request-target.js';
+import { ASTERISK_FORM, nonOriginTarget, validHost } from './request-target.js';
 
 export interface RequestHead {
   readonly method: string;
@@ -161,14 +161,11 @@ export function parseRequestHead(s: string, limits: HeadLimits): RequestHead | n
   if (host === null ? versionMinor === 1 : !validHost(host)) return 400;
   const rawTarget = target;
   if (target.charCodeAt(0) !== 0x2f) {
-    if (target === '*') {
-      if (method !== 'OPTIONS') return 400;
-    } else {
-      // RFC 9112 §3.2.2 (and nginx): the absolute-form authority wins over Host.
-      const abs = parseAbsoluteTarget(target);
-      if (abs === null) return 400;
-      host = abs.host;
-      target = abs.target;
+    const other = nonOriginTarget(method, target);
+    if (other === null) return 400;
+    if (other !== ASTERISK_FORM) {
+      host = other.host;
+      target = other.target;
     }
   }
 

@@ -12,6 +12,19 @@ export interface AbsoluteTarget {
   readonly target: string;
 }
 
+/** nonOriginTarget: the asterisk form (`OPTIONS *`), which keeps the Host. */
+export const ASTERISK_FORM = 'asterisk';
+
+/**
+ * A request target not in origin form ("/..."), the same for HTTP/1 and HTTP/2: `*` (OPTIONS
+ * only) keeps the Host; an absolute-form target gives its authority and path, and the authority
+ * wins over Host (RFC 9112 §3.2.2, nginx). null: the request is a 400.
+ */
+export function nonOriginTarget(method: string, target: string): AbsoluteTarget | typeof ASTERISK_FORM | null {
+  if (target === '*') return method === 'OPTIONS' ? ASTERISK_FORM : null;
+  return parseAbsoluteTarget(target);
+}
+
 /**
  * `scheme://host[:port][/path][?q]` → its parts; null when the target is not in absolute form or
  * its authority is not a valid host (validHost, exactly as a Host header: userinfo, an empty host,
