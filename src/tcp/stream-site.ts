@@ -290,19 +290,6 @@ export class StreamSite {
 
     const { peer } = outcome;
     let up: net.Socket = outcome.socket;
-    // A TLS upstream is read by the TLS socket (its handle is TLSWrap's), not by the reader.
-    let reader: TunnelReader | null = outcome.reader;
-    if (server.upstreamTls !== null) {
-      const secured = await secureUpstream(up, sessionTlsTarget(server.upstreamTls, s, upstream), peer.key, this.#upstreamTlsSessions, cfg.proxyConnectTimeoutMs);
-      if (typeof secured === 'string' || s.gone) {
-        group.release(peer, typeof secured === 'string');
-        if (typeof secured !== 'string') { secured.destroy(); return this.#end(s); }
-        this.#logger.error({ upstream, listen: site.key, client: s.remoteAddress, peer: peer.key }, secured);
-        return this.#abort(s, 0, 502);
-      }
-      up = secured;
-      reader = null;
-    }
     const attempt = s.upstream.last!;
     if (cfg.proxyProtocolVersion !== 0) {
       const endpoints = {
@@ -318,8 +305,22 @@ export class StreamSite {
         if (s.sslPrereadServerName !== null) tlvs.push({ type: PP2_TYPE_AUTHORITY, value: Buffer.from(s.sslPrereadServerName) });
         pp = encodeProxyV2(endpoints, tlvs);
       }
+      // In clear, before a proxy_ssl handshake (nginx sends it first too).
       up.write(pp);
       attempt.bytesSent += pp.length;
+    }
+    // A TLS upstream is read by the TLS socket (its handle is TLSWrap's), not by the reader.
+    let reader: TunnelReader | null = outcome.reader;
+    if (server.upstreamTls !== null) {
+      const secured = await secureUpstream(up, sessionTlsTarget(server.upstreamTls, s, upstream), peer.key, this.#upstreamTlsSessions, cfg.proxyConnectTimeoutMs);
+      if (typeof secured === 'string' || s.gone) {
+        group.release(peer, typeof secured === 'string');
+        if (typeof secured !== 'string') { secured.destroy(); return this.#end(s); }
+        this.#logger.error({ upstream, listen: site.key, client: s.remoteAddress, peer: peer.key }, secured);
+        return this.#abort(s, 0, 502);
+      }
+      up = secured;
+      reader = null;
     }
     if (payload.length > 0) {
       up.write(payload);

@@ -42,6 +42,29 @@ function read(port: number): Promise<string> {
 }
 
 describe('stream proxy_ssl', () => {
+  test('proxy_protocol with proxy_ssl: the PROXY header goes in clear, before the handshake (nginx)', async () => {
+    const cert = makeCert('up.test');
+    const srv = net.createServer((raw) => {
+      raw.on('error', () => {});
+      raw.once('readable', () => {
+        const head = raw.read() as Buffer | null;
+        const text = head === null ? '' : head.toString('latin1');
+        const eol = text.indexOf('\r\n');
+        if (eol === -1 || !text.startsWith('PROXY TCP4 ')) return void raw.end('no proxy header');
+        // anything after the header is the ClientHello: put it back for the TLS side
+        raw.unshift(head!.subarray(eol + 2));
+        const t = new tls.TLSSocket(raw, { isServer: true, key: cert.key, cert: cert.cert });
+        t.on('error', () => {});
+        t.on('secure', () => t.end(`proxy=${text.slice(0, eol).split(' ').slice(0, 2).join(' ')} tls=ok`));
+      });
+    });
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+    onTestFinished(() => new Promise<void>((r) => srv.close(() => r())));
+    const port = (srv.address() as net.AddressInfo).port;
+    const proxy = await startProxy(`stream { server { listen 127.0.0.1:0; proxy_pass 127.0.0.1:${port}; proxy_ssl on; proxy_protocol on; } }`);
+    expect(await read(proxy.port())).toBe('proxy=PROXY TCP4 tls=ok');
+  });
+
   test('verified against proxy_ssl_trusted_certificate and proxy_ssl_name, SNI sent with proxy_ssl_server_name on', async () => {
     const b = await tlsBackend();
     const proxy = await startProxy(`stream { server { listen 127.0.0.1:0; proxy_pass 127.0.0.1:${b.port};
