@@ -79,6 +79,10 @@ export class ClientConnection extends Http1Output implements ClientTransport, Tu
   #bodyLeftUnread = false;
   /** When the connection was accepted: the first request's head is due client_header_timeout later. */
   readonly #acceptedAtMs = Date.now();
+  /** keepalive_time: no request is kept alive past this (the address's default server's value). */
+  #keepaliveUntilMs = 0;
+  /** The lingering close's lingering_time deadline, cleared when the socket closes. */
+  #lingerDeadline: NodeJS.Timeout | null = null;
   /** Deadline of a head that arrived in pieces (null while none is pending). */
   #headDeadline: NodeJS.Timeout | null = null;
   /** The client sent FIN: no more requests will come. */
@@ -102,6 +106,7 @@ export class ClientConnection extends Http1Output implements ClientTransport, Tu
     }
     else if (expectsProxyHeader(vhosts)) this.#state = S_PROXY;
     this.#keepaliveTimeoutMs = server.settings.keepaliveTimeoutMs;
+    this.#keepaliveUntilMs = this.#acceptedAtMs + keepaliveTimeOf(server);
     // nginx answers a client that sent its request and then shut down its write side (FIN) when
     // it answers itself (return, static files): keep our side open until the response is out
     // (end() ends it). A proxied request is aborted instead (ProxyExchange.clientEnd).
@@ -286,6 +291,7 @@ export class ClientConnection extends Http1Output implements ClientTransport, Tu
     const was = this.#state;
     this.#state = S_CLOSED;
     this.#clearHeadDeadline();
+    if (this.#lingerDeadline !== null) clearTimeout(this.#lingerDeadline);
     this.site.untrack(this);
     if (this.exchange !== null) {
       const ex = this.exchange;
@@ -359,13 +365,14 @@ export class ClientConnection extends Http1Output implements ClientTransport, Tu
     this.site.untrack(this);
     this.site = next;
     this.vhosts = vhosts;
+    this.#keepaliveUntilMs = this.#acceptedAtMs + keepaliveTimeOf(vhosts.defaultServer.config);
     next.track(this);
   }
 
   requestsLeft(plan: LocationPlan | null): boolean {
     const max = plan?.settings.keepaliveRequests ?? 1000;
     return !this.#retiring && !this.site.retired && (max <= 0 || this.requests < max) &&
-      Date.now() - this.#acceptedAtMs < keepaliveTimeOf(this.vhosts.defaultServer.config);
+      Date.now() < this.#keepaliveUntilMs;
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -428,9 +435,8 @@ export class ClientConnection extends Http1Output implements ClientTransport, Tu
     this.#pipelined = null;
     if (!this.socket.writableEnded) this.socket.end();
     this.setTimeout(timeoutMs);
-    const deadline = setTimeout(lingerDeadline, timeMs, this.socket);
-    deadline.unref();
-    this.socket.once('close', () => clearTimeout(deadline));
+    this.#lingerDeadline = setTimeout(lingerDeadline, timeMs, this.socket);
+    this.#lingerDeadline.unref();
     this.socket.resume();
   }
 

@@ -44,15 +44,23 @@ export function sniffH2cPreface(socket: net.Socket, timeoutMs: number, decide: (
     else if (got.length >= PREFACE.length + FRAME_HEADER_BYTES) done(true);
     else if (got.length >= PREFACE.length && wait === null) wait = setTimeout(done, FIRST_FRAME_WAIT_MS, true);
   };
-  const done = (isH2: boolean): void => {
+  const stop = (): void => {
     socket.removeListener('data', onData);
+    socket.removeListener('close', stop);
     if (timer !== null) clearTimeout(timer);
     if (wait !== null) clearTimeout(wait);
+  };
+  const done = (isH2: boolean): void => {
+    stop();
+    // Closed while waiting (the deadline, or the client left): nothing to hand on.
+    if (socket.destroyed) return;
     socket.pause();
     if (got !== null) socket.unshift(isH2 ? withFirstSettings(got) : got);
     decide(isH2);
   };
   socket.on('data', onData);
+  // A client that leaves before deciding takes the timers with it.
+  socket.once('close', stop);
   // After a read-ahead (a PROXY header) the socket is paused; a new one starts flowing anyway.
   socket.resume();
   // A deadline, not an idle timer: a preface dribbled a byte at a time is cut at timeoutMs too.

@@ -50,6 +50,8 @@ export class MemorySessionStore implements SessionStore {
 
   /** A reload may give a zone another size: the store keeps its sessions and its new bound. */
   resize(maxBytes: number): void {
+    // Called for every handshake message a worker sends: nothing to do when the size is the same.
+    if (maxBytes === this.#maxBytes) return;
     this.#maxBytes = maxBytes;
     this.#evict();
   }
