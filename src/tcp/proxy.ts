@@ -9,7 +9,7 @@ import net from 'node:net';
 import { PeerTries, type RetryLimits } from '../core/retry.js';
 import { TunnelReader } from '../core/tunnel.js';
 import { ProxyError } from '../errors.js';
-import type { UpstreamAttempts } from '../upstream/attempts.js';
+import type { UpstreamAttempt, UpstreamAttempts } from '../upstream/attempts.js';
 import type { UpstreamGroup } from '../upstream/group.js';
 import type { Peer } from '../upstream/peer.js';
 
@@ -30,11 +30,22 @@ export interface ConnectOptions {
   aborted(): boolean;
   /** A failed connect took `peer` out for fail_timeout (max_fails reached): the caller logs it. */
   peerDisabled(peer: Peer): void;
+  /**
+   * What must happen on a connected socket before the try counts as connected (the PROXY header,
+   * the proxy_ssl handshake): the socket to relay (the TLS one), or why it failed, in nginx's
+   * words (already logged by the caller). A failure is a failed try like a refused connect: the
+   * peer is charged (max_fails) and proxy_next_upstream may try the next one, as nginx's stream
+   * proxy does on a failed upstream handshake.
+   */
+  establish?(socket: net.Socket, peer: Peer, attempt: UpstreamAttempt): Promise<net.Socket | string>;
 }
 
 export type ConnectOutcome =
-  /** `reader` holds what the peer sent before the Tunnel starts (Tunnel.listen relays it). */
-  | { readonly kind: 'connected'; readonly socket: net.Socket; readonly reader: TunnelReader; readonly peer: Peer }
+  /**
+   * `reader` holds what the peer sent before the Tunnel starts (Tunnel.listen relays it); null
+   * for a socket `establish` replaced (TLS).
+   */
+  | { readonly kind: 'connected'; readonly socket: net.Socket; readonly reader: TunnelReader | null; readonly peer: Peer }
   /** Nothing reached a peer; the session ends with `error.status` (502, as nginx's stream module). */
   | { readonly kind: 'failed'; readonly error: ProxyError }
   | { readonly kind: 'aborted' };
@@ -98,18 +109,32 @@ export async function connectUpstream(group: UpstreamGroup, o: ConnectOptions): 
       if (!(result instanceof Error)) result.socket.destroy();
       return { kind: 'aborted' };
     }
+    let failure: Error;
     if (!(result instanceof Error)) {
-      attempt.connectMs = Date.now() - attempt.startMs;
-      group.connected(peer);
-      const socket = result.socket;
-      socket.setNoDelay(o.tcpNodelay);
-      if (o.soKeepalive) socket.setKeepAlive(true);
-      return { kind: 'connected', socket, reader: result, peer };
-    }
+      const raw = result.socket;
+      raw.setNoDelay(o.tcpNodelay);
+      if (o.soKeepalive) raw.setKeepAlive(true);
+      const socket = o.establish === undefined ? raw : await o.establish(raw, peer, attempt);
+      if (o.aborted()) {
+        tries.release(peer, false);
+        attempt.end(Date.now());
+        if (typeof socket !== 'string') socket.destroy();
+        raw.destroy();
+        return { kind: 'aborted' };
+      }
+      if (typeof socket !== 'string') {
+        attempt.connectMs = Date.now() - attempt.startMs;
+        group.connected(peer);
+        // A TLS upstream is read by its TLS socket (the handle is TLSWrap's), not by the reader.
+        return { kind: 'connected', socket, reader: socket === raw ? result : null, peer };
+      }
+      raw.destroy();
+      failure = new ProxyError('TSP_ERR_UPSTREAM_CONNECT', socket, 502, true);
+    } else failure = result;
     attempt.end(Date.now());
     if (tries.release(peer, true)) o.peerDisabled(peer);
     tries.markTried(peer);
-    last = result;
+    last = failure;
     if (!o.nextUpstream || !tries.budgetLeft()) return connectFailed(last);
   }
 }

@@ -68,6 +68,20 @@ type Peeked =
 
 const OTHER: Peeked = Object.freeze({ kind: 'other' });
 
+/** The PROXY header a session's upstream connections start with (proxy_protocol on). */
+function proxyHeaderOf(version: number, s: Session): Buffer {
+  const endpoints = {
+    sourceAddress: s.remoteAddress,
+    sourcePort: s.remotePort,
+    destinationAddress: s.serverAddress,
+    destinationPort: s.serverPort,
+  };
+  if (version === 1) return encodeProxyV1(endpoints);
+  const tlvs: ProxyTlv[] = [];
+  if (s.sslPrereadServerName !== null) tlvs.push({ type: PP2_TYPE_AUTHORITY, value: Buffer.from(s.sslPrereadServerName) });
+  return encodeProxyV2(endpoints, tlvs);
+}
+
 function socketOnError(): void {
   // Errors end the session through 'close'; this listener only keeps them from being thrown.
 }
@@ -192,7 +206,7 @@ export class StreamSite {
       buffer = r.buffer;
       if (r.kind !== 'done') return this.#abort(s, buffer.length, r.kind === 'timeout' ? 200 : 400);
       const p = r.value;
-      if (p.kind === 'tls' && p.hello.kind === 'invalid' && p.hello.reason === 'ClientHello too large') {
+      if (p.kind === 'tls' && p.hello.kind === 'tooLarge') {
         // nginx: "preread buffer full", the session ends (400)
         this.#logger.error({ listen: site.key, client: s.remoteAddress }, 'preread buffer full while prereading client data');
         return this.#abort(s, buffer.length, 400);
@@ -261,6 +275,8 @@ export class StreamSite {
       return this.#abort(s, 0, 500);
     }
     const hashKey = this.#hashKeys.get(group.name)?.(s) ?? null;
+    const pp = cfg.proxyProtocolVersion === 0 ? null : proxyHeaderOf(cfg.proxyProtocolVersion, s);
+    const upstreamTls = server.upstreamTls;
     const outcome = await connectUpstream(group, {
       clientAddress: s.remoteAddress,
       hashKey,
@@ -279,6 +295,19 @@ export class StreamSite {
         { code: 'TSP_ERR_PEER_DISABLED', client: s.remoteAddress, server: site.key, upstream: peer.key },
         'upstream server temporarily disabled while connecting to upstream',
       ),
+      establish: pp === null && upstreamTls === null ? undefined : async (raw, peer, attempt) => {
+        if (pp !== null) {
+          // In clear, before a proxy_ssl handshake (nginx sends it first too); on every try.
+          raw.write(pp);
+          attempt.bytesSent += pp.length;
+        }
+        if (upstreamTls === null) return raw;
+        const secured = await secureUpstream(raw, sessionTlsTarget(upstreamTls, s, upstream), peer.key, this.#upstreamTlsSessions, cfg.proxyConnectTimeoutMs);
+        if (typeof secured === 'string' && !s.gone) {
+          this.#logger.error({ code: 'TSP_ERR_UPSTREAM_CONNECT', upstream, listen: site.key, client: s.remoteAddress, peer: peer.key }, secured);
+        }
+        return secured;
+      },
     });
     if (outcome.kind === 'aborted') return this.#end(s);
     if (outcome.kind === 'failed') {
@@ -288,40 +317,8 @@ export class StreamSite {
       return this.#abort(s, 0, error.status);
     }
 
-    const { peer } = outcome;
-    let up: net.Socket = outcome.socket;
+    const { peer, socket: up, reader } = outcome;
     const attempt = s.upstream.last!;
-    if (cfg.proxyProtocolVersion !== 0) {
-      const endpoints = {
-        sourceAddress: s.remoteAddress,
-        sourcePort: s.remotePort,
-        destinationAddress: s.serverAddress,
-        destinationPort: s.serverPort,
-      };
-      let pp: Buffer;
-      if (cfg.proxyProtocolVersion === 1) pp = encodeProxyV1(endpoints);
-      else {
-        const tlvs: ProxyTlv[] = [];
-        if (s.sslPrereadServerName !== null) tlvs.push({ type: PP2_TYPE_AUTHORITY, value: Buffer.from(s.sslPrereadServerName) });
-        pp = encodeProxyV2(endpoints, tlvs);
-      }
-      // In clear, before a proxy_ssl handshake (nginx sends it first too).
-      up.write(pp);
-      attempt.bytesSent += pp.length;
-    }
-    // A TLS upstream is read by the TLS socket (its handle is TLSWrap's), not by the reader.
-    let reader: TunnelReader | null = outcome.reader;
-    if (server.upstreamTls !== null) {
-      const secured = await secureUpstream(up, sessionTlsTarget(server.upstreamTls, s, upstream), peer.key, this.#upstreamTlsSessions, cfg.proxyConnectTimeoutMs);
-      if (typeof secured === 'string' || s.gone) {
-        group.release(peer, typeof secured === 'string');
-        if (typeof secured !== 'string') { secured.destroy(); return this.#end(s); }
-        this.#logger.error({ upstream, listen: site.key, client: s.remoteAddress, peer: peer.key }, secured);
-        return this.#abort(s, 0, 502);
-      }
-      up = secured;
-      reader = null;
-    }
     if (payload.length > 0) {
       up.write(payload);
       attempt.bytesSent += payload.length;
@@ -380,7 +377,7 @@ export class StreamSite {
     const ssl = effectiveSsl(s.server, site.defaultServer);
     const raw = s.socket;
     const { socket, reason } = await new Promise<{ socket: tls.TLSSocket | null; reason: string | null }>((resolve) => {
-      const parsed = parseClientHello(hello);
+      const parsed = parseClientHello(hello, site.prereadBufferBytes);
       startHandshake(this.#tls, raw, hello, ssl, NO_ALPN, Date.now() + site.prereadTimeoutMs, (socket, reason) => resolve({ socket, reason }), parsed.kind === 'ok' ? parsed.hello : undefined);
     });
     if (socket === null) {

@@ -14,7 +14,7 @@ import type net from 'node:net';
 import type tls from 'node:tls';
 import type { SslConfig } from '../config/types.js';
 import { decodeProxyHeader, type ProxyHeader } from '../wire/proxy-protocol.js';
-import { parseClientHello, type ClientHelloInfo } from '../wire/tls-client-hello.js';
+import { parseClientHello, type ClientHelloInfo, type ClientHelloResult } from '../wire/tls-client-hello.js';
 import { preread } from './preread.js';
 import { judgeClientChain } from './chain.js';
 import { noteClientOffer } from './info.js';
@@ -131,8 +131,7 @@ export async function acceptTls(
   if (h.kind !== 'done' || h.value.kind !== 'ok') {
     raw.destroy();
     const reason = h.kind === 'timeout' ? 'TLS handshake timed out'
-      : h.kind === 'done' ? (h.value.kind === 'notTls' ? 'not a TLS ClientHello' : h.value.kind === 'invalid' ? h.value.reason : null)
-      : null;
+      : h.kind === 'done' ? helloRefusal(h.value) : null;
     return done(null, reason);
   }
   const ssl = o.choose(h.value.hello);
@@ -145,4 +144,18 @@ export async function acceptTls(
 function looksLikeHttp(b: Buffer): boolean {
   const c = b[0];
   return c !== undefined && c >= 0x41 && c <= 0x5a;
+}
+
+/** Why a ClientHello read on the accept path is refused, in the log's words (null: no line). */
+function helloRefusal(p: ClientHelloResult): string | null {
+  switch (p.kind) {
+    case 'notTls':
+      return 'not a TLS ClientHello';
+    case 'invalid':
+      return p.reason;
+    case 'tooLarge':
+      return 'ClientHello too large';
+    default:
+      return null;
+  }
 }

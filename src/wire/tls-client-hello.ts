@@ -49,9 +49,12 @@ export type ClientHelloResult =
   /** The first byte is not a TLS handshake record: not TLS at all. */
   | { readonly kind: 'notTls' }
   | { readonly kind: 'invalid'; readonly reason: string }
+  /** The hello does not fit in `maxBytes` (nginx stream: "preread buffer full"). */
+  | { readonly kind: 'tooLarge' }
   | { readonly kind: 'ok'; readonly hello: ClientHelloInfo };
 
 const INCOMPLETE: ClientHelloResult = Object.freeze({ kind: 'incomplete' });
+const TOO_LARGE: ClientHelloResult = Object.freeze({ kind: 'tooLarge' });
 const NOT_TLS: ClientHelloResult = Object.freeze({ kind: 'notTls' });
 
 function invalid(reason: string): ClientHelloResult {
@@ -68,14 +71,14 @@ export function parseClientHello(buf: Buffer, maxBytes = CLIENT_HELLO_MAX_BYTES)
   let offset = 0;
   let recordVersion = 0;
   for (;;) {
-    if (offset + 5 > buf.length) return buf.length >= maxBytes ? invalid('ClientHello too large') : INCOMPLETE;
+    if (offset + 5 > buf.length) return buf.length >= maxBytes ? TOO_LARGE : INCOMPLETE;
     if (buf[offset] !== RECORD_HANDSHAKE) return invalid('ClientHello interleaved with another record type');
     if (buf[offset + 1] !== 0x03) return invalid('unknown TLS record version');
     if (offset === 0) recordVersion = buf.readUInt16BE(1);
     const recordLength = buf.readUInt16BE(offset + 3);
     if (recordLength === 0) return invalid('empty TLS handshake record');
     const end = offset + 5 + recordLength;
-    if (end > maxBytes) return invalid('ClientHello too large');
+    if (end > maxBytes) return TOO_LARGE;
     if (end > buf.length) return INCOMPLETE;
     fragments.push(buf.subarray(offset + 5, end));
     have += recordLength;
@@ -84,7 +87,7 @@ export function parseClientHello(buf: Buffer, maxBytes = CLIENT_HELLO_MAX_BYTES)
       const head = fragments.length === 1 ? fragments[0]! : Buffer.concat(fragments);
       if (head[0] !== HANDSHAKE_CLIENT_HELLO) return invalid('first handshake message is not a ClientHello');
       need = 4 + head.readUIntBE(1, 3);
-      if (need > maxBytes) return invalid('ClientHello too large');
+      if (need > maxBytes) return TOO_LARGE;
     }
     if (need !== -1 && have >= need) break;
   }

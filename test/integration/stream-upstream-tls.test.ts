@@ -11,6 +11,7 @@ import { describe, expect, test, onTestFinished } from 'vitest';
 import { tempDir } from '../helpers/cli.js';
 import { makeCert } from '../helpers/tls-certs.js';
 import { startProxy } from '../helpers/proxy.js';
+import { startLoggedProxy } from './upstream-helpers.js';
 
 /** A TLS backend that tells what it saw: SNI, a resumed session, the client certificate's CN. */
 async function tlsBackend(clientCa?: string): Promise<{ port: number; certFile: string }> {
@@ -83,6 +84,25 @@ describe('stream proxy_ssl', () => {
     const proxy = await startProxy(`stream { server { listen 127.0.0.1:0; proxy_pass 127.0.0.1:${b.port};
       proxy_ssl on; proxy_ssl_verify on; proxy_ssl_trusted_certificate ${b.certFile}; proxy_ssl_name other.test; } }`);
     expect(await read(proxy.port())).toBe('');
+  });
+
+  test('a failed upstream handshake is a failed try: the next peer is tried, and max_fails takes the peer out (nginx)', async () => {
+    // A peer that accepts TCP and closes at once: the handshake fails, as with a non-TLS peer.
+    const bad = net.createServer((s) => { s.on('error', () => {}); s.destroy(); });
+    await new Promise<void>((r) => bad.listen(0, '127.0.0.1', r));
+    onTestFinished(() => new Promise<void>((r) => bad.close(() => r())));
+    const badPort = (bad.address() as net.AddressInfo).port;
+    const good = await tlsBackend();
+    const proxy = await startLoggedProxy(`stream {
+      upstream u { server 127.0.0.1:${badPort} max_fails=1 fail_timeout=30s; server 127.0.0.1:${good.port}; }
+      server { listen 127.0.0.1:0; proxy_pass u; proxy_ssl on; } }`);
+    // round robin starts at the bad peer: its try fails, the good one answers the same client
+    expect(await read(proxy.port)).toMatch(/^sni=- reused=/);
+    await expect.poll(() => proxy.logs.some((l) => /^upstream SSL handshake failed/.test(l.msg))).toBe(true);
+    await expect.poll(() => proxy.logs.some((l) => l.msg === 'upstream server temporarily disabled while connecting to upstream')).toBe(true);
+    // taken out for fail_timeout: every following connection goes to the good peer first time
+    for (let i = 0; i < 3; i++) expect(await read(proxy.port)).toMatch(/^sni=- /);
+    expect(proxy.logs.filter((l) => /^upstream SSL handshake failed/.test(l.msg))).toHaveLength(1);
   });
 
   test('proxy_ssl_certificate / _key: the upstream sees the client certificate', async () => {

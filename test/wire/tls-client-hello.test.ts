@@ -94,7 +94,7 @@ describe('parseClientHello', () => {
     const notHello = Buffer.from(hello);
     notHello[5] = 0x02;
     expect(parseClientHello(notHello).kind).toBe('invalid');
-    expect(parseClientHello(Buffer.from([0x16, 3, 1, 0xff, 0xff])).kind).toBe('invalid');
+    expect(parseClientHello(Buffer.from([0x16, 3, 1, 0xff, 0xff])).kind).toBe('tooLarge');
     expect(parseClientHello(Buffer.from([0x16, 9, 1, 0, 5])).kind).toBe('invalid');
     const at = hello.indexOf(Buffer.from('a.test'));
     const corrupt = Buffer.from(hello);
@@ -104,7 +104,7 @@ describe('parseClientHello', () => {
 
   it('gives up on a stream of handshake records that never completes within the bound', () => {
     const record = Buffer.concat([Buffer.from([0x16, 3, 1, 0x10, 0x00]), Buffer.from([1, 0xff, 0xff, 0xff]), Buffer.alloc(0x1000 - 4)]);
-    expect(parseClientHello(record).kind).toBe('invalid');
+    expect(parseClientHello(record).kind).toBe('tooLarge');
   });
 });
 
