@@ -7,7 +7,6 @@ import { ConfigError, type ErrorCode, type Loc } from '../errors.js';
 import type { Directive } from './ast.js';
 import { DIRECTIVE_NAMES, findDirective, settingDefaults } from './directives.js';
 import { resolveErrorLogs } from './directives/main.js';
-import { defaultClientBody } from './directives/client-body.js';
 import { assembleSsl, mergeProxySsl, proxySslOf, setsProxySsl } from './directives/ssl.js';
 import {
   BuildState, noteTemplateArgs, resolvePath, type HttpServerDraft, type LocationDraft, type Reporter, type Scope,
@@ -240,6 +239,18 @@ function mergeSettings(base: LocationSettings, own: OwnOf<'http'> | undefined, p
   return { ...settings, ...(lingering === undefined ? {} : { lingering }), ...(clientBody === undefined ? {} : { clientBody }) };
 }
 
+/**
+ * client_body_* / proxy_request_buffering as the directive table's defaults give them (nginx's:
+ * client_body_buffer_size 16k on 64-bit systems, the temp path of a default build).
+ */
+export function defaultClientBody(prefix: string): ClientBodyConfig {
+  const d = DEFAULTS.http;
+  return {
+    bufferSizeBytes: d.clientBodyBufferSizeBytes, inFileOnly: d.clientBodyInFileOnly, singleBuffer: d.clientBodyInSingleBuffer,
+    tempPath: resolvePath(prefix, d.clientBodyTempPath.path), tempLevels: d.clientBodyTempPath.levels, requestBuffering: d.proxyRequestBuffering,
+  };
+}
+
 /** client_body_* / proxy_request_buffering: present in the typed tree only when not nginx's defaults. */
 function mergeClientBody(base: ClientBodyConfig | undefined, own: OwnOf<'http'>, prefix: string): ClientBodyConfig | undefined {
   if (own.clientBodyBufferSizeBytes === undefined && own.clientBodyInFileOnly === undefined && own.clientBodyInSingleBuffer === undefined
@@ -255,18 +266,21 @@ function mergeClientBody(base: ClientBodyConfig | undefined, own: OwnOf<'http'>,
   };
   const d = defaultClientBody(prefix);
   const same = c.bufferSizeBytes === d.bufferSizeBytes && c.inFileOnly === d.inFileOnly && c.singleBuffer === d.singleBuffer
-    && c.tempPath === d.tempPath && c.tempLevels.length === 0 && c.requestBuffering === d.requestBuffering;
+    && c.tempPath === d.tempPath && c.tempLevels.length === d.tempLevels.length && c.requestBuffering === d.requestBuffering;
   return same ? undefined : c;
 }
 
-const DEFAULT_LINGERING = { mode: 'on', timeMs: 30_000, timeoutMs: 5_000 } as const;
+/** nginx's lingering_close / lingering_time / lingering_timeout defaults, from the directive table. */
+export const DEFAULT_LINGERING: LingeringConfig = {
+  mode: DEFAULTS.http.lingeringClose, timeMs: DEFAULTS.http.lingeringTimeMs, timeoutMs: DEFAULTS.http.lingeringTimeoutMs,
+};
 
 /** lingering_*: present in the typed tree only when it differs from nginx's defaults (configs without it keep their shape). */
 function mergeLingering(base: LingeringConfig | undefined, own: OwnOf<'http'>): LingeringConfig | undefined {
   if (own.lingeringClose === undefined && own.lingeringTimeMs === undefined && own.lingeringTimeoutMs === undefined) return base;
   const b = base ?? DEFAULT_LINGERING;
   const l = { mode: own.lingeringClose ?? b.mode, timeMs: own.lingeringTimeMs ?? b.timeMs, timeoutMs: own.lingeringTimeoutMs ?? b.timeoutMs };
-  return l.mode === 'on' && l.timeMs === DEFAULT_LINGERING.timeMs && l.timeoutMs === DEFAULT_LINGERING.timeoutMs ? undefined : l;
+  return l.mode === DEFAULT_LINGERING.mode && l.timeMs === DEFAULT_LINGERING.timeMs && l.timeoutMs === DEFAULT_LINGERING.timeoutMs ? undefined : l;
 }
 
 /** underscores_in_headers / ignore_invalid_headers / max_headers: present only when not nginx's defaults. */
@@ -276,7 +290,7 @@ function headerNameRules(own: OwnOf<'http'> | undefined, http: HttpSettings): He
     ignoreInvalidHeaders: own?.ignoreInvalidHeaders ?? http.ignoreInvalidHeaders,
     maxHeaders: own?.maxHeaders ?? http.maxHeaders,
   };
-  return !r.underscoresInHeaders && r.ignoreInvalidHeaders && r.maxHeaders === 1000 ? undefined : r;
+  return !r.underscoresInHeaders && r.ignoreInvalidHeaders && r.maxHeaders === DEFAULTS.http.maxHeaders ? undefined : r;
 }
 
 /** The http-level defaults as a LocationSettings (paths resolved), the root of every merge. */
@@ -451,7 +465,7 @@ function assembleStreamServer(s: StreamServerDraft, parent: StreamSettings, acce
     sslPreread: m.sslPreread,
     prereadTimeoutMs: m.prereadTimeoutMs,
     ...(m.proxySsl ? { proxySsl: proxySslOf(m, prefix) } : {}),
-    ...(m.prereadBufferBytes !== 16_384 ? { prereadBufferBytes: m.prereadBufferBytes } : {}),
+    ...(m.prereadBufferBytes !== DEFAULTS.stream.prereadBufferBytes ? { prereadBufferBytes: m.prereadBufferBytes } : {}),
     // Resolved once at the stream level and shared by every server that sets none of its own.
     accessLogs: own?.accessLogs === undefined ? accessLogs : resolveAccessLogs(prefix, own.accessLogs),
     accessRules: s.accessRules,

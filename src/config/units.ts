@@ -3,7 +3,6 @@
  * ngx_parse_url, in TypeScript). They never throw: invalid input gives null or an error Result
  * whose message is already in nginx's wording, so build.ts only adds the position.
  */
-import { isIP } from 'node:net';
 import { ipBytes } from '../wire/ip.js';
 import type { ListenAddress } from './types.js';
 

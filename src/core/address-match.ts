@@ -166,7 +166,7 @@ function matches(rule: CompiledRule, kind: number): boolean {
  * Ordered rules, the first whose source matches decides; `otherwise` when none does. A source
  * that does not parse never matches. Nothing after `all` can be reached.
  */
-export function compileAddressRules(rules: readonly { readonly allow: boolean; readonly source: string }[], otherwise: boolean): AddressCheck {
+function compileAddressRules(rules: readonly { readonly allow: boolean; readonly source: string }[], otherwise: boolean): AddressCheck {
   const compiled: CompiledRule[] = [];
   for (const r of rules) {
     const rule = compileSource(r.allow, r.source);

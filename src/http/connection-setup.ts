@@ -16,6 +16,7 @@ import { headerNameTable } from '../wire/headers.js';
 import type { VirtualHosts } from './router.js';
 import { decodeProxyHeader, type ProxyHeader } from '../wire/proxy-protocol.js';
 import type { TlsInfo } from '../tls/info.js';
+import { settingDefaults } from '../config/directives.js';
 
 /** What the accept path learned before the first request (TLS listens read the PROXY header themselves). */
 export interface AcceptedConnection {
@@ -59,6 +60,9 @@ export function keepaliveTimeOf(server: ServerConfig): number {
   return server.keepaliveTimeMs ?? KEEPALIVE_TIME_MS;
 }
 
+/** max_headers' default (a server without header rules has no `headerNames`). */
+const MAX_HEADERS_DEFAULT = settingDefaults('http').maxHeaders;
+
 /** nginx's defaults: underscores_in_headers off, ignore_invalid_headers on. */
 const NGINX_HEADER_NAMES = headerNameTable(false, true);
 
@@ -77,7 +81,7 @@ export function headLimitsOf(server: ServerConfig): HeadLimits {
     headerLineBytes: large,
     headBytes: Math.max(server.clientHeaderBufferSizeBytes, server.largeClientHeaderBuffers.count * large),
     headerNames: rules === undefined ? NGINX_HEADER_NAMES : headerNameTable(rules.underscoresInHeaders, rules.ignoreInvalidHeaders),
-    maxHeaders: rules?.maxHeaders ?? 1000,
+    maxHeaders: rules?.maxHeaders ?? MAX_HEADERS_DEFAULT,
   };
   headLimits.set(server, limits);
   return limits;
@@ -91,7 +95,7 @@ export function expectsProxyHeader(vhosts: VirtualHosts): boolean {
 /** readProxyHeader: more bytes are needed (keep `buf` and call again with more). */
 export const PROXY_INCOMPLETE = -1;
 /** readProxyHeader: no valid header; the connection has been destroyed. */
-export const PROXY_REFUSED = -2;
+const PROXY_REFUSED = -2;
 
 /**
  * Decode the PROXY header at the start of `buf` (all the connection's bytes so far) and record its

@@ -9,6 +9,8 @@
  * Socket listeners are shared by all connections (see #listeners), never made per request.
  */
 import type net from 'node:net';
+// A location without lingering_* directives has no `lingering`: nginx's defaults apply.
+import { DEFAULT_LINGERING } from '../config/build.js';
 import { HEAD_NEED_MORE, HEAD_READY, HeadAccumulator, type HeadLimits } from '../wire/head-accumulator.js';
 import { parseRequestHead, type RequestHead } from '../wire/http1-request.js';
 import type { VirtualHosts } from './router.js';
@@ -33,8 +35,6 @@ const S_PROXY = 5;
 /** Lingering close: our FIN is sent, what the client still sends is read and dropped (nginx). */
 const S_LINGER = 6;
 
-/** nginx's lingering defaults (a location without lingering_* directives has no `lingering`). */
-const LINGERING_DEFAULT = { mode: 'on', timeMs: 30_000, timeoutMs: 5_000 } as const;
 
 function lingerDeadline(socket: net.Socket): void {
   socket.destroy();
@@ -401,7 +401,7 @@ export class ClientConnection extends Http1Output implements ClientTransport, Tu
     // A site retired while this response was in flight: the next request belongs to the new config.
     if (!keepAlive || this.#retiring || this.site.retired || (this.#clientEnded && this.#pipelined === null)) {
       const bodyUnread = this.#state === S_BODY || this.#bodyLeftUnread;
-      const lingering = plan?.settings.lingering ?? LINGERING_DEFAULT;
+      const lingering = plan?.settings.lingering ?? DEFAULT_LINGERING;
       if (!this.#clientEnded && (lingering.mode === 'always' || (lingering.mode === 'on' && bodyUnread))) {
         this.#linger(lingering.timeMs, lingering.timeoutMs);
         return;

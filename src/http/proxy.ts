@@ -312,7 +312,6 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
 
   /** Returns false when the response was dropped for a retry. */
   #responseHead(res: ResponseHead): boolean {
-    const r = this.#r;
     const status = res.status;
     const attempt = this.#try!;
     attempt.status = status;

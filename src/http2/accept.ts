@@ -10,8 +10,7 @@
  */
 import type net from 'node:net';
 import { expectsProxyHeader, proxyHeaderSource, type AcceptedConnection } from '../http/connection-setup.js';
-import { preread } from '../tls/preread.js';
-import { decodeProxyHeader } from '../wire/proxy-protocol.js';
+import { prereadProxyHeader } from '../tls/preread.js';
 import type { HttpSite } from '../http/site.js';
 import { sniffH2cPreface } from './h2c.js';
 import { http2SessionFactory } from './session.js';
@@ -53,10 +52,7 @@ export function httpListenHandler(site: HttpSite, listenKey: string): (socket: n
     }
     socket.on('error', noop);
     const deadline = Date.now() + timeoutMs;
-    void preread(socket, Buffer.alloc(0), timeoutMs, (b) => {
-      const d = decodeProxyHeader(b);
-      return d.kind === 'incomplete' ? undefined : d;
-    }).then((r) => {
+    void prereadProxyHeader(socket, Buffer.alloc(0), timeoutMs).then((r) => {
       if (r.kind !== 'done' || r.value.kind !== 'ok') {
         socket.destroy();
         return;

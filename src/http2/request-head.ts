@@ -13,21 +13,13 @@
  */
 import type http2 from 'node:http2';
 import type { HeadLimits } from '../wire/head-accumulator.js';
-import { isInvalidHeaderName, parseContentLength, TCHAR } from '../wire/headers.js';
+import { HOP_BY_HOP_HEADERS } from '../constants.js';
+import { allCharsIn, isInvalidHeaderName, METHOD_CHAR, parseContentLength, TARGET_CHAR, TCHAR, VALUE_CHAR } from '../wire/headers.js';
 import type { RequestHead } from '../wire/http1-request.js';
 import { ASTERISK_FORM, nonOriginTarget, validHost } from '../wire/request-target.js';
 
-/** Method characters as nginx accepts them (the HTTP/1.1 parser's rule). */
-const METHOD = /^[A-Z_-]+$/;
-/** Anything but visible ASCII and obs-text in a target. */
-const BAD_TARGET = /[^\x21-\x7e\x80-\xff]/;
-/** A field name that is not a token. */
-const BAD_NAME = /[^!#$%&'*+\-.^_`|~0-9A-Za-z]/;
-/** Anything but field-vchar, SP, HTAB and obs-text in a value (CR, LF, NUL and the other controls). */
-const BAD_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
-
 /** Fields of an HTTP/1.1 connection, not of an HTTP/2 request (RFC 9113 §8.2.2); Host comes from :authority. */
-const SKIPPED: ReadonlySet<string> = new Set(['host', 'connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te']);
+const SKIPPED: ReadonlySet<string> = new Set([...HOP_BY_HOP_HEADERS, 'host']);
 
 /** `CRLF` after each line, `: ` in a field line, ` HTTP/1.1` after the target. */
 const LINE_END = 2;
@@ -57,7 +49,7 @@ export function http2RequestHead(headers: http2.IncomingHttpHeaders, limits: Hea
     const value = trimOws(host);
     bytes += 4 + FIELD_SEPARATOR + value.length + LINE_END;
     longestField = 4 + FIELD_SEPARATOR + value.length;
-    if (BAD_VALUE.test(value)) bad = true;
+    if (!allCharsIn(VALUE_CHAR, value)) bad = true;
     list.push('host', value);
     lnames.push('host');
     host = value;
@@ -76,14 +68,14 @@ export function http2RequestHead(headers: http2.IncomingHttpHeaders, limits: Hea
     const count = values === null ? 1 : values.length;
     fields += count;
     if (SKIPPED.has(name)) continue;
-    if (BAD_NAME.test(name)) bad = true;
+    if (!allCharsIn(TCHAR, name)) bad = true;
     else if (nameRules !== TCHAR && isInvalidHeaderName(name, nameRules)) continue;
     for (let k = 0; k < count; k++) {
       const value = trimOws(values === null ? (field as string) : values[k]!);
       const length = name.length + FIELD_SEPARATOR + value.length;
       bytes += length + LINE_END;
       if (length > longestField) longestField = length;
-      if (BAD_VALUE.test(value)) bad = true;
+      if (!allCharsIn(VALUE_CHAR, value)) bad = true;
       list.push(name, value);
       lnames.push(name);
       if (name === 'content-length') {
@@ -99,7 +91,7 @@ export function http2RequestHead(headers: http2.IncomingHttpHeaders, limits: Hea
   if (fields > (limits.maxHeaders ?? Infinity)) bad = true;
   // The parser's order: the whole head, the request line, then the fields and their values.
   if (bytes > limits.headBytes) return lineBytes > limits.requestLineBytes ? 414 : 431;
-  if (path === undefined || path === '' || !METHOD.test(method) || BAD_TARGET.test(path)) return lineBytes > limits.requestLineBytes ? 414 : 400;
+  if (path === undefined || path === '' || !allCharsIn(METHOD_CHAR, method) || !allCharsIn(TARGET_CHAR, path)) return lineBytes > limits.requestLineBytes ? 414 : 400;
   if (lineBytes > limits.requestLineBytes) return 414;
   if (bad) return 400;
   if (longestField > limits.headerLineBytes) return 431;

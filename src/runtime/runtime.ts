@@ -99,7 +99,6 @@ export class Runtime {
   #snapshot: Snapshot;
   #listeners = new Map<string, Listener>();
   #registry: PeerRegistry;
-  #logger: Logger;
   #stopping = false;
   #activeChecks = true;
   #maxConnections: number | null = null;
@@ -116,10 +115,9 @@ export class Runtime {
   /** A prepared reload waiting for commit() or abort() (stop() aborts it). */
   #pending: PreparedReload | null = null;
 
-  private constructor(snapshot: Snapshot, registry: PeerRegistry, logger: Logger, deps: SnapshotDeps) {
+  private constructor(snapshot: Snapshot, registry: PeerRegistry, deps: SnapshotDeps) {
     this.#snapshot = snapshot;
     this.#registry = registry;
-    this.#logger = logger;
     this.#deps = deps;
     this.#pool = deps.pool;
     this.#holder = deps.holder;
@@ -144,7 +142,7 @@ export class Runtime {
     };
     const snapshot = await buildSnapshot(config, registry, deps);
     snapshot.commit();
-    const runtime = new Runtime(snapshot, registry, logger, deps);
+    const runtime = new Runtime(snapshot, registry, deps);
     runtime.#activeChecks = options.activeChecks ?? true;
     runtime.#maxConnections = options.maxConnections ?? null;
     try {

@@ -9,7 +9,7 @@ import { parseRequestHead } from '../wire/http1-request.js';
 import { hostName } from '../wire/request-target.js';
 
 /** nginx client_header_buffer_size-sized bounds on a routed head. */
-export const PEEK_LIMITS: HeadLimits = Object.freeze({ requestLineBytes: 8192, headerLineBytes: 8192, headBytes: 8192 });
+const PEEK_LIMITS: HeadLimits = Object.freeze({ requestLineBytes: 8192, headerLineBytes: 8192, headBytes: 8192 });
 
 export type HttpPeek =
   | { readonly kind: 'incomplete' }

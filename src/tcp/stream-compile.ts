@@ -5,7 +5,7 @@
  * plus the key functions of hash upstreams. Separate from stream-site.ts so that config-time
  * compilation and the per-connection session flow live apart; sessions only read these shapes.
  */
-import { CLIENT_HELLO_MAX_BYTES } from '../wire/tls-client-hello.js';
+import { settingDefaults } from '../config/directives.js';
 import { buildTlsContext, tlsTarget, type TlsTarget, type UpstreamTlsContext } from '../tls/upstream.js';
 import { serverNameText } from '../config/host-names.js';
 import type { AccessLogConfig, LogFormatConfig, ProxySslConfig, SslConfig, StreamConfig, StreamServerConfig } from '../config/types.js';
@@ -29,6 +29,9 @@ interface Route {
   readonly path: string | null;
   readonly upstream: string;
 }
+
+/** preread_buffer_size's default (a server config carries the size only when it differs). */
+const PREREAD_BUFFER_DEFAULT_BYTES = settingDefaults('stream').prereadBufferBytes;
 
 export interface CompiledServer {
   readonly config: StreamServerConfig;
@@ -162,7 +165,7 @@ export function compileStream(
       peek: ssl || servers.length > 1 || servers.some((s) => s.config.sslPreread),
       hasWebsocket: !ssl && servers.some((s) => s.routes !== null),
       prereadTimeoutMs: defaultServer.config.prereadTimeoutMs,
-      prereadBufferBytes: defaultServer.config.prereadBufferBytes ?? CLIENT_HELLO_MAX_BYTES,
+      prereadBufferBytes: defaultServer.config.prereadBufferBytes ?? PREREAD_BUFFER_DEFAULT_BYTES,
       ssl,
     });
   }

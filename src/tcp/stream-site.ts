@@ -14,10 +14,10 @@ import type { AccessLogConfig, StreamConfig } from '../config/types.js';
 import type { UpstreamGroup } from '../upstream/group.js';
 import { STATUS_TEXT } from '../constants.js';
 import { peekRequestHost, type HttpPeek } from './http-peek.js';
-import { Tunnel, type TunnelReader } from '../core/tunnel.js';
+import { Tunnel } from '../core/tunnel.js';
 import { connectUpstream } from './proxy.js';
 import { secureUpstream, sessionTlsTarget, UpstreamTlsSessions } from './upstream-tls.js';
-import { decodeProxyHeader, encodeProxyV1, encodeProxyV2, PP2_TYPE_AUTHORITY, type ProxyTlv } from '../wire/proxy-protocol.js';
+import { encodeProxyV1, encodeProxyV2, PP2_TYPE_AUTHORITY, type ProxyTlv } from '../wire/proxy-protocol.js';
 import { parseClientHello, type ClientHelloResult } from '../wire/tls-client-hello.js';
 import { ImplicitGroups } from '../upstream/implicit.js';
 import { compileStream, effectiveSsl, NO_ALPN, type ListenSite } from './stream-compile.js';
@@ -25,7 +25,7 @@ import type { SessionInfo } from './stream-vars.js';
 import { Session } from './stream-session.js';
 import { UpstreamAttempts } from '../upstream/attempts.js';
 import { startHandshake } from '../tls/accept.js';
-import { preread } from '../tls/preread.js';
+import { preread, prereadProxyHeader } from '../tls/preread.js';
 import { TlsServers } from '../tls/context.js';
 import type { SessionZones } from '../tls/sessions.js';
 import { tlsInfoOf, type TlsInfo } from '../tls/info.js';
@@ -172,10 +172,7 @@ export class StreamSite {
     let buffer: Buffer = Buffer.alloc(0);
 
     if (site.proxyProtocol) {
-      const r = await preread(socket, buffer, site.prereadTimeoutMs, (b) => {
-        const d = decodeProxyHeader(b);
-        return d.kind === 'incomplete' ? undefined : d;
-      });
+      const r = await prereadProxyHeader(socket, buffer, site.prereadTimeoutMs);
       if (r.kind !== 'done' || r.value.kind !== 'ok') {
         if (r.kind === 'done' && r.value.kind === 'invalid') {
           this.#logger.info({ listen: site.key, client: s.remoteAddress }, `broken header: ${r.value.reason}`);

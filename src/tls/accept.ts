@@ -13,9 +13,9 @@
 import type net from 'node:net';
 import type tls from 'node:tls';
 import type { SslConfig } from '../config/types.js';
-import { decodeProxyHeader, type ProxyHeader } from '../wire/proxy-protocol.js';
+import type { ProxyHeader } from '../wire/proxy-protocol.js';
 import { parseClientHello, type ClientHelloInfo, type ClientHelloResult } from '../wire/tls-client-hello.js';
-import { preread } from './preread.js';
+import { preread, prereadProxyHeader } from './preread.js';
 import { judgeClientChain } from './chain.js';
 import { noteClientOffer } from './info.js';
 import type { TlsServers } from './context.js';
@@ -108,10 +108,7 @@ export async function acceptTls(
   let buffer: Buffer = Buffer.alloc(0);
   let proxyHeader: ProxyHeader | null = null;
   if (o.proxyProtocol) {
-    const r = await preread(raw, buffer, o.timeoutMs, (b) => {
-      const d = decodeProxyHeader(b);
-      return d.kind === 'incomplete' ? undefined : d;
-    });
+    const r = await prereadProxyHeader(raw, buffer, o.timeoutMs);
     if (r.kind !== 'done' || r.value.kind !== 'ok') {
       raw.destroy();
       return done(null, r.kind === 'done' && r.value.kind === 'invalid' ? `broken PROXY protocol header: ${r.value.reason}` : null);

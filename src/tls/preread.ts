@@ -5,6 +5,7 @@
  * next to the TLS accept path, which both use it.
  */
 import type net from 'node:net';
+import { decodeProxyHeader, type ProxyDecodeResult } from '../wire/proxy-protocol.js';
 
 export type PrereadOutcome<T> =
   | { readonly kind: 'done'; readonly value: T; readonly buffer: Buffer }
@@ -48,4 +49,14 @@ export function preread<T>(
     socket.once('close', onGone);
     socket.resume();
   });
+}
+
+/** The PROXY protocol header at the start of a connection (`listen ... proxy_protocol`), decoded or refused. */
+export function prereadProxyHeader(socket: net.Socket, initial: Buffer, timeoutMs: number): Promise<PrereadOutcome<Exclude<ProxyDecodeResult, { kind: 'incomplete' }>>> {
+  return preread(socket, initial, timeoutMs, wholeProxyHeader);
+}
+
+function wholeProxyHeader(b: Buffer): Exclude<ProxyDecodeResult, { kind: 'incomplete' }> | undefined {
+  const d = decodeProxyHeader(b);
+  return d.kind === 'incomplete' ? undefined : d;
 }

@@ -43,6 +43,23 @@ export function isInvalidHeaderName(name: string, table: Uint8Array): boolean {
   return false;
 }
 
+/** Method characters as nginx accepts them (uppercase letters, '_' and '-'), a subset of tchar. */
+export const METHOD_CHAR = new Uint8Array(256);
+for (let c = 0x41; c <= 0x5a; c++) METHOD_CHAR[c] = 1;
+METHOD_CHAR[0x5f] = 1;
+METHOD_CHAR[0x2d] = 1;
+
+/** Request-target bytes: visible ASCII and obs-text (nginx passes raw UTF-8 through). */
+export const TARGET_CHAR = new Uint8Array(256);
+for (let c = 0x21; c <= 0x7e; c++) TARGET_CHAR[c] = 1;
+for (let c = 0x80; c <= 0xff; c++) TARGET_CHAR[c] = 1;
+
+/** Every character of `s` is in `table` (one of the classes here; a code above 0xff never is). */
+export function allCharsIn(table: Uint8Array, s: string): boolean {
+  for (let i = 0; i < s.length; i++) if (table[s.charCodeAt(i)] !== 1) return false;
+  return true;
+}
+
 /** field-vchar / SP / HTAB / obs-text: what a field value (or a reason phrase) may hold. */
 export const VALUE_CHAR = new Uint8Array(256);
 VALUE_CHAR[0x09] = 1;

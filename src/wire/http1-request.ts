@@ -9,7 +9,7 @@
  * and chunk framing (chunked.ts, CRLF only) stay strict.
  */
 import type { HeadLimits } from './head-accumulator.js';
-import { appendTokens, eolAt, isExactlyChunked, NAME_INVALID, parseContentLength, TCHAR, VALUE_CHAR } from './headers.js';
+import { appendTokens, eolAt, isExactlyChunked, METHOD_CHAR, NAME_INVALID, parseContentLength, TARGET_CHAR, TCHAR, VALUE_CHAR } from './headers.js';
 import { ASTERISK_FORM, nonOriginTarget, validHost } from './request-target.js';
 
 export interface RequestHead {
@@ -38,17 +38,6 @@ export interface RequestHead {
   readonly upgrade: string | null;
   readonly expectContinue: boolean;
 }
-
-/** Method characters as nginx accepts them (uppercase letters, '_' and '-'), a subset of tchar. */
-const METHOD_CHAR = new Uint8Array(256);
-for (let c = 0x41; c <= 0x5a; c++) METHOD_CHAR[c] = 1;
-METHOD_CHAR[0x5f] = 1;
-METHOD_CHAR[0x2d] = 1;
-
-/** Request-target bytes: visible ASCII and obs-text (nginx passes raw UTF-8 through). */
-const TARGET_CHAR = new Uint8Array(256);
-for (let c = 0x21; c <= 0x7e; c++) TARGET_CHAR[c] = 1;
-for (let c = 0x80; c <= 0xff; c++) TARGET_CHAR[c] = 1;
 
 /**
  * Parse a complete request head (as given by HeadAccumulator). Returns the head or an error

@@ -2,7 +2,6 @@ import { describe, expect, test, onTestFinished } from 'vitest';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import { logRecords, runCli, startCli, tempDir, ROOT, type RunningCli } from '../helpers/cli.js';
 import { DEFAULT_CONFIG_PATH } from '../../src/cli/args.js';

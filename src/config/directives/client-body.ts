@@ -4,8 +4,7 @@
  * client_body_in_single_buffer, client_body_temp_path, and proxy_request_buffering.
  */
 import { parseNumber } from '../units.js';
-import type { ClientBodyConfig } from '../types.js';
-import { err, flag, oneOf, resolvePath, setting, size, type Context, type DirectiveSpec, type ValueParser } from './scope.js';
+import { err, flag, oneOf, setting, size, type Context, type DirectiveSpec, type ValueParser } from './scope.js';
 
 const LOC3: readonly Context[] = ['http', 'server', 'location'];
 
@@ -20,11 +19,6 @@ const tempPath: ValueParser<{ readonly path: string; readonly levels: readonly n
   if (levels.reduce((sum, n) => sum + n, 0) > 10) return err(r, 'TSP_ERR_CONFIG_VALUE', `"${d.name}" directive invalid value`, args[1]!.loc);
   return { path: args[0]!.value, levels };
 };
-
-/** nginx's defaults (client_body_buffer_size 16k on 64-bit systems; the temp path of a default build). */
-export function defaultClientBody(prefix: string): ClientBodyConfig {
-  return { bufferSizeBytes: 16 * 1024, inFileOnly: 'off', singleBuffer: false, tempPath: resolvePath(prefix, 'client_body_temp'), tempLevels: [], requestBuffering: true };
-}
 
 export const CLIENT_BODY_DIRECTIVES: readonly DirectiveSpec[] = [
   setting({

@@ -10,7 +10,8 @@ import { err } from './scope.js';
 const SRV2: readonly Context[] = ['http', 'server'];
 const LOC3: readonly Context[] = ['http', 'server', 'location'];
 
-const positive: ValueParser<number> = (args, d, r) => {
+/** A number above 0, refused with ngx_conf_set_num_slot's words ("invalid number"). */
+const positiveNumber: ValueParser<number> = (args, d, r) => {
   const v = count(args, d, r);
   return v === 0 ? err(r, 'TSP_ERR_CONFIG_VALUE', `"${d.name}" directive invalid number`, args[0]!.loc) : v;
 };
@@ -33,7 +34,7 @@ export const HTTP_CLIENT_DIRECTIVES: readonly DirectiveSpec[] = [
     note: 'off: any token name is passed on; a name that is not a token is a 400 either way (nginx).',
   }),
   setting({
-    kind: 'http', contexts: SRV2, name: 'max_headers', field: 'maxHeaders', parse: positive, default: '1000',
+    kind: 'http', contexts: SRV2, name: 'max_headers', field: 'maxHeaders', parse: positiveNumber, default: '1000',
     syntax: 'max_headers number;', summary: 'Most request header lines; more is a 400 (nginx 1.27.2+).',
   }),
   setting({

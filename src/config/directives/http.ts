@@ -1,10 +1,10 @@
 /** http, server and location directives. */
 import type { Arg, Directive } from '../ast.js';
 import type {
-  AccessLogConfig, AddHeader, ErrorPage, HeaderOp, ListenConfig, LocationMatch, LogFormatConfig,
+  AccessLogConfig, AddHeader, ErrorPage, HeaderOp, LocationMatch, LogFormatConfig,
   NextUpstreamCondition, RewriteRule, ServerName,
 } from '../types.js';
-import { addressKey, parseDuration, parseListenAddress, parseNumber, parseProxyPassUrl, parseSize } from '../units.js';
+import { parseDuration, parseNumber, parseProxyPassUrl, parseSize } from '../units.js';
 import { ensureHttp } from './main.js';
 import { parseListen } from './listen.js';
 import {

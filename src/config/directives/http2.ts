@@ -5,10 +5,9 @@
  * configs load, with nginx's checks and, for the ones nginx 1.19.7 made obsolete, nginx's warning
  * naming the directive that replaced them (checked with nginx 1.22 `-t`).
  */
-import type { Directive } from '../ast.js';
 import {
-  count, flag, noEffect, positive, seconds, setting, size,
-  type Context, type DirectiveSpec, type Reporter, type ValueParser,
+  count, err, flag, noEffect, positive, seconds, setting, size,
+  type Context, type DirectiveSpec, type ValueParser,
 } from './scope.js';
 
 const HTTP_SERVER: readonly Context[] = ['http', 'server'];
@@ -18,7 +17,7 @@ const LOC3: readonly Context[] = ['http', 'server', 'location'];
 const powerOfTwo: ValueParser<number> = (args, d, r) => {
   const n = count(args, d, r);
   if (n === undefined) return undefined;
-  if (n === 0 || (n & (n - 1)) !== 0) return invalidWith(r, d, `"${d.name}" directive must be a power of two`);
+  if (n === 0 || (n & (n - 1)) !== 0) return err(r, 'TSP_ERR_CONFIG_VALUE', `"${d.name}" directive must be a power of two`, args[0]!.loc);
   return n;
 };
 
@@ -28,19 +27,14 @@ const RECV_BUFFER_MIN_BYTES = 2 * 16;
 const recvBufferSize: ValueParser<number> = (args, d, r) => {
   const n = size(args, d, r);
   if (n === undefined) return undefined;
-  return n <= RECV_BUFFER_MIN_BYTES ? invalidWith(r, d, `"${d.name}" directive value is too small`) : n;
+  return n <= RECV_BUFFER_MIN_BYTES ? err(r, 'TSP_ERR_CONFIG_VALUE', `"${d.name}" directive value is too small`, args[0]!.loc) : n;
 };
 
 const chunkSize: ValueParser<number> = (args, d, r) => {
   const n = size(args, d, r);
   if (n === undefined) return undefined;
-  return n === 0 ? invalidWith(r, d, `the http2 chunk size cannot be zero`) : n;
+  return n === 0 ? err(r, 'TSP_ERR_CONFIG_VALUE', `the http2 chunk size cannot be zero`, args[0]!.loc) : n;
 };
-
-function invalidWith(r: Reporter, d: Directive, message: string): undefined {
-  r.error('TSP_ERR_CONFIG_VALUE', message, d.args[0]?.loc ?? d.loc);
-  return undefined;
-}
 
 /** A directive nginx 1.19.7 made obsolete: accepted with nginx's warning, no effect. */
 function obsolete(name: string, replacement: string, parse: ValueParser<unknown>, syntax: string): DirectiveSpec {

@@ -12,7 +12,7 @@ import type {
 import { translatePcre, type JsRegex } from '../pcre.js';
 import type { TemplateUse } from '../variables.js';
 import { isBareNumber, parseDuration, parseFlag, parseNumber, parseSize, parseTrustedSource } from '../units.js';
-import type { ItemsByKind, Lists, OwnOf, OwnSettings, SettingKind, ValuesByKind } from './settings.js';
+import type { ItemsByKind, Lists, OwnOf, OwnSettings, PathArg, SettingKind, ValuesByKind } from './settings.js';
 
 export type { SettingKind } from './settings.js';
 
@@ -277,6 +277,9 @@ export const positive: ValueParser<number> = (args, d, r) => {
 };
 
 export const text: ValueParser<string> = (args) => args[0]!.value;
+
+/** A file path argument with its place (files are read when the tree is assembled, errors point here). */
+export const pathArg: ValueParser<PathArg> = (args) => ({ path: args[0]!.value, loc: args[0]!.loc });
 
 /** `set_real_ip_from address | CIDR | unix:` (http and stream realip). */
 export const trustedSource: ValueParser<string> = (args, d, r) => {

@@ -4,8 +4,7 @@
  */
 import { parseNumber, parseSize } from '../units.js';
 import type { SslSessionCache } from '../types.js';
-import { err, flag, listSetting, setting, type Context, type DirectiveSpec, type ValueParser } from './scope.js';
-import type { PathArg } from './settings.js';
+import { err, flag, listSetting, pathArg, setting, type Context, type DirectiveSpec, type ValueParser } from './scope.js';
 
 const HTTP_SSL: readonly Context[] = ['http', 'server'];
 const STREAM_SSL: readonly Context[] = ['stream', 'stream_server'];
@@ -45,7 +44,6 @@ const sessionCache: ValueParser<SslSessionCache> = (args, d, r) => {
   return { builtin: builtin ?? (shared !== null ? null : 'none'), shared };
 };
 
-const pathArg: ValueParser<PathArg> = (args) => ({ path: args[0]!.value, loc: args[0]!.loc });
 
 function sessionDirectives(contexts: readonly Context[], kind: 'http' | 'stream'): DirectiveSpec[] {
   return [

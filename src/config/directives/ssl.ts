@@ -10,7 +10,7 @@ import tls from 'node:tls';
 import { tlsReason } from '../tls-files.js';
 import type { CertificateConfig, PemFile, ProxySslConfig, SslConfig, TlsProtocol } from '../types.js';
 import {
-  count, err, flag, invalidValue, listSetting, member, noEffect, resolvePath, seconds, setting,
+  count, err, flag, invalidValue, listSetting, member, noEffect, pathArg, resolvePath, seconds, setting,
   type Context, type DirectiveSpec, type Reporter, type SettingOptions, type ValueParser,
 } from './scope.js';
 import type { PathArg, ProxySslValues, SslSettings, SslValues } from './settings.js';
@@ -21,7 +21,6 @@ const LOC3: readonly Context[] = ['http', 'server', 'location'];
 
 const PROTOCOLS: readonly TlsProtocol[] = ['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'];
 
-const pathArg: ValueParser<PathArg> = (args) => ({ path: args[0]!.value, loc: args[0]!.loc });
 
 const protocols: ValueParser<TlsProtocol[]> = (args, d, r) => {
   const out: TlsProtocol[] = [];
