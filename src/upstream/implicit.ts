@@ -10,7 +10,7 @@
  * default port, no unix: socket, $proxy_host).
  */
 import type { UpstreamConfig } from '../config/types.js';
-import { parseUpstreamAddress } from '../config/units.js';
+import { addressKey, parseUpstreamAddress } from '../config/units.js';
 import { UpstreamGroup } from './group.js';
 import { PeerRegistry } from './registry.js';
 
@@ -55,7 +55,8 @@ export class ImplicitGroups {
     const parsed = parseUpstreamAddress(address, defaultPort);
     if (!parsed.ok) return null;
     const target = parsed.value;
-    const key = target.kind === 'unix' ? `unix:${target.path}` : target.host.includes(':') ? `[${target.host}]:${target.port}` : `${target.host.toLowerCase()}:${target.port}`;
+    // Host names are case-insensitive (one group for Example.com and example.com); paths are not.
+    const key = target.kind === 'unix' ? addressKey(target) : addressKey(target).toLowerCase();
     const configured = this.#opts.named?.get(key);
     if (configured !== undefined) return configured;
     const cached = this.#cache.get(key);

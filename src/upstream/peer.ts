@@ -8,15 +8,13 @@
  * serving, one being prepared or still finishing requests) each see their own parameters.
  */
 import type { ListenAddress } from '../config/types.js';
+import { addressKey } from '../config/units.js';
 
 /** A resolved address: an IP literal and port, or a unix socket path. */
 export type PeerAddress = ListenAddress;
 
 /** "127.0.0.1:9001", "[::1]:80", "unix:/run/app.sock" (the form nginx logs). */
-export function peerKeyOf(address: PeerAddress): string {
-  if (address.kind === 'unix') return `unix:${address.path}`;
-  return address.host.includes(':') ? `[${address.host}]:${address.port}` : `${address.host}:${address.port}`;
-}
+export const peerKeyOf: (address: PeerAddress) => string = addressKey;
 
 export class Peer {
   /** The address as nginx logs it ($upstream_addr): "127.0.0.1:9001". */

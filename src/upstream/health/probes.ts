@@ -37,9 +37,36 @@ export function statusClassOf(status: number): HttpStatusClass | null {
   return null;
 }
 
+/** What the probes of one check config send, read once per config (probes run every interval, for every peer). */
+interface HttpSend {
+  readonly request: Buffer;
+  readonly isHead: boolean;
+  /** The request lets the connection stay open (no `Connection: close`, not HTTP/1.0). */
+  readonly mayKeep: boolean;
+  /** The path of its request line (a websocket check asks for it too). */
+  readonly path: string;
+}
+
+const httpSends = new WeakMap<CheckConfig, HttpSend>();
+
+function httpSendOf(check: CheckConfig): HttpSend {
+  let send = httpSends.get(check);
+  if (send === undefined) {
+    const text = check.httpSend;
+    send = {
+      request: Buffer.from(text, 'latin1'),
+      isHead: text.startsWith('HEAD '),
+      mayKeep: !requestClosesConnection(text),
+      path: /^[A-Z]+ (\/\S*)/.exec(text)?.[1] ?? '/',
+    };
+    httpSends.set(check, send);
+  }
+  return send;
+}
+
 function httpProtocol(check: CheckConfig): Protocol {
   return {
-    request: Buffer.from(check.httpSend, 'latin1'),
+    request: httpSendOf(check).request,
     judge(received) {
       const line = readStatusLine(received);
       if (line === STATUS_LINE_INCOMPLETE) return null;
@@ -64,7 +91,7 @@ function websocketProtocol(peer: Peer, check: CheckConfig): Protocol {
   const key = websocketKey();
   const accept = websocketAccept(key);
   // the path of check_http_send's request line, so one directive serves both check types
-  const path = /^[A-Z]+ (\/\S*)/.exec(check.httpSend)?.[1] ?? '/';
+  const path = httpSendOf(check).path;
   const host = peer.path !== null ? 'localhost' : peer.key;
   return {
     request: Buffer.from(upgradeRequest(path, host, key), 'latin1'),
@@ -169,9 +196,7 @@ export function probe(peer: Peer, check: CheckConfig, signal?: AbortSignal, kept
  */
 function probeKeptHttp(peer: Peer, check: CheckConfig, kept: CheckConnections, signal?: AbortSignal): Promise<ProbeResult> {
   return new Promise((resolve) => {
-    const request = Buffer.from(check.httpSend, 'latin1');
-    const isHead = /^HEAD /.test(check.httpSend);
-    const mayKeep = !requestClosesConnection(check.httpSend);
+    const { request, isHead, mayKeep } = httpSendOf(check);
     let settled = false;
     let detach: (() => void) | null = null;
     let current: Socket | null = null;
