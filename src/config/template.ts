@@ -51,7 +51,7 @@ export const BUILTIN_VARIABLES: ReadonlySet<string> = new Set([
   'upstream_response_length', 'proxy_host', 'proxy_port', 'proxy_add_x_forwarded_for',
   'connection', 'connection_requests', 'content_length', 'content_type', 'connection_upgrade',
   'realip_remote_addr', 'realip_remote_port', 'proxy_protocol_addr', 'proxy_protocol_port',
-  'request_body', 'request_body_file',
+  'request_body', 'request_body_file', 'ssl_client_escaped_cert',
   ...SSL_NAMES,
 ]);
 
@@ -80,7 +80,7 @@ const NGINX_ONLY_HTTP: ReadonlySet<string> = new Set([
   'upstream_queue_time', 'upstream_last_server_name', 'proxy_internal_body_length', 'proxy_internal_chunked',
   'http2', 'gzip_ratio', 'invalid_referer', 'secure_link',
   'secure_link_expires', 'limit_conn_status', 'limit_req_status', 'date_local', 'date_gmt', 'uid_got', 'uid_set',
-  'uid_reset', 'msie', 'modern_browser', 'ancient_browser', 'ssl_early_data', 'ssl_client_escaped_cert',
+  'uid_reset', 'msie', 'modern_browser', 'ancient_browser', 'ssl_early_data',
 ]);
 const NGINX_ONLY_STREAM: ReadonlySet<string> = new Set([
   'nginx_version', 'proxy_protocol_server_addr', 'proxy_protocol_server_port',

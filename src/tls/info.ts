@@ -231,6 +231,9 @@ export const SSL_VARIABLES: Readonly<Record<string, (t: TlsInfo | null) => strin
   ssl_curves: (t) => t?.curves ?? '',
   ssl_client_cert: (t) => t?.clientCert ?? '',
   ssl_client_raw_cert: (t) => t?.clientRawCert ?? '',
+  // nginx escapes the PEM as a URI component: the same bytes as encodeURIComponent for PEM text
+  // (checked with nginx 1.22: "-----BEGIN%20CERTIFICATE-----%0AMIID...%2B...").
+  ssl_client_escaped_cert: (t) => (t === null ? '' : encodeURIComponent(t.clientRawCert)),
   ssl_client_s_dn_legacy: (t) => t?.clientSDnLegacy ?? '',
   ssl_client_i_dn_legacy: (t) => t?.clientIDnLegacy ?? '',
   ssl_client_v_start: (t) => t?.clientVStart ?? '',

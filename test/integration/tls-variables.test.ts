@@ -19,7 +19,7 @@ import { tempDir } from '../helpers/cli.js';
 import { startProxy } from '../helpers/proxy.js';
 import { makeCa, makeCert, makeClientCert, writeCert } from '../helpers/tls-certs.js';
 
-const VARS = ['ssl_session_id', 'ssl_ciphers', 'ssl_curve', 'ssl_curves', 'ssl_client_cert', 'ssl_client_raw_cert',
+const VARS = ['ssl_session_id', 'ssl_ciphers', 'ssl_curve', 'ssl_curves', 'ssl_client_cert', 'ssl_client_raw_cert', 'ssl_client_escaped_cert',
   'ssl_client_s_dn', 'ssl_client_s_dn_legacy', 'ssl_client_i_dn_legacy', 'ssl_client_v_start', 'ssl_client_v_end', 'ssl_client_v_remain'];
 
 /** The variables of one request, by name (each on its own line, tabs and newlines kept). */
@@ -99,6 +99,10 @@ describe('$ssl_* variables', () => {
     // RFC 2253 escapes the comma once (nginx: "O=Client\, Inc.").
     expect(v['ssl_client_s_dn']).toBe('CN=client one,OU=Dev,O=Client\\, Inc.,ST=Berlin,C=DE');
     expect(v['ssl_client_raw_cert']).toBe(client.cert);
+    // nginx 1.22 gives "-----BEGIN%20CERTIFICATE-----%0AMII...%2B...%3D%0A-----END%20CERTIFICATE-----%0A"
+    expect(v['ssl_client_escaped_cert']).toMatch(/^-----BEGIN%20CERTIFICATE-----%0A[A-Za-z0-9%]+%0A-----END%20CERTIFICATE-----%0A$/);
+    expect(decodeURIComponent(v['ssl_client_escaped_cert']!)).toBe(client.cert);
+    expect(v['ssl_client_escaped_cert']).not.toMatch(/[+/=\n ]/);
     expect(v['ssl_client_cert']).toBe(client.cert.trimEnd().split('\n').join('\n\t'));
     const dates = execFileSync('openssl', ['x509', '-noout', '-startdate', '-enddate'], { input: client.cert, encoding: 'utf8' });
     expect(v['ssl_client_v_start']).toBe(/notBefore=(.*)/.exec(dates)![1]);
