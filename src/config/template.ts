@@ -36,7 +36,7 @@ export class UnknownVariableError extends TsproxyError {
 const SSL_NAMES = [
   'ssl_protocol', 'ssl_cipher', 'ssl_server_name', 'ssl_client_verify', 'ssl_client_s_dn', 'ssl_client_i_dn',
   'ssl_client_serial', 'ssl_client_fingerprint', 'ssl_session_reused', 'ssl_alpn_protocol',
-  'ssl_session_id', 'ssl_ciphers', 'ssl_curve', 'ssl_curves', 'ssl_client_cert', 'ssl_client_raw_cert',
+  'ssl_session_id', 'ssl_ciphers', 'ssl_curve', 'ssl_curves', 'ssl_client_cert', 'ssl_client_raw_cert', 'ssl_client_escaped_cert',
   'ssl_client_s_dn_legacy', 'ssl_client_i_dn_legacy', 'ssl_client_v_start', 'ssl_client_v_end', 'ssl_client_v_remain',
 ];
 
@@ -51,7 +51,7 @@ export const BUILTIN_VARIABLES: ReadonlySet<string> = new Set([
   'upstream_response_length', 'proxy_host', 'proxy_port', 'proxy_add_x_forwarded_for',
   'connection', 'connection_requests', 'content_length', 'content_type', 'connection_upgrade',
   'realip_remote_addr', 'realip_remote_port', 'proxy_protocol_addr', 'proxy_protocol_port',
-  'request_body', 'request_body_file', 'ssl_client_escaped_cert',
+  'request_body', 'request_body_file',
   ...SSL_NAMES,
 ]);
 
@@ -84,7 +84,6 @@ const NGINX_ONLY_HTTP: ReadonlySet<string> = new Set([
 ]);
 const NGINX_ONLY_STREAM: ReadonlySet<string> = new Set([
   'nginx_version', 'proxy_protocol_server_addr', 'proxy_protocol_server_port',
-  'ssl_client_escaped_cert',
 ]);
 const NGINX_ONLY_PREFIXES: readonly string[] = ['sent_trailer_', 'upstream_trailer_', 'upstream_cookie_', 'geoip_', 'jwt_'];
 
