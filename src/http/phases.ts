@@ -8,8 +8,8 @@
  *   find location   location matching (and the slash redirect)
  *   rewrite         the location's rewrite/set; a changed URI finds its location again
  *   preaccess       realip (set_real_ip_from / real_ip_header)
- *   access          checks made before the body is read (client_max_body_size); access, auth
- *                   and limit modules plug in here
+ *   access          checks made before the body is read: client_max_body_size, then allow/deny,
+ *                   auth_basic, auth_request with satisfy (access/); limit modules plug in here
  *   content         the location's handler: proxy/WebSocket, static files, `return`, check_status
  *   log             the access log, when the response is complete (finishRequest)
  *

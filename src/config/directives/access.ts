@@ -50,13 +50,11 @@ const accessRules = (action: 'allow' | 'deny'): DirectiveSpec[] => {
   const docs = {
     syntax: `${action} address | CIDR | unix: | all;`,
     summary: `${action === 'allow' ? 'Allow' : 'Deny'} clients by address; rules are checked in order, the first match decides (403 for a denied http request, the session closed in stream).`,
+    note: 'A `unix:` rule is accepted and matches nothing (tsproxy does not listen on unix sockets).',
   };
   return [
     listSetting({ name: action, contexts: LOC3, kind: 'http', field: 'accessRules', parse: accessRule(action), args: [1, 1], ...docs }),
-    listSetting({
-      name: action, contexts: STREAM, kind: 'stream', field: 'accessRules', parse: accessRule(action), args: [1, 1], ...docs,
-      note: 'A `unix:` rule is accepted and matches nothing in stream.',
-    }),
+    listSetting({ name: action, contexts: STREAM, kind: 'stream', field: 'accessRules', parse: accessRule(action), args: [1, 1], ...docs }),
   ];
 };
 
@@ -81,6 +79,7 @@ export const ACCESS_DIRECTIVES: readonly DirectiveSpec[] = [
     kind: 'http', contexts: LOC3, name: 'auth_request', field: 'authRequest', parse: offOrText, initial: null, default: 'off',
     syntax: 'auth_request uri | off;',
     summary: 'Authorize each request by a subrequest to `uri` (the request\'s headers, no body): 2xx lets it through, 401 and 403 are passed on, anything else is 500.',
+    note: 'The subrequest carries no body framing (nginx sends the client\'s Content-Length without a body); it is never written to the access log.',
   }),
   {
     name: 'internal', contexts: ['location'], args: [0, 0], syntax: 'internal;',
