@@ -17,6 +17,11 @@ import { startAccessProxy, request } from './helpers.js';
 async function services(): Promise<{ auth: HttpBackend; app: HttpBackend }> {
   const auth = await startHttpBackend('auth', (req, res) => {
     req.resume();
+    if (req.url!.startsWith('/oauth2/sign_in')) {
+      res.writeHead(302, { Location: `https://idp.example/login?rd=${String(req.headers['x-rd'])}` });
+      res.end('go');
+      return;
+    }
     const want = Number(req.headers['x-want'] ?? 200);
     res.writeHead(want, { 'X-User': 'alice', 'WWW-Authenticate': 'Bearer realm="svc"' });
     res.end('auth body');
@@ -58,6 +63,8 @@ function config(auth: number, app: number, down: number): string {
     location /app3 { auth_request /authdown; proxy_pass http://127.0.0.1:${app}; }
     location /rw { rewrite ^ /oauth2/auth last; }
     location /any { satisfy any; allow 127.0.0.1; auth_request /oauth2/auth; proxy_pass http://127.0.0.1:${app}; }
+    location /oauth2/ { proxy_pass http://127.0.0.1:${auth}; proxy_set_header X-Rd $request_uri; }
+    location /signed { auth_request /oauth2/auth; error_page 401 = /oauth2/sign_in; proxy_pass http://127.0.0.1:${app}; }
   }
 }`;
 }
@@ -90,6 +97,15 @@ describe('auth_request', () => {
     expect(app.requests).toBe(0);
     const ctx = 'client: 127.0.0.1, server: example, request: "GET /app/x HTTP/1.1", host: "example"';
     await expect.poll(() => p.lines()).toEqual(['302', '404', '500'].map((s) => `[error] auth request unexpected status: ${s} while sending to client, ${ctx}`));
+  });
+
+  test('oauth2-proxy sign-in: error_page 401 = /oauth2/sign_in answers with the sign-in redirect, $request_uri still the client\'s', async () => {
+    const { auth, app } = await services();
+    const p = await startAccessProxy(config(auth.port, app.port, await closedPort()));
+    const r = await request(p.port, '/signed/x?y=1', { headers: { 'x-want': '401' } });
+    expect([r.status, r.headers.location]).toEqual([302, 'https://idp.example/login?rd=/signed/x?y=1']);
+    expect(auth.seen.map((s) => s.url)).toEqual(['/oauth2/auth', '/oauth2/sign_in']);
+    expect(app.requests).toBe(0);
   });
 
   test('an auth service that cannot be reached: 500, the subrequest named in the upstream line', async () => {
