@@ -36,12 +36,12 @@ export interface RequestLogContext {
 export function requestLogContext(r: HttpRequest, code?: ErrorCode, scheme?: string, upstreamHost?: string, upstreamHead?: string): RequestLogContext {
   const head = r.head;
   const ctx: RequestLogContext = {
+    ...(code === undefined ? {} : { code }),
     connection: r.connectionId,
     client: r.remoteAddr,
     server: r.serverName,
     request: `${head.method} ${head.rawTarget} HTTP/${r.httpVersion}`,
   };
-  if (code !== undefined) ctx.code = code;
   if (r.parent !== null) ctx.subrequest = r.uri;
   if (scheme !== undefined && upstreamHost !== undefined) ctx.upstream = `${scheme}://${upstreamHost}${upstreamHead === undefined ? '' : upstreamUri(upstreamHead)}`;
   const host = headerValue(head, 'host');

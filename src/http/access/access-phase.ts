@@ -184,7 +184,8 @@ export class AccessWait implements Exchange {
     const t = this.#r.transport;
     const held = this.held;
     this.held = null;
-    if (held !== null) {
+    // Nothing to take a body (cannot happen: every handler installs an exchange or ends the response).
+    if (held !== null && !(t.readingBody && t.exchange === null)) {
       t.resume();
       for (const chunk of held) t.replay(chunk);
     }

@@ -9,7 +9,6 @@ import net from 'node:net';
 import path from 'node:path';
 import { describe, expect, test, onTestFinished } from 'vitest';
 import { startAccessProxy, request } from './helpers.js';
-import { startProxy } from '../../helpers/proxy.js';
 
 function www(dir: string): void {
   for (const d of ['deny', 'allow', 'outer/inner', 'outer', 'any', 'anyonly']) {
@@ -82,21 +81,24 @@ describe('allow / deny (nginx http access module)', () => {
 });
 
 describe('allow / deny in stream, at the stream level too', () => {
-  test('a stream-level deny closes the session of every server without rules of its own', async () => {
-    const backend = net.createServer((s) => { s.on('error', () => undefined); s.end('hello'); });
+  test('a stream-level deny closes the session of every server without rules of its own, with nginx\'s line', async () => {
+    const backend = net.createServer((c) => { c.on('error', () => undefined); c.end('hello'); });
     await new Promise<void>((r) => backend.listen(0, '127.0.0.1', r));
     onTestFinished(() => void backend.close());
     const bport = (backend.address() as net.AddressInfo).port;
-    const proxy = await startProxy(`stream { deny 127.0.0.1; server { listen 127.0.0.1:0; proxy_pass 127.0.0.1:${bport}; } server { listen 127.0.0.2:0; allow all; proxy_pass 127.0.0.1:${bport}; } }`);
+    const p = await startAccessProxy(`stream { deny 127.0.0.1; server { listen 127.0.0.1:0; proxy_pass 127.0.0.1:${bport}; } server { listen 127.0.0.2:0; allow all; proxy_pass 127.0.0.1:${bport}; } }`);
     const read = (host: string, port: number) => new Promise<string>((resolve) => {
-      const s = net.connect(port, host);
+      const c = net.connect(port, host);
       let got = '';
-      s.on('data', (c) => (got += c));
-      s.on('error', () => resolve(got));
-      s.on('close', () => resolve(got));
+      c.on('data', (d) => (got += d));
+      c.on('error', () => resolve(got));
+      c.on('close', () => resolve(got));
     });
-    const keys = [...proxy.runtime.addresses().keys()];
-    expect(await read('127.0.0.1', proxy.port(keys.find((k) => k.startsWith('127.0.0.1'))))).toBe('');
-    expect(await read('127.0.0.2', proxy.port(keys.find((k) => k.startsWith('127.0.0.2'))))).toBe('hello');
+    const keys = [...p.runtime.addresses().keys()];
+    const denied = p.runtime.port(keys.find((k) => k.startsWith('127.0.0.1'))!);
+    expect(await read('127.0.0.1', denied)).toBe('');
+    expect(await read('127.0.0.2', p.runtime.port(keys.find((k) => k.startsWith('127.0.0.2'))!))).toBe('hello');
+    // nginx 1.22 (stream): [error] *1 access forbidden by rule while initializing session, client: 127.0.0.1, server: 127.0.0.1:22948
+    await expect.poll(() => p.lines()).toEqual([`[error] access forbidden by rule while initializing session, client: 127.0.0.1, server: 127.0.0.1:${denied}`]);
   });
 });

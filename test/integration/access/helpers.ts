@@ -13,6 +13,7 @@ import { tempDir } from '../../helpers/cli.js';
 import { configFrom } from '../../helpers/proxy.js';
 
 export interface AccessProxy {
+  readonly runtime: Runtime;
   readonly port: number;
   readonly dir: string;
   /** Error-log lines so far as `[level] message, client: ...` (time, pid and *connection removed). */
@@ -29,6 +30,7 @@ export async function startAccessProxy(text: string, fill?: (dir: string) => voi
   onTestFinished(() => runtime.stop({ graceful: false }));
   const port = runtime.port([...runtime.addresses().keys()][0]!);
   return {
+    runtime,
     port,
     dir,
     lines: () => {
