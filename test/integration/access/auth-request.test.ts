@@ -64,6 +64,9 @@ function config(auth: number, app: number, down: number): string {
     location /rw { rewrite ^ /oauth2/auth last; }
     location /any { satisfy any; allow 127.0.0.1; auth_request /oauth2/auth; proxy_pass http://127.0.0.1:${app}; }
     location /oauth2/ { proxy_pass http://127.0.0.1:${auth}; proxy_set_header X-Rd $request_uri; }
+    location = /local401 { internal; return 401; }
+    location = /local204 { internal; return 204; }
+    location /local { auth_request /local401; proxy_pass http://127.0.0.1:${app}; location /local/ok { auth_request /local204; proxy_pass http://127.0.0.1:${app}; } location /local/off { auth_request off; proxy_pass http://127.0.0.1:${app}; } }
     location /signed { auth_request /oauth2/auth; error_page 401 = /oauth2/sign_in; proxy_pass http://127.0.0.1:${app}; }
   }
 }`;
@@ -106,6 +109,16 @@ describe('auth_request', () => {
     expect([r.status, r.headers.location]).toEqual([302, 'https://idp.example/login?rd=/signed/x?y=1']);
     expect(auth.seen.map((s) => s.url)).toEqual(['/oauth2/auth', '/oauth2/sign_in']);
     expect(app.requests).toBe(0);
+  });
+
+  test('an auth location that answers by itself (`return`), and auth_request off below', async () => {
+    const { auth, app } = await services();
+    const p = await startAccessProxy(config(auth.port, app.port, await closedPort()));
+    const refused = await request(p.port, '/local/x');
+    expect([refused.status, refused.headers['www-authenticate']]).toEqual([401, undefined]);
+    expect((await request(p.port, '/local/ok/x')).status).toBe(200);
+    expect((await request(p.port, '/local/off/x')).status).toBe(200);
+    expect(app.requests).toBe(2);
   });
 
   test('an auth service that cannot be reached: 500, the subrequest named in the upstream line', async () => {
