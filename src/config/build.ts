@@ -19,6 +19,7 @@ import type {
   ClientBodyConfig, HeaderNameRules, LingeringConfig,
 } from './types.js';
 import { validateDrafts } from './validate.js';
+import { mergeAccess } from './access-merge.js';
 import { MAX_REPORTED_ERRORS } from './limits.js';
 import { checkVariables } from './variables.js';
 
@@ -214,7 +215,7 @@ function resolveAccessLogs(prefix: string, logs: readonly AccessLogConfig[]): re
 }
 
 /** LocationSettings fields that are the http setting of the same name, taken as written. */
-type CopiedField = Exclude<keyof LocationSettings, 'proxySsl' | 'accessLogs' | 'root' | 'realIp' | 'lingering' | 'clientBody'>;
+type CopiedField = Exclude<keyof LocationSettings, 'proxySsl' | 'accessLogs' | 'root' | 'realIp' | 'lingering' | 'clientBody' | 'access'>;
 
 /**
  * A level's LocationSettings: the parent's values overlaid with this level's own. A level that
@@ -235,8 +236,11 @@ function mergeSettings(base: LocationSettings, own: OwnOf<'http'> | undefined, p
   );
   const lingering = mergeLingering(base.lingering, own);
   const clientBody = mergeClientBody(base.clientBody, own, prefix);
-  if (lingering === undefined && clientBody === undefined) return settings;
-  return { ...settings, ...(lingering === undefined ? {} : { lingering }), ...(clientBody === undefined ? {} : { clientBody }) };
+  const access = mergeAccess(base.access, own);
+  if (lingering === undefined && clientBody === undefined && access === undefined) return settings;
+  return {
+    ...settings, ...(lingering === undefined ? {} : { lingering }), ...(clientBody === undefined ? {} : { clientBody }), ...(access === undefined ? {} : { access }),
+  };
 }
 
 /**
@@ -381,7 +385,7 @@ function assembleLocation(l: LocationDraft, parent: LocationSettings, prefix: st
   else handler = { kind: 'static' };
   const locations: LocationConfig[] = [];
   for (const c of l.locations) locations.push(assembleLocation(c, settings, prefix));
-  return { match: l.match, handler, rewrites: l.rewrites, sets: l.sets, settings, locations, loc: l.loc };
+  return { match: l.match, handler, rewrites: l.rewrites, sets: l.sets, settings, locations, ...(l.internal ? { internal: true } : {}), loc: l.loc };
 }
 
 function assembleHttpServer(s: HttpServerDraft, http: HttpSettings, base: LocationSettings, state: BuildState): HttpServerConfig {
@@ -436,6 +440,7 @@ function assembleHttp(state: BuildState, implicit: readonly UpstreamConfig[]): H
     servers,
     logFormats: h.logFormats,
     maps: h.maps,
+    ...(h.authRequestVariables === undefined ? {} : { authRequestVariables: h.authRequestVariables }),
   };
 }
 
@@ -468,7 +473,7 @@ function assembleStreamServer(s: StreamServerDraft, parent: StreamSettings, acce
     ...(m.prereadBufferBytes !== DEFAULTS.stream.prereadBufferBytes ? { prereadBufferBytes: m.prereadBufferBytes } : {}),
     // Resolved once at the stream level and shared by every server that sets none of its own.
     accessLogs: own?.accessLogs === undefined ? accessLogs : resolveAccessLogs(prefix, own.accessLogs),
-    accessRules: s.accessRules,
+    accessRules: m.accessRules,
     setRealIpFrom: m.setRealIpFrom,
     ssl: serverSsl(own, parent, state),
     loc: s.loc,

@@ -14,6 +14,7 @@ import type { OwnSettings, SettingsOf } from './directives/settings.js';
 import { SSL_DIRECTIVES } from './directives/ssl.js';
 import { SSL_SESSION_DIRECTIVES } from './directives/ssl-sessions.js';
 import { STREAM_DIRECTIVES } from './directives/stream.js';
+import { ACCESS_DIRECTIVES } from './directives/access.js';
 import { UPSTREAM_DIRECTIVES } from './directives/upstream.js';
 
 export type { Context, DirectiveSpec, SettingKind } from './directives/scope.js';
@@ -25,6 +26,7 @@ export const DIRECTIVES: readonly DirectiveSpec[] = [
   ...CLIENT_BODY_DIRECTIVES,
   ...UPSTREAM_DIRECTIVES,
   ...STREAM_DIRECTIVES,
+  ...ACCESS_DIRECTIVES,
   ...SSL_DIRECTIVES,
   ...SSL_SESSION_DIRECTIVES,
   ...HTTP2_DIRECTIVES,

@@ -12,11 +12,14 @@ import type { Loc } from '../errors.js';
 import type { LogLevel } from '../log/levels.js';
 import type { CertificateConfig, PemFile, ProxySslConfig, SslConfig, SslSessionCache, TicketKeyFile, TlsProtocol } from './tls-types.js';
 import type { StreamHandler, StreamServerConfig, StreamConfig } from './stream-types.js';
+import type { AccessConfig, AuthRequestSet } from './access-types.js';
 
 /** The TLS part of the tree lives in tls-types.ts. */
 export type { CertificateConfig, PemFile, ProxySslConfig, SslConfig, SslSessionCache, TicketKeyFile, TlsProtocol };
 /** The stream part lives in stream-types.ts. */
 export type { StreamHandler, StreamServerConfig, StreamConfig };
+/** The access phase (allow/deny, satisfy, auth_basic, auth_request) lives in access-types.ts. */
+export type { AccessConfig, AuthRequestSet };
 
 /** A string as written in the config, possibly containing `$var` / `${var}` references. */
 export type Template = string;
@@ -257,6 +260,8 @@ export interface HttpConfig {
   readonly servers: readonly HttpServerConfig[];
   readonly logFormats: readonly LogFormatConfig[];
   readonly maps: readonly MapConfig[];
+  /** Variables auth_request_set declares (absent when none). */
+  readonly authRequestVariables?: readonly string[];
 }
 
 export interface HeaderOp {
@@ -381,6 +386,8 @@ export interface LocationSettings {
   readonly lingering?: LingeringConfig;
   /** Absent while nginx's defaults apply (16k, off, off, `client_body_temp`, buffering on). */
   readonly clientBody?: ClientBodyConfig;
+  /** Absent while no allow/deny, auth_basic or auth_request applies. */
+  readonly access?: AccessConfig;
 }
 
 export interface RealIpConfig {
@@ -415,6 +422,8 @@ export interface LocationConfig {
   readonly sets: readonly { readonly variable: string; readonly value: Template; readonly loc: Loc }[];
   readonly settings: LocationSettings;
   readonly locations: readonly LocationConfig[];
+  /** `internal`: reachable only from subrequests and internal redirects (404 from outside). Absent: false. */
+  readonly internal?: true;
   readonly loc: Loc;
 }
 

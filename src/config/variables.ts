@@ -21,6 +21,8 @@ interface LocationLike {
 
 export interface HttpLike {
   readonly maps: readonly MapConfig[];
+  /** auth_request_set targets. */
+  readonly authRequestVariables?: readonly string[];
   readonly servers: readonly {
     readonly sets?: readonly { readonly variable: string }[];
     readonly rewrites: readonly { readonly regex: string }[];
@@ -61,9 +63,9 @@ function addLocations(out: Set<string>, locations: readonly LocationLike[]): voi
   }
 }
 
-/** Names an http {} declares: `set` and `map` targets, named captures of every regex. */
+/** Names an http {} declares: `set`, `map` and auth_request_set targets, named captures of every regex. */
 export function declaredHttpVariables(http: HttpLike): Set<string> {
-  const out = new Set<string>();
+  const out = new Set<string>(http.authRequestVariables);
   addMaps(out, http.maps);
   for (const s of http.servers) {
     for (const v of s.sets ?? []) out.add(v.variable);

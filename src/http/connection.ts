@@ -472,6 +472,10 @@ export class ClientConnection extends Http1Output implements ClientTransport, Tu
     if (this.#pipelined === null) this.socket.resume();
   }
 
+  replay(chunk: Buffer): void {
+    if (this.#state !== S_CLOSED) this.#onData(chunk);
+  }
+
   /** The request body has been read completely. */
   bodyComplete(): void {
     if (this.#state !== S_BODY) return;

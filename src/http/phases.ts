@@ -8,8 +8,8 @@
  *   find location   location matching (and the slash redirect)
  *   rewrite         the location's rewrite/set; a changed URI finds its location again
  *   preaccess       realip (set_real_ip_from / real_ip_header)
- *   access          checks made before the body is read (client_max_body_size); access, auth
- *                   and limit modules plug in here
+ *   access          checks made before the body is read: client_max_body_size, then allow/deny,
+ *                   auth_basic, auth_request with satisfy (access/); limit modules plug in here
  *   content         the location's handler: proxy/WebSocket, static files, `return`, check_status
  *   log             the access log, when the response is complete (finishRequest)
  *
@@ -20,6 +20,7 @@
  * through its transport (transport.ts). Plain functions and shared result constants: a request
  * that is proxied allocates nothing here.
  */
+import { ACCESS_PASS, ACCESS_PENDING, endAccessWait, runAccess, type AccessHooks } from './access/access-phase.js';
 import { applyErrorPage } from './error-page.js';
 import { writeAddHeaders } from './headers.js';
 import type { LocationPlan, ProxyPlan } from './plan.js';
@@ -65,6 +66,7 @@ function answer(response: LocalResponse, keepAlive: boolean): Answer {
 }
 
 const PHASE_POST_READ = 0;
+const PHASE_SERVER_REWRITE = 1;
 const PHASE_FIND_LOCATION = 2;
 const PHASE_CONTENT = 6;
 
@@ -179,7 +181,12 @@ function findLocation(r: HttpRequest): PhaseResult {
     return answer(redirectResponse(301, target), canKeepAlive(r, server.plan));
   }
   // No location: the server's own plan (static files from its root, its error pages).
-  r.plan = found.location === null ? server.plan : found.location.plan;
+  if (found.location === null) r.plan = server.plan;
+  else if (found.location.config.internal === true && !r.internal) {
+    // `internal`: only subrequests and internal redirects reach it; a client gets 404 (nginx).
+    r.plan = server.plan;
+    return answer(errorResponse(404), canKeepAlive(r, server.plan));
+  } else r.plan = found.location.plan;
   return NEXT;
 }
 
@@ -196,6 +203,8 @@ function rewrite(r: HttpRequest): PhaseResult {
       r.site.logger.error({ uri: r.uri }, 'rewrite or internal redirection cycle');
       return answer(errorResponse(500), false);
     }
+    // nginx: the URI a rewrite made may reach `internal` locations.
+    r.internal = true;
     return FIND_AGAIN;
   }
   return NEXT;
@@ -215,14 +224,49 @@ function preaccess(r: HttpRequest): PhaseResult {
   return NEXT;
 }
 
-/** Checks made before the body is read. */
+/**
+ * Checks made before the body is read: client_max_body_size, then allow/deny, auth_basic and
+ * auth_request (access/access-phase.ts). Subrequests skip the phase, as nginx.
+ */
 function access(r: HttpRequest): PhaseResult {
+  if (r.parent !== null) return NEXT;
   const plan = r.plan!;
   const max = plan.settings.clientMaxBodySizeBytes;
   // Refused before reading the body (and before any 100 Continue): close after answering.
   if (max > 0 && r.head.contentLength > max) return answer(errorResponse(413), false);
-  return NEXT;
+  // The location's `return` belongs to nginx's rewrite phase: it answers before access.
+  if (plan.access === null || (plan.handler.kind === 'return' && !r.broke)) return NEXT;
+  const verdict = runAccess(r, plan.access, ACCESS_HOOKS);
+  if (verdict === ACCESS_PASS) return NEXT;
+  if (verdict === ACCESS_PENDING) return HANDLED;
+  return answer(accessRefusal(r, verdict), canKeepAlive(r, plan));
 }
+
+/** The answer of a refused access phase: 401 with WWW-Authenticate when a check gave one. */
+function accessRefusal(r: HttpRequest, status: number): LocalResponse {
+  const authenticate = r.authenticate;
+  return errorResponse(status, status === 401 && authenticate !== null ? ['WWW-Authenticate', authenticate] : NO_FIELDS);
+}
+
+/** A check that waited has decided: go on to the content phase, or answer the refusal. */
+function accessDecided(r: HttpRequest, verdict: number): void {
+  const wait = endAccessWait(r);
+  if (r.transport.closed || wait?.gone === true) return;
+  if (verdict !== ACCESS_PASS) {
+    respond(r, accessRefusal(r, verdict), canKeepAlive(r, r.plan));
+    return;
+  }
+  runPhases(r, PHASE_CONTENT);
+  // The body bytes that came while waiting go to the content handler now.
+  wait?.release();
+}
+
+/** An auth_request subrequest: served from the server rewrite phase on (nginx). */
+function serveSubrequest(sub: HttpRequest): void {
+  runPhases(sub, PHASE_SERVER_REWRITE);
+}
+
+const ACCESS_HOOKS: AccessHooks = { decided: accessDecided, serveSubrequest };
 
 const STATIC_HANDLER = { kind: 'static' } as const;
 
@@ -359,7 +403,8 @@ export function finishRequest(r: HttpRequest, keepAlive: boolean): void {
 /** The log phase: the access log lines of the request's location; then the body file goes (nginx: at the request's end). */
 export function logRequest(r: HttpRequest): void {
   const plan = r.plan;
-  if (plan !== null) for (const log of plan.accessLogs) log.write(r);
+  // Subrequests are not logged (nginx's log_subrequest off).
+  if (plan !== null && r.parent === null) for (const log of plan.accessLogs) log.write(r);
   if (r.keptBody !== null) {
     r.keptBody.release();
     r.keptBody = null;

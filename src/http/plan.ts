@@ -18,6 +18,7 @@ import { compileRewritePhase, type RewriteStep } from './rewrite.js';
 import { compileMaps, compileTemplate, type CompiledTemplate, type RequestInfo, type TemplateContext } from './variables.js';
 import { bodyReadersOf, keepBodyPlan, type BodyReaders } from './keep-body-plan.js';
 import type { KeepBodyPlan } from './kept-body.js';
+import { compileAccessPlan, type AccessPlan } from './access/access-phase.js';
 import { buildTlsContext, planUpstreamTls, type UpstreamTlsContext, type UpstreamTlsPlan } from './upstream-tls.js';
 
 export interface AccessLogPlan {
@@ -101,6 +102,8 @@ export interface LocationPlan {
   readonly rewrites: readonly RewriteStep[];
   /** What is kept of a proxied request's body ($request_body, $request_body_file), null: nothing. */
   readonly keepBody: KeepBodyPlan | null;
+  /** allow/deny, auth_basic, auth_request with satisfy; null when the location has none. */
+  readonly access: AccessPlan | null;
 }
 
 export interface PlanContext {
@@ -238,6 +241,7 @@ export function compileLocationPlan(
     errorPages: compileErrorPages(settings.errorPages, tc),
     rewrites: compileRewrites(location?.config ?? null, server, tc),
     keepBody: proxy === null ? null : keepBodyPlan(ctx, settings),
+    access: compileAccessPlan(settings.access, tc, ctx.prefix),
   };
 }
 

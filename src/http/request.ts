@@ -89,6 +89,14 @@ export class HttpRequest implements RequestInfo {
   errorPageUsed = false;
   /** The error_page target the content phase serves, null on the first pass. */
   errorPage: ErrorPageRun | null = null;
+  /** An auth_request subrequest's main request; null for a client's request. */
+  parent: HttpRequest | null = null;
+  /** Reached by an internal redirect or as a subrequest: `internal` locations may answer it. */
+  internal = false;
+  /** `satisfy any`: the 401 / 403 an access check gave while another may still let it through (0: none). */
+  accessCode = 0;
+  /** The WWW-Authenticate value a 401 of the access phase goes out with, null when none. */
+  authenticate: string | null = null;
 
   constructor(head: RequestHead, headBytes: number, t: ClientTransport, connectionRequests: number, body: BodyFraming) {
     this.head = head;

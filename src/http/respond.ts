@@ -39,11 +39,14 @@ export function statusText(status: number): string {
 
 const errorPages = new Map<number, string>();
 
+/** Where nginx's page title differs from the status line's reason phrase. */
+const PAGE_TITLES: Readonly<Record<number, string>> = { 401: 'Authorization Required' };
+
 /** nginx's built-in page for an error status (the same markup, tsproxy's name in the footer). */
 export function errorPage(status: number): string {
   let page = errorPages.get(status);
   if (page === undefined) {
-    const title = `${status} ${statusText(status)}`;
+    const title = `${status} ${PAGE_TITLES[status] ?? statusText(status)}`;
     page =
       `<html>\r\n<head><title>${title}</title></head>\r\n<body>\r\n<center><h1>${title}</h1></center>\r\n` +
       `<hr><center>${SERVER_NAME}</center>\r\n</body>\r\n</html>\r\n`;

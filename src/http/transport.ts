@@ -108,6 +108,11 @@ export interface ClientTransport extends ResponseSink, ConnectionInfo {
   /** Stop / restart reading the request body (backpressure towards the upstream). */
   pause(): void;
   resume(): void;
+  /**
+   * Client bytes an access check held while it waited (auth_basic's file, auth_request), read
+   * again as if they arrived now: the body goes to the handler that exchange is by then.
+   */
+  replay(chunk: Buffer): void;
   /** Whether the connection may serve another request after this one (keepalive_requests, reload, stop). */
   requestsLeft(plan: LocationPlan | null): boolean;
   /** The response is complete: keep the connection for the next request, or end it. */

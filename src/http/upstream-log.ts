@@ -22,6 +22,8 @@ export interface RequestLogContext {
   client: string;
   server: string;
   request: string;
+  /** An auth_request subrequest's URI (nginx prints it after the request). */
+  subrequest?: string;
   upstream?: string;
   host?: string;
 }
@@ -31,15 +33,16 @@ export interface RequestLogContext {
  * was chosen, the upstream group's name (nginx: `upstream: "http://app/path"`); `upstreamHead`
  * the request head sent (or to be sent) upstream, whose request line gives the URI.
  */
-export function requestLogContext(r: HttpRequest, code: ErrorCode, scheme?: string, upstreamHost?: string, upstreamHead?: string): RequestLogContext {
+export function requestLogContext(r: HttpRequest, code?: ErrorCode, scheme?: string, upstreamHost?: string, upstreamHead?: string): RequestLogContext {
   const head = r.head;
   const ctx: RequestLogContext = {
-    code,
+    ...(code === undefined ? {} : { code }),
     connection: r.connectionId,
     client: r.remoteAddr,
     server: r.serverName,
     request: `${head.method} ${head.rawTarget} HTTP/${r.httpVersion}`,
   };
+  if (r.parent !== null) ctx.subrequest = r.uri;
   if (scheme !== undefined && upstreamHost !== undefined) ctx.upstream = `${scheme}://${upstreamHost}${upstreamHead === undefined ? '' : upstreamUri(upstreamHead)}`;
   const host = headerValue(head, 'host');
   if (host !== null) ctx.host = host;

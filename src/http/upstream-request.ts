@@ -40,9 +40,11 @@ export interface UpstreamHead {
 /** `dynamicUri`: the URI part of an evaluated `proxy_pass http://$var/...`, sent as it is (nginx). */
 export function buildUpstreamHead(proxy: ProxyPlan, r: HttpRequest, proxyHost = proxy.proxyHost, dynamicUri: string | null = null): UpstreamHead {
   const head = r.head;
-  const method = proxy.method === null ? head.method : targetSafe(proxy.method(r));
+  const sub = r.parent !== null;
+  // An auth_request subrequest is a GET of its own URI (nginx), its head the client's.
+  const method = proxy.method !== null ? targetSafe(proxy.method(r)) : sub ? 'GET' : head.method;
   let uri: string;
-  if (r.uriChanged) {
+  if (r.uriChanged || (sub && proxy.replacement === null && dynamicUri === null)) {
     // nginx: a URI changed by rewrite goes out whole; proxy_pass's own URI part is ignored.
     uri = escapePath(r.uri);
     if (r.args !== '') uri += `?${r.args}`;
@@ -62,8 +64,9 @@ export function buildUpstreamHead(proxy: ProxyPlan, r: HttpRequest, proxyHost = 
   const v10 = proxy.http10;
   let text = `${method} ${uri} ${v10 ? 'HTTP/1.0' : 'HTTP/1.1'}\r\n`;
   text += buildRequestHeaders(proxy.reqHeaders, head, { clientAddress: r.remoteAddr, scheme: r.scheme, proxyHost }, r);
-  if (!proxy.passBody) {
+  if (!proxy.passBody || sub) {
     // proxy_pass_request_body off: the body is read and dropped, so no framing goes out.
+    // A subrequest has no body (nginx would send the client's Content-Length and no body).
   } else if (r.body === BODY_CHUNKED || r.body === BODY_STREAM) {
     // An HTTP/2 body without content-length goes chunked (proxy.ts frames its DATA).
     text += 'Transfer-Encoding: chunked\r\n';

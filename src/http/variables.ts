@@ -3,6 +3,7 @@
  * and prefix family (HTTP_VARIABLES), bound to the engine in core/variables/ that compiles
  * templates, maps and log formats once per config. Names and syntax live in config/template.ts.
  */
+import { basicCredentials } from './access/basic-credentials.js';
 import { hostname as osHostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type { MapConfig } from '../config/types.js';
@@ -138,12 +139,10 @@ const HOSTNAME = osHostname();
 const PID = String(process.pid);
 const REQUEST_ID = '\0request_id';
 
+/** The Basic user name, whatever auth_basic says (nginx); its bytes read as UTF-8. */
 function remoteUser(r: RequestInfo): string {
-  const auth = headerValue(r.headers, 'authorization');
-  if (auth.length < 7 || auth.slice(0, 6).toLowerCase() !== 'basic ') return '';
-  const decoded = Buffer.from(auth.slice(6).trim(), 'base64').toString('utf8');
-  const colon = decoded.indexOf(':');
-  return colon === -1 ? '' : decoded.slice(0, colon);
+  const c = basicCredentials(headerValue(r.headers, 'authorization'));
+  return c === null ? '' : Buffer.from(c.user, 'latin1').toString('utf8');
 }
 
 /** A `$upstream_*` list, '' when the request was not proxied. */

@@ -308,6 +308,10 @@ export class Http2Stream implements ClientTransport {
     this.#stream.resume();
   }
 
+  replay(chunk: Buffer): void {
+    this.#onData(chunk);
+  }
+
   bodyComplete(): void {
     if (this.#state !== S_BODY) return;
     this.#state = S_WAIT;

@@ -17,6 +17,7 @@ const NGINX_KEYS: readonly (readonly [string, boolean])[] = [
   ['client', false],
   ['server', false],
   ['request', true],
+  ['subrequest', true],
   ['upstream', true],
   ['host', true],
   ['referrer', true],

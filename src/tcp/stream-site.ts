@@ -238,7 +238,9 @@ export class StreamSite {
     if (cfg.soKeepalive) socket.setKeepAlive(true);
 
     if (!server.access(s.remoteAddress)) {
-      this.#logger.info({ listen: site.key, client: s.remoteAddress }, 'access forbidden by rule');
+      // nginx's line: the listen address (with the port bound) as `server`
+      const server = site.key.replace(/:\d+$/, `:${s.serverPort}`);
+      this.#logger.error({ connection: s.connection, client: s.remoteAddress, server }, 'access forbidden by rule while initializing session');
       return this.#abort(s, buffer.length, 403);
     }
     // nginx stream runs the access phase before the ssl phase: denied clients get no handshake.

@@ -7,7 +7,7 @@ import { TsproxyError, type ErrorCode, type Loc } from '../../errors.js';
 import type { Arg, Directive } from '../ast.js';
 import type {
   ListenConfig, LocationMatch, LogFormatConfig, MapConfig, RewriteRule, ServerName, UpstreamServerConfig,
-  BalanceMethod, CheckConfig, AccessRule, Template,
+  BalanceMethod, CheckConfig, Template,
 } from '../types.js';
 import { translatePcre, type JsRegex } from '../pcre.js';
 import type { TemplateUse } from '../variables.js';
@@ -68,6 +68,8 @@ export interface LocationDraft {
   websocket: { path: string | null; target: TargetDraft } | null;
   ret: { code: number; text: Template | null; loc: Loc } | null;
   checkStatus: 'html' | 'json' | 'prometheus' | null;
+  /** `internal;` (directives/access.ts). */
+  internal?: true;
   readonly locations: LocationDraft[];
   readonly scope: Scope;
   readonly loc: Loc;
@@ -92,7 +94,6 @@ export interface StreamServerDraft {
   /** `return value;` (stream return module); the later of return / proxy_pass is the handler, as nginx. */
   ret?: string | null;
   readonly websockets: { path: string | null; target: TargetDraft }[];
-  readonly accessRules: AccessRule[];
   readonly scope: Scope;
   readonly loc: Loc;
 }
@@ -111,7 +112,8 @@ export class BuildState {
   readonly prefix: string;
   readonly report: Reporter;
   readonly mainScope: Scope;
-  http: (AreaDraft & { readonly servers: HttpServerDraft[] }) | null = null;
+  /** `authRequestVariables`: what auth_request_set declares (directives/access.ts). */
+  http: (AreaDraft & { readonly servers: HttpServerDraft[]; authRequestVariables?: string[] }) | null = null;
   stream: (AreaDraft & { readonly servers: StreamServerDraft[] }) | null = null;
   readonly targets: TargetDraft[] = [];
   /** Every template argument met, checked against the declared variables at the end (variables.ts). */

@@ -11,7 +11,7 @@
  */
 import type { Loc } from '../../errors.js';
 import type {
-  AccessLogConfig, AddHeader, ClientBodyConfig, ErrorLogConfig, ErrorPage, HeaderOp, HttpStatusClass, LingeringConfig, LocationSettings, MainConfig,
+  AccessLogConfig, AccessRule, AddHeader, AuthRequestSet, ClientBodyConfig, ErrorLogConfig, ErrorPage, HeaderOp, HttpStatusClass, LingeringConfig, LocationSettings, MainConfig,
   SslConfig, Template, TlsProtocol,
 } from '../types.js';
 
@@ -135,6 +135,11 @@ export interface HttpValues extends SslValues, ProxySslValues {
   /** As written; resolved against the prefix at assembly. */
   clientBodyTempPath: { readonly path: string; readonly levels: readonly number[] };
   proxyRequestBuffering: boolean;
+  /** satisfy, auth_basic, auth_basic_user_file, auth_request (directives/access.ts); null: off / not set. */
+  satisfy: 'all' | 'any';
+  authBasic: Template | null;
+  authBasicUserFile: Template | null;
+  authRequest: string | null;
 }
 
 export interface HttpItems extends SslItems {
@@ -146,6 +151,9 @@ export interface HttpItems extends SslItems {
   /** Paths as written; resolved against the prefix at assembly. */
   accessLogs: AccessLogConfig;
   realIpFrom: string;
+  /** allow / deny and auth_request_set (directives/access.ts). */
+  accessRules: AccessRule;
+  authRequestSet: AuthRequestSet;
 }
 
 /** stream {} / tcp {} and stream server values (StreamServerConfig fields unless noted). */
@@ -172,6 +180,8 @@ export interface StreamValues extends SslValues, ProxySslValues {
 export interface StreamItems extends SslItems {
   accessLogs: AccessLogConfig;
   setRealIpFrom: string;
+  /** allow / deny (directives/access.ts, the same specs as http's). */
+  accessRules: AccessRule;
 }
 
 /** upstream {} values (UpstreamConfig, and the check_* ones of its CheckConfig). */

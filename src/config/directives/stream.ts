@@ -1,6 +1,6 @@
 /** stream {} / tcp {} servers, and `map` (http and stream). */
 import type { Directive } from '../ast.js';
-import type { AccessRule, MapConfig } from '../types.js';
+import type { MapConfig } from '../types.js';
 import { accessLog, logFormat, parseServerNames } from './http.js';
 import { parseStreamListen } from './listen.js';
 import {
@@ -64,7 +64,7 @@ export const STREAM_DIRECTIVES: readonly DirectiveSpec[] = [
     summary: 'A TCP virtual server (routed by SNI, or by Host for websocket_pass).',
     apply(scope, d) {
       const child = childScope(scope, 'stream_server');
-      const streamServer: StreamServerDraft = { listens: [], serverNames: [], proxy: null, websockets: [], accessRules: [], scope: child, loc: d.loc };
+      const streamServer: StreamServerDraft = { listens: [], serverNames: [], proxy: null, websockets: [], scope: child, loc: d.loc };
       scope.state.stream!.servers.push(streamServer);
       child.streamServer = streamServer;
       return child;
@@ -148,14 +148,4 @@ export const STREAM_DIRECTIVES: readonly DirectiveSpec[] = [
     name: 'log_format', contexts: ['stream'], args: [2, Infinity], multiple: true, templates: 'rest', syntax: 'log_format name [escape=default|json|none] string ...;',
     summary: 'A named stream log format.', apply(scope, d) { const v = logFormat(d.args, d, scope.state.report); if (v) addLogFormat(scope, scope.state.stream!, null, d, v); },
   },
-  ...(['allow', 'deny'] as const).map((action): DirectiveSpec => ({
-    name: action, contexts: SRV, args: [1, 1], multiple: true, syntax: `${action} address | CIDR | all;`,
-    summary: `${action === 'allow' ? 'Allow' : 'Deny'} clients; rules are checked in order, first match wins.`,
-    note: 'Allowed in stream servers only (nginx also allows the stream level).',
-    apply(scope, d) {
-      const rule: AccessRule = { action, source: d.args[0]!.value, loc: d.loc };
-      if (!/^(all|[0-9a-fA-F:.]+(\/\d{1,3})?|unix:)$/.test(rule.source)) { err(scope.state.report, 'TSP_ERR_CONFIG_VALUE', `invalid parameter "${rule.source}"`, d.args[0]!.loc); return; }
-      scope.streamServer!.accessRules.push(rule);
-    },
-  })),
 ];
