@@ -49,8 +49,9 @@ export function compileAccessPlan(access: AccessConfig | undefined, tc: (t: stri
 
 const STEP_RULES = 0;
 const STEP_BASIC = 1;
+/** The last step (auth_request), the switch's default. */
 const STEP_REQUEST = 2;
-const STEPS = 3;
+const STEPS = STEP_REQUEST + 1;
 /** judge(): go on with the next check. */
 const GO_ON = -2;
 
@@ -94,7 +95,7 @@ function check(r: HttpRequest, plan: AccessPlan, step: number, hooks: AccessHook
     }
     case STEP_BASIC:
       return plan.basic === null ? CHECK_DECLINED : checkBasicAuth(r, plan.basic);
-    default: {
+    default: { // STEP_REQUEST
       if (plan.request === null) return CHECK_DECLINED;
       const wait = waitOf(r);
       return checkAuthRequest(r, plan.request, hooks, (cancel) => { wait.onGone = cancel; });
