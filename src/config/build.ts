@@ -5,7 +5,7 @@
  */
 import { ConfigError, type ErrorCode, type Loc } from '../errors.js';
 import type { Directive } from './ast.js';
-import { DIRECTIVE_NAMES, findDirective, settingDefaults } from './directives.js';
+import { findDirective, settingDefaults } from './directives.js';
 import { resolveErrorLogs } from './directives/main.js';
 import { defaultClientBody } from './directives/client-body.js';
 import { assembleSsl, mergeProxySsl, proxySslOf, setsProxySsl } from './directives/ssl.js';
@@ -22,6 +22,8 @@ import type {
 import { validateDrafts } from './validate.js';
 import { MAX_REPORTED_ERRORS } from './limits.js';
 import { checkVariables } from './variables.js';
+import { NGINX_DIRECTIVES, unsupportedDirectiveMessage } from './nginx-directives.js';
+import { suggest } from './suggest.js';
 
 /** The Config fields that come from loading, not from the directives. */
 export type LoadedFields = 'hash' | 'files' | 'includeGlobs';
@@ -40,11 +42,14 @@ export interface BuildResult {
   readonly config: Omit<Config, LoadedFields> | null;
   readonly errors: ConfigError[];
   readonly warnings: ConfigError[];
+  /** Directives accepted with no effect (`-t` prints them unless `-q`). */
+  readonly notices: ConfigError[];
 }
 
 export function buildConfig(directives: readonly Directive[], opts: BuildOptions): BuildResult {
   const errors: ConfigError[] = [];
   const warnings: ConfigError[] = [];
+  const notices: ConfigError[] = [];
   // Past the cap of reported problems (+1, so load.ts says "too many errors") nothing more is
   // kept: a million statements of random names would otherwise be a million Error objects.
   const report: Reporter = {
@@ -53,6 +58,9 @@ export function buildConfig(directives: readonly Directive[], opts: BuildOptions
     },
     warn: (code: ErrorCode, message: string, loc: Loc) => {
       if (warnings.length <= MAX_REPORTED_ERRORS) warnings.push(new ConfigError(code, message, loc, 'warn'));
+    },
+    notice: (code: ErrorCode, message: string, loc: Loc) => {
+      if (notices.length <= MAX_REPORTED_ERRORS) notices.push(new ConfigError(code, message, loc, 'notice'));
     },
     get full() {
       return errors.length > MAX_REPORTED_ERRORS;
@@ -71,7 +79,7 @@ export function buildConfig(directives: readonly Directive[], opts: BuildOptions
   const implicit = validateDrafts(state, report);
   checkVariables(state.templates, state, report);
   lap('validate');
-  if (errors.length > 0) return { config: null, errors, warnings };
+  if (errors.length > 0) return { config: null, errors, warnings, notices };
   const config = {
     file: opts.file,
     prefix: opts.prefix,
@@ -80,7 +88,7 @@ export function buildConfig(directives: readonly Directive[], opts: BuildOptions
     stream: state.stream && assembleStream(state, implicit.stream),
   };
   lap('assemble');
-  return { config, errors, warnings };
+  return { config, errors, warnings, notices };
 }
 
 function walk(scope: Scope, directives: readonly Directive[]): void {
@@ -88,6 +96,10 @@ function walk(scope: Scope, directives: readonly Directive[]): void {
   for (const d of directives) {
     const spec = findDirective(d.name, scope.context);
     if (spec === undefined) {
+      if (NGINX_DIRECTIVES.has(d.name)) {
+        r.error('TSP_ERR_CONFIG_UNSUPPORTED', unsupportedDirectiveMessage(d.name), d.loc);
+        continue;
+      }
       const hint = r.full === true ? null : suggest(d.name);
       r.error('TSP_ERR_CONFIG_UNKNOWN_DIRECTIVE', `unknown directive "${d.name}"${hint ? ` - did you mean "${hint}"?` : ''}`, d.loc);
       continue;
@@ -130,34 +142,6 @@ function warnMissingSemicolon(scope: Scope, d: Directive): void {
       return;
     }
   }
-}
-
-/** Closest known name within edit distance 2. */
-export function suggest(name: string): string | null {
-  let best: string | null = null;
-  let bestDist = 3;
-  for (const candidate of DIRECTIVE_NAMES) {
-    if (Math.abs(candidate.length - name.length) >= bestDist) continue;
-    const dist = editDistance(name, candidate, bestDist);
-    if (dist < bestDist) { best = candidate; bestDist = dist; }
-  }
-  return best;
-}
-
-function editDistance(a: string, b: string, limit: number): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    const cur = [i];
-    let rowMin = i;
-    for (let j = 1; j <= b.length; j++) {
-      const v = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-      cur.push(v);
-      rowMin = Math.min(rowMin, v);
-    }
-    if (rowMin >= limit) return limit;
-    prev = cur;
-  }
-  return prev[b.length]!;
 }
 
 // ---------------------------------------------------------------------------------------------

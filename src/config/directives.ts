@@ -13,6 +13,7 @@ import type { Context, DirectiveSpec, SettingKind } from './directives/scope.js'
 import type { OwnSettings, SettingsOf } from './directives/settings.js';
 import { SSL_DIRECTIVES } from './directives/ssl.js';
 import { SSL_SESSION_DIRECTIVES } from './directives/ssl-sessions.js';
+import { STOCK_DIRECTIVES } from './directives/stock.js';
 import { STREAM_DIRECTIVES } from './directives/stream.js';
 import { UPSTREAM_DIRECTIVES } from './directives/upstream.js';
 
@@ -29,6 +30,7 @@ export const DIRECTIVES: readonly DirectiveSpec[] = [
   ...SSL_SESSION_DIRECTIVES,
   ...HTTP2_DIRECTIVES,
   ...CLIENT_KEEPALIVE_DIRECTIVES,
+  ...STOCK_DIRECTIVES,
 ];
 
 /** Specs by name; a name may have one spec per context family (`server`, `listen`, `proxy_pass`...). */

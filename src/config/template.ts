@@ -81,6 +81,7 @@ const NGINX_ONLY_HTTP: ReadonlySet<string> = new Set([
   'http2', 'gzip_ratio', 'invalid_referer', 'secure_link',
   'secure_link_expires', 'limit_conn_status', 'limit_req_status', 'date_local', 'date_gmt', 'uid_got', 'uid_set',
   'uid_reset', 'msie', 'modern_browser', 'ancient_browser', 'ssl_early_data', 'ssl_client_escaped_cert',
+  'fastcgi_script_name', 'fastcgi_path_info',
 ]);
 const NGINX_ONLY_STREAM: ReadonlySet<string> = new Set([
   'nginx_version', 'proxy_protocol_server_addr', 'proxy_protocol_server_port',

@@ -23,6 +23,8 @@ export type Context =
 export interface Reporter {
   error(code: ErrorCode, message: string, loc: Loc): void;
   warn(code: ErrorCode, message: string, loc: Loc): void;
+  /** What `-t` says and nothing else prints (`-q` silences it): a directive with no effect. */
+  notice(code: ErrorCode, message: string, loc: Loc): void;
   /** Enough errors to report (MAX_REPORTED_ERRORS): costly messages ("did you mean") may be skipped. */
   readonly full?: boolean;
 }
@@ -320,6 +322,7 @@ const THROWING: Reporter = {
     throw new TsproxyError('TSP_ERR_INTERNAL', `bad default in directive table: ${message}`);
   },
   warn() {},
+  notice() {},
 };
 
 function defaultValue<V>(name: string, parse: ValueParser<V>, text: string): V {
@@ -429,17 +432,32 @@ export function listSetting<K extends SettingKind, F extends ListField<K>>(o: Li
 }
 
 /**
- * Accepted for nginx compatibility, with no effect. `check` validates the value as nginx would
- * (a typo is still an error), and the value is then ignored.
+ * Accepted for nginx compatibility, with no effect: `-t` says so in a notice. `check` validates
+ * the value as nginx would (a typo is still an error), and the value is then ignored; without
+ * one, a syntax of `on | off`, `size` or `number` checks the value as such.
  */
 export function noEffect(
   name: string, contexts: readonly Context[], args: readonly [number, number], summary: string, syntax: string,
   check?: ValueParser<unknown>,
 ): DirectiveSpec {
+  const validate = check ?? checkBySyntax(name, syntax);
   return {
     name, contexts, args, summary, syntax, note: 'Accepted for nginx compatibility; has no effect.',
-    apply(scope, d) { check?.(d.args, d, scope.state.report); },
+    apply(scope, d) {
+      const r = scope.state.report;
+      if (validate?.(d.args, d, r) === undefined && validate !== undefined) return;
+      r.notice('TSP_ERR_CONFIG_NO_EFFECT', `"${d.name}" directive has no effect in tsproxy`, d.loc);
+    },
   };
+}
+
+/** The value check a one-argument syntax line implies: `x on | off;`, `x size;`, `x number;`. */
+function checkBySyntax(name: string, syntax: string): ValueParser<unknown> | undefined {
+  const rest = syntax.startsWith(`${name} `) ? syntax.slice(name.length + 1) : '';
+  if (rest === 'on | off;') return flag;
+  if (rest === 'size;') return size;
+  if (rest === 'number;') return count;
+  return undefined;
 }
 
 /** Resolve a path against the prefix as nginx does (absolute paths and stderr/stdout kept). */

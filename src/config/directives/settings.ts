@@ -146,6 +146,8 @@ export interface HttpItems extends SslItems {
   /** Paths as written; resolved against the prefix at assembly. */
   accessLogs: AccessLogConfig;
   realIpFrom: string;
+  /** `fastcgi_param`, kept in the draft for a FastCGI module (not assembled: nothing reads it yet). */
+  fastcgiParams: { name: string; value: Template; ifNotEmpty: boolean };
 }
 
 /** stream {} / tcp {} and stream server values (StreamServerConfig fields unless noted). */
