@@ -20,6 +20,7 @@ import type {
   ClientBodyConfig, HeaderNameRules, LingeringConfig,
 } from './types.js';
 import { validateDrafts } from './validate.js';
+import type { GeoConfig, SplitClientsConfig } from './variable-types.js';
 import { MAX_REPORTED_ERRORS } from './limits.js';
 import { checkVariables } from './variables.js';
 import { NGINX_DIRECTIVES, unsupportedDirectiveMessage } from './nginx-directives.js';
@@ -406,6 +407,7 @@ function assembleHttp(state: BuildState, implicit: readonly UpstreamConfig[]): H
     servers,
     logFormats: h.logFormats,
     maps: h.maps,
+    ...variableModules(h),
   };
 }
 
@@ -472,5 +474,11 @@ function assembleStream(state: BuildState, implicit: readonly UpstreamConfig[]):
     servers,
     logFormats: st.logFormats,
     maps: st.maps,
+    ...variableModules(st),
   };
+}
+
+/** geo and split_clients of an area, present only when it has any (a tree without them stays as it was). */
+function variableModules(a: { geo: GeoConfig[]; splitClients: SplitClientsConfig[] }): { geo?: GeoConfig[]; splitClients?: SplitClientsConfig[] } {
+  return { ...(a.geo.length > 0 ? { geo: a.geo } : {}), ...(a.splitClients.length > 0 ? { splitClients: a.splitClients } : {}) };
 }

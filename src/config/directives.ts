@@ -14,6 +14,7 @@ import type { OwnSettings, SettingsOf } from './directives/settings.js';
 import { SSL_DIRECTIVES } from './directives/ssl.js';
 import { SSL_SESSION_DIRECTIVES } from './directives/ssl-sessions.js';
 import { STOCK_DIRECTIVES } from './directives/stock.js';
+import { VARIABLE_MODULE_DIRECTIVES } from './directives/variable-modules.js';
 import { STREAM_DIRECTIVES } from './directives/stream.js';
 import { UPSTREAM_DIRECTIVES } from './directives/upstream.js';
 
@@ -31,6 +32,7 @@ export const DIRECTIVES: readonly DirectiveSpec[] = [
   ...HTTP2_DIRECTIVES,
   ...CLIENT_KEEPALIVE_DIRECTIVES,
   ...STOCK_DIRECTIVES,
+  ...VARIABLE_MODULE_DIRECTIVES,
 ];
 
 /** Specs by name; a name may have one spec per context family (`server`, `listen`, `proxy_pass`...). */

@@ -12,11 +12,13 @@ import type { Loc } from '../errors.js';
 import type { LogLevel } from '../log/levels.js';
 import type { CertificateConfig, PemFile, ProxySslConfig, SslConfig, SslSessionCache, TicketKeyFile, TlsProtocol } from './tls-types.js';
 import type { StreamHandler, StreamServerConfig, StreamConfig } from './stream-types.js';
+import type { GeoConfig, SplitClientsConfig } from './variable-types.js';
 
 /** The TLS part of the tree lives in tls-types.ts. */
 export type { CertificateConfig, PemFile, ProxySslConfig, SslConfig, SslSessionCache, TicketKeyFile, TlsProtocol };
 /** The stream part lives in stream-types.ts. */
 export type { StreamHandler, StreamServerConfig, StreamConfig };
+export type { GeoConfig, SplitClientsConfig };
 
 /** A string as written in the config, possibly containing `$var` / `${var}` references. */
 export type Template = string;
@@ -165,6 +167,8 @@ export interface MapConfig {
   /** Variable name without `$`. */
   readonly variable: string;
   readonly hostnames: boolean;
+  /** `volatile`: computed again at each use instead of once per request / session. */
+  readonly volatile?: true;
   readonly defaultValue: Template;
   readonly entries: readonly {
     readonly kind: 'exact' | 'regex' | 'regexCaseless';
@@ -257,6 +261,9 @@ export interface HttpConfig {
   readonly servers: readonly HttpServerConfig[];
   readonly logFormats: readonly LogFormatConfig[];
   readonly maps: readonly MapConfig[];
+  /** Present when the config has any (variable-types.ts). */
+  readonly geo?: readonly GeoConfig[];
+  readonly splitClients?: readonly SplitClientsConfig[];
 }
 
 export interface HeaderOp {

@@ -19,8 +19,14 @@ interface LocationLike {
   readonly locations: readonly LocationLike[];
 }
 
-export interface HttpLike {
+/** Variables made by geo and split_clients blocks. */
+interface ModulesLike {
   readonly maps: readonly MapConfig[];
+  readonly geo?: readonly { readonly variable: string }[];
+  readonly splitClients?: readonly { readonly variable: string }[];
+}
+
+export interface HttpLike extends ModulesLike {
   readonly servers: readonly {
     readonly sets?: readonly { readonly variable: string }[];
     readonly rewrites: readonly { readonly regex: string }[];
@@ -29,9 +35,7 @@ export interface HttpLike {
   }[];
 }
 
-export interface StreamLike {
-  readonly maps: readonly MapConfig[];
-}
+export type StreamLike = ModulesLike;
 
 /** A template argument met during the walk. */
 export interface TemplateUse {
@@ -45,11 +49,13 @@ function addCaptures(out: Set<string>, source: string): void {
   if (t.ok) for (const n of t.value.names) out.add(n);
 }
 
-function addMaps(out: Set<string>, maps: readonly MapConfig[]): void {
-  for (const m of maps) {
+function addMaps(out: Set<string>, area: ModulesLike): void {
+  for (const m of area.maps) {
     out.add(m.variable);
     for (const e of m.entries) if (e.kind !== 'exact') addCaptures(out, e.key);
   }
+  for (const g of area.geo ?? []) out.add(g.variable);
+  for (const s of area.splitClients ?? []) out.add(s.variable);
 }
 
 function addLocations(out: Set<string>, locations: readonly LocationLike[]): void {
@@ -61,10 +67,10 @@ function addLocations(out: Set<string>, locations: readonly LocationLike[]): voi
   }
 }
 
-/** Names an http {} declares: `set` and `map` targets, named captures of every regex. */
+/** Names an http {} declares: `set`, `map`, `geo` and `split_clients` targets, named captures of every regex. */
 export function declaredHttpVariables(http: HttpLike): Set<string> {
   const out = new Set<string>();
-  addMaps(out, http.maps);
+  addMaps(out, http);
   for (const s of http.servers) {
     for (const v of s.sets ?? []) out.add(v.variable);
     for (const rw of s.rewrites) addCaptures(out, rw.regex);
@@ -74,10 +80,10 @@ export function declaredHttpVariables(http: HttpLike): Set<string> {
   return out;
 }
 
-/** Names a stream {} declares: `map` targets and the named captures of map regexes. */
+/** Names a stream {} declares: `map`, `geo` and `split_clients` targets and the named captures of map regexes. */
 export function declaredStreamVariables(stream: StreamLike): Set<string> {
   const out = new Set<string>();
-  addMaps(out, stream.maps);
+  addMaps(out, stream);
   return out;
 }
 

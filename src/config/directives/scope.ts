@@ -11,6 +11,7 @@ import type {
 } from '../types.js';
 import { translatePcre, type JsRegex } from '../pcre.js';
 import type { TemplateUse } from '../variables.js';
+import type { GeoConfig, SplitClientsConfig } from '../variable-types.js';
 import { isBareNumber, parseDuration, parseFlag, parseNumber, parseSize, parseTrustedSource } from '../units.js';
 import type { ItemsByKind, Lists, OwnOf, OwnSettings, SettingKind, ValuesByKind } from './settings.js';
 
@@ -105,6 +106,8 @@ export interface AreaDraft {
   readonly upstreamsByName: Map<string, UpstreamDraft>;
   readonly logFormats: LogFormatConfig[];
   readonly maps: MapConfig[];
+  readonly geo: GeoConfig[];
+  readonly splitClients: SplitClientsConfig[];
   readonly scope: Scope;
 }
 
