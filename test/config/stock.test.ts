@@ -86,6 +86,14 @@ describe('directives of a stock config with no effect in tsproxy', () => {
     expect(messages(`http { upstream u { ${line} server 127.0.0.1:1; } server { listen 127.0.0.1:0; location / { proxy_pass http://u; } } }`)).toEqual([message]);
   });
 
+  test('redirect flags: nginx\'s default accepted, the other value refused with what tsproxy does', () => {
+    expect(notices(SERVER('server_name_in_redirect off; port_in_redirect on; absolute_redirect on;'))).toHaveLength(3);
+    expect(messages(SERVER('server_name_in_redirect on; absolute_redirect off;'))).toEqual([
+      '"server_name_in_redirect on" is not supported by tsproxy (redirects name the Host of the request)',
+      '"absolute_redirect off" is not supported by tsproxy (redirects tsproxy makes carry scheme://host[:port])',
+    ]);
+  });
+
   test('zone in a stream upstream too', () => {
     expect(loadConfig('stream { upstream u { zone z 64k; server 127.0.0.1:1; } server { listen 127.0.0.1:0; proxy_pass u; } }', 'a.conf').errors).toEqual([]);
   });

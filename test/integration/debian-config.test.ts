@@ -59,6 +59,17 @@ describe("Debian's stock /etc/nginx", () => {
     expect(r.code).toBe(problems.length === 0 ? 0 : 1);
   });
 
+  test("with the commented settings of nginx.conf's http block switched on, it still passes", async () => {
+    const uncomment = (f: string, t: string): string => (f === 'nginx.conf'
+      ? t.replace(/^(\s*)# ((multi_accept|server_tokens|server_names_hash_bucket_size|server_name_in_redirect|gzip_[a-z_]+) .*)$/gm, '$1$2')
+      : withoutTryFiles(f, t));
+    const dir = debianCopy(uncomment);
+    expect(fs.readFileSync(path.join(dir, 'nginx.conf'), 'utf8')).toContain('\n\tgzip_types text/plain');
+    const r = await runCli(['-t', '-q', '-c', path.join(dir, 'nginx.conf')]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+  });
+
   test('proxy_params and fastcgi_params load where a site includes them', async () => {
     const dir = debianCopy();
     fs.writeFileSync(path.join(dir, 'sites-enabled/default'), [

@@ -8,7 +8,7 @@ import type { Directive } from '../ast.js';
 import { parseDuration, parseNumber, parseSize } from '../units.js';
 import { parseTemplate } from '../template.js';
 import {
-  checkRegex, err, invalidParameter, listSetting, noEffect, size,
+  checkRegex, err, flag, invalidParameter, listSetting, noEffect, size,
   type Context, type DirectiveSpec, type ValueParser,
 } from './scope.js';
 
@@ -111,6 +111,20 @@ const fastcgiParam: ValueParser<{ name: string; value: string; ifNotEmpty: boole
   return { name: args[0]!.value, value: args[1]!.value, ifNotEmpty };
 };
 
+/**
+ * A flag tsproxy has only nginx's default of: that value is accepted (a notice says it changes
+ * nothing), the other one is refused, saying what tsproxy does.
+ */
+function onlyDefault(name: string, contexts: readonly Context[], value: 'on' | 'off', summary: string, what: string): DirectiveSpec {
+  const check: ValueParser<true> = (args, d, r) => {
+    const v = flag(args, d, r);
+    if (v === undefined) return undefined;
+    if (v !== (value === 'on')) return err(r, 'TSP_ERR_CONFIG_UNSUPPORTED', `"${d.name} ${args[0]!.value}" is not supported by tsproxy (${what})`, args[0]!.loc);
+    return true;
+  };
+  return { ...noEffect(name, contexts, [1, 1], summary, `${name} on | off;`, check), note: `Only \`${value}\`, nginx's default, is accepted: ${what}.` };
+}
+
 const pathRegex: ValueParser<true> = (args, _d, r) =>
   checkRegex(r, args[0]!.value, 0, false, args[0]!.loc) === undefined ? undefined : true;
 
@@ -155,6 +169,9 @@ export const STOCK_DIRECTIVES: readonly DirectiveSpec[] = [
   noEffect('directio', LOC3, [1, 1], 'O_DIRECT for large files.', 'directio size | off;'),
   noEffect('postpone_output', LOC3, [1, 1], 'Least data to send in one write.', 'postpone_output size;', size),
   noEffect('send_lowat', LOC3, [1, 1], 'SO_SNDLOWAT of client connections.', 'send_lowat size;', size),
+  onlyDefault('server_name_in_redirect', LOC3, 'off', 'Use the server\'s primary name in redirects.', 'redirects name the Host of the request'),
+  onlyDefault('port_in_redirect', LOC3, 'on', 'Name the port in redirects.', 'redirects name the port the request came to, unless it is the scheme\'s default'),
+  onlyDefault('absolute_redirect', LOC3, 'on', 'Absolute URLs in redirects.', 'redirects tsproxy makes carry scheme://host[:port]'),
   noEffect('msie_padding', LOC3, [1, 1], 'Pad error pages for MSIE.', 'msie_padding on | off;'),
   ...(['gzip_vary', 'gzip_static'] as const).map((n) => noEffect(n, LOC3, [1, 1], 'Response compression (tsproxy does not compress).', `${n} on | off;`)),
   noEffect('gzip_comp_level', LOC3, [1, 1], 'Response compression (tsproxy does not compress).', 'gzip_comp_level level;', number),

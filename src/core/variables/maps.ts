@@ -129,13 +129,24 @@ function addModules<C extends VariableScope>(
         forwardedFor: g.proxies.length > 0 ? table.families['http_']?.('x_forwarded_for') ?? null : null,
       });
     });
-    out.set(g.variable, (c) => get!(c));
+    out.set(g.variable, cachedGetter(g.variable, () => get!));
   }
   for (const sc of modules.splitClients ?? []) {
     let get: Getter<C> | null = null;
     pending.push(() => { get = compileSplitClients(sc, compileTemplate(sc.key, table, scope)); });
-    out.set(sc.variable, (c) => get!(c));
+    out.set(sc.variable, cachedGetter(sc.variable, () => get!));
   }
+}
+
+/** Computed once per request / session, as nginx keeps an indexed variable's value. */
+function cachedGetter<C extends VariableScope>(name: string, compiled: () => Getter<C>): Getter<C> {
+  return (c) => {
+    const cached = c.vars?.get(name);
+    if (cached !== undefined) return cached;
+    const v = compiled()(c);
+    (c.vars ??= new Map()).set(name, v);
+    return v;
+  };
 }
 
 /** The value of the first regex key that matches, with its captures; undefined when none does. */
