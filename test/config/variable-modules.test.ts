@@ -1,6 +1,9 @@
 /** geo and split_clients blocks as -t reads them; every message is nginx 1.22's (checked with ask-nginx). */
-import { describe, expect, test } from 'vitest';
-import { loadConfig } from '../../src/config/load.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, onTestFinished, test } from 'vitest';
+import { loadConfig, loadConfigFile } from '../../src/config/load.js';
 
 const http = (block: string): string => `http { ${block} server { listen 127.0.0.1:0; location / { return 200; } } }`;
 
@@ -56,6 +59,23 @@ describe('geo', () => {
     ['geo $v { ranges; 10.0.0.0-10.0.0.9 a; 10.0.0.0-10.0.0.9 b; }', 'duplicate range "10.0.0.0-10.0.0.9", value: "b", old value: "a"'],
   ])('warns: %s', (block, message) => {
     expect(problems(http(block))).toEqual({ errors: [], warnings: [message] });
+  });
+
+  test.each([
+    ['geo $v { proxy 127.0.0.1; }', 'invalid network "proxy"'],
+    ['geo $v { proxy_recursive; }', 'invalid number of the geo parameters'],
+  ])('stream geo has no proxy parameters: %s', (block, message) => {
+    expect(problems(`stream { ${block} server { listen 127.0.0.1:0; return $v; } }`).errors).toEqual([message]);
+  });
+
+  test('include inside the block', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tsproxy-geo-'));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+    writeFileSync(join(dir, 'nets.inc'), '127.0.0.1 local;\n10.0.0.0/8 ten;\n');
+    writeFileSync(join(dir, 'a.conf'), http('geo $g { default d; include nets.inc; }'));
+    const r = loadConfigFile(join(dir, 'a.conf'));
+    expect(r.errors).toEqual([]);
+    expect(r.config!.http!.geo![0]!.networks).toEqual([{ network: '127.0.0.1', value: 'local' }, { network: '10.0.0.0/8', value: 'ten' }]);
   });
 
   test('nested ranges split the outer one; the tree keeps sorted pieces', () => {

@@ -86,7 +86,9 @@ function rangeLookup(pieces: GeoConfig['pieces'], address: string, dflt: string)
 
 /**
  * The client address X-Forwarded-For gives when the peer is a trusted proxy: its last address,
- * or with `recursive` the last one that is not trusted itself (the first one when all are).
+ * or with `recursive` the last one that is not trusted itself (the first one when all are). An
+ * entry that is no address ends the walk with what was found before it (nginx, checked with
+ * ask-nginx: "junk, 10.0.0.2" gives 10.0.0.2; "10.0.0.2, junk" the peer).
  */
 export function forwardedAddress(peer: string, xff: string, trusted: AddressCheck, recursive: boolean): string {
   if (!trusted(peer) || xff === '') return peer;
@@ -97,6 +99,7 @@ export function forwardedAddress(peer: string, xff: string, trusted: AddressChec
     const addr = xff.slice(comma + 1, end).trim();
     end = comma < 0 ? 0 : comma;
     if (addr === '') continue;
+    if (scanAddress(addr) === 0) return found;
     found = addr;
     if (!recursive || !trusted(addr)) return addr;
   }
