@@ -6,9 +6,8 @@
  */
 import type { Directive } from '../ast.js';
 import { parseDuration, parseNumber, parseSize } from '../units.js';
-import { parseTemplate } from '../template.js';
 import {
-  checkRegex, err, flag, invalidParameter, listSetting, noEffect, size,
+  checkRegex, err, flag, invalidParameter, listSetting, noEffect, noteTemplate, size,
   type Context, type DirectiveSpec, type ValueParser,
 } from './scope.js';
 
@@ -103,13 +102,14 @@ const upstreamZone: ValueParser<true> = (args, _d, r) => {
 const fastcgiParam: ValueParser<{ name: string; value: string; ifNotEmpty: boolean }> = (args, _d, r) => {
   const ifNotEmpty = args[2] !== undefined;
   if (ifNotEmpty && args[2]!.value !== 'if_not_empty') return invalidParameter(r, args[2]!);
-  try {
-    parseTemplate(args[1]!.value);
-  } catch (e) {
-    return err(r, 'TSP_ERR_CONFIG_VALUE', (e as Error).message, args[1]!.loc);
-  }
   return { name: args[0]!.value, value: args[1]!.value, ifNotEmpty };
 };
+
+const fastcgiParamSpec = listSetting({
+  name: 'fastcgi_param', contexts: LOC3, kind: 'http', field: 'fastcgiParams', parse: fastcgiParam, args: [2, 3],
+  syntax: 'fastcgi_param parameter value [if_not_empty];', summary: 'A parameter passed to a FastCGI server (inherited as proxy_set_header).',
+  note: 'Checked and kept for a FastCGI module; nothing reads it yet (`fastcgi_pass` is not supported). Its variables must be known to nginx, as `nginx -t` checks them.',
+});
 
 /**
  * A flag tsproxy has only nginx's default of: that value is accepted (a notice says it changes
@@ -183,11 +183,14 @@ export const STOCK_DIRECTIVES: readonly DirectiveSpec[] = [
   // upstream (http and stream)
   noEffect('zone', ['upstream', 'stream_upstream'], [1, 2], 'Shared memory zone of the group\'s state across workers.', 'zone name [size];', upstreamZone),
   // FastCGI: parsed so `include fastcgi_params` and snippets/fastcgi-php.conf load (fastcgi_pass itself is refused)
-  listSetting({
-    name: 'fastcgi_param', contexts: LOC3, kind: 'http', field: 'fastcgiParams', parse: fastcgiParam, args: [2, 3],
-    syntax: 'fastcgi_param parameter value [if_not_empty];', summary: 'A parameter passed to a FastCGI server (inherited as proxy_set_header).',
-    note: 'Checked and kept for a FastCGI module; nothing reads it yet (`fastcgi_pass` is not supported).',
-  }),
+  {
+    ...fastcgiParamSpec,
+    apply(scope, d) {
+      // nginx -t compiles the value: an unknown variable is an error, one tsproxy lacks is not (nothing evaluates it here)
+      noteTemplate(scope, d.args[1]!.value, d.args[1]!.loc, true);
+      return fastcgiParamSpec.apply(scope, d);
+    },
+  },
   noEffect('fastcgi_index', LOC3, [1, 1], 'File name appended to a URI ending in / for $fastcgi_script_name.', 'fastcgi_index name;'),
   noEffect('fastcgi_split_path_info', ['location'], [1, 1], 'Regex splitting $fastcgi_script_name and $fastcgi_path_info.', 'fastcgi_split_path_info regex;', pathRegex),
 ];
