@@ -20,6 +20,7 @@ import type {
   ClientBodyConfig, HeaderNameRules, LingeringConfig,
 } from './types.js';
 import { validateDrafts } from './validate.js';
+import { ProblemList } from './problems.js';
 import type { GeoConfig, SplitClientsConfig } from './variable-types.js';
 import { MAX_REPORTED_ERRORS } from './limits.js';
 import { checkVariables } from './variables.js';
@@ -48,23 +49,17 @@ export interface BuildResult {
 }
 
 export function buildConfig(directives: readonly Directive[], opts: BuildOptions): BuildResult {
-  const errors: ConfigError[] = [];
-  const warnings: ConfigError[] = [];
-  const notices: ConfigError[] = [];
-  // Past the cap of reported problems (+1, so load.ts says "too many errors") nothing more is
-  // kept: a million statements of random names would otherwise be a million Error objects.
+  const errors = new ProblemList('emerg');
+  const warnings = new ProblemList('warn');
+  const notices = new ProblemList('notice');
+  // Past the cap of reported problems nothing more is kept (problems.ts): a million statements
+  // of random names would otherwise be a million Error objects.
   const report: Reporter = {
-    error: (code: ErrorCode, message: string, loc: Loc) => {
-      if (errors.length <= MAX_REPORTED_ERRORS) errors.push(new ConfigError(code, message, loc));
-    },
-    warn: (code: ErrorCode, message: string, loc: Loc) => {
-      if (warnings.length <= MAX_REPORTED_ERRORS) warnings.push(new ConfigError(code, message, loc, 'warn'));
-    },
-    notice: (code: ErrorCode, message: string, loc: Loc) => {
-      if (notices.length <= MAX_REPORTED_ERRORS) notices.push(new ConfigError(code, message, loc, 'notice'));
-    },
+    error: (code: ErrorCode, message: string, loc: Loc) => errors.add(code, message, loc),
+    warn: (code: ErrorCode, message: string, loc: Loc) => warnings.add(code, message, loc),
+    notice: (code: ErrorCode, message: string, loc: Loc) => notices.add(code, message, loc),
     get full() {
-      return errors.length > MAX_REPORTED_ERRORS;
+      return errors.size > MAX_REPORTED_ERRORS;
     },
   };
   const state = new BuildState(opts.prefix, report);
@@ -80,7 +75,7 @@ export function buildConfig(directives: readonly Directive[], opts: BuildOptions
   const implicit = validateDrafts(state, report);
   checkVariables(state.templates, state, report);
   lap('validate');
-  if (errors.length > 0) return { config: null, errors, warnings, notices };
+  if (errors.size > 0) return { config: null, errors: errors.list(), warnings: warnings.list(), notices: notices.list() };
   const config = {
     file: opts.file,
     prefix: opts.prefix,
@@ -89,7 +84,7 @@ export function buildConfig(directives: readonly Directive[], opts: BuildOptions
     stream: state.stream && assembleStream(state, implicit.stream),
   };
   lap('assemble');
-  return { config, errors, warnings, notices };
+  return { config, errors: errors.list(), warnings: warnings.list(), notices: notices.list() };
 }
 
 function walk(scope: Scope, directives: readonly Directive[]): void {

@@ -102,13 +102,13 @@ function finish(
   const built = buildConfig(directives, { file, prefix });
   const all = [...errors, ...built.errors];
   const order = treeOrder(sources);
-  const warnings = collapseRepeats(built.warnings.sort(order));
-  const notices = bounded(collapseRepeats(built.notices.sort(order)));
+  const warnings = built.warnings.sort(order);
+  const notices = bounded(built.notices.sort(order));
   // Certificates are read only for a config that is otherwise valid (paths may be wrong otherwise).
   const tlsFiles = all.length === 0 && built.config !== null ? loadTlsFiles(built.config.http, built.config.stream, opts.fileReads ?? new FileReads()) : null;
   if (tlsFiles !== null) all.push(...tlsFiles.errors);
   all.sort(order);
-  if (all.length > 0 || built.config === null) return { config: null, errors: bounded(collapseRepeats(all)), warnings: bounded(warnings), notices, sources };
+  if (all.length > 0 || built.config === null) return { config: null, errors: bounded(all), warnings: bounded(warnings), notices, sources };
   const config: Config = {
     ...built.config,
     files: [...new Set([...read.files, ...tlsFiles!.files])],
@@ -151,28 +151,6 @@ function treeOrder(sources: readonly { file: string; includedAt?: Loc }[]): (a: 
     }
     return ca.length - cb.length;
   };
-}
-
-const repeatKey = (e: ConfigError): string => `${e.loc.file}\0${e.loc.line}\0${e.loc.column}\0${e.severity}\0${e.message}`;
-
-/**
- * One problem per position and message: a file included 21 times gives the same error at each
- * place it is expanded; it is reported once, "(and 20 more times)".
- */
-function collapseRepeats(list: readonly ConfigError[]): ConfigError[] {
-  const counts = new Map<string, number>();
-  const firsts: ConfigError[] = [];
-  for (const e of list) {
-    const key = repeatKey(e);
-    const n = counts.get(key);
-    if (n === undefined) firsts.push(e);
-    counts.set(key, (n ?? 0) + 1);
-  }
-  if (firsts.length === list.length) return firsts;
-  return firsts.map((e) => {
-    const n = counts.get(repeatKey(e))! - 1;
-    return n === 0 ? e : new ConfigError(e.code, `${e.message} (and ${n} more time${n === 1 ? '' : 's'})`, e.loc, e.severity);
-  });
 }
 
 /**
