@@ -95,6 +95,12 @@ describe('directives of a stock config with no effect in tsproxy', () => {
     ]);
   });
 
+  test('proxy_cache_bypass / proxy_no_cache (no cache, so no effect, as in nginx without proxy_cache); variables checked', () => {
+    expect(notices(SERVER('proxy_cache_bypass $http_upgrade $arg_nocache; proxy_no_cache $cookie_x;'))).toHaveLength(2);
+    expect(messages(SERVER('proxy_cache_bypass $nosuch;'))).toEqual(['unknown "nosuch" variable']);
+    expect(messages(SERVER('proxy_cache one;'))).toEqual(['nginx directive "proxy_cache" is not supported by tsproxy']);
+  });
+
   test('zone in a stream upstream too', () => {
     expect(loadConfig('stream { upstream u { zone z 64k; server 127.0.0.1:1; } server { listen 127.0.0.1:0; proxy_pass u; } }', 'a.conf').errors).toEqual([]);
   });

@@ -180,6 +180,11 @@ export const STOCK_DIRECTIVES: readonly DirectiveSpec[] = [
   noEffect('gzip_buffers', LOC3, [2, 2], 'Response compression (tsproxy does not compress).', 'gzip_buffers number size;'),
   ...(['gzip_proxied', 'gzip_types', 'gzip_disable'] as const).map((n) =>
     noEffect(n, LOC3, [1, Infinity], 'Response compression (tsproxy does not compress).', `${n} ...;`)),
+  // without proxy_cache (which tsproxy refuses) these do nothing in nginx either; a common snippet sets them
+  ...(['proxy_cache_bypass', 'proxy_no_cache'] as const).map((n): DirectiveSpec => ({
+    ...noEffect(n, LOC3, [1, Infinity], 'Conditions to bypass / not store in the response cache.', `${n} string ...;`),
+    templates: 'all', multiple: true, note: 'Accepted; no effect: tsproxy has no response cache (`proxy_cache` is not supported). Its variables are checked.',
+  })),
   // upstream (http and stream)
   noEffect('zone', ['upstream', 'stream_upstream'], [1, 2], 'Shared memory zone of the group\'s state across workers.', 'zone name [size];', upstreamZone),
   // FastCGI: parsed so `include fastcgi_params` and snippets/fastcgi-php.conf load (fastcgi_pass itself is refused)
