@@ -24,8 +24,11 @@ export type Context =
 export interface Reporter {
   error(code: ErrorCode, message: string, loc: Loc): void;
   warn(code: ErrorCode, message: string, loc: Loc): void;
-  /** What `-t` says and nothing else prints (`-q` silences it): a directive with no effect. */
-  notice(code: ErrorCode, message: string, loc: Loc): void;
+  /**
+   * What `-t` says and nothing else prints (`-q` silences it): a directive with no effect.
+   * Optional: a reporter that does not collect notices drops them.
+   */
+  notice?(code: ErrorCode, message: string, loc: Loc): void;
   /** Enough errors to report (MAX_REPORTED_ERRORS): costly messages ("did you mean") may be skipped. */
   readonly full?: boolean;
 }
@@ -328,7 +331,6 @@ const THROWING: Reporter = {
     throw new TsproxyError('TSP_ERR_INTERNAL', `bad default in directive table: ${message}`);
   },
   warn() {},
-  notice() {},
 };
 
 function defaultValue<V>(name: string, parse: ValueParser<V>, text: string): V {
@@ -452,7 +454,7 @@ export function noEffect(
     apply(scope, d) {
       const r = scope.state.report;
       if (validate?.(d.args, d, r) === undefined && validate !== undefined) return;
-      r.notice('TSP_ERR_CONFIG_NO_EFFECT', `"${d.name}" directive has no effect in tsproxy`, d.loc);
+      r.notice?.('TSP_ERR_CONFIG_NO_EFFECT', `"${d.name}" directive has no effect in tsproxy`, d.loc);
     },
   };
 }
