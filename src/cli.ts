@@ -63,9 +63,12 @@ function load(opts: CliOptions): LoadResult {
   return loadConfigFile(configPath, { prefix, globals: opts.globals ?? undefined, skipHash: testOnly, fileReads });
 }
 
-function printProblems(result: LoadResult, quiet: boolean): void {
+/** Errors always; warnings unless quiet; notices (directives with no effect) only for `-t`/`-T` and not quiet. */
+function printProblems(result: LoadResult, quiet: boolean, notices = false): void {
   const problems = [...result.errors, ...(quiet ? [] : result.warnings)];
   for (const err of problems) process.stderr.write(`${formatConfigError(err, result.sources)}\n`);
+  // A notice is one line, as nginx's: there is nothing to fix under a caret.
+  if (notices && !quiet) for (const n of result.notices) say(`[notice] ${configErrorText(n)}`);
 }
 
 /**
@@ -122,7 +125,7 @@ async function main(argv: readonly string[]): Promise<number> {
   const result = load(opts);
 
   if (opts.action === 'test' || opts.action === 'dump') {
-    printProblems(result, opts.quiet);
+    printProblems(result, opts.quiet, true);
     if (result.config === null) {
       say(`configuration file ${configPath} test failed`);
       return 1;

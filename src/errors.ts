@@ -7,6 +7,8 @@ export const ERROR_CODES = {
   TSP_ERR_CONFIG_LEX: 'a character sequence the config lexer cannot read (e.g. an unterminated quote)',
   TSP_ERR_CONFIG_SYNTAX: 'the config does not follow the grammar (missing ";", "{" or "}")',
   TSP_ERR_CONFIG_UNKNOWN_DIRECTIVE: 'a directive name tsproxy does not know',
+  TSP_ERR_CONFIG_UNSUPPORTED: 'an nginx directive tsproxy does not support (nginx has it, tsproxy does not)',
+  TSP_ERR_CONFIG_NO_EFFECT: 'a directive accepted for nginx compatibility that has no effect in tsproxy (a -t notice)',
   TSP_ERR_CONFIG_NOT_ALLOWED: 'a directive used in a context where it is not allowed',
   TSP_ERR_CONFIG_ARGS: 'a directive with the wrong number of arguments',
   TSP_ERR_CONFIG_DUPLICATE: 'a directive given twice where only one is allowed',
@@ -52,9 +54,9 @@ export interface Loc {
   readonly length?: number;
 }
 
-export type Severity = 'emerg' | 'warn';
+export type Severity = 'emerg' | 'warn' | 'notice';
 
-/** A config problem at a position. `severity: 'warn'` never fails `-t` or a reload. */
+/** A config problem at a position. `severity: 'warn'` or `'notice'` never fails `-t` or a reload. */
 export class ConfigError extends TsproxyError {
   readonly loc: Loc;
   readonly severity: Severity;

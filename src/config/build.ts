@@ -5,7 +5,7 @@
  */
 import { ConfigError, type ErrorCode, type Loc } from '../errors.js';
 import type { Directive } from './ast.js';
-import { DIRECTIVE_NAMES, findDirective, settingDefaults } from './directives.js';
+import { findDirective, settingDefaults } from './directives.js';
 import { resolveErrorLogs } from './directives/main.js';
 import { assembleSsl, mergeProxySsl, proxySslOf, setsProxySsl } from './directives/ssl.js';
 import {
@@ -20,8 +20,12 @@ import type {
 } from './types.js';
 import { validateDrafts } from './validate.js';
 import { mergeAccess } from './access-merge.js';
+import { ProblemList } from './problems.js';
+import type { GeoConfig, SplitClientsConfig } from './variable-types.js';
 import { MAX_REPORTED_ERRORS } from './limits.js';
 import { checkVariables } from './variables.js';
+import { NGINX_DIRECTIVES, unsupportedDirectiveMessage } from './nginx-directives.js';
+import { suggest } from './suggest.js';
 
 /** The Config fields that come from loading, not from the directives. */
 export type LoadedFields = 'hash' | 'files' | 'includeGlobs';
@@ -40,22 +44,22 @@ export interface BuildResult {
   readonly config: Omit<Config, LoadedFields> | null;
   readonly errors: ConfigError[];
   readonly warnings: ConfigError[];
+  /** Directives accepted with no effect (`-t` prints them unless `-q`). */
+  readonly notices: ConfigError[];
 }
 
 export function buildConfig(directives: readonly Directive[], opts: BuildOptions): BuildResult {
-  const errors: ConfigError[] = [];
-  const warnings: ConfigError[] = [];
-  // Past the cap of reported problems (+1, so load.ts says "too many errors") nothing more is
-  // kept: a million statements of random names would otherwise be a million Error objects.
+  const errors = new ProblemList('emerg');
+  const warnings = new ProblemList('warn');
+  const notices = new ProblemList('notice');
+  // Past the cap of reported problems nothing more is kept (problems.ts): a million statements
+  // of random names would otherwise be a million Error objects.
   const report: Reporter = {
-    error: (code: ErrorCode, message: string, loc: Loc) => {
-      if (errors.length <= MAX_REPORTED_ERRORS) errors.push(new ConfigError(code, message, loc));
-    },
-    warn: (code: ErrorCode, message: string, loc: Loc) => {
-      if (warnings.length <= MAX_REPORTED_ERRORS) warnings.push(new ConfigError(code, message, loc, 'warn'));
-    },
+    error: (code: ErrorCode, message: string, loc: Loc) => errors.add(code, message, loc),
+    warn: (code: ErrorCode, message: string, loc: Loc) => warnings.add(code, message, loc),
+    notice: (code: ErrorCode, message: string, loc: Loc) => notices.add(code, message, loc),
     get full() {
-      return errors.length > MAX_REPORTED_ERRORS;
+      return errors.size > MAX_REPORTED_ERRORS;
     },
   };
   const state = new BuildState(opts.prefix, report);
@@ -71,7 +75,7 @@ export function buildConfig(directives: readonly Directive[], opts: BuildOptions
   const implicit = validateDrafts(state, report);
   checkVariables(state.templates, state, report);
   lap('validate');
-  if (errors.length > 0) return { config: null, errors, warnings };
+  if (errors.size > 0) return { config: null, errors: errors.list(), warnings: warnings.list(), notices: notices.list() };
   const config = {
     file: opts.file,
     prefix: opts.prefix,
@@ -80,7 +84,7 @@ export function buildConfig(directives: readonly Directive[], opts: BuildOptions
     stream: state.stream && assembleStream(state, implicit.stream),
   };
   lap('assemble');
-  return { config, errors, warnings };
+  return { config, errors: errors.list(), warnings: warnings.list(), notices: notices.list() };
 }
 
 function walk(scope: Scope, directives: readonly Directive[]): void {
@@ -88,6 +92,10 @@ function walk(scope: Scope, directives: readonly Directive[]): void {
   for (const d of directives) {
     const spec = findDirective(d.name, scope.context);
     if (spec === undefined) {
+      if (NGINX_DIRECTIVES.has(d.name)) {
+        r.error('TSP_ERR_CONFIG_UNSUPPORTED', unsupportedDirectiveMessage(d.name), d.loc);
+        continue;
+      }
       const hint = r.full === true ? null : suggest(d.name);
       r.error('TSP_ERR_CONFIG_UNKNOWN_DIRECTIVE', `unknown directive "${d.name}"${hint ? ` - did you mean "${hint}"?` : ''}`, d.loc);
       continue;
@@ -130,34 +138,6 @@ function warnMissingSemicolon(scope: Scope, d: Directive): void {
       return;
     }
   }
-}
-
-/** Closest known name within edit distance 2. */
-export function suggest(name: string): string | null {
-  let best: string | null = null;
-  let bestDist = 3;
-  for (const candidate of DIRECTIVE_NAMES) {
-    if (Math.abs(candidate.length - name.length) >= bestDist) continue;
-    const dist = editDistance(name, candidate, bestDist);
-    if (dist < bestDist) { best = candidate; bestDist = dist; }
-  }
-  return best;
-}
-
-function editDistance(a: string, b: string, limit: number): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    const cur = [i];
-    let rowMin = i;
-    for (let j = 1; j <= b.length; j++) {
-      const v = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-      cur.push(v);
-      rowMin = Math.min(rowMin, v);
-    }
-    if (rowMin >= limit) return limit;
-    prev = cur;
-  }
-  return prev[b.length]!;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -441,6 +421,7 @@ function assembleHttp(state: BuildState, implicit: readonly UpstreamConfig[]): H
     logFormats: h.logFormats,
     maps: h.maps,
     ...(h.authRequestVariables === undefined ? {} : { authRequestVariables: h.authRequestVariables }),
+    ...variableModules(h),
   };
 }
 
@@ -507,5 +488,11 @@ function assembleStream(state: BuildState, implicit: readonly UpstreamConfig[]):
     servers,
     logFormats: st.logFormats,
     maps: st.maps,
+    ...variableModules(st),
   };
+}
+
+/** geo and split_clients of an area, present only when it has any (a tree without them stays as it was). */
+function variableModules(a: { geo: GeoConfig[]; splitClients: SplitClientsConfig[] }): { geo?: GeoConfig[]; splitClients?: SplitClientsConfig[] } {
+  return { ...(a.geo.length > 0 ? { geo: a.geo } : {}), ...(a.splitClients.length > 0 ? { splitClients: a.splitClients } : {}) };
 }

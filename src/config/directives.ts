@@ -13,6 +13,8 @@ import type { Context, DirectiveSpec, SettingKind } from './directives/scope.js'
 import type { OwnSettings, SettingsOf } from './directives/settings.js';
 import { SSL_DIRECTIVES } from './directives/ssl.js';
 import { SSL_SESSION_DIRECTIVES } from './directives/ssl-sessions.js';
+import { STOCK_DIRECTIVES } from './directives/stock.js';
+import { VARIABLE_MODULE_DIRECTIVES } from './directives/variable-modules.js';
 import { STREAM_DIRECTIVES } from './directives/stream.js';
 import { ACCESS_DIRECTIVES } from './directives/access.js';
 import { UPSTREAM_DIRECTIVES } from './directives/upstream.js';
@@ -31,6 +33,8 @@ export const DIRECTIVES: readonly DirectiveSpec[] = [
   ...SSL_SESSION_DIRECTIVES,
   ...HTTP2_DIRECTIVES,
   ...CLIENT_KEEPALIVE_DIRECTIVES,
+  ...STOCK_DIRECTIVES,
+  ...VARIABLE_MODULE_DIRECTIVES,
 ];
 
 /** Specs by name; a name may have one spec per context family (`server`, `listen`, `proxy_pass`...). */

@@ -8,7 +8,7 @@
  */
 import { createHash } from 'node:crypto';
 import { dirname, resolve } from 'node:path';
-import { ConfigError, compareConfigErrors } from '../errors.js';
+import { ConfigError, compareConfigErrors, type Loc } from '../errors.js';
 import type { Directive } from './ast.js';
 import { buildConfig, type LoadedFields } from './build.js';
 import { GLOBALS_FILE, parseConfigText, readConfigTree, releaseParser } from './parse.js';
@@ -38,6 +38,8 @@ export interface LoadResult {
   readonly config: Config | null;
   readonly errors: ConfigError[];
   readonly warnings: ConfigError[];
+  /** Directives accepted with no effect in tsproxy: `-t` prints them (unless `-q`), nothing else does. */
+  readonly notices: ConfigError[];
   readonly sources: { file: string; text: string }[];
 }
 
@@ -99,19 +101,56 @@ function finish(
 ): LoadResult {
   const built = buildConfig(directives, { file, prefix });
   const all = [...errors, ...built.errors];
-  const warnings = built.warnings.sort(compareConfigErrors);
+  const order = treeOrder(sources);
+  const warnings = built.warnings.sort(order);
+  const notices = bounded(built.notices.sort(order));
   // Certificates are read only for a config that is otherwise valid (paths may be wrong otherwise).
   const tlsFiles = all.length === 0 && built.config !== null ? loadTlsFiles(built.config.http, built.config.stream, opts.fileReads ?? new FileReads()) : null;
   if (tlsFiles !== null) all.push(...tlsFiles.errors);
-  all.sort(compareConfigErrors);
-  if (all.length > 0 || built.config === null) return { config: null, errors: bounded(all), warnings: bounded(warnings), sources };
+  all.sort(order);
+  if (all.length > 0 || built.config === null) return { config: null, errors: bounded(all), warnings: bounded(warnings), notices, sources };
   const config: Config = {
     ...built.config,
     files: [...new Set([...read.files, ...tlsFiles!.files])],
     includeGlobs: read.includeGlobs,
     hash: opts.skipHash === true ? '' : hashConfig(built.config),
   };
-  return { config: deepFreeze(config), errors: [], warnings, sources };
+  return { config: deepFreeze(config), errors: [], warnings, notices, sources };
+}
+
+/**
+ * Problems in the order of the expanded tree: a problem inside an included file comes where its
+ * (first) `include` stands, so a cause in nginx.conf comes before its consequence in a site it
+ * includes afterwards, and a snippet's problem before the line after its `include`, whatever the
+ * file names. Files an include glob brings in come in the order they were read.
+ */
+function treeOrder(sources: readonly { file: string; includedAt?: Loc }[]): (a: ConfigError, b: ConfigError) => number {
+  const rank = new Map<string, number>();
+  const includedAt = new Map<string, Loc>();
+  sources.forEach((s, i) => {
+    if (rank.has(s.file)) return;
+    rank.set(s.file, i);
+    if (s.includedAt !== undefined) includedAt.set(s.file, s.includedAt);
+  });
+  /** The include chain from the main file down to `loc` (a loop of includes is cut). */
+  const chain = (loc: Loc): Loc[] => {
+    const out = [loc];
+    for (let at = includedAt.get(loc.file); at !== undefined && out.length <= sources.length; at = includedAt.get(at.file)) out.unshift(at);
+    return out;
+  };
+  return (a, b) => {
+    if (a.loc.file === b.loc.file) return compareConfigErrors(a, b);
+    const ca = chain(a.loc);
+    const cb = chain(b.loc);
+    for (let i = 0; i < Math.min(ca.length, cb.length); i++) {
+      const x = ca[i]!;
+      const y = cb[i]!;
+      if (x.file !== y.file) return (rank.get(x.file) ?? sources.length) - (rank.get(y.file) ?? sources.length);
+      const d = x.line - y.line || x.column - y.column;
+      if (d !== 0) return d;
+    }
+    return ca.length - cb.length;
+  };
 }
 
 /**

@@ -67,6 +67,8 @@ function chevrotainSide(): ChevrotainSide {
 export interface Source {
   readonly file: string;
   readonly text: string;
+  /** The `include` that read the file first (none for the main file): problems are ordered along it. */
+  readonly includedAt?: Loc;
 }
 
 export interface ConfigTree {
@@ -177,7 +179,7 @@ class TreeReader {
       return null;
     }
     this.#totalBytes += Buffer.byteLength(text);
-    this.sources.push({ file: path, text });
+    this.sources.push(at.line > 0 ? { file: path, text, includedAt: at } : { file: path, text });
     const r = this.parse(text, path);
     this.#parsed.set(path, r.directives);
     return r.directives;

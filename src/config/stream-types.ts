@@ -4,6 +4,7 @@
  */
 import type { Loc } from '../errors.js';
 import type { AccessLogConfig, AccessRule, ListenConfig, LogFormatConfig, MapConfig, ProxySslConfig, ProxyTarget, ServerName, SslConfig, UpstreamConfig } from './types.js';
+import type { GeoConfig, SplitClientsConfig } from './variable-types.js';
 
 // ---------------------------------------------------------------------------------------------
 // tcp {} / stream {}
@@ -60,4 +61,7 @@ export interface StreamConfig {
   readonly servers: readonly StreamServerConfig[];
   readonly logFormats: readonly LogFormatConfig[];
   readonly maps: readonly MapConfig[];
+  /** Present when the config has any (variable-types.ts). */
+  readonly geo?: readonly GeoConfig[];
+  readonly splitClients?: readonly SplitClientsConfig[];
 }

@@ -81,6 +81,7 @@ const NGINX_ONLY_HTTP: ReadonlySet<string> = new Set([
   'http2', 'gzip_ratio', 'invalid_referer', 'secure_link',
   'secure_link_expires', 'limit_conn_status', 'limit_req_status', 'date_local', 'date_gmt', 'uid_got', 'uid_set',
   'uid_reset', 'msie', 'modern_browser', 'ancient_browser', 'ssl_early_data',
+  'fastcgi_script_name', 'fastcgi_path_info',
 ]);
 const NGINX_ONLY_STREAM: ReadonlySet<string> = new Set([
   'nginx_version', 'proxy_protocol_server_addr', 'proxy_protocol_server_port',
@@ -106,9 +107,13 @@ export function isKnownVariable(name: string, declared?: ReadonlySet<string>, ar
 
 /** Why `name` cannot be used, as -t says it: unknown (nginx's wording), or known to nginx only. */
 export function unknownVariableMessage(name: string, area: VariableArea): string {
-  const nginxOnly = (area === 'http' ? NGINX_ONLY_HTTP : NGINX_ONLY_STREAM).has(name)
+  return isNginxOnlyVariable(name, area) ? `the "${name}" variable is not supported by tsproxy` : new UnknownVariableError(name).message;
+}
+
+/** Whether nginx knows `name` and tsproxy does not compute it. */
+function isNginxOnlyVariable(name: string, area: VariableArea): boolean {
+  return (area === 'http' ? NGINX_ONLY_HTTP : NGINX_ONLY_STREAM).has(name)
     || NGINX_ONLY_PREFIXES.some((p) => name.startsWith(p) && name.length > p.length);
-  return nginxOnly ? `the "${name}" variable is not supported by tsproxy` : new UnknownVariableError(name).message;
 }
 
 /**
@@ -183,6 +188,8 @@ export interface TemplateProblem {
   readonly message: string;
   readonly offset: number;
   readonly length: number;
+  /** A variable nginx has and tsproxy does not compute (not a syntax error, not an unknown name). */
+  readonly nginxOnly?: true;
 }
 
 /** The first problem of a template (see templateProblems), or null. */
@@ -204,7 +211,10 @@ export function templateProblems(t: string, declared?: ReadonlySet<string>, area
     if (p.kind !== 'variable' || isKnownVariable(p.name, declared, area) || reported?.has(p.name)) continue;
     (reported ??= new Set()).add(p.name);
     const at = findReference(t, p.name);
-    out.push({ message: unknownVariableMessage(p.name, area), offset: at.offset, length: at.length });
+    out.push({
+      message: unknownVariableMessage(p.name, area), offset: at.offset, length: at.length,
+      ...(isNginxOnlyVariable(p.name, area) ? { nginxOnly: true as const } : {}),
+    });
   }
   return out;
 }

@@ -13,6 +13,7 @@ import type { LogLevel } from '../log/levels.js';
 import type { CertificateConfig, PemFile, ProxySslConfig, SslConfig, SslSessionCache, TicketKeyFile, TlsProtocol } from './tls-types.js';
 import type { StreamHandler, StreamServerConfig, StreamConfig } from './stream-types.js';
 import type { AccessConfig, AuthRequestSet } from './access-types.js';
+import type { GeoConfig, SplitClientsConfig } from './variable-types.js';
 
 /** The TLS part of the tree lives in tls-types.ts. */
 export type { CertificateConfig, PemFile, ProxySslConfig, SslConfig, SslSessionCache, TicketKeyFile, TlsProtocol };
@@ -20,6 +21,7 @@ export type { CertificateConfig, PemFile, ProxySslConfig, SslConfig, SslSessionC
 export type { StreamHandler, StreamServerConfig, StreamConfig };
 /** The access phase (allow/deny, satisfy, auth_basic, auth_request) lives in access-types.ts. */
 export type { AccessConfig, AuthRequestSet };
+export type { GeoConfig, SplitClientsConfig };
 
 /** A string as written in the config, possibly containing `$var` / `${var}` references. */
 export type Template = string;
@@ -168,6 +170,8 @@ export interface MapConfig {
   /** Variable name without `$`. */
   readonly variable: string;
   readonly hostnames: boolean;
+  /** `volatile`: computed again at each use instead of once per request / session. */
+  readonly volatile?: true;
   readonly defaultValue: Template;
   readonly entries: readonly {
     readonly kind: 'exact' | 'regex' | 'regexCaseless';
@@ -262,6 +266,9 @@ export interface HttpConfig {
   readonly maps: readonly MapConfig[];
   /** Variables auth_request_set declares (absent when none). */
   readonly authRequestVariables?: readonly string[];
+  /** Present when the config has any (variable-types.ts). */
+  readonly geo?: readonly GeoConfig[];
+  readonly splitClients?: readonly SplitClientsConfig[];
 }
 
 export interface HeaderOp {

@@ -19,8 +19,14 @@ interface LocationLike {
   readonly locations: readonly LocationLike[];
 }
 
-export interface HttpLike {
+/** Variables made by geo and split_clients blocks. */
+interface ModulesLike {
   readonly maps: readonly MapConfig[];
+  readonly geo?: readonly { readonly variable: string }[];
+  readonly splitClients?: readonly { readonly variable: string }[];
+}
+
+export interface HttpLike extends ModulesLike {
   /** auth_request_set targets. */
   readonly authRequestVariables?: readonly string[];
   readonly servers: readonly {
@@ -31,15 +37,15 @@ export interface HttpLike {
   }[];
 }
 
-export interface StreamLike {
-  readonly maps: readonly MapConfig[];
-}
+export type StreamLike = ModulesLike;
 
 /** A template argument met during the walk. */
 export interface TemplateUse {
   readonly area: VariableArea;
   readonly value: string;
   readonly loc: Loc;
+  /** Kept, never evaluated by tsproxy (`fastcgi_param`): a variable only nginx has is no problem. */
+  readonly storedOnly?: true;
 }
 
 function addCaptures(out: Set<string>, source: string): void {
@@ -47,11 +53,13 @@ function addCaptures(out: Set<string>, source: string): void {
   if (t.ok) for (const n of t.value.names) out.add(n);
 }
 
-function addMaps(out: Set<string>, maps: readonly MapConfig[]): void {
-  for (const m of maps) {
+function addMaps(out: Set<string>, area: ModulesLike): void {
+  for (const m of area.maps) {
     out.add(m.variable);
     for (const e of m.entries) if (e.kind !== 'exact') addCaptures(out, e.key);
   }
+  for (const g of area.geo ?? []) out.add(g.variable);
+  for (const s of area.splitClients ?? []) out.add(s.variable);
 }
 
 function addLocations(out: Set<string>, locations: readonly LocationLike[]): void {
@@ -63,10 +71,10 @@ function addLocations(out: Set<string>, locations: readonly LocationLike[]): voi
   }
 }
 
-/** Names an http {} declares: `set`, `map` and auth_request_set targets, named captures of every regex. */
+/** Names an http {} declares: `set`, `map`, `geo`, `split_clients` and auth_request_set targets, named captures of every regex. */
 export function declaredHttpVariables(http: HttpLike): Set<string> {
   const out = new Set<string>(http.authRequestVariables);
-  addMaps(out, http.maps);
+  addMaps(out, http);
   for (const s of http.servers) {
     for (const v of s.sets ?? []) out.add(v.variable);
     for (const rw of s.rewrites) addCaptures(out, rw.regex);
@@ -76,10 +84,10 @@ export function declaredHttpVariables(http: HttpLike): Set<string> {
   return out;
 }
 
-/** Names a stream {} declares: `map` targets and the named captures of map regexes. */
+/** Names a stream {} declares: `map`, `geo` and `split_clients` targets and the named captures of map regexes. */
 export function declaredStreamVariables(stream: StreamLike): Set<string> {
   const out = new Set<string>();
-  addMaps(out, stream.maps);
+  addMaps(out, stream);
   return out;
 }
 
@@ -99,6 +107,9 @@ export function checkVariables(
     const seen = checked[u.area];
     let problems = seen.get(u.value);
     if (problems === undefined) seen.set(u.value, (problems = templateProblems(u.value, declared[u.area], u.area)));
-    for (const p of problems) r.error('TSP_ERR_CONFIG_VALUE', p.message, spanLoc(u.loc, u.value, p.offset, p.length));
+    for (const p of problems) {
+      if (u.storedOnly === true && p.nginxOnly === true) continue;
+      r.error('TSP_ERR_CONFIG_VALUE', p.message, spanLoc(u.loc, u.value, p.offset, p.length));
+    }
   }
 }

@@ -209,3 +209,16 @@ export function binaryAddress(address: string): string {
   const bytes = ipBytes(unmap(zone === -1 ? address : address.slice(0, zone)));
   return bytes === null ? address : String.fromCharCode(...bytes);
 }
+
+/**
+ * Parse `address` into the scratch words (one word for IPv4, an IPv4-mapped IPv6 address
+ * included; four for IPv6): 4, 6, or 0 when it is no IP address. The words stay valid until the
+ * next parse (geo lookups read them at once; nothing is allocated).
+ */
+export function scanAddress(address: string): 4 | 6 | 0 {
+  const kind = address === '' || address === 'unix:' ? 0 : load(address);
+  return kind === IPV4 ? 4 : kind === IPV6 ? 6 : 0;
+}
+
+/** The words scanAddress left. */
+export const SCANNED: Readonly<Uint32Array> = words;

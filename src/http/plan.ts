@@ -132,7 +132,7 @@ export function buildPlanContext(
   deps: { groups: ReadonlyMap<string, UpstreamGroup>; logger: Logger; openAccessLog(path: string, buffering?: AccessLogConfig['buffering']): LogSink; prefix: string },
 ): PlanContext {
   const declared = declaredHttpVariables(http);
-  const maps = mustCompile('map', () => compileMaps(http.maps, { declared }));
+  const maps = mustCompile('map', () => compileMaps(http.maps, { declared, modules: http }));
   const templates: TemplateContext = { maps, declared };
   const formats = mustCompile('log_format', () => compileLogFormats(http.logFormats, templates));
   return {

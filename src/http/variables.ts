@@ -12,7 +12,7 @@ import {
   compileTemplate as compileWith, type Captures, type CompiledTemplate as Compiled, type Getter as GetterOf,
   type TemplateScope, type VariableTable,
 } from '../core/variables/template.js';
-import { compileMaps as compileMapsWith } from '../core/variables/maps.js';
+import { compileMaps as compileMapsWith, type VariableModules } from '../core/variables/maps.js';
 import { timeIso8601, timeLocal } from '../core/variables/time.js';
 import { SSL_VARIABLES, type TlsInfo } from '../tls/info.js';
 import { ATTEMPT_VALUES, seconds, secondsOrDash, type UpstreamAttempt, type UpstreamAttempts } from '../upstream/attempts.js';
@@ -267,7 +267,7 @@ export function compileTemplate(t: string, ctx?: TemplateContext): CompiledTempl
   return compileWith(t, HTTP_VARIABLES, ctx);
 }
 
-/** http's `map` blocks → lazily computed variables (core/variables/maps.ts). */
-export function compileMaps(maps: readonly MapConfig[], ctx?: { declared?: ReadonlySet<string> }): CompiledMaps {
-  return compileMapsWith(maps, HTTP_VARIABLES, ctx?.declared);
+/** http's `map`, `geo` and `split_clients` blocks → lazily computed variables (core/variables/maps.ts). */
+export function compileMaps(maps: readonly MapConfig[], ctx?: { declared?: ReadonlySet<string>; modules?: VariableModules }): CompiledMaps {
+  return compileMapsWith(maps, HTTP_VARIABLES, ctx?.declared, ctx?.modules);
 }

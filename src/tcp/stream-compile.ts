@@ -97,7 +97,7 @@ export function compileStream(
   const sites = new Map<string, ListenSite>();
   const hashKeys = new Map<string, (s: SessionInfo) => string>();
   const declared = declaredStreamVariables(stream);
-  const ctx: StreamTemplateContext = { maps: compileStreamMaps(stream.maps, declared), declared };
+  const ctx: StreamTemplateContext = { maps: compileStreamMaps(stream.maps, declared, stream), declared };
   for (const u of stream.upstreams) if (u.method.kind === 'hash') hashKeys.set(u.name, compileStreamTemplate(u.method.key, ctx));
   const formats = new Map<string, (s: SessionInfo) => string>();
   const formatConfigs = new Map<string, LogFormatConfig>(stream.logFormats.map((f) => [f.name, f]));

@@ -8,7 +8,7 @@
 import os from 'node:os';
 import type { LogFormatConfig, MapConfig } from '../config/types.js';
 import { compileLogFormat as compileLogWith } from '../core/variables/log-format.js';
-import { compileMaps } from '../core/variables/maps.js';
+import { compileMaps, type VariableModules } from '../core/variables/maps.js';
 import { compileTemplate, type Getter, type TemplateScope, type VariableScope, type VariableTable } from '../core/variables/template.js';
 import { timeIso8601, timeLocal } from '../core/variables/time.js';
 import { SSL_VARIABLES, type TlsInfo } from '../tls/info.js';
@@ -116,7 +116,7 @@ export function compileLogFormat(template: string, escape: LogFormatConfig['esca
   return compileLogWith({ template, escape }, STREAM_TABLE, ctx, '\n');
 }
 
-/** stream's `map` blocks → variables, computed once per session (core/variables/maps.ts). */
-export function compileStreamMaps(maps: readonly MapConfig[], declared: ReadonlySet<string> = new Set()): StreamMaps {
-  return compileMaps(maps, STREAM_TABLE, declared);
+/** stream's `map`, `geo` and `split_clients` blocks → variables (core/variables/maps.ts). */
+export function compileStreamMaps(maps: readonly MapConfig[], declared: ReadonlySet<string> = new Set(), modules: VariableModules = {}): StreamMaps {
+  return compileMaps(maps, STREAM_TABLE, declared, modules);
 }

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { DIRECTIVES, DIRECTIVE_NAMES, findDirective, settingDefaults } from '../../src/config/directives.js';
 import { renderDirectiveReference } from '../../src/config/directives-doc.js';
-import { suggest } from '../../src/config/build.js';
+import { suggest } from '../../src/config/suggest.js';
 import { loadConfig } from '../../src/config/load.js';
 import { flag, listSetting, setting, text } from '../../src/config/directives/scope.js';
 

@@ -9,12 +9,12 @@ import {
 const LEVELS: readonly LogLevel[] = ['debug', 'info', 'notice', 'warn', 'error', 'crit', 'alert', 'emerg'];
 
 export function ensureHttp(state: BuildState): Scope {
-  state.http ??= { upstreams: [], upstreamsByName: new Map(), servers: [], logFormats: [], maps: [], scope: childScope(state.mainScope, 'http') };
+  state.http ??= { upstreams: [], upstreamsByName: new Map(), servers: [], logFormats: [], maps: [], geo: [], splitClients: [], scope: childScope(state.mainScope, 'http') };
   return state.http.scope;
 }
 
 export function ensureStream(state: BuildState): Scope {
-  state.stream ??= { upstreams: [], upstreamsByName: new Map(), servers: [], logFormats: [], maps: [], scope: childScope(state.mainScope, 'stream') };
+  state.stream ??= { upstreams: [], upstreamsByName: new Map(), servers: [], logFormats: [], maps: [], geo: [], splitClients: [], scope: childScope(state.mainScope, 'stream') };
   return state.stream.scope;
 }
 

@@ -11,6 +11,7 @@ import type {
 } from '../types.js';
 import { translatePcre, type JsRegex } from '../pcre.js';
 import type { TemplateUse } from '../variables.js';
+import type { GeoConfig, SplitClientsConfig } from '../variable-types.js';
 import { isBareNumber, parseDuration, parseFlag, parseNumber, parseSize, parseTrustedSource } from '../units.js';
 import type { ItemsByKind, Lists, OwnOf, OwnSettings, PathArg, SettingKind, ValuesByKind } from './settings.js';
 
@@ -23,6 +24,11 @@ export type Context =
 export interface Reporter {
   error(code: ErrorCode, message: string, loc: Loc): void;
   warn(code: ErrorCode, message: string, loc: Loc): void;
+  /**
+   * What `-t` says and nothing else prints (`-q` silences it): a directive with no effect.
+   * Optional: a reporter that does not collect notices drops them.
+   */
+  notice?(code: ErrorCode, message: string, loc: Loc): void;
   /** Enough errors to report (MAX_REPORTED_ERRORS): costly messages ("did you mean") may be skipped. */
   readonly full?: boolean;
 }
@@ -104,6 +110,8 @@ export interface AreaDraft {
   readonly upstreamsByName: Map<string, UpstreamDraft>;
   readonly logFormats: LogFormatConfig[];
   readonly maps: MapConfig[];
+  readonly geo: GeoConfig[];
+  readonly splitClients: SplitClientsConfig[];
   readonly scope: Scope;
 }
 
@@ -167,11 +175,14 @@ export function noteTemplateArgs(scope: Scope, args: readonly Arg[], which: Temp
   for (let i = which === 'rest' ? 1 : 0; i < args.length; i++) noteTemplate(scope, args[i]!.value, args[i]!.loc);
 }
 
-/** Record a template written in the config, for the variable check at the end of the walk. */
-export function noteTemplate(scope: Scope, value: string, loc: Loc): void {
+/**
+ * Record a template written in the config, for the variable check at the end of the walk;
+ * `storedOnly`: kept for nginx's sake and never evaluated, so a variable only nginx has may appear.
+ */
+export function noteTemplate(scope: Scope, value: string, loc: Loc, storedOnly = false): void {
   if (!value.includes('$')) return;
   const stream = scope.context === 'stream' || scope.context === 'stream_server' || scope.context === 'stream_upstream';
-  scope.state.templates.push({ area: stream ? 'stream' : 'http', value, loc });
+  scope.state.templates.push({ area: stream ? 'stream' : 'http', value, loc, ...(storedOnly ? { storedOnly: true as const } : {}) });
 }
 
 /** Returns the value, or undefined after reporting why it is invalid. */
@@ -434,17 +445,32 @@ export function listSetting<K extends SettingKind, F extends ListField<K>>(o: Li
 }
 
 /**
- * Accepted for nginx compatibility, with no effect. `check` validates the value as nginx would
- * (a typo is still an error), and the value is then ignored.
+ * Accepted for nginx compatibility, with no effect: `-t` says so in a notice. `check` validates
+ * the value as nginx would (a typo is still an error), and the value is then ignored; without
+ * one, a syntax of `on | off`, `size` or `number` checks the value as such.
  */
 export function noEffect(
   name: string, contexts: readonly Context[], args: readonly [number, number], summary: string, syntax: string,
   check?: ValueParser<unknown>,
 ): DirectiveSpec {
+  const validate = check ?? checkBySyntax(name, syntax);
   return {
     name, contexts, args, summary, syntax, note: 'Accepted for nginx compatibility; has no effect.',
-    apply(scope, d) { check?.(d.args, d, scope.state.report); },
+    apply(scope, d) {
+      const r = scope.state.report;
+      if (validate?.(d.args, d, r) === undefined && validate !== undefined) return;
+      r.notice?.('TSP_ERR_CONFIG_NO_EFFECT', `"${d.name}" directive has no effect in tsproxy`, d.loc);
+    },
   };
+}
+
+/** The value check a one-argument syntax line implies: `x on | off;`, `x size;`, `x number;`. */
+function checkBySyntax(name: string, syntax: string): ValueParser<unknown> | undefined {
+  const rest = syntax.startsWith(`${name} `) ? syntax.slice(name.length + 1) : '';
+  if (rest === 'on | off;') return flag;
+  if (rest === 'size;') return size;
+  if (rest === 'number;') return count;
+  return undefined;
 }
 
 /** Resolve a path against the prefix as nginx does (absolute paths and stderr/stdout kept). */

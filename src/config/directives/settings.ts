@@ -154,6 +154,8 @@ export interface HttpItems extends SslItems {
   /** allow / deny and auth_request_set (directives/access.ts). */
   accessRules: AccessRule;
   authRequestSet: AuthRequestSet;
+  /** `fastcgi_param`, kept in the draft for a FastCGI module (not assembled: nothing reads it yet). */
+  fastcgiParams: { name: string; value: Template; ifNotEmpty: boolean };
 }
 
 /** stream {} / tcp {} and stream server values (StreamServerConfig fields unless noted). */

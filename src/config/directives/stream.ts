@@ -33,6 +33,7 @@ function applyMap(scope: Scope, d: Directive): null {
   const keys = new Set<string>();
   for (const e of d.block ?? []) {
     if (e.name === 'hostnames' && e.args.length === 0) { map.hostnames = true; continue; }
+    if (e.name === 'volatile' && e.args.length === 0) { map.volatile = true; continue; }
     if (e.args.length !== 1 || e.block !== null) { err(r, 'TSP_ERR_CONFIG_ARGS', 'invalid number of the map parameters', e.loc); continue; }
     const value = e.args[0]!.value;
     noteTemplate(scope, value, e.args[0]!.loc);
@@ -56,7 +57,7 @@ const stream = <F extends ValueField<'stream'>>(o: Omit<SettingOptions<'stream',
 export const STREAM_DIRECTIVES: readonly DirectiveSpec[] = [
   {
     name: 'map', contexts: ['http', 'stream'], args: [2, 2], block: 'map', rawBlock: true, multiple: true,
-    syntax: 'map string $variable { [hostnames;] [default value;] key value; ... }',
+    syntax: 'map string $variable { [hostnames;] [volatile;] [default value;] key value; ... }',
     summary: 'A variable whose value depends on another (exact keys, `~regex`, `~*regex`).', apply: applyMap,
   },
   {

@@ -1,9 +1,14 @@
 /**
  * `map` blocks (nginx ngx_http_map_module / ngx_stream_map_module) → lazily computed variables,
  * for http and stream alike. Exact keys compare caseless (nginx's default), `hostnames` adds
- * `*.x` / `.x` / `x.*` keys, regex keys are tried in file order, then the default.
+ * `*.x` / `.x` / `x.*` keys, regex keys are tried in file order, then the default. A value is
+ * computed once per request / session, or at every use when the map is `volatile`. geo and
+ * split_clients variables join them here (geo.ts, split-clients.ts).
  */
 import type { MapConfig, Template } from '../../config/types.js';
+import type { GeoConfig, SplitClientsConfig } from '../../config/variable-types.js';
+import { compileGeo } from './geo.js';
+import { compileSplitClients } from './split-clients.js';
 import { compileConfigRegex } from '../../config/template.js';
 import { wildcardLookup } from '../server-names.js';
 import {
@@ -61,10 +66,12 @@ export function compileMaps<C extends VariableScope>(
   maps: readonly MapConfig[],
   table: VariableTable<C>,
   declared: ReadonlySet<string> = new Set(),
+  modules: VariableModules = {},
 ): CompiledMaps<C> {
   const out = new Map<string, Getter<C>>();
   const scope: TemplateScope<C> = { maps: out, declared };
   const pending: (() => void)[] = [];
+  addModules(out, modules, table, scope, pending);
   for (const m of maps) {
     const name = m.variable;
     let source: CompiledTemplate<C> | null = null;
@@ -76,8 +83,9 @@ export function compileMaps<C extends VariableScope>(
       t = buildMapTables(m, (value) => compileTemplate(value, table, scope));
     });
     let computing = false;
+    const volatile = m.volatile === true;
     out.set(name, (c) => {
-      const cached = c.vars?.get(name);
+      const cached = volatile ? undefined : c.vars?.get(name);
       if (cached !== undefined) return cached;
       // a map that reads itself (directly or through another map) yields '' instead of recursing
       if (computing) return '';
@@ -91,12 +99,54 @@ export function compileMaps<C extends VariableScope>(
       } finally {
         computing = false;
       }
-      (c.vars ??= new Map()).set(name, v);
+      if (!volatile) (c.vars ??= new Map()).set(name, v);
       return v;
     });
   }
   for (const p of pending) p();
   return out;
+}
+
+/** The other blocks that make variables of an area (config/variable-types.ts). */
+export interface VariableModules {
+  readonly geo?: readonly GeoConfig[];
+  readonly splitClients?: readonly SplitClientsConfig[];
+}
+
+/**
+ * geo and split_clients variables, registered beside the maps (their templates may read maps,
+ * and maps may read them). geo reads `$remote_addr` unless given an address, and
+ * X-Forwarded-For through the protocol's `http_` family when it has one (http).
+ */
+function addModules<C extends VariableScope>(
+  out: Map<string, Getter<C>>, modules: VariableModules, table: VariableTable<C>, scope: TemplateScope<C>, pending: (() => void)[],
+): void {
+  for (const g of modules.geo ?? []) {
+    let get: Getter<C> | null = null;
+    pending.push(() => {
+      get = compileGeo(g, {
+        address: compileTemplate(g.source ?? '$remote_addr', table, scope),
+        forwardedFor: g.proxies.length > 0 ? table.families['http_']?.('x_forwarded_for') ?? null : null,
+      });
+    });
+    out.set(g.variable, cachedGetter(g.variable, () => get!));
+  }
+  for (const sc of modules.splitClients ?? []) {
+    let get: Getter<C> | null = null;
+    pending.push(() => { get = compileSplitClients(sc, compileTemplate(sc.key, table, scope)); });
+    out.set(sc.variable, cachedGetter(sc.variable, () => get!));
+  }
+}
+
+/** Computed once per request / session, as nginx keeps an indexed variable's value. */
+function cachedGetter<C extends VariableScope>(name: string, compiled: () => Getter<C>): Getter<C> {
+  return (c) => {
+    const cached = c.vars?.get(name);
+    if (cached !== undefined) return cached;
+    const v = compiled()(c);
+    (c.vars ??= new Map()).set(name, v);
+    return v;
+  };
 }
 
 /** The value of the first regex key that matches, with its captures; undefined when none does. */

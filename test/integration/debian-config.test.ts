@@ -1,0 +1,108 @@
+/**
+ * Debian's stock nginx config (nginx 1.22 package: nginx.conf, sites-available/default, snippets,
+ * proxy_params, fastcgi_params, fastcgi.conf), copied into test/fixtures/debian-nginx/ so the
+ * test does not depend on the machine's /etc/nginx. The files name /etc/nginx/ absolutely; the
+ * copy under a temporary directory gets that one path rewritten, nothing else.
+ */
+import { describe, expect, test } from 'vitest';
+import fs from 'node:fs';
+import path from 'node:path';
+import { ROOT, runCli, tempDir } from '../helpers/cli.js';
+
+const FIXTURE = path.join(ROOT, 'test/fixtures/debian-nginx');
+
+/** The fixture under a temp dir, /etc/nginx/ pointing there; `edit` may change a file's text. */
+function debianCopy(edit: (file: string, text: string) => string = (_f, t) => t): string {
+  const dir = tempDir('tsproxy-debian-');
+  fs.cpSync(FIXTURE, dir, { recursive: true });
+  for (const f of fs.readdirSync(dir, { recursive: true, withFileTypes: true })) {
+    if (!f.isFile()) continue;
+    const file = path.join(f.parentPath, f.name);
+    const text = fs.readFileSync(file, 'utf8');
+    fs.writeFileSync(file, edit(path.relative(dir, file), text.replaceAll('/etc/nginx/', `${dir}/`)));
+  }
+  return dir;
+}
+
+const withoutTryFiles = (_f: string, t: string): string => t.replace(/^\s*try_files .*\n/m, '');
+
+describe("Debian's stock /etc/nginx", () => {
+  test('nginx.conf passes -t; every directive with no effect gets a one-line notice', async () => {
+    // try_files is another module's (it lands separately); this copy leaves its one line out
+    const dir = debianCopy(withoutTryFiles);
+    const conf = path.join(dir, 'nginx.conf');
+    const r = await runCli(['-t', '-c', conf]);
+    expect(r.stderr).toBe([
+      // in the order of the expanded tree: the include of modules-enabled/*.conf is line 4
+      `tsproxy: [notice] "load_module" directive has no effect in tsproxy in ${dir}/modules-enabled/50-mod-stream.conf:1:1`,
+      `tsproxy: [notice] "sendfile" directive has no effect in tsproxy in ${conf}:18:2`,
+      `tsproxy: [notice] "tcp_nopush" directive has no effect in tsproxy in ${conf}:19:2`,
+      `tsproxy: [notice] "types_hash_max_size" directive has no effect in tsproxy in ${conf}:20:2`,
+      ...(r.stderr.includes('"types"') ? [`tsproxy: [notice] "types" directive has no effect in tsproxy in ${dir}/mime.types:2:1`] : []),
+      ...(r.stderr.includes('"default_type"') ? [`tsproxy: [notice] "default_type" directive has no effect in tsproxy in ${conf}:27:2`] : []),
+      `tsproxy: [notice] "gzip" directive has no effect in tsproxy in ${conf}:46:2`,
+      `tsproxy: the configuration file ${conf} syntax is ok`,
+      `tsproxy: configuration file ${conf} test is successful`,
+      '',
+    ].join('\n'));
+    expect(r.code).toBe(0);
+    const quiet = await runCli(['-t', '-q', '-c', conf]);
+    expect(quiet.stderr).toBe('');
+    expect(quiet.code).toBe(0);
+  });
+
+  test('unchanged, the only problem left is try_files (when that module is not there yet)', async () => {
+    const dir = debianCopy();
+    const r = await runCli(['-t', '-q', '-c', path.join(dir, 'nginx.conf')]);
+    const problems = r.stderr.split('\n').filter((l) => l.startsWith('tsproxy: [emerg]'));
+    for (const p of problems) expect(p).toContain('"try_files"');
+    expect(r.code).toBe(problems.length === 0 ? 0 : 1);
+  });
+
+  test("with the commented settings of nginx.conf's http block switched on, it still passes", async () => {
+    const uncomment = (f: string, t: string): string => (f === 'nginx.conf'
+      ? t.replace(/^(\s*)# ((multi_accept|server_tokens|server_names_hash_bucket_size|server_name_in_redirect|gzip_[a-z_]+) .*)$/gm, '$1$2')
+      : withoutTryFiles(f, t));
+    const dir = debianCopy(uncomment);
+    expect(fs.readFileSync(path.join(dir, 'nginx.conf'), 'utf8')).toContain('\n\tgzip_types text/plain');
+    const r = await runCli(['-t', '-q', '-c', path.join(dir, 'nginx.conf')]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+  });
+
+  test('proxy_params and fastcgi_params load where a site includes them', async () => {
+    const dir = debianCopy();
+    fs.writeFileSync(path.join(dir, 'sites-enabled/default'), [
+      'server {',
+      '  listen 127.0.0.1:0;',
+      '  location / { include proxy_params; proxy_pass http://127.0.0.1:9; }',
+      '  location /cgi { include fastcgi_params; include fastcgi.conf; return 404; }',
+      '}',
+    ].join('\n'));
+    const r = await runCli(['-t', '-q', '-c', path.join(dir, 'nginx.conf')]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+  });
+
+  test('a PHP location: the snippet parses, and fastcgi_pass is refused by name', async () => {
+    const dir = debianCopy();
+    const site = path.join(dir, 'sites-enabled/default');
+    fs.writeFileSync(site, [
+      'server {',
+      '  listen 127.0.0.1:0;',
+      '  location ~ \\.php$ {',
+      '    include snippets/fastcgi-php.conf;',
+      '    fastcgi_pass unix:/run/php/php-fpm.sock;',
+      '  }',
+      '}',
+    ].join('\n'));
+    const r = await runCli(['-t', '-q', '-c', path.join(dir, 'nginx.conf')]);
+    const problems = r.stderr.split('\n').filter((l) => l.startsWith('tsproxy: [emerg]'));
+    // the snippet's problem first: its include (line 4) comes before fastcgi_pass (line 5)
+    expect(problems.filter((l) => !l.includes('"try_files"'))).toEqual([
+      `tsproxy: [emerg] the "fastcgi_path_info" variable is not supported by tsproxy in ${dir}/snippets/fastcgi-php.conf:9:16`,
+      `tsproxy: [emerg] nginx directive "fastcgi_pass" is not supported by tsproxy (FastCGI backends are not supported; HTTP backends are, with proxy_pass) in ${site}:5:5`,
+    ]);
+    expect(r.code).toBe(1);
+  });
+});
