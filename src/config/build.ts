@@ -8,16 +8,17 @@ import type { Directive } from './ast.js';
 import { DIRECTIVE_NAMES, findDirective, settingDefaults } from './directives.js';
 import { resolveErrorLogs } from './directives/main.js';
 import { defaultClientBody } from './directives/client-body.js';
+import { mergeFiles } from './directives/files.js';
 import { assembleSsl, mergeProxySsl, proxySslOf, setsProxySsl } from './directives/ssl.js';
 import {
-  BuildState, noteTemplateArgs, resolvePath, type HttpServerDraft, type LocationDraft, type Reporter, type Scope,
+  BuildState, noteTemplateArgs, resolvePath, type HttpServerDraft, type LocationDraft, type Reporter, type RewriteExtraDraft, type Scope,
   type StreamServerDraft, type TargetDraft, type UpstreamDraft,
 } from './directives/scope.js';
 import type { HttpSettings, OwnOf, SslSettings, StreamSettings } from './directives/settings.js';
 import type {
   AccessLogConfig, Config, HttpConfig, HttpServerConfig, ListenConfig, LocationConfig, LocationHandler, LocationSettings, MainConfig,
   ProxyTarget, RealIpConfig, SslConfig, StreamConfig, StreamServerConfig, UpstreamConfig,
-  ClientBodyConfig, HeaderNameRules, LingeringConfig,
+  ClientBodyConfig, HeaderNameRules, LingeringConfig, RewriteExtra,
 } from './types.js';
 import { validateDrafts } from './validate.js';
 import { MAX_REPORTED_ERRORS } from './limits.js';
@@ -215,7 +216,7 @@ function resolveAccessLogs(prefix: string, logs: readonly AccessLogConfig[]): re
 }
 
 /** LocationSettings fields that are the http setting of the same name, taken as written. */
-type CopiedField = Exclude<keyof LocationSettings, 'proxySsl' | 'accessLogs' | 'root' | 'realIp' | 'lingering' | 'clientBody'>;
+type CopiedField = Exclude<keyof LocationSettings, 'proxySsl' | 'accessLogs' | 'root' | 'realIp' | 'lingering' | 'clientBody' | 'files'>;
 
 /**
  * A level's LocationSettings: the parent's values overlaid with this level's own. A level that
@@ -236,8 +237,11 @@ function mergeSettings(base: LocationSettings, own: OwnOf<'http'> | undefined, p
   );
   const lingering = mergeLingering(base.lingering, own);
   const clientBody = mergeClientBody(base.clientBody, own, prefix);
-  if (lingering === undefined && clientBody === undefined) return settings;
-  return { ...settings, ...(lingering === undefined ? {} : { lingering }), ...(clientBody === undefined ? {} : { clientBody }) };
+  const files = mergeFiles(base.files, own);
+  if (lingering === undefined && clientBody === undefined && files === undefined) return settings;
+  return {
+    ...settings, ...(lingering === undefined ? {} : { lingering }), ...(clientBody === undefined ? {} : { clientBody }), ...(files === undefined ? {} : { files }),
+  };
 }
 
 /** client_body_* / proxy_request_buffering: present in the typed tree only when not nginx's defaults. */
@@ -357,17 +361,34 @@ function defaultListen(loc: Loc): ListenConfig {
   };
 }
 
-function assembleLocation(l: LocationDraft, parent: LocationSettings, prefix: string): LocationConfig {
+function assembleLocation(l: LocationDraft, parent: LocationSettings, prefix: string, inherited: LocationHandler | null = null): LocationConfig {
   const settings = mergeSettings(parent, l.scope.settings.http, prefix);
   let handler: LocationHandler;
   if (l.ret) handler = { kind: 'return', code: l.ret.code, text: l.ret.text, loc: l.ret.loc };
   else if (l.checkStatus) handler = { kind: 'checkStatus', format: l.checkStatus };
   else if (l.proxy) handler = { kind: 'proxy', target: target(l.proxy) };
   else if (l.websocket) handler = { kind: 'websocket', path: l.websocket.path, target: target(l.websocket.target) };
-  else handler = { kind: 'static' };
+  // A location if without a content handler keeps the enclosing location's (nginx).
+  else handler = inherited ?? { kind: 'static' };
   const locations: LocationConfig[] = [];
   for (const c of l.locations) locations.push(assembleLocation(c, settings, prefix));
-  return { match: l.match, handler, rewrites: l.rewrites, sets: l.sets, settings, locations, loc: l.loc };
+  return {
+    match: l.match, handler, rewrites: l.rewrites, sets: l.sets, settings, locations,
+    ...(l.tryFiles !== null ? { tryFiles: l.tryFiles } : {}),
+    ...(l.internal ? { internal: true as const } : {}),
+    ...(l.extras !== null ? { extras: assembleExtras(l.extras, settings, prefix, handler, true) } : {}),
+    loc: l.loc,
+  };
+}
+
+/** `if` blocks (a location if becomes an anonymous location over the enclosing settings), `break`, `return`. */
+function assembleExtras(extras: readonly RewriteExtraDraft[], settings: LocationSettings, prefix: string, handler: LocationHandler, inLocation: boolean): RewriteExtra[] {
+  return extras.map((e): RewriteExtra => {
+    if (e.kind !== 'if') return e;
+    const location = inLocation ? assembleLocation(e.draft, settings, prefix, handler) : null;
+    const inner = e.draft.extras === null ? [] : (location?.extras ?? assembleExtras(e.draft.extras, settings, prefix, handler, false));
+    return { kind: 'if', block: { condition: e.condition, rewrites: e.draft.rewrites, sets: e.draft.sets, extras: inner, location }, loc: e.loc };
+  });
 }
 
 function assembleHttpServer(s: HttpServerDraft, http: HttpSettings, base: LocationSettings, state: BuildState): HttpServerConfig {
@@ -389,6 +410,8 @@ function assembleHttpServer(s: HttpServerDraft, http: HttpSettings, base: Locati
     // Only present when used, so configs without server-level `set` keep their shape and hash.
     ...(s.sets.length > 0 ? { sets: s.sets } : {}),
     returnDirective: s.ret,
+    ...(s.extras !== null ? { extras: assembleExtras(s.extras, settings, prefix, { kind: 'static' }, false) } : {}),
+    ...(s.tryFiles !== null ? { tryFiles: s.tryFiles } : {}),
     ssl: serverSsl(own, http, state),
     http2: (own?.http2 ?? http.http2) || s.listens.some((l) => l.http2),
     // Only present when set, so other configs keep their shape and hash.

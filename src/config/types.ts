@@ -381,6 +381,70 @@ export interface LocationSettings {
   readonly lingering?: LingeringConfig;
   /** Absent while nginx's defaults apply (16k, off, off, `client_body_temp`, buffering on). */
   readonly clientBody?: ClientBodyConfig;
+  /** Static-file settings (types, etag, expires, ...); absent while the defaults apply. */
+  readonly files?: FileSettings;
+}
+
+/** `expires`: null is `off`. */
+export type ExpiresConfig =
+  | { readonly kind: 'access'; readonly seconds: number }
+  | { readonly kind: 'modified'; readonly seconds: number }
+  | { readonly kind: 'epoch' }
+  | { readonly kind: 'max' };
+
+/**
+ * default_type, types, etag, expires, if_modified_since, autoindex* and whether `root` is an
+ * `alias` (the two share one slot, as in nginx).
+ */
+export interface FileSettings {
+  readonly defaultType: string;
+  /** File extension (lowercase) → MIME type; null: tsproxy's built-in table. */
+  readonly types: Readonly<Record<string, string>> | null;
+  readonly etag: boolean;
+  readonly expires: ExpiresConfig | null;
+  readonly ifModifiedSince: 'off' | 'exact' | 'before';
+  readonly autoindex: boolean;
+  readonly autoindexFormat: 'html' | 'json' | 'xml' | 'jsonp';
+  readonly autoindexExactSize: boolean;
+  readonly autoindexLocaltime: boolean;
+  /** `root` is an `alias` path: the location's prefix is replaced, not prepended. */
+  readonly alias: boolean;
+}
+
+/** `try_files file ... uri | =code`. */
+export interface TryFilesConfig {
+  /** Templates tested in order; one ending in "/" tests for a directory. */
+  readonly files: readonly Template[];
+  /** The fallback: `=code`, `@name` or a URI (internal redirect). */
+  readonly fallback: Template;
+  readonly loc: Loc;
+}
+
+/** An `if` condition as nginx reads it. */
+export type IfCondition =
+  | { readonly kind: 'var'; readonly value: Template }
+  | { readonly kind: 'eq' | 'ne'; readonly value: Template; readonly other: Template }
+  | { readonly kind: 'regex'; readonly value: Template; readonly regex: string; readonly caseless: boolean; readonly negate: boolean }
+  | { readonly kind: 'file'; readonly test: 'f' | 'd' | 'e' | 'x'; readonly negate: boolean; readonly value: Template };
+
+/** One rewrite-module directive of a level, in file order (the if blocks, `break`, `return` inside an if). */
+export type RewriteExtra =
+  | { readonly kind: 'break'; readonly loc: Loc }
+  | { readonly kind: 'return'; readonly code: number; readonly text: Template | null; readonly loc: Loc }
+  | { readonly kind: 'if'; readonly block: IfBlock; readonly loc: Loc };
+
+/**
+ * `if (condition) { ... }`: the rewrite directives inside run when the condition holds; in a
+ * location, the block is an anonymous location (nginx's "location if"): its settings and content
+ * handler apply to the request from then on.
+ */
+export interface IfBlock {
+  readonly condition: IfCondition;
+  readonly rewrites: readonly RewriteRule[];
+  readonly sets: readonly { readonly variable: string; readonly value: Template; readonly loc: Loc }[];
+  readonly extras: readonly RewriteExtra[];
+  /** Location if: the anonymous location (its settings over the enclosing ones); null in a server. */
+  readonly location: LocationConfig | null;
 }
 
 export interface RealIpConfig {
@@ -415,6 +479,12 @@ export interface LocationConfig {
   readonly sets: readonly { readonly variable: string; readonly value: Template; readonly loc: Loc }[];
   readonly settings: LocationSettings;
   readonly locations: readonly LocationConfig[];
+  /** `try_files` (absent when none; not inherited, as nginx). */
+  readonly tryFiles?: TryFilesConfig;
+  /** `internal`: only internal redirects reach it (absent: false). */
+  readonly internal?: true;
+  /** `if`, `break` and `return` inside an if, in file order with rewrites/sets (absent when none). */
+  readonly extras?: readonly RewriteExtra[];
   readonly loc: Loc;
 }
 
@@ -433,6 +503,10 @@ export interface HttpServerConfig {
   /** Server-level `set` (absent when none); runs with `rewrites` in file order (by loc). */
   readonly sets?: readonly { readonly variable: string; readonly value: Template; readonly loc: Loc }[];
   readonly returnDirective: { readonly code: number; readonly text: Template | null; readonly loc: Loc } | null;
+  /** Server-level `if` / `break` (absent when none). */
+  readonly extras?: readonly RewriteExtra[];
+  /** Server-level `try_files` (used when no location matches; absent when none). */
+  readonly tryFiles?: TryFilesConfig;
   /** TLS settings, used when the server is on an `ssl` listen (chosen by SNI). */
   readonly ssl: SslConfig;
   /** HTTP/2 offered to clients: `http2 on;` or a listen with `http2`. */

@@ -11,7 +11,7 @@
  */
 import type { Loc } from '../../errors.js';
 import type {
-  AccessLogConfig, AddHeader, ClientBodyConfig, ErrorLogConfig, ErrorPage, HeaderOp, HttpStatusClass, LingeringConfig, LocationSettings, MainConfig,
+  AccessLogConfig, AddHeader, ClientBodyConfig, FileSettings, ErrorLogConfig, ErrorPage, HeaderOp, HttpStatusClass, LingeringConfig, LocationSettings, MainConfig,
   SslConfig, Template, TlsProtocol,
 } from '../types.js';
 
@@ -135,6 +135,18 @@ export interface HttpValues extends SslValues, ProxySslValues {
   /** As written; resolved against the prefix at assembly. */
   clientBodyTempPath: { readonly path: string; readonly levels: readonly number[] };
   proxyRequestBuffering: boolean;
+  /** directives/files.ts, grouped into FileSettings at assembly. */
+  defaultType: string;
+  mimeTypes: FileSettings['types'];
+  etag: boolean;
+  expires: FileSettings['expires'];
+  ifModifiedSince: FileSettings['ifModifiedSince'];
+  autoindex: boolean;
+  autoindexFormat: FileSettings['autoindexFormat'];
+  autoindexExactSize: boolean;
+  autoindexLocaltime: boolean;
+  /** `alias` wrote `root` at this level. */
+  alias: boolean;
 }
 
 export interface HttpItems extends SslItems {
