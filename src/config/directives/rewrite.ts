@@ -15,6 +15,8 @@ const FILE_TESTS: Readonly<Record<string, { test: 'f' | 'd' | 'e' | 'x'; negate:
   '-x': { test: 'x', negate: false }, '!-x': { test: 'x', negate: true },
 };
 
+const OPERATORS = ['=', '!=', '~', '~*', '!~', '!~*'];
+
 /** The condition between `(` and `)`, with nginx's messages. */
 export function parseCondition(d: Directive, r: Reporter): IfCondition | undefined {
   const args: Arg[] = d.args.map((a) => ({ ...a }));
@@ -31,18 +33,13 @@ export function parseCondition(d: Directive, r: Reporter): IfCondition | undefin
   if (a.value.length > 1 && a.value.startsWith('$')) {
     if (args.length === 1) return { kind: 'var', value: a.value };
     const op = args[1]!;
-    if (args.length !== 3) return err(r, 'TSP_ERR_CONFIG_VALUE', `unexpected "${(args[3] ?? op).value}" in condition`, (args[3] ?? op).loc);
+    if (!OPERATORS.includes(op.value)) return err(r, 'TSP_ERR_CONFIG_VALUE', `unexpected "${op.value}" in condition`, op.loc);
+    if (args.length !== 3) return err(r, 'TSP_ERR_CONFIG_VALUE', `invalid condition "${a.value}"`, a.loc);
     const other = args[2]!;
-    switch (op.value) {
-      case '=': return { kind: 'eq', value: a.value, other: other.value };
-      case '!=': return { kind: 'ne', value: a.value, other: other.value };
-      case '~': case '~*': case '!~': case '!~*': {
-        const caseless = op.value.endsWith('*');
-        if (checkRegex(r, other.value, 0, caseless, other.loc) === undefined) return undefined;
-        return { kind: 'regex', value: a.value, regex: other.value, caseless, negate: op.value.startsWith('!') };
-      }
-      default: return err(r, 'TSP_ERR_CONFIG_VALUE', `unexpected "${op.value}" in condition`, op.loc);
-    }
+    if (op.value === '=' || op.value === '!=') return { kind: op.value === '=' ? 'eq' : 'ne', value: a.value, other: other.value };
+    const caseless = op.value.endsWith('*');
+    if (checkRegex(r, other.value, 0, caseless, other.loc) === undefined) return undefined;
+    return { kind: 'regex', value: a.value, regex: other.value, caseless, negate: op.value.startsWith('!') };
   }
   const test = FILE_TESTS[a.value];
   if (test !== undefined) {
