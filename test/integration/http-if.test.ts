@@ -118,6 +118,13 @@ describe('if in -t', () => {
     expect(r.errors).toEqual([]);
   });
 
+  it('proxy_pass with a URI part inside an if is refused (nginx -t message)', () => {
+    const r = loadConfig('http { server { location / { if ($host) { proxy_pass http://127.0.0.1:1/x/; } } } }', 'a.conf');
+    expect(r.errors.map((e) => e.message)).toEqual([
+      '"proxy_pass" cannot have URI part in location given by regular expression, or inside named location, or inside "if" statement, or inside "limit_except" block',
+    ]);
+  });
+
   it('only rewrite directives in a server if; proxy_pass is allowed in a location if', () => {
     const r = loadConfig('http { server { if ($host) { proxy_pass http://127.0.0.1:1; } location / { if ($host) { proxy_pass http://127.0.0.1:1; } } } }', 'a.conf');
     expect(r.errors.map((e) => e.message)).toEqual(['"proxy_pass" directive is not allowed here']);

@@ -2,7 +2,7 @@
  * try_files, index as an internal redirect, named locations, `internal`, and Debian's default
  * site, as nginx 1.22 answers them (each expectation checked with ask-nginx).
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
@@ -42,6 +42,21 @@ describe("Debian's default site", () => {
     expect((await request(proxy.url('/missing'))).status).toBe(404);
     const head = await rawExchange(proxy.port(), 'HEAD / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
     expect(head).toMatch(/^HTTP\/1\.1 200 OK\r\n[\s\S]*Content-Length: 15\r\n[\s\S]*\r\n\r\n$/);
+  });
+});
+
+describe("Debian's /etc/nginx/sites-enabled/default itself", () => {
+  // The file as the nginx package installs it (comments included), listen and root changed.
+  it.runIf(existsSync('/etc/nginx/sites-enabled/default'))('loads and serves the welcome page', async () => {
+    const root = makeRoot();
+    const site = readFileSync('/etc/nginx/sites-enabled/default', 'utf8')
+      .replace(/^\s*listen\s+\[::\]:80 default_server;$/m, '')
+      .replace(/^\s*listen\s+80 default_server;$/m, 'listen 127.0.0.1:0 default_server;')
+      .replace(/^\s*root \/var\/www\/html;$/m, `root ${root};`);
+    expect(site).toContain(`root ${root};`);
+    const proxy = await startProxy(`http { ${site} }`);
+    expect(await request(proxy.url('/'))).toMatchObject({ status: 200, body: 'debian welcome\n' });
+    expect((await request(proxy.url('/nothing-here'))).status).toBe(404);
   });
 });
 

@@ -329,7 +329,12 @@ export const HTTP_DIRECTIVES: readonly DirectiveSpec[] = [
     apply(scope, d) {
       const loc = scope.location!;
       if (contentHandlerTaken(loc)) { err(scope.state.report, 'TSP_ERR_CONFIG_DUPLICATE', `"${d.name}" directive is duplicate`, d.loc); return; }
-      loc.proxy = httpTarget(scope, d.args[0]!, false) ?? null;
+      const t = httpTarget(scope, d.args[0]!, false) ?? null;
+      if (t !== null && t.uri !== null && scope.context === 'if') {
+        err(scope.state.report, 'TSP_ERR_CONFIG_VALUE', '"proxy_pass" cannot have URI part in location given by regular expression, or inside named location, or inside "if" statement, or inside "limit_except" block', d.loc);
+        return;
+      }
+      loc.proxy = t;
     },
   },
   {
