@@ -2,11 +2,11 @@
  * Where a URI is on disk and the per-location static-file settings, compiled once per plan:
  * `root` (root + URI), `alias` in a prefix location (the prefix replaced by the alias) and in a
  * regex location (the alias, captures substituted, is the whole file name), as nginx's
- * ngx_http_map_uri_to_path. Also the `expires` fields (nginx's headers filter).
+ * ngx_http_map_uri_to_path. Also the `expires` fields (nginx's headers filter; headers.ts writes them).
  */
 import path from 'node:path';
 import { DEFAULT_FILES } from '../config/directives/files.js';
-import type { FileSettings, LocationMatch, LocationSettings } from '../config/types.js';
+import type { ExpiresConfig, FileSettings, LocationMatch, LocationSettings } from '../config/types.js';
 
 export const ALIAS_NONE = 0;
 export const ALIAS_PREFIX = 1;
@@ -53,10 +53,14 @@ const EXPIRES_STATUSES = new Set([200, 201, 204, 206, 301, 302, 303, 304, 307, 3
 const EPOCH_FIELDS = ['Expires', 'Thu, 01 Jan 1970 00:00:01 GMT', 'Cache-Control', 'no-cache'] as const;
 const MAX_FIELDS = ['Expires', 'Thu, 31 Dec 2037 23:55:55 GMT', 'Cache-Control', 'max-age=315360000'] as const;
 
+/** Whether `expires` applies to a response of `status`. */
+export function appliesExpires(status: number): boolean {
+  return EXPIRES_STATUSES.has(status);
+}
+
 /** Expires and Cache-Control for a response (name, value, name, value), null when none. */
-export function expiresFields(files: FileSettings, status: number, lastModifiedMs: number | null, nowMs: number): readonly string[] | null {
-  const e = files.expires;
-  if (e === null || !EXPIRES_STATUSES.has(status)) return null;
+export function expiresFields(e: ExpiresConfig, status: number, lastModifiedMs: number | null, nowMs: number): readonly string[] | null {
+  if (!EXPIRES_STATUSES.has(status)) return null;
   if (e.kind === 'epoch' || e.kind === 'max') return e.kind === 'epoch' ? EPOCH_FIELDS : MAX_FIELDS;
   const now = Math.floor(nowMs / 1000);
   // `modified` without a modification time counts from now (nginx).

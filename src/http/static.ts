@@ -11,7 +11,7 @@ import { open, type FileHandle } from 'node:fs/promises';
 import { constants, type ReadStream, type Stats } from 'node:fs';
 import path from 'node:path';
 import { systemErrorText } from '../errors.js';
-import { expiresFields, filePath } from './file-path.js';
+import { filePath } from './file-path.js';
 import { writeAddHeaders } from './headers.js';
 import { requestLogContext } from './upstream-log.js';
 import { headerValue } from '../wire/headers.js';
@@ -201,8 +201,7 @@ export class StaticExchange implements Exchange {
     if (etag !== null) validators.push('ETag', etag);
     if (!forced && notModified(head, files.ifModifiedSince, mtimeMs, lastModified, etag)) {
       void handle.close();
-      const expires = expiresFields(files, 304, mtimeMs, Date.now());
-      return this.#respond({ status: 304, contentType: null, body: '', headers: expires === null ? validators : [...validators, ...expires] });
+      return this.#respond({ status: 304, contentType: null, body: '', headers: validators });
     }
     const size = st.size;
     const rangeHeader = headerValue(head, 'range');
@@ -223,11 +222,9 @@ export class StaticExchange implements Exchange {
     t.field('Content-Type', contentTypeOf(file, files.types, files.defaultType));
     t.field('Content-Length', `${length}`);
     for (let i = 0; i < validators.length; i += 2) t.field(validators[i]!, validators[i + 1]!);
-    const expires = expiresFields(files, status, mtimeMs, Date.now());
-    if (expires !== null) for (let i = 0; i < expires.length; i += 2) t.field(expires[i]!, expires[i + 1]!);
     if (range !== null) t.field('Content-Range', `bytes ${start}-${end}/${size}`);
     if (!forced) t.field('Accept-Ranges', 'bytes');
-    writeAddHeaders(this.#plan.resHeaders, status, r, t);
+    writeAddHeaders(this.#plan.resHeaders, status, r, t, mtimeMs);
     r.status = status;
     r.connectionHeader = this.#keepAlive ? 'keep-alive' : 'close';
     r.bytesSent = t.sendHead(this.#keepAlive, null, last);

@@ -11,7 +11,7 @@ import { describe, expect, it, onTestFinished } from 'vitest';
 import { startProxy, type TestProxy } from '../helpers/proxy.js';
 import { loadConfigFile } from '../../src/config/load.js';
 import { Runtime } from '../../src/runtime/runtime.js';
-import { rawExchange, request } from '../helpers/backend.js';
+import { rawExchange, request, startHttpBackend } from '../helpers/backend.js';
 import { freePort, logRecords, startCli, tempDir } from '../helpers/cli.js';
 
 const OLD = new Date('2024-01-02T03:04:05Z');
@@ -124,6 +124,27 @@ describe('etag, expires, if_modified_since', () => {
     const off = await request(proxy.url('/off/a.txt'));
     expect(off.headers.expires).toBeUndefined();
     expect(off.headers['cache-control']).toBeUndefined();
+  });
+
+  it('expires replaces an upstream\'s Expires and Cache-Control for 2xx/3xx, not for a 404; return gets it too', async () => {
+    const backend = await startHttpBackend('b', (req, res) => {
+      res.setHeader('Cache-Control', 'private');
+      res.setHeader('Expires', 'x');
+      res.statusCode = req.url === '/nf' ? 404 : 200;
+      res.end('up');
+    });
+    const proxy = await startProxy(`http { server { listen 127.0.0.1:0;
+      location /p/ { expires 1h; add_header X-A a; proxy_pass http://127.0.0.1:${backend.port}/; }
+      location /r/ { expires epoch; return 200 "ret"; } } }`);
+    // nginx 1.22: the 200 gets max-age=3600 and a new Expires, the 404 keeps "private".
+    const ok = await request(proxy.url('/p/'));
+    expect([ok.headers['cache-control'], ok.headers['x-a']]).toEqual(['max-age=3600', 'a']);
+    expect(ok.headers.expires).not.toBe('x');
+    expect(Date.parse(ok.headers.expires!)).toBeGreaterThan(Date.now() + 3_500_000);
+    const nf = await request(proxy.url('/p/nf'));
+    expect([nf.status, nf.headers['cache-control'], nf.headers.expires]).toEqual([404, 'private', 'x']);
+    const ret = await request(proxy.url('/r/'));
+    expect([ret.body, ret.headers.expires, ret.headers['cache-control']]).toEqual(['ret', 'Thu, 01 Jan 1970 00:00:01 GMT', 'no-cache']);
   });
 
   it('if_modified_since exact, before and off', async () => {

@@ -85,8 +85,8 @@ export const FILE_DIRECTIVES: readonly DirectiveSpec[] = [
   setting({ kind: 'http', contexts: LOC3, name: 'etag', field: 'etag', parse: flag, default: 'on', syntax: 'etag on | off;', summary: 'Send `ETag: "mtime-size"` (hex) with static files and answer If-None-Match.' }),
   setting({
     kind: 'http', contexts: [...LOC3, 'if'], name: 'expires', field: 'expires', parse: expires, args: [1, 2], default: 'off',
-    syntax: 'expires [modified] time | epoch | max | off;', summary: 'Expires and Cache-Control of static files (200, 206, 304); a negative time, or a time already past, is `no-cache`.',
-    note: 'Applied to static files only (nginx: to every response with a 2xx/3xx status it lists, proxied ones too); `@time` of day is not supported.',
+    syntax: 'expires [modified] time | epoch | max | off;', summary: 'Expires and Cache-Control (replacing an upstream\'s) of responses with status 200, 201, 204, 206, 301, 302, 303, 304, 307, 308; a negative time, or a time already past, is `no-cache`.',
+    note: '`@time` of day is not supported.',
   }),
   setting({
     kind: 'http', contexts: LOC3, name: 'if_modified_since', field: 'ifModifiedSince', parse: oneOf(['off', 'exact', 'before'] as const), default: 'exact',
