@@ -21,6 +21,7 @@ import { compileConfigRegex } from '../config/template.js';
 import { compileCondition, conditionHolds, fileTestHolds, type CompiledCondition } from './if.js';
 import type { LocationPlan } from './plan.js';
 import type { HttpRequest } from './request.js';
+import { holdBody } from './suspend.js';
 import { useCaptures, type CompiledTemplate } from './variables.js';
 
 export type RewriteStep =
@@ -162,6 +163,7 @@ function runSteps(steps: readonly RewriteStep[], depth: number, r: HttpRequest, 
             const state: RewriteRun = r.rewriteRun ?? { steps, path: null, holds: false, changed: false };
             state.path = [i];
             r.rewriteRun = state;
+            holdBody(r);
             void fileTestHolds(c, r).then((v) => {
               state.holds = v;
               then?.();

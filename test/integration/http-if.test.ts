@@ -10,7 +10,7 @@ import path from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
 import { startProxy } from '../helpers/proxy.js';
-import { request, startHttpBackend } from '../helpers/backend.js';
+import { rawExchange, request, startHttpBackend } from '../helpers/backend.js';
 
 function makeRoot(): string {
   const root = mkdtempSync(path.join(os.tmpdir(), 'tsproxy-if-'));
@@ -71,6 +71,20 @@ describe('if blocks', () => {
       location /p/ { if ($http_x_backend = "1") { proxy_pass http://127.0.0.1:${backend.port}; } return 200 "local"; } } }`);
     expect((await request(proxy.url('/p/q?z=1'), { headers: { 'x-backend': '1' } })).body).toBe('backend /p/q?z=1');
     expect((await request(proxy.url('/p/q'))).body).toBe('local');
+  });
+
+  it('a request body sent while a file test runs reaches the upstream whole', async () => {
+    const root = makeRoot();
+    const backend = await startHttpBackend('b', (req, res) => {
+      let body = '';
+      req.on('data', (d: Buffer) => (body += d.toString()));
+      req.on('end', () => res.end(`${req.method} ${body}`));
+    });
+    const proxy = await startProxy(`http { server { listen 127.0.0.1:0;
+      location / { if (-f ${root}/a.txt) { set $x 1; } proxy_pass http://127.0.0.1:${backend.port}; } } }`);
+    const raw = await rawExchange(proxy.port(), 'POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n01234', 600, { data: '56789', afterMs: 50 });
+    expect(raw).toMatch(/POST 0123456789$/);
+    expect((await request(proxy.url('/q'), { method: 'POST', body: 'abc' })).body).toBe('POST abc');
   });
 
   it('break stops the rewrite directives and the location\'s return; return and rewrite inside an if', async () => {
