@@ -170,7 +170,7 @@ function serverRewrite(r: HttpRequest): PhaseResult {
   r.plan = serverPlan;
   let stopped = false;
   if (serverPlan.rewrites.length > 0) {
-    const out = runRewritePhase(r.rewriteRun?.steps ?? serverPlan.rewrites, r, absoluteIn(r), () => resumePhase(r, PHASE_SERVER_REWRITE));
+    const out = runRewritePhase(r.rewriteRun?.steps ?? serverPlan.rewrites, r, absoluteIn(r), PHASE_SERVER_REWRITE);
     if (out.kind !== 'none' && out.kind !== 'changed' && out.kind !== 'last' && out.kind !== 'break') return rewriteAnswer(r, out);
     stopped = out.kind === 'last' || out.kind === 'break';
   }
@@ -202,7 +202,7 @@ function rewrite(r: HttpRequest): PhaseResult {
   const run = r.rewriteRun;
   // The server's plan (no location matched) holds the server-level steps, which already ran.
   if (run === null && (r.plan!.location === null || r.plan!.rewrites.length === 0)) return NEXT;
-  const out = runRewritePhase(run?.steps ?? r.plan!.rewrites, r, absoluteIn(r), () => resumePhase(r, PHASE_REWRITE));
+  const out = runRewritePhase(run?.steps ?? r.plan!.rewrites, r, absoluteIn(r), PHASE_REWRITE);
   // An `if` may have made its anonymous location's plan the request's.
   const plan = r.plan!;
   if (out.kind === 'redirect' || out.kind === 'return' || out.kind === 'suspended') return rewriteAnswer(r, out);

@@ -22,6 +22,7 @@ import { compileCondition, conditionHolds, fileTestHolds, type CompiledCondition
 import type { LocationPlan } from './plan.js';
 import type { HttpRequest } from './request.js';
 import { holdBody } from './suspend.js';
+import { resumePhase } from './phases.js';
 import { useCaptures, type CompiledTemplate } from './variables.js';
 
 export type RewriteStep =
@@ -117,13 +118,13 @@ let changed = false;
 
 /**
  * Run one level's steps on `r` (uri, args, captures, vars and, for a location if, the plan are
- * updated in place). `then` is called when a suspended run (file test) has its answer: it must
- * run the same phase again, which resumes where the run stood.
+ * updated in place). A suspended run (file test) is resumed by running phase `phase` again
+ * (phases.ts resumePhase), which continues where the run stood.
  */
-export function runRewritePhase(steps: readonly RewriteStep[], r: HttpRequest, absolute: (url: string) => string, then?: () => void): RewriteOutcome {
+export function runRewritePhase(steps: readonly RewriteStep[], r: HttpRequest, absolute: (url: string) => string, phase = -1): RewriteOutcome {
   const run = r.rewriteRun;
   changed = run === null ? false : run.changed;
-  const out = runSteps(steps, 0, r, absolute, then);
+  const out = runSteps(steps, 0, r, absolute, phase);
   if (out === SUSPENDED) {
     r.rewriteRun!.changed = changed;
     r.rewriteRun!.steps = steps;
@@ -133,7 +134,7 @@ export function runRewritePhase(steps: readonly RewriteStep[], r: HttpRequest, a
   return out === NONE && changed ? CHANGED : out;
 }
 
-function runSteps(steps: readonly RewriteStep[], depth: number, r: HttpRequest, absolute: (url: string) => string, then: (() => void) | undefined): RewriteOutcome {
+function runSteps(steps: readonly RewriteStep[], depth: number, r: HttpRequest, absolute: (url: string) => string, phase: number): RewriteOutcome {
   const run = r.rewriteRun;
   const resumeAt = run !== null && run.path !== null ? run.path[depth]! : -1;
   for (let i = resumeAt === -1 ? 0 : resumeAt; i < steps.length; i++) {
@@ -166,7 +167,7 @@ function runSteps(steps: readonly RewriteStep[], depth: number, r: HttpRequest, 
             holdBody(r);
             void fileTestHolds(c, r).then((v) => {
               state.holds = v;
-              then?.();
+              resumePhase(r, phase);
             });
             return SUSPENDED;
           }
@@ -174,7 +175,7 @@ function runSteps(steps: readonly RewriteStep[], depth: number, r: HttpRequest, 
           if (holds && step.plan !== null) r.plan = step.plan;
         }
         if (!holds) continue;
-        const out = runSteps(step.steps, depth + 1, r, absolute, then);
+        const out = runSteps(step.steps, depth + 1, r, absolute, phase);
         if (out === SUSPENDED) {
           r.rewriteRun!.path!.unshift(i);
           return out;
