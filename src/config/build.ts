@@ -9,16 +9,17 @@ import { DIRECTIVE_NAMES, findDirective, settingDefaults } from './directives.js
 import { resolveErrorLogs } from './directives/main.js';
 import { defaultClientBody } from './directives/client-body.js';
 import { mergeFiles } from './directives/files.js';
+import { assembleExtras } from './directives/rewrite.js';
 import { assembleSsl, mergeProxySsl, proxySslOf, setsProxySsl } from './directives/ssl.js';
 import {
-  BuildState, noteTemplateArgs, resolvePath, type HttpServerDraft, type LocationDraft, type Reporter, type RewriteExtraDraft, type Scope,
+  BuildState, noteTemplateArgs, resolvePath, type HttpServerDraft, type LocationDraft, type Reporter, type Scope,
   type StreamServerDraft, type TargetDraft, type UpstreamDraft,
 } from './directives/scope.js';
 import type { HttpSettings, OwnOf, SslSettings, StreamSettings } from './directives/settings.js';
 import type {
   AccessLogConfig, Config, HttpConfig, HttpServerConfig, ListenConfig, LocationConfig, LocationHandler, LocationSettings, MainConfig,
   ProxyTarget, RealIpConfig, SslConfig, StreamConfig, StreamServerConfig, UpstreamConfig,
-  ClientBodyConfig, HeaderNameRules, LingeringConfig, RewriteExtra,
+  ClientBodyConfig, HeaderNameRules, LingeringConfig,
 } from './types.js';
 import { validateDrafts } from './validate.js';
 import { MAX_REPORTED_ERRORS } from './limits.js';
@@ -376,20 +377,11 @@ function assembleLocation(l: LocationDraft, parent: LocationSettings, prefix: st
     match: l.match, handler, rewrites: l.rewrites, sets: l.sets, settings, locations,
     ...(l.tryFiles !== null ? { tryFiles: l.tryFiles } : {}),
     ...(l.internal ? { internal: true as const } : {}),
-    ...(l.extras !== null ? { extras: assembleExtras(l.extras, settings, prefix, handler, true) } : {}),
+    ...(l.extras !== null ? { extras: assembleExtras(l.extras, settings, handler, (d, h) => assembleLocation(d, settings, prefix, h)) } : {}),
     loc: l.loc,
   };
 }
 
-/** `if` blocks (a location if becomes an anonymous location over the enclosing settings), `break`, `return`. */
-function assembleExtras(extras: readonly RewriteExtraDraft[], settings: LocationSettings, prefix: string, handler: LocationHandler, inLocation: boolean): RewriteExtra[] {
-  return extras.map((e): RewriteExtra => {
-    if (e.kind !== 'if') return e;
-    const location = inLocation ? assembleLocation(e.draft, settings, prefix, handler) : null;
-    const inner = e.draft.extras === null ? [] : (location?.extras ?? assembleExtras(e.draft.extras, settings, prefix, handler, false));
-    return { kind: 'if', block: { condition: e.condition, rewrites: e.draft.rewrites, sets: e.draft.sets, extras: inner, location }, loc: e.loc };
-  });
-}
 
 function assembleHttpServer(s: HttpServerDraft, http: HttpSettings, base: LocationSettings, state: BuildState): HttpServerConfig {
   const prefix = state.prefix;
@@ -410,7 +402,7 @@ function assembleHttpServer(s: HttpServerDraft, http: HttpSettings, base: Locati
     // Only present when used, so configs without server-level `set` keep their shape and hash.
     ...(s.sets.length > 0 ? { sets: s.sets } : {}),
     returnDirective: s.ret,
-    ...(s.extras !== null ? { extras: assembleExtras(s.extras, settings, prefix, { kind: 'static' }, false) } : {}),
+    ...(s.extras !== null ? { extras: assembleExtras(s.extras, settings, { kind: 'static' }, null) } : {}),
     ...(s.tryFiles !== null ? { tryFiles: s.tryFiles } : {}),
     ssl: serverSsl(own, http, state),
     http2: (own?.http2 ?? http.http2) || s.listens.some((l) => l.http2),

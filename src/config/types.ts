@@ -12,11 +12,16 @@ import type { Loc } from '../errors.js';
 import type { LogLevel } from '../log/levels.js';
 import type { CertificateConfig, PemFile, ProxySslConfig, SslConfig, SslSessionCache, TicketKeyFile, TlsProtocol } from './tls-types.js';
 import type { StreamHandler, StreamServerConfig, StreamConfig } from './stream-types.js';
+import type { FileSettings } from './static-types.js';
+import type { RewriteExtra, TryFilesConfig } from './rewrite-types.js';
 
 /** The TLS part of the tree lives in tls-types.ts. */
 export type { CertificateConfig, PemFile, ProxySslConfig, SslConfig, SslSessionCache, TicketKeyFile, TlsProtocol };
 /** The stream part lives in stream-types.ts. */
 export type { StreamHandler, StreamServerConfig, StreamConfig };
+/** The static-file and rewrite-module parts live in static-types.ts and rewrite-types.ts. */
+export type { ExpiresConfig, FileSettings } from './static-types.js';
+export type { IfBlock, IfCondition, RewriteExtra, TryFilesConfig } from './rewrite-types.js';
 
 /** A string as written in the config, possibly containing `$var` / `${var}` references. */
 export type Template = string;
@@ -383,68 +388,6 @@ export interface LocationSettings {
   readonly clientBody?: ClientBodyConfig;
   /** Static-file settings (types, etag, expires, ...); absent while the defaults apply. */
   readonly files?: FileSettings;
-}
-
-/** `expires`: null is `off`. */
-export type ExpiresConfig =
-  | { readonly kind: 'access'; readonly seconds: number }
-  | { readonly kind: 'modified'; readonly seconds: number }
-  | { readonly kind: 'epoch' }
-  | { readonly kind: 'max' };
-
-/**
- * default_type, types, etag, expires, if_modified_since, autoindex* and whether `root` is an
- * `alias` (the two share one slot, as in nginx).
- */
-export interface FileSettings {
-  readonly defaultType: string;
-  /** File extension (lowercase) → MIME type; null: tsproxy's built-in table. */
-  readonly types: Readonly<Record<string, string>> | null;
-  readonly etag: boolean;
-  readonly expires: ExpiresConfig | null;
-  readonly ifModifiedSince: 'off' | 'exact' | 'before';
-  readonly autoindex: boolean;
-  readonly autoindexFormat: 'html' | 'json' | 'xml' | 'jsonp';
-  readonly autoindexExactSize: boolean;
-  readonly autoindexLocaltime: boolean;
-  /** `root` is an `alias` path: the location's prefix is replaced, not prepended. */
-  readonly alias: boolean;
-}
-
-/** `try_files file ... uri | =code`. */
-export interface TryFilesConfig {
-  /** Templates tested in order; one ending in "/" tests for a directory. */
-  readonly files: readonly Template[];
-  /** The fallback: `=code`, `@name` or a URI (internal redirect). */
-  readonly fallback: Template;
-  readonly loc: Loc;
-}
-
-/** An `if` condition as nginx reads it. */
-export type IfCondition =
-  | { readonly kind: 'var'; readonly value: Template }
-  | { readonly kind: 'eq' | 'ne'; readonly value: Template; readonly other: Template }
-  | { readonly kind: 'regex'; readonly value: Template; readonly regex: string; readonly caseless: boolean; readonly negate: boolean }
-  | { readonly kind: 'file'; readonly test: 'f' | 'd' | 'e' | 'x'; readonly negate: boolean; readonly value: Template };
-
-/** One rewrite-module directive of a level, in file order (the if blocks, `break`, `return` inside an if). */
-export type RewriteExtra =
-  | { readonly kind: 'break'; readonly loc: Loc }
-  | { readonly kind: 'return'; readonly code: number; readonly text: Template | null; readonly loc: Loc }
-  | { readonly kind: 'if'; readonly block: IfBlock; readonly loc: Loc };
-
-/**
- * `if (condition) { ... }`: the rewrite directives inside run when the condition holds; in a
- * location, the block is an anonymous location (nginx's "location if"): its settings and content
- * handler apply to the request from then on.
- */
-export interface IfBlock {
-  readonly condition: IfCondition;
-  readonly rewrites: readonly RewriteRule[];
-  readonly sets: readonly { readonly variable: string; readonly value: Template; readonly loc: Loc }[];
-  readonly extras: readonly RewriteExtra[];
-  /** Location if: the anonymous location (its settings over the enclosing ones); null in a server. */
-  readonly location: LocationConfig | null;
 }
 
 export interface RealIpConfig {

@@ -132,6 +132,11 @@ describe('if in -t', () => {
     expect(r.errors).toEqual([]);
   });
 
+  it('with another error in the file (the Chevrotain path), `"b")` is read the same way', () => {
+    const r = loadConfig('http { server { set $a x; location / { if ($a = "b") { return 200; } } } } }', 'a.conf');
+    expect(r.errors.map((e) => e.message)).toEqual(['unexpected "}"']);
+  });
+
   it('proxy_pass with a URI part inside an if is refused (nginx -t message)', () => {
     const r = loadConfig('http { server { location / { if ($host) { proxy_pass http://127.0.0.1:1/x/; } } } }', 'a.conf');
     expect(r.errors.map((e) => e.message)).toEqual([

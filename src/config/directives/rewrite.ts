@@ -5,8 +5,10 @@
  * directives are allowed in it.
  */
 import type { Arg, Directive } from '../ast.js';
-import type { IfCondition } from '../types.js';
-import { checkRegex, childScope, err, noteTemplate, type DirectiveSpec, type LocationDraft, type Reporter, type Scope } from './scope.js';
+import type { IfCondition, LocationConfig, LocationHandler, LocationSettings, RewriteExtra } from '../types.js';
+import {
+  checkRegex, childScope, err, noteTemplate, type DirectiveSpec, type LocationDraft, type Reporter, type RewriteExtraDraft, type Scope,
+} from './scope.js';
 
 const FILE_TESTS: Readonly<Record<string, { test: 'f' | 'd' | 'e' | 'x'; negate: boolean }>> = {
   '-f': { test: 'f', negate: false }, '!-f': { test: 'f', negate: true },
@@ -86,3 +88,20 @@ export const REWRITE_DIRECTIVES: readonly DirectiveSpec[] = [
     apply(scope, d) { ((scope.location ?? scope.server!).extras ??= []).push({ kind: 'break', loc: d.loc }); },
   },
 ];
+
+/**
+ * The typed `if` blocks, `break`s and `return`s of a level. In a location (`location` given) an if
+ * block becomes an anonymous location over the enclosing settings, keeping the enclosing handler
+ * unless it has its own; in a server it holds rewrite directives only.
+ */
+export function assembleExtras(
+  extras: readonly RewriteExtraDraft[], settings: LocationSettings, handler: LocationHandler,
+  location: ((draft: LocationDraft, handler: LocationHandler) => LocationConfig) | null,
+): RewriteExtra[] {
+  return extras.map((e): RewriteExtra => {
+    if (e.kind !== 'if') return e;
+    const anonymous = location === null ? null : location(e.draft, handler);
+    const inner = e.draft.extras === null ? [] : (anonymous?.extras ?? assembleExtras(e.draft.extras, settings, handler, null));
+    return { kind: 'if', block: { condition: e.condition, rewrites: e.draft.rewrites, sets: e.draft.sets, extras: inner, location: anonymous }, loc: e.loc };
+  });
+}
