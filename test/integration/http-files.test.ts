@@ -179,6 +179,22 @@ describe('alias', () => {
     expect(await request(proxy.url('/a.txt'))).toMatchObject({ status: 200, body: 'hello\n' });
   });
 
+  it('$document_root and $request_filename (root, prefix alias, regex alias) as nginx', async () => {
+    const root = makeRoot();
+    const other = makeRoot();
+    writeFileSync(path.join(other, 'x.css'), 'aliased');
+    const proxy = await startProxy(`http { server { listen 127.0.0.1:0; root ${root}/;
+      location /v/ { return 200 "dr=$document_root rf=$request_filename"; }
+      location /al/ { alias ${other}/; if (-f $request_filename) { return 200 "dr=$document_root rf=$request_filename exists"; }
+        return 200 "dr=$document_root rf=$request_filename"; }
+      location ~ ^/re/(.*)$ { alias ${other}/$1; if ($uri) { return 200 "dr=$document_root rf=$request_filename"; } } } }`);
+    // nginx 1.22: a root's trailing slash is dropped, an alias's kept; a regex alias is the file.
+    expect((await request(proxy.url('/v/a.txt'))).body).toBe(`dr=${root} rf=${root}/v/a.txt`);
+    expect((await request(proxy.url('/al/x.css'))).body).toBe(`dr=${other}/ rf=${other}/x.css exists`);
+    expect((await request(proxy.url('/al/y'))).body).toBe(`dr=${other}/ rf=${other}/y`);
+    expect((await request(proxy.url('/re/x.css'))).body).toBe(`dr=${other}/x.css rf=${other}/x.css`);
+  });
+
   it('root and alias in one location is refused as nginx words it', async () => {
     const { loadConfig } = await import('../../src/config/load.js');
     const r = loadConfig('http { server { location /x/ { root /a; alias /b; } } }', 'a.conf');
