@@ -26,7 +26,7 @@ export function startDirectory(r: HttpRequest, plan: LocationPlan): void {
   directory(r, plan).then(
     (next) => continueAfterWait(r, next),
     (err: unknown) => {
-      r.site.logger.error(requestLogContext(r, 'TSP_ERR_STATIC_FILE'), `opendir() failed (${systemErrorText(err as Error)})`);
+      r.site.logger.error({ err, uri: r.uri }, 'directory request failed');
       continueAfterWait(r, { kind: 'answer', response: errorResponse(500) });
     },
   );
@@ -67,7 +67,15 @@ async function directory(r: HttpRequest, plan: LocationPlan): Promise<AfterWait>
     r.site.logger.error(requestLogContext(r, 'TSP_ERR_STATIC_FILE'), what);
     return NOT_FOUND;
   }
-  if (plan.files.settings.autoindex) return { kind: 'answer', response: await autoindexResponse(dir, r.uri, plan.files.settings) };
+  if (plan.files.settings.autoindex) {
+    try {
+      return { kind: 'answer', response: await autoindexResponse(dir, r.uri, plan.files.settings) };
+    } catch (err) {
+      // nginx's ngx_http_autoindex_error: 404 when gone, 403 when not readable, else 500.
+      r.site.logger.error(requestLogContext(r, 'TSP_ERR_STATIC_FILE'), `opendir() "${dir}" failed (${systemErrorText(err)})`);
+      return isMissing(err) ? NOT_FOUND : (err as NodeJS.ErrnoException).code === 'EACCES' ? FORBIDDEN : { kind: 'status', code: 500 };
+    }
+  }
   r.site.logger.error(requestLogContext(r, 'TSP_ERR_STATIC_FILE'), `directory index of "${dir}" is forbidden`);
   return FORBIDDEN;
 }
