@@ -115,6 +115,16 @@ describe('try_files', () => {
     expect(raw).toMatch(/POST \/p 0123456789$/);
   });
 
+  it('the front-controller pattern: /index.php?$query_string reaches a regex proxy location', async () => {
+    const root = makeRoot();
+    const backend = await startHttpBackend('php', (req, res) => res.end(`app ${req.url}`));
+    const proxy = await startProxy(`http { server { listen 127.0.0.1:0; root ${root};
+      location / { try_files $uri $uri/ /index.php?$query_string; }
+      location ~ \\.php$ { proxy_pass http://127.0.0.1:${backend.port}; } } }`);
+    expect((await request(proxy.url('/blog/post-1?page=2'))).body).toBe('app /index.php?page=2');
+    expect((await request(proxy.url('/a.txt'))).body).toBe('hello\n');
+  });
+
   it('an internal redirect cycle ends in 500 (nginx: 10 URI changes)', async () => {
     const root = makeRoot();
     const proxy = await startProxy(`http { server { listen 127.0.0.1:0; root ${root};
