@@ -1,6 +1,6 @@
 /**
- * Static files for locations without a content handler (`root`, `index`), as nginx's static and
- * index modules: GET/HEAD, Content-Type by extension, Last-Modified / If-Modified-Since (exact
+ * Static files for locations without a content handler (`root`, `alias`), as nginx's static
+ * module and not-modified filter (If-Match / If-Unmodified-Since → 412): GET/HEAD, Content-Type by extension, Last-Modified / If-Modified-Since (exact
  * match, nginx's default `if_modified_since exact`), ETag / If-None-Match, one `bytes=` range
  * (206, or 416 when unsatisfiable; several ranges get the whole file), a directory request
  * without an index file is 403 (autoindex off), a directory without its slash is 301.
@@ -97,6 +97,14 @@ function notModified(head: HttpRequest['head'], mode: 'off' | 'exact' | 'before'
   }
   if (inm !== null && (etag === null || (inm.trim() !== '*' && !inm.split(',').some((t) => t.trim() === etag)))) return false;
   return true;
+}
+
+/** nginx's If-Unmodified-Since / If-Match checks (412): an unreadable date fails, If-Match needs an ETag. */
+function preconditionFailed(head: HttpRequest['head'], mtimeMs: number, etag: string | null): boolean {
+  const ius = headerValue(head, 'if-unmodified-since');
+  if (ius !== null && !(Date.parse(ius) >= mtimeMs)) return true;
+  const im = headerValue(head, 'if-match');
+  return im !== null && (etag === null || (im.trim() !== '*' && !im.split(',').some((t) => t.trim() === etag)));
 }
 
 export class StaticExchange implements Exchange {
@@ -199,6 +207,10 @@ export class StaticExchange implements Exchange {
     const forced = this.#status !== 0 && this.#status !== 200;
     const validators: string[] = forced ? [] : ['Last-Modified', lastModified];
     if (etag !== null) validators.push('ETag', etag);
+    if (!forced && preconditionFailed(head, mtimeMs, etag)) {
+      void handle.close();
+      return this.#respond(errorResponse(412));
+    }
     if (!forced && notModified(head, files.ifModifiedSince, mtimeMs, lastModified, etag)) {
       void handle.close();
       return this.#respond({ status: 304, contentType: null, body: '', headers: validators });

@@ -147,6 +147,20 @@ describe('etag, expires, if_modified_since', () => {
     expect([ret.body, ret.headers.expires, ret.headers['cache-control']]).toEqual(['ret', 'Thu, 01 Jan 1970 00:00:01 GMT', 'no-cache']);
   });
 
+  it('If-Match and If-Unmodified-Since: 412 as nginx', async () => {
+    const root = makeRoot();
+    const proxy = await startProxy(`http { server { listen 127.0.0.1:0; root ${root}; location /off/ { etag off; alias ${root}/; } } }`);
+    const status = async (p: string, h: Record<string, string>): Promise<number> => (await request(proxy.url(p), { headers: h })).status;
+    // nginx 1.22 on a file of 2024-01-02T03:04:05Z with ETag "65937d25-6".
+    expect(await status('/a.txt', { 'if-match': '"65937d25-6"' })).toBe(200);
+    expect(await status('/a.txt', { 'if-match': '"zzz"' })).toBe(412);
+    expect(await status('/a.txt', { 'if-match': '*' })).toBe(200);
+    expect(await status('/off/a.txt', { 'if-match': '*' })).toBe(412);
+    expect(await status('/a.txt', { 'if-unmodified-since': 'Tue, 02 Jan 2024 03:04:05 GMT' })).toBe(200);
+    expect(await status('/a.txt', { 'if-unmodified-since': 'Mon, 01 Jan 2024 00:00:00 GMT' })).toBe(412);
+    expect(await status('/a.txt', { 'if-unmodified-since': 'garbage' })).toBe(412);
+  });
+
   it('if_modified_since exact, before and off', async () => {
     const root = makeRoot();
     const proxy = await startProxy(`http { server { listen 127.0.0.1:0; root ${root};
