@@ -1,9 +1,11 @@
 /**
  * Static files for locations without a content handler (`root`, `alias`), as nginx's static
- * module and not-modified filter (If-Match / If-Unmodified-Since → 412): GET/HEAD, Content-Type by extension, Last-Modified / If-Modified-Since (exact
- * match, nginx's default `if_modified_since exact`), ETag / If-None-Match, one `bytes=` range
- * (206, or 416 when unsatisfiable; several ranges get the whole file), a directory request
- * without an index file is 403 (autoindex off), a directory without its slash is 301.
+ * module and not-modified filter: GET/HEAD, Content-Type from `types` / `default_type`,
+ * Last-Modified and If-Modified-Since (`if_modified_since`), ETag and If-None-Match (`etag`),
+ * If-Match / If-Unmodified-Since (412), one `bytes=` range (206, or 416 when unsatisfiable;
+ * several ranges get the whole file), a directory without its slash is 301, a missing file 404
+ * with nginx's `open() ... failed` line. Directory requests ($uri ending in "/") are
+ * index-files.ts's, except an error page's.
  * The body streams from a file handle with backpressure: a client that does not read pauses the
  * file stream, and send_timeout closes it in the end.
  */
