@@ -7,6 +7,8 @@ import { ConfigError, type ErrorCode, type Loc } from '../errors.js';
 import type { Directive } from './ast.js';
 import { findDirective, settingDefaults } from './directives.js';
 import { resolveErrorLogs } from './directives/main.js';
+import { mergeFiles } from './directives/files.js';
+import { assembleExtras } from './directives/rewrite.js';
 import { assembleSsl, mergeProxySsl, proxySslOf, setsProxySsl } from './directives/ssl.js';
 import {
   BuildState, noteTemplateArgs, resolvePath, type HttpServerDraft, type LocationDraft, type Reporter, type Scope,
@@ -195,7 +197,7 @@ function resolveAccessLogs(prefix: string, logs: readonly AccessLogConfig[]): re
 }
 
 /** LocationSettings fields that are the http setting of the same name, taken as written. */
-type CopiedField = Exclude<keyof LocationSettings, 'proxySsl' | 'accessLogs' | 'root' | 'realIp' | 'lingering' | 'clientBody' | 'access'>;
+type CopiedField = Exclude<keyof LocationSettings, 'proxySsl' | 'accessLogs' | 'root' | 'realIp' | 'lingering' | 'clientBody' | 'access' | 'files'>;
 
 /**
  * A level's LocationSettings: the parent's values overlaid with this level's own. A level that
@@ -217,9 +219,11 @@ function mergeSettings(base: LocationSettings, own: OwnOf<'http'> | undefined, p
   const lingering = mergeLingering(base.lingering, own);
   const clientBody = mergeClientBody(base.clientBody, own, prefix);
   const access = mergeAccess(base.access, own);
-  if (lingering === undefined && clientBody === undefined && access === undefined) return settings;
+  const files = mergeFiles(base.files, own);
+  if (lingering === undefined && clientBody === undefined && access === undefined && files === undefined) return settings;
   return {
-    ...settings, ...(lingering === undefined ? {} : { lingering }), ...(clientBody === undefined ? {} : { clientBody }), ...(access === undefined ? {} : { access }),
+    ...settings, ...(lingering === undefined ? {} : { lingering }), ...(clientBody === undefined ? {} : { clientBody }),
+    ...(access === undefined ? {} : { access }), ...(files === undefined ? {} : { files }),
   };
 }
 
@@ -355,18 +359,26 @@ function defaultListen(loc: Loc): ListenConfig {
   };
 }
 
-function assembleLocation(l: LocationDraft, parent: LocationSettings, prefix: string): LocationConfig {
+function assembleLocation(l: LocationDraft, parent: LocationSettings, prefix: string, inherited: LocationHandler | null = null): LocationConfig {
   const settings = mergeSettings(parent, l.scope.settings.http, prefix);
   let handler: LocationHandler;
   if (l.ret) handler = { kind: 'return', code: l.ret.code, text: l.ret.text, loc: l.ret.loc };
   else if (l.checkStatus) handler = { kind: 'checkStatus', format: l.checkStatus };
   else if (l.proxy) handler = { kind: 'proxy', target: target(l.proxy) };
   else if (l.websocket) handler = { kind: 'websocket', path: l.websocket.path, target: target(l.websocket.target) };
-  else handler = { kind: 'static' };
+  // A location if without a content handler keeps the enclosing location's (nginx).
+  else handler = inherited ?? { kind: 'static' };
   const locations: LocationConfig[] = [];
   for (const c of l.locations) locations.push(assembleLocation(c, settings, prefix));
-  return { match: l.match, handler, rewrites: l.rewrites, sets: l.sets, settings, locations, ...(l.internal ? { internal: true } : {}), loc: l.loc };
+  return {
+    match: l.match, handler, rewrites: l.rewrites, sets: l.sets, settings, locations,
+    ...(l.tryFiles !== null ? { tryFiles: l.tryFiles } : {}),
+    ...(l.internal ? { internal: true as const } : {}),
+    ...(l.extras !== null ? { extras: assembleExtras(l.extras, settings, handler, (d, h) => assembleLocation(d, settings, prefix, h)) } : {}),
+    loc: l.loc,
+  };
 }
+
 
 function assembleHttpServer(s: HttpServerDraft, http: HttpSettings, base: LocationSettings, state: BuildState): HttpServerConfig {
   const prefix = state.prefix;
@@ -387,6 +399,8 @@ function assembleHttpServer(s: HttpServerDraft, http: HttpSettings, base: Locati
     // Only present when used, so configs without server-level `set` keep their shape and hash.
     ...(s.sets.length > 0 ? { sets: s.sets } : {}),
     returnDirective: s.ret,
+    ...(s.extras !== null ? { extras: assembleExtras(s.extras, settings, { kind: 'static' }, null) } : {}),
+    ...(s.tryFiles !== null ? { tryFiles: s.tryFiles } : {}),
     ssl: serverSsl(own, http, state),
     http2: (own?.http2 ?? http.http2) || s.listens.some((l) => l.http2),
     // Only present when set, so other configs keep their shape and hash.

@@ -6,6 +6,7 @@ import { DIRECTIVES } from './directives.js';
 
 const esc = (s: string): string => s.replace(/\|/g, '\\|');
 
+/** Contexts as a reader knows them: a server's `if` (`sif`) is listed as `if`. */
 export function renderDirectiveReference(): string {
   const out: string[] = [
     '# tsproxy directive reference',
@@ -21,7 +22,7 @@ export function renderDirectiveReference(): string {
   const rows = [...DIRECTIVES].sort((a, b) => a.name.localeCompare(b.name) || a.contexts[0]!.localeCompare(b.contexts[0]!));
   for (const d of rows) {
     out.push(
-      `| \`${d.name}\` | \`${esc(d.syntax)}\` | ${d.default !== undefined ? `\`${esc(d.default)}\`` : '-'} | ${d.contexts.join(', ')} | ${esc(d.summary)} | ${d.note ? esc(d.note) : ''} |`,
+      `| \`${d.name}\` | \`${esc(d.syntax)}\` | ${d.default !== undefined ? `\`${esc(d.default)}\`` : '-'} | ${d.contexts.filter((c) => c !== 'sif').join(', ')} | ${esc(d.summary)} | ${d.note ? esc(d.note) : ''} |`,
     );
   }
   out.push(

@@ -8,6 +8,8 @@ import { CLIENT_KEEPALIVE_DIRECTIVES } from './directives/client-keepalive.js';
 import { HTTP_CLIENT_DIRECTIVES } from './directives/http-client.js';
 import { CLIENT_BODY_DIRECTIVES } from './directives/client-body.js';
 import { MAIN_DIRECTIVES } from './directives/main.js';
+import { FILE_DIRECTIVES } from './directives/files.js';
+import { REWRITE_DIRECTIVES } from './directives/rewrite.js';
 import { TsproxyError } from '../errors.js';
 import type { Context, DirectiveSpec, SettingKind } from './directives/scope.js';
 import type { OwnSettings, SettingsOf } from './directives/settings.js';
@@ -35,6 +37,8 @@ export const DIRECTIVES: readonly DirectiveSpec[] = [
   ...CLIENT_KEEPALIVE_DIRECTIVES,
   ...STOCK_DIRECTIVES,
   ...VARIABLE_MODULE_DIRECTIVES,
+  ...FILE_DIRECTIVES,
+  ...REWRITE_DIRECTIVES,
 ];
 
 /** Specs by name; a name may have one spec per context family (`server`, `listen`, `proxy_pass`...). */

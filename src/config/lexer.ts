@@ -110,9 +110,10 @@ export function tokenize(text: string, file: string, maxTokens = MAX_TOKENS): To
       continue;
     }
     if (type === Word || type === QuotedString) {
-      // nginx: a closing quote must be followed by a space, ";", "{" or "}" (`"a"b` → unexpected "b").
+      // nginx: a closing quote must be followed by a space, ";", "{" or "}" (`"a"b` → unexpected "b"),
+      // or by ")", which starts the next argument (`if ($a = "b")`).
       const prev = tokens[tokens.length - 1];
-      if (prev !== undefined && prev.tokenType === QuotedString && prev.endOffset! + 1 === start) {
+      if (prev !== undefined && prev.tokenType === QuotedString && prev.endOffset! + 1 === start && text[start] !== ')') {
         errors.push(
           new ConfigError('TSP_ERR_CONFIG_LEX', `unexpected "${text[start]}"`, {
             file,

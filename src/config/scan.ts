@@ -17,6 +17,7 @@ export const LBRACE = 0x7b;
 export const RBRACE = 0x7d;
 export const DQUOTE = 0x22;
 export const SQUOTE = 0x27;
+export const RPAREN = 0x29;
 export const HASH = 0x23;
 export const BACKSLASH = 0x5c;
 export const DOLLAR = 0x24;
@@ -206,10 +207,11 @@ export function scanDirectives(text: string, file: string, maxTokens = MAX_TOKEN
         lineStart = scanState.lineStart;
       }
       if (!scanState.closed) return null;
-      // nginx: a closing quote must be followed by a space, ";", "{" or "}" (a comment may follow too).
+      // nginx: a closing quote must be followed by a space, ";", "{" or "}" (a comment may follow
+      // too), or by ")", which then starts the next argument (`if ($a = "b")`).
       if (i < n) {
         const d = text.charCodeAt(i);
-        if (d !== SPACE && d !== TAB && d !== CR && d !== LF && d !== SEMI && d !== LBRACE && d !== RBRACE && d !== HASH) return null;
+        if (d !== SPACE && d !== TAB && d !== CR && d !== LF && d !== SEMI && d !== LBRACE && d !== RBRACE && d !== HASH && d !== RPAREN) return null;
       }
       const value = unescape(text.slice(start + 1, i - 1));
       if (nameLoc === null) {

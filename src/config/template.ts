@@ -51,7 +51,7 @@ export const BUILTIN_VARIABLES: ReadonlySet<string> = new Set([
   'upstream_response_length', 'proxy_host', 'proxy_port', 'proxy_add_x_forwarded_for',
   'connection', 'connection_requests', 'content_length', 'content_type', 'connection_upgrade',
   'realip_remote_addr', 'realip_remote_port', 'proxy_protocol_addr', 'proxy_protocol_port',
-  'request_body', 'request_body_file',
+  'request_body', 'request_body_file', 'document_root', 'request_filename',
   ...SSL_NAMES,
 ]);
 
@@ -74,7 +74,7 @@ export const STREAM_BUILTIN_VARIABLES: ReadonlySet<string> = new Set([
  * as unsupported rather than unknown, so an operator knows the config is not simply misspelt.
  */
 const NGINX_ONLY_HTTP: ReadonlySet<string> = new Set([
-  'document_root', 'realpath_root', 'request_filename', 'request_completion',
+  'realpath_root', 'request_completion',
   'pipe', 'limit_rate', 'connection_time', 'nginx_version', 'tcpinfo_rtt', 'tcpinfo_rttvar', 'tcpinfo_snd_cwnd',
   'tcpinfo_rcv_space', 'proxy_protocol_server_addr', 'proxy_protocol_server_port', 'upstream_cache_status',
   'upstream_queue_time', 'upstream_last_server_name', 'proxy_internal_body_length', 'proxy_internal_chunked',

@@ -14,6 +14,8 @@ import type { CertificateConfig, PemFile, ProxySslConfig, SslConfig, SslSessionC
 import type { StreamHandler, StreamServerConfig, StreamConfig } from './stream-types.js';
 import type { AccessConfig, AuthRequestSet } from './access-types.js';
 import type { GeoConfig, SplitClientsConfig } from './variable-types.js';
+import type { FileSettings } from './static-types.js';
+import type { RewriteExtra, TryFilesConfig } from './rewrite-types.js';
 
 /** The TLS part of the tree lives in tls-types.ts. */
 export type { CertificateConfig, PemFile, ProxySslConfig, SslConfig, SslSessionCache, TicketKeyFile, TlsProtocol };
@@ -22,6 +24,9 @@ export type { StreamHandler, StreamServerConfig, StreamConfig };
 /** The access phase (allow/deny, satisfy, auth_basic, auth_request) lives in access-types.ts. */
 export type { AccessConfig, AuthRequestSet };
 export type { GeoConfig, SplitClientsConfig };
+/** The static-file and rewrite-module parts live in static-types.ts and rewrite-types.ts. */
+export type { ExpiresConfig, FileSettings } from './static-types.js';
+export type { IfBlock, IfCondition, RewriteExtra, TryFilesConfig } from './rewrite-types.js';
 
 /** A string as written in the config, possibly containing `$var` / `${var}` references. */
 export type Template = string;
@@ -395,6 +400,8 @@ export interface LocationSettings {
   readonly clientBody?: ClientBodyConfig;
   /** Absent while no allow/deny, auth_basic or auth_request applies. */
   readonly access?: AccessConfig;
+  /** Static-file settings (types, etag, expires, ...); absent while the defaults apply. */
+  readonly files?: FileSettings;
 }
 
 export interface RealIpConfig {
@@ -429,8 +436,12 @@ export interface LocationConfig {
   readonly sets: readonly { readonly variable: string; readonly value: Template; readonly loc: Loc }[];
   readonly settings: LocationSettings;
   readonly locations: readonly LocationConfig[];
-  /** `internal`: reachable only from subrequests and internal redirects (404 from outside). Absent: false. */
+  /** `try_files` (absent when none; not inherited, as nginx). */
+  readonly tryFiles?: TryFilesConfig;
+  /** `internal`: only internal redirects reach it (absent: false). */
   readonly internal?: true;
+  /** `if`, `break` and `return` inside an if, in file order with rewrites/sets (absent when none). */
+  readonly extras?: readonly RewriteExtra[];
   readonly loc: Loc;
 }
 
@@ -449,6 +460,10 @@ export interface HttpServerConfig {
   /** Server-level `set` (absent when none); runs with `rewrites` in file order (by loc). */
   readonly sets?: readonly { readonly variable: string; readonly value: Template; readonly loc: Loc }[];
   readonly returnDirective: { readonly code: number; readonly text: Template | null; readonly loc: Loc } | null;
+  /** Server-level `if` / `break` (absent when none). */
+  readonly extras?: readonly RewriteExtra[];
+  /** Server-level `try_files` (used when no location matches; absent when none). */
+  readonly tryFiles?: TryFilesConfig;
   /** TLS settings, used when the server is on an `ssl` listen (chosen by SNI). */
   readonly ssl: SslConfig;
   /** HTTP/2 offered to clients: `http2 on;` or a listen with `http2`. */

@@ -8,13 +8,11 @@
 import type { Loc } from '../errors.js';
 import { translatePcre } from './pcre.js';
 import { templateProblems, type TemplateProblem, type VariableArea } from './template.js';
-import type { LocationMatch, MapConfig, ServerName } from './types.js';
+import type { IfCondition, LocationMatch, MapConfig, ServerName } from './types.js';
 import { spanLoc, type Reporter } from './directives/scope.js';
 
 /** What declares names, as both the build drafts and the typed Config have it. */
-interface LocationLike {
-  readonly sets: readonly { readonly variable: string }[];
-  readonly rewrites: readonly { readonly regex: string }[];
+interface LocationLike extends IfLike {
   readonly match: LocationMatch;
   readonly locations: readonly LocationLike[];
 }
@@ -26,15 +24,41 @@ interface ModulesLike {
   readonly splitClients?: readonly { readonly variable: string }[];
 }
 
+/** A level of rewrite directives: a location, a server or an `if` block (draft or typed). */
+interface IfLike {
+  readonly sets?: readonly { readonly variable: string }[];
+  readonly rewrites: readonly { readonly regex: string }[];
+  readonly extras?: readonly ExtraLike[] | null;
+}
+
+type ExtraLike = { readonly kind: 'break' | 'return' } | {
+  readonly kind: 'if';
+  /** The condition and block: `condition` + `draft` while building, `block` in the typed Config. */
+  readonly condition?: IfCondition;
+  readonly draft?: IfLike;
+  readonly block?: IfLike & { readonly condition: IfCondition };
+};
+
+function addIfs(out: Set<string>, extras: readonly ExtraLike[] | null | undefined): void {
+  if (extras === null || extras === undefined) return;
+  for (const e of extras) {
+    if (e.kind !== 'if') continue;
+    const c = e.condition ?? e.block!.condition;
+    if (c.kind === 'regex') addCaptures(out, c.regex);
+    const b = e.draft ?? e.block!;
+    for (const s of b.sets ?? []) out.add(s.variable);
+    for (const rw of b.rewrites) addCaptures(out, rw.regex);
+    addIfs(out, b.extras);
+  }
+}
+
 export interface HttpLike extends ModulesLike {
   /** auth_request_set targets. */
   readonly authRequestVariables?: readonly string[];
-  readonly servers: readonly {
-    readonly sets?: readonly { readonly variable: string }[];
-    readonly rewrites: readonly { readonly regex: string }[];
+  readonly servers: readonly (IfLike & {
     readonly serverNames: readonly ServerName[];
     readonly locations: readonly LocationLike[];
-  }[];
+  })[];
 }
 
 export type StreamLike = ModulesLike;
@@ -64,8 +88,9 @@ function addMaps(out: Set<string>, area: ModulesLike): void {
 
 function addLocations(out: Set<string>, locations: readonly LocationLike[]): void {
   for (const l of locations) {
-    for (const s of l.sets) out.add(s.variable);
+    for (const s of l.sets ?? []) out.add(s.variable);
     for (const rw of l.rewrites) addCaptures(out, rw.regex);
+    addIfs(out, l.extras);
     if (l.match.kind === 'regex') addCaptures(out, l.match.source);
     addLocations(out, l.locations);
   }
@@ -78,6 +103,7 @@ export function declaredHttpVariables(http: HttpLike): Set<string> {
   for (const s of http.servers) {
     for (const v of s.sets ?? []) out.add(v.variable);
     for (const rw of s.rewrites) addCaptures(out, rw.regex);
+    addIfs(out, s.extras);
     for (const n of s.serverNames) if (n.kind === 'regex') addCaptures(out, n.source);
     addLocations(out, s.locations);
   }

@@ -9,7 +9,8 @@
  * that keeps them tells the truth about who answered, and saves a header build per response).
  */
 import { ADD_HEADER_STATUSES, HOP_BY_HOP_HEADERS } from '../constants.js';
-import type { LocationSettings, ProxyRedirect } from '../config/types.js';
+import type { ExpiresConfig, LocationSettings, ProxyRedirect } from '../config/types.js';
+import { appliesExpires, expiresFields } from './file-path.js';
 import { headerSafe } from '../wire/head-text.js';
 import type { RequestHead } from '../wire/http1-request.js';
 import type { ResponseHead } from '../wire/http1-response.js';
@@ -156,6 +157,8 @@ export interface ResponseHeaderPlan<R> {
   readonly hide: ReadonlySet<string>;
   readonly adds: readonly AddOp<R>[];
   readonly redirects: readonly RedirectRule<R>[];
+  /** `expires` (nginx's headers filter, before add_header), null: off. */
+  readonly expires: ExpiresConfig | null;
 }
 
 export interface RedirectDefaults {
@@ -182,7 +185,7 @@ export function compileResponseHeaders<R>(
     if (!HOP_BY_HOP_HEADERS.has(l)) hide.delete(l);
   }
   const adds = settings.addHeaders.map((a) => ({ ...compileSet(a.name, a.value, compile), always: a.always }));
-  return { hide, adds, redirects: compileRedirects(settings.proxyRedirect, redirectDefault, compile) };
+  return { hide, adds, redirects: compileRedirects(settings.proxyRedirect, redirectDefault, compile), expires: settings.files?.expires ?? null };
 }
 
 function compileRedirects<R>(cfg: ProxyRedirect, def: RedirectDefaults | null, compile: TemplateCompiler<R>): RedirectRule<R>[] {
@@ -218,9 +221,12 @@ export function writeResponseHeaders<R>(plan: ResponseHeaderPlan<R>, res: Respon
   const lnames = res.lnames;
   const hide = plan.hide;
   const connection = res.connection;
+  // `expires` replaces the upstream's Expires and Cache-Control for the statuses it applies to.
+  const expiring = plan.expires !== null && appliesExpires(status);
   for (let k = 0; k < lnames.length; k++) {
     const lname = lnames[k]!;
     if (hide.has(lname)) continue;
+    if (expiring && (lname === 'expires' || lname === 'cache-control')) continue;
     if (connection.length > 0 && connection.includes(lname)) continue;
     let value = headers[2 * k + 1]!;
     if (plan.redirects.length > 0 && (lname === 'location' || lname === 'refresh')) value = rewriteRedirect(plan, value, r);
@@ -236,8 +242,15 @@ export function buildResponseHeaders<R>(plan: ResponseHeaderPlan<R>, res: Respon
   return lines.text;
 }
 
-/** add_header fields for a response with `status` (also used for locally generated responses). */
-export function writeAddHeaders<R>(plan: ResponseHeaderPlan<R>, status: number, r: R, out: FieldWriter): void {
+/**
+ * `expires` and add_header fields for a response with `status` (also used for locally generated
+ * responses); `lastModifiedMs` is what `expires modified` counts from (null: now).
+ */
+export function writeAddHeaders<R>(plan: ResponseHeaderPlan<R>, status: number, r: R, out: FieldWriter, lastModifiedMs: number | null = null): void {
+  if (plan.expires !== null) {
+    const fields = expiresFields(plan.expires, status, lastModifiedMs, Date.now());
+    if (fields !== null) for (let i = 0; i < fields.length; i += 2) out.field(fields[i]!, fields[i + 1]!);
+  }
   if (plan.adds.length === 0) return;
   const ok = ADD_HEADER_STATUSES.has(status);
   for (const a of plan.adds) {

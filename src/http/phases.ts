@@ -10,11 +10,15 @@
  *   preaccess       realip (set_real_ip_from / real_ip_header)
  *   access          checks made before the body is read: client_max_body_size, then allow/deny,
  *                   auth_basic, auth_request with satisfy (access/); limit modules plug in here
+ *   precontent      try_files (try-files.ts)
  *   content         the location's handler: proxy/WebSocket, static files, `return`, check_status
  *   log             the access log, when the response is complete (finishRequest)
  *
  * error_page re-enters the loop at the content phase with the target's plan (internal redirect),
- * whether the error came from a phase or later from a handler (respond()).
+ * whether the error came from a phase or later from a handler (respond()). An internal redirect
+ * (try_files, index) starts again at the server rewrite phase, a named location at the rewrite
+ * phase. A phase that waits for the file system (try_files, index, an `if` file test) returns
+ * HANDLED and the request goes on through continueAfterWait / resumePhase.
  *
  * A phase reads and writes the request (HttpRequest's engine state) and talks to the client only
  * through its transport (transport.ts). Plain functions and shared result constants: a request
@@ -37,7 +41,10 @@ import {
   writeLocalHead,
   type LocalResponse,
 } from './respond.js';
-import { MAX_URI_CHANGES, runRewritePhase } from './rewrite.js';
+import { MAX_URI_CHANGES, runRewritePhase, type RewriteOutcome } from './rewrite.js';
+import { startDirectory } from './index-files.js';
+import { takeHold } from './suspend.js';
+import { startTryFiles, type AfterWait } from './try-files.js';
 import { normalizeHost, normalizeUri, splitTarget } from './router.js';
 import { StaticExchange } from './static.js';
 import { compileTemplate, useCaptures, type CompiledTemplate } from './variables.js';
@@ -68,7 +75,9 @@ function answer(response: LocalResponse, keepAlive: boolean): Answer {
 const PHASE_POST_READ = 0;
 const PHASE_SERVER_REWRITE = 1;
 const PHASE_FIND_LOCATION = 2;
-const PHASE_CONTENT = 6;
+const PHASE_REWRITE = 3;
+const PHASE_PRECONTENT = 6;
+const PHASE_CONTENT = 7;
 
 const PHASES: readonly ((r: HttpRequest) => PhaseResult)[] = [
   postRead,
@@ -77,6 +86,7 @@ const PHASES: readonly ((r: HttpRequest) => PhaseResult)[] = [
   rewrite,
   preaccess,
   access,
+  precontent,
   content,
 ];
 
@@ -128,6 +138,7 @@ function postRead(r: HttpRequest): PhaseResult {
   if (uri === null) return answer(errorResponse(400), false);
   r.uri = uri;
   r.server = server;
+  r.uriChangesLeft = MAX_URI_CHANGES;
   const site = r.site;
   // A tcp websocket_pass server's allow/deny, for every request (its Host may choose another server).
   const allowed = site.serverAccess?.get(server.config);
@@ -159,11 +170,10 @@ function serverRewrite(r: HttpRequest): PhaseResult {
   const server = r.server!;
   const serverPlan = server.plan;
   r.plan = serverPlan;
-  r.uriChangesLeft = MAX_URI_CHANGES;
   let stopped = false;
   if (serverPlan.rewrites.length > 0) {
-    const out = runRewritePhase(serverPlan.rewrites, r, absoluteIn(r));
-    if (out.kind === 'redirect') return answer(redirectResponse(out.status, out.location), canKeepAlive(r, serverPlan));
+    const out = runRewritePhase(r.rewriteRun?.steps ?? serverPlan.rewrites, r, absoluteIn(r), PHASE_SERVER_REWRITE);
+    if (out.kind !== 'none' && out.kind !== 'changed' && out.kind !== 'last' && out.kind !== 'break') return rewriteAnswer(r, out);
     stopped = out.kind === 'last' || out.kind === 'break';
   }
   const ret = server.config.returnDirective;
@@ -182,8 +192,9 @@ function findLocation(r: HttpRequest): PhaseResult {
   }
   // No location: the server's own plan (static files from its root, its error pages).
   if (found.location === null) r.plan = server.plan;
-  else if (found.location.config.internal === true && !r.internal) {
-    // `internal`: only subrequests and internal redirects reach it; a client gets 404 (nginx).
+  else if (found.location.config.internal === true && !r.internal && !r.uriChanged) {
+    // `internal`: only subrequests and internal redirects (error_page, try_files, index, rewrite)
+    // reach it; a client gets 404 (nginx).
     r.plan = server.plan;
     return answer(errorResponse(404), canKeepAlive(r, server.plan));
   } else r.plan = found.location.plan;
@@ -191,11 +202,13 @@ function findLocation(r: HttpRequest): PhaseResult {
 }
 
 function rewrite(r: HttpRequest): PhaseResult {
-  const plan = r.plan!;
+  const run = r.rewriteRun;
   // The server's plan (no location matched) holds the server-level steps, which already ran.
-  if (plan.location === null || plan.rewrites.length === 0) return NEXT;
-  const out = runRewritePhase(plan.rewrites, r, absoluteIn(r));
-  if (out.kind === 'redirect') return answer(redirectResponse(out.status, out.location), canKeepAlive(r, plan));
+  if (run === null && (r.plan!.location === null || r.plan!.rewrites.length === 0)) return NEXT;
+  const out = runRewritePhase(run?.steps ?? r.plan!.rewrites, r, absoluteIn(r), PHASE_REWRITE);
+  // An `if` may have made its anonymous location's plan the request's.
+  const plan = r.plan!;
+  if (out.kind === 'redirect' || out.kind === 'return' || out.kind === 'suspended') return rewriteAnswer(r, out);
   if (out.kind === 'break') r.broke = true;
   // A changed URI is looked up again, unless the location's own `return` answers first.
   if (out.kind === 'last' || (out.kind === 'changed' && plan.handler.kind !== 'return')) {
@@ -203,8 +216,7 @@ function rewrite(r: HttpRequest): PhaseResult {
       r.site.logger.error({ uri: r.uri }, 'rewrite or internal redirection cycle');
       return answer(errorResponse(500), false);
     }
-    // nginx: the URI a rewrite made may reach `internal` locations.
-    r.internal = true;
+    // The URI a rewrite made may reach `internal` locations (r.uriChanged, nginx).
     return FIND_AGAIN;
   }
   return NEXT;
@@ -256,7 +268,7 @@ function accessDecided(r: HttpRequest, verdict: number): void {
     respond(r, accessRefusal(r, verdict), canKeepAlive(r, r.plan));
     return;
   }
-  runPhases(r, PHASE_CONTENT);
+  runPhases(r, PHASE_PRECONTENT);
   // The body bytes that came while waiting go to the content handler now.
   wait?.release();
 }
@@ -267,6 +279,14 @@ function serveSubrequest(sub: HttpRequest): void {
 }
 
 const ACCESS_HOOKS: AccessHooks = { decided: accessDecided, serveSubrequest };
+
+/** try_files (the precontent phase): the request waits for the file system, then goes on. */
+function precontent(r: HttpRequest): PhaseResult {
+  const plan = r.plan!;
+  if (plan.tryFiles === null || r.errorPage !== null) return NEXT;
+  startTryFiles(r, plan, plan.tryFiles);
+  return HANDLED;
+}
 
 const STATIC_HANDLER = { kind: 'static' } as const;
 
@@ -296,6 +316,10 @@ function content(r: HttpRequest): PhaseResult {
     }
     case 'static': {
       if (r.method !== 'GET' && r.method !== 'HEAD') return answer(errorResponse(405), canKeepAlive(r, plan));
+      if (r.uri.endsWith('/')) {
+        startDirectory(r, plan);
+        return HANDLED;
+      }
       const ex = new StaticExchange(r, plan, canKeepAlive(r, plan));
       t.exchange = ex;
       ex.start();
@@ -336,6 +360,74 @@ function errorPageContent(r: HttpRequest, plan: LocationPlan, page: ErrorPageRun
 /** The `absolute` argument of the rewrite phase: relative redirects get scheme://host[:port]. */
 function absoluteIn(r: HttpRequest): (url: string) => string {
   return (url) => absoluteLocation(url, r.scheme, r.host, r.serverPort);
+}
+
+/** What the rewrite module ends with: a redirect, a `return` inside an if, or a wait for a file test. */
+function rewriteAnswer(r: HttpRequest, out: RewriteOutcome): PhaseResult {
+  switch (out.kind) {
+    case 'redirect': return answer(redirectResponse(out.status, out.location), canKeepAlive(r, r.plan));
+    case 'return': return answerReturn(r, r.plan!, out.code, out.text);
+    case 'suspended': return HANDLED;
+    default: return NEXT;
+  }
+}
+
+/** Go on with a request that waited for the file system (suspend.ts keeps a body meanwhile). */
+export function resumePhase(r: HttpRequest, phase: number): void {
+  if (r.transport.closed) return;
+  const hold = takeHold(r);
+  runPhases(r, phase);
+  hold?.handOver(r.transport);
+}
+
+/** The end of a wait of try_files or a directory request: content, a status, a named location, a redirect. */
+export function continueAfterWait(r: HttpRequest, next: AfterWait): void {
+  const t = r.transport;
+  if (t.closed) return;
+  const hold = takeHold(r);
+  switch (next.kind) {
+    case 'content':
+      runPhases(r, PHASE_CONTENT);
+      break;
+    case 'status':
+      respond(r, errorResponse(next.code), canKeepAlive(r, r.plan));
+      break;
+    case 'answer':
+      respond(r, next.response, canKeepAlive(r, r.plan));
+      break;
+    case 'named': {
+      const loc = r.server!.namedLocation(next.name);
+      if (loc === null) {
+        r.site.logger.error({ uri: r.uri }, `could not find named location "@${next.name}"`);
+        respond(r, errorResponse(500), false);
+        break;
+      }
+      if (changeUri(r, `@${next.name}`)) {
+        r.plan = loc.plan;
+        runPhases(r, PHASE_REWRITE);
+      }
+      break;
+    }
+    case 'redirect':
+      if (changeUri(r, next.uri)) {
+        r.uri = next.uri;
+        r.args = next.args;
+        r.uriChanged = true;
+        r.plan = r.server!.plan;
+        runPhases(r, PHASE_SERVER_REWRITE);
+      }
+      break;
+  }
+  hold?.handOver(t);
+}
+
+/** An internal redirect counts against the URI changes of a request (nginx: 10, then 500). */
+function changeUri(r: HttpRequest, target: string): boolean {
+  r.broke = false;
+  if (r.uriChangesLeft-- > 0) return true;
+  r.site.logger.error({ uri: r.uri }, `rewrite or internal redirection cycle while internally redirecting to "${target}"`);
+  respond(r, errorResponse(500), false);
+  return false;
 }
 
 /** `return code [text|URL]`. */

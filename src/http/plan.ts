@@ -14,7 +14,9 @@ import { compileLogFormats, type LogFormatter } from './log-format.js';
 import type { CompiledLocation } from './locations.js';
 import { compileRealIp, type RealIpResolver } from './realip.js';
 import { compileErrorPages, type ErrorPagePlan } from './error-page.js';
-import { compileRewritePhase, type RewriteStep } from './rewrite.js';
+import { compileRewritePhase, type IfPlanOf, type RewriteStep } from './rewrite.js';
+import { compileFilePlan, type FilePlan } from './file-path.js';
+import { compileTryFiles, type TryFilesPlan } from './try-files.js';
 import { compileMaps, compileTemplate, type CompiledTemplate, type RequestInfo, type TemplateContext } from './variables.js';
 import { bodyReadersOf, keepBodyPlan, type BodyReaders } from './keep-body-plan.js';
 import type { KeepBodyPlan } from './kept-body.js';
@@ -104,6 +106,10 @@ export interface LocationPlan {
   readonly keepBody: KeepBodyPlan | null;
   /** allow/deny, auth_basic, auth_request with satisfy; null when the location has none. */
   readonly access: AccessPlan | null;
+  /** Static-file settings (types, etag, expires, autoindex, alias). */
+  readonly files: FilePlan;
+  /** `try_files`, null when none (try-files.ts). */
+  readonly tryFiles: TryFilesPlan | null;
 }
 
 export interface PlanContext {
@@ -174,6 +180,8 @@ export function compileLocationPlan(
   settings: LocationSettings,
   handler: LocationHandler,
   server: HttpServerConfig | null = null,
+  /** A location if's anonymous location: its steps run inside the enclosing location's. */
+  ifBlock: LocationConfig | null = null,
 ): LocationPlan {
   const tc = (t: string) => compile(ctx, t);
   let proxy: ProxyPlan | null = null;
@@ -239,9 +247,12 @@ export function compileLocationPlan(
     returnText: handler.kind === 'return' && handler.text !== null ? tc(handler.text) : null,
     realIp: compileRealIp(settings.realIp),
     errorPages: compileErrorPages(settings.errorPages, tc),
-    rewrites: compileRewrites(location?.config ?? null, server, tc),
+    rewrites: ifBlock !== null ? [] : compileRewrites(location?.config ?? null, server, tc, (b) =>
+      b.location === null ? null : compileLocationPlan(ctx, location, b.location.settings, b.location.handler, null, b.location)),
     keepBody: proxy === null ? null : keepBodyPlan(ctx, settings),
     access: compileAccessPlan(settings.access, tc, ctx.prefix),
+    files: compileFilePlan(settings, location?.config.match ?? null),
+    tryFiles: compileTryFiles((ifBlock === null ? (location?.config ?? server) : null)?.tryFiles, tc),
   };
 }
 
@@ -282,13 +293,14 @@ function compileRewrites(
   location: LocationConfig | null,
   server: HttpServerConfig | null,
   tc: (t: string) => CompiledTemplate,
+  ifPlan: IfPlanOf,
 ): RewriteStep[] {
   return mustCompile('rewrite', () => {
     if (location !== null) {
       const ret = location.handler.kind === 'return' ? location.handler.loc : null;
-      return compileRewritePhase(location.rewrites, location.sets, ret, tc);
+      return compileRewritePhase(location.rewrites, location.sets, ret, tc, location.extras, ifPlan);
     }
-    if (server !== null) return compileRewritePhase(server.rewrites, server.sets ?? [], server.returnDirective?.loc ?? null, tc);
+    if (server !== null) return compileRewritePhase(server.rewrites, server.sets ?? [], server.returnDirective?.loc ?? null, tc, server.extras, ifPlan);
     return [];
   });
 }

@@ -9,6 +9,7 @@ import type { TlsInfo } from '../tls/info.js';
 import type { UpstreamAttempts } from '../upstream/attempts.js';
 import type { InternalRedirect } from './error-page.js';
 import type { KeptBody } from './kept-body.js';
+import type { RewriteRun } from './rewrite.js';
 import type { LocationPlan } from './plan.js';
 import type { CompiledServer } from './router.js';
 import type { HttpSite } from './site.js';
@@ -81,6 +82,8 @@ export class HttpRequest implements RequestInfo {
   server: CompiledServer | null = null;
   /** The location (or server) plan answering the request: its headers, logs, error pages. */
   plan: LocationPlan | null = null;
+  /** A rewrite phase suspended by an `if` file test (rewrite.ts), null otherwise. */
+  rewriteRun: RewriteRun | null = null;
   /** `rewrite ... break` ran: the location's `return` is skipped. */
   broke = false;
   /** URI changes left before "rewrite or internal redirection cycle" (500). */
@@ -91,7 +94,7 @@ export class HttpRequest implements RequestInfo {
   errorPage: ErrorPageRun | null = null;
   /** An auth_request subrequest's main request; null for a client's request. */
   parent: HttpRequest | null = null;
-  /** Reached by an internal redirect or as a subrequest: `internal` locations may answer it. */
+  /** An auth_request subrequest: `internal` locations may answer it (as after an internal redirect, uriChanged). */
   internal = false;
   /** `satisfy any`: the 401 / 403 an access check gave while another may still let it through (0: none). */
   accessCode = 0;

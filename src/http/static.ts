@@ -1,16 +1,21 @@
 /**
- * Static files for locations without a content handler (`root`, `index`), as nginx's static and
- * index modules: GET/HEAD, Content-Type by extension, Last-Modified / If-Modified-Since (exact
- * match, nginx's default `if_modified_since exact`), ETag / If-None-Match, one `bytes=` range
- * (206, or 416 when unsatisfiable; several ranges get the whole file), a directory request
- * without an index file is 403 (autoindex off), a directory without its slash is 301.
+ * Static files for locations without a content handler (`root`, `alias`), as nginx's static
+ * module and not-modified filter: GET/HEAD, Content-Type from `types` / `default_type`,
+ * Last-Modified and If-Modified-Since (`if_modified_since`), ETag and If-None-Match (`etag`),
+ * If-Match / If-Unmodified-Since (412), one `bytes=` range (206, or 416 when unsatisfiable;
+ * several ranges get the whole file), a directory without its slash is 301, a missing file 404
+ * with nginx's `open() ... failed` line. Directory requests ($uri ending in "/") are
+ * index-files.ts's, except an error page's.
  * The body streams from a file handle with backpressure: a client that does not read pauses the
  * file stream, and send_timeout closes it in the end.
  */
 import { open, type FileHandle } from 'node:fs/promises';
 import { constants, type ReadStream, type Stats } from 'node:fs';
 import path from 'node:path';
+import { systemErrorText } from '../errors.js';
+import { filePath } from './file-path.js';
 import { writeAddHeaders } from './headers.js';
+import { requestLogContext } from './upstream-log.js';
 import { headerValue } from '../wire/headers.js';
 import { finishRequest, respond } from './phases.js';
 import type { LocationPlan } from './plan.js';
@@ -30,11 +35,16 @@ const MIME_TYPES: Readonly<Record<string, string>> = {
   rss: 'application/rss+xml', atom: 'application/atom+xml', yaml: 'application/yaml', yml: 'application/yaml',
 };
 
-/** Content-Type for a file name (nginx mime.types subset; default_type application/octet-stream). */
-export function contentTypeOf(file: string): string {
+/**
+ * Content-Type for a file name: `types` (extension → type, null: the built-in table above, a
+ * subset of nginx's mime.types), else `defaultType`.
+ */
+export function contentTypeOf(file: string, types: Readonly<Record<string, string>> | null = null, defaultType = 'application/octet-stream'): string {
   const dot = file.lastIndexOf('.');
-  if (dot === -1 || dot < file.lastIndexOf('/')) return 'application/octet-stream';
-  return MIME_TYPES[file.slice(dot + 1).toLowerCase()] ?? 'application/octet-stream';
+  if (dot === -1 || dot < file.lastIndexOf('/')) return defaultType;
+  const ext = file.slice(dot + 1).toLowerCase();
+  const table = types ?? MIME_TYPES;
+  return Object.hasOwn(table, ext) ? table[ext]! : defaultType;
 }
 
 /**
@@ -72,6 +82,31 @@ export function parseRange(value: string, size: number): ByteRange {
 
 export function etagOf(st: Stats): string {
   return `"${Math.floor(st.mtimeMs / 1000).toString(16)}-${st.size.toString(16)}"`;
+}
+
+/**
+ * nginx's not-modified filter: with If-Modified-Since and/or If-None-Match, 304 when every one
+ * present agrees (if_modified_since off: never by date; exact: the same time; before: the file is
+ * not newer; If-None-Match only against an ETag that is sent).
+ */
+function notModified(head: HttpRequest['head'], mode: 'off' | 'exact' | 'before', mtimeMs: number, lastModified: string, etag: string | null): boolean {
+  const ims = headerValue(head, 'if-modified-since');
+  const inm = headerValue(head, 'if-none-match');
+  if (ims === null && inm === null) return false;
+  if (ims !== null) {
+    if (mode === 'off') return false;
+    if (mode === 'exact' ? ims !== lastModified : !(Date.parse(ims) >= mtimeMs)) return false;
+  }
+  if (inm !== null && (etag === null || (inm.trim() !== '*' && !inm.split(',').some((t) => t.trim() === etag)))) return false;
+  return true;
+}
+
+/** nginx's If-Unmodified-Since / If-Match checks (412): an unreadable date fails, If-Match needs an ETag. */
+function preconditionFailed(head: HttpRequest['head'], mtimeMs: number, etag: string | null): boolean {
+  const ius = headerValue(head, 'if-unmodified-since');
+  if (ius !== null && !(Date.parse(ius) >= mtimeMs)) return true;
+  const im = headerValue(head, 'if-match');
+  return im !== null && (etag === null || (im.trim() !== '*' && !im.split(',').some((t) => t.trim() === etag)));
 }
 
 export class StaticExchange implements Exchange {
@@ -125,24 +160,31 @@ export class StaticExchange implements Exchange {
   async #serve(): Promise<void> {
     const r = this.#r;
     const root = this.#plan.root(r);
-    const file = resolveUnderRoot(root, r.uri);
+    const file = r.uri.endsWith('/') ? resolveUnderRoot(root, r.uri) : filePath(root, this.#plan.files, r.uri);
     if (file === null) return this.#respond(errorResponse(404));
     if (r.uri.endsWith('/')) {
       for (const indexOf of this.#plan.index) {
         const index = indexOf(r);
         const found = await openFile(path.join(file, index));
-        if (this.#done) return void (await found?.handle.close());
-        if (found !== null && found.stats.isFile()) return this.#send(found.handle, found.stats, path.join(file, index));
-        await found?.handle.close();
+        const opened = 'handle' in found ? found : null;
+        if (this.#done) return void (await opened?.handle.close());
+        if (opened !== null && opened.stats.isFile()) return this.#send(opened.handle, opened.stats, path.join(file, index));
+        await opened?.handle.close();
       }
       const dir = await openFile(file);
-      await dir?.handle.close();
+      const opened = 'handle' in dir ? dir : null;
+      await opened?.handle.close();
       if (this.#done) return;
-      return this.#respond(errorResponse(dir !== null && dir.stats.isDirectory() ? 403 : 404));
+      return this.#respond(errorResponse(opened !== null && opened.stats.isDirectory() ? 403 : 404));
     }
     const found = await openFile(file);
-    if (this.#done) return void (await found?.handle.close());
-    if (found === null) return this.#respond(errorResponse(404));
+    if (this.#done) return void (await ('handle' in found ? found.handle.close() : undefined));
+    if (!('handle' in found)) {
+      // nginx's line (log_not_found on); fail2ban and logwatch read it.
+      r.site.logger.error(requestLogContext(r, 'TSP_ERR_STATIC_FILE'), `open() "${file}" failed (${systemErrorText(found.err)})`);
+      const code = (found.err as NodeJS.ErrnoException).code;
+      return this.#respond(errorResponse(code === 'EACCES' ? 403 : code === 'ENOENT' || code === 'ENOTDIR' || code === 'ENAMETOOLONG' ? 404 : 500));
+    }
     if (found.stats.isDirectory()) {
       await found.handle.close();
       const target = absoluteLocation(`${r.uri}/${r.args === '' ? '' : `?${r.args}`}`, r.scheme, r.host, r.serverPort);
@@ -158,15 +200,20 @@ export class StaticExchange implements Exchange {
   #send(handle: FileHandle, st: Stats, file: string): void {
     const r = this.#r;
     const head = r.head;
-    const lastModified = new Date(Math.floor(st.mtimeMs / 1000) * 1000).toUTCString();
-    const etag = etagOf(st);
+    const files = this.#plan.files.settings;
+    const mtimeMs = Math.floor(st.mtimeMs / 1000) * 1000;
+    const lastModified = new Date(mtimeMs).toUTCString();
+    const etag = files.etag ? etagOf(st) : null;
     // An error page with a status other than 200 is the whole file, unconditionally, without
     // Last-Modified or ranges (nginx's not-modified and range filters act on 200 only).
     const forced = this.#status !== 0 && this.#status !== 200;
-    const validators = forced ? ['ETag', etag] : ['Last-Modified', lastModified, 'ETag', etag];
-    const inm = headerValue(head, 'if-none-match');
-    const ims = headerValue(head, 'if-modified-since');
-    if (!forced && (inm !== null && (inm === '*' || inm.split(',').some((t) => t.trim() === etag))) || (inm === null && ims !== null && ims === lastModified)) {
+    const validators: string[] = forced ? [] : ['Last-Modified', lastModified];
+    if (etag !== null) validators.push('ETag', etag);
+    if (!forced && preconditionFailed(head, mtimeMs, etag)) {
+      void handle.close();
+      return this.#respond(errorResponse(412));
+    }
+    if (!forced && notModified(head, files.ifModifiedSince, mtimeMs, lastModified, etag)) {
       void handle.close();
       return this.#respond({ status: 304, contentType: null, body: '', headers: validators });
     }
@@ -186,12 +233,12 @@ export class StaticExchange implements Exchange {
     t.setTimeout(this.#plan.settings.sendTimeoutMs);
     t.status(status, statusText(status));
     writeServerFields(t, this.#plan.settings.serverTokens);
-    t.field('Content-Type', contentTypeOf(file));
+    t.field('Content-Type', contentTypeOf(file, files.types, files.defaultType));
     t.field('Content-Length', `${length}`);
     for (let i = 0; i < validators.length; i += 2) t.field(validators[i]!, validators[i + 1]!);
     if (range !== null) t.field('Content-Range', `bytes ${start}-${end}/${size}`);
     if (!forced) t.field('Accept-Ranges', 'bytes');
-    writeAddHeaders(this.#plan.resHeaders, status, r, t);
+    writeAddHeaders(this.#plan.resHeaders, status, r, t, mtimeMs);
     r.status = status;
     r.connectionHeader = this.#keepAlive ? 'keep-alive' : 'close';
     r.bytesSent = t.sendHead(this.#keepAlive, null, last);
@@ -227,20 +274,20 @@ export class StaticExchange implements Exchange {
 
 const OPEN_FLAGS = constants.O_RDONLY | constants.O_NONBLOCK;
 
-async function openFile(file: string): Promise<{ handle: FileHandle; stats: Stats } | null> {
+async function openFile(file: string): Promise<{ handle: FileHandle; stats: Stats } | { err: unknown }> {
   let handle: FileHandle;
   try {
     // O_NONBLOCK, as nginx opens files: a FIFO under the root must not hold a thread-pool thread
     // until some writer comes (four of them would stall every fs call and DNS lookup). It is
     // then answered 404 as any file that is not a regular file or directory.
     handle = await open(file, OPEN_FLAGS);
-  } catch {
-    return null;
+  } catch (err) {
+    return { err };
   }
   try {
     return { handle, stats: await handle.stat() };
-  } catch {
+  } catch (err) {
     await handle.close();
-    return null;
+    return { err };
   }
 }

@@ -14,6 +14,7 @@ import {
 } from '../core/variables/template.js';
 import { compileMaps as compileMapsWith, type VariableModules } from '../core/variables/maps.js';
 import { timeIso8601, timeLocal } from '../core/variables/time.js';
+import { ALIAS_NONE, filePath, type FilePlan } from './file-path.js';
 import { SSL_VARIABLES, type TlsInfo } from '../tls/info.js';
 import { ATTEMPT_VALUES, seconds, secondsOrDash, type UpstreamAttempt, type UpstreamAttempts } from '../upstream/attempts.js';
 
@@ -70,6 +71,8 @@ export interface RequestInfo {
   responseHeaders: readonly string[] | null;
   /** The Connection header tsproxy sent ($sent_http_connection): keep-alive, close or upgrade. */
   connectionHeader: string;
+  /** The location's root / alias and file settings ($document_root, $request_filename); absent or null outside a request. */
+  readonly plan?: { readonly root: CompiledTemplate; readonly files: FilePlan } | null;
   /** The copy of the body kept for $request_body / $request_body_file (kept-body.ts), null when none. */
   readonly keptBody?: { readonly text: string; readonly fileName: string } | null;
 }
@@ -187,6 +190,9 @@ const BUILTINS: Readonly<Record<string, Getter>> = {
   request_uri: (r) => r.requestUri,
   uri: (r) => r.uri,
   document_uri: (r) => r.uri,
+  document_root: documentRoot,
+  // The file the URI maps to (root + URI, or the alias), as nginx's ngx_http_map_uri_to_path.
+  request_filename: (r) => (r.plan === undefined || r.plan === null ? '' : (filePath(documentRoot(r), r.plan.files, r.uri) ?? '')),
   args: (r) => r.args,
   query_string: (r) => r.args,
   is_args: (r) => (r.args === '' ? '' : '?'),
@@ -252,6 +258,14 @@ function headerName(suffix: string): string {
 }
 
 /** http's variables for the engine in core/variables/. */
+/** $document_root: the root or alias value (nginx drops a root's trailing slash). */
+function documentRoot(r: RequestInfo): string {
+  const plan = r.plan;
+  if (plan === undefined || plan === null) return '';
+  const root = plan.root(r);
+  return plan.files.alias === ALIAS_NONE && root.length > 1 && root.endsWith('/') ? root.slice(0, -1) : root;
+}
+
 export const HTTP_VARIABLES: VariableTable<RequestInfo> = {
   builtins: BUILTINS,
   families: FAMILIES,

@@ -105,7 +105,7 @@ describe('random bytes', () => {
     const line = `${'x '.repeat(2000)}} ${'y '.repeat(2000)}`;
     const r = loadConfig(`${line}\n`, 'a.conf');
     // `unknown directive "y"` at column 4003, in the middle of an 8,000-character line.
-    const e = r.errors.find((x) => x.message === 'unknown directive "y"')!;
+    const e = r.errors.find((x) => x.message.startsWith('unknown directive "y"'))!;
     expect(e.loc.column).toBe(4003);
     const [, excerpt, caret] = formatConfigError(e, r.sources).split('\n');
     expect(excerpt!.length).toBeLessThanOrEqual(240);

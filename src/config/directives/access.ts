@@ -81,11 +81,6 @@ export const ACCESS_DIRECTIVES: readonly DirectiveSpec[] = [
     summary: 'Authorize each request by a subrequest to `uri` (the request\'s headers, no body): 2xx lets it through, 401 and 403 are passed on, anything else is 500.',
     note: 'The subrequest carries no body framing (nginx sends the client\'s Content-Length without a body); it is never written to the access log.',
   }),
-  {
-    name: 'internal', contexts: ['location'], args: [0, 0], syntax: 'internal;',
-    summary: 'The location is reachable only from subrequests (auth_request) and internal redirects (error_page); a client asking for it gets 404.',
-    apply(scope) { scope.location!.internal = true; },
-  },
   declaringVariable(listSetting({
     kind: 'http', contexts: LOC3, name: 'auth_request_set', field: 'authRequestSet', parse: authRequestSet, args: [2, 2], templates: 1,
     syntax: 'auth_request_set $variable value;', summary: 'After the auth subrequest, set a variable from its variables (`$upstream_http_x_user`).',

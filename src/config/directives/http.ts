@@ -136,7 +136,7 @@ const applyLocation = (scope: Scope, d: Directive): Scope | null => {
   const child = childScope(scope, 'location');
   const draft: LocationDraft = {
     match, matchLoc: argLoc, key, rewrites: [], sets: [], proxy: null, websocket: null, ret: null, checkStatus: null,
-    locations: [], scope: child, loc: d.loc,
+    locations: [], extras: null, tryFiles: null, internal: false, scope: child, loc: d.loc,
   };
   siblings.push(draft);
   child.location = draft;
@@ -296,7 +296,7 @@ export const HTTP_DIRECTIVES: readonly DirectiveSpec[] = [
     apply(scope, d) {
       const httpScope = scope.context === 'main' ? ensureHttp(scope.state) : scope;
       const child = childScope(httpScope, 'server');
-      const server: HttpServerDraft = { listens: [], serverNames: [], rewrites: [], sets: [], ret: null, locations: [], scope: child, loc: d.loc };
+      const server: HttpServerDraft = { listens: [], serverNames: [], rewrites: [], sets: [], ret: null, locations: [], extras: null, tryFiles: null, scope: child, loc: d.loc };
       scope.state.http!.servers.push(server);
       child.server = server;
       return child;
@@ -323,13 +323,18 @@ export const HTTP_DIRECTIVES: readonly DirectiveSpec[] = [
     summary: 'Configuration depending on the request URI.', apply: applyLocation,
   },
   {
-    name: 'proxy_pass', contexts: ['location'], args: [1, 1], templates: 0, syntax: 'proxy_pass URL;',
+    name: 'proxy_pass', contexts: ['location', 'if'], args: [1, 1], templates: 0, syntax: 'proxy_pass URL;',
     summary: 'Proxy to an upstream group or `host:port`; a URI part replaces the matched location prefix.',
     note: 'Upgrade: websocket requests are proxied as WebSockets without extra headers.',
     apply(scope, d) {
       const loc = scope.location!;
       if (contentHandlerTaken(loc)) { err(scope.state.report, 'TSP_ERR_CONFIG_DUPLICATE', `"${d.name}" directive is duplicate`, d.loc); return; }
-      loc.proxy = httpTarget(scope, d.args[0]!, false) ?? null;
+      const t = httpTarget(scope, d.args[0]!, false) ?? null;
+      if (t !== null && t.uri !== null && scope.context === 'if') {
+        err(scope.state.report, 'TSP_ERR_CONFIG_VALUE', '"proxy_pass" cannot have URI part in location given by regular expression, or inside named location, or inside "if" statement, or inside "limit_except" block', d.loc);
+        return;
+      }
+      loc.proxy = t;
     },
   },
   {
@@ -343,17 +348,19 @@ export const HTTP_DIRECTIVES: readonly DirectiveSpec[] = [
     },
   },
   {
-    name: 'return', contexts: ['server', 'location'], args: [1, 2], templates: 'all', syntax: 'return code [text] | code URL | URL;',
+    name: 'return', contexts: ['server', 'location', 'if', 'sif'], args: [1, 2], templates: 'all', syntax: 'return code [text] | code URL | URL;',
     summary: 'Stop processing and return a status (a bare URL redirects with 302).',
     apply(scope, d) {
       const v = returnValue(d.args, d, scope.state.report);
       if (v === undefined) return;
-      if (scope.location) scope.location.ret = v;
+      // Inside an if, `return` runs where it stands among the rewrite directives.
+      if (scope.context === 'if' || scope.context === 'sif') (scope.location!.extras ??= []).push({ kind: 'return', ...v });
+      else if (scope.location) scope.location.ret = v;
       else scope.server!.ret = v;
     },
   },
   {
-    name: 'rewrite', contexts: ['server', 'location'], args: [2, 3], multiple: true, templates: 1,
+    name: 'rewrite', contexts: ['server', 'location', 'if', 'sif'], args: [2, 3], multiple: true, templates: 1,
     syntax: 'rewrite regex replacement [last | break | redirect | permanent];', summary: 'Rewrite the request URI.',
     apply(scope, d) {
       const v = rewriteRule(d.args, d, scope.state.report);
@@ -361,8 +368,8 @@ export const HTTP_DIRECTIVES: readonly DirectiveSpec[] = [
     },
   },
   {
-    name: 'set', contexts: ['server', 'location'], args: [2, 2], multiple: true, templates: 1, syntax: 'set $variable value;',
-    summary: 'Set a variable.', note: 'Runs in file order with `rewrite` (nginx also allows `if`, which tsproxy has not).',
+    name: 'set', contexts: ['server', 'location', 'if', 'sif'], args: [2, 2], multiple: true, templates: 1, syntax: 'set $variable value;',
+    summary: 'Set a variable.', note: 'Runs in file order with `rewrite`, `if`, `break`.',
     apply(scope, d) {
       const a = d.args[0]!;
       if (!isVariableName(a.value)) { err(scope.state.report, 'TSP_ERR_CONFIG_VALUE', `invalid variable name "${a.value}"`, a.loc); return; }
@@ -379,9 +386,9 @@ export const HTTP_DIRECTIVES: readonly DirectiveSpec[] = [
     name: 'tcp_check_status', contexts: ['location'], args: [0, 1], syntax: 'tcp_check_status [html | json | prometheus];',
     summary: 'Same as `check_status` (tcp_proxy_module name).', default: 'html', apply(scope, d) { applyCheckStatus(scope, d); },
   },
-  http({ name: 'root', field: 'root', parse: (a) => a[0]!.value, default: 'html', templates: 0, syntax: 'root path;', summary: 'Root directory for static files.', note: 'Resolved against the prefix.' }),
-  http({ name: 'index', field: 'index', parse: (a) => a.map((x) => x.value), args: [1, Infinity], default: 'index.html', templates: 'all', syntax: 'index file ...;', summary: 'Index files for a directory request.', note: 'The file is served by the location that asked for it (nginx: an internal redirect to it).' }),
-  listSetting({ name: 'add_header', contexts: LOC3, kind: 'http', field: 'addHeaders', parse: addHeader, args: [2, 3], templates: 1, syntax: 'add_header name value [always];', summary: 'Add a response header (2xx/3xx responses unless `always`).' }),
+  http({ name: 'root', contexts: [...LOC3, 'if'], field: 'root', parse: (a) => a[0]!.value, default: 'html', templates: 0, syntax: 'root path;', summary: 'Root directory for static files.', note: 'Resolved against the prefix.' }),
+  http({ name: 'index', field: 'index', parse: (a) => a.map((x) => x.value), args: [1, Infinity], default: 'index.html', templates: 'all', syntax: 'index file ...;', summary: 'Index files for a directory request: the first that exists is an internal redirect to it (the last may be an absolute URI).' }),
+  listSetting({ name: 'add_header', contexts: [...LOC3, 'if'], kind: 'http', field: 'addHeaders', parse: addHeader, args: [2, 3], templates: 1, syntax: 'add_header name value [always];', summary: 'Add a response header (2xx/3xx responses unless `always`).' }),
   listSetting({
     name: 'proxy_set_header', contexts: LOC3, kind: 'http', field: 'proxySetHeaders', parse: headerOp, args: [2, 2], templates: 1,
     syntax: 'proxy_set_header field value;', summary: 'Set (or, with an empty value, remove) a header sent upstream.',
@@ -419,9 +426,9 @@ export const HTTP_DIRECTIVES: readonly DirectiveSpec[] = [
   http({ name: 'keepalive_requests', field: 'keepaliveRequests', parse: count, default: '1000', syntax: 'keepalive_requests number;', summary: 'Requests served on one client connection.' }),
   http({ name: 'websocket_read_timeout', field: 'websocketReadTimeoutMs', parse: seconds, default: '60s', syntax: 'websocket_read_timeout time;', summary: 'Idle timeout of a proxied WebSocket.', note: 'tsproxy / tcp_proxy_module.' }),
   http({ name: 'server_tokens', field: 'serverTokens', parse: flag, default: 'on', syntax: 'server_tokens on | off;', summary: 'Show the version in error pages and the Server header.' }),
-  listSetting({ name: 'error_page', contexts: LOC3, kind: 'http', field: 'errorPages', parse: errorPage, args: [2, Infinity], templates: 'last', syntax: 'error_page code ... [=[response]] uri;', summary: 'URI shown for the given error codes.' }),
+  listSetting({ name: 'error_page', contexts: [...LOC3, 'if'], kind: 'http', field: 'errorPages', parse: errorPage, args: [2, Infinity], templates: 'last', syntax: 'error_page code ... [=[response]] uri;', summary: 'URI shown for the given error codes.' }),
   listSetting({
-    name: 'access_log', contexts: LOC3, kind: 'http', field: 'accessLogs', parse: accessLog('combined'), args: [1, Infinity], templates: 0,
+    name: 'access_log', contexts: [...LOC3, 'if'], kind: 'http', field: 'accessLogs', parse: accessLog('combined'), args: [1, Infinity], templates: 0,
     syntax: 'access_log path [format [buffer=size] [gzip[=level]] [flush=time] [if=condition]] | off;', summary: 'Where requests are logged, in which log_format.',
     note: 'No access log unless configured (nginx: `logs/access.log combined`). Each line is written at once; `buffer=` (and `gzip`) buffer as nginx: written when full, after `flush=` time, on USR1 and at exit. `if=` is accepted and not applied. A path with variables names a file per request, opened for each line (unbuffered, as nginx). The format may be declared after its first use (nginx: before).',
   }),
@@ -448,7 +455,6 @@ export const HTTP_DIRECTIVES: readonly DirectiveSpec[] = [
   noEffect('tcp_nopush', LOC3, [1, 1], 'TCP_NOPUSH / TCP_CORK.', 'tcp_nopush on | off;'),
   noEffect('tcp_nodelay', LOC3, [1, 1], 'TCP_NODELAY on client connections (always on in tsproxy).', 'tcp_nodelay on | off;'),
   noEffect('types_hash_max_size', SRV2, [1, 1], 'Size of the MIME types hash.', 'types_hash_max_size size;'),
-  noEffect('default_type', LOC3, [1, 1], 'Default MIME type of responses.', 'default_type mime-type;'),
   noEffect('gzip', LOC3, [1, 1], 'Response compression (tsproxy does not compress).', 'gzip on | off;'),
   noEffect('proxy_buffer_size', LOC3, [1, 1], 'Buffer for the upstream response head (tsproxy takes heads up to 64 KiB).', 'proxy_buffer_size size;', size),
   noEffect('proxy_buffers', LOC3, [2, 2], 'Buffers for an upstream response (tsproxy streams bodies with backpressure).', 'proxy_buffers number size;', largeBuffers),
@@ -457,7 +463,6 @@ export const HTTP_DIRECTIVES: readonly DirectiveSpec[] = [
   noEffect('server_names_hash_max_size', ['http'], [1, 1], 'Maximum size of the server names hash.', 'server_names_hash_max_size size;', count),
   ...['proxy_temp_path', 'fastcgi_temp_path', 'uwsgi_temp_path', 'scgi_temp_path'].map((n) =>
     noEffect(n, LOC3, [1, 4], 'Directory for temporary files.', `${n} path [level1 [level2 [level3]]];`)),
-  { ...noEffect('types', LOC3, [0, 0], 'MIME type table (as in `include mime.types`).', 'types { ... }'), block: 'http', rawBlock: true },
 ];
 
 function text(args: readonly Arg[]): string {

@@ -7,7 +7,7 @@ import { TsproxyError, type ErrorCode, type Loc } from '../../errors.js';
 import type { Arg, Directive } from '../ast.js';
 import type {
   ListenConfig, LocationMatch, LogFormatConfig, MapConfig, RewriteRule, ServerName, UpstreamServerConfig,
-  BalanceMethod, CheckConfig, Template,
+  BalanceMethod, CheckConfig, Template, IfCondition, TryFilesConfig,
 } from '../types.js';
 import { translatePcre, type JsRegex } from '../pcre.js';
 import type { TemplateUse } from '../variables.js';
@@ -19,7 +19,9 @@ export type { SettingKind } from './settings.js';
 
 export type Context =
   | 'main' | 'events' | 'http' | 'server' | 'location' | 'upstream'
-  | 'stream' | 'stream_server' | 'stream_upstream' | 'map' | 'if';
+  | 'stream' | 'stream_server' | 'stream_upstream' | 'map'
+  /** `if` in a location (an anonymous location: rewrite directives and some content ones) and in a server (rewrite directives only). */
+  | 'if' | 'sif';
 
 export interface Reporter {
   error(code: ErrorCode, message: string, loc: Loc): void;
@@ -63,6 +65,12 @@ export interface UpstreamDraft {
   readonly loc: Loc;
 }
 
+/** `if`, `break` and `return` inside an if, as written (the if's block is a draft of its own). */
+export type RewriteExtraDraft =
+  | { readonly kind: 'break'; readonly loc: Loc }
+  | { readonly kind: 'return'; readonly code: number; readonly text: Template | null; readonly loc: Loc }
+  | { readonly kind: 'if'; readonly condition: IfCondition; readonly draft: LocationDraft; readonly loc: Loc };
+
 export interface LocationDraft {
   readonly match: LocationMatch;
   readonly matchLoc: Loc;
@@ -74,9 +82,11 @@ export interface LocationDraft {
   websocket: { path: string | null; target: TargetDraft } | null;
   ret: { code: number; text: Template | null; loc: Loc } | null;
   checkStatus: 'html' | 'json' | 'prometheus' | null;
-  /** `internal;` (directives/access.ts). */
-  internal?: true;
   readonly locations: LocationDraft[];
+  /** `if` / `break` / `return`-in-if in file order; null until the first. */
+  extras: RewriteExtraDraft[] | null;
+  tryFiles: TryFilesConfig | null;
+  internal: boolean;
   readonly scope: Scope;
   readonly loc: Loc;
 }
@@ -89,6 +99,8 @@ export interface HttpServerDraft {
   readonly sets: { variable: string; value: Template; loc: Loc }[];
   ret: { code: number; text: Template | null; loc: Loc } | null;
   readonly locations: LocationDraft[];
+  extras: RewriteExtraDraft[] | null;
+  tryFiles: TryFilesConfig | null;
   readonly scope: Scope;
   readonly loc: Loc;
 }

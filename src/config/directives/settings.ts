@@ -11,7 +11,7 @@
  */
 import type { Loc } from '../../errors.js';
 import type {
-  AccessLogConfig, AccessRule, AddHeader, AuthRequestSet, ClientBodyConfig, ErrorLogConfig, ErrorPage, HeaderOp, HttpStatusClass, LingeringConfig, LocationSettings, MainConfig,
+  AccessLogConfig, AccessRule, AddHeader, AuthRequestSet, ClientBodyConfig, FileSettings, ErrorLogConfig, ErrorPage, HeaderOp, HttpStatusClass, LingeringConfig, LocationSettings, MainConfig,
   SslConfig, Template, TlsProtocol,
 } from '../types.js';
 
@@ -140,6 +140,18 @@ export interface HttpValues extends SslValues, ProxySslValues {
   authBasic: Template | null;
   authBasicUserFile: Template | null;
   authRequest: string | null;
+  /** directives/files.ts, grouped into FileSettings at assembly. */
+  defaultType: string;
+  mimeTypes: FileSettings['types'];
+  etag: boolean;
+  expires: FileSettings['expires'];
+  ifModifiedSince: FileSettings['ifModifiedSince'];
+  autoindex: boolean;
+  autoindexFormat: FileSettings['autoindexFormat'];
+  autoindexExactSize: boolean;
+  autoindexLocaltime: boolean;
+  /** `alias` wrote `root` at this level. */
+  alias: boolean;
 }
 
 export interface HttpItems extends SslItems {
