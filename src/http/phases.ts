@@ -24,7 +24,7 @@
  * through its transport (transport.ts). Plain functions and shared result constants: a request
  * that is proxied allocates nothing here.
  */
-import { ACCESS_PASS, ACCESS_PENDING, endAccessWait, runAccess, type AccessHooks } from './access/access-phase.js';
+import { ACCESS_PASS, ACCESS_PENDING, runAccess, type AccessHooks } from './access/access-phase.js';
 import { applyErrorPage } from './error-page.js';
 import { writeAddHeaders } from './headers.js';
 import type { LocationPlan, ProxyPlan } from './plan.js';
@@ -262,7 +262,7 @@ function accessRefusal(r: HttpRequest, status: number): LocalResponse {
 
 /** A check that waited has decided: go on to the content phase, or answer the refusal. */
 function accessDecided(r: HttpRequest, verdict: number): void {
-  const wait = endAccessWait(r);
+  const wait = takeHold(r);
   if (r.transport.closed || wait?.gone === true) return;
   if (verdict !== ACCESS_PASS) {
     respond(r, accessRefusal(r, verdict), canKeepAlive(r, r.plan));
@@ -270,7 +270,7 @@ function accessDecided(r: HttpRequest, verdict: number): void {
   }
   runPhases(r, PHASE_PRECONTENT);
   // The body bytes that came while waiting go to the content handler now.
-  wait?.release();
+  wait?.handOver(r.transport);
 }
 
 /** An auth_request subrequest: served from the server rewrite phase on (nginx). */

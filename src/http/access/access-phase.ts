@@ -12,13 +12,13 @@
  * directives, so such a request pays one null check). A check may need to wait (the htpasswd
  * file, a bcrypt hash, the auth subrequest): the runner then returns ACCESS_PENDING and tells
  * the phases through `hooks.decided` later; the client's body bytes that arrive meanwhile are
- * held by an AccessWait and replayed to the content handler.
+ * held by a BodyHold (suspend.ts) and handed to the content handler.
  */
 import type { AccessConfig } from '../../config/types.js';
 import { compileAccessRules, type AddressCheck } from '../../core/address-match.js';
 import type { CompiledTemplate } from '../variables.js';
 import type { HttpRequest } from '../request.js';
-import type { Exchange } from '../transport.js';
+import { accessHold } from '../suspend.js';
 import { requestLogContext } from '../upstream-log.js';
 import { checkBasicAuth, compileBasicAuth, type BasicAuthPlan } from './basic-auth.js';
 import { checkAuthRequest, compileAuthRequest, type AuthRequestPlan } from './auth-request.js';
@@ -63,7 +63,7 @@ export function runAccess(r: HttpRequest, plan: AccessPlan, hooks: AccessHooks, 
   for (let step = from; step < STEPS; step++) {
     const rc = check(r, plan, step, hooks);
     if (typeof rc !== 'number') {
-      waitOf(r);
+      accessHold(r);
       rc.then(
         (v) => continueAccess(r, plan, hooks, step, v),
         () => continueAccess(r, plan, hooks, step, 500),
@@ -97,7 +97,7 @@ function check(r: HttpRequest, plan: AccessPlan, step: number, hooks: AccessHook
       return plan.basic === null ? CHECK_DECLINED : checkBasicAuth(r, plan.basic);
     default: { // STEP_REQUEST
       if (plan.request === null) return CHECK_DECLINED;
-      const wait = waitOf(r);
+      const wait = accessHold(r);
       return checkAuthRequest(r, plan.request, hooks, (cancel) => { wait.onGone = cancel; });
     }
   }
@@ -133,62 +133,3 @@ function logForbidden(r: HttpRequest): void {
   r.site.logger.error(requestLogContext(r), 'access forbidden by rule');
 }
 
-/** The request's AccessWait, made and installed as the client side's handler at the first wait. */
-function waitOf(r: HttpRequest): AccessWait {
-  const t = r.transport;
-  if (t.exchange instanceof AccessWait) return t.exchange;
-  const wait = new AccessWait(r);
-  t.exchange = wait;
-  return wait;
-}
-
-/** The wait is over: the client side has no handler until the phases give it one. */
-export function endAccessWait(r: HttpRequest): AccessWait | null {
-  const t = r.transport;
-  const ex = t.exchange;
-  if (!(ex instanceof AccessWait)) return null;
-  t.exchange = null;
-  return ex;
-}
-
-/**
- * The client side's handler while a check waits: body bytes are held (and the client paused)
- * until the content handler can take them (`release`); a client that leaves cancels the wait.
- */
-export class AccessWait implements Exchange {
-  readonly bodyDone = false;
-  held: Buffer[] | null = null;
-  gone = false;
-  /** What else stops when the client leaves (the auth subrequest). */
-  onGone: (() => void) | null = null;
-  readonly #r: HttpRequest;
-
-  constructor(r: HttpRequest) {
-    this.#r = r;
-  }
-
-  clientData(chunk: Buffer): number {
-    (this.held ??= []).push(chunk);
-    this.#r.transport.pause();
-    return chunk.length;
-  }
-
-  clientDrain(): void {}
-
-  clientClosed(): void {
-    this.gone = true;
-    this.onGone?.();
-  }
-
-  /** The wait is over: the bytes held go to whatever handles the request now. */
-  release(): void {
-    const t = this.#r.transport;
-    const held = this.held;
-    this.held = null;
-    // Nothing to take a body (cannot happen: every handler installs an exchange or ends the response).
-    if (held !== null && !(t.readingBody && t.exchange === null)) {
-      t.resume();
-      for (const chunk of held) t.replay(chunk);
-    }
-  }
-}
