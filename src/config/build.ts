@@ -21,6 +21,7 @@ import type {
 } from './types.js';
 import { validateDrafts } from './validate.js';
 import { MAX_REPORTED_ERRORS } from './limits.js';
+import { httpLimitZones, mergeLimits, streamLimitZones } from './limits-build.js';
 import { checkVariables } from './variables.js';
 
 /** The Config fields that come from loading, not from the directives. */
@@ -236,8 +237,12 @@ function mergeSettings(base: LocationSettings, own: OwnOf<'http'> | undefined, p
   );
   const lingering = mergeLingering(base.lingering, own);
   const clientBody = mergeClientBody(base.clientBody, own, prefix);
-  if (lingering === undefined && clientBody === undefined) return settings;
-  return { ...settings, ...(lingering === undefined ? {} : { lingering }), ...(clientBody === undefined ? {} : { clientBody }) };
+  const limits = mergeLimits(base.limits, own);
+  if (lingering === undefined && clientBody === undefined && limits === undefined) return settings;
+  return {
+    ...settings, ...(lingering === undefined ? {} : { lingering }), ...(clientBody === undefined ? {} : { clientBody }),
+    ...(limits === undefined ? {} : { limits }),
+  };
 }
 
 /** client_body_* / proxy_request_buffering: present in the typed tree only when not nginx's defaults. */
@@ -362,6 +367,7 @@ function assembleLocation(l: LocationDraft, parent: LocationSettings, prefix: st
   let handler: LocationHandler;
   if (l.ret) handler = { kind: 'return', code: l.ret.code, text: l.ret.text, loc: l.ret.loc };
   else if (l.checkStatus) handler = { kind: 'checkStatus', format: l.checkStatus };
+  else if (l.stubStatus === true) handler = { kind: 'stubStatus' };
   else if (l.proxy) handler = { kind: 'proxy', target: target(l.proxy) };
   else if (l.websocket) handler = { kind: 'websocket', path: l.websocket.path, target: target(l.websocket.target) };
   else handler = { kind: 'static' };
@@ -422,6 +428,7 @@ function assembleHttp(state: BuildState, implicit: readonly UpstreamConfig[]): H
     servers,
     logFormats: h.logFormats,
     maps: h.maps,
+    ...httpLimitZones(http, servers, state.report),
   };
 }
 
@@ -457,6 +464,7 @@ function assembleStreamServer(s: StreamServerDraft, parent: StreamSettings, acce
     accessRules: s.accessRules,
     setRealIpFrom: m.setRealIpFrom,
     ssl: serverSsl(own, parent, state),
+    ...(m.limitConns.length > 0 ? { limits: { conn: m.limitConns, connLogLevel: m.limitConnLogLevel, connDryRun: m.limitConnDryRun } } : {}),
     loc: s.loc,
   };
 }
@@ -488,5 +496,6 @@ function assembleStream(state: BuildState, implicit: readonly UpstreamConfig[]):
     servers,
     logFormats: st.logFormats,
     maps: st.maps,
+    ...streamLimitZones(base, servers, state.report),
   };
 }

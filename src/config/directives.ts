@@ -7,6 +7,7 @@ import { HTTP2_DIRECTIVES } from './directives/http2.js';
 import { CLIENT_KEEPALIVE_DIRECTIVES } from './directives/client-keepalive.js';
 import { HTTP_CLIENT_DIRECTIVES } from './directives/http-client.js';
 import { CLIENT_BODY_DIRECTIVES } from './directives/client-body.js';
+import { LIMIT_DIRECTIVES, STUB_STATUS_DIRECTIVES } from './directives/limits.js';
 import { MAIN_DIRECTIVES } from './directives/main.js';
 import { TsproxyError } from '../errors.js';
 import type { Context, DirectiveSpec, SettingKind } from './directives/scope.js';
@@ -29,6 +30,8 @@ export const DIRECTIVES: readonly DirectiveSpec[] = [
   ...SSL_SESSION_DIRECTIVES,
   ...HTTP2_DIRECTIVES,
   ...CLIENT_KEEPALIVE_DIRECTIVES,
+  ...LIMIT_DIRECTIVES,
+  ...STUB_STATUS_DIRECTIVES,
 ];
 
 /** Specs by name; a name may have one spec per context family (`server`, `listen`, `proxy_pass`...). */

@@ -3,6 +3,7 @@
  * and their handlers.
  */
 import type { Loc } from '../errors.js';
+import type { ConnLimits, LimitZoneConfig } from './limit-types.js';
 import type { AccessLogConfig, AccessRule, ListenConfig, LogFormatConfig, MapConfig, ProxySslConfig, ProxyTarget, ServerName, SslConfig, UpstreamConfig } from './types.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -52,6 +53,8 @@ export interface StreamServerConfig {
   readonly setRealIpFrom: readonly string[];
   /** TLS settings, used when the server is on an `ssl` listen (terminated, then raw TCP upstream). */
   readonly ssl: SslConfig;
+  /** limit_conn and its settings; absent while the server and stream {} set none. */
+  readonly limits?: ConnLimits;
   readonly loc: Loc;
 }
 
@@ -60,4 +63,6 @@ export interface StreamConfig {
   readonly servers: readonly StreamServerConfig[];
   readonly logFormats: readonly LogFormatConfig[];
   readonly maps: readonly MapConfig[];
+  /** limit_conn_zone; absent when none is defined. */
+  readonly limitConnZones?: readonly LimitZoneConfig[];
 }

@@ -12,11 +12,13 @@ import type { Loc } from '../errors.js';
 import type { LogLevel } from '../log/levels.js';
 import type { CertificateConfig, PemFile, ProxySslConfig, SslConfig, SslSessionCache, TicketKeyFile, TlsProtocol } from './tls-types.js';
 import type { StreamHandler, StreamServerConfig, StreamConfig } from './stream-types.js';
+import type { ConnLimits, HttpLimits, LimitLogLevel, LimitReqRule, LimitConnRule, LimitReqZoneConfig, LimitZoneConfig } from './limit-types.js';
 
 /** The TLS part of the tree lives in tls-types.ts. */
 export type { CertificateConfig, PemFile, ProxySslConfig, SslConfig, SslSessionCache, TicketKeyFile, TlsProtocol };
 /** The stream part lives in stream-types.ts. */
 export type { StreamHandler, StreamServerConfig, StreamConfig };
+export type { ConnLimits, HttpLimits, LimitLogLevel, LimitReqRule, LimitConnRule, LimitReqZoneConfig, LimitZoneConfig };
 
 /** A string as written in the config, possibly containing `$var` / `${var}` references. */
 export type Template = string;
@@ -257,6 +259,9 @@ export interface HttpConfig {
   readonly servers: readonly HttpServerConfig[];
   readonly logFormats: readonly LogFormatConfig[];
   readonly maps: readonly MapConfig[];
+  /** limit_req_zone / limit_conn_zone; absent when none is defined (configs without them keep their shape). */
+  readonly limitReqZones?: readonly LimitReqZoneConfig[];
+  readonly limitConnZones?: readonly LimitZoneConfig[];
 }
 
 export interface HeaderOp {
@@ -381,6 +386,8 @@ export interface LocationSettings {
   readonly lingering?: LingeringConfig;
   /** Absent while nginx's defaults apply (16k, off, off, `client_body_temp`, buffering on). */
   readonly clientBody?: ClientBodyConfig;
+  /** limit_req / limit_conn and their settings; absent while no level sets any of them. */
+  readonly limits?: HttpLimits;
 }
 
 export interface RealIpConfig {
@@ -404,6 +411,8 @@ export type LocationHandler =
   | { readonly kind: 'websocket'; readonly path: string | null; readonly target: ProxyTarget }
   | { readonly kind: 'return'; readonly code: number; readonly text: Template | null; readonly loc: Loc }
   | { readonly kind: 'checkStatus'; readonly format: 'html' | 'json' | 'prometheus' }
+  /** stub_status: nginx's connection and request counters. */
+  | { readonly kind: 'stubStatus' }
   /** No content handler: serve static files from root (404 when absent). */
   | { readonly kind: 'static' };
 

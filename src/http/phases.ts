@@ -39,6 +39,8 @@ import {
 import { MAX_URI_CHANGES, runRewritePhase } from './rewrite.js';
 import { normalizeHost, normalizeUri, splitTarget } from './router.js';
 import { StaticExchange } from './static.js';
+import { applyLimits, endRequest, LIMITS_PASS, LIMITS_WAIT } from './limits.js';
+import { stubStatusResponse } from './stub-status.js';
 import { compileTemplate, useCaptures, type CompiledTemplate } from './variables.js';
 import { renderStatus, statusFormatOf } from '../upstream/status.js';
 
@@ -66,6 +68,7 @@ function answer(response: LocalResponse, keepAlive: boolean): Answer {
 
 const PHASE_POST_READ = 0;
 const PHASE_FIND_LOCATION = 2;
+const PHASE_ACCESS = 5;
 const PHASE_CONTENT = 6;
 
 const PHASES: readonly ((r: HttpRequest) => PhaseResult)[] = [
@@ -201,9 +204,10 @@ function rewrite(r: HttpRequest): PhaseResult {
   return NEXT;
 }
 
-/** realip: the client address a trusted peer's header (or PROXY header) names. */
+/** realip: the client address a trusted peer's header (or PROXY header) names; then limit_req and limit_conn. */
 function preaccess(r: HttpRequest): PhaseResult {
-  const realIp = r.plan!.realIp;
+  const plan = r.plan!;
+  const realIp = plan.realIp;
   if (realIp !== null) {
     const pp = r.proxyProtocolAddr === null ? null : { addr: r.proxyProtocolAddr, port: r.proxyProtocolPort ?? 0 };
     const real = realIp(r.head, r.realipRemoteAddr, pp);
@@ -212,7 +216,19 @@ function preaccess(r: HttpRequest): PhaseResult {
       r.remotePort = real.port;
     }
   }
-  return NEXT;
+  // A location's `return` answers in nginx's rewrite phase, before any limit.
+  if (plan.limits === null || (plan.handler.kind === 'return' && !r.broke)) return NEXT;
+  const out = applyLimits(r, plan.limits, resumeAfterLimits);
+  if (out === LIMITS_PASS) return NEXT;
+  if (out === LIMITS_WAIT) return HANDLED;
+  return answer(errorResponse(out), canKeepAlive(r, plan));
+}
+
+/** A request that waited for its limits (a limit_req delay, the primary's answer) goes on. */
+function resumeAfterLimits(r: HttpRequest, status: number): void {
+  if (r.transport.closed) return;
+  if (status === 0) runPhases(r, PHASE_ACCESS);
+  else if (answerLocally(r, errorResponse(status), canKeepAlive(r, r.plan), true)) runPhases(r, PHASE_CONTENT);
 }
 
 /** Checks made before the body is read. */
@@ -246,6 +262,11 @@ function content(r: HttpRequest): PhaseResult {
     }
     case 'return':
       return answerReturn(r, plan, h.code, plan.returnText?.(r) ?? null);
+    case 'stubStatus': {
+      if (r.method !== 'GET' && r.method !== 'HEAD') return answer(errorResponse(405), canKeepAlive(r, plan));
+      const res = stubStatusResponse(r, deferredAnswer);
+      return res === null ? HANDLED : answer(res, canKeepAlive(r, plan));
+    }
     case 'checkStatus': {
       const { contentType, body } = renderStatus(r.site.statusGroups(), statusFormatOf(r.args, h.format));
       return answer({ status: 200, contentType, body, headers: NO_FIELDS }, canKeepAlive(r, plan));
@@ -364,4 +385,11 @@ export function logRequest(r: HttpRequest): void {
     r.keptBody.release();
     r.keptBody = null;
   }
+  endRequest(r);
+}
+
+/** An answer computed later (stub_status counted over the worker processes). */
+function deferredAnswer(r: HttpRequest, res: LocalResponse): void {
+  if (r.transport.closed) return;
+  if (answerLocally(r, res, canKeepAlive(r, r.plan), false)) runPhases(r, PHASE_CONTENT);
 }

@@ -18,6 +18,7 @@ import { compileRewritePhase, type RewriteStep } from './rewrite.js';
 import { compileMaps, compileTemplate, type CompiledTemplate, type RequestInfo, type TemplateContext } from './variables.js';
 import { bodyReadersOf, keepBodyPlan, type BodyReaders } from './keep-body-plan.js';
 import type { KeepBodyPlan } from './kept-body.js';
+import { compileLimits, type LimitsPlan, type LimitZones } from './limits.js';
 import { buildTlsContext, planUpstreamTls, type UpstreamTlsContext, type UpstreamTlsPlan } from './upstream-tls.js';
 
 export interface AccessLogPlan {
@@ -101,6 +102,8 @@ export interface LocationPlan {
   readonly rewrites: readonly RewriteStep[];
   /** What is kept of a proxied request's body ($request_body, $request_body_file), null: nothing. */
   readonly keepBody: KeepBodyPlan | null;
+  /** limit_req / limit_conn (limits.ts), null for a location without any. */
+  readonly limits: LimitsPlan | null;
 }
 
 export interface PlanContext {
@@ -115,6 +118,7 @@ export interface PlanContext {
   readonly bodyReaders: BodyReaders;
   /** The config's prefix: the default client_body_temp_path is under it. */
   readonly prefix: string;
+  readonly limitZones: LimitZones;
 }
 
 /** $proxy_port of a proxy_pass host ("backend", "127.0.0.1:9001", "[::1]:80"): its port, else the scheme's. */
@@ -135,6 +139,10 @@ export function buildPlanContext(
   return {
     groups: deps.groups, logger: deps.logger, templates, formats, openAccessLog: deps.openAccessLog, tlsContexts: new Map(),
     bodyReaders: bodyReadersOf(http), prefix: deps.prefix,
+    limitZones: {
+      req: new Map((http.limitReqZones ?? []).map((z) => [z.name, z])),
+      conn: new Map((http.limitConnZones ?? []).map((z) => [z.name, z])),
+    },
   };
 }
 
@@ -238,6 +246,7 @@ export function compileLocationPlan(
     errorPages: compileErrorPages(settings.errorPages, tc),
     rewrites: compileRewrites(location?.config ?? null, server, tc),
     keepBody: proxy === null ? null : keepBodyPlan(ctx, settings),
+    limits: compileLimits(settings.limits, ctx.limitZones, tc),
   };
 }
 

@@ -114,6 +114,11 @@ export interface ClientTransport extends ResponseSink, ConnectionInfo {
   end(keepAlive: boolean): void;
   /** Abort: the client must see a broken connection (a response that can never be completed). */
   abort(): void;
+  /**
+   * Client bytes held while the request waited (limits.ts LimitWait), given to the current
+   * exchange as if they had just arrived (bytes past the body are the next request's).
+   */
+  replayBody(chunk: Buffer): void;
   /** The HTTP/1.1 connection an upgrade (101) turns into a tunnel; null on HTTP/2. */
   readonly upgradable: TunnelClient | null;
 }

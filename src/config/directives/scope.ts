@@ -68,6 +68,8 @@ export interface LocationDraft {
   websocket: { path: string | null; target: TargetDraft } | null;
   ret: { code: number; text: Template | null; loc: Loc } | null;
   checkStatus: 'html' | 'json' | 'prometheus' | null;
+  /** stub_status (directives/limits.ts). */
+  stubStatus?: boolean;
   readonly locations: LocationDraft[];
   readonly scope: Scope;
   readonly loc: Loc;

@@ -14,6 +14,7 @@ import type {
   AccessLogConfig, AddHeader, ClientBodyConfig, ErrorLogConfig, ErrorPage, HeaderOp, HttpStatusClass, LingeringConfig, LocationSettings, MainConfig,
   SslConfig, Template, TlsProtocol,
 } from '../types.js';
+import type { LimitConnRule, LimitLogLevel, LimitReqRule, LimitReqZoneConfig, LimitZoneConfig } from '../limit-types.js';
 
 /** Which draft a setting lives in (merged along the scope chain). */
 export type SettingKind = 'main' | 'http' | 'stream' | 'upstream';
@@ -135,6 +136,13 @@ export interface HttpValues extends SslValues, ProxySslValues {
   /** As written; resolved against the prefix at assembly. */
   clientBodyTempPath: { readonly path: string; readonly levels: readonly number[] };
   proxyRequestBuffering: boolean;
+  /** limit_req_* / limit_conn_* (directives/limits.ts): HttpLimits when any is set. */
+  limitReqStatus: number;
+  limitReqLogLevel: LimitLogLevel;
+  limitReqDryRun: boolean;
+  limitConnStatus: number;
+  limitConnLogLevel: LimitLogLevel;
+  limitConnDryRun: boolean;
 }
 
 export interface HttpItems extends SslItems {
@@ -146,6 +154,11 @@ export interface HttpItems extends SslItems {
   /** Paths as written; resolved against the prefix at assembly. */
   accessLogs: AccessLogConfig;
   realIpFrom: string;
+  limitReqs: LimitReqRule;
+  limitConns: LimitConnRule;
+  /** Zones (http level only): HttpConfig.limitReqZones / limitConnZones. */
+  limitReqZones: LimitReqZoneConfig;
+  limitConnZones: LimitZoneConfig;
 }
 
 /** stream {} / tcp {} and stream server values (StreamServerConfig fields unless noted). */
@@ -167,11 +180,16 @@ export interface StreamValues extends SslValues, ProxySslValues {
   sslPreread: boolean;
   prereadTimeoutMs: number;
   prereadBufferBytes: number;
+  limitConnLogLevel: LimitLogLevel;
+  limitConnDryRun: boolean;
 }
 
 export interface StreamItems extends SslItems {
   accessLogs: AccessLogConfig;
   setRealIpFrom: string;
+  limitConns: LimitConnRule;
+  /** stream level only: StreamConfig.limitConnZones. */
+  limitConnZones: LimitZoneConfig;
 }
 
 /** upstream {} values (UpstreamConfig, and the check_* ones of its CheckConfig). */
