@@ -379,13 +379,14 @@ export function finishRequest(r: HttpRequest, keepAlive: boolean): void {
 
 /** The log phase: the access log lines of the request's location; then the body file goes (nginx: at the request's end). */
 export function logRequest(r: HttpRequest): void {
+  // nginx counts the request done (stub_status, limit_conn) before its log line.
+  endRequest(r);
   const plan = r.plan;
   if (plan !== null) for (const log of plan.accessLogs) log.write(r);
   if (r.keptBody !== null) {
     r.keptBody.release();
     r.keptBody = null;
   }
-  endRequest(r);
 }
 
 /** An answer computed later (stub_status counted over the worker processes). */
