@@ -293,3 +293,60 @@ describe('limit_conn (stream)', () => {
     await expect.poll(() => lines(accessLog)).toEqual(expect.arrayContaining(['200 PASSED', '503 REJECTED']));
   });
 });
+
+describe('limits and the request path', () => {
+  test('HTTP/2: limit_conn counts each stream; two concurrent streams of one session, the second gets 503', async () => {
+    const http2 = await import('node:http2');
+    const held: http.ServerResponse[] = [];
+    const backend = await startHttpBackend('slow', (_req, res) => void held.push(res));
+    const site = await startSite(`
+      limit_conn_zone $binary_remote_addr zone=addr:1m;
+      server { listen 127.0.0.1:0 http2; location / { limit_conn addr 1; proxy_pass http://127.0.0.1:${backend.port}; } }`, []);
+    const session = http2.connect(`http://127.0.0.1:${site.port}`);
+    onTestFinished(() => void session.destroy());
+    session.on('error', () => undefined);
+    const ask = (): Promise<number> => new Promise((resolve, reject) => {
+      const s = session.request({ ':path': '/' });
+      s.on('response', (h) => resolve(Number(h[':status'])));
+      s.on('error', reject);
+      s.resume();
+    });
+    const first = ask();
+    await expect.poll(() => backend.requests).toBe(1);
+    expect(await ask()).toBe(503);
+    for (const res of held.splice(0)) res.end('done');
+    expect(await first).toBe(200);
+    // the stream's hold went back when it ended
+    const again = ask();
+    await expect.poll(() => backend.requests).toBe(2);
+    for (const res of held.splice(0)) res.end('done');
+    expect(await again).toBe(200);
+  });
+
+  test('a delayed request keeps its body: what arrives during the delay reaches the upstream whole', async () => {
+    const backend = await startHttpBackend('echo', (req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => res.end(Buffer.concat(chunks)));
+    });
+    const site = await startSite(`
+      limit_req_zone $binary_remote_addr zone=two:1m rate=2r/s;
+      server { listen 127.0.0.1:0; location / { limit_req zone=two burst=5; proxy_pass http://127.0.0.1:${backend.port}; } }`, []);
+    const post = (body: string): Promise<{ status: number; body: string }> => new Promise((resolve, reject) => {
+      const req = http.request({ host: '127.0.0.1', port: site.port, method: 'POST', path: '/', agent: false, headers: { 'content-length': body.length } }, (res) => {
+        let text = '';
+        res.setEncoding('utf8').on('data', (d: string) => (text += d));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+      });
+      req.on('error', reject);
+      // the head and the first half together, the rest while the request is delayed
+      req.write(body.slice(0, body.length / 2));
+      setTimeout(() => req.end(body.slice(body.length / 2)), 100);
+    });
+    const bodies = ['a'.repeat(5000), 'b'.repeat(5000), 'c'.repeat(70_000)];
+    const results = await Promise.all(bodies.map(post));
+    expect(results.map((r) => r.status)).toEqual([200, 200, 200]);
+    expect(results.map((r) => r.body)).toEqual(bodies);
+    await expect.poll(() => lines(site.errorLog).filter((l) => l.includes('delaying request')).length).toBe(2);
+  });
+});
