@@ -78,4 +78,24 @@ describe('limits with worker_processes 2', () => {
     expect((await again).status).toBe(200);
     await expect.poll(async () => (await get(port, '/status')).body).toMatch(/^Active connections: 1 \nserver accepts handled requests\n (\d+) \1 \1 \nReading: 0 Writing: 1 Waiting: 0 \n$/);
   });
+
+  test('a worker that dies gives its limit_conn holds back', async () => {
+    let answerNow = false;
+    const backend = await startHttpBackend('slow', (_req, res) => {
+      if (answerNow) res.end('done');
+    });
+    const { run, port } = await startWorkers(`
+      limit_conn_zone $binary_remote_addr zone=addr:1m;
+      server { listen 127.0.0.1:0; location / { limit_conn addr 1; proxy_set_header X-Pid $pid; proxy_pass http://127.0.0.1:${backend.port}; } }`);
+    const first = get(port, '/').catch(() => null);
+    await expect.poll(() => backend.requests).toBe(1);
+    expect((await get(port, '/')).status).toBe(503);
+    const holder = Number(backend.seen[0]!.headers['x-pid']);
+    expect(holder).not.toBe(run.child.pid);
+    answerNow = true;
+    process.kill(holder, 'SIGKILL');
+    await first;
+    // the other worker (or the replacement) takes the next request: the zone no longer counts the dead one's
+    await expect.poll(async () => (await get(port, '/').catch(() => ({ status: 0 }))).status, { timeout: 15_000 }).toBe(200);
+  });
 });
