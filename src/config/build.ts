@@ -25,6 +25,7 @@ import { mergeAccess } from './access-merge.js';
 import { ProblemList } from './problems.js';
 import type { GeoConfig, SplitClientsConfig } from './variable-types.js';
 import { MAX_REPORTED_ERRORS } from './limits.js';
+import { httpLimitZones, mergeLimits, streamLimitZones } from './limits-build.js';
 import { checkVariables } from './variables.js';
 import { NGINX_DIRECTIVES, unsupportedDirectiveMessage } from './nginx-directives.js';
 import { suggest } from './suggest.js';
@@ -220,10 +221,11 @@ function mergeSettings(base: LocationSettings, own: OwnOf<'http'> | undefined, p
   const clientBody = mergeClientBody(base.clientBody, own, prefix);
   const access = mergeAccess(base.access, own);
   const files = mergeFiles(base.files, own);
-  if (lingering === undefined && clientBody === undefined && access === undefined && files === undefined) return settings;
+  const limits = mergeLimits(base.limits, own);
+  if (lingering === undefined && clientBody === undefined && access === undefined && files === undefined && limits === undefined) return settings;
   return {
     ...settings, ...(lingering === undefined ? {} : { lingering }), ...(clientBody === undefined ? {} : { clientBody }),
-    ...(access === undefined ? {} : { access }), ...(files === undefined ? {} : { files }),
+    ...(access === undefined ? {} : { access }), ...(files === undefined ? {} : { files }), ...(limits === undefined ? {} : { limits }),
   };
 }
 
@@ -364,6 +366,7 @@ function assembleLocation(l: LocationDraft, parent: LocationSettings, prefix: st
   let handler: LocationHandler;
   if (l.ret) handler = { kind: 'return', code: l.ret.code, text: l.ret.text, loc: l.ret.loc };
   else if (l.checkStatus) handler = { kind: 'checkStatus', format: l.checkStatus };
+  else if (l.stubStatus === true) handler = { kind: 'stubStatus' };
   else if (l.proxy) handler = { kind: 'proxy', target: target(l.proxy) };
   else if (l.websocket) handler = { kind: 'websocket', path: l.websocket.path, target: target(l.websocket.target) };
   // A location if without a content handler keeps the enclosing location's (nginx).
@@ -436,6 +439,7 @@ function assembleHttp(state: BuildState, implicit: readonly UpstreamConfig[]): H
     maps: h.maps,
     ...(h.authRequestVariables === undefined ? {} : { authRequestVariables: h.authRequestVariables }),
     ...variableModules(h),
+    ...httpLimitZones(http, servers, state.report),
   };
 }
 
@@ -471,6 +475,7 @@ function assembleStreamServer(s: StreamServerDraft, parent: StreamSettings, acce
     accessRules: m.accessRules,
     setRealIpFrom: m.setRealIpFrom,
     ssl: serverSsl(own, parent, state),
+    ...(m.limitConns.length > 0 ? { limits: { conn: m.limitConns, connLogLevel: m.limitConnLogLevel, connDryRun: m.limitConnDryRun } } : {}),
     loc: s.loc,
   };
 }
@@ -503,6 +508,7 @@ function assembleStream(state: BuildState, implicit: readonly UpstreamConfig[]):
     logFormats: st.logFormats,
     maps: st.maps,
     ...variableModules(st),
+    ...streamLimitZones(base, servers, state.report),
   };
 }
 

@@ -7,6 +7,7 @@ import { HTTP2_DIRECTIVES } from './directives/http2.js';
 import { CLIENT_KEEPALIVE_DIRECTIVES } from './directives/client-keepalive.js';
 import { HTTP_CLIENT_DIRECTIVES } from './directives/http-client.js';
 import { CLIENT_BODY_DIRECTIVES } from './directives/client-body.js';
+import { LIMIT_DIRECTIVES, STUB_STATUS_DIRECTIVES } from './directives/limits.js';
 import { MAIN_DIRECTIVES } from './directives/main.js';
 import { FILE_DIRECTIVES } from './directives/files.js';
 import { REWRITE_DIRECTIVES } from './directives/rewrite.js';
@@ -39,6 +40,8 @@ export const DIRECTIVES: readonly DirectiveSpec[] = [
   ...VARIABLE_MODULE_DIRECTIVES,
   ...FILE_DIRECTIVES,
   ...REWRITE_DIRECTIVES,
+  ...LIMIT_DIRECTIVES,
+  ...STUB_STATUS_DIRECTIVES,
 ];
 
 /** Specs by name; a name may have one spec per context family (`server`, `listen`, `proxy_pass`...). */

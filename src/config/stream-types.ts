@@ -3,6 +3,7 @@
  * and their handlers.
  */
 import type { Loc } from '../errors.js';
+import type { ConnLimits, LimitZoneConfig } from './limit-types.js';
 import type { AccessLogConfig, AccessRule, ListenConfig, LogFormatConfig, MapConfig, ProxySslConfig, ProxyTarget, ServerName, SslConfig, UpstreamConfig } from './types.js';
 import type { GeoConfig, SplitClientsConfig } from './variable-types.js';
 
@@ -53,6 +54,8 @@ export interface StreamServerConfig {
   readonly setRealIpFrom: readonly string[];
   /** TLS settings, used when the server is on an `ssl` listen (terminated, then raw TCP upstream). */
   readonly ssl: SslConfig;
+  /** limit_conn and its settings; absent while the server and stream {} set none. */
+  readonly limits?: ConnLimits;
   readonly loc: Loc;
 }
 
@@ -64,4 +67,6 @@ export interface StreamConfig {
   /** Present when the config has any (variable-types.ts). */
   readonly geo?: readonly GeoConfig[];
   readonly splitClients?: readonly SplitClientsConfig[];
+  /** limit_conn_zone; absent when none is defined. */
+  readonly limitConnZones?: readonly LimitZoneConfig[];
 }

@@ -52,6 +52,7 @@ export const BUILTIN_VARIABLES: ReadonlySet<string> = new Set([
   'connection', 'connection_requests', 'content_length', 'content_type', 'connection_upgrade',
   'realip_remote_addr', 'realip_remote_port', 'proxy_protocol_addr', 'proxy_protocol_port',
   'request_body', 'request_body_file', 'document_root', 'request_filename',
+  'limit_req_status', 'limit_conn_status', 'connections_active', 'connections_reading', 'connections_writing', 'connections_waiting',
   ...SSL_NAMES,
 ]);
 
@@ -66,6 +67,7 @@ export const STREAM_BUILTIN_VARIABLES: ReadonlySet<string> = new Set([
   'upstream_first_byte_time', 'upstream_session_time',
   'ssl_preread_server_name', 'ssl_preread_alpn_protocols', 'ssl_preread_protocol', 'proxy_protocol_addr', 'proxy_protocol_port',
   'host', 'realip_remote_addr', 'realip_remote_port', 'time_local', 'time_iso8601', 'msec', 'pid', 'hostname',
+  'limit_conn_status',
   ...SSL_NAMES,
 ]);
 
@@ -79,7 +81,7 @@ const NGINX_ONLY_HTTP: ReadonlySet<string> = new Set([
   'tcpinfo_rcv_space', 'proxy_protocol_server_addr', 'proxy_protocol_server_port', 'upstream_cache_status',
   'upstream_queue_time', 'upstream_last_server_name', 'proxy_internal_body_length', 'proxy_internal_chunked',
   'http2', 'gzip_ratio', 'invalid_referer', 'secure_link',
-  'secure_link_expires', 'limit_conn_status', 'limit_req_status', 'date_local', 'date_gmt', 'uid_got', 'uid_set',
+  'secure_link_expires', 'date_local', 'date_gmt', 'uid_got', 'uid_set',
   'uid_reset', 'msie', 'modern_browser', 'ancient_browser', 'ssl_early_data',
   'fastcgi_script_name', 'fastcgi_path_info',
 ]);

@@ -16,6 +16,7 @@ import type { AccessConfig, AuthRequestSet } from './access-types.js';
 import type { GeoConfig, SplitClientsConfig } from './variable-types.js';
 import type { FileSettings } from './static-types.js';
 import type { RewriteExtra, TryFilesConfig } from './rewrite-types.js';
+import type { ConnLimits, HttpLimits, LimitLogLevel, LimitReqRule, LimitConnRule, LimitReqZoneConfig, LimitZoneConfig } from './limit-types.js';
 
 /** The TLS part of the tree lives in tls-types.ts. */
 export type { CertificateConfig, PemFile, ProxySslConfig, SslConfig, SslSessionCache, TicketKeyFile, TlsProtocol };
@@ -27,6 +28,7 @@ export type { GeoConfig, SplitClientsConfig };
 /** The static-file and rewrite-module parts live in static-types.ts and rewrite-types.ts. */
 export type { ExpiresConfig, FileSettings } from './static-types.js';
 export type { IfBlock, IfCondition, RewriteExtra, TryFilesConfig } from './rewrite-types.js';
+export type { ConnLimits, HttpLimits, LimitLogLevel, LimitReqRule, LimitConnRule, LimitReqZoneConfig, LimitZoneConfig };
 
 /** A string as written in the config, possibly containing `$var` / `${var}` references. */
 export type Template = string;
@@ -274,6 +276,9 @@ export interface HttpConfig {
   /** Present when the config has any (variable-types.ts). */
   readonly geo?: readonly GeoConfig[];
   readonly splitClients?: readonly SplitClientsConfig[];
+  /** limit_req_zone / limit_conn_zone; absent when none is defined (configs without them keep their shape). */
+  readonly limitReqZones?: readonly LimitReqZoneConfig[];
+  readonly limitConnZones?: readonly LimitZoneConfig[];
 }
 
 export interface HeaderOp {
@@ -402,6 +407,8 @@ export interface LocationSettings {
   readonly access?: AccessConfig;
   /** Static-file settings (types, etag, expires, ...); absent while the defaults apply. */
   readonly files?: FileSettings;
+  /** limit_req / limit_conn and their settings; absent while no level sets any of them. */
+  readonly limits?: HttpLimits;
 }
 
 export interface RealIpConfig {
@@ -425,6 +432,8 @@ export type LocationHandler =
   | { readonly kind: 'websocket'; readonly path: string | null; readonly target: ProxyTarget }
   | { readonly kind: 'return'; readonly code: number; readonly text: Template | null; readonly loc: Loc }
   | { readonly kind: 'checkStatus'; readonly format: 'html' | 'json' | 'prometheus' }
+  /** stub_status: nginx's connection and request counters. */
+  | { readonly kind: 'stubStatus' }
   /** No content handler: serve static files from root (404 when absent). */
   | { readonly kind: 'static' };
 

@@ -19,6 +19,8 @@ import { errorResponse, renderLocal } from './respond.js';
 import type { LocationPlan } from './plan.js';
 import type { HttpSite } from './site.js';
 import { logRequest, serveRequest } from './phases.js';
+import { endRequest } from './limits.js';
+import { connectionStats } from '../core/connection-stats.js';
 import { expectsProxyHeader, headLimitsOf, keepaliveTimeOf, PROXY_INCOMPLETE, readProxyHeader, type AcceptedConnection } from './connection-setup.js';
 import { nextConnectionId, type ClientTransport, type Exchange } from './transport.js';
 import type { TunnelClient } from './tunnel.js';
@@ -248,16 +250,20 @@ export class ClientConnection extends Http1Output implements ClientTransport, Tu
     const ms = this.requests === 0 ? this.#acceptedAtMs + this.#headerTimeoutMs - Date.now() : this.#headerTimeoutMs;
     this.#headDeadline = setTimeout(ClientConnection.#headTimedOut, Math.max(ms, 0), this);
     this.#headDeadline.unref();
+    // stub_status "Reading": a head that did not come in one read is being read.
+    connectionStats.reading++;
   }
 
   #clearHeadDeadline(): void {
     if (this.#headDeadline === null) return;
     clearTimeout(this.#headDeadline);
     this.#headDeadline = null;
+    connectionStats.reading--;
   }
 
   static #headTimedOut(conn: ClientConnection): void {
     conn.#headDeadline = null;
+    connectionStats.reading--;
     if (conn.#state === S_HEAD || conn.#state === S_PROXY) conn.#closeTimedOutHead();
   }
 
@@ -303,7 +309,10 @@ export class ClientConnection extends Http1Output implements ClientTransport, Tu
       ex.clientClosed();
     }
     const r = this.#request;
-    if (was !== S_CLOSED && r !== null && r.status !== 0) logRequest(r);
+    if (was !== S_CLOSED && r !== null) {
+      if (r.status !== 0) logRequest(r);
+      else endRequest(r);
+    }
   }
 
   #feedHead(chunk: Buffer): void {
@@ -450,8 +459,13 @@ export class ClientConnection extends Http1Output implements ClientTransport, Tu
     this.#state = S_TUNNEL;
     // A tunnel may stay open for hours: keep the request (~1.7 KiB of head strings) only for an
     // access log line at close.
-    const plan = this.#request?.plan ?? null;
-    if (plan === null || plan.accessLogs.length === 0) this.#request = null;
+    const r = this.#request;
+    const plan = r?.plan ?? null;
+    // A limit_conn hold lasts as long as the tunnel (nginx: the request is not over).
+    if (r !== null && (plan === null || plan.accessLogs.length === 0) && r.limitHold === null) {
+      endRequest(r);
+      this.#request = null;
+    }
     const held = this.#pipelined;
     this.#pipelined = null;
     this.socket.resume();

@@ -47,6 +47,8 @@ import { takeHold } from './suspend.js';
 import { startTryFiles, type AfterWait } from './try-files.js';
 import { normalizeHost, normalizeUri, splitTarget } from './router.js';
 import { StaticExchange } from './static.js';
+import { applyLimits, endRequest, LIMITS_PASS, LIMITS_WAIT } from './limits.js';
+import { stubStatusResponse } from './stub-status.js';
 import { compileTemplate, useCaptures, type CompiledTemplate } from './variables.js';
 import { renderStatus, statusFormatOf } from '../upstream/status.js';
 
@@ -76,6 +78,7 @@ const PHASE_POST_READ = 0;
 const PHASE_SERVER_REWRITE = 1;
 const PHASE_FIND_LOCATION = 2;
 const PHASE_REWRITE = 3;
+const PHASE_ACCESS = 5;
 const PHASE_PRECONTENT = 6;
 const PHASE_CONTENT = 7;
 
@@ -222,9 +225,10 @@ function rewrite(r: HttpRequest): PhaseResult {
   return NEXT;
 }
 
-/** realip: the client address a trusted peer's header (or PROXY header) names. */
+/** realip: the client address a trusted peer's header (or PROXY header) names; then limit_req and limit_conn. */
 function preaccess(r: HttpRequest): PhaseResult {
-  const realIp = r.plan!.realIp;
+  const plan = r.plan!;
+  const realIp = plan.realIp;
   if (realIp !== null) {
     const pp = r.proxyProtocolAddr === null ? null : { addr: r.proxyProtocolAddr, port: r.proxyProtocolPort ?? 0 };
     const real = realIp(r.head, r.realipRemoteAddr, pp);
@@ -233,7 +237,19 @@ function preaccess(r: HttpRequest): PhaseResult {
       r.remotePort = real.port;
     }
   }
-  return NEXT;
+  // A location's `return` answers in nginx's rewrite phase, before any limit.
+  if (plan.limits === null || (plan.handler.kind === 'return' && !r.broke)) return NEXT;
+  const out = applyLimits(r, plan.limits, resumeAfterLimits);
+  if (out === LIMITS_PASS) return NEXT;
+  if (out === LIMITS_WAIT) return HANDLED;
+  return answer(errorResponse(out), canKeepAlive(r, plan));
+}
+
+/** A request that waited for its limits (a limit_req delay, the primary's answer) goes on. */
+function resumeAfterLimits(r: HttpRequest, status: number): void {
+  if (r.transport.closed) return;
+  if (status === 0) runPhases(r, PHASE_ACCESS);
+  else if (answerLocally(r, errorResponse(status), canKeepAlive(r, r.plan), true)) runPhases(r, PHASE_CONTENT);
 }
 
 /**
@@ -310,6 +326,11 @@ function content(r: HttpRequest): PhaseResult {
     }
     case 'return':
       return answerReturn(r, plan, h.code, plan.returnText?.(r) ?? null);
+    case 'stubStatus': {
+      if (r.method !== 'GET' && r.method !== 'HEAD') return answer(errorResponse(405), canKeepAlive(r, plan));
+      const res = stubStatusResponse(r, deferredAnswer);
+      return res === null ? HANDLED : answer(res, canKeepAlive(r, plan));
+    }
     case 'checkStatus': {
       const { contentType, body } = renderStatus(r.site.statusGroups(), statusFormatOf(r.args, h.format));
       return answer({ status: 200, contentType, body, headers: NO_FIELDS }, canKeepAlive(r, plan));
@@ -494,6 +515,8 @@ export function finishRequest(r: HttpRequest, keepAlive: boolean): void {
 
 /** The log phase: the access log lines of the request's location; then the body file goes (nginx: at the request's end). */
 export function logRequest(r: HttpRequest): void {
+  // nginx counts the request done (stub_status, limit_conn) before its log line.
+  endRequest(r);
   const plan = r.plan;
   // Subrequests are not logged (nginx's log_subrequest off).
   if (plan !== null && r.parent === null) for (const log of plan.accessLogs) log.write(r);
@@ -501,4 +524,10 @@ export function logRequest(r: HttpRequest): void {
     r.keptBody.release();
     r.keptBody = null;
   }
+}
+
+/** An answer computed later (stub_status counted over the worker processes). */
+function deferredAnswer(r: HttpRequest, res: LocalResponse): void {
+  if (r.transport.closed) return;
+  if (answerLocally(r, res, canKeepAlive(r, r.plan), false)) runPhases(r, PHASE_CONTENT);
 }

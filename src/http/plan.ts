@@ -21,6 +21,7 @@ import { compileMaps, compileTemplate, type CompiledTemplate, type RequestInfo, 
 import { bodyReadersOf, keepBodyPlan, type BodyReaders } from './keep-body-plan.js';
 import type { KeepBodyPlan } from './kept-body.js';
 import { compileAccessPlan, type AccessPlan } from './access/access-phase.js';
+import { compileLimits, type LimitsPlan, type LimitZones } from './limits.js';
 import { buildTlsContext, planUpstreamTls, type UpstreamTlsContext, type UpstreamTlsPlan } from './upstream-tls.js';
 
 export interface AccessLogPlan {
@@ -110,6 +111,8 @@ export interface LocationPlan {
   readonly files: FilePlan;
   /** `try_files`, null when none (try-files.ts). */
   readonly tryFiles: TryFilesPlan | null;
+  /** limit_req / limit_conn (limits.ts), null for a location without any. */
+  readonly limits: LimitsPlan | null;
 }
 
 export interface PlanContext {
@@ -124,6 +127,7 @@ export interface PlanContext {
   readonly bodyReaders: BodyReaders;
   /** The config's prefix: the default client_body_temp_path is under it. */
   readonly prefix: string;
+  readonly limitZones: LimitZones;
 }
 
 /** $proxy_port of a proxy_pass host ("backend", "127.0.0.1:9001", "[::1]:80"): its port, else the scheme's. */
@@ -144,6 +148,10 @@ export function buildPlanContext(
   return {
     groups: deps.groups, logger: deps.logger, templates, formats, openAccessLog: deps.openAccessLog, tlsContexts: new Map(),
     bodyReaders: bodyReadersOf(http), prefix: deps.prefix,
+    limitZones: {
+      req: new Map((http.limitReqZones ?? []).map((z) => [z.name, z])),
+      conn: new Map((http.limitConnZones ?? []).map((z) => [z.name, z])),
+    },
   };
 }
 
@@ -253,6 +261,7 @@ export function compileLocationPlan(
     access: compileAccessPlan(settings.access, tc, ctx.prefix),
     files: compileFilePlan(settings, location?.config.match ?? null),
     tryFiles: compileTryFiles((ifBlock === null ? (location?.config ?? server) : null)?.tryFiles, tc),
+    limits: compileLimits(settings.limits, ctx.limitZones, tc),
   };
 }
 

@@ -14,6 +14,8 @@ import type { LocationPlan } from './plan.js';
 import type { CompiledServer } from './router.js';
 import type { HttpSite } from './site.js';
 import type { ClientTransport } from './transport.js';
+import type { LimitConnCheck } from '../core/limits/limit-conn.js';
+import { connectionStats } from '../core/connection-stats.js';
 
 /** The request-body framing a request arrives with. */
 export const BODY_NONE = 0;
@@ -69,6 +71,9 @@ export class HttpRequest implements RequestInfo {
   responseHeaders: readonly string[] | null = null;
   connectionHeader = '';
   keptBody: KeptBody | null = null;
+  /** $limit_req_status / $limit_conn_status ('' until a limit decided; set once per request, as nginx's r->main). */
+  limitReqStatus = '';
+  limitConnStatus = '';
 
   // ---------------------------------------------------------------------------------------------
   // the engine's state of the request (phases.ts)
@@ -100,6 +105,13 @@ export class HttpRequest implements RequestInfo {
   accessCode = 0;
   /** The WWW-Authenticate value a 401 of the access phase goes out with, null when none. */
   authenticate: string | null = null;
+  /** limit_conn holds taken for this request (given back by endRequest), and those the primary is still deciding. */
+  limitHold: LimitConnCheck[] | null = null;
+  limitConnPending: LimitConnCheck[] | null = null;
+  /** How long limit_req makes the request wait (set by its decision, used once). */
+  limitDelayMs = 0;
+  /** endRequest ran (http/limits.ts): counters and holds released once. */
+  ended = false;
 
   constructor(head: RequestHead, headBytes: number, t: ClientTransport, connectionRequests: number, body: BodyFraming) {
     this.head = head;
@@ -125,6 +137,8 @@ export class HttpRequest implements RequestInfo {
     this.transport = t;
     this.site = t.site;
     this.body = body;
+    connectionStats.requests++;
+    connectionStats.writing++;
   }
 }
 

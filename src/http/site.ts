@@ -21,6 +21,13 @@ import { HttpsListen, isTlsListen } from './tls-listen.js';
 import { TlsServers } from '../tls/context.js';
 import type { SessionZones } from '../tls/sessions.js';
 import { compileTemplate, type CompiledTemplate, type RequestInfo } from './variables.js';
+import { LocalLimits, type LimitService } from '../core/limits/service.js';
+import { localCounts, type StatusCounts } from '../core/connection-stats.js';
+
+/** stub_status's counts: now (this process), or null and `done` later (summed over the workers). */
+export type ConnectionCountsSource = (done: (c: StatusCounts) => void) => StatusCounts | null;
+
+const LOCAL_COUNTS: ConnectionCountsSource = () => localCounts();
 
 export interface HttpSiteDeps {
   /** Upstream groups by name, implicit ones ("127.0.0.1:9001") included. */
@@ -45,6 +52,10 @@ export interface HttpSiteDeps {
   readonly tlsSessions?: SessionZones;
   /** The config's prefix (relative default paths such as client_body_temp); default: the working directory. */
   readonly prefix?: string;
+  /** The runtime's limit_req / limit_conn zones (kept across reloads; the primary's with workers). */
+  readonly limits?: LimitService;
+  /** stub_status's counts (default: this process's). */
+  readonly connectionCounts?: ConnectionCountsSource;
 }
 
 /** An HTTP/2 session (src/http2/session.ts) as the site tracks it: retire() sends GOAWAY. */
@@ -74,6 +85,8 @@ export class HttpSite {
   readonly holder: SiteHolder | null;
   readonly tunnels: TunnelTracker | null;
   readonly serverAccess: ReadonlyMap<HttpServerConfig, (clientAddress: string) => boolean> | null;
+  readonly limits: LimitService;
+  readonly connectionCounts: ConnectionCountsSource;
   readonly #ownsPool: boolean;
   readonly #vhosts: Map<string, VirtualHosts>;
   readonly #connections = new Set<ClientConnection>();
@@ -92,6 +105,8 @@ export class HttpSite {
     this.holder = deps.holder ?? null;
     this.tunnels = deps.tunnels ?? null;
     this.serverAccess = deps.serverAccess ?? null;
+    this.limits = deps.limits ?? new LocalLimits();
+    this.connectionCounts = deps.connectionCounts ?? LOCAL_COUNTS;
     this.logger = deps.logger.child({ component: 'http' });
     this.#tls = new TlsServers(deps.tlsSessions ?? null);
     this.#vhosts = buildVirtualHosts(http);

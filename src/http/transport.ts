@@ -109,8 +109,9 @@ export interface ClientTransport extends ResponseSink, ConnectionInfo {
   pause(): void;
   resume(): void;
   /**
-   * Client bytes an access check held while it waited (auth_basic's file, auth_request), read
-   * again as if they arrived now: the body goes to the handler that exchange is by then.
+   * Client bytes held while the request waited (suspend.ts BodyHold: a file test, an access
+   * check, a limit), read again as if they arrived now: the body goes to the handler that
+   * exchange is by then, bytes past it are the next request's.
    */
   replay(chunk: Buffer): void;
   /** Whether the connection may serve another request after this one (keepalive_requests, reload, stop). */

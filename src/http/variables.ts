@@ -15,6 +15,7 @@ import {
 import { compileMaps as compileMapsWith, type VariableModules } from '../core/variables/maps.js';
 import { timeIso8601, timeLocal } from '../core/variables/time.js';
 import { ALIAS_NONE, filePath, type FilePlan } from './file-path.js';
+import { connectionStats, localCounts } from '../core/connection-stats.js';
 import { SSL_VARIABLES, type TlsInfo } from '../tls/info.js';
 import { ATTEMPT_VALUES, seconds, secondsOrDash, type UpstreamAttempt, type UpstreamAttempts } from '../upstream/attempts.js';
 
@@ -75,6 +76,9 @@ export interface RequestInfo {
   readonly plan?: { readonly root: CompiledTemplate; readonly files: FilePlan } | null;
   /** The copy of the body kept for $request_body / $request_body_file (kept-body.ts), null when none. */
   readonly keptBody?: { readonly text: string; readonly fileName: string } | null;
+  /** $limit_req_status / $limit_conn_status (limits.ts), '' when no limit decided. */
+  readonly limitReqStatus?: string;
+  readonly limitConnStatus?: string;
 }
 
 export type Getter = GetterOf<RequestInfo>;
@@ -226,6 +230,13 @@ const BUILTINS: Readonly<Record<string, Getter>> = {
   // nginx's are when the body was not read (a `return` location).
   request_body: (r) => r.keptBody?.text ?? '',
   request_body_file: (r) => r.keptBody?.fileName ?? '',
+  limit_req_status: (r) => r.limitReqStatus ?? '',
+  limit_conn_status: (r) => r.limitConnStatus ?? '',
+  // This process's counts (with worker processes, the worker's own; stub_status sums them all).
+  connections_active: () => String(connectionStats.active),
+  connections_reading: () => String(connectionStats.reading),
+  connections_writing: () => String(connectionStats.writing),
+  connections_waiting: () => String(localCounts().waiting),
   ...Object.fromEntries(Object.entries(SSL_VARIABLES).map(([name, get]) => [name, (r: RequestInfo) => get(r.tls ?? null)])),
 };
 

@@ -18,6 +18,7 @@
  */
 import http2 from 'node:http2';
 import { logRequest, serveRequest } from '../http/phases.js';
+import { endRequest } from '../http/limits.js';
 import { headLimitsOf } from '../http/connection-setup.js';
 import type { LocationPlan } from '../http/plan.js';
 import { BODY_LENGTH, BODY_NONE, BODY_STREAM, HttpRequest } from '../http/request.js';
@@ -220,7 +221,10 @@ export class Http2Stream implements ClientTransport {
     }
     const r = this.#request;
     this.#request = null;
-    if (r !== null && r.status !== 0) logRequest(r);
+    if (r !== null) {
+      if (r.status !== 0) logRequest(r);
+      else endRequest(r);
+    }
   }
 
   // ---------------------------------------------------------------------------------------------

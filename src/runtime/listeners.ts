@@ -8,6 +8,7 @@ import net from 'node:net';
 import fs from 'node:fs';
 import { TsproxyError, systemErrorText } from '../errors.js';
 import type { ListenConfig } from '../config/types.js';
+import { connectionStats } from '../core/connection-stats.js';
 
 /** `reusePort` came in Node 22.12 / 23.1; older versions ignore the option. */
 function nodeHasReusePort(): boolean {
@@ -43,10 +44,14 @@ export function openListener(listen: ListenConfig, dispatch: ConnectionDispatch)
   // bytes each, kept as long as the connection: idle WebSockets live for hours).
   function socketOnClose(this: net.Socket): void {
     sockets.delete(this);
+    connectionStats.active--;
   }
   server.on('connection', (socket) => {
     socket.on('error', socketOnError);
     sockets.add(socket);
+    // stub_status: every accepted connection, http and stream (nginx's ngx_stat_accepted / active).
+    connectionStats.accepted++;
+    connectionStats.active++;
     socket.on('close', socketOnClose);
     dispatch(socket, listen.key);
   });

@@ -30,6 +30,7 @@ import { PrimaryHealth, type ErrorLogTarget, type PrimaryMessage, type WorkerMes
 import { isRoot, USER_IGNORED } from './privileges.js';
 import { randomBytes } from 'node:crypto';
 import { LocalSessionZones } from '../tls/sessions.js';
+import { PrimaryLimits } from './limit-ipc.js';
 import { serveSessionRequest } from './tls-session-ipc.js';
 
 export interface PrimaryOptions {
@@ -64,6 +65,8 @@ export class Primary {
   readonly #health: PrimaryHealth;
   /** ssl_session_cache shared zones of every worker, and the ticket secret they share. */
   readonly #sessions = new LocalSessionZones(randomBytes(32));
+  /** limit_req / limit_conn zones of every worker, and stub_status collections (limit-ipc.ts). */
+  readonly #limits = new PrimaryLimits();
   #reloadId = 0;
   /** Serialises reloads (a SIGHUP during a reload waits for it). */
   #reloading: Promise<unknown> = Promise.resolve();
@@ -86,6 +89,14 @@ export class Primary {
     for (const s of this.#slots) if (s.worker.isConnected()) s.worker.send(msg);
   }
 
+  /** One worker's message by its cluster id (limit answers, counter collections). */
+  readonly #sendTo = (workerId: number, msg: PrimaryMessage): void => {
+    for (const s of this.#slots) if (s.worker.id === workerId && s.worker.isConnected()) s.worker.send(msg);
+  };
+
+  /** Workers serving traffic (stub_status sums their counters). */
+  readonly #workerIds = (): number[] => [...this.#slots].filter((s) => s.ready && s.worker.isConnected()).map((s) => s.worker.id);
+
   #user(): Config['main']['user'] {
     return isRoot() ? this.#config.main.user : null;
   }
@@ -97,6 +108,7 @@ export class Primary {
     this.#slots.add(slot);
     return new Promise((resolve, reject) => {
       worker.on('message', (msg: WorkerMessage) => {
+        if (this.#limits.handle(worker.id, msg, this.#sendTo, this.#workerIds)) return;
         if (msg.type === 'hello') {
           slot.configHash = this.#config.hash;
           worker.send({ type: 'start', config: this.#config, errorLog: this.#opts.errorLog, user: this.#user(), ticketSecret: this.#sessions.ticketSecret } satisfies PrimaryMessage);
@@ -120,6 +132,7 @@ export class Primary {
       });
       worker.on('exit', (code, signal) => {
         this.#slots.delete(slot);
+        this.#limits.workerGone(worker.id);
         if (!slot.ready) reject(new TsproxyError('TSP_ERR_WORKER', `worker process ${worker.process.pid} exited before it was ready`));
         else this.#exited(slot, code, signal);
       });

@@ -27,6 +27,8 @@ import { TunnelRegistry } from './connections.js';
 import { randomBytes } from 'node:crypto';
 import { LocalSessionZones, type SessionZones } from '../tls/sessions.js';
 import { diffConfigs, type ConfigDiff } from './diff.js';
+import { LocalLimits, type LimitService } from '../core/limits/service.js';
+import type { ConnectionCountsSource } from '../http/site.js';
 
 export interface RuntimeOptions {
   logger?: Logger;
@@ -36,6 +38,10 @@ export interface RuntimeOptions {
   maxConnections?: number;
   /** ssl_session_cache shared zones and the ticket secret (a worker's reach the primary); default: this process's. */
   tlsSessions?: SessionZones;
+  /** limit_req / limit_conn zones (a worker's are the primary's, limit-ipc.ts); default: this process's. */
+  limits?: LimitService;
+  /** stub_status's counts (a worker's are summed by the primary); default: this process's. */
+  connectionCounts?: ConnectionCountsSource;
 }
 
 /** A peer's active-check verdict as the primary sends it to workers. */
@@ -139,6 +145,8 @@ export class Runtime {
     const deps: SnapshotDeps = {
       logger, openAccessLog, pool: new UpstreamPool(), holder: { current: null }, websocketHolder: { current: null }, tunnels: new TunnelRegistry(),
       tlsSessions: options.tlsSessions ?? new LocalSessionZones(randomBytes(32)),
+      limits: options.limits ?? new LocalLimits(),
+      ...(options.connectionCounts !== undefined ? { connectionCounts: options.connectionCounts } : {}),
     };
     const snapshot = await buildSnapshot(config, registry, deps);
     snapshot.commit();

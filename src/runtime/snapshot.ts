@@ -21,6 +21,8 @@ import type { UpstreamPool } from '../http/pool.js';
 import { StreamSite, type WebsocketHandoff } from '../tcp/stream-site.js';
 import type { TunnelRegistry } from './connections.js';
 import type { SessionZones } from '../tls/sessions.js';
+import type { LimitService } from '../core/limits/service.js';
+import type { ConnectionCountsSource } from '../http/site.js';
 
 export interface SnapshotDeps {
   logger: Logger;
@@ -33,6 +35,10 @@ export interface SnapshotDeps {
   tunnels: TunnelRegistry;
   /** ssl_session_cache shared zones: outlive reloads (the primary's with workers). */
   tlsSessions: SessionZones;
+  /** limit_req / limit_conn zones: outlive reloads (the primary's with workers). */
+  limits: LimitService;
+  /** stub_status's counts; absent: this process's. */
+  connectionCounts?: ConnectionCountsSource;
 }
 
 export interface Snapshot {
@@ -88,7 +94,10 @@ export async function buildSnapshot(config: Config, registry: PeerRegistry, deps
   const streamGroups = config.stream
     ? await buildGroups(config.stream.upstreams, registry, STREAM_UPSTREAM_PREFIX)
     : new Map<string, UpstreamGroup>();
-  const siteDeps = { logger: deps.logger, openAccessLog: deps.openAccessLog, tunnels: deps.tunnels, tlsSessions: deps.tlsSessions };
+  const siteDeps = {
+    logger: deps.logger, openAccessLog: deps.openAccessLog, tunnels: deps.tunnels, tlsSessions: deps.tlsSessions, limits: deps.limits,
+    ...(deps.connectionCounts !== undefined ? { connectionCounts: deps.connectionCounts } : {}),
+  };
   const http = config.http
     ? new HttpSite(config.http, { ...siteDeps, prefix: config.prefix, groups: httpGroups, statusGroups: () => [...httpGroups.values(), ...streamGroups.values()], pool: deps.pool, holder: deps.holder })
     : null;

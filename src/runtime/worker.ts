@@ -10,6 +10,7 @@ import { Runtime, unchanged, type PreparedReload } from './runtime.js';
 import { dropPrivileges } from './privileges.js';
 import type { PrimaryMessage, WorkerMessage } from './workers.js';
 import { WorkerSessionZones } from './tls-session-ipc.js';
+import { WorkerLimits } from './limit-ipc.js';
 
 function send(msg: WorkerMessage): void {
   process.send?.(msg);
@@ -21,6 +22,8 @@ export function runWorker(): Promise<number> {
   let runtime: Runtime | null = null;
   /** The primary's ssl_session_cache zones, reached over IPC. */
   let sessions: WorkerSessionZones | null = null;
+  /** The primary's limit_req / limit_conn zones and stub_status counts, reached over IPC. */
+  const limits = new WorkerLimits(send);
   /** The error log when the config names none (the primary's -e, else stderr). */
   let fallback: ErrorLogTarget | undefined;
   let queue: Promise<void> = Promise.resolve();
@@ -45,7 +48,10 @@ export function runWorker(): Promise<number> {
         try {
           configureErrorLog(msg.config.main.errorLogs, fallback);
           sessions = new WorkerSessionZones(msg.ticketSecret, send);
-          runtime = await Runtime.start(msg.config, { logger, activeChecks: false, maxConnections: msg.config.main.workerConnections, tlsSessions: sessions });
+          runtime = await Runtime.start(msg.config, {
+            logger, activeChecks: false, maxConnections: msg.config.main.workerConnections, tlsSessions: sessions,
+            limits, connectionCounts: (done) => limits.counts(done),
+          });
           // Log files were opened by now; only then give up root (nginx opens them in the master).
           await new Promise((r) => setTimeout(r, 20));
           if (msg.user !== null) dropPrivileges(msg.user, logger);
@@ -117,6 +123,8 @@ export function runWorker(): Promise<number> {
   };
 
   process.on('message', (msg: PrimaryMessage) => {
+    // limit answers and counter collections at once: a request waits on each
+    if (limits.answered(msg)) return;
     // health verdicts must not wait behind a slow reload; everything else keeps its order
     if (msg.type === 'health' || msg.type === 'tlsSession' || (msg.type === 'stop' && !msg.graceful)) {
       void handle(msg);

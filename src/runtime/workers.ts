@@ -17,6 +17,7 @@ import type { Peer } from '../upstream/peer.js';
 import type { PeerHealthState, ReloadSummary } from './runtime.js';
 import { STREAM_UPSTREAM_PREFIX } from './snapshot.js';
 import type { SessionAnswer, SessionRequest } from './tls-session-ipc.js';
+import type { LimitAnswer, LimitRequest } from './limit-ipc.js';
 
 import type { ErrorLogTarget } from '../log.js';
 
@@ -34,7 +35,8 @@ export type PrimaryMessage =
   | { type: 'health'; states: PeerHealthState[] }
   | { type: 'reopen' }
   | { type: 'stop'; graceful: boolean }
-  | SessionAnswer;
+  | SessionAnswer
+  | LimitAnswer;
 
 export type WorkerMessage =
   /** Sent once the worker listens for messages: cluster's 'online' comes before an ESM entry point has loaded, and IPC messages that arrive with no listener are lost. */
@@ -43,7 +45,8 @@ export type WorkerMessage =
   | { type: 'failed'; message: string }
   | { type: 'prepared'; id: number; error: string | null }
   | { type: 'reloaded'; id: number; summary: ReloadSummary | null; error: string | null }
-  | SessionRequest;
+  | SessionRequest
+  | LimitRequest;
 
 /** worker_processes: 'auto' is one per CPU. */
 export function workerCount(config: Config): number {

@@ -12,6 +12,7 @@ import type { AccessLogConfig, LogFormatConfig, ProxySslConfig, SslConfig, Strea
 import type { TlsServers } from '../tls/context.js';
 import { compileAccessRules, compileTrustedPeers, type AddressCheck } from '../core/address-match.js';
 import type { RetryLimits } from '../core/retry.js';
+import { compileStreamLimits, type StreamLimitsPlan } from './stream-limits.js';
 import { ServerNameIndex } from '../core/server-names.js';
 import { declaredStreamVariables } from '../config/variables.js';
 import { TsproxyError } from '../errors.js';
@@ -51,6 +52,8 @@ export interface CompiledServer {
   readonly upstreamTls: StreamUpstreamTls | null;
   /** proxy_next_upstream_tries / _timeout, for core's PeerTries. */
   readonly retry: RetryLimits;
+  /** limit_conn, null without any. */
+  readonly limits: StreamLimitsPlan | null;
 }
 
 /** proxy_ssl of a stream server: the shared context, and the name (fixed, or per session). */
@@ -143,6 +146,7 @@ export function compileStream(
       ret: config.handler.kind === 'return' ? compileStreamTemplate(config.handler.value, ctx) : null,
       upstreamTls: config.proxySsl === undefined ? null : streamUpstreamTls(config, config.proxySsl, tlsContexts, ctx),
       retry: { tries: config.proxyNextUpstreamTries, retryTimeoutMs: config.proxyNextUpstreamTimeoutMs },
+      limits: compileStreamLimits(config.limits, stream.limitConnZones, (t) => compileStreamTemplate(t, ctx)),
     };
     for (const l of config.listens) {
       const list = byKey.get(l.key) ?? [];

@@ -12,6 +12,7 @@ import type { UpstreamAttempts } from '../upstream/attempts.js';
 import { unmap } from '../wire/ip.js';
 import type { CompiledServer, ListenSite } from './stream-compile.js';
 import type { SessionInfo } from './stream-vars.js';
+import type { LimitConnCheck } from '../core/limits/limit-conn.js';
 
 let connectionCounter = 0;
 
@@ -52,6 +53,9 @@ export class Session implements SessionInfo {
   tunnel: Tunnel | null = null;
   pending: net.Socket | null = null;
   gone = false;
+  /** $limit_conn_status ('' until limit_conn decided), and the holds it took (stream-limits.ts). */
+  limitConnStatus = '';
+  limitHold: LimitConnCheck[] | null = null;
 
   constructor(socket: net.Socket, site: ListenSite) {
     this.socket = socket;

@@ -29,6 +29,10 @@ import { preread, prereadProxyHeader } from '../tls/preread.js';
 import { TlsServers } from '../tls/context.js';
 import type { SessionZones } from '../tls/sessions.js';
 import { tlsInfoOf, type TlsInfo } from '../tls/info.js';
+import { LocalLimits, type LimitService } from '../core/limits/service.js';
+import { connectionStats } from '../core/connection-stats.js';
+import type { ErrorLogger } from '../log.js';
+import { applyStreamLimits, releaseStreamLimits } from './stream-limits.js';
 
 export interface StreamSiteDeps {
   readonly groups: ReadonlyMap<string, UpstreamGroup>;
@@ -40,6 +44,8 @@ export interface StreamSiteDeps {
   readonly websocketHandoff?: (listenKey: string) => WebsocketHandoff | null;
   /** The runtime's ssl_session_cache shared zones (kept across reloads; the primary's with workers). */
   readonly tlsSessions?: SessionZones;
+  /** The runtime's limit_conn zones (kept across reloads; the primary's with workers). */
+  readonly limits?: LimitService;
 }
 
 /** What the HTTP engine needs of a connection the stream side accepted (its AcceptedConnection). */
@@ -99,9 +105,11 @@ export class StreamSite {
   /** TLS contexts of this config, one per SslConfig (src/tls/context.ts). */
   readonly #tls: TlsServers;
   readonly #upstreamTlsSessions = new UpstreamTlsSessions();
+  readonly #limits: LimitService;
   #closed = false;
 
   constructor(stream: StreamConfig, deps: StreamSiteDeps) {
+    this.#limits = deps.limits ?? new LocalLimits();
     this.#tls = new TlsServers(deps.tlsSessions ?? null);
     this.#groups = deps.groups;
     this.#tunnels = deps.tunnels ?? null;
@@ -130,6 +138,7 @@ export class StreamSite {
       }
       const session = new Session(socket, site);
       this.#sessions.add(session);
+      connectionStats.stream++;
       this.#serve(site, session).catch((err: unknown) => {
         this.#logger.error({ err, listen: listenKey }, 'stream session failed');
         session.status = 500;
@@ -237,6 +246,11 @@ export class StreamSite {
     socket.setNoDelay(cfg.tcpNodelay);
     if (cfg.soKeepalive) socket.setKeepAlive(true);
 
+    // nginx's preaccess phase (limit_conn) comes before its access phase (allow/deny).
+    if (server.limits !== null && !(await applyStreamLimits(s, server.limits, this.#limits, this.#logger as unknown as ErrorLogger))) {
+      return this.#abort(s, buffer.length, 503);
+    }
+    if (s.gone) return this.#end(s);
     if (!server.access(s.remoteAddress)) {
       // nginx's line: the listen address (with the port bound) as `server`
       const server = site.key.replace(/:\d+$/, `:${s.serverPort}`);
@@ -437,6 +451,8 @@ export class StreamSite {
 
   #end(s: Session): void {
     if (!this.#sessions.delete(s)) return;
+    connectionStats.stream--;
+    releaseStreamLimits(s, this.#limits);
     s.endedAt = Date.now();
     for (const log of s.server.logs) log.write(s);
   }

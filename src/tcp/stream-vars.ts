@@ -48,6 +48,8 @@ export interface SessionInfo extends VariableScope {
   readonly realipRemotePort?: number;
   /** TLS state of a session on an `ssl` listen, else null/absent. */
   readonly tls?: TlsInfo | null;
+  /** $limit_conn_status, '' before limit_conn decided. */
+  readonly limitConnStatus?: string;
 }
 
 export type Variable = Getter<SessionInfo>;
@@ -98,6 +100,7 @@ export const STREAM_VARIABLES: Readonly<Record<string, Variable>> = {
   msec: (s) => seconds(s.endedAt),
   pid: () => String(process.pid),
   hostname: () => HOSTNAME,
+  limit_conn_status: (s) => s.limitConnStatus ?? '',
   ...Object.fromEntries(Object.entries(SSL_VARIABLES).map(([name, get]) => [name, (s: SessionInfo) => get(s.tls ?? null)])),
 };
 

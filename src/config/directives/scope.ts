@@ -82,6 +82,8 @@ export interface LocationDraft {
   websocket: { path: string | null; target: TargetDraft } | null;
   ret: { code: number; text: Template | null; loc: Loc } | null;
   checkStatus: 'html' | 'json' | 'prometheus' | null;
+  /** stub_status (directives/limits.ts). */
+  stubStatus?: boolean;
   readonly locations: LocationDraft[];
   /** `if` / `break` / `return`-in-if in file order; null until the first. */
   extras: RewriteExtraDraft[] | null;

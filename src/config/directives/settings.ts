@@ -14,6 +14,7 @@ import type {
   AccessLogConfig, AccessRule, AddHeader, AuthRequestSet, ClientBodyConfig, FileSettings, ErrorLogConfig, ErrorPage, HeaderOp, HttpStatusClass, LingeringConfig, LocationSettings, MainConfig,
   SslConfig, Template, TlsProtocol,
 } from '../types.js';
+import type { LimitConnRule, LimitLogLevel, LimitReqRule, LimitReqZoneConfig, LimitZoneConfig } from '../limit-types.js';
 
 /** Which draft a setting lives in (merged along the scope chain). */
 export type SettingKind = 'main' | 'http' | 'stream' | 'upstream';
@@ -152,6 +153,13 @@ export interface HttpValues extends SslValues, ProxySslValues {
   autoindexLocaltime: boolean;
   /** `alias` wrote `root` at this level. */
   alias: boolean;
+  /** limit_req_* / limit_conn_* (directives/limits.ts): HttpLimits when any is set. */
+  limitReqStatus: number;
+  limitReqLogLevel: LimitLogLevel;
+  limitReqDryRun: boolean;
+  limitConnStatus: number;
+  limitConnLogLevel: LimitLogLevel;
+  limitConnDryRun: boolean;
 }
 
 export interface HttpItems extends SslItems {
@@ -168,6 +176,11 @@ export interface HttpItems extends SslItems {
   authRequestSet: AuthRequestSet;
   /** `fastcgi_param`, kept in the draft for a FastCGI module (not assembled: nothing reads it yet). */
   fastcgiParams: { name: string; value: Template; ifNotEmpty: boolean };
+  limitReqs: LimitReqRule;
+  limitConns: LimitConnRule;
+  /** Zones (http level only): HttpConfig.limitReqZones / limitConnZones. */
+  limitReqZones: LimitReqZoneConfig;
+  limitConnZones: LimitZoneConfig;
 }
 
 /** stream {} / tcp {} and stream server values (StreamServerConfig fields unless noted). */
@@ -189,6 +202,8 @@ export interface StreamValues extends SslValues, ProxySslValues {
   sslPreread: boolean;
   prereadTimeoutMs: number;
   prereadBufferBytes: number;
+  limitConnLogLevel: LimitLogLevel;
+  limitConnDryRun: boolean;
 }
 
 export interface StreamItems extends SslItems {
@@ -196,6 +211,9 @@ export interface StreamItems extends SslItems {
   setRealIpFrom: string;
   /** allow / deny (directives/access.ts, the same specs as http's). */
   accessRules: AccessRule;
+  limitConns: LimitConnRule;
+  /** stream level only: StreamConfig.limitConnZones. */
+  limitConnZones: LimitZoneConfig;
 }
 
 /** upstream {} values (UpstreamConfig, and the check_* ones of its CheckConfig). */
