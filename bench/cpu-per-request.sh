@@ -60,10 +60,18 @@ CONF
   echo "$(( (t1 - t0) * 1000000 / $(getconf CLK_TCK) / reqs ))"
 }
 
-printf '%-8s %-50s %s\n' scenario build 'us CPU per request (each round)'
+median() { tr ' ' '\n' | grep . | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+
+printf '%-8s %-50s %-8s %s\n' scenario build median 'us CPU per request (each round)'
 for mode in ${MODES:-h1 h2}; do
   declare -A results=()
-  for _ in $(seq "$ROUNDS"); do for cli in "$@"; do results[$cli]+="$(one "$cli" "$mode") "; done; done
-  for cli in "$@"; do printf '%-8s %-50s %s\n' "$mode" "$cli" "${results[$cli]}"; done
+  for round in $(seq "$ROUNDS"); do
+    # Every other round in reverse order: the machine drifts, and whoever runs first must not
+    # always be the one that drifted.
+    order=("$@")
+    if (( round % 2 == 0 )); then order=(); for ((k = $#; k >= 1; k--)); do order+=("${!k}"); done; fi
+    for cli in "${order[@]}"; do results[$cli]+="$(one "$cli" "$mode") "; done
+  done
+  for cli in "$@"; do printf '%-8s %-50s %-8s %s\n' "$mode" "$cli" "$(echo "${results[$cli]}" | median)" "${results[$cli]}"; done
   unset results
 done
