@@ -10,7 +10,7 @@
  */
 import type net from 'node:net';
 // A location without lingering_* directives has no `lingering`: nginx's defaults apply.
-import { DEFAULT_LINGERING } from '../config/build.js';
+import { DEFAULT_LINGERING } from '../config/location-settings.js';
 import { HEAD_NEED_MORE, HEAD_READY, HeadAccumulator, type HeadLimits } from '../wire/head-accumulator.js';
 import { parseRequestHead, type RequestHead } from '../wire/http1-request.js';
 import type { VirtualHosts } from './router.js';

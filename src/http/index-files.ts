@@ -9,7 +9,7 @@ import { stat } from 'node:fs/promises';
 import { systemErrorText } from '../errors.js';
 import { autoindexResponse } from './autoindex.js';
 import { filePath } from './file-path.js';
-import { continueAfterWait } from './phases.js';
+import { continueAfterWait } from './phase-waits.js';
 import type { LocationPlan } from './plan.js';
 import type { HttpRequest } from './request.js';
 import { errorResponse } from './respond.js';

@@ -5,7 +5,7 @@
  * Locations that do not get a null plan and their requests never look at the body.
  */
 import type { HttpConfig, LocationSettings } from '../config/types.js';
-import { defaultClientBody } from '../config/build.js';
+import { defaultClientBody } from '../config/location-settings.js';
 import { listVariables } from '../config/template.js';
 import type { KeepBodyPlan } from './kept-body.js';
 

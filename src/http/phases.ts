@@ -17,14 +17,16 @@
  * error_page re-enters the loop at the content phase with the target's plan (internal redirect),
  * whether the error came from a phase or later from a handler (respond()). An internal redirect
  * (try_files, index) starts again at the server rewrite phase, a named location at the rewrite
- * phase. A phase that waits for the file system (try_files, index, an `if` file test) returns
- * HANDLED and the request goes on through continueAfterWait / resumePhase.
+ * phase. A phase that waits (a limit, an access check, try_files, index, an `if` file test)
+ * returns HANDLED and the request goes on through phase-waits.ts (continueAfterWait,
+ * resumePhase, the access and limit hooks), which re-enters runPhases.
  *
  * A phase reads and writes the request (HttpRequest's engine state) and talks to the client only
  * through its transport (transport.ts). Plain functions and shared result constants: a request
  * that is proxied allocates nothing here.
  */
-import { ACCESS_PASS, ACCESS_PENDING, runAccess, type AccessHooks } from './access/access-phase.js';
+import { ACCESS_PASS, ACCESS_PENDING, runAccess } from './access/access-phase.js';
+import { ACCESS_HOOKS, accessRefusal, resumeAfterLimits } from './phase-waits.js';
 import { applyErrorPage } from './error-page.js';
 import { writeAddHeaders } from './headers.js';
 import type { LocationPlan, ProxyPlan } from './plan.js';
@@ -43,8 +45,7 @@ import {
 } from './respond.js';
 import { MAX_URI_CHANGES, runRewritePhase, type RewriteOutcome } from './rewrite.js';
 import { startDirectory } from './index-files.js';
-import { takeHold } from './suspend.js';
-import { startTryFiles, type AfterWait } from './try-files.js';
+import { startTryFiles } from './try-files.js';
 import { normalizeHost, normalizeUri, splitTarget } from './router.js';
 import { StaticExchange } from './static.js';
 import { applyLimits, endRequest, LIMITS_PASS, LIMITS_WAIT } from './limits.js';
@@ -75,12 +76,12 @@ function answer(response: LocalResponse, keepAlive: boolean): Answer {
 }
 
 const PHASE_POST_READ = 0;
-const PHASE_SERVER_REWRITE = 1;
+export const PHASE_SERVER_REWRITE = 1;
 const PHASE_FIND_LOCATION = 2;
-const PHASE_REWRITE = 3;
-const PHASE_ACCESS = 5;
-const PHASE_PRECONTENT = 6;
-const PHASE_CONTENT = 7;
+export const PHASE_REWRITE = 3;
+export const PHASE_ACCESS = 5;
+export const PHASE_PRECONTENT = 6;
+export const PHASE_CONTENT = 7;
 
 const PHASES: readonly ((r: HttpRequest) => PhaseResult)[] = [
   postRead,
@@ -98,7 +99,7 @@ export function serveRequest(r: HttpRequest): void {
   runPhases(r, PHASE_POST_READ);
 }
 
-function runPhases(r: HttpRequest, from: number): void {
+export function runPhases(r: HttpRequest, from: number): void {
   let phase = from;
   for (;;) {
     const res = PHASES[phase]!(r);
@@ -245,13 +246,6 @@ function preaccess(r: HttpRequest): PhaseResult {
   return answer(errorResponse(out), canKeepAlive(r, plan));
 }
 
-/** A request that waited for its limits (a limit_req delay, the primary's answer) goes on. */
-function resumeAfterLimits(r: HttpRequest, status: number): void {
-  if (r.transport.closed) return;
-  if (status === 0) runPhases(r, PHASE_ACCESS);
-  else if (answerLocally(r, errorResponse(status), canKeepAlive(r, r.plan), true)) runPhases(r, PHASE_CONTENT);
-}
-
 /**
  * Checks made before the body is read: client_max_body_size, then allow/deny, auth_basic and
  * auth_request (access/access-phase.ts). Subrequests skip the phase, as nginx.
@@ -269,32 +263,6 @@ function access(r: HttpRequest): PhaseResult {
   if (verdict === ACCESS_PENDING) return HANDLED;
   return answer(accessRefusal(r, verdict), canKeepAlive(r, plan));
 }
-
-/** The answer of a refused access phase: 401 with WWW-Authenticate when a check gave one. */
-function accessRefusal(r: HttpRequest, status: number): LocalResponse {
-  const authenticate = r.authenticate;
-  return errorResponse(status, status === 401 && authenticate !== null ? ['WWW-Authenticate', authenticate] : NO_FIELDS);
-}
-
-/** A check that waited has decided: go on to the content phase, or answer the refusal. */
-function accessDecided(r: HttpRequest, verdict: number): void {
-  const wait = takeHold(r);
-  if (r.transport.closed || wait?.gone === true) return;
-  if (verdict !== ACCESS_PASS) {
-    respond(r, accessRefusal(r, verdict), canKeepAlive(r, r.plan));
-    return;
-  }
-  runPhases(r, PHASE_PRECONTENT);
-  // The body bytes that came while waiting go to the content handler now.
-  wait?.handOver(r.transport);
-}
-
-/** An auth_request subrequest: served from the server rewrite phase on (nginx). */
-function serveSubrequest(sub: HttpRequest): void {
-  runPhases(sub, PHASE_SERVER_REWRITE);
-}
-
-const ACCESS_HOOKS: AccessHooks = { decided: accessDecided, serveSubrequest };
 
 /** try_files (the precontent phase): the request waits for the file system, then goes on. */
 function precontent(r: HttpRequest): PhaseResult {
@@ -393,64 +361,6 @@ function rewriteAnswer(r: HttpRequest, out: RewriteOutcome): PhaseResult {
   }
 }
 
-/** Go on with a request that waited for the file system (suspend.ts keeps a body meanwhile). */
-export function resumePhase(r: HttpRequest, phase: number): void {
-  if (r.transport.closed) return;
-  const hold = takeHold(r);
-  runPhases(r, phase);
-  hold?.handOver(r.transport);
-}
-
-/** The end of a wait of try_files or a directory request: content, a status, a named location, a redirect. */
-export function continueAfterWait(r: HttpRequest, next: AfterWait): void {
-  const t = r.transport;
-  if (t.closed) return;
-  const hold = takeHold(r);
-  switch (next.kind) {
-    case 'content':
-      runPhases(r, PHASE_CONTENT);
-      break;
-    case 'status':
-      respond(r, errorResponse(next.code), canKeepAlive(r, r.plan));
-      break;
-    case 'answer':
-      respond(r, next.response, canKeepAlive(r, r.plan));
-      break;
-    case 'named': {
-      const loc = r.server!.namedLocation(next.name);
-      if (loc === null) {
-        r.site.logger.error({ uri: r.uri }, `could not find named location "@${next.name}"`);
-        respond(r, errorResponse(500), false);
-        break;
-      }
-      if (changeUri(r, `@${next.name}`)) {
-        r.plan = loc.plan;
-        runPhases(r, PHASE_REWRITE);
-      }
-      break;
-    }
-    case 'redirect':
-      if (changeUri(r, next.uri)) {
-        r.uri = next.uri;
-        r.args = next.args;
-        r.uriChanged = true;
-        r.plan = r.server!.plan;
-        runPhases(r, PHASE_SERVER_REWRITE);
-      }
-      break;
-  }
-  hold?.handOver(t);
-}
-
-/** An internal redirect counts against the URI changes of a request (nginx: 10, then 500). */
-function changeUri(r: HttpRequest, target: string): boolean {
-  r.broke = false;
-  if (r.uriChangesLeft-- > 0) return true;
-  r.site.logger.error({ uri: r.uri }, `rewrite or internal redirection cycle while internally redirecting to "${target}"`);
-  respond(r, errorResponse(500), false);
-  return false;
-}
-
 /** `return code [text|URL]`. */
 function answerReturn(r: HttpRequest, plan: LocationPlan, code: number, text: string | null): PhaseResult {
   r.plan = plan;
@@ -462,7 +372,7 @@ function answerReturn(r: HttpRequest, plan: LocationPlan, code: number, text: st
 }
 
 /** Keep-alive is possible after a local answer only if no request body is left unread. */
-function canKeepAlive(r: HttpRequest, plan: LocationPlan | null): boolean {
+export function canKeepAlive(r: HttpRequest, plan: LocationPlan | null): boolean {
   return r.head.keepAlive && r.body === BODY_NONE && r.transport.requestsLeft(plan);
 }
 
@@ -479,7 +389,7 @@ export function respond(r: HttpRequest, res: LocalResponse, keepAlive: boolean, 
  * prepare the error_page internal redirect. Returns true when the content phase must run the
  * error page's handler (r.plan and r.errorPage are set).
  */
-function answerLocally(r: HttpRequest, res: LocalResponse, keepAlive: boolean, errorPage: boolean): boolean {
+export function answerLocally(r: HttpRequest, res: LocalResponse, keepAlive: boolean, errorPage: boolean): boolean {
   const t = r.transport;
   if (t.closed) return false;
   const plan = r.plan;

@@ -22,7 +22,7 @@ import { compileCondition, conditionHolds, fileTestHolds, type CompiledCondition
 import type { LocationPlan } from './plan.js';
 import type { HttpRequest } from './request.js';
 import { holdBody } from './suspend.js';
-import { resumePhase } from './phases.js';
+import { resumePhase } from './phase-waits.js';
 import { useCaptures, type CompiledTemplate } from './variables.js';
 
 export type RewriteStep =

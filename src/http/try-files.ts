@@ -11,7 +11,7 @@
 import { stat } from 'node:fs/promises';
 import type { TryFilesConfig } from '../config/types.js';
 import { filePath } from './file-path.js';
-import { continueAfterWait } from './phases.js';
+import { continueAfterWait } from './phase-waits.js';
 import type { LocationPlan } from './plan.js';
 import type { HttpRequest } from './request.js';
 import type { LocalResponse } from './respond.js';
