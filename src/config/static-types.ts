@@ -24,4 +24,6 @@ export interface FileSettings {
   readonly autoindexLocaltime: boolean;
   /** `root` is an `alias` path: the location's prefix is replaced, not prepended. */
   readonly alias: boolean;
+  /** log_not_found: a 404 of a static file or index is logged (nginx's default). */
+  readonly logNotFound: boolean;
 }

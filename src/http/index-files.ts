@@ -64,7 +64,8 @@ async function directory(r: HttpRequest, plan: LocationPlan): Promise<AfterWait>
   }
   if (!isDir) {
     const what = missing === null ? `"${dir}" is not found (2: No such file or directory)` : `"${missing.file}" is not found (${systemErrorText(missing.err as Error)})`;
-    r.site.logger.error(requestLogContext(r, 'TSP_ERR_STATIC_FILE'), what);
+    // nginx's index module: the 404 is logged unless log_not_found is off.
+    if (plan.files.settings.logNotFound) r.site.logger.error(requestLogContext(r, 'TSP_ERR_STATIC_FILE'), what);
     return NOT_FOUND;
   }
   if (plan.files.settings.autoindex) {

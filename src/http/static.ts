@@ -180,10 +180,13 @@ export class StaticExchange implements Exchange {
     const found = await openFile(file);
     if (this.#done) return void (await ('handle' in found ? found.handle.close() : undefined));
     if (!('handle' in found)) {
-      // nginx's line (log_not_found on); fail2ban and logwatch read it.
-      r.site.logger.error(requestLogContext(r, 'TSP_ERR_STATIC_FILE'), `open() "${file}" failed (${systemErrorText(found.err)})`);
       const code = (found.err as NodeJS.ErrnoException).code;
-      return this.#respond(errorResponse(code === 'EACCES' ? 403 : code === 'ENOENT' || code === 'ENOTDIR' || code === 'ENAMETOOLONG' ? 404 : 500));
+      const status = code === 'EACCES' ? 403 : code === 'ENOENT' || code === 'ENOTDIR' || code === 'ENAMETOOLONG' ? 404 : 500;
+      // nginx's line (fail2ban and logwatch read it); log_not_found off leaves out the 404s only.
+      if (status !== 404 || this.#plan.files.settings.logNotFound) {
+        r.site.logger.error(requestLogContext(r, 'TSP_ERR_STATIC_FILE'), `open() "${file}" failed (${systemErrorText(found.err)})`);
+      }
+      return this.#respond(errorResponse(status));
     }
     if (found.stats.isDirectory()) {
       await found.handle.close();

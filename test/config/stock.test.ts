@@ -31,7 +31,7 @@ describe('directives of a stock config with no effect in tsproxy', () => {
       'http {',
       '  sendfile on; tcp_nopush on; types_hash_max_size 2048; types_hash_bucket_size 64;',
       '  open_file_cache max=1000 inactive=20s; open_file_cache_valid 30s; open_file_cache_min_uses 2; open_file_cache_errors on;',
-      '  log_not_found off; charset utf-8;',
+      '  aio off; charset utf-8;',
       '  upstream u { zone u 64k; server 127.0.0.1:9; }',
       '  server { listen 127.0.0.1:0; location / { proxy_pass http://u; } }',
       '}',
@@ -44,12 +44,12 @@ describe('directives of a stock config with no effect in tsproxy', () => {
       'load_module', 'worker_rlimit_nofile', 'worker_cpu_affinity', 'worker_priority', 'pcre_jit', 'env', 'env', 'thread_pool',
       'accept_mutex', 'sendfile', 'tcp_nopush', 'types_hash_max_size', 'types_hash_bucket_size',
       'open_file_cache', 'open_file_cache_valid', 'open_file_cache_min_uses', 'open_file_cache_errors',
-      'log_not_found', 'charset', 'zone',
+      'aio', 'charset', 'zone',
     ].map((n) => `"${n}" directive has no effect in tsproxy`));
   });
 
   test('a location level directive reports its own position', () => {
-    expect(notices(SERVER('log_not_found off;'))).toEqual(['1:50 "log_not_found" directive has no effect in tsproxy']);
+    expect(notices(SERVER('aio off;'))).toEqual(['1:50 "aio" directive has no effect in tsproxy']);
   });
 
   // nginx 1.22's messages (checked with ask-nginx)
@@ -145,14 +145,14 @@ describe('problems of a file included many times', () => {
     const locations = Array.from({ length: times }, (_, i) => `location /l${i} { include bad.inc; return 200; }`).join('\n');
     const dir = tree({
       'nginx.conf': `http { server { listen 127.0.0.1:0;\n${locations}\n} }`,
-      'bad.inc': 'proxy_pas http://127.0.0.1:1;\nlog_not_found off;\n',
+      'bad.inc': 'proxy_pas http://127.0.0.1:1;\naio off;\n',
     });
     const r = loadConfigFile(join(dir, 'nginx.conf'));
     // counted past the cap of 100 reported problems: repeats do not use it up
     expect(r.errors.map((e) => `${e.loc.file.slice(dir.length)}:${e.loc.line} ${e.message}`)).toEqual([
       `/bad.inc:1 unknown directive "proxy_pas" - did you mean "proxy_pass"? (and ${times - 1} more times)`,
     ]);
-    expect(r.notices.map((e) => e.message)).toEqual([`"log_not_found" directive has no effect in tsproxy (and ${times - 1} more times)`]);
+    expect(r.notices.map((e) => e.message)).toEqual([`"aio" directive has no effect in tsproxy (and ${times - 1} more times)`]);
   });
 
   test('in the order the files were read, not by file name: a cause before its consequence', () => {

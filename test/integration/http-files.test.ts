@@ -295,4 +295,26 @@ describe('error log lines (nginx wording, read by fail2ban and logwatch)', () =>
     ]);
     expect(errors[0]).toMatchObject({ client: '127.0.0.1', request: 'GET /missing.txt HTTP/1.1', host: 'x' });
   });
+
+  it('log_not_found off leaves the 404 lines out, not the 403 one; a location turns it on again (nginx)', async () => {
+    // nginx 1.22: with log_not_found off, /missing.txt and /nodir/ log nothing, /noidx/ still logs
+    // "directory index ... is forbidden", and /on/missing.txt (log_not_found on) its open() line.
+    const root = makeRoot();
+    mkdirSync(path.join(root, 'noidx'));
+    const dir = tempDir();
+    const port = await freePort();
+    const conf = path.join(dir, 'nginx.conf');
+    writeFileSync(conf, `error_log stderr info; http { server { listen 127.0.0.1:${port}; root ${root}; log_not_found off;
+      location /on/ { log_not_found on; } } }`);
+    const run = startCli(['-c', conf, '-p', dir]);
+    await expect.poll(() => run.output(), { timeout: 15_000 }).toContain('started');
+    const out = await rawExchange(port, 'GET /missing.txt HTTP/1.1\r\nHost: x\r\n\r\nGET /noidx/ HTTP/1.1\r\nHost: x\r\n\r\n'
+      + 'GET /nodir/ HTTP/1.1\r\nHost: x\r\n\r\nGET /on/missing.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    expect(out.match(/^HTTP\/1\.1 \d+/gm)).toEqual(['HTTP/1.1 404', 'HTTP/1.1 403', 'HTTP/1.1 404', 'HTTP/1.1 404']);
+    await expect.poll(() => logRecords(run).filter((r) => r.level === 'error').length, { timeout: 5000 }).toBe(2);
+    expect(logRecords(run).filter((r) => r.level === 'error').map((e) => e.msg)).toEqual([
+      `directory index of "${root}/noidx/" is forbidden`,
+      `open() "${root}/on/missing.txt" failed (2: No such file or directory)`,
+    ]);
+  });
 });

@@ -16,6 +16,7 @@ const LOC3: readonly Context[] = ['http', 'server', 'location'];
 export const DEFAULT_FILES: FileSettings = {
   defaultType: 'application/octet-stream', types: null, etag: true, expires: null, ifModifiedSince: 'exact',
   autoindex: false, autoindexFormat: 'html', autoindexExactSize: true, autoindexLocaltime: false, alias: false,
+  logNotFound: true,
 };
 
 /** A signed nginx time in seconds ("1h", "-1", "+30m"). */
@@ -98,6 +99,10 @@ export const FILE_DIRECTIVES: readonly DirectiveSpec[] = [
     syntax: 'autoindex_format html | json;', summary: 'Format of directory listings.', note: '`xml` and `jsonp` are accepted and answered as html and json.',
   }),
   setting({ kind: 'http', contexts: LOC3, name: 'autoindex_exact_size', field: 'autoindexExactSize', parse: flag, default: 'on', syntax: 'autoindex_exact_size on | off;', summary: 'html listings: exact sizes in bytes, else rounded to K, M, G.' }),
+  setting({
+    kind: 'http', contexts: LOC3, name: 'log_not_found', field: 'logNotFound', parse: flag, default: 'on', syntax: 'log_not_found on | off;',
+    summary: 'Log a static file or index that is not there (`open() "..." failed (2: No such file or directory)`); off keeps the 404 out of the error log.',
+  }),
   setting({ kind: 'http', contexts: LOC3, name: 'autoindex_localtime', field: 'autoindexLocaltime', parse: flag, default: 'off', syntax: 'autoindex_localtime on | off;', summary: 'html listings: times in local time, else UTC.' }),
   {
     name: 'alias', contexts: ['location'], args: [1, 1], templates: 0, syntax: 'alias path;',
@@ -128,14 +133,14 @@ export const FILE_DIRECTIVES: readonly DirectiveSpec[] = [
 export function mergeFiles(base: FileSettings | undefined, own: Partial<Record<string, unknown>> & {
   defaultType?: string; mimeTypes?: FileSettings['types']; etag?: boolean; expires?: FileSettings['expires'];
   ifModifiedSince?: FileSettings['ifModifiedSince']; autoindex?: boolean; autoindexFormat?: FileSettings['autoindexFormat'];
-  autoindexExactSize?: boolean; autoindexLocaltime?: boolean; alias?: boolean; root?: string;
+  autoindexExactSize?: boolean; autoindexLocaltime?: boolean; alias?: boolean; root?: string; logNotFound?: boolean;
 }): FileSettings | undefined {
   const b = base ?? DEFAULT_FILES;
   // `root` at this level ends an inherited alias (they share one slot).
   const alias = own.alias ?? (own.root !== undefined ? false : b.alias);
   if (own.defaultType === undefined && own.mimeTypes === undefined && own.etag === undefined && own.expires === undefined
     && own.ifModifiedSince === undefined && own.autoindex === undefined && own.autoindexFormat === undefined
-    && own.autoindexExactSize === undefined && own.autoindexLocaltime === undefined && alias === b.alias) return base;
+    && own.autoindexExactSize === undefined && own.autoindexLocaltime === undefined && own.logNotFound === undefined && alias === b.alias) return base;
   return {
     defaultType: own.defaultType ?? b.defaultType,
     types: own.mimeTypes === undefined ? b.types : own.mimeTypes,
@@ -147,5 +152,6 @@ export function mergeFiles(base: FileSettings | undefined, own: Partial<Record<s
     autoindexExactSize: own.autoindexExactSize ?? b.autoindexExactSize,
     autoindexLocaltime: own.autoindexLocaltime ?? b.autoindexLocaltime,
     alias,
+    logNotFound: own.logNotFound ?? b.logNotFound,
   };
 }

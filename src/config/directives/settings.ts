@@ -151,6 +151,7 @@ export interface HttpValues extends SslValues, ProxySslValues {
   autoindexFormat: FileSettings['autoindexFormat'];
   autoindexExactSize: boolean;
   autoindexLocaltime: boolean;
+  logNotFound: boolean;
   /** `alias` wrote `root` at this level. */
   alias: boolean;
   /** limit_req_* / limit_conn_* (directives/limits.ts): HttpLimits when any is set. */

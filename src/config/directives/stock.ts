@@ -159,7 +159,6 @@ export const STOCK_DIRECTIVES: readonly DirectiveSpec[] = [
   noEffect('open_file_cache_valid', LOC3, [1, 1], 'How often open_file_cache entries are validated.', 'open_file_cache_valid time;', time),
   noEffect('open_file_cache_min_uses', LOC3, [1, 1], 'Uses that keep a descriptor open in open_file_cache.', 'open_file_cache_min_uses number;', number),
   noEffect('open_file_cache_errors', LOC3, [1, 1], 'Cache file lookup errors in open_file_cache.', 'open_file_cache_errors on | off;'),
-  noEffect('log_not_found', LOC3, [1, 1], 'Log "file not found" errors.', 'log_not_found on | off;'),
   noEffect('log_subrequest', LOC3, [1, 1], 'Log subrequests in the access log.', 'log_subrequest on | off;'),
   noEffect('charset', LOC3, [1, 1], 'Charset added to the Content-Type of responses.', 'charset charset | off;'),
   noEffect('source_charset', LOC3, [1, 1], 'Source charset of responses.', 'source_charset charset;'),
