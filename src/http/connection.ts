@@ -20,12 +20,12 @@ import type { LocationPlan } from './plan.js';
 import type { HttpSite } from './site.js';
 import { logRequest, serveRequest } from './phases.js';
 import { endRequest } from './limits.js';
-import { connectionStats } from '../core/connection-stats.js';
 import { expectsProxyHeader, headLimitsOf, keepaliveTimeOf, PROXY_INCOMPLETE, readProxyHeader, type AcceptedConnection } from './connection-setup.js';
 import { nextConnectionId, type ClientTransport, type Exchange } from './transport.js';
 import type { TunnelClient } from './tunnel.js';
 import type { TlsInfo } from '../tls/info.js';
 import { Http1Output } from './http1-output.js';
+import { HeadDeadline, type HeadDeadlineOwner } from './head-deadline.js';
 
 const S_HEAD = 0;
 const S_BODY = 1;
@@ -37,7 +37,6 @@ const S_PROXY = 5;
 /** Lingering close: our FIN is sent, what the client still sends is read and dropped (nginx). */
 const S_LINGER = 6;
 
-
 function lingerDeadline(socket: net.Socket): void {
   socket.destroy();
 }
@@ -46,7 +45,7 @@ function lingerDeadline(socket: net.Socket): void {
 const kConnection = Symbol('tsproxy.connection');
 type OwnedSocket = net.Socket & { [kConnection]: ClientConnection };
 
-export class ClientConnection extends Http1Output implements ClientTransport, TunnelClient {
+export class ClientConnection extends Http1Output implements ClientTransport, TunnelClient, HeadDeadlineOwner {
   /** The site (config) of the current request; a reload applies from the next request on. */
   site: HttpSite;
   vhosts: VirtualHosts;
@@ -85,8 +84,8 @@ export class ClientConnection extends Http1Output implements ClientTransport, Tu
   #keepaliveUntilMs = 0;
   /** The lingering close's lingering_time deadline, cleared when the socket closes. */
   #lingerDeadline: NodeJS.Timeout | null = null;
-  /** Deadline of a head that arrived in pieces (null while none is pending). */
-  #headDeadline: NodeJS.Timeout | null = null;
+  /** client_header_timeout of a head that arrives in pieces (made at the first such head). */
+  #headDeadline: HeadDeadline | null = null;
   /** The client sent FIN: no more requests will come. */
   #clientEnded = false;
 
@@ -238,33 +237,20 @@ export class ClientConnection extends Http1Output implements ClientTransport, Tu
     // Otherwise a response is in progress: end() ends the socket after it.
   }
 
-  /**
-   * client_header_timeout is a deadline for the whole head, not an idle timer: a head dribbled a
-   * byte at a time must not hold the connection forever. nginx counts the first request from the
-   * accept and each keep-alive request from its first byte (the wait before it is
-   * keepalive_timeout). Armed only when a head (or PROXY header) arrives in pieces, so a client
-   * that sends its head in one read pays for no timer.
-   */
+  /** A head arrives in pieces: client_header_timeout (head-deadline.ts), the first request's from the accept. */
   #armHeadDeadline(): void {
-    if (this.#headDeadline !== null || this.#headerTimeoutMs <= 0) return;
+    if (this.#headerTimeoutMs <= 0) return;
     const ms = this.requests === 0 ? this.#acceptedAtMs + this.#headerTimeoutMs - Date.now() : this.#headerTimeoutMs;
-    this.#headDeadline = setTimeout(ClientConnection.#headTimedOut, Math.max(ms, 0), this);
-    this.#headDeadline.unref();
-    // stub_status "Reading": a head that did not come in one read is being read.
-    connectionStats.reading++;
+    (this.#headDeadline ??= new HeadDeadline(this)).arm(ms);
   }
 
   #clearHeadDeadline(): void {
-    if (this.#headDeadline === null) return;
-    clearTimeout(this.#headDeadline);
-    this.#headDeadline = null;
-    connectionStats.reading--;
+    this.#headDeadline?.clear();
   }
 
-  static #headTimedOut(conn: ClientConnection): void {
-    conn.#headDeadline = null;
-    connectionStats.reading--;
-    if (conn.#state === S_HEAD || conn.#state === S_PROXY) conn.#closeTimedOutHead();
+  /** HeadDeadlineOwner: the head's deadline passed. */
+  headTimedOut(): void {
+    if (this.#state === S_HEAD || this.#state === S_PROXY) this.#closeTimedOutHead();
   }
 
   /**
@@ -503,15 +489,11 @@ export class ClientConnection extends Http1Output implements ClientTransport, Tu
     this.#retiring = true;
     if (this.idle) this.socket.end();
   }
-
-  dispatchHeld(chunk: Buffer): void {
-    if (this.#state === S_HEAD) this.#feedHead(chunk);
-    else this.#onData(chunk);
-  }
 }
 
 function connectionResume(conn: ClientConnection, pending: Buffer): void {
   if (conn.closed) return;
   conn.socket.resume();
-  conn.dispatchHeld(pending);
+  // Read as if they arrived now (#onData: the next head, or what the state makes of them).
+  conn.replay(pending);
 }
