@@ -11,6 +11,7 @@ import { LIMIT_DIRECTIVES, STUB_STATUS_DIRECTIVES } from './directives/limits.js
 import { MAIN_DIRECTIVES } from './directives/main.js';
 import { FILE_DIRECTIVES } from './directives/files.js';
 import { REWRITE_DIRECTIVES } from './directives/rewrite.js';
+import { RATE_DIRECTIVES } from './directives/rate.js';
 import { TsproxyError } from '../errors.js';
 import type { Context, DirectiveSpec, SettingKind } from './directives/scope.js';
 import type { OwnSettings, SettingsOf } from './directives/settings.js';
@@ -40,6 +41,7 @@ export const DIRECTIVES: readonly DirectiveSpec[] = [
   ...VARIABLE_MODULE_DIRECTIVES,
   ...FILE_DIRECTIVES,
   ...REWRITE_DIRECTIVES,
+  ...RATE_DIRECTIVES,
   ...LIMIT_DIRECTIVES,
   ...STUB_STATUS_DIRECTIVES,
 ];

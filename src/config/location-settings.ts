@@ -10,7 +10,7 @@ import { mergeProxySsl, proxySslOf, setsProxySsl } from './directives/ssl.js';
 import { resolvePath } from './directives/scope.js';
 import type { HttpSettings, OwnOf } from './directives/settings.js';
 import type {
-  AccessLogConfig, ClientBodyConfig, HeaderNameRules, LingeringConfig, LocationSettings, RealIpConfig,
+  AccessLogConfig, ClientBodyConfig, HeaderNameRules, LingeringConfig, LocationSettings, RateConfig, RealIpConfig,
 } from './types.js';
 import { mergeAccess } from './access-merge.js';
 import { mergeLimits } from './limits-build.js';
@@ -28,7 +28,7 @@ export function resolveAccessLogs(prefix: string, logs: readonly AccessLogConfig
 }
 
 /** LocationSettings fields that are the http setting of the same name, taken as written. */
-type CopiedField = Exclude<keyof LocationSettings, 'proxySsl' | 'accessLogs' | 'root' | 'realIp' | 'lingering' | 'clientBody' | 'access' | 'files'>;
+type CopiedField = Exclude<keyof LocationSettings, 'proxySsl' | 'accessLogs' | 'root' | 'realIp' | 'lingering' | 'clientBody' | 'access' | 'files' | 'limits' | 'rate'>;
 
 /**
  * A level's LocationSettings: the parent's values overlaid with this level's own. A level that
@@ -52,10 +52,12 @@ export function mergeSettings(base: LocationSettings, own: OwnOf<'http'> | undef
   const access = mergeAccess(base.access, own);
   const files = mergeFiles(base.files, own);
   const limits = mergeLimits(base.limits, own);
-  if (lingering === undefined && clientBody === undefined && access === undefined && files === undefined && limits === undefined) return settings;
+  const rate = mergeRate(base.rate, own);
+  if (lingering === undefined && clientBody === undefined && access === undefined && files === undefined && limits === undefined && rate === undefined) return settings;
   return {
     ...settings, ...(lingering === undefined ? {} : { lingering }), ...(clientBody === undefined ? {} : { clientBody }),
     ...(access === undefined ? {} : { access }), ...(files === undefined ? {} : { files }), ...(limits === undefined ? {} : { limits }),
+    ...(rate === undefined ? {} : { rate }),
   };
 }
 
@@ -88,6 +90,18 @@ function mergeClientBody(base: ClientBodyConfig | undefined, own: OwnOf<'http'>,
   const same = c.bufferSizeBytes === d.bufferSizeBytes && c.inFileOnly === d.inFileOnly && c.singleBuffer === d.singleBuffer
     && c.tempPath === d.tempPath && c.tempLevels.length === d.tempLevels.length && c.requestBuffering === d.requestBuffering;
   return same ? undefined : c;
+}
+
+/** limit_rate and friends: present only when a level sets one (a location without them pays nothing per request). */
+function mergeRate(base: RateConfig | undefined, own: OwnOf<'http'>): RateConfig | undefined {
+  if (own.limitRate === undefined && own.limitRateAfter === undefined && own.proxyLimitRateBytes === undefined && own.proxyIgnoreHeaders === undefined) return base;
+  const d = DEFAULTS.http;
+  return {
+    limitRate: own.limitRate ?? base?.limitRate ?? d.limitRate,
+    limitRateAfter: own.limitRateAfter ?? base?.limitRateAfter ?? d.limitRateAfter,
+    proxyLimitRateBytes: own.proxyLimitRateBytes ?? base?.proxyLimitRateBytes ?? d.proxyLimitRateBytes,
+    proxyIgnoreHeaders: own.proxyIgnoreHeaders ?? base?.proxyIgnoreHeaders ?? d.proxyIgnoreHeaders,
+  };
 }
 
 /** nginx's lingering_close / lingering_time / lingering_timeout defaults, from the directive table. */

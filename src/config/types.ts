@@ -347,6 +347,18 @@ export interface ClientBodyConfig {
   readonly requestBuffering: boolean;
 }
 
+/** limit_rate, limit_rate_after, proxy_limit_rate and proxy_ignore_headers of a location. */
+export interface RateConfig {
+  /** Bytes per second to the client, a size or a template of one ('0': no limit). */
+  readonly limitRate: Template;
+  /** Bytes sent at full speed first, a size or a template of one. */
+  readonly limitRateAfter: Template;
+  /** Bytes per second read from the upstream (0: no limit). */
+  readonly proxyLimitRateBytes: number;
+  /** Upstream response fields whose special meaning is ignored (lowercase). */
+  readonly proxyIgnoreHeaders: readonly string[];
+}
+
 /** underscores_in_headers / ignore_invalid_headers / max_headers of a server. */
 export interface HeaderNameRules {
   readonly underscoresInHeaders: boolean;
@@ -409,6 +421,8 @@ export interface LocationSettings {
   readonly files?: FileSettings;
   /** limit_req / limit_conn and their settings; absent while no level sets any of them. */
   readonly limits?: HttpLimits;
+  /** limit_rate and friends; absent while no level sets any of them. */
+  readonly rate?: RateConfig;
 }
 
 export interface RealIpConfig {

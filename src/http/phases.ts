@@ -419,12 +419,16 @@ export function answerLocally(r: HttpRequest, res: LocalResponse, keepAlive: boo
 
 /** The response is complete: the log phase, then the transport keeps the connection or ends it. */
 export function finishRequest(r: HttpRequest, keepAlive: boolean): void {
+  // limit_rate still holds body bytes: the request ends when they are written.
+  if (r.pacer !== null && r.pacer.holding) return r.pacer.finishAfter(keepAlive, finishRequest);
   logRequest(r);
   r.transport.end(keepAlive);
 }
 
 /** The log phase: the access log lines of the request's location; then the body file goes (nginx: at the request's end). */
 export function logRequest(r: HttpRequest): void {
+  // Logged while limit_rate holds bytes: the client went away, they are not sent.
+  if (r.pacer !== null) r.pacer.drop();
   // nginx counts the request done (stub_status, limit_conn) before its log line.
   endRequest(r);
   const plan = r.plan;

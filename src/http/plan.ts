@@ -22,6 +22,7 @@ import { bodyReadersOf, keepBodyPlan, type BodyReaders } from './keep-body-plan.
 import type { KeepBodyPlan } from './kept-body.js';
 import { compileAccessPlan, type AccessPlan } from './access/access-phase.js';
 import { compileLimits, type LimitsPlan, type LimitZones } from './limits.js';
+import { compilePacing, honoursAccelLimitRate, type PacingPlan } from './pacing.js';
 import { buildTlsContext, planUpstreamTls, type UpstreamTlsContext, type UpstreamTlsPlan } from './upstream-tls.js';
 
 export interface AccessLogPlan {
@@ -77,6 +78,8 @@ export interface ProxyPlan {
    */
   readonly tls: UpstreamTlsPlan | null;
   readonly tunnelTimeoutMs: number;
+  /** An upstream's X-Accel-Limit-Rate sets the response's limit_rate (not in proxy_ignore_headers). */
+  readonly accelLimitRate: boolean;
   /**
    * error_page served by this location: the status its response goes out with (0 or absent =
    * the upstream's). Set only on the per-error copy connection.ts makes, never at compile time.
@@ -113,6 +116,8 @@ export interface LocationPlan {
   readonly tryFiles: TryFilesPlan | null;
   /** limit_req / limit_conn (limits.ts), null for a location without any. */
   readonly limits: LimitsPlan | null;
+  /** limit_rate / limit_rate_after / proxy_limit_rate (pacing.ts), null for a location without any. */
+  readonly pacing: PacingPlan | null;
 }
 
 export interface PlanContext {
@@ -241,6 +246,7 @@ export function compileLocationPlan(
       scheme: https ? 'https' : 'http',
       tls: https ? upstreamTls(ctx, settings.proxySsl, target.dynamic ? null : proxyHost, tc) : null,
       tunnelTimeoutMs: handler.kind === 'websocket' ? settings.websocketReadTimeoutMs : settings.proxyReadTimeoutMs,
+      accelLimitRate: honoursAccelLimitRate(settings.rate),
     };
   }
   return {
@@ -262,6 +268,7 @@ export function compileLocationPlan(
     files: compileFilePlan(settings, location?.config.match ?? null),
     tryFiles: compileTryFiles((ifBlock === null ? (location?.config ?? server) : null)?.tryFiles, tc),
     limits: compileLimits(settings.limits, ctx.limitZones, tc),
+    pacing: compilePacing(settings.rate, tc),
   };
 }
 

@@ -17,6 +17,7 @@ import type { HttpRequest } from './request.js';
 import { errorResponse, statusText } from './respond.js';
 import { finishRequest, respond } from './phases.js';
 import type { ClientTransport } from './transport.js';
+import { accelLimitRate, sendBody, startPacing } from './pacing.js';
 
 export class ProxyResponse extends ResponseBodyFraming {
   /** A response head was accepted for the client: a failure from now on aborts it. */
@@ -79,12 +80,18 @@ export class ProxyResponse extends ResponseBodyFraming {
       return;
     }
     t.setTimeout(this.#plan.settings.sendTimeoutMs);
+    // X-Accel-Limit-Rate is the response's rate from its head on (nginx: $limit_rate in add_header sees it).
+    if (this.#proxy.accelLimitRate) {
+      const accel = accelLimitRate(res.lnames, res.headers);
+      if (accel >= 0) r.limitRateBytes = accel;
+    }
     t.status(shown, res.reason === '' || shown !== status ? statusText(shown) : res.reason);
     writeResponseHeaders(this.#plan.resHeaders, res, shown, r, t);
     if (res.body === 'chunked') {
       if (!dechunk) t.field('Transfer-Encoding', 'chunked');
     } else if (res.body === 'length' || (res.body === 'none' && res.contentLength >= 0 && status !== 204)) t.field('Content-Length', `${res.contentLength}`);
     r.bytesSent += t.sendHead(keep, null, this.done);
+    if (!this.done) startPacing(r, true);
   }
 
   /** Body bytes of the response (as take() counted them); false when the client's buffer is full. */
@@ -121,6 +128,6 @@ export class ProxyResponse extends ResponseBodyFraming {
     const r = this.#r;
     r.bodyBytesSent += data.length;
     r.bytesSent += data.length;
-    return this.#t.data(data);
+    return sendBody(r, data);
   }
 }

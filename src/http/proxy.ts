@@ -213,6 +213,8 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
   }
 
   clientDrain(): void {
+    // Bytes held for limit_rate: the pacer calls again when they are out.
+    if (this.#r.pacer?.holding) return;
     const up = this.#up;
     if (up !== null && up.socket.isPaused()) up.socket.resume();
   }

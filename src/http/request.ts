@@ -15,6 +15,7 @@ import type { CompiledServer } from './router.js';
 import type { HttpSite } from './site.js';
 import type { ClientTransport } from './transport.js';
 import type { LimitConnCheck } from '../core/limits/limit-conn.js';
+import type { ResponsePacer } from './pacing.js';
 import { connectionStats } from '../core/connection-stats.js';
 
 /** The request-body framing a request arrives with. */
@@ -74,6 +75,8 @@ export class HttpRequest implements RequestInfo {
   /** $limit_req_status / $limit_conn_status ('' until a limit decided; set once per request, as nginx's r->main). */
   limitReqStatus = '';
   limitConnStatus = '';
+  /** $limit_rate once a rate applies (X-Accel-Limit-Rate, or the pacer's start); -1: not yet. */
+  limitRateBytes = -1;
 
   // ---------------------------------------------------------------------------------------------
   // the engine's state of the request (phases.ts)
@@ -110,6 +113,8 @@ export class HttpRequest implements RequestInfo {
   limitConnPending: LimitConnCheck[] | null = null;
   /** How long limit_req makes the request wait (set by its decision, used once). */
   limitDelayMs = 0;
+  /** limit_rate / proxy_limit_rate pacing of the response body (pacing.ts), null without a rate. */
+  pacer: ResponsePacer | null = null;
   /** endRequest ran (http/limits.ts): counters and holds released once. */
   ended = false;
 

@@ -14,6 +14,7 @@ import { constants, type ReadStream, type Stats } from 'node:fs';
 import path from 'node:path';
 import { systemErrorText } from '../errors.js';
 import { filePath } from './file-path.js';
+import { sendBody, startPacing } from './pacing.js';
 import { writeAddHeaders } from './headers.js';
 import { requestLogContext } from './upstream-log.js';
 import { headerValue } from '../wire/headers.js';
@@ -142,6 +143,7 @@ export class StaticExchange implements Exchange {
   }
 
   clientDrain(): void {
+    if (this.#r.pacer?.holding) return;
     if (this.#stream !== null && this.#stream.isPaused()) this.#stream.resume();
   }
 
@@ -249,13 +251,14 @@ export class StaticExchange implements Exchange {
       void handle.close();
       return this.#finish();
     }
+    startPacing(r, false);
     const stream = handle.createReadStream({ start, end, highWaterMark: 64 * 1024 });
     this.#stream = stream;
     stream.on('data', (chunk: Buffer | string) => {
       const buf = chunk as Buffer;
       r.bodyBytesSent += buf.length;
       r.bytesSent += buf.length;
-      if (!t.data(buf)) stream.pause();
+      if (!sendBody(r, buf)) stream.pause();
     });
     stream.on('end', () => this.#finish());
     stream.on('error', (err) => {

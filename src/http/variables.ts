@@ -7,6 +7,7 @@ import { basicCredentials } from './access/basic-credentials.js';
 import { hostname as osHostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type { MapConfig } from '../config/types.js';
+import { parseSize } from '../config/units.js';
 import { binaryAddress } from '../core/address-match.js';
 import {
   compileTemplate as compileWith, type Captures, type CompiledTemplate as Compiled, type Getter as GetterOf,
@@ -79,6 +80,8 @@ export interface RequestInfo {
   /** $limit_req_status / $limit_conn_status (limits.ts), '' when no limit decided. */
   readonly limitReqStatus?: string;
   readonly limitConnStatus?: string;
+  /** The response's rate once one applies (pacing.ts), -1 before. */
+  readonly limitRateBytes?: number;
 }
 
 export type Getter = GetterOf<RequestInfo>;
@@ -232,6 +235,13 @@ const BUILTINS: Readonly<Record<string, Getter>> = {
   request_body_file: (r) => r.keptBody?.fileName ?? '',
   limit_req_status: (r) => r.limitReqStatus ?? '',
   limit_conn_status: (r) => r.limitConnStatus ?? '',
+  // nginx prints the number: `set $limit_rate 4k` reads 4096; the directive's value only once the
+  // body starts (0 in add_header), an upstream's X-Accel-Limit-Rate from the head on
+  limit_rate: (r) => {
+    const set = r.vars?.get('limit_rate');
+    if (set !== undefined) return String(parseSize(set) ?? 0);
+    return String(Math.max(0, r.limitRateBytes ?? 0));
+  },
   // This process's counts (with worker processes, the worker's own; stub_status sums them all).
   connections_active: () => String(connectionStats.active),
   connections_reading: () => String(connectionStats.reading),

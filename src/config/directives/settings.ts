@@ -136,6 +136,11 @@ export interface HttpValues extends SslValues, ProxySslValues {
   /** As written; resolved against the prefix at assembly. */
   clientBodyTempPath: { readonly path: string; readonly levels: readonly number[] };
   proxyRequestBuffering: boolean;
+  /** limit_rate / limit_rate_after (templates: sizes that may hold variables), proxy_limit_rate, proxy_ignore_headers (directives/rate.ts): RateConfig when any is set. */
+  limitRate: Template;
+  limitRateAfter: Template;
+  proxyLimitRateBytes: number;
+  proxyIgnoreHeaders: readonly string[];
   /** satisfy, auth_basic, auth_basic_user_file, auth_request (directives/access.ts); null: off / not set. */
   satisfy: 'all' | 'any';
   authBasic: Template | null;
