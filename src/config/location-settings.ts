@@ -107,14 +107,19 @@ function mergeRate(base: RateConfig | undefined, own: OwnOf<'http'>): RateConfig
 /** nginx's lingering_close / lingering_time / lingering_timeout defaults, from the directive table. */
 export const DEFAULT_LINGERING: LingeringConfig = {
   mode: DEFAULTS.http.lingeringClose, timeMs: DEFAULTS.http.lingeringTimeMs, timeoutMs: DEFAULTS.http.lingeringTimeoutMs,
+  resetTimedout: DEFAULTS.http.resetTimedoutConnection,
 };
 
 /** lingering_*: present in the typed tree only when it differs from nginx's defaults (configs without it keep their shape). */
 function mergeLingering(base: LingeringConfig | undefined, own: OwnOf<'http'>): LingeringConfig | undefined {
-  if (own.lingeringClose === undefined && own.lingeringTimeMs === undefined && own.lingeringTimeoutMs === undefined) return base;
+  if (own.lingeringClose === undefined && own.lingeringTimeMs === undefined && own.lingeringTimeoutMs === undefined && own.resetTimedoutConnection === undefined) return base;
   const b = base ?? DEFAULT_LINGERING;
-  const l = { mode: own.lingeringClose ?? b.mode, timeMs: own.lingeringTimeMs ?? b.timeMs, timeoutMs: own.lingeringTimeoutMs ?? b.timeoutMs };
-  return l.mode === DEFAULT_LINGERING.mode && l.timeMs === DEFAULT_LINGERING.timeMs && l.timeoutMs === DEFAULT_LINGERING.timeoutMs ? undefined : l;
+  const l = {
+    mode: own.lingeringClose ?? b.mode, timeMs: own.lingeringTimeMs ?? b.timeMs, timeoutMs: own.lingeringTimeoutMs ?? b.timeoutMs,
+    resetTimedout: own.resetTimedoutConnection ?? b.resetTimedout,
+  };
+  const d = DEFAULT_LINGERING;
+  return l.mode === d.mode && l.timeMs === d.timeMs && l.timeoutMs === d.timeoutMs && l.resetTimedout === d.resetTimedout ? undefined : l;
 }
 
 /** underscores_in_headers / ignore_invalid_headers / max_headers: present only when not nginx's defaults. */
@@ -159,6 +164,7 @@ function locationSettings(
     proxyInterceptErrors: own.proxyInterceptErrors ?? base.proxyInterceptErrors,
     proxyBuffering: own.proxyBuffering ?? base.proxyBuffering,
     proxyIgnoreClientAbort: own.proxyIgnoreClientAbort ?? base.proxyIgnoreClientAbort,
+    proxySocketKeepalive: own.proxySocketKeepalive ?? base.proxySocketKeepalive,
     proxyForwardedHeaders: own.proxyForwardedHeaders ?? base.proxyForwardedHeaders,
     proxyProtocolVersion: own.proxyProtocolVersion ?? base.proxyProtocolVersion,
     proxySsl,

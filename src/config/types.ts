@@ -323,11 +323,13 @@ export type NextUpstreamCondition =
  * Everything a request handled by one location needs, after nginx-style inheritance
  * (http → server → location; a level that sets any proxy_set_header replaces the parent's list).
  */
-/** lingering_close / lingering_time / lingering_timeout. */
+/** How a client connection closes: lingering_close / lingering_time / lingering_timeout, reset_timedout_connection. */
 export interface LingeringConfig {
   readonly mode: 'on' | 'off' | 'always';
   readonly timeMs: number;
   readonly timeoutMs: number;
+  /** reset_timedout_connection: a timed out request's connection (and `return 444`) ends with a RST. */
+  readonly resetTimedout: boolean;
 }
 
 /**
@@ -382,6 +384,8 @@ export interface LocationSettings {
   readonly proxyBuffering: boolean;
   /** proxy_ignore_client_abort: a client that goes away does not abort the upstream request. */
   readonly proxyIgnoreClientAbort: boolean;
+  /** proxy_socket_keepalive: SO_KEEPALIVE on upstream connections (the system's timers). */
+  readonly proxySocketKeepalive: boolean;
   /** Set X-Forwarded-For / X-Real-IP / X-Forwarded-Proto (tsproxy default on; nginx has none). */
   readonly proxyForwardedHeaders: boolean;
   /** Send a PROXY protocol header to HTTP upstreams (0 = off, 1 or 2). */
@@ -411,7 +415,7 @@ export interface LocationSettings {
    * `recursive`, the last address in X-Forwarded-For that is not in `from`.
    */
   readonly realIp: RealIpConfig;
-  /** Absent while nginx's defaults apply (lingering_close on, 30s, 5s). */
+  /** Absent while nginx's defaults apply (lingering_close on, 30s, 5s, reset_timedout_connection off). */
   readonly lingering?: LingeringConfig;
   /** Absent while nginx's defaults apply (16k, off, off, `client_body_temp`, buffering on). */
   readonly clientBody?: ClientBodyConfig;

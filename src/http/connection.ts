@@ -262,7 +262,12 @@ export class ClientConnection extends Http1Output implements ClientTransport, Tu
     this.site.logger.info({ listen: this.vhosts.key, client: this.remoteAddr }, 'client timed out while reading the request head');
     this.#clearHeadDeadline();
     this.#state = S_WAIT;
-    this.socket.destroy();
+    this.#closeTimedOut(null);
+  }
+
+  /** A request or head timed out: close, with a RST under reset_timedout_connection (the location's, else the default server's). */
+  #closeTimedOut(r: HttpRequest | null): void {
+    this.abort((r?.plan?.settings ?? this.vhosts.defaultServer.config.settings).lingering?.resetTimedout === true);
   }
 
   #onTimeout(): void {
@@ -270,16 +275,17 @@ export class ClientConnection extends Http1Output implements ClientTransport, Tu
     if ((this.#state === S_HEAD && this.#acc.pendingBytes > 0) || this.#state === S_PROXY) {
       this.#closeTimedOutHead();
     } else if (this.#state === S_BODY && this.exchange !== null && r !== null && r.status === 0) {
-      // client_body_timeout: the body stopped before its end. nginx closes the connection
-      // without an answer and logs 408 with no bytes sent (checked with nginx 1.22 and a raw
-      // socket); the log line is written at the close (#onClose).
+      // client_body_timeout: nginx closes without an answer and logs 408 with no bytes sent
+      // (checked with nginx 1.22 and a raw socket); the log line is written at the close (#onClose).
       this.exchange.clientClosed();
       this.exchange = null;
       r.status = 408;
       r.bytesSent = 0;
-      this.socket.destroy();
+      this.#closeTimedOut(r);
+    } else if (r !== null) {
+      this.#closeTimedOut(r); // send_timeout, or the wait for an answer
     } else {
-      this.socket.destroy();
+      this.socket.destroy(); // an idle keep-alive connection closes normally (nginx)
     }
   }
 
@@ -456,11 +462,6 @@ export class ClientConnection extends Http1Output implements ClientTransport, Tu
     this.#pipelined = null;
     this.socket.resume();
     return held;
-  }
-
-  /** Abort: destroy the connection (a response already started can never be completed). */
-  abort(): void {
-    this.socket.destroy();
   }
 
   /** Stop reading client bytes (backpressure towards the upstream). */

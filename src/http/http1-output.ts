@@ -51,6 +51,12 @@ export class Http1Output {
     this.socket.uncork();
   }
 
+  /** Abort: destroy the connection (a response already started can never be completed); `reset`: with a RST. */
+  abort(reset = false): void {
+    if (reset) this.socket.resetAndDestroy();
+    else this.socket.destroy();
+  }
+
   get output(): net.Socket {
     return this.socket;
   }

@@ -113,7 +113,7 @@ export function runPhases(r: HttpRequest, from: number): void {
       case 'handled':
         return;
       case 'close':
-        r.transport.abort();
+        r.transport.abort(r.plan?.settings.lingering?.resetTimedout === true);
         return;
       case 'answer':
         if (!answerLocally(r, res.response, res.keepAlive, res.response.status >= 400)) return;

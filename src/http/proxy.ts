@@ -157,6 +157,8 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
     const reuse = this.#proxy.proxyProtocol === 0;
     const up = (this.#up = r.site.pool.open(peer, this, this.#t.output, this.#tls, this.#plan.settings.proxyConnectTimeoutMs, reuse));
     this.#reused = up.connected;
+    // Node applies it once the socket connects; a pooled connection keeps what its opener chose.
+    if (!up.connected && this.#plan.settings.proxySocketKeepalive) up.socket.setKeepAlive(true);
     if (up.connected) this.#send(up);
   }
 

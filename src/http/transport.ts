@@ -118,8 +118,11 @@ export interface ClientTransport extends ResponseSink, ConnectionInfo {
   requestsLeft(plan: LocationPlan | null): boolean;
   /** The response is complete: keep the connection for the next request, or end it. */
   end(keepAlive: boolean): void;
-  /** Abort: the client must see a broken connection (a response that can never be completed). */
-  abort(): void;
+  /**
+   * Abort: the client must see a broken connection (a response that can never be completed).
+   * `reset`: with a TCP RST (`return 444` under reset_timedout_connection; HTTP/2 resets the stream anyway).
+   */
+  abort(reset?: boolean): void;
   /** The HTTP/1.1 connection an upgrade (101) turns into a tunnel; null on HTTP/2. */
   readonly upgradable: TunnelClient | null;
 }

@@ -19,6 +19,7 @@ export function locationSettings(over: Partial<LocationSettings> = {}): Location
     proxyInterceptErrors: false,
     proxyBuffering: true,
     proxyIgnoreClientAbort: false,
+    proxySocketKeepalive: false,
     proxyForwardedHeaders: true,
     proxyProtocolVersion: 0,
     proxySsl: proxySslSettings(),

@@ -157,3 +157,43 @@ describe('lingering_close (nginx: read and drop what the client still sends befo
     expect(u.resetAt() - u.answeredAt).toBeLessThan(600);
   });
 });
+
+describe('reset_timedout_connection (nginx 1.22: SO_LINGER 0 on a timed out request and on return 444)', () => {
+  /** How the connection ends for the client: 'reset' (ECONNRESET) or 'end' (FIN). */
+  function ending(port: number, data: string): Promise<string> {
+    return new Promise((resolve) => {
+      const s = net.connect(port, '127.0.0.1', () => s.write(data));
+      s.on('data', () => {});
+      s.on('error', (e: NodeJS.ErrnoException) => resolve(e.code === 'ECONNRESET' ? 'reset' : e.code ?? 'error'));
+      s.on('end', () => resolve('end'));
+      onTestFinished(() => { s.destroy(); });
+    });
+  }
+  const cases = [
+    ['return 444', 'GET /r444 HTTP/1.1\r\nHost: a\r\n\r\n'],
+    ['client_body_timeout', 'POST /body HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\nab'],
+    ['client_header_timeout', 'GET / HTTP/1.1\r\nHost: a\r\n'],
+  ] as const;
+  /** A backend that takes connections and never answers: the body timeout is the client's. */
+  async function silentBackend(): Promise<number> {
+    const sockets = new Set<net.Socket>();
+    const server = net.createServer((s) => { sockets.add(s); s.on('error', () => {}); });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    onTestFinished(() => new Promise<void>((r) => { for (const s of sockets) s.destroy(); server.close(() => r()); }));
+    return (server.address() as net.AddressInfo).port;
+  }
+  const conf = async (reset: string) => `http { server { listen 127.0.0.1:0; client_body_timeout 500ms; client_header_timeout 500ms;
+    keepalive_timeout 500ms; ${reset} location /r444 { return 444; } location /body { proxy_pass http://127.0.0.1:${await silentBackend()}; }
+    location /ok { return 200 ok; } } }`;
+
+  test('on: each timed out request (and 444) ends with a RST; an idle keep-alive connection still ends with a FIN', async () => {
+    const proxy = await startProxy(await conf('reset_timedout_connection on;'));
+    for (const [name, data] of cases) expect([name, await ending(proxy.port(), data)]).toEqual([name, 'reset']);
+    expect(await ending(proxy.port(), 'GET /ok HTTP/1.1\r\nHost: a\r\n\r\n')).toBe('end');
+  });
+
+  test('off (default): the same connections end with a FIN', async () => {
+    const proxy = await startProxy(await conf(''));
+    for (const [name, data] of cases) expect([name, await ending(proxy.port(), data)]).toEqual([name, 'end']);
+  });
+});

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import net from 'node:net';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { startProxy } from '../helpers/proxy.js';
@@ -197,5 +198,31 @@ describe('half-close', () => {
     s.end();
     await expect.poll(() => out).toMatch(/bye$/);
     await expect.poll(() => closed).toBe(true);
+  });
+});
+
+describe('proxy_socket_keepalive (nginx: SO_KEEPALIVE on upstream sockets, the system timers)', () => {
+  /** The `ss` timer column of established connections to `port` (from the kernel's socket table). */
+  function timers(port: number): string {
+    return execFileSync('ss', ['-tnoH', 'state', 'established', 'dst', `127.0.0.1:${port}`], { encoding: 'utf8' });
+  }
+  // iproute2's ss; CI installs it (.ci/run), elsewhere the test runs where it exists
+  const hasSs = (() => { try { execFileSync('ss', ['-V']); return true; } catch { return !!process.env.CI; } })();
+
+  it.runIf(hasSs)('on: the upstream connection has a keepalive timer; off (default): none', async () => {
+    let release: (() => void) | null = null;
+    const b = await startHttpBackend('held', (_req, res) => { release = () => res.end('done'); });
+    // Two groups: two pools, so /on opens its own connection (off's stays pooled, without a timer).
+    const proxy = await startProxy(`http { upstream b1 { server 127.0.0.1:${b.port}; } upstream b2 { server 127.0.0.1:${b.port}; }
+      server { listen 127.0.0.1:0; location /on { proxy_pass http://b1; proxy_socket_keepalive on; } location /off { proxy_pass http://b2; } } }`);
+    for (const [path, expected] of [['/off', false], ['/on', true]] as const) {
+      const pending = request(proxy.url(path));
+      await expect.poll(() => release !== null).toBe(true);
+      const table = timers(b.port);
+      expect([path, table.includes('keepalive')]).toEqual([path, expected]);
+      release!();
+      release = null;
+      expect((await pending).body).toBe('done');
+    }
   });
 });

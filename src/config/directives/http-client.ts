@@ -1,6 +1,7 @@
 /**
  * http directives about the client connection that real nginx configs carry: request header
- * name rules (underscores_in_headers, ignore_invalid_headers, max_headers), lingering close,
+ * name rules (underscores_in_headers, ignore_invalid_headers, max_headers), lingering close and
+ * reset_timedout_connection,
  * and output_buffers (accepted, no effect: responses are streamed, not buffered).
  */
 import { count, flag, noEffect, oneOf, seconds, setting, type Context, type DirectiveSpec, type ValueParser } from './scope.js';
@@ -50,6 +51,12 @@ export const HTTP_CLIENT_DIRECTIVES: readonly DirectiveSpec[] = [
   setting({
     kind: 'http', contexts: LOC3, name: 'lingering_timeout', field: 'lingeringTimeoutMs', parse: seconds, default: '5s',
     syntax: 'lingering_timeout time;', summary: 'Longest wait for more client data during a lingering close.',
+  }),
+  setting({
+    kind: 'http', contexts: LOC3, name: 'reset_timedout_connection', field: 'resetTimedoutConnection', parse: flag, default: 'off',
+    syntax: 'reset_timedout_connection on | off;',
+    summary: 'Close a connection whose request timed out (client_header_timeout, client_body_timeout, send_timeout), and one answered `return 444`, with a RST: its socket buffers are freed at once.',
+    note: 'An idle keep-alive connection that times out is closed normally (nginx).',
   }),
   noEffect('output_buffers', LOC3, [2, 2], 'Buffers for reading a response from disk.', 'output_buffers number size;', numberAndSize),
 ];

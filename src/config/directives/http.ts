@@ -406,6 +406,11 @@ export const HTTP_DIRECTIVES: readonly DirectiveSpec[] = [
     setting: valueSlot('http', 'proxyRedirect', { kind: 'default' }), apply: applyProxyRedirect,
   },
   http({ name: 'proxy_intercept_errors', field: 'proxyInterceptErrors', parse: flag, default: 'off', syntax: 'proxy_intercept_errors on | off;', summary: 'Answer upstream responses >= 300 with error_page.' }),
+  http({
+    name: 'proxy_socket_keepalive', field: 'proxySocketKeepalive', parse: flag, default: 'off', syntax: 'proxy_socket_keepalive on | off;',
+    summary: 'Turn on TCP keepalive (SO_KEEPALIVE, with the system\'s timers) on connections to upstreams.',
+    note: 'Set when a connection is opened: a pooled connection keeps the setting of the location that opened it.',
+  }),
   http({ name: 'proxy_ignore_client_abort', field: 'proxyIgnoreClientAbort', parse: flag, default: 'off', syntax: 'proxy_ignore_client_abort on | off;', summary: 'Finish the upstream request when the client closes (or half-closes) its connection first.' }),
   http({ name: 'proxy_buffering', field: 'proxyBuffering', parse: flag, default: 'on', syntax: 'proxy_buffering on | off;', summary: 'Buffer upstream responses.' }),
   http({ name: 'proxy_forwarded_headers', field: 'proxyForwardedHeaders', parse: flag, default: 'on', syntax: 'proxy_forwarded_headers on | off;', summary: 'Set X-Forwarded-For, X-Real-IP and X-Forwarded-Proto.', note: 'tsproxy only.' }),

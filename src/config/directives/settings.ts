@@ -98,6 +98,7 @@ export interface HttpValues extends SslValues, ProxySslValues {
   proxyInterceptErrors: boolean;
   proxyBuffering: boolean;
   proxyIgnoreClientAbort: boolean;
+  proxySocketKeepalive: boolean;
   proxyForwardedHeaders: boolean;
   proxyProtocolVersion: LocationSettings['proxyProtocolVersion'];
   proxyNextUpstream: LocationSettings['proxyNextUpstream'];
@@ -130,6 +131,7 @@ export interface HttpValues extends SslValues, ProxySslValues {
   lingeringClose: LingeringConfig['mode'];
   lingeringTimeMs: number;
   lingeringTimeoutMs: number;
+  resetTimedoutConnection: boolean;
   clientBodyBufferSizeBytes: number;
   clientBodyInFileOnly: ClientBodyConfig['inFileOnly'];
   clientBodyInSingleBuffer: boolean;
