@@ -39,6 +39,11 @@ export interface StreamServerConfig {
   readonly proxyProtocolVersion: 0 | 1 | 2;
   readonly tcpNodelay: boolean;
   readonly soKeepalive: boolean;
+  /** proxy_socket_keepalive on (SO_KEEPALIVE on upstream connections); absent when off. */
+  readonly proxySocketKeepalive?: true;
+  /** proxy_upload_rate / proxy_download_rate in bytes per second; absent when 0 (no limit). */
+  readonly proxyUploadRateBytes?: number;
+  readonly proxyDownloadRateBytes?: number;
   readonly sslPreread: boolean;
   readonly prereadTimeoutMs: number;
   /** `proxy_ssl on`: TLS to the upstream with these proxy_ssl_* settings; absent when off. */

@@ -30,12 +30,20 @@
  */
 import type net from 'node:net';
 import { AdaptiveReadBuffer, TUNNEL_READ_FLOOR_BYTES } from './read-buffer.js';
+import { RateGate } from './rate.js';
 
 export interface TunnelOptions {
   /** No data either way for this long destroys both sides (0: no limit). */
   readonly idleTimeoutMs: number;
   /** Pass one side's FIN on and keep the other direction flowing. */
   readonly halfClose: boolean;
+  /**
+   * stream proxy_upload_rate / proxy_download_rate: bytes per second read from the client / the
+   * upstream (absent or 0: no limit), by nginx's arithmetic (core/rate.ts) from the tunnel's start.
+   * What the rate does not allow yet waits in the tunnel (its source paused), a FIN behind it.
+   */
+  readonly uploadRateBytes?: number;
+  readonly downloadRateBytes?: number;
 }
 
 /** A listening tunnel's sockets point back to it, for the shared listeners. */
@@ -63,6 +71,12 @@ export class Tunnel {
   #clientClosed = false;
   #upstreamClosed = false;
   #done = false;
+  /** proxy_upload_rate / proxy_download_rate: null without one (one null check per chunk). */
+  readonly #upload: RateGate<Tunnel> | null = null;
+  readonly #download: RateGate<Tunnel> | null = null;
+  /** A FIN that arrived while its direction still held bytes for the rate: passed on after them. */
+  #clientFinHeld = false;
+  #upstreamFinHeld = false;
 
   /** `onEnd` runs once both sockets closed (a subclass may override `ended()` instead). */
   constructor(client: net.Socket, upstream: net.Socket, o: TunnelOptions, onEnd: ((t: Tunnel) => void) | null = null) {
@@ -71,6 +85,10 @@ export class Tunnel {
     this.#idleTimeoutMs = o.idleTimeoutMs;
     this.#halfClose = o.halfClose;
     this.#onEnd = onEnd;
+    const up = o.uploadRateBytes ?? 0;
+    const down = o.downloadRateBytes ?? 0;
+    if (up !== 0) this.#upload = new RateGate<Tunnel>(up, Date.now(), client, upstream, this, Tunnel.#uploadFlushed);
+    if (down !== 0) this.#download = new RateGate<Tunnel>(down, Date.now(), upstream, client, this, Tunnel.#downloadFlushed);
     if (o.idleTimeoutMs > 0) {
       this.#lastActivity = Date.now();
       this.#timer = setTimeout(Tunnel.#idleCheck, o.idleTimeoutMs, this);
@@ -114,7 +132,8 @@ export class Tunnel {
     if (this.#ending) return;
     this.bytesFromClient += chunk.length;
     this.#lastActivity = Date.now();
-    if (!this.#upstream.write(chunk)) this.#client.pause();
+    if (this.#upload !== null) this.#upload.pass(chunk);
+    else if (!this.#upstream.write(chunk)) this.#client.pause();
   }
 
   fromUpstream(chunk: Buffer): void {
@@ -122,23 +141,47 @@ export class Tunnel {
     this.bytesToClient += chunk.length;
     this.#lastActivity = Date.now();
     if (this.firstUpstreamByteAt === 0) this.firstUpstreamByteAt = this.#lastActivity;
-    if (!this.#client.write(chunk)) this.#upstream.pause();
+    if (this.#download !== null) this.#download.pass(chunk);
+    else if (!this.#client.write(chunk)) this.#upstream.pause();
   }
 
   clientDrained(): void {
-    this.#upstream.resume();
+    // bytes held for the rate: the gate resumes the upstream when they are out
+    if (this.#download === null || !this.#download.holding) this.#upstream.resume();
   }
 
   upstreamDrained(): void {
-    this.#client.resume();
+    if (this.#upload === null || !this.#upload.holding) this.#client.resume();
+  }
+
+  static #uploadFlushed(t: Tunnel): void {
+    if (t.#clientFinHeld) {
+      t.#clientFinHeld = false;
+      t.clientFin();
+    }
+  }
+
+  static #downloadFlushed(t: Tunnel): void {
+    if (t.#upstreamFinHeld) {
+      t.#upstreamFinHeld = false;
+      t.upstreamFin();
+    }
   }
 
   clientFin(): void {
+    if (this.#upload !== null && this.#upload.holding) {
+      this.#clientFinHeld = true;
+      return;
+    }
     if (!this.#halfClose) this.#endSession();
     else if (!this.#upstream.writableEnded) this.#upstream.end();
   }
 
   upstreamFin(): void {
+    if (this.#download !== null && this.#download.holding) {
+      this.#upstreamFinHeld = true;
+      return;
+    }
     if (!this.#halfClose) this.#endSession();
     else if (!this.#client.writableEnded) this.#client.end();
   }
@@ -175,6 +218,8 @@ export class Tunnel {
     if (!this.#ending && (!side.readableEnded || !side.writableFinished)) other.destroy();
     if (this.#clientClosed && this.#upstreamClosed && !this.#done) {
       this.#done = true;
+      this.#upload?.stop();
+      this.#download?.stop();
       if (this.#timer !== null) clearTimeout(this.#timer);
       this.#timer = null;
       this.ended();

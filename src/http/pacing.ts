@@ -1,8 +1,7 @@
 /**
  * limit_rate, limit_rate_after and proxy_limit_rate: a response body goes to the client no faster
- * than its rate allows. nginx's arithmetic (its write filter): by `elapsed` seconds after the
- * request started, `rate * (elapsed + 1) + limit_rate_after` bytes may have been sent, the head
- * counted; so the first second's worth goes at once and the rest follows at the rate.
+ * than its rate allows, by nginx's arithmetic (core/rate.ts) from the request's start with the
+ * head counted.
  * proxy_limit_rate bounds the body bytes read from the upstream the same way, counted from the
  * response head: tsproxy streams, so holding the body back is what stops the upstream read.
  *
@@ -15,6 +14,7 @@
  * written (finishRequest waits for it).
  */
 import { parseSize } from '../config/units.js';
+import { rateAllowance, rateWaitMs } from '../core/rate.js';
 import type { RateConfig } from '../config/types.js';
 import type { HttpRequest } from './request.js';
 import type { CompiledTemplate } from './variables.js';
@@ -126,8 +126,8 @@ export class ResponsePacer {
 
   #allowed(now: number): number {
     let allowed = Infinity;
-    if (this.#rate > 0) allowed = Math.floor(this.#rate * ((now - this.#r.startMs) / 1000 + 1)) + this.#after - this.#sent;
-    if (this.#upstreamRate > 0) allowed = Math.min(allowed, Math.floor(this.#upstreamRate * ((now - this.#upstreamStartMs) / 1000 + 1)) - this.#bodySent);
+    if (this.#rate > 0) allowed = rateAllowance(this.#rate, this.#r.startMs, now, this.#sent, this.#after);
+    if (this.#upstreamRate > 0) allowed = Math.min(allowed, rateAllowance(this.#upstreamRate, this.#upstreamStartMs, now, this.#bodySent));
     return allowed;
   }
 
@@ -153,11 +153,10 @@ export class ResponsePacer {
 
   /** How long until `bytes` more may be sent under every rate that applies. */
   #waitMs(now: number, bytes: number): number {
-    let at = now;
-    // rate * ((t - start) / 1000 + 1) + after - sent >= bytes, solved for t
-    if (this.#rate > 0) at = Math.max(at, this.#r.startMs + ((bytes + this.#sent - this.#after) / this.#rate - 1) * 1000);
-    if (this.#upstreamRate > 0) at = Math.max(at, this.#upstreamStartMs + ((bytes + this.#bodySent) / this.#upstreamRate - 1) * 1000);
-    return Math.min(MAX_STEP_MS, Math.max(1, Math.ceil(at - now)));
+    let wait = 0;
+    if (this.#rate > 0) wait = rateWaitMs(this.#rate, this.#r.startMs, now, this.#sent, bytes, this.#after);
+    if (this.#upstreamRate > 0) wait = Math.max(wait, rateWaitMs(this.#upstreamRate, this.#upstreamStartMs, now, this.#bodySent, bytes));
+    return Math.min(MAX_STEP_MS, Math.max(1, wait));
   }
 
   /**

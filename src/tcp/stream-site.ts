@@ -297,7 +297,7 @@ export class StreamSite {
       nextUpstream: cfg.proxyNextUpstream,
       retry: server.retry,
       tcpNodelay: cfg.tcpNodelay,
-      soKeepalive: cfg.soKeepalive,
+      soKeepalive: cfg.soKeepalive || cfg.proxySocketKeepalive === true,
       attempts: (s.upstream = new UpstreamAttempts()),
       onAttempt: (attempt) => {
         s.pending = attempt;
@@ -340,7 +340,9 @@ export class StreamSite {
       { kind: 'tcp', listen: site.key, node: cfg, upstream },
       { client: s.socket, upstream: up, websocket: false },
     );
-    const tunnel = new Tunnel(s.socket, up, { idleTimeoutMs: cfg.proxyTimeoutMs, halfClose: cfg.proxyHalfClose }, (end) => {
+    const tunnel = new Tunnel(s.socket, up, {
+      idleTimeoutMs: cfg.proxyTimeoutMs, halfClose: cfg.proxyHalfClose, uploadRateBytes: cfg.proxyUploadRateBytes, downloadRateBytes: cfg.proxyDownloadRateBytes,
+    }, (end) => {
       entry?.unregister();
       group.release(peer, false);
       s.bytesSent += end.bytesToClient;

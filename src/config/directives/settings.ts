@@ -207,6 +207,10 @@ export interface StreamValues extends SslValues, ProxySslValues {
   proxyProtocolVersionNumber: 1 | 2;
   tcpNodelay: boolean;
   soKeepalive: boolean;
+  /** proxy_socket_keepalive / proxy_upload_rate / proxy_download_rate: in StreamServerConfig only when not the defaults. */
+  proxySocketKeepalive: boolean;
+  proxyUploadRateBytes: number;
+  proxyDownloadRateBytes: number;
   sslPreread: boolean;
   prereadTimeoutMs: number;
   prereadBufferBytes: number;

@@ -132,6 +132,18 @@ export const STREAM_DIRECTIVES: readonly DirectiveSpec[] = [
   stream({ name: 'proxy_protocol_version', field: 'proxyProtocolVersionNumber', parse: (a, d, r) => { const v = oneOf(['1', '2'] as const)(a, d, r); return v === undefined ? undefined : v === '1' ? 1 : 2; }, default: '1', syntax: 'proxy_protocol_version 1 | 2;', summary: 'PROXY protocol version sent when `proxy_protocol on`.', note: 'tsproxy only.' }),
   stream({ name: 'tcp_nodelay', field: 'tcpNodelay', parse: flag, default: 'on', syntax: 'tcp_nodelay on | off;', summary: 'TCP_NODELAY on both sides.' }),
   stream({ name: 'so_keepalive', field: 'soKeepalive', parse: flag, default: 'off', syntax: 'so_keepalive on | off;', summary: 'SO_KEEPALIVE on upstream connections.' }),
+  stream({
+    name: 'proxy_socket_keepalive', field: 'proxySocketKeepalive', parse: flag, default: 'off', syntax: 'proxy_socket_keepalive on | off;',
+    summary: 'Turn on TCP keepalive (SO_KEEPALIVE, with the system\'s timers) on connections to upstreams.',
+  }),
+  stream({
+    name: 'proxy_upload_rate', field: 'proxyUploadRateBytes', parse: size, default: '0', syntax: 'proxy_upload_rate rate;',
+    summary: 'Limit the rate of reading from the client, in bytes per second, per connection (0: no limit).',
+  }),
+  stream({
+    name: 'proxy_download_rate', field: 'proxyDownloadRateBytes', parse: size, default: '0', syntax: 'proxy_download_rate rate;',
+    summary: 'Limit the rate of reading from the upstream, in bytes per second, per connection (0: no limit).',
+  }),
   stream({ name: 'ssl_preread', field: 'sslPreread', parse: flag, default: 'off', syntax: 'ssl_preread on | off;', summary: 'Read the TLS ClientHello (SNI) before choosing a server.' }),
   stream({ name: 'preread_buffer_size', field: 'prereadBufferBytes', parse: size, default: '16k', syntax: 'preread_buffer_size size;', summary: 'Most bytes read ahead (the TLS ClientHello for ssl_preread); a larger hello ends the session.' }),
   stream({ name: 'preread_timeout', field: 'prereadTimeoutMs', parse: seconds, default: '30s', syntax: 'preread_timeout time;', summary: 'Timeout for the preread phase.' }),
