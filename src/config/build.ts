@@ -250,6 +250,7 @@ function assembleHttpServer(s: HttpServerDraft, http: HttpSettings, base: Locati
     // Only present when used, so configs without server-level `set` keep their shape and hash.
     ...(s.sets.length > 0 ? { sets: s.sets } : {}),
     returnDirective: s.ret,
+    ...(s.stubStatus === true ? { stubStatus: true as const } : {}),
     ...(s.extras !== null ? { extras: assembleExtras(s.extras, settings, { kind: 'static' }, null) } : {}),
     ...(s.tryFiles !== null ? { tryFiles: s.tryFiles } : {}),
     ssl: serverSsl(own, http, state),

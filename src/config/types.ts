@@ -487,6 +487,8 @@ export interface HttpServerConfig {
   /** Server-level `set` (absent when none); runs with `rewrites` in file order (by loc). */
   readonly sets?: readonly { readonly variable: string; readonly value: Template; readonly loc: Loc }[];
   readonly returnDirective: { readonly code: number; readonly text: Template | null; readonly loc: Loc } | null;
+  /** `stub_status` in the server block: requests no location matches get the status page; absent otherwise. */
+  readonly stubStatus?: true;
   /** Server-level `if` / `break` (absent when none). */
   readonly extras?: readonly RewriteExtra[];
   /** Server-level `try_files` (used when no location matches; absent when none). */

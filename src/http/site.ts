@@ -125,7 +125,7 @@ export class HttpSite {
   #attachPlans(ctx: PlanContext, server: CompiledServer): void {
     const cfg = server.config;
     // Requests no location matches: nginx answers 404 with the server's settings.
-    server.plan = compileLocationPlan(ctx, null, cfg.settings, { kind: 'static' }, cfg);
+    server.plan = compileLocationPlan(ctx, null, cfg.settings, cfg.stubStatus === true ? { kind: 'stubStatus' } : { kind: 'static' }, cfg);
     for (const loc of server.locations) loc.plan = compileLocationPlan(ctx, loc, loc.config.settings, loc.config.handler);
     const ret = cfg.returnDirective;
     this.#serverReturns.set(server, ret === null || ret.text === null ? null : compileTemplate(ret.text, ctx.templates));

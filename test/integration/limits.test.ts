@@ -252,6 +252,17 @@ describe('stub_status', () => {
   });
 });
 
+describe('stub_status in a server block', () => {
+  // nginx 1.22 (ask-nginx): `server { stub_status; location /x { } location /y { stub_status; } }`
+  // answers / (no location) and /y with the page, /x with its own content (404: not inherited)
+  test('serves what no location matches; a location without it keeps its own content', async () => {
+    const site = await startSite(`server { listen 127.0.0.1:0; root ROOT; stub_status; location /x { } location /y { stub_status; } }`, []);
+    expect((await get(site.port, '/')).body).toMatch(/^Active connections: \d+ \n/);
+    expect((await get(site.port, '/y')).body).toMatch(/^Active connections: \d+ \n/);
+    expect((await get(site.port, '/x')).status).toBe(404);
+  });
+});
+
 describe('limit_conn (stream)', () => {
   test('counts connections per key: the second is closed with nginx\'s line; dry run lets it through', async () => {
     const echo = net.createServer((s) => {

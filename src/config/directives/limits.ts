@@ -193,11 +193,13 @@ export const LIMIT_DIRECTIVES: readonly DirectiveSpec[] = [
 /** stub_status (ngx_http_stub_status_module): nginx 1.22 accepts and ignores one argument. */
 export const STUB_STATUS_DIRECTIVES: readonly DirectiveSpec[] = [
   {
-    name: 'stub_status', contexts: ['location'], args: [0, 1], syntax: 'stub_status;',
+    name: 'stub_status', contexts: ['server', 'location'], args: [0, 1], syntax: 'stub_status;',
     summary: 'Serve nginx\'s basic status page: active connections, accepts / handled / requests, reading / writing / waiting.',
     note: 'Counted over every worker process (the primary asks each one). tsproxy counts stream connections in "Active connections" as nginx does.',
     apply(scope) {
+      // In server: the requests no location matches (nginx: a server-level content handler, not inherited by locations).
       if (scope.location !== undefined) scope.location.stubStatus = true;
+      else if (scope.server !== undefined) scope.server.stubStatus = true;
     },
   },
 ];

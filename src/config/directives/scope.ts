@@ -103,6 +103,8 @@ export interface HttpServerDraft {
   readonly locations: LocationDraft[];
   extras: RewriteExtraDraft[] | null;
   tryFiles: TryFilesConfig | null;
+  /** `stub_status` at server level: what no location matches gets the status page (nginx). */
+  stubStatus?: boolean;
   readonly scope: Scope;
   readonly loc: Loc;
 }
