@@ -12,7 +12,7 @@
  */
 import type { LimitConnCheck } from '../core/limits/limit-conn.js';
 import { CONN_ACQUIRED } from '../core/limits/limit-conn.js';
-import type { LimitReqCheck, LimitReqDecision } from '../core/limits/limit-req.js';
+import { LIMIT_DECLINED, type LimitReqCheck, type LimitReqDecision } from '../core/limits/limit-req.js';
 import { LocalLimits, limitClockMs, type ConnAnswer, type LimitService } from '../core/limits/service.js';
 import { localCounts, sumCounts, type StatusCounts } from '../core/connection-stats.js';
 
@@ -35,42 +35,91 @@ export type LimitAnswer =
 interface Waiting {
   readonly done: (answer: never, arg: unknown) => void;
   readonly arg: unknown;
+  /** When it was asked (the sweep answers `fallback` past DECISION_TIMEOUT_MS). */
+  readonly askedMs: number;
+  /** What a request gets when the primary does not answer in time. */
+  readonly fallback: () => unknown;
+  /** limit_conn's checks: a late "acquired" is given back at once. */
+  readonly checks: readonly LimitConnCheck[] | null;
 }
+
+/**
+ * How long a worker waits for the primary's decision. A primary that does not answer (stalled)
+ * must not hold requests forever: past this, a limit lets the request through (it fails open,
+ * logged once per sweep) and a late answer is reconciled (a limit_conn hold it granted goes back).
+ */
+const DECISION_TIMEOUT_MS = 3000;
+const PASSED_UNDECIDED: LimitReqDecision = { outcome: LIMIT_DECLINED, excess: 0, index: 0, delayMs: 0 };
 
 /** A worker's LimitService: every decision is the primary's. */
 export class WorkerLimits implements LimitService {
   readonly #send: (msg: LimitRequest) => void;
   readonly #waiting = new Map<number, Waiting>();
+  /** limit_conn asks that timed out: a late grant is given back. */
+  readonly #late = new Map<number, readonly LimitConnCheck[]>();
+  /** Checks let through without a hold (the primary did not answer): nothing to give back. */
+  readonly #unheld = new WeakSet<readonly LimitConnCheck[]>();
+  #sweep: NodeJS.Timeout | null = null;
   #nextId = 1;
+  readonly #onTimeout: (waited: number) => void;
 
-  constructor(send: (msg: LimitRequest) => void) {
+  /** `onTimeout(n)`: n decisions were not answered in time (for the error log). */
+  constructor(send: (msg: LimitRequest) => void, onTimeout: (waited: number) => void = () => {}) {
     this.#send = send;
+    this.#onTimeout = onTimeout;
   }
 
-  #wait(done: (answer: never, arg: unknown) => void, arg: unknown): number {
+  #wait(done: (answer: never, arg: unknown) => void, arg: unknown, fallback: () => unknown, checks: readonly LimitConnCheck[] | null = null): number {
     const reqId = this.#nextId++;
-    this.#waiting.set(reqId, { done, arg });
+    this.#waiting.set(reqId, { done, arg, askedMs: Date.now(), fallback, checks });
+    if (this.#sweep === null) {
+      this.#sweep = setInterval(WorkerLimits.#sweepLate, DECISION_TIMEOUT_MS / 3, this);
+      this.#sweep.unref();
+    }
     return reqId;
   }
 
   limitReq<A>(checks: readonly LimitReqCheck[], done: (d: LimitReqDecision, arg: A) => void, arg: A): null {
-    this.#send({ type: 'limitReq', reqId: this.#wait(done as (a: never, arg: unknown) => void, arg), checks: [...checks] });
+    this.#send({ type: 'limitReq', reqId: this.#wait(done as (a: never, arg: unknown) => void, arg, () => PASSED_UNDECIDED), checks: [...checks] });
     return null;
   }
 
   acquireConn<A>(checks: readonly LimitConnCheck[], done: (a: ConnAnswer, arg: A) => void, arg: A): null {
-    this.#send({ type: 'limitConn', reqId: this.#wait(done as (a: never, arg: unknown) => void, arg), checks: [...checks] });
+    const fallback = (): ConnAnswer => {
+      this.#unheld.add(checks);
+      return { refused: CONN_ACQUIRED, zoneFull: false };
+    };
+    this.#send({ type: 'limitConn', reqId: this.#wait(done as (a: never, arg: unknown) => void, arg, fallback, checks), checks: [...checks] });
     return null;
   }
 
   releaseConn(checks: readonly LimitConnCheck[]): void {
+    if (this.#unheld.has(checks)) return;
     this.#send({ type: 'limitConnRelease', checks: [...checks] });
   }
 
-  /** stub_status's counts, summed by the primary over every worker. */
+  /** stub_status's counts, summed by the primary over every worker (this worker's own when it does not answer). */
   counts(done: (c: StatusCounts) => void): null {
-    this.#send({ type: 'statusGet', reqId: this.#wait(done as (a: never, arg: unknown) => void, null) });
+    this.#send({ type: 'statusGet', reqId: this.#wait(done as (a: never, arg: unknown) => void, null, localCounts) });
     return null;
+  }
+
+  /** Decisions past DECISION_TIMEOUT_MS get their fallback. */
+  static #sweepLate(w: WorkerLimits): void {
+    const cutoff = Date.now() - DECISION_TIMEOUT_MS;
+    let late = 0;
+    for (const [reqId, entry] of w.#waiting) {
+      if (entry.askedMs > cutoff) continue;
+      w.#waiting.delete(reqId);
+      if (entry.checks !== null) w.#late.set(reqId, entry.checks);
+      late++;
+      (entry.done as (a: unknown, arg: unknown) => void)(entry.fallback(), entry.arg);
+    }
+    if (late > 0) w.#onTimeout(late);
+    if (w.#waiting.size === 0 && w.#sweep !== null) {
+      clearInterval(w.#sweep);
+      w.#sweep = null;
+    }
   }
 
   /** A message from the primary; false when it is not about limits. */
@@ -96,7 +145,13 @@ export class WorkerLimits implements LimitService {
 
   #settle(reqId: number, answer: unknown): void {
     const w = this.#waiting.get(reqId);
-    if (w === undefined) return;
+    if (w === undefined) {
+      // Answered after its fallback: a hold the primary granted meanwhile goes back.
+      const checks = this.#late.get(reqId);
+      this.#late.delete(reqId);
+      if (checks !== undefined && (answer as ConnAnswer).refused === CONN_ACQUIRED) this.#send({ type: 'limitConnRelease', checks: [...checks] });
+      return;
+    }
     this.#waiting.delete(reqId);
     (w.done as (a: unknown, arg: unknown) => void)(answer, w.arg);
   }

@@ -23,7 +23,10 @@ export function runWorker(): Promise<number> {
   /** The primary's ssl_session_cache zones, reached over IPC. */
   let sessions: WorkerSessionZones | null = null;
   /** The primary's limit_req / limit_conn zones and stub_status counts, reached over IPC. */
-  const limits = new WorkerLimits(send);
+  const limits = new WorkerLimits(send, (n) => logger.error(
+    { code: 'TSP_ERR_LIMITED', decisions: n },
+    `the primary process did not answer ${n} limit_req/limit_conn decision(s) in time; the requests were let through`,
+  ));
   /** The error log when the config names none (the primary's -e, else stderr). */
   let fallback: ErrorLogTarget | undefined;
   let queue: Promise<void> = Promise.resolve();
