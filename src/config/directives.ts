@@ -11,6 +11,8 @@ import { LIMIT_DIRECTIVES, STUB_STATUS_DIRECTIVES } from './directives/limits.js
 import { MAIN_DIRECTIVES } from './directives/main.js';
 import { FILE_DIRECTIVES } from './directives/files.js';
 import { REWRITE_DIRECTIVES } from './directives/rewrite.js';
+import { GZIP_DIRECTIVES } from './directives/gzip.js';
+import { SUB_FILTER_DIRECTIVES } from './directives/sub-filter.js';
 import { TsproxyError } from '../errors.js';
 import type { Context, DirectiveSpec, SettingKind } from './directives/scope.js';
 import type { OwnSettings, SettingsOf } from './directives/settings.js';
@@ -42,6 +44,8 @@ export const DIRECTIVES: readonly DirectiveSpec[] = [
   ...REWRITE_DIRECTIVES,
   ...LIMIT_DIRECTIVES,
   ...STUB_STATUS_DIRECTIVES,
+  ...GZIP_DIRECTIVES,
+  ...SUB_FILTER_DIRECTIVES,
 ];
 
 /** Specs by name; a name may have one spec per context family (`server`, `listen`, `proxy_pass`...). */

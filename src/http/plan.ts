@@ -22,6 +22,8 @@ import { bodyReadersOf, keepBodyPlan, type BodyReaders } from './keep-body-plan.
 import type { KeepBodyPlan } from './kept-body.js';
 import { compileAccessPlan, type AccessPlan } from './access/access-phase.js';
 import { compileLimits, type LimitsPlan, type LimitZones } from './limits.js';
+import { compileBodyFilters, type BodyFilterPlan } from './body-filters/chain.js';
+import { compileGzip, type GzipPlan } from './body-filters/gzip.js';
 import { buildTlsContext, planUpstreamTls, type UpstreamTlsContext, type UpstreamTlsPlan } from './upstream-tls.js';
 
 export interface AccessLogPlan {
@@ -113,6 +115,10 @@ export interface LocationPlan {
   readonly tryFiles: TryFilesPlan | null;
   /** limit_req / limit_conn (limits.ts), null for a location without any. */
   readonly limits: LimitsPlan | null;
+  /** sub_filter / gzip on the response body (body-filters/chain.ts), null for a location without any. */
+  readonly bodyFilters: BodyFilterPlan | null;
+  /** gzip_static on / always, null when off. */
+  readonly gzipStatic: GzipPlan | null;
 }
 
 export interface PlanContext {
@@ -262,6 +268,8 @@ export function compileLocationPlan(
     files: compileFilePlan(settings, location?.config.match ?? null),
     tryFiles: compileTryFiles((ifBlock === null ? (location?.config ?? server) : null)?.tryFiles, tc),
     limits: compileLimits(settings.limits, ctx.limitZones, tc),
+    bodyFilters: compileBodyFilters(settings, tc),
+    gzipStatic: settings.gzip !== undefined && settings.gzip.static !== 'off' ? compileGzip(settings.gzip) : null,
   };
 }
 

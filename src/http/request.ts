@@ -74,6 +74,8 @@ export class HttpRequest implements RequestInfo {
   /** $limit_req_status / $limit_conn_status ('' until a limit decided; set once per request, as nginx's r->main). */
   limitReqStatus = '';
   limitConnStatus = '';
+  /** $gzip_ratio: set when a compressed response ends. */
+  gzipRatio = '';
 
   // ---------------------------------------------------------------------------------------------
   // the engine's state of the request (phases.ts)

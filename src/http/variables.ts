@@ -79,6 +79,8 @@ export interface RequestInfo {
   /** $limit_req_status / $limit_conn_status (limits.ts), '' when no limit decided. */
   readonly limitReqStatus?: string;
   readonly limitConnStatus?: string;
+  /** $gzip_ratio (body-filters/gzip.ts): '' unless the response was compressed. */
+  readonly gzipRatio?: string;
 }
 
 export type Getter = GetterOf<RequestInfo>;
@@ -232,6 +234,7 @@ const BUILTINS: Readonly<Record<string, Getter>> = {
   request_body_file: (r) => r.keptBody?.fileName ?? '',
   limit_req_status: (r) => r.limitReqStatus ?? '',
   limit_conn_status: (r) => r.limitConnStatus ?? '',
+  gzip_ratio: (r) => r.gzipRatio ?? '',
   // This process's counts (with worker processes, the worker's own; stub_status sums them all).
   connections_active: () => String(connectionStats.active),
   connections_reading: () => String(connectionStats.reading),
