@@ -95,6 +95,18 @@ describe('gzip on static files', () => {
     expect(old).not.toMatch(/Content-Encoding/);
   });
 
+  it('reads Accept-Encoding as nginx (caseless token, q-values, the first "gzip" decides)', async () => {
+    const root = makeRoot();
+    const proxy = await startProxy(`http { server { listen 127.0.0.1:0; root ${root}; gzip on; } }`);
+    const cases: [string, boolean][] = [
+      ['gzip; q=0.5', true], ['gzip;q=0.5', true], ['gzip;q=0', false], ['GZIP', true], ['gzipx, gzip', false],
+      ['deflate, gzip;q=1.0', true], ['x-gzip', false], ['gzip;q=0.001', true], ['gzip ;q=1', true],
+    ];
+    for (const [ae, zipped] of cases) {
+      expect((await get(proxy.url('/a.html'), { 'accept-encoding': ae })).headers['content-encoding'], ae).toBe(zipped ? 'gzip' : undefined);
+    }
+  });
+
   it('gzip_types, gzip_min_length, gzip_comp_level, gzip_vary (Vary also for clients that get it plain)', async () => {
     const root = makeRoot();
     const proxy = await startProxy(

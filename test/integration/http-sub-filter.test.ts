@@ -100,4 +100,22 @@ describe('sub_filter', () => {
     expect(raw).not.toMatch(/Transfer-Encoding|Content-Length/);
     expect(raw.slice(raw.indexOf('\r\n\r\n') + 4)).toBe(PAGE.replace('hello', 'bye'));
   });
+
+  it('a chunked upstream body is filtered for HTTP/1.0 (close-delimited) and HTTP/2 clients', async () => {
+    const backend = await startHttpBackend('b', (_req, res) => {
+      res.setHeader('content-type', 'text/html');
+      res.write('<p>hel');
+      setTimeout(() => res.end('lo</p>'), 20);
+    });
+    const proxy = await startProxy(`http { server { listen 127.0.0.1:0 http2; sub_filter hello bye;
+      location / { proxy_pass http://127.0.0.1:${backend.port}; } } }`);
+    const { rawExchange } = await import('../helpers/backend.js');
+    const raw = await rawExchange(proxy.port(), 'GET / HTTP/1.0\r\nHost: x\r\n\r\n', 2000);
+    expect(raw).toMatch(/\r\nConnection: close\r\n/);
+    expect(raw.slice(raw.indexOf('\r\n\r\n') + 4)).toBe('<p>bye</p>');
+    const { h2connect, h2request } = await import('../http2/h2-helpers.js');
+    const session = await h2connect(`http://127.0.0.1:${proxy.port()}`);
+    const res = await h2request(session, { ':path': '/' });
+    expect([res.status, res.text]).toEqual([200, '<p>bye</p>']);
+  });
 });

@@ -56,24 +56,35 @@ function isMsie6(ua: string): boolean {
 }
 
 /**
- * The coding is acceptable: "gzip" as a token of Accept-Encoding with a q-value that is not 0
- * (nginx's ngx_http_gzip_accept_encoding and quantity test).
+ * The coding is acceptable: nginx's ngx_http_gzip_accept_encoding. The first "gzip" (caseless)
+ * that starts the value or follows "," or " " decides: followed by nothing, "," or spaces it is
+ * accepted, by ";" its q-value must not be 0, by anything else it is refused.
  */
-export function acceptsGzip(ae: string): boolean {
+export function acceptsGzip(value: string): boolean {
+  const ae = value.toLowerCase();
   let from = 0;
+  let at: number;
   for (;;) {
-    const at = ae.indexOf('gzip', from);
+    at = ae.indexOf('gzip', from);
     if (at < 0) return false;
+    if (at === 0 || ae.charCodeAt(at - 1) === 0x2c || ae.charCodeAt(at - 1) === 0x20) break;
     from = at + 4;
-    const before = at === 0 ? 0x2c : ae.charCodeAt(at - 1);
-    if (before !== 0x2c && before !== 0x20 && before !== 0x09) continue;
-    let i = at + 4;
-    while (ae.charCodeAt(i) === 0x20 || ae.charCodeAt(i) === 0x09) i++;
-    if (i >= ae.length || ae.charCodeAt(i) === 0x2c) return true;
-    if (ae.charCodeAt(i) !== 0x3b) continue;
-    const m = /^;\s*q\s*=\s*([0-9.]+)/i.exec(ae.slice(i));
-    return m === null || Number(m[1]) > 0;
   }
+  for (let i = at + 4; i < ae.length; i++) {
+    const c = ae.charCodeAt(i);
+    if (c === 0x2c) return true;
+    if (c === 0x3b) return quantity(ae.slice(i + 1)) > 0;
+    if (c !== 0x20) return false;
+  }
+  return true;
+}
+
+/** nginx's ngx_http_gzip_quantity: "q=0.5" as thousandths, 0 for q=0 or a value it cannot read. */
+function quantity(params: string): number {
+  const m = /^\s*q\s*=\s*(\d)(?:\.(\d{0,3}))?\s*(?:[,;]|$)/.exec(params);
+  if (m === null) return 0;
+  const q = Number(m[1]) * 1000 + Number((m[2] ?? '').padEnd(3, '0'));
+  return q > 1000 ? 0 : q;
 }
 
 /** The response fields gzip_proxied reads, and the response's own facts (body-filters/chain.ts). */
