@@ -99,8 +99,13 @@ function notModified(head: HttpRequest['head'], mode: 'off' | 'exact' | 'before'
     if (mode === 'off') return false;
     if (mode === 'exact' ? ims !== lastModified : !(Date.parse(ims) >= mtimeMs)) return false;
   }
-  if (inm !== null && (etag === null || (inm.trim() !== '*' && !inm.split(',').some((t) => t.trim() === etag)))) return false;
+  // If-None-Match compares weakly (RFC 9110 §13.1.2, nginx): the W/"..." a gzipped response carried matches.
+  if (inm !== null && (etag === null || (inm.trim() !== '*' && !inm.split(',').some((t) => weakTag(t.trim()) === etag)))) return false;
   return true;
+}
+
+function weakTag(tag: string): string {
+  return tag.startsWith('W/') ? tag.slice(2) : tag;
 }
 
 /** nginx's If-Unmodified-Since / If-Match checks (412): an unreadable date fails, If-Match needs an ETag. */

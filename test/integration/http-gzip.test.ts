@@ -71,6 +71,17 @@ describe('gzip on static files', () => {
     expect(plain.body.toString()).toBe(PAGE);
   });
 
+  it('the weak ETag a compressed response carried gets a 304 with If-None-Match (weak comparison, nginx)', async () => {
+    const root = makeRoot();
+    const proxy = await startProxy(`http { server { listen 127.0.0.1:0; root ${root}; gzip on; } }`);
+    const first = await get(proxy.url('/a.html'), GZ);
+    const again = await get(proxy.url('/a.html'), { ...GZ, 'if-none-match': first.headers.etag! });
+    // nginx sends the 304 with the file's strong ETag (gzip leaves a 304 alone)
+    expect([again.status, `W/${again.headers.etag}`]).toEqual([304, first.headers.etag]);
+    const other = await get(proxy.url('/a.html'), { ...GZ, 'if-none-match': 'W/"0-0"' });
+    expect(other.status).toBe(200);
+  });
+
   it('ignores a Range when it compresses (200, whole body); HEAD gets the compressed head without framing', async () => {
     const root = makeRoot();
     const proxy = await startProxy(`http { server { listen 127.0.0.1:0; root ${root}; gzip on; } }`);
