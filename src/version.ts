@@ -9,8 +9,8 @@ export const VERSION: string = (require('../package.json') as { version: string 
  * nginx-style binaries grep these, e.g. for --with-http_ssl_module). Each entry names a
  * directive that only exists with the feature, and test/cli/version.test.ts checks that the
  * directive table has it, so the list cannot claim what is not there. Third-party nginx modules
- * tsproxy implements are listed as nginx lists them, with --add-module. `gzip` is accepted
- * without effect, hence --without.
+ * tsproxy implements are listed as nginx lists them, with --add-module. gzip is in nginx's
+ * default build (no flag); gzip_static and sub_filter are opt-in modules there.
  */
 export const FEATURE_DIRECTIVES: readonly (readonly [flag: string, directive: string | null])[] = [
   ['--with-http_ssl_module', 'ssl_certificate'],
@@ -20,7 +20,8 @@ export const FEATURE_DIRECTIVES: readonly (readonly [flag: string, directive: st
   ['--with-stream_ssl_module', 'ssl_certificate'],
   ['--with-stream_ssl_preread_module', 'ssl_preread'],
   ['--with-stream_realip_module', 'set_real_ip_from'],
-  ['--without-http_gzip_module', null],
+  ['--with-http_gzip_static_module', 'gzip_static'],
+  ['--with-http_sub_module', 'sub_filter'],
   ['--add-module=nginx_upstream_check_module', 'check'],
   ['--add-module=nginx_tcp_proxy_module', 'websocket_pass'],
 ];

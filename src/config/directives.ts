@@ -12,6 +12,8 @@ import { MAIN_DIRECTIVES } from './directives/main.js';
 import { FILE_DIRECTIVES } from './directives/files.js';
 import { REWRITE_DIRECTIVES } from './directives/rewrite.js';
 import { RATE_DIRECTIVES } from './directives/rate.js';
+import { GZIP_DIRECTIVES } from './directives/gzip.js';
+import { SUB_FILTER_DIRECTIVES } from './directives/sub-filter.js';
 import { TsproxyError } from '../errors.js';
 import type { Context, DirectiveSpec, SettingKind } from './directives/scope.js';
 import type { OwnSettings, SettingsOf } from './directives/settings.js';
@@ -44,6 +46,8 @@ export const DIRECTIVES: readonly DirectiveSpec[] = [
   ...RATE_DIRECTIVES,
   ...LIMIT_DIRECTIVES,
   ...STUB_STATUS_DIRECTIVES,
+  ...GZIP_DIRECTIVES,
+  ...SUB_FILTER_DIRECTIVES,
 ];
 
 /** Specs by name; a name may have one spec per context family (`server`, `listen`, `proxy_pass`...). */

@@ -14,6 +14,7 @@ import type {
 } from './types.js';
 import { mergeAccess } from './access-merge.js';
 import { mergeLimits } from './limits-build.js';
+import { mergeChunked, mergeGzip, mergeSubFilter } from './filters-build.js';
 
 /** Every inherited setting's default, from the directive table. */
 export const DEFAULTS = {
@@ -28,7 +29,7 @@ export function resolveAccessLogs(prefix: string, logs: readonly AccessLogConfig
 }
 
 /** LocationSettings fields that are the http setting of the same name, taken as written. */
-type CopiedField = Exclude<keyof LocationSettings, 'proxySsl' | 'accessLogs' | 'root' | 'realIp' | 'lingering' | 'clientBody' | 'access' | 'files' | 'limits' | 'rate'>;
+type CopiedField = Exclude<keyof LocationSettings, 'proxySsl' | 'accessLogs' | 'root' | 'realIp' | 'lingering' | 'clientBody' | 'access' | 'files' | 'limits' | 'rate' | 'gzip' | 'subFilter' | 'chunkedTransferEncoding'>;
 
 /**
  * A level's LocationSettings: the parent's values overlaid with this level's own. A level that
@@ -53,11 +54,16 @@ export function mergeSettings(base: LocationSettings, own: OwnOf<'http'> | undef
   const files = mergeFiles(base.files, own);
   const limits = mergeLimits(base.limits, own);
   const rate = mergeRate(base.rate, own);
-  if (lingering === undefined && clientBody === undefined && access === undefined && files === undefined && limits === undefined && rate === undefined) return settings;
+  const gzip = mergeGzip(base.gzip, own);
+  const subFilter = mergeSubFilter(base.subFilter, own);
+  const chunked = mergeChunked(base.chunkedTransferEncoding, own);
+  if (lingering === undefined && clientBody === undefined && access === undefined && files === undefined && limits === undefined
+    && rate === undefined && gzip === undefined && subFilter === undefined && chunked === undefined) return settings;
   return {
     ...settings, ...(lingering === undefined ? {} : { lingering }), ...(clientBody === undefined ? {} : { clientBody }),
     ...(access === undefined ? {} : { access }), ...(files === undefined ? {} : { files }), ...(limits === undefined ? {} : { limits }),
-    ...(rate === undefined ? {} : { rate }),
+    ...(rate === undefined ? {} : { rate }), ...(gzip === undefined ? {} : { gzip }), ...(subFilter === undefined ? {} : { subFilter }),
+    ...(chunked === undefined ? {} : { chunkedTransferEncoding: chunked }),
   };
 }
 

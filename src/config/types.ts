@@ -15,6 +15,7 @@ import type { StreamHandler, StreamServerConfig, StreamConfig } from './stream-t
 import type { AccessConfig, AuthRequestSet } from './access-types.js';
 import type { GeoConfig, SplitClientsConfig } from './variable-types.js';
 import type { FileSettings } from './static-types.js';
+import type { GzipSettings, SubFilterSettings } from './filter-types.js';
 import type { RewriteExtra, TryFilesConfig } from './rewrite-types.js';
 import type { ConnLimits, HttpLimits, LimitLogLevel, LimitReqRule, LimitConnRule, LimitReqZoneConfig, LimitZoneConfig } from './limit-types.js';
 
@@ -27,6 +28,7 @@ export type { AccessConfig, AuthRequestSet };
 export type { GeoConfig, SplitClientsConfig };
 /** The static-file and rewrite-module parts live in static-types.ts and rewrite-types.ts. */
 export type { ExpiresConfig, FileSettings } from './static-types.js';
+export type { GzipDisableRegex, GzipProxied, GzipSettings, SubFilterRule, SubFilterSettings } from './filter-types.js';
 export type { IfBlock, IfCondition, RewriteExtra, TryFilesConfig } from './rewrite-types.js';
 export type { ConnLimits, HttpLimits, LimitLogLevel, LimitReqRule, LimitConnRule, LimitReqZoneConfig, LimitZoneConfig };
 
@@ -427,6 +429,12 @@ export interface LocationSettings {
   readonly limits?: HttpLimits;
   /** limit_rate and friends; absent while no level sets any of them. */
   readonly rate?: RateConfig;
+  /** gzip_* (gzip_static, gzip_vary, ...); absent while no level sets any of them. */
+  readonly gzip?: GzipSettings;
+  /** sub_filter*; absent while no level sets any of them. */
+  readonly subFilter?: SubFilterSettings;
+  /** `chunked_transfer_encoding off`: present (false) only then. */
+  readonly chunkedTransferEncoding?: false;
 }
 
 export interface RealIpConfig {

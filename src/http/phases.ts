@@ -49,6 +49,7 @@ import { startTryFiles } from './try-files.js';
 import { normalizeHost, normalizeUri, splitTarget } from './router.js';
 import { StaticExchange } from './static.js';
 import { applyLimits, endRequest, LIMITS_PASS, LIMITS_WAIT } from './limits.js';
+import { bodyFilterFor, localFacts } from './body-filters/chain.js';
 import { stubStatusResponse } from './stub-status.js';
 import { compileTemplate, useCaptures, type CompiledTemplate } from './variables.js';
 import { renderStatus, statusFormatOf } from '../upstream/status.js';
@@ -406,13 +407,24 @@ export function answerLocally(r: HttpRequest, res: LocalResponse, keepAlive: boo
     if (page !== null) res = page;
   }
   const body = localBody(res);
-  const sent = r.method === 'HEAD' ? null : body;
-  writeLocalHead(t, res, body, plan?.settings.serverTokens ?? true);
-  if (plan !== null) writeAddHeaders(plan.resHeaders, res.status, r, t);
+  // gzip / sub_filter of the location (body-filters/chain.ts): the body goes through them as nginx's does.
+  const filter = plan === null || plan.bodyFilters === null || body === null ? null
+    : bodyFilterFor(plan.bodyFilters, r, t, localFacts(res.status, res.contentType, body.length));
+  const transform = filter !== null && filter.transforms ? filter : null;
+  if (transform !== null && transform.closeDelimited) keepAlive = false;
+  const sent = r.method === 'HEAD' || transform !== null ? null : body;
+  const out = filter ?? t;
+  writeLocalHead(out, res, body, plan?.settings.serverTokens ?? true);
+  if (plan !== null) writeAddHeaders(plan.resHeaders, res.status, r, out);
+  filter?.endHead();
   r.status = res.status;
   r.connectionHeader = keepAlive ? 'keep-alive' : 'close';
-  r.bytesSent = t.sendHead(keepAlive, sent, true) + (sent?.length ?? 0);
+  r.bytesSent = t.sendHead(keepAlive, sent, transform === null) + (sent?.length ?? 0);
   r.bodyBytesSent = sent?.length ?? 0;
+  if (transform !== null) {
+    transform.write(Buffer.from(body!, 'latin1'));
+    transform.end();
+  }
   finishRequest(r, keepAlive);
   return false;
 }

@@ -23,6 +23,8 @@ import type { KeepBodyPlan } from './kept-body.js';
 import { compileAccessPlan, type AccessPlan } from './access/access-phase.js';
 import { compileLimits, type LimitsPlan, type LimitZones } from './limits.js';
 import { compilePacing, honoursAccelLimitRate, type PacingPlan } from './pacing.js';
+import { compileBodyFilters, type BodyFilterPlan } from './body-filters/chain.js';
+import { compileGzip, type GzipPlan } from './body-filters/gzip.js';
 import { buildTlsContext, planUpstreamTls, type UpstreamTlsContext, type UpstreamTlsPlan } from './upstream-tls.js';
 
 export interface AccessLogPlan {
@@ -118,6 +120,10 @@ export interface LocationPlan {
   readonly limits: LimitsPlan | null;
   /** limit_rate / limit_rate_after / proxy_limit_rate (pacing.ts), null for a location without any. */
   readonly pacing: PacingPlan | null;
+  /** sub_filter / gzip on the response body (body-filters/chain.ts), null for a location without any. */
+  readonly bodyFilters: BodyFilterPlan | null;
+  /** gzip_static on / always, null when off. */
+  readonly gzipStatic: GzipPlan | null;
 }
 
 export interface PlanContext {
@@ -269,6 +275,8 @@ export function compileLocationPlan(
     tryFiles: compileTryFiles((ifBlock === null ? (location?.config ?? server) : null)?.tryFiles, tc),
     limits: compileLimits(settings.limits, ctx.limitZones, tc),
     pacing: compilePacing(settings.rate, tc),
+    bodyFilters: compileBodyFilters(settings, tc),
+    gzipStatic: settings.gzip !== undefined && settings.gzip.static !== 'off' ? compileGzip(settings.gzip) : null,
   };
 }
 

@@ -8,6 +8,7 @@
  * too, restarted for each head a retry reads, so the split costs no allocation.
  */
 import { ChunkedDecoder } from '../wire/chunked.js';
+import { bodyFilterFor, proxiedFacts, type BodyFilter } from './body-filters/chain.js';
 import { ResponseBodyFraming } from './framing.js';
 import { writeResponseHeaders } from './headers.js';
 import type { RequestHead } from '../wire/http1-request.js';
@@ -39,6 +40,8 @@ export class ProxyResponse extends ResponseBodyFraming {
   /** The decoder's output callback (made with the first decoder) and whether every write was taken. */
   #onDechunked: ((data: Buffer) => void) | null = null;
   #dechunkedOk = true;
+  /** The response-body filters (sub_filter, gzip) of the current response when they transform it. */
+  #filter: BodyFilter | null = null;
 
   constructor(r: HttpRequest, plan: LocationPlan, proxy: ProxyPlan) {
     super();
@@ -55,20 +58,27 @@ export class ProxyResponse extends ResponseBodyFraming {
     const head = this.#head;
     const t = this.#t;
     const status = res.status;
+    // An error_page target goes out with the error's status (nginx err_status), unless `=`.
+    const shown = this.#proxy.statusOverride || status;
+    const filters = this.#plan.bodyFilters;
+    const filter = filters === null || this.clientGone ? null : bodyFilterFor(filters, r, t, proxiedFacts(res, shown));
+    const transforms = filter !== null && filter.transforms;
+    this.#filter = transforms ? filter : null;
+    // chunked_transfer_encoding off: a body of unknown length ends with the connection (nginx).
+    const chunkedOff = this.#plan.settings.chunkedTransferEncoding === false && t.passesChunked;
     // A client that cannot read chunked framing (HTTP/1.0; HTTP/2, whose DATA frames carry the
     // bytes) gets the data bytes; an HTTP/1.0 one sees the end of the body as the end of the
-    // connection (as nginx, which has no length to send either).
-    const dechunk = res.body === 'chunked' && (head.versionMinor === 0 || !t.passesChunked);
+    // connection (as nginx, which has no length to send either). A filtered body is re-framed.
+    const dechunk = res.body === 'chunked' && (transforms || head.versionMinor === 0 || !t.passesChunked || chunkedOff);
     if (dechunk) {
       this.#dechunk = new ChunkedDecoder();
       this.#onDechunked ??= (data) => {
         if (!this.#sendData(data)) this.#dechunkedOk = false;
       };
     } else this.#dechunk = null;
-    const keep = head.keepAlive && res.body !== 'close' && !(dechunk && head.versionMinor === 0) && bodyDone && t.requestsLeft(this.#plan);
+    const closeDelimited = transforms ? filter.closeDelimited : dechunk && (head.versionMinor === 0 || chunkedOff);
+    const keep = head.keepAlive && res.body !== 'close' && !closeDelimited && bodyDone && t.requestsLeft(this.#plan);
     this.keepAlive = keep;
-    // An error_page target goes out with the error's status (nginx err_status), unless `=`.
-    const shown = this.#proxy.statusOverride || status;
     this.start(res);
     r.status = shown;
     r.responseHeaders = res.headers;
@@ -86,12 +96,23 @@ export class ProxyResponse extends ResponseBodyFraming {
       if (accel >= 0) r.limitRateBytes = accel;
     }
     t.status(shown, res.reason === '' || shown !== status ? statusText(shown) : res.reason);
-    writeResponseHeaders(this.#plan.resHeaders, res, shown, r, t);
-    if (res.body === 'chunked') {
+    writeResponseHeaders(this.#plan.resHeaders, res, shown, r, filter ?? t);
+    if (filter !== null) filter.endHead();
+    if (transforms) {
+      // framing written by the filter
+    } else if (res.body === 'chunked') {
       if (!dechunk) t.field('Transfer-Encoding', 'chunked');
     } else if (res.body === 'length' || (res.body === 'none' && res.contentLength >= 0 && status !== 204)) t.field('Content-Length', `${res.contentLength}`);
-    r.bytesSent += t.sendHead(keep, null, this.done);
+    r.bytesSent += t.sendHead(keep, null, this.done && !transforms);
     if (!this.done) startPacing(r, true);
+  }
+
+  /** The body ended (before the request is finished): what the filters still hold goes out. */
+  end(): void {
+    const filter = this.#filter;
+    if (filter === null) return;
+    this.#filter = null;
+    if (!this.clientGone) filter.end();
   }
 
   /** Body bytes of the response (as take() counted them); false when the client's buffer is full. */
@@ -125,6 +146,7 @@ export class ProxyResponse extends ResponseBodyFraming {
 
   #sendData(data: Buffer): boolean {
     if (this.clientGone) return true;
+    if (this.#filter !== null) return this.#filter.write(data);
     const r = this.#r;
     r.bodyBytesSent += data.length;
     r.bytesSent += data.length;

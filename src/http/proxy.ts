@@ -472,6 +472,7 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
         up.destroy();
       }
     }
+    this.#response.end();
     finishRequest(this.#r, this.#response.keepAlive && this.bodyDone);
   }
 

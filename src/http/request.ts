@@ -77,6 +77,8 @@ export class HttpRequest implements RequestInfo {
   limitConnStatus = '';
   /** $limit_rate once a rate applies (X-Accel-Limit-Rate, or the pacer's start); -1: not yet. */
   limitRateBytes = -1;
+  /** $gzip_ratio: set when a compressed response ends. */
+  gzipRatio = '';
 
   // ---------------------------------------------------------------------------------------------
   // the engine's state of the request (phases.ts)

@@ -15,6 +15,8 @@ import path from 'node:path';
 import { systemErrorText } from '../errors.js';
 import { filePath } from './file-path.js';
 import { sendBody, startPacing } from './pacing.js';
+import { bodyFilterFor } from './body-filters/chain.js';
+import { gzipOk } from './body-filters/gzip.js';
 import { writeAddHeaders } from './headers.js';
 import { requestLogContext } from './upstream-log.js';
 import { headerValue } from '../wire/headers.js';
@@ -98,8 +100,13 @@ function notModified(head: HttpRequest['head'], mode: 'off' | 'exact' | 'before'
     if (mode === 'off') return false;
     if (mode === 'exact' ? ims !== lastModified : !(Date.parse(ims) >= mtimeMs)) return false;
   }
-  if (inm !== null && (etag === null || (inm.trim() !== '*' && !inm.split(',').some((t) => t.trim() === etag)))) return false;
+  // If-None-Match compares weakly (RFC 9110 §13.1.2, nginx): the W/"..." a gzipped response carried matches.
+  if (inm !== null && (etag === null || (inm.trim() !== '*' && !inm.split(',').some((t) => weakTag(t.trim()) === etag)))) return false;
   return true;
+}
+
+function weakTag(tag: string): string {
+  return tag.startsWith('W/') ? tag.slice(2) : tag;
 }
 
 /** nginx's If-Unmodified-Since / If-Match checks (412): an unreadable date fails, If-Match needs an ETag. */
@@ -115,7 +122,8 @@ export class StaticExchange implements Exchange {
   readonly #t: ClientTransport;
   readonly #r: HttpRequest;
   readonly #plan: LocationPlan;
-  readonly #keepAlive: boolean;
+  /** Cleared when a filtered body can only end with the connection. */
+  #keepAlive: boolean;
   /** error_page: the status the file goes out with (0 = 200/206 as usual). */
   readonly #status: number;
   #stream: ReadStream | null = null;
@@ -179,6 +187,23 @@ export class StaticExchange implements Exchange {
       if (this.#done) return;
       return this.#respond(errorResponse(opened !== null && opened.stats.isDirectory() ? 403 : 404));
     }
+    let gz = GZ_NONE;
+    const gzipStatic = this.#plan.gzipStatic;
+    if (gzipStatic !== null) {
+      // gzip_static (ngx_http_gzip_static_module): FILE.gz for a client that accepts gzip (always:
+      // any client), whether FILE exists or not; with gzip_vary, a .gz that exists adds Vary.
+      const accepts = gzipStatic.settings.static === 'always' || gzipOk(gzipStatic, r, null);
+      if (accepts || gzipStatic.settings.vary) {
+        const zipped = await openFile(`${file}.gz`);
+        const opened = 'handle' in zipped && zipped.stats.isFile() ? zipped : null;
+        if (this.#done || !accepts || opened === null) await ('handle' in zipped ? zipped.handle.close() : undefined);
+        if (this.#done) return;
+        if (opened !== null) {
+          if (accepts) return this.#send(opened.handle, opened.stats, file, GZ_SERVED);
+          if (gzipStatic.settings.vary) gz = GZ_VARY;
+        }
+      }
+    }
     const found = await openFile(file);
     if (this.#done) return void (await ('handle' in found ? found.handle.close() : undefined));
     if (!('handle' in found)) {
@@ -199,10 +224,11 @@ export class StaticExchange implements Exchange {
       await found.handle.close();
       return this.#respond(errorResponse(404));
     }
-    return this.#send(found.handle, found.stats, file);
+    return this.#send(found.handle, found.stats, file, gz);
   }
 
-  #send(handle: FileHandle, st: Stats, file: string): void {
+  /** `gz`: GZ_SERVED: `handle` is FILE.gz (gzip_static); GZ_VARY: FILE with the Vary gzip_static adds. */
+  #send(handle: FileHandle, st: Stats, file: string, gz = GZ_NONE): void {
     const r = this.#r;
     const head = r.head;
     const files = this.#plan.files.settings;
@@ -223,8 +249,17 @@ export class StaticExchange implements Exchange {
       return this.#respond({ status: 304, contentType: null, body: '', headers: validators });
     }
     const size = st.size;
+    const t = this.#t;
+    const filters = this.#plan.bodyFilters;
+    const contentType = contentTypeOf(file, files.types, files.defaultType);
+    const filter = filters === null ? null : bodyFilterFor(filters, r, t, {
+      status: forced ? this.#status : 200, contentType, encoded: gz === GZ_SERVED, contentLength: size,
+      expires: null, cacheControl: null, date: null, lastModified: !forced, etag: etag !== null,
+    });
+    // A transformed body is the whole file (nginx's gzip and sub filters turn ranges off), as is a .gz.
+    const whole = forced || gz === GZ_SERVED || (filter !== null && filter.transforms);
     const rangeHeader = headerValue(head, 'range');
-    const range = rangeHeader === null || forced ? null : parseRange(rangeHeader, size);
+    const range = rangeHeader === null || whole ? null : parseRange(rangeHeader, size);
     if (range === 'unsatisfiable') {
       void handle.close();
       return this.#respond(errorResponse(416, ['Content-Range', `bytes */${size}`]));
@@ -233,22 +268,28 @@ export class StaticExchange implements Exchange {
     const start = range === null ? 0 : range.start;
     const end = range === null ? size - 1 : range.end;
     const length = size === 0 ? 0 : end - start + 1;
-    const t = this.#t;
-    const last = r.method === 'HEAD' || length === 0;
+    const transform = filter !== null && filter.transforms ? filter : null;
+    if (transform !== null && transform.closeDelimited) this.#keepAlive = false;
+    const last = r.method === 'HEAD' || (length === 0 && transform === null);
     t.setTimeout(this.#plan.settings.sendTimeoutMs);
     t.status(status, statusText(status));
+    const out = filter ?? t;
     writeServerFields(t, this.#plan.settings.serverTokens);
-    t.field('Content-Type', contentTypeOf(file, files.types, files.defaultType));
-    t.field('Content-Length', `${length}`);
-    for (let i = 0; i < validators.length; i += 2) t.field(validators[i]!, validators[i + 1]!);
-    if (range !== null) t.field('Content-Range', `bytes ${start}-${end}/${size}`);
-    if (!forced) t.field('Accept-Ranges', 'bytes');
-    writeAddHeaders(this.#plan.resHeaders, status, r, t, mtimeMs);
+    out.field('Content-Type', contentType);
+    out.field('Content-Length', `${length}`);
+    for (let i = 0; i < validators.length; i += 2) out.field(validators[i]!, validators[i + 1]!);
+    if (range !== null) out.field('Content-Range', `bytes ${start}-${end}/${size}`);
+    if (gz === GZ_SERVED) out.field('Content-Encoding', 'gzip');
+    else if (!forced) out.field('Accept-Ranges', 'bytes');
+    if (gz === GZ_SERVED ? gzipStaticVary(this.#plan) : gz === GZ_VARY) out.field('Vary', 'Accept-Encoding');
+    writeAddHeaders(this.#plan.resHeaders, status, r, out, mtimeMs);
+    if (filter !== null) filter.endHead();
     r.status = status;
     r.connectionHeader = this.#keepAlive ? 'keep-alive' : 'close';
     r.bytesSent = t.sendHead(this.#keepAlive, null, last);
-    if (last) {
+    if (last || length === 0) {
       void handle.close();
+      transform?.end();
       return this.#finish();
     }
     startPacing(r, false);
@@ -256,11 +297,18 @@ export class StaticExchange implements Exchange {
     this.#stream = stream;
     stream.on('data', (chunk: Buffer | string) => {
       const buf = chunk as Buffer;
+      if (transform !== null) {
+        if (!transform.write(buf)) stream.pause();
+        return;
+      }
       r.bodyBytesSent += buf.length;
       r.bytesSent += buf.length;
       if (!sendBody(r, buf)) stream.pause();
     });
-    stream.on('end', () => this.#finish());
+    stream.on('end', () => {
+      if (!this.#done) transform?.end();
+      this.#finish();
+    });
     stream.on('error', (err) => {
       if (this.#done) return;
       // The head is out: a short body must not look complete.
@@ -276,6 +324,16 @@ export class StaticExchange implements Exchange {
     this.#stream = null;
     finishRequest(this.#r, this.#keepAlive && this.bodyDone);
   }
+}
+
+/** #send(): a file as it is, FILE.gz served by gzip_static, FILE with the Vary gzip_static adds. */
+const GZ_NONE = 0;
+const GZ_SERVED = 1;
+const GZ_VARY = 2;
+
+/** A .gz served by gzip_static carries Vary when gzip_vary is on (nginx). */
+function gzipStaticVary(plan: LocationPlan): boolean {
+  return plan.gzipStatic?.settings.vary === true;
 }
 
 const OPEN_FLAGS = constants.O_RDONLY | constants.O_NONBLOCK;

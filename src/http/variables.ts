@@ -82,6 +82,8 @@ export interface RequestInfo {
   readonly limitConnStatus?: string;
   /** The response's rate once one applies (pacing.ts), -1 before. */
   readonly limitRateBytes?: number;
+  /** $gzip_ratio (body-filters/gzip.ts): '' unless the response was compressed. */
+  readonly gzipRatio?: string;
 }
 
 export type Getter = GetterOf<RequestInfo>;
@@ -242,6 +244,7 @@ const BUILTINS: Readonly<Record<string, Getter>> = {
     if (set !== undefined) return String(parseSize(set) ?? 0);
     return String(Math.max(0, r.limitRateBytes ?? 0));
   },
+  gzip_ratio: (r) => r.gzipRatio ?? '',
   // This process's counts (with worker processes, the worker's own; stub_status sums them all).
   connections_active: () => String(connectionStats.active),
   connections_reading: () => String(connectionStats.reading),

@@ -113,12 +113,12 @@ describe('directives of a stock config with no effect in tsproxy', () => {
 
 describe('directives nginx has and tsproxy does not', () => {
   test('named as unsupported, not as a typo', () => {
-    const r = loadConfig(SERVER('uwsgi_pass 127.0.0.1:1; scgi_pass 127.0.0.1:1; grpc_pass 127.0.0.1:1; sub_filter a b;'), 'a.conf');
+    const r = loadConfig(SERVER('uwsgi_pass 127.0.0.1:1; scgi_pass 127.0.0.1:1; grpc_pass 127.0.0.1:1; ssi on;'), 'a.conf');
     expect(r.errors.map((e) => `${e.code} ${e.message}`)).toEqual([
       'TSP_ERR_CONFIG_UNSUPPORTED nginx directive "uwsgi_pass" is not supported by tsproxy (uwsgi backends are not supported; HTTP backends are, with proxy_pass)',
       'TSP_ERR_CONFIG_UNSUPPORTED nginx directive "scgi_pass" is not supported by tsproxy (SCGI backends are not supported; HTTP backends are, with proxy_pass)',
       'TSP_ERR_CONFIG_UNSUPPORTED nginx directive "grpc_pass" is not supported by tsproxy (gRPC backends (HTTP/2 to the upstream) are not supported; HTTP/1.1 backends are, with proxy_pass)',
-      'TSP_ERR_CONFIG_UNSUPPORTED nginx directive "sub_filter" is not supported by tsproxy',
+      'TSP_ERR_CONFIG_UNSUPPORTED nginx directive "ssi" is not supported by tsproxy',
     ]);
   });
 

@@ -35,7 +35,6 @@ describe("Debian's stock /etc/nginx", () => {
       `tsproxy: [notice] "sendfile" directive has no effect in tsproxy in ${conf}:18:2`,
       `tsproxy: [notice] "tcp_nopush" directive has no effect in tsproxy in ${conf}:19:2`,
       `tsproxy: [notice] "types_hash_max_size" directive has no effect in tsproxy in ${conf}:20:2`,
-      `tsproxy: [notice] "gzip" directive has no effect in tsproxy in ${conf}:46:2`,
       `tsproxy: the configuration file ${conf} syntax is ok`,
       `tsproxy: configuration file ${conf} test is successful`,
       '',

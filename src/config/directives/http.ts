@@ -460,7 +460,6 @@ export const HTTP_DIRECTIVES: readonly DirectiveSpec[] = [
   noEffect('tcp_nopush', LOC3, [1, 1], 'TCP_NOPUSH / TCP_CORK.', 'tcp_nopush on | off;'),
   noEffect('tcp_nodelay', LOC3, [1, 1], 'TCP_NODELAY on client connections (always on in tsproxy).', 'tcp_nodelay on | off;'),
   noEffect('types_hash_max_size', SRV2, [1, 1], 'Size of the MIME types hash.', 'types_hash_max_size size;'),
-  noEffect('gzip', LOC3, [1, 1], 'Response compression (tsproxy does not compress).', 'gzip on | off;'),
   noEffect('proxy_buffer_size', LOC3, [1, 1], 'Buffer for the upstream response head (tsproxy takes heads up to 64 KiB).', 'proxy_buffer_size size;', size),
   noEffect('proxy_buffers', LOC3, [2, 2], 'Buffers for an upstream response (tsproxy streams bodies with backpressure).', 'proxy_buffers number size;', largeBuffers),
   noEffect('proxy_busy_buffers_size', LOC3, [1, 1], 'Buffers busy sending to the client.', 'proxy_busy_buffers_size size;', size),

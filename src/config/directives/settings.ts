@@ -11,8 +11,8 @@
  */
 import type { Loc } from '../../errors.js';
 import type {
-  AccessLogConfig, AccessRule, AddHeader, AuthRequestSet, ClientBodyConfig, FileSettings, ErrorLogConfig, ErrorPage, HeaderOp, HttpStatusClass, LingeringConfig, LocationSettings, MainConfig,
-  SslConfig, Template, TlsProtocol,
+  AccessLogConfig, AccessRule, AddHeader, AuthRequestSet, ClientBodyConfig, FileSettings, ErrorLogConfig, ErrorPage, GzipSettings, HeaderOp, HttpStatusClass, LingeringConfig, LocationSettings, MainConfig,
+  SslConfig, SubFilterRule, SubFilterSettings, Template, TlsProtocol,
 } from '../types.js';
 import type { LimitConnRule, LimitLogLevel, LimitReqRule, LimitReqZoneConfig, LimitZoneConfig } from '../limit-types.js';
 
@@ -168,6 +168,21 @@ export interface HttpValues extends SslValues, ProxySslValues {
   limitConnStatus: number;
   limitConnLogLevel: LimitLogLevel;
   limitConnDryRun: boolean;
+  /** gzip_* (directives/gzip.ts): GzipSettings when any is set. */
+  gzip: boolean;
+  gzipStatic: GzipSettings['static'];
+  gzipCompLevel: number;
+  gzipMinLengthBytes: number;
+  gzipVary: boolean;
+  gzipProxied: GzipSettings['proxied'];
+  gzipTypes: GzipSettings['types'];
+  gzipDisable: { readonly regexes: GzipSettings['disable']; readonly msie6: boolean };
+  gzipHttpVersion: GzipSettings['httpVersion'];
+  /** sub_filter_* (directives/sub-filter.ts): SubFilterSettings when any is set. */
+  subFilterOnce: boolean;
+  subFilterTypes: SubFilterSettings['types'];
+  subFilterLastModified: boolean;
+  chunkedTransferEncoding: boolean;
 }
 
 export interface HttpItems extends SslItems {
@@ -186,6 +201,7 @@ export interface HttpItems extends SslItems {
   fastcgiParams: { name: string; value: Template; ifNotEmpty: boolean };
   limitReqs: LimitReqRule;
   limitConns: LimitConnRule;
+  subFilters: SubFilterRule;
   /** Zones (http level only): HttpConfig.limitReqZones / limitConnZones. */
   limitReqZones: LimitReqZoneConfig;
   limitConnZones: LimitZoneConfig;

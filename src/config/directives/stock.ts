@@ -172,13 +172,6 @@ export const STOCK_DIRECTIVES: readonly DirectiveSpec[] = [
   onlyDefault('port_in_redirect', LOC3, 'on', 'Name the port in redirects.', 'redirects name the port the request came to, unless it is the scheme\'s default'),
   onlyDefault('absolute_redirect', LOC3, 'on', 'Absolute URLs in redirects.', 'redirects tsproxy makes carry scheme://host[:port]'),
   noEffect('msie_padding', LOC3, [1, 1], 'Pad error pages for MSIE.', 'msie_padding on | off;'),
-  ...(['gzip_vary', 'gzip_static'] as const).map((n) => noEffect(n, LOC3, [1, 1], 'Response compression (tsproxy does not compress).', `${n} on | off;`)),
-  noEffect('gzip_comp_level', LOC3, [1, 1], 'Response compression (tsproxy does not compress).', 'gzip_comp_level level;', number),
-  noEffect('gzip_min_length', LOC3, [1, 1], 'Response compression (tsproxy does not compress).', 'gzip_min_length length;', size),
-  noEffect('gzip_http_version', LOC3, [1, 1], 'Response compression (tsproxy does not compress).', 'gzip_http_version 1.0 | 1.1;'),
-  noEffect('gzip_buffers', LOC3, [2, 2], 'Response compression (tsproxy does not compress).', 'gzip_buffers number size;'),
-  ...(['gzip_proxied', 'gzip_types', 'gzip_disable'] as const).map((n) =>
-    noEffect(n, LOC3, [1, Infinity], 'Response compression (tsproxy does not compress).', `${n} ...;`)),
   // without proxy_cache (which tsproxy refuses) these do nothing in nginx either; a common snippet sets them
   ...(['proxy_cache_bypass', 'proxy_no_cache'] as const).map((n): DirectiveSpec => ({
     ...noEffect(n, LOC3, [1, Infinity], 'Conditions to bypass / not store in the response cache.', `${n} string ...;`),
