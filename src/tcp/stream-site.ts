@@ -33,6 +33,8 @@ import { LocalLimits, type LimitService } from '../core/limits/service.js';
 import { connectionStats } from '../core/connection-stats.js';
 import type { ErrorLogger } from '../log.js';
 import { applyStreamLimits, releaseStreamLimits } from './stream-limits.js';
+import { UdpServer } from './udp-server.js';
+import type dgram from 'node:dgram';
 
 export interface StreamSiteDeps {
   readonly groups: ReadonlyMap<string, UpstreamGroup>;
@@ -106,6 +108,8 @@ export class StreamSite {
   readonly #tls: TlsServers;
   readonly #upstreamTlsSessions = new UpstreamTlsSessions();
   readonly #limits: LimitService;
+  /** The servers of `udp` listens, by listen key (made on first use). */
+  readonly #udp = new Map<string, UdpServer>();
   #closed = false;
 
   constructor(stream: StreamConfig, deps: StreamSiteDeps) {
@@ -148,9 +152,26 @@ export class StreamSite {
     };
   }
 
-  /** Number of sessions in progress (tests, graceful stop). */
+  /** The datagram handler of a `udp` listen (the runtime calls it per datagram). */
+  datagramHandler(listenKey: string): (msg: Buffer, rinfo: dgram.RemoteInfo, via: dgram.Socket) => void {
+    const site = this.#sites.get(listenKey);
+    if (site === undefined) return () => {};
+    let udp = this.#udp.get(listenKey);
+    if (udp === undefined) {
+      udp = new UdpServer(site, {
+        groups: this.#groups, logger: this.#logger, hashKeys: this.#hashKeys, limits: this.#limits,
+        resolveDynamic: (target) => this.#dynamic.resolve(target, null),
+      });
+      this.#udp.set(listenKey, udp);
+    }
+    return udp.onDatagram;
+  }
+
+  /** Number of sessions in progress, TCP and UDP (tests, graceful stop). */
   get activeSessions(): number {
-    return this.#sessions.size;
+    let n = this.#sessions.size;
+    for (const u of this.#udp.values()) n += u.activeSessions;
+    return n;
   }
 
   /**
@@ -159,10 +180,12 @@ export class StreamSite {
    */
   close(): void {
     this.#closed = true;
+    for (const u of this.#udp.values()) u.close();
   }
 
   /** Destroy every running session now (fast stop). */
   destroySessions(): void {
+    for (const u of this.#udp.values()) u.destroySessions();
     for (const s of this.#sessions) {
       s.tunnel?.destroy();
       s.pending?.destroy();
