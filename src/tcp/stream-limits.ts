@@ -55,7 +55,7 @@ export async function applyStreamLimits(s: SessionState, plan: StreamLimitsPlan,
   }
   if (!answer.zoneFull) {
     logger[plan.logLevel](
-      { connection: s.connection, client: s.remoteAddress, server: `${s.serverAddress}:${s.serverPort}` },
+      s.errorContext(),
       `limiting connections${plan.dryRun ? ', dry run,' : ''} by zone "${checks[answer.refused]!.zone}" while initializing session`,
     );
   }

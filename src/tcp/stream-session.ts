@@ -72,6 +72,11 @@ export abstract class SessionState implements SessionInfo {
   get serverName(): string {
     return this.server.name;
   }
+
+  /** The context of nginx's error lines about this session ("client: ..., server: ..."). */
+  errorContext(): Record<string, unknown> {
+    return { connection: this.connection, client: this.remoteAddress, server: `${this.serverAddress}:${this.serverPort}` };
+  }
 }
 
 /** A TCP session: the accepted socket, its tunnel, the connect in progress. */

@@ -113,7 +113,7 @@ export class UdpServer implements UdpSessionOwner {
     const { peer, group, attempt } = s;
     if (attempt !== null) attempt.end(now);
     if (peer !== null && group !== null && group.release(peer, s.readFailed || s.writeFailed)) {
-      this.logger.warn({ code: 'TSP_ERR_PEER_DISABLED', ...s.context() }, 'upstream server temporarily disabled while proxying connection');
+      this.logger.warn({ code: 'TSP_ERR_PEER_DISABLED', ...s.errorContext() }, 'upstream server temporarily disabled while proxying connection');
     }
     releaseStreamLimits(s, this.#deps.limits);
     s.endedAt = now;
@@ -143,11 +143,11 @@ export class UdpServer implements UdpSessionOwner {
     }
     if (s.gone) return;
     if (!server.access(s.remoteAddress)) {
-      this.logger.error(s.context(), 'access forbidden by rule while initializing session');
+      this.logger.error(s.errorContext(), 'access forbidden by rule while initializing session');
       return s.finish(403);
     }
     if (server.ret !== null) {
-      s.toClient(Buffer.from(server.ret(s)), () => s.finish(200));
+      s.answer(Buffer.from(server.ret(s)));
       return;
     }
     let upstream: string;
@@ -185,7 +185,7 @@ export class UdpServer implements UdpSessionOwner {
       const peer = tries.pick(s.remoteAddress, hashKey);
       if (peer === null) {
         tries.noPeer(attempts)?.end(Date.now());
-        this.logger.error({ ...s.context(), upstream: group.name }, 'no live upstreams while connecting to upstream');
+        this.logger.error({ ...s.errorContext(), upstream: group.name }, 'no live upstreams while connecting to upstream');
         return s.finish(502);
       }
       const attempt = tries.begin(peer, attempts);
@@ -202,9 +202,9 @@ export class UdpServer implements UdpSessionOwner {
         return;
       }
       attempt.end(Date.now());
-      this.logger.error({ ...s.context(), upstream: peer.key }, `connect() failed (${systemErrorText(result)}) while connecting to upstream`);
+      this.logger.error({ ...s.errorContext(), upstream: peer.key }, `connect() failed (${systemErrorText(result)}) while connecting to upstream`);
       if (tries.release(peer, true)) {
-        this.logger.warn({ code: 'TSP_ERR_PEER_DISABLED', ...s.context(), upstream: peer.key }, 'upstream server temporarily disabled while connecting to upstream');
+        this.logger.warn({ code: 'TSP_ERR_PEER_DISABLED', ...s.errorContext(), upstream: peer.key }, 'upstream server temporarily disabled while connecting to upstream');
       }
       tries.markTried(peer);
       if (!cfg.proxyNextUpstream || !tries.budgetLeft()) return s.finish(502);

@@ -70,6 +70,7 @@ export class UdpSession extends SessionState {
   #inFlight = 0;
   #lastActivityMs = 0;
   #timer: NodeJS.Timeout | null = null;
+  #finishWhenSent = false;
 
   constructor(site: ListenSite, rinfo: dgram.RemoteInfo, clientKey: string, via: dgram.Socket, local: { address: string; port: number }, owner: UdpSessionOwner) {
     super(site, rinfo.address, rinfo.port, local.address, local.port);
@@ -114,11 +115,17 @@ export class UdpSession extends SessionState {
     if (queue.length === 0) this.#testDone();
   }
 
-  /** Send `msg` to the client (a `return` value or a response); `then` runs once it went out. */
-  toClient(msg: Buffer, then: (err: Error | null) => void = this.#sentToClient): void {
+  /** `return`: send `msg` and end the session once it went out. */
+  answer(msg: Buffer): void {
+    this.#finishWhenSent = true;
+    this.toClient(msg);
+  }
+
+  /** Send `msg` (a response) to the client. */
+  toClient(msg: Buffer): void {
     this.#inFlight++;
     try {
-      this.via.send(msg, this.remotePort, this.remoteAddress, then);
+      this.via.send(msg, this.remotePort, this.remoteAddress, this.#sentToClient);
     } catch (err) {
       // The listening socket closed (its listen was removed by a reload, or a stop).
       this.#inFlight--;
@@ -151,8 +158,8 @@ export class UdpSession extends SessionState {
       + `bytes from/to upstream:${a?.bytesReceived ?? 0}/${a?.bytesSent ?? 0}`;
   }
 
-  /** The context of nginx's error lines of a UDP session. */
-  context(): Record<string, unknown> {
+  /** nginx's UDP wording ("udp client: ..."), and the peer once there is one. */
+  override errorContext(): Record<string, unknown> {
     return {
       connection: this.connection, 'udp client': this.remoteAddress, server: `${this.serverAddress}:${this.serverPort}`,
       ...(this.peer !== null ? { upstream: this.peer.key } : {}),
@@ -170,7 +177,7 @@ export class UdpSession extends SessionState {
     if (this.gone) return;
     if (err !== null) {
       this.writeFailed = true;
-      this.#owner.logger.error(this.context(), `send() failed (${systemErrorText(err)}) while proxying and sending to upstream`);
+      this.#owner.logger.error(this.errorContext(), `send() failed (${systemErrorText(err)}) while proxying and sending to upstream`);
       this.finish(200);
       return;
     }
@@ -182,12 +189,13 @@ export class UdpSession extends SessionState {
     this.#inFlight--;
     if (this.gone) return;
     if (err !== null) {
-      this.#owner.logger.error(this.context(), `send() failed (${systemErrorText(err)}) while proxying and sending to client`);
+      this.#owner.logger.error(this.errorContext(), `send() failed (${systemErrorText(err)}) while proxying and sending to client`);
       this.finish(200);
       return;
     }
     this.bytesSent += bytes ?? 0;
-    this.#testDone();
+    if (this.#finishWhenSent) this.finish(200);
+    else this.#testDone();
   };
 
   readonly #fromUpstream = (msg: Buffer): void => {
@@ -204,7 +212,7 @@ export class UdpSession extends SessionState {
   readonly #upstreamError = (err: Error): void => {
     if (this.gone || this.readFailed) return;
     this.readFailed = true;
-    this.#owner.logger.error(this.context(), `recv() failed (${systemErrorText(err)}) while proxying and reading from upstream`);
+    this.#owner.logger.error(this.errorContext(), `recv() failed (${systemErrorText(err)}) while proxying and reading from upstream`);
     const a = this.attempt!;
     if (a.firstByteMs < 0) a.firstByteMs = Date.now() - a.startMs;
     // nginx passes the failed read on as an empty datagram and counts it as a response.
@@ -239,7 +247,7 @@ export class UdpSession extends SessionState {
       return;
     }
     this.readFailed = true;
-    this.#owner.logger.error(this.context(), 'upstream timed out (110: Connection timed out) while proxying connection');
+    this.#owner.logger.error(this.errorContext(), 'upstream timed out (110: Connection timed out) while proxying connection');
     this.finish(502);
   };
 }
