@@ -47,6 +47,7 @@ function settingsOf(server: CompiledServer): UdpRelaySettings {
 
 export class UdpServer implements UdpSessionOwner {
   readonly logger: Logger;
+  readonly #errorLog: ErrorLogger;
   readonly #site: ListenSite;
   readonly #deps: UdpServerDeps;
   /** Sessions by client "address port" (a detached session is no longer here). */
@@ -61,6 +62,7 @@ export class UdpServer implements UdpSessionOwner {
     this.#site = site;
     this.#deps = deps;
     this.logger = deps.logger;
+    this.#errorLog = deps.logger as unknown as ErrorLogger;
   }
 
   /** The datagram handler the runtime calls for this listen. */
@@ -138,7 +140,7 @@ export class UdpServer implements UdpSessionOwner {
     const server = s.server;
     const cfg = server.config;
     // nginx's preaccess phase (limit_conn) comes before its access phase (allow/deny).
-    if (server.limits !== null && !(await applyStreamLimits(s, server.limits, this.#deps.limits, this.logger as unknown as ErrorLogger))) {
+    if (server.limits !== null && !(await applyStreamLimits(s, server.limits, this.#deps.limits, this.#errorLog))) {
       return s.finish(503);
     }
     if (s.gone) return;
@@ -202,7 +204,7 @@ export class UdpServer implements UdpSessionOwner {
         return;
       }
       attempt.end(Date.now());
-      this.logger.error({ ...s.errorContext(), upstream: peer.key }, `connect() failed (${systemErrorText(result)}) while connecting to upstream`);
+      this.#errorLog[connectFailureLevel(result)]({ ...s.errorContext(), upstream: peer.key }, `connect() to ${peer.key} failed (${systemErrorText(result)}) while connecting to upstream`);
       if (tries.release(peer, true)) {
         this.logger.warn({ code: 'TSP_ERR_PEER_DISABLED', ...s.errorContext(), upstream: peer.key }, 'upstream server temporarily disabled while connecting to upstream');
       }
@@ -210,6 +212,13 @@ export class UdpServer implements UdpSessionOwner {
       if (!cfg.proxyNextUpstream || !tries.budgetLeft()) return s.finish(502);
     }
   }
+}
+
+/** nginx's level for a failed connect(): error for what the network says, crit for the rest (EACCES, ...). */
+const NETWORK_ERRORS = new Set(['ECONNREFUSED', 'EAGAIN', 'ECONNRESET', 'ENETDOWN', 'ENETUNREACH', 'EHOSTDOWN', 'EHOSTUNREACH']);
+
+function connectFailureLevel(err: Error): 'error' | 'crit' {
+  return NETWORK_ERRORS.has((err as NodeJS.ErrnoException).code ?? '') ? 'error' : 'crit';
 }
 
 function upstreamSocketOnError(): void {
@@ -225,14 +234,18 @@ function connectDatagram(peer: Peer): Promise<dgram.Socket | Error> {
     }
     const socket = dgram.createSocket(peer.host.includes(':') ? 'udp6' : 'udp4');
     socket.on('error', upstreamSocketOnError);
-    socket.connect(peer.port, peer.host, (err?: Error) => {
-      if (err === undefined || err === null) return resolve(socket);
+    const failed = (err: Error): void => {
       try {
         socket.close();
       } catch {
         // not open
       }
       resolve(err);
-    });
+    };
+    try {
+      socket.connect(peer.port, peer.host, (err?: Error) => (err === undefined || err === null ? resolve(socket) : failed(err)));
+    } catch (err) {
+      failed(err as Error); // a port or address dgram refuses outright
+    }
   });
 }

@@ -169,7 +169,11 @@ export class UdpSession extends SessionState {
   #toUpstream(msg: Buffer): void {
     this.#lastActivityMs = Date.now();
     this.#inFlight++;
-    this.upstreamSocket!.send(msg, this.#sentToUpstream);
+    try {
+      this.upstreamSocket!.send(msg, this.#sentToUpstream);
+    } catch (err) {
+      this.#sentToUpstream(err as Error, 0);
+    }
   }
 
   readonly #sentToUpstream = (err: Error | null, bytes: number): void => {

@@ -250,4 +250,42 @@ describe('udp stream proxy', () => {
     b.send('b2');
     await expect.poll(() => b.received).toEqual(['echo:b2']);
   });
+
+  it('takes the next peer when a connect fails at once, as nginx (connect() to a broadcast address: EACCES, logged crit)', async () => {
+    // No datagram leaves: connect() to 255.255.255.255 without SO_BROADCAST fails in the kernel.
+    const be = await echoBackend();
+    const log = accessLogFile();
+    const proxy = await startLoggedProxy(`stream {
+      log_format l '$status "$upstream_addr" "$upstream_bytes_sent" "$upstream_bytes_received" "$upstream_connect_time"';
+      access_log ${log.path} l;
+      upstream bc { server 255.255.255.255:${be.port}; server 127.0.0.1:${be.port}; }
+      server { listen ${KEY}; proxy_responses 1; proxy_pass bc; }
+    }`, KEY);
+    const c = await udpClient(proxy.port);
+    c.send('a');
+    await expect.poll(() => c.received).toEqual(['echo:a']);
+    // nginx 1.22: 200 "255.255.255.255:P, 127.0.0.1:P" "0, 1" "0, 6" "-, 0.000"
+    await expect.poll(() => log.lines().length).toBe(1);
+    expect(log.lines()[0]).toMatch(new RegExp(`^200 "255\\.255\\.255\\.255:${be.port}, 127\\.0\\.0\\.1:${be.port}" "0, 1" "0, 6" "-, \\d+\\.\\d{3}"$`));
+    expect(proxy.logs.find((l) => l.msg.startsWith('connect() to'))).toMatchObject({
+      level: 'crit', msg: `connect() to 255.255.255.255:${be.port} failed (13: Permission denied) while connecting to upstream`, 'udp client': '127.0.0.1',
+    });
+    expect(messages(proxy.logs, 'warn')).toContain('upstream server temporarily disabled while connecting to upstream');
+    // The peer is out for fail_timeout: the next session goes straight to the echo backend.
+    const d = await udpClient(proxy.port);
+    d.send('b');
+    await expect.poll(() => d.received).toEqual(['echo:b']);
+    await expect.poll(() => log.lines()[1]).toMatch(new RegExp(`^200 "127\\.0\\.0\\.1:${be.port}" "1" "6" "\\d+\\.\\d{3}"$`));
+  });
+
+  it('with proxy_next_upstream off, a failed connect ends the session with 502', async () => {
+    const be = await echoBackend();
+    const p = await udpProxy(`upstream bc { server 255.255.255.255:${be.port}; server 127.0.0.1:${be.port}; }
+      server { listen ${KEY}; proxy_responses 1; proxy_next_upstream off; proxy_pass bc; }`);
+    const c = await udpClient(p.port);
+    c.send('a');
+    await expect.poll(() => p.access()).toEqual([`127.0.0.1 UDP 502 0 1 "255.255.255.255:${be.port}" "0" "0" "-"`]);
+    expect(c.received).toEqual([]);
+    expect(be.heard).toEqual([]);
+  });
 });
