@@ -10,6 +10,7 @@ import type { Tunnel } from '../core/tunnel.js';
 import type { TlsInfo } from '../tls/info.js';
 import type { UpstreamAttempts } from '../upstream/attempts.js';
 import { unmap } from '../wire/ip.js';
+import { encodeProxyV1, encodeProxyV2, PP2_TYPE_AUTHORITY, type ProxyTlv } from '../wire/proxy-protocol.js';
 import type { CompiledServer, ListenSite } from './stream-compile.js';
 import type { SessionInfo } from './stream-vars.js';
 import type { LimitConnCheck } from '../core/limits/limit-conn.js';
@@ -96,4 +97,22 @@ export class Session extends SessionState {
     );
     this.socket = socket;
   }
+}
+
+/**
+ * The PROXY header a session's upstream connection starts with (proxy_protocol on). nginx 1.22
+ * sends v1 with TCP4/TCP6 for UDP sessions too (in front of the first datagram); v2 (tsproxy only)
+ * says DGRAM for them.
+ */
+export function proxyHeaderOf(version: number, s: SessionState, datagram = false): Buffer {
+  const endpoints = {
+    sourceAddress: s.remoteAddress,
+    sourcePort: s.remotePort,
+    destinationAddress: s.serverAddress,
+    destinationPort: s.serverPort,
+  };
+  if (version === 1) return encodeProxyV1(endpoints);
+  const tlvs: ProxyTlv[] = [];
+  if (s.sslPrereadServerName !== null) tlvs.push({ type: PP2_TYPE_AUTHORITY, value: Buffer.from(s.sslPrereadServerName) });
+  return encodeProxyV2(endpoints, tlvs, datagram);
 }

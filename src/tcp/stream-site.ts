@@ -17,12 +17,11 @@ import { peekRequestHost, type HttpPeek } from './http-peek.js';
 import { Tunnel } from '../core/tunnel.js';
 import { connectUpstream } from './proxy.js';
 import { secureUpstream, sessionTlsTarget, UpstreamTlsSessions } from './upstream-tls.js';
-import { encodeProxyV1, encodeProxyV2, PP2_TYPE_AUTHORITY, type ProxyTlv } from '../wire/proxy-protocol.js';
 import { parseClientHello, type ClientHelloResult } from '../wire/tls-client-hello.js';
 import { ImplicitGroups } from '../upstream/implicit.js';
 import { compileStream, effectiveSsl, NO_ALPN, type ListenSite } from './stream-compile.js';
 import type { SessionInfo } from './stream-vars.js';
-import { Session } from './stream-session.js';
+import { proxyHeaderOf, Session } from './stream-session.js';
 import { UpstreamAttempts } from '../upstream/attempts.js';
 import { startHandshake } from '../tls/accept.js';
 import { preread, prereadProxyHeader } from '../tls/preread.js';
@@ -75,20 +74,6 @@ type Peeked =
   | { readonly kind: 'other' };
 
 const OTHER: Peeked = Object.freeze({ kind: 'other' });
-
-/** The PROXY header a session's upstream connections start with (proxy_protocol on). */
-function proxyHeaderOf(version: number, s: Session): Buffer {
-  const endpoints = {
-    sourceAddress: s.remoteAddress,
-    sourcePort: s.remotePort,
-    destinationAddress: s.serverAddress,
-    destinationPort: s.serverPort,
-  };
-  if (version === 1) return encodeProxyV1(endpoints);
-  const tlvs: ProxyTlv[] = [];
-  if (s.sslPrereadServerName !== null) tlvs.push({ type: PP2_TYPE_AUTHORITY, value: Buffer.from(s.sslPrereadServerName) });
-  return encodeProxyV2(endpoints, tlvs);
-}
 
 function socketOnError(): void {
   // Errors end the session through 'close'; this listener only keeps them from being thrown.

@@ -12,7 +12,8 @@
  * - a failed read from the upstream (ICMP port unreachable: ECONNREFUSED) counts as one empty
  *   response: nginx logs it, sends the client an empty datagram, reads the upstream no more, and
  *   charges the peer (max_fails) when the session ends; a failed send ends the session, also
- *   charging the peer. A session never moves to another peer once it sent (nginx neither).
+ *   charging the peer. A session never moves to another peer once it sent (nginx neither);
+ * - `proxy_protocol on`: the PROXY header goes in front of the session's first datagram.
  * Created and ended by udp-server.ts (which owns the per-address table and the log lines).
  */
 import type dgram from 'node:dgram';
@@ -22,7 +23,7 @@ import type { UpstreamAttempt } from '../upstream/attempts.js';
 import type { UpstreamGroup } from '../upstream/group.js';
 import type { Peer } from '../upstream/peer.js';
 import type { ListenSite } from './stream-compile.js';
-import { SessionState } from './stream-session.js';
+import { proxyHeaderOf, SessionState } from './stream-session.js';
 
 /** Client datagrams held while the session starts (limits, connect): nginx's proxy_buffer_size. */
 const QUEUE_LIMIT_BYTES = 16 * 1024;
@@ -71,6 +72,8 @@ export class UdpSession extends SessionState {
   #lastActivityMs = 0;
   #timer: NodeJS.Timeout | null = null;
   #finishWhenSent = false;
+  /** proxy_protocol on: the PROXY header, sent in front of the first datagram (nginx). */
+  #header: Buffer | null = null;
 
   constructor(site: ListenSite, rinfo: dgram.RemoteInfo, clientKey: string, via: dgram.Socket, local: { address: string; port: number }, owner: UdpSessionOwner) {
     super(site, rinfo.address, rinfo.port, local.address, local.port);
@@ -99,6 +102,8 @@ export class UdpSession extends SessionState {
 
   /** Relay from now on through `socket`, connected to `peer` (the held datagrams go first). */
   attach(socket: dgram.Socket, peer: Peer, group: UpstreamGroup, attempt: UpstreamAttempt, settings: UdpRelaySettings): void {
+    const version = this.server.config.proxyProtocolVersion;
+    if (version !== 0) this.#header = proxyHeaderOf(version, this, true);
     this.upstreamSocket = socket;
     this.peer = peer;
     this.group = group;
@@ -166,8 +171,13 @@ export class UdpSession extends SessionState {
     };
   }
 
-  #toUpstream(msg: Buffer): void {
+  #toUpstream(data: Buffer): void {
     this.#lastActivityMs = Date.now();
+    let msg = data;
+    if (this.#header !== null) {
+      msg = Buffer.concat([this.#header, data]);
+      this.#header = null;
+    }
     this.#inFlight++;
     try {
       this.upstreamSocket!.send(msg, this.#sentToUpstream);

@@ -288,4 +288,18 @@ describe('udp stream proxy', () => {
     expect(c.received).toEqual([]);
     expect(be.heard).toEqual([]);
   });
+
+  it('with proxy_protocol on, puts a PROXY v1 header (TCP4, as nginx 1.22) in front of the first datagram of each session', async () => {
+    const be = await echoBackend();
+    const p = await udpProxy(`server { listen ${KEY}; proxy_responses 1; proxy_protocol on; proxy_pass 127.0.0.1:${be.port}; }`);
+    const c = await udpClient(p.port);
+    c.send('a');
+    const header = `PROXY TCP4 127.0.0.1 127.0.0.1 ${c.port} ${p.port}\r\n`;
+    await expect.poll(() => c.received).toEqual([`echo:${header}a`]);
+    // nginx: "udp done, packets from/to client:1/1, bytes from/to client:1/50, bytes from/to upstream:50/45"
+    const n = header.length + 1;
+    await expect.poll(() => p.access().length).toBe(1);
+    expect(p.access()[0]).toMatch(new RegExp(`^127\\.0\\.0\\.1 UDP 200 ${n + 5} 1 "127\\.0\\.0\\.1:${be.port}" "${n}" "${n + 5}" "\\d+\\.\\d{3}"$`));
+    expect(messages(p.logs, 'info')).toContain(`udp done, packets from/to client:1/1, bytes from/to client:1/${n + 5}, bytes from/to upstream:${n + 5}/${n}`);
+  });
 });
