@@ -114,7 +114,9 @@ export async function buildSnapshot(config: Config, registry: PeerRegistry, deps
     for (const l of server.listens) if (!handoffs.has(l.key)) handoffs.set(l.key, websocketHttp!.handoffHandler(l.key));
   }
   const websocketHandoff = (key: string) => handoffs.get(key) ?? null;
-  const stream = config.stream ? new StreamSite(config.stream, { ...siteDeps, groups: streamGroups, websocketHandoff }) : null;
+  const stream = config.stream
+    ? new StreamSite(config.stream, { ...siteDeps, groups: streamGroups, websocketHandoff, maxUdpSessions: config.main.workerConnections })
+    : null;
   const routeKeys = deps.tunnels.index(config, ws?.http ?? null);
 
   const listens = new Map<string, ListenConfig>();

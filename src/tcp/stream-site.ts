@@ -47,6 +47,8 @@ export interface StreamSiteDeps {
   readonly tlsSessions?: SessionZones;
   /** The runtime's limit_conn zones (kept across reloads; the primary's with workers). */
   readonly limits?: LimitService;
+  /** worker_connections: UDP sessions at once per UDP listen; unset: no limit. */
+  readonly maxUdpSessions?: number;
 }
 
 /** What the HTTP engine needs of a connection the stream side accepted (its AcceptedConnection). */
@@ -93,12 +95,14 @@ export class StreamSite {
   readonly #tls: TlsServers;
   readonly #upstreamTlsSessions = new UpstreamTlsSessions();
   readonly #limits: LimitService;
+  readonly #maxUdpSessions: number;
   /** The servers of `udp` listens, by listen key (made on first use). */
   readonly #udp = new Map<string, UdpServer>();
   #closed = false;
 
   constructor(stream: StreamConfig, deps: StreamSiteDeps) {
     this.#limits = deps.limits ?? new LocalLimits();
+    this.#maxUdpSessions = deps.maxUdpSessions ?? Number.POSITIVE_INFINITY;
     this.#tls = new TlsServers(deps.tlsSessions ?? null);
     this.#groups = deps.groups;
     this.#tunnels = deps.tunnels ?? null;
@@ -144,7 +148,7 @@ export class StreamSite {
     let udp = this.#udp.get(listenKey);
     if (udp === undefined) {
       udp = new UdpServer(site, {
-        groups: this.#groups, logger: this.#logger, hashKeys: this.#hashKeys, limits: this.#limits,
+        groups: this.#groups, logger: this.#logger, hashKeys: this.#hashKeys, limits: this.#limits, maxSessions: this.#maxUdpSessions,
         resolveDynamic: (target) => this.#dynamic.resolve(target, null),
       });
       this.#udp.set(listenKey, udp);

@@ -28,6 +28,8 @@ export interface UdpServerDeps {
   readonly logger: Logger;
   readonly hashKeys: ReadonlyMap<string, (s: SessionInfo) => string>;
   readonly limits: LimitService;
+  /** worker_connections: sessions at once per UDP listen (a flood of new addresses cannot exhaust sockets). */
+  readonly maxSessions: number;
   /** `proxy_pass $var` naming no upstream: its implicit group (stream-site.ts's ImplicitGroups). */
   resolveDynamic(target: string): UpstreamGroup | null | Promise<UpstreamGroup | null>;
 }
@@ -57,6 +59,8 @@ export class UdpServer implements UdpSessionOwner {
   /** The local address of each listening socket (asked once: a system call). */
   readonly #locals = new WeakMap<dgram.Socket, { address: string; port: number }>();
   #closed = false;
+  /** When "worker_connections are not enough" was last logged (at most once a second). */
+  #fullLoggedAt = 0;
 
   constructor(site: ListenSite, deps: UdpServerDeps) {
     this.#site = site;
@@ -74,6 +78,16 @@ export class UdpServer implements UdpSessionOwner {
       return;
     }
     if (this.#closed) return;
+    if (this.#sessions.size >= this.#deps.maxSessions) {
+      // nginx drops the datagram with this alert; logged once a second at most (a flood of new
+      // source addresses would otherwise write a line per datagram).
+      const now = Date.now();
+      if (now - this.#fullLoggedAt >= 1000) {
+        this.#fullLoggedAt = now;
+        this.#errorLog.alert({ listen: this.#site.key }, `${this.#deps.maxSessions} worker_connections are not enough`);
+      }
+      return;
+    }
     const s = new UdpSession(this.#site, { ...rinfo, address: unmap(rinfo.address) }, key, via, this.#localOf(via), this);
     this.#byClient.set(key, s);
     this.#sessions.add(s);

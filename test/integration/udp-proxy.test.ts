@@ -302,4 +302,26 @@ describe('udp stream proxy', () => {
     expect(p.access()[0]).toMatch(new RegExp(`^127\\.0\\.0\\.1 UDP 200 ${n + 5} 1 "127\\.0\\.0\\.1:${be.port}" "${n}" "${n + 5}" "\\d+\\.\\d{3}"$`));
     expect(messages(p.logs, 'info')).toContain(`udp done, packets from/to client:1/1, bytes from/to client:1/${n + 5}, bytes from/to upstream:${n + 5}/${n}`);
   });
+
+  it('holds at most worker_connections sessions per UDP listen: a new address beyond them is dropped with nginx\'s alert', async () => {
+    const sink = await udpBackend(() => null);
+    const proxy = await startLoggedProxy(`events { worker_connections 2; }
+      stream { server { listen ${KEY}; proxy_timeout 5s; proxy_pass 127.0.0.1:${sink.port}; } }`, KEY);
+    const clients = await Promise.all([udpClient(proxy.port), udpClient(proxy.port)]);
+    clients.forEach((c, i) => c.send(`c${i}`));
+    await expect.poll(() => sink.heard.length).toBe(2);
+    const third = await udpClient(proxy.port);
+    third.send('c2');
+    await expect.poll(() => proxy.logs.find((l) => l.msg === '2 worker_connections are not enough')?.level).toBe('alert');
+    // a known address still reaches its session
+    clients[0]!.send('again');
+    await expect.poll(() => sink.heard.map((h) => h.text).sort()).toEqual(['again', 'c0', 'c1']);
+  });
+
+  it('serves `listen ... udp` in tsproxy\'s `tcp {}` block too', async () => {
+    const proxy = await startLoggedProxy(`tcp { server { listen ${KEY}; return "tcp block $protocol"; } }`, KEY);
+    const c = await udpClient(proxy.port);
+    c.send('x');
+    await expect.poll(() => c.received).toEqual(['tcp block UDP']);
+  });
 });
