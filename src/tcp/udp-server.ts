@@ -88,7 +88,7 @@ export class UdpServer implements UdpSessionOwner {
       }
       return;
     }
-    const s = new UdpSession(this.#site, { ...rinfo, address: unmap(rinfo.address) }, key, via, this.#localOf(via), this);
+    const s = new UdpSession(this.#site, rinfo, key, via, this.#localOf(via), this);
     this.#byClient.set(key, s);
     this.#sessions.add(s);
     connectionStats.accepted++;

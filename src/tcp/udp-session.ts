@@ -19,6 +19,7 @@
 import type dgram from 'node:dgram';
 import type { Logger } from 'pino';
 import { systemErrorText } from '../errors.js';
+import { unmap } from '../wire/ip.js';
 import type { UpstreamAttempt } from '../upstream/attempts.js';
 import type { UpstreamGroup } from '../upstream/group.js';
 import type { Peer } from '../upstream/peer.js';
@@ -75,8 +76,12 @@ export class UdpSession extends SessionState {
   /** proxy_protocol on: the PROXY header, sent in front of the first datagram (nginx). */
   #header: Buffer | null = null;
 
+  /** The client's address as the socket reported it (IPv4-mapped on a dual-stack socket): replies go there. */
+  readonly #replyAddress: string;
+
   constructor(site: ListenSite, rinfo: dgram.RemoteInfo, clientKey: string, via: dgram.Socket, local: { address: string; port: number }, owner: UdpSessionOwner) {
-    super(site, rinfo.address, rinfo.port, local.address, local.port);
+    super(site, unmap(rinfo.address), rinfo.port, local.address, local.port);
+    this.#replyAddress = rinfo.address;
     this.clientKey = clientKey;
     this.via = via;
     this.#owner = owner;
@@ -130,7 +135,7 @@ export class UdpSession extends SessionState {
   toClient(msg: Buffer): void {
     this.#inFlight++;
     try {
-      this.via.send(msg, this.remotePort, this.remoteAddress, this.#sentToClient);
+      this.via.send(msg, this.remotePort, this.#replyAddress, this.#sentToClient);
     } catch (err) {
       // The listening socket closed (its listen was removed by a reload, or a stop).
       this.#inFlight--;

@@ -324,4 +324,15 @@ describe('udp stream proxy', () => {
     c.send('x');
     await expect.poll(() => c.received).toEqual(['tcp block UDP']);
   });
+
+  it('on a dual-stack `[::]` listen, answers an IPv4 client, logged as 127.0.0.1', async () => {
+    const be = await echoBackend();
+    const log = accessLogFile();
+    const proxy = await startLoggedProxy(`stream { log_format l '$remote_addr $protocol $status'; access_log ${log.path} l;
+      server { listen [::]:0 udp; proxy_responses 1; proxy_pass 127.0.0.1:${be.port}; } }`, '[::]:0 udp');
+    const c = await udpClient(proxy.port);
+    c.send('v4');
+    await expect.poll(() => c.received).toEqual(['echo:v4']);
+    await expect.poll(() => log.lines()).toEqual(['127.0.0.1 UDP 200']);
+  });
 });
