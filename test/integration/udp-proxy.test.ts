@@ -332,7 +332,7 @@ describe('udp stream proxy', () => {
       server { listen [::]:0 udp; proxy_responses 1; proxy_pass 127.0.0.1:${be.port}; } }`, '[::]:0 udp');
     const c = await udpClient(proxy.port);
     c.send('v4');
-    await expect.poll(() => c.received).toEqual(['echo:v4']);
+    await expect.poll(() => c.received, { timeout: 5000 }).toEqual(['echo:v4']);
     await expect.poll(() => log.lines()).toEqual(['127.0.0.1 UDP 200']);
   });
 });
