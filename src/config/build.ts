@@ -322,6 +322,8 @@ function assembleStreamServer(s: StreamServerDraft, parent: StreamSettings, acce
     prereadTimeoutMs: m.prereadTimeoutMs,
     ...(m.proxySsl ? { proxySsl: proxySslOf(m, prefix) } : {}),
     ...(m.prereadBufferBytes !== DEFAULTS.stream.prereadBufferBytes ? { prereadBufferBytes: m.prereadBufferBytes } : {}),
+    ...(m.proxyResponses !== null ? { proxyResponses: m.proxyResponses } : {}),
+    ...(m.proxyRequests !== 0 ? { proxyRequests: m.proxyRequests } : {}),
     // Resolved once at the stream level and shared by every server that sets none of its own.
     accessLogs: own?.accessLogs === undefined ? accessLogs : resolveAccessLogs(prefix, own.accessLogs),
     accessRules: m.accessRules,

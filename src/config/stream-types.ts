@@ -32,6 +32,10 @@ export interface StreamServerConfig {
    * side sent is flushed.
    */
   readonly proxyHalfClose: boolean;
+  /** proxy_responses (UDP): datagrams expected back per client datagram; absent: any number (nginx's default). */
+  readonly proxyResponses?: number;
+  /** proxy_requests (UDP): client datagrams per session; absent: no limit. */
+  readonly proxyRequests?: number;
   readonly proxyNextUpstream: boolean;
   readonly proxyNextUpstreamTries: number;
   readonly proxyNextUpstreamTimeoutMs: number;

@@ -105,6 +105,8 @@ export interface ListenConfig {
   readonly proxyProtocol: boolean;
   readonly ssl: boolean;
   readonly http2: boolean;
+  /** `udp` (stream): a datagram socket, sessions per client address (src/tcp/udp-server.ts); absent for TCP. */
+  readonly udp?: true;
   /** nginx's other socket parameters; absent when the listen sets none of them. */
   readonly socket?: ListenSocketOptions;
   readonly loc: Loc;

@@ -9,7 +9,7 @@ import { hasSocketOptions } from './directives/listen.js';
 import { DEFAULT_LOC, type BuildState, type LocationDraft, type Reporter, type TargetDraft, type UpstreamDraft } from './directives/scope.js';
 import type { AccessLogConfig, ListenConfig, ServerName, UpstreamConfig } from './types.js';
 import { serverNameText } from './host-names.js';
-import { parseUpstreamAddress } from './units.js';
+import { addressKey, parseUpstreamAddress } from './units.js';
 
 export interface Implicit {
   readonly http: UpstreamConfig[];
@@ -42,6 +42,7 @@ export function validateDrafts(state: BuildState, r: Reporter): Implicit {
       if (s.listens.length === 0) r.error('TSP_ERR_CONFIG_REFERENCE', 'no "listen" is defined for server', s.loc);
     }
     checkListens(state.stream.servers, r, false);
+    checkUdpListens(state.stream.servers, r);
     const formats = new Set(['basic', ...state.stream.logFormats.map((f) => f.name)]);
     const buffered = new Map<string, AccessLogConfig>();
     checkLogFormats(state.stream.scope.settings.stream?.accessLogs, formats, r, buffered);
@@ -151,6 +152,23 @@ function checkListens(servers: readonly { listens: readonly ListenConfig[]; serv
         if (set.has(field)) r.warn('TSP_ERR_CONFIG_REFERENCE', `conflicting server name "${serverNameText(n)}" on ${l.key}, ignored`, n.loc);
         else set.add(field);
       }
+    }
+  }
+}
+
+/**
+ * A UDP listen has no name to route by (no SNI, no Host): one server per address, as nginx
+ * (`duplicate "127.0.0.1:53" address and port pair`, nginx 1.22); websocket_pass speaks TCP.
+ */
+function checkUdpListens(servers: readonly { listens: readonly ListenConfig[]; websockets: readonly unknown[] }[], r: Reporter): void {
+  const seen = new Set<string>();
+  for (const s of servers) {
+    for (let i = 0; i < s.listens.length; i++) {
+      const l = s.listens[i]!;
+      if (l.udp !== true || listenedBefore(s.listens, i)) continue;
+      if (seen.has(l.key)) r.error('TSP_ERR_CONFIG_DUPLICATE', `duplicate "${addressKey(l.address)}" address and port pair`, l.loc);
+      seen.add(l.key);
+      if (s.websockets.length > 0) r.error('TSP_ERR_CONFIG_VALUE', '"websocket_pass" cannot serve a "udp" listen', l.loc);
     }
   }
 }

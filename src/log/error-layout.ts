@@ -14,6 +14,8 @@ import { levelName } from './levels.js';
 
 /** nginx's context keys, in the order ngx_http_log_error prints them; true: the value is quoted. */
 const NGINX_KEYS: readonly (readonly [string, boolean])[] = [
+  // a UDP stream session's client (nginx: "udp client: 127.0.0.1")
+  ['udp client', false],
   ['client', false],
   ['server', false],
   ['request', true],

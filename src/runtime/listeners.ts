@@ -4,24 +4,31 @@
  * bound before the swap (a bind failure fails the reload), removed keys close after the swap.
  */
 import cluster from 'node:cluster';
+import type dgram from 'node:dgram';
 import net from 'node:net';
 import fs from 'node:fs';
 import { TsproxyError, systemErrorText } from '../errors.js';
 import type { ListenConfig } from '../config/types.js';
 import { connectionStats } from '../core/connection-stats.js';
+import { closeDatagramListener, datagramAddress, openDatagramListener } from './udp-listener.js';
 
 /** `reusePort` came in Node 22.12 / 23.1; older versions ignore the option. */
 function nodeHasReusePort(): boolean {
   const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
   return major > 23 || (major === 23 && minor >= 1) || (major === 22 && minor >= 12);
 }
-const REUSE_PORT = nodeHasReusePort();
+export const REUSE_PORT = nodeHasReusePort();
 
 export type ConnectionDispatch = (socket: net.Socket, key: string) => void;
+/** A datagram of a `udp` listen: `via` is the listening socket (replies go out through it). */
+export type DatagramDispatch = (msg: Buffer, rinfo: dgram.RemoteInfo, via: dgram.Socket, key: string) => void;
 
 export interface Listener {
   readonly key: string;
-  readonly server: net.Server;
+  /** The TCP server; null for a `udp` listen. */
+  readonly server: net.Server | null;
+  /** The datagram socket of a `udp` listen (udp-listener.ts), else null. */
+  readonly udp: dgram.Socket | null;
   /** Sockets accepted by this listener and still open (for drain and fast stop). */
   readonly sockets: Set<net.Socket>;
 }
@@ -31,7 +38,8 @@ function socketOnError(): void {
   // (before the handler runs) can never crash the process.
 }
 
-export function openListener(listen: ListenConfig, dispatch: ConnectionDispatch): Promise<Listener> {
+export function openListener(listen: ListenConfig, dispatch: ConnectionDispatch, datagrams: DatagramDispatch): Promise<Listener> {
+  if (listen.udp === true) return openDatagramListener(listen, datagrams);
   const sockets = new Set<net.Socket>();
   // so_keepalive= is applied by the server to every accepted socket (TCP_KEEPIDLE from keepidle;
   // Node sets no keepintvl / keepcnt of its own choosing: README).
@@ -39,7 +47,7 @@ export function openListener(listen: ListenConfig, dispatch: ConnectionDispatch)
   const server = net.createServer(keepalive?.enabled === true
     ? { noDelay: true, keepAlive: true, keepAliveInitialDelay: keepalive.idleMs ?? 0 }
     : { noDelay: true });
-  const listener: Listener = { key: listen.key, server, sockets };
+  const listener: Listener = { key: listen.key, server, udp: null, sockets };
   // One listener per listening socket, not a once() wrapper and closure per connection (~250
   // bytes each, kept as long as the connection: idle WebSockets live for hours).
   function socketOnClose(this: net.Socket): void {
@@ -91,11 +99,13 @@ export function openListener(listen: ListenConfig, dispatch: ConnectionDispatch)
 }
 
 export function closeListener(listener: Listener): Promise<void> {
-  return new Promise((resolve) => listener.server.close(() => resolve()));
+  if (listener.udp !== null) return closeDatagramListener(listener.udp);
+  return new Promise((resolve) => listener.server!.close(() => resolve()));
 }
 
 /** The address a listener really bound (the ephemeral port for `listen 127.0.0.1:0`). */
 export function boundAddress(listener: Listener): net.AddressInfo | string {
-  const addr = listener.server.address();
+  if (listener.udp !== null) return datagramAddress(listener.udp) ?? listener.key;
+  const addr = listener.server!.address();
   return addr ?? listener.key;
 }

@@ -13,6 +13,7 @@
  * Seam for worker processes: a worker runs exactly this class; the primary would own the
  * Reloader and send configs (or paths) to workers, which call reload() themselves.
  */
+import type dgram from 'node:dgram';
 import type net from 'node:net';
 import type { Logger } from 'pino';
 import type { Config } from '../config/types.js';
@@ -155,7 +156,7 @@ export class Runtime {
     runtime.#maxConnections = options.maxConnections ?? null;
     try {
       for (const listen of snapshot.listens.values()) {
-        runtime.#listeners.set(listen.key, runtime.#capped(await openListener(listen, runtime.#dispatch)));
+        runtime.#listeners.set(listen.key, runtime.#capped(await openListener(listen, runtime.#dispatch, runtime.#dispatchDatagram)));
       }
     } catch (err) {
       await runtime.stop({ graceful: false });
@@ -166,7 +167,7 @@ export class Runtime {
   }
 
   #capped(l: Listener): Listener {
-    if (this.#maxConnections !== null) l.server.maxConnections = this.#maxConnections;
+    if (this.#maxConnections !== null && l.server !== null) l.server.maxConnections = this.#maxConnections;
     return l;
   }
 
@@ -217,6 +218,11 @@ export class Runtime {
     handler(socket);
   };
 
+  /** A datagram of a `udp` listen goes to the current snapshot's UDP server of that listen (new sessions start there). */
+  #dispatchDatagram = (msg: Buffer, rinfo: dgram.RemoteInfo, via: dgram.Socket, key: string): void => {
+    this.#snapshot.datagramHandlers.get(key)?.(msg, rinfo, via);
+  };
+
   /** Build, bind and swap; on any error the old snapshot keeps serving and the error is thrown. */
   async reload(config: Config): Promise<ReloadSummary> {
     const prepared = await this.prepare(config);
@@ -245,7 +251,7 @@ export class Runtime {
     const opened: Listener[] = [];
     try {
       for (const listen of snapshot.listens.values()) {
-        if (!this.#listeners.has(listen.key)) opened.push(this.#capped(await openListener(listen, this.#dispatch)));
+        if (!this.#listeners.has(listen.key)) opened.push(this.#capped(await openListener(listen, this.#dispatch, this.#dispatchDatagram)));
       }
     } catch (err) {
       await Promise.all(opened.map(closeListener));

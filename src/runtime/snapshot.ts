@@ -6,6 +6,7 @@
  * entries); commit() registers its new peers and drops the peers it no longer names.
  */
 import { hasSocketOptions } from '../config/directives/listen.js';
+import type dgram from 'node:dgram';
 import type net from 'node:net';
 import type { Logger } from 'pino';
 import type { AccessLogConfig, Config, HttpServerConfig, ListenConfig, StreamServerConfig, UpstreamConfig } from '../config/types.js';
@@ -45,6 +46,8 @@ export interface Snapshot {
   readonly config: Config;
   readonly listens: ReadonlyMap<string, ListenConfig>;
   readonly handlers: ReadonlyMap<string, (socket: net.Socket) => void>;
+  /** The handlers of `udp` listens, per listen key. */
+  readonly datagramHandlers: ReadonlyMap<string, (msg: Buffer, rinfo: dgram.RemoteInfo, via: dgram.Socket) => void>;
   readonly httpGroups: ReadonlyMap<string, UpstreamGroup>;
   readonly streamGroups: ReadonlyMap<string, UpstreamGroup>;
   /** Registry keys of every peer in this snapshot; peers outside it are dropped after a swap. */
@@ -111,11 +114,14 @@ export async function buildSnapshot(config: Config, registry: PeerRegistry, deps
     for (const l of server.listens) if (!handoffs.has(l.key)) handoffs.set(l.key, websocketHttp!.handoffHandler(l.key));
   }
   const websocketHandoff = (key: string) => handoffs.get(key) ?? null;
-  const stream = config.stream ? new StreamSite(config.stream, { ...siteDeps, groups: streamGroups, websocketHandoff }) : null;
+  const stream = config.stream
+    ? new StreamSite(config.stream, { ...siteDeps, groups: streamGroups, websocketHandoff, maxUdpSessions: config.main.workerConnections })
+    : null;
   const routeKeys = deps.tunnels.index(config, ws?.http ?? null);
 
   const listens = new Map<string, ListenConfig>();
   const handlers = new Map<string, (socket: net.Socket) => void>();
+  const datagramHandlers = new Map<string, (msg: Buffer, rinfo: dgram.RemoteInfo, via: dgram.Socket) => void>();
   for (const server of config.http?.servers ?? []) {
     for (const l of server.listens) {
       if (!listens.has(l.key)) {
@@ -128,7 +134,8 @@ export async function buildSnapshot(config: Config, registry: PeerRegistry, deps
     for (const l of server.listens) {
       if (!listens.has(l.key)) {
         listens.set(l.key, l);
-        handlers.set(l.key, stream!.handler(l.key));
+        if (l.udp === true) datagramHandlers.set(l.key, stream!.datagramHandler(l.key));
+        else handlers.set(l.key, stream!.handler(l.key));
       } else if (hasSocketOptions(l)) listens.set(l.key, l);
     }
   }
@@ -144,6 +151,7 @@ export async function buildSnapshot(config: Config, registry: PeerRegistry, deps
     config,
     listens,
     handlers,
+    datagramHandlers,
     httpGroups,
     streamGroups,
     peerKeys,

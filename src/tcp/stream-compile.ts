@@ -79,6 +79,8 @@ export interface ListenSite {
   readonly prereadBufferBytes: number;
   /** `listen ... ssl`: TLS is terminated with the certificate of the server SNI chooses. */
   readonly ssl: boolean;
+  /** `listen ... udp`: datagrams, served by udp-server.ts (one server per such listen). */
+  readonly udp: boolean;
 }
 
 export interface CompiledStream {
@@ -117,7 +119,7 @@ export function compileStream(
   };
   // One SecureContext per distinct proxy_ssl settings object (servers inheriting them share it).
   const tlsContexts = new Map<ProxySslConfig, UpstreamTlsContext>();
-  const byKey = new Map<string, { server: CompiledServer; isDefault: boolean; proxyProtocol: boolean; ssl: boolean }[]>();
+  const byKey = new Map<string, { server: CompiledServer; isDefault: boolean; proxyProtocol: boolean; ssl: boolean; udp: boolean }[]>();
   for (const config of stream.servers) {
     const server: CompiledServer = {
       config,
@@ -150,7 +152,7 @@ export function compileStream(
     };
     for (const l of config.listens) {
       const list = byKey.get(l.key) ?? [];
-      list.push({ server, isDefault: l.defaultServer, proxyProtocol: l.proxyProtocol, ssl: l.ssl });
+      list.push({ server, isDefault: l.defaultServer, proxyProtocol: l.proxyProtocol, ssl: l.ssl, udp: l.udp === true });
       byKey.set(l.key, list);
     }
   }
@@ -171,6 +173,7 @@ export function compileStream(
       prereadTimeoutMs: defaultServer.config.prereadTimeoutMs,
       prereadBufferBytes: defaultServer.config.prereadBufferBytes ?? PREREAD_BUFFER_DEFAULT_BYTES,
       ssl,
+      udp: list.some((e) => e.udp),
     });
   }
   return { sites, hashKeys };

@@ -9,7 +9,7 @@ import { CONN_ACQUIRED, type LimitConnCheck } from '../core/limits/limit-conn.js
 import { zoneEntries, type ConnAnswer, type LimitService } from '../core/limits/service.js';
 import type { ErrorLogger } from '../log.js';
 import type { Variable } from './stream-vars.js';
-import type { Session } from './stream-session.js';
+import type { SessionState } from './stream-session.js';
 
 interface StreamConnLimit {
   readonly zone: string;
@@ -38,7 +38,7 @@ export function compileStreamLimits(
 }
 
 /** Whether the session goes on (a refused one is to be closed with status 503). */
-export async function applyStreamLimits(s: Session, plan: StreamLimitsPlan, service: LimitService, logger: ErrorLogger): Promise<boolean> {
+export async function applyStreamLimits(s: SessionState, plan: StreamLimitsPlan, service: LimitService, logger: ErrorLogger): Promise<boolean> {
   const checks: LimitConnCheck[] = [];
   for (const l of plan.conn) {
     const key = l.key(s);
@@ -55,7 +55,7 @@ export async function applyStreamLimits(s: Session, plan: StreamLimitsPlan, serv
   }
   if (!answer.zoneFull) {
     logger[plan.logLevel](
-      { connection: s.connection, client: s.remoteAddress, server: `${s.serverAddress}:${s.serverPort}` },
+      s.errorContext(),
       `limiting connections${plan.dryRun ? ', dry run,' : ''} by zone "${checks[answer.refused]!.zone}" while initializing session`,
     );
   }
@@ -73,7 +73,7 @@ function acquire(service: LimitService, checks: readonly LimitConnCheck[]): Conn
 }
 
 /** The session ended: its holds go back. */
-export function releaseStreamLimits(s: Session, service: LimitService): void {
+export function releaseStreamLimits(s: SessionState, service: LimitService): void {
   const hold = s.limitHold;
   if (hold === null) return;
   s.limitHold = null;

@@ -1,5 +1,5 @@
 /**
- * Session: the per-connection state of a stream (tcp {}) session, which is also the SessionInfo
+ * Session: the per-connection state of a stream (tcp {}) session (SessionState: what UDP sessions share), which is also the SessionInfo
  * that access logs, `hash` keys and `proxy_pass $var` templates read. Kept apart from
  * stream-site.ts (which drives a session through preread, TLS, connect and tunnel) so the state
  * and its initial values from the accepted socket are in one small place.
@@ -10,17 +10,20 @@ import type { Tunnel } from '../core/tunnel.js';
 import type { TlsInfo } from '../tls/info.js';
 import type { UpstreamAttempts } from '../upstream/attempts.js';
 import { unmap } from '../wire/ip.js';
+import { encodeProxyV1, encodeProxyV2, PP2_TYPE_AUTHORITY, type ProxyTlv } from '../wire/proxy-protocol.js';
 import type { CompiledServer, ListenSite } from './stream-compile.js';
 import type { SessionInfo } from './stream-vars.js';
 import type { LimitConnCheck } from '../core/limits/limit-conn.js';
 
 let connectionCounter = 0;
 
-/** Per-connection state and the SessionInfo the access log reads. */
-export class Session implements SessionInfo {
+/**
+ * What every stream session has, TCP or UDP: the SessionInfo the access log, `hash` keys and
+ * templates read, the server chosen, limit_conn holds. Session (TCP) and UdpSession add their
+ * transport.
+ */
+export abstract class SessionState implements SessionInfo {
   readonly connection = ++connectionCounter;
-  /** The accepted socket; on an `ssl` listen, the TLS socket once the handshake is done. */
-  socket: net.Socket;
   /** TLS state of an `ssl` listen's session ($ssl_* in logs), else null. */
   tls: TlsInfo | null = null;
   readonly site: ListenSite;
@@ -50,26 +53,66 @@ export class Session implements SessionInfo {
   captures: Captures | null = null;
   /** The default server until a name chooses another. */
   server: CompiledServer;
-  tunnel: Tunnel | null = null;
-  pending: net.Socket | null = null;
+  /** The client is gone (TCP) / the session ended (UDP): whatever was awaited stops here. */
   gone = false;
   /** $limit_conn_status ('' until limit_conn decided), and the holds it took (stream-limits.ts). */
   limitConnStatus = '';
   limitHold: LimitConnCheck[] | null = null;
 
-  constructor(socket: net.Socket, site: ListenSite) {
-    this.socket = socket;
+  constructor(site: ListenSite, remoteAddress: string, remotePort: number, serverAddress: string, serverPort: number) {
     this.site = site;
     this.server = site.defaultServer;
-    this.remoteAddress = socket.remoteAddress === undefined ? 'unix:' : unmap(socket.remoteAddress);
-    this.remotePort = socket.remotePort ?? 0;
-    this.realipRemoteAddress = this.remoteAddress;
-    this.realipRemotePort = this.remotePort;
-    this.serverAddress = socket.localAddress === undefined ? 'unix:' : unmap(socket.localAddress);
-    this.serverPort = socket.localPort ?? 0;
+    this.remoteAddress = remoteAddress;
+    this.remotePort = remotePort;
+    this.realipRemoteAddress = remoteAddress;
+    this.realipRemotePort = remotePort;
+    this.serverAddress = serverAddress;
+    this.serverPort = serverPort;
   }
 
   get serverName(): string {
     return this.server.name;
   }
+
+  /** The context of nginx's error lines about this session ("client: ..., server: ..."). */
+  errorContext(): Record<string, unknown> {
+    return { connection: this.connection, client: this.remoteAddress, server: `${this.serverAddress}:${this.serverPort}` };
+  }
+}
+
+/** A TCP session: the accepted socket, its tunnel, the connect in progress. */
+export class Session extends SessionState {
+  /** The accepted socket; on an `ssl` listen, the TLS socket once the handshake is done. */
+  socket: net.Socket;
+  tunnel: Tunnel | null = null;
+  pending: net.Socket | null = null;
+
+  constructor(socket: net.Socket, site: ListenSite) {
+    super(
+      site,
+      socket.remoteAddress === undefined ? 'unix:' : unmap(socket.remoteAddress),
+      socket.remotePort ?? 0,
+      socket.localAddress === undefined ? 'unix:' : unmap(socket.localAddress),
+      socket.localPort ?? 0,
+    );
+    this.socket = socket;
+  }
+}
+
+/**
+ * The PROXY header a session's upstream connection starts with (proxy_protocol on). nginx 1.22
+ * sends v1 with TCP4/TCP6 for UDP sessions too (in front of the first datagram); v2 (tsproxy only)
+ * says DGRAM for them.
+ */
+export function proxyHeaderOf(version: number, s: SessionState, datagram = false): Buffer {
+  const endpoints = {
+    sourceAddress: s.remoteAddress,
+    sourcePort: s.remotePort,
+    destinationAddress: s.serverAddress,
+    destinationPort: s.serverPort,
+  };
+  if (version === 1) return encodeProxyV1(endpoints);
+  const tlvs: ProxyTlv[] = [];
+  if (s.sslPrereadServerName !== null) tlvs.push({ type: PP2_TYPE_AUTHORITY, value: Buffer.from(s.sslPrereadServerName) });
+  return encodeProxyV2(endpoints, tlvs, datagram);
 }

@@ -17,12 +17,11 @@ import { peekRequestHost, type HttpPeek } from './http-peek.js';
 import { Tunnel } from '../core/tunnel.js';
 import { connectUpstream } from './proxy.js';
 import { secureUpstream, sessionTlsTarget, UpstreamTlsSessions } from './upstream-tls.js';
-import { encodeProxyV1, encodeProxyV2, PP2_TYPE_AUTHORITY, type ProxyTlv } from '../wire/proxy-protocol.js';
 import { parseClientHello, type ClientHelloResult } from '../wire/tls-client-hello.js';
 import { ImplicitGroups } from '../upstream/implicit.js';
 import { compileStream, effectiveSsl, NO_ALPN, type ListenSite } from './stream-compile.js';
 import type { SessionInfo } from './stream-vars.js';
-import { Session } from './stream-session.js';
+import { proxyHeaderOf, Session } from './stream-session.js';
 import { UpstreamAttempts } from '../upstream/attempts.js';
 import { startHandshake } from '../tls/accept.js';
 import { preread, prereadProxyHeader } from '../tls/preread.js';
@@ -33,6 +32,8 @@ import { LocalLimits, type LimitService } from '../core/limits/service.js';
 import { connectionStats } from '../core/connection-stats.js';
 import type { ErrorLogger } from '../log.js';
 import { applyStreamLimits, releaseStreamLimits } from './stream-limits.js';
+import { UdpServer } from './udp-server.js';
+import type dgram from 'node:dgram';
 
 export interface StreamSiteDeps {
   readonly groups: ReadonlyMap<string, UpstreamGroup>;
@@ -46,6 +47,8 @@ export interface StreamSiteDeps {
   readonly tlsSessions?: SessionZones;
   /** The runtime's limit_conn zones (kept across reloads; the primary's with workers). */
   readonly limits?: LimitService;
+  /** worker_connections: UDP sessions at once per UDP listen; unset: no limit. */
+  readonly maxUdpSessions?: number;
 }
 
 /** What the HTTP engine needs of a connection the stream side accepted (its AcceptedConnection). */
@@ -74,20 +77,6 @@ type Peeked =
 
 const OTHER: Peeked = Object.freeze({ kind: 'other' });
 
-/** The PROXY header a session's upstream connections start with (proxy_protocol on). */
-function proxyHeaderOf(version: number, s: Session): Buffer {
-  const endpoints = {
-    sourceAddress: s.remoteAddress,
-    sourcePort: s.remotePort,
-    destinationAddress: s.serverAddress,
-    destinationPort: s.serverPort,
-  };
-  if (version === 1) return encodeProxyV1(endpoints);
-  const tlvs: ProxyTlv[] = [];
-  if (s.sslPrereadServerName !== null) tlvs.push({ type: PP2_TYPE_AUTHORITY, value: Buffer.from(s.sslPrereadServerName) });
-  return encodeProxyV2(endpoints, tlvs);
-}
-
 function socketOnError(): void {
   // Errors end the session through 'close'; this listener only keeps them from being thrown.
 }
@@ -106,10 +95,14 @@ export class StreamSite {
   readonly #tls: TlsServers;
   readonly #upstreamTlsSessions = new UpstreamTlsSessions();
   readonly #limits: LimitService;
+  readonly #maxUdpSessions: number;
+  /** The servers of `udp` listens, by listen key (made on first use). */
+  readonly #udp = new Map<string, UdpServer>();
   #closed = false;
 
   constructor(stream: StreamConfig, deps: StreamSiteDeps) {
     this.#limits = deps.limits ?? new LocalLimits();
+    this.#maxUdpSessions = deps.maxUdpSessions ?? Number.POSITIVE_INFINITY;
     this.#tls = new TlsServers(deps.tlsSessions ?? null);
     this.#groups = deps.groups;
     this.#tunnels = deps.tunnels ?? null;
@@ -148,9 +141,26 @@ export class StreamSite {
     };
   }
 
-  /** Number of sessions in progress (tests, graceful stop). */
+  /** The datagram handler of a `udp` listen (the runtime calls it per datagram). */
+  datagramHandler(listenKey: string): (msg: Buffer, rinfo: dgram.RemoteInfo, via: dgram.Socket) => void {
+    const site = this.#sites.get(listenKey);
+    if (site === undefined) return () => {};
+    let udp = this.#udp.get(listenKey);
+    if (udp === undefined) {
+      udp = new UdpServer(site, {
+        groups: this.#groups, logger: this.#logger, hashKeys: this.#hashKeys, limits: this.#limits, maxSessions: this.#maxUdpSessions,
+        resolveDynamic: (target) => this.#dynamic.resolve(target, null),
+      });
+      this.#udp.set(listenKey, udp);
+    }
+    return udp.onDatagram;
+  }
+
+  /** Number of sessions in progress, TCP and UDP (tests, graceful stop). */
   get activeSessions(): number {
-    return this.#sessions.size;
+    let n = this.#sessions.size;
+    for (const u of this.#udp.values()) n += u.activeSessions;
+    return n;
   }
 
   /**
@@ -159,10 +169,12 @@ export class StreamSite {
    */
   close(): void {
     this.#closed = true;
+    for (const u of this.#udp.values()) u.close();
   }
 
   /** Destroy every running session now (fast stop). */
   destroySessions(): void {
+    for (const u of this.#udp.values()) u.destroySessions();
     for (const s of this.#sessions) {
       s.tunnel?.destroy();
       s.pending?.destroy();

@@ -50,6 +50,8 @@ export interface SessionInfo extends VariableScope {
   readonly tls?: TlsInfo | null;
   /** $limit_conn_status, '' before limit_conn decided. */
   readonly limitConnStatus?: string;
+  /** A session of a `udp` listen ($protocol UDP). */
+  readonly udp?: boolean;
 }
 
 export type Variable = Getter<SessionInfo>;
@@ -84,7 +86,7 @@ export const STREAM_VARIABLES: Readonly<Record<string, Variable>> = {
   upstream_first_byte_time: attempts((a) => secondsOrDash(a.firstByteMs)),
   upstream_session_time: attempts((a) => secondsOrDash(a.endMs)),
   status: (s) => String(s.status),
-  protocol: () => 'TCP',
+  protocol: (s) => (s.udp === true ? 'UDP' : 'TCP'),
   connection: (s) => String(s.connection),
   ssl_preread_server_name: (s) => s.sslPrereadServerName ?? '',
   ssl_preread_alpn_protocols: (s) => s.sslPrereadAlpn.join(','),

@@ -233,7 +233,8 @@ export function encodeProxyV1(e: ProxyEndpoints): Buffer {
   return Buffer.from(`PROXY TCP${n.family} ${n.src} ${n.dst} ${e.sourcePort} ${e.destinationPort}\r\n`, 'latin1');
 }
 
-export function encodeProxyV2(e: ProxyEndpoints, tlvs: readonly ProxyTlv[] = []): Buffer {
+/** `datagram`: the transport byte says DGRAM (a UDP session) instead of STREAM. */
+export function encodeProxyV2(e: ProxyEndpoints, tlvs: readonly ProxyTlv[] = [], datagram = false): Buffer {
   const n = normalise(e);
   let tlvLength = 0;
   for (const t of tlvs) tlvLength += 3 + t.value.length;
@@ -242,7 +243,7 @@ export function encodeProxyV2(e: ProxyEndpoints, tlvs: readonly ProxyTlv[] = [])
   PROXY_V2_SIGNATURE.copy(out, 0);
   // Without IP endpoints there is nothing to relay: LOCAL + AF_UNSPEC tells the backend so.
   out[12] = n.family === 0 ? 0x20 : 0x21;
-  out[13] = n.family === 4 ? 0x11 : n.family === 6 ? 0x21 : 0x00;
+  out[13] = n.family === 0 ? 0x00 : (n.family === 4 ? 0x10 : 0x20) | (datagram ? 0x02 : 0x01);
   out.writeUInt16BE(addrLen + tlvLength, 14);
   let i = 16;
   if (n.family !== 0) {

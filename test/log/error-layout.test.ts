@@ -22,6 +22,20 @@ describe("nginx's error-log layout", () => {
     );
   });
 
+  test('a UDP stream session\'s client is "udp client", first, as nginx 1.22 writes it', () => {
+    const line = formatErrorLine(
+      LEVEL_VALUES.error,
+      { upstream: '127.0.0.1:29761', server: '127.0.0.1:29772', 'udp client': '127.0.0.1', connection: 9 },
+      'recv() failed (111: Connection refused) while proxying and reading from upstream',
+      1234,
+      NOW,
+    );
+    expect(line).toBe(
+      '2026/12/02 05:20:31 [error] 1234#0: *9 recv() failed (111: Connection refused) while proxying and reading from upstream, ' +
+        'udp client: 127.0.0.1, server: 127.0.0.1:29772, upstream: "127.0.0.1:29761"\n',
+    );
+  });
+
   test('other context follows as ", key: value"; values that could be misread are quoted; a line stays one line', () => {
     const line = formatErrorLine(LEVEL_VALUES.notice, { listen: '127.0.0.1:0', reason: 'a, b', n: 3, list: ['x'], err: new Error('boom\nsecond') }, 'reloaded\r\nfake line', 1, NOW);
     expect(line).toBe('2026/12/02 05:20:31 [notice] 1#0: reloaded\\x0d\\x0afake line, listen: 127.0.0.1:0, reason: "a, b", n: 3, list: ["x"], error: "boom\\x0asecond"\n');

@@ -89,6 +89,12 @@ describe('PROXY protocol v2', () => {
     expect(b.readUInt16BE(26)).toBe(443);
   });
 
+  it('says DGRAM in the transport nibble for a UDP session (AF_INET 0x12, AF_INET6 0x22)', () => {
+    expect(encodeProxyV2(v4, [], true)[13]).toBe(0x12);
+    expect(encodeProxyV2(v6, [], true)[13]).toBe(0x22);
+    expect(encodeProxyV2(v6)[13]).toBe(0x21);
+  });
+
   it('round-trips v4 and v6 with an AUTHORITY TLV', () => {
     const tlv = [{ type: PP2_TYPE_AUTHORITY, value: Buffer.from('a.test') }];
     const r4 = ok(Buffer.concat([encodeProxyV2(v4, tlv), Buffer.from([0x16, 3, 1])]));

@@ -2,7 +2,9 @@
  * `listen` (http and stream servers): the address, the protocol flags, and nginx's socket
  * parameters. nginx's -t wording for bad values (checked with ask-nginx, nginx 1.22):
  * `invalid backlog "backlog=x"`, `invalid rcvbuf "rcvbuf=x"`, `invalid so_keepalive value: "x"`,
- * `the invalid "deferred" parameter` (stream), `invalid parameter "x"` (http).
+ * `the invalid "deferred" parameter` (stream), `invalid parameter "x"` (http),
+ * `"listen" directive "ssl" parameter is incompatible with "udp"` (stream `udp`: also backlog,
+ * so_keepalive, proxy_protocol, fastopen).
  */
 import type { Directive } from '../ast.js';
 import type { ListenConfig, ListenKeepalive, ListenSocketOptions } from '../types.js';
@@ -10,7 +12,9 @@ import { addressKey, parseDuration, parseListenAddress, parseNumber, parseSize }
 import { err, invalidParameter, type Reporter } from './scope.js';
 
 const HTTP_FLAGS = ['default_server', 'default', 'reuseport', 'proxy_protocol', 'ssl', 'http2', 'deferred', 'bind', 'ipv6only=on', 'ipv6only=off'];
-const STREAM_FLAGS = ['default_server', 'default', 'reuseport', 'proxy_protocol', 'ssl', 'bind', 'ipv6only=on', 'ipv6only=off'];
+const STREAM_FLAGS = ['default_server', 'default', 'reuseport', 'proxy_protocol', 'ssl', 'bind', 'ipv6only=on', 'ipv6only=off', 'udp'];
+/** What nginx refuses beside `udp` (a listen parameter's name before any `=`). */
+const NOT_WITH_UDP = new Set(['backlog', 'ssl', 'so_keepalive', 'proxy_protocol', 'fastopen']);
 
 /** `so_keepalive=on|off|[keepidle]:[keepintvl]:[keepcnt]`; null when nginx refuses it. */
 function parseKeepalive(v: string): ListenKeepalive | null {
@@ -37,6 +41,7 @@ function parseHttpListen(d: Directive, r: Reporter, stream: boolean): ListenConf
   if (!addr.ok) return err(r, 'TSP_ERR_CONFIG_VALUE', addr.message, a0.loc);
   const allowed = stream ? STREAM_FLAGS : HTTP_FLAGS;
   let defaultServer = false, reuseport = false, proxyProtocol = false, ssl = false, http2 = false;
+  const udp = stream && d.args.some((a, i) => i > 0 && a.value === 'udp');
   let backlog: number | null = null;
   const socket: { -readonly [K in keyof ListenSocketOptions]: ListenSocketOptions[K] } = {
     rcvbufBytes: null, sndbufBytes: null, keepalive: null, fastopen: null, deferred: false, bind: false, ipv6only: null,
@@ -49,6 +54,11 @@ function parseHttpListen(d: Directive, r: Reporter, stream: boolean): ListenConf
     const eq = v.indexOf('=');
     const name = eq < 0 ? v : v.slice(0, eq);
     const value = eq < 0 ? '' : v.slice(eq + 1);
+    if (udp && NOT_WITH_UDP.has(name)) {
+      err(r, 'TSP_ERR_CONFIG_VALUE', `"listen" directive "${name}" parameter is incompatible with "udp"`, a.loc);
+      bad = true;
+      continue;
+    }
     if (eq > 0 && (name === 'backlog' || name === 'fastopen')) {
       const n = parseNumber(value);
       if (n === null || (name === 'backlog' && n === 0)) { err(r, 'TSP_ERR_CONFIG_VALUE', `invalid ${name} "${v}"`, a.loc); bad = true; continue; }
@@ -86,15 +96,24 @@ function parseHttpListen(d: Directive, r: Reporter, stream: boolean): ListenConf
     else if (v === 'bind') { socket.bind = true; socketSet = true; }
     else if (v.startsWith('ipv6only=')) { socket.ipv6only = v === 'ipv6only=on'; socketSet = true; }
   }
+  if (udp && addr.value.kind === 'unix') {
+    // Node's dgram has no unix datagram sockets.
+    return err(r, 'TSP_ERR_CONFIG_UNSUPPORTED', 'a "udp" listen on a unix socket is not supported by tsproxy', a0.loc);
+  }
   if (bad) return undefined;
   return {
-    address: addr.value, key: addressKey(addr.value), defaultServer, reuseport, backlog, proxyProtocol, ssl, http2,
-    ...(socketSet ? { socket } : {}), loc: a0.loc,
+    address: addr.value, key: listenKey(addr.value, udp), defaultServer, reuseport, backlog, proxyProtocol, ssl, http2,
+    ...(socketSet ? { socket } : {}), ...(udp ? { udp: true as const } : {}), loc: a0.loc,
   };
 }
 
 export const parseListen = (d: Directive, r: Reporter): ListenConfig | undefined => parseHttpListen(d, r, false);
 export const parseStreamListen = (d: Directive, r: Reporter): ListenConfig | undefined => parseHttpListen(d, r, true);
+
+/** A listen's key: its address, and ` udp` for a datagram listen (a TCP and a UDP socket may share an address). */
+export function listenKey(address: ListenConfig['address'], udp: boolean): string {
+  return udp ? `${addressKey(address)} udp` : addressKey(address);
+}
 
 /** nginx's `opt.set`: a listen that carries socket options (only one listen of an address may). */
 export function hasSocketOptions(l: Pick<ListenConfig, 'socket' | 'backlog' | 'reuseport'>): boolean {

@@ -215,6 +215,10 @@ export interface StreamValues extends SslValues, ProxySslValues {
   /** proxy_timeout, and its tcp_proxy_module names proxy_read_timeout / proxy_send_timeout. */
   proxyTimeoutMs: number;
   proxyHalfClose: boolean;
+  /** proxy_responses (UDP); null: unset, any number. */
+  proxyResponses: number | null;
+  /** proxy_requests (UDP); 0: no limit. */
+  proxyRequests: number;
   proxyNextUpstream: boolean;
   proxyNextUpstreamTries: number;
   proxyNextUpstreamTimeoutMs: number;

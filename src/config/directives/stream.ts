@@ -72,8 +72,8 @@ export const STREAM_DIRECTIVES: readonly DirectiveSpec[] = [
     },
   },
   {
-    name: 'listen', contexts: SRV, args: [1, Infinity], multiple: true, syntax: 'listen address:port [ssl] [proxy_protocol] [backlog=n] [rcvbuf=size] [sndbuf=size] [reuseport] [so_keepalive=on|off|[keepidle]:[keepintvl]:[keepcnt]] [fastopen=n] [bind] [ipv6only=on|off];',
-    summary: 'Address and port the TCP server accepts connections on.',
+    name: 'listen', contexts: SRV, args: [1, Infinity], multiple: true, syntax: 'listen address:port [ssl] [udp] [proxy_protocol] [backlog=n] [rcvbuf=size] [sndbuf=size] [reuseport] [so_keepalive=on|off|[keepidle]:[keepintvl]:[keepcnt]] [fastopen=n] [bind] [ipv6only=on|off];',
+    summary: 'Address and port the server accepts TCP connections (or, with `udp`, datagrams) on.',
     apply(scope, d) {
       const l = parseStreamListen(d, scope.state.report);
       if (l !== undefined) scope.streamServer!.listens.push(l);
@@ -124,6 +124,15 @@ export const STREAM_DIRECTIVES: readonly DirectiveSpec[] = [
     name: 'proxy_half_close', field: 'proxyHalfClose', parse: flag, default: 'off', syntax: 'proxy_half_close on | off;',
     summary: 'Pass one side\'s FIN on and keep the other direction open until it closes too.',
     note: 'Off (nginx\'s default): when either side closes, the session ends once what it sent is delivered.',
+  }),
+  stream({
+    name: 'proxy_responses', field: 'proxyResponses', parse: count, initial: null, syntax: 'proxy_responses number;',
+    summary: 'UDP: datagrams expected back from the upstream per client datagram; the session ends once they came (0: none expected).',
+    note: 'Unset (nginx\'s default): any number, the session ends at `proxy_timeout`.',
+  }),
+  stream({
+    name: 'proxy_requests', field: 'proxyRequests', parse: count, default: '0', syntax: 'proxy_requests number;',
+    summary: 'UDP: after this many client datagrams the next one from the same address starts a new session (0: no limit).',
   }),
   stream({ name: 'proxy_next_upstream', field: 'proxyNextUpstream', parse: flag, default: 'on', syntax: 'proxy_next_upstream on | off;', summary: 'Try the next peer when a connection cannot be made.' }),
   stream({ name: 'proxy_next_upstream_tries', field: 'proxyNextUpstreamTries', parse: count, default: '0', syntax: 'proxy_next_upstream_tries number;', summary: 'Maximum tries (0: no limit).' }),
