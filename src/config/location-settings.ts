@@ -6,6 +6,7 @@
  */
 import { settingDefaults } from './directives.js';
 import { mergeFiles } from './directives/files.js';
+import { mergeFastcgi } from './directives/fastcgi.js';
 import { mergeProxySsl, proxySslOf, setsProxySsl } from './directives/ssl.js';
 import { resolvePath } from './directives/scope.js';
 import type { HttpSettings, OwnOf } from './directives/settings.js';
@@ -52,10 +53,12 @@ export function mergeSettings(base: LocationSettings, own: OwnOf<'http'> | undef
   const access = mergeAccess(base.access, own);
   const files = mergeFiles(base.files, own);
   const limits = mergeLimits(base.limits, own);
-  if (lingering === undefined && clientBody === undefined && access === undefined && files === undefined && limits === undefined) return settings;
+  const fastcgi = mergeFastcgi(base.fastcgi, own);
+  if (lingering === undefined && clientBody === undefined && access === undefined && files === undefined && limits === undefined && fastcgi === undefined) return settings;
   return {
     ...settings, ...(lingering === undefined ? {} : { lingering }), ...(clientBody === undefined ? {} : { clientBody }),
     ...(access === undefined ? {} : { access }), ...(files === undefined ? {} : { files }), ...(limits === undefined ? {} : { limits }),
+    ...(fastcgi === undefined ? {} : { fastcgi }),
   };
 }
 

@@ -16,6 +16,7 @@ import type { AccessConfig, AuthRequestSet } from './access-types.js';
 import type { GeoConfig, SplitClientsConfig } from './variable-types.js';
 import type { FileSettings } from './static-types.js';
 import type { RewriteExtra, TryFilesConfig } from './rewrite-types.js';
+import type { FastcgiSettings } from './fastcgi-types.js';
 import type { ConnLimits, HttpLimits, LimitLogLevel, LimitReqRule, LimitConnRule, LimitReqZoneConfig, LimitZoneConfig } from './limit-types.js';
 
 /** The TLS part of the tree lives in tls-types.ts. */
@@ -28,6 +29,7 @@ export type { GeoConfig, SplitClientsConfig };
 /** The static-file and rewrite-module parts live in static-types.ts and rewrite-types.ts. */
 export type { ExpiresConfig, FileSettings } from './static-types.js';
 export type { IfBlock, IfCondition, RewriteExtra, TryFilesConfig } from './rewrite-types.js';
+export type { FastcgiParam, FastcgiSettings } from './fastcgi-types.js';
 export type { ConnLimits, HttpLimits, LimitLogLevel, LimitReqRule, LimitConnRule, LimitReqZoneConfig, LimitZoneConfig };
 
 /** A string as written in the config, possibly containing `$var` / `${var}` references. */
@@ -409,6 +411,8 @@ export interface LocationSettings {
   readonly files?: FileSettings;
   /** limit_req / limit_conn and their settings; absent while no level sets any of them. */
   readonly limits?: HttpLimits;
+  /** fastcgi_* settings (fastcgi-types.ts); absent while no level sets any of them. */
+  readonly fastcgi?: FastcgiSettings;
 }
 
 export interface RealIpConfig {
@@ -430,6 +434,8 @@ export type LocationMatch =
 export type LocationHandler =
   | { readonly kind: 'proxy'; readonly target: ProxyTarget }
   | { readonly kind: 'websocket'; readonly path: string | null; readonly target: ProxyTarget }
+  /** fastcgi_pass: a FastCGI responder (an upstream group, host:port or unix:path). */
+  | { readonly kind: 'fastcgi'; readonly target: ProxyTarget }
   | { readonly kind: 'return'; readonly code: number; readonly text: Template | null; readonly loc: Loc }
   | { readonly kind: 'checkStatus'; readonly format: 'html' | 'json' | 'prometheus' }
   /** stub_status: nginx's connection and request counters. */

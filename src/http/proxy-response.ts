@@ -12,7 +12,7 @@ import { ResponseBodyFraming } from './framing.js';
 import { writeResponseHeaders } from './headers.js';
 import type { RequestHead } from '../wire/http1-request.js';
 import type { ResponseHead } from '../wire/http1-response.js';
-import type { LocationPlan, ProxyPlan } from './plan.js';
+import type { LocationPlan } from './plan.js';
 import type { HttpRequest } from './request.js';
 import { errorResponse, statusText } from './respond.js';
 import { finishRequest, respond } from './phases.js';
@@ -32,14 +32,15 @@ export class ProxyResponse extends ResponseBodyFraming {
   readonly #r: HttpRequest;
   readonly #head: RequestHead;
   readonly #plan: LocationPlan;
-  readonly #proxy: ProxyPlan;
+  /** What it reads of the ProxyPlan / FastcgiPlan: error_page's status. */
+  readonly #proxy: { readonly statusOverride?: number };
   /** A chunked response to a client that cannot take its framing: its data bytes go out. */
   #dechunk: ChunkedDecoder | null = null;
   /** The decoder's output callback (made with the first decoder) and whether every write was taken. */
   #onDechunked: ((data: Buffer) => void) | null = null;
   #dechunkedOk = true;
 
-  constructor(r: HttpRequest, plan: LocationPlan, proxy: ProxyPlan) {
+  constructor(r: HttpRequest, plan: LocationPlan, proxy: { readonly statusOverride?: number }) {
     super();
     this.#t = r.transport;
     this.#r = r;

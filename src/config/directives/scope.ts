@@ -44,6 +44,8 @@ export interface TargetDraft {
   loc: Loc;
   /** Whether the host part names a port (then an unknown name becomes an implicit group). */
   hasPort: boolean;
+  /** fastcgi_pass: a host without a port is no implicit group (no scheme gives a default port). */
+  readonly noDefaultPort?: true;
   readonly area: 'http' | 'stream';
 }
 
@@ -82,6 +84,8 @@ export interface LocationDraft {
   websocket: { path: string | null; target: TargetDraft } | null;
   ret: { code: number; text: Template | null; loc: Loc } | null;
   checkStatus: 'html' | 'json' | 'prometheus' | null;
+  /** fastcgi_pass (directives/fastcgi.ts); absent when none. */
+  fastcgi?: TargetDraft;
   /** stub_status (directives/limits.ts). */
   stubStatus?: boolean;
   readonly locations: LocationDraft[];
