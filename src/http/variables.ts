@@ -4,6 +4,7 @@
  * templates, maps and log formats once per config. Names and syntax live in config/template.ts.
  */
 import { basicCredentials } from './access/basic-credentials.js';
+import fs from 'node:fs';
 import { hostname as osHostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type { MapConfig } from '../config/types.js';
@@ -196,6 +197,7 @@ const BUILTINS: Readonly<Record<string, Getter>> = {
   uri: (r) => r.uri,
   document_uri: (r) => r.uri,
   document_root: documentRoot,
+  realpath_root: realpathRoot,
   fastcgi_script_name: (r) => fastcgiScriptName(r.uri, r.plan?.fastcgiNames),
   fastcgi_path_info: (r) => fastcgiPathInfo(r.uri, r.plan?.fastcgiNames),
   // The nginx version whose behaviour tsproxy follows (fastcgi_params sends SERVER_SOFTWARE nginx/$nginx_version).
@@ -280,6 +282,21 @@ function documentRoot(r: RequestInfo): string {
   if (plan === undefined || plan === null) return '';
   const root = plan.root(r);
   return plan.files.alias === ALIAS_NONE && root.length > 1 && root.endsWith('/') ? root.slice(0, -1) : root;
+}
+
+/**
+ * $realpath_root: $document_root with symlinks resolved, at each read (deploys that switch a
+ * `current` symlink rely on it: SCRIPT_FILENAME $realpath_root$fastcgi_script_name). '' when the
+ * root does not exist, as nginx leaves the variable unset.
+ */
+function realpathRoot(r: RequestInfo): string {
+  const root = documentRoot(r);
+  if (root === '') return '';
+  try {
+    return fs.realpathSync(root);
+  } catch {
+    return '';
+  }
 }
 
 export const HTTP_VARIABLES: VariableTable<RequestInfo> = {

@@ -219,6 +219,39 @@ describe.skipIf(NO_PHP_FPM)('fastcgi_pass with php-fpm', () => {
     expect((await request(proxy.url('/missing.php'))).status).toBe(404);
   });
 
+  test('fastcgi_pass inside a location if; fastcgi_index for a URI ending in /; $realpath_root through a symlink', async () => {
+    fs.mkdirSync(path.join(root, 'dir'), { recursive: true });
+    fpm.script('dir/index.php', `<?php echo $_SERVER['SCRIPT_NAME'], '|', $_SERVER['SCRIPT_FILENAME'];`);
+    const link = path.join(tempDir(), 'current');
+    fs.symlinkSync(root, link);
+    const proxy = await startProxy(`http { server { listen 127.0.0.1:0; root ${link};
+      location /dir/ { fastcgi_index index.php; include ${FIXTURES}/fastcgi.conf; fastcgi_param SCRIPT_FILENAME $realpath_root$fastcgi_script_name; fastcgi_pass 127.0.0.1:${fpm.port}; }
+      location /cond { include ${FIXTURES}/fastcgi.conf; fastcgi_param SCRIPT_FILENAME ${root}/created.php; if ($arg_php) { fastcgi_pass 127.0.0.1:${fpm.port}; } return 418; } } }`);
+    const index = await request(proxy.url('/dir/'));
+    expect(index.body).toBe(`/dir/index.php|${root}/dir/index.php`);
+    expect((await request(proxy.url('/cond?php=1'))).status).toBe(201);
+    expect((await request(proxy.url('/cond'))).status).toBe(418);
+  });
+
+  test('fastcgi_intercept_errors: a 404 from PHP is answered by error_page; off, PHP\'s own body passes', async () => {
+    const proxy = await startProxy(`http { server { listen 127.0.0.1:0; root ${root};
+      location = /on.php { fastcgi_intercept_errors on; error_page 404 =200 /page; include ${FIXTURES}/fastcgi.conf; fastcgi_param SCRIPT_FILENAME ${root}/status.php; fastcgi_pass 127.0.0.1:${fpm.port}; }
+      location = /off.php { error_page 404 =200 /page; include ${FIXTURES}/fastcgi.conf; fastcgi_param SCRIPT_FILENAME ${root}/status.php; fastcgi_pass 127.0.0.1:${fpm.port}; }
+      location = /page { return 200 "the error page"; } } }`);
+    const on = await request(proxy.url('/on.php'));
+    expect([on.status, on.body]).toEqual([200, 'the error page']);
+    const off = await request(proxy.url('/off.php'));
+    expect([off.status, off.body]).toEqual([404, 'nf\n']);
+  });
+
+  test('an HTTP/1.0 client gets the body unframed and the connection closed at its end', async () => {
+    const proxy = await startProxy(phpConfig(root, fpm.port));
+    const raw = await rawExchange(proxy.port(), 'GET /created.php HTTP/1.0\r\nHost: x\r\n\r\n');
+    expect(raw).toMatch(/^HTTP\/1\.1 201 /);
+    expect(raw).not.toMatch(/Transfer-Encoding/i);
+    expect(raw.endsWith('\r\n\r\nmade')).toBe(true);
+  });
+
   test('an upstream group with two servers: a dead one is passed over (fastcgi_next_upstream error), as for proxy_pass', async () => {
     const dead = net.createServer();
     await new Promise<void>((r) => dead.listen(0, '127.0.0.1', r));

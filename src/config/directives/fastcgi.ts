@@ -5,6 +5,7 @@
  */
 import type { Arg } from '../ast.js';
 import type { FastcgiSettings } from '../fastcgi-types.js';
+import type { NextUpstreamCondition } from '../types.js';
 import { contentHandlerTaken, nextUpstream } from './http.js';
 import {
   checkRegex, count, err, flag, invalidParameter, listSetting, seconds, setting,
@@ -22,6 +23,13 @@ const fastcgiParam: ValueParser<{ name: string; value: string; ifNotEmpty: boole
   const ifNotEmpty = args[2] !== undefined;
   if (ifNotEmpty && args[2]!.value !== 'if_not_empty') return invalidParameter(r, args[2]!);
   return { name: args[0]!.value, value: args[1]!.value, ifNotEmpty };
+};
+
+/** fastcgi_next_upstream: proxy_next_upstream's conditions less http_502 / http_504, which nginx's FastCGI module has not. */
+const fastcgiNextUpstream: ValueParser<NextUpstreamCondition[]> = (args, d, r) => {
+  const bad = args.find((a) => a.value === 'http_502' || a.value === 'http_504');
+  if (bad !== undefined) return err(r, 'TSP_ERR_CONFIG_VALUE', `invalid value "${bad.value}"`, bad.loc);
+  return nextUpstream(args, d, r);
 };
 
 /** fastcgi_split_path_info: a regex with exactly two captures (nginx -t's check and words). */
@@ -53,7 +61,7 @@ export const FASTCGI_DIRECTIVES: readonly DirectiveSpec[] = [
       if (contentHandlerTaken(loc)) { err(r, 'TSP_ERR_CONFIG_DUPLICATE', `"${d.name}" directive is duplicate`, d.loc); return; }
       const a = d.args[0]!;
       if (a.value.includes('$')) { err(r, 'TSP_ERR_CONFIG_UNSUPPORTED', '"fastcgi_pass" with variables is not supported by tsproxy', a.loc); return; }
-      if (a.value === 'unix:') { err(r, 'TSP_ERR_CONFIG_VALUE', 'no path in the unix domain socket', a.loc); return; }
+      if (a.value === 'unix:') { err(r, 'TSP_ERR_CONFIG_VALUE', 'no path in the unix domain socket in upstream "unix:"', a.loc); return; }
       const t = fastcgiTarget(a);
       scope.state.targets.push(t);
       loc.fastcgi = t;
@@ -66,7 +74,7 @@ export const FASTCGI_DIRECTIVES: readonly DirectiveSpec[] = [
   }),
   fcgi({ name: 'fastcgi_index', field: 'fastcgiIndex', parse: (a) => a[0]!.value, initial: '', syntax: 'fastcgi_index name;', summary: 'File name appended to $fastcgi_script_name when the URI ends in /.' }),
   fcgi({
-    name: 'fastcgi_split_path_info', contexts: ['location'], field: 'fastcgiSplitPathInfo', parse: splitPathInfo, initial: '',
+    name: 'fastcgi_split_path_info', field: 'fastcgiSplitPathInfo', parse: splitPathInfo, initial: '',
     syntax: 'fastcgi_split_path_info regex;', summary: 'Regex with two captures splitting $uri into $fastcgi_script_name and $fastcgi_path_info.',
   }),
   fcgi({ name: 'fastcgi_keep_conn', field: 'fastcgiKeepConn', parse: flag, default: 'off', syntax: 'fastcgi_keep_conn on | off;', summary: 'Ask the FastCGI server to keep the connection open (FCGI_KEEP_CONN) and pool it.', note: 'Connections are kept up to the upstream\'s `keepalive` (implicit groups: tsproxy\'s default).' }),
@@ -76,7 +84,7 @@ export const FASTCGI_DIRECTIVES: readonly DirectiveSpec[] = [
   fcgi({ name: 'fastcgi_intercept_errors', field: 'fastcgiInterceptErrors', parse: flag, default: 'off', syntax: 'fastcgi_intercept_errors on | off;', summary: 'Answer FastCGI responses >= 300 with error_page.' }),
   fcgi({ name: 'fastcgi_pass_request_headers', field: 'fastcgiPassRequestHeaders', parse: flag, default: 'on', syntax: 'fastcgi_pass_request_headers on | off;', summary: 'Pass the request headers as HTTP_* parameters.' }),
   fcgi({ name: 'fastcgi_pass_request_body', field: 'fastcgiPassRequestBody', parse: flag, default: 'on', syntax: 'fastcgi_pass_request_body on | off;', summary: 'Pass the request body (STDIN).' }),
-  fcgi({ name: 'fastcgi_next_upstream', field: 'fastcgiNextUpstream', parse: nextUpstream, args: [1, Infinity], default: 'error timeout', syntax: 'fastcgi_next_upstream error | timeout | invalid_header | http_500 | http_503 | http_403 | http_404 | http_429 | non_idempotent | off ...;', summary: 'When to try the next FastCGI server.' }),
+  fcgi({ name: 'fastcgi_next_upstream', field: 'fastcgiNextUpstream', parse: fastcgiNextUpstream, args: [1, Infinity], default: 'error timeout', syntax: 'fastcgi_next_upstream error | timeout | invalid_header | http_500 | http_503 | http_403 | http_404 | http_429 | non_idempotent | off ...;', summary: 'When to try the next FastCGI server.' }),
   fcgi({ name: 'fastcgi_next_upstream_tries', field: 'fastcgiNextUpstreamTries', parse: count, default: '0', syntax: 'fastcgi_next_upstream_tries number;', summary: 'Maximum tries (0: no limit).' }),
   fcgi({ name: 'fastcgi_next_upstream_timeout', field: 'fastcgiNextUpstreamTimeoutMs', parse: seconds, default: '0', syntax: 'fastcgi_next_upstream_timeout time;', summary: 'Time limit for trying FastCGI servers (0: no limit).' }),
   listSetting({ name: 'fastcgi_hide_header', contexts: LOC3, kind: 'http', field: 'fastcgiHideHeaders', parse: (a) => a[0]!.value.toLowerCase(), args: [1, 1], syntax: 'fastcgi_hide_header field;', summary: 'Do not pass this FastCGI response header to the client.' }),
