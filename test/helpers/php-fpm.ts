@@ -28,6 +28,8 @@ function findPhpFpm(): string | null {
 export const PHP_FPM: string | null = findPhpFpm();
 /** Skip FastCGI tests only where php-fpm is missing outside CI. */
 export const NO_PHP_FPM: boolean = PHP_FPM === null && process.env.CI === undefined;
+/** Appended to a describe's name: why it is skipped, when it is. */
+export const PHP_FPM_SKIP_NOTE: string = NO_PHP_FPM ? ' (skipped: no /usr/sbin/php-fpm*; apt-get install php-fpm)' : '';
 
 export interface PhpFpm {
   readonly port: number;

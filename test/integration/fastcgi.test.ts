@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, onTestFinished, test } from 'vit
 import { createLogger } from '../../src/log.js';
 import { rawExchange, request } from '../helpers/backend.js';
 import { tempDir } from '../helpers/cli.js';
-import { NO_PHP_FPM, startPhpFpm, type PhpFpm } from '../helpers/php-fpm.js';
+import { NO_PHP_FPM, PHP_FPM_SKIP_NOTE, startPhpFpm, type PhpFpm } from '../helpers/php-fpm.js';
 import { startProxyFromFile, type TestProxy } from '../helpers/proxy.js';
 
 /** Every error-log record the proxy wrote (pino JSON: msg plus nginx's context fields). */
@@ -49,7 +49,7 @@ function phpConfig(root: string, port: number | string, extra = ''): string {
 }
 
 
-describe.skipIf(NO_PHP_FPM)('fastcgi_pass with php-fpm', () => {
+describe.skipIf(NO_PHP_FPM)(`fastcgi_pass with php-fpm${PHP_FPM_SKIP_NOTE}`, () => {
   let fpm: PhpFpm;
   let root: string;
 
@@ -263,7 +263,7 @@ describe.skipIf(NO_PHP_FPM)('fastcgi_pass with php-fpm', () => {
   });
 });
 
-describe.skipIf(NO_PHP_FPM)('fastcgi_pass failures', () => {
+describe.skipIf(NO_PHP_FPM)(`fastcgi_pass failures${PHP_FPM_SKIP_NOTE}`, () => {
   test('php-fpm down: 502 with nginx\'s connect() line', async () => {
     const dir = tempDir();
     const logs: LogRecord[] = [];

@@ -193,14 +193,11 @@ export function noteTemplateArgs(scope: Scope, args: readonly Arg[], which: Temp
   for (let i = which === 'rest' ? 1 : 0; i < args.length; i++) noteTemplate(scope, args[i]!.value, args[i]!.loc);
 }
 
-/**
- * Record a template written in the config, for the variable check at the end of the walk;
- * `storedOnly`: kept for nginx's sake and never evaluated, so a variable only nginx has may appear.
- */
-export function noteTemplate(scope: Scope, value: string, loc: Loc, storedOnly = false): void {
+/** Record a template written in the config, for the variable check at the end of the walk. */
+export function noteTemplate(scope: Scope, value: string, loc: Loc): void {
   if (!value.includes('$')) return;
   const stream = scope.context === 'stream' || scope.context === 'stream_server' || scope.context === 'stream_upstream';
-  scope.state.templates.push({ area: stream ? 'stream' : 'http', value, loc, ...(storedOnly ? { storedOnly: true as const } : {}) });
+  scope.state.templates.push({ area: stream ? 'stream' : 'http', value, loc });
 }
 
 /** Returns the value, or undefined after reporting why it is invalid. */

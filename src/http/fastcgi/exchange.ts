@@ -131,8 +131,9 @@ export class FastcgiExchange implements Exchange, UpstreamOwner, FastcgiSink {
     this.#closeUpstream(false);
   }
 
+  /** The client's FIN: the request is aborted (nginx, fastcgi_ignore_client_abort off). */
   clientEnd(): void {
-    if (this.#done || this.#plan.settings.proxyIgnoreClientAbort) return;
+    if (this.#done) return;
     this.clientClosed();
     this.#t.abort();
   }
