@@ -4,8 +4,7 @@
  * `Location` makes a 302 and anything else is a 200 (nginx's reading). The head comes out as a
  * ResponseHead, so the client side of a FastCGI response is the one of a proxied response.
  */
-import { eolAt, parseContentLength, TCHAR, VALUE_CHAR } from './headers.js';
-import type { BodyKind, ResponseHead } from './http1-response.js';
+import { parseResponseHead, type BodyKind, type ResponseHead } from './http1-response.js';
 
 /** CgiHeadReader.push(): the head is not complete yet. */
 export const CGI_HEAD_PENDING = 0;
@@ -67,61 +66,32 @@ export const CGI_INVALID_HEADER = 1;
 /** parseCgiHead(): a Status whose first three characters are no status (nginx: "upstream sent invalid status"). */
 export const CGI_INVALID_STATUS = 2;
 
+/** The field lines of a CGI head are an HTTP/1.1 head's: they are parsed as one, after this status line. */
+const CGI_STATUS_LINE = 'HTTP/1.1 200 OK\r\n';
+
 /**
  * A CGI head (as CgiHeadReader gives it) as the response head the client gets. The Status field
  * is read and dropped; `method` HEAD, and 204/304, have no body; a body without Content-Length
  * is 'chunked' (the caller frames it).
  */
 export function parseCgiHead(s: string, method: string): ResponseHead | typeof CGI_INVALID_HEADER | typeof CGI_INVALID_STATUS {
-  const headers: string[] = [];
-  const lnames: string[] = [];
+  const parsed = parseResponseHead(CGI_STATUS_LINE + s, method);
+  if (parsed === null) return CGI_INVALID_HEADER;
+  const { headers, lnames } = parsed;
   let status = 0;
   let reason = '';
-  let location = false;
-  let contentLength = -1;
-  const len = s.length;
-  let i = 0;
-  for (;;) {
-    const lineStart = i;
-    if (i >= len) return CGI_INVALID_HEADER;
-    let c = s.charCodeAt(i);
-    if (c === 13 || c === 10) break;
-    while (TCHAR[c] === 1) c = s.charCodeAt(++i);
-    if (c !== 0x3a || i === lineStart) return CGI_INVALID_HEADER;
-    const name = s.slice(lineStart, i);
-    c = s.charCodeAt(++i);
-    while (c === 0x20 || c === 0x09) c = s.charCodeAt(++i);
-    const vStart = i;
-    let vEnd = i;
-    while (VALUE_CHAR[c] === 1) {
-      if (c !== 0x20 && c !== 0x09) vEnd = i + 1;
-      c = s.charCodeAt(++i);
-    }
-    const lineEnd = eolAt(s, i);
-    if (lineEnd === 0) return CGI_INVALID_HEADER;
-    const value = s.slice(vStart, vEnd);
-    i += lineEnd;
-    const lname = name.toLowerCase();
-    if (lname === 'status') {
-      // nginx: ngx_atoi of the first three characters, the rest is the reason phrase.
-      const code = /^\d{3}/.test(value) ? Number(value.slice(0, 3)) : -1;
-      if (code < 100 || code > 999) return CGI_INVALID_STATUS;
-      status = code;
-      reason = value.slice(3).trim();
-      continue;
-    }
-    if (lname === 'location') location = true;
-    else if (lname === 'content-length') {
-      const n = parseContentLength(value);
-      if (n < 0) return CGI_INVALID_HEADER;
-      contentLength = n;
-    }
-    headers.push(name, value);
-    lnames.push(lname);
+  for (let k = lnames.indexOf('status'); k >= 0; k = lnames.indexOf('status')) {
+    const value = headers[2 * k + 1]!;
+    // nginx: ngx_atoi of the first three characters, the rest is the reason phrase.
+    if (!/^\d{3}/.test(value) || Number(value.slice(0, 3)) < 100) return CGI_INVALID_STATUS;
+    status = Number(value.slice(0, 3));
+    reason = value.slice(3).trim();
+    headers.splice(2 * k, 2);
+    lnames.splice(k, 1);
   }
-  if (status === 0) status = location ? 302 : 200;
+  if (status === 0) status = lnames.includes('location') ? 302 : 200;
   let body: BodyKind;
   if (method === 'HEAD' || status === 204 || status === 304 || status < 200) body = 'none';
-  else body = contentLength >= 0 ? 'length' : 'chunked';
-  return { versionMinor: 1, status, reason, headers, lnames, contentLength, body, keepAlive: true, connection: [] };
+  else body = parsed.body === 'length' ? 'length' : 'chunked';
+  return { ...parsed, status, reason, body, keepAlive: true };
 }

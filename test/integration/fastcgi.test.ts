@@ -5,6 +5,7 @@
  * does was checked with nginx 1.22 + php-fpm 8.2 (a temp prefix, Debian's fastcgi.conf).
  */
 import fs from 'node:fs';
+import http2 from 'node:http2';
 import net from 'node:net';
 import path from 'node:path';
 import { Writable } from 'node:stream';
@@ -250,6 +251,28 @@ describe.skipIf(NO_PHP_FPM)(`fastcgi_pass with php-fpm${PHP_FPM_SKIP_NOTE}`, () 
     expect(raw).toMatch(/^HTTP\/1\.1 201 /);
     expect(raw).not.toMatch(/Transfer-Encoding/i);
     expect(raw.endsWith('\r\n\r\nmade')).toBe(true);
+  });
+
+  test('error_page to a PHP location (the page has the error\'s status); an HTTP/2 client gets the body in DATA frames', async () => {
+    const proxy = await startProxy(`http { server { listen 127.0.0.1:0 http2; root ${root}; error_page 404 /created.php;
+      location = /missing { return 404; }
+      location ~ \\.php$ { include ${FIXTURES}/fastcgi.conf; fastcgi_pass 127.0.0.1:${fpm.port}; } } }`);
+    const client = http2.connect(`http://127.0.0.1:${proxy.port()}`);
+    client.on('error', () => undefined);
+    onTestFinished(() => void client.close());
+    const get = (p: string) => new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = client.request({ ':path': p });
+      let body = '';
+      let status = 0;
+      req.on('response', (h) => (status = Number(h[':status'])));
+      req.setEncoding('utf8');
+      req.on('data', (d: string) => (body += d));
+      req.on('end', () => resolve({ status, body }));
+      req.on('error', reject);
+    });
+    expect(await get('/big.php')).toMatchObject({ status: 200, body: `${'x'.repeat(1023)}\n`.repeat(2048) });
+    // nginx: the error page keeps the error's status (404), its body is the script's
+    expect(await get('/missing')).toEqual({ status: 404, body: 'made' });
   });
 
   test('an upstream group with two servers: a dead one is passed over (fastcgi_next_upstream error), as for proxy_pass', async () => {

@@ -60,6 +60,8 @@ export class FastcgiExchange implements Exchange, UpstreamOwner, FastcgiSink {
   #peer: Peer | null = null;
   #try: UpstreamAttempt | null = null;
   #reused = false;
+  /** The request is still being written (fastcgi_send_timeout applies). */
+  #sending = false;
   #done = false;
   #lastStatus = 502;
 
@@ -191,13 +193,16 @@ export class FastcgiExchange implements Exchange, UpstreamOwner, FastcgiSink {
     attempt.connectMs = Date.now() - attempt.startMs;
     up.requests++;
     const s = up.socket;
+    let flushed = true;
     s.cork();
     for (const b of this.#request!) {
-      s.write(b);
+      flushed = s.write(b);
       attempt.bytesSent += b.length;
     }
     s.uncork();
-    up.setTimeout(this.#fcgi.readTimeoutMs);
+    // fastcgi_send_timeout while the request does not drain, then fastcgi_read_timeout.
+    this.#sending = !flushed;
+    up.setTimeout(flushed ? this.#fcgi.readTimeoutMs : this.#fcgi.sendTimeoutMs);
     this.#next.headSent = true;
   }
 
@@ -217,7 +222,12 @@ export class FastcgiExchange implements Exchange, UpstreamOwner, FastcgiSink {
   }
 
   upstreamDrain(up: UpstreamConn): void {
-    if (up === this.#up) this.#t.resume();
+    if (up !== this.#up) return;
+    if (this.#sending) {
+      this.#sending = false;
+      up.setTimeout(this.#fcgi.readTimeoutMs);
+    }
+    this.#t.resume();
   }
 
   fcgiStdout(data: Buffer): void {
@@ -346,7 +356,9 @@ export class FastcgiExchange implements Exchange, UpstreamOwner, FastcgiSink {
 
   upstreamTimeout(up: UpstreamConn): void {
     if (up !== this.#up || this.#done) return;
-    this.#r.site.logger.error(this.#logContext('TSP_ERR_UPSTREAM_TIMEOUT'), timeoutMessage(up, this.#res !== null));
+    this.#r.site.logger.error(this.#logContext('TSP_ERR_UPSTREAM_TIMEOUT'), this.#sending
+      ? 'upstream timed out (110: Connection timed out) while sending request to upstream'
+      : timeoutMessage(up, this.#res !== null));
     this.#lastStatus = 504;
     if (this.#res === null && this.#next.allows(this.#fcgi.retryOnTimeout, this.#response.started)) return this.#retry(true);
     this.#closeUpstream(true);
@@ -400,6 +412,7 @@ export class FastcgiExchange implements Exchange, UpstreamOwner, FastcgiSink {
   }
 
   #resetTry(): void {
+    this.#sending = false;
     this.#reader.reset();
     this.#head.reset();
     this.#res = null;
