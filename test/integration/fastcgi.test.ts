@@ -12,7 +12,7 @@ import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, onTestFinished, test } from 'vitest';
 import { createLogger } from '../../src/log.js';
 import { rawExchange, request } from '../helpers/backend.js';
-import { tempDir } from '../helpers/cli.js';
+import { freePort, startCli, tempDir } from '../helpers/cli.js';
 import { NO_PHP_FPM, PHP_FPM_SKIP_NOTE, startPhpFpm, type PhpFpm } from '../helpers/php-fpm.js';
 import { startProxyFromFile, type TestProxy } from '../helpers/proxy.js';
 
@@ -124,6 +124,12 @@ describe.skipIf(NO_PHP_FPM)(`fastcgi_pass with php-fpm${PHP_FPM_SKIP_NOTE}`, () 
     const created = await request(proxy.url('/created.php'));
     expect(created.status).toBe(201);
     expect(created.body).toBe('made');
+    // fastcgi_hide_header drops a header PHP sent, the others pass
+    const hiding = await startProxy(phpConfig(root, fpm.port, 'fastcgi_hide_header X-From-Php;'));
+    const hidden = await rawExchange(hiding.port(), 'GET /status.php HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    expect(hidden).toMatch(/^HTTP\/1\.1 404 Gone Fishing\r\n/);
+    expect(hidden).not.toMatch(/X-From-Php/i);
+    expect(hidden).toMatch(/\r\nSet-Cookie: a=b\r\n/);
   });
 
   test('Location from PHP: a 302 to the client with the Location as written (nginx passes a relative one unchanged)', async () => {
@@ -164,6 +170,21 @@ describe.skipIf(NO_PHP_FPM)(`fastcgi_pass with php-fpm${PHP_FPM_SKIP_NOTE}`, () 
       level: 'error', msg: 'FastCGI sent in stderr: "PHP message: hello from php" while reading response header from upstream',
       client: '127.0.0.1', server: '', request: 'GET /stderr.php HTTP/1.1', upstream: `fastcgi://127.0.0.1:${fpm.port}`, host: 'example.test',
     });
+  });
+
+  test('the stderr line on disk through the command line, in nginx\'s layout (fail2ban-style filters read it)', async () => {
+    const dir = tempDir();
+    const log = path.join(dir, 'error.log');
+    const port = await freePort();
+    fs.writeFileSync(path.join(dir, 'main.conf'), `error_log ${log} info;\npid off;\n${phpConfig(root, fpm.port).replace('listen 127.0.0.1:0;', `listen 127.0.0.1:${port}; server_name _;`)}\n`);
+    const run = startCli(['-c', path.join(dir, 'main.conf')]);
+    const read = () => (fs.existsSync(log) ? fs.readFileSync(log, 'utf8') : '');
+    await expect.poll(() => read().includes('tsproxy started') || run.child.exitCode !== null, { timeout: 30_000 }).toBe(true);
+    expect((await request(`http://127.0.0.1:${port}/stderr.php`, { headers: { host: 'localhost' } })).body).toBe('ok\n');
+    // nginx 1.22 + php-fpm 8.2 wrote, for the same script:
+    // 2026/12/06 19:15:08 [error] 16824#16824: *1 FastCGI sent in stderr: "PHP message: hello from php" while reading response header from upstream, client: 127.0.0.1, server: , request: "GET /err.php HTTP/1.1", upstream: "fastcgi://127.0.0.1:23872", host: "127.0.0.1:23871"
+    const line = `FastCGI sent in stderr: "PHP message: hello from php" while reading response header from upstream, client: 127.0.0.1, server: _, request: "GET /stderr.php HTTP/1.1", upstream: "fastcgi://127.0.0.1:${fpm.port}", host: "localhost"`;
+    await expect.poll(read, { timeout: 2_000, interval: 20 }).toMatch(new RegExp(String.raw`^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d \[error\] \d+#0: \*\d+ ` + line.replace(/[.*+?^${}()|[\]\\]/g, '\\$&') + '$', 'm'));
   });
 
   test('a missing script: php-fpm\'s 404 "File not found." and its stderr line, as nginx relays them', async () => {
