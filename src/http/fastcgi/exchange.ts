@@ -379,7 +379,7 @@ export class FastcgiExchange implements Exchange, UpstreamOwner, FastcgiSink {
       return;
     }
     // A pooled connection the server closed just as we reused it: not the server's fault.
-    if (this.#reused && this.#next.replayable()) {
+    if (this.#reused && this.#try!.bytesReceived === 0 && this.#next.replayable()) {
       this.#releasePeer(false);
       this.#resetTry();
       this.#next.takeBack(this.#try!, this.#r.upstream!);
