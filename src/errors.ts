@@ -18,6 +18,7 @@ export const ERROR_CODES = {
   TSP_ERR_CONFIG_TLS: 'a certificate, key, CA or password file that cannot be read or used (bad PEM, wrong passphrase, key not matching its certificate)',
   TSP_ERR_UPSTREAM_CONNECT: 'connecting to an upstream peer failed (502, retryable)',
   TSP_ERR_UPSTREAM_TIMEOUT: 'an upstream peer did not answer in time (504)',
+  TSP_ERR_UPSTREAM_STDERR: 'a FastCGI server wrote to its stderr (logged as nginx does)',
   TSP_ERR_UPSTREAM_RESET: 'an upstream peer closed or reset the connection (502)',
   TSP_ERR_UPSTREAM_INVALID_HEADER: 'an upstream peer sent an invalid response head (502)',
   TSP_ERR_NO_LIVE_UPSTREAM: 'no peer of an upstream group is available (502)',

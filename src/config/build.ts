@@ -217,6 +217,7 @@ function assembleLocation(l: LocationDraft, parent: LocationSettings, prefix: st
   else if (l.stubStatus === true) handler = { kind: 'stubStatus' };
   else if (l.proxy) handler = { kind: 'proxy', target: target(l.proxy) };
   else if (l.websocket) handler = { kind: 'websocket', path: l.websocket.path, target: target(l.websocket.target) };
+  else if (l.fastcgi) handler = { kind: 'fastcgi', target: target(l.fastcgi) };
   // A location if without a content handler keeps the enclosing location's (nginx).
   else handler = inherited ?? { kind: 'static' };
   const locations: LocationConfig[] = [];

@@ -20,6 +20,7 @@ import type { OwnSettings, SettingsOf } from './directives/settings.js';
 import { SSL_DIRECTIVES } from './directives/ssl.js';
 import { SSL_SESSION_DIRECTIVES } from './directives/ssl-sessions.js';
 import { STOCK_DIRECTIVES } from './directives/stock.js';
+import { FASTCGI_DIRECTIVES } from './directives/fastcgi.js';
 import { VARIABLE_MODULE_DIRECTIVES } from './directives/variable-modules.js';
 import { STREAM_DIRECTIVES } from './directives/stream.js';
 import { ACCESS_DIRECTIVES } from './directives/access.js';
@@ -40,6 +41,7 @@ export const DIRECTIVES: readonly DirectiveSpec[] = [
   ...HTTP2_DIRECTIVES,
   ...CLIENT_KEEPALIVE_DIRECTIVES,
   ...STOCK_DIRECTIVES,
+  ...FASTCGI_DIRECTIVES,
   ...VARIABLE_MODULE_DIRECTIVES,
   ...FILE_DIRECTIVES,
   ...REWRITE_DIRECTIVES,

@@ -6,6 +6,7 @@
  */
 import { settingDefaults } from './directives.js';
 import { mergeFiles } from './directives/files.js';
+import { mergeFastcgi } from './directives/fastcgi.js';
 import { mergeProxySsl, proxySslOf, setsProxySsl } from './directives/ssl.js';
 import { resolvePath } from './directives/scope.js';
 import type { HttpSettings, OwnOf } from './directives/settings.js';
@@ -29,7 +30,7 @@ export function resolveAccessLogs(prefix: string, logs: readonly AccessLogConfig
 }
 
 /** LocationSettings fields that are the http setting of the same name, taken as written. */
-type CopiedField = Exclude<keyof LocationSettings, 'proxySsl' | 'accessLogs' | 'root' | 'realIp' | 'lingering' | 'clientBody' | 'access' | 'files' | 'limits' | 'rate' | 'gzip' | 'subFilter' | 'chunkedTransferEncoding'>;
+type CopiedField = Exclude<keyof LocationSettings, 'proxySsl' | 'accessLogs' | 'root' | 'realIp' | 'lingering' | 'clientBody' | 'access' | 'files' | 'limits' | 'rate' | 'gzip' | 'subFilter' | 'chunkedTransferEncoding' | 'fastcgi'>;
 
 /**
  * A level's LocationSettings: the parent's values overlaid with this level's own. A level that
@@ -57,13 +58,14 @@ export function mergeSettings(base: LocationSettings, own: OwnOf<'http'> | undef
   const gzip = mergeGzip(base.gzip, own);
   const subFilter = mergeSubFilter(base.subFilter, own);
   const chunked = mergeChunked(base.chunkedTransferEncoding, own);
+  const fastcgi = mergeFastcgi(base.fastcgi, own);
   if (lingering === undefined && clientBody === undefined && access === undefined && files === undefined && limits === undefined
-    && rate === undefined && gzip === undefined && subFilter === undefined && chunked === undefined) return settings;
+    && rate === undefined && gzip === undefined && subFilter === undefined && chunked === undefined && fastcgi === undefined) return settings;
   return {
     ...settings, ...(lingering === undefined ? {} : { lingering }), ...(clientBody === undefined ? {} : { clientBody }),
     ...(access === undefined ? {} : { access }), ...(files === undefined ? {} : { files }), ...(limits === undefined ? {} : { limits }),
     ...(rate === undefined ? {} : { rate }), ...(gzip === undefined ? {} : { gzip }), ...(subFilter === undefined ? {} : { subFilter }),
-    ...(chunked === undefined ? {} : { chunkedTransferEncoding: chunked }),
+    ...(chunked === undefined ? {} : { chunkedTransferEncoding: chunked }), ...(fastcgi === undefined ? {} : { fastcgi }),
   };
 }
 

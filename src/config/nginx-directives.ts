@@ -147,7 +147,6 @@ export const NGINX_DIRECTIVES: ReadonlySet<string> = new Set(NAMES.split(/\s+/).
 
 /** Why some unsupported directives are refused, beyond the name: the backends tsproxy cannot speak. */
 const WHY: Readonly<Record<string, string>> = {
-  fastcgi_pass: 'FastCGI backends are not supported; HTTP backends are, with proxy_pass',
   uwsgi_pass: 'uwsgi backends are not supported; HTTP backends are, with proxy_pass',
   scgi_pass: 'SCGI backends are not supported; HTTP backends are, with proxy_pass',
   grpc_pass: 'gRPC backends (HTTP/2 to the upstream) are not supported; HTTP/1.1 backends are, with proxy_pass',

@@ -52,6 +52,7 @@ export const BUILTIN_VARIABLES: ReadonlySet<string> = new Set([
   'connection', 'connection_requests', 'content_length', 'content_type', 'connection_upgrade',
   'realip_remote_addr', 'realip_remote_port', 'proxy_protocol_addr', 'proxy_protocol_port',
   'request_body', 'request_body_file', 'document_root', 'request_filename',
+  'fastcgi_script_name', 'fastcgi_path_info', 'nginx_version', 'realpath_root',
   'limit_req_status', 'limit_conn_status', 'limit_rate', 'connections_active', 'connections_reading', 'connections_writing', 'connections_waiting', 'gzip_ratio',
   ...SSL_NAMES,
 ]);
@@ -76,14 +77,13 @@ export const STREAM_BUILTIN_VARIABLES: ReadonlySet<string> = new Set([
  * as unsupported rather than unknown, so an operator knows the config is not simply misspelt.
  */
 const NGINX_ONLY_HTTP: ReadonlySet<string> = new Set([
-  'realpath_root', 'request_completion',
-  'pipe', 'connection_time', 'nginx_version', 'tcpinfo_rtt', 'tcpinfo_rttvar', 'tcpinfo_snd_cwnd',
+  'request_completion',
+  'pipe', 'connection_time', 'tcpinfo_rtt', 'tcpinfo_rttvar', 'tcpinfo_snd_cwnd',
   'tcpinfo_rcv_space', 'proxy_protocol_server_addr', 'proxy_protocol_server_port', 'upstream_cache_status',
   'upstream_queue_time', 'upstream_last_server_name', 'proxy_internal_body_length', 'proxy_internal_chunked',
   'http2', 'invalid_referer', 'secure_link',
   'secure_link_expires', 'date_local', 'date_gmt', 'uid_got', 'uid_set',
   'uid_reset', 'msie', 'modern_browser', 'ancient_browser', 'ssl_early_data',
-  'fastcgi_script_name', 'fastcgi_path_info',
 ]);
 const NGINX_ONLY_STREAM: ReadonlySet<string> = new Set([
   'nginx_version', 'proxy_protocol_server_addr', 'proxy_protocol_server_port',

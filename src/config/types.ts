@@ -17,6 +17,7 @@ import type { GeoConfig, SplitClientsConfig } from './variable-types.js';
 import type { FileSettings } from './static-types.js';
 import type { GzipSettings, SubFilterSettings } from './filter-types.js';
 import type { RewriteExtra, TryFilesConfig } from './rewrite-types.js';
+import type { FastcgiSettings } from './fastcgi-types.js';
 import type { ConnLimits, HttpLimits, LimitLogLevel, LimitReqRule, LimitConnRule, LimitReqZoneConfig, LimitZoneConfig } from './limit-types.js';
 
 /** The TLS part of the tree lives in tls-types.ts. */
@@ -30,6 +31,7 @@ export type { GeoConfig, SplitClientsConfig };
 export type { ExpiresConfig, FileSettings } from './static-types.js';
 export type { GzipDisableRegex, GzipProxied, GzipSettings, SubFilterRule, SubFilterSettings } from './filter-types.js';
 export type { IfBlock, IfCondition, RewriteExtra, TryFilesConfig } from './rewrite-types.js';
+export type { FastcgiParam, FastcgiSettings } from './fastcgi-types.js';
 export type { ConnLimits, HttpLimits, LimitLogLevel, LimitReqRule, LimitConnRule, LimitReqZoneConfig, LimitZoneConfig };
 
 /** A string as written in the config, possibly containing `$var` / `${var}` references. */
@@ -437,6 +439,8 @@ export interface LocationSettings {
   readonly subFilter?: SubFilterSettings;
   /** `chunked_transfer_encoding off`: present (false) only then. */
   readonly chunkedTransferEncoding?: false;
+  /** fastcgi_* settings (fastcgi-types.ts); absent while no level sets any of them. */
+  readonly fastcgi?: FastcgiSettings;
 }
 
 export interface RealIpConfig {
@@ -458,6 +462,8 @@ export type LocationMatch =
 export type LocationHandler =
   | { readonly kind: 'proxy'; readonly target: ProxyTarget }
   | { readonly kind: 'websocket'; readonly path: string | null; readonly target: ProxyTarget }
+  /** fastcgi_pass: a FastCGI responder (an upstream group, host:port or unix:path). */
+  | { readonly kind: 'fastcgi'; readonly target: ProxyTarget }
   | { readonly kind: 'return'; readonly code: number; readonly text: Template | null; readonly loc: Loc }
   | { readonly kind: 'checkStatus'; readonly format: 'html' | 'json' | 'prometheus' }
   /** stub_status: nginx's connection and request counters. */

@@ -59,7 +59,7 @@ function resolveTargets(state: BuildState, r: Reporter, implicit: Implicit): voi
     if (area.upstreamsByName.has(t.upstream)) continue;
     let name = t.upstream.toLowerCase();
     if (!t.hasPort) {
-      if (t.area === 'stream') { r.error('TSP_ERR_CONFIG_REFERENCE', `no port in upstream "${t.upstream}"`, t.loc); continue; }
+      if (t.area === 'stream' || t.noDefaultPort === true) { r.error('TSP_ERR_CONFIG_REFERENCE', `no port in upstream "${t.upstream}"`, t.loc); continue; }
       // No DNS at build time: a dotless name that is no upstream is a typo, as nginx finds out.
       if (!name.includes('.') && !name.startsWith('[')) { r.error('TSP_ERR_CONFIG_REFERENCE', `host not found in upstream "${t.upstream}"`, t.loc); continue; }
       name = `${name}:${t.scheme === 'https' ? 443 : 80}`;

@@ -68,8 +68,6 @@ export interface TemplateUse {
   readonly area: VariableArea;
   readonly value: string;
   readonly loc: Loc;
-  /** Kept, never evaluated by tsproxy (`fastcgi_param`): a variable only nginx has is no problem. */
-  readonly storedOnly?: true;
 }
 
 function addCaptures(out: Set<string>, source: string): void {
@@ -134,7 +132,6 @@ export function checkVariables(
     let problems = seen.get(u.value);
     if (problems === undefined) seen.set(u.value, (problems = templateProblems(u.value, declared[u.area], u.area)));
     for (const p of problems) {
-      if (u.storedOnly === true && p.nginxOnly === true) continue;
       r.error('TSP_ERR_CONFIG_VALUE', p.message, spanLoc(u.loc, u.value, p.offset, p.length));
     }
   }

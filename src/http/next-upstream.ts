@@ -9,15 +9,19 @@
  * instance per ProxyExchange; no closures, and the body copy is only made once a body byte arrives.
  */
 import { IDEMPOTENT_METHODS } from '../constants.js';
-import { PeerTries } from '../core/retry.js';
+import { PeerTries, type RetryLimits } from '../core/retry.js';
 import type { ErrorCode } from '../errors.js';
 import { BodyReplay } from './framing.js';
 import type { RequestHead } from '../wire/http1-request.js';
-import type { ProxyPlan } from './plan.js';
 import type { UpstreamConn } from './pool.js';
 
 /** Statuses that count against max_fails when they trigger a retry (nginx: 403/404 do not). */
 const FAILURE_STATUSES: ReadonlySet<number> = new Set([500, 502, 503, 504, 429]);
+
+/** What the retry rules read of a ProxyPlan (or a FastcgiPlan). */
+export interface RetryPolicy extends RetryLimits {
+  readonly retryNonIdempotent: boolean;
+}
 
 export class NextUpstream extends PeerTries {
   /** The current try's head went out: body bytes go straight to the peer from then on. */
@@ -26,11 +30,11 @@ export class NextUpstream extends PeerTries {
   held: Buffer[] | null = null;
   #replay: BodyReplay | null = null;
   readonly #head: RequestHead;
-  readonly #proxy: ProxyPlan;
+  readonly #proxy: RetryPolicy;
   readonly #bodiless: boolean;
 
   /** `bodiless`: the request has no body at all. */
-  constructor(head: RequestHead, proxy: ProxyPlan, bodiless: boolean) {
+  constructor(head: RequestHead, proxy: RetryPolicy, bodiless: boolean) {
     super(proxy);
     this.#head = head;
     this.#proxy = proxy;

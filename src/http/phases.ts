@@ -31,6 +31,7 @@ import { applyErrorPage } from './error-page.js';
 import { writeAddHeaders } from './headers.js';
 import type { LocationPlan, ProxyPlan } from './plan.js';
 import { ProxyExchange } from './proxy.js';
+import { FastcgiExchange } from './fastcgi/exchange.js';
 import { BODY_NONE, type ErrorPageRun, type HttpRequest } from './request.js';
 import {
   REDIRECT_CODES,
@@ -293,6 +294,12 @@ function content(r: HttpRequest): PhaseResult {
       ex.start();
       return HANDLED;
     }
+    case 'fastcgi': {
+      const ex = new FastcgiExchange(r, plan, plan.fastcgi!);
+      t.exchange = ex;
+      ex.start();
+      return HANDLED;
+    }
     case 'return':
       return answerReturn(r, plan, h.code, plan.returnText?.(r) ?? null);
     case 'stubStatus': {
@@ -331,6 +338,14 @@ function errorPageContent(r: HttpRequest, plan: LocationPlan, page: ErrorPageRun
   if (h.kind === 'proxy' || h.kind === 'websocket') {
     const proxy: ProxyPlan = { ...plan.proxy!, passBody: false, method: page.asGet ? errorPageMethod : plan.proxy!.method, statusOverride: page.status };
     const ex = new ProxyExchange(r, plan, proxy);
+    ex.bodyDone = keep;
+    t.exchange = ex;
+    ex.start();
+    return HANDLED;
+  }
+  if (h.kind === 'fastcgi') {
+    // The request body is not sent again (nginx: an error page is a GET without one).
+    const ex = new FastcgiExchange(r, plan, { ...plan.fastcgi!, passBody: false, statusOverride: page.status }, true);
     ex.bodyDone = keep;
     t.exchange = ex;
     ex.start();

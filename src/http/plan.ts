@@ -26,6 +26,9 @@ import { compilePacing, honoursAccelLimitRate, type PacingPlan } from './pacing.
 import { compileBodyFilters, type BodyFilterPlan } from './body-filters/chain.js';
 import { compileGzip, type GzipPlan } from './body-filters/gzip.js';
 import { buildTlsContext, planUpstreamTls, type UpstreamTlsContext, type UpstreamTlsPlan } from './upstream-tls.js';
+import { compileFastcgiPlan, fastcgiHeaderSettings, type FastcgiPlan } from './fastcgi/plan.js';
+import { compileFastcgiNames, type FastcgiNames } from './fastcgi/names.js';
+import { DEFAULT_FASTCGI } from '../config/directives/fastcgi.js';
 
 export interface AccessLogPlan {
   /** Writes the request's line: to one sink, or to the file a path with variables names for it. */
@@ -99,6 +102,10 @@ export interface LocationPlan {
   readonly root: CompiledTemplate;
   readonly index: readonly CompiledTemplate[];
   readonly proxy: ProxyPlan | null;
+  /** fastcgi_pass (fastcgi/plan.ts), null for other handlers. */
+  readonly fastcgi: FastcgiPlan | null;
+  /** fastcgi_split_path_info / fastcgi_index for $fastcgi_script_name and $fastcgi_path_info; null when no fastcgi_* is set. */
+  readonly fastcgiNames: FastcgiNames | null;
   readonly returnText: CompiledTemplate | null;
   readonly errorPages: readonly ErrorPagePlan[];
   /** set_real_ip_from / real_ip_header, null when off. */
@@ -255,15 +262,27 @@ export function compileLocationPlan(
       accelLimitRate: honoursAccelLimitRate(settings.rate),
     };
   }
+  let fastcgi: FastcgiPlan | null = null;
+  let headerSettings = settings;
+  if (handler.kind === 'fastcgi') {
+    const name = handler.target.upstream;
+    const group = ctx.groups.get(name) ?? null;
+    if (group === null) ctx.logger.error({ upstream: name }, `no upstream group "${name}"`);
+    const f = settings.fastcgi ?? DEFAULT_FASTCGI;
+    fastcgi = compileFastcgiPlan(f, name, group, tc);
+    headerSettings = fastcgiHeaderSettings(settings, f);
+  }
   return {
     location,
     settings,
     handler,
-    resHeaders: compileResponseHeaders(settings, redirectDefault, tc),
+    resHeaders: compileResponseHeaders(headerSettings, redirectDefault, tc),
     accessLogs: compileAccessLogs(ctx, settings.accessLogs),
     root: tc(settings.root),
     index: settings.index.map(tc),
     proxy,
+    fastcgi,
+    fastcgiNames: compileFastcgiNames(settings.fastcgi),
     returnText: handler.kind === 'return' && handler.text !== null ? tc(handler.text) : null,
     realIp: compileRealIp(settings.realIp),
     errorPages: compileErrorPages(settings.errorPages, tc),

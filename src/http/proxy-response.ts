@@ -13,12 +13,20 @@ import { ResponseBodyFraming } from './framing.js';
 import { writeResponseHeaders } from './headers.js';
 import type { RequestHead } from '../wire/http1-request.js';
 import type { ResponseHead } from '../wire/http1-response.js';
-import type { LocationPlan, ProxyPlan } from './plan.js';
+import type { LocationPlan } from './plan.js';
 import type { HttpRequest } from './request.js';
 import { errorResponse, statusText } from './respond.js';
 import { finishRequest, respond } from './phases.js';
 import type { ClientTransport } from './transport.js';
 import { accelLimitRate, sendBody, startPacing } from './pacing.js';
+
+/** What the response side needs of its location's proxy or FastCGI plan. */
+export interface ResponseOrigin {
+  /** error_page: the status the response goes out with (0 / absent: the upstream's). */
+  readonly statusOverride?: number;
+  /** An upstream's X-Accel-Limit-Rate sets limit_rate (proxy_ignore_headers can turn it off). */
+  readonly accelLimitRate: boolean;
+}
 
 export class ProxyResponse extends ResponseBodyFraming {
   /** A response head was accepted for the client: a failure from now on aborts it. */
@@ -34,7 +42,8 @@ export class ProxyResponse extends ResponseBodyFraming {
   readonly #r: HttpRequest;
   readonly #head: RequestHead;
   readonly #plan: LocationPlan;
-  readonly #proxy: ProxyPlan;
+  /** What it reads of the ProxyPlan / FastcgiPlan: error_page's status. */
+  readonly #proxy: ResponseOrigin;
   /** A chunked response to a client that cannot take its framing: its data bytes go out. */
   #dechunk: ChunkedDecoder | null = null;
   /** The decoder's output callback (made with the first decoder) and whether every write was taken. */
@@ -43,7 +52,7 @@ export class ProxyResponse extends ResponseBodyFraming {
   /** The response-body filters (sub_filter, gzip) of the current response when they transform it. */
   #filter: BodyFilter | null = null;
 
-  constructor(r: HttpRequest, plan: LocationPlan, proxy: ProxyPlan) {
+  constructor(r: HttpRequest, plan: LocationPlan, proxy: ResponseOrigin) {
     super();
     this.#t = r.transport;
     this.#r = r;

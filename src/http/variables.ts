@@ -4,6 +4,7 @@
  * templates, maps and log formats once per config. Names and syntax live in config/template.ts.
  */
 import { basicCredentials } from './access/basic-credentials.js';
+import fs from 'node:fs';
 import { hostname as osHostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type { MapConfig } from '../config/types.js';
@@ -16,6 +17,7 @@ import {
 import { compileMaps as compileMapsWith, type VariableModules } from '../core/variables/maps.js';
 import { timeIso8601, timeLocal } from '../core/variables/time.js';
 import { ALIAS_NONE, filePath, type FilePlan } from './file-path.js';
+import { fastcgiPathInfo, fastcgiScriptName, NGINX_VERSION, type FastcgiNames } from './fastcgi/names.js';
 import { connectionStats, localCounts } from '../core/connection-stats.js';
 import { SSL_VARIABLES, type TlsInfo } from '../tls/info.js';
 import { ATTEMPT_VALUES, seconds, secondsOrDash, type UpstreamAttempt, type UpstreamAttempts } from '../upstream/attempts.js';
@@ -74,7 +76,7 @@ export interface RequestInfo {
   /** The Connection header tsproxy sent ($sent_http_connection): keep-alive, close or upgrade. */
   connectionHeader: string;
   /** The location's root / alias and file settings ($document_root, $request_filename); absent or null outside a request. */
-  readonly plan?: { readonly root: CompiledTemplate; readonly files: FilePlan } | null;
+  readonly plan?: { readonly root: CompiledTemplate; readonly files: FilePlan; readonly fastcgiNames?: FastcgiNames | null } | null;
   /** The copy of the body kept for $request_body / $request_body_file (kept-body.ts), null when none. */
   readonly keptBody?: { readonly text: string; readonly fileName: string } | null;
   /** $limit_req_status / $limit_conn_status (limits.ts), '' when no limit decided. */
@@ -200,6 +202,11 @@ const BUILTINS: Readonly<Record<string, Getter>> = {
   uri: (r) => r.uri,
   document_uri: (r) => r.uri,
   document_root: documentRoot,
+  realpath_root: realpathRoot,
+  fastcgi_script_name: (r) => fastcgiScriptName(r.uri, r.plan?.fastcgiNames),
+  fastcgi_path_info: (r) => fastcgiPathInfo(r.uri, r.plan?.fastcgiNames),
+  // The nginx version whose behaviour tsproxy follows (fastcgi_params sends SERVER_SOFTWARE nginx/$nginx_version).
+  nginx_version: () => NGINX_VERSION,
   // The file the URI maps to (root + URI, or the alias), as nginx's ngx_http_map_uri_to_path.
   request_filename: (r) => (r.plan === undefined || r.plan === null ? '' : (filePath(documentRoot(r), r.plan.files, r.uri) ?? '')),
   args: (r) => r.args,
@@ -288,6 +295,21 @@ function documentRoot(r: RequestInfo): string {
   if (plan === undefined || plan === null) return '';
   const root = plan.root(r);
   return plan.files.alias === ALIAS_NONE && root.length > 1 && root.endsWith('/') ? root.slice(0, -1) : root;
+}
+
+/**
+ * $realpath_root: $document_root with symlinks resolved, at each read (deploys that switch a
+ * `current` symlink rely on it: SCRIPT_FILENAME $realpath_root$fastcgi_script_name). '' when the
+ * root does not exist, as nginx leaves the variable unset.
+ */
+function realpathRoot(r: RequestInfo): string {
+  const root = documentRoot(r);
+  if (root === '') return '';
+  try {
+    return fs.realpathSync(root);
+  } catch {
+    return '';
+  }
 }
 
 export const HTTP_VARIABLES: VariableTable<RequestInfo> = {

@@ -70,7 +70,7 @@ describe("Debian's stock /etc/nginx", () => {
     expect(r.code).toBe(0);
   });
 
-  test('a PHP location: the snippet parses, and fastcgi_pass is refused by name', async () => {
+  test('a PHP location: the snippet and fastcgi_pass unix: pass -t; uwsgi_pass, scgi_pass, grpc_pass are refused by name', async () => {
     const dir = debianCopy();
     const site = path.join(dir, 'sites-enabled/default');
     fs.writeFileSync(site, [
@@ -82,14 +82,23 @@ describe("Debian's stock /etc/nginx", () => {
       '  }',
       '}',
     ].join('\n'));
+    const ok = await runCli(['-t', '-q', '-c', path.join(dir, 'nginx.conf')]);
+    expect(ok.stderr).toBe('');
+    expect(ok.code).toBe(0);
+    fs.writeFileSync(site, [
+      'server {',
+      '  listen 127.0.0.1:0;',
+      '  location /a { uwsgi_pass 127.0.0.1:9000; }',
+      '  location /b { scgi_pass 127.0.0.1:9000; }',
+      '  location /c { grpc_pass grpc://127.0.0.1:9000; }',
+      '}',
+    ].join('\n'));
     const r = await runCli(['-t', '-q', '-c', path.join(dir, 'nginx.conf')]);
     const problems = r.stderr.split('\n').filter((l) => l.startsWith('tsproxy: [emerg]'));
-    // the snippet's problems first: its include (line 4) comes before fastcgi_pass (line 5);
-    // try_files checks its variables as nginx does
     expect(problems).toEqual([
-      `tsproxy: [emerg] the "fastcgi_script_name" variable is not supported by tsproxy in ${dir}/snippets/fastcgi-php.conf:5:11`,
-      `tsproxy: [emerg] the "fastcgi_path_info" variable is not supported by tsproxy in ${dir}/snippets/fastcgi-php.conf:9:16`,
-      `tsproxy: [emerg] nginx directive "fastcgi_pass" is not supported by tsproxy (FastCGI backends are not supported; HTTP backends are, with proxy_pass) in ${site}:5:5`,
+      `tsproxy: [emerg] nginx directive "uwsgi_pass" is not supported by tsproxy (uwsgi backends are not supported; HTTP backends are, with proxy_pass) in ${site}:3:17`,
+      `tsproxy: [emerg] nginx directive "scgi_pass" is not supported by tsproxy (SCGI backends are not supported; HTTP backends are, with proxy_pass) in ${site}:4:17`,
+      `tsproxy: [emerg] nginx directive "grpc_pass" is not supported by tsproxy (gRPC backends (HTTP/2 to the upstream) are not supported; HTTP/1.1 backends are, with proxy_pass) in ${site}:5:17`,
     ]);
     expect(r.code).toBe(1);
   });

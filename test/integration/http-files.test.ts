@@ -8,25 +8,15 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync }
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { startProxy, type TestProxy } from '../helpers/proxy.js';
-import { loadConfigFile } from '../../src/config/load.js';
-import { Runtime } from '../../src/runtime/runtime.js';
+import { startProxy, startProxyFromFile, type TestProxy } from '../helpers/proxy.js';
 import { rawExchange, request, startHttpBackend } from '../helpers/backend.js';
 import { freePort, logRecords, startCli, tempDir } from '../helpers/cli.js';
 
 const OLD = new Date('2024-01-02T03:04:05Z');
 
 /** A proxy on a config file (include needs one). */
-async function startFromFile(text: string): Promise<TestProxy> {
-  const dir = tempDir();
-  const file = path.join(dir, 'nginx.conf');
-  writeFileSync(file, text);
-  const loaded = loadConfigFile(file, { prefix: dir });
-  if (loaded.config === null) throw new Error(loaded.errors.map(String).join('\n'));
-  const runtime = await Runtime.start(loaded.config);
-  onTestFinished(() => runtime.stop({ graceful: false }));
-  const port = (): number => runtime.port([...runtime.addresses().keys()][0]!);
-  return { runtime, port, url: (p = '/') => `http://127.0.0.1:${port()}${p}`, stop: () => runtime.stop({ graceful: false }) };
+function startFromFile(text: string): Promise<TestProxy> {
+  return startProxyFromFile(text, tempDir());
 }
 
 function makeRoot(): string {

@@ -58,8 +58,8 @@ export function httpTarget(scope: Scope, a: Arg, viaName: boolean): TargetDraft 
   return t;
 }
 
-function contentHandlerTaken(loc: LocationDraft): boolean {
-  return loc.proxy !== null || loc.websocket !== null || loc.checkStatus !== null;
+export function contentHandlerTaken(loc: LocationDraft): boolean {
+  return loc.proxy !== null || loc.websocket !== null || loc.checkStatus !== null || loc.fastcgi != null;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -253,7 +253,7 @@ export const logFormat: ValueParser<LogFormatConfig> = (args, d, r) => {
 const NEXT_UPSTREAM: readonly NextUpstreamCondition[] = [
   'error', 'timeout', 'invalid_header', 'http_500', 'http_502', 'http_503', 'http_504', 'http_403', 'http_404', 'http_429', 'non_idempotent',
 ];
-const nextUpstream: ValueParser<NextUpstreamCondition[]> = (args, _d, r) => {
+export const nextUpstream: ValueParser<NextUpstreamCondition[]> = (args, _d, r) => {
   if (args.length === 1 && args[0]!.value === 'off') return [];
   const out: NextUpstreamCondition[] = [];
   for (const a of args) {

@@ -44,6 +44,8 @@ export interface TargetDraft {
   loc: Loc;
   /** Whether the host part names a port (then an unknown name becomes an implicit group). */
   hasPort: boolean;
+  /** fastcgi_pass: a host without a port is no implicit group (no scheme gives a default port). */
+  readonly noDefaultPort?: true;
   readonly area: 'http' | 'stream';
 }
 
@@ -82,6 +84,8 @@ export interface LocationDraft {
   websocket: { path: string | null; target: TargetDraft } | null;
   ret: { code: number; text: Template | null; loc: Loc } | null;
   checkStatus: 'html' | 'json' | 'prometheus' | null;
+  /** fastcgi_pass (directives/fastcgi.ts); absent when none. */
+  fastcgi?: TargetDraft;
   /** stub_status (directives/limits.ts). */
   stubStatus?: boolean;
   readonly locations: LocationDraft[];
@@ -191,14 +195,11 @@ export function noteTemplateArgs(scope: Scope, args: readonly Arg[], which: Temp
   for (let i = which === 'rest' ? 1 : 0; i < args.length; i++) noteTemplate(scope, args[i]!.value, args[i]!.loc);
 }
 
-/**
- * Record a template written in the config, for the variable check at the end of the walk;
- * `storedOnly`: kept for nginx's sake and never evaluated, so a variable only nginx has may appear.
- */
-export function noteTemplate(scope: Scope, value: string, loc: Loc, storedOnly = false): void {
+/** Record a template written in the config, for the variable check at the end of the walk. */
+export function noteTemplate(scope: Scope, value: string, loc: Loc): void {
   if (!value.includes('$')) return;
   const stream = scope.context === 'stream' || scope.context === 'stream_server' || scope.context === 'stream_upstream';
-  scope.state.templates.push({ area: stream ? 'stream' : 'http', value, loc, ...(storedOnly ? { storedOnly: true as const } : {}) });
+  scope.state.templates.push({ area: stream ? 'stream' : 'http', value, loc });
 }
 
 /** Returns the value, or undefined after reporting why it is invalid. */

@@ -183,6 +183,20 @@ export interface HttpValues extends SslValues, ProxySslValues {
   subFilterTypes: SubFilterSettings['types'];
   subFilterLastModified: boolean;
   chunkedTransferEncoding: boolean;
+  /** fastcgi_* (directives/fastcgi.ts), grouped into FastcgiSettings at assembly. */
+  fastcgiIndex: string;
+  /** '' when none. */
+  fastcgiSplitPathInfo: string;
+  fastcgiKeepConn: boolean;
+  fastcgiConnectTimeoutMs: number;
+  fastcgiReadTimeoutMs: number;
+  fastcgiSendTimeoutMs: number;
+  fastcgiInterceptErrors: boolean;
+  fastcgiPassRequestHeaders: boolean;
+  fastcgiPassRequestBody: boolean;
+  fastcgiNextUpstream: LocationSettings['proxyNextUpstream'];
+  fastcgiNextUpstreamTries: number;
+  fastcgiNextUpstreamTimeoutMs: number;
 }
 
 export interface HttpItems extends SslItems {
@@ -197,8 +211,10 @@ export interface HttpItems extends SslItems {
   /** allow / deny and auth_request_set (directives/access.ts). */
   accessRules: AccessRule;
   authRequestSet: AuthRequestSet;
-  /** `fastcgi_param`, kept in the draft for a FastCGI module (not assembled: nothing reads it yet). */
+  /** `fastcgi_param`, fastcgi_hide_header, fastcgi_pass_header (directives/fastcgi.ts). */
   fastcgiParams: { name: string; value: Template; ifNotEmpty: boolean };
+  fastcgiHideHeaders: string;
+  fastcgiPassHeaders: string;
   limitReqs: LimitReqRule;
   limitConns: LimitConnRule;
   subFilters: SubFilterRule;

@@ -1,13 +1,13 @@
 /**
  * The rest of a stock nginx config (Debian's nginx.conf, sites-available/default, snippets,
- * proxy_params, fastcgi_params): directives tsproxy accepts with nginx's checks of arity, context
+ * proxy_params): directives tsproxy accepts with nginx's checks of arity, context
  * and value, and that have no effect here (`-t` prints a notice for each, `-q` silences it).
  * Messages are nginx 1.22's (checked with ask-nginx; test/config/stock.test.ts).
  */
 import type { Directive } from '../ast.js';
 import { parseDuration, parseNumber, parseSize } from '../units.js';
 import {
-  checkRegex, err, flag, invalidParameter, listSetting, noEffect, noteTemplate, size,
+  err, flag, invalidParameter, noEffect, size,
   type Context, type DirectiveSpec, type ValueParser,
 } from './scope.js';
 
@@ -98,19 +98,6 @@ const upstreamZone: ValueParser<true> = (args, _d, r) => {
   return true;
 };
 
-/** `fastcgi_param name value [if_not_empty]`: stored for a FastCGI module; the value is a template. */
-const fastcgiParam: ValueParser<{ name: string; value: string; ifNotEmpty: boolean }> = (args, _d, r) => {
-  const ifNotEmpty = args[2] !== undefined;
-  if (ifNotEmpty && args[2]!.value !== 'if_not_empty') return invalidParameter(r, args[2]!);
-  return { name: args[0]!.value, value: args[1]!.value, ifNotEmpty };
-};
-
-const fastcgiParamSpec = listSetting({
-  name: 'fastcgi_param', contexts: LOC3, kind: 'http', field: 'fastcgiParams', parse: fastcgiParam, args: [2, 3],
-  syntax: 'fastcgi_param parameter value [if_not_empty];', summary: 'A parameter passed to a FastCGI server (inherited as proxy_set_header).',
-  note: 'Checked and kept for a FastCGI module; nothing reads it yet (`fastcgi_pass` is not supported). Its variables must be known to nginx, as `nginx -t` checks them.',
-});
-
 /**
  * A flag tsproxy has only nginx's default of: that value is accepted (a notice says it changes
  * nothing), the other one is refused, saying what tsproxy does.
@@ -124,9 +111,6 @@ function onlyDefault(name: string, contexts: readonly Context[], value: 'on' | '
   };
   return { ...noEffect(name, contexts, [1, 1], summary, `${name} on | off;`, check), note: `Only \`${value}\`, nginx's default, is accepted: ${what}.` };
 }
-
-const pathRegex: ValueParser<true> = (args, _d, r) =>
-  checkRegex(r, args[0]!.value, 0, false, args[0]!.loc) === undefined ? undefined : true;
 
 export const STOCK_DIRECTIVES: readonly DirectiveSpec[] = [
   // main
@@ -179,15 +163,4 @@ export const STOCK_DIRECTIVES: readonly DirectiveSpec[] = [
   })),
   // upstream (http and stream)
   noEffect('zone', ['upstream', 'stream_upstream'], [1, 2], 'Shared memory zone of the group\'s state across workers.', 'zone name [size];', upstreamZone),
-  // FastCGI: parsed so `include fastcgi_params` and snippets/fastcgi-php.conf load (fastcgi_pass itself is refused)
-  {
-    ...fastcgiParamSpec,
-    apply(scope, d) {
-      // nginx -t compiles the value: an unknown variable is an error, one tsproxy lacks is not (nothing evaluates it here)
-      noteTemplate(scope, d.args[1]!.value, d.args[1]!.loc, true);
-      return fastcgiParamSpec.apply(scope, d);
-    },
-  },
-  noEffect('fastcgi_index', LOC3, [1, 1], 'File name appended to a URI ending in / for $fastcgi_script_name.', 'fastcgi_index name;'),
-  noEffect('fastcgi_split_path_info', ['location'], [1, 1], 'Regex splitting $fastcgi_script_name and $fastcgi_path_info.', 'fastcgi_split_path_info regex;', pathRegex),
 ];
