@@ -21,6 +21,7 @@ import { VARIABLE_MODULE_DIRECTIVES } from './directives/variable-modules.js';
 import { STREAM_DIRECTIVES } from './directives/stream.js';
 import { ACCESS_DIRECTIVES } from './directives/access.js';
 import { UPSTREAM_DIRECTIVES } from './directives/upstream.js';
+import { RESOLVER_DIRECTIVES } from './directives/resolver.js';
 
 export type { Context, DirectiveSpec, SettingKind } from './directives/scope.js';
 
@@ -42,6 +43,7 @@ export const DIRECTIVES: readonly DirectiveSpec[] = [
   ...REWRITE_DIRECTIVES,
   ...LIMIT_DIRECTIVES,
   ...STUB_STATUS_DIRECTIVES,
+  ...RESOLVER_DIRECTIVES,
 ];
 
 /** Specs by name; a name may have one spec per context family (`server`, `listen`, `proxy_pass`...). */
