@@ -14,6 +14,7 @@ import type {
 } from './types.js';
 import { mergeAccess } from './access-merge.js';
 import { mergeLimits } from './limits-build.js';
+import { mergeResolver } from './directives/resolver.js';
 
 /** Every inherited setting's default, from the directive table. */
 export const DEFAULTS = {
@@ -28,7 +29,7 @@ export function resolveAccessLogs(prefix: string, logs: readonly AccessLogConfig
 }
 
 /** LocationSettings fields that are the http setting of the same name, taken as written. */
-type CopiedField = Exclude<keyof LocationSettings, 'proxySsl' | 'accessLogs' | 'root' | 'realIp' | 'lingering' | 'clientBody' | 'access' | 'files'>;
+type CopiedField = Exclude<keyof LocationSettings, 'proxySsl' | 'accessLogs' | 'root' | 'realIp' | 'lingering' | 'clientBody' | 'access' | 'files' | 'limits' | 'resolver'>;
 
 /**
  * A level's LocationSettings: the parent's values overlaid with this level's own. A level that
@@ -52,10 +53,12 @@ export function mergeSettings(base: LocationSettings, own: OwnOf<'http'> | undef
   const access = mergeAccess(base.access, own);
   const files = mergeFiles(base.files, own);
   const limits = mergeLimits(base.limits, own);
-  if (lingering === undefined && clientBody === undefined && access === undefined && files === undefined && limits === undefined) return settings;
+  const resolver = mergeResolver(base.resolver, own);
+  if (lingering === undefined && clientBody === undefined && access === undefined && files === undefined && limits === undefined && resolver === undefined) return settings;
   return {
     ...settings, ...(lingering === undefined ? {} : { lingering }), ...(clientBody === undefined ? {} : { clientBody }),
     ...(access === undefined ? {} : { access }), ...(files === undefined ? {} : { files }), ...(limits === undefined ? {} : { limits }),
+    ...(resolver === undefined ? {} : { resolver }),
   };
 }
 

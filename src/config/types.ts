@@ -429,6 +429,11 @@ export interface LocationSettings {
   readonly files?: FileSettings;
   /** limit_req / limit_conn and their settings; absent while no level sets any of them. */
   readonly limits?: HttpLimits;
+  /**
+   * `resolver` (+ `resolver_timeout`) for `proxy_pass http://$var` names; absent while no level
+   * sets either. No `servers`: only a resolver_timeout was set (no resolver).
+   */
+  readonly resolver?: ResolverConfig;
 }
 
 export interface RealIpConfig {

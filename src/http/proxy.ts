@@ -92,7 +92,7 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
     if (proxy.dynamicTarget !== null) {
       const url = splitDynamicUrl(proxy.dynamicTarget(r));
       this.#dynamicUri = url.uri;
-      const target = dynamicGroupsOf(this.#r.site).resolve(url.host, proxy.scheme === 'https' ? 443 : 80);
+      const target = dynamicGroupsOf(this.#r.site).resolve(url.host, proxy.scheme === 'https' ? 443 : 80, proxy.resolver);
       if (target === null) return this.#noTarget();
       if (!(target instanceof Promise)) return this.#begin(target.group, target.proxyHost);
       target.then(

@@ -116,3 +116,12 @@ export class NameResolver {
     });
   }
 }
+
+const byConfig = new WeakMap<ResolverConfig, NameResolver>();
+
+/** The NameResolver of a `resolver` (one per config object: locations that inherit it share it). */
+export function nameResolverOf(config: ResolverConfig): NameResolver {
+  let r = byConfig.get(config);
+  if (r === undefined) byConfig.set(config, (r = new NameResolver(config)));
+  return r;
+}

@@ -145,6 +145,28 @@ describe('server name resolve (http)', () => {
   });
 });
 
+describe('proxy_pass http://$var with a resolver', () => {
+  it('names in variables are asked of the location\'s resolver and asked again when their answer expires', async () => {
+    const [a, b] = await twinBackends();
+    const dns = await startDnsServer({ 'backend.test': { addresses: ['127.0.0.1'], ttl: 1 } });
+    const proxy = await startLoggedProxy(`http {
+      server { listen 127.0.0.1:0;
+        resolver ${dns.address} valid=1s;
+        resolver_timeout 1s;
+        location / { set $name backend.test; proxy_pass http://$name:${a.port}; }
+      }
+    }`);
+    const get = () => send(proxy.url('/x'), { agent: false });
+    expect((await get()).backend).toBe('A');
+    expect(dns.asked).toContain('backend.test A');
+    dns.table.set('backend.test', { addresses: ['::1'], ttl: 1 });
+    await expect.poll(async () => (await get()).backend, { timeout: 5000, interval: 100 }).toBe('B');
+    expect(b.requests).toBeGreaterThan(0);
+    dns.table.set('backend.test', 'nxdomain');
+    await expect.poll(async () => (await get()).status, { timeout: 5000, interval: 100 }).toBe(502);
+  });
+});
+
 describe('server name resolve (stream)', () => {
   it('a TCP upstream follows the DNS answer without a reload', async () => {
     const servers: net.Server[] = [];

@@ -8,8 +8,8 @@ import { isIP } from 'node:net';
 import type { Arg } from '../ast.js';
 import { parseDuration, parseNumber } from '../units.js';
 import type { ResolverConfig } from '../types.js';
-import { err, seconds, setting, type Context, type DirectiveSpec, type Reporter, type SettingKind, type UpstreamDraft, type ValueParser } from './scope.js';
-import type { ResolverDraft } from './settings.js';
+import { DEFAULT_LOC, err, seconds, setting, type Context, type DirectiveSpec, type Reporter, type SettingKind, type UpstreamDraft, type ValueParser } from './scope.js';
+import type { OwnOf, ResolverDraft } from './settings.js';
 
 /** "127.0.0.1", "127.0.0.1:5353", "[::1]", "[::1]:53" → the form Resolver.setServers takes; undefined: not an address. */
 function nameServer(a: Arg, r: Reporter): string | null | undefined {
@@ -108,4 +108,11 @@ export function checkUpstreamResolver(u: UpstreamDraft, r: Reporter): void {
   if (u.servers.some((s) => s.resolve === true) && upstreamResolver(u) === null) {
     r.error('TSP_ERR_CONFIG_REFERENCE', `no resolver defined to resolve names at run time in upstream "${u.name}"`, u.loc);
   }
+}
+
+/** A level's resolver for `proxy_pass http://$var` (LocationSettings.resolver): its own over the inherited one. */
+export function mergeResolver(base: ResolverConfig | undefined, own: OwnOf<'http'>): ResolverConfig | undefined {
+  if (own.resolver == null && own.resolverTimeoutMs === undefined) return base;
+  const resolver = own.resolver ?? base ?? { servers: [], validMs: null, ipv6: true, loc: DEFAULT_LOC };
+  return { servers: resolver.servers, validMs: resolver.validMs, ipv6: resolver.ipv6, loc: resolver.loc, timeoutMs: own.resolverTimeoutMs ?? base?.timeoutMs ?? DEFAULT_TIMEOUT_MS };
 }
