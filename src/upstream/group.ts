@@ -64,6 +64,8 @@ interface PeerSet {
   readonly single: boolean;
 }
 
+const EMPTY_SET: PeerSet = { entries: [], primary: [], backup: [], peers: [], registryKeys: [], tries: 0, entryOf: new Map(), single: false };
+
 async function addressesOf(server: UpstreamServerConfig, resolve: Resolver): Promise<PeerAddress[]> {
   const target = server.target;
   if (target.kind === 'unix') return [target];
@@ -96,21 +98,21 @@ export class UpstreamGroup {
   readonly context: 'http' | 'stream';
   readonly config: UpstreamConfig;
 
-  #set: PeerSet;
+  #set: PeerSet = EMPTY_SET;
   #balancer: Balancer = UNCOMMITTED;
   #backupBalancer: Balancer | null = null;
   /** What commit() does; null once committed. */
-  #pending: Pending | null;
+  #pending: Pending | null = null;
   readonly #registry: PeerRegistry;
   readonly #registryName: string;
   readonly #now: () => number;
   readonly #balancerOpts: BalancerOptions;
   /** The addresses of each `server` line (config order; [] for a backup line the method ignores). */
-  #addresses: readonly (readonly PeerAddress[])[];
+  #addresses: readonly (readonly PeerAddress[])[] = [];
   readonly #resolving: ResolvingServers | null;
   #listeners: PeersChangeListener[] = [];
 
-  private constructor(cfg: UpstreamConfig, addresses: PeerAddress[][], opts: GroupOptions, registry: PeerRegistry, resolver: NameResolver | null) {
+  private constructor(cfg: UpstreamConfig, opts: GroupOptions, registry: PeerRegistry) {
     this.name = cfg.name;
     this.#registryName = (opts.namespace ?? '') + cfg.name;
     this.context = opts.context ?? (opts.namespace ? 'stream' : 'http');
@@ -118,15 +120,15 @@ export class UpstreamGroup {
     this.#registry = registry;
     this.#now = opts.now ?? Date.now;
     this.#balancerOpts = opts.random === undefined ? {} : { random: opts.random };
+    const resolves = cfg.resolver != null && cfg.servers.some((s) => s.resolve === true);
+    this.#resolving = resolves ? new ResolvingServers(this, new NameResolver(cfg.resolver!), opts.logger ?? null) : null;
+  }
+
+  /** The peers of the resolved `server` lines; the balancers are built now (hash rings read the weights) and take over at commit(). */
+  #prepare(addresses: readonly (readonly PeerAddress[])[]): void {
     this.#addresses = addresses;
     this.#set = this.#makeSet(addresses, null);
-    // Built now (hash rings read the weights of the entries); they take over at commit().
-    this.#pending = {
-      registry,
-      balancer: createBalancer(cfg.method, this.#set.primary, this.#balancerOpts),
-      backupBalancer: this.#set.backup.length > 0 ? createBalancer(cfg.method, this.#set.backup, this.#balancerOpts) : null,
-    };
-    this.#resolving = resolver === null ? null : new ResolvingServers(this, resolver, opts.logger ?? null);
+    this.#pending = { registry: this.#registry, ...this.#balancers() };
   }
 
   /** Every peer with this config's parameters for it, primaries first, in config order. */
@@ -205,16 +207,17 @@ export class UpstreamGroup {
    * changes nothing. The group picks nothing until commit().
    */
   static async prepare(cfg: UpstreamConfig, registry: PeerRegistry, opts: GroupOptions = {}): Promise<UpstreamGroup> {
+    const group = new UpstreamGroup(cfg, opts, registry);
     const resolve = opts.resolve ?? defaultResolve;
-    const resolver = cfg.resolver != null && cfg.servers.some((s) => s.resolve === true) ? new NameResolver(cfg.resolver) : null;
     const useBackup = supportsBackup(cfg.method);
-    const addresses = await Promise.all(cfg.servers.map((server) => {
+    const addresses = await Promise.all(cfg.servers.map((server, i) => {
       if (server.backup && !useBackup) return [];
       // a `resolve` name: the first answer now (none yet if the DNS fails: 502 until one comes)
-      if (server.resolve === true && resolver !== null) return ResolvingServers.first(cfg, server, resolver, opts.logger ?? null);
+      if (server.resolve === true && group.#resolving !== null) return group.#resolving.first(i);
       return addressesOf(server, resolve);
     }));
-    return new UpstreamGroup(cfg, addresses, opts, registry, resolver);
+    group.#prepare(addresses);
+    return group;
   }
 
   /**

@@ -6,7 +6,7 @@
  * timeout) keeps the last good addresses and is tried again after resolver_timeout; both log
  * nginx's error line "NAME could not be resolved (3: Host not found)".
  */
-import type { UpstreamConfig, UpstreamServerConfig } from '../config/types.js';
+import type { UpstreamServerConfig } from '../config/types.js';
 import { logger as rootLogger } from '../log.js';
 import type { UpstreamGroup } from './group.js';
 import type { PeerAddress } from './peer.js';
@@ -36,6 +36,8 @@ export class ResolvingServers {
   readonly #resolver: NameResolver;
   readonly #logger: ResolveLogger | null;
   readonly #timers = new Map<number, NodeJS.Timeout>();
+  /** When the first answers (prepare's) expire, by `server` line. */
+  readonly #firstExpiry = new Map<number, number>();
   #running = false;
 
   constructor(group: UpstreamGroup, resolver: NameResolver, logger: ResolveLogger | null) {
@@ -44,14 +46,20 @@ export class ResolvingServers {
     this.#logger = logger;
   }
 
-  /** The first addresses of a `resolve` line, while the group is prepared ([] when the lookup fails). */
-  static async first(cfg: UpstreamConfig, server: UpstreamServerConfig, resolver: NameResolver, logger: ResolveLogger | null): Promise<PeerAddress[]> {
-    const { host, port } = nameOf(server);
+  /**
+   * The first addresses of the `resolve` line at `index`, while the group is prepared ([] when the
+   * lookup fails); start() asks again when this answer expires.
+   */
+  async first(index: number): Promise<PeerAddress[]> {
+    const cfg = this.#group.config;
+    const { host, port } = nameOf(cfg.servers[index]!);
     try {
-      const answer = await resolver.resolve(host);
+      const answer = await this.#resolver.resolve(host);
+      this.#firstExpiry.set(index, Date.now() + answer.ttlMs);
       return toAddresses(answer.addresses, port);
     } catch (error) {
-      logFailure(logger, cfg.name, host, error);
+      logFailure(this.#logger, cfg.name, host, error);
+      this.#firstExpiry.set(index, Date.now() + this.#retryMs());
       return [];
     }
   }
@@ -60,10 +68,15 @@ export class ResolvingServers {
   start(): void {
     if (this.#running) return;
     this.#running = true;
-    const delayMs = Math.max(MIN_TTL_MS, this.#resolver.config.validMs ?? MIN_TTL_MS);
     this.#group.config.servers.forEach((server, i) => {
-      if (server.resolve === true) this.#schedule(i, delayMs);
+      if (server.resolve !== true) return;
+      this.#schedule(i, Math.max(0, (this.#firstExpiry.get(i) ?? 0) - Date.now()));
     });
+  }
+
+  /** After a failed lookup (not NXDOMAIN): resolver_timeout, at least a second, as nginx 1.27. */
+  #retryMs(): number {
+    return Math.max(MIN_TTL_MS, this.#resolver.config.timeoutMs);
   }
 
   stop(): void {
@@ -95,7 +108,7 @@ export class ResolvingServers {
       // not found: the name has no address now; any other failure keeps the last good ones and
       // is tried again after resolver_timeout (at least a second), as nginx 1.27
       if (error instanceof ResolveFailure && error.notFound) addresses = [];
-      else nextMs = Math.max(MIN_TTL_MS, this.#resolver.config.timeoutMs);
+      else nextMs = this.#retryMs();
     }
     if (!this.#running) return;
     if (addresses !== null) group.setAddresses(index, addresses);
