@@ -78,22 +78,28 @@ async function buildGroups(
   registry: PeerRegistry,
   namespace: string,
   logger: Logger,
+  previous: ReadonlyMap<string, UpstreamGroup> | undefined,
 ): Promise<Map<string, UpstreamGroup>> {
   const groups = new Map<string, UpstreamGroup>();
   await Promise.all(
     upstreams.map(async (u) => {
       // prepare, not create: nothing a running config uses changes until the snapshot is committed.
-      const group = await UpstreamGroup.prepare(u, registry, { namespace, logger });
+      const group = await UpstreamGroup.prepare(u, registry, { namespace, logger, ...optionalPrevious(previous?.get(u.name)) });
       groups.set(u.name, group);
     }),
   );
   return groups;
 }
 
-export async function buildSnapshot(config: Config, registry: PeerRegistry, deps: SnapshotDeps): Promise<Snapshot> {
-  const httpGroups = config.http ? await buildGroups(config.http.upstreams, registry, '', deps.logger) : new Map<string, UpstreamGroup>();
+function optionalPrevious(group: UpstreamGroup | undefined): { previous?: UpstreamGroup } {
+  return group === undefined ? {} : { previous: group };
+}
+
+/** `previous`: the snapshot now serving, when this one replaces it (a reload). */
+export async function buildSnapshot(config: Config, registry: PeerRegistry, deps: SnapshotDeps, previous?: Snapshot): Promise<Snapshot> {
+  const httpGroups = config.http ? await buildGroups(config.http.upstreams, registry, '', deps.logger, previous?.httpGroups) : new Map<string, UpstreamGroup>();
   const streamGroups = config.stream
-    ? await buildGroups(config.stream.upstreams, registry, STREAM_UPSTREAM_PREFIX, deps.logger)
+    ? await buildGroups(config.stream.upstreams, registry, STREAM_UPSTREAM_PREFIX, deps.logger, previous?.streamGroups)
     : new Map<string, UpstreamGroup>();
   const siteDeps = {
     logger: deps.logger, openAccessLog: deps.openAccessLog, tunnels: deps.tunnels, tlsSessions: deps.tlsSessions, limits: deps.limits,

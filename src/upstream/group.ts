@@ -41,6 +41,11 @@ export interface GroupOptions {
   readonly context?: 'http' | 'stream';
   /** Where `resolve` failures are logged; default: the process logger (read at log time). */
   readonly logger?: ResolveLogger;
+  /**
+   * The group of the same name in the config now serving (a reload): a `resolve` line whose name
+   * does not resolve now keeps the addresses it has there (nginx 1.27 keeps them across reloads).
+   */
+  readonly previous?: UpstreamGroup;
 }
 
 async function defaultResolve(host: string): Promise<string[]> {
@@ -213,7 +218,7 @@ export class UpstreamGroup {
     const addresses = await Promise.all(cfg.servers.map((server, i) => {
       if (server.backup && !useBackup) return [];
       // a `resolve` name: the first answer now (none yet if the DNS fails: 502 until one comes)
-      if (server.resolve === true && group.#resolving !== null) return group.#resolving.first(i);
+      if (server.resolve === true && group.#resolving !== null) return group.#resolving.first(i, opts.previous?.addressesOfLine(server) ?? []);
       return addressesOf(server, resolve);
     }));
     group.#prepare(addresses);
@@ -247,6 +252,12 @@ export class UpstreamGroup {
   close(): void {
     this.#resolving?.stop();
     this.#listeners = [];
+  }
+
+  /** The addresses of this group's `resolve` line written as `server` is (same address); undefined when it has none. */
+  addressesOfLine(server: UpstreamServerConfig): readonly PeerAddress[] | undefined {
+    const i = this.config.servers.findIndex((s) => s.resolve === true && s.address === server.address);
+    return i < 0 ? undefined : this.#addresses[i];
   }
 
   /** Be told when the peer set changes (resolve); returns the way to stop being told. */

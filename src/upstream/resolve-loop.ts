@@ -47,10 +47,11 @@ export class ResolvingServers {
   }
 
   /**
-   * The first addresses of the `resolve` line at `index`, while the group is prepared ([] when the
-   * lookup fails); start() asks again when this answer expires.
+   * The first addresses of the `resolve` line at `index`, while the group is prepared (`fallback`,
+   * the line's addresses in the config now serving, when the lookup fails); start() asks again
+   * when this answer expires.
    */
-  async first(index: number): Promise<PeerAddress[]> {
+  async first(index: number, fallback: readonly PeerAddress[]): Promise<readonly PeerAddress[]> {
     const cfg = this.#group.config;
     const { host, port } = nameOf(cfg.servers[index]!);
     try {
@@ -60,7 +61,7 @@ export class ResolvingServers {
     } catch (error) {
       logFailure(this.#logger, cfg.name, host, error);
       this.#firstExpiry.set(index, Date.now() + this.#retryMs());
-      return [];
+      return fallback;
     }
   }
 

@@ -11,6 +11,7 @@ import net from 'node:net';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { startHttpBackend, type HttpBackend } from '../helpers/backend.js';
 import { startDnsServer } from '../helpers/dns.js';
+import { configFrom } from '../helpers/proxy.js';
 import { keepAliveAgent, send, startLoggedProxy, statusJson, type LoggedProxy } from './upstream-helpers.js';
 
 /** Backend A on 127.0.0.1:P and backend B on [::1]:P (the same P; another P when ::1 has it taken). */
@@ -116,6 +117,23 @@ describe('server name resolve (http)', () => {
     const doc = await statusJson(proxy.url('/status'));
     const peer = doc.upstreams[0]!.peers.find((p) => p.key === `127.0.0.1:${a.port}`);
     expect(peer?.weight).toBe(3);
+  });
+
+  it('a reload while the DNS fails keeps the addresses the name had (nginx 1.27 keeps them across reloads)', async () => {
+    const [a] = await twinBackends();
+    const dns = await startDnsServer({ 'backend.test': { addresses: ['127.0.0.1'], ttl: 1 } });
+    const config = (extra: string) => `http {
+      resolver ${dns.address} valid=1s;
+      resolver_timeout 1s;
+      upstream app { server backend.test:${a.port} resolve; }
+      server { listen 127.0.0.1:0; location / { proxy_pass http://app; } ${extra} }
+    }`;
+    const proxy = await startLoggedProxy(config(''));
+    expect((await send(proxy.url('/x'), { agent: false })).backend).toBe('A');
+    dns.table.set('backend.test', 'servfail');
+    await proxy.runtime.reload(configFrom(config('location = /new { return 200 "new"; }')));
+    expect((await send(proxy.url('/new'), { agent: false })).body).toBe('new');
+    expect((await send(proxy.url('/x'), { agent: false })).backend).toBe('A');
   });
 
   it('active checks and the status page follow the peers a name gains and loses', async () => {
