@@ -278,6 +278,8 @@ export class UpstreamGroup {
   setAddresses(serverIndex: number, addresses: readonly PeerAddress[]): boolean {
     const before = this.#addresses[serverIndex];
     if (before === undefined || sameAddresses(before, addresses)) return false;
+    // a backup line of a method without backups (hash, ip_hash, random) has no peers, as at prepare
+    if (this.config.servers[serverIndex]!.backup && !supportsBackup(this.config.method)) return false;
     const next = this.#addresses.slice();
     next[serverIndex] = addresses;
     this.#addresses = next;

@@ -110,3 +110,12 @@ describe('UpstreamGroup.setAddresses', () => {
     expect(got).not.toContain('10.0.0.1:80');
   });
 });
+
+test('a `resolve` backup line of a method without backups stays without peers', async () => {
+  const g = await UpstreamGroup.create(
+    upstream('app', [server('127.0.0.1:1'), server('backend.test:80', { resolve: true, backup: true })], { method: { kind: 'ip_hash' } }),
+    new PeerRegistry(), resolveTo(['10.0.0.1']),
+  );
+  expect(g.setAddresses(1, [tcp('10.0.0.2')])).toBe(false);
+  expect(g.peers.map((p) => p.key)).toEqual(['127.0.0.1:1']);
+});
