@@ -47,6 +47,12 @@ export class DynamicGroups {
     });
   }
 
+  /** Why `value` last failed through `resolver` (nginx's error line); null without a resolver or a failure. */
+  failureOf(value: string, defaultPort: number, resolver: NameResolver | null): string | null {
+    if (resolver === null) return null;
+    return this.#byResolver.get(resolver)?.failureOf(value.toLowerCase(), defaultPort) ?? null;
+  }
+
   #groupsFor(resolver: NameResolver | null): ImplicitGroups {
     if (resolver === null) return this.#groups;
     let groups = this.#byResolver.get(resolver);

@@ -43,6 +43,8 @@ export class ImplicitGroups {
   readonly #cache = new Map<string, UpstreamGroup | Promise<UpstreamGroup | null>>();
   /** With a resolver: when each name group's answer expires (epoch ms; Infinity while asking again). */
   readonly #expires = new Map<string, number>();
+  /** With a resolver: why a name last failed to resolve, nginx's "NAME could not be resolved (...)". */
+  readonly #failures = new Map<string, string>();
 
   constructor(opts: ImplicitGroupOptions) {
     this.#opts = opts;
@@ -98,9 +100,17 @@ export class ImplicitGroups {
     };
     const resolver = this.#opts.resolver;
     const resolve = resolver === undefined ? undefined : async (host: string): Promise<string[]> => {
-      const answer = await resolver.resolve(host);
-      this.#expires.set(key, Date.now() + answer.ttlMs);
-      return [...answer.addresses];
+      try {
+        const answer = await resolver.resolve(host);
+        this.#expires.set(key, Date.now() + answer.ttlMs);
+        this.#failures.delete(key);
+        return [...answer.addresses];
+      } catch (error) {
+        // bounded as the cache: client-controlled names cannot grow it without limit
+        if (this.#failures.size >= this.#opts.maxCached) this.#failures.clear();
+        this.#failures.set(key, `${host} could not be resolved (${error instanceof ResolveFailure ? error.message : '110: Operation timed out'})`);
+        throw error;
+      }
     };
     try {
       const group = await UpstreamGroup.create(cfg, this.#registry, { namespace: this.#opts.namespace, ...(resolve === undefined ? {} : { resolve }) });
@@ -113,6 +123,12 @@ export class ImplicitGroups {
       this.#expires.delete(key);
       return null;
     }
+  }
+
+  /** Why `address` last failed to resolve through the resolver (nginx's error line), null when it did not. */
+  failureOf(address: string, defaultPort: number | null): string | null {
+    const parsed = parseUpstreamAddress(address, defaultPort);
+    return parsed.ok && parsed.value.kind === 'tcp' ? this.#failures.get(addressKey(parsed.value).toLowerCase()) ?? null : null;
   }
 
   /**

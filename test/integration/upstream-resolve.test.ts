@@ -171,10 +171,10 @@ describe('proxy_pass http://$var with a resolver', () => {
       server { listen 127.0.0.1:0;
         resolver ${dns.address} valid=1s;
         resolver_timeout 1s;
-        location / { set $name backend.test; proxy_pass http://$name:${a.port}; }
+        location / { proxy_pass http://$arg_n:${a.port}; }
       }
     }`);
-    const get = () => send(proxy.url('/x'), { agent: false });
+    const get = () => send(proxy.url('/x?n=backend.test'), { agent: false });
     expect((await get()).backend).toBe('A');
     expect(dns.asked).toContain('backend.test A');
     dns.table.set('backend.test', { addresses: ['::1'], ttl: 1 });
@@ -182,6 +182,9 @@ describe('proxy_pass http://$var with a resolver', () => {
     expect(b.requests).toBeGreaterThan(0);
     dns.table.set('backend.test', 'nxdomain');
     await expect.poll(async () => (await get()).status, { timeout: 5000, interval: 100 }).toBe(502);
+    // a name the resolver does not know: 502 and nginx's error line
+    expect((await send(proxy.url('/x?n=missing.test'), { agent: false })).status).toBe(502);
+    expect(logged(proxy, 'missing.test could not be resolved (3: Host not found)')).toEqual(['error']);
   });
 });
 
