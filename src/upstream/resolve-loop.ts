@@ -22,9 +22,10 @@ export interface ResolveLogger {
   error(obj: object, msg: string): void;
 }
 
-function logFailure(log: ResolveLogger | null, upstream: string, name: string, error: unknown): void {
+/** nginx's line, with no context: nginx logs it outside any request ("upstream" would read as a URL). */
+function logFailure(log: ResolveLogger | null, name: string, error: unknown): void {
   const state = error instanceof ResolveFailure ? error.message : '110: Operation timed out';
-  (log ?? rootLogger).error({ upstream, name, code: 'TSP_ERR_RESOLVE' }, `${name} could not be resolved (${state})`);
+  (log ?? rootLogger).error({ code: 'TSP_ERR_RESOLVE' }, `${name} could not be resolved (${state})`);
 }
 
 function toAddresses(addresses: readonly string[], port: number): PeerAddress[] {
@@ -59,7 +60,7 @@ export class ResolvingServers {
       this.#firstExpiry.set(index, Date.now() + answer.ttlMs);
       return toAddresses(answer.addresses, port);
     } catch (error) {
-      logFailure(this.#logger, cfg.name, host, error);
+      logFailure(this.#logger, host, error);
       this.#firstExpiry.set(index, Date.now() + this.#retryMs());
       return fallback;
     }
@@ -105,7 +106,7 @@ export class ResolvingServers {
       nextMs = answer.ttlMs;
     } catch (error) {
       if (!this.#running) return;
-      logFailure(this.#logger, group.name, host, error);
+      logFailure(this.#logger, host, error);
       // not found: the name has no address now; any other failure keeps the last good ones and
       // is tried again after resolver_timeout (at least a second), as nginx 1.27
       if (error instanceof ResolveFailure && error.notFound) addresses = [];
