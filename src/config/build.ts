@@ -7,6 +7,7 @@ import { ConfigError, type ErrorCode, type Loc } from '../errors.js';
 import type { Directive } from './ast.js';
 import { findDirective } from './directives.js';
 import { resolveErrorLogs } from './directives/main.js';
+import { upstreamResolver } from './directives/resolver.js';
 import { assembleExtras } from './directives/rewrite.js';
 import { assembleSsl, proxySslOf } from './directives/ssl.js';
 import {
@@ -177,6 +178,7 @@ export function assembleUpstream(u: UpstreamDraft): UpstreamConfig {
     keepaliveRequests: s.keepaliveRequests,
     keepaliveTimeMs: s.keepaliveTimeMs,
     implicit: false,
+    ...(u.servers.some((server) => server.resolve === true) ? { resolver: upstreamResolver(u) } : {}),
     loc: u.loc,
   };
 }

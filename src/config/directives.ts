@@ -25,6 +25,7 @@ import { VARIABLE_MODULE_DIRECTIVES } from './directives/variable-modules.js';
 import { STREAM_DIRECTIVES } from './directives/stream.js';
 import { ACCESS_DIRECTIVES } from './directives/access.js';
 import { UPSTREAM_DIRECTIVES } from './directives/upstream.js';
+import { RESOLVER_DIRECTIVES } from './directives/resolver.js';
 
 export type { Context, DirectiveSpec, SettingKind } from './directives/scope.js';
 
@@ -50,6 +51,7 @@ export const DIRECTIVES: readonly DirectiveSpec[] = [
   ...STUB_STATUS_DIRECTIVES,
   ...GZIP_DIRECTIVES,
   ...SUB_FILTER_DIRECTIVES,
+  ...RESOLVER_DIRECTIVES,
 ];
 
 /** Specs by name; a name may have one spec per context family (`server`, `listen`, `proxy_pass`...). */

@@ -217,6 +217,24 @@ export interface UpstreamServerConfig {
   readonly maxConns: number;
   readonly backup: boolean;
   readonly down: boolean;
+  /**
+   * `resolve` (nginx 1.27.3): the host name is re-resolved while running through the group's
+   * `resolver`, and its addresses join and leave the group without a reload. Absent: false.
+   */
+  readonly resolve?: boolean;
+  readonly loc: Loc;
+}
+
+/** `resolver` (+ `resolver_timeout`): the DNS servers names are asked of at run time. */
+export interface ResolverConfig {
+  /** "127.0.0.1", "127.0.0.1:5353", "[::1]:53": as node:dns Resolver.setServers takes them. */
+  readonly servers: readonly string[];
+  /** `valid=`: how long an answer is used, overriding its TTL; null: the TTL decides. */
+  readonly validMs: number | null;
+  /** `ipv6=off`: only A records are asked for. */
+  readonly ipv6: boolean;
+  /** `resolver_timeout`. */
+  readonly timeoutMs: number;
   readonly loc: Loc;
 }
 
@@ -252,6 +270,8 @@ export interface UpstreamConfig {
   readonly keepaliveTimeMs: number;
   /** True for groups made implicitly from `proxy_pass http://host:port`. */
   readonly implicit: boolean;
+  /** The resolver of `server ... resolve` (the upstream's own, else its http / stream block's); absent: none. */
+  readonly resolver?: ResolverConfig | null;
   readonly loc: Loc;
 }
 
@@ -441,6 +461,11 @@ export interface LocationSettings {
   readonly chunkedTransferEncoding?: false;
   /** fastcgi_* settings (fastcgi-types.ts); absent while no level sets any of them. */
   readonly fastcgi?: FastcgiSettings;
+  /**
+   * `resolver` (+ `resolver_timeout`) for `proxy_pass http://$var` names; absent while no level
+   * sets either. No `servers`: only a resolver_timeout was set (no resolver).
+   */
+  readonly resolver?: ResolverConfig;
 }
 
 export interface RealIpConfig {

@@ -6,6 +6,7 @@
 import type { Loc } from '../errors.js';
 import { settingDefaults } from './directives.js';
 import { hasSocketOptions } from './directives/listen.js';
+import { checkUpstreamResolver } from './directives/resolver.js';
 import { DEFAULT_LOC, type BuildState, type LocationDraft, type Reporter, type TargetDraft, type UpstreamDraft } from './directives/scope.js';
 import type { AccessLogConfig, ListenConfig, ServerName, UpstreamConfig } from './types.js';
 import { serverNameText } from './host-names.js';
@@ -90,6 +91,7 @@ function implicitUpstream(name: string, target: UpstreamConfig['servers'][number
 
 function checkUpstream(u: UpstreamDraft, r: Reporter): void {
   if (u.serverDirectives === 0) r.error('TSP_ERR_CONFIG_REFERENCE', 'no servers are inside upstream', u.loc);
+  checkUpstreamResolver(u, r);
   const k = u.method.kind;
   if (u.backupLoc !== null && (k === 'hash' || k === 'ip_hash' || k === 'random')) {
     r.error('TSP_ERR_CONFIG_VALUE', 'balancing method does not support parameter "backup"', u.backupLoc);

@@ -6,6 +6,7 @@
 import { settingDefaults } from '../config/directives.js';
 import type { UpstreamGroup } from '../upstream/group.js';
 import { ImplicitGroups } from '../upstream/implicit.js';
+import type { NameResolver } from '../upstream/resolve.js';
 
 const DEFAULTS = settingDefaults('upstream');
 
@@ -20,12 +21,19 @@ const HOST_PORT = /^([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::(\d{1,5}))?$/;
 
 export class DynamicGroups {
   readonly #named: ReadonlyMap<string, UpstreamGroup>;
+  /** Names through the system resolver (no `resolver` applies). */
   readonly #groups: ImplicitGroups;
+  /** Names through a configured `resolver`, one cache per resolver (their answers differ). */
+  readonly #byResolver = new Map<NameResolver, ImplicitGroups>();
 
   constructor(named: ReadonlyMap<string, UpstreamGroup>) {
     this.#named = named;
-    this.#groups = new ImplicitGroups({
-      named,
+    this.#groups = this.#implicitGroups(undefined);
+  }
+
+  #implicitGroups(resolver: NameResolver | undefined): ImplicitGroups {
+    return new ImplicitGroups({
+      named: this.#named,
       namespace: 'dynamic ',
       keepalive: {
         keepalive: DEFAULTS.keepalive,
@@ -35,14 +43,29 @@ export class DynamicGroups {
       },
       // bounded: client-controlled values cannot grow memory without limit
       maxCached: 1024,
+      ...(resolver === undefined ? {} : { resolver }),
     });
+  }
+
+  /** Why `value` last failed through `resolver` (nginx's error line); null without a resolver or a failure. */
+  failureOf(value: string, defaultPort: number, resolver: NameResolver | null): string | null {
+    if (resolver === null) return null;
+    return this.#byResolver.get(resolver)?.failureOf(value.toLowerCase(), defaultPort) ?? null;
+  }
+
+  #groupsFor(resolver: NameResolver | null): ImplicitGroups {
+    if (resolver === null) return this.#groups;
+    let groups = this.#byResolver.get(resolver);
+    if (groups === undefined) this.#byResolver.set(resolver, (groups = this.#implicitGroups(resolver)));
+    return groups;
   }
 
   /**
    * The target for an evaluated host value; null when it names nothing usable (502).
-   * `defaultPort`: 80, or 443 for `proxy_pass https://$var`.
+   * `defaultPort`: 80, or 443 for `proxy_pass https://$var`. `resolver`: the location's
+   * `resolver` for names, null for the system's.
    */
-  resolve(value: string, defaultPort = 80): DynamicTarget | Promise<DynamicTarget | null> | null {
+  resolve(value: string, defaultPort = 80, resolver: NameResolver | null = null): DynamicTarget | Promise<DynamicTarget | null> | null {
     // An upstream of the config by name: $proxy_host is the name.
     const named = this.#named.get(value);
     if (named !== undefined && !named.config.implicit) return { group: named, proxyHost: value };
@@ -53,7 +76,7 @@ export class DynamicGroups {
     const key = `${m[1]!.toLowerCase()}:${port}`;
     // $proxy_host: the host alone when the port is the scheme's default
     const proxyHost = port === defaultPort ? m[1]! : key;
-    const implicit = this.#groups.resolve(key, defaultPort);
+    const implicit = this.#groupsFor(resolver).resolve(key, defaultPort);
     if (implicit === null) return null;
     if (!(implicit instanceof Promise)) return { group: implicit, proxyHost };
     return implicit.then((group) => (group === null ? null : { group, proxyHost }));

@@ -29,6 +29,7 @@ import { buildTlsContext, planUpstreamTls, type UpstreamTlsContext, type Upstrea
 import { compileFastcgiPlan, fastcgiHeaderSettings, type FastcgiPlan } from './fastcgi/plan.js';
 import { compileFastcgiNames, type FastcgiNames } from './fastcgi/names.js';
 import { DEFAULT_FASTCGI } from '../config/directives/fastcgi.js';
+import { nameResolverOf, type NameResolver } from '../upstream/resolve.js';
 
 export interface AccessLogPlan {
   /** Writes the request's line: to one sink, or to the file a path with variables names for it. */
@@ -52,6 +53,8 @@ export interface ProxyPlan {
    * sent (nginx: `set $b 127.0.0.1:9000/x/; proxy_pass http://$b;` sends `/x/`).
    */
   readonly dynamicTarget: CompiledTemplate | null;
+  /** The location's `resolver` for names in `dynamicTarget`; null: none (the system resolver). */
+  readonly resolver: NameResolver | null;
   /** proxy_pass_request_body: false sends no body (and no Content-Length / Transfer-Encoding). */
   readonly passBody: boolean;
   readonly method: CompiledTemplate | null;
@@ -239,6 +242,7 @@ export function compileLocationPlan(
       prefix: staticUri !== null && !target.dynamic ? prefix : null,
       replacement: target.dynamic ? null : staticUri,
       dynamicTarget: target.dynamic ? tc(target.raw.replace(/^https?:\/\//i, '')) : null,
+      resolver: target.dynamic && settings.resolver !== undefined && settings.resolver.servers.length > 0 ? nameResolverOf(settings.resolver) : null,
       passBody: settings.proxyPassRequestBody,
       method: settings.proxyMethod === null ? null : tc(settings.proxyMethod),
       hashKey: group !== null && group.config.method.kind === 'hash' ? tc(group.config.method.key) : null,

@@ -270,7 +270,8 @@ export class UpstreamPool implements TlsSessionCache {
   put(conn: UpstreamConn, max: number, idleTimeoutMs: number): boolean {
     const group = conn.peer.upstream;
     const count = this.#perGroup.get(group) ?? 0;
-    if (this.#closed || max <= 0 || count >= max || conn.closed) {
+    // a retired peer left every config (reload, or a `resolve` name that lost the address)
+    if (this.#closed || max <= 0 || count >= max || conn.closed || conn.peer.retired) {
       conn.owner = null;
       conn.sink = null;
       conn.destroy();

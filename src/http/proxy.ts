@@ -92,16 +92,16 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
     if (proxy.dynamicTarget !== null) {
       const url = splitDynamicUrl(proxy.dynamicTarget(r));
       this.#dynamicUri = url.uri;
-      const target = dynamicGroupsOf(this.#r.site).resolve(url.host, proxy.scheme === 'https' ? 443 : 80);
-      if (target === null) return this.#noTarget();
+      const target = dynamicGroupsOf(this.#r.site).resolve(url.host, proxy.scheme === 'https' ? 443 : 80, proxy.resolver);
+      if (target === null) return this.#noTarget(null);
       if (!(target instanceof Promise)) return this.#begin(target.group, target.proxyHost);
       target.then(
         (t) => {
           if (this.#done) return;
-          if (t === null) this.#noTarget();
+          if (t === null) this.#noTarget(url.host);
           else this.#begin(t.group, t.proxyHost);
         },
-        () => this.#noTarget(),
+        () => this.#noTarget(null),
       );
       return;
     }
@@ -109,9 +109,13 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
     this.#begin(proxy.group, proxy.proxyHost);
   }
 
-  #noTarget(): void {
+  /** `host`: a name that went to the DNS (a `resolver` failure logs nginx's line for it). */
+  #noTarget(host: string | null): void {
     if (this.#done) return;
-    this.#r.site.logger.error(this.#logContext('TSP_ERR_UPSTREAM_CONNECT'), 'proxy_pass target could not be resolved');
+    const proxy = this.#proxy;
+    const failure = host === null ? null : dynamicGroupsOf(this.#r.site).failureOf(host, proxy.scheme === 'https' ? 443 : 80, proxy.resolver);
+    if (failure !== null) this.#r.site.logger.error(this.#logContext('TSP_ERR_RESOLVE'), failure);
+    else this.#r.site.logger.error(this.#logContext('TSP_ERR_UPSTREAM_CONNECT'), 'proxy_pass target could not be resolved');
     this.#fail(502);
   }
 

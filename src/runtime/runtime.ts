@@ -247,7 +247,7 @@ export class Runtime {
     const started = performance.now();
     if (this.#stopping) throw new TsproxyError('TSP_ERR_RELOAD', 'tsproxy is stopping');
     if (config.hash === this.#snapshot.config.hash) return null;
-    const snapshot = await buildSnapshot(config, this.#registry, this.#deps);
+    const snapshot = await buildSnapshot(config, this.#registry, this.#deps, this.#snapshot);
     const opened: Listener[] = [];
     try {
       for (const listen of snapshot.listens.values()) {

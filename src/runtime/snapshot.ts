@@ -80,22 +80,29 @@ async function buildGroups(
   upstreams: readonly UpstreamConfig[],
   registry: PeerRegistry,
   namespace: string,
+  logger: Logger,
+  previous: ReadonlyMap<string, UpstreamGroup> | undefined,
 ): Promise<Map<string, UpstreamGroup>> {
   const groups = new Map<string, UpstreamGroup>();
   await Promise.all(
     upstreams.map(async (u) => {
       // prepare, not create: nothing a running config uses changes until the snapshot is committed.
-      const group = await UpstreamGroup.prepare(u, registry, { namespace });
+      const group = await UpstreamGroup.prepare(u, registry, { namespace, logger, ...optionalPrevious(previous?.get(u.name)) });
       groups.set(u.name, group);
     }),
   );
   return groups;
 }
 
-export async function buildSnapshot(config: Config, registry: PeerRegistry, deps: SnapshotDeps): Promise<Snapshot> {
-  const httpGroups = config.http ? await buildGroups(config.http.upstreams, registry, '') : new Map<string, UpstreamGroup>();
+function optionalPrevious(group: UpstreamGroup | undefined): { previous?: UpstreamGroup } {
+  return group === undefined ? {} : { previous: group };
+}
+
+/** `previous`: the snapshot now serving, when this one replaces it (a reload). */
+export async function buildSnapshot(config: Config, registry: PeerRegistry, deps: SnapshotDeps, previous?: Snapshot): Promise<Snapshot> {
+  const httpGroups = config.http ? await buildGroups(config.http.upstreams, registry, '', deps.logger, previous?.httpGroups) : new Map<string, UpstreamGroup>();
   const streamGroups = config.stream
-    ? await buildGroups(config.stream.upstreams, registry, STREAM_UPSTREAM_PREFIX)
+    ? await buildGroups(config.stream.upstreams, registry, STREAM_UPSTREAM_PREFIX, deps.logger, previous?.streamGroups)
     : new Map<string, UpstreamGroup>();
   const siteDeps = {
     logger: deps.logger, openAccessLog: deps.openAccessLog, tunnels: deps.tunnels, tlsSessions: deps.tlsSessions, limits: deps.limits,
@@ -142,9 +149,12 @@ export async function buildSnapshot(config: Config, registry: PeerRegistry, deps
 
   const peerKeys = new Set<string>();
   const checkers: HealthChecker[] = [];
-  for (const group of [...httpGroups.values(), ...streamGroups.values()]) {
+  const groups = [...httpGroups.values(), ...streamGroups.values()];
+  for (const group of groups) {
     for (const key of group.registryKeys) peerKeys.add(key);
     if (group.config.check !== null) checkers.push(new HealthChecker(group, { logger: deps.logger }));
+    // `server name resolve`: the idle connections of a peer that left the group close
+    group.onPeersChange((_added, removed) => deps.pool.dropPeers(removed));
   }
 
   return {
@@ -161,8 +171,10 @@ export async function buildSnapshot(config: Config, registry: PeerRegistry, deps
     checkers,
     routeKeys,
     commit() {
-      for (const g of httpGroups.values()) g.commit();
-      for (const g of streamGroups.values()) g.commit();
+      // a `resolve` name may have changed its group's peers since the snapshot was built
+      peerKeys.clear();
+      for (const g of groups) for (const key of g.registryKeys) peerKeys.add(key);
+      for (const g of groups) g.commit();
       deps.pool.dropPeers(registry.retain(peerKeys));
     },
     start() {
@@ -182,6 +194,8 @@ export async function buildSnapshot(config: Config, registry: PeerRegistry, deps
  */
 export function disposeSnapshot(old: Snapshot, next: Snapshot | null): void {
   for (const c of old.checkers) c.stop();
+  for (const g of old.httpGroups.values()) g.close();
+  for (const g of old.streamGroups.values()) g.close();
   if (next === null) {
     old.http?.close();
     old.websocketHttp?.close();

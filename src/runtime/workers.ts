@@ -63,7 +63,7 @@ export class PrimaryHealth {
   readonly #logger: Logger;
   readonly #onChange: (state: PeerHealthState) => void;
   #checkers: HealthChecker[] = [];
-  #keys = new Map<Peer, string>();
+  #groups: readonly UpstreamGroup[] = [];
 
   constructor(logger: Logger, onChange: (state: PeerHealthState) => void) {
     this.#logger = logger;
@@ -91,27 +91,29 @@ export class PrimaryHealth {
   commit(groups: readonly UpstreamGroup[]): void {
     for (const g of groups) g.commit();
     for (const c of this.#checkers) c.stop();
-    const keys = new Map<Peer, string>();
-    for (const g of groups) g.peers.forEach((p, i) => keys.set(p, g.registryKeys[i]!));
-    this.#keys = keys;
-    this.#registry.retain(keys.values());
+    for (const g of this.#groups) g.close();
+    this.#groups = groups;
+    this.#registry.retain(groups.flatMap((g) => g.registryKeys));
     this.#checkers = groups.map((g) => new HealthChecker(g, { logger: this.#logger, onChange: (p) => this.#changed(p) }));
     for (const c of this.#checkers) c.start();
   }
 
   #changed(peer: Peer): void {
-    const registryKey = this.#keys.get(peer);
-    if (registryKey !== undefined) this.#onChange(stateOf(registryKey, peer));
+    // the group's peers now (`server name resolve` changes them): a peer that left is not reported
+    const g = this.#groups.find((group) => group.entryOf(peer) !== undefined);
+    if (g !== undefined) this.#onChange(stateOf(g.registryKeys[g.peers.indexOf(peer)]!, peer));
   }
 
   /** Every checked peer's current verdict (what a new or reloaded worker is sent). */
   states(): PeerHealthState[] {
-    return [...this.#keys].map(([peer, key]) => stateOf(key, peer));
+    return this.#groups.flatMap((g) => g.peers.map((p, i) => stateOf(g.registryKeys[i]!, p)));
   }
 
   stop(): void {
     for (const c of this.#checkers) c.stop();
     this.#checkers = [];
+    for (const g of this.#groups) g.close();
+    this.#groups = [];
   }
 }
 

@@ -5,16 +5,24 @@
  * The group owns its `{ peer, params }` entries (entry.ts): the Peers are shared with every other
  * config naming the same (upstream, address) and carry only live state; the `server` parameters
  * are this config's and never leave the entry.
+ *
+ * The peer set may change while the group serves: `server name resolve` (resolve-loop.ts) hands
+ * in a server's new addresses through setAddresses(), the one place the set changes. Entries,
+ * balancers and the tries count are then rebuilt at once; peers that stay keep their Peer (state,
+ * pools, smooth-RR), new ones are registered, removed ones released, and onPeersChange listeners
+ * (active checks, the snapshot's pool) are told.
  */
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import type { UpstreamConfig, UpstreamServerConfig } from '../config/types.js';
 import { ConfigError } from '../errors.js';
-import { createBalancer, supportsBackup, type Balancer, type IsEligible, type PickContext } from './balancers/balancer.js';
+import { createBalancer, supportsBackup, type Balancer, type BalancerOptions, type IsEligible, type PickContext } from './balancers/balancer.js';
 import { PeerEntry, peerParamsOf } from './entry.js';
 import { notePick, noteOutcome, noteSuccess } from './health/passive.js';
 import { Peer, peerKeyOf, type PeerAddress } from './peer.js';
 import { registryKey, type PeerRegistry } from './registry.js';
+import { ResolvingServers, type ResolveLogger } from './resolve-loop.js';
+import { NameResolver } from './resolve.js';
 
 export type { PickContext } from './balancers/balancer.js';
 
@@ -31,12 +39,37 @@ export interface GroupOptions {
   readonly namespace?: string;
   /** Which block declared the group (for check_status); default: 'stream' when a namespace is given. */
   readonly context?: 'http' | 'stream';
+  /** Where `resolve` failures are logged; default: the process logger (read at log time). */
+  readonly logger?: ResolveLogger;
+  /**
+   * The group of the same name in the config now serving (a reload): a `resolve` line whose name
+   * does not resolve now keeps the addresses it has there (nginx 1.27 keeps them across reloads).
+   */
+  readonly previous?: UpstreamGroup;
 }
 
 async function defaultResolve(host: string): Promise<string[]> {
   const found = await lookup(host, { all: true });
   return found.map((a) => a.address);
 }
+
+/** Told after the peer set changed: `added` are registered and balanced, `removed` left it. */
+export type PeersChangeListener = (added: readonly Peer[], removed: readonly Peer[]) => void;
+
+/** One version of the group's peers: replaced whole when the set changes. */
+interface PeerSet {
+  readonly entries: readonly PeerEntry[];
+  readonly primary: readonly PeerEntry[];
+  readonly backup: readonly PeerEntry[];
+  readonly peers: readonly Peer[];
+  readonly registryKeys: readonly string[];
+  readonly tries: number;
+  readonly entryOf: ReadonlyMap<Peer, PeerEntry>;
+  /** nginx: a group of one peer is never taken out by passive checks. */
+  readonly single: boolean;
+}
+
+const EMPTY_SET: PeerSet = { entries: [], primary: [], backup: [], peers: [], registryKeys: [], tries: 0, entryOf: new Map(), single: false };
 
 async function addressesOf(server: UpstreamServerConfig, resolve: Resolver): Promise<PeerAddress[]> {
   const target = server.target;
@@ -69,49 +102,99 @@ export class UpstreamGroup {
   readonly name: string;
   readonly context: 'http' | 'stream';
   readonly config: UpstreamConfig;
-  /** Every peer with this config's parameters for it, primaries first, in config order. */
-  readonly entries: readonly PeerEntry[];
-  readonly primary: readonly PeerEntry[];
-  /** Empty for methods that ignore backups (hash, ip_hash, random). */
-  readonly backup: readonly PeerEntry[];
-  /** The peers of `entries`, in the same order. */
-  readonly peers: readonly Peer[];
-  /** Registry keys of the peers, for PeerRegistry.retain. */
-  readonly registryKeys: readonly string[];
-  /** Tries a request may make (nginx: one per peer not marked `down`, backups included). */
-  readonly tries: number;
 
+  #set: PeerSet = EMPTY_SET;
   #balancer: Balancer = UNCOMMITTED;
   #backupBalancer: Balancer | null = null;
   /** What commit() does; null once committed. */
-  #pending: Pending | null;
-  /** release() and connected() get a Peer back: its entry holds the parameters passive health reads. */
-  readonly #entryOf: ReadonlyMap<Peer, PeerEntry>;
+  #pending: Pending | null = null;
+  readonly #registry: PeerRegistry;
   readonly #registryName: string;
   readonly #now: () => number;
-  /** nginx: a group of one peer is never taken out by passive checks. */
-  readonly #single: boolean;
+  readonly #balancerOpts: BalancerOptions;
+  /** The addresses of each `server` line (config order; [] for a backup line the method ignores). */
+  #addresses: readonly (readonly PeerAddress[])[] = [];
+  readonly #resolving: ResolvingServers | null;
+  #listeners: PeersChangeListener[] = [];
 
-  private constructor(cfg: UpstreamConfig, primary: PeerEntry[], backup: PeerEntry[], opts: GroupOptions, registry: PeerRegistry) {
+  private constructor(cfg: UpstreamConfig, opts: GroupOptions, registry: PeerRegistry) {
     this.name = cfg.name;
     this.#registryName = (opts.namespace ?? '') + cfg.name;
     this.context = opts.context ?? (opts.namespace ? 'stream' : 'http');
     this.config = cfg;
-    this.primary = primary;
-    this.backup = backup;
-    this.entries = [...primary, ...backup];
-    this.peers = this.entries.map((e) => e.peer);
-    this.#entryOf = new Map(this.entries.map((e) => [e.peer, e]));
-    this.registryKeys = this.peers.map((p) => registryKey(this.#registryName, p.id));
-    this.tries = this.entries.filter((e) => !e.params.down).length;
+    this.#registry = registry;
     this.#now = opts.now ?? Date.now;
-    this.#single = this.entries.length === 1;
-    // Built now (hash rings read the weights of the entries); they take over at commit().
-    const balancerOpts = opts.random === undefined ? {} : { random: opts.random };
-    this.#pending = {
-      registry,
-      balancer: createBalancer(cfg.method, primary, balancerOpts),
-      backupBalancer: backup.length > 0 ? createBalancer(cfg.method, backup, balancerOpts) : null,
+    this.#balancerOpts = opts.random === undefined ? {} : { random: opts.random };
+    const resolves = cfg.resolver != null && cfg.servers.some((s) => s.resolve === true);
+    this.#resolving = resolves ? new ResolvingServers(this, new NameResolver(cfg.resolver!), opts.logger ?? null) : null;
+  }
+
+  /** The peers of the resolved `server` lines; the balancers are built now (hash rings read the weights) and take over at commit(). */
+  #prepare(addresses: readonly (readonly PeerAddress[])[]): void {
+    this.#addresses = addresses;
+    this.#set = this.#makeSet(addresses, null);
+    this.#pending = { registry: this.#registry, ...this.#balancers() };
+  }
+
+  /** Every peer with this config's parameters for it, primaries first, in config order. */
+  get entries(): readonly PeerEntry[] {
+    return this.#set.entries;
+  }
+
+  get primary(): readonly PeerEntry[] {
+    return this.#set.primary;
+  }
+
+  /** Empty for methods that ignore backups (hash, ip_hash, random). */
+  get backup(): readonly PeerEntry[] {
+    return this.#set.backup;
+  }
+
+  /** The peers of `entries`, in the same order. */
+  get peers(): readonly Peer[] {
+    return this.#set.peers;
+  }
+
+  /** Registry keys of the peers, for PeerRegistry.retain. */
+  get registryKeys(): readonly string[] {
+    return this.#set.registryKeys;
+  }
+
+  /** Tries a request may make (nginx: one per peer not marked `down`, backups included). */
+  get tries(): number {
+    return this.#set.tries;
+  }
+
+  /**
+   * Pair each address with its Peer and its line's parameters, in config order. A Peer comes from
+   * `current` (the set being replaced: peers that stay keep their object), else the registry, else
+   * is made (registered at commit, or by setAddresses).
+   */
+  #makeSet(addresses: readonly (readonly PeerAddress[])[], current: ReadonlyMap<string, Peer> | null): PeerSet {
+    const cfg = this.config;
+    const primary: PeerEntry[] = [];
+    const backup: PeerEntry[] = [];
+    // nginx keeps two identical lines as two peers: the n-th line of an address is its own peer
+    const occurrences = new Map<string, number>();
+    cfg.servers.forEach((server, i) => {
+      const params = peerParamsOf(server);
+      for (const address of addresses[i]!) {
+        const key = peerKeyOf(address);
+        const n = (occurrences.get(key) ?? 0) + 1;
+        occurrences.set(key, n);
+        const id = n === 1 ? key : `${key}#${n}`;
+        const peer = current?.get(id) ?? this.#registry.get(this.#registryName, id) ?? new Peer(this.#registryName, address, n);
+        (server.backup ? backup : primary).push(new PeerEntry(peer, params));
+      }
+    });
+    const entries = [...primary, ...backup];
+    const peers = entries.map((e) => e.peer);
+    return {
+      entries, primary, backup, peers,
+      registryKeys: peers.map((p) => registryKey(this.#registryName, p.id)),
+      tries: entries.filter((e) => !e.params.down).length,
+      entryOf: new Map(entries.map((e) => [e.peer, e])),
+      single: entries.length === 1,
     };
   }
 
@@ -129,27 +212,17 @@ export class UpstreamGroup {
    * changes nothing. The group picks nothing until commit().
    */
   static async prepare(cfg: UpstreamConfig, registry: PeerRegistry, opts: GroupOptions = {}): Promise<UpstreamGroup> {
+    const group = new UpstreamGroup(cfg, opts, registry);
     const resolve = opts.resolve ?? defaultResolve;
-    const resolved = await Promise.all(cfg.servers.map((server) => addressesOf(server, resolve)));
     const useBackup = supportsBackup(cfg.method);
-    const registryName = (opts.namespace ?? '') + cfg.name;
-    const primary: PeerEntry[] = [];
-    const backup: PeerEntry[] = [];
-    // nginx keeps two identical lines as two peers: the n-th line of an address is its own peer
-    const occurrences = new Map<string, number>();
-    cfg.servers.forEach((server, i) => {
-      if (server.backup && !useBackup) return;
-      const params = peerParamsOf(server);
-      for (const address of resolved[i]!) {
-        const key = peerKeyOf(address);
-        const n = (occurrences.get(key) ?? 0) + 1;
-        occurrences.set(key, n);
-        const id = n === 1 ? key : `${key}#${n}`;
-        const peer = registry.get(registryName, id) ?? new Peer(registryName, address, n);
-        (server.backup ? backup : primary).push(new PeerEntry(peer, params));
-      }
-    });
-    return new UpstreamGroup(cfg, primary, backup, opts, registry);
+    const addresses = await Promise.all(cfg.servers.map((server, i) => {
+      if (server.backup && !useBackup) return [];
+      // a `resolve` name: the first answer now (none yet if the DNS fails: 502 until one comes)
+      if (server.resolve === true && group.#resolving !== null) return group.#resolving.first(i, opts.previous?.addressesOfLine(server) ?? []);
+      return addressesOf(server, resolve);
+    }));
+    group.#prepare(addresses);
+    return group;
   }
 
   /**
@@ -162,26 +235,94 @@ export class UpstreamGroup {
     const pending = this.#pending;
     if (pending === null) return;
     this.#pending = null;
-    const check = this.config.check;
-    for (const { peer, params } of this.entries) {
-      pending.registry.adopt(this.#registryName, peer);
-      peer.restartBalancing(params.weight);
-      peer.watchActively(check);
-    }
+    for (const entry of this.entries) this.#join(entry);
     this.#balancer = pending.balancer;
     this.#backupBalancer = pending.backupBalancer;
+    this.#resolving?.start();
+  }
+
+  /** A committed group balances `entry`: registered, smooth-RR for its weight, checked as the group says. */
+  #join({ peer, params }: PeerEntry): void {
+    this.#registry.adopt(this.#registryName, peer);
+    peer.restartBalancing(params.weight);
+    peer.watchActively(this.config.check);
+  }
+
+  /** Stop re-resolving names (the config is retired); the peers stay until the registry drops them. */
+  close(): void {
+    this.#resolving?.stop();
+    this.#listeners = [];
+  }
+
+  /** The addresses of this group's `resolve` line written as `server` is (same address); undefined when it has none. */
+  addressesOfLine(server: UpstreamServerConfig): readonly PeerAddress[] | undefined {
+    const i = this.config.servers.findIndex((s) => s.resolve === true && s.address === server.address);
+    return i < 0 ? undefined : this.#addresses[i];
+  }
+
+  /** Be told when the peer set changes (resolve); returns the way to stop being told. */
+  onPeersChange(listener: PeersChangeListener): () => void {
+    this.#listeners.push(listener);
+    return () => {
+      this.#listeners = this.#listeners.filter((l) => l !== listener);
+    };
+  }
+
+  /**
+   * The addresses of the `server` line at `serverIndex` are now `addresses` (a name re-resolved):
+   * the one place the peer set changes. Peers of addresses that stay keep their state; new ones
+   * are registered and balanced; removed ones are released from the registry (in-flight requests
+   * finish: release() of a peer the group no longer has only counts the connection down).
+   * Returns whether anything changed.
+   */
+  setAddresses(serverIndex: number, addresses: readonly PeerAddress[]): boolean {
+    const before = this.#addresses[serverIndex];
+    if (before === undefined || sameAddresses(before, addresses)) return false;
+    // a backup line of a method without backups (hash, ip_hash, random) has no peers, as at prepare
+    if (this.config.servers[serverIndex]!.backup && !supportsBackup(this.config.method)) return false;
+    const next = this.#addresses.slice();
+    next[serverIndex] = addresses;
+    this.#addresses = next;
+    const old = this.#set;
+    this.#set = this.#makeSet(next, new Map(old.peers.map((p) => [p.id, p])));
+    const added = this.#set.entries.filter((e) => !old.entryOf.has(e.peer));
+    const removed = old.peers.filter((p) => !this.#set.entryOf.has(p));
+    if (this.#pending !== null) {
+      // not serving yet: commit() will register and balance the new set
+      this.#pending = { ...this.#pending, ...this.#balancers() };
+    } else {
+      for (const entry of added) this.#join(entry);
+      for (const peer of removed) {
+        if (this.#registry.get(this.#registryName, peer.id) === peer) this.#registry.release(this.#registryName, peer.id);
+      }
+      const { balancer, backupBalancer } = this.#balancers();
+      this.#balancer = balancer;
+      this.#backupBalancer = backupBalancer;
+    }
+    const addedPeers = added.map((e) => e.peer);
+    for (const listener of this.#listeners) listener(addedPeers, removed);
+    return true;
+  }
+
+  #balancers(): { balancer: Balancer; backupBalancer: Balancer | null } {
+    const set = this.#set;
+    const method = this.config.method;
+    return {
+      balancer: createBalancer(method, set.primary, this.#balancerOpts),
+      backupBalancer: set.backup.length > 0 ? createBalancer(method, set.backup, this.#balancerOpts) : null,
+    };
   }
 
   /** This group's entry for `peer` (undefined for a peer of another group). */
   entryOf(peer: Peer): PeerEntry | undefined {
-    return this.#entryOf.get(peer);
+    return this.#set.entryOf.get(peer);
   }
 
   /** Choose a peer for one attempt and count the connection; null when none is usable. */
   pick(ctx: PickContext): Peer | null {
     const now = this.#now();
     const tried = ctx.tried;
-    const single = this.#single;
+    const single = this.#set.single;
     const isEligible: IsEligible = (e) =>
       (tried === null || !tried.has(e.peer)) && (single ? !e.params.down && e.peer.healthy && !e.busy() : e.available(now));
     let entry = this.#balancer.pick(ctx, isEligible);
@@ -201,8 +342,8 @@ export class UpstreamGroup {
    */
   release(peer: Peer, failed: boolean): boolean {
     if (peer.activeConns > 0) peer.activeConns--;
-    if (this.#single) return false;
-    const entry = this.#entryOf.get(peer);
+    if (this.#set.single) return false;
+    const entry = this.#set.entryOf.get(peer);
     if (entry === undefined) return false;
     return noteOutcome(entry, failed, this.#now());
   }
@@ -213,18 +354,26 @@ export class UpstreamGroup {
    * instead of after the probe session ends. The session stays counted until release().
    */
   connected(peer: Peer): void {
-    if (this.#single) return;
-    const entry = this.#entryOf.get(peer);
+    if (this.#set.single) return;
+    const entry = this.#set.entryOf.get(peer);
     if (entry !== undefined) noteSuccess(entry);
   }
 
   /** True when no peer (primary or backup) could take a request now. */
   allDown(): boolean {
     const now = this.#now();
-    if (this.#single) {
+    if (this.#set.single) {
       const e = this.entries[0]!;
       return e.params.down || !e.peer.healthy || e.busy();
     }
     return !this.entries.some((e) => e.available(now));
   }
+}
+
+/** The same addresses in any order (DNS servers rotate their answers: that changes no peer). */
+function sameAddresses(a: readonly PeerAddress[], b: readonly PeerAddress[]): boolean {
+  if (a.length !== b.length) return false;
+  const keys = a.map(peerKeyOf).sort();
+  const others = b.map(peerKeyOf).sort();
+  return keys.every((k, i) => k === others[i]);
 }

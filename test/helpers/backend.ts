@@ -18,8 +18,11 @@ export interface HttpBackend {
 
 export type Handler = (req: http.IncomingMessage, res: http.ServerResponse, backend: HttpBackend) => void;
 
-/** A node:http backend answering `name` in an x-backend header (and as the body by default). */
-export async function startHttpBackend(name: string, handler?: Handler): Promise<HttpBackend> {
+/**
+ * A node:http backend answering `name` in an x-backend header (and as the body by default), on
+ * 127.0.0.1 port 0 unless `at` says where (e.g. ::1 on the port of another backend).
+ */
+export async function startHttpBackend(name: string, handler?: Handler, at = { host: '127.0.0.1', port: 0 }): Promise<HttpBackend> {
   const server = http.createServer({ keepAliveTimeout: 30_000 });
   const backend: HttpBackend = {
     port: 0,
@@ -42,7 +45,13 @@ export async function startHttpBackend(name: string, handler?: Handler): Promise
     req.resume();
     req.on('end', () => res.end(name));
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(at.port, at.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
   (backend as { port: number }).port = (server.address() as net.AddressInfo).port;
   onTestFinished(() => backend.close());
   return backend;

@@ -15,6 +15,16 @@ import type {
   SslConfig, SubFilterRule, SubFilterSettings, Template, TlsProtocol,
 } from '../types.js';
 import type { LimitConnRule, LimitLogLevel, LimitReqRule, LimitReqZoneConfig, LimitZoneConfig } from '../limit-types.js';
+import type { ResolverConfig } from '../types.js';
+
+/** `resolver` as written; `resolver_timeout` (inherited on its own) completes it at assembly. */
+export type ResolverDraft = Omit<ResolverConfig, 'timeoutMs'>;
+
+/** `resolver` / `resolver_timeout` (http, stream and, as nginx 1.27, upstream {}: directives/resolver.ts). */
+export interface ResolverValues {
+  resolver: ResolverDraft | null;
+  resolverTimeoutMs: number;
+}
 
 /** Which draft a setting lives in (merged along the scope chain). */
 export type SettingKind = 'main' | 'http' | 'stream' | 'upstream';
@@ -86,7 +96,7 @@ export interface ProxySslValues {
  * (build.ts copies them); `root`, the realIp* and proxySsl* ones are resolved or grouped, and the
  * client_header_*, http2 and ssl* ones are read by servers only.
  */
-export interface HttpValues extends SslValues, ProxySslValues {
+export interface HttpValues extends SslValues, ProxySslValues, ResolverValues {
   proxyConnectTimeoutMs: number;
   proxyReadTimeoutMs: number;
   proxySendTimeoutMs: number;
@@ -224,7 +234,7 @@ export interface HttpItems extends SslItems {
 }
 
 /** stream {} / tcp {} and stream server values (StreamServerConfig fields unless noted). */
-export interface StreamValues extends SslValues, ProxySslValues {
+export interface StreamValues extends SslValues, ProxySslValues, ResolverValues {
   /** `proxy_ssl on`: StreamServerConfig.proxySsl is present. */
   proxySsl: boolean;
   proxyConnectTimeoutMs: number;
@@ -265,7 +275,7 @@ export interface StreamItems extends SslItems {
 }
 
 /** upstream {} values (UpstreamConfig, and the check_* ones of its CheckConfig). */
-export interface UpstreamValues {
+export interface UpstreamValues extends ResolverValues {
   keepalive: number;
   keepaliveTimeoutMs: number;
   keepaliveTimeMs: number;

@@ -1,4 +1,5 @@
 /** upstream {} blocks (http and stream/tcp), their servers, balancing methods and health checks. */
+import { isIP } from 'node:net';
 import type { Arg, Directive } from '../ast.js';
 import type { CheckType, HttpStatusClass, UpstreamServerConfig } from '../types.js';
 import { isBareNumber, parseDuration, parseNumber, parseUpstreamAddress } from '../units.js';
@@ -32,7 +33,7 @@ function parseServer(scope: Scope, d: Directive): UpstreamServerConfig | undefin
   const a0 = d.args[0]!;
   const addr = parseUpstreamAddress(a0.value, scope.context === 'upstream' ? 80 : null);
   if (!addr.ok) return err(r, 'TSP_ERR_CONFIG_VALUE', addr.message, a0.loc);
-  let weight = 1, maxFails = 1, failTimeoutMs = 10_000, maxConns = 0, backup = false, down = false;
+  let weight = 1, maxFails = 1, failTimeoutMs = 10_000, maxConns = 0, backup = false, down = false, resolve = false;
   for (let i = 1; i < d.args.length; i++) {
     const a = d.args[i]!;
     const eq = a.value.indexOf('=');
@@ -45,9 +46,17 @@ function parseServer(scope: Scope, d: Directive): UpstreamServerConfig | undefin
     else if (key === 'fail_timeout' && eq > 0 && (n = parseDuration(val, 's')) !== null) failTimeoutMs = n;
     else if (a.value === 'backup') { backup = true; scope.upstream!.backupLoc ??= a.loc; }
     else if (a.value === 'down') down = true;
+    else if (a.value === 'resolve') resolve = true;
     else return invalidParameter(r, a);
   }
-  return { address: a0.value, target: addr.value, weight, maxFails, failTimeoutMs, maxConns, backup, down, loc: d.loc };
+  const server = { address: a0.value, target: addr.value, weight, maxFails, failTimeoutMs, maxConns, backup, down, loc: d.loc };
+  // `resolve` on an IP address or a unix socket has nothing to re-resolve (nginx 1.27 ignores it too)
+  return resolve && addr.value.kind === 'tcp' && isIP(bareHost(addr.value.host)) === 0 ? { ...server, resolve } : server;
+}
+
+/** "[::1]" → "::1" (upstream addresses keep the brackets of IPv6). */
+function bareHost(host: string): string {
+  return host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
 }
 
 function setMethod(scope: Scope, d: Directive, method: UpstreamDraft['method']): void {
@@ -120,8 +129,8 @@ export const UPSTREAM_DIRECTIVES: readonly DirectiveSpec[] = [
   },
   {
     name: 'server', contexts: UP, args: [1, Infinity], multiple: true,
-    syntax: 'server address [weight=n] [max_fails=n] [fail_timeout=time] [max_conns=n] [backup] [down];',
-    summary: 'A peer of the group (`host:port`, `unix:path`; http default port 80, stream needs a port).',
+    syntax: 'server address [weight=n] [max_fails=n] [fail_timeout=time] [max_conns=n] [backup] [down] [resolve];',
+    summary: 'A peer of the group (`host:port`, `unix:path`; http default port 80, stream needs a port). `resolve` (nginx 1.27.3): the name is re-resolved while running through the `resolver`, its addresses join and leave the group without a reload.',
     apply(scope, d) { scope.upstream!.serverDirectives++; const s = parseServer(scope, d); if (s) scope.upstream!.servers.push(s); },
   },
   { name: 'least_conn', contexts: UP, args: [0, 0], syntax: 'least_conn;', summary: 'Pick the peer with the fewest active connections.', apply: (s, d) => setMethod(s, d, { kind: 'least_conn' }) },

@@ -56,6 +56,8 @@ export class HealthChecker {
   /** Idle connections between http checks (check_keepalive_requests > 1). */
   readonly #kept = new CheckConnections();
   #running = false;
+  /** Stops following the group's peer set (resolve). */
+  #unfollow: (() => void) | null = null;
 
   constructor(group: UpstreamGroup, opts: HealthCheckerOptions = {}) {
     this.group = group;
@@ -77,21 +79,37 @@ export class HealthChecker {
     this.#running = true;
     const peers = this.group.peers;
     const spacing = check.intervalMs / Math.max(1, peers.length);
-    peers.forEach((peer, i) => {
-      const schedule: PeerSchedule = { timer: null, inFlight: null };
-      this.#schedules.set(peer, schedule);
-      if (check.defaultDown && downByDefault(peer)) {
-        this.#schedule(peer, schedule, 0, true);
-        return;
-      }
-      const jitter = Math.floor(this.#random() * spacing * 0.5);
-      this.#schedule(peer, schedule, Math.floor(i * spacing) + jitter);
+    peers.forEach((peer, i) => this.#watch(peer, check, Math.floor(i * spacing) + Math.floor(this.#random() * spacing * 0.5)));
+    // `server name resolve`: peers join and leave while running
+    this.#unfollow = this.group.onPeersChange((added, removed) => {
+      for (const peer of removed) this.#unwatch(peer);
+      for (const peer of added) this.#watch(peer, check, Math.floor(this.#random() * check.intervalMs));
     });
+  }
+
+  /** Probe `peer` from now on: at once when only default_down holds it down, else after `delayMs`. */
+  #watch(peer: Peer, check: CheckConfig, delayMs: number): void {
+    const schedule: PeerSchedule = { timer: null, inFlight: null };
+    this.#schedules.set(peer, schedule);
+    if (check.defaultDown && downByDefault(peer)) this.#schedule(peer, schedule, 0, true);
+    else this.#schedule(peer, schedule, delayMs);
+  }
+
+  /** A peer left the group: its timer and probe stop, its kept connection closes. */
+  #unwatch(peer: Peer): void {
+    const schedule = this.#schedules.get(peer);
+    if (schedule === undefined) return;
+    this.#schedules.delete(peer);
+    if (schedule.timer !== null) clearTimeout(schedule.timer);
+    schedule.inFlight?.abort();
+    this.#kept.drop(peer);
   }
 
   /** Stop probing: timers cleared, probes in flight aborted (their sockets destroyed, results dropped). */
   stop(): void {
     this.#running = false;
+    this.#unfollow?.();
+    this.#unfollow = null;
     for (const schedule of this.#schedules.values()) {
       if (schedule.timer !== null) clearTimeout(schedule.timer);
       schedule.timer = null;
