@@ -102,3 +102,17 @@ export function dynamicGroupsOf(site: { readonly groups: ReadonlyMap<string, Ups
   if (d === undefined) bySite.set(site, (d = new DynamicGroups(site.groups)));
   return d;
 }
+
+/**
+ * A request's `proxy_pass http://$var` target: `done(target, host)` now or once the name is
+ * resolved; a null target with the name the DNS was asked for (`host`, for the error line), or
+ * with null when the value names nothing usable.
+ */
+export function dynamicTargetOf(
+  site: { readonly groups: ReadonlyMap<string, UpstreamGroup> }, url: { readonly host: string }, https: boolean, resolver: NameResolver | null,
+  done: (target: DynamicTarget | null, host: string | null) => void,
+): void {
+  const target = dynamicGroupsOf(site).resolve(url.host, https ? 443 : 80, resolver);
+  if (!(target instanceof Promise)) return done(target, null);
+  target.then((t) => done(t, t === null ? url.host : null), () => done(null, null));
+}

@@ -65,6 +65,8 @@ export function compileRequestHeaders<R>(settings: LocationSettings, compile: Te
   // Framing and Host are always written by us, from the parsed values.
   drop.add('content-length');
   drop.add('host');
+  // proxy_request_buffering on: a client's Expect: 100-continue is answered by us (nginx)
+  if (settings.proxyPassRequestBody && (settings.clientBody?.requestBuffering ?? true)) drop.add('expect');
   const sets: SetOp<R>[] = [];
   let hostSet = false;
   let upgrade: SetOp<R> | null = null;

@@ -10,6 +10,7 @@ import { TsproxyError } from '../errors.js';
 import { appendLogLine, type LogSink } from '../log.js';
 import type { UpstreamGroup } from '../upstream/group.js';
 import { compileRequestHeaders, compileResponseHeaders, type RequestHeaderPlan, type ResponseHeaderPlan, type RedirectDefaults } from './headers.js';
+import { DEFAULTS } from '../config/location-settings.js';
 import { compileLogFormats, type LogFormatter } from './log-format.js';
 import type { CompiledLocation } from './locations.js';
 import { compileRealIp, type RealIpResolver } from './realip.js';
@@ -57,6 +58,11 @@ export interface ProxyPlan {
   readonly resolver: NameResolver | null;
   /** proxy_pass_request_body: false sends no body (and no Content-Length / Transfer-Encoding). */
   readonly passBody: boolean;
+  /**
+   * proxy_request_buffering on: the upstream is asked once the body is complete, or once more of
+   * it arrived than this many bytes (client_body_buffer_size); -1: off, the body streams at once.
+   */
+  readonly requestBufferBytes: number;
   readonly method: CompiledTemplate | null;
   /** The evaluated key for `hash` balancing, null for other methods. */
   readonly hashKey: CompiledTemplate | null;
@@ -135,6 +141,9 @@ export interface LocationPlan {
   /** gzip_static on / always, null when off. */
   readonly gzipStatic: GzipPlan | null;
 }
+
+/** client_body_buffer_size's default (the directive table's). */
+const DEFAULT_CLIENT_BODY_BUFFER_BYTES = DEFAULTS.http.clientBodyBufferSizeBytes;
 
 export interface PlanContext {
   readonly groups: ReadonlyMap<string, UpstreamGroup>;
@@ -244,6 +253,8 @@ export function compileLocationPlan(
       dynamicTarget: target.dynamic ? tc(target.raw.replace(/^https?:\/\//i, '')) : null,
       resolver: target.dynamic && settings.resolver !== undefined && settings.resolver.servers.length > 0 ? nameResolverOf(settings.resolver) : null,
       passBody: settings.proxyPassRequestBody,
+      requestBufferBytes: settings.proxyPassRequestBody && (settings.clientBody?.requestBuffering ?? true)
+        ? (settings.clientBody?.bufferSizeBytes ?? DEFAULT_CLIENT_BODY_BUFFER_BYTES) : -1,
       method: settings.proxyMethod === null ? null : tc(settings.proxyMethod),
       hashKey: group !== null && group.config.method.kind === 'hash' ? tc(group.config.method.key) : null,
       http10: settings.proxyHttpVersion === '1.0',

@@ -30,6 +30,10 @@ export class ProxyRequestBody extends RequestBodyFraming {
   readonly #streamed: boolean;
   /** The copy for $request_body / $request_body_file, only where the location's plan asks for one. */
   readonly #kept: KeptBody | null;
+  /** proxy_request_buffering: how much of the body may be read before the upstream is asked (-1: off). */
+  readonly #bufferBytes: number;
+  /** Body bytes held before any try's head went out. */
+  #heldBytes = 0;
 
   constructor(r: HttpRequest, plan: LocationPlan, proxy: ProxyPlan, next: NextUpstream) {
     super(r.head, r.body);
@@ -39,6 +43,7 @@ export class ProxyRequestBody extends RequestBodyFraming {
     this.#maxBytes = plan.settings.clientMaxBodySizeBytes;
     this.#pass = proxy.passBody;
     this.#streamed = r.body === BODY_STREAM;
+    this.#bufferBytes = proxy.passBody ? proxy.requestBufferBytes : -1;
     const keep = plan.keepBody;
     // An error_page proxied again keeps the copy the first exchange made (it is released once, at
     // the log). `Content-Length: 0` with client_body_in_file_only still makes an (empty) file, as nginx.
@@ -73,6 +78,25 @@ export class ProxyRequestBody extends RequestBodyFraming {
     return n;
   }
 
+  /**
+   * The upstream may be asked now: the body is complete, buffering is off, or more of it came
+   * than client_body_buffer_size (nginx would go on into a temp file; tsproxy streams the rest).
+   */
+  get ready(): boolean {
+    return this.done || this.#bufferBytes < 0 || this.#heldBytes > this.#bufferBytes;
+  }
+
+  /**
+   * proxy_request_buffering: whether asking the upstream waits for more of the body. A client
+   * that waits for 100 Continue gets it from us then, as from nginx (Expect is not passed on).
+   */
+  deferStart(): boolean {
+    if (this.ready) return false;
+    const head = this.#r.head;
+    if (head.expectContinue && head.versionMinor === 1) this.#t.sendContinue();
+    return true;
+  }
+
   /** The end of a body that ends with its HTTP/2 stream: the last chunk goes upstream. */
   finish(up: UpstreamConn | null, attempt: UpstreamAttempt | null): void {
     this.end();
@@ -89,7 +113,9 @@ export class ProxyRequestBody extends RequestBodyFraming {
       if (!up.socket.write(part)) this.#t.pause();
     } else {
       next.hold(part);
-      this.#t.pause();
+      // Buffering (proxy_request_buffering): read on until the body is complete or the buffer full.
+      this.#heldBytes += part.length;
+      if (this.#bufferBytes < 0 || this.#heldBytes > this.#bufferBytes) this.#t.pause();
     }
   }
 }

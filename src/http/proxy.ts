@@ -17,7 +17,7 @@ import type { ErrorCode } from '../errors.js';
 import { UpstreamAttempts, type UpstreamAttempt } from '../upstream/attempts.js';
 import type { Peer } from '../upstream/peer.js';
 import type { UpstreamGroup } from '../upstream/group.js';
-import { dynamicGroupsOf, splitDynamicUrl } from './dynamic.js';
+import { dynamicGroupsOf, dynamicTargetOf, splitDynamicUrl } from './dynamic.js';
 import { ChunkedScanner } from '../wire/chunked.js';
 import { BODY_TOO_LARGE } from './framing.js';
 import { ProxyRequestBody } from './proxy-request-body.js';
@@ -69,6 +69,7 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
   readonly #response: ProxyResponse;
   #reusable = true;
   #done = false;
+  #deferred = false; // proxy_request_buffering: start() waits for the body (ProxyRequestBody.ready)
   /** What the client gets when the tries run out: the status of the last failure. */
   #lastStatus = 502;
 
@@ -87,23 +88,18 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
   start(): void {
     const proxy = this.#proxy;
     const r = this.#r;
+    // proxy_request_buffering: the upstream is asked once the body is read (clientData calls again)
+    if ((this.#deferred = this.#body.deferStart())) return;
     if (proxy.websocketPath !== null && !firstSegmentIs(r.uri, proxy.websocketPath)) return this.#fail(404);
     if (proxy.scheme === 'https' && proxy.tls === null) return this.#fail(502);
     if (proxy.dynamicTarget !== null) {
       const url = splitDynamicUrl(proxy.dynamicTarget(r));
       this.#dynamicUri = url.uri;
-      const target = dynamicGroupsOf(this.#r.site).resolve(url.host, proxy.scheme === 'https' ? 443 : 80, proxy.resolver);
-      if (target === null) return this.#noTarget(null);
-      if (!(target instanceof Promise)) return this.#begin(target.group, target.proxyHost);
-      target.then(
-        (t) => {
-          if (this.#done) return;
-          if (t === null) this.#noTarget(url.host);
-          else this.#begin(t.group, t.proxyHost);
-        },
-        () => this.#noTarget(null),
-      );
-      return;
+      return dynamicTargetOf(r.site, url, proxy.scheme === 'https', proxy.resolver, (t, host) => {
+        if (this.#done) return;
+        if (t === null) this.#noTarget(host);
+        else this.#begin(t.group, t.proxyHost);
+      });
     }
     if (proxy.group === null) return this.#fail(502);
     this.#begin(proxy.group, proxy.proxyHost);
@@ -198,6 +194,7 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
       this.bodyDone = true;
       this.#t.bodyComplete();
     }
+    if (this.#deferred && body.ready && !this.#done) this.start();
     return n;
   }
 
@@ -207,6 +204,7 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
     this.#body.finish(this.#up, this.#try);
     this.bodyDone = true;
     this.#t.bodyComplete();
+    if (this.#deferred) this.start();
   }
 
   #clientBodyError(status: number): void {

@@ -23,8 +23,8 @@ const tempPath: ValueParser<{ readonly path: string; readonly levels: readonly n
 export const CLIENT_BODY_DIRECTIVES: readonly DirectiveSpec[] = [
   setting({
     kind: 'http', contexts: LOC3, name: 'client_body_buffer_size', field: 'clientBodyBufferSizeBytes', parse: size, default: '16k',
-    syntax: 'client_body_buffer_size size;', summary: 'Largest request body kept in memory for $request_body; a larger one goes to a file.',
-    note: 'The body always streams to the upstream; this only bounds the copy kept for $request_body (nginx: 8k|16k, the buffer the body is read into).',
+    syntax: 'client_body_buffer_size size;', summary: 'Largest request body read before the upstream is asked (proxy_request_buffering) and kept in memory for $request_body; a larger one goes to a file.',
+    note: 'nginx: 8k|16k, the buffer the body is read into.',
   }),
   setting({
     kind: 'http', contexts: LOC3, name: 'client_body_in_file_only', field: 'clientBodyInFileOnly', parse: oneOf(['off', 'on', 'clean'] as const), default: 'off',
@@ -42,7 +42,7 @@ export const CLIENT_BODY_DIRECTIVES: readonly DirectiveSpec[] = [
   }),
   setting({
     kind: 'http', contexts: LOC3, name: 'proxy_request_buffering', field: 'proxyRequestBuffering', parse: flag, default: 'on',
-    syntax: 'proxy_request_buffering on | off;', summary: 'off: no copy of the body is kept, so $request_body and $request_body_file stay empty (nginx).',
-    note: 'tsproxy streams request bodies to the upstream either way.',
+    syntax: 'proxy_request_buffering on | off;', summary: 'on: the request body is read before the upstream is asked (100 Continue from the proxy); off: it streams at once, and no copy is kept ($request_body, $request_body_file stay empty).',
+    note: 'A body larger than client_body_buffer_size is not written to a temp file: once the buffer is full the upstream is asked and the rest streams.',
   }),
 ];
