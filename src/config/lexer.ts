@@ -145,9 +145,11 @@ function makeToken(
 ): IToken {
   let endColumn = end - endLineStart;
   if (endLineStart === end && end > start) {
-    // The token ends with the LF of a `\<LF>`: that LF sits at the end of the previous line.
+    // The token ends with the LF of a `\<LF>`: that LF sits at the end of the previous line. With
+    // an earlier LF in the token too, Chevrotain (the reference lexer) says column 1: follow it.
     endLine--;
-    endColumn = end - (text.lastIndexOf('\n', end - 2) + 1);
+    const before = text.lastIndexOf('\n', end - 2);
+    endColumn = before >= start ? 1 : end - (before + 1);
   }
   // Same shape and field order as Chevrotain's own tokens, so the parser's property accesses stay monomorphic.
   return {
