@@ -1,21 +1,20 @@
 /**
- * What directive specs build into: mutable drafts per block, the scope chain used for
+ * The scope chain directive specs use for inheritance (the drafts they fill are in drafts.ts),
  * inheritance, and small helpers that turn argument values into settings with nginx's messages.
  * build.ts walks the AST with these; only the table files know directive names.
  */
 import { TsproxyError, type ErrorCode, type Loc } from '../../errors.js';
 import type { Arg, Directive } from '../ast.js';
-import type {
-  ListenConfig, LocationMatch, LogFormatConfig, MapConfig, RewriteRule, ServerName, UpstreamServerConfig,
-  BalanceMethod, CheckConfig, Template, IfCondition, TryFilesConfig,
-} from '../types.js';
+import type { LogFormatConfig } from '../types.js';
 import { translatePcre, type JsRegex } from '../pcre.js';
 import type { TemplateUse } from '../variables.js';
-import type { GeoConfig, SplitClientsConfig } from '../variable-types.js';
 import { isBareNumber, parseDuration, parseFlag, parseNumber, parseSize, parseTrustedSource } from '../units.js';
+import type { TargetDraft, UpstreamDraft, LocationDraft, HttpServerDraft, StreamServerDraft, AreaDraft } from './drafts.js';
 import type { ItemsByKind, Lists, OwnOf, OwnSettings, PathArg, SettingKind, ValuesByKind } from './settings.js';
 
 export type { SettingKind } from './settings.js';
+/** The drafts blocks are built into live in drafts.ts. */
+export type { TargetDraft, CheckDraft, UpstreamDraft, RewriteExtraDraft, LocationDraft, HttpServerDraft, StreamServerDraft, AreaDraft } from './drafts.js';
 
 export type Context =
   | 'main' | 'events' | 'http' | 'server' | 'location' | 'upstream'
@@ -33,106 +32,6 @@ export interface Reporter {
   notice?(code: ErrorCode, message: string, loc: Loc): void;
   /** Enough errors to report (MAX_REPORTED_ERRORS): costly messages ("did you mean") may be skipped. */
   readonly full?: boolean;
-}
-
-export interface TargetDraft {
-  scheme: 'http' | 'https' | 'tcp';
-  upstream: string;
-  uri: Template | null;
-  dynamic: boolean;
-  raw: string;
-  loc: Loc;
-  /** Whether the host part names a port (then an unknown name becomes an implicit group). */
-  hasPort: boolean;
-  /** fastcgi_pass: a host without a port is no implicit group (no scheme gives a default port). */
-  readonly noDefaultPort?: true;
-  readonly area: 'http' | 'stream';
-}
-
-/** `check` as written; the check_* settings join it at assembly. */
-export type CheckDraft = Omit<CheckConfig, 'httpSend' | 'expectAlive' | 'keepaliveRequests'>;
-
-export interface UpstreamDraft {
-  readonly name: string;
-  readonly area: 'http' | 'stream';
-  method: BalanceMethod;
-  methodLoc: Loc | null;
-  readonly servers: UpstreamServerConfig[];
-  /** `server` directives written, valid or not (an upstream whose servers are all invalid is not "empty"). */
-  serverDirectives: number;
-  /** Loc of the first `backup` server parameter, checked against the method at the end. */
-  backupLoc: Loc | null;
-  check: CheckDraft | null;
-  readonly scope: Scope;
-  readonly loc: Loc;
-}
-
-/** `if`, `break` and `return` inside an if, as written (the if's block is a draft of its own). */
-export type RewriteExtraDraft =
-  | { readonly kind: 'break'; readonly loc: Loc }
-  | { readonly kind: 'return'; readonly code: number; readonly text: Template | null; readonly loc: Loc }
-  | { readonly kind: 'if'; readonly condition: IfCondition; readonly draft: LocationDraft; readonly loc: Loc };
-
-export interface LocationDraft {
-  readonly match: LocationMatch;
-  readonly matchLoc: Loc;
-  /** Under which two sibling locations collide (computed once: a server may have hundreds). */
-  readonly key: string;
-  readonly rewrites: RewriteRule[];
-  readonly sets: { variable: string; value: Template; loc: Loc }[];
-  proxy: TargetDraft | null;
-  websocket: { path: string | null; target: TargetDraft } | null;
-  ret: { code: number; text: Template | null; loc: Loc } | null;
-  checkStatus: 'html' | 'json' | 'prometheus' | null;
-  /** fastcgi_pass (directives/fastcgi.ts); absent when none. */
-  fastcgi?: TargetDraft;
-  /** stub_status (directives/limits.ts). */
-  stubStatus?: boolean;
-  readonly locations: LocationDraft[];
-  /** `if` / `break` / `return`-in-if in file order; null until the first. */
-  extras: RewriteExtraDraft[] | null;
-  tryFiles: TryFilesConfig | null;
-  internal: boolean;
-  readonly scope: Scope;
-  readonly loc: Loc;
-}
-
-export interface HttpServerDraft {
-  readonly listens: ListenConfig[];
-  readonly serverNames: ServerName[];
-  readonly rewrites: RewriteRule[];
-  /** Server-level `set` (rewrite phase before location matching). */
-  readonly sets: { variable: string; value: Template; loc: Loc }[];
-  ret: { code: number; text: Template | null; loc: Loc } | null;
-  readonly locations: LocationDraft[];
-  extras: RewriteExtraDraft[] | null;
-  tryFiles: TryFilesConfig | null;
-  /** `stub_status` at server level: what no location matches gets the status page (nginx). */
-  stubStatus?: boolean;
-  readonly scope: Scope;
-  readonly loc: Loc;
-}
-
-export interface StreamServerDraft {
-  readonly listens: ListenConfig[];
-  readonly serverNames: ServerName[];
-  proxy: TargetDraft | null;
-  /** `return value;` (stream return module); the later of return / proxy_pass is the handler, as nginx. */
-  ret?: string | null;
-  readonly websockets: { path: string | null; target: TargetDraft }[];
-  readonly scope: Scope;
-  readonly loc: Loc;
-}
-
-export interface AreaDraft {
-  readonly upstreams: UpstreamDraft[];
-  /** The same drafts by name: duplicate checks and target lookups stay O(1) with 10k upstreams. */
-  readonly upstreamsByName: Map<string, UpstreamDraft>;
-  readonly logFormats: LogFormatConfig[];
-  readonly maps: MapConfig[];
-  readonly geo: GeoConfig[];
-  readonly splitClients: SplitClientsConfig[];
-  readonly scope: Scope;
 }
 
 /** Everything one build collects while walking the tree; its main scope is the root of every scope chain. */

@@ -1,0 +1,112 @@
+/**
+ * The mutable drafts directive specs fill per block (upstreams, locations, servers, the http and
+ * stream areas) before build.ts assembles the typed Config. Split from scope.ts, which
+ * re-exports them.
+ */
+import type { Loc } from '../../errors.js';
+import type {
+  ListenConfig, LocationMatch, LogFormatConfig, MapConfig, RewriteRule, ServerName, UpstreamServerConfig,
+  BalanceMethod, CheckConfig, Template, IfCondition, TryFilesConfig,
+} from '../types.js';
+import type { GeoConfig, SplitClientsConfig } from '../variable-types.js';
+import type { Scope } from './scope.js';
+
+export interface TargetDraft {
+  scheme: 'http' | 'https' | 'tcp';
+  upstream: string;
+  uri: Template | null;
+  dynamic: boolean;
+  raw: string;
+  loc: Loc;
+  /** Whether the host part names a port (then an unknown name becomes an implicit group). */
+  hasPort: boolean;
+  /** fastcgi_pass: a host without a port is no implicit group (no scheme gives a default port). */
+  readonly noDefaultPort?: true;
+  readonly area: 'http' | 'stream';
+}
+
+/** `check` as written; the check_* settings join it at assembly. */
+export type CheckDraft = Omit<CheckConfig, 'httpSend' | 'expectAlive' | 'keepaliveRequests'>;
+
+export interface UpstreamDraft {
+  readonly name: string;
+  readonly area: 'http' | 'stream';
+  method: BalanceMethod;
+  methodLoc: Loc | null;
+  readonly servers: UpstreamServerConfig[];
+  /** `server` directives written, valid or not (an upstream whose servers are all invalid is not "empty"). */
+  serverDirectives: number;
+  /** Loc of the first `backup` server parameter, checked against the method at the end. */
+  backupLoc: Loc | null;
+  check: CheckDraft | null;
+  readonly scope: Scope;
+  readonly loc: Loc;
+}
+
+/** `if`, `break` and `return` inside an if, as written (the if's block is a draft of its own). */
+export type RewriteExtraDraft =
+  | { readonly kind: 'break'; readonly loc: Loc }
+  | { readonly kind: 'return'; readonly code: number; readonly text: Template | null; readonly loc: Loc }
+  | { readonly kind: 'if'; readonly condition: IfCondition; readonly draft: LocationDraft; readonly loc: Loc };
+
+export interface LocationDraft {
+  readonly match: LocationMatch;
+  readonly matchLoc: Loc;
+  /** Under which two sibling locations collide (computed once: a server may have hundreds). */
+  readonly key: string;
+  readonly rewrites: RewriteRule[];
+  readonly sets: { variable: string; value: Template; loc: Loc }[];
+  proxy: TargetDraft | null;
+  websocket: { path: string | null; target: TargetDraft } | null;
+  ret: { code: number; text: Template | null; loc: Loc } | null;
+  checkStatus: 'html' | 'json' | 'prometheus' | null;
+  /** fastcgi_pass (directives/fastcgi.ts); absent when none. */
+  fastcgi?: TargetDraft;
+  /** stub_status (directives/limits.ts). */
+  stubStatus?: boolean;
+  readonly locations: LocationDraft[];
+  /** `if` / `break` / `return`-in-if in file order; null until the first. */
+  extras: RewriteExtraDraft[] | null;
+  tryFiles: TryFilesConfig | null;
+  internal: boolean;
+  readonly scope: Scope;
+  readonly loc: Loc;
+}
+
+export interface HttpServerDraft {
+  readonly listens: ListenConfig[];
+  readonly serverNames: ServerName[];
+  readonly rewrites: RewriteRule[];
+  /** Server-level `set` (rewrite phase before location matching). */
+  readonly sets: { variable: string; value: Template; loc: Loc }[];
+  ret: { code: number; text: Template | null; loc: Loc } | null;
+  readonly locations: LocationDraft[];
+  extras: RewriteExtraDraft[] | null;
+  tryFiles: TryFilesConfig | null;
+  /** `stub_status` at server level: what no location matches gets the status page (nginx). */
+  stubStatus?: boolean;
+  readonly scope: Scope;
+  readonly loc: Loc;
+}
+
+export interface StreamServerDraft {
+  readonly listens: ListenConfig[];
+  readonly serverNames: ServerName[];
+  proxy: TargetDraft | null;
+  /** `return value;` (stream return module); the later of return / proxy_pass is the handler, as nginx. */
+  ret?: string | null;
+  readonly websockets: { path: string | null; target: TargetDraft }[];
+  readonly scope: Scope;
+  readonly loc: Loc;
+}
+
+export interface AreaDraft {
+  readonly upstreams: UpstreamDraft[];
+  /** The same drafts by name: duplicate checks and target lookups stay O(1) with 10k upstreams. */
+  readonly upstreamsByName: Map<string, UpstreamDraft>;
+  readonly logFormats: LogFormatConfig[];
+  readonly maps: MapConfig[];
+  readonly geo: GeoConfig[];
+  readonly splitClients: SplitClientsConfig[];
+  readonly scope: Scope;
+}
