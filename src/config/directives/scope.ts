@@ -1,6 +1,6 @@
 /**
  * The scope chain directive specs use for inheritance (the drafts they fill are in drafts.ts),
- * inheritance, and small helpers that turn argument values into settings with nginx's messages.
+ * and small helpers that turn argument values into settings with nginx's messages.
  * build.ts walks the AST with these; only the table files know directive names.
  */
 import { TsproxyError, type ErrorCode, type Loc } from '../../errors.js';
