@@ -44,6 +44,11 @@ export class PeerTries {
     this.#startedMs = Date.now();
   }
 
+  /** The group the tries go to (error-log lines name it when none of its peers is live). */
+  get groupName(): string {
+    return this.#group!.name;
+  }
+
   /** A peer not tried yet, counted in its group until released; null: none is live. */
   pick(clientAddress: string, hashKey: string | null): Peer | null {
     return this.#group!.pick({ clientAddress, hashKey, tried: this.tried });

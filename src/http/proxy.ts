@@ -6,15 +6,14 @@
  * client; after that a failure aborts the client connection so a truncated body can never look
  * complete.
  *
- * This is the exchange (the tries and their outcomes). Along its seams: the retry rules
- * (next-upstream.ts over core/retry.ts), the connection a try uses (pool.ts `open`: pooled or
- * new), the upstream request (upstream-request.ts), the request body on its way there
+ * This is the HTTP/1 exchange with the upstream. Along its seams: the tries and their outcomes,
+ * shared with FastCGI (upstream-exchange.ts), the retry rules (next-upstream.ts over
+ * core/retry.ts), the connection a try uses (pool.ts `open`: pooled or new), the upstream request (upstream-request.ts), the request body on its way there
  * (proxy-request-body.ts), the upstream response head (upstream-response.ts), the response as the
  * client gets it, or the local answer in its place (proxy-response.ts), and the tunnel after a
  * 101 (upgrade.ts, tunnel.ts over core/tunnel.ts).
  */
-import type { ErrorCode } from '../errors.js';
-import { UpstreamAttempts, type UpstreamAttempt } from '../upstream/attempts.js';
+import { UpstreamAttempts } from '../upstream/attempts.js';
 import type { Peer } from '../upstream/peer.js';
 import type { UpstreamGroup } from '../upstream/group.js';
 import { dynamicGroupsOf, dynamicTargetOf, splitDynamicUrl } from './dynamic.js';
@@ -22,29 +21,24 @@ import { ChunkedScanner } from '../wire/chunked.js';
 import { BODY_TOO_LARGE } from './framing.js';
 import { ProxyRequestBody } from './proxy-request-body.js';
 import { buildUpstreamHead, firstSegmentIs, proxyProtocolHeader, upgradeMatches, writeUpstreamRequest } from './upstream-request.js';
-import { closeCode, isFailureStatus, NextUpstream } from './next-upstream.js';
-import { closeMessage, disabledMessage, invalidResponseMessage, requestLogContext, timeoutMessage, type RequestLogContext } from './upstream-log.js';
+import { closeCode } from './next-upstream.js';
+import { closeMessage, invalidResponseMessage, timeoutMessage } from './upstream-log.js';
 import { headerValue } from '../wire/headers.js';
 import type { RequestHead } from '../wire/http1-request.js';
 import type { ResponseHead } from '../wire/http1-response.js';
 import { proxyPortOf, type LocationPlan, type ProxyPlan } from './plan.js';
-import type { UpstreamConn, UpstreamOwner } from './pool.js';
+import type { UpstreamConn } from './pool.js';
 import { BODY_NONE, type HttpRequest } from './request.js';
 import { ProxyResponse } from './proxy-response.js';
 import { finishRequest } from './phases.js';
-import type { ClientTransport, Exchange } from './transport.js';
 import { startHttpTunnel } from './upgrade.js';
 import { HEAD_INVALID, HEAD_PENDING, ResponseHeadReader, poolable } from './upstream-response.js';
 import { resolveTlsTarget, type TlsTarget } from './upstream-tls.js';
+import { UpstreamExchange } from './upstream-exchange.js';
 
-export class ProxyExchange implements Exchange, UpstreamOwner {
-  bodyDone: boolean;
-  readonly #t: ClientTransport;
-  readonly #r: HttpRequest;
+export class ProxyExchange extends UpstreamExchange {
   readonly #head: RequestHead;
-  readonly #plan: LocationPlan;
   readonly #proxy: ProxyPlan;
-  #upstreamHead = '';
   /** The upgrade asked of the upstream (what a 101 must name), null when none can be relayed. */
   #upgrade: readonly string[] | null = null;
   /** The Connection sent upstream lets the connection be pooled afterwards. */
@@ -56,186 +50,147 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
   /** proxy_pass https://: the TLS parameters of this request's upstream connections. */
   #tls: TlsTarget | null = null;
   readonly #body: ProxyRequestBody;
-  /** proxy_next_upstream: tries so far, the peers they went to, the body a retry sends again. */
-  readonly #next: NextUpstream;
-  #up: UpstreamConn | null = null;
-  #peer: Peer | null = null;
-  /** The current try's record in r.upstream ($upstream_* variables). */
-  #try: UpstreamAttempt | null = null;
-  #reused = false;
   readonly #resAcc = new ResponseHeadReader();
-  #res: ResponseHead | null = null;
-  /** The response to the client: its framing, head and body bytes. */
-  readonly #response: ProxyResponse;
   #reusable = true;
-  #done = false;
   #deferred = false; // proxy_request_buffering: start() waits for the body (ProxyRequestBody.ready)
-  /** What the client gets when the tries run out: the status of the last failure. */
-  #lastStatus = 502;
 
   constructor(r: HttpRequest, plan: LocationPlan, proxy: ProxyPlan) {
-    this.#t = r.transport;
-    this.#r = r;
+    super(r, plan, proxy, r.body === BODY_NONE, new ProxyResponse(r, plan, proxy), proxy.scheme);
     this.#head = r.head;
-    this.#plan = plan;
     this.#proxy = proxy;
-    this.#next = new NextUpstream(r.head, proxy, r.body === BODY_NONE);
-    this.#body = new ProxyRequestBody(r, plan, proxy, this.#next);
-    this.#response = new ProxyResponse(r, plan, proxy);
+    this.#body = new ProxyRequestBody(r, plan, proxy, this.next);
     this.bodyDone = this.#body.done;
   }
 
   start(): void {
     const proxy = this.#proxy;
-    const r = this.#r;
+    const r = this.r;
     // proxy_request_buffering: the upstream is asked once the body is read (clientData calls again)
     if ((this.#deferred = this.#body.deferStart())) return;
-    if (proxy.websocketPath !== null && !firstSegmentIs(r.uri, proxy.websocketPath)) return this.#fail(404);
-    if (proxy.scheme === 'https' && proxy.tls === null) return this.#fail(502);
+    if (proxy.websocketPath !== null && !firstSegmentIs(r.uri, proxy.websocketPath)) return this.fail(404);
+    if (proxy.scheme === 'https' && proxy.tls === null) return this.fail(502);
     if (proxy.dynamicTarget !== null) {
       const url = splitDynamicUrl(proxy.dynamicTarget(r));
       this.#dynamicUri = url.uri;
       return dynamicTargetOf(r.site, url, proxy.scheme === 'https', proxy.resolver, (t, host) => {
-        if (this.#done) return;
+        if (this.done) return;
         if (t === null) this.#noTarget(host);
         else this.#begin(t.group, t.proxyHost);
       });
     }
-    if (proxy.group === null) return this.#fail(502);
+    if (proxy.group === null) return this.fail(502);
     this.#begin(proxy.group, proxy.proxyHost);
   }
 
   /** `host`: a name that went to the DNS (a `resolver` failure logs nginx's line for it). */
   #noTarget(host: string | null): void {
-    if (this.#done) return;
+    if (this.done) return;
     const proxy = this.#proxy;
-    const failure = host === null ? null : dynamicGroupsOf(this.#r.site).failureOf(host, proxy.scheme === 'https' ? 443 : 80, proxy.resolver);
-    if (failure !== null) this.#r.site.logger.error(this.#logContext('TSP_ERR_RESOLVE'), failure);
-    else this.#r.site.logger.error(this.#logContext('TSP_ERR_UPSTREAM_CONNECT'), 'proxy_pass target could not be resolved');
-    this.#fail(502);
+    const failure = host === null ? null : dynamicGroupsOf(this.r.site).failureOf(host, proxy.scheme === 'https' ? 443 : 80, proxy.resolver);
+    if (failure !== null) this.r.site.logger.error(this.logContext('TSP_ERR_RESOLVE'), failure);
+    else this.r.site.logger.error(this.logContext('TSP_ERR_UPSTREAM_CONNECT'), 'proxy_pass target could not be resolved');
+    this.fail(502);
   }
 
   #begin(group: UpstreamGroup, proxyHost: string): void {
-    const r = this.#r;
+    const r = this.r;
     this.#group = group;
     r.proxyHost = proxyHost;
     r.proxyPort = proxyHost === this.#proxy.proxyHost ? this.#proxy.proxyPort : proxyPortOf(proxyHost, this.#proxy.scheme);
     (r.upstream ??= new UpstreamAttempts()).newPhase();
     if (this.#proxy.tls !== null) this.#tls = resolveTlsTarget(this.#proxy.tls, r, proxyHost);
     const head = buildUpstreamHead(this.#proxy, r, proxyHost, this.#dynamicUri);
-    this.#upstreamHead = head.text;
+    this.upstreamHead = head.text;
     this.#upgrade = head.upgrade;
     this.#upstreamReusable = head.reusable;
-    this.#next.start(group);
-    this.#connect();
+    this.next.start(group);
+    this.connect();
   }
 
-  #pick(): Peer | null {
-    const r = this.#r;
-    return this.#next.pick(r.remoteAddr, this.#proxy.hashKey === null ? null : this.#proxy.hashKey(r));
-  }
-
-  #connect(picked: Peer | null = null): void {
-    const group = this.#group!;
-    const r = this.#r;
-    const next = this.#next;
-    const peer = picked ?? this.#pick();
-    if (peer === null) {
-      if (next.attempts === 0) {
-        this.#r.site.logger.error(this.#logContext('TSP_ERR_NO_LIVE_UPSTREAM', group.name), 'no live upstreams while connecting to upstream');
-      }
-      // A try nginx lists as the group's name is answered 502 ("no live upstreams"), whatever
-      // failed before (a timeout: 504 only when it was the last try by nginx's count).
-      const listed = next.noPeer(r.upstream!);
-      if (listed === null) return this.#fail(this.#lastStatus);
-      (this.#try = listed).status = 502;
-      return this.#fail(502);
-    }
-    this.#peer = peer;
-    this.#try = next.begin(peer, r.upstream!);
+  protected openConnection(peer: Peer): UpstreamConn {
     // A PROXY header is the client's: such a connection is never reused.
     const reuse = this.#proxy.proxyProtocol === 0;
-    const up = (this.#up = r.site.pool.open(peer, this, this.#t.output, this.#tls, this.#plan.settings.proxyConnectTimeoutMs, reuse));
-    this.#reused = up.connected;
+    const up = this.r.site.pool.open(peer, this, this.t.output, this.#tls, this.plan.settings.proxyConnectTimeoutMs, reuse);
     // Node applies it once the socket connects; a pooled connection keeps what its opener chose.
-    if (!up.connected && this.#plan.settings.proxySocketKeepalive) up.socket.setKeepAlive(true);
-    if (up.connected) this.#send(up);
+    if (!up.connected && this.plan.settings.proxySocketKeepalive) up.socket.setKeepAlive(true);
+    return up;
   }
 
-  upstreamConnect(up: UpstreamConn): void {
-    if (up !== this.#up || this.#done) return;
-    this.#send(up);
-  }
-
-  #send(up: UpstreamConn): void {
+  protected send(up: UpstreamConn): void {
     const s = up.socket;
-    const attempt = this.#try!;
+    const attempt = this.attempt!;
     attempt.connectMs = Date.now() - attempt.startMs;
-    const pp = up.requests++ === 0 && this.#proxy.proxyProtocol !== 0 ? proxyProtocolHeader(this.#proxy.proxyProtocol, this.#r) : null;
+    const pp = up.requests++ === 0 && this.#proxy.proxyProtocol !== 0 ? proxyProtocolHeader(this.#proxy.proxyProtocol, this.r) : null;
     if (pp !== null) s.write(pp);
-    up.setTimeout(this.#plan.settings.proxyReadTimeoutMs);
-    attempt.bytesSent += (pp?.length ?? 0) + writeUpstreamRequest(s, this.#upstreamHead, this.#next.takeHeld());
-    this.#next.headSent = true;
-    if (!this.bodyDone) this.#t.resume();
+    up.setTimeout(this.plan.settings.proxyReadTimeoutMs);
+    attempt.bytesSent += (pp?.length ?? 0) + writeUpstreamRequest(s, this.upstreamHead, this.next.takeHeld());
+    this.next.headSent = true;
+    if (!this.bodyDone) this.t.resume();
+  }
+
+  protected resetTry(): void {
+    this.#reusable = true;
+    this.next.restart();
+    this.#resAcc.reset();
   }
 
   // -------------------------------------------------------------------------------------------
   // client side
 
   clientData(chunk: Buffer): number {
-    if (this.bodyDone || this.#done) return this.bodyDone ? 0 : chunk.length;
+    if (this.bodyDone || this.done) return this.bodyDone ? 0 : chunk.length;
     const body = this.#body;
-    const n = body.receive(chunk, this.#up, this.#try);
+    const n = body.receive(chunk, this.up, this.attempt);
     if (n < 0) {
       this.#clientBodyError(n === BODY_TOO_LARGE ? 413 : 400);
       return chunk.length;
     }
     if (body.done) {
       this.bodyDone = true;
-      this.#t.bodyComplete();
+      this.t.bodyComplete();
     }
-    if (this.#deferred && body.ready && !this.#done) this.start();
+    if (this.#deferred && body.ready && !this.done) this.start();
     return n;
   }
 
   /** The end of an HTTP/2 body without content-length (END_STREAM). */
   clientBodyEnd(): void {
-    if (this.bodyDone || this.#done) return;
-    this.#body.finish(this.#up, this.#try);
+    if (this.bodyDone || this.done) return;
+    this.#body.finish(this.up, this.attempt);
     this.bodyDone = true;
-    this.#t.bodyComplete();
+    this.t.bodyComplete();
     if (this.#deferred) this.start();
   }
 
   #clientBodyError(status: number): void {
-    this.#closeUpstream(false);
-    if (this.#response.started) {
-      this.#abortClient();
+    this.closeUpstream(false);
+    if (this.response.started) {
+      this.abortClient();
     } else {
-      this.#fail(status, false);
+      this.fail(status, false);
     }
   }
 
   clientDrain(): void {
     // Bytes held for limit_rate: the pacer calls again when they are out.
-    if (this.#r.pacer?.holding) return;
-    const up = this.#up;
+    if (this.r.pacer?.holding) return;
+    const up = this.up;
     if (up !== null && up.socket.isPaused()) up.socket.resume();
   }
 
   clientClosed(): void {
-    if (this.#done) return;
-    if (this.bodyDone && this.#plan.settings.proxyIgnoreClientAbort) {
-      this.#response.clientGone = true;
+    if (this.done) return;
+    if (this.bodyDone && this.plan.settings.proxyIgnoreClientAbort) {
+      this.response.clientGone = true;
       return;
     }
-    this.#done = true;
-    if (this.#r.status === 0) this.#r.status = 499;
-    const logger = this.#r.site.logger;
+    this.done = true;
+    if (this.r.status === 0) this.r.status = 499;
+    const logger = this.r.site.logger;
     if (logger.isLevelEnabled('debug')) {
       logger.debug({ code: 'TSP_ERR_CLIENT_ABORT', upstream: this.#proxy.upstreamName }, 'client closed the connection before the response was complete');
     }
-    this.#closeUpstream(false);
+    this.closeUpstream(false);
   }
 
   /**
@@ -245,35 +200,27 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
    * response had started (checked with nginx 1.22 on a raw socket).
    */
   clientEnd(): void {
-    if (this.#done || this.#plan.settings.proxyIgnoreClientAbort) return;
+    if (this.done || this.plan.settings.proxyIgnoreClientAbort) return;
     this.clientClosed();
-    this.#t.abort();
-  }
-
-  /** A response that cannot be completed: the client must see a broken connection. */
-  #abortClient(): void {
-    this.#done = true;
-    // A client already gone was not logged at its close (the request went on): log it now.
-    if (this.#response.clientGone) finishRequest(this.#r, false);
-    else this.#t.abort();
+    this.t.abort();
   }
 
   // -------------------------------------------------------------------------------------------
   // upstream side
 
   upstreamDrain(up: UpstreamConn): void {
-    if (up === this.#up) this.#t.resume();
+    if (up === this.up) this.t.resume();
   }
 
   upstreamData(up: UpstreamConn, chunk: Buffer): void {
-    if (up !== this.#up || this.#done) return;
-    this.#try!.bytesReceived += chunk.length;
-    if (this.#res !== null) {
+    if (up !== this.up || this.done) return;
+    this.attempt!.bytesReceived += chunk.length;
+    if (this.res !== null) {
       this.#responseBody(chunk);
       return;
     }
     const reader = this.#resAcc;
-    const res = reader.read(chunk, this.#head.method, this.#response);
+    const res = reader.read(chunk, this.#head.method, this.response);
     if (res === HEAD_PENDING) return;
     if (res === HEAD_INVALID) return this.#invalidResponse(reader.invalidHead, reader.tooBig);
     const data = reader.after;
@@ -291,210 +238,108 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
     // Chunked framing that breaks in the bytes that came with the head: nothing has reached
     // the client yet, so it gets a 502 page instead of a connection closed on it.
     if (res.body === 'chunked' && data !== null && new ChunkedScanner().scan(data) < 0) {
-      this.#r.site.logger.error(this.#logContext('TSP_ERR_UPSTREAM_INVALID_HEADER'), 'upstream sent invalid chunked response while reading upstream');
-      this.#try!.status = res.status;
-      this.#closeUpstream(true);
-      return this.#fail(502);
+      this.r.site.logger.error(this.logContext('TSP_ERR_UPSTREAM_INVALID_HEADER'), 'upstream sent invalid chunked response while reading upstream');
+      this.attempt!.status = res.status;
+      this.closeUpstream(true);
+      return this.fail(502);
     }
     // Head and the body bytes that came with it leave in one writev.
-    const t = this.#t;
+    const t = this.t;
     t.cork();
-    if (this.#responseHead(res) && data !== null && !this.#done) this.#responseBody(data);
+    if (this.#responseHead(res) && data !== null && !this.done) this.#responseBody(data);
     t.uncork();
   }
 
-  /** The error-log context of this request (error path only): nginx's client/server/request/upstream/host. */
-  #logContext(code: ErrorCode, upstreamHost = this.#peer?.key): RequestLogContext {
-    return requestLogContext(this.#r, code, this.#proxy.scheme, upstreamHost, this.#upstreamHead === '' ? undefined : this.#upstreamHead);
-  }
-
   #invalidResponse(head: string | null, tooBig = false): void {
-    this.#r.site.logger.error(this.#logContext('TSP_ERR_UPSTREAM_INVALID_HEADER'), invalidResponseMessage(head, tooBig));
-    this.#lastStatus = 502;
-    if (this.#next.allows(this.#proxy.retryOnInvalidHeader, this.#response.started)) return this.#retry(true);
-    this.#closeUpstream(true);
-    this.#fail(502);
+    this.r.site.logger.error(this.logContext('TSP_ERR_UPSTREAM_INVALID_HEADER'), invalidResponseMessage(head, tooBig));
+    this.lastStatus = 502;
+    if (this.next.allows(this.#proxy.retryOnInvalidHeader, this.response.started)) return this.retry(true);
+    this.closeUpstream(true);
+    this.fail(502);
   }
 
-  /** Returns false when the response was dropped for a retry. */
+  /** Returns false when the response was dropped (a retry, or error_page instead). */
   #responseHead(res: ResponseHead): boolean {
     const status = res.status;
-    const attempt = this.#try!;
+    const attempt = this.attempt!;
     attempt.status = status;
     attempt.headerMs = Date.now() - attempt.startMs;
-    if (this.#next.allows(this.#proxy.retryStatuses.has(status), this.#response.started)) {
-      // Only drop this response if another peer can take the request; else it is the answer.
-      this.#next.markTried(this.#peer!);
-      const nextPeer = this.#pick();
-      if (nextPeer !== null) {
-        this.#retry(isFailureStatus(status), nextPeer);
-        return false;
-      }
-    }
-    if (status >= 300 && this.#plan.settings.proxyInterceptErrors && this.#plan.errorPages.some((p) => p.codes.has(status))) {
-      this.#intercept(status);
-      return false;
-    }
-    this.#res = res;
-    const response = this.#response;
+    if (this.divertResponse(status, this.plan.settings.proxyInterceptErrors)) return false;
+    this.res = res;
+    const response = this.response;
     response.begin(res, this.bodyDone);
     if (response.done) this.#complete();
     return true;
   }
 
   #responseBody(chunk: Buffer): void {
-    const response = this.#response;
+    const response = this.response;
     const n = response.take(chunk);
     if (n < 0) {
-      this.#r.site.logger.error(this.#logContext('TSP_ERR_UPSTREAM_INVALID_HEADER'), 'upstream sent invalid chunked response while reading upstream');
-      this.#closeUpstream(true);
-      this.#abortClient();
+      this.r.site.logger.error(this.logContext('TSP_ERR_UPSTREAM_INVALID_HEADER'), 'upstream sent invalid chunked response while reading upstream');
+      this.closeUpstream(true);
+      this.abortClient();
       return;
     }
     const finished = response.done;
     if (n < chunk.length) this.#reusable = false;
     if (n > 0) {
-      this.#try!.bodyBytes += n;
-      if (!response.send(n === chunk.length ? chunk : chunk.subarray(0, n)) && !finished) this.#up?.socket.pause();
+      this.attempt!.bodyBytes += n;
+      if (!response.send(n === chunk.length ? chunk : chunk.subarray(0, n)) && !finished) this.up?.socket.pause();
     }
     if (finished) this.#complete();
   }
 
   /** The upstream answered 101: the connection becomes a tunnel, which takes both sockets over. */
   #startTunnel(res: ResponseHead, rest: Buffer | null): void {
-    if (this.#response.clientGone) {
-      this.#closeUpstream(false);
-      return this.#abortClient();
+    if (this.response.clientGone) {
+      this.closeUpstream(false);
+      return this.abortClient();
     }
-    const up = this.#up!;
-    const peer = this.#peer!;
-    this.#done = true;
-    this.#response.started = true;
-    this.#up = null;
-    this.#peer = null;
+    const up = this.up!;
+    const peer = this.peer!;
+    this.done = true;
+    this.response.started = true;
+    this.up = null;
+    this.peer = null;
     // Only an HTTP/1.1 connection asks for an upgrade (an HTTP/2 head has no Upgrade to relay).
-    startHttpTunnel(this.#t.upgradable!, up, this.#group!, peer, this.#r, this.#plan, this.#proxy, res, rest);
+    startHttpTunnel(this.t.upgradable!, up, this.#group!, peer, this.r, this.plan, this.#proxy, res, rest);
   }
 
   upstreamTimeout(up: UpstreamConn): void {
-    if (up !== this.#up || this.#done) return;
-    this.#r.site.logger.error(
-      this.#logContext('TSP_ERR_UPSTREAM_TIMEOUT'),
-      timeoutMessage(up, this.#res !== null),
-    );
-    this.#lastStatus = 504;
-    if (this.#res === null && this.#next.allows(this.#proxy.retryOnTimeout, this.#response.started)) return this.#retry(true);
-    this.#closeUpstream(true);
-    if (this.#response.started) this.#abortClient();
-    else this.#fail(504);
+    if (up !== this.up || this.done) return;
+    this.r.site.logger.error(this.logContext('TSP_ERR_UPSTREAM_TIMEOUT'), timeoutMessage(up, this.res !== null));
+    this.lastStatus = 504;
+    if (this.res === null && this.next.allows(this.#proxy.retryOnTimeout, this.response.started)) return this.retry(true);
+    this.failResponse(504);
   }
 
   upstreamClose(up: UpstreamConn, err: Error | null): void {
-    if (up !== this.#up || this.#done) return;
-    this.#up = null;
-    if (this.#res !== null) {
-      if (this.#res.body === 'close' && err === null) {
+    if (up !== this.up || this.done) return;
+    this.up = null;
+    if (this.res !== null) {
+      if (this.res.body === 'close' && err === null) {
         this.#reusable = false;
         this.#complete();
         return;
       }
       // The body was cut short: the client must see a broken connection, not a short success.
-      this.#releasePeer(true, up);
-      this.#abortClient();
+      this.releasePeer(true, up);
+      this.abortClient();
       return;
     }
-    // A pooled connection the peer closed just as we reused it: not the peer's fault.
-    if (this.#reused && this.#resAcc.pendingBytes === 0 && this.#next.replayable()) {
-      this.#releasePeer(false);
-      this.#resetAttempt();
-      this.#next.takeBack(this.#try!, this.#r.upstream!);
-      this.#connect();
-      return;
-    }
-    this.#r.site.logger.error(this.#logContext(closeCode(up)), closeMessage(up, err));
-    this.#lastStatus = 502;
-    if (this.#next.allows(this.#proxy.retryOnError, this.#response.started)) return this.#retry(true);
-    this.#releasePeer(true, up);
-    this.#fail(502);
-  }
-
-  // -------------------------------------------------------------------------------------------
-  // outcomes
-
-  #retry(failed: boolean, nextPeer: Peer | null = null): void {
-    this.#try?.fail(this.#lastStatus, Date.now());
-    const peer = this.#peer;
-    this.#closeUpstream(failed);
-    if (peer !== null) this.#next.markTried(peer);
-    this.#resetAttempt();
-    this.#connect(nextPeer);
-  }
-
-  #resetAttempt(): void {
-    this.#reusable = true;
-    this.#next.restart();
-    this.#resAcc.reset();
-    this.#res = null;
-  }
-
-  /** `up`: the try's connection, for the phase nginx names when the failure disables the peer. */
-  #releasePeer(failed: boolean, up: UpstreamConn | null = null): void {
-    const peer = this.#peer;
-    if (peer === null) return;
-    if (this.#next.release(peer, failed)) {
-      this.#r.site.logger.warn(this.#logContext('TSP_ERR_PEER_DISABLED'), disabledMessage(up, this.#res !== null));
-    }
-    this.#peer = null;
-  }
-
-  /** Drop the current upstream connection (never pooled) and end its attempt. */
-  #closeUpstream(failed: boolean): void {
-    const up = this.#up;
-    this.#up = null;
-    if (up !== null) {
-      up.owner = null;
-      up.destroy();
-    }
-    this.#releasePeer(failed, up);
+    if (this.reused && this.#resAcc.pendingBytes === 0 && this.next.replayable()) return this.retryStaleConnection();
+    this.r.site.logger.error(this.logContext(closeCode(up)), closeMessage(up, err));
+    this.lastStatus = 502;
+    if (this.next.allows(this.#proxy.retryOnError, this.response.started)) return this.retry(true);
+    this.releasePeer(true, up);
+    this.fail(502);
   }
 
   #complete(): void {
-    this.#done = true;
-    this.#try!.end(Date.now());
-    this.#releasePeer(false);
-    const up = this.#up;
-    this.#up = null;
-    if (up !== null) {
-      const proxy = this.#proxy;
-      if (this.#reusable && this.bodyDone && this.#upstreamReusable && poolable(proxy, up, this.#res!)) {
-        if (up.socket.isPaused()) up.socket.resume();
-        this.#r.site.pool.put(up, proxy.keepalive, proxy.keepaliveTimeoutMs);
-      } else {
-        up.owner = null;
-        up.destroy();
-      }
-    }
-    this.#response.end();
-    finishRequest(this.#r, this.#response.keepAlive && this.bodyDone);
-  }
-
-  /**
-   * proxy_intercept_errors: the upstream's answer is replaced by the error_page for its status.
-   * Its body is discarded by closing the connection (draining it could take as long as the
-   * body is big; a new connection is cheaper than reading bytes nobody wants).
-   */
-  #intercept(status: number): void {
-    this.#done = true;
-    this.#try!.end(Date.now());
-    this.#closeUpstream(false);
-    this.#response.answer(status, this.bodyDone, true);
-  }
-
-  /** Answer locally (nothing was sent to the client yet). */
-  #fail(status: number, keepAlive = true): void {
-    this.#done = true;
-    this.#closeUpstream(false);
-    this.#try?.fail(status, Date.now());
-    this.#response.answer(status, keepAlive && this.bodyDone);
+    const up = this.up;
+    this.endTry(up !== null && this.#reusable && this.bodyDone && this.#upstreamReusable && poolable(this.#proxy, up, this.res!));
+    this.response.end();
+    finishRequest(this.r, this.response.keepAlive && this.bodyDone);
   }
 }

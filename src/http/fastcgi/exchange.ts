@@ -6,12 +6,11 @@
  * for the client (chunked when no Content-Length); STDERR goes to the error log in nginx's words;
  * END_REQUEST ends the response, and with fastcgi_keep_conn the connection goes back to the pool.
  *
- * The retry loop, the pool and passive health are the proxy's (next-upstream.ts over
- * core/retry.ts, pool.ts): a failure before anything reached the client may try the next peer
- * by fastcgi_next_upstream; after that the client connection is aborted.
+ * The tries, the retry loop, the pool and passive health are the proxy's (upstream-exchange.ts,
+ * next-upstream.ts over core/retry.ts, pool.ts): a failure before anything reached the client may
+ * try the next peer by fastcgi_next_upstream; after that the client connection is aborted.
  */
-import type { ErrorCode } from '../../errors.js';
-import { UpstreamAttempts, type UpstreamAttempt } from '../../upstream/attempts.js';
+import { UpstreamAttempts } from '../../upstream/attempts.js';
 import type { Peer } from '../../upstream/peer.js';
 import { ChunkedDecoder, chunkParts, LAST_CHUNK } from '../../wire/chunked.js';
 import {
@@ -20,16 +19,16 @@ import {
 import { CGI_HEAD_PENDING, CGI_HEAD_TOO_BIG, CGI_INVALID_STATUS, CgiHeadReader, parseCgiHead } from '../../wire/fastcgi-response.js';
 import type { ResponseHead } from '../../wire/http1-response.js';
 import { BODY_TOO_LARGE, RequestBodyFraming } from '../framing.js';
-import { closeCode, isFailureStatus, NextUpstream } from '../next-upstream.js';
+import { closeCode } from '../next-upstream.js';
 import { finishRequest } from '../phases.js';
 import type { LocationPlan } from '../plan.js';
-import type { UpstreamConn, UpstreamOwner } from '../pool.js';
+import type { UpstreamConn } from '../pool.js';
 import { ProxyResponse } from '../proxy-response.js';
 import { httpDate, SERVER_WITH_VERSION } from '../respond.js';
 import { SERVER_NAME } from '../../constants.js';
 import { BODY_CHUNKED, BODY_NONE, BODY_STREAM, type HttpRequest } from '../request.js';
-import type { ClientTransport, Exchange } from '../transport.js';
-import { closeMessage, disabledMessage, requestLogContext, timeoutMessage, type RequestLogContext } from '../upstream-log.js';
+import { closeMessage, timeoutMessage } from '../upstream-log.js';
+import { UpstreamExchange } from '../upstream-exchange.js';
 import { fastcgiParams, type FastcgiPlan } from './plan.js';
 
 /** The largest CGI head accepted (nginx: fastcgi_buffer_size, 4k/8k; PHP heads with many cookies need more). */
@@ -37,11 +36,7 @@ const MAX_CGI_HEAD_BYTES = 64 * 1024;
 /** How much of one STDERR record goes into one log line (nginx cuts its lines too). */
 const MAX_STDERR_LOG_BYTES = 2048;
 
-export class FastcgiExchange implements Exchange, UpstreamOwner, FastcgiSink {
-  bodyDone: boolean;
-  readonly #t: ClientTransport;
-  readonly #r: HttpRequest;
-  readonly #plan: LocationPlan;
+export class FastcgiExchange extends UpstreamExchange implements FastcgiSink {
   readonly #fcgi: FastcgiPlan;
   readonly #framing: RequestBodyFraming;
   /** The request body's data bytes (de-chunked), kept until the request is written (and for a retry). */
@@ -51,29 +46,16 @@ export class FastcgiExchange implements Exchange, UpstreamOwner, FastcgiSink {
   #onDecoded: ((data: Buffer) => void) | null = null;
   /** BEGIN_REQUEST, PARAMS, STDIN records: what every try writes. */
   #request: Buffer[] | null = null;
-  readonly #next: NextUpstream;
   readonly #reader = new FastcgiReader();
   readonly #head = new CgiHeadReader(MAX_CGI_HEAD_BYTES);
-  readonly #response: ProxyResponse;
-  #res: ResponseHead | null = null;
-  #up: UpstreamConn | null = null;
-  #peer: Peer | null = null;
-  #try: UpstreamAttempt | null = null;
-  #reused = false;
   /** The request is still being written (fastcgi_send_timeout applies). */
   #sending = false;
-  #done = false;
-  #lastStatus = 502;
 
   constructor(r: HttpRequest, plan: LocationPlan, fcgi: FastcgiPlan, bodyDone = false) {
-    this.#t = r.transport;
-    this.#r = r;
-    this.#plan = plan;
+    super(r, plan, fcgi, r.body === BODY_NONE, new ProxyResponse(r, plan, fcgi), 'fastcgi');
     this.#fcgi = fcgi;
     this.#framing = new RequestBodyFraming(r.head, bodyDone ? BODY_NONE : r.body);
     this.bodyDone = this.#framing.done;
-    this.#next = new NextUpstream(r.head, fcgi, r.body === BODY_NONE);
-    this.#response = new ProxyResponse(r, plan, fcgi);
     if (r.body === BODY_CHUNKED && !bodyDone) {
       this.#decoder = new ChunkedDecoder();
       this.#onDecoded = (data) => this.#keep(data);
@@ -81,7 +63,7 @@ export class FastcgiExchange implements Exchange, UpstreamOwner, FastcgiSink {
   }
 
   start(): void {
-    if (this.#fcgi.group === null) return this.#fail(502);
+    if (this.#fcgi.group === null) return this.fail(502);
     if (this.#framing.done) this.#begin();
   }
 
@@ -89,13 +71,13 @@ export class FastcgiExchange implements Exchange, UpstreamOwner, FastcgiSink {
   // the request body (read whole before the request goes out)
 
   clientData(chunk: Buffer): number {
-    if (this.#framing.done || this.#done) return this.bodyDone ? 0 : chunk.length;
-    const n = this.#framing.take(chunk, this.#plan.settings.clientMaxBodySizeBytes);
+    if (this.#framing.done || this.done) return this.bodyDone ? 0 : chunk.length;
+    const n = this.#framing.take(chunk, this.plan.settings.clientMaxBodySizeBytes);
     if (n < 0) {
-      this.#fail(n === BODY_TOO_LARGE ? 413 : 400, false);
+      this.fail(n === BODY_TOO_LARGE ? 413 : 400, false);
       return chunk.length;
     }
-    this.#r.requestLength += n;
+    this.r.requestLength += n;
     const part = n === chunk.length ? chunk : chunk.subarray(0, n);
     if (this.#decoder !== null) this.#decoder.decode(part, this.#onDecoded!);
     else if (n > 0) this.#keep(part);
@@ -104,7 +86,7 @@ export class FastcgiExchange implements Exchange, UpstreamOwner, FastcgiSink {
   }
 
   clientBodyEnd(): void {
-    if (this.#framing.done || this.#done) return;
+    if (this.#framing.done || this.done) return;
     this.#framing.end();
     this.#bodyRead();
   }
@@ -117,35 +99,35 @@ export class FastcgiExchange implements Exchange, UpstreamOwner, FastcgiSink {
 
   #bodyRead(): void {
     this.bodyDone = true;
-    this.#t.bodyComplete();
+    this.t.bodyComplete();
     this.#begin();
   }
 
   clientDrain(): void {
-    const up = this.#up;
+    const up = this.up;
     if (up !== null && up.socket.isPaused()) up.socket.resume();
   }
 
   clientClosed(): void {
-    if (this.#done) return;
-    this.#done = true;
-    if (this.#r.status === 0) this.#r.status = 499;
-    this.#closeUpstream(false);
+    if (this.done) return;
+    this.done = true;
+    if (this.r.status === 0) this.r.status = 499;
+    this.closeUpstream(false);
   }
 
   /** The client's FIN: the request is aborted (nginx, fastcgi_ignore_client_abort off). */
   clientEnd(): void {
-    if (this.#done) return;
+    if (this.done) return;
     this.clientClosed();
-    this.#t.abort();
+    this.t.abort();
   }
 
   // -------------------------------------------------------------------------------------------
   // tries
 
   #begin(): void {
-    if (this.#done) return;
-    const r = this.#r;
+    if (this.done) return;
+    const r = this.r;
     const fcgi = this.#fcgi;
     const params = fastcgiParams(fcgi, r, r.head.lnames);
     // A chunked (or HTTP/2 unframed) body was read whole: its length is known now (nginx sets
@@ -160,36 +142,17 @@ export class FastcgiExchange implements Exchange, UpstreamOwner, FastcgiSink {
     this.#bodyParts = null;
     r.proxyHost = fcgi.upstreamName;
     (r.upstream ??= new UpstreamAttempts()).newPhase();
-    this.#next.start(fcgi.group!);
-    this.#connect();
+    this.next.start(fcgi.group!);
+    this.connect();
   }
 
-  #connect(picked: Peer | null = null): void {
-    const r = this.#r;
-    const next = this.#next;
+  protected openConnection(peer: Peer): UpstreamConn {
     const fcgi = this.#fcgi;
-    const peer = picked ?? next.pick(r.remoteAddr, fcgi.hashKey === null ? null : fcgi.hashKey(r));
-    if (peer === null) {
-      if (next.attempts === 0) r.site.logger.error(this.#logContext('TSP_ERR_NO_LIVE_UPSTREAM', fcgi.group!.name), 'no live upstreams while connecting to upstream');
-      const listed = next.noPeer(r.upstream!);
-      if (listed === null) return this.#fail(this.#lastStatus);
-      (this.#try = listed).status = 502;
-      return this.#fail(502);
-    }
-    this.#peer = peer;
-    this.#try = next.begin(peer, r.upstream!);
-    const up = (this.#up = r.site.pool.open(peer, this, this.#t.output, null, fcgi.connectTimeoutMs, fcgi.keepConn));
-    this.#reused = up.connected;
-    if (up.connected) this.#send(up);
+    return this.r.site.pool.open(peer, this, this.t.output, null, fcgi.connectTimeoutMs, fcgi.keepConn);
   }
 
-  upstreamConnect(up: UpstreamConn): void {
-    if (up !== this.#up || this.#done) return;
-    this.#send(up);
-  }
-
-  #send(up: UpstreamConn): void {
-    const attempt = this.#try!;
+  protected send(up: UpstreamConn): void {
+    const attempt = this.attempt!;
     attempt.connectMs = Date.now() - attempt.startMs;
     up.requests++;
     const s = up.socket;
@@ -203,62 +166,62 @@ export class FastcgiExchange implements Exchange, UpstreamOwner, FastcgiSink {
     // fastcgi_send_timeout while the request does not drain, then fastcgi_read_timeout.
     this.#sending = !flushed;
     up.setTimeout(flushed ? this.#fcgi.readTimeoutMs : this.#fcgi.sendTimeoutMs);
-    this.#next.headSent = true;
+    this.next.headSent = true;
   }
 
   // -------------------------------------------------------------------------------------------
   // the response
 
   upstreamData(up: UpstreamConn, chunk: Buffer): void {
-    if (up !== this.#up || this.#done) return;
-    this.#try!.bytesReceived += chunk.length;
+    if (up !== this.up || this.done) return;
+    this.attempt!.bytesReceived += chunk.length;
     const rc = this.#reader.read(chunk, this);
-    if (this.#done || up !== this.#up) return;
+    if (this.done || up !== this.up) return;
     if (rc === FCGI_INVALID) {
-      this.#r.site.logger.error(this.#logContext('TSP_ERR_UPSTREAM_INVALID_HEADER'), `${this.#reader.error} while ${this.#res === null ? 'reading response header from upstream' : 'reading upstream'}`);
+      this.r.site.logger.error(this.logContext('TSP_ERR_UPSTREAM_INVALID_HEADER'), `${this.#reader.error} while ${this.res === null ? 'reading response header from upstream' : 'reading upstream'}`);
       return this.#invalid();
     }
     if (rc === FCGI_ENDED) this.#ended(this.#reader.rest === 0);
   }
 
   upstreamDrain(up: UpstreamConn): void {
-    if (up !== this.#up) return;
+    if (up !== this.up) return;
     if (this.#sending) {
       this.#sending = false;
       up.setTimeout(this.#fcgi.readTimeoutMs);
     }
-    this.#t.resume();
+    this.t.resume();
   }
 
   fcgiStdout(data: Buffer): void {
-    if (this.#done) return;
-    if (this.#res !== null) return this.#body(data);
+    if (this.done) return;
+    if (this.res !== null) return this.#body(data);
     const text = this.#head.push(data);
     if (text === CGI_HEAD_PENDING) return;
-    const method = this.#r.head.method;
+    const method = this.r.head.method;
     const res = text === CGI_HEAD_TOO_BIG ? null : parseCgiHead(text, method);
     if (res === null || typeof res === 'number') {
       const what = res === null ? 'too big header' : res === CGI_INVALID_STATUS ? 'invalid status' : 'invalid header';
-      this.#r.site.logger.error(this.#logContext('TSP_ERR_UPSTREAM_INVALID_HEADER'), `upstream sent ${what} while reading response header from upstream`);
+      this.r.site.logger.error(this.logContext('TSP_ERR_UPSTREAM_INVALID_HEADER'), `upstream sent ${what} while reading response header from upstream`);
       this.#invalid();
       return;
     }
     const after = this.#head.after;
     this.#head.after = null;
-    const t = this.#t;
+    const t = this.t;
     t.cork();
-    if (this.#responseHead(res) && after !== null && !this.#done) this.#body(after);
+    if (this.#responseHead(res) && after !== null && !this.done) this.#body(after);
     t.uncork();
   }
 
   fcgiStderr(data: Buffer): void {
-    if (this.#done) return;
+    if (this.done) return;
     // nginx: one line per record, trailing line ends and spaces dropped.
     let text = data.toString('latin1', 0, Math.min(data.length, MAX_STDERR_LOG_BYTES));
     text = text.replace(/[\r\n\s]+$/, '');
     if (text === '') return;
-    const phase = this.#res === null ? 'reading response header from upstream' : 'reading upstream';
-    this.#r.site.logger.error(this.#logContext('TSP_ERR_UPSTREAM_STDERR'), `FastCGI sent in stderr: "${text}" while ${phase}`);
+    const phase = this.res === null ? 'reading response header from upstream' : 'reading upstream';
+    this.r.site.logger.error(this.logContext('TSP_ERR_UPSTREAM_STDERR'), `FastCGI sent in stderr: "${text}" while ${phase}`);
   }
 
   fcgiEnd(): void {
@@ -268,25 +231,10 @@ export class FastcgiExchange implements Exchange, UpstreamOwner, FastcgiSink {
   /** Returns false when the response was dropped (a retry, or error_page instead). */
   #responseHead(res: ResponseHead): boolean {
     const status = res.status;
-    const attempt = this.#try!;
+    const attempt = this.attempt!;
     attempt.status = status;
     attempt.headerMs = Date.now() - attempt.startMs;
-    const fcgi = this.#fcgi;
-    if (this.#next.allows(fcgi.retryStatuses.has(status), this.#response.started)) {
-      this.#next.markTried(this.#peer!);
-      const nextPeer = this.#next.pick(this.#r.remoteAddr, fcgi.hashKey === null ? null : fcgi.hashKey(this.#r));
-      if (nextPeer !== null) {
-        this.#retry(isFailureStatus(status), nextPeer);
-        return false;
-      }
-    }
-    if (status >= 300 && fcgi.interceptErrors && this.#plan.errorPages.some((p) => p.codes.has(status))) {
-      this.#done = true;
-      attempt.end(Date.now());
-      this.#closeUpstream(false);
-      this.#response.answer(status, this.bodyDone, true);
-      return false;
-    }
+    if (this.divertResponse(status, this.#fcgi.interceptErrors)) return false;
     // nginx's own Server and Date lead the head (a script's own are kept instead).
     const lnames = res.lnames;
     if (!lnames.includes('date')) {
@@ -294,19 +242,19 @@ export class FastcgiExchange implements Exchange, UpstreamOwner, FastcgiSink {
       lnames.unshift('date');
     }
     if (!lnames.includes('server')) {
-      res.headers.unshift('Server', this.#plan.settings.serverTokens ? SERVER_WITH_VERSION : SERVER_NAME);
+      res.headers.unshift('Server', this.plan.settings.serverTokens ? SERVER_WITH_VERSION : SERVER_NAME);
       lnames.unshift('server');
     }
-    this.#res = res;
-    this.#response.begin(res, this.bodyDone);
+    this.res = res;
+    this.response.begin(res, this.bodyDone);
     return true;
   }
 
   /** STDOUT bytes after the head: framed for the client (chunked when the script set no length). */
   #body(data: Buffer): void {
-    const response = this.#response;
+    const response = this.response;
     if (response.done || data.length === 0) return;
-    if (this.#res!.body === 'chunked') {
+    if (this.res!.body === 'chunked') {
       for (const part of chunkParts(data)) this.#forward(part);
       return;
     }
@@ -315,29 +263,28 @@ export class FastcgiExchange implements Exchange, UpstreamOwner, FastcgiSink {
   }
 
   #forward(part: Buffer, take = true): void {
-    if (take) this.#response.take(part);
-    this.#try!.bodyBytes += part.length;
-    if (!this.#response.send(part)) this.#up?.socket.pause();
+    if (take) this.response.take(part);
+    this.attempt!.bodyBytes += part.length;
+    if (!this.response.send(part)) this.up?.socket.pause();
   }
 
   /** END_REQUEST: the response is complete (`clean`: nothing followed it on the connection). */
   #ended(clean: boolean): void {
-    const response = this.#response;
-    if (this.#res === null) {
+    const response = this.response;
+    if (this.res === null) {
       // No blank line ended the head: nginx answers 502 ("upstream prematurely closed FastCGI stdout").
-      this.#r.site.logger.error(this.#logContext('TSP_ERR_UPSTREAM_INVALID_HEADER'), 'upstream prematurely closed FastCGI stdout while reading response header from upstream');
+      this.r.site.logger.error(this.logContext('TSP_ERR_UPSTREAM_INVALID_HEADER'), 'upstream prematurely closed FastCGI stdout while reading response header from upstream');
       return this.#invalid();
     }
     if (!response.done) {
-      if (this.#res.body === 'chunked') {
+      if (this.res.body === 'chunked') {
         response.take(LAST_CHUNK);
         response.send(LAST_CHUNK);
       } else {
         // Fewer bytes than its Content-Length: the client must not take it for the whole body.
-        this.#r.site.logger.error(this.#logContext('TSP_ERR_UPSTREAM_RESET'), 'upstream prematurely closed FastCGI request while reading upstream');
-        this.#closeUpstream(true);
-        this.#done = true;
-        this.#t.abort();
+        this.r.site.logger.error(this.logContext('TSP_ERR_UPSTREAM_RESET'), 'upstream prematurely closed FastCGI request while reading upstream');
+        this.closeUpstream(true);
+        this.abortClient();
         return;
       }
     }
@@ -345,124 +292,56 @@ export class FastcgiExchange implements Exchange, UpstreamOwner, FastcgiSink {
   }
 
   #invalid(): void {
-    this.#lastStatus = 502;
-    if (this.#res === null && this.#next.allows(this.#fcgi.retryOnInvalidHeader, this.#response.started)) return this.#retry(true);
-    this.#closeUpstream(true);
-    if (this.#response.started) {
-      this.#done = true;
-      this.#t.abort();
-    } else this.#fail(502);
+    this.lastStatus = 502;
+    if (this.res === null && this.next.allows(this.#fcgi.retryOnInvalidHeader, this.response.started)) return this.retry(true);
+    this.failResponse(502);
   }
 
   upstreamTimeout(up: UpstreamConn): void {
-    if (up !== this.#up || this.#done) return;
-    this.#r.site.logger.error(this.#logContext('TSP_ERR_UPSTREAM_TIMEOUT'), this.#sending
+    if (up !== this.up || this.done) return;
+    this.r.site.logger.error(this.logContext('TSP_ERR_UPSTREAM_TIMEOUT'), this.#sending
       ? 'upstream timed out (110: Connection timed out) while sending request to upstream'
-      : timeoutMessage(up, this.#res !== null));
-    this.#lastStatus = 504;
-    if (this.#res === null && this.#next.allows(this.#fcgi.retryOnTimeout, this.#response.started)) return this.#retry(true);
-    this.#closeUpstream(true);
-    if (this.#response.started) {
-      this.#done = true;
-      this.#t.abort();
-    } else this.#fail(504);
+      : timeoutMessage(up, this.res !== null));
+    this.lastStatus = 504;
+    if (this.res === null && this.next.allows(this.#fcgi.retryOnTimeout, this.response.started)) return this.retry(true);
+    this.failResponse(504);
   }
 
   upstreamClose(up: UpstreamConn, err: Error | null): void {
-    if (up !== this.#up || this.#done) return;
-    this.#up = null;
-    if (this.#res !== null) {
-      this.#r.site.logger.error(this.#logContext('TSP_ERR_UPSTREAM_RESET'), 'upstream prematurely closed FastCGI stdout while reading upstream');
-      this.#releasePeer(true, up);
-      this.#done = true;
-      this.#t.abort();
+    if (up !== this.up || this.done) return;
+    this.up = null;
+    if (this.res !== null) {
+      this.r.site.logger.error(this.logContext('TSP_ERR_UPSTREAM_RESET'), 'upstream prematurely closed FastCGI stdout while reading upstream');
+      this.releasePeer(true, up);
+      this.abortClient();
       return;
     }
     // A pooled connection the server closed just as we reused it: not the server's fault.
-    if (this.#reused && this.#try!.bytesReceived === 0 && this.#next.replayable()) {
-      this.#releasePeer(false);
-      this.#resetTry();
-      this.#next.takeBack(this.#try!, this.#r.upstream!);
-      this.#connect();
-      return;
-    }
-    this.#r.site.logger.error(this.#logContext(closeCode(up)), err === null && up.connected
+    if (this.reused && this.attempt!.bytesReceived === 0 && this.next.replayable()) return this.retryStaleConnection();
+    this.r.site.logger.error(this.logContext(closeCode(up)), err === null && up.connected
       ? 'upstream prematurely closed FastCGI stdout while reading response header from upstream'
       : closeMessage(up, err));
-    this.#lastStatus = 502;
-    if (this.#next.allows(this.#fcgi.retryOnError, this.#response.started)) return this.#retry(true);
-    this.#releasePeer(true, up);
-    this.#fail(502);
+    this.lastStatus = 502;
+    if (this.next.allows(this.#fcgi.retryOnError, this.response.started)) return this.retry(true);
+    this.releasePeer(true, up);
+    this.fail(502);
   }
 
   // -------------------------------------------------------------------------------------------
   // outcomes
 
-  #logContext(code: ErrorCode, upstreamHost = this.#peer?.key): RequestLogContext {
-    return requestLogContext(this.#r, code, 'fastcgi', upstreamHost);
-  }
-
-  #retry(failed: boolean, nextPeer: Peer | null = null): void {
-    this.#try?.fail(this.#lastStatus, Date.now());
-    const peer = this.#peer;
-    this.#closeUpstream(failed);
-    if (peer !== null) this.#next.markTried(peer);
-    this.#resetTry();
-    this.#connect(nextPeer);
-  }
-
-  #resetTry(): void {
+  protected resetTry(): void {
     this.#sending = false;
     this.#reader.reset();
     this.#head.reset();
-    this.#res = null;
-  }
-
-  #releasePeer(failed: boolean, up: UpstreamConn | null = null): void {
-    const peer = this.#peer;
-    if (peer === null) return;
-    if (this.#next.release(peer, failed)) {
-      this.#r.site.logger.warn(this.#logContext('TSP_ERR_PEER_DISABLED'), disabledMessage(up, this.#res !== null));
-    }
-    this.#peer = null;
-  }
-
-  #closeUpstream(failed: boolean): void {
-    const up = this.#up;
-    this.#up = null;
-    if (up !== null) {
-      up.owner = null;
-      up.destroy();
-    }
-    this.#releasePeer(failed, up);
   }
 
   #complete(clean: boolean): void {
-    this.#done = true;
-    this.#try!.end(Date.now());
-    this.#releasePeer(false);
-    const up = this.#up;
-    this.#up = null;
-    if (up !== null) {
-      const fcgi = this.#fcgi;
-      // Without FCGI_KEEP_CONN the server closes the connection after END_REQUEST.
-      const keep = clean && fcgi.keepConn && (fcgi.keepaliveRequests <= 0 || up.requests < fcgi.keepaliveRequests) && Date.now() - up.createdAt < fcgi.keepaliveTimeMs;
-      if (keep) {
-        if (up.socket.isPaused()) up.socket.resume();
-        this.#r.site.pool.put(up, fcgi.keepalive, fcgi.keepaliveTimeoutMs);
-      } else {
-        up.owner = null;
-        up.destroy();
-      }
-    }
-    finishRequest(this.#r, this.#response.keepAlive && this.bodyDone);
+    const up = this.up;
+    const fcgi = this.#fcgi;
+    // Without FCGI_KEEP_CONN the server closes the connection after END_REQUEST.
+    this.endTry(up !== null && clean && fcgi.keepConn && (fcgi.keepaliveRequests <= 0 || up.requests < fcgi.keepaliveRequests) && Date.now() - up.createdAt < fcgi.keepaliveTimeMs);
+    finishRequest(this.r, this.response.keepAlive && this.bodyDone);
   }
 
-  /** Answer locally (nothing was sent to the client yet). */
-  #fail(status: number, keepAlive = true): void {
-    this.#done = true;
-    this.#closeUpstream(false);
-    this.#try?.fail(status, Date.now());
-    this.#response.answer(status, keepAlive && this.bodyDone);
-  }
 }
