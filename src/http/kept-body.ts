@@ -11,10 +11,9 @@
  * client_body_in_file_only on|clean writes every body to a file (`on` keeps it). The copy is the
  * body's data (chunk framing removed).
  */
-import { open, mkdir, unlink, close, writev } from 'node:fs';
-import path from 'node:path';
 import type { Logger } from 'pino';
 import { ChunkedDecoder } from '../wire/chunked.js';
+import { BodyFile } from './body-file.js';
 import { BODY_CHUNKED, BODY_LENGTH, type BodyFraming } from './request.js';
 
 /** What a location keeps of request bodies; built once per location plan. */
@@ -29,9 +28,6 @@ export interface KeepBodyPlan {
   readonly tempPath: string;
   readonly tempLevels: readonly number[];
 }
-
-/** The next body file number (nginx: ngx_temp_number, 10 digits, moved on by a random step after a collision). */
-let nextNumber = 1;
 
 export class KeptBody {
   readonly #plan: KeepBodyPlan;
@@ -105,94 +101,5 @@ export class KeptBody {
     if (!this.#plan.fileOnly && !this.#plan.fileOnOverflow) return;
     const file = (this.#file = new BodyFile(this.#plan, this.#logger));
     for (const p of parts ?? []) file.write(p);
-  }
-}
-
-/** One body file: opened (its directories made) on creation, written in order, closed and maybe removed at release. */
-class BodyFile {
-  name: string;
-  readonly #plan: KeepBodyPlan;
-  readonly #logger: Logger;
-  #fd = -1;
-  #failed = false;
-  #writing = false;
-  #queue: Buffer[] = [];
-  #released = false;
-
-  constructor(plan: KeepBodyPlan, logger: Logger) {
-    this.#plan = plan;
-    this.#logger = logger;
-    this.name = this.#nextName();
-    this.#open(true);
-  }
-
-  write(data: Buffer): void {
-    if (this.#failed) return;
-    this.#queue.push(data);
-    this.#flush();
-  }
-
-  release(): void {
-    this.#released = true;
-    this.#flush();
-  }
-
-  #nextName(): string {
-    const n = String(nextNumber++ % 1e10).padStart(10, '0');
-    let dir = this.#plan.tempPath;
-    let end = n.length;
-    for (const level of this.#plan.tempLevels) {
-      dir = path.join(dir, n.slice(end - level, end));
-      end -= level;
-    }
-    return path.join(dir, n);
-  }
-
-  #open(mayCreateDirs: boolean): void {
-    open(this.name, 'wx', 0o600, (err, fd) => {
-      if (err === null) {
-        this.#fd = fd;
-        this.#flush();
-        return;
-      }
-      if (err.code === 'EEXIST') {
-        nextNumber += Math.floor(Math.random() * 1e6) + 1;
-        this.name = this.#nextName();
-        return this.#open(mayCreateDirs);
-      }
-      if (err.code === 'ENOENT' && mayCreateDirs) {
-        mkdir(path.dirname(this.name), { recursive: true, mode: 0o700 }, (e) => (e === null ? this.#open(false) : this.#fail(e)));
-        return;
-      }
-      this.#fail(err);
-    });
-  }
-
-  #fail(err: Error): void {
-    this.#failed = true;
-    this.#queue = [];
-    this.#logger.error({ code: 'TSP_ERR_BODY_FILE', err, file: this.name }, 'could not write the request body file');
-    this.name = '';
-  }
-
-  #flush(): void {
-    if (this.#fd < 0 || this.#writing) return;
-    if (this.#queue.length > 0) {
-      const parts = this.#queue;
-      this.#queue = [];
-      this.#writing = true;
-      writev(this.#fd, parts, (err) => {
-        this.#writing = false;
-        if (err !== null) this.#failed = true;
-        this.#flush();
-      });
-      return;
-    }
-    if (!this.#released) return;
-    const fd = this.#fd;
-    this.#fd = -2;
-    close(fd, () => {
-      if (!this.#plan.keepFile) unlink(this.name, () => {});
-    });
   }
 }

@@ -51,6 +51,15 @@ export class NextUpstream extends PeerTries {
     (this.held ??= []).push(part);
   }
 
+  /**
+   * The body goes to a temp file (proxy-request-body.ts), which every try sends after its head:
+   * the parts held so far are handed over to it, and no copy is kept here.
+   */
+  bodyInFile(): Buffer[] | null {
+    this.#replay = null;
+    return this.takeHeld();
+  }
+
   /** The held body parts, handed over to go out with the head. */
   takeHeld(): Buffer[] | null {
     const held = this.held;

@@ -465,6 +465,10 @@ export function logRequest(r: HttpRequest): void {
     r.keptBody.release();
     r.keptBody = null;
   }
+  if (r.requestBodyFile !== null) {
+    r.requestBodyFile.release();
+    r.requestBodyFile = null;
+  }
 }
 
 /** An answer computed later (stub_status counted over the worker processes). */

@@ -4,13 +4,13 @@
  * so the request path only reads fields.
  */
 import type { Logger } from 'pino';
-import type { AccessLogConfig, HttpConfig, HttpServerConfig, LocationConfig, LocationSettings, LocationHandler, NextUpstreamCondition, ProxySslConfig } from '../config/types.js';
+import type { AccessLogConfig, ClientBodyConfig, HttpConfig, HttpServerConfig, LocationConfig, LocationSettings, LocationHandler, NextUpstreamCondition, ProxySslConfig } from '../config/types.js';
 import { declaredHttpVariables } from '../config/variables.js';
 import { TsproxyError } from '../errors.js';
 import { appendLogLine, type LogSink } from '../log.js';
 import type { UpstreamGroup } from '../upstream/group.js';
 import { compileRequestHeaders, compileResponseHeaders, type RequestHeaderPlan, type ResponseHeaderPlan, type RedirectDefaults } from './headers.js';
-import { DEFAULTS } from '../config/location-settings.js';
+import { DEFAULTS, defaultClientBody } from '../config/location-settings.js';
 import { compileLogFormats, type LogFormatter } from './log-format.js';
 import type { CompiledLocation } from './locations.js';
 import { compileRealIp, type RealIpResolver } from './realip.js';
@@ -21,6 +21,7 @@ import { compileTryFiles, type TryFilesPlan } from './try-files.js';
 import { compileMaps, compileTemplate, type CompiledTemplate, type RequestInfo, type TemplateContext } from './variables.js';
 import { bodyReadersOf, keepBodyPlan, type BodyReaders } from './keep-body-plan.js';
 import type { KeepBodyPlan } from './kept-body.js';
+import type { BodyFilePlan } from './body-file.js';
 import { compileAccessPlan, type AccessPlan } from './access/access-phase.js';
 import { compileLimits, type LimitsPlan, type LimitZones } from './limits.js';
 import { compilePacing, honoursAccelLimitRate, type PacingPlan } from './pacing.js';
@@ -63,6 +64,8 @@ export interface ProxyPlan {
    * it arrived than this many bytes (client_body_buffer_size); -1: off, the body streams at once.
    */
   readonly requestBufferBytes: number;
+  /** Where a buffered body larger than that goes (client_body_temp_path), removed after the request. */
+  readonly requestBodyFile: BodyFilePlan;
   readonly method: CompiledTemplate | null;
   /** The evaluated key for `hash` balancing, null for other methods. */
   readonly hashKey: CompiledTemplate | null;
@@ -140,6 +143,11 @@ export interface LocationPlan {
   readonly bodyFilters: BodyFilterPlan | null;
   /** gzip_static on / always, null when off. */
   readonly gzipStatic: GzipPlan | null;
+}
+
+/** The client_body_temp_path of a location's buffered request bodies. */
+function bodyFilePlan(c: ClientBodyConfig): BodyFilePlan {
+  return { tempPath: c.tempPath, tempLevels: c.tempLevels, keepFile: false };
 }
 
 /** client_body_buffer_size's default (the directive table's). */
@@ -255,6 +263,7 @@ export function compileLocationPlan(
       passBody: settings.proxyPassRequestBody,
       requestBufferBytes: settings.proxyPassRequestBody && (settings.clientBody?.requestBuffering ?? true)
         ? (settings.clientBody?.bufferSizeBytes ?? DEFAULT_CLIENT_BODY_BUFFER_BYTES) : -1,
+      requestBodyFile: bodyFilePlan(settings.clientBody ?? defaultClientBody(ctx.prefix)),
       method: settings.proxyMethod === null ? null : tc(settings.proxyMethod),
       hashKey: group !== null && group.config.method.kind === 'hash' ? tc(group.config.method.key) : null,
       http10: settings.proxyHttpVersion === '1.0',

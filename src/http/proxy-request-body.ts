@@ -6,6 +6,13 @@
  * DATA bytes and goes upstream chunked: each DATA frame becomes one chunk (size line, data, CRLF
  * in one writev, the data not copied), and the end of the stream the last chunk.
  *
+ * proxy_request_buffering on (nginx's default): the upstream is asked once the whole body is
+ * here. Up to client_body_buffer_size it waits in memory; past that, the body goes on into a temp
+ * file under client_body_temp_path (as nginx's ngx_http_read_client_request_body), the client
+ * paused while writes are behind, and the upstream is asked once the file holds all of it. The
+ * request then goes out as its head, then the file, read in blocks with the upstream's
+ * backpressure; a retry sends the file again. The file goes at the log phase.
+ *
  * One per ProxyExchange: it is the body's framing object too, so the split costs no allocation.
  */
 import type { UpstreamAttempt } from '../upstream/attempts.js';
@@ -15,11 +22,23 @@ import type { NextUpstream } from './next-upstream.js';
 import type { LocationPlan, ProxyPlan } from './plan.js';
 import type { UpstreamConn } from './pool.js';
 import { KeptBody } from './kept-body.js';
-import { BODY_NONE, BODY_STREAM, type HttpRequest } from './request.js';
+import { BodyFile, type BodyFileOwner } from './body-file.js';
+import { BODY_LENGTH, BODY_NONE, BODY_STREAM, type HttpRequest } from './request.js';
+import { requestLogContext } from './upstream-log.js';
 import type { ClientTransport } from './transport.js';
 
+/** Body bytes queued for the temp file before the client is paused. */
+const FILE_QUEUE_BYTES = 64 * 1024;
+/** One read of the temp file on its way upstream. */
+const FILE_READ_BYTES = 64 * 1024;
 
-export class ProxyRequestBody extends RequestBodyFraming {
+/** The exchange, told when a buffered body is all on disk, and when it cannot be (nginx: 500). */
+export interface BodyWaiter {
+  bodyReady(): void;
+  bodyFailed(): void;
+}
+
+export class ProxyRequestBody extends RequestBodyFraming implements BodyFileOwner {
   readonly #t: ClientTransport;
   readonly #r: HttpRequest;
   readonly #next: NextUpstream;
@@ -32,18 +51,37 @@ export class ProxyRequestBody extends RequestBodyFraming {
   readonly #kept: KeptBody | null;
   /** proxy_request_buffering: how much of the body may be read before the upstream is asked (-1: off). */
   readonly #bufferBytes: number;
+  /**
+   * Held bytes past which the body goes to a temp file. nginx sizes its buffer to a Content-Length
+   * shorter than client_body_buffer_size + 1/4, so such a body stays in memory whole.
+   */
+  readonly #fileAfterBytes: number;
   /** Body bytes held before any try's head went out. */
   #heldBytes = 0;
+  readonly #proxy: ProxyPlan;
+  readonly #waiter: BodyWaiter;
+  /** A buffered body larger than client_body_buffer_size: the temp file that holds it. */
+  #file: BodyFile | null = null;
+  /** The client was paused for the file's writes. */
+  #pausedForFile = false;
+  /** The connection the file is being sent on (null when not sending), the next position, its try. */
+  #sendingOn: UpstreamConn | null = null;
+  #position = 0;
+  #sendAttempt: UpstreamAttempt | null = null;
+  #awaitingDrain = false;
 
-  constructor(r: HttpRequest, plan: LocationPlan, proxy: ProxyPlan, next: NextUpstream) {
+  constructor(r: HttpRequest, plan: LocationPlan, proxy: ProxyPlan, next: NextUpstream, waiter: BodyWaiter) {
     super(r.head, r.body);
     this.#t = r.transport;
     this.#r = r;
     this.#next = next;
+    this.#proxy = proxy;
+    this.#waiter = waiter;
     this.#maxBytes = plan.settings.clientMaxBodySizeBytes;
     this.#pass = proxy.passBody;
     this.#streamed = r.body === BODY_STREAM;
-    this.#bufferBytes = proxy.passBody ? proxy.requestBufferBytes : -1;
+    const buffer = (this.#bufferBytes = proxy.passBody ? proxy.requestBufferBytes : -1);
+    this.#fileAfterBytes = r.body === BODY_LENGTH && r.head.contentLength < buffer + (buffer >> 2) ? Number.POSITIVE_INFINITY : buffer;
     const keep = plan.keepBody;
     // An error_page proxied again keeps the copy the first exchange made (it is released once, at
     // the log). `Content-Length: 0` with client_body_in_file_only still makes an (empty) file, as nginx.
@@ -78,12 +116,92 @@ export class ProxyRequestBody extends RequestBodyFraming {
     return n;
   }
 
-  /**
-   * The upstream may be asked now: the body is complete, buffering is off, or more of it came
-   * than client_body_buffer_size (nginx would go on into a temp file; tsproxy streams the rest).
-   */
+  /** The upstream may be asked now: buffering is off, or the body is complete (and on disk when it went there). */
   get ready(): boolean {
-    return this.done || this.#bufferBytes < 0 || this.#heldBytes > this.#bufferBytes;
+    return this.#bufferBytes < 0 || (this.done && (this.#file === null || this.#file.flushed));
+  }
+
+  /** The body is in a temp file: it goes upstream with sendFile after each try's head. */
+  get inFile(): boolean {
+    return this.#file !== null;
+  }
+
+  /** The file is still being written to the connection (it must not be reused before the end). */
+  get sending(): boolean {
+    return this.#sendingOn !== null;
+  }
+
+  /** A try's head went out on `up`: the file follows, from its start, as fast as `up` drains. */
+  sendFile(up: UpstreamConn, attempt: UpstreamAttempt): void {
+    this.#sendingOn = up;
+    this.#sendAttempt = attempt;
+    this.#position = 0;
+    this.#awaitingDrain = false;
+    this.#pump();
+  }
+
+  /** The try on the connection the file goes to is over (a retry, the response complete). */
+  stopSending(): void {
+    this.#sendingOn = null;
+    this.#sendAttempt = null;
+  }
+
+  /** The upstream connection drained: more of the file may go. */
+  upstreamDrained(up: UpstreamConn): void {
+    if (up !== this.#sendingOn || !this.#awaitingDrain) return;
+    this.#awaitingDrain = false;
+    this.#pump();
+  }
+
+  /** The request is over (logged): the temp file goes. */
+  release(): void {
+    this.stopSending();
+    this.#file?.release();
+    this.#file = null;
+  }
+
+  bodyFileFlushed(): void {
+    if (this.#pausedForFile) {
+      this.#pausedForFile = false;
+      this.#t.resume();
+    }
+    if (this.done) this.#waiter.bodyReady();
+  }
+
+  bodyFileFailed(): void {
+    this.#waiter.bodyFailed();
+  }
+
+  #pump(): void {
+    const up = this.#sendingOn;
+    const file = this.#file;
+    if (up === null || file === null) return;
+    const left = file.size - this.#position;
+    if (left <= 0) return this.stopSending();
+    file.read(this.#position, Math.min(left, FILE_READ_BYTES), (err, data) => {
+      if (up !== this.#sendingOn || up.socket.destroyed) return;
+      if (err !== null || data === null || data.length === 0) {
+        this.#r.site.logger.error({ code: 'TSP_ERR_BODY_FILE', err, file: file.name }, 'could not read the request body file');
+        this.stopSending();
+        return this.#waiter.bodyFailed();
+      }
+      this.#position += data.length;
+      this.#sendAttempt!.bytesSent += data.length;
+      if (up.socket.write(data)) this.#pump();
+      else this.#awaitingDrain = true;
+    });
+  }
+
+  /** More of the body came than client_body_buffer_size: it goes on into a temp file, the held bytes first. */
+  #spill(): void {
+    const r = this.#r;
+    const file = (this.#file = new BodyFile(this.#proxy.requestBodyFile, r.site.logger, this));
+    r.requestBodyFile = this;
+    // nginx's warning (1.22), word for word: operators size client_body_buffer_size by it.
+    r.site.logger.warn(requestLogContext(r), `a client request body is buffered to a temporary file ${file.name}`);
+    const held = this.#next.bodyInFile();
+    if (held !== null) for (const part of held) file.write(part);
+    this.#heldBytes = 0;
   }
 
   /**
@@ -106,6 +224,15 @@ export class ProxyRequestBody extends RequestBodyFraming {
 
   /** Sent now, or held until the try's head goes out (the client is paused meanwhile). */
   #forward(part: Buffer, up: UpstreamConn | null, attempt: UpstreamAttempt | null): void {
+    const file = this.#file;
+    if (file !== null) {
+      file.write(part);
+      if (file.queuedBytes >= FILE_QUEUE_BYTES && !this.#pausedForFile) {
+        this.#pausedForFile = true;
+        this.#t.pause();
+      }
+      return;
+    }
     const next = this.#next;
     next.keep(part);
     if (next.headSent && up !== null) {
@@ -113,9 +240,10 @@ export class ProxyRequestBody extends RequestBodyFraming {
       if (!up.socket.write(part)) this.#t.pause();
     } else {
       next.hold(part);
-      // Buffering (proxy_request_buffering): read on until the body is complete or the buffer full.
+      // Buffering (proxy_request_buffering): read on until the body is complete; past the buffer, into a file.
       this.#heldBytes += part.length;
-      if (this.#bufferBytes < 0 || this.#heldBytes > this.#bufferBytes) this.#t.pause();
+      if (this.#bufferBytes < 0) this.#t.pause();
+      else if (this.#heldBytes > this.#fileAfterBytes && !this.done) this.#spill();
     }
   }
 }

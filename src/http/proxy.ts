@@ -19,7 +19,7 @@ import type { UpstreamGroup } from '../upstream/group.js';
 import { dynamicGroupsOf, dynamicTargetOf, splitDynamicUrl } from './dynamic.js';
 import { ChunkedScanner } from '../wire/chunked.js';
 import { BODY_TOO_LARGE } from './framing.js';
-import { ProxyRequestBody } from './proxy-request-body.js';
+import { ProxyRequestBody, type BodyWaiter } from './proxy-request-body.js';
 import { buildUpstreamHead, firstSegmentIs, proxyProtocolHeader, upgradeMatches, writeUpstreamRequest } from './upstream-request.js';
 import { closeCode } from './next-upstream.js';
 import { closeMessage, invalidResponseMessage, timeoutMessage } from './upstream-log.js';
@@ -36,7 +36,7 @@ import { HEAD_INVALID, HEAD_PENDING, ResponseHeadReader, poolable } from './upst
 import { resolveTlsTarget, type TlsTarget } from './upstream-tls.js';
 import { UpstreamExchange } from './upstream-exchange.js';
 
-export class ProxyExchange extends UpstreamExchange {
+export class ProxyExchange extends UpstreamExchange implements BodyWaiter {
   readonly #head: RequestHead;
   readonly #proxy: ProxyPlan;
   /** The upgrade asked of the upstream (what a 101 must name), null when none can be relayed. */
@@ -58,7 +58,7 @@ export class ProxyExchange extends UpstreamExchange {
     super(r, plan, proxy, r.body === BODY_NONE, new ProxyResponse(r, plan, proxy), proxy.scheme);
     this.#head = r.head;
     this.#proxy = proxy;
-    this.#body = new ProxyRequestBody(r, plan, proxy, this.next);
+    this.#body = new ProxyRequestBody(r, plan, proxy, this.next, this);
     this.bodyDone = this.#body.done;
   }
 
@@ -125,10 +125,12 @@ export class ProxyExchange extends UpstreamExchange {
     up.setTimeout(this.plan.settings.proxyReadTimeoutMs);
     attempt.bytesSent += (pp?.length ?? 0) + writeUpstreamRequest(s, this.upstreamHead, this.next.takeHeld());
     this.next.headSent = true;
-    if (!this.bodyDone) this.t.resume();
+    if (this.#body.inFile) this.#body.sendFile(up, attempt);
+    else if (!this.bodyDone) this.t.resume();
   }
 
   protected resetTry(): void {
+    this.#body.stopSending();
     this.#reusable = true;
     this.next.restart();
     this.#resAcc.reset();
@@ -160,6 +162,19 @@ export class ProxyExchange extends UpstreamExchange {
     this.bodyDone = true;
     this.t.bodyComplete();
     if (this.#deferred) this.start();
+  }
+
+  /** A body buffered in a temp file is all on disk: the upstream may be asked. */
+  bodyReady(): void {
+    if (this.#deferred && !this.done && this.#body.ready) this.start();
+  }
+
+  /** The temp file of the body cannot be written or read (nginx: 500). */
+  bodyFailed(): void {
+    if (this.done) return;
+    this.closeUpstream(false);
+    if (this.response.started) this.abortClient();
+    else this.fail(500, false);
   }
 
   #clientBodyError(status: number): void {
@@ -209,7 +224,9 @@ export class ProxyExchange extends UpstreamExchange {
   // upstream side
 
   upstreamDrain(up: UpstreamConn): void {
-    if (up === this.up) this.t.resume();
+    if (up !== this.up) return;
+    if (this.#body.sending) this.#body.upstreamDrained(up);
+    else this.t.resume();
   }
 
   upstreamData(up: UpstreamConn, chunk: Buffer): void {
@@ -338,7 +355,10 @@ export class ProxyExchange extends UpstreamExchange {
 
   #complete(): void {
     const up = this.up;
-    this.endTry(up !== null && this.#reusable && this.bodyDone && this.#upstreamReusable && poolable(this.#proxy, up, this.res!));
+    // A body still on its way from its temp file (the upstream answered early): the connection is not reusable.
+    const sent = !this.#body.sending;
+    this.#body.stopSending();
+    this.endTry(up !== null && this.#reusable && this.bodyDone && sent && this.#upstreamReusable && poolable(this.#proxy, up, this.res!));
     this.response.end();
     finishRequest(this.r, this.response.keepAlive && this.bodyDone);
   }

@@ -72,6 +72,8 @@ export class HttpRequest implements RequestInfo {
   responseHeaders: readonly string[] | null = null;
   connectionHeader = '';
   keptBody: KeptBody | null = null;
+  /** A proxied body buffered in a temp file (proxy-request-body.ts): released at the log phase. */
+  requestBodyFile: { release(): void } | null = null;
   /** $limit_req_status / $limit_conn_status ('' until a limit decided; set once per request, as nginx's r->main). */
   limitReqStatus = '';
   limitConnStatus = '';

@@ -37,12 +37,11 @@ export const CLIENT_BODY_DIRECTIVES: readonly DirectiveSpec[] = [
   }),
   setting({
     kind: 'http', contexts: LOC3, name: 'client_body_temp_path', field: 'clientBodyTempPath', parse: tempPath, args: [1, 4], default: 'client_body_temp',
-    syntax: 'client_body_temp_path path [level1 [level2 [level3]]];', summary: 'Directory of request body files (client_body_in_file_only, $request_body_file).',
+    syntax: 'client_body_temp_path path [level1 [level2 [level3]]];', summary: 'Directory of request body files (a buffered body past client_body_buffer_size, client_body_in_file_only, $request_body_file).',
     note: 'Resolved against the prefix; created when the first file is written.',
   }),
   setting({
     kind: 'http', contexts: LOC3, name: 'proxy_request_buffering', field: 'proxyRequestBuffering', parse: flag, default: 'on',
-    syntax: 'proxy_request_buffering on | off;', summary: 'on: the request body is read before the upstream is asked (100 Continue from the proxy); off: it streams at once, and no copy is kept ($request_body, $request_body_file stay empty).',
-    note: 'A body larger than client_body_buffer_size is not written to a temp file: once the buffer is full the upstream is asked and the rest streams.',
+    syntax: 'proxy_request_buffering on | off;', summary: 'on: the request body is read before the upstream is asked (100 Continue from the proxy), past client_body_buffer_size into a temp file; off: it streams at once, and no copy is kept ($request_body, $request_body_file stay empty).',
   }),
 ];
