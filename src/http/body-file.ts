@@ -10,6 +10,8 @@
 import { close, mkdir, open, read, unlink, writev } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
+import type { HttpRequest } from './request.js';
+import { requestLogContext } from './upstream-log.js';
 
 export interface BodyFilePlan {
   readonly tempPath: string;
@@ -22,6 +24,14 @@ export interface BodyFilePlan {
 export interface BodyFileOwner {
   bodyFileFlushed(): void;
   bodyFileFailed(): void;
+}
+
+/** A request body that goes on into a temp file past client_body_buffer_size (proxied or FastCGI). */
+export function openBodyFile(r: HttpRequest, plan: BodyFilePlan, owner: BodyFileOwner): BodyFile {
+  const file = new BodyFile(plan, r.site.logger, owner);
+  // nginx's warning (1.22), word for word: operators size client_body_buffer_size by it.
+  r.site.logger.warn(requestLogContext(r), `a client request body is buffered to a temporary file ${file.name}`);
+  return file;
 }
 
 /** The next body file number (nginx: ngx_temp_number, 10 digits, moved on by a random step after a collision). */

@@ -293,7 +293,7 @@ export function compileLocationPlan(
     const group = ctx.groups.get(name) ?? null;
     if (group === null) ctx.logger.error({ upstream: name }, `no upstream group "${name}"`);
     const f = settings.fastcgi ?? DEFAULT_FASTCGI;
-    fastcgi = compileFastcgiPlan(f, name, group, tc);
+    fastcgi = compileFastcgiPlan(f, name, group, tc, settings.clientBody ?? defaultClientBody(ctx.prefix));
     headerSettings = fastcgiHeaderSettings(settings, f);
   }
   return {

@@ -22,15 +22,13 @@ import type { NextUpstream } from './next-upstream.js';
 import type { LocationPlan, ProxyPlan } from './plan.js';
 import type { UpstreamConn } from './pool.js';
 import { KeptBody } from './kept-body.js';
-import { BodyFile, type BodyFileOwner } from './body-file.js';
+import { openBodyFile, type BodyFile, type BodyFileOwner } from './body-file.js';
+import { BodyFileSender, type BodyFileSendOwner } from './body-file-sender.js';
 import { BODY_LENGTH, BODY_NONE, BODY_STREAM, type HttpRequest } from './request.js';
-import { requestLogContext } from './upstream-log.js';
 import type { ClientTransport } from './transport.js';
 
 /** Body bytes queued for the temp file before the client is paused. */
 const FILE_QUEUE_BYTES = 64 * 1024;
-/** One read of the temp file on its way upstream. */
-const FILE_READ_BYTES = 64 * 1024;
 
 /** The exchange, told when a buffered body is all on disk, and when it cannot be (nginx: 500). */
 export interface BodyWaiter {
@@ -38,7 +36,7 @@ export interface BodyWaiter {
   bodyFailed(): void;
 }
 
-export class ProxyRequestBody extends RequestBodyFraming implements BodyFileOwner {
+export class ProxyRequestBody extends RequestBodyFraming implements BodyFileOwner, BodyFileSendOwner {
   readonly #t: ClientTransport;
   readonly #r: HttpRequest;
   readonly #next: NextUpstream;
@@ -64,11 +62,8 @@ export class ProxyRequestBody extends RequestBodyFraming implements BodyFileOwne
   #file: BodyFile | null = null;
   /** The client was paused for the file's writes. */
   #pausedForFile = false;
-  /** The connection the file is being sent on (null when not sending), the next position, its try. */
-  #sendingOn: UpstreamConn | null = null;
-  #position = 0;
-  #sendAttempt: UpstreamAttempt | null = null;
-  #awaitingDrain = false;
+  /** The file on its way to each try's connection. */
+  #sender: BodyFileSender | null = null;
 
   constructor(r: HttpRequest, plan: LocationPlan, proxy: ProxyPlan, next: NextUpstream, waiter: BodyWaiter) {
     super(r.head, r.body);
@@ -128,29 +123,22 @@ export class ProxyRequestBody extends RequestBodyFraming implements BodyFileOwne
 
   /** The file is still being written to the connection (it must not be reused before the end). */
   get sending(): boolean {
-    return this.#sendingOn !== null;
+    return this.#sender?.sending ?? false;
   }
 
   /** A try's head went out on `up`: the file follows, from its start, as fast as `up` drains. */
   sendFile(up: UpstreamConn, attempt: UpstreamAttempt): void {
-    this.#sendingOn = up;
-    this.#sendAttempt = attempt;
-    this.#position = 0;
-    this.#awaitingDrain = false;
-    this.#pump();
+    this.#sender!.start(up, attempt);
   }
 
   /** The try on the connection the file goes to is over (a retry, the response complete). */
   stopSending(): void {
-    this.#sendingOn = null;
-    this.#sendAttempt = null;
+    this.#sender?.stop();
   }
 
   /** The upstream connection drained: more of the file may go. */
   upstreamDrained(up: UpstreamConn): void {
-    if (up !== this.#sendingOn || !this.#awaitingDrain) return;
-    this.#awaitingDrain = false;
-    this.#pump();
+    this.#sender?.drained(up);
   }
 
   /** The request is over (logged): the temp file goes. */
@@ -172,33 +160,16 @@ export class ProxyRequestBody extends RequestBodyFraming implements BodyFileOwne
     this.#waiter.bodyFailed();
   }
 
-  #pump(): void {
-    const up = this.#sendingOn;
-    const file = this.#file;
-    if (up === null || file === null) return;
-    const left = file.size - this.#position;
-    if (left <= 0) return this.stopSending();
-    file.read(this.#position, Math.min(left, FILE_READ_BYTES), (err, data) => {
-      if (up !== this.#sendingOn || up.socket.destroyed) return;
-      if (err !== null || data === null || data.length === 0) {
-        this.#r.site.logger.error({ code: 'TSP_ERR_BODY_FILE', err, file: file.name }, 'could not read the request body file');
-        this.stopSending();
-        return this.#waiter.bodyFailed();
-      }
-      this.#position += data.length;
-      this.#sendAttempt!.bytesSent += data.length;
-      if (up.socket.write(data)) this.#pump();
-      else this.#awaitingDrain = true;
-    });
+  bodyFileSent(): void {
+    // The body is complete before the upstream is asked: nothing follows it.
   }
 
   /** More of the body came than client_body_buffer_size: it goes on into a temp file, the held bytes first. */
   #spill(): void {
     const r = this.#r;
-    const file = (this.#file = new BodyFile(this.#proxy.requestBodyFile, r.site.logger, this));
+    const file = (this.#file = openBodyFile(r, this.#proxy.requestBodyFile, this));
+    this.#sender = new BodyFileSender(file, r, this);
     r.requestBodyFile = this;
-    // nginx's warning (1.22), word for word: operators size client_body_buffer_size by it.
-    r.site.logger.warn(requestLogContext(r), `a client request body is buffered to a temporary file ${file.name}`);
     const held = this.#next.bodyInFile();
     if (held !== null) for (const part of held) file.write(part);
     this.#heldBytes = 0;

@@ -169,14 +169,6 @@ export class ProxyExchange extends UpstreamExchange implements BodyWaiter {
     if (this.#deferred && !this.done && this.#body.ready) this.start();
   }
 
-  /** The temp file of the body cannot be written or read (nginx: 500). */
-  bodyFailed(): void {
-    if (this.done) return;
-    this.closeUpstream(false);
-    if (this.response.started) this.abortClient();
-    else this.fail(500, false);
-  }
-
   #clientBodyError(status: number): void {
     this.closeUpstream(false);
     if (this.response.started) {

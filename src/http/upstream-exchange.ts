@@ -215,6 +215,14 @@ export abstract class UpstreamExchange implements Exchange, UpstreamOwner {
     else this.t.abort();
   }
 
+  /** The request body's temp file cannot be written or read (nginx: 500). */
+  bodyFailed(): void {
+    if (this.done) return;
+    this.closeUpstream(false);
+    if (this.response.started) this.abortClient();
+    else this.fail(500, false);
+  }
+
   /** A failure after the response started aborts the client; before, the client gets `status`. */
   protected failResponse(status: number): void {
     this.closeUpstream(true);

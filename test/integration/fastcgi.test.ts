@@ -4,6 +4,7 @@
  * keep-alive to the server, the error log's stderr lines, and the failures (502, 504). What nginx
  * does was checked with nginx 1.22 + php-fpm 8.2 (a temp prefix, Debian's fastcgi.conf).
  */
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import http2 from 'node:http2';
 import net from 'node:net';
@@ -111,6 +112,25 @@ describe.skipIf(NO_PHP_FPM)(`fastcgi_pass with php-fpm${PHP_FPM_SKIP_NOTE}`, () 
     expect(raw).toMatch(/^HTTP\/1\.1 200 /);
     expect(body).toContain('"INPUT_LENGTH":11');
     expect(body).toContain('"CONTENT_LENGTH":"11"');
+  });
+
+  test('a body past client_body_buffer_size goes to a temp file first (nginx\'s warning), then to PHP whole from it; the file goes after', async () => {
+    const bodies = tempDir();
+    const logs: LogRecord[] = [];
+    const proxy = await startProxy(phpConfig(root, fpm.port, `client_max_body_size 10m; client_body_buffer_size 8k; client_body_temp_path ${bodies} 2;`), logs);
+    const body = Buffer.from(Array.from({ length: 700_000 }, (_, i) => 33 + ((i * 7919) % 94))); // printable: rawExchange sends text
+    const md5 = createHash('md5').update(body).digest('hex');
+    const res = await request(proxy.url('/server.php'), { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body });
+    expect(JSON.parse(res.body)).toMatchObject({ INPUT_LENGTH: body.length, INPUT_MD5: md5, CONTENT_LENGTH: String(body.length) });
+    // chunked: the length PHP sees is the file's (de-chunked data)
+    const chunks = [body.subarray(0, 300_000), body.subarray(300_000)].map((c) => `${c.length.toString(16)}\r\n${c.toString('latin1')}\r\n`).join('');
+    const raw = await rawExchange(proxy.port(), `POST /server.php HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n${chunks}0\r\n\r\n`);
+    expect(raw).toContain(`"INPUT_MD5":"${md5}"`);
+    expect(raw).toContain(`"CONTENT_LENGTH":"${body.length}"`);
+    const warnings = logs.filter((l) => l.msg.startsWith('a client request body is buffered to a temporary file '));
+    expect(warnings).toHaveLength(2);
+    expect(warnings[0]!.msg).toMatch(new RegExp(`file ${bodies}/\\d\\d/\\d{10}$`));
+    await expect.poll(() => (fs.readdirSync(bodies, { recursive: true }) as string[]).filter((f) => fs.statSync(path.join(bodies, f)).isFile())).toEqual([]);
   });
 
   test('status, reason and headers from PHP: Status: 404 with its reason, http_response_code(201), Set-Cookie; Status itself is not passed', async () => {

@@ -26,9 +26,11 @@ import type { UpstreamConn } from '../pool.js';
 import { ProxyResponse } from '../proxy-response.js';
 import { httpDate, SERVER_WITH_VERSION } from '../respond.js';
 import { SERVER_NAME } from '../../constants.js';
-import { BODY_CHUNKED, BODY_NONE, BODY_STREAM, type HttpRequest } from '../request.js';
+import { BODY_CHUNKED, BODY_LENGTH, BODY_NONE, BODY_STREAM, type HttpRequest } from '../request.js';
 import { closeMessage, timeoutMessage } from '../upstream-log.js';
 import { UpstreamExchange } from '../upstream-exchange.js';
+import { openBodyFile, type BodyFile, type BodyFileOwner } from '../body-file.js';
+import { BodyFileSender, type BodyFileSendOwner } from '../body-file-sender.js';
 import { fastcgiParams, type FastcgiPlan } from './plan.js';
 
 /** The largest CGI head accepted (nginx: fastcgi_buffer_size, 4k/8k; PHP heads with many cookies need more). */
@@ -36,12 +38,24 @@ const MAX_CGI_HEAD_BYTES = 64 * 1024;
 /** How much of one STDERR record goes into one log line (nginx cuts its lines too). */
 const MAX_STDERR_LOG_BYTES = 2048;
 
-export class FastcgiExchange extends UpstreamExchange implements FastcgiSink {
+/** Body bytes queued for the temp file before the client is paused. */
+const FILE_QUEUE_BYTES = 64 * 1024;
+
+export class FastcgiExchange extends UpstreamExchange implements FastcgiSink, BodyFileOwner, BodyFileSendOwner {
   readonly #fcgi: FastcgiPlan;
   readonly #framing: RequestBodyFraming;
   /** The request body's data bytes (de-chunked), kept until the request is written (and for a retry). */
   #bodyParts: Buffer[] | null = null;
   #bodyBytes = 0;
+  /**
+   * Body data past which it goes on into a temp file (client_body_buffer_size; a Content-Length
+   * body shorter than the buffer + 1/4 stays in memory, nginx's sizing), and the file and its sender.
+   */
+  readonly #fileAfterBytes: number;
+  #file: BodyFile | null = null;
+  #sender: BodyFileSender | null = null;
+  #pausedForFile = false;
+  #begun = false;
   #decoder: ChunkedDecoder | null = null;
   #onDecoded: ((data: Buffer) => void) | null = null;
   /** BEGIN_REQUEST, PARAMS, STDIN records: what every try writes. */
@@ -56,6 +70,8 @@ export class FastcgiExchange extends UpstreamExchange implements FastcgiSink {
     this.#fcgi = fcgi;
     this.#framing = new RequestBodyFraming(r.head, bodyDone ? BODY_NONE : r.body);
     this.bodyDone = this.#framing.done;
+    const buffer = fcgi.bodyBufferBytes;
+    this.#fileAfterBytes = r.body === BODY_LENGTH && r.head.contentLength < buffer + (buffer >> 2) ? Number.POSITIVE_INFINITY : buffer;
     if (r.body === BODY_CHUNKED && !bodyDone) {
       this.#decoder = new ChunkedDecoder();
       this.#onDecoded = (data) => this.#keep(data);
@@ -93,14 +109,60 @@ export class FastcgiExchange extends UpstreamExchange implements FastcgiSink {
 
   #keep(data: Buffer): void {
     if (!this.#fcgi.passBody || data.length === 0) return;
-    (this.#bodyParts ??= []).push(data);
     this.#bodyBytes += data.length;
+    const file = this.#file;
+    if (file === null) {
+      (this.#bodyParts ??= []).push(data);
+      if (this.#bodyBytes > this.#fileAfterBytes && !this.#framing.done) this.#spill();
+      return;
+    }
+    file.write(data);
+    if (file.queuedBytes >= FILE_QUEUE_BYTES && !this.#pausedForFile) {
+      this.#pausedForFile = true;
+      this.t.pause();
+    }
+  }
+
+  /** More of the body came than client_body_buffer_size: it goes on into a temp file. */
+  #spill(): void {
+    const r = this.r;
+    const file = (this.#file = openBodyFile(r, this.#fcgi.bodyFile, this));
+    this.#sender = new BodyFileSender(file, r, this, stdinParts, STDIN_END);
+    r.requestBodyFile = this;
+    for (const part of this.#bodyParts!) file.write(part);
+    this.#bodyParts = null;
   }
 
   #bodyRead(): void {
     this.bodyDone = true;
     this.t.bodyComplete();
-    this.#begin();
+    if (this.#file === null || this.#file.flushed) this.#begin();
+  }
+
+  bodyFileFlushed(): void {
+    if (this.#pausedForFile) {
+      this.#pausedForFile = false;
+      this.t.resume();
+    }
+    if (this.bodyDone && !this.#begun) this.#begin();
+  }
+
+  bodyFileFailed(): void {
+    this.bodyFailed();
+  }
+
+  bodyFileSent(): void {
+    const up = this.up;
+    if (up === null) return;
+    this.#sending = false;
+    up.setTimeout(this.#fcgi.readTimeoutMs);
+  }
+
+  /** The request is over (logged): the temp file goes. */
+  release(): void {
+    this.#sender?.stop();
+    this.#file?.release();
+    this.#file = null;
   }
 
   clientDrain(): void {
@@ -126,7 +188,8 @@ export class FastcgiExchange extends UpstreamExchange implements FastcgiSink {
   // tries
 
   #begin(): void {
-    if (this.done) return;
+    if (this.done || this.#begun) return;
+    this.#begun = true;
     const r = this.r;
     const fcgi = this.#fcgi;
     const params = fastcgiParams(fcgi, r, r.head.lnames);
@@ -137,7 +200,8 @@ export class FastcgiExchange extends UpstreamExchange implements FastcgiSink {
     }
     const request = [encodeBeginRequest(fcgi.keepConn), encodeParams(params)];
     if (this.#bodyParts !== null) for (const part of this.#bodyParts) for (const p of stdinParts(part)) request.push(p);
-    request.push(STDIN_END);
+    // A body in a temp file follows each try's PARAMS from there (STDIN records, then the empty one).
+    if (this.#file === null) request.push(STDIN_END);
     this.#request = request;
     this.#bodyParts = null;
     r.proxyHost = fcgi.upstreamName;
@@ -163,10 +227,12 @@ export class FastcgiExchange extends UpstreamExchange implements FastcgiSink {
       attempt.bytesSent += b.length;
     }
     s.uncork();
-    // fastcgi_send_timeout while the request does not drain, then fastcgi_read_timeout.
-    this.#sending = !flushed;
-    up.setTimeout(flushed ? this.#fcgi.readTimeoutMs : this.#fcgi.sendTimeoutMs);
+    // fastcgi_send_timeout while the request does not drain (or its body file is on its way), then fastcgi_read_timeout.
+    const sender = this.#sender;
+    this.#sending = !flushed || sender !== null;
+    up.setTimeout(this.#sending ? this.#fcgi.sendTimeoutMs : this.#fcgi.readTimeoutMs);
     this.next.headSent = true;
+    sender?.start(up, attempt);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -186,6 +252,7 @@ export class FastcgiExchange extends UpstreamExchange implements FastcgiSink {
 
   upstreamDrain(up: UpstreamConn): void {
     if (up !== this.up) return;
+    if (this.#sender?.sending) return this.#sender.drained(up);
     if (this.#sending) {
       this.#sending = false;
       up.setTimeout(this.#fcgi.readTimeoutMs);
@@ -331,6 +398,7 @@ export class FastcgiExchange extends UpstreamExchange implements FastcgiSink {
   // outcomes
 
   protected resetTry(): void {
+    this.#sender?.stop();
     this.#sending = false;
     this.#reader.reset();
     this.#head.reset();
@@ -339,8 +407,11 @@ export class FastcgiExchange extends UpstreamExchange implements FastcgiSink {
   #complete(clean: boolean): void {
     const up = this.up;
     const fcgi = this.#fcgi;
+    // A body still on its way from its temp file (the server answered early): not reusable.
+    const sent = !(this.#sender?.sending ?? false);
+    this.#sender?.stop();
     // Without FCGI_KEEP_CONN the server closes the connection after END_REQUEST.
-    this.endTry(up !== null && clean && fcgi.keepConn && (fcgi.keepaliveRequests <= 0 || up.requests < fcgi.keepaliveRequests) && Date.now() - up.createdAt < fcgi.keepaliveTimeMs);
+    this.endTry(up !== null && clean && sent && fcgi.keepConn && (fcgi.keepaliveRequests <= 0 || up.requests < fcgi.keepaliveRequests) && Date.now() - up.createdAt < fcgi.keepaliveTimeMs);
     finishRequest(this.r, this.response.keepAlive && this.bodyDone);
   }
 

@@ -4,7 +4,8 @@
  * (the same fields as a ProxyPlan's, so next-upstream.ts and proxy-response.ts serve both).
  * `fastcgiParams` builds the PARAMS of one request from it.
  */
-import type { FastcgiSettings, LocationSettings, NextUpstreamCondition } from '../../config/types.js';
+import type { ClientBodyConfig, FastcgiSettings, LocationSettings, NextUpstreamCondition } from '../../config/types.js';
+import type { BodyFilePlan } from '../body-file.js';
 import type { UpstreamGroup } from '../../upstream/group.js';
 import type { CompiledTemplate, RequestInfo } from '../variables.js';
 
@@ -43,6 +44,9 @@ export interface FastcgiPlan {
   readonly statusOverride?: number;
   /** X-Accel-Limit-Rate from the FastCGI server sets limit_rate (nginx; fastcgi_ignore_headers is not supported). */
   readonly accelLimitRate: boolean;
+  /** client_body_buffer_size: a larger body goes on into a temp file (client_body_temp_path) before the request goes out. */
+  readonly bodyBufferBytes: number;
+  readonly bodyFile: BodyFilePlan;
 }
 
 /** fastcgi_next_upstream's status conditions (nginx has no http_502 / http_504 here). */
@@ -59,7 +63,7 @@ export function fastcgiHeaderSettings(settings: LocationSettings, f: FastcgiSett
 }
 
 export function compileFastcgiPlan(
-  f: FastcgiSettings, upstreamName: string, group: UpstreamGroup | null, tc: (t: string) => CompiledTemplate,
+  f: FastcgiSettings, upstreamName: string, group: UpstreamGroup | null, tc: (t: string) => CompiledTemplate, body: ClientBodyConfig,
 ): FastcgiPlan {
   const conds = new Set(f.nextUpstream);
   const retryStatuses = new Set<number>();
@@ -96,6 +100,8 @@ export function compileFastcgiPlan(
     retryStatuses,
     tries: f.nextUpstreamTries,
     retryTimeoutMs: f.nextUpstreamTimeoutMs,
+    bodyBufferBytes: body.bufferSizeBytes,
+    bodyFile: { tempPath: body.tempPath, tempLevels: body.tempLevels, keepFile: false },
   };
 }
 
