@@ -52,6 +52,9 @@ const DECISION_TIMEOUT_MS = 3000;
 const PASSED_UNDECIDED: LimitReqDecision = { outcome: LIMIT_DECLINED, excess: 0, index: 0, delayMs: 0 };
 
 /** A worker's LimitService: every decision is the primary's. */
+/** Timed-out limit_conn asks remembered for a late grant; past it the oldest are dropped. */
+const MAX_LATE = 10_000;
+
 export class WorkerLimits implements LimitService {
   readonly #send: (msg: LimitRequest) => void;
   readonly #waiting = new Map<number, Waiting>();
@@ -111,7 +114,11 @@ export class WorkerLimits implements LimitService {
     for (const [reqId, entry] of w.#waiting) {
       if (entry.askedMs > cutoff) continue;
       w.#waiting.delete(reqId);
-      if (entry.checks !== null) w.#late.set(reqId, entry.checks);
+      if (entry.checks !== null) {
+        w.#late.set(reqId, entry.checks);
+        // A primary that never answers must not grow this without end: the oldest are forgotten.
+        if (w.#late.size > MAX_LATE) w.#late.delete(w.#late.keys().next().value!);
+      }
       late++;
       (entry.done as (a: unknown, arg: unknown) => void)(entry.fallback(), entry.arg);
     }
