@@ -4,13 +4,15 @@
 # load generator's core, CPU per request much less. Not a comparison with nginx (bench/run.ts and
 # bench/tls.ts do that); a before/after check of the hot paths.
 #
-#   [MODES=h1|h2] bench/cpu-per-request.sh [ROUNDS] CLI_A CLI_B ...   (each CLI a built dist/cli.js)
+#   [MODES="h1 h2 h1status"] bench/cpu-per-request.sh [ROUNDS] CLI_A CLI_B ...   (each CLI a built dist/cli.js)
 #   e.g. git worktree add /tmp/before <commit> && (cd /tmp/before && ln -s $PWD/node_modules . &&
 #        npx tsc -p tsconfig.build.json); bench/cpu-per-request.sh 3 /tmp/before/dist/cli.js dist/cli.js
 #
 # Scenarios: HTTP/1.1 keep-alive (wrk -c50, 4 s) and HTTP/2 over TLS (h2load -c10 -m5, 60,000
 # requests), small responses from bench/procs/backend.mjs through an upstream keepalive pool.
-# The proxy runs on CPU 0, wrk/h2load and the backend on CPU 1 (as bench/run.ts).
+# h1status (issue 16's cost): HTTP/1.1 as h1 with an active check on the upstream, while the
+# status page is open (a client on its event stream) and Prometheus scrapes /status every second.
+# The proxy runs on CPU 0, wrk/h2load, the backend and the status clients on CPU 1 (as bench/run.ts).
 set -euo pipefail
 ROUNDS=3
 if [[ ${1:-} =~ ^[0-9]+$ ]]; then ROUNDS=$1; shift; fi
@@ -33,12 +35,13 @@ worker_processes 1;
 events {}
 http {
   access_log off; keepalive_requests 1000000;
-  upstream b { server 127.0.0.1:$BACKEND; keepalive 64; }
+  upstream b { server 127.0.0.1:$BACKEND; keepalive 64; $([ "$mode" = h1status ] && echo 'check interval=1000 rise=1 fall=2 type=tcp;') }
   server {
     listen 127.0.0.1:$h1;
     listen 127.0.0.1:$h2 ssl http2;
     ssl_certificate $DIR/cert.pem; ssl_certificate_key $DIR/key.pem;
     location / { proxy_pass http://b; proxy_http_version 1.1; proxy_set_header Connection ""; }
+    location = /status { check_status; }
   }
 }
 CONF
@@ -51,8 +54,14 @@ CONF
     reqs=$(taskset -c 1 h2load -t1 -c10 -m5 -n 60000 "https://127.0.0.1:$h2/small" 2>&1 | sed -nE 's/.* ([0-9]+) succeeded.*/\1/p')
   else
     taskset -c 1 wrk -t1 -c50 -d2s "http://127.0.0.1:$h1/small" > /dev/null 2>&1   # warm-up
+    local watchers=()
+    if [ "$mode" = h1status ]; then
+      taskset -c 1 curl -sN -m 10 -H 'Accept: text/event-stream' "http://127.0.0.1:$h1/status" > /dev/null 2>&1 & watchers+=($!)
+      (for _ in 1 2 3 4 5 6 7 8; do taskset -c 1 curl -s -m 2 "http://127.0.0.1:$h1/status?format=prometheus" > /dev/null; sleep 1; done) & watchers+=($!)
+    fi
     t0=$(awk '{print $14+$15}' /proc/$pid/stat)
     reqs=$(taskset -c 1 wrk -t1 -c50 -d4s "http://127.0.0.1:$h1/small" 2>&1 | awk '/requests in/ {print $1}')
+    [ ${#watchers[@]} -eq 0 ] || kill "${watchers[@]}" 2>/dev/null || true
   fi
   t1=$(awk '{print $14+$15}' /proc/$pid/stat)
   kill "$pid"; wait "$pid" 2>/dev/null || true
