@@ -157,6 +157,7 @@ function chart(box, id, title, unit, points, lines, now) {
   });
   el('text', { x: left, y: 108 }, svg).textContent = '-' + Math.round(WINDOW_MS / 60000) + ' min';
   el('text', { x: left + w, y: 108, 'text-anchor': 'end' }, svg).textContent = 'now (' + unit + ')';
+  var drawn = 0;
   lines.forEach(function (l) {
     var pts = [];
     points.forEach(function (p) {
@@ -165,7 +166,9 @@ function chart(box, id, title, unit, points, lines, now) {
       pts.push(x.toFixed(1) + ',' + y.toFixed(1));
     });
     if (pts.length > 0) el('polyline', { points: pts.join(' '), fill: 'none', stroke: l[1], 'stroke-width': 1.6, 'vector-effect': 'non-scaling-stroke' }, svg);
+    drawn += pts.length;
   });
+  if (drawn === 0) el('text', { x: left + w / 2, y: top + h / 2, 'text-anchor': 'middle', 'class': 'nodata' }, svg).textContent = 'no data yet';
   svg.setAttribute('data-points', String(points.length));
 }
 
