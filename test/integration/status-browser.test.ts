@@ -63,6 +63,10 @@ async function openPage(url: string, javaScriptEnabled: boolean): Promise<Page> 
   const context = await launchBrowser({ javaScriptEnabled });
   onTestFinished(() => context.dispose());
   const page = await context.newPage();
+  const errors: string[] = [];
+  page.on('pageerror', (err) => errors.push(String(err)));
+  page.on('console', (msg) => void (msg.type() === 'error' && errors.push(msg.text())));
+  onTestFinished(() => expect(errors).toEqual([]));
   const res = await page.goto(url);
   expect(res?.status()).toBe(200);
   expect(res?.headers()['content-type']).toBe('text/html; charset=utf-8');

@@ -36,20 +36,28 @@ class Cells {
   }
 }
 
-function header(columns: readonly string[]): string {
-  return `<thead><tr>${columns.map((c) => `<th>${c}</th>`).join('')}</tr></thead>`;
+function header(columns: readonly (string | readonly [string, string])[]): string {
+  return `<thead><tr>${columns.map((c) => (typeof c === 'string' ? `<th>${c}</th>` : `<th title="${escapeHtml(c[1])}">${c[0]}</th>`)).join('')}</tr></thead>`;
 }
 
 /** A section with one table, left out when it has no rows. */
-function tableSection(cls: string, title: string, columns: readonly string[], rows: readonly string[]): string {
+function tableSection(cls: string, title: string, columns: readonly (string | readonly [string, string])[], rows: readonly string[]): string {
   if (rows.length === 0) return '';
   return `<section class="${cls}"><h2>${title}</h2><div class="scroll"><table>${header(columns)}<tbody>\n${rows.map((r) => `<tr>${r}</tr>`).join('\n')}\n</tbody></table></div></section>`;
 }
 
-const PEER_COLUMNS = [
-  'Peer', 'State', 'For', 'Weight', 'Backup', 'Max conns', 'Active', 'Conns', 'Requests', '2xx', '3xx', '4xx', '5xx', 'No resp.',
-  'Sent', 'Received', 'Conn. fails', 'Timeouts', 'Retries', 'Fails', 'Last check', 'Checks OK / rise', 'Checks failed / fall',
-  'Changes', 'Downtime', 'Last error',
+/** Column headers, short, each with a tooltip that says what it counts. */
+const PEER_COLUMNS: readonly (readonly [string, string])[] = [
+  ['Peer', 'The server line (address, #n for a repeated one)'], ['State', 'up, down (checks), passive-down (max_fails), disabled (down in the config)'],
+  ['For', 'Time in the current state'], ['Last check', 'Last active check: result and latency'],
+  ['OK / rise', 'Consecutive successful checks / rise= threshold'], ['Failed / fall', 'Consecutive failed checks / fall= threshold'],
+  ['Last error', 'Last failure, active or passive'],
+  ['Weight', 'weight='], ['Backup', 'backup'], ['Max', 'max_conns= (none: no limit)'],
+  ['Active', 'Connections in progress'], ['Conns', 'Connections opened (keepalive reuse not counted)'], ['Requests', 'Requests sent (each retry where it went)'],
+  ['2xx', 'Responses 2xx'], ['3xx', 'Responses 3xx'], ['4xx', 'Responses 4xx'], ['5xx', 'Responses 5xx'], ['None', 'Requests that got no response'],
+  ['Sent', 'Bytes sent to the peer'], ['Recv', 'Bytes received from the peer'], ['Conn fail', 'Connection attempts that failed'],
+  ['Timeout', 'Timeouts'], ['Retried', 'Attempts retried on another peer (proxy_next_upstream)'], ['Fails', 'Failures in the current fail_timeout window (max_fails)'],
+  ['Changes', 'State changes between up and not up'], ['Downtime', 'Total time down or passive-down'],
 ];
 
 function peerRow(c: Cells, path: string, p: PeerStatus): string {
@@ -58,6 +66,10 @@ function peerRow(c: Cells, path: string, p: PeerStatus): string {
     `<td class="peer">${escapeHtml(p.key)}</td>`,
     c.td(`${path}.state`, 's', p.state, 'state'),
     c.td(`${path}.stateSince`, 'since', p.stateSince),
+    c.td(path, 'check', p, ''),
+    c.td(path, 'rise', p),
+    c.td(path, 'fall', p),
+    c.td(`${path}.lastError`, 's', p.lastError, 'error'),
     c.td(`${path}.weight`, 'n', p.weight),
     c.td(`${path}.backup`, 'flag', p.backup, ''),
     c.td(`${path}.maxConns`, 'limit', p.maxConns),
@@ -75,12 +87,8 @@ function peerRow(c: Cells, path: string, p: PeerStatus): string {
     c.td(`${path}.timeouts`, 'n', p.timeouts),
     c.td(`${path}.retries`, 'n', p.retries),
     c.td(`${path}.fails`, 'n', p.fails),
-    c.td(path, 'check', p, ''),
-    c.td(path, 'rise', p),
-    c.td(path, 'fall', p),
     c.td(`${path}.stateChanges`, 'n', p.stateChanges),
     c.td(`${path}.downtimeMs`, 'dur', p.downtimeMs),
-    c.td(`${path}.lastError`, 's', p.lastError, 'error'),
   ].join('') + '</tr>';
 }
 

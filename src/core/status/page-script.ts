@@ -9,11 +9,12 @@
  */
 import { statusCell } from './cells.js';
 
-/** How much time the charts show. */
+/** How much time the charts show at most, and at least (a young page spreads what it has). */
 export const CHART_WINDOW_MS = 10 * 60 * 1000;
+const CHART_MIN_WINDOW_MS = 60 * 1000;
 
 const CLIENT = String.raw`
-var WINDOW_MS = ${CHART_WINDOW_MS};
+var WINDOW_MS = ${CHART_WINDOW_MS}, MIN_WINDOW_MS = ${CHART_MIN_WINDOW_MS};
 var docEl = document.getElementById('status-doc');
 var first = JSON.parse(docEl.textContent);
 var series = {};
@@ -150,19 +151,20 @@ function chart(box, id, title, unit, points, lines, now) {
   points.forEach(function (p) { lines.forEach(function (l) { if (p[l[0]] !== null && p[l[0]] > max) max = p[l[0]]; }); });
   max = nice(max);
   var left = 34, top = 6, w = 400 - left - 4, h = 110 - top - 14;
+  var span = points.length > 0 ? Math.min(WINDOW_MS, Math.max(MIN_WINDOW_MS, now - points[0].t)) : MIN_WINDOW_MS;
   [0, 0.5, 1].forEach(function (f) {
     var y = top + h - f * h;
     el('line', { 'class': 'grid', x1: left, x2: left + w, y1: y, y2: y }, svg);
     el('text', { x: left - 4, y: y + 3, 'text-anchor': 'end' }, svg).textContent = label(max * f);
   });
-  el('text', { x: left, y: 108 }, svg).textContent = '-' + Math.round(WINDOW_MS / 60000) + ' min';
+  el('text', { x: left, y: 108 }, svg).textContent = span < 120000 ? '-' + Math.round(span / 1000) + ' s' : '-' + Math.round(span / 60000) + ' min';
   el('text', { x: left + w, y: 108, 'text-anchor': 'end' }, svg).textContent = 'now (' + unit + ')';
   var drawn = 0;
   lines.forEach(function (l) {
     var pts = [];
     points.forEach(function (p) {
       if (p[l[0]] === null || p[l[0]] === undefined) return;
-      var x = left + w * (1 - (now - p.t) / WINDOW_MS), y = top + h - (p[l[0]] / max) * h;
+      var x = left + w * (1 - (now - p.t) / span), y = top + h - (p[l[0]] / max) * h;
       pts.push(x.toFixed(1) + ',' + y.toFixed(1));
     });
     if (pts.length > 0) el('polyline', { points: pts.join(' '), fill: 'none', stroke: l[1], 'stroke-width': 1.6, 'vector-effect': 'non-scaling-stroke' }, svg);
@@ -220,5 +222,11 @@ if (typeof EventSource === 'function') {
 }
 `;
 
+/**
+ * Source transformed by esbuild with keepNames (tsx, which runs bench scripts) calls a `__name`
+ * helper inside functions; the browser has none, so the page defines a harmless one.
+ */
+const KEEP_NAMES = 'var __name = function (f) { return f; };';
+
 /** The script as the page embeds it (`</` cannot occur in it, so it cannot end its element early). */
-export const PAGE_SCRIPT = `"use strict";\n${statusCell.toString()}\n${CLIENT}`;
+export const PAGE_SCRIPT = `"use strict";\n${KEEP_NAMES}\n${statusCell.toString()}\n${CLIENT}`;

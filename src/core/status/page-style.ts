@@ -16,8 +16,8 @@ dl.facts dt{font-size:.72rem;text-transform:uppercase;letter-spacing:.04em;color
 dl.facts dd{margin:0;font-weight:600;font-variant-numeric:tabular-nums}
 .scroll{overflow-x:auto}
 table{border-collapse:collapse;width:100%}
-th,td{padding:.3rem .5rem;text-align:left;border-bottom:1px solid #e6e8ec;white-space:nowrap}
-th{font-size:.72rem;text-transform:uppercase;letter-spacing:.03em;color:#555;background:#f0f2f5;vertical-align:bottom}
+th,td{padding:.28rem .45rem;font-size:13px;text-align:left;border-bottom:1px solid #e6e8ec;white-space:nowrap}
+th{font-size:11px;text-transform:uppercase;letter-spacing:.03em;color:#555;background:#f0f2f5;vertical-align:bottom}
 td.num{text-align:right;font-variant-numeric:tabular-nums}
 td.peer{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-weight:600}
 td.error{white-space:normal;color:#7a1f1a;min-width:12rem;max-width:26rem}
@@ -36,5 +36,6 @@ figure.chart figcaption{font-size:.75rem;color:#555;display:flex;gap:.8rem;flex-
 figure.chart figcaption i{display:inline-block;width:.8rem;height:.2rem;vertical-align:middle;margin-right:.25rem}
 svg.chart{width:100%;height:110px;background:#fbfbfc;border:1px solid #e6e8ec;border-radius:4px}
 svg.chart text{font-size:10px;fill:#777}
+svg.chart text.nodata{font-size:12px;fill:#aaa}
 svg.chart line.grid{stroke:#eceef2}
 .empty{color:#777;font-style:italic}`;
