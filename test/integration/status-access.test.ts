@@ -2,9 +2,10 @@
  * A protected status page: allow/deny and auth_basic in front of check_status refuse every
  * format (HTML, JSON, Prometheus) and the event stream alike, before any document is built.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ROOT } from '../helpers/cli.js';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { startHttpBackend } from '../helpers/backend.js';
 import { send, startLoggedProxy } from './upstream-helpers.js';
@@ -65,5 +66,15 @@ describe('a protected check_status', () => {
     const ok = await send(proxy.url('/status?format=json'), { agent: false, headers: { authorization } });
     expect(ok.status).toBe(200);
     expect((JSON.parse(ok.body) as { schema: number }).schema).toBe(2);
+  });
+
+  it("the README's example: its own listen, allow/deny", async () => {
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    const section = readme.slice(readme.indexOf('## Status page'));
+    const example = /```nginx\n([\s\S]*?)```/.exec(section)![1]!.replace('127.0.0.1:8081', '127.0.0.1:0');
+    const proxy = await startLoggedProxy(`http { ${example} }`, '127.0.0.1:0');
+    const res = await send(proxy.url('/status?format=json'), { agent: false });
+    expect(res.status).toBe(200);
+    expect((JSON.parse(res.body) as { schema: number }).schema).toBe(2);
   });
 });
