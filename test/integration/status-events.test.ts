@@ -5,6 +5,7 @@
  * reconnects to the new config) and at a stop.
  */
 import http from 'node:http';
+import http2 from 'node:http2';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import type { StatusDocument } from '../../src/core/status/document.js';
 import { startHttpBackend } from '../helpers/backend.js';
@@ -128,5 +129,29 @@ describe('check_status event stream', () => {
     await proxy.runtime.stop({ graceful: true, timeoutMs: 20_000 });
     expect(Date.now() - started).toBeLessThan(5000);
     expect(await client.ended).toBe('end');
+  });
+
+  it('streams over HTTP/2 (h2c) too, and lets go of the stream when the client resets it', async () => {
+    const a = await startHttpBackend('A');
+    const proxy = await startLoggedProxy(
+      `http { upstream app { server 127.0.0.1:${a.port}; } server { listen 127.0.0.1:0 http2; location = /status { check_status; } } }`,
+      '127.0.0.1:0',
+    );
+    const before = timers();
+    const session = http2.connect(`http://127.0.0.1:${proxy.port}`);
+    session.on('error', () => {});
+    onTestFinished(() => void session.destroy());
+    const req = session.request({ ':path': '/status', accept: 'text/event-stream' });
+    req.on('error', () => {});
+    let text = '';
+    let head: http2.IncomingHttpHeaders = {};
+    req.on('response', (h) => (head = h));
+    req.setEncoding('utf8');
+    req.on('data', (c: string) => (text += c));
+    await expect.poll(() => (text.match(/^event: status\n/gm) ?? []).length, { timeout: 5000 }).toBeGreaterThanOrEqual(2);
+    expect(head[':status']).toBe(200);
+    expect(head['content-type']).toBe('text/event-stream; charset=utf-8');
+    req.close(http2.constants.NGHTTP2_CANCEL);
+    await expect.poll(timers).toBe(before);
   });
 });

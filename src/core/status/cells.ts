@@ -51,7 +51,7 @@ export function statusCell(kind: string, v: any, nowMs: number): string {
     case 'fall': return v.check === null ? '-' : `${v.check.consecutiveFailed} / ${v.check.fallThreshold}`;
     case 'rw': return `${num(v.reading)} / ${num(v.writing)}`;
     case 'upcount': return `${v.up} of ${v.total} up`;
-    case 'reload': return v.lastReloadOk === null ? `${v.reloads}` : `${v.reloads} (last ${v.lastReloadOk ? 'ok' : 'failed'})`;
+    case 'reload': return v.lastReloadOk === null ? `${v.reloads}` : v.lastReloadOk ? `${v.reloads} (last ok)` : `${v.reloads} (last failed: ${v.lastReloadError ?? '?'})`;
     case 'workers': return v.workers === 1 ? 'single process' : `${v.workersRunning} of ${v.workers}`;
     default: return String(v);
   }

@@ -205,8 +205,13 @@ function update(doc) {
     var u = at(doc, e.getAttribute('data-v'));
     e.className = 'count ' + (u.up === u.total ? 'ok' : 'bad');
   });
-  if (prev !== null) sample(prev, doc);
-  prev = doc;
+  // A rate over a few milliseconds (the page's own load, then the stream's first event) is noise:
+  // the sample waits until half a second has passed since the previous one.
+  if (prev === null) prev = doc;
+  else if (now - Date.parse(prev.generatedAt) >= 500) {
+    sample(prev, doc);
+    prev = doc;
+  }
   draw(doc);
 }
 
@@ -217,7 +222,16 @@ if (typeof EventSource === 'function') {
   live.textContent = 'connecting';
   var es = new EventSource(location.pathname + '?format=events');
   es.onopen = function () { live.textContent = 'live'; live.className = 'on'; };
-  es.onerror = function () { live.textContent = 'reconnecting'; live.className = 'off'; };
+  es.onerror = function () {
+    live.className = 'off';
+    // CLOSED: the URL answered something else than a stream (a reload removed or protected it).
+    if (es.readyState === EventSource.CLOSED) {
+      live.textContent = 'disconnected';
+      setTimeout(function () { location.reload(); }, 5000);
+    } else {
+      live.textContent = 'reconnecting';
+    }
+  };
   es.addEventListener('status', function (ev) { update(JSON.parse(ev.data)); });
 }
 `;
