@@ -9,6 +9,7 @@ import type { Page } from 'playwright-core';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { startHttpBackend } from '../helpers/backend.js';
 import { HAVE_CHROMIUM, launchBrowser } from '../helpers/browser.js';
+import { configFrom } from '../helpers/proxy.js';
 import { closedPort, peerStateIn, send, startLoggedProxy, statusJson, type LoggedProxy } from './upstream-helpers.js';
 
 /** "rgb(217, 242, 217)" → which channel dominates. */
@@ -139,5 +140,22 @@ describe('check_status html in a browser', () => {
     expect(await page.locator('svg.chart').count()).toBe(0);
     expect(await page.locator('#live').textContent()).toBe('refreshes every 5 s');
     expect(await page.locator('dl.facts').textContent()).toContain('single process');
+  });
+
+  it.skipIf(!HAVE_CHROMIUM)('follows a reload: the stream ends, the page reconnects and shows the new peers', { timeout: 60_000 }, async () => {
+    const [a, b] = await Promise.all([startHttpBackend('A'), startHttpBackend('B')]);
+    const config = (peers: number[]) => `http {
+      upstream app { ${peers.map((p) => `server 127.0.0.1:${p};`).join(' ')} }
+      server { listen 127.0.0.1:0; location = /status { check_status; } location / { proxy_pass http://app; } }
+    }`;
+    const proxy = await startLoggedProxy(config([a.port]), '127.0.0.1:0');
+    const page = await openPage(proxy.url('/status'), true);
+    await expect.poll(() => page.locator('#live').textContent()).toBe('live');
+    expect(await page.locator('section.upstream tbody tr').count()).toBe(1);
+
+    await proxy.runtime.reload(configFrom(config([a.port, b.port])));
+    await expect.poll(() => page.locator('section.upstream tbody tr td.peer').allTextContents(), { timeout: 15_000 })
+      .toEqual([`127.0.0.1:${a.port}`, `127.0.0.1:${b.port}`]);
+    await expect.poll(() => page.locator('#live').textContent(), { timeout: 10_000 }).toBe('live');
   });
 });
