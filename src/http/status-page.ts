@@ -16,7 +16,7 @@ import { headerValue } from '../wire/headers.js';
 import { writeAddHeaders } from './headers.js';
 import { finishRequest } from './phases.js';
 import type { HttpRequest } from './request.js';
-import { NO_FIELDS, writeServerFields, type LocalResponse } from './respond.js';
+import { writeServerFields, type LocalResponse } from './respond.js';
 import type { Exchange } from './transport.js';
 
 /** How often the stream sends the document. */
@@ -27,8 +27,11 @@ const BACKLOG_BYTES = 256 * 1024;
 /** The rendered page for `doc` (`status`: error_page's override, else 200). */
 export function statusPageResponse(doc: StatusDocument, format: ConfiguredStatusFormat, status = 200): LocalResponse {
   const { contentType, body } = renderStatus(doc, format);
-  return { status, contentType, body, headers: NO_FIELDS };
+  return { status, contentType, body, headers: VARY_ACCEPT };
 }
+
+/** The same URL answers a page or an event stream by the Accept header: a cache must know. */
+const VARY_ACCEPT: readonly string[] = ['Vary', 'Accept'];
 
 /**
  * check_status for `r`: the page now, or null when the request is handled otherwise: an event
@@ -81,6 +84,7 @@ export class StatusEventStream implements Exchange {
     t.field('Cache-Control', 'no-cache');
     // nginx in front of tsproxy would otherwise buffer the stream.
     t.field('X-Accel-Buffering', 'no');
+    t.field('Vary', 'Accept');
     if (r.plan !== null) writeAddHeaders(r.plan.resHeaders, 200, r, t);
     r.status = 200;
     r.connectionHeader = 'close';
@@ -136,9 +140,16 @@ export class StatusEventStream implements Exchange {
     if (r.transport.output.writableLength > BACKLOG_BYTES) return;
     if (this.#waiting) return this.#write(EVENT_HEARTBEAT);
     this.#waiting = true;
-    r.site.statusSource((doc) => {
-      this.#waiting = false;
-      if (!this.#done && !r.transport.closed) this.#write(statusEvent(doc));
-    });
+    try {
+      r.site.statusSource((doc) => {
+        this.#waiting = false;
+        if (!this.#done && !r.transport.closed) this.#write(statusEvent(doc));
+      });
+    } catch (err) {
+      // A timer callback has no caller to catch for it: a failing document ends this stream, not the process.
+      r.site.logger.error({ err }, 'status event stream failed');
+      this.#stop();
+      r.transport.abort();
+    }
   }
 }

@@ -75,6 +75,7 @@ describe('check_status event stream', () => {
     expect(client.res.headers['content-type']).toBe('text/event-stream; charset=utf-8');
     expect(client.res.headers['cache-control']).toBe('no-cache');
     expect(client.res.headers['content-length']).toBeUndefined();
+    expect(client.res.headers.vary).toBe('Accept');
     await expect.poll(() => client.events().length).toBeGreaterThanOrEqual(1);
     expect(client.text()).toMatch(/^retry: \d+\n: tsproxy status stream\n\nevent: status\n/);
 

@@ -44,6 +44,9 @@ describe('renderStatusHtml', () => {
     const embedded = /<script id="status-doc" type="application\/json">(.*?)<\/script>/s.exec(html)![1]!;
     expect(JSON.parse(embedded)).toEqual(doc);
     expect(PAGE_SCRIPT).not.toContain('</');
+    // it parses as a script (the browser tests run it)
+    // eslint-disable-next-line @typescript-eslint/no-implied-eval
+    expect(() => new Function(PAGE_SCRIPT)).not.toThrow();
     expect(escapeHtml(`<a href="x">'&'</a>`)).toBe('&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;');
   });
 
