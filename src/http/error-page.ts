@@ -6,14 +6,13 @@
  * - A URL target answers with a redirect: 302, or the `=code` given when it is a redirect code.
  * - A local URI re-runs location matching on that URI (args from its `?` part); the method
  *   becomes GET unless it was HEAD. `@name` targets keep the method and URI.
- * - The target answers with its own handler: `return` and check_status here, static files and
+ * - The target answers with its own handler: `return` here, check_status, static files and
  *   proxying in the content phase (phases.ts, InternalRedirect). The final status is the `=code`,
  *   the target's own with a bare `=`, else the original error's.
  * - One level only (nginx `recursive_error_pages off`): the request remembers that error_page was
  *   used, so an error while serving the page gets the built-in page.
  */
 import type { ErrorPage } from '../config/types.js';
-import { renderStatus } from '../upstream/status.js';
 import type { CompiledServer } from './router.js';
 import type { LocationPlan } from './plan.js';
 import { NO_FIELDS, REDIRECT_CODES, absoluteLocation, errorResponse, redirectResponse, type LocalResponse } from './respond.js';
@@ -60,7 +59,6 @@ export function applyErrorPage(
   server: CompiledServer,
   r: HttpRequest,
   status: number,
-  groups: () => Parameters<typeof renderStatus>[0],
   serverPort: number,
 ): LocalResponse | InternalRedirect | null {
   const page = plan.errorPages.find((p) => p.codes.has(status));
@@ -100,10 +98,6 @@ export function applyErrorPage(
     }
     const code = forced === 0 ? h.code : forced;
     return text === null ? errorResponse(code) : { status: code, contentType: 'text/plain', body: text, headers: NO_FIELDS };
-  }
-  if (h.kind === 'checkStatus') {
-    const { contentType, body } = renderStatus(groups(), h.format);
-    return { status: forced === 0 ? 200 : forced, contentType, body, headers: NO_FIELDS };
   }
   return { kind: 'internal', plan: targetPlan, status: forced, asGet };
 }

@@ -53,7 +53,7 @@ import { applyLimits, endRequest, LIMITS_PASS, LIMITS_WAIT } from './limits.js';
 import { bodyFilterFor, localFacts } from './body-filters/chain.js';
 import { stubStatusResponse } from './stub-status.js';
 import { compileTemplate, useCaptures, type CompiledTemplate } from './variables.js';
-import { renderStatus, statusFormatOf } from '../upstream/status.js';
+import { serveCheckStatus } from './status-page.js';
 
 /** Go on with the next phase. */
 const NEXT = { kind: 'next' } as const;
@@ -308,8 +308,8 @@ function content(r: HttpRequest): PhaseResult {
       return res === null ? HANDLED : answer(res, canKeepAlive(r, plan));
     }
     case 'checkStatus': {
-      const { contentType, body } = renderStatus(r.site.statusGroups(), statusFormatOf(r.args, h.format));
-      return answer({ status: 200, contentType, body, headers: NO_FIELDS }, canKeepAlive(r, plan));
+      const res = serveCheckStatus(r, h.format, deferredAnswer);
+      return res === null ? HANDLED : answer(res, canKeepAlive(r, plan));
     }
     case 'static': {
       if (r.method !== 'GET' && r.method !== 'HEAD') return answer(errorResponse(405), canKeepAlive(r, plan));
@@ -350,6 +350,10 @@ function errorPageContent(r: HttpRequest, plan: LocationPlan, page: ErrorPageRun
     t.exchange = ex;
     ex.start();
     return HANDLED;
+  }
+  if (h.kind === 'checkStatus') {
+    const res = serveCheckStatus(r, h.format, deferredAnswer, page.status === 0 ? 200 : page.status);
+    return res === null ? HANDLED : answer(res, keep);
   }
   if (!page.asGet && r.method !== 'GET' && r.method !== 'HEAD') return answer(errorResponse(405), keep);
   const ex = new StaticExchange(r, plan, keep, page.status);
@@ -413,7 +417,7 @@ export function answerLocally(r: HttpRequest, res: LocalResponse, keepAlive: boo
   if (errorPage && plan !== null && server !== null && !r.errorPageUsed && plan.errorPages.length > 0) {
     // Routed once: an error inside the error page is answered with the built-in page.
     r.errorPageUsed = true;
-    const page = applyErrorPage(plan, server, r, res.status, r.site.statusGroups, r.serverPort);
+    const page = applyErrorPage(plan, server, r, res.status, r.serverPort);
     if (page !== null && 'kind' in page) {
       r.plan = page.plan;
       r.errorPage = { ...page, keepAlive };

@@ -23,6 +23,8 @@ import type { SessionZones } from '../tls/sessions.js';
 import { compileTemplate, type CompiledTemplate, type RequestInfo } from './variables.js';
 import { LocalLimits, type LimitService } from '../core/limits/service.js';
 import { localCounts, type StatusCounts } from '../core/connection-stats.js';
+import type { StatusSource } from '../core/status/document.js';
+import { interimStatusDocument } from '../core/status/interim-document.js';
 
 /** stub_status's counts: now (this process), or null and `done` later (summed over the workers). */
 export type ConnectionCountsSource = (done: (c: StatusCounts) => void) => StatusCounts | null;
@@ -56,6 +58,8 @@ export interface HttpSiteDeps {
   readonly limits?: LimitService;
   /** stub_status's counts (default: this process's). */
   readonly connectionCounts?: ConnectionCountsSource;
+  /** check_status's document (default: built from `statusGroups` in this process). */
+  readonly statusSource?: StatusSource;
 }
 
 /** An HTTP/2 session (src/http2/session.ts) as the site tracks it: retire() sends GOAWAY. */
@@ -87,6 +91,7 @@ export class HttpSite {
   readonly serverAccess: ReadonlyMap<HttpServerConfig, (clientAddress: string) => boolean> | null;
   readonly limits: LimitService;
   readonly connectionCounts: ConnectionCountsSource;
+  readonly statusSource: StatusSource;
   readonly #ownsPool: boolean;
   readonly #vhosts: Map<string, VirtualHosts>;
   readonly #connections = new Set<ClientConnection>();
@@ -107,6 +112,7 @@ export class HttpSite {
     this.serverAccess = deps.serverAccess ?? null;
     this.limits = deps.limits ?? new LocalLimits();
     this.connectionCounts = deps.connectionCounts ?? LOCAL_COUNTS;
+    this.statusSource = deps.statusSource ?? ((done) => done(interimStatusDocument(this.statusGroups(), Date.now())));
     this.logger = deps.logger.child({ component: 'http' });
     this.#tls = new TlsServers(deps.tlsSessions ?? null);
     this.#vhosts = buildVirtualHosts(http);

@@ -1,21 +1,16 @@
 /**
  * The HTML status page in a real headless browser (Debian chromium driven by playwright-core):
- * one row per peer with its state, green for up and red for down as computed by the browser, and
- * the auto-refresh. Skipped only on a machine without chromium outside CI; in CI it must run.
+ * one row per peer with its state, green for up, red for down and grey for a `down` (disabled)
+ * peer as computed by the browser; with JavaScript, numbers change as traffic flows without a
+ * reload (the event stream) and the charts grow; without JavaScript, the static tables and a
+ * refresh. Skipped only on a machine without chromium outside CI; in CI it must run.
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { chromium } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { startHttpBackend } from '../helpers/backend.js';
-import { closedPort, peerStateIn, send, startLoggedProxy, statusJson } from './upstream-helpers.js';
-
-const CHROMIUM = '/usr/bin/chromium';
-const ARGS = [
-  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync',
-];
+import { HAVE_CHROMIUM, launchBrowser } from '../helpers/browser.js';
+import { configFrom } from '../helpers/proxy.js';
+import { closedPort, peerStateIn, send, startLoggedProxy, statusJson, type LoggedProxy } from './upstream-helpers.js';
 
 /** "rgb(217, 242, 217)" → which channel dominates. */
 function hue(color: string): 'green' | 'red' | 'grey' | 'other' {
@@ -28,81 +23,139 @@ function hue(color: string): 'green' | 'red' | 'grey' | 'other' {
   return 'other';
 }
 
-describe('check_status html in a browser', () => {
-  it.skipIf(!existsSync(CHROMIUM) && !process.env.CI)('shows one coloured row per peer and refreshes itself', { timeout: 60_000 }, async () => {
-    const [a, b, c, d] = await Promise.all(['A', 'B', 'C', 'D'].map((n) => startHttpBackend(n)));
-    const dead = await closedPort();
-    const streamPort = await closedPort();
-    const proxy = await startLoggedProxy(
-      `http {
-        upstream app {
-          server 127.0.0.1:${a!.port} weight=3; server 127.0.0.1:${b!.port}; server 127.0.0.1:${dead};
-          server 127.0.0.1:${c!.port} down; server 127.0.0.1:${d!.port} backup;
-          check interval=100 rise=1 fall=1 timeout=500 default_down=true type=http;
-        }
-        server { listen 127.0.0.1:0;
-          location = /status { check_status; }
-          location = /status.json { check_status json; }
-          location / { proxy_pass http://app; }
-        }
+interface Setup {
+  proxy: LoggedProxy;
+  ports: { a: number; b: number; c: number; d: number; dead: number };
+}
+
+async function setup(): Promise<Setup> {
+  const [a, b, c, d] = await Promise.all(['A', 'B', 'C', 'D'].map((n) => startHttpBackend(n)));
+  const dead = await closedPort();
+  const streamPort = await closedPort();
+  const proxy = await startLoggedProxy(
+    `http {
+      upstream app {
+        server 127.0.0.1:${a!.port} weight=3; server 127.0.0.1:${b!.port}; server 127.0.0.1:${dead};
+        server 127.0.0.1:${c!.port} down; server 127.0.0.1:${d!.port} backup;
+        check interval=100 rise=1 fall=1 timeout=500 default_down=true type=http;
       }
-      stream {
-        upstream db { server 127.0.0.1:${a!.port}; server 127.0.0.1:${dead}; check interval=100 rise=1 fall=1 type=tcp; }
-        server { listen 127.0.0.1:${streamPort}; proxy_pass db; }
-      }`,
-      '127.0.0.1:0',
-    );
-    await expect
-      .poll(async () => {
-        const doc = await statusJson(proxy.url('/status.json'));
-        return [peerStateIn(doc, 'app', a!.port), peerStateIn(doc, 'app', dead), peerStateIn(doc, 'db', dead)];
-      }, { timeout: 5000 })
-      .toEqual(['up', 'down', 'down']);
-    for (let i = 0; i < 8; i++) await send(proxy.url('/'), { agent: false });
+      server { listen 127.0.0.1:0;
+        location = /status { check_status; }
+        location = /status.json { check_status json; }
+        location / { proxy_pass http://app; }
+      }
+    }
+    stream {
+      upstream db { server 127.0.0.1:${a!.port}; server 127.0.0.1:${dead}; check interval=100 rise=1 fall=1 type=tcp; }
+      server { listen 127.0.0.1:${streamPort}; proxy_pass db; }
+    }`,
+    '127.0.0.1:0',
+  );
+  await expect
+    .poll(async () => {
+      const doc = await statusJson(proxy.url('/status.json'));
+      return [peerStateIn(doc, 'app', a!.port), peerStateIn(doc, 'app', dead), peerStateIn(doc, 'db', dead)];
+    }, { timeout: 5000 })
+    .toEqual(['up', 'down', 'down']);
+  return { proxy, ports: { a: a!.port, b: b!.port, c: c!.port, d: d!.port, dead } };
+}
 
-    const userDataDir = mkdtempSync(join(tmpdir(), 'tsproxy-chromium-'));
-    onTestFinished(() => rmSync(userDataDir, { recursive: true, force: true }));
-    const context = await chromium.launchPersistentContext(userDataDir, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ARGS,
-      viewport: { width: 1280, height: 720 },
-    });
-    onTestFinished(() => context.close());
-    const page = await context.newPage();
-    const res = await page.goto(proxy.url('/status'));
-    expect(res?.status()).toBe(200);
-    expect(res?.headers()['content-type']).toBe('text/html; charset=utf-8');
+async function openPage(url: string, javaScriptEnabled: boolean): Promise<Page> {
+  const context = await launchBrowser({ javaScriptEnabled });
+  onTestFinished(() => context.dispose());
+  const page = await context.newPage();
+  const errors: string[] = [];
+  page.on('pageerror', (err) => errors.push(String(err)));
+  page.on('console', (msg) => void (msg.type() === 'error' && errors.push(msg.text())));
+  onTestFinished(() => expect(errors).toEqual([]));
+  const res = await page.goto(url);
+  expect(res?.status()).toBe(200);
+  expect(res?.headers()['content-type']).toBe('text/html; charset=utf-8');
+  expect(await page.title()).toBe('tsproxy status');
+  return page;
+}
 
-    expect(await page.locator('meta[http-equiv="refresh"]').getAttribute('content')).toMatch(/^\d+$/);
-    expect(await page.title()).toContain('upstream status');
+/** Every upstream section: its title and its rows as "peer state colour". */
+async function tables(page: Page): Promise<{ title: string; rows: string[] }[]> {
+  const raw = await page.$$eval('section.upstream', (sections) =>
+    sections.map((s) => ({
+      title: s.querySelector('h2')?.textContent ?? '',
+      rows: [...s.querySelectorAll('tbody tr')].map((tr) => {
+        const cells = (tr as HTMLTableRowElement).cells;
+        return { peer: cells[0]?.textContent ?? '', state: cells[1]?.textContent ?? '', background: getComputedStyle(cells[1]!).backgroundColor };
+      }),
+    })),
+  );
+  return raw.map((t) => ({ title: t.title, rows: t.rows.map((r) => `${r.peer} ${r.state} ${hue(r.background)}`) }));
+}
 
-    const tables = await page.$$eval('section.upstream', (sections) =>
-      sections.map((s) => ({
-        title: s.querySelector('h2')?.textContent ?? '',
-        rows: [...s.querySelectorAll('tbody tr')].map((tr) => ({
-          peer: (tr as HTMLTableRowElement).cells[0]?.textContent ?? '',
-          state: (tr as HTMLTableRowElement).cells[1]?.textContent ?? '',
-          background: getComputedStyle((tr as HTMLTableRowElement).cells[1]!).backgroundColor,
-        })),
-      })),
-    );
-    const rowsOf = (i: number) => tables[i]!.rows.map((r) => `${r.peer} ${r.state} ${hue(r.background)}`);
-    expect(tables.map((t) => t.title)).toEqual([
-      expect.stringMatching(/^app\b.*http/),
-      expect.stringMatching(/^db\b.*stream/),
-    ]);
-    expect(rowsOf(0)).toEqual([
-      `127.0.0.1:${a!.port} up green`,
-      `127.0.0.1:${b!.port} up green`,
-      `127.0.0.1:${dead} down red`,
-      `127.0.0.1:${c!.port} disabled grey`,
-      `127.0.0.1:${d!.port} up green`,
-    ]);
-    expect(rowsOf(1)).toEqual([`127.0.0.1:${a!.port} up green`, `127.0.0.1:${dead} down red`]);
+function expectTables(got: { title: string; rows: string[] }[], p: Setup['ports']): void {
+  expect(got.map((t) => t.title)).toEqual([expect.stringMatching(/^app\b.*http/), expect.stringMatching(/^db\b.*stream/)]);
+  expect(got[0]!.rows).toEqual([
+    `127.0.0.1:${p.a} up green`,
+    `127.0.0.1:${p.b} up green`,
+    `127.0.0.1:${p.dead} down red`,
+    `127.0.0.1:${p.c} disabled grey`,
+    `127.0.0.1:${p.d} up green`,
+  ]);
+  expect(got[1]!.rows).toEqual([`127.0.0.1:${p.a} up green`, `127.0.0.1:${p.dead} down red`]);
+}
+
+describe('check_status html in a browser', () => {
+  it.skipIf(!HAVE_CHROMIUM)('updates itself through the event stream: numbers move with traffic, the charts grow, no reload', { timeout: 60_000 }, async () => {
+    const { proxy, ports } = await setup();
+    const page = await openPage(proxy.url('/status'), true);
+    expectTables(await tables(page), ports);
     // the reason a peer is down is on the page
     expect(await page.locator('section.upstream').first().textContent()).toContain('Connection refused');
+    // with JavaScript the page does not reload itself: no refresh element is parsed
+    expect(await page.locator('meta[http-equiv="refresh"]').count()).toBe(0);
+    await expect.poll(() => page.locator('#live').textContent()).toBe('live');
 
-    await page.screenshot({ path: '/tmp/status.png', fullPage: true });
+    await page.evaluate(() => ((window as unknown as { marker: number }).marker = 42));
+    const requests = page.locator('[data-v="upstreams.0.peers.0.requests"]');
+    expect(await requests.textContent()).toBe('0');
+    const chart = page.locator('section.upstream').first().locator('figure[data-id="rate"] svg.chart');
+    await expect.poll(async () => Number(await chart.getAttribute('data-points'))).toBeGreaterThanOrEqual(1);
+    const pointsBefore = Number(await chart.getAttribute('data-points'));
+    expect(await page.locator('svg.chart').count()).toBe(5); // total, and rate + latency for app and db
+
+    for (let i = 0; i < 9; i++) await send(proxy.url('/'), { agent: false });
+    // peer a has weight 3 of 5 among the two live primaries: 9 requests, a gets some; the page shows what the JSON says
+    const expected = String(
+      (await statusJson(proxy.url('/status.json'))).upstreams[0]!.peers.find((p) => p.key === `127.0.0.1:${ports.a}`)!.requests,
+    );
+    expect(expected).not.toBe('0');
+    await expect.poll(() => requests.textContent(), { timeout: 5000 }).toBe(expected);
+    await expect.poll(async () => Number(await chart.getAttribute('data-points')), { timeout: 5000 }).toBeGreaterThanOrEqual(pointsBefore + 2);
+    expect(await chart.locator('polyline').count()).toBe(2);
+    expect(await page.evaluate(() => (window as unknown as { marker?: number }).marker)).toBe(42);
+  });
+
+  it.skipIf(!HAVE_CHROMIUM)('works with JavaScript off: the static tables and a refresh', { timeout: 60_000 }, async () => {
+    const { proxy, ports } = await setup();
+    const page = await openPage(proxy.url('/status'), false);
+    expectTables(await tables(page), ports);
+    expect(await page.locator('meta[http-equiv="refresh"]').getAttribute('content')).toBe('5');
+    expect(await page.locator('svg.chart').count()).toBe(0);
+    expect(await page.locator('#live').textContent()).toBe('refreshes every 5 s');
+    expect(await page.locator('dl.facts').textContent()).toContain('single process');
+  });
+
+  it.skipIf(!HAVE_CHROMIUM)('follows a reload: the stream ends, the page reconnects and shows the new peers', { timeout: 60_000 }, async () => {
+    const [a, b] = await Promise.all([startHttpBackend('A'), startHttpBackend('B')]);
+    const config = (peers: number[]) => `http {
+      upstream app { ${peers.map((p) => `server 127.0.0.1:${p};`).join(' ')} }
+      server { listen 127.0.0.1:0; location = /status { check_status; } location / { proxy_pass http://app; } }
+    }`;
+    const proxy = await startLoggedProxy(config([a.port]), '127.0.0.1:0');
+    const page = await openPage(proxy.url('/status'), true);
+    await expect.poll(() => page.locator('#live').textContent()).toBe('live');
+    expect(await page.locator('section.upstream tbody tr').count()).toBe(1);
+
+    await proxy.runtime.reload(configFrom(config([a.port, b.port])));
+    await expect.poll(() => page.locator('section.upstream tbody tr td.peer').allTextContents(), { timeout: 15_000 })
+      .toEqual([`127.0.0.1:${a.port}`, `127.0.0.1:${b.port}`]);
+    await expect.poll(() => page.locator('#live').textContent(), { timeout: 10_000 }).toBe('live');
   });
 });

@@ -378,8 +378,8 @@ export const HTTP_DIRECTIVES: readonly DirectiveSpec[] = [
   },
   {
     name: 'check_status', contexts: ['location'], args: [0, 1], syntax: 'check_status [html | json | prometheus];',
-    summary: 'Serve the health state of every upstream peer.', default: 'html',
-    note: 'From nginx_upstream_check_module; `prometheus` is tsproxy only.',
+    summary: 'Serve the status page: every upstream peer, the process, servers; HTML (live), JSON, Prometheus, or an event stream.', default: 'html',
+    note: 'From nginx_upstream_check_module; `prometheus`, `?format=events` and `Accept: text/event-stream` are tsproxy only.',
     apply(scope, d) { applyCheckStatus(scope, d); },
   },
   {
