@@ -13,7 +13,6 @@
  *   used, so an error while serving the page gets the built-in page.
  */
 import type { ErrorPage } from '../config/types.js';
-import { renderStatus } from '../upstream/status.js';
 import type { CompiledServer } from './router.js';
 import type { LocationPlan } from './plan.js';
 import { NO_FIELDS, REDIRECT_CODES, absoluteLocation, errorResponse, redirectResponse, type LocalResponse } from './respond.js';
@@ -60,7 +59,6 @@ export function applyErrorPage(
   server: CompiledServer,
   r: HttpRequest,
   status: number,
-  groups: () => Parameters<typeof renderStatus>[0],
   serverPort: number,
 ): LocalResponse | InternalRedirect | null {
   const page = plan.errorPages.find((p) => p.codes.has(status));
@@ -101,9 +99,6 @@ export function applyErrorPage(
     const code = forced === 0 ? h.code : forced;
     return text === null ? errorResponse(code) : { status: code, contentType: 'text/plain', body: text, headers: NO_FIELDS };
   }
-  if (h.kind === 'checkStatus') {
-    const { contentType, body } = renderStatus(groups(), h.format);
-    return { status: forced === 0 ? 200 : forced, contentType, body, headers: NO_FIELDS };
-  }
+  // check_status (like proxy_pass) answers in the content phase: its document may come later.
   return { kind: 'internal', plan: targetPlan, status: forced, asGet };
 }

@@ -53,7 +53,7 @@ import { applyLimits, endRequest, LIMITS_PASS, LIMITS_WAIT } from './limits.js';
 import { bodyFilterFor, localFacts } from './body-filters/chain.js';
 import { stubStatusResponse } from './stub-status.js';
 import { compileTemplate, useCaptures, type CompiledTemplate } from './variables.js';
-import { renderStatus, statusFormatOf } from '../upstream/status.js';
+import { checkStatusResponse } from './check-status.js';
 
 /** Go on with the next phase. */
 const NEXT = { kind: 'next' } as const;
@@ -144,6 +144,7 @@ function postRead(r: HttpRequest): PhaseResult {
   if (uri === null) return answer(errorResponse(400), false);
   r.uri = uri;
   r.server = server;
+  server.stats.writing++;
   r.uriChangesLeft = MAX_URI_CHANGES;
   const site = r.site;
   // A tcp websocket_pass server's allow/deny, for every request (its Host may choose another server).
@@ -308,8 +309,8 @@ function content(r: HttpRequest): PhaseResult {
       return res === null ? HANDLED : answer(res, canKeepAlive(r, plan));
     }
     case 'checkStatus': {
-      const { contentType, body } = renderStatus(r.site.statusGroups(), statusFormatOf(r.args, h.format));
-      return answer({ status: 200, contentType, body, headers: NO_FIELDS }, canKeepAlive(r, plan));
+      const res = checkStatusResponse(r, h.format, 200, deferredAnswer);
+      return res === null ? HANDLED : answer(res, canKeepAlive(r, plan));
     }
     case 'static': {
       if (r.method !== 'GET' && r.method !== 'HEAD') return answer(errorResponse(405), canKeepAlive(r, plan));
@@ -350,6 +351,10 @@ function errorPageContent(r: HttpRequest, plan: LocationPlan, page: ErrorPageRun
     t.exchange = ex;
     ex.start();
     return HANDLED;
+  }
+  if (h.kind === 'checkStatus') {
+    const res = checkStatusResponse(r, h.format, page.status === 0 ? 200 : page.status, deferredAnswer);
+    return res === null ? HANDLED : answer(res, keep);
   }
   if (!page.asGet && r.method !== 'GET' && r.method !== 'HEAD') return answer(errorResponse(405), keep);
   const ex = new StaticExchange(r, plan, keep, page.status);
@@ -413,7 +418,7 @@ export function answerLocally(r: HttpRequest, res: LocalResponse, keepAlive: boo
   if (errorPage && plan !== null && server !== null && !r.errorPageUsed && plan.errorPages.length > 0) {
     // Routed once: an error inside the error page is answered with the built-in page.
     r.errorPageUsed = true;
-    const page = applyErrorPage(plan, server, r, res.status, r.site.statusGroups, r.serverPort);
+    const page = applyErrorPage(plan, server, r, res.status, r.serverPort);
     if (page !== null && 'kind' in page) {
       r.plan = page.plan;
       r.errorPage = { ...page, keepAlive };
@@ -467,7 +472,7 @@ export function logRequest(r: HttpRequest): void {
   }
 }
 
-/** An answer computed later (stub_status counted over the worker processes). */
+/** An answer computed later (stub_status and check_status counted over the worker processes). */
 function deferredAnswer(r: HttpRequest, res: LocalResponse): void {
   if (r.transport.closed) return;
   if (answerLocally(r, res, canKeepAlive(r, r.plan), false)) runPhases(r, PHASE_CONTENT);

@@ -378,6 +378,7 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
 
   upstreamTimeout(up: UpstreamConn): void {
     if (up !== this.#up || this.#done) return;
+    if (this.#try !== null) this.#try.timedOut = true;
     this.#r.site.logger.error(
       this.#logContext('TSP_ERR_UPSTREAM_TIMEOUT'),
       timeoutMessage(up, this.#res !== null),

@@ -6,6 +6,9 @@
  * the site they started with), so a reload closes no connection. close() retires a site for good
  * (stop): idle connections close at once, busy ones after their current response.
  */
+import type { StatusSource } from '../core/status/document.js';
+import { LocalStatus } from '../core/status/local.js';
+import type { ServerStats } from '../core/status/server-stats.js';
 import type net from 'node:net';
 import type { Logger } from 'pino';
 import type { AccessLogConfig, HttpConfig, HttpServerConfig } from '../config/types.js';
@@ -56,6 +59,10 @@ export interface HttpSiteDeps {
   readonly limits?: LimitService;
   /** stub_status's counts (default: this process's). */
   readonly connectionCounts?: ConnectionCountsSource;
+  /** check_status's document (default: one built from this site alone). */
+  readonly statusSource?: StatusSource;
+  /** The counters of a server block, kept across reloads (the runtime's StatusRegistry); default: the block's own. */
+  readonly serverStats?: (server: HttpServerConfig) => ServerStats;
 }
 
 /** An HTTP/2 session (src/http2/session.ts) as the site tracks it: retire() sends GOAWAY. */
@@ -87,6 +94,8 @@ export class HttpSite {
   readonly serverAccess: ReadonlyMap<HttpServerConfig, (clientAddress: string) => boolean> | null;
   readonly limits: LimitService;
   readonly connectionCounts: ConnectionCountsSource;
+  /** check_status's document: this process's, or the primary's merge with worker processes. */
+  readonly statusSource: StatusSource;
   readonly #ownsPool: boolean;
   readonly #vhosts: Map<string, VirtualHosts>;
   readonly #connections = new Set<ClientConnection>();
@@ -110,6 +119,11 @@ export class HttpSite {
     this.logger = deps.logger.child({ component: 'http' });
     this.#tls = new TlsServers(deps.tlsSessions ?? null);
     this.#vhosts = buildVirtualHosts(http);
+    const serverStats = deps.serverStats;
+    if (serverStats !== undefined) for (const vh of this.#vhosts.values()) for (const server of vh.servers) server.stats = serverStats(server.config);
+    this.statusSource = deps.statusSource ?? new LocalStatus({
+      groups: this.statusGroups, httpServers: () => http.servers, streamServers: () => [],
+    }).source;
     const ctx = buildPlanContext(http, { groups: deps.groups, logger: this.logger, openAccessLog: deps.openAccessLog, prefix: deps.prefix ?? process.cwd() });
     const seen = new Set<CompiledServer>();
     for (const vh of this.#vhosts.values()) {

@@ -7,6 +7,9 @@
  * X-Real-IP); with it, TLS is terminated with the SNI-chosen server's settings (#terminate) and
  * the upstream gets plain TCP. What is compiled once per config is in stream-compile.ts.
  */
+import type { StreamServerConfig } from '../config/stream-types.js';
+import type { StreamServerStats } from '../core/status/server-stats.js';
+import { accountAttempts } from '../upstream/stats.js';
 import type net from 'node:net';
 import type tls from 'node:tls';
 import type { Logger } from 'pino';
@@ -49,6 +52,8 @@ export interface StreamSiteDeps {
   readonly limits?: LimitService;
   /** worker_connections: UDP sessions at once per UDP listen; unset: no limit. */
   readonly maxUdpSessions?: number;
+  /** The status counters of a server block, kept across reloads (the runtime's StatusRegistry). */
+  readonly streamStats?: (server: StreamServerConfig) => StreamServerStats;
 }
 
 /** What the HTTP engine needs of a connection the stream side accepted (its AcceptedConnection). */
@@ -96,12 +101,16 @@ export class StreamSite {
   readonly #upstreamTlsSessions = new UpstreamTlsSessions();
   readonly #limits: LimitService;
   readonly #maxUdpSessions: number;
+  /** Status counters per server block (none without a StatusRegistry). */
+  readonly #stats = new Map<StreamServerConfig, StreamServerStats>();
   /** The servers of `udp` listens, by listen key (made on first use). */
   readonly #udp = new Map<string, UdpServer>();
   #closed = false;
 
   constructor(stream: StreamConfig, deps: StreamSiteDeps) {
     this.#limits = deps.limits ?? new LocalLimits();
+    const streamStats = deps.streamStats;
+    if (streamStats !== undefined) for (const server of stream.servers) this.#stats.set(server, streamStats(server));
     this.#maxUdpSessions = deps.maxUdpSessions ?? Number.POSITIVE_INFINITY;
     this.#tls = new TlsServers(deps.tlsSessions ?? null);
     this.#groups = deps.groups;
@@ -468,6 +477,16 @@ export class StreamSite {
     connectionStats.stream--;
     releaseStreamLimits(s, this.#limits);
     s.endedAt = Date.now();
+    accountSession(s, this.#stats.get(s.server.config));
     for (const log of s.server.logs) log.write(s);
   }
+}
+
+/** The status document's counters of a session that ended: its server block's, its upstream tries'. */
+function accountSession(s: Session, stats: StreamServerStats | undefined): void {
+  if (s.upstream !== null) accountAttempts(s.upstream.list, false);
+  if (stats === undefined) return;
+  stats.sessions++;
+  stats.receivedBytes += s.bytesReceived;
+  stats.sentBytes += s.bytesSent;
 }

@@ -9,7 +9,7 @@ import { Writable } from 'node:stream';
 import { onTestFinished } from 'vitest';
 import { Runtime } from '../../src/runtime/runtime.js';
 import { createLogger } from '../../src/log.js';
-import type { StatusDocument } from '../../src/upstream/status.js';
+import type { StatusDocument } from '../../src/core/status/document.js';
 import type { HttpBackend } from '../helpers/backend.js';
 import { configFrom } from '../helpers/proxy.js';
 

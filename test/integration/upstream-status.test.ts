@@ -6,7 +6,7 @@ import http from 'node:http';
 import { describe, expect, it } from 'vitest';
 import { startHttpBackend } from '../helpers/backend.js';
 import { closedPort, send, startLoggedProxy } from './upstream-helpers.js';
-import type { StatusDocument } from '../../src/upstream/status.js';
+import type { StatusDocument } from '../../src/core/status/document.js';
 
 function get(url: string): Promise<{ status: number; type: string | undefined; body: string }> {
   return new Promise((resolve, reject) => {
@@ -82,6 +82,6 @@ describe('check_status through the proxy', () => {
     for (let i = 0; i < 3; i++) expect((await send(proxy.url('/'), { agent: false })).status).toBe(200);
     const live = (await json('/json')).upstreams[0]!.peers.find((p) => p.key === `127.0.0.1:${a.port}`)!;
     expect(live.requests).toBe(3);
-    expect(live.lastCheck).not.toBeNull();
+    expect(live.check?.lastAt).not.toBeNull();
   });
 });

@@ -35,8 +35,8 @@ export interface Histogram {
   readonly count: number;
 }
 
-/** Upper bounds (seconds) of every latency histogram: 1 ms to 60 s. */
-export const LATENCY_BOUNDS_S: readonly number[] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+/** Upper bounds (seconds) of every latency histogram: 1 ms to 60 s (defined beside the counters, upstream/stats.ts). */
+export { LATENCY_BOUNDS_S } from '../../upstream/stats.js';
 
 /**
  * up: takes traffic. down: failed active checks. passive-down: max_fails reached within

@@ -1,8 +1,15 @@
 import { describe, expect, test } from 'vitest';
-import { UpstreamGroup } from '../../src/upstream/group.js';
-import { PeerRegistry } from '../../src/upstream/registry.js';
-import { escapeHtml, renderStatus, statusFormatOf } from '../../src/upstream/status.js';
-import { check, server, upstream } from './helpers.js';
+import { UpstreamGroup } from '../../../src/upstream/group.js';
+import { PeerRegistry } from '../../../src/upstream/registry.js';
+import { escapeHtml, renderStatus as render, statusFormatOf, type StatusFormat } from '../../../src/core/status/render.js';
+import { LocalStatus } from '../../../src/core/status/local.js';
+import { check, server, upstream } from '../../upstream/helpers.js';
+
+/** The document of `groups` alone at `now`, rendered. */
+function renderStatus(groups: UpstreamGroup[], format: StatusFormat, now: number) {
+  const status = new LocalStatus({ groups: () => groups, httpServers: () => [], streamServers: () => [] });
+  return render(status.document(status.sample(now)), format);
+}
 
 const NOW = Date.UTC(2025, 0, 2, 3, 4, 5);
 
@@ -19,7 +26,7 @@ async function groups(): Promise<UpstreamGroup[]> {
   );
   const [up, down, , backup] = app.peers;
   up!.activeConns = 3;
-  up!.requests = 120;
+  up!.stats.requests = 120;
   up!.riseCount = 7;
   up!.checkedAt = NOW - 1000;
   down!.healthy = false;
@@ -39,23 +46,24 @@ describe('renderStatus', () => {
     const doc = JSON.parse(body);
     expect(doc.generatedAt).toBe('2025-01-02T03:04:05.000Z');
     expect(doc.upstreams.map((u: { name: string }) => u.name)).toEqual(['app', '<script>"x"\\']);
-    expect(doc.upstreams[0].peers[0]).toEqual({
+    expect(doc.schema).toBe(2);
+    expect(doc.upstreams[0].peers[0]).toMatchObject({
       key: '127.0.0.1:9001',
       state: 'up',
       weight: 2,
       backup: false,
-      activeConns: 3,
+      down: false,
+      activeConnections: 3,
       requests: 120,
       fails: 0,
-      rise: 7,
-      fall: 0,
-      lastCheck: '2025-01-02T03:04:04.000Z',
+      check: { type: 'http', riseThreshold: 2, fallThreshold: 2, consecutiveOk: 7, consecutiveFailed: 0, lastAt: '2025-01-02T03:04:04.000Z' },
       lastError: null,
-      checkType: 'http',
     });
     expect(doc.upstreams[0].peers.map((p: { state: string }) => p.state)).toEqual(['up', 'down', 'disabled', 'passive-down']);
     expect(doc.upstreams[0].peers[1].lastError).toBe('connect() failed (111: Connection refused)');
-    expect(doc.upstreams[1].peers[0]).toMatchObject({ key: 'unix:/run/a<b>.sock', checkType: null, lastCheck: null });
+    expect(doc.upstreams[1].peers[0]).toMatchObject({ key: 'unix:/run/a<b>.sock', check: null });
+    // the disabled peer is left out of the summary, so is the idle backup while a primary is up
+    expect([doc.upstreams[0].up, doc.upstreams[0].total]).toEqual([1, 2]);
   });
 
   test('prometheus: HELP/TYPE once per metric, one sample per peer, labels escaped', async () => {
@@ -120,6 +128,7 @@ describe('statusFormatOf', () => {
     const web = await UpstreamGroup.create(upstream('app', [server('127.0.0.1:9001')]), registry);
     const tcp = await UpstreamGroup.create(upstream('app', [server('127.0.0.1:9001')]), registry, { namespace: 'stream:' });
     const doc = JSON.parse(renderStatus([web, tcp], 'json', NOW).body);
+    expect(doc.upstreams.map((u: { name: string }) => u.name)).toEqual(['app', 'app']);
     expect(doc.upstreams.map((u: { context: string }) => u.context)).toEqual(['http', 'stream']);
   });
 });

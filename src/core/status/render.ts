@@ -1,89 +1,16 @@
 /**
- * `check_status [html|json|prometheus]` (alias `tcp_check_status`): the state of every peer of
- * every group, rendered from the live Peer objects and the group's own parameters (weight, backup,
- * down, check type). Unlike nginx's modules, which each show only
+ * `check_status [html|json|prometheus]` (alias `tcp_check_status`): the status document
+ * (document.ts) rendered as JSON (the document itself), Prometheus text or an HTML page. Unlike nginx's modules, which each show only
  * their own context, one page lists the upstreams of both `http {}` and `stream {}` (tagged with
  * their context): an operator wants one place to see what is down. `?format=` overrides the
  * directive's format. The HTML page is self-contained (inline style, no scripts) and refreshes
  * itself every 5 seconds.
  */
-import type { UpstreamGroup } from './group.js';
-import type { PeerEntry } from './entry.js';
+import type { PeerStatus, StatusDocument } from './document.js';
 
 export type StatusFormat = 'html' | 'json' | 'prometheus';
-export type PeerState = 'up' | 'down' | 'passive-down' | 'disabled';
 
-export interface PeerStatus {
-  /** The peer's id: its address, with `#n` for the n-th line of the same address. */
-  readonly key: string;
-  readonly state: PeerState;
-  readonly weight: number;
-  readonly backup: boolean;
-  readonly activeConns: number;
-  readonly requests: number;
-  readonly fails: number;
-  /** Consecutive successful / failed active checks. */
-  readonly rise: number;
-  readonly fall: number;
-  /** ISO time of the last active check, null before the first (or without `check`). */
-  readonly lastCheck: string | null;
-  readonly lastError: string | null;
-  readonly checkType: string | null;
-}
-
-export interface UpstreamStatus {
-  readonly name: string;
-  readonly context: 'http' | 'stream';
-  readonly peers: readonly PeerStatus[];
-}
-
-export interface StatusDocument {
-  readonly upstreams: readonly UpstreamStatus[];
-  readonly generatedAt: string;
-}
-
-export function peerState(entry: PeerEntry, now: number): PeerState {
-  if (entry.params.down) return 'disabled';
-  if (!entry.peer.healthy) return 'down';
-  if (entry.passivelyDown(now)) return 'passive-down';
-  return 'up';
-}
-
-export function statusDocument(groups: readonly UpstreamGroup[], now: number): StatusDocument {
-  return {
-    upstreams: groups.map((g) => ({
-      name: g.name,
-      context: g.context,
-      peers: g.entries.map((e) => statusOf(e, g.config.check?.type ?? null, now)),
-    })),
-    generatedAt: new Date(now).toISOString(),
-  };
-}
-
-function statusOf(entry: PeerEntry, checkType: string | null, now: number): PeerStatus {
-  const p = entry.peer;
-  return {
-    key: p.id,
-    state: peerState(entry, now),
-    weight: entry.params.weight,
-    backup: entry.params.backup,
-    activeConns: p.activeConns,
-    requests: p.requests,
-    fails: p.fails,
-    rise: p.riseCount,
-    fall: p.fallCount,
-    lastCheck: p.checkedAt === null ? null : new Date(p.checkedAt).toISOString(),
-    lastError: p.lastError,
-    checkType,
-  };
-}
-
-export function renderStatus(
-  groups: readonly UpstreamGroup[],
-  format: StatusFormat,
-  now: number = Date.now(),
-): { contentType: string; body: string } {
-  const doc = statusDocument(groups, now);
+export function renderStatus(doc: StatusDocument, format: StatusFormat): { contentType: string; body: string } {
   switch (format) {
     case 'json':
       return { contentType: 'application/json', body: `${JSON.stringify(doc)}\n` };
@@ -109,7 +36,7 @@ function promLabel(value: string): string {
 
 const METRICS: readonly { name: string; type: 'gauge' | 'counter'; help: string; value: (p: PeerStatus) => number }[] = [
   { name: 'tsproxy_upstream_peer_up', type: 'gauge', help: 'Whether the peer takes traffic (1) or not (0).', value: (p) => (p.state === 'up' ? 1 : 0) },
-  { name: 'tsproxy_upstream_peer_active_connections', type: 'gauge', help: 'Connections to the peer in progress.', value: (p) => p.activeConns },
+  { name: 'tsproxy_upstream_peer_active_connections', type: 'gauge', help: 'Connections to the peer in progress.', value: (p) => p.activeConnections },
   { name: 'tsproxy_upstream_peer_requests_total', type: 'counter', help: 'Requests sent to the peer.', value: (p) => p.requests },
   { name: 'tsproxy_upstream_peer_fails', type: 'gauge', help: 'Failures counted against max_fails in the current fail_timeout window.', value: (p) => p.fails },
 ];
@@ -190,13 +117,13 @@ function renderHtml(doc: StatusDocument): string {
         ['state', p.state],
         ['num', String(p.weight)],
         ['', p.backup ? 'yes' : 'no'],
-        ['num', String(p.activeConns)],
+        ['num', String(p.activeConnections)],
         ['num', String(p.requests)],
         ['num', String(p.fails)],
-        ['num', String(p.rise)],
-        ['num', String(p.fall)],
-        ['', p.checkType ?? 'none'],
-        ['', p.lastCheck === null ? '-' : p.lastCheck.replace('T', ' ').replace(/\.\d+Z$/, 'Z')],
+        ['num', String(p.check?.consecutiveOk ?? 0)],
+        ['num', String(p.check?.consecutiveFailed ?? 0)],
+        ['', p.check?.type ?? 'none'],
+        ['', p.check?.lastAt == null ? '-' : p.check.lastAt.replace('T', ' ').replace(/\.\d+Z$/, 'Z')],
         ['error', p.lastError ?? '-'],
       ];
       const tds = cells.map(([cls, text]) => (cls === '' ? `<td>${escapeHtml(text)}</td>` : `<td class="${cls}">${escapeHtml(text)}</td>`));
