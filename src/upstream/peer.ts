@@ -146,6 +146,11 @@ export class Peer {
     if (this.activelyChecked) return;
     this.activelyChecked = true;
     this.healthy = !check.defaultDown;
+    // where checking starts is no change of state (a peer never seen up has no downtime yet)
+    if (!this.healthy && this.stateChanges === 0) {
+      this.wasUp = false;
+      this.stateSinceMs = Date.now();
+    }
     this.riseCount = 0;
     this.fallCount = 0;
   }
