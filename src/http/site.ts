@@ -8,7 +8,7 @@
  */
 import type { StatusSource } from '../core/status/document.js';
 import { LocalStatus } from '../core/status/local.js';
-import type { ServerStats } from '../core/status/server-stats.js';
+import type { ListenStats, ServerStats } from '../core/status/server-stats.js';
 import type net from 'node:net';
 import type { Logger } from 'pino';
 import type { AccessLogConfig, HttpConfig, HttpServerConfig } from '../config/types.js';
@@ -63,6 +63,8 @@ export interface HttpSiteDeps {
   readonly statusSource?: StatusSource;
   /** The counters of a server block, kept across reloads (the runtime's StatusRegistry); default: the block's own. */
   readonly serverStats?: (server: HttpServerConfig) => ServerStats;
+  /** The counters of a listen address (TLS handshakes), kept across reloads with its socket. */
+  readonly listenStats?: (key: string) => ListenStats;
 }
 
 /** An HTTP/2 session (src/http2/session.ts) as the site tracks it: retire() sends GOAWAY. */
@@ -133,7 +135,7 @@ export class HttpSite {
         this.#attachPlans(ctx, server);
       }
     }
-    for (const [key, vh] of this.#vhosts) if (isTlsListen(vh)) this.#https.set(key, new HttpsListen(this, vh, this.#tls));
+    for (const [key, vh] of this.#vhosts) if (isTlsListen(vh)) this.#https.set(key, new HttpsListen(this, vh, this.#tls, deps.listenStats?.(key) ?? null));
   }
 
   #attachPlans(ctx: PlanContext, server: CompiledServer): void {

@@ -116,7 +116,10 @@ export async function buildSnapshot(config: Config, registry: PeerRegistry, deps
     ...(deps.statusSource !== undefined ? { statusSource: deps.statusSource } : {}),
   };
   const statusRegistry = deps.statusRegistry;
-  const serverStats = statusRegistry === undefined ? {} : { serverStats: (cfg: HttpServerConfig) => statusRegistry.server(cfg) };
+  const serverStats = statusRegistry === undefined ? {} : {
+    serverStats: (cfg: HttpServerConfig) => statusRegistry.server(cfg),
+    listenStats: (key: string) => statusRegistry.listen(key),
+  };
   const streamStats = statusRegistry === undefined ? {} : { streamStats: (cfg: StreamServerConfig) => statusRegistry.stream(cfg) };
   const http = config.http
     ? new HttpSite(config.http, { ...siteDeps, ...serverStats, prefix: config.prefix, groups: httpGroups, statusGroups: () => [...httpGroups.values(), ...streamGroups.values()], pool: deps.pool, holder: deps.holder })

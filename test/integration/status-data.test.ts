@@ -2,10 +2,15 @@
  * The status document's data (issue 16) against real traffic in one process: every field group
  * of peers, server blocks, stream servers and the process, read through `check_status json`.
  */
+import fs from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import tls from 'node:tls';
 import { describe, expect, onTestFinished, test } from 'vitest';
 import { startHttpBackend } from '../helpers/backend.js';
 import { configFrom } from '../helpers/proxy.js';
+import { makeCert, writeCert } from '../helpers/tls-certs.js';
 import { closedPort, killBackend, reviveBackend, send, startLoggedProxy, statusJson } from './upstream-helpers.js';
 import type { PeerStatus, StatusDocument, UpstreamStatus } from '../../src/core/status/document.js';
 
@@ -241,5 +246,35 @@ describe('status data from real traffic', () => {
     const p = peerIn(doc, 'db', echoPort, 'stream');
     expect(p).toMatchObject({ requests: 1, connections: 1, sentBytes: 5, receivedBytes: 5, connectFailures: 0 });
     expect(p.responseTime.count).toBe(1);
+  });
+
+  test('TLS handshakes and failures of a listen address', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsproxy-status-'));
+    onTestFinished(() => fs.rmSync(dir, { recursive: true, force: true }));
+    const { cert, key } = writeCert(dir, 'a', makeCert('a.test'));
+    const tlsPort = await closedPort();
+    const proxy = await startLoggedProxy(`http {
+      server { listen 127.0.0.1:${tlsPort} ssl; server_name a.test; ssl_certificate ${cert}; ssl_certificate_key ${key}; return 204; }
+      server { listen 127.0.0.1:0; location = /status { check_status json; } }
+    }`, '127.0.0.1:0');
+    const answer = await new Promise<string>((resolve, reject) => {
+      const s = tls.connect({ host: '127.0.0.1', port: tlsPort, servername: 'a.test', rejectUnauthorized: false }, () => {
+        s.write('GET / HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n');
+      });
+      let got = '';
+      s.setEncoding('utf8').on('data', (d: string) => (got += d));
+      s.on('close', () => resolve(got));
+      s.on('error', reject);
+    });
+    expect(answer).toMatch(/^HTTP\/1\.1 204/);
+    // not a TLS client: the handshake fails
+    await new Promise<void>((resolve) => {
+      const s = net.connect(tlsPort, '127.0.0.1', () => s.write('\x16\x03\x01\x00\x05hello'));
+      s.on('error', () => resolve());
+      s.on('close', () => resolve());
+    });
+    const server = async () => (await statusJson(proxy.url('/status'))).servers.find((x) => x.name === 'a.test')!;
+    await expect.poll(async () => (await server()).tlsFailures, { timeout: 3000 }).toBe(1);
+    expect(await server()).toMatchObject({ tlsHandshakes: 1, tlsFailures: 1, accepted: 2, requests: 1, listen: [`127.0.0.1:${tlsPort}`] });
   });
 });
