@@ -9,7 +9,6 @@
  */
 import type { StreamServerConfig } from '../config/stream-types.js';
 import type { StreamServerStats } from '../core/status/server-stats.js';
-import { accountAttempts } from '../upstream/stats.js';
 import type net from 'node:net';
 import type tls from 'node:tls';
 import type { Logger } from 'pino';
@@ -24,7 +23,7 @@ import { parseClientHello, type ClientHelloResult } from '../wire/tls-client-hel
 import { ImplicitGroups } from '../upstream/implicit.js';
 import { compileStream, effectiveSsl, NO_ALPN, type ListenSite } from './stream-compile.js';
 import type { SessionInfo } from './stream-vars.js';
-import { proxyHeaderOf, Session } from './stream-session.js';
+import { proxyHeaderOf, Session, accountSession } from './stream-session.js';
 import { UpstreamAttempts } from '../upstream/attempts.js';
 import { startHandshake } from '../tls/accept.js';
 import { preread, prereadProxyHeader } from '../tls/preread.js';
@@ -158,6 +157,7 @@ export class StreamSite {
     if (udp === undefined) {
       udp = new UdpServer(site, {
         groups: this.#groups, logger: this.#logger, hashKeys: this.#hashKeys, limits: this.#limits, maxSessions: this.#maxUdpSessions,
+        stats: (server) => this.#stats.get(server),
         resolveDynamic: (target) => this.#dynamic.resolve(target, null),
       });
       this.#udp.set(listenKey, udp);
@@ -482,11 +482,3 @@ export class StreamSite {
   }
 }
 
-/** The status document's counters of a session that ended: its server block's, its upstream tries'. */
-function accountSession(s: Session, stats: StreamServerStats | undefined): void {
-  if (s.upstream !== null) accountAttempts(s.upstream.list, false);
-  if (stats === undefined) return;
-  stats.sessions++;
-  stats.receivedBytes += s.bytesReceived;
-  stats.sentBytes += s.bytesSent;
-}

@@ -2,6 +2,7 @@
  * The status document's data (issue 16) against real traffic in one process: every field group
  * of peers, server blocks, stream servers and the process, read through `check_status json`.
  */
+import dgram from 'node:dgram';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -276,5 +277,26 @@ describe('status data from real traffic', () => {
     const server = async () => (await statusJson(proxy.url('/status'))).servers.find((x) => x.name === 'a.test')!;
     await expect.poll(async () => (await server()).tlsFailures, { timeout: 3000 }).toBe(1);
     expect(await server()).toMatchObject({ tlsHandshakes: 1, tlsFailures: 1, accepted: 2, requests: 1, listen: [`127.0.0.1:${tlsPort}`] });
+  });
+
+  test('a UDP stream server: sessions and bytes, and its peer', async () => {
+    const echo = dgram.createSocket('udp4');
+    echo.on('message', (msg, rinfo) => echo.send(msg, rinfo.port, rinfo.address));
+    await new Promise<void>((r) => echo.bind(0, '127.0.0.1', r));
+    onTestFinished(() => echo.close());
+    const echoPort = echo.address().port;
+    const udpPort = await closedPort();
+    const proxy = await startLoggedProxy(`
+      stream { upstream dns { server 127.0.0.1:${echoPort}; } server { listen 127.0.0.1:${udpPort} udp; proxy_pass dns; proxy_responses 1; } }
+      http { server { listen 127.0.0.1:0; location = /status { check_status json; } } }`, '127.0.0.1:0');
+    const client = dgram.createSocket('udp4');
+    onTestFinished(() => client.close());
+    const reply = new Promise<string>((resolve) => client.once('message', (m) => resolve(m.toString())));
+    client.send('ping', udpPort, '127.0.0.1');
+    expect(await reply).toBe('ping');
+    await expect.poll(async () => (await statusJson(proxy.url('/status'))).streamServers[0]!.sessions, { timeout: 3000 }).toBe(1);
+    const doc = await statusJson(proxy.url('/status'));
+    expect(doc.streamServers[0]).toMatchObject({ protocol: 'udp', sessions: 1, receivedBytes: 4, sentBytes: 4 });
+    expect(peerIn(doc, 'dns', echoPort, 'stream')).toMatchObject({ requests: 1, sentBytes: 4, receivedBytes: 4 });
   });
 });
