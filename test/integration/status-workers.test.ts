@@ -63,8 +63,10 @@ describe('check_status with worker_processes 2', () => {
     for (let i = 0; i < 40; i++) results.push(await get(port, '/'));
     expect(results.every((r) => r.status === 200)).toBe(true);
 
+    // ten in a row at least, and on until both workers answered (the kernel spreads new
+    // connections, but under load one worker may take several in a row)
     const fetches: { doc: StatusDocument; pid: string }[] = [];
-    for (let i = 0; i < 10; i++) fetches.push(await fetchStatus(port));
+    while (fetches.length < 10 || (new Set(fetches.map((f) => f.pid)).size < 2 && fetches.length < 200)) fetches.push(await fetchStatus(port));
     const peers = fetches.map((f) => peerOf(f.doc));
     for (const p of peers) {
       expect(p.requests).toBe(40);
@@ -81,7 +83,7 @@ describe('check_status with worker_processes 2', () => {
     const first = servers[0]!;
     expect(servers).toEqual(servers.map((_, i) => first + i));
     expect(fetches.every((f) => f.doc.process.workers === 2 && f.doc.process.workersRunning === 2)).toBe(true);
-    // the answers came from both workers (the kernel spreads new connections)
+    // the answers came from both workers
     expect(new Set(fetches.map((f) => f.pid)).size).toBe(2);
   });
 
