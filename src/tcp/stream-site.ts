@@ -254,6 +254,8 @@ export class StreamSite {
         return this.#respond(s, buffer.length, p.head.kind === 'invalid' ? p.head.status : 400);
       }
       if (site.ssl && !(p.kind === 'tls' && p.hello.kind === 'ok')) {
+        const stats = this.#stats.get(server.config);
+        if (stats !== undefined) stats.tlsFailures++;
         this.#logger.info({ listen: site.key, client: s.remoteAddress }, 'TLS handshake failed: not a TLS ClientHello');
         return this.#abort(s, buffer.length, 400);
       }
@@ -416,6 +418,11 @@ export class StreamSite {
       const parsed = parseClientHello(hello, site.prereadBufferBytes);
       startHandshake(this.#tls, raw, hello, ssl, NO_ALPN, Date.now() + site.prereadTimeoutMs, (socket, reason) => resolve({ socket, reason }), parsed.kind === 'ok' ? parsed.hello : undefined);
     });
+    const stats = this.#stats.get(s.server.config);
+    if (stats !== undefined) {
+      if (socket !== null) stats.tlsHandshakes++;
+      else if (reason !== null) stats.tlsFailures++;
+    }
     if (socket === null) {
       if (reason !== null) this.#logger.info({ listen: site.key, client: s.remoteAddress }, `TLS handshake failed: ${reason}`);
       this.#abort(s, hello.length, 400);

@@ -254,26 +254,31 @@ describe('status data from real traffic', () => {
     onTestFinished(() => fs.rmSync(dir, { recursive: true, force: true }));
     const { cert, key } = writeCert(dir, 'a', makeCert('a.test'));
     const tlsPort = await closedPort();
+    const streamPort = await closedPort();
     const proxy = await startLoggedProxy(`http {
       server { listen 127.0.0.1:${tlsPort} ssl; server_name a.test; ssl_certificate ${cert}; ssl_certificate_key ${key}; return 204; }
       server { listen 127.0.0.1:0; location = /status { check_status json; } }
-    }`, '127.0.0.1:0');
-    const answer = await new Promise<string>((resolve, reject) => {
-      const s = tls.connect({ host: '127.0.0.1', port: tlsPort, servername: 'a.test', rejectUnauthorized: false }, () => {
-        s.write('GET / HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n');
-      });
+    }
+    stream { server { listen 127.0.0.1:${streamPort} ssl; ssl_certificate ${cert}; ssl_certificate_key ${key}; return hi; } }`, '127.0.0.1:0');
+    const tlsSession = (port: number, send: string) => new Promise<string>((resolve, reject) => {
+      const s = tls.connect({ host: '127.0.0.1', port, servername: 'a.test', rejectUnauthorized: false }, () => s.write(send));
       let got = '';
       s.setEncoding('utf8').on('data', (d: string) => (got += d));
       s.on('close', () => resolve(got));
       s.on('error', reject);
     });
-    expect(answer).toMatch(/^HTTP\/1\.1 204/);
     // not a TLS client: the handshake fails
-    await new Promise<void>((resolve) => {
-      const s = net.connect(tlsPort, '127.0.0.1', () => s.write('\x16\x03\x01\x00\x05hello'));
+    const garbage = (port: number) => new Promise<void>((resolve) => {
+      const s = net.connect(port, '127.0.0.1', () => s.write('\x16\x03\x01\x00\x05hello'));
       s.on('error', () => resolve());
       s.on('close', () => resolve());
     });
+    expect(await tlsSession(tlsPort, 'GET / HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n')).toMatch(/^HTTP\/1\.1 204/);
+    await garbage(tlsPort);
+    expect(await tlsSession(streamPort, '')).toBe('hi');
+    await garbage(streamPort);
+    await expect.poll(async () => (await statusJson(proxy.url('/status'))).streamServers[0]!.tlsFailures, { timeout: 3000 }).toBe(1);
+    expect((await statusJson(proxy.url('/status'))).streamServers[0]).toMatchObject({ tlsHandshakes: 1, tlsFailures: 1, sessions: 2 });
     const server = async () => (await statusJson(proxy.url('/status'))).servers.find((x) => x.name === 'a.test')!;
     await expect.poll(async () => (await server()).tlsFailures, { timeout: 3000 }).toBe(1);
     expect(await server()).toMatchObject({ tlsHandshakes: 1, tlsFailures: 1, accepted: 2, requests: 1, listen: [`127.0.0.1:${tlsPort}`] });
@@ -283,14 +288,14 @@ describe('status data from real traffic', () => {
     const echo = dgram.createSocket('udp4');
     echo.on('message', (msg, rinfo) => echo.send(msg, rinfo.port, rinfo.address));
     await new Promise<void>((r) => echo.bind(0, '127.0.0.1', r));
-    onTestFinished(() => echo.close());
+    onTestFinished(() => void echo.close());
     const echoPort = echo.address().port;
     const udpPort = await closedPort();
     const proxy = await startLoggedProxy(`
       stream { upstream dns { server 127.0.0.1:${echoPort}; } server { listen 127.0.0.1:${udpPort} udp; proxy_pass dns; proxy_responses 1; } }
       http { server { listen 127.0.0.1:0; location = /status { check_status json; } } }`, '127.0.0.1:0');
     const client = dgram.createSocket('udp4');
-    onTestFinished(() => client.close());
+    onTestFinished(() => void client.close());
     const reply = new Promise<string>((resolve) => client.once('message', (m) => resolve(m.toString())));
     client.send('ping', udpPort, '127.0.0.1');
     expect(await reply).toBe('ping');

@@ -153,8 +153,8 @@ function streamStatuses(structure: StatusStructure, sample: StatusSample): Strea
       sessions: s.values[STREAM_SLOT.sessions]!,
       receivedBytes: s.values[STREAM_SLOT.receivedBytes]!,
       sentBytes: s.values[STREAM_SLOT.sentBytes]!,
-      tlsHandshakes: l.tlsHandshakes,
-      tlsFailures: l.tlsFailures,
+      tlsHandshakes: l.tlsHandshakes + s.values[STREAM_SLOT.tlsHandshakes]!,
+      tlsFailures: l.tlsFailures + s.values[STREAM_SLOT.tlsFailures]!,
     };
   });
 }

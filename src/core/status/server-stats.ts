@@ -42,8 +42,8 @@ export class ServerStats {
 }
 
 /** Flat layout of StreamServerStats.values(). */
-export const STREAM_SLOT = { sessions: 0, receivedBytes: 1, sentBytes: 2 } as const;
-export const STREAM_SLOTS = 3;
+export const STREAM_SLOT = { sessions: 0, receivedBytes: 1, sentBytes: 2, tlsHandshakes: 3, tlsFailures: 4 } as const;
+export const STREAM_SLOTS = 5;
 
 /** One stream `server {}` block's sessions. */
 export class StreamServerStats {
@@ -51,9 +51,12 @@ export class StreamServerStats {
   active = 0;
   receivedBytes = 0;
   sentBytes = 0;
+  /** TLS on its `ssl` listens, counted once the session's server is known. */
+  tlsHandshakes = 0;
+  tlsFailures = 0;
 
   values(): number[] {
-    return [this.sessions, this.receivedBytes, this.sentBytes];
+    return [this.sessions, this.receivedBytes, this.sentBytes, this.tlsHandshakes, this.tlsFailures];
   }
 }
 
