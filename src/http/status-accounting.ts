@@ -7,12 +7,13 @@ import { accountAttempts } from '../upstream/stats.js';
 import type { HttpRequest } from './request.js';
 
 export function accountRequest(r: HttpRequest): void {
+  const now = Date.now();
   const tries = r.upstream;
-  if (tries !== null) accountAttempts(tries.list, true);
+  if (tries !== null) accountAttempts(tries.list, true, now);
   const server = r.server;
   // a request refused before a server was chosen (400 on its head) belongs to no block
   if (server === null || r.parent !== null) return;
   const s = server.stats;
   s.writing--;
-  s.requestEnded(r.status, r.requestLength, r.bytesSent, (Date.now() - r.startMs) / 1000);
+  s.requestEnded(r.status, r.requestLength, r.bytesSent, (now - r.startMs) / 1000);
 }

@@ -120,10 +120,9 @@ export function accountAttempt(a: UpstreamAttempt, http: boolean, now: number, r
 }
 
 /** Every try of a request or session (see accountAttempt); a try followed by another was retried. */
-export function accountAttempts(list: readonly UpstreamAttempt[], http: boolean): void {
+export function accountAttempts(list: readonly UpstreamAttempt[], http: boolean, now: number = Date.now()): void {
   const n = list.length;
   if (n === 0) return;
-  const now = Date.now();
   for (let i = 0; i < n; i++) accountAttempt(list[i]!, http, now, i < n - 1);
 }
 

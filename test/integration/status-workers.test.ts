@@ -85,7 +85,7 @@ describe('check_status with worker_processes 2', () => {
     expect(fetches.every((f) => f.doc.process.workers === 2 && f.doc.process.workersRunning === 2)).toBe(true);
     // the answers came from both workers
     expect(new Set(fetches.map((f) => f.pid)).size).toBe(2);
-  });
+  }, 60_000);
 
   test('a replaced worker takes nothing away, and a reload keeps the counters of what stays', async () => {
     const backend = await startHttpBackend('A');
@@ -120,5 +120,11 @@ describe('check_status with worker_processes 2', () => {
     expect(after.servers[0]!.requests).toBeGreaterThan(last.servers[0]!.requests);
     expect(after.process).toMatchObject({ reloads: 1, lastReloadOk: true, lastReloadError: null, workers: 2 });
     expect(after.process.lastReloadAt).not.toBeNull();
-  });
+
+    // the primary records the history from the merged totals: a point every 5 s
+    await expect.poll(async () => (await fetchStatus(port)).doc.history.samples.length, { timeout: 20_000 }).toBeGreaterThanOrEqual(1);
+    const { history } = (await fetchStatus(port)).doc;
+    expect(history.intervalMs).toBe(5000);
+    expect(history.samples.at(-1)!.upstreams.app).toMatchObject({ errorRate: 0 });
+  }, 60_000);
 });
