@@ -121,6 +121,15 @@ describe('check_status with worker_processes 2', () => {
     expect(after.process).toMatchObject({ reloads: 1, lastReloadOk: true, lastReloadError: null, workers: 2 });
     expect(after.process.lastReloadAt).not.toBeNull();
 
+    // a reload the config refuses is recorded with its error; the counters stay
+    fs.writeFileSync(file, conf(dir, backend.port, 'location = /bad { no_such_directive; }'));
+    process.kill(run.child.pid!, 'SIGHUP');
+    await expect.poll(async () => (await fetchStatus(port)).doc.process.reloads, { timeout: 10_000 }).toBe(2);
+    const refused = (await fetchStatus(port)).doc;
+    expect(refused.process.lastReloadOk).toBe(false);
+    expect(refused.process.lastReloadError).toContain('no_such_directive');
+    expect(peerOf(refused).requests).toBe(25);
+
     // the primary records the history from the merged totals: a point every 5 s
     await expect.poll(async () => (await fetchStatus(port)).doc.history.samples.length, { timeout: 20_000 }).toBeGreaterThanOrEqual(1);
     const { history } = (await fetchStatus(port)).doc;
