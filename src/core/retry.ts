@@ -57,7 +57,9 @@ export class PeerTries {
   /** A try of `peer` starts: its record in the $upstream_* lists. */
   begin(peer: Peer, log: UpstreamAttempts): UpstreamAttempt {
     this.attempts++;
-    return log.start(peer.key, Date.now());
+    const a = log.start(peer.key, Date.now());
+    a.peer = peer;
+    return a;
   }
 
   /**

@@ -99,5 +99,6 @@ export function applyErrorPage(
     const code = forced === 0 ? h.code : forced;
     return text === null ? errorResponse(code) : { status: code, contentType: 'text/plain', body: text, headers: NO_FIELDS };
   }
+  // check_status (like proxy_pass) answers in the content phase: its document may come later.
   return { kind: 'internal', plan: targetPlan, status: forced, asGet };
 }

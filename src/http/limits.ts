@@ -8,6 +8,7 @@
  * really waits (a timer), with the request body held meanwhile (LimitWait, a BodyHold). Log lines are nginx's
  * (1.22, checked with a running nginx: fail2ban's nginx-limit-req filter reads them).
  */
+import { accountRequest } from './status-accounting.js';
 import type { HttpLimits, LimitLogLevel, LimitReqZoneConfig, LimitZoneConfig } from '../config/types.js';
 import { CONN_ACQUIRED, type LimitConnCheck } from '../core/limits/limit-conn.js';
 import { LIMIT_DECLINED, LIMIT_DELAYED, LIMIT_REJECTED, NO_DELAY, formatExcess, type LimitReqCheck, type LimitReqDecision } from '../core/limits/limit-req.js';
@@ -285,6 +286,7 @@ export function endRequest(r: HttpRequest): void {
   if (r.ended) return;
   r.ended = true;
   connectionStats.writing--;
+  accountRequest(r);
   const hold = r.limitHold;
   if (hold !== null) {
     r.limitHold = null;

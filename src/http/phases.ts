@@ -144,6 +144,7 @@ function postRead(r: HttpRequest): PhaseResult {
   if (uri === null) return answer(errorResponse(400), false);
   r.uri = uri;
   r.server = server;
+  server.stats.writing++;
   r.uriChangesLeft = MAX_URI_CHANGES;
   const site = r.site;
   // A tcp websocket_pass server's allow/deny, for every request (its Host may choose another server).
@@ -475,7 +476,7 @@ export function logRequest(r: HttpRequest): void {
   }
 }
 
-/** An answer computed later (stub_status counted over the worker processes). */
+/** An answer computed later (stub_status and check_status counted over the worker processes). */
 function deferredAnswer(r: HttpRequest, res: LocalResponse): void {
   if (r.transport.closed) return;
   if (answerLocally(r, res, canKeepAlive(r, r.plan), false)) runPhases(r, PHASE_CONTENT);

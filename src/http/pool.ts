@@ -238,7 +238,10 @@ export class UpstreamPool implements TlsSessionCache {
    */
   open(peer: Peer, owner: UpstreamOwner, sink: ChunkSink, tls: TlsTarget | null, connectTimeoutMs: number, reuse: boolean): UpstreamConn {
     const pooled = reuse ? this.take(peer, tls === null ? '' : tls.poolKey) : null;
-    if (pooled === null) return new UpstreamConn(peer, owner, connectTimeoutMs, sink, tls, tls !== null && tls.ctx.sessionReuse ? this : null);
+    if (pooled === null) {
+      peer.stats.connections++;
+      return new UpstreamConn(peer, owner, connectTimeoutMs, sink, tls, tls !== null && tls.ctx.sessionReuse ? this : null);
+    }
     pooled.owner = owner;
     pooled.sink = sink;
     return pooled;

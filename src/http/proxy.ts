@@ -317,6 +317,7 @@ export class ProxyExchange extends UpstreamExchange implements BodyWaiter {
 
   upstreamTimeout(up: UpstreamConn): void {
     if (up !== this.up || this.done) return;
+    if (this.attempt !== null) this.attempt.timedOut = true;
     this.r.site.logger.error(this.logContext('TSP_ERR_UPSTREAM_TIMEOUT'), timeoutMessage(up, this.res !== null));
     this.lastStatus = 504;
     if (this.res === null && this.next.allows(this.#proxy.retryOnTimeout, this.response.started)) return this.retry(true);

@@ -3,6 +3,7 @@
  * location (by normalized URI). Per request it only does map lookups, prefix comparisons and
  * the config's own regexes.
  */
+import { ServerStats } from '../core/status/server-stats.js';
 import type { HttpConfig, HttpServerConfig } from '../config/types.js';
 import { CompiledLocation, LocationTree, type LocationMatchResult } from './locations.js';
 import type { LocationPlan } from './plan.js';
@@ -22,6 +23,8 @@ export class CompiledServer {
    * (plan.ts): HttpSite attaches it right after the router is built, before any request is routed.
    */
   plan!: LocationPlan;
+  /** Its status counters: the runtime's, kept across reloads (HttpSite attaches them), else its own. */
+  stats: ServerStats = new ServerStats();
   readonly #locations: LocationTree;
 
   constructor(config: HttpServerConfig) {

@@ -6,6 +6,9 @@
  * the site they started with), so a reload closes no connection. close() retires a site for good
  * (stop): idle connections close at once, busy ones after their current response.
  */
+import type { StatusSource } from '../core/status/document.js';
+import { LocalStatus } from '../core/status/local.js';
+import type { ListenStats, ServerStats } from '../core/status/server-stats.js';
 import type net from 'node:net';
 import type { Logger } from 'pino';
 import type { AccessLogConfig, HttpConfig, HttpServerConfig } from '../config/types.js';
@@ -23,8 +26,6 @@ import type { SessionZones } from '../tls/sessions.js';
 import { compileTemplate, type CompiledTemplate, type RequestInfo } from './variables.js';
 import { LocalLimits, type LimitService } from '../core/limits/service.js';
 import { localCounts, type StatusCounts } from '../core/connection-stats.js';
-import type { StatusSource } from '../core/status/document.js';
-import { interimStatusDocument } from '../core/status/interim-document.js';
 
 /** stub_status's counts: now (this process), or null and `done` later (summed over the workers). */
 export type ConnectionCountsSource = (done: (c: StatusCounts) => void) => StatusCounts | null;
@@ -58,8 +59,12 @@ export interface HttpSiteDeps {
   readonly limits?: LimitService;
   /** stub_status's counts (default: this process's). */
   readonly connectionCounts?: ConnectionCountsSource;
-  /** check_status's document (default: built from `statusGroups` in this process). */
+  /** check_status's document (default: one built from this site alone). */
   readonly statusSource?: StatusSource;
+  /** The counters of a server block, kept across reloads (the runtime's StatusRegistry); default: the block's own. */
+  readonly serverStats?: (server: HttpServerConfig) => ServerStats;
+  /** The counters of a listen address (TLS handshakes), kept across reloads with its socket. */
+  readonly listenStats?: (key: string) => ListenStats;
 }
 
 /** An HTTP/2 session (src/http2/session.ts) as the site tracks it: retire() sends GOAWAY. */
@@ -91,6 +96,7 @@ export class HttpSite {
   readonly serverAccess: ReadonlyMap<HttpServerConfig, (clientAddress: string) => boolean> | null;
   readonly limits: LimitService;
   readonly connectionCounts: ConnectionCountsSource;
+  /** check_status's document: this process's, or the primary's merge with worker processes. */
   readonly statusSource: StatusSource;
   readonly #ownsPool: boolean;
   readonly #vhosts: Map<string, VirtualHosts>;
@@ -112,10 +118,14 @@ export class HttpSite {
     this.serverAccess = deps.serverAccess ?? null;
     this.limits = deps.limits ?? new LocalLimits();
     this.connectionCounts = deps.connectionCounts ?? LOCAL_COUNTS;
-    this.statusSource = deps.statusSource ?? ((done) => done(interimStatusDocument(this.statusGroups(), Date.now())));
     this.logger = deps.logger.child({ component: 'http' });
     this.#tls = new TlsServers(deps.tlsSessions ?? null);
     this.#vhosts = buildVirtualHosts(http);
+    const serverStats = deps.serverStats;
+    if (serverStats !== undefined) for (const vh of this.#vhosts.values()) for (const server of vh.servers) server.stats = serverStats(server.config);
+    this.statusSource = deps.statusSource ?? new LocalStatus({
+      groups: this.statusGroups, httpServers: () => http.servers, streamServers: () => [],
+    }).source;
     const ctx = buildPlanContext(http, { groups: deps.groups, logger: this.logger, openAccessLog: deps.openAccessLog, prefix: deps.prefix ?? process.cwd() });
     const seen = new Set<CompiledServer>();
     for (const vh of this.#vhosts.values()) {
@@ -125,7 +135,7 @@ export class HttpSite {
         this.#attachPlans(ctx, server);
       }
     }
-    for (const [key, vh] of this.#vhosts) if (isTlsListen(vh)) this.#https.set(key, new HttpsListen(this, vh, this.#tls));
+    for (const [key, vh] of this.#vhosts) if (isTlsListen(vh)) this.#https.set(key, new HttpsListen(this, vh, this.#tls, deps.listenStats?.(key) ?? null));
   }
 
   #attachPlans(ctx: PlanContext, server: CompiledServer): void {

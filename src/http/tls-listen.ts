@@ -15,6 +15,7 @@ import { ClientConnection } from './connection.js';
 import { renderLocal, sslErrorResponse } from './respond.js';
 import type { CompiledServer, VirtualHosts } from './router.js';
 import type { HttpSite } from './site.js';
+import type { ListenStats } from '../core/status/server-stats.js';
 
 const ALPN_H2 = Object.freeze(['h2', 'http/1.1']);
 /** nginx's 497 page (sent with status 400), for a plain HTTP request on a TLS port. */
@@ -41,9 +42,12 @@ export class HttpsListen {
   readonly #alpn: readonly string[];
   readonly #proxyProtocol: boolean;
   readonly #timeoutMs: number;
+  /** The address's status counters (TLS handshakes and failures), null without a StatusRegistry. */
+  readonly #stats: ListenStats | null;
 
   /** Builds every handshake server the address may use now, so a bad setting fails the (re)load. */
-  constructor(site: HttpSite, vhosts: VirtualHosts, servers: TlsServers) {
+  constructor(site: HttpSite, vhosts: VirtualHosts, servers: TlsServers, stats: ListenStats | null = null) {
+    this.#stats = stats;
     this.#site = site;
     this.#vhosts = vhosts;
     this.#servers = servers;
@@ -64,6 +68,7 @@ export class HttpsListen {
     const site = this.#site;
     const vhosts = this.#vhosts;
     const key = vhosts.key;
+    const stats = this.#stats;
     const options = {
       proxyProtocol: this.#proxyProtocol,
       timeoutMs: this.#timeoutMs,
@@ -79,9 +84,11 @@ export class HttpsListen {
       }
       void acceptTls(this.#servers, socket, options, (t, reason) => {
         if (t === null) {
+          if (reason !== null && stats !== null) stats.tlsFailures++;
           if (reason !== null) site.logger.info({ listen: key, client: socket.remoteAddress }, `TLS handshake failed: ${reason}`);
           return;
         }
+        if (stats !== null) stats.tlsHandshakes++;
         const source = proxyHeaderSource(t.proxyHeader);
         const accepted: AcceptedConnection = { tls: tlsInfoOf(t.socket), proxyProtocolAddr: source?.addr ?? null, proxyProtocolPort: source?.port ?? null };
         if (t.socket.alpnProtocol === 'h2' && h2 !== null) return h2(t.socket, accepted);

@@ -10,6 +10,7 @@ import fs from 'node:fs';
 import { TsproxyError, systemErrorText } from '../errors.js';
 import type { ListenConfig } from '../config/types.js';
 import { connectionStats } from '../core/connection-stats.js';
+import { ListenStats } from '../core/status/server-stats.js';
 import { closeDatagramListener, datagramAddress, openDatagramListener } from './udp-listener.js';
 
 /** `reusePort` came in Node 22.12 / 23.1; older versions ignore the option. */
@@ -38,7 +39,8 @@ function socketOnError(): void {
   // (before the handler runs) can never crash the process.
 }
 
-export function openListener(listen: ListenConfig, dispatch: ConnectionDispatch, datagrams: DatagramDispatch): Promise<Listener> {
+/** `stats`: the status counters of the address (kept across reloads by the runtime's StatusRegistry). */
+export function openListener(listen: ListenConfig, dispatch: ConnectionDispatch, datagrams: DatagramDispatch, stats: ListenStats = new ListenStats()): Promise<Listener> {
   if (listen.udp === true) return openDatagramListener(listen, datagrams);
   const sockets = new Set<net.Socket>();
   // so_keepalive= is applied by the server to every accepted socket (TCP_KEEPIDLE from keepidle;
@@ -53,6 +55,7 @@ export function openListener(listen: ListenConfig, dispatch: ConnectionDispatch,
   function socketOnClose(this: net.Socket): void {
     sockets.delete(this);
     connectionStats.active--;
+    stats.active--;
   }
   server.on('connection', (socket) => {
     socket.on('error', socketOnError);
@@ -60,6 +63,8 @@ export function openListener(listen: ListenConfig, dispatch: ConnectionDispatch,
     // stub_status: every accepted connection, http and stream (nginx's ngx_stat_accepted / active).
     connectionStats.accepted++;
     connectionStats.active++;
+    stats.accepted++;
+    stats.active++;
     socket.on('close', socketOnClose);
     dispatch(socket, listen.key);
   });

@@ -31,6 +31,7 @@ import { isRoot, USER_IGNORED } from './privileges.js';
 import { randomBytes } from 'node:crypto';
 import { LocalSessionZones } from '../tls/sessions.js';
 import { PrimaryLimits } from './limit-ipc.js';
+import { PrimaryStatus } from './status-ipc.js';
 import { serveSessionRequest } from './tls-session-ipc.js';
 
 export interface PrimaryOptions {
@@ -67,6 +68,8 @@ export class Primary {
   readonly #sessions = new LocalSessionZones(randomBytes(32));
   /** limit_req / limit_conn zones of every worker, and stub_status collections (limit-ipc.ts). */
   readonly #limits = new PrimaryLimits();
+  /** check_status's totals over every worker, the history and the reload record (status-ipc.ts). */
+  readonly #status: PrimaryStatus;
   #reloadId = 0;
   /** Serialises reloads (a SIGHUP during a reload waits for it). */
   #reloading: Promise<unknown> = Promise.resolve();
@@ -79,6 +82,7 @@ export class Primary {
     this.#config = opts.config;
     this.#logger = opts.logger;
     this.#health = new PrimaryHealth(opts.logger, (s) => this.#broadcast({ type: 'health', states: [s] }));
+    this.#status = new PrimaryStatus(opts.workers, () => this.#health.healthSamples());
   }
 
   get pids(): number[] {
@@ -109,6 +113,7 @@ export class Primary {
     return new Promise((resolve, reject) => {
       worker.on('message', (msg: WorkerMessage) => {
         if (this.#limits.handle(worker.id, msg, this.#sendTo, this.#workerIds)) return;
+        if (this.#status.handle(worker.id, msg, this.#sendTo, this.#workerIds)) return;
         if (msg.type === 'hello') {
           slot.configHash = this.#config.hash;
           worker.send({ type: 'start', config: this.#config, errorLog: this.#opts.errorLog, user: this.#user(), ticketSecret: this.#sessions.ticketSecret } satisfies PrimaryMessage);
@@ -133,6 +138,7 @@ export class Primary {
       worker.on('exit', (code, signal) => {
         this.#slots.delete(slot);
         this.#limits.workerGone(worker.id);
+        this.#status.workerGone(worker.id);
         if (!slot.ready) reject(new TsproxyError('TSP_ERR_WORKER', `worker process ${worker.process.pid} exited before it was ready`));
         else this.#exited(slot, code, signal);
       });
@@ -168,6 +174,7 @@ export class Primary {
       await this.stop(false);
       throw err;
     }
+    this.#status.start(this.#sendTo, this.#workerIds);
   }
 
   /** What the Reloader calls: the config is already validated. Reloads run one at a time. */
@@ -272,6 +279,11 @@ export class Primary {
     });
   }
 
+  /** A reload ended (the Reloader tells every outcome): the status document's reload record. */
+  noteReload(error: string | null): void {
+    this.#status.registry.noteReload(error);
+  }
+
   reopen(): void {
     this.#broadcast({ type: 'reopen' });
   }
@@ -280,6 +292,7 @@ export class Primary {
   async stop(graceful: boolean): Promise<void> {
     this.#stopping = true;
     this.#health.stop();
+    this.#status.stop();
     const exits = [...this.#slots].map((s) => new Promise<void>((r) => (s.worker.isDead() ? r() : s.worker.once('exit', () => r()))));
     this.#broadcast({ type: 'stop', graceful });
     let timer: NodeJS.Timeout | null = null;

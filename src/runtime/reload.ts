@@ -20,7 +20,8 @@ import type { ErrorLogger } from '../log.js';
 
 export interface ReloaderOptions {
   /** A Runtime, or the primary's worker pool (anything that reloads and reports a summary). */
-  runtime: Pick<Runtime, 'reload'>;
+  /** `noteReload`: told every reload's outcome (the status document's reload record). */
+  runtime: Pick<Runtime, 'reload'> & { noteReload?(error: string | null): void };
   logger: ErrorLogger;
   /** Load and validate the config from disk (the same loader as startup). */
   load(): { config: Config | null; errors: ConfigError[]; warnings: ConfigError[] };
@@ -102,6 +103,7 @@ export class Reloader {
     } catch (err) {
       // A loader bug must not take the running proxy down: the reload is refused like a bad config.
       logger.error({ err, reason }, 'reload failed, keeping the running configuration');
+      runtime.noteReload?.((err as Error).message);
       return;
     }
     const { config, errors, warnings } = loaded;
@@ -109,6 +111,7 @@ export class Reloader {
     if (config === null) {
       for (const e of errors) logger.emerg({ code: e.code }, configErrorText(e));
       logger.error({ reason, errors: errors.length }, 'reload failed, keeping the running configuration');
+      runtime.noteReload?.(errors[0] === undefined ? 'invalid configuration' : configErrorText(errors[0]));
       return;
     }
     try {
@@ -131,10 +134,12 @@ export class Reloader {
           'configuration reloaded',
         );
       }
+      runtime.noteReload?.(null);
       if (config.main.watch) this.watch(config.files, config.includeGlobs);
       else await this.#unwatch();
     } catch (err) {
       logger.error({ err, reason }, 'reload failed, keeping the running configuration');
+      runtime.noteReload?.((err as Error).message);
     }
   }
 

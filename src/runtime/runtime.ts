@@ -30,6 +30,9 @@ import { LocalSessionZones, type SessionZones } from '../tls/sessions.js';
 import { diffConfigs, type ConfigDiff } from './diff.js';
 import { LocalLimits, type LimitService } from '../core/limits/service.js';
 import type { ConnectionCountsSource } from '../http/site.js';
+import type { StatusSource } from '../core/status/document.js';
+import { LocalStatus } from '../core/status/local.js';
+import { StatusRegistry } from '../core/status/registry.js';
 
 export interface RuntimeOptions {
   logger?: Logger;
@@ -43,6 +46,10 @@ export interface RuntimeOptions {
   limits?: LimitService;
   /** stub_status's counts (a worker's are summed by the primary); default: this process's. */
   connectionCounts?: ConnectionCountsSource;
+  /** check_status's document (a worker's comes from the primary); default: this process's. */
+  statusSource?: StatusSource;
+  /** Record the status history here (false in a worker: the primary records the merged one). */
+  statusHistory?: boolean;
 }
 
 /** A peer's active-check verdict as the primary sends it to workers. */
@@ -121,6 +128,8 @@ export class Runtime {
   #reloading: Promise<unknown> = Promise.resolve();
   /** A prepared reload waiting for commit() or abort() (stop() aborts it). */
   #pending: PreparedReload | null = null;
+  /** The status document's counters, reload record and history (core/status/). */
+  readonly #status: LocalStatus;
 
   private constructor(snapshot: Snapshot, registry: PeerRegistry, deps: SnapshotDeps) {
     this.#snapshot = snapshot;
@@ -129,6 +138,11 @@ export class Runtime {
     this.#pool = deps.pool;
     this.#holder = deps.holder;
     this.#tunnels = deps.tunnels;
+    this.#status = new LocalStatus({
+      groups: () => [...this.#snapshot.httpGroups.values(), ...this.#snapshot.streamGroups.values()],
+      httpServers: () => this.#snapshot.config.http?.servers ?? [],
+      streamServers: () => this.#snapshot.config.stream?.servers ?? [],
+    }, deps.statusRegistry);
     this.#serve(snapshot);
   }
 
@@ -143,7 +157,12 @@ export class Runtime {
   static async start(config: Config, options: RuntimeOptions = {}): Promise<Runtime> {
     const logger = options.logger ?? rootLogger;
     const registry = new PeerRegistry();
+    const statusRegistry = new StatusRegistry();
+    // built with the runtime (it reads the snapshot in service); the sites ask it through this
+    let local: LocalStatus | null = null;
     const deps: SnapshotDeps = {
+      statusRegistry,
+      statusSource: options.statusSource ?? ((done) => local!.source(done)),
       logger, openAccessLog, pool: new UpstreamPool(), holder: { current: null }, websocketHolder: { current: null }, tunnels: new TunnelRegistry(),
       tlsSessions: options.tlsSessions ?? new LocalSessionZones(randomBytes(32)),
       limits: options.limits ?? new LocalLimits(),
@@ -152,11 +171,13 @@ export class Runtime {
     const snapshot = await buildSnapshot(config, registry, deps);
     snapshot.commit();
     const runtime = new Runtime(snapshot, registry, deps);
+    local = runtime.#status;
+    if (options.statusHistory ?? true) local.startHistory();
     runtime.#activeChecks = options.activeChecks ?? true;
     runtime.#maxConnections = options.maxConnections ?? null;
     try {
       for (const listen of snapshot.listens.values()) {
-        runtime.#listeners.set(listen.key, runtime.#capped(await openListener(listen, runtime.#dispatch, runtime.#dispatchDatagram)));
+        runtime.#listeners.set(listen.key, runtime.#capped(await openListener(listen, runtime.#dispatch, runtime.#dispatchDatagram, statusRegistry.listen(listen.key))));
       }
     } catch (err) {
       await runtime.stop({ graceful: false });
@@ -171,11 +192,22 @@ export class Runtime {
     return l;
   }
 
+  /** This process's status: its sample (what a worker reports to the primary) and document. */
+  get status(): LocalStatus {
+    return this.#status;
+  }
+
+  /** A reload ended (the Reloader tells every outcome, config errors included). */
+  noteReload(error: string | null): void {
+    this.#status.registry.noteReload(error);
+  }
+
   /** Apply a verdict the primary's checker reached; unknown keys (a reload in between) are ignored. */
   applyHealth(state: PeerHealthState): void {
     const peer = this.#registry.byKey(state.registryKey);
     if (peer === undefined) return;
     peer.healthy = state.healthy;
+    peer.noteState(state.healthy, Date.now());
     if (state.checkedAt !== undefined) peer.checkedAt = state.checkedAt;
     if (state.lastError !== undefined) peer.lastError = state.lastError;
   }
@@ -251,7 +283,7 @@ export class Runtime {
     const opened: Listener[] = [];
     try {
       for (const listen of snapshot.listens.values()) {
-        if (!this.#listeners.has(listen.key)) opened.push(this.#capped(await openListener(listen, this.#dispatch, this.#dispatchDatagram)));
+        if (!this.#listeners.has(listen.key)) opened.push(this.#capped(await openListener(listen, this.#dispatch, this.#dispatchDatagram, this.#status.registry.listen(listen.key))));
       }
     } catch (err) {
       await Promise.all(opened.map(closeListener));
@@ -295,6 +327,8 @@ export class Runtime {
     for (const site of this.#httpSites) {
       if (site !== snapshot.http && site !== snapshot.websocketHttp && site.connectionCount === 0) this.#httpSites.delete(site);
     }
+    // counters of server blocks and listens that stay are kept; the others go
+    this.#status.registry.retain(config.http?.servers ?? [], config.stream?.servers ?? [], this.#listeners.keys());
     const tunnelsClosing = this.#tunnels.retain(snapshot.routeKeys, config.main.streamCloseDelayMs);
     return {
       changed: true,
@@ -335,6 +369,7 @@ export class Runtime {
   async stop(options: { graceful: boolean; timeoutMs?: number } = { graceful: false }): Promise<void> {
     if (this.#stopping) return;
     this.#stopping = true;
+    this.#status.stop();
     if (this.#pending !== null) await this.abort(this.#pending);
     const listeners = [...this.#listeners.values(), ...this.#draining.keys()];
     for (const t of this.#draining.values()) if (t !== null) clearTimeout(t);

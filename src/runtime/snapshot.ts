@@ -24,6 +24,8 @@ import type { TunnelRegistry } from './connections.js';
 import type { SessionZones } from '../tls/sessions.js';
 import type { LimitService } from '../core/limits/service.js';
 import type { ConnectionCountsSource } from '../http/site.js';
+import type { StatusSource } from '../core/status/document.js';
+import type { StatusRegistry } from '../core/status/registry.js';
 
 export interface SnapshotDeps {
   logger: Logger;
@@ -40,6 +42,10 @@ export interface SnapshotDeps {
   limits: LimitService;
   /** stub_status's counts; absent: this process's. */
   connectionCounts?: ConnectionCountsSource;
+  /** check_status's document (the runtime's, or the primary's with workers). */
+  statusSource?: StatusSource;
+  /** Status counters of server blocks and listens, kept across reloads. */
+  statusRegistry?: StatusRegistry;
 }
 
 export interface Snapshot {
@@ -107,9 +113,16 @@ export async function buildSnapshot(config: Config, registry: PeerRegistry, deps
   const siteDeps = {
     logger: deps.logger, openAccessLog: deps.openAccessLog, tunnels: deps.tunnels, tlsSessions: deps.tlsSessions, limits: deps.limits,
     ...(deps.connectionCounts !== undefined ? { connectionCounts: deps.connectionCounts } : {}),
+    ...(deps.statusSource !== undefined ? { statusSource: deps.statusSource } : {}),
   };
+  const statusRegistry = deps.statusRegistry;
+  const serverStats = statusRegistry === undefined ? {} : {
+    serverStats: (cfg: HttpServerConfig) => statusRegistry.server(cfg),
+    listenStats: (key: string) => statusRegistry.listen(key),
+  };
+  const streamStats = statusRegistry === undefined ? {} : { streamStats: (cfg: StreamServerConfig) => statusRegistry.stream(cfg) };
   const http = config.http
-    ? new HttpSite(config.http, { ...siteDeps, prefix: config.prefix, groups: httpGroups, statusGroups: () => [...httpGroups.values(), ...streamGroups.values()], pool: deps.pool, holder: deps.holder })
+    ? new HttpSite(config.http, { ...siteDeps, ...serverStats, prefix: config.prefix, groups: httpGroups, statusGroups: () => [...httpGroups.values(), ...streamGroups.values()], pool: deps.pool, holder: deps.holder })
     : null;
   const ws = websocketPassHttp(config.stream, config.prefix);
   const websocketHttp = ws === null ? null : new HttpSite(ws.http, {
@@ -122,7 +135,7 @@ export async function buildSnapshot(config: Config, registry: PeerRegistry, deps
   }
   const websocketHandoff = (key: string) => handoffs.get(key) ?? null;
   const stream = config.stream
-    ? new StreamSite(config.stream, { ...siteDeps, groups: streamGroups, websocketHandoff, maxUdpSessions: config.main.workerConnections })
+    ? new StreamSite(config.stream, { ...siteDeps, ...streamStats, groups: streamGroups, websocketHandoff, maxUdpSessions: config.main.workerConnections })
     : null;
   const routeKeys = deps.tunnels.index(config, ws?.http ?? null);
 

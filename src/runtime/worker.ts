@@ -11,6 +11,7 @@ import { dropPrivileges } from './privileges.js';
 import type { PrimaryMessage, WorkerMessage } from './workers.js';
 import { WorkerSessionZones } from './tls-session-ipc.js';
 import { WorkerLimits } from './limit-ipc.js';
+import { WorkerStatus } from './status-ipc.js';
 
 function send(msg: WorkerMessage): void {
   process.send?.(msg);
@@ -27,6 +28,8 @@ export function runWorker(): Promise<number> {
     { code: 'TSP_ERR_LIMITED', decisions: n },
     `the primary process did not answer ${n} limit_req/limit_conn decision(s) in time; the requests were let through`,
   ));
+  /** check_status: the primary's totals, reached over IPC. */
+  const status = new WorkerStatus(send);
   /** The error log when the config names none (the primary's -e, else stderr). */
   let fallback: ErrorLogTarget | undefined;
   let queue: Promise<void> = Promise.resolve();
@@ -53,8 +56,9 @@ export function runWorker(): Promise<number> {
           sessions = new WorkerSessionZones(msg.ticketSecret, send);
           runtime = await Runtime.start(msg.config, {
             logger, activeChecks: false, maxConnections: msg.config.main.workerConnections, tlsSessions: sessions,
-            limits, connectionCounts: (done) => limits.counts(done),
+            limits, connectionCounts: (done) => limits.counts(done), statusSource: status.source, statusHistory: false,
           });
+          status.local = runtime.status;
           // Log files were opened by now; only then give up root (nginx opens them in the master).
           await new Promise((r) => setTimeout(r, 20));
           if (msg.user !== null) dropPrivileges(msg.user, logger);
@@ -128,6 +132,7 @@ export function runWorker(): Promise<number> {
   process.on('message', (msg: PrimaryMessage) => {
     // limit answers and counter collections at once: a request waits on each
     if (limits.answered(msg)) return;
+    if (status.answered(msg)) return;
     // health verdicts must not wait behind a slow reload; everything else keeps its order
     if (msg.type === 'health' || msg.type === 'tlsSession' || (msg.type === 'stop' && !msg.graceful)) {
       void handle(msg);

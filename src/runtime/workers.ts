@@ -18,6 +18,8 @@ import type { PeerHealthState, ReloadSummary } from './runtime.js';
 import { STREAM_UPSTREAM_PREFIX } from './snapshot.js';
 import type { SessionAnswer, SessionRequest } from './tls-session-ipc.js';
 import type { LimitAnswer, LimitRequest } from './limit-ipc.js';
+import type { StatusAnswer, StatusRequest } from './status-ipc.js';
+import { healthSampleOf, type PeerHealthSample } from '../core/status/sample.js';
 
 import type { ErrorLogTarget } from '../log.js';
 
@@ -36,7 +38,8 @@ export type PrimaryMessage =
   | { type: 'reopen' }
   | { type: 'stop'; graceful: boolean }
   | SessionAnswer
-  | LimitAnswer;
+  | LimitAnswer
+  | StatusAnswer;
 
 export type WorkerMessage =
   /** Sent once the worker listens for messages: cluster's 'online' comes before an ESM entry point has loaded, and IPC messages that arrive with no listener are lost. */
@@ -46,7 +49,8 @@ export type WorkerMessage =
   | { type: 'prepared'; id: number; error: string | null }
   | { type: 'reloaded'; id: number; summary: ReloadSummary | null; error: string | null }
   | SessionRequest
-  | LimitRequest;
+  | LimitRequest
+  | StatusRequest;
 
 /** worker_processes: 'auto' is one per CPU. */
 export function workerCount(config: Config): number {
@@ -107,6 +111,13 @@ export class PrimaryHealth {
   /** Every checked peer's current verdict (what a new or reloaded worker is sent). */
   states(): PeerHealthState[] {
     return this.#groups.flatMap((g) => g.peers.map((p, i) => stateOf(g.registryKeys[i]!, p)));
+  }
+
+  /** The checked peers' verdicts and check records by registry key (the status document's). */
+  healthSamples(): Map<string, PeerHealthSample> {
+    const out = new Map<string, PeerHealthSample>();
+    for (const g of this.#groups) g.peers.forEach((p, i) => out.set(g.registryKeys[i]!, healthSampleOf(p)));
+    return out;
   }
 
   stop(): void {

@@ -63,6 +63,7 @@ function connectOnce(peer: Peer, timeoutMs: number, onAttempt: (s: net.Socket | 
         ? net.connect({ path: peer.path, allowHalfOpen: true, onread })
         : net.connect({ host: peer.host!, port: peer.port, allowHalfOpen: true, onread });
     reader.bind(socket);
+    peer.stats.connections++;
     onAttempt(socket);
     const timer = setTimeout(() => socket.destroy(new ProxyError('TSP_ERR_UPSTREAM_TIMEOUT', `upstream timed out (connect to ${peer.key})`, 502, true)), timeoutMs);
     const onError = (err: Error): void => {
@@ -131,6 +132,7 @@ export async function connectUpstream(group: UpstreamGroup, o: ConnectOptions): 
       raw.destroy();
       failure = new ProxyError('TSP_ERR_UPSTREAM_CONNECT', socket, 502, true);
     } else failure = result;
+    attempt.timedOut = (failure as ProxyError).code === 'TSP_ERR_UPSTREAM_TIMEOUT';
     attempt.end(Date.now());
     if (tries.release(peer, true)) o.peerDisabled(peer);
     tries.markTried(peer);

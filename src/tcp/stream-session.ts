@@ -4,6 +4,8 @@
  * stream-site.ts (which drives a session through preread, TLS, connect and tunnel) so the state
  * and its initial values from the accepted socket are in one small place.
  */
+import type { StreamServerStats } from '../core/status/server-stats.js';
+import { accountAttempts } from '../upstream/stats.js';
 import type net from 'node:net';
 import type { Captures } from '../core/variables/template.js';
 import type { Tunnel } from '../core/tunnel.js';
@@ -115,4 +117,13 @@ export function proxyHeaderOf(version: number, s: SessionState, datagram = false
   const tlvs: ProxyTlv[] = [];
   if (s.sslPrereadServerName !== null) tlvs.push({ type: PP2_TYPE_AUTHORITY, value: Buffer.from(s.sslPrereadServerName) });
   return encodeProxyV2(endpoints, tlvs, datagram);
+}
+
+/** The status document's counters of a session that ended (TCP or UDP): its server block's, its upstream tries'. */
+export function accountSession(s: SessionState, stats: StreamServerStats | undefined): void {
+  if (s.upstream !== null) accountAttempts(s.upstream.list, false);
+  if (stats === undefined) return;
+  stats.sessions++;
+  stats.receivedBytes += s.bytesReceived;
+  stats.sentBytes += s.bytesSent;
 }

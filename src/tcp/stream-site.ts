@@ -7,6 +7,8 @@
  * X-Real-IP); with it, TLS is terminated with the SNI-chosen server's settings (#terminate) and
  * the upstream gets plain TCP. What is compiled once per config is in stream-compile.ts.
  */
+import type { StreamServerConfig } from '../config/stream-types.js';
+import type { StreamServerStats } from '../core/status/server-stats.js';
 import type net from 'node:net';
 import type tls from 'node:tls';
 import type { Logger } from 'pino';
@@ -21,7 +23,7 @@ import { parseClientHello, type ClientHelloResult } from '../wire/tls-client-hel
 import { ImplicitGroups } from '../upstream/implicit.js';
 import { compileStream, effectiveSsl, NO_ALPN, type ListenSite } from './stream-compile.js';
 import type { SessionInfo } from './stream-vars.js';
-import { proxyHeaderOf, Session } from './stream-session.js';
+import { proxyHeaderOf, Session, accountSession } from './stream-session.js';
 import { UpstreamAttempts } from '../upstream/attempts.js';
 import { startHandshake } from '../tls/accept.js';
 import { preread, prereadProxyHeader } from '../tls/preread.js';
@@ -49,6 +51,8 @@ export interface StreamSiteDeps {
   readonly limits?: LimitService;
   /** worker_connections: UDP sessions at once per UDP listen; unset: no limit. */
   readonly maxUdpSessions?: number;
+  /** The status counters of a server block, kept across reloads (the runtime's StatusRegistry). */
+  readonly streamStats?: (server: StreamServerConfig) => StreamServerStats;
 }
 
 /** What the HTTP engine needs of a connection the stream side accepted (its AcceptedConnection). */
@@ -96,12 +100,16 @@ export class StreamSite {
   readonly #upstreamTlsSessions = new UpstreamTlsSessions();
   readonly #limits: LimitService;
   readonly #maxUdpSessions: number;
+  /** Status counters per server block (none without a StatusRegistry). */
+  readonly #stats = new Map<StreamServerConfig, StreamServerStats>();
   /** The servers of `udp` listens, by listen key (made on first use). */
   readonly #udp = new Map<string, UdpServer>();
   #closed = false;
 
   constructor(stream: StreamConfig, deps: StreamSiteDeps) {
     this.#limits = deps.limits ?? new LocalLimits();
+    const streamStats = deps.streamStats;
+    if (streamStats !== undefined) for (const server of stream.servers) this.#stats.set(server, streamStats(server));
     this.#maxUdpSessions = deps.maxUdpSessions ?? Number.POSITIVE_INFINITY;
     this.#tls = new TlsServers(deps.tlsSessions ?? null);
     this.#groups = deps.groups;
@@ -149,6 +157,7 @@ export class StreamSite {
     if (udp === undefined) {
       udp = new UdpServer(site, {
         groups: this.#groups, logger: this.#logger, hashKeys: this.#hashKeys, limits: this.#limits, maxSessions: this.#maxUdpSessions,
+        stats: (server) => this.#stats.get(server),
         resolveDynamic: (target) => this.#dynamic.resolve(target, null),
       });
       this.#udp.set(listenKey, udp);
@@ -245,6 +254,8 @@ export class StreamSite {
         return this.#respond(s, buffer.length, p.head.kind === 'invalid' ? p.head.status : 400);
       }
       if (site.ssl && !(p.kind === 'tls' && p.hello.kind === 'ok')) {
+        const stats = this.#stats.get(server.config);
+        if (stats !== undefined) stats.tlsFailures++;
         this.#logger.info({ listen: site.key, client: s.remoteAddress }, 'TLS handshake failed: not a TLS ClientHello');
         return this.#abort(s, buffer.length, 400);
       }
@@ -407,6 +418,11 @@ export class StreamSite {
       const parsed = parseClientHello(hello, site.prereadBufferBytes);
       startHandshake(this.#tls, raw, hello, ssl, NO_ALPN, Date.now() + site.prereadTimeoutMs, (socket, reason) => resolve({ socket, reason }), parsed.kind === 'ok' ? parsed.hello : undefined);
     });
+    const stats = this.#stats.get(s.server.config);
+    if (stats !== undefined) {
+      if (socket !== null) stats.tlsHandshakes++;
+      else if (reason !== null) stats.tlsFailures++;
+    }
     if (socket === null) {
       if (reason !== null) this.#logger.info({ listen: site.key, client: s.remoteAddress }, `TLS handshake failed: ${reason}`);
       this.#abort(s, hello.length, 400);
@@ -468,6 +484,8 @@ export class StreamSite {
     connectionStats.stream--;
     releaseStreamLimits(s, this.#limits);
     s.endedAt = Date.now();
+    accountSession(s, this.#stats.get(s.server.config));
     for (const log of s.server.logs) log.write(s);
   }
 }
+

@@ -7,6 +7,9 @@
  * (validate.ts), so no name routing. The access log and error lines are the stream ones, with
  * nginx's UDP wording ("udp client", "udp done", "udp timed out").
  */
+import type { StreamServerConfig } from '../config/stream-types.js';
+import type { StreamServerStats } from '../core/status/server-stats.js';
+import { accountSession } from './stream-session.js';
 import dgram from 'node:dgram';
 import type { Logger } from 'pino';
 import { PeerTries } from '../core/retry.js';
@@ -32,6 +35,8 @@ export interface UdpServerDeps {
   readonly maxSessions: number;
   /** `proxy_pass $var` naming no upstream: its implicit group (stream-site.ts's ImplicitGroups). */
   resolveDynamic(target: string): UpstreamGroup | null | Promise<UpstreamGroup | null>;
+  /** The status counters of a server block (none without a StatusRegistry). */
+  stats?(server: StreamServerConfig): StreamServerStats | undefined;
 }
 
 /** The relay settings of a server, made once per config. */
@@ -133,6 +138,7 @@ export class UdpServer implements UdpSessionOwner {
     }
     releaseStreamLimits(s, this.#deps.limits);
     s.endedAt = now;
+    accountSession(s, this.#deps.stats?.(s.server.config));
     for (const log of s.server.logs) log.write(s);
   }
 

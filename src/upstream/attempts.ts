@@ -6,8 +6,16 @@
  * built when a log line (or another template) reads them.
  */
 
+import type { Peer } from './peer.js';
+
 /** One try: a peer (or, when no peer was live, the group's name) and what happened. */
 export class UpstreamAttempt {
+  /** The peer tried; null for a try listed as the group's name (no live peer). */
+  peer: Peer | null = null;
+  /** The try ended on a timeout (connect, send or read). */
+  timedOut = false;
+  /** Already counted in the peer's status counters (stats.ts). */
+  accounted = false;
   /** "127.0.0.1:9001"; the upstream's name when no peer could be picked (nginx). */
   readonly addr: string;
   readonly startMs: number;

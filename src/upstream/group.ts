@@ -345,7 +345,10 @@ export class UpstreamGroup {
     if (this.#set.single) return false;
     const entry = this.#set.entryOf.get(peer);
     if (entry === undefined) return false;
-    return noteOutcome(entry, failed, this.#now());
+    const now = this.#now();
+    if (!noteOutcome(entry, failed, now)) return false;
+    peer.noteState(false, now);
+    return true;
   }
 
   /**

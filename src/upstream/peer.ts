@@ -9,6 +9,7 @@
  */
 import type { ListenAddress } from '../config/types.js';
 import { addressKey } from '../config/units.js';
+import { PeerStats } from './stats.js';
 
 /** A resolved address: an IP literal and port, or a unix socket path. */
 export type PeerAddress = ListenAddress;
@@ -37,6 +38,17 @@ export class Peer {
   // traffic counters
   activeConns = 0;
   requests = 0;
+  /** What the status document shows of its traffic (stats.ts). */
+  readonly stats = new PeerStats();
+
+  // state bookkeeping for the status document (noteState)
+  /** Epoch ms the peer entered its current state (up or not up). */
+  stateSinceMs = Date.now();
+  stateChanges = 0;
+  /** Time spent not up before the current period, ms. */
+  downtimeMs = 0;
+  /** The state noteState last saw. */
+  wasUp = true;
 
   // passive health (nginx ngx_http_upstream_rr_peer_t fails / accessed / checked), see passive.ts
   fails = 0;
@@ -70,6 +82,10 @@ export class Peer {
   checkedAt: number | null = null;
   /** Reason of the last failure (active or passive), null when none happened yet. */
   lastError: string | null = null;
+  /** The last check's HAProxy-like code ("L7 200", "L4 connect refused"), whether it passed, how long it took. */
+  lastCheckResult: string | null = null;
+  lastCheckOk: boolean | null = null;
+  lastCheckLatencyMs: number | null = null;
   /** Set once the registry dropped the peer; checkers that still hold it stop probing it. */
   retired = false;
 
@@ -87,6 +103,19 @@ export class Peer {
       this.port = address.port;
       this.path = null;
     }
+  }
+
+  /**
+   * The peer is (`up`) or is not taking traffic since `atMs`: a change counts, and the time not
+   * up adds to downtimeMs when it ends. Called where a verdict flips (active checks, a passive
+   * trip) and when the status is read (a passive penalty ends by itself).
+   */
+  noteState(up: boolean, atMs: number): void {
+    if (up === this.wasUp) return;
+    if (up) this.downtimeMs += Math.max(0, atMs - this.stateSinceMs);
+    this.wasUp = up;
+    this.stateSinceMs = atMs;
+    this.stateChanges++;
   }
 
   /**
@@ -117,6 +146,11 @@ export class Peer {
     if (this.activelyChecked) return;
     this.activelyChecked = true;
     this.healthy = !check.defaultDown;
+    // where checking starts is no change of state (a peer never seen up has no downtime yet)
+    if (!this.healthy && this.stateChanges === 0) {
+      this.wasUp = false;
+      this.stateSinceMs = Date.now();
+    }
     this.riseCount = 0;
     this.fallCount = 0;
   }

@@ -3,7 +3,13 @@ import { ConfigError } from '../../src/errors.js';
 import { UpstreamGroup } from '../../src/upstream/group.js';
 import type { Peer } from '../../src/upstream/peer.js';
 import { PeerRegistry } from '../../src/upstream/registry.js';
-import { statusDocument } from '../../src/upstream/status.js';
+import { LocalStatus } from '../../src/core/status/local.js';
+import type { UpstreamGroup as Group } from '../../src/upstream/group.js';
+
+/** The status document of `groups` alone. */
+function statusDocument(groups: Group[]) {
+  return new LocalStatus({ groups: () => groups, httpServers: () => [], streamServers: () => [] }).document();
+}
 import { check, server, upstream } from './helpers.js';
 
 const ctx = { clientAddress: '127.0.0.1', hashKey: null, tried: null };
@@ -249,7 +255,7 @@ describe('parameters belong to the group, state to the peer', () => {
     expect(next.pick(ctx)).toBeNull();
     // the running group serves on with its own parameters
     expect(keys(running, 2)).toBe('127.0.0.1:1 127.0.0.1:2');
-    expect(statusDocument([running], 0).upstreams[0]!.peers.map((p) => [p.state, p.weight, p.checkType])).toEqual([
+    expect(statusDocument([running]).upstreams[0]!.peers.map((p) => [p.state, p.weight, p.check?.type ?? null])).toEqual([
       ['up', 1, 'tcp'],
       ['up', 1, 'tcp'],
     ]);
@@ -260,8 +266,9 @@ describe('parameters belong to the group, state to the peer', () => {
     // default_down applies to the peer new to checking; a and b keep their verdict
     expect([a.healthy, b.healthy, c.healthy]).toEqual([true, true, false]);
     expect(keys(next, 2)).toBe('127.0.0.1:2 127.0.0.1:2');
-    expect(statusDocument([next], 0).upstreams[0]!.peers.map((p) => [p.state, p.weight, p.checkType])).toEqual([
-      ['disabled', 3, 'http'],
+    expect(statusDocument([next]).upstreams[0]!.peers.map((p) => [p.state, p.weight, p.check?.type ?? null])).toEqual([
+      // a `down` peer is disabled and never probed: no check shown
+      ['disabled', 3, null],
       ['up', 1, 'http'],
       ['down', 1, 'http'],
     ]);

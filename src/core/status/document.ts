@@ -12,7 +12,10 @@
 /** Bump only when a field is removed or changes meaning. */
 export const STATUS_SCHEMA = 2;
 
-/** Responses by status class; `xxx` counts requests that ended without a response (client gone, 444). */
+/**
+ * Responses by status class; `xxx` counts requests that ended without a response (client gone,
+ * 444), and for a peer the tries that got no response head from it (connect failure, timeout).
+ */
 export interface ResponseClasses {
   readonly '1xx': number;
   readonly '2xx': number;
@@ -35,8 +38,8 @@ export interface Histogram {
   readonly count: number;
 }
 
-/** Upper bounds (seconds) of every latency histogram: 1 ms to 60 s. */
-export const LATENCY_BOUNDS_S: readonly number[] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+/** Upper bounds (seconds) of every latency histogram: 1 ms to 60 s (defined beside the counters, upstream/stats.ts). */
+export { LATENCY_BOUNDS_S } from '../../upstream/stats.js';
 
 /**
  * up: takes traffic. down: failed active checks. passive-down: max_fails reached within
@@ -83,14 +86,14 @@ export interface PeerStatus {
   readonly failTimeoutMs: number;
   /** null without `check` (and for `down` peers, never probed). */
   readonly check: PeerCheck | null;
-  /** Last failure reason, active or passive (nginx's words: "connect() failed (111: Connection refused)"). */
+  /** Last active check failure (nginx's words: "connect() failed (111: Connection refused)"); passive failures show in `fails`. */
   readonly lastError: string | null;
   /** Failures counted against max_fails in the current fail_timeout window. */
   readonly fails: number;
   readonly activeConnections: number;
   /** Connections opened to the peer (not reused from the keepalive pool). */
   readonly connections: number;
-  /** HTTP requests / stream sessions sent to the peer (each retry counts where it went). */
+  /** HTTP requests / stream sessions sent to the peer (each retry counts where it went), counted when they end. */
   readonly requests: number;
   readonly responses: ResponseClasses;
   /** Bytes written to / read from the peer. */
@@ -124,8 +127,13 @@ export interface ConnectionGauges {
 export interface ServerStatus {
   readonly name: string;
   readonly listen: readonly string[];
+  /**
+   * active: connections open on its listen addresses (shared by the blocks of one address);
+   * writing: its requests in progress; idle: active - writing; reading: 0 (a head being read
+   * belongs to no block yet: see ProcessStatus.connections).
+   */
   readonly connections: ConnectionGauges;
-  /** Connections accepted in total. */
+  /** Connections accepted on its listen addresses in total (TLS handshakes / failures too). */
   readonly accepted: number;
   readonly requests: number;
   readonly responses: ResponseClasses;
@@ -144,6 +152,7 @@ export interface ServerStatus {
 export interface StreamServerStatus {
   readonly listen: readonly string[];
   readonly protocol: 'tcp' | 'udp';
+  /** Connections open on its listen addresses (a session is known to its block only once routed). */
   readonly activeSessions: number;
   readonly sessions: number;
   readonly receivedBytes: number;
@@ -190,6 +199,7 @@ export interface ProcessStatus {
  */
 export interface HistorySample {
   readonly at: string;
+  /** By the upstream's registry name: its name, `stream:` before a stream upstream's. errorRate: 5xx, connect failures, timeouts. */
   readonly upstreams: Readonly<Record<string, { readonly requestRate: number; readonly errorRate: number; readonly p50Ms: number | null; readonly p99Ms: number | null }>>;
   /** Every http server summed. */
   readonly requestRate: number;

@@ -366,6 +366,7 @@ export class FastcgiExchange extends UpstreamExchange implements FastcgiSink, Bo
 
   upstreamTimeout(up: UpstreamConn): void {
     if (up !== this.up || this.done) return;
+    if (this.attempt !== null) this.attempt.timedOut = true;
     this.r.site.logger.error(this.logContext('TSP_ERR_UPSTREAM_TIMEOUT'), this.#sending
       ? 'upstream timed out (110: Connection timed out) while sending request to upstream'
       : timeoutMessage(up, this.res !== null));

@@ -18,6 +18,7 @@ import type { UpstreamGroup } from '../group.js';
 import type { Peer } from '../peer.js';
 import { CheckConnections } from './http-check.js';
 import { probe, type ProbeResult } from './probes.js';
+import { checkResultCode } from './result-code.js';
 
 export interface CheckLogger {
   info(obj: object, msg: string): void;
@@ -77,13 +78,14 @@ export class HealthChecker {
     const check = this.#check;
     if (this.#running || check === null) return;
     this.#running = true;
-    const peers = this.group.peers;
+    // a `down` peer is disabled, not failing: never probed (nginx_upstream_check_module skips it too)
+    const peers = this.group.peers.filter((p) => this.group.entryOf(p)?.params.down !== true);
     const spacing = check.intervalMs / Math.max(1, peers.length);
     peers.forEach((peer, i) => this.#watch(peer, check, Math.floor(i * spacing) + Math.floor(this.#random() * spacing * 0.5)));
     // `server name resolve`: peers join and leave while running
     this.#unfollow = this.group.onPeersChange((added, removed) => {
       for (const peer of removed) this.#unwatch(peer);
-      for (const peer of added) this.#watch(peer, check, Math.floor(this.#random() * check.intervalMs));
+      for (const peer of added) if (this.group.entryOf(peer)?.params.down !== true) this.#watch(peer, check, Math.floor(this.#random() * check.intervalMs));
     });
   }
 
@@ -131,9 +133,14 @@ export class HealthChecker {
     const controller = new AbortController();
     const schedule = this.#schedules.get(peer);
     if (schedule !== undefined) schedule.inFlight = controller;
-    const result = await probe(peer, check, controller.signal, this.#kept);
+    const started = performance.now();
+    const seen = { status: 0 };
+    const result = await probe(peer, check, controller.signal, this.#kept, seen);
     if (schedule !== undefined && schedule.inFlight === controller) schedule.inFlight = null;
-    if (!controller.signal.aborted && !peer.retired) this.#apply(peer, check, result);
+    if (!controller.signal.aborted && !peer.retired) {
+      peer.lastCheckLatencyMs = Math.round((performance.now() - started) * 1000) / 1000;
+      this.#apply(peer, check, result, seen.status);
+    }
     return result;
   }
 
@@ -155,13 +162,18 @@ export class HealthChecker {
     schedule.timer = timer;
   }
 
-  #apply(peer: Peer, check: CheckConfig, result: ProbeResult): void {
-    peer.checkedAt = this.#now();
+  #apply(peer: Peer, check: CheckConfig, result: ProbeResult, status: number): void {
+    const now = this.#now();
+    peer.checkedAt = now;
+    peer.lastCheckResult = checkResultCode(check.type, result, status);
+    peer.lastCheckOk = result.ok;
+    peer.stats.checks++;
     if (result.ok) {
       peer.riseCount++;
       peer.fallCount = 0;
       if (!peer.healthy && peer.riseCount >= check.rise) {
         peer.healthy = true;
+        peer.noteState(true, now);
         this.#log().info(
           { upstream: this.group.name, peer: peer.key },
           `peer ${peer.key} in upstream ${this.group.name} is up`,
@@ -175,6 +187,7 @@ export class HealthChecker {
     peer.riseCount = 0;
     if (peer.healthy && peer.fallCount >= check.fall) {
       peer.healthy = false;
+      peer.noteState(false, now);
       this.#log().warn(
         { upstream: this.group.name, peer: peer.key, reason: result.reason },
         `peer ${peer.key} in upstream ${this.group.name} is down: ${result.reason}`,

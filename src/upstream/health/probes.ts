@@ -17,6 +17,11 @@ export type ProbeResult = { readonly ok: true } | { readonly ok: false; readonly
 
 const OK: ProbeResult = { ok: true };
 
+/** What a probe saw beside its verdict: the HTTP status of a type=http / websocket check (0: none), for the status page's "L7 200". */
+export interface ProbeSeen {
+  status: number;
+}
+
 /** nginx-style reason: `connect() failed (111: Connection refused)`. */
 export function describeSocketError(err: NodeJS.ErrnoException): string {
   return `${err.syscall ?? 'recv'}() failed (${systemErrorText(err)})`;
@@ -64,13 +69,14 @@ function httpSendOf(check: CheckConfig): HttpSend {
   return send;
 }
 
-function httpProtocol(check: CheckConfig): Protocol {
+function httpProtocol(check: CheckConfig, seen: ProbeSeen | undefined): Protocol {
   return {
     request: httpSendOf(check).request,
     judge(received) {
       const line = readStatusLine(received);
       if (line === STATUS_LINE_INCOMPLETE) return null;
       if (typeof line === 'number') return { ok: false, reason: 'invalid status line in check response' };
+      if (seen !== undefined) seen.status = line.status;
       return verdictOf(check, line.status);
     },
   };
@@ -87,7 +93,7 @@ const sslHelloProtocol: Protocol = {
   },
 };
 
-function websocketProtocol(peer: Peer, check: CheckConfig): Protocol {
+function websocketProtocol(peer: Peer, check: CheckConfig, seen: ProbeSeen | undefined): Protocol {
   const key = websocketKey();
   const accept = websocketAccept(key);
   // the path of check_http_send's request line, so one directive serves both check types
@@ -101,6 +107,7 @@ function websocketProtocol(peer: Peer, check: CheckConfig): Protocol {
       const text = received.toString('latin1', 0, end);
       const line = readStatusLine(text);
       const status = typeof line === 'number' || line.versionMinor !== 1 ? null : line.status;
+      if (seen !== undefined && status !== null) seen.status = status;
       if (status !== 101) return { ok: false, reason: `websocket check returned status ${status ?? 'invalid'}` };
       const head = parseResponseHead(text, 'GET');
       if (head === null) return { ok: false, reason: 'invalid websocket check response head' };
@@ -114,16 +121,16 @@ function websocketProtocol(peer: Peer, check: CheckConfig): Protocol {
 
 const tcpProtocol: Protocol = { request: null, judge: () => OK };
 
-function protocolFor(peer: Peer, check: CheckConfig): Protocol {
+function protocolFor(peer: Peer, check: CheckConfig, seen: ProbeSeen | undefined): Protocol {
   switch (check.type) {
     case 'tcp':
       return tcpProtocol;
     case 'http':
-      return httpProtocol(check);
+      return httpProtocol(check, seen);
     case 'ssl_hello':
       return sslHelloProtocol;
     case 'websocket':
-      return websocketProtocol(peer, check);
+      return websocketProtocol(peer, check, seen);
   }
 }
 
@@ -146,12 +153,12 @@ function verdictOf(check: CheckConfig, status: number): ProbeResult {
  * With `kept`, type=http checks honour check_keepalive_requests: a connection the response left
  * reusable is parked in `kept` for the next check of the peer.
  */
-export function probe(peer: Peer, check: CheckConfig, signal?: AbortSignal, kept?: CheckConnections): Promise<ProbeResult> {
+export function probe(peer: Peer, check: CheckConfig, signal?: AbortSignal, kept?: CheckConnections, seen?: ProbeSeen): Promise<ProbeResult> {
   if (kept !== undefined && check.type === 'http' && check.keepaliveRequests > 1) {
-    return probeKeptHttp(peer, check, kept, signal);
+    return probeKeptHttp(peer, check, kept, signal, seen);
   }
   return new Promise((resolve) => {
-    const protocol = protocolFor(peer, check);
+    const protocol = protocolFor(peer, check, seen);
     const port = check.port !== 0 ? check.port : peer.port;
     let received: Buffer = Buffer.alloc(0);
     let settled = false;
@@ -194,7 +201,7 @@ export function probe(peer: Peer, check: CheckConfig, signal?: AbortSignal, kept
  * whole response is read so the next check starts on a clean stream. A kept connection the peer
  * closed before answering is no verdict on the peer: the check goes again on a fresh connection.
  */
-function probeKeptHttp(peer: Peer, check: CheckConfig, kept: CheckConnections, signal?: AbortSignal): Promise<ProbeResult> {
+function probeKeptHttp(peer: Peer, check: CheckConfig, kept: CheckConnections, signal?: AbortSignal, seen?: ProbeSeen): Promise<ProbeResult> {
   return new Promise((resolve) => {
     const { request, isHead, mayKeep } = httpSendOf(check);
     let settled = false;
@@ -244,6 +251,7 @@ function probeKeptHttp(peer: Peer, check: CheckConfig, kept: CheckConnections, s
         if (failure !== null) return finish({ ok: false, reason: failure });
         const head = reader.head;
         if (head === null) return;
+        if (seen !== undefined) seen.status = head.status;
         const verdict = verdictOf(check, head.status);
         if (!mayKeep || !reader.reusable) return finish(verdict);
         if (reader.complete) finish(verdict, reader.excess === 0 ? uses : 0);

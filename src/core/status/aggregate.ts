@@ -1,0 +1,133 @@
+/**
+ * One truth across worker processes (HACKING.md "Status across worker processes"): each worker
+ * reports the growth of its counters since its last report (ReportedCounters.delta), the primary
+ * adds every report into its totals (StatusTotals), which therefore never go backwards (a worker
+ * that dies or is replaced takes nothing away: it loses at most what it had not reported yet), and
+ * merges them with the workers' latest gauges and its own health checks into one sample
+ * (StatusTotals.merge), from which any worker builds the same document.
+ */
+import { sumCounts } from '../connection-stats.js';
+import type { CounterSample, PeerHealthSample, PeerSample, ProcessSample, StatusSample } from './sample.js';
+
+type Kind = 'peers' | 'servers' | 'streams' | 'listens';
+const KINDS: readonly Kind[] = ['peers', 'servers', 'streams', 'listens'];
+
+/** A worker's side: what it reported last, per kind and key. */
+export class ReportedCounters {
+  readonly #last: Record<Kind, Map<string, number[]>> = { peers: new Map(), servers: new Map(), streams: new Map(), listens: new Map() };
+
+  /**
+   * `sample` with every counter replaced by its growth since the previous call. A key that left
+   * (a reload dropped it) is forgotten, so if it comes back its counters count from zero again; a
+   * counter that shrank (a new object under the same key) reports no growth and restarts from there.
+   */
+  delta(sample: StatusSample): StatusSample {
+    const out = { ...sample, peers: {}, servers: {}, streams: {}, listens: {} } as Record<Kind, Record<string, CounterSample>> & StatusSample;
+    for (const kind of KINDS) {
+      const last = this.#last[kind];
+      const seen = new Set<string>();
+      for (const [key, s] of Object.entries(sample[kind] as Record<string, CounterSample>)) {
+        seen.add(key);
+        const before = last.get(key);
+        const values = s.values;
+        const d = new Array<number>(values.length);
+        for (let i = 0; i < values.length; i++) d[i] = Math.max(0, values[i]! - (before?.[i] ?? 0));
+        last.set(key, values);
+        out[kind][key] = { ...s, values: d };
+      }
+      for (const key of [...last.keys()]) if (!seen.has(key)) last.delete(key);
+    }
+    return out;
+  }
+}
+
+/** The primary's side: the totals, and each worker's latest report (for its gauges). */
+export class StatusTotals {
+  readonly #totals: Record<Kind, Map<string, number[]>> = { peers: new Map(), servers: new Map(), streams: new Map(), listens: new Map() };
+  readonly #latest = new Map<number, StatusSample>();
+
+  /** A worker's report (ReportedCounters.delta): its growth goes into the totals. */
+  add(workerId: number, delta: StatusSample): void {
+    for (const kind of KINDS) {
+      const totals = this.#totals[kind];
+      for (const [key, s] of Object.entries(delta[kind] as Record<string, CounterSample>)) {
+        const t = totals.get(key);
+        if (t === undefined) totals.set(key, s.values.slice());
+        else for (let i = 0; i < s.values.length; i++) t[i] = (t[i] ?? 0) + s.values[i]!;
+      }
+    }
+    this.#latest.set(workerId, delta);
+  }
+
+  /** A worker exited: its gauges go (its reported counters stay in the totals). */
+  workerGone(workerId: number): void {
+    this.#latest.delete(workerId);
+  }
+
+  /**
+   * One sample for every process: the totals as counters; gauges (active connections, requests in
+   * progress) summed over the live workers; passive health as the worst any worker sees; the
+   * active checks' verdicts and bookkeeping from `health` (the primary runs the checks), else from
+   * the worker that saw the most state changes.
+   */
+  merge(process: Omit<ProcessSample, 'rssBytes' | 'heapUsedBytes' | 'connections'>, own: { rssBytes: number; heapUsedBytes: number },
+    health: ReadonlyMap<string, PeerHealthSample>, now: number): StatusSample {
+    const workers = [...this.#latest.values()];
+    const counters = (kind: Exclude<Kind, 'peers'>): Record<string, CounterSample> => {
+      const out: Record<string, CounterSample> = {};
+      for (const [key, values] of this.#totals[kind]) {
+        let active = 0;
+        for (const w of workers) active += w[kind][key]?.active ?? 0;
+        out[key] = { values: values.slice(), active };
+      }
+      return out;
+    };
+    const peers: Record<string, PeerSample> = {};
+    for (const [key, values] of this.#totals.peers) {
+      let active = 0;
+      let fails = 0;
+      let passiveDown = false;
+      let best: PeerSample | undefined;
+      for (const w of workers) {
+        const p = w.peers[key];
+        if (p === undefined) continue;
+        active += p.active;
+        fails = Math.max(fails, p.fails);
+        passiveDown ||= p.passiveDown;
+        if (best === undefined || p.stateChanges > best.stateChanges) best = p;
+      }
+      const h = health.get(key) ?? best ?? untouched(process.startedAtMs);
+      peers[key] = { ...pickHealth(h), lastError: h.lastError ?? best?.lastError ?? null, values: values.slice(), active, fails, passiveDown };
+    }
+    let rssBytes = own.rssBytes;
+    let heapUsedBytes = own.heapUsedBytes;
+    for (const w of workers) {
+      rssBytes += w.process.rssBytes;
+      heapUsedBytes += w.process.heapUsedBytes;
+    }
+    return {
+      atMs: now,
+      peers,
+      servers: counters('servers'),
+      streams: counters('streams'),
+      listens: counters('listens'),
+      process: { ...process, rssBytes, heapUsedBytes, connections: sumCounts(workers.map((w) => w.process.connections)) },
+    };
+  }
+}
+
+function pickHealth(h: PeerHealthSample): PeerHealthSample {
+  return {
+    healthy: h.healthy, wasUp: h.wasUp, stateSinceMs: h.stateSinceMs, stateChanges: h.stateChanges, downtimeMs: h.downtimeMs,
+    riseCount: h.riseCount, fallCount: h.fallCount, checkedAt: h.checkedAt, lastResult: h.lastResult, lastOk: h.lastOk,
+    latencyMs: h.latencyMs, lastError: h.lastError,
+  };
+}
+
+/** A peer no live worker reports (they all restarted since): up since the start, no check yet. */
+function untouched(sinceMs: number): PeerHealthSample {
+  return {
+    healthy: true, wasUp: true, stateSinceMs: sinceMs, stateChanges: 0, downtimeMs: 0, riseCount: 0, fallCount: 0,
+    checkedAt: null, lastResult: null, lastOk: null, latencyMs: null, lastError: null,
+  };
+}

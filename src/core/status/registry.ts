@@ -1,0 +1,88 @@
+/**
+ * What one process keeps for the status document beyond the peers (whose counters live on the
+ * reload-surviving Peer): the counters of http server blocks, stream servers and listening
+ * sockets by a key that stays the same across reloads for a block that stays (its name and
+ * listens), the reload record, and the history of the last minutes. The Runtime owns one; a
+ * reload's commit retains the keys its config still names.
+ */
+import type { HttpServerConfig } from '../../config/types.js';
+import type { StreamServerConfig } from '../../config/stream-types.js';
+import { serverNameText } from '../../config/host-names.js';
+import { ListenStats, ServerStats, StreamServerStats } from './server-stats.js';
+import { StatusHistoryRing } from './history.js';
+
+/** "name|listen,listen": a server block keeps its counters across reloads while both stay. */
+export function httpServerKey(cfg: HttpServerConfig): string {
+  const first = cfg.serverNames[0];
+  return `${first === undefined ? '' : serverNameText(first)}|${cfg.listens.map((l) => l.key).join(',')}`;
+}
+
+export function streamServerKey(cfg: StreamServerConfig): string {
+  return `${cfg.listens.some((l) => l.udp === true) ? 'udp' : 'tcp'}|${cfg.listens.map((l) => l.key).join(',')}`;
+}
+
+export interface ReloadRecord {
+  reloads: number;
+  lastReloadAtMs: number | null;
+  lastReloadOk: boolean | null;
+  lastReloadError: string | null;
+}
+
+export class StatusRegistry {
+  readonly startedAtMs = Date.now();
+  readonly reload: ReloadRecord = { reloads: 0, lastReloadAtMs: null, lastReloadOk: null, lastReloadError: null };
+  readonly history = new StatusHistoryRing();
+  readonly #servers = new Map<string, ServerStats>();
+  readonly #streams = new Map<string, StreamServerStats>();
+  readonly #listens = new Map<string, ListenStats>();
+
+  server(cfg: HttpServerConfig): ServerStats {
+    return getOrMake(this.#servers, httpServerKey(cfg), () => new ServerStats());
+  }
+
+  stream(cfg: StreamServerConfig): StreamServerStats {
+    return getOrMake(this.#streams, streamServerKey(cfg), () => new StreamServerStats());
+  }
+
+  listen(key: string): ListenStats {
+    return getOrMake(this.#listens, key, () => new ListenStats());
+  }
+
+  servers(): Iterable<[string, ServerStats]> {
+    return this.#servers.entries();
+  }
+
+  streams(): Iterable<[string, StreamServerStats]> {
+    return this.#streams.entries();
+  }
+
+  listens(): Iterable<[string, ListenStats]> {
+    return this.#listens.entries();
+  }
+
+  /** After a reload: keep the counters of what the config (and the open listeners) still name. */
+  retain(servers: readonly HttpServerConfig[], streams: readonly StreamServerConfig[], listenKeys: Iterable<string>): void {
+    keep(this.#servers, new Set(servers.map(httpServerKey)));
+    keep(this.#streams, new Set(streams.map(streamServerKey)));
+    keep(this.#listens, new Set(listenKeys));
+  }
+
+  /** A reload ended (ok or with `error`). */
+  noteReload(error: string | null, now: number = Date.now()): void {
+    const r = this.reload;
+    r.reloads++;
+    r.lastReloadAtMs = now;
+    r.lastReloadOk = error === null;
+    r.lastReloadError = error;
+  }
+}
+
+function getOrMake<T>(map: Map<string, T>, key: string, make: () => T): T {
+  let v = map.get(key);
+  if (v === undefined) map.set(key, (v = make()));
+  return v;
+}
+
+function keep<T>(map: Map<string, T>, keys: ReadonlySet<string>): void {
+  for (const k of map.keys()) if (!keys.has(k)) map.delete(k);
+}
