@@ -12,6 +12,7 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import type { HttpRequest } from './request.js';
 import { requestLogContext } from './upstream-log.js';
+import { TsproxyError } from '../errors.js';
 
 export interface BodyFilePlan {
   readonly tempPath: string;
@@ -93,7 +94,7 @@ export class BodyFile {
 
   /** Up to `length` bytes from `position` (fewer only at the end of the file). */
   read(position: number, length: number, done: (err: Error | null, data: Buffer | null) => void): void {
-    if (this.#fd < 0 || this.#failed) return done(new Error('body file not open'), null);
+    if (this.#fd < 0 || this.#failed) return done(new TsproxyError('TSP_ERR_INTERNAL', 'body file not open'), null);
     const buf = Buffer.allocUnsafe(length);
     this.#reads++;
     read(this.#fd, buf, 0, length, position, (err, n) => {
