@@ -125,7 +125,8 @@ async function importModule(imp: JsImportConfig, sources: { file: string; text: 
       sources.push({ file, text: fs.readFileSync(file, 'utf8') });
       throw new ConfigError('TSP_ERR_CONFIG_SCRIPT', `SyntaxError: ${at[4]}`, { file, line: Number(at[2]), column: Number(at[3]) });
     }
-    if (e instanceof SyntaxError) {
+    // V8's SyntaxError has no position (and a loader such as tsx reports its own): esbuild finds it.
+    if (fs.existsSync(imp.path)) {
       const text = fs.readFileSync(imp.path, 'utf8');
       const found = await syntaxErrorAt(imp.path, text);
       if (found !== null) {
