@@ -81,8 +81,9 @@ export class BodyFileSender {
     const file = this.#file;
     const left = file.size - this.#position;
     if (left <= 0) {
-      this.stop();
+      // The trailer is counted to the try: written before stop() lets go of it.
       if (this.#trailer !== null) this.#write(up, this.#trailer);
+      this.stop();
       return this.#owner.bodyFileSent();
     }
     file.read(this.#position, Math.min(left, READ_BYTES), (err, data) => {

@@ -89,6 +89,13 @@ describe('js_content (nginx + njs answers)', () => {
     expect(lines[3]).toMatch(/^\[error\] js: ngx err line/);
   });
 
+  test('a request with a body (not read by the script in this version) is answered, then the connection closes', async () => {
+    const p = await njsProxy();
+    const r = await request(p.port, '/hello?a=2', { method: 'POST', headers: { host: 'a.test' }, body: 'x'.repeat(100_000) });
+    expect([r.status, r.body]).toEqual([200, 'Hello POST /hello 2 1.1 127.0.0.1']);
+    expect(r.headers.connection).toBe('close');
+  });
+
   test('a js_var is writable through r.variables', async () => {
     const p = await njsProxy();
     expect((await request(p.port, '/setvar')).body).toBe('changed');
