@@ -125,6 +125,38 @@ describe('js_access (tsproxy: njs has it in stream only)', () => {
   });
 });
 
+describe('js_set caching, async js_content (tsproxy\'s own checks)', () => {
+  const COUNTER = `let n = 0;
+export function next() { return String(++n); }
+export async function rejects() { await null; throw new Error('async kaput'); }
+`;
+
+  test('a js_set value is computed once per request; nocache computes it at every use', async () => {
+    const p = await njsProxy(`http {
+      js_import c from DIR/counter.js;
+      js_set $once c.next;
+      js_set $each c.next nocache;
+      server { listen 127.0.0.1:0; location / { return 200 "$once $once|$each $each"; } }
+    }`, { 'counter.js': COUNTER });
+    const [once, each] = (await request(p.port, '/')).body.split('|');
+    const [a, b] = once!.split(' ');
+    const [c, d] = each!.split(' ');
+    expect(a).toBe(b);
+    expect(Number(d)).toBe(Number(c) + 1);
+  });
+
+  test('an async js_content that rejects is a 500 with the error logged; the worker goes on', async () => {
+    const p = await njsProxy(`http {
+      js_import c from DIR/counter.js;
+      server { listen 127.0.0.1:0; location / { js_content c.rejects; } location /n { js_content main.plain; } }
+      js_import DIR/main.js;
+    }`, { 'counter.js': COUNTER });
+    expect((await request(p.port, '/')).status).toBe(500);
+    await expect.poll(() => p.lines().join('\n')).toContain('[error] js exception: Error: async kaput');
+    expect((await request(p.port, '/n')).status).toBe(200);
+  });
+});
+
 describe('js_set returning a Promise (tsproxy, beyond njs)', () => {
   const ASYNC = `const table = new Map([['a.test', 'A'], ['b.test', 'B']]);
 export async function pick(r) {

@@ -105,7 +105,7 @@ export const JS_DIRECTIVES: readonly DirectiveSpec[] = [
   {
     name: 'js_set', contexts: ['http'], args: [2, 4], multiple: true, syntax: 'js_set $variable module.function [nocache] [timeout=time];',
     summary: 'The variable\'s value is what the function returns for the request (computed at its first use, then kept for the request unless `nocache`).',
-    note: 'Beyond njs: the function may return a Promise (a Redis or HTTP lookup); the request waits for it before its content handler (proxy_pass, return, js_content) when the location uses the variable, at most `timeout=` (default 60s), and an error or timeout is logged and gives "". Only in http {} for now (njs allows server and location too). ' + DOC_NOTE,
+    note: 'Beyond njs: the function may return a Promise (a Redis or HTTP lookup); the request waits for it before its content handler (proxy_pass, return, js_content) when the location uses the variable, at most `timeout=` (default 60s; not with `nocache`, whose value is computed at each use), and an error or timeout is logged and gives "". Only in http {} for now (njs allows server and location too). ' + DOC_NOTE,
     apply(scope, d) {
       const js = jsDraft(scope);
       const r = scope.state.report;

@@ -121,7 +121,8 @@ export class JsRuntime {
     if (this.#sets.length > 0) {
       // Over-approximated from the location's own directives as written: awaiting one too many is harmless.
       const text = JSON.stringify([location === null ? null : { ...location, locations: [] }, handler, settings]);
-      prefetch = this.#sets.filter((s) => new RegExp(`\\$\\{?${s.variable}(?![\\w])`).test(text));
+      // A nocache value is computed at each use (so never awaited: it must be synchronous).
+      prefetch = this.#sets.filter((s) => !s.nocache && new RegExp(`\\$\\{?${s.variable}(?![\\w])`).test(text));
     }
     if (content === null && prefetch.length === 0) return null;
     return { runtime: this, content, prefetch };
