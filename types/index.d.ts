@@ -6,7 +6,7 @@
  *   /// <reference types="tsproxy/types" />
  *   export default { hello(r: NginxHTTPRequest) { r.return(200, `hello ${r.uri}`); } };
  *
- * Not there yet (a later increment): ngx.fetch, ngx.shared, r.subrequest, r.requestText (the body).
+ * Not there yet (a later increment): ngx.fetch, ngx.shared, r.subrequest.
  */
 
 type NjsStringLike = string | Buffer;
@@ -38,7 +38,7 @@ interface NginxHTTPRequest {
   readonly method: string;
   readonly remoteAddress: string;
   readonly requestLine: string;
-  /** Not read for scripts in this version: undefined. */
+  /** The request body (js_content reads it before the handler runs); undefined without one. */
   readonly requestText?: string;
   readonly requestBuffer?: Buffer;
   /** The response status (r.finish sends it; 200 when unset). */

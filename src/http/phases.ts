@@ -313,7 +313,6 @@ function content(r: HttpRequest): PhaseResult {
       return res === null ? HANDLED : answer(res, canKeepAlive(r, plan));
     }
     case 'js':
-      holdBody(r);
       js!.runtime.runContent(r, js!.content!);
       return HANDLED;
     case 'checkStatus': {

@@ -5,8 +5,9 @@
  * script (checked with ask-nginx), except where a comment says it is tsproxy's own behaviour.
  */
 import fs from 'node:fs';
+import http from 'node:http';
 import path from 'node:path';
-import { describe, expect, test } from 'vitest';
+import { describe, expect, onTestFinished, test } from 'vitest';
 import { startAccessProxy, request } from './access/helpers.js';
 import { startHttpBackend } from '../helpers/backend.js';
 
@@ -28,6 +29,7 @@ const CONFIG = `http {
     location /redir { js_content main.redir; }
     location /plain { js_content main.plain; }
     location /text { js_content main.text; }
+    location /echo { js_content main.echo; }
   }
 }`;
 
@@ -89,11 +91,21 @@ describe('js_content (nginx + njs answers)', () => {
     expect(lines[3]).toMatch(/^\[error\] js: ngx err line/);
   });
 
-  test('a request with a body (not read by the script in this version) is answered, then the connection closes', async () => {
+  test('js_content reads the body first: r.requestText, r.requestBuffer; the connection stays open', async () => {
     const p = await njsProxy();
-    const r = await request(p.port, '/hello?a=2', { method: 'POST', headers: { host: 'a.test' }, body: 'x'.repeat(100_000) });
-    expect([r.status, r.body]).toEqual([200, 'Hello POST /hello 2 1.1 127.0.0.1']);
-    expect(r.headers.connection).toBe('close');
+    const agent = new http.Agent({ keepAlive: true });
+    onTestFinished(() => agent.destroy());
+    const r = await request(p.port, '/echo', { method: 'POST', headers: { host: 'a.test' }, body: 'hello'.repeat(200), agent });
+    expect([r.status, r.body]).toEqual([200, 'POST 1000 hello 1000']);
+    expect(r.headers.connection).toBe('keep-alive');
+  });
+
+  test('a chunked body is read de-chunked; one past client_max_body_size is 413 (tsproxy\'s checks)', async () => {
+    const p = await njsProxy(CONFIG.replace('js_var $js_v init;', 'js_var $js_v init;\n  client_max_body_size 2k;'));
+    const chunked = await request(p.port, '/echo', { method: 'POST', headers: { host: 'a.test', 'transfer-encoding': 'chunked' }, body: 'abcde'.repeat(100) });
+    expect(chunked.body).toBe('POST 500 abcde 500');
+    const big = await request(p.port, '/echo', { method: 'POST', headers: { host: 'a.test', 'transfer-encoding': 'chunked' }, body: 'x'.repeat(5000) });
+    expect(big.status).toBe(413);
   });
 
   test('a js_var is writable through r.variables', async () => {

@@ -138,7 +138,7 @@ export const JS_DIRECTIVES: readonly DirectiveSpec[] = [
   },
   {
     name: 'js_content', contexts: ['location'], args: [1, 1], syntax: 'js_content module.function;',
-    summary: 'The location\'s content handler: the function answers the request through `r` (r.return, r.send/r.finish, r.internalRedirect); it may be async.',
+    summary: 'The location\'s content handler: the request body is read first (r.requestText), then the function answers the request through `r` (r.return, r.send/r.finish, r.internalRedirect); it may be async.',
     note: 'A throw or a rejected Promise is a 500 and an error-log line with the script position (njs: "js exception"). ' + DOC_NOTE,
     apply(scope, d) {
       const ref = functionRef(d.args[0]!, scope.state.report);

@@ -31,6 +31,8 @@ export class JsRequest {
   accessStatus = 0;
   /** The async js_set values were awaited (phase content runs once more after the wait). */
   prefetched = false;
+  /** The request body js_content read (body.ts), null when none was read. */
+  body: Buffer | null = null;
   #status = 0;
   #headersIn: Record<string, string | undefined> | null = null;
   #headersOut: Map<string, [string, string]> | null = null;
@@ -49,9 +51,9 @@ export class JsRequest {
   get httpVersion(): string { return this.#r.httpVersion; }
   get remoteAddress(): string { return this.#r.remoteAddr; }
   get requestLine(): string { return `${this.#r.method} ${this.#r.rawTarget} HTTP/${this.#r.httpVersion}`; }
-  /** The body is not read for scripts in this version (njs: only with client_body_in_single_buffer / when read). */
-  get requestText(): string | undefined { return undefined; }
-  get requestBuffer(): Buffer | undefined { return undefined; }
+  /** The request body, read before js_content runs (undefined for other calls, or without a body). */
+  get requestText(): string | undefined { return this.body?.toString('utf8'); }
+  get requestBuffer(): Buffer | undefined { return this.body ?? undefined; }
   get parent(): undefined { return undefined; }
 
   get status(): number { return this.#status === 0 ? this.#r.status : this.#status; }
@@ -185,7 +187,9 @@ export class JsRequest {
   #answer(res: LocalResponse, errorPage: boolean): void {
     const r = this.#r;
     if (r.transport.closed) return;
-    respond(r, res, canKeepAlive(r, r.plan), errorPage);
+    // A body read whole leaves the connection reusable, as a request without one.
+    const keepAlive = this.body !== null ? r.head.keepAlive && r.transport.requestsLeft(r.plan) : canKeepAlive(r, r.plan);
+    respond(r, res, keepAlive, errorPage);
   }
 
   #contentType(): string {

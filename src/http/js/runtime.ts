@@ -13,6 +13,8 @@ import { compileTemplate, type CompiledTemplate, type Getter, type RequestInfo, 
 import { findFunction, type JsFunction, type JsModules } from './loader.js';
 import { JsRequest, MODE_ACCESS, MODE_CONTENT, MODE_VARIABLE } from './request.js';
 import { installGlobals } from './globals.js';
+import { JsBodyReader } from './body.js';
+import { BODY_NONE } from '../request.js';
 
 /** How long a request waits for a js_set Promise (tsproxy's; njs has no async js_set). */
 export const JS_SET_TIMEOUT_MS = 60_000;
@@ -155,6 +157,19 @@ export class JsRuntime {
 
   /** The content phase of a js_content location: the handler answers through r (maybe later). */
   runContent(r: HttpRequest, fn: JsFunction): void {
+    const t = r.transport;
+    // njs reads the body before the handler: r.requestText then holds it.
+    if (r.body !== BODY_NONE && t.readingBody && t.exchange === null) {
+      t.exchange = new JsBodyReader(r, (body) => {
+        jsRequestOf(r, this).body = body;
+        this.#callContent(r, fn);
+      });
+      return;
+    }
+    this.#callContent(r, fn);
+  }
+
+  #callContent(r: HttpRequest, fn: JsFunction): void {
     const jr = jsRequestOf(r, this);
     jr.mode = MODE_CONTENT;
     try {
