@@ -18,6 +18,7 @@ import { servePrimary } from './runtime/primary.js';
 import { runWorker } from './runtime/worker.js';
 import { workerCount } from './runtime/workers.js';
 import { daemonize, isDaemonChild } from './runtime/daemon.js';
+import { checkScripts } from './runtime/scripts.js';
 import { TsproxyError } from './errors.js';
 import { VERSION, FEATURES } from './version.js';
 
@@ -126,7 +127,10 @@ async function main(argv: readonly string[]): Promise<number> {
 
   if (opts.action === 'test' || opts.action === 'dump') {
     printProblems(result, opts.quiet, true);
-    if (result.config === null) {
+    // -t loads every js_import module: a syntax error shows the script's line with a caret.
+    const scriptError = result.config === null ? null : await checkScripts(result.config);
+    if (scriptError !== null) process.stderr.write(`${formatConfigError(scriptError, [...result.sources, ...scriptError.sources])}\n`);
+    if (result.config === null || scriptError !== null) {
       say(`configuration file ${configPath} test failed`);
       return 1;
     }

@@ -15,6 +15,8 @@ export const ERROR_CODES = {
   TSP_ERR_CONFIG_VALUE: 'an argument whose value is invalid for its directive',
   TSP_ERR_CONFIG_REFERENCE: 'a reference to something that does not exist, or a conflict between blocks',
   TSP_ERR_CONFIG_INCLUDE: 'an include or config file that cannot be read',
+  TSP_ERR_CONFIG_SCRIPT: 'a js_import module that cannot be found or loaded (a syntax error), or a function it lacks',
+  TSP_ERR_JS: 'a script function (js_content, js_set, js_access) that threw, rejected or timed out',
   TSP_ERR_CONFIG_TLS: 'a certificate, key, CA or password file that cannot be read or used (bad PEM, wrong passphrase, key not matching its certificate)',
   TSP_ERR_UPSTREAM_CONNECT: 'connecting to an upstream peer failed (502, retryable)',
   TSP_ERR_UPSTREAM_TIMEOUT: 'an upstream peer did not answer in time (504)',

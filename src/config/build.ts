@@ -27,6 +27,8 @@ import { httpLimitZones, streamLimitZones } from './limits-build.js';
 import { checkVariables } from './variables.js';
 import { NGINX_DIRECTIVES, unsupportedDirectiveMessage } from './nginx-directives.js';
 import { suggest } from './suggest.js';
+import { checkJs } from './directives/js.js';
+import path from 'node:path';
 import { DEFAULTS, defaultSettings, headerNameRules, mergeSettings, resolveAccessLogs } from './location-settings.js';
 
 /** The Config fields that come from loading, not from the directives. */
@@ -65,6 +67,7 @@ export function buildConfig(directives: readonly Directive[], opts: BuildOptions
     },
   };
   const state = new BuildState(opts.prefix, report);
+  state.confDir = path.dirname(path.resolve(opts.prefix, opts.file));
   let t = performance.now();
   const lap = (name: string): void => {
     if (opts.timings === undefined) return;
@@ -75,6 +78,7 @@ export function buildConfig(directives: readonly Directive[], opts: BuildOptions
   walk(state.mainScope, directives);
   lap('walk');
   const implicit = validateDrafts(state, report);
+  checkJs(state);
   checkVariables(state.templates, state, report);
   lap('validate');
   if (errors.size > 0) return { config: null, errors: errors.list(), warnings: warnings.list(), notices: notices.list() };
@@ -220,6 +224,7 @@ function assembleLocation(l: LocationDraft, parent: LocationSettings, prefix: st
   else if (l.proxy) handler = { kind: 'proxy', target: target(l.proxy) };
   else if (l.websocket) handler = { kind: 'websocket', path: l.websocket.path, target: target(l.websocket.target) };
   else if (l.fastcgi) handler = { kind: 'fastcgi', target: target(l.fastcgi) };
+  else if (l.jsContent !== undefined) handler = { kind: 'js', ref: l.jsContent };
   // A location if without a content handler keeps the enclosing location's (nginx).
   else handler = inherited ?? { kind: 'static' };
   const locations: LocationConfig[] = [];
@@ -228,6 +233,7 @@ function assembleLocation(l: LocationDraft, parent: LocationSettings, prefix: st
     match: l.match, handler, rewrites: l.rewrites, sets: l.sets, settings, locations,
     ...(l.tryFiles !== null ? { tryFiles: l.tryFiles } : {}),
     ...(l.internal ? { internal: true as const } : {}),
+    ...(l.jsAccess !== undefined ? { jsAccess: l.jsAccess } : {}),
     ...(l.extras !== null ? { extras: assembleExtras(l.extras, settings, handler, (d, h) => assembleLocation(d, settings, prefix, h)) } : {}),
     loc: l.loc,
   };
@@ -292,6 +298,7 @@ function assembleHttp(state: BuildState, implicit: readonly UpstreamConfig[]): H
     ...(h.authRequestVariables === undefined ? {} : { authRequestVariables: h.authRequestVariables }),
     ...variableModules(h),
     ...httpLimitZones(http, servers, state.report),
+    ...(h.js !== undefined ? { js: { imports: h.js.imports, sets: h.js.sets, vars: h.js.vars, confPrefix: state.confDir } } : {}),
   };
 }
 

@@ -26,6 +26,7 @@ import { STREAM_DIRECTIVES } from './directives/stream.js';
 import { ACCESS_DIRECTIVES } from './directives/access.js';
 import { UPSTREAM_DIRECTIVES } from './directives/upstream.js';
 import { RESOLVER_DIRECTIVES } from './directives/resolver.js';
+import { JS_DIRECTIVES } from './directives/js.js';
 
 export type { Context, DirectiveSpec, SettingKind } from './directives/scope.js';
 
@@ -43,6 +44,7 @@ export const DIRECTIVES: readonly DirectiveSpec[] = [
   ...CLIENT_KEEPALIVE_DIRECTIVES,
   ...STOCK_DIRECTIVES,
   ...FASTCGI_DIRECTIVES,
+  ...JS_DIRECTIVES,
   ...VARIABLE_MODULE_DIRECTIVES,
   ...FILE_DIRECTIVES,
   ...REWRITE_DIRECTIVES,

@@ -111,7 +111,7 @@ function finish(
   if (all.length > 0 || built.config === null) return { config: null, errors: bounded(all), warnings: bounded(warnings), notices, sources };
   const config: Config = {
     ...built.config,
-    files: [...new Set([...read.files, ...tlsFiles!.files])],
+    files: [...new Set([...read.files, ...tlsFiles!.files, ...(built.config.http?.js?.imports.map((i) => i.path) ?? [])])],
     includeGlobs: read.includeGlobs,
     hash: opts.skipHash === true ? '' : hashConfig(built.config),
   };

@@ -12,6 +12,7 @@ import type { Loc } from '../errors.js';
 import type { LogLevel } from '../log/levels.js';
 import type { CertificateConfig, PemFile, ProxySslConfig, SslConfig, SslSessionCache, TicketKeyFile, TlsProtocol } from './tls-types.js';
 import type { StreamHandler, StreamServerConfig, StreamConfig } from './stream-types.js';
+import type { JsFunctionRef, JsHttpConfig } from './js-types.js';
 import type { AccessConfig, AuthRequestSet } from './access-types.js';
 import type { GeoConfig, SplitClientsConfig } from './variable-types.js';
 import type { FileSettings } from './static-types.js';
@@ -214,6 +215,8 @@ export interface HttpConfig {
   /** limit_req_zone / limit_conn_zone; absent when none is defined (configs without them keep their shape). */
   readonly limitReqZones?: readonly LimitReqZoneConfig[];
   readonly limitConnZones?: readonly LimitZoneConfig[];
+  /** njs scripting (js-types.ts); absent when no js_* directive is used. */
+  readonly js?: JsHttpConfig;
 }
 
 export interface HeaderOp {
@@ -402,6 +405,8 @@ export type LocationHandler =
   | { readonly kind: 'checkStatus'; readonly format: 'html' | 'json' | 'prometheus' }
   /** stub_status: nginx's connection and request counters. */
   | { readonly kind: 'stubStatus' }
+  /** js_content: a script function answers (http/js/). */
+  | { readonly kind: 'js'; readonly ref: JsFunctionRef }
   /** No content handler: serve static files from root (404 when absent). */
   | { readonly kind: 'static' };
 
@@ -419,6 +424,8 @@ export interface LocationConfig {
   readonly internal?: true;
   /** `if`, `break` and `return` inside an if, in file order with rewrites/sets (absent when none). */
   readonly extras?: readonly RewriteExtra[];
+  /** js_access (absent when none): a script function run in the access phase. */
+  readonly jsAccess?: JsFunctionRef;
   readonly loc: Loc;
 }
 

@@ -55,6 +55,8 @@ function addIfs(out: Set<string>, extras: readonly ExtraLike[] | null | undefine
 export interface HttpLike extends ModulesLike {
   /** auth_request_set targets. */
   readonly authRequestVariables?: readonly string[];
+  /** js_set and js_var targets. */
+  readonly js?: { readonly sets: readonly { readonly variable: string }[]; readonly vars: readonly { readonly variable: string }[] };
   readonly servers: readonly (IfLike & {
     readonly serverNames: readonly ServerName[];
     readonly locations: readonly LocationLike[];
@@ -97,6 +99,8 @@ function addLocations(out: Set<string>, locations: readonly LocationLike[]): voi
 /** Names an http {} declares: `set`, `map`, `geo`, `split_clients` and auth_request_set targets, named captures of every regex. */
 export function declaredHttpVariables(http: HttpLike): Set<string> {
   const out = new Set<string>(http.authRequestVariables);
+  for (const v of http.js?.sets ?? []) out.add(v.variable);
+  for (const v of http.js?.vars ?? []) out.add(v.variable);
   addMaps(out, http);
   for (const s of http.servers) {
     for (const v of s.sets ?? []) out.add(v.variable);

@@ -26,7 +26,9 @@
  * that is proxied allocates nothing here.
  */
 import { ACCESS_PASS, ACCESS_PENDING, runAccess } from './access/access-phase.js';
-import { ACCESS_HOOKS, accessRefusal, resumeAfterLimits } from './phase-waits.js';
+import { ACCESS_HOOKS, accessRefusal, resumeAfterLimits, resumePhase } from './phase-waits.js';
+import { holdBody } from './suspend.js';
+import type { JsLocationPlan } from './js/runtime.js';
 import { applyErrorPage } from './error-page.js';
 import { writeAddHeaders } from './headers.js';
 import type { LocationPlan, ProxyPlan } from './plan.js';
@@ -283,6 +285,9 @@ const errorPageMethod: CompiledTemplate = compileTemplate('GET');
 function content(r: HttpRequest): PhaseResult {
   const plan = r.plan!;
   if (r.errorPage !== null) return errorPageContent(r, plan, r.errorPage);
+  const js = plan.js;
+  // js_set values that are Promises: the request waits for them once, then comes back here.
+  if (js !== null && js.prefetch.length > 0 && r.js?.prefetched !== true && waitForScripts(r, js)) return HANDLED;
   const t = r.transport;
   if (t.readingBody) t.setTimeout(plan.settings.clientBodyTimeoutMs);
   // `break` stops every rewrite-module directive of the location, its `return` included.
@@ -308,6 +313,9 @@ function content(r: HttpRequest): PhaseResult {
       const res = stubStatusResponse(r, deferredAnswer);
       return res === null ? HANDLED : answer(res, canKeepAlive(r, plan));
     }
+    case 'js':
+      js!.runtime.runContent(r, js!.content!);
+      return HANDLED;
     case 'checkStatus': {
       const res = serveCheckStatus(r, h.format, deferredAnswer);
       return res === null ? HANDLED : answer(res, canKeepAlive(r, plan));
@@ -324,6 +332,15 @@ function content(r: HttpRequest): PhaseResult {
       return HANDLED;
     }
   }
+}
+
+/** Await the location's js_set Promises (true: the request goes on later, in resumePhase). */
+function waitForScripts(r: HttpRequest, js: JsLocationPlan): boolean {
+  const wait = js.runtime.prefetch(r, js);
+  if (wait === null) return false;
+  holdBody(r);
+  void wait.then(() => resumePhase(r, PHASE_CONTENT));
+  return true;
 }
 
 /**

@@ -32,6 +32,8 @@ import { compileFastcgiPlan, fastcgiHeaderSettings, type FastcgiPlan } from './f
 import { compileFastcgiNames, type FastcgiNames } from './fastcgi/names.js';
 import { DEFAULT_FASTCGI } from '../config/directives/fastcgi.js';
 import { nameResolverOf, type NameResolver } from '../upstream/resolve.js';
+import { JsRuntime, type JsLocationPlan } from './js/runtime.js';
+import type { JsModules } from './js/loader.js';
 
 export interface AccessLogPlan {
   /** Writes the request's line: to one sink, or to the file a path with variables names for it. */
@@ -143,6 +145,8 @@ export interface LocationPlan {
   readonly bodyFilters: BodyFilterPlan | null;
   /** gzip_static on / always, null when off. */
   readonly gzipStatic: GzipPlan | null;
+  /** js_content and the js_set values to await (js/runtime.ts), null for a location without. */
+  readonly js: JsLocationPlan | null;
 }
 
 /** The client_body_temp_path of a location's buffered request bodies. */
@@ -166,6 +170,8 @@ export interface PlanContext {
   /** The config's prefix: the default client_body_temp_path is under it. */
   readonly prefix: string;
   readonly limitZones: LimitZones;
+  /** The config's scripts (js_import), null without. */
+  readonly js: JsRuntime | null;
 }
 
 /** $proxy_port of a proxy_pass host ("backend", "127.0.0.1:9001", "[::1]:80"): its port, else the scheme's. */
@@ -177,15 +183,19 @@ export function proxyPortOf(proxyHost: string, scheme: 'http' | 'https'): string
 /** Template compile context for a whole http {} (maps, set variables, named captures). */
 export function buildPlanContext(
   http: HttpConfig,
-  deps: { groups: ReadonlyMap<string, UpstreamGroup>; logger: Logger; openAccessLog(path: string, buffering?: AccessLogConfig['buffering']): LogSink; prefix: string },
+  deps: { groups: ReadonlyMap<string, UpstreamGroup>; logger: Logger; openAccessLog(path: string, buffering?: AccessLogConfig['buffering']): LogSink; prefix: string; scripts?: JsModules | null },
 ): PlanContext {
   const declared = declaredHttpVariables(http);
-  const maps = mustCompile('map', () => compileMaps(http.maps, { declared, modules: http }));
+  let maps = mustCompile('map', () => compileMaps(http.maps, { declared, modules: http }));
+  const js = http.js !== undefined && deps.scripts != null ? new JsRuntime(http.js, deps.scripts, deps.logger, declared) : null;
+  // js_set / js_var values are computed lazily like `map` ones.
+  if (js !== null) maps = new Map([...maps, ...js.variableGetters()]);
   const templates: TemplateContext = { maps, declared };
+  js?.useTemplates(templates);
   const formats = mustCompile('log_format', () => compileLogFormats(http.logFormats, templates));
   return {
     groups: deps.groups, logger: deps.logger, templates, formats, openAccessLog: deps.openAccessLog, tlsContexts: new Map(),
-    bodyReaders: bodyReadersOf(http), prefix: deps.prefix,
+    bodyReaders: bodyReadersOf(http), prefix: deps.prefix, js,
     limitZones: {
       req: new Map((http.limitReqZones ?? []).map((z) => [z.name, z])),
       conn: new Map((http.limitConnZones ?? []).map((z) => [z.name, z])),
@@ -313,13 +323,14 @@ export function compileLocationPlan(
     rewrites: ifBlock !== null ? [] : compileRewrites(location?.config ?? null, server, tc, (b) =>
       b.location === null ? null : compileLocationPlan(ctx, location, b.location.settings, b.location.handler, null, b.location)),
     keepBody: proxy === null ? null : keepBodyPlan(ctx, settings),
-    access: compileAccessPlan(settings.access, tc, ctx.prefix),
+    access: compileAccessPlan(settings.access, tc, ctx.prefix, ctx.js !== null && location?.config.jsAccess !== undefined ? ctx.js.accessCheck(location.config.jsAccess) : null),
     files: compileFilePlan(settings, location?.config.match ?? null),
     tryFiles: compileTryFiles((ifBlock === null ? (location?.config ?? server) : null)?.tryFiles, tc),
     limits: compileLimits(settings.limits, ctx.limitZones, tc),
     pacing: compilePacing(settings.rate, tc),
     bodyFilters: compileBodyFilters(settings, tc),
     gzipStatic: settings.gzip !== undefined && settings.gzip.static !== 'off' ? compileGzip(settings.gzip) : null,
+    js: ctx.js?.locationPlan(location?.config ?? null, handler, settings) ?? null,
   };
 }
 

@@ -17,6 +17,7 @@ import type { ClientTransport } from './transport.js';
 import type { LimitConnCheck } from '../core/limits/limit-conn.js';
 import type { ResponsePacer } from './pacing.js';
 import { connectionStats } from '../core/connection-stats.js';
+import type { JsRequest } from './js/request.js';
 
 /** The request-body framing a request arrives with. */
 export const BODY_NONE = 0;
@@ -121,6 +122,8 @@ export class HttpRequest implements RequestInfo {
   pacer: ResponsePacer | null = null;
   /** endRequest ran (http/limits.ts): counters and holds released once. */
   ended = false;
+  /** The script view of the request (js/request.ts), made at the first script call; null without one. */
+  js: JsRequest | null = null;
 
   constructor(head: RequestHead, headBytes: number, t: ClientTransport, connectionRequests: number, body: BodyFraming) {
     this.head = head;

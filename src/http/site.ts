@@ -26,6 +26,7 @@ import type { SessionZones } from '../tls/sessions.js';
 import { compileTemplate, type CompiledTemplate, type RequestInfo } from './variables.js';
 import { LocalLimits, type LimitService } from '../core/limits/service.js';
 import { localCounts, type StatusCounts } from '../core/connection-stats.js';
+import type { JsModules } from './js/loader.js';
 
 /** stub_status's counts: now (this process), or null and `done` later (summed over the workers). */
 export type ConnectionCountsSource = (done: (c: StatusCounts) => void) => StatusCounts | null;
@@ -37,6 +38,8 @@ export interface HttpSiteDeps {
   readonly groups: ReadonlyMap<string, UpstreamGroup>;
   readonly logger: Logger;
   openAccessLog(path: string, buffering?: AccessLogConfig['buffering']): LogSink;
+  /** The modules js_import names, loaded by the snapshot (js/loader.ts); absent without scripts. */
+  readonly scripts?: JsModules | null;
   /** What check_status shows: every group of the config, stream ones too (default: `groups`). */
   readonly statusGroups?: () => readonly UpstreamGroup[];
   /** The runtime's upstream pool, shared by every config so idle upstream sockets survive reloads. */
@@ -126,7 +129,7 @@ export class HttpSite {
     this.statusSource = deps.statusSource ?? new LocalStatus({
       groups: this.statusGroups, httpServers: () => http.servers, streamServers: () => [],
     }).source;
-    const ctx = buildPlanContext(http, { groups: deps.groups, logger: this.logger, openAccessLog: deps.openAccessLog, prefix: deps.prefix ?? process.cwd() });
+    const ctx = buildPlanContext(http, { groups: deps.groups, logger: this.logger, openAccessLog: deps.openAccessLog, prefix: deps.prefix ?? process.cwd(), scripts: deps.scripts ?? null });
     const seen = new Set<CompiledServer>();
     for (const vh of this.#vhosts.values()) {
       for (const server of vh.servers) {

@@ -26,6 +26,7 @@ import type { LimitService } from '../core/limits/service.js';
 import type { ConnectionCountsSource } from '../http/site.js';
 import type { StatusSource } from '../core/status/document.js';
 import type { StatusRegistry } from '../core/status/registry.js';
+import { loadScripts } from './scripts.js';
 
 export interface SnapshotDeps {
   logger: Logger;
@@ -110,6 +111,8 @@ export async function buildSnapshot(config: Config, registry: PeerRegistry, deps
   const streamGroups = config.stream
     ? await buildGroups(config.stream.upstreams, registry, STREAM_UPSTREAM_PREFIX, deps.logger, previous?.streamGroups)
     : new Map<string, UpstreamGroup>();
+  // Scripts load before anything is built: a module that fails fails the start or reload.
+  const scripts = await loadScripts(config);
   const siteDeps = {
     logger: deps.logger, openAccessLog: deps.openAccessLog, tunnels: deps.tunnels, tlsSessions: deps.tlsSessions, limits: deps.limits,
     ...(deps.connectionCounts !== undefined ? { connectionCounts: deps.connectionCounts } : {}),
@@ -122,7 +125,7 @@ export async function buildSnapshot(config: Config, registry: PeerRegistry, deps
   };
   const streamStats = statusRegistry === undefined ? {} : { streamStats: (cfg: StreamServerConfig) => statusRegistry.stream(cfg) };
   const http = config.http
-    ? new HttpSite(config.http, { ...siteDeps, ...serverStats, prefix: config.prefix, groups: httpGroups, statusGroups: () => [...httpGroups.values(), ...streamGroups.values()], pool: deps.pool, holder: deps.holder })
+    ? new HttpSite(config.http, { ...siteDeps, ...serverStats, prefix: config.prefix, scripts, groups: httpGroups, statusGroups: () => [...httpGroups.values(), ...streamGroups.values()], pool: deps.pool, holder: deps.holder })
     : null;
   const ws = websocketPassHttp(config.stream, config.prefix);
   const websocketHttp = ws === null ? null : new HttpSite(ws.http, {

@@ -10,6 +10,17 @@ import type {
 } from '../types.js';
 import type { GeoConfig, SplitClientsConfig } from '../variable-types.js';
 import type { Scope } from './scope.js';
+import type { JsFunctionRef, JsImportConfig, JsSetConfig, JsVarConfig } from '../js-types.js';
+
+/** What the js_* directives collect in http {} (directives/js.ts). */
+export interface JsDraft {
+  readonly imports: JsImportConfig[];
+  readonly paths: string[];
+  readonly sets: JsSetConfig[];
+  readonly vars: JsVarConfig[];
+  /** js_content / js_access references, checked against the imports at the end of the walk. */
+  readonly refs: JsFunctionRef[];
+}
 
 export interface TargetDraft {
   scheme: 'http' | 'https' | 'tcp';
@@ -64,6 +75,9 @@ export interface LocationDraft {
   fastcgi?: TargetDraft;
   /** stub_status (directives/limits.ts). */
   stubStatus?: boolean;
+  /** js_content / js_access (directives/js.ts). */
+  jsContent?: JsFunctionRef;
+  jsAccess?: JsFunctionRef;
   readonly locations: LocationDraft[];
   /** `if` / `break` / `return`-in-if in file order; null until the first. */
   extras: RewriteExtraDraft[] | null;

@@ -36,22 +36,27 @@ export interface AccessPlan {
   readonly rules: AddressCheck | null;
   readonly basic: BasicAuthPlan | null;
   readonly request: AuthRequestPlan | null;
+  /** js_access (js/runtime.ts): the status to refuse with, 0 to let through. */
+  readonly js: ((r: HttpRequest) => number | Promise<number>) | null;
 }
 
-export function compileAccessPlan(access: AccessConfig | undefined, tc: (t: string) => CompiledTemplate, prefix: string): AccessPlan | null {
-  if (access === undefined) return null;
-  const rules = access.rules.length === 0 ? null : compileAccessRules(access.rules);
-  const basic = compileBasicAuth(access, tc, prefix);
-  const request = compileAuthRequest(access, tc);
-  if (rules === null && basic === null && request === null) return null;
-  return { any: access.satisfy === 'any', rules, basic, request };
+export function compileAccessPlan(
+  access: AccessConfig | undefined, tc: (t: string) => CompiledTemplate, prefix: string, js: AccessPlan['js'] = null,
+): AccessPlan | null {
+  if (access === undefined && js === null) return null;
+  const rules = access === undefined || access.rules.length === 0 ? null : compileAccessRules(access.rules);
+  const basic = access === undefined ? null : compileBasicAuth(access, tc, prefix);
+  const request = access === undefined ? null : compileAuthRequest(access, tc);
+  if (rules === null && basic === null && request === null && js === null) return null;
+  return { any: access?.satisfy === 'any', rules, basic, request, js };
 }
 
 const STEP_RULES = 0;
 const STEP_BASIC = 1;
-/** The last step (auth_request), the switch's default. */
 const STEP_REQUEST = 2;
-const STEPS = STEP_REQUEST + 1;
+/** The last step (js_access, after nginx's own access modules), the switch's default. */
+const STEP_JS = 3;
+const STEPS = STEP_JS + 1;
 /** judge(): go on with the next check. */
 const GO_ON = -2;
 
@@ -95,12 +100,22 @@ function check(r: HttpRequest, plan: AccessPlan, step: number, hooks: AccessHook
     }
     case STEP_BASIC:
       return plan.basic === null ? CHECK_DECLINED : checkBasicAuth(r, plan.basic);
-    default: { // STEP_REQUEST
+    case STEP_REQUEST: {
       if (plan.request === null) return CHECK_DECLINED;
       const wait = accessHold(r);
       return checkAuthRequest(r, plan.request, hooks, (cancel) => { wait.onGone = cancel; });
     }
+    default: { // STEP_JS
+      if (plan.js === null) return CHECK_DECLINED;
+      const status = plan.js(r);
+      return typeof status === 'number' ? jsVerdict(status) : status.then(jsVerdict);
+    }
   }
+}
+
+/** js_access: a status from 400 on (r.return) refuses; otherwise the script has no say. */
+function jsVerdict(status: number): number {
+  return status >= 400 ? status : CHECK_DECLINED;
 }
 
 /** What one check's answer means under `satisfy`. */

@@ -1,0 +1,36 @@
+/** The README's Scripting examples run as shown (the njs script, the TypeScript handler). */
+import fs from 'node:fs';
+import path from 'node:path';
+import { expect, test } from 'vitest';
+import { startAccessProxy, request } from './access/helpers.js';
+import { startHttpBackend } from '../helpers/backend.js';
+import { ROOT } from '../helpers/cli.js';
+
+function readmeBlocks(): { nginx: string; js: string; ts: string } {
+  const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+  const section = readme.slice(readme.indexOf('## Scripting'), readme.indexOf('## Command line'));
+  const block = (lang: string) => new RegExp(`\`\`\`${lang}\\n([\\s\\S]*?)\`\`\``).exec(section)![1]!;
+  return { nginx: block('nginx'), js: block('js'), ts: block('ts') };
+}
+
+test('the README njs example picks a backend per Host and answers /whoami', async () => {
+  const { nginx, js, ts } = readmeBlocks();
+  const blue = await startHttpBackend('blue');
+  const green = await startHttpBackend('green');
+  const config = nginx
+    .replace('js_import route.js;', 'js_import DIR/route.js;\n    js_import app from DIR/app.ts;')
+    .replace('127.0.0.1:9001', `127.0.0.1:${blue.port}`)
+    .replace('127.0.0.1:9002', `127.0.0.1:${green.port}`)
+    .replace('127.0.0.1:8080', '127.0.0.1:0')
+    .replace('location /whoami', 'location /hello { js_content app.hello; }\n        location /whoami');
+  const p = await startAccessProxy(config, (dir) => {
+    fs.writeFileSync(path.join(dir, 'route.js'), js);
+    fs.writeFileSync(path.join(dir, 'app.ts'), ts);
+  });
+  await request(p.port, '/a', { headers: { host: 'shop.example' } });
+  await request(p.port, '/b', { headers: { host: 'other.example' } });
+  expect([blue.requests, green.requests]).toEqual([1, 1]);
+  const me = await request(p.port, '/whoami', { headers: { host: 'shop.example' } });
+  expect(me.body).toBe('127.0.0.1 asked /whoami of green\n');
+  expect((await request(p.port, '/hello?who=readme')).body).toBe('hello readme\n');
+});
