@@ -18,6 +18,7 @@ import { compileErrorPages, type ErrorPagePlan } from './error-page.js';
 import { compileRewritePhase, type IfPlanOf, type RewriteStep } from './rewrite.js';
 import { compileFilePlan, type FilePlan } from './file-path.js';
 import { compileTryFiles, type TryFilesPlan } from './try-files.js';
+import { CacheZone, compileCachePlan, type CachePlan } from './cache/plan.js';
 import { compileMaps, compileTemplate, type CompiledTemplate, type RequestInfo, type TemplateContext } from './variables.js';
 import { bodyReadersOf, keepBodyPlan, type BodyReaders } from './keep-body-plan.js';
 import type { KeepBodyPlan } from './kept-body.js';
@@ -140,6 +141,8 @@ export interface LocationPlan {
   readonly bodyFilters: BodyFilterPlan | null;
   /** gzip_static on / always, null when off. */
   readonly gzipStatic: GzipPlan | null;
+  /** proxy_cache (cache/plan.ts), null for a location that does not cache. */
+  readonly cache: CachePlan | null;
 }
 
 /** client_body_buffer_size's default (the directive table's). */
@@ -158,6 +161,7 @@ export interface PlanContext {
   /** The config's prefix: the default client_body_temp_path is under it. */
   readonly prefix: string;
   readonly limitZones: LimitZones;
+  readonly cacheZones: ReadonlyMap<string, CacheZone>;
 }
 
 /** $proxy_port of a proxy_pass host ("backend", "127.0.0.1:9001", "[::1]:80"): its port, else the scheme's. */
@@ -182,6 +186,7 @@ export function buildPlanContext(
       req: new Map((http.limitReqZones ?? []).map((z) => [z.name, z])),
       conn: new Map((http.limitConnZones ?? []).map((z) => [z.name, z])),
     },
+    cacheZones: new Map((http.cacheZones ?? []).map((z) => [z.name, new CacheZone(z)])),
   };
 }
 
@@ -311,6 +316,7 @@ export function compileLocationPlan(
     pacing: compilePacing(settings.rate, tc),
     bodyFilters: compileBodyFilters(settings, tc),
     gzipStatic: settings.gzip !== undefined && settings.gzip.static !== 'off' ? compileGzip(settings.gzip) : null,
+    cache: proxy === null || handler.kind !== 'proxy' ? null : compileCachePlan(settings, proxy, ctx.cacheZones, tc),
   };
 }
 

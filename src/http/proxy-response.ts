@@ -19,6 +19,7 @@ import { errorResponse, statusText } from './respond.js';
 import { finishRequest, respond } from './phases.js';
 import type { ClientTransport } from './transport.js';
 import { accelLimitRate, sendBody, startPacing } from './pacing.js';
+import type { ResponseStore } from './cache/writer.js';
 
 /** What the response side needs of its location's proxy or FastCGI plan. */
 export interface ResponseOrigin {
@@ -51,9 +52,12 @@ export class ProxyResponse extends ResponseBodyFraming {
   #dechunkedOk = true;
   /** The response-body filters (sub_filter, gzip) of the current response when they transform it. */
   #filter: BodyFilter | null = null;
+  /** proxy_cache: where the response is stored as it passes (cache/writer.ts), null when it is not. */
+  readonly store: ResponseStore | null;
 
-  constructor(r: HttpRequest, plan: LocationPlan, proxy: ResponseOrigin) {
+  constructor(r: HttpRequest, plan: LocationPlan, proxy: ResponseOrigin, store: ResponseStore | null = null) {
     super();
+    this.store = store;
     this.#t = r.transport;
     this.#r = r;
     this.#head = r.head;
@@ -67,6 +71,7 @@ export class ProxyResponse extends ResponseBodyFraming {
     const head = this.#head;
     const t = this.#t;
     const status = res.status;
+    this.store?.begin(res);
     // An error_page target goes out with the error's status (nginx err_status), unless `=`.
     const shown = this.#proxy.statusOverride || status;
     const filters = this.#plan.bodyFilters;
@@ -118,6 +123,7 @@ export class ProxyResponse extends ResponseBodyFraming {
 
   /** The body ended (before the request is finished): what the filters still hold goes out. */
   end(): void {
+    this.store?.commit();
     const filter = this.#filter;
     if (filter === null) return;
     this.#filter = null;
@@ -126,6 +132,7 @@ export class ProxyResponse extends ResponseBodyFraming {
 
   /** Body bytes of the response (as take() counted them); false when the client's buffer is full. */
   send(part: Buffer): boolean {
+    this.store?.write(part);
     if (this.#dechunk === null) return this.#sendData(part);
     this.#dechunkedOk = true;
     this.#dechunk.decode(part, this.#onDechunked!);

@@ -31,6 +31,7 @@ import { proxyPortOf, type LocationPlan, type ProxyPlan } from './plan.js';
 import type { UpstreamConn, UpstreamOwner } from './pool.js';
 import { BODY_NONE, type HttpRequest } from './request.js';
 import { ProxyResponse } from './proxy-response.js';
+import type { ResponseStore } from './cache/writer.js';
 import { finishRequest } from './phases.js';
 import type { ClientTransport, Exchange } from './transport.js';
 import { startHttpTunnel } from './upgrade.js';
@@ -73,7 +74,8 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
   /** What the client gets when the tries run out: the status of the last failure. */
   #lastStatus = 502;
 
-  constructor(r: HttpRequest, plan: LocationPlan, proxy: ProxyPlan) {
+  /** `store`: proxy_cache's writer of this response (cache/serve.ts), null when it is not stored. */
+  constructor(r: HttpRequest, plan: LocationPlan, proxy: ProxyPlan, store: ResponseStore | null = null) {
     this.#t = r.transport;
     this.#r = r;
     this.#head = r.head;
@@ -81,7 +83,7 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
     this.#proxy = proxy;
     this.#next = new NextUpstream(r.head, proxy, r.body === BODY_NONE);
     this.#body = new ProxyRequestBody(r, plan, proxy, this.#next);
-    this.#response = new ProxyResponse(r, plan, proxy);
+    this.#response = new ProxyResponse(r, plan, proxy, store);
     this.bodyDone = this.#body.done;
   }
 
@@ -230,6 +232,7 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
       return;
     }
     this.#done = true;
+    this.#response.store?.abort();
     if (this.#r.status === 0) this.#r.status = 499;
     const logger = this.#r.site.logger;
     if (logger.isLevelEnabled('debug')) {
@@ -253,6 +256,7 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
   /** A response that cannot be completed: the client must see a broken connection. */
   #abortClient(): void {
     this.#done = true;
+    this.#response.store?.abort();
     // A client already gone was not logged at its close (the request went on): log it now.
     if (this.#response.clientGone) finishRequest(this.#r, false);
     else this.#t.abort();

@@ -1,0 +1,93 @@
+/**
+ * A HIT: the stored response goes to the client through the proxy's response side
+ * (ProxyResponse: proxy_hide_header, add_header, framing, body filters, limit_rate), its head
+ * from the entry's head and its body streamed from the entry file with backpressure (a client that
+ * does not read pauses the file stream; send_timeout ends it in the end).
+ */
+import { closeSync, createReadStream, type ReadStream } from 'node:fs';
+import type { ResponseHead } from '../../wire/http1-response.js';
+import { finishRequest } from '../phases.js';
+import type { LocationPlan } from '../plan.js';
+import { ProxyResponse } from '../proxy-response.js';
+import { BODY_NONE, type HttpRequest } from '../request.js';
+import type { Exchange } from '../transport.js';
+import type { FoundEntry } from './entry.js';
+
+/** The bytes one read of the entry file takes. */
+const READ_BYTES = 64 * 1024;
+
+export class CacheHitExchange implements Exchange {
+  bodyDone: boolean;
+  readonly #r: HttpRequest;
+  readonly #entry: FoundEntry;
+  readonly #response: ProxyResponse;
+  #stream: ReadStream | null = null;
+  #done = false;
+
+  constructor(r: HttpRequest, plan: LocationPlan, entry: FoundEntry) {
+    this.#r = r;
+    this.#entry = entry;
+    this.#response = new ProxyResponse(r, plan, plan.proxy!);
+    // A body sent with GET is read and dropped (as a static file's).
+    this.bodyDone = r.body === BODY_NONE;
+  }
+
+  start(): void {
+    const e = this.#entry;
+    const r = this.#r;
+    const headers = e.head.headers as string[];
+    const lnames: string[] = [];
+    for (let i = 0; i < headers.length; i += 2) lnames.push(headers[i]!.toLowerCase());
+    const noBody = r.method === 'HEAD' || e.bodyBytes === 0;
+    const res: ResponseHead = {
+      versionMinor: 1, status: e.head.status, reason: e.head.reason, headers, lnames,
+      contentLength: e.bodyBytes, body: noBody ? 'none' : 'length', keepAlive: true, connection: [],
+    };
+    const response = this.#response;
+    response.begin(res, this.bodyDone);
+    if (noBody) {
+      closeSync(e.fd);
+      return this.#finish();
+    }
+    const stream = createReadStream('', { fd: e.fd, start: e.bodyStart, end: e.bodyStart + e.bodyBytes - 1, highWaterMark: READ_BYTES });
+    this.#stream = stream;
+    stream.on('data', (chunk: Buffer | string) => {
+      const buf = chunk as Buffer;
+      const n = response.take(buf);
+      if (n > 0 && !response.send(n === buf.length ? buf : buf.subarray(0, n)) && !response.done) stream.pause();
+    });
+    stream.on('end', () => this.#finish());
+    stream.on('error', (err) => {
+      if (this.#done) return;
+      // The head is out: a short body must not look complete.
+      this.#done = true;
+      r.site.logger.error({ code: 'TSP_ERR_CACHE_FILE', err }, 'cache file read failed');
+      r.transport.abort();
+    });
+  }
+
+  clientData(chunk: Buffer): number {
+    return chunk.length;
+  }
+
+  clientDrain(): void {
+    if (this.#r.pacer?.holding) return;
+    if (this.#stream !== null && this.#stream.isPaused()) this.#stream.resume();
+  }
+
+  clientClosed(): void {
+    if (this.#done) return;
+    this.#done = true;
+    if (this.#r.status === 0) this.#r.status = 499;
+    if (this.#stream !== null) this.#stream.destroy();
+    else closeSync(this.#entry.fd);
+  }
+
+  #finish(): void {
+    if (this.#done) return;
+    this.#done = true;
+    this.#stream = null;
+    this.#response.end();
+    finishRequest(this.#r, this.#response.keepAlive && this.bodyDone);
+  }
+}

@@ -1,0 +1,79 @@
+/**
+ * What a location with proxy_cache needs per request, compiled once per config: its zone (the
+ * directory and its layout), the key and condition templates, the freshness rules, and the
+ * ProxyPlan its misses use (the client's conditional and range fields are not passed upstream,
+ * as nginx's proxy module does with a cache, so the full response comes back to be stored).
+ */
+import type { CacheSettings, CacheValidRule, CacheZoneConfig } from '../../config/cache-types.js';
+import type { LocationSettings } from '../../config/types.js';
+import type { CompiledTemplate } from '../variables.js';
+import type { ProxyPlan } from '../plan.js';
+import { ignoreBits } from './freshness.js';
+
+/** A zone at run time: one per proxy_cache_path per config (a reload makes new ones over the same files). */
+export class CacheZone {
+  readonly config: CacheZoneConfig;
+  /**
+   * proxy_cache_min_uses: lookups of each key that did not find it, counted in this process
+   * (nginx counts in the shared keys zone); dropped once the key is stored.
+   */
+  readonly uses = new Map<string, number>();
+  /** Temp file names: unique per process (the pid is in the name too). */
+  tempSerial = 0;
+
+  constructor(config: CacheZoneConfig) {
+    this.config = config;
+  }
+}
+
+export interface CachePlan {
+  readonly zone: CacheZone;
+  readonly key: CompiledTemplate;
+  /** Upper case, GET and HEAD in. */
+  readonly methods: ReadonlySet<string>;
+  readonly minUses: number;
+  readonly bypass: readonly CompiledTemplate[];
+  readonly noCache: readonly CompiledTemplate[];
+  readonly convertHead: boolean;
+  readonly valid: readonly CacheValidRule[];
+  /** proxy_ignore_headers bits (freshness.ts). */
+  readonly ignore: number;
+  /** The location's ProxyPlan without the client's If-* and Range fields. */
+  readonly proxy: ProxyPlan;
+}
+
+/** Fields nginx's proxy module does not pass upstream when the location caches (ngx_http_proxy_cache_headers). */
+const CACHE_DROPPED_FIELDS = ['if-modified-since', 'if-unmodified-since', 'if-none-match', 'if-match', 'range', 'if-range'];
+
+/** null when the location does not cache (no proxy_cache, `off`, or no zone of that name). */
+export function compileCachePlan(
+  settings: LocationSettings, proxy: ProxyPlan, zones: ReadonlyMap<string, CacheZone>, tc: (t: string) => CompiledTemplate,
+): CachePlan | null {
+  const c: CacheSettings | undefined = settings.cache;
+  if (c === undefined || c.zone === null) return null;
+  const zone = zones.get(c.zone);
+  if (zone === undefined) return null;
+  const drop = new Set(proxy.reqHeaders.drop);
+  for (const f of CACHE_DROPPED_FIELDS) drop.add(f);
+  return {
+    zone,
+    key: tc(c.key),
+    methods: new Set(c.methods),
+    minUses: c.minUses,
+    bypass: c.bypass.map(tc),
+    noCache: c.noCache.map(tc),
+    convertHead: c.convertHead,
+    valid: c.valid,
+    ignore: ignoreBits(settings.rate?.proxyIgnoreHeaders ?? []),
+    proxy: { ...proxy, reqHeaders: { ...proxy.reqHeaders, drop } },
+  };
+}
+
+/** proxy_cache_bypass / proxy_no_cache: any value that is neither empty nor "0". */
+export function anySet<R>(conditions: readonly ((r: R) => string)[], r: R): boolean {
+  for (const c of conditions) {
+    const v = c(r);
+    if (v !== '' && v !== '0') return true;
+  }
+  return false;
+}

@@ -1,0 +1,78 @@
+/**
+ * The content phase of a location with proxy_cache: look the key up and answer from the entry
+ * (HIT), or go upstream with a writer that stores the answer (MISS, EXPIRED, BYPASS), setting
+ * $upstream_cache_status as nginx does (checked with nginx 1.22):
+ * - a method not in proxy_cache_methods: upstream, not stored, the variable stays empty;
+ * - proxy_cache_bypass: BYPASS, the entry is not read, the answer is stored (unless proxy_no_cache);
+ * - no entry, a corrupt one, or another Vary variant: MISS; a stale entry: EXPIRED;
+ * - proxy_cache_min_uses: stored once the key was asked that many times.
+ */
+import { closeSync } from 'node:fs';
+import type { LocationPlan } from '../plan.js';
+import { ProxyExchange } from '../proxy.js';
+import type { HttpRequest } from '../request.js';
+import type { Exchange } from '../transport.js';
+import { ENTRY_NONE, entryHash, entryPath, openEntry } from './entry.js';
+import { CacheHitExchange } from './hit.js';
+import { anySet, type CachePlan } from './plan.js';
+import { CacheWriter, variantOf } from './writer.js';
+
+export type StartableExchange = Exchange & { start(): void };
+
+/** Keys counted for proxy_cache_min_uses per zone, at most one per this many keys_zone bytes (nginx's node size, about). */
+const BYTES_PER_COUNTED_KEY = 128;
+
+/** The exchange that answers a request of a caching location. */
+export function cacheExchange(r: HttpRequest, plan: LocationPlan, cache: CachePlan): StartableExchange {
+  if (!cache.methods.has(r.method)) return new ProxyExchange(r, plan, plan.proxy!);
+  const zone = cache.zone.config;
+  const key = cache.key(r);
+  const file = entryPath(zone.path, zone.levels, entryHash(key));
+  let variants = false;
+  if (anySet(cache.bypass, r)) {
+    r.cacheStatus = 'BYPASS';
+  } else {
+    let found = openEntry(file, key);
+    if (typeof found === 'object' && found.head.vary !== '') {
+      // Another variant than the primary entry's lives in its own file (nginx keeps one per variant too).
+      const variant = variantOf(r, found.head.vary);
+      if (variant !== found.head.variant) {
+        closeSync(found.fd);
+        variants = true;
+        found = openVariant(file, key, variant);
+      }
+    }
+    if (typeof found === 'object') {
+      if (found.head.validSec >= Math.floor(Date.now() / 1000)) {
+        r.cacheStatus = 'HIT';
+        return new CacheHitExchange(r, plan, found);
+      }
+      closeSync(found.fd);
+      r.cacheStatus = 'EXPIRED';
+    } else r.cacheStatus = 'MISS';
+  }
+  const store = counted(cache, key) ? new CacheWriter(r, cache, key, file, variants ? (v) => variantPath(file, key, v) : null) : null;
+  return new ProxyExchange(r, plan, cache.proxy, store);
+}
+
+function variantPath(file: string, key: string, variant: string): string {
+  return `${file.slice(0, file.lastIndexOf('/') + 1)}${entryHash(`${key}\n${variant}`)}`;
+}
+
+function openVariant(file: string, key: string, variant: string): ReturnType<typeof openEntry> {
+  const found = openEntry(variantPath(file, key, variant), key);
+  if (typeof found !== 'object' || found.head.variant === variant) return found;
+  closeSync(found.fd);
+  return ENTRY_NONE;
+}
+
+/** proxy_cache_min_uses: whether this ask of `key` is one that stores its answer. */
+function counted(cache: CachePlan, key: string): boolean {
+  if (cache.minUses <= 1) return true;
+  const uses = cache.zone.uses;
+  const n = (uses.get(key) ?? 0) + 1;
+  if (n >= cache.minUses) return true;
+  if (uses.size >= cache.zone.config.keysZoneBytes / BYTES_PER_COUNTED_KEY) uses.clear();
+  uses.set(key, n);
+  return false;
+}

@@ -1,0 +1,167 @@
+/**
+ * proxy_cache through real sockets: a node:http backend that counts what it is asked and
+ * answers with the headers a test puts in the query string (`?cache-control=max-age%3D60`), the
+ * proxy in front with a cache zone in a temp dir. Every X-Cache-Status sequence here is what
+ * nginx 1.22 gave for the same requests (checked with nginx and a backend of the same kind).
+ */
+import fs from 'node:fs';
+import { describe, expect, test } from 'vitest';
+import { request, startHttpBackend, type HttpBackend } from '../helpers/backend.js';
+import { tempDir } from '../helpers/cli.js';
+import { startProxy, type TestProxy } from '../helpers/proxy.js';
+
+interface Setup {
+  backend: HttpBackend;
+  proxy: TestProxy;
+  dir: string;
+  /** How many requests the backend got per URL. */
+  counts: Map<string, number>;
+}
+
+/** Query parameters become response fields, `status` the status; the body names the URL. */
+async function setup(locations: string, http = ''): Promise<Setup> {
+  const counts = new Map<string, number>();
+  const backend = await startHttpBackend('b', (req, res) => {
+    const url = req.url ?? '/';
+    counts.set(url, (counts.get(url) ?? 0) + 1);
+    const u = new URL(url, 'http://x');
+    const fields: Record<string, string> = { 'x-count': String(counts.get(url)), 'x-method': req.method ?? '' };
+    for (const [k, v] of u.searchParams) if (k !== 'status' && k !== 'chunked' && k !== 'size') fields[k] = v;
+    const size = Number(u.searchParams.get('size') ?? 0);
+    const body = size > 0 ? Buffer.alloc(size, 'x') : Buffer.from(`body of ${url}\n`);
+    if (u.searchParams.get('chunked') === null) fields['content-length'] = String(body.length);
+    res.writeHead(Number(u.searchParams.get('status') ?? 200), fields);
+    req.resume();
+    if (u.searchParams.get('chunked') !== null) {
+      res.write(body.subarray(0, 3));
+      setTimeout(() => res.end(body.subarray(3)), 5);
+    } else res.end(body);
+  });
+  const dir = tempDir('tsproxy-cache-');
+  const up = `http://127.0.0.1:${backend.port}`;
+  const proxy = await startProxy(`http {
+    proxy_cache_path ${dir}/c levels=1:2 keys_zone=one:1m;
+    ${http}
+    server { listen 127.0.0.1:0;
+      add_header X-Cache-Status $upstream_cache_status always;
+      ${locations.replaceAll('UP', up)}
+    }
+  }`);
+  return { backend, proxy, dir, counts };
+}
+
+async function statusesOf(s: Setup, paths: readonly string[], opts: Parameters<typeof request>[1] = {}): Promise<string[]> {
+  const out: string[] = [];
+  for (const p of paths) {
+    const res = await request(s.proxy.url(p), opts);
+    out.push(`${res.status} ${String(res.headers['x-cache-status'] ?? '-')} ${String(res.headers['x-count'])}`);
+  }
+  return out;
+}
+
+const VALID = 'location /valid/ { proxy_cache one; proxy_cache_valid 200 10m; proxy_pass UP; }';
+const NOVALID = 'location /novalid/ { proxy_cache one; proxy_pass UP; }';
+
+describe('MISS then HIT, and what is not stored (nginx 1.22)', () => {
+  test('proxy_cache_valid 200: MISS then HIT, the backend asked once, the body and fields from the entry', async () => {
+    const s = await setup(VALID);
+    expect(await statusesOf(s, ['/valid/a', '/valid/a', '/valid/a'])).toEqual(['200 MISS 1', '200 HIT 1', '200 HIT 1']);
+    const hit = await request(s.proxy.url('/valid/a'));
+    expect(hit.body).toBe('body of /valid/a\n');
+    expect(hit.headers['content-length']).toBe(String('body of /valid/a\n'.length));
+    expect(s.backend.requests).toBe(1);
+  });
+
+  test('no proxy_cache_valid and no caching fields: never stored', async () => {
+    const s = await setup(NOVALID);
+    expect(await statusesOf(s, ['/novalid/a', '/novalid/a'])).toEqual(['200 MISS 1', '200 MISS 2']);
+  });
+
+  test.each([
+    ['max-age: any status is stored', NOVALID, '/novalid/b?cache-control=max-age%3D60', ['200 MISS 1', '200 HIT 1']],
+    ['max-age on a 404', NOVALID, '/novalid/c?status=404&cache-control=max-age%3D60', ['404 MISS 1', '404 HIT 1']],
+    ['max-age on a 500', NOVALID, '/novalid/c?status=500&cache-control=max-age%3D60', ['500 MISS 1', '500 HIT 1']],
+    ['Cache-Control: private', VALID, '/valid/d?cache-control=private', ['200 MISS 1', '200 MISS 2']],
+    ['Cache-Control: no-cache', VALID, '/valid/e?cache-control=no-cache', ['200 MISS 1', '200 MISS 2']],
+    ['Cache-Control: no-store', VALID, '/valid/f?cache-control=no-store', ['200 MISS 1', '200 MISS 2']],
+    ['Cache-Control: no-cache="set-cookie"', VALID, '/valid/f2?cache-control=no-cache%3D%22set-cookie%22', ['200 MISS 1', '200 MISS 2']],
+    ['max-age=0', VALID, '/valid/g?cache-control=max-age%3D0', ['200 MISS 1', '200 MISS 2']],
+    ['max-age=1x (not a number)', NOVALID, '/novalid/g2?cache-control=max-age%3D1x', ['200 MISS 1', '200 MISS 2']],
+    ['MAX-AGE in capitals', NOVALID, '/novalid/g3?cache-control=MAX-AGE%3D100', ['200 MISS 1', '200 HIT 1']],
+    ['s-maxage=0 wins over max-age', VALID, '/valid/p?cache-control=public,%20s-maxage%3D0,%20max-age%3D60', ['200 MISS 1', '200 MISS 2']],
+    ['Cache-Control: public alone gives no time', NOVALID, '/novalid/o?cache-control=public', ['200 MISS 1', '200 MISS 2']],
+    ['Set-Cookie', VALID, '/valid/h?set-cookie=a%3Db', ['200 MISS 1', '200 MISS 2']],
+    ['Vary: *', VALID, '/valid/i?vary=*', ['200 MISS 1', '200 MISS 2']],
+    ['X-Accel-Expires: 0', VALID, '/valid/j?x-accel-expires=0', ['200 MISS 1', '200 MISS 2']],
+    ['X-Accel-Expires: abc is ignored (proxy_cache_valid applies)', VALID, '/valid/j2?x-accel-expires=abc', ['200 MISS 1', '200 HIT 1']],
+    ['X-Accel-Expires: @1 (long past): stored, then EXPIRED', VALID, '/valid/j3?x-accel-expires=@1', ['200 MISS 1', '200 EXPIRED 2']],
+    ['Expires in the past', VALID, '/valid/k?expires=Thu,%2001%20Jan%201970%2000:00:00%20GMT', ['200 MISS 1', '200 MISS 2']],
+    ['Expires that does not parse', VALID, '/valid/l?expires=garbage', ['200 MISS 1', '200 MISS 2']],
+    ['Expires in the future', NOVALID, '/novalid/m?expires=Thu,%2001%20Jan%202099%2000:00:00%20GMT', ['200 MISS 1', '200 HIT 1']],
+    ['X-Accel-Expires before Cache-Control: no-store wins', NOVALID, '/novalid/n?x-accel-expires=60&cache-control=no-store', ['200 MISS 1', '200 HIT 1']],
+    ['Cache-Control: no-store before X-Accel-Expires: not stored', NOVALID, '/novalid/n2?cache-control=no-store&x-accel-expires=60', ['200 MISS 1', '200 MISS 2']],
+    ['a 302 with proxy_cache_valid 200 only', VALID, '/valid/q?status=302&location=/x', ['302 MISS 1', '302 MISS 2']],
+  ])('%s', async (_name, location, path, expected) => {
+    const s = await setup(location);
+    expect(await statusesOf(s, [path, path])).toEqual(expected);
+  });
+
+  test('proxy_ignore_headers turns Cache-Control, Expires, Set-Cookie off', async () => {
+    const s = await setup('location /ignore/ { proxy_cache one; proxy_cache_valid 10m; proxy_ignore_headers Cache-Control Expires Set-Cookie X-Accel-Expires; proxy_pass UP; }');
+    const p = '/ignore/a?cache-control=no-store&set-cookie=a%3Db&expires=garbage&x-accel-expires=0';
+    expect(await statusesOf(s, [p, p])).toEqual(['200 MISS 1', '200 HIT 1']);
+  });
+
+  test('a chunked body is stored whole and served with Content-Length', async () => {
+    const s = await setup(VALID);
+    const p = '/valid/chunked?chunked=1';
+    const miss = await request(s.proxy.url(p));
+    const hit = await request(s.proxy.url(p));
+    expect([miss.headers['x-cache-status'], hit.headers['x-cache-status'], hit.headers['x-count']]).toEqual(['MISS', 'HIT', '1']);
+    expect(hit.body).toBe(miss.body);
+    expect(hit.headers['content-length']).toBe(String(miss.body.length));
+  });
+});
+
+describe('$upstream_cache_status', () => {
+  test('a method outside proxy_cache_methods: upstream every time, the variable empty; the GET after is a MISS', async () => {
+    const s = await setup(VALID);
+    expect(await statusesOf(s, ['/valid/post', '/valid/post'], { method: 'POST' })).toEqual(['200 - 1', '200 - 2']);
+    expect(await statusesOf(s, ['/valid/post'])).toEqual(['200 MISS 3']);
+  });
+
+  test('proxy_cache_bypass: BYPASS, not read but stored; proxy_no_cache: never stored', async () => {
+    const s = await setup(`location /bykey/ { proxy_cache one; proxy_cache_key $uri; proxy_cache_valid 10m; proxy_cache_bypass $arg_nocache; proxy_pass UP; }
+      location /nocache/ { proxy_cache one; proxy_cache_key $uri; proxy_cache_valid 10m; proxy_no_cache $arg_x; proxy_pass UP; }`);
+    expect(await statusesOf(s, ['/bykey/a?nocache=1', '/bykey/a', '/bykey/a?nocache=1', '/bykey/a?x', '/bykey/a?nocache=0']))
+      .toEqual(['200 BYPASS 1', '200 HIT 1', '200 BYPASS 2', '200 HIT 2', '200 HIT 2']);
+    expect(await statusesOf(s, ['/nocache/a?x=1', '/nocache/a?x=1', '/nocache/a', '/nocache/a?x=1'])).toEqual(['200 MISS 1', '200 MISS 2', '200 MISS 1', '200 HIT 1']);
+  });
+
+  test('proxy_cache_min_uses 2: MISS, MISS, then HIT', async () => {
+    const s = await setup('location /m/ { proxy_cache one; proxy_cache_valid 10m; proxy_cache_min_uses 2; proxy_pass UP; }');
+    expect(await statusesOf(s, ['/m/a', '/m/a', '/m/a', '/m/a'])).toEqual(['200 MISS 1', '200 MISS 2', '200 HIT 2', '200 HIT 2']);
+  });
+
+  test('EXPIRED once proxy_cache_valid runs out, then stored again (HIT)', async () => {
+    const s = await setup('location /short/ { proxy_cache one; proxy_cache_valid 200 1s; proxy_pass UP; }');
+    expect(await statusesOf(s, ['/short/a'])).toEqual(['200 MISS 1']);
+    await expect.poll(async () => (await statusesOf(s, ['/short/a']))[0], { timeout: 4000, interval: 250 }).toBe('200 EXPIRED 2');
+    expect(await statusesOf(s, ['/short/a'])).toEqual(['200 HIT 2']);
+  });
+
+  test('in log_format', async () => {
+    const dir = tempDir('tsproxy-cache-log-');
+    const s = await setup(`access_log ${dir}/a.log cachelog; ${VALID}`, "log_format cachelog '$request_uri $upstream_cache_status';");
+    await statusesOf(s, ['/valid/log', '/valid/log']);
+    await expect.poll(() => (fs.existsSync(`${dir}/a.log`) ? fs.readFileSync(`${dir}/a.log`, 'utf8') : '')).toBe('/valid/log MISS\n/valid/log HIT\n');
+  });
+
+  test('Vary keeps one entry per variant', async () => {
+    const s = await setup(VALID);
+    const p = '/valid/vary?vary=Accept';
+    const seq: string[] = [];
+    for (const accept of ['a', 'a', 'b', 'b', 'a']) seq.push(...(await statusesOf(s, [p], { headers: { accept } })));
+    expect(seq).toEqual(['200 MISS 1', '200 HIT 1', '200 MISS 2', '200 HIT 2', '200 HIT 1']);
+  });
+});
