@@ -34,7 +34,8 @@ export interface CacheSettings {
   /** proxy_cache: the zone's name, null for `off`. */
   readonly zone: string | null;
   readonly zoneLoc: Loc | null;
-  readonly key: Template;
+  /** proxy_cache_key; null: nginx's built-in key (the proxy_pass URL, then the URI sent upstream). */
+  readonly key: Template | null;
   readonly valid: readonly CacheValidRule[];
   /** Upper case; GET and HEAD always in. */
   readonly methods: readonly string[];

@@ -68,7 +68,7 @@ describe('the typed tree', () => {
     ]);
     const [a, b, cLoc] = http.servers[0]!.locations;
     expect(a!.settings.cache).toMatchObject({
-      zone: 'one', key: '$scheme$proxy_host$request_uri', valid: [{ statuses: [404], ms: 60_000 }], methods: ['GET', 'HEAD'],
+      zone: 'one', key: null, valid: [{ statuses: [404], ms: 60_000 }], methods: ['GET', 'HEAD'],
       minUses: 1, bypass: [], noCache: [], convertHead: true,
     });
     expect(b!.settings.cache).toMatchObject({

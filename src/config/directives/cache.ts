@@ -126,8 +126,9 @@ export const CACHE_DIRECTIVES: readonly DirectiveSpec[] = [
     note: 'The zone name cannot hold variables.',
   }),
   setting({
-    name: 'proxy_cache_key', contexts: LOC3, kind: 'http', field: 'proxyCacheKey', parse: (a) => a[0]!.value, default: '$scheme$proxy_host$request_uri', templates: 0,
+    name: 'proxy_cache_key', contexts: LOC3, kind: 'http', field: 'proxyCacheKey', parse: (a) => a[0]!.value, default: '$scheme$proxy_host$request_uri', initial: null, templates: 0,
     syntax: 'proxy_cache_key string;', summary: 'The key an entry is stored under (its file is the md5 of it).',
+    note: 'Unset, the key is nginx\'s built-in one, which the documented default stands for: the proxy_pass URL as written and the URI sent upstream (`http://backend/path?args`), so entry files have the names nginx gives them.',
   }),
   listSetting({
     name: 'proxy_cache_valid', contexts: LOC3, kind: 'http', field: 'proxyCacheValid', parse: cacheValid, args: [1, Infinity],

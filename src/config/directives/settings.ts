@@ -210,7 +210,8 @@ export interface HttpValues extends SslValues, ProxySslValues, ResolverValues {
   fastcgiNextUpstreamTimeoutMs: number;
   /** proxy_cache* (directives/cache.ts): CacheSettings when any is set. null: `proxy_cache off`. */
   proxyCache: { readonly name: string; readonly loc: Loc } | null;
-  proxyCacheKey: Template;
+  /** null: nginx's built-in key (the proxy_pass URL and the URI sent upstream). */
+  proxyCacheKey: Template | null;
   proxyCacheMethods: readonly string[];
   proxyCacheMinUses: number;
   proxyCacheConvertHead: boolean;

@@ -8,6 +8,8 @@ import type { CacheSettings, CacheValidRule, CacheZoneConfig } from '../../confi
 import type { LocationSettings } from '../../config/types.js';
 import type { CompiledTemplate } from '../variables.js';
 import type { ProxyPlan } from '../plan.js';
+import type { HttpRequest } from '../request.js';
+import { upstreamUri } from '../upstream-request.js';
 import { ignoreBits } from './freshness.js';
 
 /** A zone at run time: one per proxy_cache_path per config (a reload makes new ones over the same files). */
@@ -28,7 +30,7 @@ export class CacheZone {
 
 export interface CachePlan {
   readonly zone: CacheZone;
-  readonly key: CompiledTemplate;
+  readonly key: (r: HttpRequest) => string;
   /** Upper case, GET and HEAD in. */
   readonly methods: ReadonlySet<string>;
   readonly minUses: number;
@@ -57,7 +59,7 @@ export function compileCachePlan(
   for (const f of CACHE_DROPPED_FIELDS) drop.add(f);
   return {
     zone,
-    key: tc(c.key),
+    key: c.key === null ? (r) => defaultKey(proxy, r) : tc(c.key),
     methods: new Set(c.methods),
     minUses: c.minUses,
     bypass: c.bypass.map(tc),
@@ -67,6 +69,17 @@ export function compileCachePlan(
     ignore: ignoreBits(settings.rate?.proxyIgnoreHeaders ?? []),
     proxy: { ...proxy, reqHeaders: { ...proxy.reqHeaders, drop } },
   };
+}
+
+/**
+ * nginx's key without proxy_cache_key (ngx_http_proxy_create_key): the proxy_pass URL up to its
+ * URI (`http://backend`), then the URI sent upstream; with variables in proxy_pass, the evaluated
+ * URL, and the request's URI when it has none.
+ */
+function defaultKey(proxy: ProxyPlan, r: HttpRequest): string {
+  if (proxy.dynamicTarget === null) return `${proxy.scheme}://${proxy.proxyHost}${upstreamUri(proxy, r, null)}`;
+  const url = proxy.dynamicTarget(r);
+  return `${proxy.scheme}://${url}${url.includes('/') ? '' : r.requestUri}`;
 }
 
 /** proxy_cache_bypass / proxy_no_cache: any value that is neither empty nor "0". */
