@@ -95,6 +95,8 @@ export interface ProxyPlan {
   readonly tunnelTimeoutMs: number;
   /** An upstream's X-Accel-Limit-Rate sets the response's limit_rate (not in proxy_ignore_headers). */
   readonly accelLimitRate: boolean;
+  /** proxy_cache_convert_head: a HEAD request goes upstream as GET (its answer is read as one; the client gets the head). */
+  readonly headAsGet?: true;
   /**
    * error_page served by this location: the status its response goes out with (0 or absent =
    * the upstream's). Set only on the per-error copy connection.ts makes, never at compile time.

@@ -52,6 +52,8 @@ export class ProxyResponse extends ResponseBodyFraming {
   #dechunkedOk = true;
   /** The response-body filters (sub_filter, gzip) of the current response when they transform it. */
   #filter: BodyFilter | null = null;
+  /** A HEAD request whose upstream answered a GET (proxy_cache_convert_head): the body is read, not sent. */
+  #headOnly = false;
   /** proxy_cache: where the response is stored as it passes (cache/writer.ts), null when it is not. */
   readonly store: ResponseStore | null;
 
@@ -74,6 +76,7 @@ export class ProxyResponse extends ResponseBodyFraming {
     this.store?.begin(res);
     // An error_page target goes out with the error's status (nginx err_status), unless `=`.
     const shown = this.#proxy.statusOverride || status;
+    this.#headOnly = head.method === 'HEAD' && res.body !== 'none';
     const filters = this.#plan.bodyFilters;
     const filter = filters === null || this.clientGone ? null : bodyFilterFor(filters, r, t, proxiedFacts(res, shown));
     const transforms = filter !== null && filter.transforms;
@@ -117,7 +120,7 @@ export class ProxyResponse extends ResponseBodyFraming {
     } else if (res.body === 'chunked') {
       if (!dechunk) t.field('Transfer-Encoding', 'chunked');
     } else if (res.body === 'length' || (res.body === 'none' && res.contentLength >= 0 && status !== 204)) t.field('Content-Length', `${res.contentLength}`);
-    r.bytesSent += t.sendHead(keep, null, this.done && !transforms);
+    r.bytesSent += t.sendHead(keep, null, (this.done || this.#headOnly) && !transforms);
     if (!this.done) startPacing(r, true);
   }
 
@@ -161,7 +164,7 @@ export class ProxyResponse extends ResponseBodyFraming {
   }
 
   #sendData(data: Buffer): boolean {
-    if (this.clientGone) return true;
+    if (this.clientGone || this.#headOnly) return true;
     if (this.#filter !== null) return this.#filter.write(data);
     const r = this.#r;
     r.bodyBytesSent += data.length;

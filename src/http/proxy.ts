@@ -277,7 +277,7 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
       return;
     }
     const reader = this.#resAcc;
-    const res = reader.read(chunk, this.#head.method, this.#response);
+    const res = reader.read(chunk, this.#proxy.headAsGet === true ? 'GET' : this.#head.method, this.#response);
     if (res === HEAD_PENDING) return;
     if (res === HEAD_INVALID) return this.#invalidResponse(reader.invalidHead, reader.tooBig);
     const data = reader.after;

@@ -5,7 +5,8 @@
  * nginx 1.22 gave for the same requests (checked with nginx and a backend of the same kind).
  */
 import fs from 'node:fs';
-import { describe, expect, test } from 'vitest';
+import http from 'node:http';
+import { describe, expect, onTestFinished, test } from 'vitest';
 import { request, startHttpBackend, type HttpBackend } from '../helpers/backend.js';
 import { tempDir } from '../helpers/cli.js';
 import { startProxy, type TestProxy } from '../helpers/proxy.js';
@@ -163,5 +164,27 @@ describe('$upstream_cache_status', () => {
     const seq: string[] = [];
     for (const accept of ['a', 'a', 'b', 'b', 'a']) seq.push(...(await statusesOf(s, [p], { headers: { accept } })));
     expect(seq).toEqual(['200 MISS 1', '200 HIT 1', '200 MISS 2', '200 HIT 2', '200 HIT 1']);
+  });
+
+  test('HEAD with proxy_cache_convert_head on: GET upstream, the client gets the head only, the GET after is a HIT', async () => {
+    const s = await setup(VALID);
+    const head = await request(s.proxy.url('/valid/head'), { method: 'HEAD' });
+    expect([head.headers['x-cache-status'], head.headers['x-method'], head.headers['content-length'], head.body])
+      .toEqual(['MISS', 'GET', String('body of /valid/head\n'.length), '']);
+    expect(await statusesOf(s, ['/valid/head'], { method: 'HEAD' })).toEqual(['200 HIT 1']);
+    const get = await request(s.proxy.url('/valid/head'));
+    expect([get.headers['x-cache-status'], get.body]).toEqual(['HIT', 'body of /valid/head\n']);
+    // the connection stays usable after a head-only answer
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    onTestFinished(() => agent.destroy());
+    const a = await request(s.proxy.url('/valid/head2'), { method: 'HEAD', agent });
+    const b = await request(s.proxy.url('/valid/head2'), { agent });
+    expect([a.headers['x-cache-status'], a.body, b.headers['x-cache-status'], b.body]).toEqual(['MISS', '', 'HIT', 'body of /valid/head2\n']);
+  });
+
+  test('HEAD with proxy_cache_convert_head off goes upstream as HEAD', async () => {
+    const s = await setup('location /headoff/ { proxy_cache one; proxy_cache_valid 10m; proxy_cache_convert_head off; proxy_pass UP; }');
+    const head = await request(s.proxy.url('/headoff/a'), { method: 'HEAD' });
+    expect([head.headers['x-cache-status'], head.headers['x-method'], head.body]).toEqual(['MISS', 'HEAD', '']);
   });
 });

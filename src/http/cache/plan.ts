@@ -6,7 +6,7 @@
  */
 import type { CacheSettings, CacheValidRule, CacheZoneConfig } from '../../config/cache-types.js';
 import type { LocationSettings } from '../../config/types.js';
-import type { CompiledTemplate } from '../variables.js';
+import { compileTemplate, type CompiledTemplate } from '../variables.js';
 import type { ProxyPlan } from '../plan.js';
 import type { HttpRequest } from '../request.js';
 import { upstreamUri } from '../upstream-request.js';
@@ -42,7 +42,11 @@ export interface CachePlan {
   readonly ignore: number;
   /** The location's ProxyPlan without the client's If-* and Range fields. */
   readonly proxy: ProxyPlan;
+  /** The same for a HEAD request with proxy_cache_convert_head on: GET upstream. */
+  readonly headProxy: ProxyPlan;
 }
+
+const GET: CompiledTemplate = compileTemplate('GET');
 
 /** Fields nginx's proxy module does not pass upstream when the location caches (ngx_http_proxy_cache_headers). */
 const CACHE_DROPPED_FIELDS = ['if-modified-since', 'if-unmodified-since', 'if-none-match', 'if-match', 'range', 'if-range'];
@@ -57,6 +61,7 @@ export function compileCachePlan(
   if (zone === undefined) return null;
   const drop = new Set(proxy.reqHeaders.drop);
   for (const f of CACHE_DROPPED_FIELDS) drop.add(f);
+  const cacheProxy: ProxyPlan = { ...proxy, reqHeaders: { ...proxy.reqHeaders, drop } };
   return {
     zone,
     key: c.key === null ? (r) => defaultKey(proxy, r) : tc(c.key),
@@ -67,7 +72,8 @@ export function compileCachePlan(
     convertHead: c.convertHead,
     valid: c.valid,
     ignore: ignoreBits(settings.rate?.proxyIgnoreHeaders ?? []),
-    proxy: { ...proxy, reqHeaders: { ...proxy.reqHeaders, drop } },
+    proxy: cacheProxy,
+    headProxy: { ...cacheProxy, method: GET, headAsGet: true },
   };
 }
 

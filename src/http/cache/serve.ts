@@ -52,7 +52,8 @@ export function cacheExchange(r: HttpRequest, plan: LocationPlan, cache: CachePl
     } else r.cacheStatus = 'MISS';
   }
   const store = counted(cache, key) ? new CacheWriter(r, cache, key, file, variants ? (v) => variantPath(file, key, v) : null) : null;
-  return new ProxyExchange(r, plan, cache.proxy, store);
+  const converted = r.method === 'HEAD' && cache.convertHead;
+  return new ProxyExchange(r, plan, converted ? cache.headProxy : cache.proxy, store);
 }
 
 function variantPath(file: string, key: string, variant: string): string {

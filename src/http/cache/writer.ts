@@ -72,7 +72,8 @@ export class CacheWriter implements ResponseStore {
   begin(res: ResponseHead): void {
     const r = this.#r;
     const cache = this.#cache;
-    if (r.method === 'HEAD' || anySet(cache.noCache, r)) return;
+    // A HEAD answer has no body to store (nginx stores it with convert_head off; tsproxy does not).
+    if ((r.method === 'HEAD' && !cache.convertHead) || anySet(cache.noCache, r)) return;
     const nowMs = Date.now();
     const s = storable(res, cache.ignore, cache.valid, nowMs);
     if (s.validSec === 0) return;
