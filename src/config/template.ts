@@ -79,7 +79,7 @@ export const STREAM_BUILTIN_VARIABLES: ReadonlySet<string> = new Set([
 const NGINX_ONLY_HTTP: ReadonlySet<string> = new Set([
   'request_completion',
   'pipe', 'connection_time', 'tcpinfo_rtt', 'tcpinfo_rttvar', 'tcpinfo_snd_cwnd',
-  'tcpinfo_rcv_space', 'proxy_protocol_server_addr', 'proxy_protocol_server_port', 'upstream_cache_status',
+  'tcpinfo_rcv_space', 'proxy_protocol_server_addr', 'proxy_protocol_server_port',
   'upstream_queue_time', 'upstream_last_server_name', 'proxy_internal_body_length', 'proxy_internal_chunked',
   'http2', 'invalid_referer', 'secure_link',
   'secure_link_expires', 'date_local', 'date_gmt', 'uid_got', 'uid_set',
