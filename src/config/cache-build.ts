@@ -17,7 +17,7 @@ const D = settingDefaults('http');
 export function mergeCache(base: CacheSettings | undefined, own: OwnOf<'http'>): CacheSettings | undefined {
   if (own.proxyCache === undefined && own.proxyCacheKey === undefined && own.proxyCacheValid === undefined && own.proxyCacheMethods === undefined
     && own.proxyCacheMinUses === undefined && own.proxyCacheBypass === undefined && own.proxyNoCache === undefined
-    && own.proxyCacheConvertHead === undefined) return base;
+    && own.proxyCacheConvertHead === undefined && own.proxyCacheUseStale === undefined) return base;
   const set = own.proxyCache !== undefined;
   return {
     zone: set ? own.proxyCache?.name ?? null : base?.zone ?? null,
@@ -29,6 +29,7 @@ export function mergeCache(base: CacheSettings | undefined, own: OwnOf<'http'>):
     bypass: own.proxyCacheBypass?.flat() ?? base?.bypass ?? [],
     noCache: own.proxyNoCache?.flat() ?? base?.noCache ?? [],
     convertHead: own.proxyCacheConvertHead ?? base?.convertHead ?? D.proxyCacheConvertHead,
+    useStale: own.proxyCacheUseStale ?? base?.useStale ?? D.proxyCacheUseStale,
   };
 }
 

@@ -43,4 +43,6 @@ export interface CacheSettings {
   readonly bypass: readonly Template[];
   readonly noCache: readonly Template[];
   readonly convertHead: boolean;
+  /** proxy_cache_use_stale's conditions ([]: off). */
+  readonly useStale: readonly string[];
 }

@@ -335,6 +335,10 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
         return false;
       }
     }
+    if (this.#response.store?.usesStale(status) === true) {
+      this.#fail(status);
+      return false;
+    }
     if (status >= 300 && this.#plan.settings.proxyInterceptErrors && this.#plan.errorPages.some((p) => p.codes.has(status))) {
       this.#intercept(status);
       return false;
@@ -499,6 +503,7 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
     this.#done = true;
     this.#closeUpstream(false);
     this.#try?.fail(status, Date.now());
+    if (this.#response.store?.serveStale(status) === true) return;
     this.#response.answer(status, keepAlive && this.bodyDone);
   }
 }

@@ -27,6 +27,7 @@ describe("nginx's -t messages (checked with ask-nginx, nginx 1.22)", () => {
     [ZONE, 'proxy_cache_valid 200 abc;', 'invalid time value "abc"'],
     [ZONE, 'proxy_cache_valid 99 10m;', 'invalid status "99"'],
     [ZONE, 'proxy_cache_methods GET PUT;', 'invalid value "PUT"'],
+    [ZONE, 'proxy_cache_use_stale error foo;', 'invalid value "foo"'],
   ])('%s / %s: %s', (httpBody, location, message) => {
     expect(errorsOf(httpBody, location)).toContain(message);
   });
@@ -69,7 +70,7 @@ describe('the typed tree', () => {
     const [a, b, cLoc] = http.servers[0]!.locations;
     expect(a!.settings.cache).toMatchObject({
       zone: 'one', key: null, valid: [{ statuses: [404], ms: 60_000 }], methods: ['GET', 'HEAD'],
-      minUses: 1, bypass: [], noCache: [], convertHead: true,
+      minUses: 1, bypass: [], noCache: [], convertHead: true, useStale: [],
     });
     expect(b!.settings.cache).toMatchObject({
       zone: 'two', key: '$uri', valid: [{ statuses: [200, 301, 302], ms: 300_000 }, { statuses: [0], ms: 1000 }],
@@ -87,7 +88,7 @@ describe('the typed tree', () => {
   });
 
   test('cache directives not built yet are refused by name, not as typos', () => {
-    for (const d of ['proxy_cache_use_stale error', 'proxy_cache_lock on', 'proxy_cache_revalidate on', 'proxy_cache_background_update on']) {
+    for (const d of ['proxy_cache_lock on', 'proxy_cache_revalidate on', 'proxy_cache_background_update on']) {
       expect(errorsOf(ZONE, `proxy_cache one; ${d};`)).toEqual([`nginx directive "${d.split(' ')[0]}" is not supported by tsproxy`]);
     }
   });

@@ -188,3 +188,77 @@ describe('$upstream_cache_status', () => {
     expect([head.headers['x-cache-status'], head.headers['x-method'], head.body]).toEqual(['MISS', 'HEAD', '']);
   });
 });
+
+describe('proxy_cache_use_stale (nginx 1.22: STALE on the named failures of an expired entry, UPDATING while another request fetches it)', () => {
+  /** A backend whose answer the test switches: ok (200), a status, close (drops the connection), hang, slow (200 after 400ms). */
+  async function switchable(locations: string): Promise<{ proxy: TestProxy; set(mode: string): void; backend: HttpBackend }> {
+    let mode = 'ok';
+    let n = 0;
+    const backend = await startHttpBackend('b', (req, res) => {
+      req.resume();
+      n++;
+      if (mode === 'close') return void req.socket.destroy();
+      if (mode === 'hang') return;
+      const answer = (): void => {
+        res.writeHead(mode === 'ok' || mode === 'slow' ? 200 : Number(mode), { 'x-count': String(n) });
+        res.end(`body ${n}`);
+      };
+      if (mode === 'slow') setTimeout(answer, 400);
+      else answer();
+    });
+    const dir = tempDir('tsproxy-cache-');
+    const proxy = await startProxy(`http {
+      proxy_cache_path ${dir}/c levels=1:2 keys_zone=two:1m;
+      server { listen 127.0.0.1:0;
+        add_header X-Cache-Status $upstream_cache_status always;
+        ${locations.replaceAll('UP', `http://127.0.0.1:${backend.port}`)}
+      }
+    }`);
+    return { proxy, backend, set: (m) => void (mode = m) };
+  }
+
+  async function one(proxy: TestProxy, p: string): Promise<string> {
+    const res = await request(proxy.url(p));
+    return `${res.status} ${String(res.headers['x-cache-status'])} ${res.body}`;
+  }
+
+  test('error, timeout, http_500: STALE with the entry; a status not named passes (EXPIRED); a good answer replaces the entry', async () => {
+    const s = await switchable(`location /s/ { proxy_cache two; proxy_cache_valid 200 1s; proxy_cache_use_stale error timeout http_500; proxy_read_timeout 300ms; proxy_pass UP; }
+      location /nostale/ { proxy_cache two; proxy_cache_valid 200 1s; proxy_pass UP; }`);
+    expect(await one(s.proxy, '/s/a')).toBe('200 MISS body 1');
+    expect(await one(s.proxy, '/nostale/a')).toBe('200 MISS body 2');
+    await expect.poll(async () => {
+      s.set('500');
+      return one(s.proxy, '/s/a');
+    }, { timeout: 4000, interval: 250 }).toBe('200 STALE body 1');
+    expect(await one(s.proxy, '/nostale/a')).toMatch(/^500 EXPIRED body \d+$/);
+    s.set('503');
+    expect(await one(s.proxy, '/s/a')).toMatch(/^503 EXPIRED body \d+$/);
+    s.set('close');
+    expect(await one(s.proxy, '/s/a')).toBe('200 STALE body 1');
+    expect(await one(s.proxy, '/nostale/a')).toMatch(/^502 EXPIRED /);
+    s.set('hang');
+    expect(await one(s.proxy, '/s/a')).toBe('200 STALE body 1');
+    s.set('ok');
+    expect(await one(s.proxy, '/s/a')).toMatch(/^200 EXPIRED body \d+$/);
+    expect(await one(s.proxy, '/s/a')).toMatch(/^200 HIT body \d+$/);
+  });
+
+  test('updating: while one request fetches an expired entry again, another gets the entry (UPDATING)', async () => {
+    const s = await switchable('location /upd/ { proxy_cache two; proxy_cache_valid 200 1s; proxy_cache_use_stale updating; proxy_pass UP; }');
+    expect(await one(s.proxy, '/upd/a')).toBe('200 MISS body 1');
+    await new Promise((r) => setTimeout(r, 2100));
+    s.set('slow');
+    const first = one(s.proxy, '/upd/a');
+    await expect.poll(() => s.backend.requests).toBe(2);
+    expect(await one(s.proxy, '/upd/a')).toBe('200 UPDATING body 1');
+    expect(await first).toBe('200 EXPIRED body 2');
+    expect(await one(s.proxy, '/upd/a')).toBe('200 HIT body 2');
+  });
+
+  test('no entry: the failure is the answer (MISS)', async () => {
+    const s = await switchable('location /s/ { proxy_cache two; proxy_cache_valid 200 1s; proxy_cache_use_stale error; proxy_pass UP; }');
+    s.set('close');
+    expect(await one(s.proxy, '/s/a')).toMatch(/^502 MISS /);
+  });
+});

@@ -111,6 +111,19 @@ const cacheMethods: ValueParser<string[]> = (args, d, r) => {
   return methods;
 };
 
+/** proxy_cache_use_stale's conditions (nginx 1.22's bitmask names); `off` alone is none. */
+const STALE_CONDITIONS = ['error', 'timeout', 'invalid_header', 'updating', 'http_500', 'http_502', 'http_503', 'http_504', 'http_403', 'http_404', 'http_429'];
+
+const useStale: ValueParser<string[]> = (args, d, r) => {
+  const out: string[] = [];
+  for (const a of args) {
+    if (a.value === 'off') continue;
+    if (!STALE_CONDITIONS.includes(a.value)) return err(r, 'TSP_ERR_CONFIG_VALUE', `invalid value "${a.value}"`, a.loc);
+    if (!out.includes(a.value)) out.push(a.value);
+  }
+  return out;
+};
+
 const templates: ValueParser<string[]> = (args) => args.map((a) => a.value);
 
 export const CACHE_DIRECTIVES: readonly DirectiveSpec[] = [
@@ -150,6 +163,12 @@ export const CACHE_DIRECTIVES: readonly DirectiveSpec[] = [
   listSetting({
     name: 'proxy_no_cache', contexts: LOC3, kind: 'http', field: 'proxyNoCache', parse: templates, args: [1, Infinity], templates: 'all',
     syntax: 'proxy_no_cache string ...;', summary: 'When any value is not empty and not "0", the response is not stored.',
+  }),
+  setting({
+    name: 'proxy_cache_use_stale', contexts: LOC3, kind: 'http', field: 'proxyCacheUseStale', parse: useStale, args: [1, Infinity], default: 'off',
+    syntax: 'proxy_cache_use_stale error | timeout | invalid_header | updating | http_500 | http_502 | http_503 | http_504 | http_403 | http_404 | http_429 | off ...;',
+    summary: 'When the upstream fails this way on an expired entry, the entry answers ($upstream_cache_status STALE); `updating`: while another request fetches it again (UPDATING).',
+    note: '`invalid_header` counts as `error` and `error` covers an invalid header. `updating` knows of fetches in the same worker process. The Cache-Control extensions stale-while-revalidate and stale-if-error are not read.',
   }),
   setting({
     name: 'proxy_cache_convert_head', contexts: LOC3, kind: 'http', field: 'proxyCacheConvertHead', parse: flag, default: 'on',

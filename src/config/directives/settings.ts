@@ -215,6 +215,7 @@ export interface HttpValues extends SslValues, ProxySslValues, ResolverValues {
   proxyCacheMethods: readonly string[];
   proxyCacheMinUses: number;
   proxyCacheConvertHead: boolean;
+  proxyCacheUseStale: readonly string[];
 }
 
 export interface HttpItems extends SslItems {

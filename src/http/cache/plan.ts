@@ -22,6 +22,8 @@ export class CacheZone {
   readonly uses = new Map<string, number>();
   /** Temp file names: unique per process (the pid is in the name too). */
   tempSerial = 0;
+  /** proxy_cache_use_stale updating: keys an EXPIRED request is fetching again in this process, since when (ms). */
+  readonly updating = new Map<string, number>();
 
   constructor(config: CacheZoneConfig) {
     this.config = config;
@@ -42,6 +44,11 @@ export interface CachePlan {
   readonly ignore: number;
   /** The location's ProxyPlan without the client's If-* and Range fields. */
   readonly proxy: ProxyPlan;
+  /** proxy_cache_use_stale: upstream statuses (http_500 ...), error / invalid_header, timeout, updating. */
+  readonly staleStatuses: ReadonlySet<number>;
+  readonly staleOnError: boolean;
+  readonly staleOnTimeout: boolean;
+  readonly staleUpdating: boolean;
   /** The same for a HEAD request with proxy_cache_convert_head on: GET upstream. */
   readonly headProxy: ProxyPlan;
 }
@@ -72,6 +79,10 @@ export function compileCachePlan(
     convertHead: c.convertHead,
     valid: c.valid,
     ignore: ignoreBits(settings.rate?.proxyIgnoreHeaders ?? []),
+    staleStatuses: new Set(c.useStale.filter((s) => s.startsWith('http_')).map((s) => Number(s.slice(5)))),
+    staleOnError: c.useStale.includes('error') || c.useStale.includes('invalid_header'),
+    staleOnTimeout: c.useStale.includes('timeout'),
+    staleUpdating: c.useStale.includes('updating'),
     proxy: cacheProxy,
     headProxy: { ...cacheProxy, method: GET, headAsGet: true },
   };

@@ -5,14 +5,16 @@
  * - a method not in proxy_cache_methods: upstream, not stored, the variable stays empty;
  * - proxy_cache_bypass: BYPASS, the entry is not read, the answer is stored (unless proxy_no_cache);
  * - no entry, a corrupt one, or another Vary variant: MISS; a stale entry: EXPIRED;
- * - proxy_cache_min_uses: stored once the key was asked that many times.
+ * - proxy_cache_min_uses: stored once the key was asked that many times;
+ * - proxy_cache_use_stale: the expired entry answers (STALE) when the upstream fails as named, or
+ *   (UPDATING) while another request of this process fetches the key again.
  */
 import { closeSync } from 'node:fs';
 import type { LocationPlan } from '../plan.js';
 import { ProxyExchange } from '../proxy.js';
 import type { HttpRequest } from '../request.js';
 import type { Exchange } from '../transport.js';
-import { ENTRY_NONE, entryHash, entryPath, openEntry } from './entry.js';
+import { ENTRY_NONE, entryHash, entryPath, openEntry, type FoundEntry } from './entry.js';
 import { CacheHitExchange } from './hit.js';
 import { anySet, type CachePlan } from './plan.js';
 import { CacheWriter, variantOf } from './writer.js';
@@ -22,13 +24,18 @@ export type StartableExchange = Exchange & { start(): void };
 /** Keys counted for proxy_cache_min_uses per zone, at most one per this many keys_zone bytes (nginx's node size, about). */
 const BYTES_PER_COUNTED_KEY = 128;
 
+/** An updating mark older than this is left over from a fetch that ended without telling (an error_page): ignored. */
+const UPDATING_MAX_MS = 60_000;
+
 /** The exchange that answers a request of a caching location. */
 export function cacheExchange(r: HttpRequest, plan: LocationPlan, cache: CachePlan): StartableExchange {
   if (!cache.methods.has(r.method)) return new ProxyExchange(r, plan, plan.proxy!);
-  const zone = cache.zone.config;
+  const zone = cache.zone;
   const key = cache.key(r);
-  const file = entryPath(zone.path, zone.levels, entryHash(key));
+  const file = entryPath(zone.config.path, zone.config.levels, entryHash(key));
   let variants = false;
+  let stale: FoundEntry | null = null;
+  let updating = false;
   if (anySet(cache.bypass, r)) {
     r.cacheStatus = 'BYPASS';
   } else {
@@ -42,18 +49,38 @@ export function cacheExchange(r: HttpRequest, plan: LocationPlan, cache: CachePl
         found = openVariant(file, key, variant);
       }
     }
-    if (typeof found === 'object') {
-      if (found.head.validSec >= Math.floor(Date.now() / 1000)) {
-        r.cacheStatus = 'HIT';
-        return new CacheHitExchange(r, plan, found);
-      }
-      closeSync(found.fd);
+    if (typeof found !== 'object') r.cacheStatus = 'MISS';
+    else if (found.head.validSec >= Math.floor(Date.now() / 1000)) {
+      r.cacheStatus = 'HIT';
+      return new CacheHitExchange(r, plan, found);
+    } else if (cache.staleUpdating && isUpdating(zone.updating, key)) {
+      // Another request of this process is fetching the key again: the expired entry answers.
+      r.cacheStatus = 'UPDATING';
+      return new CacheHitExchange(r, plan, found);
+    } else {
       r.cacheStatus = 'EXPIRED';
-    } else r.cacheStatus = 'MISS';
+      if (cache.staleUpdating) {
+        zone.updating.set(key, Date.now());
+        updating = true;
+      }
+      if (cache.staleStatuses.size > 0 || cache.staleOnError || cache.staleOnTimeout) stale = found;
+      else closeSync(found.fd);
+    }
   }
-  const store = counted(cache, key) ? new CacheWriter(r, cache, key, file, variants ? (v) => variantPath(file, key, v) : null) : null;
+  const store = counted(cache, key);
+  const fill = store || stale !== null || updating
+    ? new CacheWriter(r, cache, { plan, key, file, variantFile: variants ? (v) => variantPath(file, key, v) : null, store, stale, updating })
+    : null;
   const converted = r.method === 'HEAD' && cache.convertHead;
-  return new ProxyExchange(r, plan, converted ? cache.headProxy : cache.proxy, store);
+  return new ProxyExchange(r, plan, converted ? cache.headProxy : cache.proxy, fill);
+}
+
+function isUpdating(updating: Map<string, number>, key: string): boolean {
+  const since = updating.get(key);
+  if (since === undefined) return false;
+  if (Date.now() - since < UPDATING_MAX_MS) return true;
+  updating.delete(key);
+  return false;
 }
 
 function variantPath(file: string, key: string, variant: string): string {

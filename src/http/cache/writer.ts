@@ -15,7 +15,9 @@ import { ChunkedDecoder } from '../../wire/chunked.js';
 import { headerValue } from '../../wire/headers.js';
 import type { ResponseHead } from '../../wire/http1-response.js';
 import type { HttpRequest } from '../request.js';
-import { BODY_BYTES_OFFSET, entryPrefix, type EntryHead } from './entry.js';
+import type { LocationPlan } from '../plan.js';
+import { BODY_BYTES_OFFSET, entryPrefix, type EntryHead, type FoundEntry } from './entry.js';
+import { CacheHitExchange } from './hit.js';
 import { storable } from './freshness.js';
 import { anySet, type CachePlan } from './plan.js';
 
@@ -29,6 +31,29 @@ export interface ResponseStore {
   commit(): void;
   /** The response will not complete. */
   abort(): void;
+  /**
+   * proxy_cache_use_stale: an upstream head of this status arrived; true when the stale entry is
+   * to answer instead (the exchange then fails with the status and serveStale takes over).
+   */
+  usesStale(status: number): boolean;
+  /** The exchange fails with `status` before any head went to the client: true when the stale entry answered. */
+  serveStale(status: number): boolean;
+}
+
+/** What a fill of one key needs besides the response. */
+export interface FillOptions {
+  readonly plan: LocationPlan;
+  readonly key: string;
+  /** Where a response without Vary (or of the primary variant) goes. */
+  readonly file: string;
+  /** Another variant than the primary entry's goes to its own file (md5 of key and variant). */
+  readonly variantFile: ((variant: string) => string) | null;
+  /** proxy_cache_min_uses reached: the response may be stored. */
+  readonly store: boolean;
+  /** The expired entry, kept open for proxy_cache_use_stale; null when none applies. */
+  readonly stale: FoundEntry | null;
+  /** This fill marked its key as updating (CacheZone.updating). */
+  readonly updating: boolean;
 }
 
 /** Fields never stored: the connection's, and the framing (the entry's length is known). */
@@ -47,11 +72,11 @@ export function variantOf(r: HttpRequest, vary: string): string {
 export class CacheWriter implements ResponseStore {
   readonly #r: HttpRequest;
   readonly #cache: CachePlan;
-  readonly #key: string;
-  /** Where a response without Vary (or of the primary variant) goes. */
-  readonly #file: string;
-  /** Another variant than the primary entry's goes to its own file (md5 of key and variant). */
-  readonly #variantFile: ((variant: string) => string) | null;
+  readonly #o: FillOptions;
+  #stale: FoundEntry | null;
+  /** An upstream status proxy_cache_use_stale names arrived: #fail's serveStale answers with the entry. */
+  #staleChosen = false;
+  #updating: boolean;
   #fd = -1;
   #temp = '';
   #target = '';
@@ -61,22 +86,23 @@ export class CacheWriter implements ResponseStore {
   #decoder: ChunkedDecoder | null = null;
   #onData: ((data: Buffer) => void) | null = null;
 
-  constructor(r: HttpRequest, cache: CachePlan, key: string, file: string, variantFile: ((variant: string) => string) | null) {
+  constructor(r: HttpRequest, cache: CachePlan, o: FillOptions) {
     this.#r = r;
     this.#cache = cache;
-    this.#key = key;
-    this.#file = file;
-    this.#variantFile = variantFile;
+    this.#o = o;
+    this.#stale = o.stale;
+    this.#updating = o.updating;
   }
 
   begin(res: ResponseHead): void {
     const r = this.#r;
     const cache = this.#cache;
+    this.#dropStale();
     // A HEAD answer has no body to store (nginx stores it with convert_head off; tsproxy does not).
-    if ((r.method === 'HEAD' && !cache.convertHead) || anySet(cache.noCache, r)) return;
+    if (!this.#o.store || (r.method === 'HEAD' && !cache.convertHead) || anySet(cache.noCache, r)) return this.#updated();
     const nowMs = Date.now();
     const s = storable(res, cache.ignore, cache.valid, nowMs);
-    if (s.validSec === 0) return;
+    if (s.validSec === 0) return this.#updated();
     const variant = s.vary === '' ? '' : variantOf(r, s.vary);
     const headers: string[] = [];
     const lnames = res.lnames;
@@ -85,9 +111,9 @@ export class CacheWriter implements ResponseStore {
       if (NOT_STORED.has(l) || res.connection.includes(l)) continue;
       headers.push(res.headers[2 * k]!, res.headers[2 * k + 1]!);
     }
-    const head: EntryHead = { key: this.#key, status: res.status, reason: res.reason, headers, validSec: s.validSec, storedMs: nowMs, vary: s.vary, variant };
+    const head: EntryHead = { key: this.#o.key, status: res.status, reason: res.reason, headers, validSec: s.validSec, storedMs: nowMs, vary: s.vary, variant };
     const zone = cache.zone;
-    this.#target = variant !== '' && this.#variantFile !== null ? this.#variantFile(variant) : this.#file;
+    this.#target = variant !== '' && this.#o.variantFile !== null ? this.#o.variantFile(variant) : this.#o.file;
     this.#temp = `${this.#target}.${process.pid}.${++zone.tempSerial}.tmp`;
     try {
       mkdirSync(path.dirname(this.#target), { recursive: true, mode: 0o700 });
@@ -122,13 +148,42 @@ export class CacheWriter implements ResponseStore {
       this.#fd = -1;
       closeSync(fd);
       renameSync(this.#temp, this.#target);
-      this.#cache.zone.uses.delete(this.#key);
+      this.#cache.zone.uses.delete(this.#o.key);
+      this.#updated();
     } catch (err) {
       this.#fail(err);
     }
   }
 
+  usesStale(status: number): boolean {
+    if (this.#stale !== null && this.#cache.staleStatuses.has(status)) return (this.#staleChosen = true);
+    // A head that is the answer: the expired entry is no longer needed (an intercepted error never calls begin).
+    this.#dropStale();
+    return false;
+  }
+
+  serveStale(status: number): boolean {
+    const stale = this.#stale;
+    const cache = this.#cache;
+    const r = this.#r;
+    const applies = stale !== null && !r.transport.closed
+      && (this.#staleChosen || (status === 504 ? cache.staleOnTimeout : status === 502 && cache.staleOnError));
+    if (!applies) {
+      this.abort();
+      return false;
+    }
+    this.#stale = null;
+    this.#updated();
+    r.cacheStatus = 'STALE';
+    const hit = new CacheHitExchange(r, this.#o.plan, stale);
+    r.transport.exchange = hit;
+    hit.start();
+    return true;
+  }
+
   abort(): void {
+    this.#dropStale();
+    this.#updated();
     const fd = this.#fd;
     if (fd < 0) return;
     this.#fd = -1;
@@ -142,6 +197,20 @@ export class CacheWriter implements ResponseStore {
     } catch {
       // never created or already gone
     }
+  }
+
+  #dropStale(): void {
+    const stale = this.#stale;
+    if (stale === null) return;
+    this.#stale = null;
+    closeSync(stale.fd);
+  }
+
+  /** The key is no longer being fetched by this request (proxy_cache_use_stale updating). */
+  #updated(): void {
+    if (!this.#updating) return;
+    this.#updating = false;
+    this.#cache.zone.updating.delete(this.#o.key);
   }
 
   #data(data: Buffer): void {
