@@ -17,7 +17,8 @@ const D = settingDefaults('http');
 export function mergeCache(base: CacheSettings | undefined, own: OwnOf<'http'>): CacheSettings | undefined {
   if (own.proxyCache === undefined && own.proxyCacheKey === undefined && own.proxyCacheValid === undefined && own.proxyCacheMethods === undefined
     && own.proxyCacheMinUses === undefined && own.proxyCacheBypass === undefined && own.proxyNoCache === undefined
-    && own.proxyCacheConvertHead === undefined && own.proxyCacheUseStale === undefined) return base;
+    && own.proxyCacheConvertHead === undefined && own.proxyCacheUseStale === undefined && own.proxyCacheLock === undefined
+    && own.proxyCacheLockTimeoutMs === undefined && own.proxyCacheLockAgeMs === undefined) return base;
   const set = own.proxyCache !== undefined;
   return {
     zone: set ? own.proxyCache?.name ?? null : base?.zone ?? null,
@@ -30,6 +31,9 @@ export function mergeCache(base: CacheSettings | undefined, own: OwnOf<'http'>):
     noCache: own.proxyNoCache?.flat() ?? base?.noCache ?? [],
     convertHead: own.proxyCacheConvertHead ?? base?.convertHead ?? D.proxyCacheConvertHead,
     useStale: own.proxyCacheUseStale ?? base?.useStale ?? D.proxyCacheUseStale,
+    lock: own.proxyCacheLock ?? base?.lock ?? D.proxyCacheLock,
+    lockTimeoutMs: own.proxyCacheLockTimeoutMs ?? base?.lockTimeoutMs ?? D.proxyCacheLockTimeoutMs,
+    lockAgeMs: own.proxyCacheLockAgeMs ?? base?.lockAgeMs ?? D.proxyCacheLockAgeMs,
   };
 }
 

@@ -45,4 +45,8 @@ export interface CacheSettings {
   readonly convertHead: boolean;
   /** proxy_cache_use_stale's conditions ([]: off). */
   readonly useStale: readonly string[];
+  /** proxy_cache_lock, _timeout, _age. */
+  readonly lock: boolean;
+  readonly lockTimeoutMs: number;
+  readonly lockAgeMs: number;
 }

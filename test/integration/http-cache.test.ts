@@ -262,3 +262,68 @@ describe('proxy_cache_use_stale (nginx 1.22: STALE on the named failures of an e
     expect(await one(s.proxy, '/s/a')).toMatch(/^502 MISS /);
   });
 });
+
+describe('proxy_cache_lock (nginx 1.22: one request fills, the others wait and HIT)', () => {
+  async function slow(locations: string, delayMs: number): Promise<{ proxy: TestProxy; backend: HttpBackend }> {
+    const backend = await startHttpBackend('b', (req, res) => {
+      req.resume();
+      const n = backend.requests;
+      setTimeout(() => res.end(`body ${n}`), delayMs);
+    });
+    const dir = tempDir('tsproxy-cache-');
+    const proxy = await startProxy(`http {
+      proxy_cache_path ${dir}/c keys_zone=three:1m;
+      server { listen 127.0.0.1:0;
+        add_header X-Cache-Status $upstream_cache_status;
+        ${locations.replaceAll('UP', `http://127.0.0.1:${backend.port}`)}
+      }
+    }`);
+    return { proxy, backend };
+  }
+
+  async function burst(proxy: TestProxy, p: string, n: number): Promise<string[]> {
+    const all = await Promise.all(Array.from({ length: n }, () => request(proxy.url(p))));
+    return all.map((a) => `${String(a.headers['x-cache-status'])} ${a.body}`).sort();
+  }
+
+  test('a burst of misses of one key sends one request upstream; the others get its entry', async () => {
+    const s = await slow('location / { proxy_cache three; proxy_cache_valid 10m; proxy_cache_lock on; proxy_pass UP; }', 300);
+    const t0 = Date.now();
+    expect(await burst(s.proxy, '/a', 5)).toEqual(['HIT body 1', 'HIT body 1', 'HIT body 1', 'HIT body 1', 'MISS body 1']);
+    expect(s.backend.requests).toBe(1);
+    // The waiters are woken when the entry is stored, not by proxy_cache_lock_timeout (5s).
+    expect(Date.now() - t0).toBeLessThan(3000);
+  });
+
+  test('a waiting client that goes away is forgotten; the fill completes for the others', async () => {
+    const s = await slow('location / { proxy_cache three; proxy_cache_valid 10m; proxy_cache_lock on; proxy_pass UP; }', 300);
+    const first = request(s.proxy.url('/b'));
+    await expect.poll(() => s.backend.requests).toBe(1);
+    await new Promise<void>((resolve) => {
+      const req = http.get(s.proxy.url('/b'), { agent: false });
+      req.on('error', () => resolve());
+      setTimeout(() => {
+        req.destroy();
+        resolve();
+      }, 50);
+    });
+    expect((await first).headers['x-cache-status']).toBe('MISS');
+    expect((await burst(s.proxy, '/b', 1))[0]).toBe('HIT body 1');
+    expect(s.backend.requests).toBe(1);
+  });
+
+  test('without the lock every miss goes upstream', async () => {
+    const s = await slow('location / { proxy_cache three; proxy_cache_valid 10m; proxy_pass UP; }', 200);
+    const got = await burst(s.proxy, '/a', 3);
+    expect(got.every((g) => g.startsWith('MISS'))).toBe(true);
+    expect(s.backend.requests).toBe(3);
+  });
+
+  test('past proxy_cache_lock_timeout a waiting request goes upstream (MISS) and does not store', async () => {
+    const s = await slow('location / { proxy_cache three; proxy_cache_valid 10m; proxy_cache_lock on; proxy_cache_lock_timeout 100ms; proxy_pass UP; }', 500);
+    const got = await burst(s.proxy, '/a', 3);
+    expect(got.map((g) => g.split(' ')[0])).toEqual(['MISS', 'MISS', 'MISS']);
+    expect(s.backend.requests).toBe(3);
+    expect((await burst(s.proxy, '/a', 1))[0]).toBe('HIT body 1');
+  });
+});

@@ -7,7 +7,7 @@ import type { Arg } from '../ast.js';
 import type { CacheValidRule, CacheZoneConfig } from '../cache-types.js';
 import { parseDuration, parseFlag, parseNumber, parseSize } from '../units.js';
 import {
-  count, err, flag, invalidParameter, listSetting, setting, type Context, type DirectiveSpec, type Reporter, type ValueParser,
+  count, err, flag, invalidParameter, listSetting, seconds, setting, type Context, type DirectiveSpec, type Reporter, type ValueParser,
 } from './scope.js';
 
 const LOC3: readonly Context[] = ['http', 'server', 'location'];
@@ -169,6 +169,19 @@ export const CACHE_DIRECTIVES: readonly DirectiveSpec[] = [
     syntax: 'proxy_cache_use_stale error | timeout | invalid_header | updating | http_500 | http_502 | http_503 | http_504 | http_403 | http_404 | http_429 | off ...;',
     summary: 'When the upstream fails this way on an expired entry, the entry answers ($upstream_cache_status STALE); `updating`: while another request fetches it again (UPDATING).',
     note: '`invalid_header` counts as `error` and `error` covers an invalid header. `updating` knows of fetches in the same worker process. The Cache-Control extensions stale-while-revalidate and stale-if-error are not read.',
+  }),
+  setting({
+    name: 'proxy_cache_lock', contexts: LOC3, kind: 'http', field: 'proxyCacheLock', parse: flag, default: 'off',
+    syntax: 'proxy_cache_lock on | off;', summary: 'Concurrent misses of one key: one request goes upstream, the others wait for its entry (up to proxy_cache_lock_timeout).',
+    note: 'The lock is per worker process: with N workers, up to N requests of a key may go upstream at once.',
+  }),
+  setting({
+    name: 'proxy_cache_lock_timeout', contexts: LOC3, kind: 'http', field: 'proxyCacheLockTimeoutMs', parse: seconds, default: '5s',
+    syntax: 'proxy_cache_lock_timeout time;', summary: 'How long a request waits for the lock; then it goes upstream, and its answer is not stored.',
+  }),
+  setting({
+    name: 'proxy_cache_lock_age', contexts: LOC3, kind: 'http', field: 'proxyCacheLockAgeMs', parse: seconds, default: '5s',
+    syntax: 'proxy_cache_lock_age time;', summary: 'A fill that has not completed in this time lets one more request go upstream.',
   }),
   setting({
     name: 'proxy_cache_convert_head', contexts: LOC3, kind: 'http', field: 'proxyCacheConvertHead', parse: flag, default: 'on',

@@ -216,6 +216,9 @@ export interface HttpValues extends SslValues, ProxySslValues, ResolverValues {
   proxyCacheMinUses: number;
   proxyCacheConvertHead: boolean;
   proxyCacheUseStale: readonly string[];
+  proxyCacheLock: boolean;
+  proxyCacheLockTimeoutMs: number;
+  proxyCacheLockAgeMs: number;
 }
 
 export interface HttpItems extends SslItems {

@@ -22,12 +22,22 @@ export class CacheZone {
   readonly uses = new Map<string, number>();
   /** Temp file names: unique per process (the pid is in the name too). */
   tempSerial = 0;
-  /** proxy_cache_use_stale updating: keys an EXPIRED request is fetching again in this process, since when (ms). */
-  readonly updating = new Map<string, number>();
+  /**
+   * Keys a request of this process is fetching to store (proxy_cache_lock, proxy_cache_use_stale
+   * updating): since when, and the requests waiting for it (lock).
+   */
+  readonly fills = new Map<string, Fill>();
 
   constructor(config: CacheZoneConfig) {
     this.config = config;
   }
+}
+
+/** A fetch in progress of one key (CacheZone.fills). */
+export interface Fill {
+  sinceMs: number;
+  /** Woken (once) when the fill ends, stored or not. */
+  readonly waiters: (() => void)[];
 }
 
 export interface CachePlan {
@@ -49,6 +59,8 @@ export interface CachePlan {
   readonly staleOnError: boolean;
   readonly staleOnTimeout: boolean;
   readonly staleUpdating: boolean;
+  /** proxy_cache_lock: concurrent misses wait for one fill (null: off). */
+  readonly lock: { readonly timeoutMs: number; readonly ageMs: number } | null;
   /** The same for a HEAD request with proxy_cache_convert_head on: GET upstream. */
   readonly headProxy: ProxyPlan;
 }
@@ -83,6 +95,7 @@ export function compileCachePlan(
     staleOnError: c.useStale.includes('error') || c.useStale.includes('invalid_header'),
     staleOnTimeout: c.useStale.includes('timeout'),
     staleUpdating: c.useStale.includes('updating'),
+    lock: c.lock ? { timeoutMs: c.lockTimeoutMs, ageMs: c.lockAgeMs } : null,
     proxy: cacheProxy,
     headProxy: { ...cacheProxy, method: GET, headAsGet: true },
   };

@@ -7,7 +7,9 @@
  * - no entry, a corrupt one, or another Vary variant: MISS; a stale entry: EXPIRED;
  * - proxy_cache_min_uses: stored once the key was asked that many times;
  * - proxy_cache_use_stale: the expired entry answers (STALE) when the upstream fails as named, or
- *   (UPDATING) while another request of this process fetches the key again.
+ *   (UPDATING) while another request of this process fetches the key again;
+ * - proxy_cache_lock: a MISS while another request of this process fetches the key waits for it,
+ *   then looks again (HIT); after proxy_cache_lock_timeout it goes upstream and does not store.
  */
 import { closeSync } from 'node:fs';
 import type { LocationPlan } from '../plan.js';
@@ -15,6 +17,7 @@ import { ProxyExchange } from '../proxy.js';
 import type { HttpRequest } from '../request.js';
 import type { Exchange } from '../transport.js';
 import { ENTRY_NONE, entryHash, entryPath, openEntry, type FoundEntry } from './entry.js';
+import { activeFill, CacheLockWait, LOCK_TIMED_OUT, mayWait, startFill } from './fills.js';
 import { CacheHitExchange } from './hit.js';
 import { anySet, type CachePlan } from './plan.js';
 import { CacheWriter, variantOf } from './writer.js';
@@ -24,18 +27,22 @@ export type StartableExchange = Exchange & { start(): void };
 /** Keys counted for proxy_cache_min_uses per zone, at most one per this many keys_zone bytes (nginx's node size, about). */
 const BYTES_PER_COUNTED_KEY = 128;
 
-/** An updating mark older than this is left over from a fetch that ended without telling (an error_page): ignored. */
+/** A fetch mark older than this is left over from a fetch that ended without telling (an error_page): ignored. */
 const UPDATING_MAX_MS = 60_000;
 
-/** The exchange that answers a request of a caching location. */
-export function cacheExchange(r: HttpRequest, plan: LocationPlan, cache: CachePlan): StartableExchange {
+/**
+ * The exchange that answers a request of a caching location. `deadlineMs`: after waiting for
+ * another request's fill (proxy_cache_lock), until when it may wait again; LOCK_TIMED_OUT: it
+ * waited long enough, goes upstream and does not store.
+ */
+export function cacheExchange(r: HttpRequest, plan: LocationPlan, cache: CachePlan, deadlineMs = 0): StartableExchange {
   if (!cache.methods.has(r.method)) return new ProxyExchange(r, plan, plan.proxy!);
   const zone = cache.zone;
   const key = cache.key(r);
   const file = entryPath(zone.config.path, zone.config.levels, entryHash(key));
   let variants = false;
   let stale: FoundEntry | null = null;
-  let updating = false;
+  let fetches = false;
   if (anySet(cache.bypass, r)) {
     r.cacheStatus = 'BYPASS';
   } else {
@@ -49,38 +56,36 @@ export function cacheExchange(r: HttpRequest, plan: LocationPlan, cache: CachePl
         found = openVariant(file, key, variant);
       }
     }
-    if (typeof found !== 'object') r.cacheStatus = 'MISS';
-    else if (found.head.validSec >= Math.floor(Date.now() / 1000)) {
+    if (typeof found !== 'object') {
+      r.cacheStatus = 'MISS';
+      const lock = cache.lock;
+      if (lock !== null && deadlineMs !== LOCK_TIMED_OUT) {
+        const fill = activeFill(zone, key, lock.ageMs);
+        if (fill !== null && mayWait(r)) return new CacheLockWait(r, plan, cache, fill, deadlineMs || Date.now() + lock.timeoutMs, cacheExchange);
+        fetches = true;
+      }
+    } else if (found.head.validSec >= Math.floor(Date.now() / 1000)) {
       r.cacheStatus = 'HIT';
       return new CacheHitExchange(r, plan, found);
-    } else if (cache.staleUpdating && isUpdating(zone.updating, key)) {
+    } else if (cache.staleUpdating && activeFill(zone, key, UPDATING_MAX_MS) !== null) {
       // Another request of this process is fetching the key again: the expired entry answers.
       r.cacheStatus = 'UPDATING';
       return new CacheHitExchange(r, plan, found);
     } else {
       r.cacheStatus = 'EXPIRED';
-      if (cache.staleUpdating) {
-        zone.updating.set(key, Date.now());
-        updating = true;
-      }
+      fetches = true;
       if (cache.staleStatuses.size > 0 || cache.staleOnError || cache.staleOnTimeout) stale = found;
       else closeSync(found.fd);
     }
   }
-  const store = counted(cache, key);
-  const fill = store || stale !== null || updating
-    ? new CacheWriter(r, cache, { plan, key, file, variantFile: variants ? (v) => variantPath(file, key, v) : null, store, stale, updating })
+  const store = deadlineMs !== LOCK_TIMED_OUT && counted(cache, key);
+  const filling = fetches && store;
+  if (filling) startFill(zone, key);
+  const fill = store || stale !== null
+    ? new CacheWriter(r, cache, { plan, key, file, variantFile: variants ? (v) => variantPath(file, key, v) : null, store, stale, filling })
     : null;
   const converted = r.method === 'HEAD' && cache.convertHead;
   return new ProxyExchange(r, plan, converted ? cache.headProxy : cache.proxy, fill);
-}
-
-function isUpdating(updating: Map<string, number>, key: string): boolean {
-  const since = updating.get(key);
-  if (since === undefined) return false;
-  if (Date.now() - since < UPDATING_MAX_MS) return true;
-  updating.delete(key);
-  return false;
 }
 
 function variantPath(file: string, key: string, variant: string): string {

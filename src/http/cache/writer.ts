@@ -17,6 +17,7 @@ import type { ResponseHead } from '../../wire/http1-response.js';
 import type { HttpRequest } from '../request.js';
 import type { LocationPlan } from '../plan.js';
 import { BODY_BYTES_OFFSET, entryPrefix, type EntryHead, type FoundEntry } from './entry.js';
+import { endFill } from './fills.js';
 import { CacheHitExchange } from './hit.js';
 import { storable } from './freshness.js';
 import { anySet, type CachePlan } from './plan.js';
@@ -52,8 +53,8 @@ export interface FillOptions {
   readonly store: boolean;
   /** The expired entry, kept open for proxy_cache_use_stale; null when none applies. */
   readonly stale: FoundEntry | null;
-  /** This fill marked its key as updating (CacheZone.updating). */
-  readonly updating: boolean;
+  /** This request marked its key as being fetched (CacheZone.fills). */
+  readonly filling: boolean;
 }
 
 /** Fields never stored: the connection's, and the framing (the entry's length is known). */
@@ -76,7 +77,7 @@ export class CacheWriter implements ResponseStore {
   #stale: FoundEntry | null;
   /** An upstream status proxy_cache_use_stale names arrived: #fail's serveStale answers with the entry. */
   #staleChosen = false;
-  #updating: boolean;
+  #filling: boolean;
   #fd = -1;
   #temp = '';
   #target = '';
@@ -91,7 +92,7 @@ export class CacheWriter implements ResponseStore {
     this.#cache = cache;
     this.#o = o;
     this.#stale = o.stale;
-    this.#updating = o.updating;
+    this.#filling = o.filling;
   }
 
   begin(res: ResponseHead): void {
@@ -206,11 +207,11 @@ export class CacheWriter implements ResponseStore {
     closeSync(stale.fd);
   }
 
-  /** The key is no longer being fetched by this request (proxy_cache_use_stale updating). */
+  /** The key is no longer being fetched by this request (use_stale updating, lock waiters). */
   #updated(): void {
-    if (!this.#updating) return;
-    this.#updating = false;
-    this.#cache.zone.updating.delete(this.#o.key);
+    if (!this.#filling) return;
+    this.#filling = false;
+    endFill(this.#cache.zone, this.#o.key);
   }
 
   #data(data: Buffer): void {
