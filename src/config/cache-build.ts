@@ -18,7 +18,7 @@ export function mergeCache(base: CacheSettings | undefined, own: OwnOf<'http'>):
   if (own.proxyCache === undefined && own.proxyCacheKey === undefined && own.proxyCacheValid === undefined && own.proxyCacheMethods === undefined
     && own.proxyCacheMinUses === undefined && own.proxyCacheBypass === undefined && own.proxyNoCache === undefined
     && own.proxyCacheConvertHead === undefined && own.proxyCacheUseStale === undefined && own.proxyCacheLock === undefined
-    && own.proxyCacheLockTimeoutMs === undefined && own.proxyCacheLockAgeMs === undefined) return base;
+    && own.proxyCacheLockTimeoutMs === undefined && own.proxyCacheLockAgeMs === undefined && own.proxyCacheRevalidate === undefined) return base;
   const set = own.proxyCache !== undefined;
   return {
     zone: set ? own.proxyCache?.name ?? null : base?.zone ?? null,
@@ -32,6 +32,7 @@ export function mergeCache(base: CacheSettings | undefined, own: OwnOf<'http'>):
     convertHead: own.proxyCacheConvertHead ?? base?.convertHead ?? D.proxyCacheConvertHead,
     useStale: own.proxyCacheUseStale ?? base?.useStale ?? D.proxyCacheUseStale,
     lock: own.proxyCacheLock ?? base?.lock ?? D.proxyCacheLock,
+    revalidate: own.proxyCacheRevalidate ?? base?.revalidate ?? D.proxyCacheRevalidate,
     lockTimeoutMs: own.proxyCacheLockTimeoutMs ?? base?.lockTimeoutMs ?? D.proxyCacheLockTimeoutMs,
     lockAgeMs: own.proxyCacheLockAgeMs ?? base?.lockAgeMs ?? D.proxyCacheLockAgeMs,
   };

@@ -47,6 +47,7 @@ export interface CacheSettings {
   readonly useStale: readonly string[];
   /** proxy_cache_lock, _timeout, _age. */
   readonly lock: boolean;
+  readonly revalidate: boolean;
   readonly lockTimeoutMs: number;
   readonly lockAgeMs: number;
 }

@@ -335,7 +335,7 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
         return false;
       }
     }
-    if (this.#response.store?.usesStale(status) === true) {
+    if (this.#response.store?.usesStale(res) === true) {
       this.#fail(status);
       return false;
     }

@@ -327,3 +327,40 @@ describe('proxy_cache_lock (nginx 1.22: one request fills, the others wait and H
     expect((await burst(s.proxy, '/a', 1))[0]).toBe('HIT body 1');
   });
 });
+
+describe('proxy_cache_revalidate (nginx 1.22: a 304 to the entry\'s validators is REVALIDATED, the entry answers and is fresh again)', () => {
+  test('If-Modified-Since / If-None-Match from the entry; 304: REVALIDATED then HIT; a changed resource: EXPIRED with the new body', async () => {
+    const LM = 'Wed, 01 Jan 2025 00:00:00 GMT';
+    let etag = '"v1"';
+    const backend = await startHttpBackend('b', (req, res) => {
+      req.resume();
+      const fields = { 'last-modified': LM, etag, 'x-count': String(backend.requests) };
+      if (req.headers['if-none-match'] === etag) {
+        res.writeHead(304, fields);
+        return void res.end();
+      }
+      res.writeHead(200, fields);
+      res.end(`full ${backend.requests}`);
+    });
+    const dir = tempDir('tsproxy-cache-');
+    const proxy = await startProxy(`http {
+      proxy_cache_path ${dir}/c keys_zone=r:1m;
+      server { listen 127.0.0.1:0;
+        add_header X-Cache-Status $upstream_cache_status always;
+        location / { proxy_cache r; proxy_cache_valid 200 1s; proxy_cache_revalidate on; proxy_pass http://127.0.0.1:${backend.port}; }
+      }
+    }`);
+    const one = async (): Promise<string> => {
+      const res = await request(proxy.url('/a'));
+      return `${res.status} ${String(res.headers['x-cache-status'])} ${res.body}`;
+    };
+    expect(await one()).toBe('200 MISS full 1');
+    await expect.poll(one, { timeout: 4000, interval: 300 }).toBe('200 REVALIDATED full 1');
+    expect(backend.seen[1]!.headers['if-modified-since']).toBe(LM);
+    expect(backend.seen[1]!.headers['if-none-match']).toBe('"v1"');
+    expect(await one()).toBe('200 HIT full 1');
+    etag = '"v2"';
+    await expect.poll(one, { timeout: 4000, interval: 300 }).toMatch(/^200 EXPIRED full \d$/);
+    expect(await one()).toMatch(/^200 HIT full \d$/);
+  });
+});

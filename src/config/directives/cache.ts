@@ -184,6 +184,10 @@ export const CACHE_DIRECTIVES: readonly DirectiveSpec[] = [
     syntax: 'proxy_cache_lock_age time;', summary: 'A fill that has not completed in this time lets one more request go upstream.',
   }),
   setting({
+    name: 'proxy_cache_revalidate', contexts: LOC3, kind: 'http', field: 'proxyCacheRevalidate', parse: flag, default: 'off',
+    syntax: 'proxy_cache_revalidate on | off;', summary: 'An expired entry with Last-Modified or ETag is asked for again with If-Modified-Since / If-None-Match; a 304 makes it fresh again ($upstream_cache_status REVALIDATED).',
+  }),
+  setting({
     name: 'proxy_cache_convert_head', contexts: LOC3, kind: 'http', field: 'proxyCacheConvertHead', parse: flag, default: 'on',
     syntax: 'proxy_cache_convert_head on | off;', summary: 'A HEAD request that misses is sent upstream as GET, so its answer can be stored.',
   }),

@@ -217,6 +217,7 @@ export interface HttpValues extends SslValues, ProxySslValues, ResolverValues {
   proxyCacheConvertHead: boolean;
   proxyCacheUseStale: readonly string[];
   proxyCacheLock: boolean;
+  proxyCacheRevalidate: boolean;
   proxyCacheLockTimeoutMs: number;
   proxyCacheLockAgeMs: number;
 }

@@ -4,6 +4,8 @@
  *
  *   "TSPCACH1"  8 bytes magic
  *   bodyBytes   float64 BE, -1 until the writer commits (a torn temp file never validates)
+ *   validSec    float64 BE, the second the entry is fresh through (proxy_cache_revalidate
+ *               rewrites these 8 bytes in place)
  *   headLength  uint32 BE
  *   head        JSON (EntryHead), headLength bytes
  *   body        bodyBytes bytes
@@ -14,13 +16,16 @@
  * microseconds from the page cache, and the request path stays one straight line.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, constants, fstatSync, openSync, readSync, unlinkSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync, unlinkSync, writeSync } from 'node:fs';
 
 export const ENTRY_MAGIC = Buffer.from('TSPCACH1', 'latin1');
 /** Where bodyBytes sits (the writer patches it at commit). */
 export const BODY_BYTES_OFFSET = 8;
-/** magic + bodyBytes + headLength. */
-export const ENTRY_FIXED_BYTES = 20;
+/** Where validSec sits (a revalidation rewrites it). */
+export const VALID_SEC_OFFSET = 16;
+const HEAD_LENGTH_OFFSET = 24;
+/** magic + bodyBytes + validSec + headLength. */
+export const ENTRY_FIXED_BYTES = 28;
 /** The first read of a lookup: most heads fit. */
 const FIRST_READ_BYTES = 4096;
 /** A head larger than this is corrupt (upstream heads are bounded far below it). */
@@ -32,8 +37,6 @@ export interface EntryHead {
   readonly reason: string;
   /** The upstream's fields as received: name, value, name, value... (hop-by-hop and framing left out). */
   readonly headers: readonly string[];
-  /** Fresh while the current second is not past this one (nginx's valid_sec). */
-  readonly validSec: number;
   readonly storedMs: number;
   /** The response's Vary field names (lower case) and the request's values of them, '' / '' without Vary. */
   readonly vary: string;
@@ -42,8 +45,11 @@ export interface EntryHead {
 
 /** An entry found for a lookup: its open file, its head and where its body is. */
 export interface FoundEntry {
+  readonly file: string;
   readonly fd: number;
   readonly head: EntryHead;
+  /** Fresh while the current second is not past this one (nginx's valid_sec). */
+  readonly validSec: number;
   readonly bodyStart: number;
   readonly bodyBytes: number;
 }
@@ -76,7 +82,7 @@ function validHead(h: unknown, key: string): h is EntryHead {
   if (typeof h !== 'object' || h === null) return false;
   const e = h as Record<string, unknown>;
   return e.key === key && typeof e.status === 'number' && typeof e.reason === 'string' && Array.isArray(e.headers)
-    && e.headers.length % 2 === 0 && e.headers.every((v) => typeof v === 'string') && typeof e.validSec === 'number'
+    && e.headers.length % 2 === 0 && e.headers.every((v) => typeof v === 'string')
     && typeof e.storedMs === 'number' && typeof e.vary === 'string' && typeof e.variant === 'string';
 }
 
@@ -94,7 +100,8 @@ export function openEntry(file: string, key: string): FoundEntry | typeof ENTRY_
     let got = readSync(fd, buf, 0, buf.length, 0);
     if (got < ENTRY_FIXED_BYTES || !buf.subarray(0, 8).equals(ENTRY_MAGIC)) return corrupt(fd, file);
     const bodyBytes = buf.readDoubleBE(BODY_BYTES_OFFSET);
-    const headLength = buf.readUInt32BE(16);
+    const validSec = buf.readDoubleBE(VALID_SEC_OFFSET);
+    const headLength = buf.readUInt32BE(HEAD_LENGTH_OFFSET);
     const bodyStart = ENTRY_FIXED_BYTES + headLength;
     if (headLength > MAX_HEAD_BYTES || !Number.isInteger(bodyBytes) || bodyBytes < 0 || size !== bodyStart + bodyBytes) return corrupt(fd, file);
     if (got < bodyStart) {
@@ -112,7 +119,7 @@ export function openEntry(file: string, key: string): FoundEntry | typeof ENTRY_
     }
     // Another key with the same md5 (nginx: "cache file ... has md5 collision") is not this entry.
     if (!validHead(head, key)) return corrupt(fd, file);
-    return { fd, head, bodyStart, bodyBytes };
+    return { file, fd, head, validSec, bodyStart, bodyBytes };
   } catch {
     return corrupt(fd, file);
   }
@@ -129,12 +136,41 @@ function corrupt(fd: number, file: string): typeof ENTRY_CORRUPT {
 }
 
 /** The fixed part and head of an entry about to be written (bodyBytes -1 until commit). */
-export function entryPrefix(head: EntryHead): Buffer {
+export function entryPrefix(head: EntryHead, validSec: number): Buffer {
   const json = Buffer.from(JSON.stringify(head), 'utf8');
   const out = Buffer.allocUnsafe(ENTRY_FIXED_BYTES + json.length);
   ENTRY_MAGIC.copy(out, 0);
   out.writeDoubleBE(-1, BODY_BYTES_OFFSET);
-  out.writeUInt32BE(json.length, 16);
+  out.writeDoubleBE(validSec, VALID_SEC_OFFSET);
+  out.writeUInt32BE(json.length, HEAD_LENGTH_OFFSET);
   json.copy(out, ENTRY_FIXED_BYTES);
   return out;
+}
+
+/** proxy_cache_revalidate: the entry at `file` is fresh again through `validSec` (8 bytes rewritten in place). */
+export function refreshEntry(file: string, validSec: number): void {
+  const b = Buffer.allocUnsafe(8);
+  b.writeDoubleBE(validSec, 0);
+  let fd = -1;
+  try {
+    fd = openSync(file, constants.O_WRONLY);
+    writeSync(fd, b, 0, 8, VALID_SEC_OFFSET);
+  } catch {
+    // removed or replaced meanwhile: the next request fetches it again
+  } finally {
+    if (fd >= 0) closeSync(fd);
+  }
+}
+
+/** The entry's Last-Modified and ETag values ('' when absent): what a revalidation sends. */
+export function validatorsOf(head: EntryHead): { readonly lastModified: string; readonly etag: string } {
+  let lastModified = '';
+  let etag = '';
+  const h = head.headers;
+  for (let i = 0; i < h.length; i += 2) {
+    const name = h[i]!.toLowerCase();
+    if (name === 'last-modified') lastModified = h[i + 1]!;
+    else if (name === 'etag') etag = h[i + 1]!;
+  }
+  return { lastModified, etag };
 }

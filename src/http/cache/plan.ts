@@ -6,7 +6,8 @@
  */
 import type { CacheSettings, CacheValidRule, CacheZoneConfig } from '../../config/cache-types.js';
 import type { LocationSettings } from '../../config/types.js';
-import { compileTemplate, type CompiledTemplate } from '../variables.js';
+import { compileTemplate, type CompiledTemplate, type RequestInfo } from '../variables.js';
+import type { SetOp } from '../headers.js';
 import type { ProxyPlan } from '../plan.js';
 import type { HttpRequest } from '../request.js';
 import { upstreamUri } from '../upstream-request.js';
@@ -63,9 +64,20 @@ export interface CachePlan {
   readonly lock: { readonly timeoutMs: number; readonly ageMs: number } | null;
   /** The same for a HEAD request with proxy_cache_convert_head on: GET upstream. */
   readonly headProxy: ProxyPlan;
+  /** proxy_cache_revalidate: the ProxyPlan of a revalidation (the entry's validators as If-* fields), null when off. */
+  readonly revalidateProxy: ProxyPlan | null;
 }
 
 const GET: CompiledTemplate = compileTemplate('GET');
+
+/** The validators of the entry a request revalidates (set by serve.ts for that request only). */
+export const REVALIDATING = new WeakMap<object, { readonly lastModified: string; readonly etag: string }>();
+
+/** If-Modified-Since / If-None-Match of a revalidation: the entry's Last-Modified and ETag (an empty value is not sent). */
+const REVALIDATION_FIELDS: readonly SetOp<RequestInfo>[] = [
+  { name: 'If-Modified-Since', lname: 'if-modified-since', constant: null, get: (r) => REVALIDATING.get(r)?.lastModified ?? '' },
+  { name: 'If-None-Match', lname: 'if-none-match', constant: null, get: (r) => REVALIDATING.get(r)?.etag ?? '' },
+];
 
 /** Fields nginx's proxy module does not pass upstream when the location caches (ngx_http_proxy_cache_headers). */
 const CACHE_DROPPED_FIELDS = ['if-modified-since', 'if-unmodified-since', 'if-none-match', 'if-match', 'range', 'if-range'];
@@ -98,6 +110,9 @@ export function compileCachePlan(
     lock: c.lock ? { timeoutMs: c.lockTimeoutMs, ageMs: c.lockAgeMs } : null,
     proxy: cacheProxy,
     headProxy: { ...cacheProxy, method: GET, headAsGet: true },
+    revalidateProxy: c.revalidate
+      ? { ...cacheProxy, reqHeaders: { ...cacheProxy.reqHeaders, sets: [...cacheProxy.reqHeaders.sets, ...REVALIDATION_FIELDS] } }
+      : null,
   };
 }
 

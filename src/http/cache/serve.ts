@@ -8,6 +8,8 @@
  * - proxy_cache_min_uses: stored once the key was asked that many times;
  * - proxy_cache_use_stale: the expired entry answers (STALE) when the upstream fails as named, or
  *   (UPDATING) while another request of this process fetches the key again;
+ * - proxy_cache_revalidate: an expired entry with validators is asked for with them; a 304 is
+ *   REVALIDATED (writer.ts serves the entry and makes it fresh again);
  * - proxy_cache_lock: a MISS while another request of this process fetches the key waits for it,
  *   then looks again (HIT); after proxy_cache_lock_timeout it goes upstream and does not store.
  */
@@ -16,10 +18,10 @@ import type { LocationPlan } from '../plan.js';
 import { ProxyExchange } from '../proxy.js';
 import type { HttpRequest } from '../request.js';
 import type { Exchange } from '../transport.js';
-import { ENTRY_NONE, entryHash, entryPath, openEntry, type FoundEntry } from './entry.js';
+import { ENTRY_NONE, entryHash, entryPath, openEntry, validatorsOf, type FoundEntry } from './entry.js';
 import { activeFill, CacheLockWait, LOCK_TIMED_OUT, mayWait, startFill } from './fills.js';
 import { CacheHitExchange } from './hit.js';
-import { anySet, type CachePlan } from './plan.js';
+import { anySet, REVALIDATING, type CachePlan } from './plan.js';
 import { CacheWriter, variantOf } from './writer.js';
 
 export type StartableExchange = Exchange & { start(): void };
@@ -43,6 +45,7 @@ export function cacheExchange(r: HttpRequest, plan: LocationPlan, cache: CachePl
   let variants = false;
   let stale: FoundEntry | null = null;
   let fetches = false;
+  let upstream = cache.proxy;
   if (anySet(cache.bypass, r)) {
     r.cacheStatus = 'BYPASS';
   } else {
@@ -64,7 +67,7 @@ export function cacheExchange(r: HttpRequest, plan: LocationPlan, cache: CachePl
         if (fill !== null && mayWait(r)) return new CacheLockWait(r, plan, cache, fill, deadlineMs || Date.now() + lock.timeoutMs, cacheExchange);
         fetches = true;
       }
-    } else if (found.head.validSec >= Math.floor(Date.now() / 1000)) {
+    } else if (found.validSec >= Math.floor(Date.now() / 1000)) {
       r.cacheStatus = 'HIT';
       return new CacheHitExchange(r, plan, found);
     } else if (cache.staleUpdating && activeFill(zone, key, UPDATING_MAX_MS) !== null) {
@@ -74,8 +77,16 @@ export function cacheExchange(r: HttpRequest, plan: LocationPlan, cache: CachePl
     } else {
       r.cacheStatus = 'EXPIRED';
       fetches = true;
-      if (cache.staleStatuses.size > 0 || cache.staleOnError || cache.staleOnTimeout) stale = found;
-      else closeSync(found.fd);
+      if (cache.revalidateProxy !== null && r.method !== 'HEAD') {
+        const v = validatorsOf(found.head);
+        if (v.lastModified !== '' || v.etag !== '') {
+          REVALIDATING.set(r, v);
+          upstream = cache.revalidateProxy;
+          stale = found;
+        }
+      }
+      if (stale === null && (cache.staleStatuses.size > 0 || cache.staleOnError || cache.staleOnTimeout)) stale = found;
+      else if (stale === null) closeSync(found.fd);
     }
   }
   const store = deadlineMs !== LOCK_TIMED_OUT && counted(cache, key);
@@ -84,8 +95,8 @@ export function cacheExchange(r: HttpRequest, plan: LocationPlan, cache: CachePl
   const fill = store || stale !== null
     ? new CacheWriter(r, cache, { plan, key, file, variantFile: variants ? (v) => variantPath(file, key, v) : null, store, stale, filling })
     : null;
-  const converted = r.method === 'HEAD' && cache.convertHead;
-  return new ProxyExchange(r, plan, converted ? cache.headProxy : cache.proxy, fill);
+  if (r.method === 'HEAD' && cache.convertHead) upstream = cache.headProxy;
+  return new ProxyExchange(r, plan, upstream, fill);
 }
 
 function variantPath(file: string, key: string, variant: string): string {

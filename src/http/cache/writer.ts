@@ -16,11 +16,11 @@ import { headerValue } from '../../wire/headers.js';
 import type { ResponseHead } from '../../wire/http1-response.js';
 import type { HttpRequest } from '../request.js';
 import type { LocationPlan } from '../plan.js';
-import { BODY_BYTES_OFFSET, entryPrefix, type EntryHead, type FoundEntry } from './entry.js';
+import { BODY_BYTES_OFFSET, entryPrefix, refreshEntry, type EntryHead, type FoundEntry } from './entry.js';
 import { endFill } from './fills.js';
 import { CacheHitExchange } from './hit.js';
 import { storable } from './freshness.js';
-import { anySet, type CachePlan } from './plan.js';
+import { anySet, REVALIDATING, type CachePlan } from './plan.js';
 
 /** What the proxy's response side calls while a response passes (ProxyResponse.store). */
 export interface ResponseStore {
@@ -36,7 +36,7 @@ export interface ResponseStore {
    * proxy_cache_use_stale: an upstream head of this status arrived; true when the stale entry is
    * to answer instead (the exchange then fails with the status and serveStale takes over).
    */
-  usesStale(status: number): boolean;
+  usesStale(res: ResponseHead): boolean;
   /** The exchange fails with `status` before any head went to the client: true when the stale entry answered. */
   serveStale(status: number): boolean;
 }
@@ -77,6 +77,8 @@ export class CacheWriter implements ResponseStore {
   #stale: FoundEntry | null;
   /** An upstream status proxy_cache_use_stale names arrived: #fail's serveStale answers with the entry. */
   #staleChosen = false;
+  /** A revalidation's 304 came: the entry answers as REVALIDATED. */
+  #revalidated = false;
   #filling: boolean;
   #fd = -1;
   #temp = '';
@@ -112,14 +114,14 @@ export class CacheWriter implements ResponseStore {
       if (NOT_STORED.has(l) || res.connection.includes(l)) continue;
       headers.push(res.headers[2 * k]!, res.headers[2 * k + 1]!);
     }
-    const head: EntryHead = { key: this.#o.key, status: res.status, reason: res.reason, headers, validSec: s.validSec, storedMs: nowMs, vary: s.vary, variant };
+    const head: EntryHead = { key: this.#o.key, status: res.status, reason: res.reason, headers, storedMs: nowMs, vary: s.vary, variant };
     const zone = cache.zone;
     this.#target = variant !== '' && this.#o.variantFile !== null ? this.#o.variantFile(variant) : this.#o.file;
     this.#temp = `${this.#target}.${process.pid}.${++zone.tempSerial}.tmp`;
     try {
       mkdirSync(path.dirname(this.#target), { recursive: true, mode: 0o700 });
       this.#fd = openSync(this.#temp, 'w', 0o600);
-      this.#writeAll(entryPrefix(head));
+      this.#writeAll(entryPrefix(head, s.validSec));
     } catch (err) {
       this.#fail(err);
       return;
@@ -156,8 +158,17 @@ export class CacheWriter implements ResponseStore {
     }
   }
 
-  usesStale(status: number): boolean {
-    if (this.#stale !== null && this.#cache.staleStatuses.has(status)) return (this.#staleChosen = true);
+  usesStale(res: ResponseHead): boolean {
+    const stale = this.#stale;
+    if (stale === null) return false;
+    if (res.status === 304 && REVALIDATING.has(this.#r)) {
+      // proxy_cache_revalidate: the entry is still good, fresh again by the 304's fields or proxy_cache_valid for its status.
+      const s = storable({ ...res, status: stale.head.status }, this.#cache.ignore, this.#cache.valid, Date.now());
+      if (s.validSec > 0) refreshEntry(stale.file, s.validSec);
+      this.#revalidated = true;
+      return (this.#staleChosen = true);
+    }
+    if (this.#cache.staleStatuses.has(res.status)) return (this.#staleChosen = true);
     // A head that is the answer: the expired entry is no longer needed (an intercepted error never calls begin).
     this.#dropStale();
     return false;
@@ -175,7 +186,7 @@ export class CacheWriter implements ResponseStore {
     }
     this.#stale = null;
     this.#updated();
-    r.cacheStatus = 'STALE';
+    r.cacheStatus = this.#revalidated ? 'REVALIDATED' : 'STALE';
     const hit = new CacheHitExchange(r, this.#o.plan, stale);
     r.transport.exchange = hit;
     hit.start();
