@@ -364,3 +364,41 @@ describe('proxy_cache_revalidate (nginx 1.22: a 304 to the entry\'s validators i
     expect(await one()).toMatch(/^200 HIT full \d$/);
   });
 });
+
+describe("conditional requests answered from an entry (nginx 1.22's not-modified filter on a cached 200)", () => {
+  test('If-None-Match / If-Modified-Since: 304; If-Match / If-Unmodified-Since failing: 412; no validators: 200', async () => {
+    const LM = 'Wed, 01 Jan 2025 00:00:00 GMT';
+    const backend = await startHttpBackend('b', (req, res) => {
+      req.resume();
+      const bare = (req.url ?? '').includes('bare');
+      res.writeHead(200, bare ? {} : { 'last-modified': LM, etag: '"v1"' });
+      res.end('full');
+    });
+    const dir = tempDir('tsproxy-cache-');
+    const proxy = await startProxy(`http {
+      proxy_cache_path ${dir}/c keys_zone=n:1m;
+      server { listen 127.0.0.1:0;
+        add_header X-Cache-Status $upstream_cache_status always;
+        location / { proxy_cache n; proxy_cache_valid 10m; proxy_pass http://127.0.0.1:${backend.port}; }
+      }
+    }`);
+    const ask = async (p: string, headers: Record<string, string>): Promise<string> => {
+      const res = await request(proxy.url(p), { headers });
+      return `${res.status} ${String(res.headers['x-cache-status'])} ${res.body === 'full' ? 'full' : res.body === '' ? 'empty' : 'page'}`;
+    };
+    await ask('/c', {});
+    await ask('/bare', {});
+    expect(await ask('/c', { 'if-none-match': '"v1"' })).toBe('304 HIT empty');
+    expect(await ask('/c', { 'if-none-match': 'W/"v1"' })).toBe('304 HIT empty');
+    expect(await ask('/c', { 'if-none-match': '*' })).toBe('304 HIT empty');
+    expect(await ask('/c', { 'if-none-match': '"zz"' })).toBe('200 HIT full');
+    expect(await ask('/c', { 'if-modified-since': LM })).toBe('304 HIT empty');
+    expect(await ask('/c', { 'if-modified-since': 'Wed, 01 Jan 2025 00:00:01 GMT' })).toBe('200 HIT full');
+    expect(await ask('/c', { 'if-match': '"zz"' })).toBe('412 HIT page');
+    expect(await ask('/c', { 'if-unmodified-since': 'Wed, 01 Jan 2020 00:00:00 GMT' })).toBe('412 HIT page');
+    expect(await ask('/bare', { 'if-none-match': '"v1"' })).toBe('200 HIT full');
+    const r304 = await request(proxy.url('/c'), { headers: { 'if-none-match': '"v1"' } });
+    expect([r304.headers.etag, r304.headers['last-modified'], r304.headers['content-length']]).toEqual(['"v1"', LM, undefined]);
+    expect(backend.requests).toBe(2);
+  });
+});

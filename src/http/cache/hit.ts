@@ -6,12 +6,14 @@
  */
 import { closeSync, createReadStream, type ReadStream } from 'node:fs';
 import type { ResponseHead } from '../../wire/http1-response.js';
-import { finishRequest } from '../phases.js';
+import { finishRequest, respond } from '../phases.js';
 import type { LocationPlan } from '../plan.js';
 import { ProxyResponse } from '../proxy-response.js';
 import { BODY_NONE, type HttpRequest } from '../request.js';
 import type { Exchange } from '../transport.js';
-import type { FoundEntry } from './entry.js';
+import { validatorsOf, type FoundEntry } from './entry.js';
+import { notModified, preconditionFailed } from '../static.js';
+import { errorResponse } from '../respond.js';
 
 /** The bytes one read of the entry file takes. */
 const READ_BYTES = 64 * 1024;
@@ -20,12 +22,14 @@ export class CacheHitExchange implements Exchange {
   bodyDone: boolean;
   readonly #r: HttpRequest;
   readonly #entry: FoundEntry;
+  readonly #plan: LocationPlan;
   readonly #response: ProxyResponse;
   #stream: ReadStream | null = null;
   #done = false;
 
   constructor(r: HttpRequest, plan: LocationPlan, entry: FoundEntry) {
     this.#r = r;
+    this.#plan = plan;
     this.#entry = entry;
     this.#response = new ProxyResponse(r, plan, plan.proxy!);
     // A body sent with GET is read and dropped (as a static file's).
@@ -38,10 +42,17 @@ export class CacheHitExchange implements Exchange {
     const headers = e.head.headers as string[];
     const lnames: string[] = [];
     for (let i = 0; i < headers.length; i += 2) lnames.push(headers[i]!.toLowerCase());
-    const noBody = r.method === 'HEAD' || e.bodyBytes === 0;
+    // nginx's not-modified filter acts on a 200 from the cache: 412 / 304 against its validators.
+    const check = e.head.status === 200 ? this.#conditional() : 0;
+    if (check === 412) {
+      closeSync(e.fd);
+      this.#done = true;
+      return respond(r, errorResponse(412), this.bodyDone && r.head.keepAlive && r.transport.requestsLeft(this.#plan));
+    }
+    const noBody = r.method === 'HEAD' || e.bodyBytes === 0 || check === 304;
     const res: ResponseHead = {
-      versionMinor: 1, status: e.head.status, reason: e.head.reason, headers, lnames,
-      contentLength: e.bodyBytes, body: noBody ? 'none' : 'length', keepAlive: true, connection: [],
+      versionMinor: 1, status: check === 304 ? 304 : e.head.status, reason: check === 304 ? 'Not Modified' : e.head.reason, headers, lnames,
+      contentLength: check === 304 ? -1 : e.bodyBytes, body: noBody ? 'none' : 'length', keepAlive: true, connection: [],
     };
     const response = this.#response;
     response.begin(res, this.bodyDone);
@@ -64,6 +75,17 @@ export class CacheHitExchange implements Exchange {
       r.site.logger.error({ code: 'TSP_ERR_CACHE_FILE', err }, 'cache file read failed');
       r.transport.abort();
     });
+  }
+
+  /** 412 (If-Match / If-Unmodified-Since fail), 304 (If-None-Match / If-Modified-Since match) or 0, as for a static file. */
+  #conditional(): number {
+    const head = this.#r.head;
+    const v = validatorsOf(this.#entry.head);
+    if (v.lastModified === '' && v.etag === '') return 0;
+    const etag = v.etag === '' ? null : v.etag;
+    const mtimeMs = Date.parse(v.lastModified);
+    if (preconditionFailed(head, mtimeMs, etag)) return 412;
+    return notModified(head, this.#plan.files.settings.ifModifiedSince, mtimeMs, v.lastModified, etag) ? 304 : 0;
   }
 
   clientData(chunk: Buffer): number {
