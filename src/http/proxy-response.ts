@@ -54,7 +54,7 @@ export class ProxyResponse extends ResponseBodyFraming {
   #filter: BodyFilter | null = null;
   /** A HEAD request whose upstream answered a GET (proxy_cache_convert_head): the body is read, not sent. */
   #headOnly = false;
-  /** proxy_cache: where the response is stored as it passes (cache/writer.ts), null when it is not. */
+  /** proxy_cache: where the response is stored as it passes (cache/writer.ts, fed by StoringResponse below), null when it is not. */
   readonly store: ResponseStore | null;
 
   constructor(r: HttpRequest, plan: LocationPlan, proxy: ResponseOrigin, store: ResponseStore | null = null) {
@@ -73,7 +73,6 @@ export class ProxyResponse extends ResponseBodyFraming {
     const head = this.#head;
     const t = this.#t;
     const status = res.status;
-    this.store?.begin(res);
     // An error_page target goes out with the error's status (nginx err_status), unless `=`.
     const shown = this.#proxy.statusOverride || status;
     this.#headOnly = head.method === 'HEAD' && res.body !== 'none';
@@ -126,7 +125,6 @@ export class ProxyResponse extends ResponseBodyFraming {
 
   /** The body ended (before the request is finished): what the filters still hold goes out. */
   end(): void {
-    this.store?.commit();
     const filter = this.#filter;
     if (filter === null) return;
     this.#filter = null;
@@ -135,7 +133,6 @@ export class ProxyResponse extends ResponseBodyFraming {
 
   /** Body bytes of the response (as take() counted them); false when the client's buffer is full. */
   send(part: Buffer): boolean {
-    this.store?.write(part);
     if (this.#dechunk === null) return this.#sendData(part);
     this.#dechunkedOk = true;
     this.#dechunk.decode(part, this.#onDechunked!);
@@ -170,5 +167,35 @@ export class ProxyResponse extends ResponseBodyFraming {
     r.bodyBytesSent += data.length;
     r.bytesSent += data.length;
     return sendBody(r, data);
+  }
+}
+
+/**
+ * A proxied response that proxy_cache stores (cache/writer.ts): every head, body piece and end
+ * also goes to the ResponseStore. A subclass, so a response that is not stored pays nothing per
+ * piece for the cache. (Here, not in cache/: a module that extends ProxyResponse must not load
+ * before this one.)
+ */
+export class StoringResponse extends ProxyResponse {
+  readonly #store: ResponseStore;
+
+  constructor(r: HttpRequest, plan: LocationPlan, proxy: ResponseOrigin, store: ResponseStore) {
+    super(r, plan, proxy, store);
+    this.#store = store;
+  }
+
+  override begin(res: ResponseHead, bodyDone: boolean): void {
+    this.#store.begin(res);
+    super.begin(res, bodyDone);
+  }
+
+  override send(part: Buffer): boolean {
+    this.#store.write(part);
+    return super.send(part);
+  }
+
+  override end(): void {
+    this.#store.commit();
+    super.end();
   }
 }

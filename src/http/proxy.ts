@@ -30,7 +30,7 @@ import type { ResponseHead } from '../wire/http1-response.js';
 import { proxyPortOf, type LocationPlan, type ProxyPlan } from './plan.js';
 import type { UpstreamConn, UpstreamOwner } from './pool.js';
 import { BODY_NONE, type HttpRequest } from './request.js';
-import { ProxyResponse } from './proxy-response.js';
+import { ProxyResponse, StoringResponse } from './proxy-response.js';
 import type { ResponseStore } from './cache/writer.js';
 import { finishRequest } from './phases.js';
 import type { ClientTransport, Exchange } from './transport.js';
@@ -83,7 +83,7 @@ export class ProxyExchange implements Exchange, UpstreamOwner {
     this.#proxy = proxy;
     this.#next = new NextUpstream(r.head, proxy, r.body === BODY_NONE);
     this.#body = new ProxyRequestBody(r, plan, proxy, this.#next);
-    this.#response = new ProxyResponse(r, plan, proxy, store);
+    this.#response = store === null ? new ProxyResponse(r, plan, proxy) : new StoringResponse(r, plan, proxy, store);
     this.bodyDone = this.#body.done;
   }
 
