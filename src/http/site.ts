@@ -6,6 +6,7 @@
  * the site they started with), so a reload closes no connection. close() retires a site for good
  * (stop): idle connections close at once, busy ones after their current response.
  */
+import type { CacheZone } from './cache/plan.js';
 import type net from 'node:net';
 import type { Logger } from 'pino';
 import type { AccessLogConfig, HttpConfig, HttpServerConfig } from '../config/types.js';
@@ -96,6 +97,7 @@ export class HttpSite {
   readonly #tls: TlsServers;
   readonly #https = new Map<string, HttpsListen>();
   #retired = false;
+  #cacheZones: readonly CacheZone[] = [];
 
   constructor(http: HttpConfig, deps: HttpSiteDeps) {
     this.groups = deps.groups;
@@ -120,6 +122,9 @@ export class HttpSite {
       }
     }
     for (const [key, vh] of this.#vhosts) if (isTlsListen(vh)) this.#https.set(key, new HttpsListen(this, vh, this.#tls));
+    // proxy_cache's managers (inactive, max_size): one per zone, for as long as this config serves.
+    this.#cacheZones = [...ctx.cacheZones.values()];
+    for (const z of this.#cacheZones) z.manager.start();
   }
 
   #attachPlans(ctx: PlanContext, server: CompiledServer): void {
@@ -229,6 +234,7 @@ export class HttpSite {
     for (const conn of this.#connections) conn.retire();
     for (const session of this.#sessions) session.retire();
     if (this.#ownsPool) this.pool.close();
+    for (const z of this.#cacheZones) z.manager.stop();
   }
 }
 

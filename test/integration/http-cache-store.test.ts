@@ -171,3 +171,56 @@ describe('entries on disk', () => {
     expect(backend.requests).toBe(1);
   });
 });
+
+describe('the cache manager (inactive, max_size)', () => {
+  function sizeUnder(dir: string): number {
+    return filesUnder(dir).reduce((sum, f) => sum + fs.statSync(path.join(dir, f)).size, 0);
+  }
+
+  test('inactive: an entry nobody asks for is removed (then MISS); one asked for stays', async () => {
+    const backend = await backendOf();
+    const dir = tempDir('tsproxy-cache-');
+    const proxy = await startProxy(`http {
+      proxy_cache_path ${dir}/c levels=1:2 keys_zone=one:1m inactive=2s;
+      server { listen 127.0.0.1:0;
+        add_header X-Cache-Status $upstream_cache_status;
+        location / { proxy_cache one; proxy_pass http://127.0.0.1:${backend.port}; }
+      }
+    }`);
+    await get(proxy, '/idle');
+    await get(proxy, '/used');
+    const used = nginxPath(dir, `http://127.0.0.1:${backend.port}/used`);
+    const idle = nginxPath(dir, `http://127.0.0.1:${backend.port}/idle`);
+    const statuses = new Set<string>();
+    const until = Date.now() + 3000;
+    while (Date.now() < until) {
+      statuses.add((await get(proxy, '/used')).status);
+      await new Promise((r) => setTimeout(r, 150));
+    }
+    expect(fs.existsSync(idle)).toBe(false);
+    expect(fs.existsSync(used)).toBe(true);
+    expect([...statuses]).toEqual(['HIT']);
+    expect(await get(proxy, '/idle')).toMatchObject({ status: 'MISS' });
+  });
+
+  test('max_size: the least recently used entries go until the zone fits', async () => {
+    const backend = await backendOf();
+    const dir = tempDir('tsproxy-cache-');
+    const proxy = await startProxy(`http {
+      proxy_cache_path ${dir}/c levels=1:2 keys_zone=one:1m max_size=4k inactive=8s;
+      server { listen 127.0.0.1:0;
+        add_header X-Cache-Status $upstream_cache_status;
+        location / { proxy_cache one; proxy_pass http://127.0.0.1:${backend.port}; }
+      }
+    }`);
+    for (let i = 0; i < 8; i++) {
+      await get(proxy, `/${'p'.repeat(900)}${i}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(sizeUnder(path.join(dir, 'c'))).toBeGreaterThan(4096);
+    // the manager sweeps every inactive/4 (2s here)
+    await expect.poll(() => sizeUnder(path.join(dir, 'c')), { timeout: 8000, interval: 250 }).toBeLessThanOrEqual(4096);
+    expect(await get(proxy, `/${'p'.repeat(900)}7`)).toMatchObject({ status: 'HIT' });
+    expect(await get(proxy, `/${'p'.repeat(900)}0`)).toMatchObject({ status: 'MISS' });
+  }, 15_000);
+});

@@ -131,7 +131,7 @@ export const CACHE_DIRECTIVES: readonly DirectiveSpec[] = [
     name: 'proxy_cache_path', contexts: ['http'], kind: 'http', field: 'proxyCachePaths', parse: cachePath, args: [2, Infinity],
     syntax: 'proxy_cache_path path [levels=levels] keys_zone=name:size [inactive=time] [max_size=size] [min_free=size] [use_temp_path=on|off] [manager_files=n] [manager_sleep=time] [manager_threshold=time] [loader_files=n] [loader_sleep=time] [loader_threshold=time];',
     summary: 'A cache zone: entries are files under `path` named by the md5 of their key, in `levels` directories (nginx\'s layout); they survive reloads and restarts and are shared by worker processes.',
-    note: 'The file system is the index: every worker reads the entry files (no shared keys zone). inactive, max_size, min_free and the manager_*/loader_* parameters are checked and not applied yet; temporary files are always written beside the entries.',
+    note: 'The file system is the index: every worker reads the entry files (no shared keys zone). inactive and max_size are kept by a sweep every inactive/4 (0.2 to 10 s) in each process; min_free and the manager_*/loader_* parameters are checked and not applied; temporary files are always written beside the entries.',
   }),
   setting({
     name: 'proxy_cache', contexts: LOC3, kind: 'http', field: 'proxyCache', parse: cacheZone, default: 'off',

@@ -52,6 +52,8 @@ export interface FoundEntry {
   readonly validSec: number;
   readonly bodyStart: number;
   readonly bodyBytes: number;
+  /** The file's mtime: its last use, for the cache manager's `inactive`. */
+  readonly mtimeMs: number;
 }
 
 /** The md5 hex of a key (nginx's file name). */
@@ -95,7 +97,8 @@ export function openEntry(file: string, key: string): FoundEntry | typeof ENTRY_
     return ENTRY_NONE;
   }
   try {
-    const size = fstatSync(fd).size;
+    const st = fstatSync(fd);
+    const size = st.size;
     let buf = Buffer.allocUnsafe(Math.min(size, FIRST_READ_BYTES));
     let got = readSync(fd, buf, 0, buf.length, 0);
     if (got < ENTRY_FIXED_BYTES || !buf.subarray(0, 8).equals(ENTRY_MAGIC)) return corrupt(fd, file);
@@ -119,7 +122,7 @@ export function openEntry(file: string, key: string): FoundEntry | typeof ENTRY_
     }
     // Another key with the same md5 (nginx: "cache file ... has md5 collision") is not this entry.
     if (!validHead(head, key)) return corrupt(fd, file);
-    return { file, fd, head, validSec, bodyStart, bodyBytes };
+    return { file, fd, head, validSec, bodyStart, bodyBytes, mtimeMs: st.mtimeMs };
   } catch {
     return corrupt(fd, file);
   }

@@ -12,6 +12,7 @@ import { ProxyResponse } from '../proxy-response.js';
 import { BODY_NONE, type HttpRequest } from '../request.js';
 import type { Exchange } from '../transport.js';
 import { validatorsOf, type FoundEntry } from './entry.js';
+import { touchEntry } from './manager.js';
 import { notModified, preconditionFailed } from '../static.js';
 import { errorResponse } from '../respond.js';
 
@@ -39,6 +40,7 @@ export class CacheHitExchange implements Exchange {
   start(): void {
     const e = this.#entry;
     const r = this.#r;
+    touchEntry(e, this.#plan.cache?.zone.config.inactiveMs ?? Infinity);
     const headers = e.head.headers as string[];
     const lnames: string[] = [];
     for (let i = 0; i < headers.length; i += 2) lnames.push(headers[i]!.toLowerCase());

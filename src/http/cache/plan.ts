@@ -12,6 +12,7 @@ import type { ProxyPlan } from '../plan.js';
 import type { HttpRequest } from '../request.js';
 import { upstreamUri } from '../upstream-request.js';
 import { ignoreBits } from './freshness.js';
+import { CacheManager } from './manager.js';
 
 /** A zone at run time: one per proxy_cache_path per config (a reload makes new ones over the same files). */
 export class CacheZone {
@@ -29,8 +30,12 @@ export class CacheZone {
    */
   readonly fills = new Map<string, Fill>();
 
+  /** Removes what `inactive` and `max_size` say must go (started by HttpSite, stopped when it closes). */
+  readonly manager: CacheManager;
+
   constructor(config: CacheZoneConfig) {
     this.config = config;
+    this.manager = new CacheManager(config);
   }
 }
 
