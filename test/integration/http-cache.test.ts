@@ -107,6 +107,20 @@ describe('MISS then HIT, and what is not stored (nginx 1.22)', () => {
     expect(await statusesOf(s, [path, path])).toEqual(expected);
   });
 
+  test('only buffered responses are stored: proxy_buffering off (X-Accel-Buffering: yes turns it on), X-Accel-Buffering ignored', async () => {
+    const s = await setup(`location /off/ { proxy_cache one; proxy_cache_valid 10m; proxy_buffering off; proxy_pass UP; }
+      location /off-yes/ { proxy_cache one; proxy_cache_valid 10m; proxy_buffering off; proxy_pass UP; }
+      location /ign/ { proxy_cache one; proxy_cache_valid 10m; proxy_ignore_headers X-Accel-Buffering; proxy_pass UP; }`);
+    expect(await statusesOf(s, ['/off/a', '/off/a'])).toEqual(['200 MISS 1', '200 MISS 2']);
+    expect(await statusesOf(s, ['/off-yes/a?x-accel-buffering=yes', '/off-yes/a?x-accel-buffering=yes'])).toEqual(['200 MISS 1', '200 HIT 1']);
+    expect(await statusesOf(s, ['/ign/a?x-accel-buffering=no', '/ign/a?x-accel-buffering=no'])).toEqual(['200 MISS 1', '200 HIT 1']);
+  });
+
+  test('X-Accel-Buffering: no is not stored', async () => {
+    const s = await setup(VALID);
+    expect(await statusesOf(s, ['/valid/xa?x-accel-buffering=no', '/valid/xa?x-accel-buffering=no'])).toEqual(['200 MISS 1', '200 MISS 2']);
+  });
+
   test('proxy_ignore_headers turns Cache-Control, Expires, Set-Cookie off', async () => {
     const s = await setup('location /ignore/ { proxy_cache one; proxy_cache_valid 10m; proxy_ignore_headers Cache-Control Expires Set-Cookie X-Accel-Expires; proxy_pass UP; }');
     const p = '/ignore/a?cache-control=no-store&set-cookie=a%3Db&expires=garbage&x-accel-expires=0';

@@ -10,6 +10,8 @@
  *   stored, else seconds from now.
  * - Expires (skipped when a time is set already): a date that does not parse or is past: not stored.
  * - Set-Cookie: not stored. Vary: `*` (or longer than 128 bytes): not stored.
+ * - Only a buffered response is stored: proxy_buffering off, or X-Accel-Buffering: no, is never
+ *   stored (X-Accel-Buffering: yes turns buffering on).
  * - No time from the fields: proxy_cache_valid's for the status (first rule that names it or
  *   `any`), none: not stored.
  * proxy_ignore_headers turns a field's handler off.
@@ -23,6 +25,7 @@ export const IGNORE_CACHE_CONTROL = 2;
 export const IGNORE_EXPIRES = 4;
 export const IGNORE_SET_COOKIE = 8;
 export const IGNORE_VARY = 16;
+export const IGNORE_X_ACCEL_BUFFERING = 32;
 
 export function ignoreBits(names: readonly string[]): number {
   let bits = 0;
@@ -32,6 +35,7 @@ export function ignoreBits(names: readonly string[]): number {
     else if (n === 'expires') bits |= IGNORE_EXPIRES;
     else if (n === 'set-cookie') bits |= IGNORE_SET_COOKIE;
     else if (n === 'vary') bits |= IGNORE_VARY;
+    else if (n === 'x-accel-buffering') bits |= IGNORE_X_ACCEL_BUFFERING;
   }
   return bits;
 }
@@ -77,8 +81,8 @@ export function validFor(rules: readonly CacheValidRule[], status: number): numb
   return 0;
 }
 
-/** Whether `res` may be stored and until when (`nowMs`: the time its head arrived). */
-export function storable(res: ResponseHead, ignore: number, rules: readonly CacheValidRule[], nowMs: number): Storable {
+/** Whether `res` may be stored and until when (`nowMs`: the time its head arrived; `buffering`: proxy_buffering). */
+export function storable(res: ResponseHead, ignore: number, rules: readonly CacheValidRule[], nowMs: number, buffering = true): Storable {
   const now = Math.floor(nowMs / 1000);
   const out: Storable = { validSec: 0, vary: '' };
   let cacheable = true;
@@ -124,6 +128,13 @@ export function storable(res: ResponseHead, ignore: number, rules: readonly Cach
       case 'set-cookie':
         if (!(ignore & IGNORE_SET_COOKIE)) cacheable = false;
         break;
+      case 'x-accel-buffering': {
+        if (ignore & IGNORE_X_ACCEL_BUFFERING) break;
+        const v = value.toLowerCase();
+        if (v === 'yes') buffering = true;
+        else if (v === 'no') buffering = false;
+        break;
+      }
       case 'vary':
         if (ignore & IGNORE_VARY) break;
         if (value.trim() === '*' || value.length > MAX_VARY_BYTES) cacheable = false;
@@ -131,7 +142,7 @@ export function storable(res: ResponseHead, ignore: number, rules: readonly Cach
         break;
     }
   }
-  if (!cacheable) return out;
+  if (!cacheable || !buffering) return out;
   if (validSec === 0) {
     const valid = validFor(rules, res.status);
     if (valid > 0) validSec = now + valid;

@@ -58,6 +58,8 @@ export interface CachePlan {
   readonly valid: readonly CacheValidRule[];
   /** proxy_ignore_headers bits (freshness.ts). */
   readonly ignore: number;
+  /** proxy_buffering: off stores nothing (nginx caches buffered responses only). */
+  readonly buffering: boolean;
   /** The location's ProxyPlan without the client's If-* and Range fields. */
   readonly proxy: ProxyPlan;
   /** proxy_cache_use_stale: upstream statuses (http_500 ...), error / invalid_header, timeout, updating. */
@@ -108,6 +110,7 @@ export function compileCachePlan(
     convertHead: c.convertHead,
     valid: c.valid,
     ignore: ignoreBits(settings.rate?.proxyIgnoreHeaders ?? []),
+    buffering: settings.proxyBuffering,
     staleStatuses: new Set(c.useStale.filter((s) => s.startsWith('http_')).map((s) => Number(s.slice(5)))),
     staleOnError: c.useStale.includes('error') || c.useStale.includes('invalid_header'),
     staleOnTimeout: c.useStale.includes('timeout'),

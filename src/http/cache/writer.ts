@@ -104,7 +104,7 @@ export class CacheWriter implements ResponseStore {
     // A HEAD answer has no body to store (nginx stores it with convert_head off; tsproxy does not).
     if (!this.#o.store || (r.method === 'HEAD' && !cache.convertHead) || anySet(cache.noCache, r)) return this.#updated();
     const nowMs = Date.now();
-    const s = storable(res, cache.ignore, cache.valid, nowMs);
+    const s = storable(res, cache.ignore, cache.valid, nowMs, cache.buffering);
     if (s.validSec === 0) return this.#updated();
     const variant = s.vary === '' ? '' : variantOf(r, s.vary);
     const headers: string[] = [];
