@@ -10,6 +10,7 @@ import { describe, expect, test } from 'vitest';
 import { request, startHttpBackend, type HttpBackend } from '../helpers/backend.js';
 import { tempDir } from '../helpers/cli.js';
 import { startProxy, type TestProxy } from '../helpers/proxy.js';
+import { h2connect, h2request } from '../http2/h2-helpers.js';
 
 const BIG_BYTES = 3 * 1024 * 1024 + 17;
 
@@ -223,4 +224,26 @@ describe('the cache manager (inactive, max_size)', () => {
     expect(await get(proxy, `/${'p'.repeat(900)}7`)).toMatchObject({ status: 'HIT' });
     expect(await get(proxy, `/${'p'.repeat(900)}0`)).toMatchObject({ status: 'MISS' });
   }, 15_000);
+});
+
+describe('HTTP/2 clients', () => {
+  test('MISS then HIT over h2c of a 3 MiB body, HEAD', async () => {
+    const backend = await backendOf();
+    const dir = tempDir('tsproxy-cache-');
+    const proxy = await startProxy(`http {
+      proxy_cache_path ${dir}/c levels=1:2 keys_zone=one:1m;
+      server { listen 127.0.0.1:0 http2;
+        add_header X-Cache-Status $upstream_cache_status;
+        location / { proxy_cache one; proxy_pass http://127.0.0.1:${backend.port}; }
+      }
+    }`);
+    const session = await h2connect(`http://127.0.0.1:${proxy.port()}`);
+    const miss = await h2request(session, { ':path': '/big' });
+    const hit = await h2request(session, { ':path': '/big' });
+    expect([miss.headers['x-cache-status'], hit.headers['x-cache-status'], hit.headers['content-length']]).toEqual(['MISS', 'HIT', String(BIG_BYTES)]);
+    expect(hit.body.equals(miss.body)).toBe(true);
+    const head = await h2request(session, { ':path': '/big', ':method': 'HEAD' });
+    expect([head.status, head.headers['x-cache-status'], head.body.length]).toEqual([200, 'HIT', 0]);
+    expect(backend.requests).toBe(1);
+  });
 });
