@@ -379,6 +379,18 @@ describe('proxy_cache_revalidate (nginx 1.22: a 304 to the entry\'s validators i
   });
 });
 
+/** A proxy caching everything of `backend` for 10 minutes in a zone of its own. */
+async function cachingProxy(backend: HttpBackend): Promise<TestProxy> {
+  const dir = tempDir('tsproxy-cache-');
+  return startProxy(`http {
+    proxy_cache_path ${dir}/c keys_zone=z:1m;
+    server { listen 127.0.0.1:0;
+      add_header X-Cache-Status $upstream_cache_status always;
+      location / { proxy_cache z; proxy_cache_valid 10m; proxy_pass http://127.0.0.1:${backend.port}; }
+    }
+  }`);
+}
+
 describe("conditional requests answered from an entry (nginx 1.22's not-modified filter on a cached 200)", () => {
   test('If-None-Match / If-Modified-Since: 304; If-Match / If-Unmodified-Since failing: 412; no validators: 200', async () => {
     const LM = 'Wed, 01 Jan 2025 00:00:00 GMT';
@@ -388,14 +400,7 @@ describe("conditional requests answered from an entry (nginx 1.22's not-modified
       res.writeHead(200, bare ? {} : { 'last-modified': LM, etag: '"v1"' });
       res.end('full');
     });
-    const dir = tempDir('tsproxy-cache-');
-    const proxy = await startProxy(`http {
-      proxy_cache_path ${dir}/c keys_zone=n:1m;
-      server { listen 127.0.0.1:0;
-        add_header X-Cache-Status $upstream_cache_status always;
-        location / { proxy_cache n; proxy_cache_valid 10m; proxy_pass http://127.0.0.1:${backend.port}; }
-      }
-    }`);
+    const proxy = await cachingProxy(backend);
     const ask = async (p: string, headers: Record<string, string>): Promise<string> => {
       const res = await request(proxy.url(p), { headers });
       return `${res.status} ${String(res.headers['x-cache-status'])} ${res.body === 'full' ? 'full' : res.body === '' ? 'empty' : 'page'}`;
@@ -413,6 +418,35 @@ describe("conditional requests answered from an entry (nginx 1.22's not-modified
     expect(await ask('/bare', { 'if-none-match': '"v1"' })).toBe('200 HIT full');
     const r304 = await request(proxy.url('/c'), { headers: { 'if-none-match': '"v1"' } });
     expect([r304.headers.etag, r304.headers['last-modified'], r304.headers['content-length']]).toEqual(['"v1"', LM, undefined]);
+    expect(backend.requests).toBe(2);
+  });
+});
+
+describe('Range requests answered from an entry (nginx 1.22: when the upstream sent Accept-Ranges: bytes)', () => {
+  test('one range: 206 with Content-Range; past the end: 416; several ranges, no Accept-Ranges or another If-Range: the whole entry', async () => {
+    const backend = await startHttpBackend('b', (req, res) => {
+      req.resume();
+      const offers = (req.url ?? '').includes('ar');
+      res.writeHead(200, { 'content-length': '10', etag: '"e"', ...(offers ? { 'accept-ranges': 'bytes' } : {}) });
+      res.end('0123456789');
+    });
+    const proxy = await cachingProxy(backend);
+    const ask = async (p: string, headers: Record<string, string>): Promise<string> => {
+      const res = await request(proxy.url(p), { headers });
+      return `${res.status} ${String(res.headers['x-cache-status'])} ${String(res.headers['content-range'] ?? '-')} ${res.status === 416 ? 'page' : res.body}`;
+    };
+    await ask('/ar', {});
+    await ask('/plain', {});
+    expect(await ask('/ar', { range: 'bytes=0-1' })).toBe('206 HIT bytes 0-1/10 01');
+    expect(await ask('/ar', { range: 'bytes=-3' })).toBe('206 HIT bytes 7-9/10 789');
+    expect(await ask('/ar', { range: 'bytes=4-' })).toBe('206 HIT bytes 4-9/10 456789');
+    expect(await ask('/ar', { range: 'bytes=20-' })).toBe('416 HIT bytes */10 page');
+    expect(await ask('/ar', { range: 'bytes=0-0,2-3' })).toBe('200 HIT - 0123456789');
+    expect(await ask('/ar', { range: 'bytes=0-1', 'if-range': '"other"' })).toBe('200 HIT - 0123456789');
+    expect(await ask('/ar', { range: 'bytes=0-1', 'if-range': '"e"' })).toBe('206 HIT bytes 0-1/10 01');
+    expect(await ask('/plain', { range: 'bytes=0-1' })).toBe('200 HIT - 0123456789');
+    // the Range never reaches the upstream: what is stored is the whole response
+    expect(backend.seen.every((s) => s.headers.range === undefined)).toBe(true);
     expect(backend.requests).toBe(2);
   });
 });

@@ -13,7 +13,8 @@ import { BODY_NONE, type HttpRequest } from '../request.js';
 import type { Exchange } from '../transport.js';
 import { validatorsOf, type FoundEntry } from './entry.js';
 import { touchEntry } from './manager.js';
-import { notModified, preconditionFailed } from '../static.js';
+import { notModified, parseRange, preconditionFailed, type ByteRange } from '../static.js';
+import { headerValue } from '../../wire/headers.js';
 import { errorResponse } from '../respond.js';
 
 /** The bytes one read of the entry file takes. */
@@ -51,10 +52,35 @@ export class CacheHitExchange implements Exchange {
       this.#done = true;
       return respond(r, errorResponse(412), this.bodyDone && r.head.keepAlive && r.transport.requestsLeft(this.#plan));
     }
-    const noBody = r.method === 'HEAD' || e.bodyBytes === 0 || check === 304;
+    const range = check === 0 && e.head.status === 200 ? this.#range(lnames) : null;
+    if (range === 'unsatisfiable') {
+      closeSync(e.fd);
+      this.#done = true;
+      return respond(r, errorResponse(416, ['Content-Range', `bytes */${e.bodyBytes}`]), this.bodyDone && r.head.keepAlive && r.transport.requestsLeft(this.#plan));
+    }
+    let start = 0;
+    let length = e.bodyBytes;
+    let fields = headers;
+    let fieldNames = lnames;
+    if (range !== null) {
+      // nginx's range filter: one range of an entry whose upstream offered ranges, a 206 without Accept-Ranges.
+      start = range.start;
+      length = range.end - range.start + 1;
+      fields = [];
+      fieldNames = [];
+      for (let k = 0; k < lnames.length; k++) {
+        if (lnames[k] === 'accept-ranges') continue;
+        fields.push(headers[2 * k]!, headers[2 * k + 1]!);
+        fieldNames.push(lnames[k]!);
+      }
+      fields.push('Content-Range', `bytes ${range.start}-${range.end}/${e.bodyBytes}`);
+      fieldNames.push('content-range');
+    }
+    const status = check === 304 ? 304 : range !== null ? 206 : e.head.status;
+    const noBody = r.method === 'HEAD' || length === 0 || check === 304;
     const res: ResponseHead = {
-      versionMinor: 1, status: check === 304 ? 304 : e.head.status, reason: check === 304 ? 'Not Modified' : e.head.reason, headers, lnames,
-      contentLength: check === 304 ? -1 : e.bodyBytes, body: noBody ? 'none' : 'length', keepAlive: true, connection: [],
+      versionMinor: 1, status, reason: check === 304 ? 'Not Modified' : range !== null ? 'Partial Content' : e.head.reason,
+      headers: fields, lnames: fieldNames, contentLength: check === 304 ? -1 : length, body: noBody ? 'none' : 'length', keepAlive: true, connection: [],
     };
     const response = this.#response;
     response.begin(res, this.bodyDone);
@@ -62,7 +88,7 @@ export class CacheHitExchange implements Exchange {
       closeSync(e.fd);
       return this.#finish();
     }
-    const stream = createReadStream('', { fd: e.fd, start: e.bodyStart, end: e.bodyStart + e.bodyBytes - 1, highWaterMark: READ_BYTES });
+    const stream = createReadStream('', { fd: e.fd, start: e.bodyStart + start, end: e.bodyStart + start + length - 1, highWaterMark: READ_BYTES });
     this.#stream = stream;
     stream.on('data', (chunk: Buffer | string) => {
       const buf = chunk as Buffer;
@@ -88,6 +114,27 @@ export class CacheHitExchange implements Exchange {
     const mtimeMs = Date.parse(v.lastModified);
     if (preconditionFailed(head, mtimeMs, etag)) return 412;
     return notModified(head, this.#plan.files.settings.ifModifiedSince, mtimeMs, v.lastModified, etag) ? 304 : 0;
+  }
+
+  /**
+   * The one byte range asked of an entry whose upstream sent `Accept-Ranges: bytes` (nginx serves
+   * ranges of such entries only), null for the whole entry (no Range, several ranges, an If-Range
+   * that is not the entry's ETag or Last-Modified).
+   */
+  #range(lnames: readonly string[]): ByteRange {
+    const head = this.#r.head;
+    const asked = headerValue(head, 'range');
+    if (asked === null) return null;
+    const e = this.#entry;
+    const fields = e.head.headers;
+    const k = lnames.indexOf('accept-ranges');
+    if (k < 0 || fields[2 * k + 1]!.trim().toLowerCase() !== 'bytes') return null;
+    const ifRange = headerValue(head, 'if-range');
+    if (ifRange !== null) {
+      const v = validatorsOf(e.head);
+      if (ifRange !== v.etag && ifRange !== v.lastModified) return null;
+    }
+    return parseRange(asked, e.bodyBytes);
   }
 
   clientData(chunk: Buffer): number {
