@@ -28,6 +28,7 @@ export const ERROR_CODES = {
   TSP_ERR_PEER_DISABLED: 'a peer reached max_fails and is left out for fail_timeout (warn)',
   TSP_ERR_CLIENT_ABORT: 'the client closed the connection before the response was complete',
   TSP_ERR_BODY_FILE: 'a request body file (a buffered body past client_body_buffer_size, client_body_in_file_only, $request_body_file) could not be written or read',
+  TSP_ERR_CACHE_FILE: 'a proxy_cache entry file could not be written or read (the response goes out uncached, or is cut)',
   TSP_ERR_STATIC_FILE: 'a static file or directory could not be served (404, 403 or 500; nginx\'s error-log line)',
   TSP_ERR_LIMITED: 'a request or connection delayed or refused by limit_req / limit_conn (nginx\'s "limiting requests" lines)',
   TSP_ERR_LISTEN: 'a listen address could not be bound',

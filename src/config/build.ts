@@ -24,6 +24,7 @@ import { ProblemList } from './problems.js';
 import type { GeoConfig, SplitClientsConfig } from './variable-types.js';
 import { MAX_REPORTED_ERRORS } from './limits.js';
 import { httpLimitZones, streamLimitZones } from './limits-build.js';
+import { httpCacheZones } from './cache-build.js';
 import { checkVariables } from './variables.js';
 import { NGINX_DIRECTIVES, unsupportedDirectiveMessage } from './nginx-directives.js';
 import { suggest } from './suggest.js';
@@ -299,6 +300,7 @@ function assembleHttp(state: BuildState, implicit: readonly UpstreamConfig[]): H
     ...variableModules(h),
     ...httpLimitZones(http, servers, state.report),
     ...(h.js !== undefined ? { js: { imports: h.js.imports, sets: h.js.sets, vars: h.js.vars, confPrefix: state.confDir } } : {}),
+    ...httpCacheZones(http, servers, state.prefix, state.report),
   };
 }
 

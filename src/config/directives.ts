@@ -27,6 +27,7 @@ import { ACCESS_DIRECTIVES } from './directives/access.js';
 import { UPSTREAM_DIRECTIVES } from './directives/upstream.js';
 import { RESOLVER_DIRECTIVES } from './directives/resolver.js';
 import { JS_DIRECTIVES } from './directives/js.js';
+import { CACHE_DIRECTIVES } from './directives/cache.js';
 
 export type { Context, DirectiveSpec, SettingKind } from './directives/scope.js';
 
@@ -54,6 +55,7 @@ export const DIRECTIVES: readonly DirectiveSpec[] = [
   ...GZIP_DIRECTIVES,
   ...SUB_FILTER_DIRECTIVES,
   ...RESOLVER_DIRECTIVES,
+  ...CACHE_DIRECTIVES,
 ];
 
 /** Specs by name; a name may have one spec per context family (`server`, `listen`, `proxy_pass`...). */

@@ -55,7 +55,8 @@ function checkRefs(limits: HttpLimits | undefined, req: ReadonlySet<string>, con
   for (const l of limits.conn) if (!conn.has(l.zone)) r.error('TSP_ERR_CONFIG_REFERENCE', `zero size shared memory zone "${l.zone}"`, l.loc);
 }
 
-function walkLocations(locations: readonly LocationConfig[], visit: (s: LocationSettings) => void): void {
+/** Every location's settings under `locations`, nested ones included. */
+export function walkLocations(locations: readonly LocationConfig[], visit: (s: LocationSettings) => void): void {
   for (const l of locations) {
     visit(l.settings);
     walkLocations(l.locations, visit);

@@ -17,6 +17,7 @@ import { mergeAccess } from './access-merge.js';
 import { mergeLimits } from './limits-build.js';
 import { mergeChunked, mergeGzip, mergeSubFilter } from './filters-build.js';
 import { mergeResolver } from './directives/resolver.js';
+import { mergeCache } from './cache-build.js';
 
 /** Every inherited setting's default, from the directive table. */
 export const DEFAULTS = {
@@ -31,7 +32,7 @@ export function resolveAccessLogs(prefix: string, logs: readonly AccessLogConfig
 }
 
 /** LocationSettings fields that are the http setting of the same name, taken as written. */
-type CopiedField = Exclude<keyof LocationSettings, 'proxySsl' | 'accessLogs' | 'root' | 'realIp' | 'lingering' | 'clientBody' | 'access' | 'files' | 'limits' | 'rate' | 'gzip' | 'subFilter' | 'chunkedTransferEncoding' | 'fastcgi' | 'resolver'>;
+type CopiedField = Exclude<keyof LocationSettings, 'proxySsl' | 'accessLogs' | 'root' | 'realIp' | 'lingering' | 'clientBody' | 'access' | 'files' | 'limits' | 'rate' | 'gzip' | 'subFilter' | 'chunkedTransferEncoding' | 'fastcgi' | 'resolver' | 'cache'>;
 
 /**
  * A level's LocationSettings: the parent's values overlaid with this level's own. A level that
@@ -61,15 +62,16 @@ export function mergeSettings(base: LocationSettings, own: OwnOf<'http'> | undef
   const chunked = mergeChunked(base.chunkedTransferEncoding, own);
   const fastcgi = mergeFastcgi(base.fastcgi, own);
   const resolver = mergeResolver(base.resolver, own);
+  const cache = mergeCache(base.cache, own);
   if (lingering === undefined && clientBody === undefined && access === undefined && files === undefined && limits === undefined
     && rate === undefined && gzip === undefined && subFilter === undefined && chunked === undefined && fastcgi === undefined
-    && resolver === undefined) return settings;
+    && resolver === undefined && cache === undefined) return settings;
   return {
     ...settings, ...(lingering === undefined ? {} : { lingering }), ...(clientBody === undefined ? {} : { clientBody }),
     ...(access === undefined ? {} : { access }), ...(files === undefined ? {} : { files }), ...(limits === undefined ? {} : { limits }),
     ...(rate === undefined ? {} : { rate }), ...(gzip === undefined ? {} : { gzip }), ...(subFilter === undefined ? {} : { subFilter }),
     ...(chunked === undefined ? {} : { chunkedTransferEncoding: chunked }), ...(fastcgi === undefined ? {} : { fastcgi }),
-    ...(resolver === undefined ? {} : { resolver }),
+    ...(resolver === undefined ? {} : { resolver }), ...(cache === undefined ? {} : { cache }),
   };
 }
 

@@ -48,7 +48,7 @@ export const BUILTIN_VARIABLES: ReadonlySet<string> = new Set([
   'request_id', 'status', 'body_bytes_sent', 'bytes_sent', 'request_length', 'request_time', 'msec',
   'time_local', 'time_iso8601', 'upstream_addr', 'upstream_status', 'upstream_response_time',
   'upstream_connect_time', 'upstream_header_time', 'upstream_bytes_received', 'upstream_bytes_sent',
-  'upstream_response_length', 'proxy_host', 'proxy_port', 'proxy_add_x_forwarded_for',
+  'upstream_response_length', 'upstream_cache_status', 'proxy_host', 'proxy_port', 'proxy_add_x_forwarded_for',
   'connection', 'connection_requests', 'content_length', 'content_type', 'connection_upgrade',
   'realip_remote_addr', 'realip_remote_port', 'proxy_protocol_addr', 'proxy_protocol_port',
   'request_body', 'request_body_file', 'document_root', 'request_filename',
@@ -79,7 +79,7 @@ export const STREAM_BUILTIN_VARIABLES: ReadonlySet<string> = new Set([
 const NGINX_ONLY_HTTP: ReadonlySet<string> = new Set([
   'request_completion',
   'pipe', 'connection_time', 'tcpinfo_rtt', 'tcpinfo_rttvar', 'tcpinfo_snd_cwnd',
-  'tcpinfo_rcv_space', 'proxy_protocol_server_addr', 'proxy_protocol_server_port', 'upstream_cache_status',
+  'tcpinfo_rcv_space', 'proxy_protocol_server_addr', 'proxy_protocol_server_port',
   'upstream_queue_time', 'upstream_last_server_name', 'proxy_internal_body_length', 'proxy_internal_chunked',
   'http2', 'invalid_referer', 'secure_link',
   'secure_link_expires', 'date_local', 'date_gmt', 'uid_got', 'uid_set',

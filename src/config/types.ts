@@ -21,6 +21,7 @@ import type { RewriteExtra, TryFilesConfig } from './rewrite-types.js';
 import type { FastcgiSettings } from './fastcgi-types.js';
 import type { BalanceMethod, CheckConfig, CheckType, HttpStatusClass, ProxyTarget, ResolverConfig, UpstreamConfig, UpstreamServerConfig } from './upstream-types.js';
 import type { ConnLimits, HttpLimits, LimitLogLevel, LimitReqRule, LimitConnRule, LimitReqZoneConfig, LimitZoneConfig } from './limit-types.js';
+import type { CacheSettings, CacheZoneConfig } from './cache-types.js';
 
 /** Upstream groups (shared by http, websocket and stream proxying) live in upstream-types.ts. */
 export type { BalanceMethod, CheckConfig, CheckType, HttpStatusClass, ProxyTarget, ResolverConfig, UpstreamConfig, UpstreamServerConfig };
@@ -217,6 +218,8 @@ export interface HttpConfig {
   readonly limitConnZones?: readonly LimitZoneConfig[];
   /** njs scripting (js-types.ts); absent when no js_* directive is used. */
   readonly js?: JsHttpConfig;
+  /** proxy_cache_path; absent when none is defined. */
+  readonly cacheZones?: readonly CacheZoneConfig[];
 }
 
 export interface HeaderOp {
@@ -378,6 +381,8 @@ export interface LocationSettings {
    * sets either. No `servers`: only a resolver_timeout was set (no resolver).
    */
   readonly resolver?: ResolverConfig;
+  /** proxy_cache*; absent while no level sets any of them (cache-types.ts). */
+  readonly cache?: CacheSettings;
 }
 
 export interface RealIpConfig {

@@ -33,6 +33,7 @@ import { applyErrorPage } from './error-page.js';
 import { writeAddHeaders } from './headers.js';
 import type { LocationPlan, ProxyPlan } from './plan.js';
 import { ProxyExchange } from './proxy.js';
+import { cacheExchange } from './cache/serve.js';
 import { FastcgiExchange } from './fastcgi/exchange.js';
 import { BODY_NONE, type ErrorPageRun, type HttpRequest } from './request.js';
 import {
@@ -295,7 +296,7 @@ function content(r: HttpRequest): PhaseResult {
   switch (h.kind) {
     case 'proxy':
     case 'websocket': {
-      const ex = new ProxyExchange(r, plan, plan.proxy!);
+      const ex = plan.cache === null ? new ProxyExchange(r, plan, plan.proxy!) : cacheExchange(r, plan, plan.cache);
       t.exchange = ex;
       ex.start();
       return HANDLED;

@@ -18,6 +18,7 @@ import { compileErrorPages, type ErrorPagePlan } from './error-page.js';
 import { compileRewritePhase, type IfPlanOf, type RewriteStep } from './rewrite.js';
 import { compileFilePlan, type FilePlan } from './file-path.js';
 import { compileTryFiles, type TryFilesPlan } from './try-files.js';
+import { CacheZone, compileCachePlan, type CachePlan } from './cache/plan.js';
 import { compileMaps, compileTemplate, type CompiledTemplate, type RequestInfo, type TemplateContext } from './variables.js';
 import { bodyReadersOf, keepBodyPlan, type BodyReaders } from './keep-body-plan.js';
 import type { KeepBodyPlan } from './kept-body.js';
@@ -99,6 +100,8 @@ export interface ProxyPlan {
   readonly tunnelTimeoutMs: number;
   /** An upstream's X-Accel-Limit-Rate sets the response's limit_rate (not in proxy_ignore_headers). */
   readonly accelLimitRate: boolean;
+  /** proxy_cache_convert_head: a HEAD request goes upstream as GET (its answer is read as one; the client gets the head). */
+  readonly headAsGet?: true;
   /**
    * error_page served by this location: the status its response goes out with (0 or absent =
    * the upstream's). Set only on the per-error copy connection.ts makes, never at compile time.
@@ -147,6 +150,8 @@ export interface LocationPlan {
   readonly gzipStatic: GzipPlan | null;
   /** js_content and the js_set values to await (js/runtime.ts), null for a location without. */
   readonly js: JsLocationPlan | null;
+  /** proxy_cache (cache/plan.ts), null for a location that does not cache. */
+  readonly cache: CachePlan | null;
 }
 
 /** The client_body_temp_path of a location's buffered request bodies. */
@@ -172,6 +177,7 @@ export interface PlanContext {
   readonly limitZones: LimitZones;
   /** The config's scripts (js_import), null without. */
   readonly js: JsRuntime | null;
+  readonly cacheZones: ReadonlyMap<string, CacheZone>;
 }
 
 /** $proxy_port of a proxy_pass host ("backend", "127.0.0.1:9001", "[::1]:80"): its port, else the scheme's. */
@@ -200,6 +206,7 @@ export function buildPlanContext(
       req: new Map((http.limitReqZones ?? []).map((z) => [z.name, z])),
       conn: new Map((http.limitConnZones ?? []).map((z) => [z.name, z])),
     },
+    cacheZones: new Map((http.cacheZones ?? []).map((z) => [z.name, new CacheZone(z)])),
   };
 }
 
@@ -331,6 +338,7 @@ export function compileLocationPlan(
     bodyFilters: compileBodyFilters(settings, tc),
     gzipStatic: settings.gzip !== undefined && settings.gzip.static !== 'off' ? compileGzip(settings.gzip) : null,
     js: ctx.js?.locationPlan(location?.config ?? null, handler, settings) ?? null,
+    cache: proxy === null || handler.kind !== 'proxy' ? null : compileCachePlan(settings, proxy, ctx.cacheZones, tc),
   };
 }
 

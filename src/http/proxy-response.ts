@@ -19,6 +19,7 @@ import { errorResponse, statusText } from './respond.js';
 import { finishRequest, respond } from './phases.js';
 import type { ClientTransport } from './transport.js';
 import { accelLimitRate, sendBody, startPacing } from './pacing.js';
+import type { ResponseStore } from './cache/writer.js';
 
 /** What the response side needs of its location's proxy or FastCGI plan. */
 export interface ResponseOrigin {
@@ -51,9 +52,14 @@ export class ProxyResponse extends ResponseBodyFraming {
   #dechunkedOk = true;
   /** The response-body filters (sub_filter, gzip) of the current response when they transform it. */
   #filter: BodyFilter | null = null;
+  /** A HEAD request whose upstream answered a GET (proxy_cache_convert_head): the body is read, not sent. */
+  #headOnly = false;
+  /** proxy_cache: where the response is stored as it passes (cache/writer.ts, fed by StoringResponse below), null when it is not. */
+  readonly store: ResponseStore | null;
 
-  constructor(r: HttpRequest, plan: LocationPlan, proxy: ResponseOrigin) {
+  constructor(r: HttpRequest, plan: LocationPlan, proxy: ResponseOrigin, store: ResponseStore | null = null) {
     super();
+    this.store = store;
     this.#t = r.transport;
     this.#r = r;
     this.#head = r.head;
@@ -69,6 +75,7 @@ export class ProxyResponse extends ResponseBodyFraming {
     const status = res.status;
     // An error_page target goes out with the error's status (nginx err_status), unless `=`.
     const shown = this.#proxy.statusOverride || status;
+    this.#headOnly = head.method === 'HEAD' && res.body !== 'none';
     const filters = this.#plan.bodyFilters;
     const filter = filters === null || this.clientGone ? null : bodyFilterFor(filters, r, t, proxiedFacts(res, shown));
     const transforms = filter !== null && filter.transforms;
@@ -112,7 +119,7 @@ export class ProxyResponse extends ResponseBodyFraming {
     } else if (res.body === 'chunked') {
       if (!dechunk) t.field('Transfer-Encoding', 'chunked');
     } else if (res.body === 'length' || (res.body === 'none' && res.contentLength >= 0 && status !== 204)) t.field('Content-Length', `${res.contentLength}`);
-    r.bytesSent += t.sendHead(keep, null, this.done && !transforms);
+    r.bytesSent += t.sendHead(keep, null, (this.done || this.#headOnly) && !transforms);
     if (!this.done) startPacing(r, true);
   }
 
@@ -154,11 +161,41 @@ export class ProxyResponse extends ResponseBodyFraming {
   }
 
   #sendData(data: Buffer): boolean {
-    if (this.clientGone) return true;
+    if (this.clientGone || this.#headOnly) return true;
     if (this.#filter !== null) return this.#filter.write(data);
     const r = this.#r;
     r.bodyBytesSent += data.length;
     r.bytesSent += data.length;
     return sendBody(r, data);
+  }
+}
+
+/**
+ * A proxied response that proxy_cache stores (cache/writer.ts): every head, body piece and end
+ * also goes to the ResponseStore. A subclass, so a response that is not stored pays nothing per
+ * piece for the cache. (Here, not in cache/: a module that extends ProxyResponse must not load
+ * before this one.)
+ */
+export class StoringResponse extends ProxyResponse {
+  readonly #store: ResponseStore;
+
+  constructor(r: HttpRequest, plan: LocationPlan, proxy: ResponseOrigin, store: ResponseStore) {
+    super(r, plan, proxy, store);
+    this.#store = store;
+  }
+
+  override begin(res: ResponseHead, bodyDone: boolean): void {
+    this.#store.begin(res);
+    super.begin(res, bodyDone);
+  }
+
+  override send(part: Buffer): boolean {
+    this.#store.write(part);
+    return super.send(part);
+  }
+
+  override end(): void {
+    this.#store.commit();
+    super.end();
   }
 }

@@ -29,7 +29,8 @@ import type { ResponseHead } from '../wire/http1-response.js';
 import { proxyPortOf, type LocationPlan, type ProxyPlan } from './plan.js';
 import type { UpstreamConn } from './pool.js';
 import { BODY_NONE, type HttpRequest } from './request.js';
-import { ProxyResponse } from './proxy-response.js';
+import { ProxyResponse, StoringResponse } from './proxy-response.js';
+import type { ResponseStore } from './cache/writer.js';
 import { finishRequest } from './phases.js';
 import { startHttpTunnel } from './upgrade.js';
 import { HEAD_INVALID, HEAD_PENDING, ResponseHeadReader, poolable } from './upstream-response.js';
@@ -54,8 +55,10 @@ export class ProxyExchange extends UpstreamExchange implements BodyWaiter {
   #reusable = true;
   #deferred = false; // proxy_request_buffering: start() waits for the body (ProxyRequestBody.ready)
 
-  constructor(r: HttpRequest, plan: LocationPlan, proxy: ProxyPlan) {
-    super(r, plan, proxy, r.body === BODY_NONE, new ProxyResponse(r, plan, proxy), proxy.scheme);
+  /** `store`: proxy_cache's writer of this response (cache/serve.ts), null when it is not stored. */
+  constructor(r: HttpRequest, plan: LocationPlan, proxy: ProxyPlan, store: ResponseStore | null = null) {
+    const response = store === null ? new ProxyResponse(r, plan, proxy) : new StoringResponse(r, plan, proxy, store);
+    super(r, plan, proxy, r.body === BODY_NONE, response, proxy.scheme);
     this.#head = r.head;
     this.#proxy = proxy;
     this.#body = new ProxyRequestBody(r, plan, proxy, this.next, this);
@@ -192,6 +195,7 @@ export class ProxyExchange extends UpstreamExchange implements BodyWaiter {
       return;
     }
     this.done = true;
+    this.response.store?.abort();
     if (this.r.status === 0) this.r.status = 499;
     const logger = this.r.site.logger;
     if (logger.isLevelEnabled('debug')) {
@@ -229,7 +233,7 @@ export class ProxyExchange extends UpstreamExchange implements BodyWaiter {
       return;
     }
     const reader = this.#resAcc;
-    const res = reader.read(chunk, this.#head.method, this.response);
+    const res = reader.read(chunk, this.#proxy.headAsGet === true ? 'GET' : this.#head.method, this.response);
     if (res === HEAD_PENDING) return;
     if (res === HEAD_INVALID) return this.#invalidResponse(reader.invalidHead, reader.tooBig);
     const data = reader.after;
@@ -273,7 +277,7 @@ export class ProxyExchange extends UpstreamExchange implements BodyWaiter {
     const attempt = this.attempt!;
     attempt.status = status;
     attempt.headerMs = Date.now() - attempt.startMs;
-    if (this.divertResponse(status, this.plan.settings.proxyInterceptErrors)) return false;
+    if (this.divertResponse(res, this.plan.settings.proxyInterceptErrors)) return false;
     this.res = res;
     const response = this.response;
     response.begin(res, this.bodyDone);

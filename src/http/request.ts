@@ -77,6 +77,8 @@ export class HttpRequest implements RequestInfo {
   requestBodyFile: { release(): void } | null = null;
   /** $limit_req_status / $limit_conn_status ('' until a limit decided; set once per request, as nginx's r->main). */
   limitReqStatus = '';
+  /** $upstream_cache_status: MISS, HIT, ... (cache/serve.ts); '' when no cache was used. */
+  cacheStatus = '';
   limitConnStatus = '';
   /** $limit_rate once a rate applies (X-Accel-Limit-Rate, or the pacer's start); -1: not yet. */
   limitRateBytes = -1;

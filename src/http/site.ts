@@ -9,6 +9,7 @@
 import type { StatusSource } from '../core/status/document.js';
 import { LocalStatus } from '../core/status/local.js';
 import type { ListenStats, ServerStats } from '../core/status/server-stats.js';
+import type { CacheZone } from './cache/plan.js';
 import type net from 'node:net';
 import type { Logger } from 'pino';
 import type { AccessLogConfig, HttpConfig, HttpServerConfig } from '../config/types.js';
@@ -110,6 +111,7 @@ export class HttpSite {
   readonly #tls: TlsServers;
   readonly #https = new Map<string, HttpsListen>();
   #retired = false;
+  #cacheZones: readonly CacheZone[] = [];
 
   constructor(http: HttpConfig, deps: HttpSiteDeps) {
     this.groups = deps.groups;
@@ -139,6 +141,9 @@ export class HttpSite {
       }
     }
     for (const [key, vh] of this.#vhosts) if (isTlsListen(vh)) this.#https.set(key, new HttpsListen(this, vh, this.#tls, deps.listenStats?.(key) ?? null));
+    // proxy_cache's managers (inactive, max_size): one per zone, for as long as this config serves.
+    this.#cacheZones = [...ctx.cacheZones.values()];
+    for (const z of this.#cacheZones) z.manager.start();
   }
 
   #attachPlans(ctx: PlanContext, server: CompiledServer): void {
@@ -248,6 +253,7 @@ export class HttpSite {
     for (const conn of this.#connections) conn.retire();
     for (const session of this.#sessions) session.retire();
     if (this.#ownsPool) this.pool.close();
+    for (const z of this.#cacheZones) z.manager.stop();
   }
 }
 

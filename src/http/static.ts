@@ -92,7 +92,7 @@ export function etagOf(st: Stats): string {
  * present agrees (if_modified_since off: never by date; exact: the same time; before: the file is
  * not newer; If-None-Match only against an ETag that is sent).
  */
-function notModified(head: HttpRequest['head'], mode: 'off' | 'exact' | 'before', mtimeMs: number, lastModified: string, etag: string | null): boolean {
+export function notModified(head: HttpRequest['head'], mode: 'off' | 'exact' | 'before', mtimeMs: number, lastModified: string, etag: string | null): boolean {
   const ims = headerValue(head, 'if-modified-since');
   const inm = headerValue(head, 'if-none-match');
   if (ims === null && inm === null) return false;
@@ -110,7 +110,7 @@ function weakTag(tag: string): string {
 }
 
 /** nginx's If-Unmodified-Since / If-Match checks (412): an unreadable date fails, If-Match needs an ETag. */
-function preconditionFailed(head: HttpRequest['head'], mtimeMs: number, etag: string | null): boolean {
+export function preconditionFailed(head: HttpRequest['head'], mtimeMs: number, etag: string | null): boolean {
   const ius = headerValue(head, 'if-unmodified-since');
   if (ius !== null && !(Date.parse(ius) >= mtimeMs)) return true;
   const im = headerValue(head, 'if-match');

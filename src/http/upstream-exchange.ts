@@ -125,11 +125,13 @@ export abstract class UpstreamExchange implements Exchange, UpstreamOwner {
   }
 
   /**
-   * A response head with `status` arrived: true when it is not the answer, because
-   * proxy_next_upstream sends the request to another peer (only when one can take it), or because
-   * `intercept` (proxy_intercept_errors) replaces it with the error_page for the status.
+   * A response head `res` arrived: true when it is not the answer, because proxy_next_upstream
+   * sends the request to another peer (only when one can take it), because proxy_cache_use_stale
+   * answers with the stale entry instead, or because `intercept` (proxy_intercept_errors)
+   * replaces it with the error_page for the status.
    */
-  protected divertResponse(status: number, intercept: boolean): boolean {
+  protected divertResponse(res: ResponseHead, intercept: boolean): boolean {
+    const status = res.status;
     if (this.next.allows(this.#policy.retryStatuses.has(status), this.response.started)) {
       this.next.markTried(this.peer!);
       const nextPeer = this.pick();
@@ -137,6 +139,10 @@ export abstract class UpstreamExchange implements Exchange, UpstreamOwner {
         this.retry(isFailureStatus(status), nextPeer);
         return true;
       }
+    }
+    if (this.response.store?.usesStale(res) === true) {
+      this.fail(status);
+      return true;
     }
     if (status >= 300 && intercept && this.plan.errorPages.some((p) => p.codes.has(status))) {
       // The body is discarded by closing the connection (draining it could take as long as
@@ -210,6 +216,7 @@ export abstract class UpstreamExchange implements Exchange, UpstreamOwner {
   /** A response that cannot be completed: the client must see a broken connection. */
   protected abortClient(): void {
     this.done = true;
+    this.response.store?.abort();
     // A client already gone was not logged at its close (the request went on): log it now.
     if (this.response.clientGone) finishRequest(this.r, false);
     else this.t.abort();
@@ -235,6 +242,8 @@ export abstract class UpstreamExchange implements Exchange, UpstreamOwner {
     this.done = true;
     this.closeUpstream(false);
     this.attempt?.fail(status, Date.now());
+    // proxy_cache_use_stale (error, timeout, ...): the stale entry answers instead.
+    if (this.response.store?.serveStale(status) === true) return;
     this.response.answer(status, keepAlive && this.bodyDone);
   }
 }

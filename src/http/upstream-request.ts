@@ -43,22 +43,7 @@ export function buildUpstreamHead(proxy: ProxyPlan, r: HttpRequest, proxyHost = 
   const sub = r.parent !== null;
   // An auth_request subrequest is a GET of its own URI (nginx), its head the client's.
   const method = proxy.method !== null ? targetSafe(proxy.method(r)) : sub ? 'GET' : head.method;
-  let uri: string;
-  if (r.uriChanged || (sub && proxy.replacement === null && dynamicUri === null)) {
-    // nginx: a URI changed by rewrite goes out whole; proxy_pass's own URI part is ignored.
-    uri = escapePath(r.uri);
-    if (r.args !== '') uri += `?${r.args}`;
-  } else if (dynamicUri !== null) {
-    // Variables ($uri, captures) hold decoded bytes: a CR LF or a space must not split the line.
-    uri = targetSafe(dynamicUri) || '/';
-  } else if (proxy.replacement !== null && proxy.prefix !== null && r.uri.startsWith(proxy.prefix)) {
-    // DESIGN.md: `proxy_pass http://up/x/;` replaces the matched location prefix with /x/.
-    uri = proxy.replacement + escapePath(r.uri.slice(proxy.prefix.length));
-    if (r.args !== '') uri += `?${r.args}`;
-  } else {
-    // No URI in proxy_pass: the request URI goes out exactly as the client sent it.
-    uri = head.target;
-  }
+  const uri = upstreamUri(proxy, r, dynamicUri);
   // proxy_http_version whatever the client speaks (nginx): a chunked answer to an HTTP/1.0
   // client is de-chunked on its way out (proxy.ts).
   const v10 = proxy.http10;
@@ -145,4 +130,26 @@ export function escapePath(path: string): string {
     } else out += ch;
   }
   return out;
+}
+
+/** The request target sent upstream (after the proxy_pass URL, nginx's default proxy_cache_key). */
+export function upstreamUri(proxy: ProxyPlan, r: HttpRequest, dynamicUri: string | null): string {
+  const sub = r.parent !== null;
+  let uri: string;
+  if (r.uriChanged || (sub && proxy.replacement === null && dynamicUri === null)) {
+    // nginx: a URI changed by rewrite goes out whole; proxy_pass's own URI part is ignored.
+    uri = escapePath(r.uri);
+    if (r.args !== '') uri += `?${r.args}`;
+  } else if (dynamicUri !== null) {
+    // Variables ($uri, captures) hold decoded bytes: a CR LF or a space must not split the line.
+    uri = targetSafe(dynamicUri) || '/';
+  } else if (proxy.replacement !== null && proxy.prefix !== null && r.uri.startsWith(proxy.prefix)) {
+    // DESIGN.md: `proxy_pass http://up/x/;` replaces the matched location prefix with /x/.
+    uri = proxy.replacement + escapePath(r.uri.slice(proxy.prefix.length));
+    if (r.args !== '') uri += `?${r.args}`;
+  } else {
+    // No URI in proxy_pass: the request URI goes out exactly as the client sent it.
+    uri = r.head.target;
+  }
+  return uri;
 }

@@ -81,6 +81,8 @@ export interface RequestInfo {
   readonly keptBody?: { readonly text: string; readonly fileName: string } | null;
   /** $limit_req_status / $limit_conn_status (limits.ts), '' when no limit decided. */
   readonly limitReqStatus?: string;
+  /** $upstream_cache_status (cache/serve.ts), '' when the request did not use a cache. */
+  readonly cacheStatus?: string;
   readonly limitConnStatus?: string;
   /** The response's rate once one applies (pacing.ts), -1 before. */
   readonly limitRateBytes?: number;
@@ -243,6 +245,7 @@ const BUILTINS: Readonly<Record<string, Getter>> = {
   request_body: (r) => r.keptBody?.text ?? '',
   request_body_file: (r) => r.keptBody?.fileName ?? '',
   limit_req_status: (r) => r.limitReqStatus ?? '',
+  upstream_cache_status: (r) => r.cacheStatus ?? '',
   limit_conn_status: (r) => r.limitConnStatus ?? '',
   // nginx prints the number: `set $limit_rate 4k` reads 4096; the directive's value only once the
   // body starts (0 in add_header), an upstream's X-Accel-Limit-Rate from the head on

@@ -34,11 +34,11 @@ describe('unknown variables at -t', () => {
   });
 
   test('every unknown variable of one template is reported, each at its own `$`, once per name', () => {
-    const text = http(`return 200 "$request_completion $nope $upstream_cache_status $nope";`);
+    const text = http(`return 200 "$request_completion $nope $upstream_queue_time $nope";`);
     expect(errors(text)).toEqual([
       `${at(text, '$request_completion')} the "request_completion" variable is not supported by tsproxy`,
       `${at(text, '$nope')} unknown "nope" variable`,
-      `${at(text, '$upstream_cache_status')} the "upstream_cache_status" variable is not supported by tsproxy`,
+      `${at(text, '$upstream_queue_time')} the "upstream_queue_time" variable is not supported by tsproxy`,
     ]);
   });
 

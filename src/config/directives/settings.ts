@@ -16,6 +16,7 @@ import type {
 } from '../types.js';
 import type { LimitConnRule, LimitLogLevel, LimitReqRule, LimitReqZoneConfig, LimitZoneConfig } from '../limit-types.js';
 import type { ResolverConfig } from '../types.js';
+import type { CacheValidRule, CacheZoneConfig } from '../cache-types.js';
 
 /** `resolver` as written; `resolver_timeout` (inherited on its own) completes it at assembly. */
 export type ResolverDraft = Omit<ResolverConfig, 'timeoutMs'>;
@@ -207,6 +208,18 @@ export interface HttpValues extends SslValues, ProxySslValues, ResolverValues {
   fastcgiNextUpstream: LocationSettings['proxyNextUpstream'];
   fastcgiNextUpstreamTries: number;
   fastcgiNextUpstreamTimeoutMs: number;
+  /** proxy_cache* (directives/cache.ts): CacheSettings when any is set. null: `proxy_cache off`. */
+  proxyCache: { readonly name: string; readonly loc: Loc } | null;
+  /** null: nginx's built-in key (the proxy_pass URL and the URI sent upstream). */
+  proxyCacheKey: Template | null;
+  proxyCacheMethods: readonly string[];
+  proxyCacheMinUses: number;
+  proxyCacheConvertHead: boolean;
+  proxyCacheUseStale: readonly string[];
+  proxyCacheLock: boolean;
+  proxyCacheRevalidate: boolean;
+  proxyCacheLockTimeoutMs: number;
+  proxyCacheLockAgeMs: number;
 }
 
 export interface HttpItems extends SslItems {
@@ -231,6 +244,11 @@ export interface HttpItems extends SslItems {
   /** Zones (http level only): HttpConfig.limitReqZones / limitConnZones. */
   limitReqZones: LimitReqZoneConfig;
   limitConnZones: LimitZoneConfig;
+  /** proxy_cache_path (http level only), proxy_cache_valid, proxy_cache_bypass / proxy_no_cache (one entry per directive). */
+  proxyCachePaths: CacheZoneConfig;
+  proxyCacheValid: CacheValidRule;
+  proxyCacheBypass: readonly Template[];
+  proxyNoCache: readonly Template[];
 }
 
 /** stream {} / tcp {} and stream server values (StreamServerConfig fields unless noted). */

@@ -156,11 +156,6 @@ export const STOCK_DIRECTIVES: readonly DirectiveSpec[] = [
   onlyDefault('port_in_redirect', LOC3, 'on', 'Name the port in redirects.', 'redirects name the port the request came to, unless it is the scheme\'s default'),
   onlyDefault('absolute_redirect', LOC3, 'on', 'Absolute URLs in redirects.', 'redirects tsproxy makes carry scheme://host[:port]'),
   noEffect('msie_padding', LOC3, [1, 1], 'Pad error pages for MSIE.', 'msie_padding on | off;'),
-  // without proxy_cache (which tsproxy refuses) these do nothing in nginx either; a common snippet sets them
-  ...(['proxy_cache_bypass', 'proxy_no_cache'] as const).map((n): DirectiveSpec => ({
-    ...noEffect(n, LOC3, [1, Infinity], 'Conditions to bypass / not store in the response cache.', `${n} string ...;`),
-    templates: 'all', multiple: true, note: 'Accepted; no effect: tsproxy has no response cache (`proxy_cache` is not supported). Its variables are checked.',
-  })),
   // upstream (http and stream)
   noEffect('zone', ['upstream', 'stream_upstream'], [1, 2], 'Shared memory zone of the group\'s state across workers.', 'zone name [size];', upstreamZone),
 ];

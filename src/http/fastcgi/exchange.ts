@@ -301,7 +301,7 @@ export class FastcgiExchange extends UpstreamExchange implements FastcgiSink, Bo
     const attempt = this.attempt!;
     attempt.status = status;
     attempt.headerMs = Date.now() - attempt.startMs;
-    if (this.divertResponse(status, this.#fcgi.interceptErrors)) return false;
+    if (this.divertResponse(res, this.#fcgi.interceptErrors)) return false;
     // nginx's own Server and Date lead the head (a script's own are kept instead).
     const lnames = res.lnames;
     if (!lnames.includes('date')) {

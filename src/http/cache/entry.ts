@@ -1,0 +1,179 @@
+/**
+ * One cache entry on disk: where it lives (nginx's layout: the md5 hex of the key, `levels`
+ * directories taken from the end of the hash) and its file format, tsproxy's own:
+ *
+ *   "TSPCACH1"  8 bytes magic
+ *   bodyBytes   float64 BE, -1 until the writer commits (a torn temp file never validates)
+ *   validSec    float64 BE, the second the entry is fresh through (proxy_cache_revalidate
+ *               rewrites these 8 bytes in place)
+ *   headLength  uint32 BE
+ *   head        JSON (EntryHead), headLength bytes
+ *   body        bodyBytes bytes
+ *
+ * A file whose size is not exactly that, whose head does not parse, or whose key is not the
+ * request's is corrupt: a MISS, removed, never served. The lookup reads the head synchronously
+ * (as nginx, which reads the cache header with a blocking read unless aio is on): a few
+ * microseconds from the page cache, and the request path stays one straight line.
+ */
+import { createHash } from 'node:crypto';
+import { closeSync, constants, fstatSync, openSync, readSync, unlinkSync, writeSync } from 'node:fs';
+
+export const ENTRY_MAGIC = Buffer.from('TSPCACH1', 'latin1');
+/** Where bodyBytes sits (the writer patches it at commit). */
+export const BODY_BYTES_OFFSET = 8;
+/** Where validSec sits (a revalidation rewrites it). */
+export const VALID_SEC_OFFSET = 16;
+const HEAD_LENGTH_OFFSET = 24;
+/** magic + bodyBytes + validSec + headLength. */
+export const ENTRY_FIXED_BYTES = 28;
+/** The first read of a lookup: most heads fit. */
+const FIRST_READ_BYTES = 4096;
+/** A head larger than this is corrupt (upstream heads are bounded far below it). */
+const MAX_HEAD_BYTES = 1024 * 1024;
+
+export interface EntryHead {
+  readonly key: string;
+  readonly status: number;
+  readonly reason: string;
+  /** The upstream's fields as received: name, value, name, value... (hop-by-hop and framing left out). */
+  readonly headers: readonly string[];
+  readonly storedMs: number;
+  /** The response's Vary field names (lower case) and the request's values of them, '' / '' without Vary. */
+  readonly vary: string;
+  readonly variant: string;
+}
+
+/** An entry found for a lookup: its open file, its head and where its body is. */
+export interface FoundEntry {
+  readonly file: string;
+  readonly fd: number;
+  readonly head: EntryHead;
+  /** Fresh while the current second is not past this one (nginx's valid_sec). */
+  readonly validSec: number;
+  readonly bodyStart: number;
+  readonly bodyBytes: number;
+  /** The file's mtime: its last use, for the cache manager's `inactive`. */
+  readonly mtimeMs: number;
+}
+
+/** The md5 hex of a key (nginx's file name). */
+export function entryHash(key: string): string {
+  return createHash('md5').update(key).digest('hex');
+}
+
+/**
+ * The file of a hash under a zone: levels=1:2 puts b7f54b2df7773722d382f4809d65029c at
+ * c/29/b7f54b2df7773722d382f4809d65029c (nginx's layout, from the end of the hash).
+ */
+export function entryPath(zonePath: string, levels: readonly number[], hash: string): string {
+  let p = zonePath;
+  let end = hash.length;
+  for (const n of levels) {
+    p += `/${hash.slice(end - n, end)}`;
+    end -= n;
+  }
+  return `${p}/${hash}`;
+}
+
+/** Lookup outcome: no file. */
+export const ENTRY_NONE = 0;
+/** Lookup outcome: a file that is not a valid entry of this key (it was removed). */
+export const ENTRY_CORRUPT = 1;
+
+function validHead(h: unknown, key: string): h is EntryHead {
+  if (typeof h !== 'object' || h === null) return false;
+  const e = h as Record<string, unknown>;
+  return e.key === key && typeof e.status === 'number' && typeof e.reason === 'string' && Array.isArray(e.headers)
+    && e.headers.length % 2 === 0 && e.headers.every((v) => typeof v === 'string')
+    && typeof e.storedMs === 'number' && typeof e.vary === 'string' && typeof e.variant === 'string';
+}
+
+/** The entry of `key` at `file`, opened (the caller closes `fd`), or ENTRY_NONE / ENTRY_CORRUPT. */
+export function openEntry(file: string, key: string): FoundEntry | typeof ENTRY_NONE | typeof ENTRY_CORRUPT {
+  let fd: number;
+  try {
+    fd = openSync(file, constants.O_RDONLY);
+  } catch {
+    return ENTRY_NONE;
+  }
+  try {
+    const st = fstatSync(fd);
+    const size = st.size;
+    let buf = Buffer.allocUnsafe(Math.min(size, FIRST_READ_BYTES));
+    let got = readSync(fd, buf, 0, buf.length, 0);
+    if (got < ENTRY_FIXED_BYTES || !buf.subarray(0, 8).equals(ENTRY_MAGIC)) return corrupt(fd, file);
+    const bodyBytes = buf.readDoubleBE(BODY_BYTES_OFFSET);
+    const validSec = buf.readDoubleBE(VALID_SEC_OFFSET);
+    const headLength = buf.readUInt32BE(HEAD_LENGTH_OFFSET);
+    const bodyStart = ENTRY_FIXED_BYTES + headLength;
+    if (headLength > MAX_HEAD_BYTES || !Number.isInteger(bodyBytes) || bodyBytes < 0 || size !== bodyStart + bodyBytes) return corrupt(fd, file);
+    if (got < bodyStart) {
+      const more = Buffer.allocUnsafe(bodyStart);
+      buf.copy(more, 0, 0, got);
+      got += readSync(fd, more, got, bodyStart - got, got);
+      if (got < bodyStart) return corrupt(fd, file);
+      buf = more;
+    }
+    let head: unknown;
+    try {
+      head = JSON.parse(buf.toString('utf8', ENTRY_FIXED_BYTES, bodyStart));
+    } catch {
+      return corrupt(fd, file);
+    }
+    // Another key with the same md5 (nginx: "cache file ... has md5 collision") is not this entry.
+    if (!validHead(head, key)) return corrupt(fd, file);
+    return { file, fd, head, validSec, bodyStart, bodyBytes, mtimeMs: st.mtimeMs };
+  } catch {
+    return corrupt(fd, file);
+  }
+}
+
+function corrupt(fd: number, file: string): typeof ENTRY_CORRUPT {
+  closeSync(fd);
+  try {
+    unlinkSync(file);
+  } catch {
+    // another process removed or replaced it already
+  }
+  return ENTRY_CORRUPT;
+}
+
+/** The fixed part and head of an entry about to be written (bodyBytes -1 until commit). */
+export function entryPrefix(head: EntryHead, validSec: number): Buffer {
+  const json = Buffer.from(JSON.stringify(head), 'utf8');
+  const out = Buffer.allocUnsafe(ENTRY_FIXED_BYTES + json.length);
+  ENTRY_MAGIC.copy(out, 0);
+  out.writeDoubleBE(-1, BODY_BYTES_OFFSET);
+  out.writeDoubleBE(validSec, VALID_SEC_OFFSET);
+  out.writeUInt32BE(json.length, HEAD_LENGTH_OFFSET);
+  json.copy(out, ENTRY_FIXED_BYTES);
+  return out;
+}
+
+/** proxy_cache_revalidate: the entry at `file` is fresh again through `validSec` (8 bytes rewritten in place). */
+export function refreshEntry(file: string, validSec: number): void {
+  const b = Buffer.allocUnsafe(8);
+  b.writeDoubleBE(validSec, 0);
+  let fd = -1;
+  try {
+    fd = openSync(file, constants.O_WRONLY);
+    writeSync(fd, b, 0, 8, VALID_SEC_OFFSET);
+  } catch {
+    // removed or replaced meanwhile: the next request fetches it again
+  } finally {
+    if (fd >= 0) closeSync(fd);
+  }
+}
+
+/** The entry's Last-Modified and ETag values ('' when absent): what a revalidation sends. */
+export function validatorsOf(head: EntryHead): { readonly lastModified: string; readonly etag: string } {
+  let lastModified = '';
+  let etag = '';
+  const h = head.headers;
+  for (let i = 0; i < h.length; i += 2) {
+    const name = h[i]!.toLowerCase();
+    if (name === 'last-modified') lastModified = h[i + 1]!;
+    else if (name === 'etag') etag = h[i + 1]!;
+  }
+  return { lastModified, etag };
+}

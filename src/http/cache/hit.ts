@@ -1,0 +1,164 @@
+/**
+ * A HIT: the stored response goes to the client through the proxy's response side
+ * (ProxyResponse: proxy_hide_header, add_header, framing, body filters, limit_rate), its head
+ * from the entry's head and its body streamed from the entry file with backpressure (a client that
+ * does not read pauses the file stream; send_timeout ends it in the end).
+ */
+import { closeSync, createReadStream, type ReadStream } from 'node:fs';
+import type { ResponseHead } from '../../wire/http1-response.js';
+import { finishRequest, respond } from '../phases.js';
+import type { LocationPlan } from '../plan.js';
+import { ProxyResponse } from '../proxy-response.js';
+import { BODY_NONE, type HttpRequest } from '../request.js';
+import type { Exchange } from '../transport.js';
+import { validatorsOf, type FoundEntry } from './entry.js';
+import { touchEntry } from './manager.js';
+import { notModified, parseRange, preconditionFailed, type ByteRange } from '../static.js';
+import { headerValue } from '../../wire/headers.js';
+import { errorResponse } from '../respond.js';
+
+/** The bytes one read of the entry file takes. */
+const READ_BYTES = 64 * 1024;
+
+export class CacheHitExchange implements Exchange {
+  bodyDone: boolean;
+  readonly #r: HttpRequest;
+  readonly #entry: FoundEntry;
+  readonly #plan: LocationPlan;
+  readonly #response: ProxyResponse;
+  #stream: ReadStream | null = null;
+  #done = false;
+
+  constructor(r: HttpRequest, plan: LocationPlan, entry: FoundEntry) {
+    this.#r = r;
+    this.#plan = plan;
+    this.#entry = entry;
+    this.#response = new ProxyResponse(r, plan, plan.proxy!);
+    // A body sent with GET is read and dropped (as a static file's).
+    this.bodyDone = r.body === BODY_NONE;
+  }
+
+  start(): void {
+    const e = this.#entry;
+    const r = this.#r;
+    touchEntry(e, this.#plan.cache?.zone.config.inactiveMs ?? Infinity);
+    const headers = e.head.headers as string[];
+    const lnames: string[] = [];
+    for (let i = 0; i < headers.length; i += 2) lnames.push(headers[i]!.toLowerCase());
+    // nginx's not-modified filter acts on a 200 from the cache: 412 / 304 against its validators.
+    const check = e.head.status === 200 ? this.#conditional() : 0;
+    if (check === 412) {
+      closeSync(e.fd);
+      this.#done = true;
+      return respond(r, errorResponse(412), this.bodyDone && r.head.keepAlive && r.transport.requestsLeft(this.#plan));
+    }
+    const range = check === 0 && e.head.status === 200 ? this.#range(lnames) : null;
+    if (range === 'unsatisfiable') {
+      closeSync(e.fd);
+      this.#done = true;
+      return respond(r, errorResponse(416, ['Content-Range', `bytes */${e.bodyBytes}`]), this.bodyDone && r.head.keepAlive && r.transport.requestsLeft(this.#plan));
+    }
+    let start = 0;
+    let length = e.bodyBytes;
+    let fields = headers;
+    let fieldNames = lnames;
+    if (range !== null) {
+      // nginx's range filter: one range of an entry whose upstream offered ranges, a 206 without Accept-Ranges.
+      start = range.start;
+      length = range.end - range.start + 1;
+      fields = [];
+      fieldNames = [];
+      for (let k = 0; k < lnames.length; k++) {
+        if (lnames[k] === 'accept-ranges') continue;
+        fields.push(headers[2 * k]!, headers[2 * k + 1]!);
+        fieldNames.push(lnames[k]!);
+      }
+      fields.push('Content-Range', `bytes ${range.start}-${range.end}/${e.bodyBytes}`);
+      fieldNames.push('content-range');
+    }
+    const status = check === 304 ? 304 : range !== null ? 206 : e.head.status;
+    const noBody = r.method === 'HEAD' || length === 0 || check === 304;
+    const res: ResponseHead = {
+      versionMinor: 1, status, reason: check === 304 ? 'Not Modified' : range !== null ? 'Partial Content' : e.head.reason,
+      headers: fields, lnames: fieldNames, contentLength: check === 304 ? -1 : length, body: noBody ? 'none' : 'length', keepAlive: true, connection: [],
+    };
+    const response = this.#response;
+    response.begin(res, this.bodyDone);
+    if (noBody) {
+      closeSync(e.fd);
+      return this.#finish();
+    }
+    const stream = createReadStream('', { fd: e.fd, start: e.bodyStart + start, end: e.bodyStart + start + length - 1, highWaterMark: READ_BYTES });
+    this.#stream = stream;
+    stream.on('data', (chunk: Buffer | string) => {
+      const buf = chunk as Buffer;
+      const n = response.take(buf);
+      if (n > 0 && !response.send(n === buf.length ? buf : buf.subarray(0, n)) && !response.done) stream.pause();
+    });
+    stream.on('end', () => this.#finish());
+    stream.on('error', (err) => {
+      if (this.#done) return;
+      // The head is out: a short body must not look complete.
+      this.#done = true;
+      r.site.logger.error({ code: 'TSP_ERR_CACHE_FILE', err }, 'cache file read failed');
+      r.transport.abort();
+    });
+  }
+
+  /** 412 (If-Match / If-Unmodified-Since fail), 304 (If-None-Match / If-Modified-Since match) or 0, as for a static file. */
+  #conditional(): number {
+    const head = this.#r.head;
+    const v = validatorsOf(this.#entry.head);
+    if (v.lastModified === '' && v.etag === '') return 0;
+    const etag = v.etag === '' ? null : v.etag;
+    const mtimeMs = Date.parse(v.lastModified);
+    if (preconditionFailed(head, mtimeMs, etag)) return 412;
+    return notModified(head, this.#plan.files.settings.ifModifiedSince, mtimeMs, v.lastModified, etag) ? 304 : 0;
+  }
+
+  /**
+   * The one byte range asked of an entry whose upstream sent `Accept-Ranges: bytes` (nginx serves
+   * ranges of such entries only), null for the whole entry (no Range, several ranges, an If-Range
+   * that is not the entry's ETag or Last-Modified).
+   */
+  #range(lnames: readonly string[]): ByteRange {
+    const head = this.#r.head;
+    const asked = headerValue(head, 'range');
+    if (asked === null) return null;
+    const e = this.#entry;
+    const fields = e.head.headers;
+    const k = lnames.indexOf('accept-ranges');
+    if (k < 0 || fields[2 * k + 1]!.trim().toLowerCase() !== 'bytes') return null;
+    const ifRange = headerValue(head, 'if-range');
+    if (ifRange !== null) {
+      const v = validatorsOf(e.head);
+      if (ifRange !== v.etag && ifRange !== v.lastModified) return null;
+    }
+    return parseRange(asked, e.bodyBytes);
+  }
+
+  clientData(chunk: Buffer): number {
+    return chunk.length;
+  }
+
+  clientDrain(): void {
+    if (this.#r.pacer?.holding) return;
+    if (this.#stream !== null && this.#stream.isPaused()) this.#stream.resume();
+  }
+
+  clientClosed(): void {
+    if (this.#done) return;
+    this.#done = true;
+    if (this.#r.status === 0) this.#r.status = 499;
+    if (this.#stream !== null) this.#stream.destroy();
+    else closeSync(this.#entry.fd);
+  }
+
+  #finish(): void {
+    if (this.#done) return;
+    this.#done = true;
+    this.#stream = null;
+    this.#response.end();
+    finishRequest(this.#r, this.#response.keepAlive && this.bodyDone);
+  }
+}
