@@ -484,6 +484,8 @@ export function logRequest(r: HttpRequest): void {
   const plan = r.plan;
   // Subrequests are not logged (nginx's log_subrequest off).
   if (plan !== null && r.parent === null) for (const log of plan.accessLogs) log.write(r);
+  // proxy_cache: the zone's hit and miss counters (status page), once per request.
+  if (r.cacheStatus !== '' && plan?.cache != null) plan.cache.zone.stats.count(r.cacheStatus);
   if (r.keptBody !== null) {
     r.keptBody.release();
     r.keptBody = null;

@@ -3,6 +3,7 @@
  * a request handled by the location needs (header ops, retry masks, URI rewrite, access logs)
  * so the request path only reads fields.
  */
+import { CacheZoneStats } from '../core/status/server-stats.js';
 import type { Logger } from 'pino';
 import type { AccessLogConfig, ClientBodyConfig, HttpConfig, HttpServerConfig, LocationConfig, LocationSettings, LocationHandler, NextUpstreamCondition, ProxySslConfig } from '../config/types.js';
 import { declaredHttpVariables } from '../config/variables.js';
@@ -189,7 +190,7 @@ export function proxyPortOf(proxyHost: string, scheme: 'http' | 'https'): string
 /** Template compile context for a whole http {} (maps, set variables, named captures). */
 export function buildPlanContext(
   http: HttpConfig,
-  deps: { groups: ReadonlyMap<string, UpstreamGroup>; logger: Logger; openAccessLog(path: string, buffering?: AccessLogConfig['buffering']): LogSink; prefix: string; scripts?: JsModules | null },
+  deps: { groups: ReadonlyMap<string, UpstreamGroup>; logger: Logger; openAccessLog(path: string, buffering?: AccessLogConfig['buffering']): LogSink; prefix: string; scripts?: JsModules | null; cacheStats?: ((zone: string) => CacheZoneStats) | null },
 ): PlanContext {
   const declared = declaredHttpVariables(http);
   let maps = mustCompile('map', () => compileMaps(http.maps, { declared, modules: http }));
@@ -206,7 +207,7 @@ export function buildPlanContext(
       req: new Map((http.limitReqZones ?? []).map((z) => [z.name, z])),
       conn: new Map((http.limitConnZones ?? []).map((z) => [z.name, z])),
     },
-    cacheZones: new Map((http.cacheZones ?? []).map((z) => [z.name, new CacheZone(z)])),
+    cacheZones: new Map((http.cacheZones ?? []).map((z) => [z.name, new CacheZone(z, deps.cacheStats?.(z.name) ?? new CacheZoneStats())])),
   };
 }
 

@@ -8,7 +8,7 @@
  */
 import type { StatusSource } from '../core/status/document.js';
 import { LocalStatus } from '../core/status/local.js';
-import type { ListenStats, ServerStats } from '../core/status/server-stats.js';
+import type { CacheZoneStats, ListenStats, ServerStats } from '../core/status/server-stats.js';
 import type { CacheZone } from './cache/plan.js';
 import type net from 'node:net';
 import type { Logger } from 'pino';
@@ -69,6 +69,8 @@ export interface HttpSiteDeps {
   readonly serverStats?: (server: HttpServerConfig) => ServerStats;
   /** The counters of a listen address (TLS handshakes), kept across reloads with its socket. */
   readonly listenStats?: (key: string) => ListenStats;
+  /** The counters of a proxy_cache zone, kept across reloads (the runtime's StatusRegistry); default: the zone's own. */
+  readonly cacheStats?: (zone: string) => CacheZoneStats;
 }
 
 /** An HTTP/2 session (src/http2/session.ts) as the site tracks it: retire() sends GOAWAY. */
@@ -129,9 +131,9 @@ export class HttpSite {
     const serverStats = deps.serverStats;
     if (serverStats !== undefined) for (const vh of this.#vhosts.values()) for (const server of vh.servers) server.stats = serverStats(server.config);
     this.statusSource = deps.statusSource ?? new LocalStatus({
-      groups: this.statusGroups, httpServers: () => http.servers, streamServers: () => [],
+      groups: this.statusGroups, httpServers: () => http.servers, streamServers: () => [], cacheZones: () => http.cacheZones ?? [],
     }).source;
-    const ctx = buildPlanContext(http, { groups: deps.groups, logger: this.logger, openAccessLog: deps.openAccessLog, prefix: deps.prefix ?? process.cwd(), scripts: deps.scripts ?? null });
+    const ctx = buildPlanContext(http, { groups: deps.groups, logger: this.logger, openAccessLog: deps.openAccessLog, prefix: deps.prefix ?? process.cwd(), scripts: deps.scripts ?? null, cacheStats: deps.cacheStats ?? null });
     const seen = new Set<CompiledServer>();
     for (const vh of this.#vhosts.values()) {
       for (const server of vh.servers) {

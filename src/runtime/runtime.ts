@@ -142,6 +142,7 @@ export class Runtime {
       groups: () => [...this.#snapshot.httpGroups.values(), ...this.#snapshot.streamGroups.values()],
       httpServers: () => this.#snapshot.config.http?.servers ?? [],
       streamServers: () => this.#snapshot.config.stream?.servers ?? [],
+      cacheZones: () => this.#snapshot.config.http?.cacheZones ?? [],
     }, deps.statusRegistry);
     this.#serve(snapshot);
   }
@@ -328,7 +329,7 @@ export class Runtime {
       if (site !== snapshot.http && site !== snapshot.websocketHttp && site.connectionCount === 0) this.#httpSites.delete(site);
     }
     // counters of server blocks and listens that stay are kept; the others go
-    this.#status.registry.retain(config.http?.servers ?? [], config.stream?.servers ?? [], this.#listeners.keys());
+    this.#status.registry.retain(config.http?.servers ?? [], config.stream?.servers ?? [], this.#listeners.keys(), (config.http?.cacheZones ?? []).map((z) => z.name));
     const tunnelsClosing = this.#tunnels.retain(snapshot.routeKeys, config.main.streamCloseDelayMs);
     return {
       changed: true,

@@ -122,6 +122,7 @@ export async function buildSnapshot(config: Config, registry: PeerRegistry, deps
   const serverStats = statusRegistry === undefined ? {} : {
     serverStats: (cfg: HttpServerConfig) => statusRegistry.server(cfg),
     listenStats: (key: string) => statusRegistry.listen(key),
+    cacheStats: (zone: string) => statusRegistry.cache(zone),
   };
   const streamStats = statusRegistry === undefined ? {} : { streamStats: (cfg: StreamServerConfig) => statusRegistry.stream(cfg) };
   const http = config.http

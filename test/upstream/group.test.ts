@@ -8,7 +8,7 @@ import type { UpstreamGroup as Group } from '../../src/upstream/group.js';
 
 /** The status document of `groups` alone. */
 function statusDocument(groups: Group[]) {
-  return new LocalStatus({ groups: () => groups, httpServers: () => [], streamServers: () => [] }).document();
+  return new LocalStatus({ groups: () => groups, httpServers: () => [], streamServers: () => [], cacheZones: () => [] }).document();
 }
 import { check, server, upstream } from './helpers.js';
 

@@ -7,14 +7,14 @@
  * (StatusTotals.merge), from which any worker builds the same document.
  */
 import { sumCounts } from '../connection-stats.js';
-import type { CounterSample, PeerHealthSample, PeerSample, ProcessSample, StatusSample } from './sample.js';
+import type { CacheSample, CounterSample, PeerHealthSample, PeerSample, ProcessSample, StatusSample } from './sample.js';
 
-type Kind = 'peers' | 'servers' | 'streams' | 'listens';
-const KINDS: readonly Kind[] = ['peers', 'servers', 'streams', 'listens'];
+type Kind = 'peers' | 'servers' | 'streams' | 'listens' | 'caches';
+const KINDS: readonly Kind[] = ['peers', 'servers', 'streams', 'listens', 'caches'];
 
 /** A worker's side: what it reported last, per kind and key. */
 export class ReportedCounters {
-  readonly #last: Record<Kind, Map<string, number[]>> = { peers: new Map(), servers: new Map(), streams: new Map(), listens: new Map() };
+  readonly #last: Record<Kind, Map<string, number[]>> = { peers: new Map(), servers: new Map(), streams: new Map(), listens: new Map(), caches: new Map() };
 
   /**
    * `sample` with every counter replaced by its growth since the previous call. A key that left
@@ -22,7 +22,7 @@ export class ReportedCounters {
    * counter that shrank (a new object under the same key) reports no growth and restarts from there.
    */
   delta(sample: StatusSample): StatusSample {
-    const out = { ...sample, peers: {}, servers: {}, streams: {}, listens: {} } as Record<Kind, Record<string, CounterSample>> & StatusSample;
+    const out = { ...sample, peers: {}, servers: {}, streams: {}, listens: {}, caches: {} } as Record<Kind, Record<string, CounterSample>> & StatusSample;
     for (const kind of KINDS) {
       const last = this.#last[kind];
       const seen = new Set<string>();
@@ -43,7 +43,7 @@ export class ReportedCounters {
 
 /** The primary's side: the totals, and each worker's latest report (for its gauges). */
 export class StatusTotals {
-  readonly #totals: Record<Kind, Map<string, number[]>> = { peers: new Map(), servers: new Map(), streams: new Map(), listens: new Map() };
+  readonly #totals: Record<Kind, Map<string, number[]>> = { peers: new Map(), servers: new Map(), streams: new Map(), listens: new Map(), caches: new Map() };
   readonly #latest = new Map<number, StatusSample>();
 
   /** A worker's report (ReportedCounters.delta): its growth goes into the totals. */
@@ -73,7 +73,20 @@ export class StatusTotals {
   merge(process: Omit<ProcessSample, 'rssBytes' | 'heapUsedBytes' | 'connections'>, own: { rssBytes: number; heapUsedBytes: number },
     health: ReadonlyMap<string, PeerHealthSample>, now: number): StatusSample {
     const workers = [...this.#latest.values()];
-    const counters = (kind: Exclude<Kind, 'peers'>): Record<string, CounterSample> => {
+    // A cache zone's disk figures are the same directory seen by every worker: the latest, not a sum.
+    const caches: Record<string, CacheSample> = {};
+    for (const [key, values] of this.#totals.caches) {
+      let entries = 0;
+      let sizeBytes = 0;
+      for (const w of workers) {
+        const c = w.caches?.[key];
+        if (c === undefined) continue;
+        entries = Math.max(entries, c.entries);
+        sizeBytes = Math.max(sizeBytes, c.sizeBytes);
+      }
+      caches[key] = { values: values.slice(), entries, sizeBytes };
+    }
+    const counters = (kind: Exclude<Kind, 'peers' | 'caches'>): Record<string, CounterSample> => {
       const out: Record<string, CounterSample> = {};
       for (const [key, values] of this.#totals[kind]) {
         let active = 0;
@@ -111,6 +124,7 @@ export class StatusTotals {
       servers: counters('servers'),
       streams: counters('streams'),
       listens: counters('listens'),
+      caches,
       process: { ...process, rssBytes, heapUsedBytes, connections: sumCounts(workers.map((w) => w.process.connections)) },
     };
   }

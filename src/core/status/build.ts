@@ -5,17 +5,18 @@
  * only, so every worker builds the same numbers from the primary's totals.
  */
 import type { HttpServerConfig } from '../../config/types.js';
+import type { CacheZoneConfig } from '../../config/cache-types.js';
 import type { StreamServerConfig } from '../../config/stream-types.js';
 import type { UpstreamGroup } from '../../upstream/group.js';
 import type { PeerEntry } from '../../upstream/entry.js';
 import { histogramOf, responseClassesOf, PEER_SLOT, PEER_SLOTS } from '../../upstream/stats.js';
 import { VERSION } from '../../version.js';
 import {
-  STATUS_SCHEMA, type PeerState, type PeerStatus, type ProcessStatus, type ServerStatus, type StatusDocument, type StatusHistory,
+  STATUS_SCHEMA, type CacheZoneStatus, type PeerState, type PeerStatus, type ProcessStatus, type ServerStatus, type StatusDocument, type StatusHistory,
   type StreamServerStatus, type UpstreamStatus,
 } from './document.js';
 import { httpServerKey, streamServerKey } from './registry.js';
-import { LISTEN_SLOT, LISTEN_SLOTS, SERVER_SLOT, SERVER_SLOTS, STREAM_SLOT, STREAM_SLOTS } from './server-stats.js';
+import { CACHE_SLOT, LISTEN_SLOT, LISTEN_SLOTS, SERVER_SLOT, SERVER_SLOTS, STREAM_SLOT, STREAM_SLOTS } from './server-stats.js';
 import type { CounterSample, PeerSample, StatusSample } from './sample.js';
 
 /** What this process knows of the config in service. */
@@ -23,6 +24,8 @@ export interface StatusStructure {
   readonly httpServers: readonly HttpServerConfig[];
   readonly streamServers: readonly StreamServerConfig[];
   readonly groups: readonly UpstreamGroup[];
+  /** proxy_cache_path zones of the http config. */
+  readonly cacheZones: readonly CacheZoneConfig[];
   /** An http server block's request rate (the history's last interval). */
   serverRate(key: string): number;
 }
@@ -159,6 +162,21 @@ function streamStatuses(structure: StatusStructure, sample: StatusSample): Strea
   });
 }
 
+function cacheStatus(z: CacheZoneConfig, sample: StatusSample): CacheZoneStatus {
+  const c = sample.caches[z.name];
+  const hits = c?.values[CACHE_SLOT.hits] ?? 0;
+  const misses = c?.values[CACHE_SLOT.misses] ?? 0;
+  return {
+    name: z.name,
+    entries: c?.entries ?? 0,
+    sizeBytes: c?.sizeBytes ?? 0,
+    maxSizeBytes: z.maxSizeBytes,
+    hits,
+    misses,
+    hitRatio: hits + misses === 0 ? 0 : hits / (hits + misses),
+  };
+}
+
 function processStatus(sample: StatusSample, now: number): ProcessStatus {
   const p = sample.process;
   return {
@@ -186,7 +204,7 @@ export function buildStatusDocument(structure: StatusStructure, sample: StatusSa
     upstreams: structure.groups.map((g) => upstreamStatus(g, sample, now)),
     servers: serverStatuses(structure, sample),
     streamServers: streamStatuses(structure, sample),
-    caches: [],
+    caches: structure.cacheZones.map((z) => cacheStatus(z, sample)),
     history,
   };
 }

@@ -7,6 +7,7 @@
 import type { UpstreamGroup } from '../../upstream/group.js';
 import type { HttpServerConfig } from '../../config/types.js';
 import type { StreamServerConfig } from '../../config/stream-types.js';
+import type { CacheZoneConfig } from '../../config/cache-types.js';
 import { buildStatusDocument, type StatusStructure } from './build.js';
 import type { StatusDocument, StatusHistory, StatusSource } from './document.js';
 import { HISTORY_INTERVAL_MS } from './history.js';
@@ -18,6 +19,7 @@ export interface ServingView {
   groups(): readonly UpstreamGroup[];
   httpServers(): readonly HttpServerConfig[];
   streamServers(): readonly StreamServerConfig[];
+  cacheZones(): readonly CacheZoneConfig[];
 }
 
 export class LocalStatus {
@@ -39,6 +41,7 @@ export class LocalStatus {
       servers: () => r.servers(),
       streams: () => r.streams(),
       listens: () => r.listens(),
+      caches: () => r.caches(),
       process: () => ({ pid: process.pid, startedAtMs: r.startedAtMs, workers: this.workers, workersRunning: this.workers, ...r.reload }),
     }, now);
   }
@@ -49,7 +52,7 @@ export class LocalStatus {
   }
 
   structure(serverRate: (key: string) => number = (key) => this.registry.history.serverRate(key)): StatusStructure {
-    return { groups: this.#view.groups(), httpServers: this.#view.httpServers(), streamServers: this.#view.streamServers(), serverRate };
+    return { groups: this.#view.groups(), httpServers: this.#view.httpServers(), streamServers: this.#view.streamServers(), cacheZones: this.#view.cacheZones(), serverRate };
   }
 
   /** This process answers itself. */

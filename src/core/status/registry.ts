@@ -8,7 +8,7 @@
 import type { HttpServerConfig } from '../../config/types.js';
 import type { StreamServerConfig } from '../../config/stream-types.js';
 import { serverNameText } from '../../config/host-names.js';
-import { ListenStats, ServerStats, StreamServerStats } from './server-stats.js';
+import { CacheZoneStats, ListenStats, ServerStats, StreamServerStats } from './server-stats.js';
 import { StatusHistoryRing } from './history.js';
 
 /** "name|listen,listen": a server block keeps its counters across reloads while both stay. */
@@ -35,6 +35,7 @@ export class StatusRegistry {
   readonly #servers = new Map<string, ServerStats>();
   readonly #streams = new Map<string, StreamServerStats>();
   readonly #listens = new Map<string, ListenStats>();
+  readonly #caches = new Map<string, CacheZoneStats>();
 
   server(cfg: HttpServerConfig): ServerStats {
     return getOrMake(this.#servers, httpServerKey(cfg), () => new ServerStats());
@@ -46,6 +47,14 @@ export class StatusRegistry {
 
   listen(key: string): ListenStats {
     return getOrMake(this.#listens, key, () => new ListenStats());
+  }
+
+  cache(zone: string): CacheZoneStats {
+    return getOrMake(this.#caches, zone, () => new CacheZoneStats());
+  }
+
+  caches(): Iterable<[string, CacheZoneStats]> {
+    return this.#caches.entries();
   }
 
   servers(): Iterable<[string, ServerStats]> {
@@ -61,7 +70,8 @@ export class StatusRegistry {
   }
 
   /** After a reload: keep the counters of what the config (and the open listeners) still name. */
-  retain(servers: readonly HttpServerConfig[], streams: readonly StreamServerConfig[], listenKeys: Iterable<string>): void {
+  retain(servers: readonly HttpServerConfig[], streams: readonly StreamServerConfig[], listenKeys: Iterable<string>, cacheZones: readonly string[] = []): void {
+    keep(this.#caches, new Set(cacheZones));
     keep(this.#servers, new Set(servers.map(httpServerKey)));
     keep(this.#streams, new Set(streams.map(streamServerKey)));
     keep(this.#listens, new Set(listenKeys));

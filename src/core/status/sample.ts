@@ -8,7 +8,7 @@
 import type { StatusCounts } from '../connection-stats.js';
 import { localCounts } from '../connection-stats.js';
 import type { UpstreamGroup } from '../../upstream/group.js';
-import type { ListenStats, ServerStats, StreamServerStats } from './server-stats.js';
+import type { CacheZoneStats, ListenStats, ServerStats, StreamServerStats } from './server-stats.js';
 
 export interface PeerHealthSample {
   readonly healthy: boolean;
@@ -40,6 +40,13 @@ export interface CounterSample {
   readonly active: number;
 }
 
+/** A cache zone: hits and misses (CacheZoneStats.values()), and what is on disk (gauges: the last sweep). */
+export interface CacheSample {
+  readonly values: number[];
+  readonly entries: number;
+  readonly sizeBytes: number;
+}
+
 export interface ProcessSample {
   readonly pid: number;
   readonly startedAtMs: number;
@@ -60,6 +67,7 @@ export interface StatusSample {
   readonly servers: Record<string, CounterSample>;
   readonly streams: Record<string, CounterSample>;
   readonly listens: Record<string, CounterSample>;
+  readonly caches: Record<string, CacheSample>;
   readonly process: ProcessSample;
 }
 
@@ -69,6 +77,7 @@ export interface SampleSources {
   servers(): Iterable<[string, ServerStats]>;
   streams(): Iterable<[string, StreamServerStats]>;
   listens(): Iterable<[string, ListenStats]>;
+  caches(): Iterable<[string, CacheZoneStats]>;
   process(): Omit<ProcessSample, 'rssBytes' | 'heapUsedBytes' | 'connections'>;
 }
 
@@ -107,6 +116,8 @@ export function sampleLocal(src: SampleSources, now: number = Date.now()): Statu
     for (const [key, s] of it) out[key] = { values: s.values(), active: active(s) };
     return out;
   };
+  const caches: Record<string, CacheSample> = {};
+  for (const [name, c] of src.caches()) caches[name] = { values: c.values(), entries: c.entries, sizeBytes: c.sizeBytes };
   const mem = process.memoryUsage();
   return {
     atMs: now,
@@ -114,6 +125,7 @@ export function sampleLocal(src: SampleSources, now: number = Date.now()): Statu
     servers: counters(src.servers(), (s) => s.writing),
     streams: counters(src.streams(), (s) => s.active),
     listens: counters(src.listens(), (s) => s.active),
+    caches,
     process: { ...src.process(), rssBytes: mem.rss, heapUsedBytes: mem.heapUsed, connections: localCounts() },
   };
 }

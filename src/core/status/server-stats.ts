@@ -60,6 +60,32 @@ export class StreamServerStats {
   }
 }
 
+/** Flat layout of CacheZoneStats.values(). */
+export const CACHE_SLOT = { hits: 0, misses: 1 } as const;
+
+/**
+ * One proxy_cache zone (kept across reloads by its name): lookups answered from the cache (HIT,
+ * STALE, UPDATING, REVALIDATED) and not (MISS, EXPIRED, BYPASS), counted per request at its log;
+ * entries and bytes on disk as the zone's manager found them at its last sweep (gauges: every
+ * worker sweeps the same directory).
+ */
+export class CacheZoneStats {
+  hits = 0;
+  misses = 0;
+  entries = 0;
+  sizeBytes = 0;
+
+  /** A request's $upstream_cache_status. */
+  count(status: string): void {
+    if (status === 'HIT' || status === 'STALE' || status === 'UPDATING' || status === 'REVALIDATED') this.hits++;
+    else if (status === 'MISS' || status === 'EXPIRED' || status === 'BYPASS') this.misses++;
+  }
+
+  values(): number[] {
+    return [this.hits, this.misses];
+  }
+}
+
 /** Flat layout of ListenStats.values(). */
 export const LISTEN_SLOT = { accepted: 0, tlsHandshakes: 1, tlsFailures: 2 } as const;
 export const LISTEN_SLOTS = 3;

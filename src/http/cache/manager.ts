@@ -35,11 +35,14 @@ export function touchEntry(entry: FoundEntry, inactiveMs: number): void {
 
 export class CacheManager {
   readonly #zone: CacheZoneConfig;
+  /** Entries and bytes found at each sweep (the status page's gauges). */
+  readonly #stats: { entries: number; sizeBytes: number } | null;
   #timer: NodeJS.Timeout | null = null;
   #sweeping = false;
 
-  constructor(zone: CacheZoneConfig) {
+  constructor(zone: CacheZoneConfig, stats: { entries: number; sizeBytes: number } | null = null) {
     this.#zone = zone;
+    this.#stats = stats;
   }
 
   start(): void {
@@ -88,12 +91,19 @@ export class CacheManager {
         total += st.size;
       }
     }
-    if (zone.maxSizeBytes <= 0 || total <= zone.maxSizeBytes) return;
-    kept.sort((a, b) => a.mtimeMs - b.mtimeMs);
-    for (const e of kept) {
-      if (total <= zone.maxSizeBytes) break;
-      await remove(e.file);
-      total -= e.sizeBytes;
+    let entries = kept.length;
+    if (zone.maxSizeBytes > 0 && total > zone.maxSizeBytes) {
+      kept.sort((a, b) => a.mtimeMs - b.mtimeMs);
+      for (const e of kept) {
+        if (total <= zone.maxSizeBytes) break;
+        await remove(e.file);
+        total -= e.sizeBytes;
+        entries--;
+      }
+    }
+    if (this.#stats !== null) {
+      this.#stats.entries = entries;
+      this.#stats.sizeBytes = total;
     }
   }
 }

@@ -13,6 +13,7 @@ import type { HttpRequest } from '../request.js';
 import { upstreamUri } from '../upstream-request.js';
 import { ignoreBits } from './freshness.js';
 import { CacheManager } from './manager.js';
+import type { CacheZoneStats } from '../../core/status/server-stats.js';
 
 /** A zone at run time: one per proxy_cache_path per config (a reload makes new ones over the same files). */
 export class CacheZone {
@@ -33,9 +34,13 @@ export class CacheZone {
   /** Removes what `inactive` and `max_size` say must go (started by HttpSite, stopped when it closes). */
   readonly manager: CacheManager;
 
-  constructor(config: CacheZoneConfig) {
+  /** Hits, misses, entries and bytes for the status page (kept across reloads by the runtime). */
+  readonly stats: CacheZoneStats;
+
+  constructor(config: CacheZoneConfig, stats: CacheZoneStats) {
     this.config = config;
-    this.manager = new CacheManager(config);
+    this.stats = stats;
+    this.manager = new CacheManager(config, stats);
   }
 }
 

@@ -17,7 +17,7 @@ function peer(requests: number, active = 0, extra: Partial<PeerSample> = {}): Pe
 }
 
 function sample(peers: Record<string, PeerSample>, atMs = 0): StatusSample {
-  return { atMs, peers, servers: {}, streams: {}, listens: {}, process: { ...PROCESS, rssBytes: 10, heapUsedBytes: 5, connections: COUNTS } };
+  return { atMs, peers, servers: {}, streams: {}, listens: {}, caches: {}, process: { ...PROCESS, rssBytes: 10, heapUsedBytes: 5, connections: COUNTS } };
 }
 
 const requestsOf = (s: StatusSample, key: string) => s.peers[key]!.values[PEER_SLOT.requests];

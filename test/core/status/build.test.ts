@@ -7,7 +7,7 @@ import { check, server, upstream } from '../../upstream/helpers.js';
 
 /** The document of `groups` alone at `now`, rendered. */
 function renderStatus(groups: UpstreamGroup[], format: ConfiguredStatusFormat, now: number) {
-  const status = new LocalStatus({ groups: () => groups, httpServers: () => [], streamServers: () => [] });
+  const status = new LocalStatus({ groups: () => groups, httpServers: () => [], streamServers: () => [], cacheZones: () => [] });
   return render(status.document(status.sample(now)), format);
 }
 
