@@ -241,7 +241,7 @@ export class ClientConnection extends Http1Output implements ClientTransport, Tu
   #armHeadDeadline(): void {
     if (this.#headerTimeoutMs <= 0) return;
     const ms = this.requests === 0 ? this.#acceptedAtMs + this.#headerTimeoutMs - Date.now() : this.#headerTimeoutMs;
-    (this.#headDeadline ??= new HeadDeadline(this)).arm(ms);
+    (this.#headDeadline ??= new HeadDeadline(this, this.site.listenStatsOf(this.vhosts.key))).arm(ms);
   }
 
   #clearHeadDeadline(): void {

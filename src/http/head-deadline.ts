@@ -16,9 +16,12 @@ export interface HeadDeadlineOwner {
 export class HeadDeadline {
   #timer: NodeJS.Timeout | null = null;
   readonly #owner: HeadDeadlineOwner;
+  /** The listen address's gauges (status page), null when none are kept. */
+  readonly #listen: { reading: number } | null;
 
-  constructor(owner: HeadDeadlineOwner) {
+  constructor(owner: HeadDeadlineOwner, listen: { reading: number } | null = null) {
     this.#owner = owner;
+    this.#listen = listen;
   }
 
   /** Start the deadline `ms` from now; one already running goes on (it counts from the head's start). */
@@ -27,6 +30,7 @@ export class HeadDeadline {
     this.#timer = setTimeout(HeadDeadline.#expired, Math.max(ms, 0), this);
     this.#timer.unref();
     connectionStats.reading++;
+    if (this.#listen !== null) this.#listen.reading++;
   }
 
   /** The head is complete, or the connection is closing. */
@@ -35,11 +39,13 @@ export class HeadDeadline {
     clearTimeout(this.#timer);
     this.#timer = null;
     connectionStats.reading--;
+    if (this.#listen !== null) this.#listen.reading--;
   }
 
   static #expired(d: HeadDeadline): void {
     d.#timer = null;
     connectionStats.reading--;
+    if (d.#listen !== null) d.#listen.reading--;
     d.#owner.headTimedOut();
   }
 }

@@ -114,6 +114,8 @@ export class HttpSite {
   readonly #https = new Map<string, HttpsListen>();
   #retired = false;
   #cacheZones: readonly CacheZone[] = [];
+  /** The counters of each listen address (kept across reloads by the runtime), when the runtime keeps them. */
+  readonly #listenStats = new Map<string, ListenStats>();
 
   constructor(http: HttpConfig, deps: HttpSiteDeps) {
     this.groups = deps.groups;
@@ -142,10 +144,16 @@ export class HttpSite {
         this.#attachPlans(ctx, server);
       }
     }
-    for (const [key, vh] of this.#vhosts) if (isTlsListen(vh)) this.#https.set(key, new HttpsListen(this, vh, this.#tls, deps.listenStats?.(key) ?? null));
+    if (deps.listenStats !== undefined) for (const key of this.#vhosts.keys()) this.#listenStats.set(key, deps.listenStats(key));
+    for (const [key, vh] of this.#vhosts) if (isTlsListen(vh)) this.#https.set(key, new HttpsListen(this, vh, this.#tls, this.listenStatsOf(key)));
     // proxy_cache's managers (inactive, max_size): one per zone, for as long as this config serves.
     this.#cacheZones = [...ctx.cacheZones.values()];
     for (const z of this.#cacheZones) z.manager.start();
+  }
+
+  /** The status counters of the listen address `key`, null when none are kept (a site built alone). */
+  listenStatsOf(key: string): ListenStats | null {
+    return this.#listenStats.get(key) ?? null;
   }
 
   #attachPlans(ctx: PlanContext, server: CompiledServer): void {

@@ -90,8 +90,12 @@ export class StatusTotals {
       const out: Record<string, CounterSample> = {};
       for (const [key, values] of this.#totals[kind]) {
         let active = 0;
-        for (const w of workers) active += w[kind][key]?.active ?? 0;
-        out[key] = { values: values.slice(), active };
+        let reading = 0;
+        for (const w of workers) {
+          active += w[kind][key]?.active ?? 0;
+          reading += w[kind][key]?.reading ?? 0;
+        }
+        out[key] = { values: values.slice(), active, reading };
       }
       return out;
     };

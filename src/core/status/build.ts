@@ -104,19 +104,21 @@ function upstreamStatus(group: UpstreamGroup, sample: StatusSample, now: number)
   return { name: group.name, context: group.context, peers, up: counted.filter((p) => p.state === 'up').length, total: counted.length };
 }
 
-function sumListens(sample: StatusSample, listens: readonly string[]): { active: number; accepted: number; tlsHandshakes: number; tlsFailures: number } {
+function sumListens(sample: StatusSample, listens: readonly string[]): { active: number; reading: number; accepted: number; tlsHandshakes: number; tlsFailures: number } {
   let active = 0;
+  let reading = 0;
   let accepted = 0;
   let tlsHandshakes = 0;
   let tlsFailures = 0;
   for (const key of new Set(listens)) {
     const l = sample.listens[key] ?? ZERO_LISTEN;
     active += l.active;
+    reading += l.reading ?? 0;
     accepted += l.values[LISTEN_SLOT.accepted]!;
     tlsHandshakes += l.values[LISTEN_SLOT.tlsHandshakes]!;
     tlsFailures += l.values[LISTEN_SLOT.tlsFailures]!;
   }
-  return { active, accepted, tlsHandshakes, tlsFailures };
+  return { active, reading, accepted, tlsHandshakes, tlsFailures };
 }
 
 function serverStatuses(structure: StatusStructure, sample: StatusSample): ServerStatus[] {
@@ -128,7 +130,7 @@ function serverStatuses(structure: StatusStructure, sample: StatusSample): Serve
     return {
       name: key.slice(0, key.indexOf('|')),
       listen,
-      connections: { active: l.active, reading: 0, writing: s.active, idle: Math.max(0, l.active - s.active) },
+      connections: { active: l.active, reading: l.reading, writing: s.active, idle: Math.max(0, l.active - l.reading - s.active) },
       accepted: l.accepted,
       requests: s.values[SERVER_SLOT.requests]!,
       responses: responseClassesOf(s.values, SERVER_SLOT.responses),

@@ -129,8 +129,9 @@ export interface ServerStatus {
   readonly listen: readonly string[];
   /**
    * active: connections open on its listen addresses (shared by the blocks of one address);
-   * writing: its requests in progress; idle: active - writing; reading: 0 (a head being read
-   * belongs to no block yet: see ProcessStatus.connections).
+   * reading: HTTP/1 connections on those addresses reading a head that came in pieces (a head
+   * belongs to no block until it is read, so the address counts it, as stub_status's Reading);
+   * writing: its requests in progress; idle: active - reading - writing.
    */
   readonly connections: ConnectionGauges;
   /** Connections accepted on its listen addresses in total (TLS handshakes / failures too). */

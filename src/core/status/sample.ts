@@ -38,6 +38,8 @@ export interface CounterSample {
   readonly values: number[];
   /** Gauge: requests in progress (servers), sessions (streams), open connections (listens). */
   readonly active: number;
+  /** Gauge (listens): connections reading a request head. */
+  readonly reading?: number;
 }
 
 /** A cache zone: hits and misses (CacheZoneStats.values()), and what is on disk (gauges: the last sweep). */
@@ -92,6 +94,12 @@ export function healthSampleOf(p: {
   };
 }
 
+function listenCounters(it: Iterable<[string, ListenStats]>): Record<string, CounterSample> {
+  const out: Record<string, CounterSample> = {};
+  for (const [key, s] of it) out[key] = { values: s.values(), active: s.active, reading: s.reading };
+  return out;
+}
+
 /** This process's sample now. */
 export function sampleLocal(src: SampleSources, now: number = Date.now()): StatusSample {
   const peers: Record<string, PeerSample> = {};
@@ -124,7 +132,7 @@ export function sampleLocal(src: SampleSources, now: number = Date.now()): Statu
     peers,
     servers: counters(src.servers(), (s) => s.writing),
     streams: counters(src.streams(), (s) => s.active),
-    listens: counters(src.listens(), (s) => s.active),
+    listens: listenCounters(src.listens()),
     caches,
     process: { ...src.process(), rssBytes: mem.rss, heapUsedBytes: mem.heapUsed, connections: localCounts() },
   };

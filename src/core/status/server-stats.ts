@@ -94,6 +94,8 @@ export const LISTEN_SLOTS = 3;
 export class ListenStats {
   accepted = 0;
   active = 0;
+  /** Gauge: HTTP/1 connections reading a head that came in pieces (stub_status's Reading, per listen). */
+  reading = 0;
   tlsHandshakes = 0;
   tlsFailures = 0;
 
