@@ -13,12 +13,24 @@ import type { Logger } from 'pino';
 import { TsproxyError } from '../errors.js';
 import type { HttpRequest } from './request.js';
 import { requestLogContext } from './upstream-log.js';
+import { BODY_LENGTH, type BodyFraming } from './request.js';
 
 export interface BodyFilePlan {
   readonly tempPath: string;
   readonly tempLevels: readonly number[];
   /** The file outlives the request (client_body_in_file_only on). */
   readonly keepFile: boolean;
+}
+
+/** Bytes queued for the disk past which a writer should pause its source (write() says so). */
+const QUEUE_BYTES = 64 * 1024;
+
+/**
+ * nginx sizes its body buffer to a Content-Length shorter than client_body_buffer_size + 1/4, so
+ * such a body stays in memory whole; any other body goes to a file once the buffer is full.
+ */
+export function lengthFitsBuffer(framing: BodyFraming, contentLength: number, bufferBytes: number): boolean {
+  return framing === BODY_LENGTH && contentLength < bufferBytes + (bufferBytes >> 2);
 }
 
 /** Told when the queued writes are all on disk, and when the file cannot be written. */
@@ -71,11 +83,6 @@ export class BodyFile {
     return this.#size;
   }
 
-  /** Bytes waiting to be written (the writer pauses its source past a limit). */
-  get queuedBytes(): number {
-    return this.#queuedBytes;
-  }
-
   /** Everything written so far is on disk. */
   get flushed(): boolean {
     return this.#fd >= 0 && !this.#writing && this.#queuedBytes === 0;
@@ -85,11 +92,13 @@ export class BodyFile {
     return this.#failed;
   }
 
-  write(data: Buffer): void {
-    if (this.#failed || data.length === 0) return;
+  /** Queue `data` for the disk; false when enough is queued that the source should pause until bodyFileFlushed. */
+  write(data: Buffer): boolean {
+    if (this.#failed || data.length === 0) return true;
     this.#queue.push(data);
     this.#queuedBytes += data.length;
     this.#flush();
+    return this.#queuedBytes < QUEUE_BYTES;
   }
 
   /** Up to `length` bytes from `position` (fewer only at the end of the file). */

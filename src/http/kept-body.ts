@@ -13,7 +13,7 @@
  */
 import type { Logger } from 'pino';
 import { ChunkedDecoder } from '../wire/chunked.js';
-import { BodyFile } from './body-file.js';
+import { BodyFile, lengthFitsBuffer } from './body-file.js';
 import { BODY_CHUNKED, BODY_LENGTH, type BodyFraming } from './request.js';
 
 /** What a location keeps of request bodies; built once per location plan. */
@@ -50,7 +50,7 @@ export class KeptBody {
     this.#chunked = framing !== BODY_LENGTH;
     this.#decoder = framing === BODY_CHUNKED ? new ChunkedDecoder() : null;
     this.#take = (data) => this.#data(data);
-    const inMemory = framing !== BODY_LENGTH || contentLength < plan.bufferSizeBytes + (plan.bufferSizeBytes >> 2);
+    const inMemory = framing !== BODY_LENGTH || lengthFitsBuffer(framing, contentLength, plan.bufferSizeBytes);
     if (plan.fileOnly || !inMemory) this.#overflow();
   }
 

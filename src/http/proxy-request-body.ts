@@ -22,13 +22,11 @@ import type { NextUpstream } from './next-upstream.js';
 import type { LocationPlan, ProxyPlan } from './plan.js';
 import type { UpstreamConn } from './pool.js';
 import { KeptBody } from './kept-body.js';
-import { openBodyFile, type BodyFile, type BodyFileOwner } from './body-file.js';
+import { lengthFitsBuffer, openBodyFile, type BodyFile, type BodyFileOwner } from './body-file.js';
 import { BodyFileSender, type BodyFileSendOwner } from './body-file-sender.js';
-import { BODY_LENGTH, BODY_NONE, BODY_STREAM, type HttpRequest } from './request.js';
+import { BODY_NONE, BODY_STREAM, type HttpRequest } from './request.js';
 import type { ClientTransport } from './transport.js';
 
-/** Body bytes queued for the temp file before the client is paused. */
-const FILE_QUEUE_BYTES = 64 * 1024;
 
 /** The exchange, told when a buffered body is all on disk, and when it cannot be (nginx: 500). */
 export interface BodyWaiter {
@@ -76,7 +74,7 @@ export class ProxyRequestBody extends RequestBodyFraming implements BodyFileOwne
     this.#pass = proxy.passBody;
     this.#streamed = r.body === BODY_STREAM;
     const buffer = (this.#bufferBytes = proxy.passBody ? proxy.requestBufferBytes : -1);
-    this.#fileAfterBytes = r.body === BODY_LENGTH && r.head.contentLength < buffer + (buffer >> 2) ? Number.POSITIVE_INFINITY : buffer;
+    this.#fileAfterBytes = lengthFitsBuffer(r.body, r.head.contentLength, buffer) ? Number.POSITIVE_INFINITY : buffer;
     const keep = plan.keepBody;
     // An error_page proxied again keeps the copy the first exchange made (it is released once, at
     // the log). `Content-Length: 0` with client_body_in_file_only still makes an (empty) file, as nginx.
@@ -197,8 +195,7 @@ export class ProxyRequestBody extends RequestBodyFraming implements BodyFileOwne
   #forward(part: Buffer, up: UpstreamConn | null, attempt: UpstreamAttempt | null): void {
     const file = this.#file;
     if (file !== null) {
-      file.write(part);
-      if (file.queuedBytes >= FILE_QUEUE_BYTES && !this.#pausedForFile) {
+      if (!file.write(part) && !this.#pausedForFile) {
         this.#pausedForFile = true;
         this.#t.pause();
       }

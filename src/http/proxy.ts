@@ -31,7 +31,7 @@ import type { UpstreamConn } from './pool.js';
 import { BODY_NONE, type HttpRequest } from './request.js';
 import { ProxyResponse, StoringResponse } from './proxy-response.js';
 import type { ResponseStore } from './cache/writer.js';
-import { finishRequest } from './phases.js';
+import { finishRequest } from './request-end.js';
 import { startHttpTunnel } from './upgrade.js';
 import { HEAD_INVALID, HEAD_PENDING, ResponseHeadReader, poolable } from './upstream-response.js';
 import { resolveTlsTarget, type TlsTarget } from './upstream-tls.js';

@@ -14,7 +14,7 @@ import {
 } from '../core/status/format.js';
 import { headerValue } from '../wire/headers.js';
 import { writeAddHeaders } from './headers.js';
-import { finishRequest } from './phases.js';
+import { finishRequest } from './request-end.js';
 import type { HttpRequest } from './request.js';
 import { writeServerFields, type LocalResponse } from './respond.js';
 import type { Exchange } from './transport.js';

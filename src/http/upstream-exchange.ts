@@ -16,7 +16,7 @@ import type { Peer } from '../upstream/peer.js';
 import type { CompiledTemplate } from './variables.js';
 import type { ResponseHead } from '../wire/http1-response.js';
 import { isFailureStatus, NextUpstream, type RetryPolicy } from './next-upstream.js';
-import { finishRequest } from './phases.js';
+import { finishRequest } from './request-end.js';
 import type { LocationPlan } from './plan.js';
 import type { UpstreamConn, UpstreamOwner } from './pool.js';
 import type { ProxyResponse } from './proxy-response.js';

@@ -17,7 +17,8 @@
  * Listeners are shared functions (the stream points back to its transport), not closures per stream.
  */
 import http2 from 'node:http2';
-import { logRequest, serveRequest } from '../http/phases.js';
+import { serveRequest } from '../http/phases.js';
+import { logRequest } from '../http/request-end.js';
 import { endRequest } from '../http/limits.js';
 import { headLimitsOf } from '../http/connection-setup.js';
 import type { LocationPlan } from '../http/plan.js';

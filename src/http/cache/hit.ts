@@ -6,7 +6,8 @@
  */
 import { closeSync, createReadStream, type ReadStream } from 'node:fs';
 import type { ResponseHead } from '../../wire/http1-response.js';
-import { finishRequest, respond } from '../phases.js';
+import { respond } from '../phases.js';
+import { finishRequest } from '../request-end.js';
 import type { LocationPlan } from '../plan.js';
 import { ProxyResponse } from '../proxy-response.js';
 import { BODY_NONE, type HttpRequest } from '../request.js';

@@ -20,16 +20,16 @@ import { CGI_HEAD_PENDING, CGI_HEAD_TOO_BIG, CGI_INVALID_STATUS, CgiHeadReader, 
 import type { ResponseHead } from '../../wire/http1-response.js';
 import { BODY_TOO_LARGE, RequestBodyFraming } from '../framing.js';
 import { closeCode } from '../next-upstream.js';
-import { finishRequest } from '../phases.js';
+import { finishRequest } from '../request-end.js';
 import type { LocationPlan } from '../plan.js';
 import type { UpstreamConn } from '../pool.js';
 import { ProxyResponse } from '../proxy-response.js';
 import { httpDate, SERVER_WITH_VERSION } from '../respond.js';
 import { SERVER_NAME } from '../../constants.js';
-import { BODY_CHUNKED, BODY_LENGTH, BODY_NONE, BODY_STREAM, type HttpRequest } from '../request.js';
+import { BODY_CHUNKED, BODY_NONE, BODY_STREAM, type HttpRequest } from '../request.js';
 import { closeMessage, timeoutMessage } from '../upstream-log.js';
 import { UpstreamExchange } from '../upstream-exchange.js';
-import { openBodyFile, type BodyFile, type BodyFileOwner } from '../body-file.js';
+import { lengthFitsBuffer, openBodyFile, type BodyFile, type BodyFileOwner } from '../body-file.js';
 import { BodyFileSender, type BodyFileSendOwner } from '../body-file-sender.js';
 import { fastcgiParams, type FastcgiPlan } from './plan.js';
 
@@ -38,8 +38,6 @@ const MAX_CGI_HEAD_BYTES = 64 * 1024;
 /** How much of one STDERR record goes into one log line (nginx cuts its lines too). */
 const MAX_STDERR_LOG_BYTES = 2048;
 
-/** Body bytes queued for the temp file before the client is paused. */
-const FILE_QUEUE_BYTES = 64 * 1024;
 
 export class FastcgiExchange extends UpstreamExchange implements FastcgiSink, BodyFileOwner, BodyFileSendOwner {
   readonly #fcgi: FastcgiPlan;
@@ -71,7 +69,7 @@ export class FastcgiExchange extends UpstreamExchange implements FastcgiSink, Bo
     this.#framing = new RequestBodyFraming(r.head, bodyDone ? BODY_NONE : r.body);
     this.bodyDone = this.#framing.done;
     const buffer = fcgi.bodyBufferBytes;
-    this.#fileAfterBytes = r.body === BODY_LENGTH && r.head.contentLength < buffer + (buffer >> 2) ? Number.POSITIVE_INFINITY : buffer;
+    this.#fileAfterBytes = lengthFitsBuffer(r.body, r.head.contentLength, buffer) ? Number.POSITIVE_INFINITY : buffer;
     if (r.body === BODY_CHUNKED && !bodyDone) {
       this.#decoder = new ChunkedDecoder();
       this.#onDecoded = (data) => this.#keep(data);
@@ -116,8 +114,7 @@ export class FastcgiExchange extends UpstreamExchange implements FastcgiSink, Bo
       if (this.#bodyBytes > this.#fileAfterBytes && !this.#framing.done) this.#spill();
       return;
     }
-    file.write(data);
-    if (file.queuedBytes >= FILE_QUEUE_BYTES && !this.#pausedForFile) {
+    if (!file.write(data) && !this.#pausedForFile) {
       this.#pausedForFile = true;
       this.t.pause();
     }
