@@ -75,6 +75,26 @@ export function entryPath(zonePath: string, levels: readonly number[], hash: str
   return `${p}/${hash}`;
 }
 
+/** The files kept beside an entry: the lock of its fill (fills.ts), its proxy_cache_min_uses count (serve.ts). */
+export const LOCK_SUFFIX = '.lock';
+export const USES_SUFFIX = '.uses';
+
+export function lockFileOf(entryFile: string): string {
+  return entryFile + LOCK_SUFFIX;
+}
+
+export function usesFileOf(entryFile: string): string {
+  return entryFile + USES_SUFFIX;
+}
+
+export function unlinkQuietly(file: string): void {
+  try {
+    unlinkSync(file);
+  } catch {
+    // never created, or gone already
+  }
+}
+
 /** Lookup outcome: no file. */
 export const ENTRY_NONE = 0;
 /** Lookup outcome: a file that is not a valid entry of this key (it was removed). */
@@ -130,11 +150,8 @@ export function openEntry(file: string, key: string): FoundEntry | typeof ENTRY_
 
 function corrupt(fd: number, file: string): typeof ENTRY_CORRUPT {
   closeSync(fd);
-  try {
-    unlinkSync(file);
-  } catch {
-    // another process removed or replaced it already
-  }
+  // (another process may have removed or replaced it already)
+  unlinkQuietly(file);
   return ENTRY_CORRUPT;
 }
 

@@ -18,16 +18,11 @@ import type { CacheZoneStats } from '../../core/status/server-stats.js';
 /** A zone at run time: one per proxy_cache_path per config (a reload makes new ones over the same files). */
 export class CacheZone {
   readonly config: CacheZoneConfig;
-  /**
-   * proxy_cache_min_uses: lookups of each key that did not find it, counted in this process
-   * (nginx counts in the shared keys zone); dropped once the key is stored.
-   */
-  readonly uses = new Map<string, number>();
   /** Temp file names: unique per process (the pid is in the name too). */
   tempSerial = 0;
   /**
-   * Keys a request of this process is fetching to store (proxy_cache_lock, proxy_cache_use_stale
-   * updating): since when, and the requests waiting for it (lock).
+   * This process's view of the keys being fetched to store (fills.ts: the lock files are the
+   * truth for every process): the fills it owns and the other processes' fills it waits for.
    */
   readonly fills = new Map<string, Fill>();
 
@@ -44,11 +39,19 @@ export class CacheZone {
   }
 }
 
-/** A fetch in progress of one key (CacheZone.fills). */
+/** A fetch in progress of one key (CacheZone.fills, fills.ts). */
 export interface Fill {
+  /** When it started (another process's: its lock file's mtime). */
   sinceMs: number;
   /** Woken (once) when the fill ends, stored or not. */
   readonly waiters: (() => void)[];
+  /** The lock file, `<entry>.lock`. */
+  readonly lock: string;
+  /** The lock this process made (its ino and mtime, to remove it and no other); 0: another process's fill. */
+  readonly lockIno: number;
+  readonly lockMtimeMs: number;
+  /** Another process's fill: the timer that looks whether its lock is gone. */
+  poll: NodeJS.Timeout | null;
 }
 
 export interface CachePlan {

@@ -7,27 +7,25 @@
  * - no entry, a corrupt one, or another Vary variant: MISS; a stale entry: EXPIRED;
  * - proxy_cache_min_uses: stored once the key was asked that many times;
  * - proxy_cache_use_stale: the expired entry answers (STALE) when the upstream fails as named, or
- *   (UPDATING) while another request of this process fetches the key again;
+ *   (UPDATING) while another request (of any worker process: fills.ts) fetches the key again;
  * - proxy_cache_revalidate: an expired entry with validators is asked for with them; a 304 is
  *   REVALIDATED (writer.ts serves the entry and makes it fresh again);
- * - proxy_cache_lock: a MISS while another request of this process fetches the key waits for it,
+ * - proxy_cache_lock: a MISS while another request (of any worker process) fetches the key waits for it,
  *   then looks again (HIT); after proxy_cache_lock_timeout it goes upstream and does not store.
  */
-import { closeSync } from 'node:fs';
+import { closeSync, fstatSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import path from 'node:path';
 import type { LocationPlan } from '../plan.js';
 import { ProxyExchange } from '../proxy.js';
 import type { HttpRequest } from '../request.js';
 import type { Exchange } from '../transport.js';
-import { ENTRY_NONE, entryHash, entryPath, openEntry, validatorsOf, type FoundEntry } from './entry.js';
-import { activeFill, CacheLockWait, LOCK_TIMED_OUT, mayWait, startFill } from './fills.js';
+import { ENTRY_NONE, entryHash, entryPath, lockFileOf, openEntry, usesFileOf, validatorsOf, type FoundEntry } from './entry.js';
+import { CacheLockWait, claimFill, LOCK_TIMED_OUT, mayWait } from './fills.js';
 import { CacheHitExchange } from './hit.js';
-import { anySet, REVALIDATING, type CachePlan } from './plan.js';
+import { anySet, REVALIDATING, type CachePlan, type Fill } from './plan.js';
 import { CacheWriter, variantOf } from './writer.js';
 
 export type StartableExchange = Exchange & { start(): void };
-
-/** Keys counted for proxy_cache_min_uses per zone, at most one per this many keys_zone bytes (nginx's node size, about). */
-const BYTES_PER_COUNTED_KEY = 128;
 
 /** A fetch mark older than this is left over from a fetch that ended without telling (an error_page): ignored. */
 const UPDATING_MAX_MS = 60_000;
@@ -44,10 +42,12 @@ export function cacheExchange(r: HttpRequest, plan: LocationPlan, cache: CachePl
   const file = entryPath(zone.config.path, zone.config.levels, entryHash(key));
   let variants = false;
   let stale: FoundEntry | null = null;
-  let fetches = false;
+  let fill: Fill | null = null;
+  let store = deadlineMs !== LOCK_TIMED_OUT;
   let upstream = cache.proxy;
   if (anySet(cache.bypass, r)) {
     r.cacheStatus = 'BYPASS';
+    store &&= counted(cache, file);
   } else {
     let found = openEntry(file, key);
     if (typeof found === 'object' && found.head.vary !== '') {
@@ -61,22 +61,27 @@ export function cacheExchange(r: HttpRequest, plan: LocationPlan, cache: CachePl
     }
     if (typeof found !== 'object') {
       r.cacheStatus = 'MISS';
+      // A request woken from the lock was counted when it first looked.
+      store &&= deadlineMs > 0 || counted(cache, file);
       const lock = cache.lock;
-      if (lock !== null && deadlineMs !== LOCK_TIMED_OUT) {
-        const fill = activeFill(zone, key, lock.ageMs);
-        if (fill !== null && mayWait(r)) return new CacheLockWait(r, plan, cache, fill, deadlineMs || Date.now() + lock.timeoutMs, cacheExchange);
-        fetches = true;
+      if (lock !== null && store) {
+        const claim = claimFill(zone, key, lockFileOf(file), lock.ageMs);
+        if (claim.busy !== null && mayWait(r)) return new CacheLockWait(r, plan, cache, claim.busy, deadlineMs || Date.now() + lock.timeoutMs, cacheExchange);
+        fill = claim.own;
       }
     } else if (found.validSec >= Math.floor(Date.now() / 1000)) {
       r.cacheStatus = 'HIT';
       return new CacheHitExchange(r, plan, found);
-    } else if (cache.staleUpdating && activeFill(zone, key, UPDATING_MAX_MS) !== null) {
-      // Another request of this process is fetching the key again: the expired entry answers.
-      r.cacheStatus = 'UPDATING';
-      return new CacheHitExchange(r, plan, found);
     } else {
+      // nginx marks the node `updating` for the request that fetches an expired entry again.
+      const claim = store ? claimFill(zone, key, lockFileOf(file), UPDATING_MAX_MS) : NO_CLAIM;
+      if (claim.busy !== null && cache.staleUpdating) {
+        // Another request (of any worker process) is fetching the key again: the expired entry answers.
+        r.cacheStatus = 'UPDATING';
+        return new CacheHitExchange(r, plan, found);
+      }
       r.cacheStatus = 'EXPIRED';
-      fetches = true;
+      fill = claim.own;
       if (cache.revalidateProxy !== null && r.method !== 'HEAD') {
         const v = validatorsOf(found.head);
         if (v.lastModified !== '' || v.etag !== '') {
@@ -89,15 +94,14 @@ export function cacheExchange(r: HttpRequest, plan: LocationPlan, cache: CachePl
       else if (stale === null) closeSync(found.fd);
     }
   }
-  const store = deadlineMs !== LOCK_TIMED_OUT && counted(cache, key);
-  const filling = fetches && store;
-  if (filling) startFill(zone, key);
-  const fill = store || stale !== null
-    ? new CacheWriter(r, cache, { plan, key, file, variantFile: variants ? (v) => variantPath(file, key, v) : null, store, stale, filling })
+  const writer = store || stale !== null
+    ? new CacheWriter(r, cache, { plan, key, file, variantFile: variants ? (v) => variantPath(file, key, v) : null, store, stale, fill })
     : null;
   if (r.method === 'HEAD' && cache.convertHead) upstream = cache.headProxy;
-  return new ProxyExchange(r, plan, upstream, fill);
+  return new ProxyExchange(r, plan, upstream, writer);
 }
+
+const NO_CLAIM = { busy: null, own: null } as const;
 
 function variantPath(file: string, key: string, variant: string): string {
   return `${file.slice(0, file.lastIndexOf('/') + 1)}${entryHash(`${key}\n${variant}`)}`;
@@ -110,13 +114,35 @@ function openVariant(file: string, key: string, variant: string): ReturnType<typ
   return ENTRY_NONE;
 }
 
-/** proxy_cache_min_uses: whether this ask of `key` is one that stores its answer. */
-function counted(cache: CachePlan, key: string): boolean {
+/**
+ * proxy_cache_min_uses: whether this ask of the key is one that stores its answer. The asks are
+ * counted for every worker process in `<entry>.uses`, one byte appended per ask (O_APPEND writes
+ * never interleave): its size is the count. The writer removes it when the entry is stored, the
+ * manager when it is older than `inactive` (nginx's keys zone forgets a key unused that long).
+ */
+function counted(cache: CachePlan, file: string): boolean {
   if (cache.minUses <= 1) return true;
-  const uses = cache.zone.uses;
-  const n = (uses.get(key) ?? 0) + 1;
-  if (n >= cache.minUses) return true;
-  if (uses.size >= cache.zone.config.keysZoneBytes / BYTES_PER_COUNTED_KEY) uses.clear();
-  uses.set(key, n);
-  return false;
+  const uses = usesFileOf(file);
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const fd = openSync(uses, 'a', 0o600);
+      try {
+        writeSync(fd, ONE_USE);
+        return fstatSync(fd).size >= cache.minUses;
+      } finally {
+        closeSync(fd);
+      }
+    } catch (err) {
+      if (attempt > 0 || (err as NodeJS.ErrnoException).code !== 'ENOENT') break;
+      try {
+        mkdirSync(path.dirname(uses), { recursive: true, mode: 0o700 });
+      } catch {
+        break;
+      }
+    }
+  }
+  // Not countable (a read-only or full disk): the writer will not manage either; store as without min_uses.
+  return true;
 }
+
+const ONE_USE = Buffer.from('u');

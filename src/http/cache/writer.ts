@@ -9,18 +9,18 @@
  * cache at once, so memory stays bounded by one read buffer and the proxy's buffers (views of the
  * upstream read buffer, which is reused) are never kept past the event that brought them.
  */
-import { closeSync, mkdirSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, renameSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { ChunkedDecoder } from '../../wire/chunked.js';
 import { headerValue } from '../../wire/headers.js';
 import type { ResponseHead } from '../../wire/http1-response.js';
 import type { HttpRequest } from '../request.js';
 import type { LocationPlan } from '../plan.js';
-import { BODY_BYTES_OFFSET, entryPrefix, refreshEntry, type EntryHead, type FoundEntry } from './entry.js';
+import { BODY_BYTES_OFFSET, entryPrefix, refreshEntry, unlinkQuietly, usesFileOf, type EntryHead, type FoundEntry } from './entry.js';
 import { endFill } from './fills.js';
 import { CacheHitExchange } from './hit.js';
 import { storable } from './freshness.js';
-import { anySet, REVALIDATING, type CachePlan } from './plan.js';
+import { anySet, REVALIDATING, type CachePlan, type Fill } from './plan.js';
 
 /** What the proxy's response side calls while a response passes (ProxyResponse.store). */
 export interface ResponseStore {
@@ -53,8 +53,8 @@ export interface FillOptions {
   readonly store: boolean;
   /** The expired entry, kept open for proxy_cache_use_stale; null when none applies. */
   readonly stale: FoundEntry | null;
-  /** This request marked its key as being fetched (CacheZone.fills). */
-  readonly filling: boolean;
+  /** The fill (lock) this request owns while it fetches the key to store it (fills.ts), null when none. */
+  readonly fill: Fill | null;
 }
 
 /** Fields never stored: the connection's, and the framing (the entry's length is known). */
@@ -79,7 +79,7 @@ export class CacheWriter implements ResponseStore {
   #staleChosen = false;
   /** A revalidation's 304 came: the entry answers as REVALIDATED. */
   #revalidated = false;
-  #filling: boolean;
+  #fill: Fill | null;
   #fd = -1;
   #temp = '';
   #target = '';
@@ -94,7 +94,7 @@ export class CacheWriter implements ResponseStore {
     this.#cache = cache;
     this.#o = o;
     this.#stale = o.stale;
-    this.#filling = o.filling;
+    this.#fill = o.fill;
   }
 
   begin(res: ResponseHead): void {
@@ -151,7 +151,7 @@ export class CacheWriter implements ResponseStore {
       this.#fd = -1;
       closeSync(fd);
       renameSync(this.#temp, this.#target);
-      this.#cache.zone.uses.delete(this.#o.key);
+      if (this.#cache.minUses > 1) unlinkQuietly(usesFileOf(this.#o.file));
       this.#updated();
     } catch (err) {
       this.#fail(err);
@@ -204,11 +204,7 @@ export class CacheWriter implements ResponseStore {
     } catch {
       // closed already
     }
-    try {
-      unlinkSync(this.#temp);
-    } catch {
-      // never created or already gone
-    }
+    unlinkQuietly(this.#temp);
   }
 
   #dropStale(): void {
@@ -220,9 +216,10 @@ export class CacheWriter implements ResponseStore {
 
   /** The key is no longer being fetched by this request (use_stale updating, lock waiters). */
   #updated(): void {
-    if (!this.#filling) return;
-    this.#filling = false;
-    endFill(this.#cache.zone, this.#o.key);
+    const fill = this.#fill;
+    if (fill === null) return;
+    this.#fill = null;
+    endFill(this.#cache.zone, this.#o.key, fill);
   }
 
   #data(data: Buffer): void {
