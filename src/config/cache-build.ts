@@ -18,7 +18,8 @@ export function mergeCache(base: CacheSettings | undefined, own: OwnOf<'http'>):
   if (own.proxyCache === undefined && own.proxyCacheKey === undefined && own.proxyCacheValid === undefined && own.proxyCacheMethods === undefined
     && own.proxyCacheMinUses === undefined && own.proxyCacheBypass === undefined && own.proxyNoCache === undefined
     && own.proxyCacheConvertHead === undefined && own.proxyCacheUseStale === undefined && own.proxyCacheLock === undefined
-    && own.proxyCacheLockTimeoutMs === undefined && own.proxyCacheLockAgeMs === undefined && own.proxyCacheRevalidate === undefined) return base;
+    && own.proxyCacheLockTimeoutMs === undefined && own.proxyCacheLockAgeMs === undefined && own.proxyCacheRevalidate === undefined
+    && own.proxyCacheBackgroundUpdate === undefined && own.proxyCacheMaxRangeOffsetBytes === undefined) return base;
   const set = own.proxyCache !== undefined;
   return {
     zone: set ? own.proxyCache?.name ?? null : base?.zone ?? null,
@@ -35,6 +36,9 @@ export function mergeCache(base: CacheSettings | undefined, own: OwnOf<'http'>):
     revalidate: own.proxyCacheRevalidate ?? base?.revalidate ?? D.proxyCacheRevalidate,
     lockTimeoutMs: own.proxyCacheLockTimeoutMs ?? base?.lockTimeoutMs ?? D.proxyCacheLockTimeoutMs,
     lockAgeMs: own.proxyCacheLockAgeMs ?? base?.lockAgeMs ?? D.proxyCacheLockAgeMs,
+    backgroundUpdate: own.proxyCacheBackgroundUpdate ?? base?.backgroundUpdate ?? D.proxyCacheBackgroundUpdate,
+    maxRangeOffsetBytes: own.proxyCacheMaxRangeOffsetBytes !== undefined ? own.proxyCacheMaxRangeOffsetBytes
+      : base !== undefined ? base.maxRangeOffsetBytes : D.proxyCacheMaxRangeOffsetBytes,
   };
 }
 

@@ -50,4 +50,8 @@ export interface CacheSettings {
   readonly revalidate: boolean;
   readonly lockTimeoutMs: number;
   readonly lockAgeMs: number;
+  /** proxy_cache_background_update: with use_stale updating, the expired entry answers at once and a background request refreshes it. */
+  readonly backgroundUpdate: boolean;
+  /** proxy_cache_max_range_offset: a range starting at or past it goes upstream, not stored (null: none). */
+  readonly maxRangeOffsetBytes: number | null;
 }

@@ -1,6 +1,6 @@
 /**
  * proxy_cache* in the config: nginx 1.22's -t messages (each checked with ask-nginx), the typed
- * tree, inheritance, and the cache directives tsproxy does not have yet.
+ * tree, inheritance.
  */
 import { describe, expect, test } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
@@ -28,8 +28,23 @@ describe("nginx's -t messages (checked with ask-nginx, nginx 1.22)", () => {
     [ZONE, 'proxy_cache_valid 99 10m;', 'invalid status "99"'],
     [ZONE, 'proxy_cache_methods GET PUT;', 'invalid value "PUT"'],
     [ZONE, 'proxy_cache_use_stale error foo;', 'invalid value "foo"'],
+    ['proxy_cache_path /tmp/c keys_zone=one:10m use_temp_path=maybe;', '', 'invalid use_temp_path value "use_temp_path=maybe", it must be "on" or "off"'],
+    ['proxy_cache_path /tmp/c keys_zone=one:10m use_temp_path=;', '', 'invalid use_temp_path value "use_temp_path=", it must be "on" or "off"'],
+    ['proxy_cache_path /tmp/c keys_zone=one:10m manager_files=abc;', '', 'invalid manager_files value "manager_files=abc"'],
+    ['proxy_cache_path /tmp/c keys_zone=one:10m manager_sleep=abc;', '', 'invalid manager_sleep value "manager_sleep=abc"'],
+    ['proxy_cache_path /tmp/c keys_zone=one:10m loader_threshold=abc;', '', 'invalid loader_threshold value "loader_threshold=abc"'],
+    ['proxy_cache_path /tmp/c keys_zone=one:10m min_free=abc;', '', 'invalid min_free value "min_free=abc"'],
+    ['proxy_cache_path /tmp/c keys_zone=one:10m max_size=1x;', '', 'invalid max_size value "max_size=1x"'],
+    [ZONE, 'proxy_cache_max_range_offset abc;', '"proxy_cache_max_range_offset" directive invalid value'],
+    [ZONE, 'proxy_cache_max_range_offset -1;', '"proxy_cache_max_range_offset" directive invalid value'],
+    [ZONE, 'proxy_cache_background_update maybe;', 'invalid value "maybe" in "proxy_cache_background_update" directive, it must be "on" or "off"'],
   ])('%s / %s: %s', (httpBody, location, message) => {
     expect(errorsOf(httpBody, location)).toContain(message);
+  });
+
+  test('what nginx -t accepts: 0 files or times for the manager and loader, min_free=0, max_range_offset 0 and sizes', () => {
+    const zone = 'proxy_cache_path /tmp/c keys_zone=one:10m manager_files=0 loader_files=0 manager_threshold=0 loader_sleep=0 manager_sleep=1ms min_free=0 inactive=0;';
+    for (const v of ['0', '10k', '1g']) expect(errorsOf(zone, `proxy_cache one; proxy_cache_max_range_offset ${v}; proxy_cache_background_update on;`)).toEqual([]);
   });
 
   test('proxy_cache_path is http only', () => {
@@ -87,9 +102,16 @@ describe('the typed tree', () => {
     expect(c.config!.http!.servers[0]!.locations[0]!.settings.cache).toBeUndefined();
   });
 
-  test('cache directives not built yet are refused by name, not as typos', () => {
-    for (const d of ['proxy_cache_background_update on', 'proxy_cache_max_range_offset 1k']) {
-      expect(errorsOf(ZONE, `proxy_cache one; ${d};`)).toEqual([`nginx directive "${d.split(' ')[0]}" is not supported by tsproxy`]);
-    }
+  test('proxy_cache_background_update and proxy_cache_max_range_offset: off and no limit unless set, inherited', () => {
+    const c = loadConfig(`http { ${ZONE} proxy_cache_max_range_offset 1k;
+      server { listen 127.0.0.1:8080;
+        location /a { proxy_cache one; proxy_pass http://127.0.0.1:9; }
+        location /b { proxy_cache one; proxy_cache_background_update on; proxy_cache_max_range_offset 0; proxy_pass http://127.0.0.1:9; }
+      } }`, 't.conf');
+    const [a, b] = c.config!.http!.servers[0]!.locations;
+    expect(a!.settings.cache).toMatchObject({ backgroundUpdate: false, maxRangeOffsetBytes: 1024 });
+    expect(b!.settings.cache).toMatchObject({ backgroundUpdate: true, maxRangeOffsetBytes: 0 });
+    const none = loadConfig(`http { ${ZONE} server { listen 127.0.0.1:8080; location / { proxy_cache one; proxy_pass http://127.0.0.1:9; } } }`, 't.conf');
+    expect(none.config!.http!.servers[0]!.locations[0]!.settings.cache).toMatchObject({ backgroundUpdate: false, maxRangeOffsetBytes: null });
   });
 });

@@ -147,3 +147,25 @@ export function request(
     req.end(opts.body);
   });
 }
+
+/**
+ * A backend for cache tests: each URL is answered (after `?delay=` ms) with a body of `bodyBytes`
+ * naming how often the URL was asked, `x-count` saying it too, `x-got-range` the Range it got (it
+ * ignores Range) and `Accept-Ranges: bytes`.
+ */
+export async function startCountingBackend(bodyBytes = 108): Promise<{ backend: HttpBackend; counts: Map<string, number> }> {
+  const counts = new Map<string, number>();
+  const backend = await startHttpBackend('b', (req, res) => {
+    req.resume();
+    const url = req.url ?? '/';
+    const n = (counts.get(url) ?? 0) + 1;
+    counts.set(url, n);
+    const delay = Number(new URL(url, 'http://x').searchParams.get('delay') ?? 0);
+    const body = `body ${n} `.padEnd(bodyBytes - 1, 'x') + '\n';
+    setTimeout(() => {
+      res.writeHead(200, { 'x-count': String(n), 'x-got-range': req.headers.range ?? '-', 'accept-ranges': 'bytes', 'content-length': String(body.length) });
+      res.end(body);
+    }, delay);
+  });
+  return { backend, counts };
+}

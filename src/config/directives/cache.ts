@@ -7,7 +7,7 @@ import type { Arg } from '../ast.js';
 import type { CacheValidRule, CacheZoneConfig } from '../cache-types.js';
 import { parseDuration, parseFlag, parseNumber, parseSize } from '../units.js';
 import {
-  count, err, flag, invalidParameter, listSetting, seconds, setting, type Context, type DirectiveSpec, type Reporter, type ValueParser,
+  count, err, flag, invalidParameter, listSetting, seconds, setting, size, type Context, type DirectiveSpec, type Reporter, type ValueParser,
 } from './scope.js';
 
 const LOC3: readonly Context[] = ['http', 'server', 'location'];
@@ -64,11 +64,11 @@ const cachePath: ValueParser<CacheZoneConfig> = (args, d, r) => {
       if (name === 'max_size') maxSizeBytes = n;
       else minFreeBytes = n;
     } else if (COUNT_PARAMS.has(name)) {
-      const n = parseNumber(value);
-      if (n === null || n === 0) return paramError(r, a, name);
+      // nginx takes 0 (and then does at least one file per pass).
+      if (parseNumber(value) === null) return paramError(r, a, name);
     } else if (name === 'use_temp_path') {
       const f = parseFlag(value);
-      if (f === null) return paramError(r, a, name);
+      if (f === null) return err(r, 'TSP_ERR_CONFIG_VALUE', `invalid use_temp_path value "${a.value}", it must be "on" or "off"`, a.loc);
       useTempPath = f;
     } else return invalidParameter(r, a);
   }
@@ -131,7 +131,7 @@ export const CACHE_DIRECTIVES: readonly DirectiveSpec[] = [
     name: 'proxy_cache_path', contexts: ['http'], kind: 'http', field: 'proxyCachePaths', parse: cachePath, args: [2, Infinity],
     syntax: 'proxy_cache_path path [levels=levels] keys_zone=name:size [inactive=time] [max_size=size] [min_free=size] [use_temp_path=on|off] [manager_files=n] [manager_sleep=time] [manager_threshold=time] [loader_files=n] [loader_sleep=time] [loader_threshold=time];',
     summary: 'A cache zone: entries are files under `path` named by the md5 of their key, in `levels` directories (nginx\'s layout); they survive reloads and restarts and are shared by worker processes.',
-    note: 'The file system is the index: every worker reads the entry files (no shared keys zone). inactive and max_size are kept by a sweep every inactive/4 (0.2 to 10 s) in each process; min_free and the manager_*/loader_* parameters are checked and not applied; temporary files are always written beside the entries.',
+    note: 'The file system is the index: every worker reads the entry files (no shared keys zone), and fills (proxy_cache_lock, use_stale updating) and proxy_cache_min_uses counts are files beside the entries, so a zone is one zone for every worker process. inactive, max_size and min_free (the file system\'s available space) are kept by a sweep every inactive/4 (0.2 to 10 s) in each process; the manager_*/loader_* parameters are checked as nginx checks them and have no effect (there is no loader, and a sweep is one pass); temporary files are always written beside the entries (use_temp_path is checked and has no effect).',
   }),
   setting({
     name: 'proxy_cache', contexts: LOC3, kind: 'http', field: 'proxyCache', parse: cacheZone, default: 'off',
@@ -154,7 +154,7 @@ export const CACHE_DIRECTIVES: readonly DirectiveSpec[] = [
   setting({
     name: 'proxy_cache_min_uses', contexts: LOC3, kind: 'http', field: 'proxyCacheMinUses', parse: count, default: '1',
     syntax: 'proxy_cache_min_uses number;', summary: 'A response is stored once its key was asked this many times.',
-    note: 'Counted per worker process.',
+    note: 'Counted for every worker process in a file beside the entry (removed once the entry is stored, or after `inactive`).',
   }),
   listSetting({
     name: 'proxy_cache_bypass', contexts: LOC3, kind: 'http', field: 'proxyCacheBypass', parse: templates, args: [1, Infinity], templates: 'all',
@@ -168,12 +168,12 @@ export const CACHE_DIRECTIVES: readonly DirectiveSpec[] = [
     name: 'proxy_cache_use_stale', contexts: LOC3, kind: 'http', field: 'proxyCacheUseStale', parse: useStale, args: [1, Infinity], default: 'off',
     syntax: 'proxy_cache_use_stale error | timeout | invalid_header | updating | http_500 | http_502 | http_503 | http_504 | http_403 | http_404 | http_429 | off ...;',
     summary: 'When the upstream fails this way on an expired entry, the entry answers ($upstream_cache_status STALE); `updating`: while another request fetches it again (UPDATING).',
-    note: '`invalid_header` counts as `error` and `error` covers an invalid header. `updating` knows of fetches in the same worker process. The Cache-Control extensions stale-while-revalidate and stale-if-error are not read.',
+    note: '`invalid_header` counts as `error` and `error` covers an invalid header. The Cache-Control extensions stale-while-revalidate and stale-if-error are not read.',
   }),
   setting({
     name: 'proxy_cache_lock', contexts: LOC3, kind: 'http', field: 'proxyCacheLock', parse: flag, default: 'off',
     syntax: 'proxy_cache_lock on | off;', summary: 'Concurrent misses of one key: one request goes upstream, the others wait for its entry (up to proxy_cache_lock_timeout).',
-    note: 'The lock is per worker process: with N workers, up to N requests of a key may go upstream at once.',
+    note: 'The lock is a file beside the entry (created exclusively), so it holds across worker processes. Waiters in the process that fetches wake as soon as the entry is stored, those in other processes within 100 ms (nginx checks every 500 ms).',
   }),
   setting({
     name: 'proxy_cache_lock_timeout', contexts: LOC3, kind: 'http', field: 'proxyCacheLockTimeoutMs', parse: seconds, default: '5s',
@@ -186,6 +186,17 @@ export const CACHE_DIRECTIVES: readonly DirectiveSpec[] = [
   setting({
     name: 'proxy_cache_revalidate', contexts: LOC3, kind: 'http', field: 'proxyCacheRevalidate', parse: flag, default: 'off',
     syntax: 'proxy_cache_revalidate on | off;', summary: 'An expired entry with Last-Modified or ETag is asked for again with If-Modified-Since / If-None-Match; a 304 makes it fresh again ($upstream_cache_status REVALIDATED).',
+  }),
+  setting({
+    name: 'proxy_cache_background_update', contexts: LOC3, kind: 'http', field: 'proxyCacheBackgroundUpdate', parse: flag, default: 'off',
+    syntax: 'proxy_cache_background_update on | off;',
+    summary: 'With proxy_cache_use_stale updating, an expired entry answers at once ($upstream_cache_status STALE) while a background request fetches it again (others meanwhile: UPDATING).',
+    note: 'The client\'s connection is free for its next request at once (nginx holds it until the background request ends). The background request does not revalidate (proxy_cache_revalidate) and is not logged.',
+  }),
+  setting({
+    name: 'proxy_cache_max_range_offset', contexts: LOC3, kind: 'http', field: 'proxyCacheMaxRangeOffsetBytes', parse: size, initial: null,
+    syntax: 'proxy_cache_max_range_offset number;',
+    summary: 'A Range request that is not answered from an entry and starts at or past this offset (or is a suffix range) goes upstream with its Range field, and the answer is not stored.',
   }),
   setting({
     name: 'proxy_cache_convert_head', contexts: LOC3, kind: 'http', field: 'proxyCacheConvertHead', parse: flag, default: 'on',

@@ -220,6 +220,9 @@ export interface HttpValues extends SslValues, ProxySslValues, ResolverValues {
   proxyCacheRevalidate: boolean;
   proxyCacheLockTimeoutMs: number;
   proxyCacheLockAgeMs: number;
+  proxyCacheBackgroundUpdate: boolean;
+  /** null: no limit (nginx's largest offset). */
+  proxyCacheMaxRangeOffsetBytes: number | null;
 }
 
 export interface HttpItems extends SslItems {

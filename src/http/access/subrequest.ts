@@ -10,7 +10,7 @@
  */
 import type { TlsInfo } from '../../tls/info.js';
 import type { LocationPlan } from '../plan.js';
-import type { HttpRequest } from '../request.js';
+import { BODY_NONE, HttpRequest } from '../request.js';
 import type { VirtualHosts } from '../router.js';
 import type { HttpSite } from '../site.js';
 import type { ClientTransport, Exchange } from '../transport.js';
@@ -103,4 +103,22 @@ export class SubrequestTransport implements ClientTransport {
     if (this.answered === 0) this.answered = 500;
     this.end();
   }
+}
+
+/**
+ * A subrequest of `r` answered over `t`: the main request's head (no body), client address,
+ * server and host, as nginx's subrequests share them; not logged (`parent`), and `internal`
+ * locations may answer it.
+ */
+export function subrequestOf(r: HttpRequest, t: SubrequestTransport): HttpRequest {
+  const sub = new HttpRequest(r.head, 0, t, r.connectionRequests, BODY_NONE);
+  t.request = sub;
+  sub.parent = r;
+  sub.internal = true;
+  sub.remoteAddr = r.remoteAddr;
+  sub.remotePort = r.remotePort;
+  sub.server = r.server;
+  sub.host = r.host;
+  sub.serverName = r.serverName;
+  return sub;
 }

@@ -75,6 +75,10 @@ export interface CachePlan {
   readonly staleOnError: boolean;
   readonly staleOnTimeout: boolean;
   readonly staleUpdating: boolean;
+  /** proxy_cache_background_update with use_stale updating (nginx needs both). */
+  readonly backgroundUpdate: boolean;
+  /** proxy_cache_max_range_offset, null when unset. */
+  readonly maxRangeOffset: number | null;
   /** proxy_cache_lock: concurrent misses wait for one fill (null: off). */
   readonly lock: { readonly timeoutMs: number; readonly ageMs: number } | null;
   /** The same for a HEAD request with proxy_cache_convert_head on: GET upstream. */
@@ -123,6 +127,8 @@ export function compileCachePlan(
     staleOnError: c.useStale.includes('error') || c.useStale.includes('invalid_header'),
     staleOnTimeout: c.useStale.includes('timeout'),
     staleUpdating: c.useStale.includes('updating'),
+    backgroundUpdate: c.backgroundUpdate && c.useStale.includes('updating'),
+    maxRangeOffset: c.maxRangeOffsetBytes,
     lock: c.lock ? { timeoutMs: c.lockTimeoutMs, ageMs: c.lockAgeMs } : null,
     proxy: cacheProxy,
     headProxy: { ...cacheProxy, method: GET, headAsGet: true },

@@ -8,6 +8,10 @@
  * - proxy_cache_min_uses: stored once the key was asked that many times;
  * - proxy_cache_use_stale: the expired entry answers (STALE) when the upstream fails as named, or
  *   (UPDATING) while another request (of any worker process: fills.ts) fetches the key again;
+ * - proxy_cache_background_update (with use_stale updating): the expired entry answers at once
+ *   (STALE) while a background request fetches the key again (background.ts);
+ * - proxy_cache_max_range_offset: a MISS or EXPIRED Range past the offset goes upstream with its
+ *   Range and is not stored (the status stays MISS / EXPIRED);
  * - proxy_cache_revalidate: an expired entry with validators is asked for with them; a 304 is
  *   REVALIDATED (writer.ts serves the entry and makes it fresh again);
  * - proxy_cache_lock: a MISS while another request (of any worker process) fetches the key waits for it,
@@ -18,9 +22,11 @@ import path from 'node:path';
 import type { LocationPlan } from '../plan.js';
 import { ProxyExchange } from '../proxy.js';
 import type { HttpRequest } from '../request.js';
+import { headerValue } from '../../wire/headers.js';
 import type { Exchange } from '../transport.js';
 import { ENTRY_NONE, entryHash, entryPath, lockFileOf, openEntry, usesFileOf, validatorsOf, type FoundEntry } from './entry.js';
-import { CacheLockWait, claimFill, LOCK_TIMED_OUT, mayWait } from './fills.js';
+import { startBackgroundUpdate } from './background.js';
+import { CacheLockWait, claimFill, endFill, LOCK_TIMED_OUT, mayWait } from './fills.js';
 import { CacheHitExchange } from './hit.js';
 import { anySet, REVALIDATING, type CachePlan, type Fill } from './plan.js';
 import { CacheWriter, variantOf } from './writer.js';
@@ -61,6 +67,7 @@ export function cacheExchange(r: HttpRequest, plan: LocationPlan, cache: CachePl
     }
     if (typeof found !== 'object') {
       r.cacheStatus = 'MISS';
+      if (cache.maxRangeOffset !== null && rangeGoesUpstream(r, cache.maxRangeOffset)) return new ProxyExchange(r, plan, plan.proxy!);
       // A request woken from the lock was counted when it first looked.
       store &&= deadlineMs > 0 || counted(cache, file);
       const lock = cache.lock;
@@ -80,7 +87,18 @@ export function cacheExchange(r: HttpRequest, plan: LocationPlan, cache: CachePl
         r.cacheStatus = 'UPDATING';
         return new CacheHitExchange(r, plan, found);
       }
+      if (claim.own !== null && cache.backgroundUpdate) {
+        // The entry answers now (STALE); a background request fetches the key again, holding the fill.
+        r.cacheStatus = 'STALE';
+        startBackgroundUpdate(r, plan, cache, { plan, key, file, variantFile: variants ? (v) => variantPath(file, key, v) : null }, claim.own);
+        return new CacheHitExchange(r, plan, found);
+      }
       r.cacheStatus = 'EXPIRED';
+      if (cache.maxRangeOffset !== null && rangeGoesUpstream(r, cache.maxRangeOffset)) {
+        if (claim.own !== null) endFill(zone, key, claim.own);
+        closeSync(found.fd);
+        return new ProxyExchange(r, plan, plan.proxy!);
+      }
       fill = claim.own;
       if (cache.revalidateProxy !== null && r.method !== 'HEAD') {
         const v = validatorsOf(found.head);
@@ -102,6 +120,25 @@ export function cacheExchange(r: HttpRequest, plan: LocationPlan, cache: CachePl
 }
 
 const NO_CLAIM = { busy: null, own: null } as const;
+
+/**
+ * proxy_cache_max_range_offset (nginx's ngx_http_upstream_cache_check_range): a Range starting
+ * at or past the offset, or a suffix range, goes upstream as the client sent it and the answer is
+ * not stored; with offset 0 every Range does. A Range that is not `bytes=` does not.
+ */
+function rangeGoesUpstream(r: HttpRequest, maxOffset: number): boolean {
+  const range = headerValue(r.head, 'range');
+  if (range === null) return false;
+  if (maxOffset === 0) return true;
+  if (range.length < 7 || range.slice(0, 6).toLowerCase() !== 'bytes=') return false;
+  let i = 6;
+  while (range.charCodeAt(i) === 0x20) i++;
+  if (range.charCodeAt(i) === 0x2d) return true;
+  let offset = 0;
+  let digits = 0;
+  for (let c = range.charCodeAt(i); c >= 0x30 && c <= 0x39; c = range.charCodeAt(++i), digits++) offset = offset * 10 + c - 0x30;
+  return digits > 0 && offset >= maxOffset;
+}
 
 function variantPath(file: string, key: string, variant: string): string {
   return `${file.slice(0, file.lastIndexOf('/') + 1)}${entryHash(`${key}\n${variant}`)}`;
