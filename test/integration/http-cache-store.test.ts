@@ -173,7 +173,7 @@ describe('entries on disk', () => {
   });
 });
 
-describe('the cache manager (inactive, max_size)', () => {
+describe('the cache manager (inactive, max_size, min_free)', () => {
   function sizeUnder(dir: string): number {
     return filesUnder(dir).reduce((sum, f) => sum + fs.statSync(path.join(dir, f)).size, 0);
   }
@@ -223,6 +223,31 @@ describe('the cache manager (inactive, max_size)', () => {
     await expect.poll(() => sizeUnder(path.join(dir, 'c')), { timeout: 8000, interval: 250 }).toBeLessThanOrEqual(4096);
     expect(await get(proxy, `/${'p'.repeat(900)}7`)).toMatchObject({ status: 'HIT' });
     expect(await get(proxy, `/${'p'.repeat(900)}0`)).toMatchObject({ status: 'MISS' });
+  }, 15_000);
+
+  test('min_free: while the file system has less available, entries go (least recently used first); a zone whose min_free is met keeps them', async () => {
+    const backend = await backendOf();
+    const dir = tempDir('tsproxy-cache-');
+    fs.mkdirSync(path.join(dir, 'c'));
+    const st = fs.statfsSync(path.join(dir, 'c'));
+    // more than the file system will ever have available while the test runs
+    const unreachableGiB = Math.ceil((st.bavail * st.bsize) / 1024 ** 3) + 1000;
+    const proxy = await startProxy(`http {
+      proxy_cache_path ${dir}/c levels=1:2 keys_zone=full:1m min_free=${unreachableGiB}g inactive=8s;
+      proxy_cache_path ${dir}/d levels=1:2 keys_zone=roomy:1m min_free=1k inactive=8s;
+      server { listen 127.0.0.1:0;
+        add_header X-Cache-Status $upstream_cache_status;
+        location /full/ { proxy_cache full; proxy_pass http://127.0.0.1:${backend.port}; }
+        location /roomy/ { proxy_cache roomy; proxy_pass http://127.0.0.1:${backend.port}; }
+      }
+    }`);
+    for (const p of ['/full/a', '/full/b', '/roomy/a', '/roomy/b']) expect(await get(proxy, p)).toMatchObject({ status: 'MISS' });
+    expect(filesUnder(path.join(dir, 'c'))).toHaveLength(2);
+    // the manager sweeps every inactive/4 (2 s here)
+    await expect.poll(() => filesUnder(path.join(dir, 'c')), { timeout: 8000, interval: 100 }).toEqual([]);
+    expect(await get(proxy, '/full/a')).toMatchObject({ status: 'MISS' });
+    expect(await get(proxy, '/roomy/a')).toMatchObject({ status: 'HIT' });
+    expect(filesUnder(path.join(dir, 'd'))).toHaveLength(2);
   }, 15_000);
 });
 

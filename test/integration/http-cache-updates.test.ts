@@ -1,9 +1,13 @@
 /**
- * proxy_cache_background_update, proxy_cache_max_range_offset and proxy_cache_min_uses on an
- * expired entry, through real sockets. Every sequence here is what nginx 1.22 gave for the same
+ * proxy_cache_background_update, proxy_cache_max_range_offset, proxy_cache_min_uses on an
+ * expired entry, and the lock files of fills (another process's lock, one a crash left), through
+ * real sockets. Every sequence here is what nginx 1.22 gave for the same
  * requests (checked with nginx and a backend of the same kind, which ignores Range and says
  * which Range it got).
  */
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { request, startCountingBackend, type HttpBackend } from '../helpers/backend.js';
 import { tempDir } from '../helpers/cli.js';
@@ -11,7 +15,7 @@ import { startProxy, type TestProxy } from '../helpers/proxy.js';
 
 const BODY_BYTES = 108;
 
-async function setup(locations: string): Promise<{ proxy: TestProxy; backend: HttpBackend; counts: Map<string, number> }> {
+async function setup(locations: string): Promise<{ proxy: TestProxy; backend: HttpBackend; counts: Map<string, number>; dir: string }> {
   const { backend, counts } = await startCountingBackend(BODY_BYTES);
   const dir = tempDir('tsproxy-cache-');
   const proxy = await startProxy(`http {
@@ -21,7 +25,7 @@ async function setup(locations: string): Promise<{ proxy: TestProxy; backend: Ht
       ${locations.replaceAll('UP', `http://127.0.0.1:${backend.port}`)}
     }
   }`);
-  return { proxy, backend, counts };
+  return { proxy, backend, counts, dir };
 }
 
 async function ask(proxy: TestProxy, p: string, range?: string): Promise<string> {
@@ -97,5 +101,46 @@ describe('proxy_cache_min_uses on an expired entry (nginx 1.22: the entry exists
     await sleep(2100);
     expect(await ask(s.proxy, '/uses/a')).toBe('200 EXPIRED #3 -');
     expect(await ask(s.proxy, '/uses/a')).toBe('200 HIT #3 -');
+  });
+});
+
+describe('fills are lock files beside the entry (one zone for every process)', () => {
+  /** The lock of the entry of `urlPath` (nginx's built-in key, levels=1:2). */
+  function lockOf(s: { dir: string; backend: HttpBackend }, urlPath: string): string {
+    const h = createHash('md5').update(`http://127.0.0.1:${s.backend.port}${urlPath}`).digest('hex');
+    return path.join(s.dir, 'c', h.slice(-1), h.slice(-3, -1), `${h}.lock`);
+  }
+
+  const LOCK = 'location /l/ { proxy_cache z; proxy_cache_valid 200 10m; proxy_cache_lock on; proxy_cache_lock_timeout 3s; proxy_pass UP; }';
+
+  test("another process's fill (its lock file): a MISS waits, and looks again as soon as the lock is gone", async () => {
+    const s = await setup(LOCK);
+    const lock = lockOf(s, '/l/a');
+    fs.mkdirSync(path.dirname(lock), { recursive: true });
+    fs.writeFileSync(lock, '');
+    const t0 = Date.now();
+    const answer = ask(s.proxy, '/l/a');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(s.backend.requests).toBe(0);
+    fs.unlinkSync(lock);
+    // its turn: it fetches and stores (not the lock_timeout path, which does not store)
+    expect(await answer).toBe('200 MISS #1 -');
+    expect(Date.now() - t0).toBeLessThan(2000);
+    expect(await ask(s.proxy, '/l/a')).toBe('200 HIT #1 -');
+    expect(fs.existsSync(lock)).toBe(false);
+  });
+
+  test('a lock older than proxy_cache_lock_age (a crashed process\'s) is taken over at once', async () => {
+    const s = await setup(LOCK);
+    const lock = lockOf(s, '/l/b');
+    fs.mkdirSync(path.dirname(lock), { recursive: true });
+    fs.writeFileSync(lock, '');
+    const old = (Date.now() - 10_000) / 1000;
+    fs.utimesSync(lock, old, old);
+    const t0 = Date.now();
+    expect(await ask(s.proxy, '/l/b')).toBe('200 MISS #1 -');
+    expect(Date.now() - t0).toBeLessThan(1000);
+    expect(await ask(s.proxy, '/l/b')).toBe('200 HIT #1 -');
+    expect(fs.existsSync(lock)).toBe(false);
   });
 });
