@@ -26,6 +26,7 @@ import type { LocationPlan } from './plan.js';
 import { BODY_NONE, type HttpRequest } from './request.js';
 import { absoluteLocation, errorResponse, redirectResponse, statusText, writeServerFields, type LocalResponse } from './respond.js';
 import type { ClientTransport, Exchange } from './transport.js';
+import { FILE_READ_BYTES, pipeFileBody, resumeFileBody } from './file-body.js';
 
 const MIME_TYPES: Readonly<Record<string, string>> = {
   html: 'text/html', htm: 'text/html', shtml: 'text/html', css: 'text/css', xml: 'text/xml', txt: 'text/plain',
@@ -152,8 +153,7 @@ export class StaticExchange implements Exchange {
   }
 
   clientDrain(): void {
-    if (this.#r.pacer?.holding) return;
-    if (this.#stream !== null && this.#stream.isPaused()) this.#stream.resume();
+    resumeFileBody(this.#r, this.#stream);
   }
 
   clientClosed(): void {
@@ -294,23 +294,17 @@ export class StaticExchange implements Exchange {
       return this.#finish();
     }
     startPacing(r, false);
-    const stream = handle.createReadStream({ start, end, highWaterMark: 64 * 1024 });
+    const stream = handle.createReadStream({ start, end, highWaterMark: FILE_READ_BYTES });
     this.#stream = stream;
-    stream.on('data', (chunk: Buffer | string) => {
-      const buf = chunk as Buffer;
-      if (transform !== null) {
-        if (!transform.write(buf)) stream.pause();
-        return;
-      }
+    pipeFileBody(stream, (buf) => {
+      if (transform !== null) return transform.write(buf);
       r.bodyBytesSent += buf.length;
       r.bytesSent += buf.length;
-      if (!sendBody(r, buf)) stream.pause();
-    });
-    stream.on('end', () => {
+      return sendBody(r, buf);
+    }, () => {
       if (!this.#done) transform?.end();
       this.#finish();
-    });
-    stream.on('error', (err) => {
+    }, (err) => {
       if (this.#done) return;
       // The head is out: a short body must not look complete.
       this.#done = true;

@@ -17,9 +17,7 @@ import { touchEntry } from './manager.js';
 import { notModified, parseRange, preconditionFailed, type ByteRange } from '../static.js';
 import { headerValue } from '../../wire/headers.js';
 import { errorResponse } from '../respond.js';
-
-/** The bytes one read of the entry file takes. */
-const READ_BYTES = 64 * 1024;
+import { FILE_READ_BYTES, pipeFileBody, resumeFileBody } from '../file-body.js';
 
 export class CacheHitExchange implements Exchange {
   bodyDone: boolean;
@@ -89,15 +87,12 @@ export class CacheHitExchange implements Exchange {
       closeSync(e.fd);
       return this.#finish();
     }
-    const stream = createReadStream('', { fd: e.fd, start: e.bodyStart + start, end: e.bodyStart + start + length - 1, highWaterMark: READ_BYTES });
+    const stream = createReadStream('', { fd: e.fd, start: e.bodyStart + start, end: e.bodyStart + start + length - 1, highWaterMark: FILE_READ_BYTES });
     this.#stream = stream;
-    stream.on('data', (chunk: Buffer | string) => {
-      const buf = chunk as Buffer;
+    pipeFileBody(stream, (buf) => {
       const n = response.take(buf);
-      if (n > 0 && !response.send(n === buf.length ? buf : buf.subarray(0, n)) && !response.done) stream.pause();
-    });
-    stream.on('end', () => this.#finish());
-    stream.on('error', (err) => {
+      return n === 0 || response.send(n === buf.length ? buf : buf.subarray(0, n)) || response.done;
+    }, () => this.#finish(), (err) => {
       if (this.#done) return;
       // The head is out: a short body must not look complete.
       this.#done = true;
@@ -143,8 +138,7 @@ export class CacheHitExchange implements Exchange {
   }
 
   clientDrain(): void {
-    if (this.#r.pacer?.holding) return;
-    if (this.#stream !== null && this.#stream.isPaused()) this.#stream.resume();
+    resumeFileBody(this.#r, this.#stream);
   }
 
   clientClosed(): void {
