@@ -16,7 +16,7 @@
  * stat of the lock per POLL_MS per key, however many wait; nginx polls every 500 ms). A lookup
  * finding a young fill in the map costs no system call.
  */
-import { closeSync, fstatSync, linkSync, mkdirSync, openSync, renameSync, statSync } from 'node:fs';
+import { closeSync, fstatSync, linkSync, mkdirSync, openSync, renameSync, statSync, type Stats } from 'node:fs';
 import path from 'node:path';
 import type { LocationPlan } from '../plan.js';
 import { BODY_NONE, type HttpRequest } from '../request.js';
@@ -39,7 +39,7 @@ export function claimFill(zone: CacheZone, key: string, lock: string, maxAgeMs: 
   for (let attempt = 0; attempt < 3; attempt++) {
     const created = createLock(lock);
     if (created !== null) return { busy: null, own: own(zone, key, lock, created) };
-    const st = statSync(lock, { throwIfNoEntry: false });
+    const st = statQuietly(lock);
     if (st === undefined) continue; // removed meanwhile: try again
     if (now - st.mtimeMs < maxAgeMs) return { busy: watch(zone, key, lock, st.mtimeMs), own: null };
     if (!takeOver(zone, lock, st.ino, st.mtimeMs)) return { busy: watch(zone, key, lock, Date.now()), own: null };
@@ -52,7 +52,7 @@ export function claimFill(zone: CacheZone, key: string, lock: string, maxAgeMs: 
 export function endFill(zone: CacheZone, key: string, fill: Fill): void {
   if (fill.lockIno !== 0) {
     // Only the lock this fill made: one taken over since (past lock_age) is another's.
-    const st = statSync(fill.lock, { throwIfNoEntry: false });
+    const st = statQuietly(fill.lock);
     if (st !== undefined && st.ino === fill.lockIno && st.mtimeMs === fill.lockMtimeMs) unlinkQuietly(fill.lock);
   }
   if (zone.fills.get(key) !== fill) return;
@@ -82,6 +82,8 @@ function createLock(lock: string): { ino: number; mtimeMs: number } | null {
   try {
     const st = fstatSync(fd);
     return { ino: st.ino, mtimeMs: st.mtimeMs };
+  } catch {
+    return { ino: 0, mtimeMs: 0 };
   } finally {
     closeSync(fd);
   }
@@ -99,7 +101,7 @@ function takeOver(zone: CacheZone, lock: string, ino: number, mtimeMs: number): 
   } catch {
     return true; // someone removed it first
   }
-  const st = statSync(aside, { throwIfNoEntry: false });
+  const st = statQuietly(aside);
   if (st !== undefined && (st.ino !== ino || st.mtimeMs !== mtimeMs)) {
     // A fresh lock moved by mistake: back where it was (unless yet another was made meanwhile).
     try {
@@ -139,11 +141,20 @@ function watch(zone: CacheZone, key: string, lock: string, sinceMs: number): Fil
 
 /** The watched lock is gone (or nobody here waits any more): the waiters look again. */
 function poll(zone: CacheZone, key: string, fill: Fill): void {
-  if (fill.waiters.length > 0 && statSync(fill.lock, { throwIfNoEntry: false }) !== undefined) return;
+  if (fill.waiters.length > 0 && statQuietly(fill.lock) !== undefined) return;
   clearInterval(fill.poll!);
   fill.poll = null;
   if (zone.fills.get(key) === fill) zone.fills.delete(key);
   wake(fill);
+}
+
+/** The file's stat, undefined when it is not there or cannot be read (a disk problem must not fail the request). */
+function statQuietly(file: string): Stats | undefined {
+  try {
+    return statSync(file, { throwIfNoEntry: false });
+  } catch {
+    return undefined;
+  }
 }
 
 function wake(fill: Fill): void {
