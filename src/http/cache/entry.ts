@@ -54,6 +54,11 @@ export interface FoundEntry {
   readonly bodyBytes: number;
   /** The file's mtime: its last use, for the cache manager's `inactive`. */
   readonly mtimeMs: number;
+  /**
+   * The whole body when the lookup's first read took it along (a small entry): a HIT sends it
+   * from here instead of reading the file again through a stream. null for a larger entry.
+   */
+  readonly body: Buffer | null;
 }
 
 /** The md5 hex of a key (nginx's file name). */
@@ -142,7 +147,8 @@ export function openEntry(file: string, key: string): FoundEntry | typeof ENTRY_
     }
     // Another key with the same md5 (nginx: "cache file ... has md5 collision") is not this entry.
     if (!validHead(head, key)) return corrupt(fd, file);
-    return { file, fd, head, validSec, bodyStart, bodyBytes, mtimeMs: st.mtimeMs };
+    const body = got === size ? buf.subarray(bodyStart, size) : null;
+    return { file, fd, head, validSec, bodyStart, bodyBytes, mtimeMs: st.mtimeMs, body };
   } catch {
     return corrupt(fd, file);
   }

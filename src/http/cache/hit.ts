@@ -87,6 +87,14 @@ export class CacheHitExchange implements Exchange {
       closeSync(e.fd);
       return this.#finish();
     }
+    if (e.body !== null) {
+      // A small entry came whole with the lookup's read: no second read of the file.
+      closeSync(e.fd);
+      const piece = e.body.subarray(start, start + length);
+      const n = response.take(piece);
+      if (n > 0) response.send(n === piece.length ? piece : piece.subarray(0, n));
+      return this.#finish();
+    }
     const stream = createReadStream('', { fd: e.fd, start: e.bodyStart + start, end: e.bodyStart + start + length - 1, highWaterMark: FILE_READ_BYTES });
     this.#stream = stream;
     pipeFileBody(stream, (buf) => {
