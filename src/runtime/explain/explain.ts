@@ -83,7 +83,7 @@ function hostOf(l: ListenConfig): string | null {
 }
 
 /** The listen socket a connection for `req` reaches (nginx: an address's own listen before a wildcard one on its port). */
-function chooseListen(listens: readonly ListenConfig[], req: ParsedRequest, wanted: string | null, sources: Sources): { listen: ListenConfig; why: string } {
+function chooseListen(listens: readonly ListenConfig[], req: ParsedRequest, wanted: string | null): { listen: ListenConfig; why: string } {
   let addr: string | null = null;
   let port = req.port;
   if (wanted !== null) {
@@ -97,7 +97,7 @@ function chooseListen(listens: readonly ListenConfig[], req: ParsedRequest, want
     const all = listens.map((l) => l.key).join(', ') || 'none';
     throw invalid(`no http server listens on port ${port} (http listens: ${all}); name one with --listen`);
   }
-  const at = (l: ListenConfig): string => `listen ${l.key} (${placeOf(sources, l.loc)})`;
+  const at = (l: ListenConfig): string => `listen ${l.key}`;
   if (addr !== null) {
     const own = onPort.find((l) => hostOf(l) === addr);
     if (own !== undefined) return { listen: own, why: `--listen ${wanted}: ${at(own)}` };
@@ -185,7 +185,7 @@ export async function explainRequest(config: Config, sources: Sources, opts: Exp
   try {
     const site = snapshot.http!;
     const httpListens = [...snapshot.listens.values()].filter((l) => site.vhostsFor(l.key) !== undefined);
-    const { listen, why: listenWhy } = chooseListen(httpListens, req, opts.listen, sources);
+    const { listen, why: listenWhy } = chooseListen(httpListens, req, opts.listen);
     return await run(site, site.vhostsFor(listen.key)!, listen, listenWhy, req, sources, opts, log, config);
   } finally {
     disposeSnapshot(snapshot, null);
