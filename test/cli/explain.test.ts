@@ -70,7 +70,7 @@ test('a config error exits 1 as -t does; so does a request no listen takes', asy
   fs.writeFileSync(file, 'events {}\nhttp { server { listen 127.0.0.1:8080; location / { return 200; } } }\n');
   const port = await runCli(['-c', file, '--explain', 'GET http://x:9999/']);
   expect(port.code).toBe(1);
-  expect(port.stderr).toBe('tsproxy: [error] no http server listens on port 9999 (http listens: 127.0.0.1:8080); name one with --listen\n');
+  expect(port.stderr).toBe('tsproxy: [error] no http or tcp server listens on port 9999 (listens: 127.0.0.1:8080); name one with --listen\n');
   const syntax = await runCli(['-c', file, '--explain', 'GET /relative']);
   expect(syntax.code).toBe(1);
   expect(syntax.stderr).toContain('--explain wants "METHOD http[s]://host[:port]/path?query"');

@@ -26,6 +26,7 @@ import { LocalSessionZones } from '../../tls/sessions.js';
 import { TunnelRegistry } from '../connections.js';
 import { buildSnapshot, disposeSnapshot } from '../snapshot.js';
 import { proxyContent, type PeerHealth } from './upstream.js';
+import { explainStream, streamServer } from './stream.js';
 import { blockAt, directiveAt, placeOf, variablesIn, type Sources } from './source.js';
 import { ExplainTransport, type LocalAnswer } from './transport.js';
 import { EXPLAIN_SCHEMA, type ExplainContent, type ExplainStep, type Explanation } from './types.js';
@@ -95,7 +96,7 @@ function chooseListen(listens: readonly ListenConfig[], req: ParsedRequest, want
   const onPort = listens.filter((l) => l.address.kind === 'tcp' && l.address.port === port);
   if (onPort.length === 0) {
     const all = listens.map((l) => l.key).join(', ') || 'none';
-    throw invalid(`no http server listens on port ${port} (http listens: ${all}); name one with --listen`);
+    throw invalid(`no http or tcp server listens on port ${port} (listens: ${all}); name one with --listen`);
   }
   const at = (l: ListenConfig): string => `listen ${l.key}`;
   if (addr !== null) {
@@ -103,9 +104,9 @@ function chooseListen(listens: readonly ListenConfig[], req: ParsedRequest, want
     if (own !== undefined) return { listen: own, why: `--listen ${wanted}: ${at(own)}` };
     const wild = onPort.find((l) => WILDCARD_HOSTS.has(hostOf(l) ?? ''));
     if (wild !== undefined) return { listen: wild, why: `no listen names ${addr}:${port} itself: the wildcard ${at(wild)} takes the connection` };
-    throw invalid(`no http server listens on ${wanted} (on port ${port}: ${onPort.map((l) => l.key).join(', ')})`);
+    throw invalid(`no http or tcp server listens on ${wanted} (on port ${port}: ${onPort.map((l) => l.key).join(', ')})`);
   }
-  if (onPort.length === 1) return { listen: onPort[0]!, why: `the only http listen on port ${port}: ${at(onPort[0]!)}` };
+  if (onPort.length === 1) return { listen: onPort[0]!, why: `the only listen on port ${port}: ${at(onPort[0]!)}` };
   const wild = onPort.find((l) => WILDCARD_HOSTS.has(hostOf(l) ?? '')) ?? onPort[0]!;
   const others = onPort.filter((l) => l !== wild).map((l) => l.key).join(', ');
   return { listen: wild, why: `${onPort.length} listens on port ${port}: ${at(wild)} (a connection to ${others} would reach that one instead: name it with --listen)` };
@@ -157,6 +158,25 @@ function stepsOf(events: readonly TraceEvent[], sources: Sources): ExplainStep[]
   });
 }
 
+/** The Host header the request carries: the URL's authority, or -H Host. */
+function hostHeader(req: ParsedRequest, opts: ExplainOptions): string {
+  const h = opts.headers.find((x) => /^host\s*:/i.test(x));
+  return h === undefined ? req.authority : h.slice(h.indexOf(':') + 1).trim();
+}
+
+function requestPart(req: ParsedRequest, opts: ExplainOptions): Explanation['request'] {
+  return {
+    method: req.method, scheme: req.scheme, host: hostHeader(req, opts), port: req.port, target: req.target, headers: opts.headers,
+    from: opts.from ?? '127.0.0.1', sni: req.scheme === 'https' ? opts.sni ?? req.hostName : null,
+  };
+}
+
+/** The local address of a connection to `listen` ($server_addr): a wildcard listen is reached on 127.0.0.1. */
+function serverAddrOf(listen: ListenConfig): string {
+  const h = hostOf(listen);
+  return h === null || WILDCARD_HOSTS.has(h) ? '127.0.0.1' : h.replace(/^\[|\]$/g, '');
+}
+
 /** Why the location search's winner won (locations.ts's rules, in words). */
 function winnerWhy(loc: CompiledLocation): string {
   const nested = loc.parent === null ? '' : ` (nested in ${loc.parent.name})`;
@@ -172,7 +192,6 @@ function winnerWhy(loc: CompiledLocation): string {
 /** Run `opts.request` through `config`'s http routing and say what happened. */
 export async function explainRequest(config: Config, sources: Sources, opts: ExplainOptions): Promise<Explanation> {
   const req = parseExplainRequest(opts.request);
-  if (config.http === null || config.http === undefined) throw invalid('the configuration has no http block');
   const log: string[] = [];
   const logger = createLogger({ stream: { write: (line: string) => void log.push(String((JSON.parse(line) as { msg?: unknown }).msg ?? line)) }, level: 'info' });
   const pool = new UpstreamPool();
@@ -183,10 +202,26 @@ export async function explainRequest(config: Config, sources: Sources, opts: Exp
   // The balancers take requests once a snapshot is committed (into this explanation's own registry).
   snapshot.commit();
   try {
-    const site = snapshot.http!;
-    const httpListens = [...snapshot.listens.values()].filter((l) => site.vhostsFor(l.key) !== undefined);
-    const { listen, why: listenWhy } = chooseListen(httpListens, req, opts.listen);
-    return await run(site, site.vhostsFor(listen.key)!, listen, listenWhy, req, sources, opts, log, config);
+    const site = snapshot.http;
+    const stream = snapshot.stream;
+    const listens = [...snapshot.listens.values()].filter((l) => site?.vhostsFor(l.key) !== undefined || (l.udp !== true && stream?.explainView(l.key) !== null && stream !== null));
+    const { listen, why: listenWhy } = chooseListen(listens, req, opts.listen);
+    const vhosts = site?.vhostsFor(listen.key);
+    if (site !== null && vhosts !== undefined) return await run(site, vhosts, listen, listenWhy, req, sources, opts, log, config);
+    // A tcp {} / stream {} listen: the first bytes choose the server (SNI, or a websocket_pass request's Host).
+    const view = stream!.explainView(listen.key)!;
+    const name = req.scheme === 'https' ? opts.sni ?? req.hostName : view.site.hasWebsocket ? hostHeader(req, opts).replace(/:\d+$/, '') : null;
+    const chosen = streamServer(view.site, name).server;
+    const ws = snapshot.websocketHttp;
+    const wsHosts = ws?.vhostsFor(listen.key);
+    if (chosen.routes !== null && ws !== null && wsHosts !== undefined) {
+      const why = `${listenWhy}; a tcp server with websocket_pass: its requests are routed by the HTTP engine, by Host and path`;
+      return await run(ws, wsHosts, listen, why, req, sources, opts, log, config);
+    }
+    const e = explainStream(view, {
+      listen, listenWhy, name, https: req.scheme === 'https', from: opts.from ?? '127.0.0.1', serverAddr: serverAddrOf(listen), port: req.port,
+    }, requestPart(req, opts), sources, opts.health, config.stream ?? null);
+    return { ...e, log };
   } finally {
     disposeSnapshot(snapshot, null);
     pool.close();
@@ -199,13 +234,12 @@ async function run(
 ): Promise<Explanation> {
   const from = opts.from ?? '127.0.0.1';
   const userHost = opts.headers.find((h) => /^host\s*:/i.test(h));
-  const host = userHost === undefined ? req.authority : userHost.slice(userHost.indexOf(':') + 1).trim();
+  const host = hostHeader(req, opts);
   const headText = `${req.method} ${req.target} HTTP/1.1\r\n${userHost === undefined ? `Host: ${host}\r\n` : ''}${opts.headers.map((h) => `${h}\r\n`).join('')}\r\n`;
   const why: NameChoice = { how: 'default', name: '' };
   const nameMatch = vhosts.explain(host, why);
   const server = nameMatch.server;
-  const listenHost = hostOf(listen);
-  const serverAddr = listenHost === null || WILDCARD_HOSTS.has(listenHost) ? '127.0.0.1' : listenHost.replace(/^\[|\]$/g, '');
+  const serverAddr = serverAddrOf(listen);
 
   let content: ExplainContent | null = null;
   let handler: string | null = null;
@@ -213,7 +247,7 @@ async function run(
   let request: HttpRequest | null = null;
   let settle!: () => void;
   const settled = new Promise<void>((resolve) => (settle = resolve));
-  const names = variablesIn(blockAt(sources, server.config.loc), config.http!);
+  const names = variablesIn(blockAt(sources, server.config.loc), config.http ?? null);
   const evaluate = (r: HttpRequest): void => {
     const out: Record<string, string> = {};
     for (const name of names) {
@@ -270,7 +304,8 @@ async function run(
     ? 'a named location, reached by try_files or error_page' : 'reached by an internal redirect (error_page, try_files, index)';
   return {
     schema: EXPLAIN_SCHEMA,
-    request: { method: req.method, scheme: req.scheme, host, port: req.port, target: req.target, headers: opts.headers, from, sni: req.scheme === 'https' ? opts.sni ?? req.hostName : null },
+    context: 'http',
+    request: requestPart(req, opts),
     listen: { key: listen.key, ssl: listen.ssl, at: placeOf(sources, listen.loc), why: listenWhy + (listen.ssl !== (req.scheme === 'https') ? ` (note: the listen is ${listen.ssl ? '' : 'not '}ssl but the URL is ${req.scheme})` : '') },
     server: {
       name: server.primaryName, at: placeOf(sources, server.config.loc), how: why.how, matchedName: why.name,

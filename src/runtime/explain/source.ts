@@ -81,11 +81,11 @@ const ROUTING_VARIABLES = ['host', 'uri', 'args', 'request_uri', 'scheme', 'serv
  * The variables `text` names, and through map / split_clients the ones those read, in first-seen
  * order after the routing ones.
  */
-export function variablesIn(text: string, http: HttpConfig): string[] {
+export function variablesIn(text: string, http: Pick<HttpConfig, 'maps' | 'splitClients'> | null): string[] {
   const out = new Set<string>(ROUTING_VARIABLES);
   const derived = new Map<string, string>();
-  for (const m of http.maps) derived.set(m.variable, m.source);
-  for (const s of http.splitClients ?? []) derived.set(s.variable, s.key);
+  for (const m of http?.maps ?? []) derived.set(m.variable, m.source);
+  for (const s of http?.splitClients ?? []) derived.set(s.variable, s.key);
   const add = (t: string): void => {
     for (const m of t.matchAll(VARIABLE)) {
       const name = m[1]!;

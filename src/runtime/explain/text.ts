@@ -16,13 +16,19 @@ function stepLines(s: ExplainStep): string[] {
   }
 }
 
+function peerLines(c: { readonly peers: readonly { peer: string; backup: boolean; health: string }[]; readonly order: readonly string[] }): string[] {
+  return [
+    `  peers: ${c.peers.map((p) => `${p.peer}${p.backup ? ' (backup)' : ''} [${p.health}]`).join(', ')}`,
+    `  would try: ${c.order.length === 0 ? 'no peer is usable now (502)' : c.order.join(' -> ')}`,
+  ];
+}
+
 function contentLines(c: ExplainContent): string[] {
   switch (c.kind) {
     case 'proxy':
       return [
         `content: proxy_pass to upstream "${c.group}" (${c.method})${c.dynamic === null ? '' : `, proxy_pass evaluated to ${c.dynamic}`}`,
-        `  peers: ${c.peers.map((p) => `${p.peer}${p.backup ? ' (backup)' : ''} [${p.health}]`).join(', ')}`,
-        `  would try: ${c.order.length === 0 ? 'no peer is usable now (502)' : c.order.join(' -> ')}`,
+        ...peerLines(c),
         `  upstream URL: ${c.url}`,
         '  request head sent:',
         ...c.head.map((l) => `    ${l}`),
@@ -33,6 +39,11 @@ function contentLines(c: ExplainContent): string[] {
       return ['content: the connection is closed without an answer'];
     case 'handler':
       return [`content: ${c.handler}: ${c.note}`];
+    case 'stream':
+      return [
+        `content: proxy_pass to upstream "${c.group}" (${c.method})${c.dynamic === null ? '' : `, proxy_pass evaluated to ${c.dynamic}`}: the bytes as they come${c.tls ? ', over TLS (proxy_ssl)' : ''}${c.proxyProtocol === 0 ? '' : `, after a PROXY v${c.proxyProtocol} header`}`,
+        ...peerLines(c),
+      ];
   }
 }
 
@@ -46,9 +57,9 @@ export function explanationText(e: Explanation): string {
   ];
   const captures = Object.entries(e.server.captures);
   if (captures.length > 0) lines.push(`    captures: ${captures.map(([k, v]) => `$${k}=${v}`).join(' ')}`);
-  lines.push('steps:');
-  for (const s of e.steps) for (const [i, l] of stepLines(s).entries()) lines.push(`${i === 0 ? '  ' : '  '}${l}`);
-  lines.push(e.location === null ? 'location: none: the server\'s own settings answer' : `location: ${e.location.name} (${e.location.at}): ${e.location.why}`);
+  if (e.steps.length > 0) lines.push('steps:');
+  for (const s of e.steps) for (const l of stepLines(s)) lines.push(`  ${l}`);
+  if (e.context === 'http') lines.push(e.location === null ? 'location: none: the server\'s own settings answer' : `location: ${e.location.name} (${e.location.at}): ${e.location.why}`);
   lines.push(...contentLines(e.content));
   lines.push('variables:');
   for (const [k, v] of Object.entries(e.variables)) lines.push(`    $${k} = "${v}"`);

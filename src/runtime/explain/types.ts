@@ -7,6 +7,11 @@ export const EXPLAIN_SCHEMA = 'tsproxy-explain/1';
 
 export interface Explanation {
   readonly schema: typeof EXPLAIN_SCHEMA;
+  /**
+   * http: an http {} server (or a tcp websocket_pass server, whose requests the HTTP engine
+   * routes); stream: a tcp {} / stream {} server proxying bytes (SNI routes).
+   */
+  readonly context: 'http' | 'stream';
   /** The request as given on the command line. */
   readonly request: {
     readonly method: string;
@@ -87,6 +92,20 @@ export type ExplainContent =
       readonly head: readonly string[];
       /** An evaluated `proxy_pass` with variables ("http://$backend$uri"), null for a fixed one. */
       readonly dynamic: string | null;
+    }
+  /** A tcp / stream server's proxy_pass: the bytes go to a peer as they come (TLS passthrough by SNI). */
+  | {
+      readonly kind: 'stream';
+      readonly group: string;
+      readonly method: string;
+      readonly peers: readonly { readonly peer: string; readonly backup: boolean; readonly health: string }[];
+      readonly order: readonly string[];
+      /** An evaluated `proxy_pass $var` (e.g. a map of $ssl_preread_server_name), null for a fixed one. */
+      readonly dynamic: string | null;
+      /** `proxy_protocol on`: the PROXY header version sent first (0: none). */
+      readonly proxyProtocol: number;
+      /** `proxy_ssl on`: TLS to the peer. */
+      readonly tls: boolean;
     }
   /** A local answer (return, redirect, static file, error page, refusal): status and header lines. */
   | { readonly kind: 'answer'; readonly status: number; readonly head: readonly string[]; readonly handler: string }

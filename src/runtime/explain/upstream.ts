@@ -12,7 +12,7 @@ import type { Peer } from '../../upstream/peer.js';
 import type { UpstreamGroup } from '../../upstream/group.js';
 import type { ExplainContent } from './types.js';
 
-/** Peer states by "group peer-id" (http upstreams of a status document). */
+/** Peer states by "context group peer-id" ("http backend 127.0.0.1:9001") from a status document. */
 export type PeerHealth = ReadonlyMap<string, string>;
 
 /** The peers' states from a check_status JSON document (`upstreams[].peers[].state`). */
@@ -21,8 +21,8 @@ export function peerHealthOf(doc: unknown): PeerHealth {
   const ups = (doc as { upstreams?: unknown }).upstreams;
   if (!Array.isArray(ups)) throw new TsproxyError('TSP_ERR_EXPLAIN', 'not a tsproxy status document (no "upstreams")');
   for (const u of ups as { name?: string; context?: string; peers?: { key?: string; state?: string }[] }[]) {
-    if (u.context !== 'http' || !Array.isArray(u.peers)) continue;
-    for (const p of u.peers) if (typeof p.key === 'string' && typeof p.state === 'string') out.set(`${u.name} ${p.key}`, p.state);
+    if (!Array.isArray(u.peers)) continue;
+    for (const p of u.peers) if (typeof p.key === 'string' && typeof p.state === 'string') out.set(`${u.context} ${u.name} ${p.key}`, p.state);
   }
   return out;
 }
@@ -48,13 +48,12 @@ export function methodText(m: BalanceMethod): string {
  * so far, as proxy_next_upstream retries do, up to proxy_next_upstream_tries. Each pick is given
  * back at once (this process's counters only).
  */
-function retryOrder(r: HttpRequest, proxy: ProxyPlan, group: UpstreamGroup): string[] {
-  const hashKey = proxy.hashKey === null ? null : proxy.hashKey(r);
+export function retryOrder(group: UpstreamGroup, clientAddress: string, hashKey: string | null, tries: number): string[] {
   const tried = new Set<Peer>();
   const order: string[] = [];
-  const limit = proxy.tries > 0 ? proxy.tries : Infinity;
+  const limit = tries > 0 ? tries : Infinity;
   while (order.length < limit) {
-    const peer = group.pick({ clientAddress: r.remoteAddr, hashKey, tried: tried.size === 0 ? null : tried });
+    const peer = group.pick({ clientAddress, hashKey, tried: tried.size === 0 ? null : tried });
     if (peer === null) break;
     group.release(peer, false);
     order.push(peer.id);
@@ -63,21 +62,24 @@ function retryOrder(r: HttpRequest, proxy: ProxyPlan, group: UpstreamGroup): str
   return order;
 }
 
+/** Every peer of the group, backups last, with its health in a running instance (or "unknown"). */
+export function peersOf(group: UpstreamGroup, context: 'http' | 'stream', health: PeerHealth | null): { peer: string; backup: boolean; health: string }[] {
+  return [...group.primary, ...group.backup].map((e) => ({
+    peer: e.peer.id, backup: e.params.backup, health: health?.get(`${context} ${group.config.name} ${e.peer.id}`) ?? 'unknown',
+  }));
+}
+
 export function proxyContent(
   r: HttpRequest, proxy: ProxyPlan, group: UpstreamGroup, proxyHost: string, head: UpstreamHead, dynamicUri: string | null, health: PeerHealth | null,
 ): ExplainContent {
   const lines = head.text.split('\r\n').filter((l) => l !== '');
   const target = lines[0]!.split(' ')[1]!;
-  const name = group.config.name;
-  const peers = [...group.primary, ...group.backup].map((e) => ({
-    peer: e.peer.id, backup: e.params.backup, health: health?.get(`${name} ${e.peer.id}`) ?? 'unknown',
-  }));
   return {
     kind: 'proxy',
-    group: name,
+    group: group.config.name,
     method: methodText(group.config.method),
-    peers,
-    order: retryOrder(r, proxy, group),
+    peers: peersOf(group, 'http', health),
+    order: retryOrder(group, r.remoteAddr, proxy.hashKey === null ? null : proxy.hashKey(r), proxy.tries),
     url: `${proxy.scheme}://${proxyHost}${target}`,
     target,
     head: lines,
