@@ -79,8 +79,9 @@ export function parseExplainRequest(text: string): ParsedRequest {
 
 const WILDCARD_HOSTS = new Set(['*', '0.0.0.0', '::', '[::]']);
 
+/** A listen's host without IPv6 brackets ("::1", "*", "127.0.0.1"); null for unix sockets. */
 function hostOf(l: ListenConfig): string | null {
-  return l.address.kind === 'tcp' ? l.address.host : null;
+  return l.address.kind === 'tcp' ? l.address.host.replace(/^\[(.*)\]$/, '$1') : null;
 }
 
 /** The listen socket a connection for `req` reaches (nginx: an address's own listen before a wildcard one on its port). */
@@ -90,7 +91,7 @@ function chooseListen(listens: readonly ListenConfig[], req: ParsedRequest, want
   if (wanted !== null) {
     const m = /^(?:(\[[^\]]+\]|[^:]+):)?(\d+)$/.exec(wanted);
     if (m === null) throw invalid(`--listen wants ADDRESS:PORT or PORT, not "${wanted}"`);
-    addr = m[1] ?? null;
+    addr = m[1] === undefined ? null : m[1].replace(/^\[(.*)\]$/, '$1');
     port = Number(m[2]);
   }
   const onPort = listens.filter((l) => l.address.kind === 'tcp' && l.address.port === port);
@@ -174,7 +175,7 @@ function requestPart(req: ParsedRequest, opts: ExplainOptions): Explanation['req
 /** The local address of a connection to `listen` ($server_addr): a wildcard listen is reached on 127.0.0.1. */
 function serverAddrOf(listen: ListenConfig): string {
   const h = hostOf(listen);
-  return h === null || WILDCARD_HOSTS.has(h) ? '127.0.0.1' : h.replace(/^\[|\]$/g, '');
+  return h === null || WILDCARD_HOSTS.has(h) ? '127.0.0.1' : h;
 }
 
 /** Why the location search's winner won (locations.ts's rules, in words). */
