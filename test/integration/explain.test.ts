@@ -78,6 +78,11 @@ http {
     location /dyn/ { proxy_pass http://$pool; }
     location = /exact { return 200 "exact"; }
     location /private/ { allow 10.0.0.0/8; deny all; proxy_pass http://127.0.0.1:${ports.A}; }
+    location /flag/ {
+      proxy_pass http://127.0.0.1:${ports.A};
+      if ($http_x_flag = on) { proxy_pass http://127.0.0.1:${ports.B}; }
+    }
+    location /spa/ { root ${'$'}{DIR}; try_files $uri /spa/index.html; }
   }
   server {
     listen 127.0.0.1:0;
@@ -87,7 +92,9 @@ http {
 }
 `;
   const file = path.join(dir, 'nginx.conf');
-  fs.writeFileSync(file, text);
+  fs.mkdirSync(path.join(dir, 'spa'));
+  fs.writeFileSync(path.join(dir, 'spa/index.html'), 'spa');
+  fs.writeFileSync(file, text.replace('${DIR}', dir));
   const loaded = loadConfigFile(file, { prefix: dir });
   if (loaded.config === null) throw new Error(loaded.errors.map(String).join('\n'));
   config = loaded.config;
@@ -256,6 +263,28 @@ describe('--explain matches what the running proxy does', () => {
     expect(b.e.server).toMatchObject({ name: 'shop.test', how: 'default' });
     expect(b.e.server.why).toContain('first server listening there');
     expectSameUpstreamRequest(b);
+  });
+
+  it('an if block taken in a location: its proxy_pass answers', async () => {
+    for (const [flag, backend] of [['off', 'A'], ['on', 'B']] as const) {
+      const b = await both('/flag/x', { headers: [`X-Flag: ${flag}`] });
+      expect(b.e.steps).toContainEqual(expect.objectContaining({ kind: 'if', matched: flag === 'on', directive: 'if ($http_x_flag = on)' }));
+      expectSameUpstreamRequest(b);
+      expect(b.got!.backend).toBe(backend);
+    }
+  });
+
+  it('try_files: each file tested, the fallback URI found again, the file served', async () => {
+    const b = await both('/spa/missing');
+    const tries = b.e.steps.filter((s) => s.kind === 'try_files');
+    expect(tries).toEqual([
+      { kind: 'try_files', tested: [`${dir}/spa/missing: not found`], found: null },
+      { kind: 'try_files', tested: [], found: `${dir}/spa/index.html` },
+    ]);
+    expect(b.e.steps.filter((s) => s.kind === 'locations')).toHaveLength(2);
+    expect(b.e.content).toMatchObject({ kind: 'answer', status: 200, handler: 'static' });
+    expect(b.status).toBe(200);
+    expect(b.got).toBeNull();
   });
 
   it('local answers: = location, the slash redirect of a proxying location, allow/deny', async () => {
