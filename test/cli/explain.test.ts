@@ -9,6 +9,8 @@ import { expect, onTestFinished, test } from 'vitest';
 import { loadConfigFile } from '../../src/config/load.js';
 import { Runtime } from '../../src/runtime/runtime.js';
 import type { Explanation } from '../../src/runtime/explain/types.js';
+import { explainCommand } from '../../src/runtime/explain/command.js';
+import { parseExplainRequest } from '../../src/runtime/explain/explain.js';
 import { ROOT, freePort, runCli, tempDir } from '../helpers/cli.js';
 
 test('the README config: explained, then run; the first peer named answers, health from --status', async () => {
@@ -52,9 +54,9 @@ test('the README config: explained, then run; the first peer named answers, heal
   expect(e.content.order[0]).toBe(`127.0.0.1:${ports[8081]}`);
   expect(answer).toBe('hello from backend A\n');
 
-  // = /status: check_status answers locally
-  const status = await runCli(['-c', file, '--explain', `GET ${front}/status`, '--explain-format', 'json']);
-  expect(JSON.parse(status.stdout)).toMatchObject({ location: { name: '= /status' }, content: { kind: 'answer', status: 200, handler: 'checkStatus' } });
+  // = /status: check_status answers locally (in-process: the command line's own function)
+  const status = await explainCommand(loaded.config!, loaded.sources, { request: `GET ${front}/status`, headers: [], from: null, listen: null, sni: null, status: null, format: 'json' }, dir);
+  expect(JSON.parse(status)).toMatchObject({ location: { name: '= /status' }, content: { kind: 'answer', status: 200, handler: 'checkStatus' } });
 }, 60_000);
 
 test('a config error exits 1 as -t does; so does a request no listen takes', async () => {
@@ -71,7 +73,6 @@ test('a config error exits 1 as -t does; so does a request no listen takes', asy
   const port = await runCli(['-c', file, '--explain', 'GET http://x:9999/']);
   expect(port.code).toBe(1);
   expect(port.stderr).toBe('tsproxy: [error] no http or tcp server listens on port 9999 (listens: 127.0.0.1:8080); name one with --listen\n');
-  const syntax = await runCli(['-c', file, '--explain', 'GET /relative']);
-  expect(syntax.code).toBe(1);
-  expect(syntax.stderr).toContain('--explain wants "METHOD http[s]://host[:port]/path?query"');
+  expect(() => parseExplainRequest('GET /relative')).toThrow('--explain wants "METHOD http[s]://host[:port]/path?query", not "GET /relative"');
+  expect(parseExplainRequest('https://[::1]/a?b')).toEqual({ method: 'GET', scheme: 'https', authority: '[::1]', hostName: '[::1]', port: 443, target: '/a?b' });
 }, 60_000);

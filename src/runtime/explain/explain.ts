@@ -16,7 +16,7 @@ import { serveRequest } from '../../http/phases.js';
 import { BODY_NONE, HttpRequest } from '../../http/request.js';
 import type { RouteTrace, TraceEvent } from '../../http/route-trace.js';
 import type { HttpSite } from '../../http/site.js';
-import type { CompiledLocation, VirtualHosts } from '../../http/router.js';
+import { normalizeHost, type CompiledLocation, type VirtualHosts } from '../../http/router.js';
 import { compileTemplate } from '../../http/variables.js';
 import { parseRequestHead } from '../../wire/http1-request.js';
 import type { NameChoice } from '../../core/server-names.js';
@@ -238,8 +238,8 @@ async function run(
   const host = hostHeader(req, opts);
   const headText = `${req.method} ${req.target} HTTP/1.1\r\n${userHost === undefined ? `Host: ${host}\r\n` : ''}${opts.headers.map((h) => `${h}\r\n`).join('')}\r\n`;
   const why: NameChoice = { how: 'default', name: '' };
+  // The same index the request's post-read phase asks (VirtualHosts.find), with its reason.
   const nameMatch = vhosts.explain(host, why);
-  const server = nameMatch.server;
   const serverAddr = serverAddrOf(listen);
 
   let content: ExplainContent | null = null;
@@ -248,7 +248,7 @@ async function run(
   let request: HttpRequest | null = null;
   let settle!: () => void;
   const settled = new Promise<void>((resolve) => (settle = resolve));
-  const names = variablesIn(blockAt(sources, server.config.loc), config.http ?? null);
+  const names = variablesIn(blockAt(sources, nameMatch.server.config.loc), config.http ?? null);
   const evaluate = (r: HttpRequest): void => {
     const out: Record<string, string> = {};
     for (const name of names) {
@@ -297,6 +297,7 @@ async function run(
   clearTimeout(timer);
 
   const r = request as HttpRequest | null;
+  const server = r?.server ?? nameMatch.server;
   const events = trace.events;
   const lastSearch = [...events].reverse().find((e) => e.kind === 'locations');
   const finalLocation = r?.plan?.location ?? null;
@@ -310,7 +311,7 @@ async function run(
     listen: { key: listen.key, ssl: listen.ssl, at: placeOf(sources, listen.loc), why: listenWhy + (listen.ssl !== (req.scheme === 'https') ? ` (note: the listen is ${listen.ssl ? '' : 'not '}ssl but the URL is ${req.scheme})` : '') },
     server: {
       name: server.primaryName, at: placeOf(sources, server.config.loc), how: why.how, matchedName: why.name,
-      captures: capturesOf(nameMatch.captures), why: serverWhy(why, host, vhosts, listen.key),
+      captures: capturesOf(nameMatch.captures), why: serverWhy(why, normalizeHost(host) ?? host, vhosts, listen.key),
     },
     steps: stepsOf(events, sources),
     location: finalLocation === null ? null : { name: finalLocation.name, at: placeOf(sources, finalLocation.config.loc), why: locationWhy },
