@@ -76,3 +76,15 @@ test('a config error exits 1 as -t does; so does a request no listen takes', asy
   expect(() => parseExplainRequest('GET /relative')).toThrow('--explain wants "METHOD http[s]://host[:port]/path?query", not "GET /relative"');
   expect(parseExplainRequest('https://[::1]/a?b')).toEqual({ method: 'GET', scheme: 'https', authority: '[::1]', hostName: '[::1]', port: 443, target: '/a?b' });
 }, 60_000);
+
+test('the README example is what --explain prints for examples/explain-shop.conf', async () => {
+  const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+  const section = readme.slice(readme.indexOf('## Explaining a request'));
+  const m = /```\n\$ tsproxy -c (\S+) --explain '([^']+)' --from (\S+)\n([\s\S]*?)```/.exec(section)!;
+  const file = path.join(ROOT, m[1]!);
+  const loaded = loadConfigFile(file, { prefix: path.dirname(file) });
+  const out = await explainCommand(loaded.config!, loaded.sources, { request: m[2]!, headers: [], from: m[3]!, listen: null, sni: null, status: null, format: 'text' }, path.dirname(file));
+  // $request_id is new for every request
+  const stable = (t: string) => t.replace(/[0-9a-f]{32}/g, '<request_id>');
+  expect(stable(out)).toBe(stable(m[4]!));
+});

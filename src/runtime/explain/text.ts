@@ -5,7 +5,7 @@ function stepLines(s: ExplainStep): string[] {
   switch (s.kind) {
     case 'locations': {
       const out = [`location search for ${s.uri}:`];
-      for (const c of s.candidates) out.push(`    ${c.matched ? '+' : '-'} ${c.name.padEnd(24)} ${c.at.padEnd(16)} ${c.note}`);
+      for (const c of s.candidates) out.push(`    ${c.matched ? '+' : '-'} ${c.name.padEnd(24)} ${c.at.padEnd(22)} ${c.note}`);
       out.push(`    => ${s.chosen ?? '(none: the server\'s own settings)'}`);
       return out;
     }
