@@ -50,7 +50,7 @@ import {
 import { MAX_URI_CHANGES, runRewritePhase, type RewriteOutcome } from './rewrite.js';
 import { startDirectory } from './index-files.js';
 import { startTryFiles } from './try-files.js';
-import { normalizeHost, normalizeUri, splitTarget, type CompiledServer, type LocationMatchResult } from './router.js';
+import { normalizeHost, normalizeUri, splitTarget } from './router.js';
 import { StaticExchange } from './static.js';
 import { applyLimits, LIMITS_PASS, LIMITS_WAIT } from './limits.js';
 import { finishRequest } from './request-end.js';
@@ -58,7 +58,7 @@ import { bodyFilterFor, localFacts } from './body-filters/chain.js';
 import { stubStatusResponse } from './stub-status.js';
 import { compileTemplate, useCaptures, type CompiledTemplate } from './variables.js';
 import { serveCheckStatus } from './status-page.js';
-import type { LocationCandidate, RouteTrace, TraceEvent } from './route-trace.js';
+import { findLocationTraced, type RouteTrace, type TraceEvent } from './route-trace.js';
 
 /** Go on with the next phase. */
 const NEXT = { kind: 'next' } as const;
@@ -196,7 +196,7 @@ function serverRewrite(r: HttpRequest): PhaseResult {
 function findLocation(r: HttpRequest): PhaseResult {
   const server = r.server!;
   const trace = r.trace;
-  const found = trace === null ? server.findLocation(r.uri) : traceFind(trace, server, r.uri);
+  const found = trace === null ? server.findLocation(r.uri) : findLocationTraced(trace, server, r.uri);
   if (found.captures !== null) useCaptures(r, found.captures);
   if (found.redirectSlash) {
     r.plan = server.plan;
@@ -389,14 +389,6 @@ function errorPageContent(r: HttpRequest, plan: LocationPlan, page: ErrorPageRun
   t.exchange = ex;
   ex.start();
   return HANDLED;
-}
-
-/** --explain: the location search with its candidates and what it chose. */
-function traceFind(trace: RouteTrace, server: CompiledServer, uri: string): LocationMatchResult {
-  const candidates: LocationCandidate[] = [];
-  const found = server.findLocation(uri, candidates);
-  trace.events.push({ kind: 'locations', uri, candidates, chosen: found.location, redirectSlash: found.redirectSlash });
-  return found;
 }
 
 function traceNext(trace: RouteTrace, event: TraceEvent): PhaseResult {

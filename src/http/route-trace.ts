@@ -11,6 +11,7 @@ import type { LocationHandler } from '../config/types.js';
 import type { LocationPlan, ProxyPlan } from './plan.js';
 import type { HttpRequest } from './request.js';
 import type { UpstreamHead } from './upstream-request.js';
+import type { CompiledServer, LocationMatchResult } from './router.js';
 
 /** One location the search looked at, in the order nginx looks (locations.ts). */
 export interface LocationCandidate {
@@ -52,4 +53,12 @@ export interface RouteTrace {
   content(r: HttpRequest, plan: LocationPlan, handler: LocationHandler): boolean;
   /** proxy_pass has its group and the head it would send: the exchange stops here, nothing is sent. */
   proxy(r: HttpRequest, proxy: ProxyPlan, group: UpstreamGroup, proxyHost: string, head: UpstreamHead, dynamicUri: string | null): void;
+}
+
+/** --explain: a location search with its candidates and what it chose (phases.ts, error-page.ts). */
+export function findLocationTraced(trace: RouteTrace, server: CompiledServer, uri: string): LocationMatchResult {
+  const candidates: LocationCandidate[] = [];
+  const found = server.findLocation(uri, candidates);
+  trace.events.push({ kind: 'locations', uri, candidates, chosen: found.location, redirectSlash: found.redirectSlash });
+  return found;
 }

@@ -82,6 +82,7 @@ http {
       proxy_pass http://127.0.0.1:${ports.A};
       if ($http_x_flag = on) { proxy_pass http://127.0.0.1:${ports.B}; }
     }
+    location /gone/ { error_page 403 /api/errpage; deny all; }
     location /spa/ { root ${'$'}{DIR}; try_files $uri /spa/index.html; }
   }
   server {
@@ -285,6 +286,16 @@ describe('--explain matches what the running proxy does', () => {
     expect(b.e.content).toMatchObject({ kind: 'answer', status: 200, handler: 'static' });
     expect(b.status).toBe(200);
     expect(b.got).toBeNull();
+  });
+
+  it('error_page to a proxied URI: the location found again replaces its prefix (nginx)', async () => {
+    const b = await both('/gone/a?q=1');
+    expect(b.e.steps.filter((s) => s.kind === 'locations').map((s) => s.kind === 'locations' && s.chosen)).toEqual(['/gone/', '/api/']);
+    expect(b.e.location?.name).toBe('/api/');
+    expectSameUpstreamRequest(b);
+    // nginx 1.22: the backend gets /v1/errpage and the client the 403 (checked with ask-nginx)
+    expect(b.got!.url).toBe('/v1/errpage');
+    expect(b.status).toBe(403);
   });
 
   it('local answers: = location, the slash redirect of a proxying location, allow/deny', async () => {
