@@ -19,6 +19,7 @@ import { runWorker } from './runtime/worker.js';
 import { workerCount } from './runtime/workers.js';
 import { daemonize, isDaemonChild } from './runtime/daemon.js';
 import { checkScripts } from './runtime/scripts.js';
+import { explainCommand } from './runtime/explain/command.js';
 import { TsproxyError } from './errors.js';
 import { VERSION, FEATURES } from './version.js';
 
@@ -60,7 +61,7 @@ const fileReads = new FileReads();
 
 function load(opts: CliOptions): LoadResult {
   const { configPath, prefix } = resolvePaths(opts);
-  const testOnly = opts.action === 'test' || opts.action === 'dump';
+  const testOnly = opts.action === 'test' || opts.action === 'dump' || opts.action === 'explain';
   return loadConfigFile(configPath, { prefix, globals: opts.globals ?? undefined, skipHash: testOnly, fileReads });
 }
 
@@ -142,6 +143,22 @@ async function main(argv: readonly string[]): Promise<number> {
       for (const src of result.sources) process.stdout.write(`# configuration file ${src.file}:\n${src.text}${src.text.endsWith('\n') ? '' : '\n'}\n`);
     }
     return 0;
+  }
+
+  if (opts.action === 'explain') {
+    // A config error fails as -t fails; the explanation goes to stdout, problems to stderr.
+    printProblems(result, true);
+    if (result.config === null) {
+      say(`configuration file ${configPath} test failed`);
+      return 1;
+    }
+    try {
+      process.stdout.write(await explainCommand(result.config, result.sources, opts.explain!, path.dirname(configPath)));
+      return 0;
+    } catch (err) {
+      say(`[error] ${err instanceof Error ? err.message : String(err)}`);
+      return 1;
+    }
   }
 
   if (opts.action === 'signal') {

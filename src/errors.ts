@@ -38,6 +38,7 @@ export const ERROR_CODES = {
   TSP_ERR_USER: 'the "user" directive names a user or group that cannot be switched to',
   TSP_ERR_LOG_FILE: 'a log file (error_log, access_log) or the pid file cannot be opened',
   TSP_ERR_RELOAD: 'a reload that cannot be applied now (tsproxy is stopping, or the reload was already committed or aborted)',
+  TSP_ERR_EXPLAIN: 'tsproxy --explain cannot explain the request given (not METHOD URL, no http listen for it, a --status URL that cannot be read)',
   TSP_ERR_INTERNAL: 'a broken invariant inside tsproxy (a bug: please report it)',
 } as const;
 

@@ -85,8 +85,16 @@ export function wildcardLookup<T>(host: string, leading: ReadonlyMap<string, T>,
   return undefined;
 }
 
+/** How a name chose its server (--explain): which rule and the server_name that matched. */
+export interface NameChoice {
+  how: 'exact' | 'wildcard' | 'regex' | 'default' | 'invalid';
+  /** The server_name as written ("" for the empty name, the default server's none). */
+  name: string;
+}
+
 interface RegexName<T> {
   readonly re: RegExp;
+  readonly source: string;
   readonly hasGroups: boolean;
   readonly value: T;
 }
@@ -122,7 +130,7 @@ export class ServerNameIndex<T> {
             // nginx compiles server_name regexes caseless
             const re = compileConfigRegex(n.source, true);
             const hasGroups = new RegExp(`${re.source}|`, re.flags).exec('')!.length > 1;
-            this.#regexes.push({ re, hasGroups, value });
+            this.#regexes.push({ re, hasGroups, value, source: n.source });
             break;
           }
         }
@@ -150,20 +158,52 @@ export class ServerNameIndex<T> {
     return m;
   }
 
-  #lookup(name: string): NameMatch<T> {
+  /** --explain: what find() chooses for `host` and why (no cache: the lookup itself runs). */
+  explain(host: string | null, why: NameChoice): NameMatch<T> {
+    const name = host === null ? null : normalizeHost(host);
+    if (name === null) {
+      why.how = host === null ? 'default' : 'invalid';
+      return this.#defaultMatch;
+    }
+    return this.#lookup(name, why);
+  }
+
+  #lookup(name: string, why?: NameChoice): NameMatch<T> {
     const exact = this.#exact.get(name);
-    if (exact !== undefined) return exact;
-    if (name === '') return this.#defaultMatch;
+    if (exact !== undefined) {
+      if (why !== undefined) Object.assign(why, { how: 'exact', name });
+      return exact;
+    }
+    if (name === '') {
+      if (why !== undefined) why.how = 'default';
+      return this.#defaultMatch;
+    }
     const wild = wildcardLookup(name, this.#leading, this.#trailing);
-    if (wild !== undefined) return wild;
+    if (wild !== undefined) {
+      if (why !== undefined) Object.assign(why, { how: 'wildcard', name: this.#wildcardName(name) });
+      return wild;
+    }
     for (const r of this.#regexes) {
       if (r.hasGroups) {
         const m = r.re.exec(name);
-        if (m !== null) return { server: r.value, captures: { numbered: m, named: m.groups ?? null } };
+        if (m !== null) {
+          if (why !== undefined) Object.assign(why, { how: 'regex', name: `~${r.source}` });
+          return { server: r.value, captures: { numbered: m, named: m.groups ?? null } };
+        }
       } else if (r.re.test(name)) {
+        if (why !== undefined) Object.assign(why, { how: 'regex', name: `~${r.source}` });
         return { server: r.value, captures: null };
       }
     }
+    if (why !== undefined) why.how = 'default';
     return this.#defaultMatch;
+  }
+
+  /** --explain: the wildcard entry wildcardLookup found for `name`, as written. */
+  #wildcardName(name: string): string {
+    const keys = new Map<unknown, string>();
+    for (const [k, v] of this.#leading) keys.set(v, `*${k}`);
+    for (const [k, v] of this.#trailing) if (!keys.has(v)) keys.set(v, `${k}*`);
+    return keys.get(wildcardLookup(name, this.#leading, this.#trailing)) ?? '';
   }
 }

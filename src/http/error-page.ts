@@ -17,6 +17,7 @@ import type { CompiledServer } from './router.js';
 import type { LocationPlan } from './plan.js';
 import { NO_FIELDS, REDIRECT_CODES, absoluteLocation, errorResponse, redirectResponse, type LocalResponse } from './respond.js';
 import type { HttpRequest } from './request.js';
+import { findLocationTraced } from './route-trace.js';
 import { normalizeUri, splitTarget } from './uri.js';
 import { useCaptures, type CompiledTemplate } from './variables.js';
 
@@ -83,7 +84,7 @@ export function applyErrorPage(
     r.args = args;
     // The upstream gets the new URI, not the client's request target.
     r.uriChanged = true;
-    const found = server.findLocation(uri);
+    const found = r.trace === null ? server.findLocation(uri) : findLocationTraced(r.trace, server, uri);
     if (found.captures !== null) useCaptures(r, found.captures);
     // No location: the server's own plan (static files from its root), as for a first match.
     targetPlan = found.location === null ? server.plan : found.location.plan;

@@ -16,6 +16,7 @@ import type { LocationConfig } from '../config/types.js';
 import { compileConfigRegex } from '../config/template.js';
 import type { LocationPlan } from './plan.js';
 import type { Captures } from './variables.js';
+import type { LocationCandidate } from './route-trace.js';
 
 export class CompiledLocation {
   readonly config: LocationConfig;
@@ -125,8 +126,10 @@ export class LocationLevel {
     this.#lengths = [...new Set([...this.#prefixes.keys()].map((k) => k.length))].sort((a, b) => b - a);
   }
 
-  search(uri: string, s: Search): Rc {
+  /** `trace`: --explain's list of the candidates looked at (undefined when serving). */
+  search(uri: string, s: Search, trace?: LocationCandidate[]): Rc {
     const exact = this.#exact.get(uri);
+    if (trace !== undefined) this.#traceExact(uri, trace);
     if (exact !== undefined) {
       s.location = exact;
       s.captures = null;
@@ -145,9 +148,11 @@ export class LocationLevel {
         break;
       }
     }
+    if (trace !== undefined) this.#tracePrefixes(uri, prefix, trace);
     if (this.#redirects.size > 0 && (prefix === null || prefix.path !== uri)) {
       const r = this.#redirects.get(uri);
       if (r !== undefined) {
+        if (trace !== undefined) trace.push({ location: r, matched: true, note: `proxies ${r.path}: the URI without its final "/" is answered 301 to it, before any regex` });
         s.location = r;
         s.captures = null;
         return Rc.Done;
@@ -157,7 +162,7 @@ export class LocationLevel {
       s.location = prefix;
       s.captures = null;
       noregex = prefix.config.match.kind === 'prefixNoRegex';
-      rc = prefix.children !== null ? prefix.children.search(uri, s) : Rc.Again;
+      rc = prefix.children !== null ? prefix.children.search(uri, s, trace) : Rc.Again;
       if (rc === Rc.Ok || rc === Rc.Done) return rc;
     }
     if (!noregex) {
@@ -165,19 +170,52 @@ export class LocationLevel {
         const re = loc.regex!;
         if (loc.hasGroups) {
           const m = re.exec(uri);
-          if (m === null) continue;
+          if (m === null) {
+            if (trace !== undefined) trace.push({ location: loc, matched: false, note: 'regex does not match' });
+            continue;
+          }
           s.captures = { numbered: m, named: m.groups ?? null };
         } else {
-          if (!re.test(uri)) continue;
+          if (!re.test(uri)) {
+            if (trace !== undefined) trace.push({ location: loc, matched: false, note: 'regex does not match' });
+            continue;
+          }
           s.captures = null;
         }
+        if (trace !== undefined) trace.push({ location: loc, matched: true, note: 'the first regex that matches, in file order: wins over any prefix' });
         s.location = loc;
         // a regex location may hold nested regex locations of its own
-        if (loc.children !== null) loc.children.search(uri, s);
+        if (loc.children !== null) loc.children.search(uri, s, trace);
         return Rc.Ok;
       }
+    } else if (trace !== undefined) {
+      for (const loc of this.#regexes) trace.push({ location: loc, matched: false, note: 'not tried: the longest prefix is ^~' });
     }
     return rc;
+  }
+
+  /** --explain only: the `=` locations of this level against the URI. */
+  #traceExact(uri: string, trace: LocationCandidate[]): void {
+    for (const [path, loc] of this.#exact) {
+      trace.push(path === uri
+        ? { location: loc, matched: true, note: '= equals the URI: wins at once, nothing else is searched' }
+        : { location: loc, matched: false, note: '= does not equal the URI' });
+    }
+  }
+
+  /** --explain only: every prefix location of this level, and which one is the longest match. */
+  #tracePrefixes(uri: string, longest: CompiledLocation | null, trace: LocationCandidate[]): void {
+    // longest first, as the search compares them
+    for (const loc of [...this.#prefixes.values()].sort((x, y) => y.path.length - x.path.length)) {
+      const matched = uri.startsWith(loc.path);
+      let note: string;
+      if (loc === longest) {
+        note = loc.config.match.kind === 'prefixNoRegex'
+          ? 'the longest matching prefix, ^~: regexes of this level are not tried'
+          : `the longest matching prefix: remembered${loc.children !== null ? ', its nested locations searched' : ''}; a matching regex would still win`;
+      } else note = matched ? `matches, but ${longest!.path} is longer` : 'prefix does not match';
+      trace.push({ location: loc, matched, note });
+    }
   }
 }
 
@@ -201,12 +239,13 @@ export class LocationTree {
     return this.#root.all;
   }
 
-  find(uri: string): LocationMatchResult {
+  /** `trace`: --explain's list of candidates (undefined when serving). */
+  find(uri: string, trace?: LocationCandidate[]): LocationMatchResult {
     // lookups are synchronous, so one scratch object serves them all
     const s = scratch;
     s.location = null;
     s.captures = null;
-    const rc = this.#root.search(uri, s);
+    const rc = this.#root.search(uri, s, trace);
     const result = { location: s.location, captures: s.captures, redirectSlash: rc === Rc.Done };
     s.location = null;
     s.captures = null;

@@ -58,6 +58,7 @@ import { bodyFilterFor, localFacts } from './body-filters/chain.js';
 import { stubStatusResponse } from './stub-status.js';
 import { compileTemplate, useCaptures, type CompiledTemplate } from './variables.js';
 import { serveCheckStatus } from './status-page.js';
+import { findLocationTraced, type RouteTrace, type TraceEvent } from './route-trace.js';
 
 /** Go on with the next phase. */
 const NEXT = { kind: 'next' } as const;
@@ -194,7 +195,8 @@ function serverRewrite(r: HttpRequest): PhaseResult {
 
 function findLocation(r: HttpRequest): PhaseResult {
   const server = r.server!;
-  const found = server.findLocation(r.uri);
+  const trace = r.trace;
+  const found = trace === null ? server.findLocation(r.uri) : findLocationTraced(trace, server, r.uri);
   if (found.captures !== null) useCaptures(r, found.captures);
   if (found.redirectSlash) {
     r.plan = server.plan;
@@ -247,6 +249,8 @@ function preaccess(r: HttpRequest): PhaseResult {
   }
   // A location's `return` answers in nginx's rewrite phase, before any limit.
   if (plan.limits === null || (plan.handler.kind === 'return' && !r.broke)) return NEXT;
+  // --explain names the limits; a one-off request through fresh zones would tell nothing.
+  if (r.trace !== null) return traceNext(r.trace, { kind: 'limits', zones: [...plan.limits.req.map((l) => `limit_req zone=${l.zone}`), ...plan.limits.conn.map((l) => `limit_conn ${l.zone}`)] });
   const out = applyLimits(r, plan.limits, resumeAfterLimits);
   if (out === LIMITS_PASS) return NEXT;
   if (out === LIMITS_WAIT) return HANDLED;
@@ -265,6 +269,9 @@ function access(r: HttpRequest): PhaseResult {
   if (max > 0 && r.head.contentLength > max) return answer(errorResponse(413), false);
   // The location's `return` belongs to nginx's rewrite phase: it answers before access.
   if (plan.access === null || (plan.handler.kind === 'return' && !r.broke)) return NEXT;
+  // --explain judges allow/deny and auth_basic here; auth_request and js_access would send or run code.
+  if (r.trace !== null && (plan.access.request !== null || plan.access.js !== null)) return traceNext(r.trace, { kind: 'access', run: false });
+  if (r.trace !== null) r.trace.events.push({ kind: 'access', run: true });
   const verdict = runAccess(r, plan.access, ACCESS_HOOKS);
   if (verdict === ACCESS_PASS) return NEXT;
   if (verdict === ACCESS_PENDING) return HANDLED;
@@ -294,6 +301,7 @@ function content(r: HttpRequest): PhaseResult {
   if (t.readingBody) t.setTimeout(plan.settings.clientBodyTimeoutMs);
   // `break` stops every rewrite-module directive of the location, its `return` included.
   const h = r.broke && plan.handler.kind === 'return' ? STATIC_HANDLER : plan.handler;
+  if (r.trace !== null && r.trace.content(r, plan, h)) return HANDLED;
   switch (h.kind) {
     case 'proxy':
     case 'websocket': {
@@ -381,6 +389,11 @@ function errorPageContent(r: HttpRequest, plan: LocationPlan, page: ErrorPageRun
   t.exchange = ex;
   ex.start();
   return HANDLED;
+}
+
+function traceNext(trace: RouteTrace, event: TraceEvent): PhaseResult {
+  trace.events.push(event);
+  return NEXT;
 }
 
 // -----------------------------------------------------------------------------------------------

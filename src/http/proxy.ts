@@ -103,6 +103,8 @@ export class ProxyExchange extends UpstreamExchange implements BodyWaiter {
     (r.upstream ??= new UpstreamAttempts()).newPhase();
     if (this.#proxy.tls !== null) this.#tls = resolveTlsTarget(this.#proxy.tls, r, proxyHost);
     const head = buildUpstreamHead(this.#proxy, r, proxyHost, this.#dynamicUri);
+    // --explain: the request is as it would go out; nothing is connected or sent.
+    if (r.trace !== null) return r.trace.proxy(r, this.#proxy, group, proxyHost, head, this.#dynamicUri);
     this.upstreamHead = head.text;
     this.#upgrade = head.upgrade;
     this.#upstreamReusable = head.reusable;

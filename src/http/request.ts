@@ -18,6 +18,7 @@ import type { LimitConnCheck } from '../core/limits/limit-conn.js';
 import type { ResponsePacer } from './pacing.js';
 import { connectionStats } from '../core/connection-stats.js';
 import type { JsRequest } from './js/request.js';
+import type { RouteTrace } from './route-trace.js';
 
 /** The request-body framing a request arrives with. */
 export const BODY_NONE = 0;
@@ -126,6 +127,8 @@ export class HttpRequest implements RequestInfo {
   ended = false;
   /** The script view of the request (js/request.ts), made at the first script call; null without one. */
   js: JsRequest | null = null;
+  /** `tsproxy --explain`'s sink (route-trace.ts); null for every served request. */
+  trace: RouteTrace | null = null;
 
   constructor(head: RequestHead, headBytes: number, t: ClientTransport, connectionRequests: number, body: BodyFraming) {
     this.head = head;

@@ -21,11 +21,13 @@ import { compileConfigRegex } from '../config/template.js';
 import { compileCondition, conditionHolds, fileTestHolds, type CompiledCondition } from './if.js';
 import type { LocationPlan } from './plan.js';
 import type { HttpRequest } from './request.js';
+import type { RouteTrace } from './route-trace.js';
 import { holdBody } from './suspend.js';
 import { resumePhase } from './phase-waits.js';
 import { useCaptures, type CompiledTemplate } from './variables.js';
 
-export type RewriteStep =
+/** `loc`: where the directive is written (--explain names the step by it). */
+export type RewriteStep = (
   | {
       readonly kind: 'rewrite';
       readonly regex: RegExp;
@@ -37,7 +39,8 @@ export type RewriteStep =
   | { readonly kind: 'set'; readonly name: string; readonly value: CompiledTemplate }
   | { readonly kind: 'break' }
   | { readonly kind: 'return'; readonly code: number; readonly text: CompiledTemplate | null }
-  | { readonly kind: 'if'; readonly condition: CompiledCondition; readonly steps: readonly RewriteStep[]; readonly plan: LocationPlan | null };
+  | { readonly kind: 'if'; readonly condition: CompiledCondition; readonly steps: readonly RewriteStep[]; readonly plan: LocationPlan | null }
+) & { readonly loc: Loc };
 
 export type RewriteOutcome =
   | { readonly kind: 'none' }
@@ -94,17 +97,17 @@ export function compileRewritePhase(
   const all: { loc: Loc; step: RewriteStep }[] = [];
   for (const r of rewrites) {
     const external = /^(https?:\/\/|\$scheme)/.test(r.replacement);
-    all.push({ loc: r.loc, step: { kind: 'rewrite', regex: compileConfigRegex(r.regex, false), replacement: compile(r.replacement), flag: r.flag, external } });
+    all.push({ loc: r.loc, step: { kind: 'rewrite', regex: compileConfigRegex(r.regex, false), replacement: compile(r.replacement), flag: r.flag, external, loc: r.loc } });
   }
-  for (const s of sets) all.push({ loc: s.loc, step: { kind: 'set', name: s.variable, value: compile(s.value) } });
+  for (const s of sets) all.push({ loc: s.loc, step: { kind: 'set', name: s.variable, value: compile(s.value), loc: s.loc } });
   for (const e of extras) {
     switch (e.kind) {
-      case 'break': all.push({ loc: e.loc, step: { kind: 'break' } }); break;
-      case 'return': all.push({ loc: e.loc, step: { kind: 'return', code: e.code, text: e.text === null ? null : compile(e.text) } }); break;
+      case 'break': all.push({ loc: e.loc, step: { kind: 'break', loc: e.loc } }); break;
+      case 'return': all.push({ loc: e.loc, step: { kind: 'return', code: e.code, text: e.text === null ? null : compile(e.text), loc: e.loc } }); break;
       case 'if': {
         const b = e.block;
         const steps = compileRewritePhase(b.rewrites, b.sets, null, compile, b.extras, ifPlan);
-        all.push({ loc: e.loc, step: { kind: 'if', condition: compileCondition(b.condition, compile), steps, plan: ifPlan(b) } });
+        all.push({ loc: e.loc, step: { kind: 'if', condition: compileCondition(b.condition, compile), steps, plan: ifPlan(b), loc: e.loc } });
         break;
       }
     }
@@ -142,11 +145,16 @@ function runSteps(steps: readonly RewriteStep[], depth: number, r: HttpRequest, 
     switch (step.kind) {
       case 'set':
         (r.vars ??= new Map()).set(step.name, step.value(r));
+        if (r.trace !== null) traceStep(r.trace, step, true, `$${step.name} = "${r.vars.get(step.name)}"`);
         continue;
       case 'break':
+        if (r.trace !== null) traceStep(r.trace, step, true, 'stop the rewrite module here (the location\'s return too)');
         return BREAK;
-      case 'return':
-        return { kind: 'return', code: step.code, text: step.text === null ? null : step.text(r) };
+      case 'return': {
+        const text = step.text === null ? null : step.text(r);
+        if (r.trace !== null) traceStep(r.trace, step, true, `return ${step.code}${text === null ? '' : ` "${text}"`}`);
+        return { kind: 'return', code: step.code, text };
+      }
       case 'if': {
         let holds: boolean;
         if (i === resumeAt && run !== null && run.path !== null) {
@@ -174,6 +182,7 @@ function runSteps(steps: readonly RewriteStep[], depth: number, r: HttpRequest, 
           holds = conditionHolds(c, r);
           if (holds && step.plan !== null) r.plan = step.plan;
         }
+        if (r.trace !== null) traceStep(r.trace, step, holds, holds ? (step.plan !== null ? 'holds: its block runs and its settings answer the request' : 'holds: its block runs') : 'does not hold');
         if (!holds) continue;
         const out = runSteps(step.steps, depth + 1, r, absolute, phase);
         if (out === SUSPENDED) {
@@ -185,7 +194,10 @@ function runSteps(steps: readonly RewriteStep[], depth: number, r: HttpRequest, 
       }
       case 'rewrite': {
         const m = step.regex.exec(r.uri);
-        if (m === null) continue;
+        if (m === null) {
+          if (r.trace !== null) traceStep(r.trace, step, false, `regex does not match ${r.uri}`);
+          continue;
+        }
         useCaptures(r, { numbered: m, named: m.groups ?? null });
         const value = step.replacement(r);
         const q = value.indexOf('?');
@@ -195,13 +207,16 @@ function runSteps(steps: readonly RewriteStep[], depth: number, r: HttpRequest, 
         const args = dropArgs ? own : own === '' ? r.args : r.args === '' ? own : `${own}&${r.args}`;
         if (step.external || step.flag === 'redirect' || step.flag === 'permanent') {
           const status = step.flag === 'permanent' ? 301 : 302;
-          return { kind: 'redirect', status, location: absolute(args === '' ? path : `${path}?${args}`) };
+          const location = absolute(args === '' ? path : `${path}?${args}`);
+          if (r.trace !== null) traceStep(r.trace, step, true, `redirect ${status} to ${location}`);
+          return { kind: 'redirect', status, location };
         }
         if (path === '') path = '/';
         r.uri = path;
         r.args = args;
         r.uriChanged = true;
         changed = true;
+        if (r.trace !== null) traceStep(r.trace, step, true, `URI is now ${path}${args === '' ? '' : `?${args}`}${step.flag === null ? '' : ` (${step.flag})`}`);
         if (step.flag === 'last') return LAST;
         if (step.flag === 'break') return BREAK;
         continue;
@@ -209,4 +224,9 @@ function runSteps(steps: readonly RewriteStep[], depth: number, r: HttpRequest, 
     }
   }
   return NONE;
+}
+
+/** --explain: one step that ran (route-trace.ts). */
+function traceStep(trace: RouteTrace, step: RewriteStep, matched: boolean, result: string): void {
+  trace.events.push({ kind: 'step', step: { kind: step.kind, loc: step.loc, matched, result } });
 }

@@ -7,8 +7,9 @@ import { ServerStats } from '../core/status/server-stats.js';
 import type { HttpConfig, HttpServerConfig } from '../config/types.js';
 import { CompiledLocation, LocationTree, type LocationMatchResult } from './locations.js';
 import type { LocationPlan } from './plan.js';
+import type { LocationCandidate } from './route-trace.js';
 import { serverNameText } from '../config/host-names.js';
-import { ServerNameIndex, type NameMatch } from '../core/server-names.js';
+import { ServerNameIndex, type NameChoice, type NameMatch } from '../core/server-names.js';
 
 export { CompiledLocation, type LocationMatchResult } from './locations.js';
 export { normalizeHost } from '../core/server-names.js';
@@ -39,9 +40,9 @@ export class CompiledServer {
     return this.#locations.all;
   }
 
-  /** `path` is the normalized URI (see normalizeUri). */
-  findLocation(path: string): LocationMatchResult {
-    return this.#locations.find(path);
+  /** `path` is the normalized URI (see normalizeUri); `trace`: --explain's candidate list. */
+  findLocation(path: string, trace?: LocationCandidate[]): LocationMatchResult {
+    return this.#locations.find(path, trace);
   }
 
   namedLocation(name: string): CompiledLocation | null {
@@ -75,6 +76,11 @@ export class VirtualHosts {
   /** `host` is the Host header as received ('' when absent); see normalizeHost for the 400 check. */
   find(host: string): VirtualHostMatch {
     return this.#names.find(host);
+  }
+
+  /** --explain: the same choice as find(), with its reason (the rule and the name that matched). */
+  explain(host: string, why: NameChoice): VirtualHostMatch {
+    return this.#names.explain(host, why);
   }
 }
 

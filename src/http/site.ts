@@ -104,6 +104,8 @@ export class HttpSite {
   readonly connectionCounts: ConnectionCountsSource;
   /** check_status's document: this process's, or the primary's merge with worker processes. */
   readonly statusSource: StatusSource;
+  /** The config's maps, split_clients and declared variables (--explain evaluates variables with them). */
+  readonly templates: PlanContext['templates'];
   readonly #ownsPool: boolean;
   readonly #vhosts: Map<string, VirtualHosts>;
   readonly #connections = new Set<ClientConnection>();
@@ -136,6 +138,7 @@ export class HttpSite {
       groups: this.statusGroups, httpServers: () => http.servers, streamServers: () => [], cacheZones: () => http.cacheZones ?? [],
     }).source;
     const ctx = buildPlanContext(http, { groups: deps.groups, logger: this.logger, openAccessLog: deps.openAccessLog, prefix: deps.prefix ?? process.cwd(), scripts: deps.scripts ?? null, cacheStats: deps.cacheStats ?? null });
+    this.templates = ctx.templates;
     const seen = new Set<CompiledServer>();
     for (const vh of this.#vhosts.values()) {
       for (const server of vh.servers) {

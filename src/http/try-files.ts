@@ -59,6 +59,8 @@ const CONTENT: AfterWait = { kind: 'content' };
 
 async function tryFiles(r: HttpRequest, plan: LocationPlan, tf: TryFilesPlan): Promise<AfterWait> {
   const root = plan.root(r);
+  // --explain: each file tested, with what was found
+  const tested: string[] | null = r.trace === null ? null : [];
   for (const f of tf.files) {
     const name = f.name(r);
     const file = filePath(root, plan.files, name, true);
@@ -67,13 +69,19 @@ async function tryFiles(r: HttpRequest, plan: LocationPlan, tf: TryFilesPlan): P
     try {
       isDir = (await stat(file)).isDirectory();
     } catch {
+      tested?.push(`${file}${f.dir ? '/' : ''}: not found`);
       continue;
     }
     if (r.transport.closed) return CONTENT;
-    if (isDir !== f.dir) continue;
+    if (isDir !== f.dir) {
+      tested?.push(`${file}${f.dir ? '/' : ''}: ${isDir ? 'a directory' : 'not a directory'}`);
+      continue;
+    }
+    if (tested !== null) r.trace!.events.push({ kind: 'tryFiles', tested, found: file });
     r.uri = name;
     return CONTENT;
   }
+  if (tested !== null) r.trace!.events.push({ kind: 'tryFiles', tested, found: null });
   if (tf.fallback === null) return { kind: 'status', code: tf.code };
   const target = tf.fallback(r);
   if (target.startsWith('@')) return { kind: 'named', name: target.slice(1) };

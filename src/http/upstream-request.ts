@@ -136,10 +136,11 @@ export function escapePath(path: string): string {
 export function upstreamUri(proxy: ProxyPlan, r: HttpRequest, dynamicUri: string | null): string {
   const sub = r.parent !== null;
   let uri: string;
-  if (r.uriChanged || (sub && proxy.replacement === null && dynamicUri === null)) {
-    // nginx: a URI changed by rewrite goes out whole; proxy_pass's own URI part is ignored.
-    uri = escapePath(r.uri);
-    if (r.args !== '') uri += `?${r.args}`;
+  if ((r.uriChanged && (proxy.replacement === null || r.broke)) || (sub && proxy.replacement === null && dynamicUri === null)) {
+    // nginx: a URI changed by `rewrite ... break` goes out whole, proxy_pass's own URI part
+    // ignored; after `last` (or an internal redirect) the location found again replaces its
+    // prefix as for any request (valid_location; checked with ask-nginx).
+    uri = currentUri(r);
   } else if (dynamicUri !== null) {
     // Variables ($uri, captures) hold decoded bytes: a CR LF or a space must not split the line.
     uri = targetSafe(dynamicUri) || '/';
@@ -147,9 +148,16 @@ export function upstreamUri(proxy: ProxyPlan, r: HttpRequest, dynamicUri: string
     // DESIGN.md: `proxy_pass http://up/x/;` replaces the matched location prefix with /x/.
     uri = proxy.replacement + escapePath(r.uri.slice(proxy.prefix.length));
     if (r.args !== '') uri += `?${r.args}`;
+  } else if (r.uriChanged) {
+    uri = currentUri(r);
   } else {
     // No URI in proxy_pass: the request URI goes out exactly as the client sent it.
     uri = r.head.target;
   }
   return uri;
+}
+
+/** The request's URI as it is now (after rewrite or a redirect), escaped, with its args. */
+function currentUri(r: HttpRequest): string {
+  return r.args === '' ? escapePath(r.uri) : `${escapePath(r.uri)}?${r.args}`;
 }

@@ -83,6 +83,16 @@ export interface ListenSite {
   readonly udp: boolean;
 }
 
+/**
+ * The upstream a session of `server` goes to: its evaluated `proxy_pass $var`, else the target as
+ * written; null when the server has no proxy_pass (TCP and UDP sessions and --explain ask here).
+ */
+export function upstreamNameOf(server: CompiledServer, s: SessionInfo): string | null {
+  if (server.dynamicTarget !== null) return server.dynamicTarget(s);
+  const h = server.config.handler;
+  return h.kind === 'proxy' ? h.target.upstream : null;
+}
+
 export interface CompiledStream {
   /** Listen key → the servers on it. */
   readonly sites: ReadonlyMap<string, ListenSite>;

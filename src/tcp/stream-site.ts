@@ -21,7 +21,7 @@ import { connectUpstream } from './proxy.js';
 import { secureUpstream, sessionTlsTarget, UpstreamTlsSessions } from './upstream-tls.js';
 import { parseClientHello, type ClientHelloResult } from '../wire/tls-client-hello.js';
 import { ImplicitGroups } from '../upstream/implicit.js';
-import { compileStream, effectiveSsl, NO_ALPN, type ListenSite } from './stream-compile.js';
+import { compileStream, effectiveSsl, NO_ALPN, upstreamNameOf, type ListenSite } from './stream-compile.js';
 import type { SessionInfo } from './stream-vars.js';
 import { proxyHeaderOf, Session, accountSession } from './stream-session.js';
 import { UpstreamAttempts } from '../upstream/attempts.js';
@@ -105,6 +105,12 @@ export class StreamSite {
   /** The servers of `udp` listens, by listen key (made on first use). */
   readonly #udp = new Map<string, UdpServer>();
   #closed = false;
+
+  /** --explain (runtime/explain/stream.ts): what #serve routes a session of `listenKey` with. */
+  explainView(listenKey: string): { site: ListenSite; groups: ReadonlyMap<string, UpstreamGroup>; hashKeys: ReadonlyMap<string, (s: SessionInfo) => string> } | null {
+    const site = this.#sites.get(listenKey);
+    return site === undefined ? null : { site, groups: this.#groups, hashKeys: this.#hashKeys };
+  }
 
   constructor(stream: StreamConfig, deps: StreamSiteDeps) {
     this.#limits = deps.limits ?? new LocalLimits();
@@ -288,13 +294,9 @@ export class StreamSite {
 
     if (server.routes !== null) return this.#handOff(site, s, buffer);
     if (server.ret !== null) return this.#sendAndClose(s, buffer.length, 200, Buffer.from(server.ret(s)));
-    let upstream: string;
     const payload: Buffer = buffer;
-    if (server.dynamicTarget !== null) {
-      upstream = server.dynamicTarget(s);
-    } else if (cfg.handler.kind === 'proxy') {
-      upstream = cfg.handler.target.upstream;
-    } else {
+    const upstream = upstreamNameOf(server, s);
+    if (upstream === null) {
       this.#logger.error({ listen: site.key }, 'no handler configured for stream server');
       return this.#abort(s, buffer.length, 500);
     }

@@ -21,7 +21,7 @@ import { UpstreamAttempts } from '../upstream/attempts.js';
 import type { UpstreamGroup } from '../upstream/group.js';
 import type { Peer } from '../upstream/peer.js';
 import { unmap } from '../wire/ip.js';
-import type { CompiledServer, ListenSite } from './stream-compile.js';
+import { upstreamNameOf, type CompiledServer, type ListenSite } from './stream-compile.js';
 import { applyStreamLimits, releaseStreamLimits } from './stream-limits.js';
 import type { SessionInfo } from './stream-vars.js';
 import { UdpSession, type UdpRelaySettings, type UdpSessionOwner } from './udp-session.js';
@@ -158,7 +158,6 @@ export class UdpServer implements UdpSessionOwner {
 
   async #start(s: UdpSession): Promise<void> {
     const server = s.server;
-    const cfg = server.config;
     // nginx's preaccess phase (limit_conn) comes before its access phase (allow/deny).
     if (server.limits !== null && !(await applyStreamLimits(s, server.limits, this.#deps.limits, this.#errorLog))) {
       return s.finish(503);
@@ -172,10 +171,8 @@ export class UdpServer implements UdpSessionOwner {
       s.answer(Buffer.from(server.ret(s)));
       return;
     }
-    let upstream: string;
-    if (server.dynamicTarget !== null) upstream = server.dynamicTarget(s);
-    else if (cfg.handler.kind === 'proxy') upstream = cfg.handler.target.upstream;
-    else {
+    const upstream = upstreamNameOf(server, s);
+    if (upstream === null) {
       this.logger.error({ listen: this.#site.key }, 'no handler configured for stream server');
       return s.finish(500);
     }

@@ -35,3 +35,24 @@ describe('parseArgs (nginx-compatible flags)', () => {
     expect(parseArgs(argv)).toEqual({ error: message });
   });
 });
+
+describe('parseArgs --explain', () => {
+  test('the request, its headers and options', () => {
+    expect(parseArgs(['-c', 'a.conf', '--explain', 'GET http://x/', '-H', 'A: 1', '-HB: 2', '--from=10.0.0.1', '--listen', '127.0.0.1:8080', '--sni', 'x', '--status', 'http://127.0.0.1:1/s', '--explain-format', 'json'])).toMatchObject({
+      action: 'explain', configPath: 'a.conf',
+      explain: { request: 'GET http://x/', headers: ['A: 1', 'B: 2'], from: '10.0.0.1', listen: '127.0.0.1:8080', sni: 'x', status: 'http://127.0.0.1:1/s', format: 'json' },
+    });
+    expect(parseArgs(['--explain', 'http://x/'])).toMatchObject({ action: 'explain', explain: { headers: [], from: null, format: 'text' } });
+  });
+
+  test.each([
+    [['-H', 'A: 1'], 'option "-H" needs --explain'],
+    [['--from', '10.0.0.1'], 'option "--from" needs --explain'],
+    [['--explain'], 'option "--explain" requires a value'],
+    [['--explain', 'GET http://x/', '--explain-format', 'yaml'], 'invalid option: "--explain-format yaml" (text or json)'],
+    [['--explain', 'GET http://x/', '-t'], '--explain cannot be combined with -t, -T, -s, -v, -V or -h'],
+    [['--explains', 'x'], 'invalid option: "--explains"'],
+  ])('%j is refused', (argv, message) => {
+    expect(parseArgs(argv)).toEqual({ error: message });
+  });
+});
