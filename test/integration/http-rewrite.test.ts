@@ -20,7 +20,8 @@ const SERVER = `
     location /q/ { rewrite ^/q/(.*)$ /new/$1? last; }
     location /seq/ { set $v 1; rewrite ^ /new/x; set $v 2; return 200 "seq uri=$uri v=$v"; }
     location = /capt { rewrite ^/(c)(a)pt$ /new/$2$1 last; }
-    location /noflag/ { rewrite ^/noflag/(.*)$ /new/$1; }`;
+    location /noflag/ { rewrite ^/noflag/(.*)$ /new/$1; }
+    location /bare/ { rewrite ^/bare/(.*)$ /new/$1; break; add_header X-Loc bare always; }`;
 
 describe('rewrite and set (nginx semantics)', () => {
   it('answers as nginx does', async () => {
@@ -40,12 +41,15 @@ describe('rewrite and set (nginx semantics)', () => {
       ['/seq/', 200, 'seq uri=/new/x v=2', null],
       ['/capt', 200, 'new uri=/new/ac args= who=server', null],
       ['/noflag/z', 200, 'new uri=/new/z args= who=server', null],
+      // a bare break after a rewrite keeps the location (nginx: the location is not searched again)
+      ['/bare/z', 404, null, null],
     ];
     for (const [path, status, body, location] of table) {
       const res = await get(path);
       expect({ path, status: res.status }).toEqual({ path, status });
       if (body !== null) expect(res.body).toBe(body);
       if (location !== null) expect(res.headers.location).toBe(location);
+      if (path === '/bare/z') expect(res.headers['x-loc']).toBe('bare');
     }
   });
 
