@@ -1,0 +1,89 @@
+/**
+ * Redis in one snapshot (issue 17): the links of the config's `redis` blocks and the fed groups of
+ * its `redis_peers` upstreams, built once below http and stream, which both read them: the
+ * snapshot's named group of such an upstream is a placeholder without peers, and
+ * `redisFedOf(group)` (asked when a site compiles its plans, never per request) gives the
+ * RedisFedGroups whose `groupFor(key)` the request or session calls with its evaluated key.
+ *
+ * A reload takes over the links of blocks whose settings did not change (one connection for the
+ * life of the process, not one per config) and the known keys of the same upstreams, so a reload
+ * neither waits on Redis nor forgets what it knew while Redis is down.
+ */
+import type { Config } from '../../config/types.js';
+import type { ErrorLogger } from '../../log.js';
+import type { UpstreamGroup } from '../../upstream/group.js';
+import type { Peer } from '../../upstream/peer.js';
+import { RedisFedGroups } from './fed-groups.js';
+import { RedisLink, linkIdentity } from './link.js';
+
+const fedByGroup = new WeakMap<UpstreamGroup, RedisFedGroups>();
+
+/** The fed groups behind a `redis_peers` upstream's group; null for any other group. */
+export function redisFedOf(group: UpstreamGroup): RedisFedGroups | null {
+  return fedByGroup.get(group) ?? null;
+}
+
+export interface RedisRoutingDeps {
+  readonly logger: ErrorLogger;
+  /** Peers that left a key's group. */
+  readonly onDropped?: (peers: readonly Peer[]) => void;
+}
+
+export class RedisRouting {
+  readonly links: ReadonlyMap<string, RedisLink>;
+  /** Every fed upstream, http first. */
+  readonly fed: readonly RedisFedGroups[];
+  #closed = false;
+
+  private constructor(links: Map<string, RedisLink>, fed: RedisFedGroups[]) {
+    this.links = links;
+    this.fed = fed;
+  }
+
+  /**
+   * null when the config has no `redis` block. `groups`: the snapshot's named groups of http and
+   * stream; `previous`: the routing of the snapshot now serving (a reload).
+   */
+  static build(
+    config: Config,
+    groups: { readonly http: ReadonlyMap<string, UpstreamGroup>; readonly stream: ReadonlyMap<string, UpstreamGroup> },
+    previous: RedisRouting | null,
+    deps: RedisRoutingDeps,
+  ): RedisRouting | null {
+    if (config.redis === undefined || config.redis.length === 0) return null;
+    const links = new Map<string, RedisLink>();
+    for (const block of config.redis) {
+      const old = previous?.links.get(block.name);
+      links.set(block.name, old !== undefined && old.identity === linkIdentity(block) ? old.acquire() : new RedisLink(block, deps.logger).acquire());
+    }
+    const fed: RedisFedGroups[] = [];
+    for (const [context, named] of [['http', groups.http], ['stream', groups.stream]] as const) {
+      for (const group of named.values()) {
+        const peers = group.config.redisPeers;
+        if (peers === undefined) continue;
+        const link = links.get(peers.redis)!;
+        const f = new RedisFedGroups(group.config, link, {
+          namespace: context === 'http' ? '' : 'stream:', context, logger: deps.logger,
+          ...(deps.onDropped === undefined ? {} : { onDropped: deps.onDropped }),
+        });
+        const before = previous?.fed.find((p) => p.name === f.name && p.config.redisPeers!.key === f.keyTemplate && p.link === link && p.context === context);
+        if (before !== undefined) f.adopt(before);
+        fedByGroup.set(group, f);
+        fed.push(f);
+      }
+    }
+    return new RedisRouting(links, fed);
+  }
+
+  start(): void {
+    for (const f of this.fed) f.start();
+  }
+
+  /** The snapshot is retired: its groups stop, its links are released (closed unless a newer snapshot took them). */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const f of this.fed) f.close();
+    for (const link of this.links.values()) link.release();
+  }
+}
