@@ -203,10 +203,11 @@ export async function buildSnapshot(config: Config, registry: PeerRegistry, deps
       for (const g of groups) for (const key of g.registryKeys) peerKeys.add(key);
       for (const g of groups) g.commit();
       deps.pool.dropPeers(registry.retain(peerKeys));
+      // Redis-fed groups check their peers in every process (the primary of workers knows no keys)
+      redis?.start();
     },
     start() {
       for (const c of checkers) c.start();
-      redis?.start();
     },
     stopAccepting() {
       for (const c of checkers) c.stop();

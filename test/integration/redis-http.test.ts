@@ -7,6 +7,7 @@
 import { describe, expect, test } from 'vitest';
 import { startHttpBackend } from '../helpers/backend.js';
 import { NO_REDIS, startRedis, type RedisServer } from '../helpers/redis.js';
+import { configFrom } from '../helpers/proxy.js';
 import { send, startLoggedProxy, type LoggedProxy } from './upstream-helpers.js';
 
 function config(redis: RedisServer, extra = ''): string {
@@ -127,5 +128,23 @@ describe.skipIf(NO_REDIS)('redis_peers in http upstreams', () => {
     await redis.cli('lset', 'frontend:poll.test', '0', `http://127.0.0.1:${b.port}`);
     await expect.poll(async () => (await get(p, 'poll.test')).backend, { timeout: 2000, interval: 50 }).toBe('b');
     expect(p.logs.some((l) => l.level === 'notice' && /sends no keyspace notifications/.test(l.msg))).toBe(true);
+  });
+
+  test('a reload keeps the connection and the known keys: with Redis down, known hosts still serve after it', async () => {
+    const redis = await startRedis();
+    const a = await startHttpBackend('a');
+    await redis.cli('rpush', 'frontend:r.test', `http://127.0.0.1:${a.port}`);
+    const p = await startLoggedProxy(config(redis));
+    expect((await get(p, 'r.test')).backend).toBe('a');
+    const clients = async () => (await redis.cli('client', 'list')).split('\n').filter((l) => / name=tsproxy /.test(l)).length;
+    expect(await clients()).toBe(1);
+    await p.runtime.reload(configFrom(config(redis, 'keepalive 8;')));
+    expect((await get(p, 'r.test')).backend).toBe('a');
+    // the same connection: no second one opened by the reload
+    expect(await clients()).toBe(1);
+    await redis.kill();
+    await expect.poll(() => p.logs.some((l) => l.code === 'TSP_ERR_REDIS')).toBe(true);
+    await p.runtime.reload(configFrom(config(redis, 'keepalive 4;')));
+    for (let i = 0; i < 5; i++) expect((await get(p, 'r.test')).backend).toBe('a');
   });
 });
