@@ -83,6 +83,8 @@ export interface UpstreamConfig {
   readonly resolver?: ResolverConfig | null;
   /** `redis_peers`: the peers are the Redis list at a key evaluated per request (then `servers` is empty); absent: none. */
   readonly redisPeers?: RedisPeersConfig;
+  /** The evaluated key of one group of a `redis_peers` upstream (made at run time, src/core/redis/); absent otherwise. */
+  readonly redisKey?: string;
   /** `health_share NAME`: health verdicts shared through that redis block; absent: none. */
   readonly healthShare?: string;
   readonly loc: Loc;

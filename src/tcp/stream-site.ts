@@ -313,6 +313,7 @@ export class StreamSite {
       this.#logger.error({ upstream }, `upstream "${upstream}" not found`);
       return this.#abort(s, 0, 500);
     }
+    const hashKey = this.#hashKeys.get(group.name)?.(s) ?? null;
     const redis = this.#redis.size === 0 ? undefined : this.#redis.get(upstream);
     if (redis !== undefined) {
       const keyed = await streamRedisGroup(redis, s, this.#logger as unknown as ErrorLogger, { upstream, listen: site.key, client: s.remoteAddress });
@@ -320,7 +321,6 @@ export class StreamSite {
       if (keyed === null) return this.#abort(s, 0, 502);
       group = keyed;
     }
-    const hashKey = this.#hashKeys.get(group.name)?.(s) ?? null;
     const pp = cfg.proxyProtocolVersion === 0 ? null : proxyHeaderOf(cfg.proxyProtocolVersion, s);
     const upstreamTls = server.upstreamTls;
     const outcome = await connectUpstream(group, {

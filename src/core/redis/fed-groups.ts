@@ -110,9 +110,16 @@ export class RedisFedGroups implements LinkUser {
     return `no peers in redis list "${key}" of upstream "${this.name}"`;
   }
 
-  /** Known keys and their peers, for the status page. */
-  keys(): { key: string; peers: readonly string[] | null; group: UpstreamGroup | null }[] {
-    return [...this.#table].map(([key, e]) => ({ key, peers: e.list, group: e.group }));
+  /** Known keys and the lists they were read as, for the status page. */
+  keys(): { key: string; list: readonly string[] | null }[] {
+    return [...this.#table].map(([key, e]) => ({ key, list: e.list }));
+  }
+
+  /** The groups of the known keys that have peers (the status page samples their peers). */
+  groups(): UpstreamGroup[] {
+    const out: UpstreamGroup[] = [];
+    for (const e of this.#table.values()) if (e.group !== null) out.push(e.group);
+    return out;
   }
 
   /** Start the active checks of the groups (the snapshot is serving). */
@@ -197,7 +204,9 @@ export class RedisFedGroups implements LinkUser {
     }
     let group: UpstreamGroup | null = null;
     if (servers.length > 0) {
-      const cfg: UpstreamConfig = { ...this.config, servers };
+      // its own name (logs, status, registry): `upstream[key]`
+      const { redisPeers: _fed, ...upstream } = this.config;
+      const cfg: UpstreamConfig = { ...upstream, name: `${this.name}[${key}]`, servers, redisKey: key };
       try {
         group = await UpstreamGroup.create(cfg, e.registry, { namespace: this.#opts.namespace, context: this.#opts.context, logger: this.#opts.logger });
       } catch {

@@ -13,6 +13,7 @@ import type { Config } from '../../config/types.js';
 import type { ErrorLogger } from '../../log.js';
 import type { UpstreamGroup } from '../../upstream/group.js';
 import type { Peer } from '../../upstream/peer.js';
+import type { RedisStatus } from '../status/document.js';
 import { RedisFedGroups } from './fed-groups.js';
 import { RedisLink, linkIdentity } from './link.js';
 
@@ -73,6 +74,34 @@ export class RedisRouting {
       }
     }
     return new RedisRouting(links, fed);
+  }
+
+  /** The groups of every known key (the status page lists and samples them). */
+  keyGroups(): UpstreamGroup[] {
+    return this.fed.flatMap((f) => f.groups());
+  }
+
+  /** The status document's `redis` section. */
+  status(): RedisStatus[] {
+    return [...this.links.values()].map((link) => {
+      const info = link.info;
+      const s = link.config.server;
+      return {
+        name: link.name,
+        server: s.kind === 'unix' ? `unix:${s.path}` : `${s.host}:${s.port}`,
+        state: info.state,
+        stateSince: new Date(info.sinceMs).toISOString(),
+        outages: info.outages,
+        lastError: info.lastError,
+        notifications: info.notifications,
+        upstreams: this.fed.filter((f) => f.link === link).map((f) => ({
+          name: f.name,
+          context: f.context,
+          key: f.keyTemplate,
+          keys: f.keys().flatMap(({ key, list }) => (list === null ? [] : [{ key, list }])),
+        })),
+      };
+    });
   }
 
   start(): void {
