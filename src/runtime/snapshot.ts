@@ -178,7 +178,8 @@ export async function buildSnapshot(config: Config, registry: PeerRegistry, deps
   const groups = [...httpGroups.values(), ...streamGroups.values()];
   for (const group of groups) {
     for (const key of group.registryKeys) peerKeys.add(key);
-    if (group.config.check !== null) checkers.push(new HealthChecker(group, { logger: deps.logger }));
+    // health_share: probe under a lease, publish the changes (src/core/redis/health-share.ts)
+    if (group.config.check !== null) checkers.push(new HealthChecker(group, { logger: deps.logger, ...redis?.healthShare(group)?.checkerOptions() }));
     // `server name resolve`: the idle connections of a peer that left the group close
     group.onPeersChange((_added, removed) => deps.pool.dropPeers(removed));
   }

@@ -18,6 +18,7 @@ import { UpstreamGroup } from '../../upstream/group.js';
 import { HealthChecker } from '../../upstream/health/active.js';
 import type { Peer } from '../../upstream/peer.js';
 import { PeerRegistry } from '../../upstream/registry.js';
+import type { HealthShare } from './health-share.js';
 import type { LinkUser, RedisLink } from './link.js';
 import { parsePeerList } from './peer-list.js';
 
@@ -29,12 +30,15 @@ export interface FedGroupOptions {
   /** Peers that left a key's group (their idle pooled connections close). */
   readonly onDropped?: (peers: readonly Peer[]) => void;
   readonly maxKeys?: number;
+  /** Gives a key's group its health_share (absent: none). */
+  readonly routing?: { healthShare(group: UpstreamGroup): HealthShare | null; dropShare(share: HealthShare): void };
 }
 
 interface KeyEntry {
   /** The key's group; null while its list is empty, missing, or not read yet. */
   group: UpstreamGroup | null;
   checker: HealthChecker | null;
+  share: HealthShare | null;
   /** The list the group was made from (null: never read). */
   list: readonly string[] | null;
   /** A read in progress, resolving to the group it made. */
@@ -160,7 +164,7 @@ export class RedisFedGroups implements LinkUser {
       this.#table.delete(oldestKey);
       this.#retire(oldest);
     }
-    const entry: KeyEntry = { group: null, checker: null, list: null, loading: null, again: false, registry: new PeerRegistry() };
+    const entry: KeyEntry = { group: null, checker: null, share: null, list: null, loading: null, again: false, registry: new PeerRegistry() };
     this.#table.set(key, entry);
     return entry;
   }
@@ -219,10 +223,13 @@ export class RedisFedGroups implements LinkUser {
     }
     const old = e.group;
     const oldChecker = e.checker;
+    const oldShare = e.share;
     e.group = group;
-    e.checker = group !== null && group.config.check !== null ? new HealthChecker(group, { logger: this.#opts.logger }) : null;
+    e.share = group === null ? null : this.#opts.routing?.healthShare(group) ?? null;
+    e.checker = group !== null && group.config.check !== null ? new HealthChecker(group, { logger: this.#opts.logger, ...e.share?.checkerOptions() }) : null;
     if (this.#started) e.checker?.start();
     oldChecker?.stop();
+    if (oldShare !== null) this.#opts.routing?.dropShare(oldShare);
     old?.close();
     const dropped = e.registry.retain(group?.registryKeys ?? []);
     if (dropped.length > 0) this.#opts.onDropped?.(dropped);
@@ -230,6 +237,7 @@ export class RedisFedGroups implements LinkUser {
 
   #retire(e: KeyEntry): void {
     e.checker?.stop();
+    if (e.share !== null) this.#opts.routing?.dropShare(e.share);
     e.group?.close();
     const dropped = e.registry.retain([]);
     if (dropped.length > 0) this.#opts.onDropped?.(dropped);

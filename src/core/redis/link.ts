@@ -15,6 +15,7 @@
  * Without K plus l and g (or A), or when CONFIG is refused, the users are asked to re-read
  * their keys every POLL_MS instead (the bounded-TTL fallback).
  */
+import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { RedisConfig } from '../../config/types.js';
 import type { ErrorLogger } from '../../log.js';
@@ -40,6 +41,8 @@ export class RedisLink {
   readonly config: RedisConfig;
   /** Canonical settings: two blocks with the same text share the link across a reload. */
   readonly identity: string;
+  /** Who this instance is to the others (health_share's lease value): one per connection, so two runtimes in one process differ. */
+  readonly instanceId = `${process.pid}-${randomUUID()}`;
   #state: RedisLinkState = 'connecting';
   /** When the state last changed (epoch ms). */
   #since = Date.now();

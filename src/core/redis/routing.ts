@@ -15,6 +15,7 @@ import type { UpstreamGroup } from '../../upstream/group.js';
 import type { Peer } from '../../upstream/peer.js';
 import type { RedisStatus } from '../status/document.js';
 import { RedisFedGroups } from './fed-groups.js';
+import { HealthShare } from './health-share.js';
 import { RedisLink, linkIdentity } from './link.js';
 
 const fedByGroup = new WeakMap<UpstreamGroup, RedisFedGroups>();
@@ -34,11 +35,36 @@ export class RedisRouting {
   readonly links: ReadonlyMap<string, RedisLink>;
   /** Every fed upstream, http first. */
   readonly fed: readonly RedisFedGroups[];
+  readonly #shares: HealthShare[] = [];
+  readonly #logger: ErrorLogger;
+  #started = false;
   #closed = false;
 
-  private constructor(links: Map<string, RedisLink>, fed: RedisFedGroups[]) {
+  private constructor(links: Map<string, RedisLink>, fed: RedisFedGroups[], logger: ErrorLogger) {
     this.links = links;
     this.fed = fed;
+    this.#logger = logger;
+  }
+
+  /**
+   * `health_share`: the sharing of `group`'s verdicts (its checker takes `checkerOptions()`); null
+   * when the group does not share. Started with the routing, stopped with it (or by the caller).
+   */
+  healthShare(group: UpstreamGroup): HealthShare | null {
+    const name = group.config.healthShare;
+    const link = name === undefined ? undefined : this.links.get(name);
+    if (link === undefined || group.config.check === null) return null;
+    const share = new HealthShare(link, group, this.#logger);
+    this.#shares.push(share);
+    if (this.#started) share.start();
+    return share;
+  }
+
+  /** A share whose group is retired (a Redis-fed key's list changed). */
+  dropShare(share: HealthShare): void {
+    share.stop();
+    const i = this.#shares.indexOf(share);
+    if (i >= 0) this.#shares.splice(i, 1);
   }
 
   /**
@@ -58,13 +84,14 @@ export class RedisRouting {
       links.set(block.name, old !== undefined && old.identity === linkIdentity(block) ? old.acquire() : new RedisLink(block, deps.logger).acquire());
     }
     const fed: RedisFedGroups[] = [];
+    const routing = new RedisRouting(links, fed, deps.logger);
     for (const [context, named] of [['http', groups.http], ['stream', groups.stream]] as const) {
       for (const group of named.values()) {
         const peers = group.config.redisPeers;
         if (peers === undefined) continue;
         const link = links.get(peers.redis)!;
         const f = new RedisFedGroups(group.config, link, {
-          namespace: context === 'http' ? '' : 'stream:', context, logger: deps.logger,
+          namespace: context === 'http' ? '' : 'stream:', context, logger: deps.logger, routing,
           ...(deps.onDropped === undefined ? {} : { onDropped: deps.onDropped }),
         });
         const before = previous?.fed.find((p) => p.name === f.name && p.config.redisPeers!.key === f.keyTemplate && p.link === link && p.context === context);
@@ -73,7 +100,7 @@ export class RedisRouting {
         fed.push(f);
       }
     }
-    return new RedisRouting(links, fed);
+    return routing;
   }
 
   /** The groups of every known key (the status page lists and samples them). */
@@ -105,6 +132,8 @@ export class RedisRouting {
   }
 
   start(): void {
+    this.#started = true;
+    for (const s of this.#shares) s.start();
     for (const f of this.fed) f.start();
   }
 
@@ -112,6 +141,7 @@ export class RedisRouting {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    for (const s of this.#shares) s.stop();
     for (const f of this.fed) f.close();
     for (const link of this.links.values()) link.release();
   }
