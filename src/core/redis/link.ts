@@ -58,6 +58,8 @@ export class RedisLink {
   readonly #waiters = new Set<() => void>();
   readonly #logger: ErrorLogger;
   #poll: NodeJS.Timeout | null = null;
+  /** The subscriber connection dropped since its last subscription. */
+  #subLost = false;
   #refs = 0;
   #closed = false;
 
@@ -86,6 +88,8 @@ export class RedisLink {
     this.#client.on('ready', () => this.#up());
     this.#client.on('close', () => this.#down());
     this.#sub.on('ready', () => this.#subscribe());
+    // the subscriber lost notifications while it was away: read what is known again
+    this.#sub.on('close', () => (this.#subLost = true));
     this.#sub.on('pmessage', (_pattern: string, channel: string) => this.#notified(channel));
     this.#sub.on('message', (channel: string, message: string) => {
       for (const l of this.#channels.get(channel) ?? []) l(message);
@@ -179,6 +183,8 @@ export class RedisLink {
   }
 
   #subscribe(): void {
+    if (this.#subLost && this.#state === 'up') for (const u of this.#users) u.refresh();
+    this.#subLost = false;
     for (const prefix of this.#prefixes) this.#sub.psubscribe(this.#pattern(prefix)).catch(() => {});
     for (const channel of this.#channels.keys()) this.#sub.subscribe(channel).catch(() => {});
   }
