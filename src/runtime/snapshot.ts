@@ -118,7 +118,7 @@ export async function buildSnapshot(config: Config, registry: PeerRegistry, deps
   // Scripts load before anything is built: a module that fails fails the start or reload.
   const scripts = await loadScripts(config);
   // Before the sites: their plans look the fed groups up (redisFedOf) when they are compiled.
-  const redis = RedisRouting.build(config, { http: httpGroups, stream: streamGroups }, previous?.redis ?? null, {
+  const redis = await RedisRouting.build(config, { http: httpGroups, stream: streamGroups }, previous?.redis ?? null, {
     logger: deps.logger as unknown as ErrorLogger,
     onDropped: (peers) => deps.pool.dropPeers(peers),
   });

@@ -28,7 +28,7 @@ http {
     for (let i = 0; i < 3; i++) expect((await send(p.url('/'), { headers: { host: 'app.test' } })).backend).toBe('a');
     const doc = await statusJson(p.url('/status'));
     expect(doc.redis).toEqual([{
-      name: 'main', server: redis.address, state: 'up', stateSince: expect.any(String), outages: 0, lastError: null, notifications: true,
+      name: 'main', server: redis.address, instance: expect.stringMatching(/^\d+-[0-9a-f-]{36}$/), state: 'up', stateSince: expect.any(String), outages: 0, lastError: null, notifications: true,
       upstreams: [{ name: 'sites', context: 'http', key: 'frontend:$host', keys: [{ key: 'frontend:app.test', list: ['app', `http://127.0.0.1:${a.port} weight=2`] }] }],
     }]);
     const placeholder = doc.upstreams.find((u) => u.name === 'sites')!;

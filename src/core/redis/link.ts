@@ -16,7 +16,8 @@
  * their keys every POLL_MS instead (the bounded-TTL fallback).
  */
 import { randomUUID } from 'node:crypto';
-import { Redis } from 'ioredis';
+// The type only: ioredis takes ~200 ms to load, so routing.ts loads it when a config has a `redis` block.
+import type { Redis } from 'ioredis';
 import type { RedisConfig } from '../../config/types.js';
 import type { ErrorLogger } from '../../log.js';
 
@@ -63,7 +64,8 @@ export class RedisLink {
   #refs = 0;
   #closed = false;
 
-  constructor(config: RedisConfig, logger: ErrorLogger) {
+  /** `client`: ioredis' Redis class (loaded by the caller). */
+  constructor(config: RedisConfig, logger: ErrorLogger, client: typeof Redis) {
     this.config = config;
     this.identity = linkIdentity(config);
     this.#logger = logger;
@@ -81,8 +83,8 @@ export class RedisLink {
       lazyConnect: true,
       retryStrategy: (times: number) => Math.min(50 * 2 ** Math.min(times, 10), MAX_BACKOFF_MS),
     };
-    this.#client = new Redis({ ...options, connectionName: 'tsproxy' });
-    this.#sub = new Redis({ ...options, connectionName: 'tsproxy-sub' });
+    this.#client = new client({ ...options, connectionName: 'tsproxy' });
+    this.#sub = new client({ ...options, connectionName: 'tsproxy-sub' });
     this.#client.on('error', (err: Error) => (this.#lastError = err.message));
     this.#sub.on('error', () => {});
     this.#client.on('ready', () => this.#up());

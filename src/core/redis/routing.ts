@@ -71,17 +71,19 @@ export class RedisRouting {
    * null when the config has no `redis` block. `groups`: the snapshot's named groups of http and
    * stream; `previous`: the routing of the snapshot now serving (a reload).
    */
-  static build(
+  static async build(
     config: Config,
     groups: { readonly http: ReadonlyMap<string, UpstreamGroup>; readonly stream: ReadonlyMap<string, UpstreamGroup> },
     previous: RedisRouting | null,
     deps: RedisRoutingDeps,
-  ): RedisRouting | null {
+  ): Promise<RedisRouting | null> {
     if (config.redis === undefined || config.redis.length === 0) return null;
+    // loaded only here: a config without `redis` never pays for the client library
+    const { Redis } = await import('ioredis');
     const links = new Map<string, RedisLink>();
     for (const block of config.redis) {
       const old = previous?.links.get(block.name);
-      links.set(block.name, old !== undefined && old.identity === linkIdentity(block) ? old.acquire() : new RedisLink(block, deps.logger).acquire());
+      links.set(block.name, old !== undefined && old.identity === linkIdentity(block) ? old.acquire() : new RedisLink(block, deps.logger, Redis).acquire());
     }
     const fed: RedisFedGroups[] = [];
     const routing = new RedisRouting(links, fed, deps.logger);
@@ -116,6 +118,7 @@ export class RedisRouting {
       return {
         name: link.name,
         server: s.kind === 'unix' ? `unix:${s.path}` : `${s.host}:${s.port}`,
+        instance: link.instanceId,
         state: info.state,
         stateSince: new Date(info.sinceMs).toISOString(),
         outages: info.outages,

@@ -183,6 +183,8 @@ export interface RedisStatus {
   readonly name: string;
   /** "host:port" or "unix:/path". */
   readonly server: string;
+  /** This instance's id towards the others (the value of the health_share leases it holds). */
+  readonly instance: string;
   /** connecting: never reached yet; up; down: unreachable (known keys serve their last peers). */
   readonly state: 'connecting' | 'up' | 'down';
   readonly stateSince: string;
