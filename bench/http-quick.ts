@@ -8,10 +8,11 @@
  * --cpu-prof writes a V8 profile of the proxy process into ./bench-profiles/.
  * wrk is installed with apt-get when missing.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
-import readline from 'node:readline';
+import { announcedPort } from './lib/procs.js';
+import { serveInlineConfig } from './lib/inline-proxy.js';
 
 const self = fileURLToPath(import.meta.url);
 const root = path.resolve(path.dirname(self), '..');
@@ -46,32 +47,15 @@ if (mode === '--backend') {
   });
 } else if (mode === '--proxy') {
   const backendPort = Number(process.argv[3]);
-  const { loadConfig } = await import('../src/config/load.js');
-  const { Runtime } = await import('../src/runtime/runtime.js');
-  const { createLogger } = await import('../src/log.js');
   const text = `http {
     upstream app { server 127.0.0.1:${backendPort}; keepalive 64; }
     server { listen 127.0.0.1:0; location / { proxy_pass http://app; } }
   }`;
-  const { config, errors } = loadConfig(text, 'bench.conf');
-  if (config === null) throw new Error(errors.map(String).join('\n'));
-  const runtime = await Runtime.start(config, { logger: createLogger([{ target: 'stderr', level: 'error' }]) });
-  process.stdout.write(`PORT ${runtime.port('127.0.0.1:0')}\n`);
-  process.on('SIGINT', () => void runtime.stop().then(() => process.exit(0)));
+  await serveInlineConfig(text, 'bench.conf');
 } else {
   await main();
 }
 
-function waitPort(child: ChildProcess): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const rl = readline.createInterface({ input: child.stdout! });
-    rl.on('line', (line) => {
-      const m = /^PORT (\d+)$/.exec(line);
-      if (m) resolve(Number(m[1]));
-    });
-    child.once('exit', (code) => reject(new Error(`child exited with ${code}`)));
-  });
-}
 
 function wrk(port: number, seconds: number): number {
   const out = spawnSync('wrk', ['-t1', '-c50', `-d${seconds}s`, `http://127.0.0.1:${port}/`], { encoding: 'utf8' });
@@ -88,14 +72,14 @@ async function main(): Promise<void> {
   const tsx = ['--import', 'tsx'];
   const backend = spawn(process.execPath, [...tsx, self, '--backend'], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
   try {
-    const backendPort = await waitPort(backend);
+    const backendPort = await announcedPort(backend);
     const profArgs = profile ? ['--cpu-prof', '--cpu-prof-dir', path.join(root, 'bench-profiles')] : [];
     const proxy = spawn(process.execPath, [...profArgs, ...tsx, self, '--proxy', String(backendPort)], {
       cwd: root,
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     try {
-      const proxyPort = await waitPort(proxy);
+      const proxyPort = await announcedPort(proxy);
       wrk(backendPort, 2); // warm-up
       wrk(proxyPort, 2);
       const direct = wrk(backendPort, seconds);
@@ -105,7 +89,7 @@ async function main(): Promise<void> {
       if (process.argv.includes('--compare')) {
         const np = spawn(process.execPath, [...tsx, self, '--node-proxy', String(backendPort)], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
         try {
-          const npPort = await waitPort(np);
+          const npPort = await announcedPort(np);
           wrk(npPort, 2);
           nodeProxied = wrk(npPort, seconds);
         } finally {

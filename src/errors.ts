@@ -25,6 +25,7 @@ export const ERROR_CODES = {
   TSP_ERR_UPSTREAM_INVALID_HEADER: 'an upstream peer sent an invalid response head (502)',
   TSP_ERR_NO_LIVE_UPSTREAM: 'no peer of an upstream group is available (502)',
   TSP_ERR_RESOLVE: 'a name did not resolve through the configured `resolver` (nginx\'s "could not be resolved" line; the last good addresses stay)',
+  TSP_ERR_REDIS: 'a `redis` block is unreachable (one line per outage; known keys keep their last peers, unknown keys get 502)',
   TSP_ERR_PEER_DISABLED: 'a peer reached max_fails and is left out for fail_timeout (warn)',
   TSP_ERR_CLIENT_ABORT: 'the client closed the connection before the response was complete',
   TSP_ERR_BODY_FILE: 'a request body file (a buffered body past client_body_buffer_size, client_body_in_file_only, $request_body_file) could not be written or read',

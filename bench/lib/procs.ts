@@ -8,6 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import http from 'node:http';
+import readline from 'node:readline';
 
 export const LOOPBACK = '127.0.0.1';
 
@@ -308,4 +309,16 @@ export function rssBytes(pids: readonly number[]): number {
   let pages = 0;
   for (const p of pids) pages += readStat(p)?.rssPages ?? 0;
   return pages * PAGE_BYTES;
+}
+
+/** The port a child process announces on its stdout as a `PORT n` line (bench scripts' children). */
+export function announcedPort(child: ChildProcess): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const rl = readline.createInterface({ input: child.stdout! });
+    rl.on('line', (line) => {
+      const m = /^PORT (\d+)$/.exec(line);
+      if (m) resolve(Number(m[1]));
+    });
+    child.once('exit', (code) => reject(new Error(`child exited with ${code}`)));
+  });
 }

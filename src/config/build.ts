@@ -29,6 +29,7 @@ import { checkVariables } from './variables.js';
 import { NGINX_DIRECTIVES, unsupportedDirectiveMessage } from './nginx-directives.js';
 import { suggest } from './suggest.js';
 import { checkJs } from './directives/js.js';
+import { redisBlocks } from './directives/redis.js';
 import path from 'node:path';
 import { DEFAULTS, defaultSettings, headerNameRules, mergeSettings, resolveAccessLogs } from './location-settings.js';
 
@@ -89,6 +90,7 @@ export function buildConfig(directives: readonly Directive[], opts: BuildOptions
     main: assembleMain(state),
     http: state.http && assembleHttp(state, implicit.http),
     stream: state.stream && assembleStream(state, implicit.stream),
+    ...(redisBlocks(state).size > 0 ? { redis: [...redisBlocks(state).values()] } : {}),
   };
   lap('assemble');
   return { config, errors: errors.list(), warnings: warnings.list(), notices: notices.list() };
@@ -184,6 +186,8 @@ export function assembleUpstream(u: UpstreamDraft): UpstreamConfig {
     keepaliveTimeMs: s.keepaliveTimeMs,
     implicit: false,
     ...(u.servers.some((server) => server.resolve === true) ? { resolver: upstreamResolver(u) } : {}),
+    ...(u.redisPeers === undefined ? {} : { redisPeers: u.redisPeers }),
+    ...(u.healthShare === undefined ? {} : { healthShare: u.healthShare.name }),
     loc: u.loc,
   };
 }

@@ -26,6 +26,7 @@ import { STREAM_DIRECTIVES } from './directives/stream.js';
 import { ACCESS_DIRECTIVES } from './directives/access.js';
 import { UPSTREAM_DIRECTIVES } from './directives/upstream.js';
 import { RESOLVER_DIRECTIVES } from './directives/resolver.js';
+import { REDIS_DIRECTIVES } from './directives/redis.js';
 import { JS_DIRECTIVES } from './directives/js.js';
 import { CACHE_DIRECTIVES } from './directives/cache.js';
 
@@ -56,6 +57,7 @@ export const DIRECTIVES: readonly DirectiveSpec[] = [
   ...SUB_FILTER_DIRECTIVES,
   ...RESOLVER_DIRECTIVES,
   ...CACHE_DIRECTIVES,
+  ...REDIS_DIRECTIVES,
 ];
 
 /** Specs by name; a name may have one spec per context family (`server`, `listen`, `proxy_pass`...). */

@@ -22,6 +22,10 @@ import type { FastcgiSettings } from './fastcgi-types.js';
 import type { BalanceMethod, CheckConfig, CheckType, HttpStatusClass, ProxyTarget, ResolverConfig, UpstreamConfig, UpstreamServerConfig } from './upstream-types.js';
 import type { ConnLimits, HttpLimits, LimitLogLevel, LimitReqRule, LimitConnRule, LimitReqZoneConfig, LimitZoneConfig } from './limit-types.js';
 import type { CacheSettings, CacheZoneConfig } from './cache-types.js';
+import type { RedisConfig, RedisPeersConfig } from './redis-types.js';
+
+/** Redis blocks and what upstreams take from them live in redis-types.ts. */
+export type { RedisConfig, RedisPeersConfig };
 
 /** Upstream groups (shared by http, websocket and stream proxying) live in upstream-types.ts. */
 export type { BalanceMethod, CheckConfig, CheckType, HttpStatusClass, ProxyTarget, ResolverConfig, UpstreamConfig, UpstreamServerConfig };
@@ -52,6 +56,8 @@ export interface Config {
   readonly http: HttpConfig | null;
   /** All tcp {} and stream {} blocks merged; null when there are none. */
   readonly stream: StreamConfig | null;
+  /** The `redis NAME {}` blocks (issue 17); absent when there are none. */
+  readonly redis?: readonly RedisConfig[];
   /** Every file the config was read from (main file first, then includes), for reload watching. */
   readonly files: readonly string[];
   /**

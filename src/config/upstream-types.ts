@@ -4,7 +4,7 @@
  * Split from types.ts, which re-exports every name.
  */
 import type { Loc } from '../errors.js';
-import type { ListenAddress, Template } from './types.js';
+import type { ListenAddress, RedisPeersConfig, Template } from './types.js';
 
 
 export type BalanceMethod =
@@ -81,6 +81,12 @@ export interface UpstreamConfig {
   readonly implicit: boolean;
   /** The resolver of `server ... resolve` (the upstream's own, else its http / stream block's); absent: none. */
   readonly resolver?: ResolverConfig | null;
+  /** `redis_peers`: the peers are the Redis list at a key evaluated per request (then `servers` is empty); absent: none. */
+  readonly redisPeers?: RedisPeersConfig;
+  /** The evaluated key of one group of a `redis_peers` upstream (made at run time, src/core/redis/); absent otherwise. */
+  readonly redisKey?: string;
+  /** `health_share NAME`: health verdicts shared through that redis block; absent: none. */
+  readonly healthShare?: string;
   readonly loc: Loc;
 }
 

@@ -7,6 +7,7 @@ import type { Loc } from '../errors.js';
 import { settingDefaults } from './directives.js';
 import { hasSocketOptions } from './directives/listen.js';
 import { checkUpstreamResolver } from './directives/resolver.js';
+import { checkRedisUpstream } from './directives/redis.js';
 import { DEFAULT_LOC, type BuildState, type LocationDraft, type Reporter, type TargetDraft, type UpstreamDraft } from './directives/scope.js';
 import type { AccessLogConfig, ListenConfig, ServerName, UpstreamConfig } from './types.js';
 import { serverNameText } from './host-names.js';
@@ -24,7 +25,10 @@ export function validateDrafts(state: BuildState, r: Reporter): Implicit {
   resolveTargets(state, r, implicit);
   for (const area of [state.http, state.stream]) {
     if (area === null) continue;
-    for (const u of area.upstreams) checkUpstream(u, r);
+    for (const u of area.upstreams) {
+      checkUpstream(u, r);
+      checkRedisUpstream(state, u, r);
+    }
   }
   warnUnused(state, r);
   warnPlainHttpChecks(state, r);
@@ -90,7 +94,7 @@ function implicitUpstream(name: string, target: UpstreamConfig['servers'][number
 }
 
 function checkUpstream(u: UpstreamDraft, r: Reporter): void {
-  if (u.serverDirectives === 0) r.error('TSP_ERR_CONFIG_REFERENCE', 'no servers are inside upstream', u.loc);
+  if (u.serverDirectives === 0 && u.redisPeers === undefined) r.error('TSP_ERR_CONFIG_REFERENCE', 'no servers are inside upstream', u.loc);
   checkUpstreamResolver(u, r);
   const k = u.method.kind;
   if (u.backupLoc !== null && (k === 'hash' || k === 'ip_hash' || k === 'random')) {

@@ -10,6 +10,8 @@ import { declaredHttpVariables } from '../config/variables.js';
 import { TsproxyError } from '../errors.js';
 import { appendLogLine, type LogSink } from '../log.js';
 import type { UpstreamGroup } from '../upstream/group.js';
+import { redisFedOf } from '../core/redis/routing.js';
+import type { RedisFedGroups } from '../core/redis/fed-groups.js';
 import { compileRequestHeaders, compileResponseHeaders, type RequestHeaderPlan, type ResponseHeaderPlan, type RedirectDefaults } from './headers.js';
 import { DEFAULTS, defaultClientBody } from '../config/location-settings.js';
 import { compileLogFormats, type LogFormatter } from './log-format.js';
@@ -59,6 +61,11 @@ export interface ProxyPlan {
    * sent (nginx: `set $b 127.0.0.1:9000/x/; proxy_pass http://$b;` sends `/x/`).
    */
   readonly dynamicTarget: CompiledTemplate | null;
+  /**
+   * `redis_peers` upstream: the request's group is the one of its evaluated key (`group` is then
+   * a placeholder without peers); null for every other upstream.
+   */
+  readonly redis: { readonly fed: RedisFedGroups; readonly key: CompiledTemplate } | null;
   /** The location's `resolver` for names in `dynamicTarget`; null: none (the system resolver). */
   readonly resolver: NameResolver | null;
   /** proxy_pass_request_body: false sends no body (and no Content-Length / Transfer-Encoding). */
@@ -224,6 +231,19 @@ function mustCompile<T>(what: string, compile: () => T): T {
   }
 }
 
+/** A `redis_peers` upstream's fed groups and compiled key; null for other groups (or a key this engine cannot evaluate). */
+function redisPlan(ctx: PlanContext, group: UpstreamGroup | null): ProxyPlan['redis'] {
+  const fed = group === null ? null : redisFedOf(group);
+  if (fed === null) return null;
+  try {
+    return { fed, key: compileTemplate(fed.keyTemplate, ctx.templates) };
+  } catch (error) {
+    // a stream upstream's key names a stream-only variable and a websocket_pass uses it: 502
+    ctx.logger.error({ upstream: fed.name }, `redis_peers key "${fed.keyTemplate}" cannot be evaluated here: ${(error as Error).message}`);
+    return null;
+  }
+}
+
 function compile(ctx: PlanContext, t: string): CompiledTemplate {
   return mustCompile(`template "${t}"`, () => compileTemplate(t, ctx.templates));
 }
@@ -277,6 +297,7 @@ export function compileLocationPlan(
       prefix: staticUri !== null && !target.dynamic ? prefix : null,
       replacement: target.dynamic ? null : staticUri,
       dynamicTarget: target.dynamic ? tc(target.raw.replace(/^https?:\/\//i, '')) : null,
+      redis: redisPlan(ctx, group),
       resolver: target.dynamic && settings.resolver !== undefined && settings.resolver.servers.length > 0 ? nameResolverOf(settings.resolver) : null,
       passBody: settings.proxyPassRequestBody,
       requestBufferBytes: settings.proxyPassRequestBody && (settings.clientBody?.requestBuffering ?? true)

@@ -82,7 +82,29 @@ export class ProxyExchange extends UpstreamExchange implements BodyWaiter {
       });
     }
     if (proxy.group === null) return this.fail(502);
+    if (proxy.redis !== null) return this.#redisGroup(proxy.redis);
     this.#begin(proxy.group, proxy.proxyHost);
+  }
+
+  /** A `redis_peers` upstream: the group of the request's key, known (at once) or read from Redis the first time. */
+  #redisGroup(redis: NonNullable<ProxyPlan['redis']>): void {
+    const key = redis.key(this.r);
+    const found = redis.fed.groupFor(key);
+    if (found === null) return this.#noRedisGroup(redis, key);
+    if (!(found instanceof Promise)) return this.#begin(found, this.#proxy.proxyHost);
+    found.then((group) => {
+      if (this.done) return;
+      if (group === null) this.#noRedisGroup(redis, key);
+      else this.#begin(group, this.#proxy.proxyHost);
+    }, () => this.#noRedisGroup(redis, key));
+  }
+
+  /** No peers for the key: a line per request for an empty list, none while Redis is down (the link logged the outage). */
+  #noRedisGroup(redis: NonNullable<ProxyPlan['redis']>, key: string): void {
+    if (this.done) return;
+    const why = redis.fed.whyNone(key);
+    if (why !== null) this.r.site.logger.error(this.logContext('TSP_ERR_NO_LIVE_UPSTREAM'), why);
+    this.fail(502);
   }
 
   /** `host`: a name that went to the DNS (a `resolver` failure logs nginx's line for it). */

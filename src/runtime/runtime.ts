@@ -139,10 +139,11 @@ export class Runtime {
     this.#holder = deps.holder;
     this.#tunnels = deps.tunnels;
     this.#status = new LocalStatus({
-      groups: () => [...this.#snapshot.httpGroups.values(), ...this.#snapshot.streamGroups.values()],
+      groups: () => [...this.#snapshot.httpGroups.values(), ...this.#snapshot.streamGroups.values(), ...(this.#snapshot.redis?.keyGroups() ?? [])],
       httpServers: () => this.#snapshot.config.http?.servers ?? [],
       streamServers: () => this.#snapshot.config.stream?.servers ?? [],
       cacheZones: () => this.#snapshot.config.http?.cacheZones ?? [],
+      redis: () => this.#snapshot.redis?.status() ?? [],
     }, deps.statusRegistry);
     this.#serve(snapshot);
   }

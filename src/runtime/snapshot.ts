@@ -27,6 +27,8 @@ import type { ConnectionCountsSource } from '../http/site.js';
 import type { StatusSource } from '../core/status/document.js';
 import type { StatusRegistry } from '../core/status/registry.js';
 import { loadScripts } from './scripts.js';
+import { RedisRouting } from '../core/redis/routing.js';
+import type { ErrorLogger } from '../log.js';
 
 export interface SnapshotDeps {
   logger: Logger;
@@ -78,6 +80,8 @@ export interface Snapshot {
   readonly checkers: HealthChecker[];
   /** Keys of every tunnel route of this config (see connections.ts). */
   readonly routeKeys: ReadonlySet<string>;
+  /** The `redis` blocks' links and the `redis_peers` upstreams' groups (src/core/redis/); null without `redis`. */
+  readonly redis: RedisRouting | null;
 }
 
 /** http and stream upstreams live in separate namespaces, as in nginx. */
@@ -113,6 +117,11 @@ export async function buildSnapshot(config: Config, registry: PeerRegistry, deps
     : new Map<string, UpstreamGroup>();
   // Scripts load before anything is built: a module that fails fails the start or reload.
   const scripts = await loadScripts(config);
+  // Before the sites: their plans look the fed groups up (redisFedOf) when they are compiled.
+  const redis = await RedisRouting.build(config, { http: httpGroups, stream: streamGroups }, previous?.redis ?? null, {
+    logger: deps.logger as unknown as ErrorLogger,
+    onDropped: (peers) => deps.pool.dropPeers(peers),
+  });
   const siteDeps = {
     logger: deps.logger, openAccessLog: deps.openAccessLog, tunnels: deps.tunnels, tlsSessions: deps.tlsSessions, limits: deps.limits,
     ...(deps.connectionCounts !== undefined ? { connectionCounts: deps.connectionCounts } : {}),
@@ -169,7 +178,8 @@ export async function buildSnapshot(config: Config, registry: PeerRegistry, deps
   const groups = [...httpGroups.values(), ...streamGroups.values()];
   for (const group of groups) {
     for (const key of group.registryKeys) peerKeys.add(key);
-    if (group.config.check !== null) checkers.push(new HealthChecker(group, { logger: deps.logger }));
+    // health_share: probe under a lease, publish the changes (src/core/redis/health-share.ts)
+    if (group.config.check !== null) checkers.push(new HealthChecker(group, { logger: deps.logger, ...redis?.healthShare(group)?.checkerOptions() }));
     // `server name resolve`: the idle connections of a peer that left the group close
     group.onPeersChange((_added, removed) => deps.pool.dropPeers(removed));
   }
@@ -187,12 +197,15 @@ export async function buildSnapshot(config: Config, registry: PeerRegistry, deps
     websocketHttp,
     checkers,
     routeKeys,
+    redis,
     commit() {
       // a `resolve` name may have changed its group's peers since the snapshot was built
       peerKeys.clear();
       for (const g of groups) for (const key of g.registryKeys) peerKeys.add(key);
       for (const g of groups) g.commit();
       deps.pool.dropPeers(registry.retain(peerKeys));
+      // Redis-fed groups check their peers in every process (the primary of workers knows no keys)
+      redis?.start();
     },
     start() {
       for (const c of checkers) c.start();
@@ -211,6 +224,7 @@ export async function buildSnapshot(config: Config, registry: PeerRegistry, deps
  */
 export function disposeSnapshot(old: Snapshot, next: Snapshot | null): void {
   for (const c of old.checkers) c.stop();
+  old.redis?.close();
   for (const g of old.httpGroups.values()) g.close();
   for (const g of old.streamGroups.values()) g.close();
   if (next === null) {

@@ -98,6 +98,8 @@ export interface CompiledStream {
   readonly sites: ReadonlyMap<string, ListenSite>;
   /** Upstream name → its `hash` key, for hash-balanced upstreams. */
   readonly hashKeys: ReadonlyMap<string, (s: SessionInfo) => string>;
+  /** Upstream name → its `redis_peers` key, for the keys stream can evaluate (stream-redis.ts). */
+  readonly redisKeys: ReadonlyMap<string, (s: SessionInfo) => string>;
 }
 
 /**
@@ -114,6 +116,16 @@ export function compileStream(
   const declared = declaredStreamVariables(stream);
   const ctx: StreamTemplateContext = { maps: compileStreamMaps(stream.maps, declared, stream), declared };
   for (const u of stream.upstreams) if (u.method.kind === 'hash') hashKeys.set(u.name, compileStreamTemplate(u.method.key, ctx));
+  const redisKeys = new Map<string, (s: SessionInfo) => string>();
+  for (const u of stream.upstreams) {
+    if (u.redisPeers === undefined) continue;
+    // a key with http variables ($host) is one a tcp websocket_pass evaluates, in the HTTP engine
+    try {
+      redisKeys.set(u.name, compileStreamTemplate(u.redisPeers.key, ctx));
+    } catch {
+      continue;
+    }
+  }
   const formats = new Map<string, (s: SessionInfo) => string>();
   const formatConfigs = new Map<string, LogFormatConfig>(stream.logFormats.map((f) => [f.name, f]));
   const formatFor = (name: string): ((s: SessionInfo) => string) => {
@@ -186,7 +198,7 @@ export function compileStream(
       udp: list.some((e) => e.udp),
     });
   }
-  return { sites, hashKeys };
+  return { sites, hashKeys, redisKeys };
 }
 
 export const NO_ALPN: readonly string[] = Object.freeze([]);

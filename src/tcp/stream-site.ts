@@ -35,6 +35,7 @@ import { connectionStats } from '../core/connection-stats.js';
 import type { ErrorLogger } from '../log.js';
 import { applyStreamLimits, releaseStreamLimits } from './stream-limits.js';
 import { UdpServer } from './udp-server.js';
+import { streamRedisGroup, streamRedisUpstreams, type StreamRedisUpstream } from './stream-redis.js';
 import type dgram from 'node:dgram';
 
 export interface StreamSiteDeps {
@@ -90,6 +91,7 @@ export class StreamSite {
   readonly #groups: ReadonlyMap<string, UpstreamGroup>;
   readonly #logger: Logger;
   readonly #hashKeys: ReadonlyMap<string, (s: SessionInfo) => string>;
+  readonly #redis: ReadonlyMap<string, StreamRedisUpstream>;
   readonly #sessions = new Set<Session>();
   readonly #tunnels: StreamTunnelTracker | null;
   /** `proxy_pass $var`: the group the value names (an address has no default port in stream, as nginx). */
@@ -132,6 +134,7 @@ export class StreamSite {
     const compiled = compileStream(stream, deps, this.#tls);
     this.#sites = compiled.sites;
     this.#hashKeys = compiled.hashKeys;
+    this.#redis = streamRedisUpstreams(deps.groups, compiled.redisKeys);
   }
 
   /** The connection handler for one listen key (the runtime calls it per accepted socket). */
@@ -313,6 +316,13 @@ export class StreamSite {
       return this.#abort(s, 0, 500);
     }
     const hashKey = this.#hashKeys.get(group.name)?.(s) ?? null;
+    const redis = this.#redis.size === 0 ? undefined : this.#redis.get(upstream);
+    if (redis !== undefined) {
+      const keyed = await streamRedisGroup(redis, s, this.#logger as unknown as ErrorLogger, { upstream, listen: site.key, client: s.remoteAddress });
+      if (s.gone) return this.#end(s);
+      if (keyed === null) return this.#abort(s, 0, 502);
+      group = keyed;
+    }
     const pp = cfg.proxyProtocolVersion === 0 ? null : proxyHeaderOf(cfg.proxyProtocolVersion, s);
     const upstreamTls = server.upstreamTls;
     const outcome = await connectUpstream(group, {

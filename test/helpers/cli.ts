@@ -82,6 +82,25 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
+/** Resolves once `port` on 127.0.0.1 accepts; throws when `child` exits first or after 15 s (`name` in the message). */
+export async function waitForPort(port: number, child: ChildProcess, output: () => string, name: string): Promise<void> {
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`${name} exited (${child.exitCode}): ${output()}`);
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = net.connect({ host: '127.0.0.1', port });
+      s.on('error', () => resolve(false));
+      s.on('connect', () => {
+        s.destroy();
+        resolve(true);
+      });
+    });
+    if (ok) return;
+    if (Date.now() > deadline) throw new Error(`${name} did not listen on ${port}: ${output()}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 const ERROR_LINE = /^(\d{4}\/\d\d\/\d\d \d\d:\d\d:\d\d) \[([a-z]+)\] (\d+)#0: (?:\*(\d+) )?(.*)$/;
 const FIELD_SPLIT = /, (?=[A-Za-z_]+: )/;
 

@@ -9,10 +9,9 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { freePort } from './cli.js';
+import { freePort, waitForPort } from './cli.js';
 
 function findPhpFpm(): string | null {
   let names: string[];
@@ -75,7 +74,7 @@ export async function startPhpFpm(options: PhpFpmOptions): Promise<PhpFpm> {
   child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
   const stop = (): Promise<void> => stopChild(child).finally(() => fs.rmSync(dir, { recursive: true, force: true }));
   try {
-    await waitForPort(port, child, () => output);
+    await waitForPort(port, child, () => output, 'php-fpm');
   } catch (err) {
     await stop();
     throw err;
@@ -94,23 +93,6 @@ export async function startPhpFpm(options: PhpFpmOptions): Promise<PhpFpm> {
   };
 }
 
-async function waitForPort(port: number, child: ChildProcess, output: () => string): Promise<void> {
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`php-fpm exited (${child.exitCode}): ${output()}`);
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = net.connect({ host: '127.0.0.1', port });
-      s.on('error', () => resolve(false));
-      s.on('connect', () => {
-        s.destroy();
-        resolve(true);
-      });
-    });
-    if (ok) return;
-    if (Date.now() > deadline) throw new Error(`php-fpm did not listen on ${port}: ${output()}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 function stopChild(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();

@@ -6,6 +6,9 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import type net from 'node:net';
+import tls from 'node:tls';
+import { onTestFinished } from 'vitest';
 
 export interface TestCert {
   readonly name: string;
@@ -123,4 +126,16 @@ export function writeCert(dir: string, base: string, c: TestCert): { cert: strin
   fs.writeFileSync(cert, c.cert);
   fs.writeFileSync(key, c.key);
   return { cert, key };
+}
+
+/** A TLS server on 127.0.0.1:0 with `cert` that greets each client with "hello from NAME" and closes; its port. Closed when the test ends. */
+export async function startTlsBackend(cert: TestCert): Promise<number> {
+  const srv = tls.createServer({ key: cert.key, cert: cert.cert }, (s) => {
+    s.on('error', () => {});
+    s.end(`hello from ${cert.name}`);
+  });
+  srv.on('tlsClientError', () => {});
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  onTestFinished(() => new Promise<void>((r) => srv.close(() => r())));
+  return (srv.address() as net.AddressInfo).port;
 }

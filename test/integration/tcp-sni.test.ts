@@ -1,7 +1,7 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import { beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import { testCerts, type TestCert } from '../helpers/tls-certs.js';
+import { startTlsBackend, testCerts, type TestCert } from '../helpers/tls-certs.js';
 import { decodeProxyHeader } from '../../src/wire/proxy-protocol.js';
 import {
   captureClientHello,
@@ -24,14 +24,7 @@ beforeAll(() => {
 
 /** A TLS backend that greets with its own name. */
 async function tlsBackend(cert: TestCert): Promise<string> {
-  const srv = tls.createServer({ key: cert.key, cert: cert.cert }, (s) => {
-    s.on('error', () => {});
-    s.end(`hello from ${cert.name}`);
-  });
-  srv.on('tlsClientError', () => {});
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  onTestFinished(() => new Promise<void>((r) => srv.close(() => r())));
-  return `127.0.0.1:${(srv.address() as net.AddressInfo).port}`;
+  return `127.0.0.1:${await startTlsBackend(cert)}`;
 }
 
 /** Connect through the proxy with TLS; resolve with the backend certificate's CN and greeting. */

@@ -11,6 +11,7 @@ import type {
 import type { GeoConfig, SplitClientsConfig } from '../variable-types.js';
 import type { Scope } from './scope.js';
 import type { JsFunctionRef, JsImportConfig, JsSetConfig, JsVarConfig } from '../js-types.js';
+import type { RedisPeersConfig } from '../redis-types.js';
 
 /** What the js_* directives collect in http {} (directives/js.ts). */
 export interface JsDraft {
@@ -50,6 +51,10 @@ export interface UpstreamDraft {
   /** Loc of the first `backup` server parameter, checked against the method at the end. */
   backupLoc: Loc | null;
   check: CheckDraft | null;
+  /** `redis_peers` (directives/redis.ts); absent: none. */
+  redisPeers?: RedisPeersConfig;
+  /** `health_share` (directives/redis.ts); absent: none. */
+  healthShare?: { readonly name: string; readonly loc: Loc };
   readonly scope: Scope;
   readonly loc: Loc;
 }

@@ -13,7 +13,7 @@ import { histogramOf, responseClassesOf, PEER_SLOT, PEER_SLOTS } from '../../ups
 import { VERSION } from '../../version.js';
 import {
   STATUS_SCHEMA, type CacheZoneStatus, type PeerState, type PeerStatus, type ProcessStatus, type ServerStatus, type StatusDocument, type StatusHistory,
-  type StreamServerStatus, type UpstreamStatus,
+  type RedisStatus, type StreamServerStatus, type UpstreamStatus,
 } from './document.js';
 import { httpServerKey, streamServerKey } from './registry.js';
 import { CACHE_SLOT, LISTEN_SLOT, LISTEN_SLOTS, SERVER_SLOT, SERVER_SLOTS, STREAM_SLOT, STREAM_SLOTS } from './server-stats.js';
@@ -28,6 +28,8 @@ export interface StatusStructure {
   readonly cacheZones: readonly CacheZoneConfig[];
   /** An http server block's request rate (the history's last interval). */
   serverRate(key: string): number;
+  /** The `redis` blocks (issue 17); absent: none. */
+  readonly redis?: readonly RedisStatus[];
 }
 
 const ZERO_PEER: number[] = new Array<number>(PEER_SLOTS).fill(0);
@@ -101,7 +103,10 @@ function upstreamStatus(group: UpstreamGroup, sample: StatusSample, now: number)
   const primaryUp = peers.some((p) => !p.backup && p.state === 'up');
   const backupsServe = !primaryUp || peers.some((p) => p.backup && p.activeConnections > 0);
   const counted = peers.filter((p) => p.state !== 'disabled' && (!p.backup || backupsServe));
-  return { name: group.name, context: group.context, peers, up: counted.filter((p) => p.state === 'up').length, total: counted.length };
+  const status = { name: group.name, context: group.context, peers, up: counted.filter((p) => p.state === 'up').length, total: counted.length };
+  const { redisPeers, redisKey } = group.config;
+  if (redisPeers !== undefined) return { ...status, redisPeers: { redis: redisPeers.redis, key: redisPeers.key } };
+  return redisKey === undefined ? status : { ...status, redisKey };
 }
 
 function sumListens(sample: StatusSample, listens: readonly string[]): { active: number; reading: number; accepted: number; tlsHandshakes: number; tlsFailures: number } {
@@ -207,6 +212,7 @@ export function buildStatusDocument(structure: StatusStructure, sample: StatusSa
     servers: serverStatuses(structure, sample),
     streamServers: streamStatuses(structure, sample),
     caches: structure.cacheZones.map((z) => cacheStatus(z, sample)),
+    redis: structure.redis ?? [],
     history,
   };
 }

@@ -114,6 +114,10 @@ export interface UpstreamStatus {
   /** Peers up, and peers that count (not disabled, not idle backups) for the summary. */
   readonly up: number;
   readonly total: number;
+  /** A `redis_peers` upstream (issue 17): its redis block and key template; its peers are in one upstream per known key. Absent otherwise. */
+  readonly redisPeers?: { readonly redis: string; readonly key: string };
+  /** One key's group of a `redis_peers` upstream (named `upstream[key]`): the evaluated key. Absent otherwise. */
+  readonly redisKey?: string;
 }
 
 export interface ConnectionGauges {
@@ -174,6 +178,30 @@ export interface CacheZoneStatus {
   readonly hitRatio: number;
 }
 
+/** One `redis NAME {}` block (issue 17) as this process sees it. */
+export interface RedisStatus {
+  readonly name: string;
+  /** "host:port" or "unix:/path". */
+  readonly server: string;
+  /** This instance's id towards the others (the value of the health_share leases it holds). */
+  readonly instance: string;
+  /** connecting: never reached yet; up; down: unreachable (known keys serve their last peers). */
+  readonly state: 'connecting' | 'up' | 'down';
+  readonly stateSince: string;
+  /** Times the connection was lost (or could not be made) since the process group started. */
+  readonly outages: number;
+  readonly lastError: string | null;
+  /** Keyspace notifications are on at the server (false: known keys are re-read every second); null before the first connect. */
+  readonly notifications: boolean | null;
+  /** The upstreams fed from this block, with their known keys and the list each was last read as. */
+  readonly upstreams: readonly {
+    readonly name: string;
+    readonly context: 'http' | 'stream';
+    readonly key: string;
+    readonly keys: readonly { readonly key: string; readonly list: readonly string[] }[];
+  }[];
+}
+
 export interface ProcessStatus {
   readonly version: string;
   readonly pid: number;
@@ -220,6 +248,8 @@ export interface StatusDocument {
   readonly servers: readonly ServerStatus[];
   readonly streamServers: readonly StreamServerStatus[];
   readonly caches: readonly CacheZoneStatus[];
+  /** `redis` blocks (issue 17); empty when the config has none. */
+  readonly redis: readonly RedisStatus[];
   readonly history: StatusHistory;
 }
 

@@ -120,7 +120,7 @@ function upstreamSections(c: Cells, doc: StatusDocument): string[] {
     const path = `upstreams.${i}`;
     return [
       `<section class="upstream" data-upstream="${escapeHtml(u.name)}">`,
-      `<h2>${escapeHtml(u.name)} <span class="ctx">${u.context}</span> ` +
+      `<h2>${escapeHtml(u.name)} <span class="ctx">${u.context}</span> ${redisNote(u)}` +
         `<span class="count ${u.up === u.total ? 'ok' : 'bad'}" data-v="${path}" data-f="upcount">${statusCell('upcount', u, c.nowMs)}</span></h2>`,
       `<div class="charts" data-chart="${escapeHtml(u.name)}"></div>`,
       `<div class="scroll"><table>${header(PEER_COLUMNS)}<tbody>`,
@@ -128,6 +128,33 @@ function upstreamSections(c: Cells, doc: StatusDocument): string[] {
       '</tbody></table></div></section>',
     ].join('\n');
   });
+}
+
+/** A Redis-fed upstream says where its peers come from (its groups follow, one per known key). */
+function redisNote(u: StatusDocument['upstreams'][number]): string {
+  if (u.redisPeers !== undefined) return `<span class="ctx">redis ${escapeHtml(u.redisPeers.redis)} key=${escapeHtml(u.redisPeers.key)}</span> `;
+  return u.redisKey === undefined ? '' : '<span class="ctx">redis key</span> ';
+}
+
+/** The `redis` blocks: connection state, and the upstreams they feed with their known keys. */
+function redisSection(c: Cells, doc: StatusDocument): string {
+  const rows = doc.redis.map((r, i) => {
+    const p = `redis.${i}`;
+    const fed = r.upstreams.map((u) => `${u.name} (${u.context}) key=${u.key}: ${u.keys.length} key${u.keys.length === 1 ? '' : 's'}` +
+      (u.keys.length === 0 ? '' : ` [${u.keys.slice(0, 20).map((k) => k.key).join(', ')}${u.keys.length > 20 ? ', ...' : ''}]`));
+    return [
+      `<td class="peer">${escapeHtml(r.name)}</td>`,
+      `<td>${escapeHtml(r.server)}</td>`,
+      c.td(`${p}.state`, 's', r.state, 'state'),
+      c.td(`${p}.stateSince`, 'since', r.stateSince),
+      c.td(`${p}.outages`, 'n', r.outages),
+      c.td(`${p}.notifications`, 'flag', r.notifications, ''),
+      c.td(`${p}.lastError`, 's', r.lastError, 'error'),
+      `<td>${escapeHtml(fed.join('; '))}</td>`,
+    ].join('');
+  });
+  const cols = ['Redis', 'Server', 'State', 'For', 'Outages', 'Notifications', 'Last error', 'Fed upstreams and keys'];
+  return tableSection('redis', 'Redis', cols, rows);
 }
 
 function serverSection(c: Cells, doc: StatusDocument): string {
@@ -213,6 +240,7 @@ export function renderStatusHtml(doc: StatusDocument): string {
     '<h1>tsproxy status</h1>',
     summary(doc),
     processSection(c, doc),
+    redisSection(c, doc),
     ...upstreamSections(c, doc),
     serverSection(c, doc),
     streamSection(c, doc),

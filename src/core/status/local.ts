@@ -9,7 +9,7 @@ import type { HttpServerConfig } from '../../config/types.js';
 import type { StreamServerConfig } from '../../config/stream-types.js';
 import type { CacheZoneConfig } from '../../config/cache-types.js';
 import { buildStatusDocument, type StatusStructure } from './build.js';
-import type { StatusDocument, StatusHistory, StatusSource } from './document.js';
+import type { RedisStatus, StatusDocument, StatusHistory, StatusSource } from './document.js';
 import { HISTORY_INTERVAL_MS } from './history.js';
 import { StatusRegistry } from './registry.js';
 import { sampleLocal, type StatusSample } from './sample.js';
@@ -20,6 +20,8 @@ export interface ServingView {
   httpServers(): readonly HttpServerConfig[];
   streamServers(): readonly StreamServerConfig[];
   cacheZones(): readonly CacheZoneConfig[];
+  /** The `redis` blocks' state (issue 17); absent: none. */
+  redis?(): readonly RedisStatus[];
 }
 
 export class LocalStatus {
@@ -52,7 +54,11 @@ export class LocalStatus {
   }
 
   structure(serverRate: (key: string) => number = (key) => this.registry.history.serverRate(key)): StatusStructure {
-    return { groups: this.#view.groups(), httpServers: this.#view.httpServers(), streamServers: this.#view.streamServers(), cacheZones: this.#view.cacheZones(), serverRate };
+    const redis = this.#view.redis?.();
+    return {
+      groups: this.#view.groups(), httpServers: this.#view.httpServers(), streamServers: this.#view.streamServers(), cacheZones: this.#view.cacheZones(), serverRate,
+      ...(redis === undefined ? {} : { redis }),
+    };
   }
 
   /** This process answers itself. */

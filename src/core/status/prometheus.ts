@@ -7,7 +7,9 @@
  * document (tsproxy_upstream_peer_{up,active_connections,requests_total,fails}, with their
  * context/upstream/peer labels) keep their meaning.
  */
-import type { CacheZoneStatus, Histogram, PeerStatus, ResponseClasses, ServerStatus, StatusDocument, StreamServerStatus, UpstreamStatus } from './document.js';
+import type {
+  CacheZoneStatus, Histogram, PeerStatus, RedisStatus, ResponseClasses, ServerStatus, StatusDocument, StreamServerStatus, UpstreamStatus,
+} from './document.js';
 
 export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
@@ -182,6 +184,24 @@ const CACHE: readonly Family<CacheZoneStatus>[] = [
   { name: 'tsproxy_cache_misses_total', type: 'counter', help: 'Lookups the cache could not answer.', value: (c) => c.misses },
 ];
 
+const REDIS_STATES = ['connecting', 'up', 'down'] as const;
+
+const REDIS: readonly Family<RedisStatus>[] = [
+  { name: 'tsproxy_redis_up', type: 'gauge', help: 'Whether the redis block is connected (1) or not (0).', value: (r) => flag(r.state === 'up') },
+  { name: 'tsproxy_redis_state', type: 'gauge', help: 'The connection state of the redis block (1 for the current one).', values: (r) => REDIS_STATES.map((s) => [`state="${s}"`, flag(r.state === s)] as const) },
+  { name: 'tsproxy_redis_state_since_timestamp_seconds', type: 'gauge', help: 'When the redis block entered its current state, seconds since the epoch.', value: (r) => timestamp(r.stateSince) },
+  { name: 'tsproxy_redis_outages_total', type: 'counter', help: 'Times the connection to the redis block was lost or could not be made.', value: (r) => r.outages },
+  { name: 'tsproxy_redis_keyspace_notifications', type: 'gauge', help: 'Whether the server sends keyspace notifications (0: known keys are re-read every second).', value: (r) => (r.notifications === null ? null : flag(r.notifications)) },
+];
+
+interface FedUpstream {
+  readonly keys: number;
+}
+
+const FED: readonly Family<FedUpstream>[] = [
+  { name: 'tsproxy_redis_upstream_keys', type: 'gauge', help: 'Keys of a redis_peers upstream known in memory (each is a group of its own).', value: (u) => u.keys },
+];
+
 /** Label sets made unique: two server blocks with the same name and listens get `#2`, `#3`... */
 function distinct<T>(items: readonly T[], labelsOf: (x: T, suffix: string) => string, keyOf: (x: T) => string): Labelled<T>[] {
   const seen = new Map<string, number>();
@@ -226,5 +246,10 @@ export function renderPrometheus(doc: StatusDocument): string {
   );
 
   out.families(CACHE, doc.caches.map((c) => ({ labels: `zone="${labelValue(c.name)}"`, item: c })));
+  out.families(REDIS, doc.redis.map((r) => ({ labels: `redis="${labelValue(r.name)}"`, item: r })));
+  out.families(FED, doc.redis.flatMap((r) => r.upstreams.map((u) => ({
+    labels: `redis="${labelValue(r.name)}",context="${u.context}",upstream="${labelValue(u.name)}",key="${labelValue(u.key)}"`,
+    item: { keys: u.keys.length },
+  }))));
   return `${out.lines.join('\n')}\n`;
 }

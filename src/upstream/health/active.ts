@@ -34,6 +34,12 @@ export interface HealthCheckerOptions {
   readonly logger?: CheckLogger;
   /** Called after a peer's verdict flipped (the primary forwards it to worker processes). */
   readonly onChange?: (peer: Peer) => void;
+  /**
+   * Whether this process probes `peer` now (health_share: it holds the peer's lease). false:
+   * the probe is skipped and asked again after half an interval (someone else probes and
+   * publishes). Absent: always.
+   */
+  readonly gate?: (peer: Peer) => boolean | Promise<boolean>;
 }
 
 interface PeerSchedule {
@@ -53,6 +59,7 @@ export class HealthChecker {
   readonly #random: () => number;
   readonly #logger: CheckLogger | null;
   readonly #onChange: ((peer: Peer) => void) | null;
+  readonly #gate: ((peer: Peer) => boolean | Promise<boolean>) | null;
   #schedules = new Map<Peer, PeerSchedule>();
   /** Idle connections between http checks (check_keepalive_requests > 1). */
   readonly #kept = new CheckConnections();
@@ -67,6 +74,7 @@ export class HealthChecker {
     this.#random = opts.random ?? Math.random;
     this.#logger = opts.logger ?? null;
     this.#onChange = opts.onChange ?? null;
+    this.#gate = opts.gate ?? null;
   }
 
   get running(): boolean {
@@ -148,18 +156,31 @@ export class HealthChecker {
   #schedule(peer: Peer, schedule: PeerSchedule, delayMs: number, rising = false): void {
     const timer = setTimeout(() => {
       schedule.timer = null;
-      const started = Date.now();
-      void this.checkPeer(peer).then((result) => {
-        if (peer.retired) this.#kept.drop(peer);
-        if (!this.#running || peer.retired || this.#schedules.get(peer) !== schedule) return;
-        if (rising && result.ok && !peer.healthy) return this.#schedule(peer, schedule, 0, true);
-        // start-to-start period is the interval, unless the probe itself took longer
-        const elapsed = Date.now() - started;
-        this.#schedule(peer, schedule, Math.max(0, this.#check!.intervalMs - elapsed));
-      });
+      if (this.#gate !== null) return void this.#gated(peer, schedule, rising);
+      this.#probeScheduled(peer, schedule, rising);
     }, delayMs);
     timer.unref();
     schedule.timer = timer;
+  }
+
+  /** health_share: probe only while this process holds the peer's lease; else look again in half an interval. */
+  async #gated(peer: Peer, schedule: PeerSchedule, rising: boolean): Promise<void> {
+    const mine = await Promise.resolve(this.#gate!(peer)).catch(() => true);
+    if (!this.#running || peer.retired || this.#schedules.get(peer) !== schedule) return;
+    if (mine) this.#probeScheduled(peer, schedule, rising);
+    else this.#schedule(peer, schedule, Math.floor(this.#check!.intervalMs / 2));
+  }
+
+  #probeScheduled(peer: Peer, schedule: PeerSchedule, rising: boolean): void {
+    const started = Date.now();
+    void this.checkPeer(peer).then((result) => {
+      if (peer.retired) this.#kept.drop(peer);
+      if (!this.#running || peer.retired || this.#schedules.get(peer) !== schedule) return;
+      if (rising && result.ok && !peer.healthy) return this.#schedule(peer, schedule, 0, true);
+      // start-to-start period is the interval, unless the probe itself took longer
+      const elapsed = Date.now() - started;
+      this.#schedule(peer, schedule, Math.max(0, this.#check!.intervalMs - elapsed));
+    });
   }
 
   #apply(peer: Peer, check: CheckConfig, result: ProbeResult, status: number): void {

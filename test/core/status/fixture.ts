@@ -72,6 +72,10 @@ export function sampleDocument(): StatusDocument {
     ],
     streamServers: [{ listen: ['127.0.0.1:5432'], protocol: 'tcp', activeSessions: 1, sessions: 9, receivedBytes: 100, sentBytes: 200, tlsHandshakes: 0, tlsFailures: 0 }],
     caches: [{ name: 'one', entries: 12, sizeBytes: 4096, maxSizeBytes: 1_048_576, hits: 30, misses: 10, hitRatio: 0.75 }],
+    redis: [{
+      name: 'main', server: '127.0.0.1:6379', instance: '4242-0f0e', state: 'up', stateSince: '2025-01-02T03:00:00.000Z', outages: 1, lastError: null, notifications: true,
+      upstreams: [{ name: 'sites', context: 'http', key: 'frontend:$host', keys: [{ key: 'frontend:a.test', list: ['a', '127.0.0.1:9001 weight=2'] }] }],
+    }],
     history: {
       intervalMs: 10_000,
       samples: [{ at: '2025-01-02T03:03:55.000Z', requestRate: 4, errorRate: 0.5, upstreams: { app: { requestRate: 3, errorRate: 0.1, p50Ms: 4, p99Ms: 120 } } }],

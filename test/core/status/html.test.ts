@@ -28,6 +28,10 @@ describe('renderStatusHtml', () => {
     expect(html).toContain('<h2>Stream servers</h2>');
     expect(html).toContain('<h2>Cache zones</h2>');
     expect(html).toContain('data-f="pct">75.0 %</td>');
+    // redis blocks (issue 17): state, and the upstreams they feed with their keys
+    expect(html).toContain('<h2>Redis</h2>');
+    expect(html).toContain('<td class="state" data-v="redis.0.state" data-f="s">up</td>');
+    expect(html).toContain('<td>sites (http) key=frontend:$host: 1 key [frontend:a.test]</td>');
     expect(html).toContain('<dt>Reloads</dt><dd data-v="process" data-f="reload">3 (last ok)</dd>');
     expect(html).toContain('<dt>Workers</dt><dd data-v="process" data-f="workers">2 of 2</dd>');
     // the refresh is only for a browser without JavaScript

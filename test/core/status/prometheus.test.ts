@@ -82,6 +82,15 @@ describe('renderPrometheus', () => {
     expect(lines).toContain('# TYPE tsproxy_http_request_duration_seconds histogram');
   });
 
+  test('redis blocks: connection state, outages, notifications, the keys of each fed upstream', () => {
+    expect(samples).toContain('tsproxy_redis_up{redis="main"} 1');
+    expect(samples).toContain('tsproxy_redis_state{redis="main",state="down"} 0');
+    expect(samples).toContain('tsproxy_redis_outages_total{redis="main"} 1');
+    expect(samples).toContain('tsproxy_redis_keyspace_notifications{redis="main"} 1');
+    expect(samples).toContain('tsproxy_redis_upstream_keys{redis="main",context="http",upstream="sites",key="frontend:$host"} 1');
+    expect(renderPrometheus({ ...sampleDocument(), redis: [] })).not.toMatch(/tsproxy_redis_/);
+  });
+
   test('label values are escaped; families without samples are left out', () => {
     expect(labelValue('a"b\\c\nd')).toBe('a\\"b\\\\c\\nd');
     expect(samples).toContain('tsproxy_upstream_peer_up{context="stream",upstream="<script>\\"x\\"\\\\\\nnext",peer="unix:/run/a<b>.sock"} 1');
