@@ -39,8 +39,27 @@ export interface JsVarConfig {
   readonly loc: Loc;
 }
 
+/** The js_fetch_* directives (http {} level: njs allows server and location too). */
+export interface JsFetchConfig {
+  /** js_fetch_timeout: the longest wait between two reads or writes (default 60s). */
+  readonly timeoutMs: number;
+  /** js_fetch_buffer_size: the longest response head (default 16k). */
+  readonly bufferBytes: number;
+  /** js_fetch_max_response_buffer_size: the largest response body (default 1m). */
+  readonly maxResponseBytes: number;
+  /** js_fetch_verify: check the HTTPS server's certificate and name (default on). */
+  readonly verify: boolean;
+  /** js_fetch_trusted_certificate: a PEM file of CA certificates (null: the system's). */
+  readonly trustedCertificatePath: string | null;
+}
+
+export const DEFAULT_FETCH: JsFetchConfig = {
+  timeoutMs: 60_000, bufferBytes: 16 * 1024, maxResponseBytes: 1024 * 1024, verify: true, trustedCertificatePath: null,
+};
+
 export interface JsHttpConfig {
   readonly imports: readonly JsImportConfig[];
+  readonly fetch: JsFetchConfig;
   readonly sets: readonly JsSetConfig[];
   readonly vars: readonly JsVarConfig[];
   /** Directory of the main config file: ngx.conf_prefix. */

@@ -10,7 +10,7 @@ import type {
 } from '../types.js';
 import type { GeoConfig, SplitClientsConfig } from '../variable-types.js';
 import type { Scope } from './scope.js';
-import type { JsFunctionRef, JsImportConfig, JsSetConfig, JsVarConfig } from '../js-types.js';
+import type { JsFunctionRef, JsFetchConfig, JsImportConfig, JsSetConfig, JsVarConfig } from '../js-types.js';
 
 /** What the js_* directives collect in http {} (directives/js.ts). */
 export interface JsDraft {
@@ -20,6 +20,7 @@ export interface JsDraft {
   readonly vars: JsVarConfig[];
   /** js_content / js_access references, checked against the imports at the end of the walk. */
   readonly refs: JsFunctionRef[];
+  fetch: JsFetchConfig;
 }
 
 export interface TargetDraft {

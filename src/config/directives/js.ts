@@ -9,18 +9,18 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Arg, Directive } from '../ast.js';
-import type { JsFunctionRef } from '../js-types.js';
+import { DEFAULT_FETCH, type JsFunctionRef } from '../js-types.js';
 import { parseDuration } from '../units.js';
 import { err, isVariableName, type BuildState, type DirectiveSpec, type JsDraft, type Reporter, type Scope } from './scope.js';
 
-function jsDraft(scope: Scope): JsDraft | null {
+export function jsDraft(scope: Scope): JsDraft | null {
   const http = scope.state.http;
   if (http === null) return null;
-  return (http.js ??= { imports: [], paths: [], sets: [], vars: [], refs: [] });
+  return (http.js ??= { imports: [], paths: [], sets: [], vars: [], refs: [], fetch: DEFAULT_FETCH });
 }
 
 /** `module.function` (the function part may be a property path: `main.api.get`). */
-function functionRef(a: Arg, r: Reporter): JsFunctionRef | undefined {
+export function functionRef(a: Arg, r: Reporter): JsFunctionRef | undefined {
   const dot = a.value.indexOf('.');
   if (dot <= 0 || dot === a.value.length - 1) return err(r, 'TSP_ERR_CONFIG_VALUE', `invalid function reference "${a.value}": expected module.function`, a.loc);
   return { module: a.value.slice(0, dot), fn: a.value.slice(dot + 1), loc: a.loc };

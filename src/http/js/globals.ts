@@ -1,11 +1,11 @@
 /**
  * njs's globals scripts use without importing them: `ngx` (log, the level constants,
  * conf_prefix, worker_id) and `njs` (version). Installed on globalThis once per process when a
- * config with scripts is built; conf_prefix follows the latest config. ngx.fetch and ngx.shared
- * are not there yet (a later increment).
+ * config with scripts is built; conf_prefix and ngx.fetch's settings follow the latest config.
  */
 import cluster from 'node:cluster';
 import type { Logger } from 'pino';
+import { fetchWith, Headers, Response, type FetchInit, type FetchSettings } from './fetch.js';
 
 /** The njs API level implemented (Debian 12's njs, the reference the tests were checked against). */
 export const NJS_VERSION = '0.7.9';
@@ -19,13 +19,29 @@ interface NgxGlobal {
   conf_prefix: string;
   readonly worker_id: number;
   log(level: number, message: unknown): void;
+  fetch(resource: unknown, init?: FetchInit): Promise<Response>;
 }
 
-let current: { logger: Logger; confPrefix: string } | null = null;
+/**
+ * The error log of the request whose script is running now (set around each synchronous script
+ * call): ngx.fetch called there logs with the request's context, as njs. After an await it is
+ * not known (no per-promise context is kept: that would cost every request).
+ */
+let active: { logError(message: string): void } | null = null;
 
-export function installGlobals(confPrefix: string, logger: Logger): void {
+export function setActiveRequest(jr: { logError(message: string): void } | null): void {
+  active = jr;
+}
+
+function processLog(message: string): void {
+  current!.logger.error({ code: 'TSP_ERR_JS' }, message);
+}
+
+let current: { logger: Logger; confPrefix: string; fetch: FetchSettings } | null = null;
+
+export function installGlobals(confPrefix: string, logger: Logger, fetch: FetchSettings): void {
   const first = current === null;
-  current = { logger, confPrefix: confPrefix.endsWith('/') ? confPrefix : `${confPrefix}/` };
+  current = { logger, confPrefix: confPrefix.endsWith('/') ? confPrefix : `${confPrefix}/`, fetch };
   if (!first) return;
   const ngx: NgxGlobal = {
     INFO: 4, WARN: 5, ERR: 6,
@@ -35,7 +51,14 @@ export function installGlobals(confPrefix: string, logger: Logger): void {
     log(level, message) {
       current!.logger[LEVELS[level] ?? 'info'](`js: ${String(message)}`);
     },
+    fetch(resource, init) {
+      const jr = active;
+      return fetchWith(current!.fetch, resource, init, jr === null ? processLog : (m) => jr.logError(m));
+    },
   };
   Object.defineProperty(globalThis, 'ngx', { value: ngx, configurable: true, writable: false });
+  // njs's Fetch API classes, for `instanceof` and types (Node's own fetch classes are another API).
+  Object.defineProperty(ngx, 'Headers', { value: Headers });
+  Object.defineProperty(ngx, 'Response', { value: Response });
   Object.defineProperty(globalThis, 'njs', { value: Object.freeze({ version: NJS_VERSION }), configurable: true, writable: false });
 }
