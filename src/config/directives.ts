@@ -27,7 +27,7 @@ import { ACCESS_DIRECTIVES } from './directives/access.js';
 import { UPSTREAM_DIRECTIVES } from './directives/upstream.js';
 import { RESOLVER_DIRECTIVES } from './directives/resolver.js';
 import { JS_DIRECTIVES } from './directives/js.js';
-import { JS_FETCH_DIRECTIVES } from './directives/js-fetch.js';
+import { JS_FETCH_DIRECTIVES, JS_SHARED_DICT_DIRECTIVES } from './directives/js-globals.js';
 import { CACHE_DIRECTIVES } from './directives/cache.js';
 
 export type { Context, DirectiveSpec, SettingKind } from './directives/scope.js';
@@ -48,6 +48,7 @@ export const DIRECTIVES: readonly DirectiveSpec[] = [
   ...FASTCGI_DIRECTIVES,
   ...JS_DIRECTIVES,
   ...JS_FETCH_DIRECTIVES,
+  ...JS_SHARED_DICT_DIRECTIVES,
   ...VARIABLE_MODULE_DIRECTIVES,
   ...FILE_DIRECTIVES,
   ...REWRITE_DIRECTIVES,

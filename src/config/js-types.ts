@@ -57,9 +57,21 @@ export const DEFAULT_FETCH: JsFetchConfig = {
   timeoutMs: 60_000, bufferBytes: 16 * 1024, maxResponseBytes: 1024 * 1024, verify: true, trustedCertificatePath: null,
 };
 
+/** js_shared_dict_zone: one ngx.shared.<name> dict. */
+export interface JsSharedDictZoneConfig {
+  readonly name: string;
+  readonly sizeBytes: number;
+  /** `timeout=`: an entry's default expiry (0: never). */
+  readonly timeoutMs: number;
+  /** `evict`: a full zone drops its least recently written entries to make room. */
+  readonly evict: boolean;
+  readonly type: 'string' | 'number';
+}
+
 export interface JsHttpConfig {
   readonly imports: readonly JsImportConfig[];
   readonly fetch: JsFetchConfig;
+  readonly sharedZones: readonly JsSharedDictZoneConfig[];
   readonly sets: readonly JsSetConfig[];
   readonly vars: readonly JsVarConfig[];
   /** Directory of the main config file: ngx.conf_prefix. */

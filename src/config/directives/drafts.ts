@@ -10,7 +10,7 @@ import type {
 } from '../types.js';
 import type { GeoConfig, SplitClientsConfig } from '../variable-types.js';
 import type { Scope } from './scope.js';
-import type { JsFunctionRef, JsFetchConfig, JsImportConfig, JsSetConfig, JsVarConfig } from '../js-types.js';
+import type { JsFunctionRef, JsFetchConfig, JsSharedDictZoneConfig, JsImportConfig, JsSetConfig, JsVarConfig } from '../js-types.js';
 
 /** What the js_* directives collect in http {} (directives/js.ts). */
 export interface JsDraft {
@@ -21,6 +21,7 @@ export interface JsDraft {
   /** js_content / js_access references, checked against the imports at the end of the walk. */
   readonly refs: JsFunctionRef[];
   fetch: JsFetchConfig;
+  readonly sharedZones: JsSharedDictZoneConfig[];
 }
 
 export interface TargetDraft {

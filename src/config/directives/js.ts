@@ -16,7 +16,7 @@ import { err, isVariableName, type BuildState, type DirectiveSpec, type JsDraft,
 export function jsDraft(scope: Scope): JsDraft | null {
   const http = scope.state.http;
   if (http === null) return null;
-  return (http.js ??= { imports: [], paths: [], sets: [], vars: [], refs: [], fetch: DEFAULT_FETCH });
+  return (http.js ??= { imports: [], paths: [], sets: [], vars: [], refs: [], fetch: DEFAULT_FETCH, sharedZones: [] });
 }
 
 /** `module.function` (the function part may be a property path: `main.api.get`). */

@@ -9,6 +9,7 @@
  * "unsupported URL prefix", "body stream already read"), checked against nginx 1.22 + njs 0.7.9.
  */
 import net from 'node:net';
+import { scriptError, scriptTypeError } from './script-errors.js';
 import tls from 'node:tls';
 import type { JsFetchConfig } from '../../config/js-types.js';
 import { ChunkedDecoder, ChunkedScanner } from '../../wire/chunked.js';
@@ -85,7 +86,7 @@ export class Response {
 
   #take(): Promise<Buffer> {
     const b = this.#body;
-    if (b === null) return Promise.reject(new Error('body stream already read'));
+    if (b === null) return Promise.reject(scriptError('body stream already read'));
     this.#body = null;
     return Promise.resolve(b);
   }
@@ -180,7 +181,7 @@ function requestHead(method: string, target: string, origin: Origin, headers: [s
   let head = `${method} ${target} HTTP/1.1\r\n`;
   let host = false;
   for (const [name, value] of headers) {
-    if (UNSAFE.test(name) || UNSAFE.test(value)) throw new TypeError(`invalid header "${name}"`);
+    if (UNSAFE.test(name) || UNSAFE.test(value)) throw scriptTypeError(`invalid header "${name}"`);
     const l = name.toLowerCase();
     if (l === 'host') host = true;
     // Framing and the connection are the client's.
@@ -401,7 +402,7 @@ class FetchExchange {
     if (this.#settled) return;
     this.#settled = true;
     this.#socket?.destroy();
-    this.#reject(new Error(message));
+    this.#reject(scriptError(message));
   }
 }
 
@@ -410,11 +411,11 @@ export function fetchWith(settings: FetchSettings, resource: unknown, init: Fetc
   return new Promise((resolve, reject) => {
     let url: URL;
     const text = String(resource);
-    if (!/^https?:\/\//i.test(text)) throw new Error('unsupported URL prefix');
+    if (!/^https?:\/\//i.test(text)) throw scriptError('unsupported URL prefix');
     try {
       url = new URL(text);
     } catch {
-      throw new Error('invalid url');
+      throw scriptError('invalid url');
     }
     const method = (init.method ?? 'GET').toUpperCase();
     const body = bodyBuffer(init.body);

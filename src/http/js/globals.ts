@@ -5,6 +5,7 @@
  */
 import cluster from 'node:cluster';
 import type { Logger } from 'pino';
+import type { SharedDict } from './shared.js';
 import { fetchWith, Headers, Response, type FetchInit, type FetchSettings } from './fetch.js';
 
 /** The njs API level implemented (Debian 12's njs, the reference the tests were checked against). */
@@ -20,6 +21,7 @@ interface NgxGlobal {
   readonly worker_id: number;
   log(level: number, message: unknown): void;
   fetch(resource: unknown, init?: FetchInit): Promise<Response>;
+  readonly shared: Readonly<Record<string, SharedDict>>;
 }
 
 /**
@@ -37,15 +39,16 @@ function processLog(message: string): void {
   current!.logger.error({ code: 'TSP_ERR_JS' }, message);
 }
 
-let current: { logger: Logger; confPrefix: string; fetch: FetchSettings } | null = null;
+let current: { logger: Logger; confPrefix: string; fetch: FetchSettings; shared: Readonly<Record<string, SharedDict>> } | null = null;
 
-export function installGlobals(confPrefix: string, logger: Logger, fetch: FetchSettings): void {
+export function installGlobals(confPrefix: string, logger: Logger, fetch: FetchSettings, shared: Readonly<Record<string, SharedDict>>): void {
   const first = current === null;
-  current = { logger, confPrefix: confPrefix.endsWith('/') ? confPrefix : `${confPrefix}/`, fetch };
+  current = { logger, confPrefix: confPrefix.endsWith('/') ? confPrefix : `${confPrefix}/`, fetch, shared };
   if (!first) return;
   const ngx: NgxGlobal = {
     INFO: 4, WARN: 5, ERR: 6,
     get conf_prefix() { return current!.confPrefix; },
+    get shared() { return current!.shared; },
     // cluster workers count from 1; njs's worker_id from 0
     worker_id: cluster.isWorker && cluster.worker !== undefined ? cluster.worker.id - 1 : 0,
     log(level, message) {

@@ -138,12 +138,22 @@ async function importModule(imp: JsImportConfig, sources: { file: string; text: 
   }
 }
 
+/**
+ * A default export as loaded: a loader that turns an ES module without "type": "module" into
+ * CommonJS (tsx does) nests it once more under `default`.
+ */
+function unwrapDefault(d: unknown): unknown {
+  if (d === null || typeof d !== 'object') return d;
+  const keys = Object.keys(d);
+  return keys.length === 1 && keys[0] === 'default' ? (d as { default: unknown }).default : d;
+}
+
 /** The function `ref` names: a named export, else a property of the default export (njs's `export default { fn }`). */
 export function findFunction(modules: JsModules, ref: JsFunctionRef): JsFunction {
   const ns = modules.byName.get(ref.module);
   if (ns === undefined) throw new ConfigError('TSP_ERR_CONFIG_SCRIPT', `no module "${ref.module}" is imported (js_import)`, ref.loc);
   const path = ref.fn.split('.');
-  let v: unknown = path[0]! in ns && path[0] !== 'default' ? ns : ns.default;
+  let v: unknown = path[0]! in ns && path[0] !== 'default' ? ns : unwrapDefault(ns.default);
   for (const p of path) v = v !== null && (typeof v === 'object' || typeof v === 'function') ? (v as Record<string, unknown>)[p] : undefined;
   if (typeof v !== 'function') throw new ConfigError('TSP_ERR_CONFIG_SCRIPT', `"${ref.fn}" is not a function of module "${ref.module}"`, ref.loc);
   return v as JsFunction;

@@ -15,6 +15,7 @@ import { compileTemplate, type CompiledTemplate, type Getter, type RequestInfo, 
 import { findFunction, type JsFunction, type JsModules } from './loader.js';
 import { JsRequest, MODE_ACCESS, MODE_CONTENT, MODE_VARIABLE } from './request.js';
 import { installGlobals, setActiveRequest } from './globals.js';
+import { sharedDicts } from './shared.js';
 import { JsBodyReader } from './body.js';
 import { BODY_NONE } from '../request.js';
 
@@ -74,7 +75,7 @@ export class JsRuntime {
     this.#sets = js.sets.map((s) => ({ variable: s.variable, fn: findFunction(modules, s.ref), nocache: s.nocache, timeoutMs: s.timeoutMs ?? JS_SET_TIMEOUT_MS }));
     this.writable = new Set([...writable, ...js.vars.map((v) => v.variable)]);
     for (const v of js.vars) this.#varValues.set(v.variable, compileTemplate(v.value));
-    installGlobals(js.confPrefix, logger, fetchSettings(js.fetch));
+    installGlobals(js.confPrefix, logger, fetchSettings(js.fetch), sharedDicts(js.sharedZones));
   }
 
   /** The js_set and js_var getters by name (without `$`), for the template scope's maps. */

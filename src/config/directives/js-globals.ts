@@ -1,6 +1,7 @@
 /**
- * ngx.fetch's settings (ngx_http_js_module's js_fetch_* directives). tsproxy reads them in http {}
- * only: ngx.fetch is a global, and a script's promise continuations do not know their request.
+ * The directives of njs's globals: ngx.fetch's settings (js_fetch_*; tsproxy reads them in
+ * http {} only: ngx.fetch is a global, and a script's promise continuations do not know their
+ * request) and ngx.shared's zones (js_shared_dict_zone).
  */
 import type { Directive } from '../ast.js';
 import type { JsFetchConfig } from '../js-types.js';
@@ -57,6 +58,43 @@ export const JS_FETCH_DIRECTIVES: readonly DirectiveSpec[] = [
     summary: 'The CA certificates (PEM) ngx.fetch checks HTTPS servers against (default: the system\'s).', note: `${NOTE} Relative paths resolve against the prefix.`,
     apply(scope, d) {
       setFetch(scope, d, { trustedCertificatePath: resolvePath(scope.state.prefix, d.args[0]!.value) });
+    },
+  },
+];
+
+/** `zone=name:size` of js_shared_dict_zone. */
+const ZONE = /^zone=([^:]+):(.+)$/;
+/** Smallest zone (njs: a zone needs room for its slab pages). */
+const MIN_ZONE_BYTES = 8192;
+
+export const JS_SHARED_DICT_DIRECTIVES: readonly DirectiveSpec[] = [
+  {
+    name: 'js_shared_dict_zone', contexts: ['http'], args: [1, 4], multiple: true,
+    syntax: 'js_shared_dict_zone zone=name:size [timeout=time] [type=string|number] [evict];',
+    summary: 'A key/value dict scripts reach as `ngx.shared.name` (get, set, add, replace, incr, delete, pop, has, keys, items, size, freeSpace, clear): one zone across worker processes.',
+    note: 'Entries expire after `timeout=` (default: never); a full zone throws SharedMemoryError on a write, or with `evict` drops its least recently written entries. The primary process keeps the zone; each operation of a worker is a synchronous round trip to it. Entries survive a reload (unless the zone\'s type changes). `state=` is not supported yet.',
+    apply(scope, d) {
+      const r = scope.state.report;
+      const m = ZONE.exec(d.args[0]!.value);
+      const sizeBytes = m === null ? null : parseSize(m[2]!);
+      if (m === null || sizeBytes === null) return err(r, 'TSP_ERR_CONFIG_VALUE', `invalid zone "${d.args[0]!.value}"`, d.args[0]!.loc);
+      if (sizeBytes < MIN_ZONE_BYTES) return err(r, 'TSP_ERR_CONFIG_VALUE', `zone "${m[1]}" is too small`, d.args[0]!.loc);
+      let timeoutMs = 0;
+      let evict = false;
+      let type: 'string' | 'number' = 'string';
+      for (const a of d.args.slice(1)) {
+        if (a.value === 'evict') evict = true;
+        else if (a.value === 'type=string' || a.value === 'type=number') type = a.value === 'type=string' ? 'string' : 'number';
+        else if (a.value.startsWith('timeout=')) {
+          const ms = parseDuration(a.value.slice(8), 's');
+          if (ms === null || ms <= 0) return err(r, 'TSP_ERR_CONFIG_VALUE', `invalid timeout value "${a.value.slice(8)}"`, a.loc);
+          timeoutMs = ms;
+        } else return err(r, 'TSP_ERR_CONFIG_VALUE', `invalid parameter "${a.value}"`, a.loc);
+      }
+      const js = jsDraft(scope);
+      if (js === null) return;
+      if (js.sharedZones.some((z) => z.name === m[1])) return err(r, 'TSP_ERR_CONFIG_DUPLICATE', `duplicate zone "${m[1]}"`, d.args[0]!.loc);
+      js.sharedZones.push({ name: m[1]!, sizeBytes, timeoutMs, evict, type });
     },
   },
 ];
