@@ -235,6 +235,8 @@ function assembleLocation(l: LocationDraft, parent: LocationSettings, prefix: st
     ...(l.tryFiles !== null ? { tryFiles: l.tryFiles } : {}),
     ...(l.internal ? { internal: true as const } : {}),
     ...(l.jsAccess !== undefined ? { jsAccess: l.jsAccess } : {}),
+    ...(l.jsHeaderFilter !== undefined ? { jsHeaderFilter: l.jsHeaderFilter } : {}),
+    ...(l.jsBodyFilter !== undefined ? { jsBodyFilter: l.jsBodyFilter } : {}),
     ...(l.extras !== null ? { extras: assembleExtras(l.extras, settings, handler, (d, h) => assembleLocation(d, settings, prefix, h)) } : {}),
     loc: l.loc,
   };

@@ -80,6 +80,8 @@ export interface LocationDraft {
   /** js_content / js_access (directives/js.ts). */
   jsContent?: JsFunctionRef;
   jsAccess?: JsFunctionRef;
+  jsHeaderFilter?: JsFunctionRef;
+  jsBodyFilter?: { readonly ref: JsFunctionRef; readonly buffer: boolean };
   readonly locations: LocationDraft[];
   /** `if` / `break` / `return`-in-if in file order; null until the first. */
   extras: RewriteExtraDraft[] | null;

@@ -158,4 +158,29 @@ export const JS_DIRECTIVES: readonly DirectiveSpec[] = [
       jsDraft(scope)?.refs.push(ref);
     },
   },
+  {
+    name: 'js_header_filter', contexts: ['location'], args: [1, 1], syntax: 'js_header_filter module.function;',
+    summary: 'Run the function on each response\'s head before it goes out: it edits `r.headersOut` (synchronously).',
+    note: 'The framing fields (Content-Length, Transfer-Encoding) are the engine\'s: the script does not see them. A throw closes the connection without an answer (nginx + njs).',
+    apply(scope, d) {
+      const ref = functionRef(d.args[0]!, scope.state.report);
+      if (ref === undefined || scope.location === undefined) return;
+      scope.location.jsHeaderFilter = ref;
+      jsDraft(scope)?.refs.push(ref);
+    },
+  },
+  {
+    name: 'js_body_filter', contexts: ['location'], args: [1, 2], syntax: 'js_body_filter module.function [buffer_type=string|buffer];',
+    summary: 'Run the function on each piece of a response body, `fn(r, data, flags)`: it passes data on with `r.sendBuffer(data, flags)` (any number of times, or none), `r.done()` lets the rest through untouched; `flags.last` marks the last call.',
+    note: 'The body is then re-framed (chunked; no Content-Length), as nginx + njs do. A throw closes the connection (nginx + njs).',
+    apply(scope, d) {
+      const r = scope.state.report;
+      const ref = functionRef(d.args[0]!, r);
+      const type = d.args[1]?.value ?? 'buffer_type=string';
+      if (type !== 'buffer_type=string' && type !== 'buffer_type=buffer') return err(r, 'TSP_ERR_CONFIG_VALUE', `invalid parameter "${type}"`, d.args[1]!.loc);
+      if (ref === undefined || scope.location === undefined) return;
+      scope.location.jsBodyFilter = { ref, buffer: type === 'buffer_type=buffer' };
+      jsDraft(scope)?.refs.push(ref);
+    },
+  },
 ];

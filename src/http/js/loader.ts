@@ -185,6 +185,8 @@ export function jsRefsOf(http: { readonly js?: JsHttpConfig; readonly servers: r
     for (const l of locations) {
       if (l.handler.ref !== undefined) out.push(l.handler.ref);
       if (l.jsAccess !== undefined) out.push(l.jsAccess);
+      if (l.jsHeaderFilter !== undefined) out.push(l.jsHeaderFilter);
+      if (l.jsBodyFilter !== undefined) out.push(l.jsBodyFilter.ref);
       walk(l.locations);
     }
   };
@@ -195,5 +197,7 @@ export function jsRefsOf(http: { readonly js?: JsHttpConfig; readonly servers: r
 interface LocationLike {
   readonly handler: { readonly kind: string; readonly ref?: JsFunctionRef };
   readonly jsAccess?: JsFunctionRef;
+  readonly jsHeaderFilter?: JsFunctionRef;
+  readonly jsBodyFilter?: { readonly ref: JsFunctionRef };
   readonly locations: readonly LocationLike[];
 }

@@ -16,6 +16,7 @@ import { findFunction, type JsFunction, type JsModules } from './loader.js';
 import { JsRequest, MODE_ACCESS, MODE_CONTENT, MODE_VARIABLE } from './request.js';
 import { installGlobals, setActiveRequest } from './globals.js';
 import { sharedDicts } from './shared.js';
+import { JsFilterPlan } from './filters.js';
 import { JsBodyReader } from './body.js';
 import { BODY_NONE } from '../request.js';
 
@@ -76,6 +77,19 @@ export class JsRuntime {
     this.writable = new Set([...writable, ...js.vars.map((v) => v.variable)]);
     for (const v of js.vars) this.#varValues.set(v.variable, compileTemplate(v.value));
     installGlobals(js.confPrefix, logger, fetchSettings(js.fetch), sharedDicts(js.sharedZones));
+  }
+
+  /** The script view of a request. */
+  requestOf(r: HttpRequest): JsRequest {
+    return jsRequestOf(r, this);
+  }
+
+  /** js_header_filter / js_body_filter of a location (null without either). */
+  filterPlan(location: LocationConfig | null): JsFilterPlan | null {
+    if (location === null || (location.jsHeaderFilter === undefined && location.jsBodyFilter === undefined)) return null;
+    const header = location.jsHeaderFilter === undefined ? null : findFunction(this.#modules, location.jsHeaderFilter);
+    const body = location.jsBodyFilter === undefined ? null : findFunction(this.#modules, location.jsBodyFilter.ref);
+    return new JsFilterPlan(this, header, body, location.jsBodyFilter?.buffer ?? false);
   }
 
   /** The js_set and js_var getters by name (without `$`), for the template scope's maps. */
