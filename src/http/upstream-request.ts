@@ -40,7 +40,7 @@ export interface UpstreamHead {
 /** `dynamicUri`: the URI part of an evaluated `proxy_pass http://$var/...`, sent as it is (nginx). */
 export function buildUpstreamHead(proxy: ProxyPlan, r: HttpRequest, proxyHost = proxy.proxyHost, dynamicUri: string | null = null): UpstreamHead {
   const head = r.head;
-  const sub = r.parent !== null;
+  const sub = r.parent !== null && !r.ownHead;
   // An auth_request subrequest is a GET of its own URI (nginx), its head the client's.
   const method = proxy.method !== null ? targetSafe(proxy.method(r)) : sub ? 'GET' : head.method;
   const uri = upstreamUri(proxy, r, dynamicUri);
@@ -134,7 +134,7 @@ export function escapePath(path: string): string {
 
 /** The request target sent upstream (after the proxy_pass URL, nginx's default proxy_cache_key). */
 export function upstreamUri(proxy: ProxyPlan, r: HttpRequest, dynamicUri: string | null): string {
-  const sub = r.parent !== null;
+  const sub = r.parent !== null && !r.ownHead;
   let uri: string;
   if (r.uriChanged || (sub && proxy.replacement === null && dynamicUri === null)) {
     // nginx: a URI changed by rewrite goes out whole; proxy_pass's own URI part is ignored.

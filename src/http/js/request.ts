@@ -12,6 +12,7 @@ import { canKeepAlive, respond } from '../phases.js';
 import { continueAfterWait } from '../phase-waits.js';
 import { requestLogContext } from '../upstream-log.js';
 import type { JsRuntime } from './runtime.js';
+import { startSubrequest, type SubrequestOptions, type SubrequestReply } from './subrequest.js';
 import { TsproxyError } from '../../errors.js';
 
 /** What a script call is for: the answer of r.return differs (an access check refuses with it). */
@@ -62,13 +63,40 @@ export class JsRequest {
   /** The request body, read before js_content runs (undefined for other calls, or without a body). */
   get requestText(): string | undefined { return this.body?.toString('utf8'); }
   get requestBuffer(): Buffer | undefined { return this.body ?? undefined; }
-  get parent(): undefined { return undefined; }
+  /** A subrequest's parent request object (njs 0.7.9 gives it only within one VM: undefined in a subrequest's js_content). */
+  get parent(): JsRequest | undefined { return this.#r.parent?.js ?? undefined; }
+
+  /**
+   * njs's r.subrequest(uri[, options | args][, callback]): a Promise of the reply, or undefined
+   * with a callback or `detached`.
+   */
+  subrequest(uri: string, options?: SubrequestOptions | string | ((reply: SubrequestReply) => void), callback?: (reply: SubrequestReply) => void): Promise<SubrequestReply> | undefined {
+    let opts: SubrequestOptions = {};
+    if (typeof options === 'string') opts = { args: options };
+    else if (typeof options === 'function') callback = options;
+    else if (options !== undefined && options !== null) opts = options;
+    const p = startSubrequest(this.#r, String(uri), opts, this.body, parseArgs);
+    if (opts.detached === true) {
+      p.catch(() => {});
+      return undefined;
+    }
+    if (callback === undefined) return p;
+    const cb = callback;
+    p.then((reply) => {
+      try {
+        cb(reply);
+      } catch (e) {
+        this.fail(e);
+      }
+    }, (e: unknown) => this.fail(e));
+    return undefined;
+  }
 
   get status(): number { return this.#status === 0 ? this.#r.status : this.#status; }
   set status(v: number) { this.#status = Number(v); }
 
   get args(): Record<string, unknown> {
-    return (this.#args ??= { ...parseQuery(this.#r.args) });
+    return (this.#args ??= parseArgs(this.#r.args));
   }
 
   get headersIn(): Record<string, string | undefined> {
@@ -260,6 +288,10 @@ export class JsRequest {
     }
     return out;
   }
+}
+
+function parseArgs(args: string): Record<string, string | string[]> {
+  return { ...parseQuery(args) } as Record<string, string | string[]>;
 }
 
 /** A request header's value (several joined as nginx: ", "; "; " for Cookie), undefined when absent. */
