@@ -301,7 +301,7 @@ function assembleHttp(state: BuildState, implicit: readonly UpstreamConfig[]): H
     ...(h.authRequestVariables === undefined ? {} : { authRequestVariables: h.authRequestVariables }),
     ...variableModules(h),
     ...httpLimitZones(http, servers, state.report),
-    ...(h.js !== undefined ? { js: { imports: h.js.imports, fetch: h.js.fetch, sharedZones: h.js.sharedZones, sets: h.js.sets, vars: h.js.vars, confPrefix: state.confDir } } : {}),
+    ...(h.js !== undefined ? { js: { imports: h.js.imports, fetch: h.js.fetch, sharedZones: h.js.sharedZones, preloads: h.js.preloads, periodics: h.js.periodics, sets: h.js.sets, vars: h.js.vars, confPrefix: state.confDir } } : {}),
     ...httpCacheZones(http, servers, state.prefix, state.report),
   };
 }

@@ -27,7 +27,7 @@ import { ACCESS_DIRECTIVES } from './directives/access.js';
 import { UPSTREAM_DIRECTIVES } from './directives/upstream.js';
 import { RESOLVER_DIRECTIVES } from './directives/resolver.js';
 import { JS_DIRECTIVES } from './directives/js.js';
-import { JS_FETCH_DIRECTIVES, JS_SHARED_DICT_DIRECTIVES } from './directives/js-globals.js';
+import { JS_FETCH_DIRECTIVES, JS_MORE_DIRECTIVES, JS_SHARED_DICT_DIRECTIVES } from './directives/js-globals.js';
 import { CACHE_DIRECTIVES } from './directives/cache.js';
 
 export type { Context, DirectiveSpec, SettingKind } from './directives/scope.js';
@@ -49,6 +49,7 @@ export const DIRECTIVES: readonly DirectiveSpec[] = [
   ...JS_DIRECTIVES,
   ...JS_FETCH_DIRECTIVES,
   ...JS_SHARED_DICT_DIRECTIVES,
+  ...JS_MORE_DIRECTIVES,
   ...VARIABLE_MODULE_DIRECTIVES,
   ...FILE_DIRECTIVES,
   ...REWRITE_DIRECTIVES,

@@ -68,8 +68,28 @@ export interface JsSharedDictZoneConfig {
   readonly type: 'string' | 'number';
 }
 
+/** js_preload_object: a JSON file scripts see as a frozen global. */
+export interface JsPreloadConfig {
+  readonly name: string;
+  /** Absolute path (found as js_import's files are). */
+  readonly path: string;
+  readonly loc: Loc;
+}
+
+/** js_periodic: a function run every interval in the worker processes. */
+export interface JsPeriodicConfig {
+  readonly ref: JsFunctionRef;
+  readonly intervalMs: number;
+  /** Each run is delayed by a random time up to this. */
+  readonly jitterMs: number;
+  /** The worker ids (from 0) that run it; null: all. */
+  readonly workers: readonly number[] | null;
+}
+
 export interface JsHttpConfig {
   readonly imports: readonly JsImportConfig[];
+  readonly preloads: readonly JsPreloadConfig[];
+  readonly periodics: readonly JsPeriodicConfig[];
   readonly fetch: JsFetchConfig;
   readonly sharedZones: readonly JsSharedDictZoneConfig[];
   readonly sets: readonly JsSetConfig[];

@@ -193,6 +193,7 @@ export async function buildSnapshot(config: Config, registry: PeerRegistry, deps
       for (const g of groups) for (const key of g.registryKeys) peerKeys.add(key);
       for (const g of groups) g.commit();
       deps.pool.dropPeers(registry.retain(peerKeys));
+      http?.startScripts();
     },
     start() {
       for (const c of checkers) c.start();
@@ -211,6 +212,7 @@ export async function buildSnapshot(config: Config, registry: PeerRegistry, deps
  */
 export function disposeSnapshot(old: Snapshot, next: Snapshot | null): void {
   for (const c of old.checkers) c.stop();
+  old.http?.stopScripts();
   for (const g of old.httpGroups.values()) g.close();
   for (const g of old.streamGroups.values()) g.close();
   if (next === null) {

@@ -10,7 +10,7 @@ import type {
 } from '../types.js';
 import type { GeoConfig, SplitClientsConfig } from '../variable-types.js';
 import type { Scope } from './scope.js';
-import type { JsFunctionRef, JsFetchConfig, JsSharedDictZoneConfig, JsImportConfig, JsSetConfig, JsVarConfig } from '../js-types.js';
+import type { JsFunctionRef, JsFetchConfig, JsPeriodicConfig, JsPreloadConfig, JsSharedDictZoneConfig, JsImportConfig, JsSetConfig, JsVarConfig } from '../js-types.js';
 
 /** What the js_* directives collect in http {} (directives/js.ts). */
 export interface JsDraft {
@@ -22,6 +22,8 @@ export interface JsDraft {
   readonly refs: JsFunctionRef[];
   fetch: JsFetchConfig;
   readonly sharedZones: JsSharedDictZoneConfig[];
+  readonly preloads: JsPreloadConfig[];
+  readonly periodics: JsPeriodicConfig[];
 }
 
 export interface TargetDraft {

@@ -7,7 +7,7 @@ import type { Directive } from '../ast.js';
 import type { JsFetchConfig } from '../js-types.js';
 import { parseDuration, parseFlag, parseSize } from '../units.js';
 import { err, resolvePath, type DirectiveSpec, type Scope } from './scope.js';
-import { jsDraft } from './js.js';
+import { functionRef, jsDraft, namedFile } from './js.js';
 
 function setFetch(scope: Scope, d: Directive, value: Partial<JsFetchConfig> | null): void {
   if (value === null) {
@@ -95,6 +95,71 @@ export const JS_SHARED_DICT_DIRECTIVES: readonly DirectiveSpec[] = [
       if (js === null) return;
       if (js.sharedZones.some((z) => z.name === m[1])) return err(r, 'TSP_ERR_CONFIG_DUPLICATE', `duplicate zone "${m[1]}"`, d.args[0]!.loc);
       js.sharedZones.push({ name: m[1]!, sizeBytes, timeoutMs, evict, type });
+    },
+  },
+];
+
+/** njs's names scripts use already: a preload object may not hide them. */
+const TAKEN_GLOBALS = new Set(['ngx', 'njs', 'Buffer', 'process', 'globalThis', 'console', 'crypto']);
+
+function workerMask(text: string): readonly number[] | null | undefined {
+  if (text === 'all') return null;
+  if (!/^[01]+$/.test(text)) return undefined;
+  // As nginx's CPU masks: the rightmost digit is worker 0.
+  const out: number[] = [];
+  for (let i = 0; i < text.length; i++) if (text[text.length - 1 - i] === '1') out.push(i);
+  return out;
+}
+
+export const JS_MORE_DIRECTIVES: readonly DirectiveSpec[] = [
+  {
+    name: 'js_preload_object', contexts: ['http'], args: [1, 3], multiple: true, syntax: 'js_preload_object [name from] file.json;',
+    summary: 'Read a JSON file when the config loads; scripts see it as the global `name` (default: the file name without extension), frozen.',
+    note: 'In http {} only (njs: server and location too); a file that does not parse fails the config (and `-t`) with its position.',
+    apply(scope, d) {
+      const r = scope.state.report;
+      const a = d.args;
+      const named = namedFile(d, r);
+      if (named === undefined) return;
+      const { name, file } = named;
+      if (/^[0-9]/.test(name)) return err(r, 'TSP_ERR_CONFIG_VALUE', `cannot start with "${name[0]}" in global name "${name}"`, a[0]!.loc);
+      if (!/^[A-Za-z_$][\w$]*$/.test(name)) return err(r, 'TSP_ERR_CONFIG_VALUE', `invalid global name "${name}"`, a[0]!.loc);
+      if (TAKEN_GLOBALS.has(name)) return err(r, 'TSP_ERR_CONFIG_VALUE', `global name "${name}" is taken`, a[0]!.loc);
+      const js = jsDraft(scope);
+      if (js === null) return;
+      if (js.preloads.some((p) => p.name === name)) return err(r, 'TSP_ERR_CONFIG_DUPLICATE', `duplicate js_preload_object name "${name}"`, a[0]!.loc);
+      js.preloads.push({ name, path: file.value, loc: file.loc });
+    },
+  },
+  {
+    name: 'js_periodic', contexts: ['location'], args: [1, 4], multiple: true,
+    syntax: 'js_periodic module.function [interval=time] [jitter=time] [worker_affinity=all|mask];',
+    summary: 'Run the function every `interval` (default 5s) in the worker processes `worker_affinity` names (default: worker 0 only; `all`, or a mask such as `0101` whose rightmost digit is worker 0), each run delayed by up to `jitter`.',
+    note: 'The function gets an object with `variables` / `rawVariables` (empty: there is no request) and may be async: a run that has not finished skips the next. A throw or rejection is logged ("js exception"). The timers start when the config serves and stop when a reload replaces it.',
+    apply(scope, d) {
+      const r = scope.state.report;
+      const ref = functionRef(d.args[0]!, r);
+      let intervalMs = 5000;
+      let jitterMs = 0;
+      let workers: readonly number[] | null = [0];
+      for (const a of d.args.slice(1)) {
+        const eq = a.value.indexOf('=');
+        const key = eq < 0 ? a.value : a.value.slice(0, eq);
+        const value = a.value.slice(eq + 1);
+        if (key === 'interval' || key === 'jitter') {
+          const ms = parseDuration(value, key === 'jitter' ? 'ms' : 's');
+          if (ms === null || (key === 'interval' && ms <= 0)) return err(r, 'TSP_ERR_CONFIG_VALUE', `invalid ${key} value "${value}"`, a.loc);
+          if (key === 'interval') intervalMs = ms;
+          else jitterMs = ms;
+        } else if (key === 'worker_affinity') {
+          const mask = workerMask(value);
+          if (mask === undefined) return err(r, 'TSP_ERR_CONFIG_VALUE', `invalid worker_affinity value "${value}"`, a.loc);
+          workers = mask;
+        } else return err(r, 'TSP_ERR_CONFIG_VALUE', `invalid parameter "${a.value}"`, a.loc);
+      }
+      const js = jsDraft(scope);
+      if (js === null || ref === undefined) return;
+      js.periodics.push({ ref, intervalMs, jitterMs, workers });
     },
   },
 ];

@@ -41,6 +41,11 @@ function processLog(message: string): void {
 
 let current: { logger: Logger; confPrefix: string; fetch: FetchSettings; shared: Readonly<Record<string, SharedDict>> } | null = null;
 
+/** njs's worker_id: cluster workers count from 1, njs's from 0 (a single process is worker 0). */
+export function workerId(): number {
+  return cluster.isWorker && cluster.worker !== undefined ? cluster.worker.id - 1 : 0;
+}
+
 export function installGlobals(confPrefix: string, logger: Logger, fetch: FetchSettings, shared: Readonly<Record<string, SharedDict>>): void {
   const first = current === null;
   current = { logger, confPrefix: confPrefix.endsWith('/') ? confPrefix : `${confPrefix}/`, fetch, shared };
@@ -49,8 +54,7 @@ export function installGlobals(confPrefix: string, logger: Logger, fetch: FetchS
     INFO: 4, WARN: 5, ERR: 6,
     get conf_prefix() { return current!.confPrefix; },
     get shared() { return current!.shared; },
-    // cluster workers count from 1; njs's worker_id from 0
-    worker_id: cluster.isWorker && cluster.worker !== undefined ? cluster.worker.id - 1 : 0,
+    worker_id: workerId(),
     log(level, message) {
       current!.logger[LEVELS[level] ?? 'info'](`js: ${String(message)}`);
     },
@@ -64,4 +68,13 @@ export function installGlobals(confPrefix: string, logger: Logger, fetch: FetchS
   Object.defineProperty(ngx, 'Headers', { value: Headers });
   Object.defineProperty(ngx, 'Response', { value: Response });
   Object.defineProperty(globalThis, 'njs', { value: Object.freeze({ version: NJS_VERSION }), configurable: true, writable: false });
+}
+
+/** js_preload_object values as globals: the previous config's names go, this one's come. */
+let preloaded: readonly string[] = [];
+
+export function installPreloads(values: ReadonlyMap<string, unknown>): void {
+  for (const name of preloaded) if (!values.has(name)) delete (globalThis as Record<string, unknown>)[name];
+  for (const [name, value] of values) Object.defineProperty(globalThis, name, { value, configurable: true, writable: false, enumerable: false });
+  preloaded = [...values.keys()];
 }

@@ -10,7 +10,7 @@
 import fs from 'node:fs';
 import { createRequire, register } from 'node:module';
 import { pathToFileURL } from 'node:url';
-import type { JsFunctionRef, JsHttpConfig, JsImportConfig } from '../../config/js-types.js';
+import type { JsFunctionRef, JsHttpConfig, JsImportConfig, JsPreloadConfig } from '../../config/js-types.js';
 import { ConfigError, type Loc } from '../../errors.js';
 
 /** A module that did not load: where (the config or the script) and the script's text for the excerpt. */
@@ -27,6 +27,8 @@ export type JsFunction = (...args: unknown[]) => unknown;
 /** The module namespaces of one config, by import name. */
 export interface JsModules {
   readonly byName: ReadonlyMap<string, Record<string, unknown>>;
+  /** js_preload_object values by global name, deep-frozen. */
+  readonly preloads: ReadonlyMap<string, unknown>;
   /** The files read for a syntax error's excerpt (formatConfigError's sources). */
   readonly sources: readonly { file: string; text: string }[];
 }
@@ -167,8 +169,10 @@ export function findFunction(modules: JsModules, ref: JsFunctionRef): JsFunction
 export async function loadJsModules(js: JsHttpConfig, refs: readonly JsFunctionRef[]): Promise<JsModules> {
   const byName = new Map<string, Record<string, unknown>>();
   const sources: { file: string; text: string }[] = [];
-  const modules = { byName, sources };
+  const preloads = new Map<string, unknown>();
+  const modules = { byName, sources, preloads };
   try {
+    for (const pre of js.preloads) preloads.set(pre.name, loadPreload(pre, sources));
     for (const imp of js.imports) byName.set(imp.name, await importModule(imp, sources));
     for (const ref of refs) findFunction(modules, ref);
   } catch (e) {
@@ -178,9 +182,39 @@ export async function loadJsModules(js: JsHttpConfig, refs: readonly JsFunctionR
   return modules;
 }
 
-/** Every function reference of an http {}: js_set, js_content and js_access of every location. */
+/** A JSON file read, parsed and frozen (a parse error points into the file). */
+function loadPreload(pre: JsPreloadConfig, sources: { file: string; text: string }[]): unknown {
+  let text: string;
+  try {
+    text = fs.readFileSync(pre.path, 'utf8');
+  } catch (e) {
+    throw new ConfigError('TSP_ERR_CONFIG_SCRIPT', `cannot read js_preload_object "${pre.name}" (${pre.path}): ${(e as Error).message}`, pre.loc);
+  }
+  try {
+    return deepFreeze(JSON.parse(text));
+  } catch (e) {
+    const message = (e as Error).message;
+    const at = /at position (\d+)/.exec(message);
+    if (at === null) throw new ConfigError('TSP_ERR_CONFIG_SCRIPT', `js_preload_object "${pre.name}": ${message}`, pre.loc);
+    const before = text.slice(0, Number(at[1]));
+    const line = before.split('\n').length;
+    sources.push({ file: pre.path, text });
+    throw new ConfigError('TSP_ERR_CONFIG_SCRIPT', `js_preload_object "${pre.name}": ${message.replace(/ \(line \d+ column \d+\)$/, '')}`,
+      { file: pre.path, line, column: before.length - before.lastIndexOf('\n') });
+  }
+}
+
+function deepFreeze(v: unknown): unknown {
+  if (v !== null && typeof v === 'object') {
+    for (const child of Object.values(v)) deepFreeze(child);
+    Object.freeze(v);
+  }
+  return v;
+}
+
+/** Every function reference of an http {}: js_set, js_periodic, and js_content, js_access and the filters of every location. */
 export function jsRefsOf(http: { readonly js?: JsHttpConfig; readonly servers: readonly { readonly locations: readonly LocationLike[] }[] }): JsFunctionRef[] {
-  const out: JsFunctionRef[] = http.js?.sets.map((s) => s.ref) ?? [];
+  const out: JsFunctionRef[] = [...(http.js?.sets.map((s) => s.ref) ?? []), ...(http.js?.periodics.map((p) => p.ref) ?? [])];
   const walk = (locations: readonly LocationLike[]): void => {
     for (const l of locations) {
       if (l.handler.ref !== undefined) out.push(l.handler.ref);

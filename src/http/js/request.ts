@@ -179,6 +179,22 @@ export class JsRequest {
     }));
   }
 
+  /** r.rawVariables: the values as Buffers (njs: byte strings). */
+  get rawVariables(): Record<string, Buffer | undefined> {
+    const r = this.#r;
+    const rt = this.#rt;
+    return new Proxy(Object.create(null) as Record<string, Buffer | undefined>, {
+      get: (_t, name) => {
+        const v = typeof name === 'string' ? rt.readVariable(r, name) : undefined;
+        return v === undefined ? undefined : Buffer.from(v, 'utf8');
+      },
+      set: (_t, name, value) => {
+        this.variables[name as string] = Buffer.isBuffer(value) ? value.toString('utf8') : String(value);
+        return true;
+      },
+    });
+  }
+
   log(message: unknown): void { this.#log('info', message); }
   warn(message: unknown): void { this.#log('warn', message); }
   error(message: unknown): void { this.#log('error', message); }

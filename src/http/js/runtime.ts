@@ -14,7 +14,8 @@ import type { HttpRequest } from '../request.js';
 import { compileTemplate, type CompiledTemplate, type Getter, type RequestInfo, type TemplateContext } from '../variables.js';
 import { findFunction, type JsFunction, type JsModules } from './loader.js';
 import { JsRequest, MODE_ACCESS, MODE_CONTENT, MODE_VARIABLE } from './request.js';
-import { installGlobals, setActiveRequest } from './globals.js';
+import { installGlobals, installPreloads, setActiveRequest, workerId } from './globals.js';
+import { PeriodicRunner } from './periodic.js';
 import { sharedDicts } from './shared.js';
 import { JsFilterPlan } from './filters.js';
 import { JsBodyReader } from './body.js';
@@ -69,6 +70,7 @@ export class JsRuntime {
   readonly #varValues = new Map<string, CompiledTemplate>();
   #templates: TemplateContext | null = null;
   readonly #readers = new Map<string, CompiledTemplate | null>();
+  readonly #periodic: PeriodicRunner | null;
 
   constructor(js: JsHttpConfig, modules: JsModules, logger: Logger, writable: ReadonlySet<string>) {
     this.logger = logger;
@@ -77,6 +79,19 @@ export class JsRuntime {
     this.writable = new Set([...writable, ...js.vars.map((v) => v.variable)]);
     for (const v of js.vars) this.#varValues.set(v.variable, compileTemplate(v.value));
     installGlobals(js.confPrefix, logger, fetchSettings(js.fetch), sharedDicts(js.sharedZones));
+    installPreloads(modules.preloads);
+    this.#periodic = js.periodics.length === 0 ? null
+      : new PeriodicRunner(js.periodics.map((config) => ({ fn: findFunction(modules, config.ref), config })), logger);
+  }
+
+  /** The config serves now: its js_periodic tasks start (in the workers their affinity names). */
+  startPeriodic(): void {
+    this.#periodic?.start(workerId());
+  }
+
+  /** The config is replaced or stopped. */
+  stopPeriodic(): void {
+    this.#periodic?.stop();
   }
 
   /** The script view of a request. */
