@@ -66,6 +66,8 @@ export interface JsSharedDictZoneConfig {
   /** `evict`: a full zone drops its least recently written entries to make room. */
   readonly evict: boolean;
   readonly type: 'string' | 'number';
+  /** `state=file`: the entries are kept in this JSON file (absolute) across restarts; null: in memory only. */
+  readonly statePath: string | null;
 }
 
 /** js_preload_object: a JSON file scripts see as a frozen global. */

@@ -7,10 +7,15 @@
  * synchronous channel (runtime/shared-dict-ipc.ts): njs's API is synchronous (a lookup returns
  * the value, not a Promise). A single process keeps its store in itself.
  *
+ * `state=file`: a zone's entries are read from its JSON file when the zone is made (njs's layout:
+ * `{"key": {"value": v, "expire": ms-since-epoch}}`) and written back (to a temp file, renamed)
+ * STATE_DELAY_MS after a change, and at process exit, by the process that keeps the store.
+ *
  * Sizes: an entry costs its key and value bytes (UTF-8; 8 for a number) plus ENTRY_OVERHEAD_BYTES,
  * standing in for njs's node and slab overhead; freeSpace() is the capacity minus that.
  */
 
+import fs from 'node:fs';
 import type { JsSharedDictZoneConfig as SharedDictZoneSpec } from '../config/js-types.js';
 
 export type { SharedDictZoneSpec };
@@ -105,20 +110,93 @@ class Zone {
 
 const typeError = (m: string): DictAnswer => ({ e: ['TypeError', m] });
 
+/** How long after a change a zone's state file is written (changes in between are written together). */
+const STATE_DELAY_MS = 500;
+
+function readState(z: Zone, nowMs: number): void {
+  let text: string;
+  try {
+    text = fs.readFileSync(z.spec.statePath!, 'utf8');
+  } catch {
+    return; // no file yet
+  }
+  try {
+    const state = JSON.parse(text) as Record<string, { value: string | number; expire?: number }>;
+    for (const [key, e] of Object.entries(state)) {
+      if (typeof e?.value !== z.spec.type) continue;
+      const expire = typeof e.expire === 'number' ? e.expire : 0;
+      if (expire !== 0 && expire <= nowMs) continue;
+      if (z.write(key, e.value, undefined, nowMs)) z.entries.get(key)!.expiresMs = expire;
+    }
+  } catch {
+    // A damaged file: the zone starts empty (and the next write replaces the file).
+  }
+}
+
+function writeState(z: Zone): void {
+  const out: Record<string, { value: string | number; expire?: number }> = {};
+  for (const [k, e] of z.entries) out[k] = e.expiresMs === 0 ? { value: e.value } : { value: e.value, expire: e.expiresMs };
+  const file = z.spec.statePath!;
+  try {
+    fs.writeFileSync(`${file}.tmp`, JSON.stringify(out));
+    fs.renameSync(`${file}.tmp`, file);
+  } catch {
+    // A directory that cannot be written: the zone goes on in memory.
+  }
+}
+
 /** The zones of this process (the primary's, or a single process's own). */
 export class LocalSharedDicts implements SharedDictService {
   readonly #zones = new Map<string, Zone>();
+  /** Zones with a state file changed since it was written. */
+  readonly #dirty = new Set<Zone>();
+  #saveTimer: NodeJS.Timeout | null = null;
+  #exitHook = false;
 
   /** The config's zones: a zone keeps its entries across reloads unless its type changed (then it starts empty). */
   configure(zones: readonly SharedDictZoneSpec[]): void {
     for (const spec of zones) {
       const z = this.#zones.get(spec.name);
-      if (z === undefined || z.spec.type !== spec.type) this.#zones.set(spec.name, new Zone(spec));
-      else z.spec = spec;
+      if (z === undefined || z.spec.type !== spec.type || z.spec.statePath !== spec.statePath) {
+        const made = new Zone(spec);
+        if (spec.statePath !== null) {
+          readState(made, Date.now());
+          if (!this.#exitHook) {
+            this.#exitHook = true;
+            process.once('exit', () => this.flush());
+          }
+        }
+        this.#zones.set(spec.name, made);
+      } else z.spec = spec;
     }
   }
 
+  /** Write every changed state file now. */
+  flush(): void {
+    if (this.#saveTimer !== null) clearTimeout(this.#saveTimer);
+    this.#saveTimer = null;
+    for (const z of this.#dirty) writeState(z);
+    this.#dirty.clear();
+  }
+
+  #changed(z: Zone): void {
+    if (z.spec.statePath === null) return;
+    this.#dirty.add(z);
+    if (this.#saveTimer !== null) return;
+    this.#saveTimer = setTimeout(() => this.flush(), STATE_DELAY_MS);
+    this.#saveTimer.unref();
+  }
+
   call(op: DictOp, nowMs = Date.now()): DictAnswer {
+    const answer = this.#call(op, nowMs);
+    if (op.o !== 'configure' && op.o !== 'get' && op.o !== 'has' && op.o !== 'keys' && op.o !== 'items' && op.o !== 'size' && op.o !== 'freeSpace') {
+      const z = this.#zones.get(op.z);
+      if (z !== undefined) this.#changed(z);
+    }
+    return answer;
+  }
+
+  #call(op: DictOp, nowMs: number): DictAnswer {
     if (op.o === 'configure') {
       this.configure(op.zones);
       return { r: null };

@@ -112,5 +112,30 @@ describe('ngx.shared across worker processes', () => {
     const reads = new Set<string>();
     for (let i = 0; i < 20; i++) reads.add(await get(port, '/read?zone=kv&key=w'));
     expect([...reads]).toEqual(['seen|w']);
-  });
+  }, 60_000);
+});
+
+describe('js_shared_dict_zone state=file', () => {
+  test('the entries outlive the process: written to the file, read back at the next start', async () => {
+    const dir = tempDir();
+    fs.copyFileSync(FIXTURE, path.join(dir, 'dict.js'));
+    const file = path.join(dir, 'main.conf');
+    fs.writeFileSync(file, `worker_processes 2;\n${CONFIG.replaceAll('DIR', dir).replace('zone=kv:64k;', 'zone=kv:64k state=kv.json;')}`);
+    const start = async () => {
+      const run = startCli(['-c', file]);
+      await expect.poll(() => logRecords(run).some((r) => r.msg === 'tsproxy started') || run.child.exitCode !== null, { timeout: 30_000 }).toBe(true);
+      expect(run.child.exitCode, run.output()).toBe(null);
+      return { run, port: Number(String(logRecords(run).find((r) => r.msg === 'listening')!.address).split(':')[1]) };
+    };
+    const first = await start();
+    const get = (port: number, p: string) => request(port, p).then((r) => r.body);
+    expect(await get(first.port, '/put?zone=kv&key=kept&value=across')).toMatch(/^ok 1 /);
+    // njs's layout, written shortly after the change
+    await expect.poll(() => fs.existsSync(path.join(dir, 'kv.json')) ? JSON.parse(fs.readFileSync(path.join(dir, 'kv.json'), 'utf8')) as unknown : null)
+      .toEqual({ kept: { value: 'across' } });
+    first.run.child.kill('SIGQUIT');
+    await first.run.exited;
+    const second = await start();
+    expect(await get(second.port, '/read?zone=kv&key=kept')).toBe('across|kept');
+  }, 90_000);
 });

@@ -69,10 +69,10 @@ const MIN_ZONE_BYTES = 8192;
 
 export const JS_SHARED_DICT_DIRECTIVES: readonly DirectiveSpec[] = [
   {
-    name: 'js_shared_dict_zone', contexts: ['http'], args: [1, 4], multiple: true,
-    syntax: 'js_shared_dict_zone zone=name:size [timeout=time] [type=string|number] [evict];',
+    name: 'js_shared_dict_zone', contexts: ['http'], args: [1, 5], multiple: true,
+    syntax: 'js_shared_dict_zone zone=name:size [timeout=time] [type=string|number] [evict] [state=file];',
     summary: 'A key/value dict scripts reach as `ngx.shared.name` (get, set, add, replace, incr, delete, pop, has, keys, items, size, freeSpace, clear): one zone across worker processes.',
-    note: 'Entries expire after `timeout=` (default: never); a full zone throws SharedMemoryError on a write, or with `evict` drops its least recently written entries. The primary process keeps the zone; each operation of a worker is a synchronous round trip to it. Entries survive a reload (unless the zone\'s type changes). `state=` is not supported yet.',
+    note: 'Entries expire after `timeout=` (default: never); a full zone throws SharedMemoryError on a write, or with `evict` drops its least recently written entries. The primary process keeps the zone; each operation of a worker is a synchronous round trip to it. Entries survive a reload (unless the zone\'s type changes); with `state=file` (relative: to the prefix) they are kept in that JSON file and read back at start (written half a second after a change, and at exit).',
     apply(scope, d) {
       const r = scope.state.report;
       const m = ZONE.exec(d.args[0]!.value);
@@ -82,8 +82,10 @@ export const JS_SHARED_DICT_DIRECTIVES: readonly DirectiveSpec[] = [
       let timeoutMs = 0;
       let evict = false;
       let type: 'string' | 'number' = 'string';
+      let statePath: string | null = null;
       for (const a of d.args.slice(1)) {
         if (a.value === 'evict') evict = true;
+        else if (a.value.startsWith('state=') && a.value.length > 6) statePath = resolvePath(scope.state.prefix, a.value.slice(6));
         else if (a.value === 'type=string' || a.value === 'type=number') type = a.value === 'type=string' ? 'string' : 'number';
         else if (a.value.startsWith('timeout=')) {
           const ms = parseDuration(a.value.slice(8), 's');
@@ -94,7 +96,7 @@ export const JS_SHARED_DICT_DIRECTIVES: readonly DirectiveSpec[] = [
       const js = jsDraft(scope);
       if (js === null) return;
       if (js.sharedZones.some((z) => z.name === m[1])) return err(r, 'TSP_ERR_CONFIG_DUPLICATE', `duplicate zone "${m[1]}"`, d.args[0]!.loc);
-      js.sharedZones.push({ name: m[1]!, sizeBytes, timeoutMs, evict, type });
+      js.sharedZones.push({ name: m[1]!, sizeBytes, timeoutMs, evict, type, statePath });
     },
   },
 ];

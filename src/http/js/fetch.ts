@@ -126,7 +126,7 @@ function takeIdle(key: string): net.Socket | null {
   const s = list?.pop() ?? null;
   if (list?.length === 0) idle.delete(key);
   if (s !== null) {
-    s.off('data', onIdleEvent).off('end', onIdleEvent).off('close', onIdleEvent).off('timeout', onIdleEvent);
+    s.off('error', onIdleEvent).off('data', onIdleEvent).off('end', onIdleEvent).off('close', onIdleEvent).off('timeout', onIdleEvent);
     s.ref();
   }
   return s;
@@ -139,8 +139,8 @@ function putIdle(key: string, s: net.Socket): void {
     s.destroy();
     return;
   }
-  s.removeAllListeners('data').removeAllListeners('end').removeAllListeners('close').removeAllListeners('timeout');
-  s.on('data', onIdleEvent).on('end', onIdleEvent).on('close', onIdleEvent).on('timeout', onIdleEvent);
+  // An idle socket that errs, speaks or closes is dropped.
+  s.on('error', onIdleEvent).on('data', onIdleEvent).on('end', onIdleEvent).on('close', onIdleEvent).on('timeout', onIdleEvent);
   s.setTimeout(IDLE_MS);
   // An idle connection never keeps the process alive.
   s.unref();
@@ -278,14 +278,20 @@ class FetchExchange {
     s.once(o.secure ? 'secureConnect' : 'connect', () => this.#send());
   }
 
+  readonly #onError = (e: NodeJS.ErrnoException): void => this.#failed(e);
+  readonly #onData = (d: Buffer): void => this.#data(d);
+  readonly #onEnd = (): void => this.#end();
+  readonly #onTimeout = (): void => this.#fail('read timed out');
+
   #attach(s: net.Socket): void {
     this.#socket = s;
-    s.on('error', (e: NodeJS.ErrnoException) => this.#failed(e));
-    s.on('data', (d: Buffer) => this.#data(d));
-    s.on('end', () => this.#end());
-    s.on('close', () => this.#end());
-    s.on('timeout', () => this.#fail('read timed out'));
+    s.on('error', this.#onError).on('data', this.#onData).on('end', this.#onEnd).on('close', this.#onEnd).on('timeout', this.#onTimeout);
     s.setTimeout(this.#settings.timeoutMs);
+  }
+
+  /** The socket goes back to the pool: this exchange's listeners leave it. */
+  #detach(s: net.Socket): void {
+    s.off('error', this.#onError).off('data', this.#onData).off('end', this.#onEnd).off('close', this.#onEnd).off('timeout', this.#onTimeout);
   }
 
   #send(): void {
@@ -393,8 +399,10 @@ class FetchExchange {
     this.#settled = true;
     const s = this.#socket!;
     const res = this.#res!;
-    if (reusable && res.keepAlive && !s.destroyed) putIdle(this.#origin.key, s);
-    else s.destroy();
+    if (reusable && res.keepAlive && !s.destroyed) {
+      this.#detach(s);
+      putIdle(this.#origin.key, s);
+    } else s.destroy();
     this.#resolve(new Response(res, this.#url, this.#parts.length === 1 ? this.#parts[0]! : Buffer.concat(this.#parts)));
   }
 
