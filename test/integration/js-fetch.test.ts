@@ -11,7 +11,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { describe, expect, onTestFinished, test } from 'vitest';
 import { startAccessProxy, request } from './access/helpers.js';
-import { startHttpBackend, type HttpBackend } from '../helpers/backend.js';
+import { startHttpBackend, startRawBackend, type HttpBackend } from '../helpers/backend.js';
 import { makeCa, makeCert, makeSignedCert } from '../helpers/tls-certs.js';
 
 const FIXTURE = path.resolve(import.meta.dirname, '../fixtures/njs/fetch.js');
@@ -171,5 +171,44 @@ describe('ngx.fetch in an async js_set (tsproxy: js_set may return a Promise)', 
     const b = await backend();
     const p = await fetchProxy(b);
     expect((await request(p.port, '/picked')).body).toBe('picked x');
+  });
+});
+
+describe('ngx.fetch against a backend that misbehaves (tsproxy\'s own checks: nothing crashes)', () => {
+  test('a body to the close, a broken head, broken chunked framing, a reset, a stale pooled connection', async () => {
+    const raw = await startRawBackend((socket, all) => {
+      if (!all.endsWith('\r\n\r\n')) return;
+      // the last request on the connection (a pooled one carries several)
+      const path = [...all.matchAll(/[A-Z]+ (\S+) HTTP\/1\.1\r\n/g)].pop()![1];
+      if (path === '/close') socket.end('HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nuntil the end');
+      else if (path === '/garbage') socket.end('NOT HTTP AT ALL\r\n\r\n');
+      else if (path === '/badchunk') socket.end('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nxx\r\n');
+      else if (path === '/reset') socket.resetAndDestroy();
+      else if (path === '/then-close') {
+        // answers keep-alive, then closes the idle connection (the client pooled it)
+        socket.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
+        setTimeout(() => socket.destroy(), 20);
+      }
+      else socket.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
+    });
+    const p = await startAccessProxy(`http {
+      js_import DIR/m.js;
+      server { listen 127.0.0.1:0; location / { js_content m.go; } }
+    }`, (dir) => fs.writeFileSync(path.join(dir, 'm.js'), `async function go(r) {
+      try { const res = await ngx.fetch('http://127.0.0.1:${raw.port}' + r.uri); const t = await res.text(); r.return(200, res.status + ' ' + t); }
+      catch (e) { r.return(502, String(e)); }
+    }
+    export default { go };`));
+    expect((await request(p.port, '/close')).body).toBe('200 until the end');
+    expect((await request(p.port, '/garbage')).body).toBe('Error: upstream sent invalid response');
+    expect((await request(p.port, '/badchunk')).body).toBe('Error: upstream sent invalid chunked response');
+    expect((await request(p.port, '/reset')).status).toBe(502);
+    expect((await request(p.port, '/then-close')).body).toBe('200 ok');
+    const count = () => new Promise<number>((resolve) => raw.server.getConnections((_e, n) => resolve(n)));
+    await expect.poll(count).toBe(0);
+    // the pooled connection is gone: the fetch goes on a new one
+    expect((await request(p.port, '/ok')).body).toBe('200 ok');
+    // /close, /garbage, /badchunk, /reset, /ok (pooled, then reused by /then-close), the last /ok
+    expect(raw.received.length).toBe(6);
   });
 });
