@@ -239,6 +239,8 @@ function assembleLocation(l: LocationDraft, parent: LocationSettings, prefix: st
     ...(l.tryFiles !== null ? { tryFiles: l.tryFiles } : {}),
     ...(l.internal ? { internal: true as const } : {}),
     ...(l.jsAccess !== undefined ? { jsAccess: l.jsAccess } : {}),
+    ...(l.jsHeaderFilter !== undefined ? { jsHeaderFilter: l.jsHeaderFilter } : {}),
+    ...(l.jsBodyFilter !== undefined ? { jsBodyFilter: l.jsBodyFilter } : {}),
     ...(l.extras !== null ? { extras: assembleExtras(l.extras, settings, handler, (d, h) => assembleLocation(d, settings, prefix, h)) } : {}),
     loc: l.loc,
   };
@@ -303,7 +305,7 @@ function assembleHttp(state: BuildState, implicit: readonly UpstreamConfig[]): H
     ...(h.authRequestVariables === undefined ? {} : { authRequestVariables: h.authRequestVariables }),
     ...variableModules(h),
     ...httpLimitZones(http, servers, state.report),
-    ...(h.js !== undefined ? { js: { imports: h.js.imports, sets: h.js.sets, vars: h.js.vars, confPrefix: state.confDir } } : {}),
+    ...(h.js !== undefined ? { js: { imports: h.js.imports, fetch: h.js.fetch, sharedZones: h.js.sharedZones, preloads: h.js.preloads, periodics: h.js.periodics, sets: h.js.sets, vars: h.js.vars, confPrefix: state.confDir } } : {}),
     ...httpCacheZones(http, servers, state.prefix, state.report),
   };
 }

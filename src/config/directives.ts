@@ -28,6 +28,7 @@ import { UPSTREAM_DIRECTIVES } from './directives/upstream.js';
 import { RESOLVER_DIRECTIVES } from './directives/resolver.js';
 import { REDIS_DIRECTIVES } from './directives/redis.js';
 import { JS_DIRECTIVES } from './directives/js.js';
+import { JS_FETCH_DIRECTIVES, JS_MORE_DIRECTIVES, JS_SHARED_DICT_DIRECTIVES } from './directives/js-globals.js';
 import { CACHE_DIRECTIVES } from './directives/cache.js';
 
 export type { Context, DirectiveSpec, SettingKind } from './directives/scope.js';
@@ -47,6 +48,9 @@ export const DIRECTIVES: readonly DirectiveSpec[] = [
   ...STOCK_DIRECTIVES,
   ...FASTCGI_DIRECTIVES,
   ...JS_DIRECTIVES,
+  ...JS_FETCH_DIRECTIVES,
+  ...JS_SHARED_DICT_DIRECTIVES,
+  ...JS_MORE_DIRECTIVES,
   ...VARIABLE_MODULE_DIRECTIVES,
   ...FILE_DIRECTIVES,
   ...REWRITE_DIRECTIVES,

@@ -39,8 +39,61 @@ export interface JsVarConfig {
   readonly loc: Loc;
 }
 
+/** The js_fetch_* directives (http {} level: njs allows server and location too). */
+export interface JsFetchConfig {
+  /** js_fetch_timeout: the longest wait between two reads or writes (default 60s). */
+  readonly timeoutMs: number;
+  /** js_fetch_buffer_size: the longest response head (default 16k). */
+  readonly bufferBytes: number;
+  /** js_fetch_max_response_buffer_size: the largest response body (default 1m). */
+  readonly maxResponseBytes: number;
+  /** js_fetch_verify: check the HTTPS server's certificate and name (default on). */
+  readonly verify: boolean;
+  /** js_fetch_trusted_certificate: a PEM file of CA certificates (null: the system's). */
+  readonly trustedCertificatePath: string | null;
+}
+
+export const DEFAULT_FETCH: JsFetchConfig = {
+  timeoutMs: 60_000, bufferBytes: 16 * 1024, maxResponseBytes: 1024 * 1024, verify: true, trustedCertificatePath: null,
+};
+
+/** js_shared_dict_zone: one ngx.shared.<name> dict. */
+export interface JsSharedDictZoneConfig {
+  readonly name: string;
+  readonly sizeBytes: number;
+  /** `timeout=`: an entry's default expiry (0: never). */
+  readonly timeoutMs: number;
+  /** `evict`: a full zone drops its least recently written entries to make room. */
+  readonly evict: boolean;
+  readonly type: 'string' | 'number';
+  /** `state=file`: the entries are kept in this JSON file (absolute) across restarts; null: in memory only. */
+  readonly statePath: string | null;
+}
+
+/** js_preload_object: a JSON file scripts see as a frozen global. */
+export interface JsPreloadConfig {
+  readonly name: string;
+  /** Absolute path (found as js_import's files are). */
+  readonly path: string;
+  readonly loc: Loc;
+}
+
+/** js_periodic: a function run every interval in the worker processes. */
+export interface JsPeriodicConfig {
+  readonly ref: JsFunctionRef;
+  readonly intervalMs: number;
+  /** Each run is delayed by a random time up to this. */
+  readonly jitterMs: number;
+  /** The worker ids (from 0) that run it; null: all. */
+  readonly workers: readonly number[] | null;
+}
+
 export interface JsHttpConfig {
   readonly imports: readonly JsImportConfig[];
+  readonly preloads: readonly JsPreloadConfig[];
+  readonly periodics: readonly JsPeriodicConfig[];
+  readonly fetch: JsFetchConfig;
+  readonly sharedZones: readonly JsSharedDictZoneConfig[];
   readonly sets: readonly JsSetConfig[];
   readonly vars: readonly JsVarConfig[];
   /** Directory of the main config file: ngx.conf_prefix. */

@@ -437,6 +437,10 @@ export interface LocationConfig {
   readonly extras?: readonly RewriteExtra[];
   /** js_access (absent when none): a script function run in the access phase. */
   readonly jsAccess?: JsFunctionRef;
+  /** js_header_filter (absent when none). */
+  readonly jsHeaderFilter?: JsFunctionRef;
+  /** js_body_filter (absent when none); `buffer`: buffer_type=buffer (the data is a Buffer, else a string). */
+  readonly jsBodyFilter?: { readonly ref: JsFunctionRef; readonly buffer: boolean };
   readonly loc: Loc;
 }
 

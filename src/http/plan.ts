@@ -357,7 +357,7 @@ export function compileLocationPlan(
     tryFiles: compileTryFiles((ifBlock === null ? (location?.config ?? server) : null)?.tryFiles, tc),
     limits: compileLimits(settings.limits, ctx.limitZones, tc),
     pacing: compilePacing(settings.rate, tc),
-    bodyFilters: compileBodyFilters(settings, tc),
+    bodyFilters: compileBodyFilters(settings, tc, ctx.js?.filterPlan(location?.config ?? null) ?? null),
     gzipStatic: settings.gzip !== undefined && settings.gzip.static !== 'off' ? compileGzip(settings.gzip) : null,
     js: ctx.js?.locationPlan(location?.config ?? null, handler, settings) ?? null,
     cache: proxy === null || handler.kind !== 'proxy' ? null : compileCachePlan(settings, proxy, ctx.cacheZones, tc),

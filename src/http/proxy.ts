@@ -33,7 +33,7 @@ import { ProxyResponse, StoringResponse } from './proxy-response.js';
 import type { ResponseStore } from './cache/writer.js';
 import { finishRequest } from './request-end.js';
 import { startHttpTunnel } from './upgrade.js';
-import { HEAD_INVALID, HEAD_PENDING, ResponseHeadReader, poolable } from './upstream-response.js';
+import { HEAD_INVALID, HEAD_PENDING, ResponseHeadReader, poolable, type KeepalivePolicy } from './upstream-response.js';
 import { resolveTlsTarget, type TlsTarget } from './upstream-tls.js';
 import { UpstreamExchange } from './upstream-exchange.js';
 
@@ -48,6 +48,8 @@ export class ProxyExchange extends UpstreamExchange implements BodyWaiter {
   #group: UpstreamGroup | null = null;
   /** The URI part of an evaluated `proxy_pass http://$var` (it replaces the request URI), else null. */
   #dynamicUri: string | null = null;
+  /** The keepalive settings of the group a dynamic target resolved to (null: the plan's). */
+  #dynamicPool: KeepalivePolicy | null = null;
   /** proxy_pass https://: the TLS parameters of this request's upstream connections. */
   #tls: TlsTarget | null = null;
   readonly #body: ProxyRequestBody;
@@ -124,7 +126,9 @@ export class ProxyExchange extends UpstreamExchange implements BodyWaiter {
     r.proxyPort = proxyHost === this.#proxy.proxyHost ? this.#proxy.proxyPort : proxyPortOf(proxyHost, this.#proxy.scheme);
     (r.upstream ??= new UpstreamAttempts()).newPhase();
     if (this.#proxy.tls !== null) this.#tls = resolveTlsTarget(this.#proxy.tls, r, proxyHost);
-    const head = buildUpstreamHead(this.#proxy, r, proxyHost, this.#dynamicUri);
+    // A `proxy_pass http://$var` pools by the keepalive of the group it resolved to (nginx).
+    if (this.#proxy.dynamicTarget !== null) this.pooling = this.#dynamicPool = group.config;
+    const head = buildUpstreamHead(this.#proxy, r, proxyHost, this.#dynamicUri, this.#dynamicPool?.keepalive);
     // --explain: the request is as it would go out; nothing is connected or sent.
     if (r.trace !== null) return r.trace.proxy(r, this.#proxy, group, proxyHost, head, this.#dynamicUri);
     this.upstreamHead = head.text;
@@ -379,7 +383,7 @@ export class ProxyExchange extends UpstreamExchange implements BodyWaiter {
     // A body still on its way from its temp file (the upstream answered early): the connection is not reusable.
     const sent = !this.#body.sending;
     this.#body.stopSending();
-    this.endTry(up !== null && this.#reusable && this.bodyDone && sent && this.#upstreamReusable && poolable(this.#proxy, up, this.res!));
+    this.endTry(up !== null && this.#reusable && this.bodyDone && sent && this.#upstreamReusable && poolable(this.#proxy, up, this.res!, this.#dynamicPool ?? this.#proxy));
     this.response.end();
     finishRequest(this.r, this.response.keepAlive && this.bodyDone);
   }

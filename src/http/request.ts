@@ -112,6 +112,8 @@ export class HttpRequest implements RequestInfo {
   parent: HttpRequest | null = null;
   /** An auth_request subrequest: `internal` locations may answer it (as after an internal redirect, uriChanged). */
   internal = false;
+  /** A script's subrequest (r.subrequest): its head's method and body go upstream (an auth_request one is a bodiless GET). */
+  ownHead = false;
   /** `satisfy any`: the 401 / 403 an access check gave while another may still let it through (0: none). */
   accessCode = 0;
   /** The WWW-Authenticate value a 401 of the access phase goes out with, null when none. */

@@ -28,6 +28,7 @@ import { compileTemplate, type CompiledTemplate, type RequestInfo } from './vari
 import { LocalLimits, type LimitService } from '../core/limits/service.js';
 import { localCounts, type StatusCounts } from '../core/connection-stats.js';
 import type { JsModules } from './js/loader.js';
+import type { JsRuntime } from './js/runtime.js';
 
 /** stub_status's counts: now (this process), or null and `done` later (summed over the workers). */
 export type ConnectionCountsSource = (done: (c: StatusCounts) => void) => StatusCounts | null;
@@ -139,6 +140,7 @@ export class HttpSite {
     }).source;
     const ctx = buildPlanContext(http, { groups: deps.groups, logger: this.logger, openAccessLog: deps.openAccessLog, prefix: deps.prefix ?? process.cwd(), scripts: deps.scripts ?? null, cacheStats: deps.cacheStats ?? null });
     this.templates = ctx.templates;
+    this.#js = ctx.js;
     const seen = new Set<CompiledServer>();
     for (const vh of this.#vhosts.values()) {
       for (const server of vh.servers) {
@@ -257,6 +259,19 @@ export class HttpSite {
   /** Open client connections (tests, graceful stop). */
   get connectionCount(): number {
     return this.#connections.size + this.#sessions.size;
+  }
+
+  /** The config's scripts (js_periodic timers run while it serves), null without. */
+  readonly #js: JsRuntime | null;
+
+  /** This config serves now: js_periodic tasks start. */
+  startScripts(): void {
+    this.#js?.startPeriodic();
+  }
+
+  /** This config no longer serves: js_periodic tasks stop. */
+  stopScripts(): void {
+    this.#js?.stopPeriodic();
   }
 
   /** Retire this config: close idle connections now, busy ones after their response. */

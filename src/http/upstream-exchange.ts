@@ -42,6 +42,8 @@ export abstract class UpstreamExchange implements Exchange, UpstreamOwner {
   /** The response to the client: its framing, head and body bytes. */
   protected readonly response: ProxyResponse;
   readonly #policy: UpstreamPolicy;
+  /** Where a finished connection is pooled: the policy's, or the group a `proxy_pass http://$var` resolved to. */
+  protected pooling: { readonly keepalive: number; readonly keepaliveTimeoutMs: number };
   /** The scheme error-log lines name the upstream with ("http", "https", "fastcgi"). */
   readonly #logScheme: string;
   protected up: UpstreamConn | null = null;
@@ -63,6 +65,7 @@ export abstract class UpstreamExchange implements Exchange, UpstreamOwner {
     this.r = r;
     this.plan = plan;
     this.#policy = policy;
+    this.pooling = policy;
     this.#logScheme = logScheme;
     this.next = new NextUpstream(r.head, policy, bodiless);
     this.response = response;
@@ -206,7 +209,7 @@ export abstract class UpstreamExchange implements Exchange, UpstreamOwner {
     if (up === null) return;
     if (keep) {
       if (up.socket.isPaused()) up.socket.resume();
-      this.r.site.pool.put(up, this.#policy.keepalive, this.#policy.keepaliveTimeoutMs);
+      this.r.site.pool.put(up, this.pooling.keepalive, this.pooling.keepaliveTimeoutMs);
     } else {
       up.owner = null;
       up.destroy();

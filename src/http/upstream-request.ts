@@ -38,9 +38,9 @@ export interface UpstreamHead {
 }
 
 /** `dynamicUri`: the URI part of an evaluated `proxy_pass http://$var/...`, sent as it is (nginx). */
-export function buildUpstreamHead(proxy: ProxyPlan, r: HttpRequest, proxyHost = proxy.proxyHost, dynamicUri: string | null = null): UpstreamHead {
+export function buildUpstreamHead(proxy: ProxyPlan, r: HttpRequest, proxyHost = proxy.proxyHost, dynamicUri: string | null = null, keepalive = proxy.keepalive): UpstreamHead {
   const head = r.head;
-  const sub = r.parent !== null;
+  const sub = r.parent !== null && !r.ownHead;
   // An auth_request subrequest is a GET of its own URI (nginx), its head the client's.
   const method = proxy.method !== null ? targetSafe(proxy.method(r)) : sub ? 'GET' : head.method;
   const uri = upstreamUri(proxy, r, dynamicUri);
@@ -63,7 +63,7 @@ export function buildUpstreamHead(proxy: ProxyPlan, r: HttpRequest, proxyHost = 
   if (upgrade !== '') text += `Upgrade: ${upgrade}\r\n`;
   if (explicit === '') {
     // Ours: an upgrade, else keep-alive when the connection may be pooled.
-    const close = v10 || proxy.keepalive <= 0;
+    const close = v10 || keepalive <= 0;
     if (upgrade !== '') text += 'Connection: upgrade\r\n\r\n';
     else text += close ? 'Connection: close\r\n\r\n' : 'Connection: keep-alive\r\n\r\n';
     return { text, upgrade: upgrade !== '' && head.upgrade !== null ? tokens(upgrade) : null, reusable: upgrade === '' && !close };
@@ -134,7 +134,7 @@ export function escapePath(path: string): string {
 
 /** The request target sent upstream (after the proxy_pass URL, nginx's default proxy_cache_key). */
 export function upstreamUri(proxy: ProxyPlan, r: HttpRequest, dynamicUri: string | null): string {
-  const sub = r.parent !== null;
+  const sub = r.parent !== null && !r.ownHead;
   let uri: string;
   if ((r.uriChanged && (proxy.replacement === null || r.broke)) || (sub && proxy.replacement === null && dynamicUri === null)) {
     // nginx: a URI changed by `rewrite ... break` goes out whole, proxy_pass's own URI part

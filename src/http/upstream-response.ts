@@ -62,12 +62,21 @@ export class ResponseHeadReader extends HeadAccumulator {
   }
 }
 
+/** An upstream group's keepalive settings (its UpstreamConfig; a ProxyPlan copies its static group's). */
+export interface KeepalivePolicy {
+  readonly keepalive: number;
+  readonly keepaliveTimeoutMs: number;
+  readonly keepaliveRequests: number;
+  readonly keepaliveTimeMs: number;
+}
+
 /**
  * Whether the upstream connection of a complete response may be pooled: both sides asked for
- * keep-alive, the request body went out whole, and the group's keepalive limits allow it.
+ * keep-alive, the request body went out whole, and the group's keepalive limits allow it
+ * (`pool`: the group the request went to, which a `proxy_pass http://$var` learns per request).
  */
-export function poolable(proxy: ProxyPlan, up: UpstreamConn, res: ResponseHead): boolean {
-  return res.keepAlive && proxy.keepalive > 0 && proxy.proxyProtocol === 0 && !proxy.http10 &&
-    (proxy.keepaliveRequests <= 0 || up.requests < proxy.keepaliveRequests) &&
-    Date.now() - up.createdAt < proxy.keepaliveTimeMs;
+export function poolable(proxy: ProxyPlan, up: UpstreamConn, res: ResponseHead, pool: KeepalivePolicy = proxy): boolean {
+  return res.keepAlive && pool.keepalive > 0 && proxy.proxyProtocol === 0 && !proxy.http10 &&
+    (pool.keepaliveRequests <= 0 || up.requests < pool.keepaliveRequests) &&
+    Date.now() - up.createdAt < pool.keepaliveTimeMs;
 }

@@ -15,6 +15,7 @@
  * never closed, so no connection is refused; in-flight requests finish on the old snapshot. And it
  * keeps keep-alive connections, upstream pools and tunnels, which replacing workers would cut.
  */
+import type net from 'node:net';
 import cluster, { type Worker } from 'node:cluster';
 import os from 'node:os';
 import type { Config } from '../config/types.js';
@@ -31,6 +32,7 @@ import { isRoot, USER_IGNORED } from './privileges.js';
 import { randomBytes } from 'node:crypto';
 import { LocalSessionZones } from '../tls/sessions.js';
 import { PrimaryLimits } from './limit-ipc.js';
+import { PrimarySharedDicts, WORKER_STDIO } from './shared-dict-ipc.js';
 import { PrimaryStatus } from './status-ipc.js';
 import { serveSessionRequest } from './tls-session-ipc.js';
 
@@ -68,6 +70,8 @@ export class Primary {
   readonly #sessions = new LocalSessionZones(randomBytes(32));
   /** limit_req / limit_conn zones of every worker, and stub_status collections (limit-ipc.ts). */
   readonly #limits = new PrimaryLimits();
+  /** js_shared_dict_zone zones of every worker, each reached over its own socket pair (shared-dict-ipc.ts). */
+  readonly #dicts = new PrimarySharedDicts();
   /** check_status's totals over every worker, the history and the reload record (status-ipc.ts). */
   readonly #status: PrimaryStatus;
   #reloadId = 0;
@@ -108,6 +112,8 @@ export class Primary {
   /** Fork one worker; resolves when it is listening, rejects when it failed to start. */
   #fork(): Promise<Slot> {
     const worker = cluster.fork();
+    const dictPipe = worker.process.stdio?.[4];
+    if (dictPipe != null) this.#dicts.attach(dictPipe as net.Socket);
     const slot: Slot = { worker, startedAt: Date.now(), ready: false, configHash: '' };
     this.#slots.add(slot);
     return new Promise((resolve, reject) => {
@@ -165,7 +171,7 @@ export class Primary {
 
   async start(): Promise<void> {
     cluster.schedulingPolicy = cluster.SCHED_NONE;
-    cluster.setupPrimary({ serialization: 'advanced' });
+    cluster.setupPrimary({ serialization: 'advanced', stdio: WORKER_STDIO });
     if (this.#config.main.user !== null && !isRoot()) this.#logger.warn(USER_IGNORED);
     await this.#health.apply(this.#config);
     try {

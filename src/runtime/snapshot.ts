@@ -206,6 +206,7 @@ export async function buildSnapshot(config: Config, registry: PeerRegistry, deps
       deps.pool.dropPeers(registry.retain(peerKeys));
       // Redis-fed groups check their peers in every process (the primary of workers knows no keys)
       redis?.start();
+      http?.startScripts();
     },
     start() {
       for (const c of checkers) c.start();
@@ -225,6 +226,7 @@ export async function buildSnapshot(config: Config, registry: PeerRegistry, deps
 export function disposeSnapshot(old: Snapshot, next: Snapshot | null): void {
   for (const c of old.checkers) c.stop();
   old.redis?.close();
+  old.http?.stopScripts();
   for (const g of old.httpGroups.values()) g.close();
   for (const g of old.streamGroups.values()) g.close();
   if (next === null) {

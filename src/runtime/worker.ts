@@ -12,6 +12,8 @@ import type { PrimaryMessage, WorkerMessage } from './workers.js';
 import { WorkerSessionZones } from './tls-session-ipc.js';
 import { WorkerLimits } from './limit-ipc.js';
 import { WorkerStatus } from './status-ipc.js';
+import { WorkerSharedDicts } from './shared-dict-ipc.js';
+import { setSharedDictService } from '../http/js/shared.js';
 
 function send(msg: WorkerMessage): void {
   process.send?.(msg);
@@ -20,6 +22,8 @@ function send(msg: WorkerMessage): void {
 
 /** Resolves with the exit code once the primary told this worker to stop (or went away). */
 export function runWorker(): Promise<number> {
+  // ngx.shared goes to the primary's zones (one zone across workers).
+  if (WorkerSharedDicts.available()) setSharedDictService(new WorkerSharedDicts());
   let runtime: Runtime | null = null;
   /** The primary's ssl_session_cache zones, reached over IPC. */
   let sessions: WorkerSessionZones | null = null;

@@ -195,6 +195,19 @@ export async function fails() { throw new Error('lookup failed'); }
     expect(b.requests).toBe(1);
   });
 
+  test('an upstream with keepalive named by the value keeps its connections (nginx pools by the group\'s keepalive)', async () => {
+    const a = await startHttpBackend('A');
+    const p = await njsProxy(`http {
+      js_import pick from DIR/pick.js;
+      js_set $backend pick.pick;
+      upstream A { server 127.0.0.1:${a.port}; keepalive 8; }
+      server { listen 127.0.0.1:0; location / { proxy_http_version 1.1; proxy_set_header Connection ""; proxy_pass http://$backend; } }
+    }`, { 'pick.js': ASYNC });
+    for (let i = 0; i < 5; i++) expect((await request(p.port, '/x', { headers: { host: 'a.test' } })).body).toContain('A');
+    expect(a.requests).toBe(5);
+    expect(a.sockets).toBe(1);
+  });
+
   test('a Promise that does not settle in timeout= is logged and gives ""', async () => {
     const p = await njsProxy(`http {
       js_import pick from DIR/pick.js;

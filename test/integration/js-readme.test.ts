@@ -34,3 +34,21 @@ test('the README njs example picks a backend per Host and answers /whoami', asyn
   expect(me.body).toBe('127.0.0.1 asked /whoami of green\n');
   expect((await request(p.port, '/hello?who=readme')).body).toBe('hello readme\n');
 });
+
+test('the README\'s second example: a shared counter stamped on proxied answers, a page that fetches', async () => {
+  const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+  const section = readme.slice(readme.indexOf('## Scripting'), readme.indexOf('## Command line'));
+  const blocks = (lang: string) => [...section.matchAll(new RegExp(`\`\`\`${lang}\\n([\\s\\S]*?)\`\`\``, 'g'))].map((m) => m[1]!);
+  const nginx = blocks('nginx')[1]!;
+  const js = blocks('js')[1]!;
+  const origin = await startHttpBackend('origin');
+  const quota = await startHttpBackend('quota', (_req, res) => res.end('{"limit": 100}'));
+  const config = nginx
+    .replace('js_import app.js;', 'js_import DIR/app.js;')
+    .replace('127.0.0.1:9001', `127.0.0.1:${origin.port}`)
+    .replace('127.0.0.1:8080', '127.0.0.1:0');
+  const p = await startAccessProxy(config, (dir) => fs.writeFileSync(path.join(dir, 'app.js'), js.replace('127.0.0.1:9002', `127.0.0.1:${quota.port}`)));
+  expect((await request(p.port, '/a')).headers['x-hit']).toBe('1');
+  expect((await request(p.port, '/b')).headers['x-hit']).toBe('2');
+  expect((await request(p.port, '/hits')).body).toBe('2 of 100\n');
+});

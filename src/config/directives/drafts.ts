@@ -10,7 +10,7 @@ import type {
 } from '../types.js';
 import type { GeoConfig, SplitClientsConfig } from '../variable-types.js';
 import type { Scope } from './scope.js';
-import type { JsFunctionRef, JsImportConfig, JsSetConfig, JsVarConfig } from '../js-types.js';
+import type { JsFunctionRef, JsFetchConfig, JsPeriodicConfig, JsPreloadConfig, JsSharedDictZoneConfig, JsImportConfig, JsSetConfig, JsVarConfig } from '../js-types.js';
 import type { RedisPeersConfig } from '../redis-types.js';
 
 /** What the js_* directives collect in http {} (directives/js.ts). */
@@ -21,6 +21,10 @@ export interface JsDraft {
   readonly vars: JsVarConfig[];
   /** js_content / js_access references, checked against the imports at the end of the walk. */
   readonly refs: JsFunctionRef[];
+  fetch: JsFetchConfig;
+  readonly sharedZones: JsSharedDictZoneConfig[];
+  readonly preloads: JsPreloadConfig[];
+  readonly periodics: JsPeriodicConfig[];
 }
 
 export interface TargetDraft {
@@ -83,6 +87,8 @@ export interface LocationDraft {
   /** js_content / js_access (directives/js.ts). */
   jsContent?: JsFunctionRef;
   jsAccess?: JsFunctionRef;
+  jsHeaderFilter?: JsFunctionRef;
+  jsBodyFilter?: { readonly ref: JsFunctionRef; readonly buffer: boolean };
   readonly locations: LocationDraft[];
   /** `if` / `break` / `return`-in-if in file order; null until the first. */
   extras: RewriteExtraDraft[] | null;

@@ -9,18 +9,18 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Arg, Directive } from '../ast.js';
-import type { JsFunctionRef } from '../js-types.js';
+import { DEFAULT_FETCH, type JsFunctionRef } from '../js-types.js';
 import { parseDuration } from '../units.js';
 import { err, isVariableName, type BuildState, type DirectiveSpec, type JsDraft, type Reporter, type Scope } from './scope.js';
 
-function jsDraft(scope: Scope): JsDraft | null {
+export function jsDraft(scope: Scope): JsDraft | null {
   const http = scope.state.http;
   if (http === null) return null;
-  return (http.js ??= { imports: [], paths: [], sets: [], vars: [], refs: [] });
+  return (http.js ??= { imports: [], paths: [], sets: [], vars: [], refs: [], fetch: DEFAULT_FETCH, sharedZones: [], preloads: [], periodics: [] });
 }
 
 /** `module.function` (the function part may be a property path: `main.api.get`). */
-function functionRef(a: Arg, r: Reporter): JsFunctionRef | undefined {
+export function functionRef(a: Arg, r: Reporter): JsFunctionRef | undefined {
   const dot = a.value.indexOf('.');
   if (dot <= 0 || dot === a.value.length - 1) return err(r, 'TSP_ERR_CONFIG_VALUE', `invalid function reference "${a.value}": expected module.function`, a.loc);
   return { module: a.value.slice(0, dot), fn: a.value.slice(dot + 1), loc: a.loc };
@@ -29,6 +29,14 @@ function functionRef(a: Arg, r: Reporter): JsFunctionRef | undefined {
 function variableArg(a: Arg, r: Reporter): string | undefined {
   if (!isVariableName(a.value)) return err(r, 'TSP_ERR_CONFIG_VALUE', `invalid variable name "${a.value}"`, a.loc);
   return a.value.slice(1);
+}
+
+/** `[name from] file` (js_import, js_preload_object): the name defaults to the file's base name without extension. */
+export function namedFile(d: Directive, r: Reporter): { name: string; file: Arg } | undefined {
+  const a = d.args;
+  if (a.length === 2 || (a.length === 3 && a[1]!.value !== 'from')) return err(r, 'TSP_ERR_CONFIG_VALUE', `invalid parameter "${a[1]!.value}"`, a[1]!.loc);
+  const file = a[a.length - 1]!;
+  return { name: a.length === 3 ? a[0]!.value : path.basename(file.value).replace(/\.[^.]*$/, ''), file };
 }
 
 /** Where a js_import's file is: absolute, else under a js_path, else the main config file's directory (njs). */
@@ -58,7 +66,13 @@ export function checkJs(state: BuildState): void {
     const st = fs.statSync(found);
     js.imports[i] = { ...imp, path: found, version: `${Math.trunc(st.mtimeMs)}-${st.size}` };
   }
-  const refs = [...js.refs, ...js.sets.map((s) => s.ref)];
+  for (let i = 0; i < js.preloads.length; i++) {
+    const pre = js.preloads[i]!;
+    const found = findModule(pre.path, js.paths, state.confDir);
+    if (found === null) r.error('TSP_ERR_CONFIG_SCRIPT', `cannot find js_preload_object file "${pre.path}"`, pre.loc);
+    else js.preloads[i] = { ...pre, path: found };
+  }
+  const refs = [...js.refs, ...js.sets.map((s) => s.ref), ...js.periodics.map((p) => p.ref)];
   for (const ref of refs) {
     if (!names.has(ref.module)) r.error('TSP_ERR_CONFIG_SCRIPT', `no module "${ref.module}" is imported (js_import) for "${ref.module}.${ref.fn}"`, ref.loc);
   }
@@ -77,12 +91,9 @@ export const JS_DIRECTIVES: readonly DirectiveSpec[] = [
       if (js === null) return;
       const r = scope.state.report;
       const a = d.args;
-      if (a.length === 2 || (a.length === 3 && a[1]!.value !== 'from')) {
-        err(r, 'TSP_ERR_CONFIG_VALUE', `invalid parameter "${a[1]!.value}"`, a[1]!.loc);
-        return;
-      }
-      const file = a[a.length - 1]!;
-      const name = a.length === 3 ? a[0]!.value : path.basename(file.value).replace(/\.[^.]*$/, '');
+      const named = namedFile(d, r);
+      if (named === undefined) return;
+      const { name, file } = named;
       if (!/^[A-Za-z_$][\w$]*$/.test(name)) {
         err(r, 'TSP_ERR_CONFIG_VALUE', `invalid module name "${name}"`, a[0]!.loc);
         return;
@@ -155,6 +166,31 @@ export const JS_DIRECTIVES: readonly DirectiveSpec[] = [
       const ref = functionRef(d.args[0]!, scope.state.report);
       if (ref === undefined || scope.location === undefined) return;
       scope.location.jsAccess = ref;
+      jsDraft(scope)?.refs.push(ref);
+    },
+  },
+  {
+    name: 'js_header_filter', contexts: ['location'], args: [1, 1], syntax: 'js_header_filter module.function;',
+    summary: 'Run the function on each response\'s head before it goes out: it edits `r.headersOut` (synchronously).',
+    note: 'The framing fields (Content-Length, Transfer-Encoding) are the engine\'s: the script does not see them. A throw closes the connection without an answer (nginx + njs).',
+    apply(scope, d) {
+      const ref = functionRef(d.args[0]!, scope.state.report);
+      if (ref === undefined || scope.location === undefined) return;
+      scope.location.jsHeaderFilter = ref;
+      jsDraft(scope)?.refs.push(ref);
+    },
+  },
+  {
+    name: 'js_body_filter', contexts: ['location'], args: [1, 2], syntax: 'js_body_filter module.function [buffer_type=string|buffer];',
+    summary: 'Run the function on each piece of a response body, `fn(r, data, flags)`: it passes data on with `r.sendBuffer(data, flags)` (any number of times, or none), `r.done()` lets the rest through untouched; `flags.last` marks the last call.',
+    note: 'The body is then re-framed (chunked; no Content-Length), as nginx + njs do. A throw closes the connection (nginx + njs).',
+    apply(scope, d) {
+      const r = scope.state.report;
+      const ref = functionRef(d.args[0]!, r);
+      const type = d.args[1]?.value ?? 'buffer_type=string';
+      if (type !== 'buffer_type=string' && type !== 'buffer_type=buffer') return err(r, 'TSP_ERR_CONFIG_VALUE', `invalid parameter "${type}"`, d.args[1]!.loc);
+      if (ref === undefined || scope.location === undefined) return;
+      scope.location.jsBodyFilter = { ref, buffer: type === 'buffer_type=buffer' };
       jsDraft(scope)?.refs.push(ref);
     },
   },

@@ -17,11 +17,11 @@
  * shares them): a `set` before auth_request is seen by the auth location.
  */
 import type { AccessConfig } from '../../config/types.js';
-import type { HttpRequest } from '../request.js';
+import { BODY_NONE, type HttpRequest } from '../request.js';
 import { requestLogContext } from '../upstream-log.js';
 import type { CompiledTemplate } from '../variables.js';
 import { CHECK_OK, type AccessHooks } from './check.js';
-import { SubrequestTransport, subrequestOf } from './subrequest.js';
+import { SubrequestTransport, makeSubrequest } from './subrequest.js';
 
 export interface AuthRequestPlan {
   readonly uri: string;
@@ -40,9 +40,7 @@ export function compileAuthRequest(access: AccessConfig, tc: (t: string) => Comp
 export function checkAuthRequest(r: HttpRequest, plan: AuthRequestPlan, hooks: AccessHooks, onCancel: (cancel: () => void) => void): Promise<number> {
   return new Promise((resolve) => {
     const t = new SubrequestTransport(r.transport, (sub) => resolve(afterSubrequest(r, plan, t, sub)));
-    const sub = subrequestOf(r, t);
-    sub.uri = plan.uri;
-    sub.vars = r.vars ??= new Map();
+    const sub = makeSubrequest(r, t, r.head, BODY_NONE, plan.uri);
     onCancel(() => t.cancel());
     hooks.serveSubrequest(sub);
   });

@@ -10,10 +10,11 @@
  */
 import type { TlsInfo } from '../../tls/info.js';
 import type { LocationPlan } from '../plan.js';
-import { BODY_NONE, HttpRequest } from '../request.js';
 import type { VirtualHosts } from '../router.js';
 import type { HttpSite } from '../site.js';
 import type { ClientTransport, Exchange } from '../transport.js';
+import { HttpRequest, type BodyFraming } from '../request.js';
+import type { RequestHead } from '../../wire/http1-request.js';
 
 const NO_OUTPUT = { writableLength: 0 } as const;
 
@@ -26,7 +27,7 @@ export class SubrequestTransport implements ClientTransport {
   answered = 0;
   /** The WWW-Authenticate field of the head sent, null when none. */
   authenticate: string | null = null;
-  exchange: Exchange | null = null;
+  #exchange: Exchange | null = null;
   #ended = false;
 
   constructor(main: ClientTransport, onEnd: (sub: HttpRequest) => void) {
@@ -47,8 +48,17 @@ export class SubrequestTransport implements ClientTransport {
   get vhosts(): VirtualHosts { return this.#main.vhosts; }
   /** The main request's client left: the subrequest's work is for nobody. */
   get closed(): boolean { return this.#ended || this.#main.closed; }
-  readonly readingBody = false;
-  readonly passesChunked = true;
+  get exchange(): Exchange | null { return this.#exchange; }
+  set exchange(ex: Exchange | null) {
+    this.#exchange = ex;
+    if (ex !== null) this.attached(ex);
+  }
+
+  /** A handler took the subrequest (a subclass hands it a body). */
+  protected attached(_ex: Exchange): void {}
+
+  get readingBody(): boolean { return false; }
+  get passesChunked(): boolean { return true; }
   readonly output = NO_OUTPUT;
   readonly upgradable = null;
 
@@ -60,11 +70,11 @@ export class SubrequestTransport implements ClientTransport {
     if (this.authenticate === null && name.length === 16 && name.toLowerCase() === 'www-authenticate') this.authenticate = value;
   }
 
-  sendHead(): number {
+  sendHead(_keepAlive: boolean, _body: string | null, _last: boolean): number {
     return 0;
   }
 
-  data(): boolean {
+  data(_chunk: Buffer): boolean {
     return true;
   }
 
@@ -78,23 +88,23 @@ export class SubrequestTransport implements ClientTransport {
   setTimeout(): void {}
   pause(): void {}
   resume(): void {}
-  replay(): void {}
+  replay(_chunk: Buffer): void {}
   requestsLeft(_plan: LocationPlan | null): boolean {
     return false;
   }
 
   /** The main request's client went away: stop the subrequest's work (its upstream request). */
   cancel(): void {
-    const ex = this.exchange;
+    const ex = this.#exchange;
     this.#ended = true;
-    this.exchange = null;
+    this.#exchange = null;
     ex?.clientClosed();
   }
 
   end(): void {
     if (this.#ended) return;
     this.#ended = true;
-    this.exchange = null;
+    this.#exchange = null;
     this.#onEnd(this.request!);
   }
 
@@ -106,12 +116,11 @@ export class SubrequestTransport implements ClientTransport {
 }
 
 /**
- * A subrequest of `r` answered over `t`: the main request's head (no body), client address,
- * server and host, as nginx's subrequests share them; not logged (`parent`), and `internal`
- * locations may answer it.
+ * The subrequest of `r` to `uri` over `t`: an internal request with the main request's connection
+ * facts and server, sharing its variables (nginx's subrequests share them too).
  */
-export function subrequestOf(r: HttpRequest, t: SubrequestTransport): HttpRequest {
-  const sub = new HttpRequest(r.head, 0, t, r.connectionRequests, BODY_NONE);
+export function makeSubrequest(r: HttpRequest, t: SubrequestTransport, head: RequestHead, body: BodyFraming, uri: string): HttpRequest {
+  const sub = new HttpRequest(head, 0, t, r.connectionRequests, body);
   t.request = sub;
   sub.parent = r;
   sub.internal = true;
@@ -120,5 +129,7 @@ export function subrequestOf(r: HttpRequest, t: SubrequestTransport): HttpReques
   sub.server = r.server;
   sub.host = r.host;
   sub.serverName = r.serverName;
+  sub.uri = uri;
+  sub.vars = r.vars ??= new Map();
   return sub;
 }

@@ -25,7 +25,30 @@ import type { CompiledTemplate } from '../variables.js';
 import { compileGzip, GzipEncoder, gzipOk, type GzipPlan, type GzipResponseFacts } from './gzip.js';
 import { compileSubFilter, SubFilterStage, type SubFilterPlan } from './sub-filter.js';
 
+/**
+ * js_header_filter / js_body_filter of a location (http/js/filters.ts implements it): the first
+ * stage of the chain, as njs's filter runs before nginx's own.
+ */
+export interface ScriptFilterPlan {
+  /** js_header_filter: the response's fields go through the script (framing fields aside). */
+  readonly header: boolean;
+  /** js_body_filter: the body goes through the script (it is then re-framed, as nginx does). */
+  readonly body: boolean;
+  /** The fields to send after the script saw (and edited) them; null: the script failed (the connection is closed). */
+  headers(r: HttpRequest, status: number, fields: string[]): readonly string[] | null;
+  bodyStage(r: HttpRequest): ScriptBodyStage;
+}
+
+export interface ScriptBodyStage {
+  /** What the script passed on for `data` (null: it failed, the connection is closed). */
+  push(data: Buffer): Buffer | null;
+  /** The script's last call (flags.last). */
+  finish(): Buffer | null;
+}
+
 export interface BodyFilterPlan {
+  /** js_header_filter / js_body_filter here, else null. */
+  readonly script: ScriptFilterPlan | null;
   /** `gzip on` here, else null. */
   readonly gzip: GzipPlan | null;
   /** sub_filter rules here, else null. */
@@ -35,12 +58,14 @@ export interface BodyFilterPlan {
 }
 
 /** The filters of a location, null when none applies (the common case: nothing to do per response). */
-export function compileBodyFilters(settings: LocationSettings, tc: (t: string) => CompiledTemplate): BodyFilterPlan | null {
+export function compileBodyFilters(settings: LocationSettings, tc: (t: string) => CompiledTemplate, script: ScriptFilterPlan | null = null): BodyFilterPlan | null {
   const gzip = settings.gzip?.enabled === true ? compileGzip(settings.gzip) : null;
   const sub = settings.subFilter !== undefined && settings.subFilter.rules.length > 0 ? compileSubFilter(settings.subFilter, tc) : null;
-  if (gzip === null && sub === null) return null;
-  return { gzip, sub, chunked: settings.chunkedTransferEncoding !== false };
+  if (gzip === null && sub === null && script === null) return null;
+  return { script, gzip, sub, chunked: settings.chunkedTransferEncoding !== false };
 }
+
+const FRAMING = new Set(['content-length', 'transfer-encoding']);
 
 /** What the filters decide a response by. */
 export interface ResponseFacts extends GzipResponseFacts {
@@ -111,14 +136,25 @@ export class BodyFilter implements HeadWriter {
   readonly #headOnly: boolean;
   readonly #etag: number;
   readonly #dropLastModified: boolean;
+  /** js_header_filter: the fields held for it until endHead (null without one). */
+  readonly #script: ScriptFilterPlan | null;
+  #held: string[] | null;
+  readonly #scriptBody: ScriptBodyStage | null;
+  /** The response's status (js_header_filter's r.status). */
+  readonly #statusCode: number;
 
-  constructor(r: HttpRequest, out: HeadWriter, sub: SubFilterStage | null, gzip: GzipEncoder | null, vary: boolean, chunkedOn: boolean, lastModified: boolean) {
+  constructor(r: HttpRequest, out: HeadWriter, sub: SubFilterStage | null, gzip: GzipEncoder | null, vary: boolean, chunkedOn: boolean, lastModified: boolean,
+    script: ScriptFilterPlan | null = null, scriptBody: ScriptBodyStage | null = null, statusCode = 0) {
+    this.#statusCode = statusCode;
     this.#r = r;
     this.#out = out;
     this.#sub = sub;
     this.#gzip = gzip;
     this.#vary = vary;
-    this.transforms = sub !== null || gzip !== null;
+    this.#script = script !== null && script.header ? script : null;
+    this.#held = this.#script !== null ? [] : null;
+    this.#scriptBody = scriptBody;
+    this.transforms = sub !== null || gzip !== null || scriptBody !== null;
     const t = r.transport;
     const http1 = !t.http2;
     this.#chunked = this.transforms && http1 && r.httpVersion === '1.1' && chunkedOn;
@@ -126,7 +162,8 @@ export class BodyFilter implements HeadWriter {
     this.closeDelimited = this.transforms && http1 && !this.#chunked && !this.#headOnly;
     // sub_filter_last_modified off drops both validators; gzip (or sub_filter keeping them) weakens the ETag.
     this.#dropLastModified = sub !== null && !lastModified;
-    this.#etag = !this.transforms ? ETAG_KEEP : this.#dropLastModified ? ETAG_DROP : ETAG_WEAK;
+    // nginx + njs keep the validators of a js_body_filter's body as they are.
+    this.#etag = sub === null && gzip === null ? ETAG_KEEP : this.#dropLastModified ? ETAG_DROP : ETAG_WEAK;
   }
 
   status(code: number, reason: string): void {
@@ -134,6 +171,14 @@ export class BodyFilter implements HeadWriter {
   }
 
   field(name: string, value: string): void {
+    if (this.#held !== null && !FRAMING.has(name.toLowerCase())) {
+      this.#held.push(name, value);
+      return;
+    }
+    this.#field(name, value);
+  }
+
+  #field(name: string, value: string): void {
     if (this.transforms) {
       switch (name.toLowerCase()) {
         case 'content-length':
@@ -144,7 +189,7 @@ export class BodyFilter implements HeadWriter {
           break;
         case 'etag':
           if (this.#etag === ETAG_DROP) return;
-          if (!value.startsWith('W/')) {
+          if (this.#etag === ETAG_WEAK && !value.startsWith('W/')) {
             // nginx's ngx_http_weak_etag: a strong ETag is weakened, one that is not quoted is dropped.
             if (!value.startsWith('"')) return;
             value = `W/${value}`;
@@ -157,6 +202,13 @@ export class BodyFilter implements HeadWriter {
 
   /** After the producer's fields: what the filters add, and the framing of a transformed body. */
   endHead(): void {
+    const held = this.#held;
+    if (held !== null) {
+      this.#held = null;
+      const fields = this.#script!.headers(this.#r, this.#statusCode, held);
+      if (fields === null) return;
+      for (let i = 0; i < fields.length; i += 2) this.#field(fields[i]!, fields[i + 1]!);
+    }
     const out = this.#out;
     if (this.#vary) out.field('Vary', 'Accept-Encoding');
     if (this.#gzip !== null) out.field('Content-Encoding', 'gzip');
@@ -166,7 +218,8 @@ export class BodyFilter implements HeadWriter {
   /** Body bytes; false when the client's buffer is full. */
   write(data: Buffer): boolean {
     if (this.#headOnly) return true;
-    let d = data;
+    let d: Buffer | null = data;
+    if (this.#scriptBody !== null && (d = this.#scriptBody.push(d)) === null) return true;
     if (this.#sub !== null) d = this.#sub.push(d);
     if (this.#gzip !== null && d.length > 0) d = this.#gzip.push(d);
     return this.#send(d);
@@ -175,7 +228,15 @@ export class BodyFilter implements HeadWriter {
   /** The body ended: what the filters still hold, the gzip trailer, the last chunk. */
   end(): void {
     if (this.#headOnly) return;
-    let d = this.#sub === null ? null : this.#sub.finish();
+    let d: Buffer | null = null;
+    if (this.#scriptBody !== null) {
+      d = this.#scriptBody.finish();
+      if (d === null) return;
+      if (this.#sub !== null && d.length > 0) d = this.#sub.push(d);
+      if (this.#gzip !== null && d.length > 0) d = this.#gzip.push(d);
+      this.#send(d);
+    }
+    d = this.#sub === null ? null : this.#sub.finish();
     const gzip = this.#gzip;
     if (gzip !== null) {
       if (d !== null && d.length > 0) this.#send(gzip.push(d));
@@ -222,7 +283,11 @@ export function localFacts(status: number, contentType: string | null, bodyBytes
  */
 export function bodyFilterFor(plan: BodyFilterPlan, r: HttpRequest, out: HeadWriter, res: ResponseFacts): BodyFilter | null {
   const status = res.status;
-  if (status < 200 || status === 204 || status === 304) return null;
+  const script = plan.script;
+  if (status < 200 || status === 204 || status === 304) {
+    return script !== null && script.header ? new BodyFilter(r, out, null, null, false, plan.chunked, false, script, null, status) : null;
+  }
+  const scriptBody = script !== null && script.body ? script.bodyStage(r) : null;
   const sp = plan.sub;
   const sub = sp !== null && !res.encoded && res.contentLength !== 0 && typeMatches(sp.anyType, sp.types, res.contentType)
     ? new SubFilterStage(sp, r) : null;
@@ -237,6 +302,6 @@ export function bodyFilterFor(plan: BodyFilterPlan, r: HttpRequest, out: HeadWri
     // tsproxy leaves `Cache-Control: no-transform` alone (RFC 9110 §7.7; nginx compresses it).
     if (gzipOk(gp, r, res) && !(res.cacheControl !== null && /no-transform/i.test(res.cacheControl))) gzip = new GzipEncoder(gp);
   }
-  if (sub === null && gzip === null && !vary) return null;
-  return new BodyFilter(r, out, sub, gzip, vary, plan.chunked, sp?.settings.lastModified ?? false);
+  if (sub === null && gzip === null && !vary && script === null) return null;
+  return new BodyFilter(r, out, sub, gzip, vary, plan.chunked, sp?.settings.lastModified ?? false, script, scriptBody, status);
 }

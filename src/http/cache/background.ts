@@ -8,10 +8,10 @@
  * same head, $uri and $args; not logged), over a transport that drops what it is sent and, unlike
  * auth_request's, outlives the client: the fetch is for the cache, not for this client.
  */
-import { SubrequestTransport, subrequestOf } from '../access/subrequest.js';
+import { SubrequestTransport, makeSubrequest } from '../access/subrequest.js';
 import type { LocationPlan } from '../plan.js';
 import { ProxyExchange } from '../proxy.js';
-import type { HttpRequest } from '../request.js';
+import { BODY_NONE, type HttpRequest } from '../request.js';
 import type { CachePlan, Fill } from './plan.js';
 import { CacheWriter, type FillOptions } from './writer.js';
 
@@ -32,8 +32,7 @@ class BackgroundTransport extends SubrequestTransport {
 /** Fetch the key of `r` again in the background and store the answer; `fill` (owned by now) ends with it. */
 export function startBackgroundUpdate(r: HttpRequest, plan: LocationPlan, cache: CachePlan, o: Omit<FillOptions, 'store' | 'stale' | 'fill'>, fill: Fill): void {
   const t = new BackgroundTransport(r.transport, () => {});
-  const sub = subrequestOf(r, t);
-  sub.uri = r.uri;
+  const sub = makeSubrequest(r, t, r.head, BODY_NONE, r.uri);
   sub.args = r.args;
   sub.uriChanged = r.uriChanged;
   sub.captures = r.captures;

@@ -10,7 +10,7 @@
 import fs from 'node:fs';
 import { createRequire, register } from 'node:module';
 import { pathToFileURL } from 'node:url';
-import type { JsFunctionRef, JsHttpConfig, JsImportConfig } from '../../config/js-types.js';
+import type { JsFunctionRef, JsHttpConfig, JsImportConfig, JsPreloadConfig } from '../../config/js-types.js';
 import { ConfigError, type Loc } from '../../errors.js';
 
 /** A module that did not load: where (the config or the script) and the script's text for the excerpt. */
@@ -27,6 +27,8 @@ export type JsFunction = (...args: unknown[]) => unknown;
 /** The module namespaces of one config, by import name. */
 export interface JsModules {
   readonly byName: ReadonlyMap<string, Record<string, unknown>>;
+  /** js_preload_object values by global name, deep-frozen. */
+  readonly preloads: ReadonlyMap<string, unknown>;
   /** The files read for a syntax error's excerpt (formatConfigError's sources). */
   readonly sources: readonly { file: string; text: string }[];
 }
@@ -138,12 +140,22 @@ async function importModule(imp: JsImportConfig, sources: { file: string; text: 
   }
 }
 
+/**
+ * A default export as loaded: a loader that turns an ES module without "type": "module" into
+ * CommonJS (tsx does) nests it once more under `default`.
+ */
+function unwrapDefault(d: unknown): unknown {
+  if (d === null || typeof d !== 'object') return d;
+  const keys = Object.keys(d);
+  return keys.length === 1 && keys[0] === 'default' ? (d as { default: unknown }).default : d;
+}
+
 /** The function `ref` names: a named export, else a property of the default export (njs's `export default { fn }`). */
 export function findFunction(modules: JsModules, ref: JsFunctionRef): JsFunction {
   const ns = modules.byName.get(ref.module);
   if (ns === undefined) throw new ConfigError('TSP_ERR_CONFIG_SCRIPT', `no module "${ref.module}" is imported (js_import)`, ref.loc);
   const path = ref.fn.split('.');
-  let v: unknown = path[0]! in ns && path[0] !== 'default' ? ns : ns.default;
+  let v: unknown = path[0]! in ns && path[0] !== 'default' ? ns : unwrapDefault(ns.default);
   for (const p of path) v = v !== null && (typeof v === 'object' || typeof v === 'function') ? (v as Record<string, unknown>)[p] : undefined;
   if (typeof v !== 'function') throw new ConfigError('TSP_ERR_CONFIG_SCRIPT', `"${ref.fn}" is not a function of module "${ref.module}"`, ref.loc);
   return v as JsFunction;
@@ -157,8 +169,10 @@ export function findFunction(modules: JsModules, ref: JsFunctionRef): JsFunction
 export async function loadJsModules(js: JsHttpConfig, refs: readonly JsFunctionRef[]): Promise<JsModules> {
   const byName = new Map<string, Record<string, unknown>>();
   const sources: { file: string; text: string }[] = [];
-  const modules = { byName, sources };
+  const preloads = new Map<string, unknown>();
+  const modules = { byName, sources, preloads };
   try {
+    for (const pre of js.preloads) preloads.set(pre.name, loadPreload(pre, sources));
     for (const imp of js.imports) byName.set(imp.name, await importModule(imp, sources));
     for (const ref of refs) findFunction(modules, ref);
   } catch (e) {
@@ -168,13 +182,45 @@ export async function loadJsModules(js: JsHttpConfig, refs: readonly JsFunctionR
   return modules;
 }
 
-/** Every function reference of an http {}: js_set, js_content and js_access of every location. */
+/** A JSON file read, parsed and frozen (a parse error points into the file). */
+function loadPreload(pre: JsPreloadConfig, sources: { file: string; text: string }[]): unknown {
+  let text: string;
+  try {
+    text = fs.readFileSync(pre.path, 'utf8');
+  } catch (e) {
+    throw new ConfigError('TSP_ERR_CONFIG_SCRIPT', `cannot read js_preload_object "${pre.name}" (${pre.path}): ${(e as Error).message}`, pre.loc);
+  }
+  try {
+    return deepFreeze(JSON.parse(text));
+  } catch (e) {
+    const message = (e as Error).message;
+    const at = /at position (\d+)/.exec(message);
+    if (at === null) throw new ConfigError('TSP_ERR_CONFIG_SCRIPT', `js_preload_object "${pre.name}": ${message}`, pre.loc);
+    const before = text.slice(0, Number(at[1]));
+    const line = before.split('\n').length;
+    sources.push({ file: pre.path, text });
+    throw new ConfigError('TSP_ERR_CONFIG_SCRIPT', `js_preload_object "${pre.name}": ${message.replace(/ \(line \d+ column \d+\)$/, '')}`,
+      { file: pre.path, line, column: before.length - before.lastIndexOf('\n') });
+  }
+}
+
+function deepFreeze(v: unknown): unknown {
+  if (v !== null && typeof v === 'object') {
+    for (const child of Object.values(v)) deepFreeze(child);
+    Object.freeze(v);
+  }
+  return v;
+}
+
+/** Every function reference of an http {}: js_set, js_periodic, and js_content, js_access and the filters of every location. */
 export function jsRefsOf(http: { readonly js?: JsHttpConfig; readonly servers: readonly { readonly locations: readonly LocationLike[] }[] }): JsFunctionRef[] {
-  const out: JsFunctionRef[] = http.js?.sets.map((s) => s.ref) ?? [];
+  const out: JsFunctionRef[] = [...(http.js?.sets.map((s) => s.ref) ?? []), ...(http.js?.periodics.map((p) => p.ref) ?? [])];
   const walk = (locations: readonly LocationLike[]): void => {
     for (const l of locations) {
       if (l.handler.ref !== undefined) out.push(l.handler.ref);
       if (l.jsAccess !== undefined) out.push(l.jsAccess);
+      if (l.jsHeaderFilter !== undefined) out.push(l.jsHeaderFilter);
+      if (l.jsBodyFilter !== undefined) out.push(l.jsBodyFilter.ref);
       walk(l.locations);
     }
   };
@@ -185,5 +231,7 @@ export function jsRefsOf(http: { readonly js?: JsHttpConfig; readonly servers: r
 interface LocationLike {
   readonly handler: { readonly kind: string; readonly ref?: JsFunctionRef };
   readonly jsAccess?: JsFunctionRef;
+  readonly jsHeaderFilter?: JsFunctionRef;
+  readonly jsBodyFilter?: { readonly ref: JsFunctionRef };
   readonly locations: readonly LocationLike[];
 }

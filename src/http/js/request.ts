@@ -12,12 +12,17 @@ import { canKeepAlive, respond } from '../phases.js';
 import { continueAfterWait } from '../phase-waits.js';
 import { requestLogContext } from '../upstream-log.js';
 import type { JsRuntime } from './runtime.js';
+import { startSubrequest, type SubrequestOptions, type SubrequestReply } from './subrequest.js';
 import { TsproxyError } from '../../errors.js';
 
 /** What a script call is for: the answer of r.return differs (an access check refuses with it). */
 export const MODE_CONTENT = 0;
 export const MODE_ACCESS = 1;
 export const MODE_VARIABLE = 2;
+/** js_header_filter / js_body_filter: r.return and r.send do nothing, r.sendBuffer passes data on. */
+export const MODE_FILTER = 3;
+
+type HeaderValue = string | string[];
 
 type Level = 'info' | 'warn' | 'error';
 
@@ -35,8 +40,12 @@ export class JsRequest {
   body: Buffer | null = null;
   #status = 0;
   #headersIn: Record<string, string | undefined> | null = null;
-  #headersOut: Map<string, [string, string]> | null = null;
-  #headersOutView: Record<string, string | undefined> | null = null;
+  #headersOut: Map<string, [string, HeaderValue]> | null = null;
+  #headersOutView: Record<string, HeaderValue | undefined> | null = null;
+  /** js_body_filter: what r.sendBuffer passed on during the current call. */
+  filtered: Buffer[] | null = null;
+  /** js_body_filter: r.done() was called (the rest of the body passes untouched). */
+  filterDone = false;
   #args: Record<string, unknown> | null = null;
   #variables: Record<string, string | undefined> | null = null;
   #chunks: string[] | null = null;
@@ -54,13 +63,40 @@ export class JsRequest {
   /** The request body, read before js_content runs (undefined for other calls, or without a body). */
   get requestText(): string | undefined { return this.body?.toString('utf8'); }
   get requestBuffer(): Buffer | undefined { return this.body ?? undefined; }
-  get parent(): undefined { return undefined; }
+  /** A subrequest's parent request object (njs 0.7.9 gives it only within one VM: undefined in a subrequest's js_content). */
+  get parent(): JsRequest | undefined { return this.#r.parent?.js ?? undefined; }
+
+  /**
+   * njs's r.subrequest(uri[, options | args][, callback]): a Promise of the reply, or undefined
+   * with a callback or `detached`.
+   */
+  subrequest(uri: string, options?: SubrequestOptions | string | ((reply: SubrequestReply) => void), callback?: (reply: SubrequestReply) => void): Promise<SubrequestReply> | undefined {
+    let opts: SubrequestOptions = {};
+    if (typeof options === 'string') opts = { args: options };
+    else if (typeof options === 'function') callback = options;
+    else if (options !== undefined && options !== null) opts = options;
+    const p = startSubrequest(this.#r, String(uri), opts, this.body, parseArgs);
+    if (opts.detached === true) {
+      p.catch(() => {});
+      return undefined;
+    }
+    if (callback === undefined) return p;
+    const cb = callback;
+    p.then((reply) => {
+      try {
+        cb(reply);
+      } catch (e) {
+        this.fail(e);
+      }
+    }, (e: unknown) => this.fail(e));
+    return undefined;
+  }
 
   get status(): number { return this.#status === 0 ? this.#r.status : this.#status; }
   set status(v: number) { this.#status = Number(v); }
 
   get args(): Record<string, unknown> {
-    return (this.#args ??= { ...parseQuery(this.#r.args) });
+    return (this.#args ??= parseArgs(this.#r.args));
   }
 
   get headersIn(): Record<string, string | undefined> {
@@ -77,18 +113,49 @@ export class JsRequest {
     }));
   }
 
-  get headersOut(): Record<string, string | undefined> {
+  /** js_header_filter: headersOut starts as the response's fields (a repeated name: an array). */
+  loadHeadersOut(fields: readonly string[]): void {
+    const map = this.#outMap();
+    map.clear();
+    for (let i = 0; i < fields.length; i += 2) {
+      const name = fields[i]!;
+      const l = name.toLowerCase();
+      const had = map.get(l);
+      if (had === undefined) map.set(l, [name, fields[i + 1]!]);
+      else had[1] = [...(Array.isArray(had[1]) ? had[1] : [had[1]]), fields[i + 1]!];
+    }
+  }
+
+  /** headersOut as fields, in order (an array value: one field each). */
+  headersOutFields(): string[] {
+    const out: string[] = [];
+    for (const [name, value] of this.#outMap().values()) {
+      if (Array.isArray(value)) for (const v of value) out.push(name, v);
+      else out.push(name, value);
+    }
+    return out;
+  }
+
+  #outMap(): Map<string, [string, HeaderValue]> {
+    if (this.#headersOut === null) void this.headersOut;
+    return this.#headersOut!;
+  }
+
+  get headersOut(): Record<string, HeaderValue | undefined> {
     if (this.#headersOutView !== null) return this.#headersOutView;
-    const map = (this.#headersOut = new Map());
-    return (this.#headersOutView = new Proxy(Object.create(null) as Record<string, string | undefined>, {
+    const map = (this.#headersOut = new Map<string, [string, HeaderValue]>());
+    return (this.#headersOutView = new Proxy(Object.create(null) as Record<string, HeaderValue | undefined>, {
       get: (_t, name) => (typeof name === 'string' ? map.get(name.toLowerCase())?.[1] : undefined),
       set: (_t, name, value) => {
         if (typeof name !== 'string') return false;
         if (value === undefined || value === null) map.delete(name.toLowerCase());
-        else map.set(name.toLowerCase(), [name, String(value)]);
+        else map.set(name.toLowerCase(), [name, Array.isArray(value) ? value.map(String) : String(value)]);
         return true;
       },
-      deleteProperty: (_t, name) => typeof name === 'string' && map.delete(name.toLowerCase()),
+      deleteProperty: (_t, name) => {
+        if (typeof name === 'string') map.delete(name.toLowerCase());
+        return true;
+      },
       has: (_t, name) => typeof name === 'string' && map.has(name.toLowerCase()),
       ownKeys: () => [...map.values()].map((e) => e[0]),
       getOwnPropertyDescriptor: (_t, name) => {
@@ -112,6 +179,22 @@ export class JsRequest {
     }));
   }
 
+  /** r.rawVariables: the values as Buffers (njs: byte strings). */
+  get rawVariables(): Record<string, Buffer | undefined> {
+    const r = this.#r;
+    const rt = this.#rt;
+    return new Proxy(Object.create(null) as Record<string, Buffer | undefined>, {
+      get: (_t, name) => {
+        const v = typeof name === 'string' ? rt.readVariable(r, name) : undefined;
+        return v === undefined ? undefined : Buffer.from(v, 'utf8');
+      },
+      set: (_t, name, value) => {
+        this.variables[name as string] = Buffer.isBuffer(value) ? value.toString('utf8') : String(value);
+        return true;
+      },
+    });
+  }
+
   log(message: unknown): void { this.#log('info', message); }
   warn(message: unknown): void { this.#log('warn', message); }
   error(message: unknown): void { this.#log('error', message); }
@@ -123,6 +206,7 @@ export class JsRequest {
   /** nginx's `return`: a redirect with a URL, a text body, or the built-in page of the status. */
   return(status: number, body?: string | Buffer): void {
     status = Number(status);
+    if (this.mode === MODE_FILTER) return;
     if (this.mode === MODE_ACCESS) {
       this.accessStatus = status;
       return;
@@ -137,6 +221,17 @@ export class JsRequest {
     else if (text === undefined && status >= 300) res = errorResponse(status, this.#fields());
     else res = { status, contentType: this.#contentType(), body: text ?? '', headers: this.#fields() };
     this.#answer(res, text === undefined && status >= 400);
+  }
+
+  /** js_body_filter: pass `data` on (njs: `flags.last` ends the body; the engine ends it anyway). */
+  sendBuffer(data: string | Buffer | Uint8Array, _flags?: { last?: boolean }): void {
+    if (this.filtered === null) return;
+    this.filtered.push(typeof data === 'string' ? Buffer.from(data, 'utf8') : Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength));
+  }
+
+  /** js_body_filter: the filter is not called again; the rest of the body passes as it is. */
+  done(): void {
+    this.filterDone = true;
   }
 
   sendHeader(): void {
@@ -193,7 +288,8 @@ export class JsRequest {
   }
 
   #contentType(): string {
-    return this.#headersOut?.get('content-type')?.[1] ?? 'text/plain';
+    const v = this.#headersOut?.get('content-type')?.[1];
+    return v === undefined ? 'text/plain' : Array.isArray(v) ? v[0] ?? 'text/plain' : v;
   }
 
   /** headersOut as header fields (Content-Type and Content-Length are the engine's). */
@@ -201,9 +297,17 @@ export class JsRequest {
     const map = this.#headersOut;
     if (map === null || map.size === 0) return NO_FIELDS;
     const out: string[] = [];
-    for (const [lower, [name, value]] of map) if (lower !== 'content-type' && lower !== 'content-length') out.push(name, value);
+    for (const [lower, [name, value]] of map) {
+      if (lower === 'content-type' || lower === 'content-length') continue;
+      if (Array.isArray(value)) for (const v of value) out.push(name, v);
+      else out.push(name, value);
+    }
     return out;
   }
+}
+
+function parseArgs(args: string): Record<string, string | string[]> {
+  return { ...parseQuery(args) } as Record<string, string | string[]>;
 }
 
 /** A request header's value (several joined as nginx: ", "; "; " for Cookie), undefined when absent. */

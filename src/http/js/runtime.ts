@@ -5,16 +5,30 @@
  * A location without js_* has no JsLocationPlan (its requests pay one null check).
  */
 import type { Logger } from 'pino';
-import type { JsHttpConfig } from '../../config/js-types.js';
+import fs from 'node:fs';
+import type { JsFetchConfig, JsHttpConfig } from '../../config/js-types.js';
+import type { FetchSettings } from './fetch.js';
 import type { LocationConfig, LocationHandler, LocationSettings } from '../../config/types.js';
 import { TsproxyError } from '../../errors.js';
 import type { HttpRequest } from '../request.js';
 import { compileTemplate, type CompiledTemplate, type Getter, type RequestInfo, type TemplateContext } from '../variables.js';
 import { findFunction, type JsFunction, type JsModules } from './loader.js';
 import { JsRequest, MODE_ACCESS, MODE_CONTENT, MODE_VARIABLE } from './request.js';
-import { installGlobals } from './globals.js';
+import { installGlobals, installPreloads, setActiveRequest, workerId } from './globals.js';
+import { PeriodicRunner } from './periodic.js';
+import { sharedDicts } from './shared.js';
+import { JsFilterPlan } from './filters.js';
 import { JsBodyReader } from './body.js';
 import { BODY_NONE } from '../request.js';
+
+function fetchSettings(c: JsFetchConfig): FetchSettings {
+  if (c.trustedCertificatePath === null) return { ...c, trustedCertificate: null };
+  try {
+    return { ...c, trustedCertificate: fs.readFileSync(c.trustedCertificatePath, 'utf8') };
+  } catch (e) {
+    throw new TsproxyError('TSP_ERR_JS', `js_fetch_trusted_certificate "${c.trustedCertificatePath}": ${(e as Error).message}`);
+  }
+}
 
 /** How long a request waits for a js_set Promise (tsproxy's; njs has no async js_set). */
 export const JS_SET_TIMEOUT_MS = 60_000;
@@ -56,6 +70,7 @@ export class JsRuntime {
   readonly #varValues = new Map<string, CompiledTemplate>();
   #templates: TemplateContext | null = null;
   readonly #readers = new Map<string, CompiledTemplate | null>();
+  readonly #periodic: PeriodicRunner | null;
 
   constructor(js: JsHttpConfig, modules: JsModules, logger: Logger, writable: ReadonlySet<string>) {
     this.logger = logger;
@@ -63,7 +78,33 @@ export class JsRuntime {
     this.#sets = js.sets.map((s) => ({ variable: s.variable, fn: findFunction(modules, s.ref), nocache: s.nocache, timeoutMs: s.timeoutMs ?? JS_SET_TIMEOUT_MS }));
     this.writable = new Set([...writable, ...js.vars.map((v) => v.variable)]);
     for (const v of js.vars) this.#varValues.set(v.variable, compileTemplate(v.value));
-    installGlobals(js.confPrefix, logger);
+    installGlobals(js.confPrefix, logger, fetchSettings(js.fetch), sharedDicts(js.sharedZones));
+    installPreloads(modules.preloads);
+    this.#periodic = js.periodics.length === 0 ? null
+      : new PeriodicRunner(js.periodics.map((config) => ({ fn: findFunction(modules, config.ref), config })), logger);
+  }
+
+  /** The config serves now: its js_periodic tasks start (in the workers their affinity names). */
+  startPeriodic(): void {
+    this.#periodic?.start(workerId());
+  }
+
+  /** The config is replaced or stopped. */
+  stopPeriodic(): void {
+    this.#periodic?.stop();
+  }
+
+  /** The script view of a request. */
+  requestOf(r: HttpRequest): JsRequest {
+    return jsRequestOf(r, this);
+  }
+
+  /** js_header_filter / js_body_filter of a location (null without either). */
+  filterPlan(location: LocationConfig | null): JsFilterPlan | null {
+    if (location === null || (location.jsHeaderFilter === undefined && location.jsBodyFilter === undefined)) return null;
+    const header = location.jsHeaderFilter === undefined ? null : findFunction(this.#modules, location.jsHeaderFilter);
+    const body = location.jsBodyFilter === undefined ? null : findFunction(this.#modules, location.jsBodyFilter.ref);
+    return new JsFilterPlan(this, header, body, location.jsBodyFilter?.buffer ?? false);
   }
 
   /** The js_set and js_var getters by name (without `$`), for the template scope's maps. */
@@ -84,6 +125,7 @@ export class JsRuntime {
     const mode = jr.mode;
     jr.mode = MODE_VARIABLE;
     try {
+      setActiveRequest(jr);
       const v = s.fn(jr);
       if (isThenable(v)) {
         // Not awaited here (a template is synchronous): the location did not name it (prefetch).
@@ -98,6 +140,7 @@ export class JsRuntime {
       jr.fail(e, `js exception in js_set $${s.variable}`);
       return '';
     } finally {
+      setActiveRequest(null);
       jr.mode = mode;
     }
   }
@@ -141,14 +184,17 @@ export class JsRuntime {
         jr.mode = MODE_CONTENT;
         return jr.accessStatus;
       };
+      setActiveRequest(jr);
       try {
         const out = fn(jr);
+        setActiveRequest(null);
         if (!isThenable(out)) return verdict();
         return Promise.resolve(out).then(verdict, (e: unknown) => {
           jr.fail(e);
           return 500;
         });
       } catch (e) {
+        setActiveRequest(null);
         jr.fail(e);
         return 500;
       }
@@ -172,10 +218,13 @@ export class JsRuntime {
   #callContent(r: HttpRequest, fn: JsFunction): void {
     const jr = jsRequestOf(r, this);
     jr.mode = MODE_CONTENT;
+    setActiveRequest(jr);
     try {
       const out = fn(jr);
+      setActiveRequest(null);
       if (isThenable(out)) out.then(undefined, (e: unknown) => jr.fail(e));
     } catch (e) {
+      setActiveRequest(null);
       jr.fail(e);
     }
   }
@@ -193,12 +242,14 @@ export class JsRuntime {
       if (r.vars?.has(s.variable) === true) continue;
       jr.mode = MODE_VARIABLE;
       let v: unknown;
+      setActiveRequest(jr);
       try {
         v = s.fn(jr);
       } catch (e) {
         jr.fail(e, `js exception in js_set $${s.variable}`);
         v = '';
       }
+      setActiveRequest(null);
       if (!isThenable(v)) {
         (r.vars ??= new Map()).set(s.variable, variableText(v));
         continue;
