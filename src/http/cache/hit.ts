@@ -82,19 +82,23 @@ export class CacheHitExchange implements Exchange {
       headers: fields, lnames: fieldNames, contentLength: check === 304 ? -1 : length, body: noBody ? 'none' : 'length', keepAlive: true, connection: [],
     };
     const response = this.#response;
+    if (noBody || e.body !== null) {
+      closeSync(e.fd);
+      // A small entry came whole with the lookup's read: no second read of the file, and the
+      // head and body leave in one writev.
+      const t = r.transport;
+      t.cork();
+      response.begin(res, this.bodyDone);
+      if (!noBody) {
+        const piece = e.body!.subarray(start, start + length);
+        const n = response.take(piece);
+        if (n > 0) response.send(n === piece.length ? piece : piece.subarray(0, n));
+      }
+      this.#finish();
+      t.uncork();
+      return;
+    }
     response.begin(res, this.bodyDone);
-    if (noBody) {
-      closeSync(e.fd);
-      return this.#finish();
-    }
-    if (e.body !== null) {
-      // A small entry came whole with the lookup's read: no second read of the file.
-      closeSync(e.fd);
-      const piece = e.body.subarray(start, start + length);
-      const n = response.take(piece);
-      if (n > 0) response.send(n === piece.length ? piece : piece.subarray(0, n));
-      return this.#finish();
-    }
     const stream = createReadStream('', { fd: e.fd, start: e.bodyStart + start, end: e.bodyStart + start + length - 1, highWaterMark: FILE_READ_BYTES });
     this.#stream = stream;
     pipeFileBody(stream, (buf) => {
