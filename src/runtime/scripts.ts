@@ -4,9 +4,9 @@
  */
 import type { Config } from '../config/types.js';
 import { ConfigError } from '../errors.js';
-import { JsLoadError, jsRefsOf, loadJsModules, type JsModules } from '../http/js/loader.js';
+import { JsLoadError, jsRefsOf, loadJsModules, type JsModules } from '../core/js/loader.js';
 
-export { JsLoadError } from '../http/js/loader.js';
+export { JsLoadError } from '../core/js/loader.js';
 
 /** Load the config's http modules (null without any); throws a ConfigError whose message says where. */
 export async function loadScripts(config: Config): Promise<JsModules | null> {

@@ -4,7 +4,7 @@
  * http draft (JsDraft); checkJs, at the end of the walk, finds each module file (js_path, then
  * the main config file's directory, as njs) and checks that every `module.function` names an
  * imported module. Loading the modules (syntax errors, missing functions) is the runtime's, at
- * snapshot build and `-t` (http/js/loader.ts): it is asynchronous.
+ * snapshot build and `-t` (core/js/loader.ts): it is asynchronous.
  */
 import fs from 'node:fs';
 import path from 'node:path';

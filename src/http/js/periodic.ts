@@ -6,7 +6,7 @@
  */
 import type { Logger } from 'pino';
 import type { JsPeriodicConfig } from '../../config/js-types.js';
-import type { JsFunction } from './loader.js';
+import type { JsFunction } from '../../core/js/loader.js';
 import { scriptStack } from './request.js';
 
 const EMPTY_VARIABLES: Readonly<Record<string, undefined>> = Object.freeze(Object.create(null) as Record<string, undefined>);
