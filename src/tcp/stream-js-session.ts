@@ -25,6 +25,16 @@ export interface SessionLink {
 
 type DataHandler = (data: string, flags: { last: boolean }) => void;
 
+/** Where js_filter's s.send goes: the tunnel's two directions (FilterTunnel, stream-js.ts). */
+export interface FilterSink {
+  passUp(bytes: Buffer): void;
+  passDown(bytes: Buffer): void;
+  destroy(): void;
+}
+
+const UP = 0;
+const DOWN = 1;
+
 /** A string as bytes: a byte string stays its bytes, other text is UTF-8 (njs's). */
 function bytesOf(data: unknown): Buffer {
   if (Buffer.isBuffer(data)) return data;
@@ -39,6 +49,10 @@ export class JsSession {
   readonly #link: SessionLink;
   verdict = VERDICT_NONE;
   #upload: DataHandler | null = null;
+  #download: DataHandler | null = null;
+  /** js_filter's tunnel (null before it runs), and the direction whose handler runs now. */
+  #sink: FilterSink | null = null;
+  #dir = UP;
   #variables: Record<string, string | undefined> | null = null;
 
   constructor(s: SessionState, link: SessionLink) {
@@ -88,17 +102,35 @@ export class JsSession {
 
   on(event: unknown, handler: unknown): void {
     if (typeof handler !== 'function') throw scriptTypeError('callback is not a function');
-    if (event !== 'upload') throw scriptTypeError(`unknown event "${String(event)}"`);
-    if (this.#upload !== null) throw scriptTypeError(`event handler "${event}" is already set`);
-    this.#upload = handler as DataHandler;
+    if (event !== 'upload' && event !== 'download') throw scriptTypeError(`unknown event "${String(event)}"`);
+    if ((event === 'upload' ? this.#upload : this.#download) !== null) throw scriptTypeError(`event handler "${event}" is already set`);
+    if (event === 'upload') this.#upload = handler as DataHandler;
+    else this.#download = handler as DataHandler;
   }
 
   off(event: unknown): void {
     if (event === 'upload') this.#upload = null;
+    else if (event === 'download') this.#download = null;
   }
 
-  /** sendDownstream: bytes to the client now (a greeting, an answer before the upstream is chosen). */
+  /** In a js_filter handler: the data goes on in the direction it came (njs's s.send). */
+  send(data: unknown): void {
+    if (this.#sink === null) throw scriptTypeError('s.send() is for js_filter handlers');
+    if (this.#dir === UP) this.#sink.passUp(bytesOf(data));
+    else this.#sink.passDown(bytesOf(data));
+  }
+
+  sendUpstream(data: unknown): void {
+    if (this.#sink === null) throw scriptTypeError('s.sendUpstream() is for js_filter handlers');
+    this.#sink.passUp(bytesOf(data));
+  }
+
+  /** sendDownstream: bytes to the client (in a phase: now, a greeting before the upstream is chosen). */
   sendDownstream(data: unknown): void {
+    if (this.#sink !== null) {
+      this.#sink.passDown(bytesOf(data));
+      return;
+    }
     const socket = (this.#s as { socket?: { write(b: Buffer): boolean; destroyed: boolean } }).socket;
     if (socket === undefined || socket.destroyed) return;
     const bytes = bytesOf(data);
@@ -143,6 +175,34 @@ export class JsSession {
     this.verdict = VERDICT_NONE;
     this.#upload = null;
     return v === VERDICT_NONE ? VERDICT_ERROR : v;
+  }
+
+  /** js_filter: the function registers its handlers; data then flows through them (true: a handler is set). */
+  startFilter(fn: (s: JsSession) => unknown, sink: FilterSink): boolean {
+    this.#upload = null;
+    this.#download = null;
+    try {
+      fn(this);
+    } catch (e) {
+      this.fail(e);
+      return false;
+    }
+    this.#sink = sink;
+    return true;
+  }
+
+  /** A piece (or, `last`, the FIN) of one direction through its handler; false: no handler, pass it as is. */
+  filter(up: boolean, chunk: Buffer, last: boolean): boolean {
+    const handler = up ? this.#upload : this.#download;
+    if (handler === null) return false;
+    this.#dir = up ? UP : DOWN;
+    try {
+      handler(chunk.toString('latin1'), { last });
+    } catch (e) {
+      this.fail(e);
+      this.#sink?.destroy();
+    }
+    return true;
   }
 
   hasUpload(): boolean {

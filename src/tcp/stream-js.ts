@@ -14,13 +14,58 @@ import { sharedDicts } from '../core/js/shared.js';
 import { preread } from '../tls/preread.js';
 import type { Session, SessionState } from './stream-session.js';
 import { compileStreamTemplate, type SessionInfo, type StreamTemplateContext, type Variable } from './stream-vars.js';
-import { JsSession, VERDICT_NONE, type SessionLink } from './stream-js-session.js';
+import type net from 'node:net';
+import { Tunnel, type TunnelOptions } from '../core/tunnel.js';
+import { JsSession, VERDICT_NONE, type FilterSink, type SessionLink } from './stream-js-session.js';
 
-/** What a server runs: its js_access and js_preread functions (null: none). */
+/** What a server runs: its js_access, js_preread and js_filter functions (null: none). */
 export interface StreamJsPlan {
   readonly access: JsFunction | null;
   readonly preread: JsFunction | null;
+  readonly filter: JsFunction | null;
 }
+
+/**
+ * The tunnel of a js_filter session: each piece (and each FIN, as flags.last) goes through the
+ * direction's handler, which passes on what it sends. A direction without a handler flows as is.
+ * Only js_filter sessions make one: other tunnels keep Tunnel's own path.
+ */
+export class FilterTunnel extends Tunnel implements FilterSink {
+  readonly #js: JsSession;
+
+  constructor(js: JsSession, client: net.Socket, upstream: net.Socket, o: TunnelOptions, onEnd: (t: Tunnel) => void) {
+    super(client, upstream, o, onEnd);
+    this.#js = js;
+  }
+
+  override fromClient(chunk: Buffer): void {
+    if (!this.#js.filter(true, chunk, false)) super.fromClient(chunk);
+  }
+
+  override fromUpstream(chunk: Buffer): void {
+    if (!this.#js.filter(false, chunk, false)) super.fromUpstream(chunk);
+  }
+
+  override clientFin(): void {
+    this.#js.filter(true, EMPTY, true);
+    super.clientFin();
+  }
+
+  override upstreamFin(): void {
+    this.#js.filter(false, EMPTY, true);
+    super.upstreamFin();
+  }
+
+  passUp(bytes: Buffer): void {
+    if (bytes.length > 0) super.fromClient(bytes);
+  }
+
+  passDown(bytes: Buffer): void {
+    if (bytes.length > 0) super.fromUpstream(bytes);
+  }
+}
+
+const EMPTY = Buffer.alloc(0);
 
 /** The end of a phase: 0 to go on, else the status the session closes with (403 denied, 500 failed). */
 export interface PhaseOutcome {
@@ -67,9 +112,9 @@ export class StreamScripts implements SessionLink {
   /** The server's plan (null without js_access / js_preread). */
   planOf(config: StreamServerConfig): StreamJsPlan | null {
     const js = config.js;
-    if (js === undefined || (js.access === undefined && js.preread === undefined)) return null;
+    if (js === undefined || (js.access === undefined && js.preread === undefined && js.filter === undefined)) return null;
     let plan = this.#plans.get(config);
-    if (plan === undefined) this.#plans.set(config, (plan = { access: this.#fn(js.access), preread: this.#fn(js.preread) }));
+    if (plan === undefined) this.#plans.set(config, (plan = { access: this.#fn(js.access), preread: this.#fn(js.preread), filter: this.#fn(js.filter) }));
     return plan;
   }
 
@@ -122,6 +167,13 @@ export class StreamScripts implements SessionLink {
       this.#readers.set(name, reader);
     }
     return reader === null ? undefined : reader(s);
+  }
+
+  /** js_filter: the session's tunnel, its data through the script's handlers (the first piece, the preread bytes, too). */
+  filterTunnel(s: Session, fn: JsFunction, upstream: net.Socket, o: TunnelOptions, onEnd: (t: Tunnel) => void): FilterTunnel | null {
+    const js = this.sessionOf(s);
+    const tunnel = new FilterTunnel(js, s.socket, upstream, o, onEnd);
+    return js.startFilter(fn, tunnel) ? tunnel : null;
   }
 
   /** The script view of a session (one per session, made at the first script call). */

@@ -347,7 +347,8 @@ export class StreamSite {
 
     const { peer, socket: up, reader } = outcome;
     const attempt = s.upstream.last!;
-    if (payload.length > 0) {
+    const filter = server.js?.filter ?? null;
+    if (payload.length > 0 && filter === null) {
       up.write(payload);
       attempt.bytesSent += payload.length;
     }
@@ -355,9 +356,10 @@ export class StreamSite {
       { kind: 'tcp', listen: site.key, node: cfg, upstream },
       { client: s.socket, upstream: up, websocket: false },
     );
-    const tunnel = new Tunnel(s.socket, up, {
+    const options = {
       idleTimeoutMs: cfg.proxyTimeoutMs, halfClose: cfg.proxyHalfClose, uploadRateBytes: cfg.proxyUploadRateBytes, downloadRateBytes: cfg.proxyDownloadRateBytes,
-    }, (end) => {
+    };
+    const onEnd = (end: Tunnel): void => {
       entry?.unregister();
       group.release(peer, false);
       s.bytesSent += end.bytesToClient;
@@ -368,9 +370,23 @@ export class StreamSite {
       attempt.end(Date.now());
       if (end.idleTimedOut) this.#logger.info({ listen: site.key, upstream, peer: peer.key }, 'proxy timed out');
       this.#end(s);
-    });
+    };
+    const tunnel = filter === null ? new Tunnel(s.socket, up, options, onEnd) : this.#scripts!.filterTunnel(s, filter, up, options, onEnd);
+    if (tunnel === null) {
+      // js_filter's function threw (logged): the session ends as njs ends it.
+      up.destroy();
+      group.release(peer, false);
+      entry?.unregister();
+      attempt.end(Date.now());
+      return this.#abort(s, 0, 500);
+    }
     s.tunnel = tunnel;
     tunnel.listen(reader);
+    if (filter !== null && payload.length > 0) {
+      // The preread bytes go through the upload handler too (the tunnel counts them).
+      s.bytesReceived -= payload.length;
+      tunnel.fromClient(payload);
+    }
 
   }
 

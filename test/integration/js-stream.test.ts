@@ -111,3 +111,18 @@ describe('stream js_preread + js_set + js_var (nginx + njs answers)', () => {
     expect((await exchange(p.port, 'x')).text).toBe('hello 127.0.0.1\n');
   });
 });
+
+describe('stream js_filter (nginx + njs answers)', () => {
+  test('upload and download handlers rewrite both directions; the download FIN is a last, empty piece', async () => {
+    // an echo backend: what it got (upper-cased by the upload handler) comes back, then it closes
+    const server = net.createServer((c) => {
+      c.on('error', () => {});
+      c.on('data', (d) => c.end(`echo:${d}`));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    onTestFinished(() => { server.close(); });
+    const port = (server.address() as net.AddressInfo).port;
+    const p = await streamProxy(`server { listen 127.0.0.1:0; js_filter main.filter; proxy_pass 127.0.0.1:${port}; }`);
+    expect((await exchange(p.port, 'abc')).text).toBe('<echo:ABC><>');
+  });
+});

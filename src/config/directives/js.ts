@@ -195,6 +195,15 @@ export const JS_DIRECTIVES: readonly DirectiveSpec[] = [
     },
   },
   {
+    name: 'js_filter', contexts: ['stream', 'stream_server'], args: [1, 1], syntax: 'js_filter module.function;',
+    summary: 'Run the function when the session\'s tunnel starts: handlers it sets with `s.on(\'upload\' | \'download\', (data, flags) => ...)` get each piece of that direction (`flags.last` at its end) and pass on what they give `s.send()` (or `s.sendUpstream()` / `s.sendDownstream()`); a direction without a handler flows as is.',
+    note: 'A throw closes the connection (njs). ' + DOC_NOTE,
+    apply(scope, d) {
+      const ref = functionRef(d.args[0]!, scope.state.report);
+      if (ref !== undefined) streamPhase(scope, 'filter', ref);
+    },
+  },
+  {
     name: 'js_header_filter', contexts: ['location'], args: [1, 1], syntax: 'js_header_filter module.function;',
     summary: 'Run the function on each response\'s head before it goes out: it edits `r.headersOut` (synchronously).',
     note: 'The framing fields (Content-Length, Transfer-Encoding) are the engine\'s: the script does not see them. A throw closes the connection without an answer (nginx + njs).',
