@@ -18,7 +18,10 @@ async function streamProxy(body: string) {
   log_format st "$status";
   access_log DIR/access.log st;
   ${body}
-}`, (dir) => fs.copyFileSync(FIXTURE, path.join(dir, 'stream.js')));
+}`, (dir) => {
+    fs.copyFileSync(FIXTURE, path.join(dir, 'stream.js'));
+    fs.copyFileSync(path.join(path.dirname(FIXTURE), 'stream-handler.ts'), path.join(dir, 'stream-handler.ts'));
+  });
   return { ...p, statuses: () => { try { return fs.readFileSync(path.join(p.dir, 'access.log'), 'utf8').split('\n').filter((l) => l !== ''); } catch { return []; } } };
 }
 
@@ -102,6 +105,19 @@ describe('stream js_preread + js_set + js_var (nginx + njs answers)', () => {
   server { listen 127.0.0.1:0; js_preread main.preread; proxy_pass $backend; }`);
     expect((await exchange(p.port, 'b\nrest')).text).toBe('B\n');
     expect(seen).toBe('b\nrest');
+    expect((await exchange(p.port, 'a\n')).text).toBe('A\n');
+  });
+
+  test('the same routing written in TypeScript (typed against types/index.d.ts)', async () => {
+    const a = await answering('A\n');
+    const b = await answering('B\n');
+    const p = await streamProxy(`js_import route from DIR/stream-handler.ts;
+  js_set $backend route.upstream;
+  js_var $route;
+  js_var $backend_a 127.0.0.1:${a};
+  js_var $backend_b 127.0.0.1:${b};
+  server { listen 127.0.0.1:0; js_preread route.route; proxy_pass $backend; }`);
+    expect((await exchange(p.port, 'b\n')).text).toBe('B\n');
     expect((await exchange(p.port, 'a\n')).text).toBe('A\n');
   });
 
