@@ -1,10 +1,9 @@
 /** The README's Scripting examples run as shown (the njs script, the TypeScript handler). */
 import fs from 'node:fs';
 import path from 'node:path';
-import net from 'node:net';
-import { expect, onTestFinished, test } from 'vitest';
+import { expect, test } from 'vitest';
 import { startAccessProxy, request } from './access/helpers.js';
-import { startHttpBackend } from '../helpers/backend.js';
+import { rawExchange, startHttpBackend, startRawBackend } from '../helpers/backend.js';
 import { ROOT } from '../helpers/cli.js';
 
 function readmeBlocks(): { nginx: string; js: string; ts: string } {
@@ -60,28 +59,11 @@ test('the README\'s stream example: js_access lets 127.0.0.1 in, the first line 
   const blocks = (lang: string) => [...section.matchAll(new RegExp(`\`\`\`${lang}\\n([\\s\\S]*?)\`\`\``, 'g'))].map((m) => m[1]!);
   const nginx = blocks('nginx')[2]!;
   const js = blocks('js')[2]!;
-  const answering = async (text: string): Promise<number> => {
-    const server = net.createServer((c) => {
-      c.on('error', () => {});
-      c.end(text);
-      c.on('end', () => c.destroy());
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    onTestFinished(() => { server.close(); });
-    return (server.address() as net.AddressInfo).port;
-  };
+  const answering = async (text: string): Promise<number> => (await startRawBackend((socket) => socket.end(text))).port;
   const main = await answering('main\n');
   const reports = await answering('reports\n');
   const p = await startAccessProxy(nginx.replace('js_import router.js;', 'js_import DIR/router.js;').replace('127.0.0.1:7000', '127.0.0.1:0'),
     (dir) => fs.writeFileSync(path.join(dir, 'router.js'), js.replace('127.0.0.1:7002', `127.0.0.1:${reports}`).replace('127.0.0.1:7001', `127.0.0.1:${main}`)));
-  const exchange = (data: string) => new Promise<string>((resolve) => {
-    const c = net.connect(p.port, '127.0.0.1');
-    let text = '';
-    c.on('error', () => {});
-    c.on('data', (d) => { text += d.toString(); });
-    c.on('close', () => resolve(text));
-    c.write(data);
-  });
-  expect(await exchange('reports\nq1')).toBe('reports\n');
-  expect(await exchange('other\n')).toBe('main\n');
+  expect(await rawExchange(p.port, 'reports\nq1')).toBe('reports\n');
+  expect(await rawExchange(p.port, 'other\n')).toBe('main\n');
 });

@@ -5,10 +5,10 @@
  * the same config and script (checked with a local nginx), except where a comment says otherwise.
  */
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
-import { describe, expect, onTestFinished, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { startAccessProxy } from './access/helpers.js';
+import { rawExchange, startRawBackend } from '../helpers/backend.js';
 
 const FIXTURE = path.resolve(import.meta.dirname, '../fixtures/njs/stream.js');
 
@@ -25,50 +25,30 @@ async function streamProxy(body: string) {
   return { ...p, statuses: () => { try { return fs.readFileSync(path.join(p.dir, 'access.log'), 'utf8').split('\n').filter((l) => l !== ''); } catch { return []; } } };
 }
 
-/** A backend that answers `text` and closes (nginx's `return` in the reference config). */
+/** A backend that answers `text` to the first bytes and closes (nginx's `return` in the reference config). */
 async function answering(text: string): Promise<number> {
-  const server = net.createServer((c) => {
-    c.on('error', () => {});
-    c.end(text);
-    c.on('end', () => c.destroy());
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  onTestFinished(() => { server.close(); });
-  return (server.address() as net.AddressInfo).port;
-}
-
-/** Send `data` (keeping the write side open) and read until the proxy closes. */
-function exchange(port: number, data: string): Promise<{ text: string; reset: boolean }> {
-  return new Promise((resolve) => {
-    const c = net.connect(port, '127.0.0.1');
-    let text = '';
-    let reset = false;
-    c.on('error', () => { reset = true; });
-    c.on('data', (d) => { text += d.toString('latin1'); });
-    c.on('close', () => resolve({ text, reset }));
-    c.write(data);
-  });
+  return (await startRawBackend((socket) => socket.end(text))).port;
 }
 
 describe('stream js_access (nginx + njs answers)', () => {
   test('s.allow() lets the session on; s.variables reads a map', async () => {
     const p = await streamProxy(`map $server_port $js_deny { default no; }
   server { listen 127.0.0.1:0; js_access main.access; return "ok\\n"; }`);
-    expect((await exchange(p.port, 'x')).text).toBe('ok\n');
+    expect(await rawExchange(p.port, 'x')).toBe('ok\n');
     await expect.poll(() => p.statuses()).toEqual(['200']);
   });
 
   test('s.deny() closes the connection with nothing sent, status 403, no error-log line', async () => {
     const p = await streamProxy(`map $server_port $js_deny { default yes; }
   server { listen 127.0.0.1:0; js_access main.access; return "ok\\n"; }`);
-    expect((await exchange(p.port, 'x')).text).toBe('');
+    expect(await rawExchange(p.port, 'x')).toBe('');
     await expect.poll(() => p.statuses()).toEqual(['403']);
     expect(p.lines().filter((l) => l.startsWith('[error]'))).toEqual([]);
   });
 
   test('a throw: "js exception" with the script position, the session closed with 500', async () => {
     const p = await streamProxy(`server { listen 127.0.0.1:0; js_access main.boom; return "ok\\n"; }`);
-    expect((await exchange(p.port, 'x')).text).toBe('');
+    expect(await rawExchange(p.port, 'x')).toBe('');
     await expect.poll(() => p.statuses()).toEqual(['500']);
     const line = p.lines().find((l) => l.includes('js exception'));
     expect(line).toMatch(/^\[error\] js exception: Error: boom/);
@@ -77,7 +57,7 @@ describe('stream js_access (nginx + njs answers)', () => {
 
   test('s.log / s.warn / s.error lines; a function that gives no verdict closes the session with 500', async () => {
     const p = await streamProxy(`server { listen 127.0.0.1:0; js_access main.logs; return "ok\\n"; }`);
-    expect((await exchange(p.port, 'x')).text).toBe('');
+    expect(await rawExchange(p.port, 'x')).toBe('');
     await expect.poll(() => p.statuses()).toEqual(['500']);
     const js = p.lines().filter((l) => l.includes(' js: '));
     expect(js.map((l) => l.replace(/ while .*|, client: .*/, ''))).toEqual(['[info] js: info 127.0.0.1', '[warn] js: warn', '[error] js: error']);
@@ -87,25 +67,18 @@ describe('stream js_access (nginx + njs answers)', () => {
 describe('stream js_preread + js_set + js_var (nginx + njs answers)', () => {
   test('the first line of the protocol picks the upstream (proxy_pass $backend); the preread bytes go on to it', async () => {
     const a = await answering('A\n');
-    let seen = '';
-    const bServer = net.createServer((c) => {
-      c.on('error', () => {});
-      c.on('data', (d) => {
-        seen += d.toString();
-        if (seen.includes('rest')) c.end('B\n');
-      });
+    const bBackend = await startRawBackend((socket, all) => {
+      if (all.includes('rest')) socket.end('B\n');
     });
-    await new Promise<void>((resolve) => bServer.listen(0, '127.0.0.1', resolve));
-    onTestFinished(() => { bServer.close(); });
-    const b = (bServer.address() as net.AddressInfo).port;
+    const b = bBackend.port;
     const p = await streamProxy(`js_set $backend main.backend;
   js_var $route;
   js_var $backend_a 127.0.0.1:${a};
   js_var $backend_b 127.0.0.1:${b};
   server { listen 127.0.0.1:0; js_preread main.preread; proxy_pass $backend; }`);
-    expect((await exchange(p.port, 'b\nrest')).text).toBe('B\n');
-    expect(seen).toBe('b\nrest');
-    expect((await exchange(p.port, 'a\n')).text).toBe('A\n');
+    expect(await rawExchange(p.port, 'b\nrest')).toBe('B\n');
+    expect(bBackend.received).toEqual(['b\nrest']);
+    expect(await rawExchange(p.port, 'a\n')).toBe('A\n');
   });
 
   test('the same routing written in TypeScript (typed against types/index.d.ts)', async () => {
@@ -117,28 +90,22 @@ describe('stream js_preread + js_set + js_var (nginx + njs answers)', () => {
   js_var $backend_a 127.0.0.1:${a};
   js_var $backend_b 127.0.0.1:${b};
   server { listen 127.0.0.1:0; js_preread route.route; proxy_pass $backend; }`);
-    expect((await exchange(p.port, 'b\n')).text).toBe('B\n');
-    expect((await exchange(p.port, 'a\n')).text).toBe('A\n');
+    expect(await rawExchange(p.port, 'b\n')).toBe('B\n');
+    expect(await rawExchange(p.port, 'a\n')).toBe('A\n');
   });
 
   test('js_set in a return value: s.remoteAddress', async () => {
     const p = await streamProxy(`js_set $hello main.hello;
   server { listen 127.0.0.1:0; return "$hello\\n"; }`);
-    expect((await exchange(p.port, 'x')).text).toBe('hello 127.0.0.1\n');
+    expect(await rawExchange(p.port, 'x')).toBe('hello 127.0.0.1\n');
   });
 });
 
 describe('stream js_filter (nginx + njs answers)', () => {
   test('upload and download handlers rewrite both directions; the download FIN is a last, empty piece', async () => {
     // an echo backend: what it got (upper-cased by the upload handler) comes back, then it closes
-    const server = net.createServer((c) => {
-      c.on('error', () => {});
-      c.on('data', (d) => c.end(`echo:${d}`));
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    onTestFinished(() => { server.close(); });
-    const port = (server.address() as net.AddressInfo).port;
+    const { port } = await startRawBackend((socket, all) => socket.end(`echo:${all}`));
     const p = await streamProxy(`server { listen 127.0.0.1:0; js_filter main.filter; proxy_pass 127.0.0.1:${port}; }`);
-    expect((await exchange(p.port, 'abc')).text).toBe('<echo:ABC><>');
+    expect(await rawExchange(p.port, 'abc')).toBe('<echo:ABC><>');
   });
 });
