@@ -34,8 +34,8 @@ describe('error code registry', () => {
       execSync(`grep -rnE "${re}" src || true`, { cwd: root, encoding: 'utf8' }).split('\n').filter(Boolean);
     // tls/upstream.ts makes an OpenSSL-style verify error (code CERT_CHAIN_TOO_LONG) for node's TLS
     // to fail the handshake with, as its own verify errors look; tls/info.ts words it by that code.
-    // http/js/script-errors.ts makes the errors scripts catch: njs's classes, as scripts expect them.
-    const SCRIPT_ERRORS = 'src/http/js/script-errors.ts:';
+    // core/js/script-errors.ts makes the errors scripts catch: njs's classes, as scripts expect them.
+    const SCRIPT_ERRORS = 'src/core/js/script-errors.ts:';
     expect(grep('new (Error|TypeError|RangeError|SyntaxError)\\(').filter((l) => !l.startsWith('src/tls/upstream.ts:') && !l.startsWith(SCRIPT_ERRORS))).toEqual([]);
     expect(grep('class [A-Za-z]+ extends Error\\b').map((l) => l.replace(/:\d+:/, ':')).filter((l) => !l.startsWith(SCRIPT_ERRORS))).toEqual(['src/errors.ts:export class TsproxyError extends Error {']);
     // ProxyError (status + beforeSend) is what the stream connect loop fails with.

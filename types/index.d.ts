@@ -1,7 +1,8 @@
 /**
  * TypeScript definitions of the scripting API tsproxy implements (njs's names, as npm's
  * `njs-types` declares them, so a handler typed against either type-checks against both):
- * the HTTP request object `r` (NginxHTTPRequest) and the globals `ngx` and `njs`.
+ * the HTTP request object `r` (NginxHTTPRequest), the stream session object `s`
+ * (NginxStreamRequest) and the globals `ngx` and `njs`.
  *
  *   /// <reference types="tsproxy/types" />
  *   export default { hello(r: NginxHTTPRequest) { r.return(200, `hello ${r.uri}`); } };
@@ -146,6 +147,48 @@ interface NgxResponse {
   text(): Promise<string>;
   json(): Promise<any>;
   arrayBuffer(): Promise<ArrayBuffer>;
+}
+
+/** flags of a stream data handler: `last` marks the direction's end. */
+interface NginxStreamCallbackFlags {
+  last: boolean;
+}
+
+interface NginxStreamSendOptions {
+  last?: boolean;
+  flush?: boolean;
+}
+
+/** s.variables: any variable of stream {} (read); js_var ones may be written. */
+interface NginxStreamVariables {
+  [prop: string]: string | undefined;
+}
+
+/** `s`: the stream session js_access, js_preread, js_filter and js_set functions get. */
+interface NginxStreamRequest {
+  /** The client's address (after set_real_ip_from). */
+  readonly remoteAddress: string;
+  /** The session's status so far ($status). */
+  readonly status: number;
+  readonly variables: NginxStreamVariables;
+  /** The phase passes (js_access / js_preread). */
+  allow(): void;
+  /** The phase passes (js_preread: the bytes read so far go on to the upstream). */
+  done(): void;
+  /** The phase gives no verdict: the next handler's turn. */
+  decline(): void;
+  /** The session closes (status 403). */
+  deny(): void;
+  /** Data of one direction: `upload` from the client, `download` (js_filter) from the upstream; data is a byte string. */
+  on(event: 'upload' | 'download', callback: (data: string, flags: NginxStreamCallbackFlags) => void): void;
+  off(event: 'upload' | 'download'): void;
+  /** js_filter: pass data on in the direction of the running handler. */
+  send(data: NjsStringLike, options?: NginxStreamSendOptions): void;
+  sendUpstream(data: NjsStringLike, options?: NginxStreamSendOptions): void;
+  sendDownstream(data: NjsStringLike, options?: NginxStreamSendOptions): void;
+  log(message: NjsStringLike): void;
+  warn(message: NjsStringLike): void;
+  error(message: NjsStringLike): void;
 }
 
 type NgxSharedDictValue = string | number;

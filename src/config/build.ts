@@ -12,8 +12,9 @@ import { assembleExtras } from './directives/rewrite.js';
 import { assembleSsl, proxySslOf } from './directives/ssl.js';
 import {
   BuildState, noteTemplateArgs, resolvePath, type HttpServerDraft, type LocationDraft, type Reporter, type Scope,
-  type StreamServerDraft, type TargetDraft, type UpstreamDraft,
+  type StreamServerDraft, type TargetDraft, type UpstreamDraft, type JsDraft, type StreamJsPhases,
 } from './directives/scope.js';
+import type { JsHttpConfig } from './js-types.js';
 import type { HttpSettings, SslSettings, StreamSettings } from './directives/settings.js';
 import type {
   AccessLogConfig, Config, HttpConfig, HttpServerConfig, ListenConfig, LocationConfig, LocationHandler, LocationSettings, MainConfig,
@@ -305,7 +306,7 @@ function assembleHttp(state: BuildState, implicit: readonly UpstreamConfig[]): H
     ...(h.authRequestVariables === undefined ? {} : { authRequestVariables: h.authRequestVariables }),
     ...variableModules(h),
     ...httpLimitZones(http, servers, state.report),
-    ...(h.js !== undefined ? { js: { imports: h.js.imports, fetch: h.js.fetch, sharedZones: h.js.sharedZones, preloads: h.js.preloads, periodics: h.js.periodics, sets: h.js.sets, vars: h.js.vars, confPrefix: state.confDir } } : {}),
+    ...(h.js !== undefined ? { js: jsConfigOf(h.js, state) } : {}),
     ...httpCacheZones(http, servers, state.prefix, state.report),
   };
 }
@@ -348,6 +349,7 @@ function assembleStreamServer(s: StreamServerDraft, parent: StreamSettings, acce
     setRealIpFrom: m.setRealIpFrom,
     ssl: serverSsl(own, parent, state),
     ...(m.limitConns.length > 0 ? { limits: { conn: m.limitConns, connLogLevel: m.limitConnLogLevel, connDryRun: m.limitConnDryRun } } : {}),
+    ...streamJsPhases(s.jsPhases, state.stream?.jsPhases),
     loc: s.loc,
   };
 }
@@ -381,7 +383,19 @@ function assembleStream(state: BuildState, implicit: readonly UpstreamConfig[]):
     maps: st.maps,
     ...variableModules(st),
     ...streamLimitZones(base, servers, state.report),
+    ...(st.js !== undefined ? { js: jsConfigOf(st.js, state) } : {}),
   };
+}
+
+/** A server's js_access / js_preread / js_filter: its own, else stream {}'s (njs's inheritance); absent without any. */
+function streamJsPhases(own: StreamJsPhases | undefined, area: StreamJsPhases | undefined): { js?: StreamJsPhases } {
+  if (own === undefined && area === undefined) return {};
+  const js: StreamJsPhases = { ...area, ...own };
+  return { js };
+}
+
+function jsConfigOf(js: JsDraft, state: BuildState): JsHttpConfig {
+  return { imports: js.imports, fetch: js.fetch, sharedZones: js.sharedZones, preloads: js.preloads, periodics: js.periodics, sets: js.sets, vars: js.vars, confPrefix: state.confDir };
 }
 
 /** geo and split_clients of an area, present only when it has any (a tree without them stays as it was). */

@@ -3,6 +3,7 @@
  * and their handlers.
  */
 import type { Loc } from '../errors.js';
+import type { JsFunctionRef, JsHttpConfig } from './js-types.js';
 import type { ConnLimits, LimitZoneConfig } from './limit-types.js';
 import type { AccessLogConfig, AccessRule, ListenConfig, LogFormatConfig, MapConfig, ProxySslConfig, ProxyTarget, ServerName, SslConfig, UpstreamConfig } from './types.js';
 import type { GeoConfig, SplitClientsConfig } from './variable-types.js';
@@ -65,6 +66,8 @@ export interface StreamServerConfig {
   readonly ssl: SslConfig;
   /** limit_conn and its settings; absent while the server and stream {} set none. */
   readonly limits?: ConnLimits;
+  /** js_access / js_preread / js_filter (ngx_stream_js_module); absent without any. */
+  readonly js?: { readonly access?: JsFunctionRef; readonly preread?: JsFunctionRef; readonly filter?: JsFunctionRef };
   readonly loc: Loc;
 }
 
@@ -78,4 +81,6 @@ export interface StreamConfig {
   readonly splitClients?: readonly SplitClientsConfig[];
   /** limit_conn_zone; absent when none is defined. */
   readonly limitConnZones?: readonly LimitZoneConfig[];
+  /** njs scripting in stream {} (the http shape: js_import, js_set, js_var, js_shared_dict_zone); absent without js_*. */
+  readonly js?: JsHttpConfig;
 }

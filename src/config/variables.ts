@@ -63,7 +63,10 @@ export interface HttpLike extends ModulesLike {
   })[];
 }
 
-export type StreamLike = ModulesLike;
+export interface StreamLike extends ModulesLike {
+  /** js_set and js_var targets. */
+  readonly js?: HttpLike['js'];
+}
 
 /** A template argument met during the walk. */
 export interface TemplateUse {
@@ -115,6 +118,8 @@ export function declaredHttpVariables(http: HttpLike): Set<string> {
 /** Names a stream {} declares: `map`, `geo` and `split_clients` targets and the named captures of map regexes. */
 export function declaredStreamVariables(stream: StreamLike): Set<string> {
   const out = new Set<string>();
+  for (const v of stream.js?.sets ?? []) out.add(v.variable);
+  for (const v of stream.js?.vars ?? []) out.add(v.variable);
   addMaps(out, stream);
   return out;
 }

@@ -37,7 +37,7 @@ import { compileFastcgiNames, type FastcgiNames } from './fastcgi/names.js';
 import { DEFAULT_FASTCGI } from '../config/directives/fastcgi.js';
 import { nameResolverOf, type NameResolver } from '../upstream/resolve.js';
 import { JsRuntime, type JsLocationPlan } from './js/runtime.js';
-import type { JsModules } from './js/loader.js';
+import type { JsModules } from '../core/js/loader.js';
 
 export interface AccessLogPlan {
   /** Writes the request's line: to one sink, or to the file a path with variables names for it. */

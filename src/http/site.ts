@@ -27,7 +27,7 @@ import type { SessionZones } from '../tls/sessions.js';
 import { compileTemplate, type CompiledTemplate, type RequestInfo } from './variables.js';
 import { LocalLimits, type LimitService } from '../core/limits/service.js';
 import { localCounts, type StatusCounts } from '../core/connection-stats.js';
-import type { JsModules } from './js/loader.js';
+import type { JsModules } from '../core/js/loader.js';
 import type { JsRuntime } from './js/runtime.js';
 
 /** stub_status's counts: now (this process), or null and `done` later (summed over the workers). */

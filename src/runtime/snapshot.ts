@@ -19,7 +19,8 @@ import { HealthChecker } from '../upstream/health/active.js';
 import { HttpSite, type SiteHolder } from '../http/site.js';
 import { httpListenHandler } from '../http2/accept.js';
 import type { UpstreamPool } from '../http/pool.js';
-import { StreamSite, type WebsocketHandoff } from '../tcp/stream-site.js';
+import { StreamSite } from '../tcp/stream-site.js';
+import type { WebsocketHandoff } from '../tcp/stream-site-deps.js';
 import type { TunnelRegistry } from './connections.js';
 import type { SessionZones } from '../tls/sessions.js';
 import type { LimitService } from '../core/limits/service.js';
@@ -135,7 +136,7 @@ export async function buildSnapshot(config: Config, registry: PeerRegistry, deps
   };
   const streamStats = statusRegistry === undefined ? {} : { streamStats: (cfg: StreamServerConfig) => statusRegistry.stream(cfg) };
   const http = config.http
-    ? new HttpSite(config.http, { ...siteDeps, ...serverStats, prefix: config.prefix, scripts, groups: httpGroups, statusGroups: () => [...httpGroups.values(), ...streamGroups.values()], pool: deps.pool, holder: deps.holder })
+    ? new HttpSite(config.http, { ...siteDeps, ...serverStats, prefix: config.prefix, scripts: scripts.http, groups: httpGroups, statusGroups: () => [...httpGroups.values(), ...streamGroups.values()], pool: deps.pool, holder: deps.holder })
     : null;
   const ws = websocketPassHttp(config.stream, config.prefix);
   const websocketHttp = ws === null ? null : new HttpSite(ws.http, {
@@ -148,7 +149,7 @@ export async function buildSnapshot(config: Config, registry: PeerRegistry, deps
   }
   const websocketHandoff = (key: string) => handoffs.get(key) ?? null;
   const stream = config.stream
-    ? new StreamSite(config.stream, { ...siteDeps, ...streamStats, groups: streamGroups, websocketHandoff, maxUdpSessions: config.main.workerConnections })
+    ? new StreamSite(config.stream, { ...siteDeps, ...streamStats, groups: streamGroups, websocketHandoff, maxUdpSessions: config.main.workerConnections, scripts: scripts.stream, scriptGlobals: config.http?.js === undefined })
     : null;
   const routeKeys = deps.tunnels.index(config, ws?.http ?? null);
 

@@ -13,7 +13,7 @@ import { WorkerSessionZones } from './tls-session-ipc.js';
 import { WorkerLimits } from './limit-ipc.js';
 import { WorkerStatus } from './status-ipc.js';
 import { WorkerSharedDicts } from './shared-dict-ipc.js';
-import { setSharedDictService } from '../http/js/shared.js';
+import { setSharedDictService } from '../core/js/shared.js';
 
 function send(msg: WorkerMessage): void {
   process.send?.(msg);

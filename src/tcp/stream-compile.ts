@@ -13,6 +13,7 @@ import type { TlsServers } from '../tls/context.js';
 import { compileAccessRules, compileTrustedPeers, type AddressCheck } from '../core/address-match.js';
 import type { RetryLimits } from '../core/retry.js';
 import { compileStreamLimits, type StreamLimitsPlan } from './stream-limits.js';
+import type { StreamJsPlan, StreamScripts } from './stream-js.js';
 import { ServerNameIndex } from '../core/server-names.js';
 import { declaredStreamVariables } from '../config/variables.js';
 import { TsproxyError } from '../errors.js';
@@ -54,6 +55,8 @@ export interface CompiledServer {
   readonly retry: RetryLimits;
   /** limit_conn, null without any. */
   readonly limits: StreamLimitsPlan | null;
+  /** js_access / js_preread, null without either. */
+  readonly js: StreamJsPlan | null;
 }
 
 /** proxy_ssl of a stream server: the shared context, and the name (fixed, or per session). */
@@ -110,11 +113,17 @@ export function compileStream(
   stream: StreamConfig,
   logs: { openAccessLog(path: string, buffering?: AccessLogConfig['buffering']): { write(line: string): void } },
   tls: TlsServers,
+  scripts: StreamScripts | null = null,
 ): CompiledStream {
   const sites = new Map<string, ListenSite>();
   const hashKeys = new Map<string, (s: SessionInfo) => string>();
   const declared = declaredStreamVariables(stream);
-  const ctx: StreamTemplateContext = { maps: compileStreamMaps(stream.maps, declared, stream), declared };
+  const maps = compileStreamMaps(stream.maps, declared, stream);
+  const ctx: StreamTemplateContext = { maps, declared };
+  if (scripts !== null) {
+    scripts.addVariables(maps as Map<string, Variable>);
+    scripts.useTemplates(ctx);
+  }
   for (const u of stream.upstreams) if (u.method.kind === 'hash') hashKeys.set(u.name, compileStreamTemplate(u.method.key, ctx));
   const redisKeys = new Map<string, (s: SessionInfo) => string>();
   for (const u of stream.upstreams) {
@@ -171,6 +180,7 @@ export function compileStream(
       upstreamTls: config.proxySsl === undefined ? null : streamUpstreamTls(config, config.proxySsl, tlsContexts, ctx),
       retry: { tries: config.proxyNextUpstreamTries, retryTimeoutMs: config.proxyNextUpstreamTimeoutMs },
       limits: compileStreamLimits(config.limits, stream.limitConnZones, (t) => compileStreamTemplate(t, ctx)),
+      js: scripts?.planOf(config) ?? null,
     };
     for (const l of config.listens) {
       const list = byKey.get(l.key) ?? [];

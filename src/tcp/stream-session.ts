@@ -16,6 +16,7 @@ import { encodeProxyV1, encodeProxyV2, PP2_TYPE_AUTHORITY, type ProxyTlv } from 
 import type { CompiledServer, ListenSite } from './stream-compile.js';
 import type { SessionInfo } from './stream-vars.js';
 import type { LimitConnCheck } from '../core/limits/limit-conn.js';
+import type { JsSession } from './stream-js-session.js';
 
 let connectionCounter = 0;
 
@@ -60,6 +61,8 @@ export abstract class SessionState implements SessionInfo {
   /** $limit_conn_status ('' until limit_conn decided), and the holds it took (stream-limits.ts). */
   limitConnStatus = '';
   limitHold: LimitConnCheck[] | null = null;
+  /** The script view of the session (stream-js.ts), made at the first script call. */
+  js: JsSession | null = null;
 
   constructor(site: ListenSite, remoteAddress: string, remotePort: number, serverAddress: string, serverPort: number) {
     this.site = site;

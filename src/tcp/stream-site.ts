@@ -12,7 +12,7 @@ import type { StreamServerStats } from '../core/status/server-stats.js';
 import type net from 'node:net';
 import type tls from 'node:tls';
 import type { Logger } from 'pino';
-import type { AccessLogConfig, StreamConfig } from '../config/types.js';
+import type { StreamConfig } from '../config/types.js';
 import type { UpstreamGroup } from '../upstream/group.js';
 import { STATUS_TEXT } from '../constants.js';
 import { peekRequestHost, type HttpPeek } from './http-peek.js';
@@ -28,8 +28,7 @@ import { UpstreamAttempts } from '../upstream/attempts.js';
 import { startHandshake } from '../tls/accept.js';
 import { preread, prereadProxyHeader } from '../tls/preread.js';
 import { TlsServers } from '../tls/context.js';
-import type { SessionZones } from '../tls/sessions.js';
-import { tlsInfoOf, type TlsInfo } from '../tls/info.js';
+import { tlsInfoOf } from '../tls/info.js';
 import { LocalLimits, type LimitService } from '../core/limits/service.js';
 import { connectionStats } from '../core/connection-stats.js';
 import type { ErrorLogger } from '../log.js';
@@ -37,42 +36,8 @@ import { applyStreamLimits, releaseStreamLimits } from './stream-limits.js';
 import { UdpServer } from './udp-server.js';
 import { streamRedisGroup, streamRedisUpstreams, type StreamRedisUpstream } from './stream-redis.js';
 import type dgram from 'node:dgram';
-
-export interface StreamSiteDeps {
-  readonly groups: ReadonlyMap<string, UpstreamGroup>;
-  readonly logger: Logger;
-  openAccessLog(path: string, buffering?: AccessLogConfig['buffering']): { write(line: string): void };
-  /** Where tunnels are reported, so a reload can close those whose route vanished (src/runtime/connections.ts). */
-  readonly tunnels?: StreamTunnelTracker;
-  /** Who serves websocket_pass connections, per listen key: the runtime's HTTP engine (#handOff). */
-  readonly websocketHandoff?: (listenKey: string) => WebsocketHandoff | null;
-  /** The runtime's ssl_session_cache shared zones (kept across reloads; the primary's with workers). */
-  readonly tlsSessions?: SessionZones;
-  /** The runtime's limit_conn zones (kept across reloads; the primary's with workers). */
-  readonly limits?: LimitService;
-  /** worker_connections: UDP sessions at once per UDP listen; unset: no limit. */
-  readonly maxUdpSessions?: number;
-  /** The status counters of a server block, kept across reloads (the runtime's StatusRegistry). */
-  readonly streamStats?: (server: StreamServerConfig) => StreamServerStats;
-}
-
-/** What the HTTP engine needs of a connection the stream side accepted (its AcceptedConnection). */
-export interface HandedOffConnection {
-  readonly tls: TlsInfo | null;
-  readonly proxyProtocolAddr: string | null;
-  readonly proxyProtocolPort: number | null;
-  readonly remoteAddr: string;
-  readonly remotePort: number;
-}
-
-export type WebsocketHandoff = (socket: net.Socket, accepted: HandedOffConnection, buffered: Buffer) => void;
-
-export interface StreamTunnelTracker {
-  register(
-    route: { kind: 'tcp'; listen: string; node: object | null; upstream: string },
-    sockets: { client: net.Socket; upstream: net.Socket; websocket: boolean },
-  ): { unregister(): void };
-}
+import type { StreamSiteDeps, StreamTunnelTracker, WebsocketHandoff } from './stream-site-deps.js';
+import { StreamScripts } from './stream-js.js';
 
 /** What a server-choosing peek found. */
 type Peeked =
@@ -107,6 +72,7 @@ export class StreamSite {
   /** The servers of `udp` listens, by listen key (made on first use). */
   readonly #udp = new Map<string, UdpServer>();
   #closed = false;
+  readonly #scripts: StreamScripts | null;
 
   /** --explain (runtime/explain/stream.ts): what #serve routes a session of `listenKey` with. */
   explainView(listenKey: string): { site: ListenSite; groups: ReadonlyMap<string, UpstreamGroup>; hashKeys: ReadonlyMap<string, (s: SessionInfo) => string> } | null {
@@ -131,7 +97,10 @@ export class StreamSite {
       // bounded: client-controlled values (an SNI through a map) cannot grow memory without limit
       maxCached: 256,
     });
-    const compiled = compileStream(stream, deps, this.#tls);
+    const scripts = stream.js === undefined || deps.scripts == null ? null
+      : new StreamScripts(stream.js, deps.scripts, this.#logger, deps.scriptGlobals ?? true);
+    this.#scripts = scripts;
+    const compiled = compileStream(stream, deps, this.#tls, scripts);
     this.#sites = compiled.sites;
     this.#hashKeys = compiled.hashKeys;
     this.#redis = streamRedisUpstreams(deps.groups, compiled.redisKeys);
@@ -289,10 +258,21 @@ export class StreamSite {
       this.#logger.error({ connection: s.connection, client: s.remoteAddress, server }, 'access forbidden by rule while initializing session');
       return this.#abort(s, buffer.length, 403);
     }
+    const js = server.js;
+    if (js?.access != null) {
+      const r = await this.#scripts!.runPhase(s, js.access, buffer, site.prereadTimeoutMs);
+      buffer = r.buffer;
+      if (r.status !== 0 || s.gone) return this.#abort(s, buffer.length, r.status || 200);
+    }
     // nginx stream runs the access phase before the ssl phase: denied clients get no handshake.
     if (site.ssl) {
       if (!(await this.#terminate(site, s, buffer))) return;
       buffer = Buffer.alloc(0);
+    }
+    if (js?.preread != null) {
+      const r = await this.#scripts!.runPhase(s, js.preread, buffer, site.prereadTimeoutMs);
+      buffer = r.buffer;
+      if (r.status !== 0 || s.gone) return this.#abort(s, buffer.length, r.status || 200);
     }
 
     if (server.routes !== null) return this.#handOff(site, s, buffer);
@@ -367,7 +347,8 @@ export class StreamSite {
 
     const { peer, socket: up, reader } = outcome;
     const attempt = s.upstream.last!;
-    if (payload.length > 0) {
+    const filter = server.js?.filter ?? null;
+    if (payload.length > 0 && filter === null) {
       up.write(payload);
       attempt.bytesSent += payload.length;
     }
@@ -375,9 +356,10 @@ export class StreamSite {
       { kind: 'tcp', listen: site.key, node: cfg, upstream },
       { client: s.socket, upstream: up, websocket: false },
     );
-    const tunnel = new Tunnel(s.socket, up, {
+    const options = {
       idleTimeoutMs: cfg.proxyTimeoutMs, halfClose: cfg.proxyHalfClose, uploadRateBytes: cfg.proxyUploadRateBytes, downloadRateBytes: cfg.proxyDownloadRateBytes,
-    }, (end) => {
+    };
+    const onEnd = (end: Tunnel): void => {
       entry?.unregister();
       group.release(peer, false);
       s.bytesSent += end.bytesToClient;
@@ -388,9 +370,23 @@ export class StreamSite {
       attempt.end(Date.now());
       if (end.idleTimedOut) this.#logger.info({ listen: site.key, upstream, peer: peer.key }, 'proxy timed out');
       this.#end(s);
-    });
+    };
+    const tunnel = filter === null ? new Tunnel(s.socket, up, options, onEnd) : this.#scripts!.filterTunnel(s, filter, up, options, onEnd);
+    if (tunnel === null) {
+      // js_filter's function threw (logged): the session ends as njs ends it.
+      up.destroy();
+      group.release(peer, false);
+      entry?.unregister();
+      attempt.end(Date.now());
+      return this.#abort(s, 0, 500);
+    }
     s.tunnel = tunnel;
     tunnel.listen(reader);
+    if (filter !== null && payload.length > 0) {
+      // The preread bytes go through the upload handler too (the tunnel counts them).
+      s.bytesReceived -= payload.length;
+      tunnel.fromClient(payload);
+    }
 
   }
 

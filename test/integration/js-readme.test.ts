@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { expect, test } from 'vitest';
 import { startAccessProxy, request } from './access/helpers.js';
-import { startHttpBackend } from '../helpers/backend.js';
+import { rawExchange, startHttpBackend, startRawBackend } from '../helpers/backend.js';
 import { ROOT } from '../helpers/cli.js';
 
 function readmeBlocks(): { nginx: string; js: string; ts: string } {
@@ -51,4 +51,19 @@ test('the README\'s second example: a shared counter stamped on proxied answers,
   expect((await request(p.port, '/a')).headers['x-hit']).toBe('1');
   expect((await request(p.port, '/b')).headers['x-hit']).toBe('2');
   expect((await request(p.port, '/hits')).body).toBe('2 of 100\n');
+});
+
+test('the README\'s stream example: js_access lets 127.0.0.1 in, the first line picks the backend', async () => {
+  const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+  const section = readme.slice(readme.indexOf('## Scripting'), readme.indexOf('## Command line'));
+  const blocks = (lang: string) => [...section.matchAll(new RegExp(`\`\`\`${lang}\\n([\\s\\S]*?)\`\`\``, 'g'))].map((m) => m[1]!);
+  const nginx = blocks('nginx')[2]!;
+  const js = blocks('js')[2]!;
+  const answering = async (text: string): Promise<number> => (await startRawBackend((socket) => socket.end(text))).port;
+  const main = await answering('main\n');
+  const reports = await answering('reports\n');
+  const p = await startAccessProxy(nginx.replace('js_import router.js;', 'js_import DIR/router.js;').replace('127.0.0.1:7000', '127.0.0.1:0'),
+    (dir) => fs.writeFileSync(path.join(dir, 'router.js'), js.replace('127.0.0.1:7002', `127.0.0.1:${reports}`).replace('127.0.0.1:7001', `127.0.0.1:${main}`)));
+  expect(await rawExchange(p.port, 'reports\nq1')).toBe('reports\n');
+  expect(await rawExchange(p.port, 'other\n')).toBe('main\n');
 });

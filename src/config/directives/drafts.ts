@@ -27,6 +27,13 @@ export interface JsDraft {
   readonly periodics: JsPeriodicConfig[];
 }
 
+/** js_access / js_preread / js_filter of stream {} or one stream server (a server's own win). */
+export interface StreamJsPhases {
+  access?: JsFunctionRef;
+  preread?: JsFunctionRef;
+  filter?: JsFunctionRef;
+}
+
 export interface TargetDraft {
   scheme: 'http' | 'https' | 'tcp';
   upstream: string;
@@ -121,6 +128,8 @@ export interface StreamServerDraft {
   /** `return value;` (stream return module); the later of return / proxy_pass is the handler, as nginx. */
   ret?: string | null;
   readonly websockets: { path: string | null; target: TargetDraft }[];
+  /** js_access / js_preread / js_filter set in this server. */
+  jsPhases?: StreamJsPhases;
   readonly scope: Scope;
   readonly loc: Loc;
 }

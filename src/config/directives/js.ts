@@ -4,19 +4,20 @@
  * http draft (JsDraft); checkJs, at the end of the walk, finds each module file (js_path, then
  * the main config file's directory, as njs) and checks that every `module.function` names an
  * imported module. Loading the modules (syntax errors, missing functions) is the runtime's, at
- * snapshot build and `-t` (http/js/loader.ts): it is asynchronous.
+ * snapshot build and `-t` (core/js/loader.ts): it is asynchronous.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Arg, Directive } from '../ast.js';
 import { DEFAULT_FETCH, type JsFunctionRef } from '../js-types.js';
 import { parseDuration } from '../units.js';
-import { err, isVariableName, type BuildState, type DirectiveSpec, type JsDraft, type Reporter, type Scope } from './scope.js';
+import { err, isVariableName, type BuildState, type DirectiveSpec, type JsDraft, type Reporter, type Scope, type StreamJsPhases } from './scope.js';
 
+/** The js_* collection of the area the directive is in: http {} or stream {} (each has its own modules, as njs). */
 export function jsDraft(scope: Scope): JsDraft | null {
-  const http = scope.state.http;
-  if (http === null) return null;
-  return (http.js ??= { imports: [], paths: [], sets: [], vars: [], refs: [], fetch: DEFAULT_FETCH, sharedZones: [], preloads: [], periodics: [] });
+  const area = scope.context === 'stream' || scope.context === 'stream_server' ? scope.state.stream : scope.state.http;
+  if (area === null) return null;
+  return (area.js ??= { imports: [], paths: [], sets: [], vars: [], refs: [], fetch: DEFAULT_FETCH, sharedZones: [], preloads: [], periodics: [] });
 }
 
 /** `module.function` (the function part may be a property path: `main.api.get`). */
@@ -51,8 +52,10 @@ function findModule(file: string, paths: readonly string[], confDir: string): st
 
 /** End of the walk: find the module files and check the function references (names only). */
 export function checkJs(state: BuildState): void {
-  const js = state.http?.js;
-  if (js === undefined) return;
+  for (const js of [state.http?.js, state.stream?.js]) if (js !== undefined) checkArea(js, state);
+}
+
+function checkArea(js: JsDraft, state: BuildState): void {
   const r = state.report;
   const names = new Set<string>();
   for (let i = 0; i < js.imports.length; i++) {
@@ -78,11 +81,23 @@ export function checkJs(state: BuildState): void {
   }
 }
 
+/** js_access / js_preread / js_filter in stream {} or a stream server: recorded there; false in http. */
+function streamPhase(scope: Scope, phase: keyof StreamJsPhases, ref: JsFunctionRef): boolean {
+  const area = scope.state.stream;
+  if ((scope.context !== 'stream' && scope.context !== 'stream_server') || area === null) return false;
+  const phases = scope.context === 'stream' ? (area.jsPhases ??= {}) : scope.streamServer === undefined ? null : (scope.streamServer.jsPhases ??= {});
+  if (phases !== null) phases[phase] = ref;
+  jsDraft(scope)?.refs.push(ref);
+  return true;
+}
+
+const STREAM_PHASE_NOTE = 'The session object `s` (njs\'s NginxStreamRequest): `s.allow()` / `s.done()` pass, `s.deny()` closes the connection (status 403), `s.decline()` gives the next handler its say; `s.on(\'upload\', (data, flags) => ...)` reads the client\'s first bytes (they go on to the upstream). A throw closes the connection (500). ';
+
 const DOC_NOTE = 'Scripts run in the worker process with Node\'s full access; module-level state is per worker.';
 
 export const JS_DIRECTIVES: readonly DirectiveSpec[] = [
   {
-    name: 'js_import', contexts: ['http', 'server', 'location'], args: [1, 3], multiple: true,
+    name: 'js_import', contexts: ['http', 'server', 'location', 'stream', 'stream_server'], args: [1, 3], multiple: true,
     syntax: 'js_import [name from] file;',
     summary: 'Load an ES module (`.js`, `.mjs`, or `.ts`, transpiled at load) under `name` (default: the file name without extension); `name.function` then names its functions.',
     note: 'Looked up under js_path, then the main config file\'s directory (njs). Loaded when the config is (`-t` too, where a syntax error shows its file:line:col); a reload re-imports the modules that changed. The name is visible in the whole http {} (njs: in the block of the js_import). ' + DOC_NOTE,
@@ -107,16 +122,16 @@ export const JS_DIRECTIVES: readonly DirectiveSpec[] = [
     },
   },
   {
-    name: 'js_path', contexts: ['http'], args: [1, 1], multiple: true, syntax: 'js_path path;',
+    name: 'js_path', contexts: ['http', 'stream'], args: [1, 1], multiple: true, syntax: 'js_path path;',
     summary: 'A directory js_import looks for modules in (relative: to the main config file\'s directory).',
     apply(scope, d) {
       jsDraft(scope)?.paths.push(d.args[0]!.value);
     },
   },
   {
-    name: 'js_set', contexts: ['http'], args: [2, 4], multiple: true, syntax: 'js_set $variable module.function [nocache] [timeout=time];',
+    name: 'js_set', contexts: ['http', 'stream'], args: [2, 4], multiple: true, syntax: 'js_set $variable module.function [nocache] [timeout=time];',
     summary: 'The variable\'s value is what the function returns for the request (computed at its first use, then kept for the request unless `nocache`).',
-    note: 'Beyond njs: the function may return a Promise (a Redis or HTTP lookup); the request waits for it before its content handler (proxy_pass, return, js_content) when the location uses the variable, at most `timeout=` (default 60s; not with `nocache`, whose value is computed at each use), and an error or timeout is logged and gives "". Only in http {} for now (njs allows server and location too). ' + DOC_NOTE,
+    note: 'Beyond njs: the function may return a Promise (a Redis or HTTP lookup); the request waits for it before its content handler (proxy_pass, return, js_content) when the location uses the variable, at most `timeout=` (default 60s; not with `nocache`, whose value is computed at each use), and an error or timeout is logged and gives "". In http {} and stream {} (njs allows server and location too); in stream the function gets the session `s` (a Promise is not awaited there). ' + DOC_NOTE,
     apply(scope, d) {
       const js = jsDraft(scope);
       const r = scope.state.report;
@@ -137,9 +152,9 @@ export const JS_DIRECTIVES: readonly DirectiveSpec[] = [
     },
   },
   {
-    name: 'js_var', contexts: ['http'], args: [1, 2], multiple: true, templates: 1, syntax: 'js_var $variable [value];',
+    name: 'js_var', contexts: ['http', 'stream'], args: [1, 2], multiple: true, templates: 1, syntax: 'js_var $variable [value];',
     summary: 'Declare a variable scripts may write (`r.variables.name = ...`); its value until then is `value` (with variables), else empty.',
-    note: 'Only in http {} for now (njs allows server and location too).',
+    note: 'In http {} and stream {} (njs allows server and location too).',
     apply(scope, d) {
       const js = jsDraft(scope);
       const variable = variableArg(d.args[0]!, scope.state.report);
@@ -159,14 +174,33 @@ export const JS_DIRECTIVES: readonly DirectiveSpec[] = [
     },
   },
   {
-    name: 'js_access', contexts: ['location'], args: [1, 1], syntax: 'js_access module.function;',
-    summary: 'Run the function in the access phase (after allow/deny, auth_basic, auth_request): `r.return(status)` there refuses the request with that status; returning (or a Promise resolving) without it lets it through.',
-    note: 'tsproxy\'s: njs has js_access in stream only. A throw or rejection is a 500.',
+    name: 'js_access', contexts: ['location', 'stream', 'stream_server'], args: [1, 1], syntax: 'js_access module.function;',
+    summary: 'Run the function in the access phase (after allow/deny; http: after auth_basic, auth_request too): http: `r.return(status)` there refuses the request with that status, returning (or a Promise resolving) without it lets it through; stream: `s.deny()` refuses the session.',
+    note: 'In http tsproxy\'s (njs has js_access in stream only). A throw or rejection is a 500. ' + STREAM_PHASE_NOTE,
     apply(scope, d) {
       const ref = functionRef(d.args[0]!, scope.state.report);
+      if (ref !== undefined && streamPhase(scope, 'access', ref)) return;
       if (ref === undefined || scope.location === undefined) return;
       scope.location.jsAccess = ref;
       jsDraft(scope)?.refs.push(ref);
+    },
+  },
+  {
+    name: 'js_preread', contexts: ['stream', 'stream_server'], args: [1, 1], syntax: 'js_preread module.function;',
+    summary: 'Run the function in the stream preread phase (after js_access): it reads the client\'s first bytes with `s.on(\'upload\', ...)` and ends the phase with `s.done()` (those bytes then go to the upstream), e.g. to set a js_var that `proxy_pass $var` uses.',
+    note: STREAM_PHASE_NOTE + 'preread_timeout bounds the wait.',
+    apply(scope, d) {
+      const ref = functionRef(d.args[0]!, scope.state.report);
+      if (ref !== undefined) streamPhase(scope, 'preread', ref);
+    },
+  },
+  {
+    name: 'js_filter', contexts: ['stream', 'stream_server'], args: [1, 1], syntax: 'js_filter module.function;',
+    summary: 'Run the function when the session\'s tunnel starts: handlers it sets with `s.on(\'upload\' | \'download\', (data, flags) => ...)` get each piece of that direction (`flags.last` at its end) and pass on what they give `s.send()` (or `s.sendUpstream()` / `s.sendDownstream()`); a direction without a handler flows as is.',
+    note: 'A throw closes the connection (njs). ' + DOC_NOTE,
+    apply(scope, d) {
+      const ref = functionRef(d.args[0]!, scope.state.report);
+      if (ref !== undefined) streamPhase(scope, 'filter', ref);
     },
   },
   {

@@ -9,11 +9,12 @@ import type { LogFormatConfig } from '../types.js';
 import { translatePcre, type JsRegex } from '../pcre.js';
 import type { TemplateUse } from '../variables.js';
 import { isBareNumber, parseDuration, parseFlag, parseNumber, parseSize, parseTrustedSource } from '../units.js';
-import type { TargetDraft, UpstreamDraft, LocationDraft, HttpServerDraft, StreamServerDraft, AreaDraft, JsDraft } from './drafts.js';
+import type { TargetDraft, UpstreamDraft, LocationDraft, HttpServerDraft, StreamServerDraft, AreaDraft, JsDraft, StreamJsPhases } from './drafts.js';
 import type { ItemsByKind, Lists, OwnOf, OwnSettings, PathArg, SettingKind, ValuesByKind } from './settings.js';
 
 export type { SettingKind } from './settings.js';
 /** The drafts blocks are built into live in drafts.ts. */
+export type { StreamJsPhases } from './drafts.js';
 export type { TargetDraft, CheckDraft, UpstreamDraft, RewriteExtraDraft, LocationDraft, HttpServerDraft, StreamServerDraft, AreaDraft, JsDraft } from './drafts.js';
 
 export type Context =
@@ -43,7 +44,7 @@ export class BuildState {
   http: (AreaDraft & { readonly servers: HttpServerDraft[]; authRequestVariables?: string[]; js?: JsDraft }) | null = null;
   /** Directory of the main config file (njs resolves js_import against it). */
   confDir = '';
-  stream: (AreaDraft & { readonly servers: StreamServerDraft[] }) | null = null;
+  stream: (AreaDraft & { readonly servers: StreamServerDraft[]; js?: JsDraft; jsPhases?: StreamJsPhases }) | null = null;
   readonly targets: TargetDraft[] = [];
   /** Every template argument met, checked against the declared variables at the end (variables.ts). */
   readonly templates: TemplateUse[] = [];

@@ -6,7 +6,7 @@
  */
 import type { ScriptBodyStage, ScriptFilterPlan } from '../body-filters/chain.js';
 import type { HttpRequest } from '../request.js';
-import type { JsFunction } from './loader.js';
+import type { JsFunction } from '../../core/js/loader.js';
 import { MODE_CONTENT, MODE_FILTER, type JsRequest } from './request.js';
 import type { JsRuntime } from './runtime.js';
 

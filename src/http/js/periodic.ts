@@ -6,8 +6,8 @@
  */
 import type { Logger } from 'pino';
 import type { JsPeriodicConfig } from '../../config/js-types.js';
-import type { JsFunction } from './loader.js';
-import { scriptStack } from './request.js';
+import type { JsFunction } from '../../core/js/loader.js';
+import { scriptStack } from '../../core/js/script-errors.js';
 
 const EMPTY_VARIABLES: Readonly<Record<string, undefined>> = Object.freeze(Object.create(null) as Record<string, undefined>);
 const SESSION = Object.freeze({ variables: EMPTY_VARIABLES, rawVariables: EMPTY_VARIABLES });

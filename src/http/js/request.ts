@@ -14,6 +14,7 @@ import { requestLogContext } from '../upstream-log.js';
 import type { JsRuntime } from './runtime.js';
 import { startSubrequest, type SubrequestOptions, type SubrequestReply } from './subrequest.js';
 import { TsproxyError } from '../../errors.js';
+import { scriptStack } from '../../core/js/script-errors.js';
 
 /** What a script call is for: the answer of r.return differs (an access check refuses with it). */
 export const MODE_CONTENT = 0;
@@ -320,13 +321,3 @@ function headerIn(headers: readonly string[], lname: string): string | undefined
   return out;
 }
 
-/** The error with its stack down to the script's frames (tsproxy's own are cut), module URLs shown as paths. */
-export function scriptStack(err: unknown): string {
-  const text = err instanceof Error ? (err.stack ?? String(err)) : String(err);
-  const lines = text.split('\n');
-  const engine = lines.findIndex((l) => ENGINE_FRAME.test(l));
-  return (engine === -1 ? lines : lines.slice(0, engine)).join('\n').replace(/file:\/\/(\/[^\s?:)]*)(\?v=[\w.-]*)?/g, '$1');
-}
-
-/** A stack frame of tsproxy's scripting code (src/ or dist/). */
-const ENGINE_FRAME = /^\s+at .*[/\\](?:src|dist)[/\\]http[/\\]js[/\\]/;

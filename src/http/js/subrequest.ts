@@ -14,7 +14,7 @@ import { makeSubrequest, SubrequestTransport } from '../access/subrequest.js';
 import { PHASE_SERVER_REWRITE, runPhases } from '../phases.js';
 import { BODY_LENGTH, BODY_NONE, type HttpRequest } from '../request.js';
 import type { ClientTransport } from '../transport.js';
-import { scriptError } from './script-errors.js';
+import { scriptError } from '../../core/js/script-errors.js';
 
 /** What a subrequest answered: njs's reply object (the subrequest's request object there). */
 export class SubrequestReply {

@@ -166,7 +166,7 @@ export function findFunction(modules: JsModules, ref: JsFunctionRef): JsFunction
  * first problem as a ConfigError: at the js_import (cannot load), at the reference (no such
  * function), or in the script (a syntax error, `sources` then holds the script's text).
  */
-export async function loadJsModules(js: JsHttpConfig, refs: readonly JsFunctionRef[]): Promise<JsModules> {
+export async function loadJsModules(js: Pick<JsHttpConfig, 'imports' | 'preloads'>, refs: readonly JsFunctionRef[]): Promise<JsModules> {
   const byName = new Map<string, Record<string, unknown>>();
   const sources: { file: string; text: string }[] = [];
   const preloads = new Map<string, unknown>();

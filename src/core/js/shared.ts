@@ -4,7 +4,7 @@
  * runtime sets it: setSharedDictService). Argument checks happen here, before any round trip.
  */
 import { SharedMemoryError, scriptError, scriptTypeError } from './script-errors.js';
-import { LocalSharedDicts, type DictOp, type SharedDictService, type SharedDictZoneSpec } from '../../core/shared-dict.js';
+import { LocalSharedDicts, type DictOp, type SharedDictService, type SharedDictZoneSpec } from '../shared-dict.js';
 
 let service: SharedDictService = new LocalSharedDicts();
 
