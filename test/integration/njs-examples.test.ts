@@ -1,0 +1,177 @@
+/**
+ * njs example scripts (test/fixtures/njs-examples/, written in the style of njs's documented
+ * examples) run by real nginx 1.22 + njs and by tsproxy on the same config file and scripts (only
+ * the listen and backend ports filled in): every request goes to both, and tsproxy must answer
+ * what nginx + njs answered (status, body, the headers each case names; Server and Date aside).
+ * Each case also pins nginx's status, so a broken example cannot pass by failing the same way twice.
+ *
+ * Skips outside CI when nginx or its njs module is missing; .ci/run installs both.
+ */
+import fs from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { loadConfigFile } from '../../src/config/load.js';
+import { createLogger } from '../../src/log.js';
+import { Runtime } from '../../src/runtime/runtime.js';
+import { freePort } from '../helpers/cli.js';
+import { request, type Reply } from './access/helpers.js';
+import { NO_NGINX_NJS, startNginx, type RunningNginx } from '../helpers/nginx.js';
+
+const FIXTURES = path.resolve(import.meta.dirname, '../fixtures/njs-examples');
+
+if (NO_NGINX_NJS) console.warn('njs-examples: skipped, nginx or its njs module is not installed (apt-get install nginx libnginx-mod-http-js)');
+
+/** The service the examples proxy to and fetch from. */
+function backendHandler(req: http.IncomingMessage, res: http.ServerResponse): void {
+  let body = '';
+  req.setEncoding('utf8');
+  req.on('data', (d: string) => (body += d));
+  req.on('end', () => {
+    const url = new URL(req.url ?? '/', 'http://backend');
+    if (url.pathname === '/weather') {
+      res.setHeader('Content-Type', 'application/json');
+      res.end(JSON.stringify({ city: url.searchParams.get('city'), temp: 21, wind: 'calm' }));
+    } else if (url.pathname === '/echo') {
+      res.statusCode = 201;
+      res.end(`${req.method} ${body} ${req.headers['x-token']}`);
+    } else if (url.pathname === '/user') {
+      res.setHeader('Content-Type', 'application/json');
+      res.end('{"name":"ann","id":7}');
+    } else if (url.pathname === '/orders') {
+      res.setHeader('Content-Type', 'application/json');
+      res.end(JSON.stringify([101, 102, 103].slice(0, Number(url.searchParams.get('limit')))));
+    } else {
+      res.setHeader('Content-Type', 'text/plain');
+      res.setHeader('X-Internal', 'secret');
+      res.end(`hello from the backend at ${url.pathname}\n`);
+    }
+  });
+}
+
+function send(port: number, c: Case): Promise<Reply> {
+  return request(port, c.path, { method: c.method ?? 'GET', headers: { host: 'example.test', ...c.headers }, ...(c.body !== undefined ? { body: c.body } : {}) });
+}
+
+interface Case {
+  readonly name: string;
+  readonly path: string;
+  readonly method?: string;
+  readonly headers?: Record<string, string>;
+  readonly body?: string;
+  /** nginx + njs's status (pinned, so the example really works). */
+  readonly status: number;
+  /** Response headers compared besides Content-Type and Location. */
+  readonly compare?: readonly string[];
+}
+
+/** The error pages' footer names the server (deliberately: "Server aside"). */
+const SIGNATURE = /<hr><center>(?:nginx\/[\d.]+|tsproxy)<\/center>/g;
+
+/**
+ * What is compared of an answer: status, body, Content-Type, Location, and the named headers;
+ * the listen port (the one thing the two configs differ in) and the page signature made neutral.
+ */
+function shown(r: Reply, c: Case, port: number): Record<string, unknown> {
+  const neutral = (v: string | string[] | undefined) => (typeof v === 'string' ? v.replaceAll(`:${port}`, ':PORT') : v);
+  const heads: Record<string, unknown> = {};
+  for (const name of ['content-type', 'location', ...(c.compare ?? [])]) heads[name] = neutral(r.headers[name]);
+  return { status: r.status, headers: heads, body: neutral(r.body.replace(SIGNATURE, '<hr><center>SERVER</center>')) };
+}
+
+const CASES: readonly Case[] = [
+  { name: 'hello world (js_content, r.return)', path: '/hello', status: 200 },
+  { name: 'r.status, headersOut, sendHeader, send, finish', path: '/parts?name=njs', status: 200, compare: ['x-example'] },
+  { name: 'JSON echo of method, uri, args, headersIn, variables', path: '/echo/a?x=1&y=two&e=&z=%20sp', headers: { 'X-Demo': 'demo value' }, status: 200 },
+  { name: 'JSON body of a POST (r.requestText)', path: '/sum', method: 'POST', body: '{"a":2,"b":40,"c":null}', headers: { 'content-type': 'application/json' }, status: 200 },
+  { name: 'js_set: a SHA-1 bucket of a header', path: '/bucket', headers: { 'X-User': 'alice' }, status: 200 },
+  { name: 'js_set: the bucket without the header', path: '/bucket', status: 200 },
+  { name: 'js_set: backend picked by path (api)', path: '/api/v1', status: 200 },
+  { name: 'js_set: backend picked by path (static)', path: '/static/x.css', status: 200 },
+  { name: 'js_set: backend picked by path (default)', path: '/other/', status: 200 },
+  { name: 'auth by subrequest: good token, internal redirect to the content', path: '/secure/doc?token=secret', status: 200 },
+  { name: 'auth by subrequest: bad token is 403', path: '/secure/doc?token=guess', status: 403 },
+  { name: 'auth by subrequest: the auth location is internal', path: '/_auth?token=secret', status: 404 },
+  { name: 'header filter adds and removes fields, body filter upper-cases', path: '/upper/page', status: 200, compare: ['x-filtered', 'x-internal', 'content-length'] },
+  { name: 'body filter replaces text', path: '/replace/page', status: 200, compare: ['x-internal'] },
+  { name: 'two subrequests joined into one JSON', path: '/aggregate', status: 200 },
+  { name: 'ngx.fetch GET of a JSON service', path: '/weather?city=Oslo', status: 200 },
+  { name: 'ngx.fetch POST with a body and headers', path: '/post', status: 201 },
+  { name: 'r.return(301, absolute URL)', path: '/moved/page?q=1', status: 301 },
+  { name: 'r.return(302, local path)', path: '/local', status: 302 },
+  { name: 'r.internalRedirect', path: '/internal', status: 200 },
+  { name: 'querystring parse and stringify', path: '/query?a=1&b=x%20y&b=2&c', status: 200 },
+  { name: 'crypto createHmac and createHash', path: '/sign?msg=hello', status: 200 },
+  { name: 'Buffer and TextEncoder', path: '/buffers', status: 200 },
+  { name: 'a handler that throws is a 500', path: '/boom', status: 500 },
+  { name: 'an async handler that rejects is a 500', path: '/later', status: 500 },
+];
+
+describe.skipIf(NO_NGINX_NJS)('njs examples: tsproxy answers what nginx + njs answer', () => {
+  const dirs: string[] = [];
+  let backend: http.Server | undefined;
+  let nginx: RunningNginx | undefined;
+  let runtime: Runtime | undefined;
+  let nginxPort = 0;
+  let proxyPort = 0;
+  let proxyLog = '';
+
+  /** A copy of the fixtures with the ports filled in; returns the config file. */
+  function prepare(listenPort: number, backendPort: number): { dir: string; file: string } {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsproxy-njs-examples-'));
+    fs.chmodSync(dir, 0o755);
+    dirs.push(dir);
+    fs.mkdirSync(path.join(dir, 'logs'));
+    for (const name of fs.readdirSync(FIXTURES)) fs.copyFileSync(path.join(FIXTURES, name), path.join(dir, name));
+    const file = path.join(dir, 'nginx.conf');
+    const text = fs.readFileSync(file, 'utf8').replaceAll('LISTEN_PORT', String(listenPort)).replaceAll('BACKEND_PORT', String(backendPort));
+    fs.writeFileSync(file, text);
+    return { dir, file };
+  }
+
+  beforeAll(async () => {
+    const server = http.createServer(backendHandler);
+    backend = server;
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const backendPort = (server.address() as net.AddressInfo).port;
+
+    nginxPort = await freePort();
+    const n = prepare(nginxPort, backendPort);
+    nginx = await startNginx(n.dir, n.file, nginxPort);
+
+    proxyPort = await freePort();
+    const t = prepare(proxyPort, backendPort);
+    proxyLog = path.join(t.dir, 'logs/error.log');
+    const loaded = loadConfigFile(t.file, { prefix: t.dir });
+    if (loaded.config === null) throw new Error(loaded.errors.map(String).join('\n'));
+    runtime = await Runtime.start(loaded.config, { logger: createLogger([{ target: proxyLog, level: 'info' }]) });
+  });
+
+  afterAll(async () => {
+    await runtime?.stop({ graceful: false });
+    await nginx?.stop();
+    if (backend !== undefined) {
+      backend.closeAllConnections();
+      await new Promise<void>((resolve) => backend!.close(() => resolve()));
+    }
+    for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  for (const c of CASES) {
+    test(c.name, async () => {
+      const expected = await send(nginxPort, c);
+      expect(expected.status, `nginx + njs: ${expected.body}`).toBe(c.status);
+      const got = await send(proxyPort, c);
+      expect(shown(got, c, proxyPort)).toEqual(shown(expected, c, nginxPort));
+    });
+  }
+
+  test('the error log has the "js exception" line of each failing handler, as nginx writes it', async () => {
+    /** `[error] js exception: <message>` lines, the first line of the message only (the stack follows). */
+    const exceptions = (log: string): string[] => [...log.matchAll(/\[error\] \d+#\d+: \*\d+ (js exception: [^\n]*?)(?:\\x0a|\n|, client:)/g)].map((m) => m[1]!);
+    await expect.poll(() => exceptions(nginx!.errorLog()).length).toBeGreaterThanOrEqual(2);
+    await expect.poll(() => exceptions(fs.readFileSync(proxyLog, 'utf8'))).toEqual(exceptions(nginx!.errorLog()));
+  });
+});
