@@ -46,7 +46,7 @@ function backendHandler(req: http.IncomingMessage, res: http.ServerResponse): vo
     } else {
       res.setHeader('Content-Type', 'text/plain');
       res.setHeader('X-Internal', 'secret');
-      res.end(`hello from the backend at ${url.pathname}\n`);
+      res.end(`hello from the backend at ${url.pathname} (Host: ${req.headers.host})\n`);
     }
   });
 }
@@ -86,6 +86,14 @@ const CASES: readonly Case[] = [
   { name: 'r.status, headersOut, sendHeader, send, finish', path: '/parts?name=njs', status: 200, compare: ['x-example'] },
   { name: 'JSON echo of method, uri, args, headersIn, variables', path: '/echo/a?x=1&y=two&e=&z=%20sp', headers: { 'X-Demo': 'demo value' }, status: 200 },
   { name: 'JSON body of a POST (r.requestText)', path: '/sum', method: 'POST', body: '{"a":2,"b":40,"c":null}', headers: { 'content-type': 'application/json' }, status: 200 },
+  { name: 'headersOut: a list is several fields (Set-Cookie); r.variables written; duplicate args', path: '/cookies?x=1&x=2&y', status: 200, compare: ['set-cookie', 'cache-control'] },
+  { name: 'r.return(204) without text', path: '/status?code=204', status: 204, compare: ['content-length'] },
+  { name: 'r.return(404) without text: nginx\'s page', path: '/status?code=404', status: 404 },
+  { name: 'r.return(503) without text: nginx\'s page', path: '/status?code=503', status: 503 },
+  { name: 'r.return(200) without text', path: '/status?code=200', status: 200, compare: ['content-length'] },
+  { name: 'js_set picks an upstream {} by Host for proxy_pass (green)', path: '/routed/a?b=1', headers: { host: 'shop.example' }, status: 200 },
+  { name: 'js_set picks an upstream {} by Host for proxy_pass (blue)', path: '/routed/a', status: 200 },
+  { name: 'header filter on a local error page reads r.status', path: '/stamped', status: 404, compare: ['x-status-seen'] },
   { name: 'js_set: a SHA-1 bucket of a header', path: '/bucket', headers: { 'X-User': 'alice' }, status: 200 },
   { name: 'js_set: the bucket without the header', path: '/bucket', status: 200 },
   { name: 'js_set: backend picked by path (api)', path: '/api/v1', status: 200 },
@@ -168,10 +176,20 @@ describe.skipIf(NO_NGINX_NJS)('njs examples: tsproxy answers what nginx + njs an
     });
   }
 
-  test('the error log has the "js exception" line of each failing handler, as nginx writes it', async () => {
-    /** `[error] js exception: <message>` lines, the first line of the message only (the stack follows). */
-    const exceptions = (log: string): string[] => [...log.matchAll(/\[error\] \d+#\d+: \*\d+ (js exception: [^\n]*?)(?:\\x0a|\n|, client:)/g)].map((m) => m[1]!);
-    await expect.poll(() => exceptions(nginx!.errorLog()).length).toBeGreaterThanOrEqual(2);
-    await expect.poll(() => exceptions(fs.readFileSync(proxyLog, 'utf8'))).toEqual(exceptions(nginx!.errorLog()));
+  test('the error log: each failing handler\'s "js exception" line and the script\'s own lines, as nginx writes them', async () => {
+    const audit = await send(nginxPort, { name: 'audit', path: '/audit?who=ops', status: 204 });
+    expect(audit.status).toBe(204);
+    expect((await send(proxyPort, { name: 'audit', path: '/audit?who=ops', status: 204 })).status).toBe(204);
+    /**
+     * The log entries of the "js exception"s and of /audit's own lines, each as `[level] message`
+     * (its first line: nginx writes a stack on the next lines, tsproxy escapes it as \x0a) and the
+     * request field where the entry has one (nginx: the exceptions yes, r.log()/ngx.log() lines no).
+     */
+    const lines = (log: string): string[] => log.split(/\n(?=\d{4}\/\d\d\/\d\d )/).flatMap((entry) => {
+      const m = /^\S+ \S+ \[(\w+)\] \d+#\d+: (?:\*\d+ )?((?:js exception: |js: audit)[^\n]*?)(?:\\x0a|\n|, client: |$)/.exec(entry);
+      return m === null ? [] : [`[${m[1]}] ${m[2]} | ${/request: "[^"]*"/.exec(entry)?.[0] ?? '-'}`];
+    });
+    await expect.poll(() => lines(nginx!.errorLog()).length).toBe(6);
+    await expect.poll(() => lines(fs.readFileSync(proxyLog, 'utf8'))).toEqual(lines(nginx!.errorLog()));
   });
 });

@@ -200,7 +200,8 @@ export class JsRequest {
   error(message: unknown): void { this.#log('error', message); }
 
   #log(level: Level, message: unknown): void {
-    this.#rt.logger[level](requestLogContext(this.#r), `js: ${String(message)}`);
+    // nginx + njs 0.7.9 write these with the connection number and no request context (checked with ask-nginx)
+    this.#rt.logger[level]({ connection: this.#r.connectionId }, `js: ${String(message)}`);
   }
 
   /** nginx's `return`: a redirect with a URL, a text body, or the built-in page of the status. */
