@@ -16,9 +16,10 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { loadConfigFile } from '../../src/config/load.js';
 import { createLogger } from '../../src/log.js';
 import { Runtime } from '../../src/runtime/runtime.js';
-import { freePort } from '../helpers/cli.js';
+import { freePort, tempDir } from '../helpers/cli.js';
 import { request, type Reply } from './access/helpers.js';
 import { NO_NGINX_NJS, startNginx, type RunningNginx } from '../helpers/nginx.js';
+import { startProxyFromFile } from '../helpers/proxy.js';
 
 const FIXTURES = path.resolve(import.meta.dirname, '../fixtures/njs-examples');
 
@@ -43,6 +44,9 @@ function backendHandler(req: http.IncomingMessage, res: http.ServerResponse): vo
     } else if (url.pathname === '/orders') {
       res.setHeader('Content-Type', 'application/json');
       res.end(JSON.stringify([101, 102, 103].slice(0, Number(url.searchParams.get('limit')))));
+    } else if (url.pathname.startsWith('/missing')) {
+      res.statusCode = 404;
+      res.end('no such thing\n');
     } else {
       res.setHeader('Content-Type', 'text/plain');
       res.setHeader('X-Internal', 'secret');
@@ -85,6 +89,8 @@ const CASES: readonly Case[] = [
   { name: 'hello world (js_content, r.return)', path: '/hello', status: 200 },
   { name: 'r.status, headersOut, sendHeader, send, finish', path: '/parts?name=njs', status: 200, compare: ['x-example'] },
   { name: 'JSON echo of method, uri, args, headersIn, variables', path: '/echo/a?x=1&y=two&e=&z=%20sp', headers: { 'X-Demo': 'demo value' }, status: 200 },
+  { name: 'JSON echo: a percent-encoded URI, "+" and an encoded "&" in args', path: '/echo/a%20b/%41?q=a+b&amp=%26&u=%C3%A9', status: 200 },
+  { name: 'JSON echo of a HEAD request (no body sent)', path: '/echo/head', method: 'HEAD', status: 200, compare: ['content-length'] },
   { name: 'JSON body of a POST (r.requestText)', path: '/sum', method: 'POST', body: '{"a":2,"b":40,"c":null}', headers: { 'content-type': 'application/json' }, status: 200 },
   { name: 'headersOut: a list is several fields (Set-Cookie); r.variables written; duplicate args', path: '/cookies?x=1&x=2&y', status: 200, compare: ['set-cookie', 'cache-control'] },
   { name: 'r.return(204) without text', path: '/status?code=204', status: 204, compare: ['content-length'] },
@@ -105,11 +111,13 @@ const CASES: readonly Case[] = [
   { name: 'header filter adds and removes fields, body filter upper-cases', path: '/upper/page', status: 200, compare: ['x-filtered', 'x-internal', 'content-length'] },
   { name: 'body filter replaces text', path: '/replace/page', status: 200, compare: ['x-internal'] },
   { name: 'two subrequests joined into one JSON', path: '/aggregate', status: 200 },
+  { name: 'r.subrequest with callbacks; a subrequest answered 404', path: '/legacy', status: 200 },
   { name: 'ngx.fetch GET of a JSON service', path: '/weather?city=Oslo', status: 200 },
   { name: 'ngx.fetch POST with a body and headers', path: '/post', status: 201 },
   { name: 'r.return(301, absolute URL)', path: '/moved/page?q=1', status: 301 },
   { name: 'r.return(302, local path)', path: '/local', status: 302 },
   { name: 'r.internalRedirect', path: '/internal', status: 200 },
+  { name: 'r.internalRedirect to a URI with a query', path: '/with-args/x%2Fy?old=1', status: 200 },
   { name: 'querystring parse and stringify', path: '/query?a=1&b=x%20y&b=2&c', status: 200 },
   { name: 'crypto createHmac and createHash', path: '/sign?msg=hello', status: 200 },
   { name: 'Buffer and TextEncoder', path: '/buffers', status: 200 },
@@ -191,5 +199,40 @@ describe.skipIf(NO_NGINX_NJS)('njs examples: tsproxy answers what nginx + njs an
     });
     await expect.poll(() => lines(nginx!.errorLog()).length).toBe(6);
     await expect.poll(() => lines(fs.readFileSync(proxyLog, 'utf8'))).toEqual(lines(nginx!.errorLog()));
+  });
+});
+
+/**
+ * ngx.shared and js_periodic are njs 0.8's: the njs installed with Debian 12's nginx (0.7.9) has
+ * neither, so these examples (counter.js, shared.conf) are checked against njs's documented
+ * results: incr() starts a missing key at its init (0) and returns the new value; keys()/items()
+ * list the entries; a zone's timeout= removes an entry that long after it was written; js_periodic
+ * calls its function every interval= in worker 0.
+ */
+describe('njs examples of ngx.shared and js_periodic (njs\'s documented results)', () => {
+  test('a hit counter, a rate limit that expires, a periodic task', async () => {
+    const dir = tempDir('tsproxy-njs-shared-');
+    fs.copyFileSync(path.join(FIXTURES, 'counter.js'), path.join(dir, 'counter.js'));
+    const text = fs.readFileSync(path.join(FIXTURES, 'shared.conf'), 'utf8').replace('LISTEN_PORT', '0');
+    const p = await startProxyFromFile(text, dir);
+    const get = (urlPath: string) => request(p.port(), urlPath, { headers: { host: 'example.test' } });
+
+    expect((await get('/hit/a')).body).toBe('/hit/a 1\n');
+    expect((await get('/hit/a')).body).toBe('/hit/a 2\n');
+    expect((await get('/hit/b')).body).toBe('/hit/b 1\n');
+    const report = await get('/report');
+    expect(report.headers['content-type']).toBe('application/json');
+    expect(JSON.parse(report.body)).toMatchObject({ size: 2, keys: ['/hit/a', '/hit/b'], items: [['/hit/a', 2], ['/hit/b', 1]], limited: false });
+
+    const limited = [];
+    for (let i = 0; i < 4; i++) limited.push(await get('/limited'));
+    expect(limited.map((r) => `${r.status} ${r.body}`)).toEqual(['200 request 1 of 3\n', '200 request 2 of 3\n', '200 request 3 of 3\n', '429 slow down\n']);
+    expect(JSON.parse((await get('/report')).body).limited).toBe(true);
+    // timeout=1s: the client's entry goes, and with it the limit
+    await expect.poll(async () => JSON.parse((await get('/report')).body).limited, { timeout: 5000, interval: 200 }).toBe(false);
+    expect((await get('/limited')).body).toBe('request 1 of 3\n');
+
+    // js_periodic every 200ms (worker 0: the only one here)
+    await expect.poll(async () => JSON.parse((await get('/report')).body).ticks, { timeout: 5000, interval: 100 }).toBeGreaterThanOrEqual(2);
   });
 });
