@@ -44,6 +44,10 @@ function backendHandler(req: http.IncomingMessage, res: http.ServerResponse): vo
     } else if (url.pathname === '/orders') {
       res.setHeader('Content-Type', 'application/json');
       res.end(JSON.stringify([101, 102, 103].slice(0, Number(url.searchParams.get('limit')))));
+    } else if (url.pathname === '/cookies') {
+      res.setHeader('Content-Type', 'text/plain');
+      res.setHeader('Set-Cookie', ['session=abc; Path=/', 'theme=dark']);
+      res.end('cookies set\n');
     } else if (url.pathname.startsWith('/missing')) {
       res.statusCode = 404;
       res.end('no such thing\n');
@@ -103,6 +107,7 @@ const CASES: readonly Case[] = [
   { name: 'r.return(200) without text', path: '/status?code=200', status: 200, compare: ['content-length'] },
   { name: 'js_set picks an upstream {} by Host for proxy_pass (green)', path: '/routed/a?b=1', headers: { host: 'shop.example' }, status: 200 },
   { name: 'js_set picks an upstream {} by Host for proxy_pass (blue)', path: '/routed/a', status: 200 },
+  { name: 'header filter reads a proxied answer\'s fields (a repeated one is a list) and adds a Set-Cookie', path: '/inspected', status: 200, compare: ['x-seen', 'set-cookie'] },
   { name: 'header filter on a local error page reads r.status', path: '/stamped', status: 404, compare: ['x-status-seen'] },
   { name: 'js_set: a SHA-1 bucket of a header', path: '/bucket', headers: { 'X-User': 'alice' }, status: 200 },
   { name: 'js_set: the bucket without the header', path: '/bucket', status: 200 },
@@ -127,6 +132,8 @@ const CASES: readonly Case[] = [
   { name: 'querystring parse and stringify', path: '/query?a=1&b=x%20y&b=2&c', status: 200 },
   { name: 'crypto createHmac and createHash', path: '/sign?msg=hello', status: 200 },
   { name: 'Buffer and TextEncoder', path: '/buffers', status: 200 },
+  { name: 'non-ASCII text: TextEncoder/TextDecoder, Content-Length in bytes', path: '/unicode', status: 200, compare: ['content-length'] },
+  { name: 'r.return with a Buffer', path: '/unicode?as=buffer', status: 200, compare: ['content-length'] },
   { name: 'a handler that throws is a 500', path: '/boom', status: 500 },
   { name: 'an async handler that rejects is a 500', path: '/later', status: 500 },
 ];
