@@ -40,7 +40,7 @@ export function statusText(status: number): string {
 const errorPages = new Map<number, string>();
 
 /** Where nginx's page title differs from the status line's reason phrase. */
-const PAGE_TITLES: Readonly<Record<number, string>> = { 401: 'Authorization Required' };
+const PAGE_TITLES: Readonly<Record<number, string>> = { 302: 'Found', 401: 'Authorization Required' };
 
 /** nginx's built-in page for an error status (the same markup, tsproxy's name in the footer). */
 export function errorPage(status: number): string {
@@ -133,10 +133,8 @@ export function sslErrorResponse(kind: 'cert' | 'nocert' | 'plain'): LocalRespon
 
 /** `return 301 URL` / redirects: nginx sends its error-page markup with a Location header. */
 export function redirectResponse(status: number, location: string): LocalResponse {
-  const title = `${status} ${statusText(status)}`;
-  const body =
-    `<html>\r\n<head><title>${title}</title></head>\r\n<body>\r\n<center><h1>${title}</h1></center>\r\n` +
-    `<hr><center>${SERVER_NAME}</center>\r\n</body>\r\n</html>\r\n`;
+  // nginx's page for the status: "302 Found" as title, though the status line says "Moved Temporarily"
+  const body = errorPage(status);
   // The URL may hold decoded client bytes ($uri, captures): they must not split the head.
   return { status, contentType: 'text/html', body, headers: ['Location', locationSafe(location)] };
 }

@@ -85,10 +85,8 @@ describe('js_content (nginx + njs answers)', () => {
     expect(r.body).toBe('0.7.9|456');
     await expect.poll(() => p.lines().filter((l) => l.includes('js: '))).toHaveLength(4);
     const lines = p.lines().filter((l) => l.includes('js: '));
-    expect(lines[0]).toMatch(/^\[info\] js: info line, client: 127\.0\.0\.1, server: , request: "GET \/logs HTTP\/1\.1", host: "a\.test"$/);
-    expect(lines[1]).toMatch(/^\[warn\] js: warn line, client/);
-    expect(lines[2]).toMatch(/^\[error\] js: err line, client/);
-    expect(lines[3]).toMatch(/^\[error\] js: ngx err line/);
+    // nginx + njs 0.7.9: `*N js: info line`, no client/request fields (njs drops the log handler for these)
+    expect(lines).toEqual(['[info] js: info line', '[warn] js: warn line', '[error] js: err line', '[error] js: ngx err line']);
   });
 
   test('js_content reads the body first: r.requestText, r.requestBuffer; the connection stays open', async () => {
@@ -164,7 +162,8 @@ export async function rejects() { await null; throw new Error('async kaput'); }
       js_import DIR/main.js;
     }`, { 'counter.js': COUNTER });
     expect((await request(p.port, '/')).status).toBe(500);
-    await expect.poll(() => p.lines().join('\n')).toContain('[error] js exception: Error: async kaput');
+    // nginx + njs 0.7.9: `js exception: Error: unhandled promise rejection: Error: async kaput` (no stack; tsproxy adds it)
+    await expect.poll(() => p.lines().join('\n')).toContain('[error] js exception: Error: unhandled promise rejection: Error: async kaput');
     expect((await request(p.port, '/n')).status).toBe(200);
   });
 });

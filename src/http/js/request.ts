@@ -201,7 +201,8 @@ export class JsRequest {
   error(message: unknown): void { this.#log('error', message); }
 
   #log(level: Level, message: unknown): void {
-    this.#rt.logger[level](requestLogContext(this.#r), `js: ${String(message)}`);
+    // nginx + njs 0.7.9 write these with the connection number and no request context (checked with ask-nginx)
+    this.#rt.logger[level]({ connection: this.#r.connectionId }, `js: ${String(message)}`);
   }
 
   /** nginx's `return`: a redirect with a URL, a text body, or the built-in page of the status. */
@@ -311,12 +312,15 @@ function parseArgs(args: string): Record<string, string | string[]> {
   return { ...parseQuery(args) } as Record<string, string | string[]>;
 }
 
-/** A request header's value (several joined as nginx: ", "; "; " for Cookie), undefined when absent. */
+/**
+ * A request header's value, undefined when absent. Several are joined as njs 0.7.9 joins them: ","
+ * and ";" for Cookie, no space (checked with ask-nginx: `one,two`, `a=1;b=2`).
+ */
 function headerIn(headers: readonly string[], lname: string): string | undefined {
   let out: string | undefined;
   for (let i = 0; i < headers.length; i += 2) {
     if (headers[i]!.toLowerCase() !== lname) continue;
-    out = out === undefined ? headers[i + 1]! : out + (lname === 'cookie' ? '; ' : ', ') + headers[i + 1]!;
+    out = out === undefined ? headers[i + 1]! : out + (lname === 'cookie' ? ';' : ',') + headers[i + 1]!;
   }
   return out;
 }

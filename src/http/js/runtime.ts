@@ -222,7 +222,8 @@ export class JsRuntime {
     try {
       const out = fn(jr);
       setActiveRequest(null);
-      if (isThenable(out)) out.then(undefined, (e: unknown) => jr.fail(e));
+      // njs words a rejected handler so (its line carries no stack; ours keeps it after the message)
+      if (isThenable(out)) out.then(undefined, (e: unknown) => jr.fail(e, 'js exception: Error: unhandled promise rejection'));
     } catch (e) {
       setActiveRequest(null);
       jr.fail(e);
