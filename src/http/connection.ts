@@ -11,6 +11,7 @@
 import type net from 'node:net';
 // A location without lingering_* directives has no `lingering`: nginx's defaults apply.
 import { DEFAULT_LINGERING } from '../config/location-settings.js';
+import { closeAtOnce, lingers, startLingering } from './lingering-close.js';
 import { HEAD_NEED_MORE, HEAD_READY, HeadAccumulator, type HeadLimits } from '../wire/head-accumulator.js';
 import { parseRequestHead, type RequestHead } from '../wire/http1-request.js';
 import type { VirtualHosts } from './router.js';
@@ -37,10 +38,6 @@ const S_CLOSED = 4;
 const S_PROXY = 5;
 /** Lingering close: our FIN is sent, what the client still sends is read and dropped (nginx). */
 const S_LINGER = 6;
-
-function lingerDeadline(socket: net.Socket): void {
-  socket.destroy();
-}
 
 /** The socket's back-pointer to its connection, for the shared listeners. */
 const kConnection = Symbol('tsproxy.connection');
@@ -408,13 +405,12 @@ export class ClientConnection extends Http1Output implements ClientTransport, Tu
     if (!keepAlive || this.#retiring || this.site.retired || (this.#clientEnded && this.#pipelined === null)) {
       const bodyUnread = this.#state === S_BODY || this.#bodyLeftUnread;
       const lingering = plan?.settings.lingering ?? DEFAULT_LINGERING;
-      if (!this.#clientEnded && (lingering.mode === 'always' || (lingering.mode === 'on' && bodyUnread))) {
+      if (!this.#clientEnded && lingers(lingering, bodyUnread)) {
         this.#linger(lingering.timeMs, lingering.timeoutMs);
         return;
       }
       this.#state = S_WAIT;
-      if (!this.socket.writableEnded) this.socket.end();
-      if (lingering.mode === 'off' && bodyUnread) this.socket.destroySoon();
+      closeAtOnce(this.socket, lingering, bodyUnread);
       this.setTimeout(this.#keepaliveTimeoutMs);
       return;
     }
@@ -430,20 +426,12 @@ export class ClientConnection extends Http1Output implements ClientTransport, Tu
     }
   }
 
-  /**
-   * nginx's lingering close: the response is followed by our FIN, then whatever the client still
-   * sends (the rest of a body we did not read) is read and dropped until it closes, it is quiet
-   * for lingering_timeout, or lingering_time has passed. Closing at once would leave unread bytes
-   * in the kernel, which answers them with a RST that can destroy the response at the client.
-   */
+  /** Lingering close (lingering-close.ts): client bytes are read and dropped in S_LINGER. */
   #linger(timeMs: number, timeoutMs: number): void {
     this.#state = S_LINGER;
     this.#pipelined = null;
-    if (!this.socket.writableEnded) this.socket.end();
+    this.#lingerDeadline = startLingering(this.socket, timeMs);
     this.setTimeout(timeoutMs);
-    this.#lingerDeadline = setTimeout(lingerDeadline, timeMs, this.socket);
-    this.#lingerDeadline.unref();
-    this.socket.resume();
   }
 
   /** The upstream answered 101: from now on client bytes go straight to `tunnel`. */
