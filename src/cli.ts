@@ -62,7 +62,7 @@ const fileReads = new FileReads();
 function load(opts: CliOptions): LoadResult {
   const { configPath, prefix } = resolvePaths(opts);
   const testOnly = opts.action === 'test' || opts.action === 'dump' || opts.action === 'explain';
-  return loadConfigFile(configPath, { prefix, globals: opts.globals ?? undefined, skipHash: testOnly, fileReads });
+  return loadConfigFile(configPath, { prefix, globals: opts.globals ?? undefined, checkOnly: testOnly, fileReads });
 }
 
 /** Errors always; warnings unless quiet; notices (directives with no effect) only for `-t`/`-T` and not quiet. */

@@ -23,10 +23,11 @@ export interface LoadOptions {
   /** `-g` directives, applied before the file's main-context directives. */
   readonly globals?: string;
   /**
-   * Skip the content hash (`hash` is then ''): `tsproxy -t` never compares configs, and hashing is
-   * a quarter of its time on a 10,000-server config.
+   * The config is only checked or printed (`-t`, `-T`, `--explain`), never run: skip the content
+   * hash (`hash` is then '') and the deep freeze. `-t` never compares configs, and hashing was a
+   * quarter, freezing a seventh of its time on a 10,000-server config (bench/config-phases.ts).
    */
-  readonly skipHash?: boolean;
+  readonly checkOnly?: boolean;
   /**
    * How files are read: the command line keeps one for the process, so a FIFO (a password file)
    * is read once, at start, and reloads reuse its text. Default: a reader for this load alone.
@@ -113,9 +114,9 @@ function finish(
     ...built.config,
     files: [...new Set([...read.files, ...tlsFiles!.files, ...(built.config.http?.js?.imports.map((i) => i.path) ?? [])])],
     includeGlobs: read.includeGlobs,
-    hash: opts.skipHash === true ? '' : hashConfig(built.config),
+    hash: opts.checkOnly === true ? '' : hashConfig(built.config),
   };
-  return { config: deepFreeze(config), errors: [], warnings, notices, sources };
+  return { config: opts.checkOnly === true ? config : deepFreeze(config), errors: [], warnings, notices, sources };
 }
 
 /**

@@ -103,13 +103,15 @@ describe('loadConfig', () => {
   });
 });
 
-describe('skipHash (tsproxy -t)', () => {
-  test('gives the same tree without a hash', () => {
+describe('checkOnly (tsproxy -t)', () => {
+  test('gives the same tree without a hash and unfrozen', () => {
     const text = 'http { server { listen 127.0.0.1:0; location / { return 200 "x"; } } }';
     const full = loadConfig(text, 'a.conf');
-    const quick = loadConfig(text, 'a.conf', { skipHash: true });
+    const quick = loadConfig(text, 'a.conf', { checkOnly: true });
     expect(full.config!.hash).toMatch(/^[0-9a-f]{64}$/);
     expect(quick.config!.hash).toBe('');
+    expect(Object.isFrozen(full.config!.http!.servers)).toBe(true);
+    expect(Object.isFrozen(quick.config!.http!.servers)).toBe(false);
     expect({ ...quick.config!, hash: full.config!.hash }).toEqual(full.config);
   });
 });
