@@ -5,6 +5,8 @@
  */
 import type { Logger } from 'pino';
 import { scriptStack, scriptTypeError } from '../core/js/script-errors.js';
+import type { FetchSettings } from '../core/js/fetch.js';
+import { setActiveRequest, type ScriptContext } from '../core/js/globals.js';
 import type { SessionInfo } from './stream-vars.js';
 import type { SessionState } from './stream-session.js';
 
@@ -21,6 +23,7 @@ export interface SessionLink {
   readonly logger: Logger;
   readonly writable: ReadonlySet<string>;
   readonly readVariable: (s: SessionInfo, name: string) => string | undefined;
+  readonly fetchSettings: FetchSettings;
 }
 
 type DataHandler = (data: string, flags: { last: boolean }) => void;
@@ -44,7 +47,7 @@ function bytesOf(data: unknown): Buffer {
   return /^[\u0000-\u00ff]*$/.test(text) ? Buffer.from(text, 'latin1') : Buffer.from(text, 'utf8');
 }
 
-export class JsSession {
+export class JsSession implements ScriptContext {
   readonly #s: SessionState;
   readonly #link: SessionLink;
   verdict = VERDICT_NONE;
@@ -138,16 +141,32 @@ export class JsSession {
     socket.write(bytes);
   }
 
+  /** ngx.fetch from this session's scripts: stream {}'s js_fetch_* settings. */
+  get fetchSettings(): FetchSettings {
+    return this.#link.fetchSettings;
+  }
+
+  // nginx + njs 0.7.9 write s.log / ngx.log lines as `*N js: ...`, no client or server after them (checked with nginx).
   log(message: unknown): void {
-    this.#link.logger.info(this.#s.errorContext(), `js: ${String(message)}`);
+    this.#link.logger.info({ connection: this.#s.connection }, `js: ${String(message)}`);
   }
 
   warn(message: unknown): void {
-    this.#link.logger.warn(this.#s.errorContext(), `js: ${String(message)}`);
+    this.#link.logger.warn({ connection: this.#s.connection }, `js: ${String(message)}`);
   }
 
   error(message: unknown): void {
-    this.#link.logger.error(this.#s.errorContext(), `js: ${String(message)}`);
+    this.#link.logger.error({ connection: this.#s.connection }, `js: ${String(message)}`);
+  }
+
+  /** Call a script function with this session as the one running (ngx.log / ngx.fetch know it). */
+  call(fn: (...args: never[]) => unknown, ...args: unknown[]): unknown {
+    setActiveRequest(this);
+    try {
+      return (fn as (...a: unknown[]) => unknown)(...args);
+    } finally {
+      setActiveRequest(null);
+    }
   }
 
   /** An error-log line with the session's context. */
@@ -182,7 +201,7 @@ export class JsSession {
     this.#upload = null;
     this.#download = null;
     try {
-      fn(this);
+      this.call(fn, this);
     } catch (e) {
       this.fail(e);
       return false;
@@ -197,7 +216,7 @@ export class JsSession {
     if (handler === null) return false;
     this.#dir = up ? UP : DOWN;
     try {
-      handler(chunk.toString('latin1'), { last });
+      this.call(handler, chunk.toString('latin1'), { last });
     } catch (e) {
       this.fail(e);
       this.#sink?.destroy();
@@ -214,7 +233,7 @@ export class JsSession {
     const handler = this.#upload;
     if (handler === null) return;
     try {
-      handler(chunk.toString('latin1'), { last });
+      this.call(handler, chunk.toString('latin1'), { last });
     } catch (e) {
       this.fail(e);
     }

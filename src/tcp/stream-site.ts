@@ -154,8 +154,11 @@ export class StreamSite {
    * Stop handing new connections to this site. Sessions already running keep flowing: a reload
    * retires the old site while its tunnels live on (the runtime decides when to cut them).
    */
+  /** This config serves now: its js_periodic tasks start (close() stops them). */
+  startScripts(): void { this.#scripts?.periodic?.start(); }
   close(): void {
     this.#closed = true;
+    this.#scripts?.periodic?.stop();
     for (const u of this.#udp.values()) u.close();
   }
 
@@ -274,7 +277,8 @@ export class StreamSite {
       buffer = r.buffer;
       if (r.status !== 0 || s.gone) return this.#abort(s, buffer.length, r.status || 200);
     }
-
+    const waits = js === null ? null : this.#scripts!.prefetch(s, js);
+    if (waits !== null && (await waits, s.gone)) return this.#end(s);
     if (server.routes !== null) return this.#handOff(site, s, buffer);
     if (server.ret !== null) return this.#sendAndClose(s, buffer.length, 200, Buffer.from(server.ret(s)));
     const payload: Buffer = buffer;

@@ -1,0 +1,110 @@
+/**
+ * Stream scripting beyond what js-stream.test.ts covers: js_periodic and js_shared_dict_zone in
+ * stream {} (njs 0.8's; the installed njs 0.7.9 has neither, so njs's documented behaviour),
+ * ngx.fetch from stream scripts with stream {}'s js_fetch_*, a js_set that returns a Promise
+ * (beyond njs: awaited before proxy_pass, with a timeout and a clear error), and the error-log
+ * lines of s.log / ngx.log (nginx + njs 0.7.9's layout, checked with a local nginx).
+ */
+import fs from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import path from 'node:path';
+import { describe, expect, onTestFinished, test } from 'vitest';
+import { startAccessProxy } from './access/helpers.js';
+import { rawExchange, startRawBackend } from '../helpers/backend.js';
+import { loadConfig } from '../../src/config/load.js';
+
+const FIXTURE = path.resolve(import.meta.dirname, '../fixtures/njs/stream-more.js');
+
+function streamProxy(body: string, http = '') {
+  return startAccessProxy(`error_log stderr info;\n${http}\nstream {
+  js_import main from DIR/stream-more.js;
+  ${body}
+}`, (dir) => fs.copyFileSync(FIXTURE, path.join(dir, 'stream-more.js')));
+}
+
+/** A directory service: GET /pick answers `answer()` (after `delayMs`). */
+async function directory(answer: () => string, delayMs = 0): Promise<number> {
+  const server = http.createServer((_req, res) => setTimeout(() => res.end(answer()), delayMs));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  onTestFinished(() => new Promise<void>((resolve) => {
+    server.closeAllConnections();
+    server.close(() => resolve());
+  }));
+  return (server.address() as net.AddressInfo).port;
+}
+
+describe('stream js_periodic and js_shared_dict_zone', () => {
+  test('a periodic task counts into a stream zone; a session reads it and counts its own hits', async () => {
+    const p = await streamProxy(`js_shared_dict_zone zone=ticks:64k type=number;
+  js_shared_dict_zone zone=hits:64k type=number;
+  js_set $count main.count nocache;
+  server { listen 127.0.0.1:0; js_periodic main.tick interval=50ms; return "$count\\n"; }`);
+    await expect.poll(async () => Number(/ticks=(\d+)/.exec(await rawExchange(p.port, 'x'))?.[1]), { timeout: 5000 }).toBeGreaterThanOrEqual(3);
+    const a = await rawExchange(p.port, 'x');
+    const b = await rawExchange(p.port, 'x');
+    expect(Number(/hits=(\d+)/.exec(b)?.[1])).toBe(Number(/hits=(\d+)/.exec(a)?.[1]) + 1);
+    // the periodic session's variables are empty
+    expect(b).toMatch(/ bad=0\n$/);
+  });
+
+  test('a zone name in both http {} and stream {} is refused (one ngx.shared holds both areas\' zones)', () => {
+    const r = loadConfig(`http { js_shared_dict_zone zone=z:64k; server { listen 127.0.0.1:0; } }
+stream { js_shared_dict_zone zone=z:64k; server { listen 127.0.0.1:0; return "x"; } }`, 'inline.conf');
+    expect(r.errors.map(String).join('\n')).toContain('zone "z" is already a js_shared_dict_zone of http {}');
+  });
+});
+
+describe('stream js_set returning a Promise (beyond njs), ngx.fetch in stream', () => {
+  test('the backend is looked up with ngx.fetch in a js_set and awaited before proxy_pass', async () => {
+    const backend = await startRawBackend((socket, all) => { if (all.includes('\n')) socket.end(`backend got ${all}`); });
+    const dir = await directory(() => `127.0.0.1:${backend.port}\n`);
+    const p = await streamProxy(`js_var $directory_port ${dir};
+  js_set $backend main.lookup;
+  js_fetch_timeout 5s;
+  server { listen 127.0.0.1:0; proxy_pass $backend; }`);
+    expect(await rawExchange(p.port, 'hello\n')).toBe('backend got hello\n');
+    // ngx.log in the js_set (a handler of session *N) writes the session's line
+    await expect.poll(() => p.lines()).toContain('[info] js: lookup for 127.0.0.1');
+  });
+
+  test('js_fetch_timeout of stream {}: a directory that does not answer in time gives "" and a logged error', async () => {
+    const dir = await directory(() => '127.0.0.1:1\n', 2000);
+    const p = await streamProxy(`js_var $directory_port ${dir};
+  js_set $backend main.lookup;
+  js_fetch_timeout 200ms;
+  server { listen 127.0.0.1:0; proxy_pass $backend; }`);
+    expect(await rawExchange(p.port, 'hello\n')).toBe('');
+    await expect.poll(() => p.lines().join('\n')).toMatch(/\[error\] js exception in js_set \$backend: Error: read timed out/);
+  });
+
+  test('a Promise that never settles: cut at timeout=, a clear error, the variable is ""', async () => {
+    const p = await streamProxy(`js_set $slow main.slow timeout=150ms;
+  server { listen 127.0.0.1:0; return "[$slow]\\n"; }`);
+    expect(await rawExchange(p.port, 'x')).toBe('[]\n');
+    expect(p.lines()).toContain('[error] js_set $slow: the Promise did not settle in 150ms, client: 127.0.0.1, server: 127.0.0.1:' + p.port);
+  });
+
+  test('a rejected Promise: "js exception" with the script position, the variable is ""', async () => {
+    const p = await streamProxy(`js_set $v main.broken;
+  server { listen 127.0.0.1:0; return "[$v]\\n"; }`);
+    expect(await rawExchange(p.port, 'x')).toBe('[]\n');
+    await expect.poll(() => p.lines().join('\n')).toMatch(/\[error\] js exception in js_set \$v: Error: no directory\\x0a +at broken \(.*stream-more\.js:\d+/);
+  });
+});
+
+describe('error-log lines of s.log and ngx.log (nginx + njs 0.7.9)', () => {
+  test('"*N js: message", the session\'s connection number and no client or server after it', async () => {
+    const p = await streamProxy(`server { listen 127.0.0.1:0; js_access main.logs; return "ok\\n"; }`);
+    expect(await rawExchange(p.port, 'x')).toBe('ok\n');
+    const raw = () => fs.readFileSync(path.join(p.dir, 'error.log'), 'utf8').split('\n').filter((l) => l.includes(' js: '));
+    // nginx + njs 0.7.9 wrote, for the same config and script:
+    //   2026/12/07 03:02:41 [info] 16600#16600: *1 js: slog
+    //   2026/12/07 03:02:41 [warn] 16600#16600: *1 js: ngxlog stream
+    await expect.poll(raw).toHaveLength(2);
+    const [slog, ngxlog] = raw();
+    expect(slog).toMatch(/^\d{4}\/\d\d\/\d\d \d\d:\d\d:\d\d \[info\] \d+#0: \*(\d+) js: s\.log 127\.0\.0\.1$/);
+    expect(ngxlog).toMatch(/^\d{4}\/\d\d\/\d\d \d\d:\d\d:\d\d \[warn\] \d+#0: \*(\d+) js: ngx\.log in a handler$/);
+    expect(/\*(\d+)/.exec(slog!)![1]).toBe(/\*(\d+)/.exec(ngxlog!)![1]);
+  });
+});
