@@ -16,6 +16,7 @@ import { sharedDicts } from '../core/js/shared.js';
 import { preread } from '../tls/preread.js';
 import { isThenable, JS_SET_TIMEOUT_MS, settleSetValue, variableText } from '../core/js/js-set.js';
 import type { Session, SessionState } from './stream-session.js';
+import type { UdpSession } from './udp-session.js';
 import { compileStreamTemplate, type SessionInfo, type StreamTemplateContext, type Variable } from './stream-vars.js';
 import type net from 'node:net';
 import { Tunnel, type TunnelOptions } from '../core/tunnel.js';
@@ -137,7 +138,7 @@ export class StreamScripts implements SessionLink {
    * that are Promises (beyond njs). Null when every value is there now, else a Promise settled when
    * they are (a rejection or timeout is logged and gives "").
    */
-  prefetch(s: Session, plan: StreamJsPlan): Promise<void> | null {
+  prefetch(s: SessionState, plan: StreamJsPlan): Promise<void> | null {
     let waits: Promise<void>[] | null = null;
     for (const b of plan.prefetch) {
       if (s.vars?.has(b.variable) === true) continue;
@@ -220,6 +221,65 @@ export class StreamScripts implements SessionLink {
     return js.startFilter(fn, tunnel) ? tunnel : null;
   }
 
+  /**
+   * A phase's function runs: its status when it decided (or failed) at once or in its Promise,
+   * null when its `upload` handler waits for the client's data.
+   */
+  async #startPhase(js: JsSession, fn: JsFunction): Promise<number | null> {
+    js.startPhase();
+    let out: unknown;
+    try {
+      out = js.call(fn, js);
+    } catch (e) {
+      js.fail(e);
+      return 500;
+    }
+    if (js.verdict === VERDICT_NONE && isThenable(out)) {
+      try {
+        await out;
+      } catch (e) {
+        js.fail(e);
+        return 500;
+      }
+    }
+    return js.verdict === VERDICT_NONE && js.hasUpload() ? null : js.endPhase();
+  }
+
+  /**
+   * A UDP session's js_access, js_preread, js_set values and js_filter, as nginx + njs 0.7.9 run
+   * them (checked with nginx): a phase's `upload` handler gets the session's first datagram
+   * (`flags.last` false) and must decide on it; no verdict then ends the session as nginx's
+   * "preread buffer full" (400: the client's next datagram starts a new session). js_filter's
+   * handlers then get each datagram (upload) and each answer (download); what they `s.send()` goes
+   * on as datagrams, and a datagram they do not send is dropped. Returns 0 to go on, else the status.
+   */
+  async datagramPhases(s: UdpSession, plan: StreamJsPlan): Promise<number> {
+    const js = this.sessionOf(s);
+    for (let phase = 0; phase < 2; phase++) {
+      const fn = phase === 0 ? plan.access : plan.preread;
+      if (fn === null) continue;
+      let status = await this.#startPhase(js, fn);
+      if (s.gone) return 0;
+      if (status === null) {
+        js.feedUpload(s.firstDatagram(), false);
+        if (js.verdict === VERDICT_NONE) {
+          js.endPhase();
+          this.logger.error(s.errorContext(), 'preread buffer full while prereading client data');
+          return 400;
+        }
+        status = js.endPhase();
+      }
+      if (status !== 0) return status;
+    }
+    const waits = this.prefetch(s, plan);
+    if (waits !== null) await waits;
+    if (plan.filter !== null && !s.gone) {
+      if (!js.startFilter(plan.filter, s)) return 500;
+      s.filter = js;
+    }
+    return 0;
+  }
+
   /** The script view of a session (one per session, made at the first script call). */
   sessionOf(s: SessionState): JsSession {
     return (s.js ??= new JsSession(s, this));
@@ -232,24 +292,8 @@ export class StreamScripts implements SessionLink {
    */
   async runPhase(s: Session, fn: JsFunction, buffer: Buffer, timeoutMs: number): Promise<PhaseOutcome> {
     const js = this.sessionOf(s);
-    js.startPhase();
-    let out: unknown;
-    try {
-      out = js.call(fn, js);
-    } catch (e) {
-      js.fail(e);
-      return { status: 500, buffer };
-    }
-    if (js.verdict !== VERDICT_NONE) return { status: js.endPhase(), buffer };
-    if (isThenable(out)) {
-      try {
-        await out;
-      } catch (e) {
-        js.fail(e);
-        return { status: 500, buffer };
-      }
-      if (js.verdict !== VERDICT_NONE || !js.hasUpload()) return { status: js.endPhase(), buffer };
-    } else if (!js.hasUpload()) return { status: js.endPhase(), buffer };
+    const decided = await this.#startPhase(js, fn);
+    if (decided !== null) return { status: decided, buffer };
     let fed = 0;
     const r = await preread(s.socket, buffer, timeoutMs, (b) => {
       if (b.length > fed) {

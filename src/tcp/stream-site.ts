@@ -136,7 +136,7 @@ export class StreamSite {
       udp = new UdpServer(site, {
         groups: this.#groups, logger: this.#logger, hashKeys: this.#hashKeys, limits: this.#limits, maxSessions: this.#maxUdpSessions,
         stats: (server) => this.#stats.get(server),
-        resolveDynamic: (target) => this.#dynamic.resolve(target, null),
+        resolveDynamic: (target) => this.#dynamic.resolve(target, null), scripts: this.#scripts,
       });
       this.#udp.set(listenKey, udp);
     }

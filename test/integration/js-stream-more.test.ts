@@ -13,14 +13,20 @@ import { describe, expect, onTestFinished, test } from 'vitest';
 import { startAccessProxy } from './access/helpers.js';
 import { rawExchange, startRawBackend } from '../helpers/backend.js';
 import { loadConfig } from '../../src/config/load.js';
+import { echoBackend, udpClient } from './udp-helpers.js';
 
 const FIXTURE = path.resolve(import.meta.dirname, '../fixtures/njs/stream-more.js');
+const UDP_FIXTURE = path.resolve(import.meta.dirname, '../fixtures/njs/stream-udp.js');
 
 function streamProxy(body: string, http = '') {
   return startAccessProxy(`error_log stderr info;\n${http}\nstream {
   js_import main from DIR/stream-more.js;
+  js_import udp from DIR/stream-udp.js;
   ${body}
-}`, (dir) => fs.copyFileSync(FIXTURE, path.join(dir, 'stream-more.js')));
+}`, (dir) => {
+    fs.copyFileSync(FIXTURE, path.join(dir, 'stream-more.js'));
+    fs.copyFileSync(UDP_FIXTURE, path.join(dir, 'stream-udp.js'));
+  });
 }
 
 /** A directory service: GET /pick answers `answer()` (after `delayMs`). */
@@ -106,5 +112,56 @@ describe('error-log lines of s.log and ngx.log (nginx + njs 0.7.9)', () => {
     expect(slog).toMatch(/^\d{4}\/\d\d\/\d\d \d\d:\d\d:\d\d \[info\] \d+#0: \*(\d+) js: s\.log 127\.0\.0\.1$/);
     expect(ngxlog).toMatch(/^\d{4}\/\d\d\/\d\d \d\d:\d\d:\d\d \[warn\] \d+#0: \*(\d+) js: ngx\.log in a handler$/);
     expect(/\*(\d+)/.exec(slog!)![1]).toBe(/\*(\d+)/.exec(ngxlog!)![1]);
+  });
+});
+
+/**
+ * UDP sessions (`listen ... udp`): what nginx 1.22 + njs 0.7.9 did with test/fixtures/njs/stream-udp.js
+ * (checked with a local nginx, datagrams 200ms apart; its echo backend answered "reply:<text>").
+ */
+describe('stream scripts on UDP sessions (nginx + njs answers)', () => {
+  test('js_preread: the upload handler gets the first datagram; no verdict on it is "preread buffer full" and the next datagram starts a new session', async () => {
+    const be = await echoBackend('reply');
+    const p = await streamProxy(`server { listen 127.0.0.1:0 udp; js_preread udp.pre; proxy_pass 127.0.0.1:${be.port}; }`);
+    const c = await udpClient(p.port);
+    c.send('first');
+    // nginx: "*1 preread buffer full while prereading client data, udp client: 127.0.0.1, server: 127.0.0.1:PORT"
+    await expect.poll(() => p.lines()).toContain(`[error] preread buffer full while prereading client data, udp client: 127.0.0.1, server: 127.0.0.1:${p.port}`);
+    c.send('second go');
+    await expect.poll(() => c.received).toEqual(['reply:second go']);
+    c.send('third');
+    await expect.poll(() => c.received).toEqual(['reply:second go', 'reply:third']);
+    expect(be.heard.map((h) => h.text)).toEqual(['second go', 'third']);
+    // the upload handler saw each session's first datagram only, as a piece that is not the last
+    expect(p.lines().filter((l) => l.includes(' js: '))).toEqual([
+      '[info] js: upload len=5 last=false data="first"',
+      '[info] js: upload len=9 last=false data="second go"',
+    ]);
+  });
+
+  test('js_access decides on the first datagram; js_filter sends each datagram on as the handler gives it (twice, or not at all) and rewrites each answer', async () => {
+    const be = await echoBackend('reply');
+    const p = await streamProxy(`server { listen 127.0.0.1:0 udp; js_access udp.acc; js_filter udp.filt; proxy_pass 127.0.0.1:${be.port}; }`);
+    const c = await udpClient(p.port);
+    c.send('a');
+    await expect.poll(() => c.received).toEqual(['<reply:a-1>', '<reply:a-2>']);
+    c.send('drop');
+    c.send('b');
+    await expect.poll(() => c.received).toEqual(['<reply:a-1>', '<reply:a-2>', '<reply:b-1>', '<reply:b-2>']);
+    expect(be.heard.map((h) => h.text)).toEqual(['a-1', 'a-2', 'b-1', 'b-2']);
+    expect(p.lines().filter((l) => l.includes(' js: ')).slice(0, 2)).toEqual(['[info] js: acc upload "a"', '[info] js: f-up "a" last=false']);
+  });
+
+  test('a function that gives no verdict ends the session: nothing is relayed', async () => {
+    const be = await echoBackend('reply');
+    const p = await streamProxy(`server { listen 127.0.0.1:0 udp; js_access udp.nov; proxy_pass 127.0.0.1:${be.port}; }`);
+    const c = await udpClient(p.port);
+    c.send('x');
+    await expect.poll(() => p.lines()).toContain('[info] js: no verdict');
+    // the session ended: the client's next datagram starts another one, which runs the function again
+    c.send('y');
+    await expect.poll(() => p.lines().filter((l) => l === '[info] js: no verdict')).toHaveLength(2);
+    expect(be.heard).toEqual([]);
+    expect(c.received).toEqual([]);
   });
 });
