@@ -288,9 +288,10 @@ export class StreamScripts implements SessionLink {
   /**
    * Run js_access or js_preread: the function decides at once (allow / deny / done / decline, or
    * nothing: the next handler's turn), or later: after a Promise, or after reading the client's
-   * bytes for its `upload` handler (at most `timeoutMs`, preread_timeout).
+   * bytes for its `upload` handler (at most `timeoutMs`, preread_timeout, and `bufferBytes`,
+   * preread_buffer_size: past it nginx's "preread buffer full", 400).
    */
-  async runPhase(s: Session, fn: JsFunction, buffer: Buffer, timeoutMs: number): Promise<PhaseOutcome> {
+  async runPhase(s: Session, fn: JsFunction, buffer: Buffer, timeoutMs: number, bufferBytes: number): Promise<PhaseOutcome> {
     const js = this.sessionOf(s);
     const decided = await this.#startPhase(js, fn);
     if (decided !== null) return { status: decided, buffer };
@@ -301,8 +302,15 @@ export class StreamScripts implements SessionLink {
         fed = b.length;
         js.feedUpload(chunk, false);
       }
-      return js.verdict === VERDICT_NONE && js.hasUpload() ? undefined : true;
+      if (js.verdict !== VERDICT_NONE || !js.hasUpload()) return true;
+      // still undecided with preread_buffer_size read: nginx gives up ("preread buffer full")
+      return b.length >= bufferBytes ? false : undefined;
     });
+    if (r.kind === 'done' && !r.value) {
+      js.endPhase();
+      this.logger.error(s.errorContext(), 'preread buffer full while prereading client data');
+      return { status: 400, buffer: r.buffer };
+    }
     if (r.kind === 'closed') {
       // The client's FIN: the handler sees the last (empty) piece, as njs gives it.
       js.feedUpload(r.buffer.subarray(fed), true);

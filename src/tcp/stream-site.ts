@@ -263,7 +263,7 @@ export class StreamSite {
     }
     const js = server.js;
     if (js?.access != null) {
-      const r = await this.#scripts!.runPhase(s, js.access, buffer, site.prereadTimeoutMs);
+      const r = await this.#scripts!.runPhase(s, js.access, buffer, site.prereadTimeoutMs, site.prereadBufferBytes);
       buffer = r.buffer;
       if (r.status !== 0 || s.gone) return this.#abort(s, buffer.length, r.status || 200);
     }
@@ -273,7 +273,7 @@ export class StreamSite {
       buffer = Buffer.alloc(0);
     }
     if (js?.preread != null) {
-      const r = await this.#scripts!.runPhase(s, js.preread, buffer, site.prereadTimeoutMs);
+      const r = await this.#scripts!.runPhase(s, js.preread, buffer, site.prereadTimeoutMs, site.prereadBufferBytes);
       buffer = r.buffer;
       if (r.status !== 0 || s.gone) return this.#abort(s, buffer.length, r.status || 200);
     }

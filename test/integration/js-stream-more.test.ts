@@ -99,6 +99,20 @@ describe('stream js_set returning a Promise (beyond njs), ngx.fetch in stream', 
   });
 });
 
+describe('js_preread over TCP: preread_buffer_size', () => {
+  test('an upload handler still undecided when the buffer is full: nginx\'s "preread buffer full", the connection closed', async () => {
+    const backend = await startRawBackend(() => {});
+    const p = await streamProxy(`log_format st "$status";
+  access_log DIR/access.log st;
+  server { listen 127.0.0.1:0; preread_buffer_size 1k; js_preread udp.pre; proxy_pass 127.0.0.1:${backend.port}; }`);
+    expect(await rawExchange(p.port, 'x'.repeat(4000))).toBe('');
+    // nginx + njs: "*1 preread buffer full while prereading client data, client: 127.0.0.1, server: 127.0.0.1:PORT"
+    await expect.poll(() => p.lines()).toContain(`[error] preread buffer full while prereading client data, client: 127.0.0.1, server: 127.0.0.1:${p.port}`);
+    await expect.poll(() => fs.readFileSync(path.join(p.dir, 'access.log'), 'utf8')).toBe('400\n');
+    expect(backend.received).toEqual([]);
+  });
+});
+
 describe('error-log lines of s.log and ngx.log (nginx + njs 0.7.9)', () => {
   test('"*N js: message", the session\'s connection number and no client or server after it', async () => {
     const p = await streamProxy(`server { listen 127.0.0.1:0; js_access main.logs; return "ok\\n"; }`);
