@@ -143,7 +143,7 @@ export const JS_MORE_DIRECTIVES: readonly DirectiveSpec[] = [
     name: 'js_periodic', contexts: ['location', 'stream_server'], args: [1, 4], multiple: true,
     syntax: 'js_periodic module.function [interval=time] [jitter=time] [worker_affinity=all|mask];',
     summary: 'Run the function every `interval` (default 5s) in the worker processes `worker_affinity` names (default: worker 0 only; `all`, or a mask such as `0101` whose rightmost digit is worker 0), each run delayed by up to `jitter`.',
-    note: 'The function gets an object with `variables` / `rawVariables` (empty: there is no request) and may be async: a run that has not finished skips the next. A throw or rejection is logged ("js exception"). The timers start when the config serves and stop when a reload replaces it.',
+    note: 'In a location (http) or a server (stream), as njs. The function gets an object with `variables` / `rawVariables` (empty: there is no request) and may be async: a run that has not finished skips the next. A throw or rejection is logged ("js exception"). The timers start when the config serves and stop when a reload replaces it.',
     apply(scope, d) {
       const r = scope.state.report;
       const ref = functionRef(d.args[0]!, r);
