@@ -160,10 +160,20 @@ export class JsSession implements ScriptContext {
   }
 
   /** Call a script function with this session as the one running (ngx.log / ngx.fetch know it). */
-  call(fn: (...args: never[]) => unknown, ...args: unknown[]): unknown {
+  call(fn: (s: JsSession) => unknown): unknown {
     setActiveRequest(this);
     try {
-      return (fn as (...a: unknown[]) => unknown)(...args);
+      return fn(this);
+    } finally {
+      setActiveRequest(null);
+    }
+  }
+
+  /** Call an upload / download handler with this session as the one running. */
+  #callHandler(handler: DataHandler, chunk: Buffer, last: boolean): void {
+    setActiveRequest(this);
+    try {
+      handler(chunk.toString('latin1'), { last });
     } finally {
       setActiveRequest(null);
     }
@@ -201,7 +211,7 @@ export class JsSession implements ScriptContext {
     this.#upload = null;
     this.#download = null;
     try {
-      this.call(fn, this);
+      this.call(fn);
     } catch (e) {
       this.fail(e);
       return false;
@@ -216,7 +226,7 @@ export class JsSession implements ScriptContext {
     if (handler === null) return false;
     this.#dir = up ? UP : DOWN;
     try {
-      this.call(handler, chunk.toString('latin1'), { last });
+      this.#callHandler(handler, chunk, last);
     } catch (e) {
       this.fail(e);
       this.#sink?.destroy();
@@ -233,7 +243,7 @@ export class JsSession implements ScriptContext {
     const handler = this.#upload;
     if (handler === null) return;
     try {
-      this.call(handler, chunk.toString('latin1'), { last });
+      this.#callHandler(handler, chunk, last);
     } catch (e) {
       this.fail(e);
     }

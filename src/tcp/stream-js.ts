@@ -145,7 +145,7 @@ export class StreamScripts implements SessionLink {
       const js = this.sessionOf(s);
       let v: unknown;
       try {
-        v = js.call(b.fn, js);
+        v = js.call(b.fn);
       } catch (e) {
         js.fail(e, `js exception in js_set $${b.variable}`);
         v = '';
@@ -181,7 +181,7 @@ export class StreamScripts implements SessionLink {
         const js = this.sessionOf(c as SessionState);
         let text = '';
         try {
-          const v = js.call(fn, js);
+          const v = js.call(fn);
           if (isThenable(v)) {
             v.then(undefined, () => {});
             js.logError(`js_set $${name}: the function returned a Promise where the value was needed at once (only the variables a server's directives name are awaited); "" used`);
@@ -229,7 +229,7 @@ export class StreamScripts implements SessionLink {
     js.startPhase();
     let out: unknown;
     try {
-      out = js.call(fn, js);
+      out = js.call(fn);
     } catch (e) {
       js.fail(e);
       return 500;

@@ -14,6 +14,7 @@ import { startAccessProxy } from './access/helpers.js';
 import { rawExchange, startRawBackend } from '../helpers/backend.js';
 import { loadConfig } from '../../src/config/load.js';
 import { echoBackend, udpClient } from './udp-helpers.js';
+import { freePort, logRecords, startCli, tempDir } from '../helpers/cli.js';
 
 const FIXTURE = path.resolve(import.meta.dirname, '../fixtures/njs/stream-more.js');
 const UDP_FIXTURE = path.resolve(import.meta.dirname, '../fixtures/njs/stream-udp.js');
@@ -53,6 +54,39 @@ describe('stream js_periodic and js_shared_dict_zone', () => {
     // the periodic session's variables are empty
     expect(b).toMatch(/ bad=0\n$/);
   });
+
+  test('worker_processes 2: one stream zone, whichever worker serves the session; the periodic task runs in worker 0 only', async () => {
+    const dir = tempDir();
+    fs.copyFileSync(FIXTURE, path.join(dir, 'stream-more.js'));
+    const port = await freePort();
+    const file = path.join(dir, 'main.conf');
+    fs.writeFileSync(file, `error_log stderr info;\npid off;\nwatch off;\nworker_processes 2;
+stream {
+  js_import main from ${dir}/stream-more.js;
+  js_shared_dict_zone zone=ticks:64k type=number;
+  js_shared_dict_zone zone=hits:64k type=number;
+  js_set $count main.count nocache;
+  server { listen 127.0.0.1:${port}; js_periodic main.tick interval=100ms; return "$count $pid\\n"; }
+}
+`);
+    const run = startCli(['-c', file]);
+    await expect.poll(() => logRecords(run).some((r) => r.msg === 'tsproxy started') || run.child.exitCode !== null, { timeout: 60_000 }).toBe(true);
+    expect(run.child.exitCode, run.output()).toBe(null);
+    const seen: string[] = [];
+    while (seen.length < 10 || (new Set(seen.map((l) => l.split(' ')[3])).size < 2 && seen.length < 200)) seen.push(await rawExchange(port, 'x'));
+    expect(new Set(seen.map((l) => l.split(' ')[3])).size, run.output().slice(-2000)).toBe(2);
+    // one counter across both workers: each session's hit is the next number
+    const hits = seen.map((l) => Number(/hits=(\d+)/.exec(l)?.[1]));
+    expect(hits).toEqual(hits.map((_, i) => i + 1));
+    // ticks grow at one worker's pace: 5 more take over 4 x 100ms (both workers: half that)
+    const ticks = async () => Number(/ticks=(\d+)/.exec(await rawExchange(port, 'x'))?.[1]);
+    const first = await ticks();
+    const startedMs = Date.now();
+    await expect.poll(ticks, { timeout: 10_000, interval: 20 }).toBeGreaterThanOrEqual(first + 5);
+    expect(Date.now() - startedMs).toBeGreaterThanOrEqual(350);
+    run.child.kill('SIGTERM');
+    expect(await run.exited).toBe(0);
+  }, 90_000);
 
   test('a zone name in both http {} and stream {} is refused (one ngx.shared holds both areas\' zones)', () => {
     const r = loadConfig(`http { js_shared_dict_zone zone=z:64k; server { listen 127.0.0.1:0; } }
