@@ -345,8 +345,8 @@ function streamJsLines(log: string): string[] {
 
 /**
  * ngx.shared and js_periodic are njs 0.8's: the njs installed with Debian 12's nginx (0.7.9) has
- * neither, so these examples (counter.js, shared.conf) are checked against njs's documented
- * results: incr() starts a missing key at its init (0) and returns the new value; keys()/items()
+ * neither, so these examples (counter.js with shared.conf, streamcount.js with stream-shared.conf)
+ * are checked against njs's documented results: incr() starts a missing key at its init (0) and returns the new value; keys()/items()
  * list the entries; a zone's timeout= removes an entry that long after it was written; js_periodic
  * calls its function every interval= in worker 0.
  */
@@ -375,5 +375,23 @@ describe('njs examples of ngx.shared and js_periodic (njs\'s documented results)
 
     // js_periodic every 200ms (worker 0: the only one here)
     await expect.poll(async () => JSON.parse((await get('/report')).body).ticks, { timeout: 5000, interval: 100 }).toBeGreaterThanOrEqual(2);
+  });
+
+  test('stream {}: a connection limit per client that expires, a periodic heartbeat', async () => {
+    const dir = tempDir('tsproxy-njs-stream-shared-');
+    fs.copyFileSync(path.join(FIXTURES, 'streamcount.js'), path.join(dir, 'streamcount.js'));
+    const text = fs.readFileSync(path.join(FIXTURES, 'stream-shared.conf'), 'utf8').replace('LISTEN_PORT', '0');
+    const p = await startProxyFromFile(text, dir);
+    const connect = () => streamExchange(p.port(), { name: 'count', port: 'STREAM_ACCESS_PORT', send: 'x', answer: '' });
+
+    const answers = [];
+    for (let i = 0; i < 4; i++) answers.push(await connect());
+    expect(answers.slice(0, 3).map((a) => JSON.parse(a).conns)).toEqual([1, 2, 3]);
+    // the fourth is denied: closed with nothing sent
+    expect(answers[3]).toBe('');
+    // timeout=1s: the client's entry goes, and with it the limit
+    await expect.poll(connect, { timeout: 5000, interval: 300 }).not.toBe('');
+    // js_periodic every 200ms (worker 0: the only one here)
+    await expect.poll(async () => JSON.parse(await connect()).beats, { timeout: 5000, interval: 100 }).toBeGreaterThanOrEqual(2);
   });
 });
