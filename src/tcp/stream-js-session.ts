@@ -4,7 +4,7 @@
  * byte, as njs's), so binary protocols (a TLS ClientHello) read as they are.
  */
 import type { Logger } from 'pino';
-import { scriptStack, scriptTypeError } from '../core/js/script-errors.js';
+import { scriptError, scriptStack, scriptTypeError } from '../core/js/script-errors.js';
 import type { FetchSettings } from '../core/js/fetch.js';
 import { setActiveRequest, type ScriptContext } from '../core/js/globals.js';
 import type { SessionInfo } from './stream-vars.js';
@@ -118,27 +118,22 @@ export class JsSession implements ScriptContext {
 
   /** In a js_filter handler: the data goes on in the direction it came (njs's s.send). */
   send(data: unknown): void {
-    if (this.#sink === null) throw scriptTypeError('s.send() is for js_filter handlers');
-    if (this.#dir === UP) this.#sink.passUp(bytesOf(data));
-    else this.#sink.passDown(bytesOf(data));
+    if (this.#dir === UP) this.#filterSink().passUp(bytesOf(data));
+    else this.#filterSink().passDown(bytesOf(data));
   }
 
   sendUpstream(data: unknown): void {
-    if (this.#sink === null) throw scriptTypeError('s.sendUpstream() is for js_filter handlers');
-    this.#sink.passUp(bytesOf(data));
+    this.#filterSink().passUp(bytesOf(data));
   }
 
-  /** sendDownstream: bytes to the client (in a phase: now, a greeting before the upstream is chosen). */
   sendDownstream(data: unknown): void {
-    if (this.#sink !== null) {
-      this.#sink.passDown(bytesOf(data));
-      return;
-    }
-    const socket = (this.#s as { socket?: { write(b: Buffer): boolean; destroyed: boolean } }).socket;
-    if (socket === undefined || socket.destroyed) return;
-    const bytes = bytesOf(data);
-    this.#s.bytesSent += bytes.length;
-    socket.write(bytes);
+    this.#filterSink().passDown(bytesOf(data));
+  }
+
+  /** Sending is js_filter's: in a phase or a js_set njs 0.7.9 throws this Error (checked with nginx, TCP and UDP). */
+  #filterSink(): FilterSink {
+    if (this.#sink === null) throw scriptError('cannot send buffer in this handler');
+    return this.#sink;
   }
 
   /** ngx.fetch from this session's scripts: stream {}'s js_fetch_* settings. */

@@ -147,6 +147,27 @@ describe('js_preread over TCP: preread_buffer_size', () => {
   });
 });
 
+describe('s.sendDownstream() in a phase (nginx + njs 0.7.9)', () => {
+  test('TCP and UDP: "js exception: Error: cannot send buffer in this handler", nothing sent, the session closed', async () => {
+    const backend = await startRawBackend(() => {});
+    const tcp = await streamProxy(`server { listen 127.0.0.1:0; js_access main.greet; proxy_pass 127.0.0.1:${backend.port}; }`);
+    expect(await rawExchange(tcp.port, 'x')).toBe('');
+    // njs: "js exception: Error: cannot send buffer in this handler" then "at Stream Session.sendDownstream (native)", "at greet (...)"
+    await expect.poll(() => tcp.lines().join('\n')).toMatch(/\[error\] js exception: Error: cannot send buffer in this handler\\x0a +at greet \(.*stream-more\.js:\d+/);
+    expect(backend.received).toEqual([]);
+
+    const be = await echoBackend('reply');
+    const udp = await streamProxy(`server { listen 127.0.0.1:0 udp; js_access main.greet; proxy_pass 127.0.0.1:${be.port}; }`);
+    const c = await udpClient(udp.port);
+    c.send('one');
+    await expect.poll(() => udp.lines().join('\n')).toContain('[error] js exception: Error: cannot send buffer in this handler\\x0a');
+    c.send('two');
+    await expect.poll(() => udp.lines().filter((l) => l.includes('cannot send buffer'))).toHaveLength(2);
+    expect(c.received).toEqual([]);
+    expect(be.heard).toEqual([]);
+  });
+});
+
 describe('error-log lines of s.log and ngx.log (nginx + njs 0.7.9)', () => {
   test('"*N js: message", the session\'s connection number and no client or server after it', async () => {
     const p = await streamProxy(`server { listen 127.0.0.1:0; js_access main.logs; return "ok\\n"; }`);
