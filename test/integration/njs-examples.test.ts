@@ -330,7 +330,8 @@ describe.skipIf(NO_NGINX_NJS)('njs examples: tsproxy answers what nginx + njs an
       // `*N`: the line carries its connection's number (nginx + njs: every line of a handler, ngx.log's too)
       return m === null ? [] : [`[${m[1]}] ${m[2] === undefined ? '' : '*N '}${m[3]} | ${/request: "[^"]*"/.exec(entry)?.[0] ?? '-'}`];
     });
-    await expect.poll(() => lines(nginx!.errorLog()).length).toBe(6);
+    // boom and later's exceptions, /audit's four lines, /stamped's header filter's ngx.log line
+    await expect.poll(() => lines(nginx!.errorLog()).length).toBe(7);
     await expect.poll(() => lines(fs.readFileSync(proxyLog, 'utf8'))).toEqual(lines(nginx!.errorLog()));
   });
 });
