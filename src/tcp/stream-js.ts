@@ -133,6 +133,12 @@ export class StreamScripts implements SessionLink {
     return plan;
   }
 
+  /** prefetch, then whether the session goes on (false: its client left meanwhile). */
+  ready(s: SessionState, plan: StreamJsPlan): boolean | Promise<boolean> {
+    const waits = this.prefetch(s, plan);
+    return waits === null ? !s.gone : waits.then(() => !s.gone);
+  }
+
   /**
    * Before the server's content (proxy_pass, return): compute its js_set values, waiting for those
    * that are Promises (beyond njs). Null when every value is there now, else a Promise settled when

@@ -135,9 +135,7 @@ export class StreamSite {
     if (udp === undefined) {
       udp = new UdpServer(site, {
         groups: this.#groups, logger: this.#logger, hashKeys: this.#hashKeys, limits: this.#limits, maxSessions: this.#maxUdpSessions,
-        stats: (server) => this.#stats.get(server),
-        resolveDynamic: (target) => this.#dynamic.resolve(target, null), scripts: this.#scripts,
-      });
+        stats: (server) => this.#stats.get(server), resolveDynamic: (target) => this.#dynamic.resolve(target, null), scripts: this.#scripts });
       this.#udp.set(listenKey, udp);
     }
     return udp.onDatagram;
@@ -150,12 +148,12 @@ export class StreamSite {
     return n;
   }
 
+  /** This config serves now: its js_periodic tasks start (close() stops them). */
+  startScripts(): void { this.#scripts?.periodic?.start(); }
   /**
    * Stop handing new connections to this site. Sessions already running keep flowing: a reload
    * retires the old site while its tunnels live on (the runtime decides when to cut them).
    */
-  /** This config serves now: its js_periodic tasks start (close() stops them). */
-  startScripts(): void { this.#scripts?.periodic?.start(); }
   close(): void {
     this.#closed = true;
     this.#scripts?.periodic?.stop();
@@ -277,8 +275,9 @@ export class StreamSite {
       buffer = r.buffer;
       if (r.status !== 0 || s.gone) return this.#abort(s, buffer.length, r.status || 200);
     }
-    const waits = js === null ? null : this.#scripts!.prefetch(s, js);
-    if (waits !== null && (await waits, s.gone)) return this.#end(s);
+    // js_set Promises the server's directives need (beyond njs), awaited before its content
+    if (js !== null && !(await this.#scripts!.ready(s, js))) return this.#end(s);
+
     if (server.routes !== null) return this.#handOff(site, s, buffer);
     if (server.ret !== null) return this.#sendAndClose(s, buffer.length, 200, Buffer.from(server.ret(s)));
     const payload: Buffer = buffer;
