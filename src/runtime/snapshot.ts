@@ -208,6 +208,7 @@ export async function buildSnapshot(config: Config, registry: PeerRegistry, deps
       // Redis-fed groups check their peers in every process (the primary of workers knows no keys)
       redis?.start();
       http?.startScripts();
+      stream?.startScripts();
     },
     start() {
       for (const c of checkers) c.start();

@@ -4,7 +4,9 @@
  * byte, as njs's), so binary protocols (a TLS ClientHello) read as they are.
  */
 import type { Logger } from 'pino';
-import { scriptStack, scriptTypeError } from '../core/js/script-errors.js';
+import { scriptError, scriptStack, scriptTypeError } from '../core/js/script-errors.js';
+import type { FetchSettings } from '../core/js/fetch.js';
+import { setActiveRequest, type ScriptContext } from '../core/js/globals.js';
 import type { SessionInfo } from './stream-vars.js';
 import type { SessionState } from './stream-session.js';
 
@@ -21,6 +23,7 @@ export interface SessionLink {
   readonly logger: Logger;
   readonly writable: ReadonlySet<string>;
   readonly readVariable: (s: SessionInfo, name: string) => string | undefined;
+  readonly fetchSettings: FetchSettings;
 }
 
 type DataHandler = (data: string, flags: { last: boolean }) => void;
@@ -44,7 +47,7 @@ function bytesOf(data: unknown): Buffer {
   return /^[\u0000-\u00ff]*$/.test(text) ? Buffer.from(text, 'latin1') : Buffer.from(text, 'utf8');
 }
 
-export class JsSession {
+export class JsSession implements ScriptContext {
   readonly #s: SessionState;
   readonly #link: SessionLink;
   verdict = VERDICT_NONE;
@@ -115,39 +118,60 @@ export class JsSession {
 
   /** In a js_filter handler: the data goes on in the direction it came (njs's s.send). */
   send(data: unknown): void {
-    if (this.#sink === null) throw scriptTypeError('s.send() is for js_filter handlers');
-    if (this.#dir === UP) this.#sink.passUp(bytesOf(data));
-    else this.#sink.passDown(bytesOf(data));
+    if (this.#dir === UP) this.#filterSink().passUp(bytesOf(data));
+    else this.#filterSink().passDown(bytesOf(data));
   }
 
   sendUpstream(data: unknown): void {
-    if (this.#sink === null) throw scriptTypeError('s.sendUpstream() is for js_filter handlers');
-    this.#sink.passUp(bytesOf(data));
+    this.#filterSink().passUp(bytesOf(data));
   }
 
-  /** sendDownstream: bytes to the client (in a phase: now, a greeting before the upstream is chosen). */
   sendDownstream(data: unknown): void {
-    if (this.#sink !== null) {
-      this.#sink.passDown(bytesOf(data));
-      return;
-    }
-    const socket = (this.#s as { socket?: { write(b: Buffer): boolean; destroyed: boolean } }).socket;
-    if (socket === undefined || socket.destroyed) return;
-    const bytes = bytesOf(data);
-    this.#s.bytesSent += bytes.length;
-    socket.write(bytes);
+    this.#filterSink().passDown(bytesOf(data));
   }
 
+  /** Sending is js_filter's: in a phase or a js_set njs 0.7.9 throws this Error (checked with nginx, TCP and UDP). */
+  #filterSink(): FilterSink {
+    if (this.#sink === null) throw scriptError('cannot send buffer in this handler');
+    return this.#sink;
+  }
+
+  /** ngx.fetch from this session's scripts: stream {}'s js_fetch_* settings. */
+  get fetchSettings(): FetchSettings {
+    return this.#link.fetchSettings;
+  }
+
+  // nginx + njs 0.7.9 write s.log / ngx.log lines as `*N js: ...`, no client or server after them (checked with nginx).
   log(message: unknown): void {
-    this.#link.logger.info(this.#s.errorContext(), `js: ${String(message)}`);
+    this.#link.logger.info({ connection: this.#s.connection }, `js: ${String(message)}`);
   }
 
   warn(message: unknown): void {
-    this.#link.logger.warn(this.#s.errorContext(), `js: ${String(message)}`);
+    this.#link.logger.warn({ connection: this.#s.connection }, `js: ${String(message)}`);
   }
 
   error(message: unknown): void {
-    this.#link.logger.error(this.#s.errorContext(), `js: ${String(message)}`);
+    this.#link.logger.error({ connection: this.#s.connection }, `js: ${String(message)}`);
+  }
+
+  /** Call a script function with this session as the one running (ngx.log / ngx.fetch know it). */
+  call(fn: (s: JsSession) => unknown): unknown {
+    setActiveRequest(this);
+    try {
+      return fn(this);
+    } finally {
+      setActiveRequest(null);
+    }
+  }
+
+  /** Call an upload / download handler with this session as the one running. */
+  #callHandler(handler: DataHandler, chunk: Buffer, last: boolean): void {
+    setActiveRequest(this);
+    try {
+      handler(chunk.toString('latin1'), { last });
+    } finally {
+      setActiveRequest(null);
+    }
   }
 
   /** An error-log line with the session's context. */
@@ -182,7 +206,7 @@ export class JsSession {
     this.#upload = null;
     this.#download = null;
     try {
-      fn(this);
+      this.call(fn);
     } catch (e) {
       this.fail(e);
       return false;
@@ -197,7 +221,7 @@ export class JsSession {
     if (handler === null) return false;
     this.#dir = up ? UP : DOWN;
     try {
-      handler(chunk.toString('latin1'), { last });
+      this.#callHandler(handler, chunk, last);
     } catch (e) {
       this.fail(e);
       this.#sink?.destroy();
@@ -214,7 +238,7 @@ export class JsSession {
     const handler = this.#upload;
     if (handler === null) return;
     try {
-      handler(chunk.toString('latin1'), { last });
+      this.#callHandler(handler, chunk, last);
     } catch (e) {
       this.fail(e);
     }

@@ -135,9 +135,7 @@ export class StreamSite {
     if (udp === undefined) {
       udp = new UdpServer(site, {
         groups: this.#groups, logger: this.#logger, hashKeys: this.#hashKeys, limits: this.#limits, maxSessions: this.#maxUdpSessions,
-        stats: (server) => this.#stats.get(server),
-        resolveDynamic: (target) => this.#dynamic.resolve(target, null),
-      });
+        stats: (server) => this.#stats.get(server), resolveDynamic: (target) => this.#dynamic.resolve(target, null), scripts: this.#scripts });
       this.#udp.set(listenKey, udp);
     }
     return udp.onDatagram;
@@ -150,12 +148,15 @@ export class StreamSite {
     return n;
   }
 
+  /** This config serves now: its js_periodic tasks start (close() stops them). */
+  startScripts(): void { this.#scripts?.periodic?.start(); }
   /**
    * Stop handing new connections to this site. Sessions already running keep flowing: a reload
    * retires the old site while its tunnels live on (the runtime decides when to cut them).
    */
   close(): void {
     this.#closed = true;
+    this.#scripts?.periodic?.stop();
     for (const u of this.#udp.values()) u.close();
   }
 
@@ -260,7 +261,7 @@ export class StreamSite {
     }
     const js = server.js;
     if (js?.access != null) {
-      const r = await this.#scripts!.runPhase(s, js.access, buffer, site.prereadTimeoutMs);
+      const r = await this.#scripts!.runPhase(s, js.access, buffer, site.prereadTimeoutMs, site.prereadBufferBytes);
       buffer = r.buffer;
       if (r.status !== 0 || s.gone) return this.#abort(s, buffer.length, r.status || 200);
     }
@@ -270,10 +271,12 @@ export class StreamSite {
       buffer = Buffer.alloc(0);
     }
     if (js?.preread != null) {
-      const r = await this.#scripts!.runPhase(s, js.preread, buffer, site.prereadTimeoutMs);
+      const r = await this.#scripts!.runPhase(s, js.preread, buffer, site.prereadTimeoutMs, site.prereadBufferBytes);
       buffer = r.buffer;
       if (r.status !== 0 || s.gone) return this.#abort(s, buffer.length, r.status || 200);
     }
+    // js_set Promises the server's directives need (beyond njs), awaited before its content
+    if (js !== null && !(await this.#scripts!.ready(s, js))) return this.#end(s);
 
     if (server.routes !== null) return this.#handOff(site, s, buffer);
     if (server.ret !== null) return this.#sendAndClose(s, buffer.length, 200, Buffer.from(server.ret(s)));

@@ -25,6 +25,7 @@ import { upstreamNameOf, type CompiledServer, type ListenSite } from './stream-c
 import { applyStreamLimits, releaseStreamLimits } from './stream-limits.js';
 import type { SessionInfo } from './stream-vars.js';
 import { UdpSession, type UdpRelaySettings, type UdpSessionOwner } from './udp-session.js';
+import type { StreamScripts } from './stream-js.js';
 
 export interface UdpServerDeps {
   readonly groups: ReadonlyMap<string, UpstreamGroup>;
@@ -37,6 +38,8 @@ export interface UdpServerDeps {
   resolveDynamic(target: string): UpstreamGroup | null | Promise<UpstreamGroup | null>;
   /** The status counters of a server block (none without a StatusRegistry). */
   stats?(server: StreamServerConfig): StreamServerStats | undefined;
+  /** stream {}'s scripts (a server with js_* has a plan only when there are). */
+  readonly scripts: StreamScripts | null;
 }
 
 /** The relay settings of a server, made once per config. */
@@ -166,6 +169,11 @@ export class UdpServer implements UdpSessionOwner {
     if (!server.access(s.remoteAddress)) {
       this.logger.error(s.errorContext(), 'access forbidden by rule while initializing session');
       return s.finish(403);
+    }
+    if (server.js !== null) {
+      const status = await this.#deps.scripts!.datagramPhases(s, server.js);
+      if (s.gone) return;
+      if (status !== 0) return s.finish(status);
     }
     if (server.ret !== null) {
       s.answer(Buffer.from(server.ret(s)));

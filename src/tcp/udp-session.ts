@@ -25,6 +25,7 @@ import type { UpstreamGroup } from '../upstream/group.js';
 import type { Peer } from '../upstream/peer.js';
 import type { ListenSite } from './stream-compile.js';
 import { proxyHeaderOf, SessionState } from './stream-session.js';
+import type { FilterSink, JsSession } from './stream-js-session.js';
 
 /** Client datagrams held while the session starts (limits, connect): nginx's proxy_buffer_size. */
 const QUEUE_LIMIT_BYTES = 16 * 1024;
@@ -47,7 +48,7 @@ export interface UdpRelaySettings {
   readonly timeoutMs: number;
 }
 
-export class UdpSession extends SessionState {
+export class UdpSession extends SessionState implements FilterSink {
   readonly udp = true;
   /** The key of its client in the owner's table. */
   readonly clientKey: string;
@@ -73,6 +74,8 @@ export class UdpSession extends SessionState {
   #lastActivityMs = 0;
   #timer: NodeJS.Timeout | null = null;
   #finishWhenSent = false;
+  /** js_filter: the session whose handlers each datagram goes through (stream-js.ts), else null. */
+  filter: JsSession | null = null;
   /** proxy_protocol on: the PROXY header, sent in front of the first datagram (nginx). */
   #header: Buffer | null = null;
 
@@ -102,7 +105,31 @@ export class UdpSession extends SessionState {
       }
       return;
     }
-    this.#toUpstream(msg);
+    this.#up(msg);
+  }
+
+  /** The session's first datagram (a script phase's `upload` handler reads it, before the relay starts). */
+  firstDatagram(): Buffer {
+    return this.#queue?.[0] ?? EMPTY;
+  }
+
+  /** js_filter's s.send() of an upload handler: a datagram to the upstream. */
+  passUp(bytes: Buffer): void {
+    if (bytes.length > 0 && !this.gone) this.#toUpstream(bytes);
+  }
+
+  /** js_filter's s.send() of a download handler: a datagram to the client. */
+  passDown(bytes: Buffer): void {
+    if (bytes.length > 0 && !this.gone) this.toClient(bytes);
+  }
+
+  /** js_filter's handler threw (logged): the session ends (njs: 500). */
+  destroy(): void {
+    this.finish(500);
+  }
+
+  #up(msg: Buffer): void {
+    if (this.filter === null || !this.filter.filter(true, msg, false)) this.#toUpstream(msg);
   }
 
   /** Relay from now on through `socket`, connected to `peer` (the held datagrams go first). */
@@ -121,7 +148,7 @@ export class UdpSession extends SessionState {
     this.#timer.unref();
     const queue = this.#queue!;
     this.#queue = null;
-    for (const m of queue) this.#toUpstream(m);
+    for (const m of queue) this.#up(m);
     if (queue.length === 0) this.#testDone();
   }
 
@@ -224,7 +251,7 @@ export class UdpSession extends SessionState {
     this.responses++;
     a.bytesReceived += msg.length;
     this.#lastActivityMs = Date.now();
-    this.toClient(msg);
+    if (this.filter === null || !this.filter.filter(false, msg, false)) this.toClient(msg);
   };
 
   /** ECONNREFUSED (ICMP port unreachable) and the like: nginx's failed recv(). */

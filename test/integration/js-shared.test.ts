@@ -112,6 +112,8 @@ describe('ngx.shared across worker processes', () => {
     const reads = new Set<string>();
     for (let i = 0; i < 20; i++) reads.add(await get(port, '/read?zone=kv&key=w'));
     expect([...reads]).toEqual(['seen|w']);
+    // a missing key reads as undefined in a worker too (its answer crosses the channel without a value)
+    expect(await get(port, '/read?zone=kv&key=missing')).toBe('undefined|w');
   }, 60_000);
 });
 

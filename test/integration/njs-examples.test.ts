@@ -149,6 +149,71 @@ const CASES: readonly Case[] = [
   { name: 'an async handler that rejects is a 500', path: '/later', status: 500 },
 ];
 
+/** The stream {} servers' listen ports in nginx.conf (each filled in per run). */
+const STREAM_PORTS = ['STREAM_ACCESS_PORT', 'STREAM_ROUTE_PORT', 'STREAM_FILTER_PORT', 'STREAM_FETCH_PORT'] as const;
+
+interface StreamCase {
+  readonly name: string;
+  readonly port: (typeof STREAM_PORTS)[number];
+  /** What the client writes once connected. */
+  readonly send: string;
+  /** The client's own address (127.0.0.2 is not on the access example's list). */
+  readonly from?: string;
+  /** What nginx + njs answered (pinned, so a broken example cannot pass by failing the same way twice). */
+  readonly answer: string;
+}
+
+const STREAM_CASES: readonly StreamCase[] = [
+  { name: 'js_access by address: a listed client gets through', port: 'STREAM_ACCESS_PORT', send: 'x', answer: 'welcome 127.0.0.1\n' },
+  { name: 'js_access by address: another is closed at once', port: 'STREAM_ACCESS_PORT', send: 'x', from: '127.0.0.2', answer: '' },
+  { name: 'js_preread reads the first line, js_set names the upstream for proxy_pass (a)', port: 'STREAM_ROUTE_PORT', send: 'a\nhello', answer: 'A<a\nhello>\n' },
+  { name: 'js_preread reads the first line, js_set names the upstream for proxy_pass (b)', port: 'STREAM_ROUTE_PORT', send: 'b\nhello', answer: 'B<b\nhello>\n' },
+  { name: 'js_filter rewrites the upload and the download', port: 'STREAM_FILTER_PORT', send: 'hello there\n', answer: '[A<HELLO THERE\n>]\n' },
+  { name: 'js_access asks an HTTP service (ngx.fetch) and sets a js_var', port: 'STREAM_FETCH_PORT', send: 'x', answer: 'hello ann\n' },
+];
+
+/** A TCP upstream that answers each piece it gets as `TAG<piece>` and a newline. */
+const echoServers: net.Server[] = [];
+async function echoServer(tag: string): Promise<number> {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.on('error', () => {});
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('data', (d) => socket.write(`${tag}<${d.toString('latin1')}>\n`));
+  });
+  server.on('close', () => { for (const socket of sockets) socket.destroy(); });
+  echoServers.push(server);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return (server.address() as net.AddressInfo).port;
+}
+
+/** Connect (from `from`), write, and collect the answer until the server closes or is quiet for 400ms. */
+function streamExchange(port: number, c: StreamCase): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: '127.0.0.1', port, ...(c.from !== undefined ? { localAddress: c.from } : {}) });
+    let out = '';
+    let timer: NodeJS.Timeout | undefined;
+    const arm = () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => socket.destroy(), 400);
+    };
+    socket.on('error', () => {});
+    socket.on('connect', () => {
+      socket.write(c.send);
+      arm();
+    });
+    socket.on('data', (d) => {
+      out += d.toString('latin1');
+      arm();
+    });
+    socket.on('close', () => {
+      clearTimeout(timer);
+      resolve(out);
+    });
+  });
+}
+
 describe.skipIf(NO_NGINX_NJS)('njs examples: tsproxy answers what nginx + njs answer', () => {
   const dirs: string[] = [];
   let backend: http.Server | undefined;
@@ -156,17 +221,20 @@ describe.skipIf(NO_NGINX_NJS)('njs examples: tsproxy answers what nginx + njs an
   let runtime: Runtime | undefined;
   let nginxPort = 0;
   let proxyPort = 0;
+  let nginxPorts: Record<string, number> = {};
+  let proxyPorts: Record<string, number> = {};
   let proxyLog = '';
 
   /** A copy of the fixtures with the ports filled in; returns the config file. */
-  function prepare(listenPort: number, backendPort: number): { dir: string; file: string } {
+  function prepare(ports: Readonly<Record<string, number>>): { dir: string; file: string } {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsproxy-njs-examples-'));
     fs.chmodSync(dir, 0o755);
     dirs.push(dir);
     fs.mkdirSync(path.join(dir, 'logs'));
     for (const name of fs.readdirSync(FIXTURES)) fs.copyFileSync(path.join(FIXTURES, name), path.join(dir, name));
     const file = path.join(dir, 'nginx.conf');
-    const text = fs.readFileSync(file, 'utf8').replaceAll('LISTEN_PORT', String(listenPort)).replaceAll('BACKEND_PORT', String(backendPort));
+    let text = fs.readFileSync(file, 'utf8');
+    for (const [name, port] of Object.entries(ports)) text = text.replaceAll(name, String(port));
     fs.writeFileSync(file, text);
     return { dir, file };
   }
@@ -177,12 +245,21 @@ describe.skipIf(NO_NGINX_NJS)('njs examples: tsproxy answers what nginx + njs an
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const backendPort = (server.address() as net.AddressInfo).port;
 
-    nginxPort = await freePort();
-    const n = prepare(nginxPort, backendPort);
+    const echoA = await echoServer('A');
+    const echoB = await echoServer('B');
+    const ports = async (): Promise<Record<string, number>> => {
+      const out: Record<string, number> = { BACKEND_PORT: backendPort, ECHO_A_PORT: echoA, ECHO_B_PORT: echoB };
+      for (const name of ['LISTEN_PORT', ...STREAM_PORTS]) out[name] = await freePort();
+      return out;
+    };
+    nginxPorts = await ports();
+    nginxPort = nginxPorts['LISTEN_PORT']!;
+    const n = prepare(nginxPorts);
     nginx = await startNginx(n.dir, n.file, nginxPort);
 
-    proxyPort = await freePort();
-    const t = prepare(proxyPort, backendPort);
+    proxyPorts = await ports();
+    proxyPort = proxyPorts['LISTEN_PORT']!;
+    const t = prepare(proxyPorts);
     proxyLog = path.join(t.dir, 'logs/error.log');
     const loaded = loadConfigFile(t.file, { prefix: t.dir });
     if (loaded.config === null) throw new Error(loaded.errors.map(String).join('\n'));
@@ -192,6 +269,7 @@ describe.skipIf(NO_NGINX_NJS)('njs examples: tsproxy answers what nginx + njs an
   afterAll(async () => {
     await runtime?.stop({ graceful: false });
     await nginx?.stop();
+    for (const server of echoServers) server.close();
     if (backend !== undefined) {
       backend.closeAllConnections();
       await new Promise<void>((resolve) => backend!.close(() => resolve()));
@@ -207,6 +285,22 @@ describe.skipIf(NO_NGINX_NJS)('njs examples: tsproxy answers what nginx + njs an
       expect(shown(got, c, proxyPort)).toEqual(shown(expected, c, nginxPort));
     });
   }
+
+  for (const c of STREAM_CASES) {
+    test(`stream: ${c.name}`, async () => {
+      const expected = await streamExchange(nginxPorts[c.port]!, c);
+      expect(expected, 'nginx + njs').toBe(c.answer);
+      expect(await streamExchange(proxyPorts[c.port]!, c)).toBe(expected);
+    });
+  }
+
+  test('stream: s.log\'s line, as nginx writes it ("*N js: ...", nothing after it)', async () => {
+    const denied: StreamCase = { name: 'denied', port: 'STREAM_ACCESS_PORT', send: 'x', from: '127.0.0.2', answer: '' };
+    await streamExchange(nginxPorts[denied.port]!, denied);
+    await streamExchange(proxyPorts[denied.port]!, denied);
+    await expect.poll(() => streamJsLines(nginx!.errorLog()).at(-1)).toBe('[info] *N js: denied 127.0.0.2 |');
+    await expect.poll(() => streamJsLines(fs.readFileSync(proxyLog, 'utf8')).at(-1)).toBe(streamJsLines(nginx!.errorLog()).at(-1));
+  });
 
   test('two Cookie fields (node:http would join them): njs joins them with ";"', async () => {
     const raw = (port: number) => new Promise<string>((resolve, reject) => {
@@ -232,18 +326,28 @@ describe.skipIf(NO_NGINX_NJS)('njs examples: tsproxy answers what nginx + njs an
      * request field where the entry has one (nginx: the exceptions yes, r.log()/ngx.log() lines no).
      */
     const lines = (log: string): string[] => log.split(/\n(?=\d{4}\/\d\d\/\d\d )/).flatMap((entry) => {
-      const m = /^\S+ \S+ \[(\w+)\] \d+#\d+: (?:\*\d+ )?((?:js exception: |js: audit)[^\n]*?)(?:\\x0a|\n|, client: |$)/.exec(entry);
-      return m === null ? [] : [`[${m[1]}] ${m[2]} | ${/request: "[^"]*"/.exec(entry)?.[0] ?? '-'}`];
+      const m = /^\S+ \S+ \[(\w+)\] \d+#\d+: (\*\d+ )?((?:js exception: |js: audit)[^\n]*?)(?:\\x0a|\n|, client: |$)/.exec(entry);
+      // `*N`: the line carries its connection's number (nginx + njs: every line of a handler, ngx.log's too)
+      return m === null ? [] : [`[${m[1]}] ${m[2] === undefined ? '' : '*N '}${m[3]} | ${/request: "[^"]*"/.exec(entry)?.[0] ?? '-'}`];
     });
-    await expect.poll(() => lines(nginx!.errorLog()).length).toBe(6);
+    // boom and later's exceptions, /audit's four lines, /stamped's header filter's ngx.log line
+    await expect.poll(() => lines(nginx!.errorLog()).length).toBe(7);
     await expect.poll(() => lines(fs.readFileSync(proxyLog, 'utf8'))).toEqual(lines(nginx!.errorLog()));
   });
 });
 
+/** The `js:` lines of a stream script in an error log, as `[level] *N message | the rest of the line`. */
+function streamJsLines(log: string): string[] {
+  return log.split('\n').flatMap((line) => {
+    const m = /^\S+ \S+ \[(\w+)\] \d+#\d+: (\*\d+ )?(js: denied [^,]*)(.*)$/.exec(line);
+    return m === null ? [] : [`[${m[1]}] ${m[2] === undefined ? '' : '*N '}${m[3]} |${m[4]}`];
+  });
+}
+
 /**
  * ngx.shared and js_periodic are njs 0.8's: the njs installed with Debian 12's nginx (0.7.9) has
- * neither, so these examples (counter.js, shared.conf) are checked against njs's documented
- * results: incr() starts a missing key at its init (0) and returns the new value; keys()/items()
+ * neither, so these examples (counter.js with shared.conf, streamcount.js with stream-shared.conf)
+ * are checked against njs's documented results: incr() starts a missing key at its init (0) and returns the new value; keys()/items()
  * list the entries; a zone's timeout= removes an entry that long after it was written; js_periodic
  * calls its function every interval= in worker 0.
  */
@@ -272,5 +376,23 @@ describe('njs examples of ngx.shared and js_periodic (njs\'s documented results)
 
     // js_periodic every 200ms (worker 0: the only one here)
     await expect.poll(async () => JSON.parse((await get('/report')).body).ticks, { timeout: 5000, interval: 100 }).toBeGreaterThanOrEqual(2);
+  });
+
+  test('stream {}: a connection limit per client that expires, a periodic heartbeat', async () => {
+    const dir = tempDir('tsproxy-njs-stream-shared-');
+    fs.copyFileSync(path.join(FIXTURES, 'streamcount.js'), path.join(dir, 'streamcount.js'));
+    const text = fs.readFileSync(path.join(FIXTURES, 'stream-shared.conf'), 'utf8').replace('LISTEN_PORT', '0');
+    const p = await startProxyFromFile(text, dir);
+    const connect = () => streamExchange(p.port(), { name: 'count', port: 'STREAM_ACCESS_PORT', send: 'x', answer: '' });
+
+    const answers = [];
+    for (let i = 0; i < 4; i++) answers.push(await connect());
+    expect(answers.slice(0, 3).map((a) => JSON.parse(a).conns)).toEqual([1, 2, 3]);
+    // the fourth is denied: closed with nothing sent
+    expect(answers[3]).toBe('');
+    // timeout=1s: the client's entry goes, and with it the limit
+    await expect.poll(connect, { timeout: 5000, interval: 300 }).not.toBe('');
+    // js_periodic every 200ms (worker 0: the only one here)
+    await expect.poll(async () => JSON.parse(await connect()).beats, { timeout: 5000, interval: 100 }).toBeGreaterThanOrEqual(2);
   });
 });

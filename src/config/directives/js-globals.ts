@@ -1,7 +1,8 @@
 /**
  * The directives of njs's globals: ngx.fetch's settings (js_fetch_*; tsproxy reads them in
- * http {} only: ngx.fetch is a global, and a script's promise continuations do not know their
- * request) and ngx.shared's zones (js_shared_dict_zone).
+ * http {} and stream {} only, not per server or location: ngx.fetch is a global, and a script's
+ * promise continuations do not know their request), ngx.shared's zones (js_shared_dict_zone:
+ * http {} and stream {} each have their own, as njs) and js_periodic.
  */
 import type { Directive } from '../ast.js';
 import type { JsFetchConfig } from '../js-types.js';
@@ -18,11 +19,11 @@ function setFetch(scope: Scope, d: Directive, value: Partial<JsFetchConfig> | nu
   if (js !== null) js.fetch = { ...js.fetch, ...value };
 }
 
-const NOTE = 'In http {} only (njs: server and location too).';
+const NOTE = 'In http {} and stream {} (njs: server and location too); a stream script\'s ngx.fetch uses stream {}\'s settings while it runs synchronously, http {}\'s (when it has scripts) after an await.';
 
 export const JS_FETCH_DIRECTIVES: readonly DirectiveSpec[] = [
   {
-    name: 'js_fetch_timeout', contexts: ['http'], args: [1, 1], syntax: 'js_fetch_timeout time;',
+    name: 'js_fetch_timeout', contexts: ['http', 'stream'], args: [1, 1], syntax: 'js_fetch_timeout time;',
     summary: 'How long ngx.fetch waits between two reads or writes (default 60s): past it the Promise rejects with "read timed out".', note: NOTE,
     apply(scope, d) {
       const ms = parseDuration(d.args[0]!.value, 's');
@@ -30,7 +31,7 @@ export const JS_FETCH_DIRECTIVES: readonly DirectiveSpec[] = [
     },
   },
   {
-    name: 'js_fetch_buffer_size', contexts: ['http'], args: [1, 1], syntax: 'js_fetch_buffer_size size;',
+    name: 'js_fetch_buffer_size', contexts: ['http', 'stream'], args: [1, 1], syntax: 'js_fetch_buffer_size size;',
     summary: 'The longest response head ngx.fetch reads (default 16k).', note: NOTE,
     apply(scope, d) {
       const n = parseSize(d.args[0]!.value);
@@ -38,7 +39,7 @@ export const JS_FETCH_DIRECTIVES: readonly DirectiveSpec[] = [
     },
   },
   {
-    name: 'js_fetch_max_response_buffer_size', contexts: ['http'], args: [1, 1], syntax: 'js_fetch_max_response_buffer_size size;',
+    name: 'js_fetch_max_response_buffer_size', contexts: ['http', 'stream'], args: [1, 1], syntax: 'js_fetch_max_response_buffer_size size;',
     summary: 'The largest response body ngx.fetch keeps (default 1m); a larger one rejects (njs: "prematurely closed connection").', note: NOTE,
     apply(scope, d) {
       const n = parseSize(d.args[0]!.value);
@@ -46,7 +47,7 @@ export const JS_FETCH_DIRECTIVES: readonly DirectiveSpec[] = [
     },
   },
   {
-    name: 'js_fetch_verify', contexts: ['http'], args: [1, 1], syntax: 'js_fetch_verify on | off;',
+    name: 'js_fetch_verify', contexts: ['http', 'stream'], args: [1, 1], syntax: 'js_fetch_verify on | off;',
     summary: 'Whether ngx.fetch checks an HTTPS server\'s certificate and name (default on).', note: NOTE,
     apply(scope, d) {
       const on = parseFlag(d.args[0]!.value);
@@ -54,7 +55,7 @@ export const JS_FETCH_DIRECTIVES: readonly DirectiveSpec[] = [
     },
   },
   {
-    name: 'js_fetch_trusted_certificate', contexts: ['http'], args: [1, 1], syntax: 'js_fetch_trusted_certificate file;',
+    name: 'js_fetch_trusted_certificate', contexts: ['http', 'stream'], args: [1, 1], syntax: 'js_fetch_trusted_certificate file;',
     summary: 'The CA certificates (PEM) ngx.fetch checks HTTPS servers against (default: the system\'s).', note: `${NOTE} Relative paths resolve against the prefix.`,
     apply(scope, d) {
       setFetch(scope, d, { trustedCertificatePath: resolvePath(scope.state.prefix, d.args[0]!.value) });
@@ -69,10 +70,10 @@ const MIN_ZONE_BYTES = 8192;
 
 export const JS_SHARED_DICT_DIRECTIVES: readonly DirectiveSpec[] = [
   {
-    name: 'js_shared_dict_zone', contexts: ['http'], args: [1, 5], multiple: true,
+    name: 'js_shared_dict_zone', contexts: ['http', 'stream'], args: [1, 5], multiple: true,
     syntax: 'js_shared_dict_zone zone=name:size [timeout=time] [type=string|number] [evict] [state=file];',
     summary: 'A key/value dict scripts reach as `ngx.shared.name` (get, set, add, replace, incr, delete, pop, has, keys, items, size, freeSpace, clear): one zone across worker processes.',
-    note: 'Entries expire after `timeout=` (default: never); a full zone throws SharedMemoryError on a write, or with `evict` drops its least recently written entries. The primary process keeps the zone; each operation of a worker is a synchronous round trip to it. Entries survive a reload (unless the zone\'s type changes); with `state=file` (relative: to the prefix) they are kept in that JSON file and read back at start (written half a second after a change, and at exit).',
+    note: 'In http {} and stream {}: a zone name may be used in one of them only (njs keeps the two apart; tsproxy\'s ngx.shared holds both areas\' zones). Entries expire after `timeout=` (default: never); a full zone throws SharedMemoryError on a write, or with `evict` drops its least recently written entries. The primary process keeps the zone; each operation of a worker is a synchronous round trip to it. Entries survive a reload (unless the zone\'s type changes); with `state=file` (relative: to the prefix) they are kept in that JSON file and read back at start (written half a second after a change, and at exit).',
     apply(scope, d) {
       const r = scope.state.report;
       const m = ZONE.exec(d.args[0]!.value);
@@ -96,6 +97,11 @@ export const JS_SHARED_DICT_DIRECTIVES: readonly DirectiveSpec[] = [
       const js = jsDraft(scope);
       if (js === null) return;
       if (js.sharedZones.some((z) => z.name === m[1])) return err(r, 'TSP_ERR_CONFIG_DUPLICATE', `duplicate zone "${m[1]}"`, d.args[0]!.loc);
+      // One ngx.shared holds both areas' zones (a global does not know which area runs it).
+      const other = js === scope.state.http?.js ? scope.state.stream?.js : scope.state.http?.js;
+      if (other?.sharedZones.some((z) => z.name === m[1]) === true) {
+        return err(r, 'TSP_ERR_CONFIG_DUPLICATE', `zone "${m[1]}" is already a js_shared_dict_zone of ${js === scope.state.http?.js ? 'stream' : 'http'} {}`, d.args[0]!.loc);
+      }
       js.sharedZones.push({ name: m[1]!, sizeBytes, timeoutMs, evict, type, statePath });
     },
   },
@@ -134,10 +140,10 @@ export const JS_MORE_DIRECTIVES: readonly DirectiveSpec[] = [
     },
   },
   {
-    name: 'js_periodic', contexts: ['location'], args: [1, 4], multiple: true,
+    name: 'js_periodic', contexts: ['location', 'stream_server'], args: [1, 4], multiple: true,
     syntax: 'js_periodic module.function [interval=time] [jitter=time] [worker_affinity=all|mask];',
     summary: 'Run the function every `interval` (default 5s) in the worker processes `worker_affinity` names (default: worker 0 only; `all`, or a mask such as `0101` whose rightmost digit is worker 0), each run delayed by up to `jitter`.',
-    note: 'The function gets an object with `variables` / `rawVariables` (empty: there is no request) and may be async: a run that has not finished skips the next. A throw or rejection is logged ("js exception"). The timers start when the config serves and stop when a reload replaces it.',
+    note: 'In a location (http) or a server (stream), as njs. The function gets an object with `variables` / `rawVariables` (empty: there is no request) and may be async: a run that has not finished skips the next. A throw or rejection is logged ("js exception"). The timers start when the config serves and stop when a reload replaces it.',
     apply(scope, d) {
       const r = scope.state.report;
       const ref = functionRef(d.args[0]!, r);

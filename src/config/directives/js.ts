@@ -131,7 +131,7 @@ export const JS_DIRECTIVES: readonly DirectiveSpec[] = [
   {
     name: 'js_set', contexts: ['http', 'stream'], args: [2, 4], multiple: true, syntax: 'js_set $variable module.function [nocache] [timeout=time];',
     summary: 'The variable\'s value is what the function returns for the request (computed at its first use, then kept for the request unless `nocache`).',
-    note: 'Beyond njs: the function may return a Promise (a Redis or HTTP lookup); the request waits for it before its content handler (proxy_pass, return, js_content) when the location uses the variable, at most `timeout=` (default 60s; not with `nocache`, whose value is computed at each use), and an error or timeout is logged and gives "". In http {} and stream {} (njs allows server and location too); in stream the function gets the session `s` (a Promise is not awaited there). ' + DOC_NOTE,
+    note: 'Beyond njs: the function may return a Promise (a Redis or HTTP lookup); the request waits for it before its content handler (proxy_pass, return, js_content) when the location uses the variable, at most `timeout=` (default 60s; not with `nocache`, whose value is computed at each use), and an error or timeout is logged and gives "". In http {} and stream {} (njs allows server and location too); in stream the function gets the session `s`, and a Promise is awaited before the server\'s proxy_pass or return when its directives use the variable. ' + DOC_NOTE,
     apply(scope, d) {
       const js = jsDraft(scope);
       const r = scope.state.report;
@@ -188,7 +188,7 @@ export const JS_DIRECTIVES: readonly DirectiveSpec[] = [
   {
     name: 'js_preread', contexts: ['stream', 'stream_server'], args: [1, 1], syntax: 'js_preread module.function;',
     summary: 'Run the function in the stream preread phase (after js_access): it reads the client\'s first bytes with `s.on(\'upload\', ...)` and ends the phase with `s.done()` (those bytes then go to the upstream), e.g. to set a js_var that `proxy_pass $var` uses.',
-    note: STREAM_PHASE_NOTE + 'preread_timeout bounds the wait.',
+    note: STREAM_PHASE_NOTE + 'preread_timeout bounds the wait, preread_buffer_size what is read (past it nginx\'s "preread buffer full", 400). On a UDP server the handler gets the session\'s first datagram and must decide on it.',
     apply(scope, d) {
       const ref = functionRef(d.args[0]!, scope.state.report);
       if (ref !== undefined) streamPhase(scope, 'preread', ref);

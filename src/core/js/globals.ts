@@ -4,8 +4,11 @@
  * config with scripts is built; conf_prefix and ngx.fetch's settings follow the latest config.
  */
 import cluster from 'node:cluster';
+import fs from 'node:fs';
 import type { Logger } from 'pino';
 import type { SharedDict } from './shared.js';
+import type { JsFetchConfig } from '../../config/js-types.js';
+import { TsproxyError } from '../../errors.js';
 import { fetchWith, Headers, Response, type FetchInit, type FetchSettings } from './fetch.js';
 
 /** The njs API level implemented (Debian 12's njs, the reference the tests were checked against). */
@@ -24,43 +27,87 @@ interface NgxGlobal {
   readonly shared: Readonly<Record<string, SharedDict>>;
 }
 
-/**
- * The error log of the request whose script is running now (set around each synchronous script
- * call): ngx.fetch called there logs with the request's context, as njs. After an await it is
- * not known (no per-promise context is kept: that would cost every request).
- */
-let active: { logError(message: string): void } | null = null;
+/** What ngx.log and ngx.fetch know of the request or session whose script runs now. */
+export interface ScriptContext {
+  log(message: unknown): void;
+  warn(message: unknown): void;
+  error(message: unknown): void;
+  logError(message: string): void;
+  /** The area's ngx.fetch settings (absent: the globals' own, http {}'s when it has scripts). */
+  readonly fetchSettings?: FetchSettings;
+}
 
-export function setActiveRequest(jr: { logError(message: string): void } | null): void {
+/**
+ * The request or session whose script runs now (set around each synchronous script call):
+ * ngx.log writes its line with the connection number (njs: `*N js: ...`), and ngx.fetch called
+ * there logs with its context and uses its area's settings, as njs. After an await it is not
+ * known (no per-promise context is kept: that would cost every request).
+ */
+let active: ScriptContext | null = null;
+
+export function setActiveRequest(jr: ScriptContext | null): void {
   active = jr;
 }
+
+/** What one area (http {} or stream {}) gives the globals. */
+interface AreaGlobals {
+  readonly logger: Logger;
+  readonly confPrefix: string;
+  readonly fetch: FetchSettings;
+  readonly shared: Readonly<Record<string, SharedDict>>;
+}
+
+const areas: { http: AreaGlobals | null; stream: AreaGlobals | null } = { http: null, stream: null };
+/** http {}'s when it has scripts, else stream {}'s: what a script outside any request uses. */
+let current: AreaGlobals | null = null;
+/** Both areas' zones (a zone name is in one area only: the config refuses a clash). */
+let shared: Readonly<Record<string, SharedDict>> = Object.freeze({});
 
 function processLog(message: string): void {
   current!.logger.error({ code: 'TSP_ERR_JS' }, message);
 }
-
-let current: { logger: Logger; confPrefix: string; fetch: FetchSettings; shared: Readonly<Record<string, SharedDict>> } | null = null;
 
 /** njs's worker_id: cluster workers count from 1, njs's from 0 (a single process is worker 0). */
 export function workerId(): number {
   return cluster.isWorker && cluster.worker !== undefined ? cluster.worker.id - 1 : 0;
 }
 
-export function installGlobals(confPrefix: string, logger: Logger, fetch: FetchSettings, shared: Readonly<Record<string, SharedDict>>): void {
+/** js_fetch_*'s settings with the trusted certificates read (a file that cannot be read fails the config). */
+export function fetchSettingsOf(c: JsFetchConfig): FetchSettings {
+  if (c.trustedCertificatePath === null) return { ...c, trustedCertificate: null };
+  try {
+    return { ...c, trustedCertificate: fs.readFileSync(c.trustedCertificatePath, 'utf8') };
+  } catch (e) {
+    throw new TsproxyError('TSP_ERR_JS', `js_fetch_trusted_certificate "${c.trustedCertificatePath}": ${(e as Error).message}`);
+  }
+}
+
+/**
+ * A config's area with scripts sets what ngx and njs read. `only`: the config has scripts in this
+ * area alone (the other area's settings and zones, from an earlier config, go).
+ */
+export function installGlobals(area: 'http' | 'stream', confPrefix: string, logger: Logger, fetch: FetchSettings,
+  dicts: Readonly<Record<string, SharedDict>>, only = false): void {
   const first = current === null;
-  current = { logger, confPrefix: confPrefix.endsWith('/') ? confPrefix : `${confPrefix}/`, fetch, shared };
+  areas[area] = { logger, confPrefix: confPrefix.endsWith('/') ? confPrefix : `${confPrefix}/`, fetch, shared: dicts };
+  if (only) areas[area === 'http' ? 'stream' : 'http'] = null;
+  current = areas.http ?? areas.stream;
+  shared = Object.freeze(Object.assign(Object.create(null) as Record<string, SharedDict>, areas.stream?.shared, areas.http?.shared));
   if (!first) return;
   const ngx: NgxGlobal = {
     INFO: 4, WARN: 5, ERR: 6,
     get conf_prefix() { return current!.confPrefix; },
-    get shared() { return current!.shared; },
+    get shared() { return shared; },
     worker_id: workerId(),
     log(level, message) {
-      current!.logger[LEVELS[level] ?? 'info'](`js: ${String(message)}`);
+      const to = LEVELS[level] ?? 'info';
+      // In a handler: the request's line (`*N js: ...`, as njs writes it); elsewhere the process's.
+      if (active !== null) active[to === 'info' ? 'log' : to](message);
+      else current!.logger[to](`js: ${String(message)}`);
     },
     fetch(resource, init) {
       const jr = active;
-      return fetchWith(current!.fetch, resource, init, jr === null ? processLog : (m) => jr.logError(m));
+      return fetchWith(jr?.fetchSettings ?? current!.fetch, resource, init, jr === null ? processLog : (m) => jr.logError(m));
     },
   };
   Object.defineProperty(globalThis, 'ngx', { value: ngx, configurable: true, writable: false });

@@ -17,13 +17,24 @@ export function scriptTypeError(message: string): TypeError {
   return new TypeError(message);
 }
 
-/** The error with its stack down to the script's frames (tsproxy's own are cut), module URLs shown as paths. */
+/**
+ * The error with its stack down to the script's frames, module URLs shown as paths: tsproxy's own
+ * frames are cut, those below the script (its caller) and those above it (an API of ours that
+ * threw, where njs shows a native frame).
+ */
 export function scriptStack(err: unknown): string {
   const text = err instanceof Error ? (err.stack ?? String(err)) : String(err);
   const lines = text.split('\n');
-  const engine = lines.findIndex((l) => ENGINE_FRAME.test(l));
-  return (engine === -1 ? lines : lines.slice(0, engine)).join('\n').replace(/file:\/\/(\/[^\s?:)]*)(\?v=[\w.-]*)?/g, '$1');
+  let first = lines.findIndex((l) => FRAME.test(l));
+  if (first === -1) first = lines.length;
+  let script = first;
+  while (script < lines.length && ENGINE_FRAME.test(lines[script]!)) script++;
+  let end = script;
+  while (end < lines.length && !ENGINE_FRAME.test(lines[end]!)) end++;
+  return [...lines.slice(0, first), ...lines.slice(script, end)].join('\n').replace(/file:\/\/(\/[^\s?:)]*)(\?v=[\w.-]*)?/g, '$1');
 }
+
+const FRAME = /^\s+at /;
 
 /** A stack frame of tsproxy's scripting code (src/ or dist/). */
 const ENGINE_FRAME = /^\s+at .*[/\\](?:src|dist)[/\\](?:(?:http|core)[/\\]js[/\\]|tcp[/\\])/;

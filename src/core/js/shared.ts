@@ -15,7 +15,8 @@ export function setSharedDictService(s: SharedDictService): void {
 
 function call(op: DictOp): unknown {
   const a = service.call(op);
-  if ('r' in a) return a.r;
+  // An `undefined` result (get() of a missing key) crosses the workers' channel as `{}`: JSON drops it.
+  if (!('e' in a)) return a.r;
   const [name, message] = a.e;
   throw name === 'TypeError' ? scriptTypeError(message) : name === 'SharedMemoryError' ? new SharedMemoryError(message) : scriptError(message);
 }

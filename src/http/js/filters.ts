@@ -9,6 +9,7 @@ import type { HttpRequest } from '../request.js';
 import type { JsFunction } from '../../core/js/loader.js';
 import { MODE_CONTENT, MODE_FILTER, type JsRequest } from './request.js';
 import type { JsRuntime } from './runtime.js';
+import { setActiveRequest } from '../../core/js/globals.js';
 
 const EMPTY = Buffer.alloc(0);
 const NOT_LAST = Object.freeze({ last: false });
@@ -38,12 +39,14 @@ export class JsFilterPlan implements ScriptFilterPlan {
     jr.loadHeadersOut(fields);
     jr.mode = MODE_FILTER;
     const fn = this.#headerFn!;
+    setActiveRequest(jr);
     try {
       fn(jr);
     } catch (e) {
       failed(r, jr, e);
       return null;
     } finally {
+      setActiveRequest(null);
       jr.mode = MODE_CONTENT;
     }
     return jr.headersOutFields();
@@ -91,6 +94,7 @@ class JsBodyStage implements ScriptBodyStage {
     jr.filtered = out;
     jr.mode = MODE_FILTER;
     const fn = this.#fn;
+    setActiveRequest(jr);
     try {
       fn(jr, this.#buffer ? data : data.toString('utf8'), flags);
     } catch (e) {
@@ -98,6 +102,7 @@ class JsBodyStage implements ScriptBodyStage {
       failed(this.#r, jr, e);
       return null;
     } finally {
+      setActiveRequest(null);
       jr.filtered = null;
       jr.mode = MODE_CONTENT;
     }

@@ -5,33 +5,19 @@
  * A location without js_* has no JsLocationPlan (its requests pay one null check).
  */
 import type { Logger } from 'pino';
-import fs from 'node:fs';
-import type { JsFetchConfig, JsHttpConfig } from '../../config/js-types.js';
-import type { FetchSettings } from '../../core/js/fetch.js';
+import type { JsHttpConfig } from '../../config/js-types.js';
 import type { LocationConfig, LocationHandler, LocationSettings } from '../../config/types.js';
-import { TsproxyError } from '../../errors.js';
+import { isThenable, JS_SET_TIMEOUT_MS, settleSetValue, variableText } from '../../core/js/js-set.js';
 import type { HttpRequest } from '../request.js';
 import { compileTemplate, type CompiledTemplate, type Getter, type RequestInfo, type TemplateContext } from '../variables.js';
 import { findFunction, type JsFunction, type JsModules } from '../../core/js/loader.js';
 import { JsRequest, MODE_ACCESS, MODE_CONTENT, MODE_VARIABLE } from './request.js';
-import { installGlobals, installPreloads, setActiveRequest, workerId } from '../../core/js/globals.js';
-import { PeriodicRunner } from './periodic.js';
+import { fetchSettingsOf, installGlobals, installPreloads, setActiveRequest } from '../../core/js/globals.js';
+import { periodicRunnerOf, type PeriodicRunner } from '../../core/js/periodic.js';
 import { sharedDicts } from '../../core/js/shared.js';
 import { JsFilterPlan } from './filters.js';
 import { JsBodyReader } from './body.js';
 import { BODY_NONE } from '../request.js';
-
-function fetchSettings(c: JsFetchConfig): FetchSettings {
-  if (c.trustedCertificatePath === null) return { ...c, trustedCertificate: null };
-  try {
-    return { ...c, trustedCertificate: fs.readFileSync(c.trustedCertificatePath, 'utf8') };
-  } catch (e) {
-    throw new TsproxyError('TSP_ERR_JS', `js_fetch_trusted_certificate "${c.trustedCertificatePath}": ${(e as Error).message}`);
-  }
-}
-
-/** How long a request waits for a js_set Promise (tsproxy's; njs has no async js_set). */
-export const JS_SET_TIMEOUT_MS = 60_000;
 
 export interface JsSetBinding {
   readonly variable: string;
@@ -52,15 +38,6 @@ export function jsRequestOf(r: HttpRequest, rt: JsRuntime): JsRequest {
   return (r.js ??= new JsRequest(r, rt));
 }
 
-function isThenable(v: unknown): v is PromiseLike<unknown> {
-  return v !== null && typeof v === 'object' && typeof (v as { then?: unknown }).then === 'function';
-}
-
-/** njs's conversion of a js_set result. */
-function variableText(v: unknown): string {
-  return v === undefined || v === null ? '' : typeof v === 'string' ? v : Buffer.isBuffer(v) ? v.toString('utf8') : String(v);
-}
-
 export class JsRuntime {
   readonly logger: Logger;
   readonly #modules: JsModules;
@@ -78,15 +55,14 @@ export class JsRuntime {
     this.#sets = js.sets.map((s) => ({ variable: s.variable, fn: findFunction(modules, s.ref), nocache: s.nocache, timeoutMs: s.timeoutMs ?? JS_SET_TIMEOUT_MS }));
     this.writable = new Set([...writable, ...js.vars.map((v) => v.variable)]);
     for (const v of js.vars) this.#varValues.set(v.variable, compileTemplate(v.value));
-    installGlobals(js.confPrefix, logger, fetchSettings(js.fetch), sharedDicts(js.sharedZones));
+    installGlobals('http', js.confPrefix, logger, fetchSettingsOf(js.fetch), sharedDicts(js.sharedZones));
     installPreloads(modules.preloads);
-    this.#periodic = js.periodics.length === 0 ? null
-      : new PeriodicRunner(js.periodics.map((config) => ({ fn: findFunction(modules, config.ref), config })), logger);
+    this.#periodic = periodicRunnerOf(js.periodics, modules, logger);
   }
 
   /** The config serves now: its js_periodic tasks start (in the workers their affinity names). */
   startPeriodic(): void {
-    this.#periodic?.start(workerId());
+    this.#periodic?.start();
   }
 
   /** The config is replaced or stopped. */
@@ -262,18 +238,10 @@ export class JsRuntime {
   }
 
   #settle(r: HttpRequest, s: JsSetBinding, v: PromiseLike<unknown>): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new TsproxyError('TSP_ERR_JS', `js_set $${s.variable}: the Promise did not settle in ${s.timeoutMs}ms`)), s.timeoutMs);
+    return settleSetValue(s.variable, v, s.timeoutMs, {
+      value: (text) => { (r.vars ??= new Map()).set(s.variable, text); },
+      timedOut: (message) => jsRequestOf(r, this).logError(message),
+      rejected: (e) => jsRequestOf(r, this).fail(e, `js exception in js_set $${s.variable}`, false),
     });
-    return Promise.race([Promise.resolve(v), timeout]).then(
-      (value) => { (r.vars ??= new Map()).set(s.variable, variableText(value)); },
-      (e: unknown) => {
-        (r.vars ??= new Map()).set(s.variable, '');
-        const jr = jsRequestOf(r, this);
-        if (e instanceof TsproxyError && e.code === 'TSP_ERR_JS') jr.logError(e.message);
-        else jr.fail(e, `js exception in js_set $${s.variable}`, false);
-      },
-    ).finally(() => clearTimeout(timer));
   }
 }

@@ -6,8 +6,9 @@
  */
 import type { Logger } from 'pino';
 import type { JsPeriodicConfig } from '../../config/js-types.js';
-import type { JsFunction } from '../../core/js/loader.js';
-import { scriptStack } from '../../core/js/script-errors.js';
+import { findFunction, type JsFunction, type JsModules } from './loader.js';
+import { workerId } from './globals.js';
+import { scriptStack } from './script-errors.js';
 
 const EMPTY_VARIABLES: Readonly<Record<string, undefined>> = Object.freeze(Object.create(null) as Record<string, undefined>);
 const SESSION = Object.freeze({ variables: EMPTY_VARIABLES, rawVariables: EMPTY_VARIABLES });
@@ -15,6 +16,11 @@ const SESSION = Object.freeze({ variables: EMPTY_VARIABLES, rawVariables: EMPTY_
 export interface PeriodicTask {
   readonly fn: JsFunction;
   readonly config: JsPeriodicConfig;
+}
+
+/** An area's js_periodic tasks (null without any). */
+export function periodicRunnerOf(periodics: readonly JsPeriodicConfig[], modules: JsModules, logger: Logger): PeriodicRunner | null {
+  return periodics.length === 0 ? null : new PeriodicRunner(periodics.map((config) => ({ fn: findFunction(modules, config.ref), config })), logger);
 }
 
 export class PeriodicRunner {
@@ -28,13 +34,13 @@ export class PeriodicRunner {
     this.#logger = logger;
   }
 
-  /** Start the tasks this worker (`workerId`, from 0) runs. */
-  start(workerId: number): void {
+  /** The config serves now: start the tasks this worker (njs's worker_id, from 0) runs. */
+  start(worker = workerId()): void {
     if (this.#running) return;
     this.#running = true;
     for (const task of this.#tasks) {
       const workers = task.config.workers;
-      if (workers !== null && !workers.includes(workerId)) continue;
+      if (workers !== null && !workers.includes(worker)) continue;
       this.#schedule(task);
     }
   }
