@@ -1,5 +1,5 @@
 /**
- * Real nginx (Debian's `nginx` package) with njs (`libnginx-mod-http-js`), for tests that compare
+ * Real nginx (Debian's `nginx` package) with njs (`libnginx-mod-http-js`, `libnginx-mod-stream-js`), for tests that compare
  * tsproxy with nginx on the same config: started in the foreground under its own prefix
  * (`-p DIR -c FILE -g 'daemon off;'`), stopped by `stop()` (the caller decides when: one nginx may
  * serve a whole file of tests).
@@ -23,7 +23,10 @@ function findBinary(name: string): string | null {
 export const NGINX: string | null = findBinary('nginx');
 /** The module a config loads with `load_module` for the js_* directives. */
 export const NJS_MODULE = '/usr/lib/nginx/modules/ngx_http_js_module.so';
-export const NO_NGINX_NJS: boolean = (NGINX === null || !fs.existsSync(NJS_MODULE)) && process.env.CI === undefined;
+/** The stream {} side (njs-examples' nginx.conf loads it with ngx_stream_module, its dependency). */
+export const NJS_STREAM_MODULE = '/usr/lib/nginx/modules/ngx_stream_js_module.so';
+export const NO_NGINX_NJS: boolean =
+  (NGINX === null || !fs.existsSync(NJS_MODULE) || !fs.existsSync(NJS_STREAM_MODULE)) && process.env.CI === undefined;
 
 export interface RunningNginx {
   /** The error log under the prefix (`logs/error.log`), as written so far. */
@@ -33,8 +36,9 @@ export interface RunningNginx {
 
 /** Start nginx on `configFile` with prefix `dir` (which must hold `logs/`), once it listens on `port`. */
 export async function startNginx(dir: string, configFile: string, port: number): Promise<RunningNginx> {
-  if (NGINX === null) throw new Error('nginx is not installed (apt-get install nginx libnginx-mod-http-js)');
+  if (NGINX === null) throw new Error('nginx is not installed (apt-get install nginx libnginx-mod-http-js libnginx-mod-stream-js)');
   if (!fs.existsSync(NJS_MODULE)) throw new Error(`${NJS_MODULE} is missing (apt-get install libnginx-mod-http-js)`);
+  if (!fs.existsSync(NJS_STREAM_MODULE)) throw new Error(`${NJS_STREAM_MODULE} is missing (apt-get install libnginx-mod-stream-js)`);
   fs.mkdirSync(path.join(dir, 'logs'), { recursive: true });
   const child = spawn(NGINX, ['-p', `${dir}/`, '-c', configFile, '-g', 'daemon off;'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
