@@ -14,6 +14,13 @@
  * request's is corrupt: a MISS, removed, never served. The lookup reads the head synchronously
  * (as nginx, which reads the cache header with a blocking read unless aio is on): a few
  * microseconds from the page cache, and the request path stays one straight line.
+ *
+ * What a lookup parsed of a file (the head, its lower-case names and validators, a small body) is
+ * remembered per process (`memos`), keyed by path, and used again only while the fstat of the
+ * newly opened file shows the same inode, size and mtime: a file another process replaced
+ * (rename: a new inode), truncated, appended to or rewrote in place (revalidation: mtime) is read
+ * and checked again. A file modified less than RACY_MS before the lookup is not remembered
+ * (timestamps are coarse: a write in the same tick would leave the mtime as it was).
  */
 import { createHash } from 'node:crypto';
 import { closeSync, constants, fstatSync, openSync, readSync, unlinkSync, writeSync } from 'node:fs';
@@ -43,11 +50,13 @@ export interface EntryHead {
   readonly variant: string;
 }
 
-/** An entry found for a lookup: its open file, its head and where its body is. */
-export interface FoundEntry {
-  readonly file: string;
-  readonly fd: number;
+/** What a lookup learns of an entry file by reading it (remembered per process: `memos`). */
+export interface EntryFacts {
   readonly head: EntryHead;
+  /** The head's field names in lower case (same order as head.headers' names). */
+  readonly lnames: readonly string[];
+  /** The head's Last-Modified and ETag ('' when absent). */
+  readonly validators: Validators;
   /** Fresh while the current second is not past this one (nginx's valid_sec). */
   readonly validSec: number;
   readonly bodyStart: number;
@@ -56,10 +65,33 @@ export interface FoundEntry {
   readonly mtimeMs: number;
   /**
    * The whole body when the lookup's first read took it along (a small entry): a HIT sends it
-   * from here instead of reading the file again through a stream. null for a larger entry.
+   * from here instead of reading the file again. null for a larger entry.
    */
   readonly body: Buffer | null;
 }
+
+/** An entry found for a lookup: its open file, its head and where its body is. */
+export interface FoundEntry extends EntryFacts {
+  readonly file: string;
+  readonly fd: number;
+}
+
+export interface Validators {
+  readonly lastModified: string;
+  readonly etag: string;
+}
+
+/** What a lookup parsed of one file, valid while its inode, size and mtime stay the same. */
+interface EntryMemo extends EntryFacts {
+  readonly ino: number;
+  readonly size: number;
+}
+
+/** Files remembered per process, at most MAX_MEMOS (the oldest remembered goes first): bodies are small (FIRST_READ_BYTES), so at most ~4 MiB. */
+const memos = new Map<string, EntryMemo>();
+const MAX_MEMOS = 1024;
+/** A file modified this recently may change again within the same timestamp tick: not remembered. */
+const RACY_MS = 1000;
 
 /** The md5 hex of a key (nginx's file name). */
 export function entryHash(key: string): string {
@@ -119,11 +151,16 @@ export function openEntry(file: string, key: string): FoundEntry | typeof ENTRY_
   try {
     fd = openSync(file, constants.O_RDONLY);
   } catch {
+    memos.delete(file);
     return ENTRY_NONE;
   }
   try {
     const st = fstatSync(fd);
     const size = st.size;
+    const m = memos.get(file);
+    if (m !== undefined && m.ino === st.ino && m.size === size && m.mtimeMs === st.mtimeMs && m.head.key === key) {
+      return { file, fd, head: m.head, lnames: m.lnames, validators: m.validators, validSec: m.validSec, bodyStart: m.bodyStart, bodyBytes: m.bodyBytes, mtimeMs: m.mtimeMs, body: m.body };
+    }
     let buf = Buffer.allocUnsafe(Math.min(size, FIRST_READ_BYTES));
     let got = readSync(fd, buf, 0, buf.length, 0);
     if (got < ENTRY_FIXED_BYTES || !buf.subarray(0, 8).equals(ENTRY_MAGIC)) return corrupt(fd, file);
@@ -148,7 +185,15 @@ export function openEntry(file: string, key: string): FoundEntry | typeof ENTRY_
     // Another key with the same md5 (nginx: "cache file ... has md5 collision") is not this entry.
     if (!validHead(head, key)) return corrupt(fd, file);
     const body = got === size ? buf.subarray(bodyStart, size) : null;
-    return { file, fd, head, validSec, bodyStart, bodyBytes, mtimeMs: st.mtimeMs, body };
+    const lnames: string[] = [];
+    for (let i = 0; i < head.headers.length; i += 2) lnames.push(head.headers[i]!.toLowerCase());
+    const validators = validatorsOf(head);
+    if (Date.now() - st.mtimeMs >= RACY_MS) {
+      if (memos.size >= MAX_MEMOS) memos.delete(memos.keys().next().value!);
+      // A small body is kept as its own copy: `buf` may be a slice of Buffer's shared pool.
+      memos.set(file, { ino: st.ino, size, mtimeMs: st.mtimeMs, head, lnames, validators, validSec, bodyStart, bodyBytes, body: body === null ? null : Buffer.from(body) });
+    } else memos.delete(file);
+    return { file, fd, head, lnames, validators, validSec, bodyStart, bodyBytes, mtimeMs: st.mtimeMs, body };
   } catch {
     return corrupt(fd, file);
   }
@@ -156,6 +201,7 @@ export function openEntry(file: string, key: string): FoundEntry | typeof ENTRY_
 
 function corrupt(fd: number, file: string): typeof ENTRY_CORRUPT {
   closeSync(fd);
+  memos.delete(file);
   // (another process may have removed or replaced it already)
   unlinkQuietly(file);
   return ENTRY_CORRUPT;
@@ -189,7 +235,7 @@ export function refreshEntry(file: string, validSec: number): void {
 }
 
 /** The entry's Last-Modified and ETag values ('' when absent): what a revalidation sends. */
-export function validatorsOf(head: EntryHead): { readonly lastModified: string; readonly etag: string } {
+export function validatorsOf(head: EntryHead): Validators {
   let lastModified = '';
   let etag = '';
   const h = head.headers;
