@@ -23,7 +23,7 @@
  * (timestamps are coarse: a write in the same tick would leave the mtime as it was).
  */
 import { createHash } from 'node:crypto';
-import { closeSync, constants, fstatSync, openSync, readSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync, statSync, unlinkSync, writeSync } from 'node:fs';
 
 export const ENTRY_MAGIC = Buffer.from('TSPCACH1', 'latin1');
 /** Where bodyBytes sits (the writer patches it at commit). */
@@ -73,7 +73,16 @@ export interface EntryFacts {
 /** An entry found for a lookup: its open file, its head and where its body is. */
 export interface FoundEntry extends EntryFacts {
   readonly file: string;
+  /** The open file; NO_FD for a small entry served from what the lookup remembered (release with releaseEntry). */
   readonly fd: number;
+}
+
+/** FoundEntry.fd of an entry whose file was only stat'ed: its head and whole body were remembered. */
+export const NO_FD = -1;
+
+/** Closes an entry's file, if the lookup opened it. */
+export function releaseEntry(e: FoundEntry): void {
+  if (e.fd !== NO_FD) closeSync(e.fd);
 }
 
 export interface Validators {
@@ -147,6 +156,16 @@ function validHead(h: unknown, key: string): h is EntryHead {
 
 /** The entry of `key` at `file`, opened (the caller closes `fd`), or ENTRY_NONE / ENTRY_CORRUPT. */
 export function openEntry(file: string, key: string): FoundEntry | typeof ENTRY_NONE | typeof ENTRY_CORRUPT {
+  const known = memos.get(file);
+  if (known !== undefined && known.body !== null) {
+    // A small entry seen before: one stat says whether it is still that file (no open, read, close).
+    const st = statSync(file, { throwIfNoEntry: false });
+    if (st === undefined) {
+      memos.delete(file);
+      return ENTRY_NONE;
+    }
+    if (known.ino === st.ino && known.size === st.size && known.mtimeMs === st.mtimeMs && known.head.key === key) return found(file, NO_FD, known);
+  }
   let fd: number;
   try {
     fd = openSync(file, constants.O_RDONLY);
@@ -158,9 +177,7 @@ export function openEntry(file: string, key: string): FoundEntry | typeof ENTRY_
     const st = fstatSync(fd);
     const size = st.size;
     const m = memos.get(file);
-    if (m !== undefined && m.ino === st.ino && m.size === size && m.mtimeMs === st.mtimeMs && m.head.key === key) {
-      return { file, fd, head: m.head, lnames: m.lnames, validators: m.validators, validSec: m.validSec, bodyStart: m.bodyStart, bodyBytes: m.bodyBytes, mtimeMs: m.mtimeMs, body: m.body };
-    }
+    if (m !== undefined && m.ino === st.ino && m.size === size && m.mtimeMs === st.mtimeMs && m.head.key === key) return found(file, fd, m);
     let buf = Buffer.allocUnsafe(Math.min(size, FIRST_READ_BYTES));
     let got = readSync(fd, buf, 0, buf.length, 0);
     if (got < ENTRY_FIXED_BYTES || !buf.subarray(0, 8).equals(ENTRY_MAGIC)) return corrupt(fd, file);
@@ -197,6 +214,10 @@ export function openEntry(file: string, key: string): FoundEntry | typeof ENTRY_
   } catch {
     return corrupt(fd, file);
   }
+}
+
+function found(file: string, fd: number, m: EntryMemo): FoundEntry {
+  return { file, fd, head: m.head, lnames: m.lnames, validators: m.validators, validSec: m.validSec, bodyStart: m.bodyStart, bodyBytes: m.bodyBytes, mtimeMs: m.mtimeMs, body: m.body };
 }
 
 function corrupt(fd: number, file: string): typeof ENTRY_CORRUPT {

@@ -5,7 +5,6 @@
  * one write) or read from the entry file in large pieces with backpressure (file-body.ts
  * FileBodySender: a client that does not read stops the reads; send_timeout ends it in the end).
  */
-import { closeSync } from 'node:fs';
 import type { ResponseHead } from '../../wire/http1-response.js';
 import { respond } from '../phases.js';
 import { finishRequest } from '../request-end.js';
@@ -13,7 +12,7 @@ import type { LocationPlan } from '../plan.js';
 import { ProxyResponse } from '../proxy-response.js';
 import { BODY_NONE, type HttpRequest } from '../request.js';
 import type { Exchange } from '../transport.js';
-import type { FoundEntry } from './entry.js';
+import { releaseEntry, type FoundEntry } from './entry.js';
 import { touchEntry } from './manager.js';
 import { notModified, parseRange, preconditionFailed, type ByteRange } from '../static.js';
 import { headerValue } from '../../wire/headers.js';
@@ -47,13 +46,13 @@ export class CacheHitExchange implements Exchange, FileBodyOwner {
     // nginx's not-modified filter acts on a 200 from the cache: 412 / 304 against its validators.
     const check = e.head.status === 200 ? this.#conditional() : 0;
     if (check === 412) {
-      closeSync(e.fd);
+      releaseEntry(e);
       this.#done = true;
       return respond(r, errorResponse(412), this.bodyDone && r.head.keepAlive && r.transport.requestsLeft(this.#plan));
     }
     const range = check === 0 && e.head.status === 200 ? this.#range(lnames) : null;
     if (range === 'unsatisfiable') {
-      closeSync(e.fd);
+      releaseEntry(e);
       this.#done = true;
       return respond(r, errorResponse(416, ['Content-Range', `bytes */${e.bodyBytes}`]), this.bodyDone && r.head.keepAlive && r.transport.requestsLeft(this.#plan));
     }
@@ -83,7 +82,7 @@ export class CacheHitExchange implements Exchange, FileBodyOwner {
     };
     const response = this.#response;
     if (noBody || e.body !== null) {
-      closeSync(e.fd);
+      releaseEntry(e);
       // A small entry came whole with the lookup's read: no second read of the file, and the
       // head and body leave in one writev.
       const t = r.transport;
@@ -173,7 +172,7 @@ export class CacheHitExchange implements Exchange, FileBodyOwner {
     this.#done = true;
     if (this.#r.status === 0) this.#r.status = 499;
     if (this.#sender !== null) this.#sender.stop();
-    else closeSync(this.#entry.fd);
+    else releaseEntry(this.#entry);
   }
 
   #finish(): void {

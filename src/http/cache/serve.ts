@@ -24,7 +24,7 @@ import { ProxyExchange } from '../proxy.js';
 import type { HttpRequest } from '../request.js';
 import { headerValue } from '../../wire/headers.js';
 import type { Exchange } from '../transport.js';
-import { ENTRY_NONE, entryHash, entryPath, lockFileOf, openEntry, usesFileOf, type FoundEntry } from './entry.js';
+import { ENTRY_NONE, entryHash, entryPath, lockFileOf, openEntry, releaseEntry, usesFileOf, type FoundEntry } from './entry.js';
 import { startBackgroundUpdate } from './background.js';
 import { CacheLockWait, claimFill, endFill, LOCK_TIMED_OUT, mayWait } from './fills.js';
 import { CacheHitExchange } from './hit.js';
@@ -60,7 +60,7 @@ export function cacheExchange(r: HttpRequest, plan: LocationPlan, cache: CachePl
       // Another variant than the primary entry's lives in its own file (nginx keeps one per variant too).
       const variant = variantOf(r, found.head.vary);
       if (variant !== found.head.variant) {
-        closeSync(found.fd);
+        releaseEntry(found);
         variants = true;
         found = openVariant(file, key, variant);
       }
@@ -96,7 +96,7 @@ export function cacheExchange(r: HttpRequest, plan: LocationPlan, cache: CachePl
       r.cacheStatus = 'EXPIRED';
       if (cache.maxRangeOffset !== null && rangeGoesUpstream(r, cache.maxRangeOffset)) {
         if (claim.own !== null) endFill(zone, key, claim.own);
-        closeSync(found.fd);
+        releaseEntry(found);
         return new ProxyExchange(r, plan, plan.proxy!);
       }
       fill = claim.own;
@@ -109,7 +109,7 @@ export function cacheExchange(r: HttpRequest, plan: LocationPlan, cache: CachePl
         }
       }
       if (stale === null && (cache.staleStatuses.size > 0 || cache.staleOnError || cache.staleOnTimeout)) stale = found;
-      else if (stale === null) closeSync(found.fd);
+      else if (stale === null) releaseEntry(found);
     }
   }
   const writer = store || stale !== null
@@ -161,7 +161,7 @@ function variantPath(file: string, key: string, variant: string): string {
 function openVariant(file: string, key: string, variant: string): ReturnType<typeof openEntry> {
   const found = openEntry(variantPath(file, key, variant), key);
   if (typeof found !== 'object' || found.head.variant === variant) return found;
-  closeSync(found.fd);
+  releaseEntry(found);
   return ENTRY_NONE;
 }
 
