@@ -24,6 +24,13 @@ export const FILE_READ_BYTES = 64 * 1024;
 export const FILE_BODY_READ_BYTES = 256 * 1024;
 
 /**
+ * The most one turn of the event loop sends of a body to a client that takes everything (a fast
+ * local one): then the rest waits for the next turn, so other connections are served in between
+ * (nginx's sendfile_max_chunk, 2m by default, for the same reason).
+ */
+const TURN_BYTES = 2 * 1024 * 1024;
+
+/**
  * Feed `stream` to `send` (false: the client is full, pause); `end` when the range was read,
  * `fail` on a read error (the head is out by then: the exchange must not let a short body look
  * complete).
@@ -73,6 +80,8 @@ export class FileBodySender {
   #pos: number;
   readonly #end: number;
   #over = false;
+  /** The pump of the next turn (made the first time a body is longer than TURN_BYTES). */
+  #nextTurn: (() => void) | null = null;
 
   constructor(fd: number, start: number, length: number, owner: FileBodyOwner, output: { readonly writableLength: number }, direct: boolean) {
     this.#fd = fd;
@@ -86,7 +95,13 @@ export class FileBodySender {
   /** Reads and hands over pieces until the client's buffer is full (wait for its drain, then call again) or the range is out. */
   pump(): void {
     const owner = this.#owner;
+    const turnEnd = this.#pos + TURN_BYTES;
     while (!this.#over && this.#pos < this.#end) {
+      if (this.#pos >= turnEnd) {
+        this.#nextTurn ??= () => this.pump();
+        setImmediate(this.#nextTurn);
+        return;
+      }
       const want = Math.min(FILE_BODY_READ_BYTES, this.#end - this.#pos);
       let buf: Buffer;
       if (this.#direct) {

@@ -16,7 +16,7 @@ const BIG_BYTES = 3 * 1024 * 1024 + 17;
 /** More than loopback's socket buffers take while the client does not read. */
 const HUGE_BYTES = 24 * 1024 * 1024 + 5;
 
-/** Bodies by path: /big is BIG_BYTES of a pattern, /huge HUGE_BYTES of it, /slow waits 100ms between two halves, /cut dies mid-body. */
+/** Bodies by path: /big is BIG_BYTES of a pattern, /huge HUGE_BYTES of it, /slow waits 400 ms between two halves (long enough for a burst of clients on a loaded machine to arrive before it is stored), /cut dies mid-body. */
 async function backendOf(): Promise<HttpBackend> {
   return startHttpBackend('b', (req, res, backend) => {
     req.resume();
@@ -30,7 +30,7 @@ async function backendOf(): Promise<HttpBackend> {
     } else if (url.startsWith('/slow')) {
       res.writeHead(200, { ...fields, 'content-length': '20' });
       res.write('0123456789');
-      setTimeout(() => res.end('abcdefghij'), 100);
+      setTimeout(() => res.end('abcdefghij'), 400);
     } else if (url.startsWith('/cut')) {
       res.writeHead(200, { ...fields, 'content-length': '20' });
       res.write('0123456789');
