@@ -12,6 +12,7 @@
  * queue (a client that does not read stops the reads: the next one waits for its drain).
  */
 import { closeSync, readSync, type ReadStream } from 'node:fs';
+import { TsproxyError } from '../errors.js';
 import type { HttpRequest } from './request.js';
 
 /** The bytes one read of a file takes (static files). */
@@ -117,7 +118,7 @@ export class FileBodySender {
       }
       if (n === 0) {
         if (this.#direct) spare = buf;
-        return this.#fail(new Error('cache file shorter than its entry says'));
+        return this.#fail(new TsproxyError('TSP_ERR_CACHE_FILE', 'cache file shorter than its entry says'));
       }
       this.#pos += n;
       const more = owner.piece(n === buf.length ? buf : buf.subarray(0, n));
