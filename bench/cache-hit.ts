@@ -14,6 +14,13 @@
  * disk, so the 1 MiB peak RSS stays near the 1 KiB one. nginx runs with `sendfile on` (Debian's
  * stock nginx.conf) unless --sendfile off. Bounded: every run has a timeout, and the whole
  * benchmark stops after its time budget, killing what it started.
+ *
+ *   npx tsx bench/cache-hit.ts --cpu CLI_A,CLI_B [--rounds 3] [--seconds 3] [--sizes 1k,1m]
+ *
+ * CPU mode (for a machine that is not quiet, where req/s means little): builds of tsproxy (each a
+ * built dist/cli.js) instead of peers, and the proxy's CPU time per HIT (all threads, schedstat)
+ * over the measured wrk run, for each size (median and minimum: on a loaded machine the minimum
+ * is the least disturbed run); rounds rotate the builds' order. No nginx row.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -21,7 +28,7 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { LOOPBACK, firstLine, freePort, installTrap, killAll, processTree, run, start, stop, waitTcp } from './lib/procs.js';
+import { LOOPBACK, cpuSecondsPrecise, firstLine, freePort, installTrap, killAll, processTree, run, start, stop, waitTcp } from './lib/procs.js';
 import { median } from './lib/report.js';
 import { buildTsproxy } from './lib/setup.js';
 
@@ -105,6 +112,13 @@ function peakRssBytes(pid: number): number {
   return peak;
 }
 
+/** The requests a wrk run completed. */
+function wrkRequests(out: string): number {
+  const m = /(\d+) requests in/.exec(out);
+  if (m === null) throw new Error(`no wrk result: ${out.slice(-200)}`);
+  return Number(m[1]);
+}
+
 function wrkRps(out: string): number {
   const m = /Requests\/sec:\s+([\d.]+)/.exec(out);
   if (m === null) throw new Error(`no wrk result: ${out.slice(-200)}`);
@@ -121,12 +135,18 @@ async function main(): Promise<void> {
       peers: { type: 'string', default: 'nginx,tsproxy' },
       tsproxy: { type: 'string' },
       sendfile: { type: 'string', default: 'on' },
+      cpu: { type: 'string' },
+      sizes: { type: 'string', default: '1k,1m' },
     },
   });
+  // --cpu: the "peers" are tsproxy builds, and the measure is CPU µs per HIT.
+  const builds = values.cpu?.split(',').filter((b) => b !== '') ?? [];
+  const cpuMode = builds.length > 0;
   const rounds = Number(values.rounds);
+  const sizes = SIZES.filter((s) => values.sizes.split(',').includes(s.id));
   const seconds = Number(values.seconds);
   const sendfile = values.sendfile !== 'off';
-  const peers = values.peers.split(',').filter((p) => p === 'nginx' || p === 'tsproxy');
+  const peers = cpuMode ? builds : values.peers.split(',').filter((p) => p === 'nginx' || p === 'tsproxy');
   installTrap();
   // The whole run's budget: every wrk plus start, prime and warm-up, with room; then everything stops.
   const budgetMs = rounds * peers.length * SIZES.length * (seconds + 15) * 1000 + 240_000;
@@ -137,7 +157,7 @@ async function main(): Promise<void> {
   }, budgetMs).unref();
   ensureTools();
   let cli = values.tsproxy;
-  if (cli === undefined && peers.includes('tsproxy')) {
+  if (cli === undefined && !cpuMode && peers.includes('tsproxy')) {
     const built = buildTsproxy(ROOT, path.join(ROOT, 'bench/.deps'));
     if ('error' in built) throw new Error(built.error);
     cli = built.cli;
@@ -147,20 +167,21 @@ async function main(): Promise<void> {
   const backend = Number(await firstLine(backendProc, 20_000));
   const rps = new Map<string, number[]>();
   const rss = new Map<string, number[]>();
+  const cpuUs = new Map<string, number[]>();
   const failures = new Map<string, string>();
   for (let round = 0; round < rounds; round++) {
     for (let i = 0; i < peers.length; i++) {
       const peer = peers[(i + round) % peers.length]!;
-      for (const size of SIZES) {
+      for (const size of sizes) {
         const key = `${peer}/${size.id}`;
-        const pdir = path.join(dir, `${peer}-${size.id}-${round}`);
+        const pdir = path.join(dir, `${cpuMode ? `build${peers.indexOf(peer)}` : peer}-${size.id}-${round}`);
         fs.mkdirSync(pdir);
         const port = await freePort();
-        const conf = path.join(pdir, `${peer}.conf`);
+        const conf = path.join(pdir, `${cpuMode ? 'tsproxy' : peer}.conf`);
         fs.writeFileSync(conf, config(pdir, port, backend, peer === 'nginx', sendfile));
         const child = peer === 'nginx'
           ? start('nginx', ['-p', `${pdir}/`, '-c', conf], { cpus: PROXY_CPU })
-          : start(process.execPath, [cli!, '-c', conf], { cpus: PROXY_CPU, cwd: ROOT });
+          : start(process.execPath, [cpuMode ? peer : cli!, '-c', conf], { cpus: PROXY_CPU, cwd: ROOT });
         try {
           await waitTcp(port, 15_000);
           if (child.exitCode !== null) throw new Error(`exited with ${child.exitCode}`);
@@ -172,11 +193,15 @@ async function main(): Promise<void> {
           }
           const url = `http://${LOOPBACK}:${port}${size.path}`;
           await run('wrk', ['-t1', '-c10', '-d1s', url], { cpus: LOAD_CPU, timeoutMs: 20_000 });
+          const cpu0 = cpuSecondsPrecise(processTree(child.pid!));
           const r = await run('wrk', ['-t1', '-c50', `-d${seconds}s`, url], { cpus: LOAD_CPU, timeoutMs: (seconds + 20) * 1000 });
+          const cpu1 = cpuSecondsPrecise(processTree(child.pid!));
           const v = wrkRps(r.stdout);
+          const us = ((cpu1 - cpu0) * 1e6) / wrkRequests(r.stdout);
           rps.set(key, [...(rps.get(key) ?? []), v]);
+          cpuUs.set(key, [...(cpuUs.get(key) ?? []), us]);
           rss.set(key, [...(rss.get(key) ?? []), peakRssBytes(child.pid!)]);
-          process.stderr.write(`round ${round + 1} ${key}: ${v.toFixed(0)} req/s\n`);
+          process.stderr.write(`round ${round + 1} ${key}: ${v.toFixed(0)} req/s, ${us.toFixed(1)} µs CPU per HIT\n`);
         } catch (e) {
           failures.set(key, (e as Error).message.split('\n')[0]!);
           process.stderr.write(`round ${round + 1} ${key}: failed: ${failures.get(key)}\n`);
@@ -187,6 +212,11 @@ async function main(): Promise<void> {
     }
   }
   await stop(backendProc, 'SIGTERM', 2000);
+  if (cpuMode) {
+    report(cpuUs, rss, failures, peers, sizes, rounds, seconds);
+    fs.rmSync(dir, { recursive: true, force: true });
+    return;
+  }
   const mib = (b: number): string => (b / 1024 / 1024).toFixed(1);
   const cell = (key: string): string => {
     const v = rps.get(key);
@@ -198,7 +228,7 @@ async function main(): Promise<void> {
     const peak = (s: string): string => (rss.get(`${peer}/${s}`) === undefined ? 'n/a' : mib(Math.max(...rss.get(`${peer}/${s}`)!)));
     process.stdout.write(`| ${peer} | ${cell(`${peer}/1k`)} | ${cell(`${peer}/1m`)} | ${peak('1k')} | ${peak('1m')} |\n`);
   }
-  for (const size of SIZES) {
+  for (const size of sizes) {
     const ts = rps.get(`tsproxy/${size.id}`);
     const ng = rps.get(`nginx/${size.id}`);
     if (ts === undefined || ng === undefined) continue;
@@ -206,6 +236,22 @@ async function main(): Promise<void> {
     process.stdout.write(`tsproxy / nginx, HIT ${size.id}: ${ratio.toFixed(2)}x (target >= ${size.target}x: ${ratio >= size.target ? 'met' : 'NOT met'})\n`);
   }
   fs.rmSync(dir, { recursive: true, force: true });
+}
+
+/** CPU mode's table: per build and size, the median µs of proxy CPU per HIT, each round's, and the peak RSS. */
+function report(cpuUs: Map<string, number[]>, rss: Map<string, number[]>, failures: Map<string, string>, builds: readonly string[], sizes: readonly Size[], rounds: number, seconds: number): void {
+  process.stdout.write(`\n${new Date().toISOString()}  node ${process.version}  rounds ${rounds} x ${seconds}s, wrk -t1 -c50, proxy on CPU ${PROXY_CPU}, wrk + backend on CPU ${LOAD_CPU}\n`);
+  process.stdout.write('| build | size | µs CPU per HIT (median) | min | each round | peak RSS MiB |\n|---|---|---:|---:|---|---:|\n');
+  for (const build of builds) {
+    for (const size of sizes) {
+      const key = `${build}/${size.id}`;
+      const v = cpuUs.get(key);
+      const peak = rss.get(key);
+      const cell = v === undefined ? `n/a (${failures.get(key) ?? 'no result'}) | ` : `${median(v).toFixed(1)} | ${Math.min(...v).toFixed(1)}`;
+      const each = v === undefined ? '' : v.map((x) => x.toFixed(1)).join(' ');
+      process.stdout.write(`| ${build} | ${size.id} | ${cell} | ${each} | ${peak === undefined ? 'n/a' : (Math.max(...peak) / 1024 / 1024).toFixed(1)} |\n`);
+    }
+  }
 }
 
 if (process.argv[2] === '--backend') {

@@ -13,22 +13,24 @@ import { startProxy, type TestProxy } from '../helpers/proxy.js';
 import { h2connect, h2request } from '../http2/h2-helpers.js';
 
 const BIG_BYTES = 3 * 1024 * 1024 + 17;
+/** More than loopback's socket buffers take while the client does not read. */
+const HUGE_BYTES = 24 * 1024 * 1024 + 5;
 
-/** Bodies by path: /big is BIG_BYTES of a pattern, /slow waits 100ms between two halves, /cut dies mid-body. */
+/** Bodies by path: /big is BIG_BYTES of a pattern, /huge HUGE_BYTES of it, /slow waits 400 ms between two halves (long enough for a burst of clients on a loaded machine to arrive before it is stored), /cut dies mid-body. */
 async function backendOf(): Promise<HttpBackend> {
   return startHttpBackend('b', (req, res, backend) => {
     req.resume();
     const url = req.url ?? '/';
     const fields = { 'x-count': String(backend.requests), 'cache-control': 'max-age=600' };
-    if (url.startsWith('/big')) {
-      const body = Buffer.alloc(BIG_BYTES);
+    if (url.startsWith('/big') || url.startsWith('/huge')) {
+      const body = Buffer.alloc(url.startsWith('/big') ? BIG_BYTES : HUGE_BYTES);
       for (let i = 0; i < body.length; i++) body[i] = i % 251;
       res.writeHead(200, { ...fields, 'content-length': String(body.length) });
       res.end(body);
     } else if (url.startsWith('/slow')) {
       res.writeHead(200, { ...fields, 'content-length': '20' });
       res.write('0123456789');
-      setTimeout(() => res.end('abcdefghij'), 100);
+      setTimeout(() => res.end('abcdefghij'), 400);
     } else if (url.startsWith('/cut')) {
       res.writeHead(200, { ...fields, 'content-length': '20' });
       res.write('0123456789');
@@ -160,6 +162,62 @@ describe('entries on disk', () => {
     expect(hit.bytes.equals(miss.bytes)).toBe(true);
     expect(hit.bytes[BIG_BYTES - 1]).toBe((BIG_BYTES - 1) % 251);
     expect(backend.requests).toBe(1);
+  });
+
+  test('24 MiB HITs to a client that stops reading and to one that reads at once: both get every byte in order', async () => {
+    const backend = await backendOf();
+    const dir = tempDir('tsproxy-cache-');
+    const proxy = await startProxy(configOf(dir, backend.port));
+    const fetchBig = (pauseMs: number): Promise<{ status: string; bytes: Buffer }> =>
+      new Promise((resolve, reject) => {
+        http.get(proxy.url('/huge'), { agent: false }, (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => resolve({ status: String(res.headers['x-cache-status']), bytes: Buffer.concat(chunks) }));
+          if (pauseMs > 0) {
+            // The proxy's writes fill the socket and stop; its reads of the entry must wait for the drain.
+            res.pause();
+            setTimeout(() => res.resume(), pauseMs);
+          }
+        }).on('error', reject);
+      });
+    expect((await fetchBig(0)).status).toBe('MISS');
+    const [slow, fast] = await Promise.all([fetchBig(400), fetchBig(0)]);
+    for (const hit of [slow, fast]) {
+      expect(hit.status).toBe('HIT');
+      expect(hit.bytes.length).toBe(HUGE_BYTES);
+      // The backend's pattern, byte for byte: a read buffer used again too early would show here.
+      let wrong = -1;
+      for (let i = 0; i < hit.bytes.length && wrong < 0; i++) if (hit.bytes[i] !== i % 251) wrong = i;
+      expect(wrong).toBe(-1);
+    }
+    expect(backend.requests).toBe(1);
+  });
+
+  test.each([
+    ['truncated by one byte', (f: string) => fs.truncateSync(f, fs.statSync(f).size - 1)],
+    ['garbage', (f: string) => fs.writeFileSync(f, 'not a cache entry at all')],
+    ['expired in place (validSec rewritten, same size)', (f: string) => {
+      const fd = fs.openSync(f, 'r+');
+      const past = Buffer.alloc(8);
+      past.writeDoubleBE(Math.floor(Date.now() / 1000) - 100, 0);
+      fs.writeSync(fd, past, 0, 8, 16);
+      fs.closeSync(fd);
+    }],
+  ])('an entry read before (its parsed head remembered) and then %s is read and checked again', async (name, change) => {
+    const backend = await backendOf();
+    const dir = tempDir('tsproxy-cache-');
+    const proxy = await startProxy(configOf(dir, backend.port));
+    await get(proxy, '/m');
+    const file = nginxPath(dir, `http://127.0.0.1:${backend.port}/m`);
+    // Old enough to be remembered (a file changed within the last second is not: coarse timestamps).
+    const old = new Date(Date.now() - 10_000);
+    fs.utimesSync(file, old, old);
+    expect(await get(proxy, '/m')).toEqual({ status: 'HIT', count: '1', body: 'body of /m' });
+    expect(await get(proxy, '/m')).toEqual({ status: 'HIT', count: '1', body: 'body of /m' });
+    change(file);
+    expect(await get(proxy, '/m')).toEqual({ status: name.startsWith('expired') ? 'EXPIRED' : 'MISS', count: '2', body: 'body of /m' });
+    expect(await get(proxy, '/m')).toEqual({ status: 'HIT', count: '2', body: 'body of /m' });
   });
 
   test('HEAD on a stored GET entry: HIT, the entry\'s Content-Length, no body', async () => {

@@ -14,9 +14,16 @@
  * request's is corrupt: a MISS, removed, never served. The lookup reads the head synchronously
  * (as nginx, which reads the cache header with a blocking read unless aio is on): a few
  * microseconds from the page cache, and the request path stays one straight line.
+ *
+ * What a lookup parsed of a file (the head, its lower-case names and validators, a small body) is
+ * remembered per process (`memos`), keyed by path, and used again only while the fstat of the
+ * newly opened file shows the same inode, size and mtime: a file another process replaced
+ * (rename: a new inode), truncated, appended to or rewrote in place (revalidation: mtime) is read
+ * and checked again. A file modified less than RACY_MS before the lookup is not remembered
+ * (timestamps are coarse: a write in the same tick would leave the mtime as it was).
  */
 import { createHash } from 'node:crypto';
-import { closeSync, constants, fstatSync, openSync, readSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync, statSync, unlinkSync, writeSync } from 'node:fs';
 
 export const ENTRY_MAGIC = Buffer.from('TSPCACH1', 'latin1');
 /** Where bodyBytes sits (the writer patches it at commit). */
@@ -43,11 +50,13 @@ export interface EntryHead {
   readonly variant: string;
 }
 
-/** An entry found for a lookup: its open file, its head and where its body is. */
-export interface FoundEntry {
-  readonly file: string;
-  readonly fd: number;
+/** What a lookup learns of an entry file by reading it (remembered per process: `memos`). */
+export interface EntryFacts {
   readonly head: EntryHead;
+  /** The head's field names in lower case (same order as head.headers' names). */
+  readonly lnames: readonly string[];
+  /** The head's Last-Modified and ETag ('' when absent). */
+  readonly validators: Validators;
   /** Fresh while the current second is not past this one (nginx's valid_sec). */
   readonly validSec: number;
   readonly bodyStart: number;
@@ -56,10 +65,42 @@ export interface FoundEntry {
   readonly mtimeMs: number;
   /**
    * The whole body when the lookup's first read took it along (a small entry): a HIT sends it
-   * from here instead of reading the file again through a stream. null for a larger entry.
+   * from here instead of reading the file again. null for a larger entry.
    */
   readonly body: Buffer | null;
 }
+
+/** An entry found for a lookup: its open file, its head and where its body is. */
+export interface FoundEntry extends EntryFacts {
+  readonly file: string;
+  /** The open file; NO_FD for a small entry served from what the lookup remembered (release with releaseEntry). */
+  readonly fd: number;
+}
+
+/** FoundEntry.fd of an entry whose file was only stat'ed: its head and whole body were remembered. */
+export const NO_FD = -1;
+
+/** Closes an entry's file, if the lookup opened it. */
+export function releaseEntry(e: FoundEntry): void {
+  if (e.fd !== NO_FD) closeSync(e.fd);
+}
+
+export interface Validators {
+  readonly lastModified: string;
+  readonly etag: string;
+}
+
+/** What a lookup parsed of one file, valid while its inode, size and mtime stay the same. */
+interface EntryMemo extends EntryFacts {
+  readonly ino: number;
+  readonly size: number;
+}
+
+/** Files remembered per process, at most MAX_MEMOS (the oldest remembered goes first): bodies are small (FIRST_READ_BYTES), so at most ~4 MiB. */
+const memos = new Map<string, EntryMemo>();
+const MAX_MEMOS = 1024;
+/** A file modified this recently may change again within the same timestamp tick: not remembered. */
+const RACY_MS = 1000;
 
 /** The md5 hex of a key (nginx's file name). */
 export function entryHash(key: string): string {
@@ -115,15 +156,28 @@ function validHead(h: unknown, key: string): h is EntryHead {
 
 /** The entry of `key` at `file`, opened (the caller closes `fd`), or ENTRY_NONE / ENTRY_CORRUPT. */
 export function openEntry(file: string, key: string): FoundEntry | typeof ENTRY_NONE | typeof ENTRY_CORRUPT {
+  const known = memos.get(file);
+  if (known !== undefined && known.body !== null) {
+    // A small entry seen before: one stat says whether it is still that file (no open, read, close).
+    const st = statSync(file, { throwIfNoEntry: false });
+    if (st === undefined) {
+      memos.delete(file);
+      return ENTRY_NONE;
+    }
+    if (known.ino === st.ino && known.size === st.size && known.mtimeMs === st.mtimeMs && known.head.key === key) return found(file, NO_FD, known);
+  }
   let fd: number;
   try {
     fd = openSync(file, constants.O_RDONLY);
   } catch {
+    memos.delete(file);
     return ENTRY_NONE;
   }
   try {
     const st = fstatSync(fd);
     const size = st.size;
+    const m = memos.get(file);
+    if (m !== undefined && m.ino === st.ino && m.size === size && m.mtimeMs === st.mtimeMs && m.head.key === key) return found(file, fd, m);
     let buf = Buffer.allocUnsafe(Math.min(size, FIRST_READ_BYTES));
     let got = readSync(fd, buf, 0, buf.length, 0);
     if (got < ENTRY_FIXED_BYTES || !buf.subarray(0, 8).equals(ENTRY_MAGIC)) return corrupt(fd, file);
@@ -148,14 +202,27 @@ export function openEntry(file: string, key: string): FoundEntry | typeof ENTRY_
     // Another key with the same md5 (nginx: "cache file ... has md5 collision") is not this entry.
     if (!validHead(head, key)) return corrupt(fd, file);
     const body = got === size ? buf.subarray(bodyStart, size) : null;
-    return { file, fd, head, validSec, bodyStart, bodyBytes, mtimeMs: st.mtimeMs, body };
+    const lnames: string[] = [];
+    for (let i = 0; i < head.headers.length; i += 2) lnames.push(head.headers[i]!.toLowerCase());
+    const validators = validatorsOf(head);
+    if (Date.now() - st.mtimeMs >= RACY_MS) {
+      if (memos.size >= MAX_MEMOS) memos.delete(memos.keys().next().value!);
+      // A small body is kept as its own copy: `buf` may be a slice of Buffer's shared pool.
+      memos.set(file, { ino: st.ino, size, mtimeMs: st.mtimeMs, head, lnames, validators, validSec, bodyStart, bodyBytes, body: body === null ? null : Buffer.from(body) });
+    } else memos.delete(file);
+    return { file, fd, head, lnames, validators, validSec, bodyStart, bodyBytes, mtimeMs: st.mtimeMs, body };
   } catch {
     return corrupt(fd, file);
   }
 }
 
+function found(file: string, fd: number, m: EntryMemo): FoundEntry {
+  return { file, fd, head: m.head, lnames: m.lnames, validators: m.validators, validSec: m.validSec, bodyStart: m.bodyStart, bodyBytes: m.bodyBytes, mtimeMs: m.mtimeMs, body: m.body };
+}
+
 function corrupt(fd: number, file: string): typeof ENTRY_CORRUPT {
   closeSync(fd);
+  memos.delete(file);
   // (another process may have removed or replaced it already)
   unlinkQuietly(file);
   return ENTRY_CORRUPT;
@@ -189,7 +256,7 @@ export function refreshEntry(file: string, validSec: number): void {
 }
 
 /** The entry's Last-Modified and ETag values ('' when absent): what a revalidation sends. */
-export function validatorsOf(head: EntryHead): { readonly lastModified: string; readonly etag: string } {
+export function validatorsOf(head: EntryHead): Validators {
   let lastModified = '';
   let etag = '';
   const h = head.headers;

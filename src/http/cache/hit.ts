@@ -1,10 +1,10 @@
 /**
  * A HIT: the stored response goes to the client through the proxy's response side
  * (ProxyResponse: proxy_hide_header, add_header, framing, body filters, limit_rate), its head
- * from the entry's head and its body streamed from the entry file with backpressure (a client that
- * does not read pauses the file stream; send_timeout ends it in the end).
+ * from the entry's head and its body sent from the lookup's read (a small entry: with the head in
+ * one write) or read from the entry file in large pieces with backpressure (file-body.ts
+ * FileBodySender: a client that does not read stops the reads; send_timeout ends it in the end).
  */
-import { closeSync, createReadStream, type ReadStream } from 'node:fs';
 import type { ResponseHead } from '../../wire/http1-response.js';
 import { respond } from '../phases.js';
 import { finishRequest } from '../request-end.js';
@@ -12,20 +12,20 @@ import type { LocationPlan } from '../plan.js';
 import { ProxyResponse } from '../proxy-response.js';
 import { BODY_NONE, type HttpRequest } from '../request.js';
 import type { Exchange } from '../transport.js';
-import { validatorsOf, type FoundEntry } from './entry.js';
+import { releaseEntry, type FoundEntry } from './entry.js';
 import { touchEntry } from './manager.js';
 import { notModified, parseRange, preconditionFailed, type ByteRange } from '../static.js';
 import { headerValue } from '../../wire/headers.js';
 import { errorResponse } from '../respond.js';
-import { FILE_READ_BYTES, pipeFileBody, resumeFileBody } from '../file-body.js';
+import { FileBodySender, type FileBodyOwner } from '../file-body.js';
 
-export class CacheHitExchange implements Exchange {
+export class CacheHitExchange implements Exchange, FileBodyOwner {
   bodyDone: boolean;
   readonly #r: HttpRequest;
   readonly #entry: FoundEntry;
   readonly #plan: LocationPlan;
   readonly #response: ProxyResponse;
-  #stream: ReadStream | null = null;
+  #sender: FileBodySender | null = null;
   #done = false;
 
   constructor(r: HttpRequest, plan: LocationPlan, entry: FoundEntry) {
@@ -42,18 +42,17 @@ export class CacheHitExchange implements Exchange {
     const r = this.#r;
     touchEntry(e, this.#plan.cache?.zone.config.inactiveMs ?? Infinity);
     const headers = e.head.headers as string[];
-    const lnames: string[] = [];
-    for (let i = 0; i < headers.length; i += 2) lnames.push(headers[i]!.toLowerCase());
+    const lnames = e.lnames as string[];
     // nginx's not-modified filter acts on a 200 from the cache: 412 / 304 against its validators.
     const check = e.head.status === 200 ? this.#conditional() : 0;
     if (check === 412) {
-      closeSync(e.fd);
+      releaseEntry(e);
       this.#done = true;
       return respond(r, errorResponse(412), this.bodyDone && r.head.keepAlive && r.transport.requestsLeft(this.#plan));
     }
     const range = check === 0 && e.head.status === 200 ? this.#range(lnames) : null;
     if (range === 'unsatisfiable') {
-      closeSync(e.fd);
+      releaseEntry(e);
       this.#done = true;
       return respond(r, errorResponse(416, ['Content-Range', `bytes */${e.bodyBytes}`]), this.bodyDone && r.head.keepAlive && r.transport.requestsLeft(this.#plan));
     }
@@ -83,7 +82,7 @@ export class CacheHitExchange implements Exchange {
     };
     const response = this.#response;
     if (noBody || e.body !== null) {
-      closeSync(e.fd);
+      releaseEntry(e);
       // A small entry came whole with the lookup's read: no second read of the file, and the
       // head and body leave in one writev.
       const t = r.transport;
@@ -99,24 +98,38 @@ export class CacheHitExchange implements Exchange {
       return;
     }
     response.begin(res, this.bodyDone);
-    const stream = createReadStream('', { fd: e.fd, start: e.bodyStart + start, end: e.bodyStart + start + length - 1, highWaterMark: FILE_READ_BYTES });
-    this.#stream = stream;
-    pipeFileBody(stream, (buf) => {
-      const n = response.take(buf);
-      return n === 0 || response.send(n === buf.length ? buf : buf.subarray(0, n)) || response.done;
-    }, () => this.#finish(), (err) => {
-      if (this.#done) return;
-      // The head is out: a short body must not look complete.
-      this.#done = true;
-      r.site.logger.error({ code: 'TSP_ERR_CACHE_FILE', err }, 'cache file read failed');
-      r.transport.abort();
-    });
+    // The pieces go straight to the socket when no body filter transforms them and no pacer holds them.
+    const direct = this.#plan.bodyFilters === null && r.pacer === null;
+    const sender = new FileBodySender(e.fd, e.bodyStart + start, length, this, r.transport.output, direct);
+    this.#sender = sender;
+    sender.pump();
+  }
+
+  /** FileBodyOwner: body bytes of the entry for the client. */
+  piece(bytes: Buffer): boolean {
+    const response = this.#response;
+    const n = response.take(bytes);
+    return n === 0 || response.send(n === bytes.length ? bytes : bytes.subarray(0, n)) || response.done;
+  }
+
+  /** FileBodyOwner: the whole range was sent. */
+  done(): void {
+    this.#finish();
+  }
+
+  /** FileBodyOwner: the file could not be read. */
+  failed(err: Error): void {
+    if (this.#done) return;
+    // The head is out: a short body must not look complete.
+    this.#done = true;
+    this.#r.site.logger.error({ code: 'TSP_ERR_CACHE_FILE', err }, 'cache file read failed');
+    this.#r.transport.abort();
   }
 
   /** 412 (If-Match / If-Unmodified-Since fail), 304 (If-None-Match / If-Modified-Since match) or 0, as for a static file. */
   #conditional(): number {
     const head = this.#r.head;
-    const v = validatorsOf(this.#entry.head);
+    const v = this.#entry.validators;
     if (v.lastModified === '' && v.etag === '') return 0;
     const etag = v.etag === '' ? null : v.etag;
     const mtimeMs = Date.parse(v.lastModified);
@@ -139,7 +152,7 @@ export class CacheHitExchange implements Exchange {
     if (k < 0 || fields[2 * k + 1]!.trim().toLowerCase() !== 'bytes') return null;
     const ifRange = headerValue(head, 'if-range');
     if (ifRange !== null) {
-      const v = validatorsOf(e.head);
+      const v = e.validators;
       if (ifRange !== v.etag && ifRange !== v.lastModified) return null;
     }
     return parseRange(asked, e.bodyBytes);
@@ -150,21 +163,21 @@ export class CacheHitExchange implements Exchange {
   }
 
   clientDrain(): void {
-    resumeFileBody(this.#r, this.#stream);
+    if (this.#r.pacer?.holding) return;
+    this.#sender?.pump();
   }
 
   clientClosed(): void {
     if (this.#done) return;
     this.#done = true;
     if (this.#r.status === 0) this.#r.status = 499;
-    if (this.#stream !== null) this.#stream.destroy();
-    else closeSync(this.#entry.fd);
+    if (this.#sender !== null) this.#sender.stop();
+    else releaseEntry(this.#entry);
   }
 
   #finish(): void {
     if (this.#done) return;
     this.#done = true;
-    this.#stream = null;
     this.#response.end();
     finishRequest(this.#r, this.#response.keepAlive && this.bodyDone);
   }

@@ -7,11 +7,11 @@
  * removed after an hour. Sweeps are asynchronous and one at a time; a file another process removed first is
  * simply gone.
  */
-import { futimesSync } from 'node:fs';
+import { futimesSync, utimesSync } from 'node:fs';
 import { readdir, stat, statfs, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import type { CacheZoneConfig } from '../../config/cache-types.js';
-import { LOCK_SUFFIX, type FoundEntry } from './entry.js';
+import { LOCK_SUFFIX, NO_FD, type FoundEntry } from './entry.js';
 
 /** A temp file older than this belongs to no live writer. */
 const ORPHAN_TEMP_MS = 60 * 60_000;
@@ -30,7 +30,8 @@ export function touchEntry(entry: FoundEntry, inactiveMs: number): void {
   const now = Date.now();
   if (now - entry.mtimeMs < inactiveMs / TOUCH_PARTS) return;
   try {
-    futimesSync(entry.fd, now / 1000, now / 1000);
+    if (entry.fd === NO_FD) utimesSync(entry.file, now / 1000, now / 1000);
+    else futimesSync(entry.fd, now / 1000, now / 1000);
   } catch {
     // a read-only cache: entries then age from their store time
   }

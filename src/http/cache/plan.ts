@@ -25,6 +25,8 @@ export class CacheZone {
    * truth for every process): the fills it owns and the other processes' fills it waits for.
    */
   readonly fills = new Map<string, Fill>();
+  /** Keys looked up lately and their entry files (the md5 costs more than the lookup): serve.ts `entryFileOf`. */
+  readonly files = new Map<string, string>();
 
   /** Removes what `inactive` and `max_size` say must go (started by HttpSite, stopped when it closes). */
   readonly manager: CacheManager;

@@ -24,11 +24,11 @@ import { ProxyExchange } from '../proxy.js';
 import type { HttpRequest } from '../request.js';
 import { headerValue } from '../../wire/headers.js';
 import type { Exchange } from '../transport.js';
-import { ENTRY_NONE, entryHash, entryPath, lockFileOf, openEntry, usesFileOf, validatorsOf, type FoundEntry } from './entry.js';
+import { ENTRY_NONE, entryHash, entryPath, lockFileOf, openEntry, releaseEntry, usesFileOf, type FoundEntry } from './entry.js';
 import { startBackgroundUpdate } from './background.js';
 import { CacheLockWait, claimFill, endFill, LOCK_TIMED_OUT, mayWait } from './fills.js';
 import { CacheHitExchange } from './hit.js';
-import { anySet, REVALIDATING, type CachePlan, type Fill } from './plan.js';
+import { anySet, REVALIDATING, type CacheZone, type CachePlan, type Fill } from './plan.js';
 import { CacheWriter, variantOf } from './writer.js';
 
 export type StartableExchange = Exchange & { start(): void };
@@ -45,7 +45,7 @@ export function cacheExchange(r: HttpRequest, plan: LocationPlan, cache: CachePl
   if (!cache.methods.has(r.method)) return new ProxyExchange(r, plan, plan.proxy!);
   const zone = cache.zone;
   const key = cache.key(r);
-  const file = entryPath(zone.config.path, zone.config.levels, entryHash(key));
+  const file = entryFileOf(zone, key);
   let variants = false;
   let stale: FoundEntry | null = null;
   let fill: Fill | null = null;
@@ -60,7 +60,7 @@ export function cacheExchange(r: HttpRequest, plan: LocationPlan, cache: CachePl
       // Another variant than the primary entry's lives in its own file (nginx keeps one per variant too).
       const variant = variantOf(r, found.head.vary);
       if (variant !== found.head.variant) {
-        closeSync(found.fd);
+        releaseEntry(found);
         variants = true;
         found = openVariant(file, key, variant);
       }
@@ -96,12 +96,12 @@ export function cacheExchange(r: HttpRequest, plan: LocationPlan, cache: CachePl
       r.cacheStatus = 'EXPIRED';
       if (cache.maxRangeOffset !== null && rangeGoesUpstream(r, cache.maxRangeOffset)) {
         if (claim.own !== null) endFill(zone, key, claim.own);
-        closeSync(found.fd);
+        releaseEntry(found);
         return new ProxyExchange(r, plan, plan.proxy!);
       }
       fill = claim.own;
       if (cache.revalidateProxy !== null && r.method !== 'HEAD') {
-        const v = validatorsOf(found.head);
+        const v = found.validators;
         if (v.lastModified !== '' || v.etag !== '') {
           REVALIDATING.set(r, v);
           upstream = cache.revalidateProxy;
@@ -109,7 +109,7 @@ export function cacheExchange(r: HttpRequest, plan: LocationPlan, cache: CachePl
         }
       }
       if (stale === null && (cache.staleStatuses.size > 0 || cache.staleOnError || cache.staleOnTimeout)) stale = found;
-      else if (stale === null) closeSync(found.fd);
+      else if (stale === null) releaseEntry(found);
     }
   }
   const writer = store || stale !== null
@@ -120,6 +120,20 @@ export function cacheExchange(r: HttpRequest, plan: LocationPlan, cache: CachePl
 }
 
 const NO_CLAIM = { busy: null, own: null } as const;
+
+/** Keys whose entry file a zone remembers (the oldest remembered goes first). */
+const MAX_KEY_FILES = 1024;
+
+/** The entry file of a key (nginx's layout), remembered per zone: an md5 costs more than the whole HIT's lookup otherwise. */
+function entryFileOf(zone: CacheZone, key: string): string {
+  let file = zone.files.get(key);
+  if (file === undefined) {
+    if (zone.files.size >= MAX_KEY_FILES) zone.files.delete(zone.files.keys().next().value!);
+    file = entryPath(zone.config.path, zone.config.levels, entryHash(key));
+    zone.files.set(key, file);
+  }
+  return file;
+}
 
 /**
  * proxy_cache_max_range_offset (nginx's ngx_http_upstream_cache_check_range): a Range starting
@@ -147,7 +161,7 @@ function variantPath(file: string, key: string, variant: string): string {
 function openVariant(file: string, key: string, variant: string): ReturnType<typeof openEntry> {
   const found = openEntry(variantPath(file, key, variant), key);
   if (typeof found !== 'object' || found.head.variant === variant) return found;
-  closeSync(found.fd);
+  releaseEntry(found);
   return ENTRY_NONE;
 }
 

@@ -16,7 +16,7 @@ import { headerValue } from '../../wire/headers.js';
 import type { ResponseHead } from '../../wire/http1-response.js';
 import type { HttpRequest } from '../request.js';
 import type { LocationPlan } from '../plan.js';
-import { BODY_BYTES_OFFSET, entryPrefix, refreshEntry, unlinkQuietly, usesFileOf, type EntryHead, type FoundEntry } from './entry.js';
+import { BODY_BYTES_OFFSET, entryPrefix, refreshEntry, releaseEntry, unlinkQuietly, usesFileOf, type EntryHead, type FoundEntry } from './entry.js';
 import { endFill } from './fills.js';
 import { CacheHitExchange } from './hit.js';
 import { storable } from './freshness.js';
@@ -211,7 +211,7 @@ export class CacheWriter implements ResponseStore {
     const stale = this.#stale;
     if (stale === null) return;
     this.#stale = null;
-    closeSync(stale.fd);
+    releaseEntry(stale);
   }
 
   /** The key is no longer being fetched by this request (use_stale updating, lock waiters). */
