@@ -14,11 +14,13 @@
  * The proxy runs on CPU 0, wrk, the backends and redis-server on CPU 1 (as bench/run.ts).
  *
  * CPU per request (for A/B of builds on a machine that is not quiet, where req/s means little):
- *   npx tsx bench/redis.ts --cpu [--seconds N] [--rounds N] CLI_A [CLI_B ...]   (each a built dist/cli.js)
- * Each build in turn serves the same two groups (one worker, pinned as above); per round and build
- * the static and the fed group each get wrk for `--seconds` (default 3), in alternating order, and
- * the proxy's utime+stime over that run divided by the requests served is its CPU µs per request.
- * Prints the medians over the rounds (default 3) and fed - static per build.
+ *   npx tsx bench/redis.ts --cpu [--seconds N] [--rounds N] [--pairs N] CLI_A [CLI_B ...]   (each a built dist/cli.js)
+ * Per round each build in turn (alternating order) starts, serves the same two groups (one
+ * worker, pinned as above), is warmed up, then the static and the fed group get `--pairs` wrk
+ * runs each of `--seconds` (defaults 4 x 2 s), alternated; the proxy's utime+stime over a run
+ * divided by the requests served is its CPU µs per request. Prints per build the medians over
+ * all runs (default 3 rounds) and the median of the fed - static differences of the pairs (one
+ * process served both: steadier than the difference of the medians).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -183,10 +185,11 @@ async function waitListening(port: number, child: ChildProcess): Promise<void> {
 
 /** `--cpu`: proxy CPU µs per request, static vs fed, for each built CLI given. */
 async function cpuPerRequest(): Promise<void> {
-  const seconds = option('seconds', 3);
+  const seconds = option('seconds', 2);
   const rounds = option('rounds', 3);
+  const pairs = option('pairs', 4);
   const clis = process.argv.slice(3).filter((a, i, all) => !a.startsWith('--') && !all[i - 1]?.startsWith('--'));
-  if (clis.length === 0) throw new Error('usage: bench/redis.ts --cpu [--seconds N] [--rounds N] CLI_A [CLI_B ...]');
+  if (clis.length === 0) throw new Error('usage: bench/redis.ts --cpu [--seconds N] [--rounds N] [--pairs N] CLI_A [CLI_B ...]');
   requireTools();
   const children: ChildProcess[] = [];
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsproxy-bench-redis-'));
@@ -216,7 +219,8 @@ async function cpuPerRequest(): Promise<void> {
           for (const host of ['static.test', 'fed.test']) {
             for (let n = 0, t = 0; n < WARM_REQUESTS && t < 8; t++) n += wrkRun(port, host, 1).requests;
           }
-          const hosts = r % 2 === 0 ? ['static.test', 'fed.test'] : ['fed.test', 'static.test'];
+          const hosts: string[] = [];
+          for (let k = 0; k < pairs; k++) hosts.push(...((r + k) % 2 === 0 ? ['static.test', 'fed.test'] : ['fed.test', 'static.test']));
           for (const host of hosts) {
             const pid = proxy.pid!;
             const [p0, m0] = [cpuMicros(pid, null), cpuMicros(pid, pid)];
@@ -235,7 +239,7 @@ async function cpuPerRequest(): Promise<void> {
   } finally {
     await stopAll(children, dir);
   }
-  process.stdout.write(`proxy CPU µs per request, median of ${rounds} rounds x ${seconds} s (each round in brackets); main: the main thread only\n`);
+  process.stdout.write(`proxy CPU µs per request, median of ${rounds} rounds x ${pairs} pairs x ${seconds} s (each run in brackets); main: the main thread only\n`);
   clis.forEach((c, i) => {
     process.stdout.write(`${c}\n`);
     for (const what of ['process', 'main'] as const) {
@@ -243,7 +247,7 @@ async function cpuPerRequest(): Promise<void> {
       const fe = results[i]!.fed[what];
       const [s, f] = [median(st), median(fe)];
       const each = (v: number[]) => v.map((x) => x.toFixed(1)).join(' ');
-      // the same process served both in a round: its difference is steadier than that of the medians
+      // a pair was served by one process, one run after the other: steadier than the medians' difference
       const diffs = st.map((x, k) => fe[k]! - x);
       process.stdout.write(`  ${what.padEnd(7)} static ${s.toFixed(1)} [${each(st)}]  fed ${f.toFixed(1)} [${each(fe)}]  fed - static ${median(diffs).toFixed(1)} µs [${each(diffs)}]\n`);
     }

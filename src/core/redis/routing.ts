@@ -3,7 +3,8 @@
  * its `redis_peers` upstreams, built once below http and stream, which both read them: the
  * snapshot's named group of such an upstream is a placeholder without peers, and
  * `redisFedOf(group)` (asked when a site compiles its plans, never per request) gives the
- * RedisFedGroups whose `groupFor(key)` the request or session calls with its evaluated key.
+ * RedisFedGroups whose `groupFor(part)` the request or session calls with its evaluated key (its
+ * variable part: fed-groups.ts `variablePart`).
  *
  * A reload takes over the links of blocks whose settings did not change (one connection for the
  * life of the process, not one per config) and the known keys of the same upstreams, so a reload
