@@ -88,13 +88,29 @@ export class RedisRouting {
     }
     const fed: RedisFedGroups[] = [];
     const routing = new RedisRouting(links, fed, deps.logger);
+    try {
+      routing.#addFed(fed, groups, previous, deps);
+    } catch (err) {
+      routing.close(); // the links acquired above are released
+      throw err;
+    }
+    return routing;
+  }
+
+  /** The fed groups of the `redis_peers` upstreams among `groups` (each known key of the same upstream in `previous` taken over). */
+  #addFed(
+    fed: RedisFedGroups[],
+    groups: { readonly http: ReadonlyMap<string, UpstreamGroup>; readonly stream: ReadonlyMap<string, UpstreamGroup> },
+    previous: RedisRouting | null,
+    deps: RedisRoutingDeps,
+  ): void {
     for (const [context, named] of [['http', groups.http], ['stream', groups.stream]] as const) {
       for (const group of named.values()) {
         const peers = group.config.redisPeers;
         if (peers === undefined) continue;
-        const link = links.get(peers.redis)!;
+        const link = this.links.get(peers.redis)!;
         const f = new RedisFedGroups(group.config, link, {
-          namespace: context === 'http' ? '' : 'stream:', context, logger: deps.logger, routing,
+          namespace: context === 'http' ? '' : 'stream:', context, logger: deps.logger, routing: this,
           ...(deps.onDropped === undefined ? {} : { onDropped: deps.onDropped }),
         });
         const before = previous?.fed.find((p) => p.name === f.name && p.config.redisPeers!.key === f.keyTemplate && p.link === link && p.context === context);
@@ -103,7 +119,6 @@ export class RedisRouting {
         fed.push(f);
       }
     }
-    return routing;
   }
 
   /** The groups of every known key (the status page lists and samples them). */
