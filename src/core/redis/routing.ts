@@ -49,13 +49,13 @@ export class RedisRouting {
 
   /**
    * `health_share`: the sharing of `group`'s verdicts (its checker takes `checkerOptions()`); null
-   * when the group does not share. Started with the routing, stopped with it (or by the caller).
+   * when the group does not share. `onApplied`: told of each verdict of another instance applied. Started with the routing, stopped with it (or by the caller).
    */
-  healthShare(group: UpstreamGroup): HealthShare | null {
+  healthShare(group: UpstreamGroup, onApplied: ((peer: Peer) => void) | null = null): HealthShare | null {
     const name = group.config.healthShare;
     const link = name === undefined ? undefined : this.links.get(name);
     if (link === undefined || group.config.check === null) return null;
-    const share = new HealthShare(link, group, this.#logger);
+    const share = new HealthShare(link, group, this.#logger, onApplied);
     this.#shares.push(share);
     if (this.#started) share.start();
     return share;
