@@ -63,7 +63,8 @@ export interface ProxyPlan {
   readonly dynamicTarget: CompiledTemplate | null;
   /**
    * `redis_peers` upstream: the request's group is the one of its evaluated key (`group` is then
-   * a placeholder without peers); null for every other upstream.
+   * a placeholder without peers); `key` evaluates the key's variable part (RedisFedGroups
+   * `variablePart`: `$host` of `frontend:$host`), which `fed.groupFor` takes. Null for every other upstream.
    */
   readonly redis: { readonly fed: RedisFedGroups; readonly key: CompiledTemplate } | null;
   /** The location's `resolver` for names in `dynamicTarget`; null: none (the system resolver). */
@@ -236,7 +237,7 @@ function redisPlan(ctx: PlanContext, group: UpstreamGroup | null): ProxyPlan['re
   const fed = group === null ? null : redisFedOf(group);
   if (fed === null) return null;
   try {
-    return { fed, key: compileTemplate(fed.keyTemplate, ctx.templates) };
+    return { fed, key: compileTemplate(fed.variablePart, ctx.templates) };
   } catch (error) {
     // a stream upstream's key names a stream-only variable and a websocket_pass uses it: 502
     ctx.logger.error({ upstream: fed.name }, `redis_peers key "${fed.keyTemplate}" cannot be evaluated here: ${(error as Error).message}`);

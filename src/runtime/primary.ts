@@ -207,6 +207,7 @@ export class Primary {
     const prepared = await Promise.all(round.map((s) => this.#ask(s, { type: 'prepare', id, config }, 'prepared')));
     const refusal = prepared.find((a) => a !== null && a.error !== null);
     if (refusal !== undefined) {
+      this.#health.abort(health);
       for (const s of round) this.#send(s, { type: 'abort', id });
       throw new TsproxyError('TSP_ERR_WORKER', `a worker process could not apply the configuration, none did: ${refusal!.error}`);
     }
@@ -215,6 +216,7 @@ export class Primary {
     // The checkers switch once the workers have: a verdict on a peer new to this config then
     // finds it in every worker's registry. A stop meanwhile has stopped the checkers for good.
     if (!this.#stopping) this.#health.commit(health);
+    else this.#health.abort(health);
     round.forEach((s, i) => {
       if (answers[i] !== null) s.configHash = config.hash;
       // the reloaded worker has new peers in their initial state: give it the current verdicts

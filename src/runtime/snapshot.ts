@@ -112,6 +112,22 @@ function optionalPrevious(group: UpstreamGroup | undefined): { previous?: Upstre
 
 /** `previous`: the snapshot now serving, when this one replaces it (a reload). */
 export async function buildSnapshot(config: Config, registry: PeerRegistry, deps: SnapshotDeps, previous?: Snapshot): Promise<Snapshot> {
+  const made: Made = { redis: null };
+  try {
+    return await buildParts(config, registry, deps, previous, made);
+  } catch (err) {
+    // a rejected config leaks nothing: its Redis links (connections, a taken-over link's reference) and fed groups go
+    made.redis?.close();
+    throw err;
+  }
+}
+
+/** What a build made that must be undone when a later step fails. */
+interface Made {
+  redis: RedisRouting | null;
+}
+
+async function buildParts(config: Config, registry: PeerRegistry, deps: SnapshotDeps, previous: Snapshot | undefined, made: Made): Promise<Snapshot> {
   const httpGroups = config.http ? await buildGroups(config.http.upstreams, registry, '', deps.logger, previous?.httpGroups) : new Map<string, UpstreamGroup>();
   const streamGroups = config.stream
     ? await buildGroups(config.stream.upstreams, registry, STREAM_UPSTREAM_PREFIX, deps.logger, previous?.streamGroups)
@@ -123,6 +139,7 @@ export async function buildSnapshot(config: Config, registry: PeerRegistry, deps
     logger: deps.logger as unknown as ErrorLogger,
     onDropped: (peers) => deps.pool.dropPeers(peers),
   });
+  made.redis = redis;
   const siteDeps = {
     logger: deps.logger, openAccessLog: deps.openAccessLog, tunnels: deps.tunnels, tlsSessions: deps.tlsSessions, limits: deps.limits,
     ...(deps.connectionCounts !== undefined ? { connectionCounts: deps.connectionCounts } : {}),

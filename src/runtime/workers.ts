@@ -21,7 +21,8 @@ import type { LimitAnswer, LimitRequest } from './limit-ipc.js';
 import type { StatusAnswer, StatusRequest } from './status-ipc.js';
 import { healthSampleOf, type PeerHealthSample } from '../core/status/sample.js';
 
-import type { ErrorLogTarget } from '../log.js';
+import type { ErrorLogger, ErrorLogTarget } from '../log.js';
+import { RedisRouting } from '../core/redis/routing.js';
 
 export type { ErrorLogTarget };
 
@@ -58,9 +59,19 @@ export function workerCount(config: Config): number {
   return n === 'auto' ? Math.max(1, os.availableParallelism()) : n;
 }
 
+/** What PrimaryHealth.prepare made for a config: its checked groups and health_share's Redis links. */
+export interface PreparedHealth {
+  readonly groups: readonly UpstreamGroup[];
+  /** The links of the `redis` blocks a checked upstream's `health_share` names (null: none). */
+  readonly redis: RedisRouting | null;
+}
+
 /**
  * The primary's active health checks: one HealthChecker per checked upstream, on a registry of
  * its own (the primary serves no traffic). Verdict flips go to onChange, which broadcasts them.
+ * `health_share` works here as in a single process: the checker probes under the Redis lease and
+ * publishes its changes, and the verdicts of other instances are applied and broadcast too, so an
+ * instance with workers counts as one prober among the instances.
  */
 export class PrimaryHealth {
   readonly #registry = new PeerRegistry();
@@ -68,6 +79,7 @@ export class PrimaryHealth {
   readonly #onChange: (state: PeerHealthState) => void;
   #checkers: HealthChecker[] = [];
   #groups: readonly UpstreamGroup[] = [];
+  #redis: RedisRouting | null = null;
 
   constructor(logger: Logger, onChange: (state: PeerHealthState) => void) {
     this.#logger = logger;
@@ -81,25 +93,51 @@ export class PrimaryHealth {
 
   /**
    * The checked groups of `config`, prepared like the workers' snapshots: nothing changes (checkers,
-   * peer parameters) until commit(), so a reload the workers refuse leaves the checks as they were.
+   * peer parameters) until commit(), so a reload the workers refuse leaves the checks as they were
+   * (abort() then closes the Redis links it made).
    */
-  prepare(config: Config): Promise<UpstreamGroup[]> {
+  async prepare(config: Config): Promise<PreparedHealth> {
     const wanted: [UpstreamConfig, string][] = [
       ...(config.http?.upstreams ?? []).map((u): [UpstreamConfig, string] => [u, '']),
       ...(config.stream?.upstreams ?? []).map((u): [UpstreamConfig, string] => [u, STREAM_UPSTREAM_PREFIX]),
     ].filter(([u]) => u.check !== null);
-    return Promise.all(wanted.map(([u, namespace]) => UpstreamGroup.prepare(u, this.#registry, { namespace })));
+    const groups = await Promise.all(wanted.map(([u, namespace]) => UpstreamGroup.prepare(u, this.#registry, { namespace })));
+    // only the blocks health_share names: the primary reads no redis_peers key (its workers do)
+    const shared = new Set(groups.flatMap((g) => (g.config.healthShare === undefined ? [] : [g.config.healthShare])));
+    const blocks = (config.redis ?? []).filter((b) => shared.has(b.name));
+    const redis = blocks.length === 0 ? null : await RedisRouting.build(
+      { ...config, redis: blocks }, { http: new Map(), stream: new Map() }, this.#redis, { logger: this.#logger as unknown as ErrorLogger },
+    );
+    return { groups, redis };
   }
 
   /** Switch the checkers to groups from prepare(). */
-  commit(groups: readonly UpstreamGroup[]): void {
+  commit(prepared: PreparedHealth): void {
+    const { groups, redis } = prepared;
     for (const g of groups) g.commit();
     for (const c of this.#checkers) c.stop();
     for (const g of this.#groups) g.close();
+    const oldRedis = this.#redis;
     this.#groups = groups;
+    this.#redis = redis;
     this.#registry.retain(groups.flatMap((g) => g.registryKeys));
-    this.#checkers = groups.map((g) => new HealthChecker(g, { logger: this.#logger, onChange: (p) => this.#changed(p) }));
+    this.#checkers = groups.map((g) => {
+      const share = redis?.healthShare(g, (p) => this.#changed(p))?.checkerOptions();
+      const onChange = share?.onChange === undefined ? (p: Peer) => this.#changed(p) : (p: Peer) => {
+        this.#changed(p);
+        share.onChange!(p);
+      };
+      return new HealthChecker(g, { logger: this.#logger, ...(share?.gate === undefined ? {} : { gate: share.gate }), onChange });
+    });
+    redis?.start();
+    // after the new routing took over its links: a link both use stays open
+    oldRedis?.close();
     for (const c of this.#checkers) c.start();
+  }
+
+  /** A prepared config that is not applied (the workers refused it): its Redis links are given back. */
+  abort(prepared: PreparedHealth): void {
+    prepared.redis?.close();
   }
 
   #changed(peer: Peer): void {
@@ -125,6 +163,8 @@ export class PrimaryHealth {
     this.#checkers = [];
     for (const g of this.#groups) g.close();
     this.#groups = [];
+    this.#redis?.close();
+    this.#redis = null;
   }
 }
 

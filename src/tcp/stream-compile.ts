@@ -12,6 +12,7 @@ import type { AccessLogConfig, LogFormatConfig, ProxySslConfig, SslConfig, Strea
 import type { TlsServers } from '../tls/context.js';
 import { compileAccessRules, compileTrustedPeers, type AddressCheck } from '../core/address-match.js';
 import type { RetryLimits } from '../core/retry.js';
+import { splitKeyTemplate } from '../core/redis/fed-groups.js';
 import { compileStreamLimits, type StreamLimitsPlan } from './stream-limits.js';
 import type { StreamJsPlan, StreamScripts } from './stream-js.js';
 import { ServerNameIndex } from '../core/server-names.js';
@@ -101,7 +102,7 @@ export interface CompiledStream {
   readonly sites: ReadonlyMap<string, ListenSite>;
   /** Upstream name → its `hash` key, for hash-balanced upstreams. */
   readonly hashKeys: ReadonlyMap<string, (s: SessionInfo) => string>;
-  /** Upstream name → its `redis_peers` key, for the keys stream can evaluate (stream-redis.ts). */
+  /** Upstream name → its `redis_peers` key's variable part (fed-groups.ts), for the keys stream can evaluate (stream-redis.ts). */
   readonly redisKeys: ReadonlyMap<string, (s: SessionInfo) => string>;
 }
 
@@ -130,7 +131,7 @@ export function compileStream(
     if (u.redisPeers === undefined) continue;
     // a key with http variables ($host) is one a tcp websocket_pass evaluates, in the HTTP engine
     try {
-      redisKeys.set(u.name, compileStreamTemplate(u.redisPeers.key, ctx));
+      redisKeys.set(u.name, compileStreamTemplate(splitKeyTemplate(u.redisPeers.key).variablePart, ctx));
     } catch {
       continue;
     }

@@ -11,6 +11,7 @@ import type { SessionInfo } from './stream-vars.js';
 
 export interface StreamRedisUpstream {
   readonly fed: RedisFedGroups;
+  /** Evaluates the key's variable part (what `fed.groupFor` takes). */
   readonly key: (s: SessionInfo) => string;
 }
 

@@ -57,6 +57,12 @@ export class RedisFedGroups implements LinkUser {
   readonly keyTemplate: string;
   /** The literal part before the first variable: the prefix of every key (watched by the link). */
   readonly prefix: string;
+  /**
+   * The rest of the template (`$host` of `frontend:$host`): what a request evaluates. The table is
+   * keyed by its value, so a known key costs the request one Map lookup of a string it usually
+   * has already (no concatenation, no hashing of a new string).
+   */
+  readonly variablePart: string;
   readonly context: 'http' | 'stream';
   readonly #opts: FedGroupOptions;
   readonly #table = new Map<string, KeyEntry>();
@@ -68,8 +74,7 @@ export class RedisFedGroups implements LinkUser {
     this.config = config;
     this.link = link;
     this.keyTemplate = config.redisPeers!.key;
-    const dollar = this.keyTemplate.indexOf('$');
-    this.prefix = dollar < 0 ? this.keyTemplate : this.keyTemplate.slice(0, dollar);
+    ({ prefix: this.prefix, variablePart: this.variablePart } = splitKeyTemplate(this.keyTemplate));
     this.#opts = opts;
     this.context = opts.context;
     this.#defaultPort = opts.context === 'http' ? 80 : null;
@@ -82,41 +87,42 @@ export class RedisFedGroups implements LinkUser {
   }
 
   /**
-   * The group of an evaluated key: at once when known, a promise the first time (or while the
-   * first read runs), null when it has no peers or Redis is down and the key unknown.
+   * The group of a key, given as its evaluated `variablePart`: at once when known, a promise the
+   * first time (or while the first read runs), null when it has no peers or Redis is down and the
+   * key unknown.
    */
-  groupFor(key: string): UpstreamGroup | Promise<UpstreamGroup | null> | null {
-    const e = this.#table.get(key);
+  groupFor(part: string): UpstreamGroup | Promise<UpstreamGroup | null> | null {
+    const e = this.#table.get(part);
     if (e !== undefined) return e.group ?? e.loading;
     if (this.#closed) return null;
     const state = this.link.state;
     if (state === 'down') return null;
-    const entry = this.#entry(key);
+    const entry = this.#entry(part);
     if (state === 'connecting') {
       entry.loading = this.link.whenUp(this.link.config.timeoutMs).then((up) => {
         entry.loading = null;
-        if (up) return this.#read(key, entry);
-        this.#table.delete(key);
+        if (up) return this.#read(part, entry);
+        this.#table.delete(part);
         return null;
       });
       return entry.loading;
     }
-    return this.#read(key, entry);
+    return this.#read(part, entry);
   }
 
   /**
-   * Why `groupFor(key)` gave null, for the request's error line: null when Redis is down (the
+   * Why `groupFor(part)` gave null, for the request's error line: null when Redis is down (the
    * link logged the outage once; no line per request).
    */
-  whyNone(key: string): string | null {
-    const e = this.#table.get(key);
+  whyNone(part: string): string | null {
+    const e = this.#table.get(part);
     if (e === undefined || e.list === null) return null;
-    return `no peers in redis list "${key}" of upstream "${this.name}"`;
+    return `no peers in redis list "${this.prefix}${part}" of upstream "${this.name}"`;
   }
 
   /** Known keys and the lists they were read as, for the status page. */
   keys(): { key: string; list: readonly string[] | null }[] {
-    return [...this.#table].map(([key, e]) => ({ key, list: e.list }));
+    return [...this.#table].map(([part, e]) => ({ key: this.prefix + part, list: e.list }));
   }
 
   /** The groups of the known keys that have peers (the status page samples their peers). */
@@ -134,10 +140,10 @@ export class RedisFedGroups implements LinkUser {
 
   /** Take the known keys of the same upstream in the config being replaced (a reload): no wait, no outage. */
   adopt(previous: RedisFedGroups): void {
-    for (const [key, e] of previous.#table) {
-      if (e.list === null || this.#table.has(key)) continue;
-      const entry = this.#entry(key);
-      entry.loading = this.#apply(key, entry, e.list).then(() => entry.group).finally(() => (entry.loading = null));
+    for (const [part, e] of previous.#table) {
+      if (e.list === null || this.#table.has(part)) continue;
+      const entry = this.#entry(part);
+      entry.loading = this.#apply(part, entry, e.list).then(() => entry.group).finally(() => (entry.loading = null));
     }
   }
 
@@ -149,57 +155,61 @@ export class RedisFedGroups implements LinkUser {
   }
 
   keyChanged(key: string): void {
-    const e = this.#table.get(key);
-    if (e !== undefined) this.#reread(key, e);
+    // the link tells every user of every key under its prefixes
+    if (!key.startsWith(this.prefix)) return;
+    const part = key.slice(this.prefix.length);
+    const e = this.#table.get(part);
+    if (e !== undefined) this.#reread(part, e);
   }
 
   refresh(): void {
-    for (const [key, e] of this.#table) this.#reread(key, e);
+    for (const [part, e] of this.#table) this.#reread(part, e);
   }
 
-  #entry(key: string): KeyEntry {
+  #entry(part: string): KeyEntry {
     const max = this.#opts.maxKeys ?? DEFAULT_MAX_KEYS;
     if (this.#table.size >= max) {
-      const [oldestKey, oldest] = this.#table.entries().next().value!;
-      this.#table.delete(oldestKey);
+      const [oldestPart, oldest] = this.#table.entries().next().value!;
+      this.#table.delete(oldestPart);
       this.#retire(oldest);
     }
     const entry: KeyEntry = { group: null, checker: null, share: null, list: null, loading: null, again: false, registry: new PeerRegistry() };
-    this.#table.set(key, entry);
+    this.#table.set(part, entry);
     return entry;
   }
 
-  #reread(key: string, e: KeyEntry): void {
+  #reread(part: string, e: KeyEntry): void {
     if (e.loading !== null) {
       e.again = true;
       return;
     }
-    if (this.link.state === 'up') void this.#read(key, e);
+    if (this.link.state === 'up') void this.#read(part, e);
   }
 
   /** LRANGE the key and apply the list; on a failure the entry keeps what it had (a first read is forgotten). */
-  #read(key: string, e: KeyEntry): Promise<UpstreamGroup | null> {
-    const loading = this.link.client.lrange(key, 0, -1).then(
+  #read(part: string, e: KeyEntry): Promise<UpstreamGroup | null> {
+    const loading = this.link.client.lrange(this.prefix + part, 0, -1).then(
       async (list) => {
-        await this.#apply(key, e, list);
+        await this.#apply(part, e, list);
         return e.group;
       },
       () => {
-        if (e.list === null && this.#table.get(key) === e) this.#table.delete(key);
+        if (e.list === null && this.#table.get(part) === e) this.#table.delete(part);
         return e.group;
       },
     ).finally(() => {
       e.loading = null;
-      if (e.again && !this.#closed && this.#table.get(key) === e) {
+      if (e.again && !this.#closed && this.#table.get(part) === e) {
         e.again = false;
-        this.#reread(key, e);
+        this.#reread(part, e);
       }
     });
     e.loading = loading;
     return loading;
   }
 
-  async #apply(key: string, e: KeyEntry, list: readonly string[]): Promise<void> {
+  async #apply(part: string, e: KeyEntry, list: readonly string[]): Promise<void> {
+    const key = this.prefix + part;
     if (e.list !== null && sameList(e.list, list)) return;
     e.list = list;
     const { servers, invalid } = parsePeerList(list, this.#defaultPort);
@@ -217,7 +227,7 @@ export class RedisFedGroups implements LinkUser {
         group = null;
       }
     }
-    if (e.list !== list || this.#closed || this.#table.get(key) !== e) {
+    if (e.list !== list || this.#closed || this.#table.get(part) !== e) {
       group?.close();
       return; // a newer list arrived meanwhile, or the key was forgotten
     }
@@ -242,6 +252,12 @@ export class RedisFedGroups implements LinkUser {
     const dropped = e.registry.retain([]);
     if (dropped.length > 0) this.#opts.onDropped?.(dropped);
   }
+}
+
+/** `frontend:$host` -> prefix `frontend:`, variable part `$host` (a template without variables is all prefix). */
+export function splitKeyTemplate(template: string): { prefix: string; variablePart: string } {
+  const dollar = template.indexOf('$');
+  return dollar < 0 ? { prefix: template, variablePart: '' } : { prefix: template.slice(0, dollar), variablePart: template.slice(dollar) };
 }
 
 function sameList(a: readonly string[], b: readonly string[]): boolean {

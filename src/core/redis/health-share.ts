@@ -30,12 +30,15 @@ export class HealthShare {
   readonly #logger: ErrorLogger;
   readonly #channel: string;
   readonly #leaseMs: number;
+  readonly #onApplied: ((peer: Peer) => void) | null;
   #unlisten: (() => void) | null = null;
 
-  constructor(link: RedisLink, group: UpstreamGroup, logger: ErrorLogger) {
+  /** `onApplied`: a verdict of another instance changed `peer` (the primary of workers passes it on to them). */
+  constructor(link: RedisLink, group: UpstreamGroup, logger: ErrorLogger, onApplied: ((peer: Peer) => void) | null = null) {
     this.#link = link;
     this.#group = group;
     this.#logger = logger;
+    this.#onApplied = onApplied;
     this.#channel = `${PREFIX}${group.context === 'stream' ? 'stream:' : ''}${group.name}`;
     this.#leaseMs = Math.ceil((group.config.check?.intervalMs ?? 1000) * 1.5);
   }
@@ -94,5 +97,6 @@ export class HealthShare {
     peer.fallCount = 0;
     peer.noteState(v.healthy, Date.now());
     this.#logger.info({ upstream: this.#group.name, peer: peer.key }, `peer ${peer.key} in upstream ${this.#group.name} is ${v.healthy ? 'up' : 'down'} (shared through redis "${this.#link.name}")`);
+    this.#onApplied?.(peer);
   }
 }

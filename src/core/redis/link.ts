@@ -53,8 +53,10 @@ export class RedisLink {
   #notifications: boolean | null = null;
   readonly #client: Redis;
   readonly #sub: Redis;
-  readonly #users = new Set<LinkUser>();
-  readonly #prefixes = new Set<string>();
+  /** The users and the key prefix each watches. */
+  readonly #users = new Map<LinkUser, string>();
+  /** Watched prefixes and how many users watch each (the last to go unsubscribes). */
+  readonly #prefixes = new Map<string, number>();
   readonly #channels = new Map<string, Set<ChannelListener>>();
   readonly #waiters = new Set<() => void>();
   readonly #logger: ErrorLogger;
@@ -124,15 +126,25 @@ export class RedisLink {
   }
 
   addUser(user: LinkUser, prefix: string): void {
-    this.#users.add(user);
-    if (!this.#prefixes.has(prefix)) {
-      this.#prefixes.add(prefix);
-      if (this.#sub.status === 'ready') this.#sub.psubscribe(this.#pattern(prefix)).catch(() => {});
-    }
+    if (this.#users.has(user)) return;
+    this.#users.set(user, prefix);
+    const n = this.#prefixes.get(prefix) ?? 0;
+    this.#prefixes.set(prefix, n + 1);
+    if (n === 0 && this.#sub.status === 'ready') this.#sub.psubscribe(this.#pattern(prefix)).catch(() => {});
   }
 
+  /** A user is gone (its snapshot retired, or a rejected one undone): a prefix nobody watches is unsubscribed. */
   removeUser(user: LinkUser): void {
+    const prefix = this.#users.get(user);
+    if (prefix === undefined) return;
     this.#users.delete(user);
+    const n = this.#prefixes.get(prefix)! - 1;
+    if (n > 0) {
+      this.#prefixes.set(prefix, n);
+      return;
+    }
+    this.#prefixes.delete(prefix);
+    if (this.#sub.status === 'ready') this.#sub.punsubscribe(this.#pattern(prefix)).catch(() => {});
   }
 
   /** Messages of a pub/sub channel (health_share). */
@@ -181,13 +193,13 @@ export class RedisLink {
 
   #notified(channel: string): void {
     const key = channel.slice(channel.indexOf('__:') + 3);
-    for (const u of this.#users) u.keyChanged(key);
+    for (const u of this.#users.keys()) u.keyChanged(key);
   }
 
   #subscribe(): void {
-    if (this.#subLost && this.#state === 'up') for (const u of this.#users) u.refresh();
+    if (this.#subLost && this.#state === 'up') for (const u of this.#users.keys()) u.refresh();
     this.#subLost = false;
-    for (const prefix of this.#prefixes) this.#sub.psubscribe(this.#pattern(prefix)).catch(() => {});
+    for (const prefix of this.#prefixes.keys()) this.#sub.psubscribe(this.#pattern(prefix)).catch(() => {});
     for (const channel of this.#channels.keys()) this.#sub.subscribe(channel).catch(() => {});
   }
 
@@ -205,7 +217,7 @@ export class RedisLink {
     if (wasDown) this.#logger.notice({ redis: this.name }, `redis "${this.name}" is reachable again`);
     this.#checkNotifications();
     // changes made while it was down (or before a reload's link came up) are read again
-    for (const u of this.#users) u.refresh();
+    for (const u of this.#users.keys()) u.refresh();
   }
 
   #down(): void {
@@ -237,7 +249,7 @@ export class RedisLink {
     if (on) this.#stopPolling();
     else if (this.#poll === null && this.#state === 'up') {
       this.#poll = setInterval(() => {
-        for (const u of this.#users) u.refresh();
+        for (const u of this.#users.keys()) u.refresh();
       }, POLL_MS);
       this.#poll.unref();
     }

@@ -3,7 +3,8 @@
  * its `redis_peers` upstreams, built once below http and stream, which both read them: the
  * snapshot's named group of such an upstream is a placeholder without peers, and
  * `redisFedOf(group)` (asked when a site compiles its plans, never per request) gives the
- * RedisFedGroups whose `groupFor(key)` the request or session calls with its evaluated key.
+ * RedisFedGroups whose `groupFor(part)` the request or session calls with its evaluated key (its
+ * variable part: fed-groups.ts `variablePart`).
  *
  * A reload takes over the links of blocks whose settings did not change (one connection for the
  * life of the process, not one per config) and the known keys of the same upstreams, so a reload
@@ -48,13 +49,13 @@ export class RedisRouting {
 
   /**
    * `health_share`: the sharing of `group`'s verdicts (its checker takes `checkerOptions()`); null
-   * when the group does not share. Started with the routing, stopped with it (or by the caller).
+   * when the group does not share. `onApplied`: told of each verdict of another instance applied. Started with the routing, stopped with it (or by the caller).
    */
-  healthShare(group: UpstreamGroup): HealthShare | null {
+  healthShare(group: UpstreamGroup, onApplied: ((peer: Peer) => void) | null = null): HealthShare | null {
     const name = group.config.healthShare;
     const link = name === undefined ? undefined : this.links.get(name);
     if (link === undefined || group.config.check === null) return null;
-    const share = new HealthShare(link, group, this.#logger);
+    const share = new HealthShare(link, group, this.#logger, onApplied);
     this.#shares.push(share);
     if (this.#started) share.start();
     return share;
@@ -87,13 +88,29 @@ export class RedisRouting {
     }
     const fed: RedisFedGroups[] = [];
     const routing = new RedisRouting(links, fed, deps.logger);
+    try {
+      routing.#addFed(fed, groups, previous, deps);
+    } catch (err) {
+      routing.close(); // the links acquired above are released
+      throw err;
+    }
+    return routing;
+  }
+
+  /** The fed groups of the `redis_peers` upstreams among `groups` (each known key of the same upstream in `previous` taken over). */
+  #addFed(
+    fed: RedisFedGroups[],
+    groups: { readonly http: ReadonlyMap<string, UpstreamGroup>; readonly stream: ReadonlyMap<string, UpstreamGroup> },
+    previous: RedisRouting | null,
+    deps: RedisRoutingDeps,
+  ): void {
     for (const [context, named] of [['http', groups.http], ['stream', groups.stream]] as const) {
       for (const group of named.values()) {
         const peers = group.config.redisPeers;
         if (peers === undefined) continue;
-        const link = links.get(peers.redis)!;
+        const link = this.links.get(peers.redis)!;
         const f = new RedisFedGroups(group.config, link, {
-          namespace: context === 'http' ? '' : 'stream:', context, logger: deps.logger, routing,
+          namespace: context === 'http' ? '' : 'stream:', context, logger: deps.logger, routing: this,
           ...(deps.onDropped === undefined ? {} : { onDropped: deps.onDropped }),
         });
         const before = previous?.fed.find((p) => p.name === f.name && p.config.redisPeers!.key === f.keyTemplate && p.link === link && p.context === context);
@@ -102,7 +119,6 @@ export class RedisRouting {
         fed.push(f);
       }
     }
-    return routing;
   }
 
   /** The groups of every known key (the status page lists and samples them). */
