@@ -150,7 +150,8 @@ export class ProxyExchange extends UpstreamExchange implements BodyWaiter {
   protected send(up: UpstreamConn): void {
     const s = up.socket;
     const attempt = this.attempt!;
-    attempt.connectMs = Date.now() - attempt.startMs;
+    // A pooled connection is written in the event that started the try: 0, as nginx's cached clock gives.
+    attempt.connectMs = this.reused ? 0 : Date.now() - attempt.startMs;
     const pp = up.requests++ === 0 && this.#proxy.proxyProtocol !== 0 ? proxyProtocolHeader(this.#proxy.proxyProtocol, this.r) : null;
     if (pp !== null) s.write(pp);
     up.setTimeout(this.plan.settings.proxyReadTimeoutMs);
@@ -383,7 +384,8 @@ export class ProxyExchange extends UpstreamExchange implements BodyWaiter {
     // A body still on its way from its temp file (the upstream answered early): the connection is not reusable.
     const sent = !this.#body.sending;
     this.#body.stopSending();
-    this.endTry(up !== null && this.#reusable && this.bodyDone && sent && this.#upstreamReusable && poolable(this.#proxy, up, this.res!, this.#dynamicPool ?? this.#proxy));
+    const now = Date.now();
+    this.endTry(up !== null && this.#reusable && this.bodyDone && sent && this.#upstreamReusable && poolable(this.#proxy, up, this.res!, this.#dynamicPool ?? this.#proxy, now), now);
     this.response.end();
     finishRequest(this.r, this.response.keepAlive && this.bodyDone);
   }

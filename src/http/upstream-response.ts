@@ -75,8 +75,8 @@ export interface KeepalivePolicy {
  * keep-alive, the request body went out whole, and the group's keepalive limits allow it
  * (`pool`: the group the request went to, which a `proxy_pass http://$var` learns per request).
  */
-export function poolable(proxy: ProxyPlan, up: UpstreamConn, res: ResponseHead, pool: KeepalivePolicy = proxy): boolean {
+export function poolable(proxy: ProxyPlan, up: UpstreamConn, res: ResponseHead, pool: KeepalivePolicy, now: number): boolean {
   return res.keepAlive && pool.keepalive > 0 && proxy.proxyProtocol === 0 && !proxy.http10 &&
     (pool.keepaliveRequests <= 0 || up.requests < pool.keepaliveRequests) &&
-    Date.now() - up.createdAt < pool.keepaliveTimeMs;
+    now - up.createdAt < pool.keepaliveTimeMs;
 }
