@@ -61,6 +61,11 @@ export class Http1Output {
     this.#head += `${name}: ${value}\r\n`;
   }
 
+  /** Field lines already written as `Name: value\r\n` (a run of an upstream head's lines). */
+  fieldLines(lines: string): void {
+    this.#head += lines;
+  }
+
   sendHead(keepAlive: boolean, body: string | null, last: boolean): number {
     let text = this.#head + (keepAlive ? 'Connection: keep-alive\r\n\r\n' : 'Connection: close\r\n\r\n');
     this.#head = '';

@@ -29,6 +29,8 @@ export class ResponseHeadReader extends HeadAccumulator {
   tooBig = false;
   /** After a head is returned: the bytes that came after it, null for none. */
   after: Buffer | null = null;
+  /** After a head is returned: its text (field lines a writer may pass on as they are, headers.ts). */
+  text = '';
 
   /**
    * The next final (status >= 200) or 101 head in `data` (the bytes after it in `after`),
@@ -47,6 +49,7 @@ export class ResponseHeadReader extends HeadAccumulator {
       if (res === null) return this.#invalid(head, false);
       if (res.status >= 200 || res.status === 101) {
         this.after = rest;
+        this.text = head;
         return res;
       }
       // 1xx interim responses: relay 100 Continue to a client that can read it, drop the rest.
