@@ -11,12 +11,45 @@ import net from 'node:net';
 import { WebSocketServer } from 'ws';
 
 const HOST = '127.0.0.1';
-const SMALL = Buffer.from('HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\nhello', 'latin1');
+/**
+ * Response heads as a web server sends them (Server, Date, Content-Type, Content-Length,
+ * Connection, ETag, Cache-Control, Last-Modified, Accept-Ranges: ~250 bytes), Date kept current
+ * once a second; `BENCH_BACKEND_HEAD=minimal` (or `--minimal-head`) gives the old two-field head
+ * (Content-Type, Content-Length) for comparison with earlier figures.
+ */
+const MINIMAL_HEAD = process.env.BENCH_BACKEND_HEAD === 'minimal' || process.argv.includes('--minimal-head');
 const BIG_BODY = 64 * 1024;
-const BIG = Buffer.concat([
-  Buffer.from(`HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: ${BIG_BODY}\r\n\r\n`, 'latin1'),
-  Buffer.alloc(BIG_BODY, 'x'),
-]);
+const SMALL_BODY = Buffer.from('hello', 'latin1');
+const BIG_BODY_BYTES = Buffer.alloc(BIG_BODY, 'x');
+const LAST_MODIFIED = new Date(Date.UTC(2026, 0, 5, 10, 30, 0)).toUTCString();
+
+/** @param {string} type @param {Buffer} body @param {boolean} close */
+function response(type, body, close) {
+  const head = MINIMAL_HEAD
+    ? `HTTP/1.1 200 OK\r\nContent-Type: ${type}\r\nContent-Length: ${body.length}\r\n\r\n`
+    : 'HTTP/1.1 200 OK\r\nServer: nginx/1.22.1\r\n' +
+      `Date: ${new Date().toUTCString()}\r\n` +
+      `Content-Type: ${type}\r\nContent-Length: ${body.length}\r\n` +
+      `Connection: ${close ? 'close' : 'keep-alive'}\r\n` +
+      `ETag: "6959d1a8-${body.length.toString(16)}"\r\nCache-Control: public, max-age=60\r\n` +
+      `Last-Modified: ${LAST_MODIFIED}\r\nAccept-Ranges: bytes\r\n\r\n`;
+  return Buffer.concat([Buffer.from(head, 'latin1'), body]);
+}
+
+const SMALL_TYPE = MINIMAL_HEAD ? 'text/plain' : 'text/plain; charset=utf-8';
+let SMALL = response(SMALL_TYPE, SMALL_BODY, false);
+let SMALL_CLOSE = response(SMALL_TYPE, SMALL_BODY, true);
+let BIG = response('application/octet-stream', BIG_BODY_BYTES, false);
+let BIG_CLOSE = response('application/octet-stream', BIG_BODY_BYTES, true);
+if (!MINIMAL_HEAD) {
+  // Date changes once a second (as nginx's cached time): the responses are rebuilt then, not per request.
+  setInterval(() => {
+    SMALL = response(SMALL_TYPE, SMALL_BODY, false);
+    SMALL_CLOSE = response(SMALL_TYPE, SMALL_BODY, true);
+    BIG = response('application/octet-stream', BIG_BODY_BYTES, false);
+    BIG_CLOSE = response('application/octet-stream', BIG_BODY_BYTES, true);
+  }, 1000).unref();
+}
 const CLOSE_RE = /\r\nconnection:[ \t]*close/i;
 const KEEP_RE = /\r\nconnection:[ \t]*keep-alive/i;
 const LENGTH_RE = /\r\ncontent-length:[ \t]*(\d+)/i;
@@ -44,9 +77,9 @@ function onHttp(sock) {
       pending = pending.slice(end + 4);
       const sp = head.indexOf(' ');
       const path = head.slice(sp + 1, head.indexOf(' ', sp + 1));
-      out.push(path.startsWith('/64k') ? BIG : SMALL);
       const http11 = head.slice(0, head.indexOf('\r\n')).endsWith('HTTP/1.1');
       if (http11 ? CLOSE_RE.test(head) : !KEEP_RE.test(head)) close = true;
+      out.push(path.startsWith('/64k') ? (close ? BIG_CLOSE : BIG) : close ? SMALL_CLOSE : SMALL);
       const len = LENGTH_RE.exec(head);
       if (len !== null) {
         const n = Math.min(Number(len[1]), pending.length);

@@ -25,6 +25,9 @@ export interface RetryLimits {
   readonly retryTimeoutMs: number;
 }
 
+/** The PickContext PeerTries.pick fills in for each pick. */
+const PICK: { clientAddress: string; hashKey: string | null; tried: ReadonlySet<Peer> | null } = { clientAddress: '', hashKey: null, tried: null };
+
 export class PeerTries {
   /** Tries started (a try taken back with `takeBack` does not count). */
   attempts = 0;
@@ -41,7 +44,8 @@ export class PeerTries {
   /** The first try starts now (the time budget counts from here) on `group`. */
   start(group: UpstreamGroup): void {
     this.#group = group;
-    this.#startedMs = Date.now();
+    // read by budgetLeft() only under proxy_next_upstream_timeout: no clock read per request without it
+    if (this.#limits.retryTimeoutMs > 0) this.#startedMs = Date.now();
   }
 
   /** The group the tries go to (error-log lines name it when none of its peers is live). */
@@ -51,7 +55,14 @@ export class PeerTries {
 
   /** A peer not tried yet, counted in its group until released; null: none is live. */
   pick(clientAddress: string, hashKey: string | null): Peer | null {
-    return this.#group!.pick({ clientAddress, hashKey, tried: this.tried });
+    // One context for every pick (group.pick reads it and keeps nothing): no object per request.
+    const ctx = PICK;
+    ctx.clientAddress = clientAddress;
+    ctx.hashKey = hashKey;
+    ctx.tried = this.tried;
+    const peer = this.#group!.pick(ctx);
+    ctx.tried = null;
+    return peer;
   }
 
   /** A try of `peer` starts: its record in the $upstream_* lists. */

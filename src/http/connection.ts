@@ -70,7 +70,6 @@ export class ClientConnection extends Http1Output implements ClientTransport, Tu
   #keepaliveTimeoutMs: number;
   /** The request being served (for the access log), null between requests. */
   #request: HttpRequest | null = null;
-  #timeoutMs = -1;
   #proxyPending: Buffer | null = null;
   /** Close after the current response (listener removed by a reload, or stop). */
   #retiring = false;
@@ -147,13 +146,6 @@ export class ClientConnection extends Http1Output implements ClientTransport, Tu
       (this as OwnedSocket)[kConnection].#onClose();
     },
   };
-
-  /** socket.setTimeout re-arms a timer each call: skip it when the value does not change. */
-  setTimeout(ms: number): void {
-    if (ms === this.#timeoutMs) return;
-    this.#timeoutMs = ms;
-    this.socket.setTimeout(ms);
-  }
 
   get closed(): boolean {
     return this.#state === S_CLOSED;
@@ -396,6 +388,7 @@ export class ClientConnection extends Http1Output implements ClientTransport, Tu
 
   /** The current request's response is complete (written to the socket buffer). */
   end(keepAlive: boolean): void {
+    this.flushHead();
     const plan = this.#request?.plan ?? null;
     if (plan !== null) this.#keepaliveTimeoutMs = plan.settings.keepaliveTimeoutMs;
     this.exchange = null;

@@ -203,6 +203,8 @@ function compileRedirects<R>(cfg: ProxyRedirect, def: RedirectDefaults | null, c
 /** Receives header fields one by one (a transport's response head, or text lines). */
 export interface FieldWriter {
   field(name: string, value: string): void;
+  /** Whole `Name: value\r\n` lines as they are (a writer of HTTP/1 text takes them; others get field()). */
+  fieldLines?(lines: string): void;
 }
 
 /** Fields as `Name: value\r\n` lines. */
@@ -212,28 +214,56 @@ export class FieldLines implements FieldWriter {
   field(name: string, value: string): void {
     this.text += `${name}: ${value}\r\n`;
   }
+
+  fieldLines(lines: string): void {
+    this.text += lines;
+  }
 }
 
 /**
  * The fields of the client response: upstream headers minus hidden and Connection-named ones,
  * Location rewritten by proxy_redirect, then add_header.
  */
-export function writeResponseHeaders<R>(plan: ResponseHeaderPlan<R>, res: ResponseHead, status: number, r: R, out: FieldWriter): void {
+export function writeResponseHeaders<R>(plan: ResponseHeaderPlan<R>, res: ResponseHead, status: number, r: R, out: FieldWriter, text: string | null = null): void {
   const headers = res.headers;
   const lnames = res.lnames;
   const hide = plan.hide;
   const connection = res.connection;
   // `expires` replaces the upstream's Expires and Cache-Control for the statuses it applies to.
   const expiring = plan.expires !== null && appliesExpires(status);
+  // `text`: the head `res` was parsed from, one field line per header in order. Lines passed on
+  // unchanged that are already `Name: value\r\n` go out as runs of that text (the bytes field()
+  // would write, without joining each name and value again) to a writer that takes lines.
+  const raw = text !== null && out.fieldLines !== undefined;
+  let pos = raw ? text.indexOf('\n') + 1 : 0;
+  let runStart = -1;
+  let runEnd = -1;
   for (let k = 0; k < lnames.length; k++) {
+    const lineStart = pos;
+    if (raw) pos = text.indexOf('\n', pos) + 1;
     const lname = lnames[k]!;
     if (hide.has(lname)) continue;
     if (expiring && (lname === 'expires' || lname === 'cache-control')) continue;
     if (connection.length > 0 && connection.includes(lname)) continue;
-    let value = headers[2 * k + 1]!;
-    if (plan.redirects.length > 0 && (lname === 'location' || lname === 'refresh')) value = rewriteRedirect(plan, value, r);
-    out.field(headers[2 * k]!, value);
+    const name = headers[2 * k]!;
+    const value = headers[2 * k + 1]!;
+    const rewrite = plan.redirects.length > 0 && (lname === 'location' || lname === 'refresh');
+    // The line is `name: value` CRLF exactly when its length says one space and no trailing blanks.
+    if (raw && !rewrite && pos - lineStart === name.length + value.length + 4 && text.charCodeAt(lineStart + name.length + 1) === 0x20 && text.charCodeAt(pos - 2) === 13) {
+      if (lineStart !== runEnd) {
+        if (runStart >= 0) out.fieldLines!(text.slice(runStart, runEnd));
+        runStart = lineStart;
+      }
+      runEnd = pos;
+      continue;
+    }
+    if (runStart >= 0) {
+      out.fieldLines!(text!.slice(runStart, runEnd));
+      runStart = runEnd = -1;
+    }
+    out.field(name, rewrite ? rewriteRedirect(plan, value, r) : value);
   }
+  if (runStart >= 0) out.fieldLines!(text!.slice(runStart, runEnd));
   writeAddHeaders(plan, status, r, out);
 }
 

@@ -68,8 +68,12 @@ export class ProxyResponse extends ResponseBodyFraming {
     this.#proxy = proxy;
   }
 
-  /** The upstream's final head: the client's head goes out (nothing to a client gone). `bodyDone`: the request body was read. */
-  begin(res: ResponseHead, bodyDone: boolean): void {
+  /**
+   * The upstream's final head: the client's head goes out (nothing to a client gone). `bodyDone`:
+   * the request body was read; `text`: the head's text when it was parsed from one (its field
+   * lines may go out as they are), null otherwise.
+   */
+  begin(res: ResponseHead, bodyDone: boolean, text: string | null = null): void {
     const r = this.#r;
     const head = this.#head;
     const t = this.#t;
@@ -113,7 +117,7 @@ export class ProxyResponse extends ResponseBodyFraming {
       if (accel >= 0) r.limitRateBytes = accel;
     }
     t.status(shown, res.reason === '' || shown !== status ? statusText(shown) : res.reason);
-    writeResponseHeaders(this.#plan.resHeaders, res, shown, r, filter ?? t);
+    writeResponseHeaders(this.#plan.resHeaders, res, shown, r, filter ?? t, text);
     if (filter !== null) filter.endHead();
     if (transforms) {
       // framing written by the filter
@@ -185,9 +189,9 @@ export class StoringResponse extends ProxyResponse {
     this.#store = store;
   }
 
-  override begin(res: ResponseHead, bodyDone: boolean): void {
+  override begin(res: ResponseHead, bodyDone: boolean, text: string | null = null): void {
     this.#store.begin(res);
-    super.begin(res, bodyDone);
+    super.begin(res, bodyDone, text);
   }
 
   override send(part: Buffer): boolean {

@@ -150,7 +150,8 @@ export class ProxyExchange extends UpstreamExchange implements BodyWaiter {
   protected send(up: UpstreamConn): void {
     const s = up.socket;
     const attempt = this.attempt!;
-    attempt.connectMs = Date.now() - attempt.startMs;
+    // A pooled connection is written in the event that started the try: 0, as nginx's cached clock gives.
+    attempt.connectMs = this.reused ? 0 : Date.now() - attempt.startMs;
     const pp = up.requests++ === 0 && this.#proxy.proxyProtocol !== 0 ? proxyProtocolHeader(this.#proxy.proxyProtocol, this.r) : null;
     if (pp !== null) s.write(pp);
     up.setTimeout(this.plan.settings.proxyReadTimeoutMs);
@@ -265,8 +266,10 @@ export class ProxyExchange extends UpstreamExchange implements BodyWaiter {
     if (res === HEAD_PENDING) return;
     if (res === HEAD_INVALID) return this.#invalidResponse(reader.invalidHead, reader.tooBig);
     const data = reader.after;
+    const text = reader.text;
     // A view of the pool's read buffer: it must not be kept past this event.
     reader.after = null;
+    reader.text = '';
     if (res.status === 101) {
       // Only the protocol the client asked for (h2c smuggling: a 101 to something else would
       // hand the client a tunnel to the backend past every location rule).
@@ -287,7 +290,7 @@ export class ProxyExchange extends UpstreamExchange implements BodyWaiter {
     // Head and the body bytes that came with it leave in one writev.
     const t = this.t;
     t.cork();
-    if (this.#responseHead(res) && data !== null && !this.done) this.#responseBody(data);
+    if (this.#responseHead(res, text) && data !== null && !this.done) this.#responseBody(data);
     t.uncork();
   }
 
@@ -300,7 +303,7 @@ export class ProxyExchange extends UpstreamExchange implements BodyWaiter {
   }
 
   /** Returns false when the response was dropped (a retry, or error_page instead). */
-  #responseHead(res: ResponseHead): boolean {
+  #responseHead(res: ResponseHead, text: string): boolean {
     const status = res.status;
     const attempt = this.attempt!;
     attempt.status = status;
@@ -308,7 +311,7 @@ export class ProxyExchange extends UpstreamExchange implements BodyWaiter {
     if (this.divertResponse(res, this.plan.settings.proxyInterceptErrors)) return false;
     this.res = res;
     const response = this.response;
-    response.begin(res, this.bodyDone);
+    response.begin(res, this.bodyDone, text);
     if (response.done) this.#complete();
     return true;
   }
@@ -383,7 +386,8 @@ export class ProxyExchange extends UpstreamExchange implements BodyWaiter {
     // A body still on its way from its temp file (the upstream answered early): the connection is not reusable.
     const sent = !this.#body.sending;
     this.#body.stopSending();
-    this.endTry(up !== null && this.#reusable && this.bodyDone && sent && this.#upstreamReusable && poolable(this.#proxy, up, this.res!, this.#dynamicPool ?? this.#proxy));
+    const now = Date.now();
+    this.endTry(up !== null && this.#reusable && this.bodyDone && sent && this.#upstreamReusable && poolable(this.#proxy, up, this.res!, this.#dynamicPool ?? this.#proxy, now), now);
     this.response.end();
     finishRequest(this.r, this.response.keepAlive && this.bodyDone);
   }

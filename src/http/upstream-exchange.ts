@@ -200,9 +200,9 @@ export abstract class UpstreamExchange implements Exchange, UpstreamOwner {
   }
 
   /** The response is complete: the connection goes back to the pool when `keep`, else it closes. */
-  protected endTry(keep: boolean): void {
+  protected endTry(keep: boolean, now = Date.now()): void {
     this.done = true;
-    this.attempt!.end(Date.now());
+    this.attempt!.end(now);
     this.releasePeer(false);
     const up = this.up;
     this.up = null;

@@ -29,6 +29,8 @@ export class ResponseHeadReader extends HeadAccumulator {
   tooBig = false;
   /** After a head is returned: the bytes that came after it, null for none. */
   after: Buffer | null = null;
+  /** After a head is returned: its text (field lines a writer may pass on as they are, headers.ts). */
+  text = '';
 
   /**
    * The next final (status >= 200) or 101 head in `data` (the bytes after it in `after`),
@@ -47,6 +49,7 @@ export class ResponseHeadReader extends HeadAccumulator {
       if (res === null) return this.#invalid(head, false);
       if (res.status >= 200 || res.status === 101) {
         this.after = rest;
+        this.text = head;
         return res;
       }
       // 1xx interim responses: relay 100 Continue to a client that can read it, drop the rest.
@@ -75,8 +78,8 @@ export interface KeepalivePolicy {
  * keep-alive, the request body went out whole, and the group's keepalive limits allow it
  * (`pool`: the group the request went to, which a `proxy_pass http://$var` learns per request).
  */
-export function poolable(proxy: ProxyPlan, up: UpstreamConn, res: ResponseHead, pool: KeepalivePolicy = proxy): boolean {
+export function poolable(proxy: ProxyPlan, up: UpstreamConn, res: ResponseHead, pool: KeepalivePolicy, now: number): boolean {
   return res.keepAlive && pool.keepalive > 0 && proxy.proxyProtocol === 0 && !proxy.http10 &&
     (pool.keepaliveRequests <= 0 || up.requests < pool.keepaliveRequests) &&
-    Date.now() - up.createdAt < pool.keepaliveTimeMs;
+    now - up.createdAt < pool.keepaliveTimeMs;
 }

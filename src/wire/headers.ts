@@ -85,6 +85,11 @@ export function headerValue(head: { readonly headers: readonly string[]; readonl
 
 /** Append the lowercased members of a comma-separated token list (Connection, Upgrade) to `out`. */
 export function appendTokens(out: string[], value: string): void {
+  // The usual single token, as sent: no list split per head (Connection on every response).
+  if (value === 'keep-alive' || value === 'close' || value === 'upgrade') {
+    out.push(value);
+    return;
+  }
   for (const part of value.split(',')) {
     const t = part.trim().toLowerCase();
     if (t !== '') out.push(t);
