@@ -7,6 +7,7 @@
 #
 #   bench/cpu-ab.sh ROUNDS CLI_A CLI_B      (each CLI a built dist/cli.js)
 #   FA=... FB=...: extra node flags for A or B (e.g. FB=--max-semi-space-size=32)
+#   URL_PATH=64k: the 64 KiB response instead of the small one
 set -euo pipefail
 [ $# -eq 3 ] || { sed -n 2,9p "$0"; exit 2; }
 R=$1; A=$2; B=$3
@@ -33,14 +34,14 @@ CONF
 P1=$(free_port); P2=$(free_port)
 PA=$(start "$A" "$P1" "${FA:-}"); PB=$(start "$B" "$P2" "${FB:-}")
 for p in $P1 $P2; do for _ in $(seq 100); do (echo > /dev/tcp/127.0.0.1/$p) 2>/dev/null && break; sleep 0.1; done; done
-taskset -c 1 wrk -t1 -c50 -d2s "http://127.0.0.1:$P1/small" > /dev/null
-taskset -c 1 wrk -t1 -c50 -d2s "http://127.0.0.1:$P2/small" > /dev/null
+taskset -c 1 wrk -t1 -c50 -d2s "http://127.0.0.1:$P1/${URL_PATH:-small}" > /dev/null
+taskset -c 1 wrk -t1 -c50 -d2s "http://127.0.0.1:$P2/${URL_PATH:-small}" > /dev/null
 ticks() { awk '{print $14, $15}' "/proc/$1/stat"; }
 turn() { # PID PORT -> total/user/main-thread, 0.1 µs per request
   local u0 s0 m0 u1 s1 m1 n hz
   hz=$(getconf CLK_TCK)
   read -r u0 s0 < <(ticks "$1"); m0=$(awk '{print $14+$15}' "/proc/$1/task/$1/stat")
-  n=$(taskset -c 1 wrk -t1 -c50 -d2s "http://127.0.0.1:$2/small" | awk '/requests in/ {print $1}')
+  n=$(taskset -c 1 wrk -t1 -c50 -d2s "http://127.0.0.1:$2/${URL_PATH:-small}" | awk '/requests in/ {print $1}')
   read -r u1 s1 < <(ticks "$1"); m1=$(awk '{print $14+$15}' "/proc/$1/task/$1/stat")
   echo "$(( (u1-u0+s1-s0) * 10000000 / hz / n ))/$(( (u1-u0) * 10000000 / hz / n ))/$(( (m1-m0) * 10000000 / hz / n ))"
 }
