@@ -4,7 +4,10 @@
  * written with the body in one socket write on HTTP/1.1, one headers object on HTTP/2), or a
  * text head for the answers a connection gives before any request exists (renderLocal).
  */
-import { SERVER_NAME, STATUS_TEXT } from '../constants.js';
+import { SERVER_NAME } from '../constants.js';
+import { errorPage, statusText } from '../wire/error-page.js';
+
+export { errorPage, statusText };
 import { VERSION } from '../version.js';
 import { FieldLines } from './headers.js';
 import type { HeadWriter } from './transport.js';
@@ -33,27 +36,6 @@ export function writeServerFields(w: HeadWriter, serverTokens: boolean): void {
   w.field('Date', httpDate());
 }
 
-export function statusText(status: number): string {
-  return STATUS_TEXT[status] ?? (status < 400 ? 'OK' : status < 500 ? 'Bad Request' : 'Internal Server Error');
-}
-
-const errorPages = new Map<number, string>();
-
-/** Where nginx's page title differs from the status line's reason phrase. */
-const PAGE_TITLES: Readonly<Record<number, string>> = { 302: 'Found', 401: 'Authorization Required' };
-
-/** nginx's built-in page for an error status (the same markup, tsproxy's name in the footer). */
-export function errorPage(status: number): string {
-  let page = errorPages.get(status);
-  if (page === undefined) {
-    const title = `${status} ${PAGE_TITLES[status] ?? statusText(status)}`;
-    page =
-      `<html>\r\n<head><title>${title}</title></head>\r\n<body>\r\n<center><h1>${title}</h1></center>\r\n` +
-      `<hr><center>${SERVER_NAME}</center>\r\n</body>\r\n</html>\r\n`;
-    errorPages.set(status, page);
-  }
-  return page;
-}
 
 /** Whether a response with this status carries a body at all (RFC 9110 §6.4.1). */
 export function statusHasBody(status: number): boolean {

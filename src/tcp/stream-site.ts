@@ -14,7 +14,7 @@ import type tls from 'node:tls';
 import type { Logger } from 'pino';
 import type { StreamConfig } from '../config/types.js';
 import type { UpstreamGroup } from '../upstream/group.js';
-import { STATUS_TEXT } from '../constants.js';
+import { errorPage, statusText } from '../wire/error-page.js';
 import { peekRequestHost, type HttpPeek } from './http-peek.js';
 import { Tunnel } from '../core/tunnel.js';
 import { connectUpstream } from './proxy.js';
@@ -467,9 +467,8 @@ export class StreamSite {
 
   /** Answer a websocket_pass client with an HTTP error page, then close. */
   #respond(s: Session, received: number, status: number): void {
-    const title = `${status} ${STATUS_TEXT[status] ?? 'Error'}`;
-    const body = `<html>\r\n<head><title>${title}</title></head>\r\n<body>\r\n<center><h1>${title}</h1></center>\r\n<hr><center>tsproxy</center>\r\n</body>\r\n</html>\r\n`;
-    const response = `HTTP/1.1 ${title}\r\nContent-Type: text/html\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`;
+    const body = errorPage(status);
+    const response = `HTTP/1.1 ${status} ${statusText(status)}\r\nContent-Type: text/html\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`;
     this.#sendAndClose(s, received, status, Buffer.from(response, 'latin1'));
   }
 
