@@ -51,8 +51,8 @@ interface Launched {
 
 /** Variations of a row's setup (the worker-scaling scenario; defaults: 1 worker on the proxy CPU). */
 export interface LaunchOptions {
-  /** worker_processes (nginx, tsproxy) / nbthread (HAProxy). */
-  workers?: number;
+  /** worker_processes (nginx, tsproxy) / nbthread (HAProxy; `auto`: no nbthread line, its default is one thread per CPU). */
+  workers?: number | 'auto';
   /** taskset CPU list of the proxy. */
   cpus?: string;
 }
@@ -177,7 +177,7 @@ export function nginxStyleConfig(o: {
   backends: Backends;
   nofile: number;
   nginx: boolean;
-  workers?: number;
+  workers?: number | 'auto';
   /** Served at /gen; a reload scenario bumps it so each reload is a real config change. */
   generation?: number;
 }): string {
@@ -229,11 +229,10 @@ stream {
 `;
 }
 
-export function haproxyConfig(o: { http: number; tcp: number; backends: Backends; nofile: number; threads?: number; generation?: number }): string {
+export function haproxyConfig(o: { http: number; tcp: number; backends: Backends; nofile: number; threads?: number | 'auto'; generation?: number }): string {
   const b = o.backends;
   return `global
-    nbthread ${o.threads ?? 1}
-    maxconn ${Math.floor(o.nofile / 2) - 100}
+${o.threads === 'auto' ? '' : `    nbthread ${o.threads ?? 1}\n`}    maxconn ${Math.floor(o.nofile / 2) - 100}
 
 defaults
     mode http

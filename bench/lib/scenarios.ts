@@ -3,6 +3,7 @@
  * rows round by round. Load generators and the backend share the load core, the proxy has the
  * other one to itself.
  */
+import os from 'node:os';
 import path from 'node:path';
 import type { Peer, BenchContext, Instance } from './peers.js';
 import type { Column } from './report.js';
@@ -320,25 +321,32 @@ async function expectGeneration(port: number, generation: number): Promise<void>
 }
 
 /**
- * worker_processes 2 against 1 on the 2-core machine. Nothing is pinned here (the proxy, wrk -t2
- * and the backend share both cores), so the factor says what a second worker buys when the load
- * generator competes for the same CPUs, not what two dedicated cores would give.
+ * `worker_processes auto` against 1. Nothing is pinned (the proxy, wrk -t2 and the backend share
+ * every core), so req/s says what more workers buy when the load generator competes for the same
+ * CPUs, not what dedicated cores would give. Two figures do not depend on that competition and say
+ * whether throughput can scale with the cores: the proxy's CPU per request (all its processes; it
+ * should not grow with workers) and the busiest process's share of that CPU (1/N when the kernel
+ * spreads connections evenly over N workers).
  */
 export const workerScaling: Scenario = {
   id: 'scale',
   columns: [
     { id: 'scale1', title: '1 worker req/s', digits: 0, better: 'higher' },
-    { id: 'scale2', title: '2 workers req/s', digits: 0, better: 'higher' },
-    { id: 'scale', title: 'scaling 2w/1w', digits: 2, better: 'higher', noRatio: true },
+    { id: 'scaleN', title: 'auto req/s', digits: 0, better: 'higher' },
+    { id: 'scale', title: 'scaling auto/1', digits: 2, better: 'higher', noRatio: true },
+    { id: 'cpu1', title: 'CPU us/req, 1 worker', digits: 1, better: 'lower' },
+    { id: 'cpuN', title: 'CPU us/req, auto', digits: 1, better: 'lower' },
+    { id: 'busiest', title: 'busiest process, % of CPU (auto)', digits: 0, better: 'lower', noRatio: true },
   ],
   applies: (p) => p.spec.workers === true,
   separate: {
-    title: 'worker_processes 2 scaling (small response, req/s)',
-    note: 'unpinned: the proxy (1 or 2 workers; HAProxy: nbthread), wrk -t2 -c50 and the backend all share both cores of the machine',
+    title: `worker_processes auto (${os.cpus().length} here) against 1 (small response)`,
+    note: 'unpinned: the proxy, wrk -t2 -c50 and the backend all share every core; CPU us/req counts every process of the proxy (primary/master included); "busiest" is the share of the proxy\'s CPU used by its busiest process during the auto run',
   },
   async measure(peer, env) {
-    const all = '0,1';
-    const measure = async (workers: number) => {
+    // os.cpus(), not availableParallelism(): the runner pins itself to the load CPUs.
+    const all = `0-${os.cpus().length - 1}`;
+    const measure = async (workers: number | 'auto') => {
       let inst: Instance | null = null;
       try {
         inst = await peer.instance({ workers, cpus: all });
@@ -346,14 +354,19 @@ export const workerScaling: Scenario = {
         // in the measurement. Wait until the whole tree is idle, then warm every worker's JIT up.
         await waitIdle(inst.endpoint.pids!);
         await wrk(env, ['-t2', '-c50', url(inst.endpoint.http, '/small')], 2, { cpus: all }); // warm-up
-        return (await wrk(env, ['-t2', '-c50', url(inst.endpoint.http, '/small')], env.settings.httpSeconds, { cpus: all })).requestsPerSec;
+        const tree = inst.endpoint.pids!();
+        const before = tree.map((pid) => cpuSecondsPrecise([pid], env.settings.ticksPerS));
+        const r = await wrk(env, ['-t2', '-c50', url(inst.endpoint.http, '/small')], env.settings.httpSeconds, { cpus: all });
+        const used = tree.map((pid, k) => cpuSecondsPrecise([pid], env.settings.ticksPerS) - before[k]!);
+        const total = used.reduce((a, b) => a + b, 0);
+        return { rps: r.requestsPerSec, cpuUs: (total * 1e6) / r.requests, busiest: (100 * Math.max(...used)) / total };
       } finally {
         await inst?.stop();
       }
     };
     const one = await measure(1);
-    const two = await measure(2);
-    return { scale1: one, scale2: two, scale: two / one };
+    const n = await measure('auto');
+    return { scale1: one.rps, scaleN: n.rps, scale: n.rps / one.rps, cpu1: one.cpuUs, cpuN: n.cpuUs, busiest: n.busiest };
   },
 };
 
