@@ -153,19 +153,34 @@ export function request(
  * naming how often the URL was asked, `x-count` saying it too, `x-got-range` the Range it got (it
  * ignores Range) and `Accept-Ranges: bytes`.
  */
-export async function startCountingBackend(bodyBytes = 108): Promise<{ backend: HttpBackend; counts: Map<string, number> }> {
+/**
+ * A backend that counts the requests per URL and answers `body N`. `?delay=MS` answers late;
+ * `?hold=N` keeps the URL's N-th request unanswered until the test calls `release(url)` (a window
+ * that does not depend on the machine's speed).
+ */
+export async function startCountingBackend(
+  bodyBytes = 108,
+): Promise<{ backend: HttpBackend; counts: Map<string, number>; release(url: string): void }> {
   const counts = new Map<string, number>();
+  const held = new Map<string, Array<() => void>>();
   const backend = await startHttpBackend('b', (req, res) => {
     req.resume();
     const url = req.url ?? '/';
     const n = (counts.get(url) ?? 0) + 1;
     counts.set(url, n);
-    const delay = Number(new URL(url, 'http://x').searchParams.get('delay') ?? 0);
+    const params = new URL(url, 'http://x').searchParams;
+    const delay = Number(params.get('delay') ?? 0);
     const body = `body ${n} `.padEnd(bodyBytes - 1, 'x') + '\n';
-    setTimeout(() => {
+    const answer = () => {
       res.writeHead(200, { 'x-count': String(n), 'x-got-range': req.headers.range ?? '-', 'accept-ranges': 'bytes', 'content-length': String(body.length) });
       res.end(body);
-    }, delay);
+    };
+    if (Number(params.get('hold')) === n) held.set(url, [...(held.get(url) ?? []), answer]);
+    else setTimeout(answer, delay);
   });
-  return { backend, counts };
+  const release = (url: string) => {
+    for (const answer of held.get(url) ?? []) answer();
+    held.delete(url);
+  };
+  return { backend, counts, release };
 }
