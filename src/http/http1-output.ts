@@ -33,6 +33,13 @@ export class Http1Output {
   #timeoutMs = -1;
   /** A timeout set inside a cork() bracket, set when it ends (-1: none). */
   #deferredTimeoutMs = -1;
+  /** The deferred timeout is the keep-alive wait (idleTimeout), not a socket timeout. */
+  #deferredIdle = false;
+  /** Keep-alive wait: when it began (Date.now()), -1 when not waiting; read by the idle timer when it fires. */
+  #idleSinceMs = -1;
+  #idleMs = 0;
+  /** One timer per connection for the keep-alive wait, left running across requests (null: none pending). */
+  #idleTimer: NodeJS.Timeout | null = null;
 
   constructor(socket: net.Socket) {
     this.socket = socket;
@@ -46,11 +53,61 @@ export class Http1Output {
   setTimeout(ms: number): void {
     if (this.#corks > 0) {
       this.#deferredTimeoutMs = ms;
+      this.#deferredIdle = false;
       return;
     }
+    this.#idleSinceMs = -1;
     if (ms === this.#timeoutMs) return;
     this.#timeoutMs = ms;
     this.socket.setTimeout(ms);
+  }
+
+  /**
+   * keepalive_timeout between requests, without a new Timeout per request: the socket's timeout is
+   * switched off and one timer per connection, re-armed only when it fires early, compares the time
+   * the wait began (node's socket.setTimeout makes a Timeout and a bound callback per call, and a
+   * request turned it off and on again). Any setTimeout() ends the wait. While response bytes are
+   * still queued (a slow reader), the socket's timeout is used instead: its writes keep it alive.
+   */
+  idleTimeout(ms: number): void {
+    if (this.#corks > 0) {
+      this.#deferredTimeoutMs = ms;
+      this.#deferredIdle = true;
+      return;
+    }
+    if (ms <= 0 || this.socket.writableLength > 0) {
+      this.setTimeout(ms);
+      return;
+    }
+    this.setTimeout(0);
+    this.#idleMs = ms;
+    this.#idleSinceMs = Date.now();
+    if (this.#idleTimer === null) this.#idleTimer = setTimeout(Http1Output.#idleCheck, ms, this).unref();
+  }
+
+  /** Bytes arrived in the keep-alive wait that start no request yet (empty lines): the wait starts again, as a socket timeout would. */
+  protected idleActivity(): void {
+    if (this.#idleSinceMs >= 0) this.#idleSinceMs = Date.now();
+  }
+
+  /** The connection closed: the keep-alive timer must not keep it. */
+  protected stopIdleTimer(): void {
+    this.#idleSinceMs = -1;
+    if (this.#idleTimer !== null) clearTimeout(this.#idleTimer);
+    this.#idleTimer = null;
+  }
+
+  static #idleCheck(o: Http1Output): void {
+    o.#idleTimer = null;
+    if (o.#idleSinceMs < 0) return;
+    const left = o.#idleSinceMs + o.#idleMs - Date.now();
+    if (left > 0) {
+      o.#idleTimer = setTimeout(Http1Output.#idleCheck, left, o).unref();
+      return;
+    }
+    o.#idleSinceMs = -1;
+    // As the socket's own timeout would: the connection's 'timeout' listener closes an idle connection.
+    o.socket.emit('timeout');
   }
 
   status(code: number, reason: string): void {
@@ -115,7 +172,8 @@ export class Http1Output {
     const ms = this.#deferredTimeoutMs;
     if (ms >= 0) {
       this.#deferredTimeoutMs = -1;
-      this.setTimeout(ms);
+      if (this.#deferredIdle) this.idleTimeout(ms);
+      else this.setTimeout(ms);
     }
   }
 
