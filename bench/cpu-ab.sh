@@ -7,41 +7,93 @@
 #
 #   bench/cpu-ab.sh ROUNDS CLI_A CLI_B      (each CLI a built dist/cli.js)
 #   FA=... FB=...: extra node flags for A or B (e.g. FB=--max-semi-space-size=32)
+#   SA=... SB=...: extra directives in A's or B's server block (e.g. SB='ssl_session_cache off;';
+#                  one that names ssl_session_* replaces the mode's session directives)
 #   URL_PATH=64k: the 64 KiB response instead of the small one
+#   WARM_S: seconds of wrk warm-up per proxy (default 2; 12 for the new-connection modes)
+#   MODE (issue 18, TLS to clients; the listen is bench/tls.ts's `ssl http2`, ECDSA P-256, TLS 1.2-1.3):
+#     h1 (default)  plain HTTP/1.1 as above
+#     https         HTTPS keep-alive (wrk -c50 https://)
+#     tlsnew        a new TLS connection per request (wrk -c50 -H 'Connection: close'), resumption
+#                   on: ssl_session_cache shared:SSL:10m, tickets on (wrk offers the session of its
+#                   previous connection; see HACKING "HTTPS CPU per request")
+#     tlsnew-full   the same with resumption off (ssl_session_cache off; ssl_session_tickets off):
+#                   every connection a full handshake
+#   A CLI named ceiling:https, ceiling:tls (ceiling:tcp with MODE=h1) runs bench/procs/tls-ceiling.mjs
+#   instead of a proxy: node:https (or a bare tls.Server, or net.Server) answering a fixed response,
+#   what Node's TLS costs by itself. A CLI named nginx runs nginx on the same config (one process,
+#   master_process off): nginx's CPU per request, measured the same way.
 set -euo pipefail
-[ $# -eq 3 ] || { sed -n 2,9p "$0"; exit 2; }
+[ $# -eq 3 ] || { sed -n 2,20p "$0"; exit 2; }
 R=$1; A=$2; B=$3
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 DIR=$(mktemp -d)
 PA=''; PB=''
-trap 'kill $(jobs -p) $PA $PB 2>/dev/null; rm -rf "$DIR"' EXIT
+trap 'kill $(jobs -p) $PA $PB 2>/dev/null; [ -z "${KEEP_DIR:-}" ] && rm -rf "$DIR"' EXIT
 free_port() { node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
 taskset -c 1 node "$ROOT/bench/procs/backend.mjs" > "$DIR/backend.out" &
 for _ in $(seq 50); do [ -s "$DIR/backend.out" ] && break; sleep 0.1; done
 BACKEND=$(node -e 'console.log(JSON.parse(require("fs").readFileSync(process.argv[1],"utf8").split("\n")[0]).http)' "$DIR/backend.out")
-start() { # CLI PORT FLAGS
+MODE=${MODE:-h1}
+SCHEME=http; LISTEN_OPTS=''; SERVER_TLS=''; TLS_BASE=''; WRK_HEADER=()
+case $MODE in
+  h1) ;;
+  https|tlsnew|tlsnew-full)
+    SCHEME=https
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout "$DIR/key.pem" -out "$DIR/cert.pem" \
+      -days 2 -subj /CN=bench.test 2>/dev/null
+    LISTEN_OPTS=' ssl http2'
+    SERVER_TLS="ssl_certificate $DIR/cert.pem; ssl_certificate_key $DIR/key.pem; ssl_protocols TLSv1.2 TLSv1.3;"
+    TLS_BASE=$SERVER_TLS
+    case $MODE in
+      tlsnew) SERVER_TLS+=' ssl_session_cache shared:SSL:10m;'; WRK_HEADER=(-H 'Connection: close') ;;
+      tlsnew-full) SERVER_TLS+=' ssl_session_cache off; ssl_session_tickets off;'; WRK_HEADER=(-H 'Connection: close') ;;
+    esac ;;
+  *) echo "unknown MODE $MODE" >&2; exit 2 ;;
+esac
+start() { # CLI PORT FLAGS SERVER_DIRECTIVES
+  if [[ $1 == ceiling:* ]]; then
+    # shellcheck disable=SC2086
+    MODE=$MODE taskset -c 0 node $3 "$ROOT/bench/procs/tls-ceiling.mjs" "${1#ceiling:}" "$2" "$DIR/cert.pem" "$DIR/key.pem" > /dev/null 2>&1 &
+    echo $!
+    return
+  fi
+  local tls=$SERVER_TLS
+  [[ $4 == *ssl_session* ]] && tls=$TLS_BASE   # SA/SB set the session directives themselves
+  local nginx_lines=''
+  [ "$1" = nginx ] && nginx_lines="master_process off; pid $DIR/$2.pid; error_log $DIR/$2.err warn;"
   cat > "$DIR/$2.conf" <<CONF
-daemon off; worker_processes 1; events {}
-http { access_log off; keepalive_requests 1000000;
+daemon off; worker_processes 1; events {} $nginx_lines
+http { access_log off; keepalive_requests 1000000;$([ "$1" = nginx ] && echo " client_body_temp_path $DIR/t$2; proxy_temp_path $DIR/t$2;")
   upstream b { server 127.0.0.1:$BACKEND; keepalive 64; }
-  server { listen 127.0.0.1:$2;
+  server { listen 127.0.0.1:$2$LISTEN_OPTS; $tls $4
     location / { proxy_pass http://b; proxy_http_version 1.1; proxy_set_header Connection ""; } } }
 CONF
-  # shellcheck disable=SC2086
-  taskset -c 0 node $3 "$1" -c "$DIR/$2.conf" > /dev/null 2>&1 &
+  if [ "$1" = nginx ]; then
+    mkdir -p "$DIR/t$2"
+    taskset -c 0 nginx -p "$DIR/" -c "$DIR/$2.conf" > "$DIR/$2.log" 2>&1 &
+  else
+    # shellcheck disable=SC2086
+    taskset -c 0 node $3 "$1" -c "$DIR/$2.conf" > "$DIR/$2.log" 2>&1 &
+  fi
   echo $!
 }
 P1=$(free_port); P2=$(free_port)
-PA=$(start "$A" "$P1" "${FA:-}"); PB=$(start "$B" "$P2" "${FB:-}")
+PA=$(start "$A" "$P1" "${FA:-}" "${SA:-}"); PB=$(start "$B" "$P2" "${FB:-}" "${SB:-}")
 for p in $P1 $P2; do for _ in $(seq 100); do (echo > /dev/tcp/127.0.0.1/$p) 2>/dev/null && break; sleep 0.1; done; done
-taskset -c 1 wrk -t1 -c50 -d2s "http://127.0.0.1:$P1/${URL_PATH:-small}" > /dev/null
-taskset -c 1 wrk -t1 -c50 -d2s "http://127.0.0.1:$P2/${URL_PATH:-small}" > /dev/null
+URL() { echo "$SCHEME://127.0.0.1:$1/${URL_PATH:-small}"; }
+# Warm-up: a handshake path is run once per connection, a few hundred times a second, and Node's
+# JIT takes thousands of connections to optimise it (CPU per handshake fell by a third over the
+# first 10-20 s): new-connection modes warm each proxy 12 s unless WARM_S says otherwise.
+case $MODE in tlsnew*) WARM=${WARM_S:-12} ;; *) WARM=${WARM_S:-2} ;; esac
+taskset -c 1 wrk -t1 -c50 "-d${WARM}s" "${WRK_HEADER[@]}" "$(URL "$P1")" > /dev/null
+taskset -c 1 wrk -t1 -c50 "-d${WARM}s" "${WRK_HEADER[@]}" "$(URL "$P2")" > /dev/null
 ticks() { awk '{print $14, $15}' "/proc/$1/stat"; }
 turn() { # PID PORT -> total/user/main-thread, 0.1 µs per request
   local u0 s0 m0 u1 s1 m1 n hz
   hz=$(getconf CLK_TCK)
   read -r u0 s0 < <(ticks "$1"); m0=$(awk '{print $14+$15}' "/proc/$1/task/$1/stat")
-  n=$(taskset -c 1 wrk -t1 -c50 -d2s "http://127.0.0.1:$2/${URL_PATH:-small}" | awk '/requests in/ {print $1}')
+  n=$(taskset -c 1 wrk -t1 -c50 -d2s "${WRK_HEADER[@]}" "$(URL "$2")" | awk '/requests in/ {print $1}')
   read -r u1 s1 < <(ticks "$1"); m1=$(awk '{print $14+$15}' "/proc/$1/task/$1/stat")
   echo "$(( (u1-u0+s1-s0) * 10000000 / hz / n ))/$(( (u1-u0) * 10000000 / hz / n ))/$(( (m1-m0) * 10000000 / hz / n ))"
 }

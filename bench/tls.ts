@@ -7,9 +7,18 @@
  *
  * Scenarios (small 5-byte response from the raw-socket backend, upstream keep-alive):
  *   https keep-alive    wrk -t1 -c50 https://...  (TLS records only; handshakes amortised)
- *   https new conn      wrk -t1 -c50 -H "Connection: close"  (one full TLS 1.3 handshake per request)
+ *   https new conn      wrk -t1 -c50 -H "Connection: close": one TLS 1.3 handshake per request, on
+ *     resumed           an address with session resumption on (ssl_session_cache shared:SSL:10m,
+ *                       tickets on; HAProxy: its tickets). wrk keeps the session of a connection
+ *                       and offers it on the next one (OpenSSL's SSL_clear keeps it), so a
+ *                       server that sends a new ticket on every handshake resumes every one;
+ *                       node's TLS sends none on a resumed TLS 1.3 handshake, and OpenSSL clients
+ *                       use a TLS 1.3 ticket once, so tsproxy resumes every other one
+ *     full              an address with resumption off (ssl_session_cache off; ssl_session_tickets
+ *                       off; HAProxy: no-tls-tickets, tune.ssl.cachesize 0): every one a full handshake
  *   h2                  h2load -t1 -c10 -m5 (10 sessions x 5 concurrent streams: 50 in flight, as wrk -c50)
- * Every proxy gets a 1 s wrk and h2load warm-up after it starts (the Node rows need JIT warm-up).
+ * Every proxy gets a 1 s wrk, an 8 s wrk of new connections and a 1 s h2load warm-up after it
+ * starts (the Node rows need JIT warm-up, the handshake path most: it runs once per connection).
  * Needs wrk and h2load (Debian nghttp2-client); installs them with apt-get when missing.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -38,7 +47,8 @@ const LOAD_CPU = '1';
 interface Proxy {
   readonly id: string;
   readonly label: string;
-  launch(dir: string, port: number, backend: number): Promise<() => Promise<void>>;
+  /** `port`: resumption on (every scenario but one); `fullPort`: resumption off (full handshakes). */
+  launch(dir: string, port: number, fullPort: number, backend: number): Promise<() => Promise<void>>;
 }
 
 function ensureTools(): void {
@@ -62,7 +72,7 @@ function makeCert(dir: string): { cert: string; key: string; pem: string } {
 }
 
 /** The nginx-syntax config nginx and tsproxy both run (minus nginx-only lines). */
-function nginxStyle(dir: string, port: number, backend: number, nginx: boolean): string {
+function nginxStyle(dir: string, port: number, fullPort: number, backend: number, nginx: boolean): string {
   const certs = { cert: path.join(dir, '..', 'cert.pem'), key: path.join(dir, '..', 'key.pem') };
   return `worker_processes 1;
 ${nginx ? 'daemon off;\n' : 'watch off;\n'}pid ${dir}/proxy.pid;
@@ -72,11 +82,19 @@ http {
     access_log off;
 ${nginx ? `    client_body_temp_path ${dir}/body;\n    proxy_temp_path ${dir}/proxy;\n` : ''}    keepalive_requests 1000000;
     upstream backend { server ${LOOPBACK}:${backend}; keepalive 64; }
+    ssl_certificate ${certs.cert};
+    ssl_certificate_key ${certs.key};
+    ssl_protocols TLSv1.2 TLSv1.3;
     server {
         listen ${LOOPBACK}:${port} ssl http2;
-        ssl_certificate ${certs.cert};
-        ssl_certificate_key ${certs.key};
-        ssl_protocols TLSv1.2 TLSv1.3;
+        ssl_session_cache shared:SSL:10m;
+        ssl_session_tickets on;
+        location / { proxy_pass http://backend; proxy_http_version 1.1; proxy_set_header Connection ""; }
+    }
+    server {
+        listen ${LOOPBACK}:${fullPort} ssl http2;
+        ssl_session_cache off;
+        ssl_session_tickets off;
         location / { proxy_pass http://backend; proxy_http_version 1.1; proxy_set_header Connection ""; }
     }
 }
@@ -91,8 +109,8 @@ async function readyTls(port: number, child: ReturnType<typeof start>): Promise<
 const PROXIES: readonly Proxy[] = [
   {
     id: 'nginx', label: 'nginx',
-    async launch(dir, port, backend) {
-      fs.writeFileSync(path.join(dir, 'nginx.conf'), nginxStyle(dir, port, backend, true));
+    async launch(dir, port, fullPort, backend) {
+      fs.writeFileSync(path.join(dir, 'nginx.conf'), nginxStyle(dir, port, fullPort, backend, true));
       const child = start('nginx', ['-p', `${dir}/`, '-c', path.join(dir, 'nginx.conf')], { cpus: PROXY_CPU });
       await readyTls(port, child);
       return () => stop(child, 'SIGTERM', 3000);
@@ -100,9 +118,11 @@ const PROXIES: readonly Proxy[] = [
   },
   {
     id: 'haproxy', label: 'HAProxy',
-    async launch(dir, port, backend) {
+    async launch(dir, port, fullPort, backend) {
+      // The session cache is global in HAProxy: off, so the resumed address resumes by tickets.
       fs.writeFileSync(path.join(dir, 'haproxy.cfg'), `global
     nbthread 1
+    tune.ssl.cachesize 0
 defaults
     mode http
     timeout connect 5s
@@ -110,6 +130,7 @@ defaults
     timeout server 60s
 frontend fe
     bind ${LOOPBACK}:${port} ssl crt ${path.join(dir, '..', 'haproxy.pem')} alpn h2,http/1.1
+    bind ${LOOPBACK}:${fullPort} ssl crt ${path.join(dir, '..', 'haproxy.pem')} alpn h2,http/1.1 no-tls-tickets
     default_backend be
 backend be
     server s1 ${LOOPBACK}:${backend}
@@ -121,8 +142,8 @@ backend be
   },
   {
     id: 'tsproxy', label: 'tsproxy',
-    async launch(dir, port, backend) {
-      fs.writeFileSync(path.join(dir, 'tsproxy.conf'), nginxStyle(dir, port, backend, false));
+    async launch(dir, port, fullPort, backend) {
+      fs.writeFileSync(path.join(dir, 'tsproxy.conf'), nginxStyle(dir, port, fullPort, backend, false));
       const cli = values.tsproxy ?? tsproxyCli();
       const child = start(process.execPath, [cli, '-c', path.join(dir, 'tsproxy.conf')], { cpus: PROXY_CPU, cwd: ROOT });
       await readyTls(port, child);
@@ -142,7 +163,13 @@ function tsproxyCli(): string {
 interface Scenario {
   readonly id: string;
   readonly label: string;
-  measure(port: number): Promise<number>;
+  /** `port` resumes sessions, `fullPort` does not. */
+  measure(port: number, fullPort: number): Promise<number>;
+}
+
+function handshakes(port: number): Promise<number> {
+  return run('wrk', ['-t1', '-c50', `-d${SECONDS}s`, '-H', 'Connection: close', `https://${LOOPBACK}:${port}/small`], { cpus: LOAD_CPU, timeoutMs: (SECONDS + 20) * 1000 })
+    .then((r) => wrkRps(r.stdout));
 }
 
 function wrkRps(out: string): number {
@@ -161,13 +188,8 @@ const SCENARIOS: readonly Scenario[] = [
       return wrkRps(r.stdout);
     },
   },
-  {
-    id: 'handshake', label: 'HTTPS new connection req/s',
-    async measure(port) {
-      const r = await run('wrk', ['-t1', '-c50', `-d${SECONDS}s`, '-H', 'Connection: close', `https://${LOOPBACK}:${port}/small`], { cpus: LOAD_CPU, timeoutMs: (SECONDS + 20) * 1000 });
-      return wrkRps(r.stdout);
-    },
-  },
+  { id: 'handshake', label: 'HTTPS new connection, resumption on, req/s', measure: (port) => handshakes(port) },
+  { id: 'handshake-full', label: 'HTTPS new connection, resumption off, req/s', measure: (_port, fullPort) => handshakes(fullPort) },
   {
     id: 'h2', label: 'HTTP/2 req/s',
     async measure(port) {
@@ -200,16 +222,21 @@ async function main(): Promise<void> {
       const pdir = path.join(dir, `${p.id}-${round}`);
       fs.mkdirSync(pdir);
       const port = await freePort();
+      let fullPort = await freePort();
+      while (fullPort === port) fullPort = await freePort();
       let stopProxy: (() => Promise<void>) | null = null;
       try {
-        stopProxy = await p.launch(pdir, port, backend);
-        // Warm-up (JIT for the Node rows, session caches for all): not measured.
+        stopProxy = await p.launch(pdir, port, fullPort, backend);
+        // Warm-up (JIT for the Node rows, session caches for all): not measured. The handshake
+        // path runs once per connection, so Node's JIT needs thousands of connections to optimise
+        // it (HACKING "HTTPS CPU per request": CPU per handshake settles after 10-15 s): 8 s of new connections.
         await run('wrk', ['-t1', '-c10', '-d1s', `https://${LOOPBACK}:${port}/small`], { cpus: LOAD_CPU, timeoutMs: 20_000 });
+        await run('wrk', ['-t1', '-c50', '-d8s', '-H', 'Connection: close', `https://${LOOPBACK}:${port}/small`], { cpus: LOAD_CPU, timeoutMs: 40_000 });
         await run('h2load', ['-t1', '-c2', '-m10', '-D', '1', `https://${LOOPBACK}:${port}/small`], { cpus: LOAD_CPU, timeoutMs: 20_000 });
         for (const s of SCENARIOS) {
           const key = `${p.id}/${s.id}`;
           try {
-            const v = await s.measure(port);
+            const v = await s.measure(port, fullPort);
             results.set(key, [...(results.get(key) ?? []), v]);
             process.stderr.write(`round ${round + 1} ${key}: ${v.toFixed(0)}\n`);
           } catch (e) {

@@ -222,8 +222,9 @@ export class ClientConnection extends Http1Output implements ClientTransport, Tu
       // A proxied request: nginx aborts it (proxy_ignore_client_abort decides).
       this.exchange.clientEnd();
     } else if (this.exchange === null && this.#request === null && this.#pipelined === null) {
-      // Idle, or a head that will never complete: close our side too.
-      this.socket.end();
+      // Idle, or a head that will never complete: close our side too (unless a `Connection: close`
+      // response already did: end() on an ended socket makes and drops an Error, stack and all).
+      if (!this.socket.writableEnded) this.socket.end();
     }
     // Otherwise a response is in progress: end() ends the socket after it.
   }

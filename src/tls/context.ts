@@ -13,6 +13,7 @@
  * - ssl_session_tickets off → SSL_OP_NO_TICKET; ssl_ecdh_curve → ecdhCurve; ssl_dhparam → dhparam;
  * - ssl_client_certificate → ca (Node sends the names of every `ca` certificate to clients, and
  *   nginx sends only ssl_client_certificate's: ssl_trusted_certificate is checked by chain.ts);
+ *   `ca` is always set (empty without either), so Node's bundled root CAs never enter the store;
  * - ssl_verify_client on|optional|optional_no_ca → requestCert (never rejectUnauthorized: as nginx,
  *   the handshake completes and the request is refused with 400 - see info.ts / the sites).
  * ssl_verify_depth is enforced by chain.ts after the handshake (Node has no such option).
@@ -58,7 +59,12 @@ export function tlsServerOptions(ssl: SslConfig): tls.TlsOptions {
   };
   if (!ssl.sessionTickets) opts.secureOptions = cryptoConstants.SSL_OP_NO_TICKET;
   if (ssl.dhparam !== null) opts.dhparam = ssl.dhparam.pem;
-  if (ca.length > 0) opts.ca = ca;
+  // Always given, even empty: without `ca` Node fills the context's store with its ~140 bundled
+  // root CAs. nginx's store holds only ssl_client_certificate / ssl_trusted_certificate, and with
+  // no chain in the certificate file OpenSSL builds one against that store on every full
+  // handshake (nginx turns that off with SSL_MODE_NO_AUTO_CHAIN, which Node does not offer): the
+  // bundled roots made each one cost more, and could add a root nginx would not send.
+  opts.ca = ca;
   return opts;
 }
 
