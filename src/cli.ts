@@ -230,14 +230,7 @@ async function main(argv: readonly string[]): Promise<number> {
 
 // A worker process runs the same entry point; it takes its config from the primary.
 // Log files still opening get a moment, so nothing logged before the exit is lost.
-// A worker loads what the old static imports loaded before running: some runtime module outside
-// worker.js's own imports registers worker-side IPC when imported (without it a shared cache
-// zone's proxy_cache_min_uses counts went wrong in test/integration/http-cache-workers.test.ts).
-const startWorker = async (): Promise<number> => {
-  await Promise.all([runtime.serve(), runtime.primary(), runtime.workers(), runtime.daemon(), runtime.explain()]);
-  return (await runtime.worker()).runWorker();
-};
-(cluster.isWorker ? startWorker() : main(process.argv.slice(2))).then(
+(cluster.isWorker ? runtime.worker().then((w) => w.runWorker()) : main(process.argv.slice(2))).then(
   (code) => void settleLogs().finally(() => process.exit(code)),
   (err) => {
     // Never a stack trace: one line, as every other start failure (and in the error log too).
