@@ -13,15 +13,20 @@ import { LEVEL_VALUES } from './log/levels.js';
 import { configureErrorLog, errorLogReachesStderr, flushLogs, formatErrorLine, logger, reconfigureErrorLog, settleLogs, type ErrorLogTarget } from './log.js';
 import { readRunningPid } from './runtime/pidfile.js';
 import cluster from 'node:cluster';
-import { serve } from './runtime/serve.js';
-import { servePrimary } from './runtime/primary.js';
-import { runWorker } from './runtime/worker.js';
-import { workerCount } from './runtime/workers.js';
-import { daemonize, isDaemonChild } from './runtime/daemon.js';
 import { checkScripts } from './runtime/scripts.js';
-import { explainCommand } from './runtime/explain/command.js';
 import { TsproxyError } from './errors.js';
 import { VERSION, FEATURES } from './version.js';
+
+// The serving runtime (servers, workers, daemon, -x) is imported when it is used: `-t` needs only
+// the config modules, and importing the rest cost -t about a tenth of its time (HACKING.md).
+const runtime = {
+  serve: () => import('./runtime/serve.js'),
+  primary: () => import('./runtime/primary.js'),
+  worker: () => import('./runtime/worker.js'),
+  workers: () => import('./runtime/workers.js'),
+  daemon: () => import('./runtime/daemon.js'),
+  explain: () => import('./runtime/explain/command.js'),
+};
 
 const SIGNAL_NAMES = { reload: 'SIGHUP', stop: 'SIGTERM', quit: 'SIGQUIT', reopen: 'SIGUSR1' } as const;
 
@@ -153,6 +158,7 @@ async function main(argv: readonly string[]): Promise<number> {
       return 1;
     }
     try {
+      const { explainCommand } = await runtime.explain();
       process.stdout.write(await explainCommand(result.config, result.sources, opts.explain!, path.dirname(configPath)));
       return 0;
     } catch (err) {
@@ -190,6 +196,7 @@ async function main(argv: readonly string[]): Promise<number> {
   // Every later load runs while the process serves: it must not open a FIFO (it would block).
   fileReads.started();
   const { prefix, errorLog } = resolvePaths(opts);
+  const { daemonize, isDaemonChild } = await runtime.daemon();
   if (config.main.daemon && !isDaemonChild()) {
     // The detached process's stderr (its early output) goes to the first error log file.
     const file = [...config.main.errorLogs, errorLog].find((l) => l.target !== 'stderr' && l.target !== 'stdout');
@@ -206,10 +213,10 @@ async function main(argv: readonly string[]): Promise<number> {
   const onReloaded = (next: typeof config) => reconfigureErrorLog(next.main.errorLogs, errorLog);
   try {
     configureErrorLog(config.main.errorLogs, errorLog);
-    const workers = workerCount(config);
+    const workers = (await runtime.workers()).workerCount(config);
     const serving = workers > 1
-      ? await servePrimary({ config, logger, errorLog, workers, load: () => load(opts), onReloaded })
-      : await serve({ config, logger, load: () => load(opts), onReloaded });
+      ? await (await runtime.primary()).servePrimary({ config, logger, errorLog, workers, load: () => load(opts), onReloaded })
+      : await (await runtime.serve()).serve({ config, logger, load: () => load(opts), onReloaded });
     return await serving.done;
   } catch (err) {
     // One line, as nginx: in the error log, and on stderr too unless the error log is stderr.
@@ -223,7 +230,7 @@ async function main(argv: readonly string[]): Promise<number> {
 
 // A worker process runs the same entry point; it takes its config from the primary.
 // Log files still opening get a moment, so nothing logged before the exit is lost.
-(cluster.isWorker ? runWorker() : main(process.argv.slice(2))).then(
+(cluster.isWorker ? runtime.worker().then((w) => w.runWorker()) : main(process.argv.slice(2))).then(
   (code) => void settleLogs().finally(() => process.exit(code)),
   (err) => {
     // Never a stack trace: one line, as every other start failure (and in the error log too).

@@ -80,10 +80,19 @@ export const DIRECTIVES_BY_NAME: ReadonlyMap<string, readonly DirectiveSpec[]> =
 
 /** The spec of `name` allowed in `context`, null when the name is known but not allowed there, undefined when unknown. */
 export function findDirective(name: string, context: Context): DirectiveSpec | null | undefined {
+  // Answers are kept per context: a big config asks the same few (name, context) pairs once per
+  // statement, and the search below walks specs and their context lists.
+  let known = FOUND.get(context);
+  if (known === undefined) FOUND.set(context, (known = new Map()));
+  const hit = known.get(name);
+  if (hit !== undefined) return hit;
   const specs = DIRECTIVES_BY_NAME.get(name);
-  if (specs === undefined) return undefined;
-  return specs.find((s) => s.contexts.includes(context)) ?? null;
+  const spec = specs === undefined ? undefined : (specs.find((s) => s.contexts.includes(context)) ?? null);
+  // Unknown names are not kept (a file of random words would grow the map without bound).
+  if (spec !== undefined) known.set(name, spec);
+  return spec;
 }
+const FOUND = new Map<Context, Map<string, DirectiveSpec | null>>();
 
 /** The table's defaults of every inherited setting, by kind (the first spec of a field gives it). */
 const DEFAULTS: OwnSettings = {};

@@ -379,6 +379,25 @@ function run(pattern: string, caseless: boolean, plan: Plan | null): Translator 
 
 /** Translate a config regex (`caseless`: `~*`, server_name). */
 export function translatePcre(pattern: string, caseless: boolean): PcreResult {
+  const key = (caseless ? 'i' : '-') + pattern;
+  let result = translated.get(key);
+  if (result === undefined) {
+    if (translated.size >= MAX_TRANSLATED) translated.clear();
+    translated.set(key, (result = translate(pattern, caseless)));
+  }
+  return result;
+}
+
+/**
+ * Translations by pattern: a config repeats its regexes (1,000 servers with the same `location ~`
+ * translated each one twice and compiled it once more: ~0.25 s of a 10,000-server -t or reload).
+ * Results are plain immutable data, shared by every place that names the pattern; bounded so a
+ * config of a million distinct patterns does not keep them all between loads.
+ */
+const translated = new Map<string, PcreResult>();
+const MAX_TRANSLATED = 10_000;
+
+function translate(pattern: string, caseless: boolean): PcreResult {
   const first = run(pattern, caseless, null);
   if (!(first instanceof Translator)) return { ok: false, error: first };
   const caseMode: Plan['caseMode'] = !first.sawCaseless ? 'none' : first.sawCased || first.casedProperty ? 'manual' : 'flag';

@@ -194,8 +194,18 @@ export class StoringResponse extends ProxyResponse {
     super.begin(res, bodyDone, text);
   }
 
+  // The entry is committed before the bytes that complete the response go to the client: once
+  // the client has them it may ask again at once, on another connection that another worker
+  // process accepts, and that ask must find the entry (a commit after the write lost that race
+  // whenever this process was descheduled between the two: a MISS where nginx answers HIT).
+  override start(res: ResponseHead): void {
+    super.start(res);
+    if (this.done) this.#store.commit();
+  }
+
   override send(part: Buffer): boolean {
     this.#store.write(part);
+    if (this.done) this.#store.commit();
     return super.send(part);
   }
 

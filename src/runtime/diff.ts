@@ -5,6 +5,10 @@
  * source positions, so moving a block or adding a comment changes nothing.
  */
 import type { Config, ServerName } from '../config/types.js';
+import { createHash } from 'node:crypto';
+import { canonicalTexts } from '../config/canonical.js';
+
+const digest = (text: string): string => createHash('sha1').update(text).digest('base64');
 
 export interface Changes {
   readonly added: number;
@@ -17,32 +21,39 @@ export interface ConfigDiff {
   readonly upstreams: Changes;
 }
 
-function withoutLoc(key: string, value: unknown): unknown {
-  return key === 'loc' ? undefined : value;
-}
-
 function firstName(names: readonly ServerName[], index: number): string {
   const n = names[0];
   if (n === undefined) return `#${index}`;
   return n.kind === 'exact' ? n.name : n.kind === 'regex' ? `~${n.source}` : n.kind === 'leadingWildcard' ? `*${n.suffix}` : `${n.prefix}*`;
 }
 
-function servers(config: Config): Map<string, string> {
-  const out = new Map<string, string>();
-  config.http?.servers.forEach((s, i) => {
-    out.set(`http ${s.listens.map((l) => l.key).sort().join(',')} ${firstName(s.serverNames, i)}`, JSON.stringify(s, withoutLoc));
-  });
-  config.stream?.servers.forEach((s, i) => {
-    out.set(`tcp ${s.listens.map((l) => l.key).sort().join(',')} ${firstName(s.serverNames, i)}`, JSON.stringify(s, withoutLoc));
-  });
-  return out;
-}
+/**
+ * A digest of each server's and upstream's canonical text (config/canonical.ts), by identity key.
+ * Kept per Config, so a reload digests only the new config; digests, not texts, so the compare
+ * does not flatten 10,000 long strings (JSON.stringify of each, both configs, and comparing the
+ * texts took 1.6 s of the serving thread per 10,000-server reload).
+ */
+const textsOf = new WeakMap<Config, { servers: Map<string, string>; upstreams: Map<string, string> }>();
 
-function upstreams(config: Config): Map<string, string> {
-  const out = new Map<string, string>();
-  for (const u of config.http?.upstreams ?? []) out.set(`http ${u.name}`, JSON.stringify(u, withoutLoc));
-  for (const u of config.stream?.upstreams ?? []) out.set(`tcp ${u.name}`, JSON.stringify(u, withoutLoc));
-  return out;
+function texts(config: Config): { servers: Map<string, string>; upstreams: Map<string, string> } {
+  let t = textsOf.get(config);
+  if (t !== undefined) return t;
+  const servers = new Map<string, string>();
+  const keyed = (kind: string, list: readonly { listens: readonly { key: string }[]; serverNames: readonly ServerName[] }[]): void => {
+    const canonical = canonicalTexts(list);
+    list.forEach((s, i) => servers.set(`${kind} ${s.listens.map((l) => l.key).sort().join(',')} ${firstName(s.serverNames, i)}`, digest(canonical[i]!)));
+  };
+  keyed('http', config.http?.servers ?? []);
+  keyed('tcp', config.stream?.servers ?? []);
+  const upstreams = new Map<string, string>();
+  const named = (kind: string, list: readonly { name: string }[]): void => {
+    const canonical = canonicalTexts(list);
+    list.forEach((u, i) => upstreams.set(`${kind} ${u.name}`, digest(canonical[i]!)));
+  };
+  named('http', config.http?.upstreams ?? []);
+  named('tcp', config.stream?.upstreams ?? []);
+  textsOf.set(config, (t = { servers, upstreams }));
+  return t;
 }
 
 function compare(before: Map<string, string>, after: Map<string, string>): Changes {
@@ -59,5 +70,7 @@ function compare(before: Map<string, string>, after: Map<string, string>): Chang
 }
 
 export function diffConfigs(before: Config, after: Config): ConfigDiff {
-  return { servers: compare(servers(before), servers(after)), upstreams: compare(upstreams(before), upstreams(after)) };
+  const a = texts(before);
+  const b = texts(after);
+  return { servers: compare(a.servers, b.servers), upstreams: compare(a.upstreams, b.upstreams) };
 }

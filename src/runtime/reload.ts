@@ -11,7 +11,7 @@
  */
 import path from 'node:path';
 import chokidar, { type FSWatcher } from 'chokidar';
-import type { Runtime } from './runtime.js';
+import { yieldToTraffic, type Runtime } from './runtime.js';
 import type { Config } from '../config/types.js';
 import type { ConfigError } from '../errors.js';
 import { globToRegExp } from '../config/parse.js';
@@ -115,6 +115,7 @@ export class Reloader {
       return;
     }
     try {
+      await yieldToTraffic();
       const summary = await runtime.reload(config);
       if (!summary.changed) {
         logger.notice({ reason }, 'configuration unchanged, nothing to reload');

@@ -78,6 +78,11 @@ export function unchanged(): ReloadSummary {
   return { changed: false, listenersOpened: [], listenersClosed: [], durationMs: 0, diff: UNCHANGED_DIFF, tunnelsClosing: 0 };
 }
 
+/** Lets the I/O that queued during a long synchronous step of a reload run before the next step. */
+export function yieldToTraffic(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
 /** A reload built and bound but not applied yet (Runtime.prepare); commit() or abort() it. */
 export class PreparedReload {
   readonly config: Config;
@@ -260,7 +265,11 @@ export class Runtime {
   /** Build, bind and swap; on any error the old snapshot keeps serving and the error is thrown. */
   async reload(config: Config): Promise<ReloadSummary> {
     const prepared = await this.prepare(config);
-    return prepared === null ? unchanged() : this.commit(prepared);
+    if (prepared === null) return unchanged();
+    // The build and the swap are each one long task of the serving thread on a big config: the
+    // traffic that queued during the build is served in between (HACKING.md "Reload of a big config").
+    await yieldToTraffic();
+    return this.commit(prepared);
   }
 
   /**
@@ -281,6 +290,8 @@ export class Runtime {
     const started = performance.now();
     if (this.#stopping) throw new TsproxyError('TSP_ERR_RELOAD', 'tsproxy is stopping');
     if (config.hash === this.#snapshot.config.hash) return null;
+    await yieldToTraffic();
+    if (this.#stopping) throw new TsproxyError('TSP_ERR_RELOAD', 'tsproxy is stopping');
     const snapshot = await buildSnapshot(config, this.#registry, this.#deps, this.#snapshot);
     const opened: Listener[] = [];
     try {

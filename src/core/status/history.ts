@@ -14,10 +14,39 @@ export const HISTORY_INTERVAL_MS = 5000;
 /** Ten minutes. */
 export const HISTORY_SAMPLES = 120;
 
-interface Totals {
+export interface Totals {
   requests: number;
   errors: number;
   latency: number[];
+}
+
+/** What one history point is the difference of: per-upstream totals and the http server blocks' counts. */
+export interface HistoryTotals {
+  readonly atMs: number;
+  readonly upstreams: Map<string, Totals>;
+  readonly servers: Totals;
+  /** Requests of each http server block, by registry key. */
+  readonly perServer: Map<string, number>;
+}
+
+/** The totals of a sample (the primary's merged sample, with worker processes). */
+export function totalsOfSample(sample: StatusSample): HistoryTotals {
+  const upstreams = new Map<string, Totals>();
+  for (const [key, p] of Object.entries(sample.peers)) {
+    const t = getTotals(upstreams, upstreamOfRegistryKey(key));
+    const v = p.values;
+    t.requests += v[PEER_SLOT.requests]!;
+    t.errors += v[PEER_SLOT.responses + 5]! + v[PEER_SLOT.connectFailures]! + v[PEER_SLOT.timeouts]!;
+    for (let i = 0; i < HISTOGRAM_SLOTS; i++) t.latency[i]! += v[PEER_SLOT.responseTime + i]!;
+  }
+  const servers = emptyTotals();
+  const perServer = new Map<string, number>();
+  for (const [key, s] of Object.entries(sample.servers)) {
+    servers.requests += s.values[SERVER_SLOT.requests]!;
+    servers.errors += s.values[SERVER_SLOT.responses + 5]!;
+    perServer.set(key, s.values[SERVER_SLOT.requests]!);
+  }
+  return { atMs: sample.atMs, upstreams, servers, perServer };
 }
 
 /** An upstream's key in the history: its registry name ("app", "stream:db" for a stream upstream). */
@@ -27,7 +56,7 @@ export function upstreamOfRegistryKey(key: string): string {
 
 export class StatusHistoryRing {
   readonly #samples: HistorySample[] = [];
-  #previous: { atMs: number; upstreams: Map<string, Totals>; servers: Totals; perServer: Map<string, number> } | null = null;
+  #previous: HistoryTotals | null = null;
   /** Requests per second of each http server block over the last interval, by registry key. */
   readonly #serverRates = new Map<string, number>();
 
@@ -47,25 +76,16 @@ export class StatusHistoryRing {
 
   /** Take a sample's totals; from the second one on, the difference is a history point. */
   record(sample: StatusSample): void {
-    const upstreams = new Map<string, Totals>();
-    for (const [key, p] of Object.entries(sample.peers)) {
-      const t = getTotals(upstreams, upstreamOfRegistryKey(key));
-      const v = p.values;
-      t.requests += v[PEER_SLOT.requests]!;
-      t.errors += v[PEER_SLOT.responses + 5]! + v[PEER_SLOT.connectFailures]! + v[PEER_SLOT.timeouts]!;
-      for (let i = 0; i < HISTOGRAM_SLOTS; i++) t.latency[i]! += v[PEER_SLOT.responseTime + i]!;
-    }
-    const servers = emptyTotals();
-    const perServer = new Map<string, number>();
-    for (const [key, s] of Object.entries(sample.servers)) {
-      servers.requests += s.values[SERVER_SLOT.requests]!;
-      servers.errors += s.values[SERVER_SLOT.responses + 5]!;
-      perServer.set(key, s.values[SERVER_SLOT.requests]!);
-    }
+    this.recordTotals(totalsOfSample(sample));
+  }
+
+  /** As record, from totals summed without a sample (a single process: status/sample.ts historyTotalsLocal). */
+  recordTotals(totals: HistoryTotals): void {
+    const { upstreams, servers, perServer } = totals;
     const prev = this.#previous;
-    this.#previous = { atMs: sample.atMs, upstreams, servers, perServer };
+    this.#previous = totals;
     if (prev === null) return;
-    const seconds = Math.max(0.001, (sample.atMs - prev.atMs) / 1000);
+    const seconds = Math.max(0.001, (totals.atMs - prev.atMs) / 1000);
     this.#serverRates.clear();
     for (const [key, n] of perServer) this.#serverRates.set(key, rate(n - (prev.perServer.get(key) ?? 0), seconds));
     const perUpstream: Record<string, HistorySample['upstreams'][string]> = {};
@@ -80,7 +100,7 @@ export class StatusHistoryRing {
       };
     }
     this.#samples.push({
-      at: new Date(sample.atMs).toISOString(),
+      at: new Date(totals.atMs).toISOString(),
       upstreams: perUpstream,
       requestRate: rate(servers.requests - prev.servers.requests, seconds),
       errorRate: rate(servers.errors - prev.servers.errors, seconds),
@@ -89,11 +109,11 @@ export class StatusHistoryRing {
   }
 }
 
-function emptyTotals(): Totals {
+export function emptyTotals(): Totals {
   return { requests: 0, errors: 0, latency: new Array<number>(HISTOGRAM_SLOTS).fill(0) };
 }
 
-function getTotals(map: Map<string, Totals>, key: string): Totals {
+export function getTotals(map: Map<string, Totals>, key: string): Totals {
   let t = map.get(key);
   if (t === undefined) map.set(key, (t = emptyTotals()));
   return t;

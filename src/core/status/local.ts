@@ -12,7 +12,7 @@ import { buildStatusDocument, type StatusStructure } from './build.js';
 import type { RedisStatus, StatusDocument, StatusHistory, StatusSource } from './document.js';
 import { HISTORY_INTERVAL_MS } from './history.js';
 import { StatusRegistry } from './registry.js';
-import { sampleLocal, type StatusSample } from './sample.js';
+import { historyTotalsLocal, sampleLocal, type StatusSample } from './sample.js';
 
 /** What the process is serving now (the runtime's current snapshot). */
 export interface ServingView {
@@ -67,8 +67,9 @@ export class LocalStatus {
   /** Record the history every HISTORY_INTERVAL_MS (a single process; with workers the primary does). */
   startHistory(): void {
     if (this.#timer !== null) return;
-    this.registry.history.record(this.sample());
-    this.#timer = setInterval(() => this.registry.history.record(this.sample()), HISTORY_INTERVAL_MS);
+    const record = (): void => this.registry.history.recordTotals(historyTotalsLocal(this.#view.groups(), this.registry.servers()));
+    record();
+    this.#timer = setInterval(record, HISTORY_INTERVAL_MS);
     this.#timer.unref();
   }
 
