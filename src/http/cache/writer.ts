@@ -136,12 +136,8 @@ export class CacheWriter implements ResponseStore {
 
   write(part: Buffer): void {
     if (this.#fd < 0) return;
-    const decoder = this.#decoder;
-    if (decoder !== null) decoder.decode(part, this.#onData!);
+    if (this.#decoder !== null) this.#decoder.decode(part, this.#onData!);
     else this.#data(part);
-    // The last byte is here: the entry goes in place before the piece goes on to the client, so a
-    // request the client sends as soon as it has the answer (to any worker) finds the entry.
-    if (decoder !== null ? decoder.done : this.#bytes === this.#expected) this.commit();
   }
 
   commit(): void {
