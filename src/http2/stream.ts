@@ -87,7 +87,12 @@ export class Http2Stream implements ClientTransport {
   #headBytes = 0;
   /** stream.respond() was called. */
   #responded = false;
+  /** The client timeout the engine asked for, and the one running on the stream (0: none). */
   #timeoutMs = 0;
+  #armedMs = 0;
+  /** In the queue of timers armed after this turn of the event loop. */
+  #armPending = false;
+  #timeoutListening = false;
   #drainListening = false;
   /** A chunk written as it was given (not copied) may still be queued. */
   #viewQueued = false;
@@ -325,13 +330,47 @@ export class Http2Stream implements ClientTransport {
   // ---------------------------------------------------------------------------------------------
   // the request's life
 
-  /** node's stream.setTimeout() makes a new timer per call: only changes are applied. */
+  /**
+   * node's stream.setTimeout() makes a new timer per call: only changes are applied, and a timer
+   * that starts from none is armed after the current turn of the event loop (setImmediate, one
+   * for all streams; native writes run before it), so a small response that nghttp2 has sent and
+   * closed by then never makes one. Changing or clearing a running timer applies at once.
+   */
   setTimeout(ms: number): void {
     if (ms === this.#timeoutMs || this.#state === S_CLOSED) return;
-    const stream = this.#stream;
-    if (stream.destroyed) return;
-    if (this.#timeoutMs === 0 && stream.listenerCount('timeout') === 0) stream.on('timeout', Http2Stream.#listeners.timeout);
     this.#timeoutMs = ms;
+    if (this.#armedMs !== 0 || ms === 0) {
+      this.#applyTimeout();
+      return;
+    }
+    if (this.#armPending) return;
+    this.#armPending = true;
+    const queue = Http2Stream.#toArm;
+    if (queue.length === 0) setImmediate(Http2Stream.#armQueued);
+    queue.push(this);
+  }
+
+  static readonly #toArm: Http2Stream[] = [];
+
+  static #armQueued(): void {
+    const queue = Http2Stream.#toArm;
+    for (let i = 0; i < queue.length; i++) {
+      const t = queue[i]!;
+      t.#armPending = false;
+      if (t.#state !== S_CLOSED) t.#applyTimeout();
+    }
+    queue.length = 0;
+  }
+
+  #applyTimeout(): void {
+    const ms = this.#timeoutMs;
+    const stream = this.#stream;
+    if (ms === this.#armedMs || stream.destroyed) return;
+    if (!this.#timeoutListening) {
+      this.#timeoutListening = true;
+      stream.on('timeout', Http2Stream.#listeners.timeout);
+    }
+    this.#armedMs = ms;
     stream.setTimeout(ms);
   }
 
