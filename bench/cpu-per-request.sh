@@ -5,8 +5,8 @@
 # bench/tls.ts do that); a before/after check of the hot paths.
 #
 #   [MODES="h1 h2 h1status"] bench/cpu-per-request.sh [ROUNDS] CLI_A CLI_B ...   (each CLI a built dist/cli.js)
-#   (h2 mode: a CLI may also be bench/procs/h2-bare.mjs:stream or :compat, node:http2's own
-#   ceiling: a bare secure server answering a fixed small response, no proxying)
+#   (h2 mode: a CLI may also be bench/procs/h2-bare.mjs:stream, :compat or :proxy, node:http2's
+#   own ceiling: a bare secure server answering a fixed small response, or relaying the backend's)
 #   e.g. git worktree add /tmp/before <commit> && (cd /tmp/before && ln -s $PWD/node_modules . &&
 #        npx tsc -p tsconfig.build.json); bench/cpu-per-request.sh 3 /tmp/before/dist/cli.js dist/cli.js
 #
@@ -49,7 +49,7 @@ http {
 CONF
   local ready=$h1
   if [[ $cli == *h2-bare.mjs:* ]]; then   # the bare node:http2 ceiling (h2 mode only)
-    taskset -c 0 node "${cli%:*}" "${cli##*:}" "$DIR/cert.pem" "$DIR/key.pem" "$h2" > "$DIR/proxy.log" 2>&1 &
+    taskset -c 0 node "${cli%:*}" "${cli##*:}" "$DIR/cert.pem" "$DIR/key.pem" "$h2" "$BACKEND" > "$DIR/proxy.log" 2>&1 &
     ready=$h2
   else
     taskset -c 0 node "$cli" -c "$DIR/t.conf" > "$DIR/proxy.log" 2>&1 &
