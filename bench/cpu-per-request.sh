@@ -5,6 +5,8 @@
 # bench/tls.ts do that); a before/after check of the hot paths.
 #
 #   [MODES="h1 h2 h1status"] bench/cpu-per-request.sh [ROUNDS] CLI_A CLI_B ...   (each CLI a built dist/cli.js)
+#   (h2 mode: a CLI may also be bench/procs/h2-bare.mjs:stream, :compat or :proxy, node:http2's
+#   own ceiling: a bare secure server answering a fixed small response, or relaying the backend's)
 #   e.g. git worktree add /tmp/before <commit> && (cd /tmp/before && ln -s $PWD/node_modules . &&
 #        npx tsc -p tsconfig.build.json); bench/cpu-per-request.sh 3 /tmp/before/dist/cli.js dist/cli.js
 #
@@ -16,7 +18,7 @@
 set -euo pipefail
 ROUNDS=3
 if [[ ${1:-} =~ ^[0-9]+$ ]]; then ROUNDS=$1; shift; fi
-[ $# -ge 1 ] || { sed -n 2,12p "$0"; exit 2; }
+[ $# -ge 1 ] || { sed -n 2,14p "$0"; exit 2; }
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 DIR=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$DIR"' EXIT
@@ -45,9 +47,15 @@ http {
   }
 }
 CONF
-  taskset -c 0 node "$cli" -c "$DIR/t.conf" > "$DIR/proxy.log" 2>&1 &
+  local ready=$h1
+  if [[ $cli == *h2-bare.mjs:* ]]; then   # the bare node:http2 ceiling (h2 mode only)
+    taskset -c 0 node "${cli%:*}" "${cli##*:}" "$DIR/cert.pem" "$DIR/key.pem" "$h2" "$BACKEND" > "$DIR/proxy.log" 2>&1 &
+    ready=$h2
+  else
+    taskset -c 0 node "$cli" -c "$DIR/t.conf" > "$DIR/proxy.log" 2>&1 &
+  fi
   pid=$!
-  for _ in $(seq 50); do (echo > /dev/tcp/127.0.0.1/$h1) 2>/dev/null && break; sleep 0.1; done
+  for _ in $(seq 50); do (echo > /dev/tcp/127.0.0.1/$ready) 2>/dev/null && break; sleep 0.1; done
   if [ "$mode" = h2 ]; then
     taskset -c 1 h2load -t1 -c10 -m5 -n 20000 "https://127.0.0.1:$h2/small" > /dev/null 2>&1   # warm-up
     t0=$(awk '{print $14+$15}' /proc/$pid/stat)

@@ -202,7 +202,8 @@ function compileRedirects<R>(cfg: ProxyRedirect, def: RedirectDefaults | null, c
 
 /** Receives header fields one by one (a transport's response head, or text lines). */
 export interface FieldWriter {
-  field(name: string, value: string): void;
+  /** `lname`: the name lowercased, when the caller has it (HTTP/2 sends names lowercased). */
+  field(name: string, value: string, lname?: string): void;
   /** Whole `Name: value\r\n` lines as they are (a writer of HTTP/1 text takes them; others get field()). */
   fieldLines?(lines: string): void;
 }
@@ -261,7 +262,7 @@ export function writeResponseHeaders<R>(plan: ResponseHeaderPlan<R>, res: Respon
       out.fieldLines!(text!.slice(runStart, runEnd));
       runStart = runEnd = -1;
     }
-    out.field(name, rewrite ? rewriteRedirect(plan, value, r) : value);
+    out.field(name, rewrite ? rewriteRedirect(plan, value, r) : value, lname);
   }
   if (runStart >= 0) out.fieldLines!(text!.slice(runStart, runEnd));
   writeAddHeaders(plan, status, r, out);

@@ -60,7 +60,11 @@ export function http2RequestHead(headers: http2.IncomingHttpHeaders, limits: Hea
   // HTTP/1.1 lines (nginx checks both the same way); TCHAR: every token name passes.
   const nameRules = limits.headerNames ?? TCHAR;
   let fields = host === null ? 0 : 1;
-  for (const name in headers) {
+  // Object.keys, not for-in: node's header object has no prototype and is in dictionary mode,
+  // where for-in re-checks every key (half of this function's time, profiled).
+  const names = Object.keys(headers);
+  for (let i = 0; i < names.length; i++) {
+    const name = names[i]!;
     if (name.charCodeAt(0) === 0x3a) continue;
     const field = headers[name];
     if (field === undefined) continue;

@@ -44,6 +44,11 @@ const SINGLE_VALUE: ReadonlySet<string> = new Set([
   'referer', 'retry-after', 'tk', 'upgrade-insecure-requests', 'user-agent', 'x-content-type-options',
 ]);
 
+/** Body chunks under this size are written as copies (Buffer.allocUnsafe takes them from node's pool below 4 KiB). */
+const COPY_MAX_BYTES = 4096;
+/** From this many queued bytes on, `writableLength` tells them all (under status-page.ts's BACKLOG_BYTES). */
+const BACKLOG_FLOOR_BYTES = 64 * 1024;
+
 /** Reading the request body. */
 const S_BODY = 0;
 /** The body is read (or not wanted): waiting for, or sending, the response. */
@@ -82,8 +87,15 @@ export class Http2Stream implements ClientTransport {
   #headBytes = 0;
   /** stream.respond() was called. */
   #responded = false;
+  /** The client timeout the engine asked for, and the one running on the stream (0: none). */
   #timeoutMs = 0;
+  #armedMs = 0;
+  /** In the queue of timers armed after this turn of the event loop. */
+  #armPending = false;
+  #timeoutListening = false;
   #drainListening = false;
+  /** A chunk written as it was given (not copied) may still be queued. */
+  #viewQueued = false;
 
   constructor(conn: StreamConnection, site: HttpSite, vhosts: VirtualHosts, stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) {
     this.#conn = conn;
@@ -92,7 +104,7 @@ export class Http2Stream implements ClientTransport {
     this.#stream = stream;
     (stream as OwnedStream)[kTransport] = this;
     const on = Http2Stream.#listeners;
-    stream.once('close', on.close);
+    stream.on('close', on.close);
     const bodyless = stream.endAfterHeaders;
     this.#inputEnded = bodyless;
     // The head limits of the config serving the stream (a reload applies to new streams).
@@ -169,8 +181,21 @@ export class Http2Stream implements ClientTransport {
     return this.#state === S_BODY;
   }
 
-  get output(): http2.ServerHttp2Stream {
-    return this.#stream;
+  /** Where body bytes are queued (the pool and file senders ask it whether their buffer is still held). */
+  get output(): { readonly writableLength: number } {
+    return this;
+  }
+
+  /**
+   * Bytes queued on the stream, as far as a writer's buffer is concerned: small chunks are
+   * written as copies (data()), so while only copies are queued the writer's buffer is free and
+   * this says 0; a backlog of BACKLOG_FLOOR_BYTES or more is always told as it is (the status
+   * page's event stream stops at a larger one).
+   */
+  get writableLength(): number {
+    const n = this.#stream.writableLength;
+    if (n === 0) this.#viewQueued = false;
+    return this.#viewQueued || n >= BACKLOG_FLOOR_BYTES ? n : 0;
   }
 
   /** A request head that cannot be served: answered without routing (as HTTP/1.1 answers a malformed head). */
@@ -237,8 +262,8 @@ export class Http2Stream implements ClientTransport {
     this.#headBytes = 15 + reason.length;
   }
 
-  field(name: string, value: string): void {
-    const lname = name.toLowerCase();
+  field(name: string, value: string, lowercased?: string): void {
+    const lname = lowercased ?? name.toLowerCase();
     if (CONNECTION_HEADERS.has(lname)) return;
     const headers = this.#headers!;
     const prev = headers[lname];
@@ -274,7 +299,17 @@ export class Http2Stream implements ClientTransport {
   data(chunk: Buffer): boolean {
     const stream = this.#stream;
     if (this.#state === S_CLOSED || stream.destroyed || stream.writableEnded) return false;
-    stream.write(chunk);
+    // node's http2 holds a written buffer until nghttp2 has sent it: a small chunk is copied (from
+    // node's buffer pool), so the upstream's read buffer it is a view of can take the next read
+    // instead of a new 4 KiB buffer being made for every response.
+    if (chunk.length < COPY_MAX_BYTES) {
+      const copy = Buffer.allocUnsafe(chunk.length);
+      chunk.copy(copy);
+      stream.write(copy);
+    } else {
+      this.#viewQueued = true;
+      stream.write(chunk);
+    }
     if (!stream.writableNeedDrain) return true;
     if (!this.#drainListening) {
       this.#drainListening = true;
@@ -295,13 +330,47 @@ export class Http2Stream implements ClientTransport {
   // ---------------------------------------------------------------------------------------------
   // the request's life
 
-  /** node's stream.setTimeout() makes a new timer per call: only changes are applied. */
+  /**
+   * node's stream.setTimeout() makes a new timer per call: only changes are applied, and a timer
+   * that starts from none is armed after the current turn of the event loop (setImmediate, one
+   * for all streams; native writes run before it), so a small response that nghttp2 has sent and
+   * closed by then never makes one. Changing or clearing a running timer applies at once.
+   */
   setTimeout(ms: number): void {
     if (ms === this.#timeoutMs || this.#state === S_CLOSED) return;
-    const stream = this.#stream;
-    if (stream.destroyed) return;
-    if (this.#timeoutMs === 0 && stream.listenerCount('timeout') === 0) stream.on('timeout', Http2Stream.#listeners.timeout);
     this.#timeoutMs = ms;
+    if (this.#armedMs !== 0 || ms === 0) {
+      this.#applyTimeout();
+      return;
+    }
+    if (this.#armPending) return;
+    this.#armPending = true;
+    const queue = Http2Stream.#toArm;
+    if (queue.length === 0) setImmediate(Http2Stream.#armQueued);
+    queue.push(this);
+  }
+
+  static readonly #toArm: Http2Stream[] = [];
+
+  static #armQueued(): void {
+    const queue = Http2Stream.#toArm;
+    for (let i = 0; i < queue.length; i++) {
+      const t = queue[i]!;
+      t.#armPending = false;
+      if (t.#state !== S_CLOSED) t.#applyTimeout();
+    }
+    queue.length = 0;
+  }
+
+  #applyTimeout(): void {
+    const ms = this.#timeoutMs;
+    const stream = this.#stream;
+    if (ms === this.#armedMs || stream.destroyed) return;
+    if (!this.#timeoutListening) {
+      this.#timeoutListening = true;
+      stream.on('timeout', Http2Stream.#listeners.timeout);
+    }
+    this.#armedMs = ms;
     stream.setTimeout(ms);
   }
 
