@@ -7,7 +7,7 @@
  * and sends the merged sample and its history back; the asking worker renders it with its config.
  * Every fetch from every worker therefore shows the same totals, and they never go backwards.
  */
-import { ReportedCounters, StatusTotals } from '../core/status/aggregate.js';
+import { ReportedCounters, StatusTotals, type StatusReport } from '../core/status/aggregate.js';
 import type { StatusHistory, StatusSource } from '../core/status/document.js';
 import type { LocalStatus } from '../core/status/local.js';
 import type { PeerHealthSample, StatusSample } from '../core/status/sample.js';
@@ -18,7 +18,7 @@ import { HISTORY_INTERVAL_MS } from '../core/status/history.js';
 export type StatusRequest =
   | { type: 'statusDocGet'; reqId: number }
   /** Its counters' growth since its last report; reqId 0 for the primary's timer poll. */
-  | { type: 'statusReport'; reqId: number; sample: StatusSample };
+  | { type: 'statusReport'; reqId: number; sample: StatusReport };
 
 /** What the primary says about status (part of PrimaryMessage). */
 export type StatusAnswer =

@@ -12,51 +12,96 @@ import type { CacheSample, CounterSample, PeerHealthSample, PeerSample, ProcessS
 type Kind = 'peers' | 'servers' | 'streams' | 'listens' | 'caches';
 const KINDS: readonly Kind[] = ['peers', 'servers', 'streams', 'listens', 'caches'];
 
+/**
+ * A worker's report: the growth of the counters of the keys that changed since its previous
+ * report (a counter grew, or a gauge or health field differs), and the keys that left since then.
+ * A key that did not change is left out, so a quiet worker's report stays small however many peers
+ * the config has (10,000 upstreams: every report carried 20,000 peers, changed or not).
+ */
+export interface StatusReport extends StatusSample {
+  readonly gone: Record<Kind, string[]>;
+}
+
+type Sampled = CounterSample | PeerSample | CacheSample;
+
 /** A worker's side: what it reported last, per kind and key. */
 export class ReportedCounters {
-  readonly #last: Record<Kind, Map<string, number[]>> = { peers: new Map(), servers: new Map(), streams: new Map(), listens: new Map(), caches: new Map() };
+  readonly #last: Record<Kind, Map<string, Sampled>> = { peers: new Map(), servers: new Map(), streams: new Map(), listens: new Map(), caches: new Map() };
 
   /**
-   * `sample` with every counter replaced by its growth since the previous call. A key that left
-   * (a reload dropped it) is forgotten, so if it comes back its counters count from zero again; a
-   * counter that shrank (a new object under the same key) reports no growth and restarts from there.
+   * `sample` as a StatusReport: every counter replaced by its growth since the previous call, the
+   * keys that did not change left out. A key that left (a reload dropped it) is forgotten and
+   * listed in `gone`, so if it comes back its counters count from zero again; a counter that
+   * shrank (a new object under the same key) reports no growth and restarts from there.
    */
-  delta(sample: StatusSample): StatusSample {
-    const out = { ...sample, peers: {}, servers: {}, streams: {}, listens: {}, caches: {} } as Record<Kind, Record<string, CounterSample>> & StatusSample;
+  delta(sample: StatusSample): StatusReport {
+    const gone: Record<Kind, string[]> = { peers: [], servers: [], streams: [], listens: [], caches: [] };
+    const out = { ...sample, peers: {}, servers: {}, streams: {}, listens: {}, caches: {}, gone } as Record<Kind, Record<string, Sampled>> & StatusReport;
     for (const kind of KINDS) {
       const last = this.#last[kind];
       const seen = new Set<string>();
-      for (const [key, s] of Object.entries(sample[kind] as Record<string, CounterSample>)) {
+      for (const [key, s] of Object.entries(sample[kind] as Record<string, Sampled>)) {
         seen.add(key);
         const before = last.get(key);
         const values = s.values;
         const d = new Array<number>(values.length);
-        for (let i = 0; i < values.length; i++) d[i] = Math.max(0, values[i]! - (before?.[i] ?? 0));
-        last.set(key, values);
-        out[kind][key] = { ...s, values: d };
+        let grew = false;
+        for (let i = 0; i < values.length; i++) {
+          d[i] = Math.max(0, values[i]! - (before?.values[i] ?? 0));
+          if (d[i]! > 0) grew = true;
+        }
+        last.set(key, s);
+        if (before === undefined || grew || !sameFields(before, s)) out[kind][key] = { ...s, values: d };
       }
-      for (const key of [...last.keys()]) if (!seen.has(key)) last.delete(key);
+      for (const key of [...last.keys()]) {
+        if (seen.has(key)) continue;
+        last.delete(key);
+        gone[kind].push(key);
+      }
     }
     return out;
   }
 }
 
+/** Whether two samples of one key have the same gauges and health fields (every field but the counters). */
+function sameFields(a: Sampled, b: Sampled): boolean {
+  const x = a as unknown as Record<string, unknown>;
+  const y = b as unknown as Record<string, unknown>;
+  for (const f of Object.keys(y)) if (f !== 'values' && x[f] !== y[f]) return false;
+  return true;
+}
+
+type LatestReport = { -readonly [K in keyof StatusSample]: StatusSample[K] };
+
 /** The primary's side: the totals, and each worker's latest report (for its gauges). */
 export class StatusTotals {
   readonly #totals: Record<Kind, Map<string, number[]>> = { peers: new Map(), servers: new Map(), streams: new Map(), listens: new Map(), caches: new Map() };
-  readonly #latest = new Map<number, StatusSample>();
+  /** Per worker, the last report of every key it still has (for its gauges; the counters in it are not read). */
+  readonly #latest = new Map<number, LatestReport>();
 
-  /** A worker's report (ReportedCounters.delta): its growth goes into the totals. */
-  add(workerId: number, delta: StatusSample): void {
+  /** A worker's report (ReportedCounters.delta): its growth goes into the totals, its gauges replace the key's last ones. */
+  add(workerId: number, report: StatusReport): void {
     for (const kind of KINDS) {
       const totals = this.#totals[kind];
-      for (const [key, s] of Object.entries(delta[kind] as Record<string, CounterSample>)) {
+      for (const [key, s] of Object.entries(report[kind] as Record<string, CounterSample>)) {
         const t = totals.get(key);
         if (t === undefined) totals.set(key, s.values.slice());
         else for (let i = 0; i < s.values.length; i++) t[i] = (t[i] ?? 0) + s.values[i]!;
       }
     }
-    this.#latest.set(workerId, delta);
+    const latest = this.#latest.get(workerId);
+    if (latest === undefined) {
+      const { gone: _gone, ...first } = report;
+      this.#latest.set(workerId, { ...first, peers: { ...first.peers }, servers: { ...first.servers }, streams: { ...first.streams }, listens: { ...first.listens }, caches: { ...first.caches } });
+      return;
+    }
+    for (const kind of KINDS) {
+      const keep = latest[kind] as Record<string, Sampled>;
+      Object.assign(keep, report[kind]);
+      for (const key of report.gone[kind]) delete keep[key];
+    }
+    latest.atMs = report.atMs;
+    latest.process = report.process;
   }
 
   /** A worker exited: its gauges go (its reported counters stay in the totals). */

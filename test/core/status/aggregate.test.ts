@@ -50,6 +50,33 @@ describe('counters across worker processes', () => {
     expect(merge().process).toMatchObject({ rssBytes: 21, workers: 2, connections: { active: 2, requests: 2 } });
   });
 
+  test('a report carries only the keys that changed; the primary keeps the last gauges of the others and drops the keys that left', () => {
+    const w1 = new ReportedCounters();
+    const totals = new StatusTotals();
+    const merge = () => totals.merge(PROCESS, { rssBytes: 1, heapUsedBytes: 1 }, new Map(), 0);
+    const first = w1.delta(sample({ 'app a': peer(5, 2), 'app b': peer(1, 1) }));
+    expect(Object.keys(first.peers).sort()).toEqual(['app a', 'app b']);
+    totals.add(1, first);
+    // nothing new: an empty report, and the merge still shows the gauges last reported
+    const quiet = w1.delta(sample({ 'app a': peer(5, 2), 'app b': peer(1, 1) }));
+    expect(quiet.peers).toEqual({});
+    totals.add(1, quiet);
+    expect(merge().peers['app a']).toMatchObject({ active: 2 });
+    expect(requestsOf(merge(), 'app a')).toBe(5);
+    // one counter grew, one gauge changed, one health field changed: each key is reported
+    const moved = w1.delta(sample({ 'app a': peer(6, 2), 'app b': peer(1, 0, { fails: 1 }) }));
+    expect(Object.keys(moved.peers).sort()).toEqual(['app a', 'app b']);
+    totals.add(1, moved);
+    expect(merge().peers['app b']).toMatchObject({ active: 0, fails: 1 });
+    expect(requestsOf(merge(), 'app a')).toBe(6);
+    // a reload dropped app b: listed as gone, its gauges leave the merge (its counted requests stay)
+    const dropped = w1.delta(sample({ 'app a': peer(6, 2) }));
+    expect(dropped.gone.peers).toEqual(['app b']);
+    totals.add(1, dropped);
+    expect(merge().peers['app b']).toMatchObject({ active: 0, fails: 0 });
+    expect(requestsOf(merge(), 'app b')).toBe(1);
+  });
+
   test("the primary's check verdicts win over the workers'; passive state is the worst a worker sees", () => {
     const totals = new StatusTotals();
     totals.add(1, new ReportedCounters().delta(sample({ 'app a': peer(1, 0, { passiveDown: true, fails: 2 }) })));
