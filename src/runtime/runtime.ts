@@ -38,6 +38,11 @@ export interface RuntimeOptions {
   logger?: Logger;
   /** false in worker processes: the primary runs one checker per peer and sends the verdicts (applyHealth). */
   activeChecks?: boolean;
+  /**
+   * false in worker processes: the primary computes the reload's diff for its log line, and a
+   * worker's would be thrown away (on a 10,000-server config it held the worker's serving thread ~2 s).
+   */
+  reloadDiff?: boolean;
   /** Cap on concurrent connections per listener (worker_connections in worker processes); unset: no cap. */
   maxConnections?: number;
   /** ssl_session_cache shared zones and the ticket secret (a worker's reach the primary); default: this process's. */
@@ -65,7 +70,7 @@ export interface ReloadSummary {
   readonly listenersOpened: readonly string[];
   readonly listenersClosed: readonly string[];
   readonly durationMs: number;
-  /** null for a no-op reload. */
+  /** null for a no-op reload, and in a worker process (RuntimeOptions.reloadDiff). */
   readonly diff: ConfigDiff | null;
   /** Tunnels whose route vanished, closing after stream_close_delay. */
   readonly tunnelsClosing: number;
@@ -120,6 +125,7 @@ export class Runtime {
   #registry: PeerRegistry;
   #stopping = false;
   #activeChecks = true;
+  #reloadDiff = true;
   #maxConnections: number | null = null;
   readonly #deps: SnapshotDeps;
   readonly #pool: UpstreamPool;
@@ -181,6 +187,7 @@ export class Runtime {
     local = runtime.#status;
     if (options.statusHistory ?? true) local.startHistory();
     runtime.#activeChecks = options.activeChecks ?? true;
+    runtime.#reloadDiff = options.reloadDiff ?? true;
     runtime.#maxConnections = options.maxConnections ?? null;
     try {
       for (const listen of snapshot.listens.values()) {
@@ -348,7 +355,7 @@ export class Runtime {
       listenersOpened: opened.map((l) => l.key),
       listenersClosed: closed,
       durationMs: performance.now() - prepared.started,
-      diff: diffConfigs(old.config, config),
+      diff: this.#reloadDiff ? diffConfigs(old.config, config) : null,
       tunnelsClosing,
     };
   }

@@ -59,7 +59,7 @@ export function runWorker(): Promise<number> {
           configureErrorLog(msg.config.main.errorLogs, fallback);
           sessions = new WorkerSessionZones(msg.ticketSecret, send);
           runtime = await Runtime.start(msg.config, {
-            logger, activeChecks: false, maxConnections: msg.config.main.workerConnections, tlsSessions: sessions,
+            logger, activeChecks: false, reloadDiff: false, maxConnections: msg.config.main.workerConnections, tlsSessions: sessions,
             limits, connectionCounts: (done) => limits.counts(done), statusSource: status.source, statusHistory: false,
           });
           status.local = runtime.status;
