@@ -40,6 +40,8 @@ export class Http1Output {
   #idleMs = 0;
   /** One timer per connection for the keep-alive wait, left running across requests (null: none pending). */
   #idleTimer: NodeJS.Timeout | null = null;
+  /** When the pending idle timer fires (Date.now() scale). */
+  #idleDueMs = 0;
 
   constructor(socket: net.Socket) {
     this.socket = socket;
@@ -80,9 +82,19 @@ export class Http1Output {
       return;
     }
     this.setTimeout(0);
+    const now = Date.now();
     this.#idleMs = ms;
-    this.#idleSinceMs = Date.now();
-    if (this.#idleTimer === null) this.#idleTimer = setTimeout(Http1Output.#idleCheck, ms, this).unref();
+    this.#idleSinceMs = now;
+    // A timer still pending from an earlier wait is kept unless this wait ends before it fires
+    // (a location with a shorter keepalive_timeout than the last request's).
+    if (this.#idleTimer !== null && now + ms >= this.#idleDueMs) return;
+    if (this.#idleTimer !== null) clearTimeout(this.#idleTimer);
+    this.#armIdle(ms, now);
+  }
+
+  #armIdle(ms: number, now: number): void {
+    this.#idleDueMs = now + ms;
+    this.#idleTimer = setTimeout(Http1Output.#idleCheck, ms, this).unref();
   }
 
   /** Bytes arrived in the keep-alive wait that start no request yet (empty lines): the wait starts again, as a socket timeout would. */
@@ -100,9 +112,10 @@ export class Http1Output {
   static #idleCheck(o: Http1Output): void {
     o.#idleTimer = null;
     if (o.#idleSinceMs < 0) return;
-    const left = o.#idleSinceMs + o.#idleMs - Date.now();
+    const now = Date.now();
+    const left = o.#idleSinceMs + o.#idleMs - now;
     if (left > 0) {
-      o.#idleTimer = setTimeout(Http1Output.#idleCheck, left, o).unref();
+      o.#armIdle(left, now);
       return;
     }
     o.#idleSinceMs = -1;
