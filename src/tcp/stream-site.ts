@@ -5,7 +5,8 @@
  * to an upstream peer and pipes bytes both ways. Without `listen ... ssl` TLS passes through:
  * peeked bytes are forwarded exactly as read (only a websocket_pass head gains X-Forwarded-For /
  * X-Real-IP); with it, TLS is terminated with the SNI-chosen server's settings (#terminate) and
- * the upstream gets plain TCP. What is compiled once per config is in stream-compile.ts.
+ * the upstream gets plain TCP. What is compiled once per config is in stream-compile.ts; the
+ * upstream phase (group, connect, tunnel) is stream-upstream-phase.ts.
  */
 import type { StreamServerConfig } from '../config/stream-types.js';
 import type { StreamServerStats } from '../core/status/server-stats.js';
@@ -16,15 +17,12 @@ import type { StreamConfig } from '../config/types.js';
 import type { UpstreamGroup } from '../upstream/group.js';
 import { errorPage, statusText } from '../wire/error-page.js';
 import { peekRequestHost, type HttpPeek } from './http-peek.js';
-import { Tunnel } from '../core/tunnel.js';
-import { connectUpstream } from './proxy.js';
-import { secureUpstream, sessionTlsTarget, UpstreamTlsSessions } from './upstream-tls.js';
+import { UpstreamTlsSessions } from './upstream-tls.js';
 import { parseClientHello, type ClientHelloResult } from '../wire/tls-client-hello.js';
 import { ImplicitGroups } from '../upstream/implicit.js';
-import { compileStream, effectiveSsl, NO_ALPN, upstreamNameOf, type ListenSite } from './stream-compile.js';
+import { compileStream, effectiveSsl, NO_ALPN, type ListenSite } from './stream-compile.js';
 import type { SessionInfo } from './stream-vars.js';
-import { proxyHeaderOf, Session, accountSession } from './stream-session.js';
-import { UpstreamAttempts } from '../upstream/attempts.js';
+import { Session, accountSession } from './stream-session.js';
 import { startHandshake } from '../tls/accept.js';
 import { preread, prereadProxyHeader } from '../tls/preread.js';
 import { TlsServers } from '../tls/context.js';
@@ -34,10 +32,11 @@ import { connectionStats } from '../core/connection-stats.js';
 import type { ErrorLogger } from '../log.js';
 import { applyStreamLimits, releaseStreamLimits } from './stream-limits.js';
 import { UdpServer } from './udp-server.js';
-import { streamRedisGroup, streamRedisUpstreams, type StreamRedisUpstream } from './stream-redis.js';
+import { streamRedisUpstreams } from './stream-redis.js';
 import type dgram from 'node:dgram';
-import type { StreamSiteDeps, StreamTunnelTracker, WebsocketHandoff } from './stream-site-deps.js';
+import type { StreamSiteDeps, WebsocketHandoff } from './stream-site-deps.js';
 import { StreamScripts } from './stream-js.js';
+import { StreamUpstreamPhase } from './stream-upstream-phase.js';
 
 /** What a server-choosing peek found. */
 type Peeked =
@@ -56,15 +55,14 @@ export class StreamSite {
   readonly #groups: ReadonlyMap<string, UpstreamGroup>;
   readonly #logger: Logger;
   readonly #hashKeys: ReadonlyMap<string, (s: SessionInfo) => string>;
-  readonly #redis: ReadonlyMap<string, StreamRedisUpstream>;
   readonly #sessions = new Set<Session>();
-  readonly #tunnels: StreamTunnelTracker | null;
   /** `proxy_pass $var`: the group the value names (an address has no default port in stream, as nginx). */
   readonly #dynamic: ImplicitGroups;
   readonly #websocketHandoff: ((listenKey: string) => WebsocketHandoff | null) | null;
   /** TLS contexts of this config, one per SslConfig (src/tls/context.ts). */
   readonly #tls: TlsServers;
-  readonly #upstreamTlsSessions = new UpstreamTlsSessions();
+  /** What runs once a session is to be proxied: group, connect, tunnel (stream-upstream-phase.ts). */
+  readonly #upstream: StreamUpstreamPhase;
   readonly #limits: LimitService;
   readonly #maxUdpSessions: number;
   /** Status counters per server block (none without a StatusRegistry). */
@@ -87,7 +85,6 @@ export class StreamSite {
     this.#maxUdpSessions = deps.maxUdpSessions ?? Number.POSITIVE_INFINITY;
     this.#tls = new TlsServers(deps.tlsSessions ?? null);
     this.#groups = deps.groups;
-    this.#tunnels = deps.tunnels ?? null;
     this.#websocketHandoff = deps.websocketHandoff ?? null;
     this.#logger = deps.logger.child({ component: 'stream' });
     this.#dynamic = new ImplicitGroups({
@@ -103,7 +100,12 @@ export class StreamSite {
     const compiled = compileStream(stream, deps, this.#tls, scripts);
     this.#sites = compiled.sites;
     this.#hashKeys = compiled.hashKeys;
-    this.#redis = streamRedisUpstreams(deps.groups, compiled.redisKeys);
+    this.#upstream = new StreamUpstreamPhase({
+      logger: this.#logger, groups: deps.groups, dynamic: this.#dynamic, hashKeys: compiled.hashKeys,
+      redis: streamRedisUpstreams(deps.groups, compiled.redisKeys), tlsSessions: new UpstreamTlsSessions(),
+      tunnels: deps.tunnels ?? null, scripts,
+      ends: { abort: (s, received, status) => this.#abort(s, received, status), end: (s) => this.#end(s) },
+    });
   }
 
   /** The connection handler for one listen key (the runtime calls it per accepted socket). */
@@ -280,117 +282,7 @@ export class StreamSite {
 
     if (server.routes !== null) return this.#handOff(site, s, buffer);
     if (server.ret !== null) return this.#sendAndClose(s, buffer.length, 200, Buffer.from(server.ret(s)));
-    const payload: Buffer = buffer;
-    const upstream = upstreamNameOf(server, s);
-    if (upstream === null) {
-      this.#logger.error({ listen: site.key }, 'no handler configured for stream server');
-      return this.#abort(s, buffer.length, 500);
-    }
-    s.bytesReceived += buffer.length;
-
-    let group = this.#groups.get(upstream);
-    if (group === undefined && server.dynamicTarget !== null) {
-      const found = this.#dynamic.resolve(upstream, null);
-      group = (found instanceof Promise ? await found : found) ?? undefined;
-      if (s.gone) return this.#end(s);
-    }
-    if (group === undefined) {
-      this.#logger.error({ upstream }, `upstream "${upstream}" not found`);
-      return this.#abort(s, 0, 500);
-    }
-    const hashKey = this.#hashKeys.get(group.name)?.(s) ?? null;
-    const redis = this.#redis.size === 0 ? undefined : this.#redis.get(upstream);
-    if (redis !== undefined) {
-      const keyed = await streamRedisGroup(redis, s, this.#logger as unknown as ErrorLogger, { upstream, listen: site.key, client: s.remoteAddress });
-      if (s.gone) return this.#end(s);
-      if (keyed === null) return this.#abort(s, 0, 502);
-      group = keyed;
-    }
-    const pp = cfg.proxyProtocolVersion === 0 ? null : proxyHeaderOf(cfg.proxyProtocolVersion, s);
-    const upstreamTls = server.upstreamTls;
-    const outcome = await connectUpstream(group, {
-      clientAddress: s.remoteAddress,
-      hashKey,
-      connectTimeoutMs: cfg.proxyConnectTimeoutMs,
-      nextUpstream: cfg.proxyNextUpstream,
-      retry: server.retry,
-      tcpNodelay: cfg.tcpNodelay,
-      soKeepalive: cfg.soKeepalive || cfg.proxySocketKeepalive === true,
-      attempts: (s.upstream = new UpstreamAttempts()),
-      onAttempt: (attempt) => {
-        s.pending = attempt;
-        if (attempt !== null && s.gone) attempt.destroy();
-      },
-      aborted: () => s.gone,
-      peerDisabled: (peer) => this.#logger.warn(
-        { code: 'TSP_ERR_PEER_DISABLED', client: s.remoteAddress, server: site.key, upstream: peer.key },
-        'upstream server temporarily disabled while connecting to upstream',
-      ),
-      establish: pp === null && upstreamTls === null ? undefined : async (raw, peer, attempt) => {
-        if (pp !== null) {
-          // In clear, before a proxy_ssl handshake (nginx sends it first too); on every try.
-          raw.write(pp);
-          attempt.bytesSent += pp.length;
-        }
-        if (upstreamTls === null) return raw;
-        const secured = await secureUpstream(raw, sessionTlsTarget(upstreamTls, s, upstream), peer.key, this.#upstreamTlsSessions, cfg.proxyConnectTimeoutMs);
-        if (typeof secured === 'string' && !s.gone) {
-          this.#logger.error({ code: 'TSP_ERR_UPSTREAM_CONNECT', upstream, listen: site.key, client: s.remoteAddress, peer: peer.key }, secured);
-        }
-        return secured;
-      },
-    });
-    if (outcome.kind === 'aborted') return this.#end(s);
-    if (outcome.kind === 'failed') {
-      const tried = s.upstream.list.map((a) => a.addr);
-      const { error } = outcome;
-      this.#logger.error({ code: error.code, upstream, listen: site.key, client: s.remoteAddress, tried }, error.message);
-      return this.#abort(s, 0, error.status);
-    }
-
-    const { peer, socket: up, reader } = outcome;
-    const attempt = s.upstream.last!;
-    const filter = server.js?.filter ?? null;
-    if (payload.length > 0 && filter === null) {
-      up.write(payload);
-      attempt.bytesSent += payload.length;
-    }
-    const entry = this.#tunnels?.register(
-      { kind: 'tcp', listen: site.key, node: cfg, upstream },
-      { client: s.socket, upstream: up, websocket: false },
-    );
-    const options = {
-      idleTimeoutMs: cfg.proxyTimeoutMs, halfClose: cfg.proxyHalfClose, uploadRateBytes: cfg.proxyUploadRateBytes, downloadRateBytes: cfg.proxyDownloadRateBytes,
-    };
-    const onEnd = (end: Tunnel): void => {
-      entry?.unregister();
-      group.release(peer, false);
-      s.bytesSent += end.bytesToClient;
-      s.bytesReceived += end.bytesFromClient;
-      attempt.bytesSent += end.bytesFromClient;
-      attempt.bytesReceived += end.bytesToClient;
-      if (end.firstUpstreamByteAt !== 0) attempt.firstByteMs = end.firstUpstreamByteAt - attempt.startMs;
-      attempt.end(Date.now());
-      if (end.idleTimedOut) this.#logger.info({ listen: site.key, upstream, peer: peer.key }, 'proxy timed out');
-      this.#end(s);
-    };
-    const tunnel = filter === null ? new Tunnel(s.socket, up, options, onEnd) : this.#scripts!.filterTunnel(s, filter, up, options, onEnd);
-    if (tunnel === null) {
-      // js_filter's function threw (logged): the session ends as njs ends it.
-      up.destroy();
-      group.release(peer, false);
-      entry?.unregister();
-      attempt.end(Date.now());
-      return this.#abort(s, 0, 500);
-    }
-    s.tunnel = tunnel;
-    tunnel.listen(reader);
-    if (filter !== null && payload.length > 0) {
-      // The preread bytes go through the upload handler too (the tunnel counts them).
-      s.bytesReceived -= payload.length;
-      tunnel.fromClient(payload);
-    }
-
+    return this.#upstream.run(site, s, server, buffer);
   }
 
   /**
