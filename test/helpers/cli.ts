@@ -56,8 +56,11 @@ export function startCli(args: readonly string[], options: { cwd?: string } = {}
   child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
   child.stderr!.setEncoding('utf8').on('data', (d: string) => (out += d));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  onTestFinished(() => {
-    if (child.exitCode === null) child.kill('SIGKILL');
+  // Wait for the exit too: a process still dying can create a file in a temp dir the next
+  // cleanup removes (rmdir then fails with ENOTEMPTY).
+  onTestFinished(async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 5_000).unref())]);
   });
   return { child, output: () => out, exited };
 }
@@ -66,7 +69,8 @@ export function startCli(args: readonly string[], options: { cwd?: string } = {}
 export function tempDir(prefix = 'tsproxy-'): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
   fs.chmodSync(dir, 0o755);
-  onTestFinished(() => fs.rmSync(dir, { recursive: true, force: true }));
+  // Retries: a process the test started may still be writing a log file into it as it dies.
+  onTestFinished(() => fs.rmSync(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 50 }));
   return dir;
 }
 
