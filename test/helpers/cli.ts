@@ -1,6 +1,6 @@
 /**
- * Run the real tsproxy command line (src/cli.ts through tsx, so tests see the current source)
- * as a child process.
+ * Run the real tsproxy command line as a child process: the current source, transpiled at the
+ * start of the test run (built-cli.ts).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -12,9 +12,12 @@ import { pathToFileURL } from 'node:url';
 import { onTestFinished } from 'vitest';
 
 export const ROOT = path.resolve(import.meta.dirname, '../..');
-const CLI = path.join(ROOT, 'src/cli.ts');
+// The source as JavaScript, transpiled once for this run (built-cli.ts, vitest's globalSetup);
+// through tsx when a test file is run some other way.
+const BUILT = process.env.TSPROXY_TEST_CLI;
+const CLI = BUILT ?? path.join(ROOT, 'src/cli.ts');
 // By absolute URL: the child may run in a directory with no node_modules (tests of -p and cwd).
-const TSX = ['--import', pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href];
+const TSX = BUILT !== undefined ? [] : ['--import', pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href];
 
 export interface CliResult {
   code: number | null;
