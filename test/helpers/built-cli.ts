@@ -5,9 +5,10 @@
  * Started through tsx, each tsproxy process (and each of its worker processes) transpiled and
  * loaded ~200 modules through loader hooks: ~1.6 s of CPU per start against ~0.15 s for plain
  * JavaScript, and the suite starts hundreds. esbuild (the same transpiler tsx uses, so the same
- * semantics) writes src/ as JavaScript into `.test-dist-<pid>/` at the project root. That depth
- * is dist/'s, so `../package.json` and the node_modules lookup work as they do for the published
- * build. The run removes it at the end. In watch mode a change under src/ reaches the child
+ * semantics) writes src/ as JavaScript into `.test-build-<pid>/dist/` at the project root, with a
+ * copy of package.json beside it: the published package's layout, so `../package.json`, the
+ * node_modules lookup and the "src/ or dist/" test of script-errors.ts work as they do for a real
+ * install. The run removes it at the end. In watch mode a change under src/ reaches the child
  * processes at the next start of vitest, not at the next rerun.
  */
 import fs from 'node:fs';
@@ -17,7 +18,8 @@ import { build } from 'esbuild';
 const ROOT = path.resolve(import.meta.dirname, '../..');
 
 export default async function setup(): Promise<() => void> {
-  const out = path.join(ROOT, `.test-dist-${process.pid}`);
+  const top = path.join(ROOT, `.test-build-${process.pid}`);
+  const out = path.join(top, 'dist');
   const src = path.join(ROOT, 'src');
   const entryPoints = (fs.readdirSync(src, { recursive: true }) as string[])
     .filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts'))
@@ -32,6 +34,7 @@ export default async function setup(): Promise<() => void> {
     tsconfig: path.join(ROOT, 'tsconfig.json'),
     logLevel: 'error',
   });
+  fs.copyFileSync(path.join(ROOT, 'package.json'), path.join(top, 'package.json'));
   process.env.TSPROXY_TEST_CLI = path.join(out, 'cli.js');
-  return () => fs.rmSync(out, { recursive: true, force: true });
+  return () => fs.rmSync(top, { recursive: true, force: true });
 }
