@@ -28,7 +28,7 @@ measure() { # label, command...
   read -r secs user sys kb <"$dir/time"
   local cpu; cpu=$(echo "$user + $sys" | bc -l)
   printf '%-12s %8.2f s %8.2f s %8.1f MB\n' "$label" "$secs" "$cpu" "$(echo "$kb/1024" | bc -l)"
-  echo "$label $cpu" >>"$dir/cpu"
+  echo "$label $cpu $secs" >>"$dir/cpu"
 }
 echo "config test on $n server blocks ($(wc -l <"$dir/t.conf") lines)"
 printf '%-12s %10s %10s %11s\n' proxy wall cpu peak-RSS
@@ -41,7 +41,8 @@ for round in $(seq "$rounds"); do
   fi
   [ "$with_nginx" = 0 ] || measure nginx nginx -t -q -p "$dir" -e "$dir/error.log" -c "$dir/nginx.conf" -g "pid $dir/nginx.pid; error_log $dir/error.log;"
 done
-echo "median cpu (s) over $rounds rounds:"
+median() { sort -n | awk '{a[NR]=$1} END {m = NR % 2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2; printf "%.3f (min %.3f, max %.3f)", m, a[1], a[NR]}'; }
+echo "medians over $rounds rounds (s):"
 for label in $(awk '{print $1}' "$dir/cpu" | sort -u); do
-  awk -v l="$label" '$1 == l {print $2}' "$dir/cpu" | sort -n | awk -v l="$label" '{a[NR]=$1} END {m = NR % 2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2; printf "  %-12s %.3f  (min %.3f, max %.3f)\n", l, m, a[1], a[NR]}'
+  printf '  %-12s cpu %s   wall %s\n' "$label" "$(awk -v l="$label" '$1 == l {print $2}' "$dir/cpu" | median)" "$(awk -v l="$label" '$1 == l {print $3}' "$dir/cpu" | median)"
 done
