@@ -10,7 +10,8 @@ import { configErrorText, formatConfigError } from './config/format.js';
 import { readConfigTree } from './config/parse.js';
 import { FileReads } from './config/file-reads.js';
 import { LEVEL_VALUES } from './log/levels.js';
-import { configureErrorLog, errorLogReachesStderr, flushLogs, formatErrorLine, logger, reconfigureErrorLog, settleLogs, type ErrorLogTarget } from './log.js';
+import type { ErrorLogTarget } from './log.js';
+import { formatErrorLine } from './log/error-layout.js';
 import { readRunningPid } from './runtime/pidfile.js';
 import cluster from 'node:cluster';
 import { checkScripts } from './runtime/scripts.js';
@@ -27,6 +28,20 @@ const runtime = {
   daemon: () => import('./runtime/daemon.js'),
   explain: () => import('./runtime/explain/command.js'),
 };
+
+// The error log (pino) is imported when something may be logged: `-t` logs nothing, and the
+// import was a tenth of `-t` of a small config (and its stderr destination was fsynced at exit).
+type LogModule = typeof import('./log.js');
+let logModule: LogModule | undefined;
+async function logs(): Promise<LogModule> {
+  logModule ??= await import('./log.js');
+  return logModule;
+}
+
+/** Before the process exits: what the error and access logs hold goes out (nothing when no log was opened). */
+function settleLogs(): Promise<void> {
+  return logModule === undefined ? Promise.resolve() : logModule.settleLogs();
+}
 
 const SIGNAL_NAMES = { reload: 'SIGHUP', stop: 'SIGTERM', quit: 'SIGQUIT', reopen: 'SIGUSR1' } as const;
 
@@ -158,6 +173,7 @@ async function main(argv: readonly string[]): Promise<number> {
       return 1;
     }
     try {
+      await logs();
       const { explainCommand } = await runtime.explain();
       process.stdout.write(await explainCommand(result.config, result.sources, opts.explain!, path.dirname(configPath)));
       return 0;
@@ -193,6 +209,7 @@ async function main(argv: readonly string[]): Promise<number> {
     return 1;
   }
   const config = result.config;
+  const { configureErrorLog, errorLogReachesStderr, flushLogs, logger, reconfigureErrorLog } = await logs();
   // Every later load runs while the process serves: it must not open a FIFO (it would block).
   fileReads.started();
   const { prefix, errorLog } = resolvePaths(opts);
@@ -230,17 +247,21 @@ async function main(argv: readonly string[]): Promise<number> {
 
 // A worker process runs the same entry point; it takes its config from the primary.
 // Log files still opening get a moment, so nothing logged before the exit is lost.
-(cluster.isWorker ? runtime.worker().then((w) => w.runWorker()) : main(process.argv.slice(2))).then(
+(cluster.isWorker ? logs().then(() => runtime.worker()).then((w) => w.runWorker()) : main(process.argv.slice(2))).then(
   (code) => void settleLogs().finally(() => process.exit(code)),
   (err) => {
     // Never a stack trace: one line, as every other start failure (and in the error log too).
     const message = err instanceof Error ? err.message : String(err);
-    try {
-      logger.emerg(message);
-      if (!errorLogReachesStderr('emerg')) say(`[emerg] ${message}`);
-    } catch {
-      say(`[emerg] ${message}`);
-    }
-    void settleLogs().finally(() => process.exit(1));
+    void logs()
+      .then((log) => {
+        try {
+          log.logger.emerg(message);
+          if (!log.errorLogReachesStderr('emerg')) say(`[emerg] ${message}`);
+        } catch {
+          say(`[emerg] ${message}`);
+        }
+        return log.settleLogs();
+      }, () => say(`[emerg] ${message}`))
+      .finally(() => process.exit(1));
   },
 );

@@ -186,6 +186,10 @@ describe('the fast path agrees with the Chevrotain path', () => {
     'a b }',
     'a "b";',
     '"a" b;',
+    // Blocks closed inside blocks, siblings after them, statements without arguments (the scan
+    // collects a block's statements on one stack shared by every open block).
+    'a { b { c; } d; e { } f x y; } g { h { i { j; } } k; } l;',
+    'a {\n\tb\t"ü\\"é" \'x\';\r\n\tc { d; }\n}\n',
   ])('%j', (text) => checkFastPath(text));
 
   test('random configs: soup, mutations, printed trees and their mutations', () => {
