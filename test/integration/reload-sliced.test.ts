@@ -12,6 +12,7 @@ import { pino } from 'pino';
 import { loadConfig } from '../../src/config/load.js';
 import type { Config, HttpServerConfig } from '../../src/config/types.js';
 import { Runtime } from '../../src/runtime/runtime.js';
+import { freePort } from '../helpers/cli.js';
 
 const quiet = pino({ level: 'silent' });
 const FILLER_SERVERS = 300;
@@ -56,15 +57,6 @@ function get(port: number, host: string, agent: http.Agent): Promise<string> {
     req.on('error', reject);
     req.end();
   });
-}
-
-/** A port nothing listens on now (bound and released). */
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
 }
 
 function refused(port: number): Promise<boolean> {
