@@ -22,7 +22,7 @@ import { buildPlanContext, compileLocationPlan, type PlanContext } from './plan.
 import { UpstreamPool } from './pool.js';
 import { virtualHostSteps, type CompiledServer, type VirtualHosts } from './router.js';
 import { runNow, type Steps } from '../time-slicer.js';
-import { HttpsListen, isTlsListen } from './tls-listen.js';
+import { HttpsListen, isTlsListen, tlsContextSteps } from './tls-listen.js';
 import { TlsServers } from '../tls/context.js';
 import type { SessionZones } from '../tls/sessions.js';
 import { compileTemplate, type CompiledTemplate, type RequestInfo } from './variables.js';
@@ -136,7 +136,7 @@ export class HttpSite {
     this.limits = deps.limits ?? new LocalLimits();
     this.connectionCounts = deps.connectionCounts ?? LOCAL_COUNTS;
     this.logger = parts.logger;
-    this.#tls = new TlsServers(deps.tlsSessions ?? null);
+    this.#tls = parts.tls;
     this.#vhosts = parts.vhosts;
     this.#serverReturns = parts.serverReturns;
     this.statusSource = deps.statusSource ?? new LocalStatus({
@@ -283,6 +283,7 @@ interface SiteParts {
   readonly vhosts: Map<string, VirtualHosts>;
   readonly ctx: PlanContext;
   readonly serverReturns: ReadonlyMap<CompiledServer, CompiledTemplate | null>;
+  readonly tls: TlsServers;
 }
 
 /** The routers, then each server's plans: a point where a reload may pause after each server. */
@@ -307,7 +308,10 @@ function* siteParts(http: HttpConfig, deps: HttpSiteDeps): Steps<SiteParts> {
       yield;
     }
   }
-  return { logger, vhosts, ctx, serverReturns };
+  // TLS contexts of this config (one per SslConfig), built for every `ssl` address's servers
+  const tls = new TlsServers(deps.tlsSessions ?? null);
+  for (const vh of vhosts.values()) if (isTlsListen(vh)) yield* tlsContextSteps(vh, tls);
+  return { logger, vhosts, ctx, serverReturns, tls };
 }
 
 function attachPlans(ctx: PlanContext, server: CompiledServer, serverReturns: Map<CompiledServer, CompiledTemplate | null>): void {

@@ -193,7 +193,7 @@ async function buildParts(config: Config, registry: PeerRegistry, deps: Snapshot
   }
   const websocketHandoff = (key: string) => handoffs.get(key) ?? null;
   const stream = config.stream
-    ? new StreamSite(config.stream, { ...siteDeps, ...streamStats, groups: streamGroups, websocketHandoff, maxUdpSessions: config.main.workerConnections, scripts: scripts.stream, scriptGlobals: config.http?.js === undefined })
+    ? await slice.run(StreamSite.steps(config.stream, { ...siteDeps, ...streamStats, groups: streamGroups, websocketHandoff, maxUdpSessions: config.main.workerConnections, scripts: scripts.stream, scriptGlobals: config.http?.js === undefined }))
     : null;
   made.stream = stream;
   if (slice.due()) await slice.yield();
