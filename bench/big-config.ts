@@ -14,7 +14,10 @@
  *
  *   npx tsx bench/big-config.ts [--part a|b|ab] [--servers 10000] [--regex-every 10]
  *     [--rounds 3] [--seconds 4] [--reloads 10] [--rate 2000] [--conns 16] [--workers 1]
- *     [--cli dist/cli.js] [--cli-b OTHER/dist/cli.js]
+ *     [--cli dist/cli.js] [--cli-b OTHER/dist/cli.js] [--node-args="--import ./bench/procs/loop-stall.mjs"]
+ * --node-args=...: node options for the proxy (space-separated; write it with "="), e.g. the loop-stall preload with
+ * LOOP_STALL_LOG=FILE in the environment, or --cpu-prof; with LOOP_STALL_LOG set, (b) prints the
+ * largest event-loop stalls recorded during each reload (from its trigger to the next one).
  * Targets (issue 18): (a) ratio big/one within 10% (CPU per request <= 1.1x); (b) no failed
  * request, p99 with reloads - p99 without < 50 ms. --cli-b runs (b) for a second build too (A/B).
  */
@@ -41,6 +44,7 @@ const { values } = parseArgs({
     workers: { type: 'string', default: '1' },
     cli: { type: 'string', default: 'dist/cli.js' },
     'cli-b': { type: 'string' },
+    'node-args': { type: 'string', default: '' },
   },
 });
 const ROOT = path.resolve(import.meta.dirname, '..');
@@ -56,6 +60,8 @@ const TARGET = Math.floor(SERVERS / 2);
 const HOST = serverName(TARGET);
 const CLK_TCK = 100;
 const TASKSET = fs.existsSync('/usr/bin/taskset') && os.cpus().length >= 2;
+const NODE_ARGS = values['node-args'].split(' ').filter((a) => a !== '');
+const STALL_LOG = process.env.LOOP_STALL_LOG;
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsproxy-bench-big-'));
 const say = (line: string) => process.stdout.write(`${line}\n`);
@@ -94,7 +100,7 @@ interface Proxy {
 }
 
 async function startProxy(cli: string, conf: string, port: number): Promise<Proxy> {
-  const [cmd, args] = pinned(0, process.execPath, [path.resolve(ROOT, cli), '-c', conf]);
+  const [cmd, args] = pinned(0, process.execPath, [...NODE_ARGS, path.resolve(ROOT, cli), '-c', conf]);
   const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   const p: Proxy = {
     child,
@@ -285,8 +291,12 @@ async function partB(backendPort: number, cli: string): Promise<void> {
   await new Promise((r) => setTimeout(r, SECONDS * 1000));
   const quiet = load.phase();
   const started = Date.now();
+  /** When each reload was triggered (epoch ms), to attribute the stall log's lines to reloads. */
+  const triggers: number[] = [];
+  if (STALL_LOG !== undefined) fs.rmSync(STALL_LOG, { force: true });
   for (let i = 1; i <= RELOADS && Date.now() - started < 120_000; i++) {
     const before = proxy.reloads.length + proxy.failures.length;
+    triggers.push(Date.now());
     fs.writeFileSync(conf, configText(SERVERS, `127.0.0.1:${port}`, backendPort, i));
     if (i % 2 === 0) proxy.child.kill('SIGHUP');
     const end = Date.now() + 30_000;
@@ -308,6 +318,18 @@ async function partB(backendPort: number, cli: string): Promise<void> {
   say(`  with reloads:    ${describe(reloading)}`);
   say(`  reloads: ${proxy.reloads.length} done (durationMs ${proxy.reloads.join(' ')}), ${proxy.failures.length} failure lines; last answer "${generation}"`);
   for (const f of proxy.failures.slice(0, 3)) say(`    ${f.slice(0, 300)}`);
+  if (STALL_LOG !== undefined) sayStalls(STALL_LOG, triggers, proxy.pid);
+}
+
+/** Per reload, the largest stalls (ms) the loop-stall preload logged from its trigger to the next trigger. */
+function sayStalls(file: string, triggers: number[], pid: number): void {
+  const lines = fs.existsSync(file) ? fs.readFileSync(file, 'utf8').trim().split('\n') : [];
+  const stalls = lines.map((l) => l.split(' ')).filter((f) => f[2] === `pid=${pid}` || f[2] === undefined).map((f) => [Number(f[0]), Number(f[1])] as const);
+  triggers.forEach((t, i) => {
+    const end = triggers[i + 1] ?? Number.POSITIVE_INFINITY;
+    const mine = stalls.filter(([at]) => at >= t && at < end).map(([, ms]) => ms).sort((a, b) => b - a);
+    say(`  reload ${i + 1} stalls >= 10 ms: ${mine.length}, largest ${mine.slice(0, 8).map((ms) => ms.toFixed(0)).join(' ')}`);
+  });
 }
 
 async function main(): Promise<void> {

@@ -8,6 +8,7 @@ import type { ServerName } from '../config/types.js';
 import { TsproxyError } from '../errors.js';
 import { compileConfigRegex } from '../config/template.js';
 import type { Captures } from './variables/template.js';
+import type { Steps } from '../time-slicer.js';
 
 export interface NameMatch<T> {
   readonly server: T;
@@ -115,24 +116,36 @@ export class ServerNameIndex<T> {
     if (entries.length === 0 && defaultServer === undefined) throw new TsproxyError('TSP_ERR_INTERNAL', 'a server name index needs a server');
     this.defaultServer = defaultServer ?? entries[0]!.value;
     this.#defaultMatch = { server: this.defaultServer, captures: null };
+    for (const entry of entries) this.#add(entry);
+  }
+
+  /** The index built in steps: a reload may pause after each entry (src/time-slicer.ts). */
+  static *steps<T>(entries: readonly NamedEntry<T>[], defaultServer?: T): Steps<ServerNameIndex<T>> {
+    const index = new ServerNameIndex<T>([], defaultServer ?? entries[0]?.value);
+    for (const entry of entries) {
+      index.#add(entry);
+      yield;
+    }
+    return index;
+  }
+
+  #add({ value, names }: NamedEntry<T>): void {
     // the first server to claim a name keeps it (nginx warns "conflicting server name")
-    const claim = (map: Map<string, NameMatch<T>>, key: string, value: T): void => {
+    const claim = (map: Map<string, NameMatch<T>>, key: string): void => {
       if (!map.has(key)) map.set(key, { server: value, captures: null });
     };
-    for (const { value, names } of entries) {
-      if (names.length === 0) claim(this.#exact, '', value);
-      for (const n of names) {
-        switch (n.kind) {
-          case 'exact': claim(this.#exact, n.name.toLowerCase(), value); break;
-          case 'leadingWildcard': claim(this.#leading, n.suffix.toLowerCase(), value); break;
-          case 'trailingWildcard': claim(this.#trailing, n.prefix.toLowerCase(), value); break;
-          case 'regex': {
-            // nginx compiles server_name regexes caseless
-            const re = compileConfigRegex(n.source, true);
-            const hasGroups = new RegExp(`${re.source}|`, re.flags).exec('')!.length > 1;
-            this.#regexes.push({ re, hasGroups, value, source: n.source });
-            break;
-          }
+    if (names.length === 0) claim(this.#exact, '');
+    for (const n of names) {
+      switch (n.kind) {
+        case 'exact': claim(this.#exact, n.name.toLowerCase()); break;
+        case 'leadingWildcard': claim(this.#leading, n.suffix.toLowerCase()); break;
+        case 'trailingWildcard': claim(this.#trailing, n.prefix.toLowerCase()); break;
+        case 'regex': {
+          // nginx compiles server_name regexes caseless
+          const re = compileConfigRegex(n.source, true);
+          const hasGroups = new RegExp(`${re.source}|`, re.flags).exec('')!.length > 1;
+          this.#regexes.push({ re, hasGroups, value, source: n.source });
+          break;
         }
       }
     }

@@ -10,6 +10,7 @@ import type { LocationPlan } from './plan.js';
 import type { LocationCandidate } from './route-trace.js';
 import { serverNameText } from '../config/host-names.js';
 import { ServerNameIndex, type NameChoice, type NameMatch } from '../core/server-names.js';
+import { runNow, type Steps } from '../time-slicer.js';
 
 export { CompiledLocation, type LocationMatchResult } from './locations.js';
 export { normalizeHost } from '../core/server-names.js';
@@ -59,14 +60,15 @@ export class VirtualHosts {
   readonly servers: readonly CompiledServer[];
   readonly #names: ServerNameIndex<CompiledServer>;
 
-  constructor(key: string, servers: readonly CompiledServer[]) {
+  constructor(key: string, servers: readonly CompiledServer[], names: ServerNameIndex<CompiledServer> = runNow(nameIndexSteps(key, servers))) {
     this.key = key;
     this.servers = servers;
-    const explicit = servers.find((s) => s.config.listens.some((l) => l.key === key && l.defaultServer));
-    this.#names = new ServerNameIndex(
-      servers.map((s) => ({ value: s, names: s.config.serverNames })),
-      explicit,
-    );
+    this.#names = names;
+  }
+
+  /** Built in steps: a reload may pause after each server's names (src/time-slicer.ts). */
+  static *steps(key: string, servers: readonly CompiledServer[]): Steps<VirtualHosts> {
+    return new VirtualHosts(key, servers, yield* nameIndexSteps(key, servers));
   }
 
   get defaultServer(): CompiledServer {
@@ -84,11 +86,22 @@ export class VirtualHosts {
   }
 }
 
+/** The Host index of one listen key's servers; the listen's default_server, else the first, answers unknown names. */
+function nameIndexSteps(key: string, servers: readonly CompiledServer[]): Steps<ServerNameIndex<CompiledServer>> {
+  const explicit = servers.find((s) => s.config.listens.some((l) => l.key === key && l.defaultServer));
+  return ServerNameIndex.steps(servers.map((s) => ({ value: s, names: s.config.serverNames })), explicit);
+}
+
 /**
  * Compile every server once and group them by listen key; a server with several listens is the
  * same CompiledServer object under each key (so plans attached to it are shared).
  */
 export function buildVirtualHosts(http: HttpConfig): Map<string, VirtualHosts> {
+  return runNow(virtualHostSteps(http));
+}
+
+/** buildVirtualHosts in steps: a point where a reload may pause after each server and each listen key's index. */
+export function* virtualHostSteps(http: HttpConfig): Steps<Map<string, VirtualHosts>> {
   const byKey = new Map<string, CompiledServer[]>();
   for (const cfg of http.servers) {
     const server = new CompiledServer(cfg);
@@ -100,8 +113,11 @@ export function buildVirtualHosts(http: HttpConfig): Map<string, VirtualHosts> {
       if (list === undefined) byKey.set(l.key, (list = []));
       list.push(server);
     }
+    yield;
   }
   const out = new Map<string, VirtualHosts>();
-  for (const [key, servers] of byKey) out.set(key, new VirtualHosts(key, servers));
+  for (const [key, servers] of byKey) {
+    out.set(key, yield* VirtualHosts.steps(key, servers));
+  }
   return out;
 }

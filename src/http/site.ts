@@ -20,8 +20,9 @@ import { ClientConnection } from './connection.js';
 import type { AcceptedConnection } from './connection-setup.js';
 import { buildPlanContext, compileLocationPlan, type PlanContext } from './plan.js';
 import { UpstreamPool } from './pool.js';
-import { buildVirtualHosts, type CompiledServer, type VirtualHosts } from './router.js';
-import { HttpsListen, isTlsListen } from './tls-listen.js';
+import { virtualHostSteps, type CompiledServer, type VirtualHosts } from './router.js';
+import { runNow, type Steps } from '../time-slicer.js';
+import { HttpsListen, isTlsListen, tlsContextSteps } from './tls-listen.js';
 import { TlsServers } from '../tls/context.js';
 import type { SessionZones } from '../tls/sessions.js';
 import { compileTemplate, type CompiledTemplate, type RequestInfo } from './variables.js';
@@ -111,7 +112,7 @@ export class HttpSite {
   readonly #vhosts: Map<string, VirtualHosts>;
   readonly #connections = new Set<ClientConnection>();
   readonly #sessions = new Set<TrackedSession>();
-  readonly #serverReturns = new Map<CompiledServer, CompiledTemplate | null>();
+  readonly #serverReturns: ReadonlyMap<CompiledServer, CompiledTemplate | null>;
   /** TLS contexts of this config (one per SslConfig) and the `ssl` listen keys' accept paths. */
   readonly #tls: TlsServers;
   readonly #https = new Map<string, HttpsListen>();
@@ -120,7 +121,11 @@ export class HttpSite {
   /** The counters of each listen address (kept across reloads by the runtime), when the runtime keeps them. */
   readonly #listenStats = new Map<string, ListenStats>();
 
-  constructor(http: HttpConfig, deps: HttpSiteDeps) {
+  /**
+   * Build a site at once (tests, --explain). A reload builds it in steps instead (HttpSite.steps),
+   * with the same code: `parts` is what those steps computed.
+   */
+  constructor(http: HttpConfig, deps: HttpSiteDeps, parts: SiteParts = runNow(siteParts(http, deps))) {
     this.groups = deps.groups;
     this.statusGroups = deps.statusGroups ?? (() => [...deps.groups.values()]);
     this.pool = deps.pool ?? new UpstreamPool();
@@ -130,25 +135,16 @@ export class HttpSite {
     this.serverAccess = deps.serverAccess ?? null;
     this.limits = deps.limits ?? new LocalLimits();
     this.connectionCounts = deps.connectionCounts ?? LOCAL_COUNTS;
-    this.logger = deps.logger.child({ component: 'http' });
-    this.#tls = new TlsServers(deps.tlsSessions ?? null);
-    this.#vhosts = buildVirtualHosts(http);
-    const serverStats = deps.serverStats;
-    if (serverStats !== undefined) for (const vh of this.#vhosts.values()) for (const server of vh.servers) server.stats = serverStats(server.config);
+    this.logger = parts.logger;
+    this.#tls = parts.tls;
+    this.#vhosts = parts.vhosts;
+    this.#serverReturns = parts.serverReturns;
     this.statusSource = deps.statusSource ?? new LocalStatus({
       groups: this.statusGroups, httpServers: () => http.servers, streamServers: () => [], cacheZones: () => http.cacheZones ?? [],
     }).source;
-    const ctx = buildPlanContext(http, { groups: deps.groups, logger: this.logger, openAccessLog: deps.openAccessLog, prefix: deps.prefix ?? process.cwd(), scripts: deps.scripts ?? null, cacheStats: deps.cacheStats ?? null });
+    const ctx = parts.ctx;
     this.templates = ctx.templates;
     this.#js = ctx.js;
-    const seen = new Set<CompiledServer>();
-    for (const vh of this.#vhosts.values()) {
-      for (const server of vh.servers) {
-        if (seen.has(server)) continue;
-        seen.add(server);
-        this.#attachPlans(ctx, server);
-      }
-    }
     if (deps.listenStats !== undefined) for (const key of this.#vhosts.keys()) this.#listenStats.set(key, deps.listenStats(key));
     for (const [key, vh] of this.#vhosts) if (isTlsListen(vh)) this.#https.set(key, new HttpsListen(this, vh, this.#tls, this.listenStatsOf(key)));
     // proxy_cache's managers (inactive, max_size): one per zone, for as long as this config serves.
@@ -156,18 +152,14 @@ export class HttpSite {
     for (const z of this.#cacheZones) z.manager.start();
   }
 
+  /** The site built in steps (a reload pauses between servers; see src/time-slicer.ts). */
+  static *steps(http: HttpConfig, deps: HttpSiteDeps): Steps<HttpSite> {
+    return new HttpSite(http, deps, yield* siteParts(http, deps));
+  }
+
   /** The status counters of the listen address `key`, null when none are kept (a site built alone). */
   listenStatsOf(key: string): ListenStats | null {
     return this.#listenStats.get(key) ?? null;
-  }
-
-  #attachPlans(ctx: PlanContext, server: CompiledServer): void {
-    const cfg = server.config;
-    // Requests no location matches: nginx answers 404 with the server's settings.
-    server.plan = compileLocationPlan(ctx, null, cfg.settings, cfg.stubStatus === true ? { kind: 'stubStatus' } : { kind: 'static' }, cfg);
-    for (const loc of server.locations) loc.plan = compileLocationPlan(ctx, loc, loc.config.settings, loc.config.handler);
-    const ret = cfg.returnDirective;
-    this.#serverReturns.set(server, ret === null || ret.text === null ? null : compileTemplate(ret.text, ctx.templates));
   }
 
   /** The compiled text of a server-level `return` (evaluated per request). */
@@ -283,6 +275,52 @@ export class HttpSite {
     if (this.#ownsPool) this.pool.close();
     for (const z of this.#cacheZones) z.manager.stop();
   }
+}
+
+/** What the long part of a site's build computes: routers, per-location plans, server-level returns. */
+interface SiteParts {
+  readonly logger: Logger;
+  readonly vhosts: Map<string, VirtualHosts>;
+  readonly ctx: PlanContext;
+  readonly serverReturns: ReadonlyMap<CompiledServer, CompiledTemplate | null>;
+  readonly tls: TlsServers;
+}
+
+/** The routers, then each server's plans: a point where a reload may pause after each server. */
+function* siteParts(http: HttpConfig, deps: HttpSiteDeps): Steps<SiteParts> {
+  const logger = deps.logger.child({ component: 'http' });
+  const vhosts = yield* virtualHostSteps(http);
+  const serverStats = deps.serverStats;
+  if (serverStats !== undefined) {
+    for (const vh of vhosts.values()) {
+      for (const server of vh.servers) {
+        server.stats = serverStats(server.config);
+        yield;
+      }
+    }
+  }
+  const ctx = buildPlanContext(http, { groups: deps.groups, logger, openAccessLog: deps.openAccessLog, prefix: deps.prefix ?? process.cwd(), scripts: deps.scripts ?? null, cacheStats: deps.cacheStats ?? null });
+  const serverReturns = new Map<CompiledServer, CompiledTemplate | null>();
+  for (const vh of vhosts.values()) {
+    for (const server of vh.servers) {
+      if (serverReturns.has(server)) continue;
+      attachPlans(ctx, server, serverReturns);
+      yield;
+    }
+  }
+  // TLS contexts of this config (one per SslConfig), built for every `ssl` address's servers
+  const tls = new TlsServers(deps.tlsSessions ?? null);
+  for (const vh of vhosts.values()) if (isTlsListen(vh)) yield* tlsContextSteps(vh, tls);
+  return { logger, vhosts, ctx, serverReturns, tls };
+}
+
+function attachPlans(ctx: PlanContext, server: CompiledServer, serverReturns: Map<CompiledServer, CompiledTemplate | null>): void {
+  const cfg = server.config;
+  // Requests no location matches: nginx answers 404 with the server's settings.
+  server.plan = compileLocationPlan(ctx, null, cfg.settings, cfg.stubStatus === true ? { kind: 'stubStatus' } : { kind: 'static' }, cfg);
+  for (const loc of server.locations) loc.plan = compileLocationPlan(ctx, loc, loc.config.settings, loc.config.handler);
+  const ret = cfg.returnDirective;
+  serverReturns.set(server, ret === null || ret.text === null ? null : compileTemplate(ret.text, ctx.templates));
 }
 
 /** The runtime asked for a listen key this config has no http server on: a bug in the caller. */

@@ -16,6 +16,7 @@ import { renderLocal, sslErrorResponse } from './respond.js';
 import type { CompiledServer, VirtualHosts } from './router.js';
 import type { HttpSite } from './site.js';
 import type { ListenStats } from '../core/status/server-stats.js';
+import type { Steps } from '../time-slicer.js';
 
 const ALPN_H2 = Object.freeze(['h2', 'http/1.1']);
 /** nginx's 497 page (sent with status 400), for a plain HTTP request on a TLS port. */
@@ -35,6 +36,24 @@ function effectiveSsl(server: CompiledServer, vhosts: VirtualHosts): SslConfig {
   return server.config.ssl.certificates.length > 0 ? server.config.ssl : vhosts.defaultServer.config.ssl;
 }
 
+/** h2 is offered on an `ssl` address when any server of it has `http2`. */
+function alpnOf(vhosts: VirtualHosts): readonly string[] {
+  return vhosts.servers.some((s) => s.config.http2) ? ALPN_H2 : ALPN_H1;
+}
+
+/**
+ * Build every handshake server an `ssl` address may use now, so that a bad setting fails the
+ * (re)load rather than the first connection: a point where a reload may pause after each server
+ * (one TLS context costs milliseconds; src/time-slicer.ts). HttpsListen finds them built.
+ */
+export function* tlsContextSteps(vhosts: VirtualHosts, servers: TlsServers): Steps<void> {
+  const alpn = alpnOf(vhosts);
+  for (const s of vhosts.servers) {
+    servers.serverFor(effectiveSsl(s, vhosts), alpn);
+    yield;
+  }
+}
+
 export class HttpsListen {
   readonly #site: HttpSite;
   readonly #vhosts: VirtualHosts;
@@ -45,17 +64,16 @@ export class HttpsListen {
   /** The address's status counters (TLS handshakes and failures), null without a StatusRegistry. */
   readonly #stats: ListenStats | null;
 
-  /** Builds every handshake server the address may use now, so a bad setting fails the (re)load. */
+  /** `servers`: with the address's handshake servers built (tlsContextSteps). */
   constructor(site: HttpSite, vhosts: VirtualHosts, servers: TlsServers, stats: ListenStats | null = null) {
     this.#stats = stats;
     this.#site = site;
     this.#vhosts = vhosts;
     this.#servers = servers;
-    this.#alpn = vhosts.servers.some((s) => s.config.http2) ? ALPN_H2 : ALPN_H1;
+    this.#alpn = alpnOf(vhosts);
     this.#proxyProtocol = vhosts.servers.some((s) => s.config.listens.some((l) => l.key === vhosts.key && l.proxyProtocol));
     // The handshake is bounded by the default server's client_header_timeout (nginx does the same).
     this.#timeoutMs = vhosts.defaultServer.config.clientHeaderTimeoutMs;
-    for (const s of vhosts.servers) servers.serverFor(effectiveSsl(s, vhosts), this.#alpn);
   }
 
   /** Whether ALPN offers h2 here (a server of the address has `http2`). */

@@ -21,6 +21,7 @@ import type net from 'node:net';
 import { serverNameText } from '../config/host-names.js';
 import type { Config, HttpConfig, LocationConfig, ServerName } from '../config/types.js';
 import { closeFrame, CLOSE_GOING_AWAY } from '../wire/websocket.js';
+import { runNow, type Steps } from '../time-slicer.js';
 
 export interface TunnelRoute {
   readonly kind: 'http' | 'tcp';
@@ -135,22 +136,28 @@ export class TunnelRegistry implements TunnelTracker {
    * its tcp websocket_pass servers (src/config/websocket-http.ts), whose tunnels the HTTP engine opens.
    */
   index(config: Config, websocketHttp: HttpConfig | null = null): Set<string> {
+    return runNow(this.indexSteps(config, websocketHttp));
+  }
+
+  /** index() in steps: a reload may pause after each server (src/time-slicer.ts). */
+  *indexSteps(config: Config, websocketHttp: HttpConfig | null = null): Steps<Set<string>> {
     const keys = new Set<string>();
     this.#keys = new Map();
-    if (config.http !== null) this.#indexHttp(config.http, '', keys);
-    if (websocketHttp !== null) this.#indexHttp(websocketHttp, 'tcp ', keys);
-    config.stream?.servers.forEach((server, i) => {
+    if (config.http !== null) yield* this.#indexHttp(config.http, '', keys);
+    if (websocketHttp !== null) yield* this.#indexHttp(websocketHttp, 'tcp ', keys);
+    for (const [i, server] of (config.stream?.servers ?? []).entries()) {
       const name = serverIdentity(server.serverNames, i);
       this.#names.set(server, name);
       // websocket_pass servers' tunnels are the HTTP engine's (indexed above as `websocketHttp`).
       const h = server.handler;
       if (h.kind === 'proxy') for (const l of server.listens) keys.add(routeKey('tcp', l.key, name, h.target.upstream));
-    });
+      yield;
+    }
     return keys;
   }
 
-  #indexHttp(http: HttpConfig, prefix: string, keys: Set<string>): void {
-    http.servers.forEach((server, i) => {
+  *#indexHttp(http: HttpConfig, prefix: string, keys: Set<string>): Steps<void> {
+    for (const [i, server] of http.servers.entries()) {
       const serverPart = `${prefix}${serverIdentity(server.serverNames, i)}`;
       const walk = (locations: readonly LocationConfig[], chain: string): void => {
         for (const loc of locations) {
@@ -165,7 +172,8 @@ export class TunnelRegistry implements TunnelTracker {
         }
       };
       walk(server.locations, '');
-    });
+      yield;
+    }
   }
 
   /** The key a tunnel on `route` gets (the node must belong to an indexed config). */

@@ -33,6 +33,7 @@ import type { ConnectionCountsSource } from '../http/site.js';
 import type { StatusSource } from '../core/status/document.js';
 import { LocalStatus } from '../core/status/local.js';
 import { StatusRegistry } from '../core/status/registry.js';
+import { runNow, TimeSlicer } from '../time-slicer.js';
 
 export interface RuntimeOptions {
   logger?: Logger;
@@ -55,7 +56,16 @@ export interface RuntimeOptions {
   statusSource?: StatusSource;
   /** Record the status history here (false in a worker: the primary records the merged one). */
   statusHistory?: boolean;
+  /**
+   * The longest stretch a reload's snapshot build runs without giving the event loop a turn
+   * (src/time-slicer.ts); default RELOAD_SLICE_MS. 0 gives a turn after every piece (tests
+   * interleave traffic with the build that way).
+   */
+  reloadSliceMs?: number;
 }
+
+/** A reload's build gives traffic a turn at least this often (issue 18: p99 spike < 50 ms). */
+export const RELOAD_SLICE_MS = 10;
 
 /** A peer's active-check verdict as the primary sends it to workers. */
 export interface PeerHealthState {
@@ -126,6 +136,7 @@ export class Runtime {
   #stopping = false;
   #activeChecks = true;
   #reloadDiff = true;
+  #reloadSliceMs = RELOAD_SLICE_MS;
   #maxConnections: number | null = null;
   readonly #deps: SnapshotDeps;
   readonly #pool: UpstreamPool;
@@ -137,6 +148,8 @@ export class Runtime {
   readonly #draining = new Map<Listener, NodeJS.Timeout | null>();
   /** Serialises reloads: a reload requested during another waits for it. */
   #reloading: Promise<unknown> = Promise.resolve();
+  /** The work a commit left for after its swap (Runtime.#afterSwap); the next reload starts after it. */
+  #retiring: Promise<void> = Promise.resolve();
   /** A prepared reload waiting for commit() or abort() (stop() aborts it). */
   #pending: PreparedReload | null = null;
   /** The status document's counters, reload record and history (core/status/). */
@@ -183,11 +196,13 @@ export class Runtime {
     };
     const snapshot = await buildSnapshot(config, registry, deps);
     snapshot.commit();
+    runNow(snapshot.retirePeers());
     const runtime = new Runtime(snapshot, registry, deps);
     local = runtime.#status;
     if (options.statusHistory ?? true) local.startHistory();
     runtime.#activeChecks = options.activeChecks ?? true;
     runtime.#reloadDiff = options.reloadDiff ?? true;
+    runtime.#reloadSliceMs = options.reloadSliceMs ?? RELOAD_SLICE_MS;
     runtime.#maxConnections = options.maxConnections ?? null;
     try {
       for (const listen of snapshot.listens.values()) {
@@ -295,16 +310,22 @@ export class Runtime {
 
   async #prepare(config: Config): Promise<PreparedReload | null> {
     const started = performance.now();
+    await this.#retiring;
     if (this.#stopping) throw new TsproxyError('TSP_ERR_RELOAD', 'tsproxy is stopping');
     if (config.hash === this.#snapshot.config.hash) return null;
     await yieldToTraffic();
     if (this.#stopping) throw new TsproxyError('TSP_ERR_RELOAD', 'tsproxy is stopping');
-    const snapshot = await buildSnapshot(config, this.#registry, this.#deps, this.#snapshot);
+    // stop() during the build: the slicer throws at its next turn and the build undoes itself
+    const slice = new TimeSlicer(this.#reloadSliceMs, () => this.#stopping);
+    const snapshot = await buildSnapshot(config, this.#registry, this.#deps, this.#snapshot, slice);
     const opened: Listener[] = [];
     try {
       for (const listen of snapshot.listens.values()) {
+        if (this.#stopping) break;
         if (!this.#listeners.has(listen.key)) opened.push(this.#capped(await openListener(listen, this.#dispatch, this.#dispatchDatagram, this.#status.registry.listen(listen.key))));
       }
+      // stopped while the last slice ran or a listener was bound: nothing may outlive stop()
+      if (this.#stopping) throw new TsproxyError('TSP_ERR_RELOAD', 'tsproxy is stopping');
     } catch (err) {
       await Promise.all(opened.map(closeListener));
       disposeSnapshot(snapshot, null);
@@ -347,8 +368,7 @@ export class Runtime {
     for (const site of this.#httpSites) {
       if (site !== snapshot.http && site !== snapshot.websocketHttp && site.connectionCount === 0) this.#httpSites.delete(site);
     }
-    // counters of server blocks and listens that stay are kept; the others go
-    this.#status.registry.retain(config.http?.servers ?? [], config.stream?.servers ?? [], this.#listeners.keys(), (config.http?.cacheZones ?? []).map((z) => z.name));
+    this.#retiring = this.#afterSwap(snapshot, config);
     const tunnelsClosing = this.#tunnels.retain(snapshot.routeKeys, config.main.streamCloseDelayMs);
     return {
       changed: true,
@@ -358,6 +378,24 @@ export class Runtime {
       diff: this.#reloadDiff ? diffConfigs(old.config, config) : null,
       tunnelsClosing,
     };
+  }
+
+  /**
+   * What the swap leaves behind, done after it in slices (the old config serves no new request,
+   * so nothing here is seen by traffic): drop the peers and idle upstream connections only the
+   * old config used, and the status counters of server blocks and listens that went. The next
+   * reload waits for it; stop() ends it (stop retires everything itself).
+   */
+  async #afterSwap(snapshot: Snapshot, config: Config): Promise<void> {
+    const slice = new TimeSlicer(this.#reloadSliceMs, () => this.#stopping);
+    try {
+      await slice.yield();
+      await slice.run(snapshot.retirePeers());
+      // counters of server blocks and listens that stay are kept; the others go
+      await slice.run(this.#status.registry.retainSteps(config.http?.servers ?? [], config.stream?.servers ?? [], [...this.#listeners.keys()], (config.http?.cacheZones ?? []).map((z) => z.name)));
+    } catch (err) {
+      if (!this.#stopping) this.#deps.logger.error({ err }, 'retiring the previous configuration failed');
+    }
   }
 
   /**

@@ -30,6 +30,7 @@ import type { StatusRegistry } from '../core/status/registry.js';
 import { loadScripts } from './scripts.js';
 import { RedisRouting } from '../core/redis/routing.js';
 import type { ErrorLogger } from '../log.js';
+import { NO_SLICES, type Steps, type TimeSlicer } from '../time-slicer.js';
 
 export interface SnapshotDeps {
   logger: Logger;
@@ -69,11 +70,16 @@ export interface Snapshot {
   /**
    * The reload is decided (every listener bound, every worker prepared): commit every group
    * (register new peers, `default_down` for peers new to checking, balancers on; see
-   * UpstreamGroup.commit), then drop the registry's peers this config does not name and close
-   * their idle pooled connections. Before this the snapshot has changed nothing the running one
-   * uses, so dropping it (disposeSnapshot) undoes it whole.
+   * UpstreamGroup.commit). Before this the snapshot has changed nothing the running one uses, so
+   * dropping it (disposeSnapshot) undoes it whole. Part of the swap: it changes shared peers.
    */
   commit(): void;
+  /**
+   * After the swap (in slices, before the next reload starts): drop the registry's peers this
+   * config does not name and close their idle pooled connections. Only the retired config's
+   * groups used them, and those serve no new request.
+   */
+  retirePeers(): Steps<void>;
   /** Start the health checkers (after the swap, so two snapshots never probe at once). */
   start(): void;
   /** Stop taking new connections on this snapshot's sites (stop / replaced by a reload). */
@@ -85,6 +91,9 @@ export interface Snapshot {
   readonly redis: RedisRouting | null;
 }
 
+/** Upstream groups prepared at once during a build (about 2 ms of work for literal addresses). */
+const GROUP_BATCH = 64;
+
 /** http and stream upstreams live in separate namespaces, as in nginx. */
 export const STREAM_UPSTREAM_PREFIX = 'stream:';
 
@@ -94,30 +103,44 @@ async function buildGroups(
   namespace: string,
   logger: Logger,
   previous: ReadonlyMap<string, UpstreamGroup> | undefined,
+  slice: TimeSlicer,
 ): Promise<Map<string, UpstreamGroup>> {
   const groups = new Map<string, UpstreamGroup>();
-  await Promise.all(
-    upstreams.map(async (u) => {
+  // Prepared in batches whose names are looked up in parallel (dns.lookup runs on libuv's 4
+  // threads, so more in flight would only queue). A batch is awaited whole before the slice is
+  // checked: most of a prepare runs after its first await, in the microtasks the await drains.
+  for (let i = 0; i < upstreams.length; i += GROUP_BATCH) {
+    await Promise.all(upstreams.slice(i, i + GROUP_BATCH).map(async (u) => {
       // prepare, not create: nothing a running config uses changes until the snapshot is committed.
-      const group = await UpstreamGroup.prepare(u, registry, { namespace, logger, ...optionalPrevious(previous?.get(u.name)) });
-      groups.set(u.name, group);
-    }),
-  );
-  return groups;
+      groups.set(u.name, await UpstreamGroup.prepare(u, registry, { namespace, logger, ...optionalPrevious(previous?.get(u.name)) }));
+    }));
+    if (slice.due()) await slice.yield();
+  }
+  // in config order, whatever order the names resolved in
+  const ordered = new Map<string, UpstreamGroup>();
+  for (const u of upstreams) ordered.set(u.name, groups.get(u.name)!);
+  return ordered;
 }
 
 function optionalPrevious(group: UpstreamGroup | undefined): { previous?: UpstreamGroup } {
   return group === undefined ? {} : { previous: group };
 }
 
-/** `previous`: the snapshot now serving, when this one replaces it (a reload). */
-export async function buildSnapshot(config: Config, registry: PeerRegistry, deps: SnapshotDeps, previous?: Snapshot): Promise<Snapshot> {
-  const made: Made = { redis: null };
+/**
+ * `previous`: the snapshot now serving, when this one replaces it (a reload). `slice`: a reload
+ * builds in slices, giving the event loop a turn every ~10 ms (src/time-slicer.ts); startup
+ * builds at once. A slicer that is cancelled (stop) makes the build throw, leaking nothing.
+ */
+export async function buildSnapshot(config: Config, registry: PeerRegistry, deps: SnapshotDeps, previous?: Snapshot, slice: TimeSlicer = NO_SLICES): Promise<Snapshot> {
+  const made: Made = { redis: null, sites: [], stream: null };
   try {
-    return await buildParts(config, registry, deps, previous, made);
+    return await buildParts(config, registry, deps, previous, made, slice);
   } catch (err) {
     // a rejected config leaks nothing: its Redis links (connections, a taken-over link's reference) and fed groups go
     made.redis?.close();
+    // a site of the rejected config must not keep its proxy_cache managers or scripts' timers
+    for (const site of made.sites) site?.close();
+    made.stream?.close();
     throw err;
   }
 }
@@ -125,12 +148,14 @@ export async function buildSnapshot(config: Config, registry: PeerRegistry, deps
 /** What a build made that must be undone when a later step fails. */
 interface Made {
   redis: RedisRouting | null;
+  sites: (HttpSite | null)[];
+  stream: StreamSite | null;
 }
 
-async function buildParts(config: Config, registry: PeerRegistry, deps: SnapshotDeps, previous: Snapshot | undefined, made: Made): Promise<Snapshot> {
-  const httpGroups = config.http ? await buildGroups(config.http.upstreams, registry, '', deps.logger, previous?.httpGroups) : new Map<string, UpstreamGroup>();
+async function buildParts(config: Config, registry: PeerRegistry, deps: SnapshotDeps, previous: Snapshot | undefined, made: Made, slice: TimeSlicer): Promise<Snapshot> {
+  const httpGroups = config.http ? await buildGroups(config.http.upstreams, registry, '', deps.logger, previous?.httpGroups, slice) : new Map<string, UpstreamGroup>();
   const streamGroups = config.stream
-    ? await buildGroups(config.stream.upstreams, registry, STREAM_UPSTREAM_PREFIX, deps.logger, previous?.streamGroups)
+    ? await buildGroups(config.stream.upstreams, registry, STREAM_UPSTREAM_PREFIX, deps.logger, previous?.streamGroups, slice)
     : new Map<string, UpstreamGroup>();
   // Scripts load before anything is built: a module that fails fails the start or reload.
   const scripts = await loadScripts(config);
@@ -153,12 +178,14 @@ async function buildParts(config: Config, registry: PeerRegistry, deps: Snapshot
   };
   const streamStats = statusRegistry === undefined ? {} : { streamStats: (cfg: StreamServerConfig) => statusRegistry.stream(cfg) };
   const http = config.http
-    ? new HttpSite(config.http, { ...siteDeps, ...serverStats, prefix: config.prefix, scripts: scripts.http, groups: httpGroups, statusGroups: () => [...httpGroups.values(), ...streamGroups.values()], pool: deps.pool, holder: deps.holder })
+    ? await slice.run(HttpSite.steps(config.http, { ...siteDeps, ...serverStats, prefix: config.prefix, scripts: scripts.http, groups: httpGroups, statusGroups: () => [...httpGroups.values(), ...streamGroups.values()], pool: deps.pool, holder: deps.holder }))
     : null;
+  made.sites.push(http);
   const ws = websocketPassHttp(config.stream, config.prefix);
-  const websocketHttp = ws === null ? null : new HttpSite(ws.http, {
+  const websocketHttp = ws === null ? null : await slice.run(HttpSite.steps(ws.http, {
     ...siteDeps, groups: streamGroups, pool: deps.pool, holder: deps.websocketHolder, serverAccess: accessRulesOf(ws.servers),
-  });
+  }));
+  made.sites.push(websocketHttp);
   // One handler per listen key, made now (the stream site asks per connection).
   const handoffs = new Map<string, WebsocketHandoff>();
   for (const server of ws?.http.servers ?? []) {
@@ -166,9 +193,11 @@ async function buildParts(config: Config, registry: PeerRegistry, deps: Snapshot
   }
   const websocketHandoff = (key: string) => handoffs.get(key) ?? null;
   const stream = config.stream
-    ? new StreamSite(config.stream, { ...siteDeps, ...streamStats, groups: streamGroups, websocketHandoff, maxUdpSessions: config.main.workerConnections, scripts: scripts.stream, scriptGlobals: config.http?.js === undefined })
+    ? await slice.run(StreamSite.steps(config.stream, { ...siteDeps, ...streamStats, groups: streamGroups, websocketHandoff, maxUdpSessions: config.main.workerConnections, scripts: scripts.stream, scriptGlobals: config.http?.js === undefined }))
     : null;
-  const routeKeys = deps.tunnels.index(config, ws?.http ?? null);
+  made.stream = stream;
+  if (slice.due()) await slice.yield();
+  const routeKeys = await slice.run(deps.tunnels.indexSteps(config, ws?.http ?? null));
 
   const listens = new Map<string, ListenConfig>();
   const handlers = new Map<string, (socket: net.Socket) => void>();
@@ -180,6 +209,7 @@ async function buildParts(config: Config, registry: PeerRegistry, deps: Snapshot
         handlers.set(l.key, httpListenHandler(http!, l.key));
       } else if (hasSocketOptions(l)) listens.set(l.key, l); // the one listen of the address that carries its socket options
     }
+    if (slice.due()) await slice.yield();
   }
   for (const server of config.stream?.servers ?? []) {
     for (const l of server.listens) {
@@ -189,6 +219,7 @@ async function buildParts(config: Config, registry: PeerRegistry, deps: Snapshot
         else handlers.set(l.key, stream!.handler(l.key));
       } else if (hasSocketOptions(l)) listens.set(l.key, l);
     }
+    if (slice.due()) await slice.yield();
   }
 
   const peerKeys = new Set<string>();
@@ -200,6 +231,7 @@ async function buildParts(config: Config, registry: PeerRegistry, deps: Snapshot
     if (group.config.check !== null) checkers.push(new HealthChecker(group, { logger: deps.logger, ...redis?.healthShare(group)?.checkerOptions() }));
     // `server name resolve`: the idle connections of a peer that left the group close
     group.onPeersChange((_added, removed) => deps.pool.dropPeers(removed));
+    if (slice.due()) await slice.yield();
   }
 
   return {
@@ -217,15 +249,20 @@ async function buildParts(config: Config, registry: PeerRegistry, deps: Snapshot
     routeKeys,
     redis,
     commit() {
-      // a `resolve` name may have changed its group's peers since the snapshot was built
-      peerKeys.clear();
-      for (const g of groups) for (const key of g.registryKeys) peerKeys.add(key);
       for (const g of groups) g.commit();
-      deps.pool.dropPeers(registry.retain(peerKeys));
       // Redis-fed groups check their peers in every process (the primary of workers knows no keys)
       redis?.start();
       http?.startScripts();
       stream?.startScripts();
+    },
+    *retirePeers() {
+      // a `resolve` name may have changed its group's peers since the snapshot was built
+      peerKeys.clear();
+      for (const g of groups) {
+        for (const key of g.registryKeys) peerKeys.add(key);
+        yield;
+      }
+      deps.pool.dropPeers(yield* registry.retainSteps(peerKeys));
     },
     start() {
       for (const c of checkers) c.start();

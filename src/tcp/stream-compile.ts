@@ -5,6 +5,7 @@
  * plus the key functions of hash upstreams. Separate from stream-site.ts so that config-time
  * compilation and the per-connection session flow live apart; sessions only read these shapes.
  */
+import type { Steps } from '../time-slicer.js';
 import { settingDefaults } from '../config/directives.js';
 import { buildTlsContext, tlsTarget, type TlsTarget, type UpstreamTlsContext } from '../tls/upstream.js';
 import { serverNameText } from '../config/host-names.js';
@@ -108,14 +109,15 @@ export interface CompiledStream {
 
 /**
  * Compile the stream servers of one config. TLS contexts of `ssl` listens are built in `tls` now,
- * so that a bad ssl_* setting fails the (re)load rather than the first connection.
+ * so that a bad ssl_* setting fails the (re)load rather than the first connection. In steps: a
+ * reload may pause after each server, TLS context and name entry (src/time-slicer.ts).
  */
-export function compileStream(
+export function* compileStreamSteps(
   stream: StreamConfig,
   logs: { openAccessLog(path: string, buffering?: AccessLogConfig['buffering']): { write(line: string): void } },
   tls: TlsServers,
   scripts: StreamScripts | null = null,
-): CompiledStream {
+): Steps<CompiledStream> {
   const sites = new Map<string, ListenSite>();
   const hashKeys = new Map<string, (s: SessionInfo) => string>();
   const declared = declaredStreamVariables(stream);
@@ -188,17 +190,23 @@ export function compileStream(
       list.push({ server, isDefault: l.defaultServer, proxyProtocol: l.proxyProtocol, ssl: l.ssl, udp: l.udp === true });
       byKey.set(l.key, list);
     }
+    yield;
   }
   for (const [key, list] of byKey) {
     const servers = list.map((e) => e.server);
     const defaultServer = list.find((e) => e.isDefault)?.server ?? servers[0]!;
     const ssl = list.some((e) => e.ssl);
     // Built now so that a bad ssl_* setting fails the (re)load, not the first connection.
-    if (ssl) for (const s of servers) tls.serverFor(effectiveSsl(s, defaultServer), NO_ALPN);
+    if (ssl) {
+      for (const s of servers) {
+        tls.serverFor(effectiveSsl(s, defaultServer), NO_ALPN);
+        yield;
+      }
+    }
     sites.set(key, {
       key,
       servers,
-      names: new ServerNameIndex(servers.map((s) => ({ names: s.config.serverNames, value: s })), defaultServer),
+      names: yield* ServerNameIndex.steps(servers.map((s) => ({ names: s.config.serverNames, value: s })), defaultServer),
       defaultServer,
       proxyProtocol: list.some((e) => e.proxyProtocol),
       peek: ssl || servers.length > 1 || servers.some((s) => s.config.sslPreread),

@@ -20,7 +20,8 @@ import { peekRequestHost, type HttpPeek } from './http-peek.js';
 import { UpstreamTlsSessions } from './upstream-tls.js';
 import { parseClientHello, type ClientHelloResult } from '../wire/tls-client-hello.js';
 import { ImplicitGroups } from '../upstream/implicit.js';
-import { compileStream, effectiveSsl, NO_ALPN, type ListenSite } from './stream-compile.js';
+import { compileStreamSteps, effectiveSsl, NO_ALPN, type CompiledStream, type ListenSite } from './stream-compile.js';
+import { runNow, type Steps } from '../time-slicer.js';
 import type { SessionInfo } from './stream-vars.js';
 import { Session, accountSession } from './stream-session.js';
 import { startHandshake } from '../tls/accept.js';
@@ -78,15 +79,15 @@ export class StreamSite {
     return site === undefined ? null : { site, groups: this.#groups, hashKeys: this.#hashKeys };
   }
 
-  constructor(stream: StreamConfig, deps: StreamSiteDeps) {
+  /** Build a site at once (tests); a reload builds it in steps (StreamSite.steps) with the same code. */
+  constructor(stream: StreamConfig, deps: StreamSiteDeps, parts: StreamSiteParts = runNow(streamSiteParts(stream, deps))) {
     this.#limits = deps.limits ?? new LocalLimits();
-    const streamStats = deps.streamStats;
-    if (streamStats !== undefined) for (const server of stream.servers) this.#stats.set(server, streamStats(server));
+    for (const [server, stats] of parts.stats) this.#stats.set(server, stats);
     this.#maxUdpSessions = deps.maxUdpSessions ?? Number.POSITIVE_INFINITY;
-    this.#tls = new TlsServers(deps.tlsSessions ?? null);
+    this.#tls = parts.tls;
     this.#groups = deps.groups;
     this.#websocketHandoff = deps.websocketHandoff ?? null;
-    this.#logger = deps.logger.child({ component: 'stream' });
+    this.#logger = parts.logger;
     this.#dynamic = new ImplicitGroups({
       named: deps.groups,
       namespace: 'stream dynamic ',
@@ -94,10 +95,9 @@ export class StreamSite {
       // bounded: client-controlled values (an SNI through a map) cannot grow memory without limit
       maxCached: 256,
     });
-    const scripts = stream.js === undefined || deps.scripts == null ? null
-      : new StreamScripts(stream.js, deps.scripts, this.#logger, deps.scriptGlobals ?? true);
+    const scripts = parts.scripts;
     this.#scripts = scripts;
-    const compiled = compileStream(stream, deps, this.#tls, scripts);
+    const compiled = parts.compiled;
     this.#sites = compiled.sites;
     this.#hashKeys = compiled.hashKeys;
     this.#upstream = new StreamUpstreamPhase({
@@ -106,6 +106,11 @@ export class StreamSite {
       tunnels: deps.tunnels ?? null, scripts,
       ends: { abort: (s, received, status) => this.#abort(s, received, status), end: (s) => this.#end(s) },
     });
+  }
+
+  /** The site built in steps (a reload pauses between servers; see src/time-slicer.ts). */
+  static *steps(stream: StreamConfig, deps: StreamSiteDeps): Steps<StreamSite> {
+    return new StreamSite(stream, deps, yield* streamSiteParts(stream, deps));
   }
 
   /** The connection handler for one listen key (the runtime calls it per accepted socket). */
@@ -391,3 +396,23 @@ export class StreamSite {
   }
 }
 
+/** What the long part of a stream site's build computes: per-server counters, servers, TLS contexts. */
+interface StreamSiteParts {
+  readonly logger: Logger;
+  readonly stats: ReadonlyMap<StreamServerConfig, StreamServerStats>;
+  readonly tls: TlsServers;
+  readonly scripts: StreamScripts | null;
+  readonly compiled: CompiledStream;
+}
+
+function* streamSiteParts(stream: StreamConfig, deps: StreamSiteDeps): Steps<StreamSiteParts> {
+  const stats = new Map<StreamServerConfig, StreamServerStats>();
+  const streamStats = deps.streamStats;
+  if (streamStats !== undefined) for (const server of stream.servers) stats.set(server, streamStats(server));
+  const tls = new TlsServers(deps.tlsSessions ?? null);
+  const logger = deps.logger.child({ component: 'stream' });
+  const scripts = stream.js === undefined || deps.scripts == null ? null
+    : new StreamScripts(stream.js, deps.scripts, logger, deps.scriptGlobals ?? true);
+  const compiled = yield* compileStreamSteps(stream, deps, tls, scripts);
+  return { logger, stats, tls, scripts, compiled };
+}

@@ -8,6 +8,7 @@
  * runtime that keeps both in one registry should give stream groups a distinct name prefix.
  */
 import type { Peer } from './peer.js';
+import { runNow, type Steps } from '../time-slicer.js';
 
 export function registryKey(upstreamName: string, peerKey: string): string {
   return `${upstreamName} ${peerKey}`;
@@ -65,9 +66,15 @@ export class PeerRegistry {
    * now in service, see UpstreamGroup.registryKeys); returns the peers dropped.
    */
   retain(keys: Iterable<string>): Peer[] {
-    const keep = new Set(keys);
+    return runNow(this.retainSteps(keys));
+  }
+
+  /** retain() in steps: a reload may pause after each peer looked at (src/time-slicer.ts). */
+  *retainSteps(keys: Iterable<string>): Steps<Peer[]> {
+    const keep = keys instanceof Set ? (keys as ReadonlySet<string>) : new Set(keys);
     const dropped: Peer[] = [];
     for (const [key, peer] of this.#peers) {
+      yield;
       if (keep.has(key)) continue;
       peer.retired = true;
       this.#peers.delete(key);

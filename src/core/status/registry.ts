@@ -10,6 +10,7 @@ import type { StreamServerConfig } from '../../config/stream-types.js';
 import { serverNameText } from '../../config/host-names.js';
 import { CacheZoneStats, ListenStats, ServerStats, StreamServerStats } from './server-stats.js';
 import { StatusHistoryRing } from './history.js';
+import { runNow, type Steps } from '../../time-slicer.js';
 
 /** "name|listen,listen": a server block keeps its counters across reloads while both stay. */
 export function httpServerKey(cfg: HttpServerConfig): string {
@@ -71,10 +72,15 @@ export class StatusRegistry {
 
   /** After a reload: keep the counters of what the config (and the open listeners) still name. */
   retain(servers: readonly HttpServerConfig[], streams: readonly StreamServerConfig[], listenKeys: Iterable<string>, cacheZones: readonly string[] = []): void {
+    runNow(this.retainSteps(servers, streams, listenKeys, cacheZones));
+  }
+
+  /** retain() in steps: a reload may pause after each server block (src/time-slicer.ts). */
+  *retainSteps(servers: readonly HttpServerConfig[], streams: readonly StreamServerConfig[], listenKeys: Iterable<string>, cacheZones: readonly string[] = []): Steps<void> {
     keep(this.#caches, new Set(cacheZones));
-    keep(this.#servers, new Set(servers.map(httpServerKey)));
-    keep(this.#streams, new Set(streams.map(streamServerKey)));
     keep(this.#listens, new Set(listenKeys));
+    keep(this.#servers, yield* keysOf(servers, httpServerKey));
+    keep(this.#streams, yield* keysOf(streams, streamServerKey));
   }
 
   /** A reload ended (ok or with `error`). */
@@ -91,6 +97,15 @@ function getOrMake<T>(map: Map<string, T>, key: string, make: () => T): T {
   let v = map.get(key);
   if (v === undefined) map.set(key, (v = make()));
   return v;
+}
+
+function* keysOf<C>(items: readonly C[], keyOf: (item: C) => string): Steps<Set<string>> {
+  const keys = new Set<string>();
+  for (const item of items) {
+    keys.add(keyOf(item));
+    yield;
+  }
+  return keys;
 }
 
 function keep<T>(map: Map<string, T>, keys: ReadonlySet<string>): void {
