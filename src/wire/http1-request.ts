@@ -116,7 +116,7 @@ export function parseRequestHead(s: string, limits: HeadLimits, bytes: Uint8Arra
     if (++lines > maxHeaders) return 400;
     if ((classes & NAME_INVALID) !== 0) continue;
     const value = s.slice(vStart, vEnd);
-    const id = commonFieldName(s, b, lineStart, nameEnd);
+    const id = commonFieldName(b, lineStart, nameEnd);
     const name = id < 0 ? s.slice(lineStart, nameEnd) : commonName(id);
     const lname = id < 0 ? name.toLowerCase() : commonLname(id);
     headers.push(name, value);

@@ -127,7 +127,7 @@ export function parseResponseHead(s: string, method: string, bytes: Uint8Array |
     }
     while (TCHAR[c] === 1) c = b[++i]!;
     if (c !== 0x3a || i === lineStart) return null;
-    const id = commonFieldName(s, b, lineStart, i);
+    const id = commonFieldName(b, lineStart, i);
     const name = id < 0 ? s.slice(lineStart, i) : commonName(id);
     c = b[++i]!;
     while (c === 0x20 || c === 0x09) c = b[++i]!;
