@@ -315,9 +315,10 @@ export class ClientConnection extends Http1Output implements ClientTransport, Tu
       return;
     }
     const text = this.#acc.head;
+    const bytes = this.#acc.bytes;
     const rest = this.#acc.rest;
     this.#acc.reset();
-    const head = parseRequestHead(text, this.#limits);
+    const head = parseRequestHead(text, this.#limits, bytes);
     if (typeof head === 'number') {
       this.#respondRaw(head);
       return;

@@ -241,18 +241,25 @@ export function writeResponseHeaders<R>(plan: ResponseHeaderPlan<R>, res: Respon
   let runEnd = -1;
   for (let k = 0; k < lnames.length; k++) {
     const lineStart = pos;
-    if (raw) pos = text.indexOf('\n', pos) + 1;
+    const name = headers[2 * k]!;
+    const value = headers[2 * k + 1]!;
+    // The line is `name: value` CRLF exactly when one space follows the colon and CR LF the value
+    // (the parser trimmed the value's blanks, so anything else there is more space or a bare LF);
+    // then it ends where that says, and no search for its LF is needed.
+    let exact = false;
+    if (raw) {
+      const crAt = lineStart + name.length + value.length + 2;
+      exact = text.charCodeAt(lineStart + name.length + 1) === 0x20 && text.charCodeAt(crAt) === 13 && text.charCodeAt(crAt + 1) === 10;
+      pos = exact ? crAt + 2 : text.indexOf('\n', pos) + 1;
+    }
     const lname = lnames[k]!;
     if (hide.has(lname)) continue;
     if (expiring && (lname === 'expires' || lname === 'cache-control')) continue;
     if (connection.length > 0 && connection.includes(lname)) continue;
-    const name = headers[2 * k]!;
-    const value = headers[2 * k + 1]!;
     const rewrite = plan.redirects.length > 0 && (lname === 'location' || lname === 'refresh');
-    // The line is `name: value` CRLF exactly when its length says one space and no trailing blanks.
-    if (raw && !rewrite && pos - lineStart === name.length + value.length + 4 && text.charCodeAt(lineStart + name.length + 1) === 0x20 && text.charCodeAt(pos - 2) === 13) {
+    if (exact && !rewrite) {
       if (lineStart !== runEnd) {
-        if (runStart >= 0) out.fieldLines!(text.slice(runStart, runEnd));
+        if (runStart >= 0) out.fieldLines!(text!.slice(runStart, runEnd));
         runStart = lineStart;
       }
       runEnd = pos;

@@ -43,7 +43,7 @@ export class ResponseHeadReader extends HeadAccumulator {
       if (rc === HEAD_NEED_MORE) return HEAD_PENDING;
       if (rc !== HEAD_READY) return this.#invalid(null, rc !== 400);
       const head = this.head;
-      const res = parseResponseHead(head, method);
+      const res = parseResponseHead(head, method, this.bytes);
       rest = this.rest;
       this.reset();
       if (res === null) return this.#invalid(head, false);

@@ -26,7 +26,7 @@ export function peekRequestHost(buf: Buffer): HttpPeek {
   const rc = acc.push(buf, PEEK_LIMITS);
   if (rc === HEAD_NEED_MORE) return INCOMPLETE;
   if (rc !== HEAD_READY) return { kind: 'invalid', status: rc };
-  const head = parseRequestHead(acc.head, PEEK_LIMITS);
+  const head = parseRequestHead(acc.head, PEEK_LIMITS, acc.bytes);
   if (typeof head === 'number') return { kind: 'invalid', status: head };
   return { kind: 'ok', host: head.host === null ? null : hostName(head.host) };
 }

@@ -28,6 +28,11 @@ export const HEAD_READY = 1;
  */
 export class HeadAccumulator {
   head = '';
+  /**
+   * After HEAD_READY: the head's bytes from index 0 (`head` is their text; the bytes after it may
+   * follow), for a parser that scans bytes. A view of the pushed chunk, like `rest`.
+   */
+  bytes: Buffer | null = null;
   rest: Buffer | null = null;
   #pending: Buffer | null = null;
 
@@ -43,6 +48,7 @@ export class HeadAccumulator {
   reset(): void {
     this.#pending = null;
     this.rest = null;
+    this.bytes = null;
     this.head = '';
   }
 
@@ -65,6 +71,7 @@ export class HeadAccumulator {
       return firstLineTooLong(buf, limits) ? 414 : 431;
     }
     this.head = buf.toString('latin1', 0, headEnd);
+    this.bytes = buf;
     this.rest = headEnd < buf.length ? buf.subarray(headEnd) : null;
     this.#pending = null;
     return HEAD_READY;

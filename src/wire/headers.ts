@@ -77,6 +77,26 @@ export function eolAt(s: string, i: number): number {
   return c === 13 && s.charCodeAt(i + 1) === 10 ? 2 : 0;
 }
 
+/** eolAt() over a head's bytes (`b[i]` past the end is undefined: no line end). */
+export function eolAtByte(b: Uint8Array, i: number): number {
+  const c = b[i];
+  if (c === 10) return 1;
+  return c === 13 && b[i + 1] === 10 ? 2 : 0;
+}
+
+const ABOVE_LATIN1 = /[^\x00-\xff]/;
+
+/**
+ * The bytes of a head given as text, for a parser that scans bytes: a head read from a socket is
+ * latin1, one char per byte. A char above U+00FF (text built by hand) becomes NUL, a byte no head
+ * rule accepts anywhere, just as the char itself is accepted nowhere: the verdict is the text's.
+ */
+export function headBytesOf(s: string): Buffer {
+  const b = Buffer.from(s, 'latin1');
+  if (ABOVE_LATIN1.test(s)) for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0xff) b[i] = 0;
+  return b;
+}
+
 /** The value of the first header named `lname` (lowercase), or null. */
 export function headerValue(head: { readonly headers: readonly string[]; readonly lnames: readonly string[] }, lname: string): string | null {
   const idx = head.lnames.indexOf(lname);

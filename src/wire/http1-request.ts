@@ -9,7 +9,8 @@
  * and chunk framing (chunked.ts, CRLF only) stay strict.
  */
 import type { HeadLimits } from './head-accumulator.js';
-import { appendTokens, eolAt, isExactlyChunked, METHOD_CHAR, NAME_INVALID, parseContentLength, TARGET_CHAR, TCHAR, VALUE_CHAR } from './headers.js';
+import { commonFieldName, commonLname, commonName } from './field-names.js';
+import { appendTokens, eolAt, eolAtByte, headBytesOf, isExactlyChunked, METHOD_CHAR, NAME_INVALID, parseContentLength, TARGET_CHAR, TCHAR, VALUE_CHAR } from './headers.js';
 import { ASTERISK_FORM, nonOriginTarget, validHost } from './request-target.js';
 
 export interface RequestHead {
@@ -43,7 +44,7 @@ export interface RequestHead {
  * Parse a complete request head (as given by HeadAccumulator). Returns the head or an error
  * status: 400, 405 (CONNECT/TRACE), 414, 431, 505.
  */
-export function parseRequestHead(s: string, limits: HeadLimits): RequestHead | number {
+export function parseRequestHead(s: string, limits: HeadLimits, bytes: Uint8Array | null = null): RequestHead | number {
   const len = s.length;
   let i = 0;
   // method
@@ -78,15 +79,16 @@ export function parseRequestHead(s: string, limits: HeadLimits): RequestHead | n
   let upgradeValue: string | null = null;
   let expectContinue = false;
   const nameChars = limits.headerNames ?? TCHAR;
+  const b = bytes ?? headBytesOf(s);
   const maxHeaders = limits.maxHeaders ?? Infinity;
   let lines = 0;
 
   for (;;) {
     const lineStart = i;
     if (i >= len) return 400;
-    let c = s.charCodeAt(i);
+    let c = b[i]!;
     if (c === 13 || c === 10) {
-      if (eolAt(s, i) === 0) return 400;
+      if (eolAtByte(b, i) === 0) return 400;
       break;
     }
     // classes are bits (1 valid, 2 invalid): or-ing them costs no branch per character
@@ -94,19 +96,19 @@ export function parseRequestHead(s: string, limits: HeadLimits): RequestHead | n
     let k: number;
     while ((k = nameChars[c]!) > 0) {
       classes |= k;
-      c = s.charCodeAt(++i);
+      c = b[++i]!;
     }
     if (c !== 0x3a || i === lineStart) return 400; // obs-fold, space before ':', bad name
-    const name = s.slice(lineStart, i);
-    c = s.charCodeAt(++i);
-    while (c === 0x20 || c === 0x09) c = s.charCodeAt(++i);
+    const nameEnd = i;
+    c = b[++i]!;
+    while (c === 0x20 || c === 0x09) c = b[++i]!;
     const vStart = i;
     let vEnd = i;
     while (VALUE_CHAR[c] === 1) {
       if (c !== 0x20 && c !== 0x09) vEnd = i + 1;
-      c = s.charCodeAt(++i);
+      c = b[++i]!;
     }
-    const lineEnd = eolAt(s, i);
+    const lineEnd = eolAtByte(b, i);
     if (lineEnd === 0) return 400; // bare CR, NUL, other controls
     if (i - lineStart > limits.headerLineBytes) return 431;
     i += lineEnd;
@@ -114,7 +116,9 @@ export function parseRequestHead(s: string, limits: HeadLimits): RequestHead | n
     if (++lines > maxHeaders) return 400;
     if ((classes & NAME_INVALID) !== 0) continue;
     const value = s.slice(vStart, vEnd);
-    const lname = name.toLowerCase();
+    const id = commonFieldName(b, lineStart, nameEnd);
+    const name = id < 0 ? s.slice(lineStart, nameEnd) : commonName(id);
+    const lname = id < 0 ? name.toLowerCase() : commonLname(id);
     headers.push(name, value);
     lnames.push(lname);
     switch (lname) {

@@ -12,7 +12,12 @@ function parse(text: string, step = 0, limits = LIMITS): RequestHead | number {
   const n = step || buf.length;
   for (let off = 0; off < buf.length; off += n) {
     const r = acc.push(buf.subarray(off, off + n), limits);
-    if (r === HEAD_READY) return parseRequestHead(acc.head, limits);
+    if (r === HEAD_READY) {
+      // as the connection parses it (over the received bytes), and the same as over the text alone
+      const parsed = parseRequestHead(acc.head, limits, acc.bytes);
+      expect(parsed).toEqual(parseRequestHead(acc.head, limits));
+      return parsed;
+    }
     if (r !== HEAD_NEED_MORE) return r;
   }
   return HEAD_NEED_MORE;

@@ -341,7 +341,7 @@ class FetchExchange {
       const rc = this.#heads.push(d, this.#limits);
       if (rc === HEAD_NEED_MORE) return;
       if (rc !== HEAD_READY) return this.#fail('upstream sent too long response header');
-      const res = parseResponseHead(this.#heads.head, this.#method);
+      const res = parseResponseHead(this.#heads.head, this.#method, this.#heads.bytes);
       if (res === null) return this.#fail('upstream sent invalid response');
       const rest = this.#heads.rest;
       this.#heads.reset();
