@@ -19,13 +19,12 @@ import type net from 'node:net';
 import cluster, { type Worker } from 'node:cluster';
 import os from 'node:os';
 import type { Config } from '../config/types.js';
-import type { ConfigError } from '../errors.js';
 import type { ErrorLogger } from '../log.js';
 import { TsproxyError } from '../errors.js';
-import { Reloader } from './reload.js';
+import { Reloader, type ReloaderOptions } from './reload.js';
 import { writePidFile } from './pidfile.js';
 import { handleSignals } from './signals.js';
-import { diffConfigs } from './diff.js';
+import { configDigests, diffConfigs } from './diff.js';
 import { unchanged, type PeerHealthState, type ReloadSummary } from './runtime.js';
 import { PrimaryHealth, type ErrorLogTarget, type PrimaryMessage, type WorkerMessage } from './workers.js';
 import { isRoot, USER_IGNORED } from './privileges.js';
@@ -42,7 +41,7 @@ export interface PrimaryOptions {
   /** The error log when the config names none (-e, else stderr); workers get it to apply error_log themselves. */
   errorLog: ErrorLogTarget;
   workers: number;
-  load(): { config: Config | null; errors: ConfigError[]; warnings: ConfigError[] };
+  load: ReloaderOptions['load'];
   /** After a successful reload that changed the config (the command line applies error_log here). */
   onReloaded?(config: Config): void;
 }
@@ -322,6 +321,8 @@ export interface PrimaryServing {
 /** serve() for worker_processes > 1. */
 export async function servePrimary(opts: PrimaryOptions): Promise<PrimaryServing> {
   const { config, logger } = opts;
+  // The summary's digests of the running config, now: a reload's diff then only compares.
+  configDigests(config);
   const primary = new Primary(opts);
   await primary.start();
   const pidFile = config.main.pid;
