@@ -65,7 +65,7 @@ function resolvePaths(opts: CliOptions): Paths {
 /** One for the process: a FIFO the config names is read at start only, reloads reuse its text. */
 const fileReads = new FileReads();
 
-/** The thread that loads reloads (runtime/threaded-load.ts), started once serving began. */
+/** The thread that loads reloads (runtime/threaded-load.ts), started by the first reload. */
 let loadThread: Promise<import('./runtime/threaded-load.js').ConfigLoadThread> | null = null;
 const theLoadThread = () => (loadThread ??= runtime.threadedLoad().then((m) => new m.ConfigLoadThread()));
 
@@ -228,8 +228,6 @@ async function main(argv: readonly string[]): Promise<number> {
     const serving = workers > 1
       ? await (await runtime.primary()).servePrimary({ config, logger, errorLog, workers, load: () => reloadLoad(opts), onReloaded })
       : await (await runtime.serve()).serve({ config, logger, load: () => reloadLoad(opts), onReloaded });
-    // Its modules load now, not when the first reload waits for them.
-    (await theLoadThread()).warm();
     return await serving.done;
   } catch (err) {
     // One line, as nginx: in the error log, and on stderr too unless the error log is stderr.

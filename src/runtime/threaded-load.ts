@@ -101,8 +101,9 @@ interface Pending {
 }
 
 /**
- * The thread that loads reloads' configs. Kept between reloads (starting one costs 0.15-0.3 s of
- * module loading, 2-3 s under tsx), but replaced after a load that left its heap large (a big
+ * The thread that loads reloads' configs, started by the first reload (a process that never
+ * reloads pays nothing). Kept between reloads (starting one costs 0.15-0.3 s of module loading,
+ * 2-3 s under tsx), but replaced after a load that left its heap large (a big
  * config): an idle thread with the loader is ~8 MB, one that loaded 10,000 servers holds hundreds.
  * It never keeps the process alive (unref).
  */
@@ -117,11 +118,6 @@ export class ConfigLoadThread {
   constructor(opts: { timeoutMs?: number; entry?: URL } = {}) {
     this.#entry = opts.entry;
     this.#timeoutMs = opts.timeoutMs ?? LOAD_TIMEOUT_MS;
-  }
-
-  /** Start the thread now, so the first reload finds its modules loaded. */
-  warm(): void {
-    this.#thread();
   }
 
   #thread(): Worker {
