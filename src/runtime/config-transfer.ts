@@ -8,6 +8,7 @@
  */
 import type { Config } from '../config/types.js';
 import { decodeInPieces, encodeInPieces } from '../config/pieces.js';
+import { TsproxyError } from '../errors.js';
 
 const CHUNK_BYTES = 1024 * 1024;
 
@@ -56,7 +57,7 @@ export class ConfigReceiver {
   take(n: number): Promise<Config> {
     const buffer = this.#buffers.get(n);
     this.#buffers.delete(n);
-    if (buffer === undefined) return Promise.reject(new Error(`configuration transfer ${n} was not received`));
+    if (buffer === undefined) return Promise.reject(new TsproxyError('TSP_ERR_WORKER', `configuration transfer ${n} was not received`));
     return decodeInPieces<Config>(buffer);
   }
 }
