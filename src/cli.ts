@@ -27,6 +27,7 @@ const runtime = {
   workers: () => import('./runtime/workers.js'),
   daemon: () => import('./runtime/daemon.js'),
   explain: () => import('./runtime/explain/command.js'),
+  threadedLoad: () => import('./runtime/threaded-load.js'),
 };
 
 // The error log (pino) is imported when something may be logged: `-t` logs nothing, and the
@@ -78,6 +79,16 @@ function resolvePaths(opts: CliOptions): Paths {
 
 /** One for the process: a FIFO the config names is read at start only, reloads reuse its text. */
 const fileReads = new FileReads();
+
+/** The thread that loads reloads (runtime/threaded-load.ts), started by the first reload. */
+let loadThread: Promise<import('./runtime/threaded-load.js').ConfigLoadThread> | null = null;
+const theLoadThread = () => (loadThread ??= runtime.threadedLoad().then((m) => new m.ConfigLoadThread()));
+
+/** A reload's load: the same loader, in a worker thread, so the serving thread does none of it. */
+async function reloadLoad(opts: CliOptions): Promise<Pick<LoadResult, 'config' | 'errors' | 'warnings'>> {
+  const { configPath, prefix } = resolvePaths(opts);
+  return (await theLoadThread()).load({ configPath, prefix, ...(opts.globals === null ? {} : { globals: opts.globals }) }, fileReads);
+}
 
 function load(opts: CliOptions): LoadResult {
   const { configPath, prefix } = resolvePaths(opts);
@@ -232,8 +243,8 @@ async function main(argv: readonly string[]): Promise<number> {
     configureErrorLog(config.main.errorLogs, errorLog);
     const workers = (await runtime.workers()).workerCount(config);
     const serving = workers > 1
-      ? await (await runtime.primary()).servePrimary({ config, logger, errorLog, workers, load: () => load(opts), onReloaded })
-      : await (await runtime.serve()).serve({ config, logger, load: () => load(opts), onReloaded });
+      ? await (await runtime.primary()).servePrimary({ config, logger, errorLog, workers, load: () => reloadLoad(opts), onReloaded })
+      : await (await runtime.serve()).serve({ config, logger, load: () => reloadLoad(opts), onReloaded });
     return await serving.done;
   } catch (err) {
     // One line, as nginx: in the error log, and on stderr too unless the error log is stderr.

@@ -24,8 +24,22 @@ export class NotReadAfterStartError extends TsproxyError {
 
 export class FileReads {
   /** Text of each non-regular file read, by path (null: the reader found it too large). */
-  readonly #once = new Map<string, string | null>();
-  #started = false;
+  readonly #once: Map<string, string | null>;
+  #started: boolean;
+
+  /**
+   * `known`: texts an earlier reader of this process read (a reload's load thread gets the
+   * serving thread's, so it reuses them); `started` as after started().
+   */
+  constructor(known: Iterable<readonly [string, string | null]> = [], started = false) {
+    this.#once = new Map(known);
+    this.#started = started;
+  }
+
+  /** The non-regular files read so far, with their texts (what a load thread must reuse). */
+  known(): [string, string | null][] {
+    return [...this.#once];
+  }
 
   /**
    * The text of `path` as `read` returns it: read again for a regular file, the text of the first

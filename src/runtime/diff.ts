@@ -33,9 +33,20 @@ function firstName(names: readonly ServerName[], index: number): string {
  * does not flatten 10,000 long strings (JSON.stringify of each, both configs, and comparing the
  * texts took 1.6 s of the serving thread per 10,000-server reload).
  */
-const textsOf = new WeakMap<Config, { servers: Map<string, string>; upstreams: Map<string, string> }>();
+const textsOf = new WeakMap<Config, ConfigDigests>();
 
-function texts(config: Config): { servers: Map<string, string>; upstreams: Map<string, string> } {
+/** Digests of each server's and upstream's canonical text, by identity key. */
+export interface ConfigDigests {
+  readonly servers: Map<string, string>;
+  readonly upstreams: Map<string, string>;
+}
+
+/**
+ * The digests of `config` (computed once per Config). Startup calls it before serving and a
+ * reload's load thread computes them for the new config (rememberDigests), so a reload's diff on
+ * the serving thread only compares.
+ */
+export function configDigests(config: Config): ConfigDigests {
   let t = textsOf.get(config);
   if (t !== undefined) return t;
   const servers = new Map<string, string>();
@@ -56,6 +67,11 @@ function texts(config: Config): { servers: Map<string, string>; upstreams: Map<s
   return t;
 }
 
+/** Digests computed elsewhere (the load thread) for this Config object. */
+export function rememberDigests(config: Config, digests: ConfigDigests): void {
+  textsOf.set(config, digests);
+}
+
 function compare(before: Map<string, string>, after: Map<string, string>): Changes {
   let added = 0;
   let changed = 0;
@@ -70,7 +86,7 @@ function compare(before: Map<string, string>, after: Map<string, string>): Chang
 }
 
 export function diffConfigs(before: Config, after: Config): ConfigDiff {
-  const a = texts(before);
-  const b = texts(after);
+  const a = configDigests(before);
+  const b = configDigests(after);
   return { servers: compare(a.servers, b.servers), upstreams: compare(a.upstreams, b.upstreams) };
 }

@@ -18,13 +18,22 @@ import { globToRegExp } from '../config/parse.js';
 import { configErrorText } from '../config/format.js';
 import type { ErrorLogger } from '../log.js';
 
+export interface LoadOutcome {
+  config: Config | null;
+  errors: ConfigError[];
+  warnings: ConfigError[];
+}
+
 export interface ReloaderOptions {
   /** A Runtime, or the primary's worker pool (anything that reloads and reports a summary). */
   /** `noteReload`: told every reload's outcome (the status document's reload record). */
   runtime: Pick<Runtime, 'reload'> & { noteReload?(error: string | null): void };
   logger: ErrorLogger;
-  /** Load and validate the config from disk (the same loader as startup). */
-  load(): { config: Config | null; errors: ConfigError[]; warnings: ConfigError[] };
+  /**
+   * Load and validate the config from disk (the same loader as startup; the command line runs it
+   * in a worker thread, threaded-load.ts). A rejection is a failed reload, as a bad config.
+   */
+  load(): LoadOutcome | Promise<LoadOutcome>;
   /** After a reload that changed something succeeded, before its summary is logged (applies error_log). */
   onReloaded?(config: Config): void;
   debounceMs?: number;
@@ -97,9 +106,9 @@ export class Reloader {
   async #run(reason: string): Promise<void> {
     const { runtime, logger } = this.#opts;
     const started = performance.now();
-    let loaded: ReturnType<ReloaderOptions['load']>;
+    let loaded: LoadOutcome;
     try {
-      loaded = this.#opts.load();
+      loaded = await this.#opts.load();
     } catch (err) {
       // A loader bug must not take the running proxy down: the reload is refused like a bad config.
       logger.error({ err, reason }, 'reload failed, keeping the running configuration');

@@ -4,18 +4,18 @@
  * USR1 reopen logs).
  */
 import type { Config } from '../config/types.js';
-import type { ConfigError } from '../errors.js';
 import type { ErrorLogger } from '../log.js';
 import { Runtime } from './runtime.js';
-import { Reloader } from './reload.js';
+import { Reloader, type ReloaderOptions } from './reload.js';
 import { writePidFile, removePidFile } from './pidfile.js';
 import { handleSignals } from './signals.js';
 import { dropPrivileges } from './privileges.js';
+import { configDigests } from './diff.js';
 
 export interface ServeOptions {
   config: Config;
   logger: ErrorLogger;
-  load(): { config: Config | null; errors: ConfigError[]; warnings: ConfigError[] };
+  load: ReloaderOptions['load'];
   /** After a successful reload that changed the config (the command line applies error_log). */
   onReloaded?(config: Config): void;
 }
@@ -29,6 +29,8 @@ export interface Serving {
 
 export async function serve({ config, logger, load, onReloaded }: ServeOptions): Promise<Serving> {
   // worker_connections caps client connections per listener, as in each worker of the multi-process mode.
+  // The summary's digests of the running config, before serving: a reload's diff then only compares.
+  configDigests(config);
   const runtime = await Runtime.start(config, { logger, maxConnections: config.main.workerConnections });
   const pidFile = config.main.pid;
   // Logged before the pid file appears: whoever waits for the pid file can read the bound ports.

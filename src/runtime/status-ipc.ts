@@ -11,6 +11,7 @@ import { ReportedCounters, StatusTotals, type StatusReport } from '../core/statu
 import type { StatusHistory, StatusSource } from '../core/status/document.js';
 import type { LocalStatus } from '../core/status/local.js';
 import type { PeerHealthSample, StatusSample } from '../core/status/sample.js';
+import { memoryFigures } from '../core/status/sample.js';
 import { StatusRegistry } from '../core/status/registry.js';
 import { HISTORY_INTERVAL_MS } from '../core/status/history.js';
 
@@ -177,10 +178,9 @@ export class PrimaryStatus {
 
   #merged(running: number, now: number): StatusSample {
     const r = this.registry;
-    const mem = process.memoryUsage();
     return this.#totals.merge(
       { pid: process.pid, startedAtMs: r.startedAtMs, workers: this.#workers, workersRunning: running, ...r.reload },
-      { rssBytes: mem.rss, heapUsedBytes: mem.heapUsed },
+      memoryFigures(),
       this.#health(),
       now,
     );

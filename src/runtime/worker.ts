@@ -10,6 +10,7 @@ import { Runtime, unchanged, type PreparedReload } from './runtime.js';
 import { dropPrivileges } from './privileges.js';
 import type { PrimaryMessage, WorkerMessage } from './workers.js';
 import { WorkerSessionZones } from './tls-session-ipc.js';
+import { ConfigReceiver } from './config-transfer.js';
 import { WorkerLimits } from './limit-ipc.js';
 import { WorkerStatus } from './status-ipc.js';
 import { WorkerSharedDicts } from './shared-dict-ipc.js';
@@ -37,6 +38,7 @@ export function runWorker(): Promise<number> {
   /** The error log when the config names none (the primary's -e, else stderr). */
   let fallback: ErrorLogTarget | undefined;
   let queue: Promise<void> = Promise.resolve();
+  const received = new ConfigReceiver();
   let resolveDone!: (code: number) => void;
   const done = new Promise<number>((r) => (resolveDone = r));
   let stopping = false;
@@ -56,10 +58,11 @@ export function runWorker(): Promise<number> {
       case 'start': {
         fallback = msg.errorLog;
         try {
-          configureErrorLog(msg.config.main.errorLogs, fallback);
+          const config = await received.take(msg.config);
+          configureErrorLog(config.main.errorLogs, fallback);
           sessions = new WorkerSessionZones(msg.ticketSecret, send);
-          runtime = await Runtime.start(msg.config, {
-            logger, activeChecks: false, reloadDiff: false, maxConnections: msg.config.main.workerConnections, tlsSessions: sessions,
+          runtime = await Runtime.start(config, {
+            logger, activeChecks: false, reloadDiff: false, maxConnections: config.main.workerConnections, tlsSessions: sessions,
             limits, connectionCounts: (done) => limits.counts(done), statusSource: status.source, statusHistory: false,
           });
           status.local = runtime.status;
@@ -78,9 +81,10 @@ export function runWorker(): Promise<number> {
         return;
       }
       case 'prepare': {
-        if (runtime === null) return;
+        if (runtime === null) return received.drop(msg.config);
         try {
-          prepared = { id: msg.id, config: msg.config, reload: await runtime.prepare(msg.config) };
+          const next = await received.take(msg.config);
+          prepared = { id: msg.id, config: next, reload: await runtime.prepare(next) };
           send({ type: 'prepared', id: msg.id, error: null });
         } catch (err) {
           send({ type: 'prepared', id: msg.id, error: (err as Error).message });
@@ -108,10 +112,11 @@ export function runWorker(): Promise<number> {
         return;
       }
       case 'reload': {
-        if (runtime === null) return;
+        if (runtime === null) return received.drop(msg.config);
         try {
-          const summary = await runtime.reload(msg.config);
-          if (summary.changed) reconfigureErrorLog(msg.config.main.errorLogs, fallback);
+          const next = await received.take(msg.config);
+          const summary = await runtime.reload(next);
+          if (summary.changed) reconfigureErrorLog(next.main.errorLogs, fallback);
           send({ type: 'reloaded', id: msg.id, summary, error: null });
         } catch (err) {
           send({ type: 'reloaded', id: msg.id, summary: null, error: (err as Error).message });
@@ -134,6 +139,8 @@ export function runWorker(): Promise<number> {
   };
 
   process.on('message', (msg: PrimaryMessage) => {
+    // a config's chunks are kept as they come; the message naming the config takes them (in order)
+    if (msg.type === 'configChunk') return received.accept(msg);
     // limit answers and counter collections at once: a request waits on each
     if (limits.answered(msg)) return;
     if (status.answered(msg)) return;

@@ -5,7 +5,7 @@
  * Workers receive the loaded Config over IPC rather than re-reading the file: a worker then serves
  * exactly the config the primary validated (an editor half way through writing the file cannot
  * give workers a different or broken version), and a 150k-line config is parsed once, not N times.
- * Config is plain data, so structured clone carries it whole.
+ * Config is plain data; it travels encoded in pieces, as chunks (config-transfer.ts).
  */
 import os from 'node:os';
 import type { Logger } from 'pino';
@@ -16,6 +16,7 @@ import { HealthChecker } from '../upstream/health/active.js';
 import type { Peer } from '../upstream/peer.js';
 import type { PeerHealthState, ReloadSummary } from './runtime.js';
 import { STREAM_UPSTREAM_PREFIX } from './snapshot.js';
+import type { ConfigChunk } from './config-transfer.js';
 import type { SessionAnswer, SessionRequest } from './tls-session-ipc.js';
 import type { LimitAnswer, LimitRequest } from './limit-ipc.js';
 import type { StatusAnswer, StatusRequest } from './status-ipc.js';
@@ -27,14 +28,16 @@ import { RedisRouting } from '../core/redis/routing.js';
 export type { ErrorLogTarget };
 
 export type PrimaryMessage =
-  | { type: 'start'; config: Config; errorLog: ErrorLogTarget; user: Config['main']['user']; ticketSecret: Uint8Array }
+  /** `config`: the number of a transfer whose chunks came before (config-transfer.ts). */
+  | { type: 'start'; config: number; errorLog: ErrorLogTarget; user: Config['main']['user']; ticketSecret: Uint8Array }
   /** Reload phase one: build and bind, change nothing; answered by `prepared`. */
-  | { type: 'prepare'; id: number; config: Config }
+  | { type: 'prepare'; id: number; config: number }
   /** Phase two, once every worker prepared: apply (answered by `reloaded`), or drop it (`abort`). */
   | { type: 'commit'; id: number }
   | { type: 'abort'; id: number }
   /** One-phase reload of a worker that started during a reload, to catch up with its outcome. */
-  | { type: 'reload'; id: number; config: Config }
+  | { type: 'reload'; id: number; config: number }
+  | ConfigChunk
   | { type: 'health'; states: PeerHealthState[] }
   | { type: 'reopen' }
   | { type: 'stop'; graceful: boolean }

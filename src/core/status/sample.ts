@@ -5,6 +5,7 @@
  * status document (build.ts) is made from one sample and this process's config; with worker
  * processes the primary merges the workers' samples into one (aggregate.ts) first.
  */
+import v8 from 'node:v8';
 import type { StatusCounts } from '../connection-stats.js';
 import { localCounts } from '../connection-stats.js';
 import type { UpstreamGroup } from '../../upstream/group.js';
@@ -171,7 +172,7 @@ export function sampleLocal(src: SampleSources, now: number = Date.now()): Statu
   };
   const caches: Record<string, CacheSample> = {};
   for (const [name, c] of src.caches()) caches[name] = { values: c.values(), entries: c.entries, sizeBytes: c.sizeBytes };
-  const mem = process.memoryUsage();
+  const mem = memoryFigures();
   return {
     atMs: now,
     peers,
@@ -179,6 +180,22 @@ export function sampleLocal(src: SampleSources, now: number = Date.now()): Statu
     streams: counters(src.streams(), (s) => s.active),
     listens: listenCounters(src.listens()),
     caches,
-    process: { ...src.process(), rssBytes: mem.rss, heapUsedBytes: mem.heapUsed, connections: localCounts() },
+    process: { ...src.process(), ...mem, connections: localCounts() },
   };
+}
+
+let lastRssBytes = 0;
+
+/**
+ * The process's rss and V8 heap in use. Reading rss opens /proc/self/statm, which throws when every
+ * descriptor is in use (EMFILE): a status poll must not crash the process then (a worker did, in
+ * test/integration/workers.test.ts's nofile=3 window), so the last rss read is reported.
+ */
+export function memoryFigures(): { rssBytes: number; heapUsedBytes: number } {
+  try {
+    lastRssBytes = process.memoryUsage.rss();
+  } catch {
+    // EMFILE: keep the last figure
+  }
+  return { rssBytes: lastRssBytes, heapUsedBytes: v8.getHeapStatistics().used_heap_size };
 }
