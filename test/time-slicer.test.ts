@@ -1,7 +1,8 @@
 /**
  * The deadline-based yielder a reload's build runs under (src/time-slicer.ts).
  */
-import { describe, expect, test } from 'vitest';
+import net from 'node:net';
+import { describe, expect, onTestFinished, test } from 'vitest';
 import { NO_SLICES, runNow, TimeSlicer, type Steps } from '../src/time-slicer.js';
 
 /** `n` pieces of work, a pause point after each; records the order of pieces. */
@@ -68,4 +69,40 @@ describe('TimeSlicer', () => {
     await expect(slice.run(pieces(10, log))).rejects.toThrow('tsproxy is stopping');
     expect(log).toEqual(['piece 0']);
   });
+
+  test('a pause serves several round trips of a keep-alive connection, not one per slice', async () => {
+    // A ping-pong over a real socket stands for a keep-alive client: it sends its next request
+    // only after the answer. A bare setImmediate turn served one exchange per slice (a reload's
+    // build then starved a steady load: bench/big-config.ts --part b).
+    const server = net.createServer((s) => {
+      s.on('error', () => undefined);
+      s.on('data', (d) => s.write(d));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const client = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1');
+    client.on('error', () => undefined);
+    onTestFinished(() => {
+      client.destroy();
+      server.close();
+    });
+    await new Promise<void>((resolve) => client.once('connect', resolve));
+    let exchanges = 0;
+    client.on('data', () => {
+      exchanges++;
+      client.write('x');
+    });
+    client.write('x');
+    function* build(): Steps<void> {
+      for (let i = 0; i < 20; i++) {
+        busyFor(10);
+        yield;
+      }
+    }
+    const slice = new TimeSlicer(10);
+    exchanges = 0;
+    await slice.run(build());
+    expect(slice.yields).toBeGreaterThanOrEqual(15);
+    expect(exchanges).toBeGreaterThan(3 * slice.yields);
+  });
 });
+

@@ -13,7 +13,7 @@
  * threads, chunks over a worker process's IPC channel): their deserialization is a copy at most.
  */
 import v8 from 'node:v8';
-import { setImmediate as nextTurn } from 'node:timers/promises';
+import { TimeSlicer } from '../time-slicer.js';
 
 /** Estimated serialised size of one piece (~2-3 ms of deserialising on a loaded core). */
 const PIECE_BYTES = 32 * 1024;
@@ -89,21 +89,18 @@ export function encodeInPieces(root: object): Uint8Array {
 }
 
 /**
- * Decode what encodeInPieces wrote, yielding to the event loop (setImmediate: pending I/O runs
- * first) whenever a slice of pieces took SLICE_MS. `bytes` is not kept by the result.
+ * Decode what encodeInPieces wrote, giving traffic its share (TimeSlicer's pause) whenever a
+ * slice of pieces took SLICE_MS. `bytes` is not kept by the result.
  */
 export async function decodeInPieces<T>(bytes: Uint8Array, sliceMs = SLICE_MS): Promise<T> {
   const input = new CopyingDeserializer(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
   input.readHeader();
   const count = input.readUint32();
   let last: unknown = undefined;
-  let sliceStart = performance.now();
+  const slice = new TimeSlicer(sliceMs);
   for (let i = 0; i < count; i++) {
     last = input.readValue();
-    if (performance.now() - sliceStart >= sliceMs && i + 1 < count) {
-      await nextTurn();
-      sliceStart = performance.now();
-    }
+    if (i + 1 < count && slice.due()) await slice.yield();
   }
   return last as T;
 }
