@@ -5,13 +5,11 @@
  * problems as plain records, the Config and digests as one byte string of pieces
  * (config/pieces.ts), its ArrayBuffer transferred, so the serving thread decodes it in slices.
  */
+import fs from 'node:fs';
+import os from 'node:os';
 import v8 from 'node:v8';
 import { parentPort } from 'node:worker_threads';
-import { loadConfigFile } from '../config/load.js';
-import { FileReads } from '../config/file-reads.js';
-import { encodeInPieces } from '../config/pieces.js';
-import { configDigests } from './diff.js';
-import { chunkDigests, plainProblem, type LoadRequest, type ThreadAnswer, type ThreadPayload } from './threaded-load.js';
+import type { LoadRequest, ThreadAnswer, ThreadPayload } from './threaded-load.js';
 
 function answer(request: LoadRequest): { message: ThreadAnswer; transfer: ArrayBuffer[] } {
   // Non-regular files (a FIFO feeding a password) were read by the serving thread at start: reuse
@@ -30,6 +28,31 @@ function answer(request: LoadRequest): { message: ThreadAnswer; transfer: ArrayB
   const bytes = encodeInPieces(payload);
   return { message: { kind: 'loaded', errors, warnings, bytes }, transfer: [bytes.buffer as ArrayBuffer] };
 }
+
+/**
+ * The load must not compete with traffic for a core: on a proxy given one core (taskset, a
+ * container's CPU quota) the thread took half of it for seconds, and each of the serving thread's
+ * wakeups waited for the scheduler, so a steady load queued (bench/big-config.ts --part b, p99
+ * 0.5 s). Lowest priority for this thread alone: on Linux setpriority() applies to the thread id
+ * given, and /proc/thread-self/stat starts with it. Elsewhere (no /proc) the thread keeps the
+ * process's priority.
+ */
+function yieldCpuToServing(): void {
+  try {
+    const tid = Number(fs.readFileSync('/proc/thread-self/stat', 'utf8').split(' ', 1)[0]);
+    if (Number.isInteger(tid) && tid > 0 && tid !== process.pid) os.setPriority(tid, os.constants.priority.PRIORITY_LOW);
+  } catch {
+    // not Linux, or not allowed: the load still works, at normal priority
+  }
+}
+
+// Before the loader's modules are imported: compiling them is the thread's first CPU burst.
+yieldCpuToServing();
+const { loadConfigFile } = await import('../config/load.js');
+const { FileReads } = await import('../config/file-reads.js');
+const { encodeInPieces } = await import('../config/pieces.js');
+const { configDigests } = await import('./diff.js');
+const { chunkDigests, plainProblem } = await import('./threaded-load.js');
 
 const port = parentPort;
 port?.on('message', ({ id, request }: { id: number; request: LoadRequest }) => {

@@ -59,4 +59,28 @@ describe('reload through the load thread', () => {
     run.child.kill('SIGQUIT');
     expect(await run.exited).toBe(0);
   }, 60_000);
+
+  test.skipIf(!fs.existsSync('/proc/thread-self/stat'))('the load thread runs at the lowest priority; the serving thread keeps the normal one', async () => {
+    // On a proxy given one core, the load must not take the serving thread's turns (load-thread.ts).
+    const dir = tempDir();
+    const port = await freePort();
+    const conf = path.join(dir, 'main.conf');
+    fs.writeFileSync(conf, `error_log stderr info;\npid off;\nhttp {\n  server { listen 127.0.0.1:${port}; return 200 "one"; }\n}\n`);
+    const run = startCli(['-c', conf, '-g', 'watch off;']);
+    await expect.poll(() => withMsg(run, 'tsproxy started').length, { timeout: 20_000 }).toBe(1);
+    run.child.kill('SIGHUP');
+    await expect.poll(() => withMsg(run, 'configuration unchanged, nothing to reload').length, { timeout: 20_000 }).toBe(1);
+    // nice is field 19 of /proc/PID/task/TID/stat (after the parenthesised name); the thread that
+    // loaded a small config stays idle, kept for the next reload.
+    const nice = (tid: string): number => {
+      const stat = fs.readFileSync(`/proc/${run.child.pid}/task/${tid}/stat`, 'utf8');
+      return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
+    };
+    const niceness = fs.readdirSync(`/proc/${run.child.pid}/task`).map(nice);
+    expect(nice(String(run.child.pid))).toBe(0);
+    expect(niceness.filter((n) => n === 19)).toHaveLength(1);
+    run.child.kill('SIGQUIT');
+    expect(await run.exited).toBe(0);
+  });
 });
+
