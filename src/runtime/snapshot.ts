@@ -256,12 +256,11 @@ async function buildParts(config: Config, registry: PeerRegistry, deps: Snapshot
       stream?.startScripts();
     },
     *retirePeers() {
-      // a `resolve` name may have changed its group's peers since the snapshot was built
+      // a `resolve` name may have changed its group's peers since the snapshot was built. The keys
+      // are read in one step, at the moment the registry's walk takes its candidates: a peer a
+      // name adds after that is not looked at (retainSteps), one added before is in the keys.
       peerKeys.clear();
-      for (const g of groups) {
-        for (const key of g.registryKeys) peerKeys.add(key);
-        yield;
-      }
+      for (const g of groups) for (const key of g.registryKeys) peerKeys.add(key);
       deps.pool.dropPeers(yield* registry.retainSteps(peerKeys));
     },
     start() {

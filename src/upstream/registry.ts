@@ -69,13 +69,19 @@ export class PeerRegistry {
     return runNow(this.retainSteps(keys));
   }
 
-  /** retain() in steps: a reload may pause after each peer looked at (src/time-slicer.ts). */
+  /**
+   * retain() in steps: a reload may pause after each peer looked at (src/time-slicer.ts). Only the
+   * peers registered when it starts are looked at: one a `resolve` name adopts during a pause
+   * belongs to a group in service (it is not in `keys`, which were read before). One that group
+   * released meanwhile is gone already and is skipped.
+   */
   *retainSteps(keys: Iterable<string>): Steps<Peer[]> {
+    const candidates = [...this.#peers];
     const keep = keys instanceof Set ? (keys as ReadonlySet<string>) : new Set(keys);
     const dropped: Peer[] = [];
-    for (const [key, peer] of this.#peers) {
+    for (const [key, peer] of candidates) {
       yield;
-      if (keep.has(key)) continue;
+      if (keep.has(key) || this.#peers.get(key) !== peer) continue;
       peer.retired = true;
       this.#peers.delete(key);
       dropped.push(peer);

@@ -36,6 +36,22 @@ describe('PeerRegistry', () => {
     expect(r.size).toBe(3);
   });
 
+  test('retainSteps: a peer adopted during a pause (a `resolve` answer) stays; one released meanwhile is not dropped twice', () => {
+    const r = new PeerRegistry();
+    const kept = adopted(r, 'app', 1);
+    const old = adopted(r, 'app', 2);
+    const leaving = adopted(r, 'app', 3);
+    const steps = r.retainSteps([registryKey('app', kept.key)]);
+    steps.next(); // the walk has begun and paused
+    const late = adopted(r, 'app', 4);
+    expect(r.release('app', '127.0.0.1:3')).toBe(true);
+    let step = steps.next();
+    while (step.done !== true) step = steps.next();
+    expect(step.value).toEqual([old]);
+    expect([kept.retired, old.retired, leaving.retired, late.retired]).toEqual([false, true, true, false]);
+    expect([...r.peers()]).toEqual([kept, late]);
+  });
+
   test('retain drops and retires everything else; release drops one', () => {
     const r = new PeerRegistry();
     const a = adopted(r, 'app', 1);
