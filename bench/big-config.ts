@@ -55,6 +55,8 @@ const ROUNDS = Number(values.rounds);
 const SECONDS = Number(values.seconds);
 const RELOADS = Number(values.reloads);
 const RATE = Number(values.rate);
+const SLOW_LOG = process.env.BENCH_SLOW_LOG;
+const SLOW_MS = Number(process.env.BENCH_SLOW_MS ?? 20);
 const CONNS = Number(values.conns);
 const WORKERS = Number(values.workers);
 const TARGET = Math.floor(SERVERS / 2);
@@ -255,8 +257,13 @@ function steadyLoad(port: number): { phase(): Phase; stop(): Promise<void> } {
         pending = resolve;
         socket!.write(request);
       });
-      if (ok) phase.latencies.push(performance.now() - scheduled);
-      else phase.failures++;
+      if (ok) {
+        const latency = performance.now() - scheduled;
+        phase.latencies.push(latency);
+        // BENCH_SLOW_LOG: each slow request as `<epoch ms it was due> <latency ms> <connection>`,
+        // to lay beside the proxy's stall log on one timeline
+        if (SLOW_LOG !== undefined && latency >= SLOW_MS) fs.appendFileSync(SLOW_LOG, `${(performance.timeOrigin + scheduled).toFixed(1)} ${latency.toFixed(1)} ${k}\n`);
+      } else phase.failures++;
     }
     socket?.destroy();
   };
@@ -285,7 +292,7 @@ async function partB(backendPort: number, cli: string): Promise<void> {
   const port = await freePort();
   const conf = path.join(dir, 'reload.conf');
   fs.writeFileSync(conf, configText(SERVERS, `127.0.0.1:${port}`, backendPort, 0));
-  const stallLog = NODE_ARGS.some((a) => a.includes('loop-stall')) ? path.join(dir, `stalls-${path.basename(path.dirname(path.dirname(path.resolve(cli))))}-${Date.now()}.txt`) : null;
+  const stallLog = !NODE_ARGS.some((a) => a.includes('loop-stall')) ? null : process.env.LOOP_STALL_LOG !== undefined ? process.env.LOOP_STALL_LOG : path.join(dir, `stalls-${path.basename(path.dirname(path.dirname(path.resolve(cli))))}-${Date.now()}.txt`);
   const proxy = await startProxy(cli, conf, port, stallLog === null ? process.env : { ...process.env, LOOP_STALL_LOG: stallLog });
   const load = steadyLoad(port);
   await new Promise((r) => setTimeout(r, 1000)); // warm-up
