@@ -228,7 +228,11 @@ export interface ProcessStatus {
  */
 export interface HistorySample {
   readonly at: string;
-  /** By the upstream's registry name: its name, `stream:` before a stream upstream's. errorRate: 5xx, connect failures, timeouts. */
+  /**
+   * By the upstream's registry name: its name, `stream:` before a stream upstream's. errorRate: 5xx,
+   * connect failures, timeouts. Only the upstreams with a try in the interval: one left out had
+   * no traffic (rates 0, no latency), which keeps a point small when most upstreams are idle.
+   */
   readonly upstreams: Readonly<Record<string, { readonly requestRate: number; readonly errorRate: number; readonly p50Ms: number | null; readonly p99Ms: number | null }>>;
   /** Every http server summed. */
   readonly requestRate: number;

@@ -33,8 +33,10 @@ export interface HistoryTotals {
 export function totalsOfSample(sample: StatusSample): HistoryTotals {
   const upstreams = new Map<string, Totals>();
   for (const [key, p] of Object.entries(sample.peers)) {
-    const t = getTotals(upstreams, upstreamOfRegistryKey(key));
     const v = p.values;
+    // a peer never tried adds nothing (historyTotalsLocal skips it too)
+    if (v[PEER_SLOT.requests] === 0) continue;
+    const t = getTotals(upstreams, upstreamOfRegistryKey(key));
     t.requests += v[PEER_SLOT.requests]!;
     t.errors += v[PEER_SLOT.responses + 5]! + v[PEER_SLOT.connectFailures]! + v[PEER_SLOT.timeouts]!;
     for (let i = 0; i < HISTOGRAM_SLOTS; i++) t.latency[i]! += v[PEER_SLOT.responseTime + i]!;
@@ -42,6 +44,7 @@ export function totalsOfSample(sample: StatusSample): HistoryTotals {
   const servers = emptyTotals();
   const perServer = new Map<string, number>();
   for (const [key, s] of Object.entries(sample.servers)) {
+    if (s.values[SERVER_SLOT.requests] === 0) continue;
     servers.requests += s.values[SERVER_SLOT.requests]!;
     servers.errors += s.values[SERVER_SLOT.responses + 5]!;
     perServer.set(key, s.values[SERVER_SLOT.requests]!);
@@ -87,10 +90,17 @@ export class StatusHistoryRing {
     if (prev === null) return;
     const seconds = Math.max(0.001, (totals.atMs - prev.atMs) / 1000);
     this.#serverRates.clear();
-    for (const [key, n] of perServer) this.#serverRates.set(key, rate(n - (prev.perServer.get(key) ?? 0), seconds));
+    for (const [key, n] of perServer) {
+      const r = rate(n - (prev.perServer.get(key) ?? 0), seconds);
+      if (r > 0) this.#serverRates.set(key, r);
+    }
     const perUpstream: Record<string, HistorySample['upstreams'][string]> = {};
     for (const [name, t] of upstreams) {
-      const before = prev.upstreams.get(name) ?? emptyTotals();
+      const before = prev.upstreams.get(name) ?? NO_TOTALS;
+      // An upstream with no try in the interval is left out of the point (its rates are 0 and it
+      // has no latency): with 10,000 upstreams and a few busy, every point held 10,000 entries,
+      // 120 points ~80 MB of heap and of every /status answer.
+      if (!changed(t, before)) continue;
       const buckets = t.latency.map((n, i) => Math.max(0, n - before.latency[i]!));
       perUpstream[name] = {
         requestRate: rate(t.requests - before.requests, seconds),
@@ -108,6 +118,15 @@ export class StatusHistoryRing {
     if (this.#samples.length > HISTORY_SAMPLES) this.#samples.shift();
   }
 }
+
+/** Whether any counter moved between two totals of one upstream. */
+function changed(t: Totals, before: Totals): boolean {
+  if (t.requests !== before.requests || t.errors !== before.errors) return true;
+  for (let i = 0; i < t.latency.length; i++) if (t.latency[i] !== before.latency[i]) return true;
+  return false;
+}
+
+const NO_TOTALS: Totals = Object.freeze({ requests: 0, errors: 0, latency: Object.freeze(new Array<number>(HISTOGRAM_SLOTS).fill(0)) as number[] });
 
 export function emptyTotals(): Totals {
   return { requests: 0, errors: 0, latency: new Array<number>(HISTOGRAM_SLOTS).fill(0) };

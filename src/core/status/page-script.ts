@@ -45,10 +45,13 @@ function seed(doc) {
   for (var i = 0; i < samples.length; i++) {
     var s = samples[i], t = Date.parse(s.at);
     point('', t, { rr: s.requestRate, er: s.errorRate, p50: null, p99: null });
-    for (var name in s.upstreams) {
-      var u = s.upstreams[name];
-      point(name, t, { rr: u.requestRate, er: u.errorRate, p50: u.p50Ms, p99: u.p99Ms });
-    }
+    // A chart is keyed by the upstream's name; the history by its registry name ("stream:"
+    // before a stream upstream's). A point leaves out the upstreams that had no try in its
+    // interval: they were at zero.
+    doc.upstreams.forEach(function (x) {
+      var u = s.upstreams[x.context === 'stream' ? 'stream:' + x.name : x.name];
+      point(x.name, t, u ? { rr: u.requestRate, er: u.errorRate, p50: u.p50Ms, p99: u.p99Ms } : { rr: 0, er: 0, p50: null, p99: null });
+    });
   }
 }
 
