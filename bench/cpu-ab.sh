@@ -3,7 +3,8 @@
 # rounds in less time than cpu-per-request.sh (no start-up per round), and both builds see the same
 # moments of a machine that is not quiet. HTTP/1.1 keep-alive (wrk -c50, 2 s per turn), small
 # responses from bench/procs/backend.mjs through an upstream keepalive pool; the proxies on CPU 0,
-# wrk and the backend on CPU 1. Prints each turn as total/user/main-thread in 0.1 µs, then medians.
+# wrk and the backend on CPU 1. Prints each turn as total/user/main-thread in 0.1 µs and the page faults
+# (minflt) and context switches (voluntary + not, all threads) per 1000 requests, then medians.
 #
 #   bench/cpu-ab.sh ROUNDS CLI_A CLI_B      (each CLI a built dist/cli.js)
 #   FA=... FB=...: extra node flags for A or B (e.g. FB=--max-semi-space-size=32)
@@ -88,24 +89,26 @@ URL() { echo "$SCHEME://127.0.0.1:$1/${URL_PATH:-small}"; }
 case $MODE in tlsnew*) WARM=${WARM_S:-12} ;; *) WARM=${WARM_S:-2} ;; esac
 taskset -c 1 wrk -t1 -c50 "-d${WARM}s" "${WRK_HEADER[@]}" "$(URL "$P1")" > /dev/null
 taskset -c 1 wrk -t1 -c50 "-d${WARM}s" "${WRK_HEADER[@]}" "$(URL "$P2")" > /dev/null
-ticks() { awk '{print $14, $15}' "/proc/$1/stat"; }
-turn() { # PID PORT -> total/user/main-thread, 0.1 µs per request
-  local u0 s0 m0 u1 s1 m1 n hz
+ticks() { awk '{print $14, $15, $10}' "/proc/$1/stat"; }
+switches() { cat /proc/"$1"/task/*/status 2>/dev/null | awk '/^(non)?voluntary_ctxt_switches/ {n += $2} END {print n}'; }
+turn() { # PID PORT -> total/user/main-thread in 0.1 µs, page faults/switches per 1000 requests
+  local u0 s0 f0 m0 c0 u1 s1 f1 m1 c1 n hz
   hz=$(getconf CLK_TCK)
-  read -r u0 s0 < <(ticks "$1"); m0=$(awk '{print $14+$15}' "/proc/$1/task/$1/stat")
+  read -r u0 s0 f0 < <(ticks "$1"); m0=$(awk '{print $14+$15}' "/proc/$1/task/$1/stat"); c0=$(switches "$1")
   n=$(taskset -c 1 wrk -t1 -c50 -d2s "${WRK_HEADER[@]}" "$(URL "$2")" | awk '/requests in/ {print $1}')
-  read -r u1 s1 < <(ticks "$1"); m1=$(awk '{print $14+$15}' "/proc/$1/task/$1/stat")
-  echo "$(( (u1-u0+s1-s0) * 10000000 / hz / n ))/$(( (u1-u0) * 10000000 / hz / n ))/$(( (m1-m0) * 10000000 / hz / n ))"
+  read -r u1 s1 f1 < <(ticks "$1"); m1=$(awk '{print $14+$15}' "/proc/$1/task/$1/stat"); c1=$(switches "$1")
+  echo "$(( (u1-u0+s1-s0) * 10000000 / hz / n ))/$(( (u1-u0) * 10000000 / hz / n ))/$(( (m1-m0) * 10000000 / hz / n ))/$(( (f1-f0) * 1000 / n ))/$(( (c1-c0) * 1000 / n ))"
 }
 ra=''; rb=''
 for i in $(seq "$R"); do
   if (( i % 2 )); then ra+="$(turn "$PA" "$P1") "; rb+="$(turn "$PB" "$P2") "
   else rb+="$(turn "$PB" "$P2") "; ra+="$(turn "$PA" "$P1") "; fi
 done
-med() { tr ' ' '\n' | grep . | cut -d/ -f"$1" | sort -n | awk '{a[NR]=$1} END {printf "%.1f", a[int((NR+1)/2)]/10}'; }
+med() { tr ' ' '\n' | grep . | cut -d/ -f"$1" | sort -n | awk -v d="${2:-10}" '{a[NR]=$1} END {printf "%.1f", a[int((NR+1)/2)]/d}'; }
 for x in A B; do
   if [ $x = A ]; then r=$ra; cli=$A; else r=$rb; cli=$B; fi
   echo "$x $cli"
-  echo "  turns (0.1 us total/user/main): $r"
+  echo "  turns (0.1 us total/user/main, page faults/context switches per 1000 requests): $r"
   echo "  median us CPU per request: total $(echo "$r" | med 1) user $(echo "$r" | med 2) main thread $(echo "$r" | med 3)"
+  echo "  median per 1000 requests: page faults $(echo "$r" | med 4 1) context switches (all threads) $(echo "$r" | med 5 1)"
 done

@@ -17,6 +17,7 @@
 import type { UpstreamAttempt, UpstreamAttempts } from '../upstream/attempts.js';
 import type { UpstreamGroup } from '../upstream/group.js';
 import type { Peer } from '../upstream/peer.js';
+import { nowMs } from '../event-clock.js';
 
 export interface RetryLimits {
   /** proxy_next_upstream_tries: 0 = bounded only by the peers. */
@@ -68,7 +69,7 @@ export class PeerTries {
   /** A try of `peer` starts: its record in the $upstream_* lists. */
   begin(peer: Peer, log: UpstreamAttempts): UpstreamAttempt {
     this.attempts++;
-    const a = log.start(peer.key, Date.now());
+    const a = log.start(peer.key, nowMs());
     a.peer = peer;
     return a;
   }

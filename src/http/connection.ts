@@ -28,6 +28,7 @@ import type { TunnelClient } from './tunnel.js';
 import type { TlsInfo } from '../tls/info.js';
 import { Http1Output } from './http1-output.js';
 import { HeadDeadline, type HeadDeadlineOwner } from './head-deadline.js';
+import { enterEvent, leaveEvent, nowMs } from '../event-clock.js';
 
 const S_HEAD = 0;
 const S_BODY = 1;
@@ -135,7 +136,12 @@ export class ClientConnection extends Http1Output implements ClientTransport, Tu
       (this as OwnedSocket)[kConnection].#onEnd();
     },
     data(this: net.Socket, chunk: Buffer): void {
-      (this as OwnedSocket)[kConnection].#onData(chunk);
+      enterEvent();
+      try {
+        (this as OwnedSocket)[kConnection].#onData(chunk);
+      } finally {
+        leaveEvent();
+      }
     },
     drain(this: net.Socket): void {
       (this as OwnedSocket)[kConnection].exchange?.clientDrain();
@@ -371,7 +377,7 @@ export class ClientConnection extends Http1Output implements ClientTransport, Tu
   requestsLeft(plan: LocationPlan | null): boolean {
     const max = plan?.settings.keepaliveRequests ?? 1000;
     return !this.#retiring && !this.site.retired && (max <= 0 || this.requests < max) &&
-      Date.now() < this.#keepaliveUntilMs;
+      nowMs() < this.#keepaliveUntilMs;
   }
 
   // ---------------------------------------------------------------------------------------------

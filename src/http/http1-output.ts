@@ -11,6 +11,7 @@
  * bracket corks the socket, so the bracket still leaves in as few writes as before.
  */
 import type net from 'node:net';
+import { nowMs } from '../event-clock.js';
 
 const CONTINUE = 'HTTP/1.1 100 Continue\r\n\r\n';
 
@@ -82,7 +83,8 @@ export class Http1Output {
       return;
     }
     this.setTimeout(0);
-    const now = Date.now();
+    // The event's time (event-clock.ts): #idleCheck reads the real clock, so a wait never ends late.
+    const now = nowMs();
     this.#idleMs = ms;
     this.#idleSinceMs = now;
     // A timer still pending from an earlier wait is kept unless this wait ends before it fires

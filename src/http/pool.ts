@@ -14,6 +14,7 @@ import tls from 'node:tls';
 import { AdaptiveReadBuffer, CONNECTION_READ_FLOOR_BYTES, TUNNEL_READ_FLOOR_BYTES } from '../core/read-buffer.js';
 import type { Peer } from '../upstream/peer.js';
 import { connectOptions, type TlsSessionCache, type TlsTarget } from './upstream-tls.js';
+import { enterEvent, leaveEvent } from '../event-clock.js';
 
 /** TLS sessions kept (per peer and TLS key); bounded because proxy_ssl_name may vary per request. */
 const MAX_SESSIONS = 1024;
@@ -196,7 +197,12 @@ export class UpstreamConn {
   readonly #onRead = (n: number, buf: Buffer): boolean => {
     // The sink the chunk is written to, before the event can hand the connection to another owner.
     const sink = this.owner === null ? null : this.sink;
-    this.socket.emit('data', buf.subarray(0, n));
+    enterEvent();
+    try {
+      this.socket.emit('data', buf.subarray(0, n));
+    } finally {
+      leaveEvent();
+    }
     this.#reads.afterRead(n, sink === null || sink.writableLength > 0);
     return true;
   };

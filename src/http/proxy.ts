@@ -36,6 +36,7 @@ import { startHttpTunnel } from './upgrade.js';
 import { HEAD_INVALID, HEAD_PENDING, ResponseHeadReader, poolable, type KeepalivePolicy } from './upstream-response.js';
 import { resolveTlsTarget, type TlsTarget } from './upstream-tls.js';
 import { UpstreamExchange } from './upstream-exchange.js';
+import { nowMs } from '../event-clock.js';
 
 export class ProxyExchange extends UpstreamExchange implements BodyWaiter {
   readonly #head: RequestHead;
@@ -307,7 +308,7 @@ export class ProxyExchange extends UpstreamExchange implements BodyWaiter {
     const status = res.status;
     const attempt = this.attempt!;
     attempt.status = status;
-    attempt.headerMs = Date.now() - attempt.startMs;
+    attempt.headerMs = nowMs() - attempt.startMs;
     if (this.divertResponse(res, this.plan.settings.proxyInterceptErrors)) return false;
     this.res = res;
     const response = this.response;
@@ -386,7 +387,7 @@ export class ProxyExchange extends UpstreamExchange implements BodyWaiter {
     // A body still on its way from its temp file (the upstream answered early): the connection is not reusable.
     const sent = !this.#body.sending;
     this.#body.stopSending();
-    const now = Date.now();
+    const now = nowMs();
     this.endTry(up !== null && this.#reusable && this.bodyDone && sent && this.#upstreamReusable && poolable(this.#proxy, up, this.res!, this.#dynamicPool ?? this.#proxy, now), now);
     this.response.end();
     finishRequest(this.r, this.response.keepAlive && this.bodyDone);

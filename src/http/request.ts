@@ -19,6 +19,7 @@ import type { ResponsePacer } from './pacing.js';
 import { connectionStats } from '../core/connection-stats.js';
 import type { JsRequest } from './js/request.js';
 import type { RouteTrace } from './route-trace.js';
+import { nowMs } from '../event-clock.js';
 
 /** The request-body framing a request arrives with. */
 export const BODY_NONE = 0;
@@ -151,7 +152,7 @@ export class HttpRequest implements RequestInfo {
     this.serverPort = t.serverPort;
     this.connectionId = t.id;
     this.connectionRequests = connectionRequests;
-    this.startMs = Date.now();
+    this.startMs = nowMs();
     this.requestLength = headBytes;
     this.transport = t;
     this.site = t.site;

@@ -5,9 +5,10 @@
  */
 import { accountAttempts } from '../upstream/stats.js';
 import type { HttpRequest } from './request.js';
+import { nowMs } from '../event-clock.js';
 
 export function accountRequest(r: HttpRequest): void {
-  const now = Date.now();
+  const now = nowMs();
   const tries = r.upstream;
   if (tries !== null) accountAttempts(tries.list, true, now);
   const server = r.server;

@@ -23,6 +23,7 @@ import { Peer, peerKeyOf, type PeerAddress } from './peer.js';
 import { registryKey, type PeerRegistry } from './registry.js';
 import { ResolvingServers, type ResolveLogger } from './resolve-loop.js';
 import { NameResolver } from './resolve.js';
+import { nowMs } from '../event-clock.js';
 
 export type { PickContext } from './balancers/balancer.js';
 
@@ -123,7 +124,7 @@ export class UpstreamGroup {
     this.context = opts.context ?? (opts.namespace ? 'stream' : 'http');
     this.config = cfg;
     this.#registry = registry;
-    this.#now = opts.now ?? Date.now;
+    this.#now = opts.now ?? nowMs;
     this.#balancerOpts = opts.random === undefined ? {} : { random: opts.random };
     const resolves = cfg.resolver != null && cfg.servers.some((s) => s.resolve === true);
     this.#resolving = resolves ? new ResolvingServers(this, new NameResolver(cfg.resolver!), opts.logger ?? null) : null;

@@ -7,29 +7,13 @@
  *   st=502 : 503 addr=d : 127.0.0.1:N ct=- : 0.000
  * and for an upgraded connection: status=101 bbs=20 (the tunnelled bytes) conn=upgrade ubr=97.
  */
-import fs from 'node:fs';
 import net from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { flushLogs } from '../../src/log.js';
+import { logFile as tempLog } from '../helpers/access-log.js';
 import { request, startHttpBackend } from '../helpers/backend.js';
 import { startProxy } from '../helpers/proxy.js';
 
 const DEAD = '127.0.0.1:1';
-
-function logFile(): { path: string; lines(): string[] } {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsproxy-upvars-'));
-  onTestFinished(() => fs.rmSync(dir, { recursive: true, force: true }));
-  const file = path.join(dir, 'access.log');
-  return {
-    path: file,
-    lines: () => {
-      flushLogs();
-      return fs.existsSync(file) ? fs.readFileSync(file, 'utf8').split('\n').filter((l) => l !== '') : [];
-    },
-  };
-}
 
 /** A raw TCP backend on 127.0.0.1 (closed when the test ends); resolves its port. */
 async function tcpBackend(onSocket: (s: net.Socket) => void): Promise<number> {
@@ -63,7 +47,7 @@ describe('http $upstream_* lists', () => {
       headBytes = req.socket.bytesRead;
       res.end('hi\n');
     });
-    const log = logFile();
+    const log = tempLog('tsproxy-upvars-');
     const proxy = await startProxy(`http {
       log_format t '${ALL}';
       upstream u { server ${DEAD}; server 127.0.0.1:${live.port}; }
@@ -91,7 +75,7 @@ describe('http $upstream_* lists', () => {
 
   it('separates the phases of an error_page with " : " and names the group when no peer was live', async () => {
     const live = await startHttpBackend('L', (_req, res) => res.end('page'));
-    const log = logFile();
+    const log = tempLog('tsproxy-upvars-');
     const proxy = await startProxy(`http {
       log_format t 'st=$upstream_status addr=$upstream_addr ct=$upstream_connect_time s=$status';
       upstream d { server ${DEAD}; server 127.0.0.2:1; }
@@ -119,7 +103,7 @@ describe('http $upstream_* lists', () => {
       if (req.url === '/slow') void held.then(() => res.end('slow'));
       else res.end('fast');
     });
-    const log = logFile();
+    const log = tempLog('tsproxy-upvars-');
     const proxy = await startProxy(`http {
       log_format t 'uri=$uri st=$upstream_status addr=$upstream_addr s=$status';
       upstream u { server 127.0.0.1:${slow.port} max_conns=1; server ${DEAD}; }
@@ -141,7 +125,7 @@ describe('http $upstream_* lists', () => {
   //   st=502 us=504, 502 ua=S, 127.0.0.1:1   then   st=502 us=504, 502 ua=S, u
   it('a timeout followed by no live peer answers 502, as nginx ("504, 502" addr "S, u")', async () => {
     const silent = await tcpBackend(() => {});
-    const log = logFile();
+    const log = tempLog('tsproxy-upvars-');
     const proxy = await startProxy(`http {
       log_format t 'st=$status us=$upstream_status ua=$upstream_addr';
       upstream u { server 127.0.0.1:${silent} max_fails=0; server ${DEAD} max_fails=1 fail_timeout=30s; }
@@ -166,7 +150,7 @@ describe('http $upstream_* lists', () => {
         s.once('data', (d) => s.end(`ECHO:${String(d)}`));
       });
     });
-    const log = logFile();
+    const log = tempLog('tsproxy-upvars-');
     const proxy = await startProxy(`http {
       log_format t 'status=$status bs=$bytes_sent bbs=$body_bytes_sent conn=$sent_http_connection up=$upstream_status ubr=$upstream_bytes_received ubs=$upstream_bytes_sent';
       server { listen 127.0.0.1:0; access_log ${log.path} t; location / { proxy_pass http://127.0.0.1:${port}; } } }`);
@@ -185,7 +169,7 @@ describe('http $upstream_* lists', () => {
 describe('stream $upstream_* lists', () => {
   it('lists a refused peer and the one that carried the session', async () => {
     const port = await tcpBackend((s) => s.end('hello\n'));
-    const log = logFile();
+    const log = tempLog('tsproxy-upvars-');
     const proxy = await startProxy(`stream {
       log_format t 'addr=$upstream_addr bs=$upstream_bytes_sent br=$upstream_bytes_received ct=$upstream_connect_time ft=$upstream_first_byte_time st=$upstream_session_time';
       upstream u { server ${DEAD}; server 127.0.0.1:${port}; }
