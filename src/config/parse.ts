@@ -3,7 +3,7 @@
  * a positioned ConfigError (collected, never thrown), and the file tree (main file, `-g`
  * globals, `include` globs expanded in place).
  */
-import { closeSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { createRequire } from 'node:module';
 import { ConfigError, systemErrorText, type Loc } from '../errors.js';
@@ -112,20 +112,33 @@ function tooLarge(file: string, size: string): string {
 
 /**
  * The file's text, read at most `max` + 1 bytes far (a device such as /dev/zero never ends, and
- * stat sizes of special files mean nothing): null when there is more than `max`.
+ * stat sizes of special files mean nothing): null when there is more than `max`. A regular file
+ * is read into one buffer of its size (+1, to see it grew): chunks joined by a copy touched twice
+ * the memory, fresh pages each (~4% of the main thread of `-t` on a 3.6 MB config).
  */
 function readBounded(path: string, max: number): string | null {
   const fd = openSync(path, 'r');
   try {
     const chunks: Buffer[] = [];
     let total = 0;
+    const st = fstatSync(fd);
+    if (st.isFile() && st.size <= max) {
+      const whole = Buffer.allocUnsafe(st.size + 1);
+      while (total < whole.length) {
+        const n = readSync(fd, whole, total, whole.length - total, null);
+        if (n === 0) return whole.toString('utf8', 0, total);
+        total += n;
+      }
+      // It grew while being read: go on in chunks from here.
+      chunks.push(whole);
+    }
     for (;;) {
+      if (total > max) return null;
       const chunk = Buffer.allocUnsafe(Math.min(1 << 20, max + 1 - total));
       const n = readSync(fd, chunk, 0, chunk.length, null);
       if (n === 0) break;
       chunks.push(n === chunk.length ? chunk : chunk.subarray(0, n));
       total += n;
-      if (total > max) return null;
     }
     return Buffer.concat(chunks, total).toString('utf8');
   } finally {

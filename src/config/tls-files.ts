@@ -9,13 +9,18 @@
  * once: 10,000 servers sharing one certificate cost one check.
  */
 import { readFileSync } from 'node:fs';
-import { createPrivateKey } from 'node:crypto';
-import tls from 'node:tls';
 import { ConfigError } from '../errors.js';
 import { NotReadAfterStartError, type FileReads } from './file-reads.js';
 import type {
   CertificateConfig, HttpConfig, ListenConfig, LocationConfig, PemFile, ProxySslConfig, SslConfig, StreamConfig, TicketKeyFile,
 } from './types.js';
+
+/**
+ * node:tls and node:crypto on first use: a config without certificates never loads them (~10 ms
+ * of every `-t` and start).
+ */
+const tls = (): typeof import('node:tls') => process.getBuiltinModule('node:tls');
+const createPrivateKey: typeof import('node:crypto').createPrivateKey = (key) => process.getBuiltinModule('node:crypto').createPrivateKey(key);
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
@@ -92,7 +97,7 @@ class TlsFileLoader {
     for (const ca of [ssl.clientCertificate, ssl.trustedCertificate]) if (ca !== null) this.#ca(ca);
     for (const k of ssl.sessionTicketKeys) this.#ticketKey(k);
     if (ssl.dhparam !== null && this.#fill(ssl.dhparam, 'DH parameters')) {
-      this.#try(ssl.dhparam, 'DH parameters', () => tls.createSecureContext({ dhparam: ssl.dhparam!.pem }));
+      this.#try(ssl.dhparam, 'DH parameters', () => tls().createSecureContext({ dhparam: ssl.dhparam!.pem }));
     }
   }
 
@@ -170,7 +175,7 @@ class TlsFileLoader {
   }
 
   #ca(f: PemFile): void {
-    if (this.#fill(f, 'CA certificates')) this.#try(f, 'CA certificates', () => tls.createSecureContext({ ca: f.pem }));
+    if (this.#fill(f, 'CA certificates')) this.#try(f, 'CA certificates', () => tls().createSecureContext({ ca: f.pem }));
   }
 
   #certificate(c: CertificateConfig, passwords: readonly string[] | null, directive: string): void {
@@ -186,10 +191,10 @@ class TlsFileLoader {
     this.#checked.set(id, undefined);
     const passphrase = this.#passphrase(c.key, passwords);
     if (passphrase === undefined) return;
-    const ok = this.#try(c.cert, 'certificate', () => tls.createSecureContext({ cert: c.cert.pem }));
+    const ok = this.#try(c.cert, 'certificate', () => tls().createSecureContext({ cert: c.cert.pem }));
     if (!ok) return;
     try {
-      tls.createSecureContext({ cert: c.cert.pem, key: c.key.pem, ...(passphrase !== null ? { passphrase } : {}) });
+      tls().createSecureContext({ cert: c.cert.pem, key: c.key.pem, ...(passphrase !== null ? { passphrase } : {}) });
     } catch (e) {
       const reason = tlsReason(e);
       const msg = /mismatch/i.test(reason)

@@ -37,6 +37,35 @@ describe('tsproxy -t', () => {
     expect(r.stderr.trimEnd().split('\n').pop()).toBe(`tsproxy: configuration file ${file} test failed`);
   });
 
+  // -t loads node:tls and node:crypto only where a certificate or a cipher list needs them, and
+  // does not check the table's default cipher lists against OpenSSL (HACKING.md, "-t speed"):
+  // what only the build's checks and the TLS file check find is still reported, positioned.
+  test('errors only the build checks find, and a key only OpenSSL refuses, with file:line:col', async () => {
+    const dir = tempDir();
+    const file = path.join(dir, 'v.conf');
+    fs.writeFileSync(file, [
+      'events {}', 'http {', '    ssl_ciphers HIGH:!aNULL:!MD5;', '    proxy_ssl_ciphers DEFAULT;',
+      '    server {', '        listen 127.0.0.1:8080 default_server;', '        location / { proxy_pass http://missing_upstream; }', '    }',
+      '    server {', '        listen 127.0.0.1:8080 default_server;', '    }', '}', '',
+    ].join('\n'));
+    const r = await runCli(['-t', '-c', file]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toContain(`tsproxy: [emerg] host not found in upstream "missing_upstream" in ${file}:7:33\n`);
+    expect(r.stderr).toContain(`tsproxy: [emerg] a duplicate default server for 127.0.0.1:8080 in ${file}:10:16\n`);
+    expect(r.stderr.trimEnd().split('\n').pop()).toBe(`tsproxy: configuration file ${file} test failed`);
+
+    fs.writeFileSync(path.join(dir, 'cert.pem'), 'not a certificate\n');
+    fs.writeFileSync(path.join(dir, 'key.pem'), 'not a key\n');
+    fs.writeFileSync(file, [
+      'events {}', 'http {', '    ssl_ciphers HIGH:!aNULL:!MD5;', '    server {', '        listen 127.0.0.1:8443 ssl;',
+      '        ssl_certificate cert.pem;', '        ssl_certificate_key key.pem;', '    }', '}', '',
+    ].join('\n'));
+    const t = await runCli(['-t', '-c', file]);
+    expect(t.code).toBe(1);
+    expect(t.stderr).toMatch(new RegExp(`tsproxy: \\[emerg\\] cannot load certificate key "${path.join(dir, 'key.pem').replace(/[.]/g, '\\.')}": .+ in ${file.replace(/[.]/g, '\\.')}:7:29\n`));
+  });
+
   test('-q prints nothing on success', async () => {
     const r = await runCli(['-t', '-q', '-p', ROOT, '-c', 'conf/tsproxy.conf']);
     expect(r.code).toBe(0);

@@ -6,7 +6,6 @@
  * paired with keys by position as nginx does). File contents are read and checked afterwards by
  * src/config/tls-files.ts, once per distinct file.
  */
-import tls from 'node:tls';
 import { tlsReason } from '../tls-files.js';
 import type { CertificateConfig, PemFile, ProxySslConfig, SslConfig, TlsProtocol } from '../types.js';
 import {
@@ -42,14 +41,18 @@ const word: ValueParser<string> = (args) => args[0]!.value;
 
 /**
  * An OpenSSL list (ciphers, curves) checked against this Node's OpenSSL now, so `-t` and a reload
- * refuse a typo instead of the runtime failing to build its TLS contexts later.
+ * refuse a typo instead of the runtime failing to build its TLS contexts later. The table's own
+ * default (`builtIn`) is not checked: the table checks its defaults when it loads, and building
+ * a TLS context then (node:tls loaded, four contexts) cost every start and every `-t` ~12 ms,
+ * TLS or not. A config that writes the default gets what it gets without writing it.
  */
-function opensslList(option: 'ciphers' | 'ecdhCurve'): ValueParser<string> {
+function opensslList(option: 'ciphers' | 'ecdhCurve', builtIn: string): ValueParser<string> {
   return (args, d, r) => {
     const v = args[0]!.value;
-    if (option === 'ecdhCurve' && v === 'auto') return v;
+    if (v === builtIn) return v;
     try {
-      tls.createSecureContext({ [option]: v });
+      // node:tls is loaded here, not imported: a config without TLS never needs it.
+      process.getBuiltinModule('node:tls').createSecureContext({ [option]: v });
       return v;
     } catch (e) {
       return err(r, 'TSP_ERR_CONFIG_VALUE', `invalid value "${v}" in "${d.name}" directive: ${tlsReason(e)}`, args[0]!.loc);
@@ -76,11 +79,11 @@ function sslDirectives(contexts: readonly Context[], kind: SslArea): DirectiveSp
     }),
     s({ name: 'ssl_password_file', field: 'sslPasswordFile', parse: pathArg, initial: null, syntax: 'ssl_password_file file;', summary: 'Passphrases for encrypted keys, one per line, each tried in turn.' }),
     s({ name: 'ssl_protocols', field: 'sslProtocols', parse: protocols, args: [1, 4], default: 'TLSv1.2 TLSv1.3', syntax: 'ssl_protocols [TLSv1] [TLSv1.1] [TLSv1.2] [TLSv1.3];', summary: 'Enabled TLS versions.', note: 'SSLv2/SSLv3 are refused.' }),
-    s({ name: 'ssl_ciphers', field: 'sslCiphers', parse: opensslList('ciphers'), default: 'HIGH:!aNULL:!MD5', syntax: 'ssl_ciphers ciphers;', summary: 'OpenSSL cipher list for TLSv1.2 and below.' }),
+    s({ name: 'ssl_ciphers', field: 'sslCiphers', parse: opensslList('ciphers', 'HIGH:!aNULL:!MD5'), default: 'HIGH:!aNULL:!MD5', syntax: 'ssl_ciphers ciphers;', summary: 'OpenSSL cipher list for TLSv1.2 and below.' }),
     s({ name: 'ssl_prefer_server_ciphers', field: 'sslPreferServerCiphers', parse: flag, default: 'off', syntax: 'ssl_prefer_server_ciphers on | off;', summary: 'Prefer the server\'s cipher order.' }),
     s({ name: 'ssl_session_timeout', field: 'sslSessionTimeoutMs', parse: sessionTimeout, default: '5m', syntax: 'ssl_session_timeout time;', summary: 'How long a TLS session (ticket) may be resumed.' }),
     s({ name: 'ssl_session_tickets', field: 'sslSessionTickets', parse: flag, default: 'on', syntax: 'ssl_session_tickets on | off;', summary: 'Resume sessions with TLS session tickets.' }),
-    s({ name: 'ssl_ecdh_curve', field: 'sslEcdhCurve', parse: opensslList('ecdhCurve'), default: 'auto', syntax: 'ssl_ecdh_curve curve[:curve...] | auto;', summary: 'Curves for ECDHE key exchange.' }),
+    s({ name: 'ssl_ecdh_curve', field: 'sslEcdhCurve', parse: opensslList('ecdhCurve', 'auto'), default: 'auto', syntax: 'ssl_ecdh_curve curve[:curve...] | auto;', summary: 'Curves for ECDHE key exchange.' }),
     s({ name: 'ssl_dhparam', field: 'sslDhparam', parse: pathArg, initial: null, syntax: 'ssl_dhparam file;', summary: 'DH parameters for DHE ciphers.' }),
     s({ name: 'ssl_verify_client', field: 'sslVerifyClient', parse: verifyClient, default: 'off', syntax: 'ssl_verify_client on | off | optional | optional_no_ca;', summary: 'Request (optional) or require (on) a client certificate.' }),
     s({ name: 'ssl_verify_depth', field: 'sslVerifyDepth', parse: count, default: '1', syntax: 'ssl_verify_depth number;', summary: 'Longest client certificate chain.' }),
@@ -110,7 +113,7 @@ function proxySslDirectives(contexts: readonly Context[], kind: SslArea, nameDef
     s({ name: 'proxy_ssl_certificate_key', field: 'proxySslCertificateKey', parse: pathArg, initial: null, syntax: 'proxy_ssl_certificate_key file;', summary: 'Key of `proxy_ssl_certificate`.' }),
     s({ name: 'proxy_ssl_password_file', field: 'proxySslPasswordFile', parse: pathArg, initial: null, syntax: 'proxy_ssl_password_file file;', summary: 'Passphrases for an encrypted `proxy_ssl_certificate_key`.' }),
     s({ name: 'proxy_ssl_protocols', field: 'proxySslProtocols', parse: protocols, args: [1, 4], default: 'TLSv1.2 TLSv1.3', syntax: 'proxy_ssl_protocols [TLSv1] [TLSv1.1] [TLSv1.2] [TLSv1.3];', summary: 'TLS versions offered to upstreams.' }),
-    s({ name: 'proxy_ssl_ciphers', field: 'proxySslCiphers', parse: opensslList('ciphers'), default: 'DEFAULT', syntax: 'proxy_ssl_ciphers ciphers;', summary: 'OpenSSL cipher list for upstream TLS.' }),
+    s({ name: 'proxy_ssl_ciphers', field: 'proxySslCiphers', parse: opensslList('ciphers', 'DEFAULT'), default: 'DEFAULT', syntax: 'proxy_ssl_ciphers ciphers;', summary: 'OpenSSL cipher list for upstream TLS.' }),
     s({ name: 'proxy_ssl_session_reuse', field: 'proxySslSessionReuse', parse: flag, default: 'on', syntax: 'proxy_ssl_session_reuse on | off;', summary: 'Resume TLS sessions with upstreams.' }),
   ];
 }
