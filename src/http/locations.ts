@@ -98,6 +98,18 @@ function addFirst(map: Map<string, CompiledLocation> | null, key: string, loc: C
   return m;
 }
 
+/** The distinct lengths of the prefix paths, longest first (insertion into place: a level has a few). */
+function lengthsOf(prefixes: ReadonlyMap<string, CompiledLocation>): number[] {
+  const out: number[] = [];
+  for (const path of prefixes.keys()) {
+    const len = path.length;
+    let i = 0;
+    while (i < out.length && out[i]! > len) i++;
+    if (out[i] !== len) out.splice(i, 0, len);
+  }
+  return out;
+}
+
 export class LocationLevel {
   readonly #exact: ReadonlyMap<string, CompiledLocation>;
   /**
@@ -144,7 +156,7 @@ export class LocationLevel {
     this.#prefixes = prefixes ?? NO_LOCATIONS;
     this.#redirects = redirects ?? NO_LOCATIONS;
     this.#regexes = regexes ?? NO_LIST;
-    this.#lengths = prefixes === null ? NO_LIST : [...new Set([...prefixes.keys()].map((k) => k.length))].sort((a, b) => b - a);
+    this.#lengths = prefixes === null ? NO_LIST : lengthsOf(prefixes);
   }
 
   /** `trace`: --explain's list of the candidates looked at (undefined when serving). */
