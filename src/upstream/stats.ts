@@ -1,6 +1,7 @@
 /**
  * The counters behind the status document (issue 16, core/status/document.ts): plain fields and
- * one Float64Array per histogram, incremented where things happen, never allocated per request.
+ * one Float64Array per histogram (made at its first observation), incremented where things
+ * happen, never allocated per request.
  * They live here, below core/, because a Peer (which outlives reloads through the PeerRegistry)
  * carries its own; the http and stream servers' counters (core/status/) reuse the primitives.
  *
