@@ -80,12 +80,18 @@ export function mergeSettings(base: LocationSettings, own: OwnOf<'http'> | undef
  * client_body_buffer_size 16k on 64-bit systems, the temp path of a default build).
  */
 export function defaultClientBody(prefix: string): ClientBodyConfig {
+  // the last prefix's object again: asked for by each location of a build (read-only data)
+  if (lastDefaultClientBody !== null && lastDefaultClientBody.prefix === prefix) return lastDefaultClientBody.config;
   const d = DEFAULTS.http;
-  return {
+  const config: ClientBodyConfig = {
     bufferSizeBytes: d.clientBodyBufferSizeBytes, inFileOnly: d.clientBodyInFileOnly, singleBuffer: d.clientBodyInSingleBuffer,
     tempPath: resolvePath(prefix, d.clientBodyTempPath.path), tempLevels: d.clientBodyTempPath.levels, requestBuffering: d.proxyRequestBuffering,
   };
+  lastDefaultClientBody = { prefix, config };
+  return config;
 }
+
+let lastDefaultClientBody: { readonly prefix: string; readonly config: ClientBodyConfig } | null = null;
 
 /** client_body_* / proxy_request_buffering: present in the typed tree only when not nginx's defaults. */
 function mergeClientBody(base: ClientBodyConfig | undefined, own: OwnOf<'http'>, prefix: string): ClientBodyConfig | undefined {

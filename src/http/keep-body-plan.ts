@@ -44,6 +44,10 @@ function dependents(http: HttpConfig, name: string): Set<string> {
 
 function reads(template: string, names: ReadonlySet<string>): boolean {
   if (!template.includes('$')) return false;
+  // a template that reads a name has it in its text: most have none, and are not parsed
+  let named = false;
+  for (const n of names) if (template.includes(n)) named = true;
+  if (!named) return false;
   try {
     return listVariables(template).some((v) => names.has(v));
   } catch {
@@ -56,9 +60,16 @@ export function keepBodyPlan(ctx: { readonly bodyReaders: BodyReaders; readonly 
   const c = settings.clientBody ?? defaultClientBody(ctx.prefix);
   if (!c.requestBuffering) return null;
   const r = ctx.bodyReaders;
-  const templates = [...settings.addHeaders.map((h) => h.value), ...settings.proxySetHeaders.map((h) => h.value)];
-  let body = templates.some((t) => reads(t, r.body));
-  let file = templates.some((t) => reads(t, r.file));
+  let body = false;
+  let file = false;
+  for (const h of settings.addHeaders) {
+    body ||= reads(h.value, r.body);
+    file ||= reads(h.value, r.file);
+  }
+  for (const h of settings.proxySetHeaders) {
+    body ||= reads(h.value, r.body);
+    file ||= reads(h.value, r.file);
+  }
   for (const l of settings.accessLogs) {
     if (l.path === null) continue;
     const f = r.formats.get(l.format);

@@ -12,7 +12,7 @@ import { appendLogLine, type LogSink } from '../log.js';
 import type { UpstreamGroup } from '../upstream/group.js';
 import { redisFedOf } from '../core/redis/routing.js';
 import type { RedisFedGroups } from '../core/redis/fed-groups.js';
-import { compileRequestHeaders, compileResponseHeaders, type RequestHeaderPlan, type ResponseHeaderPlan, type RedirectDefaults } from './headers.js';
+import { compileRequestHeaders, compileResponseHeaders, headerSetCache, type HeaderSetCache, type RequestHeaderPlan, type ResponseHeaderPlan, type RedirectDefaults } from './headers.js';
 import { DEFAULTS, defaultClientBody } from '../config/location-settings.js';
 import { compileLogFormats, type LogFormatter } from './log-format.js';
 import type { CompiledLocation } from './locations.js';
@@ -187,6 +187,50 @@ export interface PlanContext {
   /** The config's scripts (js_import), null without. */
   readonly js: JsRuntime | null;
   readonly cacheZones: ReadonlyMap<string, CacheZone>;
+  /** What many plans of this config share (see PlanShared). */
+  readonly shared: PlanShared;
+}
+
+/**
+ * Parts of plans that are equal for many locations, made once per config build (issue 18: a
+ * 10,000-server config made ~31,000 plans, each with its own copy of the same templates, header
+ * sets and empty arrays; half of the build's allocation). Everything here is read-only once made:
+ * a plan never changes a template, a set or an array it got.
+ */
+export interface PlanShared {
+  /** Compiled templates by text (a template is a function of the request alone, given the config's maps). */
+  readonly templates: Map<string, CompiledTemplate>;
+  /** `tc` of every plan: compile through `templates`. */
+  readonly tc: (t: string) => CompiledTemplate;
+  /** The drop and hide sets of header plans (headers.ts). */
+  readonly headerSets: HeaderSetCache;
+  /** `index` templates by the settings' array (inherited settings share the array). */
+  readonly index: Map<readonly string[], readonly CompiledTemplate[]>;
+  /** keepBodyPlan by settings object. */
+  readonly keepBody: Map<LocationSettings, KeepBodyPlan | null>;
+  /** requestBodyFile by client-body settings (the default's key: null). */
+  readonly bodyFile: Map<ClientBodyConfig | null, BodyFilePlan>;
+  /** retry statuses by the proxy_next_upstream list. */
+  readonly retryStatuses: Map<readonly NextUpstreamCondition[], ReadonlySet<number>>;
+}
+
+/** One empty array for every plan part that is empty (frozen: shared by many plans). */
+const EMPTY: readonly never[] = Object.freeze([]);
+
+function planShared(templates: TemplateContext): PlanShared {
+  const compiled = new Map<string, CompiledTemplate>();
+  return {
+    templates: compiled,
+    tc: (t) => {
+      let c = compiled.get(t);
+      if (c === undefined) {
+        c = mustCompile('template', () => compileTemplate(t, templates), t);
+        compiled.set(t, c);
+      }
+      return c;
+    },
+    headerSets: headerSetCache(), index: new Map(), keepBody: new Map(), bodyFile: new Map(), retryStatuses: new Map(),
+  };
 }
 
 /** $proxy_port of a proxy_pass host ("backend", "127.0.0.1:9001", "[::1]:80"): its port, else the scheme's. */
@@ -216,6 +260,7 @@ export function buildPlanContext(
       conn: new Map((http.limitConnZones ?? []).map((z) => [z.name, z])),
     },
     cacheZones: new Map((http.cacheZones ?? []).map((z) => [z.name, new CacheZone(z, deps.cacheStats?.(z.name) ?? new CacheZoneStats())])),
+    shared: planShared(templates),
   };
 }
 
@@ -224,11 +269,12 @@ export function buildPlanContext(
  * failure here is a gap in that check, so it fails the load or reload loudly instead of serving
  * with some other template.
  */
-function mustCompile<T>(what: string, compile: () => T): T {
+function mustCompile<T>(what: string, compile: () => T, text?: string): T {
   try {
     return compile();
   } catch (err) {
-    throw new TsproxyError('TSP_ERR_CONFIG_VALUE', `${what} cannot be compiled although the config check accepted it: ${(err as Error).message}`, { cause: err });
+    const name = text === undefined ? what : `${what} "${text}"`;
+    throw new TsproxyError('TSP_ERR_CONFIG_VALUE', `${name} cannot be compiled although the config check accepted it: ${(err as Error).message}`, { cause: err });
   }
 }
 
@@ -246,7 +292,7 @@ function redisPlan(ctx: PlanContext, group: UpstreamGroup | null): ProxyPlan['re
 }
 
 function compile(ctx: PlanContext, t: string): CompiledTemplate {
-  return mustCompile(`template "${t}"`, () => compileTemplate(t, ctx.templates));
+  return ctx.shared.tc(t);
 }
 
 const STATUS_CONDITIONS: Partial<Record<NextUpstreamCondition, number>> = {
@@ -268,7 +314,8 @@ export function compileLocationPlan(
   /** A location if's anonymous location: its steps run inside the enclosing location's. */
   ifBlock: LocationConfig | null = null,
 ): LocationPlan {
-  const tc = (t: string) => compile(ctx, t);
+  const shared = ctx.shared;
+  const tc = shared.tc;
   let proxy: ProxyPlan | null = null;
   let redirectDefault: RedirectDefaults | null = null;
   if (handler.kind === 'proxy' || handler.kind === 'websocket') {
@@ -283,18 +330,14 @@ export function compileLocationPlan(
     const prefix = m !== undefined && (m.kind === 'prefix' || m.kind === 'prefixNoRegex' || m.kind === 'exact') ? m.path : null;
     const staticUri = target.uri !== null && !/\$/.test(target.uri) ? target.uri : null;
     if (prefix !== null) redirectDefault = target.uri === null ? { from: `${target.raw.replace(/\/$/, '')}/`, to: '/' } : staticUri !== null ? { from: target.raw, to: prefix } : null;
-    const conds = new Set(settings.proxyNextUpstream);
-    const retryStatuses = new Set<number>();
-    for (const c of conds) {
-      const s = STATUS_CONDITIONS[c];
-      if (s !== undefined) retryStatuses.add(s);
-    }
+    const conds = settings.proxyNextUpstream;
+    const retryStatuses = retryStatusesOf(shared, conds);
     proxy = {
       group,
       upstreamName: target.upstream,
       proxyHost,
       proxyPort: proxyPortOf(proxyHost, https ? 'https' : 'http'),
-      reqHeaders: compileRequestHeaders(settings, tc),
+      reqHeaders: compileRequestHeaders(settings, tc, shared.headerSets),
       prefix: staticUri !== null && !target.dynamic ? prefix : null,
       replacement: target.dynamic ? null : staticUri,
       dynamicTarget: target.dynamic ? tc(target.raw.replace(/^https?:\/\//i, '')) : null,
@@ -303,14 +346,14 @@ export function compileLocationPlan(
       passBody: settings.proxyPassRequestBody,
       requestBufferBytes: settings.proxyPassRequestBody && (settings.clientBody?.requestBuffering ?? true)
         ? (settings.clientBody?.bufferSizeBytes ?? DEFAULT_CLIENT_BODY_BUFFER_BYTES) : -1,
-      requestBodyFile: bodyFilePlan(settings.clientBody ?? defaultClientBody(ctx.prefix)),
+      requestBodyFile: sharedBodyFilePlan(ctx, settings.clientBody),
       method: settings.proxyMethod === null ? null : tc(settings.proxyMethod),
       hashKey: group !== null && group.config.method.kind === 'hash' ? tc(group.config.method.key) : null,
       http10: settings.proxyHttpVersion === '1.0',
-      retryOnError: conds.has('error'),
-      retryOnTimeout: conds.has('timeout'),
-      retryOnInvalidHeader: conds.has('invalid_header'),
-      retryNonIdempotent: conds.has('non_idempotent'),
+      retryOnError: conds.includes('error'),
+      retryOnTimeout: conds.includes('timeout'),
+      retryOnInvalidHeader: conds.includes('invalid_header'),
+      retryNonIdempotent: conds.includes('non_idempotent'),
       retryStatuses,
       tries: settings.proxyNextUpstreamTries,
       retryTimeoutMs: settings.proxyNextUpstreamTimeoutMs,
@@ -340,19 +383,19 @@ export function compileLocationPlan(
     location,
     settings,
     handler,
-    resHeaders: compileResponseHeaders(headerSettings, redirectDefault, tc),
+    resHeaders: compileResponseHeaders(headerSettings, redirectDefault, tc, shared.headerSets),
     accessLogs: compileAccessLogs(ctx, settings.accessLogs),
     root: tc(settings.root),
-    index: settings.index.map(tc),
+    index: indexOf(shared, settings.index),
     proxy,
     fastcgi,
     fastcgiNames: compileFastcgiNames(settings.fastcgi),
     returnText: handler.kind === 'return' && handler.text !== null ? tc(handler.text) : null,
     realIp: compileRealIp(settings.realIp),
-    errorPages: compileErrorPages(settings.errorPages, tc),
-    rewrites: ifBlock !== null ? [] : compileRewrites(location?.config ?? null, server, tc, (b) =>
+    errorPages: settings.errorPages.length === 0 ? EMPTY : compileErrorPages(settings.errorPages, tc),
+    rewrites: ifBlock !== null ? EMPTY : compileRewrites(location?.config ?? null, server, tc, (b) =>
       b.location === null ? null : compileLocationPlan(ctx, location, b.location.settings, b.location.handler, null, b.location)),
-    keepBody: proxy === null ? null : keepBodyPlan(ctx, settings),
+    keepBody: proxy === null ? null : sharedKeepBodyPlan(ctx, settings),
     access: compileAccessPlan(settings.access, tc, ctx.prefix, ctx.js !== null && location?.config.jsAccess !== undefined ? ctx.js.accessCheck(location.config.jsAccess) : null),
     files: compileFilePlan(settings, location?.config.match ?? null),
     tryFiles: compileTryFiles((ifBlock === null ? (location?.config ?? server) : null)?.tryFiles, tc),
@@ -363,6 +406,38 @@ export function compileLocationPlan(
     js: ctx.js?.locationPlan(location?.config ?? null, handler, settings) ?? null,
     cache: proxy === null || handler.kind !== 'proxy' ? null : compileCachePlan(settings, proxy, ctx.cacheZones, tc),
   };
+}
+
+function retryStatusesOf(shared: PlanShared, conds: readonly NextUpstreamCondition[]): ReadonlySet<number> {
+  let set = shared.retryStatuses.get(conds);
+  if (set === undefined) {
+    const statuses = new Set<number>();
+    for (const c of conds) {
+      const s = STATUS_CONDITIONS[c];
+      if (s !== undefined) statuses.add(s);
+    }
+    shared.retryStatuses.set(conds, (set = statuses));
+  }
+  return set;
+}
+
+function indexOf(shared: PlanShared, index: readonly string[]): readonly CompiledTemplate[] {
+  let out = shared.index.get(index);
+  if (out === undefined) shared.index.set(index, (out = index.length === 0 ? EMPTY : index.map(shared.tc)));
+  return out;
+}
+
+function sharedKeepBodyPlan(ctx: PlanContext, settings: LocationSettings): KeepBodyPlan | null {
+  let plan = ctx.shared.keepBody.get(settings);
+  if (plan === undefined) ctx.shared.keepBody.set(settings, (plan = keepBodyPlan(ctx, settings)));
+  return plan;
+}
+
+function sharedBodyFilePlan(ctx: PlanContext, clientBody: ClientBodyConfig | undefined): BodyFilePlan {
+  const key = clientBody ?? null;
+  let plan = ctx.shared.bodyFile.get(key);
+  if (plan === undefined) ctx.shared.bodyFile.set(key, (plan = bodyFilePlan(clientBody ?? defaultClientBody(ctx.prefix))));
+  return plan;
 }
 
 function upstreamTls(ctx: PlanContext, p: ProxySslConfig, proxyHost: string | null, tc: (t: string) => CompiledTemplate): UpstreamTlsPlan | null {
@@ -380,7 +455,8 @@ function upstreamTls(ctx: PlanContext, p: ProxySslConfig, proxyHost: string | nu
   return tls === null ? null : planUpstreamTls(tls, p.name, proxyHost, tc);
 }
 
-function compileAccessLogs(ctx: PlanContext, logs: readonly AccessLogConfig[]): AccessLogPlan[] {
+function compileAccessLogs(ctx: PlanContext, logs: readonly AccessLogConfig[]): readonly AccessLogPlan[] {
+  if (logs.every((l) => l.path === null)) return EMPTY;
   const out: AccessLogPlan[] = [];
   for (const l of logs) {
     if (l.path === null) continue;
@@ -403,7 +479,10 @@ function compileRewrites(
   server: HttpServerConfig | null,
   tc: (t: string) => CompiledTemplate,
   ifPlan: IfPlanOf,
-): RewriteStep[] {
+): readonly RewriteStep[] {
+  const level = location ?? server;
+  // most levels have no rewrite, set, if, break or return: one shared empty list
+  if (level === null || (level.rewrites.length === 0 && (level.sets ?? EMPTY).length === 0 && (level.extras ?? EMPTY).length === 0)) return EMPTY;
   return mustCompile('rewrite', () => {
     if (location !== null) {
       const ret = location.handler.kind === 'return' ? location.handler.loc : null;

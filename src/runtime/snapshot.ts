@@ -109,11 +109,18 @@ async function buildGroups(
   // Prepared in batches whose names are looked up in parallel (dns.lookup runs on libuv's 4
   // threads, so more in flight would only queue). A batch is awaited whole before the slice is
   // checked: most of a prepare runs after its first await, in the microtasks the await drains.
+  // A group without a name to look up is prepared at once (prepareNow: no promise per group).
   for (let i = 0; i < upstreams.length; i += GROUP_BATCH) {
-    await Promise.all(upstreams.slice(i, i + GROUP_BATCH).map(async (u) => {
+    const lookups: Promise<void>[] = [];
+    for (let j = i; j < Math.min(i + GROUP_BATCH, upstreams.length); j++) {
+      const u = upstreams[j]!;
       // prepare, not create: nothing a running config uses changes until the snapshot is committed.
-      groups.set(u.name, await UpstreamGroup.prepare(u, registry, { namespace, logger, ...optionalPrevious(previous?.get(u.name)) }));
-    }));
+      const opts = { namespace, logger, ...optionalPrevious(previous?.get(u.name)) };
+      const now = UpstreamGroup.prepareNow(u, registry, opts);
+      if (now !== null) groups.set(u.name, now);
+      else lookups.push(UpstreamGroup.prepare(u, registry, opts).then((g) => void groups.set(u.name, g)));
+    }
+    if (lookups.length > 0) await Promise.all(lookups);
     if (slice.due()) await slice.yield();
   }
   // in config order, whatever order the names resolved in

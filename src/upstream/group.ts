@@ -20,7 +20,7 @@ import { createBalancer, supportsBackup, type Balancer, type BalancerOptions, ty
 import { PeerEntry, peerParamsOf } from './entry.js';
 import { notePick, noteOutcome, noteSuccess } from './health/passive.js';
 import { Peer, peerKeyOf, type PeerAddress } from './peer.js';
-import { registryKey, type PeerRegistry } from './registry.js';
+import type { PeerRegistry } from './registry.js';
 import { ResolvingServers, type ResolveLogger } from './resolve-loop.js';
 import { NameResolver } from './resolve.js';
 import { nowMs } from '../event-clock.js';
@@ -70,13 +70,34 @@ interface PeerSet {
   readonly single: boolean;
 }
 
+/** Groups with more addresses than this count repeated addresses in a Map, smaller ones by a scan. */
+const SCAN_PEERS = 16;
+
+const NO_ENTRIES: readonly PeerEntry[] = Object.freeze([]);
+const NO_ADDRESSES: readonly PeerAddress[] = Object.freeze([]);
+
+/** How many of `entries` are peers of the address `key`. */
+function countKey(entries: readonly PeerEntry[], key: string): number {
+  let n = 0;
+  for (const e of entries) if (e.peer.key === key) n++;
+  return n;
+}
+
 const EMPTY_SET: PeerSet = { entries: [], primary: [], backup: [], peers: [], registryKeys: [], tries: 0, entryOf: new Map(), single: false };
 
-async function addressesOf(server: UpstreamServerConfig, resolve: Resolver): Promise<PeerAddress[]> {
+/** The address of a `server` line that names an IP address or a unix path; null for a name to look up. */
+function literalAddress(server: UpstreamServerConfig): PeerAddress | null {
   const target = server.target;
-  if (target.kind === 'unix') return [target];
+  if (target.kind === 'unix') return target;
   const host = target.host.startsWith('[') && target.host.endsWith(']') ? target.host.slice(1, -1) : target.host;
-  if (isIP(host) !== 0) return [{ kind: 'tcp', host, port: target.port }];
+  return isIP(host) !== 0 ? { kind: 'tcp', host, port: target.port } : null;
+}
+
+async function addressesOf(server: UpstreamServerConfig, resolve: Resolver): Promise<PeerAddress[]> {
+  const literal = literalAddress(server);
+  if (literal !== null) return [literal];
+  const target = server.target as Extract<UpstreamServerConfig['target'], { kind: 'tcp' }>;
+  const host = target.host.startsWith('[') && target.host.endsWith(']') ? target.host.slice(1, -1) : target.host;
   let found: string[];
   try {
     found = await resolve(host);
@@ -175,26 +196,38 @@ export class UpstreamGroup {
     const cfg = this.config;
     const primary: PeerEntry[] = [];
     const backup: PeerEntry[] = [];
-    // nginx keeps two identical lines as two peers: the n-th line of an address is its own peer
-    const occurrences = new Map<string, number>();
-    cfg.servers.forEach((server, i) => {
+    // nginx keeps two identical lines as two peers: the n-th line of an address is its own peer.
+    // Counted in a Map only for large groups: a reload makes 10,000 groups of a few peers.
+    let total = 0;
+    for (const list of addresses) total += list.length;
+    const occurrences = total > SCAN_PEERS ? new Map<string, number>() : null;
+    for (let i = 0; i < cfg.servers.length; i++) {
+      const server = cfg.servers[i]!;
+      const list = addresses[i]!;
+      if (list.length === 0) continue;
       const params = peerParamsOf(server);
-      for (const address of addresses[i]!) {
+      for (const address of list) {
         const key = peerKeyOf(address);
-        const n = (occurrences.get(key) ?? 0) + 1;
-        occurrences.set(key, n);
+        const n = occurrences === null ? 1 + countKey(primary, key) + countKey(backup, key) : (occurrences.get(key) ?? 0) + 1;
+        occurrences?.set(key, n);
         const id = n === 1 ? key : `${key}#${n}`;
         const peer = current?.get(id) ?? this.#registry.get(this.#registryName, id) ?? new Peer(this.#registryName, address, n);
         (server.backup ? backup : primary).push(new PeerEntry(peer, params));
       }
-    });
-    const entries = [...primary, ...backup];
+    }
+    const entries = backup.length === 0 ? primary : [...primary, ...backup];
     const peers = entries.map((e) => e.peer);
+    const entryOf = new Map<Peer, PeerEntry>();
+    let tries = 0;
+    for (const e of entries) {
+      entryOf.set(e.peer, e);
+      if (!e.params.down) tries++;
+    }
     return {
-      entries, primary, backup, peers,
-      registryKeys: peers.map((p) => registryKey(this.#registryName, p.id)),
-      tries: entries.filter((e) => !e.params.down).length,
-      entryOf: new Map(entries.map((e) => [e.peer, e])),
+      entries, primary, backup: backup.length === 0 ? NO_ENTRIES : backup, peers,
+      registryKeys: peers.map((p) => p.registryKey),
+      tries,
+      entryOf,
       single: entries.length === 1,
     };
   }
@@ -213,6 +246,8 @@ export class UpstreamGroup {
    * changes nothing. The group picks nothing until commit().
    */
   static async prepare(cfg: UpstreamConfig, registry: PeerRegistry, opts: GroupOptions = {}): Promise<UpstreamGroup> {
+    const now = UpstreamGroup.prepareNow(cfg, registry, opts);
+    if (now !== null) return now;
     const group = new UpstreamGroup(cfg, opts, registry);
     const resolve = opts.resolve ?? defaultResolve;
     const useBackup = supportsBackup(cfg.method);
@@ -222,6 +257,29 @@ export class UpstreamGroup {
       if (server.resolve === true && group.#resolving !== null) return group.#resolving.first(i, opts.previous?.addressesOfLine(server) ?? []);
       return addressesOf(server, resolve);
     }));
+    group.#prepare(addresses);
+    return group;
+  }
+
+  /**
+   * prepare() at once when no `server` line has a name to look up (IP addresses and unix paths):
+   * what prepare() would give, without a promise per group and per line (a reload prepares
+   * 10,000 such groups). null when a line needs the resolver.
+   */
+  static prepareNow(cfg: UpstreamConfig, registry: PeerRegistry, opts: GroupOptions = {}): UpstreamGroup | null {
+    const useBackup = supportsBackup(cfg.method);
+    const resolving = cfg.resolver != null;
+    const addresses: (readonly PeerAddress[])[] = [];
+    for (const server of cfg.servers) {
+      if (server.backup && !useBackup) {
+        addresses.push(NO_ADDRESSES);
+        continue;
+      }
+      const literal = server.resolve === true && resolving ? null : literalAddress(server);
+      if (literal === null) return null;
+      addresses.push([literal]);
+    }
+    const group = new UpstreamGroup(cfg, opts, registry);
     group.#prepare(addresses);
     return group;
   }

@@ -10,6 +10,7 @@
 import type { ListenAddress } from '../config/types.js';
 import { addressKey } from '../config/units.js';
 import { PeerStats } from './stats.js';
+import { registryKey } from './registry.js';
 
 /** A resolved address: an IP literal and port, or a unix socket path. */
 export type PeerAddress = ListenAddress;
@@ -27,6 +28,8 @@ export class Peer {
    */
   readonly id: string;
   readonly upstream: string;
+  /** Its key in the PeerRegistry (registryKey of `upstream` and `id`), made once: every reload's groups list it. */
+  readonly registryKey: string;
   readonly address: PeerAddress;
   /** null for unix peers. */
   readonly host: string | null;
@@ -94,6 +97,7 @@ export class Peer {
     this.address = address;
     this.key = peerKeyOf(address);
     this.id = occurrence === 1 ? this.key : `${this.key}#${occurrence}`;
+    this.registryKey = registryKey(upstream, this.id);
     if (address.kind === 'unix') {
       this.host = null;
       this.port = 0;

@@ -1,6 +1,7 @@
 /**
  * The counters behind the status document (issue 16, core/status/document.ts): plain fields and
- * one Float64Array per histogram, incremented where things happen, never allocated per request.
+ * one Float64Array per histogram (made at its first observation), incremented where things
+ * happen, never allocated per request.
  * They live here, below core/, because a Peer (which outlives reloads through the PeerRegistry)
  * carries its own; the http and stream servers' counters (core/status/) reuse the primitives.
  *
@@ -17,15 +18,28 @@ export const HISTOGRAM_SLOTS = LATENCY_BOUNDS_S.length + 3;
 const SUM = LATENCY_BOUNDS_S.length + 1;
 const COUNT = LATENCY_BOUNDS_S.length + 2;
 
+/**
+ * The zeros every histogram and response count shows until its first observation: never written
+ * (observe() and countResponse() write into an array of their own, made then). A 10,000-server
+ * config has 20,000 peers and 10,000 server blocks, most of which never see a request, and each
+ * Float64Array is ~200 bytes of heap (13 MB in all, before they were made on first use).
+ */
+const NO_SLOTS = new Float64Array(HISTOGRAM_SLOTS);
+
 /** Not cumulative: counts[i] observations fell in (bounds[i-1], bounds[i]]. */
 export class LatencyHistogram {
-  readonly slots = new Float64Array(HISTOGRAM_SLOTS);
+  #slots: Float64Array | null = null;
+
+  /** Read-only: shared zeros until the first observation. */
+  get slots(): Float64Array {
+    return this.#slots ?? NO_SLOTS;
+  }
 
   observe(seconds: number): void {
     const bounds = LATENCY_BOUNDS_S;
     let i = 0;
     while (i < bounds.length && seconds > bounds[i]!) i++;
-    const s = this.slots;
+    const s = (this.#slots ??= new Float64Array(HISTOGRAM_SLOTS));
     s[i]!++;
     s[SUM] += seconds;
     s[COUNT]!++;
@@ -41,6 +55,9 @@ export function histogramOf(slots: ArrayLike<number>, offset = 0): { bounds: rea
 
 /** Responses by class: index 0 = xxx (no response), 1..5 = 1xx..5xx. */
 export const CLASS_SLOTS = 6;
+
+/** What `responses` shows until the first response: zeros, never written (see NO_SLOTS). */
+export const NO_CLASSES = new Float64Array(CLASS_SLOTS);
 
 export function classIndex(status: number): number {
   const c = Math.trunc(status / 100);
@@ -79,8 +96,17 @@ export class PeerStats {
   timeouts = 0;
   retries = 0;
   checks = 0;
-  readonly responses = new Float64Array(CLASS_SLOTS);
+  #responses: Float64Array | null = null;
   readonly responseTime = new LatencyHistogram();
+
+  /** Responses by class (classIndex). Read-only: shared zeros until the first one. */
+  get responses(): Float64Array {
+    return this.#responses ?? NO_CLASSES;
+  }
+
+  countResponse(classIndex: number): void {
+    (this.#responses ??= new Float64Array(CLASS_SLOTS))[classIndex]!++;
+  }
 
   /** The flat form (a copy), for deltas and sums across processes. */
   values(): number[] {
@@ -115,7 +141,7 @@ export function accountAttempt(a: UpstreamAttempt, http: boolean, now: number, r
   if (retried) s.retries++;
   if (a.timedOut) s.timeouts++;
   else if (a.connectMs < 0 && a.endMs >= 0) s.connectFailures++;
-  if (http) s.responses[a.headerMs >= 0 || a.status === 101 ? classIndex(a.status) : 0]!++;
+  if (http) s.countResponse(a.headerMs >= 0 || a.status === 101 ? classIndex(a.status) : 0);
   s.responseTime.observe((a.endMs >= 0 ? a.endMs : now - a.startMs) / 1000);
 }
 

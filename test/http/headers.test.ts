@@ -4,6 +4,7 @@ import {
   buildResponseHeaders,
   compileRequestHeaders,
   compileResponseHeaders,
+  headerSetCache,
   type TemplateCompiler,
 } from '../../src/http/headers.js';
 import { HEAD_READY, HeadAccumulator } from '../../src/wire/head-accumulator.js';
@@ -130,5 +131,42 @@ describe('response headers', () => {
       compile,
     );
     expect(lines(buildResponseHeaders(rules, r, 302, { host: 'pub.test' }))).toEqual(['Location: https://pub.test/two/x?y']);
+  });
+});
+
+describe('header sets shared by the plans of one build', () => {
+  it('locations with equal header settings share one set; a location that differs gets its own, and neither leaks into the other', () => {
+    const cache = headerSetCache();
+    const plain = compileRequestHeaders(locationSettings(), compile, cache);
+    const alsoPlain = compileRequestHeaders(locationSettings({ proxySetHeaders: [] }), compile, cache);
+    const setsXff = compileRequestHeaders(locationSettings({ proxySetHeaders: [headerOp('X-Forwarded-For', '$a'), headerOp('X-Secret', 's')] }), compile, cache);
+    const noForwarded = compileRequestHeaders(locationSettings({ proxyForwardedHeaders: false }), compile, cache);
+    expect(alsoPlain.drop).toBe(plain.drop);
+    expect(setsXff.drop).not.toBe(plain.drop);
+    const h = req('GET / HTTP/1.1\r\nHost: front.test\r\nX-Secret: 1\r\nX-Forwarded-For: 1.1.1.1\r\n\r\n');
+    // the plain location forwards X-Secret and appends to X-Forwarded-For, as it did before the other compiled
+    expect(lines(buildRequestHeaders(plain, h, ctx, {}))).toEqual([
+      'Host: backend', 'X-Secret: 1', 'X-Forwarded-For: 1.1.1.1, 10.0.0.9', 'X-Real-IP: 10.0.0.9', 'X-Forwarded-Proto: http',
+    ]);
+    expect(lines(buildRequestHeaders(setsXff, h, ctx, { a: 'mine' }))).toEqual([
+      'Host: backend', 'X-Real-IP: 10.0.0.9', 'X-Forwarded-Proto: http', 'X-Forwarded-For: mine', 'X-Secret: s',
+    ]);
+    expect(noForwarded.forwardFor).toBe(false);
+    expect(lines(buildRequestHeaders(noForwarded, h, ctx, {}))).toEqual(['Host: backend', 'X-Secret: 1', 'X-Forwarded-For: 1.1.1.1']);
+    // compiled again after the others: still the plain answer
+    expect(compileRequestHeaders(locationSettings(), compile, cache).forwardFor).toBe(true);
+  });
+
+  it('hide sets: equal proxy_hide_header / proxy_pass_header lists share one, others keep theirs', () => {
+    const cache = headerSetCache();
+    const res = (text: string) => parseResponseHead(text, 'GET')!;
+    const plain = compileResponseHeaders(locationSettings(), null, compile, cache);
+    const hides = compileResponseHeaders(locationSettings({ proxyHideHeaders: ['X-Powered-By'] }), null, compile, cache);
+    const passes = compileResponseHeaders(locationSettings({ proxyPassHeaders: ['X-Accel-Expires'] }), null, compile, cache);
+    expect(compileResponseHeaders(locationSettings(), null, compile, cache).hide).toBe(plain.hide);
+    const r = res('HTTP/1.1 200 OK\r\nX-Powered-By: php\r\nX-Accel-Expires: 5\r\n\r\n');
+    expect(lines(buildResponseHeaders(plain, r, 200, {}))).toEqual(['X-Powered-By: php']);
+    expect(lines(buildResponseHeaders(hides, r, 200, {}))).toEqual([]);
+    expect(lines(buildResponseHeaders(passes, r, 200, {}))).toEqual(['X-Powered-By: php', 'X-Accel-Expires: 5']);
   });
 });

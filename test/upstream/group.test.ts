@@ -56,6 +56,31 @@ describe('UpstreamGroup.create', () => {
   });
 });
 
+describe('UpstreamGroup.prepareNow', () => {
+  test('literal addresses are prepared at once, as prepare() does; a line with a name to look up leaves it to prepare()', async () => {
+    const cfg = upstream('app', [server('127.0.0.1:9001'), server('[::1]:9002', { backup: true }), server('unix:/tmp/app.sock')]);
+    const now = UpstreamGroup.prepareNow(cfg, new PeerRegistry())!;
+    const later = await UpstreamGroup.prepare(cfg, new PeerRegistry(), { resolve: async () => [] });
+    for (const g of [now, later]) g.commit();
+    expect(now.peers.map((p) => p.key)).toEqual(later.peers.map((p) => p.key));
+    expect(now.backup.map((e) => e.peer.key)).toEqual(['[::1]:9002']);
+    expect(now.tries).toBe(later.tries);
+    expect(UpstreamGroup.prepareNow(upstream('app', [server('127.0.0.1:9001'), server('backend.test:80')]), new PeerRegistry())).toBeNull();
+  });
+
+  test('repeated lines of one address are peers of their own, in small groups and in large ones alike', async () => {
+    for (const n of [3, 40]) {
+      const lines = Array.from({ length: n }, (_, i) => server(i % 2 === 0 ? '127.0.0.1:1' : `127.0.0.1:${1000 + i}`));
+      const g = await UpstreamGroup.create(upstream('app', lines), new PeerRegistry());
+      const ids = g.peers.map((p) => p.id);
+      expect(new Set(ids).size).toBe(n);
+      expect(ids.filter((id) => id.startsWith('127.0.0.1:1#')).length).toBe(Math.ceil(n / 2) - 1);
+      expect(ids[2]).toBe('127.0.0.1:1#2');
+      expect(g.registryKeys).toEqual(ids.map((id) => `app ${id}`));
+    }
+  });
+});
+
 describe('UpstreamGroup.pick / release', () => {
   test('weighted round robin through the group, with accounting', async () => {
     const g = await UpstreamGroup.create(

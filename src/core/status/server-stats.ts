@@ -4,7 +4,7 @@
  * the block's name and listens, so a reload keeps them for blocks that stay. Plain increments at
  * the end of a request / session; the flat `values()` form is what workers report to the primary.
  */
-import { CLASS_SLOTS, HISTOGRAM_SLOTS, LatencyHistogram, classIndex } from '../../upstream/stats.js';
+import { CLASS_SLOTS, HISTOGRAM_SLOTS, LatencyHistogram, NO_CLASSES, classIndex } from '../../upstream/stats.js';
 
 /** Flat layout of ServerStats.values(). */
 export const SERVER_SLOT = { requests: 0, receivedBytes: 1, sentBytes: 2, responses: 3, requestTime: 3 + CLASS_SLOTS } as const;
@@ -17,8 +17,13 @@ export class ServerStats {
   writing = 0;
   receivedBytes = 0;
   sentBytes = 0;
-  readonly responses = new Float64Array(CLASS_SLOTS);
+  #responses: Float64Array | null = null;
   readonly requestTime = new LatencyHistogram();
+
+  /** Responses by class (classIndex). Read-only: shared zeros until the first one (upstream/stats.ts NO_CLASSES). */
+  get responses(): Float64Array {
+    return this.#responses ?? NO_CLASSES;
+  }
 
   /** A request this block answered ended: `status` 0 when nothing was sent (client gone, 444). */
   requestEnded(status: number, receivedBytes: number, sentBytes: number, seconds: number): void {
@@ -26,7 +31,7 @@ export class ServerStats {
     this.receivedBytes += receivedBytes;
     this.sentBytes += sentBytes;
     // 444 closes without a response: counted with the requests that got none
-    this.responses[status === 444 ? 0 : classIndex(status)]!++;
+    (this.#responses ??= new Float64Array(CLASS_SLOTS))[status === 444 ? 0 : classIndex(status)]!++;
     this.requestTime.observe(seconds);
   }
 
