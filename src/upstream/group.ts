@@ -294,16 +294,15 @@ export class UpstreamGroup {
     const pending = this.#pending;
     if (pending === null) return;
     this.#pending = null;
-    const keys = this.registryKeys;
-    this.entries.forEach((entry, i) => this.#join(entry, keys[i]));
+    for (const entry of this.entries) this.#join(entry);
     this.#balancer = pending.balancer;
     this.#backupBalancer = pending.backupBalancer;
     this.#resolving?.start();
   }
 
   /** A committed group balances `entry`: registered, smooth-RR for its weight, checked as the group says. */
-  #join({ peer, params }: PeerEntry, key?: string): void {
-    this.#registry.adopt(this.#registryName, peer, key);
+  #join({ peer, params }: PeerEntry): void {
+    this.#registry.adopt(this.#registryName, peer);
     peer.restartBalancing(params.weight);
     peer.watchActively(this.config.check);
   }

@@ -19,11 +19,12 @@ export class PeerRegistry {
 
   /**
    * Register a peer made by a reload being prepared (UpstreamGroup.prepare), at its commit().
-   * Returns false when the key already has a peer (then the registry keeps that one). `key`: its
-   * registry key when the caller has it already (a group's registryKeys: a reload's swap adopts
-   * every peer of the config, 20,000 on a 10,000-upstream one, and made each key again).
+   * Returns false when the key already has a peer (then the registry keeps that one). The key is
+   * the one the Peer made once (a reload's swap adopts every peer of the config, 20,000 on a
+   * 10,000-upstream one, and made each key again).
    */
-  adopt(upstreamName: string, peer: Peer, key: string = registryKey(upstreamName, peer.id)): boolean {
+  adopt(upstreamName: string, peer: Peer): boolean {
+    const key = peer.upstream === upstreamName ? peer.registryKey : registryKey(upstreamName, peer.id);
     if (this.#peers.has(key)) return false;
     peer.retired = false;
     this.#peers.set(key, peer);
