@@ -130,10 +130,15 @@ describe('check_status with worker_processes 2', () => {
     expect(refused.process.lastReloadError).toContain('no_such_directive');
     expect(peerOf(refused).requests).toBe(25);
 
-    // the primary records the history from the merged totals: a point every 5 s
+    // the primary records the history from the merged totals: a point every 5 s, listing the
+    // upstreams with a try in its interval
     await expect.poll(async () => (await fetchStatus(port)).doc.history.samples.length, { timeout: 20_000 }).toBeGreaterThanOrEqual(1);
     const { history } = (await fetchStatus(port)).doc;
     expect(history.intervalMs).toBe(5000);
-    expect(history.samples.at(-1)!.upstreams.app).toMatchObject({ errorRate: 0 });
+    const points = history.samples.length;
+    for (let i = 0; i < 5; i++) expect((await get(port, '/')).status).toBe(200);
+    const later = async () => (await fetchStatus(port)).doc.history.samples.slice(points).map((p) => p.upstreams.app).filter((u) => u !== undefined);
+    await expect.poll(async () => (await later()).some((u) => u.requestRate > 0), { timeout: 20_000 }).toBe(true);
+    expect((await later()).every((u) => u.errorRate === 0)).toBe(true);
   }, 60_000);
 });
