@@ -46,7 +46,12 @@ function reads(template: string, names: ReadonlySet<string>): boolean {
   if (!template.includes('$')) return false;
   // a template that reads a name has it in its text: most have none, and are not parsed
   let named = false;
-  for (const n of names) if (template.includes(n)) named = true;
+  for (const n of names) {
+    if (template.includes(n)) {
+      named = true;
+      break;
+    }
+  }
   if (!named) return false;
   try {
     return listVariables(template).some((v) => names.has(v));

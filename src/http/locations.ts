@@ -82,7 +82,6 @@ interface Search {
   captures: Captures | null;
 }
 
-/** The locations of one nesting level. */
 /**
  * The one empty map and list of every level that has no location of a kind (most servers have no
  * `=`, auto-redirecting or regex location): never written, they are only read per request. With
@@ -110,6 +109,7 @@ function lengthsOf(prefixes: ReadonlyMap<string, CompiledLocation>): number[] {
   return out;
 }
 
+/** The locations of one nesting level. */
 export class LocationLevel {
   readonly #exact: ReadonlyMap<string, CompiledLocation>;
   /**

@@ -14,7 +14,9 @@ import tls from 'node:tls';
 import { AdaptiveReadBuffer, CONNECTION_READ_FLOOR_BYTES, TUNNEL_READ_FLOOR_BYTES } from '../core/read-buffer.js';
 import type { Peer } from '../upstream/peer.js';
 import { connectOptions, type TlsSessionCache, type TlsTarget } from './upstream-tls.js';
-import { enterEvent, leaveEvent } from '../event-clock.js';
+import { atEvent } from '../event-clock.js';
+
+const emitData = (socket: net.Socket, chunk: Buffer): void => void socket.emit('data', chunk);
 
 /** TLS sessions kept (per peer and TLS key); bounded because proxy_ssl_name may vary per request. */
 const MAX_SESSIONS = 1024;
@@ -197,12 +199,7 @@ export class UpstreamConn {
   readonly #onRead = (n: number, buf: Buffer): boolean => {
     // The sink the chunk is written to, before the event can hand the connection to another owner.
     const sink = this.owner === null ? null : this.sink;
-    enterEvent();
-    try {
-      this.socket.emit('data', buf.subarray(0, n));
-    } finally {
-      leaveEvent();
-    }
+    atEvent(emitData, this.socket, buf.subarray(0, n));
     this.#reads.afterRead(n, sink === null || sink.writableLength > 0);
     return true;
   };

@@ -89,15 +89,20 @@ const EMPTY_SET: PeerSet = { entries: [], primary: [], backup: [], peers: [], re
 function literalAddress(server: UpstreamServerConfig): PeerAddress | null {
   const target = server.target;
   if (target.kind === 'unix') return target;
-  const host = target.host.startsWith('[') && target.host.endsWith(']') ? target.host.slice(1, -1) : target.host;
+  const host = bareHost(target.host);
   return isIP(host) !== 0 ? { kind: 'tcp', host, port: target.port } : null;
+}
+
+/** A host without the brackets of an IPv6 literal. */
+function bareHost(host: string): string {
+  return host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
 }
 
 async function addressesOf(server: UpstreamServerConfig, resolve: Resolver): Promise<PeerAddress[]> {
   const literal = literalAddress(server);
   if (literal !== null) return [literal];
   const target = server.target as Extract<UpstreamServerConfig['target'], { kind: 'tcp' }>;
-  const host = target.host.startsWith('[') && target.host.endsWith(']') ? target.host.slice(1, -1) : target.host;
+  const host = bareHost(target.host);
   let found: string[];
   try {
     found = await resolve(host);
