@@ -11,6 +11,7 @@ import { readConfigTree } from './config/parse.js';
 import { FileReads } from './config/file-reads.js';
 import { LEVEL_VALUES } from './log/levels.js';
 import type { ErrorLogTarget } from './log.js';
+import type { Config } from './config/types.js';
 import { formatErrorLine } from './log/error-layout.js';
 import { readRunningPid } from './runtime/pidfile.js';
 import { checkScripts } from './runtime/scripts.js';
@@ -85,9 +86,9 @@ let loadThread: Promise<import('./runtime/threaded-load.js').ConfigLoadThread> |
 const theLoadThread = () => (loadThread ??= runtime.threadedLoad().then((m) => new m.ConfigLoadThread()));
 
 /** A reload's load: the same loader, in a worker thread, so the serving thread does none of it. */
-async function reloadLoad(opts: CliOptions): Promise<Pick<LoadResult, 'config' | 'errors' | 'warnings'>> {
+async function reloadLoad(opts: CliOptions, running: Config): Promise<Pick<LoadResult, 'config' | 'errors' | 'warnings'>> {
   const { configPath, prefix } = resolvePaths(opts);
-  return (await theLoadThread()).load({ configPath, prefix, ...(opts.globals === null ? {} : { globals: opts.globals }) }, fileReads);
+  return (await theLoadThread()).load({ configPath, prefix, ...(opts.globals === null ? {} : { globals: opts.globals }) }, fileReads, running);
 }
 
 function load(opts: CliOptions): LoadResult {
@@ -253,8 +254,8 @@ async function main(argv: readonly string[]): Promise<number> {
     configureErrorLog(config.main.errorLogs, errorLog);
     const workers = (await runtime.workers()).workerCount(config);
     const serving = workers > 1
-      ? await (await runtime.primary()).servePrimary({ config, logger, errorLog, workers, load: () => reloadLoad(opts), onReloaded })
-      : await (await runtime.serve()).serve({ config, logger, load: () => reloadLoad(opts), onReloaded });
+      ? await (await runtime.primary()).servePrimary({ config, logger, errorLog, workers, load: (running) => reloadLoad(opts, running), onReloaded })
+      : await (await runtime.serve()).serve({ config, logger, load: (running) => reloadLoad(opts, running), onReloaded });
     done = serving.done;
   } catch (err) {
     return failed(err);

@@ -100,11 +100,15 @@ export function buildVirtualHosts(http: HttpConfig): Map<string, VirtualHosts> {
   return runNow(virtualHostSteps(http));
 }
 
-/** buildVirtualHosts in steps: a point where a reload may pause after each server and each listen key's index. */
-export function* virtualHostSteps(http: HttpConfig): Steps<Map<string, VirtualHosts>> {
+/**
+ * buildVirtualHosts in steps: a point where a reload may pause after each server and each listen
+ * key's index. `kept`: the compiled form of a server block a reload keeps (the previous config's
+ * object, see HttpSite); the others are compiled anew.
+ */
+export function* virtualHostSteps(http: HttpConfig, kept?: (cfg: HttpServerConfig) => CompiledServer | undefined): Steps<Map<string, VirtualHosts>> {
   const byKey = new Map<string, CompiledServer[]>();
   for (const cfg of http.servers) {
-    const server = new CompiledServer(cfg);
+    const server = kept?.(cfg) ?? new CompiledServer(cfg);
     const seen = new Set<string>();
     for (const l of cfg.listens) {
       if (seen.has(l.key)) continue;

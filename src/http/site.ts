@@ -73,6 +73,13 @@ export interface HttpSiteDeps {
   readonly listenStats?: (key: string) => ListenStats;
   /** The counters of a proxy_cache zone, kept across reloads (the runtime's StatusRegistry); default: the zone's own. */
   readonly cacheStats?: (zone: string) => CacheZoneStats;
+  /**
+   * The site in service, whose compiled servers this one may keep: its plan context is taken as
+   * is, and every server block of this config that is the very object of that site's config is
+   * not compiled again. The runtime passes it only when nothing such a server's compiled form
+   * reads has changed (runtime/snapshot.ts `keepableSite`).
+   */
+  readonly keepFrom?: HttpSite;
 }
 
 /** An HTTP/2 session (src/http2/session.ts) as the site tracks it: retire() sends GOAWAY. */
@@ -120,6 +127,8 @@ export class HttpSite {
   #cacheZones: readonly CacheZone[] = [];
   /** The counters of each listen address (kept across reloads by the runtime), when the runtime keeps them. */
   readonly #listenStats = new Map<string, ListenStats>();
+  /** What the build computed (a reload's next site may keep parts of it: HttpSiteDeps.keepFrom). */
+  readonly #parts: SiteParts;
 
   /**
    * Build a site at once (tests, --explain). A reload builds it in steps instead (HttpSite.steps),
@@ -136,6 +145,7 @@ export class HttpSite {
     this.limits = deps.limits ?? new LocalLimits();
     this.connectionCounts = deps.connectionCounts ?? LOCAL_COUNTS;
     this.logger = parts.logger;
+    this.#parts = parts;
     this.#tls = parts.tls;
     this.#vhosts = parts.vhosts;
     this.#serverReturns = parts.serverReturns;
@@ -155,6 +165,11 @@ export class HttpSite {
   /** The site built in steps (a reload pauses between servers; see src/time-slicer.ts). */
   static *steps(http: HttpConfig, deps: HttpSiteDeps): Steps<HttpSite> {
     return new HttpSite(http, deps, yield* siteParts(http, deps));
+  }
+
+  /** @internal What this site's build computed (the next site of a reload may keep parts of it). */
+  get parts(): SiteParts {
+    return this.#parts;
   }
 
   /** The status counters of the listen address `key`, null when none are kept (a site built alone). */
@@ -278,40 +293,60 @@ export class HttpSite {
 }
 
 /** What the long part of a site's build computes: routers, per-location plans, server-level returns. */
-interface SiteParts {
+export interface SiteParts {
   readonly logger: Logger;
   readonly vhosts: Map<string, VirtualHosts>;
   readonly ctx: PlanContext;
   readonly serverReturns: ReadonlyMap<CompiledServer, CompiledTemplate | null>;
   readonly tls: TlsServers;
+  /** How many server blocks this build compiled (the others were kept: HttpSiteDeps.keepFrom). */
+  readonly compiled: number;
 }
 
 /** The routers, then each server's plans: a point where a reload may pause after each server. */
 function* siteParts(http: HttpConfig, deps: HttpSiteDeps): Steps<SiteParts> {
-  const logger = deps.logger.child({ component: 'http' });
-  const vhosts = yield* virtualHostSteps(http);
+  const kept = deps.keepFrom?.parts ?? null;
+  const keptServers = kept === null ? null : compiledServersOf(kept.vhosts);
+  const logger = kept?.logger ?? deps.logger.child({ component: 'http' });
+  const vhosts = yield* virtualHostSteps(http, keptServers === null ? undefined : (cfg) => keptServers.get(cfg));
+  // a kept server has its plans, counters and server-level return already
+  const isKept = (server: CompiledServer): boolean => keptServers?.get(server.config) === server;
   const serverStats = deps.serverStats;
   if (serverStats !== undefined) {
     for (const vh of vhosts.values()) {
       for (const server of vh.servers) {
+        if (isKept(server)) continue;
         server.stats = serverStats(server.config);
         yield;
       }
     }
   }
-  const ctx = buildPlanContext(http, { groups: deps.groups, logger, openAccessLog: deps.openAccessLog, prefix: deps.prefix ?? process.cwd(), scripts: deps.scripts ?? null, cacheStats: deps.cacheStats ?? null });
+  const ctx = kept?.ctx ?? buildPlanContext(http, { groups: deps.groups, logger, openAccessLog: deps.openAccessLog, prefix: deps.prefix ?? process.cwd(), scripts: deps.scripts ?? null, cacheStats: deps.cacheStats ?? null });
   const serverReturns = new Map<CompiledServer, CompiledTemplate | null>();
+  let compiled = 0;
   for (const vh of vhosts.values()) {
     for (const server of vh.servers) {
       if (serverReturns.has(server)) continue;
+      if (isKept(server)) {
+        serverReturns.set(server, kept!.serverReturns.get(server) ?? null);
+        continue;
+      }
       attachPlans(ctx, server, serverReturns);
+      compiled++;
       yield;
     }
   }
   // TLS contexts of this config (one per SslConfig), built for every `ssl` address's servers
   const tls = new TlsServers(deps.tlsSessions ?? null);
   for (const vh of vhosts.values()) if (isTlsListen(vh)) yield* tlsContextSteps(vh, tls);
-  return { logger, vhosts, ctx, serverReturns, tls };
+  return { logger, vhosts, ctx, serverReturns, tls, compiled };
+}
+
+/** Each server block's compiled form, by its config object. */
+function compiledServersOf(vhosts: ReadonlyMap<string, VirtualHosts>): Map<HttpServerConfig, CompiledServer> {
+  const out = new Map<HttpServerConfig, CompiledServer>();
+  for (const vh of vhosts.values()) for (const server of vh.servers) out.set(server.config, server);
+  return out;
 }
 
 function attachPlans(ctx: PlanContext, server: CompiledServer, serverReturns: Map<CompiledServer, CompiledTemplate | null>): void {

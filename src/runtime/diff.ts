@@ -1,12 +1,14 @@
 /**
  * What a reload changed, for its one summary log line: servers and upstreams added, changed and
- * removed. A server is identified by its kind, listen keys and first server_name (or its index
- * when it has none); an upstream by its context and name. "Changed" compares the content without
- * source positions, so moving a block or adding a comment changes nothing.
+ * removed. A server is identified by its kind, listen keys and first server_name (servers with
+ * the same ones by their order among themselves); an upstream by its context and name.
+ * "Changed" compares the content without source positions, so moving a block or adding a
+ * comment changes nothing.
  */
 import type { Config, ServerName } from '../config/types.js';
 import { createHash } from 'node:crypto';
 import { canonicalTexts } from '../config/canonical.js';
+import { declaredHttpVariables } from '../config/variables.js';
 
 const digest = (text: string): string => createHash('sha1').update(text).digest('base64');
 
@@ -21,9 +23,10 @@ export interface ConfigDiff {
   readonly upstreams: Changes;
 }
 
-function firstName(names: readonly ServerName[], index: number): string {
+function firstName(names: readonly ServerName[]): string {
   const n = names[0];
-  if (n === undefined) return `#${index}`;
+  // no name: servers of the same listens are told apart by their order among themselves (setUnique)
+  if (n === undefined) return '';
   return n.kind === 'exact' ? n.name : n.kind === 'regex' ? `~${n.source}` : n.kind === 'leadingWildcard' ? `*${n.suffix}` : `${n.prefix}*`;
 }
 
@@ -35,10 +38,28 @@ function firstName(names: readonly ServerName[], index: number): string {
  */
 const textsOf = new WeakMap<Config, ConfigDigests>();
 
-/** Digests of each server's and upstream's canonical text, by identity key. */
+/**
+ * Digests of each server's and upstream's canonical text, by identity key, in config order (http
+ * items, then tcp ones): a key that repeats (two servers with the same listens and first name)
+ * gets ` #2`, ` #3`... so every item has one entry and the n-th entry of a kind is its n-th item
+ * (config-splice.ts relies on that). `context`: a digest of what every http server's build reads
+ * besides the server itself (the http {} level, the declared variables, the prefix).
+ */
 export interface ConfigDigests {
   readonly servers: Map<string, string>;
   readonly upstreams: Map<string, string>;
+  readonly context: string;
+}
+
+/** Set `key` (made unique with an occurrence suffix) to `value`. */
+function setUnique(map: Map<string, string>, key: string, value: string): void {
+  if (!map.has(key)) {
+    map.set(key, value);
+    return;
+  }
+  let n = 2;
+  while (map.has(`${key} #${n}`)) n++;
+  map.set(`${key} #${n}`, value);
 }
 
 /**
@@ -52,19 +73,37 @@ export function configDigests(config: Config): ConfigDigests {
   const servers = new Map<string, string>();
   const keyed = (kind: string, list: readonly { listens: readonly { key: string }[]; serverNames: readonly ServerName[] }[]): void => {
     const canonical = canonicalTexts(list);
-    list.forEach((s, i) => servers.set(`${kind} ${s.listens.map((l) => l.key).sort().join(',')} ${firstName(s.serverNames, i)}`, digest(canonical[i]!)));
+    list.forEach((s, i) => setUnique(servers, `${kind} ${s.listens.map((l) => l.key).sort().join(',')} ${firstName(s.serverNames)}`, digest(canonical[i]!)));
   };
   keyed('http', config.http?.servers ?? []);
   keyed('tcp', config.stream?.servers ?? []);
   const upstreams = new Map<string, string>();
   const named = (kind: string, list: readonly { name: string }[]): void => {
     const canonical = canonicalTexts(list);
-    list.forEach((u, i) => upstreams.set(`${kind} ${u.name}`, digest(canonical[i]!)));
+    list.forEach((u, i) => setUnique(upstreams, `${kind} ${u.name}`, digest(canonical[i]!)));
   };
   named('http', config.http?.upstreams ?? []);
   named('tcp', config.stream?.upstreams ?? []);
-  textsOf.set(config, (t = { servers, upstreams }));
+  textsOf.set(config, (t = { servers, upstreams, context: contextDigest(config) }));
   return t;
+}
+
+/**
+ * What an http server's compiled form depends on besides its own block and the groups it names:
+ * the main and http {} levels (maps, log formats, zones, scripts...), every variable the config declares
+ * (templates compile against that set) and the prefix. Equal digests let a reload keep an
+ * unchanged server's compiled plans (snapshot.ts).
+ */
+function contextDigest(config: Config): string {
+  const http = config.http;
+  const [main, level] = canonicalTexts([config.main, http === null ? null : { ...http, servers: [], upstreams: [] }]);
+  const declared = http === null ? '' : [...declaredHttpVariables(http)].sort().join(',');
+  return digest(`${config.prefix}\0${main!}\0${level!}\0${declared}`);
+}
+
+/** The digests of `config` when they were computed or remembered already, else undefined (nothing is computed). */
+export function knownDigests(config: Config): ConfigDigests | undefined {
+  return textsOf.get(config);
 }
 
 /** Digests computed elsewhere (the load thread) for this Config object. */

@@ -4,6 +4,7 @@
  * files, hash) plus the reload summary's per-server digests (diff.ts), then posts the result:
  * problems as plain records, the Config and digests as one byte string of pieces
  * (config/pieces.ts), its ArrayBuffer transferred, so the serving thread decodes it in slices.
+ * Servers and upstreams equal to the running config's are named instead of sent (config-splice.ts).
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -24,7 +25,9 @@ function answer(request: LoadRequest): { message: ThreadAnswer; transfer: ArrayB
   const warnings = result.warnings.map(plainProblem);
   if (result.config === null) return { message: { kind: 'loaded', errors, warnings, bytes: null }, transfer: [] };
   const digests = configDigests(result.config);
-  const payload: ThreadPayload = { config: result.config, servers: chunkDigests(digests.servers), upstreams: chunkDigests(digests.upstreams) };
+  // unchanged servers and upstreams are named, not sent (config-splice.ts)
+  const sent = request.running === undefined ? { config: result.config, reuse: null } : omitUnchanged(result.config, digests, request.running);
+  const payload: ThreadPayload = { ...sent, servers: chunkDigests(digests.servers), upstreams: chunkDigests(digests.upstreams), context: digests.context };
   const bytes = encodeInPieces(payload);
   return { message: { kind: 'loaded', errors, warnings, bytes }, transfer: [bytes.buffer as ArrayBuffer] };
 }
@@ -52,6 +55,7 @@ const { loadConfigFile } = await import('../config/load.js');
 const { FileReads } = await import('../config/file-reads.js');
 const { encodeInPieces } = await import('../config/pieces.js');
 const { configDigests } = await import('./diff.js');
+const { omitUnchanged } = await import('./config-splice.js');
 const { chunkDigests, plainProblem } = await import('./threaded-load.js');
 
 const port = parentPort;

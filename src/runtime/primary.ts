@@ -193,6 +193,11 @@ export class Primary {
     this.#status.start(this.#sendTo, this.#workerIds);
   }
 
+  /** The config in service (the Reloader's load compares the next one with it). */
+  get config(): Config {
+    return this.#config;
+  }
+
   /** What the Reloader calls: the config is already validated. Reloads run one at a time. */
   reload(config: Config): Promise<ReloadSummary> {
     const next = this.#reloading.then(() => this.#reload(config));

@@ -27,13 +27,14 @@ export interface LoadOutcome {
 export interface ReloaderOptions {
   /** A Runtime, or the primary's worker pool (anything that reloads and reports a summary). */
   /** `noteReload`: told every reload's outcome (the status document's reload record). */
-  runtime: Pick<Runtime, 'reload'> & { noteReload?(error: string | null): void };
+  runtime: Pick<Runtime, 'reload' | 'config'> & { noteReload?(error: string | null): void };
   logger: ErrorLogger;
   /**
    * Load and validate the config from disk (the same loader as startup; the command line runs it
    * in a worker thread, threaded-load.ts). A rejection is a failed reload, as a bad config.
+   * `running`: the config in service (the thread sends back only what differs from it).
    */
-  load(): LoadOutcome | Promise<LoadOutcome>;
+  load(running: Config): LoadOutcome | Promise<LoadOutcome>;
   /** After a reload that changed something succeeded, before its summary is logged (applies error_log). */
   onReloaded?(config: Config): void;
   debounceMs?: number;
@@ -108,7 +109,7 @@ export class Reloader {
     const started = performance.now();
     let loaded: LoadOutcome;
     try {
-      loaded = await this.#opts.load();
+      loaded = await this.#opts.load(runtime.config);
     } catch (err) {
       // A loader bug must not take the running proxy down: the reload is refused like a bad config.
       logger.error({ err, reason }, 'reload failed, keeping the running configuration');
@@ -139,6 +140,7 @@ export class Reloader {
             listenersOpened: summary.listenersOpened,
             listenersClosed: summary.listenersClosed,
             tunnelsClosing: summary.tunnelsClosing,
+            ...(summary.serversCompiled === undefined ? {} : { serversCompiled: summary.serversCompiled }),
             durationMs: Math.round(performance.now() - started),
           },
           'configuration reloaded',

@@ -22,7 +22,7 @@ import { logger as rootLogger, openAccessLog } from '../log.js';
 import { PeerRegistry } from '../upstream/registry.js';
 import { UpstreamPool } from '../http/pool.js';
 import type { HttpSite, SiteHolder } from '../http/site.js';
-import { buildSnapshot, disposeSnapshot, type Snapshot, type SnapshotDeps } from './snapshot.js';
+import { buildSnapshot, discardSnapshot, disposeSnapshot, type Snapshot, type SnapshotDeps } from './snapshot.js';
 import { openListener, closeListener, boundAddress, type Listener } from './listeners.js';
 import { TunnelRegistry } from './connections.js';
 import { randomBytes } from 'node:crypto';
@@ -84,6 +84,11 @@ export interface ReloadSummary {
   readonly diff: ConfigDiff | null;
   /** Tunnels whose route vanished, closing after stream_close_delay. */
   readonly tunnelsClosing: number;
+  /**
+   * http server blocks the reload compiled; the others kept their compiled form (snapshot.ts
+   * keepableSite). Absent where not known (worker processes: the primary's summary).
+   */
+  readonly serversCompiled?: number;
 }
 
 const UNCHANGED_DIFF = null;
@@ -339,7 +344,7 @@ export class Runtime {
       if (this.#stopping) throw new TsproxyError('TSP_ERR_RELOAD', 'tsproxy is stopping');
     } catch (err) {
       await Promise.all(opened.map(closeListener));
-      disposeSnapshot(snapshot, null);
+      discardSnapshot(snapshot, this.#snapshot);
       throw err;
     }
     this.#pending = new PreparedReload(config, snapshot, opened, started, diff);
@@ -351,7 +356,7 @@ export class Runtime {
     if (!prepared.settle()) return;
     if (this.#pending === prepared) this.#pending = null;
     await Promise.all(prepared.opened.map(closeListener));
-    disposeSnapshot(prepared.snapshot, null);
+    discardSnapshot(prepared.snapshot, this.#snapshot);
   }
 
   /** Phase two: commit the prepared snapshot (peers registered and retained) and swap it in (synchronous). */
@@ -388,6 +393,7 @@ export class Runtime {
       durationMs: performance.now() - prepared.started,
       diff: prepared.diff,
       tunnelsClosing,
+      serversCompiled: snapshot.http?.parts.compiled ?? 0,
     };
   }
 

@@ -31,6 +31,7 @@ import { loadScripts } from './scripts.js';
 import { RedisRouting } from '../core/redis/routing.js';
 import type { ErrorLogger } from '../log.js';
 import { NO_SLICES, type Steps, type TimeSlicer } from '../time-slicer.js';
+import { knownDigests } from './diff.js';
 
 export interface SnapshotDeps {
   logger: Logger;
@@ -89,6 +90,8 @@ export interface Snapshot {
   readonly routeKeys: ReadonlySet<string>;
   /** The `redis` blocks' links and the `redis_peers` upstreams' groups (src/core/redis/); null without `redis`. */
   readonly redis: RedisRouting | null;
+  /** Unsubscribes this snapshot's listeners of its groups' peer changes (a kept group outlives it). */
+  readonly unfollow: readonly (() => void)[];
 }
 
 /** Upstream groups prepared at once during a build (about 2 ms of work for literal addresses). */
@@ -97,6 +100,12 @@ const GROUP_BATCH = 64;
 /** http and stream upstreams live in separate namespaces, as in nginx. */
 export const STREAM_UPSTREAM_PREFIX = 'stream:';
 
+/**
+ * The groups of `upstreams`. `previous`: the groups in service (a reload). `keep`: an upstream
+ * that is the very object of the config in service (config-splice.ts: its digest is unchanged)
+ * keeps its group as is: peers, balancer state, `resolve` loop and all; a kept group is not
+ * prepared nor committed again, and the retired snapshot does not close it (disposeSnapshot).
+ */
 async function buildGroups(
   upstreams: readonly UpstreamConfig[],
   registry: PeerRegistry,
@@ -104,6 +113,7 @@ async function buildGroups(
   logger: Logger,
   previous: ReadonlyMap<string, UpstreamGroup> | undefined,
   slice: TimeSlicer,
+  keep: boolean,
 ): Promise<Map<string, UpstreamGroup>> {
   const groups = new Map<string, UpstreamGroup>();
   // Prepared in batches whose names are looked up in parallel (dns.lookup runs on libuv's 4
@@ -114,8 +124,13 @@ async function buildGroups(
     const lookups: Promise<void>[] = [];
     for (let j = i; j < Math.min(i + GROUP_BATCH, upstreams.length); j++) {
       const u = upstreams[j]!;
+      const before = previous?.get(u.name);
+      if (keep && before?.config === u) {
+        groups.set(u.name, before);
+        continue;
+      }
       // prepare, not create: nothing a running config uses changes until the snapshot is committed.
-      const opts = { namespace, logger, ...optionalPrevious(previous?.get(u.name)) };
+      const opts = { namespace, logger, ...optionalPrevious(before) };
       const now = UpstreamGroup.prepareNow(u, registry, opts);
       if (now !== null) groups.set(u.name, now);
       else lookups.push(UpstreamGroup.prepare(u, registry, opts).then((g) => void groups.set(u.name, g)));
@@ -139,12 +154,13 @@ function optionalPrevious(group: UpstreamGroup | undefined): { previous?: Upstre
  * builds at once. A slicer that is cancelled (stop) makes the build throw, leaking nothing.
  */
 export async function buildSnapshot(config: Config, registry: PeerRegistry, deps: SnapshotDeps, previous?: Snapshot, slice: TimeSlicer = NO_SLICES): Promise<Snapshot> {
-  const made: Made = { redis: null, sites: [], stream: null };
+  const made: Made = { redis: null, sites: [], stream: null, groups: [] };
   try {
     return await buildParts(config, registry, deps, previous, made, slice);
   } catch (err) {
     // a rejected config leaks nothing: its Redis links (connections, a taken-over link's reference) and fed groups go
     made.redis?.close();
+    for (const g of made.groups) g.close();
     // a site of the rejected config must not keep its proxy_cache managers or scripts' timers
     for (const site of made.sites) site?.close();
     made.stream?.close();
@@ -157,13 +173,47 @@ interface Made {
   redis: RedisRouting | null;
   sites: (HttpSite | null)[];
   stream: StreamSite | null;
+  /** Groups made by this build (not kept from the config in service). */
+  groups: UpstreamGroup[];
+}
+
+/** `group` is one the snapshot in service has too (kept by buildGroups). */
+function keptGroup(previous: Snapshot | undefined, group: UpstreamGroup): boolean {
+  if (previous === undefined) return false;
+  const map = group.context === 'stream' ? previous.streamGroups : previous.httpGroups;
+  return map.get(group.name) === group;
+}
+
+/**
+ * The http site in service, when the next one may keep its compiled servers (HttpSiteDeps.keepFrom):
+ * what a compiled server reads besides its own block must be unchanged. That is the main and
+ * http levels, the declared variables and the prefix (the context digest, runtime/diff.ts), and
+ * every upstream group (a plan holds the group objects it proxies to: all of them kept). Not
+ * with scripts or proxy_cache zones (the plan context owns their runtime and cache managers,
+ * started and stopped with the site) nor redis blocks (plans look up Redis-fed groups). Digests
+ * are known for configs a reload loaded and for the one started with; otherwise nothing is kept.
+ */
+function keepableSite(config: Config, previous: Snapshot | undefined, httpGroups: ReadonlyMap<string, UpstreamGroup>): HttpSite | null {
+  const site = previous?.http ?? null;
+  const http = config.http;
+  if (site === null || http === null || previous === undefined) return null;
+  if (http.js !== undefined || (http.cacheZones ?? []).length > 0 || config.redis !== undefined || previous.config.redis !== undefined) return null;
+  const before = knownDigests(previous.config);
+  const after = knownDigests(config);
+  if (before === undefined || after === undefined || before.context !== after.context) return null;
+  if (previous.httpGroups.size !== httpGroups.size) return null;
+  for (const [name, group] of httpGroups) if (previous.httpGroups.get(name) !== group) return null;
+  return site;
 }
 
 async function buildParts(config: Config, registry: PeerRegistry, deps: SnapshotDeps, previous: Snapshot | undefined, made: Made, slice: TimeSlicer): Promise<Snapshot> {
-  const httpGroups = config.http ? await buildGroups(config.http.upstreams, registry, '', deps.logger, previous?.httpGroups, slice) : new Map<string, UpstreamGroup>();
+  // Redis-fed groups are fed per config (RedisRouting.build): none is kept where a redis block exists.
+  const keepGroups = config.redis === undefined && previous?.config.redis === undefined;
+  const httpGroups = config.http ? await buildGroups(config.http.upstreams, registry, '', deps.logger, previous?.httpGroups, slice, keepGroups) : new Map<string, UpstreamGroup>();
   const streamGroups = config.stream
-    ? await buildGroups(config.stream.upstreams, registry, STREAM_UPSTREAM_PREFIX, deps.logger, previous?.streamGroups, slice)
+    ? await buildGroups(config.stream.upstreams, registry, STREAM_UPSTREAM_PREFIX, deps.logger, previous?.streamGroups, slice, keepGroups)
     : new Map<string, UpstreamGroup>();
+  made.groups = [...httpGroups.values(), ...streamGroups.values()].filter((g) => !keptGroup(previous, g));
   // Scripts load before anything is built: a module that fails fails the start or reload.
   const scripts = await loadScripts(config);
   // Before the sites: their plans look the fed groups up (redisFedOf) when they are compiled.
@@ -184,8 +234,12 @@ async function buildParts(config: Config, registry: PeerRegistry, deps: Snapshot
     cacheStats: (zone: string) => statusRegistry.cache(zone),
   };
   const streamStats = statusRegistry === undefined ? {} : { streamStats: (cfg: StreamServerConfig) => statusRegistry.stream(cfg) };
+  const keepFrom = keepableSite(config, previous, httpGroups);
   const http = config.http
-    ? await slice.run(HttpSite.steps(config.http, { ...siteDeps, ...serverStats, prefix: config.prefix, scripts: scripts.http, groups: httpGroups, statusGroups: () => [...httpGroups.values(), ...streamGroups.values()], pool: deps.pool, holder: deps.holder }))
+    ? await slice.run(HttpSite.steps(config.http, {
+      ...siteDeps, ...serverStats, prefix: config.prefix, scripts: scripts.http, groups: httpGroups, statusGroups: () => [...httpGroups.values(), ...streamGroups.values()], pool: deps.pool, holder: deps.holder,
+      ...(keepFrom === null ? {} : { keepFrom }),
+    }))
     : null;
   made.sites.push(http);
   const ws = websocketPassHttp(config.stream, config.prefix);
@@ -232,12 +286,14 @@ async function buildParts(config: Config, registry: PeerRegistry, deps: Snapshot
   const peerKeys = new Set<string>();
   const checkers: HealthChecker[] = [];
   const groups = [...httpGroups.values(), ...streamGroups.values()];
+  const unfollow: (() => void)[] = [];
   for (const group of groups) {
     for (const key of group.registryKeys) peerKeys.add(key);
     // health_share: probe under a lease, publish the changes (src/core/redis/health-share.ts)
     if (group.config.check !== null) checkers.push(new HealthChecker(group, { logger: deps.logger, ...redis?.healthShare(group)?.checkerOptions() }));
-    // `server name resolve`: the idle connections of a peer that left the group close
-    group.onPeersChange((_added, removed) => deps.pool.dropPeers(removed));
+    // `server name resolve`: the idle connections of a peer that left the group close (a kept
+    // group outlives this snapshot: its retirement unsubscribes)
+    unfollow.push(group.onPeersChange((_added, removed) => deps.pool.dropPeers(removed)));
     if (slice.due()) await slice.yield();
   }
 
@@ -255,6 +311,7 @@ async function buildParts(config: Config, registry: PeerRegistry, deps: Snapshot
     checkers,
     routeKeys,
     redis,
+    unfollow,
     commit() {
       for (const g of groups) g.commit();
       // Redis-fed groups check their peers in every process (the primary of workers knows no keys)
@@ -283,18 +340,33 @@ async function buildParts(config: Config, registry: PeerRegistry, deps: Snapshot
  * Retire a snapshot that is no longer current. Its in-flight requests finish on their own (they
  * hold references to it) and its keep-alive connections move to the next site on their next
  * request (SiteHolder), so the http site is not closed here; with no next snapshot (stop) it is.
- * Checkers stop so only the current snapshot probes peers.
+ * Checkers stop so only the current snapshot probes peers. Groups `next` kept stay open.
  */
 export function disposeSnapshot(old: Snapshot, next: Snapshot | null): void {
-  for (const c of old.checkers) c.stop();
-  old.redis?.close();
-  old.http?.stopScripts();
-  for (const g of old.httpGroups.values()) g.close();
-  for (const g of old.streamGroups.values()) g.close();
+  retire(old, next);
   if (next === null) {
     old.http?.close();
     old.websocketHttp?.close();
   }
+}
+
+/**
+ * Drop a snapshot that never served (a reload aborted or failed after its build): as a retired
+ * one, but its sites close too, and the groups it kept from `running` stay open.
+ */
+export function discardSnapshot(built: Snapshot, running: Snapshot): void {
+  retire(built, running);
+  built.http?.close();
+  built.websocketHttp?.close();
+}
+
+function retire(old: Snapshot, staying: Snapshot | null): void {
+  for (const c of old.checkers) c.stop();
+  for (const u of old.unfollow) u();
+  old.redis?.close();
+  old.http?.stopScripts();
+  for (const g of old.httpGroups.values()) if (staying?.httpGroups.get(g.name) !== g) g.close();
+  for (const g of old.streamGroups.values()) if (staying?.streamGroups.get(g.name) !== g) g.close();
   old.stream?.close();
 }
 

@@ -14,7 +14,8 @@ import { ConfigError, TsproxyError, type ErrorCode, type Loc, type Severity } fr
 import type { Config } from '../config/types.js';
 import type { FileReads } from '../config/file-reads.js';
 import { decodeInPieces } from '../config/pieces.js';
-import { rememberDigests } from './diff.js';
+import { configDigests, rememberDigests } from './diff.js';
+import { spliceUnchanged, type Reuse, type RunningDigests } from './config-splice.js';
 
 /** What the thread loads: the command line's -c, -p and -g, and the texts of files read once. */
 export interface LoadRequest {
@@ -22,6 +23,8 @@ export interface LoadRequest {
   readonly prefix: string;
   readonly globals?: string;
   readonly known: [string, string | null][];
+  /** The running config's digests: its unchanged items are not sent back (config-splice.ts). */
+  readonly running?: RunningDigests;
 }
 
 /** A ConfigError as plain data (an Error instance loses its class and fields in a clone). */
@@ -32,11 +35,16 @@ export interface PlainProblem {
   readonly severity: Severity;
 }
 
-/** The encoded payload: the Config and its digests (`[key, digest, key, digest, ...]` chunks). */
+/**
+ * The encoded payload: the Config (without the items `reuse` names, when the request named a
+ * running config) and its digests (`[key, digest, key, digest, ...]` chunks).
+ */
 export interface ThreadPayload {
   readonly config: Config;
+  readonly reuse: Reuse | null;
   readonly servers: string[][];
   readonly upstreams: string[][];
+  readonly context: string;
 }
 
 export type ThreadAnswer =
@@ -157,15 +165,18 @@ export class ConfigLoadThread {
   /**
    * Load the config in the thread; resolves as loadConfigFile's result would (errors and
    * warnings as ConfigError with their positions), rejects when the thread fails (crash, exit,
-   * timeout) with the reason.
+   * timeout) with the reason. With `running` (the config in service), the servers and upstreams
+   * equal to its own are its very objects in the result (config-splice.ts).
    */
-  async load(request: Omit<LoadRequest, 'known'>, fileReads: FileReads): Promise<ThreadLoadResult> {
+  async load(request: Omit<LoadRequest, 'known' | 'running'>, fileReads: FileReads, running?: Config): Promise<ThreadLoadResult> {
     const worker = this.#thread();
     const id = ++this.#nextId;
+    const digests = running === undefined ? undefined : configDigests(running);
     const answer = await new Promise<ThreadAnswer>((resolve, reject) => {
       const timer = setTimeout(() => this.#fail(worker, `the config load thread did not answer within ${this.#timeoutMs} ms`), this.#timeoutMs);
       this.#pending.set(id, { resolve, reject, timer });
-      worker.postMessage({ id, request: { ...request, known: fileReads.known() } satisfies LoadRequest });
+      const message: LoadRequest = { ...request, known: fileReads.known(), ...(digests === undefined ? {} : { running: { servers: chunkDigests(digests.servers), upstreams: chunkDigests(digests.upstreams) } }) };
+      worker.postMessage({ id, request: message });
     });
     if (answer.kind === 'crashed') throw new TsproxyError('TSP_ERR_RELOAD', `the config loader failed: ${answer.message}`);
     const problems = (list: readonly PlainProblem[]): ConfigError[] => list.map((p) => new ConfigError(p.code, p.message, p.loc, p.severity));
@@ -173,8 +184,9 @@ export class ConfigLoadThread {
     const warnings = problems(answer.warnings);
     if (answer.bytes === null) return { config: null, errors, warnings };
     const payload = await decodeInPieces<ThreadPayload>(answer.bytes);
-    rememberDigests(payload.config, { servers: unchunk(payload.servers), upstreams: unchunk(payload.upstreams) });
-    return { config: payload.config, errors, warnings };
+    const config = payload.reuse === null ? payload.config : spliceUnchanged(payload.config, payload.reuse, running!);
+    rememberDigests(config, { servers: unchunk(payload.servers), upstreams: unchunk(payload.upstreams), context: payload.context });
+    return { config, errors, warnings };
   }
 
   close(): void {

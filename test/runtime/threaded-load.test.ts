@@ -62,3 +62,42 @@ describe('ConfigLoadThread with the real loader thread', () => {
     expect(Object.isFrozen(good.config)).toBe(false);
   });
 });
+
+describe('ConfigLoadThread with the running config (config-splice.ts)', () => {
+  const text = (servers: string[], upstreams: string) => `pid off;\nhttp {\n${upstreams}${servers.join('')}}\nstream {\n  upstream t { server 127.0.0.1:7001; }\n  server { listen 127.0.0.1:7000; proxy_pass t; }\n}\n`;
+  const server = (name: string, body: string) => `  server { listen 127.0.0.1:8080; server_name ${name}; location / { ${body} } }\n`;
+  // two servers with the same listen and no name: their keys repeat (diff.ts numbers them)
+  const nameless = (port: number, body: string) => `  server { listen 127.0.0.1:${port}; location / { ${body} } }\n`;
+
+  test('unchanged servers and upstreams are the running objects; changed, added and moved ones are as a direct load gives them', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsproxy-splice-'));
+    onTestFinished(() => fs.rmSync(dir, { recursive: true, force: true }));
+    const conf = path.join(dir, 'main.conf');
+    const thread = new ConfigLoadThread();
+    onTestFinished(() => thread.close());
+    const upstreams = '  upstream u1 { server 127.0.0.1:9001; }\n  upstream u2 { server 127.0.0.1:9002; }\n';
+    fs.writeFileSync(conf, text([server('a.test', 'return 200 "a";'), server('b.test', 'proxy_pass http://u1;'), nameless(8081, 'return 200 "n1";'), nameless(8081, 'return 200 "n2";')], upstreams));
+    const first = await thread.load({ configPath: conf, prefix: dir }, new FileReads());
+    const running = first.config!;
+
+    // b changes; c is added before the nameless pair; u2 changes; a blank line above moves everything
+    const upstreams2 = '  upstream u1 { server 127.0.0.1:9001; }\n  upstream u2 { server 127.0.0.1:9003; }\n';
+    fs.writeFileSync(conf, `\n${text([server('a.test', 'return 200 "a";'), server('b.test', 'proxy_pass http://u2;'), server('c.test', 'return 200 "c";'), nameless(8081, 'return 200 "n1";'), nameless(8081, 'return 200 "n2-changed";')], upstreams2)}`);
+    const next = await thread.load({ configPath: conf, prefix: dir }, new FileReads(), running);
+    const direct = loadConfigFile(conf, { prefix: dir }).config!;
+    const [a, b, c, n1, n2] = next.config!.http!.servers;
+    expect(a).toBe(running.http!.servers[0]);
+    expect(n1).toBe(running.http!.servers[2]);
+    for (const changed of [b, c, n2]) expect(running.http!.servers).not.toContain(changed);
+    expect(next.config!.http!.upstreams[0]).toBe(running.http!.upstreams[0]);
+    expect(next.config!.http!.upstreams[1]).not.toBe(running.http!.upstreams[1]);
+    expect(next.config!.stream!.servers[0]).toBe(running.stream!.servers[0]);
+    expect(next.config!.stream!.upstreams[0]).toBe(running.stream!.upstreams[0]);
+    // a kept item keeps the running config's positions (one line higher); everything else is the direct load
+    const withoutLoc = (v: unknown): unknown => JSON.parse(JSON.stringify(v, (k, x: unknown) => (k === 'loc' ? undefined : x)));
+    expect(withoutLoc(next.config)).toEqual(withoutLoc(direct));
+    expect(next.config!.hash).toBe(direct.hash);
+    expect(b).toStrictEqual(direct.http!.servers[1]);
+    expect(a!.loc.line).toBe(direct.http!.servers[0]!.loc.line - 1);
+  });
+});
