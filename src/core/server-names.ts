@@ -129,6 +129,29 @@ export class ServerNameIndex<T> {
     return index;
   }
 
+  /**
+   * This index with some values replaced by others that have the same names in the same places
+   * (a reload that changed what a server does, not what it answers to): the same lookups, made
+   * by copying the tables instead of building them from the names (issue 18: 10,000 names).
+   */
+  replacing(swap: ReadonlyMap<T, T>): ServerNameIndex<T> {
+    const next = new ServerNameIndex<T>([], swap.get(this.defaultServer) ?? this.defaultServer);
+    const copy = (from: ReadonlyMap<string, NameMatch<T>>, to: Map<string, NameMatch<T>>): void => {
+      for (const [k, m] of from) {
+        const v = swap.get(m.server);
+        to.set(k, v === undefined ? m : { server: v, captures: null });
+      }
+    };
+    copy(this.#exact, next.#exact);
+    copy(this.#leading, next.#leading);
+    copy(this.#trailing, next.#trailing);
+    for (const r of this.#regexes) {
+      const v = swap.get(r.value);
+      next.#regexes.push(v === undefined ? r : { ...r, value: v });
+    }
+    return next;
+  }
+
   #add({ value, names }: NamedEntry<T>): void {
     // the first server to claim a name keeps it (nginx warns "conflicting server name")
     const claim = (map: Map<string, NameMatch<T>>, key: string): void => {

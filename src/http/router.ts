@@ -71,6 +71,24 @@ export class VirtualHosts {
     return new VirtualHosts(key, servers, yield* nameIndexSteps(key, servers));
   }
 
+  /**
+   * These virtual hosts with `servers` in place of the current ones, when each server that differs
+   * answers to the same names in the same place (same server_names, same default_server flag):
+   * the name index is copied with the new servers in it. null when the names changed (build anew).
+   */
+  replacedBy(servers: readonly CompiledServer[]): VirtualHosts | null {
+    if (servers.length !== this.servers.length) return null;
+    const swap = new Map<CompiledServer, CompiledServer>();
+    for (let i = 0; i < servers.length; i++) {
+      const before = this.servers[i]!;
+      const after = servers[i]!;
+      if (before === after) continue;
+      if (!sameNames(before.config, after.config, this.key)) return null;
+      swap.set(before, after);
+    }
+    return swap.size === 0 ? this : new VirtualHosts(this.key, servers, this.#names.replacing(swap));
+  }
+
   get defaultServer(): CompiledServer {
     return this.#names.defaultServer;
   }
@@ -84,6 +102,16 @@ export class VirtualHosts {
   explain(host: string, why: NameChoice): VirtualHostMatch {
     return this.#names.explain(host, why);
   }
+}
+
+/** `a` and `b` answer to the same names on listen `key` (server_names in order, default_server). */
+function sameNames(a: HttpServerConfig, b: HttpServerConfig, key: string): boolean {
+  const isDefault = (cfg: HttpServerConfig) => cfg.listens.some((l) => l.key === key && l.defaultServer);
+  if (a.serverNames.length !== b.serverNames.length || isDefault(a) !== isDefault(b)) return false;
+  return a.serverNames.every((n, i) => {
+    const m = b.serverNames[i]!;
+    return n.kind === m.kind && serverNameText(n) === serverNameText(m);
+  });
 }
 
 /** The Host index of one listen key's servers; the listen's default_server, else the first, answers unknown names. */
@@ -103,9 +131,14 @@ export function buildVirtualHosts(http: HttpConfig): Map<string, VirtualHosts> {
 /**
  * buildVirtualHosts in steps: a point where a reload may pause after each server and each listen
  * key's index. `kept`: the compiled form of a server block a reload keeps (the previous config's
- * object, see HttpSite); the others are compiled anew.
+ * object, see HttpSite); the others are compiled anew. `previous`: the virtual hosts those came
+ * from, whose name indexes are reused where the names are the same.
  */
-export function* virtualHostSteps(http: HttpConfig, kept?: (cfg: HttpServerConfig) => CompiledServer | undefined): Steps<Map<string, VirtualHosts>> {
+export function* virtualHostSteps(
+  http: HttpConfig,
+  kept?: (cfg: HttpServerConfig) => CompiledServer | undefined,
+  previous?: ReadonlyMap<string, VirtualHosts>,
+): Steps<Map<string, VirtualHosts>> {
   const byKey = new Map<string, CompiledServer[]>();
   for (const cfg of http.servers) {
     const server = kept?.(cfg) ?? new CompiledServer(cfg);
@@ -121,7 +154,8 @@ export function* virtualHostSteps(http: HttpConfig, kept?: (cfg: HttpServerConfi
   }
   const out = new Map<string, VirtualHosts>();
   for (const [key, servers] of byKey) {
-    out.set(key, yield* VirtualHosts.steps(key, servers));
+    // a reload that kept the compiled servers: the previous index, with the changed ones swapped in
+    out.set(key, previous?.get(key)?.replacedBy(servers) ?? (yield* VirtualHosts.steps(key, servers)));
   }
   return out;
 }

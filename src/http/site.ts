@@ -308,7 +308,7 @@ function* siteParts(http: HttpConfig, deps: HttpSiteDeps): Steps<SiteParts> {
   const kept = deps.keepFrom?.parts ?? null;
   const keptServers = kept === null ? null : compiledServersOf(kept.vhosts);
   const logger = kept?.logger ?? deps.logger.child({ component: 'http' });
-  const vhosts = yield* virtualHostSteps(http, keptServers === null ? undefined : (cfg) => keptServers.get(cfg));
+  const vhosts = yield* virtualHostSteps(http, keptServers === null ? undefined : (cfg) => keptServers.get(cfg), kept?.vhosts);
   // a kept server has its plans, counters and server-level return already
   const isKept = (server: CompiledServer): boolean => keptServers?.get(server.config) === server;
   const serverStats = deps.serverStats;

@@ -17,12 +17,6 @@ import type { Config, HttpServerConfig, StreamServerConfig, UpstreamConfig } fro
 import { TsproxyError } from '../errors.js';
 import type { ConfigDigests } from './diff.js';
 
-/** The running config's digests as the load thread gets them: `[key, digest, key, digest...]` chunks, in config order. */
-export interface RunningDigests {
-  readonly servers: readonly (readonly string[])[];
-  readonly upstreams: readonly (readonly string[])[];
-}
-
 /** Per list, `[newIndex, runningIndex, ...]` pairs of the items left out of the payload. */
 export interface Reuse {
   readonly httpServers: number[];
@@ -35,7 +29,7 @@ export interface Reuse {
 const HTTP = 'http ';
 
 /** key → [digest, index among the items of its kind]. */
-function positions(entries: Iterable<readonly [string, string]>): Map<string, readonly [string, number]> {
+function positions(entries: Iterable<[string, string]>): Map<string, readonly [string, number]> {
   const out = new Map<string, readonly [string, number]>();
   let http = 0;
   let tcp = 0;
@@ -43,13 +37,9 @@ function positions(entries: Iterable<readonly [string, string]>): Map<string, re
   return out;
 }
 
-function* pairs(chunks: readonly (readonly string[])[]): Generator<readonly [string, string]> {
-  for (const c of chunks) for (let i = 0; i < c.length; i += 2) yield [c[i]!, c[i + 1]!];
-}
-
 /** Which items of `next` equal the running config's: `[newIndex, runningIndex]` pairs per kind. */
-function unchanged(next: Map<string, string>, running: readonly (readonly string[])[]): { http: number[]; tcp: number[] } {
-  const before = positions(pairs(running));
+function unchanged(next: Map<string, string>, running: Map<string, string>): { http: number[]; tcp: number[] } {
+  const before = positions(running);
   const out = { http: [] as number[], tcp: [] as number[] };
   for (const [key, [digest, index]] of positions(next)) {
     const old = before.get(key);
@@ -70,7 +60,7 @@ function without<T>(list: readonly T[] | undefined, reused: readonly number[]): 
  * The load thread's side: `config` with the items equal to the running config's left out, and
  * where they are. `digests` are `config`'s own.
  */
-export function omitUnchanged(config: Config, digests: ConfigDigests, running: RunningDigests): { config: Config; reuse: Reuse } {
+export function omitUnchanged(config: Config, digests: ConfigDigests, running: ConfigDigests): { config: Config; reuse: Reuse } {
   const servers = unchanged(digests.servers, running.servers);
   const upstreams = unchanged(digests.upstreams, running.upstreams);
   const reuse: Reuse = { httpServers: servers.http, tcpServers: servers.tcp, httpUpstreams: upstreams.http, tcpUpstreams: upstreams.tcp };

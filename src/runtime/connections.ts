@@ -19,7 +19,7 @@
  */
 import type net from 'node:net';
 import { serverNameText } from '../config/host-names.js';
-import type { Config, HttpConfig, LocationConfig, ServerName } from '../config/types.js';
+import type { Config, HttpConfig, HttpServerConfig, LocationConfig, ServerName } from '../config/types.js';
 import { closeFrame, CLOSE_GOING_AWAY } from '../wire/websocket.js';
 import { runNow, type Steps } from '../time-slicer.js';
 
@@ -156,9 +156,22 @@ export class TunnelRegistry implements TunnelTracker {
     return keys;
   }
 
+  /**
+   * The route keys of each http server block indexed so far, with the identity they were made
+   * for: a reload keeps unchanged blocks as the same objects (config-splice.ts), so their keys
+   * (and the names of their locations) are not made again when the identity is the same.
+   */
+  readonly #serverKeys = new WeakMap<HttpServerConfig, { readonly part: string; readonly keys: readonly string[] }>();
+
   *#indexHttp(http: HttpConfig, prefix: string, keys: Set<string>): Steps<void> {
     for (const [i, server] of http.servers.entries()) {
       const serverPart = `${prefix}${serverIdentity(server.serverNames, i)}`;
+      const known = this.#serverKeys.get(server);
+      if (known !== undefined && known.part === serverPart) {
+        for (const k of known.keys) keys.add(k);
+        continue;
+      }
+      const own: string[] = [];
       const walk = (locations: readonly LocationConfig[], chain: string): void => {
         for (const loc of locations) {
           const part = `${chain}${matchText(loc)}`;
@@ -166,12 +179,14 @@ export class TunnelRegistry implements TunnelTracker {
           this.#names.set(loc, name);
           const h = loc.handler;
           if (h.kind === 'proxy' || h.kind === 'websocket') {
-            for (const l of server.listens) keys.add(routeKey('http', l.key, name, h.target.upstream));
+            for (const l of server.listens) own.push(routeKey('http', l.key, name, h.target.upstream));
           }
           walk(loc.locations, `${part} > `);
         }
       };
       walk(server.locations, '');
+      for (const k of own) keys.add(k);
+      this.#serverKeys.set(server, { part: serverPart, keys: own });
       yield;
     }
   }

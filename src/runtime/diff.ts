@@ -36,7 +36,42 @@ function firstName(names: readonly ServerName[]): string {
  * does not flatten 10,000 long strings (JSON.stringify of each, both configs, and comparing the
  * texts took 1.6 s of the serving thread per 10,000-server reload).
  */
-const textsOf = new WeakMap<Config, ConfigDigests>();
+const digestsOf = new WeakMap<Config, Stored>();
+
+/** What is kept per Config: the maps (computed here, or parsed when asked for) and/or the texts the load thread sent. */
+interface Stored {
+  maps: ConfigDigests | null;
+  texts: DigestTexts | null;
+  readonly context: string;
+  /** The diff against the config the load compared with (the load thread computed it). */
+  readonly diff: { readonly against: Config; readonly diff: ConfigDiff } | null;
+}
+
+/**
+ * Digests as they travel between the serving thread and the load thread: each map as one JSON
+ * text (`[key, digest, key, digest, ...]`, in order). One string is copied whole (a 20,000-entry
+ * map as a structured clone, or decoded into a Map, cost the serving thread 10-20 ms a reload).
+ */
+export interface DigestTexts {
+  readonly servers: string;
+  readonly upstreams: string;
+  readonly context: string;
+}
+
+export function digestsToText(d: ConfigDigests): DigestTexts {
+  const flat = (m: Map<string, string>): string => JSON.stringify([...m].flat());
+  return { servers: flat(d.servers), upstreams: flat(d.upstreams), context: d.context };
+}
+
+export function digestsFromText(t: DigestTexts): ConfigDigests {
+  const map = (text: string): Map<string, string> => {
+    const a = JSON.parse(text) as string[];
+    const m = new Map<string, string>();
+    for (let i = 0; i < a.length; i += 2) m.set(a[i]!, a[i + 1]!);
+    return m;
+  };
+  return { servers: map(t.servers), upstreams: map(t.upstreams), context: t.context };
+}
 
 /**
  * Digests of each server's and upstream's canonical text, by identity key, in config order (http
@@ -68,8 +103,8 @@ function setUnique(map: Map<string, string>, key: string, value: string): void {
  * the serving thread only compares.
  */
 export function configDigests(config: Config): ConfigDigests {
-  let t = textsOf.get(config);
-  if (t !== undefined) return t;
+  const stored = digestsOf.get(config);
+  if (stored !== undefined) return (stored.maps ??= digestsFromText(stored.texts!));
   const servers = new Map<string, string>();
   const keyed = (kind: string, list: readonly { listens: readonly { key: string }[]; serverNames: readonly ServerName[] }[]): void => {
     const canonical = canonicalTexts(list);
@@ -84,8 +119,16 @@ export function configDigests(config: Config): ConfigDigests {
   };
   named('http', config.http?.upstreams ?? []);
   named('tcp', config.stream?.upstreams ?? []);
-  textsOf.set(config, (t = { servers, upstreams, context: contextDigest(config) }));
-  return t;
+  const maps = { servers, upstreams, context: contextDigest(config) };
+  digestsOf.set(config, { maps, texts: null, context: maps.context, diff: null });
+  return maps;
+}
+
+/** configDigests(config) as texts (for the load thread). */
+export function configDigestTexts(config: Config): DigestTexts {
+  configDigests(config);
+  const stored = digestsOf.get(config)!;
+  return (stored.texts ??= digestsToText(stored.maps!));
 }
 
 /**
@@ -101,14 +144,22 @@ function contextDigest(config: Config): string {
   return digest(`${config.prefix}\0${main!}\0${level!}\0${declared}`);
 }
 
-/** The digests of `config` when they were computed or remembered already, else undefined (nothing is computed). */
-export function knownDigests(config: Config): ConfigDigests | undefined {
-  return textsOf.get(config);
+/** The context digest of `config` when its digests were computed or remembered already, else undefined (nothing is computed). */
+export function knownContext(config: Config): string | undefined {
+  return digestsOf.get(config)?.context;
 }
 
-/** Digests computed elsewhere (the load thread) for this Config object. */
-export function rememberDigests(config: Config, digests: ConfigDigests): void {
-  textsOf.set(config, digests);
+/**
+ * Digests computed elsewhere (the load thread) for this Config object, and the diff it computed
+ * against `against` (the config in service when the load began).
+ */
+export function rememberDigests(config: Config, texts: DigestTexts, diff: { against: Config; diff: ConfigDiff } | null = null): void {
+  digestsOf.set(config, { maps: null, texts, context: texts.context, diff });
+}
+
+/** The diff between two configs' digests (the load thread's, against the running config's texts). */
+export function diffDigests(before: ConfigDigests, after: ConfigDigests): ConfigDiff {
+  return { servers: compare(before.servers, after.servers), upstreams: compare(before.upstreams, after.upstreams) };
 }
 
 function compare(before: Map<string, string>, after: Map<string, string>): Changes {
@@ -125,7 +176,7 @@ function compare(before: Map<string, string>, after: Map<string, string>): Chang
 }
 
 export function diffConfigs(before: Config, after: Config): ConfigDiff {
-  const a = configDigests(before);
-  const b = configDigests(after);
-  return { servers: compare(a.servers, b.servers), upstreams: compare(a.upstreams, b.upstreams) };
+  const known = digestsOf.get(after)?.diff;
+  if (known !== undefined && known !== null && known.against === before) return known.diff;
+  return diffDigests(configDigests(before), configDigests(after));
 }

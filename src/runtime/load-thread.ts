@@ -25,9 +25,10 @@ function answer(request: LoadRequest): { message: ThreadAnswer; transfer: ArrayB
   const warnings = result.warnings.map(plainProblem);
   if (result.config === null) return { message: { kind: 'loaded', errors, warnings, bytes: null }, transfer: [] };
   const digests = configDigests(result.config);
-  // unchanged servers and upstreams are named, not sent (config-splice.ts)
-  const sent = request.running === undefined ? { config: result.config, reuse: null } : omitUnchanged(result.config, digests, request.running);
-  const payload: ThreadPayload = { ...sent, servers: chunkDigests(digests.servers), upstreams: chunkDigests(digests.upstreams), context: digests.context };
+  // unchanged servers and upstreams are named, not sent (config-splice.ts); the reload's diff is made here too
+  const running = request.running === undefined ? null : digestsFromText(request.running);
+  const sent = running === null ? { config: result.config, reuse: null } : omitUnchanged(result.config, digests, running);
+  const payload: ThreadPayload = { ...sent, digests: digestsToText(digests), diff: running === null ? null : diffDigests(running, digests) };
   const bytes = encodeInPieces(payload);
   return { message: { kind: 'loaded', errors, warnings, bytes }, transfer: [bytes.buffer as ArrayBuffer] };
 }
@@ -54,9 +55,9 @@ yieldCpuToServing();
 const { loadConfigFile } = await import('../config/load.js');
 const { FileReads } = await import('../config/file-reads.js');
 const { encodeInPieces } = await import('../config/pieces.js');
-const { configDigests } = await import('./diff.js');
+const { configDigests, diffDigests, digestsFromText, digestsToText } = await import('./diff.js');
 const { omitUnchanged } = await import('./config-splice.js');
-const { chunkDigests, plainProblem } = await import('./threaded-load.js');
+const { plainProblem } = await import('./threaded-load.js');
 
 const port = parentPort;
 port?.on('message', ({ id, request }: { id: number; request: LoadRequest }) => {

@@ -31,7 +31,7 @@ import { loadScripts } from './scripts.js';
 import { RedisRouting } from '../core/redis/routing.js';
 import type { ErrorLogger } from '../log.js';
 import { NO_SLICES, type Steps, type TimeSlicer } from '../time-slicer.js';
-import { knownDigests } from './diff.js';
+import { knownContext } from './diff.js';
 
 export interface SnapshotDeps {
   logger: Logger;
@@ -62,8 +62,6 @@ export interface Snapshot {
   readonly datagramHandlers: ReadonlyMap<string, (msg: Buffer, rinfo: dgram.RemoteInfo, via: dgram.Socket) => void>;
   readonly httpGroups: ReadonlyMap<string, UpstreamGroup>;
   readonly streamGroups: ReadonlyMap<string, UpstreamGroup>;
-  /** Registry keys of every peer in this snapshot; peers outside it are dropped after a swap. */
-  readonly peerKeys: ReadonlySet<string>;
   readonly http: HttpSite | null;
   readonly stream: StreamSite | null;
   /** The HTTP engine serving the tcp websocket_pass servers (src/config/websocket-http.ts), if any. */
@@ -78,7 +76,8 @@ export interface Snapshot {
   /**
    * After the swap (in slices, before the next reload starts): drop the registry's peers this
    * config does not name and close their idle pooled connections. Only the retired config's
-   * groups used them, and those serve no new request.
+   * groups used them, and those serve no new request. Nothing to do when every group of the
+   * retired config was kept (a group's own changes of peers, `resolve`, release them itself).
    */
   retirePeers(): Steps<void>;
   /** Start the health checkers (after the swap, so two snapshots never probe at once). */
@@ -90,8 +89,6 @@ export interface Snapshot {
   readonly routeKeys: ReadonlySet<string>;
   /** The `redis` blocks' links and the `redis_peers` upstreams' groups (src/core/redis/); null without `redis`. */
   readonly redis: RedisRouting | null;
-  /** Unsubscribes this snapshot's listeners of its groups' peer changes (a kept group outlives it). */
-  readonly unfollow: readonly (() => void)[];
 }
 
 /** Upstream groups prepared at once during a build (about 2 ms of work for literal addresses). */
@@ -114,6 +111,7 @@ async function buildGroups(
   previous: ReadonlyMap<string, UpstreamGroup> | undefined,
   slice: TimeSlicer,
   keep: boolean,
+  pool: UpstreamPool,
 ): Promise<Map<string, UpstreamGroup>> {
   const groups = new Map<string, UpstreamGroup>();
   // Prepared in batches whose names are looked up in parallel (dns.lookup runs on libuv's 4
@@ -132,8 +130,8 @@ async function buildGroups(
       // prepare, not create: nothing a running config uses changes until the snapshot is committed.
       const opts = { namespace, logger, ...optionalPrevious(before) };
       const now = UpstreamGroup.prepareNow(u, registry, opts);
-      if (now !== null) groups.set(u.name, now);
-      else lookups.push(UpstreamGroup.prepare(u, registry, opts).then((g) => void groups.set(u.name, g)));
+      if (now !== null) groups.set(u.name, follow(now, pool));
+      else lookups.push(UpstreamGroup.prepare(u, registry, opts).then((g) => void groups.set(u.name, follow(g, pool))));
     }
     if (lookups.length > 0) await Promise.all(lookups);
     if (slice.due()) await slice.yield();
@@ -142,6 +140,15 @@ async function buildGroups(
   const ordered = new Map<string, UpstreamGroup>();
   for (const u of upstreams) ordered.set(u.name, groups.get(u.name)!);
   return ordered;
+}
+
+/**
+ * `server name resolve`: the idle connections of a peer that left the group close. Subscribed
+ * once for the group's life (the pool is the runtime's); close() drops it with the group.
+ */
+function follow(group: UpstreamGroup, pool: UpstreamPool): UpstreamGroup {
+  group.onPeersChange((_added, removed) => pool.dropPeers(removed));
+  return group;
 }
 
 function optionalPrevious(group: UpstreamGroup | undefined): { previous?: UpstreamGroup } {
@@ -177,8 +184,8 @@ interface Made {
   groups: UpstreamGroup[];
 }
 
-/** `group` is one the snapshot in service has too (kept by buildGroups). */
-function keptGroup(previous: Snapshot | undefined, group: UpstreamGroup): boolean {
+/** `group` is one of `previous`'s groups too (kept by buildGroups). */
+function keptGroup(previous: Pick<Snapshot, 'httpGroups' | 'streamGroups'> | undefined, group: UpstreamGroup): boolean {
   if (previous === undefined) return false;
   const map = group.context === 'stream' ? previous.streamGroups : previous.httpGroups;
   return map.get(group.name) === group;
@@ -198,9 +205,8 @@ function keepableSite(config: Config, previous: Snapshot | undefined, httpGroups
   const http = config.http;
   if (site === null || http === null || previous === undefined) return null;
   if (http.js !== undefined || (http.cacheZones ?? []).length > 0 || config.redis !== undefined || previous.config.redis !== undefined) return null;
-  const before = knownDigests(previous.config);
-  const after = knownDigests(config);
-  if (before === undefined || after === undefined || before.context !== after.context) return null;
+  const before = knownContext(previous.config);
+  if (before === undefined || before !== knownContext(config)) return null;
   if (previous.httpGroups.size !== httpGroups.size) return null;
   for (const [name, group] of httpGroups) if (previous.httpGroups.get(name) !== group) return null;
   return site;
@@ -209,11 +215,13 @@ function keepableSite(config: Config, previous: Snapshot | undefined, httpGroups
 async function buildParts(config: Config, registry: PeerRegistry, deps: SnapshotDeps, previous: Snapshot | undefined, made: Made, slice: TimeSlicer): Promise<Snapshot> {
   // Redis-fed groups are fed per config (RedisRouting.build): none is kept where a redis block exists.
   const keepGroups = config.redis === undefined && previous?.config.redis === undefined;
-  const httpGroups = config.http ? await buildGroups(config.http.upstreams, registry, '', deps.logger, previous?.httpGroups, slice, keepGroups) : new Map<string, UpstreamGroup>();
+  const httpGroups = config.http ? await buildGroups(config.http.upstreams, registry, '', deps.logger, previous?.httpGroups, slice, keepGroups, deps.pool) : new Map<string, UpstreamGroup>();
   const streamGroups = config.stream
-    ? await buildGroups(config.stream.upstreams, registry, STREAM_UPSTREAM_PREFIX, deps.logger, previous?.streamGroups, slice, keepGroups)
+    ? await buildGroups(config.stream.upstreams, registry, STREAM_UPSTREAM_PREFIX, deps.logger, previous?.streamGroups, slice, keepGroups, deps.pool)
     : new Map<string, UpstreamGroup>();
   made.groups = [...httpGroups.values(), ...streamGroups.values()].filter((g) => !keptGroup(previous, g));
+  // a group of the config in service that this one does not keep: its peers may have to go after the swap
+  const retiring = previous === undefined || [...previous.httpGroups.values(), ...previous.streamGroups.values()].some((g) => !keptGroup({ httpGroups, streamGroups }, g));
   // Scripts load before anything is built: a module that fails fails the start or reload.
   const scripts = await loadScripts(config);
   // Before the sites: their plans look the fed groups up (redisFedOf) when they are compiled.
@@ -283,17 +291,11 @@ async function buildParts(config: Config, registry: PeerRegistry, deps: Snapshot
     if (slice.due()) await slice.yield();
   }
 
-  const peerKeys = new Set<string>();
   const checkers: HealthChecker[] = [];
   const groups = [...httpGroups.values(), ...streamGroups.values()];
-  const unfollow: (() => void)[] = [];
   for (const group of groups) {
-    for (const key of group.registryKeys) peerKeys.add(key);
     // health_share: probe under a lease, publish the changes (src/core/redis/health-share.ts)
     if (group.config.check !== null) checkers.push(new HealthChecker(group, { logger: deps.logger, ...redis?.healthShare(group)?.checkerOptions() }));
-    // `server name resolve`: the idle connections of a peer that left the group close (a kept
-    // group outlives this snapshot: its retirement unsubscribes)
-    unfollow.push(group.onPeersChange((_added, removed) => deps.pool.dropPeers(removed)));
     if (slice.due()) await slice.yield();
   }
 
@@ -304,14 +306,12 @@ async function buildParts(config: Config, registry: PeerRegistry, deps: Snapshot
     datagramHandlers,
     httpGroups,
     streamGroups,
-    peerKeys,
     http,
     stream,
     websocketHttp,
     checkers,
     routeKeys,
     redis,
-    unfollow,
     commit() {
       for (const g of groups) g.commit();
       // Redis-fed groups check their peers in every process (the primary of workers knows no keys)
@@ -320,10 +320,11 @@ async function buildParts(config: Config, registry: PeerRegistry, deps: Snapshot
       stream?.startScripts();
     },
     *retirePeers() {
+      if (!retiring) return;
       // a `resolve` name may have changed its group's peers since the snapshot was built. The keys
       // are read in one step, at the moment the registry's walk takes its candidates: a peer a
       // name adds after that is not looked at (retainSteps), one added before is in the keys.
-      peerKeys.clear();
+      const peerKeys = new Set<string>();
       for (const g of groups) for (const key of g.registryKeys) peerKeys.add(key);
       deps.pool.dropPeers(yield* registry.retainSteps(peerKeys));
     },
@@ -362,7 +363,6 @@ export function discardSnapshot(built: Snapshot, running: Snapshot): void {
 
 function retire(old: Snapshot, staying: Snapshot | null): void {
   for (const c of old.checkers) c.stop();
-  for (const u of old.unfollow) u();
   old.redis?.close();
   old.http?.stopScripts();
   for (const g of old.httpGroups.values()) if (staying?.httpGroups.get(g.name) !== g) g.close();

@@ -14,8 +14,8 @@ import { ConfigError, TsproxyError, type ErrorCode, type Loc, type Severity } fr
 import type { Config } from '../config/types.js';
 import type { FileReads } from '../config/file-reads.js';
 import { decodeInPieces } from '../config/pieces.js';
-import { configDigests, rememberDigests } from './diff.js';
-import { spliceUnchanged, type Reuse, type RunningDigests } from './config-splice.js';
+import { configDigestTexts, rememberDigests, type ConfigDiff, type DigestTexts } from './diff.js';
+import { spliceUnchanged, type Reuse } from './config-splice.js';
 
 /** What the thread loads: the command line's -c, -p and -g, and the texts of files read once. */
 export interface LoadRequest {
@@ -24,7 +24,7 @@ export interface LoadRequest {
   readonly globals?: string;
   readonly known: [string, string | null][];
   /** The running config's digests: its unchanged items are not sent back (config-splice.ts). */
-  readonly running?: RunningDigests;
+  readonly running?: DigestTexts;
 }
 
 /** A ConfigError as plain data (an Error instance loses its class and fields in a clone). */
@@ -37,14 +37,13 @@ export interface PlainProblem {
 
 /**
  * The encoded payload: the Config (without the items `reuse` names, when the request named a
- * running config) and its digests (`[key, digest, key, digest, ...]` chunks).
+ * running config), its digests, and the reload's diff against the running config.
  */
 export interface ThreadPayload {
   readonly config: Config;
   readonly reuse: Reuse | null;
-  readonly servers: string[][];
-  readonly upstreams: string[][];
-  readonly context: string;
+  readonly digests: DigestTexts;
+  readonly diff: ConfigDiff | null;
 }
 
 export type ThreadAnswer =
@@ -61,32 +60,11 @@ export interface ThreadLoadResult {
 const LOAD_TIMEOUT_MS = 120_000;
 /** A thread whose heap is larger than this after a load is replaced (see ConfigLoadThread). */
 const KEEP_HEAP_BYTES = 64 * 1024 * 1024;
-/** Digest entries per chunk: a piece of the payload is an object, so a long flat array would be one big piece. */
-const DIGESTS_PER_CHUNK = 500;
 
 export function plainProblem(e: ConfigError): PlainProblem {
   return { code: e.code, message: e.message, loc: e.loc, severity: e.severity };
 }
 
-export function chunkDigests(map: Map<string, string>): string[][] {
-  const chunks: string[][] = [];
-  let chunk: string[] = [];
-  for (const [k, v] of map) {
-    chunk.push(k, v);
-    if (chunk.length >= DIGESTS_PER_CHUNK * 2) {
-      chunks.push(chunk);
-      chunk = [];
-    }
-  }
-  chunks.push(chunk);
-  return chunks;
-}
-
-function unchunk(chunks: readonly string[][]): Map<string, string> {
-  const map = new Map<string, string>();
-  for (const c of chunks) for (let i = 0; i < c.length; i += 2) map.set(c[i]!, c[i + 1]!);
-  return map;
-}
 
 /**
  * The thread's entry next to this module: load-thread.js in dist; load-thread.ts when this runs
@@ -171,11 +149,11 @@ export class ConfigLoadThread {
   async load(request: Omit<LoadRequest, 'known' | 'running'>, fileReads: FileReads, running?: Config): Promise<ThreadLoadResult> {
     const worker = this.#thread();
     const id = ++this.#nextId;
-    const digests = running === undefined ? undefined : configDigests(running);
+    const digests = running === undefined ? undefined : configDigestTexts(running);
     const answer = await new Promise<ThreadAnswer>((resolve, reject) => {
       const timer = setTimeout(() => this.#fail(worker, `the config load thread did not answer within ${this.#timeoutMs} ms`), this.#timeoutMs);
       this.#pending.set(id, { resolve, reject, timer });
-      const message: LoadRequest = { ...request, known: fileReads.known(), ...(digests === undefined ? {} : { running: { servers: chunkDigests(digests.servers), upstreams: chunkDigests(digests.upstreams) } }) };
+      const message: LoadRequest = { ...request, known: fileReads.known(), ...(digests === undefined ? {} : { running: digests }) };
       worker.postMessage({ id, request: message });
     });
     if (answer.kind === 'crashed') throw new TsproxyError('TSP_ERR_RELOAD', `the config loader failed: ${answer.message}`);
@@ -185,7 +163,7 @@ export class ConfigLoadThread {
     if (answer.bytes === null) return { config: null, errors, warnings };
     const payload = await decodeInPieces<ThreadPayload>(answer.bytes);
     const config = payload.reuse === null ? payload.config : spliceUnchanged(payload.config, payload.reuse, running!);
-    rememberDigests(config, { servers: unchunk(payload.servers), upstreams: unchunk(payload.upstreams), context: payload.context });
+    rememberDigests(config, payload.digests, payload.diff === null ? null : { against: running!, diff: payload.diff });
     return { config, errors, warnings };
   }
 

@@ -51,6 +51,8 @@ ${o.extra ?? ''}}\n`);
     write({ c: 'c2', map: 'm1', backend: one.port });
     await reload(1);
     expect(reloaded(run)[0]!.serversCompiled).toBe('1');
+    // the summary's diff (made by the load thread against the running config)
+    expect(reloaded(run)[0]!.servers).toBe('{"added":0,"changed":1,"removed":0}');
     expect(await answers()).toEqual(['200 one', '200 b m1', '200 c2']);
 
     // the map changes (the http level): every server is compiled, b answers the new value
@@ -78,6 +80,13 @@ ${o.extra ?? ''}}\n`);
     await reload(5);
     expect(reloaded(run)[3]!.serversCompiled).toBe('1');
     expect(await answers()).toEqual(['200 two', '200 b m2', '200 c3']);
+
+    // c answers to another name: the listen's name index is built anew (the old name goes to the default server, a)
+    fs.writeFileSync(conf, fs.readFileSync(conf, 'utf8').replace('server_name c.test;', 'server_name c2.test;'));
+    await reload(6);
+    expect(reloaded(run)[4]!.serversCompiled).toBe('1');
+    expect(await answers()).toEqual(['200 two', '200 b m2', '200 two']);
+    expect((await request(`http://127.0.0.1:${port}/`, { headers: { host: 'c2.test' } })).body).toBe('c3');
 
     run.child.kill('SIGQUIT');
     expect(await run.exited).toBe(0);

@@ -13,13 +13,25 @@ import { StatusHistoryRing } from './history.js';
 import { runNow, type Steps } from '../../time-slicer.js';
 
 /** "name|listen,listen": a server block keeps its counters across reloads while both stay. */
+/**
+ * The key of each server block seen, by its config object: a reload keeps unchanged blocks as the
+ * same objects (runtime/config-splice.ts), so retaining the counters does not make 10,000 keys again.
+ */
+const keys = new WeakMap<object, string>();
+
 export function httpServerKey(cfg: HttpServerConfig): string {
+  let key = keys.get(cfg);
+  if (key !== undefined) return key;
   const first = cfg.serverNames[0];
-  return `${first === undefined ? '' : serverNameText(first)}|${cfg.listens.map((l) => l.key).join(',')}`;
+  keys.set(cfg, (key = `${first === undefined ? '' : serverNameText(first)}|${cfg.listens.map((l) => l.key).join(',')}`));
+  return key;
 }
 
 export function streamServerKey(cfg: StreamServerConfig): string {
-  return `${cfg.listens.some((l) => l.udp === true) ? 'udp' : 'tcp'}|${cfg.listens.map((l) => l.key).join(',')}`;
+  let key = keys.get(cfg);
+  if (key !== undefined) return key;
+  keys.set(cfg, (key = `${cfg.listens.some((l) => l.udp === true) ? 'udp' : 'tcp'}|${cfg.listens.map((l) => l.key).join(',')}`));
+  return key;
 }
 
 export interface ReloadRecord {
