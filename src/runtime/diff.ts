@@ -126,9 +126,10 @@ export function configDigests(config: Config): ConfigDigests {
 
 /** configDigests(config) as texts (for the load thread). */
 export function configDigestTexts(config: Config): DigestTexts {
-  configDigests(config);
-  const stored = digestsOf.get(config)!;
-  return (stored.texts ??= digestsToText(stored.maps!));
+  const known = digestsOf.get(config)?.texts;
+  if (known !== undefined && known !== null) return known;
+  const maps = configDigests(config);
+  return (digestsOf.get(config)!.texts = digestsToText(maps));
 }
 
 /**
