@@ -64,9 +64,28 @@ export function omitUnchanged(config: Config, digests: ConfigDigests, running: C
   const servers = unchanged(digests.servers, running.servers);
   const upstreams = unchanged(digests.upstreams, running.upstreams);
   const reuse: Reuse = { httpServers: servers.http, tcpServers: servers.tcp, httpUpstreams: upstreams.http, tcpUpstreams: upstreams.tcp };
+  return { config: omitted(config, reuse), reuse };
+}
+
+/** `config` (shallow copies) with `reuse`'s items left out. */
+function omitted(config: Config, reuse: Reuse): Config {
   const http = config.http === null ? null : { ...config.http, servers: without(config.http.servers, reuse.httpServers), upstreams: without(config.http.upstreams, reuse.httpUpstreams) };
   const stream = config.stream === null ? null : { ...config.stream, servers: without(config.stream.servers, reuse.tcpServers), upstreams: without(config.stream.upstreams, reuse.tcpUpstreams) };
-  return { config: { ...config, http, stream } as unknown as Config, reuse };
+  return { ...config, http, stream } as unknown as Config;
+}
+
+/** How each spliced config was made: what it kept from which config (worker processes get the same splice, omitAgain). */
+const splices = new WeakMap<Config, { readonly running: Config; readonly reuse: Reuse }>();
+
+/**
+ * `config` as the load thread sent it (the items it kept from `running` left out), when it was
+ * spliced onto `running`; null otherwise. The primary sends this to worker processes that run
+ * `running`, so each of them keeps the same items.
+ */
+export function omitAgain(config: Config, running: Config): { config: Config; reuse: Reuse } | null {
+  const made = splices.get(config);
+  if (made === undefined || made.running !== running) return null;
+  return { config: omitted(config, made.reuse), reuse: made.reuse };
 }
 
 /** Put the running items back where `reuse` says (the decoded payload's arrays are its own). */
@@ -87,6 +106,7 @@ export function spliceUnchanged(payload: Config, reuse: Reuse, running: Config):
   fill<UpstreamConfig>(payload.http?.upstreams, reuse.httpUpstreams, running.http?.upstreams);
   fill<StreamServerConfig>(payload.stream?.servers, reuse.tcpServers, running.stream?.servers);
   fill<UpstreamConfig>(payload.stream?.upstreams, reuse.tcpUpstreams, running.stream?.upstreams);
+  splices.set(payload, { running, reuse });
   return payload;
 }
 

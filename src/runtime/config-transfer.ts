@@ -9,6 +9,8 @@
 import type { Config } from '../config/types.js';
 import { decodeInPieces, encodeInPieces } from '../config/pieces.js';
 import { TsproxyError } from '../errors.js';
+import { omitAgain, spliceUnchanged, type Reuse } from './config-splice.js';
+import { knownContext, rememberContext } from './diff.js';
 
 const CHUNK_BYTES = 1024 * 1024;
 
@@ -22,9 +24,32 @@ export interface ConfigChunk {
 
 let lastTransfer = 0;
 
+/**
+ * What travels: a whole Config, or (`against`: the hash of the config the worker runs) one
+ * without the servers and upstreams the reload kept from it (config-splice.ts), which the worker
+ * puts back from its own running config, so it keeps their compiled form too. `context`: the
+ * config's context digest (diff.ts), which lets the worker's next reload keep compiled servers.
+ */
+interface Transfer {
+  readonly config: Config;
+  readonly reuse: Reuse | null;
+  readonly against: string | null;
+  readonly context: string | null;
+}
+
 /** The bytes a Config travels as (encode once, send to every worker of a round). */
 export function encodeConfig(config: Config): Uint8Array {
-  return encodeInPieces(config);
+  return encodeInPieces({ config, reuse: null, against: null, context: knownContext(config) ?? null } satisfies Transfer);
+}
+
+/**
+ * The bytes of `config` for a worker that runs `running`: only what the reload did not keep from
+ * it, when `config` was spliced onto `running`; null when it was not (send encodeConfig's).
+ */
+export function encodeConfigDelta(config: Config, running: Config): Uint8Array | null {
+  const delta = omitAgain(config, running);
+  if (delta === null) return null;
+  return encodeInPieces({ ...delta, against: running.hash, context: knownContext(config) ?? null } satisfies Transfer);
 }
 
 /** Send `bytes` in chunks; returns the transfer number the message naming the config carries. */
@@ -53,11 +78,21 @@ export class ConfigReceiver {
     this.#buffers.delete(n);
   }
 
-  /** The config of transfer `n`, decoded in slices (the event loop runs between them). */
-  take(n: number): Promise<Config> {
+  /**
+   * The config of transfer `n`, decoded in slices (the event loop runs between them); a delta is
+   * completed from `running` (the worker's config in service), which must be the one it was made against.
+   */
+  async take(n: number, running: Config | null = null): Promise<Config> {
     const buffer = this.#buffers.get(n);
     this.#buffers.delete(n);
-    if (buffer === undefined) return Promise.reject(new TsproxyError('TSP_ERR_WORKER', `configuration transfer ${n} was not received`));
-    return decodeInPieces<Config>(buffer);
+    if (buffer === undefined) throw new TsproxyError('TSP_ERR_WORKER', `configuration transfer ${n} was not received`);
+    const t = await decodeInPieces<Transfer>(buffer);
+    let config = t.config;
+    if (t.reuse !== null) {
+      if (running === null || running.hash !== t.against) throw new TsproxyError('TSP_ERR_WORKER', 'a reload was sent against another configuration than the one this worker runs');
+      config = spliceUnchanged(config, t.reuse, running);
+    }
+    if (t.context !== null) rememberContext(config, t.context);
+    return config;
   }
 }

@@ -104,7 +104,7 @@ function setUnique(map: Map<string, string>, key: string, value: string): void {
  */
 export function configDigests(config: Config): ConfigDigests {
   const stored = digestsOf.get(config);
-  if (stored !== undefined) return (stored.maps ??= digestsFromText(stored.texts!));
+  if (stored !== undefined && (stored.maps !== null || stored.texts !== null)) return (stored.maps ??= digestsFromText(stored.texts!));
   const servers = new Map<string, string>();
   const keyed = (kind: string, list: readonly { listens: readonly { key: string }[]; serverNames: readonly ServerName[] }[]): void => {
     const canonical = canonicalTexts(list);
@@ -148,6 +148,11 @@ function contextDigest(config: Config): string {
 /** The context digest of `config` when its digests were computed or remembered already, else undefined (nothing is computed). */
 export function knownContext(config: Config): string | undefined {
   return digestsOf.get(config)?.context;
+}
+
+/** Only the context digest of `config`, computed elsewhere (a worker process gets it from the primary). */
+export function rememberContext(config: Config, context: string): void {
+  if (!digestsOf.has(config)) digestsOf.set(config, { maps: null, texts: null, context, diff: null });
 }
 
 /**

@@ -25,7 +25,7 @@ import { Reloader, type ReloaderOptions } from './reload.js';
 import { writePidFile } from './pidfile.js';
 import { handleSignals } from './signals.js';
 import { configDigests, diffConfigs } from './diff.js';
-import { encodeConfig, sendConfig } from './config-transfer.js';
+import { encodeConfig, encodeConfigDelta, sendConfig } from './config-transfer.js';
 import { unchanged, type PeerHealthState, type ReloadSummary } from './runtime.js';
 import { PrimaryHealth, type ErrorLogTarget, type PrimaryMessage, type WorkerMessage } from './workers.js';
 import { isRoot, USER_IGNORED } from './privileges.js';
@@ -219,8 +219,10 @@ export class Primary {
     const health = await this.#health.prepare(config);
     const id = ++this.#reloadId;
     const round = [...this.#slots].filter((s) => s.ready);
-    const bytes = this.#bytesOf(config);
-    const prepared = await Promise.all(round.map((s) => this.#ask(s, { type: 'prepare', id, config: this.#sendConfig(s, bytes) }, 'prepared')));
+    // a worker that runs the config in service gets only what the reload did not keep from it
+    const delta = encodeConfigDelta(config, old);
+    const bytes = (s: Slot) => (delta !== null && s.configHash === old.hash ? delta : this.#bytesOf(config));
+    const prepared = await Promise.all(round.map((s) => this.#ask(s, { type: 'prepare', id, config: this.#sendConfig(s, bytes(s)) }, 'prepared')));
     this.#encoded = null;
     const refusal = prepared.find((a) => a !== null && a.error !== null);
     if (refusal !== undefined) {
@@ -235,12 +237,13 @@ export class Primary {
     if (!this.#stopping) this.#health.commit(health);
     else this.#health.abort(health);
     round.forEach((s, i) => {
-      if (answers[i] !== null) s.configHash = config.hash;
+      // a worker that could not commit still runs the old config: it catches up below (a whole config)
+      if (answers[i] !== null && answers[i]!.error === null) s.configHash = config.hash;
       // the reloaded worker has new peers in their initial state: give it the current verdicts
       this.#send(s, { type: 'health', states: this.#health.states() });
     });
     for (const a of answers) if (a !== null && a.error !== null) this.#logger.error({ error: a.error }, 'a worker process failed to commit the reload');
-    for (const s of this.#slots) if (s.ready && !round.includes(s)) this.#catchUp(s);
+    for (const s of this.#slots) if (s.ready && (!round.includes(s) || s.configHash !== config.hash)) this.#catchUp(s);
     const first = answers.find((a) => a !== null && a.summary !== null)?.summary;
     return {
       changed: true,
@@ -249,6 +252,8 @@ export class Primary {
       durationMs: performance.now() - started,
       diff: diffConfigs(old, config),
       tunnelsClosing: answers.reduce((n, a) => n + (a?.summary?.tunnelsClosing ?? 0), 0),
+      // every worker got the same config and compiled the same servers
+      ...(first?.serversCompiled === undefined ? {} : { serversCompiled: first.serversCompiled }),
     };
   }
 

@@ -86,7 +86,7 @@ export interface ReloadSummary {
   readonly tunnelsClosing: number;
   /**
    * http server blocks the reload compiled; the others kept their compiled form (snapshot.ts
-   * keepableSite). Absent where not known (worker processes: the primary's summary).
+   * keepableSite). With worker processes, the first worker's count.
    */
   readonly serversCompiled?: number;
 }

@@ -83,7 +83,7 @@ export function runWorker(): Promise<number> {
       case 'prepare': {
         if (runtime === null) return received.drop(msg.config);
         try {
-          const next = await received.take(msg.config);
+          const next = await received.take(msg.config, runtime.config);
           prepared = { id: msg.id, config: next, reload: await runtime.prepare(next) };
           send({ type: 'prepared', id: msg.id, error: null });
         } catch (err) {
@@ -114,7 +114,7 @@ export function runWorker(): Promise<number> {
       case 'reload': {
         if (runtime === null) return received.drop(msg.config);
         try {
-          const next = await received.take(msg.config);
+          const next = await received.take(msg.config, runtime.config);
           const summary = await runtime.reload(next);
           if (summary.changed) reconfigureErrorLog(next.main.errorLogs, fallback);
           send({ type: 'reloaded', id: msg.id, summary, error: null });

@@ -15,7 +15,8 @@ import { request, startHttpBackend } from '../helpers/backend.js';
 const reloaded = (run: RunningCli) => logRecords(run).filter((r) => r.msg === 'configuration reloaded');
 
 describe('a reload keeps what did not change', () => {
-  test('only changed servers are compiled; a map, an upstream or a failed reload are honoured', async () => {
+  // worker_processes 2: the primary sends the workers what the load thread sent it (config-transfer.ts)
+  test.each([1, 2])('worker_processes %i: only changed servers are compiled; a map, an upstream or a failed reload are honoured', async (workers) => {
     const one = await startHttpBackend('one');
     const two = await startHttpBackend('two');
     const dir = tempDir();
@@ -43,7 +44,7 @@ ${o.extra ?? ''}}\n`);
     };
 
     write({ c: 'c1', map: 'm1', backend: one.port });
-    const run = startCli(['-c', conf, '-g', 'watch off;']);
+    const run = startCli(['-c', conf, '-g', `watch off; worker_processes ${workers};`]);
     await expect.poll(() => logRecords(run).filter((r) => r.msg === 'tsproxy started').length, { timeout: 20_000 }).toBe(1);
     expect(await answers()).toEqual(['200 one', '200 b m1', '200 c1']);
 
