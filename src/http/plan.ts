@@ -189,6 +189,17 @@ export interface PlanContext {
   readonly cacheZones: ReadonlyMap<string, CacheZone>;
   /** What many plans of this config share (see PlanShared). */
   readonly shared: PlanShared;
+  /**
+   * While a server's plans compile (HttpSite): the names of the upstream groups they take, so a
+   * reload can keep that server's compiled form when those groups are kept.
+   */
+  readonly groupUse: { names: Set<string> | null };
+}
+
+/** The group named `name` for a plan, noted in ctx.groupUse. */
+function groupOf(ctx: PlanContext, name: string): UpstreamGroup | null {
+  ctx.groupUse.names?.add(name);
+  return ctx.groups.get(name) ?? null;
 }
 
 /**
@@ -261,6 +272,7 @@ export function buildPlanContext(
     },
     cacheZones: new Map((http.cacheZones ?? []).map((z) => [z.name, new CacheZone(z, deps.cacheStats?.(z.name) ?? new CacheZoneStats())])),
     shared: planShared(templates),
+    groupUse: { names: null },
   };
 }
 
@@ -320,7 +332,7 @@ export function compileLocationPlan(
   let redirectDefault: RedirectDefaults | null = null;
   if (handler.kind === 'proxy' || handler.kind === 'websocket') {
     const target = handler.target;
-    const group = target.dynamic ? null : (ctx.groups.get(target.upstream) ?? null);
+    const group = target.dynamic ? null : groupOf(ctx, target.upstream);
     if (group === null && !target.dynamic) ctx.logger.error({ upstream: target.upstream }, `no upstream group "${target.upstream}"`);
     const implicit = group?.config.implicit ?? false;
     const https = target.scheme === 'https';
@@ -373,7 +385,7 @@ export function compileLocationPlan(
   let headerSettings = settings;
   if (handler.kind === 'fastcgi') {
     const name = handler.target.upstream;
-    const group = ctx.groups.get(name) ?? null;
+    const group = groupOf(ctx, name);
     if (group === null) ctx.logger.error({ upstream: name }, `no upstream group "${name}"`);
     const f = settings.fastcgi ?? DEFAULT_FASTCGI;
     fastcgi = compileFastcgiPlan(f, name, group, tc, settings.clientBody ?? defaultClientBody(ctx.prefix));

@@ -27,6 +27,8 @@ export class CompiledServer {
   plan!: LocationPlan;
   /** Its status counters: the runtime's, kept across reloads (HttpSite attaches them), else its own. */
   stats: ServerStats = new ServerStats();
+  /** The upstream groups its plans hold, by name (HttpSite notes them when it compiles the plans). */
+  groupsUsed: readonly string[] = [];
   readonly #locations: LocationTree;
 
   constructor(config: HttpServerConfig) {

@@ -74,10 +74,11 @@ export interface HttpSiteDeps {
   /** The counters of a proxy_cache zone, kept across reloads (the runtime's StatusRegistry); default: the zone's own. */
   readonly cacheStats?: (zone: string) => CacheZoneStats;
   /**
-   * The site in service, whose compiled servers this one may keep: its plan context is taken as
-   * is, and every server block of this config that is the very object of that site's config is
-   * not compiled again. The runtime passes it only when nothing such a server's compiled form
-   * reads has changed (runtime/snapshot.ts `keepableSite`).
+   * The site in service, whose compiled servers this one may keep: its plan context is taken
+   * (with this config's groups), and every server block of this config that is the very object
+   * of that site's config, and whose plans hold only groups that are the same objects here too,
+   * is not compiled again. The runtime passes it only when nothing else such a server's compiled
+   * form reads has changed (runtime/snapshot.ts `keepableSite`).
    */
   readonly keepFrom?: HttpSite;
 }
@@ -305,10 +306,16 @@ export interface SiteParts {
 
 /** The routers, then each server's plans: a point where a reload may pause after each server. */
 function* siteParts(http: HttpConfig, deps: HttpSiteDeps): Steps<SiteParts> {
-  const kept = deps.keepFrom?.parts ?? null;
+  const keepFrom = deps.keepFrom ?? null;
+  const kept = keepFrom?.parts ?? null;
   const keptServers = kept === null ? null : compiledServersOf(kept.vhosts);
   const logger = kept?.logger ?? deps.logger.child({ component: 'http' });
-  const vhosts = yield* virtualHostSteps(http, keptServers === null ? undefined : (cfg) => keptServers.get(cfg), kept?.vhosts);
+  // an unchanged server block keeps its compiled form when every group its plans hold is kept too
+  const keepable = (cfg: HttpServerConfig): CompiledServer | undefined => {
+    const server = keptServers?.get(cfg);
+    return server !== undefined && server.groupsUsed.every((name) => deps.groups.get(name) === keepFrom!.groups.get(name)) ? server : undefined;
+  };
+  const vhosts = yield* virtualHostSteps(http, keptServers === null ? undefined : keepable, kept?.vhosts);
   // a kept server has its plans, counters and server-level return already
   const isKept = (server: CompiledServer): boolean => keptServers?.get(server.config) === server;
   const serverStats = deps.serverStats;
@@ -321,7 +328,10 @@ function* siteParts(http: HttpConfig, deps: HttpSiteDeps): Steps<SiteParts> {
       }
     }
   }
-  const ctx = kept?.ctx ?? buildPlanContext(http, { groups: deps.groups, logger, openAccessLog: deps.openAccessLog, prefix: deps.prefix ?? process.cwd(), scripts: deps.scripts ?? null, cacheStats: deps.cacheStats ?? null });
+  // the kept context, with this config's groups (what a server compiled now looks up)
+  const ctx = kept === null
+    ? buildPlanContext(http, { groups: deps.groups, logger, openAccessLog: deps.openAccessLog, prefix: deps.prefix ?? process.cwd(), scripts: deps.scripts ?? null, cacheStats: deps.cacheStats ?? null })
+    : kept.ctx.groups === deps.groups ? kept.ctx : { ...kept.ctx, groups: deps.groups };
   const serverReturns = new Map<CompiledServer, CompiledTemplate | null>();
   let compiled = 0;
   for (const vh of vhosts.values()) {
@@ -351,9 +361,16 @@ function compiledServersOf(vhosts: ReadonlyMap<string, VirtualHosts>): Map<HttpS
 
 function attachPlans(ctx: PlanContext, server: CompiledServer, serverReturns: Map<CompiledServer, CompiledTemplate | null>): void {
   const cfg = server.config;
-  // Requests no location matches: nginx answers 404 with the server's settings.
-  server.plan = compileLocationPlan(ctx, null, cfg.settings, cfg.stubStatus === true ? { kind: 'stubStatus' } : { kind: 'static' }, cfg);
-  for (const loc of server.locations) loc.plan = compileLocationPlan(ctx, loc, loc.config.settings, loc.config.handler);
+  const used = new Set<string>();
+  ctx.groupUse.names = used;
+  try {
+    // Requests no location matches: nginx answers 404 with the server's settings.
+    server.plan = compileLocationPlan(ctx, null, cfg.settings, cfg.stubStatus === true ? { kind: 'stubStatus' } : { kind: 'static' }, cfg);
+    for (const loc of server.locations) loc.plan = compileLocationPlan(ctx, loc, loc.config.settings, loc.config.handler);
+  } finally {
+    ctx.groupUse.names = null;
+  }
+  if (used.size > 0) server.groupsUsed = [...used];
   const ret = cfg.returnDirective;
   serverReturns.set(server, ret === null || ret.text === null ? null : compileTemplate(ret.text, ctx.templates));
 }

@@ -193,22 +193,20 @@ function keptGroup(previous: Pick<Snapshot, 'httpGroups' | 'streamGroups'> | und
 
 /**
  * The http site in service, when the next one may keep its compiled servers (HttpSiteDeps.keepFrom):
- * what a compiled server reads besides its own block must be unchanged. That is the main and
- * http levels, the declared variables and the prefix (the context digest, runtime/diff.ts), and
- * every upstream group (a plan holds the group objects it proxies to: all of them kept). Not
- * with scripts or proxy_cache zones (the plan context owns their runtime and cache managers,
- * started and stopped with the site) nor redis blocks (plans look up Redis-fed groups). Digests
- * are known for configs a reload loaded and for the one started with; otherwise nothing is kept.
+ * what a compiled server reads besides its own block and its upstream groups (checked per server
+ * by the site) must be unchanged. That is the main and http levels, the declared variables and
+ * the prefix (the context digest, runtime/diff.ts). Not with scripts or proxy_cache zones (the
+ * plan context owns their runtime and cache managers, started and stopped with the site) nor
+ * redis blocks (plans look up Redis-fed groups). Digests are known for configs a reload loaded
+ * and for the one started with; otherwise nothing is kept.
  */
-function keepableSite(config: Config, previous: Snapshot | undefined, httpGroups: ReadonlyMap<string, UpstreamGroup>): HttpSite | null {
+function keepableSite(config: Config, previous: Snapshot | undefined): HttpSite | null {
   const site = previous?.http ?? null;
   const http = config.http;
   if (site === null || http === null || previous === undefined) return null;
   if (http.js !== undefined || (http.cacheZones ?? []).length > 0 || config.redis !== undefined || previous.config.redis !== undefined) return null;
   const before = knownContext(previous.config);
   if (before === undefined || before !== knownContext(config)) return null;
-  if (previous.httpGroups.size !== httpGroups.size) return null;
-  for (const [name, group] of httpGroups) if (previous.httpGroups.get(name) !== group) return null;
   return site;
 }
 
@@ -242,7 +240,7 @@ async function buildParts(config: Config, registry: PeerRegistry, deps: Snapshot
     cacheStats: (zone: string) => statusRegistry.cache(zone),
   };
   const streamStats = statusRegistry === undefined ? {} : { streamStats: (cfg: StreamServerConfig) => statusRegistry.stream(cfg) };
-  const keepFrom = keepableSite(config, previous, httpGroups);
+  const keepFrom = keepableSite(config, previous);
   const http = config.http
     ? await slice.run(HttpSite.steps(config.http, {
       ...siteDeps, ...serverStats, prefix: config.prefix, scripts: scripts.http, groups: httpGroups, statusGroups: () => [...httpGroups.values(), ...streamGroups.values()], pool: deps.pool, holder: deps.holder,
