@@ -74,8 +74,13 @@ function omitted(config: Config, reuse: Reuse): Config {
   return { ...config, http, stream } as unknown as Config;
 }
 
-/** How each spliced config was made: what it kept from which config (worker processes get the same splice, omitAgain). */
-const splices = new WeakMap<Config, { readonly running: Config; readonly reuse: Reuse }>();
+/**
+ * How each spliced config was made: what it kept from the config of which hash (worker processes
+ * get the same splice, omitAgain). The hash, not the object: each config would keep the one
+ * before it alive, and that one its own, for as long as the process runs. Equal hashes are equal
+ * trees, item for item in the same places, so the positions hold for either.
+ */
+const splices = new WeakMap<Config, { readonly runningHash: string; readonly reuse: Reuse }>();
 
 /**
  * `config` as the load thread sent it (the items it kept from `running` left out), when it was
@@ -84,7 +89,7 @@ const splices = new WeakMap<Config, { readonly running: Config; readonly reuse: 
  */
 export function omitAgain(config: Config, running: Config): { config: Config; reuse: Reuse } | null {
   const made = splices.get(config);
-  if (made === undefined || made.running !== running) return null;
+  if (made === undefined || made.runningHash !== running.hash) return null;
   return { config: omitted(config, made.reuse), reuse: made.reuse };
 }
 
@@ -106,7 +111,7 @@ export function spliceUnchanged(payload: Config, reuse: Reuse, running: Config):
   fill<UpstreamConfig>(payload.http?.upstreams, reuse.httpUpstreams, running.http?.upstreams);
   fill<StreamServerConfig>(payload.stream?.servers, reuse.tcpServers, running.stream?.servers);
   fill<UpstreamConfig>(payload.stream?.upstreams, reuse.tcpUpstreams, running.stream?.upstreams);
-  splices.set(payload, { running, reuse });
+  splices.set(payload, { runningHash: running.hash, reuse });
   return payload;
 }
 

@@ -43,8 +43,11 @@ interface Stored {
   maps: ConfigDigests | null;
   texts: DigestTexts | null;
   readonly context: string;
-  /** The diff against the config the load compared with (the load thread computed it). */
-  readonly diff: { readonly against: Config; readonly diff: ConfigDiff } | null;
+  /**
+   * The diff against the config the load compared with (the load thread computed it), named by
+   * its hash (the object would keep every earlier config alive through its successor).
+   */
+  readonly diff: { readonly againstHash: string; readonly diff: ConfigDiff } | null;
 }
 
 /**
@@ -160,7 +163,7 @@ export function rememberContext(config: Config, context: string): void {
  * against `against` (the config in service when the load began).
  */
 export function rememberDigests(config: Config, texts: DigestTexts, diff: { against: Config; diff: ConfigDiff } | null = null): void {
-  digestsOf.set(config, { maps: null, texts, context: texts.context, diff });
+  digestsOf.set(config, { maps: null, texts, context: texts.context, diff: diff === null ? null : { againstHash: diff.against.hash, diff: diff.diff } });
 }
 
 /** The diff between two configs' digests (the load thread's, against the running config's texts). */
@@ -183,6 +186,6 @@ function compare(before: Map<string, string>, after: Map<string, string>): Chang
 
 export function diffConfigs(before: Config, after: Config): ConfigDiff {
   const known = digestsOf.get(after)?.diff;
-  if (known !== undefined && known !== null && known.against === before) return known.diff;
+  if (known !== undefined && known !== null && known.againstHash === before.hash) return known.diff;
   return diffDigests(configDigests(before), configDigests(after));
 }

@@ -184,6 +184,24 @@ interface Made {
   groups: UpstreamGroup[];
 }
 
+/**
+ * The groups this build made (not kept from `previous`), and whether a group of `previous` is not
+ * kept (its peers may have to go after the swap). Not a closure in buildParts: the snapshot's
+ * closures share its context, and one that named `previous` kept every earlier snapshot alive.
+ */
+function groupChanges(
+  previous: Snapshot | undefined,
+  httpGroups: ReadonlyMap<string, UpstreamGroup>,
+  streamGroups: ReadonlyMap<string, UpstreamGroup>,
+): { made: UpstreamGroup[]; retiring: boolean } {
+  const made: UpstreamGroup[] = [];
+  for (const g of [...httpGroups.values(), ...streamGroups.values()]) if (!keptGroup(previous, g)) made.push(g);
+  if (previous === undefined) return { made, retiring: true };
+  const next = { httpGroups, streamGroups };
+  for (const g of [...previous.httpGroups.values(), ...previous.streamGroups.values()]) if (!keptGroup(next, g)) return { made, retiring: true };
+  return { made, retiring: false };
+}
+
 /** `group` is one of `previous`'s groups too (kept by buildGroups). */
 function keptGroup(previous: Pick<Snapshot, 'httpGroups' | 'streamGroups'> | undefined, group: UpstreamGroup): boolean {
   if (previous === undefined) return false;
@@ -217,9 +235,8 @@ async function buildParts(config: Config, registry: PeerRegistry, deps: Snapshot
   const streamGroups = config.stream
     ? await buildGroups(config.stream.upstreams, registry, STREAM_UPSTREAM_PREFIX, deps.logger, previous?.streamGroups, slice, keepGroups, deps.pool)
     : new Map<string, UpstreamGroup>();
-  made.groups = [...httpGroups.values(), ...streamGroups.values()].filter((g) => !keptGroup(previous, g));
-  // a group of the config in service that this one does not keep: its peers may have to go after the swap
-  const retiring = previous === undefined || [...previous.httpGroups.values(), ...previous.streamGroups.values()].some((g) => !keptGroup({ httpGroups, streamGroups }, g));
+  const { made: madeGroups, retiring } = groupChanges(previous, httpGroups, streamGroups);
+  made.groups = madeGroups;
   // Scripts load before anything is built: a module that fails fails the start or reload.
   const scripts = await loadScripts(config);
   // Before the sites: their plans look the fed groups up (redisFedOf) when they are compiled.
