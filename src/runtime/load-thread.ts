@@ -20,6 +20,7 @@ function answer(request: LoadRequest): { message: ThreadAnswer; transfer: ArrayB
     prefix: request.prefix,
     ...(request.globals === undefined ? {} : { globals: request.globals }),
     fileReads,
+    transferOnly: true,
   });
   const errors = result.errors.map(plainProblem);
   const warnings = result.warnings.map(plainProblem);
