@@ -7,16 +7,52 @@ const createHash = (algorithm: string): import('node:crypto').Hash => process.ge
 import type { LoadedFields } from './build.js';
 import type { Config } from './types.js';
 
+type Tree = Omit<Config, LoadedFields> & Partial<Pick<Config, LoadedFields>>;
+
+/**
+ * A digest (sha1, base64) of the canonical text of each server and upstream (canonicalTexts), per
+ * list in config order. The reload's diff and splice compare them (runtime/diff.ts), and the
+ * config's hash is made of them, so a load computes them once for both.
+ */
+export interface ItemDigests {
+  readonly httpServers: readonly string[];
+  readonly httpUpstreams: readonly string[];
+  readonly tcpServers: readonly string[];
+  readonly tcpUpstreams: readonly string[];
+}
+
+const itemDigestsOf = new WeakMap<object, ItemDigests>();
+
+/** The item digests of `tree` (computed once per tree object; a Config made from a tree by spreading it is given them by load.ts). */
+export function itemDigests(tree: Tree): ItemDigests {
+  let d = itemDigestsOf.get(tree);
+  if (d !== undefined) return d;
+  const of = (list: readonly unknown[] | undefined): string[] => (list === undefined || list.length === 0 ? [] : canonicalTexts(list).map((t) => createHash('sha1').update(t).digest('base64')));
+  d = { httpServers: of(tree.http?.servers), httpUpstreams: of(tree.http?.upstreams), tcpServers: of(tree.stream?.servers), tcpUpstreams: of(tree.stream?.upstreams) };
+  itemDigestsOf.set(tree, d);
+  return d;
+}
+
+/** `config` has the item digests of the tree it was made from. */
+export function rememberItemDigests(config: object, digests: ItemDigests): void {
+  itemDigestsOf.set(config, digests);
+}
+
 /**
  * sha256 of a canonical text of the tree: its JSON (key order as build.ts constructs every
- * object) without `loc`, `files`, `includeGlobs` and `hash`, written in one pass straight into the hash. Each
- * distinct `settings` content is written once, later ones as `#n` (n-th distinct content): with
- * 10,000 locations sharing a handful of settings objects, that keeps the text (and the time)
- * proportional to what differs. Equal content gives equal text, so an unchanged reload matches.
+ * object) without `loc`, `files`, `includeGlobs` and `hash`, with each server and upstream as its
+ * item digest (itemDigests: equal digests are equal content), written in one pass straight into
+ * the hash. Each distinct `settings` content is written once, later ones as `#n` (n-th distinct
+ * content): with many locations sharing a handful of settings objects, that keeps the text (and
+ * the time) proportional to what differs. Equal content gives equal text, so an unchanged reload
+ * matches.
  */
-export function hashConfig(tree: Omit<Config, LoadedFields> & Partial<Pick<Config, LoadedFields>>): string {
+export function hashConfig(tree: Tree): string {
   const { files: _files, includeGlobs: _globs, hash: _hash, ...rest } = tree;
-  return new CanonicalHash().digest(rest);
+  const d = itemDigests(tree);
+  const http = rest.http === null ? null : { ...rest.http, servers: d.httpServers, upstreams: d.httpUpstreams };
+  const stream = rest.stream === null ? null : { ...rest.stream, servers: d.tcpServers, upstreams: d.tcpUpstreams };
+  return new CanonicalHash().digest({ ...rest, http, stream });
 }
 
 const FLUSH_AT = 1 << 16;

@@ -15,7 +15,7 @@ import { loadTlsFiles } from './tls-files.js';
 import { FileReads } from './file-reads.js';
 import { boundedMessage, MAX_REPORTED_ERRORS } from './limits.js';
 import type { Config } from './types.js';
-import { hashConfig } from './canonical.js';
+import { hashConfig, itemDigests, rememberItemDigests } from './canonical.js';
 
 export interface LoadOptions {
   /** Directory relative paths resolve against (-p); default: the config file's directory (cwd for text). */
@@ -121,6 +121,8 @@ function finish(
     includeGlobs: read.includeGlobs,
     hash: opts.checkOnly === true ? '' : hashConfig(built.config),
   };
+  // the reload's diff takes the digests the hash was made of (runtime/diff.ts)
+  if (opts.checkOnly !== true) rememberItemDigests(config, itemDigests(built.config));
   return { config: opts.checkOnly === true || opts.transferOnly === true ? config : deepFreeze(config), errors: [], warnings, notices, sources };
 }
 

@@ -7,7 +7,7 @@
  */
 import type { Config, ServerName } from '../config/types.js';
 import { createHash } from 'node:crypto';
-import { canonicalTexts } from '../config/canonical.js';
+import { canonicalTexts, itemDigests } from '../config/canonical.js';
 import { declaredHttpVariables } from '../config/variables.js';
 
 const digest = (text: string): string => createHash('sha1').update(text).digest('base64');
@@ -108,20 +108,20 @@ function setUnique(map: Map<string, string>, key: string, value: string): void {
 export function configDigests(config: Config): ConfigDigests {
   const stored = digestsOf.get(config);
   if (stored !== undefined && (stored.maps !== null || stored.texts !== null)) return (stored.maps ??= digestsFromText(stored.texts!));
+  // the loader made them for the hash (config/canonical.ts itemDigests); only the keys are made here
+  const items = itemDigests(config);
   const servers = new Map<string, string>();
-  const keyed = (kind: string, list: readonly { listens: readonly { key: string }[]; serverNames: readonly ServerName[] }[]): void => {
-    const canonical = canonicalTexts(list);
-    list.forEach((s, i) => setUnique(servers, `${kind} ${s.listens.map((l) => l.key).sort().join(',')} ${firstName(s.serverNames)}`, digest(canonical[i]!)));
+  const keyed = (kind: string, list: readonly { listens: readonly { key: string }[]; serverNames: readonly ServerName[] }[], digests: readonly string[]): void => {
+    list.forEach((s, i) => setUnique(servers, `${kind} ${s.listens.map((l) => l.key).sort().join(',')} ${firstName(s.serverNames)}`, digests[i]!));
   };
-  keyed('http', config.http?.servers ?? []);
-  keyed('tcp', config.stream?.servers ?? []);
+  keyed('http', config.http?.servers ?? [], items.httpServers);
+  keyed('tcp', config.stream?.servers ?? [], items.tcpServers);
   const upstreams = new Map<string, string>();
-  const named = (kind: string, list: readonly { name: string }[]): void => {
-    const canonical = canonicalTexts(list);
-    list.forEach((u, i) => setUnique(upstreams, `${kind} ${u.name}`, digest(canonical[i]!)));
+  const named = (kind: string, list: readonly { name: string }[], digests: readonly string[]): void => {
+    list.forEach((u, i) => setUnique(upstreams, `${kind} ${u.name}`, digests[i]!));
   };
-  named('http', config.http?.upstreams ?? []);
-  named('tcp', config.stream?.upstreams ?? []);
+  named('http', config.http?.upstreams ?? [], items.httpUpstreams);
+  named('tcp', config.stream?.upstreams ?? [], items.tcpUpstreams);
   const maps = { servers, upstreams, context: contextDigest(config) };
   digestsOf.set(config, { maps, texts: null, context: maps.context, diff: null });
   return maps;
