@@ -29,7 +29,6 @@ import type { TlsInfo } from '../tls/info.js';
 import { Http1Output } from './http1-output.js';
 import { HeadDeadline, type HeadDeadlineOwner } from './head-deadline.js';
 import { atEvent, nowMs } from '../event-clock.js';
-import { isSharedRead, readIntoShared, readNextIntoOwn, suppressReadMore } from '../core/shared-reads.js';
 
 const S_HEAD = 0;
 const S_BODY = 1;
@@ -121,7 +120,6 @@ export class ClientConnection extends Http1Output implements ClientTransport, Tu
     socket.on('close', on.close);
     socket.setNoDelay(true);
     suppressReadMore(socket);
-    readIntoShared(socket, on.read);
     this.setTimeout(this.#headerTimeoutMs);
     site.track(this);
   }
@@ -141,13 +139,6 @@ export class ClientConnection extends Http1Output implements ClientTransport, Tu
     },
     data(this: net.Socket, chunk: Buffer): void {
       atEvent(ClientConnection.#feed, (this as OwnedSocket)[kConnection], chunk);
-    },
-    /** A read (core/shared-reads.ts) as 'data': in place for a head (#feedHead copies what it keeps) or dropped bytes, else copied. */
-    read(this: net.Socket, n: number, buf: Buffer): void {
-      const conn = (this as OwnedSocket)[kConnection];
-      const inPlace = !isSharedRead(buf) || conn.#state === S_HEAD || conn.#state === S_LINGER;
-      this.emit('data', inPlace ? buf.subarray(0, n) : Buffer.from(buf.subarray(0, n)));
-      if (conn.#state === S_BODY) readNextIntoOwn(n, buf); // a body's next reads: buffers of their own
     },
     drain(this: net.Socket): void {
       (this as OwnedSocket)[kConnection].exchange?.clientDrain();
@@ -328,8 +319,7 @@ export class ClientConnection extends Http1Output implements ClientTransport, Tu
     }
     const text = this.#acc.head;
     const bytes = this.#acc.bytes;
-    const after = this.#acc.rest; // kept (a body, a pipelined request): copied out of the shared buffer
-    const rest = after !== null && isSharedRead(after) ? Buffer.from(after) : after;
+    const rest = this.#acc.rest;
     this.#acc.reset();
     const head = parseRequestHead(text, this.#limits, bytes);
     if (typeof head === 'number') {
@@ -489,6 +479,18 @@ export class ClientConnection extends Http1Output implements ClientTransport, Tu
     this.#retiring = true;
     if (this.idle) this.socket.end();
   }
+}
+
+/**
+ * A socket read in flowing mode gains nothing from Readable's "read more" pass, yet every read
+ * schedules it: a process.nextTick, a read(0) and, on Node 20, a tick queue run that allocates a
+ * Map (~0.8 KB and a tick per request). Node's own http and http2 streams turn it off the same
+ * way. Reading still restarts as before: libuv keeps reading while the socket is flowing or below
+ * its high-water mark, and resume() reads again through read().
+ */
+function suppressReadMore(socket: net.Socket): void {
+  const state = (socket as { _readableState?: { readingMore: boolean } | null })._readableState;
+  if (state != null) state.readingMore = true;
 }
 
 function connectionResume(conn: ClientConnection, pending: Buffer): void {
