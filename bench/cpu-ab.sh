@@ -11,6 +11,8 @@
 #   SA=... SB=...: extra directives in A's or B's server block (e.g. SB='ssl_session_cache off;';
 #                  one that names ssl_session_* replaces the mode's session directives)
 #   URL_PATH=64k: the 64 KiB response instead of the small one
+#   POST_BYTES=N: each request a POST with an N-byte body (bench/procs/post.lua); with
+#                 SA=SB='proxy_request_buffering off;' every read after the head is a body read
 #   WARM_S: seconds of wrk warm-up per proxy (default 2; 12 for the new-connection modes)
 #   MODE (issue 18, TLS to clients; the listen is bench/tls.ts's `ssl http2`, ECDSA P-256, TLS 1.2-1.3):
 #     h1 (default)  plain HTTP/1.1 as above
@@ -37,6 +39,7 @@ for _ in $(seq 50); do [ -s "$DIR/backend.out" ] && break; sleep 0.1; done
 BACKEND=$(node -e 'console.log(JSON.parse(require("fs").readFileSync(process.argv[1],"utf8").split("\n")[0]).http)' "$DIR/backend.out")
 MODE=${MODE:-h1}
 SCHEME=http; LISTEN_OPTS=''; SERVER_TLS=''; TLS_BASE=''; WRK_HEADER=()
+[ -n "${POST_BYTES:-}" ] && WRK_HEADER=(-s "$ROOT/bench/procs/post.lua") && export POST_BYTES
 case $MODE in
   h1) ;;
   https|tlsnew|tlsnew-full)
