@@ -24,7 +24,7 @@ import { TsproxyError } from '../errors.js';
 import { Reloader, type ReloaderOptions } from './reload.js';
 import { writePidFile } from './pidfile.js';
 import { handleSignals } from './signals.js';
-import { configDigests, diffConfigs } from './diff.js';
+import { configDigestTexts, diffConfigs } from './diff.js';
 import { encodeConfig, encodeConfigDelta, sendConfig } from './config-transfer.js';
 import { unchanged, type PeerHealthState, type ReloadSummary } from './runtime.js';
 import { PrimaryHealth, type ErrorLogTarget, type PrimaryMessage, type WorkerMessage } from './workers.js';
@@ -360,8 +360,8 @@ export interface PrimaryServing {
 /** serve() for worker_processes > 1. */
 export async function servePrimary(opts: PrimaryOptions): Promise<PrimaryServing> {
   const { config, logger } = opts;
-  // The summary's digests of the running config, now: a reload's diff then only compares.
-  configDigests(config);
+  // The running config's digests, now, in the form the first reload sends to the load thread.
+  configDigestTexts(config);
   const primary = new Primary(opts);
   await primary.start();
   const pidFile = config.main.pid;

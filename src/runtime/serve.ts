@@ -10,7 +10,7 @@ import { Reloader, type ReloaderOptions } from './reload.js';
 import { writePidFile, removePidFile } from './pidfile.js';
 import { handleSignals } from './signals.js';
 import { dropPrivileges } from './privileges.js';
-import { configDigests } from './diff.js';
+import { configDigestTexts } from './diff.js';
 
 export interface ServeOptions {
   config: Config;
@@ -29,8 +29,9 @@ export interface Serving {
 
 export async function serve({ config, logger, load, onReloaded }: ServeOptions): Promise<Serving> {
   // worker_connections caps client connections per listener, as in each worker of the multi-process mode.
-  // The summary's digests of the running config, before serving: a reload's diff then only compares.
-  configDigests(config);
+  // The running config's digests, before serving, in the form the first reload sends to the load
+  // thread (a 10,000-server config's texts take tens of ms: not a step of a reload).
+  configDigestTexts(config);
   const runtime = await Runtime.start(config, { logger, maxConnections: config.main.workerConnections });
   const pidFile = config.main.pid;
   // Logged before the pid file appears: whoever waits for the pid file can read the bound ports.
