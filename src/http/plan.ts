@@ -277,6 +277,17 @@ export function buildPlanContext(
 }
 
 /**
+ * The context of a reload that keeps compiled servers (HttpSiteDeps.keepFrom): the kept one's
+ * compiled parts (maps, formats, zones), the new config's groups, and empty caches. The caches
+ * (shared templates, header sets, the per-settings plans, TLS contexts) are keyed by the objects
+ * of the servers compiled with them: kept across reloads, each would hold every changed server's
+ * settings since the start. Plans hold what the caches made, never the caches.
+ */
+export function nextPlanContext(kept: PlanContext, groups: ReadonlyMap<string, UpstreamGroup>): PlanContext {
+  return { ...kept, groups, tlsContexts: new Map(), shared: planShared(kept.templates), groupUse: { names: null } };
+}
+
+/**
  * Run a template compiler whose input the config check (config/variables.ts) already accepted: a
  * failure here is a gap in that check, so it fails the load or reload loudly instead of serving
  * with some other template.

@@ -18,7 +18,7 @@ import type { LogSink } from '../log.js';
 import type { UpstreamGroup } from '../upstream/group.js';
 import { ClientConnection } from './connection.js';
 import type { AcceptedConnection } from './connection-setup.js';
-import { buildPlanContext, compileLocationPlan, type PlanContext } from './plan.js';
+import { buildPlanContext, compileLocationPlan, nextPlanContext, type PlanContext } from './plan.js';
 import { UpstreamPool } from './pool.js';
 import { virtualHostSteps, type CompiledServer, type VirtualHosts } from './router.js';
 import { runNow, type Steps } from '../time-slicer.js';
@@ -331,7 +331,7 @@ function* siteParts(http: HttpConfig, deps: HttpSiteDeps): Steps<SiteParts> {
   // the kept context, with this config's groups (what a server compiled now looks up)
   const ctx = kept === null
     ? buildPlanContext(http, { groups: deps.groups, logger, openAccessLog: deps.openAccessLog, prefix: deps.prefix ?? process.cwd(), scripts: deps.scripts ?? null, cacheStats: deps.cacheStats ?? null })
-    : kept.ctx.groups === deps.groups ? kept.ctx : { ...kept.ctx, groups: deps.groups };
+    : nextPlanContext(kept.ctx, deps.groups);
   const serverReturns = new Map<CompiledServer, CompiledTemplate | null>();
   let compiled = 0;
   for (const vh of vhosts.values()) {
