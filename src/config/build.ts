@@ -131,7 +131,7 @@ function walk(scope: Scope, directives: readonly Directive[]): void {
         r.error('TSP_ERR_CONFIG_DUPLICATE', `"${d.name}" directive is duplicate`, d.loc);
         continue;
       }
-      scope.seen.push(d.name);
+      scope.seen = scope.seen.concat(d.name);
     }
     if (d.block === null) warnMissingSemicolon(scope, d);
     if (spec.templates !== undefined) noteTemplateArgs(scope, d.args, spec.templates);
