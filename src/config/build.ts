@@ -21,6 +21,7 @@ import type {
   ProxyTarget, SslConfig, StreamConfig, StreamServerConfig, UpstreamConfig,
 } from './types.js';
 import { validateDrafts } from './validate.js';
+import { append } from './directives/drafts.js';
 import { ProblemList } from './problems.js';
 import type { GeoConfig, SplitClientsConfig } from './variable-types.js';
 import { MAX_REPORTED_ERRORS } from './limits.js';
@@ -133,7 +134,7 @@ function walk(scope: Scope, directives: readonly Directive[]): void {
         r.error('TSP_ERR_CONFIG_DUPLICATE', `"${d.name}" directive is duplicate`, d.loc);
         continue;
       }
-      scope.seen = scope.seen.concat(d.name);
+      scope.seen = append(scope.seen, d.name);
     }
     if (d.block === null) warnMissingSemicolon(scope, d);
     if (spec.templates !== undefined) noteTemplateArgs(scope, d.args, spec.templates);

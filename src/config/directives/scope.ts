@@ -10,6 +10,7 @@ import { translatePcre, type JsRegex } from '../pcre.js';
 import type { TemplateUse } from '../variables.js';
 import { isBareNumber, parseDuration, parseFlag, parseNumber, parseSize, parseTrustedSource } from '../units.js';
 import type { TargetDraft, UpstreamDraft, LocationDraft, HttpServerDraft, StreamServerDraft, AreaDraft, JsDraft, StreamJsPhases } from './drafts.js';
+import { NO_ITEMS } from './drafts.js';
 import type { ItemsByKind, Lists, OwnOf, OwnSettings, PathArg, SettingKind, ValuesByKind } from './settings.js';
 
 export type { SettingKind } from './settings.js';
@@ -35,9 +36,6 @@ export interface Reporter {
   readonly full?: boolean;
 }
 
-/** The single-use directives of a block that has none yet (Scope.seen); never written to. */
-const NO_NAMES: readonly string[] = Object.freeze([]);
-
 /** Everything one build collects while walking the tree; its main scope is the root of every scope chain. */
 export class BuildState {
   readonly prefix: string;
@@ -56,7 +54,7 @@ export class BuildState {
     this.prefix = prefix;
     this.report = report;
     this.mainScope = {
-      state: this, context: 'main', parent: null, settings: {}, seen: NO_NAMES,
+      state: this, context: 'main', parent: null, settings: {}, seen: NO_ITEMS,
       server: undefined, location: undefined, upstream: undefined, streamServer: undefined,
     };
   }
@@ -70,9 +68,9 @@ export interface Scope {
   readonly settings: OwnSettings;
   /**
    * Single-use directives seen in this block, for `"x" directive is duplicate` (a few per block:
-   * an array beats a Set). Replaced, not pushed to: NO_NAMES until the first, then an array of
-   * exactly their number (a push grows an empty array to 17 slots; tens of thousands of blocks
-   * kept 4.5 MB of them until the build ended).
+   * an array beats a Set). Grown with drafts.ts `append`, not pushed to: NO_ITEMS until the
+   * first, then an array of exactly their number while short (a push grows an empty array to
+   * 17 slots; tens of thousands of blocks kept 4.5 MB of them until the build ended).
    */
   seen: readonly string[];
   /** The draft this block fills; set once, right after the draft is made (it points back here). */
@@ -88,7 +86,7 @@ export interface Scope {
  */
 export function childScope(parent: Scope, context: Context, settings: OwnSettings = {}): Scope {
   return {
-    state: parent.state, context, parent, settings, seen: NO_NAMES,
+    state: parent.state, context, parent, settings, seen: NO_ITEMS,
     server: parent.server, location: undefined, upstream: undefined, streamServer: undefined,
   };
 }
