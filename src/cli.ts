@@ -17,7 +17,7 @@ import { readRunningPid } from './runtime/pidfile.js';
 import { checkScripts } from './runtime/scripts.js';
 import { TsproxyError } from './errors.js';
 import { VERSION, FEATURES } from './version.js';
-import { keepYoungGenerationSmall } from './cli/check-heap.js';
+import { tuneHeapForCheck } from './cli/check-heap.js';
 
 // The serving runtime (servers, workers, daemon, -x) is imported when it is used: `-t` needs only
 // the config modules, and importing the rest cost -t about a tenth of its time (HACKING.md).
@@ -156,7 +156,7 @@ async function main(argv: readonly string[]): Promise<number> {
   }
 
   const { configPath } = resolvePaths(opts);
-  if (opts.action === 'test' || opts.action === 'dump') keepYoungGenerationSmall();
+  if (opts.action === 'test' || opts.action === 'dump') tuneHeapForCheck();
   const result = load(opts);
 
   if (opts.action === 'test' || opts.action === 'dump') {

@@ -20,6 +20,14 @@ export interface ParseResult {
 }
 
 /**
+ * Trees the fast scan read in which no statement is named `include`: as a file's top level they
+ * need no expansion (the scan declines nesting past MAX_BLOCK_DEPTH, which is all that
+ * TreeReader.expand checks besides includes), so expand returns them without a visit per
+ * statement (~15 ms of a 10,000-server `-t`).
+ */
+const PLAIN = new WeakSet<readonly Directive[]>();
+
+/**
  * Text → directives and positioned errors. A correct config takes the one-pass fast path
  * (`scanDirectives`, lexer.ts); anything else is parsed by Chevrotain, whose grammar is the
  * normative one, so every error message and position comes from `parseWithChevrotain`.
@@ -30,7 +38,10 @@ export function parseConfigText(text: string, file: string, maxTokens = MAX_TOKE
     return { directives: [], errors: [new ConfigError('TSP_ERR_CONFIG_INCLUDE', tooLarge(file, `${text.length} characters`), loc)], tokens: 0 };
   }
   const directives = scanDirectives(text, file, maxTokens);
-  if (directives !== null) return { directives, errors: [], tokens: scanState.tokens };
+  if (directives !== null) {
+    if (!scanState.include) PLAIN.add(directives);
+    return { directives, errors: [], tokens: scanState.tokens };
+  }
   const at = scanState.tokenLimitAt;
   if (at !== null) return { directives: [], errors: [new ConfigError('TSP_ERR_CONFIG_SYNTAX', tooManyTokensMessage(), at)], tokens: maxTokens };
   return parseWithChevrotain(text, file, maxTokens);
@@ -214,7 +225,9 @@ class TreeReader {
   expand(directives: readonly Directive[], stack: readonly string[], depth: number): readonly Directive[] {
     // One pass over the tree that returns `directives` itself when nothing in it changes (no
     // include, nothing too deep): a config without includes costs one visit per statement and
-    // no copy. (It used to ask `some(needsExpansion)` at every level: a walk per level.)
+    // no copy. (It used to ask `some(needsExpansion)` at every level: a walk per level.) A file
+    // the fast scan found no include in is not visited at all at depth 0 (PLAIN).
+    if (depth === 0 && PLAIN.has(directives)) return directives;
     let out: Directive[] | null = null;
     for (let i = 0; i < directives.length; i++) {
       const d = directives[i]!;

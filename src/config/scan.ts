@@ -26,7 +26,7 @@ export const DOLLAR = 0x24;
  * What the last scanWord / scanQuoted found besides its end offset, without allocating a result
  * object: newlines crossed (callers reset `lines` first) and whether the closing quote was found.
  */
-export const scanState = { lines: 0, lineStart: 0, closed: false, tokens: 0, tokenLimitAt: null as Loc | null };
+export const scanState = { lines: 0, lineStart: 0, closed: false, tokens: 0, tokenLimitAt: null as Loc | null, include: false };
 
 /** End offset (exclusive) of the quoted string whose opening quote is at `i` (or where it stops unterminated). */
 export function scanQuoted(text: string, i: number, n: number): number {
@@ -131,6 +131,8 @@ export function scanDirectives(text: string, file: string, maxTokens = MAX_TOKEN
   let i = 0;
   // Directive names repeat thousands of times; one string per distinct name.
   const names = new Map<string, string>();
+  // Whether a statement is named `include` (quoted names do not go through `names`).
+  let quotedInclude = false;
   let name = '';
   let nameLoc: Loc | null = null;
   for (;;) {
@@ -147,6 +149,7 @@ export function scanDirectives(text: string, file: string, maxTokens = MAX_TOKEN
     }
     if (i >= n) {
       scanState.tokens = tokens;
+      scanState.include = quotedInclude || names.has('include');
       return nameLoc === null && open.length === 0 ? top : null;
     }
     if (++tokens > maxTokens) {
@@ -230,6 +233,7 @@ export function scanDirectives(text: string, file: string, maxTokens = MAX_TOKEN
       if (nameLoc === null) {
         // A quoted statement name (nginx accepts it; map keys such as '' need it).
         name = value;
+        if (value === 'include') quotedInclude = true;
         nameLoc = { file, line: startLine, column, length: i - start };
         argc = 0;
         continue;

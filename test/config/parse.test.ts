@@ -109,6 +109,15 @@ describe('readConfigTree', () => {
     expect(r.sources[0]!.text).toContain('include conf.d/*.conf;');
   });
 
+  test('a quoted "include" statement is expanded too (the scan marks trees without include, which expand skips)', () => {
+    const r = readConfigTree(`${FIX}/conf.d/a.conf`, { prefix: FIX, globals: `"include" ${FIX}/conf.d/b.conf;` });
+    expect(r.errors).toEqual([]);
+    expect(shape(r.directives)).toEqual([
+      ['upstream', 'b', [['server', '127.0.0.1:9002', null]]],
+      ['upstream', 'a', [['server', '127.0.0.1:9001', null]]],
+    ]);
+  });
+
   test('a file included twice is expanded twice but read once', () => {
     const r = readConfigTree(`${FIX}/twice.conf`, { prefix: FIX });
     expect(r.errors).toEqual([]);

@@ -7,6 +7,7 @@ import type {
 import { parseDuration, parseNumber, parseProxyPassUrl, parseSize } from '../units.js';
 import { ensureHttp } from './main.js';
 import { parseListen } from './listen.js';
+import { append, NO_ITEMS } from './drafts.js';
 import {
   addLogFormat, checkRegex, childScope, count, err, flag, invalidParameter, invalidValue, isVariableName, listSetting, noEffect, oneOf,
   member, ownSettings, seconds, setting, size, trustedSource, valueSlot, type Context, type DirectiveSpec, type HttpServerDraft,
@@ -135,10 +136,11 @@ const applyLocation = (scope: Scope, d: Directive): Scope | null => {
   }
   const child = childScope(scope, 'location');
   const draft: LocationDraft = {
-    match, matchLoc: argLoc, key, rewrites: [], sets: [], proxy: null, websocket: null, ret: null, checkStatus: null,
-    locations: [], extras: null, tryFiles: null, internal: false, scope: child, loc: d.loc,
+    match, matchLoc: argLoc, key, rewrites: NO_ITEMS, sets: NO_ITEMS, proxy: null, websocket: null, ret: null, checkStatus: null,
+    locations: NO_ITEMS, extras: null, tryFiles: null, internal: false, scope: child, loc: d.loc,
   };
-  siblings.push(draft);
+  if (parent !== undefined) parent.locations = append(siblings, draft);
+  else scope.server!.locations = append(siblings, draft);
   child.location = draft;
   return child;
 };
@@ -296,7 +298,9 @@ export const HTTP_DIRECTIVES: readonly DirectiveSpec[] = [
     apply(scope, d) {
       const httpScope = scope.context === 'main' ? ensureHttp(scope.state) : scope;
       const child = childScope(httpScope, 'server');
-      const server: HttpServerDraft = { listens: [], serverNames: [], rewrites: [], sets: [], ret: null, locations: [], extras: null, tryFiles: null, scope: child, loc: d.loc };
+      const server: HttpServerDraft = {
+        listens: NO_ITEMS, serverNames: NO_ITEMS, rewrites: NO_ITEMS, sets: NO_ITEMS, ret: null, locations: NO_ITEMS, extras: null, tryFiles: null, scope: child, loc: d.loc,
+      };
       scope.state.http!.servers.push(server);
       child.server = server;
       return child;
@@ -309,13 +313,16 @@ export const HTTP_DIRECTIVES: readonly DirectiveSpec[] = [
     note: 'A server without `listen` gets `0.0.0.0:80`. `ssl` terminates TLS (certificate chosen by SNI); `http2` offers HTTP/2 (ALPN with `ssl`, prior-knowledge h2c without). Socket parameters: `backlog`, `so_keepalive` (keepidle), `ipv6only` and `reuseport` (worker processes, Node >= 22.12) are applied; `rcvbuf`, `sndbuf`, `fastopen`, `deferred`, `bind` and so_keepalive\'s keepintvl/keepcnt are checked and have no effect (Node cannot set them).',
     apply(scope, d) {
       const l = parseListen(d, scope.state.report);
-      if (l !== undefined) scope.server!.listens.push(l);
+      if (l !== undefined) scope.server!.listens = append(scope.server!.listens, l);
     },
   },
   {
     name: 'server_name', contexts: ['server'], args: [1, Infinity], multiple: true, default: '""',
     syntax: 'server_name name ...;', summary: 'Names of the virtual server: exact, `*.wild`, `wild.*`, `.both`, `~regex`.',
-    apply(scope, d) { scope.server!.serverNames.push(...parseServerNames(d, scope.state.report)); },
+    apply(scope, d) {
+      const server = scope.server!;
+      for (const name of parseServerNames(d, scope.state.report)) server.serverNames = append(server.serverNames, name);
+    },
   },
   {
     name: 'location', contexts: ['server', 'location'], args: [1, 2], block: 'location', multiple: true,
@@ -364,7 +371,9 @@ export const HTTP_DIRECTIVES: readonly DirectiveSpec[] = [
     syntax: 'rewrite regex replacement [last | break | redirect | permanent];', summary: 'Rewrite the request URI.',
     apply(scope, d) {
       const v = rewriteRule(d.args, d, scope.state.report);
-      if (v !== undefined) (scope.location ?? scope.server!).rewrites.push(v);
+      if (v === undefined) return;
+      const block = scope.location ?? scope.server!;
+      block.rewrites = append(block.rewrites, v);
     },
   },
   {
@@ -373,7 +382,8 @@ export const HTTP_DIRECTIVES: readonly DirectiveSpec[] = [
     apply(scope, d) {
       const a = d.args[0]!;
       if (!isVariableName(a.value)) { err(scope.state.report, 'TSP_ERR_CONFIG_VALUE', `invalid variable name "${a.value}"`, a.loc); return; }
-      (scope.location ?? scope.server!).sets.push({ variable: a.value.slice(1), value: d.args[1]!.value, loc: d.loc });
+      const block = scope.location ?? scope.server!;
+      block.sets = append(block.sets, { variable: a.value.slice(1), value: d.args[1]!.value, loc: d.loc });
     },
   },
   {

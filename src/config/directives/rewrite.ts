@@ -6,6 +6,7 @@
  */
 import type { Arg, Directive } from '../ast.js';
 import type { IfCondition, LocationConfig, LocationHandler, LocationSettings, RewriteExtra } from '../types.js';
+import { NO_ITEMS } from './drafts.js';
 import {
   checkRegex, childScope, err, noteTemplate, type DirectiveSpec, type LocationDraft, type Reporter, type RewriteExtraDraft, type Scope,
 } from './scope.js';
@@ -66,8 +67,8 @@ function applyIf(scope: Scope, d: Directive): Scope | null {
   // The block's draft: a location-like draft whatever the level (rewrite, set, return and break
   // go into it; in a location if, proxy_pass and the settings too).
   const draft: LocationDraft = {
-    match: parent?.match ?? { kind: 'prefix', path: '' }, matchLoc: d.loc, key: '', rewrites: [], sets: [], proxy: null, websocket: null,
-    ret: null, checkStatus: null, locations: [], extras: null, tryFiles: null, internal: false, scope: child, loc: d.loc,
+    match: parent?.match ?? { kind: 'prefix', path: '' }, matchLoc: d.loc, key: '', rewrites: NO_ITEMS, sets: NO_ITEMS, proxy: null,
+    websocket: null, ret: null, checkStatus: null, locations: NO_ITEMS, extras: null, tryFiles: null, internal: false, scope: child, loc: d.loc,
   };
   child.location = draft;
   ((parent ?? scope.server!).extras ??= []).push({ kind: 'if', condition, draft, loc: d.loc });

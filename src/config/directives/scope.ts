@@ -10,6 +10,7 @@ import { translatePcre, type JsRegex } from '../pcre.js';
 import type { TemplateUse } from '../variables.js';
 import { isBareNumber, parseDuration, parseFlag, parseNumber, parseSize, parseTrustedSource } from '../units.js';
 import type { TargetDraft, UpstreamDraft, LocationDraft, HttpServerDraft, StreamServerDraft, AreaDraft, JsDraft, StreamJsPhases } from './drafts.js';
+import { NO_ITEMS } from './drafts.js';
 import type { ItemsByKind, Lists, OwnOf, OwnSettings, PathArg, SettingKind, ValuesByKind } from './settings.js';
 
 export type { SettingKind } from './settings.js';
@@ -53,7 +54,7 @@ export class BuildState {
     this.prefix = prefix;
     this.report = report;
     this.mainScope = {
-      state: this, context: 'main', parent: null, settings: {}, seen: [],
+      state: this, context: 'main', parent: null, settings: {}, seen: NO_ITEMS,
       server: undefined, location: undefined, upstream: undefined, streamServer: undefined,
     };
   }
@@ -65,8 +66,13 @@ export interface Scope {
   readonly parent: Scope | null;
   /** Own values of inherited settings (a child reads parent values through merging). */
   readonly settings: OwnSettings;
-  /** Single-use directives seen in this block, for `"x" directive is duplicate` (a few per block: an array beats a Set). */
-  readonly seen: string[];
+  /**
+   * Single-use directives seen in this block, for `"x" directive is duplicate` (a few per block:
+   * an array beats a Set). Grown with drafts.ts `append`, not pushed to: NO_ITEMS until the
+   * first, then an array of exactly their number while short (a push grows an empty array to
+   * 17 slots; tens of thousands of blocks kept 4.5 MB of them until the build ended).
+   */
+  seen: readonly string[];
   /** The draft this block fills; set once, right after the draft is made (it points back here). */
   server: HttpServerDraft | undefined;
   location: LocationDraft | undefined;
@@ -80,7 +86,7 @@ export interface Scope {
  */
 export function childScope(parent: Scope, context: Context, settings: OwnSettings = {}): Scope {
   return {
-    state: parent.state, context, parent, settings, seen: [],
+    state: parent.state, context, parent, settings, seen: NO_ITEMS,
     server: parent.server, location: undefined, upstream: undefined, streamServer: undefined,
   };
 }

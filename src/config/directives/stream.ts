@@ -3,6 +3,7 @@ import type { Directive } from '../ast.js';
 import type { MapConfig } from '../types.js';
 import { accessLog, logFormat, parseServerNames } from './http.js';
 import { parseStreamListen } from './listen.js';
+import { append, NO_ITEMS } from './drafts.js';
 import {
   addLogFormat, checkRegex, childScope, count, err, flag, isVariableName, listSetting, noEffect, noteTemplate, size, oneOf, seconds, setting, trustedSource,
   type Context, type DirectiveSpec, type Scope, type SettingOptions, type StreamServerDraft, type TargetDraft, type ValueField,
@@ -65,7 +66,7 @@ export const STREAM_DIRECTIVES: readonly DirectiveSpec[] = [
     summary: 'A TCP virtual server (routed by SNI, or by Host for websocket_pass).',
     apply(scope, d) {
       const child = childScope(scope, 'stream_server');
-      const streamServer: StreamServerDraft = { listens: [], serverNames: [], proxy: null, websockets: [], scope: child, loc: d.loc };
+      const streamServer: StreamServerDraft = { listens: NO_ITEMS, serverNames: NO_ITEMS, proxy: null, websockets: [], scope: child, loc: d.loc };
       scope.state.stream!.servers.push(streamServer);
       child.streamServer = streamServer;
       return child;
@@ -76,13 +77,16 @@ export const STREAM_DIRECTIVES: readonly DirectiveSpec[] = [
     summary: 'Address and port the server accepts TCP connections (or, with `udp`, datagrams) on.',
     apply(scope, d) {
       const l = parseStreamListen(d, scope.state.report);
-      if (l !== undefined) scope.streamServer!.listens.push(l);
+      if (l !== undefined) scope.streamServer!.listens = append(scope.streamServer!.listens, l);
     },
   },
   {
     name: 'server_name', contexts: SRV, args: [1, Infinity], multiple: true, syntax: 'server_name name ...;',
     summary: 'Names matched against the TLS SNI (or the Host of each request to a websocket_pass server).',
-    apply(scope, d) { scope.streamServer!.serverNames.push(...parseServerNames(d, scope.state.report)); },
+    apply(scope, d) {
+      const server = scope.streamServer!;
+      for (const name of parseServerNames(d, scope.state.report)) server.serverNames = append(server.serverNames, name);
+    },
   },
   {
     name: 'proxy_pass', contexts: SRV, args: [1, 1], templates: 0, syntax: 'proxy_pass upstream | host:port | unix:path;',

@@ -3,6 +3,7 @@ import { isIP } from 'node:net';
 import type { Arg, Directive } from '../ast.js';
 import type { CheckType, HttpStatusClass, UpstreamServerConfig } from '../types.js';
 import { isBareNumber, parseDuration, parseNumber, parseUpstreamAddress } from '../units.js';
+import { append, NO_ITEMS } from './drafts.js';
 import {
   childScope, count, err, invalidParameter, member, positive, seconds, setting,
   type CheckDraft, type Context, type DirectiveSpec, type Reporter, type Scope, type UpstreamDraft,
@@ -20,7 +21,7 @@ const applyUpstream = (scope: Scope, d: Directive): Scope | null => {
   const child = childScope(scope, scope.context === 'http' ? 'upstream' : 'stream_upstream');
   const upstream: UpstreamDraft = {
     name: nameArg.value, area: scope.context === 'http' ? 'http' : 'stream', method: { kind: 'round_robin' }, methodLoc: null,
-    servers: [], serverDirectives: 0, backupLoc: null, check: null, scope: child, loc: d.loc,
+    servers: NO_ITEMS, serverDirectives: 0, backupLoc: null, check: null, scope: child, loc: d.loc,
   };
   area.upstreams.push(upstream);
   area.upstreamsByName.set(upstream.name, upstream);
@@ -131,7 +132,7 @@ export const UPSTREAM_DIRECTIVES: readonly DirectiveSpec[] = [
     name: 'server', contexts: UP, args: [1, Infinity], multiple: true,
     syntax: 'server address [weight=n] [max_fails=n] [fail_timeout=time] [max_conns=n] [backup] [down] [resolve];',
     summary: 'A peer of the group (`host:port`, `unix:path`; http default port 80, stream needs a port). `resolve` (nginx 1.27.3): the name is re-resolved while running through the `resolver`, its addresses join and leave the group without a reload.',
-    apply(scope, d) { scope.upstream!.serverDirectives++; const s = parseServer(scope, d); if (s) scope.upstream!.servers.push(s); },
+    apply(scope, d) { scope.upstream!.serverDirectives++; const s = parseServer(scope, d); if (s) scope.upstream!.servers = append(scope.upstream!.servers, s); },
   },
   { name: 'least_conn', contexts: UP, args: [0, 0], syntax: 'least_conn;', summary: 'Pick the peer with the fewest active connections.', apply: (s, d) => setMethod(s, d, { kind: 'least_conn' }) },
   { name: 'ip_hash', contexts: ['upstream'], args: [0, 0], syntax: 'ip_hash;', summary: 'Pick the peer by client address.', apply: (s, d) => setMethod(s, d, { kind: 'ip_hash' }) },

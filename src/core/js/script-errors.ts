@@ -36,5 +36,9 @@ export function scriptStack(err: unknown): string {
 
 const FRAME = /^\s+at /;
 
-/** A stack frame of tsproxy's scripting code (src/ or dist/). */
-const ENGINE_FRAME = /^\s+at .*[/\\](?:src|dist)[/\\](?:(?:http|core)[/\\]js[/\\]|tcp[/\\])/;
+/**
+ * A stack frame of tsproxy's scripting code: src/ or dist/ module by module, or the bundled
+ * command line (dist/cli.js and its chunk-*.js, build/bundle.mjs), where every module of
+ * tsproxy shares a few files, so any frame of tsproxy's is cut there.
+ */
+const ENGINE_FRAME = /^\s+at .*[/\\](?:src|dist)[/\\](?:(?:http|core)[/\\]js[/\\]|tcp[/\\]|(?:cli|chunk-\w+)\.js:)/;

@@ -1,0 +1,1 @@
+export function bundleCli(outdir: string, options?: { sourcemap?: boolean }): Promise<void>;
