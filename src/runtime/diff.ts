@@ -89,15 +89,15 @@ export interface ConfigDigests {
   readonly context: string;
 }
 
-/** Set `key` (made unique with an occurrence suffix) to `value`. */
-function setUnique(map: Map<string, string>, key: string, value: string): void {
-  if (!map.has(key)) {
-    map.set(key, value);
-    return;
-  }
-  let n = 2;
-  while (map.has(`${key} #${n}`)) n++;
-  map.set(`${key} #${n}`, value);
+/**
+ * Set `key` (made unique with an occurrence suffix) to `value`; `seen` counts each key's
+ * occurrences (10,000 nameless servers of one listen are one key each time, and a scan for the
+ * next free suffix would be quadratic).
+ */
+function setUnique(map: Map<string, string>, seen: Map<string, number>, key: string, value: string): void {
+  const n = (seen.get(key) ?? 0) + 1;
+  seen.set(key, n);
+  map.set(n === 1 ? key : `${key} #${n}`, value);
 }
 
 /**
@@ -111,14 +111,16 @@ export function configDigests(config: Config): ConfigDigests {
   // the loader made them for the hash (config/canonical.ts itemDigests); only the keys are made here
   const items = itemDigests(config);
   const servers = new Map<string, string>();
+  const seen = new Map<string, number>();
   const keyed = (kind: string, list: readonly { listens: readonly { key: string }[]; serverNames: readonly ServerName[] }[], digests: readonly string[]): void => {
-    list.forEach((s, i) => setUnique(servers, `${kind} ${s.listens.map((l) => l.key).sort().join(',')} ${firstName(s.serverNames)}`, digests[i]!));
+    list.forEach((s, i) => setUnique(servers, seen, `${kind} ${s.listens.map((l) => l.key).sort().join(',')} ${firstName(s.serverNames)}`, digests[i]!));
   };
   keyed('http', config.http?.servers ?? [], items.httpServers);
   keyed('tcp', config.stream?.servers ?? [], items.tcpServers);
   const upstreams = new Map<string, string>();
+  const seenUpstreams = new Map<string, number>();
   const named = (kind: string, list: readonly { name: string }[], digests: readonly string[]): void => {
-    list.forEach((u, i) => setUnique(upstreams, `${kind} ${u.name}`, digests[i]!));
+    list.forEach((u, i) => setUnique(upstreams, seenUpstreams, `${kind} ${u.name}`, digests[i]!));
   };
   named('http', config.http?.upstreams ?? [], items.httpUpstreams);
   named('tcp', config.stream?.upstreams ?? [], items.tcpUpstreams);
