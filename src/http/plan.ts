@@ -1,43 +1,40 @@
 /**
  * Per-location plans, compiled once per config and attached to CompiledLocation.plan: everything
  * a request handled by the location needs (header ops, retry masks, URI rewrite, access logs)
- * so the request path only reads fields.
+ * so the request path only reads fields. What they compile against is the config's plan context
+ * (plan-context.ts).
  */
-import { CacheZoneStats } from '../core/status/server-stats.js';
-import type { Logger } from 'pino';
-import type { AccessLogConfig, ClientBodyConfig, HttpConfig, HttpServerConfig, LocationConfig, LocationSettings, LocationHandler, NextUpstreamCondition, ProxySslConfig } from '../config/types.js';
-import { declaredHttpVariables } from '../config/variables.js';
+import type { AccessLogConfig, ClientBodyConfig, HttpServerConfig, LocationConfig, LocationSettings, LocationHandler, NextUpstreamCondition, ProxySslConfig } from '../config/types.js';
 import { TsproxyError } from '../errors.js';
-import { appendLogLine, type LogSink } from '../log.js';
+import { appendLogLine } from '../log.js';
 import type { UpstreamGroup } from '../upstream/group.js';
 import { redisFedOf } from '../core/redis/routing.js';
 import type { RedisFedGroups } from '../core/redis/fed-groups.js';
-import { compileRequestHeaders, compileResponseHeaders, headerSetCache, type HeaderSetCache, type RequestHeaderPlan, type ResponseHeaderPlan, type RedirectDefaults } from './headers.js';
+import { compileRequestHeaders, compileResponseHeaders, type RequestHeaderPlan, type ResponseHeaderPlan, type RedirectDefaults } from './headers.js';
 import { DEFAULTS, defaultClientBody } from '../config/location-settings.js';
-import { compileLogFormats, type LogFormatter } from './log-format.js';
 import type { CompiledLocation } from './locations.js';
 import { compileRealIp, type RealIpResolver } from './realip.js';
 import { compileErrorPages, type ErrorPagePlan } from './error-page.js';
 import { compileRewritePhase, type IfPlanOf, type RewriteStep } from './rewrite.js';
 import { compileFilePlan, type FilePlan } from './file-path.js';
 import { compileTryFiles, type TryFilesPlan } from './try-files.js';
-import { CacheZone, compileCachePlan, type CachePlan } from './cache/plan.js';
-import { compileMaps, compileTemplate, type CompiledTemplate, type RequestInfo, type TemplateContext } from './variables.js';
-import { bodyReadersOf, keepBodyPlan, type BodyReaders } from './keep-body-plan.js';
+import { compileCachePlan, type CachePlan } from './cache/plan.js';
+import { compileTemplate, type CompiledTemplate, type RequestInfo } from './variables.js';
+import { keepBodyPlan } from './keep-body-plan.js';
 import type { KeepBodyPlan } from './kept-body.js';
 import type { BodyFilePlan } from './body-file.js';
 import { compileAccessPlan, type AccessPlan } from './access/access-phase.js';
-import { compileLimits, type LimitsPlan, type LimitZones } from './limits.js';
+import { compileLimits, type LimitsPlan } from './limits.js';
 import { compilePacing, honoursAccelLimitRate, type PacingPlan } from './pacing.js';
 import { compileBodyFilters, type BodyFilterPlan } from './body-filters/chain.js';
 import { compileGzip, type GzipPlan } from './body-filters/gzip.js';
-import { buildTlsContext, planUpstreamTls, type UpstreamTlsContext, type UpstreamTlsPlan } from './upstream-tls.js';
+import { buildTlsContext, planUpstreamTls, type UpstreamTlsPlan } from './upstream-tls.js';
 import { compileFastcgiPlan, fastcgiHeaderSettings, type FastcgiPlan } from './fastcgi/plan.js';
 import { compileFastcgiNames, type FastcgiNames } from './fastcgi/names.js';
 import { DEFAULT_FASTCGI } from '../config/directives/fastcgi.js';
 import { nameResolverOf, type NameResolver } from '../upstream/resolve.js';
-import { JsRuntime, type JsLocationPlan } from './js/runtime.js';
-import type { JsModules } from '../core/js/loader.js';
+import type { JsLocationPlan } from './js/runtime.js';
+import { groupOf, mustCompile, type PlanContext, type PlanShared } from './plan-context.js';
 
 export interface AccessLogPlan {
   /** Writes the request's line: to one sink, or to the file a path with variables names for it. */
@@ -171,134 +168,13 @@ function bodyFilePlan(c: ClientBodyConfig): BodyFilePlan {
 /** client_body_buffer_size's default (the directive table's). */
 const DEFAULT_CLIENT_BODY_BUFFER_BYTES = DEFAULTS.http.clientBodyBufferSizeBytes;
 
-export interface PlanContext {
-  readonly groups: ReadonlyMap<string, UpstreamGroup>;
-  readonly logger: Logger;
-  readonly templates: TemplateContext;
-  readonly formats: ReadonlyMap<string, LogFormatter>;
-  readonly openAccessLog: (path: string, buffering?: AccessLogConfig['buffering']) => LogSink;
-  /** One SecureContext per distinct proxy_ssl_* settings object (inherited ones are shared). */
-  readonly tlsContexts: Map<ProxySslConfig, UpstreamTlsContext | null>;
-  /** Variables whose value comes from the request body, and the log formats that read them. */
-  readonly bodyReaders: BodyReaders;
-  /** The config's prefix: the default client_body_temp_path is under it. */
-  readonly prefix: string;
-  readonly limitZones: LimitZones;
-  /** The config's scripts (js_import), null without. */
-  readonly js: JsRuntime | null;
-  readonly cacheZones: ReadonlyMap<string, CacheZone>;
-  /** What many plans of this config share (see PlanShared). */
-  readonly shared: PlanShared;
-  /**
-   * While a server's plans compile (HttpSite): the names of the upstream groups they take, so a
-   * reload can keep that server's compiled form when those groups are kept.
-   */
-  readonly groupUse: { names: Set<string> | null };
-}
-
-/** The group named `name` for a plan, noted in ctx.groupUse. */
-function groupOf(ctx: PlanContext, name: string): UpstreamGroup | null {
-  ctx.groupUse.names?.add(name);
-  return ctx.groups.get(name) ?? null;
-}
-
-/**
- * Parts of plans that are equal for many locations, made once per config build (issue 18: a
- * 10,000-server config made ~31,000 plans, each with its own copy of the same templates, header
- * sets and empty arrays; half of the build's allocation). Everything here is read-only once made:
- * a plan never changes a template, a set or an array it got.
- */
-export interface PlanShared {
-  /** Compiled templates by text (a template is a function of the request alone, given the config's maps). */
-  readonly templates: Map<string, CompiledTemplate>;
-  /** `tc` of every plan: compile through `templates`. */
-  readonly tc: (t: string) => CompiledTemplate;
-  /** The drop and hide sets of header plans (headers.ts). */
-  readonly headerSets: HeaderSetCache;
-  /** `index` templates by the settings' array (inherited settings share the array). */
-  readonly index: Map<readonly string[], readonly CompiledTemplate[]>;
-  /** keepBodyPlan by settings object. */
-  readonly keepBody: Map<LocationSettings, KeepBodyPlan | null>;
-  /** requestBodyFile by client-body settings (the default's key: null). */
-  readonly bodyFile: Map<ClientBodyConfig | null, BodyFilePlan>;
-  /** retry statuses by the proxy_next_upstream list. */
-  readonly retryStatuses: Map<readonly NextUpstreamCondition[], ReadonlySet<number>>;
-}
-
 /** One empty array for every plan part that is empty (frozen: shared by many plans). */
 const EMPTY: readonly never[] = Object.freeze([]);
-
-function planShared(templates: TemplateContext): PlanShared {
-  const compiled = new Map<string, CompiledTemplate>();
-  return {
-    templates: compiled,
-    tc: (t) => {
-      let c = compiled.get(t);
-      if (c === undefined) {
-        c = mustCompile('template', () => compileTemplate(t, templates), t);
-        compiled.set(t, c);
-      }
-      return c;
-    },
-    headerSets: headerSetCache(), index: new Map(), keepBody: new Map(), bodyFile: new Map(), retryStatuses: new Map(),
-  };
-}
 
 /** $proxy_port of a proxy_pass host ("backend", "127.0.0.1:9001", "[::1]:80"): its port, else the scheme's. */
 export function proxyPortOf(proxyHost: string, scheme: 'http' | 'https'): string {
   const m = /:(\d+)$/.exec(proxyHost);
   return m !== null && !proxyHost.endsWith(']') ? m[1]! : scheme === 'https' ? '443' : '80';
-}
-
-/** Template compile context for a whole http {} (maps, set variables, named captures). */
-export function buildPlanContext(
-  http: HttpConfig,
-  deps: { groups: ReadonlyMap<string, UpstreamGroup>; logger: Logger; openAccessLog(path: string, buffering?: AccessLogConfig['buffering']): LogSink; prefix: string; scripts?: JsModules | null; cacheStats?: ((zone: string) => CacheZoneStats) | null },
-): PlanContext {
-  const declared = declaredHttpVariables(http);
-  let maps = mustCompile('map', () => compileMaps(http.maps, { declared, modules: http }));
-  const js = http.js !== undefined && deps.scripts != null ? new JsRuntime(http.js, deps.scripts, deps.logger, declared) : null;
-  // js_set / js_var values are computed lazily like `map` ones.
-  if (js !== null) maps = new Map([...maps, ...js.variableGetters()]);
-  const templates: TemplateContext = { maps, declared };
-  js?.useTemplates(templates);
-  const formats = mustCompile('log_format', () => compileLogFormats(http.logFormats, templates));
-  return {
-    groups: deps.groups, logger: deps.logger, templates, formats, openAccessLog: deps.openAccessLog, tlsContexts: new Map(),
-    bodyReaders: bodyReadersOf(http), prefix: deps.prefix, js,
-    limitZones: {
-      req: new Map((http.limitReqZones ?? []).map((z) => [z.name, z])),
-      conn: new Map((http.limitConnZones ?? []).map((z) => [z.name, z])),
-    },
-    cacheZones: new Map((http.cacheZones ?? []).map((z) => [z.name, new CacheZone(z, deps.cacheStats?.(z.name) ?? new CacheZoneStats())])),
-    shared: planShared(templates),
-    groupUse: { names: null },
-  };
-}
-
-/**
- * The context of a reload that keeps compiled servers (HttpSiteDeps.keepFrom): the kept one's
- * compiled parts (maps, formats, zones), the new config's groups, and empty caches. The caches
- * (shared templates, header sets, the per-settings plans, TLS contexts) are keyed by the objects
- * of the servers compiled with them: kept across reloads, each would hold every changed server's
- * settings since the start. Plans hold what the caches made, never the caches.
- */
-export function nextPlanContext(kept: PlanContext, groups: ReadonlyMap<string, UpstreamGroup>): PlanContext {
-  return { ...kept, groups, tlsContexts: new Map(), shared: planShared(kept.templates), groupUse: { names: null } };
-}
-
-/**
- * Run a template compiler whose input the config check (config/variables.ts) already accepted: a
- * failure here is a gap in that check, so it fails the load or reload loudly instead of serving
- * with some other template.
- */
-function mustCompile<T>(what: string, compile: () => T, text?: string): T {
-  try {
-    return compile();
-  } catch (err) {
-    const name = text === undefined ? what : `${what} "${text}"`;
-    throw new TsproxyError('TSP_ERR_CONFIG_VALUE', `${name} cannot be compiled although the config check accepted it: ${(err as Error).message}`, { cause: err });
-  }
 }
 
 /** A `redis_peers` upstream's fed groups and compiled key; null for other groups (or a key this engine cannot evaluate). */
