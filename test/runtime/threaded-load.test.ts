@@ -35,13 +35,18 @@ describe('ConfigLoadThread', () => {
   });
 });
 
+/** A temporary config directory and a real load thread, both gone when the test ends. */
+function loadSetup(): { dir: string; conf: string; thread: ConfigLoadThread } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsproxy-thread-'));
+  onTestFinished(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const thread = new ConfigLoadThread();
+  onTestFinished(() => thread.close());
+  return { dir, conf: path.join(dir, 'main.conf'), thread };
+}
+
 describe('ConfigLoadThread with the real loader thread', () => {
   test('problems come back as ConfigError (code, loc, severity); a good config equals a direct load, with its hash', async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsproxy-thread-'));
-    onTestFinished(() => fs.rmSync(dir, { recursive: true, force: true }));
-    const conf = path.join(dir, 'main.conf');
-    const thread = new ConfigLoadThread();
-    onTestFinished(() => thread.close());
+    const { dir, conf, thread } = loadSetup();
     fs.writeFileSync(conf, 'pid off;\nhttp {\n  server { listen 127.0.0.1:8080; server_name a.test; location / { retur 200; } }\n  server { listen 127.0.0.1:8080; server_name a.test; }\n}\n');
     const bad = await thread.load({ configPath: conf, prefix: dir }, new FileReads());
     const direct = loadConfigFile(conf, { prefix: dir });
@@ -70,11 +75,7 @@ describe('ConfigLoadThread with the running config (config-splice.ts)', () => {
   const nameless = (port: number, body: string) => `  server { listen 127.0.0.1:${port}; location / { ${body} } }\n`;
 
   test('unchanged servers and upstreams are the running objects; changed, added and moved ones are as a direct load gives them', async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsproxy-splice-'));
-    onTestFinished(() => fs.rmSync(dir, { recursive: true, force: true }));
-    const conf = path.join(dir, 'main.conf');
-    const thread = new ConfigLoadThread();
-    onTestFinished(() => thread.close());
+    const { dir, conf, thread } = loadSetup();
     const upstreams = '  upstream u1 { server 127.0.0.1:9001; }\n  upstream u2 { server 127.0.0.1:9002; }\n';
     fs.writeFileSync(conf, text([server('a.test', 'return 200 "a";'), server('b.test', 'proxy_pass http://u1;'), nameless(8081, 'return 200 "n1";'), nameless(8081, 'return 200 "n2";')], upstreams));
     const first = await thread.load({ configPath: conf, prefix: dir }, new FileReads());
